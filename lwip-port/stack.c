@@ -1,0 +1,383 @@
+/* stack: lwIP behind the TUN, terminating TCP for any destination.
+ *
+ * lwIP only accepts packets addressed to its netif. The input hooks
+ * (LWIP_HOOK_IP4/6_INPUT, lwipopts.h) run before that test: for TCP they make sure a listener
+ * exists on the destination port, set up lwIP's "current packet" globals the
+ * way ip4_input/ip6_input would, and call tcp_input() directly. lwIP then
+ * accepts the connection with local_ip = the original destination, so every
+ * segment it sends back carries the right source. See
+ * ../shared/design/research.md section 1. Unmodified lwIP 2.2.1; the use of
+ * tcp_input() and ip_data is why the version is pinned.
+ */
+#include "stack.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip/init.h"
+#include "lwip/ip.h"
+#include "lwip/ip4_frag.h"
+#include "lwip/memp.h"
+#include "lwip/priv/memp_priv.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/prot/ip4.h"
+#include "lwip/prot/ip6.h"
+#include "lwip/prot/tcp.h"
+#include "lwip/stats.h"
+#include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+
+struct stack {
+	struct netif netif;
+	struct stack_cbs cbs;
+	void *arg;
+	struct stack_counters counters;
+	/* One bit per TCP port that has a listen pcb. Listeners live until
+	 * stack_destroy(): closing one while accepted pcbs use its port
+	 * would buy nothing (a listen pcb is ~40 bytes). */
+	uint8_t listening[65536 / 8];
+};
+
+/* lwIP's state is process-global, so is whether it was initialised. */
+static bool lwip_ready;
+
+static err_t stack_on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct stack *s = arg;
+
+	if (err != ERR_OK || pcb == NULL)
+		return ERR_VAL;
+	if (s->cbs.tcp_accept(s->arg, pcb) < 0) {
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	return ERR_OK;
+}
+
+static int stack_listen_port(struct stack *s, u16_t port)
+{
+	struct tcp_pcb *pcb, *lpcb;
+	err_t err;
+
+	if (s->listening[port / 8] & (1u << (port % 8)))
+		return 0;
+	pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+	if (pcb == NULL)
+		return -ENOMEM;
+	ip_set_option(pcb, SOF_REUSEADDR);
+	err = tcp_bind(pcb, IP_ANY_TYPE, port);
+	if (err != ERR_OK) {
+		tcp_abort(pcb);
+		return -EADDRINUSE;
+	}
+	/* On success tcp_listen frees pcb and returns a smaller listen pcb. */
+	lpcb = tcp_listen_with_backlog_and_err(pcb, TCP_DEFAULT_LISTEN_BACKLOG, &err);
+	if (lpcb == NULL) {
+		tcp_abort(pcb);
+		return -ENOMEM;
+	}
+	tcp_arg(lpcb, s);
+	tcp_accept(lpcb, stack_on_accept);
+	s->listening[port / 8] |= (u8_t)(1u << (port % 8));
+	s->counters.listeners++;
+	return 0;
+}
+
+/* p->payload is at the TCP header; hlen bytes of IP header precede it in
+ * the first pbuf. Hands p to tcp_input (which takes ownership) with lwIP's
+ * current-packet globals describing it, exactly as ip4/6_input would. */
+static void stack_tcp_deliver(struct stack *s, struct pbuf *p, u16_t hlen)
+{
+	const struct tcp_hdr *th = (const struct tcp_hdr *)((u8_t *)p->payload + hlen);
+	u8_t flags = TCPH_FLAGS(th);
+
+	/* Only a SYN can start a connection: create its port's listener
+	 * then. Other segments for unknown connections get lwIP's RST. */
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+	    stack_listen_port(s, lwip_ntohs(th->dest)) < 0) {
+		pbuf_free(p);
+		return;
+	}
+	ip_data.current_netif = &s->netif;
+	ip_data.current_input_netif = &s->netif;
+	ip_data.current_ip_header_tot_len = hlen;
+	pbuf_remove_header(p, hlen);
+	tcp_input(p, &s->netif);
+	ip_data.current_netif = NULL;
+	ip_data.current_input_netif = NULL;
+	ip_data.current_ip4_header = NULL;
+	ip_data.current_ip6_header = NULL;
+	ip_data.current_ip_header_tot_len = 0;
+	ip_addr_set_zero(&ip_data.current_iphdr_src);
+	ip_addr_set_zero(&ip_data.current_iphdr_dest);
+}
+
+static void stack_drop(struct pbuf *p, uint64_t *counter)
+{
+	(*counter)++;
+	pbuf_free(p);
+}
+
+int stack_hook_ip4_input(struct pbuf *p, struct netif *inp)
+{
+	struct stack *s = inp->state;
+	const struct ip_hdr *iph = p->payload;
+	u16_t hlen, tot;
+
+	/* stack_input guaranteed p->len >= IP_HLEN. */
+	hlen = IPH_HL_BYTES(iph);
+	tot = lwip_ntohs(IPH_LEN(iph));
+	if (hlen < IP_HLEN || hlen > p->len || tot < hlen || tot > p->tot_len) {
+		stack_drop(p, &s->counters.dropped_malformed);
+		return 1;
+	}
+	if (IPH_PROTO(iph) != IP_PROTO_TCP)
+		return 0; /* lwIP's own path: for us or dropped */
+	if (tot < p->tot_len)
+		pbuf_realloc(p, tot);
+	if ((IPH_OFFSET(iph) & PP_HTONS(IP_OFFMASK | IP_MF)) != 0) {
+		/* ip4_reass takes p; returns the whole datagram once complete. */
+		p = ip4_reass(p);
+		if (p == NULL)
+			return 1;
+		if (p->len < IP_HLEN) {
+			stack_drop(p, &s->counters.dropped_malformed);
+			return 1;
+		}
+		iph = p->payload;
+		hlen = IPH_HL_BYTES(iph);
+	}
+	if (p->len < hlen + TCP_HLEN) {
+		stack_drop(p, &s->counters.dropped_malformed);
+		return 1;
+	}
+	ip_data.current_ip4_header = iph;
+	ip_data.current_ip6_header = NULL;
+	ip_addr_copy_from_ip4(ip_data.current_iphdr_dest, iph->dest);
+	ip_addr_copy_from_ip4(ip_data.current_iphdr_src, iph->src);
+	stack_tcp_deliver(s, p, hlen);
+	return 1;
+}
+
+int stack_hook_ip6_input(struct pbuf *p, struct netif *inp)
+{
+	struct stack *s = inp->state;
+	struct ip6_hdr *ip6h = p->payload;
+	u16_t off = IP6_HLEN;
+	u8_t nexth;
+	u32_t tot;
+
+	tot = (u32_t)IP6_HLEN + IP6H_PLEN(ip6h);
+	if (tot > p->tot_len) {
+		stack_drop(p, &s->counters.dropped_malformed);
+		return 1;
+	}
+	/* Skip the extension headers a TCP segment may carry; a fragment
+	 * header is not reassembled (lwIP's TCP MSS never needs it, and
+	 * clients don't fragment TCP), it is dropped and counted. */
+	nexth = IP6H_NEXTH(ip6h);
+	while (nexth == IP6_NEXTH_HOPBYHOP || nexth == IP6_NEXTH_ROUTING ||
+	       nexth == IP6_NEXTH_DESTOPTS) {
+		const u8_t *ext = (const u8_t *)p->payload + off;
+
+		if ((u32_t)off + 2 > p->len) {
+			stack_drop(p, &s->counters.dropped_malformed);
+			return 1;
+		}
+		nexth = ext[0];
+		off = (u16_t)(off + (ext[1] + 1u) * 8u);
+		if (off > p->len) {
+			stack_drop(p, &s->counters.dropped_malformed);
+			return 1;
+		}
+	}
+	if (nexth == IP6_NEXTH_FRAGMENT) {
+		stack_drop(p, &s->counters.dropped_unsupported);
+		return 1;
+	}
+	if (nexth != IP6_NEXTH_TCP) {
+		if (off == IP6_HLEN)
+			return 0; /* lwIP's own path: ICMPv6 for us or dropped */
+		stack_drop(p, &s->counters.dropped_unsupported);
+		return 1;
+	}
+	if (tot < p->tot_len)
+		pbuf_realloc(p, (u16_t)tot);
+	if ((u32_t)off + TCP_HLEN > p->len) {
+		stack_drop(p, &s->counters.dropped_malformed);
+		return 1;
+	}
+	ip_data.current_ip4_header = NULL;
+	ip_data.current_ip6_header = ip6h;
+	ip_addr_copy_from_ip6_packed(ip_data.current_iphdr_dest, ip6h->dest);
+	ip_addr_copy_from_ip6_packed(ip_data.current_iphdr_src, ip6h->src);
+	stack_tcp_deliver(s, p, off);
+	return 1;
+}
+
+/* Our only netif is the TUN: everything leaves through it. lwIP's netif
+ * list is its own global; this is read-only use of it. */
+struct netif *stack_hook_route(void)
+{
+	return netif_list;
+}
+
+static err_t stack_output4(struct netif *netif, struct pbuf *p, const ip4_addr_t *dst)
+{
+	struct stack *s = netif->state;
+
+	(void)dst;
+	s->counters.packets_out++;
+	/* p stays lwIP's: output writes it to the TUN before returning. */
+	return s->cbs.output(s->arg, p) == 0 ? ERR_OK : ERR_IF;
+}
+
+static err_t stack_output6(struct netif *netif, struct pbuf *p, const ip6_addr_t *dst)
+{
+	struct stack *s = netif->state;
+
+	(void)dst;
+	s->counters.packets_out++;
+	return s->cbs.output(s->arg, p) == 0 ? ERR_OK : ERR_IF;
+}
+
+static err_t stack_netif_init(struct netif *netif)
+{
+	netif->name[0] = 't';
+	netif->name[1] = 'u';
+	netif->output = stack_output4;
+	netif->output_ip6 = stack_output6;
+	return ERR_OK;
+}
+
+int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg, struct stack **out)
+{
+	struct stack *s;
+
+	*out = NULL;
+	if (mtu < 576 || mtu > 65535 || cbs == NULL || cbs->output == NULL ||
+	    cbs->tcp_accept == NULL)
+		return -EINVAL;
+	if (netif_list != NULL)
+		return -EBUSY; /* one stack per process: lwIP state is global */
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->cbs = *cbs;
+	s->arg = arg;
+	if (!lwip_ready) {
+		lwip_init();
+		lwip_ready = true;
+	}
+	/* No IPv4/IPv6 address: the hooks accept any destination and route
+	 * everything back out of this netif. */
+	if (netif_add(&s->netif, IP4_ADDR_ANY4, IP4_ADDR_ANY4, IP4_ADDR_ANY4, s,
+		      stack_netif_init, ip_input) == NULL) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->netif.mtu = (u16_t)mtu;
+	netif_set_default(&s->netif);
+	netif_set_up(&s->netif);
+	netif_set_link_up(&s->netif);
+	*out = s;
+	return 0;
+}
+
+void stack_destroy(struct stack *s)
+{
+	if (s == NULL)
+		return;
+	while (tcp_listen_pcbs.listen_pcbs != NULL)
+		tcp_close(tcp_listen_pcbs.pcbs);
+	/* Whatever is left has no callbacks (flows detach before closing):
+	 * pcbs still sending their FIN or waiting out TIME_WAIT. Reset them;
+	 * the process is going away. */
+	while (tcp_active_pcbs != NULL) {
+		tcp_arg(tcp_active_pcbs, NULL);
+		tcp_err(tcp_active_pcbs, NULL);
+		tcp_abort(tcp_active_pcbs);
+	}
+	while (tcp_tw_pcbs != NULL)
+		tcp_abort(tcp_tw_pcbs);
+	netif_set_down(&s->netif);
+	netif_remove(&s->netif);
+	free(s);
+}
+
+struct pbuf *stack_pbuf_alloc(size_t len)
+{
+	if (len == 0 || len > 65535)
+		return NULL;
+	return pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+}
+
+void stack_input(struct stack *s, struct pbuf *p)
+{
+	u8_t v;
+
+	s->counters.packets_in++;
+	/* lwIP reads the version nibble and, for IPv6, the whole fixed
+	 * header before any length check: guarantee they are there. The
+	 * first pbuf holds the packet start (TUN reads are contiguous). */
+	if (p->len < 1) {
+		stack_drop(p, &s->counters.dropped_malformed);
+		return;
+	}
+	v = (u8_t)(((const u8_t *)p->payload)[0] >> 4);
+	if ((v == 4 && p->len < IP_HLEN) || (v == 6 && p->len < IP6_HLEN) ||
+	    (v != 4 && v != 6)) {
+		stack_drop(p, &s->counters.dropped_malformed);
+		return;
+	}
+	/* ip_input always consumes p. */
+	ip_input(p, &s->netif);
+}
+
+uint32_t stack_timeout_ms(struct stack *s)
+{
+	u32_t ms = sys_timeouts_sleeptime();
+
+	(void)s;
+	return ms > 1000 ? 1000 : ms;
+}
+
+void stack_check_timeouts(struct stack *s)
+{
+	(void)s;
+	sys_check_timeouts();
+}
+
+const struct stack_counters *stack_counters(const struct stack *s)
+{
+	return &s->counters;
+}
+
+void stack_usage(struct stack_usage *out)
+{
+	size_t pool_bytes = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < MEMP_MAX; i++) {
+		const struct stats_mem *st = lwip_stats.memp[i];
+
+		if (st == NULL)
+			continue;
+		/* With MEMP_MEM_MALLOC each pool element is one mem_malloc of
+		 * this size, so it shows in the heap statistics too. */
+		pool_bytes += (size_t)st->used *
+			      (MEMP_SIZE + MEMP_ALIGN_SIZE(memp_pools[i]->size));
+		/* lwIP's own timers (one per running cyclic/TCP timer) come
+		 * and go with lwIP's schedule, not with flows. */
+		if (i == MEMP_SYS_TIMEOUT)
+			continue;
+		out->pool_used += st->used;
+		if (i == MEMP_PBUF || i == MEMP_PBUF_POOL)
+			out->pbufs += st->used;
+	}
+	out->heap_used = lwip_stats.mem.used - pool_bytes;
+}

@@ -1,0 +1,69 @@
+/* stack: lwIP as a userspace TCP/IP stack behind the TUN.
+ *
+ * Owns lwIP's global state (one stack per process: lwIP keeps its pcb lists
+ * in globals), the single netif and the per-port listeners that let lwIP
+ * terminate TCP connections to any destination address and port. Packets
+ * come in with stack_input(); packets out go to cbs->output. Runs only on the
+ * event-loop thread.
+ */
+#ifndef T2S_STACK_H
+#define T2S_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pbuf;
+struct tcp_pcb;
+struct stack;
+
+struct stack_cbs {
+	/* lwIP sends one IP packet. p (maybe a chain) stays owned by lwIP:
+	 * the callee copies or writes it synchronously. Returns 0 or -errno. */
+	int (*output)(void *arg, struct pbuf *p);
+	/* A TCP connection to any destination finished its handshake. The
+	 * callee owns pcb from here on (sets tcp_arg and callbacks) and
+	 * returns 0, or a negative errno to have the stack reset it. The
+	 * original destination is pcb->local_ip:local_port, the client
+	 * pcb->remote_ip:remote_port. */
+	int (*tcp_accept)(void *arg, struct tcp_pcb *pcb);
+};
+
+struct stack_counters {
+	uint64_t packets_in;
+	uint64_t packets_out;
+	uint64_t dropped_malformed;  /* bad version, header or length */
+	uint64_t dropped_unsupported; /* non-TCP to a foreign address, IPv6 ext/frag */
+	uint64_t listeners;          /* per-port listen pcbs created */
+};
+
+/* mtu: the TUN's MTU (576..65535); TCP's MSS derives from it. */
+int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg,
+		 struct stack **out);
+/* Closes listeners and the netif. Flows must have closed their pcbs first;
+ * pcbs still in TIME_WAIT or closing are purged. */
+void stack_destroy(struct stack *s);
+
+/* A pbuf able to hold one packet of up to len bytes, for reading the TUN
+ * straight into it (no copy). NULL when out of memory. */
+struct pbuf *stack_pbuf_alloc(size_t len);
+/* Feeds one IP packet (p->payload at the IP header, p->tot_len = packet
+ * length). Ownership of p passes to the stack in every case. */
+void stack_input(struct stack *s, struct pbuf *p);
+
+/* Milliseconds until lwIP's next timer is due (capped at 1000). */
+uint32_t stack_timeout_ms(struct stack *s);
+/* Runs the lwIP timers that are due. */
+void stack_check_timeouts(struct stack *s);
+
+const struct stack_counters *stack_counters(const struct stack *s);
+
+/* Sum of lwIP pool elements and heap bytes in use: a test's leak check
+ * compares it before and after a scenario. */
+struct stack_usage {
+	unsigned pool_used;  /* all memp pools */
+	unsigned pbufs;      /* PBUF_POOL + PBUF_REF/ROM elements */
+	size_t heap_used;    /* mem_malloc bytes outside pools (PBUF_RAM) */
+};
+void stack_usage(struct stack_usage *out);
+
+#endif

@@ -1,0 +1,396 @@
+/* The lwIP stack fed crafted packets: SYN, data, FIN and RST for IPv4 and
+ * IPv6 destinations that are not the stack's own, malformed packets, and a
+ * check that every pool element and heap byte comes back. */
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+#include "stack.h"
+#include "test.h"
+
+/* ---- packet capture (what the stack writes to the "TUN") ----------- */
+#define CAP_MAX 64
+static uint8_t cap_pkt[CAP_MAX][2048];
+static size_t cap_len[CAP_MAX];
+static int cap_n;
+
+static int cap_output(void *arg, struct pbuf *p)
+{
+	(void)arg;
+	if (cap_n < CAP_MAX && p->tot_len <= sizeof(cap_pkt[0])) {
+		pbuf_copy_partial(p, cap_pkt[cap_n], p->tot_len, 0);
+		cap_len[cap_n++] = p->tot_len;
+	}
+	return 0;
+}
+
+/* ---- a minimal application on accepted pcbs --------------------------- */
+struct app {
+	struct tcp_pcb *pcb;
+	char rx[256];
+	size_t rx_len;
+	bool eof;
+	bool err;
+	int accepted;
+	ip_addr_t local;
+	u16_t local_port;
+};
+static struct app app;
+
+static err_t app_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	(void)arg;
+	(void)err;
+	if (p == NULL) {
+		app.eof = true;
+		return ERR_OK;
+	}
+	if (app.rx_len + p->tot_len <= sizeof(app.rx))
+		app.rx_len += pbuf_copy_partial(p, app.rx + app.rx_len, p->tot_len, 0);
+	tcp_recved(pcb, p->tot_len);
+	pbuf_free(p);
+	return ERR_OK;
+}
+
+static void app_err(void *arg, err_t err)
+{
+	(void)arg;
+	(void)err;
+	app.err = true;
+	app.pcb = NULL;
+}
+
+static int app_accept(void *arg, struct tcp_pcb *pcb)
+{
+	(void)arg;
+	app.pcb = pcb;
+	app.accepted++;
+	ip_addr_copy(app.local, pcb->local_ip);
+	app.local_port = pcb->local_port;
+	tcp_recv(pcb, app_recv);
+	tcp_err(pcb, app_err);
+	return 0;
+}
+
+/* ---- crafting --------------------------------------------------------- */
+struct ep {
+	int v6;
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+static uint32_t sum16(const uint8_t *b, size_t n, uint32_t acc)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		acc += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (n & 1)
+		acc += (uint32_t)b[n - 1] << 8;
+	return acc;
+}
+
+static uint16_t fold(uint32_t acc)
+{
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)~acc;
+}
+
+/* Builds an IP+TCP packet into out; returns its length. */
+static size_t craft(uint8_t *out, const struct ep *src, const struct ep *dst,
+		    uint32_t seq, uint32_t ack, uint8_t flags, const void *data,
+		    size_t dlen)
+{
+	size_t ih = src->v6 ? 40 : 20, th = 20, tot = ih + th + dlen;
+	uint8_t *t = out + ih;
+	uint32_t acc = 0;
+
+	memset(out, 0, ih + th);
+	if (src->v6) {
+		out[0] = 0x60;
+		out[4] = (uint8_t)((th + dlen) >> 8);
+		out[5] = (uint8_t)(th + dlen);
+		out[6] = 6;
+		out[7] = 64;
+		memcpy(out + 8, src->addr, 16);
+		memcpy(out + 24, dst->addr, 16);
+		acc = sum16(out + 8, 32, 0);
+	} else {
+		out[0] = 0x45;
+		out[2] = (uint8_t)(tot >> 8);
+		out[3] = (uint8_t)tot;
+		out[8] = 64;
+		out[9] = 6;
+		memcpy(out + 12, src->addr, 4);
+		memcpy(out + 16, dst->addr, 4);
+		uint16_t c = fold(sum16(out, 20, 0));
+		out[10] = (uint8_t)(c >> 8);
+		out[11] = (uint8_t)c;
+		acc = sum16(out + 12, 8, 0);
+	}
+	acc += 6 + (uint32_t)(th + dlen);
+	t[0] = (uint8_t)(src->port >> 8);
+	t[1] = (uint8_t)src->port;
+	t[2] = (uint8_t)(dst->port >> 8);
+	t[3] = (uint8_t)dst->port;
+	t[4] = (uint8_t)(seq >> 24); t[5] = (uint8_t)(seq >> 16);
+	t[6] = (uint8_t)(seq >> 8); t[7] = (uint8_t)seq;
+	t[8] = (uint8_t)(ack >> 24); t[9] = (uint8_t)(ack >> 16);
+	t[10] = (uint8_t)(ack >> 8); t[11] = (uint8_t)ack;
+	t[12] = 5 << 4;
+	t[13] = flags;
+	t[14] = 0xff;
+	t[15] = 0xff;
+	if (dlen)
+		memcpy(t + th, data, dlen);
+	uint16_t c = fold(sum16(t, th + dlen, acc));
+	t[16] = (uint8_t)(c >> 8);
+	t[17] = (uint8_t)c;
+	return tot;
+}
+
+static void feed(struct stack *s, const uint8_t *pkt, size_t len)
+{
+	struct pbuf *p = stack_pbuf_alloc(len);
+
+	if (p == NULL) {
+		T_CHECK(p != NULL);
+		return;
+	}
+	memcpy(p->payload, pkt, len);
+	stack_input(s, p);
+}
+
+struct seg {
+	const uint8_t *src, *dst;
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	const uint8_t *data;
+	size_t dlen;
+};
+
+/* Parses captured packet i (same family as v6) into seg. */
+static int parse(int i, int v6, struct seg *g)
+{
+	const uint8_t *b = cap_pkt[i];
+	size_t ih = v6 ? 40 : 20;
+
+	if (cap_len[i] < ih + 20 || (b[0] >> 4) != (v6 ? 6 : 4))
+		return -1;
+	g->src = v6 ? b + 8 : b + 12;
+	g->dst = v6 ? b + 24 : b + 16;
+	b += ih;
+	g->sport = (uint16_t)(b[0] << 8 | b[1]);
+	g->dport = (uint16_t)(b[2] << 8 | b[3]);
+	g->seq = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+	g->ack = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
+	g->flags = b[13];
+	g->data = b + (b[12] >> 4) * 4;
+	g->dlen = cap_len[i] - ih - (size_t)(b[12] >> 4) * 4;
+	return 0;
+}
+
+#define F_FIN 0x01
+#define F_SYN 0x02
+#define F_RST 0x04
+#define F_PSH 0x08
+#define F_ACK 0x10
+
+/* A full connection life: handshake, data both ways, client FIN, server
+ * close, last ACK. Returns with everything freed. */
+static void conversation(struct stack *s, const struct ep *cli, const struct ep *dst)
+{
+	uint8_t pkt[2048];
+	struct seg g;
+	size_t alen = dst->v6 ? 16 : 4;
+	uint32_t cseq = 1000, sseq;
+
+	memset(&app, 0, sizeof(app));
+	cap_n = 0;
+	feed(s, pkt, craft(pkt, cli, dst, cseq, 0, F_SYN, NULL, 0));
+	T_EQ_INT(cap_n, 1);
+	T_EQ_INT(parse(0, dst->v6, &g), 0);
+	T_EQ_INT(g.flags & (F_SYN | F_ACK), F_SYN | F_ACK);
+	T_EQ_MEM(g.src, dst->addr, alen); /* answers AS the destination */
+	T_EQ_MEM(g.dst, cli->addr, alen);
+	T_EQ_INT(g.sport, dst->port);
+	T_EQ_INT(g.dport, cli->port);
+	T_EQ_INT(g.ack, cseq + 1);
+	sseq = g.seq + 1;
+	cseq++;
+
+	feed(s, pkt, craft(pkt, cli, dst, cseq, sseq, F_ACK, NULL, 0));
+	T_EQ_INT(app.accepted, 1);
+	T_CHECK(app.pcb != NULL);
+	if (app.pcb == NULL)
+		return;
+	T_EQ_INT(app.local_port, dst->port);
+	T_EQ_MEM(dst->v6 ? (const void *)ip_2_ip6(&app.local)->addr
+			 : (const void *)&ip_2_ip4(&app.local)->addr,
+		 dst->addr, alen);
+
+	feed(s, pkt, craft(pkt, cli, dst, cseq, sseq, F_ACK | F_PSH, "hello", 5));
+	cseq += 5;
+	T_EQ_INT(app.rx_len, 5);
+	T_EQ_MEM(app.rx, "hello", 5);
+
+	cap_n = 0;
+	T_EQ_INT(tcp_write(app.pcb, "world!", 6, TCP_WRITE_FLAG_COPY), ERR_OK);
+	T_EQ_INT(tcp_output(app.pcb), ERR_OK);
+	T_CHECK(cap_n >= 1);
+	T_EQ_INT(parse(cap_n - 1, dst->v6, &g), 0);
+	T_EQ_INT(g.dlen, 6);
+	T_EQ_MEM(g.data, "world!", 6);
+	T_EQ_INT(g.seq, sseq);
+	T_EQ_INT(g.ack, cseq);
+	sseq += 6;
+
+	/* Client half-closes; the app sees EOF, then closes its side. */
+	feed(s, pkt, craft(pkt, cli, dst, cseq, sseq, F_ACK | F_FIN, NULL, 0));
+	cseq++;
+	T_CHECK(app.eof);
+	cap_n = 0;
+	tcp_arg(app.pcb, NULL);
+	tcp_recv(app.pcb, NULL);
+	tcp_err(app.pcb, NULL);
+	T_EQ_INT(tcp_close(app.pcb), ERR_OK);
+	app.pcb = NULL;
+	T_CHECK(cap_n >= 1);
+	T_EQ_INT(parse(cap_n - 1, dst->v6, &g), 0);
+	T_CHECK(g.flags & F_FIN);
+	sseq = g.seq + 1;
+	/* The last ACK frees the pcb (LAST_ACK -> CLOSED, no TIME_WAIT). */
+	feed(s, pkt, craft(pkt, cli, dst, cseq, sseq, F_ACK, NULL, 0));
+}
+
+static struct ep ep4(const char *a, uint16_t port)
+{
+	struct ep e = { 0 };
+	inet_pton(AF_INET, a, e.addr);
+	e.port = port;
+	return e;
+}
+
+static struct ep ep6(const char *a, uint16_t port)
+{
+	struct ep e = { .v6 = 1 };
+	inet_pton(AF_INET6, a, e.addr);
+	e.port = port;
+	return e;
+}
+
+static const struct stack_cbs cbs = { .output = cap_output, .tcp_accept = app_accept };
+
+static void test_conversations_and_leaks(void)
+{
+	struct stack *s;
+	struct stack_usage before, after;
+
+	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
+	stack_usage(&before);
+
+	struct ep c4 = ep4("198.18.0.1", 40000), c6 = ep6("fdfe:dcba:9876::1", 40001);
+	struct ep d1 = ep4("93.184.216.34", 443), d2 = ep4("10.1.2.3", 80),
+		  d3 = ep4("203.0.113.80", 443), d6 = ep6("2001:db8::1", 8443);
+
+	conversation(s, &c4, &d1);
+	conversation(s, &c4, &d2);
+	c4.port++;
+	conversation(s, &c4, &d3); /* second flow on an existing listener */
+	conversation(s, &c6, &d6);
+	T_EQ_INT(stack_counters(s)->listeners, 3);
+
+	stack_usage(&after);
+	/* Listener pcbs are the only pool elements that legitimately remain. */
+	T_EQ_INT(after.pool_used, before.pool_used + 3);
+	T_EQ_INT(after.pbufs, before.pbufs);
+	T_EQ_INT(after.heap_used, before.heap_used);
+	stack_destroy(s);
+	stack_usage(&after);
+	T_EQ_INT(after.pool_used, 0);
+	T_EQ_INT(after.heap_used, 0);
+}
+
+static void test_rst_and_unknown(void)
+{
+	struct stack *s;
+	uint8_t pkt[256];
+	struct seg g;
+	struct ep c = ep4("198.18.0.1", 41000), d = ep4("198.51.100.7", 22);
+
+	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
+	memset(&app, 0, sizeof(app));
+	cap_n = 0;
+	feed(s, pkt, craft(pkt, &c, &d, 5000, 0, F_SYN, NULL, 0));
+	T_EQ_INT(parse(0, 0, &g), 0);
+	feed(s, pkt, craft(pkt, &c, &d, 5001, g.seq + 1, F_ACK, NULL, 0));
+	T_CHECK(app.pcb != NULL);
+	/* A client RST tears the connection down and reports it. */
+	feed(s, pkt, craft(pkt, &c, &d, 5001, g.seq + 1, F_RST | F_ACK, NULL, 0));
+	T_CHECK(app.err);
+	T_CHECK(app.pcb == NULL);
+
+	/* A segment for no connection is answered with RST from the
+	 * destination it was sent to. */
+	cap_n = 0;
+	feed(s, pkt, craft(pkt, &c, &d, 9, 77, F_ACK | F_PSH, "x", 1));
+	T_EQ_INT(cap_n, 1);
+	T_EQ_INT(parse(0, 0, &g), 0);
+	T_CHECK(g.flags & F_RST);
+	T_EQ_MEM(g.src, d.addr, 4);
+	stack_destroy(s);
+	struct stack_usage u;
+	stack_usage(&u);
+	T_EQ_INT(u.pool_used, 0);
+	T_EQ_INT(u.heap_used, 0);
+}
+
+static void test_malformed(void)
+{
+	struct stack *s;
+	uint8_t pkt[256];
+	struct ep c = ep4("198.18.0.1", 41000), d = ep4("198.51.100.7", 22);
+	struct ep c6 = ep6("fdfe::1", 1), d6 = ep6("2001:db8::2", 2);
+	size_t n;
+
+	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
+	memset(&app, 0, sizeof(app));
+	cap_n = 0;
+	n = craft(pkt, &c, &d, 1, 0, F_SYN, NULL, 0);
+	for (size_t cut = 1; cut < n; cut++)
+		feed(s, pkt, cut); /* every truncation */
+	pkt[0] = 0x41; /* IHL 4: below the minimum */
+	feed(s, pkt, n);
+	pkt[0] = 0x4f; /* IHL 15: longer than the packet */
+	feed(s, pkt, n);
+	pkt[0] = 0x75; /* version 7 */
+	feed(s, pkt, n);
+	n = craft(pkt, &c6, &d6, 1, 0, F_SYN, NULL, 0);
+	for (size_t cut = 1; cut < n; cut++)
+		feed(s, pkt, cut);
+	pkt[6] = 0; /* hop-by-hop header claiming more than is there */
+	pkt[41] = 200;
+	feed(s, pkt, n);
+	pkt[6] = 44; /* fragment header: unsupported, counted */
+	feed(s, pkt, n);
+	T_EQ_INT(app.accepted, 0);
+	T_EQ_INT(cap_n, 0);
+	T_CHECK(stack_counters(s)->dropped_malformed >= 40);
+	T_CHECK(stack_counters(s)->dropped_unsupported >= 1);
+	stack_destroy(s);
+	struct stack_usage u;
+	stack_usage(&u);
+	T_EQ_INT(u.pool_used, 0);
+	T_EQ_INT(u.heap_used, 0);
+}
+
+int main(void)
+{
+	T_RUN(test_conversations_and_leaks);
+	T_RUN(test_rst_and_unknown);
+	T_RUN(test_malformed);
+	return test_summary();
+}
