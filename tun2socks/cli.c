@@ -1,0 +1,263 @@
+/* cli: every flag of the daemon, its default and its validation. */
+#include "cli.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"Usage: tun2socks --proxy URL [options]\n"
+	"\n"
+	"Sends every TCP connection entering a TUN device through a SOCKS5 proxy.\n"
+	"Runs in the foreground; SIGINT/SIGTERM close every flow and remove the TUN.\n"
+	"It never changes routes: point the default route (or prefixes) at the TUN.\n"
+	"\n"
+	"  --proxy URL            socks5://[user:pass@]host:port (required)\n"
+	"  --tun NAME             TUN device to create (default: kernel picks, e.g. tun0)\n"
+	"  --tun-fd N             use an already-open TUN descriptor instead\n"
+	"  --tun-framing raw|utun packet framing on --tun-fd (default: raw on Linux,\n"
+	"                         utun 4-byte address-family header on macOS)\n"
+	"  --tun-addr CIDR        IPv4 address of the TUN (default 198.18.0.1/15; 'none')\n"
+	"  --tun-addr6 CIDR       IPv6 address of the TUN (default fdfe:dcba:9876::1/126; 'none')\n"
+	"  --mtu N                TUN MTU, 576-65535 (default 8500); TCP MSS follows it\n"
+	"  --bind-interface IFACE send our own upstream traffic out of IFACE\n"
+	"                         (Linux SO_BINDTODEVICE, macOS IP_BOUND_IF)\n"
+	"  --fwmark N             mark our own upstream sockets (Linux SO_MARK)\n"
+	"  --connect-timeout S    proxy connect + handshake timeout (default 10)\n"
+	"  --idle-timeout S       close TCP flows idle this long, 0 = never (default 7440)\n"
+	"  --no-proxy-check       start even if the proxy is unreachable now\n"
+	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
+	"  --help, --version\n";
+
+const char *cli_usage(void)
+{
+	return usage;
+}
+
+static int cli_err(char *err, size_t errlen, const char *opt, const char *what, const char *got)
+{
+	snprintf(err, errlen, "%s: %s, got '%s'", opt, what, got);
+	return -EINVAL;
+}
+
+static int cli_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_cidr(const char *s, int v6, uint8_t *addr, uint8_t *prefix)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	unsigned long p;
+	size_t n;
+
+	if (slash == NULL)
+		return -EINVAL;
+	n = (size_t)(slash - s);
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, addr) != 1)
+		return -EINVAL;
+	if (cli_uint(slash + 1, 1, v6 ? 128 : 32, &p) < 0)
+		return -EINVAL;
+	*prefix = (uint8_t)p;
+	return 0;
+}
+
+enum {
+	OPT_PROXY, OPT_TUN, OPT_TUN_FD, OPT_TUN_FRAMING, OPT_TUN_ADDR, OPT_TUN_ADDR6,
+	OPT_MTU, OPT_BIND_IFACE, OPT_FWMARK, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
+	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION,
+};
+
+static const struct {
+	const char *name;
+	bool has_arg;
+} options[] = {
+	[OPT_PROXY] = { "--proxy", true },
+	[OPT_TUN] = { "--tun", true },
+	[OPT_TUN_FD] = { "--tun-fd", true },
+	[OPT_TUN_FRAMING] = { "--tun-framing", true },
+	[OPT_TUN_ADDR] = { "--tun-addr", true },
+	[OPT_TUN_ADDR6] = { "--tun-addr6", true },
+	[OPT_MTU] = { "--mtu", true },
+	[OPT_BIND_IFACE] = { "--bind-interface", true },
+	[OPT_FWMARK] = { "--fwmark", true },
+	[OPT_CONNECT_TIMEOUT] = { "--connect-timeout", true },
+	[OPT_IDLE_TIMEOUT] = { "--idle-timeout", true },
+	[OPT_NO_PROXY_CHECK] = { "--no-proxy-check", false },
+	[OPT_LOG_LEVEL] = { "--log-level", true },
+	[OPT_HELP] = { "--help", false },
+	[OPT_VERSION] = { "--version", false },
+};
+
+static int cli_find(const char *arg, const char **value)
+{
+	size_t n = sizeof(options) / sizeof(options[0]);
+
+	*value = NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(options[i].name);
+
+		if (strncmp(arg, options[i].name, len) != 0)
+			continue;
+		if (arg[len] == '\0')
+			return (int)i;
+		if (arg[len] == '=' && options[i].has_arg) {
+			*value = arg + len + 1;
+			return (int)i;
+		}
+	}
+	if (strcmp(arg, "-h") == 0)
+		return OPT_HELP;
+	if (strcmp(arg, "-V") == 0)
+		return OPT_VERSION;
+	return -1;
+}
+
+int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_t errlen)
+{
+	bool have_proxy = false, have_tun = false;
+	unsigned long v;
+	int r;
+
+	daemon_config_defaults(cfg);
+	err[0] = '\0';
+	for (int i = 1; i < argc; i++) {
+		const char *val;
+		int opt = cli_find(argv[i], &val);
+
+		if (opt < 0) {
+			snprintf(err, errlen, "unknown option '%s' (see --help)", argv[i]);
+			return -EINVAL;
+		}
+		if (opt == OPT_HELP)
+			return CLI_HELP;
+		if (opt == OPT_VERSION)
+			return CLI_VERSION;
+		if (options[opt].has_arg && val == NULL) {
+			if (i + 1 >= argc) {
+				snprintf(err, errlen, "%s: missing value", options[opt].name);
+				return -EINVAL;
+			}
+			val = argv[++i];
+		}
+		switch (opt) {
+		case OPT_PROXY:
+			r = proxy_url_parse(val, &cfg->proxy, err, errlen);
+			if (r < 0) {
+				char why[200];
+
+				snprintf(why, sizeof(why), "%s", err);
+				snprintf(err, errlen, "--proxy: malformed URL '%s': %s", val, why);
+				return -EINVAL;
+			}
+			if (cfg->proxy.scheme != PROXY_SOCKS5)
+				return cli_err(err, errlen, "--proxy",
+					       "only socks5:// proxies are supported", val);
+			have_proxy = true;
+			break;
+		case OPT_TUN:
+			if (val[0] == '\0' || strlen(val) >= 16)
+				return cli_err(err, errlen, "--tun", "expected an interface name of 1-15 characters", val);
+			snprintf(cfg->tun_name, sizeof(cfg->tun_name), "%s", val);
+			cfg->tun.name = cfg->tun_name;
+			have_tun = true;
+			break;
+		case OPT_TUN_FD:
+			if (cli_uint(val, 0, 1u << 30, &v) < 0)
+				return cli_err(err, errlen, "--tun-fd", "expected a file descriptor number", val);
+			cfg->tun.fd = (int)v;
+			break;
+		case OPT_TUN_FRAMING:
+			if (strcmp(val, "raw") == 0)
+				cfg->tun.framing = TUN_FRAMING_RAW;
+			else if (strcmp(val, "utun") == 0)
+				cfg->tun.framing = TUN_FRAMING_AF4;
+			else
+				return cli_err(err, errlen, "--tun-framing", "expected raw or utun", val);
+			break;
+		case OPT_TUN_ADDR:
+			if (strcmp(val, "none") == 0) {
+				cfg->tun.has_addr4 = false;
+			} else if (cli_parse_cidr(val, 0, cfg->tun.addr4, &cfg->tun.prefix4) < 0) {
+				return cli_err(err, errlen, "--tun-addr", "expected IPv4 CIDR like 198.18.0.1/15", val);
+			} else {
+				cfg->tun.has_addr4 = true;
+			}
+			break;
+		case OPT_TUN_ADDR6:
+			if (strcmp(val, "none") == 0) {
+				cfg->tun.has_addr6 = false;
+			} else if (cli_parse_cidr(val, 1, cfg->tun.addr6, &cfg->tun.prefix6) < 0) {
+				return cli_err(err, errlen, "--tun-addr6", "expected IPv6 CIDR like fdfe:dcba:9876::1/126", val);
+			} else {
+				cfg->tun.has_addr6 = true;
+			}
+			break;
+		case OPT_MTU:
+			if (cli_uint(val, 576, 65535, &v) < 0)
+				return cli_err(err, errlen, "--mtu", "expected a number from 576 to 65535", val);
+			cfg->tun.mtu = (uint32_t)v;
+			break;
+		case OPT_BIND_IFACE:
+			if (val[0] == '\0' || strlen(val) >= sizeof(cfg->sock.bind_iface))
+				return cli_err(err, errlen, "--bind-interface", "expected an interface name", val);
+			snprintf(cfg->sock.bind_iface, sizeof(cfg->sock.bind_iface), "%s", val);
+			break;
+		case OPT_FWMARK:
+			if (cli_uint(val, 1, 0xFFFFFFFFul, &v) < 0)
+				return cli_err(err, errlen, "--fwmark", "expected a number from 1 to 4294967295", val);
+			cfg->sock.has_fwmark = true;
+			cfg->sock.fwmark = (uint32_t)v;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (cli_uint(val, 1, 3600, &v) < 0)
+				return cli_err(err, errlen, "--connect-timeout", "expected seconds from 1 to 3600", val);
+			cfg->connect_timeout_s = (unsigned)v;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (cli_uint(val, 0, 7 * 86400, &v) < 0)
+				return cli_err(err, errlen, "--idle-timeout", "expected seconds from 0 to 604800", val);
+			cfg->idle_timeout_s = (unsigned)v;
+			break;
+		case OPT_NO_PROXY_CHECK:
+			cfg->check_proxy = false;
+			break;
+		case OPT_LOG_LEVEL:
+			if (log_level_parse(val, &cfg->log_level) < 0)
+				return cli_err(err, errlen, "--log-level", "expected error, warn, info or debug", val);
+			break;
+		}
+	}
+	if (!have_proxy) {
+		snprintf(err, errlen, "--proxy is required (see --help)");
+		return -EINVAL;
+	}
+	if (have_tun && cfg->tun.fd >= 0) {
+		snprintf(err, errlen, "--tun and --tun-fd exclude each other");
+		return -EINVAL;
+	}
+	if (cfg->tun.has_addr6 && cfg->tun.fd < 0 && cfg->tun.mtu < 1280) {
+		snprintf(err, errlen, "--mtu: IPv6 needs at least 1280 (or use --tun-addr6 none), got '%u'",
+			 cfg->tun.mtu);
+		return -EINVAL;
+	}
+	return CLI_RUN;
+}

@@ -1,0 +1,335 @@
+/* daemon: startup checks, the libuv loop, TUN <-> lwIP plumbing, and an
+ * orderly shutdown that resets every flow and releases the TUN. */
+/* lwIP first: its TCP_MSS must not be shadowed by <netinet/tcp.h>'s. */
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+
+#include "daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "flow.h"
+#include "stack.h"
+#include "upstream.h"
+
+struct daemon {
+	const struct daemon_config *cfg;
+	uv_loop_t loop;
+	struct tun *tun;
+	struct stack *stack;
+	struct upstream_cfg upstream;
+	struct flow_ctx flows;
+	uv_poll_t tun_poll;
+	uv_timer_t lwip_timer;
+	uv_prepare_t lwip_prepare;
+	uv_signal_t sigint, sigterm;
+	struct pbuf *spare;      /* MTU-sized pbuf for the next TUN read */
+	uint32_t mtu;
+	uint64_t tun_read_errors, tun_write_drops;
+	int exit_code;
+};
+
+void daemon_config_defaults(struct daemon_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->tun.fd = -1;
+	cfg->tun.framing = -1;
+	cfg->tun.mtu = 8500;
+	cfg->tun.has_addr4 = true;
+	memcpy(cfg->tun.addr4, (uint8_t[]){ 198, 18, 0, 1 }, 4);
+	cfg->tun.prefix4 = 15;
+	cfg->tun.has_addr6 = true;
+	memcpy(cfg->tun.addr6,
+	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 16);
+	cfg->tun.prefix6 = 126;
+	cfg->connect_timeout_s = 10;
+	/* RFC 5382 REQ-5: an established TCP mapping lives >= 2 h 4 min. */
+	cfg->idle_timeout_s = 7440;
+	cfg->log_level = LOG_INFO;
+	cfg->check_proxy = true;
+}
+
+/* ---- upstream setup ------------------------------------------------------- */
+
+static int daemon_resolve_proxy(struct daemon *d)
+{
+	const struct proxy_url *u = &d->cfg->proxy;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+	struct addrinfo *res = NULL;
+	char port[8];
+	int r;
+
+	snprintf(port, sizeof(port), "%u", u->port);
+	r = getaddrinfo(u->host, port, &hints, &res);
+	if (r != 0 || res == NULL) {
+		log_error("cannot resolve proxy host '%s': %s", u->host,
+			  r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		return -EHOSTUNREACH;
+	}
+	memcpy(&d->upstream.server, res->ai_addr, res->ai_addrlen);
+	d->upstream.server_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	d->upstream.proto = &upstream_socks5;
+	if (strchr(u->host, ':'))
+		snprintf(d->upstream.server_str, sizeof(d->upstream.server_str), "[%s]:%u",
+			 u->host, u->port);
+	else
+		snprintf(d->upstream.server_str, sizeof(d->upstream.server_str), "%s:%u",
+			 u->host, u->port);
+	d->upstream.has_auth = u->has_auth;
+	memcpy(d->upstream.user, u->user, sizeof(d->upstream.user));
+	memcpy(d->upstream.pass, u->pass, sizeof(d->upstream.pass));
+	return 0;
+}
+
+/* One TCP connect to the proxy before the TUN exists, so a typo'd or dead
+ * proxy is a clear startup error rather than every flow failing later. */
+static int daemon_probe_proxy(struct daemon *d)
+{
+	struct pollfd pfd;
+	int fd, r;
+
+	fd = sock_open(d->upstream.server.ss_family, SOCK_STREAM, &d->cfg->sock);
+	if (fd < 0) {
+		log_error("cannot open a socket to the proxy: %s%s", strerror(-fd),
+			  fd == -EPERM ? " (--bind-interface/--fwmark need root)" : "");
+		return fd;
+	}
+	r = sock_connect(fd, (const struct sockaddr *)&d->upstream.server,
+			 d->upstream.server_len);
+	if (r == -EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		r = poll(&pfd, 1, (int)d->cfg->connect_timeout_s * 1000);
+		r = r == 0 ? -ETIMEDOUT : r < 0 ? -errno : sock_error(fd);
+	}
+	close(fd);
+	if (r < 0)
+		log_error("proxy %s unreachable: %s", d->upstream.server_str, strerror(-r));
+	return r;
+}
+
+/* ---- TUN <-> lwIP ------------------------------------------------------- */
+
+static int daemon_stack_output(void *arg, struct pbuf *p)
+{
+	struct daemon *d = arg;
+	struct iovec iov[TUN_WRITEV_MAX_IOV];
+	int n = 0, r;
+
+	for (struct pbuf *q = p; q != NULL && n < TUN_WRITEV_MAX_IOV; q = q->next) {
+		iov[n].iov_base = q->payload;
+		iov[n].iov_len = q->len;
+		n++;
+	}
+	r = tun_writev(d->tun, iov, n);
+	if (r < 0) {
+		/* A full TUN queue drops the packet like a full NIC would;
+		 * TCP retransmits. */
+		d->tun_write_drops++;
+		if (r != -EAGAIN && log_enabled(LOG_DEBUG))
+			log_debug("TUN write failed: %s", strerror(-r));
+	}
+	return r;
+}
+
+static int daemon_stack_accept(void *arg, struct tcp_pcb *pcb)
+{
+	struct daemon *d = arg;
+
+	return flow_tcp_accept(&d->flows, pcb);
+}
+
+static void daemon_on_tun(uv_poll_t *h, int status, int events)
+{
+	struct daemon *d = h->data;
+
+	(void)events;
+	if (status < 0) {
+		log_error("TUN poll error: %s", uv_strerror(status));
+		return;
+	}
+	/* Drain to EAGAIN, bounded so sockets get their turn. */
+	for (int i = 0; i < 256; i++) {
+		struct pbuf *p = d->spare ? d->spare : stack_pbuf_alloc(d->mtu);
+		ssize_t n;
+
+		d->spare = NULL;
+		if (p == NULL)
+			return; /* out of memory: the kernel queue holds the rest */
+		n = tun_read(d->tun, p->payload, d->mtu);
+		if (n <= 0) {
+			d->spare = p;
+			if (n == -EAGAIN)
+				return;
+			if (n == -EPIPE) {
+				log_error("TUN descriptor closed by its owner; stopping");
+				uv_stop(&d->loop);
+				return;
+			}
+			d->tun_read_errors++;
+			continue;
+		}
+		if ((size_t)n < d->mtu / 4 && d->mtu > 2048) {
+			/* A small packet (an ACK, a short segment) would pin an
+			 * MTU-sized buffer while lwIP queues it: copy it into
+			 * one of its own size and keep the big one. */
+			struct pbuf *small = stack_pbuf_alloc((size_t)n);
+
+			if (small == NULL) {
+				d->spare = p;
+				continue;
+			}
+			memcpy(small->payload, p->payload, (size_t)n);
+			d->spare = p;
+			p = small;
+		} else {
+			pbuf_realloc(p, (u16_t)n);
+		}
+		/* p passes to the stack. */
+		stack_input(d->stack, p);
+	}
+}
+
+static void daemon_on_lwip_timer(uv_timer_t *h)
+{
+	struct daemon *d = h->data;
+
+	stack_check_timeouts(d->stack);
+}
+
+/* Before every poll: re-arm the lwIP timer for its next deadline, which
+ * moves earlier whenever a pcb starts TCP's 250 ms timer. */
+static void daemon_on_prepare(uv_prepare_t *h)
+{
+	struct daemon *d = h->data;
+
+	uv_timer_start(&d->lwip_timer, daemon_on_lwip_timer, stack_timeout_ms(d->stack), 0);
+}
+
+static void daemon_on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	log_info("%s received, closing %u flows", signum == SIGINT ? "SIGINT" : "SIGTERM",
+		 d->flows.live_count);
+	uv_stop(&d->loop);
+}
+
+static void daemon_close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+int daemon_run(const struct daemon_config *cfg)
+{
+	struct daemon *d;
+	char err[256] = "";
+	int r, ret = 1;
+
+	log_set_level(cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		log_error("out of memory");
+		return 1;
+	}
+	d->cfg = cfg;
+	d->mtu = cfg->tun.mtu;
+	if (daemon_resolve_proxy(d) < 0)
+		goto out_free;
+	if (cfg->check_proxy && daemon_probe_proxy(d) < 0)
+		goto out_free;
+
+	r = tun_open(&cfg->tun, &d->tun, err, sizeof(err));
+	if (r < 0) {
+		if (r == -EPERM || r == -EACCES)
+			log_error("cannot open TUN: must run as root (CAP_NET_ADMIN): %s", err);
+		else if (r == -EBUSY)
+			log_error("cannot open TUN: name busy: %s", err);
+		else
+			log_error("cannot open TUN: %s", err[0] ? err : strerror(-r));
+		goto out_free;
+	}
+	r = uv_loop_init(&d->loop);
+	if (r < 0) {
+		log_error("cannot create event loop: %s", uv_strerror(r));
+		goto out_tun;
+	}
+	r = flow_ctx_init(&d->flows, &d->loop, &d->upstream);
+	if (r < 0) {
+		log_error("cannot set up flows: %s", strerror(-r));
+		goto out_loop;
+	}
+	d->flows.sock = cfg->sock;
+	d->flows.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
+	d->flows.idle_timeout_ms = (uint64_t)cfg->idle_timeout_s * 1000;
+
+	static const struct stack_cbs cbs = {
+		.output = daemon_stack_output,
+		.tcp_accept = daemon_stack_accept,
+	};
+	r = stack_create(d->mtu, &cbs, d, &d->stack);
+	if (r < 0) {
+		log_error("cannot start the TCP/IP stack: %s", strerror(-r));
+		goto out_flows;
+	}
+
+	uv_poll_init(&d->loop, &d->tun_poll, tun_fd(d->tun));
+	d->tun_poll.data = d;
+	uv_poll_start(&d->tun_poll, UV_READABLE, daemon_on_tun);
+	uv_timer_init(&d->loop, &d->lwip_timer);
+	d->lwip_timer.data = d;
+	uv_prepare_init(&d->loop, &d->lwip_prepare);
+	d->lwip_prepare.data = d;
+	uv_prepare_start(&d->lwip_prepare, daemon_on_prepare);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sigterm);
+	d->sigint.data = d->sigterm.data = d;
+	uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
+	uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
+
+	log_info("tun2socks %s: TUN %s mtu %u, proxy %s %s", T2S_VERSION, tun_name(d->tun),
+		 d->mtu, d->upstream.proto->name, d->upstream.server_str);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	ret = 0;
+
+	/* Shutdown: reset every flow (RST both ways), then close handles and
+	 * let the loop run their close callbacks. */
+	flow_ctx_shutdown(&d->flows);
+	uv_walk(&d->loop, daemon_close_walk, NULL);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	log_info("stopped: %" PRIu64 " flows (%" PRIu64 " closed, %" PRIu64 " reset, %" PRIu64
+		 " failed), %" PRIu64 " B up, %" PRIu64 " B down",
+		 d->flows.stats.accepted, d->flows.stats.closed, d->flows.stats.reset,
+		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down);
+	if (d->spare)
+		pbuf_free(d->spare);
+	stack_destroy(d->stack);
+out_flows:
+	flow_ctx_destroy(&d->flows);
+out_loop:
+	if (uv_loop_close(&d->loop) == UV_EBUSY) {
+		uv_walk(&d->loop, daemon_close_walk, NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d->loop);
+	}
+out_tun:
+	tun_close(d->tun);
+out_free:
+	free(d);
+	return ret;
+}

@@ -1,0 +1,31 @@
+/* daemon: the event loop that owns the TUN, lwIP and every socket.
+ * One thread; all state hangs off one context built by daemon_run(). */
+#ifndef T2S_DAEMON_H
+#define T2S_DAEMON_H
+
+#include <stdbool.h>
+
+#include "log.h"
+#include "proxy_url.h"
+#include "sock.h"
+#include "tun.h"
+
+struct daemon_config {
+	struct proxy_url proxy;
+	struct tun_config tun;  /* tun.name points into tun_name */
+	char tun_name[64];
+	struct sock_opts sock;
+	unsigned connect_timeout_s;  /* proxy connect + handshake */
+	unsigned idle_timeout_s;     /* 0: never */
+	enum log_level log_level;
+	bool check_proxy;            /* probe the proxy at startup */
+};
+
+/* Fills the defaults documented in --help. */
+void daemon_config_defaults(struct daemon_config *cfg);
+
+/* Runs until SIGINT/SIGTERM. Returns the process exit status: 0 after a
+ * clean stop, 1 when startup failed (the reason was logged as one line). */
+int daemon_run(const struct daemon_config *cfg);
+
+#endif

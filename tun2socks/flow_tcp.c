@@ -1,0 +1,804 @@
+/* flow_tcp: relay between an lwIP TCP pcb (the client) and a socket to
+ * the upstream proxy.
+ *
+ * States: CONNECTING (TCP connect to the proxy) -> HANDSHAKE (connector
+ * state machine) -> RELAY -> closed. The client's bytes are queued (not
+ * acknowledged to lwIP) until the upstream takes them.
+ *
+ * Backpressure, both directions:
+ * - client -> upstream: lwIP's receive window is only reopened with
+ *   tcp_recved() for bytes the upstream socket accepted. A slow upstream
+ *   therefore closes the client's window; at most one window (TCP_WND) is
+ *   ever queued here.
+ * - upstream -> client: the socket is read only while lwIP's send buffer
+ *   has room, at most that much per read; when it is full we stop polling
+ *   for readability and resume from tcp_sent. At most one read's worth that
+ *   lwIP refused (ERR_MEM) is parked in `pend`.
+ * An idle flow holds no buffers: the queue array and `pend` are freed when
+ * empty.
+ *
+ * Half-close: client FIN -> shutdown(SHUT_WR) once the queue drained;
+ * upstream EOF -> tcp_shutdown(tx) once everything read was handed to lwIP.
+ * Both done -> tcp_close. Resets: a client RST (tcp err callback) closes the
+ * socket with SO_LINGER 0; an upstream error aborts the pcb (RST).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+
+#include "flow.h"
+#include "log.h"
+
+enum flow_state { FS_CONNECTING, FS_HANDSHAKE, FS_RELAY, FS_DEAD };
+
+/* lwIP's tcp_write/tcp_recved take 16-bit lengths. */
+#define LWIP_CHUNK 0xFFFFu
+/* Stop reading upstream while lwIP's segment queue is this close to full,
+ * so a tcp_write of one read's worth cannot fail for lack of slots. */
+#define QUEUELEN_MARGIN 64
+#define IOV_BATCH 64
+
+struct flow_tcp {
+	struct flow_ctx *ctx;
+	struct flow_tcp *prev, *next;  /* ctx->live, or ctx->graveyard (next) */
+	uint64_t id;
+	unsigned refs;
+	enum flow_state state;
+	struct tcp_pcb *pcb;  /* NULL once detached or freed by lwIP */
+	int fd;               /* upstream socket, -1 once closed */
+	bool poll_open;
+	bool reset_upstream;  /* close fd with an RST */
+	int poll_events;      /* events requested from libuv now */
+	uv_poll_t poll;
+	void *hs;             /* connector state, only during HANDSHAKE */
+	/* client -> upstream queue: ring of pbuf chains owned by us. */
+	struct pbuf **q;
+	uint32_t q_head, q_len, q_cap;
+	uint32_t q_off;       /* bytes of q[q_head] already written */
+	/* upstream -> client bytes lwIP could not take yet. */
+	uint8_t *pend;
+	uint32_t pend_len, pend_off;
+	bool client_eof;      /* client sent FIN */
+	bool up_eof;          /* upstream sent FIN */
+	bool up_shut;         /* we sent FIN upstream (shutdown) */
+	bool client_shut;     /* our FIN to the client is queued in lwIP */
+	uint64_t bytes_up, bytes_down;
+	uint64_t t_start, t_last;
+	ip_addr_t src_ip, dst_ip;
+	uint16_t src_port, dst_port;
+};
+
+static void flow_update_poll(struct flow_tcp *f);
+static void flow_on_poll_event(uv_poll_t *h, int status, int events);
+static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail);
+
+/* ---- naming --------------------------------------------------------- */
+
+static const char *flow_ep_str(const ip_addr_t *ip, uint16_t port, char *buf, size_t cap)
+{
+	char a[IPADDR_STRLEN_MAX];
+
+	ipaddr_ntoa_r(ip, a, sizeof(a));
+	if (IP_IS_V6(ip))
+		snprintf(buf, cap, "[%s]:%u", a, port);
+	else
+		snprintf(buf, cap, "%s:%u", a, port);
+	return buf;
+}
+
+static const char *flow_desc(const struct flow_tcp *f, char *buf, size_t cap)
+{
+	char s[64], d[64];
+
+	snprintf(buf, cap, "%s -> %s via %s %s",
+		 flow_ep_str(&f->src_ip, f->src_port, s, sizeof(s)),
+		 flow_ep_str(&f->dst_ip, f->dst_port, d, sizeof(d)),
+		 f->ctx->upstream->proto->name, f->ctx->upstream->server_str);
+	return buf;
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void flow_release(struct flow_tcp *f)
+{
+	if (--f->refs > 0)
+		return;
+	/* Freed by the reaper on the next loop iteration, never here: we may
+	 * be inside a callback that still holds f. */
+	f->next = f->ctx->graveyard;
+	f->ctx->graveyard = f;
+}
+
+static void flow_free(struct flow_tcp *f)
+{
+	while (f->q_len > 0) {
+		pbuf_free(f->q[f->q_head]);
+		f->q_head = (f->q_head + 1) % f->q_cap;
+		f->q_len--;
+	}
+	free(f->q);
+	free(f->pend);
+	free(f->hs);
+	free(f);
+}
+
+static void flow_reap(uv_check_t *h)
+{
+	struct flow_ctx *ctx = h->data;
+
+	while (ctx->graveyard != NULL) {
+		struct flow_tcp *f = ctx->graveyard;
+
+		ctx->graveyard = f->next;
+		flow_free(f);
+	}
+}
+
+static void flow_on_handle_closed(uv_handle_t *h)
+{
+	struct flow_tcp *f = h->data;
+
+	/* The fd is closed only now that libuv forgot it, so its number
+	 * cannot be reused under a handle libuv still tracks. */
+	if (f->reset_upstream)
+		sock_close_reset(f->fd);
+	else
+		close(f->fd);
+	f->fd = -1;
+	flow_release(f);
+}
+
+/* Detaches every lwIP callback so lwIP never calls into f again. */
+static void flow_detach_pcb(struct flow_tcp *f)
+{
+	if (f->pcb == NULL)
+		return;
+	tcp_arg(f->pcb, NULL);
+	tcp_recv(f->pcb, NULL);
+	tcp_sent(f->pcb, NULL);
+	tcp_err(f->pcb, NULL);
+	tcp_poll(f->pcb, NULL, 0);
+}
+
+/* Ends the flow: unlinks it, closes the upstream side (RST if reset), and
+ * drops the alive reference. The pcb must already be closed or aborted. */
+static void flow_end(struct flow_tcp *f, bool reset)
+{
+	struct flow_ctx *ctx = f->ctx;
+
+	f->state = FS_DEAD;
+	f->pcb = NULL;
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		ctx->live = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	f->prev = f->next = NULL;
+	ctx->live_count--;
+	ctx->stats.bytes_up += f->bytes_up;
+	ctx->stats.bytes_down += f->bytes_down;
+	if (f->poll_open) {
+		f->reset_upstream = reset;
+		uv_poll_stop(&f->poll);
+		uv_close((uv_handle_t *)&f->poll, flow_on_handle_closed);
+		f->poll_open = false;
+	} else if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	flow_release(f);
+}
+
+static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why,
+			 const char *detail)
+{
+	char desc[256];
+	double secs = (double)(uv_now(f->ctx->loop) - f->t_start) / 1000.0;
+
+	if (why == NULL) {
+		log_info("flow#%" PRIu64 " %s %s up %" PRIu64 " B down %" PRIu64 " B %.2f s",
+			 f->id, verb, flow_desc(f, desc, sizeof(desc)), f->bytes_up,
+			 f->bytes_down, secs);
+	} else {
+		log_info("flow#%" PRIu64 " %s %s up %" PRIu64 " B down %" PRIu64
+			 " B %.2f s: %s%s%s",
+			 f->id, verb, flow_desc(f, desc, sizeof(desc)), f->bytes_up,
+			 f->bytes_down, secs, why, detail ? ": " : "", detail ? detail : "");
+	}
+}
+
+/* Resets both sides. Returns ERR_ABRT if it aborted the pcb: a caller that
+ * is an lwIP callback of this pcb must return that value. */
+static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail)
+{
+	err_t ret = ERR_OK;
+
+	if (f->state == FS_DEAD)
+		return ERR_OK;
+	if (f->state < FS_RELAY)
+		f->ctx->stats.failed++;
+	else
+		f->ctx->stats.reset++;
+	flow_log_end(f, f->state < FS_RELAY ? "failed" : "reset", why, detail);
+	if (f->pcb != NULL) {
+		flow_detach_pcb(f);
+		tcp_abort(f->pcb); /* RST to the client; frees the pcb */
+		ret = ERR_ABRT;
+	}
+	flow_end(f, true);
+	return ret;
+}
+
+/* Both directions finished and drained: close cleanly. lwIP keeps the
+ * pcb (without callbacks) until our FIN and any unacked data are
+ * acknowledged. */
+static void flow_finish(struct flow_tcp *f)
+{
+	f->ctx->stats.closed++;
+	flow_log_end(f, "closed", NULL, NULL);
+	flow_detach_pcb(f);
+	if (tcp_close(f->pcb) != ERR_OK)
+		tcp_abort(f->pcb);
+	flow_end(f, false);
+}
+
+static bool flow_done(const struct flow_tcp *f)
+{
+	return f->client_eof && f->up_eof && f->q_len == 0 && f->up_shut &&
+	       f->client_shut && f->pend == NULL;
+}
+
+/* ---- client -> upstream ------------------------------------------------ */
+
+static int flow_q_push(struct flow_tcp *f, struct pbuf *p)
+{
+	if (f->q_len == f->q_cap) {
+		uint32_t cap = f->q_cap ? f->q_cap * 2 : 8;
+		struct pbuf **q = malloc(cap * sizeof(*q));
+
+		if (q == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < f->q_len; i++)
+			q[i] = f->q[(f->q_head + i) % f->q_cap];
+		free(f->q);
+		f->q = q;
+		f->q_cap = cap;
+		f->q_head = 0;
+	}
+	f->q[(f->q_head + f->q_len) % f->q_cap] = p;
+	f->q_len++;
+	return 0;
+}
+
+/* Gives lwIP back `n` bytes of receive window, in 16-bit chunks. */
+static void flow_recved(struct flow_tcp *f, size_t n)
+{
+	while (n > 0 && f->pcb != NULL) {
+		u16_t chunk = (u16_t)(n > LWIP_CHUNK ? LWIP_CHUNK : n);
+
+		tcp_recved(f->pcb, chunk);
+		n -= chunk;
+	}
+}
+
+/* Writes as much of the queue as the socket takes, then reopens the
+ * client's window by exactly that much. Returns 0 or -errno. */
+static int flow_up_flush(struct flow_tcp *f)
+{
+	size_t total = 0;
+
+	while (f->q_len > 0) {
+		struct iovec iov[IOV_BATCH];
+		int cnt = 0;
+		uint32_t skip = f->q_off;
+		ssize_t n;
+
+		for (uint32_t i = 0; i < f->q_len && cnt < IOV_BATCH; i++) {
+			for (struct pbuf *p = f->q[(f->q_head + i) % f->q_cap];
+			     p != NULL && cnt < IOV_BATCH; p = p->next) {
+				if (skip >= p->len) {
+					skip -= p->len;
+					continue;
+				}
+				iov[cnt].iov_base = (uint8_t *)p->payload + skip;
+				iov[cnt].iov_len = p->len - skip;
+				skip = 0;
+				cnt++;
+			}
+		}
+		n = writev(f->fd, iov, cnt);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			flow_recved(f, total);
+			return -errno;
+		}
+		total += (size_t)n;
+		/* Free every chain the socket took completely. */
+		size_t left = (size_t)n;
+		while (left > 0) {
+			struct pbuf *head = f->q[f->q_head];
+			size_t rest = head->tot_len - f->q_off;
+
+			if (left < rest) {
+				f->q_off += (uint32_t)left;
+				break;
+			}
+			left -= rest;
+			pbuf_free(head); /* ours since recv returned ERR_OK */
+			f->q_head = (f->q_head + 1) % f->q_cap;
+			f->q_len--;
+			f->q_off = 0;
+		}
+		if (n == 0)
+			break;
+	}
+	if (f->q_len == 0 && f->q != NULL) {
+		free(f->q); /* idle flows hold no queue */
+		f->q = NULL;
+		f->q_cap = f->q_head = 0;
+	}
+	/* Backpressure point: the window reopens only for bytes the
+	 * upstream socket accepted. */
+	f->bytes_up += total;
+	flow_recved(f, total);
+	if (f->q_len == 0 && f->client_eof && !f->up_shut) {
+		shutdown(f->fd, SHUT_WR);
+		f->up_shut = true;
+	}
+	return 0;
+}
+
+static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct flow_tcp *f = arg;
+	int r;
+
+	(void)pcb;
+	(void)err;
+	if (p == NULL) {
+		f->client_eof = true;
+	} else {
+		/* Ownership of p passes to us with ERR_OK. */
+		if (flow_q_push(f, p) < 0) {
+			pbuf_free(p);
+			return flow_abort(f, "out of memory", NULL);
+		}
+		f->t_last = uv_now(f->ctx->loop);
+	}
+	if (f->state != FS_RELAY)
+		return ERR_OK; /* flushed once the tunnel is open */
+	r = flow_up_flush(f);
+	if (r < 0)
+		return flow_abort(f, "upstream write failed", strerror(-r));
+	if (flow_done(f)) {
+		flow_finish(f);
+		return ERR_OK;
+	}
+	flow_update_poll(f);
+	return ERR_OK;
+}
+
+/* ---- upstream -> client ------------------------------------------------ */
+
+/* Hands data to lwIP; parks what it refuses in pend. 0 or -ENOMEM. */
+static int flow_down_write(struct flow_tcp *f, const uint8_t *data, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		u16_t room = (u16_t)LWIP_MIN(tcp_sndbuf(f->pcb), LWIP_CHUNK);
+		u16_t chunk = (u16_t)LWIP_MIN(len - off, room);
+		err_t e = ERR_MEM;
+
+		if (chunk > 0)
+			e = tcp_write(f->pcb, data + off, chunk,
+				      TCP_WRITE_FLAG_COPY |
+					      (off + chunk < len ? TCP_WRITE_FLAG_MORE : 0));
+		if (e != ERR_OK)
+			break;
+		off += chunk;
+	}
+	if (off < len) {
+		/* Backpressure point: lwIP is full; keep the rest and stop
+		 * reading upstream until tcp_sent frees room. */
+		uint8_t *rest = malloc(len - off);
+
+		if (rest == NULL)
+			return -ENOMEM;
+		memcpy(rest, data + off, len - off);
+		f->pend = rest;
+		f->pend_len = (uint32_t)(len - off);
+		f->pend_off = 0;
+	}
+	return 0;
+}
+
+static int flow_pend_flush(struct flow_tcp *f)
+{
+	uint8_t *old = f->pend;
+	size_t len = f->pend_len - f->pend_off;
+
+	if (old == NULL)
+		return 0;
+	f->pend = NULL;
+	int r = flow_down_write(f, old + f->pend_off, len);
+	free(old);
+	return r;
+}
+
+/* Whether lwIP can take another read's worth right now. */
+static size_t flow_down_room(const struct flow_tcp *f)
+{
+	if (f->pcb == NULL || f->pend != NULL || f->up_eof || f->client_shut)
+		return 0;
+	if (tcp_sndqueuelen(f->pcb) + QUEUELEN_MARGIN >= TCP_SND_QUEUELEN)
+		return 0;
+	return tcp_sndbuf(f->pcb);
+}
+
+/* Moves upstream bytes into lwIP while it has room. Returns 0 or a
+ * negative errno (then the caller aborts). */
+static int flow_down_pump(struct flow_tcp *f)
+{
+	int r = flow_pend_flush(f);
+
+	if (r < 0)
+		return r;
+	for (int rounds = 0; rounds < 4; rounds++) {
+		size_t room = flow_down_room(f);
+		ssize_t n;
+
+		if (room == 0)
+			break;
+		if (room > f->ctx->buf_cap)
+			room = f->ctx->buf_cap;
+		n = read(f->fd, f->ctx->buf, room);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			return -errno;
+		}
+		if (n == 0) {
+			f->up_eof = true;
+			break;
+		}
+		f->bytes_down += (uint64_t)n;
+		f->t_last = uv_now(f->ctx->loop);
+		r = flow_down_write(f, f->ctx->buf, (size_t)n);
+		if (r < 0)
+			return r;
+		if ((size_t)n < room)
+			break; /* drained for now */
+	}
+	if (f->up_eof && f->pend == NULL && !f->client_shut) {
+		/* tcp_shutdown queues our FIN after the data; ERR_MEM means
+		 * no segment slot now: tcp_sent retries. */
+		if (tcp_shutdown(f->pcb, 0, 1) == ERR_OK)
+			f->client_shut = true;
+	}
+	tcp_output(f->pcb);
+	return 0;
+}
+
+static err_t flow_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct flow_tcp *f = arg;
+	int r;
+
+	(void)pcb;
+	(void)len;
+	f->t_last = uv_now(f->ctx->loop);
+	if (f->state != FS_RELAY)
+		return ERR_OK;
+	r = flow_down_pump(f);
+	if (r < 0)
+		return flow_abort(f, "upstream read failed", strerror(-r));
+	if (flow_done(f)) {
+		flow_finish(f);
+		return ERR_OK;
+	}
+	flow_update_poll(f);
+	return ERR_OK;
+}
+
+static void flow_on_err(void *arg, err_t err)
+{
+	struct flow_tcp *f = arg;
+
+	/* lwIP already freed the pcb. */
+	f->pcb = NULL;
+	flow_abort(f, err == ERR_RST ? "client reset the connection"
+				     : "client connection lost",
+		   NULL);
+}
+
+/* lwIP's slow timer (every 500 ms * interval): connect/handshake and idle
+ * deadlines, checked here so no flow needs a timer of its own. */
+static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
+{
+	struct flow_tcp *f = arg;
+	uint64_t now = uv_now(f->ctx->loop);
+
+	(void)pcb;
+	if (f->state < FS_RELAY && now - f->t_start >= f->ctx->connect_timeout_ms)
+		return flow_abort(f, f->state == FS_CONNECTING
+					     ? "timed out connecting to the proxy"
+					     : "timed out in the proxy handshake",
+				  NULL);
+	if (f->state == FS_RELAY && f->ctx->idle_timeout_ms > 0 &&
+	    now - f->t_last >= f->ctx->idle_timeout_ms)
+		return flow_abort(f, "idle timeout", NULL);
+	return ERR_OK;
+}
+
+/* ---- upstream socket events --------------------------------------------- */
+
+static ssize_t flow_io_read(void *ctx, void *buf, size_t len)
+{
+	struct flow_tcp *f = ctx;
+	ssize_t n = read(f->fd, buf, len);
+
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	return n;
+}
+
+static ssize_t flow_io_write(void *ctx, const void *buf, size_t len)
+{
+	struct flow_tcp *f = ctx;
+	ssize_t n = send(f->fd, buf, len, MSG_NOSIGNAL);
+
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	return n;
+}
+
+static void flow_set_poll(struct flow_tcp *f, int events)
+{
+	if (!f->poll_open || events == f->poll_events)
+		return;
+	f->poll_events = events;
+	if (events == 0)
+		uv_poll_stop(&f->poll);
+	else
+		uv_poll_start(&f->poll, events, flow_on_poll_event);
+}
+
+static void flow_update_poll(struct flow_tcp *f)
+{
+	int ev = 0;
+
+	if (f->state != FS_RELAY)
+		return;
+	if (f->q_len > 0)
+		ev |= UV_WRITABLE;
+	if (flow_down_room(f) > 0)
+		ev |= UV_READABLE;
+	flow_set_poll(f, ev);
+}
+
+static void flow_start_relay(struct flow_tcp *f)
+{
+	const uint8_t *extra = NULL;
+	size_t n = f->ctx->upstream->proto->leftover(f->hs, &extra);
+	char desc[256];
+	int r;
+
+	log_debug("flow#%" PRIu64 " open %s", f->id, flow_desc(f, desc, sizeof(desc)));
+	f->state = FS_RELAY;
+	f->t_last = uv_now(f->ctx->loop);
+	if (n > 0) {
+		/* Tunnel bytes that arrived with the proxy's reply. */
+		f->bytes_down += n;
+		if (flow_down_write(f, extra, n) < 0) {
+			flow_abort(f, "out of memory", NULL);
+			return;
+		}
+		tcp_output(f->pcb);
+	}
+	free(f->hs);
+	f->hs = NULL;
+	r = flow_up_flush(f);
+	if (r < 0) {
+		flow_abort(f, "upstream write failed", strerror(-r));
+		return;
+	}
+	if (flow_done(f)) {
+		flow_finish(f);
+		return;
+	}
+	flow_update_poll(f);
+}
+
+static void flow_handshake(struct flow_tcp *f)
+{
+	const struct upstream_proto *proto = f->ctx->upstream->proto;
+	struct upstream_io io = { flow_io_read, flow_io_write, f };
+	int r = proto->step(f->hs, &io);
+
+	if (r == UPSTREAM_DONE) {
+		flow_start_relay(f);
+		return;
+	}
+	if (r < 0) {
+		flow_abort(f, proto->error(f->hs), NULL);
+		return;
+	}
+	flow_set_poll(f, r == UPSTREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
+}
+
+static void flow_on_poll_event(uv_poll_t *h, int status, int events)
+{
+	struct flow_tcp *f = h->data;
+	int r;
+
+	if (f->state == FS_DEAD)
+		return;
+	if (f->state == FS_CONNECTING) {
+		r = status < 0 ? status : sock_error(f->fd);
+		if (r < 0) {
+			flow_abort(f, "cannot connect to the proxy", strerror(-r));
+			return;
+		}
+		f->state = FS_HANDSHAKE;
+		flow_handshake(f);
+		return;
+	}
+	if (f->state == FS_HANDSHAKE) {
+		flow_handshake(f);
+		return;
+	}
+	if (status < 0) {
+		flow_abort(f, "upstream socket error", uv_strerror(status));
+		return;
+	}
+	if (events & UV_WRITABLE) {
+		r = flow_up_flush(f);
+		if (r < 0) {
+			flow_abort(f, "upstream write failed", strerror(-r));
+			return;
+		}
+	}
+	if (f->state == FS_RELAY && (events & UV_READABLE)) {
+		r = flow_down_pump(f);
+		if (r < 0) {
+			flow_abort(f, "upstream connection reset", strerror(-r));
+			return;
+		}
+	}
+	if (flow_done(f)) {
+		flow_finish(f);
+		return;
+	}
+	flow_update_poll(f);
+}
+
+/* ---- accept ------------------------------------------------------------- */
+
+static void flow_target(const struct flow_tcp *f, struct socks5_addr *t)
+{
+	if (IP_IS_V6(&f->dst_ip))
+		socks5_addr_from_ipv6(t, (const uint8_t *)ip_2_ip6(&f->dst_ip)->addr, f->dst_port);
+	else
+		socks5_addr_from_ipv4(t, (const uint8_t *)&ip_2_ip4(&f->dst_ip)->addr, f->dst_port);
+}
+
+int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
+{
+	const struct upstream_cfg *up = ctx->upstream;
+	struct flow_tcp *f;
+	struct socks5_addr target;
+	int r;
+
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	f->hs = malloc(up->proto->state_size);
+	if (f->hs == NULL) {
+		free(f);
+		return -ENOMEM;
+	}
+	f->ctx = ctx;
+	f->id = ++ctx->next_id;
+	f->refs = 1;
+	f->fd = -1;
+	f->pcb = pcb;
+	f->t_start = f->t_last = uv_now(ctx->loop);
+	ip_addr_copy(f->src_ip, pcb->remote_ip);
+	ip_addr_copy(f->dst_ip, pcb->local_ip);
+	f->src_port = pcb->remote_port;
+	f->dst_port = pcb->local_port;
+	f->next = ctx->live;
+	if (ctx->live)
+		ctx->live->prev = f;
+	ctx->live = f;
+	ctx->live_count++;
+	ctx->stats.accepted++;
+
+	tcp_arg(pcb, f);
+	tcp_recv(pcb, flow_on_recv);
+	tcp_sent(pcb, flow_on_sent);
+	tcp_err(pcb, flow_on_err);
+	tcp_poll(pcb, flow_on_lwip_poll, 2);
+	/* Relay small writes at once; the client's own stack batches. */
+	tcp_nagle_disable(pcb);
+
+	flow_target(f, &target);
+	up->proto->init(f->hs, up, &target);
+
+	r = sock_open(up->server.ss_family, SOCK_STREAM, &ctx->sock);
+	if (r < 0)
+		goto fail;
+	f->fd = r;
+	r = sock_connect(f->fd, (const struct sockaddr *)&up->server, up->server_len);
+	if (r < 0 && r != -EINPROGRESS)
+		goto fail;
+	r = uv_poll_init_socket(ctx->loop, &f->poll, f->fd);
+	if (r < 0)
+		goto fail;
+	f->poll.data = f;
+	f->poll_open = true;
+	f->refs++; /* held by the poll handle until its close callback */
+	f->state = FS_CONNECTING;
+	flow_set_poll(f, UV_WRITABLE);
+	return 0;
+fail:
+	/* Called from lwIP's accept: on failure the stack aborts pcb (RST),
+	 * so the flow lets go of it first. */
+	flow_detach_pcb(f);
+	f->pcb = NULL;
+	flow_abort(f, "cannot open upstream socket", strerror(-r));
+	return r;
+}
+
+/* ---- context ------------------------------------------------------------ */
+
+int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct upstream_cfg *upstream)
+{
+	int r;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->loop = loop;
+	ctx->upstream = upstream;
+	ctx->connect_timeout_ms = 10000;
+	ctx->idle_timeout_ms = 7440000;
+	ctx->buf_cap = TCP_SND_BUF;
+	ctx->buf = malloc(ctx->buf_cap);
+	if (ctx->buf == NULL)
+		return -ENOMEM;
+	r = uv_check_init(loop, &ctx->reaper);
+	if (r < 0) {
+		free(ctx->buf);
+		ctx->buf = NULL;
+		return r;
+	}
+	ctx->reaper.data = ctx;
+	uv_check_start(&ctx->reaper, flow_reap);
+	return 0;
+}
+
+void flow_ctx_shutdown(struct flow_ctx *ctx)
+{
+	while (ctx->live != NULL)
+		flow_abort(ctx->live, "shutting down", NULL);
+	uv_close((uv_handle_t *)&ctx->reaper, NULL);
+}
+
+void flow_ctx_destroy(struct flow_ctx *ctx)
+{
+	flow_reap(&ctx->reaper);
+	free(ctx->buf);
+	ctx->buf = NULL;
+}
+

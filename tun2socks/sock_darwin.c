@@ -1,0 +1,58 @@
+/* sock on macOS: IP_BOUND_IF / IPV6_BOUND_IF pin a socket to the physical
+ * interface so the default route through the utun is not taken. There is
+ * no fwmark. */
+#include "sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+int sock_opts_resolve(struct sock_opts *o)
+{
+	if (o->has_fwmark)
+		return -ENOTSUP;
+	if (o->bind_iface[0] != '\0') {
+		o->iface_index = if_nametoindex(o->bind_iface);
+		if (o->iface_index == 0)
+			return -ENODEV;
+	}
+	return 0;
+}
+
+int sock_open(int family, int type, const struct sock_opts *o)
+{
+	int fd, one = 1, ret, fl;
+
+	fd = socket(family, type, 0);
+	if (fd < 0)
+		return -errno;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		goto fail;
+	/* A peer reset must not kill the daemon with SIGPIPE. */
+	if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0)
+		goto fail;
+	if (type == SOCK_STREAM &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (o != NULL && o->iface_index != 0) {
+		if (family == AF_INET6) {
+			if (setsockopt(fd, IPPROTO_IPV6, IPV6_BOUND_IF, &o->iface_index,
+				       sizeof(o->iface_index)) < 0)
+				goto fail;
+		} else if (setsockopt(fd, IPPROTO_IP, IP_BOUND_IF, &o->iface_index,
+				      sizeof(o->iface_index)) < 0) {
+			goto fail;
+		}
+	}
+	return fd;
+fail:
+	ret = -errno;
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,47 @@
+/* sock on Linux: SO_BINDTODEVICE and SO_MARK (both need CAP_NET_ADMIN or
+ * CAP_NET_RAW), applied before connect so routing sees them. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "sock.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+int sock_opts_resolve(struct sock_opts *o)
+{
+	if (o->bind_iface[0] != '\0') {
+		o->iface_index = if_nametoindex(o->bind_iface);
+		if (o->iface_index == 0)
+			return -ENODEV;
+	}
+	return 0;
+}
+
+int sock_open(int family, int type, const struct sock_opts *o)
+{
+	int fd, one = 1, ret;
+
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (type == SOCK_STREAM &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (o != NULL && o->bind_iface[0] != '\0' &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->bind_iface,
+		       (socklen_t)strlen(o->bind_iface)) < 0)
+		goto fail;
+	if (o != NULL && o->has_fwmark &&
+	    setsockopt(fd, SOL_SOCKET, SO_MARK, &o->fwmark, sizeof(o->fwmark)) < 0)
+		goto fail;
+	return fd;
+fail:
+	ret = -errno;
+	close(fd);
+	return ret;
+}

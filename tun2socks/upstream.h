@@ -1,0 +1,65 @@
+/* upstream: how a flow reaches its target through a proxy.
+ *
+ * A connector speaks one proxy protocol over an already connected stream
+ * until the tunnel to the target is open. Each is an explicit state machine
+ * behind this one interface, driven by socket readiness: step() does as
+ * much I/O as it can and says what it waits for. I/O goes through
+ * upstream_io so a TLS layer can sit under any connector later.
+ */
+#ifndef T2S_UPSTREAM_H
+#define T2S_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "proto_socks5.h"
+
+/* Byte stream under a connector: return bytes moved, 0 for EOF (read),
+ * -EAGAIN when the stream would block, or -errno. */
+struct upstream_io {
+	ssize_t (*read)(void *ctx, void *buf, size_t len);
+	ssize_t (*write)(void *ctx, const void *buf, size_t len);
+	void *ctx;
+};
+
+enum upstream_step {
+	UPSTREAM_WANT_READ = 1,
+	UPSTREAM_WANT_WRITE = 2,
+	UPSTREAM_DONE = 3,
+};
+
+struct upstream_proto;
+
+/* One configured upstream (a proxy server). */
+struct upstream_cfg {
+	const struct upstream_proto *proto;
+	struct sockaddr_storage server;
+	socklen_t server_len;
+	char server_str[300];  /* "host:port" as the user wrote it, for logs */
+	int has_auth;
+	char user[256];
+	char pass[256];
+};
+
+struct upstream_proto {
+	const char *name;   /* "socks5" */
+	size_t state_size;  /* bytes for one handshake's state */
+	/* Sets up the state for a tunnel to target. */
+	void (*init)(void *state, const struct upstream_cfg *cfg,
+		     const struct socks5_addr *target);
+	/* Advances: UPSTREAM_WANT_READ / _WANT_WRITE, UPSTREAM_DONE, or a
+	 * negative errno (the reason is then in error()). */
+	int (*step)(void *state, const struct upstream_io *io);
+	/* Bytes received after the handshake that belong to the tunnel (a
+	 * server-first protocol's banner arriving with the reply). */
+	size_t (*leftover)(void *state, const uint8_t **data);
+	/* Human reason of the last failure, e.g. "reply 0x05: connection
+	 * refused". */
+	const char *(*error)(const void *state);
+};
+
+extern const struct upstream_proto upstream_socks5;
+
+#endif

@@ -1,0 +1,218 @@
+/* upstream_socks5: the SOCKS5 CONNECT handshake (RFC 1928, RFC 1929
+ * username/password) as a state machine over upstream_io. Encoding and
+ * parsing live in proto_socks5 (pure); this file only sequences them. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto_socks5.h"
+#include "upstream.h"
+
+enum s5_state {
+	S5_SEND_GREETING,
+	S5_READ_METHOD,
+	S5_SEND_AUTH,
+	S5_READ_AUTH,
+	S5_SEND_REQUEST,
+	S5_READ_REPLY,
+	S5_DONE,
+};
+
+struct s5 {
+	enum s5_state state;
+	const struct upstream_cfg *cfg;
+	struct socks5_addr target;
+	/* Invariant: out[out_off..out_len) is the unsent rest of the current
+	 * message; in[0..in_len) the received, not yet parsed bytes. */
+	uint8_t out[SOCKS5_AUTH_MAX];
+	uint16_t out_len, out_off;
+	uint8_t in[SOCKS5_REQUEST_MAX + 64];
+	uint16_t in_len, in_used;
+	char err[96];
+};
+
+static int s5_fail(struct s5 *s, int err, const char *fmt, const char *detail)
+{
+	snprintf(s->err, sizeof(s->err), fmt, detail);
+	return err;
+}
+
+static int s5_load(struct s5 *s, int len, enum s5_state next)
+{
+	if (len < 0)
+		return s5_fail(s, len, "%s", "cannot encode request (name or credentials too long)");
+	s->out_len = (uint16_t)len;
+	s->out_off = 0;
+	s->state = next;
+	return 0;
+}
+
+static void s5_init(void *state, const struct upstream_cfg *cfg,
+		    const struct socks5_addr *target)
+{
+	struct s5 *s = state;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->target = *target;
+	s5_load(s, socks5_greeting_build(s->out, sizeof(s->out), cfg->has_auth),
+		S5_SEND_GREETING);
+}
+
+/* Sends the rest of out; 0 when all sent, WANT_WRITE, or -errno. */
+static int s5_flush(struct s5 *s, const struct upstream_io *io)
+{
+	while (s->out_off < s->out_len) {
+		ssize_t n = io->write(io->ctx, s->out + s->out_off,
+				      (size_t)(s->out_len - s->out_off));
+
+		if (n == -EAGAIN)
+			return UPSTREAM_WANT_WRITE;
+		if (n < 0)
+			return s5_fail(s, (int)n, "send to proxy failed: %s", strerror((int)-n));
+		s->out_off = (uint16_t)(s->out_off + n);
+	}
+	return 0;
+}
+
+/* Reads what is available; 0 when something new arrived, WANT_READ, or
+ * -errno (EOF from the proxy is -ECONNRESET: it hung up mid-handshake). */
+static int s5_fill(struct s5 *s, const struct upstream_io *io)
+{
+	ssize_t n;
+
+	if (s->in_len == sizeof(s->in))
+		return s5_fail(s, -EPROTO, "%s", "oversized reply from proxy");
+	n = io->read(io->ctx, s->in + s->in_len, sizeof(s->in) - s->in_len);
+	if (n == -EAGAIN)
+		return UPSTREAM_WANT_READ;
+	if (n == 0)
+		return s5_fail(s, -ECONNRESET, "%s", "proxy closed the connection during the handshake");
+	if (n < 0)
+		return s5_fail(s, (int)n, "receive from proxy failed: %s", strerror((int)-n));
+	s->in_len = (uint16_t)(s->in_len + n);
+	return 0;
+}
+
+/* Drops the first `used` bytes of in (a parsed message). */
+static void s5_consume(struct s5 *s, int used)
+{
+	memmove(s->in, s->in + used, (size_t)(s->in_len - used));
+	s->in_len = (uint16_t)(s->in_len - used);
+}
+
+static int s5_step(void *state, const struct upstream_io *io)
+{
+	struct s5 *s = state;
+	struct socks5_reply reply;
+	uint8_t method;
+	int r;
+
+	for (;;) {
+		switch (s->state) {
+		case S5_SEND_GREETING:
+		case S5_SEND_AUTH:
+		case S5_SEND_REQUEST:
+			r = s5_flush(s, io);
+			if (r != 0)
+				return r;
+			s->state = s->state == S5_SEND_GREETING ? S5_READ_METHOD
+				   : s->state == S5_SEND_AUTH   ? S5_READ_AUTH
+								: S5_READ_REPLY;
+			break;
+		case S5_READ_METHOD:
+			r = socks5_method_parse(s->in, s->in_len, s->cfg->has_auth, &method);
+			if (r == 0) {
+				r = s5_fill(s, io);
+				if (r != 0)
+					return r;
+				break;
+			}
+			if (r == -ENOTSUP)
+				return s5_fail(s, -EACCES, "%s", s->cfg->has_auth
+					? "proxy accepts neither no-auth nor username/password"
+					: "proxy requires authentication (give user:pass in the proxy URL)");
+			if (r < 0)
+				return s5_fail(s, r, "%s", "malformed method selection from proxy");
+			s5_consume(s, r);
+			if (method == SOCKS5_METHOD_USERPASS)
+				r = s5_load(s, socks5_auth_build(s->out, sizeof(s->out),
+							 s->cfg->user, s->cfg->pass),
+					    S5_SEND_AUTH);
+			else
+				r = s5_load(s, socks5_request_build(s->out, sizeof(s->out),
+							    SOCKS5_CMD_CONNECT, &s->target),
+					    S5_SEND_REQUEST);
+			if (r < 0)
+				return r;
+			break;
+		case S5_READ_AUTH:
+			r = socks5_auth_reply_parse(s->in, s->in_len);
+			if (r == 0) {
+				r = s5_fill(s, io);
+				if (r != 0)
+					return r;
+				break;
+			}
+			if (r == -EACCES)
+				return s5_fail(s, r, "%s", "proxy rejected the username/password");
+			if (r < 0)
+				return s5_fail(s, r, "%s", "malformed authentication reply from proxy");
+			s5_consume(s, r);
+			r = s5_load(s, socks5_request_build(s->out, sizeof(s->out),
+							    SOCKS5_CMD_CONNECT, &s->target),
+				    S5_SEND_REQUEST);
+			if (r < 0)
+				return r;
+			break;
+		case S5_READ_REPLY:
+			r = socks5_reply_parse(s->in, s->in_len, &reply);
+			if (r == 0) {
+				r = s5_fill(s, io);
+				if (r != 0)
+					return r;
+				break;
+			}
+			if (r < 0)
+				return s5_fail(s, r, "%s", "malformed CONNECT reply from proxy");
+			if (reply.rep != SOCKS5_REP_SUCCEEDED) {
+				char what[64];
+
+				snprintf(what, sizeof(what), "0x%02x: %s", reply.rep,
+					 socks5_rep_str(reply.rep));
+				return s5_fail(s, socks5_rep_to_errno(reply.rep),
+					       "proxy refused CONNECT, reply %s", what);
+			}
+			s->in_used = (uint16_t)r;
+			s->state = S5_DONE;
+			return UPSTREAM_DONE;
+		case S5_DONE:
+			return UPSTREAM_DONE;
+		}
+	}
+}
+
+static size_t s5_leftover(void *state, const uint8_t **data)
+{
+	struct s5 *s = state;
+
+	*data = s->in + s->in_used;
+	return (size_t)(s->in_len - s->in_used);
+}
+
+static const char *s5_error(const void *state)
+{
+	const struct s5 *s = state;
+
+	return s->err[0] ? s->err : "unknown error";
+}
+
+const struct upstream_proto upstream_socks5 = {
+	.name = "socks5",
+	.state_size = sizeof(struct s5),
+	.init = s5_init,
+	.step = s5_step,
+	.leftover = s5_leftover,
+	.error = s5_error,
+};
