@@ -88,6 +88,9 @@ static const char *flow_ep_str(const ip_addr_t *ip, uint16_t port, char *buf, si
 	char a[IPADDR_STRLEN_MAX];
 
 	ipaddr_ntoa_r(ip, a, sizeof(a));
+	for (char *c = a; *c; c++) /* lwIP prints IPv6 in upper case */
+		if (*c >= 'A' && *c <= 'F')
+			*c = (char)(*c - 'A' + 'a');
 	if (IP_IS_V6(ip))
 		snprintf(buf, cap, "[%s]:%u", a, port);
 	else
@@ -202,7 +205,7 @@ static void flow_end(struct flow_tcp *f, bool reset)
 static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why,
 			 const char *detail)
 {
-	char desc[256];
+	char desc[400];
 	double secs = (double)(uv_now(f->ctx->loop) - f->t_start) / 1000.0;
 
 	if (why == NULL) {
@@ -592,7 +595,7 @@ static void flow_start_relay(struct flow_tcp *f)
 {
 	const uint8_t *extra = NULL;
 	size_t n = f->ctx->upstream->proto->leftover(f->hs, &extra);
-	char desc[256];
+	char desc[400];
 	int r;
 
 	log_debug("flow#%" PRIu64 " open %s", f->id, flow_desc(f, desc, sizeof(desc)));
@@ -688,10 +691,15 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 
 static void flow_target(const struct flow_tcp *f, struct socks5_addr *t)
 {
-	if (IP_IS_V6(&f->dst_ip))
-		socks5_addr_from_ipv6(t, (const uint8_t *)ip_2_ip6(&f->dst_ip)->addr, f->dst_port);
-	else
-		socks5_addr_from_ipv4(t, (const uint8_t *)&ip_2_ip4(&f->dst_ip)->addr, f->dst_port);
+	uint8_t a[16];
+
+	if (IP_IS_V6(&f->dst_ip)) {
+		memcpy(a, ip_2_ip6(&f->dst_ip)->addr, 16);
+		socks5_addr_from_ipv6(t, a, f->dst_port);
+	} else {
+		memcpy(a, &ip_2_ip4(&f->dst_ip)->addr, 4);
+		socks5_addr_from_ipv4(t, a, f->dst_port);
+	}
 }
 
 int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
