@@ -1,3 +1,6 @@
+/* clock_gettime, localtime_r */
+#define _POSIX_C_SOURCE 200809L
+
 #include "log.h"
 
 #include <errno.h>

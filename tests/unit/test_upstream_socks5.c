@@ -1,0 +1,192 @@
+/* The SOCKS5 connector state machine over a scripted byte stream: every
+ * step of the handshake, replies split at every byte, auth, every failure
+ * the flow turns into a client reset, and tunnel bytes that arrive with
+ * the reply. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+#include "upstream.h"
+
+/* A fake stream: `rx` is what the proxy will send, released `chunk` bytes
+ * per read (0 = all); writes are recorded in `tx`. */
+struct fake {
+	const uint8_t *rx;
+	size_t rx_len, rx_off, chunk;
+	uint8_t tx[2048];
+	size_t tx_len;
+	int write_err;
+	int stall_writes; /* number of -EAGAIN writes before accepting */
+};
+
+static ssize_t fake_read(void *ctx, void *buf, size_t len)
+{
+	struct fake *f = ctx;
+	size_t n = f->rx_len - f->rx_off;
+
+	if (n == 0)
+		return f->rx == NULL ? -EAGAIN : 0;
+	if (f->chunk && n > f->chunk)
+		n = f->chunk;
+	if (n > len)
+		n = len;
+	memcpy(buf, f->rx + f->rx_off, n);
+	f->rx_off += n;
+	return (ssize_t)n;
+}
+
+static ssize_t fake_write(void *ctx, const void *buf, size_t len)
+{
+	struct fake *f = ctx;
+
+	if (f->write_err)
+		return f->write_err;
+	if (f->stall_writes > 0) {
+		f->stall_writes--;
+		return -EAGAIN;
+	}
+	memcpy(f->tx + f->tx_len, buf, len);
+	f->tx_len += len;
+	return (ssize_t)len;
+}
+
+static struct upstream_cfg cfg_noauth, cfg_auth;
+
+/* Runs the machine to completion (or error); reads return EAGAIN until
+ * the scripted proxy bytes are "released" all at once per step. */
+static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake *f,
+	       void *state)
+{
+	struct upstream_io io = { fake_read, fake_write, f };
+	int r = 0;
+
+	upstream_socks5.init(state, cfg, t);
+	for (int i = 0; i < 10000; i++) {
+		r = upstream_socks5.step(state, &io);
+		if (r == UPSTREAM_DONE || r < 0)
+			return r;
+	}
+	return r;
+}
+
+static const uint8_t ok_v4_reply[] = { 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90 };
+
+static void test_noauth_connect_ipv4(void)
+{
+	uint8_t st[4096];
+	struct socks5_addr t;
+	uint8_t script[64];
+	size_t n = 0;
+
+	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 203, 0, 113, 80 }, 80);
+	script[n++] = 5;
+	script[n++] = 0;
+	memcpy(script + n, ok_v4_reply, sizeof(ok_v4_reply));
+	n += sizeof(ok_v4_reply);
+	for (size_t chunk = 0; chunk <= 3; chunk++) {
+		struct fake f = { .rx = script, .rx_len = n, .chunk = chunk };
+
+		T_EQ_INT(run(&cfg_noauth, &t, &f, st), UPSTREAM_DONE);
+		/* greeting offers no-auth only, then CONNECT 203.0.113.80:80 */
+		const uint8_t want[] = { 5, 1, 0, 5, 1, 0, 1, 203, 0, 113, 80, 0, 80 };
+		T_EQ_INT(f.tx_len, sizeof(want));
+		T_EQ_MEM(f.tx, want, sizeof(want));
+		const uint8_t *extra;
+		T_EQ_INT(upstream_socks5.leftover(st, &extra), 0);
+	}
+}
+
+static void test_auth_and_leftover(void)
+{
+	uint8_t st[4096];
+	struct socks5_addr t;
+	uint8_t script[64];
+	size_t n = 0;
+
+	socks5_addr_from_domain(&t, "example.test", 443);
+	script[n++] = 5;
+	script[n++] = 2; /* user/pass selected */
+	script[n++] = 1;
+	script[n++] = 0; /* auth ok */
+	memcpy(script + n, ok_v4_reply, sizeof(ok_v4_reply));
+	n += sizeof(ok_v4_reply);
+	memcpy(script + n, "SSH-2.0-x\r\n", 11); /* server-first banner */
+	n += 11;
+	struct fake f = { .rx = script, .rx_len = n, .stall_writes = 3 };
+	T_EQ_INT(run(&cfg_auth, &t, &f, st), UPSTREAM_DONE);
+	const uint8_t want_greet[] = { 5, 2, 0, 2 };
+	T_EQ_MEM(f.tx, want_greet, 4);
+	const uint8_t want_auth[] = { 1, 4, 'u', 's', 'e', 'r', 6, 's', 'e', 'c', 'r', 'e', 't' };
+	T_EQ_MEM(f.tx + 4, want_auth, sizeof(want_auth));
+	const uint8_t want_req[] = { 5, 1, 0, 3, 12, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 't', 'e', 's', 't', 1, 187 };
+	T_EQ_MEM(f.tx + 4 + sizeof(want_auth), want_req, sizeof(want_req));
+	const uint8_t *extra;
+	size_t nx = upstream_socks5.leftover(st, &extra);
+	T_EQ_INT(nx, 11);
+	T_EQ_MEM(extra, "SSH-2.0-x\r\n", 11);
+}
+
+static int run_script(const struct upstream_cfg *cfg, const uint8_t *s, size_t n, void *st)
+{
+	struct socks5_addr t;
+	struct fake f = { .rx = s, .rx_len = n, .chunk = 1 };
+
+	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 1, 2, 3, 4 }, 5);
+	return run(cfg, &t, &f, st);
+}
+
+static void test_failures(void)
+{
+	uint8_t st[4096];
+
+	/* every reply code maps to an errno and a message naming it */
+	for (uint8_t rep = 1; rep <= 9; rep++) {
+		const uint8_t s[] = { 5, 0, 5, rep, 0, 1, 0, 0, 0, 0, 0, 0 };
+		int r = run_script(&cfg_noauth, s, sizeof(s), st);
+
+		T_CHECK(r < 0);
+		T_EQ_INT(r, socks5_rep_to_errno(rep) ? socks5_rep_to_errno(rep) : -EPROTO);
+		T_CHECK(strstr(upstream_socks5.error(st), "reply 0x0") != NULL);
+	}
+	const uint8_t refused[] = { 5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0 };
+	T_EQ_INT(run_script(&cfg_noauth, refused, sizeof(refused), st), -ECONNREFUSED);
+	T_CHECK(strstr(upstream_socks5.error(st), "refused") != NULL);
+
+	const uint8_t no_method[] = { 5, 0xff };
+	T_EQ_INT(run_script(&cfg_noauth, no_method, sizeof(no_method), st), -EACCES);
+	T_CHECK(strstr(upstream_socks5.error(st), "requires authentication") != NULL);
+
+	const uint8_t bad_pass[] = { 5, 2, 1, 1 };
+	T_EQ_INT(run_script(&cfg_auth, bad_pass, sizeof(bad_pass), st), -EACCES);
+	T_CHECK(strstr(upstream_socks5.error(st), "rejected the username") != NULL);
+
+	const uint8_t bad_version[] = { 4, 0 };
+	T_CHECK(run_script(&cfg_noauth, bad_version, sizeof(bad_version), st) < 0);
+
+	const uint8_t hangup[] = { 5, 0, 5, 0 }; /* EOF inside the reply */
+	T_EQ_INT(run_script(&cfg_noauth, hangup, sizeof(hangup), st), -ECONNRESET);
+	T_CHECK(strstr(upstream_socks5.error(st), "closed the connection") != NULL);
+
+	struct socks5_addr t;
+	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 1, 2, 3, 4 }, 5);
+	struct fake f = { .write_err = -EPIPE };
+	T_EQ_INT(run(&cfg_noauth, &t, &f, st), -EPIPE);
+
+	/* a silent proxy: the machine waits (the flow's timeout ends it) */
+	struct fake quiet = { .rx = NULL };
+	T_EQ_INT(run(&cfg_noauth, &t, &quiet, st), UPSTREAM_WANT_READ);
+}
+
+int main(void)
+{
+	cfg_noauth.proto = &upstream_socks5;
+	cfg_auth.proto = &upstream_socks5;
+	cfg_auth.has_auth = 1;
+	strcpy(cfg_auth.user, "user");
+	strcpy(cfg_auth.pass, "secret");
+	T_RUN(test_noauth_connect_ipv4);
+	T_RUN(test_auth_and_leftover);
+	T_RUN(test_failures);
+	return test_summary();
+}

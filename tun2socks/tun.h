@@ -1,0 +1,87 @@
+/* The TUN device: where packets enter and leave the daemon.
+ *
+ * One header for every platform; CMake compiles exactly one of tun_linux.c
+ * or tun_darwin.c. The descriptor is non-blocking and packet-oriented: one
+ * tun_read() returns one IP packet, one tun_writev() sends one. The loop
+ * watches tun_fd() for readability and drains with tun_read() to -EAGAIN.
+ */
+#ifndef T2S_TUN_H
+#define T2S_TUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+enum tun_framing {
+	TUN_FRAMING_RAW = 0, /* bare IP packets (Linux IFF_NO_PI) */
+	TUN_FRAMING_AF4,     /* 4-byte big-endian address family header (utun) */
+};
+
+#define TUN_MTU_MIN 576u
+#define TUN_MTU_MAX 65535u
+/* The kernel disables IPv6 on a link whose MTU is below this. */
+#define TUN_MTU_MIN_IPV6 1280u
+/* Most iovec entries tun_writev() accepts (one more is used for framing). */
+#define TUN_WRITEV_MAX_IOV 64
+
+struct tun_config {
+	/* Requested name ("tun0", "utun7"; Linux also takes a "t2s%d" pattern)
+	 * or NULL/"" for kernel-chosen; ignored with fd >= 0. */
+	const char *name;
+	/* -1 to create; >= 0: use this already-open descriptor (--tun-fd),
+	 * never configure addresses, MTU or flags on it. It must carry bare
+	 * or AF4-framed packets (a Linux TUN: IFF_NO_PI; packet-info headers
+	 * cannot be detected and would make every packet unparseable). */
+	int fd;
+	/* -1: platform default (Linux RAW, macOS AF4); else enum tun_framing
+	 * (the override matters for --tun-fd). */
+	int framing;
+	uint32_t mtu; /* TUN_MTU_MIN..TUN_MTU_MAX; >= 1280 with has_addr6 */
+	bool has_addr4;
+	uint8_t addr4[4];
+	uint8_t prefix4; /* e.g. 198.18.0.1/15 */
+	bool has_addr6;
+	uint8_t addr6[16];
+	uint8_t prefix6; /* e.g. fdfe:dcba:9876::1/126 */
+};
+
+struct tun;
+
+/* Creates (or attaches to) the device, sets MTU and addresses and brings it
+ * up (none of that for a handed-over fd), and makes the fd non-blocking.
+ * Returns 0 or -errno with a specific human-readable reason in err (errlen
+ * bytes; may be NULL/0). -EPERM/-EACCES: not root (CAP_NET_ADMIN); -EBUSY:
+ * the name is in use by another process; -EINVAL: bad config. On failure a
+ * handed-over fd stays open and belongs to the caller again. */
+int tun_open(const struct tun_config *cfg, struct tun **out, char *err,
+	     size_t errlen);
+int tun_fd(const struct tun *t);
+/* The interface name, or "fd<N>" for a handed-over fd of unknown name. */
+const char *tun_name(const struct tun *t);
+int tun_framing(const struct tun *t);
+/* The configured MTU (for a handed-over fd: the one the caller stated). */
+uint32_t tun_mtu(const struct tun *t);
+
+/* Reads one IP packet (framing stripped) into buf. Returns its length,
+ * -EAGAIN when none is waiting, -EMSGSIZE when it was longer than cap (the
+ * packet is consumed and lost: size buf to the MTU), -EPROTO for a frame
+ * whose AF header is wrong (consumed; the caller drops and counts), -EPIPE
+ * when a handed-over socket's peer has gone, or another -errno. */
+ssize_t tun_read(struct tun *t, void *buf, size_t cap);
+
+/* Writes one IP packet given as an iovec array (e.g. a pbuf chain), adding
+ * the framing. Returns 0, -EAGAIN when the queue is full (the caller drops
+ * and counts), -EAFNOSUPPORT when AF4 framing meets a packet that is neither
+ * IPv4 nor IPv6, -EINVAL for an empty packet or more than TUN_WRITEV_MAX_IOV
+ * entries, or another -errno. */
+int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt);
+
+/* Closes the fd (a handed-over one too: tun_open took it over) and frees t.
+ * A device we created disappears with the fd (Linux non-persistent TUN,
+ * macOS utun), with its addresses and routes, leaving the machine's
+ * networking as we found it. NULL is a no-op. */
+void tun_close(struct tun *t);
+
+#endif

@@ -1,0 +1,671 @@
+/* Linux TUN: /dev/net/tun with IFF_TUN | IFF_NO_PI, configured over
+ * RTNETLINK (no `ip` subprocess). The device is not persistent, so closing
+ * the fd removes it together with its addresses and routes. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* SOCK_CLOEXEC, strnlen, whatever the build's flags */
+#endif
+
+#include "tun.h"
+
+#include "log.h"
+#include "tun_frame.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+struct tun {
+	int fd;
+	int framing;
+	uint32_t mtu;
+	char name[IFNAMSIZ];
+};
+
+/* An RTNETLINK request with room for a few attributes. */
+struct nl_req {
+	struct nlmsghdr nh;
+	union {
+		struct ifinfomsg ifi;
+		struct ifaddrmsg ifa;
+		struct rtmsg rtm;
+	};
+	char attrs[128];
+};
+
+/* The kernel always answers an NLM_F_ACK request; the timeout only guards
+ * against a wedged netlink socket turning startup into a hang. */
+#define NL_TIMEOUT_SEC 5
+
+__attribute__((format(printf, 3, 4))) static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int check_config(const struct tun_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->framing < -1 || cfg->framing > TUN_FRAMING_AF4) {
+		set_err(err, errlen, "unknown TUN framing %d", cfg->framing);
+		return -EINVAL;
+	}
+	if (cfg->mtu < TUN_MTU_MIN || cfg->mtu > TUN_MTU_MAX) {
+		set_err(err, errlen, "MTU %u out of range %u..%u", cfg->mtu,
+			TUN_MTU_MIN, TUN_MTU_MAX);
+		return -EINVAL;
+	}
+	if (cfg->fd >= 0)
+		return 0;
+	if (cfg->name && strlen(cfg->name) >= IFNAMSIZ) {
+		set_err(err, errlen, "TUN name \"%s\" longer than %d characters",
+			cfg->name, IFNAMSIZ - 1);
+		return -EINVAL;
+	}
+	if (cfg->has_addr4 && cfg->prefix4 > 32) {
+		set_err(err, errlen, "IPv4 prefix length %u > 32", cfg->prefix4);
+		return -EINVAL;
+	}
+	if (cfg->has_addr6 && cfg->prefix6 > 128) {
+		set_err(err, errlen, "IPv6 prefix length %u > 128", cfg->prefix6);
+		return -EINVAL;
+	}
+	if (cfg->has_addr6 && cfg->mtu < TUN_MTU_MIN_IPV6) {
+		set_err(err, errlen, "MTU %u too small for IPv6 (needs >= %u)",
+			cfg->mtu, TUN_MTU_MIN_IPV6);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int nl_open(int *out)
+{
+	struct timeval tv = { .tv_sec = NL_TIMEOUT_SEC };
+	int one = 1;
+	int fd;
+
+	*out = -1;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	/* Best effort: extended ACKs carry the kernel's own explanation
+	 * ("IPv6 is disabled on this device"); capped ACKs keep replies small.
+	 * Kernels without them still ACK, just more tersely. */
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+static int nl_attr_put(struct nl_req *req, unsigned short type,
+		       const void *data, size_t len)
+{
+	size_t off = NLMSG_ALIGN(req->nh.nlmsg_len);
+	struct rtattr *rta;
+
+	if (off + RTA_SPACE(len) > sizeof(*req))
+		return -ENOBUFS;
+	rta = (struct rtattr *)((char *)req + off);
+	rta->rta_type = type;
+	rta->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	req->nh.nlmsg_len = (uint32_t)(off + RTA_SPACE(len));
+	return 0;
+}
+
+/* Copies the NLMSGERR_ATTR_MSG text of an extended ACK, if any, into out. */
+static void nl_ext_ack_msg(const struct nlmsghdr *m, char *out, size_t outlen)
+{
+	const struct nlmsgerr *e = NLMSG_DATA(m);
+	const char *end = (const char *)m + m->nlmsg_len;
+	const char *p;
+	size_t off = sizeof(*e);
+
+	out[0] = '\0';
+	if (!(m->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	/* Uncapped ACKs echo the whole request before the TLVs. */
+	if (!(m->nlmsg_flags & NLM_F_CAPPED)) {
+		if (e->msg.nlmsg_len < NLMSG_HDRLEN)
+			return;
+		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	}
+	p = (const char *)NLMSG_DATA(m) + NLMSG_ALIGN(off);
+	while (p + NLA_HDRLEN <= end) {
+		const struct nlattr *a = (const struct nlattr *)p;
+		size_t alen = a->nla_len;
+
+		if (alen < NLA_HDRLEN || p + alen > end)
+			return;
+		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+			size_t slen = strnlen(p + NLA_HDRLEN, alen - NLA_HDRLEN);
+
+			if (slen >= outlen)
+				slen = outlen - 1;
+			memcpy(out, p + NLA_HDRLEN, slen);
+			out[slen] = '\0';
+			return;
+		}
+		p += NLA_ALIGN(alen);
+	}
+}
+
+/* Sends one request and waits for its ACK. Returns 0 or the kernel's
+ * -errno; on failure err says what was attempted, why, and the kernel's
+ * extended-ACK text when it gave one. For RTM_GETROUTE, rtm_out (else
+ * NULL) receives the answer's header. */
+static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
+		      struct rtmsg *rtm_out, const char *what, char *err,
+		      size_t errlen)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	union {
+		struct nlmsghdr nh;
+		char buf[8192];
+	} resp;
+	char kmsg[160];
+	int rc;
+
+	req->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	req->nh.nlmsg_seq = seq;
+	if (sendto(nlfd, req, req->nh.nlmsg_len, 0, (struct sockaddr *)&kernel,
+		   sizeof(kernel)) < 0) {
+		rc = -errno;
+		set_err(err, errlen, "%s: netlink send: %s", what, strerror(-rc));
+		return rc;
+	}
+	for (;;) {
+		struct sockaddr_nl from;
+		socklen_t fromlen = sizeof(from);
+		struct nlmsghdr *m;
+		size_t off;
+		ssize_t n;
+
+		n = recvfrom(nlfd, &resp, sizeof(resp), 0,
+			     (struct sockaddr *)&from, &fromlen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT
+								       : -errno;
+			set_err(err, errlen, "%s: netlink receive: %s", what,
+				strerror(-rc));
+			return rc;
+		}
+		/* Only the kernel (port 0) may answer for itself. */
+		if (fromlen < sizeof(from) || from.nl_pid != 0)
+			continue;
+		for (off = 0; off + NLMSG_HDRLEN <= (size_t)n;
+		     off += NLMSG_ALIGN(m->nlmsg_len)) {
+			const struct nlmsgerr *e;
+
+			m = (struct nlmsghdr *)(resp.buf + off);
+			if (m->nlmsg_len < NLMSG_HDRLEN ||
+			    m->nlmsg_len > (size_t)n - off)
+				break;
+			if (m->nlmsg_seq != seq)
+				continue;
+			if (m->nlmsg_type == RTM_NEWROUTE && rtm_out &&
+			    m->nlmsg_len >= NLMSG_LENGTH(sizeof(*rtm_out)))
+				memcpy(rtm_out, NLMSG_DATA(m), sizeof(*rtm_out));
+			if (m->nlmsg_type != NLMSG_ERROR)
+				continue;
+			if (m->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
+				set_err(err, errlen, "%s: truncated netlink ACK",
+					what);
+				return -EPROTO;
+			}
+			e = NLMSG_DATA(m);
+			if (e->error == 0)
+				return 0;
+			rc = e->error < 0 ? e->error : -e->error;
+			nl_ext_ack_msg(m, kmsg, sizeof(kmsg));
+			set_err(err, errlen, "%s: %s%s%s", what, strerror(-rc),
+				kmsg[0] ? ": " : "", kmsg);
+			return rc;
+		}
+	}
+}
+
+static int link_request(int nlfd, uint32_t seq, struct nl_req *req,
+			int ifindex, const char *what, char *err, size_t errlen)
+{
+	req->nh.nlmsg_type = RTM_NEWLINK;
+	req->ifi.ifi_family = AF_UNSPEC;
+	req->ifi.ifi_index = ifindex;
+	return nl_request(nlfd, req, seq, NULL, what, err, errlen);
+}
+
+static int link_set_mtu(int nlfd, uint32_t seq, int ifindex, const char *name,
+			uint32_t mtu, char *err, size_t errlen)
+{
+	struct nl_req req;
+	char what[64];
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
+	rc = nl_attr_put(&req, IFLA_MTU, &mtu, sizeof(mtu));
+	if (rc)
+		return rc;
+	snprintf(what, sizeof(what), "set MTU %u on %s", mtu, name);
+	return link_request(nlfd, seq, &req, ifindex, what, err, errlen);
+}
+
+static int link_set_up(int nlfd, uint32_t seq, int ifindex, const char *name,
+		       char *err, size_t errlen)
+{
+	struct nl_req req;
+	char what[64];
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
+	req.ifi.ifi_flags = IFF_UP;
+	req.ifi.ifi_change = IFF_UP;
+	snprintf(what, sizeof(what), "bring %s up", name);
+	return link_request(nlfd, seq, &req, ifindex, what, err, errlen);
+}
+
+static int addr_add(int nlfd, uint32_t seq, int ifindex, const char *name,
+		    int family, const uint8_t *addr, uint8_t prefix, char *err,
+		    size_t errlen)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	char text[INET6_ADDRSTRLEN];
+	char what[128];
+	struct nl_req req;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifa));
+	req.nh.nlmsg_type = RTM_NEWADDR;
+	/* REPLACE makes a restart on a persistent device idempotent instead
+	 * of failing with EEXIST. */
+	req.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	req.ifa.ifa_family = (unsigned char)family;
+	req.ifa.ifa_prefixlen = prefix;
+	req.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+	req.ifa.ifa_index = (unsigned)ifindex;
+	/* No DAD: nothing else is on this link, and a tentative address
+	 * could not be bound for the first second or so. */
+	if (family == AF_INET6)
+		req.ifa.ifa_flags = IFA_F_NODAD;
+	rc = nl_attr_put(&req, IFA_LOCAL, addr, alen);
+	if (!rc)
+		rc = nl_attr_put(&req, IFA_ADDRESS, addr, alen);
+	if (rc)
+		return rc;
+	inet_ntop(family, addr, text, sizeof(text));
+	snprintf(what, sizeof(what), "add address %s/%u to %s", text, prefix,
+		 name);
+	rc = nl_request(nlfd, &req, seq, NULL, what, err, errlen);
+	/* EACCES here is not about privileges (those fail with EPERM) but
+	 * the disable_ipv6 sysctl; keep the caller from blaming root. */
+	if (rc == -EACCES && family == AF_INET6) {
+		set_err(err, errlen,
+			"%s: IPv6 is disabled on this interface "
+			"(net.ipv6.conf.*.disable_ipv6=1)",
+			what);
+		rc = -EAFNOSUPPORT;
+	}
+	return rc;
+}
+
+/* IPv6 finishes even a NODAD address in a deferred work item, and only
+ * then adds its local route: until that runs the address can be bound but
+ * packets to it would be forwarded (and dropped). Waits until the kernel
+ * routes the address locally, so the device is usable on return. */
+static void addr6_wait_local(int nlfd, uint32_t *seq, const char *name,
+			     const uint8_t addr[16])
+{
+	const struct timespec pause = { .tv_nsec = 2 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		struct rtmsg rtm = { .rtm_type = RTN_UNSPEC };
+		struct nl_req req;
+
+		memset(&req, 0, sizeof(req));
+		req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.rtm));
+		req.nh.nlmsg_type = RTM_GETROUTE;
+		req.rtm.rtm_family = AF_INET6;
+		req.rtm.rtm_dst_len = 128;
+		if (nl_attr_put(&req, RTA_DST, addr, 16))
+			return;
+		/* Failures (no route yet: -ENETUNREACH) just mean "not
+		 * yet"; the errors go nowhere. */
+		if (nl_request(nlfd, &req, (*seq)++, &rtm, "", NULL, 0) == 0 &&
+		    rtm.rtm_type == RTN_LOCAL)
+			return;
+		nanosleep(&pause, NULL);
+	}
+	log_warn("tun %s: IPv6 address still not local after 1 s", name);
+}
+
+static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
+		      size_t errlen)
+{
+	const char *want = cfg->name && cfg->name[0] ? cfg->name : "tun%d";
+	struct ifreq ifr;
+	uint32_t seq = 1;
+	int nlfd = -1;
+	int ifindex;
+	int rc;
+
+	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0) {
+		rc = -errno;
+		if (rc == -ENOENT || rc == -ENODEV || rc == -ENXIO)
+			set_err(err, errlen,
+				"open /dev/net/tun: %s (is the tun module "
+				"loaded? in a container, pass the device in)",
+				strerror(-rc));
+		else
+			set_err(err, errlen, "open /dev/net/tun: %s",
+				strerror(-rc));
+		goto out;
+	}
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	memcpy(ifr.ifr_name, want, strlen(want));
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
+		rc = -errno;
+		if (rc == -EBUSY) {
+			set_err(err, errlen,
+				"TUN name %s busy: another process (or "
+				"descriptor) has it open",
+				want);
+		} else if (rc == -EINVAL && if_nametoindex(want)) {
+			/* The kernel says EINVAL for a name taken by another
+			 * kind of device (or a multi-queue TUN). */
+			set_err(err, errlen,
+				"interface %s exists and is not a single-queue "
+				"TUN device",
+				want);
+			rc = -EEXIST;
+		} else {
+			set_err(err, errlen, "TUNSETIFF %s: %s", want,
+				strerror(-rc));
+		}
+		goto out;
+	}
+	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+	t->name[IFNAMSIZ - 1] = '\0';
+	if (ioctl(t->fd, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_PERSIST))
+		log_warn("tun %s: attached to a persistent device; it keeps "
+			 "its addresses after exit",
+			 t->name);
+
+	ifindex = (int)if_nametoindex(t->name);
+	if (!ifindex) {
+		rc = -errno;
+		set_err(err, errlen, "if_nametoindex %s: %s", t->name,
+			strerror(-rc));
+		goto out;
+	}
+	rc = nl_open(&nlfd);
+	if (rc) {
+		set_err(err, errlen, "netlink socket: %s", strerror(-rc));
+		goto out;
+	}
+	/* MTU before up: the kernel only enables IPv6 on the link if the MTU
+	 * is already >= 1280 when it comes up. Addresses after up so their
+	 * prefix routes are installed right away. */
+	rc = link_set_mtu(nlfd, seq++, ifindex, t->name, cfg->mtu, err, errlen);
+	if (rc)
+		goto out;
+	rc = link_set_up(nlfd, seq++, ifindex, t->name, err, errlen);
+	if (rc)
+		goto out;
+	if (cfg->has_addr4) {
+		rc = addr_add(nlfd, seq++, ifindex, t->name, AF_INET, cfg->addr4,
+			      cfg->prefix4, err, errlen);
+		if (rc)
+			goto out;
+	}
+	if (cfg->has_addr6) {
+		rc = addr_add(nlfd, seq++, ifindex, t->name, AF_INET6,
+			      cfg->addr6, cfg->prefix6, err, errlen);
+		if (rc)
+			goto out;
+		addr6_wait_local(nlfd, &seq, t->name, cfg->addr6);
+	}
+	log_debug("tun %s: created, ifindex %d, mtu %u", t->name, ifindex,
+		  cfg->mtu);
+out:
+	if (nlfd >= 0)
+		close(nlfd);
+	return rc;
+}
+
+/* --tun-fd: the descriptor may be a TUN someone else configured or any
+ * packet-preserving descriptor (a SOCK_SEQPACKET pair, a utun socket
+ * forwarded from elsewhere); it is never configured, only checked. */
+static int tun_adopt(struct tun *t, const struct tun_config *cfg, char *err,
+		     size_t errlen)
+{
+	struct ifreq ifr;
+	int fl;
+
+	fl = fcntl(cfg->fd, F_GETFL);
+	if (fl < 0) {
+		int rc = -errno;
+
+		set_err(err, errlen, "--tun-fd %d: %s", cfg->fd, strerror(-rc));
+		return rc;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(cfg->fd, TUNGETIFF, &ifr) == 0) {
+		if (ifr.ifr_flags & IFF_TAP) {
+			set_err(err, errlen,
+				"--tun-fd %d is a TAP device (Ethernet "
+				"frames); need TUN",
+				cfg->fd);
+			return -EINVAL;
+		}
+		/* Whether it has packet-info headers (no IFF_NO_PI) cannot be
+		 * told: TUNGETIFF reports IFF_NOFILTER in the same bit. */
+		memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+		t->name[IFNAMSIZ - 1] = '\0';
+	} else {
+		snprintf(t->name, sizeof(t->name), "fd%d", cfg->fd);
+	}
+	if (!(fl & O_NONBLOCK) && fcntl(cfg->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		int rc = -errno;
+
+		set_err(err, errlen, "--tun-fd %d: set O_NONBLOCK: %s", cfg->fd,
+			strerror(-rc));
+		return rc;
+	}
+	t->fd = cfg->fd;
+	return 0;
+}
+
+int tun_open(const struct tun_config *cfg, struct tun **out, char *err,
+	     size_t errlen)
+{
+	struct tun *t = NULL;
+	int rc;
+
+	*out = NULL;
+	set_err(err, errlen, "%s", "");
+	if (!cfg) {
+		set_err(err, errlen, "no TUN config");
+		return -EINVAL;
+	}
+	rc = check_config(cfg, err, errlen);
+	if (rc)
+		return rc;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	t->fd = -1;
+	t->framing = cfg->framing < 0 ? TUN_FRAMING_RAW : cfg->framing;
+	t->mtu = cfg->mtu;
+	rc = cfg->fd >= 0 ? tun_adopt(t, cfg, err, errlen)
+			  : tun_create(t, cfg, err, errlen);
+	if (rc)
+		goto out;
+	*out = t;
+	t = NULL;
+out:
+	if (t) {
+		/* A handed-over fd goes back to the caller untouched. */
+		if (t->fd >= 0 && cfg->fd < 0)
+			close(t->fd);
+		free(t);
+	}
+	return rc;
+}
+
+int tun_fd(const struct tun *t)
+{
+	return t->fd;
+}
+
+const char *tun_name(const struct tun *t)
+{
+	return t->name;
+}
+
+int tun_framing(const struct tun *t)
+{
+	return t->framing;
+}
+
+uint32_t tun_mtu(const struct tun *t)
+{
+	return t->mtu;
+}
+
+ssize_t tun_read(struct tun *t, void *buf, size_t cap)
+{
+	uint8_t hdr[TUN_FRAME_AF4_LEN];
+	uint8_t spare;
+	struct iovec iov[3];
+	size_t hlen = 0;
+	int cnt = 0;
+	ssize_t n;
+
+	if (!buf || cap == 0)
+		return -EINVAL;
+	if (t->framing == TUN_FRAMING_AF4) {
+		iov[cnt].iov_base = hdr;
+		iov[cnt++].iov_len = sizeof(hdr);
+		hlen = sizeof(hdr);
+	}
+	iov[cnt].iov_base = buf;
+	iov[cnt++].iov_len = cap;
+	/* One byte past cap: filling it means the packet did not fit (the
+	 * kernel truncates silently otherwise). */
+	iov[cnt].iov_base = &spare;
+	iov[cnt++].iov_len = 1;
+	do {
+		n = readv(t->fd, iov, cnt);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* A TUN never reads 0; a handed-over socket does once its peer is
+	 * gone, and returning 0 would make the loop spin. */
+	if (n == 0)
+		return -EPIPE;
+	if ((size_t)n > hlen + cap)
+		return -EMSGSIZE;
+	if (hlen) {
+		uint8_t probe[TUN_FRAME_AF4_LEN + 1];
+
+		if ((size_t)n <= hlen)
+			return -EPROTO;
+		memcpy(probe, hdr, hlen);
+		probe[hlen] = *(const uint8_t *)buf;
+		/* The host's own numbers: whoever handed us an AF4 fd on
+		 * Linux speaks Linux's AF_INET6. */
+		if (tun_frame_af4_decode(probe, sizeof(probe), AF_INET, AF_INET6))
+			return -EPROTO;
+	}
+	return n - (ssize_t)hlen;
+}
+
+int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt)
+{
+	struct iovec v[TUN_WRITEV_MAX_IOV + 1];
+	const struct iovec *out = iov;
+	uint8_t hdr[TUN_FRAME_AF4_LEN];
+	size_t total = 0;
+	int outcnt = iovcnt;
+	ssize_t n;
+	int i;
+
+	if (!iov || iovcnt <= 0 || iovcnt > TUN_WRITEV_MAX_IOV)
+		return -EINVAL;
+	for (i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total == 0)
+		return -EINVAL;
+	if (t->framing == TUN_FRAMING_AF4) {
+		uint8_t first = 0;
+		int rc;
+
+		for (i = 0; i < iovcnt; i++) {
+			if (iov[i].iov_len) {
+				first = *(const uint8_t *)iov[i].iov_base;
+				break;
+			}
+		}
+		rc = tun_frame_af4_encode(hdr, first, AF_INET, AF_INET6);
+		if (rc)
+			return rc;
+		v[0].iov_base = hdr;
+		v[0].iov_len = sizeof(hdr);
+		memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
+		out = v;
+		outcnt = iovcnt + 1;
+		total += sizeof(hdr);
+	}
+	do {
+		n = writev(t->fd, out, outcnt);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return (errno == EWOULDBLOCK || errno == ENOBUFS) ? -EAGAIN
+								  : -errno;
+	/* A TUN takes a packet whole or not at all. */
+	if ((size_t)n != total)
+		return -EIO;
+	return 0;
+}
+
+void tun_close(struct tun *t)
+{
+	if (!t)
+		return;
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t);
+}
