@@ -149,11 +149,8 @@ static int daemon_stack_accept(void *arg, struct tcp_pcb *pcb)
 	return flow_tcp_accept(&d->flows, pcb);
 }
 
-static void daemon_on_tun(uv_poll_t *h, int status, int events)
+static void daemon_drain_tun(struct daemon *d, int status)
 {
-	struct daemon *d = h->data;
-
-	(void)events;
 	if (status < 0) {
 		log_error("TUN poll error: %s", uv_strerror(status));
 		return;
@@ -200,11 +197,23 @@ static void daemon_on_tun(uv_poll_t *h, int status, int events)
 	}
 }
 
+static void daemon_on_tun(uv_poll_t *h, int status, int events)
+{
+	struct daemon *d = h->data;
+
+	(void)events;
+	daemon_drain_tun(d, status);
+	/* Client data that arrived in this drain goes upstream now, one
+	 * writev per flow. */
+	flow_ctx_flush(&d->flows);
+}
+
 static void daemon_on_lwip_timer(uv_timer_t *h)
 {
 	struct daemon *d = h->data;
 
 	stack_check_timeouts(d->stack);
+	flow_ctx_flush(&d->flows);
 }
 
 /* Before every poll: re-arm the lwIP timer for its next deadline, which

@@ -41,6 +41,10 @@ struct flow_ctx {
 	size_t buf_cap;
 	struct flow_tcp *live;       /* doubly linked list of live flows */
 	struct flow_tcp *graveyard;  /* released flows awaiting free */
+	/* Flows that received client data during the current TUN drain;
+	 * flow_ctx_flush() writes each one's queue upstream once, so a burst
+	 * of segments costs one writev instead of one per segment. */
+	struct flow_tcp *dirty;
 	uv_check_t reaper;
 	uint64_t next_id;
 	unsigned live_count;
@@ -54,6 +58,10 @@ int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop,
 void flow_ctx_shutdown(struct flow_ctx *ctx);
 /* Frees what the reaper did not; after the loop has stopped. */
 void flow_ctx_destroy(struct flow_ctx *ctx);
+
+/* Writes the queued client data of every flow that got some since the
+ * last call. The daemon calls it after draining the TUN. */
+void flow_ctx_flush(struct flow_ctx *ctx);
 
 /* Takes ownership of a pcb the stack just accepted: opens the upstream.
  * Returns 0 or -errno (the caller then resets the pcb). */

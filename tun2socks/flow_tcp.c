@@ -56,6 +56,8 @@ struct flow_tcp {
 	struct tcp_pcb *pcb;  /* NULL once detached or freed by lwIP */
 	int fd;               /* upstream socket, -1 once closed */
 	bool poll_open;
+	bool dirty;           /* on ctx->dirty (holds a reference) */
+	struct flow_tcp *dirty_next;
 	bool reset_upstream;  /* close fd with an RST */
 	int poll_events;      /* events requested from libuv now */
 	uv_poll_t poll;
@@ -365,7 +367,6 @@ static int flow_up_flush(struct flow_tcp *f)
 static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	struct flow_tcp *f = arg;
-	int r;
 
 	(void)pcb;
 	(void)err;
@@ -381,15 +382,36 @@ static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t 
 	}
 	if (f->state != FS_RELAY)
 		return ERR_OK; /* flushed once the tunnel is open */
-	r = flow_up_flush(f);
-	if (r < 0)
-		return flow_abort(f, "upstream write failed", strerror(-r));
-	if (flow_done(f)) {
-		flow_finish(f);
-		return ERR_OK;
+	/* Deferred to flow_ctx_flush() at the end of this TUN drain. */
+	if (!f->dirty) {
+		f->dirty = true;
+		f->refs++;
+		f->dirty_next = f->ctx->dirty;
+		f->ctx->dirty = f;
 	}
-	flow_update_poll(f);
 	return ERR_OK;
+}
+
+void flow_ctx_flush(struct flow_ctx *ctx)
+{
+	while (ctx->dirty != NULL) {
+		struct flow_tcp *f = ctx->dirty;
+		int r;
+
+		ctx->dirty = f->dirty_next;
+		f->dirty = false;
+		f->dirty_next = NULL;
+		if (f->state == FS_RELAY) {
+			r = flow_up_flush(f);
+			if (r < 0)
+				flow_abort(f, "upstream write failed", strerror(-r));
+			else if (flow_done(f))
+				flow_finish(f);
+			else
+				flow_update_poll(f);
+		}
+		flow_release(f);
+	}
 }
 
 /* ---- upstream -> client ------------------------------------------------ */
@@ -798,6 +820,7 @@ int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct upstream_c
 
 void flow_ctx_shutdown(struct flow_ctx *ctx)
 {
+	flow_ctx_flush(ctx);
 	while (ctx->live != NULL)
 		flow_abort(ctx->live, "shutting down", NULL);
 	uv_close((uv_handle_t *)&ctx->reaper, NULL);

@@ -111,6 +111,11 @@
 #define CHECKSUM_GEN_ICMP 1
 #define CHECKSUM_GEN_ICMP6 1
 #define LWIP_CHECKSUM_ON_COPY 1
+/* A 64-bit-wide checksum (chksum.c) instead of lwIP's 16-bit loop. */
+unsigned short lwip_port_chksum(const void *data, int len);
+unsigned short lwip_port_chksum_copy(void *dst, const void *src, unsigned short len);
+#define LWIP_CHKSUM lwip_port_chksum
+#define LWIP_CHKSUM_COPY(dst, src, len) lwip_port_chksum_copy((dst), (src), (len))
 
 /* ---- TCP ----------------------------------------------------------------
  * MSS: the value advertised and used is derived at run time from the
