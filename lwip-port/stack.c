@@ -87,6 +87,25 @@ static int stack_listen_port(struct stack *s, u16_t port)
 	return 0;
 }
 
+/* RFC 1122 4.2.2.13: a new SYN may reopen a connection in TIME_WAIT.
+ * lwIP answers it with the old connection's ACK instead, so a client that
+ * reuses its port right after the server closed first (the kernel, as
+ * passive closer, is free to) would hang until TIME_WAIT expires. Drop the
+ * TIME_WAIT pcb so the SYN reaches the listener. */
+static void stack_reopen_time_wait(const struct tcp_hdr *th)
+{
+	u16_t sport = lwip_ntohs(th->src), dport = lwip_ntohs(th->dest);
+
+	for (struct tcp_pcb *pcb = tcp_tw_pcbs; pcb != NULL; pcb = pcb->next) {
+		if (pcb->remote_port == sport && pcb->local_port == dport &&
+		    ip_addr_eq(&pcb->remote_ip, ip_current_src_addr()) &&
+		    ip_addr_eq(&pcb->local_ip, ip_current_dest_addr())) {
+			tcp_abort(pcb); /* frees it without sending anything */
+			return;
+		}
+	}
+}
+
 /* p->payload is at the TCP header; hlen bytes of IP header precede it in
  * the first pbuf. Hands p to tcp_input (which takes ownership) with lwIP's
  * current-packet globals describing it, exactly as ip4/6_input would. */
@@ -97,10 +116,13 @@ static void stack_tcp_deliver(struct stack *s, struct pbuf *p, u16_t hlen)
 
 	/* Only a SYN can start a connection: create its port's listener
 	 * then. Other segments for unknown connections get lwIP's RST. */
-	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
-	    stack_listen_port(s, lwip_ntohs(th->dest)) < 0) {
-		pbuf_free(p);
-		return;
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+		if (stack_listen_port(s, lwip_ntohs(th->dest)) < 0) {
+			pbuf_free(p);
+			return;
+		}
+		if (tcp_tw_pcbs != NULL)
+			stack_reopen_time_wait(th);
 	}
 	ip_data.current_netif = &s->netif;
 	ip_data.current_input_netif = &s->netif;

@@ -151,6 +151,11 @@ unsigned short lwip_port_chksum_copy(void *dst, const void *src, unsigned short 
 #define SO_REUSE 1
 #define TCP_OVERSIZE TCP_MSS
 #define LWIP_TCP_TIMESTAMPS 0
+/* TIME_WAIT lasts 2*MSL. It protects against old duplicates wandering a
+ * network; this stack only talks to the local kernel through the TUN,
+ * where none exist. Under connection churn (thousands of connections a
+ * second) a 2-minute TIME_WAIT would pin a pcb each; 2 s does not. */
+#define TCP_MSL 1000UL
 #define TCP_MAXRTX 12
 #define TCP_SYNMAXRTX 6
 #define LWIP_TCP_KEEPALIVE 0

@@ -348,6 +348,48 @@ static void test_rst_and_unknown(void)
 	T_EQ_INT(u.heap_used, 0);
 }
 
+/* The server side closes first, so lwIP ends in TIME_WAIT; the client's
+ * kernel may reuse the port at once. The new SYN must open a new
+ * connection (SYN-ACK), not get the old connection's ACK. */
+static void test_time_wait_reuse(void)
+{
+	struct stack *s;
+	uint8_t pkt[256];
+	struct seg g;
+	struct ep c = ep4("198.18.0.1", 42000), d = ep4("203.0.113.9", 80);
+	uint32_t sseq;
+
+	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
+	memset(&app, 0, sizeof(app));
+	cap_n = 0;
+	feed(s, pkt, craft(pkt, &c, &d, 100, 0, F_SYN, NULL, 0));
+	T_EQ_INT(parse(0, 0, &g), 0);
+	sseq = g.seq + 1;
+	feed(s, pkt, craft(pkt, &c, &d, 101, sseq, F_ACK, NULL, 0));
+	T_CHECK(app.pcb != NULL);
+	if (app.pcb == NULL)
+		return;
+	/* Server closes first: FIN to the client. */
+	cap_n = 0;
+	tcp_arg(app.pcb, NULL);
+	tcp_recv(app.pcb, NULL);
+	tcp_err(app.pcb, NULL);
+	T_EQ_INT(tcp_close(app.pcb), ERR_OK);
+	T_CHECK(cap_n >= 1);
+	T_EQ_INT(parse(cap_n - 1, 0, &g), 0);
+	T_CHECK(g.flags & F_FIN);
+	/* Client ACKs and sends its FIN: lwIP enters TIME_WAIT. */
+	feed(s, pkt, craft(pkt, &c, &d, 101, sseq + 1, F_ACK | F_FIN, NULL, 0));
+	/* Reuse the port straight away. */
+	cap_n = 0;
+	feed(s, pkt, craft(pkt, &c, &d, 90000, 0, F_SYN, NULL, 0));
+	T_EQ_INT(cap_n, 1);
+	T_EQ_INT(parse(0, 0, &g), 0);
+	T_EQ_INT(g.flags & (F_SYN | F_ACK), F_SYN | F_ACK);
+	T_EQ_INT(g.ack, 90001);
+	stack_destroy(s);
+}
+
 static void test_malformed(void)
 {
 	struct stack *s;
@@ -392,5 +434,6 @@ int main(void)
 	T_RUN(test_conversations_and_leaks);
 	T_RUN(test_rst_and_unknown);
 	T_RUN(test_malformed);
+	T_RUN(test_time_wait_reuse);
 	return test_summary();
 }
