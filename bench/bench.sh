@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Benchmark tun2socks against two baselines measured in the same run, on the
+# integration-test topology (tests/integration/lib.sh; needs root):
+#
+#   no tunnel   C reaches the target over the veth by a plain route
+#   SOCKS-only  proxychains4 (strict_chain) in C through the same danted,
+#               no TUN at all (it handshakes synchronously, so it
+#               understates connection rate)
+#   tun2socks   the daemon in C, default route into its TUN, at each MTU
+#
+# Figures: iperf3 throughput (1 and 4 streams, upload and download -R),
+# wrk request rate with a new connection per request, and the daemon's RSS
+# with IDLE_N idle flows open (per flow) and after they close (vs start).
+# Prints a markdown table. Not a test: it always exits 0 unless set-up fails.
+#
+# Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle]
+#                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-o FILE]
+#   -d  seconds per iperf3/wrk run (default 5)
+#   -m  TUN MTUs to measure (default "1500 8500")
+#   -t  which measurements (default iperf,wrk,idle)
+#   -n  idle flows (default 2000)
+#   -c  wrk connections (default 64)
+#   -B  skip the baselines (tun2socks only)
+#   -o  also write the table to FILE
+# Default run: about 4 minutes. Quick look: -d 2 -m 1500 -t iperf,wrk
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck disable=SC2034 # read by lib.sh
+T2S_GROUP=bench
+# shellcheck source=../tests/integration/lib.sh
+. "$ROOT/tests/integration/lib.sh"
+
+DUR=5
+MTUS="1500 8500"
+WHAT="iperf,wrk,idle"
+IDLE_N=2000
+WRK_C=64
+BASELINES=1
+OUTFILE=
+while getopts d:m:t:n:c:Bo:h opt; do
+	case $opt in
+	d) DUR=$OPTARG ;;
+	m) MTUS=$OPTARG ;;
+	t) WHAT=$OPTARG ;;
+	n) IDLE_N=$OPTARG ;;
+	c) WRK_C=$OPTARG ;;
+	B) BASELINES=0 ;;
+	o) OUTFILE=$OPTARG ;;
+	*) sed -n '2,25p' "$0"; exit 2 ;;
+	esac
+done
+want() { [[ ,$WHAT, == *,$1,* ]]; }
+((DUR >= 1 && DUR <= 60)) || die "-d must be 1..60"
+((IDLE_N >= 1 && IDLE_N <= 20000)) || die "-n must be 1..20000"
+
+t2s_init
+require_tools iperf3 wrk proxychains4 danted nginx
+IPERF_PORT=5201
+declare -A R=()   # R["metric|config"]=value
+
+topo_up
+sx sysctl -qw net.ipv4.tcp_tw_reuse=1 2>/dev/null
+cx sysctl -qw net.ipv4.tcp_tw_reuse=1 2>/dev/null
+make_data 1
+start_nginx || die "nginx"
+start_sink || die "sink"
+start_dante none || die "danted"
+sx iperf3 -s -B "$T4" -p "$IPERF_PORT" >"$RUN_DIR/iperf3-server.log" 2>&1 &
+SRV_PID["iperf3"]=$!
+wait_listen "$NS_S" tcp "$T4" "$IPERF_PORT" 5 "${SRV_PID[iperf3]}" || die "iperf3 server"
+PC=$RUN_DIR/proxychains.conf
+pc_conf "$PC"
+
+say() { printf '%s\n' "$*" >&2; }
+
+# iperf_run CONFIG PREFIX...: the four iperf3 figures, Gbit/s.
+iperf_run() {
+	local cfg=$1 p r args key out
+	shift
+	for p in 1 4; do
+		for r in up down; do
+			args=(-c "$T4" -p "$IPERF_PORT" -t "$DUR" -P "$p" -J)
+			[[ $r == down ]] && args+=(-R)
+			key="iperf3 $r, $p stream$([[ $p == 1 ]] || echo s) (Gbit/s)"
+			out=$RUN_DIR/iperf.$cfg.$r.$p.json
+			timeout $((DUR + 30)) ip netns exec "$NS_C" "$@" iperf3 "${args[@]}" >"$out" 2>&1
+			R["$key|$cfg"]=$("$PY" - "$out" <<'EOF'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+    print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))
+except Exception:
+    print("err")
+EOF
+)
+			say "  $cfg: $key = ${R["$key|$cfg"]}"
+			sleep 0.5
+		done
+	done
+}
+
+# wrk_run CONFIG PREFIX...: requests/s with a new connection per request.
+wrk_run() {
+	local cfg=$1 out key="wrk 1 KiB, Connection: close, $WRK_C conns (req/s)" v
+	shift
+	out=$RUN_DIR/wrk.$cfg.txt
+	timeout $((DUR + 30)) ip netns exec "$NS_C" "$@" wrk -t2 -c"$WRK_C" -d"${DUR}s" \
+		-H 'Connection: close' "http://$T4/1k" >"$out" 2>&1
+	v=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$out")
+	local errs
+	errs=$(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | tr '\n' ';')
+	R["$key|$cfg"]=${v:-err}
+	say "  $cfg: $key = ${v:-err} ${errs}"
+	sleep 1
+}
+
+rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# rss_settle PID: RSS once two readings 0.5 s apart agree within 1% (<= 10 s)
+rss_settle() {
+	local a b i
+	a=$(rss_kb "$1")
+	for ((i = 0; i < 20; i++)); do
+		sleep 0.5
+		b=$(rss_kb "$1")
+		[[ -z $a || -z $b ]] && break
+		awk -v a="$a" -v b="$b" 'BEGIN{d=a-b; if(d<0)d=-d; exit !(d*100<=b)}' && break
+		a=$b
+	done
+	echo "${b:-$a}"
+}
+
+# idle_run CONFIG: IDLE_N idle flows through the daemon; RSS per flow and
+# RSS after they close.
+idle_run() {
+	local cfg=$1 r0 r1 r2 line up k1 k2
+	k1="RSS per idle flow, $IDLE_N flows (KiB)"
+	k2="RSS after they close, minus start (KiB)"
+	r0=$(rss_settle "$DAEMON_PID")
+	coproc IDLE { ip netns exec "$NS_C" "$PY" "$T2S_ITEST/tclient.py" idle --host "$T4" \
+		--port "$HOLD_PORT" --n "$IDLE_N" --timeout 120 --hold 180 2>&1; }
+	local ipid=$IDLE_PID
+	line=
+	read -r -t 150 line <&"${IDLE[0]}"
+	if [[ $line != "open $IDLE_N" ]]; then
+		say "  $cfg: idle client: ${line:-no answer}"
+		R["$k1|$cfg"]="err"
+		R["$k2|$cfg"]="err"
+		kill "$ipid" 2>/dev/null
+		wait "$ipid" 2>/dev/null
+		return
+	fi
+	sleep 2
+	r1=$(rss_settle "$DAEMON_PID")
+	up=$(sx ss -Htn state established "( sport = :$HOLD_PORT )" | wc -l)
+	echo close >&"${IDLE[1]}"
+	read -r -t 60 line <&"${IDLE[0]}"
+	wait "$ipid" 2>/dev/null
+	# flows close through the daemon and danted; give them time (bounded)
+	local i
+	for ((i = 0; i < 40; i++)); do
+		(($(sx ss -Htn state established "( sport = :$HOLD_PORT )" | wc -l) == 0)) && break
+		sleep 0.25
+	done
+	sleep 1
+	r2=$(rss_settle "$DAEMON_PID")
+	R["$k1|$cfg"]=$(awk -v a="$r0" -v b="$r1" -v n="$IDLE_N" 'BEGIN{printf "%.1f", (b-a)/n}')
+	R["$k2|$cfg"]=$((r2 - r0))
+	say "  $cfg: RSS start ${r0} kB, with $IDLE_N flows ${r1} kB ($up reached the target), after close ${r2} kB"
+}
+
+if ((BASELINES)); then
+	say "== baseline: no tunnel (route over the veth)"
+	ip -n "$NS_C" route add "$T4/32" via "$S_IP"
+	want iperf && iperf_run direct
+	want wrk && wrk_run direct
+	ip -n "$NS_C" route del "$T4/32" via "$S_IP"
+	say "== baseline: SOCKS-only (proxychains4 -> danted)"
+	want iperf && iperf_run socks proxychains4 -q -f "$PC"
+	want wrk && wrk_run socks proxychains4 -q -f "$PC"
+fi
+assert_isolated
+
+have_daemon=0
+require_daemon && have_daemon=1
+for mtu in $MTUS; do
+	((have_daemon)) || break
+	say "== tun2socks, MTU $mtu"
+	if ! T2S_LOG_LEVEL=${T2S_LOG_LEVEL:-warn} daemon_start "socks5://$S_IP:$SOCKS_PORT" --mtu "$mtu"; then
+		say "  daemon did not start; log:"
+		tail -n 20 "$DAEMON_LOG" >&2
+		continue
+	fi
+	# idle first, on a fresh daemon: after iperf/wrk, malloc would reuse
+	# memory those left behind and hide the per-flow cost
+	want idle && idle_run "t2s$mtu"
+	want iperf && iperf_run "t2s$mtu"
+	want wrk && wrk_run "t2s$mtu"
+	if ! daemon_alive; then
+		say "  daemon died during the run; log tail:"
+		tail -n 5 "$DAEMON_LOG" >&2
+	fi
+	daemon_stop || say "  daemon exit status $DAEMON_RC"
+done
+
+# ---- the table --------------------------------------------------------------------
+table() {
+	local metrics=() m mtu t s d ratio
+	want iperf && for p in "1 stream" "4 streams"; do for r in up down; do
+		metrics+=("iperf3 $r, $p (Gbit/s)")
+	done; done
+	want wrk && metrics+=("wrk 1 KiB, Connection: close, $WRK_C conns (req/s)")
+	want idle && metrics+=("RSS per idle flow, $IDLE_N flows (KiB)" "RSS after they close, minus start (KiB)")
+	echo
+	echo "tun2socks benchmark, $(date -u +%F\ %H:%MZ), $(nproc) cores, ${DUR}s per run; $(uname -r)"
+	echo
+	echo "| metric | tun2socks | SOCKS-only | no tunnel | ratio tun2socks/SOCKS-only |"
+	echo "|---|---:|---:|---:|---:|"
+	for mtu in $MTUS; do
+		for m in "${metrics[@]}"; do
+			t=${R["$m|t2s$mtu"]:-n/a}
+			s=${R["$m|socks"]:-n/a}
+			d=${R["$m|direct"]:-n/a}
+			ratio=$(awk -v a="$t" -v b="$s" 'BEGIN{ if (a+0==a && b+0==b && b>0) printf "%.2f", a/b; else print "n/a" }')
+			echo "| $m, MTU $mtu | $t | $s | $d | $ratio |"
+		done
+	done
+	((have_daemon)) || echo "(no daemon binary at $(daemon_bin): tun2socks not measured)"
+	echo
+	echo "SOCKS-only uses proxychains4, whose synchronous handshake understates connection rate; RSS rows have no baseline."
+}
+table | tee ${OUTFILE:+"$OUTFILE"}
+t2s_finish
