@@ -177,6 +177,15 @@ int stack_hook_ip4_input(struct pbuf *p, struct netif *inp)
 		stack_drop(p, &s->counters.dropped_malformed);
 		return 1;
 	}
+	/* No connection can exist to or from an unspecified, broadcast or
+	 * multicast address; lwIP's reply path assumes it cannot. */
+	if (ip4_addr_isany_val(iph->dest) || ip4_addr_isany_val(iph->src) ||
+	    ip4_addr_ismulticast(&iph->dest) || ip4_addr_ismulticast(&iph->src) ||
+	    ip4_addr_isbroadcast_u32(iph->dest.addr, inp) ||
+	    iph->dest.addr == IPADDR_BROADCAST || iph->src.addr == IPADDR_BROADCAST) {
+		stack_drop(p, &s->counters.dropped_malformed);
+		return 1;
+	}
 	ip_data.current_ip4_header = iph;
 	ip_data.current_ip6_header = NULL;
 	ip_addr_copy_from_ip4(ip_data.current_iphdr_dest, iph->dest);
@@ -233,6 +242,19 @@ int stack_hook_ip6_input(struct pbuf *p, struct netif *inp)
 		stack_drop(p, &s->counters.dropped_malformed);
 		return 1;
 	}
+	/* As for IPv4: lwIP would pick a source address for a reply to or
+	 * from :: and find none (a NULL dereference in ip6_output_if). */
+	{
+		ip6_addr_t d, sa;
+
+		ip6_addr_copy_from_packed(d, ip6h->dest);
+		ip6_addr_copy_from_packed(sa, ip6h->src);
+		if (ip6_addr_isany(&d) || ip6_addr_isany(&sa) ||
+		    ip6_addr_ismulticast(&d) || ip6_addr_ismulticast(&sa)) {
+			stack_drop(p, &s->counters.dropped_malformed);
+			return 1;
+		}
+	}
 	ip_data.current_ip4_header = NULL;
 	ip_data.current_ip6_header = ip6h;
 	ip_addr_copy_from_ip6_packed(ip_data.current_iphdr_dest, ip6h->dest);
@@ -274,6 +296,31 @@ static err_t stack_netif_init(struct netif *netif)
 	netif->output = stack_output4;
 	netif->output_ip6 = stack_output6;
 	return ERR_OK;
+}
+
+void stack_set_csum_offload(struct stack *s, bool on)
+{
+	NETIF_SET_CHECKSUM_CTRL(&s->netif,
+				on ? NETIF_CHECKSUM_ENABLE_ALL &
+					     ~(NETIF_CHECKSUM_GEN_TCP | NETIF_CHECKSUM_GEN_UDP)
+				   : NETIF_CHECKSUM_ENABLE_ALL);
+}
+
+/* LWIP_CHKSUM_COPY: tcp_write(COPY) sums the data as it copies it, for
+ * tcp_output_segment to add to the header's sum later; which it does not
+ * when the netif leaves TCP checksums to the TUN, so neither is the data
+ * summed then. tcp_write does not know the netif; the one netif there is
+ * (lwIP's own list) decides. Splitting a queued segment that outgrew the
+ * peer's window (tcp_split_unsent_seg, rare) still sums the two halves
+ * with inet_chksum, which serves IP headers too and so cannot skip. */
+unsigned short stack_hook_chksum_copy(void *dst, const void *src, unsigned short len)
+{
+	if (netif_list != NULL &&
+	    !NETIF_CHECKSUM_ENABLED(netif_list, NETIF_CHECKSUM_GEN_TCP)) {
+		memcpy(dst, src, len);
+		return 0;
+	}
+	return lwip_port_chksum_copy(dst, src, len);
 }
 
 int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg, struct stack **out)

@@ -86,7 +86,9 @@ if stage_on fuzz; then
 			for d in "tests/fuzz/corpus/$short" "tests/fuzz/corpus/$name"; do
 				[ -d "$d" ] && seeds+=("$d")
 			done
+			mkdir -p build-fuzz/artifacts
 			if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+				-artifact_prefix="build-fuzz/artifacts/$short-" \
 				-print_final_stats=1 "$work" "${seeds[@]}" > "$LOGDIR/$name.log" 2>&1; then
 				echo "PASS $name ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$LOGDIR/$name.log" | grep -o '[0-9]*$') runs)"
 				passed=$((passed + 1))
