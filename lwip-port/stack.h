@@ -9,6 +9,7 @@
 #ifndef T2S_STACK_H
 #define T2S_STACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,13 @@ struct stack_counters {
 /* mtu: the TUN's MTU (576..65535); TCP's MSS derives from it. */
 int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg,
 		 struct stack **out);
+/* on: the TUN completes TCP and UDP checksums (tun_csum_offload()), so
+ * lwIP leaves them out (the field stays 0) and skips summing the data it
+ * copies in tcp_write; IP header, ICMP and ICMPv6 checksums are still
+ * generated. Call before the first connection: segments queued while
+ * generation was off carry no data checksum, and would go out with a wrong
+ * one were it turned back on. */
+void stack_set_csum_offload(struct stack *s, bool on);
 /* Closes listeners and the netif. Flows must have closed their pcbs first;
  * pcbs still in TIME_WAIT or closing are purged. */
 void stack_destroy(struct stack *s);

@@ -25,7 +25,7 @@ u32_t sys_now(void)
  * the local kernel through the TUN, so a fast PRNG is enough. */
 static uint64_t rand_state;
 
-uint32_t lwip_port_rand(void)
+unsigned int lwip_port_rand(void)
 {
 	uint64_t x = rand_state;
 
@@ -42,7 +42,7 @@ uint32_t lwip_port_rand(void)
 	x ^= x << 25;
 	x ^= x >> 27;
 	rand_state = x;
-	return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+	return (unsigned int)((x * 0x2545F4914F6CDD1Dull) >> 32);
 }
 
 void lwip_port_assert(const char *msg, const char *file, int line)

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "flow.h"
+#include "mem.h"
 #include "stack.h"
 #include "upstream.h"
 
@@ -32,8 +33,12 @@ struct daemon {
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
 	uv_signal_t sigint, sigterm;
-	struct pbuf *spare;      /* MTU-sized pbuf for the next TUN read */
+	uv_timer_t trim_timer;
+	uint64_t ended_at_trim;  /* flows ended as of the last check */
+	int trims_due;           /* mem_release calls still to make */
+	struct pbuf *spare;      /* read_max-sized pbuf for the next TUN read */
 	uint32_t mtu;
+	size_t read_max;         /* tun_read_max(): MTU, or 64 KiB with TSO */
 	uint64_t tun_read_errors, tun_write_drops;
 	int exit_code;
 };
@@ -157,13 +162,13 @@ static void daemon_drain_tun(struct daemon *d, int status)
 	}
 	/* Drain to EAGAIN, bounded so sockets get their turn. */
 	for (int i = 0; i < 256; i++) {
-		struct pbuf *p = d->spare ? d->spare : stack_pbuf_alloc(d->mtu);
+		struct pbuf *p = d->spare ? d->spare : stack_pbuf_alloc(d->read_max);
 		ssize_t n;
 
 		d->spare = NULL;
 		if (p == NULL)
 			return; /* out of memory: the kernel queue holds the rest */
-		n = tun_read(d->tun, p->payload, d->mtu);
+		n = tun_read(d->tun, p->payload, d->read_max);
 		if (n <= 0) {
 			d->spare = p;
 			if (n == -EAGAIN)
@@ -176,10 +181,10 @@ static void daemon_drain_tun(struct daemon *d, int status)
 			d->tun_read_errors++;
 			continue;
 		}
-		if ((size_t)n < d->mtu / 4 && d->mtu > 2048) {
-			/* A small packet (an ACK, a short segment) would pin an
-			 * MTU-sized buffer while lwIP queues it: copy it into
-			 * one of its own size and keep the big one. */
+		if ((size_t)n < d->read_max / 4 && d->read_max > 2048) {
+			/* A small packet (an ACK, a short segment) would pin a
+			 * read_max-sized buffer while lwIP queues it: copy it
+			 * into one of its own size and keep the big one. */
 			struct pbuf *small = stack_pbuf_alloc((size_t)n);
 
 			if (small == NULL) {
@@ -223,6 +228,27 @@ static void daemon_on_prepare(uv_prepare_t *h)
 	struct daemon *d = h->data;
 
 	uv_timer_start(&d->lwip_timer, daemon_on_lwip_timer, stack_timeout_ms(d->stack), 0);
+}
+
+/* Every 2 s: once flows have ended, return their memory to the OS so RSS
+ * falls back after a burst (lwIP frees closed pcbs up to TIME_WAIT later,
+ * hence a timer rather than a call when a flow ends). */
+static void daemon_on_trim(uv_timer_t *h)
+{
+	struct daemon *d = h->data;
+	const struct flow_stats *st = &d->flows.stats;
+	uint64_t ended = st->closed + st->reset + st->failed;
+
+	/* Two ticks after the last end: the second catches the pcbs lwIP
+	 * freed when their 2 s TIME_WAIT ran out. */
+	if (ended != d->ended_at_trim) {
+		d->ended_at_trim = ended;
+		d->trims_due = 2;
+	}
+	if (d->trims_due > 0) {
+		d->trims_due--;
+		mem_release();
+	}
 }
 
 static void daemon_on_signal(uv_signal_t *h, int signum)
@@ -273,6 +299,7 @@ int daemon_run(const struct daemon_config *cfg)
 			log_error("cannot open TUN: %s", err[0] ? err : strerror(-r));
 		goto out_free;
 	}
+	d->read_max = tun_read_max(d->tun);
 	r = uv_loop_init(&d->loop);
 	if (r < 0) {
 		log_error("cannot create event loop: %s", uv_strerror(r));
@@ -296,6 +323,8 @@ int daemon_run(const struct daemon_config *cfg)
 		log_error("cannot start the TCP/IP stack: %s", strerror(-r));
 		goto out_flows;
 	}
+	if (tun_csum_offload(d->tun))
+		stack_set_csum_offload(d->stack, true);
 
 	uv_poll_init(&d->loop, &d->tun_poll, tun_fd(d->tun));
 	d->tun_poll.data = d;
@@ -305,6 +334,9 @@ int daemon_run(const struct daemon_config *cfg)
 	uv_prepare_init(&d->loop, &d->lwip_prepare);
 	d->lwip_prepare.data = d;
 	uv_prepare_start(&d->lwip_prepare, daemon_on_prepare);
+	uv_timer_init(&d->loop, &d->trim_timer);
+	d->trim_timer.data = d;
+	uv_timer_start(&d->trim_timer, daemon_on_trim, 2000, 2000);
 	uv_signal_init(&d->loop, &d->sigint);
 	uv_signal_init(&d->loop, &d->sigterm);
 	d->sigint.data = d->sigterm.data = d;

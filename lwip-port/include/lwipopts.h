@@ -95,11 +95,16 @@
 
 /* ---- checksums ---------------------------------------------------------
  * Packets read from the TUN were produced by the local kernel (or a host
- * app's stack) with complete checksums; re-verifying them would cost one
- * more pass over every byte for no protection. Checksums of what we send
- * are always generated: the kernel verifies them. CHECKSUM_ON_COPY folds
- * the TCP checksum into the copy tcp_write(COPY) already makes.
+ * app's stack) with complete checksums, or with none at all when the TUN
+ * offloads them (tun.h); re-verifying would cost one more pass over every
+ * byte for no protection. Checksums of what we send are generated, except
+ * TCP and UDP ones on a netif whose TUN lets the kernel complete them
+ * (stack_set_csum_offload(), hence the per-netif control). CHECKSUM_ON_COPY
+ * folds the TCP checksum into the copy tcp_write(COPY) already makes; the
+ * copy goes through stack.c, which skips the sum when the netif does not
+ * generate TCP checksums.
  */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
 #define CHECKSUM_CHECK_IP 0
 #define CHECKSUM_CHECK_TCP 0
 #define CHECKSUM_CHECK_UDP 0
@@ -114,8 +119,9 @@
 /* A 64-bit-wide checksum (chksum.c) instead of lwIP's 16-bit loop. */
 unsigned short lwip_port_chksum(const void *data, int len);
 unsigned short lwip_port_chksum_copy(void *dst, const void *src, unsigned short len);
+unsigned short stack_hook_chksum_copy(void *dst, const void *src, unsigned short len);
 #define LWIP_CHKSUM lwip_port_chksum
-#define LWIP_CHKSUM_COPY(dst, src, len) lwip_port_chksum_copy((dst), (src), (len))
+#define LWIP_CHKSUM_COPY(dst, src, len) stack_hook_chksum_copy((dst), (src), (len))
 
 /* ---- TCP ----------------------------------------------------------------
  * MSS: the value advertised and used is derived at run time from the
@@ -187,6 +193,11 @@ struct netif *stack_hook_route(void);
 #define LWIP_HOOK_IP4_INPUT(p, inp) stack_hook_ip4_input((p), (inp))
 #define LWIP_HOOK_IP6_INPUT(p, inp) stack_hook_ip6_input((p), (inp))
 #define LWIP_HOOK_IP4_ROUTE_SRC(src, dest) stack_hook_route()
+/* lwIP's default initial sequence number is a counter starting at 6510:
+ * predictable. Draw it from the seeded generator instead (RFC 6528's goal;
+ * the only peer is the local kernel, so no keyed hash is needed). */
+unsigned int lwip_port_rand(void);
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) lwip_port_rand()
 #define LWIP_HOOK_IP6_ROUTE(src, dest) stack_hook_route()
 
 /* ---- debugging ---------------------------------------------------------- */

@@ -12,7 +12,7 @@
 #endif
 
 /* Used by lwIP for initial sequence numbers and ephemeral ports. */
-uint32_t lwip_port_rand(void);
+unsigned int lwip_port_rand(void);
 #define LWIP_RAND() lwip_port_rand()
 
 /* lwIP's own diagnostics are only compiled in with LWIP_DEBUG. */
