@@ -45,6 +45,14 @@ struct tun_config {
 	bool has_addr6;
 	uint8_t addr6[16];
 	uint8_t prefix6; /* e.g. fdfe:dcba:9876::1/126 */
+	/* Checksum and segmentation offload (Linux IFF_VNET_HDR): the kernel
+	 * hands over TCP data as GSO super-packets of up to 64 KiB with their
+	 * checksums left open, and takes TCP/UDP packets whose checksum only
+	 * covers the pseudo header (tun_csum_offload()). 0: on for a TUN we
+	 * create, off for a handed-over fd; > 0: also on a handed-over Linux
+	 * TUN that was opened with IFF_VNET_HDR; < 0: off. Falls back to no
+	 * offload when the kernel refuses it; a no-op on macOS. */
+	int offload;
 };
 
 struct tun;
@@ -64,16 +72,29 @@ int tun_framing(const struct tun *t);
 /* The configured MTU (for a handed-over fd: the one the caller stated). */
 uint32_t tun_mtu(const struct tun *t);
 
+/* The buffer size tun_read() needs for any packet: the MTU, or 65535 when
+ * the kernel may hand over segmentation-offload super-packets. */
+size_t tun_read_max(const struct tun *t);
+/* Whether tun_writev() has the kernel complete TCP and UDP checksums: then
+ * the stack need not compute them (whatever such a packet carries in its
+ * checksum field is replaced by the pseudo-header sum). */
+bool tun_csum_offload(const struct tun *t);
+
 /* Reads one IP packet (framing stripped) into buf. Returns its length,
  * -EAGAIN when none is waiting, -EMSGSIZE when it was longer than cap (the
- * packet is consumed and lost: size buf to the MTU), -EPROTO for a frame
- * whose AF header is wrong (consumed; the caller drops and counts), -EPIPE
- * when a handed-over socket's peer has gone, or another -errno. */
+ * packet is consumed and lost: size buf to tun_read_max()), -EPROTO for a
+ * frame whose AF header is wrong or whose offload header announces what we
+ * did not ask for (UDP segmentation; consumed: the caller drops and
+ * counts), -EPIPE when a handed-over socket's peer has gone, or another
+ * -errno. With offload (or a handed-over IFF_VNET_HDR TUN) the TCP/UDP
+ * checksum of a packet read may cover only the pseudo header: the local
+ * kernel made it and leaves it to us, so never verify it. */
 ssize_t tun_read(struct tun *t, void *buf, size_t cap);
 
 /* Writes one IP packet given as an iovec array (e.g. a pbuf chain), adding
- * the framing. Returns 0, -EAGAIN when the queue is full (the caller drops
- * and counts), -EAFNOSUPPORT when AF4 framing meets a packet that is neither
+ * the framing (with offload also the request to complete its TCP/UDP
+ * checksum). Returns 0, -EAGAIN when the queue is full (the caller drops and
+ * counts), -EAFNOSUPPORT when AF4 framing meets a packet that is neither
  * IPv4 nor IPv6, -EINVAL for an empty packet or more than TUN_WRITEV_MAX_IOV
  * entries, or another -errno. */
 int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt);

@@ -414,6 +414,19 @@ uint32_t tun_mtu(const struct tun *t)
 	return t->mtu;
 }
 
+/* utun has no offload interface: packets are never larger than the MTU
+ * and always carry complete checksums. */
+size_t tun_read_max(const struct tun *t)
+{
+	return t->mtu;
+}
+
+bool tun_csum_offload(const struct tun *t)
+{
+	(void)t;
+	return false;
+}
+
 ssize_t tun_read(struct tun *t, void *buf, size_t cap)
 {
 	uint8_t hdr[TUN_FRAME_AF4_LEN];

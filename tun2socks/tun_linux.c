@@ -1,6 +1,16 @@
 /* Linux TUN: /dev/net/tun with IFF_TUN | IFF_NO_PI, configured over
  * RTNETLINK (no `ip` subprocess). The device is not persistent, so closing
- * the fd removes it together with its addresses and routes. */
+ * the fd removes it together with its addresses and routes.
+ *
+ * Offload (IFF_VNET_HDR): every packet carries a struct virtio_net_hdr in
+ * front. With TUN_F_CSUM | TUN_F_TSO4/6 the kernel skips checksumming what
+ * it hands us and sends TCP data as one super-packet of up to 64 KiB per
+ * burst instead of one read per MTU-sized segment; in the other direction
+ * VIRTIO_NET_HDR_F_NEEDS_CSUM lets the receiving kernel treat the checksum
+ * as done (local delivery) or finish it (forwarding), so neither lwIP nor
+ * the kernel sums the payload. The header's fields are in host byte order
+ * (the legacy virtio convention, which a TUN keeps unless TUNSETVNETLE/BE
+ * was used). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* SOCK_CLOEXEC, strnlen, whatever the build's flags */
 #endif
@@ -8,6 +18,7 @@
 #include "tun.h"
 
 #include "log.h"
+#include "tun_csum.h"
 #include "tun_frame.h"
 
 #include <arpa/inet.h>
@@ -27,12 +38,28 @@
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/virtio_net.h>
+
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
+
+/* Largest offload header accepted on a handed-over fd (TUNSETVNETHDRSZ
+ * allows more; virtio uses 10 or 12). */
+#define VNET_LEN_MAX 32
+#define READ_MAX_GSO 65535u
 
 struct tun {
 	int fd;
 	int framing;
 	uint32_t mtu;
 	char name[IFNAMSIZ];
+	/* Bytes of offload header on every packet; 0 without IFF_VNET_HDR. */
+	uint16_t vnet_len;
+	/* Writes leave TCP/UDP checksums to the kernel. */
+	bool csum_offload;
+	/* Reads may be GSO super-packets up to READ_MAX_GSO. */
+	bool gso;
 };
 
 /* An RTNETLINK request with room for a few attributes. */
@@ -366,6 +393,39 @@ static void addr6_wait_local(int nlfd, uint32_t *seq, const char *name,
 	log_warn("tun %s: IPv6 address still not local after 1 s", name);
 }
 
+/* A TUN we created with IFF_VNET_HDR: settles the header size and asks for
+ * checksum and TCP segmentation offload, settling for less when the kernel
+ * refuses. The header stays either way (IFF_VNET_HDR cannot be dropped from
+ * an attached fd); without offload it just carries zeros. */
+static void vnet_setup(struct tun *t)
+{
+	static const unsigned int tries[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+		TUN_F_CSUM, /* TSO needs CSUM, not the other way round */
+	};
+	int sz = (int)sizeof(struct virtio_net_hdr);
+	size_t i;
+
+	/* The size is the device's; a persistent one may have been set
+	 * otherwise. Before TUNSETVNETHDRSZ existed (2.6.36) it was fixed
+	 * at the default, sizeof(struct virtio_net_hdr). */
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0 &&
+	    (ioctl(t->fd, TUNGETVNETHDRSZ, &sz) < 0 ||
+	     sz < (int)sizeof(struct virtio_net_hdr) || sz > VNET_LEN_MAX))
+		sz = (int)sizeof(struct virtio_net_hdr);
+	t->vnet_len = (uint16_t)sz;
+	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) {
+			t->csum_offload = true;
+			t->gso = (tries[i] & TUN_F_TSO4) != 0;
+			return;
+		}
+	}
+	log_info("tun %s: TUNSETOFFLOAD refused (%s): checksums and "
+		 "segmentation stay in software",
+		 t->name, strerror(errno));
+}
+
 static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
 		      size_t errlen)
 {
@@ -392,9 +452,18 @@ static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
 
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/* The header goes where AF4 framing would: never both. */
+	if (cfg->offload >= 0 && t->framing == TUN_FRAMING_RAW)
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	memcpy(ifr.ifr_name, want, strlen(want));
-	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
-		rc = -errno;
+	rc = ioctl(t->fd, TUNSETIFF, &ifr) < 0 ? -errno : 0;
+	if (rc == -EINVAL && (ifr.ifr_flags & IFF_VNET_HDR)) {
+		/* A kernel that knows no IFF_VNET_HDR (pre-2.6.27) rejects
+		 * the flag: carry on without offload. */
+		ifr.ifr_flags &= (short)~IFF_VNET_HDR;
+		rc = ioctl(t->fd, TUNSETIFF, &ifr) < 0 ? -errno : 0;
+	}
+	if (rc) {
 		if (rc == -EBUSY) {
 			set_err(err, errlen,
 				"TUN name %s busy: another process (or "
@@ -416,6 +485,12 @@ static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
 	}
 	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
 	t->name[IFNAMSIZ - 1] = '\0';
+	if (ifr.ifr_flags & IFF_VNET_HDR)
+		vnet_setup(t);
+	else if (cfg->offload >= 0 && t->framing == TUN_FRAMING_RAW)
+		log_info("tun %s: no IFF_VNET_HDR: checksums and segmentation "
+			 "stay in software",
+			 t->name);
 	if (ioctl(t->fd, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_PERSIST))
 		log_warn("tun %s: attached to a persistent device; it keeps "
 			 "its addresses after exit",
@@ -455,12 +530,55 @@ static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
 			goto out;
 		addr6_wait_local(nlfd, &seq, t->name, cfg->addr6);
 	}
-	log_debug("tun %s: created, ifindex %d, mtu %u", t->name, ifindex,
-		  cfg->mtu);
+	log_debug("tun %s: created, ifindex %d, mtu %u, offload %s", t->name,
+		  ifindex, cfg->mtu,
+		  t->gso		  ? "csum+tso"
+		  : t->csum_offload ? "csum"
+				    : "off");
 out:
 	if (nlfd >= 0)
 		close(nlfd);
 	return rc;
+}
+
+/* A handed-over TUN opened with IFF_VNET_HDR: its packets carry the header
+ * whatever we want, so it is always parsed. Its owner may have enabled
+ * segmentation offload, so reads are sized for super-packets; offload is
+ * only (re)negotiated when the config asks for it. */
+static int vnet_adopt(struct tun *t, const struct tun_config *cfg, char *err,
+		      size_t errlen)
+{
+	int sz = (int)sizeof(struct virtio_net_hdr);
+
+	if (t->framing != TUN_FRAMING_RAW) {
+		set_err(err, errlen,
+			"--tun-fd %d: a TUN with IFF_VNET_HDR carries bare IP "
+			"packets, not AF4 framing",
+			cfg->fd);
+		return -EINVAL;
+	}
+	if (ioctl(cfg->fd, TUNGETVNETHDRSZ, &sz) < 0)
+		sz = (int)sizeof(struct virtio_net_hdr);
+	if (sz < (int)sizeof(struct virtio_net_hdr) || sz > VNET_LEN_MAX) {
+		set_err(err, errlen,
+			"--tun-fd %d: IFF_VNET_HDR header of %d bytes "
+			"unsupported",
+			cfg->fd, sz);
+		return -EINVAL;
+	}
+	t->vnet_len = (uint16_t)sz;
+	t->gso = true;
+	if (cfg->offload > 0) {
+		unsigned int f = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+
+		if (ioctl(cfg->fd, TUNSETOFFLOAD, (unsigned long)f) == 0)
+			t->csum_offload = true;
+		else
+			log_info("--tun-fd %d: TUNSETOFFLOAD refused (%s): no "
+				 "offload",
+				 cfg->fd, strerror(errno));
+	}
+	return 0;
 }
 
 /* --tun-fd: the descriptor may be a TUN someone else configured or any
@@ -492,6 +610,16 @@ static int tun_adopt(struct tun *t, const struct tun_config *cfg, char *err,
 		 * told: TUNGETIFF reports IFF_NOFILTER in the same bit. */
 		memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
 		t->name[IFNAMSIZ - 1] = '\0';
+		if (ifr.ifr_flags & IFF_VNET_HDR) {
+			int rc = vnet_adopt(t, cfg, err, errlen);
+
+			if (rc)
+				return rc;
+		} else if (cfg->offload > 0) {
+			log_info("--tun-fd %d: opened without IFF_VNET_HDR, no "
+				 "offload possible",
+				 cfg->fd);
+		}
 	} else {
 		snprintf(t->name, sizeof(t->name), "fd%d", cfg->fd);
 	}
@@ -565,18 +693,69 @@ uint32_t tun_mtu(const struct tun *t)
 	return t->mtu;
 }
 
+size_t tun_read_max(const struct tun *t)
+{
+	return t->gso ? READ_MAX_GSO : t->mtu;
+}
+
+bool tun_csum_offload(const struct tun *t)
+{
+	return t->csum_offload;
+}
+
+/* The offload header of a packet read. The checksum state needs nothing:
+ * NEEDS_CSUM only says the TCP/UDP checksum is not filled in, and the
+ * stack never verifies one. A TCP super-packet is passed on as the one
+ * large segment it is; anything else segmented (UDP fragmentation or
+ * segmentation, which we never ask for) would have to be split first, so
+ * it is refused. Returns the packet length or -EPROTO. */
+static ssize_t vnet_in(const uint8_t *vh, uint8_t *pkt, size_t len)
+{
+	struct virtio_net_hdr h;
+	unsigned int version = len ? pkt[0] >> 4 : 0;
+
+	memcpy(&h, vh, sizeof(h));
+	/* ECN only marks that the super-packet carries CWR, which is just
+	 * as true of the single segment it becomes here. */
+	switch (h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return (ssize_t)len;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		if (version != 4)
+			return -EPROTO;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		if (version != 6)
+			return -EPROTO;
+		break;
+	default: /* VIRTIO_NET_HDR_GSO_UDP, _UDP_L4, unknown */
+		return -EPROTO;
+	}
+	/* The kernel writes the super-packet's full length into the IP
+	 * header (a 64 KiB GSO limit keeps it within the field); make sure,
+	 * since lwIP trims the packet to what the header says. */
+	if (tun_csum_fix_len(pkt, len))
+		return -EPROTO;
+	return (ssize_t)len;
+}
+
 ssize_t tun_read(struct tun *t, void *buf, size_t cap)
 {
+	uint8_t vh[VNET_LEN_MAX];
 	uint8_t hdr[TUN_FRAME_AF4_LEN];
 	uint8_t spare;
-	struct iovec iov[3];
+	struct iovec iov[4];
 	size_t hlen = 0;
 	int cnt = 0;
 	ssize_t n;
 
 	if (!buf || cap == 0)
 		return -EINVAL;
-	if (t->framing == TUN_FRAMING_AF4) {
+	if (t->vnet_len) {
+		iov[cnt].iov_base = vh;
+		iov[cnt++].iov_len = t->vnet_len;
+		hlen = t->vnet_len;
+	} else if (t->framing == TUN_FRAMING_AF4) {
 		iov[cnt].iov_base = hdr;
 		iov[cnt++].iov_len = sizeof(hdr);
 		hlen = sizeof(hdr);
@@ -598,6 +777,11 @@ ssize_t tun_read(struct tun *t, void *buf, size_t cap)
 		return -EPIPE;
 	if ((size_t)n > hlen + cap)
 		return -EMSGSIZE;
+	if (t->vnet_len) {
+		if ((size_t)n <= hlen)
+			return -EPROTO;
+		return vnet_in(vh, buf, (size_t)n - hlen);
+	}
 	if (hlen) {
 		uint8_t probe[TUN_FRAME_AF4_LEN + 1];
 
@@ -613,11 +797,75 @@ ssize_t tun_read(struct tun *t, void *buf, size_t cap)
 	return n - (ssize_t)hlen;
 }
 
+/* Copies the first want bytes of the packet (or all, if shorter) into out;
+ * returns how many. */
+static size_t iov_gather(const struct iovec *iov, int iovcnt, uint8_t *out,
+			 size_t want)
+{
+	size_t got = 0;
+	int i;
+
+	for (i = 0; i < iovcnt && got < want; i++) {
+		size_t k = iov[i].iov_len;
+
+		if (k > want - got)
+			k = want - got;
+		memcpy(out + got, iov[i].iov_base, k);
+		got += k;
+	}
+	return got;
+}
+
+/* v[0] is the offload header. For a TCP/UDP packet whose checksum the
+ * kernel can complete, v[1] becomes a copy of its headers carrying the
+ * pseudo-header sum (the caller's buffers are const, and lwIP may not even
+ * have zeroed the field) and the rest of iov follows from there; otherwise
+ * iov follows unchanged. Returns the number of entries in v. */
+static int vnet_out(const struct tun *t, const struct iovec *iov, int iovcnt,
+		    size_t total, struct virtio_net_hdr *vh,
+		    uint8_t hbuf[TUN_CSUM_HDR_MAX], struct iovec *v)
+{
+	struct tun_csum_partial cp;
+	size_t have, need, skip;
+	int i, cnt = 1;
+
+	if (t->csum_offload) {
+		have = iov_gather(iov, iovcnt, hbuf, TUN_CSUM_HDR_MAX);
+		if (tun_csum_partial(hbuf, have, total, &cp) == 0) {
+			need = (size_t)cp.start + cp.offset + 2;
+			memcpy(hbuf + need - 2, cp.pseudo, 2);
+			vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+			vh->csum_start = cp.start;
+			vh->csum_offset = cp.offset;
+			/* How much the kernel puts in the skb's linear part:
+			 * the headers, so it need not pull them later. */
+			vh->hdr_len = cp.hdr_len;
+			v[cnt].iov_base = hbuf;
+			v[cnt++].iov_len = need;
+			skip = need;
+			for (i = 0; i < iovcnt; i++) {
+				if (skip >= iov[i].iov_len) {
+					skip -= iov[i].iov_len;
+					continue;
+				}
+				v[cnt].iov_base = (uint8_t *)iov[i].iov_base + skip;
+				v[cnt++].iov_len = iov[i].iov_len - skip;
+				skip = 0;
+			}
+			return cnt;
+		}
+	}
+	memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
+	return iovcnt + 1;
+}
+
 int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt)
 {
-	struct iovec v[TUN_WRITEV_MAX_IOV + 1];
+	struct iovec v[TUN_WRITEV_MAX_IOV + 2];
 	const struct iovec *out = iov;
 	uint8_t hdr[TUN_FRAME_AF4_LEN];
+	uint8_t vnet[VNET_LEN_MAX];
+	uint8_t hbuf[TUN_CSUM_HDR_MAX];
 	size_t total = 0;
 	int outcnt = iovcnt;
 	ssize_t n;
@@ -629,7 +877,19 @@ int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt)
 		total += iov[i].iov_len;
 	if (total == 0)
 		return -EINVAL;
-	if (t->framing == TUN_FRAMING_AF4) {
+	if (t->vnet_len) {
+		struct virtio_net_hdr vh;
+
+		memset(&vh, 0, sizeof(vh)); /* GSO_NONE, checksum complete */
+		outcnt = vnet_out(t, iov, iovcnt, total, &vh, hbuf, v);
+		/* Beyond struct virtio_net_hdr (a larger vnet_len), zeros. */
+		memset(vnet, 0, t->vnet_len);
+		memcpy(vnet, &vh, sizeof(vh));
+		v[0].iov_base = vnet;
+		v[0].iov_len = t->vnet_len;
+		out = v;
+		total += t->vnet_len;
+	} else if (t->framing == TUN_FRAMING_AF4) {
 		uint8_t first = 0;
 		int rc;
 
