@@ -1,0 +1,109 @@
+/* Fake-IP pool: domain <-> fake address mappings for DNS answers.
+ *
+ * An A/AAAA query is answered with an address from a configured range; a
+ * later flow to that address is sent upstream by name. Pure: no I/O, no
+ * clock, no globals; one loop thread owns an instance.
+ *
+ * Each family (IPv4, IPv6) is an independent pool with its own range, cap
+ * and LRU order; a name can hold one address in each.
+ *
+ * Allocation: fresh addresses are handed out in range order (skipping the
+ * excluded ones) until the pool holds `cap` mappings; after that a new name
+ * takes the address of the least recently used unpinned mapping, whose old
+ * name is forgotten. A mapping is used by fakeip_lookup*() of its name,
+ * fakeip_domain*() of its address, and the unpin that leaves it unpinned.
+ * A pinned mapping (a live flow uses it) is never reassigned, so a flow's
+ * address keeps meaning the same name for the flow's whole life.
+ *
+ * Hazard the caller sizes against: a client that caches an answer longer
+ * than it takes `cap` other names to be asked will connect to an address
+ * that now means another name. Keep the pool large and the TTL short.
+ */
+#ifndef T2S_FAKEIP_H
+#define T2S_FAKEIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { FAKEIP_DEFAULT_MAX_ENTRIES = 65536 };
+
+struct fakeip;
+
+struct fakeip_config {
+	/* Ranges as network + prefix length; host bits of net are ignored.
+	 * At least one family must be present. */
+	bool has4;
+	uint8_t net4[4];
+	uint8_t prefix4; /* 0..32 */
+	bool has6;
+	uint8_t net6[16];
+	uint8_t prefix6; /* 0..128 */
+	/* Never handed out (the TUN's own addresses, ...); entries outside
+	 * the range are ignored, duplicates allowed. Copied by create. Also
+	 * never handed out, without being listed: the network address (host
+	 * part 0) of an IPv4 range up to /30 and of an IPv6 range up to /126
+	 * (subnet-router anycast), and the broadcast of that IPv4 range. */
+	const uint8_t (*exclude4)[4];
+	size_t n_exclude4;
+	const uint8_t (*exclude6)[16];
+	size_t n_exclude6;
+	/* Mappings kept per family (the memory bound, ~100 bytes each):
+	 * min(max_entries, usable addresses); 0 means
+	 * min(FAKEIP_DEFAULT_MAX_ENTRIES, usable addresses). */
+	uint32_t max_entries;
+	/* Key of the name hash. Names come from the network: pass random bytes
+	 * so nobody can pick names that share one hash chain. */
+	uint8_t hash_key[16];
+};
+
+/* *out cleared first. 0, -EINVAL (no family, prefix out of range, a range
+ * without a usable address), -ENOMEM. Nothing is allocated per address. */
+int fakeip_create(const struct fakeip_config *cfg, struct fakeip **out);
+
+void fakeip_destroy(struct fakeip *f);
+
+/* The fake address of domain, allocated if it has none (see above).
+ * domain: ASCII case-insensitive, one trailing '.' ignored; 1..253 bytes of
+ * printable ASCII without space, labels of 1..63 bytes (escapes such as
+ * "\032" from a DNS name decoder are kept as written). out is cleared first.
+ * 0, -EINVAL (malformed name), -EAFNOSUPPORT (family not configured),
+ * -ENOSPC (no fresh address and every mapping pinned), -ENOMEM. */
+int fakeip_lookup4(struct fakeip *f, const char *domain, uint8_t out[4]);
+int fakeip_lookup6(struct fakeip *f, const char *domain, uint8_t out[16]);
+
+/* Like lookup, but never allocates and does not count as a use:
+ * 0, -ENOENT (no mapping), -EINVAL, -EAFNOSUPPORT. out cleared first. */
+int fakeip_find4(const struct fakeip *f, const char *domain, uint8_t out[4]);
+int fakeip_find6(const struct fakeip *f, const char *domain, uint8_t out[16]);
+
+/* The domain (lower case, no trailing dot) an address maps to, or NULL.
+ * Counts as a use. The string lives until its mapping is reassigned: for a
+ * pinned address, at least until it is unpinned; otherwise copy it before
+ * the next lookup of a new name. */
+const char *fakeip_domain4(struct fakeip *f, const uint8_t a[4]);
+const char *fakeip_domain6(struct fakeip *f, const uint8_t a[16]);
+
+/* Like fakeip_domain*, without counting as a use (logging, checks). */
+const char *fakeip_peek4(const struct fakeip *f, const uint8_t a[4]);
+const char *fakeip_peek6(const struct fakeip *f, const uint8_t a[16]);
+
+/* Whether a lies in the configured range at all (mapped or not, excluded
+ * or not): a flow to such an address without a mapping is stale and must
+ * not be sent to the address itself. */
+bool fakeip_contains4(const struct fakeip *f, const uint8_t a[4]);
+bool fakeip_contains6(const struct fakeip *f, const uint8_t a[16]);
+
+/* A live flow pins its address (a count: one pin per flow) so the mapping
+ * is never reassigned under it, and unpins it when the flow ends.
+ * pin: 0, -ENOENT (not a current mapping), -EOVERFLOW.
+ * unpin: 0, -ENOENT (not a current mapping or not pinned). */
+int fakeip_pin4(struct fakeip *f, const uint8_t a[4]);
+int fakeip_unpin4(struct fakeip *f, const uint8_t a[4]);
+int fakeip_pin6(struct fakeip *f, const uint8_t a[16]);
+int fakeip_unpin6(struct fakeip *f, const uint8_t a[16]);
+
+/* Current mappings, both families. */
+size_t fakeip_count(const struct fakeip *f);
+
+#endif
