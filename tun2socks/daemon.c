@@ -18,7 +18,7 @@
 #include <uv.h>
 
 #include "flow.h"
-#include "mem.h"
+#include "heap.h"
 #include "stack.h"
 #include "upstream.h"
 
@@ -35,7 +35,7 @@ struct daemon {
 	uv_signal_t sigint, sigterm;
 	uv_timer_t trim_timer;
 	uint64_t ended_at_trim;  /* flows ended as of the last check */
-	int trims_due;           /* mem_release calls still to make */
+	int trims_due;           /* heap_release calls still to make */
 	struct pbuf *spare;      /* read_max-sized pbuf for the next TUN read */
 	uint32_t mtu;
 	size_t read_max;         /* tun_read_max(): MTU, or 64 KiB with TSO */
@@ -247,7 +247,7 @@ static void daemon_on_trim(uv_timer_t *h)
 	}
 	if (d->trims_due > 0) {
 		d->trims_due--;
-		mem_release();
+		heap_release();
 	}
 }
 
@@ -277,6 +277,7 @@ int daemon_run(const struct daemon_config *cfg)
 
 	log_set_level(cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	heap_init();
 	d = calloc(1, sizeof(*d));
 	if (d == NULL) {
 		log_error("out of memory");

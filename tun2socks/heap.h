@@ -1,0 +1,11 @@
+/* heap: hand freed heap memory back to the OS. After a burst of flows
+ * closes, the allocator keeps their pages; the daemon asks for them to be
+ * released so RSS returns to its idle level. */
+#ifndef T2S_HEAP_H
+#define T2S_HEAP_H
+
+/* Called once at startup: tunes the allocator for the data path. */
+void heap_init(void);
+void heap_release(void);
+
+#endif
