@@ -61,5 +61,9 @@ struct upstream_proto {
 };
 
 extern const struct upstream_proto upstream_socks5;
+/* The same handshake asking for UDP ASSOCIATE; after UPSTREAM_DONE,
+ * upstream_socks5_bound() gives the relay address (BND.ADDR/PORT). */
+extern const struct upstream_proto upstream_socks5_udp;
+int upstream_socks5_bound(const void *state, struct socks5_addr *out);
 
 #endif

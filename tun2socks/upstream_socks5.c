@@ -21,6 +21,8 @@ enum s5_state {
 
 struct s5 {
 	enum s5_state state;
+	uint8_t cmd;                   /* CONNECT or UDP ASSOCIATE */
+	struct socks5_addr bound;      /* BND.ADDR/PORT of the reply */
 	const struct upstream_cfg *cfg;
 	struct socks5_addr target;
 	/* Invariant: out[out_off..out_len) is the unsent rest of the current
@@ -48,16 +50,40 @@ static int s5_load(struct s5 *s, int len, enum s5_state next)
 	return 0;
 }
 
-static void s5_init(void *state, const struct upstream_cfg *cfg,
-		    const struct socks5_addr *target)
+static void s5_init_cmd(struct s5 *s, const struct upstream_cfg *cfg,
+			const struct socks5_addr *target, uint8_t cmd)
 {
-	struct s5 *s = state;
-
 	memset(s, 0, sizeof(*s));
+	s->cmd = cmd;
 	s->cfg = cfg;
 	s->target = *target;
 	s5_load(s, socks5_greeting_build(s->out, sizeof(s->out), cfg->has_auth),
 		S5_SEND_GREETING);
+}
+
+static void s5_init(void *state, const struct upstream_cfg *cfg,
+		    const struct socks5_addr *target)
+{
+	s5_init_cmd(state, cfg, target, SOCKS5_CMD_CONNECT);
+}
+
+/* UDP ASSOCIATE (RFC 1928 section 7). target is where the client will send
+ * from; 0.0.0.0:0 when unknown, as it is for us. */
+static void s5_init_udp(void *state, const struct upstream_cfg *cfg,
+			const struct socks5_addr *target)
+{
+	s5_init_cmd(state, cfg, target, SOCKS5_CMD_UDP_ASSOCIATE);
+}
+
+int upstream_socks5_bound(const void *state, struct socks5_addr *out)
+{
+	const struct s5 *s = state;
+
+	memset(out, 0, sizeof(*out));
+	if (s->state != S5_DONE)
+		return -EAGAIN;
+	*out = s->bound;
+	return 0;
 }
 
 /* Sends the rest of out; 0 when all sent, WANT_WRITE, or -errno. */
@@ -142,7 +168,7 @@ static int s5_step(void *state, const struct upstream_io *io)
 					    S5_SEND_AUTH);
 			else
 				r = s5_load(s, socks5_request_build(s->out, sizeof(s->out),
-							    SOCKS5_CMD_CONNECT, &s->target),
+							    s->cmd, &s->target),
 					    S5_SEND_REQUEST);
 			if (r < 0)
 				return r;
@@ -161,7 +187,7 @@ static int s5_step(void *state, const struct upstream_io *io)
 				return s5_fail(s, r, "%s", "malformed authentication reply from proxy");
 			s5_consume(s, r);
 			r = s5_load(s, socks5_request_build(s->out, sizeof(s->out),
-							    SOCKS5_CMD_CONNECT, &s->target),
+							    s->cmd, &s->target),
 				    S5_SEND_REQUEST);
 			if (r < 0)
 				return r;
@@ -175,15 +201,19 @@ static int s5_step(void *state, const struct upstream_io *io)
 				break;
 			}
 			if (r < 0)
-				return s5_fail(s, r, "%s", "malformed CONNECT reply from proxy");
+				return s5_fail(s, r, "%s", "malformed reply from proxy");
 			if (reply.rep != SOCKS5_REP_SUCCEEDED) {
 				char what[64];
 
 				snprintf(what, sizeof(what), "0x%02x: %s", reply.rep,
 					 socks5_rep_str(reply.rep));
 				return s5_fail(s, socks5_rep_to_errno(reply.rep),
-					       "proxy refused CONNECT, reply %s", what);
+					       s->cmd == SOCKS5_CMD_CONNECT
+						       ? "proxy refused CONNECT, reply %s"
+						       : "proxy refused UDP ASSOCIATE, reply %s",
+					       what);
 			}
+			s->bound = reply.bnd;
 			s->in_used = (uint16_t)r;
 			s->state = S5_DONE;
 			return UPSTREAM_DONE;
@@ -212,6 +242,15 @@ const struct upstream_proto upstream_socks5 = {
 	.name = "socks5",
 	.state_size = sizeof(struct s5),
 	.init = s5_init,
+	.step = s5_step,
+	.leftover = s5_leftover,
+	.error = s5_error,
+};
+
+const struct upstream_proto upstream_socks5_udp = {
+	.name = "socks5",
+	.state_size = sizeof(struct s5),
+	.init = s5_init_udp,
 	.step = s5_step,
 	.leftover = s5_leftover,
 	.error = s5_error,

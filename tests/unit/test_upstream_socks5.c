@@ -178,6 +178,43 @@ static void test_failures(void)
 	T_EQ_INT(run(&cfg_noauth, &t, &quiet, st), UPSTREAM_WANT_READ);
 }
 
+/* UDP ASSOCIATE: command 3 in the request, the relay address from the
+ * reply available afterwards, and its own refusal message. */
+static void test_udp_associate(void)
+{
+	uint8_t st[4096];
+	struct socks5_addr any, bnd;
+	struct upstream_io io;
+	const uint8_t script[] = { 5, 0, 5, 0, 0, 1, 198, 19, 9, 2, 0x9c, 0x41 };
+	struct fake f = { .rx = script, .rx_len = sizeof(script), .chunk = 1 };
+	int r = 0;
+
+	socks5_addr_from_ipv4(&any, (const uint8_t[]){ 0, 0, 0, 0 }, 0);
+	io = (struct upstream_io){ fake_read, fake_write, &f };
+	upstream_socks5_udp.init(st, &cfg_noauth, &any);
+	T_EQ_INT(upstream_socks5_bound(st, &bnd), -EAGAIN);
+	for (int i = 0; i < 100 && r != UPSTREAM_DONE && r >= 0; i++)
+		r = upstream_socks5_udp.step(st, &io);
+	T_EQ_INT(r, UPSTREAM_DONE);
+	const uint8_t want[] = { 5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0 };
+	T_EQ_INT(f.tx_len, sizeof(want));
+	T_EQ_MEM(f.tx, want, sizeof(want));
+	T_EQ_INT(upstream_socks5_bound(st, &bnd), 0);
+	T_EQ_INT(bnd.atyp, SOCKS5_ATYP_IPV4);
+	T_EQ_INT(bnd.u.v4[0], 198);
+	T_EQ_INT(bnd.port, 0x9c41);
+
+	const uint8_t refused[] = { 5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0 };
+	struct fake g = { .rx = refused, .rx_len = sizeof(refused) };
+	io.ctx = &g;
+	upstream_socks5_udp.init(st, &cfg_noauth, &any);
+	r = 0;
+	for (int i = 0; i < 100 && r != UPSTREAM_DONE && r >= 0; i++)
+		r = upstream_socks5_udp.step(st, &io);
+	T_CHECK(r < 0);
+	T_CHECK(strstr(upstream_socks5_udp.error(st), "UDP ASSOCIATE") != NULL);
+}
+
 int main(void)
 {
 	cfg_noauth.proto = &upstream_socks5;
@@ -188,5 +225,6 @@ int main(void)
 	T_RUN(test_noauth_connect_ipv4);
 	T_RUN(test_auth_and_leftover);
 	T_RUN(test_failures);
+	T_RUN(test_udp_associate);
 	return test_summary();
 }
