@@ -532,9 +532,7 @@ static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
 	}
 	log_debug("tun %s: created, ifindex %d, mtu %u, offload %s", t->name,
 		  ifindex, cfg->mtu,
-		  t->gso		  ? "csum+tso"
-		  : t->csum_offload ? "csum"
-				    : "off");
+		  t->gso ? "csum+tso" : t->csum_offload ? "csum" : "off");
 out:
 	if (nlfd >= 0)
 		close(nlfd);
@@ -810,7 +808,8 @@ static size_t iov_gather(const struct iovec *iov, int iovcnt, uint8_t *out,
 
 		if (k > want - got)
 			k = want - got;
-		memcpy(out + got, iov[i].iov_base, k);
+		if (k) /* an empty piece may have a NULL base */
+			memcpy(out + got, iov[i].iov_base, k);
 		got += k;
 	}
 	return got;

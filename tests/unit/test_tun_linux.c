@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 
 #define TUN_NAME "t2stest0"
 #define PEER_PORT 9999
@@ -260,6 +261,433 @@ static ssize_t read_udp_to(struct tun *t, uint8_t *buf, size_t cap, int family,
 			return n;
 	}
 	return 0;
+}
+
+/* ---- offload ------------------------------------------------------------ */
+
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+static uint8_t big[65536];
+
+static int write_file(const char *path, const char *text);
+static int raw_tun(const char *name, short flags);
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+/* Whether the TCP or UDP checksum of a whole IPv4/IPv6 packet verifies
+ * (naively, over pseudo header and segment). */
+static bool l4_csum_ok(const uint8_t *pkt, size_t len)
+{
+	size_t hlen = pkt[0] >> 4 == 4 ? (size_t)(pkt[0] & 15) * 4 : 40;
+	uint8_t proto = pkt[0] >> 4 == 4 ? pkt[9] : pkt[6];
+	size_t l4 = len - hlen;
+	uint32_t acc;
+
+	if (pkt[0] >> 4 == 4)
+		acc = sum16(0, pkt + 12, 8);
+	else
+		acc = sum16(0, pkt + 8, 32);
+	acc += proto + (uint32_t)(l4 >> 16) + (uint32_t)(l4 & 0xffff);
+	return fold(sum16(acc, pkt + hlen, l4)) == 0;
+}
+
+/* An IPv4 or IPv6 TCP segment (20-byte header plus opts) into out, with
+ * its checksum field holding junk: tun_writev() on an offloading TUN must
+ * replace it. Returns the packet length. */
+static size_t tcp_build(uint8_t *out, int family, const uint8_t *src,
+			const uint8_t *dst, uint16_t sport, uint16_t dport,
+			uint32_t seq, uint32_t ack, uint8_t flags,
+			const uint8_t *opts, size_t optlen, const void *data,
+			size_t len)
+{
+	size_t hlen = family == AF_INET ? 20 : 40;
+	size_t thl = 20 + optlen;
+	size_t total = hlen + thl + len;
+	uint8_t *th = out + hlen;
+
+	memset(out, 0, hlen + thl);
+	if (family == AF_INET) {
+		out[0] = 0x45;
+		put16(out + 2, (uint16_t)total);
+		out[6] = 0x40;
+		out[8] = 64;
+		out[9] = IPPROTO_TCP;
+		memcpy(out + 12, src, 4);
+		memcpy(out + 16, dst, 4);
+		put16(out + 10, fold(sum16(0, out, 20)));
+	} else {
+		out[0] = 0x60;
+		put16(out + 4, (uint16_t)(thl + len));
+		out[6] = IPPROTO_TCP;
+		out[7] = 64;
+		memcpy(out + 8, src, 16);
+		memcpy(out + 24, dst, 16);
+	}
+	put16(th, sport);
+	put16(th + 2, dport);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	th[12] = (uint8_t)((thl / 4) << 4);
+	th[13] = flags;
+	put16(th + 14, 65535);
+	put16(th + 16, 0xdead); /* junk: offload fills in the real sum */
+	if (optlen)
+		memcpy(th + 20, opts, optlen);
+	if (len)
+		memcpy(th + thl, data, len);
+	return total;
+}
+
+/* Reads until a TCP segment from src:sport shows up (kernel chatter and
+ * stray segments are skipped). Returns its length, or <= 0. */
+static ssize_t read_tcp_from(struct tun *t, uint8_t *buf, size_t cap,
+			     const uint8_t *src4, uint16_t sport)
+{
+	int tries;
+
+	for (tries = 0; tries < 200; tries++) {
+		ssize_t n = tun_read(t, buf, cap);
+
+		if (n == -EAGAIN) {
+			if (!wait_readable(tun_fd(t)))
+				return 0;
+			continue;
+		}
+		if (n < 0)
+			return n;
+		if (n >= 40 && buf[0] == 0x45 && buf[9] == IPPROTO_TCP &&
+		    memcmp(buf + 12, src4, 4) == 0 && get16(buf + 20) == sport)
+			return n;
+	}
+	return 0;
+}
+
+/* A created TUN negotiates IFF_VNET_HDR with checksum and TSO offload. */
+static void test_offload_negotiated(void)
+{
+	struct ifreq ifr;
+	int sz = 0;
+
+	if (!dev)
+		return;
+	T_CHECK(tun_csum_offload(dev));
+	T_EQ_INT(tun_read_max(dev), 65535);
+	memset(&ifr, 0, sizeof(ifr));
+	T_EQ_INT(ioctl(tun_fd(dev), TUNGETIFF, &ifr), 0);
+	T_CHECK((ifr.ifr_flags & IFF_VNET_HDR) != 0);
+	T_EQ_INT(ioctl(tun_fd(dev), TUNGETVNETHDRSZ, &sz), 0);
+	T_EQ_INT(sz, sizeof(struct virtio_net_hdr));
+}
+
+/* A SYN whose checksum field held junk goes out with the pseudo-header sum
+ * and NEEDS_CSUM; the kernel takes it and its listener answers. */
+static void test_offload_tcp_syn(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	uint8_t pkt[128], buf[2048];
+	struct iovec iov[2];
+	uint16_t lport;
+	size_t n;
+	ssize_t r;
+	int ls;
+
+	if (!dev)
+		return;
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memcpy(&sa.sin_addr, addr4, 4);
+	T_EQ_INT(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	T_EQ_INT(listen(ls, 4), 0);
+	T_EQ_INT(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
+	lport = ntohs(sa.sin_port);
+
+	n = tcp_build(pkt, AF_INET, peer4, addr4, 40001, lport, 1000, 0,
+		      TCP_SYN, NULL, 0, NULL, 0);
+	/* Split inside the TCP header: the copy of the headers spans two
+	 * pieces. */
+	iov[0] = (struct iovec){ pkt, 30 };
+	iov[1] = (struct iovec){ pkt + 30, n - 30 };
+	T_EQ_INT(tun_writev(dev, iov, 2), 0);
+	T_EQ_INT(get16(pkt + 36), 0xdead); /* the caller's bytes untouched */
+	r = read_tcp_from(dev, buf, sizeof(buf), addr4, lport);
+	T_CHECK(r >= 40);
+	if (r >= 40) {
+		T_EQ_INT(buf[33] & (TCP_SYN | TCP_ACK), TCP_SYN | TCP_ACK);
+		T_EQ_INT(get32(buf + 28), 1001);
+		T_EQ_INT(get16(buf + 22), 40001);
+	}
+	/* Leave no half-open connection retransmitting into later tests. */
+	n = tcp_build(pkt, AF_INET, peer4, addr4, 40001, lport, 1001, 0,
+		      TCP_RST, NULL, 0, NULL, 0);
+	iov[0] = (struct iovec){ pkt, n };
+	T_EQ_INT(tun_writev(dev, iov, 1), 0);
+	close(ls);
+}
+
+/* A kernel TCP stream's burst arrives as one super-packet larger than the
+ * MTU, with IP lengths that match what tun_read() returned. */
+static void test_offload_gso_read(void)
+{
+	static const uint8_t mss_opt[4] = { 2, 4, 0x21, 0x0c }; /* 8460 */
+	struct sockaddr_in peer = { .sin_family = AF_INET };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	uint8_t pkt[128];
+	struct iovec iov[1];
+	size_t got = 0, biggest = 0, n;
+	uint32_t cseq, want_seq;
+	uint16_t cport;
+	bool lengths_ok = true, data_ok = true;
+	static uint8_t data[60000];
+	ssize_t r;
+	int s, i;
+
+	if (!dev)
+		return;
+	for (i = 0; i < (int)sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	memcpy(&peer.sin_addr, peer4, 4);
+	peer.sin_port = htons(80);
+	T_EQ_INT(connect(s, (struct sockaddr *)&peer, sizeof(peer)), -1);
+	T_EQ_INT(errno, EINPROGRESS);
+
+	/* The client's port is not known yet: look for the SYN to port 80. */
+	r = 0;
+	for (i = 0; i < 200 && r >= 0; i++) {
+		r = tun_read(dev, big, sizeof(big));
+		if (r == -EAGAIN) {
+			if (!wait_readable(tun_fd(dev)))
+				break;
+			r = 0;
+			continue;
+		}
+		if (r >= 40 && big[0] == 0x45 && big[9] == IPPROTO_TCP &&
+		    get16(big + 22) == 80 && (big[33] & TCP_SYN))
+			break;
+	}
+	T_CHECK(r >= 40);
+	if (r < 40)
+		goto out;
+	cport = get16(big + 20);
+	cseq = get32(big + 24);
+
+	n = tcp_build(pkt, AF_INET, peer4, addr4, 80, cport, 5000, cseq + 1,
+		      TCP_SYN | TCP_ACK, mss_opt, sizeof(mss_opt), NULL, 0);
+	iov[0] = (struct iovec){ pkt, n };
+	T_EQ_INT(tun_writev(dev, iov, 1), 0);
+	{
+		struct pollfd p = { .fd = s, .events = POLLOUT };
+
+		T_EQ_INT(poll(&p, 1, WAIT_MS), 1);
+	}
+	T_EQ_INT(send(s, data, sizeof(data), 0), sizeof(data));
+
+	/* Collect the data segments until all bytes were seen. */
+	want_seq = cseq + 1;
+	for (i = 0; i < 200 && got < sizeof(data); i++) {
+		size_t hl, off, plen;
+
+		r = read_tcp_from(dev, big, sizeof(big), addr4, cport);
+		if (r <= 0)
+			break;
+		if (get16(big + 2) != (size_t)r)
+			lengths_ok = false;
+		hl = 20 + (size_t)(big[32] >> 4) * 4;
+		if ((size_t)r < hl)
+			continue;
+		plen = (size_t)r - hl;
+		if (plen == 0 || get32(big + 24) != want_seq)
+			continue; /* ACK or retransmission */
+		off = want_seq - (cseq + 1);
+		if (off + plen > sizeof(data) ||
+		    memcmp(big + hl, data + off, plen) != 0)
+			data_ok = false;
+		if ((size_t)r > biggest)
+			biggest = (size_t)r;
+		got += plen;
+		want_seq += (uint32_t)plen;
+		/* Acknowledge, so the sender's window keeps opening. */
+		n = tcp_build(pkt, AF_INET, peer4, addr4, 80, cport, 5001,
+			      want_seq, TCP_ACK, NULL, 0, NULL, 0);
+		iov[0] = (struct iovec){ pkt, n };
+		tun_writev(dev, iov, 1);
+	}
+	T_EQ_INT(got, sizeof(data));
+	T_CHECK(lengths_ok);
+	T_CHECK(data_ok);
+	T_CHECK(biggest > 8500);
+	if (biggest <= 8500)
+		fprintf(stderr, "  largest segment read: %zu bytes\n", biggest);
+out:
+	/* An abortive close: one RST and no retransmissions afterwards. */
+	setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(s);
+}
+
+
+/* The pseudo-header sum must be right for the kernel to finish: forward
+ * packets written to the offloading TUN out of a second TUN that offloads
+ * nothing, so the kernel has to complete their checksums, and verify them
+ * naively on the far side. */
+static void test_offload_forwarded_csum(void)
+{
+	static const uint8_t b4[4] = { 10, 99, 0, 1 };
+	static const uint8_t far4[4] = { 10, 99, 0, 7 };
+	static const uint8_t b6[16] = { 0xfd, 0, 0, 0x99, 0, 0, 0, 0,
+					0,    0, 0, 0,    0, 0, 0, 1 };
+	static const uint8_t far6[16] = { 0xfd, 0, 0, 0x99, 0, 0, 0, 0,
+					  0,    0, 0, 0,    0, 0, 0, 7 };
+	static uint8_t payload[3001];
+	struct tun_config cfg;
+	struct tun *b = NULL;
+	char err[256] = "";
+	uint8_t ip[40], udp[8];
+	struct iovec iov[4];
+	size_t n;
+	ssize_t r;
+	int i, fam;
+
+	if (!dev)
+		return;
+	for (i = 0; i < (int)sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 13 + 1);
+	T_EQ_INT(write_file("/proc/sys/net/ipv4/ip_forward", "1"), 0);
+	T_EQ_INT(write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1"), 0);
+	cfg_default(&cfg, "t2stest3");
+	cfg.offload = -1;
+	memcpy(cfg.addr4, b4, 4);
+	cfg.prefix4 = 24;
+	memcpy(cfg.addr6, b6, 16);
+	cfg.prefix6 = 64;
+	T_EQ_INT(tun_open(&cfg, &b, err, sizeof(err)), 0);
+	if (!b) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	T_CHECK(!tun_csum_offload(b));
+	T_EQ_INT(tun_read_max(b), 8500);
+
+	for (fam = 0; fam < 2; fam++) {
+		int af = fam ? AF_INET6 : AF_INET;
+		const uint8_t *src = fam ? peer6 : peer4;
+		const uint8_t *dst = fam ? far6 : far4;
+		size_t ihl = fam ? 40 : 20;
+
+		/* UDP, junk in the checksum field, a chain with an empty
+		 * first piece. */
+		if (fam)
+			udp6_build(ip, udp, src, dst, 5353, 7777, payload,
+				   sizeof(payload));
+		else
+			udp4_build(ip, udp, src, dst, 5353, 7777, payload,
+				   sizeof(payload));
+		put16(udp + 6, 0x1234);
+		iov[0] = (struct iovec){ NULL, 0 };
+		iov[1] = (struct iovec){ ip, ihl };
+		iov[2] = (struct iovec){ udp, sizeof(udp) };
+		iov[3] = (struct iovec){ payload, sizeof(payload) };
+		T_EQ_INT(tun_writev(dev, iov, 4), 0);
+		r = read_udp_to(b, big, sizeof(big), af, dst, 7777);
+		T_EQ_INT(r, ihl + 8 + sizeof(payload));
+		if (r > 0) {
+			T_CHECK(l4_csum_ok(big, (size_t)r));
+			T_EQ_MEM(big + ihl + 8, payload, sizeof(payload));
+		}
+
+		/* TCP with data of odd length. */
+		n = tcp_build(big, af, src, dst, 4444, 8888, 77, 0, TCP_ACK,
+			      NULL, 0, payload, sizeof(payload));
+		iov[0] = (struct iovec){ big, n };
+		T_EQ_INT(tun_writev(dev, iov, 1), 0);
+		for (i = 0; i < 200; i++) {
+			r = tun_read(b, big, sizeof(big));
+			if (r == -EAGAIN) {
+				if (!wait_readable(tun_fd(b)))
+					break;
+				continue;
+			}
+			if (r < 0)
+				break;
+			if ((size_t)r == n && (fam ? big[6] : big[9]) == IPPROTO_TCP)
+				break;
+		}
+		T_EQ_INT(r, n);
+		if ((size_t)r == n)
+			T_CHECK(l4_csum_ok(big, (size_t)r));
+	}
+	tun_close(b);
+}
+
+/* --tun-fd of a TUN opened with IFF_VNET_HDR: the header is always
+ * handled; offload only negotiated when asked for. */
+static void test_tun_fd_vnet(void)
+{
+	struct tun_config cfg;
+	struct tun *t = NULL;
+	uint8_t buf[64];
+	char err[256] = "";
+	int fd, ask;
+
+	for (ask = 0; ask <= 1; ask++) {
+		fd = raw_tun("t2sfd4", IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+		T_CHECK(fd >= 0);
+		if (fd < 0)
+			return;
+		cfg_default(&cfg, NULL);
+		cfg.fd = fd;
+		cfg.offload = ask;
+		T_EQ_INT(tun_open(&cfg, &t, err, sizeof(err)), 0);
+		if (!t) {
+			close(fd);
+			return;
+		}
+		T_EQ_INT(tun_read_max(t), 65535);
+		T_EQ_INT(tun_csum_offload(t), ask);
+		T_EQ_INT(tun_read(t, buf, sizeof(buf)), -EAGAIN);
+		tun_close(t);
+	}
+
+	/* AF4 framing cannot go with it. */
+	fd = raw_tun("t2sfd4", IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+	cfg_default(&cfg, NULL);
+	cfg.fd = fd;
+	cfg.framing = TUN_FRAMING_AF4;
+	T_EQ_INT(tun_open(&cfg, &t, err, sizeof(err)), -EINVAL);
+	close(fd);
+}
+
+/* offload < 0 on a created TUN: no header, MTU-sized reads. */
+static void test_offload_off(void)
+{
+	struct tun_config cfg;
+	struct tun *t = NULL;
+	struct ifreq ifr;
+	char err[256] = "";
+
+	cfg_default(&cfg, "t2stest4");
+	cfg.offload = -1;
+	cfg.has_addr4 = cfg.has_addr6 = false;
+	T_EQ_INT(tun_open(&cfg, &t, err, sizeof(err)), 0);
+	if (!t)
+		return;
+	T_CHECK(!tun_csum_offload(t));
+	T_EQ_INT(tun_read_max(t), 8500);
+	memset(&ifr, 0, sizeof(ifr));
+	T_EQ_INT(ioctl(tun_fd(t), TUNGETIFF, &ifr), 0);
+	T_EQ_INT(ifr.ifr_flags & IFF_VNET_HDR, 0);
+	tun_close(t);
 }
 
 static void test_config_rejected(void)
@@ -835,6 +1263,10 @@ int main(void)
 	T_RUN(test_udp4_roundtrip);
 	T_RUN(test_udp6_roundtrip);
 	T_RUN(test_read_sizes);
+	T_RUN(test_offload_negotiated);
+	T_RUN(test_offload_tcp_syn);
+	T_RUN(test_offload_gso_read);
+	T_RUN(test_offload_forwarded_csum);
 	T_RUN(test_writev_errors);
 	T_RUN(test_close_removes);
 	T_RUN(test_kernel_name_max_mtu);
@@ -842,5 +1274,7 @@ int main(void)
 	T_RUN(test_tun_fd_raw);
 	T_RUN(test_tun_fd_rejected);
 	T_RUN(test_tun_fd_af4);
+	T_RUN(test_tun_fd_vnet);
+	T_RUN(test_offload_off);
 	return test_summary();
 }
