@@ -27,6 +27,8 @@
 #include "lwip/prot/ip4.h"
 #include "lwip/prot/ip6.h"
 #include "lwip/prot/tcp.h"
+#include "lwip/prot/udp.h"
+#include "lwip/inet_chksum.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
@@ -144,6 +146,74 @@ static void stack_drop(struct pbuf *p, uint64_t *counter)
 	pbuf_free(p);
 }
 
+/* p->payload at the IP header, hlen bytes long, src/dst in ip_data: hands
+ * the UDP payload to cbs->udp_input. Consumes p. */
+static void stack_udp_deliver(struct stack *s, struct pbuf *p, u16_t hlen)
+{
+	const struct udp_hdr *uh;
+	u16_t ulen;
+
+	if (p->len < hlen + UDP_HLEN) {
+		stack_drop(p, &s->counters.dropped_malformed);
+		return;
+	}
+	uh = (const struct udp_hdr *)((const u8_t *)p->payload + hlen);
+	ulen = lwip_ntohs(uh->len);
+	if (ulen < UDP_HLEN || ulen > p->tot_len - hlen) {
+		stack_drop(p, &s->counters.dropped_malformed);
+		return;
+	}
+	u16_t sport = lwip_ntohs(uh->src), dport = lwip_ntohs(uh->dest);
+	ip_addr_t src, dst;
+
+	ip_addr_copy(src, ip_data.current_iphdr_src);
+	ip_addr_copy(dst, ip_data.current_iphdr_dest);
+	ip_addr_set_zero(&ip_data.current_iphdr_src);
+	ip_addr_set_zero(&ip_data.current_iphdr_dest);
+	pbuf_remove_header(p, (size_t)hlen + UDP_HLEN);
+	pbuf_realloc(p, (u16_t)(ulen - UDP_HLEN));
+	/* p passes to the callee. */
+	s->cbs.udp_input(s->arg, &src, sport, &dst, dport, p);
+}
+
+int stack_udp_send(struct stack *s, const ip_addr_t *from, uint16_t fport,
+		   const ip_addr_t *to, uint16_t tport, const void *data, size_t len)
+{
+	size_t iph = IP_IS_V6(to) ? IP6_HLEN : IP_HLEN;
+	struct udp_hdr *uh;
+	struct pbuf *p;
+	err_t e;
+
+	if (IP_IS_V6(from) != IP_IS_V6(to))
+		return -EAFNOSUPPORT;
+	/* lwIP does not fragment (IP_FRAG 0): larger replies are dropped,
+	 * as a router with this MTU and DF would. */
+	if (iph + UDP_HLEN + len > s->netif.mtu)
+		return -EMSGSIZE;
+	p = pbuf_alloc(PBUF_IP, (u16_t)(UDP_HLEN + len), PBUF_RAM);
+	if (p == NULL)
+		return -ENOMEM;
+	uh = p->payload;
+	uh->src = lwip_htons(fport);
+	uh->dest = lwip_htons(tport);
+	uh->len = lwip_htons((u16_t)(UDP_HLEN + len));
+	uh->chksum = 0;
+	memcpy((u8_t *)p->payload + UDP_HLEN, data, len);
+	/* With checksum offload the TUN completes it (NEEDS_CSUM); else a
+	 * full checksum, where 0 is sent as 0xffff (0 means "none"). */
+	IF__NETIF_CHECKSUM_ENABLED(&s->netif, NETIF_CHECKSUM_GEN_UDP) {
+		u16_t c = ip_chksum_pseudo(p, IP_PROTO_UDP, p->tot_len, from, to);
+
+		uh->chksum = c == 0 ? 0xffff : c;
+	}
+	e = ip_output_if_src(p, from, to, IP_DEFAULT_TTL, 0, IP_PROTO_UDP, &s->netif);
+	pbuf_free(p);
+	return e == ERR_OK ? 0 : -EIO;
+}
+
+/* With TUN segmentation offload a TCP packet can be one 64 KiB
+ * super-segment, far above the MSS: the 16-bit lengths here and in pbufs
+ * hold it, and tcp_input bounds segments by the window, never the MSS. */
 int stack_hook_ip4_input(struct pbuf *p, struct netif *inp)
 {
 	struct stack *s = inp->state;
@@ -157,7 +227,8 @@ int stack_hook_ip4_input(struct pbuf *p, struct netif *inp)
 		stack_drop(p, &s->counters.dropped_malformed);
 		return 1;
 	}
-	if (IPH_PROTO(iph) != IP_PROTO_TCP)
+	if (IPH_PROTO(iph) != IP_PROTO_TCP &&
+	    (IPH_PROTO(iph) != IP_PROTO_UDP || s->cbs.udp_input == NULL))
 		return 0; /* lwIP's own path: for us or dropped */
 	if (tot < p->tot_len)
 		pbuf_realloc(p, tot);
@@ -173,7 +244,7 @@ int stack_hook_ip4_input(struct pbuf *p, struct netif *inp)
 		iph = p->payload;
 		hlen = IPH_HL_BYTES(iph);
 	}
-	if (p->len < hlen + TCP_HLEN) {
+	if (p->len < hlen + (IPH_PROTO(iph) == IP_PROTO_TCP ? TCP_HLEN : UDP_HLEN)) {
 		stack_drop(p, &s->counters.dropped_malformed);
 		return 1;
 	}
@@ -190,6 +261,11 @@ int stack_hook_ip4_input(struct pbuf *p, struct netif *inp)
 	ip_data.current_ip6_header = NULL;
 	ip_addr_copy_from_ip4(ip_data.current_iphdr_dest, iph->dest);
 	ip_addr_copy_from_ip4(ip_data.current_iphdr_src, iph->src);
+	if (IPH_PROTO(iph) == IP_PROTO_UDP) {
+		ip_data.current_ip4_header = NULL;
+		stack_udp_deliver(s, p, hlen);
+		return 1;
+	}
 	stack_tcp_deliver(s, p, hlen);
 	return 1;
 }
@@ -230,7 +306,8 @@ int stack_hook_ip6_input(struct pbuf *p, struct netif *inp)
 		stack_drop(p, &s->counters.dropped_unsupported);
 		return 1;
 	}
-	if (nexth != IP6_NEXTH_TCP) {
+	if (nexth != IP6_NEXTH_TCP &&
+	    (nexth != IP6_NEXTH_UDP || s->cbs.udp_input == NULL)) {
 		if (off == IP6_HLEN)
 			return 0; /* lwIP's own path: ICMPv6 for us or dropped */
 		stack_drop(p, &s->counters.dropped_unsupported);
@@ -238,7 +315,7 @@ int stack_hook_ip6_input(struct pbuf *p, struct netif *inp)
 	}
 	if (tot < p->tot_len)
 		pbuf_realloc(p, (u16_t)tot);
-	if ((u32_t)off + TCP_HLEN > p->len) {
+	if ((u32_t)off + (nexth == IP6_NEXTH_TCP ? TCP_HLEN : UDP_HLEN) > p->len) {
 		stack_drop(p, &s->counters.dropped_malformed);
 		return 1;
 	}
@@ -259,6 +336,11 @@ int stack_hook_ip6_input(struct pbuf *p, struct netif *inp)
 	ip_data.current_ip6_header = ip6h;
 	ip_addr_copy_from_ip6_packed(ip_data.current_iphdr_dest, ip6h->dest);
 	ip_addr_copy_from_ip6_packed(ip_data.current_iphdr_src, ip6h->src);
+	if (nexth == IP6_NEXTH_UDP) {
+		ip_data.current_ip6_header = NULL;
+		stack_udp_deliver(s, p, off);
+		return 1;
+	}
 	stack_tcp_deliver(s, p, off);
 	return 1;
 }
@@ -298,6 +380,9 @@ static err_t stack_netif_init(struct netif *netif)
 	return ERR_OK;
 }
 
+/* Sound because every TCP/UDP packet lwIP sends is one the TUN can
+ * complete: lwIP neither fragments (IP_FRAG 0) nor adds IPv6 extension
+ * headers to them, the two cases tun_writev() passes on untouched. */
 void stack_set_csum_offload(struct stack *s, bool on)
 {
 	NETIF_SET_CHECKSUM_CTRL(&s->netif,

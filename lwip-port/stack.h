@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lwip/ip_addr.h"
+
 struct pbuf;
 struct tcp_pcb;
 struct stack;
@@ -27,6 +29,11 @@ struct stack_cbs {
 	 * original destination is pcb->local_ip:local_port, the client
 	 * pcb->remote_ip:remote_port. */
 	int (*tcp_accept)(void *arg, struct tcp_pcb *pcb);
+	/* Optional. A UDP datagram from src:sport to any dst:dport. payload
+	 * (the UDP payload alone, maybe a chain) passes to the callee. When
+	 * NULL, UDP to foreign addresses is dropped. */
+	void (*udp_input)(void *arg, const ip_addr_t *src, uint16_t sport,
+			  const ip_addr_t *dst, uint16_t dport, struct pbuf *payload);
 };
 
 struct stack_counters {
@@ -57,6 +64,13 @@ struct pbuf *stack_pbuf_alloc(size_t len);
 /* Feeds one IP packet (p->payload at the IP header, p->tot_len = packet
  * length). Ownership of p passes to the stack in every case. */
 void stack_input(struct stack *s, struct pbuf *p);
+
+/* Sends a UDP datagram into the TUN as coming from from:fport (any
+ * address: the original destination of the client's datagram, or any
+ * remote, for full-cone replies) to to:tport. Copies data. Returns 0,
+ * -EMSGSIZE when it would not fit the MTU, -ENOMEM, or -EIO. */
+int stack_udp_send(struct stack *s, const ip_addr_t *from, uint16_t fport,
+		   const ip_addr_t *to, uint16_t tport, const void *data, size_t len);
 
 /* Milliseconds until lwIP's next timer is due (capped at 1000). */
 uint32_t stack_timeout_ms(struct stack *s);

@@ -11,7 +11,8 @@
 static const char usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
 	"\n"
-	"Sends every TCP connection entering a TUN device through a SOCKS5 proxy.\n"
+	"Sends every TCP connection and UDP flow entering a TUN device through a\n"
+	"SOCKS5 proxy (UDP by UDP ASSOCIATE).\n"
 	"Runs in the foreground; SIGINT/SIGTERM close every flow and remove the TUN.\n"
 	"It never changes routes: point the default route (or prefixes) at the TUN.\n"
 	"\n"
@@ -28,6 +29,8 @@ static const char usage[] =
 	"  --fwmark N             mark our own upstream sockets (Linux SO_MARK)\n"
 	"  --connect-timeout S    proxy connect + handshake timeout (default 10)\n"
 	"  --idle-timeout S       close TCP flows idle this long, 0 = never (default 7440)\n"
+	"  --udp-timeout S        close UDP sessions idle this long (default 60;\n"
+	"                         sessions that only carried DNS: 10)\n"
 	"  --no-proxy-check       start even if the proxy is unreachable now\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --help, --version\n";
@@ -83,7 +86,7 @@ int cli_parse_cidr(const char *s, int v6, uint8_t *addr, uint8_t *prefix)
 enum {
 	OPT_PROXY, OPT_TUN, OPT_TUN_FD, OPT_TUN_FRAMING, OPT_TUN_ADDR, OPT_TUN_ADDR6,
 	OPT_MTU, OPT_BIND_IFACE, OPT_FWMARK, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
-	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION,
+	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_UDP_TIMEOUT,
 };
 
 static const struct {
@@ -105,6 +108,7 @@ static const struct {
 	[OPT_LOG_LEVEL] = { "--log-level", true },
 	[OPT_HELP] = { "--help", false },
 	[OPT_VERSION] = { "--version", false },
+	[OPT_UDP_TIMEOUT] = { "--udp-timeout", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -236,6 +240,11 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 			if (cli_uint(val, 0, 7 * 86400, &v) < 0)
 				return cli_err(err, errlen, "--idle-timeout", "expected seconds from 0 to 604800", val);
 			cfg->idle_timeout_s = (unsigned)v;
+			break;
+		case OPT_UDP_TIMEOUT:
+			if (cli_uint(val, 1, 86400, &v) < 0)
+				return cli_err(err, errlen, "--udp-timeout", "expected seconds from 1 to 86400", val);
+			cfg->udp_timeout_s = (unsigned)v;
 			break;
 		case OPT_NO_PROXY_CHECK:
 			cfg->check_proxy = false;

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "flow.h"
+#include "flow_udp.h"
 #include "heap.h"
 #include "stack.h"
 #include "upstream.h"
@@ -29,6 +30,7 @@ struct daemon {
 	struct stack *stack;
 	struct upstream_cfg upstream;
 	struct flow_ctx flows;
+	struct flow_udp_ctx *udp;
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -59,6 +61,7 @@ void daemon_config_defaults(struct daemon_config *cfg)
 	cfg->connect_timeout_s = 10;
 	/* RFC 5382 REQ-5: an established TCP mapping lives >= 2 h 4 min. */
 	cfg->idle_timeout_s = 7440;
+	cfg->udp_timeout_s = 60;
 	cfg->log_level = LOG_INFO;
 	cfg->check_proxy = true;
 }
@@ -202,6 +205,14 @@ static void daemon_drain_tun(struct daemon *d, int status)
 	}
 }
 
+static void daemon_stack_udp(void *arg, const ip_addr_t *src, uint16_t sport,
+			     const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
+{
+	struct daemon *d = arg;
+
+	flow_udp_input(d->udp, src, sport, dst, dport, payload);
+}
+
 static void daemon_on_tun(uv_poll_t *h, int status, int events)
 {
 	struct daemon *d = h->data;
@@ -318,6 +329,7 @@ int daemon_run(const struct daemon_config *cfg)
 	static const struct stack_cbs cbs = {
 		.output = daemon_stack_output,
 		.tcp_accept = daemon_stack_accept,
+		.udp_input = daemon_stack_udp,
 	};
 	r = stack_create(d->mtu, &cbs, d, &d->stack);
 	if (r < 0) {
@@ -326,6 +338,19 @@ int daemon_run(const struct daemon_config *cfg)
 	}
 	if (tun_csum_offload(d->tun))
 		stack_set_csum_offload(d->stack, true);
+	{
+		struct flow_udp_config ucfg;
+
+		flow_udp_config_defaults(&ucfg);
+		ucfg.idle_ms = (uint64_t)cfg->udp_timeout_s * 1000;
+		ucfg.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
+		r = flow_udp_ctx_create(&d->loop, d->stack, &d->upstream, &cfg->sock, &ucfg,
+					&d->udp);
+		if (r < 0) {
+			log_error("cannot set up UDP: %s", strerror(-r));
+			goto out_stack;
+		}
+	}
 
 	uv_poll_init(&d->loop, &d->tun_poll, tun_fd(d->tun));
 	d->tun_poll.data = d;
@@ -352,14 +377,20 @@ int daemon_run(const struct daemon_config *cfg)
 	/* Shutdown: reset every flow (RST both ways), then close handles and
 	 * let the loop run their close callbacks. */
 	flow_ctx_shutdown(&d->flows);
+	flow_udp_ctx_shutdown(d->udp);
 	uv_walk(&d->loop, daemon_close_walk, NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	log_info("stopped: %" PRIu64 " flows (%" PRIu64 " closed, %" PRIu64 " reset, %" PRIu64
-		 " failed), %" PRIu64 " B up, %" PRIu64 " B down",
+		 " failed), %" PRIu64 " B up, %" PRIu64 " B down; %" PRIu64
+		 " UDP sessions, %" PRIu64 " datagrams up, %" PRIu64 " down",
 		 d->flows.stats.accepted, d->flows.stats.closed, d->flows.stats.reset,
-		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down);
+		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down,
+		 flow_udp_stats(d->udp)->sessions, flow_udp_stats(d->udp)->dgrams_up,
+		 flow_udp_stats(d->udp)->dgrams_down);
 	if (d->spare)
 		pbuf_free(d->spare);
+	flow_udp_ctx_destroy(d->udp);
+out_stack:
 	stack_destroy(d->stack);
 out_flows:
 	flow_ctx_destroy(&d->flows);

@@ -17,6 +17,7 @@ struct daemon_config {
 	struct sock_opts sock;
 	unsigned connect_timeout_s;  /* proxy connect + handshake */
 	unsigned idle_timeout_s;     /* 0: never */
+	unsigned udp_timeout_s;      /* idle UDP session; DNS-only ones: 10 s */
 	enum log_level log_level;
 	bool check_proxy;            /* probe the proxy at startup */
 };

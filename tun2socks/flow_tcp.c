@@ -35,6 +35,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 
+#include "addr.h"
 #include "flow.h"
 #include "log.h"
 
@@ -85,28 +86,13 @@ static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail)
 
 /* ---- naming --------------------------------------------------------- */
 
-static const char *flow_ep_str(const ip_addr_t *ip, uint16_t port, char *buf, size_t cap)
-{
-	char a[IPADDR_STRLEN_MAX];
-
-	ipaddr_ntoa_r(ip, a, sizeof(a));
-	for (char *c = a; *c; c++) /* lwIP prints IPv6 in upper case */
-		if (*c >= 'A' && *c <= 'F')
-			*c = (char)(*c - 'A' + 'a');
-	if (IP_IS_V6(ip))
-		snprintf(buf, cap, "[%s]:%u", a, port);
-	else
-		snprintf(buf, cap, "%s:%u", a, port);
-	return buf;
-}
-
 static const char *flow_desc(const struct flow_tcp *f, char *buf, size_t cap)
 {
 	char s[64], d[64];
 
 	snprintf(buf, cap, "%s -> %s via %s %s",
-		 flow_ep_str(&f->src_ip, f->src_port, s, sizeof(s)),
-		 flow_ep_str(&f->dst_ip, f->dst_port, d, sizeof(d)),
+		 addr_ep_str(&f->src_ip, f->src_port, s, sizeof(s)),
+		 addr_ep_str(&f->dst_ip, f->dst_port, d, sizeof(d)),
 		 f->ctx->upstream->proto->name, f->ctx->upstream->server_str);
 	return buf;
 }

@@ -12,6 +12,7 @@
 #include "stack.h"
 
 static int out_packets;
+static struct stack *fz_stack;
 
 static int fz_output(void *arg, struct pbuf *p)
 {
@@ -44,14 +45,26 @@ static int fz_accept(void *arg, struct tcp_pcb *pcb)
 	return 0;
 }
 
+static void fz_udp(void *arg, const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
+		   uint16_t dport, struct pbuf *p)
+{
+	(void)arg;
+	/* Answer from the destination, as the UDP relay does. */
+	if (p->len > 0)
+		stack_udp_send(fz_stack, dst, dport, src, sport, p->payload, p->len);
+	pbuf_free(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct stack_cbs cbs = { .output = fz_output, .tcp_accept = fz_accept };
+	static const struct stack_cbs cbs = { .output = fz_output, .tcp_accept = fz_accept,
+					      .udp_input = fz_udp };
 	struct stack *s;
 
 	if (stack_create(1500, &cbs, NULL, &s) != 0)
 		return 0;
+	fz_stack = s;
 	while (size >= 2) {
 		size_t n = (size_t)(data[0] << 8 | data[1]);
 		struct pbuf *p;

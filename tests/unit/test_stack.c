@@ -2,6 +2,7 @@
  * IPv6 destinations that are not the stack's own, malformed packets, and a
  * check that every pool element and heap byte comes back. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -284,6 +285,116 @@ static struct ep ep6(const char *a, uint16_t port)
 
 static const struct stack_cbs cbs = { .output = cap_output, .tcp_accept = app_accept };
 
+/* ---- UDP -------------------------------------------------------------- */
+static struct {
+	int n;
+	ip_addr_t src, dst;
+	u16_t sport, dport;
+	char data[64];
+	size_t len;
+} udp_seen;
+
+static void udp_in(void *arg, const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
+		   uint16_t dport, struct pbuf *p)
+{
+	(void)arg;
+	udp_seen.n++;
+	ip_addr_copy(udp_seen.src, *src);
+	ip_addr_copy(udp_seen.dst, *dst);
+	udp_seen.sport = sport;
+	udp_seen.dport = dport;
+	udp_seen.len = pbuf_copy_partial(p, udp_seen.data, sizeof(udp_seen.data), 0);
+	pbuf_free(p);
+}
+
+static size_t craft_udp(uint8_t *out, const struct ep *src, const struct ep *dst,
+			const void *data, size_t dlen)
+{
+	size_t ih = src->v6 ? 40 : 20, tot = ih + 8 + dlen;
+
+	memset(out, 0, ih + 8);
+	if (src->v6) {
+		out[0] = 0x60;
+		out[4] = (uint8_t)((8 + dlen) >> 8);
+		out[5] = (uint8_t)(8 + dlen);
+		out[6] = 17;
+		out[7] = 64;
+		memcpy(out + 8, src->addr, 16);
+		memcpy(out + 24, dst->addr, 16);
+	} else {
+		out[0] = 0x45;
+		out[2] = (uint8_t)(tot >> 8);
+		out[3] = (uint8_t)tot;
+		out[8] = 64;
+		out[9] = 17;
+		memcpy(out + 12, src->addr, 4);
+		memcpy(out + 16, dst->addr, 4);
+	}
+	uint8_t *u = out + ih;
+	u[0] = (uint8_t)(src->port >> 8);
+	u[1] = (uint8_t)src->port;
+	u[2] = (uint8_t)(dst->port >> 8);
+	u[3] = (uint8_t)dst->port;
+	u[4] = (uint8_t)((8 + dlen) >> 8);
+	u[5] = (uint8_t)(8 + dlen);
+	memcpy(u + 8, data, dlen);
+	return tot;
+}
+
+/* UDP to any destination reaches udp_input with its addresses; replies go
+ * out from any source with a valid checksum. */
+static void test_udp(void)
+{
+	static const struct stack_cbs ucbs = { .output = cap_output, .tcp_accept = app_accept,
+					       .udp_input = udp_in };
+	struct stack *s;
+	uint8_t pkt[256];
+	struct ep c = ep4("198.18.0.1", 5353), d = ep4("8.8.4.4", 53);
+	struct ep c6 = ep6("fdfe:dcba:9876::1", 4000), d6 = ep6("2001:db8::53", 53);
+	ip_addr_t from, to;
+
+	T_EQ_INT(stack_create(1500, &ucbs, NULL, &s), 0);
+	memset(&udp_seen, 0, sizeof(udp_seen));
+	feed(s, pkt, craft_udp(pkt, &c, &d, "query", 5));
+	T_EQ_INT(udp_seen.n, 1);
+	T_EQ_INT(udp_seen.sport, 5353);
+	T_EQ_INT(udp_seen.dport, 53);
+	T_EQ_INT(udp_seen.len, 5);
+	T_EQ_MEM(udp_seen.data, "query", 5);
+	T_EQ_MEM(&ip_2_ip4(&udp_seen.dst)->addr, d.addr, 4);
+	T_EQ_MEM(&ip_2_ip4(&udp_seen.src)->addr, c.addr, 4);
+	feed(s, pkt, craft_udp(pkt, &c6, &d6, "six", 3));
+	T_EQ_INT(udp_seen.n, 2);
+	T_CHECK(IP_IS_V6(&udp_seen.dst));
+	T_EQ_MEM(ip_2_ip6(&udp_seen.dst)->addr, d6.addr, 16);
+	/* A length field beyond the packet: dropped. */
+	size_t n = craft_udp(pkt, &c, &d, "query", 5);
+	pkt[24] = 0x10;
+	feed(s, pkt, n);
+	T_EQ_INT(udp_seen.n, 2);
+
+	/* Reply from the original destination, checksummed. */
+	IP_ADDR4(&from, 8, 8, 4, 4);
+	IP_ADDR4(&to, 198, 18, 0, 1);
+	cap_n = 0;
+	T_EQ_INT(stack_udp_send(s, &from, 53, &to, 5353, "answer", 6), 0);
+	T_EQ_INT(cap_n, 1);
+	T_EQ_INT(cap_len[0], 20 + 8 + 6);
+	T_EQ_MEM(cap_pkt[0] + 12, d.addr, 4);
+	T_EQ_INT(cap_pkt[0][9], 17);
+	T_EQ_INT(cap_pkt[0][20] << 8 | cap_pkt[0][21], 53);
+	T_EQ_MEM(cap_pkt[0] + 28, "answer", 6);
+	/* pseudo header + UDP header + data sums to 0xffff */
+	uint32_t acc = sum16(cap_pkt[0] + 12, 8, 0) + 17 + 14;
+	T_EQ_INT(fold(sum16(cap_pkt[0] + 20, 14, acc)), 0);
+	T_EQ_INT(stack_udp_send(s, &from, 53, &to, 5353, pkt, 1500), -EMSGSIZE);
+	stack_destroy(s);
+	struct stack_usage u;
+	stack_usage(&u);
+	T_EQ_INT(u.pool_used, 0);
+	T_EQ_INT(u.heap_used, 0);
+}
+
 static void test_conversations_and_leaks(void)
 {
 	struct stack *s;
@@ -446,5 +557,6 @@ int main(void)
 	T_RUN(test_rst_and_unknown);
 	T_RUN(test_malformed);
 	T_RUN(test_time_wait_reuse);
+	T_RUN(test_udp);
 	return test_summary();
 }

@@ -1,0 +1,18 @@
+#include "addr.h"
+
+#include <stdio.h>
+
+const char *addr_ep_str(const ip_addr_t *ip, uint16_t port, char *buf, size_t cap)
+{
+	char a[IPADDR_STRLEN_MAX];
+
+	ipaddr_ntoa_r(ip, a, sizeof(a));
+	for (char *c = a; *c; c++) /* lwIP prints IPv6 in upper case */
+		if (*c >= 'A' && *c <= 'F')
+			*c = (char)(*c - 'A' + 'a');
+	if (IP_IS_V6(ip))
+		snprintf(buf, cap, "[%s]:%u", a, port);
+	else
+		snprintf(buf, cap, "%s:%u", a, port);
+	return buf;
+}

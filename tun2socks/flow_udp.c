@@ -1,0 +1,714 @@
+/* flow_udp: UDP sessions over SOCKS5 UDP ASSOCIATE.
+ *
+ * Session states: CONNECTING (TCP to the proxy) -> HANDSHAKE (the SOCKS5
+ * machine asking for UDP ASSOCIATE) -> READY (datagrams flow over a UDP
+ * socket connected to the relay address) -> dead. While associating, up to
+ * max_pending datagrams wait; beyond that they are dropped and counted, as
+ * a full queue drops on any UDP path.
+ *
+ * A proxy that refuses UDP ASSOCIATE is not asked again for a minute (one
+ * warning), so a chatty client cannot make us hammer it; TCP is unaffected.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lwip/pbuf.h"
+
+#include "addr.h"
+#include "flow_udp.h"
+#include "log.h"
+#include "proto_socks5.h"
+#include "stack.h"
+
+enum us_state { US_CONNECTING, US_HANDSHAKE, US_READY, US_DEAD };
+
+#define BUCKETS 1024
+/* How long a proxy that refused UDP ASSOCIATE is left alone. */
+#define REFUSED_BACKOFF_MS 60000
+/* Largest UDP payload, plus room for a SOCKS5 header around it. */
+#define DGRAM_MAX 65535
+
+struct pending {
+	struct socks5_addr dst;
+	struct pbuf *p;
+};
+
+struct session {
+	struct flow_udp_ctx *u;
+	struct session *hnext;          /* hash chain */
+	struct session *lprev, *lnext;  /* live list, least recently used first */
+	struct session *gnext;          /* graveyard */
+	uint64_t id;
+	unsigned refs;
+	enum us_state state;
+	ip_addr_t client;
+	uint16_t cport;
+	int ctl_fd, udp_fd;
+	uv_poll_t ctl_poll, udp_poll;
+	bool ctl_open, udp_open;
+	int ctl_events;
+	void *hs;                       /* connector state until READY */
+	struct pending *pend;
+	unsigned n_pend;
+	bool dns_only;                  /* every datagram so far went to port 53 */
+	uint64_t t_start, t_last;
+	uint64_t up_b, down_b, up_n, down_n;
+};
+
+struct flow_udp_ctx {
+	uv_loop_t *loop;
+	struct stack *stack;
+	const struct upstream_cfg *up;
+	struct sock_opts sock;
+	struct flow_udp_config cfg;
+	struct session *buckets[BUCKETS];
+	struct session *lru_head, *lru_tail;
+	struct session *graveyard;
+	unsigned count;
+	uint64_t next_id;
+	uint64_t refused_until;         /* loop ms; 0 = proxy not known to refuse */
+	bool warned_refused;
+	uv_timer_t sweep;
+	uv_check_t reaper;
+	uint8_t *buf;                   /* one datagram, header included */
+	struct flow_udp_stats stats;
+};
+
+static void us_on_ctl(uv_poll_t *h, int status, int events);
+static void us_on_udp(uv_poll_t *h, int status, int events);
+
+void flow_udp_config_defaults(struct flow_udp_config *cfg)
+{
+	cfg->idle_ms = 60000;
+	cfg->dns_idle_ms = 10000;
+	cfg->max_sessions = 1024;
+	cfg->max_pending = 32;
+	cfg->connect_timeout_ms = 10000;
+}
+
+/* ---- table --------------------------------------------------------------- */
+
+/* FNV-1a over the address bytes that mean something: an IPv4 ip_addr_t
+ * leaves the rest of its union unset. */
+static unsigned us_hash(const ip_addr_t *a, uint16_t port)
+{
+	uint32_t h = 2166136261u ^ port;
+	const uint8_t *b = IP_IS_V6(a) ? (const uint8_t *)ip_2_ip6(a)->addr
+				       : (const uint8_t *)&ip_2_ip4(a)->addr;
+	size_t n = IP_IS_V6(a) ? 16 : 4;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h % BUCKETS;
+}
+
+static struct session *us_find(struct flow_udp_ctx *u, const ip_addr_t *a, uint16_t port)
+{
+	for (struct session *s = u->buckets[us_hash(a, port)]; s; s = s->hnext)
+		if (s->cport == port && ip_addr_eq(&s->client, a))
+			return s;
+	return NULL;
+}
+
+static void us_lru_unlink(struct session *s)
+{
+	struct flow_udp_ctx *u = s->u;
+
+	if (s->lprev)
+		s->lprev->lnext = s->lnext;
+	else
+		u->lru_head = s->lnext;
+	if (s->lnext)
+		s->lnext->lprev = s->lprev;
+	else
+		u->lru_tail = s->lprev;
+	s->lprev = s->lnext = NULL;
+}
+
+static void us_lru_append(struct session *s)
+{
+	struct flow_udp_ctx *u = s->u;
+
+	s->lprev = u->lru_tail;
+	s->lnext = NULL;
+	if (u->lru_tail)
+		u->lru_tail->lnext = s;
+	else
+		u->lru_head = s;
+	u->lru_tail = s;
+}
+
+static void us_touch(struct session *s)
+{
+	s->t_last = uv_now(s->u->loop);
+	us_lru_unlink(s);
+	us_lru_append(s);
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+static void us_release(struct session *s)
+{
+	if (--s->refs > 0)
+		return;
+	s->gnext = s->u->graveyard;
+	s->u->graveyard = s;
+}
+
+static void us_on_closed(uv_handle_t *h)
+{
+	struct session *s = h->data;
+
+	close(h == (uv_handle_t *)&s->ctl_poll ? s->ctl_fd : s->udp_fd);
+	us_release(s);
+}
+
+static void us_reap(uv_check_t *h)
+{
+	struct flow_udp_ctx *u = h->data;
+
+	while (u->graveyard) {
+		struct session *s = u->graveyard;
+
+		u->graveyard = s->gnext;
+		for (unsigned i = 0; i < s->n_pend; i++)
+			pbuf_free(s->pend[i].p);
+		free(s->pend);
+		free(s->hs);
+		free(s);
+	}
+}
+
+static void us_end(struct session *s, const char *why, const char *detail)
+{
+	struct flow_udp_ctx *u = s->u;
+	struct session **pp;
+	char c[64];
+
+	if (s->state == US_DEAD)
+		return;
+	log_info("udp#%" PRIu64 " closed %s via %s %s up %" PRIu64 " B (%" PRIu64
+		 " datagrams) down %" PRIu64 " B (%" PRIu64 " datagrams) %.2f s: %s%s%s",
+		 s->id, addr_ep_str(&s->client, s->cport, c, sizeof(c)), u->up->proto->name, u->up->server_str, s->up_b, s->up_n, s->down_b,
+		 s->down_n, (double)(uv_now(u->loop) - s->t_start) / 1000.0, why,
+		 detail ? ": " : "", detail ? detail : "");
+	s->state = US_DEAD;
+	for (pp = &u->buckets[us_hash(&s->client, s->cport)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	}
+	us_lru_unlink(s);
+	u->count--;
+	if (s->ctl_open) {
+		uv_poll_stop(&s->ctl_poll);
+		uv_close((uv_handle_t *)&s->ctl_poll, us_on_closed);
+		s->ctl_open = false;
+	} else if (s->ctl_fd >= 0) {
+		close(s->ctl_fd);
+	}
+	if (s->udp_open) {
+		uv_poll_stop(&s->udp_poll);
+		uv_close((uv_handle_t *)&s->udp_poll, us_on_closed);
+		s->udp_open = false;
+	} else if (s->udp_fd >= 0) {
+		close(s->udp_fd);
+	}
+	us_release(s);
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+static void us_send(struct session *s, const struct socks5_addr *dst, struct pbuf *p)
+{
+	uint8_t hdr[SOCKS5_UDP_HEADER_MAX];
+	struct iovec iov[16];
+	struct msghdr mh = { .msg_iov = iov };
+	int n = socks5_udp_header_build(hdr, sizeof(hdr), dst), cnt = 1;
+
+	if (n < 0) {
+		s->u->stats.dropped_other++;
+		return;
+	}
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = (size_t)n;
+	for (struct pbuf *q = p; q && cnt < 16; q = q->next) {
+		iov[cnt].iov_base = q->payload;
+		iov[cnt].iov_len = q->len;
+		cnt++;
+	}
+	mh.msg_iovlen = (size_t)cnt;
+	if (sendmsg(s->udp_fd, &mh, MSG_NOSIGNAL) < 0) {
+		/* A full socket buffer drops the datagram, as a full NIC
+		 * queue would. */
+		s->u->stats.dropped_other++;
+		return;
+	}
+	s->up_b += p->tot_len;
+	s->up_n++;
+	s->u->stats.dgrams_up++;
+	s->u->stats.bytes_up += p->tot_len;
+}
+
+static void us_flush_pending(struct session *s)
+{
+	for (unsigned i = 0; i < s->n_pend; i++) {
+		us_send(s, &s->pend[i].dst, s->pend[i].p);
+		pbuf_free(s->pend[i].p);
+	}
+	s->n_pend = 0;
+	free(s->pend);
+	s->pend = NULL;
+}
+
+/* ---- association ------------------------------------------------------- */
+
+static int us_set_ctl_poll(struct session *s, int events)
+{
+	if (events == s->ctl_events)
+		return 0;
+	s->ctl_events = events;
+	return uv_poll_start(&s->ctl_poll, events, us_on_ctl);
+}
+
+/* Where datagrams go: BND.ADDR:BND.PORT, or the proxy's own address when
+ * the server answered with an unspecified BND.ADDR (RFC 1928 leaves that
+ * to mean "the address you reached me at"). */
+static int us_relay_addr(struct session *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const struct upstream_cfg *up = s->u->up;
+	struct socks5_addr b;
+	static const uint8_t zero[16];
+
+	if (upstream_socks5_bound(s->hs, &b) < 0)
+		return -EPROTO;
+	memset(ss, 0, sizeof(*ss));
+	if ((b.atyp == SOCKS5_ATYP_IPV4 && memcmp(b.u.v4, zero, 4) == 0) ||
+	    (b.atyp == SOCKS5_ATYP_IPV6 && memcmp(b.u.v6, zero, 16) == 0)) {
+		memcpy(ss, &up->server, up->server_len);
+		*len = up->server_len;
+		if (ss->ss_family == AF_INET)
+			((struct sockaddr_in *)ss)->sin_port = htons(b.port);
+		else
+			((struct sockaddr_in6 *)ss)->sin6_port = htons(b.port);
+		return 0;
+	}
+	if (b.atyp == SOCKS5_ATYP_IPV4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, b.u.v4, 4);
+		sin->sin_port = htons(b.port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (b.atyp == SOCKS5_ATYP_IPV6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, b.u.v6, 16);
+		sin6->sin6_port = htons(b.port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -EAFNOSUPPORT; /* a relay given by name: not supported */
+}
+
+static void us_ready(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	int r = us_relay_addr(s, &ss, &len);
+
+	if (r < 0) {
+		us_end(s, "unusable relay address from proxy", strerror(-r));
+		return;
+	}
+	r = sock_open(ss.ss_family, SOCK_DGRAM, &s->u->sock);
+	if (r < 0) {
+		us_end(s, "cannot open UDP socket", strerror(-r));
+		return;
+	}
+	s->udp_fd = r;
+	/* Connected: the kernel then only hands us the relay's datagrams. */
+	r = sock_connect(s->udp_fd, (struct sockaddr *)&ss, len);
+	if (r < 0 || uv_poll_init_socket(s->u->loop, &s->udp_poll, s->udp_fd) < 0) {
+		us_end(s, "cannot reach the UDP relay", strerror(r < 0 ? -r : EIO));
+		return;
+	}
+	s->udp_poll.data = s;
+	s->udp_open = true;
+	s->refs++;
+	uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
+	s->state = US_READY;
+	free(s->hs);
+	s->hs = NULL;
+	/* The control connection only signals the association's end now. */
+	us_set_ctl_poll(s, UV_READABLE);
+	log_debug("udp#%" PRIu64 " associated", s->id);
+	us_flush_pending(s);
+}
+
+static ssize_t us_io_read(void *ctx, void *buf, size_t len)
+{
+	struct session *s = ctx;
+	ssize_t n = read(s->ctl_fd, buf, len);
+
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	return n;
+}
+
+static ssize_t us_io_write(void *ctx, const void *buf, size_t len)
+{
+	struct session *s = ctx;
+	ssize_t n = send(s->ctl_fd, buf, len, MSG_NOSIGNAL);
+
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	return n;
+}
+
+static void us_refused(struct session *s, const char *why)
+{
+	struct flow_udp_ctx *u = s->u;
+
+	u->refused_until = uv_now(u->loop) + REFUSED_BACKOFF_MS;
+	if (!u->warned_refused) {
+		log_warn("proxy %s does not relay UDP (%s); UDP flows are dropped, TCP is unaffected",
+			 u->up->server_str, why);
+		u->warned_refused = true;
+	}
+	u->stats.dropped_refused += s->n_pend;
+	us_end(s, "proxy refused UDP ASSOCIATE", why);
+}
+
+static void us_on_ctl(uv_poll_t *h, int status, int events)
+{
+	struct session *s = h->data;
+	struct upstream_io io = { us_io_read, us_io_write, s };
+	int r;
+
+	(void)events;
+	if (s->state == US_DEAD)
+		return;
+	if (s->state == US_CONNECTING) {
+		r = status < 0 ? status : sock_error(s->ctl_fd);
+		if (r < 0) {
+			us_end(s, "cannot connect to the proxy", strerror(-r));
+			return;
+		}
+		s->state = US_HANDSHAKE;
+	}
+	if (s->state == US_HANDSHAKE) {
+		r = upstream_socks5_udp.step(s->hs, &io);
+		if (r == UPSTREAM_DONE) {
+			us_ready(s);
+		} else if (r == -EOPNOTSUPP || r == -EACCES) {
+			us_refused(s, upstream_socks5_udp.error(s->hs));
+		} else if (r < 0) {
+			us_end(s, "UDP ASSOCIATE failed", upstream_socks5_udp.error(s->hs));
+		} else {
+			us_set_ctl_poll(s, r == UPSTREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
+		}
+		return;
+	}
+	/* READY: the association lives as long as this connection. Anything
+	 * the server sends on it is meaningless; EOF or an error ends it. */
+	for (;;) {
+		uint8_t junk[256];
+		ssize_t n = read(s->ctl_fd, junk, sizeof(junk));
+
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		us_end(s, "proxy closed the association", n < 0 ? strerror(errno) : NULL);
+		return;
+	}
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void us_deliver(struct session *s, const uint8_t *buf, size_t len)
+{
+	struct flow_udp_ctx *u = s->u;
+	struct socks5_addr from;
+	uint8_t frag;
+	ip_addr_t src;
+	int h = socks5_udp_header_parse(buf, len, &from, &frag);
+
+	if (h < 0) {
+		u->stats.dropped_other++;
+		return;
+	}
+	if (frag != 0) {
+		/* Reassembly is optional in RFC 1928 and no proxy we know
+		 * fragments; drop and count. */
+		u->stats.dropped_frag++;
+		return;
+	}
+	if (from.atyp == SOCKS5_ATYP_IPV4 && !IP_IS_V6(&s->client)) {
+		IP_ADDR4(&src, from.u.v4[0], from.u.v4[1], from.u.v4[2], from.u.v4[3]);
+	} else if (from.atyp == SOCKS5_ATYP_IPV6 && IP_IS_V6(&s->client)) {
+		ip_addr_set_zero_ip6(&src);
+		memcpy(ip_2_ip6(&src)->addr, from.u.v6, 16);
+	} else {
+		/* A reply from a name, or from the other family than the
+		 * client's socket: nothing the client could receive. */
+		u->stats.dropped_other++;
+		return;
+	}
+	if (stack_udp_send(u->stack, &src, from.port, &s->client, s->cport, buf + h,
+			   len - (size_t)h) < 0) {
+		u->stats.dropped_other++;
+		return;
+	}
+	s->down_b += len - (size_t)h;
+	s->down_n++;
+	u->stats.dgrams_down++;
+	u->stats.bytes_down += len - (size_t)h;
+	us_touch(s);
+}
+
+static void us_on_udp(uv_poll_t *h, int status, int events)
+{
+	struct session *s = h->data;
+
+	(void)events;
+	if (s->state != US_READY)
+		return;
+	if (status < 0) {
+		us_end(s, "UDP relay socket error", uv_strerror(status));
+		return;
+	}
+	/* Bounded so one busy session cannot starve the loop. */
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(s->udp_fd, s->u->buf, DGRAM_MAX + SOCKS5_UDP_HEADER_MAX, 0);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				s->u->stats.dropped_other++; /* e.g. ICMP refused */
+			return;
+		}
+		us_deliver(s, s->u->buf, (size_t)n);
+		if (s->state != US_READY)
+			return;
+	}
+}
+
+/* ---- input from the TUN ------------------------------------------------- */
+
+static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport)
+{
+	const struct upstream_cfg *up = u->up;
+	struct session *s;
+	struct socks5_addr any;
+	unsigned b;
+	int r;
+
+	/* Bound the table: the least recently used session goes first. */
+	if (u->count >= u->cfg.max_sessions && u->lru_head) {
+		u->stats.evicted++;
+		us_end(u->lru_head, "evicted (session table full)", NULL);
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->hs = malloc(upstream_socks5_udp.state_size);
+	if (s->hs == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->u = u;
+	s->id = ++u->next_id;
+	s->refs = 1;
+	s->ctl_fd = s->udp_fd = -1;
+	s->dns_only = true;
+	ip_addr_copy(s->client, *src);
+	s->cport = sport;
+	s->t_start = s->t_last = uv_now(u->loop);
+	b = us_hash(src, sport);
+	s->hnext = u->buckets[b];
+	u->buckets[b] = s;
+	us_lru_append(s);
+	u->count++;
+	u->stats.sessions++;
+	s->state = US_CONNECTING;
+
+	/* We do not know our relay-side source yet: 0.0.0.0:0 (or ::). */
+	if (up->server.ss_family == AF_INET6)
+		socks5_addr_from_ipv6(&any, (const uint8_t[16]){ 0 }, 0);
+	else
+		socks5_addr_from_ipv4(&any, (const uint8_t[4]){ 0 }, 0);
+	upstream_socks5_udp.init(s->hs, up, &any);
+
+	r = sock_open(up->server.ss_family, SOCK_STREAM, &u->sock);
+	if (r < 0)
+		goto fail;
+	s->ctl_fd = r;
+	r = sock_connect(s->ctl_fd, (const struct sockaddr *)&up->server, up->server_len);
+	if (r < 0 && r != -EINPROGRESS)
+		goto fail;
+	r = uv_poll_init_socket(u->loop, &s->ctl_poll, s->ctl_fd);
+	if (r < 0)
+		goto fail;
+	s->ctl_poll.data = s;
+	s->ctl_open = true;
+	s->refs++;
+	us_set_ctl_poll(s, UV_WRITABLE);
+	return s;
+fail:
+	us_end(s, "cannot open a connection to the proxy", strerror(-r));
+	return NULL;
+}
+
+static void us_target(struct socks5_addr *t, const ip_addr_t *dst, uint16_t dport)
+{
+	uint8_t a[16];
+
+	if (IP_IS_V6(dst)) {
+		memcpy(a, ip_2_ip6(dst)->addr, 16);
+		socks5_addr_from_ipv6(t, a, dport);
+	} else {
+		memcpy(a, &ip_2_ip4(dst)->addr, 4);
+		socks5_addr_from_ipv4(t, a, dport);
+	}
+}
+
+void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport,
+		    const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
+{
+	struct session *s = us_find(u, src, sport);
+	struct socks5_addr t;
+
+	if (s == NULL) {
+		if (u->refused_until && uv_now(u->loop) < u->refused_until) {
+			u->stats.dropped_refused++;
+			pbuf_free(payload);
+			return;
+		}
+		s = us_create(u, src, sport);
+		if (s == NULL) {
+			u->stats.dropped_other++;
+			pbuf_free(payload);
+			return;
+		}
+	}
+	us_touch(s);
+	if (dport != 53)
+		s->dns_only = false;
+	us_target(&t, dst, dport);
+	if (s->state == US_READY) {
+		us_send(s, &t, payload);
+		pbuf_free(payload);
+		return;
+	}
+	if (s->n_pend >= u->cfg.max_pending) {
+		u->stats.dropped_pending++;
+		pbuf_free(payload);
+		return;
+	}
+	if (s->pend == NULL) {
+		s->pend = calloc(u->cfg.max_pending, sizeof(*s->pend));
+		if (s->pend == NULL) {
+			u->stats.dropped_other++;
+			pbuf_free(payload);
+			return;
+		}
+	}
+	/* The pbuf waits in the queue, owned by the session. */
+	s->pend[s->n_pend].dst = t;
+	s->pend[s->n_pend].p = payload;
+	s->n_pend++;
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static void us_on_sweep(uv_timer_t *h)
+{
+	struct flow_udp_ctx *u = h->data;
+	uint64_t now = uv_now(u->loop);
+	struct session *s = u->lru_head, *next;
+
+	for (; s; s = next) {
+		next = s->lnext;
+		if (s->state < US_READY) {
+			if (now - s->t_start >= u->cfg.connect_timeout_ms)
+				us_end(s, "timed out associating with the proxy", NULL);
+			continue;
+		}
+		if (now - s->t_last >= (s->dns_only ? u->cfg.dns_idle_ms : u->cfg.idle_ms))
+			us_end(s, "idle", NULL);
+	}
+}
+
+/* ---- context ----------------------------------------------------------- */
+
+int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct upstream_cfg *up,
+			const struct sock_opts *sock, const struct flow_udp_config *cfg,
+			struct flow_udp_ctx **out)
+{
+	struct flow_udp_ctx *u;
+
+	*out = NULL;
+	u = calloc(1, sizeof(*u));
+	if (u == NULL)
+		return -ENOMEM;
+	u->buf = malloc(DGRAM_MAX + SOCKS5_UDP_HEADER_MAX);
+	if (u->buf == NULL) {
+		free(u);
+		return -ENOMEM;
+	}
+	u->loop = loop;
+	u->stack = stack;
+	u->up = up;
+	u->sock = *sock;
+	u->cfg = *cfg;
+	if (u->cfg.max_sessions == 0)
+		u->cfg.max_sessions = 1;
+	uv_timer_init(loop, &u->sweep);
+	u->sweep.data = u;
+	uv_timer_start(&u->sweep, us_on_sweep, 1000, 1000);
+	uv_check_init(loop, &u->reaper);
+	u->reaper.data = u;
+	uv_check_start(&u->reaper, us_reap);
+	*out = u;
+	return 0;
+}
+
+void flow_udp_ctx_shutdown(struct flow_udp_ctx *u)
+{
+	while (u->lru_head)
+		us_end(u->lru_head, "shutting down", NULL);
+	uv_close((uv_handle_t *)&u->sweep, NULL);
+	uv_close((uv_handle_t *)&u->reaper, NULL);
+}
+
+void flow_udp_ctx_destroy(struct flow_udp_ctx *u)
+{
+	if (u == NULL)
+		return;
+	us_reap(&u->reaper);
+	free(u->buf);
+	free(u);
+}
+
+const struct flow_udp_stats *flow_udp_stats(const struct flow_udp_ctx *u)
+{
+	return &u->stats;
+}
+
+unsigned flow_udp_sessions(const struct flow_udp_ctx *u)
+{
+	return u->count;
+}
