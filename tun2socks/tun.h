@@ -1,6 +1,7 @@
 /* The TUN device: where packets enter and leave the daemon.
  *
- * One header for every platform; CMake compiles exactly one of tun_linux.c
+ * One header for every platform: tun.c holds the portable part (framing,
+ * config checks, accessors); CMake adds exactly one of tun_linux.c
  * or tun_darwin.c. The descriptor is non-blocking and packet-oriented: one
  * tun_read() returns one IP packet, one tun_writev() sends one. The loop
  * watches tun_fd() for readability and drains with tun_read() to -EAGAIN.

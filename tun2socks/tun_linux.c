@@ -15,19 +15,16 @@
 #define _GNU_SOURCE 1 /* SOCK_CLOEXEC, strnlen, whatever the build's flags */
 #endif
 
-#include "tun.h"
+#include "tun_impl.h"
 
 #include "log.h"
 #include "tun_csum.h"
-#include "tun_frame.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -44,23 +41,12 @@
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5
 #endif
 
-/* Largest offload header accepted on a handed-over fd (TUNSETVNETHDRSZ
- * allows more; virtio uses 10 or 12). */
-#define VNET_LEN_MAX 32
-#define READ_MAX_GSO 65535u
-
-struct tun {
-	int fd;
-	int framing;
-	uint32_t mtu;
-	char name[IFNAMSIZ];
-	/* Bytes of offload header on every packet; 0 without IFF_VNET_HDR. */
-	uint16_t vnet_len;
-	/* Writes leave TCP/UDP checksums to the kernel. */
-	bool csum_offload;
-	/* Reads may be GSO super-packets up to READ_MAX_GSO. */
-	bool gso;
-};
+/* The offload header is what struct tun's hdr_len counts, and a write
+ * patches a copy of the packet's headers in tun_writev's scratch. */
+_Static_assert(sizeof(struct virtio_net_hdr) <= TUN_HDR_MAX,
+	       "TUN_HDR_MAX below virtio_net_hdr");
+_Static_assert(TUN_CSUM_HDR_MAX <= TUN_HDR_SCRATCH,
+	       "TUN_HDR_SCRATCH below TUN_CSUM_HDR_MAX");
 
 /* An RTNETLINK request with room for a few attributes. */
 struct nl_req {
@@ -76,52 +62,6 @@ struct nl_req {
 /* The kernel always answers an NLM_F_ACK request; the timeout only guards
  * against a wedged netlink socket turning startup into a hang. */
 #define NL_TIMEOUT_SEC 5
-
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static int check_config(const struct tun_config *cfg, char *err, size_t errlen)
-{
-	if (cfg->framing < -1 || cfg->framing > TUN_FRAMING_AF4) {
-		set_err(err, errlen, "unknown TUN framing %d", cfg->framing);
-		return -EINVAL;
-	}
-	if (cfg->mtu < TUN_MTU_MIN || cfg->mtu > TUN_MTU_MAX) {
-		set_err(err, errlen, "MTU %u out of range %u..%u", cfg->mtu,
-			TUN_MTU_MIN, TUN_MTU_MAX);
-		return -EINVAL;
-	}
-	if (cfg->fd >= 0)
-		return 0;
-	if (cfg->name && strlen(cfg->name) >= IFNAMSIZ) {
-		set_err(err, errlen, "TUN name \"%s\" longer than %d characters",
-			cfg->name, IFNAMSIZ - 1);
-		return -EINVAL;
-	}
-	if (cfg->has_addr4 && cfg->prefix4 > 32) {
-		set_err(err, errlen, "IPv4 prefix length %u > 32", cfg->prefix4);
-		return -EINVAL;
-	}
-	if (cfg->has_addr6 && cfg->prefix6 > 128) {
-		set_err(err, errlen, "IPv6 prefix length %u > 128", cfg->prefix6);
-		return -EINVAL;
-	}
-	if (cfg->has_addr6 && cfg->mtu < TUN_MTU_MIN_IPV6) {
-		set_err(err, errlen, "MTU %u too small for IPv6 (needs >= %u)",
-			cfg->mtu, TUN_MTU_MIN_IPV6);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 static int nl_open(int *out)
 {
@@ -222,7 +162,8 @@ static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
 	if (sendto(nlfd, req, req->nh.nlmsg_len, 0, (struct sockaddr *)&kernel,
 		   sizeof(kernel)) < 0) {
 		rc = -errno;
-		set_err(err, errlen, "%s: netlink send: %s", what, strerror(-rc));
+		tun_set_err(err, errlen, "%s: netlink send: %s", what,
+			    strerror(-rc));
 		return rc;
 	}
 	for (;;) {
@@ -239,8 +180,8 @@ static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
 				continue;
 			rc = (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT
 								       : -errno;
-			set_err(err, errlen, "%s: netlink receive: %s", what,
-				strerror(-rc));
+			tun_set_err(err, errlen, "%s: netlink receive: %s",
+				    what, strerror(-rc));
 			return rc;
 		}
 		/* Only the kernel (port 0) may answer for itself. */
@@ -262,8 +203,8 @@ static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
 			if (m->nlmsg_type != NLMSG_ERROR)
 				continue;
 			if (m->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
-				set_err(err, errlen, "%s: truncated netlink ACK",
-					what);
+				tun_set_err(err, errlen,
+					    "%s: truncated netlink ACK", what);
 				return -EPROTO;
 			}
 			e = NLMSG_DATA(m);
@@ -271,8 +212,8 @@ static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
 				return 0;
 			rc = e->error < 0 ? e->error : -e->error;
 			nl_ext_ack_msg(m, kmsg, sizeof(kmsg));
-			set_err(err, errlen, "%s: %s%s%s", what, strerror(-rc),
-				kmsg[0] ? ": " : "", kmsg);
+			tun_set_err(err, errlen, "%s: %s%s%s", what,
+				    strerror(-rc), kmsg[0] ? ": " : "", kmsg);
 			return rc;
 		}
 	}
@@ -353,10 +294,10 @@ static int addr_add(int nlfd, uint32_t seq, int ifindex, const char *name,
 	/* EACCES here is not about privileges (those fail with EPERM) but
 	 * the disable_ipv6 sysctl; keep the caller from blaming root. */
 	if (rc == -EACCES && family == AF_INET6) {
-		set_err(err, errlen,
-			"%s: IPv6 is disabled on this interface "
-			"(net.ipv6.conf.*.disable_ipv6=1)",
-			what);
+		tun_set_err(err, errlen,
+			    "%s: IPv6 is disabled on this interface "
+			    "(net.ipv6.conf.*.disable_ipv6=1)",
+			    what);
 		rc = -EAFNOSUPPORT;
 	}
 	return rc;
@@ -411,9 +352,9 @@ static void vnet_setup(struct tun *t)
 	 * at the default, sizeof(struct virtio_net_hdr). */
 	if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0 &&
 	    (ioctl(t->fd, TUNGETVNETHDRSZ, &sz) < 0 ||
-	     sz < (int)sizeof(struct virtio_net_hdr) || sz > VNET_LEN_MAX))
+	     sz < (int)sizeof(struct virtio_net_hdr) || sz > TUN_HDR_MAX))
 		sz = (int)sizeof(struct virtio_net_hdr);
-	t->vnet_len = (uint16_t)sz;
+	t->hdr_len = (uint16_t)sz;
 	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) {
 			t->csum_offload = true;
@@ -426,8 +367,13 @@ static void vnet_setup(struct tun *t)
 		 t->name, strerror(errno));
 }
 
-static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
-		      size_t errlen)
+int tun_platform_default_framing(void)
+{
+	return TUN_FRAMING_RAW;
+}
+
+int tun_platform_create(struct tun *t, const struct tun_config *cfg,
+			char *err, size_t errlen)
 {
 	const char *want = cfg->name && cfg->name[0] ? cfg->name : "tun%d";
 	struct ifreq ifr;
@@ -440,13 +386,14 @@ static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
 	if (t->fd < 0) {
 		rc = -errno;
 		if (rc == -ENOENT || rc == -ENODEV || rc == -ENXIO)
-			set_err(err, errlen,
-				"open /dev/net/tun: %s (is the tun module "
-				"loaded? in a container, pass the device in)",
-				strerror(-rc));
+			tun_set_err(err, errlen,
+				    "open /dev/net/tun: %s (is the tun module "
+				    "loaded? in a container, pass the device "
+				    "in)",
+				    strerror(-rc));
 		else
-			set_err(err, errlen, "open /dev/net/tun: %s",
-				strerror(-rc));
+			tun_set_err(err, errlen, "open /dev/net/tun: %s",
+				    strerror(-rc));
 		goto out;
 	}
 
@@ -465,26 +412,26 @@ static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
 	}
 	if (rc) {
 		if (rc == -EBUSY) {
-			set_err(err, errlen,
-				"TUN name %s busy: another process (or "
-				"descriptor) has it open",
-				want);
+			tun_set_err(err, errlen,
+				    "TUN name %s busy: another process (or "
+				    "descriptor) has it open",
+				    want);
 		} else if (rc == -EINVAL && if_nametoindex(want)) {
 			/* The kernel says EINVAL for a name taken by another
 			 * kind of device (or a multi-queue TUN). */
-			set_err(err, errlen,
-				"interface %s exists and is not a single-queue "
-				"TUN device",
-				want);
+			tun_set_err(err, errlen,
+				    "interface %s exists and is not a "
+				    "single-queue TUN device",
+				    want);
 			rc = -EEXIST;
 		} else {
-			set_err(err, errlen, "TUNSETIFF %s: %s", want,
-				strerror(-rc));
+			tun_set_err(err, errlen, "TUNSETIFF %s: %s", want,
+				    strerror(-rc));
 		}
 		goto out;
 	}
-	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
-	t->name[IFNAMSIZ - 1] = '\0';
+	memcpy(t->name, ifr.ifr_name, sizeof(t->name));
+	t->name[sizeof(t->name) - 1] = '\0';
 	if (ifr.ifr_flags & IFF_VNET_HDR)
 		vnet_setup(t);
 	else if (cfg->offload >= 0 && t->framing == TUN_FRAMING_RAW)
@@ -499,13 +446,13 @@ static int tun_create(struct tun *t, const struct tun_config *cfg, char *err,
 	ifindex = (int)if_nametoindex(t->name);
 	if (!ifindex) {
 		rc = -errno;
-		set_err(err, errlen, "if_nametoindex %s: %s", t->name,
-			strerror(-rc));
+		tun_set_err(err, errlen, "if_nametoindex %s: %s", t->name,
+			    strerror(-rc));
 		goto out;
 	}
 	rc = nl_open(&nlfd);
 	if (rc) {
-		set_err(err, errlen, "netlink socket: %s", strerror(-rc));
+		tun_set_err(err, errlen, "netlink socket: %s", strerror(-rc));
 		goto out;
 	}
 	/* MTU before up: the kernel only enables IPv6 on the link if the MTU
@@ -549,22 +496,22 @@ static int vnet_adopt(struct tun *t, const struct tun_config *cfg, char *err,
 	int sz = (int)sizeof(struct virtio_net_hdr);
 
 	if (t->framing != TUN_FRAMING_RAW) {
-		set_err(err, errlen,
-			"--tun-fd %d: a TUN with IFF_VNET_HDR carries bare IP "
-			"packets, not AF4 framing",
-			cfg->fd);
+		tun_set_err(err, errlen,
+			    "--tun-fd %d: a TUN with IFF_VNET_HDR carries "
+			    "bare IP packets, not AF4 framing",
+			    cfg->fd);
 		return -EINVAL;
 	}
 	if (ioctl(cfg->fd, TUNGETVNETHDRSZ, &sz) < 0)
 		sz = (int)sizeof(struct virtio_net_hdr);
-	if (sz < (int)sizeof(struct virtio_net_hdr) || sz > VNET_LEN_MAX) {
-		set_err(err, errlen,
-			"--tun-fd %d: IFF_VNET_HDR header of %d bytes "
-			"unsupported",
-			cfg->fd, sz);
+	if (sz < (int)sizeof(struct virtio_net_hdr) || sz > TUN_HDR_MAX) {
+		tun_set_err(err, errlen,
+			    "--tun-fd %d: IFF_VNET_HDR header of %d bytes "
+			    "unsupported",
+			    cfg->fd, sz);
 		return -EINVAL;
 	}
-	t->vnet_len = (uint16_t)sz;
+	t->hdr_len = (uint16_t)sz;
 	t->gso = true;
 	if (cfg->offload > 0) {
 		unsigned int f = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
@@ -581,33 +528,25 @@ static int vnet_adopt(struct tun *t, const struct tun_config *cfg, char *err,
 
 /* --tun-fd: the descriptor may be a TUN someone else configured or any
  * packet-preserving descriptor (a SOCK_SEQPACKET pair, a utun socket
- * forwarded from elsewhere); it is never configured, only checked. */
-static int tun_adopt(struct tun *t, const struct tun_config *cfg, char *err,
-		     size_t errlen)
+ * forwarded from elsewhere); only a TUN has a name to tell. */
+int tun_platform_adopt(struct tun *t, const struct tun_config *cfg,
+		       char *err, size_t errlen)
 {
 	struct ifreq ifr;
-	int fl;
 
-	fl = fcntl(cfg->fd, F_GETFL);
-	if (fl < 0) {
-		int rc = -errno;
-
-		set_err(err, errlen, "--tun-fd %d: %s", cfg->fd, strerror(-rc));
-		return rc;
-	}
 	memset(&ifr, 0, sizeof(ifr));
 	if (ioctl(cfg->fd, TUNGETIFF, &ifr) == 0) {
 		if (ifr.ifr_flags & IFF_TAP) {
-			set_err(err, errlen,
-				"--tun-fd %d is a TAP device (Ethernet "
-				"frames); need TUN",
-				cfg->fd);
+			tun_set_err(err, errlen,
+				    "--tun-fd %d is a TAP device (Ethernet "
+				    "frames); need TUN",
+				    cfg->fd);
 			return -EINVAL;
 		}
 		/* Whether it has packet-info headers (no IFF_NO_PI) cannot be
 		 * told: TUNGETIFF reports IFF_NOFILTER in the same bit. */
-		memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
-		t->name[IFNAMSIZ - 1] = '\0';
+		memcpy(t->name, ifr.ifr_name, sizeof(t->name));
+		t->name[sizeof(t->name) - 1] = '\0';
 		if (ifr.ifr_flags & IFF_VNET_HDR) {
 			int rc = vnet_adopt(t, cfg, err, errlen);
 
@@ -618,87 +557,8 @@ static int tun_adopt(struct tun *t, const struct tun_config *cfg, char *err,
 				 "offload possible",
 				 cfg->fd);
 		}
-	} else {
-		snprintf(t->name, sizeof(t->name), "fd%d", cfg->fd);
 	}
-	if (!(fl & O_NONBLOCK) && fcntl(cfg->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		int rc = -errno;
-
-		set_err(err, errlen, "--tun-fd %d: set O_NONBLOCK: %s", cfg->fd,
-			strerror(-rc));
-		return rc;
-	}
-	t->fd = cfg->fd;
 	return 0;
-}
-
-int tun_open(const struct tun_config *cfg, struct tun **out, char *err,
-	     size_t errlen)
-{
-	struct tun *t = NULL;
-	int rc;
-
-	*out = NULL;
-	set_err(err, errlen, "%s", "");
-	if (!cfg) {
-		set_err(err, errlen, "no TUN config");
-		return -EINVAL;
-	}
-	rc = check_config(cfg, err, errlen);
-	if (rc)
-		return rc;
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		set_err(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	t->fd = -1;
-	t->framing = cfg->framing < 0 ? TUN_FRAMING_RAW : cfg->framing;
-	t->mtu = cfg->mtu;
-	rc = cfg->fd >= 0 ? tun_adopt(t, cfg, err, errlen)
-			  : tun_create(t, cfg, err, errlen);
-	if (rc)
-		goto out;
-	*out = t;
-	t = NULL;
-out:
-	if (t) {
-		/* A handed-over fd goes back to the caller untouched. */
-		if (t->fd >= 0 && cfg->fd < 0)
-			close(t->fd);
-		free(t);
-	}
-	return rc;
-}
-
-int tun_fd(const struct tun *t)
-{
-	return t->fd;
-}
-
-const char *tun_name(const struct tun *t)
-{
-	return t->name;
-}
-
-int tun_framing(const struct tun *t)
-{
-	return t->framing;
-}
-
-uint32_t tun_mtu(const struct tun *t)
-{
-	return t->mtu;
-}
-
-size_t tun_read_max(const struct tun *t)
-{
-	return t->gso ? READ_MAX_GSO : t->mtu;
-}
-
-bool tun_csum_offload(const struct tun *t)
-{
-	return t->csum_offload;
 }
 
 /* The offload header of a packet read. The checksum state needs nothing:
@@ -707,12 +567,14 @@ bool tun_csum_offload(const struct tun *t)
  * large segment it is; anything else segmented (UDP fragmentation or
  * segmentation, which we never ask for) would have to be split first, so
  * it is refused. Returns the packet length or -EPROTO. */
-static ssize_t vnet_in(const uint8_t *vh, uint8_t *pkt, size_t len)
+ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr,
+			    uint8_t *pkt, size_t len)
 {
 	struct virtio_net_hdr h;
 	unsigned int version = len ? pkt[0] >> 4 : 0;
 
-	memcpy(&h, vh, sizeof(h));
+	(void)t;
+	memcpy(&h, hdr, sizeof(h));
 	/* ECN only marks that the super-packet carries CWR, which is just
 	 * as true of the single segment it becomes here. */
 	switch (h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
@@ -737,64 +599,6 @@ static ssize_t vnet_in(const uint8_t *vh, uint8_t *pkt, size_t len)
 	return (ssize_t)len;
 }
 
-ssize_t tun_read(struct tun *t, void *buf, size_t cap)
-{
-	uint8_t vh[VNET_LEN_MAX];
-	uint8_t hdr[TUN_FRAME_AF4_LEN];
-	uint8_t spare;
-	struct iovec iov[4];
-	size_t hlen = 0;
-	int cnt = 0;
-	ssize_t n;
-
-	if (!buf || cap == 0)
-		return -EINVAL;
-	if (t->vnet_len) {
-		iov[cnt].iov_base = vh;
-		iov[cnt++].iov_len = t->vnet_len;
-		hlen = t->vnet_len;
-	} else if (t->framing == TUN_FRAMING_AF4) {
-		iov[cnt].iov_base = hdr;
-		iov[cnt++].iov_len = sizeof(hdr);
-		hlen = sizeof(hdr);
-	}
-	iov[cnt].iov_base = buf;
-	iov[cnt++].iov_len = cap;
-	/* One byte past cap: filling it means the packet did not fit (the
-	 * kernel truncates silently otherwise). */
-	iov[cnt].iov_base = &spare;
-	iov[cnt++].iov_len = 1;
-	do {
-		n = readv(t->fd, iov, cnt);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	/* A TUN never reads 0; a handed-over socket does once its peer is
-	 * gone, and returning 0 would make the loop spin. */
-	if (n == 0)
-		return -EPIPE;
-	if ((size_t)n > hlen + cap)
-		return -EMSGSIZE;
-	if (t->vnet_len) {
-		if ((size_t)n <= hlen)
-			return -EPROTO;
-		return vnet_in(vh, buf, (size_t)n - hlen);
-	}
-	if (hlen) {
-		uint8_t probe[TUN_FRAME_AF4_LEN + 1];
-
-		if ((size_t)n <= hlen)
-			return -EPROTO;
-		memcpy(probe, hdr, hlen);
-		probe[hlen] = *(const uint8_t *)buf;
-		/* The host's own numbers: whoever handed us an AF4 fd on
-		 * Linux speaks Linux's AF_INET6. */
-		if (tun_frame_af4_decode(probe, sizeof(probe), AF_INET, AF_INET6))
-			return -EPROTO;
-	}
-	return n - (ssize_t)hlen;
-}
-
 /* Copies the first want bytes of the packet (or all, if shorter) into out;
  * returns how many. */
 static size_t iov_gather(const struct iovec *iov, int iovcnt, uint8_t *out,
@@ -815,11 +619,12 @@ static size_t iov_gather(const struct iovec *iov, int iovcnt, uint8_t *out,
 	return got;
 }
 
-/* v[0] is the offload header. For a TCP/UDP packet whose checksum the
- * kernel can complete, v[1] becomes a copy of its headers carrying the
- * pseudo-header sum (the caller's buffers are const, and lwIP may not even
- * have zeroed the field) and the rest of iov follows from there; otherwise
- * iov follows unchanged. Returns the number of entries in v. */
+/* v[0] is left for the offload header. For a TCP/UDP packet whose
+ * checksum the kernel can complete, v[1] becomes a copy of its headers
+ * carrying the pseudo-header sum (the caller's buffers are const, and lwIP
+ * may not even have zeroed the field) and the rest of iov follows from
+ * there; otherwise iov follows unchanged. Returns the number of entries in
+ * v. */
 static int vnet_out(const struct tun *t, const struct iovec *iov, int iovcnt,
 		    size_t total, struct virtio_net_hdr *vh,
 		    uint8_t hbuf[TUN_CSUM_HDR_MAX], struct iovec *v)
@@ -858,73 +663,17 @@ static int vnet_out(const struct tun *t, const struct iovec *iov, int iovcnt,
 	return iovcnt + 1;
 }
 
-int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt)
+int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov,
+			 int iovcnt, size_t total, uint8_t hdr[TUN_HDR_MAX],
+			 uint8_t scratch[TUN_HDR_SCRATCH], struct iovec *v)
 {
-	struct iovec v[TUN_WRITEV_MAX_IOV + 2];
-	const struct iovec *out = iov;
-	uint8_t hdr[TUN_FRAME_AF4_LEN];
-	uint8_t vnet[VNET_LEN_MAX];
-	uint8_t hbuf[TUN_CSUM_HDR_MAX];
-	size_t total = 0;
-	int outcnt = iovcnt;
-	ssize_t n;
-	int i;
+	struct virtio_net_hdr vh;
+	int cnt;
 
-	if (!iov || iovcnt <= 0 || iovcnt > TUN_WRITEV_MAX_IOV)
-		return -EINVAL;
-	for (i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	if (total == 0)
-		return -EINVAL;
-	if (t->vnet_len) {
-		struct virtio_net_hdr vh;
-
-		memset(&vh, 0, sizeof(vh)); /* GSO_NONE, checksum complete */
-		outcnt = vnet_out(t, iov, iovcnt, total, &vh, hbuf, v);
-		/* Beyond struct virtio_net_hdr (a larger vnet_len), zeros. */
-		memset(vnet, 0, t->vnet_len);
-		memcpy(vnet, &vh, sizeof(vh));
-		v[0].iov_base = vnet;
-		v[0].iov_len = t->vnet_len;
-		out = v;
-		total += t->vnet_len;
-	} else if (t->framing == TUN_FRAMING_AF4) {
-		uint8_t first = 0;
-		int rc;
-
-		for (i = 0; i < iovcnt; i++) {
-			if (iov[i].iov_len) {
-				first = *(const uint8_t *)iov[i].iov_base;
-				break;
-			}
-		}
-		rc = tun_frame_af4_encode(hdr, first, AF_INET, AF_INET6);
-		if (rc)
-			return rc;
-		v[0].iov_base = hdr;
-		v[0].iov_len = sizeof(hdr);
-		memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
-		out = v;
-		outcnt = iovcnt + 1;
-		total += sizeof(hdr);
-	}
-	do {
-		n = writev(t->fd, out, outcnt);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return (errno == EWOULDBLOCK || errno == ENOBUFS) ? -EAGAIN
-								  : -errno;
-	/* A TUN takes a packet whole or not at all. */
-	if ((size_t)n != total)
-		return -EIO;
-	return 0;
-}
-
-void tun_close(struct tun *t)
-{
-	if (!t)
-		return;
-	if (t->fd >= 0)
-		close(t->fd);
-	free(t);
+	memset(&vh, 0, sizeof(vh)); /* GSO_NONE, checksum complete */
+	cnt = vnet_out(t, iov, iovcnt, total, &vh, scratch, v);
+	/* Beyond struct virtio_net_hdr (a larger hdr_len), zeros. */
+	memset(hdr, 0, t->hdr_len);
+	memcpy(hdr, &vh, sizeof(vh));
+	return cnt;
 }
