@@ -25,6 +25,7 @@
 
 struct daemon {
 	const struct daemon_config *cfg;
+	struct sock_opts sock;   /* cfg->sock with the interface resolved */
 	uv_loop_t loop;
 	struct tun *tun;
 	struct stack *stack;
@@ -106,7 +107,7 @@ static int daemon_probe_proxy(struct daemon *d)
 	struct pollfd pfd;
 	int fd, r;
 
-	fd = sock_open(d->upstream.server.ss_family, SOCK_STREAM, &d->cfg->sock);
+	fd = sock_open(d->upstream.server.ss_family, SOCK_STREAM, &d->sock);
 	if (fd < 0) {
 		log_error("cannot open a socket to the proxy: %s%s", strerror(-fd),
 			  fd == -EPERM ? " (--bind-interface/--fwmark need root)" : "");
@@ -296,6 +297,16 @@ int daemon_run(const struct daemon_config *cfg)
 	}
 	d->cfg = cfg;
 	d->mtu = cfg->tun.mtu;
+	d->sock = cfg->sock;
+	r = sock_opts_resolve(&d->sock);
+	if (r == -ENODEV) {
+		log_error("--bind-interface: no interface named '%s'", cfg->sock.bind_iface);
+		goto out_free;
+	}
+	if (r < 0) {
+		log_error("--fwmark is not supported on this platform (use --bind-interface)");
+		goto out_free;
+	}
 	if (daemon_resolve_proxy(d) < 0)
 		goto out_free;
 	if (cfg->check_proxy && daemon_probe_proxy(d) < 0)
@@ -322,7 +333,7 @@ int daemon_run(const struct daemon_config *cfg)
 		log_error("cannot set up flows: %s", strerror(-r));
 		goto out_loop;
 	}
-	d->flows.sock = cfg->sock;
+	d->flows.sock = d->sock;
 	d->flows.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
 	d->flows.idle_timeout_ms = (uint64_t)cfg->idle_timeout_s * 1000;
 
@@ -344,7 +355,7 @@ int daemon_run(const struct daemon_config *cfg)
 		flow_udp_config_defaults(&ucfg);
 		ucfg.idle_ms = (uint64_t)cfg->udp_timeout_s * 1000;
 		ucfg.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
-		r = flow_udp_ctx_create(&d->loop, d->stack, &d->upstream, &cfg->sock, &ucfg,
+		r = flow_udp_ctx_create(&d->loop, d->stack, &d->upstream, &d->sock, &ucfg,
 					&d->udp);
 		if (r < 0) {
 			log_error("cannot set up UDP: %s", strerror(-r));

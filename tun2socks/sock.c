@@ -1,8 +1,22 @@
-/* Portable half of sock: connect and close. */
+/* Portable half of sock: option checks, connect and close. */
 #include "sock.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <unistd.h>
+
+int sock_opts_resolve(struct sock_opts *o)
+{
+	if (o->has_fwmark && !sock_platform_has_fwmark())
+		return -ENOTSUP;
+	o->iface_index = 0;
+	if (o->bind_iface[0] != '\0') {
+		o->iface_index = if_nametoindex(o->bind_iface);
+		if (o->iface_index == 0)
+			return -ENODEV;
+	}
+	return 0;
+}
 
 int sock_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {

@@ -24,6 +24,9 @@ struct sock_opts {
  * (fwmark where the platform has none). */
 int sock_opts_resolve(struct sock_opts *o);
 
+/* Platform part: whether SO_MARK-style marking exists here. */
+bool sock_platform_has_fwmark(void);
+
 /* A non-blocking, close-on-exec socket of the given family and type
  * (SOCK_STREAM: TCP_NODELAY set) with the options applied. Returns the fd
  * or -errno (-EPERM when an option needs privileges we lack). */

@@ -11,16 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-int sock_opts_resolve(struct sock_opts *o)
+bool sock_platform_has_fwmark(void)
 {
-	if (o->has_fwmark)
-		return -ENOTSUP;
-	if (o->bind_iface[0] != '\0') {
-		o->iface_index = if_nametoindex(o->bind_iface);
-		if (o->iface_index == 0)
-			return -ENODEV;
-	}
-	return 0;
+	return false;
 }
 
 int sock_open(int family, int type, const struct sock_opts *o)
