@@ -657,7 +657,11 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 	if (f->state == FS_DEAD)
 		return;
 	if (f->state == FS_CONNECTING) {
-		r = status < 0 ? status : sock_error(f->fd);
+		/* libuv reports any POLLERR as UV_EBADF; the socket knows
+		 * the real reason (ECONNREFUSED, EHOSTUNREACH...). */
+		r = sock_error(f->fd);
+		if (r == 0 && status < 0)
+			r = status;
 		if (r < 0) {
 			flow_abort(f, "cannot connect to the proxy", strerror(-r));
 			return;
@@ -671,7 +675,8 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 		return;
 	}
 	if (status < 0) {
-		flow_abort(f, "upstream socket error", uv_strerror(status));
+		r = sock_error(f->fd);
+		flow_abort(f, "upstream connection failed", strerror(r < 0 ? -r : -status));
 		return;
 	}
 	if (events & UV_WRITABLE) {

@@ -402,7 +402,11 @@ static void us_on_ctl(uv_poll_t *h, int status, int events)
 	if (s->state == US_DEAD)
 		return;
 	if (s->state == US_CONNECTING) {
-		r = status < 0 ? status : sock_error(s->ctl_fd);
+		/* libuv reports any POLLERR as UV_EBADF; SO_ERROR has the
+		 * real reason. */
+		r = sock_error(s->ctl_fd);
+		if (r == 0 && status < 0)
+			r = status;
 		if (r < 0) {
 			us_end(s, "cannot connect to the proxy", strerror(-r));
 			return;
@@ -488,7 +492,9 @@ static void us_on_udp(uv_poll_t *h, int status, int events)
 	if (s->state != US_READY)
 		return;
 	if (status < 0) {
-		us_end(s, "UDP relay socket error", uv_strerror(status));
+		int r = sock_error(s->udp_fd);
+
+		us_end(s, "UDP relay socket error", strerror(r < 0 ? -r : -status));
 		return;
 	}
 	/* Bounded so one busy session cannot starve the loop. */
