@@ -128,11 +128,77 @@ static void s5_consume(struct s5 *s, int used)
 	s->in_len = (uint16_t)(s->in_len - used);
 }
 
+/* Parses the message the current READ state waits for: bytes consumed,
+ * 0 for "need more", or a negative errno. */
+static int s5_parse(struct s5 *s, uint8_t *method, struct socks5_reply *reply)
+{
+	switch (s->state) {
+	case S5_READ_METHOD:
+		return socks5_method_parse(s->in, s->in_len, s->cfg->has_auth, method);
+	case S5_READ_AUTH:
+		return socks5_auth_reply_parse(s->in, s->in_len);
+	default:
+		return socks5_reply_parse(s->in, s->in_len, reply);
+	}
+}
+
+static int s5_load_request(struct s5 *s)
+{
+	return s5_load(s, socks5_request_build(s->out, sizeof(s->out), s->cmd, &s->target),
+		       S5_SEND_REQUEST);
+}
+
+/* Acts on a complete message of `used` bytes (or a parse error) in the
+ * current READ state: 0 to go on, UPSTREAM_DONE, or a negative errno. */
+static int s5_handle(struct s5 *s, int used, uint8_t method, const struct socks5_reply *reply)
+{
+	char what[64];
+
+	switch (s->state) {
+	case S5_READ_METHOD:
+		if (used == -ENOTSUP)
+			return s5_fail(s, -EACCES, "%s", s->cfg->has_auth
+				? "proxy accepts neither no-auth nor username/password"
+				: "proxy requires authentication (give user:pass in the proxy URL)");
+		if (used < 0)
+			return s5_fail(s, used, "%s", "malformed method selection from proxy");
+		s5_consume(s, used);
+		if (method == SOCKS5_METHOD_USERPASS)
+			return s5_load(s, socks5_auth_build(s->out, sizeof(s->out), s->cfg->user,
+							    s->cfg->pass),
+				       S5_SEND_AUTH);
+		return s5_load_request(s);
+	case S5_READ_AUTH:
+		if (used == -EACCES)
+			return s5_fail(s, used, "%s", "proxy rejected the username/password");
+		if (used < 0)
+			return s5_fail(s, used, "%s", "malformed authentication reply from proxy");
+		s5_consume(s, used);
+		return s5_load_request(s);
+	default: /* S5_READ_REPLY */
+		if (used < 0)
+			return s5_fail(s, used, "%s", "malformed reply from proxy");
+		if (reply->rep != SOCKS5_REP_SUCCEEDED) {
+			snprintf(what, sizeof(what), "0x%02x: %s", reply->rep,
+				 socks5_rep_str(reply->rep));
+			return s5_fail(s, socks5_rep_to_errno(reply->rep),
+				       s->cmd == SOCKS5_CMD_CONNECT
+					       ? "proxy refused CONNECT, reply %s"
+					       : "proxy refused UDP ASSOCIATE, reply %s",
+				       what);
+		}
+		s->bound = reply->bnd;
+		s->in_used = (uint16_t)used;
+		s->state = S5_DONE;
+		return UPSTREAM_DONE;
+	}
+}
+
 static int s5_step(void *state, const struct upstream_io *io)
 {
 	struct s5 *s = state;
 	struct socks5_reply reply;
-	uint8_t method;
+	uint8_t method = 0;
 	int r;
 
 	for (;;) {
@@ -148,75 +214,19 @@ static int s5_step(void *state, const struct upstream_io *io)
 								: S5_READ_REPLY;
 			break;
 		case S5_READ_METHOD:
-			r = socks5_method_parse(s->in, s->in_len, s->cfg->has_auth, &method);
-			if (r == 0) {
-				r = s5_fill(s, io);
-				if (r != 0)
-					return r;
-				break;
-			}
-			if (r == -ENOTSUP)
-				return s5_fail(s, -EACCES, "%s", s->cfg->has_auth
-					? "proxy accepts neither no-auth nor username/password"
-					: "proxy requires authentication (give user:pass in the proxy URL)");
-			if (r < 0)
-				return s5_fail(s, r, "%s", "malformed method selection from proxy");
-			s5_consume(s, r);
-			if (method == SOCKS5_METHOD_USERPASS)
-				r = s5_load(s, socks5_auth_build(s->out, sizeof(s->out),
-							 s->cfg->user, s->cfg->pass),
-					    S5_SEND_AUTH);
-			else
-				r = s5_load(s, socks5_request_build(s->out, sizeof(s->out),
-							    s->cmd, &s->target),
-					    S5_SEND_REQUEST);
-			if (r < 0)
-				return r;
-			break;
 		case S5_READ_AUTH:
-			r = socks5_auth_reply_parse(s->in, s->in_len);
+		case S5_READ_REPLY:
+			r = s5_parse(s, &method, &reply);
 			if (r == 0) {
-				r = s5_fill(s, io);
+				r = s5_fill(s, io); /* need more */
 				if (r != 0)
 					return r;
 				break;
 			}
-			if (r == -EACCES)
-				return s5_fail(s, r, "%s", "proxy rejected the username/password");
-			if (r < 0)
-				return s5_fail(s, r, "%s", "malformed authentication reply from proxy");
-			s5_consume(s, r);
-			r = s5_load(s, socks5_request_build(s->out, sizeof(s->out),
-							    s->cmd, &s->target),
-				    S5_SEND_REQUEST);
-			if (r < 0)
+			r = s5_handle(s, r, method, &reply);
+			if (r != 0)
 				return r;
 			break;
-		case S5_READ_REPLY:
-			r = socks5_reply_parse(s->in, s->in_len, &reply);
-			if (r == 0) {
-				r = s5_fill(s, io);
-				if (r != 0)
-					return r;
-				break;
-			}
-			if (r < 0)
-				return s5_fail(s, r, "%s", "malformed reply from proxy");
-			if (reply.rep != SOCKS5_REP_SUCCEEDED) {
-				char what[64];
-
-				snprintf(what, sizeof(what), "0x%02x: %s", reply.rep,
-					 socks5_rep_str(reply.rep));
-				return s5_fail(s, socks5_rep_to_errno(reply.rep),
-					       s->cmd == SOCKS5_CMD_CONNECT
-						       ? "proxy refused CONNECT, reply %s"
-						       : "proxy refused UDP ASSOCIATE, reply %s",
-					       what);
-			}
-			s->bound = reply.bnd;
-			s->in_used = (uint16_t)r;
-			s->state = S5_DONE;
-			return UPSTREAM_DONE;
 		case S5_DONE:
 			return UPSTREAM_DONE;
 		}
