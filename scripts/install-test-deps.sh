@@ -11,6 +11,7 @@ set -euo pipefail
 # package, e.g. a tool built from source or installed another way).
 declare -A PROVIDES=(
 	[dante-server]=danted
+	[microsocks]=microsocks
 	[nginx-light]=nginx
 	[curl]=curl
 	[iperf3]=iperf3
@@ -27,8 +28,9 @@ declare -A PROVIDES=(
 	[valgrind]=valgrind
 )
 # valgrind: T2S_LEAK_CHECK=1 without an ASan build (build-asan/tun2socks)
-PKGS=(dante-server nginx-light curl iperf3 wrk proxychains4 iproute2 procps
-      psmisc openssl python3 coreutils tcpdump passwd valgrind)
+# microsocks: a SOCKS5 server without UDP ASSOCIATE (test_udp's refusal case)
+PKGS=(dante-server microsocks nginx-light curl iperf3 wrk proxychains4 iproute2
+      procps psmisc openssl python3 coreutils tcpdump passwd valgrind)
 # shellcheck disable=SC2206
 PKGS+=(${T2S_DEPS_EXTRA:-})
 
