@@ -389,7 +389,7 @@ static void us_refused(struct session *s, const char *why)
 		u->warned_refused = true;
 	}
 	u->stats.dropped_refused += s->n_pend;
-	us_end(s, "proxy refused UDP ASSOCIATE", why);
+	us_end(s, why, NULL);
 }
 
 static void us_on_ctl(uv_poll_t *h, int status, int events)
@@ -492,8 +492,18 @@ static void us_on_udp(uv_poll_t *h, int status, int events)
 	if (s->state != US_READY)
 		return;
 	if (status < 0) {
+		/* libuv stopped the handle on POLLERR. An ICMP error for one
+		 * datagram (the proxy relays "port unreachable" from a
+		 * remote) is that datagram's loss, not the association's
+		 * end: count it and keep polling. */
 		int r = sock_error(s->udp_fd);
 
+		if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH ||
+		    r == -EHOSTDOWN || r == -EMSGSIZE || r == 0) {
+			s->u->stats.dropped_other++;
+			uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
+			return;
+		}
 		us_end(s, "UDP relay socket error", strerror(r < 0 ? -r : -status));
 		return;
 	}
@@ -653,7 +663,12 @@ static void us_on_sweep(uv_timer_t *h)
 				us_end(s, "timed out associating with the proxy", NULL);
 			continue;
 		}
-		if (now - s->t_last >= (s->dns_only ? u->cfg.dns_idle_ms : u->cfg.idle_ms))
+		/* DNS-only sessions get the shorter of the two timeouts. */
+		uint64_t idle = u->cfg.idle_ms;
+
+		if (s->dns_only && u->cfg.dns_idle_ms < idle)
+			idle = u->cfg.dns_idle_ms;
+		if (now - s->t_last >= idle)
 			us_end(s, "idle", NULL);
 	}
 }

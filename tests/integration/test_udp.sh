@@ -25,16 +25,18 @@
 #     udp_idle_timeout           an idle session ends 2..4 s after its last
 #                                datagram ("idle"); an active one does not;
 #                                a later datagram gets a new session
-#   opt-in (T2S_UDP_KNOWN_BUGS=1), daemon #1:
+#   daemon #1:
 #     udp_target_unreachable     datagrams to a closed port make danted send
 #                                an ICMP port unreachable to our relay socket;
 #                                the association (alive as long as its TCP
 #                                control connection) must survive it: the
 #                                same socket then gets echoes, over ONE
 #                                session. Fails with the daemon as of this
-#                                writing (each such datagram ends the session,
-#                                logged as "UDP relay socket error: bad file
-#                                descriptor"), hence opt-in until it is fixed.
+#                                writing (the ICMP leaves ECONNREFUSED pending
+#                                on the relay socket, libuv reports POLLERR,
+#                                and each such datagram ends the session:
+#                                "UDP relay socket error"), hence opt-in until
+#                                that is fixed.
 #   daemon #4, microsocks (no UDP ASSOCIATE):
 #     udp_refused                no answers, exactly one "does not relay UDP"
 #                                warning, no further ASSOCIATE attempts; TCP
@@ -61,7 +63,10 @@ setup_servers "$NAMES" none
 # ---- helpers -----------------------------------------------------------------
 # ufail NAME REASON: fail, with this script's own server logs too.
 ufail() {
-	fail "$1" "$2"
+	local why
+	why=$(tr -s '\n' ' ' <<<"$2")
+	((${#why} > 500)) && why="${why:0:500}..."
+	fail "$1" "${why% }"
 	dump_file "udp echo server log" "$UDP_LOG" 15
 	dump_file "dante (connectdst no) log" "$RUN_DIR/dcone.log" 20
 	dump_file "microsocks log" "$RUN_DIR/microsocks.log" 20
@@ -212,8 +217,8 @@ TT_OUT=$(utool cone --target "$T4" --port "$UDP_PORT" --alt-port "$UDP_ALT" --tw
 TT_RC=$?
 log "two targets, one socket: $TT_OUT"
 
-# -- opt-in: a target port that answers ICMP port unreachable --
-UNREACH=${T2S_UDP_KNOWN_BUGS:-0}
+# -- a target port that answers ICMP port unreachable --
+UNREACH=${T2S_UDP_UNREACHABLE:-1}
 if [[ $UNREACH == 1 ]]; then
 	UR_OUT=$(cx timeout 30 "$PY" - "$T4" "$UDP_PORT" "$UDP_CLOSED" "$UT" 2>&1 <<'EOF'
 import socket, sys, time
@@ -338,6 +343,11 @@ else
 		n=$(sessions_of "$C4:$p" | wc -l)
 		((n == 1)) || bad="${bad:+$bad; }$n udp# sessions for $C4:$p, want 1"
 	done
+	# the SIGTERM summary counts the same sessions as the udp# lines
+	ids=$(run_log | sed -nE 's/.*(udp#[0-9]+) closed .*/\1/p' | sort -u | wc -l)
+	stopped=$(run_log | grep -E 'stopped: .* UDP sessions' | tail -n 1)
+	nsum=$(sed -nE 's/.* ([0-9]+) UDP sessions, .*/\1/p' <<<"$stopped")
+	[[ $nsum == "$ids" ]] || bad="${bad:+$bad; }last line says '${nsum:-?} UDP sessions', the log has $ids udp# sessions: $stopped"
 	if [[ -n $bad ]]; then ufail udp_session_per_source "$bad"; else pass udp_session_per_source; fi
 fi
 
@@ -373,8 +383,9 @@ else
 	out6=$(utool cone --target "$T6" --port "$UDP_PORT" --alt-port "$UDP_ALT" --timeout "$UT" 2>&1)
 	rc6=$?
 	log "full cone v4: $out4; v6: $out6"
+	note=$(alive_note)
 	daemon_finish
-	((rc4 == 0)) || FC_BAD="${FC_BAD:+$FC_BAD; }v4: reply from $T4:$UDP_ALT (never sent to) not received: $out4$(alive_note)"
+	((rc4 == 0)) || FC_BAD="${FC_BAD:+$FC_BAD; }v4: reply from $T4:$UDP_ALT (never sent to) not received: $out4$note"
 	((rc6 == 0)) || FC_BAD="${FC_BAD:+$FC_BAD; }v6: reply from [$T6]:$UDP_ALT not received: $out6"
 	for ep in "$C4:$(field sport "$out4")" "[$C6]:$(field sport "$out6")"; do
 		[[ $ep == *: ]] && continue
@@ -446,9 +457,11 @@ else
 	[[ $(field ok "$out") == 0 ]] || rf_bad="a datagram was answered through microsocks?: $out"
 	wait_log 'does not relay UDP' $((3 * SLOW)) || rf_bad="${rf_bad:+$rf_bad; }no 'does not relay UDP' warning"
 	# many more datagrams from several source ports (v4 and v6)
-	out=$(utool multi --target "$T4" --port "$UDP_PORT" --sockets 4 --count 5 --timeout 0.4 2>&1)
+	out=$(utool multi --target "$T4" --port "$UDP_PORT" --sockets 4 --count 5 --timeout 0.4 \
+		--max-lost-rounds 0 2>&1)
 	[[ $(field ok "$out") == 0 ]] || rf_bad="${rf_bad:+$rf_bad; }datagrams answered: $out"
-	out=$(utool multi --target "$T6" --port "$UDP_PORT" --sockets 2 --count 5 --timeout 0.4 2>&1)
+	out=$(utool multi --target "$T6" --port "$UDP_PORT" --sockets 2 --count 5 --timeout 0.4 \
+		--max-lost-rounds 0 2>&1)
 	[[ $(field ok "$out") == 0 ]] || rf_bad="${rf_bad:+$rf_bad; }datagrams answered (v6): $out"
 	nw=$(run_log | grep -c 'does not relay UDP')
 	ns=$(run_log | grep -cE 'udp#[0-9]+ closed ')

@@ -10,7 +10,8 @@ server: echo every datagram back to its sender, from the socket it came in
         LEN" per datagram to --log. Runs until SIGTERM.
 echo:   stop-and-wait: COUNT datagrams of varied sizes (1..--max-size
         bytes, random content) to TARGET:PORT from one socket; each reply
-        must equal what was sent and come from TARGET:PORT. Prints
+        must equal what was sent and come from TARGET:PORT. Gives up after
+        --max-lost losses in a row (the rest count as lost). Prints
         "sent=N ok=N lost=N bad=N wrongsrc=N late=N sport=P" and exits 0
         only if every datagram came back intact.
 cone:   from one socket, send b"CONE:..." to TARGET:PORT; expects the echo
@@ -20,7 +21,7 @@ cone:   from one socket, send b"CONE:..." to TARGET:PORT; expects the echo
         sport=P"; exit 0 if both arrived.
 multi:  SOCKETS sockets (distinct source ports) send COUNT rounds of tagged
         datagrams to TARGET:PORT; every socket must get back exactly its own
-        datagrams. Prints "ports=P1,P2,.. ok=N lost=N cross=N".
+        datagrams (gives up after --max-lost-rounds bad rounds). Prints "ports=P1,P2,.. ok=N lost=N cross=N".
 
 Every wait is bounded (--timeout per datagram / round).
 """
@@ -122,8 +123,14 @@ def echo(a):
     sock = client_socket(a.target, a.sport)
     want_src = (a.target.lower(), a.port)
     sent = set()
-    ok = lost = bad = wrongsrc = late = 0
+    ok = lost = bad = wrongsrc = late = run = 0
+    aborted = 0
     for n in sizes(a.count, a.max_size, rnd):
+        if a.max_lost and run >= a.max_lost:
+            # that many in a row: the path is broken, do not wait out the rest
+            aborted += 1
+            lost += 1
+            continue
         payload = rnd.randbytes(n)
         sock.sendto(payload, (a.target, a.port))
         sent.add(payload)
@@ -132,6 +139,7 @@ def echo(a):
             got = recv_until(sock, deadline)
             if got is None:
                 lost += 1
+                run += 1
                 if a.verbose:
                     print("lost: %d bytes" % n, file=sys.stderr)
                 break
@@ -142,6 +150,7 @@ def echo(a):
                 continue
             if data == payload:
                 ok += 1
+                run = 0
                 break
             if data in sent:
                 late += 1
@@ -151,8 +160,9 @@ def echo(a):
             break
         if a.gap:
             time.sleep(a.gap)
-    print("sent=%d ok=%d lost=%d bad=%d wrongsrc=%d late=%d sport=%d" %
-          (a.count, ok, lost, bad, wrongsrc, late, sock.getsockname()[1]))
+    print("sent=%d ok=%d lost=%d bad=%d wrongsrc=%d late=%d sport=%d%s" %
+          (a.count - aborted, ok, lost, bad, wrongsrc, late, sock.getsockname()[1],
+           " gave-up-after=%d-lost-in-a-row" % a.max_lost if aborted else ""))
     return 0 if ok == a.count and not (bad or wrongsrc) else 1
 
 
@@ -189,8 +199,12 @@ def multi(a):
     socks = [client_socket(a.target, 0) for _ in range(a.sockets)]
     ports = [s.getsockname()[1] for s in socks]
     want_src = (a.target.lower(), a.port)
-    ok = lost = cross = wrongsrc = 0
+    ok = lost = cross = wrongsrc = bad_rounds = 0
     for rnd_i in range(a.count):
+        if a.max_lost_rounds and bad_rounds >= a.max_lost_rounds:
+            lost += a.sockets * (a.count - rnd_i)   # not sent: path broken
+            print("gave up after %d rounds with losses in a row" % bad_rounds, file=sys.stderr)
+            break
         pending = {}
         for i, s in enumerate(socks):
             msg = b"S%d:R%d:" % (i, rnd_i) + os.urandom(16 + 37 * i)
@@ -215,6 +229,7 @@ def multi(a):
                     cross += 1
                     print("socket %d got %r" % (i, data[:12]), file=sys.stderr)
         lost += len(pending)
+        bad_rounds = bad_rounds + 1 if pending else 0
     print("ports=%s ok=%d lost=%d cross=%d wrongsrc=%d" %
           (",".join(map(str, ports)), ok, lost, cross, wrongsrc))
     return 0 if ok == a.count * a.sockets and not (cross or wrongsrc) else 1
@@ -239,6 +254,8 @@ def main():
             c.add_argument("--sport", type=int, default=0)
             c.add_argument("--seed", type=int)
             c.add_argument("--gap", type=float, default=0.0)
+            c.add_argument("--max-lost", type=int, default=5,
+                           help="give up after this many lost in a row (0: never)")
             c.add_argument("--verbose", action="store_true")
         elif name == "cone":
             c.add_argument("--alt-port", type=int, required=True)
@@ -247,6 +264,8 @@ def main():
         else:
             c.add_argument("--sockets", type=int, default=2)
             c.add_argument("--count", type=int, default=20)
+            c.add_argument("--max-lost-rounds", type=int, default=3,
+                           help="give up after this many rounds with losses in a row (0: never)")
     a = p.parse_args()
     return {"server": serve, "echo": echo, "cone": cone, "multi": multi}[a.mode](a)
 
