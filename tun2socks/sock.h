@@ -32,6 +32,11 @@ bool sock_platform_has_fwmark(void);
  * or -errno (-EPERM when an option needs privileges we lack). */
 int sock_open(int family, int type, const struct sock_opts *o);
 
+/* Applies the loop-avoidance options (interface, mark) to a socket that
+ * someone else created, such as c-ares; sock_open() does it for ours.
+ * Returns 0 or -errno. */
+int sock_apply(int fd, int family, const struct sock_opts *o);
+
 /* Starts a non-blocking connect: 0 connected, -EINPROGRESS pending, or
  * -errno. */
 int sock_connect(int fd, const struct sockaddr *sa, socklen_t len);

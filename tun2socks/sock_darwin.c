@@ -33,19 +33,29 @@ int sock_open(int family, int type, const struct sock_opts *o)
 	if (type == SOCK_STREAM &&
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto fail;
-	if (o != NULL && o->iface_index != 0) {
-		if (family == AF_INET6) {
-			if (setsockopt(fd, IPPROTO_IPV6, IPV6_BOUND_IF, &o->iface_index,
-				       sizeof(o->iface_index)) < 0)
-				goto fail;
-		} else if (setsockopt(fd, IPPROTO_IP, IP_BOUND_IF, &o->iface_index,
-				      sizeof(o->iface_index)) < 0) {
-			goto fail;
-		}
+	ret = sock_apply(fd, family, o);
+	if (ret < 0) {
+		close(fd);
+		return ret;
 	}
 	return fd;
 fail:
 	ret = -errno;
 	close(fd);
 	return ret;
+}
+
+int sock_apply(int fd, int family, const struct sock_opts *o)
+{
+	if (o == NULL || o->iface_index == 0)
+		return 0;
+	if (family == AF_INET6) {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_BOUND_IF, &o->iface_index,
+			       sizeof(o->iface_index)) < 0)
+			return -errno;
+	} else if (setsockopt(fd, IPPROTO_IP, IP_BOUND_IF, &o->iface_index,
+			      sizeof(o->iface_index)) < 0) {
+		return -errno;
+	}
+	return 0;
 }

@@ -27,16 +27,30 @@ int sock_open(int family, int type, const struct sock_opts *o)
 	if (type == SOCK_STREAM &&
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto fail;
-	if (o != NULL && o->bind_iface[0] != '\0' &&
-	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->bind_iface,
-		       (socklen_t)strlen(o->bind_iface)) < 0)
-		goto fail;
-	if (o != NULL && o->has_fwmark &&
-	    setsockopt(fd, SOL_SOCKET, SO_MARK, &o->fwmark, sizeof(o->fwmark)) < 0)
-		goto fail;
+	ret = sock_apply(fd, family, o);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
 	return fd;
 fail:
 	ret = -errno;
 	close(fd);
 	return ret;
+}
+
+int sock_apply(int fd, int family, const struct sock_opts *o)
+{
+	/* Both options are per socket, whatever its family. */
+	(void)family;
+	if (o == NULL)
+		return 0;
+	if (o->bind_iface[0] != '\0' &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->bind_iface,
+		       (socklen_t)strnlen(o->bind_iface, sizeof(o->bind_iface))) < 0)
+		return -errno;
+	if (o->has_fwmark &&
+	    setsockopt(fd, SOL_SOCKET, SO_MARK, &o->fwmark, sizeof(o->fwmark)) < 0)
+		return -errno;
+	return 0;
 }

@@ -1,0 +1,541 @@
+/* resolver: c-ares driven by the libuv loop (research.md s. 3).
+ *
+ * Invariants:
+ *  - every socket c-ares wants watched has exactly one struct resolver_poll
+ *    on r->polls; when c-ares says "no interest" (it is about to close the
+ *    fd) the poll leaves the list and is uv_close()d at once, so libuv
+ *    never watches a closed or reused fd; its memory goes in the close
+ *    callback;
+ *  - r->open_handles counts the timer and the polls not yet through their
+ *    close callback; r is freed only when it is 0 and destroy was asked;
+ *  - the timer is re-armed from ares_timeout() after every call into
+ *    c-ares that may have changed its deadlines.
+ */
+#include "resolver.h"
+
+#include <arpa/inet.h>
+#include <ares.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+enum {
+	RESOLVER_TIMEOUT_MS = 2000,
+	RESOLVER_TRIES = 2,
+	RESOLVER_PORT = 53,
+	RESOLVER_ENTRY_MAX = 128, /* one server entry, text form */
+	RESOLVER_CSV_MAX = 4096,
+};
+
+struct resolver_poll {
+	uv_poll_t h;
+	struct resolver *r;
+	ares_socket_t fd;
+	struct resolver_poll *next;
+};
+
+struct resolver {
+	uv_loop_t *loop;
+	ares_channel_t *chan; /* NULL after shutdown */
+	uv_timer_t timer;
+	struct resolver_poll *polls;
+	struct sock_opts sock;
+	unsigned open_handles;
+	bool shut;
+	bool destroyed;
+};
+
+/* One resolver_send() in flight: c-ares gets this as its callback arg. */
+struct resolver_req {
+	resolver_cb cb; /* NULL: the caller was told of a failure already */
+	void *arg;
+	bool in_send;   /* inside ares_send_dnsrec(): do not call cb */
+	bool fired;
+	int sync_status;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *a,
+		    const char *b)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, fmt, a, b);
+}
+
+static int status_to_errno(int st)
+{
+	switch (st) {
+	case ARES_SUCCESS:
+		return 0;
+	case ARES_ETIMEOUT:
+		return -ETIMEDOUT;
+	case ARES_ECONNREFUSED:
+		return -ECONNREFUSED;
+	case ARES_ECANCELLED:
+	case ARES_EDESTRUCTION:
+		return -ECANCELED;
+	case ARES_ENOMEM:
+		return -ENOMEM;
+	case ARES_EOF:
+		return -ECONNRESET;
+	case ARES_EBADRESP:
+		return -EBADMSG;
+	case ARES_EBADQUERY:
+	case ARES_EBADNAME:
+	case ARES_EBADFAMILY:
+	case ARES_EFORMERR:
+	case ARES_EBADSTR:
+		return -EINVAL;
+	case ARES_ENOSERVER:
+		return -EHOSTUNREACH;
+	default:
+		/* SERVFAIL / REFUSED / NOTIMP from every server, and the rest. */
+		return -EIO;
+	}
+}
+
+/* "53" -> 53; anything but 1..65535 in plain decimal -> -1. */
+static long parse_port(const char *s)
+{
+	long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (v > 65535)
+			return -1;
+	}
+	return v == 0 ? -1 : v;
+}
+
+/* One entry (already trimmed, NUL-terminated, scheme kept) -> "ip:port" or
+ * "[ip6]:port" appended to csv at *used. */
+static int parse_entry(char *tok, char *csv, size_t cap, size_t *used,
+		       bool *tcp, char *err, size_t errlen)
+{
+	char shown[RESOLVER_ENTRY_MAX];
+	unsigned char addr[16];
+	char *host = tok, *port = NULL, *end;
+	long portnum = RESOLVER_PORT;
+	int family, n;
+
+	snprintf(shown, sizeof(shown), "%s", tok);
+	if (strncasecmp(host, "udp://", 6) == 0) {
+		host += 6;
+	} else if (strncasecmp(host, "tcp://", 6) == 0) {
+		host += 6;
+		*tcp = true;
+	} else if (strstr(host, "://") != NULL) {
+		set_err(err, errlen, "--dns-server: cannot parse '%s': %s", shown,
+			"only udp:// and tcp:// are supported");
+		return -EINVAL;
+	}
+
+	if (host[0] == '[') {
+		host++;
+		end = strchr(host, ']');
+		if (end == NULL)
+			goto bad_addr;
+		*end = '\0';
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			goto bad_addr;
+		family = AF_INET6;
+	} else {
+		end = strchr(host, ':');
+		if (end != NULL && strchr(end + 1, ':') == NULL) {
+			*end = '\0';
+			port = end + 1;
+			family = AF_INET;
+		} else {
+			/* No colon: IPv4; several: a bare IPv6 address, which
+			 * cannot carry a port without brackets. */
+			family = end == NULL ? AF_INET : AF_INET6;
+		}
+	}
+	if (inet_pton(family, host, addr) != 1)
+		goto bad_addr;
+	if (port != NULL) {
+		portnum = parse_port(port);
+		if (portnum < 0) {
+			set_err(err, errlen, "--dns-server: cannot parse '%s': %s",
+				shown, "port must be 1-65535");
+			return -EINVAL;
+		}
+	}
+
+	n = snprintf(csv + *used, cap - *used, "%s%s%s%s:%ld",
+		     *used > 0 ? "," : "", family == AF_INET6 ? "[" : "", host,
+		     family == AF_INET6 ? "]" : "", portnum);
+	if (n < 0 || (size_t)n >= cap - *used)
+		return -ENOBUFS;
+	*used += (size_t)n;
+	return 0;
+
+bad_addr:
+	set_err(err, errlen, "--dns-server: cannot parse '%s': %s", shown,
+		"expected IP, IP:port or [IPv6]:port");
+	return -EINVAL;
+}
+
+int resolver_parse_servers(const char *servers, char *csv, size_t cap,
+			   bool *tcp, char *err, size_t errlen)
+{
+	char tok[RESOLVER_ENTRY_MAX];
+	const char *p, *comma, *b, *e;
+	size_t used = 0, len;
+	int ret = 0;
+
+	if (cap > 0)
+		csv[0] = '\0';
+	*tcp = false;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (cap == 0)
+		return -ENOBUFS;
+
+	for (p = servers;; p = comma + 1) {
+		comma = strchr(p, ',');
+		e = comma != NULL ? comma : p + strlen(p);
+		b = p;
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		len = (size_t)(e - b);
+		if (len == 0) {
+			set_err(err, errlen, "--dns-server: cannot parse '%s'%s",
+				servers, ": empty entry");
+			ret = -EINVAL;
+			goto out;
+		}
+		if (len >= sizeof(tok)) {
+			set_err(err, errlen, "--dns-server: cannot parse '%s'%s",
+				servers, ": entry too long");
+			ret = -EINVAL;
+			goto out;
+		}
+		memcpy(tok, b, len);
+		tok[len] = '\0';
+		ret = parse_entry(tok, csv, cap, &used, tcp, err, errlen);
+		if (ret < 0)
+			goto out;
+		if (comma == NULL)
+			break;
+	}
+out:
+	if (ret < 0) {
+		csv[0] = '\0';
+		*tcp = false;
+	}
+	return ret;
+}
+
+static void resolver_maybe_free(struct resolver *r)
+{
+	if (!r->destroyed || r->open_handles > 0)
+		return;
+	ares_library_cleanup();
+	free(r);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct resolver *r;
+
+	if (h->type == UV_POLL) {
+		struct resolver_poll *p = h->data;
+
+		r = p->r;
+		free(p);
+	} else {
+		r = h->data;
+	}
+	r->open_handles--;
+	resolver_maybe_free(r);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void rearm_timer(struct resolver *r)
+{
+	struct timeval tv, *tvp;
+	uint64_t ms;
+
+	if (r->chan == NULL)
+		return;
+	tvp = ares_timeout(r->chan, NULL, &tv);
+	if (tvp == NULL) {
+		uv_timer_stop(&r->timer);
+		return;
+	}
+	/* Round up: firing a millisecond early would find nothing expired
+	 * and spin once more. */
+	ms = (uint64_t)tvp->tv_sec * 1000 + ((uint64_t)tvp->tv_usec + 999) / 1000;
+	uv_timer_start(&r->timer, on_timer, ms, 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct resolver *r = t->data;
+
+	ares_process_fds(r->chan, NULL, 0, ARES_PROCESS_FLAG_NONE);
+	rearm_timer(r);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct resolver_poll *p = h->data;
+	struct resolver *r = p->r;
+	ares_fd_events_t ev = { .fd = p->fd, .events = ARES_FD_EVENT_NONE };
+
+	/* On a poll error let c-ares read and write: it finds the socket
+	 * error itself and fails over. p may be closed (not freed) by the
+	 * sock-state callback during processing: not touched afterwards. */
+	if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT)))
+		ev.events |= ARES_FD_EVENT_READ;
+	if (status < 0 || (events & UV_WRITABLE))
+		ev.events |= ARES_FD_EVENT_WRITE;
+	ares_process_fds(r->chan, &ev, 1, ARES_PROCESS_FLAG_NONE);
+	rearm_timer(r);
+}
+
+static void close_poll(struct resolver *r, struct resolver_poll *p)
+{
+	struct resolver_poll **pp;
+
+	for (pp = &r->polls; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	uv_close((uv_handle_t *)&p->h, on_handle_closed);
+}
+
+/* c-ares' ARES_OPT_SOCK_STATE_CB: called before it closes an fd (0, 0)
+ * and whenever its read/write interest changes. */
+static void on_sock_state(void *data, ares_socket_t fd, int readable,
+			  int writable)
+{
+	struct resolver *r = data;
+	struct resolver_poll *p;
+	int events = 0;
+
+	for (p = r->polls; p != NULL; p = p->next)
+		if (p->fd == fd)
+			break;
+	if (!readable && !writable) {
+		if (p != NULL)
+			close_poll(r, p);
+		return;
+	}
+	if (p == NULL) {
+		/* On failure the socket goes unwatched and its queries end by
+		 * timeout: c-ares has no way to be told here. */
+		p = calloc(1, sizeof(*p));
+		if (p == NULL)
+			return;
+		if (uv_poll_init_socket(r->loop, &p->h, fd) < 0) {
+			free(p);
+			return;
+		}
+		p->h.data = p;
+		p->r = r;
+		p->fd = fd;
+		p->next = r->polls;
+		r->polls = p;
+		r->open_handles++;
+	}
+	if (readable)
+		events |= UV_READABLE;
+	if (writable)
+		events |= UV_WRITABLE;
+	uv_poll_start(&p->h, events, on_poll);
+}
+
+/* ares_set_socket_configure_callback: runs after socket(), before
+ * connect(), so the options steer routing of the very first packet. */
+static int on_sock_configure(ares_socket_t fd, int type, void *data)
+{
+	struct resolver *r = data;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	(void)type;
+	memset(&ss, 0, sizeof(ss));
+	/* An unbound socket still reports its family. */
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	return sock_apply(fd, ss.ss_family, &r->sock) < 0 ? -1 : 0;
+}
+
+int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
+		    struct resolver **out, char *err, size_t errlen)
+{
+	struct ares_options opts;
+	struct resolver *r = NULL;
+	char *csv = NULL;
+	bool tcp = false;
+	int optmask, st, ret;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+
+	if (cfg->servers != NULL) {
+		csv = malloc(RESOLVER_CSV_MAX);
+		if (csv == NULL)
+			return -ENOMEM;
+		ret = resolver_parse_servers(cfg->servers, csv, RESOLVER_CSV_MAX,
+					     &tcp, err, errlen);
+		if (ret == -ENOBUFS)
+			set_err(err, errlen, "--dns-server: %s%s",
+				"too many servers", "");
+		if (ret < 0)
+			goto err_csv;
+	}
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		ret = -ENOMEM;
+		goto err_csv;
+	}
+	r->loop = loop;
+	r->sock = cfg->sock;
+
+	st = ares_library_init(ARES_LIB_INIT_ALL);
+	if (st != ARES_SUCCESS) {
+		ret = status_to_errno(st);
+		set_err(err, errlen, "c-ares: %s%s", ares_strerror(st), "");
+		goto err_free;
+	}
+
+	memset(&opts, 0, sizeof(opts));
+	optmask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+		  ARES_OPT_SOCK_STATE_CB | ARES_OPT_QUERY_CACHE;
+	opts.flags = (cfg->use_tcp || tcp) ? ARES_FLAG_USEVC : 0;
+	opts.timeout = (int)(cfg->timeout_ms ? cfg->timeout_ms : RESOLVER_TIMEOUT_MS);
+	opts.tries = (int)(cfg->tries ? cfg->tries : RESOLVER_TRIES);
+	opts.sock_state_cb = on_sock_state;
+	opts.sock_state_cb_data = r;
+	/* No cache: a hit would call back from inside ares_send_dnsrec(),
+	 * and the interceptor decides itself what to keep. */
+	opts.qcache_max_ttl = 0;
+	st = ares_init_options(&r->chan, &opts, optmask);
+	if (st != ARES_SUCCESS) {
+		ret = st == ARES_ENOMEM ? -ENOMEM : -EIO;
+		set_err(err, errlen, "c-ares: %s%s", ares_strerror(st), "");
+		goto err_lib;
+	}
+	if (csv != NULL) {
+		st = ares_set_servers_csv(r->chan, csv);
+		if (st != ARES_SUCCESS) {
+			ret = st == ARES_ENOMEM ? -ENOMEM : -EINVAL;
+			set_err(err, errlen, "--dns-server: cannot parse '%s': %s",
+				cfg->servers, ares_strerror(st));
+			goto err_chan;
+		}
+	}
+	ares_set_socket_configure_callback(r->chan, on_sock_configure, r);
+
+	/* Last: from here on r can only go through the close callbacks. */
+	uv_timer_init(loop, &r->timer);
+	r->timer.data = r;
+	r->open_handles = 1;
+	free(csv);
+	*out = r;
+	return 0;
+
+err_chan:
+	ares_destroy(r->chan);
+err_lib:
+	ares_library_cleanup();
+err_free:
+	free(r);
+err_csv:
+	free(csv);
+	return ret;
+}
+
+static void on_reply(void *arg, ares_status_t status, size_t timeouts,
+		     const ares_dns_record_t *reply)
+{
+	struct resolver_req *req = arg;
+	int ret = status_to_errno((int)status);
+
+	(void)timeouts;
+	if (req->in_send) {
+		/* resolver_send() reports this one itself. */
+		req->fired = true;
+		req->sync_status = ret < 0 ? ret : -EIO;
+		return;
+	}
+	if (req->cb != NULL)
+		req->cb(req->arg, ret, ret == 0 ? reply : NULL);
+	free(req);
+}
+
+int resolver_send(struct resolver *r, const struct ares_dns_record *query,
+		  resolver_cb cb, void *arg)
+{
+	struct resolver_req *req;
+	ares_status_t st;
+	int ret;
+
+	if (r->shut)
+		return -ESHUTDOWN;
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return -ENOMEM;
+	req->cb = cb;
+	req->arg = arg;
+	req->in_send = true;
+	st = ares_send_dnsrec(r->chan, query, on_reply, req, NULL);
+	req->in_send = false;
+	if (req->fired) {
+		ret = req->sync_status;
+		free(req);
+		goto out;
+	}
+	ret = status_to_errno((int)st);
+	if (ret < 0)
+		/* Still queued in c-ares despite the error: it will call
+		 * on_reply later, which then only frees req. */
+		req->cb = NULL;
+out:
+	rearm_timer(r);
+	return ret;
+}
+
+void resolver_shutdown(struct resolver *r)
+{
+	if (r->shut)
+		return;
+	r->shut = true;
+	/* ares_destroy() ends every pending query (ARES_EDESTRUCTION, given
+	 * to callers as -ECANCELED) and reports each fd it closes through
+	 * on_sock_state(), which closes the polls; the loop below is for any
+	 * c-ares did not report. */
+	ares_destroy(r->chan);
+	r->chan = NULL;
+	while (r->polls != NULL)
+		close_poll(r, r->polls);
+	uv_close((uv_handle_t *)&r->timer, on_handle_closed);
+}
+
+void resolver_destroy(struct resolver *r)
+{
+	if (r == NULL)
+		return;
+	resolver_shutdown(r);
+	r->destroyed = true;
+	resolver_maybe_free(r);
+}

@@ -1,0 +1,81 @@
+/* resolver: c-ares on the daemon's libuv loop, for forwarding DNS queries.
+ *
+ * One c-ares channel per resolver, driven without threads: c-ares reports
+ * which sockets it wants watched (ARES_OPT_SOCK_STATE_CB) and gets one
+ * uv_poll_t per socket; one uv_timer_t follows ares_timeout() after every
+ * operation. Every c-ares socket gets the sock_opts (--bind-interface,
+ * --fwmark) before connect, so DNS never loops back into the TUN.
+ *
+ * Lifetime: resolver_shutdown() cancels what is pending and closes the
+ * handles (the loop keeps running and finishes the closes);
+ * resolver_destroy() shuts down if needed and frees once the last handle
+ * close callback has run, so it may be called right after shutdown without
+ * running the loop in between. Neither may be called from inside a
+ * resolver_cb (c-ares forbids destroying a channel from its callbacks).
+ */
+#ifndef T2S_RESOLVER_H
+#define T2S_RESOLVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "sock.h"
+
+struct resolver;
+struct ares_dns_record; /* <ares.h>: ares_dns_record_t */
+
+struct resolver_config {
+	/* Comma-separated upstreams: "IP", "IP:port", "[IPv6]:port",
+	 * "udp://IP[:port]", "tcp://IP[:port]" (port 53 by default). c-ares
+	 * has one transport setting per channel: a single tcp:// entry makes
+	 * the whole channel use TCP. NULL = the system configuration
+	 * (resolv.conf) as c-ares reads it; "" is an error. */
+	const char *servers;
+	struct sock_opts sock; /* applied to every c-ares socket */
+	unsigned timeout_ms;   /* per try; 0 = 2000 */
+	unsigned tries;        /* 0 = 2 */
+	bool use_tcp;          /* ARES_FLAG_USEVC */
+};
+
+/* Creates a resolver on loop. Returns 0 or -errno (-EINVAL for a server
+ * string that does not parse, with a message in err, e.g.
+ * "--dns-server: cannot parse 'x'"); *out is NULL on failure. err may be
+ * NULL. */
+int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
+		    struct resolver **out, char *err, size_t errlen);
+
+/* Cancels pending queries (their callbacks run with -ECANCELED before this
+ * returns) and closes the handles. Later resolver_send() calls fail with
+ * -ESHUTDOWN. Idempotent. */
+void resolver_shutdown(struct resolver *r);
+
+/* Shuts down if needed; the memory goes when the handle closes finish. */
+void resolver_destroy(struct resolver *r);
+
+/* status is 0 with the upstream reply (any rcode: NXDOMAIN is a reply, not
+ * an error; the record is valid only during the call, c-ares owns it), or
+ * with reply NULL: -ETIMEDOUT, -ECONNREFUSED, -ECANCELED (shutdown),
+ * -ECONNRESET (connection closed), -EBADMSG (unparseable reply), -EIO
+ * (every server answered SERVFAIL/REFUSED/NOTIMP), -EHOSTUNREACH (no
+ * server configured), -ENOMEM, -EINVAL (c-ares refused the query). */
+typedef void (*resolver_cb)(void *arg, int status,
+			    const struct ares_dns_record *reply);
+
+/* Sends query upstream (c-ares picks its own message ID: restore the
+ * client's on the reply; the caller keeps ownership of query). On 0, cb
+ * runs exactly once, later, from the loop (c-ares' query cache is off, so
+ * never from within this call). On -errno cb never runs: -ESHUTDOWN after
+ * resolver_shutdown(), or a failure c-ares reported at once. */
+int resolver_send(struct resolver *r, const struct ares_dns_record *query,
+		  resolver_cb cb, void *arg);
+
+/* Converts the servers syntax above to what ares_set_servers_csv() takes
+ * ("1.1.1.1:53,[2001:db8::1]:53") into csv (capacity cap) and sets *tcp
+ * when a tcp:// entry was seen. Returns 0, -EINVAL with a message in err,
+ * or -ENOBUFS. Exposed for the tests and the CLI's early validation. */
+int resolver_parse_servers(const char *servers, char *csv, size_t cap,
+			   bool *tcp, char *err, size_t errlen);
+
+#endif
