@@ -1,4 +1,4 @@
-/* addr: printing lwIP addresses for logs. */
+/* addr: lwIP addresses for logs and for SOCKS5 requests. */
 #ifndef T2S_ADDR_H
 #define T2S_ADDR_H
 
@@ -6,8 +6,12 @@
 #include <stdint.h>
 
 #include "lwip/ip_addr.h"
+#include "proto_socks5.h"
 
 /* "1.2.3.4:80" or "[2001:db8::1]:80" (lower case) into buf; returns buf. */
 const char *addr_ep_str(const ip_addr_t *ip, uint16_t port, char *buf, size_t cap);
+
+/* The SOCKS5 address of ip:port (the target of a flow). */
+void addr_to_socks5(const ip_addr_t *ip, uint16_t port, struct socks5_addr *out);
 
 #endif

@@ -555,26 +555,6 @@ static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
 
 /* ---- upstream socket events --------------------------------------------- */
 
-static ssize_t flow_io_read(void *ctx, void *buf, size_t len)
-{
-	struct flow_tcp *f = ctx;
-	ssize_t n = read(f->fd, buf, len);
-
-	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
-	return n;
-}
-
-static ssize_t flow_io_write(void *ctx, const void *buf, size_t len)
-{
-	struct flow_tcp *f = ctx;
-	ssize_t n = send(f->fd, buf, len, MSG_NOSIGNAL);
-
-	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
-	return n;
-}
-
 static void flow_set_poll(struct flow_tcp *f, int events)
 {
 	if (!f->poll_open || events == f->poll_events)
@@ -635,7 +615,7 @@ static void flow_start_relay(struct flow_tcp *f)
 static void flow_handshake(struct flow_tcp *f)
 {
 	const struct upstream_proto *proto = f->ctx->upstream->proto;
-	struct upstream_io io = { flow_io_read, flow_io_write, f };
+	struct upstream_io io = { sock_io_read, sock_io_write, &f->fd };
 	int r = proto->step(f->hs, &io);
 
 	if (r == UPSTREAM_DONE) {
@@ -657,11 +637,7 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 	if (f->state == FS_DEAD)
 		return;
 	if (f->state == FS_CONNECTING) {
-		/* libuv reports any POLLERR as UV_EBADF; the socket knows
-		 * the real reason (ECONNREFUSED, EHOSTUNREACH...). */
-		r = sock_error(f->fd);
-		if (r == 0 && status < 0)
-			r = status;
+		r = sock_poll_error(f->fd, status);
 		if (r < 0) {
 			flow_abort(f, "cannot connect to the proxy", strerror(-r));
 			return;
@@ -675,8 +651,8 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 		return;
 	}
 	if (status < 0) {
-		r = sock_error(f->fd);
-		flow_abort(f, "upstream connection failed", strerror(r < 0 ? -r : -status));
+		flow_abort(f, "upstream connection failed",
+			   strerror(-sock_poll_error(f->fd, status)));
 		return;
 	}
 	if (events & UV_WRITABLE) {
@@ -701,19 +677,6 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 }
 
 /* ---- accept ------------------------------------------------------------- */
-
-static void flow_target(const struct flow_tcp *f, struct socks5_addr *t)
-{
-	uint8_t a[16];
-
-	if (IP_IS_V6(&f->dst_ip)) {
-		memcpy(a, ip_2_ip6(&f->dst_ip)->addr, 16);
-		socks5_addr_from_ipv6(t, a, f->dst_port);
-	} else {
-		memcpy(a, &ip_2_ip4(&f->dst_ip)->addr, 4);
-		socks5_addr_from_ipv4(t, a, f->dst_port);
-	}
-}
 
 int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 {
@@ -755,7 +718,7 @@ int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 	/* Relay small writes at once; the client's own stack batches. */
 	tcp_nagle_disable(pcb);
 
-	flow_target(f, &target);
+	addr_to_socks5(&f->dst_ip, f->dst_port, &target);
 	up->proto->init(f->hs, up, &target);
 
 	r = sock_open(up->server.ss_family, SOCK_STREAM, &ctx->sock);

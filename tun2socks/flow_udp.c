@@ -358,26 +358,6 @@ static void us_ready(struct session *s)
 	us_flush_pending(s);
 }
 
-static ssize_t us_io_read(void *ctx, void *buf, size_t len)
-{
-	struct session *s = ctx;
-	ssize_t n = read(s->ctl_fd, buf, len);
-
-	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
-	return n;
-}
-
-static ssize_t us_io_write(void *ctx, const void *buf, size_t len)
-{
-	struct session *s = ctx;
-	ssize_t n = send(s->ctl_fd, buf, len, MSG_NOSIGNAL);
-
-	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
-	return n;
-}
-
 static void us_refused(struct session *s, const char *why)
 {
 	struct flow_udp_ctx *u = s->u;
@@ -395,18 +375,14 @@ static void us_refused(struct session *s, const char *why)
 static void us_on_ctl(uv_poll_t *h, int status, int events)
 {
 	struct session *s = h->data;
-	struct upstream_io io = { us_io_read, us_io_write, s };
+	struct upstream_io io = { sock_io_read, sock_io_write, &s->ctl_fd };
 	int r;
 
 	(void)events;
 	if (s->state == US_DEAD)
 		return;
 	if (s->state == US_CONNECTING) {
-		/* libuv reports any POLLERR as UV_EBADF; SO_ERROR has the
-		 * real reason. */
-		r = sock_error(s->ctl_fd);
-		if (r == 0 && status < 0)
-			r = status;
+		r = sock_poll_error(s->ctl_fd, status);
 		if (r < 0) {
 			us_end(s, "cannot connect to the proxy", strerror(-r));
 			return;
@@ -496,7 +472,7 @@ static void us_on_udp(uv_poll_t *h, int status, int events)
 		 * datagram (the proxy relays "port unreachable" from a
 		 * remote) is that datagram's loss, not the association's
 		 * end: count it and keep polling. */
-		int r = sock_error(s->udp_fd);
+		int r = sock_poll_error(s->udp_fd, 0);
 
 		if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH ||
 		    r == -EHOSTDOWN || r == -EMSGSIZE || r == 0) {
@@ -588,19 +564,6 @@ fail:
 	return NULL;
 }
 
-static void us_target(struct socks5_addr *t, const ip_addr_t *dst, uint16_t dport)
-{
-	uint8_t a[16];
-
-	if (IP_IS_V6(dst)) {
-		memcpy(a, ip_2_ip6(dst)->addr, 16);
-		socks5_addr_from_ipv6(t, a, dport);
-	} else {
-		memcpy(a, &ip_2_ip4(dst)->addr, 4);
-		socks5_addr_from_ipv4(t, a, dport);
-	}
-}
-
 void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport,
 		    const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
 {
@@ -623,7 +586,7 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 	us_touch(s);
 	if (dport != 53)
 		s->dns_only = false;
-	us_target(&t, dst, dport);
+	addr_to_socks5(dst, dport, &t);
 	if (s->state == US_READY) {
 		us_send(s, &t, payload);
 		pbuf_free(payload);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct sock_opts {
 	char bind_iface[32];   /* "" for none */
@@ -24,8 +25,10 @@ struct sock_opts {
  * (fwmark where the platform has none). */
 int sock_opts_resolve(struct sock_opts *o);
 
-/* Platform part: whether SO_MARK-style marking exists here. */
+/* Platform parts: whether SO_MARK-style marking exists here, and a
+ * non-blocking, close-on-exec socket (0 or -errno). */
 bool sock_platform_has_fwmark(void);
+int sock_platform_socket(int family, int type);
 
 /* A non-blocking, close-on-exec socket of the given family and type
  * (SOCK_STREAM: TCP_NODELAY set) with the options applied. Returns the fd
@@ -44,6 +47,16 @@ int sock_connect(int fd, const struct sockaddr *sa, socklen_t len);
 /* The pending error of a socket after a connect completes (SO_ERROR), as
  * 0 or -errno. */
 int sock_error(int fd);
+
+/* The real error behind a libuv poll callback: libuv reports any POLLERR
+ * as UV_EBADF, while SO_ERROR holds the reason (ECONNREFUSED, ICMP
+ * unreachable...). Returns that -errno, else status (0 or negative). */
+int sock_poll_error(int fd, int status);
+
+/* upstream_io adapters over a non-blocking fd; ctx points to the int fd.
+ * Return bytes moved, 0 for EOF (read), -EAGAIN, or -errno. */
+ssize_t sock_io_read(void *ctx, void *buf, size_t len);
+ssize_t sock_io_write(void *ctx, const void *buf, size_t len);
 
 /* Closes with an RST instead of a FIN (SO_LINGER 0): how a reset on one
  * side of a relay is passed on to the other. */

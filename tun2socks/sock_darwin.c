@@ -7,7 +7,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,9 +16,9 @@ bool sock_platform_has_fwmark(void)
 	return false;
 }
 
-int sock_open(int family, int type, const struct sock_opts *o)
+int sock_platform_socket(int family, int type)
 {
-	int fd, one = 1, ret, fl;
+	int fd, one = 1, fl, ret;
 
 	fd = socket(family, type, 0);
 	if (fd < 0)
@@ -30,14 +30,6 @@ int sock_open(int family, int type, const struct sock_opts *o)
 	/* A peer reset must not kill the daemon with SIGPIPE. */
 	if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0)
 		goto fail;
-	if (type == SOCK_STREAM &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-		goto fail;
-	ret = sock_apply(fd, family, o);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
 	return fd;
 fail:
 	ret = -errno;

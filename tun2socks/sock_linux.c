@@ -7,36 +7,19 @@
 
 #include <errno.h>
 #include <net/if.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/socket.h>
 
 bool sock_platform_has_fwmark(void)
 {
 	return true;
 }
 
-int sock_open(int family, int type, const struct sock_opts *o)
+int sock_platform_socket(int family, int type)
 {
-	int fd, one = 1, ret;
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (type == SOCK_STREAM &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-		goto fail;
-	ret = sock_apply(fd, family, o);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-fail:
-	ret = -errno;
-	close(fd);
-	return ret;
+	return fd < 0 ? -errno : fd;
 }
 
 int sock_apply(int fd, int family, const struct sock_opts *o)
