@@ -1,0 +1,34 @@
+/* conf_err: one configuration error, located in its file.
+ *
+ * Every parser of user-written text (config YAML, rule lines, rule-set
+ * files) reports through this one struct, so `tun2socks check` prints every
+ * error the same way: "file:line:column: message". Lines and columns are
+ * 1-based, as editors count them; column counts bytes.
+ */
+#ifndef T2S_CONF_ERR_H
+#define T2S_CONF_ERR_H
+
+#include <stddef.h>
+
+struct conf_pos {
+	const char *file; /* borrowed; NULL prints as "<input>" */
+	int line;         /* 1-based; 0: unknown */
+	int col;          /* 1-based; 0: unknown */
+};
+
+struct conf_err {
+	char file[256];
+	int line;
+	int col;
+	char msg[512]; /* what was expected, quoting the offending text */
+};
+
+/* Fills err (if not NULL) from pos and a printf-style message; returns
+ * -EINVAL so callers can `return conf_err_set(...)`. */
+int conf_err_set(struct conf_err *err, const struct conf_pos *pos,
+		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* "file:line:column: message" into buf (always NUL-terminated). */
+void conf_err_format(const struct conf_err *err, char *buf, size_t len);
+
+#endif
