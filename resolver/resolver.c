@@ -539,3 +539,45 @@ void resolver_destroy(struct resolver *r)
 	r->destroyed = true;
 	resolver_maybe_free(r);
 }
+
+int resolver_first_server(const char *servers, struct sockaddr_storage *out)
+{
+	char csv[RESOLVER_CSV_MAX], host[INET6_ADDRSTRLEN + 2];
+	const char *colon;
+	unsigned long port;
+	bool tcp;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (resolver_parse_servers(servers, csv, sizeof(csv), &tcp, NULL, 0) < 0)
+		return -EINVAL;
+	csv[strcspn(csv, ",")] = '\0';
+	/* resolver_parse_servers() wrote "IPv4:port" or "[IPv6]:port". */
+	colon = strrchr(csv, ':');
+	if (colon == NULL)
+		return -EINVAL;
+	port = strtoul(colon + 1, NULL, 10);
+	n = (size_t)(colon - csv);
+	if (csv[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+
+		if (n < 3 || n - 2 >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, csv + 1, n - 2);
+		host[n - 2] = '\0';
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host, &s6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	{
+		struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+
+		if (n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, csv, n);
+		host[n] = '\0';
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -EINVAL;
+	}
+}

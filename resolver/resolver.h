@@ -78,4 +78,9 @@ int resolver_send(struct resolver *r, const struct ares_dns_record *query,
 int resolver_parse_servers(const char *servers, char *csv, size_t cap,
 			   bool *tcp, char *err, size_t errlen);
 
+/* The first server of a servers string (syntax above) as an address with
+ * its port: 0 or -EINVAL. For forwarders that talk to one server. */
+struct sockaddr_storage;
+int resolver_first_server(const char *servers, struct sockaddr_storage *out);
+
 #endif

@@ -26,11 +26,18 @@ declare -A PROVIDES=(
 	[tcpdump]=tcpdump
 	[passwd]=useradd
 	[valgrind]=valgrind
+	[dnsmasq-base]=dnsmasq
+	[bind9-dnsutils]=dig
+	[tinyproxy]=tinyproxy
+	[stunnel4]=stunnel4
 )
 # valgrind: T2S_LEAK_CHECK=1 without an ASan build (build-asan/tun2socks)
 # microsocks: a SOCKS5 server without UDP ASSOCIATE (test_udp's refusal case)
+# dnsmasq-base: the upstream DNS server (the binary only, no system service)
+# tinyproxy, stunnel4: HTTP CONNECT proxy and TLS in front of it
 PKGS=(dante-server microsocks nginx-light curl iperf3 wrk proxychains4 iproute2
-      procps psmisc openssl python3 coreutils tcpdump passwd valgrind)
+      procps psmisc openssl python3 coreutils tcpdump passwd valgrind
+      dnsmasq-base bind9-dnsutils tinyproxy stunnel4)
 # shellcheck disable=SC2206
 PKGS+=(${T2S_DEPS_EXTRA:-})
 

@@ -1,6 +1,9 @@
 /* cli: every flag of the daemon, its default and its validation. */
 #include "cli.h"
 
+#include "domain_match.h"
+#include "resolver.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -31,6 +34,23 @@ static const char usage[] =
 	"  --idle-timeout S       close TCP flows idle this long, 0 = never (default 7440)\n"
 	"  --udp-timeout S        close UDP sessions idle this long (default 60;\n"
 	"                         sessions that only carried DNS: 10)\n"
+	"  --dns MODE             DNS queries to port 53 on any address, UDP and TCP,\n"
+	"                         are answered by the daemon: fake-ip (default) hands\n"
+	"                         out addresses from the fake range and sends flows to\n"
+	"                         them by name; real-ip answers real addresses and\n"
+	"                         remembers their names; off relays DNS like any flow\n"
+	"  --dns-server LIST      upstream DNS, comma-separated: IP, IP:port, [v6]:port,\n"
+	"                         udp://IP[:port], tcp://IP[:port] (default: the\n"
+	"                         system's resolvers, /etc/resolv.conf at startup)\n"
+	"  --dns-via-proxy        forward queries over TCP through the SOCKS5 proxy\n"
+	"                         (to the first --dns-server), so no DNS leaves unproxied\n"
+	"  --fake-ip-range CIDR[,CIDR6]  fake address pools (default 198.18.0.0/15 and\n"
+	"                         fdfe:dcba:9876:1::/64; the TUN's own addresses are\n"
+	"                         never handed out); a family not listed keeps its default\n"
+	"  --fake-ip-filter LIST  comma-separated patterns answered with real addresses,\n"
+	"                         added to the defaults (*.lan, localhost, *.local, NTP,\n"
+	"                         STUN...): example.com, *.example.com (one label),\n"
+	"                         .example.com (subdomains), +.example.com (both)\n"
 	"  --no-proxy-check       start even if the proxy is unreachable now\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --help, --version\n";
@@ -87,6 +107,7 @@ enum {
 	OPT_PROXY, OPT_TUN, OPT_TUN_FD, OPT_TUN_FRAMING, OPT_TUN_ADDR, OPT_TUN_ADDR6,
 	OPT_MTU, OPT_BIND_IFACE, OPT_FWMARK, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
 	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_UDP_TIMEOUT,
+	OPT_DNS, OPT_DNS_SERVER, OPT_DNS_VIA_PROXY, OPT_FAKE_IP_RANGE, OPT_FAKE_IP_FILTER,
 };
 
 static const struct {
@@ -109,6 +130,11 @@ static const struct {
 	[OPT_HELP] = { "--help", false },
 	[OPT_VERSION] = { "--version", false },
 	[OPT_UDP_TIMEOUT] = { "--udp-timeout", true },
+	[OPT_DNS] = { "--dns", true },
+	[OPT_DNS_SERVER] = { "--dns-server", true },
+	[OPT_DNS_VIA_PROXY] = { "--dns-via-proxy", false },
+	[OPT_FAKE_IP_RANGE] = { "--fake-ip-range", true },
+	[OPT_FAKE_IP_FILTER] = { "--fake-ip-filter", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -133,6 +159,72 @@ static int cli_find(const char *arg, const char **value)
 	if (strcmp(arg, "-V") == 0)
 		return OPT_VERSION;
 	return -1;
+}
+
+/* "CIDR[,CIDR6]": each listed family replaces that family's pool. */
+static int cli_fake_range(const char *val, struct daemon_dns_config *dns)
+{
+	char buf[128];
+	char *save = NULL, *tok;
+	bool seen4 = false, seen6 = false;
+
+	if (strlen(val) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strchr(tok, ':')) {
+			if (seen6 || cli_parse_cidr(tok, 1, dns->net6, &dns->prefix6) < 0)
+				return -EINVAL;
+			seen6 = dns->has6 = true;
+		} else {
+			if (seen4 || cli_parse_cidr(tok, 0, dns->net4, &dns->prefix4) < 0)
+				return -EINVAL;
+			seen4 = dns->has4 = true;
+		}
+	}
+	return seen4 || seen6 ? 0 : -EINVAL;
+}
+
+/* Splits the comma-separated patterns into dns->filter, checking each. */
+static int cli_fake_filter(const char *val, struct daemon_dns_config *dns, char *err,
+			   size_t errlen)
+{
+	struct domain_match *m = NULL;
+	size_t used = 0, n = 0;
+	char *save = NULL, *tok;
+	int r;
+
+	while (dns->filter[n])
+		n++;
+	for (size_t i = 0; i < n; i++)
+		used += strlen(dns->filter[i]) + 1;
+	if (used + strlen(val) + 1 > sizeof(dns->filter_buf))
+		return cli_err(err, errlen, "--fake-ip-filter", "list too long (4 KiB at most)", "...");
+	r = domain_match_create(&m);
+	if (r < 0)
+		return r;
+	memcpy(dns->filter_buf + used, val, strlen(val) + 1);
+	for (tok = strtok_r(dns->filter_buf + used, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (*tok == '\0')
+			continue;
+		if (n + 1 >= sizeof(dns->filter) / sizeof(dns->filter[0])) {
+			r = cli_err(err, errlen, "--fake-ip-filter", "at most 256 patterns", tok);
+			break;
+		}
+		if (domain_match_add(m, tok) < 0) {
+			r = cli_err(err, errlen, "--fake-ip-filter",
+				    "expected patterns like example.com, *.example.com, "
+				    ".example.com or +.example.com", tok);
+			break;
+		}
+		dns->filter[n++] = tok;
+		dns->filter[n] = NULL;
+	}
+	domain_match_destroy(m);
+	return r;
 }
 
 int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_t errlen)
@@ -249,6 +341,40 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 		case OPT_NO_PROXY_CHECK:
 			cfg->check_proxy = false;
 			break;
+		case OPT_DNS:
+			if (strcmp(val, "fake-ip") == 0)
+				cfg->dns.mode = DNS_MODE_FAKE_IP;
+			else if (strcmp(val, "real-ip") == 0)
+				cfg->dns.mode = DNS_MODE_REAL_IP;
+			else if (strcmp(val, "off") == 0)
+				cfg->dns.mode = DNS_MODE_OFF;
+			else
+				return cli_err(err, errlen, "--dns", "expected fake-ip, real-ip or off", val);
+			break;
+		case OPT_DNS_SERVER: {
+			char csv[1024], why[200];
+			bool tcp;
+
+			if (resolver_parse_servers(val, csv, sizeof(csv), &tcp, why, sizeof(why)) < 0) {
+				snprintf(err, errlen, "%s", why);
+				return -EINVAL;
+			}
+			cfg->dns.servers = val;
+			break;
+		}
+		case OPT_DNS_VIA_PROXY:
+			cfg->dns.via_proxy = true;
+			break;
+		case OPT_FAKE_IP_RANGE:
+			if (cli_fake_range(val, &cfg->dns) < 0)
+				return cli_err(err, errlen, "--fake-ip-range",
+					       "expected CIDR[,CIDR6] like 198.18.0.0/15,fdfe:dcba:9876:1::/64", val);
+			break;
+		case OPT_FAKE_IP_FILTER:
+			r = cli_fake_filter(val, &cfg->dns, err, errlen);
+			if (r < 0)
+				return r;
+			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(val, &cfg->log_level) < 0)
 				return cli_err(err, errlen, "--log-level", "expected error, warn, info or debug", val);
@@ -257,6 +383,10 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 	}
 	if (!have_proxy) {
 		snprintf(err, errlen, "--proxy is required (see --help)");
+		return -EINVAL;
+	}
+	if (cfg->dns.via_proxy && cfg->dns.servers == NULL) {
+		snprintf(err, errlen, "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
 		return -EINVAL;
 	}
 	if (have_tun && cfg->tun.fd >= 0) {

@@ -6,6 +6,7 @@
 
 #include "daemon.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -17,8 +18,11 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "dns_intercept.h"
+#include "dns_socks.h"
 #include "flow.h"
 #include "flow_udp.h"
+#include "resolver.h"
 #include "heap.h"
 #include "stack.h"
 #include "upstream.h"
@@ -32,6 +36,9 @@ struct daemon {
 	struct upstream_cfg upstream;
 	struct flow_ctx flows;
 	struct flow_udp_ctx *udp;
+	struct resolver *resolver;    /* DNS forwarding, unless via the proxy */
+	struct dns_socks *dns_socks;  /* --dns-via-proxy */
+	struct dns_intercept *dns;    /* NULL with --dns off */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -65,6 +72,14 @@ void daemon_config_defaults(struct daemon_config *cfg)
 	cfg->udp_timeout_s = 60;
 	cfg->log_level = LOG_INFO;
 	cfg->check_proxy = true;
+	cfg->dns.mode = DNS_MODE_FAKE_IP;
+	cfg->dns.has4 = true;
+	memcpy(cfg->dns.net4, (uint8_t[]){ 198, 18, 0, 0 }, 4);
+	cfg->dns.prefix4 = 15;
+	cfg->dns.has6 = true;
+	memcpy(cfg->dns.net6,
+	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 }, 16);
+	cfg->dns.prefix6 = 64;
 }
 
 /* ---- upstream setup ------------------------------------------------------- */
@@ -127,6 +142,104 @@ static int daemon_probe_proxy(struct daemon *d)
 	return r;
 }
 
+/* ---- DNS ---------------------------------------------------------------- */
+
+static int daemon_resolver_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
+				void *arg)
+{
+	return resolver_send(ctx, query, cb, arg);
+}
+
+static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+
+	inet_ntop(af, a, t, sizeof(t));
+	snprintf(buf, cap, "%s/%u", t, prefix);
+}
+
+/* The forwarder (c-ares, or TCP through the proxy) and the interceptor. */
+static int daemon_dns_start(struct daemon *d)
+{
+	const struct daemon_dns_config *dc = &d->cfg->dns;
+	struct dns_intercept_config ic = {
+		.mode = dc->mode, .has4 = dc->has4, .has6 = dc->has6,
+		.prefix4 = dc->prefix4, .prefix6 = dc->prefix6, .filter = dc->filter,
+	};
+	struct dns_forwarder fwd;
+	char err[256] = "", r4[64] = "none", r6[80] = "none";
+	int r;
+
+	if (dc->mode == DNS_MODE_OFF)
+		return 0;
+	if (dc->via_proxy) {
+		struct sockaddr_storage server;
+
+		r = resolver_first_server(dc->servers, &server);
+		if (r == 0)
+			r = dns_socks_create(&d->loop, &d->upstream, &d->sock, &server,
+					     d->cfg->connect_timeout_s * 1000, &d->dns_socks);
+		if (r < 0) {
+			log_error("cannot set up DNS via the proxy: %s", strerror(-r));
+			return r;
+		}
+		fwd = (struct dns_forwarder){ dns_socks_send, d->dns_socks };
+	} else {
+		struct resolver_config rc = { .servers = dc->servers, .sock = d->sock };
+
+		r = resolver_create(&d->loop, &rc, &d->resolver, err, sizeof(err));
+		if (r < 0) {
+			log_error("cannot set up DNS: %s", err[0] ? err : strerror(-r));
+			return r;
+		}
+		fwd = (struct dns_forwarder){ daemon_resolver_send, d->resolver };
+	}
+	memcpy(ic.net4, dc->net4, 4);
+	memcpy(ic.net6, dc->net6, 16);
+	/* The TUN's own addresses are never handed out. */
+	if (d->cfg->tun.has_addr4) {
+		ic.exclude4 = (const uint8_t (*)[4])d->cfg->tun.addr4;
+		ic.n_exclude4 = 1;
+	}
+	if (d->cfg->tun.has_addr6) {
+		ic.exclude6 = (const uint8_t (*)[16])d->cfg->tun.addr6;
+		ic.n_exclude6 = 1;
+	}
+	r = dns_intercept_create(&d->loop, d->stack, &ic, &fwd, &d->dns, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	d->flows.dns = d->dns;
+	flow_udp_set_dns(d->udp, d->dns);
+	if (dc->has4)
+		daemon_fmt_cidr(AF_INET, dc->net4, dc->prefix4, r4, sizeof(r4));
+	if (dc->has6)
+		daemon_fmt_cidr(AF_INET6, dc->net6, dc->prefix6, r6, sizeof(r6));
+	if (dc->mode == DNS_MODE_FAKE_IP)
+		log_info("dns: fake-ip %s %s, forwarding to %s%s", r4, r6,
+			 dc->servers ? dc->servers : "the system's resolvers",
+			 dc->via_proxy ? " over TCP through the proxy" : "");
+	else
+		log_info("dns: real-ip, forwarding to %s%s",
+			 dc->servers ? dc->servers : "the system's resolvers",
+			 dc->via_proxy ? " over TCP through the proxy" : "");
+	if (!dc->via_proxy && !d->sock.bind_iface[0] && !d->sock.has_fwmark)
+		log_debug("dns: upstream queries follow the routing table: make sure the DNS "
+			  "servers are not routed into the TUN (or use --bind-interface/--fwmark)");
+	return 0;
+}
+
+static void daemon_dns_stop(struct daemon *d)
+{
+	/* TCP clients first, then the forwarder, whose cancelled queries
+	 * still call into the interceptor. */
+	dns_intercept_shutdown(d->dns);
+	if (d->resolver)
+		resolver_shutdown(d->resolver);
+	dns_socks_shutdown(d->dns_socks);
+}
+
 /* ---- TUN <-> lwIP ------------------------------------------------------- */
 
 static int daemon_stack_output(void *arg, struct pbuf *p)
@@ -155,6 +268,8 @@ static int daemon_stack_accept(void *arg, struct tcp_pcb *pcb)
 {
 	struct daemon *d = arg;
 
+	if (dns_intercept_wants_tcp(d->dns, pcb->local_port))
+		return dns_intercept_tcp_accept(d->dns, pcb);
 	return flow_tcp_accept(&d->flows, pcb);
 }
 
@@ -211,6 +326,9 @@ static void daemon_stack_udp(void *arg, const ip_addr_t *src, uint16_t sport,
 {
 	struct daemon *d = arg;
 
+	/* payload passes to whichever takes the datagram. */
+	if (dns_intercept_udp(d->dns, src, sport, dst, dport, payload))
+		return;
 	flow_udp_input(d->udp, src, sport, dst, dport, payload);
 }
 
@@ -363,6 +481,9 @@ int daemon_run(const struct daemon_config *cfg)
 		}
 	}
 
+	if (daemon_dns_start(d) < 0)
+		goto out_dns;
+
 	uv_poll_init(&d->loop, &d->tun_poll, tun_fd(d->tun));
 	d->tun_poll.data = d;
 	uv_poll_start(&d->tun_poll, UV_READABLE, daemon_on_tun);
@@ -389,6 +510,7 @@ int daemon_run(const struct daemon_config *cfg)
 	 * let the loop run their close callbacks. */
 	flow_ctx_shutdown(&d->flows);
 	flow_udp_ctx_shutdown(d->udp);
+	daemon_dns_stop(d);
 	uv_walk(&d->loop, daemon_close_walk, NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	log_info("stopped: %" PRIu64 " flows (%" PRIu64 " closed, %" PRIu64 " reset, %" PRIu64
@@ -400,6 +522,19 @@ int daemon_run(const struct daemon_config *cfg)
 		 flow_udp_stats(d->udp)->dgrams_down);
 	if (d->spare)
 		pbuf_free(d->spare);
+out_dns:
+	if (ret != 0) {
+		/* Startup failed after the DNS parts may have begun. */
+		daemon_dns_stop(d);
+		flow_udp_ctx_shutdown(d->udp);
+		flow_ctx_shutdown(&d->flows);
+		uv_walk(&d->loop, daemon_close_walk, NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+	}
+	dns_intercept_destroy(d->dns);
+	if (d->resolver)
+		resolver_destroy(d->resolver);
+	dns_socks_destroy(d->dns_socks);
 	flow_udp_ctx_destroy(d->udp);
 out_stack:
 	stack_destroy(d->stack);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "dns_intercept.h"
 #include "log.h"
 #include "proxy_url.h"
 #include "sock.h"
@@ -20,6 +21,17 @@ struct daemon_config {
 	unsigned udp_timeout_s;      /* idle UDP session; DNS-only ones: 10 s */
 	enum log_level log_level;
 	bool check_proxy;            /* probe the proxy at startup */
+	struct daemon_dns_config {
+		enum dns_mode mode;          /* default fake-ip */
+		const char *servers;         /* --dns-server; NULL: system's */
+		bool via_proxy;              /* forward over TCP through SOCKS5 */
+		bool has4, has6;             /* fake pools */
+		uint8_t net4[4], prefix4;
+		uint8_t net6[16], prefix6;
+		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
+		char filter_buf[4096];
+		const char *filter[257];
+	} dns;
 };
 
 /* Fills the defaults documented in --help. */

@@ -18,6 +18,7 @@
 
 struct tcp_pcb;
 struct flow_tcp;
+struct dns_intercept;
 
 struct flow_stats {
 	uint64_t accepted;
@@ -33,6 +34,7 @@ struct flow_ctx {
 	uv_loop_t *loop;
 	const struct upstream_cfg *upstream;
 	struct sock_opts sock;
+	struct dns_intercept *dns;   /* names for fake/remembered addresses */
 	uint64_t connect_timeout_ms;
 	uint64_t idle_timeout_ms;    /* 0: never */
 	/* Scratch for upstream reads. One loop thread, so one buffer serves

@@ -36,6 +36,7 @@
 #include "lwip/tcp.h"
 
 #include "addr.h"
+#include "dns_intercept.h"
 #include "flow.h"
 #include "log.h"
 
@@ -78,6 +79,8 @@ struct flow_tcp {
 	uint64_t t_start, t_last;
 	ip_addr_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
+	char *domain;         /* the name dst_ip stands for, or NULL */
+	bool pinned;          /* owes dns_intercept_flow_done(dst_ip) */
 };
 
 static void flow_update_poll(struct flow_tcp *f);
@@ -88,11 +91,13 @@ static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail)
 
 static const char *flow_desc(const struct flow_tcp *f, char *buf, size_t cap)
 {
-	char s[64], d[64];
+	char s[64], d[64], n[300] = "";
 
+	addr_ep_str(&f->dst_ip, f->dst_port, d, sizeof(d));
+	if (f->domain != NULL)
+		snprintf(n, sizeof(n), "%s:%u (%s)", f->domain, f->dst_port, d);
 	snprintf(buf, cap, "%s -> %s via %s %s",
-		 addr_ep_str(&f->src_ip, f->src_port, s, sizeof(s)),
-		 addr_ep_str(&f->dst_ip, f->dst_port, d, sizeof(d)),
+		 addr_ep_str(&f->src_ip, f->src_port, s, sizeof(s)), f->domain ? n : d,
 		 f->ctx->upstream->proto->name, f->ctx->upstream->server_str);
 	return buf;
 }
@@ -119,6 +124,7 @@ static void flow_free(struct flow_tcp *f)
 	free(f->q);
 	free(f->pend);
 	free(f->hs);
+	free(f->domain);
 	free(f);
 }
 
@@ -178,6 +184,10 @@ static void flow_end(struct flow_tcp *f, bool reset)
 	ctx->live_count--;
 	ctx->stats.bytes_up += f->bytes_up;
 	ctx->stats.bytes_down += f->bytes_down;
+	if (f->pinned) {
+		dns_intercept_flow_done(ctx->dns, &f->dst_ip);
+		f->pinned = false;
+	}
 	if (f->poll_open) {
 		f->reset_upstream = reset;
 		uv_poll_stop(&f->poll);
@@ -678,6 +688,27 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 
 /* ---- accept ------------------------------------------------------------- */
 
+/* Where the proxy must connect: the name dst_ip stands for when DNS
+ * interception knows it (resolved at the proxy, so nothing leaks here),
+ * else the address. -ESTALE: a fake address without a name. */
+static int flow_target(struct flow_tcp *f, struct socks5_addr *target)
+{
+	char name[256];
+	int r = dns_intercept_flow_name(f->ctx->dns, &f->dst_ip, name, sizeof(name),
+					&f->pinned);
+
+	if (r == -ENOENT) {
+		addr_to_socks5(&f->dst_ip, f->dst_port, target);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	f->domain = strdup(name);
+	if (f->domain == NULL)
+		return -ENOMEM;
+	return socks5_addr_from_domain(target, name, f->dst_port);
+}
+
 int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 {
 	const struct upstream_cfg *up = ctx->upstream;
@@ -718,7 +749,14 @@ int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 	/* Relay small writes at once; the client's own stack batches. */
 	tcp_nagle_disable(pcb);
 
-	addr_to_socks5(&f->dst_ip, f->dst_port, &target);
+	r = flow_target(f, &target);
+	if (r < 0) {
+		flow_detach_pcb(f);
+		f->pcb = NULL;
+		flow_abort(f, r == -ESTALE ? "fake address with no name (a DNS answer kept "
+					     "past the pool's reuse)" : "out of memory", NULL);
+		return r;
+	}
 	up->proto->init(f->hs, up, &target);
 
 	r = sock_open(up->server.ss_family, SOCK_STREAM, &ctx->sock);

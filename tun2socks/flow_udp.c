@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "lwip/pbuf.h"
 
 #include "addr.h"
+#include "dns_intercept.h"
 #include "flow_udp.h"
 #include "log.h"
 #include "proto_socks5.h"
@@ -35,6 +37,21 @@ enum us_state { US_CONNECTING, US_HANDSHAKE, US_READY, US_DEAD };
 #define REFUSED_BACKOFF_MS 60000
 /* Largest UDP payload, plus room for a SOCKS5 header around it. */
 #define DGRAM_MAX 65535
+
+/* Destinations named through DNS interception (fake or remembered
+ * addresses) this session sent to, most recent first. Replies come back
+ * from whatever address the proxy resolved the name to; one from a port we
+ * sent a name to is written back as coming from the address the client
+ * used, since a connected UDP socket (QUIC, most games) drops anything
+ * else. */
+#define US_NAMED_MAX 8
+
+struct us_named {
+	ip_addr_t addr;  /* what the client sent to */
+	uint16_t port;
+	bool pinned;     /* owes dns_intercept_flow_done() */
+	char *name;
+};
 
 struct pending {
 	struct socks5_addr dst;
@@ -59,6 +76,8 @@ struct session {
 	struct pending *pend;
 	unsigned n_pend;
 	bool dns_only;                  /* every datagram so far went to port 53 */
+	struct us_named named[US_NAMED_MAX];
+	unsigned n_named;
 	uint64_t t_start, t_last;
 	uint64_t up_b, down_b, up_n, down_n;
 };
@@ -79,6 +98,7 @@ struct flow_udp_ctx {
 	uv_timer_t sweep;
 	uv_check_t reaper;
 	uint8_t *buf;                   /* one datagram, header included */
+	struct dns_intercept *dns;      /* names of fake/remembered addresses */
 	struct flow_udp_stats stats;
 };
 
@@ -193,14 +213,28 @@ static void us_end(struct session *s, const char *why, const char *detail)
 	struct session **pp;
 	char c[64];
 
+	char names[300] = "";
+	size_t nl = 0;
+
 	if (s->state == US_DEAD)
 		return;
-	log_info("udp#%" PRIu64 " closed %s via %s %s up %" PRIu64 " B (%" PRIu64
+	for (unsigned i = 0; i < s->n_named && nl < sizeof(names); i++)
+		nl += (size_t)snprintf(names + nl, sizeof(names) - nl, "%s%s", i ? "," : " to ",
+				       s->named[i].name);
+	log_info("udp#%" PRIu64 " closed %s%s via %s %s up %" PRIu64 " B (%" PRIu64
 		 " datagrams) down %" PRIu64 " B (%" PRIu64 " datagrams) %.2f s: %s%s%s",
-		 s->id, addr_ep_str(&s->client, s->cport, c, sizeof(c)), u->up->proto->name, u->up->server_str, s->up_b, s->up_n, s->down_b,
+		 s->id, addr_ep_str(&s->client, s->cport, c, sizeof(c)), names, u->up->proto->name,
+		 u->up->server_str, s->up_b, s->up_n, s->down_b,
 		 s->down_n, (double)(uv_now(u->loop) - s->t_start) / 1000.0, why,
 		 detail ? ": " : "", detail ? detail : "");
 	s->state = US_DEAD;
+	while (s->n_named > 0) {
+		struct us_named *nm = &s->named[--s->n_named];
+
+		if (nm->pinned)
+			dns_intercept_flow_done(u->dns, &nm->addr);
+		free(nm->name);
+	}
 	for (pp = &u->buckets[us_hash(&s->client, s->cport)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
 			*pp = s->hnext;
@@ -419,10 +453,29 @@ static void us_on_ctl(uv_poll_t *h, int status, int events)
 
 /* ---- receiving ---------------------------------------------------------- */
 
+/* The named destination a reply answers: the most recent one with the
+ * reply's port (and, for a reply from a name, that name). NULL when the
+ * session sent no name to that port: then the reply's own address is
+ * the right source (full cone). */
+static struct us_named *us_named_reply(struct session *s, const struct socks5_addr *from)
+{
+	for (unsigned i = 0; i < s->n_named; i++) {
+		struct us_named *nm = &s->named[i];
+
+		if (nm->port != from->port)
+			continue;
+		if (from->atyp == SOCKS5_ATYP_DOMAIN && strcasecmp(nm->name, from->u.domain) != 0)
+			continue;
+		return nm;
+	}
+	return NULL;
+}
+
 static void us_deliver(struct session *s, const uint8_t *buf, size_t len)
 {
 	struct flow_udp_ctx *u = s->u;
 	struct socks5_addr from;
+	struct us_named *nm;
 	uint8_t frag;
 	ip_addr_t src;
 	int h = socks5_udp_header_parse(buf, len, &from, &frag);
@@ -437,7 +490,10 @@ static void us_deliver(struct session *s, const uint8_t *buf, size_t len)
 		u->stats.dropped_frag++;
 		return;
 	}
-	if (from.atyp == SOCKS5_ATYP_IPV4 && !IP_IS_V6(&s->client)) {
+	if ((nm = us_named_reply(s, &from)) != NULL) {
+		ip_addr_copy(src, nm->addr);
+		from.port = nm->port;
+	} else if (from.atyp == SOCKS5_ATYP_IPV4 && !IP_IS_V6(&s->client)) {
 		IP_ADDR4(&src, from.u.v4[0], from.u.v4[1], from.u.v4[2], from.u.v4[3]);
 	} else if (from.atyp == SOCKS5_ATYP_IPV6 && IP_IS_V6(&s->client)) {
 		ip_addr_set_zero_ip6(&src);
@@ -564,6 +620,59 @@ fail:
 	return NULL;
 }
 
+/* The SOCKS5 destination of a datagram to dst:dport: by name when DNS
+ * interception knows one (the entry then moves to the front of
+ * s->named), else the address. -ESTALE for a fake address nobody maps
+ * (the datagram is dropped: sending it to the fake address is useless). */
+static int us_target(struct session *s, const ip_addr_t *dst, uint16_t dport,
+		     struct socks5_addr *t)
+{
+	struct us_named cur = { .port = dport };
+	char name[256];
+	unsigned i;
+	int r;
+
+	for (i = 0; i < s->n_named; i++)
+		if (s->named[i].port == dport && ip_addr_eq(&s->named[i].addr, dst))
+			break;
+	if (i < s->n_named) {
+		cur = s->named[i];
+	} else {
+		r = dns_intercept_flow_name(s->u->dns, dst, name, sizeof(name), &cur.pinned);
+		if (r == -ENOENT) {
+			addr_to_socks5(dst, dport, t);
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		ip_addr_copy(cur.addr, *dst);
+		cur.name = strdup(name);
+		if (cur.name == NULL) {
+			if (cur.pinned)
+				dns_intercept_flow_done(s->u->dns, dst);
+			return -ENOMEM;
+		}
+		if (s->n_named == US_NAMED_MAX) {
+			/* Forget the least recent (its pin goes with it). */
+			struct us_named *old = &s->named[US_NAMED_MAX - 1];
+
+			if (old->pinned)
+				dns_intercept_flow_done(s->u->dns, &old->addr);
+			free(old->name);
+			s->n_named--;
+		}
+		i = s->n_named++;
+	}
+	memmove(&s->named[1], &s->named[0], i * sizeof(s->named[0]));
+	s->named[0] = cur;
+	return socks5_addr_from_domain(t, cur.name, dport);
+}
+
+void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns)
+{
+	u->dns = dns;
+}
+
 void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport,
 		    const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
 {
@@ -586,7 +695,11 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 	us_touch(s);
 	if (dport != 53)
 		s->dns_only = false;
-	addr_to_socks5(dst, dport, &t);
+	if (us_target(s, dst, dport, &t) < 0) {
+		u->stats.dropped_other++;
+		pbuf_free(payload);
+		return;
+	}
 	if (s->state == US_READY) {
 		us_send(s, &t, payload);
 		pbuf_free(payload);

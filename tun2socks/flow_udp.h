@@ -57,6 +57,11 @@ void flow_udp_ctx_destroy(struct flow_udp_ctx *u);
 void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport,
 		    const ip_addr_t *dst, uint16_t dport, struct pbuf *payload);
 
+/* Datagrams to fake (or remembered real-ip) addresses go by name; NULL
+ * (the default) sends everything by address. */
+struct dns_intercept;
+void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns);
+
 const struct flow_udp_stats *flow_udp_stats(const struct flow_udp_ctx *u);
 unsigned flow_udp_sessions(const struct flow_udp_ctx *u);
 

@@ -166,6 +166,11 @@ cleanup_stale() {
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	done
+	for ns in /etc/netns/t2si-[cs]-*; do
+		[[ -d $ns ]] || continue
+		pid=${ns##*-}
+		[[ -d /proc/$pid ]] || rm -rf "$ns"
+	done
 	for u in $(getent passwd | cut -d: -f1 | grep -E '^t2su[0-9]+$'); do
 		pid=${u#t2su}
 		[[ -d /proc/$pid ]] && continue
@@ -198,6 +203,7 @@ t2s_cleanup() {
 	} 2>/dev/null
 	ip netns del "$NS_C" 2>/dev/null
 	ip netns del "$NS_S" 2>/dev/null
+	rm -rf "/etc/netns/$NS_C" "/etc/netns/$NS_S"
 	if ((T2S_USER_MADE)); then userdel "$AUTH_USER" 2>/dev/null; fi
 	if [[ -n $RUN_DIR && -d $RUN_DIR ]]; then
 		if [[ ${T2S_KEEP:-0} == 1 ]]; then
@@ -419,6 +425,41 @@ servers_up() {
 	start_nginx || return 1
 	start_sink || return 1
 	start_dante "${1:-none}" || return 1
+}
+
+# ns_resolv NS IP: processes in namespace NS use IP as their DNS server
+# (ip netns exec bind-mounts /etc/netns/NS/resolv.conf; removed at cleanup).
+ns_resolv() {
+	mkdir -p "/etc/netns/$1"
+	printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$2" >"/etc/netns/$1/resolv.conf"
+}
+
+# start_dnsmasq: the upstream DNS server on $S_IP:53 with the test zone
+# (../shared/design/test-servers.md): *.example.test -> $T4 / $T6, an MX and
+# a TXT record. Every query is logged to $RUN_DIR/dnsmasq.log.
+start_dnsmasq() {
+	cat >"$RUN_DIR/dnsmasq.conf" <<EOF
+no-resolv
+no-hosts
+user=root
+listen-address=$S_IP
+bind-interfaces
+address=/example.test/$T4
+address=/example.test/$T6
+mx-host=mail.example.test,mx1.example.test,10
+txt-record=txt.example.test,"some text"
+log-queries
+log-facility=$RUN_DIR/dnsmasq.log
+EOF
+	: >"$RUN_DIR/dnsmasq.log"
+	ip netns exec "$NS_S" dnsmasq -k -C "$RUN_DIR/dnsmasq.conf" --pid-file="$RUN_DIR/dnsmasq.pid" \
+		>"$RUN_DIR/dnsmasq.stdout" 2>&1 &
+	SRV_PID[dnsmasq]=$!
+	if ! wait_listen "$NS_S" udp "$S_IP" 53 10 "${SRV_PID[dnsmasq]}"; then
+		dump_file dnsmasq "$RUN_DIR/dnsmasq.stdout"
+		return 1
+	fi
+	log "dnsmasq pid ${SRV_PID[dnsmasq]} on $S_IP:53"
 }
 
 # ---- the daemon under test ------------------------------------------------------------

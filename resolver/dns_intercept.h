@@ -1,0 +1,124 @@
+/* dns_intercept: answers every DNS query that enters the TUN.
+ *
+ * Queries to port 53 on ANY destination, over UDP (dns_intercept_udp) and
+ * TCP (dns_intercept_tcp_accept), are answered here, never relayed as
+ * ordinary flows:
+ *  - fake-ip: A/AAAA from the fake pool (short TTL), PTR of a fake address
+ *    from the pool; names on the filter list and every other type go to
+ *    the forwarder and come back rewritten (dns_msg_rewrite_record strips
+ *    HTTPS/SVCB address hints);
+ *  - real-ip: everything is forwarded; the addresses of A/AAAA answers are
+ *    remembered (address -> name) so flows to them still carry the name.
+ * A forwarder failure (timeout, refused...) answers SERVFAIL; malformed
+ * queries get FORMERR/NOTIMP/REFUSED or are dropped (dns_msg.h).
+ *
+ * Flows ask dns_intercept_flow_name() which name their destination stands
+ * for; a fake address stays pinned to its name until the flow calls
+ * dns_intercept_flow_done().
+ *
+ * Lifetime: TCP connections and forwarded queries are refcounted records
+ * freed from a uv_check handle, never inside an lwIP or forwarder callback.
+ * dns_intercept_shutdown() aborts TCP clients and cancels forwarded queries;
+ * the loop then runs until the handles closed; dns_intercept_destroy()
+ * frees.
+ */
+#ifndef T2S_DNS_INTERCEPT_H
+#define T2S_DNS_INTERCEPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "lwip/ip_addr.h"
+#include "resolver.h"
+
+struct pbuf;
+struct tcp_pcb;
+struct stack;
+struct dns_intercept;
+
+enum dns_mode { DNS_MODE_OFF = 0, DNS_MODE_FAKE_IP, DNS_MODE_REAL_IP };
+
+/* Where forwarded queries go: resolver_send() semantics (cb exactly once,
+ * later, from the loop, on a 0 return). */
+struct dns_forwarder {
+	int (*send)(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
+		    void *arg);
+	void *ctx;
+};
+
+struct dns_intercept_config {
+	enum dns_mode mode;
+	/* fake-ip pools: network + prefix; has4/has6 false = no pool for that
+	 * family (AAAA/A then answers NODATA). */
+	bool has4, has6;
+	uint8_t net4[4], prefix4;
+	uint8_t net6[16], prefix6;
+	const uint8_t (*exclude4)[4]; /* the TUN's own addresses */
+	size_t n_exclude4;
+	const uint8_t (*exclude6)[16];
+	size_t n_exclude6;
+	uint32_t max_entries;  /* per family; 0 = fakeip default */
+	uint32_t fake_ttl;     /* TTL of fake answers; 0 = 1 s */
+	/* Extra fake-ip filter patterns (domain_match.h syntax), added to
+	 * domain_match_fakeip_defaults; NULL-terminated, may be NULL. */
+	const char *const *filter;
+	/* real-ip address -> name entries kept at most (0 = 65536). */
+	uint32_t realip_max;
+};
+
+/* The loop that runs the timers/reaper, the stack that carries UDP answers
+ * back, the forwarder. Returns 0 or -errno with a message in err
+ * (e.g. a bad filter pattern). */
+int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
+			 const struct dns_intercept_config *cfg,
+			 const struct dns_forwarder *fwd, struct dns_intercept **out,
+			 char *err, size_t errlen);
+void dns_intercept_shutdown(struct dns_intercept *di);
+void dns_intercept_destroy(struct dns_intercept *di);
+
+enum dns_mode dns_intercept_mode(const struct dns_intercept *di);
+
+/* A UDP datagram from the TUN. Returns true when it was a DNS query and is
+ * consumed (payload then passes to the callee), false to let the caller
+ * relay it (payload untouched). */
+bool dns_intercept_udp(struct dns_intercept *di, const ip_addr_t *src, uint16_t sport,
+		       const ip_addr_t *dst, uint16_t dport, struct pbuf *payload);
+
+/* Whether a TCP connection to dport is ours (DNS interception on, port 53). */
+bool dns_intercept_wants_tcp(const struct dns_intercept *di, uint16_t dport);
+/* Takes ownership of an accepted pcb (like flow_tcp_accept). 0 or -errno
+ * (the stack then resets the pcb). */
+int dns_intercept_tcp_accept(struct dns_intercept *di, struct tcp_pcb *pcb);
+
+/* The name a flow destination stands for, copied into name (cap >= 256):
+ *   0        name found; for a fake address the mapping is pinned until
+ *            dns_intercept_flow_done(di, dst);
+ *   -ENOENT  no name: connect to the address itself;
+ *   -ESTALE  a fake address nobody maps any more (a client kept an answer
+ *            past the pool's reuse): the flow must be refused, never sent
+ *            to the fake address.
+ * *pinned says whether dns_intercept_flow_done() is owed. */
+int dns_intercept_flow_name(struct dns_intercept *di, const ip_addr_t *dst,
+			    char *name, size_t cap, bool *pinned);
+void dns_intercept_flow_done(struct dns_intercept *di, const ip_addr_t *dst);
+
+/* Answers one query synchronously when it can be (fake answers, errors):
+ * the answer goes to out and its length is returned (> 0); 0 when the
+ * query was dropped; -EINPROGRESS when it was forwarded (udp_reply then
+ * receives the answer later). The core of dns_intercept_udp, exposed for
+ * the tests and the fuzzer. */
+typedef void dns_intercept_reply_fn(void *arg, const uint8_t *msg, size_t len);
+int dns_intercept_query(struct dns_intercept *di, const uint8_t *msg, size_t len,
+			size_t max_msg, uint8_t *out, size_t outcap,
+			dns_intercept_reply_fn *later, void *later_arg);
+
+struct dns_intercept_stats {
+	uint64_t queries, answered_fake, answered_ptr, forwarded, servfail,
+		malformed, dropped, tcp_conns;
+};
+const struct dns_intercept_stats *dns_intercept_stats(const struct dns_intercept *di);
+
+#endif

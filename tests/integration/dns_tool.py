@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""DNS clients for tests/integration/test_dns.sh (no third-party modules).
+
+cycle:   ask COUNT distinct names (n<i>.<SUFFIX>, type A) of SERVER over
+         UDP, WINDOW queries in flight. Every answer must be NOERROR with
+         exactly one A record inside --range. No name may be handed
+         --pinned-addr (a live flow holds it), and after the cycle --pinned
+         must still map to it. Prints "asked=N answered=N bad=N
+         pinned_changed=N collisions=N distinct=N" and exits 0 only when
+         everything held.
+garbage: sends COUNT malformed messages (random bytes, truncated headers,
+         a response, bad label lengths) to SERVER over UDP and one over TCP;
+         reads what comes back (bounded). Prints "sent=N replies=N
+         formerr=N other=N". Exits 0 (the shell checks the daemon survived).
+hold:    connect to HOST:PORT (TCP), print "connected", then every second
+         send a line and expect it back (the sink's echo port) until
+         --seconds pass. Prints "rounds=N ok=N". Exit 0 if all ok.
+"""
+import argparse
+import ipaddress
+import os
+import random
+import select
+import socket
+import struct
+import sys
+import time
+
+
+def build_query(qid, name, qtype=1):
+    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\x00" + struct.pack("!HH", qtype, 1)
+
+
+def skip_name(msg, off):
+    while True:
+        n = msg[off]
+        if n == 0:
+            return off + 1
+        if n & 0xC0 == 0xC0:
+            return off + 2
+        off += 1 + n
+
+
+def parse_answer(msg):
+    """(id, rcode, [ipv4 strings])"""
+    qid, flags, qd, an = struct.unpack("!HHHH", msg[:8])
+    off = 12
+    for _ in range(qd):
+        off = skip_name(msg, off) + 4
+    addrs = []
+    for _ in range(an):
+        off = skip_name(msg, off)
+        rtype, _cls, _ttl, rdlen = struct.unpack("!HHIH", msg[off:off + 10])
+        off += 10
+        if rtype == 1 and rdlen == 4:
+            addrs.append(str(ipaddress.IPv4Address(msg[off:off + 4])))
+        off += rdlen
+    return qid, flags & 0xF, addrs
+
+
+def cmd_cycle(a):
+    net = ipaddress.ip_network(a.range)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((a.server, 53))
+    inflight = {}          # id -> (name, sent_at, tries)
+    owner = {}             # address -> name, as last handed out
+    todo = [f"n{i}.{a.suffix}" for i in range(a.count)]
+    asked = answered = bad = pinned_changed = collisions = 0
+    pinned_addr = a.pinned_addr
+    final = False
+    nid = 1
+    t0 = time.time()
+    deadline = t0 + a.timeout
+    while (todo or inflight or (a.pinned and not final)) and time.time() < deadline:
+        if not todo and not inflight:
+            todo.append(a.pinned)   # the cycle is over: ask it once more
+            final = True
+        while todo and len(inflight) < a.window:
+            name = todo.pop(0)
+            nid = (nid + 1) & 0xFFFF or 1
+            inflight[nid] = (name, time.time(), 0)
+            s.send(build_query(nid, name))
+            asked += 1
+        r, _, _ = select.select([s], [], [], 0.2)
+        now = time.time()
+        if not r:
+            for qid, (name, t, tries) in list(inflight.items()):
+                if now - t > 1.0:
+                    if tries >= 3:
+                        del inflight[qid]
+                        bad += 1
+                    else:
+                        inflight[qid] = (name, now, tries + 1)
+                        s.send(build_query(qid, name))
+            continue
+        msg = s.recv(4096)
+        qid, rcode, addrs = parse_answer(msg)
+        if qid not in inflight:
+            continue
+        name = inflight.pop(qid)[0]
+        answered += 1
+        if rcode != 0 or len(addrs) != 1 or ipaddress.ip_address(addrs[0]) not in net:
+            bad += 1
+            print(f"bad answer for {name}: rcode={rcode} {addrs}", file=sys.stderr)
+            continue
+        addr = addrs[0]
+        if name == a.pinned:
+            if addr != pinned_addr:
+                pinned_changed += 1
+                print(f"{name} moved from {pinned_addr} to {addr}", file=sys.stderr)
+        elif pinned_addr is not None and addr == pinned_addr:
+            collisions += 1
+            print(f"{name} got the pinned address {addr}", file=sys.stderr)
+        owner[addr] = name
+    bad += len(inflight)
+    print(f"asked={asked} answered={answered} bad={bad} "
+          f"pinned_changed={pinned_changed} collisions={collisions} distinct={len(owner)} "
+          f"seconds={time.time() - t0:.1f}")
+    ok = bad == 0 and pinned_changed == 0 and collisions == 0
+    return 0 if ok else 1
+
+
+def cmd_garbage(a):
+    rnd = random.Random(a.seed)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((a.server, 53))
+    s.settimeout(0.3)
+    msgs = []
+    for i in range(a.count):
+        kind = i % 5
+        if kind == 0:
+            m = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 300)))
+        elif kind == 1:
+            m = build_query(i, "x.example.test")[:rnd.randint(0, 16)]
+        elif kind == 2:   # a response: must be dropped
+            m = bytearray(build_query(i, "r.example.test"))
+            m[2] |= 0x80
+            m = bytes(m)
+        elif kind == 3:   # label length running past the end
+            m = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + b"\x3fabc"
+        else:             # two questions
+            m = bytearray(build_query(i, "two.example.test"))
+            m[5] = 2
+            m = bytes(m)
+        msgs.append(m)
+    replies = formerr = other = 0
+    for m in msgs:
+        s.send(m if m else b"\x00")
+        try:
+            r = s.recv(4096)
+            replies += 1
+            if len(r) >= 4 and r[3] & 0xF == 1:
+                formerr += 1
+            else:
+                other += 1
+        except (socket.timeout, ConnectionRefusedError):
+            pass
+    # TCP: a zero-length frame, then garbage
+    try:
+        t = socket.create_connection((a.server, 53), timeout=3)
+        t.sendall(b"\x00\x05hello\x00\x00")
+        t.settimeout(2)
+        try:
+            t.recv(100)
+        except (socket.timeout, ConnectionResetError):
+            pass
+        t.close()
+    except OSError as e:
+        print(f"tcp: {e}", file=sys.stderr)
+    print(f"sent={len(msgs)} replies={replies} formerr={formerr} other={other}")
+    return 0
+
+
+def cmd_hold(a):
+    c = socket.create_connection((a.host, a.port), timeout=5)
+    print("connected", flush=True)
+    rounds = ok = 0
+    end = time.time() + a.seconds
+    while time.time() < end:
+        line = f"ping {rounds}\n".encode()
+        c.sendall(line)
+        got = b""
+        c.settimeout(5)
+        try:
+            while len(got) < len(line):
+                d = c.recv(len(line) - len(got))
+                if not d:
+                    break
+                got += d
+        except socket.timeout:
+            pass
+        rounds += 1
+        ok += got == line
+        time.sleep(1)
+    print(f"rounds={rounds} ok={ok}", flush=True)
+    return 0 if rounds == ok and rounds > 0 else 1
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("cycle")
+    c.add_argument("--server", required=True)
+    c.add_argument("--suffix", default="cycle.example.test")
+    c.add_argument("--count", type=int, default=10000)
+    c.add_argument("--window", type=int, default=64)
+    c.add_argument("--range", required=True)
+    c.add_argument("--pinned")
+    c.add_argument("--pinned-addr")
+    c.add_argument("--timeout", type=float, default=120)
+    g = sub.add_parser("garbage")
+    g.add_argument("--server", required=True)
+    g.add_argument("--count", type=int, default=200)
+    g.add_argument("--seed", type=int, default=1)
+    h = sub.add_parser("hold")
+    h.add_argument("--host", required=True)
+    h.add_argument("--port", type=int, required=True)
+    h.add_argument("--seconds", type=float, default=10)
+    a = p.parse_args()
+    return {"cycle": cmd_cycle, "garbage": cmd_garbage, "hold": cmd_hold}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
