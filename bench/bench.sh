@@ -9,15 +9,19 @@
 #   tun2socks   the daemon in C, default route into its TUN, at each MTU
 #
 # Figures: iperf3 throughput (1 and 4 streams, upload and download -R),
-# wrk request rate with a new connection per request, and the daemon's RSS
-# with IDLE_N idle flows open (per flow) and after they close (vs start).
+# wrk request rate with a new connection per request, the daemon's RSS
+# with IDLE_N idle flows open (per flow) and after they close (vs start),
+# UDP (iperf3 -u at UDP_RATE, 1200-byte datagrams: received rate and loss;
+# the SOCKS-only column has no UDP client, proxychains is TCP only) and DNS
+# round trips (fake-ip answers from the daemon vs dnsmasq asked directly
+# over the veth, stop-and-wait, p50/p99).
 # Prints a markdown table. Not a test: it always exits 0 unless set-up fails.
 #
-# Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle]
+# Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle,udp,dns]
 #                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-o FILE]
 #   -d  seconds per iperf3/wrk run (default 5)
 #   -m  TUN MTUs to measure (default "1500 8500")
-#   -t  which measurements (default iperf,wrk,idle)
+#   -t  which measurements (default iperf,wrk,idle,udp,dns)
 #   -n  idle flows (default 2000)
 #   -c  wrk connections (default 64)
 #   -B  skip the baselines (tun2socks only)
@@ -32,7 +36,8 @@ T2S_GROUP=bench
 
 DUR=5
 MTUS="1500 8500"
-WHAT="iperf,wrk,idle"
+WHAT="iperf,wrk,idle,udp,dns"
+UDP_RATE=500M
 IDLE_N=2000
 WRK_C=64
 BASELINES=1
@@ -46,7 +51,7 @@ while getopts d:m:t:n:c:Bo:h opt; do
 	c) WRK_C=$OPTARG ;;
 	B) BASELINES=0 ;;
 	o) OUTFILE=$OPTARG ;;
-	*) sed -n '2,25p' "$0"; exit 2 ;;
+	*) sed -n '2,31p' "$0"; exit 2 ;;
 	esac
 done
 want() { [[ ,$WHAT, == *,$1,* ]]; }
@@ -54,7 +59,7 @@ want() { [[ ,$WHAT, == *,$1,* ]]; }
 ((IDLE_N >= 1 && IDLE_N <= 20000)) || die "-n must be 1..20000"
 
 t2s_init
-require_tools iperf3 wrk proxychains4 danted nginx
+require_tools iperf3 wrk proxychains4 danted nginx dnsmasq
 IPERF_PORT=5201
 declare -A R=()   # R["metric|config"]=value
 
@@ -65,6 +70,7 @@ make_data 1
 start_nginx || die "nginx"
 start_sink || die "sink"
 start_dante none || die "danted"
+start_dnsmasq || die "dnsmasq"
 sx iperf3 -s -B "$T4" -p "$IPERF_PORT" >"$RUN_DIR/iperf3-server.log" 2>&1 &
 SRV_PID["iperf3"]=$!
 wait_listen "$NS_S" tcp "$T4" "$IPERF_PORT" 5 "${SRV_PID[iperf3]}" || die "iperf3 server"
@@ -112,6 +118,39 @@ wrk_run() {
 	R["$key|$cfg"]=${v:-err}
 	say "  $cfg: $key = ${v:-err} ${errs}"
 	sleep 1
+}
+
+# udp_run CONFIG: iperf3 -u at UDP_RATE; received Mbit/s and loss %.
+udp_run() {
+	local cfg=$1 out k1="UDP iperf3 -u $UDP_RATE offered, received (Mbit/s)" k2="UDP loss at $UDP_RATE (%)" v
+	out=$RUN_DIR/udp.$cfg.json
+	timeout $((DUR + 30)) ip netns exec "$NS_C" iperf3 -c "$T4" -p "$IPERF_PORT" -u -b "$UDP_RATE" \
+		-l 1200 -w 4M -t "$DUR" -J >"$out" 2>&1
+	v=$("$PY" - "$out" <<'EOF'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))["end"]["sum"]
+    print("%.0f %.2f" % (s["bits_per_second"] * (1 - s["lost_percent"] / 100) / 1e6, s["lost_percent"]))
+except Exception:
+    print("err err")
+EOF
+)
+	R["$k1|$cfg"]=${v% *}
+	R["$k2|$cfg"]=${v#* }
+	say "  $cfg: $k1 = ${R["$k1|$cfg"]}, loss ${R["$k2|$cfg"]} %"
+	sleep 0.5
+}
+
+# dns_run CONFIG SERVER: stop-and-wait A queries, round-trip p50/p99 (us).
+dns_run() {
+	local cfg=$1 out k1="DNS A round trip p50 (us)" k2="DNS A round trip p99 (us)"
+	out=$(timeout 120 ip netns exec "$NS_C" "$PY" "$T2S_ITEST/dns_tool.py" latency --server "$2" \
+		--count 20000 2>&1)
+	R["$k1|$cfg"]=$(grep -o 'p50_us=[0-9]*' <<<"$out" | cut -d= -f2)
+	R["$k2|$cfg"]=$(grep -o 'p99_us=[0-9]*' <<<"$out" | cut -d= -f2)
+	[[ -n ${R["$k1|$cfg"]} ]] || R["$k1|$cfg"]=err
+	[[ -n ${R["$k2|$cfg"]} ]] || R["$k2|$cfg"]=err
+	say "  $cfg: DNS $out"
 }
 
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null; }
@@ -176,7 +215,10 @@ if ((BASELINES)); then
 	ip -n "$NS_C" route add "$T4/32" via "$S_IP"
 	want iperf && iperf_run direct
 	want wrk && wrk_run direct
+	want udp && udp_run direct
 	ip -n "$NS_C" route del "$T4/32" via "$S_IP"
+	# dnsmasq asked directly over the veth: the baseline for fake-ip answers
+	want dns && dns_run direct "$S_IP"
 	say "== baseline: SOCKS-only (proxychains4 -> danted)"
 	want iperf && iperf_run socks proxychains4 -q -f "$PC"
 	want wrk && wrk_run socks proxychains4 -q -f "$PC"
@@ -188,7 +230,8 @@ require_daemon && have_daemon=1
 for mtu in $MTUS; do
 	((have_daemon)) || break
 	say "== tun2socks, MTU $mtu"
-	if ! T2S_LOG_LEVEL=${T2S_LOG_LEVEL:-warn} daemon_start "socks5://$S_IP:$SOCKS_PORT" --mtu "$mtu"; then
+	if ! T2S_LOG_LEVEL=${T2S_LOG_LEVEL:-warn} daemon_start "socks5://$S_IP:$SOCKS_PORT" --mtu "$mtu" \
+		--dns-server "$S_IP"; then
 		say "  daemon did not start; log:"
 		tail -n 20 "$DAEMON_LOG" >&2
 		continue
@@ -198,6 +241,9 @@ for mtu in $MTUS; do
 	want idle && idle_run "t2s$mtu"
 	want iperf && iperf_run "t2s$mtu"
 	want wrk && wrk_run "t2s$mtu"
+	want udp && udp_run "t2s$mtu"
+	# any address: the daemon answers port 53 itself (fake-ip)
+	want dns && dns_run "t2s$mtu" 192.0.2.53
 	if ! daemon_alive; then
 		say "  daemon died during the run; log tail:"
 		tail -n 5 "$DAEMON_LOG" >&2
@@ -213,6 +259,8 @@ table() {
 	done; done
 	want wrk && metrics+=("wrk 1 KiB, Connection: close, $WRK_C conns (req/s)")
 	want idle && metrics+=("RSS per idle flow, $IDLE_N flows (KiB)" "RSS 5 s after they close, minus start (KiB)")
+	want udp && metrics+=("UDP iperf3 -u $UDP_RATE offered, received (Mbit/s)" "UDP loss at $UDP_RATE (%)")
+	want dns && metrics+=("DNS A round trip p50 (us)" "DNS A round trip p99 (us)")
 	echo
 	echo "tun2socks benchmark, $(date -u +%F\ %H:%MZ), $(nproc) cores, ${DUR}s per run; $(uname -r)"
 	echo
@@ -230,6 +278,8 @@ table() {
 	((have_daemon)) || echo "(no daemon binary at $(daemon_bin): tun2socks not measured)"
 	echo
 	echo "SOCKS-only uses proxychains4, whose synchronous handshake understates connection rate; RSS rows have no baseline."
+	echo "UDP: the no-tunnel column is the same iperf3 over the veth; SOCKS-only has no UDP client."
+	echo "DNS: tun2socks = fake-ip answers from the daemon (through the TUN); no tunnel = dnsmasq asked directly."
 }
 table | tee ${OUTFILE:+"$OUTFILE"}
 t2s_finish

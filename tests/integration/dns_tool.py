@@ -12,6 +12,9 @@ garbage: sends COUNT malformed messages (random bytes, truncated headers,
          a response, bad label lengths) to SERVER over UDP and one over TCP;
          reads what comes back (bounded). Prints "sent=N replies=N
          formerr=N other=N". Exits 0 (the shell checks the daemon survived).
+latency: COUNT stop-and-wait A queries over UDP to SERVER (names cycle
+         through --names distinct ones); prints "n=N p50_us=X p99_us=Y
+         lost=N" of the round-trip times.
 hold:    connect to HOST:PORT (TCP), print "connected", then every second
          send a line and expect it back (the sink's echo port) until
          --seconds pass. Prints "rounds=N ok=N". Exit 0 if all ok.
@@ -174,6 +177,37 @@ def cmd_garbage(a):
     return 0
 
 
+def cmd_latency(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((a.server, a.port))
+    s.settimeout(1.0)
+    names = [f"l{i}.{a.suffix}" for i in range(a.names)]
+    rtts = []
+    lost = 0
+    for i in range(a.count + 100):
+        qid = (i % 65535) + 1
+        q = build_query(qid, names[i % len(names)])
+        t = time.perf_counter()
+        s.send(q)
+        try:
+            while True:
+                r = s.recv(4096)
+                if struct.unpack("!H", r[:2])[0] == qid:
+                    break
+        except socket.timeout:
+            lost += 1
+            continue
+        if i >= 100:      # the first round warms caches and the pool
+            rtts.append(time.perf_counter() - t)
+    rtts.sort()
+    if not rtts:
+        print(f"n=0 lost={lost}")
+        return 1
+    p = lambda f: rtts[min(len(rtts) - 1, int(f * len(rtts)))] * 1e6
+    print(f"n={len(rtts)} p50_us={p(0.5):.0f} p99_us={p(0.99):.0f} lost={lost}")
+    return 0
+
+
 def cmd_hold(a):
     c = socket.create_connection((a.host, a.port), timeout=5)
     print("connected", flush=True)
@@ -215,12 +249,19 @@ def main():
     g.add_argument("--server", required=True)
     g.add_argument("--count", type=int, default=200)
     g.add_argument("--seed", type=int, default=1)
+    l = sub.add_parser("latency")
+    l.add_argument("--server", required=True)
+    l.add_argument("--port", type=int, default=53)
+    l.add_argument("--suffix", default="example.test")
+    l.add_argument("--count", type=int, default=20000)
+    l.add_argument("--names", type=int, default=100)
     h = sub.add_parser("hold")
     h.add_argument("--host", required=True)
     h.add_argument("--port", type=int, required=True)
     h.add_argument("--seconds", type=float, default=10)
     a = p.parse_args()
-    return {"cycle": cmd_cycle, "garbage": cmd_garbage, "hold": cmd_hold}[a.cmd](a)
+    return {"cycle": cmd_cycle, "garbage": cmd_garbage, "latency": cmd_latency,
+            "hold": cmd_hold}[a.cmd](a)
 
 
 if __name__ == "__main__":
