@@ -9,6 +9,7 @@
 #ifndef T2S_UPSTREAM_H
 #define T2S_UPSTREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -31,6 +32,7 @@ enum upstream_step {
 };
 
 struct upstream_proto;
+struct tls_cfg;
 
 /* One configured upstream (a proxy server). */
 struct upstream_cfg {
@@ -41,6 +43,20 @@ struct upstream_cfg {
 	int has_auth;
 	char user[256];
 	char pass[256];
+	/* TLS to the proxy itself (https:// proxies, socks5 with tls: true).
+	 * The connector does not change: the flow opens a tls_conn over the
+	 * socket, drives tls_conn_handshake() and then steps the connector
+	 * with tls_conn_io() as its io (see tls.h). */
+	bool tls;
+	bool skip_cert_verify; /* verify nothing; the caller logs a warning */
+	char sni[256];         /* name to send and verify: the proxy host as
+				* the user wrote it (an IP literal: no SNI,
+				* the IP is checked against the certificate) */
+	char ca_file[1024];    /* PEM bundle; "" for the system's */
+	/* Built once from the four fields above by tls_cfg_create() when the
+	 * config is loaded, shared by every connection to this upstream, and
+	 * freed (tls_cfg_free) with the config. NULL when tls is false. */
+	struct tls_cfg *tls_ctx;
 };
 
 struct upstream_proto {
@@ -65,5 +81,8 @@ extern const struct upstream_proto upstream_socks5;
  * upstream_socks5_bound() gives the relay address (BND.ADDR/PORT). */
 extern const struct upstream_proto upstream_socks5_udp;
 int upstream_socks5_bound(const void *state, struct socks5_addr *out);
+/* HTTP CONNECT (RFC 9110 9.3.6), Basic auth from has_auth/user/pass. Tunnel
+ * bytes that arrived with the 2xx reply come from leftover(). */
+extern const struct upstream_proto upstream_http;
 
 #endif
