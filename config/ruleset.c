@@ -1,0 +1,640 @@
+/* ruleset: see ruleset.h. */
+#include "ruleset.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/* A domain pattern: names[off, off + len) with a NUL after it. */
+struct rs_domain {
+	uint32_t off;
+	uint8_t len; /* <= RULES_DOMAIN_MAX */
+	uint8_t kind;
+};
+
+/* Entries live in one array per behaviour; domain names share one arena,
+ * so a 100 000-name set costs a handful of allocations. */
+struct ruleset {
+	char *name;
+	char *file; /* what the classical specs' positions point at */
+	enum ruleset_behavior behavior;
+	size_t n, cap;
+	struct rs_domain *domains;
+	struct rule_cidr *cidrs;
+	struct rule_spec *rules;
+	char *names;
+	size_t names_len, names_cap;
+};
+
+/* Load context: the set being filled and where errors go. */
+struct loader {
+	struct ruleset *rs;
+	const char *buf;
+	size_t len;
+	struct conf_err *err;
+	/* YAML: the line that holds byte offset line_start, for turning
+	 * libyaml's character columns into byte columns. */
+	size_t cur_line;
+	size_t line_start;
+};
+
+int ruleset_behavior_from_name(const char *s, enum ruleset_behavior *out)
+{
+	if (strcmp(s, "domain") == 0)
+		*out = RULESET_DOMAIN;
+	else if (strcmp(s, "ipcidr") == 0)
+		*out = RULESET_IPCIDR;
+	else if (strcmp(s, "classical") == 0)
+		*out = RULESET_CLASSICAL;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int ruleset_format_from_name(const char *s, enum ruleset_format *out)
+{
+	if (strcmp(s, "yaml") == 0)
+		*out = RULESET_YAML;
+	else if (strcmp(s, "text") == 0)
+		*out = RULESET_TEXT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *ruleset_name(const struct ruleset *rs)
+{
+	return rs->name;
+}
+
+enum ruleset_behavior ruleset_behavior(const struct ruleset *rs)
+{
+	return rs->behavior;
+}
+
+size_t ruleset_count(const struct ruleset *rs)
+{
+	return rs->n;
+}
+
+const char *ruleset_domain(const struct ruleset *rs, size_t i, size_t *len,
+			   unsigned *kind)
+{
+	*len = rs->domains[i].len;
+	*kind = rs->domains[i].kind;
+	return rs->names + rs->domains[i].off;
+}
+
+const struct rule_cidr *ruleset_cidr(const struct ruleset *rs, size_t i)
+{
+	return &rs->cidrs[i];
+}
+
+const struct rule_spec *ruleset_rule(const struct ruleset *rs, size_t i)
+{
+	return &rs->rules[i];
+}
+
+void ruleset_free(struct ruleset *rs)
+{
+	if (!rs)
+		return;
+	if (rs->rules)
+		for (size_t i = 0; i < rs->n; i++)
+			rule_spec_free(&rs->rules[i]);
+	free(rs->rules);
+	free(rs->domains);
+	free(rs->cidrs);
+	free(rs->names);
+	free(rs->name);
+	free(rs->file);
+	free(rs);
+}
+
+/* --- entries ------------------------------------------------------------- */
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* s[0, len) for a message: at most 80 bytes, control bytes as \xNN. */
+static void quote(char *buf, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 8 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i >= 80) {
+			memcpy(buf + n, "...", 3);
+			n += 3;
+			break;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		} else {
+			buf[n++] = (char)c;
+		}
+	}
+	buf[n] = '\0';
+}
+
+static int grow(struct ruleset *rs)
+{
+	size_t ncap = rs->cap ? rs->cap * 2 : 64;
+	void *p;
+
+	if (rs->n < rs->cap)
+		return 0;
+	switch (rs->behavior) {
+	case RULESET_DOMAIN:
+		p = realloc(rs->domains, ncap * sizeof(*rs->domains));
+		if (p)
+			rs->domains = p;
+		break;
+	case RULESET_IPCIDR:
+		p = realloc(rs->cidrs, ncap * sizeof(*rs->cidrs));
+		if (p)
+			rs->cidrs = p;
+		break;
+	default:
+		p = realloc(rs->rules, ncap * sizeof(*rs->rules));
+		if (p)
+			rs->rules = p;
+		break;
+	}
+	if (!p)
+		return -ENOMEM;
+	rs->cap = ncap;
+	return 0;
+}
+
+static int add_domain(struct loader *L, const char *s, size_t len,
+		      const struct conf_pos *pos)
+{
+	struct ruleset *rs = L->rs;
+	unsigned kind = RULESET_MATCH_SELF;
+	size_t skip = 0, n;
+	const char *why;
+	char q[400];
+
+	if (len >= 2 && s[0] == '+' && s[1] == '.') {
+		kind = RULESET_MATCH_SELF | RULESET_MATCH_SUB;
+		skip = 2;
+	} else if (len >= 1 && s[0] == '.') {
+		kind = RULESET_MATCH_SUB;
+		skip = 1;
+	}
+	if (rs->names_cap - rs->names_len < RULES_DOMAIN_MAX + 1) {
+		size_t ncap = rs->names_cap ? rs->names_cap * 2 : 4096;
+		char *p;
+
+		if (ncap > UINT32_MAX)
+			return conf_err_set(L->err, pos, "rule set too large");
+		p = realloc(rs->names, ncap);
+		if (!p)
+			return -ENOMEM;
+		rs->names = p;
+		rs->names_cap = ncap;
+	}
+	if (rules_domain_norm(s + skip, len - skip, true, rs->names + rs->names_len,
+			      &n, &why)) {
+		quote(q, sizeof(q), s, len);
+		return conf_err_set(L->err, pos, "bad domain '%s': %s", q, why);
+	}
+	if (grow(rs))
+		return -ENOMEM;
+	rs->domains[rs->n].off = (uint32_t)rs->names_len;
+	rs->domains[rs->n].len = (uint8_t)n;
+	rs->domains[rs->n].kind = (uint8_t)kind;
+	rs->names_len += n + 1;
+	rs->n++;
+	return 0;
+}
+
+/* One entry, s[0, len) as written at pos; blanks around it are dropped. */
+static int add_entry(struct loader *L, const char *s, size_t len,
+		     struct conf_pos pos)
+{
+	struct ruleset *rs = L->rs;
+	const char *why;
+	char q[400];
+	int r;
+
+	while (len > 0 && is_blank(s[0])) {
+		s++;
+		len--;
+		if (pos.col > 0)
+			pos.col++;
+	}
+	while (len > 0 && is_blank(s[len - 1]))
+		len--;
+	if (len == 0)
+		return conf_err_set(L->err, &pos, "empty entry");
+	switch (rs->behavior) {
+	case RULESET_DOMAIN:
+		return add_domain(L, s, len, &pos);
+	case RULESET_IPCIDR:
+		if (grow(rs))
+			return -ENOMEM;
+		if (rules_cidr_parse(s, len, &rs->cidrs[rs->n], &why)) {
+			quote(q, sizeof(q), s, len);
+			return conf_err_set(L->err, &pos, "bad CIDR '%s': %s", q, why);
+		}
+		rs->n++;
+		return 0;
+	default:
+		if (grow(rs))
+			return -ENOMEM;
+		pos.file = rs->file;
+		r = rules_parse_entry(s, len, &pos, &rs->rules[rs->n], L->err);
+		if (r == 0)
+			rs->n++;
+		return r;
+	}
+}
+
+/* --- text -------------------------------------------------------------------- */
+
+static int load_text(struct loader *L)
+{
+	const char *b = L->buf, *end = L->buf + L->len;
+	struct conf_pos pos = { .file = L->rs->file, .line = 0, .col = 1 };
+
+	if (L->len >= 3 && memcmp(b, "\xef\xbb\xbf", 3) == 0)
+		b += 3; /* a UTF-8 BOM, as some editors write */
+	while (b < end) {
+		const char *nl = memchr(b, '\n', (size_t)(end - b));
+		const char *e = nl ? nl : end, *s = b;
+		int r;
+
+		pos.line++;
+		if (e > s && e[-1] == '\r')
+			e--;
+		while (s < e && is_blank(*s))
+			s++;
+		if (s < e && *s != '#') {
+			if (memchr(s, '\0', (size_t)(e - s))) {
+				pos.col = (int)((const char *)memchr(s, '\0', (size_t)(e - s)) - b) + 1;
+				return conf_err_set(L->err, &pos, "unexpected NUL byte");
+			}
+			pos.col = (int)(s - b) + 1;
+			r = add_entry(L, s, (size_t)(e - s), pos);
+			if (r)
+				return r;
+		}
+		b = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+/* --- YAML -------------------------------------------------------------------- */
+
+/* The byte column (1-based) of libyaml's mark, whose column counts
+ * characters. Marks only move forward, so the line cursor does too: the
+ * whole file is walked once. */
+static int byte_col(struct loader *L, const yaml_mark_t *m)
+{
+	size_t i;
+
+	while (L->cur_line < m->line) {
+		const char *nl = memchr(L->buf + L->line_start, '\n',
+					L->len - L->line_start);
+
+		if (!nl)
+			return (int)m->column + 1;
+		L->line_start = (size_t)(nl - L->buf) + 1;
+		L->cur_line++;
+	}
+	i = L->line_start;
+	for (size_t c = 0; c < m->column && i < L->len; c++) {
+		unsigned char lead = (unsigned char)L->buf[i];
+
+		i += lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+	}
+	if (i > L->len)
+		i = L->len;
+	return (int)(i - L->line_start) + 1;
+}
+
+static struct conf_pos mark_pos(struct loader *L, const yaml_mark_t *m)
+{
+	struct conf_pos pos = { .file = L->rs->file, .line = (int)m->line + 1 };
+
+	pos.col = byte_col(L, m);
+	return pos;
+}
+
+static int yaml_fail(struct loader *L, const yaml_parser_t *parser)
+{
+	struct conf_pos pos = { .file = L->rs->file, .line = 1, .col = 1 };
+	const char *what = parser->problem ? parser->problem : "malformed YAML";
+
+	if (parser->error == YAML_MEMORY_ERROR)
+		return -ENOMEM;
+	if (parser->error == YAML_READER_ERROR) {
+		/* Only a byte offset: count lines up to it. */
+		size_t off = parser->problem_offset < L->len ? parser->problem_offset : L->len;
+		size_t ls = 0;
+
+		for (size_t i = 0; i < off; i++)
+			if (L->buf[i] == '\n') {
+				pos.line++;
+				ls = i + 1;
+			}
+		pos.col = (int)(off - ls) + 1;
+		return conf_err_set(L->err, &pos, "bad YAML: %s", what);
+	}
+	L->cur_line = 0;
+	L->line_start = 0;
+	pos = mark_pos(L, &parser->problem_mark);
+	if (parser->context)
+		return conf_err_set(L->err, &pos, "bad YAML: %s %s", what,
+				    parser->context);
+	return conf_err_set(L->err, &pos, "bad YAML: %s", what);
+}
+
+static int next_event(struct loader *L, yaml_parser_t *parser, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(parser, ev))
+		return yaml_fail(L, parser);
+	return 0;
+}
+
+/* Skips the node whose first event is ev (already taken). */
+static int skip_node(struct loader *L, yaml_parser_t *parser, yaml_event_t *ev)
+{
+	int depth = 0, r = 0;
+
+	for (;;) {
+		if (ev->type == YAML_SEQUENCE_START_EVENT ||
+		    ev->type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev->type == YAML_SEQUENCE_END_EVENT ||
+			 ev->type == YAML_MAPPING_END_EVENT)
+			depth--;
+		yaml_event_delete(ev);
+		if (depth <= 0)
+			return 0;
+		r = next_event(L, parser, ev);
+		if (r)
+			return r;
+	}
+}
+
+/* The payload list: ev is the value node's first event (taken). */
+static int load_payload(struct loader *L, yaml_parser_t *parser, yaml_event_t *ev)
+{
+	struct conf_pos pos;
+	int r;
+
+	if (ev->type == YAML_SCALAR_EVENT && ev->data.scalar.length == 0 &&
+	    ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+		yaml_event_delete(ev); /* "payload:" with nothing: an empty set */
+		return 0;
+	}
+	if (ev->type != YAML_SEQUENCE_START_EVENT) {
+		pos = mark_pos(L, &ev->start_mark);
+		yaml_event_delete(ev);
+		return conf_err_set(L->err, &pos, "'payload' must be a list of strings");
+	}
+	yaml_event_delete(ev);
+	for (;;) {
+		r = next_event(L, parser, ev);
+		if (r)
+			return r;
+		if (ev->type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(ev);
+			return 0;
+		}
+		pos = mark_pos(L, &ev->start_mark);
+		if (ev->type != YAML_SCALAR_EVENT) {
+			yaml_event_delete(ev);
+			return conf_err_set(L->err, &pos,
+					    "expected a string in the payload list");
+		}
+		if (ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+		    ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+			pos.col++;
+		if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length))
+			r = conf_err_set(L->err, &pos, "unexpected NUL byte");
+		else
+			r = add_entry(L, (const char *)ev->data.scalar.value,
+				      ev->data.scalar.length, pos);
+		yaml_event_delete(ev);
+		if (r)
+			return r;
+	}
+}
+
+static int load_yaml(struct loader *L)
+{
+	struct conf_pos start = { .file = L->rs->file, .line = 1, .col = 1 };
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	bool found = false;
+	int r;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)L->buf, L->len);
+	r = next_event(L, &parser, &ev); /* stream start */
+	if (r)
+		goto out;
+	yaml_event_delete(&ev);
+	r = next_event(L, &parser, &ev);
+	if (r)
+		goto out;
+	if (ev.type != YAML_DOCUMENT_START_EVENT) {
+		yaml_event_delete(&ev);
+		r = conf_err_set(L->err, &start, "expected a 'payload:' list, found an empty file");
+		goto out;
+	}
+	yaml_event_delete(&ev);
+	r = next_event(L, &parser, &ev);
+	if (r)
+		goto out;
+	if (ev.type != YAML_MAPPING_START_EVENT) {
+		struct conf_pos pos = mark_pos(L, &ev.start_mark);
+
+		yaml_event_delete(&ev);
+		r = conf_err_set(L->err, &pos, "expected a mapping with a 'payload:' list");
+		goto out;
+	}
+	yaml_event_delete(&ev);
+	for (;;) {
+		bool is_payload;
+		struct conf_pos kpos;
+
+		r = next_event(L, &parser, &ev);
+		if (r)
+			goto out;
+		if (ev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		kpos = mark_pos(L, &ev.start_mark);
+		is_payload = ev.type == YAML_SCALAR_EVENT &&
+			     ev.data.scalar.length == 7 &&
+			     memcmp(ev.data.scalar.value, "payload", 7) == 0;
+		r = skip_node(L, &parser, &ev);
+		if (r)
+			goto out;
+		if (is_payload && found) {
+			r = conf_err_set(L->err, &kpos, "duplicate 'payload' key");
+			goto out;
+		}
+		r = next_event(L, &parser, &ev);
+		if (r)
+			goto out;
+		if (is_payload) {
+			found = true;
+			r = load_payload(L, &parser, &ev);
+		} else {
+			r = skip_node(L, &parser, &ev);
+		}
+		if (r)
+			goto out;
+	}
+	/* Whatever follows the first document is not read: mihomo reads one. */
+	if (!found)
+		r = conf_err_set(L->err, &start, "no 'payload:' list in the file");
+out:
+	yaml_parser_delete(&parser);
+	return r;
+}
+
+/* --- loading ----------------------------------------------------------------- */
+
+int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
+			enum ruleset_format format, const char *file,
+			const char *buf, size_t len, struct ruleset **out,
+			struct conf_err *err)
+{
+	struct loader L = { .buf = buf, .len = len, .err = err };
+	struct ruleset *rs;
+	int r = -ENOMEM;
+
+	*out = NULL;
+	if (behavior < RULESET_DOMAIN || behavior > RULESET_CLASSICAL ||
+	    (format != RULESET_YAML && format != RULESET_TEXT)) {
+		struct conf_pos pos = { .file = file };
+
+		return conf_err_set(err, &pos, "internal error: bad behaviour or format");
+	}
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rs->behavior = behavior;
+	rs->name = strdup(name ? name : "");
+	rs->file = strdup(file ? file : "<input>");
+	if (!rs->name || !rs->file)
+		goto out;
+	L.rs = rs;
+	r = format == RULESET_YAML ? load_yaml(&L) : load_text(&L);
+	if (r)
+		goto out;
+	*out = rs;
+	rs = NULL;
+out:
+	if (r == -ENOMEM) {
+		struct conf_pos pos = { .file = file };
+
+		conf_err_set(err, &pos, "out of memory");
+	}
+	ruleset_free(rs);
+	return r;
+}
+
+/* The whole file in one malloc'd buffer. 0 or -errno. */
+static int read_file(const char *path, char **out, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t cap, n = 0;
+	int fd, r = 0;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		r = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+		goto out;
+	}
+	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	buf = malloc(cap);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t got;
+
+		if (n == cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				r = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		got = read(fd, buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int ruleset_load_file(const char *name, enum ruleset_behavior behavior,
+		      enum ruleset_format format, const char *path,
+		      const struct conf_pos *pos, struct ruleset **out,
+		      struct conf_err *err)
+{
+	char *buf;
+	size_t len;
+	int r;
+
+	*out = NULL;
+	r = read_file(path, &buf, &len);
+	if (r) {
+		conf_err_set(err, pos, "cannot read rule-set '%s' from '%s': %s",
+			     name, path, strerror(-r));
+		return r;
+	}
+	r = ruleset_load_buffer(name, behavior, format, path, buf, len, out, err);
+	free(buf);
+	return r;
+}

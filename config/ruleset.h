@@ -1,0 +1,77 @@
+/* ruleset: rule-provider files (mihomo "rule-providers:" of type file).
+ *
+ * Formats: YAML (a mapping whose "payload:" key holds a list of strings;
+ * other keys are ignored) and text (one entry per line; blank lines and
+ * lines starting with '#' skipped; surrounding blanks and a CR dropped).
+ * Behaviours, as mihomo reads them:
+ *   domain     "x.com" that name only; "+.x.com" x.com and every name
+ *              under it; ".x.com" every name under x.com, not x.com;
+ *              "*" is one whole label at any position ("*.x.com" matches
+ *              a.x.com, not x.com nor a.b.x.com). Names are lower-cased,
+ *              lose one trailing dot and follow rules_domain_norm().
+ *   ipcidr     "address/length", IPv4 or IPv6, host bits masked.
+ *   classical  rule lines without target (rules_parse_entry()):
+ *              "DOMAIN-SUFFIX,x.com", "IP-CIDR,1.2.3.0/24,no-resolve",
+ *              AND/OR/NOT too; no RULE-SET, no MATCH.
+ * An invalid entry fails the whole load (mihomo skips it with a warning:
+ * a rule that silently vanishes routes traffic where the user did not
+ * mean), with file:line:column inside the rule-set file. Line and column
+ * are 1-based, the column in bytes.
+ *
+ * A loaded set is immutable; the rule engine copies what it needs, so a
+ * set may be freed once the engines built from it exist.
+ */
+#ifndef T2S_RULESET_H
+#define T2S_RULESET_H
+
+#include <stddef.h>
+
+#include "conf_err.h"
+#include "rules_parse.h"
+
+enum ruleset_behavior { RULESET_DOMAIN = 1, RULESET_IPCIDR, RULESET_CLASSICAL };
+enum ruleset_format { RULESET_YAML = 1, RULESET_TEXT };
+
+/* Kinds of a domain pattern (bits). */
+enum { RULESET_MATCH_SELF = 1, RULESET_MATCH_SUB = 2 };
+
+struct ruleset;
+
+/* "domain" / "ipcidr" / "classical"; "yaml" / "text" (mihomo's names, as
+ * written there: lower case). 0 or -EINVAL (out untouched). */
+int ruleset_behavior_from_name(const char *s, enum ruleset_behavior *out);
+int ruleset_format_from_name(const char *s, enum ruleset_format *out);
+
+/* Reads path (as given: the caller resolves it against the config
+ * directory) and parses it. A file that cannot be read is reported at pos
+ * (the provider's place in the config), naming the path and strerror.
+ * *out is cleared first. 0, -EINVAL (err filled), -ENOMEM or -errno of
+ * the read. */
+int ruleset_load_file(const char *name, enum ruleset_behavior behavior,
+		      enum ruleset_format format, const char *path,
+		      const struct conf_pos *pos, struct ruleset **out,
+		      struct conf_err *err);
+
+/* The same from memory: buf[0, len) (need not be NUL-terminated); file is
+ * the name errors carry. Returns 0, -EINVAL (err filled) or -ENOMEM. */
+int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
+			enum ruleset_format format, const char *file,
+			const char *buf, size_t len, struct ruleset **out,
+			struct conf_err *err);
+
+void ruleset_free(struct ruleset *rs);
+
+const char *ruleset_name(const struct ruleset *rs);
+enum ruleset_behavior ruleset_behavior(const struct ruleset *rs);
+size_t ruleset_count(const struct ruleset *rs);
+
+/* Entry i (< ruleset_count) of a domain set: the name without its "+." or
+ * "." marker (NUL-terminated, *len bytes) and its RULESET_MATCH_* kind. */
+const char *ruleset_domain(const struct ruleset *rs, size_t i, size_t *len,
+			   unsigned *kind);
+/* Entry i of an ipcidr set. */
+const struct rule_cidr *ruleset_cidr(const struct ruleset *rs, size_t i);
+/* Entry i of a classical set (target NULL). */
+const struct rule_spec *ruleset_rule(const struct ruleset *rs, size_t i);
+
+#endif

@@ -1,0 +1,1302 @@
+/* Unit tests for the rule engine (tun2socks/rule.c).
+ *
+ * Fixed cases pin the semantics (resolution point, no-resolve, lazy process
+ * lookup, build errors); then a NAIVE reference, written here from the
+ * semantics in rule.h and walking the rules one by one, decides random rule
+ * lists, rule sets and queries built from tiny alphabets so that suffixes,
+ * prefixes and ports collide. Verdict, winning index, target and the number
+ * of process lookups must agree. The seed is fixed and printed on failure
+ * (T2S_RULE_SEED overrides it).
+ */
+#include "rule.h"
+#include "ruleset.h"
+#include "rules_parse.h"
+#include "test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- fixtures ------------------------------------------------------------ */
+
+static const char *const targets[] = { "DIRECT", "REJECT", "P0", "P1", "P2", "P3" };
+enum { N_TARGETS = sizeof(targets) / sizeof(targets[0]), DEFAULT_TARGET = 99 };
+
+static int target_fn(void *arg, const char *name)
+{
+	(void)arg;
+	for (int i = 0; i < N_TARGETS; i++)
+		if (strcmp(targets[i], name) == 0)
+			return i;
+	return -1;
+}
+
+struct setreg {
+	const char *name[4];
+	struct ruleset *rs[4];
+	int n;
+};
+
+static const struct ruleset *set_fn(void *arg, const char *name)
+{
+	struct setreg *r = arg;
+
+	for (int i = 0; i < r->n; i++)
+		if (strcmp(r->name[i], name) == 0)
+			return r->rs[i];
+	return NULL;
+}
+
+static void setreg_free(struct setreg *r)
+{
+	for (int i = 0; i < r->n; i++)
+		ruleset_free(r->rs[i]);
+	r->n = 0;
+}
+
+static struct ruleset *mkset(const char *name, enum ruleset_behavior b,
+			     enum ruleset_format f, const char *text)
+{
+	struct ruleset *rs = NULL;
+	struct conf_err err;
+	char buf[700];
+
+	if (ruleset_load_buffer(name, b, f, "set.txt", text, strlen(text), &rs, &err)) {
+		conf_err_format(&err, buf, sizeof(buf));
+		fprintf(stderr, "set %s: %s\n---\n%s---\n", name, buf, text);
+	}
+	T_CHECK(rs != NULL);
+	return rs;
+}
+
+static void setreg_add(struct setreg *r, const char *name, enum ruleset_behavior b,
+		       enum ruleset_format f, const char *text)
+{
+	r->name[r->n] = name;
+	r->rs[r->n] = mkset(name, b, f, text);
+	r->n++;
+}
+
+struct rules {
+	struct rule_spec specs[64];
+	size_t n;
+};
+
+static void rules_free(struct rules *rl)
+{
+	for (size_t i = 0; i < rl->n; i++)
+		rule_spec_free(&rl->specs[i]);
+	rl->n = 0;
+}
+
+/* Parses lines[] (NULL-terminated) as rules.yaml lines 1.. at column 3. */
+static int rules_parse_all(struct rules *rl, const char *const *lines)
+{
+	struct conf_err err;
+	char buf[700];
+
+	rl->n = 0;
+	for (; *lines; lines++) {
+		struct conf_pos pos = { "rules.yaml", (int)rl->n + 1, 3 };
+
+		if (rules_parse_line(*lines, strlen(*lines), &pos, &rl->specs[rl->n], &err)) {
+			conf_err_format(&err, buf, sizeof(buf));
+			fprintf(stderr, "parse \"%s\": %s\n", *lines, buf);
+			rules_free(rl);
+			return -EINVAL;
+		}
+		rl->n++;
+	}
+	return 0;
+}
+
+static struct rule_engine *build(const char *const *lines, struct setreg *sets)
+{
+	struct rule_build_opts o = { target_fn, NULL, set_fn, sets, DEFAULT_TARGET };
+	struct rule_engine *e = NULL;
+	struct conf_err err;
+	struct rules rl;
+	char buf[700];
+
+	if (rules_parse_all(&rl, lines)) {
+		T_CHECK(0);
+		return NULL;
+	}
+	if (rule_engine_build(rl.specs, rl.n, &o, &e, &err)) {
+		conf_err_format(&err, buf, sizeof(buf));
+		fprintf(stderr, "build: %s\n", buf);
+	}
+	T_CHECK(e != NULL);
+	rules_free(&rl); /* the engine keeps its own copies */
+	return e;
+}
+
+static struct rule_addr A(const char *text)
+{
+	struct rule_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(AF_INET, text, a.bytes) == 1)
+		a.family = 4;
+	else if (inet_pton(AF_INET6, text, a.bytes) == 1)
+		a.family = 6;
+	return a;
+}
+
+struct proc_src {
+	int calls;
+	const char *name, *path;
+	bool has_uid;
+	uint32_t uid;
+};
+
+static void proc_cb(void *arg, const struct rule_query *q, struct rule_proc *out)
+{
+	struct proc_src *ps = arg;
+
+	(void)q;
+	ps->calls++;
+	out->name = ps->name;
+	out->path = ps->path;
+	out->has_uid = ps->has_uid;
+	out->uid = ps->uid;
+}
+
+/* --- fixed cases ------------------------------------------------------------ */
+
+static void test_basic(void)
+{
+	static const char *const lines[] = {
+		"DOMAIN-SUFFIX,google.com,P0",
+		"DOMAIN,exact.org,P1",
+		"DOMAIN-KEYWORD,tracker,REJECT",
+		"DOMAIN-REGEX,^ads?[0-9]+\\.,REJECT",
+		"SRC-IP-CIDR,192.168.7.0/24,P2",
+		"DST-PORT,25/465-587,REJECT",
+		"IP-CIDR,10.0.0.0/8,DIRECT,no-resolve",
+		"IP-CIDR6,2001:db8::/32,P3,no-resolve",
+		"NETWORK,UDP,P1",
+		"MATCH,P0",
+		"DOMAIN,never.example,P3",
+		NULL,
+	};
+	struct rule_engine *e = build(lines, NULL);
+	struct rule_query q;
+	struct rule_result r;
+
+	if (!e)
+		return;
+	T_EQ_INT(rule_engine_count(e), 11);
+	memset(&q, 0, sizeof(q));
+	q.network = RULE_NET_TCP;
+	q.domain = "WWW.Google.COM.";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 0);
+	T_EQ_INT(r.target, 2);
+	T_EQ_STR(r.text, "DOMAIN-SUFFIX,google.com,P0");
+	T_EQ_STR(r.pos.file, "rules.yaml");
+	T_EQ_INT(r.pos.line, 1);
+	T_EQ_INT(r.pos.col, 3);
+
+	q.domain = "notgoogle.com";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 9); /* MATCH */
+	q.domain = "exact.org";
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 1);
+	q.domain = "a.exact.org";
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 9);
+	q.domain = "my-tracker.net";
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 2);
+	q.domain = "AD12.example.com";
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 3);
+	q.domain = NULL;
+	q.src = A("192.168.7.9");
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 4);
+	q.src = A("192.168.8.9");
+	q.dst_port = 587;
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 5);
+	q.dst_port = 443;
+	q.dst = A("10.9.9.9");
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 6);
+	q.dst = A("::ffff:10.9.9.9"); /* mapped: tested as IPv4 */
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 6);
+	q.dst = A("2001:db8:1::1");
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 7);
+	q.dst = A("2001:db9::1");
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 9);
+	q.network = RULE_NET_UDP;
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 8);
+	/* Malformed domains are no domain. */
+	q.network = RULE_NET_TCP;
+	q.dst.family = 0;
+	q.domain = "google..com";
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 9);
+	rule_engine_unref(e);
+
+	/* No MATCH: the default. */
+	{
+		static const char *const l2[] = { "DOMAIN,a.com,P1", NULL };
+
+		e = build(l2, NULL);
+		if (!e)
+			return;
+		memset(&q, 0, sizeof(q));
+		q.domain = "b.com";
+		T_EQ_INT(rule_match(e, &q, &r), RULE_DEFAULT);
+		T_EQ_INT(r.target, DEFAULT_TARGET);
+		T_EQ_INT(r.rule, UINT32_MAX);
+		T_CHECK(r.text == NULL);
+		rule_engine_unref(e);
+	}
+	/* No rules at all. */
+	{
+		static const char *const l3[] = { NULL };
+
+		e = build(l3, NULL);
+		if (!e)
+			return;
+		memset(&q, 0, sizeof(q));
+		T_EQ_INT(rule_match(e, &q, &r), RULE_DEFAULT);
+		rule_engine_unref(e);
+	}
+}
+
+static void test_resolve(void)
+{
+	static const char *const lines[] = {
+		"IP-CIDR,10.0.0.0/8,P0,no-resolve", /* 0: before the point */
+		"DOMAIN-SUFFIX,x.com,P1",          /* 1 */
+		"IP-CIDR,192.168.0.0/16,P2",       /* 2: the resolution point */
+		"IP-CIDR,10.0.0.0/8,P3,no-resolve", /* 3: after it */
+		"MATCH,DIRECT",                    /* 4 */
+		NULL,
+	};
+	struct rule_addr res[2] = { A("10.1.1.1"), A("192.168.1.1") };
+	struct rule_engine *e = build(lines, NULL);
+	struct rule_query q;
+	struct rule_result r;
+
+	if (!e)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.network = RULE_NET_TCP;
+	q.domain = "a.x.com";
+	/* An earlier rule wins: no resolution asked. */
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 1);
+
+	q.domain = "y.com";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_NEED_RESOLVE);
+	T_EQ_INT(r.rule, 2);
+	T_EQ_STR(r.text, "IP-CIDR,192.168.0.0/16,P2");
+	q.has_resolved = true;
+	q.resolved = res;
+	q.n_resolved = 1; /* 10.1.1.1: rule 0 saw no address; rule 3 does */
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 3);
+	q.n_resolved = 2; /* any address of the list */
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 2);
+	q.n_resolved = 0; /* resolution failed */
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 4);
+
+	/* A real address: no resolution, no-resolve rules see it. */
+	memset(&q, 0, sizeof(q));
+	q.domain = "y.com";
+	q.dst = A("10.2.2.2");
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 0);
+	/* Neither domain nor address: IP rules fail quietly. */
+	memset(&q, 0, sizeof(q));
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 4);
+	rule_engine_unref(e);
+
+	/* Logical rules: left to right, short-circuit. */
+	{
+		static const char *const l2[] = {
+			"AND,((DOMAIN,y.com),(IP-CIDR,1.0.0.0/8)),P0",         /* 0 */
+			"NOT,((IP-CIDR,2.0.0.0/8,no-resolve)),P1",             /* 1 */
+			NULL,
+		};
+		e = build(l2, NULL);
+		if (!e)
+			return;
+		memset(&q, 0, sizeof(q));
+		q.domain = "z.com"; /* AND fails on DOMAIN first */
+		T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+		T_EQ_INT(r.rule, 1);
+		q.domain = "y.com";
+		T_EQ_INT(rule_match(e, &q, &r), RULE_NEED_RESOLVE);
+		T_EQ_INT(r.rule, 0);
+		res[0] = A("2.3.4.5");
+		q.has_resolved = true;
+		q.resolved = res;
+		q.n_resolved = 1;
+		T_EQ_INT(rule_match(e, &q, &r), RULE_DEFAULT);
+		rule_engine_unref(e);
+	}
+
+	/* RULE-SET: no-resolve on the line, and other entries deciding. */
+	{
+		static const char *const l3[] = {
+			"RULE-SET,ip,P0,no-resolve", /* 0 */
+			"RULE-SET,cls,P1",           /* 1 */
+			"RULE-SET,ip,P2",            /* 2 */
+			NULL,
+		};
+		struct setreg sets = { 0 };
+
+		setreg_add(&sets, "ip", RULESET_IPCIDR, RULESET_TEXT, "1.0.0.0/8\n");
+		setreg_add(&sets, "cls", RULESET_CLASSICAL, RULESET_TEXT,
+			   "IP-CIDR,3.0.0.0/8\nDOMAIN-SUFFIX,cls.com\n");
+		e = build(l3, &sets);
+		setreg_free(&sets); /* the engine copied what it needs */
+		if (!e)
+			return;
+		memset(&q, 0, sizeof(q));
+		q.domain = "a.cls.com";
+		T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+		T_EQ_INT(r.rule, 1);
+		q.domain = "other.com";
+		T_EQ_INT(rule_match(e, &q, &r), RULE_NEED_RESOLVE);
+		T_EQ_INT(r.rule, 1);
+		res[0] = A("1.2.3.4");
+		q.has_resolved = true;
+		q.resolved = res;
+		q.n_resolved = 1;
+		rule_match(e, &q, &r);
+		T_EQ_INT(r.rule, 2);
+		rule_engine_unref(e);
+	}
+}
+
+static void test_process(void)
+{
+	static const char *const lines[] = {
+		"DOMAIN,a.com,P0",                /* 0 */
+		"PROCESS-NAME,curl,P1",           /* 1 */
+		"IP-CIDR,10.0.0.0/8,P2",          /* 2 */
+		"PROCESS-PATH,/usr/bin/ssh,P3",   /* 3 */
+		"UID,1000-1999,REJECT",           /* 4 */
+		"MATCH,DIRECT",                   /* 5 */
+		"PROCESS-NAME,never,P0",          /* 6 */
+		NULL,
+	};
+	struct rule_addr res[1] = { A("11.0.0.1") };
+	struct proc_src ps = { 0 };
+	struct rule_engine *e = build(lines, NULL);
+	struct rule_query q;
+	struct rule_result r;
+
+	if (!e)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.proc_fn = proc_cb;
+	q.proc_arg = &ps;
+	q.domain = "a.com";
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 0);
+	T_EQ_INT(ps.calls, 0); /* decided before any process rule */
+
+	ps.name = "CURL"; /* case-insensitive, as mihomo */
+	q.domain = "b.com";
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 1);
+	T_EQ_INT(ps.calls, 1);
+	T_CHECK(q.proc_done);
+
+	/* Looked up once per query, across the re-run. */
+	memset(&q, 0, sizeof(q));
+	q.proc_fn = proc_cb;
+	q.proc_arg = &ps;
+	ps.calls = 0;
+	ps.name = "wget";
+	ps.path = "/usr/bin/ssh";
+	q.domain = "b.com";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_NEED_RESOLVE);
+	T_EQ_INT(ps.calls, 1);
+	q.has_resolved = true;
+	q.resolved = res;
+	q.n_resolved = 1;
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 3);
+	T_EQ_INT(ps.calls, 1);
+
+	/* UID; unknown information fails the tests. */
+	memset(&q, 0, sizeof(q));
+	q.proc_fn = proc_cb;
+	q.proc_arg = &ps;
+	ps.calls = 0;
+	ps.name = ps.path = NULL;
+	ps.has_uid = true;
+	ps.uid = 1500;
+	q.dst = A("11.0.0.1");
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 4);
+	ps.has_uid = false;
+	q.proc_done = false;
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 5);
+	T_EQ_INT(ps.calls, 2);
+	/* No callback: unknown. */
+	q.proc_fn = NULL;
+	q.proc_done = false;
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 5);
+
+	/* A rule needing addresses before the process rule: no lookup. */
+	memset(&q, 0, sizeof(q));
+	q.proc_fn = proc_cb;
+	q.proc_arg = &ps;
+	ps.calls = 0;
+	{
+		static const char *const l2[] = {
+			"IP-CIDR,10.0.0.0/8,P0", "PROCESS-NAME,curl,P1", NULL,
+		};
+		struct rule_engine *e2 = build(l2, NULL);
+
+		if (e2) {
+			q.domain = "b.com";
+			T_EQ_INT(rule_match(e2, &q, &r), RULE_NEED_RESOLVE);
+			T_EQ_INT(ps.calls, 0);
+			q.has_resolved = true;
+			q.resolved = res;
+			q.n_resolved = 1;
+			rule_match(e2, &q, &r);
+			T_EQ_INT(ps.calls, 1);
+			rule_engine_unref(e2);
+		}
+	}
+	rule_engine_unref(e);
+}
+
+static void test_sets(void)
+{
+	static const char *const lines[] = {
+		"RULE-SET,dom,P0",
+		"AND,((RULE-SET,dom),(NETWORK,UDP)),P1",
+		"OR,((RULE-SET,ip,no-resolve),(DST-PORT,22)),P2",
+		"RULE-SET,cls,P3",
+		"MATCH,DIRECT",
+		NULL,
+	};
+	struct setreg sets = { 0 };
+	struct rule_engine *e;
+	struct rule_query q;
+	struct rule_result r;
+
+	setreg_add(&sets, "dom", RULESET_DOMAIN, RULESET_YAML,
+		   "payload:\n  - '+.plus.com'\n  - '.dot.com'\n  - '*.star.com'\n"
+		   "  - 'exact.com'\n  - 'time.*.apple.com'\n");
+	setreg_add(&sets, "ip", RULESET_IPCIDR, RULESET_TEXT, "10.0.0.0/8\n2001:db8::/32\n");
+	setreg_add(&sets, "cls", RULESET_CLASSICAL, RULESET_TEXT,
+		   "DOMAIN-KEYWORD,kw\nSRC-PORT,5000-5010\nAND,((NETWORK,TCP),(DOMAIN,t.org))\n");
+	e = build(lines, &sets);
+	setreg_free(&sets);
+	if (!e)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.network = RULE_NET_TCP;
+	struct {
+		const char *domain;
+		uint32_t rule;
+	} cases[] = {
+		{ "plus.com", 0 },     { "a.b.plus.com", 0 }, { "dot.com", 4 },
+		{ "a.dot.com", 0 },    { "a.star.com", 0 },   { "star.com", 4 },
+		{ "a.b.star.com", 4 }, { "exact.com", 0 },    { "a.exact.com", 4 },
+		{ "time.x.apple.com", 0 }, { "time.apple.com", 4 },
+		{ "akwz.net", 3 },     { "t.org", 3 },        { "x.t.org", 4 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		q.domain = cases[i].domain;
+		rule_match(e, &q, &r);
+		if (r.rule != cases[i].rule)
+			fprintf(stderr, "  %s\n", cases[i].domain);
+		T_EQ_INT(r.rule, cases[i].rule);
+	}
+	q.domain = NULL;
+	q.dst = A("10.0.0.1");
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 2);
+	q.dst.family = 0;
+	q.domain = "elsewhere.net";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED); /* no-resolve in the OR */
+	T_EQ_INT(r.rule, 4);
+	q.src_port = 5005;
+	rule_match(e, &q, &r);
+	T_EQ_INT(r.rule, 3);
+	rule_engine_unref(e);
+}
+
+static void test_build_errors(void)
+{
+	struct rule_build_opts o = { target_fn, NULL, set_fn, NULL, 0 };
+	struct setreg sets = { 0 };
+	struct rule_engine *e = (struct rule_engine *)1;
+	struct conf_err err;
+	struct rules rl;
+	char got[700];
+
+	o.set_arg = &sets;
+	{
+		static const char *const l[] = { "DOMAIN,a.com,P0", "MATCH,  Foo", NULL };
+
+		if (rules_parse_all(&rl, l) == 0) {
+			T_EQ_INT(rule_engine_build(rl.specs, rl.n, &o, &e, &err), -EINVAL);
+			T_CHECK(e == NULL);
+			conf_err_format(&err, got, sizeof(got));
+			T_EQ_STR(got, "rules.yaml:2:11: unknown target 'Foo'");
+			rules_free(&rl);
+		}
+	}
+	{
+		static const char *const l[] = { "DOMAIN,a.com,P0", "RULE-SET, ads ,REJECT", NULL };
+
+		if (rules_parse_all(&rl, l) == 0) {
+			T_EQ_INT(rule_engine_build(rl.specs, rl.n, &o, &e, &err), -EINVAL);
+			conf_err_format(&err, got, sizeof(got));
+			T_EQ_STR(got, "rules.yaml:2:13: unknown rule-set 'ads'");
+			rules_free(&rl);
+		}
+	}
+	{
+		static const char *const l[] = { "OR,((DOMAIN,a.com),(RULE-SET,x)),P0", NULL };
+
+		if (rules_parse_all(&rl, l) == 0) {
+			T_EQ_INT(rule_engine_build(rl.specs, rl.n, &o, &e, &err), -EINVAL);
+			conf_err_format(&err, got, sizeof(got));
+			T_EQ_STR(got, "rules.yaml:1:32: unknown rule-set 'x'");
+			rules_free(&rl);
+		}
+	}
+	/* Refcount: the engine lives until its last reference goes. */
+	{
+		static const char *const l[] = { "MATCH,P1", NULL };
+		struct rule_query q;
+		struct rule_result r;
+
+		e = build(l, NULL);
+		if (!e)
+			return;
+		T_CHECK(rule_engine_ref(e) == e);
+		rule_engine_unref(e);
+		memset(&q, 0, sizeof(q));
+		T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+		T_EQ_INT(r.target, 3);
+		rule_engine_unref(e);
+		rule_engine_unref(NULL);
+	}
+}
+
+/* --- the naive reference -------------------------------------------------------- */
+
+enum { RF, RT, RN };
+
+struct ref_state {
+	const struct rule_query *q;
+	const struct setreg *sets;
+	const struct proc_src *ps;
+	bool has_domain;
+	char dom[300];
+	bool ip_known;
+	struct rule_addr addrs[8];
+	size_t n_addrs;
+	bool proc_done;
+	int calls;
+};
+
+static struct rule_addr ref_unmap(struct rule_addr a)
+{
+	static const uint8_t pre[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	struct rule_addr b;
+
+	if (a.family != 6 || memcmp(a.bytes, pre, 12) != 0)
+		return a;
+	memset(&b, 0, sizeof(b));
+	b.family = 4;
+	memcpy(b.bytes, a.bytes + 12, 4);
+	return b;
+}
+
+static bool ref_in(const struct rule_cidr *c, struct rule_addr a)
+{
+	a = ref_unmap(a);
+	if (a.family != c->family)
+		return false;
+	for (int i = 0; i < c->plen; i++) {
+		int x = (a.bytes[i / 8] >> (7 - i % 8)) & 1;
+		int y = (c->addr[i / 8] >> (7 - i % 8)) & 1;
+
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static int ref_split(const char *s, char labels[][64])
+{
+	int n = 0;
+	const char *p = s;
+
+	for (;;) {
+		const char *d = strchr(p, '.');
+		size_t len = d ? (size_t)(d - p) : strlen(p);
+
+		memcpy(labels[n], p, len);
+		labels[n][len] = '\0';
+		n++;
+		if (!d)
+			return n;
+		p = d + 1;
+	}
+}
+
+static bool ref_labels_eq(char pl[][64], char dl[][64], int np, int off)
+{
+	for (int i = 0; i < np; i++)
+		if (strcmp(pl[i], "*") != 0 && strcmp(pl[i], dl[off + i]) != 0)
+			return false;
+	return true;
+}
+
+/* SELF: same number of labels; SUB: more labels, the rightmost ones
+ * matching; '*' matches any one label. */
+static bool ref_pattern(const char *pat, unsigned kind, const char *dom)
+{
+	static char pl[130][64], dl[130][64];
+	int np = ref_split(pat, pl), nd = ref_split(dom, dl);
+
+	if ((kind & RULESET_MATCH_SELF) && nd == np && ref_labels_eq(pl, dl, np, 0))
+		return true;
+	return (kind & RULESET_MATCH_SUB) && nd > np && ref_labels_eq(pl, dl, np, nd - np);
+}
+
+static bool ref_nocase(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
+		char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
+
+		if (x != y)
+			return false;
+	}
+	return *a == *b;
+}
+
+static bool ref_regex(const char *pattern, const char *s)
+{
+	static struct {
+		char *pat;
+		regex_t re;
+	} cache[32];
+	static int n;
+
+	for (int i = 0; i < n; i++)
+		if (strcmp(cache[i].pat, pattern) == 0)
+			return regexec(&cache[i].re, s, 0, NULL, 0) == 0;
+	if (n == 32)
+		abort();
+	cache[n].pat = strdup(pattern);
+	regcomp(&cache[n].re, pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+	return regexec(&cache[n++].re, s, 0, NULL, 0) == 0;
+}
+
+static void ref_proc(struct ref_state *st)
+{
+	if (!st->proc_done && st->q->proc_fn) {
+		st->proc_done = true;
+		st->calls++;
+	}
+	st->proc_done = true;
+}
+
+static bool ref_ranges(const struct rule_spec *s, uint32_t v)
+{
+	for (size_t i = 0; i < s->n_ranges; i++)
+		if (s->ranges[i].lo <= v && v <= s->ranges[i].hi)
+			return true;
+	return false;
+}
+
+static int ref_set(const struct ruleset *rs, struct ref_state *st, bool nr);
+
+static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
+{
+	const struct rule_query *q = st->q;
+	const struct proc_src *ps = st->ps;
+	size_t dl = strlen(st->dom), sl = s->str ? strlen(s->str) : 0;
+	int r;
+
+	switch (s->type) {
+	case RULE_DOMAIN:
+		return st->has_domain && strcmp(st->dom, s->str) == 0;
+	case RULE_DOMAIN_SUFFIX:
+		return st->has_domain &&
+		       (strcmp(st->dom, s->str) == 0 ||
+			(dl > sl && st->dom[dl - sl - 1] == '.' &&
+			 strcmp(st->dom + dl - sl, s->str) == 0));
+	case RULE_DOMAIN_KEYWORD:
+		return st->has_domain && strstr(st->dom, s->str) != NULL;
+	case RULE_DOMAIN_REGEX:
+		return st->has_domain && ref_regex(s->str, st->dom);
+	case RULE_IP_CIDR:
+		if (!st->ip_known)
+			return nr || s->no_resolve ? RF : RN;
+		for (size_t i = 0; i < st->n_addrs; i++)
+			if (ref_in(&s->cidr, st->addrs[i]))
+				return RT;
+		return RF;
+	case RULE_SRC_IP_CIDR:
+		return ref_in(&s->cidr, q->src);
+	case RULE_DST_PORT:
+		return ref_ranges(s, q->dst_port);
+	case RULE_SRC_PORT:
+		return ref_ranges(s, q->src_port);
+	case RULE_NETWORK:
+		return q->network == s->network;
+	case RULE_PROCESS_NAME:
+		ref_proc(st);
+		return q->proc_fn && ps->name && ref_nocase(ps->name, s->str);
+	case RULE_PROCESS_PATH:
+		ref_proc(st);
+		return q->proc_fn && ps->path && ref_nocase(ps->path, s->str);
+	case RULE_UID:
+		ref_proc(st);
+		return q->proc_fn && ps->has_uid && ref_ranges(s, ps->uid);
+	case RULE_RULE_SET:
+		return ref_set(set_fn((void *)st->sets, s->str), st, nr || s->no_resolve);
+	case RULE_AND:
+		for (size_t i = 0; i < s->n_sub; i++)
+			if ((r = ref_spec(&s->sub[i], st, nr)) != RT)
+				return r;
+		return RT;
+	case RULE_OR:
+		for (size_t i = 0; i < s->n_sub; i++)
+			if ((r = ref_spec(&s->sub[i], st, nr)) != RF)
+				return r;
+		return RF;
+	case RULE_NOT:
+		r = ref_spec(&s->sub[0], st, nr);
+		return r == RN ? RN : r == RT ? RF : RT;
+	case RULE_MATCH:
+		return RT;
+	}
+	abort();
+}
+
+/* Tests with no side effect first, then the others in file order: the
+ * order only shows in which process lookups happen. */
+static bool ref_plain(const struct rule_spec *s)
+{
+	switch (s->type) {
+	case RULE_DOMAIN:
+	case RULE_DOMAIN_SUFFIX:
+	case RULE_IP_CIDR:
+	case RULE_SRC_IP_CIDR:
+	case RULE_DST_PORT:
+	case RULE_SRC_PORT:
+	case RULE_NETWORK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int ref_set(const struct ruleset *rs, struct ref_state *st, bool nr)
+{
+	size_t n = ruleset_count(rs), len;
+	bool need = false;
+	unsigned kind;
+
+	switch (ruleset_behavior(rs)) {
+	case RULESET_DOMAIN:
+		for (size_t i = 0; i < n && st->has_domain; i++) {
+			const char *pat = ruleset_domain(rs, i, &len, &kind);
+
+			if (ref_pattern(pat, kind, st->dom))
+				return RT;
+		}
+		return RF;
+	case RULESET_IPCIDR:
+		if (!st->ip_known)
+			return nr || n == 0 ? RF : RN;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < st->n_addrs; j++)
+				if (ref_in(ruleset_cidr(rs, i), st->addrs[j]))
+					return RT;
+		return RF;
+	case RULESET_CLASSICAL:
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < n; i++) {
+				const struct rule_spec *e = ruleset_rule(rs, i);
+				int r;
+
+				if (ref_plain(e) != (pass == 0))
+					continue;
+				r = ref_spec(e, st, nr);
+				if (r == RT)
+					return RT;
+				need |= r == RN;
+			}
+		return need ? RN : RF;
+	}
+	abort();
+}
+
+/* Walks the rules in order; at the first rule needing addresses, either
+ * reports it (no addresses in q) or resolves there and goes on. */
+static int ref_match(const struct rules *rl, const struct setreg *sets,
+		     const struct rule_query *q, const struct proc_src *ps,
+		     uint32_t *idx, int *calls)
+{
+	struct ref_state st;
+	size_t len = q->domain ? strlen(q->domain) : 0;
+	int verdict = RULE_DEFAULT;
+
+	memset(&st, 0, sizeof(st));
+	st.q = q;
+	st.sets = sets;
+	st.ps = ps;
+	if (len && q->domain[len - 1] == '.')
+		len--;
+	if (q->domain && len >= 1 && len <= 253) {
+		char labels[200][64];
+		bool ok = true;
+		int nl;
+
+		memcpy(st.dom, q->domain, len);
+		st.dom[len] = '\0';
+		for (size_t i = 0; i < len; i++)
+			if (st.dom[i] >= 'A' && st.dom[i] <= 'Z')
+				st.dom[i] = (char)(st.dom[i] + 32);
+		/* labels 1..63 bytes */
+		for (size_t i = 0, start = 0; i <= len; i++)
+			if (i == len || st.dom[i] == '.') {
+				if (i == start || i - start > 63)
+					ok = false;
+				start = i + 1;
+			}
+		if (ok) {
+			nl = ref_split(st.dom, labels);
+			(void)nl;
+			st.has_domain = true;
+		}
+	}
+	if (q->dst.family) {
+		st.ip_known = true;
+		st.addrs[0] = q->dst;
+		st.n_addrs = 1;
+	} else {
+		st.ip_known = !st.has_domain;
+	}
+	*idx = UINT32_MAX;
+	for (size_t i = 0; i < rl->n; i++) {
+		int r = ref_spec(&rl->specs[i], &st, false);
+
+		if (r == RN) {
+			if (!q->has_resolved) {
+				*idx = (uint32_t)i;
+				verdict = RULE_NEED_RESOLVE;
+				break;
+			}
+			st.ip_known = true;
+			st.n_addrs = q->n_resolved;
+			memcpy(st.addrs, q->resolved, q->n_resolved * sizeof(*st.addrs));
+			r = ref_spec(&rl->specs[i], &st, false);
+		}
+		if (r == RT) {
+			*idx = (uint32_t)i;
+			verdict = RULE_MATCHED;
+			break;
+		}
+	}
+	*calls = st.calls;
+	return verdict;
+}
+
+/* --- random cases ------------------------------------------------------------------ */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+	uint64_t x = rng_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 33) % n;
+}
+
+static const char *pick(const char *const *a, size_t n)
+{
+	return a[rnd((uint32_t)n)];
+}
+#define PICK(a) pick(a, sizeof(a) / sizeof(a[0]))
+
+static const char *const lbl[] = { "a", "b", "ab", "c" };
+static const char *const tld[] = { "com", "net" };
+
+/* "a.b.com" style, 1..max labels in all. */
+static int gen_name(char *out, int max, bool star)
+{
+	int n = 1 + (int)rnd((uint32_t)max), len = 0;
+
+	for (int i = 0; i < n - 1; i++)
+		len += sprintf(out + len, "%s.", star && rnd(6) == 0 ? "*" : PICK(lbl));
+	len += sprintf(out + len, "%s", star && rnd(10) == 0 ? "*" : PICK(tld));
+	return len;
+}
+
+static void gen_v4(char *out, bool prefix)
+{
+	static const unsigned bases[] = { 0x0a000000, 0x0a010000, 0xc0a80100, 0x01020300 };
+	uint32_t a = bases[rnd(4)] | (rnd(4) == 0 ? rnd(1u << 16) : rnd(4));
+	unsigned plen = rnd(3) == 0 ? rnd(33) : 8 + rnd(25);
+
+	if (prefix)
+		sprintf(out, "%u.%u.%u.%u/%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+			a & 255, plen);
+	else
+		sprintf(out, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
+static void gen_v6(char *out, bool prefix)
+{
+	unsigned plen = rnd(3) == 0 ? rnd(129) : 16 + rnd(64);
+
+	sprintf(out, "2001:db8:%x::%x%s", rnd(3), rnd(3), "");
+	if (prefix)
+		sprintf(out + strlen(out), "/%u", plen);
+}
+
+static const char *const ports[] = { "22", "53", "80", "443", "8000-9000", "80/443",
+				     "0-1023", "8080", "53/8000-8080/22" };
+static const char *const kws[] = { "a", "b.c", "ab", "net", "bb" };
+static const char *const regexes[] = { "^a", "b\\.com$", "(ab|c)\\.net", "^[a-c]+\\.com$", "b.a" };
+static const char *const pnames[] = { "curl", "Curl", "ssh", "firefox" };
+static const char *const ppaths[] = { "/usr/bin/curl", "/USR/bin/curl", "/bin/ssh" };
+static const char *const uids[] = { "0", "1000", "500-1500", "0/1000" };
+static const char *const setnames[] = { "dom", "ip", "cls" };
+
+enum gmode { G_LINE, G_SUB, G_ENTRY };
+
+static int gen_rule(char *out, int depth, enum gmode mode)
+{
+	char buf[400];
+	int len, t;
+
+	for (;;) {
+		t = (int)rnd(17);
+		if (t == 13 && mode == G_ENTRY)
+			continue; /* no RULE-SET in sets */
+		if (t >= 14 && t <= 16 && depth >= 2)
+			continue;
+		break;
+	}
+	switch (t) {
+	case 0:
+		gen_name(buf, 3, false);
+		return sprintf(out, "DOMAIN,%s", buf);
+	case 1:
+		gen_name(buf, 2, false);
+		return sprintf(out, "DOMAIN-SUFFIX,%s", buf);
+	case 2:
+		return sprintf(out, "DOMAIN-KEYWORD,%s", PICK(kws));
+	case 3:
+		return sprintf(out, "DOMAIN-REGEX,%s", PICK(regexes));
+	case 4:
+	case 5:
+		if (rnd(3))
+			gen_v4(buf, true);
+		else
+			gen_v6(buf, true);
+		return sprintf(out, "%s,%s%s", rnd(2) ? "IP-CIDR" : "IP-CIDR6", buf,
+			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	case 6:
+		gen_v4(buf, true);
+		return sprintf(out, "SRC-IP-CIDR,%s", buf);
+	case 7:
+		return sprintf(out, "DST-PORT,%s", PICK(ports));
+	case 8:
+		return sprintf(out, "SRC-PORT,%s", PICK(ports));
+	case 9:
+		return sprintf(out, "NETWORK,%s", rnd(2) ? "TCP" : "udp");
+	case 10:
+		return sprintf(out, "PROCESS-NAME,%s", PICK(pnames));
+	case 11:
+		return sprintf(out, "PROCESS-PATH,%s", PICK(ppaths));
+	case 12:
+		return sprintf(out, "UID,%s", PICK(uids));
+	case 13:
+		return sprintf(out, "RULE-SET,%s%s", PICK(setnames),
+			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	default: {
+		static const char *const ops[] = { "AND", "OR", "NOT" };
+		const char *op = ops[t - 14];
+		int n = t == 16 ? 1 : 1 + (int)rnd(3);
+
+		len = sprintf(out, "%s,(", op);
+		for (int i = 0; i < n; i++) {
+			len += sprintf(out + len, "%s(", i ? "," : "");
+			len += gen_rule(out + len, depth + 1, mode == G_ENTRY ? G_ENTRY : G_SUB);
+			len += sprintf(out + len, ")");
+		}
+		return len + sprintf(out + len, ")");
+	}
+	}
+}
+
+static void gen_sets(struct setreg *sets, char texts[3][4096])
+{
+	int n, len;
+	bool yaml;
+
+	/* domain */
+	yaml = rnd(2);
+	n = (int)rnd(8);
+	len = sprintf(texts[0], yaml ? "payload:\n" : "# dom\n");
+	for (int i = 0; i < n; i++) {
+		char name[300];
+		const char *mark = rnd(3) == 0 ? "+." : rnd(2) ? "." : "";
+
+		gen_name(name, 3, true);
+		len += sprintf(texts[0] + len, yaml ? "  - '%s%s'\n" : "%s%s\n", mark, name);
+	}
+	setreg_add(sets, "dom", RULESET_DOMAIN, yaml ? RULESET_YAML : RULESET_TEXT, texts[0]);
+	/* ipcidr */
+	n = (int)rnd(6);
+	len = 0;
+	texts[1][0] = '\0';
+	for (int i = 0; i < n; i++) {
+		char a[80];
+
+		if (rnd(3))
+			gen_v4(a, true);
+		else
+			gen_v6(a, true);
+		len += sprintf(texts[1] + len, "%s\n", a);
+	}
+	setreg_add(sets, "ip", RULESET_IPCIDR, RULESET_TEXT, texts[1]);
+	/* classical */
+	n = (int)rnd(8);
+	len = 0;
+	texts[2][0] = '\0';
+	for (int i = 0; i < n; i++) {
+		len += gen_rule(texts[2] + len, 1, G_ENTRY);
+		len += sprintf(texts[2] + len, "\n");
+	}
+	setreg_add(sets, "cls", RULESET_CLASSICAL, RULESET_TEXT, texts[2]);
+}
+
+static void gen_addr(struct rule_addr *a)
+{
+	char buf[80];
+
+	if (rnd(3)) {
+		gen_v4(buf, false);
+		if (rnd(8) == 0) {
+			char m[90];
+
+			snprintf(m, sizeof(m), "::ffff:%s", buf);
+			*a = A(m);
+			return;
+		}
+	} else {
+		gen_v6(buf, false);
+	}
+	*a = A(buf);
+}
+
+static void dump_case(uint64_t seed, int iter, char lines[][600], int n,
+		      char texts[3][4096], const struct rule_query *q,
+		      const struct proc_src *ps)
+{
+	char a[64];
+
+	fprintf(stderr, "seed %llu, list %d\nrules:\n", (unsigned long long)seed, iter);
+	for (int i = 0; i < n; i++)
+		fprintf(stderr, "  %d: %s\n", i, lines[i]);
+	fprintf(stderr, "set dom:\n%sset ip:\n%sset cls:\n%s", texts[0], texts[1], texts[2]);
+	fprintf(stderr, "query: net %d domain %s dport %u sport %u", q->network,
+		q->domain ? q->domain : "(none)", q->dst_port, q->src_port);
+	if (q->dst.family)
+		fprintf(stderr, " dst %s", inet_ntop(q->dst.family == 4 ? AF_INET : AF_INET6,
+						    q->dst.bytes, a, sizeof(a)));
+	if (q->src.family)
+		fprintf(stderr, " src %s", inet_ntop(AF_INET, q->src.bytes, a, sizeof(a)));
+	for (size_t i = 0; q->has_resolved && i < q->n_resolved; i++)
+		fprintf(stderr, " res %s",
+			inet_ntop(q->resolved[i].family == 4 ? AF_INET : AF_INET6,
+				  q->resolved[i].bytes, a, sizeof(a)));
+	fprintf(stderr, " proc %s %s uid %d:%u fn %d\n", ps->name ? ps->name : "-",
+		ps->path ? ps->path : "-", ps->has_uid, ps->uid, q->proc_fn != NULL);
+}
+
+static void test_random(void)
+{
+	const char *env = getenv("T2S_RULE_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 0) : 20240601;
+	int lists = 1500, queries = 60, failures = 0;
+	long cases = 0, need = 0, procs = 0;
+
+	rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
+	for (int it = 0; it < lists && failures < 3; it++) {
+		static char lines[40][600];
+		static char texts[3][4096];
+		const char *ptrs[41];
+		struct setreg sets = { 0 };
+		struct rule_build_opts o = { target_fn, NULL, set_fn, &sets, DEFAULT_TARGET };
+		struct rule_engine *e = NULL;
+		struct conf_err err;
+		struct rules rl;
+		int n = 1 + (int)rnd(30);
+
+		gen_sets(&sets, texts);
+		for (int i = 0; i < n; i++) {
+			int len;
+
+			if (rnd(40) == 0)
+				len = sprintf(lines[i], "MATCH");
+			else
+				len = gen_rule(lines[i], 0, G_LINE);
+			len += sprintf(lines[i] + len, ",%s", targets[rnd(N_TARGETS)]);
+			if (rnd(4) == 0 && (strncmp(lines[i], "IP-CIDR", 7) == 0 ||
+					    strncmp(lines[i], "RULE-SET", 8) == 0))
+				sprintf(lines[i] + len, ",no-resolve");
+			ptrs[i] = lines[i];
+		}
+		ptrs[n] = NULL;
+		if (rules_parse_all(&rl, ptrs) != 0) {
+			T_CHECK(0);
+			setreg_free(&sets);
+			break;
+		}
+		if (rule_engine_build(rl.specs, rl.n, &o, &e, &err) != 0) {
+			char b[700];
+
+			conf_err_format(&err, b, sizeof(b));
+			fprintf(stderr, "build: %s\n", b);
+			T_CHECK(0);
+			rules_free(&rl);
+			setreg_free(&sets);
+			break;
+		}
+		for (int k = 0; k < queries && failures < 3; k++) {
+			static const char *const pn[] = { "curl", "CURL", "ssh", NULL };
+			static const char *const pp[] = { "/usr/bin/curl", "/bin/ssh", NULL };
+			static const char *const odd[] = { "A.B.COM.", "a..com", ".", "", "b.com." };
+			struct rule_addr res[3];
+			struct proc_src ps = { 0 };
+			struct rule_query q;
+			struct rule_result r;
+			char dom[300];
+			uint32_t ridx;
+			int v, rv, rcalls;
+
+			memset(&q, 0, sizeof(q));
+			q.network = rnd(2) ? RULE_NET_TCP : RULE_NET_UDP;
+			if (rnd(10) == 0)
+				q.domain = PICK(odd);
+			else if (rnd(6)) {
+				gen_name(dom, 4, false);
+				q.domain = dom;
+			}
+			if (rnd(3) == 0 || !q.domain)
+				if (rnd(4))
+					gen_addr(&q.dst);
+			if (rnd(2)) {
+				char s[40];
+
+				gen_v4(s, false);
+				q.src = A(s);
+			}
+			q.dst_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : rnd(10000));
+			q.src_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : rnd(10000));
+			ps.name = pn[rnd(4)];
+			ps.path = pp[rnd(3)];
+			ps.has_uid = rnd(2);
+			ps.uid = rnd(2) ? 1000 : rnd(2000);
+			if (rnd(5)) {
+				q.proc_fn = proc_cb;
+				q.proc_arg = &ps;
+			}
+			for (int i = 0; i < 3; i++)
+				gen_addr(&res[i]);
+
+			v = rule_match(e, &q, &r);
+			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls);
+			cases++;
+			if (v != rv || (v != RULE_DEFAULT && r.rule != ridx) ||
+			    (v == RULE_MATCHED && r.target != target_fn(NULL, rl.specs[ridx].target)) ||
+			    (v == RULE_DEFAULT && r.target != DEFAULT_TARGET) ||
+			    (v != RULE_NEED_RESOLVE && ps.calls != rcalls)) {
+				dump_case(seed, it, lines, n, texts, &q, &ps);
+				fprintf(stderr, "engine %d rule %u calls %d; naive %d rule %u calls %d\n",
+					v, r.rule, ps.calls, rv, ridx, rcalls);
+				T_CHECK(0);
+				failures++;
+				continue;
+			}
+			if (v != RULE_NEED_RESOLVE) {
+				procs += ps.calls;
+				continue;
+			}
+			need++;
+			q.has_resolved = true;
+			q.resolved = res;
+			q.n_resolved = rnd(4);
+			v = rule_match(e, &q, &r);
+			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls);
+			procs += ps.calls;
+			if (v != rv || (v != RULE_DEFAULT && r.rule != ridx) ||
+			    v == RULE_NEED_RESOLVE || ps.calls != rcalls) {
+				dump_case(seed, it, lines, n, texts, &q, &ps);
+				fprintf(stderr, "after resolution: engine %d rule %u calls %d; "
+					"naive %d rule %u calls %d\n",
+					v, r.rule, ps.calls, rv, ridx, rcalls);
+				T_CHECK(0);
+				failures++;
+			}
+		}
+		rule_engine_unref(e);
+		rules_free(&rl);
+		setreg_free(&sets);
+	}
+	T_EQ_INT(failures, 0);
+	printf("random: %ld queries, %ld needed resolution, %ld process lookups (seed %llu)\n",
+	       cases, need, procs, (unsigned long long)seed);
+	/* The generator must reach the interesting paths. */
+	T_CHECK(need > cases / 50);
+	T_CHECK(procs > cases / 50);
+}
+
+int main(void)
+{
+	T_RUN(test_basic);
+	T_RUN(test_resolve);
+	T_RUN(test_process);
+	T_RUN(test_sets);
+	T_RUN(test_build_errors);
+	T_RUN(test_random);
+	return test_summary();
+}
