@@ -1,0 +1,234 @@
+/* config: the YAML configuration file, in Clash (mihomo) key names.
+ *
+ * A Clash user should be able to paste their config: the keys we act on
+ * keep mihomo's names and meanings, keys we do not use are ignored with a
+ * warning (never an error), and proxy types we cannot speak (ss, vmess...)
+ * are kept as "unsupported" so that only a rule that routes to one fails.
+ *
+ * Loading is pure apart from reading the one file: rule-provider files are
+ * not opened (their paths are resolved against the config's directory) and
+ * rule lines are kept as text with their positions for the rule parser.
+ * Proxy groups are resolved at load time: every member names something,
+ * there are no cycles, and each group routes to one member.
+ *
+ * Every string and array below is owned by the struct config and lives
+ * until config_free(). Every conf_pos.file points at config.file.
+ */
+#ifndef T2S_CONFIG_H
+#define T2S_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf_err.h"
+
+enum config_log_level {
+	CONFIG_LOG_SILENT,
+	CONFIG_LOG_ERROR,
+	CONFIG_LOG_WARNING,
+	CONFIG_LOG_INFO, /* mihomo's default */
+	CONFIG_LOG_DEBUG,
+};
+
+/* dns.enhanced-mode */
+enum config_dns_mode {
+	CONFIG_DNS_REAL_IP, /* "redir-host", mihomo's default */
+	CONFIG_DNS_FAKE_IP, /* "fake-ip" */
+	CONFIG_DNS_NORMAL,  /* "normal": plain forwarding */
+};
+
+/* A CIDR as written ("198.18.0.1/16": host bits may be set, as mihomo
+ * uses the first address for itself) and parsed. */
+struct config_cidr {
+	const char *text;
+	struct conf_pos pos;
+	int family;       /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* 4 bytes used for AF_INET; host bits kept */
+	unsigned prefix;
+};
+
+/* A string from a list, with where it was written. For a quoted scalar
+ * pos is its first byte inside the quotes. */
+struct config_str {
+	const char *text;
+	struct conf_pos pos;
+};
+
+struct config_tun {
+	bool present; /* a tun: section was given */
+	bool enable;  /* default false, as in mihomo */
+	const char *device; /* NULL: not set */
+	unsigned mtu;       /* 0: not set */
+	struct config_cidr *inet4;
+	size_t n_inet4;
+	struct config_cidr *inet6;
+	size_t n_inet6;
+};
+
+struct config_dns {
+	bool present; /* a dns: section was given */
+	bool enable;  /* default false */
+	enum config_dns_mode mode;
+	/* Syntax checked as resolver_parse_servers() does: "IP", "IP:port",
+	 * "[IPv6]:port", "udp://...", "tcp://..." */
+	struct config_str *nameservers;
+	size_t n_nameservers;
+	bool has_fake_ip_range; /* else mihomo's 198.18.0.1/16 applies */
+	struct config_cidr fake_ip_range;   /* IPv4 */
+	bool has_fake_ip_range6;
+	struct config_cidr fake_ip_range6;  /* IPv6 */
+	struct config_str *fake_ip_filter;  /* patterns as written */
+	size_t n_fake_ip_filter;
+	unsigned fake_ip_ttl; /* seconds; 0: not set (mihomo uses 1) */
+};
+
+enum config_proxy_type {
+	CONFIG_PROXY_SOCKS5,
+	CONFIG_PROXY_HTTP,
+	CONFIG_PROXY_REDIRECT,    /* ours: DIRECT to a fixed host:port */
+	CONFIG_PROXY_UNSUPPORTED, /* a Clash type we cannot speak */
+};
+
+struct config_proxy {
+	const char *name;
+	struct conf_pos pos;   /* of the name's value */
+	enum config_proxy_type type;
+	const char *type_name; /* as written: "socks5", "ss", ... */
+	/* socks5, http (the rest is unset for other types): */
+	const char *server;    /* host name or IP literal, no brackets */
+	uint16_t port;
+	const char *username;  /* NULL: no authentication */
+	const char *password;  /* NULL: none (http only) */
+	bool tls;
+	bool skip_cert_verify;
+	const char *sni;       /* "sni" or "servername"; NULL: server */
+	const char *ca;        /* our "ca": CA bundle path (resolved against
+				* the config's directory); NULL: system */
+	bool udp;              /* socks5: default true; http: always false */
+	/* redirect ("to: host:port"): */
+	const char *to_host;   /* no brackets */
+	uint16_t to_port;
+};
+
+enum config_group_type {
+	CONFIG_GROUP_SELECT,
+	CONFIG_GROUP_URL_TEST,
+	CONFIG_GROUP_FALLBACK,
+	CONFIG_GROUP_LOAD_BALANCE,
+	CONFIG_GROUP_RELAY,
+};
+
+enum config_target_kind {
+	CONFIG_TARGET_DIRECT,
+	CONFIG_TARGET_REJECT,
+	CONFIG_TARGET_REJECT_DROP,
+	CONFIG_TARGET_PROXY,
+	CONFIG_TARGET_GROUP, /* only inside groups; resolve to the others */
+};
+
+struct config_member {
+	const char *name;
+	struct conf_pos pos;
+	enum config_target_kind kind;
+	size_t index; /* into proxies or groups for PROXY / GROUP */
+};
+
+struct config_group {
+	const char *name;
+	struct conf_pos pos;
+	enum config_group_type type;
+	struct config_member *members;
+	size_t n_members;  /* >= 1 */
+	size_t selected;   /* the member traffic goes to: "default-selected"
+			    * if it names a member, else the first */
+};
+
+enum config_rp_type { CONFIG_RP_FILE, CONFIG_RP_INLINE };
+enum config_rp_behavior { CONFIG_RP_DOMAIN, CONFIG_RP_IPCIDR, CONFIG_RP_CLASSICAL };
+enum config_rp_format { CONFIG_RP_YAML, CONFIG_RP_TEXT };
+
+struct config_rule_provider {
+	const char *name;
+	struct conf_pos pos; /* of the name (the mapping key) */
+	enum config_rp_type type;
+	enum config_rp_behavior behavior;
+	enum config_rp_format format; /* default yaml */
+	const char *path;    /* file: resolved against the config's dir */
+	struct conf_pos path_pos;
+	struct config_str *payload; /* inline: the entries */
+	size_t n_payload;
+};
+
+struct config_warning {
+	struct conf_pos pos;
+	const char *msg;
+};
+
+struct config {
+	const char *file; /* display name given to the loader */
+
+	enum config_log_level log_level;
+	bool has_log_level;
+	const char *interface_name; /* NULL: not set */
+	bool has_routing_mark;
+	uint32_t routing_mark;
+	bool ipv6; /* default true, as in mihomo */
+
+	struct config_tun tun;
+	struct config_dns dns;
+
+	struct config_proxy *proxies;
+	size_t n_proxies;
+	struct config_group *groups;
+	size_t n_groups;
+	struct config_str *rules; /* rule lines, in order, not parsed */
+	size_t n_rules;
+	struct config_rule_provider *rule_providers;
+	size_t n_rule_providers;
+
+	/* Ignored keys, unsupported proxy types, groups whose strategy is
+	 * not implemented, ...: for the caller to log. */
+	struct config_warning *warnings;
+	size_t n_warnings;
+
+	struct config_arena *arena_; /* private */
+};
+
+/* Reads and loads the file at path (its directory is the base for
+ * relative paths in the config). Returns 0 with *out set, or -errno with
+ * *out NULL and err filled: -EINVAL for a configuration error, the
+ * open/read error otherwise, -ENOMEM. The first error stops the load. */
+int config_load(const char *path, struct config **out, struct conf_err *err);
+
+/* Same from memory; name is used in positions and messages, and its
+ * directory as the base for relative paths. buf need not be
+ * NUL-terminated. */
+int config_load_buf(const char *buf, size_t len, const char *name,
+		    struct config **out, struct conf_err *err);
+
+void config_free(struct config *cfg);
+
+/* "file:line:column: warning: message" into buf (always terminated). */
+void config_warning_format(const struct config_warning *w, char *buf, size_t len);
+
+/* Where traffic for a rule target goes. */
+struct config_target {
+	enum config_target_kind kind; /* never CONFIG_TARGET_GROUP */
+	const struct config_proxy *proxy; /* for CONFIG_TARGET_PROXY */
+};
+
+/* Follows name (DIRECT, REJECT, REJECT-DROP, a proxy or a group, exact
+ * case) through groups to where its traffic goes. Returns 0, -ENOENT
+ * (no such name) or -ENOTSUP (it ends at a proxy of a type we do not
+ * speak); on error msg (if msglen > 0) says why, e.g. "proxy 'hk' has
+ * unsupported type 'ss'", ready for the caller's conf_err at the rule. */
+int config_resolve_target(const struct config *cfg, const char *name,
+			  struct config_target *out, char *msg, size_t msglen);
+
+/* "select", "url-test", ...; "socks5", "http", "redirect", the written
+ * type for unsupported ones. Static or config-owned storage. */
+const char *config_group_type_name(enum config_group_type t);
+const char *config_proxy_type_name(const struct config_proxy *p);
+
+#endif

@@ -1,0 +1,771 @@
+/* Unit tests for the YAML config loader (config/config.c). */
+#include "config.h"
+#include "test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define EXAMPLE T2S_TEST_DATA_DIR "/clash_example.yaml"
+
+static int load(const char *yaml, struct config **cfg, struct conf_err *err)
+{
+	return config_load_buf(yaml, strlen(yaml), "t.yaml", cfg, err);
+}
+
+/* Loads yaml expecting an error at line:col whose message contains msg. */
+static void expect_err_(const char *yaml, int line, int col, const char *msg, int src_line)
+{
+	struct config *cfg = (struct config *)1;
+	struct conf_err err;
+	int r = load(yaml, &cfg, &err);
+	bool ok = r == -EINVAL && cfg == NULL && err.line == line && err.col == col &&
+		  strstr(err.msg, msg) != NULL && strcmp(err.file, "t.yaml") == 0;
+
+	if (ok) {
+		test_passed_++;
+		return;
+	}
+	test_failed_++;
+	fprintf(stderr, "%s:%d: expected t.yaml:%d:%d: ...%s...\n  got r=%d %s:%d:%d: %s\n",
+		__FILE__, src_line, line, col, msg, r, err.file, err.line, err.col, err.msg);
+	if (r == 0)
+		config_free(cfg);
+}
+#define expect_err(y, l, c, m) expect_err_((y), (l), (c), (m), __LINE__)
+
+/* Line and byte column (1-based) of the first occurrence of needle. */
+static struct conf_pos find_pos(const char *text, const char *needle)
+{
+	const char *p = strstr(text, needle), *s;
+	struct conf_pos pos = { NULL, 1, 1 };
+
+	if (!p)
+		return (struct conf_pos){ NULL, -1, -1 };
+	for (s = text; s < p; s++) {
+		if (*s == '\n') {
+			pos.line++;
+			pos.col = 1;
+		} else {
+			pos.col++;
+		}
+	}
+	return pos;
+}
+
+/* The warning whose message contains part, or NULL. */
+static const struct config_warning *find_warning(const struct config *cfg, const char *part)
+{
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		if (strstr(cfg->warnings[i].msg, part))
+			return &cfg->warnings[i];
+	return NULL;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static const struct config_proxy *proxy(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_proxies; i++)
+		if (!strcmp(cfg->proxies[i].name, name))
+			return &cfg->proxies[i];
+	return NULL;
+}
+
+static void check_pos(const struct conf_pos *got, const char *text, const char *needle)
+{
+	struct conf_pos want = find_pos(text, needle);
+
+	T_EQ_INT(got->line, want.line);
+	T_EQ_INT(got->col, want.col);
+	T_EQ_STR(got->file, EXAMPLE);
+}
+
+static void test_example(void)
+{
+	char *text = read_file(EXAMPLE);
+	const struct config_proxy *p;
+	const struct config_group *g;
+	const struct config_warning *w;
+	struct config_target t;
+	struct config *cfg = NULL;
+	struct conf_err err;
+	uint8_t a4[4];
+	char msg[200];
+	int r;
+
+	T_CHECK(text != NULL);
+	if (!text)
+		return;
+	r = config_load(EXAMPLE, &cfg, &err);
+	if (r)
+		fprintf(stderr, "  %s:%d:%d: %s\n", err.file, err.line, err.col, err.msg);
+	T_EQ_INT(r, 0);
+	if (r) {
+		free(text);
+		return;
+	}
+	T_EQ_STR(cfg->file, EXAMPLE);
+
+	/* top level */
+	T_EQ_INT(cfg->log_level, CONFIG_LOG_INFO);
+	T_CHECK(cfg->has_log_level);
+	T_EQ_STR(cfg->interface_name, "eth0");
+	T_CHECK(cfg->has_routing_mark);
+	T_EQ_INT(cfg->routing_mark, 0x2333);
+	T_CHECK(cfg->ipv6);
+
+	/* tun */
+	T_CHECK(cfg->tun.present && cfg->tun.enable);
+	T_EQ_STR(cfg->tun.device, "t2s0");
+	T_EQ_INT(cfg->tun.mtu, 8500);
+	T_EQ_INT(cfg->tun.n_inet4, 1);
+	T_EQ_INT(cfg->tun.n_inet6, 1);
+	if (cfg->tun.n_inet4 == 1 && cfg->tun.n_inet6 == 1) {
+		T_EQ_STR(cfg->tun.inet4[0].text, "198.18.0.1/30");
+		T_EQ_INT(cfg->tun.inet4[0].family, AF_INET);
+		T_EQ_INT(cfg->tun.inet4[0].prefix, 30);
+		inet_pton(AF_INET, "198.18.0.1", a4);
+		T_EQ_MEM(cfg->tun.inet4[0].addr, a4, 4);
+		check_pos(&cfg->tun.inet4[0].pos, text, "198.18.0.1/30");
+		T_EQ_STR(cfg->tun.inet6[0].text, "fdfe:dcba:9876::1/126");
+		T_EQ_INT(cfg->tun.inet6[0].family, AF_INET6);
+		T_EQ_INT(cfg->tun.inet6[0].prefix, 126);
+	}
+
+	/* dns */
+	T_CHECK(cfg->dns.present && cfg->dns.enable);
+	T_EQ_INT(cfg->dns.mode, CONFIG_DNS_FAKE_IP);
+	T_CHECK(cfg->dns.has_fake_ip_range && !cfg->dns.has_fake_ip_range6);
+	T_EQ_STR(cfg->dns.fake_ip_range.text, "198.18.0.1/16");
+	T_EQ_INT(cfg->dns.fake_ip_range.prefix, 16);
+	T_EQ_INT(cfg->dns.n_fake_ip_filter, 3);
+	if (cfg->dns.n_fake_ip_filter == 3) {
+		T_EQ_STR(cfg->dns.fake_ip_filter[0].text, "*.lan");
+		check_pos(&cfg->dns.fake_ip_filter[0].pos, text, "*.lan");
+		T_EQ_STR(cfg->dns.fake_ip_filter[2].text, "time.*.com");
+	}
+	T_EQ_INT(cfg->dns.n_nameservers, 4);
+	if (cfg->dns.n_nameservers == 4) {
+		T_EQ_STR(cfg->dns.nameservers[0].text, "1.1.1.1");
+		T_EQ_STR(cfg->dns.nameservers[1].text, "udp://9.9.9.9:53");
+		T_EQ_STR(cfg->dns.nameservers[2].text, "tcp://8.8.8.8");
+		T_EQ_STR(cfg->dns.nameservers[3].text, "[2606:4700:4700::1111]:53");
+		check_pos(&cfg->dns.nameservers[3].pos, text, "[2606:");
+	}
+	T_EQ_INT(cfg->dns.fake_ip_ttl, 0);
+
+	/* proxies */
+	T_EQ_INT(cfg->n_proxies, 4);
+	p = proxy(cfg, "hk-socks");
+	T_CHECK(p != NULL);
+	if (p) {
+		T_EQ_INT(p->type, CONFIG_PROXY_SOCKS5);
+		T_EQ_STR(p->server, "hk.example.com");
+		T_EQ_INT(p->port, 1080);
+		T_EQ_STR(p->username, "alice");
+		T_EQ_STR(p->password, "s3cret");
+		T_CHECK(p->udp && !p->tls && p->sni == NULL && p->ca == NULL);
+		check_pos(&p->pos, text, "hk-socks\"");
+	}
+	p = proxy(cfg, "jp-https");
+	T_CHECK(p != NULL);
+	if (p) {
+		T_EQ_INT(p->type, CONFIG_PROXY_HTTP);
+		T_EQ_STR(p->server, "203.0.113.7");
+		T_EQ_INT(p->port, 443);
+		T_EQ_STR(p->username, "bob");
+		T_EQ_STR(p->password, "hunter2");
+		T_CHECK(p->tls && !p->skip_cert_verify && !p->udp);
+		T_EQ_STR(p->sni, "proxy.example.net");
+		T_EQ_STR(p->ca, T2S_TEST_DATA_DIR "/certs/ca.pem");
+		T_EQ_STR(config_proxy_type_name(p), "http");
+	}
+	p = proxy(cfg, "us-ss");
+	T_CHECK(p != NULL);
+	if (p) {
+		T_EQ_INT(p->type, CONFIG_PROXY_UNSUPPORTED);
+		T_EQ_STR(p->type_name, "ss");
+		T_EQ_STR(config_proxy_type_name(p), "ss");
+	}
+	p = proxy(cfg, "local-dns");
+	T_CHECK(p != NULL);
+	if (p) {
+		T_EQ_INT(p->type, CONFIG_PROXY_REDIRECT);
+		T_EQ_STR(p->to_host, "::1");
+		T_EQ_INT(p->to_port, 5353);
+	}
+
+	/* groups */
+	T_EQ_INT(cfg->n_groups, 3);
+	if (cfg->n_groups == 3) {
+		g = &cfg->groups[0];
+		T_EQ_STR(g->name, "Proxy");
+		T_EQ_INT(g->type, CONFIG_GROUP_SELECT);
+		T_EQ_INT(g->n_members, 4);
+		T_EQ_INT(g->selected, 0);
+		T_EQ_INT(g->members[0].kind, CONFIG_TARGET_GROUP);
+		T_EQ_INT(g->members[0].index, 1);
+		T_EQ_INT(g->members[1].kind, CONFIG_TARGET_PROXY);
+		T_EQ_STR(cfg->proxies[g->members[1].index].name, "hk-socks");
+		T_EQ_INT(g->members[3].kind, CONFIG_TARGET_DIRECT);
+		check_pos(&g->members[3].pos, text, "DIRECT\n  - name: Auto");
+		g = &cfg->groups[1];
+		T_EQ_INT(g->type, CONFIG_GROUP_URL_TEST);
+		T_EQ_STR(g->members[0].name, "jp-https");
+	}
+
+	/* rule providers: paths against the config's directory */
+	T_EQ_INT(cfg->n_rule_providers, 2);
+	if (cfg->n_rule_providers == 2) {
+		T_EQ_STR(cfg->rule_providers[0].name, "ads");
+		T_EQ_INT(cfg->rule_providers[0].type, CONFIG_RP_FILE);
+		T_EQ_INT(cfg->rule_providers[0].behavior, CONFIG_RP_DOMAIN);
+		T_EQ_INT(cfg->rule_providers[0].format, CONFIG_RP_YAML);
+		T_EQ_STR(cfg->rule_providers[0].path, T2S_TEST_DATA_DIR "/./rules/ads.yaml");
+		check_pos(&cfg->rule_providers[0].pos, text, "ads:");
+		check_pos(&cfg->rule_providers[0].path_pos, text, "./rules/ads.yaml");
+		T_EQ_STR(cfg->rule_providers[1].name, "private");
+		T_EQ_INT(cfg->rule_providers[1].behavior, CONFIG_RP_IPCIDR);
+		T_EQ_INT(cfg->rule_providers[1].format, CONFIG_RP_TEXT);
+		T_EQ_STR(cfg->rule_providers[1].path, "/etc/tun2socks/private.txt");
+	}
+
+	/* rules: text as written, position of the first byte */
+	T_EQ_INT(cfg->n_rules, 8);
+	if (cfg->n_rules == 8) {
+		T_EQ_STR(cfg->rules[0].text, "RULE-SET,ads,REJECT");
+		check_pos(&cfg->rules[0].pos, text, "RULE-SET,ads");
+		T_EQ_STR(cfg->rules[4].text, "PROCESS-NAME,curl,Proxy");
+		check_pos(&cfg->rules[4].pos, text, "PROCESS-NAME"); /* inside the quotes */
+		T_EQ_STR(cfg->rules[7].text, "MATCH,Proxy");
+	}
+
+	/* warnings: ignored keys, unsupported type, health checks */
+	w = find_warning(cfg, "\"mixed-port\" is not used");
+	T_CHECK(w != NULL);
+	if (w)
+		check_pos(&w->pos, text, "mixed-port");
+	T_CHECK(find_warning(cfg, "\"allow-lan\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "\"external-controller\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "tun: \"stack\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "tun: \"dns-hijack\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "\"mode\"") == NULL); /* mode: rule is what we do */
+	w = find_warning(cfg, "type \"ss\" is not supported");
+	T_CHECK(w != NULL);
+	if (w)
+		check_pos(&w->pos, text, "ss\n    server: us");
+	w = find_warning(cfg, "health checks are not implemented; traffic goes to \"jp-https\"");
+	T_CHECK(w != NULL);
+	if (w)
+		check_pos(&w->pos, text, "Auto\n    type: url-test");
+	T_CHECK(find_warning(cfg, "proxy group \"Auto\": \"interval\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "rule-providers: \"private\": \"interval\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "cipher") == NULL); /* unsupported proxies' keys: silent */
+	for (size_t i = 0; i < cfg->n_warnings; i++) {
+		char line[700];
+
+		config_warning_format(&cfg->warnings[i], line, sizeof(line));
+		T_CHECK(strncmp(line, EXAMPLE ":", strlen(EXAMPLE) + 1) == 0);
+		T_CHECK(strstr(line, ": warning: ") != NULL);
+	}
+
+	/* targets */
+	T_EQ_INT(config_resolve_target(cfg, "Proxy", &t, msg, sizeof(msg)), 0);
+	T_EQ_INT(t.kind, CONFIG_TARGET_PROXY);
+	T_CHECK(t.proxy && !strcmp(t.proxy->name, "jp-https")); /* Proxy -> Auto -> jp-https */
+	T_EQ_INT(config_resolve_target(cfg, "hk-socks", &t, msg, sizeof(msg)), 0);
+	T_CHECK(t.proxy && !strcmp(t.proxy->name, "hk-socks"));
+	T_EQ_INT(config_resolve_target(cfg, "local-dns", &t, msg, sizeof(msg)), 0);
+	T_CHECK(t.proxy && t.proxy->type == CONFIG_PROXY_REDIRECT);
+	T_EQ_INT(config_resolve_target(cfg, "DIRECT", &t, msg, sizeof(msg)), 0);
+	T_EQ_INT(t.kind, CONFIG_TARGET_DIRECT);
+	T_EQ_INT(config_resolve_target(cfg, "REJECT-DROP", &t, msg, sizeof(msg)), 0);
+	T_EQ_INT(t.kind, CONFIG_TARGET_REJECT_DROP);
+	T_EQ_INT(config_resolve_target(cfg, "us-ss", &t, msg, sizeof(msg)), -ENOTSUP);
+	T_EQ_STR(msg, "proxy \"us-ss\" has unsupported type \"ss\"");
+	T_EQ_INT(config_resolve_target(cfg, "Streaming", &t, msg, sizeof(msg)), -ENOTSUP);
+	T_EQ_STR(msg, "proxy \"us-ss\" has unsupported type \"ss\" (selected through proxy group \"Streaming\")");
+	T_EQ_INT(config_resolve_target(cfg, "nope", &t, msg, sizeof(msg)), -ENOENT);
+	T_EQ_STR(msg, "unknown proxy or proxy group \"nope\"");
+	T_EQ_INT(config_resolve_target(cfg, "proxy", &t, NULL, 0), -ENOENT); /* exact case */
+
+	config_free(cfg);
+	free(text);
+}
+
+static void test_defaults(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	struct config_target t;
+
+	T_EQ_INT(load("", &cfg, &err), 0);
+	T_CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	T_EQ_INT(cfg->log_level, CONFIG_LOG_INFO);
+	T_CHECK(!cfg->has_log_level && cfg->ipv6 && !cfg->has_routing_mark);
+	T_CHECK(cfg->interface_name == NULL);
+	T_CHECK(!cfg->tun.present && !cfg->dns.present);
+	T_EQ_INT(cfg->dns.mode, CONFIG_DNS_REAL_IP);
+	T_EQ_INT(cfg->n_proxies + cfg->n_groups + cfg->n_rules + cfg->n_rule_providers, 0);
+	T_EQ_INT(cfg->n_warnings, 0);
+	T_EQ_INT(config_resolve_target(cfg, "REJECT", &t, NULL, 0), 0);
+	T_EQ_INT(config_resolve_target(cfg, "x", &t, NULL, 0), -ENOENT);
+	config_free(cfg);
+
+	/* Comments only, and null sections. */
+	T_EQ_INT(load("# nothing\n", &cfg, &err), 0);
+	config_free(cfg);
+	T_EQ_INT(load("tun:\ndns:\nproxies:\nrules: ~\nrule-providers:\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(cfg->tun.present && !cfg->tun.enable);
+		T_CHECK(cfg->dns.present);
+		config_free(cfg);
+	}
+
+	/* Other values of the simple keys. */
+	T_EQ_INT(load("log-level: silent\nipv6: false\nrouting-mark: 255\n"
+		      "dns: {enhanced-mode: normal, fake-ip-range6: 'fdfe::1/64', fake-ip-ttl: 5}\n",
+		      &cfg, &err),
+		 0);
+	if (cfg) {
+		T_EQ_INT(cfg->log_level, CONFIG_LOG_SILENT);
+		T_CHECK(!cfg->ipv6);
+		T_EQ_INT(cfg->routing_mark, 255);
+		T_EQ_INT(cfg->dns.mode, CONFIG_DNS_NORMAL);
+		T_CHECK(cfg->dns.has_fake_ip_range6);
+		T_EQ_INT(cfg->dns.fake_ip_range6.prefix, 64);
+		T_EQ_INT(cfg->dns.fake_ip_range6.pos.col, 47); /* inside the quotes */
+		T_EQ_INT(cfg->dns.fake_ip_ttl, 5);
+		config_free(cfg);
+	}
+}
+
+/* Unknown keys anywhere are warnings, never errors, even of odd types. */
+static void test_warnings(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	const struct config_warning *w;
+	const char *y =
+		"port: 7890\n"
+		"sniffer: {enable: true, sniff: {TLS: {ports: [443]}}}\n"
+		"geodata-mode: [1, 2]\n"
+		"profile:\n"
+		"  store-selected: true\n"
+		"mode: global\n"
+		"proxies:\n"
+		"  - {name: a, type: socks5, server: h, port: 1, tfo: true, udp: false}\n"
+		"  - {name: b, type: http, server: h, port: 2, udp: true, servername: sn}\n"
+		"  - {name: c, type: vmess, server: h, port: 3, uuid: x}\n"
+		"proxy-groups:\n"
+		"  - {name: g, type: load-balance, proxies: [a, b], strategy: round-robin}\n"
+		"  - {name: r, type: relay, proxies: [b, a]}\n"
+		"  - {name: s, type: select, proxies: [a, b], default-selected: b}\n"
+		"  - {name: s2, type: select, proxies: [a], default-selected: zz, use: [p1]}\n"
+		"rule-providers:\n"
+		"  x: {type: inline, behavior: classical, payload: ['DOMAIN,a.com', \"IP-CIDR,1.0.0.0/8\"]}\n";
+	struct config_target t;
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg) {
+		fprintf(stderr, "  %d:%d: %s\n", err.line, err.col, err.msg);
+		return;
+	}
+	w = find_warning(cfg, "\"port\" is not used by tun2socks; ignored");
+	T_CHECK(w && w->pos.line == 1 && w->pos.col == 1);
+	w = find_warning(cfg, "\"sniffer\"");
+	T_CHECK(w && w->pos.line == 2 && w->pos.col == 1);
+	T_CHECK(find_warning(cfg, "\"geodata-mode\"") != NULL);
+	T_CHECK(find_warning(cfg, "\"profile\"") != NULL);
+	w = find_warning(cfg, "mode \"global\" is not supported; rules are always applied");
+	T_CHECK(w && w->pos.line == 6 && w->pos.col == 7);
+	w = find_warning(cfg, "proxy \"a\": \"tfo\" is not used");
+	T_CHECK(w && w->pos.line == 8);
+	T_CHECK(find_warning(cfg, "proxy \"b\": HTTP proxies carry no UDP") != NULL);
+	T_CHECK(find_warning(cfg, "type \"vmess\" is not supported") != NULL);
+	T_CHECK(find_warning(cfg, "uuid") == NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") != NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"strategy\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"r\" (relay): proxy chains are not implemented; traffic goes to \"b\" only") != NULL);
+	T_CHECK(find_warning(cfg, "default-selected \"zz\" is not a member; using \"a\"") != NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"s2\": proxy-providers are not supported") != NULL);
+	if (cfg->n_proxies == 3) {
+		T_CHECK(!cfg->proxies[0].udp);
+		T_CHECK(!cfg->proxies[1].udp);
+		T_EQ_STR(cfg->proxies[1].sni, "sn");
+	}
+	T_EQ_INT(config_resolve_target(cfg, "s", &t, NULL, 0), 0);
+	T_CHECK(t.proxy && !strcmp(t.proxy->name, "b"));
+	T_EQ_INT(config_resolve_target(cfg, "s2", &t, NULL, 0), 0);
+	T_CHECK(t.proxy && !strcmp(t.proxy->name, "a"));
+	T_EQ_INT(cfg->n_rule_providers, 1);
+	if (cfg->n_rule_providers == 1) {
+		const struct config_rule_provider *rp = &cfg->rule_providers[0];
+
+		T_EQ_INT(rp->type, CONFIG_RP_INLINE);
+		T_EQ_INT(rp->behavior, CONFIG_RP_CLASSICAL);
+		T_EQ_INT(rp->n_payload, 2);
+		if (rp->n_payload == 2) {
+			T_EQ_STR(rp->payload[1].text, "IP-CIDR,1.0.0.0/8");
+			T_EQ_INT(rp->payload[1].pos.line, 17);
+			T_EQ_INT(rp->payload[1].pos.col, 69);
+		}
+	}
+	config_free(cfg);
+}
+
+static void test_yaml_errors(void)
+{
+	/* libyaml's own errors at its mark, 1-based. */
+	expect_err("a: [1, 2\nb: c\n", 2, 2, "YAML syntax error: did not find expected ',' or ']'");
+	expect_err("a: b\n c: d\n", 2, 3, "YAML syntax error: mapping values are not allowed");
+	expect_err("log-level: \xff\n", 1, 12, "YAML: invalid leading UTF-8 octet (byte 0xff)");
+	expect_err("a: b\nc: \x01\n", 2, 4, "YAML: control characters are not allowed");
+	expect_err("a: *nope\n", 1, 4, "found undefined alias");
+	/* Column counts bytes: two 2-byte characters before the error. */
+	expect_err("\xc3\xa4\xc3\xa4: [\n", 2, 1, "YAML syntax error");
+	expect_err("rules:\n  - \xc3\xa4\xc3\xa4\n  - \"x\n", 4, 1, "YAML syntax error");
+}
+
+static void test_type_errors(void)
+{
+	expect_err("- a\n- b\n", 1, 1, "expected a mapping of keys at the top level, got a list");
+	expect_err("tun: [1]\n", 1, 6, "tun: expected a mapping, got a list");
+	expect_err("tun:\n  mtu: {a: 1}\n", 2, 8, "tun.mtu: expected a value, got a mapping");
+	expect_err("tun:\n  mtu: 70000\n", 2, 8, "tun.mtu: expected an integer from 576 to 65535, got \"70000\"");
+	expect_err("tun:\n  mtu: 1500x\n", 2, 8, "got \"1500x\"");
+	expect_err("tun: {enable: maybe}\n", 1, 15, "tun.enable: expected true or false, got \"maybe\"");
+	expect_err("tun: {device: 'a/b'}\n", 1, 16, "tun.device: expected an interface name");
+	expect_err("interface-name: abcdefghijklmnop\n", 1, 17, "interface-name: expected an interface name");
+	expect_err("log-level: verbose\n", 1, 12, "log-level: expected silent, error, warning, info or debug, got \"verbose\"");
+	expect_err("routing-mark: -1\n", 1, 15, "routing-mark: expected an integer from 0 to 4294967295");
+	expect_err("routing-mark: 4294967296\n", 1, 15, "routing-mark");
+	expect_err("ipv6: [true]\n", 1, 7, "ipv6: expected a value, got a list");
+	expect_err("ipv6: true\nlog-level: info\nipv6: false\n", 3, 1, "config: duplicate key \"ipv6\" (first at line 1)");
+	expect_err("dns:\n  enable: true\n  enable: false\n", 3, 3, "dns: duplicate key \"enable\"");
+	expect_err("proxies: {a: 1}\n", 1, 10, "proxies: expected a list, got a mapping");
+	expect_err("proxies:\n  - 3\n", 2, 5, "proxies[0]: expected a mapping, got a scalar");
+	expect_err("rules: [[a]]\n", 1, 9, "rules: expected a rule line");
+	expect_err("rules:\n  - DIRECT\n  -\n", 3, 4, "rules: expected a rule line like DOMAIN-SUFFIX,example.com,DIRECT, got nothing");
+	expect_err("rules: \"x\"\n", 1, 9, "rules: expected a list, got a scalar");
+	expect_err("rules: [\"a\\0b\"]\n", 1, 10, "rules: NUL character not allowed");
+	expect_err("{[a]: 1}\n", 1, 2, "config: expected a key name, got a list");
+}
+
+static void test_cidr_dns_errors(void)
+{
+	expect_err("dns:\n  fake-ip-range: 198.18.0.1\n", 2, 18,
+		   "dns.fake-ip-range: expected an IPv4 CIDR like 198.18.0.1/16, got \"198.18.0.1\"");
+	expect_err("dns:\n  fake-ip-range: '300.1.1.1/8'\n", 2, 19, "expected an IPv4 CIDR");
+	expect_err("dns:\n  fake-ip-range: 198.18.0.1/33\n", 2, 29,
+		   "dns.fake-ip-range: prefix length 33 is longer than 32 in \"198.18.0.1/33\"");
+	expect_err("dns:\n  fake-ip-range: fd00::/8\n", 2, 18, "expected an IPv4 CIDR");
+	expect_err("dns:\n  fake-ip-range6: 10.0.0.0/8\n", 2, 19, "dns.fake-ip-range6: expected an IPv6 CIDR");
+	expect_err("tun:\n  inet4-address: [10.0.0.1/30, 'fd00::1/64']\n", 2, 33,
+		   "tun.inet4-address: expected an IPv4 CIDR");
+	expect_err("tun:\n  inet6-address: fd00::1/129\n", 2, 26, "prefix length 129 is longer than 128");
+	expect_err("dns:\n  enhanced-mode: mapping\n", 2, 18,
+		   "dns.enhanced-mode: expected fake-ip, redir-host or normal, got \"mapping\"");
+	expect_err("dns:\n  nameserver:\n    - 1.1.1.1\n    - https://dns.google/dns-query\n", 4, 7,
+		   "dns.nameserver: \"https://dns.google/dns-query\": only udp:// and tcp:// are supported");
+	expect_err("dns:\n  nameserver: [8.8.8.8:0]\n", 2, 16, "dns.nameserver: \"8.8.8.8:0\": port must be 1-65535");
+	expect_err("dns:\n  nameserver: [dns.google]\n", 2, 16, "expected IP, IP:port or [IPv6]:port");
+	expect_err("dns:\n  nameserver: ['1.1.1.1,8.8.8.8']\n", 2, 17, "one server per list entry");
+	expect_err("dns:\n  nameserver: ['']\n", 2, 17, "dns.nameserver: expected a non-empty value");
+	expect_err("dns:\n  fake-ip-ttl: 0\n", 2, 16, "dns.fake-ip-ttl: expected an integer from 1 to 86400");
+}
+
+static void test_proxy_errors(void)
+{
+	expect_err("proxies:\n  - {type: socks5}\n", 2, 5, "proxies[0]: missing \"name\"");
+	expect_err("proxies:\n  - {name: a}\n", 2, 12, "proxy \"a\": missing \"type\"");
+	expect_err("proxies:\n  - {name: '', type: http}\n", 2, 13, "proxies[0]: expected a non-empty value");
+	expect_err("proxies:\n  - {name: DIRECT, type: http}\n", 2, 12, "the name \"DIRECT\" is reserved");
+	expect_err("proxies:\n  - {name: a, type: http}\n", 2, 12, "proxy \"a\": http needs \"server\" and \"port\"");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 0}\n", 2, 46,
+		   "proxy \"a\": port: expected an integer from 1 to 65535, got \"0\"");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: bad!host, port: 1}\n", 2, 40,
+		   "proxy \"a\": server: invalid character '!' in host in \"bad!host\"");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: 'x@y', port: 1}\n", 2, 39,
+		   "proxy \"a\": server: invalid character '@'");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: 1.2.3, port: 1}\n", 2, 37,
+		   "server: invalid IPv4 address");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: '[::1]', port: 1}\n", 2, 38,
+		   "write an IPv6 address without brackets");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: '1::2::3', port: 1}\n", 2, 38,
+		   "server: invalid IPv6 address \"1::2::3\"");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, username: u}\n", 2, 12,
+		   "socks5 authentication needs a username and a password");
+	expect_err("proxies:\n  - {name: a, type: http, server: h, port: 1, password: p}\n", 2, 12,
+		   "\"password\" without \"username\"");
+	expect_err("proxies:\n  - {name: a, type: http, server: h, port: 1, tls: 1}\n", 2, 52,
+		   "proxy \"a\": tls: expected true or false, got \"1\"");
+	expect_err("proxies:\n  - {name: a, type: redirect}\n", 2, 12, "redirect needs \"to: host:port\"");
+	expect_err("proxies:\n  - {name: a, type: redirect, to: example.com}\n", 2, 35,
+		   "to: expected host:port or [IPv6]:port, got \"example.com\"");
+	expect_err("proxies:\n  - {name: a, type: redirect, to: '[::1]'}\n", 2, 36, "expected host:port");
+	expect_err("proxies:\n  - {name: a, type: redirect, to: '::1:53'}\n", 2, 36,
+		   "proxy \"a\": to: IPv6 address must be in brackets");
+	expect_err("proxies:\n  - {name: a, type: redirect, to: 'h:99999'}\n", 2, 38, "port must be 1-65535");
+	expect_err("proxies:\n  - {name: a, type: redirect, to: 'h!:1'}\n", 2, 37, "invalid character '!'");
+	/* Duplicates: at the second, across proxies and groups. */
+	expect_err("proxies:\n  - {name: a, type: ss}\n  - {name: b, type: ss}\n  - {name: a, type: ss}\n",
+		   4, 12, "duplicate name \"a\" (first defined at line 2)");
+	expect_err("proxy-groups:\n  - {name: a, type: select, proxies: [DIRECT]}\n"
+		   "proxies:\n  - {name: a, type: ss}\n",
+		   4, 12, "duplicate name \"a\" (first defined at line 2)");
+}
+
+static void test_group_errors(void)
+{
+	expect_err("proxy-groups:\n  - {name: g, type: select, proxies: [DIRECT, nope]}\n", 2, 47,
+		   "proxy group \"g\": unknown member \"nope\" (expected a proxy, a proxy group, DIRECT, REJECT or REJECT-DROP)");
+	expect_err("proxy-groups:\n  - {name: g, type: best}\n", 2, 21,
+		   "proxy group \"g\": type: expected select, url-test, fallback, load-balance or relay, got \"best\"");
+	expect_err("proxy-groups:\n  - {name: g, type: select}\n", 2, 12,
+		   "proxy group \"g\": no members (expected a \"proxies\" list)");
+	expect_err("proxy-groups:\n  - {name: g, type: select, use: [p]}\n", 2, 12,
+		   "no members (expected a \"proxies\" list; proxy-providers are not supported)");
+	/* Cycles: at the member that closes one. */
+	expect_err("proxy-groups:\n  - {name: g, type: select, proxies: [g]}\n", 2, 39,
+		   "proxy group cycle: \"g\" -> \"g\"");
+	expect_err("proxy-groups:\n"
+		   "  - {name: a, type: select, proxies: [DIRECT, b]}\n"
+		   "  - {name: b, type: fallback, proxies: [c]}\n"
+		   "  - {name: c, type: select, proxies: [REJECT, a]}\n",
+		   4, 47, "proxy group cycle: \"a\" -> \"b\" -> \"c\" -> \"a\"");
+	/* A cycle off the selected path is still one. */
+	expect_err("proxy-groups:\n"
+		   "  - {name: x, type: select, proxies: [DIRECT]}\n"
+		   "  - {name: a, type: select, proxies: [x, b]}\n"
+		   "  - {name: b, type: select, proxies: [DIRECT, a]}\n",
+		   4, 47, "proxy group cycle: \"a\" -> \"b\" -> \"a\"");
+}
+
+static void test_group_resolution(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	struct config_target t;
+	char msg[200];
+	const char *y =
+		"proxies:\n"
+		"  - {name: p1, type: socks5, server: 10.0.0.1, port: 1080}\n"
+		"  - {name: p2, type: trojan, server: h, port: 443}\n"
+		"proxy-groups:\n"
+		"  - {name: top, type: select, proxies: [mid, p1]}\n"
+		"  - {name: mid, type: fallback, proxies: [leaf, top]}\n" /* not selected: no cycle? */
+		"  - {name: leaf, type: select, proxies: [REJECT-DROP]}\n";
+
+	/* mid -> top is an edge, top -> mid another: a cycle even though
+	 * traffic would never take it. */
+	expect_err(y, 6, 49, "proxy group cycle: \"top\" -> \"mid\" -> \"top\"");
+
+	y = "proxies:\n"
+	    "  - {name: p1, type: socks5, server: 10.0.0.1, port: 1080}\n"
+	    "  - {name: p2, type: trojan, server: h, port: 443}\n"
+	    "proxy-groups:\n"
+	    "  - {name: top, type: select, proxies: [mid, p1]}\n"
+	    "  - {name: mid, type: select, proxies: [leaf, p2]}\n"
+	    "  - {name: leaf, type: select, proxies: [REJECT-DROP]}\n"
+	    "  - {name: bad, type: select, proxies: [p2, p1]}\n"
+	    "  - {name: ok, type: select, proxies: [p2, p1], default-selected: p1}\n";
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	T_EQ_INT(config_resolve_target(cfg, "top", &t, msg, sizeof(msg)), 0);
+	T_EQ_INT(t.kind, CONFIG_TARGET_REJECT_DROP);
+	T_CHECK(t.proxy == NULL);
+	T_EQ_INT(config_resolve_target(cfg, "bad", &t, msg, sizeof(msg)), -ENOTSUP);
+	T_EQ_STR(msg, "proxy \"p2\" has unsupported type \"trojan\" (selected through proxy group \"bad\")");
+	T_EQ_INT(config_resolve_target(cfg, "ok", &t, msg, sizeof(msg)), 0);
+	T_CHECK(t.proxy && !strcmp(t.proxy->name, "p1"));
+	T_EQ_STR(msg, "");
+	config_free(cfg);
+}
+
+static void test_rule_provider_errors(void)
+{
+	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n    url: https://e/x.yaml\n", 3, 11,
+		   "rule-providers: \"x\": only type: file is supported; download the list and point path at it");
+	expect_err("rule-providers:\n  x: {type: file, behavior: domain, format: mrs, path: x.mrs}\n", 2, 45,
+		   "format mrs (binary) is not supported");
+	expect_err("rule-providers:\n  x: {type: file, behavior: domain}\n", 2, 3,
+		   "rule-providers: \"x\": type file needs \"path\"");
+	expect_err("rule-providers:\n  x: {type: file, path: a}\n", 2, 3, "rule-providers: \"x\": missing \"behavior\"");
+	expect_err("rule-providers:\n  x: {behavior: ipcidr, path: a}\n", 2, 3, "missing \"type\"");
+	expect_err("rule-providers:\n  x: {type: file, behavior: geoip, path: a}\n", 2, 29,
+		   "behavior: expected domain, ipcidr or classical, got \"geoip\"");
+	expect_err("rule-providers:\n  x: {type: inline, behavior: domain}\n", 2, 3, "type inline needs \"payload\"");
+	expect_err("rule-providers:\n  x:\n", 2, 5, "rule-providers: \"x\": expected a mapping, got nothing");
+	expect_err("rule-providers:\n  x: {type: file, behavior: domain, path: a}\n  x: {}\n", 3, 3,
+		   "rule-providers: duplicate key \"x\"");
+}
+
+/* Anchors, aliases and "<<" merges, as Clash configs use them. */
+static void test_aliases(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	const char *y =
+		"base: &base {type: select, proxies: [a, DIRECT]}\n"
+		"sock: &sock {type: socks5, port: 1080, udp: false}\n"
+		"proxies:\n"
+		"  - {name: a, server: a.example, <<: *sock}\n"
+		"  - {<<: [*sock], name: b, server: b.example, port: 2}\n"
+		"proxy-groups:\n"
+		"  - {name: g1, <<: *base}\n"
+		"  - {name: g2, <<: *base, type: fallback}\n"
+		"rules: &r [\"MATCH,g1\"]\n";
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg) {
+		fprintf(stderr, "  %d:%d: %s\n", err.line, err.col, err.msg);
+		return;
+	}
+	T_EQ_INT(cfg->n_proxies, 2);
+	T_EQ_INT(cfg->n_groups, 2);
+	if (cfg->n_proxies == 2 && cfg->n_groups == 2) {
+		T_EQ_INT(cfg->proxies[0].type, CONFIG_PROXY_SOCKS5);
+		T_EQ_INT(cfg->proxies[0].port, 1080);
+		T_CHECK(!cfg->proxies[0].udp);
+		T_EQ_INT(cfg->proxies[1].port, 2); /* own key wins over the merge */
+		T_EQ_INT(cfg->groups[0].type, CONFIG_GROUP_SELECT);
+		T_EQ_INT(cfg->groups[1].type, CONFIG_GROUP_FALLBACK);
+		T_EQ_INT(cfg->groups[1].n_members, 2);
+	}
+	T_EQ_INT(cfg->n_rules, 1);
+	config_free(cfg);
+
+	/* Self-referencing structures are refused, not followed forever. */
+	expect_err("tun: &a {<<: *a}\n", 1, 6, "\"<<\" merges nested too deep");
+	expect_err("proxies: &p [*p]\n", 1, 10, "proxies[0]: expected a mapping, got a list");
+	expect_err("rules: &p [*p]\n", 1, 8, "rules: expected a rule line");
+	expect_err("&a [*a]\n", 1, 1, "expected a mapping of keys at the top level");
+	expect_err("tun: {<<: 3}\n", 1, 11, "\"<<\" expects a mapping or a list of mappings");
+}
+
+/* Aliases repeat big lists cheaply: the budget refuses the blow-up. */
+static void test_alias_budget(void)
+{
+	size_t cap = 1 << 20, n = 0;
+	char *y = malloc(cap);
+	struct config *cfg = NULL;
+	struct conf_err err;
+	int r;
+
+	if (!y)
+		return;
+	n += (size_t)snprintf(y + n, cap - n, "m: &m [");
+	for (int i = 0; i < 2000; i++)
+		n += (size_t)snprintf(y + n, cap - n, "%sDIRECT", i ? "," : "");
+	n += (size_t)snprintf(y + n, cap - n, "]\nproxy-groups:\n");
+	for (int i = 0; i < 2000; i++)
+		n += (size_t)snprintf(y + n, cap - n, "  - {name: g%d, type: select, proxies: *m}\n", i);
+	r = config_load_buf(y, n, "t.yaml", &cfg, &err);
+	T_EQ_INT(r, -EINVAL);
+	T_CHECK(strstr(err.msg, "too large once YAML aliases are expanded") != NULL);
+	config_free(cfg);
+	free(y);
+}
+
+/* Byte columns with multi-byte characters, a BOM, CRLF and NEL. */
+static void test_positions(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	char line[700];
+
+	expect_err("proxies:\n  - {name: \"\xc3\xa4\xc3\xa4\", type: socks5, server: \"x!\", port: 1}\n",
+		   2, 44, "invalid character '!'");
+	expect_err("\xef\xbb\xbflog-level: x\n", 1, 15, "log-level: expected");
+	expect_err("ipv6: true\r\nlog-level: x\r\n", 2, 12, "log-level: expected");
+	expect_err("ipv6: true\rlog-level: x\r", 2, 12, "log-level: expected");
+	expect_err("ipv6: true\xc2\x85log-level: x\n", 2, 12, "log-level: expected");
+	/* Escapes make the in-value offset unknowable: the value's start. */
+	expect_err("proxies:\n  - {name: a, type: socks5, server: \"\\x62ad!\", port: 1}\n", 2, 38,
+		   "invalid character '!'");
+
+	T_EQ_INT(load("rules:\n  - 'DOMAIN,x,DIRECT'\n  - >-\n    MATCH,DIRECT\n", &cfg, &err), 0);
+	if (cfg && cfg->n_rules == 2) {
+		T_EQ_INT(cfg->rules[0].pos.line, 2);
+		T_EQ_INT(cfg->rules[0].pos.col, 6);
+		T_EQ_STR(cfg->rules[1].text, "MATCH,DIRECT");
+		T_EQ_INT(cfg->rules[1].pos.line, 3); /* a block scalar: its indicator */
+	}
+	config_free(cfg);
+
+	/* Anchors and tags before a scalar are skipped; an alias points at
+	 * the anchored text. */
+	T_EQ_INT(load("rules:\n  - &x 'DOMAIN,x,DIRECT'\n  - !!str MATCH,DIRECT\n  - *x\n",
+		      &cfg, &err), 0);
+	if (cfg && cfg->n_rules == 3) {
+		T_EQ_INT(cfg->rules[0].pos.line, 2);
+		T_EQ_INT(cfg->rules[0].pos.col, 9);
+		T_EQ_INT(cfg->rules[1].pos.col, 11);
+		T_EQ_INT(cfg->rules[2].pos.line, 2);
+		T_EQ_INT(cfg->rules[2].pos.col, 9);
+	}
+	config_free(cfg);
+
+	T_EQ_INT(load("log-level: loud\n", &cfg, &err), -EINVAL);
+	conf_err_format(&err, line, sizeof(line));
+	T_EQ_STR(line, "t.yaml:1:12: log-level: expected silent, error, warning, info or debug, got \"loud\"");
+}
+
+static void test_load_file(void)
+{
+	struct config *cfg = (struct config *)1;
+	struct conf_err err;
+
+	T_EQ_INT(config_load(T2S_TEST_DATA_DIR "/does-not-exist.yaml", &cfg, &err), -ENOENT);
+	T_CHECK(cfg == NULL);
+	T_CHECK(strstr(err.msg, "cannot open") != NULL);
+	T_CHECK(strstr(err.file, "does-not-exist.yaml") != NULL);
+	T_EQ_INT(config_load(T2S_TEST_DATA_DIR, &cfg, &err), -EISDIR);
+	T_CHECK(cfg == NULL);
+	config_free(NULL);
+}
+
+int main(void)
+{
+	T_RUN(test_example);
+	T_RUN(test_defaults);
+	T_RUN(test_warnings);
+	T_RUN(test_yaml_errors);
+	T_RUN(test_type_errors);
+	T_RUN(test_cidr_dns_errors);
+	T_RUN(test_proxy_errors);
+	T_RUN(test_group_errors);
+	T_RUN(test_group_resolution);
+	T_RUN(test_rule_provider_errors);
+	T_RUN(test_aliases);
+	T_RUN(test_alias_budget);
+	T_RUN(test_positions);
+	T_RUN(test_load_file);
+	return test_summary();
+}
