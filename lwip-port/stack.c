@@ -50,10 +50,16 @@ static bool lwip_ready;
 static err_t stack_on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	struct stack *s = arg;
+	int r;
 
 	if (err != ERR_OK || pcb == NULL)
 		return ERR_VAL;
-	if (s->cbs.tcp_accept(s->arg, pcb) < 0) {
+	r = s->cbs.tcp_accept(s->arg, pcb);
+	if (r == -ECONNABORTED) {
+		tcp_abandon(pcb, 0); /* silently: no RST */
+		return ERR_ABRT;
+	}
+	if (r < 0) {
 		tcp_abort(pcb);
 		return ERR_ABRT;
 	}

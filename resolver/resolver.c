@@ -581,3 +581,52 @@ int resolver_first_server(const char *servers, struct sockaddr_storage *out)
 		return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -EINVAL;
 	}
 }
+
+/* One resolver_lookup() in flight. */
+struct resolver_lookup_req {
+	resolver_addr_cb cb;
+	void *arg;
+};
+
+static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+	struct resolver_lookup_req *req = arg;
+	struct sockaddr_storage addrs[RESOLVER_LOOKUP_MAX];
+	size_t n = 0;
+	int ret = status_to_errno(status);
+
+	(void)timeouts;
+	if (status == ARES_ENOTFOUND || status == ARES_ENODATA)
+		ret = -ENOENT;
+	for (struct ares_addrinfo_node *a = res ? res->nodes : NULL;
+	     a != NULL && n < RESOLVER_LOOKUP_MAX; a = a->ai_next) {
+		if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+		    (size_t)a->ai_addrlen > sizeof(addrs[0]))
+			continue;
+		memset(&addrs[n], 0, sizeof(addrs[n]));
+		memcpy(&addrs[n], a->ai_addr, (size_t)a->ai_addrlen);
+		n++;
+	}
+	if (ret == 0 && n == 0)
+		ret = -ENOENT;
+	ares_freeaddrinfo(res);
+	req->cb(req->arg, ret, ret == 0 ? addrs : NULL, ret == 0 ? n : 0);
+	free(req);
+}
+
+int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg)
+{
+	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct resolver_lookup_req *req;
+
+	if (r->shut)
+		return -ESHUTDOWN;
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return -ENOMEM;
+	req->cb = cb;
+	req->arg = arg;
+	ares_getaddrinfo(r->chan, name, NULL, &hints, on_addrinfo, req);
+	rearm_timer(r);
+	return 0;
+}

@@ -78,9 +78,20 @@ int resolver_send(struct resolver *r, const struct ares_dns_record *query,
 int resolver_parse_servers(const char *servers, char *csv, size_t cap,
 			   bool *tcp, char *err, size_t errlen);
 
+/* Addresses of a host name (A and AAAA, /etc/hosts first, RFC 6724
+ * order), for DIRECT connections and IP rules. status 0 with 1..
+ * RESOLVER_LOOKUP_MAX addresses (port 0), or -ENOENT (no such name or no
+ * address), -ETIMEDOUT, -ECANCELED (shutdown)... cb runs exactly once; it
+ * MAY run before resolver_lookup() returns (a numeric name, /etc/hosts).
+ * Returns 0, or -ESHUTDOWN / -ENOMEM (cb never runs). */
+enum { RESOLVER_LOOKUP_MAX = 8 };
+struct sockaddr_storage;
+typedef void (*resolver_addr_cb)(void *arg, int status, const struct sockaddr_storage *addrs,
+				 size_t n);
+int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg);
+
 /* The first server of a servers string (syntax above) as an address with
  * its port: 0 or -EINVAL. For forwarders that talk to one server. */
-struct sockaddr_storage;
 int resolver_first_server(const char *servers, struct sockaddr_storage *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* cli: every flag of the daemon, its default and its validation. */
 #include "cli.h"
 
+#include "config.h"
 #include "domain_match.h"
 #include "resolver.h"
 
@@ -13,13 +14,24 @@
 
 static const char usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
+	"       tun2socks -c FILE [--proxy URL] [options]\n"
+	"       tun2socks check -c FILE\n"
+	"       tun2socks match -c FILE HOST[:PORT] [--udp] [--src IP] [--process NAME|PATH]\n"
 	"\n"
-	"Sends every TCP connection and UDP flow entering a TUN device through a\n"
-	"SOCKS5 proxy (UDP by UDP ASSOCIATE).\n"
+	"Sends every TCP connection and UDP flow entering a TUN device where the\n"
+	"rules of the config file say (SOCKS5 or HTTP proxies, DIRECT, REJECT,\n"
+	"redirects); with --proxy alone, everything through that proxy.\n"
+	"check validates a config and its rule files; match prints the rule and\n"
+	"upstream a connection would get.\n"
 	"Runs in the foreground; SIGINT/SIGTERM close every flow and remove the TUN.\n"
 	"It never changes routes: point the default route (or prefixes) at the TUN.\n"
 	"\n"
-	"  --proxy URL            socks5://[user:pass@]host:port (required)\n"
+	"  -c, --config FILE      Clash-style YAML config: proxies, proxy-groups, rules,\n"
+	"                         rule-providers, dns, tun (flags override it; SIGHUP\n"
+	"                         reloads it)\n"
+	"  --proxy URL            socks5://[user:pass@]host:port, http://[user:pass@]host:port\n"
+	"                         or https://...: the upstream when no config is given,\n"
+	"                         else where flows go that no rule matches\n"
 	"  --tun NAME             TUN device to create (default: kernel picks, e.g. tun0)\n"
 	"  --tun-fd N             use an already-open TUN descriptor instead\n"
 	"  --tun-framing raw|utun packet framing on --tun-fd (default: raw on Linux,\n"
@@ -108,6 +120,7 @@ enum {
 	OPT_MTU, OPT_BIND_IFACE, OPT_FWMARK, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
 	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_UDP_TIMEOUT,
 	OPT_DNS, OPT_DNS_SERVER, OPT_DNS_VIA_PROXY, OPT_FAKE_IP_RANGE, OPT_FAKE_IP_FILTER,
+	OPT_CONFIG, OPT_UDP, OPT_SRC, OPT_PROCESS,
 };
 
 static const struct {
@@ -135,6 +148,10 @@ static const struct {
 	[OPT_DNS_VIA_PROXY] = { "--dns-via-proxy", false },
 	[OPT_FAKE_IP_RANGE] = { "--fake-ip-range", true },
 	[OPT_FAKE_IP_FILTER] = { "--fake-ip-filter", true },
+	[OPT_CONFIG] = { "--config", true },
+	[OPT_UDP] = { "--udp", false },
+	[OPT_SRC] = { "--src", true },
+	[OPT_PROCESS] = { "--process", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -156,6 +173,8 @@ static int cli_find(const char *arg, const char **value)
 	}
 	if (strcmp(arg, "-h") == 0)
 		return OPT_HELP;
+	if (strcmp(arg, "-c") == 0)
+		return OPT_CONFIG;
 	if (strcmp(arg, "-V") == 0)
 		return OPT_VERSION;
 	return -1;
@@ -230,15 +249,28 @@ static int cli_fake_filter(const char *val, struct daemon_dns_config *dns, char 
 int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_t errlen)
 {
 	bool have_proxy = false, have_tun = false;
+	int action = CLI_RUN, first = 1;
 	unsigned long v;
 	int r;
 
 	daemon_config_defaults(cfg);
 	err[0] = '\0';
-	for (int i = 1; i < argc; i++) {
+	if (argc > 1 && strcmp(argv[1], "check") == 0) {
+		action = CLI_CHECK;
+		first = 2;
+	} else if (argc > 1 && strcmp(argv[1], "match") == 0) {
+		action = CLI_MATCH;
+		first = 2;
+	}
+	for (int i = first; i < argc; i++) {
 		const char *val;
-		int opt = cli_find(argv[i], &val);
+		int opt;
 
+		if (action == CLI_MATCH && argv[i][0] != '-' && cfg->match_target == NULL) {
+			cfg->match_target = argv[i];
+			continue;
+		}
+		opt = cli_find(argv[i], &val);
 		if (opt < 0) {
 			snprintf(err, errlen, "unknown option '%s' (see --help)", argv[i]);
 			return -EINVAL;
@@ -254,6 +286,11 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 			}
 			val = argv[++i];
 		}
+		if ((opt == OPT_UDP || opt == OPT_SRC || opt == OPT_PROCESS) && action != CLI_MATCH) {
+			snprintf(err, errlen, "%s only goes with match (see --help)", options[opt].name);
+			return -EINVAL;
+		}
+		cfg->given |= 1ull << opt;
 		switch (opt) {
 		case OPT_PROXY:
 			r = proxy_url_parse(val, &cfg->proxy, err, errlen);
@@ -264,10 +301,27 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 				snprintf(err, errlen, "--proxy: malformed URL '%s': %s", val, why);
 				return -EINVAL;
 			}
-			if (cfg->proxy.scheme != PROXY_SOCKS5)
-				return cli_err(err, errlen, "--proxy",
-					       "only socks5:// proxies are supported", val);
 			have_proxy = true;
+			cfg->has_proxy = true;
+			break;
+		case OPT_CONFIG:
+			if (val[0] == '\0')
+				return cli_err(err, errlen, "--config", "expected a file name", val);
+			cfg->config_path = val;
+			break;
+		case OPT_UDP:
+			cfg->match_udp = true;
+			break;
+		case OPT_SRC: {
+			uint8_t a[16];
+
+			if (inet_pton(AF_INET, val, a) != 1 && inet_pton(AF_INET6, val, a) != 1)
+				return cli_err(err, errlen, "--src", "expected an IPv4 or IPv6 address", val);
+			cfg->match_src = val;
+			break;
+		}
+		case OPT_PROCESS:
+			cfg->match_process = val;
 			break;
 		case OPT_TUN:
 			if (val[0] == '\0' || strlen(val) >= 16)
@@ -381,8 +435,18 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 			break;
 		}
 	}
-	if (!have_proxy) {
-		snprintf(err, errlen, "--proxy is required (see --help)");
+	if (action != CLI_RUN && cfg->config_path == NULL) {
+		snprintf(err, errlen, "%s needs -c FILE (see --help)", action == CLI_CHECK ? "check" : "match");
+		return -EINVAL;
+	}
+	if (action == CLI_MATCH && cfg->match_target == NULL) {
+		snprintf(err, errlen, "match needs HOST[:PORT] (see --help)");
+		return -EINVAL;
+	}
+	if (action != CLI_RUN)
+		return action;
+	if (!have_proxy && cfg->config_path == NULL) {
+		snprintf(err, errlen, "--proxy or -c FILE is required (see --help)");
 		return -EINVAL;
 	}
 	if (cfg->dns.via_proxy && cfg->dns.servers == NULL) {
@@ -399,4 +463,90 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 		return -EINVAL;
 	}
 	return CLI_RUN;
+}
+
+static bool cli_given(const struct daemon_config *cfg, int opt)
+{
+	return (cfg->given >> opt) & 1;
+}
+
+int cli_apply_config(struct daemon_config *cfg, const struct config *conf, char *err,
+		     size_t errlen)
+{
+	const struct config_dns *dns = &conf->dns;
+	int r;
+
+	if (conf->tun.device && !cli_given(cfg, OPT_TUN) && cfg->tun.fd < 0) {
+		snprintf(cfg->tun_name, sizeof(cfg->tun_name), "%s", conf->tun.device);
+		cfg->tun.name = cfg->tun_name;
+	}
+	if (conf->tun.mtu && !cli_given(cfg, OPT_MTU))
+		cfg->tun.mtu = conf->tun.mtu;
+	if (conf->tun.n_inet4 > 0 && !cli_given(cfg, OPT_TUN_ADDR)) {
+		memcpy(cfg->tun.addr4, conf->tun.inet4[0].addr, 4);
+		cfg->tun.prefix4 = (uint8_t)conf->tun.inet4[0].prefix;
+		cfg->tun.has_addr4 = true;
+	}
+	if (conf->tun.n_inet6 > 0 && !cli_given(cfg, OPT_TUN_ADDR6)) {
+		memcpy(cfg->tun.addr6, conf->tun.inet6[0].addr, 16);
+		cfg->tun.prefix6 = (uint8_t)conf->tun.inet6[0].prefix;
+		cfg->tun.has_addr6 = true;
+	}
+	if (conf->interface_name && !cli_given(cfg, OPT_BIND_IFACE))
+		snprintf(cfg->sock.bind_iface, sizeof(cfg->sock.bind_iface), "%s",
+			 conf->interface_name);
+	if (conf->has_routing_mark && !cli_given(cfg, OPT_FWMARK) && conf->routing_mark) {
+		cfg->sock.has_fwmark = true;
+		cfg->sock.fwmark = conf->routing_mark;
+	}
+	if (conf->has_log_level && !cli_given(cfg, OPT_LOG_LEVEL)) {
+		static const enum log_level map[] = {
+			[CONFIG_LOG_SILENT] = LOG_ERROR, [CONFIG_LOG_ERROR] = LOG_ERROR,
+			[CONFIG_LOG_WARNING] = LOG_WARN, [CONFIG_LOG_INFO] = LOG_INFO,
+			[CONFIG_LOG_DEBUG] = LOG_DEBUG,
+		};
+		cfg->log_level = map[conf->log_level];
+	}
+	if (!dns->present)
+		return 0;
+	if (!cli_given(cfg, OPT_DNS))
+		cfg->dns.mode = !dns->enable                      ? DNS_MODE_OFF
+				: dns->mode == CONFIG_DNS_FAKE_IP ? DNS_MODE_FAKE_IP
+								  : DNS_MODE_REAL_IP;
+	if (dns->n_nameservers > 0 && !cli_given(cfg, OPT_DNS_SERVER)) {
+		size_t off = 0;
+
+		for (size_t i = 0; i < dns->n_nameservers; i++) {
+			int n = snprintf(cfg->dns.servers_buf + off, sizeof(cfg->dns.servers_buf) - off,
+					 "%s%s", i ? "," : "", dns->nameservers[i].text);
+
+			if (n < 0 || (size_t)n >= sizeof(cfg->dns.servers_buf) - off) {
+				snprintf(err, errlen, "%s: dns.nameserver: list too long (1 KiB at most)",
+					 conf->file);
+				return -EINVAL;
+			}
+			off += (size_t)n;
+		}
+		cfg->dns.servers = cfg->dns.servers_buf;
+	}
+	if (!cli_given(cfg, OPT_FAKE_IP_RANGE)) {
+		if (dns->has_fake_ip_range) {
+			/* mihomo writes the range with its first address
+			 * ("198.18.0.1/16"): the host bits do not matter. */
+			memcpy(cfg->dns.net4, dns->fake_ip_range.addr, 4);
+			cfg->dns.prefix4 = (uint8_t)dns->fake_ip_range.prefix;
+			cfg->dns.has4 = true;
+		}
+		if (dns->has_fake_ip_range6) {
+			memcpy(cfg->dns.net6, dns->fake_ip_range6.addr, 16);
+			cfg->dns.prefix6 = (uint8_t)dns->fake_ip_range6.prefix;
+			cfg->dns.has6 = true;
+		}
+	}
+	for (size_t i = 0; i < dns->n_fake_ip_filter; i++) {
+		r = cli_fake_filter(dns->fake_ip_filter[i].text, &cfg->dns, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

@@ -20,15 +20,24 @@
 
 #include "dns_intercept.h"
 #include "dns_socks.h"
+#include "cli.h"
+#include "config.h"
 #include "flow.h"
 #include "flow_udp.h"
+#include "proc_lookup.h"
 #include "resolver.h"
+#include "router.h"
+#include "tls.h"
 #include "heap.h"
 #include "stack.h"
 #include "upstream.h"
 
 struct daemon {
-	const struct daemon_config *cfg;
+	struct daemon_config *cfg;
+	struct config *conf;          /* -c FILE, or NULL */
+	struct router_ctx *router;
+	struct proc_lookup *procs;
+	uv_signal_t sighup;
 	struct sock_opts sock;   /* cfg->sock with the interface resolved */
 	uv_loop_t loop;
 	struct tun *tun;
@@ -102,7 +111,7 @@ static int daemon_resolve_proxy(struct daemon *d)
 	memcpy(&d->upstream.server, res->ai_addr, res->ai_addrlen);
 	d->upstream.server_len = res->ai_addrlen;
 	freeaddrinfo(res);
-	d->upstream.proto = &upstream_socks5;
+	d->upstream.proto = u->scheme == PROXY_SOCKS5 ? &upstream_socks5 : &upstream_http;
 	if (strchr(u->host, ':'))
 		snprintf(d->upstream.server_str, sizeof(d->upstream.server_str), "[%s]:%u",
 			 u->host, u->port);
@@ -112,7 +121,89 @@ static int daemon_resolve_proxy(struct daemon *d)
 	d->upstream.has_auth = u->has_auth;
 	memcpy(d->upstream.user, u->user, sizeof(d->upstream.user));
 	memcpy(d->upstream.pass, u->pass, sizeof(d->upstream.pass));
+	if (u->scheme == PROXY_HTTPS) {
+		struct tls_opts o = { .server_name = u->host };
+		char why[256] = "";
+
+		d->upstream.tls = true;
+		snprintf(d->upstream.sni, sizeof(d->upstream.sni), "%s", u->host);
+		if (tls_cfg_create(&o, &d->upstream.tls_ctx, why, sizeof(why)) < 0) {
+			log_error("--proxy: %s", why);
+			return -EINVAL;
+		}
+	}
 	return 0;
+}
+
+/* ---- config and rules --------------------------------------------------- */
+
+static void daemon_log_conf_err(const char *what, const struct conf_err *e)
+{
+	char buf[1024];
+
+	conf_err_format(e, buf, sizeof(buf));
+	log_error("%s%s", what, buf);
+}
+
+/* Loads -c FILE (first start and SIGHUP). */
+static int daemon_load_config(const char *path, struct config **out)
+{
+	struct conf_err e;
+	char buf[1024];
+	int r = config_load(path, out, &e);
+
+	if (r < 0) {
+		if (r == -EINVAL)
+			daemon_log_conf_err("", &e);
+		else
+			log_error("%s: %s", path, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < (*out)->n_warnings; i++) {
+		config_warning_format(&(*out)->warnings[i], buf, sizeof(buf));
+		log_warn("%s", buf);
+	}
+	return 0;
+}
+
+static int daemon_build_router(struct daemon *d, const struct config *conf, struct router **out)
+{
+	struct router_build_opts o = { .default_up = d->cfg->has_proxy ? &d->upstream : NULL };
+	struct conf_err e;
+	int r = router_build(conf, &o, out, &e);
+
+	if (r == -EINVAL)
+		daemon_log_conf_err("", &e);
+	else if (r < 0)
+		log_error("cannot build the rules: %s", strerror(-r));
+	return r;
+}
+
+/* SIGHUP: a new generation for new flows; live flows keep theirs. An
+ * invalid file leaves everything as it was. TUN and DNS settings need a
+ * restart. */
+static void daemon_on_sighup(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	struct config *conf = NULL;
+	struct router *g = NULL;
+
+	(void)signum;
+	if (d->cfg->config_path == NULL) {
+		log_warn("SIGHUP: no config file to reload");
+		return;
+	}
+	log_info("SIGHUP: reloading %s", d->cfg->config_path);
+	if (daemon_load_config(d->cfg->config_path, &conf) < 0 ||
+	    daemon_build_router(d, conf, &g) < 0) {
+		log_error("reload failed: keeping the running config");
+		config_free(conf);
+		return;
+	}
+	router_ctx_swap(d->router, g);
+	config_free(d->conf);
+	d->conf = conf;
+	log_info("reloaded: %zu proxies, %zu rules", conf->n_proxies, router_rule_count(g));
 }
 
 /* One TCP connect to the proxy before the TUN exists, so a typo'd or dead
@@ -185,13 +276,6 @@ static int daemon_dns_start(struct daemon *d)
 		}
 		fwd = (struct dns_forwarder){ dns_socks_send, d->dns_socks };
 	} else {
-		struct resolver_config rc = { .servers = dc->servers, .sock = d->sock };
-
-		r = resolver_create(&d->loop, &rc, &d->resolver, err, sizeof(err));
-		if (r < 0) {
-			log_error("cannot set up DNS: %s", err[0] ? err : strerror(-r));
-			return r;
-		}
 		fwd = (struct dns_forwarder){ daemon_resolver_send, d->resolver };
 	}
 	memcpy(ic.net4, dc->net4, 4);
@@ -238,6 +322,19 @@ static void daemon_dns_stop(struct daemon *d)
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	dns_socks_shutdown(d->dns_socks);
+}
+
+/* c-ares for forwarded DNS, DIRECT connections to names and IP rules on
+ * names: always there, whatever the DNS mode. */
+static int daemon_resolver_start(struct daemon *d)
+{
+	struct resolver_config rc = { .servers = d->cfg->dns.servers, .sock = d->sock };
+	char err[256] = "";
+	int r = resolver_create(&d->loop, &rc, &d->resolver, err, sizeof(err));
+
+	if (r < 0)
+		log_error("cannot set up the resolver: %s", err[0] ? err : strerror(-r));
+	return r;
 }
 
 /* ---- TUN <-> lwIP ------------------------------------------------------- */
@@ -399,9 +496,10 @@ static void daemon_close_walk(uv_handle_t *h, void *arg)
 
 /* ---- run ---------------------------------------------------------------- */
 
-int daemon_run(const struct daemon_config *cfg)
+int daemon_run(struct daemon_config *cfg)
 {
 	struct daemon *d;
+	struct router *gen = NULL;
 	char err[256] = "";
 	int r, ret = 1;
 
@@ -414,6 +512,19 @@ int daemon_run(const struct daemon_config *cfg)
 		return 1;
 	}
 	d->cfg = cfg;
+	if (cfg->config_path != NULL) {
+		if (daemon_load_config(cfg->config_path, &d->conf) < 0)
+			goto out_free;
+		if (cli_apply_config(cfg, d->conf, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			goto out_free;
+		}
+		log_set_level(cfg->log_level);
+	}
+	if (cfg->dns.via_proxy && !cfg->has_proxy) {
+		log_error("--dns-via-proxy needs --proxy (the proxy to send DNS through)");
+		goto out_free;
+	}
 	d->mtu = cfg->tun.mtu;
 	d->sock = cfg->sock;
 	r = sock_opts_resolve(&d->sock);
@@ -425,10 +536,13 @@ int daemon_run(const struct daemon_config *cfg)
 		log_error("--fwmark is not supported on this platform (use --bind-interface)");
 		goto out_free;
 	}
-	if (daemon_resolve_proxy(d) < 0)
+	if (cfg->has_proxy && daemon_resolve_proxy(d) < 0)
 		goto out_free;
-	if (cfg->check_proxy && daemon_probe_proxy(d) < 0)
+	if (cfg->has_proxy && cfg->check_proxy && daemon_probe_proxy(d) < 0)
 		goto out_free;
+	if (daemon_build_router(d, d->conf, &gen) < 0)
+		goto out_free;
+	d->procs = proc_lookup_create(PROC_LOOKUP_CACHE_MS);
 
 	r = tun_open(&cfg->tun, &d->tun, err, sizeof(err));
 	if (r < 0) {
@@ -446,11 +560,22 @@ int daemon_run(const struct daemon_config *cfg)
 		log_error("cannot create event loop: %s", uv_strerror(r));
 		goto out_tun;
 	}
-	r = flow_ctx_init(&d->flows, &d->loop, &d->upstream);
+	r = daemon_resolver_start(d);
+	if (r == 0)
+		r = router_ctx_create(gen, d->resolver, d->procs, &d->router);
+	if (r < 0)
+		goto out_loop;
+	gen = NULL; /* the router holds it */
+	{
+		struct route_ops ops = router_ctx_ops(d->router);
+
+		r = flow_ctx_init(&d->flows, &d->loop, &ops);
+	}
 	if (r < 0) {
 		log_error("cannot set up flows: %s", strerror(-r));
 		goto out_loop;
 	}
+	d->flows.resolver = d->resolver;
 	d->flows.sock = d->sock;
 	d->flows.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
 	d->flows.idle_timeout_ms = (uint64_t)cfg->idle_timeout_s * 1000;
@@ -473,12 +598,14 @@ int daemon_run(const struct daemon_config *cfg)
 		flow_udp_config_defaults(&ucfg);
 		ucfg.idle_ms = (uint64_t)cfg->udp_timeout_s * 1000;
 		ucfg.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
-		r = flow_udp_ctx_create(&d->loop, d->stack, &d->upstream, &d->sock, &ucfg,
-					&d->udp);
+		struct route_ops ops = router_ctx_ops(d->router);
+
+		r = flow_udp_ctx_create(&d->loop, d->stack, &ops, &d->sock, &ucfg, &d->udp);
 		if (r < 0) {
 			log_error("cannot set up UDP: %s", strerror(-r));
 			goto out_stack;
 		}
+		flow_udp_set_resolver(d->udp, d->resolver);
 	}
 
 	if (daemon_dns_start(d) < 0)
@@ -500,9 +627,19 @@ int daemon_run(const struct daemon_config *cfg)
 	d->sigint.data = d->sigterm.data = d;
 	uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
 	uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
+	uv_signal_init(&d->loop, &d->sighup);
+	d->sighup.data = d;
+	uv_signal_start(&d->sighup, daemon_on_sighup, SIGHUP);
 
-	log_info("tun2socks %s: TUN %s mtu %u, proxy %s %s", T2S_VERSION, tun_name(d->tun),
-		 d->mtu, d->upstream.proto->name, d->upstream.server_str);
+	if (d->conf)
+		log_info("tun2socks %s: TUN %s mtu %u, config %s: %zu proxies, %zu rules%s%s",
+			 T2S_VERSION, tun_name(d->tun), d->mtu, cfg->config_path,
+			 d->conf->n_proxies, router_ctx_rule_count(d->router),
+			 cfg->has_proxy ? ", default proxy " : "",
+			 cfg->has_proxy ? d->upstream.server_str : "");
+	else
+		log_info("tun2socks %s: TUN %s mtu %u, proxy %s %s", T2S_VERSION, tun_name(d->tun),
+			 d->mtu, d->upstream.proto->name, d->upstream.server_str);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	ret = 0;
 
@@ -532,8 +669,6 @@ out_dns:
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
 	dns_intercept_destroy(d->dns);
-	if (d->resolver)
-		resolver_destroy(d->resolver);
 	dns_socks_destroy(d->dns_socks);
 	flow_udp_ctx_destroy(d->udp);
 out_stack:
@@ -541,14 +676,23 @@ out_stack:
 out_flows:
 	flow_ctx_destroy(&d->flows);
 out_loop:
+	if (d->resolver)
+		resolver_shutdown(d->resolver);
 	if (uv_loop_close(&d->loop) == UV_EBUSY) {
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d->loop);
 	}
+	if (d->resolver)
+		resolver_destroy(d->resolver);
+	router_ctx_destroy(d->router);
 out_tun:
 	tun_close(d->tun);
 out_free:
+	router_unref(gen);
+	proc_lookup_destroy(d->procs);
+	config_free(d->conf);
+	tls_cfg_free(d->upstream.tls_ctx);
 	free(d);
 	return ret;
 }

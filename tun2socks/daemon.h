@@ -13,6 +13,12 @@
 
 struct daemon_config {
 	struct proxy_url proxy;
+	bool has_proxy;              /* --proxy given */
+	const char *config_path;     /* -c FILE, or NULL */
+	uint64_t given;              /* bit per command-line option seen */
+	/* tun2socks match HOST[:PORT] [--udp] [--src IP] [--process P] */
+	const char *match_target, *match_src, *match_process;
+	bool match_udp;
 	struct tun_config tun;  /* tun.name points into tun_name */
 	char tun_name[64];
 	struct sock_opts sock;
@@ -31,6 +37,7 @@ struct daemon_config {
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
 		const char *filter[257];
+		char servers_buf[1024];      /* nameservers from the config */
 	} dns;
 };
 
@@ -39,6 +46,6 @@ void daemon_config_defaults(struct daemon_config *cfg);
 
 /* Runs until SIGINT/SIGTERM. Returns the process exit status: 0 after a
  * clean stop, 1 when startup failed (the reason was logged as one line). */
-int daemon_run(const struct daemon_config *cfg);
+int daemon_run(struct daemon_config *cfg);
 
 #endif

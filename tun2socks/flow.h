@@ -13,18 +13,21 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "route.h"
 #include "sock.h"
 #include "upstream.h"
 
 struct tcp_pcb;
 struct flow_tcp;
 struct dns_intercept;
+struct resolver;
 
 struct flow_stats {
 	uint64_t accepted;
 	uint64_t closed;      /* both sides finished cleanly */
 	uint64_t failed;      /* upstream connect/handshake failed */
 	uint64_t reset;       /* reset by either side or timed out */
+	uint64_t rejected;    /* REJECT / REJECT-DROP by a rule */
 	uint64_t bytes_up;    /* client -> upstream */
 	uint64_t bytes_down;  /* upstream -> client */
 };
@@ -32,9 +35,10 @@ struct flow_stats {
 /* Shared by every flow; owned by the daemon, lives as long as the loop. */
 struct flow_ctx {
 	uv_loop_t *loop;
-	const struct upstream_cfg *upstream;
+	struct route_ops route;      /* decides each flow's upstream */
 	struct sock_opts sock;
 	struct dns_intercept *dns;   /* names for fake/remembered addresses */
+	struct resolver *resolver;   /* DIRECT to a name */
 	uint64_t connect_timeout_ms;
 	uint64_t idle_timeout_ms;    /* 0: never */
 	/* Scratch for upstream reads. One loop thread, so one buffer serves
@@ -53,8 +57,7 @@ struct flow_ctx {
 	struct flow_stats stats;
 };
 
-int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop,
-		  const struct upstream_cfg *upstream);
+int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct route_ops *route);
 /* Resets every live flow (both sides) and closes the reaper; the loop must
  * run on until its handles are closed. */
 void flow_ctx_shutdown(struct flow_ctx *ctx);

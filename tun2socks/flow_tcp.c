@@ -1,9 +1,12 @@
 /* flow_tcp: relay between an lwIP TCP pcb (the client) and a socket to
- * the upstream proxy.
+ * the upstream: a proxy, or the target itself (DIRECT).
  *
- * States: CONNECTING (TCP connect to the proxy) -> HANDSHAKE (connector
- * state machine) -> RELAY -> closed. The client's bytes are queued (not
- * acknowledged to lwIP) until the upstream takes them.
+ * States: ROUTING (the router decides; it may have to resolve the name
+ * for IP rules) -> RESOLVING (DIRECT to a name: its addresses) ->
+ * CONNECTING (TCP connect) -> HANDSHAKE (proxy connector state machine)
+ * -> RELAY -> closed. REJECT resets the client, DROP abandons it without
+ * a word. The client's bytes are queued (not acknowledged to lwIP) until
+ * the upstream takes them.
  *
  * Backpressure, both directions:
  * - client -> upstream: lwIP's receive window is only reopened with
@@ -28,19 +31,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_abandon: a drop without RST */
 
 #include "addr.h"
 #include "dns_intercept.h"
+#include "resolver.h"
 #include "flow.h"
 #include "log.h"
 
-enum flow_state { FS_CONNECTING, FS_HANDSHAKE, FS_RELAY, FS_DEAD };
+enum flow_state { FS_ROUTING, FS_RESOLVING, FS_CONNECTING, FS_HANDSHAKE, FS_RELAY, FS_DEAD };
 
 /* lwIP's tcp_write/tcp_recved take 16-bit lengths. */
 #define LWIP_CHUNK 0xFFFFu
@@ -75,30 +81,56 @@ struct flow_tcp {
 	bool up_eof;          /* upstream sent FIN */
 	bool up_shut;         /* we sent FIN upstream (shutdown) */
 	bool client_shut;     /* our FIN to the client is queued in lwIP */
+	bool in_accept;       /* inside flow_tcp_accept: never abort pcb here */
+	int accept_ret;       /* what flow_tcp_accept returns to the stack */
 	uint64_t bytes_up, bytes_down;
 	uint64_t t_start, t_last;
 	ip_addr_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
 	char *domain;         /* the name dst_ip stands for, or NULL */
 	bool pinned;          /* owes dns_intercept_flow_done(dst_ip) */
+	bool routed;          /* route is valid and route.hold owed back */
+	struct route route;
+	struct sockaddr_storage direct[RESOLVER_LOOKUP_MAX]; /* DIRECT tries */
+	size_t n_direct, next_direct;
 };
 
 static void flow_update_poll(struct flow_tcp *f);
 static void flow_on_poll_event(uv_poll_t *h, int status, int events);
 static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail);
+static void flow_connect(struct flow_tcp *f);
+static void flow_close_upstream(struct flow_tcp *f);
+static void flow_on_handle_closed(uv_handle_t *h);
 
 /* ---- naming --------------------------------------------------------- */
 
 static const char *flow_desc(const struct flow_tcp *f, char *buf, size_t cap)
 {
-	char s[64], d[64], n[300] = "";
+	char s[64], d[64], n[300] = "", t[300] = "", v[900];
+	const struct route *rt = &f->route;
 
 	addr_ep_str(&f->dst_ip, f->dst_port, d, sizeof(d));
 	if (f->domain != NULL)
 		snprintf(n, sizeof(n), "%s:%u (%s)", f->domain, f->dst_port, d);
-	snprintf(buf, cap, "%s -> %s via %s %s",
-		 addr_ep_str(&f->src_ip, f->src_port, s, sizeof(s)), f->domain ? n : d,
-		 f->ctx->upstream->proto->name, f->ctx->upstream->server_str);
+	if (!f->routed) {
+		snprintf(v, sizeof(v), "(undecided)");
+	} else {
+		/* A redirect: say where it went. */
+		socks5_addr_str(&rt->target, t, sizeof(t));
+		snprintf(v, sizeof(v), "%s%s%s%s%s [%s]", rt->via,
+			 rt->action == ROUTE_PROXY ? " " : "",
+			 rt->action == ROUTE_PROXY ? rt->up->proto->name : "",
+			 rt->action == ROUTE_PROXY ? " " : "",
+			 rt->action == ROUTE_PROXY ? rt->up->server_str : "", rt->rule);
+		if (rt->action == ROUTE_DIRECT && f->domain == NULL &&
+		    rt->target.atyp == SOCKS5_ATYP_DOMAIN) {
+			size_t l = strlen(v);
+
+			snprintf(v + l, sizeof(v) - l, " to %s", t);
+		}
+	}
+	snprintf(buf, cap, "%s -> %s via %s",
+		 addr_ep_str(&f->src_ip, f->src_port, s, sizeof(s)), f->domain ? n : d, v);
 	return buf;
 }
 
@@ -188,6 +220,10 @@ static void flow_end(struct flow_tcp *f, bool reset)
 		dns_intercept_flow_done(ctx->dns, &f->dst_ip);
 		f->pinned = false;
 	}
+	if (f->routed) {
+		ctx->route.release(ctx->route.ctx, f->route.hold);
+		f->route.hold = NULL;
+	}
 	if (f->poll_open) {
 		f->reset_upstream = reset;
 		uv_poll_stop(&f->poll);
@@ -203,7 +239,7 @@ static void flow_end(struct flow_tcp *f, bool reset)
 static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why,
 			 const char *detail)
 {
-	char desc[400];
+	char desc[1200];
 	double secs = (double)(uv_now(f->ctx->loop) - f->t_start) / 1000.0;
 
 	if (why == NULL) {
@@ -233,7 +269,12 @@ static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail)
 	flow_log_end(f, f->state < FS_RELAY ? "failed" : "reset", why, detail);
 	if (f->pcb != NULL) {
 		flow_detach_pcb(f);
-		tcp_abort(f->pcb); /* RST to the client; frees the pcb */
+		if (f->in_accept)
+			/* lwIP's accept callback is still running: the stack
+			 * sends the RST when it returns. */
+			f->accept_ret = -ECONNRESET;
+		else
+			tcp_abort(f->pcb); /* RST to the client; frees the pcb */
 		ret = ERR_ABRT;
 	}
 	flow_end(f, true);
@@ -553,9 +594,10 @@ static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
 
 	(void)pcb;
 	if (f->state < FS_RELAY && now - f->t_start >= f->ctx->connect_timeout_ms)
-		return flow_abort(f, f->state == FS_CONNECTING
-					     ? "timed out connecting to the proxy"
-					     : "timed out in the proxy handshake",
+		return flow_abort(f, f->state == FS_ROUTING     ? "timed out resolving for the rules"
+				     : f->state == FS_RESOLVING ? "timed out resolving the name"
+				     : f->state == FS_CONNECTING ? "timed out connecting"
+								 : "timed out in the proxy handshake",
 				  NULL);
 	if (f->state == FS_RELAY && f->ctx->idle_timeout_ms > 0 &&
 	    now - f->t_last >= f->ctx->idle_timeout_ms)
@@ -592,8 +634,8 @@ static void flow_update_poll(struct flow_tcp *f)
 static void flow_start_relay(struct flow_tcp *f)
 {
 	const uint8_t *extra = NULL;
-	size_t n = f->ctx->upstream->proto->leftover(f->hs, &extra);
-	char desc[400];
+	size_t n = f->hs ? f->route.up->proto->leftover(f->hs, &extra) : 0;
+	char desc[1200];
 	int r;
 
 	log_debug("flow#%" PRIu64 " open %s", f->id, flow_desc(f, desc, sizeof(desc)));
@@ -624,7 +666,7 @@ static void flow_start_relay(struct flow_tcp *f)
 
 static void flow_handshake(struct flow_tcp *f)
 {
-	const struct upstream_proto *proto = f->ctx->upstream->proto;
+	const struct upstream_proto *proto = f->route.up->proto;
 	struct upstream_io io = { sock_io_read, sock_io_write, &f->fd };
 	int r = proto->step(f->hs, &io);
 
@@ -648,8 +690,20 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 		return;
 	if (f->state == FS_CONNECTING) {
 		r = sock_poll_error(f->fd, status);
+		if (r < 0 && f->route.action == ROUTE_DIRECT && f->next_direct < f->n_direct) {
+			/* The next address of the name. */
+			flow_close_upstream(f);
+			flow_connect(f);
+			return;
+		}
 		if (r < 0) {
-			flow_abort(f, "cannot connect to the proxy", strerror(-r));
+			flow_abort(f, f->route.action == ROUTE_PROXY ? "cannot connect to the proxy"
+								     : "cannot connect",
+				   strerror(-r));
+			return;
+		}
+		if (f->route.action == ROUTE_DIRECT) {
+			flow_start_relay(f);
 			return;
 		}
 		f->state = FS_HANDSHAKE;
@@ -688,42 +742,216 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 
 /* ---- accept ------------------------------------------------------------- */
 
-/* Where the proxy must connect: the name dst_ip stands for when DNS
- * interception knows it (resolved at the proxy, so nothing leaks here),
- * else the address. -ESTALE: a fake address without a name. */
-static int flow_target(struct flow_tcp *f, struct socks5_addr *target)
+/* Opens a socket and connects it to sa (the proxy, or a DIRECT target);
+ * completion comes as writability. 0 or -errno. */
+static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, socklen_t len)
+{
+	struct flow_ctx *ctx = f->ctx;
+	int r = sock_open(sa->ss_family, SOCK_STREAM, &ctx->sock);
+
+	if (r < 0)
+		return r;
+	f->fd = r;
+	r = sock_connect(f->fd, (const struct sockaddr *)sa, len);
+	if (r < 0 && r != -EINPROGRESS)
+		return r;
+	r = uv_poll_init_socket(ctx->loop, &f->poll, f->fd);
+	if (r < 0)
+		return r;
+	f->poll.data = f;
+	f->poll_open = true;
+	f->poll_events = 0;
+	f->refs++; /* held by the poll handle until its close callback */
+	f->state = FS_CONNECTING;
+	flow_set_poll(f, UV_WRITABLE);
+	return 0;
+}
+
+/* Drops a failed DIRECT attempt's socket so the next address can be
+ * tried (the poll handle closes in the background). */
+static void flow_close_upstream(struct flow_tcp *f)
+{
+	if (f->poll_open) {
+		uv_poll_stop(&f->poll);
+		uv_close((uv_handle_t *)&f->poll, flow_on_handle_closed);
+		f->poll_open = false;
+	} else if (f->fd >= 0) {
+		close(f->fd);
+	}
+	f->fd = -1;
+}
+
+/* Connects to the next address in f->direct. */
+static void flow_connect(struct flow_tcp *f)
+{
+	while (f->next_direct < f->n_direct) {
+		struct sockaddr_storage *sa = &f->direct[f->next_direct++];
+		socklen_t len = sa->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+							 : sizeof(struct sockaddr_in6);
+		int r = flow_open(f, sa, len);
+
+		if (r == 0)
+			return;
+		flow_close_upstream(f);
+		if (f->next_direct == f->n_direct) {
+			flow_abort(f, "cannot connect", strerror(-r));
+			return;
+		}
+	}
+}
+
+static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage *addrs, size_t n)
+{
+	struct flow_tcp *f = arg;
+	uint16_t port = f->route.target.port;
+
+	if (f->state == FS_DEAD) {
+		flow_release(f);
+		return;
+	}
+	if (status < 0) {
+		flow_abort(f, "cannot resolve the name", status == -ENOENT ? "no address"
+									  : strerror(-status));
+		flow_release(f);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		f->direct[i] = addrs[i];
+		if (addrs[i].ss_family == AF_INET)
+			((struct sockaddr_in *)&f->direct[i])->sin_port = htons(port);
+		else
+			((struct sockaddr_in6 *)&f->direct[i])->sin6_port = htons(port);
+	}
+	f->n_direct = n;
+	f->next_direct = 0;
+	flow_connect(f);
+	flow_release(f);
+}
+
+/* The route is known: reject, drop, or open the upstream. */
+static void flow_go(struct flow_tcp *f)
+{
+	const struct route *rt = &f->route;
+	const struct upstream_cfg *up = rt->up;
+	int r;
+
+	switch (rt->action) {
+	case ROUTE_REJECT:
+		f->ctx->stats.rejected++;
+		flow_abort(f, "rejected by rule", rt->rule);
+		return;
+	case ROUTE_DROP:
+		f->ctx->stats.rejected++;
+		flow_log_end(f, "dropped", "by rule", rt->rule);
+		f->ctx->stats.failed++;
+		if (f->pcb != NULL) {
+			flow_detach_pcb(f);
+			/* No RST: the client hears nothing, as with a firewall
+			 * drop. Inside accept the stack does it on return. */
+			if (f->in_accept)
+				f->accept_ret = -ECONNABORTED;
+			else
+				tcp_abandon(f->pcb, 0);
+		}
+		flow_end(f, true);
+		return;
+	case ROUTE_DIRECT:
+		f->state = FS_RESOLVING;
+		if (rt->target.atyp == SOCKS5_ATYP_DOMAIN) {
+			if (f->ctx->resolver == NULL) {
+				flow_abort(f, "cannot resolve the name", "no resolver");
+				return;
+			}
+			f->refs++; /* held by the lookup until its callback */
+			r = resolver_lookup(f->ctx->resolver, rt->target.u.domain, flow_on_lookup, f);
+			if (r < 0) {
+				flow_release(f);
+				flow_abort(f, "cannot resolve the name", strerror(-r));
+			}
+			return;
+		}
+		memset(&f->direct[0], 0, sizeof(f->direct[0]));
+		if (rt->target.atyp == SOCKS5_ATYP_IPV4) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&f->direct[0];
+
+			s4->sin_family = AF_INET;
+			memcpy(&s4->sin_addr, rt->target.u.v4, 4);
+			s4->sin_port = htons(rt->target.port);
+		} else {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&f->direct[0];
+
+			s6->sin6_family = AF_INET6;
+			memcpy(&s6->sin6_addr, rt->target.u.v6, 16);
+			s6->sin6_port = htons(rt->target.port);
+		}
+		f->n_direct = 1;
+		f->next_direct = 0;
+		flow_connect(f);
+		return;
+	case ROUTE_PROXY:
+		f->hs = malloc(up->proto->state_size);
+		if (f->hs == NULL) {
+			flow_abort(f, "out of memory", NULL);
+			return;
+		}
+		up->proto->init(f->hs, up, &rt->target);
+		r = flow_open(f, &up->server, up->server_len);
+		if (r < 0)
+			flow_abort(f, "cannot open upstream socket", strerror(-r));
+		return;
+	}
+}
+
+static void flow_on_routed(void *arg, int status)
+{
+	struct flow_tcp *f = arg;
+
+	if (status == 0)
+		f->routed = true;
+	if (f->state == FS_DEAD) {
+		/* flow_end ran before the route existed: give it back here. */
+		if (f->routed) {
+			f->ctx->route.release(f->ctx->route.ctx, f->route.hold);
+			f->routed = false;
+		}
+		flow_release(f);
+		return;
+	}
+	if (status < 0)
+		flow_abort(f, "no route", strerror(-status));
+	else
+		flow_go(f);
+	flow_release(f);
+}
+
+/* Where the client meant to go: the name dst_ip stands for when DNS
+ * interception knows it (the proxy then resolves it: nothing leaks here).
+ * -ESTALE: a fake address without a name. */
+static int flow_name(struct flow_tcp *f, bool *fake)
 {
 	char name[256];
 	int r = dns_intercept_flow_name(f->ctx->dns, &f->dst_ip, name, sizeof(name),
 					&f->pinned);
 
-	if (r == -ENOENT) {
-		addr_to_socks5(&f->dst_ip, f->dst_port, target);
+	*fake = f->pinned;
+	if (r == -ENOENT)
 		return 0;
-	}
 	if (r < 0)
 		return r;
 	f->domain = strdup(name);
-	if (f->domain == NULL)
-		return -ENOMEM;
-	return socks5_addr_from_domain(target, name, f->dst_port);
+	return f->domain ? 0 : -ENOMEM;
 }
 
 int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 {
-	const struct upstream_cfg *up = ctx->upstream;
 	struct flow_tcp *f;
-	struct socks5_addr target;
+	struct route_query q = { 0 };
+	bool fake = false;
 	int r;
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return -ENOMEM;
-	f->hs = malloc(up->proto->state_size);
-	if (f->hs == NULL) {
-		free(f);
-		return -ENOMEM;
-	}
 	f->ctx = ctx;
 	f->id = ++ctx->next_id;
 	f->refs = 1;
@@ -749,50 +977,44 @@ int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 	/* Relay small writes at once; the client's own stack batches. */
 	tcp_nagle_disable(pcb);
 
-	r = flow_target(f, &target);
+	r = flow_name(f, &fake);
 	if (r < 0) {
+		/* Called from lwIP's accept: on failure the stack aborts pcb
+		 * (RST), so the flow lets go of it first. */
 		flow_detach_pcb(f);
 		f->pcb = NULL;
 		flow_abort(f, r == -ESTALE ? "fake address with no name (a DNS answer kept "
 					     "past the pool's reuse)" : "out of memory", NULL);
 		return r;
 	}
-	up->proto->init(f->hs, up, &target);
-
-	r = sock_open(up->server.ss_family, SOCK_STREAM, &ctx->sock);
-	if (r < 0)
-		goto fail;
-	f->fd = r;
-	r = sock_connect(f->fd, (const struct sockaddr *)&up->server, up->server_len);
-	if (r < 0 && r != -EINPROGRESS)
-		goto fail;
-	r = uv_poll_init_socket(ctx->loop, &f->poll, f->fd);
-	if (r < 0)
-		goto fail;
-	f->poll.data = f;
-	f->poll_open = true;
-	f->refs++; /* held by the poll handle until its close callback */
-	f->state = FS_CONNECTING;
-	flow_set_poll(f, UV_WRITABLE);
-	return 0;
-fail:
-	/* Called from lwIP's accept: on failure the stack aborts pcb (RST),
-	 * so the flow lets go of it first. */
-	flow_detach_pcb(f);
-	f->pcb = NULL;
-	flow_abort(f, "cannot open upstream socket", strerror(-r));
-	return r;
+	q.src = &f->src_ip;
+	q.src_port = f->src_port;
+	q.dst = &f->dst_ip;
+	q.dst_port = f->dst_port;
+	q.domain = f->domain;
+	q.dst_is_fake = fake;
+	f->state = FS_ROUTING;
+	f->refs++; /* held by the decision until flow_on_routed */
+	r = ctx->route.decide(ctx->route.ctx, &q, &f->route, flow_on_routed, f);
+	if (r == -EINPROGRESS)
+		return 0;
+	/* Decided at once: act on it, but the pcb stays lwIP's to reset or
+	 * drop until we return (f outlives this call: the reaper frees). */
+	f->in_accept = true;
+	flow_on_routed(f, r);
+	f->in_accept = false;
+	return f->accept_ret;
 }
 
 /* ---- context ------------------------------------------------------------ */
 
-int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct upstream_cfg *upstream)
+int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct route_ops *route)
 {
 	int r;
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->loop = loop;
-	ctx->upstream = upstream;
+	ctx->route = *route;
 	ctx->connect_timeout_ms = 10000;
 	ctx->idle_timeout_ms = 7440000;
 	ctx->buf_cap = TCP_SND_BUF;

@@ -25,12 +25,17 @@
 
 #include "addr.h"
 #include "dns_intercept.h"
+#include "resolver.h"
 #include "flow_udp.h"
 #include "log.h"
 #include "proto_socks5.h"
 #include "stack.h"
 
-enum us_state { US_CONNECTING, US_HANDSHAKE, US_READY, US_DEAD };
+/* ROUTING: the router decides (maybe resolving); PROXY sessions then
+ * CONNECTING -> HANDSHAKE -> READY; DIRECT ones go READY at once with a
+ * plain socket; REJECT/DROP ones go BLOCKED and discard until idle, so a
+ * chatty client is decided (and logged) once, not per datagram. */
+enum us_state { US_ROUTING, US_CONNECTING, US_HANDSHAKE, US_READY, US_BLOCKED, US_DEAD };
 
 #define BUCKETS 1024
 /* How long a proxy that refused UDP ASSOCIATE is left alone. */
@@ -51,6 +56,9 @@ struct us_named {
 	uint16_t port;
 	bool pinned;     /* owes dns_intercept_flow_done() */
 	char *name;
+	/* DIRECT: the name's address, once resolved (port included). */
+	bool resolving, resolved;
+	struct sockaddr_storage ra;
 };
 
 struct pending {
@@ -78,6 +86,8 @@ struct session {
 	bool dns_only;                  /* every datagram so far went to port 53 */
 	struct us_named named[US_NAMED_MAX];
 	unsigned n_named;
+	bool routed;                    /* route valid, route.hold owed back */
+	struct route route;
 	uint64_t t_start, t_last;
 	uint64_t up_b, down_b, up_n, down_n;
 };
@@ -85,7 +95,8 @@ struct session {
 struct flow_udp_ctx {
 	uv_loop_t *loop;
 	struct stack *stack;
-	const struct upstream_cfg *up;
+	struct route_ops route;
+	struct resolver *resolver;      /* DIRECT datagrams to names */
 	struct sock_opts sock;
 	struct flow_udp_config cfg;
 	struct session *buckets[BUCKETS];
@@ -221,13 +232,20 @@ static void us_end(struct session *s, const char *why, const char *detail)
 	for (unsigned i = 0; i < s->n_named && nl < sizeof(names); i++)
 		nl += (size_t)snprintf(names + nl, sizeof(names) - nl, "%s%s", i ? "," : " to ",
 				       s->named[i].name);
-	log_info("udp#%" PRIu64 " closed %s%s via %s %s up %" PRIu64 " B (%" PRIu64
+	log_info("udp#%" PRIu64 " closed %s%s via %s%s%s [%s] up %" PRIu64 " B (%" PRIu64
 		 " datagrams) down %" PRIu64 " B (%" PRIu64 " datagrams) %.2f s: %s%s%s",
-		 s->id, addr_ep_str(&s->client, s->cport, c, sizeof(c)), names, u->up->proto->name,
-		 u->up->server_str, s->up_b, s->up_n, s->down_b,
+		 s->id, addr_ep_str(&s->client, s->cport, c, sizeof(c)), names,
+		 s->routed ? s->route.via : "(undecided)",
+		 s->routed && s->route.up ? " " : "",
+		 s->routed && s->route.up ? s->route.up->server_str : "",
+		 s->routed ? s->route.rule : "", s->up_b, s->up_n, s->down_b,
 		 s->down_n, (double)(uv_now(u->loop) - s->t_start) / 1000.0, why,
 		 detail ? ": " : "", detail ? detail : "");
 	s->state = US_DEAD;
+	if (s->routed) {
+		u->route.release(u->route.ctx, s->route.hold);
+		s->routed = false;
+	}
 	while (s->n_named > 0) {
 		struct us_named *nm = &s->named[--s->n_named];
 
@@ -293,10 +311,126 @@ static void us_send(struct session *s, const struct socks5_addr *dst, struct pbu
 	s->u->stats.bytes_up += p->tot_len;
 }
 
+static struct us_named *us_named_find(struct session *s, const char *name, uint16_t port)
+{
+	for (unsigned i = 0; i < s->n_named; i++)
+		if (s->named[i].port == port && strcmp(s->named[i].name, name) == 0)
+			return &s->named[i];
+	return NULL;
+}
+
+static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
+				size_t n);
+
+/* A dual-stack socket takes both families: IPv4 goes as ::ffff:a.b.c.d. */
+static void us_sa_from_target(struct sockaddr_in6 *sa, const struct socks5_addr *t)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin6_family = AF_INET6;
+	sa->sin6_port = htons(t->port);
+	if (t->atyp == SOCKS5_ATYP_IPV4) {
+		sa->sin6_addr.s6_addr[10] = sa->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&sa->sin6_addr.s6_addr[12], t->u.v4, 4);
+	} else {
+		memcpy(&sa->sin6_addr, t->u.v6, 16);
+	}
+}
+
+/* DIRECT: straight to the target from our own socket. A name is resolved
+ * once per session entry; datagrams to it are dropped until then (UDP
+ * applications retransmit). */
+static void us_send_direct(struct session *s, const struct socks5_addr *t, struct pbuf *p)
+{
+	struct flow_udp_ctx *u = s->u;
+	struct sockaddr_in6 sa;
+	struct iovec iov[16];
+	struct msghdr mh = { .msg_iov = iov, .msg_name = &sa, .msg_namelen = sizeof(sa) };
+	int cnt = 0;
+
+	if (t->atyp == SOCKS5_ATYP_DOMAIN) {
+		struct us_named *nm = us_named_find(s, t->u.domain, t->port);
+
+		if (nm == NULL || !nm->resolved) {
+			if (nm != NULL && !nm->resolving && u->resolver != NULL) {
+				nm->resolving = true;
+				s->refs++; /* held by the lookup */
+				if (resolver_lookup(u->resolver, nm->name, us_on_direct_lookup, s) < 0) {
+					nm->resolving = false;
+					us_release(s);
+				}
+			}
+			u->stats.dropped_other++;
+			return;
+		}
+		memcpy(&sa, &nm->ra, sizeof(sa));
+	} else {
+		us_sa_from_target(&sa, t);
+	}
+	for (struct pbuf *q = p; q && cnt < 16; q = q->next) {
+		iov[cnt].iov_base = q->payload;
+		iov[cnt].iov_len = q->len;
+		cnt++;
+	}
+	mh.msg_iovlen = (size_t)cnt;
+	if (sendmsg(s->udp_fd, &mh, MSG_NOSIGNAL) < 0) {
+		u->stats.dropped_other++;
+		return;
+	}
+	s->up_b += p->tot_len;
+	s->up_n++;
+	u->stats.dgrams_up++;
+	u->stats.bytes_up += p->tot_len;
+}
+
+static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
+				size_t n)
+{
+	struct session *s = arg;
+
+	/* Every entry waiting for an address gets the first one of its
+	 * family preference (IPv4 first: it works from any client). */
+	for (unsigned i = 0; i < s->n_named && s->state != US_DEAD; i++) {
+		struct us_named *nm = &s->named[i];
+		struct socks5_addr t;
+		const struct sockaddr_storage *pick = NULL;
+
+		if (!nm->resolving)
+			continue;
+		nm->resolving = false;
+		if (status < 0 || n == 0)
+			continue;
+		for (size_t k = 0; k < n && pick == NULL; k++)
+			if (addrs[k].ss_family == AF_INET)
+				pick = &addrs[k];
+		if (pick == NULL)
+			pick = &addrs[0];
+		if (pick->ss_family == AF_INET)
+			socks5_addr_from_ipv4(&t, (const uint8_t *)&((const struct sockaddr_in *)pick)->sin_addr,
+					      nm->port);
+		else
+			socks5_addr_from_ipv6(&t, ((const struct sockaddr_in6 *)pick)->sin6_addr.s6_addr,
+					      nm->port);
+		us_sa_from_target((struct sockaddr_in6 *)&nm->ra, &t);
+		nm->resolved = true;
+	}
+	us_release(s);
+}
+
+static void us_dispatch(struct session *s, const struct socks5_addr *t, struct pbuf *p)
+{
+	if (s->route.action == ROUTE_DIRECT)
+		us_send_direct(s, t, p);
+	else
+		us_send(s, t, p);
+}
+
 static void us_flush_pending(struct session *s)
 {
 	for (unsigned i = 0; i < s->n_pend; i++) {
-		us_send(s, &s->pend[i].dst, s->pend[i].p);
+		if (s->state == US_READY)
+			us_dispatch(s, &s->pend[i].dst, s->pend[i].p);
+		else
+			s->u->stats.dropped_rejected++;
 		pbuf_free(s->pend[i].p);
 	}
 	s->n_pend = 0;
@@ -319,7 +453,7 @@ static int us_set_ctl_poll(struct session *s, int events)
  * to mean "the address you reached me at"). */
 static int us_relay_addr(struct session *s, struct sockaddr_storage *ss, socklen_t *len)
 {
-	const struct upstream_cfg *up = s->u->up;
+	const struct upstream_cfg *up = s->route.up;
 	struct socks5_addr b;
 	static const uint8_t zero[16];
 
@@ -399,7 +533,7 @@ static void us_refused(struct session *s, const char *why)
 	u->refused_until = uv_now(u->loop) + REFUSED_BACKOFF_MS;
 	if (!u->warned_refused) {
 		log_warn("proxy %s does not relay UDP (%s); UDP flows are dropped, TCP is unaffected",
-			 u->up->server_str, why);
+			 s->route.up->server_str, why);
 		u->warned_refused = true;
 	}
 	u->stats.dropped_refused += s->n_pend;
@@ -516,6 +650,50 @@ static void us_deliver(struct session *s, const uint8_t *buf, size_t len)
 	us_touch(s);
 }
 
+/* A datagram to a DIRECT session's socket from `from`. */
+static void us_deliver_direct(struct session *s, const struct sockaddr_in6 *from,
+			      const uint8_t *buf, size_t len)
+{
+	struct flow_udp_ctx *u = s->u;
+	uint16_t port = ntohs(from->sin6_port);
+	const uint8_t *a = from->sin6_addr.s6_addr;
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	bool v4 = memcmp(a, v4mapped, 12) == 0;
+	ip_addr_t src;
+	unsigned i;
+
+	/* An answer from a name's address comes back from the address the
+	 * client used (the fake one). */
+	for (i = 0; i < s->n_named; i++) {
+		const struct sockaddr_in6 *ra = (const struct sockaddr_in6 *)&s->named[i].ra;
+
+		if (s->named[i].resolved && ra->sin6_port == from->sin6_port &&
+		    memcmp(&ra->sin6_addr, &from->sin6_addr, 16) == 0)
+			break;
+	}
+	if (i < s->n_named) {
+		ip_addr_copy(src, s->named[i].addr);
+		port = s->named[i].port;
+	} else if (v4 && !IP_IS_V6(&s->client)) {
+		IP_ADDR4(&src, a[12], a[13], a[14], a[15]);
+	} else if (!v4 && IP_IS_V6(&s->client)) {
+		ip_addr_set_zero_ip6(&src);
+		memcpy(ip_2_ip6(&src)->addr, a, 16);
+	} else {
+		u->stats.dropped_other++;
+		return;
+	}
+	if (stack_udp_send(u->stack, &src, port, &s->client, s->cport, buf, len) < 0) {
+		u->stats.dropped_other++;
+		return;
+	}
+	s->down_b += len;
+	s->down_n++;
+	u->stats.dgrams_down++;
+	u->stats.bytes_down += len;
+	us_touch(s);
+}
+
 static void us_on_udp(uv_poll_t *h, int status, int events)
 {
 	struct session *s = h->data;
@@ -541,14 +719,20 @@ static void us_on_udp(uv_poll_t *h, int status, int events)
 	}
 	/* Bounded so one busy session cannot starve the loop. */
 	for (int i = 0; i < 64; i++) {
-		ssize_t n = recv(s->udp_fd, s->u->buf, DGRAM_MAX + SOCKS5_UDP_HEADER_MAX, 0);
+		struct sockaddr_in6 from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(s->udp_fd, s->u->buf, DGRAM_MAX + SOCKS5_UDP_HEADER_MAX, 0,
+				     (struct sockaddr *)&from, &flen);
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				s->u->stats.dropped_other++; /* e.g. ICMP refused */
 			return;
 		}
-		us_deliver(s, s->u->buf, (size_t)n);
+		if (s->route.action == ROUTE_DIRECT)
+			us_deliver_direct(s, &from, s->u->buf, (size_t)n);
+		else
+			us_deliver(s, s->u->buf, (size_t)n);
 		if (s->state != US_READY)
 			return;
 	}
@@ -558,11 +742,8 @@ static void us_on_udp(uv_poll_t *h, int status, int events)
 
 static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport)
 {
-	const struct upstream_cfg *up = u->up;
 	struct session *s;
-	struct socks5_addr any;
 	unsigned b;
-	int r;
 
 	/* Bound the table: the least recently used session goes first. */
 	if (u->count >= u->cfg.max_sessions && u->lru_head) {
@@ -572,11 +753,6 @@ static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, u
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	s->hs = malloc(upstream_socks5_udp.state_size);
-	if (s->hs == NULL) {
-		free(s);
-		return NULL;
-	}
 	s->u = u;
 	s->id = ++u->next_id;
 	s->refs = 1;
@@ -591,8 +767,35 @@ static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, u
 	us_lru_append(s);
 	u->count++;
 	u->stats.sessions++;
-	s->state = US_CONNECTING;
+	s->state = US_ROUTING;
+	return s;
+}
 
+/* PROXY: the control connection for UDP ASSOCIATE. */
+static int us_start_proxy(struct session *s)
+{
+	struct flow_udp_ctx *u = s->u;
+	const struct upstream_cfg *up = s->route.up;
+	struct socks5_addr any;
+	int r;
+
+	if (up->proto != &upstream_socks5) {
+		us_end(s, "the upstream cannot carry UDP", s->route.via);
+		return -EOPNOTSUPP;
+	}
+	if (u->refused_until && uv_now(u->loop) < u->refused_until) {
+		/* Warned once already: discard quietly until idle. */
+		u->stats.dropped_refused += s->n_pend;
+		s->state = US_BLOCKED;
+		us_flush_pending(s);
+		return -EOPNOTSUPP;
+	}
+	s->hs = malloc(upstream_socks5_udp.state_size);
+	if (s->hs == NULL) {
+		us_end(s, "out of memory", NULL);
+		return -ENOMEM;
+	}
+	s->state = US_CONNECTING;
 	/* We do not know our relay-side source yet: 0.0.0.0:0 (or ::). */
 	if (up->server.ss_family == AF_INET6)
 		socks5_addr_from_ipv6(&any, (const uint8_t[16]){ 0 }, 0);
@@ -614,10 +817,87 @@ static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, u
 	s->ctl_open = true;
 	s->refs++;
 	us_set_ctl_poll(s, UV_WRITABLE);
-	return s;
+	return 0;
 fail:
 	us_end(s, "cannot open a connection to the proxy", strerror(-r));
-	return NULL;
+	return r;
+}
+
+/* DIRECT: one dual-stack socket, unconnected (answers from anyone: full
+ * cone). */
+static int us_start_direct(struct session *s)
+{
+	struct flow_udp_ctx *u = s->u;
+	int r = sock_open(AF_INET6, SOCK_DGRAM, &u->sock);
+
+	if (r < 0) {
+		us_end(s, "cannot open UDP socket", strerror(-r));
+		return r;
+	}
+	s->udp_fd = r;
+	r = uv_poll_init_socket(u->loop, &s->udp_poll, s->udp_fd);
+	if (r < 0) {
+		us_end(s, "cannot open UDP socket", strerror(-r));
+		return r;
+	}
+	s->udp_poll.data = s;
+	s->udp_open = true;
+	s->refs++;
+	uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
+	s->state = US_READY;
+	us_flush_pending(s);
+	return 0;
+}
+
+static void us_on_routed(void *arg, int status)
+{
+	struct session *s = arg;
+	struct flow_udp_ctx *u = s->u;
+
+	if (status == 0)
+		s->routed = true;
+	if (s->state == US_DEAD) {
+		if (s->routed) {
+			u->route.release(u->route.ctx, s->route.hold);
+			s->routed = false;
+		}
+		us_release(s);
+		return;
+	}
+	if (status < 0) {
+		us_end(s, "no route", strerror(-status));
+	} else if (s->route.action == ROUTE_PROXY) {
+		us_start_proxy(s);
+	} else if (s->route.action == ROUTE_DIRECT) {
+		us_start_direct(s);
+	} else {
+		/* REJECT / REJECT-DROP: discard this source's datagrams until
+		 * it goes idle. (No ICMP is generated for REJECT.) */
+		s->state = US_BLOCKED;
+		u->stats.dropped_rejected += s->n_pend;
+		us_flush_pending(s);
+		log_debug("udp#%" PRIu64 " %s by rule %s", s->id, s->route.via, s->route.rule);
+	}
+	us_release(s);
+}
+
+/* Asks the router about the session's first datagram; the route then
+ * holds for the whole session (see flow_udp.h). */
+static void us_route(struct session *s, const ip_addr_t *dst, uint16_t dport, bool fake)
+{
+	struct flow_udp_ctx *u = s->u;
+	struct route_query q = {
+		.udp = true, .src = &s->client, .src_port = s->cport, .dst = dst,
+		.dst_port = dport, .dst_is_fake = fake,
+		.domain = s->n_named > 0 && s->named[0].port == dport &&
+				  ip_addr_eq(&s->named[0].addr, dst) ? s->named[0].name : NULL,
+	};
+	int r;
+
+	s->refs++; /* held by the decision */
+	r = u->route.decide(u->route.ctx, &q, &s->route, us_on_routed, s);
+	if (r != -EINPROGRESS)
+		us_on_routed(s, r);
 }
 
 /* The SOCKS5 destination of a datagram to dst:dport: by name when DNS
@@ -673,19 +953,21 @@ void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns)
 	u->dns = dns;
 }
 
+void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r)
+{
+	u->resolver = r;
+}
+
 void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport,
 		    const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
 {
 	struct session *s = us_find(u, src, sport);
 	struct socks5_addr t;
+	bool created = false, queue_first = false;
 
 	if (s == NULL) {
-		if (u->refused_until && uv_now(u->loop) < u->refused_until) {
-			u->stats.dropped_refused++;
-			pbuf_free(payload);
-			return;
-		}
 		s = us_create(u, src, sport);
+		created = true;
 		if (s == NULL) {
 			u->stats.dropped_other++;
 			pbuf_free(payload);
@@ -698,10 +980,20 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 	if (us_target(s, dst, dport, &t) < 0) {
 		u->stats.dropped_other++;
 		pbuf_free(payload);
+		if (created)
+			us_end(s, "fake address with no name", NULL);
 		return;
 	}
-	if (s->state == US_READY) {
-		us_send(s, &t, payload);
+	if (created) {
+		/* The datagram waits in the queue while the route is
+		 * decided (usually at once). */
+		queue_first = true;
+	} else if (s->state == US_READY) {
+		us_dispatch(s, &t, payload);
+		pbuf_free(payload);
+		return;
+	} else if (s->state == US_BLOCKED) {
+		u->stats.dropped_rejected++;
 		pbuf_free(payload);
 		return;
 	}
@@ -722,6 +1014,8 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 	s->pend[s->n_pend].dst = t;
 	s->pend[s->n_pend].p = payload;
 	s->n_pend++;
+	if (queue_first)
+		us_route(s, dst, dport, t.atyp == SOCKS5_ATYP_DOMAIN && s->named[0].pinned);
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -736,7 +1030,9 @@ static void us_on_sweep(uv_timer_t *h)
 		next = s->lnext;
 		if (s->state < US_READY) {
 			if (now - s->t_start >= u->cfg.connect_timeout_ms)
-				us_end(s, "timed out associating with the proxy", NULL);
+				us_end(s, s->state == US_ROUTING ? "timed out resolving for the rules"
+								 : "timed out associating with the proxy",
+				       NULL);
 			continue;
 		}
 		/* DNS-only sessions get the shorter of the two timeouts. */
@@ -751,7 +1047,7 @@ static void us_on_sweep(uv_timer_t *h)
 
 /* ---- context ----------------------------------------------------------- */
 
-int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct upstream_cfg *up,
+int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route_ops *route,
 			const struct sock_opts *sock, const struct flow_udp_config *cfg,
 			struct flow_udp_ctx **out)
 {
@@ -768,7 +1064,7 @@ int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct upstr
 	}
 	u->loop = loop;
 	u->stack = stack;
-	u->up = up;
+	u->route = *route;
 	u->sock = *sock;
 	u->cfg = *cfg;
 	if (u->cfg.max_sessions == 0)

@@ -1,9 +1,15 @@
-/* flow_udp: UDP relayed through SOCKS5 UDP ASSOCIATE (RFC 1928 s. 7).
+/* flow_udp: UDP sessions, relayed through SOCKS5 UDP ASSOCIATE (RFC 1928
+ * s. 7) or sent DIRECT, as the router decides.
  *
- * One association per client source address:port, kept alive by its TCP
- * control connection and torn down with it. Datagrams to any destination
- * go out through the association; replies from any remote come back to the
- * client as coming from that remote (full cone).
+ * One session per client source address:port. The router decides it from
+ * the session's first datagram (its destination and name), and that route
+ * holds for the whole session: a socket that talks to several remotes
+ * (full cone) gets one route. A PROXY session is one association, kept
+ * alive by its TCP control connection and torn down with it; a DIRECT one
+ * is one unconnected socket of ours; a REJECT/REJECT-DROP one discards
+ * until it goes idle. Replies from any remote come back to the client as
+ * coming from that remote (full cone), or from the fake address the
+ * client used when they answer a name.
  *
  * Lifetime: like TCP flows, a session holds one reference for being alive
  * and one per open libuv handle, and is freed by the context's reaper on a
@@ -16,6 +22,7 @@
 #include <uv.h>
 
 #include "lwip/ip_addr.h"
+#include "route.h"
 #include "sock.h"
 #include "upstream.h"
 
@@ -38,6 +45,7 @@ struct flow_udp_stats {
 	uint64_t dropped_frag;       /* replies with FRAG != 0 */
 	uint64_t dropped_pending;    /* queue full while associating */
 	uint64_t dropped_refused;    /* proxy does not do UDP */
+	uint64_t dropped_rejected;   /* REJECT / REJECT-DROP rules */
 	uint64_t dropped_other;      /* malformed reply, unroutable, send error */
 	uint64_t evicted;
 };
@@ -45,7 +53,7 @@ struct flow_udp_stats {
 void flow_udp_config_defaults(struct flow_udp_config *cfg);
 
 int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack,
-			const struct upstream_cfg *up, const struct sock_opts *sock,
+			const struct route_ops *route, const struct sock_opts *sock,
 			const struct flow_udp_config *cfg, struct flow_udp_ctx **out);
 /* Ends every session and closes the context's handles; the loop must run
  * on until they are closed, then flow_udp_ctx_destroy(). */
@@ -61,6 +69,9 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
  * (the default) sends everything by address. */
 struct dns_intercept;
 void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns);
+/* For DIRECT datagrams to names. */
+struct resolver;
+void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r);
 
 const struct flow_udp_stats *flow_udp_stats(const struct flow_udp_ctx *u);
 unsigned flow_udp_sessions(const struct flow_udp_ctx *u);

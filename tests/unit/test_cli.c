@@ -62,12 +62,14 @@ static void test_errors(void)
 	char err[256];
 
 	T_EQ_INT(parse(&c, err, NULL, NULL, NULL, NULL, NULL), -EINVAL);
-	T_CHECK(strstr(err, "--proxy is required") != NULL);
+	T_CHECK(strstr(err, "--proxy or -c FILE is required") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h:99999", NULL, NULL, NULL), -EINVAL);
 	T_CHECK(strstr(err, "malformed URL") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy", "ftp://h:1", NULL, NULL, NULL), -EINVAL);
-	T_EQ_INT(parse(&c, err, "--proxy", "http://h:1", NULL, NULL, NULL), -EINVAL);
-	T_CHECK(strstr(err, "only socks5") != NULL);
+	/* HTTP CONNECT proxies are upstreams too. */
+	T_EQ_INT(parse(&c, err, "--proxy", "http://h:1", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.proxy.scheme, PROXY_HTTP);
+	T_CHECK(c.has_proxy);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu", "70000", NULL, NULL), -EINVAL);
 	T_CHECK(strstr(err, "576 to 65535") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu", "1000", NULL, NULL), -EINVAL);
