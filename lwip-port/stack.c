@@ -55,10 +55,6 @@ static err_t stack_on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	if (err != ERR_OK || pcb == NULL)
 		return ERR_VAL;
 	r = s->cbs.tcp_accept(s->arg, pcb);
-	if (r == -ECONNABORTED) {
-		tcp_abandon(pcb, 0); /* silently: no RST */
-		return ERR_ABRT;
-	}
 	if (r < 0) {
 		tcp_abort(pcb);
 		return ERR_ABRT;

@@ -25,8 +25,7 @@ struct stack_cbs {
 	int (*output)(void *arg, struct pbuf *p);
 	/* A TCP connection to any destination finished its handshake. The
 	 * callee owns pcb from here on (sets tcp_arg and callbacks) and
-	 * returns 0, or a negative errno to have the stack reset it
-	 * (-ECONNABORTED: drop it without a word, no RST). The
+	 * returns 0, or a negative errno to have the stack reset it. The
 	 * original destination is pcb->local_ip:local_port, the client
 	 * pcb->remote_ip:remote_port. */
 	int (*tcp_accept)(void *arg, struct tcp_pcb *pcb);

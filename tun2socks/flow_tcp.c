@@ -3,10 +3,15 @@
  *
  * States: ROUTING (the router decides; it may have to resolve the name
  * for IP rules) -> RESOLVING (DIRECT to a name: its addresses) ->
- * CONNECTING (TCP connect) -> HANDSHAKE (proxy connector state machine)
- * -> RELAY -> closed. REJECT resets the client, DROP abandons it without
+ * CONNECTING (TCP connect) -> TLS (to a TLS proxy: the handshake) ->
+ * HANDSHAKE (proxy connector state machine) -> RELAY -> closed. With TLS
+ * every byte to and from the proxy goes through the tls_conn layer
+ * (f->io); otherwise f->io is the plain socket. REJECT resets the client, DROP abandons it without
  * a word. The client's bytes are queued (not acknowledged to lwIP) until
- * the upstream takes them.
+ * the upstream takes them. REJECT-DROP holds the connection in DROP,
+ * discarding what the client sends, and forgets it after DROP_HOLD_MS
+ * without a FIN or RST: an accepted connection that vanished would
+ * otherwise answer the client's next segment with a reset.
  *
  * Backpressure, both directions:
  * - client -> upstream: lwIP's receive window is only reopened with
@@ -43,10 +48,20 @@
 #include "addr.h"
 #include "dns_intercept.h"
 #include "resolver.h"
+#include "tls.h"
 #include "flow.h"
 #include "log.h"
 
-enum flow_state { FS_ROUTING, FS_RESOLVING, FS_CONNECTING, FS_HANDSHAKE, FS_RELAY, FS_DEAD };
+enum flow_state {
+	FS_ROUTING, FS_RESOLVING, FS_CONNECTING, FS_TLS, FS_HANDSHAKE, FS_RELAY,
+	FS_DROP, /* REJECT-DROP: swallow everything, say nothing, then vanish */
+	FS_DEAD
+};
+
+/* How long a REJECT-DROP connection is held before it is forgotten
+ * without a word (the client has timed out by then, as it would behind a
+ * firewall that drops). */
+#define DROP_HOLD_MS 30000
 
 /* lwIP's tcp_write/tcp_recved take 16-bit lengths. */
 #define LWIP_CHUNK 0xFFFFu
@@ -90,6 +105,9 @@ struct flow_tcp {
 	char *domain;         /* the name dst_ip stands for, or NULL */
 	bool pinned;          /* owes dns_intercept_flow_done(dst_ip) */
 	bool routed;          /* route is valid and route.hold owed back */
+	struct tls_conn *tls; /* TLS to the proxy, or NULL */
+	struct upstream_io sock_io; /* the socket itself */
+	struct upstream_io io;      /* what the connector and relay use */
 	struct route route;
 	struct sockaddr_storage direct[RESOLVER_LOOKUP_MAX]; /* DIRECT tries */
 	size_t n_direct, next_direct;
@@ -157,6 +175,7 @@ static void flow_free(struct flow_tcp *f)
 	free(f->pend);
 	free(f->hs);
 	free(f->domain);
+	tls_conn_free(f->tls);
 	free(f);
 }
 
@@ -333,6 +352,27 @@ static void flow_recved(struct flow_tcp *f, size_t n)
 	}
 }
 
+/* writev, or over TLS one piece after another (a record each). Returns
+ * the bytes taken or -errno (-EAGAIN when none). */
+static ssize_t flow_up_writev(struct flow_tcp *f, const struct iovec *iov, int cnt)
+{
+	ssize_t total = 0, n;
+
+	if (f->tls == NULL) {
+		n = writev(f->fd, iov, cnt);
+		return n < 0 ? -errno : n;
+	}
+	for (int i = 0; i < cnt; i++) {
+		n = f->io.write(f->io.ctx, iov[i].iov_base, iov[i].iov_len);
+		if (n < 0)
+			return total > 0 ? total : n;
+		total += n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return total;
+}
+
 /* Writes as much of the queue as the socket takes, then reopens the
  * client's window by exactly that much. Returns 0 or -errno. */
 static int flow_up_flush(struct flow_tcp *f)
@@ -358,12 +398,12 @@ static int flow_up_flush(struct flow_tcp *f)
 				cnt++;
 			}
 		}
-		n = writev(f->fd, iov, cnt);
+		n = flow_up_writev(f, iov, cnt);
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			if (n == -EAGAIN || n == -EINTR)
 				break;
 			flow_recved(f, total);
-			return -errno;
+			return (int)n;
 		}
 		total += (size_t)n;
 		/* Free every chain the socket took completely. */
@@ -395,6 +435,10 @@ static int flow_up_flush(struct flow_tcp *f)
 	f->bytes_up += total;
 	flow_recved(f, total);
 	if (f->q_len == 0 && f->client_eof && !f->up_shut) {
+		/* Over TLS, close_notify first (best effort: if it cannot go
+		 * out now the FIN still ends our direction). */
+		if (f->tls)
+			tls_conn_close(f->tls);
 		shutdown(f->fd, SHUT_WR);
 		f->up_shut = true;
 	}
@@ -405,8 +449,15 @@ static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t 
 {
 	struct flow_tcp *f = arg;
 
-	(void)pcb;
 	(void)err;
+	if (f->state == FS_DROP) {
+		/* Swallowed: acknowledged, never answered. */
+		if (p != NULL) {
+			tcp_recved(pcb, p->tot_len);
+			pbuf_free(p);
+		}
+		return ERR_OK;
+	}
 	if (p == NULL) {
 		f->client_eof = true;
 	} else {
@@ -517,19 +568,21 @@ static int flow_down_pump(struct flow_tcp *f)
 
 	if (r < 0)
 		return r;
-	for (int rounds = 0; rounds < 4; rounds++) {
+	/* Bounded rounds; over TLS also until the layer holds no decrypted
+	 * bytes (at most one record), which no socket event would announce. */
+	for (int rounds = 0; rounds < 4 || (f->tls && tls_conn_pending(f->tls) > 0); rounds++) {
 		size_t room = flow_down_room(f);
 		ssize_t n;
 
 		if (room == 0)
-			break;
+			break; /* tcp_sent resumes, pending TLS bytes included */
 		if (room > f->ctx->buf_cap)
 			room = f->ctx->buf_cap;
-		n = read(f->fd, f->ctx->buf, room);
+		n = f->io.read(f->io.ctx, f->ctx->buf, room);
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			if (n == -EAGAIN || n == -EINTR)
 				break;
-			return -errno;
+			return (int)n;
 		}
 		if (n == 0) {
 			f->up_eof = true;
@@ -540,7 +593,7 @@ static int flow_down_pump(struct flow_tcp *f)
 		r = flow_down_write(f, f->ctx->buf, (size_t)n);
 		if (r < 0)
 			return r;
-		if ((size_t)n < room)
+		if ((size_t)n < room && !(f->tls && tls_conn_pending(f->tls) > 0))
 			break; /* drained for now */
 	}
 	if (f->up_eof && f->pend == NULL && !f->client_shut) {
@@ -592,11 +645,21 @@ static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
 	struct flow_tcp *f = arg;
 	uint64_t now = uv_now(f->ctx->loop);
 
-	(void)pcb;
+	if (f->state == FS_DROP) {
+		if (now - f->t_start < DROP_HOLD_MS)
+			return ERR_OK;
+		f->ctx->stats.failed++;
+		flow_log_end(f, "dropped", "by rule", f->route.rule);
+		flow_detach_pcb(f);
+		tcp_abandon(pcb, 0); /* no RST: frees the pcb */
+		flow_end(f, true);
+		return ERR_ABRT;
+	}
 	if (f->state < FS_RELAY && now - f->t_start >= f->ctx->connect_timeout_ms)
 		return flow_abort(f, f->state == FS_ROUTING     ? "timed out resolving for the rules"
 				     : f->state == FS_RESOLVING ? "timed out resolving the name"
 				     : f->state == FS_CONNECTING ? "timed out connecting"
+				     : f->state == FS_TLS      ? "timed out in the TLS handshake"
 								 : "timed out in the proxy handshake",
 				  NULL);
 	if (f->state == FS_RELAY && f->ctx->idle_timeout_ms > 0 &&
@@ -628,6 +691,16 @@ static void flow_update_poll(struct flow_tcp *f)
 		ev |= UV_WRITABLE;
 	if (flow_down_room(f) > 0)
 		ev |= UV_READABLE;
+	if (f->tls) {
+		/* A TLS read may need the socket writable and a write
+		 * readable (tls.h): poll for what the layer waits on. */
+		int w = tls_conn_wants(f->tls);
+
+		if (w & UPSTREAM_WANT_READ)
+			ev |= UV_READABLE;
+		if (w & UPSTREAM_WANT_WRITE)
+			ev |= UV_WRITABLE;
+	}
 	flow_set_poll(f, ev);
 }
 
@@ -667,8 +740,7 @@ static void flow_start_relay(struct flow_tcp *f)
 static void flow_handshake(struct flow_tcp *f)
 {
 	const struct upstream_proto *proto = f->route.up->proto;
-	struct upstream_io io = { sock_io_read, sock_io_write, &f->fd };
-	int r = proto->step(f->hs, &io);
+	int r = proto->step(f->hs, &f->io);
 
 	if (r == UPSTREAM_DONE) {
 		flow_start_relay(f);
@@ -676,6 +748,26 @@ static void flow_handshake(struct flow_tcp *f)
 	}
 	if (r < 0) {
 		flow_abort(f, proto->error(f->hs), NULL);
+		return;
+	}
+	flow_set_poll(f, r == UPSTREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
+}
+
+/* The TLS handshake with the proxy, then the connector over TLS. */
+static void flow_tls(struct flow_tcp *f)
+{
+	int r = tls_conn_handshake(f->tls);
+
+	if (r == UPSTREAM_DONE) {
+		log_debug("flow#%" PRIu64 " %s to %s", f->id, tls_conn_version(f->tls),
+			  f->route.up->server_str);
+		f->io = tls_conn_io(f->tls);
+		f->state = FS_HANDSHAKE;
+		flow_handshake(f);
+		return;
+	}
+	if (r < 0) {
+		flow_abort(f, "TLS to the proxy failed", tls_conn_error(f->tls));
 		return;
 	}
 	flow_set_poll(f, r == UPSTREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
@@ -706,8 +798,22 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 			flow_start_relay(f);
 			return;
 		}
+		if (f->route.up->tls) {
+			f->tls = tls_conn_create(f->route.up->tls_ctx, &f->sock_io);
+			if (f->tls == NULL) {
+				flow_abort(f, "out of memory", NULL);
+				return;
+			}
+			f->state = FS_TLS;
+			flow_tls(f);
+			return;
+		}
 		f->state = FS_HANDSHAKE;
 		flow_handshake(f);
+		return;
+	}
+	if (f->state == FS_TLS) {
+		flow_tls(f);
 		return;
 	}
 	if (f->state == FS_HANDSHAKE) {
@@ -752,6 +858,8 @@ static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, sock
 	if (r < 0)
 		return r;
 	f->fd = r;
+	f->sock_io = (struct upstream_io){ sock_io_read, sock_io_write, &f->fd };
+	f->io = f->sock_io;
 	r = sock_connect(f->fd, (const struct sockaddr *)sa, len);
 	if (r < 0 && r != -EINPROGRESS)
 		return r;
@@ -842,18 +950,8 @@ static void flow_go(struct flow_tcp *f)
 		return;
 	case ROUTE_DROP:
 		f->ctx->stats.rejected++;
-		flow_log_end(f, "dropped", "by rule", rt->rule);
-		f->ctx->stats.failed++;
-		if (f->pcb != NULL) {
-			flow_detach_pcb(f);
-			/* No RST: the client hears nothing, as with a firewall
-			 * drop. Inside accept the stack does it on return. */
-			if (f->in_accept)
-				f->accept_ret = -ECONNABORTED;
-			else
-				tcp_abandon(f->pcb, 0);
-		}
-		flow_end(f, true);
+		f->state = FS_DROP;
+		log_debug("flow#%" PRIu64 " dropped by rule %s", f->id, rt->rule);
 		return;
 	case ROUTE_DIRECT:
 		f->state = FS_RESOLVING;

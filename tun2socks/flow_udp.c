@@ -33,9 +33,12 @@
 
 /* ROUTING: the router decides (maybe resolving); PROXY sessions then
  * CONNECTING -> HANDSHAKE -> READY; DIRECT ones go READY at once with a
- * plain socket; REJECT/DROP ones go BLOCKED and discard until idle, so a
+ * plain socket (RESOLVING first, queueing, while the first datagram's name
+ * resolves); REJECT/DROP ones go BLOCKED and discard until idle, so a
  * chatty client is decided (and logged) once, not per datagram. */
-enum us_state { US_ROUTING, US_CONNECTING, US_HANDSHAKE, US_READY, US_BLOCKED, US_DEAD };
+enum us_state {
+	US_ROUTING, US_RESOLVING, US_CONNECTING, US_HANDSHAKE, US_READY, US_BLOCKED, US_DEAD
+};
 
 #define BUCKETS 1024
 /* How long a proxy that refused UDP ASSOCIATE is left alone. */
@@ -321,6 +324,7 @@ static struct us_named *us_named_find(struct session *s, const char *name, uint1
 
 static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
 				size_t n);
+static void us_flush_pending(struct session *s);
 
 /* A dual-stack socket takes both families: IPv4 goes as ::ffff:a.b.c.d. */
 static void us_sa_from_target(struct sockaddr_in6 *sa, const struct socks5_addr *t)
@@ -412,6 +416,10 @@ static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_sto
 					      nm->port);
 		us_sa_from_target((struct sockaddr_in6 *)&nm->ra, &t);
 		nm->resolved = true;
+	}
+	if (s->state == US_RESOLVING) {
+		s->state = US_READY;
+		us_flush_pending(s); /* a name that did not resolve: dropped */
 	}
 	us_release(s);
 }
@@ -844,6 +852,24 @@ static int us_start_direct(struct session *s)
 	s->udp_open = true;
 	s->refs++;
 	uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
+	if (s->n_pend > 0 && s->pend[0].dst.atyp == SOCKS5_ATYP_DOMAIN && u->resolver != NULL) {
+		struct us_named *nm = us_named_find(s, s->pend[0].dst.u.domain, s->pend[0].dst.port);
+
+		if (nm != NULL && !nm->resolved) {
+			/* The queue waits for the first name's address. */
+			nm->resolving = true;
+			s->state = US_RESOLVING;
+			s->refs++; /* held by the lookup */
+			r = resolver_lookup(u->resolver, nm->name, us_on_direct_lookup, s);
+			if (r < 0) {
+				nm->resolving = false;
+				us_release(s);
+				s->state = US_READY;
+				us_flush_pending(s);
+			}
+			return 0;
+		}
+	}
 	s->state = US_READY;
 	us_flush_pending(s);
 	return 0;

@@ -41,6 +41,7 @@ enum {
 struct router_up {
 	char name[128];
 	bool usable;             /* socks5/http/redirect */
+	bool no_udp;             /* http, or socks5 with udp: false */
 	bool redirect;
 	struct upstream_cfg cfg; /* proxies */
 	struct socks5_addr to;   /* redirect target (port included) */
@@ -49,6 +50,11 @@ struct router_up {
 struct router {
 	unsigned refs;
 	struct rule_engine *engine; /* NULL: no rules */
+	/* For UDP flows when some rule names an upstream that cannot carry
+	 * UDP (HTTP, socks5 with udp: false): the same rules without those,
+	 * so UDP falls through to the next matching rule, as in Clash. NULL
+	 * when no rule needs it (engine serves both). */
+	struct rule_engine *udp_engine;
 	struct router_up *ups;
 	size_t n_ups;
 	bool has_default_up;
@@ -203,9 +209,11 @@ static int router_build_ups(struct router *g, const struct config *cfg,
 			continue;
 		case CONFIG_PROXY_SOCKS5:
 			u->cfg.proto = &upstream_socks5;
+			u->no_udp = !p->udp;
 			break;
 		case CONFIG_PROXY_HTTP:
 			u->cfg.proto = &upstream_http;
+			u->no_udp = true;
 			break;
 		default:
 			continue; /* unsupported: only a rule naming it fails */
@@ -273,6 +281,30 @@ static int router_load_sets(struct router_build *b, struct conf_err *err)
 	return 0;
 }
 
+/* The UDP engine: rules whose target cannot carry UDP left out. */
+static int router_build_udp(struct router *g, const struct rule_spec *specs, size_t n,
+			    const struct rule_build_opts *ro, struct router_build *b,
+			    struct conf_err *err)
+{
+	struct rule_spec *keep;
+	size_t k = 0;
+	int r;
+
+	keep = malloc(n * sizeof(*keep));
+	if (keep == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int t = router_target(b, specs[i].target);
+
+		if (t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp)
+			continue;
+		keep[k++] = specs[i]; /* shallow: the engine copies what it keeps */
+	}
+	r = k == n ? 0 : rule_engine_build(keep, k, ro, &g->udp_engine, err);
+	free(keep);
+	return r;
+}
+
 int router_build(const struct config *cfg, const struct router_build_opts *opts,
 		 struct router **out, struct conf_err *err)
 {
@@ -325,6 +357,8 @@ int router_build(const struct config *cfg, const struct router_build_opts *opts,
 		}
 		if (r == 0)
 			r = rule_engine_build(specs, n, &ro, &g->engine, err);
+		if (r == 0)
+			r = router_build_udp(g, specs, n, &ro, &b, err);
 	}
 out:
 	for (size_t i = 0; i < parsed; i++)
@@ -352,6 +386,7 @@ void router_unref(struct router *g)
 	if (g == NULL || --g->refs > 0)
 		return;
 	rule_engine_unref(g->engine);
+	rule_engine_unref(g->udp_engine);
 	for (size_t i = 0; i < g->n_ups; i++)
 		router_upstream_tls_free(&g->ups[i].cfg);
 	free(g->ups);
@@ -509,6 +544,14 @@ static int router_run(struct router_req *req)
 	v = rule_match(req->g->engine, &req->q, &res);
 	if (v == RULE_NEED_RESOLVE)
 		return 1;
+	if (req->q.network == RULE_NET_UDP && req->g->udp_engine != NULL &&
+	    res.target >= ROUTER_T_PROXY0 && req->g->ups[res.target - ROUTER_T_PROXY0].no_udp) {
+		log_debug("router: UDP: %s names %s, which cannot carry UDP: next rule", res.text,
+			  req->g->ups[res.target - ROUTER_T_PROXY0].name);
+		v = rule_match(req->g->udp_engine, &req->q, &res);
+		if (v == RULE_NEED_RESOLVE)
+			return 1;
+	}
 	router_fill(req, &res, v);
 	return 0;
 }

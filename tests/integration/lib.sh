@@ -328,6 +328,8 @@ http {
         root $RUN_DIR/www;
         location /slow/ { alias $RUN_DIR/www/; limit_rate 1m; }
         location = /empty { return 200 ""; }
+        # who connected: tells which upstream a request came through
+        location = /whoami { default_type text/plain; return 200 "\$remote_addr"; }
     }
 }
 EOF
