@@ -154,9 +154,11 @@ static int http_handle(struct http *h, int used, const struct http_response *res
 		http_set_state(h, HTTP_DONE);
 		return UPSTREAM_DONE;
 	}
-	if (resp->status == 407)
-		return http_fail(h, err, "proxy authentication required (HTTP 407%s%s): %s",
-				 sep, resp->reason,
+	/* 401 is not the proxy status (RFC 9110 15.5.8), but some proxies
+	 * (tinyproxy with BasicAuth) answer a failed Proxy-Authorization so. */
+	if (resp->status == 407 || resp->status == 401)
+		return http_fail(h, err, "proxy authentication required (HTTP %d%s%s): %s",
+				 resp->status, sep, resp->reason,
 				 h->cfg->has_auth ? "the proxy rejected the configured user:pass"
 						  : "give user:pass in the proxy URL");
 	return http_fail(h, err, "proxy refused CONNECT: HTTP %d%s%s", resp->status, sep,
