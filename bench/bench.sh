@@ -14,14 +14,18 @@
 # UDP (iperf3 -u at UDP_RATE, 1200-byte datagrams: received rate and loss;
 # the SOCKS-only column has no UDP client, proxychains is TCP only) and DNS
 # round trips (fake-ip answers from the daemon vs dnsmasq asked directly
-# over the veth, stop-and-wait, p50/p99).
+# over the veth, stop-and-wait, p50/p99), single-stream iperf3 through an
+# HTTP CONNECT proxy (tinyproxy) and through TLS to it (stunnel4), routed
+# by rules to each, beside SOCKS5 in the same daemon ("http"), and the
+# rule engine (bench_rules: 100 000-entry rule set load and match time
+# against a linear matcher).
 # Prints a markdown table. Not a test: it always exits 0 unless set-up fails.
 #
-# Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle,udp,dns]
+# Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle,udp,dns,http,rules]
 #                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-o FILE]
 #   -d  seconds per iperf3/wrk run (default 5)
 #   -m  TUN MTUs to measure (default "1500 8500")
-#   -t  which measurements (default iperf,wrk,idle,udp,dns)
+#   -t  which measurements (default iperf,wrk,idle,udp,dns,http,rules)
 #   -n  idle flows (default 2000)
 #   -c  wrk connections (default 64)
 #   -B  skip the baselines (tun2socks only)
@@ -36,7 +40,7 @@ T2S_GROUP=bench
 
 DUR=5
 MTUS="1500 8500"
-WHAT="iperf,wrk,idle,udp,dns"
+WHAT="iperf,wrk,idle,udp,dns,http,rules"
 UDP_RATE=500M
 IDLE_N=2000
 WRK_C=64
@@ -51,7 +55,7 @@ while getopts d:m:t:n:c:Bo:h opt; do
 	c) WRK_C=$OPTARG ;;
 	B) BASELINES=0 ;;
 	o) OUTFILE=$OPTARG ;;
-	*) sed -n '2,31p' "$0"; exit 2 ;;
+	*) sed -n '2,36p' "$0"; exit 2 ;;
 	esac
 done
 want() { [[ ,$WHAT, == *,$1,* ]]; }
@@ -59,7 +63,7 @@ want() { [[ ,$WHAT, == *,$1,* ]]; }
 ((IDLE_N >= 1 && IDLE_N <= 20000)) || die "-n must be 1..20000"
 
 t2s_init
-require_tools iperf3 wrk proxychains4 danted nginx dnsmasq
+require_tools iperf3 wrk proxychains4 danted nginx dnsmasq tinyproxy stunnel4 openssl
 IPERF_PORT=5201
 declare -A R=()   # R["metric|config"]=value
 
@@ -71,6 +75,15 @@ start_nginx || die "nginx"
 start_sink || die "sink"
 start_dante none || die "danted"
 start_dnsmasq || die "dnsmasq"
+if want http; then
+	make_test_ca || die "test CA"
+	start_tinyproxy tinyproxy 8888 || die "tinyproxy"
+	start_stunnel 8443 8888 || die "stunnel4"
+	for p in 5202 5203; do
+		sx iperf3 -s -B "$T4" -p "$p" >"$RUN_DIR/iperf3-server.$p.log" 2>&1 &
+		SRV_PID["iperf3_$p"]=$!
+	done
+fi
 sx iperf3 -s -B "$T4" -p "$IPERF_PORT" >"$RUN_DIR/iperf3-server.log" 2>&1 &
 SRV_PID["iperf3"]=$!
 wait_listen "$NS_S" tcp "$T4" "$IPERF_PORT" 5 "${SRV_PID[iperf3]}" || die "iperf3 server"
@@ -139,6 +152,52 @@ EOF
 	R["$k2|$cfg"]=${v#* }
 	say "  $cfg: $k1 = ${R["$k1|$cfg"]}, loss ${R["$k2|$cfg"]} %"
 	sleep 0.5
+}
+
+# http_run: one daemon routing iperf3 port 5201 to dante (SOCKS5), 5202 to
+# tinyproxy (HTTP CONNECT) and 5203 to stunnel4 -> tinyproxy (TLS), one
+# stream each way per upstream, MTU 8500.
+http_run() {
+	local conf=$RUN_DIR/bench-http.yaml p r key out up
+	cat >"$conf" <<EOF
+proxies:
+  - { name: dante, type: socks5, server: $S_IP, port: $SOCKS_PORT }
+  - { name: tp, type: http, server: $S_IP, port: 8888 }
+  - { name: tls, type: http, server: $S_IP, port: 8443, tls: true, sni: proxy.test, ca: $PKI/ca.pem }
+rules:
+  - DST-PORT,5202,tp
+  - DST-PORT,5203,tls
+  - MATCH,dante
+EOF
+	say "== tun2socks with SOCKS5, HTTP CONNECT and TLS upstreams (MTU 8500)"
+	if ! T2S_LOG_LEVEL=warn daemon_start "socks5://$S_IP:$SOCKS_PORT" -c "$conf" --dns off; then
+		say "  daemon did not start"
+		return
+	fi
+	for p in 5201 5202 5203; do
+		up=$([[ $p == 5201 ]] && echo socks || { [[ $p == 5202 ]] && echo http || echo tls; })
+		for r in up down; do
+			key="1 stream $r by upstream (Gbit/s)"
+			out=$RUN_DIR/iperf.http.$p.$r.json
+			timeout $((DUR + 30)) ip netns exec "$NS_C" iperf3 -c "$T4" -p "$p" -t "$DUR" -J \
+				$([[ $r == down ]] && echo -R) >"$out" 2>&1
+			R["$key|$up"]=$("$PY" -c 'import json,sys
+try: print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))
+except Exception: print("err")' "$out")
+			say "  $up: $key = ${R["$key|$up"]}"
+			sleep 0.5
+		done
+	done
+	daemon_stop || say "  daemon exit status $DAEMON_RC"
+}
+
+# rules_run: bench_rules (build/bench/bench_rules), its own figures.
+rules_run() {
+	local b=$ROOT/build/bench/bench_rules
+	[[ -x $b ]] || { say "  no $b (bash scripts/build.sh)"; return; }
+	say "== rule engine (bench_rules)"
+	RULES_OUT=$("$b" 2>&1)
+	say "$RULES_OUT"
 }
 
 # dns_run CONFIG SERVER: stop-and-wait A queries, round-trip p50/p99 (us).
@@ -250,6 +309,8 @@ for mtu in $MTUS; do
 	fi
 	daemon_stop || say "  daemon exit status $DAEMON_RC"
 done
+((have_daemon)) && want http && http_run
+want rules && rules_run
 
 # ---- the table --------------------------------------------------------------------
 table() {
@@ -276,6 +337,26 @@ table() {
 		done
 	done
 	((have_daemon)) || echo "(no daemon binary at $(daemon_bin): tun2socks not measured)"
+	if want http; then
+		echo
+		echo "| upstream (one daemon, MTU 8500, rules by port) | 1 stream up (Gbit/s) | 1 stream down (Gbit/s) | ratio to SOCKS5 up / down |"
+		echo "|---|---:|---:|---:|"
+		for u in socks http tls; do
+			local a b
+			a=${R["1 stream up by upstream (Gbit/s)|$u"]:-n/a}
+			b=${R["1 stream down by upstream (Gbit/s)|$u"]:-n/a}
+			ratio=$(awk -v a="$a" -v b="$b" -v c="${R["1 stream up by upstream (Gbit/s)|socks"]:-x}" \
+				-v d="${R["1 stream down by upstream (Gbit/s)|socks"]:-x}" \
+				'BEGIN{ if (a+0==a && c+0==c && c>0 && b+0==b && d+0==d && d>0) printf "%.2f / %.2f", a/c, b/d; else print "n/a" }')
+			echo "| $([[ $u == socks ]] && echo "SOCKS5 (dante)" || { [[ $u == http ]] && echo "HTTP CONNECT (tinyproxy)" || echo "TLS (stunnel4 -> tinyproxy)"; }) | $a | $b | $ratio |"
+		done
+	fi
+	if want rules && [[ -n ${RULES_OUT:-} ]]; then
+		echo
+		echo '```'
+		echo "$RULES_OUT"
+		echo '```'
+	fi
 	echo
 	echo "SOCKS-only uses proxychains4, whose synchronous handshake understates connection rate; RSS rows have no baseline."
 	echo "UDP: the no-tunnel column is the same iperf3 over the veth; SOCKS-only has no UDP client."

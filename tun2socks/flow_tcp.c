@@ -147,8 +147,10 @@ static const char *flow_desc(const struct flow_tcp *f, char *buf, size_t cap)
 			snprintf(v + l, sizeof(v) - l, " to %s", t);
 		}
 	}
-	snprintf(buf, cap, "%s -> %s via %s",
-		 addr_ep_str(&f->src_ip, f->src_port, s, sizeof(s)), f->domain ? n : d, v);
+	snprintf(buf, cap, "%s%s%s%s -> %s via %s",
+		 addr_ep_str(&f->src_ip, f->src_port, s, sizeof(s)),
+		 f->routed && rt->proc[0] ? " (" : "", f->routed ? rt->proc : "",
+		 f->routed && rt->proc[0] ? ")" : "", f->domain ? n : d, v);
 	return buf;
 }
 

@@ -37,6 +37,7 @@ struct route {
 	struct socks5_addr target;     /* where to (a redirect rewrote it) */
 	char rule[200];                /* the deciding rule, for logs */
 	char via[128];                 /* "proxyA", "DIRECT", "REJECT"... */
+	char proc[64];                 /* owning process if a rule looked, or "" */
 	void *hold;                    /* router generation reference */
 };
 

@@ -526,6 +526,8 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 		}
 	}
 	}
+	if (req->q.proc_done && req->q.proc.name)
+		snprintf(out->proc, sizeof(out->proc), "%s", req->q.proc.name);
 	out->hold = router_ref(g);
 }
 

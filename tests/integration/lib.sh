@@ -464,6 +464,67 @@ EOF
 	log "dnsmasq pid ${SRV_PID[dnsmasq]} on $S_IP:53"
 }
 
+# make_test_ca: a CA made here ($PKI/ca.pem), another one ($PKI/other.pem),
+# and a server certificate for "proxy.test" and $S_IP signed by the first
+# ($PKI/server.pem, server.key).
+make_test_ca() {
+	PKI=$RUN_DIR/pki
+	mkdir -p "$PKI"
+	(
+		cd "$PKI" || exit 1
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=t2s test CA" \
+			-keyout ca.key -out ca.pem
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other CA" \
+			-keyout other.key -out other.pem
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=proxy.test" -keyout server.key \
+			-out server.csr
+		printf 'subjectAltName=DNS:proxy.test,IP:%s\n' "$S_IP" >san.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+			-extfile san.ext -out server.pem
+	) >"$RUN_DIR/openssl.log" 2>&1
+}
+
+# start_tinyproxy NAME PORT [USER PASS]: an HTTP CONNECT proxy on $S_IP:PORT
+# (Basic auth with USER PASS), logging connections to $RUN_DIR/NAME/log.
+start_tinyproxy() {
+	local name=$1 port=$2
+	mkdir -p "$RUN_DIR/$name"
+	chmod 777 "$RUN_DIR/$name"
+	{
+		echo "User nobody"
+		echo "Group nogroup"
+		echo "Port $port"
+		echo "Listen $S_IP"
+		echo "Timeout 600"
+		echo "MaxClients 200"
+		echo "LogFile \"$RUN_DIR/$name/log\""
+		echo "LogLevel Connect"
+		echo "PidFile \"$RUN_DIR/$name/pid\""
+		[[ -n ${3:-} ]] && echo "BasicAuth $3 $4"
+	} >"$RUN_DIR/$name.conf"
+	sx tinyproxy -d -c "$RUN_DIR/$name.conf" >"$RUN_DIR/$name.stdout" 2>&1 &
+	SRV_PID[$name]=$!
+	wait_listen "$NS_S" tcp "$S_IP" "$port" 10 "${SRV_PID[$name]}"
+}
+
+# start_stunnel PORT TO_PORT: TLS on $S_IP:PORT in front of $S_IP:TO_PORT,
+# with make_test_ca's server certificate.
+start_stunnel() {
+	cat >"$RUN_DIR/stunnel.conf" <<EOF
+foreground = yes
+pid =
+output = $RUN_DIR/stunnel.log
+[proxy]
+accept = $S_IP:$1
+connect = $S_IP:$2
+cert = $PKI/server.pem
+key = $PKI/server.key
+EOF
+	sx stunnel4 "$RUN_DIR/stunnel.conf" >"$RUN_DIR/stunnel.stdout" 2>&1 &
+	SRV_PID[stunnel]=$!
+	wait_listen "$NS_S" tcp "$S_IP" "$1" 10 "${SRV_PID[stunnel]}"
+}
+
 # ---- the daemon under test ------------------------------------------------------------
 daemon_bin() {
 	local b=${T2S_BIN:-$T2S_ROOT/build/tun2socks}

@@ -46,59 +46,11 @@ ns_resolv "$NS_C" "$ANY"
 setup_servers "$NAMES"
 start_dnsmasq || fail_all "$NAMES" "dnsmasq did not start"
 
-# ---- test CA and the proxy's certificate -------------------------------------------
-PKI=$RUN_DIR/pki
-mkdir -p "$PKI"
-(
-	cd "$PKI" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=t2s test CA" \
-		-keyout ca.key -out ca.pem
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other CA" \
-		-keyout other.key -out other.pem
-	openssl req -newkey rsa:2048 -nodes -subj "/CN=proxy.test" -keyout server.key -out server.csr
-	printf 'subjectAltName=DNS:proxy.test,IP:%s\n' "$S_IP" >san.ext
-	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-		-extfile san.ext -out server.pem
-) >"$RUN_DIR/openssl.log" 2>&1 || fail_all "$NAMES" "openssl could not make the test CA"
-
-# ---- proxies in S ---------------------------------------------------------------------
-start_tinyproxy() { # NAME PORT [user pass]
-	local name=$1 port=$2
-	mkdir -p "$RUN_DIR/$name"
-	chmod 777 "$RUN_DIR/$name"
-	{
-		echo "User nobody"
-		echo "Group nogroup"
-		echo "Port $port"
-		echo "Listen $S_IP"
-		echo "Timeout 600"
-		echo "MaxClients 200"
-		echo "LogFile \"$RUN_DIR/$name/log\""
-		echo "LogLevel Connect"
-		echo "PidFile \"$RUN_DIR/$name/pid\""
-		[[ -n ${3:-} ]] && echo "BasicAuth $3 $4"
-	} >"$RUN_DIR/$name.conf"
-	sx tinyproxy -d -c "$RUN_DIR/$name.conf" >"$RUN_DIR/$name.stdout" 2>&1 &
-	SRV_PID[$name]=$!
-	wait_listen "$NS_S" tcp "$S_IP" "$port" 10 "${SRV_PID[$name]}"
-}
+make_test_ca || fail_all "$NAMES" "openssl could not make the test CA"
 start_tinyproxy tinyproxy "$TP_PORT" || fail_all "$NAMES" "tinyproxy did not start"
 start_tinyproxy tinyproxy_auth "$TPA_PORT" "$TPA_USER" "$TPA_PASS" ||
 	fail_all "$NAMES" "tinyproxy (auth) did not start"
-cat >"$RUN_DIR/stunnel.conf" <<EOF
-foreground = yes
-pid =
-output = $RUN_DIR/stunnel.log
-[proxy]
-accept = $S_IP:$TLS_PORT
-connect = $S_IP:$TP_PORT
-cert = $PKI/server.pem
-key = $PKI/server.key
-EOF
-sx stunnel4 "$RUN_DIR/stunnel.conf" >"$RUN_DIR/stunnel.stdout" 2>&1 &
-SRV_PID[stunnel]=$!
-wait_listen "$NS_S" tcp "$S_IP" "$TLS_PORT" 10 "${SRV_PID[stunnel]}" ||
-	fail_all "$NAMES" "stunnel4 did not start"
+start_stunnel "$TLS_PORT" "$TP_PORT" || fail_all "$NAMES" "stunnel4 did not start"
 i=0
 for m in $MODES; do
 	sx "$PY" "$T2S_ITEST/bad_proxy.py" --bind "$S_IP" --port $((BAD_BASE + i)) --mode "$m" \
