@@ -209,20 +209,20 @@ static int cli_fake_filter(const char *val, struct daemon_dns_config *dns, char 
 			   size_t errlen)
 {
 	struct domain_match *m = NULL;
-	size_t used = 0, n = 0;
+	size_t used = dns->filter_used, n = 0;
 	char *save = NULL, *tok;
 	int r;
 
 	while (dns->filter[n])
 		n++;
-	for (size_t i = 0; i < n; i++)
-		used += strlen(dns->filter[i]) + 1;
 	if (used + strlen(val) + 1 > sizeof(dns->filter_buf))
 		return cli_err(err, errlen, "--fake-ip-filter", "list too long (4 KiB at most)", "...");
 	r = domain_match_create(&m);
 	if (r < 0)
 		return r;
 	memcpy(dns->filter_buf + used, val, strlen(val) + 1);
+	/* Later values go after this one whole (tokens point into it). */
+	dns->filter_used = used + strlen(val) + 1;
 	for (tok = strtok_r(dns->filter_buf + used, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		while (*tok == ' ')
@@ -406,10 +406,15 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 				return cli_err(err, errlen, "--dns", "expected fake-ip, real-ip or off", val);
 			break;
 		case OPT_DNS_SERVER: {
-			char csv[1024], why[200];
+			char csv[4096], why[200] = "";
 			bool tcp;
 
-			if (resolver_parse_servers(val, csv, sizeof(csv), &tcp, why, sizeof(why)) < 0) {
+			r = resolver_parse_servers(val, csv, sizeof(csv), &tcp, why, sizeof(why));
+			if (r == -ENOBUFS || (r < 0 && why[0] == '\0')) {
+				snprintf(err, errlen, "--dns-server: too many servers (about 100 at most)");
+				return -EINVAL;
+			}
+			if (r < 0) {
 				snprintf(err, errlen, "%s", why);
 				return -EINVAL;
 			}

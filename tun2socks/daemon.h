@@ -36,6 +36,7 @@ struct daemon_config {
 		uint8_t net6[16], prefix6;
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
+		size_t filter_used;          /* bytes of filter_buf taken */
 		const char *filter[257];
 		char servers_buf[1024];      /* nameservers from the config */
 	} dns;
