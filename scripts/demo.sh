@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A guided tour of tun2socks in a throw-away sandbox (needs root):
 # builds the daemon if needed, installs the test servers, creates two network
-# namespaces (a client and a server), starts dante-server (SOCKS5) and nginx
-# in the server one, runs tun2socks in the client one, fetches a few pages
-# through it (IPv4 and IPv6) and shows what the daemon saw. Everything is torn
-# down at the end, also on Ctrl-C or failure.
+# namespaces (a client and a server), starts dante-server and microsocks
+# (SOCKS5), tinyproxy (HTTP CONNECT), dnsmasq and nginx in the server one,
+# runs tun2socks with a Clash-style config in the client one, and shows the
+# rules at work: names answered with fake addresses, each name sent to the
+# upstream its rule names (two SOCKS proxies, an HTTP proxy, DIRECT, a
+# developer redirect, REJECT), and what the daemon logged. Everything is
+# torn down at the end, also on Ctrl-C or failure.
 #
 #   sudo bash scripts/demo.sh [--no-build] [--no-deps] [--keep]
 #
@@ -55,81 +58,113 @@ exec 3>&2 2>>"$RUN_DIR/demo-harness.log"   # harness chatter goes to a file
 abort() { bad "$*"; T2S_FAILS=1; info "logs kept in $RUN_DIR"; exit 1; }
 
 step "Creating the sandbox"
+ns_resolv "$NS_S" "$S_IP"        # the servers resolve names with dnsmasq
+ns_resolv "$NS_C" 192.0.2.53      # the client asks any address: the daemon answers
 topo_up
 info "namespace ${B}$NS_C${N} (client): curl and tun2socks; its default routes point into ${B}tun0${N}"
-info "namespace ${B}$NS_S${N} (server): dante-server on $S_IP:$SOCKS_PORT, nginx on $T4 and [$T6]"
-info "link between them: veth $C_IP/30 <-> $S_IP/30 (the only way the daemon reaches the proxy)"
+info "namespace ${B}$NS_S${N} (server): proxies, dnsmasq on $S_IP, nginx on $T4 and [$T6]"
+info "link between them: veth $C_IP/30 <-> $S_IP/30 (the only way out of the client)"
+# DIRECT connections (the daemon's own, marked 1) leave by the veth
+ip -n "$NS_C" route add default via "$S_IP" dev v0 table 100
+ip -n "$NS_C" rule add fwmark 1 table 100
 
 step "Starting the servers"
 make_data 4
 ln "$RUN_DIR/www/64m" "$RUN_DIR/www/4m"
 start_nginx || abort "nginx did not start"
-ok "nginx serving /1k and /4m (random bytes) on http://$T4/ and http://[$T6]/"
-start_sink || abort "the upload sink did not start"
+ok "nginx on http://$T4/ and http://[$T6]/: /1k, /4m, and /whoami (the address that connected)"
 start_dante none || abort "dante-server did not start"
-ok "dante-server (SOCKS5, no auth) listening on $S_IP:$SOCKS_PORT"
+ok "dante-server (SOCKS5) on $S_IP:$SOCKS_PORT, connects out from $T4 / $T6"
+sx microsocks -i "$S_IP" -p 1090 -b "$S_IP" >"$RUN_DIR/microsocks.log" 2>&1 &
+SRV_PID[microsocks]=$!
+wait_listen "$NS_S" tcp "$S_IP" 1090 5 "${SRV_PID[microsocks]}" || abort "microsocks did not start"
+ok "microsocks (SOCKS5, \"the debugging proxy\") on $S_IP:1090, connects out from $S_IP"
+start_tinyproxy tinyproxy 8888 || abort "tinyproxy did not start"
+ok "tinyproxy (HTTP CONNECT) on $S_IP:8888"
+start_dnsmasq || abort "dnsmasq did not start"
+ok "dnsmasq on $S_IP:53: *.example.test -> $T4 / $T6"
 if cx curl -q --noproxy '*' -s -o /dev/null --max-time 2 "http://$T4/1k"; then
 	abort "the client reaches the server without a tunnel; sandbox is wrong"
 fi
 ok "without a tunnel the client cannot reach $T4 (as it should be)"
 
-step "Starting tun2socks in the client namespace"
-info "${D}$BIN --proxy socks5://$S_IP:$SOCKS_PORT --tun $TUN --tun-addr $TUN_ADDR --tun-addr6 $TUN_ADDR6 --log-level info${N}"
-daemon_start "socks5://$S_IP:$SOCKS_PORT" || { cat "$DAEMON_LOG"; abort "the daemon did not come up"; }
-ok "tun0 is up: $(ip -n "$NS_C" -br addr show dev "$TUN" | awk '{$1=$1; print}')"
-info "routes in the client: $(ip -n "$NS_C" route show default | head -n1); $(ip -n "$NS_C" -6 route show default | head -n1)"
+CONF=$RUN_DIR/config.yaml
+cat >"$CONF" <<EOF
+# Clash (mihomo) keys: a Clash user's config mostly just works
+dns:
+  enable: true
+  enhanced-mode: fake-ip
+  nameserver: [$S_IP]
+proxies:
+  - { name: dante, type: socks5, server: $S_IP, port: $SOCKS_PORT }
+  - { name: debug, type: socks5, server: $S_IP, port: 1090 }
+  - { name: corp, type: http, server: $S_IP, port: 8888 }
+  - { name: api-local, type: redirect, to: $T4:80 }
+proxy-groups:
+  - { name: Proxy, type: select, proxies: [dante, corp] }
+rules:
+  - DOMAIN,api.example.test,api-local
+  - DOMAIN-SUFFIX,staging.example.test,debug
+  - DOMAIN-SUFFIX,corp.example.test,corp
+  - DOMAIN-SUFFIX,lan.example.test,DIRECT
+  - DOMAIN-KEYWORD,ads,REJECT
+  - MATCH,Proxy
+EOF
+step "The config (Clash syntax): $CONF"
+sed 's/^/   │ /' "$CONF"
+step "tun2socks check, and match: which rule a connection would get"
+info "${D}\$ tun2socks check -c config.yaml${N}"
+"$BIN" check -c "$CONF" 2>&1 | sed 's/^/     /'
+info "${D}\$ tun2socks match -c config.yaml build.staging.example.test:443${N}"
+"$BIN" match -c "$CONF" build.staging.example.test:443 2>/dev/null | sed 's/^/     /'
 
-step "Fetching through the tunnel"
-demo_get() { # LABEL URL SHA
-	local label=$1 url=$2 want=$3 w rc got
-	w=$(cx curl -q --noproxy '*' -sS -g --max-time 20 -o "$RUN_DIR/got" \
-		-w '%{http_code} %{size_download} %{time_total} %{local_ip} %{local_port} %{remote_ip} %{remote_port}' "$url" 2>"$RUN_DIR/got.err")
-	rc=$?
-	if ((rc != 0)); then
-		bad "$label  $url: curl failed ($(head -c 150 "$RUN_DIR/got.err"))"
-		return 1
-	fi
-	got=$(sha256sum <"$RUN_DIR/got" | cut -d' ' -f1)
-	local code size t lip lport rip rport
-	read -r code size t lip lport rip rport <<<"$w"
-	[[ $lip == *:* ]] && lip="[$lip]" && rip="[$rip]"
-	if [[ $got == "$want" ]]; then
-		ok "$label  GET $url -> HTTP $code, $size bytes in $(awk -v t="$t" 'BEGIN{printf "%.1f", t*1000}') ms, sha256 matches"
-	else
-		bad "$label  GET $url -> HTTP $code, $size bytes, sha256 DIFFERS"
-		return 1
-	fi
-	info "${D}      curl's socket: $lip:$lport -> $rip:$rport${N}"
-}
+step "Starting tun2socks in the client namespace"
+info "${D}$BIN -c config.yaml --fwmark 1 --tun $TUN ...${N}"
+daemon_start "socks5://$S_IP:$SOCKS_PORT" -c "$CONF" --fwmark 1 ||
+	{ cat "$DAEMON_LOG"; abort "the daemon did not come up"; }
+ok "tun0 is up: $(ip -n "$NS_C" -br addr show dev "$TUN" | awk '{$1=$1; print}')"
+
+step "DNS: the daemon answers, with fake addresses"
+fa=$(cx dig +short @192.0.2.53 www.example.test A 2>&1)
+ok "dig www.example.test A -> $fa (from the fake pool: the name, not an address, goes to the proxy)"
+mx=$(cx dig +short @192.0.2.53 mail.example.test MX 2>&1)
+ok "dig mail.example.test MX -> $mx (forwarded to dnsmasq)"
+
+step "Each name goes where its rule says (nginx's /whoami shows who connected)"
 fails=0
-demo_get "IPv4" "http://$T4/1k" "$SHA_1K" || fails=$((fails + 1))
-demo_get "IPv4" "http://$T4/4m" "$SHA_64M" || fails=$((fails + 1))
-demo_get "IPv6" "http://[$T6]/1k" "$SHA_1K" || fails=$((fails + 1))
-reply=$(cx curl -q --noproxy '*' -sS --max-time 20 -H 'Expect:' -T "$RUN_DIR/www/64m" "http://$T4:$SINK_PORT/upload" 2>&1)
-if [[ $reply == "$SHA_64M $((4 << 20))" ]]; then
-	ok "IPv4  PUT http://$T4:$SINK_PORT/upload (4 MiB) -> the server received it intact"
-else
-	bad "IPv4  upload: ${reply:0:120}"
+demo_who() { # NAME[:PORT] EXPECT_RE WHAT
+	local w
+	w=$(cx curl -q --noproxy '*' -sS -g --max-time 10 "http://$1/whoami" 2>&1)
+	if [[ $w =~ $2 ]]; then
+		ok "$(printf '%-34s' "http://$1/")-> $3 (nginx saw $w)"
+	else
+		bad "$(printf '%-34s' "http://$1/")-> want $3, got: ${w:0:100}"
+		fails=$((fails + 1))
+	fi
+}
+demo_who www.example.test "^($T4|$T6)\$" "dante (MATCH -> group Proxy)"
+demo_who build.staging.example.test "^$S_IP\$" "microsocks, the debugging proxy"
+demo_who intranet.corp.example.test "^($T4|$T6)\$" "tinyproxy over HTTP CONNECT"
+demo_who printer.lan.example.test "^$C_IP\$" "DIRECT, out of the client's own uplink"
+demo_who api.example.test:443 "^$C_IP\$" "redirected to $T4:80 (DIRECT)"
+if cx curl -q --noproxy '*' -sS --max-time 5 -o /dev/null "http://ads.example.test/" 2>/dev/null; then
+	bad "http://ads.example.test/ was not rejected"
 	fails=$((fails + 1))
+else
+	ok "$(printf '%-34s' "http://ads.example.test/")-> REJECT: the connection is reset at once"
 fi
+got=$(cx curl -q --noproxy '*' -sS --max-time 20 "http://www.example.test/4m" 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [[ $got == "$SHA_64M" ]]; then ok "4 MiB from http://www.example.test/4m: sha256 matches"
+else bad "4 MiB download: sha256 differs"; fails=$((fails + 1)); fi
 sleep 0.5
 
-step "What tun2socks logged (one line per closed flow: source -> destination via upstream, bytes)"
-if flow_lines >/dev/null; then
-	flow_lines | sed "s/^/   ${D}│${N} /"
+step "What tun2socks logged (one line per flow: source -> name (address) via upstream [rule], bytes)"
+if grep -E 'flow#[0-9]+ (closed|failed)' "$DAEMON_LOG" >/dev/null; then
+	grep -E 'flow#[0-9]+ (closed|failed)' "$DAEMON_LOG" | sed -E 's/^[0-9:.]+ info  //' | sed "s/^/   ${D}│${N} /"
 else
 	info "(no per-flow lines found; the daemon's log:)"
 	tail -n 20 "$DAEMON_LOG" | sed 's/^/   │ /'
 fi
-
-step "What dante-server saw (the targets it connected to on the client's behalf)"
-# "[: CLIENT.PORT PROXY.PORT -> EXTERNAL.PORT TARGET.PORT" (dante writes
-# address.port); show it as "target <- daemon's connection"
-grep -E 'tcp/connect \[' "$RUN_DIR/danted.log" | sed -E 's/.*tcp\/connect \[: //' |
-	awk 'function ap(x,  i) { i = match(x, /\.[0-9]+$/); if (!i) return x
-	                          a = substr(x, 1, i - 1); if (a ~ /:/) a = "[" a "]"
-	                          return a ":" substr(x, i + 1) }
-	     { printf "   connected to %-24s for the daemon'"'"'s connection from %s\n", ap($5), ap($1) }' | head -n 10
 
 step "Stopping tun2socks (SIGTERM)"
 if daemon_stop; then ok "exit status 0"; else bad "exit status ${DAEMON_RC}"; fails=$((fails + 1)); fi

@@ -133,15 +133,14 @@ static const char *flow_desc(const struct flow_tcp *f, char *buf, size_t cap)
 	if (!f->routed) {
 		snprintf(v, sizeof(v), "(undecided)");
 	} else {
-		/* A redirect: say where it went. */
 		socks5_addr_str(&rt->target, t, sizeof(t));
 		snprintf(v, sizeof(v), "%s%s%s%s%s [%s]", rt->via,
 			 rt->action == ROUTE_PROXY ? " " : "",
 			 rt->action == ROUTE_PROXY ? rt->up->proto->name : "",
 			 rt->action == ROUTE_PROXY ? " " : "",
 			 rt->action == ROUTE_PROXY ? rt->up->server_str : "", rt->rule);
-		if (rt->action == ROUTE_DIRECT && f->domain == NULL &&
-		    rt->target.atyp == SOCKS5_ATYP_DOMAIN) {
+		if (rt->action == ROUTE_DIRECT && strcmp(rt->via, "DIRECT") != 0) {
+			/* A redirect: say where it went. */
 			size_t l = strlen(v);
 
 			snprintf(v + l, sizeof(v) - l, " to %s", t);
