@@ -521,8 +521,8 @@ int daemon_run(struct daemon_config *cfg)
 		}
 		log_set_level(cfg->log_level);
 	}
-	if (cfg->dns.via_proxy && !cfg->has_proxy) {
-		log_error("--dns-via-proxy needs --proxy (the proxy to send DNS through)");
+	if (cfg->dns.via_proxy && (!cfg->has_proxy || cfg->proxy.scheme == PROXY_HTTPS)) {
+		log_error("--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
 		goto out_free;
 	}
 	d->mtu = cfg->tun.mtu;
