@@ -1,5 +1,7 @@
 /* Command-line parsing: defaults, every flag, and the one-line errors. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -16,6 +18,20 @@ static int parse(struct daemon_config *c, char *err, const char *a1, const char 
 		argv[argc++] = (char *)a[i];
 	return cli_parse(argc, argv, c, err, 256);
 }
+
+/* argv from a NULL-terminated list (for more than five arguments). */
+static int parsev(struct daemon_config *c, char *err, const char *const *args)
+{
+	char *argv[64] = { "tun2socks" };
+	int argc = 1;
+
+	for (; *args && argc < 63; args++)
+		argv[argc++] = (char *)*args;
+	return cli_parse(argc, argv, c, err, 256);
+}
+
+/* err starts with prefix (the whole line when exact). */
+#define T_ERR(err, prefix) T_EQ_INT(strncmp((err), (prefix), strlen(prefix)), 0)
 
 static void test_defaults_and_flags(void)
 {
@@ -87,9 +103,289 @@ static void test_errors(void)
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun", "0123456789abcdefg", NULL, NULL), -EINVAL);
 }
 
+static const uint8_t v6_default[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1 };
+
+static void test_dns_defaults(void)
+{
+	struct daemon_config c;
+	char err[256];
+
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", NULL, NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.dns.mode, DNS_MODE_FAKE_IP);
+	T_CHECK(c.dns.servers == NULL);
+	T_CHECK(!c.dns.via_proxy);
+	T_CHECK(c.dns.has4);
+	T_EQ_MEM(c.dns.net4, "\xc6\x12\x00\x00", 4); /* 198.18.0.0 */
+	T_EQ_INT(c.dns.prefix4, 15);
+	T_CHECK(c.dns.has6);
+	T_EQ_MEM(c.dns.net6, v6_default, 16);
+	T_EQ_INT(c.dns.prefix6, 64);
+	T_CHECK(c.dns.filter[0] == NULL);
+}
+
+static void test_dns_mode(void)
+{
+	struct daemon_config c;
+	char err[256];
+
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns", "real-ip", NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.dns.mode, DNS_MODE_REAL_IP);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns=off", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.dns.mode, DNS_MODE_OFF);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns=off", "--dns", "fake-ip", NULL), CLI_RUN);
+	T_EQ_INT(c.dns.mode, DNS_MODE_FAKE_IP);
+
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns", "fakeip", NULL, NULL), -EINVAL);
+	T_EQ_STR(err, "--dns: expected fake-ip, real-ip or off, got 'fakeip'");
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns", "Fake-IP", NULL, NULL), -EINVAL);
+	T_ERR(err, "--dns: expected fake-ip, real-ip or off");
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns=", NULL, NULL, NULL), -EINVAL);
+	T_EQ_STR(err, "--dns: expected fake-ip, real-ip or off, got ''");
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns", NULL, NULL, NULL), -EINVAL);
+	T_EQ_STR(err, "--dns: missing value");
+}
+
+static void test_dns_server(void)
+{
+	struct daemon_config c;
+	char err[256];
+
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server",
+		       "1.1.1.1, tcp://[2001:db8::1]:5353", NULL, NULL), CLI_RUN);
+	T_EQ_STR(c.dns.servers, "1.1.1.1, tcp://[2001:db8::1]:5353");
+	T_CHECK(!c.dns.via_proxy);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server=9.9.9.9:53",
+		       "--dns-via-proxy", NULL, NULL), CLI_RUN);
+	T_EQ_STR(c.dns.servers, "9.9.9.9:53");
+	T_CHECK(c.dns.via_proxy);
+	/* Order does not matter. */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-via-proxy", "--dns-server",
+		       "9.9.9.9", NULL), CLI_RUN);
+	T_CHECK(c.dns.via_proxy);
+
+	/* --dns-via-proxy needs a server the proxy can reach. */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-via-proxy", NULL, NULL, NULL),
+		 -EINVAL);
+	T_EQ_STR(err, "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
+	/* A flag, no value. */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server=1.1.1.1",
+		       "--dns-via-proxy=yes", NULL, NULL), -EINVAL);
+	T_ERR(err, "unknown option '--dns-via-proxy=yes'");
+
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "dns.google", NULL, NULL),
+		 -EINVAL);
+	T_EQ_STR(err, "--dns-server: cannot parse 'dns.google': expected IP, IP:port or [IPv6]:port");
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "1.1.1.1:0", NULL, NULL),
+		 -EINVAL);
+	T_EQ_STR(err, "--dns-server: cannot parse '1.1.1.1:0': port must be 1-65535");
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "https://1.1.1.1", NULL,
+		       NULL), -EINVAL);
+	T_EQ_STR(err, "--dns-server: cannot parse 'https://1.1.1.1': only udp:// and tcp:// are supported");
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "1.1.1.1,,8.8.8.8", NULL,
+		       NULL), -EINVAL);
+	T_EQ_STR(err, "--dns-server: cannot parse '1.1.1.1,,8.8.8.8': empty entry");
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "", NULL, NULL), -EINVAL);
+	T_ERR(err, "--dns-server: cannot parse ''");
+}
+
+static void test_fake_ip_range(void)
+{
+	static const uint8_t fd00[16] = { 0xfd, 0 };
+	static const char *const bad[] = {
+		"", ",", "10.0.0.0", "10.0.0.0/33", "10.0.0.0/0", "10.0.0.0/8x", "10.0.0/8",
+		"fd00::/129", "fd00::/0", "10.0.0.0/8,10.1.0.0/16", "fd00::/8,fd01::/16",
+		"10.0.0.0/8,junk", "10.0.0.0/8;fd00::/8", "[fd00::]/64",
+	};
+	struct daemon_config c;
+	char err[256], want[256];
+
+	/* One family listed: the other keeps its default. */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-range", "10.64.0.0/10", NULL,
+		       NULL), CLI_RUN);
+	T_CHECK(c.dns.has4);
+	T_EQ_MEM(c.dns.net4, "\x0a\x40\x00\x00", 4);
+	T_EQ_INT(c.dns.prefix4, 10);
+	T_CHECK(c.dns.has6);
+	T_EQ_MEM(c.dns.net6, v6_default, 16);
+	T_EQ_INT(c.dns.prefix6, 64);
+
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-range=fd00::/112", NULL, NULL,
+		       NULL), CLI_RUN);
+	T_EQ_MEM(c.dns.net4, "\xc6\x12\x00\x00", 4);
+	T_EQ_INT(c.dns.prefix4, 15);
+	T_EQ_MEM(c.dns.net6, fd00, 16);
+	T_EQ_INT(c.dns.prefix6, 112);
+
+	/* Both, either order. */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-range",
+		       "fd00::/112,100.64.0.0/29", NULL, NULL), CLI_RUN);
+	T_EQ_MEM(c.dns.net4, "\x64\x40\x00\x00", 4);
+	T_EQ_INT(c.dns.prefix4, 29);
+	T_EQ_MEM(c.dns.net6, fd00, 16);
+	T_EQ_INT(c.dns.prefix6, 112);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-range", bad[i], NULL,
+			       NULL), -EINVAL);
+		snprintf(want, sizeof(want),
+			 "--fake-ip-range: expected CIDR[,CIDR6] like "
+			 "198.18.0.0/15,fdfe:dcba:9876:1::/64, got '%s'", bad[i]);
+		T_EQ_STR(err, want);
+	}
+}
+
+static void test_fake_ip_filter(void)
+{
+	static const char *const bad[] = { "a..b", "*example.com", "exa mple.com", "++.a.com",
+					   "a.com/x", "a.*b.com", "a@b.com" };
+	struct daemon_config c;
+	char err[256], want[512];
+
+	/* Comma-separated, spaces after commas and empty entries skipped. */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter",
+		       "example.com,  *.example.net,,+.corp.example,", NULL, NULL), CLI_RUN);
+	T_EQ_STR(c.dns.filter[0], "example.com");
+	T_EQ_STR(c.dns.filter[1], "*.example.net");
+	T_EQ_STR(c.dns.filter[2], "+.corp.example");
+	T_CHECK(c.dns.filter[3] == NULL);
+	/* Repeated flags add up. */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", "a.example,b.example",
+		       "--fake-ip-filter=.sub.example.org", NULL), CLI_RUN);
+	T_EQ_STR(c.dns.filter[0], "a.example");
+	T_EQ_STR(c.dns.filter[1], "b.example");
+	T_EQ_STR(c.dns.filter[2], ".sub.example.org");
+	T_CHECK(c.dns.filter[3] == NULL);
+	/* "*" alone is a valid pattern: any single-label name. */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", "*", NULL, NULL),
+		 CLI_RUN);
+	T_EQ_STR(c.dns.filter[0], "*");
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", bad[i], NULL,
+			       NULL), -EINVAL);
+		snprintf(want, sizeof(want),
+			 "--fake-ip-filter: expected patterns like example.com, *.example.com, "
+			 ".example.com or +.example.com, got '%s'", bad[i]);
+		T_EQ_STR(err, want);
+	}
+	/* The bad one is named, not its neighbours. */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter",
+		       "good.example, bad..example, other.example", NULL, NULL), -EINVAL);
+	T_ERR(err, "--fake-ip-filter: expected patterns like");
+	T_CHECK(strstr(err, "got 'bad..example'") != NULL);
+
+	/* 256 patterns at most, 4 KiB of text at most. */
+	char *list = malloc(8192);
+	size_t used = 0;
+
+	T_CHECK(list != NULL);
+	if (list == NULL)
+		return;
+	for (int i = 0; i < 256; i++)
+		used += (size_t)snprintf(list + used, 8192 - used, "%sn%d.x", i ? "," : "", i);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", list, NULL, NULL),
+		 CLI_RUN);
+	T_EQ_STR(c.dns.filter[0], "n0.x");
+	T_EQ_STR(c.dns.filter[255], "n255.x");
+	T_CHECK(c.dns.filter[256] == NULL);
+	snprintf(list + used, 8192 - used, ",n256.x");
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", list, NULL, NULL),
+		 -EINVAL);
+	T_EQ_STR(err, "--fake-ip-filter: at most 256 patterns, got 'n256.x'");
+	/* The cap counts over repeated flags too. */
+	list[used] = '\0';
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", list,
+		       "--fake-ip-filter", "one.more"), -EINVAL);
+	T_EQ_STR(err, "--fake-ip-filter: at most 256 patterns, got 'one.more'");
+
+	memset(list, 'a', 4200);
+	list[4200] = '\0';
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", list, NULL, NULL),
+		 -EINVAL);
+	T_EQ_STR(err, "--fake-ip-filter: list too long (4 KiB at most), got '...'");
+	free(list);
+}
+
+/* Every DNS flag at once, as a user would write them. */
+static void test_dns_all_flags(void)
+{
+	static const char *const args[] = {
+		"--proxy", "socks5://10.0.0.1:1080", "--dns", "real-ip", "--dns-server",
+		"tcp://1.1.1.1", "--dns-via-proxy", "--fake-ip-range",
+		"172.16.0.0/12,fd00:1::/64", "--fake-ip-filter", "+.lan.example",
+		"--log-level", "debug", NULL,
+	};
+	static const uint8_t fd00_1[16] = { 0xfd, 0, 0, 1 };
+	struct daemon_config c;
+	char err[256];
+
+	T_EQ_INT(parsev(&c, err, args), CLI_RUN);
+	T_EQ_INT(c.dns.mode, DNS_MODE_REAL_IP);
+	T_EQ_STR(c.dns.servers, "tcp://1.1.1.1");
+	T_CHECK(c.dns.via_proxy);
+	T_EQ_MEM(c.dns.net4, "\xac\x10\x00\x00", 4);
+	T_EQ_INT(c.dns.prefix4, 12);
+	T_EQ_MEM(c.dns.net6, fd00_1, 16);
+	T_EQ_INT(c.dns.prefix6, 64);
+	T_EQ_STR(c.dns.filter[0], "+.lan.example");
+	T_CHECK(c.dns.filter[1] == NULL);
+	T_EQ_INT(c.log_level, LOG_DEBUG);
+}
+
+#ifdef T2S_KNOWN_BUGS
+/* KNOWN BUG (tun2socks/cli.c, cli_fake_filter): a second --fake-ip-filter
+ * is copied to filter_buf at sum(strlen(pattern) + 1) over the patterns
+ * kept so far, which is short of the end of the first value when that
+ * held spaces or empty entries: the copy overwrites the tail of the
+ * earlier patterns ("+.corp.example" became "+.corp.examp.sub.example.org").
+ * Build with -DT2S_KNOWN_BUGS to run it. */
+static void test_fake_ip_filter_repeat_after_spaces(void)
+{
+	struct daemon_config c;
+	char err[256];
+
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter",
+		       "example.com,  *.example.net,,+.corp.example,",
+		       "--fake-ip-filter=.sub.example.org", NULL), CLI_RUN);
+	T_EQ_STR(c.dns.filter[0], "example.com");
+	T_EQ_STR(c.dns.filter[1], "*.example.net");
+	T_EQ_STR(c.dns.filter[2], "+.corp.example");
+	T_EQ_STR(c.dns.filter[3], ".sub.example.org");
+	T_CHECK(c.dns.filter[4] == NULL);
+}
+
+/* KNOWN BUG (tun2socks/cli.c, OPT_DNS_SERVER): a server list whose
+ * c-ares form exceeds cli.c's csv[1024] makes resolver_parse_servers()
+ * return -ENOBUFS without a message, and cli_parse() fails with an empty
+ * err. */
+static void test_dns_server_long_list(void)
+{
+	struct daemon_config c;
+	char err[256], list[2048];
+	size_t used = 0;
+
+	for (int i = 0; i < 100; i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s10.0.0.%d",
+					 i ? "," : "", i);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", list, NULL, NULL),
+		 -EINVAL);
+	T_ERR(err, "--dns-server: ");
+}
+#endif
+
 int main(void)
 {
 	T_RUN(test_defaults_and_flags);
 	T_RUN(test_errors);
+	T_RUN(test_dns_defaults);
+	T_RUN(test_dns_mode);
+	T_RUN(test_dns_server);
+	T_RUN(test_fake_ip_range);
+	T_RUN(test_fake_ip_filter);
+	T_RUN(test_dns_all_flags);
+#ifdef T2S_KNOWN_BUGS
+	T_RUN(test_fake_ip_filter_repeat_after_spaces);
+	T_RUN(test_dns_server_long_list);
+#endif
 	return test_summary();
 }
