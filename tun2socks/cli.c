@@ -411,7 +411,7 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 
 			r = resolver_parse_servers(val, csv, sizeof(csv), &tcp, why, sizeof(why));
 			if (r == -ENOBUFS || (r < 0 && why[0] == '\0')) {
-				snprintf(err, errlen, "--dns-server: too many servers (about 100 at most)");
+				snprintf(err, errlen, "--dns-server: too many servers (about 300 at most)");
 				return -EINVAL;
 			}
 			if (r < 0) {
