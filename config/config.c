@@ -473,8 +473,11 @@ static int get_nonempty(struct loader *ld, yaml_node_t *n, const char *what,
 
 static int get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
-	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+	/* YAML 1.1 booleans, as go-yaml reads them into a bool. */
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
+					   "on", "On", "ON" };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO",
+					  "off", "Off", "OFF" };
 	char q[80];
 	const char *v;
 	int r = get_scalar(ld, n, what, &v);
@@ -1443,14 +1446,16 @@ static int resolve_groups(struct loader *ld, const char **selected,
 		if (selected[i]) {
 			size_t j;
 
-			for (j = 0; j < g->n_members && strcmp(g->members[j].name, selected[i]); j++)
-				;
+			for (j = 0; j < g->n_members; j++)
+				if (!strcmp(g->members[j].name, selected[i]))
+					break;
 			if (j < g->n_members) {
 				g->selected = j;
 			} else {
 				r = warn_at(ld, selected_pos[i],
 					    "proxy group %s: default-selected %s is not a member; using %s",
-					    qs(q, g->name), qs(q2, selected[i]), qs(q3, g->members[0].name));
+					    qs(q, g->name), qs(q2, selected[i]),
+					    qs(q3, g->members[0].name));
 				if (r < 0)
 					return r;
 			}
@@ -1499,7 +1504,8 @@ static int resolve_groups(struct loader *ld, const char **selected,
 					o += (size_t)snprintf(path + o, sizeof(path) - o, "%s -> ",
 							      qs(q, cfg->groups[stack[s].g].name));
 				if (s < depth)
-					o += (size_t)snprintf(path + o, sizeof(path) - o, "... -> ");
+					o += (size_t)snprintf(path + o, sizeof(path) - o,
+							      "... -> ");
 				snprintf(path + o, sizeof(path) - o, "%s", qs(q, m->name));
 				r = fail_at(ld, m->pos, "proxy group cycle: %s", path);
 				goto out;
@@ -1629,7 +1635,8 @@ static int load_rule_provider(struct loader *ld, const struct kv *pe,
 			rp->type = (enum config_rp_type)v;
 			has_type = true;
 		} else if (!strcmp(k, "behavior")) {
-			r = get_enum(ld, e[i].val, w, behaviors, 3, "domain, ipcidr or classical", &v);
+			r = get_enum(ld, e[i].val, w, behaviors, 3, "domain, ipcidr or classical",
+				     &v);
 			rp->behavior = (enum config_rp_behavior)v;
 			has_behavior = true;
 		} else if (!strcmp(k, "format")) {
@@ -1653,7 +1660,8 @@ static int load_rule_provider(struct loader *ld, const struct kv *pe,
 	if (r < 0)
 		goto out;
 	if (!has_type || !has_behavior) {
-		r = fail_at(ld, rp->pos, "%s: missing \"%s\"", what, has_type ? "behavior" : "type");
+		r = fail_at(ld, rp->pos, "%s: missing \"%s\"", what,
+			    has_type ? "behavior" : "type");
 		goto out;
 	}
 	if (rp->type == CONFIG_RP_FILE) {
@@ -1743,7 +1751,8 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 		yaml_node_t *val = e[i].val;
 
 		if (!strcmp(k, "log-level")) {
-			r = get_enum(ld, val, k, levels, 5, "silent, error, warning, info or debug", &lvl);
+			r = get_enum(ld, val, k, levels, 5, "silent, error, warning, info or debug",
+				     &lvl);
 			cfg->log_level = (enum config_log_level)lvl;
 			cfg->has_log_level = true;
 		} else if (!strcmp(k, "interface-name")) {
@@ -1801,14 +1810,15 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
 {
 	struct conf_pos pos;
+	size_t off;
 	char ctx[160] = "";
 
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
 		return fail_oom(ld);
 	case YAML_READER_ERROR:
-		pos = byte_pos(ld, p->problem_offset + ld->bom < ld->len ? p->problem_offset + ld->bom
-									 : ld->len);
+		off = p->problem_offset + ld->bom; /* the BOM was not given to libyaml */
+		pos = byte_pos(ld, off < ld->len ? off : ld->len);
 		if (p->problem_value != -1)
 			return fail_at(ld, pos, "YAML: %s (byte 0x%02x)",
 				       p->problem ? p->problem : "cannot read input",
@@ -1890,7 +1900,9 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	cfg->log_level = CONFIG_LOG_INFO;
 	cfg->ipv6 = true;
 	cfg->dns.mode = CONFIG_DNS_REAL_IP;
-	ld.budget = CONFIG_BUDGET_BASE + (len < ((size_t)-1 - CONFIG_BUDGET_BASE) / 4 ? len * 4 : 0);
+	ld.budget = CONFIG_BUDGET_BASE;
+	if (len < ((size_t)-1 - CONFIG_BUDGET_BASE) / 4)
+		ld.budget += len * 4;
 	r = set_base_dir(&ld, name);
 	if (r < 0)
 		goto out;
