@@ -109,6 +109,7 @@ struct loader {
 	struct conf_err *err;
 	const char *buf;
 	size_t len;
+	size_t bom;          /* 3 if buf starts with a UTF-8 BOM, else 0 */
 	size_t *line_starts; /* byte offset of each line, libyaml's breaks */
 	size_t n_lines;
 	yaml_document_t doc;
@@ -198,7 +199,8 @@ static int index_lines(struct loader *ld)
 	ld->line_starts = malloc(n * sizeof(*ld->line_starts));
 	if (!ld->line_starts)
 		return -ENOMEM;
-	ld->line_starts[0] = 0;
+	/* The BOM is not given to libyaml: columns on line 1 start after it. */
+	ld->line_starts[0] = ld->bom;
 	for (i = 0, k = 1; i < ld->len; i += b ? b : 1) {
 		b = break_len(ld->buf, ld->len, i);
 		if (b)
@@ -325,6 +327,15 @@ static const char *qnode(char out[80], const yaml_node_t *n)
 	return quote(out, (const char *)n->data.scalar.value, n->data.scalar.length);
 }
 
+/* Quoted user text is escaped already; this keeps any slip from
+ * breaking the one-line "file:line:col: message" form. */
+static void one_line(char *msg)
+{
+	for (; *msg; msg++)
+		if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
+			*msg = ' ';
+}
+
 static int fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -336,6 +347,7 @@ static int fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	one_line(msg);
 	return conf_err_set(ld->err, &pos, "%s", msg);
 }
 
@@ -365,6 +377,7 @@ static int warn_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	one_line(msg);
 	s = ld_strndup(ld, msg, strlen(msg));
 	if (!s)
 		return fail_oom(ld);
@@ -460,8 +473,11 @@ static int get_nonempty(struct loader *ld, yaml_node_t *n, const char *what,
 
 static int get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
-	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+	/* YAML 1.1 booleans, as go-yaml reads them into a bool. */
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
+					   "on", "On", "ON" };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO",
+					  "off", "Off", "OFF" };
 	char q[80];
 	const char *v;
 	int r = get_scalar(ld, n, what, &v);
@@ -917,6 +933,11 @@ static int load_tun(struct loader *ld, yaml_node_t *n)
 /* One nameserver entry, checked by the resolver's own parser. */
 static int check_nameserver(struct loader *ld, const struct config_str *s)
 {
+	static const char *const reasons[] = {
+		"only udp:// and tcp:// are supported",
+		"port must be 1-65535",
+		"expected IP, IP:port or [IPv6]:port",
+	};
 	char csv[256], e[256], q[80];
 	const char *why;
 	bool tcp;
@@ -925,12 +946,22 @@ static int check_nameserver(struct loader *ld, const struct config_str *s)
 	if (strchr(s->text, ','))
 		return fail_at(ld, s->pos, "dns.nameserver: one server per list entry, got %s",
 			       qs(q, s->text));
+	/* The resolver's message quotes the entry: keep it short enough for
+	 * e, and say so ourselves otherwise. */
+	if (strlen(s->text) > 100)
+		return fail_at(ld, s->pos, "dns.nameserver: %s: entry too long", qs(q, s->text));
 	r = resolver_parse_servers(s->text, csv, sizeof(csv), &tcp, e, sizeof(e));
 	if (r == 0)
 		return 0;
-	/* "--dns-server: cannot parse 'x': why" -> why */
-	why = strstr(e, "': ");
-	why = why ? why + 3 : "expected IP, IP:port, [IPv6]:port, udp://... or tcp://...";
+	/* "--dns-server: cannot parse '<entry>': <why>": keep the why, which
+	 * is one of a few fixed texts (the entry is quoted by us). */
+	why = "expected IP, IP:port, [IPv6]:port, udp://IP[:port] or tcp://IP[:port]";
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		size_t el = strlen(e), rl = strlen(reasons[i]);
+
+		if (el >= rl && !strcmp(e + el - rl, reasons[i]))
+			why = reasons[i];
+	}
 	return fail_at(ld, s->pos, "dns.nameserver: %s: %s", qs(q, s->text), why);
 }
 
@@ -1298,7 +1329,8 @@ static int load_group(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 			uses_providers = true;
 			r = warn_at(ld, node_pos(ld, e[i].key),
 				    "%s: proxy-providers are not supported; \"use\" ignored", what);
-		} else if (!strncmp(k, "include-all", 11)) {
+		} else if (!strcmp(k, "include-all") || !strcmp(k, "include-all-proxies") ||
+			   !strcmp(k, "include-all-providers")) {
 			r = get_bool(ld, e[i].val, w, &b);
 			if (r == 0 && b)
 				r = warn_at(ld, node_pos(ld, e[i].key),
@@ -1414,14 +1446,16 @@ static int resolve_groups(struct loader *ld, const char **selected,
 		if (selected[i]) {
 			size_t j;
 
-			for (j = 0; j < g->n_members && strcmp(g->members[j].name, selected[i]); j++)
-				;
+			for (j = 0; j < g->n_members; j++)
+				if (!strcmp(g->members[j].name, selected[i]))
+					break;
 			if (j < g->n_members) {
 				g->selected = j;
 			} else {
 				r = warn_at(ld, selected_pos[i],
 					    "proxy group %s: default-selected %s is not a member; using %s",
-					    qs(q, g->name), qs(q2, selected[i]), qs(q3, g->members[0].name));
+					    qs(q, g->name), qs(q2, selected[i]),
+					    qs(q3, g->members[0].name));
 				if (r < 0)
 					return r;
 			}
@@ -1470,7 +1504,8 @@ static int resolve_groups(struct loader *ld, const char **selected,
 					o += (size_t)snprintf(path + o, sizeof(path) - o, "%s -> ",
 							      qs(q, cfg->groups[stack[s].g].name));
 				if (s < depth)
-					o += (size_t)snprintf(path + o, sizeof(path) - o, "... -> ");
+					o += (size_t)snprintf(path + o, sizeof(path) - o,
+							      "... -> ");
 				snprintf(path + o, sizeof(path) - o, "%s", qs(q, m->name));
 				r = fail_at(ld, m->pos, "proxy group cycle: %s", path);
 				goto out;
@@ -1600,7 +1635,8 @@ static int load_rule_provider(struct loader *ld, const struct kv *pe,
 			rp->type = (enum config_rp_type)v;
 			has_type = true;
 		} else if (!strcmp(k, "behavior")) {
-			r = get_enum(ld, e[i].val, w, behaviors, 3, "domain, ipcidr or classical", &v);
+			r = get_enum(ld, e[i].val, w, behaviors, 3, "domain, ipcidr or classical",
+				     &v);
 			rp->behavior = (enum config_rp_behavior)v;
 			has_behavior = true;
 		} else if (!strcmp(k, "format")) {
@@ -1624,7 +1660,8 @@ static int load_rule_provider(struct loader *ld, const struct kv *pe,
 	if (r < 0)
 		goto out;
 	if (!has_type || !has_behavior) {
-		r = fail_at(ld, rp->pos, "%s: missing \"%s\"", what, has_type ? "behavior" : "type");
+		r = fail_at(ld, rp->pos, "%s: missing \"%s\"", what,
+			    has_type ? "behavior" : "type");
 		goto out;
 	}
 	if (rp->type == CONFIG_RP_FILE) {
@@ -1714,7 +1751,8 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 		yaml_node_t *val = e[i].val;
 
 		if (!strcmp(k, "log-level")) {
-			r = get_enum(ld, val, k, levels, 5, "silent, error, warning, info or debug", &lvl);
+			r = get_enum(ld, val, k, levels, 5, "silent, error, warning, info or debug",
+				     &lvl);
 			cfg->log_level = (enum config_log_level)lvl;
 			cfg->has_log_level = true;
 		} else if (!strcmp(k, "interface-name")) {
@@ -1772,13 +1810,15 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
 {
 	struct conf_pos pos;
+	size_t off;
 	char ctx[160] = "";
 
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
 		return fail_oom(ld);
 	case YAML_READER_ERROR:
-		pos = byte_pos(ld, p->problem_offset < ld->len ? p->problem_offset : ld->len);
+		off = p->problem_offset + ld->bom; /* the BOM was not given to libyaml */
+		pos = byte_pos(ld, off < ld->len ? off : ld->len);
 		if (p->problem_value != -1)
 			return fail_at(ld, pos, "YAML: %s (byte 0x%02x)",
 				       p->problem ? p->problem : "cannot read input",
@@ -1795,6 +1835,26 @@ static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
 		return fail_at(ld, pos, "YAML syntax error: %s%s",
 			       p->problem ? p->problem : "unknown error", ctx);
 	}
+}
+
+/* Only the first document is used, as in Clash; but what follows must
+ * parse (an indentation slip can end the first document early, which
+ * would otherwise drop the rest of the file silently), and a second
+ * document is worth a warning. */
+static int check_rest(struct loader *ld, yaml_parser_t *p)
+{
+	yaml_document_t next;
+	yaml_node_t *root;
+	int r = 0;
+
+	if (!yaml_parser_load(p, &next))
+		return yaml_fail(ld, p);
+	root = yaml_document_get_root_node(&next);
+	if (root)
+		r = warn_at(ld, node_pos(ld, root),
+			    "only the first YAML document is read; this one and any after it are ignored");
+	yaml_document_delete(&next);
+	return r;
 }
 
 static int set_base_dir(struct loader *ld, const char *name)
@@ -1828,6 +1888,8 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 		return -ENOMEM;
 	}
 	ld.cfg = cfg;
+	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
+		ld.bom = 3;
 	cfg->file = name; /* for messages until the copy exists */
 	cfg->file = ld_strndup(&ld, name, strlen(name));
 	if (!cfg->file) {
@@ -1838,7 +1900,9 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	cfg->log_level = CONFIG_LOG_INFO;
 	cfg->ipv6 = true;
 	cfg->dns.mode = CONFIG_DNS_REAL_IP;
-	ld.budget = CONFIG_BUDGET_BASE + (len < ((size_t)-1 - CONFIG_BUDGET_BASE) / 4 ? len * 4 : 0);
+	ld.budget = CONFIG_BUDGET_BASE;
+	if (len < ((size_t)-1 - CONFIG_BUDGET_BASE) / 4)
+		ld.budget += len * 4;
 	r = set_base_dir(&ld, name);
 	if (r < 0)
 		goto out;
@@ -1852,15 +1916,20 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 		goto out;
 	}
 	have_parser = true;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	/* UTF-16 input would make every byte column wrong. */
+	/* UTF-8 only: UTF-16 input would make every byte column wrong. With
+	 * the encoding set, libyaml 0.2.5 takes a BOM for a character of
+	 * line 1 (which then ends the top mapping at line 2, silently), so
+	 * the BOM is skipped here instead. */
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf + ld.bom, len - ld.bom);
 	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 	if (!yaml_parser_load(&parser, &ld.doc)) {
 		r = yaml_fail(&ld, &parser);
 		goto out;
 	}
-	/* Only the first document is read, as Clash does. */
 	have_doc = true;
+	r = check_rest(&ld, &parser);
+	if (r < 0)
+		goto out;
 	root = yaml_document_get_root_node(&ld.doc);
 	r = root ? load_root(&ld, root) : load_groups(&ld, NULL);
 	if (r == 0 && ld.warn_dropped)

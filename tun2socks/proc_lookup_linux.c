@@ -173,7 +173,7 @@ static int diag_dump(struct proc_platform *p, const struct proc_key *k, int fami
 	for (;;) {
 		ssize_t n = recv(p->nl, p->buf, sizeof(p->buf), 0);
 		const struct nlmsghdr *h = (const struct nlmsghdr *)p->buf;
-		int len;
+		unsigned int len;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -181,7 +181,7 @@ static int diag_dump(struct proc_platform *p, const struct proc_key *k, int fami
 			return -errno;
 		if (n == 0)
 			return -EIO;
-		len = (int)n;
+		len = (unsigned int)n;
 		for (; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
 			const struct inet_diag_msg *m;
 			int rank;

@@ -496,6 +496,12 @@ static void test_cidr_dns_errors(void)
 	expect_err("dns:\n  nameserver: [dns.google]\n", 2, 16, "expected IP, IP:port or [IPv6]:port");
 	expect_err("dns:\n  nameserver: ['1.1.1.1,8.8.8.8']\n", 2, 17, "one server per list entry");
 	expect_err("dns:\n  nameserver: ['']\n", 2, 17, "dns.nameserver: expected a non-empty value");
+	/* The entry is quoted by us, escaped, whatever it contains. */
+	expect_err("dns:\n  nameserver: [\"a': b\\nc\"]\n", 2, 17,
+		   "dns.nameserver: \"a': b\\x0ac\": expected IP, IP:port or [IPv6]:port");
+	expect_err("dns:\n  nameserver: [1111111111111111111111111111111111111111111111111111"
+		   "11111111111111111111111111111111111111111111111111]\n", 2, 16,
+		   "entry too long");
 	expect_err("dns:\n  fake-ip-ttl: 0\n", 2, 16, "dns.fake-ip-ttl: expected an integer from 1 to 86400");
 }
 
@@ -702,7 +708,11 @@ static void test_positions(void)
 
 	expect_err("proxies:\n  - {name: \"\xc3\xa4\xc3\xa4\", type: socks5, server: \"x!\", port: 1}\n",
 		   2, 44, "invalid character '!'");
-	expect_err("\xef\xbb\xbflog-level: x\n", 1, 15, "log-level: expected");
+	/* A BOM is not a column; and it must not end the top mapping early
+	 * (libyaml does, when told the encoding). */
+	expect_err("\xef\xbb\xbflog-level: x\n", 1, 12, "log-level: expected");
+	expect_err("\xef\xbb\xbfipv6: true\nlog-level: x\n", 2, 12, "log-level: expected");
+	expect_err("\xef\xbb\xbf\xff", 1, 1, "invalid leading UTF-8 octet");
 	expect_err("ipv6: true\r\nlog-level: x\r\n", 2, 12, "log-level: expected");
 	expect_err("ipv6: true\rlog-level: x\r", 2, 12, "log-level: expected");
 	expect_err("ipv6: true\xc2\x85log-level: x\n", 2, 12, "log-level: expected");
@@ -737,6 +747,30 @@ static void test_positions(void)
 	T_EQ_STR(line, "t.yaml:1:12: log-level: expected silent, error, warning, info or debug, got \"loud\"");
 }
 
+/* Only the first document counts, but the rest must parse. */
+static void test_documents(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	const struct config_warning *w;
+
+	T_EQ_INT(load("ipv6: false\n---\nipv6: true\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(!cfg->ipv6);
+		w = find_warning(cfg, "only the first YAML document is read");
+		T_CHECK(w && w->pos.line == 3 && w->pos.col == 1);
+		config_free(cfg);
+	}
+	T_EQ_INT(load("ipv6: false\n...\n", &cfg, &err), 0);
+	if (cfg) {
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+	}
+	/* An indented first key: the mapping ends at line 2, which must
+	 * then fail rather than vanish. */
+	expect_err("  ipv6: false\nlog-level: debug\n", 2, 1, "YAML syntax error");
+}
+
 static void test_load_file(void)
 {
 	struct config *cfg = (struct config *)1;
@@ -766,6 +800,7 @@ int main(void)
 	T_RUN(test_aliases);
 	T_RUN(test_alias_budget);
 	T_RUN(test_positions);
+	T_RUN(test_documents);
 	T_RUN(test_load_file);
 	return test_summary();
 }

@@ -295,6 +295,9 @@ static void test_child(void)
 		T_EQ_INT(pi.pid, child);
 		T_EQ_INT(pi.uid, getuid());
 		T_EQ_STR(pi.name, self_name); /* forked, not exec'd */
+		/* Again: the remembered inode is re-checked, not rescanned. */
+		T_EQ_INT(proc_lookup_find(pl, IPPROTO_UDP, (struct sockaddr *)&src, &pi), 0);
+		T_EQ_INT(pi.pid, child);
 	}
 	close(down[1]);
 	close(up[0]);
