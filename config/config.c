@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -930,6 +931,16 @@ static int load_tun(struct loader *ld, yaml_node_t *n)
 	return r;
 }
 
+static bool is_encrypted_dns(const char *t)
+{
+	static const char *const schemes[] = { "https://", "tls://", "quic://", "h3://" };
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (!strncasecmp(t, schemes[i], strlen(schemes[i])))
+			return true;
+	return false;
+}
+
 /* One nameserver entry, checked by the resolver's own parser. */
 static int check_nameserver(struct loader *ld, const struct config_str *s)
 {
@@ -985,10 +996,30 @@ static int load_dns(struct loader *ld, yaml_node_t *n)
 				     "fake-ip, redir-host or normal", &mode);
 			d->mode = (enum config_dns_mode)mode;
 		} else if (!strcmp(k, "nameserver")) {
+			size_t kept = 0;
+
 			r = get_str_list(ld, e[i].val, "dns.nameserver", &d->nameservers,
 					 &d->n_nameservers);
-			for (size_t j = 0; r == 0 && j < d->n_nameservers; j++)
+			for (size_t j = 0; r == 0 && j < d->n_nameservers; j++) {
+				char q[80];
+
+				/* Encrypted DNS, common in Clash configs: skipped
+				 * with a warning so the rest of the file works. */
+				if (is_encrypted_dns(d->nameservers[j].text)) {
+					r = warn_at(ld, d->nameservers[j].pos,
+						    "dns.nameserver: %s: DNS over HTTPS/TLS/QUIC is "
+						    "not supported; entry skipped",
+						    qs(q, d->nameservers[j].text));
+					continue;
+				}
 				r = check_nameserver(ld, &d->nameservers[j]);
+				d->nameservers[kept++] = d->nameservers[j];
+			}
+			if (r == 0 && kept == 0 && d->n_nameservers > 0)
+				r = fail_at(ld, node_pos(ld, e[i].val),
+					    "dns.nameserver: no usable server (plain udp:// or tcp:// "
+					    "needed)");
+			d->n_nameservers = kept;
 		} else if (!strcmp(k, "fake-ip-range")) {
 			d->has_fake_ip_range = !is_null(e[i].val);
 			if (d->has_fake_ip_range)

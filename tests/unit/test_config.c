@@ -490,8 +490,24 @@ static void test_cidr_dns_errors(void)
 	expect_err("tun:\n  inet6-address: fd00::1/129\n", 2, 26, "prefix length 129 is longer than 128");
 	expect_err("dns:\n  enhanced-mode: mapping\n", 2, 18,
 		   "dns.enhanced-mode: expected fake-ip, redir-host or normal, got \"mapping\"");
-	expect_err("dns:\n  nameserver:\n    - 1.1.1.1\n    - https://dns.google/dns-query\n", 4, 7,
-		   "dns.nameserver: \"https://dns.google/dns-query\": only udp:// and tcp:// are supported");
+	/* Encrypted DNS is skipped with a warning; with nothing left, an error. */
+	{
+		struct config *cfg = NULL;
+		struct conf_err err;
+		const struct config_warning *w;
+
+		T_EQ_INT(load("dns:\n  nameserver:\n    - 1.1.1.1\n    - https://dns.google/dns-query\n",
+			      &cfg, &err), 0);
+		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 1);
+		w = cfg ? find_warning(cfg, "DNS over HTTPS/TLS/QUIC is not supported") : NULL;
+		T_CHECK(w != NULL && w->pos.line == 4 && w->pos.col == 7);
+		T_EQ_STR(cfg->dns.nameservers[0].text, "1.1.1.1");
+		config_free(cfg);
+	}
+	expect_err("dns:\n  nameserver: [tls://1.1.1.1]\n", 2, 15,
+		   "dns.nameserver: no usable server");
+	expect_err("dns:\n  nameserver: [ftp://1.1.1.1]\n", 2, 16,
+		   "only udp:// and tcp:// are supported");
 	expect_err("dns:\n  nameserver: [8.8.8.8:0]\n", 2, 16, "dns.nameserver: \"8.8.8.8:0\": port must be 1-65535");
 	expect_err("dns:\n  nameserver: [dns.google]\n", 2, 16, "expected IP, IP:port or [IPv6]:port");
 	expect_err("dns:\n  nameserver: ['1.1.1.1,8.8.8.8']\n", 2, 17, "one server per list entry");
