@@ -39,6 +39,7 @@ enum {
 	DNS_UDP_IN_MAX = 4096,     /* larger "queries" are dropped */
 	DNS_TCP_RX_MAX = 2 + 65535 + 4096, /* one frame and the next's start */
 	DNS_TCP_PENDING_MAX = 32,  /* forwarded queries per TCP client */
+	DNS_TCP_TX_MAX = 65536,    /* queued answers before we stop reading */
 	DNS_TCP_IDLE_MS = 10000,   /* RFC 7766 6.2.3: servers close idle ones */
 	DNS_TCP_POLL = 4,          /* lwIP poll interval, 500 ms units */
 	DNS_REALIP_KEEP_MS = 600000, /* address -> name kept at least this */
@@ -429,7 +430,10 @@ static void dns_tcp_process(struct dns_tcp *c)
 	struct dns_intercept *di = c->di;
 	size_t off = 0;
 
-	while (!c->dead && c->pending < DNS_TCP_PENDING_MAX) {
+	/* Backpressure: a client that sends queries without reading the
+	 * answers stops being served once DNS_TCP_TX_MAX bytes of answers
+	 * wait; rx then fills and lwIP refuses its segments. */
+	while (!c->dead && c->pending < DNS_TCP_PENDING_MAX && c->tx_len < DNS_TCP_TX_MAX) {
 		const uint8_t *msg;
 		size_t mlen;
 		int used = dns_msg_tcp_frame(c->rx + off, c->rx_len - off, &msg, &mlen);
@@ -490,9 +494,17 @@ static err_t dns_tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err
 static err_t dns_tcp_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct dns_tcp *c = arg;
+	err_t r;
 
 	(void)pcb;
 	(void)len;
+	r = dns_tcp_flush(c);
+	if (r != ERR_OK || c->dead)
+		return r;
+	/* Room again: frames held back by the answer queue. */
+	dns_tcp_process(c);
+	if (c->dead)
+		return ERR_ABRT; /* process only aborts */
 	return dns_tcp_flush(c);
 }
 

@@ -18,9 +18,10 @@
  *
  * Lifetime: TCP connections and forwarded queries are refcounted records
  * freed from a uv_check handle, never inside an lwIP or forwarder callback.
- * dns_intercept_shutdown() aborts TCP clients and cancels forwarded queries;
- * the loop then runs until the handles closed; dns_intercept_destroy()
- * frees.
+ * dns_intercept_shutdown() aborts TCP clients and refuses new forwards;
+ * queries already forwarded end when the forwarder shuts down (their
+ * callbacks run with -ECANCELED), which must happen before
+ * dns_intercept_destroy(); the loop then runs until the handles closed.
  */
 #ifndef T2S_DNS_INTERCEPT_H
 #define T2S_DNS_INTERCEPT_H

@@ -225,8 +225,13 @@ static int cli_fake_filter(const char *val, struct daemon_dns_config *dns, char 
 	dns->filter_used = used + strlen(val) + 1;
 	for (tok = strtok_r(dns->filter_buf + used, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
+		size_t tl;
+
 		while (*tok == ' ')
 			tok++;
+		tl = strlen(tok);
+		while (tl > 0 && tok[tl - 1] == ' ')
+			tok[--tl] = '\0';
 		if (*tok == '\0')
 			continue;
 		if (n + 1 >= sizeof(dns->filter) / sizeof(dns->filter[0])) {

@@ -15,6 +15,10 @@ garbage: sends COUNT malformed messages (random bytes, truncated headers,
 latency: COUNT stop-and-wait A queries over UDP to SERVER (names cycle
          through --names distinct ones); prints "n=N p50_us=X p99_us=Y
          lost=N" of the round-trip times.
+tcpflood: one TCP connection to SERVER:53; writes COUNT framed queries
+         without reading (until the socket stays blocked for 2 s), then
+         reads answers until 5 s pass without one. Prints "sent=N
+         answered=N".
 hold:    connect to HOST:PORT (TCP), print "connected", then every second
          send a line and expect it back (the sink's echo port) until
          --seconds pass. Prints "rounds=N ok=N". Exit 0 if all ok.
@@ -208,6 +212,51 @@ def cmd_latency(a):
     return 0
 
 
+def cmd_tcpflood(a):
+    c = socket.create_connection((a.server, 53), timeout=5)
+    c.setblocking(False)
+    sent = 0
+    pending = b""
+    stuck_since = None
+    while sent < a.count:
+        if not pending:
+            q = build_query((sent % 65535) + 1, f"f{sent}.example.test")
+            pending = struct.pack("!H", len(q)) + q
+        try:
+            n = c.send(pending)
+            pending = pending[n:]
+            if not pending:
+                sent += 1
+            stuck_since = None
+        except BlockingIOError:
+            stuck_since = stuck_since or time.time()
+            if time.time() - stuck_since > 2:
+                break
+            select.select([], [c], [], 0.1)
+    answered = 0
+    buf = b""
+    c.setblocking(True)
+    c.settimeout(5)
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            buf += d
+            while len(buf) >= 2:
+                n = struct.unpack("!H", buf[:2])[0]
+                if len(buf) < 2 + n:
+                    break
+                buf = buf[2 + n:]
+                answered += 1
+            if answered >= sent:
+                break
+    except (socket.timeout, ConnectionResetError):
+        pass
+    print(f"sent={sent} answered={answered}")
+    return 0
+
+
 def cmd_hold(a):
     c = socket.create_connection((a.host, a.port), timeout=5)
     print("connected", flush=True)
@@ -255,13 +304,16 @@ def main():
     l.add_argument("--suffix", default="example.test")
     l.add_argument("--count", type=int, default=20000)
     l.add_argument("--names", type=int, default=100)
+    t = sub.add_parser("tcpflood")
+    t.add_argument("--server", required=True)
+    t.add_argument("--count", type=int, default=20000)
     h = sub.add_parser("hold")
     h.add_argument("--host", required=True)
     h.add_argument("--port", type=int, required=True)
     h.add_argument("--seconds", type=float, default=10)
     a = p.parse_args()
     return {"cycle": cmd_cycle, "garbage": cmd_garbage, "latency": cmd_latency,
-            "hold": cmd_hold}[a.cmd](a)
+            "tcpflood": cmd_tcpflood, "hold": cmd_hold}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@
 #                                fake address
 #     dns_no_leak                capture on C's uplink (v0): every DNS packet
 #                                is between C and dnsmasq ($S_IP:53)
+#     dns_tcp_flood              a TCP client tries to write 200 000 queries
+#                                without reading: the daemon stops reading it
+#                                (bounded answer queue: the client's writes
+#                                block well before the end), its RSS grows
+#                                < 16 MiB, and every query it took is answered
 #     dns_malformed              garbage, responses, truncated and bad-label
 #                                messages over UDP and TCP: FORMERR or
 #                                silence, the daemon lives, dig still works
@@ -44,7 +49,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="dns_fake_a dns_fake_aaaa dns_forward_mx_txt dns_tcp dns_ptr dns_filter
-dns_curl_by_name dns_udp_by_name dns_no_leak dns_malformed dns_realip dns_pool_cycle
+dns_curl_by_name dns_udp_by_name dns_no_leak dns_malformed dns_tcp_flood dns_realip dns_pool_cycle
 dns_via_proxy dns_servfail"
 require_tools dig dnsmasq tcpdump timeout
 ANY=192.0.2.53             # where clients send queries: nobody serves it
@@ -141,6 +146,18 @@ if [[ $out == *"ok=20 "* ]] && in_range "$ua" 198.18.0.0/15; then
 	pass dns_udp_by_name
 else
 	fail dns_udp_by_name "fake $ua: $out"
+fi
+
+rss0=$(awk '/^VmRSS/{print $2}' "/proc/$DAEMON_PID/status" 2>/dev/null)
+fl=$(cx "$PY" "$T2S_ITEST/dns_tool.py" tcpflood --server "$ANY" --count 200000 2>&1)
+rss1=$(awk '/^VmRSS/{print $2}' "/proc/$DAEMON_PID/status" 2>/dev/null)
+fsent=$(grep -o 'sent=[0-9]*' <<<"$fl" | cut -d= -f2)
+fans=$(grep -o 'answered=[0-9]*' <<<"$fl" | cut -d= -f2)
+if [[ -n $fsent && $fsent == "$fans" ]] && ((fsent > 0 && fsent < 200000)) && daemon_alive &&
+	(( ${rss1:-0} - ${rss0:-0} < 16384 )); then
+	pass dns_tcp_flood
+else
+	fail dns_tcp_flood "$fl; RSS ${rss0:-?} -> ${rss1:-?} kB$(alive_note)"
 fi
 
 garb=$(cx "$PY" "$T2S_ITEST/dns_tool.py" garbage --server "$ANY" --count 200 2>&1)

@@ -354,6 +354,18 @@ static void test_fake_ip_filter_repeat_after_spaces(void)
 /* Regression: a server list too long for the c-ares form made
  * resolver_parse_servers() return -ENOBUFS without a message, and
  * cli_parse() failed with an empty err. */
+static void test_fake_ip_filter_trims(void)
+{
+	struct daemon_config c;
+	char err[256];
+
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", " a.example , b.example ",
+		       NULL, NULL), CLI_RUN);
+	T_EQ_STR(c.dns.filter[0], "a.example");
+	T_EQ_STR(c.dns.filter[1], "b.example");
+	T_CHECK(c.dns.filter[2] == NULL);
+}
+
 static void test_dns_server_long_list(void)
 {
 	struct daemon_config c;
@@ -386,5 +398,6 @@ int main(void)
 	T_RUN(test_dns_all_flags);
 	T_RUN(test_fake_ip_filter_repeat_after_spaces);
 	T_RUN(test_dns_server_long_list);
+	T_RUN(test_fake_ip_filter_trims);
 	return test_summary();
 }
