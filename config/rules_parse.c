@@ -341,9 +341,10 @@ static int parse_ranges(const struct rp *p, size_t a, size_t b, uint32_t max,
 	return 0;
 }
 
-/* A conservative size of what regcomp builds for s: glibc expands bounded
- * repetitions ("(a{100}){100}" is 10 000 copies), so a short pattern can
- * take seconds and gigabytes. Counts atoms, multiplying by {m,n} bounds
+/* A conservative size of what regcomp builds for s: glibc copies the
+ * operand of bounded repetitions ("(a{100}){100}" is 10 000 copies) and
+ * of '+' (x+ is xx*, so "a{50}++++" doubles four times), so a short
+ * pattern can take seconds and gigabytes. Counts atoms, multiplying
  * through groups. */
 static bool regex_too_big(const char *s)
 {
@@ -380,6 +381,10 @@ static bool regex_too_big(const char *s)
 				n = m;
 			total[d] += last * n;
 			last *= n + 1;
+		} else if (c == '+') {
+			/* regcomp reads x+ as xx*: the tree doubles. */
+			total[d] += last;
+			last *= 2;
 		} else if (c == '[') {
 			/* A bracket expression is one atom; ']' first is literal. */
 			size_t j = i + 1;

@@ -302,20 +302,44 @@ static int load_text(struct loader *L)
 
 /* --- YAML -------------------------------------------------------------------- */
 
-/* The byte column (1-based) of libyaml's mark, whose column counts
- * characters. Marks only move forward, so the line cursor does too: the
- * whole file is walked once. */
-static int byte_col(struct loader *L, const yaml_mark_t *m)
+/* The start of the line after the one starting at i, breaking where
+ * libyaml does (LF, CR, CRLF, NEL, U+2028, U+2029); len + 1 if none. */
+static size_t next_line(const char *b, size_t i, size_t len)
 {
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)b[i];
+
+		if (c == '\n')
+			return i + 1;
+		if (c == '\r')
+			return i + 1 < len && b[i + 1] == '\n' ? i + 2 : i + 1;
+		if (c == 0xc2 && i + 1 < len && (unsigned char)b[i + 1] == 0x85)
+			return i + 2;
+		if (c == 0xe2 && i + 2 < len && (unsigned char)b[i + 1] == 0x80 &&
+		    ((unsigned char)b[i + 2] == 0xa8 || (unsigned char)b[i + 2] == 0xa9))
+			return i + 3;
+	}
+	return len + 1;
+}
+
+/* libyaml's mark as a position: its column counts characters, ours bytes.
+ * Marks only move forward, so the line cursor does too and the whole file
+ * is walked once. A mark past the last line (libyaml ends the stream with
+ * a line break of its own) is the end of the file. */
+static struct conf_pos mark_pos(struct loader *L, const yaml_mark_t *m)
+{
+	struct conf_pos pos = { .file = L->rs->file };
 	size_t i;
 
 	while (L->cur_line < m->line) {
-		const char *nl = memchr(L->buf + L->line_start, '\n',
-					L->len - L->line_start);
+		size_t next = next_line(L->buf, L->line_start, L->len);
 
-		if (!nl)
-			return (int)m->column + 1;
-		L->line_start = (size_t)(nl - L->buf) + 1;
+		if (next == L->len + 1) {
+			pos.line = (int)L->cur_line + 1;
+			pos.col = (int)(L->len - L->line_start) + 1;
+			return pos;
+		}
+		L->line_start = next;
 		L->cur_line++;
 	}
 	i = L->line_start;
@@ -326,14 +350,8 @@ static int byte_col(struct loader *L, const yaml_mark_t *m)
 	}
 	if (i > L->len)
 		i = L->len;
-	return (int)(i - L->line_start) + 1;
-}
-
-static struct conf_pos mark_pos(struct loader *L, const yaml_mark_t *m)
-{
-	struct conf_pos pos = { .file = L->rs->file, .line = (int)m->line + 1 };
-
-	pos.col = byte_col(L, m);
+	pos.line = (int)m->line + 1;
+	pos.col = (int)(i - L->line_start) + 1;
 	return pos;
 }
 
@@ -347,13 +365,12 @@ static int yaml_fail(struct loader *L, const yaml_parser_t *parser)
 	if (parser->error == YAML_READER_ERROR) {
 		/* Only a byte offset: count lines up to it. */
 		size_t off = parser->problem_offset < L->len ? parser->problem_offset : L->len;
-		size_t ls = 0;
+		size_t ls = 0, next;
 
-		for (size_t i = 0; i < off; i++)
-			if (L->buf[i] == '\n') {
-				pos.line++;
-				ls = i + 1;
-			}
+		while ((next = next_line(L->buf, ls, L->len)) <= off) {
+			pos.line++;
+			ls = next;
+		}
 		pos.col = (int)(off - ls) + 1;
 		return conf_err_set(L->err, &pos, "bad YAML: %s", what);
 	}

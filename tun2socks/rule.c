@@ -220,15 +220,16 @@ static int dtrie_init(struct dtrie *t)
 	return dnode_new(t, 0, NULL) == 0 && t->n == 1 ? 0 : -ENOMEM;
 }
 
-static int table_reserve(struct dtrie *t)
+/* Room for `more` literal edges, the table staying at most half full. */
+static int table_reserve(struct dtrie *t, uint32_t more)
 {
 	uint32_t size = t->mask + 1, nsize, *nt;
 
-	if ((t->n_lit + 1) * 2 <= size)
+	if ((uint64_t)(t->n_lit + more) * 2 <= size)
 		return 0;
-	if (size > UINT32_MAX / 4)
-		return -ENOMEM;
-	nsize = size * 2;
+	for (nsize = size * 2; (uint64_t)(t->n_lit + more) * 2 > nsize; nsize *= 2)
+		if (nsize > UINT32_MAX / 4)
+			return -ENOMEM;
 	nt = calloc(nsize, sizeof(*nt));
 	if (!nt)
 		return -ENOMEM;
@@ -256,7 +257,7 @@ static uint32_t dtrie_child(struct dtrie *t, uint32_t parent, const struct qlabe
 	c = dtrie_find(t, parent, l);
 	if (c)
 		return c;
-	if (table_reserve(t))
+	if (table_reserve(t, 1))
 		return 0;
 	c = dnode_new(t, parent, l);
 	if (!c)
@@ -823,6 +824,13 @@ static int add_set(struct builder *b, struct matcher *m, const struct ruleset *r
 
 	switch (ruleset_behavior(rs)) {
 	case RULESET_DOMAIN:
+		/* A big list adds about one edge per name (its own label under
+		 * a shared parent): size the table once rather than doubling
+		 * through it. */
+		if (!m->dom.table)
+			err = dtrie_init(&m->dom);
+		if (!err && n < UINT32_MAX / 4)
+			err = table_reserve(&m->dom, (uint32_t)n);
 		for (size_t i = 0; i < n && !err; i++) {
 			const char *name = ruleset_domain(rs, i, &len, &kind);
 

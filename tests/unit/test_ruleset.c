@@ -268,6 +268,13 @@ static void test_errors(void)
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload: [a.com, b.com\n", "set.yaml:2:1: bad YAML: *");
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - a.com\n - b\n", "set.yaml:3:*");
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - \xff\n", "set.yaml:2:5: bad YAML: *");
+	/* libyaml's line breaks: CR alone counts. */
+	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\r  - ok.com\r\n  - a..b\r",
+		 "set.yaml:3:5: bad domain 'a..b': empty label");
+	/* An error at the end of a file without final newline: its last line. */
+	load_err(RULESET_DOMAIN, RULESET_YAML, "payload: [a.com,\nb.com,",
+		 "set.yaml:2:7: bad YAML: did not find expected node content while "
+		 "parsing a flow node");
 }
 
 static void test_file(void)
