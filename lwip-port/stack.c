@@ -24,6 +24,8 @@
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
+#include "lwip/prot/icmp.h"
+#include "lwip/prot/icmp6.h"
 #include "lwip/prot/ip4.h"
 #include "lwip/prot/ip6.h"
 #include "lwip/prot/tcp.h"
@@ -209,6 +211,79 @@ int stack_udp_send(struct stack *s, const ip_addr_t *from, uint16_t fport,
 		uh->chksum = c == 0 ? 0xffff : c;
 	}
 	e = ip_output_if_src(p, from, to, IP_DEFAULT_TTL, 0, IP_PROTO_UDP, &s->netif);
+	pbuf_free(p);
+	return e == ERR_OK ? 0 : -EIO;
+}
+
+/* ICMP(v6) "port unreachable" for a UDP datagram client:cport ->
+ * remote:rport, sent from remote, quoting a rebuilt copy of the datagram's
+ * headers and its first bytes (what RFC 792 / RFC 4443 ask for: the
+ * client matches on the quoted addresses and ports). */
+int stack_udp_unreachable(struct stack *s, const ip_addr_t *client, uint16_t cport,
+			  const ip_addr_t *remote, uint16_t rport, const struct pbuf *payload)
+{
+	bool v6 = IP_IS_V6(client);
+	size_t iph = v6 ? IP6_HLEN : IP_HLEN;
+	/* ICMPv4 quotes 8 bytes of data; ICMPv6 as much as fits 1280. */
+	size_t data = payload->tot_len, quote_max = v6 ? 1280 - IP6_HLEN - 8 - iph - UDP_HLEN : 8;
+	size_t q, len;
+	struct pbuf *p;
+	u8_t *b;
+	err_t e;
+
+	if (IP_IS_V6(remote) != v6)
+		return -EAFNOSUPPORT;
+	q = data < quote_max ? data : quote_max;
+	len = 8 + iph + UDP_HLEN + q;
+	p = pbuf_alloc(PBUF_IP, (u16_t)len, PBUF_RAM);
+	if (p == NULL)
+		return -ENOMEM;
+	b = p->payload;
+	memset(b, 0, 8 + iph + UDP_HLEN);
+	if (v6) {
+		struct ip6_hdr *h = (struct ip6_hdr *)(b + 8);
+
+		b[0] = ICMP6_TYPE_DUR;
+		b[1] = ICMP6_DUR_PORT;
+		IP6H_VTCFL_SET(h, 6, 0, 0);
+		IP6H_PLEN_SET(h, (u16_t)(UDP_HLEN + data));
+		IP6H_NEXTH_SET(h, IP6_NEXTH_UDP);
+		IP6H_HOPLIM_SET(h, 64);
+		ip6_addr_copy_to_packed(h->src, *ip_2_ip6(client));
+		ip6_addr_copy_to_packed(h->dest, *ip_2_ip6(remote));
+	} else {
+		struct ip_hdr *h = (struct ip_hdr *)(b + 8);
+
+		b[0] = ICMP_DUR;
+		b[1] = ICMP_DUR_PORT;
+		IPH_VHL_SET(h, 4, IP_HLEN / 4);
+		IPH_LEN_SET(h, lwip_htons((u16_t)(IP_HLEN + UDP_HLEN + data)));
+		IPH_TTL_SET(h, 64);
+		IPH_PROTO_SET(h, IP_PROTO_UDP);
+		ip4_addr_copy(h->src, *ip_2_ip4(client));
+		ip4_addr_copy(h->dest, *ip_2_ip4(remote));
+		IPH_CHKSUM_SET(h, inet_chksum(h, IP_HLEN));
+	}
+	{
+		struct udp_hdr *uh = (struct udp_hdr *)(b + 8 + iph);
+
+		uh->src = lwip_htons(cport);
+		uh->dest = lwip_htons(rport);
+		uh->len = lwip_htons((u16_t)(UDP_HLEN + data));
+	}
+	pbuf_copy_partial(payload, b + 8 + iph + UDP_HLEN, (u16_t)q, 0);
+	if (v6) {
+		u16_t c = ip6_chksum_pseudo(p, IP6_NEXTH_ICMP6, p->tot_len, ip_2_ip6(remote),
+					    ip_2_ip6(client));
+
+		memcpy(b + 2, &c, 2);
+		e = ip_output_if_src(p, remote, client, 64, 0, IP6_NEXTH_ICMP6, &s->netif);
+	} else {
+		u16_t c = inet_chksum(b, (u16_t)len);
+
+		memcpy(b + 2, &c, 2);
+		e = ip_output_if_src(p, remote, client, 64, 0, IP_PROTO_ICMP, &s->netif);
+	}
 	pbuf_free(p);
 	return e == ERR_OK ? 0 : -EIO;
 }

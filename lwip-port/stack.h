@@ -72,6 +72,12 @@ void stack_input(struct stack *s, struct pbuf *p);
 int stack_udp_send(struct stack *s, const ip_addr_t *from, uint16_t fport,
 		   const ip_addr_t *to, uint16_t tport, const void *data, size_t len);
 
+/* REJECT for UDP: an ICMP (ICMPv6) port unreachable to client:cport, as
+ * sent by remote for the datagram client:cport -> remote:rport whose UDP
+ * payload is payload (left to the caller). 0, -ENOMEM, -EIO. */
+int stack_udp_unreachable(struct stack *s, const ip_addr_t *client, uint16_t cport,
+			  const ip_addr_t *remote, uint16_t rport, const struct pbuf *payload);
+
 /* Milliseconds until lwIP's next timer is due (capped at 1000). */
 uint32_t stack_timeout_ms(struct stack *s);
 /* Runs the lwIP timers that are due. */

@@ -66,6 +66,8 @@ struct us_named {
 
 struct pending {
 	struct socks5_addr dst;
+	ip_addr_t ip;    /* what the client sent to (for REJECT's ICMP) */
+	uint16_t port;
 	struct pbuf *p;
 };
 
@@ -314,6 +316,15 @@ static void us_send(struct session *s, const struct socks5_addr *dst, struct pbu
 	s->u->stats.bytes_up += p->tot_len;
 }
 
+/* A datagram of a BLOCKED session: REJECT answers ICMP port unreachable
+ * (as a closed port would), REJECT-DROP and a refusing proxy say nothing. */
+static void us_reject(struct session *s, const ip_addr_t *dst, uint16_t dport, struct pbuf *p)
+{
+	s->u->stats.dropped_rejected++;
+	if (s->routed && s->route.action == ROUTE_REJECT)
+		stack_udp_unreachable(s->u->stack, &s->client, s->cport, dst, dport, p);
+}
+
 static struct us_named *us_named_find(struct session *s, const char *name, uint16_t port)
 {
 	for (unsigned i = 0; i < s->n_named; i++)
@@ -438,7 +449,7 @@ static void us_flush_pending(struct session *s)
 		if (s->state == US_READY)
 			us_dispatch(s, &s->pend[i].dst, s->pend[i].p);
 		else
-			s->u->stats.dropped_rejected++;
+			us_reject(s, &s->pend[i].ip, s->pend[i].port, s->pend[i].p);
 		pbuf_free(s->pend[i].p);
 	}
 	s->n_pend = 0;
@@ -897,10 +908,9 @@ static void us_on_routed(void *arg, int status)
 	} else if (s->route.action == ROUTE_DIRECT) {
 		us_start_direct(s);
 	} else {
-		/* REJECT / REJECT-DROP: discard this source's datagrams until
-		 * it goes idle. (No ICMP is generated for REJECT.) */
+		/* REJECT / REJECT-DROP: this source's datagrams are refused
+		 * (ICMP port unreachable) or dropped until it goes idle. */
 		s->state = US_BLOCKED;
-		u->stats.dropped_rejected += s->n_pend;
 		us_flush_pending(s);
 		log_debug("udp#%" PRIu64 " %s by rule %s", s->id, s->route.via, s->route.rule);
 	}
@@ -1019,7 +1029,7 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 		pbuf_free(payload);
 		return;
 	} else if (s->state == US_BLOCKED) {
-		u->stats.dropped_rejected++;
+		us_reject(s, dst, dport, payload);
 		pbuf_free(payload);
 		return;
 	}
@@ -1038,6 +1048,8 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 	}
 	/* The pbuf waits in the queue, owned by the session. */
 	s->pend[s->n_pend].dst = t;
+	ip_addr_copy(s->pend[s->n_pend].ip, *dst);
+	s->pend[s->n_pend].port = dport;
 	s->pend[s->n_pend].p = payload;
 	s->n_pend++;
 	if (queue_first)

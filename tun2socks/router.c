@@ -209,7 +209,10 @@ static int router_build_ups(struct router *g, const struct config *cfg,
 			continue;
 		case CONFIG_PROXY_SOCKS5:
 			u->cfg.proto = &upstream_socks5;
-			u->no_udp = !p->udp;
+			/* UDP ASSOCIATE's control connection is not run over
+			 * TLS, and its datagrams never could be: UDP rules
+			 * naming a TLS SOCKS5 proxy fall through. */
+			u->no_udp = !p->udp || p->tls;
 			break;
 		case CONFIG_PROXY_HTTP:
 			u->cfg.proto = &upstream_http;

@@ -24,12 +24,14 @@
 #                         completes intact
 #   http_udp_falls_through  a UDP flow whose first matching rule names an
 #                         HTTP proxy takes the next rule (dante): echo works
+#   socks5_tls            SOCKS5 with tls: true, through stunnel4 in front of
+#                         danted: 64 MiB down, sha256 ok
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 MODES="403 407 garbage bigheader silent"
 NAMES="http_plain http_auth_ok http_auth_wrong https_download https_upload https_wrong_ca
-https_skip_verify http_udp_falls_through"
+https_skip_verify http_udp_falls_through socks5_tls"
 for m in $MODES; do NAMES="$NAMES http_bad_$m"; done
 require_tools tinyproxy stunnel4 openssl dnsmasq timeout
 TP_PORT=8888
@@ -51,6 +53,14 @@ start_tinyproxy tinyproxy "$TP_PORT" || fail_all "$NAMES" "tinyproxy did not sta
 start_tinyproxy tinyproxy_auth "$TPA_PORT" "$TPA_USER" "$TPA_PASS" ||
 	fail_all "$NAMES" "tinyproxy (auth) did not start"
 start_stunnel "$TLS_PORT" "$TP_PORT" || fail_all "$NAMES" "stunnel4 did not start"
+# a second stunnel: TLS in front of danted
+sed -e "s/^\[proxy\]/[socks]/" -e "s/^accept = .*/accept = $S_IP:$((TLS_PORT + 1))/" \
+	-e "s/^connect = .*/connect = $S_IP:$SOCKS_PORT/" -e "s#^output = .*#output = $RUN_DIR/stunnel2.log#" \
+	"$RUN_DIR/stunnel.conf" >"$RUN_DIR/stunnel2.conf"
+sx stunnel4 "$RUN_DIR/stunnel2.conf" >"$RUN_DIR/stunnel2.stdout" 2>&1 &
+SRV_PID[stunnel2]=$!
+wait_listen "$NS_S" tcp "$S_IP" $((TLS_PORT + 1)) 10 "${SRV_PID[stunnel2]}" ||
+	fail_all "$NAMES" "stunnel4 (socks) did not start"
 i=0
 for m in $MODES; do
 	sx "$PY" "$T2S_ITEST/bad_proxy.py" --bind "$S_IP" --port $((BAD_BASE + i)) --mode "$m" \
@@ -75,6 +85,7 @@ proxies:
   - { name: tls, type: http, server: $S_IP, port: $TLS_PORT, tls: true, sni: proxy.test, ca: $PKI/ca.pem }
   - { name: tlsx, type: http, server: $S_IP, port: $TLS_PORT, tls: true, sni: proxy.test, ca: $PKI/other.pem }
   - { name: tlsk, type: http, server: $S_IP, port: $TLS_PORT, tls: true, skip-cert-verify: true }
+  - { name: stls, type: socks5, server: $S_IP, port: $((TLS_PORT + 1)), tls: true, sni: proxy.test, ca: $PKI/ca.pem }
 EOF
 	i=0
 	for m in $MODES; do
@@ -90,6 +101,7 @@ rules:
   - DOMAIN-SUFFIX,wrongca.example.test,tlsx
   - DOMAIN-SUFFIX,skip.example.test,tlsk
   - DOMAIN-SUFFIX,udp.example.test,tp
+  - DOMAIN-SUFFIX,stls.example.test,stls
 EOF
 	for m in $MODES; do echo "  - DOMAIN-SUFFIX,bad$m.example.test,bad$m"; done
 	echo "  - MATCH,dante"
@@ -177,6 +189,18 @@ for m in $MODES; do
 		fail "http_bad_$m" "${why_bad[$m]:-ok}; concurrent download rc $bgrc sha ok=$([[ $bgsha == "$SHA_64M" ]] && echo 1 || echo 0)" nodump
 	fi
 done
+
+if fetch_check "http://stls.example.test/64m" "$SHA_64M" &&
+	grep -q "stls.example.test.*via stls socks5" "$DAEMON_LOG"; then
+	pass socks5_tls
+else
+	sleep 0.5
+	if [[ -z ${FETCH_ERR:-} ]] && grep -q "stls.example.test.*via stls socks5" "$DAEMON_LOG"; then
+		pass socks5_tls
+	else
+		fail socks5_tls "${FETCH_ERR:-no flow line via stls}"
+	fi
+fi
 
 ua=$(cx dig +short "@$ANY" udp.example.test A 2>&1)
 out=$(cx "$PY" "$T2S_ITEST/udp_tool.py" echo --target "$ua" --port "$UDP_PORT" --count 10 \

@@ -25,6 +25,9 @@
 #   rules_process           PROCESS-NAME,curl -> microsocks for one name,
 #                           while python's request for it goes to dante
 #   rules_udp_direct        NETWORK UDP rule -> DIRECT: UDP echo by name
+#   rules_udp_reject        UDP REJECT: the client's connected socket gets
+#                           ECONNREFUSED (ICMP port unreachable from the
+#                           address it sent to), v4 and v6
 #   rules_flow_log          the flow line names the rule and the upstream
 #   rules_big_ruleset       a 100 000-entry domain rule set: check < 2 s, and
 #                           an entry of it is matched by the daemon
@@ -36,7 +39,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="rules_check rules_match rules_domain_dante rules_domain_micro rules_direct rules_reject
-rules_reject_drop rules_redirect rules_ip_resolve rules_process rules_udp_direct rules_flow_log
+rules_reject_drop rules_redirect rules_ip_resolve rules_process rules_udp_direct rules_udp_reject rules_flow_log
 rules_big_ruleset rules_big_ruleset_load rules_sighup"
 require_tools dnsmasq microsocks timeout
 MS_PORT=1090
@@ -122,6 +125,7 @@ rules:
   - RULE-SET,ads,REJECT
   - RULE-SET,big,micro
   - AND,((NETWORK,UDP),(DOMAIN,udpd.example.test)),DIRECT
+  - AND,((NETWORK,UDP),(DOMAIN,udpr.example.test)),REJECT
   - IP-CIDR,$T4/32,micro
   - MATCH,dante
 EOF
@@ -138,7 +142,7 @@ sed 's/^  - DOMAIN,api.example.test,api-local$/  - DOMAIN,api.example.test,api-l
 	>"$RUN_DIR/broken.yaml"
 bad=$("$BIN" check -c "$RUN_DIR/broken.yaml" 2>&1)
 bad_rc=$?
-if ((rc == 0 && bad_rc != 0)) && [[ $out == *"OK: 3 proxies, 1 proxy groups, 13 rules"* ]] &&
+if ((rc == 0 && bad_rc != 0)) && [[ $out == *"OK: 3 proxies, 1 proxy groups, 14 rules"* ]] &&
 	grep -q 'broken.yaml:[0-9]*:[0-9]*: .*api-lokal' <<<"$bad"; then
 	pass rules_check
 else
@@ -209,6 +213,24 @@ if [[ $out == *"ok=10 "* ]] && grep -q "rx $C_IP:" "$RUN_DIR/udp_server.log"; th
 	pass rules_udp_direct
 else
 	fail rules_udp_direct "$out; server saw: $(tail -2 "$RUN_DIR/udp_server.log" | tr '\n' ' ')"
+fi
+
+refused() { # ADDR: "refused" when a connected UDP socket to ADDR:7777 gets ECONNREFUSED
+	cx "$PY" -c 'import socket, sys
+a = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((a, 7777)); s.settimeout(3)
+try:
+    s.send(b"hello"); s.recv(100); print("answered")
+except ConnectionRefusedError: print("refused")
+except socket.timeout: print("timeout")' "$1" 2>&1
+}
+r4=$(refused "$(cx dig +short "@$ANY" udpr.example.test A 2>&1)")
+r6=$(refused "$(cx dig +short "@$ANY" udpr.example.test AAAA 2>&1)")
+if [[ $r4 == refused && $r6 == refused ]]; then
+	pass rules_udp_reject
+else
+	fail rules_udp_reject "v4: $r4, v6: $r6 (want refused: ICMP port unreachable)"
 fi
 
 w=$(whoami d77777.big.example.test)
