@@ -49,7 +49,7 @@ static const struct {
 	{ "MATCH", RULE_MATCH },
 };
 
-const char *rule_type_name(enum rule_type type)
+const char *rules_type_name(enum rule_type type)
 {
 	for (size_t i = 0; i < sizeof(rule_types) / sizeof(rule_types[0]); i++)
 		if (rule_types[i].type == type)
@@ -505,7 +505,7 @@ static const char *mode_where(enum pmode mode)
 static int parse_tail(const struct rp *p, size_t c, size_t b, enum pmode mode,
 		      struct rule_spec *out)
 {
-	const char *name = rule_type_name(out->type);
+	const char *name = rules_type_name(out->type);
 	char q[400];
 
 	if (mode == MODE_LINE) {
@@ -572,7 +572,7 @@ static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode,
 static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mode,
 		       int depth, struct rule_spec *out)
 {
-	const char *name = rule_type_name(out->type);
+	const char *name = rules_type_name(out->type);
 	size_t o = rest, close, i, cap = 0;
 	int err;
 
@@ -710,7 +710,7 @@ static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode,
 		return fail(p, ta, "unknown rule type '%s' (not supported by tun2socks)", q);
 	out->type = rule_types[i].type;
 	out->pos = pos_at(p, ta);
-	name = rule_type_name(out->type);
+	name = rules_type_name(out->type);
 	if (mode != MODE_SUB) {
 		out->text = dup_range(p->s, a, b);
 		if (!out->text)
@@ -767,7 +767,7 @@ static int parse_top(const char *s, size_t len, const struct conf_pos *pos,
 	}
 	r = parse_rule(&p, 0, len, mode, 0, out);
 	if (r)
-		rule_spec_free(out);
+		rules_spec_free(out);
 	return r;
 }
 
@@ -783,12 +783,12 @@ int rules_parse_entry(const char *s, size_t len, const struct conf_pos *pos,
 	return parse_top(s, len, pos, MODE_ENTRY, out, err);
 }
 
-void rule_spec_free(struct rule_spec *spec)
+void rules_spec_free(struct rule_spec *spec)
 {
 	if (!spec)
 		return;
 	for (size_t i = 0; i < spec->n_sub; i++)
-		rule_spec_free(&spec->sub[i]);
+		rules_spec_free(&spec->sub[i]);
 	free(spec->sub);
 	free(spec->str);
 	free(spec->ranges);

@@ -110,10 +110,10 @@ int rules_parse_entry(const char *s, size_t len, const struct conf_pos *pos,
 		      struct rule_spec *out, struct conf_err *err);
 
 /* Frees what a spec owns (not the struct itself) and clears it. */
-void rule_spec_free(struct rule_spec *spec);
+void rules_spec_free(struct rule_spec *spec);
 
 /* The canonical name of a type ("DOMAIN-SUFFIX"); static storage. */
-const char *rule_type_name(enum rule_type type);
+const char *rules_type_name(enum rule_type type);
 
 /* Shared with the rule-set loader. Each returns 0 or -EINVAL with *why (a
  * static string: what was expected). */

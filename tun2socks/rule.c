@@ -985,7 +985,7 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 		break;
 	}
 	return conf_err_set(b->err, &s->pos, "%s is not allowed here",
-			    rule_type_name(s->type));
+			    rules_type_name(s->type));
 }
 
 /* One rule (or rule-set entry) into m at index idx. nr: no-resolve
@@ -1089,7 +1089,7 @@ int rule_engine_build(const struct rule_spec *specs, size_t n,
 			r = conf_err_set(err, &s->target_pos, "unknown target '%s'", s->target);
 			goto out;
 		}
-		er->text = arena_strdup(&e->arena, s->text ? s->text : rule_type_name(s->type));
+		er->text = arena_strdup(&e->arena, s->text ? s->text : rules_type_name(s->type));
 		er->pos = s->pos;
 		er->pos.file = intern_file(e, s->pos.file, &last_file);
 		if (!er->text || (s->pos.file && !er->pos.file)) {

@@ -103,7 +103,7 @@ static void check_spec(const struct rule_spec *s, bool top, int depth)
 /* Prints s as a rule (operands without target); returns the length. */
 static size_t print_spec(char *out, size_t cap, const struct rule_spec *s)
 {
-	size_t n = (size_t)snprintf(out, cap, "%s", rule_type_name(s->type));
+	size_t n = (size_t)snprintf(out, cap, "%s", rules_type_name(s->type));
 	char a[64];
 
 	switch (s->type) {
@@ -267,15 +267,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			CHECK(r == 0);
 			check_same(&s, &t);
-			rule_spec_free(&t);
+			rules_spec_free(&t);
 		}
 		if (mode == 0)
 			check_engine(&s, line, size);
-		rule_spec_free(&s);
+		rules_spec_free(&s);
 		CHECK(memcmp(&s, &zero, sizeof(s)) == 0);
 	}
 	/* err may be NULL. */
 	if (rules_parse_line(line, size, NULL, &s, NULL) == 0)
-		rule_spec_free(&s);
+		rules_spec_free(&s);
 	return 0;
 }
