@@ -365,7 +365,7 @@ int router_build(const struct config *cfg, const struct router_build_opts *opts,
 	}
 out:
 	for (size_t i = 0; i < parsed; i++)
-		rule_spec_free(&specs[i]);
+		rules_spec_free(&specs[i]);
 	free(specs);
 	for (size_t i = 0; i < b.n_sets; i++)
 		ruleset_free(b.sets[i]);
