@@ -109,7 +109,9 @@ struct flow_tcp {
 	struct upstream_io sock_io; /* the socket itself */
 	struct upstream_io io;      /* what the connector and relay use */
 	struct route route;
-	struct sockaddr_storage direct[RESOLVER_LOOKUP_MAX]; /* DIRECT tries */
+	/* DIRECT: the addresses to try, only while connecting (an idle
+	 * flow holds none). */
+	struct sockaddr_storage *direct;
 	size_t n_direct, next_direct;
 };
 
@@ -176,6 +178,7 @@ static void flow_free(struct flow_tcp *f)
 	free(f->pend);
 	free(f->hs);
 	free(f->domain);
+	free(f->direct);
 	tls_conn_free(f->tls);
 	free(f);
 }
@@ -714,6 +717,9 @@ static void flow_start_relay(struct flow_tcp *f)
 
 	log_debug("flow#%" PRIu64 " open %s", f->id, flow_desc(f, desc, sizeof(desc)));
 	f->state = FS_RELAY;
+	free(f->direct); /* connected: the other addresses are not needed */
+	f->direct = NULL;
+	f->n_direct = f->next_direct = 0;
 	f->t_last = uv_now(f->ctx->loop);
 	if (n > 0) {
 		/* Tunnel bytes that arrived with the proxy's reply. */
@@ -924,6 +930,12 @@ static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage 
 		flow_release(f);
 		return;
 	}
+	f->direct = malloc(n * sizeof(*f->direct));
+	if (f->direct == NULL) {
+		flow_abort(f, "out of memory", NULL);
+		flow_release(f);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		f->direct[i] = addrs[i];
 		if (addrs[i].ss_family == AF_INET)
@@ -969,7 +981,11 @@ static void flow_go(struct flow_tcp *f)
 			}
 			return;
 		}
-		memset(&f->direct[0], 0, sizeof(f->direct[0]));
+		f->direct = calloc(1, sizeof(*f->direct));
+		if (f->direct == NULL) {
+			flow_abort(f, "out of memory", NULL);
+			return;
+		}
 		if (rt->target.atyp == SOCKS5_ATYP_IPV4) {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&f->direct[0];
 

@@ -35,9 +35,10 @@ struct route {
 	enum route_action action;
 	const struct upstream_cfg *up; /* ROUTE_PROXY; lives while `hold` does */
 	struct socks5_addr target;     /* where to (a redirect rewrote it) */
-	char rule[200];                /* the deciding rule, for logs */
-	char via[128];                 /* "proxyA", "DIRECT", "REJECT"... */
-	char proc[64];                 /* owning process if a rule looked, or "" */
+	/* For logs; both live while `hold` does (engine- or router-owned). */
+	const char *rule;              /* the deciding rule as written */
+	const char *via;               /* "proxyA", "DIRECT", "REJECT"... */
+	char proc[32];                 /* owning process if a rule looked, or "" */
 	void *hold;                    /* router generation reference */
 };
 

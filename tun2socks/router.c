@@ -489,11 +489,11 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 	int t = res->target;
 
 	memset(out, 0, sizeof(*out));
+	/* res->text is the engine's, kept alive by the reference in hold. */
 	if (verdict == RULE_MATCHED)
-		snprintf(out->rule, sizeof(out->rule), "%s", res->text);
+		out->rule = res->text;
 	else
-		snprintf(out->rule, sizeof(out->rule), "%s",
-			 g->engine ? "no rule matched" : "MATCH (no rules)");
+		out->rule = g->engine ? "no rule matched" : "MATCH (no rules)";
 	if (req->domain[0])
 		socks5_addr_from_domain(&out->target, req->domain, req->dst_port);
 	else
@@ -501,25 +501,25 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 	switch (t) {
 	case ROUTER_T_DIRECT:
 		out->action = ROUTE_DIRECT;
-		snprintf(out->via, sizeof(out->via), "DIRECT");
+		out->via = "DIRECT";
 		break;
 	case ROUTER_T_REJECT:
 		out->action = ROUTE_REJECT;
-		snprintf(out->via, sizeof(out->via), "REJECT");
+		out->via = "REJECT";
 		break;
 	case ROUTER_T_DROP:
 		out->action = ROUTE_DROP;
-		snprintf(out->via, sizeof(out->via), "REJECT-DROP");
+		out->via = "REJECT-DROP";
 		break;
 	case ROUTER_T_DEFAULT_UP:
 		out->action = ROUTE_PROXY;
 		out->up = &g->default_up;
-		snprintf(out->via, sizeof(out->via), "proxy");
+		out->via = "proxy";
 		break;
 	default: {
 		const struct router_up *u = &g->ups[t - ROUTER_T_PROXY0];
 
-		snprintf(out->via, sizeof(out->via), "%s", u->name);
+		out->via = u->name;
 		if (u->redirect) {
 			out->action = ROUTE_DIRECT;
 			out->target = u->to;
