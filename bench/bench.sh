@@ -189,6 +189,18 @@ except Exception: print("err")' "$out")
 		done
 	done
 	daemon_stop || say "  daemon exit status $DAEMON_RC"
+	# Baseline: the same proxies asked directly by curl (CONNECT tunnel,
+	# no TUN) for 64 MiB: what the proxy itself can carry down.
+	head -c $((64 << 20)) /dev/urandom >"$RUN_DIR/www/big"
+	chmod a+r "$RUN_DIR/www/big"
+	local v
+	v=$(cx curl -q -s -o /dev/null -w '%{speed_download}' -p -x "http://$S_IP:8888" "http://$T4/big")
+	R["curl down|http"]=$(awk -v b="$v" 'BEGIN{printf "%.2f", b*8/1e9}')
+	v=$(cx curl -q -s -o /dev/null -w '%{speed_download}' -p -x "https://$S_IP:8443" \
+		--proxy-cacert "$PKI/ca.pem" "http://$T4/big")
+	R["curl down|tls"]=$(awk -v b="$v" 'BEGIN{printf "%.2f", b*8/1e9}')
+	say "  curl -p directly: http ${R["curl down|http"]}, tls ${R["curl down|tls"]} Gbit/s down"
+	rm -f "$RUN_DIR/www/big"
 }
 
 # rules_run: bench_rules (build/bench/bench_rules), its own figures.
@@ -339,8 +351,8 @@ table() {
 	((have_daemon)) || echo "(no daemon binary at $(daemon_bin): tun2socks not measured)"
 	if want http; then
 		echo
-		echo "| upstream (one daemon, MTU 8500, rules by port) | 1 stream up (Gbit/s) | 1 stream down (Gbit/s) | ratio to SOCKS5 up / down |"
-		echo "|---|---:|---:|---:|"
+		echo "| upstream (one daemon, MTU 8500, rules by port) | 1 stream up (Gbit/s) | 1 stream down (Gbit/s) | ratio to SOCKS5 up / down | the proxy alone: curl -p, no TUN, down (Gbit/s) |"
+		echo "|---|---:|---:|---:|---:|"
 		for u in socks http tls; do
 			local a b
 			a=${R["1 stream up by upstream (Gbit/s)|$u"]:-n/a}
@@ -348,7 +360,7 @@ table() {
 			ratio=$(awk -v a="$a" -v b="$b" -v c="${R["1 stream up by upstream (Gbit/s)|socks"]:-x}" \
 				-v d="${R["1 stream down by upstream (Gbit/s)|socks"]:-x}" \
 				'BEGIN{ if (a+0==a && c+0==c && c>0 && b+0==b && d+0==d && d>0) printf "%.2f / %.2f", a/c, b/d; else print "n/a" }')
-			echo "| $([[ $u == socks ]] && echo "SOCKS5 (dante)" || { [[ $u == http ]] && echo "HTTP CONNECT (tinyproxy)" || echo "TLS (stunnel4 -> tinyproxy)"; }) | $a | $b | $ratio |"
+			echo "| $([[ $u == socks ]] && echo "SOCKS5 (dante)" || { [[ $u == http ]] && echo "HTTP CONNECT (tinyproxy)" || echo "TLS (stunnel4 -> tinyproxy)"; }) | $a | $b | $ratio | ${R["curl down|$u"]:-n/a} |"
 		done
 	fi
 	if want rules && [[ -n ${RULES_OUT:-} ]]; then
