@@ -277,8 +277,10 @@ static int router_load_sets(struct router_build *b, struct conf_err *err)
 						&b->sets[b->n_sets], err);
 			free(buf);
 		}
+		/* A missing or unreadable file is a config error at the
+		 * provider (err says which file and why). */
 		if (r < 0)
-			return r;
+			return r == -ENOMEM ? r : -EINVAL;
 		b->n_sets++;
 	}
 	return 0;

@@ -388,6 +388,51 @@ static void test_udp(void)
 	uint32_t acc = sum16(cap_pkt[0] + 12, 8, 0) + 17 + 14;
 	T_EQ_INT(fold(sum16(cap_pkt[0] + 20, 14, acc)), 0);
 	T_EQ_INT(stack_udp_send(s, &from, 53, &to, 5353, pkt, 1500), -EMSGSIZE);
+
+	/* REJECT: ICMP port unreachable from the remote, quoting the
+	 * datagram's headers and first 8 data bytes; checksums valid. */
+	{
+		struct pbuf *pl = pbuf_alloc(PBUF_RAW, 12, PBUF_RAM);
+		ip_addr_t cli6, rem6;
+
+		memcpy(pl->payload, "hello world!", 12);
+		cap_n = 0;
+		T_EQ_INT(stack_udp_unreachable(s, &to, 5353, &from, 53, pl), 0);
+		T_EQ_INT(cap_n, 1);
+		T_EQ_INT(cap_len[0], 20 + 8 + 20 + 8 + 8);
+		T_EQ_INT(cap_pkt[0][9], 1);               /* ICMP */
+		T_EQ_MEM(cap_pkt[0] + 12, d.addr, 4);       /* from the remote */
+		T_EQ_MEM(cap_pkt[0] + 16, c.addr, 4);       /* to the client */
+		T_EQ_INT(cap_pkt[0][20], 3);              /* destination unreachable */
+		T_EQ_INT(cap_pkt[0][21], 3);              /* port */
+		T_EQ_INT(fold(sum16(cap_pkt[0] + 20, cap_len[0] - 20, 0)), 0);
+		T_EQ_INT(fold(sum16(cap_pkt[0] + 28, 20, 0)), 0); /* quoted IP header */
+		T_EQ_MEM(cap_pkt[0] + 28 + 12, c.addr, 4);
+		T_EQ_MEM(cap_pkt[0] + 28 + 16, d.addr, 4);
+		T_EQ_INT(cap_pkt[0][48] << 8 | cap_pkt[0][49], 5353);
+		T_EQ_INT(cap_pkt[0][50] << 8 | cap_pkt[0][51], 53);
+		T_EQ_MEM(cap_pkt[0] + 56, "hello wo", 8);
+
+		ipaddr_aton("fdfe:dcba:9876::1", &cli6);
+		ipaddr_aton("2001:db8::53", &rem6);
+		cap_n = 0;
+		T_EQ_INT(stack_udp_unreachable(s, &cli6, 4000, &rem6, 53, pl), 0);
+		T_EQ_INT(cap_n, 1);
+		T_EQ_INT(cap_len[0], 40 + 8 + 40 + 8 + 12); /* v6 quotes it all */
+		T_EQ_INT(cap_pkt[0][6], 58);               /* ICMPv6 */
+		T_EQ_INT(cap_pkt[0][40], 1);               /* destination unreachable */
+		T_EQ_INT(cap_pkt[0][41], 4);               /* port */
+		{
+			/* pseudo header: src, dst, length, next header 58 */
+			uint32_t acc6 = sum16(cap_pkt[0] + 8, 32, 0) + (uint32_t)(cap_len[0] - 40) + 58;
+
+			T_EQ_INT(fold(sum16(cap_pkt[0] + 40, cap_len[0] - 40, acc6)), 0);
+		}
+		T_EQ_INT(cap_pkt[0][48 + 40] << 8 | cap_pkt[0][48 + 41], 4000);
+		T_EQ_MEM(cap_pkt[0] + 48 + 48, "hello world!", 12);
+		T_EQ_INT(stack_udp_unreachable(s, &cli6, 4000, &from, 53, pl), -EAFNOSUPPORT);
+		pbuf_free(pl);
+	}
 	stack_destroy(s);
 	struct stack_usage u;
 	stack_usage(&u);

@@ -1,0 +1,242 @@
+/* router: config + rule engine -> route decisions, driven through
+ * router_explain() (the synchronous path `tun2socks match` uses) and the
+ * route_ops interface flows use. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "router.h"
+#include "test.h"
+
+static const char conf_text[] =
+	"proxies:\n"
+	"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+	"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1081, udp: false }\n"
+	"  - { name: h1, type: http, server: 192.0.2.3, port: 3128 }\n"
+	"  - { name: r1, type: redirect, to: '127.0.0.1:8443' }\n"
+	"  - { name: r6, type: redirect, to: '[::1]:53' }\n"
+	"  - { name: ss, type: ss, server: 192.0.2.9, port: 8388, cipher: x, password: y }\n"
+	"proxy-groups:\n"
+	"  - { name: G, type: select, proxies: [h1, s1] }\n"
+	"rule-providers:\n"
+	"  inl: { type: inline, behavior: domain, payload: ['+.inline.test'] }\n"
+	"rules:\n"
+	"  - DOMAIN,api.example.com,r1\n"
+	"  - DOMAIN,dns.example.com,r6\n"
+	"  - DOMAIN-SUFFIX,web.test,G\n"
+	"  - RULE-SET,inl,REJECT\n"
+	"  - DOMAIN-KEYWORD,drop,REJECT-DROP\n"
+	"  - PROCESS-NAME,curl,s2\n"
+	"  - DOMAIN-SUFFIX,udp.test,s2\n"
+	"  - DOMAIN-SUFFIX,udp.test,s1\n"
+	"  - IP-CIDR,10.0.0.0/8,DIRECT\n"
+	"  - MATCH,s1\n";
+
+static struct router *build(const char *text, struct config **cfg_out, struct conf_err *err,
+			    int *ret)
+{
+	struct router_build_opts o = { .no_resolve = true };
+	struct config *cfg = NULL;
+	struct router *g = NULL;
+	int r = config_load_buf(text, strlen(text), "r.yaml", &cfg, err);
+
+	if (r == 0)
+		r = router_build(cfg, &o, &g, err);
+	*ret = r;
+	*cfg_out = cfg;
+	return g;
+}
+
+static int resolves_to_10(const char *name, struct sockaddr_storage *addrs, size_t max)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&addrs[0];
+
+	(void)max;
+	if (strcmp(name, "intranet.test") != 0)
+		return -ENOENT;
+	memset(addrs, 0, sizeof(*addrs));
+	s4->sin_family = AF_INET;
+	inet_pton(AF_INET, "10.1.2.3", &s4->sin_addr);
+	return 1;
+}
+
+/* Decides a flow to name (fake-ip: no address) or to the literal addr. */
+static void decide(struct router *g, const char *name, const char *addr, uint16_t port, bool udp,
+		   const char *proc, struct route *rt)
+{
+	ip_addr_t dst, src;
+	struct route_query q = { .udp = udp, .src = &src, .src_port = 40000, .dst = &dst,
+				 .dst_port = port };
+
+	ipaddr_aton("198.18.0.1", &src);
+	if (name) {
+		q.domain = name;
+		q.dst_is_fake = true;
+		ipaddr_aton("198.18.0.9", &dst);
+	} else {
+		ipaddr_aton(addr, &dst);
+	}
+	T_EQ_INT(router_explain(g, &q, proc, NULL, resolves_to_10, rt), 0);
+}
+
+static void test_decisions(void)
+{
+	struct config *cfg;
+	struct conf_err err;
+	struct router *g;
+	struct route rt;
+	char t[300];
+	int r;
+
+	g = build(conf_text, &cfg, &err, &r);
+	T_EQ_INT(r, 0);
+	if (g == NULL)
+		return;
+	T_EQ_INT(router_rule_count(g), 10);
+
+	decide(g, "api.example.com", NULL, 443, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_DIRECT); /* a redirect is DIRECT elsewhere */
+	T_EQ_STR(rt.via, "r1");
+	socks5_addr_str(&rt.target, t, sizeof(t));
+	T_EQ_STR(t, "127.0.0.1:8443");
+	router_unref(rt.hold);
+
+	decide(g, "dns.example.com", NULL, 53, true, NULL, &rt);
+	socks5_addr_str(&rt.target, t, sizeof(t));
+	T_EQ_STR(t, "[::1]:53");
+	router_unref(rt.hold);
+
+	/* A group goes to its first member; the name reaches the proxy. */
+	decide(g, "www.web.test", NULL, 80, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_PROXY);
+	T_EQ_STR(rt.via, "h1");
+	T_EQ_STR(rt.up->server_str, "192.0.2.3:3128");
+	T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,web.test,G");
+	T_EQ_INT(rt.target.atyp, SOCKS5_ATYP_DOMAIN);
+	T_EQ_STR(rt.target.u.domain, "www.web.test");
+	router_unref(rt.hold);
+
+	/* UDP cannot go to the HTTP member: the group's rule is skipped
+	 * and MATCH decides. */
+	decide(g, "www.web.test", NULL, 443, true, NULL, &rt);
+	T_EQ_STR(rt.via, "s1");
+	T_EQ_STR(rt.rule, "MATCH,s1");
+	router_unref(rt.hold);
+
+	decide(g, "x.inline.test", NULL, 80, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_REJECT);
+	T_EQ_STR(rt.rule, "RULE-SET,inl,REJECT");
+	router_unref(rt.hold);
+
+	decide(g, "dropme.test", NULL, 80, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_DROP);
+	T_EQ_STR(rt.via, "REJECT-DROP");
+	router_unref(rt.hold);
+
+	/* The process is asked only because a PROCESS rule was reached. */
+	decide(g, "other.test", NULL, 80, false, "curl", &rt);
+	T_EQ_STR(rt.via, "s2");
+	T_EQ_STR(rt.proc, "curl");
+	router_unref(rt.hold);
+
+	/* udp: false: the s2 rule is skipped for UDP only. */
+	decide(g, "a.udp.test", NULL, 53, false, NULL, &rt);
+	T_EQ_STR(rt.via, "s2");
+	router_unref(rt.hold);
+	decide(g, "a.udp.test", NULL, 53, true, NULL, &rt);
+	T_EQ_STR(rt.via, "s1");
+	T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,udp.test,s1");
+	router_unref(rt.hold);
+
+	/* IP rule on a name: resolved (10.1.2.3) and matched; the target
+	 * stays the name. */
+	decide(g, "intranet.test", NULL, 22, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_DIRECT);
+	T_EQ_STR(rt.rule, "IP-CIDR,10.0.0.0/8,DIRECT");
+	T_EQ_STR(rt.target.u.domain, "intranet.test");
+	router_unref(rt.hold);
+	/* A name that does not resolve: IP rules see no address. */
+	decide(g, "nowhere.test", NULL, 22, false, NULL, &rt);
+	T_EQ_STR(rt.rule, "MATCH,s1");
+	router_unref(rt.hold);
+
+	decide(g, NULL, "10.9.9.9", 22, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_DIRECT);
+	T_EQ_INT(rt.target.atyp, SOCKS5_ATYP_IPV4);
+	router_unref(rt.hold);
+
+	router_unref(g);
+	config_free(cfg);
+}
+
+static void test_errors(void)
+{
+	struct config *cfg;
+	struct conf_err err;
+	struct router *g;
+	int r;
+
+	/* A rule naming an unsupported proxy fails at the target. */
+	g = build("proxies:\n  - { name: ss, type: ss, server: h, port: 1, cipher: x, password: y }\n"
+		  "rules:\n  - MATCH,ss\n", &cfg, &err, &r);
+	T_EQ_INT(r, -EINVAL);
+	T_CHECK(g == NULL);
+	T_EQ_INT(err.line, 4);
+	T_EQ_INT(err.col, 11);
+	T_CHECK(strstr(err.msg, "unsupported type") != NULL);
+	config_free(cfg);
+
+	g = build("rules:\n  - DOMAIN-SUFFIX,x.test,Nope\n", &cfg, &err, &r);
+	T_EQ_INT(r, -EINVAL);
+	T_EQ_INT(err.line, 2);
+	T_EQ_INT(err.col, 26);
+	T_CHECK(strstr(err.msg, "Nope") != NULL);
+	config_free(cfg);
+
+	g = build("rules:\n  - GEOIP,CN,DIRECT\n", &cfg, &err, &r);
+	T_EQ_INT(r, -EINVAL);
+	T_CHECK(strstr(err.msg, "GEOIP") != NULL);
+	config_free(cfg);
+
+	g = build("rule-providers:\n  f: { type: file, behavior: domain, path: /nonexistent/x.txt }\n"
+		  "rules:\n  - RULE-SET,f,DIRECT\n", &cfg, &err, &r);
+	T_EQ_INT(r, -EINVAL);
+	T_CHECK(strstr(err.msg, "/nonexistent/x.txt") != NULL);
+	config_free(cfg);
+}
+
+/* No config: everything to the default upstream; without one, DIRECT. */
+static void test_no_rules(void)
+{
+	struct upstream_cfg up = { .proto = &upstream_socks5, .server_str = "192.0.2.7:1080" };
+	struct router_build_opts o = { .default_up = &up };
+	struct conf_err err;
+	struct router *g = NULL;
+	struct route rt;
+
+	T_EQ_INT(router_build(NULL, &o, &g, &err), 0);
+	decide(g, "x.test", NULL, 80, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_PROXY);
+	T_EQ_STR(rt.up->server_str, "192.0.2.7:1080");
+	T_EQ_STR(rt.rule, "MATCH (no rules)");
+	router_unref(rt.hold);
+	router_unref(g);
+
+	o.default_up = NULL;
+	T_EQ_INT(router_build(NULL, &o, &g, &err), 0);
+	decide(g, NULL, "203.0.113.1", 80, true, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_DIRECT);
+	router_unref(rt.hold);
+	router_unref(g);
+}
+
+int main(void)
+{
+	T_RUN(test_decisions);
+	T_RUN(test_errors);
+	T_RUN(test_no_rules);
+	return test_summary();
+}
