@@ -19,6 +19,8 @@
  */
 #include "rule.h"
 
+#include "label_trie.h"
+
 #include <errno.h>
 #include <regex.h>
 #include <stdlib.h>
@@ -85,244 +87,94 @@ static void arena_free(struct arena *a)
 
 /* --- domain trie ---------------------------------------------------------------
  *
- * Labels read from the right (TLD first): "+.a.*.example.com" is the path
- * com -> example -> * -> a, whose last node records the pattern's index in
- * min_self (names ending here) and min_sub (names with more labels). A
- * literal edge lives in one open-addressing table keyed by (parent, label);
- * the '*' edge is the parent's star field. Node 0 is the root, so 0 is also
- * "no child". A node's depth is its number of labels, so a lookup reaches a
- * node only with one remaining suffix: each node is visited at most once.
+ * A label trie (label_trie.h): "+.a.*.example.com" is the path com ->
+ * example -> * -> a, whose last node records the pattern's index in
+ * min_self (names ending here) and min_sub (names with more labels), NONE
+ * when no pattern ends there.
  */
 
-struct dnode {
-	uint32_t parent;
-	uint32_t star;
-	uint32_t hash; /* of (parent, label) */
-	uint32_t label_off;
-	uint32_t min_self;
-	uint32_t min_sub;
-	uint8_t label_len;
+struct dmin {
+	uint32_t self, sub;
 };
 
 struct dtrie {
-	struct dnode *nodes;
-	uint32_t n, cap;
-	char *labels;
-	size_t labels_len, labels_cap;
-	uint32_t *table; /* node ids, 0 = empty; at most half full */
-	uint32_t mask;
-	uint32_t n_lit;
+	bool ready;
+	struct label_trie t; /* per-node data: struct dmin */
 };
 
-struct qlabel {
-	const char *s;
-	uint32_t len;
-	uint32_t hash;
-};
-
-static uint32_t label_hash(const char *s, size_t len)
+static struct dmin *dmin_of(const struct dtrie *d, uint32_t node)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	return label_trie_data(&d->t, node);
 }
 
-/* A full avalanche over (parent, label hash): siblings and cousins spread. */
-static uint32_t edge_hash(uint32_t parent, uint32_t lh)
+static int dtrie_init(struct dtrie *d)
 {
-	uint32_t h = lh ^ (parent * 0x9e3779b1u);
-
-	h ^= h >> 16;
-	h *= 0x7feb352du;
-	h ^= h >> 15;
-	h *= 0x846ca68bu;
-	h ^= h >> 16;
-	return h;
-}
-
-static uint32_t dtrie_find(const struct dtrie *t, uint32_t parent,
-			   const struct qlabel *l)
-{
-	uint32_t h = edge_hash(parent, l->hash);
-
-	for (uint32_t i = h & t->mask;; i = (i + 1) & t->mask) {
-		uint32_t c = t->table[i];
-		const struct dnode *n = &t->nodes[c];
-
-		if (c == 0)
-			return 0;
-		if (n->hash == h && n->parent == parent && n->label_len == l->len &&
-		    memcmp(t->labels + n->label_off, l->s, l->len) == 0)
-			return c;
-	}
-}
-
-static void table_put(uint32_t *table, uint32_t mask, uint32_t hash, uint32_t id)
-{
-	uint32_t i = hash & mask;
-
-	while (table[i])
-		i = (i + 1) & mask;
-	table[i] = id;
-}
-
-static uint32_t dnode_new(struct dtrie *t, uint32_t parent, const struct qlabel *l)
-{
-	struct dnode *n;
-
-	if (t->n == t->cap) {
-		uint32_t ncap = t->cap ? t->cap * 2 : 64;
-		struct dnode *nn;
-
-		if (t->cap > UINT32_MAX / 4)
-			return 0;
-		nn = realloc(t->nodes, (size_t)ncap * sizeof(*nn));
-		if (!nn)
-			return 0;
-		t->nodes = nn;
-		t->cap = ncap;
-	}
-	if (l && t->labels_cap - t->labels_len < l->len) {
-		size_t ncap = t->labels_cap * 2 + 4096;
-		char *nl = realloc(t->labels, ncap);
-
-		if (!nl)
-			return 0;
-		t->labels = nl;
-		t->labels_cap = ncap;
-	}
-	n = &t->nodes[t->n];
-	memset(n, 0, sizeof(*n));
-	n->parent = parent;
-	n->min_self = NONE;
-	n->min_sub = NONE;
-	if (l) {
-		n->hash = edge_hash(parent, l->hash);
-		n->label_off = (uint32_t)t->labels_len;
-		n->label_len = (uint8_t)l->len;
-		memcpy(t->labels + t->labels_len, l->s, l->len);
-		t->labels_len += l->len;
-	}
-	return t->n++;
-}
-
-static int dtrie_init(struct dtrie *t)
-{
-	t->mask = 63;
-	t->table = calloc(t->mask + 1, sizeof(*t->table));
-	if (!t->table)
+	if (label_trie_init(&d->t, sizeof(struct dmin)) != 0)
 		return -ENOMEM;
-	/* The root: label-less, nobody's child. */
-	return dnode_new(t, 0, NULL) == 0 && t->n == 1 ? 0 : -ENOMEM;
-}
-
-/* Room for `more` literal edges, the table staying at most half full. */
-static int table_reserve(struct dtrie *t, uint32_t more)
-{
-	uint32_t size = t->mask + 1, nsize, *nt;
-
-	if ((uint64_t)(t->n_lit + more) * 2 <= size)
-		return 0;
-	for (nsize = size * 2; (uint64_t)(t->n_lit + more) * 2 > nsize; nsize *= 2)
-		if (nsize > UINT32_MAX / 4)
-			return -ENOMEM;
-	nt = calloc(nsize, sizeof(*nt));
-	if (!nt)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < size; i++)
-		if (t->table[i])
-			table_put(nt, nsize - 1, t->nodes[t->table[i]].hash, t->table[i]);
-	free(t->table);
-	t->table = nt;
-	t->mask = nsize - 1;
+	dmin_of(d, 0)->self = dmin_of(d, 0)->sub = NONE;
+	d->ready = true;
 	return 0;
-}
-
-static uint32_t dtrie_child(struct dtrie *t, uint32_t parent, const struct qlabel *l)
-{
-	uint32_t c;
-
-	if (l->len == 1 && l->s[0] == '*') {
-		if (t->nodes[parent].star)
-			return t->nodes[parent].star;
-		c = dnode_new(t, parent, NULL);
-		if (c)
-			t->nodes[parent].star = c;
-		return c;
-	}
-	c = dtrie_find(t, parent, l);
-	if (c)
-		return c;
-	if (table_reserve(t, 1))
-		return 0;
-	c = dnode_new(t, parent, l);
-	if (!c)
-		return 0;
-	table_put(t->table, t->mask, t->nodes[c].hash, c);
-	t->n_lit++;
-	return c;
 }
 
 /* name: a normalised name or pattern (rules_domain_norm). kind: the
  * RULESET_MATCH_* bits. */
-static int dtrie_add(struct dtrie *t, const char *name, size_t len,
+static int dtrie_add(struct dtrie *d, const char *name, size_t len,
 		     unsigned kind, uint32_t idx)
 {
 	uint32_t node = 0;
 	size_t end = len;
 	int err;
 
-	if (!t->table && (err = dtrie_init(t)) != 0)
+	if (!d->ready && (err = dtrie_init(d)) != 0)
 		return err;
 	while (end > 0) {
 		size_t start = end;
-		struct qlabel l;
+		struct label_trie_label l;
+		bool created;
 
 		while (start > 0 && name[start - 1] != '.')
 			start--;
 		l.s = name + start;
 		l.len = (uint32_t)(end - start);
-		l.hash = label_hash(l.s, l.len);
-		node = dtrie_child(t, node, &l);
+		l.hash = label_trie_hash(l.s, l.len);
+		node = label_trie_child(&d->t, node, &l, &created);
 		if (!node)
 			return -ENOMEM;
+		if (created)
+			dmin_of(d, node)->self = dmin_of(d, node)->sub = NONE;
 		end = start ? start - 1 : 0;
 	}
 	if (kind & RULESET_MATCH_SELF)
-		t->nodes[node].min_self = min_u32(t->nodes[node].min_self, idx);
+		dmin_of(d, node)->self = min_u32(dmin_of(d, node)->self, idx);
 	if (kind & RULESET_MATCH_SUB)
-		t->nodes[node].min_sub = min_u32(t->nodes[node].min_sub, idx);
+		dmin_of(d, node)->sub = min_u32(dmin_of(d, node)->sub, idx);
 	return 0;
 }
 
 /* The smallest index of a pattern matching the name whose labels[0, left)
  * are still unmatched below node. Recursion depth <= labels (<= 127). */
-static uint32_t dtrie_walk(const struct dtrie *t, uint32_t node,
-			   const struct qlabel *labels, int left, uint32_t best)
+static uint32_t dtrie_walk(const struct dtrie *d, uint32_t node,
+			   const struct label_trie_label *labels, int left, uint32_t best)
 {
-	const struct dnode *n = &t->nodes[node];
-	uint32_t c;
+	const struct dmin *n = dmin_of(d, node);
+	uint32_t c, star = d->t.nodes[node].star;
 
 	if (left == 0)
-		return min_u32(best, n->min_self);
-	best = min_u32(best, n->min_sub);
-	c = dtrie_find(t, node, &labels[left - 1]);
+		return min_u32(best, n->self);
+	best = min_u32(best, n->sub);
+	c = label_trie_find(&d->t, node, &labels[left - 1]);
 	if (c)
-		best = dtrie_walk(t, c, labels, left - 1, best);
-	if (n->star)
-		best = dtrie_walk(t, n->star, labels, left - 1, best);
+		best = dtrie_walk(d, c, labels, left - 1, best);
+	if (star)
+		best = dtrie_walk(d, star, labels, left - 1, best);
 	return best;
 }
 
-static void dtrie_free(struct dtrie *t)
+static void dtrie_free(struct dtrie *d)
 {
-	free(t->nodes);
-	free(t->labels);
-	free(t->table);
+	if (d->ready)
+		label_trie_free(&d->t);
+	d->ready = false;
 }
 
 /* --- address tries ---------------------------------------------------------------
@@ -827,10 +679,10 @@ static int add_set(struct builder *b, struct matcher *m, const struct ruleset *r
 		/* A big list adds about one edge per name (its own label under
 		 * a shared parent): size the table once rather than doubling
 		 * through it. */
-		if (!m->dom.table)
+		if (!m->dom.ready)
 			err = dtrie_init(&m->dom);
 		if (!err && n < UINT32_MAX / 4)
-			err = table_reserve(&m->dom, (uint32_t)n);
+			err = label_trie_reserve(&m->dom.t, (uint32_t)n);
 		for (size_t i = 0; i < n && !err; i++) {
 			const char *name = ruleset_domain(rs, i, &len, &kind);
 
@@ -1152,7 +1004,7 @@ struct qctx {
 	bool has_domain;
 	char dom[RULES_DOMAIN_MAX + 1];
 	size_t dlen;
-	struct qlabel labels[(RULES_DOMAIN_MAX + 1) / 2];
+	struct label_trie_label labels[(RULES_DOMAIN_MAX + 1) / 2];
 	int n_labels;
 	bool ip_known; /* false: fake-ip flow before resolution */
 	const struct rule_addr *addrs;
@@ -1240,7 +1092,7 @@ static void prepare_domain(struct qctx *c, const char *d)
 			return;
 		c->labels[c->n_labels].s = c->dom + start;
 		c->labels[c->n_labels].len = (uint32_t)(i - start);
-		c->labels[c->n_labels].hash = label_hash(c->dom + start, i - start);
+		c->labels[c->n_labels].hash = label_trie_hash(c->dom + start, i - start);
 		c->n_labels++;
 		if (i < len)
 			c->dom[i] = '.';
@@ -1340,7 +1192,7 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
 	size_t lo = 0, hi = m->n_lin;
 	struct rule_addr a;
 
-	if (c->has_domain && m->dom.table)
+	if (c->has_domain && m->dom.ready)
 		best = min_u32(best, dtrie_walk(&m->dom, 0, c->labels, c->n_labels, NONE));
 	best = min_u32(best, ports_min(&m->dport, q->dst_port));
 	best = min_u32(best, ports_min(&m->sport, q->src_port));
