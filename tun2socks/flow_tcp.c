@@ -81,7 +81,9 @@ struct flow_tcp {
 	bool poll_open;
 	bool dirty;           /* on ctx->dirty (holds a reference) */
 	struct flow_tcp *dirty_next;
-	bool reset_upstream;  /* close fd with an RST */
+	bool reset_upstream;  /* close closing_fd with an RST */
+	int closing_fd;       /* the fd of the poll handle being closed */
+	bool retry_direct;    /* once that close is done: next DIRECT address */
 	int poll_events;      /* events requested from libuv now */
 	uv_poll_t poll;
 	void *hs;             /* connector state, only during HANDSHAKE */
@@ -119,7 +121,7 @@ static void flow_update_poll(struct flow_tcp *f);
 static void flow_on_poll_event(uv_poll_t *h, int status, int events);
 static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail);
 static void flow_connect(struct flow_tcp *f);
-static void flow_close_upstream(struct flow_tcp *f);
+static void flow_close_upstream(struct flow_tcp *f, bool reset);
 static void flow_on_handle_closed(uv_handle_t *h);
 
 /* ---- naming --------------------------------------------------------- */
@@ -202,10 +204,17 @@ static void flow_on_handle_closed(uv_handle_t *h)
 	/* The fd is closed only now that libuv forgot it, so its number
 	 * cannot be reused under a handle libuv still tracks. */
 	if (f->reset_upstream)
-		sock_close_reset(f->fd);
+		sock_close_reset(f->closing_fd);
 	else
-		close(f->fd);
-	f->fd = -1;
+		close(f->closing_fd);
+	f->closing_fd = -1;
+	/* A failed DIRECT attempt: the handle is free for the next address
+	 * only now. */
+	if (f->retry_direct) {
+		f->retry_direct = false;
+		if (f->state == FS_CONNECTING)
+			flow_connect(f);
+	}
 	flow_release(f);
 }
 
@@ -247,15 +256,7 @@ static void flow_end(struct flow_tcp *f, bool reset)
 		ctx->route.release(ctx->route.ctx, f->route.hold);
 		f->route.hold = NULL;
 	}
-	if (f->poll_open) {
-		f->reset_upstream = reset;
-		uv_poll_stop(&f->poll);
-		uv_close((uv_handle_t *)&f->poll, flow_on_handle_closed);
-		f->poll_open = false;
-	} else if (f->fd >= 0) {
-		close(f->fd);
-		f->fd = -1;
-	}
+	flow_close_upstream(f, reset);
 	flow_release(f);
 }
 
@@ -790,9 +791,10 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 	if (f->state == FS_CONNECTING) {
 		r = sock_poll_error(f->fd, status);
 		if (r < 0 && f->route.action == ROUTE_DIRECT && f->next_direct < f->n_direct) {
-			/* The next address of the name. */
-			flow_close_upstream(f);
-			flow_connect(f);
+			/* The next address of the name, once the poll handle
+			 * is closed (flow_on_handle_closed). */
+			f->retry_direct = true;
+			flow_close_upstream(f, false);
 			return;
 		}
 		if (r < 0) {
@@ -882,11 +884,13 @@ static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, sock
 	return 0;
 }
 
-/* Drops a failed DIRECT attempt's socket so the next address can be
- * tried (the poll handle closes in the background). */
-static void flow_close_upstream(struct flow_tcp *f)
+/* Closes the upstream socket (RST if reset): through libuv when a poll
+ * handle watches it (flow_on_handle_closed closes the fd), else at once. */
+static void flow_close_upstream(struct flow_tcp *f, bool reset)
 {
 	if (f->poll_open) {
+		f->closing_fd = f->fd;
+		f->reset_upstream = reset;
 		uv_poll_stop(&f->poll);
 		uv_close((uv_handle_t *)&f->poll, flow_on_handle_closed);
 		f->poll_open = false;
@@ -907,7 +911,7 @@ static void flow_connect(struct flow_tcp *f)
 
 		if (r == 0)
 			return;
-		flow_close_upstream(f);
+		flow_close_upstream(f, false); /* no poll handle yet: closed now */
 		if (f->next_direct == f->n_direct) {
 			flow_abort(f, "cannot connect", strerror(-r));
 			return;
@@ -1070,7 +1074,7 @@ int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 	f->ctx = ctx;
 	f->id = ++ctx->next_id;
 	f->refs = 1;
-	f->fd = -1;
+	f->fd = f->closing_fd = -1;
 	f->pcb = pcb;
 	f->t_start = f->t_last = uv_now(ctx->loop);
 	ip_addr_copy(f->src_ip, pcb->remote_ip);

@@ -438,7 +438,7 @@ ns_resolv() {
 
 # start_dnsmasq: the upstream DNS server on $S_IP:53 with the test zone
 # (../shared/design/test-servers.md): *.example.test -> $T4 / $T6, an MX and
-# a TXT record. Every query is logged to $RUN_DIR/dnsmasq.log.
+# a TXT record; multi.example.test -> $S_IP and $T4. Every query is logged to $RUN_DIR/dnsmasq.log.
 start_dnsmasq() {
 	cat >"$RUN_DIR/dnsmasq.conf" <<EOF
 no-resolv
@@ -449,6 +449,9 @@ bind-interfaces
 address=/example.test/$T4
 address=/example.test/$T6
 mx-host=mail.example.test,mx1.example.test,10
+# two addresses, the first (by RFC 6724 order from C) refusing port 80
+host-record=multi.example.test,$S_IP
+host-record=multi.example.test,$T4
 txt-record=txt.example.test,"some text"
 log-queries
 log-facility=$RUN_DIR/dnsmasq.log

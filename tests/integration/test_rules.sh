@@ -17,6 +17,8 @@
 #   rules_domain_dante      DOMAIN-SUFFIX -> dante (whoami = $T4)
 #   rules_domain_micro      DOMAIN-SUFFIX -> microsocks (whoami = $S_IP)
 #   rules_direct            DIRECT (whoami = $C_IP)
+#   rules_direct_fallback   DIRECT to a name whose first address refuses:
+#                           the next one is tried (whoami = $C_IP)
 #   rules_reject            RULE-SET (text file) -> REJECT: reset at once
 #   rules_reject_drop       REJECT-DROP: no answer at all (curl times out)
 #   rules_redirect          api.example.test:443 -> redirect to $T4:80
@@ -38,7 +40,8 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="rules_check rules_match rules_domain_dante rules_domain_micro rules_direct rules_reject
+NAMES="rules_check rules_match rules_domain_dante rules_domain_micro rules_direct
+rules_direct_fallback rules_reject
 rules_reject_drop rules_redirect rules_ip_resolve rules_process rules_udp_direct rules_udp_reject rules_flow_log
 rules_big_ruleset rules_big_ruleset_load rules_sighup"
 require_tools dnsmasq microsocks timeout
@@ -121,6 +124,7 @@ rules:
   - DOMAIN-SUFFIX,dante.example.test,Proxy
   - DOMAIN-SUFFIX,micro.example.test,micro
   - DOMAIN-SUFFIX,direct.example.test,DIRECT
+  - DOMAIN,multi.example.test,DIRECT
   - DOMAIN-KEYWORD,dropme,REJECT-DROP
   - RULE-SET,ads,REJECT
   - RULE-SET,big,micro
@@ -142,7 +146,7 @@ sed 's/^  - DOMAIN,api.example.test,api-local$/  - DOMAIN,api.example.test,api-l
 	>"$RUN_DIR/broken.yaml"
 bad=$("$BIN" check -c "$RUN_DIR/broken.yaml" 2>&1)
 bad_rc=$?
-if ((rc == 0 && bad_rc != 0)) && [[ $out == *"OK: 3 proxies, 1 proxy groups, 14 rules"* ]] &&
+if ((rc == 0 && bad_rc != 0)) && [[ $out == *"OK: 3 proxies, 1 proxy groups, 15 rules"* ]] &&
 	grep -q 'broken.yaml:[0-9]*:[0-9]*: .*api-lokal' <<<"$bad"; then
 	pass rules_check
 else
@@ -176,6 +180,16 @@ w=$(whoami b.micro.example.test)
 [[ $w == "$S_IP" ]] && pass rules_domain_micro || fail rules_domain_micro "whoami '$w' (want $S_IP)"
 w=$(whoami x.direct.example.test)
 [[ $w == "$C_IP" ]] && pass rules_direct || fail rules_direct "whoami '$w' (want $C_IP)"
+ok=0
+for i in 1 2 3; do
+	w=$(whoami multi.example.test)
+	[[ $w == "$C_IP" ]] && ok=$((ok + 1))
+done
+if ((ok == 3)) && daemon_alive; then
+	pass rules_direct_fallback
+else
+	fail rules_direct_fallback "$ok of 3 fetches worked, last whoami '$w'$(alive_note)"
+fi
 
 t0=$(now)
 out=$(cx curl -q --noproxy '*' -sS -m 10 "http://x.ads.example.test/whoami" 2>&1)
