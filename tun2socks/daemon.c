@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +26,6 @@
 #include "proc_lookup.h"
 #include "resolver.h"
 #include "router.h"
-#include "tls.h"
 #include "heap.h"
 #include "stack.h"
 #include "upstream.h"
@@ -96,45 +94,22 @@ void daemon_config_defaults(struct daemon_config *cfg)
 static int daemon_resolve_proxy(struct daemon *d)
 {
 	const struct proxy_url *u = &d->cfg->proxy;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
-	struct addrinfo *res = NULL;
-	char port[8];
-	int r;
+	struct upstream_spec spec = {
+		.proto = u->scheme == PROXY_SOCKS5 ? &upstream_socks5 : &upstream_http,
+		.host = u->host,
+		.port = u->port,
+		.user = u->has_auth ? u->user : NULL,
+		.pass = u->pass,
+		.tls = u->scheme == PROXY_HTTPS,
+		.resolve = true,
+	};
+	char why[300] = "";
+	int r = upstream_cfg_init(&d->upstream, &spec, why, sizeof(why));
 
-	snprintf(port, sizeof(port), "%u", u->port);
-	r = getaddrinfo(u->host, port, &hints, &res);
-	if (r != 0 || res == NULL) {
-		log_error("cannot resolve proxy host '%s': %s", u->host,
-			  r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		return -EHOSTUNREACH;
-	}
-	memcpy(&d->upstream.server, res->ai_addr, res->ai_addrlen);
-	d->upstream.server_len = res->ai_addrlen;
-	freeaddrinfo(res);
-	d->upstream.proto = u->scheme == PROXY_SOCKS5 ? &upstream_socks5 : &upstream_http;
-	if (strchr(u->host, ':'))
-		snprintf(d->upstream.server_str, sizeof(d->upstream.server_str), "[%s]:%u",
-			 u->host, u->port);
-	else
-		snprintf(d->upstream.server_str, sizeof(d->upstream.server_str), "%s:%u",
-			 u->host, u->port);
-	d->upstream.has_auth = u->has_auth;
-	memcpy(d->upstream.user, u->user, sizeof(d->upstream.user));
-	memcpy(d->upstream.pass, u->pass, sizeof(d->upstream.pass));
-	if (u->scheme == PROXY_HTTPS) {
-		struct tls_opts o = { .server_name = u->host };
-		char why[256] = "";
-
-		d->upstream.tls = true;
-		snprintf(d->upstream.sni, sizeof(d->upstream.sni), "%s", u->host);
-		if (tls_cfg_create(&o, &d->upstream.tls_ctx, why, sizeof(why)) < 0) {
-			log_error("--proxy: %s", why);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	if (r < 0)
+		log_error("--proxy: %s", why);
+	return r;
 }
-
 /* ---- config and rules --------------------------------------------------- */
 
 static void daemon_log_conf_err(const char *what, const struct conf_err *e)
@@ -692,7 +667,7 @@ out_free:
 	router_unref(gen);
 	proc_lookup_destroy(d->procs);
 	config_free(d->conf);
-	tls_cfg_free(d->upstream.tls_ctx);
+	upstream_cfg_free(&d->upstream);
 	free(d);
 	return ret;
 }

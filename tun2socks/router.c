@@ -14,7 +14,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +27,6 @@
 #include "rule.h"
 #include "rules_parse.h"
 #include "ruleset.h"
-#include "tls.h"
 
 enum {
 	ROUTER_T_DIRECT = 0,
@@ -108,67 +106,6 @@ static const struct ruleset *router_set(void *arg, const char *name)
 	return NULL;
 }
 
-/* "host:port" with brackets for IPv6 literals. */
-static void router_hostport(char *buf, size_t cap, const char *host, unsigned port)
-{
-	if (strchr(host, ':'))
-		snprintf(buf, cap, "[%s]:%u", host, port);
-	else
-		snprintf(buf, cap, "%s:%u", host, port);
-}
-
-/* TLS to the proxy (https://, tls: true): one shared tls_cfg per upstream,
- * built here so a bad CA file is a config error, not a flow failure. */
-static int router_upstream_tls(struct upstream_cfg *u, const struct config_proxy *p,
-			       struct conf_err *err)
-{
-	struct tls_opts o = {
-		.server_name = p->sni ? p->sni : p->server,
-		.ca_file = p->ca,
-		.skip_verify = p->skip_cert_verify,
-	};
-	char why[256] = "";
-
-	if (!p->tls)
-		return 0;
-	u->tls = true;
-	u->skip_cert_verify = p->skip_cert_verify;
-	snprintf(u->sni, sizeof(u->sni), "%s", o.server_name);
-	snprintf(u->ca_file, sizeof(u->ca_file), "%s", p->ca ? p->ca : "");
-	if (tls_cfg_create(&o, &u->tls_ctx, why, sizeof(why)) < 0)
-		return conf_err_set(err, &p->pos, "proxy '%s': %s", p->name, why);
-	if (p->skip_cert_verify)
-		log_warn("proxy '%s': skip-cert-verify is on: the TLS connection to %s is NOT "
-			 "authenticated, anyone on the path can read and change it",
-			 p->name, p->server);
-	return 0;
-}
-
-static void router_upstream_tls_free(struct upstream_cfg *u)
-{
-	tls_cfg_free(u->tls_ctx);
-	u->tls_ctx = NULL;
-}
-
-static int router_resolve_proxy(const struct config_proxy *p, struct upstream_cfg *u,
-				struct conf_err *err)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
-	struct addrinfo *res = NULL;
-	char port[8];
-	int r;
-
-	snprintf(port, sizeof(port), "%u", p->port);
-	r = getaddrinfo(p->server, port, &hints, &res);
-	if (r != 0 || res == NULL)
-		return conf_err_set(err, &p->pos, "proxy '%s': cannot resolve '%s': %s", p->name,
-				    p->server, gai_strerror(r));
-	memcpy(&u->server, res->ai_addr, res->ai_addrlen);
-	u->server_len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 /* A literal address, else a name. */
 static int router_addr(struct socks5_addr *out, const char *host, uint16_t port)
 {
@@ -197,7 +134,6 @@ static int router_build_ups(struct router *g, const struct config *cfg,
 	for (size_t i = 0; i < g->n_ups; i++) {
 		const struct config_proxy *p = &cfg->proxies[i];
 		struct router_up *u = &g->ups[i];
-		int r;
 
 		snprintf(u->name, sizeof(u->name), "%s", p->name);
 		switch (p->type) {
@@ -222,21 +158,25 @@ static int router_build_ups(struct router *g, const struct config *cfg,
 			continue; /* unsupported: only a rule naming it fails */
 		}
 		u->usable = true;
-		router_hostport(u->cfg.server_str, sizeof(u->cfg.server_str), p->server, p->port);
-		if (p->username != NULL) {
-			u->cfg.has_auth = true;
-			snprintf(u->cfg.user, sizeof(u->cfg.user), "%s", p->username);
-			snprintf(u->cfg.pass, sizeof(u->cfg.pass), "%s",
-				 p->password ? p->password : "");
+		{
+			/* TLS to the proxy (https://, tls: true): one shared
+			 * context per upstream, built here so a bad CA file is
+			 * a config error, not a flow failure. */
+			struct upstream_spec spec = {
+				.proto = u->cfg.proto, .host = p->server, .port = p->port,
+				.user = p->username, .pass = p->password, .tls = p->tls,
+				.skip_cert_verify = p->skip_cert_verify, .sni = p->sni,
+				.ca_file = p->ca, .resolve = !opts->no_resolve,
+			};
+			char why[300] = "";
+
+			if (upstream_cfg_init(&u->cfg, &spec, why, sizeof(why)) < 0)
+				return conf_err_set(err, &p->pos, "proxy '%s': %s", p->name, why);
 		}
-		r = router_upstream_tls(&u->cfg, p, err);
-		if (r < 0)
-			return r;
-		if (!opts->no_resolve) {
-			r = router_resolve_proxy(p, &u->cfg, err);
-			if (r < 0)
-				return r;
-		}
+		if (p->tls && p->skip_cert_verify)
+			log_warn("proxy '%s': skip-cert-verify is on: the TLS connection to %s is "
+				 "NOT authenticated, anyone on the path can read and change it",
+				 p->name, p->server);
 	}
 	return 0;
 }
@@ -393,7 +333,7 @@ void router_unref(struct router *g)
 	rule_engine_unref(g->engine);
 	rule_engine_unref(g->udp_engine);
 	for (size_t i = 0; i < g->n_ups; i++)
-		router_upstream_tls_free(&g->ups[i].cfg);
+		upstream_cfg_free(&g->ups[i].cfg);
 	free(g->ups);
 	free(g);
 }

@@ -59,6 +59,27 @@ struct upstream_cfg {
 	struct tls_cfg *tls_ctx;
 };
 
+/* What a configured upstream is made from (--proxy URL or config entry). */
+struct upstream_spec {
+	const struct upstream_proto *proto;
+	const char *host;        /* name or IP literal, without brackets */
+	uint16_t port;
+	const char *user, *pass; /* user NULL: no credentials */
+	bool tls;                /* TLS to the proxy */
+	bool skip_cert_verify;   /* the caller warns about it */
+	const char *sni;         /* NULL: host */
+	const char *ca_file;     /* NULL: the system's CAs */
+	bool resolve;            /* look host up now (getaddrinfo, blocking) */
+};
+
+/* Fills u (cleared first) from s, building its TLS context. 0, or -EINVAL
+ * (TLS set-up) / -EHOSTUNREACH (no address) with the reason in why, e.g.
+ * "cannot resolve 'x': Name or service not known". upstream_cfg_free()
+ * releases what it built. */
+int upstream_cfg_init(struct upstream_cfg *u, const struct upstream_spec *s, char *why,
+		      size_t whylen);
+void upstream_cfg_free(struct upstream_cfg *u);
+
 struct upstream_proto {
 	const char *name;   /* "socks5" */
 	size_t state_size;  /* bytes for one handshake's state */
