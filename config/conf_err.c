@@ -36,3 +36,28 @@ void conf_err_format(const struct conf_err *err, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s: %s", err->file, err->msg);
 }
+
+void conf_err_quote(char *buf, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 8 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i >= 80) {
+			memcpy(buf + n, "...", 3);
+			n += 3;
+			break;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		} else {
+			buf[n++] = (char)c;
+		}
+	}
+	buf[n] = '\0';
+}

@@ -31,4 +31,9 @@ int conf_err_set(struct conf_err *err, const struct conf_pos *pos,
 /* "file:line:column: message" into buf (always NUL-terminated). */
 void conf_err_format(const struct conf_err *err, char *buf, size_t len);
 
+/* s[0, len) for a message, into buf (cap >= 9): at most 80 bytes then
+ * "...", control bytes as \xNN, so an error stays one printable line
+ * whatever the input holds. Always NUL-terminated. */
+void conf_err_quote(char *buf, size_t cap, const char *s, size_t len);
+
 #endif

@@ -99,33 +99,6 @@ static size_t find(const char *s, size_t a, size_t b, char c)
 	return p ? (size_t)(p - s) : b;
 }
 
-/* s[a, b) for a message: at most 80 bytes, control bytes as \xNN, so an
- * error stays one printable line whatever the input holds. */
-static void quote(char *buf, size_t cap, const char *s, size_t a, size_t b)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	for (size_t i = a; i < b && n + 8 < cap; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i - a >= 80) {
-			memcpy(buf + n, "...", 3);
-			n += 3;
-			break;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			buf[n++] = '\\';
-			buf[n++] = 'x';
-			buf[n++] = hex[c >> 4];
-			buf[n++] = hex[c & 15];
-		} else {
-			buf[n++] = (char)c;
-		}
-	}
-	buf[n] = '\0';
-}
-
 static struct conf_pos pos_at(const struct rp *p, size_t off)
 {
 	struct conf_pos at = p->pos;
@@ -297,7 +270,7 @@ static int parse_ranges(const struct rp *p, size_t a, size_t b, uint32_t max,
 
 		trim(p->s, &ea, &eb);
 		if (ea == eb) {
-			quote(q, sizeof(q), p->s, a, b);
+			conf_err_quote(q, sizeof(q), p->s + a, b - a);
 			return fail(p, ea, "empty %s in '%s'", what, q);
 		}
 		dash = find(p->s, ea, eb, '-');
@@ -318,7 +291,7 @@ static int parse_ranges(const struct rp *p, size_t a, size_t b, uint32_t max,
 				v[side] = v[side] * 10 + (uint64_t)(p->s[j] - '0');
 			}
 			if (v[side] > max) {
-				quote(q, sizeof(q), p->s, ea, eb);
+				conf_err_quote(q, sizeof(q), p->s + ea, eb - ea);
 				return fail(p, ea,
 					    "bad %s '%s': expected a number 0..%u, "
 					    "a range A-B or a list A/B-C",
@@ -328,7 +301,7 @@ static int parse_ranges(const struct rp *p, size_t a, size_t b, uint32_t max,
 		if (parts == 1)
 			v[1] = v[0];
 		if (v[0] > v[1]) {
-			quote(q, sizeof(q), p->s, ea, eb);
+			conf_err_quote(q, sizeof(q), p->s + ea, eb - ea);
 			return fail(p, ea, "bad %s range '%s': %u is above %u", what,
 				    q, (unsigned)v[0], (unsigned)v[1]);
 		}
@@ -427,7 +400,7 @@ static int parse_regex(const struct rp *p, size_t a, size_t b, struct rule_spec 
 	out->str = dup_range(p->s, a, b);
 	if (!out->str)
 		return fail_nomem(p, a);
-	quote(q, sizeof(q), p->s, a, b);
+	conf_err_quote(q, sizeof(q), p->s + a, b - a);
 	if (memchr(p->s + a, '\0', b - a))
 		return fail(p, a, "bad regex '%s': holds a NUL byte", q);
 	if (regex_too_big(out->str))
@@ -450,7 +423,7 @@ static int parse_payload(const struct rp *p, size_t a, size_t b, struct rule_spe
 	const char *why;
 	size_t n;
 
-	quote(q, sizeof(q), p->s, a, b);
+	conf_err_quote(q, sizeof(q), p->s + a, b - a);
 	switch (out->type) {
 	case RULE_DOMAIN:
 	case RULE_DOMAIN_SUFFIX:
@@ -535,7 +508,7 @@ static int parse_tail(const struct rp *p, size_t c, size_t b, enum pmode mode,
 		trim(p->s, &fa, &fb);
 		if (fa == fb)
 			return fail(p, fa, "empty field after ','");
-		quote(q, sizeof(q), p->s, fa, fb);
+		conf_err_quote(q, sizeof(q), p->s + fa, fb - fa);
 		if (!eq_nocase(p->s + fa, fb - fa, "no-resolve")) {
 			if (mode == MODE_LINE)
 				return fail(p, fa, "unknown option '%s': expected no-resolve", q);
@@ -635,7 +608,7 @@ static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mod
 	if (i < b && p->s[i] != ',') {
 		char q[400];
 
-		quote(q, sizeof(q), p->s, i, b);
+		conf_err_quote(q, sizeof(q), p->s + i, b - i);
 		return fail(p, i, "unexpected '%s' after ')': expected ','", q);
 	}
 	return parse_tail(p, i, b, mode, out);
@@ -705,7 +678,7 @@ static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode,
 	for (i = 0; i < sizeof(rule_types) / sizeof(rule_types[0]); i++)
 		if (eq_nocase(p->s + ta, tb - ta, rule_types[i].name))
 			break;
-	quote(q, sizeof(q), p->s, ta, tb);
+	conf_err_quote(q, sizeof(q), p->s + ta, tb - ta);
 	if (i == sizeof(rule_types) / sizeof(rule_types[0]))
 		return fail(p, ta, "unknown rule type '%s' (not supported by tun2socks)", q);
 	out->type = rule_types[i].type;

@@ -125,32 +125,6 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* s[0, len) for a message: at most 80 bytes, control bytes as \xNN. */
-static void quote(char *buf, size_t cap, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	for (size_t i = 0; i < len && n + 8 < cap; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i >= 80) {
-			memcpy(buf + n, "...", 3);
-			n += 3;
-			break;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			buf[n++] = '\\';
-			buf[n++] = 'x';
-			buf[n++] = hex[c >> 4];
-			buf[n++] = hex[c & 15];
-		} else {
-			buf[n++] = (char)c;
-		}
-	}
-	buf[n] = '\0';
-}
-
 static int grow(struct ruleset *rs)
 {
 	size_t ncap = rs->cap ? rs->cap * 2 : 64;
@@ -211,7 +185,7 @@ static int add_domain(struct loader *L, const char *s, size_t len,
 	}
 	if (rules_domain_norm(s + skip, len - skip, true, rs->names + rs->names_len,
 			      &n, &why)) {
-		quote(q, sizeof(q), s, len);
+		conf_err_quote(q, sizeof(q), s, len);
 		return conf_err_set(L->err, pos, "bad domain '%s': %s", q, why);
 	}
 	if (grow(rs))
@@ -250,7 +224,7 @@ static int add_entry(struct loader *L, const char *s, size_t len,
 		if (grow(rs))
 			return -ENOMEM;
 		if (rules_cidr_parse(s, len, &rs->cidrs[rs->n], &why)) {
-			quote(q, sizeof(q), s, len);
+			conf_err_quote(q, sizeof(q), s, len);
 			return conf_err_set(L->err, &pos, "bad CIDR '%s': %s", q, why);
 		}
 		rs->n++;
