@@ -285,20 +285,20 @@ static void us_end(struct session *s, const char *why, const char *detail)
 
 /* ---- sending -------------------------------------------------------------- */
 
-static void us_send(struct session *s, const struct socks5_addr *dst, struct pbuf *p)
+/* Sends hdr (hlen bytes, may be 0) then p's data as one datagram, to `to`
+ * (NULL: the connected peer), and counts it. */
+static void us_sendmsg(struct session *s, const void *hdr, size_t hlen, void *to,
+		       socklen_t tolen, const struct pbuf *p)
 {
-	uint8_t hdr[SOCKS5_UDP_HEADER_MAX];
 	struct iovec iov[16];
-	struct msghdr mh = { .msg_iov = iov };
-	int n = socks5_udp_header_build(hdr, sizeof(hdr), dst), cnt = 1;
+	struct msghdr mh = { .msg_iov = iov, .msg_name = to, .msg_namelen = tolen };
+	int cnt = 0;
 
-	if (n < 0) {
-		s->u->stats.dropped_other++;
-		return;
+	if (hlen > 0) {
+		iov[cnt].iov_base = (void *)hdr;
+		iov[cnt++].iov_len = hlen;
 	}
-	iov[0].iov_base = hdr;
-	iov[0].iov_len = (size_t)n;
-	for (struct pbuf *q = p; q && cnt < 16; q = q->next) {
+	for (const struct pbuf *q = p; q && cnt < 16; q = q->next) {
 		iov[cnt].iov_base = q->payload;
 		iov[cnt].iov_len = q->len;
 		cnt++;
@@ -314,6 +314,19 @@ static void us_send(struct session *s, const struct socks5_addr *dst, struct pbu
 	s->up_n++;
 	s->u->stats.dgrams_up++;
 	s->u->stats.bytes_up += p->tot_len;
+}
+
+/* PROXY: through the association, behind a SOCKS5 UDP header. */
+static void us_send(struct session *s, const struct socks5_addr *dst, struct pbuf *p)
+{
+	uint8_t hdr[SOCKS5_UDP_HEADER_MAX];
+	int n = socks5_udp_header_build(hdr, sizeof(hdr), dst);
+
+	if (n < 0) {
+		s->u->stats.dropped_other++;
+		return;
+	}
+	us_sendmsg(s, hdr, (size_t)n, NULL, 0, p);
 }
 
 /* A datagram of a BLOCKED session: REJECT answers ICMP port unreachable
@@ -358,9 +371,6 @@ static void us_send_direct(struct session *s, const struct socks5_addr *t, struc
 {
 	struct flow_udp_ctx *u = s->u;
 	struct sockaddr_in6 sa;
-	struct iovec iov[16];
-	struct msghdr mh = { .msg_iov = iov, .msg_name = &sa, .msg_namelen = sizeof(sa) };
-	int cnt = 0;
 
 	if (t->atyp == SOCKS5_ATYP_DOMAIN) {
 		struct us_named *nm = us_named_find(s, t->u.domain, t->port);
@@ -381,20 +391,7 @@ static void us_send_direct(struct session *s, const struct socks5_addr *t, struc
 	} else {
 		us_sa_from_target(&sa, t);
 	}
-	for (struct pbuf *q = p; q && cnt < 16; q = q->next) {
-		iov[cnt].iov_base = q->payload;
-		iov[cnt].iov_len = q->len;
-		cnt++;
-	}
-	mh.msg_iovlen = (size_t)cnt;
-	if (sendmsg(s->udp_fd, &mh, MSG_NOSIGNAL) < 0) {
-		u->stats.dropped_other++;
-		return;
-	}
-	s->up_b += p->tot_len;
-	s->up_n++;
-	u->stats.dgrams_up++;
-	u->stats.bytes_up += p->tot_len;
+	us_sendmsg(s, NULL, 0, &sa, sizeof(sa), p);
 }
 
 static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
