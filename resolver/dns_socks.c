@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "addr.h"
 #include "dns_msg.h"
 #include "log.h"
 
@@ -289,16 +290,7 @@ int dns_socks_create(uv_loop_t *loop, const struct upstream_cfg *proxy,
 	ds->proxy = proxy;
 	ds->sock = sock;
 	ds->timeout_ms = timeout_ms ? timeout_ms : 5000;
-	if (server->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)server;
-
-		socks5_addr_from_ipv4(&ds->target, (const uint8_t *)&s4->sin_addr,
-				      ntohs(s4->sin_port));
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)server;
-
-		socks5_addr_from_ipv6(&ds->target, s6->sin6_addr.s6_addr, ntohs(s6->sin6_port));
-	}
+	addr_sockaddr_to_socks5(server, &ds->target);
 	*out = ds;
 	return 0;
 }

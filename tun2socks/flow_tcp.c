@@ -985,24 +985,12 @@ static void flow_go(struct flow_tcp *f)
 			}
 			return;
 		}
-		f->direct = calloc(1, sizeof(*f->direct));
+		f->direct = malloc(sizeof(*f->direct));
 		if (f->direct == NULL) {
 			flow_abort(f, "out of memory", NULL);
 			return;
 		}
-		if (rt->target.atyp == SOCKS5_ATYP_IPV4) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&f->direct[0];
-
-			s4->sin_family = AF_INET;
-			memcpy(&s4->sin_addr, rt->target.u.v4, 4);
-			s4->sin_port = htons(rt->target.port);
-		} else {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&f->direct[0];
-
-			s6->sin6_family = AF_INET6;
-			memcpy(&s6->sin6_addr, rt->target.u.v6, 16);
-			s6->sin6_port = htons(rt->target.port);
-		}
+		addr_socks5_to_sockaddr(&rt->target, &f->direct[0]);
 		f->n_direct = 1;
 		f->next_direct = 0;
 		flow_connect(f);

@@ -416,12 +416,8 @@ static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_sto
 				pick = &addrs[k];
 		if (pick == NULL)
 			pick = &addrs[0];
-		if (pick->ss_family == AF_INET)
-			socks5_addr_from_ipv4(&t, (const uint8_t *)&((const struct sockaddr_in *)pick)->sin_addr,
-					      nm->port);
-		else
-			socks5_addr_from_ipv6(&t, ((const struct sockaddr_in6 *)pick)->sin6_addr.s6_addr,
-					      nm->port);
+		addr_sockaddr_to_socks5(pick, &t);
+		t.port = nm->port;
 		us_sa_from_target((struct sockaddr_in6 *)&nm->ra, &t);
 		nm->resolved = true;
 	}
