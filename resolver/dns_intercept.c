@@ -32,6 +32,7 @@
 #include "domain_match.h"
 #include "fakeip.h"
 #include "log.h"
+#include "reaper.h"
 #include "stack.h"
 
 enum {
@@ -48,7 +49,8 @@ enum {
 
 struct dns_tcp {
 	struct dns_intercept *di;
-	struct dns_tcp *prev, *next; /* di->tcp_live, or di->graveyard (next) */
+	struct dns_tcp *prev, *next; /* di->tcp_live */
+	struct reaper_node rnode;    /* once released */
 	uint64_t id;
 	unsigned refs;        /* alive + one per forwarded query */
 	unsigned pending;     /* forwarded queries owed an answer */
@@ -86,8 +88,8 @@ struct dns_intercept {
 	struct dns_forwarder fwd;
 	uint32_t fake_ttl;
 	uint8_t *buf;                /* 2 + 65535: an answer with TCP prefix */
-	struct dns_tcp *tcp_live, *graveyard;
-	uv_check_t reaper;
+	struct dns_tcp *tcp_live;
+	struct reaper reaper;        /* frees released TCP clients */
 	bool shut;
 	uint64_t next_tcp_id;
 	struct dns_intercept_stats stats;
@@ -304,22 +306,16 @@ static void dns_tcp_release(struct dns_tcp *c)
 	if (--c->refs > 0)
 		return;
 	/* Freed by the reaper: we may be inside a callback that holds c. */
-	c->next = c->di->graveyard;
-	c->di->graveyard = c;
+	reaper_defer(&c->di->reaper, &c->rnode);
 }
 
-static void dns_reap(uv_check_t *h)
+static void dns_reap(struct reaper_node *n)
 {
-	struct dns_intercept *di = h->data;
+	struct dns_tcp *c = reaper_owner(n, struct dns_tcp, rnode);
 
-	while (di->graveyard != NULL) {
-		struct dns_tcp *c = di->graveyard;
-
-		di->graveyard = c->next;
-		free(c->rx);
-		free(c->tx);
-		free(c);
-	}
+	free(c->rx);
+	free(c->tx);
+	free(c);
 }
 
 /* Detaches every callback and closes (or aborts) the pcb, unlinks c and
@@ -686,13 +682,11 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 			goto fail;
 		}
 	}
-	r = uv_check_init(loop, &di->reaper);
+	r = reaper_init(&di->reaper, loop, dns_reap);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot set up DNS: %s", uv_strerror(r));
 		goto fail;
 	}
-	di->reaper.data = di;
-	uv_check_start(&di->reaper, dns_reap);
 	*out = di;
 	return 0;
 fail:
@@ -716,14 +710,14 @@ void dns_intercept_shutdown(struct dns_intercept *di)
 	di->shut = true;
 	while (di->tcp_live != NULL)
 		dns_tcp_close(di->tcp_live, true);
-	uv_close((uv_handle_t *)&di->reaper, NULL);
+	reaper_close(&di->reaper);
 }
 
 void dns_intercept_destroy(struct dns_intercept *di)
 {
 	if (di == NULL)
 		return;
-	dns_reap(&di->reaper);
+	reaper_flush(&di->reaper);
 	domain_match_destroy(di->filter);
 	fakeip_destroy(di->fake);
 	addrmap_destroy(di->amap);

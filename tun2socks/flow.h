@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "reaper.h"
 #include "route.h"
 #include "sock.h"
 #include "upstream.h"
@@ -46,12 +47,11 @@ struct flow_ctx {
 	uint8_t *buf;
 	size_t buf_cap;
 	struct flow_tcp *live;       /* doubly linked list of live flows */
-	struct flow_tcp *graveyard;  /* released flows awaiting free */
 	/* Flows that received client data during the current TUN drain;
 	 * flow_ctx_flush() writes each one's queue upstream once, so a burst
 	 * of segments costs one writev instead of one per segment. */
 	struct flow_tcp *dirty;
-	uv_check_t reaper;
+	struct reaper reaper;        /* frees released flows */
 	uint64_t next_id;
 	unsigned live_count;
 	struct flow_stats stats;

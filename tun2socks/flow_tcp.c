@@ -72,7 +72,8 @@ enum flow_state {
 
 struct flow_tcp {
 	struct flow_ctx *ctx;
-	struct flow_tcp *prev, *next;  /* ctx->live, or ctx->graveyard (next) */
+	struct flow_tcp *prev, *next;  /* ctx->live */
+	struct reaper_node rnode;      /* once released */
 	uint64_t id;
 	unsigned refs;
 	enum flow_state state;
@@ -165,8 +166,7 @@ static void flow_release(struct flow_tcp *f)
 		return;
 	/* Freed by the reaper on the next loop iteration, never here: we may
 	 * be inside a callback that still holds f. */
-	f->next = f->ctx->graveyard;
-	f->ctx->graveyard = f;
+	reaper_defer(&f->ctx->reaper, &f->rnode);
 }
 
 static void flow_free(struct flow_tcp *f)
@@ -185,16 +185,9 @@ static void flow_free(struct flow_tcp *f)
 	free(f);
 }
 
-static void flow_reap(uv_check_t *h)
+static void flow_reap(struct reaper_node *n)
 {
-	struct flow_ctx *ctx = h->data;
-
-	while (ctx->graveyard != NULL) {
-		struct flow_tcp *f = ctx->graveyard;
-
-		ctx->graveyard = f->next;
-		flow_free(f);
-	}
+	flow_free(reaper_owner(n, struct flow_tcp, rnode));
 }
 
 static void flow_on_handle_closed(uv_handle_t *h)
@@ -1128,14 +1121,12 @@ int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct route_ops 
 	ctx->buf = malloc(ctx->buf_cap);
 	if (ctx->buf == NULL)
 		return -ENOMEM;
-	r = uv_check_init(loop, &ctx->reaper);
+	r = reaper_init(&ctx->reaper, loop, flow_reap);
 	if (r < 0) {
 		free(ctx->buf);
 		ctx->buf = NULL;
 		return r;
 	}
-	ctx->reaper.data = ctx;
-	uv_check_start(&ctx->reaper, flow_reap);
 	return 0;
 }
 
@@ -1144,12 +1135,12 @@ void flow_ctx_shutdown(struct flow_ctx *ctx)
 	flow_ctx_flush(ctx);
 	while (ctx->live != NULL)
 		flow_abort(ctx->live, "shutting down", NULL);
-	uv_close((uv_handle_t *)&ctx->reaper, NULL);
+	reaper_close(&ctx->reaper);
 }
 
 void flow_ctx_destroy(struct flow_ctx *ctx)
 {
-	flow_reap(&ctx->reaper);
+	reaper_flush(&ctx->reaper);
 	free(ctx->buf);
 	ctx->buf = NULL;
 }

@@ -29,6 +29,7 @@
 #include "flow_udp.h"
 #include "log.h"
 #include "proto_socks5.h"
+#include "reaper.h"
 #include "stack.h"
 
 /* ROUTING: the router decides (maybe resolving); PROXY sessions then
@@ -75,7 +76,7 @@ struct session {
 	struct flow_udp_ctx *u;
 	struct session *hnext;          /* hash chain */
 	struct session *lprev, *lnext;  /* live list, least recently used first */
-	struct session *gnext;          /* graveyard */
+	struct reaper_node rnode;       /* once released */
 	uint64_t id;
 	unsigned refs;
 	enum us_state state;
@@ -106,13 +107,12 @@ struct flow_udp_ctx {
 	struct flow_udp_config cfg;
 	struct session *buckets[BUCKETS];
 	struct session *lru_head, *lru_tail;
-	struct session *graveyard;
 	unsigned count;
 	uint64_t next_id;
 	uint64_t refused_until;         /* loop ms; 0 = proxy not known to refuse */
 	bool warned_refused;
 	uv_timer_t sweep;
-	uv_check_t reaper;
+	struct reaper reaper;           /* frees released sessions */
 	uint8_t *buf;                   /* one datagram, header included */
 	struct dns_intercept *dns;      /* names of fake/remembered addresses */
 	struct flow_udp_stats stats;
@@ -195,8 +195,8 @@ static void us_release(struct session *s)
 {
 	if (--s->refs > 0)
 		return;
-	s->gnext = s->u->graveyard;
-	s->u->graveyard = s;
+	/* Freed on a later loop iteration: a callback may still hold s. */
+	reaper_defer(&s->u->reaper, &s->rnode);
 }
 
 static void us_on_closed(uv_handle_t *h)
@@ -207,20 +207,15 @@ static void us_on_closed(uv_handle_t *h)
 	us_release(s);
 }
 
-static void us_reap(uv_check_t *h)
+static void us_reap(struct reaper_node *n)
 {
-	struct flow_udp_ctx *u = h->data;
+	struct session *s = reaper_owner(n, struct session, rnode);
 
-	while (u->graveyard) {
-		struct session *s = u->graveyard;
-
-		u->graveyard = s->gnext;
-		for (unsigned i = 0; i < s->n_pend; i++)
-			pbuf_free(s->pend[i].p);
-		free(s->pend);
-		free(s->hs);
-		free(s);
-	}
+	for (unsigned i = 0; i < s->n_pend; i++)
+		pbuf_free(s->pend[i].p);
+	free(s->pend);
+	free(s->hs);
+	free(s);
 }
 
 static void us_end(struct session *s, const char *why, const char *detail)
@@ -1103,9 +1098,7 @@ int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route
 	uv_timer_init(loop, &u->sweep);
 	u->sweep.data = u;
 	uv_timer_start(&u->sweep, us_on_sweep, 1000, 1000);
-	uv_check_init(loop, &u->reaper);
-	u->reaper.data = u;
-	uv_check_start(&u->reaper, us_reap);
+	reaper_init(&u->reaper, loop, us_reap);
 	*out = u;
 	return 0;
 }
@@ -1115,14 +1108,14 @@ void flow_udp_ctx_shutdown(struct flow_udp_ctx *u)
 	while (u->lru_head)
 		us_end(u->lru_head, "shutting down", NULL);
 	uv_close((uv_handle_t *)&u->sweep, NULL);
-	uv_close((uv_handle_t *)&u->reaper, NULL);
+	reaper_close(&u->reaper);
 }
 
 void flow_udp_ctx_destroy(struct flow_udp_ctx *u)
 {
 	if (u == NULL)
 		return;
-	us_reap(&u->reaper);
+	reaper_flush(&u->reaper);
 	free(u->buf);
 	free(u);
 }
