@@ -65,20 +65,25 @@ fuzz)
 esac
 bdir=${T2S_BUILD_DIR:-$bdir}
 
-# (${a[@]+"${a[@]}"} expands an empty array under set -u in bash 3.2 too.)
-# Fetch/install first; deps.sh prints the cmake arguments it wants.
-deps_out=$(bash "$T2S_ROOT/scripts/deps.sh" ${deps_flags[@]+"${deps_flags[@]}"})
-deps_args=()
-while IFS= read -r line; do
-	[ -n "$line" ] && deps_args+=("$line")
-done <<<"$deps_out"
-
 if [ "$clean" = 1 ] && [ -d "$bdir" ]; then
 	# build/deps (fetched sources, tarball cache) lives inside build/: keep it.
 	t2s_log "cleaning $bdir (keeping deps/)"
 	find "$bdir" -mindepth 1 -maxdepth 1 ! -name deps -exec rm -rf {} +
 fi
 mkdir -p "$bdir"
+# Tool output (apt, cmake, compiler) goes to this log; the terminal gets a
+# line per step.
+t2s_log_open "$bdir/logs/build.log"
+t2s_log "log: $T2S_LOG"
+
+# (${a[@]+"${a[@]}"} expands an empty array under set -u in bash 3.2 too.)
+# Fetch/install first; deps.sh prints the cmake arguments it wants.
+deps_out=$(bash "$T2S_ROOT/scripts/deps.sh" ${deps_flags[@]+"${deps_flags[@]}"}) ||
+	exit 1
+deps_args=()
+while IFS= read -r line; do
+	[ -n "$line" ] && deps_args+=("$line")
+done <<<"$deps_out"
 
 cmake_args=(-DCMAKE_BUILD_TYPE="$build_type" "${mode_args[@]}"
 	${deps_args[@]+"${deps_args[@]}"} ${extra[@]+"${extra[@]}"})
@@ -94,23 +99,34 @@ if [ ! -f "$bdir/CMakeCache.txt" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want"
 		gen_args=(-G Ninja)
 	fi
 	rm -f "$stamp"
-	t2s_log "configuring $bdir"
+	t2s_log "configuring ${bdir#"$T2S_ROOT"/}"
 	if [ "$variant" = fuzz ]; then
 		CC=${CC:-clang}
 		case $CC in *clang*) ;; *) CC=clang ;; esac
 		export CC
 	fi
-	cmake -S "$T2S_ROOT" -B "$bdir" ${gen_args[@]+"${gen_args[@]}"} "${cmake_args[@]}"
+	t2s_logged "configuring $bdir" cmake -S "$T2S_ROOT" -B "$bdir" \
+		${gen_args[@]+"${gen_args[@]}"} "${cmake_args[@]}"
 	printf '%s\n' "$want" >"$stamp"
 fi
 
 jobs=$(t2s_nproc)
-cmake --build "$bdir" --parallel "$jobs"
+kind="make"
+[ -f "$bdir/build.ninja" ] && kind=ninja
+t2s_log_note "building $bdir with $jobs jobs"
+rc=0
+cmake --build "$bdir" --parallel "$jobs" 2>&1 | t2s_progress "$kind" building || rc=$?
+[ "$rc" -eq 0 ] || t2s_fail "build failed"
 
 if [ "$run_tests" = 1 ]; then
+	# The TLS unit test makes its certificates with the openssl tool.
+	if t2s_have_apt && [ "${T2S_NO_INSTALL:-0}" != 1 ]; then
+		t2s_apt_install openssl
+	fi
+	t2s_log "running the unit tests (ctest)"
 	(cd "$bdir" && ctest --output-on-failure --parallel "$jobs")
 fi
 
 if [ -x "$bdir/tun2socks" ]; then
-	t2s_log "built $bdir/tun2socks"
+	t2s_log "built ${bdir#"$T2S_ROOT"/}/tun2socks"
 fi

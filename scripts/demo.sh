@@ -9,7 +9,7 @@
 # developer redirect, REJECT), and what the daemon logged. Everything is
 # torn down at the end, also on Ctrl-C or failure.
 #
-#   sudo bash scripts/demo.sh [--no-build] [--no-deps] [--keep]
+#   bash scripts/demo.sh [--no-build] [--no-deps] [--keep]    (as root)
 #
 # Nothing leaves the machine: every address used exists only inside the two
 # namespaces the demo creates.
@@ -34,19 +34,20 @@ bad() { printf '   %s✘%s %s\n' "$R" "$N" "$*"; }
 info() { printf '   %s\n' "$*"; }
 
 BIN=${T2S_BIN:-$ROOT/build/tun2socks}
-if ((DO_BUILD)) && [[ ! -x $BIN ]]; then
-	step "Building tun2socks (bash scripts/build.sh)"
-	[[ -f $ROOT/scripts/build.sh ]] || { bad "scripts/build.sh not found"; exit 1; }
-	(cd "$ROOT" && bash scripts/build.sh) >/tmp/t2s-demo-build.$$.log 2>&1 ||
-		{ bad "build failed:"; tail -n 30 /tmp/t2s-demo-build.$$.log; rm -f /tmp/t2s-demo-build.$$.log; exit 1; }
-	rm -f /tmp/t2s-demo-build.$$.log
+# Package installs and the build log to one file; each prints a line per
+# step here, and on failure the end of the log and its path.
+export T2S_LOG=${T2S_LOG:-$ROOT/build/logs/demo-setup.log}
+mkdir -p "$(dirname "$T2S_LOG")" && : >"$T2S_LOG"
+if ((DO_DEPS)); then
+	step "Installing what the demo needs (scripts/install-test-deps.sh --demo)"
+	bash "$ROOT/scripts/install-test-deps.sh" --demo || exit 1
+fi
+if ((DO_BUILD)); then
+	step "Building tun2socks (scripts/build.sh)"
+	bash "$ROOT/scripts/build.sh" || exit 1
 fi
 [[ -x $BIN ]] || { bad "no daemon at $BIN"; exit 1; }
 export T2S_BIN=$BIN
-if ((DO_DEPS)); then
-	step "Checking test servers and tools (scripts/install-test-deps.sh)"
-	bash "$ROOT/scripts/install-test-deps.sh" | sed 's/^/   /' || { bad "could not install dependencies"; exit 1; }
-fi
 
 # shellcheck disable=SC2034 # read by lib.sh
 T2S_GROUP=demo

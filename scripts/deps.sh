@@ -50,6 +50,7 @@ src_root=$deps_dir/src
 apt_dir=$deps_dir/apt
 mkdir -p "$cache_dir" "$src_root"
 cache_dir=$(cd "$cache_dir" && pwd)
+t2s_log_open "$deps_dir/deps.log"
 
 # Two builds started at once (say build.sh and build.sh --asan) share this
 # directory: serialise them.
@@ -63,7 +64,9 @@ fi
 install_tools() {
 	[ "$no_install" = 1 ] && return 0
 	if t2s_have_apt; then
-		t2s_apt_install build-essential cmake ninja-build pkg-config \
+		# gcc, make and libc headers without the rest of build-essential
+		# (no g++: the project is C only).
+		t2s_apt_install gcc libc6-dev make cmake ninja-build pkg-config \
 			libuv1-dev libyaml-dev xz-utils bzip2 tar
 		if [ "$want_fuzz" = 1 ]; then
 			t2s_apt_install clang
@@ -154,140 +157,170 @@ sort_versions_desc() {
 
 # --- Debian archive, through a private apt configuration --------------------
 
-# The Debian archive URI from the machine's own apt sources: the first entry
-# (one-line or deb822 format) whose suites include the running release's
-# codename; failing that, the first entry with a plain release suite (no
-# -updates/-security/-backports). Comments and disabled stanzas are skipped.
-debian_mirror() {
-	if [ -n "${T2S_DEBIAN_MIRROR:-}" ]; then
-		printf '%s\n' "$T2S_DEBIAN_MIRROR"
-		return 0
-	fi
-	local codename files=() f
-	# shellcheck disable=SC1091
-	codename=$(. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_CODENAME:-}")
-	[ -f /etc/apt/sources.list ] && files+=(/etc/apt/sources.list)
-	for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] && files+=("$f")
-	done
-	[ "${#files[@]}" -gt 0 ] || return 1
-	awk -v want="$codename" '
-		function consider(uri, suites,   n, s, i) {
-			if (uri == "" || uri ~ /^cdrom:/) return
-			n = split(suites, s, /[ \t]+/)
-			for (i = 1; i <= n; i++) {
-				if (s[i] == "") continue
-				if (want != "" && s[i] == want && exact == "") exact = uri
-				if (s[i] !~ /-/ && plain == "") plain = uri
-			}
-		}
-		function flush() {
-			if (types ~ /(^|[ \t])deb(-src)?([ \t]|$)/ && tolower(enabled) != "no") {
-				split(uris, u, /[ \t]+/)
-				for (k = 1; k in u; k++) if (u[k] != "") { consider(u[k], suites); break }
-			}
-			types = uris = suites = enabled = ""; key = ""
-		}
-		FNR == 1 { if (deb822) flush(); deb822 = (FILENAME ~ /\.sources$/) }
-		deb822 {
-			if ($0 ~ /^[ \t]*#/) next
-			if ($0 ~ /^[ \t]*$/) { flush(); next }
-			if ($0 ~ /^[ \t]/) {   # continuation line
-				if (key == "uris") uris = uris " " $0
-				else if (key == "suites") suites = suites " " $0
-				next
-			}
-			key = tolower($0); sub(/:.*/, "", key)
-			val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-			if (key == "types") types = val
-			else if (key == "uris") uris = val
-			else if (key == "suites") suites = val
-			else if (key == "enabled") enabled = val
-			next
-		}
-		{
-			line = $0; sub(/#.*/, "", line)
-			n = split(line, f, /[ \t]+/)
-			i = 1; while (i <= n && f[i] == "") i++
-			if (f[i] != "deb" && f[i] != "deb-src") next
-			i++
-			if (substr(f[i], 1, 1) == "[") {
-				while (i <= n && f[i] !~ /\]$/) i++
-				i++
-			}
-			consider(f[i], f[i + 1])
-		}
-		END {
-			if (deb822) flush()
-			if (exact != "") print exact
-			else if (plain != "") print plain
-		}
-	' "${files[@]}"
-}
+# The suites searched for in-range sources, newest stable first. trixie
+# alone has all three today; the later ones are there for when it no longer
+# has (a suite that cannot be used is only a warning).
+suites=${T2S_DEBIAN_SUITES:-trixie forky sid}
+keyring=${T2S_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
 
-apt_opts=()
+# apt runs with a configuration of its own (APT_CONFIG, and Dir::Etc
+# pointing under $apt_dir), so nothing in the machine's apt.conf.d,
+# sources, keyrings, preferences or dpkg status changes what it does: a
+# host that disables Valid-Until checks, pins, proxies or trusts extra keys
+# neither helps nor breaks it, and nothing of the host's is written.
+apt_env=()
 apt_ready=0
+declare -A suite_problem=()
+usable_suites=""
 apt_prepare() {
 	[ "$apt_ready" = 1 ] && return 0
-	local mirror
-	mirror=$(debian_mirror || true)
+	local mirror s etc=$apt_dir/etc
+	mirror=$(t2s_debian_mirror || true)
 	[ -n "$mirror" ] ||
 		t2s_die "no Debian archive URI in the apt sources; set T2S_DEBIAN_MIRROR"
-	mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-	local s
-	for s in trixie forky sid; do
-		printf 'deb-src [trusted=yes] %s %s main\n' "$mirror" "$s"
-	done >"$apt_dir/sources.list"
-	apt_opts=(
-		-o "Dir::Etc::SourceList=$apt_dir/sources.list"
-		-o "Dir::Etc::SourceParts=/dev/null"
-		-o "Dir::State::Lists=$apt_dir/lists"
-		-o "Dir::Cache=$apt_dir/cache"
-		-o "Acquire::Languages=none"
-	)
-	# As root apt downloads as the _apt user, which may not be allowed into
-	# the build tree; the files are only tarballs we unpack ourselves.
-	[ "$(id -u)" -eq 0 ] && apt_opts+=(-o "APT::Sandbox::User=root")
-	t2s_log "apt-get update (private source list under $apt_dir, archive $mirror)"
-	if ! apt-get -q "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1; then
-		cat "$apt_dir/update.log" >&2
-		t2s_die "apt-get update with the private source list failed"
+	if [ ! -s "$keyring" ]; then
+		t2s_apt_install debian-archive-keyring
+		[ -s "$keyring" ] || t2s_die "no Debian archive keyring at $keyring"
 	fi
+	rm -rf "$etc"
+	mkdir -p "$etc/apt.conf.d" "$etc/preferences.d" "$etc/trusted.gpg.d" \
+		"$etc/sources.list.d" "$apt_dir/state/lists/partial" \
+		"$apt_dir/cache/archives/partial"
+	: >"$apt_dir/state/status"
+	# Signatures are always checked against Debian's archive keyring
+	# (signed-by); an index that is unsigned or badly signed is never used.
+	# check-valid-until=no: Valid-Until bounds how long a signed index may
+	# be replayed to a client that installs binaries from it. We only read
+	# source indexes, and every tarball is still checked against the
+	# signed index's hashes, so an expired but validly signed index (a
+	# frozen mirror, a machine whose clock is ahead) still proves what
+	# each file is; an invalid signature is fatal all the same.
+	for s in $suites; do
+		printf 'deb-src [signed-by=%s check-valid-until=no] %s %s main\n' \
+			"$keyring" "$mirror" "$s"
+	done >"$etc/sources.list"
+	{
+		printf 'Dir::Etc "%s/";\n' "$etc"
+		printf 'Dir::Etc::main "apt.conf";\n'
+		printf 'Dir::Etc::parts "apt.conf.d";\n'
+		printf 'Dir::Etc::sourcelist "sources.list";\n'
+		printf 'Dir::Etc::sourceparts "sources.list.d";\n'
+		printf 'Dir::Etc::trusted "trusted.gpg";\n'
+		printf 'Dir::Etc::trustedparts "trusted.gpg.d";\n'
+		printf 'Dir::Etc::preferences "preferences";\n'
+		printf 'Dir::Etc::preferencesparts "preferences.d";\n'
+		printf 'Dir::Etc::netrc "auth.conf";\n'
+		printf 'Dir::State "%s/state/";\n' "$apt_dir"
+		printf 'Dir::State::lists "lists/";\n'
+		printf 'Dir::State::status "%s/state/status";\n' "$apt_dir"
+		printf 'Dir::Cache "%s/cache/";\n' "$apt_dir"
+		printf 'Dir::Log "%s/log/";\n' "$apt_dir"
+		printf 'Acquire::AllowInsecureRepositories "false";\n'
+		printf 'Acquire::AllowDowngradeToInsecureRepositories "false";\n'
+		printf 'Acquire::AllowWeakRepositories "false";\n'
+		printf 'Acquire::Languages "none";\n'
+		printf 'Acquire::Retries "3";\n'
+		printf 'Acquire::http::Timeout "30";\n'
+		printf 'APT::Get::List-Cleanup "true";\n'
+		# As root apt downloads as the _apt user, which may not be allowed
+		# into the build tree; the files are only tarballs we unpack
+		# ourselves, after apt checked them.
+		if [ "$(id -u)" -eq 0 ]; then
+			printf 'APT::Sandbox::User "root";\n'
+		fi
+	} >"$etc/apt.conf"
+	apt_env=(env "APT_CONFIG=$etc/apt.conf" LC_ALL=C)
+	t2s_log "reading Debian's signed source indexes ($suites)"
+	t2s_log_note "private apt configuration: $etc/apt.conf; archive $mirror"
+	# apt-get update fails as a whole when any one suite fails; which
+	# suites are usable is read off the lists it kept.
+	"${apt_env[@]}" apt-get -q update >"$apt_dir/update.log" 2>&1 || true
+	cat "$apt_dir/update.log" >>"${T2S_LOG:-/dev/null}"
+	usable_suites=""
+	for s in $suites; do
+		if compgen -G "$apt_dir/state/lists/*_dists_${s}_*Sources*" >/dev/null; then
+			usable_suites="$usable_suites $s"
+		else
+			suite_problem[$s]=$(suite_error "$s")
+			t2s_warn "suite $s not usable: ${suite_problem[$s]}"
+		fi
+	done
+	[ -n "$usable_suites" ] || t2s_fail "no Debian suite could be read; tried: $(suites_report)"
 	apt_ready=1
+}
+
+# The first error apt-get update reported for SUITE, on one line
+# ("Release file for .../dists/forky/InRelease is expired (...)", "The
+# repository '... sid InRelease' is not signed.").
+suite_error() { # suite
+	local e
+	e=$(grep -E '^(E|W): ' "$apt_dir/update.log" |
+		grep -E "(dists/$1/| $1 (In)?Release)" | head -n 1 |
+		sed -E 's/^(E|W): //; s/ \[IP: [^]]*\]//')
+	printf '%s\n' "${e:-no source index (see $apt_dir/update.log)}"
+}
+
+# "trixie (ok), forky (<why not>), ..."
+suites_report() {
+	local s out=""
+	for s in $suites; do
+		if [ -n "${suite_problem[$s]:-}" ]; then
+			out="$out${out:+; }$s (${suite_problem[$s]})"
+		else
+			out="$out${out:+; }$s (index ok)"
+		fi
+	done
+	printf '%s\n' "$out"
 }
 
 # Downloads the newest in-range source package of PKG whose files are all
 # there (some listed versions 404) and keeps its orig tarball in the cache;
-# sets fetched_orig to its path. Runs in the main shell (apt state is kept).
+# sets fetched_orig to its path. apt checks every file against the signed
+# index. Runs in the main shell (apt state is kept).
 fetched_orig=""
 apt_fetch_orig() { # name pkg
-	local name=$1 pkg=$2 versions v tmp orig
+	local name=$1 pkg=$2 versions v tmp orig tried="" announced=""
 	fetched_orig=""
 	apt_prepare
-	versions=$(apt-cache "${apt_opts[@]}" showsrc "$pkg" 2>/dev/null |
+	versions=$("${apt_env[@]}" apt-cache showsrc "$pkg" 2>/dev/null |
 		awk -v p="$pkg" '/^Package: /{cur=$2} /^Version: /{if (cur == p) print $2}' |
 		sort -u | sort_versions_desc)
-	[ -n "$versions" ] || t2s_die "no source package $pkg in the Debian archive"
 	while IFS= read -r v; do
-		in_range "$name" "$(upstream_of "$v")" || continue
-		tmp=$(mktemp -d "$apt_dir/dl.XXXXXX")
-		t2s_log "trying $pkg=$v"
-		if (cd "$tmp" && apt-get -q "${apt_opts[@]}" source --download-only "$pkg=$v") \
-			>"$tmp.log" 2>&1; then
-			orig=$(find "$tmp" -maxdepth 1 -type f -name "${pkg}_*.orig.tar.*" \
-				! -name '*.asc' | head -n 1)
-			if [ -n "$orig" ]; then
-				mv -f "$orig" "$cache_dir/"
-				rm -rf "$tmp" "$tmp.log"
-				t2s_log "fetched $(basename "$orig") (from $pkg $v)"
-				fetched_orig=$cache_dir/$(basename "$orig")
-				return 0
-			fi
+		[ -n "$v" ] || continue
+		if ! in_range "$name" "$(upstream_of "$v")"; then
+			tried="$tried${tried:+, }$v (out of range)"
+			continue
 		fi
-		t2s_log "  $pkg=$v: $(grep -m1 -E '^(E|W): ' "$tmp.log" || echo 'download failed')"
+		tmp=$(mktemp -d "$apt_dir/dl.XXXXXX")
+		t2s_log_note "fetching $name $(upstream_of "$v") source (Debian $pkg $v)"
+		if [ "$announced" != "$name" ]; then
+			t2s_log "fetching $name $(upstream_of "$v") source"
+			announced=$name
+		fi
+		# A partial mirror may lack a version's .dsc or Debian diff while
+		# holding its orig tarball, which is all we use: apt moves a file
+		# to its final name only once its size and hashes match the signed
+		# index, so an orig tarball that arrived is the right one whatever
+		# else failed.
+		(cd "$tmp" && "${apt_env[@]}" apt-get -q source --download-only "$pkg=$v") \
+			>"$tmp.log" 2>&1 || true
+		cat "$tmp.log" >>"${T2S_LOG:-/dev/null}"
+		orig=$(find "$tmp" -maxdepth 1 -type f -name "${pkg}_*.orig.tar.*" \
+			! -name '*.asc' | head -n 1)
+		if [ -n "$orig" ]; then
+			mv -f "$orig" "$cache_dir/"
+			rm -rf "$tmp" "$tmp.log"
+			fetched_orig=$cache_dir/$(basename "$orig")
+			return 0
+		fi
+		tried="$tried${tried:+, }$v ($(grep -m1 -E '^(E|W): ' "$tmp.log" |
+			sed -E 's/^E: Failed to fetch .*\/([^/ ]+) +/\1: /; s/ \[IP: [^]]*\]//; s/^(E|W): //' ||
+			true))"
+		t2s_log_note "$pkg $v: no orig tarball, trying an older version"
 		rm -rf "$tmp" "$tmp.log"
 	done <<<"$versions"
-	t2s_die "no version of $pkg in the supported range could be downloaded"
+	t2s_fail "no $pkg source in the supported range could be fetched." \
+		"Versions seen: ${tried:-none}. Suites: $(suites_report)"
 }
 
 # The newest in-range orig tarball of PKG already in the cache, if any.
@@ -334,7 +367,7 @@ ensure_debian_source() { # name pkg
 	if [ "$have" = "${tarball##*/}" ] && [ -d "$dest" ]; then
 		return 0
 	fi
-	t2s_log "unpacking ${tarball##*/} into $dest"
+	t2s_log_note "unpacking ${tarball##*/} into $dest"
 	tmp=$(mktemp -d "$src_root/.unpack.XXXXXX")
 	tar -xf "$tarball" -C "$tmp" || { rm -rf "$tmp"; t2s_die "cannot unpack $tarball"; }
 	top=$(find "$tmp" -mindepth 1 -maxdepth 1)
@@ -346,6 +379,15 @@ ensure_debian_source() { # name pkg
 	mv "$top" "$dest"
 	rmdir "$tmp"
 	printf '%s\n' "${tarball##*/}" >"$stamp"
+}
+
+# "c-ares 1.34.5" for what ensure_debian_source unpacked in $src_root/NAME.
+source_version() { # name pkg
+	local v
+	v=$(cat "$src_root/$1/.t2s-orig" 2>/dev/null || true)
+	v=${v#"$2"_}
+	v=${v%%.orig.tar.*}
+	printf '%s %s\n' "$1" "$(upstream_of "$v")"
 }
 
 check_tree() { # dir file...
@@ -361,29 +403,33 @@ check_tree() { # dir file...
 install_tools
 check_tools
 
-lwip_dir="" cares_dir="" mbedtls_dir=""
+lwip_dir="" cares_dir="" mbedtls_dir="" used=()
 if t2s_is_debian || [ -n "${T2S_DEBIAN_MIRROR:-}" ]; then
 	ensure_debian_source lwip lwip
 	lwip_dir=$source_dir
+	used=("$(source_version lwip lwip)")
 	check_tree "$lwip_dir" src/core/init.c src/core/ipv4/ip4.c src/core/ipv6/ip6.c \
 		src/include/lwip/init.h
 	if system_has c-ares; then
-		t2s_log "c-ares: system $(pkg-config --modversion libcares)"
+		used+=("c-ares $(pkg-config --modversion libcares) (system)")
 	else
 		ensure_debian_source c-ares c-ares
 		cares_dir=$source_dir
+		used+=("$(source_version c-ares c-ares)")
 		check_tree "$cares_dir" CMakeLists.txt include/ares_version.h
 	fi
 	if system_has mbedtls; then
-		t2s_log "mbedTLS: system $(pkg-config --modversion mbedtls)"
+		used+=("mbedTLS $(pkg-config --modversion mbedtls) (system)")
 	else
 		ensure_debian_source mbedtls mbedtls
 		mbedtls_dir=$source_dir
+		used+=("$(source_version mbedtls mbedtls)")
 		# Release tarballs carry the generated sources and the framework
 		# submodule, so GEN_FILES=OFF needs neither python nor git.
 		check_tree "$mbedtls_dir" CMakeLists.txt framework/CMakeLists.txt \
 			library/error.c library/psa_crypto_driver_wrappers.h
 	fi
+	t2s_log "sources: $(printf '%s, ' "${used[@]}" | sed 's/, $//')"
 else
 	t2s_log "not Debian: CMake will use system packages or FetchContent (upstream git)"
 fi
@@ -396,6 +442,6 @@ if {
 	echo "set(T2S_DEPS_CARES_SOURCE_DIR \"$cares_dir\")"
 	echo "set(T2S_DEPS_MBEDTLS_SOURCE_DIR \"$mbedtls_dir\")"
 } | t2s_write_if_changed "$deps_file"; then
-	t2s_log "wrote $deps_file"
+	t2s_log_note "wrote $deps_file"
 fi
 printf '%s\n' "-DT2S_DEPS_FILE=$deps_file"

@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
-# Install the Debian packages the integration tests, the demo and the
-# benchmark use. Installs only what is missing; runs `apt-get update` once
-# first, and only when something has to be installed.
+# scripts/install-test-deps.sh [--demo]
 #
-#   bash scripts/install-test-deps.sh            # everything
-#   T2S_DEPS_EXTRA="valgrind" bash scripts/install-test-deps.sh
+# Installs the Debian packages the tests (default) or only the demo
+# (--demo) use: only what is missing, without recommends, and without
+# starting the packages' own services on the host. One terminal line per
+# step; apt's output goes to the run's log (T2S_LOG, else
+# build/logs/install.log).
+#
+# Environment: T2S_DEPS_EXTRA="pkg ..." adds packages.
 set -euo pipefail
+
+T2S_LOG_TAG=deps
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+profile="test"
+for arg in "$@"; do
+	case $arg in
+	--demo) profile=demo ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*) t2s_die "unknown argument: $arg" ;;
+	esac
+done
 
 # package -> a command it provides (checked when dpkg does not know the
 # package, e.g. a tool built from source or installed another way).
@@ -28,56 +47,38 @@ declare -A PROVIDES=(
 	[valgrind]=valgrind
 	[dnsmasq-base]=dnsmasq
 	[bind9-dnsutils]=dig
-	[tinyproxy]=tinyproxy
+	[tinyproxy-bin]=tinyproxy
 	[stunnel4]=stunnel4
 )
-# valgrind: T2S_LEAK_CHECK=1 without an ASan build (build-asan/tun2socks)
-# microsocks: a SOCKS5 server without UDP ASSOCIATE (test_udp's refusal case)
-# dnsmasq-base: the upstream DNS server (the binary only, no system service)
-# tinyproxy, stunnel4: HTTP CONNECT proxy and TLS in front of it
-PKGS=(dante-server microsocks nginx-light curl iperf3 wrk proxychains4 iproute2
-      procps psmisc openssl python3 coreutils tcpdump passwd valgrind
-      dnsmasq-base bind9-dnsutils tinyproxy stunnel4)
+# The demo: the servers it starts and the tools it drives them with.
+# tinyproxy-bin is tinyproxy without its init script and logrotate (which
+# would pull in cron); dnsmasq-base is the binary without the service.
+DEMO_PKGS=(dante-server microsocks nginx-light tinyproxy-bin dnsmasq-base
+	curl bind9-dnsutils iproute2 procps psmisc coreutils python3)
+# The tests add: stunnel4 (TLS in front of tinyproxy), openssl (test
+# certificates), iperf3/wrk/proxychains4 (throughput, connection rate and
+# the SOCKS-only baseline), tcpdump (T2S_PCAP), passwd (users for dante's
+# username auth), valgrind (leak checks without an ASan build).
+TEST_PKGS=("${DEMO_PKGS[@]}" stunnel4 openssl iperf3 wrk proxychains4 tcpdump
+	passwd valgrind)
+
+[ "$(id -u)" -eq 0 ] || t2s_die "must run as root (installs packages)"
+t2s_have_apt || t2s_die "needs apt (Debian or Ubuntu); install by hand: ${TEST_PKGS[*]}"
+t2s_log_open "$T2S_ROOT/build/logs/install.log"
+
+if [ "$profile" = demo ]; then pkgs=("${DEMO_PKGS[@]}"); else pkgs=("${TEST_PKGS[@]}"); fi
 # shellcheck disable=SC2206
-PKGS+=(${T2S_DEPS_EXTRA:-})
-
-if [[ $(id -u) -ne 0 ]]; then
-	echo "install-test-deps: must run as root" >&2
-	exit 1
-fi
-
-is_installed() {
-	local p=$1 st
-	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	[[ $st == "install ok installed" ]] && return 0
-	local cmd=${PROVIDES[$p]:-}
-	[[ -n $cmd ]] && PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 && return 0
-	return 1
-}
+pkgs+=(${T2S_DEPS_EXTRA:-})
 
 missing=()
-for p in "${PKGS[@]}"; do
-	is_installed "$p" || missing+=("$p")
+for p in "${pkgs[@]}"; do
+	t2s_deb_installed "$p" && continue
+	cmd=${PROVIDES[$p]:-}
+	[ -n "$cmd" ] && PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 && continue
+	missing+=("$p")
 done
-
-if ((${#missing[@]} == 0)); then
-	echo "install-test-deps: all present"
+if [ "${#missing[@]}" -eq 0 ]; then
+	t2s_log "$profile servers and tools: all present"
 	exit 0
 fi
-
-echo "install-test-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# --no-install-recommends keeps it small; policy-rc.d stops the packages'
-# own services (nginx, danted) from being started on the host.
-policy=/usr/sbin/policy-rc.d
-made_policy=0
-if [[ ! -e $policy ]]; then
-	printf '#!/bin/sh\nexit 101\n' >"$policy"
-	chmod +x "$policy"
-	made_policy=1
-fi
-rc=0
-apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
-((made_policy)) && rm -f "$policy"
-exit $rc
+T2S_APT_NO_SERVICES=1 t2s_apt_install "${missing[@]}"

@@ -6,6 +6,9 @@
 #   T2S_SKIP="fuzz leak" bash scripts/test.sh   # skip stages by name
 #
 # Stages, in order:
+#   fresh        scripts/fresh-check.sh --demo: a minimal Debian 12 root made
+#                with debootstrap, where the build, the unit tests and the
+#                demo must install everything they need themselves
 #   unit         default build (RelWithDebInfo), ctest: unit tests and the
 #                fuzz targets replaying their seed corpora
 #   asan         the same under AddressSanitizer + UBSan
@@ -61,6 +64,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 banner "installing what is missing"
 bash scripts/install-test-deps.sh || { echo "dependency install failed" >&2; exit 1; }
+
+if stage_on fresh; then
+	banner "a fresh Debian 12 root: build, unit tests and the demo"
+	bash scripts/fresh-check.sh --demo 2>&1 | tee "$LOGDIR/fresh.log"
+	count_plain "$LOGDIR/fresh.log" fresh
+fi
 
 if stage_on unit; then
 	banner "unit tests (default build)"
