@@ -13,9 +13,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "rule.h"
-#include "ruleset.h"
-#include "rules_parse.h"
+#include "tun2socks/route/rule.h"
+#include "config/ruleset.h"
+#include "config/rules_parse.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* conf_err: see conf_err.h. */
-#include "conf_err.h"
+#include "config/conf_err.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -14,7 +14,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "config.h"
+#include "config/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,8 +29,8 @@
 
 #include <yaml.h>
 
-#include "proxy_url.h"
-#include "resolver.h"
+#include "config/proxy_url.h"
+#include "resolver/resolver.h"
 
 enum {
 	CONFIG_FILE_MAX = 64 << 20,   /* bytes read by config_load() */

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conf_err.h"
+#include "config/conf_err.h"
 
 enum config_log_level {
 	CONFIG_LOG_SILENT,

@@ -1,4 +1,4 @@
-#include "proxy_url.h"
+#include "config/proxy_url.h"
 
 #include <errno.h>
 #include <stdarg.h>

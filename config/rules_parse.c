@@ -1,5 +1,5 @@
 /* rules_parse: see rules_parse.h. */
-#include "rules_parse.h"
+#include "config/rules_parse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

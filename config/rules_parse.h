@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conf_err.h"
+#include "config/conf_err.h"
 
 enum rule_type {
 	RULE_DOMAIN = 1,

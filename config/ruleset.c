@@ -1,5 +1,5 @@
 /* ruleset: see ruleset.h. */
-#include "ruleset.h"
+#include "config/ruleset.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -26,8 +26,8 @@
 
 #include <stddef.h>
 
-#include "conf_err.h"
-#include "rules_parse.h"
+#include "config/conf_err.h"
+#include "config/rules_parse.h"
 
 enum ruleset_behavior { RULESET_DOMAIN = 1, RULESET_IPCIDR, RULESET_CLASSICAL };
 enum ruleset_format { RULESET_YAML = 1, RULESET_TEXT };

@@ -9,7 +9,7 @@
  * ../shared/design/research.md section 1. Unmodified lwIP 2.2.1; the use of
  * tcp_input() and ip_data is why the version is pinned.
  */
-#include "stack.h"
+#include "lwip-port/stack.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "tun2socks/base/log.h"
 
 u32_t sys_now(void)
 {

@@ -7,14 +7,14 @@
  * Invariants: every entry is in exactly one chain and on the list;
  * addresses are distinct; count <= cap.
  */
-#include "addrmap.h"
+#include "resolver/addrmap.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "siphash.h"
+#include "tun2socks/base/siphash.h"
 
 enum { ADDRMAP_NAME_MAX = 253 };
 

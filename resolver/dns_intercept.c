@@ -18,7 +18,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 
-#include "dns_intercept.h"
+#include "resolver/dns_intercept.h"
 
 #include <ares.h>
 #include <errno.h>
@@ -27,13 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addrmap.h"
-#include "dns_msg.h"
-#include "domain_match.h"
-#include "fakeip.h"
-#include "log.h"
-#include "reaper.h"
-#include "stack.h"
+#include "resolver/addrmap.h"
+#include "resolver/dns_msg.h"
+#include "resolver/domain_match.h"
+#include "resolver/fakeip.h"
+#include "tun2socks/base/log.h"
+#include "tun2socks/base/reaper.h"
+#include "lwip-port/stack.h"
 
 enum {
 	DNS_PORT = 53,

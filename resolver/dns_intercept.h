@@ -33,7 +33,7 @@
 #include <uv.h>
 
 #include "lwip/ip_addr.h"
-#include "resolver.h"
+#include "resolver/resolver.h"
 
 struct pbuf;
 struct tcp_pcb;

@@ -1,4 +1,4 @@
-#include "dns_msg.h"
+#include "resolver/dns_msg.h"
 
 #include <ares.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
  * holds one reference per open libuv handle (poll, timer) and is freed in
  * the last close callback, so nothing is freed under libuv.
  */
-#include "dns_socks.h"
+#include "resolver/dns_socks.h"
 
 #include <ares.h>
 #include <errno.h>
@@ -18,9 +18,10 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
-#include "addr.h"
-#include "dns_msg.h"
-#include "log.h"
+#include "tun2socks/base/addr.h"
+#include "tun2socks/upstream/target.h"
+#include "resolver/dns_msg.h"
+#include "tun2socks/base/log.h"
 
 enum dns_socks_state { DS_CONNECTING, DS_HANDSHAKE, DS_SENDING, DS_RECEIVING };
 
@@ -119,7 +120,7 @@ static void dns_socks_set_poll(struct dns_socks_req *q, int events)
 static void dns_socks_step(struct dns_socks_req *q)
 {
 	const struct upstream_proto *proto = q->ds->proxy->proto;
-	struct upstream_io io = { sock_io_read, sock_io_write, &q->fd };
+	struct stream io = { sock_io_read, sock_io_write, &q->fd };
 	ssize_t n;
 	int r;
 
@@ -130,8 +131,8 @@ static void dns_socks_step(struct dns_socks_req *q)
 			dns_socks_finish(q, r, NULL);
 			return;
 		}
-		if (r != UPSTREAM_DONE) {
-			dns_socks_set_poll(q, r == UPSTREAM_WANT_READ ? UV_READABLE
+		if (r != STREAM_DONE) {
+			dns_socks_set_poll(q, r == STREAM_WANT_READ ? UV_READABLE
 								    : UV_WRITABLE);
 			return;
 		}
@@ -290,7 +291,7 @@ int dns_socks_create(uv_loop_t *loop, const struct upstream_cfg *proxy,
 	ds->proxy = proxy;
 	ds->sock = sock;
 	ds->timeout_ms = timeout_ms ? timeout_ms : 5000;
-	addr_sockaddr_to_socks5(server, &ds->target);
+	addr_socktarget_from_ip(server, &ds->target);
 	*out = ds;
 	return 0;
 }

@@ -16,9 +16,9 @@
 
 #include <uv.h>
 
-#include "resolver.h"
-#include "sock.h"
-#include "upstream.h"
+#include "resolver/resolver.h"
+#include "tun2socks/base/sock.h"
+#include "tun2socks/upstream/upstream.h"
 
 struct dns_socks;
 

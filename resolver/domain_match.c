@@ -1,11 +1,11 @@
-#include "domain_match.h"
+#include "resolver/domain_match.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "label_trie.h"
+#include "tun2socks/base/label_trie.h"
 
 /* The set is a label trie (label_trie.h) over labels read from the right
  * (TLD first). A pattern "a.*.example.com" is the path com -> example ->

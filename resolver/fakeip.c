@@ -1,10 +1,10 @@
-#include "fakeip.h"
+#include "resolver/fakeip.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "siphash.h"
+#include "tun2socks/base/siphash.h"
 
 /* Layout. Per family, one pool:
  *  - an address is stored as its offset from the range's network address;

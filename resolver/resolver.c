@@ -11,7 +11,7 @@
  *  - the timer is re-armed from ares_timeout() after every call into
  *    c-ares that may have changed its deadlines.
  */
-#include "resolver.h"
+#include "resolver/resolver.h"
 
 #include <arpa/inet.h>
 #include <ares.h>

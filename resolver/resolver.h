@@ -21,7 +21,7 @@
 
 #include <uv.h>
 
-#include "sock.h"
+#include "tun2socks/base/sock.h"
 
 struct resolver;
 struct ares_dns_record; /* <ares.h>: ares_dns_record_t */

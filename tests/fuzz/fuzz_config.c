@@ -11,7 +11,7 @@
  * No main here: libFuzzer supplies one, and the build links a standalone
  * driver for the plain regression run.
  */
-#include "config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -35,8 +35,8 @@
  *    pool or not) allows, pins only fake addresses, and every pin is
  *    released again; nothing stays pending between inputs.
  */
-#include "dns_intercept.h"
-#include "dns_msg.h"
+#include "resolver/dns_intercept.h"
+#include "resolver/dns_msg.h"
 
 #include <ares.h>
 #include <errno.h>

@@ -18,7 +18,7 @@
  * No main here: libFuzzer supplies one, and the build links a standalone
  * driver for the plain regression run.
  */
-#include "dns_msg.h"
+#include "resolver/dns_msg.h"
 
 #include <ares.h>
 #include <errno.h>

@@ -10,7 +10,7 @@
  * No main here: libFuzzer supplies one, and the build links a standalone
  * driver for the plain regression run.
  */
-#include "domain_match.h"
+#include "resolver/domain_match.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -11,8 +11,8 @@
  * libFuzzer supplies main() in fuzz builds; elsewhere the standalone
  * driver replays the corpus.
  */
-#include "proto_http.h"
-#include "upstream.h"
+#include "tun2socks/upstream/proto_http.h"
+#include "tun2socks/upstream/upstream.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -112,7 +112,7 @@ static void run_connector(const uint8_t *data, size_t size, size_t chunk, void *
 			  const struct upstream_cfg *cfg, struct outcome *o)
 {
 	struct fake f = { .rx = data, .rx_len = size, .chunk = chunk };
-	struct upstream_io io = { fake_read, fake_write, &f };
+	struct stream io = { fake_read, fake_write, &f };
 	struct socks5_addr t;
 	const uint8_t *extra;
 	size_t n;
@@ -121,11 +121,11 @@ static void run_connector(const uint8_t *data, size_t size, size_t chunk, void *
 	upstream_http.init(st, cfg, &t);
 	o->r = upstream_http.step(st, &io);
 	/* the fake never blocks: one step ends it */
-	CHECK(o->r == UPSTREAM_DONE || o->r < 0);
+	CHECK(o->r == STREAM_DONE || o->r < 0);
 	CHECK(f.tx_len > 0);
 	n = upstream_http.leftover(st, &extra);
 	o->header_end = 0;
-	if (o->r == UPSTREAM_DONE) {
+	if (o->r == STREAM_DONE) {
 		CHECK(n <= f.rx_off);
 		o->header_end = f.rx_off - n;
 		CHECK(n == 0 || memcmp(extra, data + o->header_end, n) == 0);
@@ -150,7 +150,7 @@ static void fuzz_connector(const uint8_t *data, size_t size)
 	CHECK(whole.header_end == split.header_end);
 	CHECK(strcmp(whole.err, split.err) == 0);
 	/* a header block ends in LF */
-	if (whole.r == UPSTREAM_DONE)
+	if (whole.r == STREAM_DONE)
 		CHECK(whole.header_end >= 1 && data[whole.header_end - 1] == '\n');
 	/* what the one-shot parser says about a stream without 1xx */
 	if (size >= 10 && memcmp(data, "HTTP/1.", 7) == 0 && data[9] != '1') {
@@ -158,7 +158,7 @@ static void fuzz_connector(const uint8_t *data, size_t size)
 		int p = http_response_parse(data, size, &r);
 
 		if (p > 0 && http_status_to_errno(r.status) == 0)
-			CHECK(whole.r == UPSTREAM_DONE && whole.header_end == (size_t)p);
+			CHECK(whole.r == STREAM_DONE && whole.header_end == (size_t)p);
 		else if (p > 0)
 			CHECK(whole.r == http_status_to_errno(r.status));
 		else if (p < 0)

@@ -12,7 +12,7 @@
  */
 #define _POSIX_C_SOURCE 200112L /* inet_pton, the reference for IPv6 text */
 
-#include "proxy_url.h"
+#include "config/proxy_url.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -11,8 +11,8 @@
  * No main here: libFuzzer supplies one, and the build links a standalone
  * driver for the plain regression run.
  */
-#include "rule.h"
-#include "rules_parse.h"
+#include "tun2socks/route/rule.h"
+#include "config/rules_parse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

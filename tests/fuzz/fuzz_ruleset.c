@@ -9,8 +9,8 @@
  *  - compiled into an engine behind "RULE-SET,s,X", the set matches a name
  *    built from each domain pattern and the address of each prefix.
  */
-#include "rule.h"
-#include "ruleset.h"
+#include "tun2socks/route/rule.h"
+#include "config/ruleset.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
  * No main here: libFuzzer supplies one, and the build links a standalone
  * driver for the plain regression run.
  */
-#include "proto_socks5.h"
+#include "tun2socks/upstream/proto_socks5.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
-#include "stack.h"
+#include "lwip-port/stack.h"
 
 static int out_packets;
 static struct stack *fz_stack;

@@ -9,7 +9,7 @@
  * every step, so any divergence in the hash chains, the refresh list or
  * the expiry shows up at once.
  */
-#include "addrmap.h"
+#include "resolver/addrmap.h"
 #include "test.h"
 
 #include <errno.h>

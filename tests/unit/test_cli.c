@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "tun2socks/app/cli.h"
 #include "test.h"
 
 static int parse(struct daemon_config *c, char *err, const char *a1, const char *a2,

@@ -1,5 +1,5 @@
 /* Unit tests for the YAML config loader (config/config.c). */
-#include "config.h"
+#include "config/config.h"
 #include "test.h"
 
 #include <arpa/inet.h>

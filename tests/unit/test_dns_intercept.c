@@ -14,9 +14,9 @@
  */
 #include "lwip/pbuf.h"
 
-#include "dns_intercept.h"
-#include "dns_msg.h"
-#include "stack.h"
+#include "resolver/dns_intercept.h"
+#include "resolver/dns_msg.h"
+#include "lwip-port/stack.h"
 #include "test.h"
 
 #include <ares.h>

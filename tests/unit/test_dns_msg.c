@@ -5,7 +5,7 @@
  * Every answer is read back with ares_dns_parse, never by byte offsets,
  * except for the header bits c-ares cannot represent.
  */
-#include "dns_msg.h"
+#include "resolver/dns_msg.h"
 #include "test.h"
 
 #include <ares.h>

@@ -5,7 +5,7 @@
  * tiny alphabet, so wildcards, shared prefixes and overlapping patterns
  * meet often.
  */
-#include "domain_match.h"
+#include "resolver/domain_match.h"
 #include "test.h"
 
 #include <errno.h>

@@ -6,7 +6,7 @@
  * LRU choice, pin protection and -ENOSPC are all checked, not just "some
  * address came back". Run under the ASan build for leaks.
  */
-#include "fakeip.h"
+#include "resolver/fakeip.h"
 #include "test.h"
 
 #include <errno.h>

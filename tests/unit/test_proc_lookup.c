@@ -2,7 +2,7 @@
  * found by their local address as a TUN flow's source would give it. */
 #define _GNU_SOURCE
 
-#include "proc_lookup.h"
+#include "tun2socks/route/proc_lookup.h"
 #include "test.h"
 
 #include <arpa/inet.h>

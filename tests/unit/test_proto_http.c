@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto_http.h"
+#include "tun2socks/upstream/proto_http.h"
 #include "test.h"
 
 static int parse_str(const char *s, struct http_response *r)

@@ -1,5 +1,5 @@
 /* Unit tests for the proxy URL parser (config/proxy_url.c). */
-#include "proxy_url.h"
+#include "config/proxy_url.h"
 #include "test.h"
 
 #include <errno.h>

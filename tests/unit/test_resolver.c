@@ -6,8 +6,8 @@
  * own loop and ends with uv_loop_close() == 0, which fails if the resolver
  * left a handle open; ASan builds catch leaked memory.
  */
-#include "dns_msg.h"
-#include "resolver.h"
+#include "resolver/dns_msg.h"
+#include "resolver/resolver.h"
 #include "test.h"
 
 #include <ares.h>

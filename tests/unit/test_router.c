@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "router.h"
+#include "config/config.h"
+#include "tun2socks/route/router.h"
 #include "test.h"
 
 static const char conf_text[] =

@@ -8,9 +8,9 @@
  * of process lookups must agree. The seed is fixed and printed on failure
  * (T2S_RULE_SEED overrides it).
  */
-#include "rule.h"
-#include "ruleset.h"
-#include "rules_parse.h"
+#include "tun2socks/route/rule.h"
+#include "config/ruleset.h"
+#include "config/rules_parse.h"
 #include "test.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 /* Unit tests for the rule line parser (config/rules_parse.c). */
-#include "rules_parse.h"
+#include "config/rules_parse.h"
 #include "test.h"
 
 #include <errno.h>

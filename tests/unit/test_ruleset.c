@@ -1,5 +1,5 @@
 /* Unit tests for rule-set files (config/ruleset.c). */
-#include "ruleset.h"
+#include "config/ruleset.h"
 #include "test.h"
 
 #include <errno.h>

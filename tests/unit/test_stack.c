@@ -9,7 +9,7 @@
 
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
-#include "stack.h"
+#include "lwip-port/stack.h"
 #include "test.h"
 
 /* ---- packet capture (what the stack writes to the "TUN") ----------- */

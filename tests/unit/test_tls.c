@@ -31,10 +31,10 @@
 #include <mbedtls/x509_crt.h>
 #include <psa/crypto.h>
 
-#include "sock.h"
+#include "tun2socks/base/sock.h"
 #include "test.h"
-#include "tls.h"
-#include "upstream.h"
+#include "tun2socks/upstream/tls.h"
+#include "tun2socks/upstream/upstream.h"
 
 static char dir[64];
 static char ca_crt[128], other_crt[128], srv_crt[128], srv_key[128], cnip_crt[128],
@@ -225,7 +225,7 @@ static bool is_want(int r)
 struct pair {
 	int sv[2];
 	struct lim lim;
-	struct upstream_io lower;
+	struct stream lower;
 	struct tls_cfg *cfg;
 	struct tls_conn *c;
 	struct server s;
@@ -258,7 +258,7 @@ static int pair_open(struct pair *p, const struct tls_opts *o, const char *crt, 
 	setsockopt(p->sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	setsockopt(p->sv[1], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	p->lim = (struct lim){ .fd = p->sv[0], .max = lim_max, .rng = 0x9e3779b9 };
-	p->lower = (struct upstream_io){ lim_read, lim_write, &p->lim };
+	p->lower = (struct stream){ lim_read, lim_write, &p->lim };
 	p->c = tls_conn_create(p->cfg, &p->lower);
 	T_CHECK(p->c != NULL);
 	server_init(&p->s, p->sv[1], crt, key, ver, renego);
@@ -268,17 +268,17 @@ static int pair_open(struct pair *p, const struct tls_opts *o, const char *crt, 
 /* Pumps both handshakes until both end; returns the client's result. */
 static int pair_handshake(struct pair *p)
 {
-	int cr = UPSTREAM_WANT_WRITE, sr = MBEDTLS_ERR_SSL_WANT_READ;
+	int cr = STREAM_WANT_WRITE, sr = MBEDTLS_ERR_SSL_WANT_READ;
 
 	for (int i = 0; i < 100000; i++) {
-		if (cr == UPSTREAM_WANT_READ || cr == UPSTREAM_WANT_WRITE) {
+		if (cr == STREAM_WANT_READ || cr == STREAM_WANT_WRITE) {
 			cr = tls_conn_handshake(p->c);
-			if (cr == UPSTREAM_WANT_READ || cr == UPSTREAM_WANT_WRITE)
+			if (cr == STREAM_WANT_READ || cr == STREAM_WANT_WRITE)
 				T_EQ_INT(tls_conn_wants(p->c), cr);
 		}
 		if (is_want(sr))
 			sr = mbedtls_ssl_handshake(&p->s.ssl);
-		if ((cr == UPSTREAM_DONE || cr < 0) && !is_want(sr))
+		if ((cr == STREAM_DONE || cr < 0) && !is_want(sr))
 			break;
 		if (cr < 0 && i > 1000)
 			break; /* the server may wait forever for a dead client */
@@ -331,7 +331,7 @@ static void test_handshake_versions(void)
 
 		T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, vers[i], false, 0), 0);
 		T_EQ_STR(tls_conn_version(p.c), "");
-		T_EQ_INT(pair_handshake(&p), UPSTREAM_DONE);
+		T_EQ_INT(pair_handshake(&p), STREAM_DONE);
 		T_EQ_INT(p.srv_ret, 0);
 		T_EQ_STR(tls_conn_version(p.c), want[i]);
 		T_EQ_STR(tls_conn_error(p.c), "");
@@ -339,7 +339,7 @@ static void test_handshake_versions(void)
 		T_EQ_INT(p.s.sni_calls, 1);
 		T_EQ_STR(p.s.sni, "proxy.test");
 		/* the handshake is done for good */
-		T_EQ_INT(tls_conn_handshake(p.c), UPSTREAM_DONE);
+		T_EQ_INT(tls_conn_handshake(p.c), STREAM_DONE);
 		pair_close(&p);
 	}
 }
@@ -353,12 +353,12 @@ static void test_ip_literals(void)
 	/* iPAddress SAN; no SNI for an IP */
 	for (int v = V_12; v <= V_13; v++) {
 		T_EQ_INT(try_handshake(&o, srv_crt, srv_key, v, err, sizeof(err), &seen),
-			 UPSTREAM_DONE);
+			 STREAM_DONE);
 		T_EQ_INT(seen.sni_calls, 0);
 	}
 	/* no SAN: the CN spells the IP */
 	T_EQ_INT(try_handshake(&o, cnip_crt, cnip_key, V_ANY, err, sizeof(err), NULL),
-		 UPSTREAM_DONE);
+		 STREAM_DONE);
 	/* another IP: refused, in both cases */
 	o.server_name = "127.0.0.2";
 	T_EQ_INT(try_handshake(&o, srv_crt, srv_key, V_ANY, err, sizeof(err), NULL), -EACCES);
@@ -404,12 +404,12 @@ static void test_verify_failures(void)
 	o.skip_verify = true;
 	for (int v = V_12; v <= V_13; v++) {
 		T_EQ_INT(try_handshake(&o, srv_crt, srv_key, v, err, sizeof(err), &seen),
-			 UPSTREAM_DONE);
+			 STREAM_DONE);
 		T_EQ_STR(seen.sni, "wrong.test");
 	}
 	o.server_name = "10.9.9.9";
 	T_EQ_INT(try_handshake(&o, cnip_crt, cnip_key, V_ANY, err, sizeof(err), NULL),
-		 UPSTREAM_DONE);
+		 STREAM_DONE);
 }
 
 /* 4 MiB each way at once; both ends use random sizes, the client's lower
@@ -423,7 +423,7 @@ static void bulk(int ver)
 	unsigned rng = 12345 + (unsigned)ver;
 	bool failed = false, pending_ok = true, wants_ok = true;
 	unsigned long pend_reads = 0, iter = 0, eagain_w = 0;
-	struct upstream_io io;
+	struct stream io;
 	struct pair p;
 
 	for (size_t i = 0; i < N; i++) {
@@ -431,7 +431,7 @@ static void bulk(int ver)
 		b[i] = (uint8_t)(xorshift(&rng) >> 8);
 	}
 	T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, ver, false, 3000), 0);
-	T_EQ_INT(pair_handshake(&p), UPSTREAM_DONE);
+	T_EQ_INT(pair_handshake(&p), STREAM_DONE);
 	io = tls_conn_io(p.c);
 	while (!failed && (csent < N || crecv < N || ssent < N || srecv < N) && iter++ < 50000000) {
 		if (csent < N) {
@@ -447,7 +447,7 @@ static void bulk(int ver)
 			} else if (r == -EAGAIN) {
 				c_offer = want;
 				eagain_w++;
-				wants_ok &= (tls_conn_wants(p.c) & UPSTREAM_WANT_WRITE) != 0;
+				wants_ok &= (tls_conn_wants(p.c) & STREAM_WANT_WRITE) != 0;
 			} else {
 				fprintf(stderr, "client write: %zd %s\n", r, tls_conn_error(p.c));
 				failed = true;
@@ -477,7 +477,7 @@ static void bulk(int ver)
 				}
 				pending_ok &= p.lim.reads == before;
 			} else if (r == -EAGAIN) {
-				wants_ok &= (tls_conn_wants(p.c) & UPSTREAM_WANT_READ) != 0;
+				wants_ok &= (tls_conn_wants(p.c) & STREAM_WANT_READ) != 0;
 			} else {
 				fprintf(stderr, "client read: %zd %s\n", r, tls_conn_error(p.c));
 				failed = true;
@@ -544,16 +544,16 @@ static void test_pending(void)
 {
 	struct tls_opts o = { .server_name = "proxy.test", .ca_file = ca_crt };
 	uint8_t msg[1000], got[1000];
-	struct upstream_io io;
+	struct stream io;
 	struct pair p;
 
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (uint8_t)(i * 7);
 	T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, V_ANY, false, 0), 0);
-	T_EQ_INT(pair_handshake(&p), UPSTREAM_DONE);
+	T_EQ_INT(pair_handshake(&p), STREAM_DONE);
 	io = tls_conn_io(p.c);
 	T_EQ_INT(io.read(io.ctx, got, 1), -EAGAIN); /* (also takes the 1.3 tickets) */
-	T_EQ_INT(tls_conn_wants(p.c), UPSTREAM_WANT_READ);
+	T_EQ_INT(tls_conn_wants(p.c), STREAM_WANT_READ);
 	T_EQ_INT(tls_conn_pending(p.c), 0);
 	T_EQ_INT(mbedtls_ssl_write(&p.s.ssl, msg, sizeof(msg)), sizeof(msg));
 	T_EQ_INT(io.read(io.ctx, got, 1), 1);
@@ -573,13 +573,13 @@ static void test_close(void)
 {
 	struct tls_opts o = { .server_name = "proxy.test", .ca_file = ca_crt };
 	uint8_t buf[64];
-	struct upstream_io io;
+	struct stream io;
 	struct pair p;
 
 	for (int v = V_12; v <= V_13; v++) {
 		/* ours: the server sees close_notify; writes stop, reads go on */
 		T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, v, false, 0), 0);
-		T_EQ_INT(pair_handshake(&p), UPSTREAM_DONE);
+		T_EQ_INT(pair_handshake(&p), STREAM_DONE);
 		io = tls_conn_io(p.c);
 		T_EQ_INT(io.write(io.ctx, "bye", 3), 3);
 		T_EQ_INT(tls_conn_close(p.c), 0);
@@ -600,7 +600,7 @@ static void test_close(void)
 
 		/* a TCP EOF without close_notify is not a clean end */
 		T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, v, false, 0), 0);
-		T_EQ_INT(pair_handshake(&p), UPSTREAM_DONE);
+		T_EQ_INT(pair_handshake(&p), STREAM_DONE);
 		io = tls_conn_io(p.c);
 		T_EQ_INT(mbedtls_ssl_write(&p.s.ssl, (const uint8_t *)"cut", 3), 3);
 		shutdown(p.sv[1], SHUT_WR);
@@ -620,18 +620,18 @@ static void test_close_after_blocked_write(void)
 {
 	struct tls_opts o = { .server_name = "proxy.test", .ca_file = ca_crt };
 	uint8_t buf[64];
-	struct upstream_io io;
+	struct stream io;
 	struct pair p;
 
 	T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, V_ANY, false, 0), 0);
-	T_EQ_INT(pair_handshake(&p), UPSTREAM_DONE);
+	T_EQ_INT(pair_handshake(&p), STREAM_DONE);
 	io = tls_conn_io(p.c);
 	p.lim.block_writes = true;
 	T_EQ_INT(io.write(io.ctx, "sealed", 6), -EAGAIN);
-	T_EQ_INT(tls_conn_wants(p.c), UPSTREAM_WANT_WRITE);
+	T_EQ_INT(tls_conn_wants(p.c), STREAM_WANT_WRITE);
 	T_EQ_INT(io.write(io.ctx, "seal", 4), -EINVAL); /* fewer than sealed */
-	T_EQ_INT(tls_conn_close(p.c), UPSTREAM_WANT_WRITE);
-	T_CHECK(tls_conn_wants(p.c) & UPSTREAM_WANT_WRITE);
+	T_EQ_INT(tls_conn_close(p.c), STREAM_WANT_WRITE);
+	T_CHECK(tls_conn_wants(p.c) & STREAM_WANT_WRITE);
 	p.lim.block_writes = false;
 	T_EQ_INT(tls_conn_close(p.c), 0);
 	T_EQ_INT(mbedtls_ssl_read(&p.s.ssl, buf, sizeof(buf)), 6);
@@ -648,22 +648,22 @@ static void test_renegotiation_refused(void)
 {
 	struct tls_opts o = { .server_name = "proxy.test", .ca_file = ca_crt };
 	uint8_t buf[64];
-	struct upstream_io io;
+	struct stream io;
 	struct pair p;
 	int r = 0;
 
 	T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, V_12, true, 0), 0);
-	T_EQ_INT(pair_handshake(&p), UPSTREAM_DONE);
+	T_EQ_INT(pair_handshake(&p), STREAM_DONE);
 	io = tls_conn_io(p.c);
 	T_EQ_INT(mbedtls_ssl_renegotiate(&p.s.ssl), 0); /* HelloRequest sent */
 	p.lim.block_writes = true;
 	T_EQ_INT(io.read(io.ctx, buf, sizeof(buf)), -EAGAIN);
-	T_CHECK(tls_conn_wants(p.c) & UPSTREAM_WANT_WRITE);
+	T_CHECK(tls_conn_wants(p.c) & STREAM_WANT_WRITE);
 	T_EQ_INT(io.write(io.ctx, "abc", 3), -EAGAIN);
 	p.lim.block_writes = false;
 	T_EQ_INT(io.write(io.ctx, "abc", 3), 3);
 	T_EQ_INT(io.read(io.ctx, buf, sizeof(buf)), -EAGAIN);
-	T_EQ_INT(tls_conn_wants(p.c), UPSTREAM_WANT_READ);
+	T_EQ_INT(tls_conn_wants(p.c), STREAM_WANT_READ);
 	/* the server skips the warning alert and gets the bytes */
 	for (int i = 0; i < 10; i++) {
 		r = mbedtls_ssl_read(&p.s.ssl, buf, sizeof(buf));
@@ -682,7 +682,7 @@ static void test_http_over_tls(void)
 	static const char reply[] = "HTTP/1.1 200 Connection established\r\n\r\nhello";
 	struct upstream_cfg ucfg;
 	struct socks5_addr t;
-	struct upstream_io io;
+	struct stream io;
 	uint8_t req[512];
 	const uint8_t *extra;
 	void *st = malloc(upstream_http.state_size);
@@ -694,13 +694,13 @@ static void test_http_over_tls(void)
 	ucfg.tls = true;
 	snprintf(ucfg.server_str, sizeof(ucfg.server_str), "proxy.test:443");
 	T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, V_ANY, false, 7), 0);
-	T_EQ_INT(pair_handshake(&p), UPSTREAM_DONE);
+	T_EQ_INT(pair_handshake(&p), STREAM_DONE);
 	io = tls_conn_io(p.c);
 	socks5_addr_from_domain(&t, "example.org", 443);
 	upstream_http.init(st, &ucfg, &t);
-	for (int i = 0; i < 10000 && (r = upstream_http.step(st, &io)) == UPSTREAM_WANT_WRITE; i++)
+	for (int i = 0; i < 10000 && (r = upstream_http.step(st, &io)) == STREAM_WANT_WRITE; i++)
 		(void)mbedtls_ssl_read(&p.s.ssl, req, sizeof(req));
-	T_EQ_INT(r, UPSTREAM_WANT_READ);
+	T_EQ_INT(r, STREAM_WANT_READ);
 	for (int i = 0; i < 1000 && n < 59; i++) {
 		int k = mbedtls_ssl_read(&p.s.ssl, req + n, sizeof(req) - (size_t)n);
 
@@ -711,9 +711,9 @@ static void test_http_over_tls(void)
 	T_EQ_MEM(req, "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n", 59);
 	T_EQ_INT(mbedtls_ssl_write(&p.s.ssl, (const uint8_t *)reply, sizeof(reply) - 1),
 		 sizeof(reply) - 1);
-	for (int i = 0; i < 10000 && (r = upstream_http.step(st, &io)) == UPSTREAM_WANT_READ; i++)
+	for (int i = 0; i < 10000 && (r = upstream_http.step(st, &io)) == STREAM_WANT_READ; i++)
 		;
-	T_EQ_INT(r, UPSTREAM_DONE);
+	T_EQ_INT(r, STREAM_DONE);
 	n = (int)upstream_http.leftover(st, &extra);
 	/* the rest of the record may still be pending in the layer */
 	uint8_t tail[8];
@@ -737,10 +737,10 @@ static void test_failures(void)
 
 	/* a plain HTTP server where TLS was expected */
 	T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, V_ANY, false, 0), 0);
-	struct upstream_io io = tls_conn_io(p.c);
+	struct stream io = tls_conn_io(p.c);
 	T_EQ_INT(io.read(io.ctx, buf, sizeof(buf)), -ENOTCONN);
 	T_EQ_INT(io.write(io.ctx, buf, 1), -ENOTCONN);
-	T_EQ_INT(tls_conn_handshake(p.c), UPSTREAM_WANT_READ);
+	T_EQ_INT(tls_conn_handshake(p.c), STREAM_WANT_READ);
 	T_EQ_INT(write(p.sv[1], "HTTP/1.1 400 Bad Request\r\n\r\n", 28), 28);
 	T_EQ_INT(tls_conn_handshake(p.c), -EPROTO);
 	T_CHECK(strncmp(tls_conn_error(p.c), "TLS handshake failed: ", 22) == 0);
@@ -750,7 +750,7 @@ static void test_failures(void)
 
 	/* the proxy hangs up during the handshake */
 	T_EQ_INT(pair_open(&p, &o, srv_crt, srv_key, V_ANY, false, 0), 0);
-	T_EQ_INT(tls_conn_handshake(p.c), UPSTREAM_WANT_READ);
+	T_EQ_INT(tls_conn_handshake(p.c), STREAM_WANT_READ);
 	shutdown(p.sv[1], SHUT_RDWR);
 	T_EQ_INT(tls_conn_handshake(p.c), -ECONNRESET);
 	T_EQ_STR(tls_conn_error(p.c), "proxy closed the connection during the TLS handshake");

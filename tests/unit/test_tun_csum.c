@@ -4,7 +4,7 @@
  * csum_start to the end, complement into the field), must carry exactly the
  * checksum the reference computes over pseudo header and segment. */
 #include "test.h"
-#include "tun_csum.h"
+#include "tun2socks/tun/tun_csum.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* The utun AF header codec, with macOS numbers (AF_INET 2, AF_INET6 30) and
  * Linux ones (2, 10) to show nothing is taken from the build host. */
 #include "test.h"
-#include "tun_frame.h"
+#include "tun2socks/tun/tun_frame.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -10,9 +10,9 @@
 #define _GNU_SOURCE 1 /* unshare(), O_CLOEXEC, whatever the build's flags */
 #endif
 
-#include "log.h"
+#include "tun2socks/base/log.h"
 #include "test.h"
-#include "tun.h"
+#include "tun2socks/tun/tun.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -8,10 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proto_http.h"
-#include "sock.h"
+#include "tun2socks/upstream/proto_http.h"
+#include "tun2socks/base/sock.h"
 #include "test.h"
-#include "upstream.h"
+#include "tun2socks/upstream/upstream.h"
 
 /* A fake stream: `rx` is what the proxy will send, released `chunk` bytes
  * per read (0 = all); writes are recorded in `tx`. */
@@ -63,13 +63,13 @@ static void *st; /* one connector state, upstream_http.state_size bytes */
 
 static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake *f)
 {
-	struct upstream_io io = { fake_read, fake_write, f };
+	struct stream io = { fake_read, fake_write, f };
 	int r = 0;
 
 	upstream_http.init(st, cfg, t);
 	for (int i = 0; i < 100000; i++) {
 		r = upstream_http.step(st, &io);
-		if (r == UPSTREAM_DONE || r < 0)
+		if (r == STREAM_DONE || r < 0)
 			return r;
 	}
 	return r;
@@ -98,7 +98,7 @@ static void test_success_leftover(void)
 				  .chunk = chunk, .stall_writes = 2, .write_max = 5 };
 		const uint8_t *extra;
 
-		T_EQ_INT(run(&cfg_noauth, &t, &f), UPSTREAM_DONE);
+		T_EQ_INT(run(&cfg_noauth, &t, &f), STREAM_DONE);
 		T_EQ_INT(f.tx_len, sizeof(want_req) - 1);
 		T_EQ_MEM(f.tx, want_req, sizeof(want_req) - 1);
 		size_t n = upstream_http.leftover(st, &extra);
@@ -111,12 +111,12 @@ static void test_success_leftover(void)
 	/* all in one read: the whole banner is leftover */
 	struct fake g = { .rx = (const uint8_t *)reply, .rx_len = sizeof(reply) - 1 };
 	const uint8_t *extra;
-	T_EQ_INT(run(&cfg_noauth, &t, &g), UPSTREAM_DONE);
+	T_EQ_INT(run(&cfg_noauth, &t, &g), STREAM_DONE);
 	T_EQ_INT(upstream_http.leftover(st, &extra), 16);
 	T_EQ_MEM(extra, "SSH-2.0-banner\r\n", 16);
 	/* DONE is final */
-	struct upstream_io io = { fake_read, fake_write, &g };
-	T_EQ_INT(upstream_http.step(st, &io), UPSTREAM_DONE);
+	struct stream io = { fake_read, fake_write, &g };
+	T_EQ_INT(upstream_http.step(st, &io), STREAM_DONE);
 }
 
 static void test_success_plain(void)
@@ -128,7 +128,7 @@ static void test_success_plain(void)
 	const uint8_t *extra;
 
 	socks5_addr_from_ipv6(&t, v6, 22);
-	T_EQ_INT(run(&cfg_auth, &t, &f), UPSTREAM_DONE);
+	T_EQ_INT(run(&cfg_auth, &t, &f), STREAM_DONE);
 	f.tx[f.tx_len] = '\0';
 	T_EQ_STR((const char *)f.tx, "CONNECT [2001:db8::2]:22 HTTP/1.1\r\nHost: [2001:db8::2]:22\r\n"
 				     "Proxy-Authorization: Basic dXNlcjpzZWNyZXQ=\r\n\r\n");
@@ -139,7 +139,7 @@ static void test_success_plain(void)
 				      "HTTP/1.1 102 Processing\r\nX: y\r\n\r\n"
 				      "HTTP/1.1 200 OK\r\n\r\ntail";
 	struct fake g = { .rx = (const uint8_t *)interim, .rx_len = sizeof(interim) - 1 };
-	T_EQ_INT(run(&cfg_noauth, &t, &g), UPSTREAM_DONE);
+	T_EQ_INT(run(&cfg_noauth, &t, &g), STREAM_DONE);
 	T_EQ_INT(upstream_http.leftover(st, &extra), 4);
 	T_EQ_MEM(extra, "tail", 4);
 }
@@ -197,7 +197,7 @@ static void test_failures(void)
 	/* exactly 16 KiB is fine */
 	memset(reply + strlen(head), 'a', big - strlen(head) - 5);
 	memcpy(reply + big - 5, "\r\n\r\n", 5);
-	T_EQ_INT(run_str(&cfg_noauth, reply), UPSTREAM_DONE);
+	T_EQ_INT(run_str(&cfg_noauth, reply), STREAM_DONE);
 	/* an endless stream of 100 Continue adds up to the same limit */
 	size_t cont = strlen("HTTP/1.1 100 Continue\r\n\r\n");
 	char *many = malloc(cont * 1000 + 1);
@@ -214,14 +214,14 @@ static void test_failures(void)
 	T_EQ_INT(run(&cfg_noauth, &t, &f), -EPIPE);
 	T_EQ_STR(upstream_http.error(st), "send to proxy failed: Broken pipe");
 	/* failures are sticky */
-	struct upstream_io io = { fake_read, fake_write, &f };
+	struct stream io = { fake_read, fake_write, &f };
 	T_EQ_INT(upstream_http.step(st, &io), -EPIPE);
 	const uint8_t *extra;
 	T_EQ_INT(upstream_http.leftover(st, &extra), 0);
 
 	/* a silent proxy: the machine waits (the flow's timeout ends it) */
 	struct fake quiet = { .rx = NULL };
-	T_EQ_INT(run(&cfg_noauth, &t, &quiet), UPSTREAM_WANT_READ);
+	T_EQ_INT(run(&cfg_noauth, &t, &quiet), STREAM_WANT_READ);
 	T_EQ_INT(upstream_http.leftover(st, &extra), 0);
 
 	/* a target that cannot be written into a request line */
@@ -238,7 +238,7 @@ static void test_socketpair(void)
 	int sv[2];
 	char buf[512];
 	struct socks5_addr t;
-	struct upstream_io io = { sock_io_read, sock_io_write, &sv[0] };
+	struct stream io = { sock_io_read, sock_io_write, &sv[0] };
 	static const char reply[] = "HTTP/1.1 200 OK\r\n\r\nearly";
 	const uint8_t *extra;
 	int r;
@@ -247,23 +247,23 @@ static void test_socketpair(void)
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 198, 51, 100, 1 }, 25);
 	upstream_http.init(st, &cfg_noauth, &t);
-	T_EQ_INT(upstream_http.step(st, &io), UPSTREAM_WANT_READ);
+	T_EQ_INT(upstream_http.step(st, &io), STREAM_WANT_READ);
 	ssize_t n = read(sv[1], buf, sizeof(buf) - 1);
 	T_CHECK(n > 0);
 	buf[n > 0 ? n : 0] = '\0';
 	T_EQ_STR(buf, "CONNECT 198.51.100.1:25 HTTP/1.1\r\nHost: 198.51.100.1:25\r\n\r\n");
-	T_EQ_INT(upstream_http.step(st, &io), UPSTREAM_WANT_READ);
+	T_EQ_INT(upstream_http.step(st, &io), STREAM_WANT_READ);
 	T_EQ_INT(write(sv[1], reply, 10), 10);
-	T_EQ_INT(upstream_http.step(st, &io), UPSTREAM_WANT_READ);
+	T_EQ_INT(upstream_http.step(st, &io), STREAM_WANT_READ);
 	T_EQ_INT(write(sv[1], reply + 10, sizeof(reply) - 11), sizeof(reply) - 11);
 	r = upstream_http.step(st, &io);
-	T_EQ_INT(r, UPSTREAM_DONE);
+	T_EQ_INT(r, STREAM_DONE);
 	T_EQ_INT(upstream_http.leftover(st, &extra), 5);
 	T_EQ_MEM(extra, "early", 5);
 
 	/* the proxy resets: the error names it */
 	upstream_http.init(st, &cfg_noauth, &t);
-	T_EQ_INT(upstream_http.step(st, &io), UPSTREAM_WANT_READ);
+	T_EQ_INT(upstream_http.step(st, &io), STREAM_WANT_READ);
 	close(sv[1]);
 	T_EQ_INT(upstream_http.step(st, &io), -ECONNRESET);
 	close(sv[0]);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "test.h"
-#include "upstream.h"
+#include "tun2socks/upstream/upstream.h"
 
 /* A fake stream: `rx` is what the proxy will send, released `chunk` bytes
  * per read (0 = all); writes are recorded in `tx`. */
@@ -58,13 +58,13 @@ static struct upstream_cfg cfg_noauth, cfg_auth;
 static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake *f,
 	       void *state)
 {
-	struct upstream_io io = { fake_read, fake_write, f };
+	struct stream io = { fake_read, fake_write, f };
 	int r = 0;
 
 	upstream_socks5.init(state, cfg, t);
 	for (int i = 0; i < 10000; i++) {
 		r = upstream_socks5.step(state, &io);
-		if (r == UPSTREAM_DONE || r < 0)
+		if (r == STREAM_DONE || r < 0)
 			return r;
 	}
 	return r;
@@ -87,7 +87,7 @@ static void test_noauth_connect_ipv4(void)
 	for (size_t chunk = 0; chunk <= 3; chunk++) {
 		struct fake f = { .rx = script, .rx_len = n, .chunk = chunk };
 
-		T_EQ_INT(run(&cfg_noauth, &t, &f, st), UPSTREAM_DONE);
+		T_EQ_INT(run(&cfg_noauth, &t, &f, st), STREAM_DONE);
 		/* greeting offers no-auth only, then CONNECT 203.0.113.80:80 */
 		const uint8_t want[] = { 5, 1, 0, 5, 1, 0, 1, 203, 0, 113, 80, 0, 80 };
 		T_EQ_INT(f.tx_len, sizeof(want));
@@ -114,7 +114,7 @@ static void test_auth_and_leftover(void)
 	memcpy(script + n, "SSH-2.0-x\r\n", 11); /* server-first banner */
 	n += 11;
 	struct fake f = { .rx = script, .rx_len = n, .stall_writes = 3 };
-	T_EQ_INT(run(&cfg_auth, &t, &f, st), UPSTREAM_DONE);
+	T_EQ_INT(run(&cfg_auth, &t, &f, st), STREAM_DONE);
 	const uint8_t want_greet[] = { 5, 2, 0, 2 };
 	T_EQ_MEM(f.tx, want_greet, 4);
 	const uint8_t want_auth[] = { 1, 4, 'u', 's', 'e', 'r', 6, 's', 'e', 'c', 'r', 'e', 't' };
@@ -175,7 +175,7 @@ static void test_failures(void)
 
 	/* a silent proxy: the machine waits (the flow's timeout ends it) */
 	struct fake quiet = { .rx = NULL };
-	T_EQ_INT(run(&cfg_noauth, &t, &quiet, st), UPSTREAM_WANT_READ);
+	T_EQ_INT(run(&cfg_noauth, &t, &quiet, st), STREAM_WANT_READ);
 }
 
 /* UDP ASSOCIATE: command 3 in the request, the relay address from the
@@ -184,18 +184,18 @@ static void test_udp_associate(void)
 {
 	uint8_t st[4096];
 	struct socks5_addr any, bnd;
-	struct upstream_io io;
+	struct stream io;
 	const uint8_t script[] = { 5, 0, 5, 0, 0, 1, 198, 19, 9, 2, 0x9c, 0x41 };
 	struct fake f = { .rx = script, .rx_len = sizeof(script), .chunk = 1 };
 	int r = 0;
 
 	socks5_addr_from_ipv4(&any, (const uint8_t[]){ 0, 0, 0, 0 }, 0);
-	io = (struct upstream_io){ fake_read, fake_write, &f };
+	io = (struct stream){ fake_read, fake_write, &f };
 	upstream_socks5_udp.init(st, &cfg_noauth, &any);
 	T_EQ_INT(upstream_socks5_bound(st, &bnd), -EAGAIN);
-	for (int i = 0; i < 100 && r != UPSTREAM_DONE && r >= 0; i++)
+	for (int i = 0; i < 100 && r != STREAM_DONE && r >= 0; i++)
 		r = upstream_socks5_udp.step(st, &io);
-	T_EQ_INT(r, UPSTREAM_DONE);
+	T_EQ_INT(r, STREAM_DONE);
 	const uint8_t want[] = { 5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0 };
 	T_EQ_INT(f.tx_len, sizeof(want));
 	T_EQ_MEM(f.tx, want, sizeof(want));
@@ -209,7 +209,7 @@ static void test_udp_associate(void)
 	io.ctx = &g;
 	upstream_socks5_udp.init(st, &cfg_noauth, &any);
 	r = 0;
-	for (int i = 0; i < 100 && r != UPSTREAM_DONE && r >= 0; i++)
+	for (int i = 0; i < 100 && r != STREAM_DONE && r >= 0; i++)
 		r = upstream_socks5_udp.step(st, &io);
 	T_CHECK(r < 0);
 	T_CHECK(strstr(upstream_socks5_udp.error(st), "UDP ASSOCIATE") != NULL);

@@ -1,0 +1,673 @@
+/* daemon: startup checks, the libuv loop, TUN <-> lwIP plumbing, and an
+ * orderly shutdown that resets every flow and releases the TUN. */
+/* lwIP first: its TCP_MSS must not be shadowed by <netinet/tcp.h>'s. */
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+
+#include "tun2socks/app/daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "resolver/dns_intercept.h"
+#include "resolver/dns_socks.h"
+#include "tun2socks/app/cli.h"
+#include "config/config.h"
+#include "tun2socks/flow/flow.h"
+#include "tun2socks/flow/flow_udp.h"
+#include "tun2socks/route/proc_lookup.h"
+#include "resolver/resolver.h"
+#include "tun2socks/route/router.h"
+#include "tun2socks/base/heap.h"
+#include "lwip-port/stack.h"
+#include "tun2socks/upstream/upstream.h"
+
+struct daemon {
+	struct daemon_config *cfg;
+	struct config *conf;          /* -c FILE, or NULL */
+	struct router_ctx *router;
+	struct proc_lookup *procs;
+	uv_signal_t sighup;
+	struct sock_opts sock;   /* cfg->sock with the interface resolved */
+	uv_loop_t loop;
+	struct tun *tun;
+	struct stack *stack;
+	struct upstream_cfg upstream;
+	struct flow_ctx flows;
+	struct flow_udp_ctx *udp;
+	struct resolver *resolver;    /* DNS forwarding, unless via the proxy */
+	struct dns_socks *dns_socks;  /* --dns-via-proxy */
+	struct dns_intercept *dns;    /* NULL with --dns off */
+	uv_poll_t tun_poll;
+	uv_timer_t lwip_timer;
+	uv_prepare_t lwip_prepare;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t trim_timer;
+	uint64_t ended_at_trim;  /* flows ended as of the last check */
+	int trims_due;           /* heap_release calls still to make */
+	struct pbuf *spare;      /* read_max-sized pbuf for the next TUN read */
+	uint32_t mtu;
+	size_t read_max;         /* tun_read_max(): MTU, or 64 KiB with TSO */
+	uint64_t tun_read_errors, tun_write_drops;
+	int exit_code;
+};
+
+void daemon_config_defaults(struct daemon_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->tun.fd = -1;
+	cfg->tun.framing = -1;
+	cfg->tun.mtu = 8500;
+	cfg->tun.has_addr4 = true;
+	memcpy(cfg->tun.addr4, (uint8_t[]){ 198, 18, 0, 1 }, 4);
+	cfg->tun.prefix4 = 15;
+	cfg->tun.has_addr6 = true;
+	memcpy(cfg->tun.addr6,
+	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 16);
+	cfg->tun.prefix6 = 126;
+	cfg->connect_timeout_s = 10;
+	/* RFC 5382 REQ-5: an established TCP mapping lives >= 2 h 4 min. */
+	cfg->idle_timeout_s = 7440;
+	cfg->udp_timeout_s = 60;
+	cfg->log_level = LOG_INFO;
+	cfg->check_proxy = true;
+	cfg->dns.mode = DNS_MODE_FAKE_IP;
+	cfg->dns.has4 = true;
+	memcpy(cfg->dns.net4, (uint8_t[]){ 198, 18, 0, 0 }, 4);
+	cfg->dns.prefix4 = 15;
+	cfg->dns.has6 = true;
+	memcpy(cfg->dns.net6,
+	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 }, 16);
+	cfg->dns.prefix6 = 64;
+}
+
+/* ---- upstream setup ------------------------------------------------------- */
+
+static int daemon_resolve_proxy(struct daemon *d)
+{
+	const struct proxy_url *u = &d->cfg->proxy;
+	struct upstream_spec spec = {
+		.proto = u->scheme == PROXY_SOCKS5 ? &upstream_socks5 : &upstream_http,
+		.host = u->host,
+		.port = u->port,
+		.user = u->has_auth ? u->user : NULL,
+		.pass = u->pass,
+		.tls = u->scheme == PROXY_HTTPS,
+		.resolve = true,
+	};
+	char why[300] = "";
+	int r = upstream_cfg_init(&d->upstream, &spec, why, sizeof(why));
+
+	if (r < 0)
+		log_error("--proxy: %s", why);
+	return r;
+}
+/* ---- config and rules --------------------------------------------------- */
+
+static void daemon_log_conf_err(const char *what, const struct conf_err *e)
+{
+	char buf[1024];
+
+	conf_err_format(e, buf, sizeof(buf));
+	log_error("%s%s", what, buf);
+}
+
+/* Loads -c FILE (first start and SIGHUP). */
+static int daemon_load_config(const char *path, struct config **out)
+{
+	struct conf_err e;
+	char buf[1024];
+	int r = config_load(path, out, &e);
+
+	if (r < 0) {
+		if (r == -EINVAL)
+			daemon_log_conf_err("", &e);
+		else
+			log_error("%s: %s", path, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < (*out)->n_warnings; i++) {
+		config_warning_format(&(*out)->warnings[i], buf, sizeof(buf));
+		log_warn("%s", buf);
+	}
+	return 0;
+}
+
+static int daemon_build_router(struct daemon *d, const struct config *conf, struct router **out)
+{
+	struct router_build_opts o = { .default_up = d->cfg->has_proxy ? &d->upstream : NULL };
+	struct conf_err e;
+	int r = router_build(conf, &o, out, &e);
+
+	if (r == -EINVAL)
+		daemon_log_conf_err("", &e);
+	else if (r < 0)
+		log_error("cannot build the rules: %s", strerror(-r));
+	return r;
+}
+
+/* SIGHUP: a new generation for new flows; live flows keep theirs. An
+ * invalid file leaves everything as it was. TUN and DNS settings need a
+ * restart. */
+static void daemon_on_sighup(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	struct config *conf = NULL;
+	struct router *g = NULL;
+
+	(void)signum;
+	if (d->cfg->config_path == NULL) {
+		log_warn("SIGHUP: no config file to reload");
+		return;
+	}
+	log_info("SIGHUP: reloading %s", d->cfg->config_path);
+	if (daemon_load_config(d->cfg->config_path, &conf) < 0 ||
+	    daemon_build_router(d, conf, &g) < 0) {
+		log_error("reload failed: keeping the running config");
+		config_free(conf);
+		return;
+	}
+	router_ctx_swap(d->router, g);
+	config_free(d->conf);
+	d->conf = conf;
+	log_info("reloaded: %zu proxies, %zu rules", conf->n_proxies, router_rule_count(g));
+}
+
+/* One TCP connect to the proxy before the TUN exists, so a typo'd or dead
+ * proxy is a clear startup error rather than every flow failing later. */
+static int daemon_probe_proxy(struct daemon *d)
+{
+	struct pollfd pfd;
+	int fd, r;
+
+	fd = sock_open(d->upstream.server.ss_family, SOCK_STREAM, &d->sock);
+	if (fd < 0) {
+		log_error("cannot open a socket to the proxy: %s%s", strerror(-fd),
+			  fd == -EPERM ? " (--bind-interface/--fwmark need root)" : "");
+		return fd;
+	}
+	r = sock_connect(fd, (const struct sockaddr *)&d->upstream.server,
+			 d->upstream.server_len);
+	if (r == -EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		r = poll(&pfd, 1, (int)d->cfg->connect_timeout_s * 1000);
+		r = r == 0 ? -ETIMEDOUT : r < 0 ? -errno : sock_error(fd);
+	}
+	close(fd);
+	if (r < 0)
+		log_error("proxy %s unreachable: %s", d->upstream.server_str, strerror(-r));
+	return r;
+}
+
+/* ---- DNS ---------------------------------------------------------------- */
+
+static int daemon_resolver_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
+				void *arg)
+{
+	return resolver_send(ctx, query, cb, arg);
+}
+
+static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+
+	inet_ntop(af, a, t, sizeof(t));
+	snprintf(buf, cap, "%s/%u", t, prefix);
+}
+
+/* The forwarder (c-ares, or TCP through the proxy) and the interceptor. */
+static int daemon_dns_start(struct daemon *d)
+{
+	const struct daemon_dns_config *dc = &d->cfg->dns;
+	struct dns_intercept_config ic = {
+		.mode = dc->mode, .has4 = dc->has4, .has6 = dc->has6,
+		.prefix4 = dc->prefix4, .prefix6 = dc->prefix6, .filter = dc->filter,
+	};
+	struct dns_forwarder fwd;
+	char err[256] = "", r4[64] = "none", r6[80] = "none";
+	int r;
+
+	if (dc->mode == DNS_MODE_OFF)
+		return 0;
+	if (dc->via_proxy) {
+		struct sockaddr_storage server;
+
+		r = resolver_first_server(dc->servers, &server);
+		if (r == 0)
+			r = dns_socks_create(&d->loop, &d->upstream, &d->sock, &server,
+					     d->cfg->connect_timeout_s * 1000, &d->dns_socks);
+		if (r < 0) {
+			log_error("cannot set up DNS via the proxy: %s", strerror(-r));
+			return r;
+		}
+		fwd = (struct dns_forwarder){ dns_socks_send, d->dns_socks };
+	} else {
+		fwd = (struct dns_forwarder){ daemon_resolver_send, d->resolver };
+	}
+	memcpy(ic.net4, dc->net4, 4);
+	memcpy(ic.net6, dc->net6, 16);
+	/* The TUN's own addresses are never handed out. */
+	if (d->cfg->tun.has_addr4) {
+		ic.exclude4 = (const uint8_t (*)[4])d->cfg->tun.addr4;
+		ic.n_exclude4 = 1;
+	}
+	if (d->cfg->tun.has_addr6) {
+		ic.exclude6 = (const uint8_t (*)[16])d->cfg->tun.addr6;
+		ic.n_exclude6 = 1;
+	}
+	r = dns_intercept_create(&d->loop, d->stack, &ic, &fwd, &d->dns, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	d->flows.dns = d->dns;
+	flow_udp_set_dns(d->udp, d->dns);
+	if (dc->has4)
+		daemon_fmt_cidr(AF_INET, dc->net4, dc->prefix4, r4, sizeof(r4));
+	if (dc->has6)
+		daemon_fmt_cidr(AF_INET6, dc->net6, dc->prefix6, r6, sizeof(r6));
+	if (dc->mode == DNS_MODE_FAKE_IP)
+		log_info("dns: fake-ip %s %s, forwarding to %s%s", r4, r6,
+			 dc->servers ? dc->servers : "the system's resolvers",
+			 dc->via_proxy ? " over TCP through the proxy" : "");
+	else
+		log_info("dns: real-ip, forwarding to %s%s",
+			 dc->servers ? dc->servers : "the system's resolvers",
+			 dc->via_proxy ? " over TCP through the proxy" : "");
+	if (!dc->via_proxy && !d->sock.bind_iface[0] && !d->sock.has_fwmark)
+		log_debug("dns: upstream queries follow the routing table: make sure the DNS "
+			  "servers are not routed into the TUN (or use --bind-interface/--fwmark)");
+	return 0;
+}
+
+static void daemon_dns_stop(struct daemon *d)
+{
+	/* TCP clients first, then the forwarder, whose cancelled queries
+	 * still call into the interceptor. */
+	dns_intercept_shutdown(d->dns);
+	if (d->resolver)
+		resolver_shutdown(d->resolver);
+	dns_socks_shutdown(d->dns_socks);
+}
+
+/* c-ares for forwarded DNS, DIRECT connections to names and IP rules on
+ * names: always there, whatever the DNS mode. */
+static int daemon_resolver_start(struct daemon *d)
+{
+	struct resolver_config rc = { .servers = d->cfg->dns.servers, .sock = d->sock };
+	char err[256] = "";
+	int r = resolver_create(&d->loop, &rc, &d->resolver, err, sizeof(err));
+
+	if (r < 0)
+		log_error("cannot set up the resolver: %s", err[0] ? err : strerror(-r));
+	return r;
+}
+
+/* ---- TUN <-> lwIP ------------------------------------------------------- */
+
+static int daemon_stack_output(void *arg, struct pbuf *p)
+{
+	struct daemon *d = arg;
+	struct iovec iov[TUN_WRITEV_MAX_IOV];
+	int n = 0, r;
+
+	for (struct pbuf *q = p; q != NULL && n < TUN_WRITEV_MAX_IOV; q = q->next) {
+		iov[n].iov_base = q->payload;
+		iov[n].iov_len = q->len;
+		n++;
+	}
+	r = tun_writev(d->tun, iov, n);
+	if (r < 0) {
+		/* A full TUN queue drops the packet like a full NIC would;
+		 * TCP retransmits. */
+		d->tun_write_drops++;
+		if (r != -EAGAIN && log_enabled(LOG_DEBUG))
+			log_debug("TUN write failed: %s", strerror(-r));
+	}
+	return r;
+}
+
+static int daemon_stack_accept(void *arg, struct tcp_pcb *pcb)
+{
+	struct daemon *d = arg;
+
+	if (dns_intercept_wants_tcp(d->dns, pcb->local_port))
+		return dns_intercept_tcp_accept(d->dns, pcb);
+	return flow_tcp_accept(&d->flows, pcb);
+}
+
+static void daemon_drain_tun(struct daemon *d, int status)
+{
+	if (status < 0) {
+		log_error("TUN poll error: %s", uv_strerror(status));
+		return;
+	}
+	/* Drain to EAGAIN, bounded so sockets get their turn. */
+	for (int i = 0; i < 256; i++) {
+		struct pbuf *p = d->spare ? d->spare : stack_pbuf_alloc(d->read_max);
+		ssize_t n;
+
+		d->spare = NULL;
+		if (p == NULL)
+			return; /* out of memory: the kernel queue holds the rest */
+		n = tun_read(d->tun, p->payload, d->read_max);
+		if (n <= 0) {
+			d->spare = p;
+			if (n == -EAGAIN)
+				return;
+			if (n == -EPIPE) {
+				log_error("TUN descriptor closed by its owner; stopping");
+				uv_stop(&d->loop);
+				return;
+			}
+			d->tun_read_errors++;
+			continue;
+		}
+		if ((size_t)n < d->read_max / 4 && d->read_max > 2048) {
+			/* A small packet (an ACK, a short segment) would pin a
+			 * read_max-sized buffer while lwIP queues it: copy it
+			 * into one of its own size and keep the big one. */
+			struct pbuf *small = stack_pbuf_alloc((size_t)n);
+
+			if (small == NULL) {
+				d->spare = p;
+				continue;
+			}
+			memcpy(small->payload, p->payload, (size_t)n);
+			d->spare = p;
+			p = small;
+		} else {
+			pbuf_realloc(p, (u16_t)n);
+		}
+		/* p passes to the stack. */
+		stack_input(d->stack, p);
+	}
+}
+
+static void daemon_stack_udp(void *arg, const ip_addr_t *src, uint16_t sport,
+			     const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
+{
+	struct daemon *d = arg;
+
+	/* payload passes to whichever takes the datagram. */
+	if (dns_intercept_udp(d->dns, src, sport, dst, dport, payload))
+		return;
+	flow_udp_input(d->udp, src, sport, dst, dport, payload);
+}
+
+static void daemon_on_tun(uv_poll_t *h, int status, int events)
+{
+	struct daemon *d = h->data;
+
+	(void)events;
+	daemon_drain_tun(d, status);
+	/* Client data that arrived in this drain goes upstream now, one
+	 * writev per flow. */
+	flow_ctx_flush(&d->flows);
+}
+
+static void daemon_on_lwip_timer(uv_timer_t *h)
+{
+	struct daemon *d = h->data;
+
+	stack_check_timeouts(d->stack);
+	flow_ctx_flush(&d->flows);
+}
+
+/* Before every poll: re-arm the lwIP timer for its next deadline, which
+ * moves earlier whenever a pcb starts TCP's 250 ms timer. */
+static void daemon_on_prepare(uv_prepare_t *h)
+{
+	struct daemon *d = h->data;
+
+	uv_timer_start(&d->lwip_timer, daemon_on_lwip_timer, stack_timeout_ms(d->stack), 0);
+}
+
+/* Every 2 s: once flows have ended, return their memory to the OS so RSS
+ * falls back after a burst (lwIP frees closed pcbs up to TIME_WAIT later,
+ * hence a timer rather than a call when a flow ends). */
+static void daemon_on_trim(uv_timer_t *h)
+{
+	struct daemon *d = h->data;
+	const struct flow_stats *st = &d->flows.stats;
+	uint64_t ended = st->closed + st->reset + st->failed;
+
+	/* Two ticks after the last end: the second catches the pcbs lwIP
+	 * freed when their 2 s TIME_WAIT ran out. */
+	if (ended != d->ended_at_trim) {
+		d->ended_at_trim = ended;
+		d->trims_due = 2;
+	}
+	if (d->trims_due > 0) {
+		d->trims_due--;
+		heap_release();
+	}
+}
+
+static void daemon_on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	log_info("%s received, closing %u flows", signum == SIGINT ? "SIGINT" : "SIGTERM",
+		 d->flows.live_count);
+	uv_stop(&d->loop);
+}
+
+static void daemon_close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+int daemon_run(struct daemon_config *cfg)
+{
+	struct daemon *d;
+	struct router *gen = NULL;
+	char err[256] = "";
+	int r, ret = 1;
+
+	log_set_level(cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	heap_init();
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		log_error("out of memory");
+		return 1;
+	}
+	d->cfg = cfg;
+	if (cfg->config_path != NULL) {
+		if (daemon_load_config(cfg->config_path, &d->conf) < 0)
+			goto out_free;
+		if (cli_apply_config(cfg, d->conf, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			goto out_free;
+		}
+		log_set_level(cfg->log_level);
+	}
+	if (cfg->dns.via_proxy && (!cfg->has_proxy || cfg->proxy.scheme == PROXY_HTTPS)) {
+		log_error("--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
+		goto out_free;
+	}
+	d->mtu = cfg->tun.mtu;
+	d->sock = cfg->sock;
+	r = sock_opts_resolve(&d->sock);
+	if (r == -ENODEV) {
+		log_error("--bind-interface: no interface named '%s'", cfg->sock.bind_iface);
+		goto out_free;
+	}
+	if (r < 0) {
+		log_error("--fwmark is not supported on this platform (use --bind-interface)");
+		goto out_free;
+	}
+	if (cfg->has_proxy && daemon_resolve_proxy(d) < 0)
+		goto out_free;
+	if (cfg->has_proxy && cfg->check_proxy && daemon_probe_proxy(d) < 0)
+		goto out_free;
+	if (daemon_build_router(d, d->conf, &gen) < 0)
+		goto out_free;
+	d->procs = proc_lookup_create(PROC_LOOKUP_CACHE_MS);
+
+	r = tun_open(&cfg->tun, &d->tun, err, sizeof(err));
+	if (r < 0) {
+		if (r == -EPERM || r == -EACCES)
+			log_error("cannot open TUN: must run as root (CAP_NET_ADMIN): %s", err);
+		else if (r == -EBUSY)
+			log_error("cannot open TUN: name busy: %s", err);
+		else
+			log_error("cannot open TUN: %s", err[0] ? err : strerror(-r));
+		goto out_free;
+	}
+	d->read_max = tun_read_max(d->tun);
+	r = uv_loop_init(&d->loop);
+	if (r < 0) {
+		log_error("cannot create event loop: %s", uv_strerror(r));
+		goto out_tun;
+	}
+	r = daemon_resolver_start(d);
+	if (r == 0)
+		r = router_ctx_create(gen, d->resolver, d->procs, &d->router);
+	if (r < 0)
+		goto out_loop;
+	gen = NULL; /* the router holds it */
+	{
+		struct route_ops ops = router_ctx_ops(d->router);
+
+		r = flow_ctx_init(&d->flows, &d->loop, &ops);
+	}
+	if (r < 0) {
+		log_error("cannot set up flows: %s", strerror(-r));
+		goto out_loop;
+	}
+	d->flows.resolver = d->resolver;
+	d->flows.sock = d->sock;
+	d->flows.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
+	d->flows.idle_timeout_ms = (uint64_t)cfg->idle_timeout_s * 1000;
+
+	static const struct stack_cbs cbs = {
+		.output = daemon_stack_output,
+		.tcp_accept = daemon_stack_accept,
+		.udp_input = daemon_stack_udp,
+	};
+	r = stack_create(d->mtu, &cbs, d, &d->stack);
+	if (r < 0) {
+		log_error("cannot start the TCP/IP stack: %s", strerror(-r));
+		goto out_flows;
+	}
+	if (tun_csum_offload(d->tun))
+		stack_set_csum_offload(d->stack, true);
+	{
+		struct flow_udp_config ucfg;
+
+		flow_udp_config_defaults(&ucfg);
+		ucfg.idle_ms = (uint64_t)cfg->udp_timeout_s * 1000;
+		ucfg.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
+		struct route_ops ops = router_ctx_ops(d->router);
+
+		r = flow_udp_ctx_create(&d->loop, d->stack, &ops, &d->sock, &ucfg, &d->udp);
+		if (r < 0) {
+			log_error("cannot set up UDP: %s", strerror(-r));
+			goto out_stack;
+		}
+		flow_udp_set_resolver(d->udp, d->resolver);
+	}
+
+	if (daemon_dns_start(d) < 0)
+		goto out_dns;
+
+	uv_poll_init(&d->loop, &d->tun_poll, tun_fd(d->tun));
+	d->tun_poll.data = d;
+	uv_poll_start(&d->tun_poll, UV_READABLE, daemon_on_tun);
+	uv_timer_init(&d->loop, &d->lwip_timer);
+	d->lwip_timer.data = d;
+	uv_prepare_init(&d->loop, &d->lwip_prepare);
+	d->lwip_prepare.data = d;
+	uv_prepare_start(&d->lwip_prepare, daemon_on_prepare);
+	uv_timer_init(&d->loop, &d->trim_timer);
+	d->trim_timer.data = d;
+	uv_timer_start(&d->trim_timer, daemon_on_trim, 2000, 2000);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sigterm);
+	d->sigint.data = d->sigterm.data = d;
+	uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
+	uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
+	uv_signal_init(&d->loop, &d->sighup);
+	d->sighup.data = d;
+	uv_signal_start(&d->sighup, daemon_on_sighup, SIGHUP);
+
+	if (d->conf)
+		log_info("tun2socks %s: TUN %s mtu %u, config %s: %zu proxies, %zu rules%s%s",
+			 T2S_VERSION, tun_name(d->tun), d->mtu, cfg->config_path,
+			 d->conf->n_proxies, router_ctx_rule_count(d->router),
+			 cfg->has_proxy ? ", default proxy " : "",
+			 cfg->has_proxy ? d->upstream.server_str : "");
+	else
+		log_info("tun2socks %s: TUN %s mtu %u, proxy %s %s", T2S_VERSION, tun_name(d->tun),
+			 d->mtu, d->upstream.proto->name, d->upstream.server_str);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	ret = 0;
+
+	/* Shutdown: reset every flow (RST both ways), then close handles and
+	 * let the loop run their close callbacks. */
+	flow_ctx_shutdown(&d->flows);
+	flow_udp_ctx_shutdown(d->udp);
+	daemon_dns_stop(d);
+	uv_walk(&d->loop, daemon_close_walk, NULL);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	log_info("stopped: %" PRIu64 " flows (%" PRIu64 " closed, %" PRIu64 " reset, %" PRIu64
+		 " failed), %" PRIu64 " B up, %" PRIu64 " B down; %" PRIu64
+		 " UDP sessions, %" PRIu64 " datagrams up, %" PRIu64 " down",
+		 d->flows.stats.accepted, d->flows.stats.closed, d->flows.stats.reset,
+		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down,
+		 flow_udp_stats(d->udp)->sessions, flow_udp_stats(d->udp)->dgrams_up,
+		 flow_udp_stats(d->udp)->dgrams_down);
+	if (d->spare)
+		pbuf_free(d->spare);
+out_dns:
+	if (ret != 0) {
+		/* Startup failed after the DNS parts may have begun. */
+		daemon_dns_stop(d);
+		flow_udp_ctx_shutdown(d->udp);
+		flow_ctx_shutdown(&d->flows);
+		uv_walk(&d->loop, daemon_close_walk, NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+	}
+	dns_intercept_destroy(d->dns);
+	dns_socks_destroy(d->dns_socks);
+	flow_udp_ctx_destroy(d->udp);
+out_stack:
+	stack_destroy(d->stack);
+out_flows:
+	flow_ctx_destroy(&d->flows);
+out_loop:
+	if (d->resolver)
+		resolver_shutdown(d->resolver);
+	if (uv_loop_close(&d->loop) == UV_EBUSY) {
+		uv_walk(&d->loop, daemon_close_walk, NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d->loop);
+	}
+	if (d->resolver)
+		resolver_destroy(d->resolver);
+	router_ctx_destroy(d->router);
+out_tun:
+	tun_close(d->tun);
+out_free:
+	router_unref(gen);
+	proc_lookup_destroy(d->procs);
+	config_free(d->conf);
+	upstream_cfg_free(&d->upstream);
+	free(d);
+	return ret;
+}

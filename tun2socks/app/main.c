@@ -1,0 +1,233 @@
+/* tun2socks: parse the command line; run the daemon, or check a config, or
+ * explain which rule a connection would match. */
+#include <arpa/inet.h>
+#include <ares.h>
+#include <errno.h>
+#include <mbedtls/version.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include <yaml.h>
+
+#include "tun2socks/app/cli.h"
+#include "config/config.h"
+#include "tun2socks/app/daemon.h"
+#include "lwip/init.h"
+#include "tun2socks/route/router.h"
+
+static void print_version(void)
+{
+	char tls[32];
+
+	mbedtls_version_get_string(tls);
+	printf("tun2socks %s\n"
+	       "  lwIP %s, c-ares %s, mbedTLS %s, libuv %s, libyaml %s\n",
+	       T2S_VERSION, LWIP_VERSION_STRING, ares_version(NULL), tls,
+	       uv_version_string(), yaml_get_version_string());
+}
+
+static void print_conf_err(const struct conf_err *e)
+{
+	char buf[1024];
+
+	conf_err_format(e, buf, sizeof(buf));
+	fprintf(stderr, "%s\n", buf);
+}
+
+/* Loads and compiles the config (rule files included) without resolving
+ * proxy hosts. Prints warnings and the first error. */
+static int load_all(const char *path, struct config **conf, struct router **g)
+{
+	struct router_build_opts o = { .no_resolve = true };
+	struct conf_err e;
+	char buf[1024];
+	int r = config_load(path, conf, &e);
+
+	if (r < 0) {
+		if (r == -EINVAL)
+			print_conf_err(&e);
+		else
+			fprintf(stderr, "%s: %s\n", path, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < (*conf)->n_warnings; i++) {
+		config_warning_format(&(*conf)->warnings[i], buf, sizeof(buf));
+		fprintf(stderr, "%s\n", buf);
+	}
+	r = router_build(*conf, &o, g, &e);
+	if (r == -EINVAL)
+		print_conf_err(&e);
+	else if (r < 0)
+		fprintf(stderr, "%s: %s\n", path, strerror(-r));
+	return r;
+}
+
+static int cmd_check(const struct daemon_config *cfg)
+{
+	struct config *conf = NULL;
+	struct router *g = NULL;
+	int r = load_all(cfg->config_path, &conf, &g);
+
+	if (r == 0)
+		printf("%s: OK: %zu proxies, %zu proxy groups, %zu rules (%zu rule providers)\n",
+		       cfg->config_path, conf->n_proxies, conf->n_groups, router_rule_count(g),
+		       conf->n_rule_providers);
+	router_unref(g);
+	config_free(conf);
+	return r == 0 ? 0 : 1;
+}
+
+static int match_resolve(const char *name, struct sockaddr_storage *addrs, size_t max)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	size_t n = 0;
+
+	if (getaddrinfo(name, NULL, &hints, &res) != 0)
+		return -ENOENT;
+	for (struct addrinfo *a = res; a && n < max; a = a->ai_next) {
+		memset(&addrs[n], 0, sizeof(addrs[n]));
+		memcpy(&addrs[n++], a->ai_addr, a->ai_addrlen);
+	}
+	freeaddrinfo(res);
+	return (int)n;
+}
+
+/* "host", "host:port", "[v6]:port", "1.2.3.4:port"; port default 443. */
+static int match_split(const char *s, char *host, size_t cap, uint16_t *port)
+{
+	const char *colon;
+	unsigned long p = 443;
+	size_t n;
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (end == NULL)
+			return -EINVAL;
+		n = (size_t)(end - s - 1);
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && colon == NULL)
+			return -EINVAL;
+		s++;
+	} else {
+		colon = strchr(s, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL; /* a bare IPv6 address */
+		n = colon ? (size_t)(colon - s) : strlen(s);
+	}
+	if (n == 0 || n >= cap)
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (colon) {
+		char *end;
+
+		p = strtoul(colon + 1, &end, 10);
+		if (*end != '\0' || p == 0 || p > 65535)
+			return -EINVAL;
+	}
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int cmd_match(const struct daemon_config *cfg)
+{
+	struct config *conf = NULL;
+	struct router *g = NULL;
+	struct route_query q = { .udp = cfg->match_udp };
+	struct route rt;
+	ip_addr_t dst, src;
+	char host[256];
+	uint16_t port;
+	const char *pname = NULL, *ppath = NULL;
+	int ret = 1;
+
+	if (match_split(cfg->match_target, host, sizeof(host), &port) < 0) {
+		fprintf(stderr, "match: expected HOST[:PORT], got '%s'\n", cfg->match_target);
+		return 2;
+	}
+	if (load_all(cfg->config_path, &conf, &g) < 0)
+		goto out;
+	if (ipaddr_aton(host, &dst)) {
+		q.domain = NULL;
+	} else {
+		q.domain = host;
+		q.dst_is_fake = true; /* as a fake-ip flow: only the name counts */
+		ip_addr_set_zero_ip4(&dst);
+	}
+	if (!ipaddr_aton(cfg->match_src ? cfg->match_src : "198.18.0.1", &src)) {
+		fprintf(stderr, "match: bad --src\n");
+		goto out;
+	}
+	if (cfg->match_process) {
+		if (strchr(cfg->match_process, '/')) {
+			ppath = cfg->match_process;
+			pname = strrchr(ppath, '/') + 1;
+		} else {
+			pname = cfg->match_process;
+		}
+	}
+	q.src = &src;
+	q.src_port = 40000;
+	q.dst = &dst;
+	q.dst_port = port;
+	if (router_explain(g, &q, pname, ppath, match_resolve, &rt) < 0) {
+		fprintf(stderr, "match: out of memory\n");
+		goto out;
+	}
+	printf("%s %s:%u\n", cfg->match_udp ? "udp" : "tcp", host, port);
+	printf("  rule:     %s\n", rt.rule);
+	if (rt.action == ROUTE_PROXY)
+		printf("  upstream: %s (%s %s)\n", rt.via, rt.up->proto->name, rt.up->server_str);
+	else if (rt.action == ROUTE_DIRECT && rt.target.atyp == SOCKS5_ATYP_DOMAIN &&
+		 strcmp(rt.target.u.domain, host) != 0) {
+		char t[300];
+
+		socks5_addr_str(&rt.target, t, sizeof(t));
+		printf("  upstream: %s (DIRECT to %s)\n", rt.via, t);
+	} else if (rt.action == ROUTE_DIRECT && strcmp(rt.via, "DIRECT") != 0) {
+		char t[300];
+
+		socks5_addr_str(&rt.target, t, sizeof(t));
+		printf("  upstream: %s (DIRECT to %s)\n", rt.via, t);
+	} else {
+		printf("  upstream: %s\n", rt.via);
+	}
+	router_unref(rt.hold);
+	ret = 0;
+out:
+	router_unref(g);
+	config_free(conf);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon_config *cfg = malloc(sizeof(*cfg));
+	char err[512];
+	int r;
+
+	if (cfg == NULL)
+		return 1;
+	r = cli_parse(argc, argv, cfg, err, sizeof(err));
+	if (r == -EINVAL) {
+		fprintf(stderr, "tun2socks: %s\n", err);
+		r = 2;
+	} else if (r == CLI_HELP) {
+		fputs(cli_usage(), stdout);
+		r = 0;
+	} else if (r == CLI_VERSION) {
+		print_version();
+		r = 0;
+	} else if (r == CLI_CHECK) {
+		r = cmd_check(cfg);
+	} else if (r == CLI_MATCH) {
+		r = cmd_match(cfg);
+	} else {
+		r = daemon_run(cfg);
+	}
+	free(cfg);
+	return r;
+}

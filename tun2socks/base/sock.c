@@ -1,0 +1,95 @@
+/* Portable half of sock: option checks, opening, connect, I/O adapters
+ * and close. */
+#include "tun2socks/base/sock.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+int sock_opts_resolve(struct sock_opts *o)
+{
+	if (o->has_fwmark && !sock_platform_has_fwmark())
+		return -ENOTSUP;
+	o->iface_index = 0;
+	if (o->bind_iface[0] != '\0') {
+		o->iface_index = if_nametoindex(o->bind_iface);
+		if (o->iface_index == 0)
+			return -ENODEV;
+	}
+	return 0;
+}
+
+int sock_open(int family, int type, const struct sock_opts *o)
+{
+	int fd, one = 1, ret;
+
+	fd = sock_platform_socket(family, type);
+	if (fd < 0)
+		return fd;
+	if (type == SOCK_STREAM &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = sock_apply(fd, family, o);
+	if (ret < 0)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return ret;
+}
+
+int sock_poll_error(int fd, int status)
+{
+	int r = sock_error(fd);
+
+	return r < 0 ? r : status;
+}
+
+ssize_t sock_io_read(void *ctx, void *buf, size_t len)
+{
+	ssize_t n = read(*(const int *)ctx, buf, len);
+
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	return n;
+}
+
+ssize_t sock_io_write(void *ctx, const void *buf, size_t len)
+{
+	ssize_t n = send(*(const int *)ctx, buf, len, MSG_NOSIGNAL);
+
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	return n;
+}
+
+int sock_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno == EINPROGRESS || errno == EINTR)
+		return -EINPROGRESS;
+	return -errno;
+}
+
+int sock_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
+void sock_close_reset(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}

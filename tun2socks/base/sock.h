@@ -1,0 +1,65 @@
+/* sock: the daemon's own outbound sockets, kept out of the TUN.
+ *
+ * Every socket we open toward an upstream (proxy, DNS, DIRECT) goes through
+ * here so the loop-avoidance options are applied before connect(): Linux
+ * SO_BINDTODEVICE (--bind-interface) and SO_MARK (--fwmark); macOS
+ * IP_BOUND_IF / IPV6_BOUND_IF (--bind-interface). See research.md s. 6.
+ */
+#ifndef T2S_SOCK_H
+#define T2S_SOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct sock_opts {
+	char bind_iface[32];   /* "" for none */
+	unsigned iface_index;  /* resolved by sock_opts_resolve() */
+	bool has_fwmark;
+	uint32_t fwmark;
+};
+
+/* Checks the options are usable on this platform and resolves the
+ * interface index. Returns 0, -ENODEV (no such interface) or -ENOTSUP
+ * (fwmark where the platform has none). */
+int sock_opts_resolve(struct sock_opts *o);
+
+/* Platform parts: whether SO_MARK-style marking exists here, and a
+ * non-blocking, close-on-exec socket (0 or -errno). */
+bool sock_platform_has_fwmark(void);
+int sock_platform_socket(int family, int type);
+
+/* A non-blocking, close-on-exec socket of the given family and type
+ * (SOCK_STREAM: TCP_NODELAY set) with the options applied. Returns the fd
+ * or -errno (-EPERM when an option needs privileges we lack). */
+int sock_open(int family, int type, const struct sock_opts *o);
+
+/* Applies the loop-avoidance options (interface, mark) to a socket that
+ * someone else created, such as c-ares; sock_open() does it for ours.
+ * Returns 0 or -errno. */
+int sock_apply(int fd, int family, const struct sock_opts *o);
+
+/* Starts a non-blocking connect: 0 connected, -EINPROGRESS pending, or
+ * -errno. */
+int sock_connect(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* The pending error of a socket after a connect completes (SO_ERROR), as
+ * 0 or -errno. */
+int sock_error(int fd);
+
+/* The real error behind a libuv poll callback: libuv reports any POLLERR
+ * as UV_EBADF, while SO_ERROR holds the reason (ECONNREFUSED, ICMP
+ * unreachable...). Returns that -errno, else status (0 or negative). */
+int sock_poll_error(int fd, int status);
+
+/* stream adapters over a non-blocking fd; ctx points to the int fd.
+ * Return bytes moved, 0 for EOF (read), -EAGAIN, or -errno. */
+ssize_t sock_io_read(void *ctx, void *buf, size_t len);
+ssize_t sock_io_write(void *ctx, const void *buf, size_t len);
+
+/* Closes with an RST instead of a FIN (SO_LINGER 0): how a reset on one
+ * side of a relay is passed on to the other. */
+void sock_close_reset(int fd);
+
+#endif

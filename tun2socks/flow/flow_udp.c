@@ -1,0 +1,1132 @@
+/* flow_udp: UDP sessions over SOCKS5 UDP ASSOCIATE.
+ *
+ * Session states: CONNECTING (TCP to the proxy) -> HANDSHAKE (the SOCKS5
+ * machine asking for UDP ASSOCIATE) -> READY (datagrams flow over a UDP
+ * socket connected to the relay address) -> dead. While associating, up to
+ * max_pending datagrams wait; beyond that they are dropped and counted, as
+ * a full queue drops on any UDP path.
+ *
+ * A proxy that refuses UDP ASSOCIATE is not asked again for a minute (one
+ * warning), so a chatty client cannot make us hammer it; TCP is unaffected.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lwip/pbuf.h"
+
+#include "tun2socks/base/addr.h"
+#include "tun2socks/upstream/target.h"
+#include "resolver/dns_intercept.h"
+#include "resolver/resolver.h"
+#include "tun2socks/flow/flow_udp.h"
+#include "tun2socks/base/log.h"
+#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/base/reaper.h"
+#include "lwip-port/stack.h"
+
+/* ROUTING: the router decides (maybe resolving); PROXY sessions then
+ * CONNECTING -> HANDSHAKE -> READY; DIRECT ones go READY at once with a
+ * plain socket (RESOLVING first, queueing, while the first datagram's name
+ * resolves); REJECT/DROP ones go BLOCKED and discard until idle, so a
+ * chatty client is decided (and logged) once, not per datagram. */
+enum us_state {
+	US_ROUTING, US_RESOLVING, US_CONNECTING, US_HANDSHAKE, US_READY, US_BLOCKED, US_DEAD
+};
+
+#define BUCKETS 1024
+/* How long a proxy that refused UDP ASSOCIATE is left alone. */
+#define REFUSED_BACKOFF_MS 60000
+/* Largest UDP payload, plus room for a SOCKS5 header around it. */
+#define DGRAM_MAX 65535
+
+/* Destinations named through DNS interception (fake or remembered
+ * addresses) this session sent to, most recent first. Replies come back
+ * from whatever address the proxy resolved the name to; one from a port we
+ * sent a name to is written back as coming from the address the client
+ * used, since a connected UDP socket (QUIC, most games) drops anything
+ * else. */
+#define US_NAMED_MAX 8
+
+struct us_named {
+	ip_addr_t addr;  /* what the client sent to */
+	uint16_t port;
+	bool pinned;     /* owes dns_intercept_flow_done() */
+	char *name;
+	/* DIRECT: the name's address, once resolved (port included). */
+	bool resolving, resolved;
+	struct sockaddr_storage ra;
+};
+
+struct pending {
+	struct socks5_addr dst;
+	ip_addr_t ip;    /* what the client sent to (for REJECT's ICMP) */
+	uint16_t port;
+	struct pbuf *p;
+};
+
+struct session {
+	struct flow_udp_ctx *u;
+	struct session *hnext;          /* hash chain */
+	struct session *lprev, *lnext;  /* live list, least recently used first */
+	struct reaper_node rnode;       /* once released */
+	uint64_t id;
+	unsigned refs;
+	enum us_state state;
+	ip_addr_t client;
+	uint16_t cport;
+	int ctl_fd, udp_fd;
+	uv_poll_t ctl_poll, udp_poll;
+	bool ctl_open, udp_open;
+	int ctl_events;
+	void *hs;                       /* connector state until READY */
+	struct pending *pend;
+	unsigned n_pend;
+	bool dns_only;                  /* every datagram so far went to port 53 */
+	struct us_named named[US_NAMED_MAX];
+	unsigned n_named;
+	bool routed;                    /* route valid, route.hold owed back */
+	struct route route;
+	uint64_t t_start, t_last;
+	uint64_t up_b, down_b, up_n, down_n;
+};
+
+struct flow_udp_ctx {
+	uv_loop_t *loop;
+	struct stack *stack;
+	struct route_ops route;
+	struct resolver *resolver;      /* DIRECT datagrams to names */
+	struct sock_opts sock;
+	struct flow_udp_config cfg;
+	struct session *buckets[BUCKETS];
+	struct session *lru_head, *lru_tail;
+	unsigned count;
+	uint64_t next_id;
+	uint64_t refused_until;         /* loop ms; 0 = proxy not known to refuse */
+	bool warned_refused;
+	uv_timer_t sweep;
+	struct reaper reaper;           /* frees released sessions */
+	uint8_t *buf;                   /* one datagram, header included */
+	struct dns_intercept *dns;      /* names of fake/remembered addresses */
+	struct flow_udp_stats stats;
+};
+
+static void us_on_ctl(uv_poll_t *h, int status, int events);
+static void us_on_udp(uv_poll_t *h, int status, int events);
+
+void flow_udp_config_defaults(struct flow_udp_config *cfg)
+{
+	cfg->idle_ms = 60000;
+	cfg->dns_idle_ms = 10000;
+	cfg->max_sessions = 1024;
+	cfg->max_pending = 32;
+	cfg->connect_timeout_ms = 10000;
+}
+
+/* ---- table --------------------------------------------------------------- */
+
+/* FNV-1a over the address bytes that mean something: an IPv4 ip_addr_t
+ * leaves the rest of its union unset. */
+static unsigned us_hash(const ip_addr_t *a, uint16_t port)
+{
+	uint32_t h = 2166136261u ^ port;
+	const uint8_t *b = IP_IS_V6(a) ? (const uint8_t *)ip_2_ip6(a)->addr
+				       : (const uint8_t *)&ip_2_ip4(a)->addr;
+	size_t n = IP_IS_V6(a) ? 16 : 4;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h % BUCKETS;
+}
+
+static struct session *us_find(struct flow_udp_ctx *u, const ip_addr_t *a, uint16_t port)
+{
+	for (struct session *s = u->buckets[us_hash(a, port)]; s; s = s->hnext)
+		if (s->cport == port && ip_addr_eq(&s->client, a))
+			return s;
+	return NULL;
+}
+
+static void us_lru_unlink(struct session *s)
+{
+	struct flow_udp_ctx *u = s->u;
+
+	if (s->lprev)
+		s->lprev->lnext = s->lnext;
+	else
+		u->lru_head = s->lnext;
+	if (s->lnext)
+		s->lnext->lprev = s->lprev;
+	else
+		u->lru_tail = s->lprev;
+	s->lprev = s->lnext = NULL;
+}
+
+static void us_lru_append(struct session *s)
+{
+	struct flow_udp_ctx *u = s->u;
+
+	s->lprev = u->lru_tail;
+	s->lnext = NULL;
+	if (u->lru_tail)
+		u->lru_tail->lnext = s;
+	else
+		u->lru_head = s;
+	u->lru_tail = s;
+}
+
+static void us_touch(struct session *s)
+{
+	s->t_last = uv_now(s->u->loop);
+	us_lru_unlink(s);
+	us_lru_append(s);
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+static void us_release(struct session *s)
+{
+	if (--s->refs > 0)
+		return;
+	/* Freed on a later loop iteration: a callback may still hold s. */
+	reaper_defer(&s->u->reaper, &s->rnode);
+}
+
+static void us_on_closed(uv_handle_t *h)
+{
+	struct session *s = h->data;
+
+	close(h == (uv_handle_t *)&s->ctl_poll ? s->ctl_fd : s->udp_fd);
+	us_release(s);
+}
+
+static void us_reap(struct reaper_node *n)
+{
+	struct session *s = reaper_owner(n, struct session, rnode);
+
+	for (unsigned i = 0; i < s->n_pend; i++)
+		pbuf_free(s->pend[i].p);
+	free(s->pend);
+	free(s->hs);
+	free(s);
+}
+
+static void us_end(struct session *s, const char *why, const char *detail)
+{
+	struct flow_udp_ctx *u = s->u;
+	struct session **pp;
+	char c[64];
+
+	char names[300] = "";
+	size_t nl = 0;
+
+	if (s->state == US_DEAD)
+		return;
+	for (unsigned i = 0; i < s->n_named && nl < sizeof(names); i++)
+		nl += (size_t)snprintf(names + nl, sizeof(names) - nl, "%s%s", i ? "," : " to ",
+				       s->named[i].name);
+	log_info("udp#%" PRIu64 " closed %s%s via %s%s%s [%s] up %" PRIu64 " B (%" PRIu64
+		 " datagrams) down %" PRIu64 " B (%" PRIu64 " datagrams) %.2f s: %s%s%s",
+		 s->id, addr_ep_str(&s->client, s->cport, c, sizeof(c)), names,
+		 s->routed ? s->route.via : "(undecided)",
+		 s->routed && s->route.up ? " " : "",
+		 s->routed && s->route.up ? s->route.up->server_str : "",
+		 s->routed ? s->route.rule : "", s->up_b, s->up_n, s->down_b,
+		 s->down_n, (double)(uv_now(u->loop) - s->t_start) / 1000.0, why,
+		 detail ? ": " : "", detail ? detail : "");
+	s->state = US_DEAD;
+	if (s->routed) {
+		u->route.release(u->route.ctx, s->route.hold);
+		s->routed = false;
+	}
+	while (s->n_named > 0) {
+		struct us_named *nm = &s->named[--s->n_named];
+
+		if (nm->pinned)
+			dns_intercept_flow_done(u->dns, &nm->addr);
+		free(nm->name);
+	}
+	for (pp = &u->buckets[us_hash(&s->client, s->cport)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	}
+	us_lru_unlink(s);
+	u->count--;
+	if (s->ctl_open) {
+		uv_poll_stop(&s->ctl_poll);
+		uv_close((uv_handle_t *)&s->ctl_poll, us_on_closed);
+		s->ctl_open = false;
+	} else if (s->ctl_fd >= 0) {
+		close(s->ctl_fd);
+	}
+	if (s->udp_open) {
+		uv_poll_stop(&s->udp_poll);
+		uv_close((uv_handle_t *)&s->udp_poll, us_on_closed);
+		s->udp_open = false;
+	} else if (s->udp_fd >= 0) {
+		close(s->udp_fd);
+	}
+	us_release(s);
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+/* Sends hdr (hlen bytes, may be 0) then p's data as one datagram, to `to`
+ * (NULL: the connected peer), and counts it. */
+static void us_sendmsg(struct session *s, const void *hdr, size_t hlen, void *to,
+		       socklen_t tolen, const struct pbuf *p)
+{
+	struct iovec iov[16];
+	struct msghdr mh = { .msg_iov = iov, .msg_name = to, .msg_namelen = tolen };
+	int cnt = 0;
+
+	if (hlen > 0) {
+		iov[cnt].iov_base = (void *)hdr;
+		iov[cnt++].iov_len = hlen;
+	}
+	for (const struct pbuf *q = p; q && cnt < 16; q = q->next) {
+		iov[cnt].iov_base = q->payload;
+		iov[cnt].iov_len = q->len;
+		cnt++;
+	}
+	mh.msg_iovlen = (size_t)cnt;
+	if (sendmsg(s->udp_fd, &mh, MSG_NOSIGNAL) < 0) {
+		/* A full socket buffer drops the datagram, as a full NIC
+		 * queue would. */
+		s->u->stats.dropped_other++;
+		return;
+	}
+	s->up_b += p->tot_len;
+	s->up_n++;
+	s->u->stats.dgrams_up++;
+	s->u->stats.bytes_up += p->tot_len;
+}
+
+/* PROXY: through the association, behind a SOCKS5 UDP header. */
+static void us_send(struct session *s, const struct socks5_addr *dst, struct pbuf *p)
+{
+	uint8_t hdr[SOCKS5_UDP_HEADER_MAX];
+	int n = socks5_udp_header_build(hdr, sizeof(hdr), dst);
+
+	if (n < 0) {
+		s->u->stats.dropped_other++;
+		return;
+	}
+	us_sendmsg(s, hdr, (size_t)n, NULL, 0, p);
+}
+
+/* A datagram of a BLOCKED session: REJECT answers ICMP port unreachable
+ * (as a closed port would), REJECT-DROP and a refusing proxy say nothing. */
+static void us_reject(struct session *s, const ip_addr_t *dst, uint16_t dport, struct pbuf *p)
+{
+	s->u->stats.dropped_rejected++;
+	if (s->routed && s->route.action == ROUTE_REJECT)
+		stack_udp_unreachable(s->u->stack, &s->client, s->cport, dst, dport, p);
+}
+
+static struct us_named *us_named_find(struct session *s, const char *name, uint16_t port)
+{
+	for (unsigned i = 0; i < s->n_named; i++)
+		if (s->named[i].port == port && strcmp(s->named[i].name, name) == 0)
+			return &s->named[i];
+	return NULL;
+}
+
+static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
+				size_t n);
+static void us_flush_pending(struct session *s);
+
+/* A dual-stack socket takes both families: IPv4 goes as ::ffff:a.b.c.d. */
+static void us_sa_from_target(struct sockaddr_in6 *sa, const struct socks5_addr *t)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin6_family = AF_INET6;
+	sa->sin6_port = htons(t->port);
+	if (t->atyp == SOCKS5_ATYP_IPV4) {
+		sa->sin6_addr.s6_addr[10] = sa->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&sa->sin6_addr.s6_addr[12], t->u.v4, 4);
+	} else {
+		memcpy(&sa->sin6_addr, t->u.v6, 16);
+	}
+}
+
+/* DIRECT: straight to the target from our own socket. A name is resolved
+ * once per session entry; datagrams to it are dropped until then (UDP
+ * applications retransmit). */
+static void us_send_direct(struct session *s, const struct socks5_addr *t, struct pbuf *p)
+{
+	struct flow_udp_ctx *u = s->u;
+	struct sockaddr_in6 sa;
+
+	if (t->atyp == SOCKS5_ATYP_DOMAIN) {
+		struct us_named *nm = us_named_find(s, t->u.domain, t->port);
+
+		if (nm == NULL || !nm->resolved) {
+			if (nm != NULL && !nm->resolving && u->resolver != NULL) {
+				nm->resolving = true;
+				s->refs++; /* held by the lookup */
+				if (resolver_lookup(u->resolver, nm->name, us_on_direct_lookup, s) < 0) {
+					nm->resolving = false;
+					us_release(s);
+				}
+			}
+			u->stats.dropped_other++;
+			return;
+		}
+		memcpy(&sa, &nm->ra, sizeof(sa));
+	} else {
+		us_sa_from_target(&sa, t);
+	}
+	us_sendmsg(s, NULL, 0, &sa, sizeof(sa), p);
+}
+
+static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
+				size_t n)
+{
+	struct session *s = arg;
+
+	/* Every entry waiting for an address gets the first one of its
+	 * family preference (IPv4 first: it works from any client). */
+	for (unsigned i = 0; i < s->n_named && s->state != US_DEAD; i++) {
+		struct us_named *nm = &s->named[i];
+		struct socks5_addr t;
+		const struct sockaddr_storage *pick = NULL;
+
+		if (!nm->resolving)
+			continue;
+		nm->resolving = false;
+		if (status < 0 || n == 0)
+			continue;
+		for (size_t k = 0; k < n && pick == NULL; k++)
+			if (addrs[k].ss_family == AF_INET)
+				pick = &addrs[k];
+		if (pick == NULL)
+			pick = &addrs[0];
+		addr_socktarget_from_ip(pick, &t);
+		t.port = nm->port;
+		us_sa_from_target((struct sockaddr_in6 *)&nm->ra, &t);
+		nm->resolved = true;
+	}
+	if (s->state == US_RESOLVING) {
+		s->state = US_READY;
+		us_flush_pending(s); /* a name that did not resolve: dropped */
+	}
+	us_release(s);
+}
+
+static void us_dispatch(struct session *s, const struct socks5_addr *t, struct pbuf *p)
+{
+	if (s->route.action == ROUTE_DIRECT)
+		us_send_direct(s, t, p);
+	else
+		us_send(s, t, p);
+}
+
+static void us_flush_pending(struct session *s)
+{
+	for (unsigned i = 0; i < s->n_pend; i++) {
+		if (s->state == US_READY)
+			us_dispatch(s, &s->pend[i].dst, s->pend[i].p);
+		else
+			us_reject(s, &s->pend[i].ip, s->pend[i].port, s->pend[i].p);
+		pbuf_free(s->pend[i].p);
+	}
+	s->n_pend = 0;
+	free(s->pend);
+	s->pend = NULL;
+}
+
+/* ---- association ------------------------------------------------------- */
+
+static int us_set_ctl_poll(struct session *s, int events)
+{
+	if (events == s->ctl_events)
+		return 0;
+	s->ctl_events = events;
+	return uv_poll_start(&s->ctl_poll, events, us_on_ctl);
+}
+
+/* Where datagrams go: BND.ADDR:BND.PORT, or the proxy's own address when
+ * the server answered with an unspecified BND.ADDR (RFC 1928 leaves that
+ * to mean "the address you reached me at"). */
+static int us_relay_addr(struct session *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const struct upstream_cfg *up = s->route.up;
+	struct socks5_addr b;
+	static const uint8_t zero[16];
+
+	if (upstream_socks5_bound(s->hs, &b) < 0)
+		return -EPROTO;
+	memset(ss, 0, sizeof(*ss));
+	if ((b.atyp == SOCKS5_ATYP_IPV4 && memcmp(b.u.v4, zero, 4) == 0) ||
+	    (b.atyp == SOCKS5_ATYP_IPV6 && memcmp(b.u.v6, zero, 16) == 0)) {
+		memcpy(ss, &up->server, up->server_len);
+		*len = up->server_len;
+		if (ss->ss_family == AF_INET)
+			((struct sockaddr_in *)ss)->sin_port = htons(b.port);
+		else
+			((struct sockaddr_in6 *)ss)->sin6_port = htons(b.port);
+		return 0;
+	}
+	if (b.atyp == SOCKS5_ATYP_IPV4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, b.u.v4, 4);
+		sin->sin_port = htons(b.port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (b.atyp == SOCKS5_ATYP_IPV6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, b.u.v6, 16);
+		sin6->sin6_port = htons(b.port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -EAFNOSUPPORT; /* a relay given by name: not supported */
+}
+
+static void us_ready(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	int r = us_relay_addr(s, &ss, &len);
+
+	if (r < 0) {
+		us_end(s, "unusable relay address from proxy", strerror(-r));
+		return;
+	}
+	r = sock_open(ss.ss_family, SOCK_DGRAM, &s->u->sock);
+	if (r < 0) {
+		us_end(s, "cannot open UDP socket", strerror(-r));
+		return;
+	}
+	s->udp_fd = r;
+	/* Connected: the kernel then only hands us the relay's datagrams. */
+	r = sock_connect(s->udp_fd, (struct sockaddr *)&ss, len);
+	if (r < 0 || uv_poll_init_socket(s->u->loop, &s->udp_poll, s->udp_fd) < 0) {
+		us_end(s, "cannot reach the UDP relay", strerror(r < 0 ? -r : EIO));
+		return;
+	}
+	s->udp_poll.data = s;
+	s->udp_open = true;
+	s->refs++;
+	uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
+	s->state = US_READY;
+	free(s->hs);
+	s->hs = NULL;
+	/* The control connection only signals the association's end now. */
+	us_set_ctl_poll(s, UV_READABLE);
+	log_debug("udp#%" PRIu64 " associated", s->id);
+	us_flush_pending(s);
+}
+
+static void us_refused(struct session *s, const char *why)
+{
+	struct flow_udp_ctx *u = s->u;
+
+	u->refused_until = uv_now(u->loop) + REFUSED_BACKOFF_MS;
+	if (!u->warned_refused) {
+		log_warn("proxy %s does not relay UDP (%s); UDP flows are dropped, TCP is unaffected",
+			 s->route.up->server_str, why);
+		u->warned_refused = true;
+	}
+	u->stats.dropped_refused += s->n_pend;
+	us_end(s, why, NULL);
+}
+
+static void us_on_ctl(uv_poll_t *h, int status, int events)
+{
+	struct session *s = h->data;
+	struct stream io = { sock_io_read, sock_io_write, &s->ctl_fd };
+	int r;
+
+	(void)events;
+	if (s->state == US_DEAD)
+		return;
+	if (s->state == US_CONNECTING) {
+		r = sock_poll_error(s->ctl_fd, status);
+		if (r < 0) {
+			us_end(s, "cannot connect to the proxy", strerror(-r));
+			return;
+		}
+		s->state = US_HANDSHAKE;
+	}
+	if (s->state == US_HANDSHAKE) {
+		r = upstream_socks5_udp.step(s->hs, &io);
+		if (r == STREAM_DONE) {
+			us_ready(s);
+		} else if (r == -EOPNOTSUPP || r == -EACCES) {
+			us_refused(s, upstream_socks5_udp.error(s->hs));
+		} else if (r < 0) {
+			us_end(s, "UDP ASSOCIATE failed", upstream_socks5_udp.error(s->hs));
+		} else {
+			us_set_ctl_poll(s, r == STREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
+		}
+		return;
+	}
+	/* READY: the association lives as long as this connection. Anything
+	 * the server sends on it is meaningless; EOF or an error ends it. */
+	for (;;) {
+		uint8_t junk[256];
+		ssize_t n = read(s->ctl_fd, junk, sizeof(junk));
+
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		us_end(s, "proxy closed the association", n < 0 ? strerror(errno) : NULL);
+		return;
+	}
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+/* The named destination a reply answers: the most recent one with the
+ * reply's port (and, for a reply from a name, that name). NULL when the
+ * session sent no name to that port: then the reply's own address is
+ * the right source (full cone). */
+static struct us_named *us_named_reply(struct session *s, const struct socks5_addr *from)
+{
+	for (unsigned i = 0; i < s->n_named; i++) {
+		struct us_named *nm = &s->named[i];
+
+		if (nm->port != from->port)
+			continue;
+		if (from->atyp == SOCKS5_ATYP_DOMAIN && strcasecmp(nm->name, from->u.domain) != 0)
+			continue;
+		return nm;
+	}
+	return NULL;
+}
+
+static void us_deliver(struct session *s, const uint8_t *buf, size_t len)
+{
+	struct flow_udp_ctx *u = s->u;
+	struct socks5_addr from;
+	struct us_named *nm;
+	uint8_t frag;
+	ip_addr_t src;
+	int h = socks5_udp_header_parse(buf, len, &from, &frag);
+
+	if (h < 0) {
+		u->stats.dropped_other++;
+		return;
+	}
+	if (frag != 0) {
+		/* Reassembly is optional in RFC 1928 and no proxy we know
+		 * fragments; drop and count. */
+		u->stats.dropped_frag++;
+		return;
+	}
+	if ((nm = us_named_reply(s, &from)) != NULL) {
+		ip_addr_copy(src, nm->addr);
+		from.port = nm->port;
+	} else if (from.atyp == SOCKS5_ATYP_IPV4 && !IP_IS_V6(&s->client)) {
+		IP_ADDR4(&src, from.u.v4[0], from.u.v4[1], from.u.v4[2], from.u.v4[3]);
+	} else if (from.atyp == SOCKS5_ATYP_IPV6 && IP_IS_V6(&s->client)) {
+		ip_addr_set_zero_ip6(&src);
+		memcpy(ip_2_ip6(&src)->addr, from.u.v6, 16);
+	} else {
+		/* A reply from a name, or from the other family than the
+		 * client's socket: nothing the client could receive. */
+		u->stats.dropped_other++;
+		return;
+	}
+	if (stack_udp_send(u->stack, &src, from.port, &s->client, s->cport, buf + h,
+			   len - (size_t)h) < 0) {
+		u->stats.dropped_other++;
+		return;
+	}
+	s->down_b += len - (size_t)h;
+	s->down_n++;
+	u->stats.dgrams_down++;
+	u->stats.bytes_down += len - (size_t)h;
+	us_touch(s);
+}
+
+/* A datagram to a DIRECT session's socket from `from`. */
+static void us_deliver_direct(struct session *s, const struct sockaddr_in6 *from,
+			      const uint8_t *buf, size_t len)
+{
+	struct flow_udp_ctx *u = s->u;
+	uint16_t port = ntohs(from->sin6_port);
+	const uint8_t *a = from->sin6_addr.s6_addr;
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	bool v4 = memcmp(a, v4mapped, 12) == 0;
+	ip_addr_t src;
+	unsigned i;
+
+	/* An answer from a name's address comes back from the address the
+	 * client used (the fake one). */
+	for (i = 0; i < s->n_named; i++) {
+		const struct sockaddr_in6 *ra = (const struct sockaddr_in6 *)&s->named[i].ra;
+
+		if (s->named[i].resolved && ra->sin6_port == from->sin6_port &&
+		    memcmp(&ra->sin6_addr, &from->sin6_addr, 16) == 0)
+			break;
+	}
+	if (i < s->n_named) {
+		ip_addr_copy(src, s->named[i].addr);
+		port = s->named[i].port;
+	} else if (v4 && !IP_IS_V6(&s->client)) {
+		IP_ADDR4(&src, a[12], a[13], a[14], a[15]);
+	} else if (!v4 && IP_IS_V6(&s->client)) {
+		ip_addr_set_zero_ip6(&src);
+		memcpy(ip_2_ip6(&src)->addr, a, 16);
+	} else {
+		u->stats.dropped_other++;
+		return;
+	}
+	if (stack_udp_send(u->stack, &src, port, &s->client, s->cport, buf, len) < 0) {
+		u->stats.dropped_other++;
+		return;
+	}
+	s->down_b += len;
+	s->down_n++;
+	u->stats.dgrams_down++;
+	u->stats.bytes_down += len;
+	us_touch(s);
+}
+
+static void us_on_udp(uv_poll_t *h, int status, int events)
+{
+	struct session *s = h->data;
+
+	(void)events;
+	if (s->state != US_READY)
+		return;
+	if (status < 0) {
+		/* libuv stopped the handle on POLLERR. An ICMP error for one
+		 * datagram (the proxy relays "port unreachable" from a
+		 * remote) is that datagram's loss, not the association's
+		 * end: count it and keep polling. */
+		int r = sock_poll_error(s->udp_fd, 0);
+
+		if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH ||
+		    r == -EHOSTDOWN || r == -EMSGSIZE || r == 0) {
+			s->u->stats.dropped_other++;
+			uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
+			return;
+		}
+		us_end(s, "UDP relay socket error", strerror(r < 0 ? -r : -status));
+		return;
+	}
+	/* Bounded so one busy session cannot starve the loop. */
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_in6 from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(s->udp_fd, s->u->buf, DGRAM_MAX + SOCKS5_UDP_HEADER_MAX, 0,
+				     (struct sockaddr *)&from, &flen);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				s->u->stats.dropped_other++; /* e.g. ICMP refused */
+			return;
+		}
+		if (s->route.action == ROUTE_DIRECT)
+			us_deliver_direct(s, &from, s->u->buf, (size_t)n);
+		else
+			us_deliver(s, s->u->buf, (size_t)n);
+		if (s->state != US_READY)
+			return;
+	}
+}
+
+/* ---- input from the TUN ------------------------------------------------- */
+
+static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport)
+{
+	struct session *s;
+	unsigned b;
+
+	/* Bound the table: the least recently used session goes first. */
+	if (u->count >= u->cfg.max_sessions && u->lru_head) {
+		u->stats.evicted++;
+		us_end(u->lru_head, "evicted (session table full)", NULL);
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->u = u;
+	s->id = ++u->next_id;
+	s->refs = 1;
+	s->ctl_fd = s->udp_fd = -1;
+	s->dns_only = true;
+	ip_addr_copy(s->client, *src);
+	s->cport = sport;
+	s->t_start = s->t_last = uv_now(u->loop);
+	b = us_hash(src, sport);
+	s->hnext = u->buckets[b];
+	u->buckets[b] = s;
+	us_lru_append(s);
+	u->count++;
+	u->stats.sessions++;
+	s->state = US_ROUTING;
+	return s;
+}
+
+/* PROXY: the control connection for UDP ASSOCIATE. */
+static int us_start_proxy(struct session *s)
+{
+	struct flow_udp_ctx *u = s->u;
+	const struct upstream_cfg *up = s->route.up;
+	struct socks5_addr any;
+	int r;
+
+	if (up->proto != &upstream_socks5) {
+		us_end(s, "the upstream cannot carry UDP", s->route.via);
+		return -EOPNOTSUPP;
+	}
+	if (u->refused_until && uv_now(u->loop) < u->refused_until) {
+		/* Warned once already: discard quietly until idle. */
+		u->stats.dropped_refused += s->n_pend;
+		s->state = US_BLOCKED;
+		us_flush_pending(s);
+		return -EOPNOTSUPP;
+	}
+	s->hs = malloc(upstream_socks5_udp.state_size);
+	if (s->hs == NULL) {
+		us_end(s, "out of memory", NULL);
+		return -ENOMEM;
+	}
+	s->state = US_CONNECTING;
+	/* We do not know our relay-side source yet: 0.0.0.0:0 (or ::). */
+	if (up->server.ss_family == AF_INET6)
+		socks5_addr_from_ipv6(&any, (const uint8_t[16]){ 0 }, 0);
+	else
+		socks5_addr_from_ipv4(&any, (const uint8_t[4]){ 0 }, 0);
+	upstream_socks5_udp.init(s->hs, up, &any);
+
+	r = sock_open(up->server.ss_family, SOCK_STREAM, &u->sock);
+	if (r < 0)
+		goto fail;
+	s->ctl_fd = r;
+	r = sock_connect(s->ctl_fd, (const struct sockaddr *)&up->server, up->server_len);
+	if (r < 0 && r != -EINPROGRESS)
+		goto fail;
+	r = uv_poll_init_socket(u->loop, &s->ctl_poll, s->ctl_fd);
+	if (r < 0)
+		goto fail;
+	s->ctl_poll.data = s;
+	s->ctl_open = true;
+	s->refs++;
+	us_set_ctl_poll(s, UV_WRITABLE);
+	return 0;
+fail:
+	us_end(s, "cannot open a connection to the proxy", strerror(-r));
+	return r;
+}
+
+/* DIRECT: one dual-stack socket, unconnected (answers from anyone: full
+ * cone). */
+static int us_start_direct(struct session *s)
+{
+	struct flow_udp_ctx *u = s->u;
+	int r = sock_open(AF_INET6, SOCK_DGRAM, &u->sock);
+
+	if (r < 0) {
+		us_end(s, "cannot open UDP socket", strerror(-r));
+		return r;
+	}
+	s->udp_fd = r;
+	r = uv_poll_init_socket(u->loop, &s->udp_poll, s->udp_fd);
+	if (r < 0) {
+		us_end(s, "cannot open UDP socket", strerror(-r));
+		return r;
+	}
+	s->udp_poll.data = s;
+	s->udp_open = true;
+	s->refs++;
+	uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
+	if (s->n_pend > 0 && s->pend[0].dst.atyp == SOCKS5_ATYP_DOMAIN && u->resolver != NULL) {
+		struct us_named *nm = us_named_find(s, s->pend[0].dst.u.domain, s->pend[0].dst.port);
+
+		if (nm != NULL && !nm->resolved) {
+			/* The queue waits for the first name's address. */
+			nm->resolving = true;
+			s->state = US_RESOLVING;
+			s->refs++; /* held by the lookup */
+			r = resolver_lookup(u->resolver, nm->name, us_on_direct_lookup, s);
+			if (r < 0) {
+				nm->resolving = false;
+				us_release(s);
+				s->state = US_READY;
+				us_flush_pending(s);
+			}
+			return 0;
+		}
+	}
+	s->state = US_READY;
+	us_flush_pending(s);
+	return 0;
+}
+
+static void us_on_routed(void *arg, int status)
+{
+	struct session *s = arg;
+	struct flow_udp_ctx *u = s->u;
+
+	if (status == 0)
+		s->routed = true;
+	if (s->state == US_DEAD) {
+		if (s->routed) {
+			u->route.release(u->route.ctx, s->route.hold);
+			s->routed = false;
+		}
+		us_release(s);
+		return;
+	}
+	if (status < 0) {
+		us_end(s, "no route", strerror(-status));
+	} else if (s->route.action == ROUTE_PROXY) {
+		us_start_proxy(s);
+	} else if (s->route.action == ROUTE_DIRECT) {
+		us_start_direct(s);
+	} else {
+		/* REJECT / REJECT-DROP: this source's datagrams are refused
+		 * (ICMP port unreachable) or dropped until it goes idle. */
+		s->state = US_BLOCKED;
+		us_flush_pending(s);
+		log_debug("udp#%" PRIu64 " %s by rule %s", s->id, s->route.via, s->route.rule);
+	}
+	us_release(s);
+}
+
+/* Asks the router about the session's first datagram; the route then
+ * holds for the whole session (see flow_udp.h). */
+static void us_route(struct session *s, const ip_addr_t *dst, uint16_t dport, bool fake)
+{
+	struct flow_udp_ctx *u = s->u;
+	struct route_query q = {
+		.udp = true, .src = &s->client, .src_port = s->cport, .dst = dst,
+		.dst_port = dport, .dst_is_fake = fake,
+		.domain = s->n_named > 0 && s->named[0].port == dport &&
+				  ip_addr_eq(&s->named[0].addr, dst) ? s->named[0].name : NULL,
+	};
+	int r;
+
+	s->refs++; /* held by the decision */
+	r = u->route.decide(u->route.ctx, &q, &s->route, us_on_routed, s);
+	if (r != -EINPROGRESS)
+		us_on_routed(s, r);
+}
+
+/* The SOCKS5 destination of a datagram to dst:dport: by name when DNS
+ * interception knows one (the entry then moves to the front of
+ * s->named), else the address. -ESTALE for a fake address nobody maps
+ * (the datagram is dropped: sending it to the fake address is useless). */
+static int us_target(struct session *s, const ip_addr_t *dst, uint16_t dport,
+		     struct socks5_addr *t)
+{
+	struct us_named cur = { .port = dport };
+	char name[256];
+	unsigned i;
+	int r;
+
+	for (i = 0; i < s->n_named; i++)
+		if (s->named[i].port == dport && ip_addr_eq(&s->named[i].addr, dst))
+			break;
+	if (i < s->n_named) {
+		cur = s->named[i];
+	} else {
+		r = dns_intercept_flow_name(s->u->dns, dst, name, sizeof(name), &cur.pinned);
+		if (r == -ENOENT) {
+			target_from_ip(dst, dport, t);
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		ip_addr_copy(cur.addr, *dst);
+		cur.name = strdup(name);
+		if (cur.name == NULL) {
+			if (cur.pinned)
+				dns_intercept_flow_done(s->u->dns, dst);
+			return -ENOMEM;
+		}
+		if (s->n_named == US_NAMED_MAX) {
+			/* Forget the least recent (its pin goes with it). */
+			struct us_named *old = &s->named[US_NAMED_MAX - 1];
+
+			if (old->pinned)
+				dns_intercept_flow_done(s->u->dns, &old->addr);
+			free(old->name);
+			s->n_named--;
+		}
+		i = s->n_named++;
+	}
+	memmove(&s->named[1], &s->named[0], i * sizeof(s->named[0]));
+	s->named[0] = cur;
+	return socks5_addr_from_domain(t, cur.name, dport);
+}
+
+void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns)
+{
+	u->dns = dns;
+}
+
+void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r)
+{
+	u->resolver = r;
+}
+
+void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport,
+		    const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
+{
+	struct session *s = us_find(u, src, sport);
+	struct socks5_addr t;
+	bool created = false, queue_first = false;
+
+	if (s == NULL) {
+		s = us_create(u, src, sport);
+		created = true;
+		if (s == NULL) {
+			u->stats.dropped_other++;
+			pbuf_free(payload);
+			return;
+		}
+	}
+	us_touch(s);
+	if (dport != 53)
+		s->dns_only = false;
+	if (us_target(s, dst, dport, &t) < 0) {
+		u->stats.dropped_other++;
+		pbuf_free(payload);
+		if (created)
+			us_end(s, "fake address with no name", NULL);
+		return;
+	}
+	if (created) {
+		/* The datagram waits in the queue while the route is
+		 * decided (usually at once). */
+		queue_first = true;
+	} else if (s->state == US_READY) {
+		us_dispatch(s, &t, payload);
+		pbuf_free(payload);
+		return;
+	} else if (s->state == US_BLOCKED) {
+		us_reject(s, dst, dport, payload);
+		pbuf_free(payload);
+		return;
+	}
+	if (s->n_pend >= u->cfg.max_pending) {
+		u->stats.dropped_pending++;
+		pbuf_free(payload);
+		return;
+	}
+	if (s->pend == NULL) {
+		s->pend = calloc(u->cfg.max_pending, sizeof(*s->pend));
+		if (s->pend == NULL) {
+			u->stats.dropped_other++;
+			pbuf_free(payload);
+			return;
+		}
+	}
+	/* The pbuf waits in the queue, owned by the session. */
+	s->pend[s->n_pend].dst = t;
+	ip_addr_copy(s->pend[s->n_pend].ip, *dst);
+	s->pend[s->n_pend].port = dport;
+	s->pend[s->n_pend].p = payload;
+	s->n_pend++;
+	if (queue_first)
+		us_route(s, dst, dport, t.atyp == SOCKS5_ATYP_DOMAIN && s->named[0].pinned);
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static void us_on_sweep(uv_timer_t *h)
+{
+	struct flow_udp_ctx *u = h->data;
+	uint64_t now = uv_now(u->loop);
+	struct session *s = u->lru_head, *next;
+
+	for (; s; s = next) {
+		next = s->lnext;
+		if (s->state < US_READY) {
+			if (now - s->t_start >= u->cfg.connect_timeout_ms)
+				us_end(s, s->state == US_ROUTING ? "timed out resolving for the rules"
+								 : "timed out associating with the proxy",
+				       NULL);
+			continue;
+		}
+		/* DNS-only sessions get the shorter of the two timeouts. */
+		uint64_t idle = u->cfg.idle_ms;
+
+		if (s->dns_only && u->cfg.dns_idle_ms < idle)
+			idle = u->cfg.dns_idle_ms;
+		if (now - s->t_last >= idle)
+			us_end(s, "idle", NULL);
+	}
+}
+
+/* ---- context ----------------------------------------------------------- */
+
+int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route_ops *route,
+			const struct sock_opts *sock, const struct flow_udp_config *cfg,
+			struct flow_udp_ctx **out)
+{
+	struct flow_udp_ctx *u;
+
+	*out = NULL;
+	u = calloc(1, sizeof(*u));
+	if (u == NULL)
+		return -ENOMEM;
+	u->buf = malloc(DGRAM_MAX + SOCKS5_UDP_HEADER_MAX);
+	if (u->buf == NULL) {
+		free(u);
+		return -ENOMEM;
+	}
+	u->loop = loop;
+	u->stack = stack;
+	u->route = *route;
+	u->sock = *sock;
+	u->cfg = *cfg;
+	if (u->cfg.max_sessions == 0)
+		u->cfg.max_sessions = 1;
+	uv_timer_init(loop, &u->sweep);
+	u->sweep.data = u;
+	uv_timer_start(&u->sweep, us_on_sweep, 1000, 1000);
+	reaper_init(&u->reaper, loop, us_reap);
+	*out = u;
+	return 0;
+}
+
+void flow_udp_ctx_shutdown(struct flow_udp_ctx *u)
+{
+	while (u->lru_head)
+		us_end(u->lru_head, "shutting down", NULL);
+	uv_close((uv_handle_t *)&u->sweep, NULL);
+	reaper_close(&u->reaper);
+}
+
+void flow_udp_ctx_destroy(struct flow_udp_ctx *u)
+{
+	if (u == NULL)
+		return;
+	reaper_flush(&u->reaper);
+	free(u->buf);
+	free(u);
+}
+
+const struct flow_udp_stats *flow_udp_stats(const struct flow_udp_ctx *u)
+{
+	return &u->stats;
+}
+
+unsigned flow_udp_sessions(const struct flow_udp_ctx *u)
+{
+	return u->count;
+}

@@ -1,0 +1,1292 @@
+/* rule: see rule.h.
+ *
+ * A "matcher" is the compiled form of an ordered rule list: one index per
+ * kind of test, each answering "the smallest index of a rule whose test
+ * holds". The engine has one matcher for its rules list, where entries of
+ * a RULE-SET line carry that line's index, plus one per rule set used
+ * inside AND/OR/NOT, whose entries all carry index 0 (so "matches" is
+ * "minimum is 0").
+ *
+ * Invariants:
+ *  - every index structure holds indices < the number of rules; NONE
+ *    (UINT32_MAX) is "no rule";
+ *  - lin[] (rules evaluated one by one) is sorted by index, because rules
+ *    are added in order and a set's entries share its line's index;
+ *  - ip_resolve_min is the smallest index of a destination-address entry
+ *    that lacks no-resolve: the first rule an unresolved fake-ip flow
+ *    needs addresses for, unless a linear rule needs them earlier;
+ *  - the engine never changes after rule_engine_build() returns.
+ */
+#include "tun2socks/route/rule.h"
+
+#include "tun2socks/base/label_trie.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+/* --- arena: everything the engine keeps that is not an index array ----------- */
+
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	_Alignas(16) unsigned char data[];
+};
+
+struct arena {
+	struct chunk *head;
+};
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	struct chunk *c = a->head;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > 16384 ? n : 16384;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		c->next = a->head;
+		a->head = c;
+	}
+	c->used += n;
+	return memset(c->data + c->used - n, 0, n);
+}
+
+static char *arena_strdup(struct arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = arena_alloc(a, n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+static void arena_free(struct arena *a)
+{
+	while (a->head) {
+		struct chunk *next = a->head->next;
+
+		free(a->head);
+		a->head = next;
+	}
+}
+
+/* --- domain trie ---------------------------------------------------------------
+ *
+ * A label trie (label_trie.h): "+.a.*.example.com" is the path com ->
+ * example -> * -> a, whose last node records the pattern's index in
+ * min_self (names ending here) and min_sub (names with more labels), NONE
+ * when no pattern ends there.
+ */
+
+struct dmin {
+	uint32_t self, sub;
+};
+
+struct dtrie {
+	bool ready;
+	struct label_trie t; /* per-node data: struct dmin */
+};
+
+static struct dmin *dmin_of(const struct dtrie *d, uint32_t node)
+{
+	return label_trie_data(&d->t, node);
+}
+
+static int dtrie_init(struct dtrie *d)
+{
+	if (label_trie_init(&d->t, sizeof(struct dmin)) != 0)
+		return -ENOMEM;
+	dmin_of(d, 0)->self = dmin_of(d, 0)->sub = NONE;
+	d->ready = true;
+	return 0;
+}
+
+/* name: a normalised name or pattern (rules_domain_norm). kind: the
+ * RULESET_MATCH_* bits. */
+static int dtrie_add(struct dtrie *d, const char *name, size_t len,
+		     unsigned kind, uint32_t idx)
+{
+	uint32_t node = 0;
+	size_t end = len;
+	int err;
+
+	if (!d->ready && (err = dtrie_init(d)) != 0)
+		return err;
+	while (end > 0) {
+		size_t start = end;
+		struct label_trie_label l;
+		bool created;
+
+		while (start > 0 && name[start - 1] != '.')
+			start--;
+		l.s = name + start;
+		l.len = (uint32_t)(end - start);
+		l.hash = label_trie_hash(l.s, l.len);
+		node = label_trie_child(&d->t, node, &l, &created);
+		if (!node)
+			return -ENOMEM;
+		if (created)
+			dmin_of(d, node)->self = dmin_of(d, node)->sub = NONE;
+		end = start ? start - 1 : 0;
+	}
+	if (kind & RULESET_MATCH_SELF)
+		dmin_of(d, node)->self = min_u32(dmin_of(d, node)->self, idx);
+	if (kind & RULESET_MATCH_SUB)
+		dmin_of(d, node)->sub = min_u32(dmin_of(d, node)->sub, idx);
+	return 0;
+}
+
+/* The smallest index of a pattern matching the name whose labels[0, left)
+ * are still unmatched below node. Recursion depth <= labels (<= 127). */
+static uint32_t dtrie_walk(const struct dtrie *d, uint32_t node,
+			   const struct label_trie_label *labels, int left, uint32_t best)
+{
+	const struct dmin *n = dmin_of(d, node);
+	uint32_t c, star = d->t.nodes[node].star;
+
+	if (left == 0)
+		return min_u32(best, n->self);
+	best = min_u32(best, n->sub);
+	c = label_trie_find(&d->t, node, &labels[left - 1]);
+	if (c)
+		best = dtrie_walk(d, c, labels, left - 1, best);
+	if (star)
+		best = dtrie_walk(d, star, labels, left - 1, best);
+	return best;
+}
+
+static void dtrie_free(struct dtrie *d)
+{
+	if (d->ready)
+		label_trie_free(&d->t);
+	d->ready = false;
+}
+
+/* --- address tries ---------------------------------------------------------------
+ *
+ * Path-compressed binary tries, one per family and direction. A node is a
+ * prefix (key masked to plen bits); a node with entries holds the sorted
+ * indices of the rules naming exactly that prefix (idx[off, off + cnt)),
+ * first = the smallest. Children extend the prefix by at least one bit,
+ * chosen by bit plen of the address. Entries are gathered first and the
+ * trie is built once, sorted, so each list is contiguous.
+ */
+
+struct inode {
+	uint8_t key[16];
+	uint8_t plen;
+	uint32_t child[2];
+	uint32_t first, off, cnt;
+};
+
+struct ipent {
+	uint8_t key[16];
+	uint8_t plen;
+	uint32_t idx;
+};
+
+struct itrie {
+	unsigned bits; /* 32 or 128 */
+	struct inode *nodes;
+	uint32_t n, cap;
+	uint32_t root;
+	uint32_t *idx;
+	size_t n_idx;
+	struct ipent *ents; /* until itrie_finish */
+	size_t n_ents, cap_ents;
+};
+
+static unsigned key_bit(const uint8_t *key, unsigned i)
+{
+	return (key[i >> 3] >> (7 - (i & 7))) & 1;
+}
+
+/* Whether the first plen bits of a and b agree. */
+static bool key_prefix_eq(const uint8_t *a, const uint8_t *b, unsigned plen)
+{
+	unsigned whole = plen / 8, rest = plen % 8;
+
+	if (memcmp(a, b, whole) != 0)
+		return false;
+	if (!rest)
+		return true;
+	return ((a[whole] ^ b[whole]) & (uint8_t)(0xff00u >> rest)) == 0;
+}
+
+/* Length of the common prefix of a and b, at most limit bits. */
+static unsigned key_common(const uint8_t *a, const uint8_t *b, unsigned limit)
+{
+	unsigned i = 0;
+
+	while (i + 8 <= limit && a[i / 8] == b[i / 8])
+		i += 8;
+	while (i < limit && key_bit(a, i) == key_bit(b, i))
+		i++;
+	return i;
+}
+
+static int itrie_add(struct itrie *t, const struct rule_cidr *c, uint32_t idx)
+{
+	struct ipent *e;
+
+	if (t->n_ents == t->cap_ents) {
+		size_t ncap = t->cap_ents ? t->cap_ents * 2 : 16;
+		struct ipent *p = realloc(t->ents, ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		t->ents = p;
+		t->cap_ents = ncap;
+	}
+	e = &t->ents[t->n_ents++];
+	memcpy(e->key, c->addr, 16);
+	e->plen = c->plen;
+	e->idx = idx;
+	return 0;
+}
+
+static uint32_t inode_new(struct itrie *t, const uint8_t *key, unsigned plen)
+{
+	struct inode *n;
+
+	if (t->n == t->cap) {
+		uint32_t ncap = t->cap ? t->cap * 2 : 16;
+		struct inode *p;
+
+		if (t->cap > UINT32_MAX / 4)
+			return NONE;
+		p = realloc(t->nodes, (size_t)ncap * sizeof(*p));
+		if (!p)
+			return NONE;
+		t->nodes = p;
+		t->cap = ncap;
+	}
+	n = &t->nodes[t->n];
+	memset(n, 0, sizeof(*n));
+	memcpy(n->key, key, 16);
+	for (unsigned b = plen; b < 128; b++)
+		n->key[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+	n->plen = (uint8_t)plen;
+	n->child[0] = n->child[1] = NONE;
+	n->first = NONE;
+	return t->n++;
+}
+
+/* The node for exactly key/plen, created (splitting an edge if need be). */
+static uint32_t itrie_node(struct itrie *t, const uint8_t *key, unsigned plen)
+{
+	uint32_t parent = NONE, n = t->root, x, b;
+	unsigned side = 0;
+
+	if (n == NONE)
+		return t->root = inode_new(t, key, plen);
+	for (;;) {
+		unsigned np = t->nodes[n].plen;
+		unsigned cl = key_common(t->nodes[n].key, key, np < plen ? np : plen);
+
+		if (cl < np) {
+			/* key leaves n's edge at bit cl: a node goes there. */
+			unsigned nside = key_bit(t->nodes[n].key, cl);
+
+			if (cl == plen) {
+				x = inode_new(t, key, plen);
+				if (x == NONE)
+					return NONE;
+				t->nodes[x].child[nside] = n;
+			} else {
+				b = inode_new(t, key, cl);
+				if (b == NONE)
+					return NONE;
+				x = inode_new(t, key, plen);
+				if (x == NONE)
+					return NONE;
+				t->nodes[b].child[nside] = n;
+				t->nodes[b].child[!nside] = x;
+			}
+			if (parent == NONE)
+				t->root = cl == plen ? x : b;
+			else
+				t->nodes[parent].child[side] = cl == plen ? x : b;
+			return x;
+		}
+		if (np == plen)
+			return n;
+		side = key_bit(key, np);
+		parent = n;
+		if (t->nodes[n].child[side] == NONE) {
+			x = inode_new(t, key, plen);
+			if (x != NONE)
+				t->nodes[parent].child[side] = x;
+			return x;
+		}
+		n = t->nodes[n].child[side];
+	}
+}
+
+static int ipent_cmp(const void *pa, const void *pb)
+{
+	const struct ipent *a = pa, *b = pb;
+	int c = memcmp(a->key, b->key, 16);
+
+	if (c)
+		return c;
+	if (a->plen != b->plen)
+		return a->plen < b->plen ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int itrie_finish(struct itrie *t)
+{
+	size_t i = 0;
+
+	if (!t->n_ents)
+		return 0;
+	qsort(t->ents, t->n_ents, sizeof(*t->ents), ipent_cmp);
+	t->idx = malloc(t->n_ents * sizeof(*t->idx));
+	if (!t->idx)
+		return -ENOMEM;
+	while (i < t->n_ents) {
+		const struct ipent *e = &t->ents[i];
+		uint32_t node = itrie_node(t, e->key, e->plen), off = (uint32_t)t->n_idx;
+
+		if (node == NONE)
+			return -ENOMEM;
+		for (; i < t->n_ents && t->ents[i].plen == e->plen &&
+		       memcmp(t->ents[i].key, e->key, 16) == 0; i++)
+			if (t->n_idx == off || t->idx[t->n_idx - 1] != t->ents[i].idx)
+				t->idx[t->n_idx++] = t->ents[i].idx;
+		t->nodes[node].first = t->idx[off];
+		t->nodes[node].off = off;
+		t->nodes[node].cnt = (uint32_t)t->n_idx - off;
+	}
+	free(t->ents);
+	t->ents = NULL;
+	t->n_ents = t->cap_ents = 0;
+	return 0;
+}
+
+/* The smallest index >= lb of a prefix holding key. */
+static uint32_t itrie_min(const struct itrie *t, const uint8_t *key, uint32_t lb)
+{
+	uint32_t best = NONE, n = t->root;
+
+	while (n != NONE) {
+		const struct inode *x = &t->nodes[n];
+
+		if (!key_prefix_eq(x->key, key, x->plen))
+			break;
+		if (x->cnt) {
+			uint32_t c = x->first;
+
+			if (c < lb) {
+				/* Only the re-run after resolution asks for lb > 0. */
+				uint32_t lo = x->off, hi = x->off + x->cnt;
+
+				while (lo < hi) {
+					uint32_t mid = lo + (hi - lo) / 2;
+
+					if (t->idx[mid] < lb)
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				c = lo < x->off + x->cnt ? t->idx[lo] : NONE;
+			}
+			best = min_u32(best, c);
+		}
+		if (x->plen >= t->bits)
+			break;
+		n = x->child[key_bit(key, x->plen)];
+	}
+	return best;
+}
+
+static void itrie_free(struct itrie *t)
+{
+	free(t->nodes);
+	free(t->idx);
+	free(t->ents);
+}
+
+/* --- port segments ------------------------------------------------------------------
+ *
+ * The port space cut at every range boundary: segment i covers
+ * [lo[i], lo[i + 1]) and knows the smallest index of a range covering it.
+ */
+
+struct prange {
+	uint32_t lo, hi, idx;
+};
+
+struct ports {
+	uint32_t *lo;
+	uint32_t *min;
+	size_t n;
+	struct prange *r; /* until ports_finish */
+	size_t n_r, cap_r;
+};
+
+static int ports_add(struct ports *p, uint32_t lo, uint32_t hi, uint32_t idx)
+{
+	if (p->n_r == p->cap_r) {
+		size_t ncap = p->cap_r ? p->cap_r * 2 : 8;
+		struct prange *r = realloc(p->r, ncap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		p->r = r;
+		p->cap_r = ncap;
+	}
+	p->r[p->n_r++] = (struct prange){ lo, hi, idx };
+	return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The segment holding v: the last with lo <= v (lo[0] is 0). */
+static size_t ports_seg(const struct ports *p, uint32_t v)
+{
+	size_t lo = 0, hi = p->n;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->lo[mid] <= v)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int ports_finish(struct ports *p)
+{
+	size_t n = 0;
+
+	if (!p->n_r)
+		return 0;
+	p->lo = malloc((2 * p->n_r + 1) * sizeof(*p->lo));
+	if (!p->lo)
+		return -ENOMEM;
+	p->lo[n++] = 0;
+	for (size_t i = 0; i < p->n_r; i++) {
+		p->lo[n++] = p->r[i].lo;
+		if (p->r[i].hi < 65535)
+			p->lo[n++] = p->r[i].hi + 1;
+	}
+	qsort(p->lo, n, sizeof(*p->lo), u32_cmp);
+	p->n = 0;
+	for (size_t i = 0; i < n; i++)
+		if (p->n == 0 || p->lo[p->n - 1] != p->lo[i])
+			p->lo[p->n++] = p->lo[i];
+	p->min = malloc(p->n * sizeof(*p->min));
+	if (!p->min)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n; i++)
+		p->min[i] = NONE;
+	for (size_t i = 0; i < p->n_r; i++)
+		for (size_t s = ports_seg(p, p->r[i].lo);
+		     s < p->n && p->lo[s] <= p->r[i].hi; s++)
+			p->min[s] = min_u32(p->min[s], p->r[i].idx);
+	free(p->r);
+	p->r = NULL;
+	p->n_r = p->cap_r = 0;
+	return 0;
+}
+
+static uint32_t ports_min(const struct ports *p, uint32_t v)
+{
+	return p->n ? p->min[ports_seg(p, v)] : NONE;
+}
+
+static void ports_free(struct ports *p)
+{
+	free(p->lo);
+	free(p->min);
+	free(p->r);
+}
+
+/* --- predicates evaluated one by one -------------------------------------------- */
+
+struct matcher;
+
+struct pred {
+	enum rule_type type;
+	bool no_resolve;
+	enum rule_net network;
+	uint32_t n; /* string length, ranges, operands */
+	struct rule_cidr cidr;
+	union {
+		const char *str;
+		regex_t *re;
+		const struct rule_range *ranges;
+		const struct pred *kids;
+		const struct matcher *set;
+	} u;
+};
+
+struct lin {
+	uint32_t idx;
+	bool no_resolve; /* from the RULE-SET line the entry came from */
+	const struct pred *p;
+};
+
+struct matcher {
+	struct dtrie dom;
+	struct itrie dst[2], src[2]; /* [0] IPv4, [1] IPv6 */
+	struct ports dport, sport;
+	uint32_t min_tcp, min_udp, min_any;
+	uint32_t ip_resolve_min;
+	struct lin *lin;
+	size_t n_lin, cap_lin;
+};
+
+struct set_matcher {
+	const char *name;
+	struct matcher *m;
+};
+
+struct erule {
+	const char *text;
+	struct conf_pos pos;
+	int target;
+};
+
+struct rule_engine {
+	int refs;
+	struct matcher main;
+	struct set_matcher *sets;
+	size_t n_sets;
+	struct erule *rules;
+	size_t n_rules;
+	int default_target;
+	struct arena arena;
+	regex_t **regs;
+	size_t n_regs, cap_regs;
+};
+
+static void matcher_init(struct matcher *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->dst[0].bits = m->src[0].bits = 32;
+	m->dst[1].bits = m->src[1].bits = 128;
+	m->dst[0].root = m->dst[1].root = m->src[0].root = m->src[1].root = NONE;
+	m->min_tcp = m->min_udp = m->min_any = m->ip_resolve_min = NONE;
+}
+
+static void matcher_free(struct matcher *m)
+{
+	dtrie_free(&m->dom);
+	for (int f = 0; f < 2; f++) {
+		itrie_free(&m->dst[f]);
+		itrie_free(&m->src[f]);
+	}
+	ports_free(&m->dport);
+	ports_free(&m->sport);
+	free(m->lin);
+}
+
+static int matcher_finish(struct matcher *m)
+{
+	int err = 0;
+
+	for (int f = 0; f < 2 && !err; f++) {
+		err = itrie_finish(&m->dst[f]);
+		if (!err)
+			err = itrie_finish(&m->src[f]);
+	}
+	if (!err)
+		err = ports_finish(&m->dport);
+	if (!err)
+		err = ports_finish(&m->sport);
+	return err;
+}
+
+/* --- build ----------------------------------------------------------------------------- */
+
+struct builder {
+	struct rule_engine *e;
+	const struct rule_build_opts *opts;
+	struct conf_err *err;
+};
+
+static int nomem(struct builder *b, const struct conf_pos *pos)
+{
+	conf_err_set(b->err, pos, "out of memory");
+	return -ENOMEM;
+}
+
+static int add_spec(struct builder *b, struct matcher *m, const struct rule_spec *s,
+		    uint32_t idx, bool nr);
+
+static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *s);
+
+static int lin_add(struct builder *b, struct matcher *m, const struct rule_spec *s,
+		   uint32_t idx, bool nr)
+{
+	struct pred *p;
+	int err;
+
+	if (m->n_lin == m->cap_lin) {
+		size_t ncap = m->cap_lin ? m->cap_lin * 2 : 8;
+		struct lin *l = realloc(m->lin, ncap * sizeof(*l));
+
+		if (!l)
+			return nomem(b, &s->pos);
+		m->lin = l;
+		m->cap_lin = ncap;
+	}
+	p = arena_alloc(&b->e->arena, sizeof(*p));
+	if (!p)
+		return nomem(b, &s->pos);
+	err = pred_fill(b, p, s);
+	if (err)
+		return err;
+	m->lin[m->n_lin++] = (struct lin){ .idx = idx, .no_resolve = nr, .p = p };
+	return 0;
+}
+
+/* Every entry of rs into m at index idx; nr: the RULE-SET line's no-resolve. */
+static int add_set(struct builder *b, struct matcher *m, const struct ruleset *rs,
+		   uint32_t idx, bool nr, const struct conf_pos *pos)
+{
+	size_t n = ruleset_count(rs), len;
+	unsigned kind;
+	int err = 0;
+
+	switch (ruleset_behavior(rs)) {
+	case RULESET_DOMAIN:
+		/* A big list adds about one edge per name (its own label under
+		 * a shared parent): size the table once rather than doubling
+		 * through it. */
+		if (!m->dom.ready)
+			err = dtrie_init(&m->dom);
+		if (!err && n < UINT32_MAX / 4)
+			err = label_trie_reserve(&m->dom.t, (uint32_t)n);
+		for (size_t i = 0; i < n && !err; i++) {
+			const char *name = ruleset_domain(rs, i, &len, &kind);
+
+			err = dtrie_add(&m->dom, name, len, kind, idx);
+		}
+		return err ? nomem(b, pos) : 0;
+	case RULESET_IPCIDR:
+		for (size_t i = 0; i < n && !err; i++) {
+			const struct rule_cidr *c = ruleset_cidr(rs, i);
+
+			err = itrie_add(&m->dst[c->family == 6], c, idx);
+		}
+		if (err)
+			return nomem(b, pos);
+		if (n && !nr)
+			m->ip_resolve_min = min_u32(m->ip_resolve_min, idx);
+		return 0;
+	case RULESET_CLASSICAL:
+		for (size_t i = 0; i < n && !err; i++)
+			err = add_spec(b, m, ruleset_rule(rs, i), idx, nr);
+		return err;
+	}
+	return conf_err_set(b->err, pos, "internal error: bad rule-set behaviour");
+}
+
+static const struct ruleset *find_set(struct builder *b, const struct rule_spec *s)
+{
+	const struct ruleset *rs = NULL;
+
+	if (b->opts->set_fn)
+		rs = b->opts->set_fn(b->opts->set_arg, s->str);
+	if (!rs)
+		conf_err_set(b->err, &s->payload_pos, "unknown rule-set '%s'", s->str);
+	return rs;
+}
+
+/* The matcher of a rule set used inside AND/OR/NOT, built once per name. */
+static int set_matcher(struct builder *b, const struct rule_spec *s,
+		       const struct matcher **out)
+{
+	struct rule_engine *e = b->e;
+	const struct ruleset *rs;
+	struct set_matcher *grown;
+	struct matcher *m;
+	int err;
+
+	for (size_t i = 0; i < e->n_sets; i++)
+		if (strcmp(e->sets[i].name, s->str) == 0) {
+			*out = e->sets[i].m;
+			return 0;
+		}
+	rs = find_set(b, s);
+	if (!rs)
+		return -EINVAL;
+	grown = realloc(e->sets, (e->n_sets + 1) * sizeof(*grown));
+	if (!grown)
+		return nomem(b, &s->pos);
+	e->sets = grown;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return nomem(b, &s->pos);
+	matcher_init(m);
+	e->sets[e->n_sets].m = m;
+	e->sets[e->n_sets].name = arena_strdup(&e->arena, s->str);
+	e->n_sets++;
+	if (!e->sets[e->n_sets - 1].name)
+		return nomem(b, &s->pos);
+	err = add_set(b, m, rs, 0, false, &s->payload_pos);
+	if (!err && matcher_finish(m))
+		err = nomem(b, &s->pos);
+	*out = m;
+	return err;
+}
+
+static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *s)
+{
+	struct rule_engine *e = b->e;
+	int err;
+
+	p->type = s->type;
+	p->no_resolve = s->no_resolve;
+	p->network = s->network;
+	p->cidr = s->cidr;
+	switch (s->type) {
+	case RULE_DOMAIN:
+	case RULE_DOMAIN_SUFFIX:
+	case RULE_DOMAIN_KEYWORD:
+	case RULE_PROCESS_NAME:
+	case RULE_PROCESS_PATH:
+		p->u.str = arena_strdup(&e->arena, s->str);
+		p->n = (uint32_t)strlen(s->str);
+		return p->u.str ? 0 : nomem(b, &s->pos);
+	case RULE_DOMAIN_REGEX: {
+		regex_t *re = arena_alloc(&e->arena, sizeof(*re));
+		int r;
+
+		if (!re)
+			return nomem(b, &s->pos);
+		if (e->n_regs == e->cap_regs) {
+			size_t ncap = e->cap_regs ? e->cap_regs * 2 : 8;
+			regex_t **g = realloc(e->regs, ncap * sizeof(*g));
+
+			if (!g)
+				return nomem(b, &s->pos);
+			e->regs = g;
+			e->cap_regs = ncap;
+		}
+		r = regcomp(re, s->str, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+		if (r != 0) {
+			/* The parser compiled it once already: only memory. */
+			return nomem(b, &s->payload_pos);
+		}
+		e->regs[e->n_regs++] = re;
+		p->u.re = re;
+		return 0;
+	}
+	case RULE_IP_CIDR:
+	case RULE_SRC_IP_CIDR:
+	case RULE_NETWORK:
+		return 0;
+	case RULE_DST_PORT:
+	case RULE_SRC_PORT:
+	case RULE_UID: {
+		struct rule_range *r = arena_alloc(&e->arena, s->n_ranges * sizeof(*r) + 1);
+
+		if (!r)
+			return nomem(b, &s->pos);
+		memcpy(r, s->ranges, s->n_ranges * sizeof(*r));
+		p->u.ranges = r;
+		p->n = (uint32_t)s->n_ranges;
+		return 0;
+	}
+	case RULE_RULE_SET:
+		return set_matcher(b, s, &p->u.set);
+	case RULE_AND:
+	case RULE_OR:
+	case RULE_NOT: {
+		struct pred *kids = arena_alloc(&e->arena, s->n_sub * sizeof(*kids) + 1);
+
+		if (!kids)
+			return nomem(b, &s->pos);
+		p->u.kids = kids;
+		p->n = (uint32_t)s->n_sub;
+		for (size_t i = 0; i < s->n_sub; i++) {
+			err = pred_fill(b, &kids[i], &s->sub[i]);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
+	case RULE_MATCH:
+		break;
+	}
+	return conf_err_set(b->err, &s->pos, "%s is not allowed here",
+			    rules_type_name(s->type));
+}
+
+/* One rule (or rule-set entry) into m at index idx. nr: no-resolve
+ * inherited from a RULE-SET line. */
+static int add_spec(struct builder *b, struct matcher *m, const struct rule_spec *s,
+		    uint32_t idx, bool nr)
+{
+	const struct ruleset *rs;
+	int err = 0;
+
+	switch (s->type) {
+	case RULE_DOMAIN:
+		err = dtrie_add(&m->dom, s->str, strlen(s->str), RULESET_MATCH_SELF, idx);
+		break;
+	case RULE_DOMAIN_SUFFIX:
+		err = dtrie_add(&m->dom, s->str, strlen(s->str),
+				RULESET_MATCH_SELF | RULESET_MATCH_SUB, idx);
+		break;
+	case RULE_IP_CIDR:
+		err = itrie_add(&m->dst[s->cidr.family == 6], &s->cidr, idx);
+		if (!s->no_resolve && !nr)
+			m->ip_resolve_min = min_u32(m->ip_resolve_min, idx);
+		break;
+	case RULE_SRC_IP_CIDR:
+		err = itrie_add(&m->src[s->cidr.family == 6], &s->cidr, idx);
+		break;
+	case RULE_DST_PORT:
+	case RULE_SRC_PORT:
+		for (size_t i = 0; i < s->n_ranges && !err; i++)
+			err = ports_add(s->type == RULE_DST_PORT ? &m->dport : &m->sport,
+					s->ranges[i].lo, s->ranges[i].hi, idx);
+		break;
+	case RULE_NETWORK:
+		if (s->network == RULE_NET_TCP)
+			m->min_tcp = min_u32(m->min_tcp, idx);
+		else
+			m->min_udp = min_u32(m->min_udp, idx);
+		break;
+	case RULE_MATCH:
+		m->min_any = min_u32(m->min_any, idx);
+		break;
+	case RULE_RULE_SET:
+		rs = find_set(b, s);
+		if (!rs)
+			return -EINVAL;
+		return add_set(b, m, rs, idx, nr || s->no_resolve, &s->payload_pos);
+	default:
+		return lin_add(b, m, s, idx, nr);
+	}
+	return err ? nomem(b, &s->pos) : 0;
+}
+
+/* The engine's own copy of a file name; consecutive rules share one. */
+static const char *intern_file(struct rule_engine *e, const char *file,
+			       const char **last)
+{
+	if (!file)
+		return NULL;
+	if (*last && strcmp(*last, file) == 0)
+		return *last;
+	*last = arena_strdup(&e->arena, file);
+	return *last;
+}
+
+int rule_engine_build(const struct rule_spec *specs, size_t n,
+		      const struct rule_build_opts *opts,
+		      struct rule_engine **out, struct conf_err *err)
+{
+	struct builder b = { .opts = opts, .err = err };
+	struct rule_engine *e;
+	const char *last_file = NULL;
+	struct conf_pos none = { 0 };
+	int r = -ENOMEM;
+
+	*out = NULL;
+	if (n >= NONE)
+		return conf_err_set(err, &none, "too many rules");
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return nomem(&b, &none);
+	b.e = e;
+	e->refs = 1;
+	e->default_target = opts->default_target;
+	matcher_init(&e->main);
+	e->rules = calloc(n ? n : 1, sizeof(*e->rules));
+	if (!e->rules) {
+		r = nomem(&b, &none);
+		goto out;
+	}
+	e->n_rules = n;
+	for (size_t i = 0; i < n; i++) {
+		const struct rule_spec *s = &specs[i];
+		struct erule *er = &e->rules[i];
+
+		if (!s->target) {
+			r = conf_err_set(err, &s->pos, "rule has no target");
+			goto out;
+		}
+		er->target = opts->target_fn ? opts->target_fn(opts->target_arg, s->target) : -1;
+		if (er->target < 0) {
+			r = conf_err_set(err, &s->target_pos, "unknown target '%s'", s->target);
+			goto out;
+		}
+		er->text = arena_strdup(&e->arena, s->text ? s->text : rules_type_name(s->type));
+		er->pos = s->pos;
+		er->pos.file = intern_file(e, s->pos.file, &last_file);
+		if (!er->text || (s->pos.file && !er->pos.file)) {
+			r = nomem(&b, &s->pos);
+			goto out;
+		}
+		r = add_spec(&b, &e->main, s, (uint32_t)i, false);
+		if (r)
+			goto out;
+	}
+	if (matcher_finish(&e->main)) {
+		r = nomem(&b, &none);
+		goto out;
+	}
+	*out = e;
+	e = NULL;
+	r = 0;
+out:
+	rule_engine_unref(e);
+	return r;
+}
+
+struct rule_engine *rule_engine_ref(struct rule_engine *e)
+{
+	e->refs++;
+	return e;
+}
+
+void rule_engine_unref(struct rule_engine *e)
+{
+	if (!e || --e->refs > 0)
+		return;
+	matcher_free(&e->main);
+	for (size_t i = 0; i < e->n_sets; i++) {
+		matcher_free(e->sets[i].m);
+		free(e->sets[i].m);
+	}
+	free(e->sets);
+	for (size_t i = 0; i < e->n_regs; i++)
+		regfree(e->regs[i]);
+	free(e->regs);
+	free(e->rules);
+	arena_free(&e->arena);
+	free(e);
+}
+
+size_t rule_engine_count(const struct rule_engine *e)
+{
+	return e->n_rules;
+}
+
+/* --- match ------------------------------------------------------------------------------ */
+
+enum tri { T_FALSE, T_TRUE, T_NEED };
+
+/* Per-query state: the prepared domain and what is known of the
+ * destination address. */
+struct qctx {
+	struct rule_query *q;
+	bool has_domain;
+	char dom[RULES_DOMAIN_MAX + 1];
+	size_t dlen;
+	struct label_trie_label labels[(RULES_DOMAIN_MAX + 1) / 2];
+	int n_labels;
+	bool ip_known; /* false: fake-ip flow before resolution */
+	const struct rule_addr *addrs;
+	size_t n_addrs;
+	struct rule_addr dst, src; /* normalised */
+};
+
+/* IPv4-mapped IPv6 as IPv4; anything else as is. */
+static void addr_norm(const struct rule_addr *a, struct rule_addr *out)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	*out = *a;
+	if (a->family == 6 && memcmp(a->bytes, mapped, 12) == 0) {
+		memset(out, 0, sizeof(*out));
+		out->family = 4;
+		memcpy(out->bytes, a->bytes + 12, 4);
+	}
+}
+
+static bool cidr_has(const struct rule_cidr *c, const struct rule_addr *a)
+{
+	return a->family == c->family && key_prefix_eq(c->addr, a->bytes, c->plen);
+}
+
+static bool ranges_have(const struct pred *p, uint32_t v)
+{
+	for (uint32_t i = 0; i < p->n; i++)
+		if (p->u.ranges[i].lo <= v && v <= p->u.ranges[i].hi)
+			return true;
+	return false;
+}
+
+static bool eq_nocase(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		char x = *a, y = *b;
+
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+		if (!x)
+			return true;
+	}
+}
+
+static const struct rule_proc *proc_get(struct rule_query *q)
+{
+	if (!q->proc_done) {
+		q->proc_done = true;
+		memset(&q->proc, 0, sizeof(q->proc));
+		if (q->proc_fn)
+			q->proc_fn(q->proc_arg, q, &q->proc);
+	}
+	return &q->proc;
+}
+
+/* Lowercases the query's domain into c and splits it; a malformed name is
+ * no domain. */
+static void prepare_domain(struct qctx *c, const char *d)
+{
+	size_t len = 0, start = 0;
+
+	c->has_domain = false;
+	if (!d)
+		return;
+	while (len <= RULES_DOMAIN_MAX + 1 && d[len])
+		len++;
+	if (len > 0 && d[len - 1] == '.')
+		len--;
+	if (len == 0 || len > RULES_DOMAIN_MAX)
+		return;
+	c->n_labels = 0;
+	for (size_t i = 0; i <= len; i++) {
+		char ch = i < len ? d[i] : '.';
+
+		if (ch != '.') {
+			c->dom[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+			continue;
+		}
+		if (i == start || i - start > 63)
+			return;
+		c->labels[c->n_labels].s = c->dom + start;
+		c->labels[c->n_labels].len = (uint32_t)(i - start);
+		c->labels[c->n_labels].hash = label_trie_hash(c->dom + start, i - start);
+		c->n_labels++;
+		if (i < len)
+			c->dom[i] = '.';
+		start = i + 1;
+	}
+	c->dom[len] = '\0';
+	c->dlen = len;
+	c->has_domain = true;
+}
+
+static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
+			 uint32_t lb, uint32_t *best_out, uint32_t *need_out);
+
+/* One predicate, left to right with short-circuit; nr: no-resolve from an
+ * enclosing RULE-SET line. */
+static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
+{
+	struct rule_query *q = c->q;
+	const struct rule_proc *proc;
+	struct rule_addr a;
+	uint32_t best, need;
+	enum tri r;
+
+	switch (p->type) {
+	case RULE_DOMAIN:
+		return c->has_domain && c->dlen == p->n &&
+		       memcmp(c->dom, p->u.str, p->n) == 0;
+	case RULE_DOMAIN_SUFFIX:
+		if (!c->has_domain || c->dlen < p->n ||
+		    memcmp(c->dom + c->dlen - p->n, p->u.str, p->n) != 0)
+			return T_FALSE;
+		return c->dlen == p->n || c->dom[c->dlen - p->n - 1] == '.';
+	case RULE_DOMAIN_KEYWORD:
+		return c->has_domain && strstr(c->dom, p->u.str) != NULL;
+	case RULE_DOMAIN_REGEX:
+		return c->has_domain && regexec(p->u.re, c->dom, 0, NULL, 0) == 0;
+	case RULE_IP_CIDR:
+		if (!c->ip_known)
+			return nr || p->no_resolve ? T_FALSE : T_NEED;
+		for (size_t i = 0; i < c->n_addrs; i++) {
+			addr_norm(&c->addrs[i], &a);
+			if (cidr_has(&p->cidr, &a))
+				return T_TRUE;
+		}
+		return T_FALSE;
+	case RULE_SRC_IP_CIDR:
+		return cidr_has(&p->cidr, &c->src);
+	case RULE_DST_PORT:
+		return ranges_have(p, q->dst_port);
+	case RULE_SRC_PORT:
+		return ranges_have(p, q->src_port);
+	case RULE_NETWORK:
+		return q->network == p->network;
+	case RULE_PROCESS_NAME:
+		proc = proc_get(q);
+		return proc->name && eq_nocase(proc->name, p->u.str);
+	case RULE_PROCESS_PATH:
+		proc = proc_get(q);
+		return proc->path && eq_nocase(proc->path, p->u.str);
+	case RULE_UID:
+		proc = proc_get(q);
+		return proc->has_uid && ranges_have(p, proc->uid);
+	case RULE_RULE_SET:
+		matcher_eval(p->u.set, c, nr || p->no_resolve, 0, &best, &need);
+		return best != NONE ? T_TRUE : need != NONE ? T_NEED : T_FALSE;
+	case RULE_AND:
+		for (uint32_t i = 0; i < p->n; i++)
+			if ((r = pred_eval(&p->u.kids[i], c, nr)) != T_TRUE)
+				return r;
+		return T_TRUE;
+	case RULE_OR:
+		for (uint32_t i = 0; i < p->n; i++)
+			if ((r = pred_eval(&p->u.kids[i], c, nr)) != T_FALSE)
+				return r;
+		return T_FALSE;
+	case RULE_NOT:
+		r = pred_eval(&p->u.kids[0], c, nr);
+		return r == T_NEED ? T_NEED : r == T_TRUE ? T_FALSE : T_TRUE;
+	case RULE_MATCH:
+		return T_TRUE;
+	}
+	return T_FALSE;
+}
+
+/* *best_out: the smallest index >= lb of a rule of m that holds (NONE if
+ * none); *need_out: the smallest index of a rule that cannot be decided
+ * without the destination addresses, none of the rules before it holding
+ * (NONE if none). Both are exact only up to where they can still matter:
+ * rules past min(best, need) are not looked at. lb > 0 only with the
+ * addresses known, for the re-run: rules below lb were decided in the
+ * first run and are left out. */
+static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
+			 uint32_t lb, uint32_t *best_out, uint32_t *need_out)
+{
+	struct rule_query *q = c->q;
+	uint32_t best = m->min_any, need = NONE;
+	size_t lo = 0, hi = m->n_lin;
+	struct rule_addr a;
+
+	if (c->has_domain && m->dom.ready)
+		best = min_u32(best, dtrie_walk(&m->dom, 0, c->labels, c->n_labels, NONE));
+	best = min_u32(best, ports_min(&m->dport, q->dst_port));
+	best = min_u32(best, ports_min(&m->sport, q->src_port));
+	if (q->network == RULE_NET_TCP)
+		best = min_u32(best, m->min_tcp);
+	else if (q->network == RULE_NET_UDP)
+		best = min_u32(best, m->min_udp);
+	if (c->src.family)
+		best = min_u32(best, itrie_min(&m->src[c->src.family == 6],
+					       c->src.bytes, 0));
+	if (c->ip_known) {
+		for (size_t i = 0; i < c->n_addrs; i++) {
+			addr_norm(&c->addrs[i], &a);
+			if (a.family == 4 || a.family == 6)
+				best = min_u32(best, itrie_min(&m->dst[a.family == 6],
+							       a.bytes, lb));
+		}
+	} else if (!nr) {
+		need = m->ip_resolve_min;
+	}
+	/* The first linear rule at or after lb. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->lin[mid].idx < lb)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < m->n_lin; i++) {
+		const struct lin *l = &m->lin[i];
+		enum tri r;
+
+		/* Rules at need's own index still run: another entry of the
+		 * same RULE-SET may decide it without the addresses. */
+		if (l->idx >= best || l->idx > need)
+			break;
+		r = pred_eval(l->p, c, nr || l->no_resolve);
+		if (r == T_TRUE)
+			best = l->idx;
+		else if (r == T_NEED)
+			need = l->idx;
+	}
+	*best_out = best;
+	*need_out = need;
+}
+
+static int result(const struct rule_engine *e, uint32_t idx, int verdict,
+		  struct rule_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (idx == NONE) {
+		out->rule = NONE;
+		out->target = e->default_target;
+		return RULE_DEFAULT;
+	}
+	out->rule = idx;
+	out->target = verdict == RULE_MATCHED ? e->rules[idx].target : -1;
+	out->text = e->rules[idx].text;
+	out->pos = e->rules[idx].pos;
+	return verdict;
+}
+
+int rule_match(const struct rule_engine *e, struct rule_query *q,
+	       struct rule_result *out)
+{
+	struct qctx c;
+	uint32_t best, need;
+
+	c.q = q;
+	prepare_domain(&c, q->domain);
+	addr_norm(&q->src, &c.src);
+	if (c.src.family != 4 && c.src.family != 6)
+		c.src.family = 0;
+	addr_norm(&q->dst, &c.dst);
+	c.ip_known = true;
+	c.addrs = &c.dst;
+	c.n_addrs = 1;
+	if (c.dst.family != 4 && c.dst.family != 6) {
+		/* No address: with a domain, resolution may be needed; without
+		 * one, there is nothing to test. */
+		c.n_addrs = 0;
+		c.ip_known = !c.has_domain;
+	}
+	matcher_eval(&e->main, &c, false, 0, &best, &need);
+	if (best <= need)
+		return result(e, best, RULE_MATCHED, out);
+	if (!q->has_resolved)
+		return result(e, need, RULE_NEED_RESOLVE, out);
+	/* Rules before need saw no address and failed; from need on, every
+	 * rule sees the resolved list. */
+	c.ip_known = true;
+	c.addrs = q->resolved;
+	c.n_addrs = q->resolved ? q->n_resolved : 0;
+	matcher_eval(&e->main, &c, false, need, &best, &need);
+	return result(e, best, RULE_MATCHED, out);
+}

@@ -1,0 +1,293 @@
+/* Portable half of tun: tun_open's config checks and cleanup, the
+ * accessors, packet framing on read and write, and close. Making, finding
+ * and configuring the device, and a platform's own per-packet header, are
+ * behind the tun_platform_* hooks (tun_impl.h) of tun_linux.c or
+ * tun_darwin.c. */
+#include "tun2socks/tun/tun_impl.h"
+
+#include "tun2socks/tun/tun_frame.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+void tun_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int check_config(const struct tun_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->framing < -1 || cfg->framing > TUN_FRAMING_AF4) {
+		tun_set_err(err, errlen, "unknown TUN framing %d",
+			    cfg->framing);
+		return -EINVAL;
+	}
+	if (cfg->mtu < TUN_MTU_MIN || cfg->mtu > TUN_MTU_MAX) {
+		tun_set_err(err, errlen, "MTU %u out of range %u..%u", cfg->mtu,
+			    TUN_MTU_MIN, TUN_MTU_MAX);
+		return -EINVAL;
+	}
+	if (cfg->fd >= 0)
+		return 0;
+	/* No system takes a longer interface name; which names it can
+	 * create at all is the platform's to say. */
+	if (cfg->name && strlen(cfg->name) >= IF_NAMESIZE) {
+		tun_set_err(err, errlen,
+			    "TUN name \"%s\" longer than %d characters",
+			    cfg->name, IF_NAMESIZE - 1);
+		return -EINVAL;
+	}
+	if (cfg->has_addr4 && cfg->prefix4 > 32) {
+		tun_set_err(err, errlen, "IPv4 prefix length %u > 32",
+			    cfg->prefix4);
+		return -EINVAL;
+	}
+	if (cfg->has_addr6 && cfg->prefix6 > 128) {
+		tun_set_err(err, errlen, "IPv6 prefix length %u > 128",
+			    cfg->prefix6);
+		return -EINVAL;
+	}
+	if (cfg->has_addr6 && cfg->mtu < TUN_MTU_MIN_IPV6) {
+		tun_set_err(err, errlen,
+			    "MTU %u too small for IPv6 (needs >= %u)", cfg->mtu,
+			    TUN_MTU_MIN_IPV6);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --tun-fd: the descriptor is used as it is, only checked and made
+ * non-blocking; the platform tells what it is. */
+static int adopt(struct tun *t, const struct tun_config *cfg, char *err,
+		 size_t errlen)
+{
+	int fl;
+	int rc;
+
+	fl = fcntl(cfg->fd, F_GETFL);
+	if (fl < 0) {
+		rc = -errno;
+		tun_set_err(err, errlen, "--tun-fd %d: %s", cfg->fd,
+			    strerror(-rc));
+		return rc;
+	}
+	rc = tun_platform_adopt(t, cfg, err, errlen);
+	if (rc)
+		return rc;
+	if (!t->name[0])
+		snprintf(t->name, sizeof(t->name), "fd%d", cfg->fd);
+	if (!(fl & O_NONBLOCK) && fcntl(cfg->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		rc = -errno;
+		tun_set_err(err, errlen, "--tun-fd %d: set O_NONBLOCK: %s",
+			    cfg->fd, strerror(-rc));
+		return rc;
+	}
+	t->fd = cfg->fd;
+	return 0;
+}
+
+int tun_open(const struct tun_config *cfg, struct tun **out, char *err,
+	     size_t errlen)
+{
+	struct tun *t = NULL;
+	int rc;
+
+	*out = NULL;
+	tun_set_err(err, errlen, "%s", "");
+	if (!cfg) {
+		tun_set_err(err, errlen, "no TUN config");
+		return -EINVAL;
+	}
+	rc = check_config(cfg, err, errlen);
+	if (rc)
+		return rc;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		tun_set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	t->fd = -1;
+	t->framing = cfg->framing < 0 ? tun_platform_default_framing()
+				      : cfg->framing;
+	t->mtu = cfg->mtu;
+	rc = cfg->fd >= 0 ? adopt(t, cfg, err, errlen)
+			  : tun_platform_create(t, cfg, err, errlen);
+	if (rc)
+		goto out;
+	*out = t;
+	t = NULL;
+out:
+	if (t) {
+		/* Closing a device we created destroys what was made of it;
+		 * a handed-over fd goes back to the caller untouched. */
+		if (t->fd >= 0 && cfg->fd < 0)
+			close(t->fd);
+		free(t);
+	}
+	return rc;
+}
+
+int tun_fd(const struct tun *t)
+{
+	return t->fd;
+}
+
+const char *tun_name(const struct tun *t)
+{
+	return t->name;
+}
+
+int tun_framing(const struct tun *t)
+{
+	return t->framing;
+}
+
+uint32_t tun_mtu(const struct tun *t)
+{
+	return t->mtu;
+}
+
+size_t tun_read_max(const struct tun *t)
+{
+	return t->gso ? TUN_MTU_MAX : t->mtu;
+}
+
+bool tun_csum_offload(const struct tun *t)
+{
+	return t->csum_offload;
+}
+
+ssize_t tun_read(struct tun *t, void *buf, size_t cap)
+{
+	/* The platform header or the AF4 framing, never both. */
+	uint8_t hdr[TUN_HDR_MAX];
+	uint8_t spare;
+	struct iovec iov[3];
+	size_t hlen = 0;
+	int cnt = 0;
+	ssize_t n;
+
+	if (!buf || cap == 0)
+		return -EINVAL;
+	if (t->hdr_len)
+		hlen = t->hdr_len;
+	else if (t->framing == TUN_FRAMING_AF4)
+		hlen = TUN_FRAME_AF4_LEN;
+	if (hlen) {
+		iov[cnt].iov_base = hdr;
+		iov[cnt++].iov_len = hlen;
+	}
+	iov[cnt].iov_base = buf;
+	iov[cnt++].iov_len = cap;
+	/* One byte past cap: filling it means the packet did not fit (the
+	 * kernel truncates silently otherwise). */
+	iov[cnt].iov_base = &spare;
+	iov[cnt++].iov_len = 1;
+	do {
+		n = readv(t->fd, iov, cnt);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* A TUN never reads 0; a handed-over socket does once its peer is
+	 * gone, and returning 0 would make the loop spin. */
+	if (n == 0)
+		return -EPIPE;
+	if ((size_t)n > hlen + cap)
+		return -EMSGSIZE;
+	if (hlen && (size_t)n <= hlen)
+		return -EPROTO;
+	if (t->hdr_len)
+		return tun_platform_hdr_in(t, hdr, buf, (size_t)n - hlen);
+	if (hlen) {
+		uint8_t probe[TUN_FRAME_AF4_LEN + 1];
+
+		memcpy(probe, hdr, hlen);
+		probe[hlen] = *(const uint8_t *)buf;
+		/* The host's own numbers: a utun uses them, and so does
+		 * whoever hands us an AF4 fd on another system (Linux's
+		 * AF_INET6 is not macOS's). */
+		if (tun_frame_af4_decode(probe, sizeof(probe), AF_INET, AF_INET6))
+			return -EPROTO;
+	}
+	return n - (ssize_t)hlen;
+}
+
+int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt)
+{
+	struct iovec v[TUN_WRITEV_MAX_IOV + 2];
+	const struct iovec *out = iov;
+	uint8_t hdr[TUN_HDR_MAX];
+	uint8_t scratch[TUN_HDR_SCRATCH];
+	size_t total = 0;
+	int outcnt = iovcnt;
+	ssize_t n;
+	int i;
+
+	if (!iov || iovcnt <= 0 || iovcnt > TUN_WRITEV_MAX_IOV)
+		return -EINVAL;
+	for (i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total == 0)
+		return -EINVAL;
+	if (t->hdr_len) {
+		outcnt = tun_platform_hdr_out(t, iov, iovcnt, total, hdr,
+					      scratch, v);
+		v[0].iov_base = hdr;
+		v[0].iov_len = t->hdr_len;
+		out = v;
+		total += t->hdr_len;
+	} else if (t->framing == TUN_FRAMING_AF4) {
+		uint8_t first = 0;
+		int rc;
+
+		for (i = 0; i < iovcnt; i++) {
+			if (iov[i].iov_len) {
+				first = *(const uint8_t *)iov[i].iov_base;
+				break;
+			}
+		}
+		rc = tun_frame_af4_encode(hdr, first, AF_INET, AF_INET6);
+		if (rc)
+			return rc;
+		v[0].iov_base = hdr;
+		v[0].iov_len = TUN_FRAME_AF4_LEN;
+		memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
+		out = v;
+		outcnt = iovcnt + 1;
+		total += TUN_FRAME_AF4_LEN;
+	}
+	do {
+		n = writev(t->fd, out, outcnt);
+	} while (n < 0 && errno == EINTR);
+	/* A full utun input queue shows up as ENOBUFS: the same as EAGAIN
+	 * to the caller, who drops the packet. */
+	if (n < 0)
+		return (errno == EWOULDBLOCK || errno == ENOBUFS) ? -EAGAIN
+								  : -errno;
+	/* A TUN takes a packet whole or not at all. */
+	if ((size_t)n != total)
+		return -EIO;
+	return 0;
+}
+
+void tun_close(struct tun *t)
+{
+	if (!t)
+		return;
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t);
+}
