@@ -1,13 +1,14 @@
 /* stack: lwIP behind the TUN, terminating TCP for any destination.
  *
  * lwIP only accepts packets addressed to its netif. The input hooks
- * (LWIP_HOOK_IP4/6_INPUT, lwipopts.h) run before that test: for TCP they make sure a listener
- * exists on the destination port, set up lwIP's "current packet" globals the
- * way ip4_input/ip6_input would, and call tcp_input() directly. lwIP then
+ * (LWIP_HOOK_IP4/6_INPUT, lwipopts.h) run before that test: for TCP they
+ * make sure a listener exists on the destination port, set up lwIP's
+ * "current packet" globals the way ip4_input/ip6_input would, and call
+ * tcp_input() directly. lwIP then
  * accepts the connection with local_ip = the original destination, so every
- * segment it sends back carries the right source. See
- * ../shared/design/research.md section 1. Unmodified lwIP 2.2.1; the use of
- * tcp_input() and ip_data is why the version is pinned.
+ * segment it sends back carries the right source (docs/design.md §3).
+ * Unmodified lwIP 2.2.1; the use of tcp_input() and ip_data is why the
+ * version is pinned.
  */
 #include "lwip-port/stack.h"
 

@@ -437,7 +437,7 @@ ns_resolv() {
 }
 
 # start_dnsmasq: the upstream DNS server on $S_IP:53 with the test zone
-# (../shared/design/test-servers.md): *.example.test -> $T4 / $T6, an MX and
+# (docs/design.md §10): *.example.test -> $T4 / $T6, an MX and
 # a TXT record; multi.example.test -> $S_IP and $T4. Every query is logged to $RUN_DIR/dnsmasq.log.
 start_dnsmasq() {
 	cat >"$RUN_DIR/dnsmasq.conf" <<EOF
