@@ -10,6 +10,7 @@
 # torn down at the end, also on Ctrl-C or failure.
 #
 #   sudo bash scripts/demo.sh [--no-build] [--no-deps] [--keep]
+#   (--keep: keep the sandbox's logs and configs; the end says where)
 #
 # Nothing leaves the machine: every address used exists only inside the two
 # namespaces the demo creates.
@@ -293,12 +294,18 @@ else ok "tun0 is gone"; fi
 
 step "Tearing down the sandbox"
 exec 2>&3
+kept=$RUN_DIR
 if ((fails)); then
 	# shellcheck disable=SC2034 # read by t2s_cleanup: keep the logs
 	T2S_FAILS=$fails
-	bad "$fails step(s) failed; logs kept in $RUN_DIR"
-	t2s_cleanup
+	bad "$fails step(s) failed; logs kept in $kept"
+	t2s_cleanup 2>/dev/null
 	exit 1
 fi
-t2s_cleanup
-ok "namespaces, servers and files removed"
+t2s_cleanup 2>/dev/null
+if [[ ${T2S_KEEP:-0} == 1 ]]; then
+	ok "namespaces and servers removed; logs and configs kept (--keep) in $kept:"
+	info "config.yaml, daemon.log; danted.log, microsocks.log, tinyproxy/log, dnsmasq.log; *.conf"
+else
+	ok "namespaces, servers and files removed"
+fi
