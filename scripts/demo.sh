@@ -181,8 +181,11 @@ via() {
 	SAW='' SAW_PORT='' SAW_SPORT=''
 	[[ $p =~ ^([0-9a-f.:]+)\ ([0-9]+)\ ([0-9]+)$ ]] &&
 		SAW=${BASH_REMATCH[1]} SAW_PORT=${BASH_REMATCH[2]} SAW_SPORT=${BASH_REMATCH[3]}
-	if [[ -z $SAW || ! $SAW =~ $3 ]]; then
+	if [[ -z $SAW ]]; then
 		miss "$(printf '%-26s' "$1") -> want $2, got: ${p:0:$((W - 48))}"
+		return 1
+	elif [[ ! $SAW =~ $3 ]]; then
+		miss "$(printf '%-26s' "$1") -> want $2, but nginx saw $SAW"
 		return 1
 	fi
 	[[ ${4:-} == port ]] && more=" port $SAW_PORT"
