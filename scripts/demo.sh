@@ -10,6 +10,7 @@
 # torn down at the end, also on Ctrl-C or failure.
 #
 #   bash scripts/demo.sh [--no-build] [--no-deps] [--keep]    (as root)
+#   (--keep: keep the sandbox's logs and configs; the end says where)
 #
 # Nothing leaves the machine: every address used exists only inside the two
 # namespaces the demo creates.
@@ -21,7 +22,7 @@ for a in "$@"; do
 	--no-build) DO_BUILD=0 ;;
 	--no-deps) DO_DEPS=0 ;;
 	--keep) export T2S_KEEP=1 ;;
-	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "unknown option $a" >&2; exit 2 ;;
 	esac
 done
@@ -62,26 +63,30 @@ step "Creating the sandbox"
 ns_resolv "$NS_S" "$S_IP"        # the servers resolve names with dnsmasq
 ns_resolv "$NS_C" 192.0.2.53      # the client asks any address: the daemon answers
 topo_up
+# Each proxy connects out from an address of its own, so that nginx (and the
+# reader) can tell which one carried a connection.
+DANTE_OUT=(203.0.113.81 2001:db8:80::81)
+TP_OUT=(203.0.113.82 2001:db8:80::82)
+MS_OUT=203.0.113.83
+ns_lo_addrs "$NS_S" "${DANTE_OUT[@]}" "${TP_OUT[@]}" "$MS_OUT" || abort "could not add the proxies' addresses"
 info "namespace ${B}$NS_C${N} (client): curl and tun2socks; its default routes point into ${B}tun0${N}"
-info "namespace ${B}$NS_S${N} (server): proxies, dnsmasq on $S_IP, nginx on $T4 and [$T6]"
+info "namespace ${B}$NS_S${N} (server): the proxies, dnsmasq and nginx"
 info "link between them: veth $C_IP/30 <-> $S_IP/30 (the only way out of the client)"
 # DIRECT connections (the daemon's own, marked 1) leave by the veth
 ip -n "$NS_C" route add default via "$S_IP" dev v0 table 100
 ip -n "$NS_C" rule add fwmark 1 table 100
 
-step "Starting the servers"
+step "Starting the servers (each proxy connects out from its own address)"
 make_data 4
 ln "$RUN_DIR/www/64m" "$RUN_DIR/www/4m"
 start_nginx || abort "nginx did not start"
-ok "nginx on http://$T4/ and http://[$T6]/: /1k, /4m, and /whoami (the address that connected)"
-start_dante none || abort "dante-server did not start"
-ok "dante-server (SOCKS5) on $S_IP:$SOCKS_PORT, connects out from $T4 / $T6"
-sx microsocks -i "$S_IP" -p 1090 -b "$S_IP" >"$RUN_DIR/microsocks.log" 2>&1 &
-SRV_PID[microsocks]=$!
-wait_listen "$NS_S" tcp "$S_IP" 1090 5 "${SRV_PID[microsocks]}" || abort "microsocks did not start"
-ok "microsocks (SOCKS5, \"the debugging proxy\") on $S_IP:1090, connects out from $S_IP"
-start_tinyproxy tinyproxy 8888 || abort "tinyproxy did not start"
-ok "tinyproxy (HTTP CONNECT) on $S_IP:8888"
+ok "nginx on http://$T4/ and http://[$T6]/: /1k, /4m, /peer (who connected)"
+start_dante none "$SOCKS_PORT" danted "${DANTE_OUT[@]}" || abort "dante-server did not start"
+ok "dante-server (SOCKS5) on $S_IP:$SOCKS_PORT, connects out from ${DANTE_OUT[0]} / ${DANTE_OUT[1]}"
+start_microsocks 1090 "$MS_OUT" || abort "microsocks did not start"
+ok "microsocks (SOCKS5, \"the debugging proxy\") on $S_IP:1090, connects out from $MS_OUT"
+TP_BIND="${TP_OUT[*]}" start_tinyproxy tinyproxy 8888 || abort "tinyproxy did not start"
+ok "tinyproxy (HTTP CONNECT) on $S_IP:8888, connects out from ${TP_OUT[0]} / ${TP_OUT[1]}"
 start_dnsmasq || abort "dnsmasq did not start"
 ok "dnsmasq on $S_IP:53: *.example.test -> $T4 / $T6"
 if cx curl -q --noproxy '*' -s -o /dev/null --max-time 2 "http://$T4/1k"; then
@@ -127,41 +132,160 @@ ok "tun0 is up: $(ip -n "$NS_C" -br addr show dev "$TUN" | awk '{$1=$1; print}')
 
 step "DNS: the daemon answers, with fake addresses"
 fa=$(cx dig +short @192.0.2.53 www.example.test A 2>&1)
-ok "dig www.example.test A -> $fa (from the fake pool: the name, not an address, goes to the proxy)"
+ok "dig www.example.test A -> $fa (fake: the proxies will get the name, not an address)"
 mx=$(cx dig +short @192.0.2.53 mail.example.test MX 2>&1)
 ok "dig mail.example.test MX -> $mx (forwarded to dnsmasq)"
 
-step "Each name goes where its rule says (nginx's /whoami shows who connected)"
+step "Each name goes where its rule says: nginx saw the upstream's address, its log agrees"
+info "${D}\$ curl http://NAME/peer${N}  (nginx answers with the address and port that connected)"
 fails=0
-demo_who() { # NAME[:PORT] EXPECT_RE WHAT
-	local w
-	w=$(cx curl -q --noproxy '*' -sS -g --max-time 10 "http://$1/whoami" 2>&1)
-	if [[ $w =~ $2 ]]; then
-		ok "$(printf '%-34s' "http://$1/")-> $3 (nginx saw $w)"
-	else
-		bad "$(printf '%-34s' "http://$1/")-> want $3, got: ${w:0:100}"
-		fails=$((fails + 1))
-	fi
+W=100 # every line below fits a terminal this wide
+re() { printf '%s' "$1" | sed 's/[.[\*^$]/\\&/g'; } # an address as an ERE
+one_of() { local a o=; for a in "$@"; do o+="${o:+|}$(re "$a")"; done; printf '^(%s)$' "$o"; }
+
+# log_line FILE STRING...: the last line of FILE holding every STRING; waits
+# up to 5 s for it (a proxy may write its line just after the reply).
+log_line() {
+	local f=$1 i
+	shift
+	for ((i = 0; i < 50; i++)); do
+		awk -v s="$(printf '%s\037' "$@")" '
+			BEGIN { n = split(s, p, "\037") - 1 }
+			{ for (i = 1; i <= n; i++) if (!index($0, p[i])) next; last = $0 }
+			END { if (last == "") exit 1; print last }' "$f" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
 }
-demo_who www.example.test "^($T4|$T6)\$" "dante (MATCH -> group Proxy)"
-demo_who build.staging.example.test "^$S_IP\$" "microsocks, the debugging proxy"
-demo_who intranet.corp.example.test "^($T4|$T6)\$" "tinyproxy over HTTP CONNECT"
-demo_who printer.lan.example.test "^$C_IP\$" "DIRECT, out of the client's own uplink"
-demo_who api.example.test:443 "^$C_IP\$" "redirected to $T4:80 (DIRECT)"
-if cx curl -q --noproxy '*' -sS --max-time 5 -o /dev/null "http://ads.example.test/" 2>/dev/null; then
-	bad "http://ads.example.test/ was not rejected"
-	fails=$((fails + 1))
-else
-	ok "$(printf '%-34s' "http://ads.example.test/")-> REJECT: the connection is reset at once"
+
+# quote LABEL TEXT [front]: an indented excerpt of a log line, "..." where it
+# had to be cut to fit W columns (at its end, or with "front" at its start).
+quote() {
+	local label=$1 text=$2 room
+	room=$((W - 7 - ${#label} - 4))
+	if ((${#text} > room)); then # cut at a space
+		if [[ ${3:-} == front ]]; then text=${text:${#text}-room+4}; text="... ${text#* }"
+		else text=${text:0:room-4}; text="${text% *} ..."; fi
+	fi
+	printf '       %s: "%s"\n' "$label" "$text"
+}
+note() { printf '       %s\n' "$*"; }
+miss() { bad "$*"; fails=$((fails + 1)); }
+
+# via NAME[:PORT] UPSTREAM WANT_RE [port|sport]: curl http://NAME/peer through
+# the tunnel and check the address nginx saw; sets SAW, SAW_PORT (nginx's
+# peer port) and SAW_SPORT (nginx's own port). "port"/"sport" add that port
+# to the line.
+via() {
+	local p more=
+	p=$(cx curl -q --noproxy '*' -sS -g --max-time 10 "http://$1/peer" 2>&1)
+	SAW='' SAW_PORT='' SAW_SPORT=''
+	[[ $p =~ ^([0-9a-f.:]+)\ ([0-9]+)\ ([0-9]+)$ ]] &&
+		SAW=${BASH_REMATCH[1]} SAW_PORT=${BASH_REMATCH[2]} SAW_SPORT=${BASH_REMATCH[3]}
+	if [[ -z $SAW ]]; then
+		miss "$(printf '%-26s' "$1") -> want $2, got: ${p:0:$((W - 48))}"
+		return 1
+	elif [[ ! $SAW =~ $3 ]]; then
+		miss "$(printf '%-26s' "$1") -> want $2, but nginx saw $SAW"
+		return 1
+	fi
+	[[ ${4:-} == port ]] && more=" port $SAW_PORT"
+	[[ ${4:-} == sport ]] && more=" on its port $SAW_SPORT"
+	ok "$(printf '%-26s' "$1") -> $2: nginx saw $SAW$more"
+}
+
+# MATCH -> group Proxy -> dante: dante's log has this very connection, from
+# its own address and the port nginx saw.
+if via www.example.test "dante (MATCH -> Proxy)" "$(one_of "${DANTE_OUT[@]}")" port; then
+	if l=$(log_line "$RUN_DIR/danted.log" "tcp/connect [: " " $SAW.$SAW_PORT "); then
+		quote danted.log "${l#*tcp/connect \[: }" front
+	else miss "danted.log has no connection from $SAW.$SAW_PORT"; fi
 fi
+if via build.staging.example.test "microsocks (debug)" "$(one_of "$MS_OUT")"; then
+	if l=$(log_line "$RUN_DIR/microsocks.log" "connected to build.staging.example.test:") ||
+		l=$(log_line "$RUN_DIR/microsocks.log" "connected to "); then
+		quote microsocks.log "$l"
+	else miss "microsocks.log names no connection"; fi
+fi
+if via intranet.corp.example.test "tinyproxy (corp, HTTP CONNECT)" "$(one_of "${TP_OUT[@]}")"; then
+	if l=$(log_line "$RUN_DIR/tinyproxy/log" "CONNECT intranet.corp.example.test:80 "); then
+		quote tinyproxy/log "${l#*]: }" front
+	else miss "tinyproxy/log has no CONNECT intranet.corp.example.test:80"; fi
+fi
+via printer.lan.example.test "DIRECT" "$(one_of "$C_IP")" &&
+	note "$C_IP is the client's own veth: the daemon's socket (fwmark 1) left by v0, no proxy"
+if via api.example.test:443 "redirect api-local" "$(one_of "$C_IP")" sport; then
+	if [[ $SAW_SPORT == 80 ]]; then
+		note "curl asked for port 443, nginx listens on 80 only: sent to $T4:80, DIRECT"
+	else miss "nginx answered on port $SAW_SPORT, not 80"; fi
+fi
+
+# REJECT: lwIP answers the SYN, then the daemon resets the connection as
+# soon as the rule says REJECT. curl has an IPv6 and an IPv4 fake address
+# for the name and tries them in turn: when the reset lands before its
+# connect step is over, that try failed and it tries the next address (two
+# resets, two REJECT flow lines); when it lands after, curl was connected,
+# its request fails and it gives up (one reset). Either is right; the
+# daemon logs one REJECT line per try.
+rej() { grep -c 'ads\.example\.test:80 .* via REJECT' "$DAEMON_LOG"; }
+before=$(rej)
+out=$(cx curl -q --noproxy '*' -sS -v --max-time 5 -o /dev/null "http://ads.example.test/" 2>&1)
+rc=$?
+tries=$(grep -c '^\* *Trying ' <<<"$out")
+fams=$(grep -o '^\* *Trying [^ ]*' <<<"$out" | awk '{ f = $3 ~ /^\[/ ? "IPv6" : "IPv4"; s = s (s ? ", then " : "") f } END { print s }')
+for ((i = 0; i < 50; i++)); do
+	resets=$(($(rej) - before))
+	((resets >= tries)) && break
+	sleep 0.1
+done
+if ((rc == 0)); then
+	miss "$(printf '%-26s' ads.example.test) -> was not rejected"
+elif ((rc != 7 && rc != 55 && rc != 56)) || ((resets == 0)); then
+	miss "$(printf '%-26s' ads.example.test) -> want a reset, got curl exit $rc, $resets REJECT lines"
+elif ((resets > tries)); then
+	miss "$(printf '%-26s' ads.example.test) -> curl tried $tries address(es), the daemon logged $resets REJECT lines"
+else
+	case $rc in
+	7) why="couldn't connect" ;;
+	*) why="connection reset" ;;
+	esac
+	ok "$(printf '%-26s' ads.example.test) -> REJECT: reset by the daemon (curl exit $rc: $why)"
+	l=$(grep 'ads\.example\.test:80 .* via REJECT' "$DAEMON_LOG" | tail -n "$resets" | head -n 1)
+	l=${l#* info  }   # flow#6 failed SRC -> NAME:PORT (ADDR) via REJECT [RULE] up ...
+	l="${l%% *} ... -> $(awk '{ print $5 }' <<<"$l") ... via ${l#* via }"
+	quote daemon.log "${l%% up 0 B*}"
+	if ((tries == 1)); then
+		note "curl had connected when the reset came (lwIP answers the SYN), so it gave up: 1 reset"
+	else
+		# (rarely curl gives up a try before its SYN is answered: fewer resets)
+		note "the reset beat curl's connect, so it tried its next address ($fams): $resets resets"
+	fi
+fi
+
+# a bigger transfer through dante: its log counts the bytes it carried
 got=$(cx curl -q --noproxy '*' -sS --max-time 20 "http://www.example.test/4m" 2>/dev/null | sha256sum | cut -d' ' -f1)
-if [[ $got == "$SHA_64M" ]]; then ok "4 MiB from http://www.example.test/4m: sha256 matches"
-else bad "4 MiB download: sha256 differs"; fails=$((fails + 1)); fi
+if [[ $got != "$SHA_64M" ]]; then
+	miss "$(printf '%-26s' www.example.test/4m) -> 4 MiB download: sha256 differs"
+elif ! l=$(log_line "$RUN_DIR/danted.log" "tcp/connect ]: 419"); then
+	miss "$(printf '%-26s' www.example.test/4m) -> sha256 matches, but danted.log has no 4 MiB session"
+else
+	l=${l#*: tcp/connect }
+	ok "$(printf '%-26s' www.example.test/4m) -> dante: sha256 matches; its log counts $(awk '{ print $2 }' <<<"$l") bytes"
+	quote danted.log "$l"
+fi
 sleep 0.5
 
 step "What tun2socks logged (one line per flow: source -> name (address) via upstream [rule], bytes)"
 if grep -E 'flow#[0-9]+ (closed|failed)' "$DAEMON_LOG" >/dev/null; then
-	grep -E 'flow#[0-9]+ (closed|failed)' "$DAEMON_LOG" | sed -E 's/^[0-9:.]+ info  //' | sed "s/^/   ${D}│${N} /"
+	# folded at spaces to fit W columns
+	grep -E 'flow#[0-9]+ (closed|failed)' "$DAEMON_LOG" | sed -E 's/^[0-9:.]+ info  //' |
+		awk -v w=$((W - 7)) -v p="   ${D}│${N} " '{
+			line = ""; n = split($0, word, " ")
+			for (i = 1; i <= n; i++) {
+				if (line != "" && length(line) + 1 + length(word[i]) > w) { print p line; line = "   " word[i] }
+				else line = line (line == "" ? "" : " ") word[i]
+			}
+			print p line }'
 else
 	info "(no per-flow lines found; the daemon's log:)"
 	tail -n 20 "$DAEMON_LOG" | sed 's/^/   │ /'
@@ -174,12 +298,18 @@ else ok "tun0 is gone"; fi
 
 step "Tearing down the sandbox"
 exec 2>&3
+kept=$RUN_DIR
 if ((fails)); then
 	# shellcheck disable=SC2034 # read by t2s_cleanup: keep the logs
 	T2S_FAILS=$fails
-	bad "$fails step(s) failed; logs kept in $RUN_DIR"
-	t2s_cleanup
+	bad "$fails step(s) failed; logs kept in $kept"
+	t2s_cleanup 2>/dev/null
 	exit 1
 fi
-t2s_cleanup
-ok "namespaces, servers and files removed"
+t2s_cleanup 2>/dev/null
+if [[ ${T2S_KEEP:-0} == 1 ]]; then
+	ok "namespaces and servers removed; logs and configs kept (--keep) in $kept:"
+	info "config.yaml, daemon.log; danted.log, microsocks.log, tinyproxy/log, dnsmasq.log; *.conf"
+else
+	ok "namespaces, servers and files removed"
+fi

@@ -330,6 +330,9 @@ http {
         location = /empty { return 200 ""; }
         # who connected: tells which upstream a request came through
         location = /whoami { default_type text/plain; return 200 "\$remote_addr"; }
+        # the same with the connection's ports: "ADDR PORT SERVER_PORT", to
+        # find that very connection in a proxy's log
+        location = /peer { default_type text/plain; return 200 "\$remote_addr \$remote_port \$server_port"; }
     }
 }
 EOF
@@ -357,15 +360,17 @@ make_auth_user() {
 	echo "$AUTH_USER:$AUTH_PASS" | chpasswd || die "chpasswd"
 }
 
-# start_dante [none|username] [PORT] [NAME]: danted in S on S_IP:PORT.
+# start_dante [none|username] [PORT] [NAME] [EXTERNAL...]: danted in S on
+# S_IP:PORT, connecting out from the EXTERNAL addresses (default $T4 and $T6;
+# others must exist in S first: ns_lo_addrs).
 start_dante() {
-	local method=${1:-none} port=${2:-$SOCKS_PORT} name=${3:-danted}
+	local method=${1:-none} port=${2:-$SOCKS_PORT} name=${3:-danted} ext=("${@:4}") a
+	((${#ext[@]})) || ext=("$T4" "$T6")
 	[[ $method == username ]] && make_auth_user
 	cat >"$RUN_DIR/$name.conf" <<EOF
 logoutput: $RUN_DIR/$name.log
 internal: $S_IP port = $port
-external: $T4
-external: $T6
+$(for a in "${ext[@]}"; do echo "external: $a"; done)
 socksmethod: $method
 user.privileged: root
 user.unprivileged: nobody
@@ -436,6 +441,21 @@ ns_resolv() {
 	printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$2" >"/etc/netns/$1/resolv.conf"
 }
 
+# ns_lo_addrs NS ADDR...: more addresses on NS's loopback (IPv4 /32, IPv6
+# /128), e.g. one egress address per proxy in S so that a target tells the
+# proxies apart. Use documentation ranges: they exist only in NS.
+ns_lo_addrs() {
+	local ns=$1 a
+	shift
+	for a in "$@"; do
+		if [[ $a == *:* ]]; then
+			ip -n "$ns" addr add "$a/128" dev lo nodad || return 1
+		else
+			ip -n "$ns" addr add "$a/32" dev lo || return 1
+		fi
+	done
+}
+
 # start_dnsmasq: the upstream DNS server on $S_IP:53 with the test zone
 # (docs/design.md §10): *.example.test -> $T4 / $T6, an MX and
 # a TXT record; multi.example.test -> $S_IP and $T4. Every query is logged to $RUN_DIR/dnsmasq.log.
@@ -489,8 +509,11 @@ make_test_ca() {
 
 # start_tinyproxy NAME PORT [USER PASS]: an HTTP CONNECT proxy on $S_IP:PORT
 # (Basic auth with USER PASS), logging connections to $RUN_DIR/NAME/log.
+# TP_BIND="ADDR..." in the call's environment: connect out from these
+# addresses (one per family; they must exist in S: ns_lo_addrs) instead of
+# the one the route picks.
 start_tinyproxy() {
-	local name=$1 port=$2
+	local name=$1 port=$2 a
 	mkdir -p "$RUN_DIR/$name"
 	chmod 777 "$RUN_DIR/$name"
 	{
@@ -504,10 +527,23 @@ start_tinyproxy() {
 		echo "LogLevel Connect"
 		echo "PidFile \"$RUN_DIR/$name/pid\""
 		[[ -n ${3:-} ]] && echo "BasicAuth $3 $4"
+		for a in ${TP_BIND:-}; do echo "Bind $a"; done
 	} >"$RUN_DIR/$name.conf"
 	sx tinyproxy -d -c "$RUN_DIR/$name.conf" >"$RUN_DIR/$name.stdout" 2>&1 &
 	SRV_PID[$name]=$!
 	wait_listen "$NS_S" tcp "$S_IP" "$port" 10 "${SRV_PID[$name]}"
+}
+
+# start_microsocks PORT [BIND]: microsocks (SOCKS5, TCP only) on $S_IP:PORT,
+# connecting out from BIND (default $S_IP; one address: microsocks then
+# connects over its family only); it prints each target it connects to in
+# $RUN_DIR/microsocks.log.
+start_microsocks() {
+	local port=$1 bind=${2:-$S_IP}
+	sx microsocks -i "$S_IP" -p "$port" -b "$bind" >"$RUN_DIR/microsocks.log" 2>&1 &
+	SRV_PID[microsocks]=$!
+	wait_listen "$NS_S" tcp "$S_IP" "$port" 5 "${SRV_PID[microsocks]}" || return 1
+	log "microsocks pid ${SRV_PID[microsocks]} on $S_IP:$port, out from $bind"
 }
 
 # start_stunnel PORT TO_PORT: TLS on $S_IP:PORT in front of $S_IP:TO_PORT,
