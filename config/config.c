@@ -866,11 +866,11 @@ static int check_authority(struct loader *ld, yaml_node_t *n, const char *what,
 	snprintf(url, sizeof(url), "%s%s", prefix, text);
 	if (proxy_url_parse(url, u, e, sizeof(e)) == 0)
 		return 0;
-	/* "column N: reason", N counted in url. */
+	/* "column N: reason", N 1-based in url. */
 	col = strtoul(e + 7, &end, 10);
-	if (strncmp(e, "column ", 7) || strncmp(end, ": ", 2))
+	if (strncmp(e, "column ", 7) || strncmp(end, ": ", 2) || col == 0)
 		return fail_at(ld, node_pos(ld, n), "%s: %s in %s", what, e, qs(q, text));
-	col = col >= sizeof(prefix) - 1 ? col - (sizeof(prefix) - 1) : 0;
+	col = col > sizeof(prefix) - 1 ? col - sizeof(prefix) : 0;
 	return fail_at(ld, scalar_pos_at(ld, n, text_off + col), "%s: %s in %s", what,
 		       end + 2, qs(q, text));
 }

@@ -6,7 +6,8 @@
 #include <string.h>
 
 /* Parse context: the input and where to report. Positions are byte
- * offsets into s, which is also the reported 0-based column. */
+ * offsets into s; the reported column is the offset plus one, counted as
+ * editors and conf_err count. */
 struct url_parser {
 	const char *s;
 	char *err;
@@ -23,7 +24,7 @@ static int url_fail(const struct url_parser *p, size_t col, const char *fmt, ...
 
 	if (!p->err || p->errlen == 0)
 		return -EINVAL;
-	n = snprintf(p->err, p->errlen, "column %zu: ", col);
+	n = snprintf(p->err, p->errlen, "column %zu: ", col + 1);
 	if (n >= 0 && (size_t)n < p->errlen) {
 		va_start(ap, fmt);
 		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);

@@ -1,7 +1,7 @@
 /* Proxy URL parser: "scheme://[user[:pass]@]host[:port][/]".
  *
- * Pure and strict: a config mistake is reported with its 0-based column
- * rather than guessed at, because a guessed proxy address sends traffic
+ * Pure and strict: a config mistake is reported with its column (1-based,
+ * in bytes, as conf_err counts) rather than guessed at, because a guessed proxy address sends traffic
  * somewhere the user did not mean.
  */
 #ifndef T2S_PROXY_URL_H
@@ -41,7 +41,7 @@ struct proxy_url {
  * Nothing may follow the authority except one "/".
  *
  * Returns 0 or -EINVAL. On error writes one line to err (if errlen > 0):
- * "column N: what was expected". Messages never quote the userinfo, so
+ * "column N: what was expected", N 1-based (s[0] is column 1). Messages never quote the userinfo, so
  * they are safe to log.
  */
 int proxy_url_parse(const char *s, struct proxy_url *out, char *err, size_t errlen);
