@@ -31,8 +31,10 @@ struct proxy_url {
  * dotted quad (no "1.2.3", "010.0.0.1", "0x7f.1"): resolvers read those
  * forms as other addresses than the user probably meant.
  * Port: 1-65535, decimal; "host:" with no digits is an error.
- * Userinfo: percent-decoded ("%40" is '@'); '@', '/', '?', '#', spaces and
- * control characters must be percent-encoded, and ':' in the user name;
+ * Userinfo: ends at the last '@' of the authority and is percent-decoded
+ * ("%40" is '@'); '@', '/', '?', '#', spaces and control characters must be
+ * percent-encoded, and ':' in the user name (a raw '@' before the last is
+ * an error at its column, naming the last one);
  * other bytes, UTF-8 included, are taken as written. "%00" is refused (the
  * fields are C strings); other encoded bytes are kept, since RFC 1929
  * credentials are arbitrary octets. User and password are at most 255
@@ -45,6 +47,14 @@ struct proxy_url {
  * they are safe to log.
  */
 int proxy_url_parse(const char *s, struct proxy_url *out, char *err, size_t errlen);
+
+/* The fix for a URL whose user name or password holds a raw '@': s with
+ * every '@' before the last one of the authority written as %40, into out
+ * (len bytes, always terminated when len > 0). Returns 0 when that URL
+ * parses, -ENOENT when s has no such mistake or the fix would not parse,
+ * -ENOSPC when out is too small. Unlike the parser's messages this echoes
+ * the credentials: it is for the user who typed them, not for logs. */
+int proxy_url_suggest(const char *s, char *out, size_t len);
 
 /* "socks5", "http", "https", or "unknown". Static storage. */
 const char *proxy_scheme_name(enum proxy_scheme s);

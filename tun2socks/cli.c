@@ -180,6 +180,23 @@ static int cli_find(const char *arg, const char **value)
 	return -1;
 }
 
+/* --proxy URL. The error echoes the URL (its user just typed it) and, when
+ * the mistake has one obvious fix (a raw '@' in the password), the fixed
+ * URL to paste. */
+static int cli_proxy(const char *val, struct proxy_url *out, char *err, size_t errlen)
+{
+	char why[256], fix[1024];
+
+	if (proxy_url_parse(val, out, why, sizeof(why)) == 0)
+		return 0;
+	if (proxy_url_suggest(val, fix, sizeof(fix)) == 0)
+		snprintf(err, errlen, "--proxy: malformed URL '%s': %s; percent-encoded: '%s'", val,
+			 why, fix);
+	else
+		snprintf(err, errlen, "--proxy: malformed URL '%s': %s", val, why);
+	return -EINVAL;
+}
+
 /* "CIDR[,CIDR6]": each listed family replaces that family's pool. */
 static int cli_fake_range(const char *val, struct daemon_dns_config *dns)
 {
@@ -298,14 +315,9 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 		cfg->given |= 1ull << opt;
 		switch (opt) {
 		case OPT_PROXY:
-			r = proxy_url_parse(val, &cfg->proxy, err, errlen);
-			if (r < 0) {
-				char why[200];
-
-				snprintf(why, sizeof(why), "%s", err);
-				snprintf(err, errlen, "--proxy: malformed URL '%s': %s", val, why);
-				return -EINVAL;
-			}
+			r = cli_proxy(val, &cfg->proxy, err, errlen);
+			if (r < 0)
+				return r;
 			have_proxy = true;
 			cfg->has_proxy = true;
 			break;

@@ -106,6 +106,28 @@ static void test_errors(void)
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun", "0123456789abcdefg", NULL, NULL), -EINVAL);
 }
 
+/* A raw '@' in the password: the message names it and shows the URL to
+ * paste instead. */
+static void test_proxy_at_sign(void)
+{
+	char *argv[] = { "tun2socks", "--proxy", "http://user@pa:ss@127.0.0.1:8080" };
+	struct daemon_config c;
+	char err[512];
+
+	T_EQ_INT(cli_parse(3, argv, &c, err, sizeof(err)), -EINVAL);
+	T_EQ_STR(err, "--proxy: malformed URL 'http://user@pa:ss@127.0.0.1:8080': column 12: "
+		      "unencoded '@' in the user name or password: write it as %40 (only the last "
+		      "'@', column 18, separates them from the host); percent-encoded: "
+		      "'http://user%40pa:ss@127.0.0.1:8080'");
+	argv[2] = "http://user%40pa:ss@127.0.0.1:8080";
+	T_EQ_INT(cli_parse(3, argv, &c, err, sizeof(err)), CLI_RUN);
+	T_EQ_STR(c.proxy.user, "user@pa");
+	/* Other mistakes get no suggestion. */
+	argv[2] = "socks5://u@:p@h:0";
+	T_EQ_INT(cli_parse(3, argv, &c, err, sizeof(err)), -EINVAL);
+	T_CHECK(strstr(err, "percent-encoded") == NULL);
+}
+
 static const uint8_t v6_default[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1 };
 
 static void test_dns_defaults(void)
@@ -393,6 +415,7 @@ int main(void)
 {
 	T_RUN(test_defaults_and_flags);
 	T_RUN(test_errors);
+	T_RUN(test_proxy_at_sign);
 	T_RUN(test_dns_defaults);
 	T_RUN(test_dns_mode);
 	T_RUN(test_dns_server);

@@ -177,7 +177,13 @@ static const struct bad_case bad[] = {
 	{ "socks5://u%4:p@h", 11, "'%' in user name" },
 	{ "socks5://u:%00@h", 12, "%00 not allowed in password" },
 	{ "socks5://%00:p@h", 10, "%00 not allowed in user name" },
-	{ "socks5://u:p@ss@h", 16, "'@' in host: percent-encode '@'" },
+	{ "socks5://u:p@ss@h", 13,
+	  "unencoded '@' in the user name or password: write it as %40 (only the last '@', column 16," },
+	{ "http://user@pa:ss@127.0.0.1:8080", 12,
+	  "unencoded '@' in the user name or password: write it as %40 (only the last '@', column 18, separates them from the host)" },
+	{ "socks5://a@b@c:d@h", 11,
+	  "2 unencoded '@' in the user name or password: write each as %40 (only the last '@', column 17," },
+	{ "socks5://u@:p@h:99999", 11, "unencoded '@'" },
 	{ "socks5://u:p/ss@h", 13, "'/' before '@'" },
 	{ "socks5://u:p?ss@h", 13, "'?' before '@'" },
 	{ "socks5://u:p#ss@h", 13, "'#' before '@'" },
@@ -304,6 +310,35 @@ static void test_secrets_not_echoed(void)
 	}
 }
 
+static void test_suggest(void)
+{
+	struct proxy_url u;
+	char out[128], small[19]; /* one byte short of "socks5://u:p%40ss@h" */
+
+	/* The last '@' before the host separates the credentials. */
+	T_EQ_INT(proxy_url_suggest("http://user@pa:ss@127.0.0.1:8080", out, sizeof(out)), 0);
+	T_EQ_STR(out, "http://user%40pa:ss@127.0.0.1:8080");
+	T_EQ_INT(proxy_url_parse(out, &u, NULL, 0), 0);
+	T_EQ_STR(u.user, "user@pa");
+	T_EQ_STR(u.pass, "ss");
+	T_EQ_STR(u.host, "127.0.0.1");
+	T_EQ_INT(u.port, 8080);
+	T_EQ_INT(proxy_url_suggest("socks5://a@b:c@d@h/", out, sizeof(out)), 0);
+	T_EQ_STR(out, "socks5://a%40b:c%40d@h/");
+	/* Nothing to fix, or a fix that still would not parse: no suggestion. */
+	T_EQ_INT(proxy_url_suggest("socks5://u:p@h", out, sizeof(out)), -ENOENT);
+	T_EQ_STR(out, "");
+	T_EQ_INT(proxy_url_suggest("socks5://h", out, sizeof(out)), -ENOENT);
+	T_EQ_INT(proxy_url_suggest("h@x@y", out, sizeof(out)), -ENOENT);
+	T_EQ_INT(proxy_url_suggest(NULL, out, sizeof(out)), -ENOENT);
+	T_EQ_INT(proxy_url_suggest("socks5://u@:p@h:99999", out, sizeof(out)), -ENOENT);
+	T_EQ_STR(out, "");
+	T_EQ_INT(proxy_url_suggest("socks5://u:p@h/x@y", out, sizeof(out)), -ENOENT);
+	T_EQ_INT(proxy_url_suggest("socks5://u:p@ss@h", small, sizeof(small)), -ENOSPC);
+	T_EQ_STR(small, "");
+	T_EQ_INT(proxy_url_suggest("socks5://u:p@ss@h", small, 0), -ENOSPC);
+}
+
 static void test_scheme_name(void)
 {
 	T_EQ_STR(proxy_scheme_name(PROXY_SOCKS5), "socks5");
@@ -320,6 +355,7 @@ int main(void)
 	T_RUN(test_lengths);
 	T_RUN(test_err_buffer);
 	T_RUN(test_secrets_not_echoed);
+	T_RUN(test_suggest);
 	T_RUN(test_scheme_name);
 	return test_summary();
 }
