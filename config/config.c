@@ -31,6 +31,7 @@
 
 #include "proxy_url.h"
 #include "resolver.h"
+#include "suggest.h"
 
 enum {
 	CONFIG_FILE_MAX = 64 << 20,   /* bytes read by config_load() */
@@ -729,6 +730,129 @@ out:
 	return r;
 }
 
+/* --- keys of the proxies, proxy-groups, rule-providers and tun mappings ----------
+ *
+ * Each of these mappings has the keys we act on (the loaders' if-chains) and
+ * keys mihomo knows that we do not use: those are ignored with a warning, so
+ * a Clash config can be pasted as it is. Any other key is a typo, and a typo
+ * there changes what runs ("passwrd:" would send no credentials), so it is
+ * an error, with the closest key of either list as a suggestion. mihomo's
+ * lists are from its source: the `proxy:` tags in adapter/outbound (of
+ * every outbound type, BasicOption, smux), adapter/outboundgroup (the
+ * `group:` tags, tolerance, strategy), rules/provider/parse.go and RawTun in
+ * config/config.go, plus a few keys newer releases added. */
+
+struct key_set {
+	const char *const *ours;
+	size_t n_ours;
+	const char *const *mihomo; /* known to mihomo, unused by us */
+	size_t n_mihomo;
+};
+
+#define KEYS(ours, mihomo) \
+	{ ours, sizeof(ours) / sizeof(ours[0]), mihomo, sizeof(mihomo) / sizeof(mihomo[0]) }
+
+static const char *const tun_ours[] = { "enable", "device", "mtu", "inet4-address",
+					"inet6-address" };
+static const char *const tun_mihomo[] = {
+	"stack", "dns-hijack", "auto-route", "auto-detect-interface", "auto-redirect",
+	"auto-redirect-input-mark", "auto-redirect-output-mark", "strict-route", "gso",
+	"gso-max-size", "iproute2-table-index", "iproute2-rule-index", "route-address",
+	"route-address-set", "route-exclude-address", "route-exclude-address-set",
+	"inet4-route-address", "inet6-route-address", "inet4-route-exclude-address",
+	"inet6-route-exclude-address", "include-interface", "exclude-interface", "include-uid",
+	"include-uid-range", "exclude-uid", "exclude-uid-range", "include-android-user",
+	"include-package", "exclude-package", "endpoint-independent-nat", "udp-timeout",
+	"file-descriptor", "disable-icmp-forwarding", "loopback-address", "exclude-src-port",
+	"exclude-src-port-range", "exclude-dst-port", "exclude-dst-port-range", "recvmsgx",
+	"sendmsgx", "auto-redirect-iproute2-fallback-rule-index",
+};
+
+/* socks5 and http; redirect takes name, type and to. */
+static const char *const proxy_net_ours[] = { "name", "type", "server", "port",
+					      "username", "password", "tls",
+					      "skip-cert-verify", "sni", "servername", "ca",
+					      "udp" };
+static const char *const proxy_redirect_ours[] = { "name", "type", "to" };
+/* Every outbound type's keys (a socks5 entry may carry a vmess key: mihomo
+ * ignores it too), and ours of the other kind ("to" on a socks5 proxy). */
+static const char *const proxy_mihomo[] = {
+	"name", "type", "server", "port", "username", "password", "tls", "udp",
+	"skip-cert-verify", "fingerprint", "sni", "servername", "headers", "ca", "to",
+	/* BasicOption, smux */
+	"tfo", "mptcp", "interface-name", "routing-mark", "ip-version", "dialer-proxy",
+	"smux",
+	"alpn", "alterId", "amnezia-wg-option", "auth", "auth-str", "authenticated-length",
+	"ca-str", "certificate", "cipher", "client-fingerprint", "congestion-controller", "cwnd",
+	"disable-mtu-discovery", "disable-sni", "dns", "down", "down-speed", "ech-opts",
+	"fast-open", "flow", "global-padding", "grpc-opts", "h2-opts", "heartbeat-interval",
+	"hop-interval", "host-key", "host-key-algorithms", "http-opts",
+	"idle-session-check-interval", "idle-session-timeout",
+	"initial-connection-receive-window", "initial-stream-receive-window", "ip", "ipv6",
+	"max-connection-receive-window", "max-datagram-frame-size", "max-open-streams",
+	"max-stream-receive-window", "max-udp-relay-packet-size", "min-idle-session", "mtu",
+	"multiplexing", "network", "obfs", "obfs-opts", "obfs-param", "obfs-password",
+	"obfs-protocol", "packet-addr", "packet-encoding", "peers", "persistent-keepalive",
+	"plugin", "plugin-opts", "port-range", "ports", "private-key", "private-key-passphrase",
+	"protocol", "protocol-param", "psk", "public-key", "pre-shared-key", "reserved",
+	"allowed-ips", "reality-opts", "recv-window", "recv-window-conn", "reduce-rtt",
+	"refresh-server-ip-interval", "remote-dns-resolve", "request-timeout", "ss-opts",
+	"token", "transport", "udp-mtu", "udp-over-stream", "udp-over-stream-version",
+	"udp-over-tcp", "udp-over-tcp-version", "udp-relay-mode", "up", "up-speed", "uuid",
+	"version", "workers", "ws-headers", "ws-opts", "ws-path", "xudp",
+};
+
+static const char *const group_ours[] = { "name", "type", "proxies", "default-selected",
+					  "use", "include-all", "include-all-proxies",
+					  "include-all-providers" };
+static const char *const group_mihomo[] = {
+	"url", "interval", "tolerance", "lazy", "timeout", "max-failed-times", "disable-udp",
+	"filter", "exclude-filter", "exclude-type", "expected-status", "hidden", "icon",
+	"strategy", "interface-name", "routing-mark",
+};
+
+static const char *const provider_ours[] = { "type", "behavior", "format", "path",
+					     "payload" };
+static const char *const provider_mihomo[] = { "url", "proxy", "interval", "size-limit",
+					       "header" };
+
+static const struct key_set tun_keys = KEYS(tun_ours, tun_mihomo);
+static const struct key_set proxy_net_keys = KEYS(proxy_net_ours, proxy_mihomo);
+static const struct key_set proxy_redirect_keys = KEYS(proxy_redirect_ours, proxy_mihomo);
+static const struct key_set group_keys = KEYS(group_ours, group_mihomo);
+static const struct key_set provider_keys = KEYS(provider_ours, provider_mihomo);
+
+static bool in_list(const char *k, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(k, list[i]))
+			return true;
+	return false;
+}
+
+/* A key the caller's if-chain did not take: a warning when mihomo knows it,
+ * else an error naming the closest known key. what: "tun", "proxy \"x\"". */
+static int other_key(struct loader *ld, const struct kv *e, const char *what,
+		     const struct key_set *ks)
+{
+	struct conf_pos pos = node_pos(ld, e->key);
+	char q[80], q2[80];
+	struct suggest sg;
+	const char *best;
+
+	if (in_list(e->name, ks->mihomo, ks->n_mihomo))
+		return warn_at(ld, pos, "%s: %s is not used by tun2socks; ignored", what,
+			       qs(q, e->name));
+	suggest_init(&sg, e->name, strlen(e->name));
+	suggest_add_list(&sg, ks->ours, ks->n_ours);
+	suggest_add_list(&sg, ks->mihomo, ks->n_mihomo);
+	best = suggest_best(&sg);
+	if (best)
+		return fail_at(ld, pos, "%s: unknown key %s (did you mean %s?)", what,
+			       qs(q, e->name), qs(q2, best));
+	return fail_at(ld, pos, "%s: unknown key %s", what, qs(q, e->name));
+}
+
 static int warn_ignored(struct loader *ld, const struct kv *e, const char *where)
 {
 	char q[80];
@@ -924,7 +1048,7 @@ static int load_tun(struct loader *ld, yaml_node_t *n)
 			r = get_cidr_list(ld, e[i].val, AF_INET6, "tun.inet6-address", &t->inet6,
 					  &t->n_inet6);
 		} else {
-			r = warn_ignored(ld, &e[i], "tun:");
+			r = other_key(ld, &e[i], "tun", &tun_keys);
 		}
 	}
 	free(e);
@@ -1115,7 +1239,7 @@ static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const stru
 	bool net = p->type != CONFIG_PROXY_REDIRECT;
 	const char *sni = NULL, *servername = NULL, *ca = NULL;
 	unsigned long long v = 0;
-	char w[256], q[80];
+	char w[256];
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < count; i++) {
@@ -1160,8 +1284,7 @@ static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const stru
 			r = get_nonempty(ld, val, w, &p->to_host);
 			*to_node = val;
 		} else {
-			r = warn_at(ld, node_pos(ld, e[i].key), "%s: %s is not used by tun2socks; ignored",
-				    what, qs(q, k));
+			r = other_key(ld, &e[i], what, net ? &proxy_net_keys : &proxy_redirect_keys);
 		}
 	}
 	if (r < 0)
@@ -1368,8 +1491,7 @@ static int load_group(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 					    "%s: %s is not supported; list the members under \"proxies\"",
 					    what, qs(q, k));
 		} else {
-			r = warn_at(ld, node_pos(ld, e[i].key), "%s: %s is not used by tun2socks; ignored",
-				    what, qs(q, k));
+			r = other_key(ld, &e[i], what, &group_keys);
 		}
 	}
 	if (r == 0 && g->n_members == 0)
@@ -1684,8 +1806,7 @@ static int load_rule_provider(struct loader *ld, const struct kv *pe,
 		} else if (!strcmp(k, "payload")) {
 			payload_node = e[i].val;
 		} else {
-			r = warn_at(ld, node_pos(ld, e[i].key), "%s: %s is not used by tun2socks; ignored",
-				    what, qs(q, k));
+			r = other_key(ld, &e[i], what, &provider_keys);
 		}
 	}
 	if (r < 0)

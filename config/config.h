@@ -1,9 +1,12 @@
 /* config: the YAML configuration file, in Clash (mihomo) key names.
  *
  * A Clash user should be able to paste their config: the keys we act on
- * keep mihomo's names and meanings, keys we do not use are ignored with a
- * warning (never an error), and proxy types we cannot speak (ss, vmess...)
- * are kept as "unsupported" so that only a rule that routes to one fails.
+ * keep mihomo's names and meanings, keys mihomo knows that we do not use
+ * are ignored with a warning, and proxy types we cannot speak (ss,
+ * vmess...) are kept as "unsupported" so that only a rule that routes to
+ * one fails. Inside a proxy (socks5, http, redirect), a proxy group, a rule
+ * provider and tun, a key mihomo does not know either is a typo that would
+ * change what runs: an error naming the closest known key.
  *
  * Loading is pure apart from reading the one file: rule-provider files are
  * not opened (their paths are resolved against the config's directory) and

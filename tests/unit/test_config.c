@@ -649,6 +649,66 @@ static void test_rule_provider_errors(void)
 }
 
 /* Anchors, aliases and "<<" merges, as Clash configs use them. */
+/* Inside proxies, proxy-groups, rule-providers and tun a key neither we nor
+ * mihomo know is a typo that changes what runs: an error at the key, with
+ * the closest known key. mihomo's keys stay warnings. */
+static void test_unknown_keys(void)
+{
+	static const char ok_yaml[] =
+		"tun:\n  stack: gvisor\n  disable-icmp-forwarding: true\n"
+		"proxies:\n"
+		"  - {name: a, type: socks5, server: h, port: 1, ws-opts: {path: /}, dialer-proxy: b, to: x}\n"
+		"  - {name: b, type: redirect, to: 'h:1', server: h, udp: true}\n"
+		"  - {name: c, type: vmess, server: h, port: 3, zzzzzz: x}\n"
+		"proxy-groups:\n  - {name: g, type: url-test, proxies: [a], tolerance: 50, lazy: true}\n"
+		"rule-providers:\n  x: {type: inline, behavior: domain, payload: [a.com], size-limit: 0}\n";
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	expect_err("proxies:\n  - name: a\n    type: socks5\n    server: h\n    port: 1\n"
+		   "    username: u\n    passwrd: p\n",
+		   7, 5, "proxy \"a\": unknown key \"passwrd\" (did you mean \"password\"?)");
+	expect_err("proxies:\n  - {name: a, type: http, sever: h, port: 1}\n", 2, 27,
+		   "proxy \"a\": unknown key \"sever\" (did you mean \"server\"?)");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, skip_cert_verify: true}\n",
+		   2, 49, "proxy \"a\": unknown key \"skip_cert_verify\" (did you mean \"skip-cert-verify\"?)");
+	/* Suggestions come from mihomo's keys too. */
+	expect_err("proxies:\n  - {name: a, type: http, server: h, port: 1, client-fingerprnt: x}\n",
+		   2, 47, "proxy \"a\": unknown key \"client-fingerprnt\" (did you mean \"client-fingerprint\"?)");
+	expect_err("proxies:\n  - {name: a, type: redirect, ot: 'h:1'}\n", 2, 31,
+		   "proxy \"a\": unknown key \"ot\" (did you mean \"to\"?)");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, qwertyuiop: 1}\n", 2, 49,
+		   "proxy \"a\": unknown key \"qwertyuiop\"");
+	expect_err("proxy-groups:\n  - {name: g, type: select, proxys: [DIRECT]}\n", 2, 29,
+		   "proxy group \"g\": unknown key \"proxys\" (did you mean \"proxies\"?)");
+	expect_err("proxy-groups:\n  - {name: g, type: url-test, proxies: [DIRECT], intervall: 300}\n",
+		   2, 50, "proxy group \"g\": unknown key \"intervall\" (did you mean \"interval\"?)");
+	expect_err("rule-providers:\n  x: {type: file, behaviour: domain, path: a.txt}\n", 2, 19,
+		   "rule-providers: \"x\": unknown key \"behaviour\" (did you mean \"behavior\"?)");
+	expect_err("tun:\n  devcie: t0\n", 2, 3, "tun: unknown key \"devcie\" (did you mean \"device\"?)");
+	expect_err("tun:\n  auto-rout: true\n", 2, 3,
+		   "tun: unknown key \"auto-rout\" (did you mean \"auto-route\"?)");
+
+	/* mihomo's keys: one warning each; unsupported types: not looked at. */
+	T_EQ_INT(load(ok_yaml, &cfg, &err), 0);
+	if (!cfg) {
+		fprintf(stderr, "  %d:%d: %s\n", err.line, err.col, err.msg);
+		return;
+	}
+	T_CHECK(find_warning(cfg, "tun: \"stack\" is not used by tun2socks; ignored") != NULL);
+	T_CHECK(find_warning(cfg, "tun: \"disable-icmp-forwarding\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"a\": \"ws-opts\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"a\": \"dialer-proxy\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"a\": \"to\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"b\": \"server\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"b\": \"udp\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "zzzzzz") == NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"tolerance\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"lazy\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "rule-providers: \"x\": \"size-limit\" is not used") != NULL);
+	config_free(cfg);
+}
+
 static void test_aliases(void)
 {
 	struct config *cfg = NULL;
@@ -813,6 +873,7 @@ int main(void)
 	T_RUN(test_group_errors);
 	T_RUN(test_group_resolution);
 	T_RUN(test_rule_provider_errors);
+	T_RUN(test_unknown_keys);
 	T_RUN(test_aliases);
 	T_RUN(test_alias_budget);
 	T_RUN(test_positions);
