@@ -61,3 +61,15 @@ void conf_err_quote(char *buf, size_t cap, const char *s, size_t len)
 	}
 	buf[n] = '\0';
 }
+
+int conf_err_indent_tab(const char *line, size_t len, size_t *off)
+{
+	*off = 0;
+	for (size_t i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++) {
+		if (line[i] == '\t') {
+			*off = i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

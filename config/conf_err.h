@@ -36,4 +36,11 @@ void conf_err_format(const struct conf_err *err, char *buf, size_t len);
  * whatever the input holds. Always NUL-terminated. */
 void conf_err_quote(char *buf, size_t cap, const char *s, size_t len);
 
+/* Where a tab sits among the blanks that start line[0, len) (the line ends
+ * at len or its first '\n' or '\r'): YAML forbids tabs in indentation and
+ * libyaml says only "found character that cannot start any token", so a
+ * YAML error on such a line is named for what it is. 0 with *off the tab's
+ * offset in line, or -ENOENT. */
+int conf_err_indent_tab(const char *line, size_t len, size_t *off);
+
 #endif

@@ -403,6 +403,31 @@ static int warn_summary(struct loader *ld)
 	return 0;
 }
 
+/* a before b in the file; no position sorts last. */
+static bool pos_before(const struct conf_pos *a, const struct conf_pos *b)
+{
+	if ((a->line > 0) != (b->line > 0))
+		return a->line > 0;
+	if (a->line != b->line)
+		return a->line < b->line;
+	return a->col < b->col;
+}
+
+/* Warnings are found section by section (top-level keys first, then tun,
+ * dns, proxies...): put them in file order, stably, as the user reads the
+ * file. An insertion sort: at most CONFIG_WARN_MAX, mostly in order. */
+static void sort_warnings(struct config *cfg)
+{
+	for (size_t i = 1; i < cfg->n_warnings; i++) {
+		struct config_warning w = cfg->warnings[i];
+		size_t j = i;
+
+		for (; j > 0 && pos_before(&w.pos, &cfg->warnings[j - 1].pos); j--)
+			cfg->warnings[j] = cfg->warnings[j - 1];
+		cfg->warnings[j] = w;
+	}
+}
+
 static const char *kind_name(const yaml_node_t *n)
 {
 	switch (n->type) {
@@ -1958,6 +1983,21 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 	return r;
 }
 
+/* A tab in the indentation of the line libyaml stopped at: 0 with *pos at
+ * the tab, else -ENOENT. */
+static int tab_indent_pos(const struct loader *ld, const yaml_mark_t *m, struct conf_pos *pos)
+{
+	size_t start, off;
+
+	if (m->line >= ld->n_lines)
+		return -ENOENT;
+	start = ld->line_starts[m->line];
+	if (conf_err_indent_tab(ld->buf + start, ld->len - start, &off) < 0)
+		return -ENOENT;
+	*pos = byte_pos(ld, start + off);
+	return 0;
+}
+
 /* libyaml's error, at its mark (reader errors give a byte offset). */
 static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
 {
@@ -1978,6 +2018,9 @@ static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
 		return fail_at(ld, pos, "YAML: %s", p->problem ? p->problem : "cannot read input");
 	default:
 		pos = mark_pos(ld, &p->problem_mark);
+		if (tab_indent_pos(ld, &p->problem_mark, &pos) == 0)
+			return fail_at(ld, pos, "YAML syntax error: tab used for indentation "
+				       "(YAML allows only spaces)");
 		if (p->context) {
 			struct conf_pos c = mark_pos(ld, &p->context_mark);
 
@@ -2084,6 +2127,7 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 		goto out;
 	root = yaml_document_get_root_node(&ld.doc);
 	r = root ? load_root(&ld, root) : load_groups(&ld, NULL);
+	sort_warnings(cfg);
 	if (r == 0 && ld.warn_dropped)
 		r = warn_summary(&ld);
 out:

@@ -438,6 +438,37 @@ static void test_warnings(void)
 	config_free(cfg);
 }
 
+/* Warnings come out in file order, whichever section found them. */
+static void test_warning_order(void)
+{
+	static const char y[] =
+		"tun:\n"
+		"  stack: system\n"
+		"mixed-port: 7890\n"
+		"proxies:\n"
+		"  - {name: a, type: socks5, server: h, port: 1, tfo: true}\n"
+		"proxy-groups:\n"
+		"  - {name: g, type: url-test, proxies: [a], interval: 300}\n"
+		"allow-lan: true\n";
+	static const int lines[] = { 2, 3, 5, 7, 7, 8 };
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	T_EQ_INT(cfg->n_warnings, 6);
+	for (size_t i = 0; i < cfg->n_warnings && i < 6; i++)
+		T_EQ_INT(cfg->warnings[i].pos.line, lines[i]);
+	/* Same line: by column (the group's name, then its "interval"). */
+	if (cfg->n_warnings == 6) {
+		T_CHECK(strstr(cfg->warnings[3].msg, "health checks") != NULL);
+		T_CHECK(strstr(cfg->warnings[4].msg, "\"interval\" is not used") != NULL);
+		T_CHECK(cfg->warnings[3].pos.col < cfg->warnings[4].pos.col);
+	}
+	config_free(cfg);
+}
+
 static void test_yaml_errors(void)
 {
 	/* libyaml's own errors at its mark, 1-based. */
@@ -449,6 +480,16 @@ static void test_yaml_errors(void)
 	/* Column counts bytes: two 2-byte characters before the error. */
 	expect_err("\xc3\xa4\xc3\xa4: [\n", 2, 1, "YAML syntax error");
 	expect_err("rules:\n  - \xc3\xa4\xc3\xa4\n  - \"x\n", 4, 1, "YAML syntax error");
+	/* A tab in the indentation is named, at the tab, whatever libyaml
+	 * made of it. */
+	expect_err("tun:\n\tdevice: t0\n", 2, 1,
+		   "YAML syntax error: tab used for indentation (YAML allows only spaces)");
+	expect_err("proxies:\n  - name: a\n  \ttype: socks5\n", 3, 3,
+		   "YAML syntax error: tab used for indentation (YAML allows only spaces)");
+	expect_err("tun:\n  device: t0\n\tmtu: 1500\n", 3, 1, "tab used for indentation");
+	expect_err("\xef\xbb\xbftun:\n \t device: t0\n", 2, 2, "tab used for indentation");
+	/* A tab elsewhere is not blamed. */
+	expect_err("a: [1,\t2\nb: c\n", 2, 2, "YAML syntax error: did not find expected ',' or ']'");
 }
 
 static void test_type_errors(void)
@@ -866,6 +907,7 @@ int main(void)
 	T_RUN(test_example);
 	T_RUN(test_defaults);
 	T_RUN(test_warnings);
+	T_RUN(test_warning_order);
 	T_RUN(test_yaml_errors);
 	T_RUN(test_type_errors);
 	T_RUN(test_cidr_dns_errors);
