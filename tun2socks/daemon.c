@@ -120,17 +120,20 @@ static void daemon_log_conf_err(const char *what, const struct conf_err *e)
 	log_error("%s%s", what, buf);
 }
 
-/* Loads -c FILE (first start and SIGHUP). */
+/* Loads -c FILE (first start and SIGHUP): every error of the file is
+ * logged, as `tun2socks check` prints them. */
 static int daemon_load_config(const char *path, struct config **out)
 {
-	struct conf_err e;
+	struct conf_err_list errs;
 	char buf[1024];
-	int r = config_load(path, out, &e);
+	int r = config_load(path, out, &errs);
 
 	if (r < 0) {
-		if (r == -EINVAL)
-			daemon_log_conf_err("", &e);
-		else
+		for (size_t i = 0; i < conf_err_list_lines(&errs); i++) {
+			conf_err_list_line(&errs, i, buf, sizeof(buf));
+			log_error("%s", buf);
+		}
+		if (errs.n == 0)
 			log_error("%s: %s", path, strerror(-r));
 		return r;
 	}
