@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "config.h"
 #include "flow.h"
 #include "flow_udp.h"
+#include "priv.h"
 #include "proc_lookup.h"
 #include "resolver.h"
 #include "router.h"
@@ -207,7 +209,9 @@ static int daemon_probe_proxy(struct daemon *d)
 	}
 	close(fd);
 	if (r < 0)
-		log_error("proxy %s unreachable: %s", d->upstream.server_str, strerror(-r));
+		log_error("proxy %s unreachable: %s (check that it is running and the address is "
+			  "right, or pass --no-proxy-check to start anyway)",
+			  d->upstream.server_str, strerror(-r));
 	return r;
 }
 
@@ -474,6 +478,25 @@ static void daemon_close_walk(uv_handle_t *h, void *arg)
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* Before anything else: without the privilege a TUN needs, every later
+ * step would fail or mislead (the proxy probe runs first and would blame
+ * the proxy). */
+static int daemon_check_priv(const struct daemon_config *cfg)
+{
+	struct priv_facts f = {
+		.tun_admin = priv_tun_admin(),
+		.tun_fd = cfg->tun.fd,
+		.tun_fd_open = cfg->tun.fd >= 0 && fcntl(cfg->tun.fd, F_GETFD) != -1,
+		.hint = priv_tun_hint(),
+	};
+	char why[512];
+	int r = priv_check(&f, why, sizeof(why));
+
+	if (r < 0)
+		log_error("%s", why);
+	return r;
+}
+
 int daemon_run(struct daemon_config *cfg)
 {
 	struct daemon *d;
@@ -482,6 +505,8 @@ int daemon_run(struct daemon_config *cfg)
 	int r, ret = 1;
 
 	log_set_level(cfg->log_level);
+	if (daemon_check_priv(cfg) < 0)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	heap_init();
 	d = calloc(1, sizeof(*d));
