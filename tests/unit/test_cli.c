@@ -128,6 +128,27 @@ static void test_proxy_at_sign(void)
 	T_CHECK(strstr(err, "percent-encoded") == NULL);
 }
 
+/* The defaults a user cannot see in a command line are in --help, and
+ * they are the ones the parsers apply. */
+static void test_usage_defaults(void)
+{
+	const char *u = cli_usage();
+	struct daemon_config c;
+	char err[256];
+
+	T_CHECK(strstr(u, "Default port: socks5 1080, http 80,\n                         https 443") != NULL);
+	T_CHECK(strstr(u, "(PORT defaults to 443)") != NULL);
+	T_CHECK(strstr(u, "%40") != NULL);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.proxy.port, 1080);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5h://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.proxy.port, 1080);
+	T_EQ_INT(parse(&c, err, "--proxy", "http://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.proxy.port, 80);
+	T_EQ_INT(parse(&c, err, "--proxy", "https://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.proxy.port, 443);
+}
+
 static const uint8_t v6_default[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1 };
 
 static void test_dns_defaults(void)
@@ -416,6 +437,7 @@ int main(void)
 	T_RUN(test_defaults_and_flags);
 	T_RUN(test_errors);
 	T_RUN(test_proxy_at_sign);
+	T_RUN(test_usage_defaults);
 	T_RUN(test_dns_defaults);
 	T_RUN(test_dns_mode);
 	T_RUN(test_dns_server);
