@@ -1329,6 +1329,7 @@ static int errors_since(const struct loader *ld, size_t before, int r)
 struct proxy_keys {
 	yaml_node_t *server, *to;
 	const char *sni, *servername;
+	struct conf_pos skip_cert_verify; /* of the key */
 };
 
 /* One key of a socks5/http/redirect proxy. */
@@ -1366,8 +1367,10 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct kv 
 		return get_str(ld, e->val, w, &p->password);
 	if (!strcmp(k, "tls"))
 		return get_bool(ld, e->val, w, &p->tls);
-	if (!strcmp(k, "skip-cert-verify"))
+	if (!strcmp(k, "skip-cert-verify")) {
+		pk->skip_cert_verify = node_pos(ld, e->key);
 		return get_bool(ld, e->val, w, &p->skip_cert_verify);
+	}
 	if (!strcmp(k, "sni"))
 		return get_str(ld, e->val, w, &pk->sni);
 	if (!strcmp(k, "servername"))
@@ -1527,10 +1530,18 @@ static int load_proxy(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 	r = load_proxy_keys(ld, p, e, count, what, &pk);
 	if (r < 0)
 		goto out;
-	if (p->type == CONFIG_PROXY_REDIRECT)
+	if (p->type == CONFIG_PROXY_REDIRECT) {
 		r = check_redirect(ld, p, pk.to, what);
-	else
-		r = check_net_proxy(ld, p, pk.server, what);
+		goto out;
+	}
+	r = check_net_proxy(ld, p, pk.server, what);
+	/* Here rather than when the router builds, so that it comes in file
+	 * order with the other warnings. */
+	if (r == 0 && p->tls && p->skip_cert_verify)
+		r = warn_at(ld, pk.skip_cert_verify,
+			    "%s: skip-cert-verify is on: the TLS connection to %s is NOT "
+			    "authenticated, anyone on the path can read and change it",
+			    what, p->server);
 out:
 	free(e);
 	return r;

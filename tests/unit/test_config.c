@@ -432,6 +432,7 @@ static void test_warnings(void)
 	w = find_warning(cfg, "proxy \"a\": \"tfo\" is not used");
 	T_CHECK(w && w->pos.line == 8);
 	T_CHECK(find_warning(cfg, "proxy \"b\": HTTP proxies carry no UDP") != NULL);
+	T_CHECK(find_warning(cfg, "skip-cert-verify is on") == NULL); /* only with tls: true */
 	T_CHECK(find_warning(cfg, "type \"vmess\" is not supported") != NULL);
 	T_CHECK(find_warning(cfg, "uuid") == NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") != NULL);
@@ -473,24 +474,31 @@ static void test_warning_order(void)
 		"mixed-port: 7890\n"
 		"proxies:\n"
 		"  - {name: a, type: socks5, server: h, port: 1, tfo: true}\n"
+		"  - {name: b, type: http, server: h, port: 2, tls: true, skip-cert-verify: true}\n"
 		"proxy-groups:\n"
 		"  - {name: g, type: url-test, proxies: [a], interval: 300}\n"
 		"allow-lan: true\n";
-	static const int lines[] = { 2, 3, 5, 7, 7, 8 };
+	static const int lines[] = { 2, 3, 5, 6, 8, 8, 9 };
 	struct config *cfg = NULL;
 	struct conf_err err;
 
 	T_EQ_INT(load(y, &cfg, &err), 0);
 	if (!cfg)
 		return;
-	T_EQ_INT(cfg->n_warnings, 6);
-	for (size_t i = 0; i < cfg->n_warnings && i < 6; i++)
+	T_EQ_INT(cfg->n_warnings, 7);
+	for (size_t i = 0; i < cfg->n_warnings && i < 7; i++)
 		T_EQ_INT(cfg->warnings[i].pos.line, lines[i]);
-	/* Same line: by column (the group's name, then its "interval"). */
-	if (cfg->n_warnings == 6) {
-		T_CHECK(strstr(cfg->warnings[3].msg, "health checks") != NULL);
-		T_CHECK(strstr(cfg->warnings[4].msg, "\"interval\" is not used") != NULL);
-		T_CHECK(cfg->warnings[3].pos.col < cfg->warnings[4].pos.col);
+	if (cfg->n_warnings == 7) {
+		/* At the key, with the other warnings (the router used to log
+		 * it apart, when building). */
+		T_EQ_STR(cfg->warnings[3].msg,
+			 "proxy \"b\": skip-cert-verify is on: the TLS connection to h is NOT "
+			 "authenticated, anyone on the path can read and change it");
+		T_EQ_INT(cfg->warnings[3].pos.col, 58);
+		/* Same line: by column (the group's name, then its "interval"). */
+		T_CHECK(strstr(cfg->warnings[4].msg, "health checks") != NULL);
+		T_CHECK(strstr(cfg->warnings[5].msg, "\"interval\" is not used") != NULL);
+		T_CHECK(cfg->warnings[4].pos.col < cfg->warnings[5].pos.col);
 	}
 	config_free(cfg);
 }
