@@ -1286,12 +1286,13 @@ static int get_entry_name(struct loader *ld, yaml_node_t *item, const struct kv 
 		if (strcmp(e[i].name, "name"))
 			continue;
 		r = get_nonempty(ld, e[i].val, what, name);
-		if (r < 0)
-			return r;
 		*pos = node_pos(ld, e[i].val);
-		if (reserved_name(*name))
-			return fail_at(ld, *pos, "%s: the name %s is reserved", what, qs(q, *name));
-		return 0;
+		if (r == 0 && reserved_name(*name))
+			r = fail_at(ld, *pos, "%s: the name %s is reserved", what, qs(q, *name));
+		/* A rejected name is not kept for the entry (see load_proxies). */
+		if (r < 0)
+			*name = NULL;
+		return r;
 	}
 	return fail_at(ld, node_pos(ld, item), "%s: missing \"name\"", what);
 }

@@ -883,6 +883,12 @@ static void test_no_cascades(void)
 	T_EQ_INT(errs.v[1].line, 3);
 	T_EQ_INT(errs.v[2].line, 4);
 	T_CHECK(cfg == NULL);
+	/* A rejected name is not kept: no duplicate reported on top. */
+	T_EQ_INT(load_errs("proxies:\n  - {name: '', type: ss}\n  - {name: '', type: ss}\n"
+			   "  - {name: DIRECT, type: ss}\n  - {name: DIRECT, type: ss}\n",
+			   &cfg, &errs), -EINVAL);
+	T_EQ_INT(errs.total, 4);
+	T_CHECK(strstr(errs.v[3].msg, "the name \"DIRECT\" is reserved") != NULL);
 	/* errs may be NULL: the load still fails. */
 	T_EQ_INT(load_errs("log-level: x\n", &cfg, NULL), -EINVAL);
 	T_EQ_INT(config_load(T2S_TEST_DATA_DIR "/does-not-exist.yaml", &cfg, NULL), -ENOENT);
