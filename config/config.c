@@ -31,6 +31,8 @@
 
 #include "config/proxy_url.h"
 #include "resolver/resolver.h"
+#include "config/rules_parse.h"
+#include "config/suggest.h"
 
 enum {
 	CONFIG_FILE_MAX = 64 << 20,   /* bytes read by config_load() */
@@ -107,7 +109,16 @@ static void arena_free(struct config_arena *a)
 
 struct loader {
 	struct config *cfg;
-	struct conf_err *err;
+	struct conf_err_list *errs; /* may be NULL */
+	size_t n_errors;
+	/* An error after which the load must stop (out of memory, the alias
+	 * budget); any other error is recorded and the load goes on with the
+	 * next key, entry or rule, so that every error of the file is found. */
+	bool fatal;
+	/* A proxies or proxy-groups section or entry was dropped whole: a name
+	 * that is not found may be one of its, so "unknown" is not said. */
+	bool names_partial;
+	bool providers_partial; /* the same for rule-providers */
 	const char *buf;
 	size_t len;
 	size_t bom;          /* 3 if buf starts with a UTF-8 BOM, else 0 */
@@ -128,10 +139,30 @@ struct kv {
 	bool own;
 };
 
+/* Records e; -EINVAL. */
+static int add_err(struct loader *ld, const struct conf_err *e)
+{
+	ld->n_errors++;
+	if (ld->errs)
+		conf_err_list_add(ld->errs, e);
+	return -EINVAL;
+}
+
 static int fail_oom(struct loader *ld)
 {
-	conf_err_set(ld->err, &(struct conf_pos){ ld->cfg->file, 0, 0 }, "out of memory");
+	struct conf_err e;
+
+	conf_err_set(&e, &(struct conf_pos){ ld->cfg->file, 0, 0 }, "out of memory");
+	add_err(ld, &e);
+	ld->fatal = true;
 	return -ENOMEM;
+}
+
+/* After a recorded error: 0 to go on with the next key, entry or rule, or r
+ * when the load must stop. */
+static int recover(const struct loader *ld, int r)
+{
+	return r == -EINVAL && !ld->fatal ? 0 : r;
 }
 
 static void *ld_alloc(struct loader *ld, size_t n)
@@ -152,9 +183,14 @@ static char *ld_strndup(struct loader *ld, const char *s, size_t n)
  * file name the same big list many times. */
 static int spend(struct loader *ld, size_t n)
 {
-	if (ld->budget < n)
-		return conf_err_set(ld->err, &(struct conf_pos){ ld->cfg->file, 0, 0 },
-				    "configuration too large once YAML aliases are expanded");
+	if (ld->budget < n) {
+		struct conf_err e;
+
+		ld->fatal = true;
+		conf_err_set(&e, &(struct conf_pos){ ld->cfg->file, 0, 0 },
+			     "configuration too large once YAML aliases are expanded");
+		return add_err(ld, &e);
+	}
 	ld->budget -= n;
 	return 0;
 }
@@ -342,6 +378,7 @@ static int fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 
 static int fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 {
+	struct conf_err e;
 	char msg[512];
 	va_list ap;
 
@@ -349,7 +386,8 @@ static int fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	one_line(msg);
-	return conf_err_set(ld->err, &pos, "%s", msg);
+	conf_err_set(&e, &pos, "%s", msg);
+	return add_err(ld, &e);
 }
 
 static int warn_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
@@ -400,6 +438,31 @@ static int warn_summary(struct loader *ld)
 		return fail_oom(ld);
 	cfg->n_warnings++;
 	return 0;
+}
+
+/* a before b in the file; no position sorts last. */
+static bool pos_before(const struct conf_pos *a, const struct conf_pos *b)
+{
+	if ((a->line > 0) != (b->line > 0))
+		return a->line > 0;
+	if (a->line != b->line)
+		return a->line < b->line;
+	return a->col < b->col;
+}
+
+/* Warnings are found section by section (top-level keys first, then tun,
+ * dns, proxies...): put them in file order, stably, as the user reads the
+ * file. An insertion sort: at most CONFIG_WARN_MAX, mostly in order. */
+static void sort_warnings(struct config *cfg)
+{
+	for (size_t i = 1; i < cfg->n_warnings; i++) {
+		struct config_warning w = cfg->warnings[i];
+		size_t j = i;
+
+		for (; j > 0 && pos_before(&w.pos, &cfg->warnings[j - 1].pos); j--)
+			cfg->warnings[j] = cfg->warnings[j - 1];
+		cfg->warnings[j] = w;
+	}
 }
 
 static const char *kind_name(const yaml_node_t *n)
@@ -710,10 +773,13 @@ static int map_entries(struct loader *ld, yaml_node_t *map, const char *what,
 					char q[80];
 					struct conf_pos first = node_pos(ld, v[i].key);
 
-					r = fail_at(ld, node_pos(ld, v[j].key),
-						    "%s: duplicate key %s (first at line %d)",
-						    what, qs(q, v[j].name), first.line);
-					goto out;
+					/* The first one is used: the rest of the
+					 * file is still worth checking. */
+					r = recover(ld, fail_at(ld, node_pos(ld, v[j].key),
+								"%s: duplicate key %s (first at line %d)",
+								what, qs(q, v[j].name), first.line));
+					if (r < 0)
+						goto out;
 				}
 			}
 			v[k++] = v[i];
@@ -727,6 +793,129 @@ static int map_entries(struct loader *ld, yaml_node_t *map, const char *what,
 out:
 	free(v);
 	return r;
+}
+
+/* --- keys of the proxies, proxy-groups, rule-providers and tun mappings ----------
+ *
+ * Each of these mappings has the keys we act on (the loaders' if-chains) and
+ * keys mihomo knows that we do not use: those are ignored with a warning, so
+ * a Clash config can be pasted as it is. Any other key is a typo, and a typo
+ * there changes what runs ("passwrd:" would send no credentials), so it is
+ * an error, with the closest key of either list as a suggestion. mihomo's
+ * lists are from its source: the `proxy:` tags in adapter/outbound (of
+ * every outbound type, BasicOption, smux), adapter/outboundgroup (the
+ * `group:` tags, tolerance, strategy), rules/provider/parse.go and RawTun in
+ * config/config.go, plus a few keys newer releases added. */
+
+struct key_set {
+	const char *const *ours;
+	size_t n_ours;
+	const char *const *mihomo; /* known to mihomo, unused by us */
+	size_t n_mihomo;
+};
+
+#define KEYS(ours, mihomo) \
+	{ ours, sizeof(ours) / sizeof(ours[0]), mihomo, sizeof(mihomo) / sizeof(mihomo[0]) }
+
+static const char *const tun_ours[] = { "enable", "device", "mtu", "inet4-address",
+					"inet6-address" };
+static const char *const tun_mihomo[] = {
+	"stack", "dns-hijack", "auto-route", "auto-detect-interface", "auto-redirect",
+	"auto-redirect-input-mark", "auto-redirect-output-mark", "strict-route", "gso",
+	"gso-max-size", "iproute2-table-index", "iproute2-rule-index", "route-address",
+	"route-address-set", "route-exclude-address", "route-exclude-address-set",
+	"inet4-route-address", "inet6-route-address", "inet4-route-exclude-address",
+	"inet6-route-exclude-address", "include-interface", "exclude-interface", "include-uid",
+	"include-uid-range", "exclude-uid", "exclude-uid-range", "include-android-user",
+	"include-package", "exclude-package", "endpoint-independent-nat", "udp-timeout",
+	"file-descriptor", "disable-icmp-forwarding", "loopback-address", "exclude-src-port",
+	"exclude-src-port-range", "exclude-dst-port", "exclude-dst-port-range", "recvmsgx",
+	"sendmsgx", "auto-redirect-iproute2-fallback-rule-index",
+};
+
+/* socks5 and http; redirect takes name, type and to. */
+static const char *const proxy_net_ours[] = { "name", "type", "server", "port",
+					      "username", "password", "tls",
+					      "skip-cert-verify", "sni", "servername", "ca",
+					      "udp" };
+static const char *const proxy_redirect_ours[] = { "name", "type", "to" };
+/* Every outbound type's keys (a socks5 entry may carry a vmess key: mihomo
+ * ignores it too), and ours of the other kind ("to" on a socks5 proxy). */
+static const char *const proxy_mihomo[] = {
+	"name", "type", "server", "port", "username", "password", "tls", "udp",
+	"skip-cert-verify", "fingerprint", "sni", "servername", "headers", "ca", "to",
+	/* BasicOption, smux */
+	"tfo", "mptcp", "interface-name", "routing-mark", "ip-version", "dialer-proxy",
+	"smux",
+	"alpn", "alterId", "amnezia-wg-option", "auth", "auth-str", "authenticated-length",
+	"ca-str", "certificate", "cipher", "client-fingerprint", "congestion-controller", "cwnd",
+	"disable-mtu-discovery", "disable-sni", "dns", "down", "down-speed", "ech-opts",
+	"fast-open", "flow", "global-padding", "grpc-opts", "h2-opts", "heartbeat-interval",
+	"hop-interval", "host-key", "host-key-algorithms", "http-opts",
+	"idle-session-check-interval", "idle-session-timeout",
+	"initial-connection-receive-window", "initial-stream-receive-window", "ip", "ipv6",
+	"max-connection-receive-window", "max-datagram-frame-size", "max-open-streams",
+	"max-stream-receive-window", "max-udp-relay-packet-size", "min-idle-session", "mtu",
+	"multiplexing", "network", "obfs", "obfs-opts", "obfs-param", "obfs-password",
+	"obfs-protocol", "packet-addr", "packet-encoding", "peers", "persistent-keepalive",
+	"plugin", "plugin-opts", "port-range", "ports", "private-key", "private-key-passphrase",
+	"protocol", "protocol-param", "psk", "public-key", "pre-shared-key", "reserved",
+	"allowed-ips", "reality-opts", "recv-window", "recv-window-conn", "reduce-rtt",
+	"refresh-server-ip-interval", "remote-dns-resolve", "request-timeout", "ss-opts",
+	"token", "transport", "udp-mtu", "udp-over-stream", "udp-over-stream-version",
+	"udp-over-tcp", "udp-over-tcp-version", "udp-relay-mode", "up", "up-speed", "uuid",
+	"version", "workers", "ws-headers", "ws-opts", "ws-path", "xudp",
+};
+
+static const char *const group_ours[] = { "name", "type", "proxies", "default-selected",
+					  "use", "include-all", "include-all-proxies",
+					  "include-all-providers" };
+static const char *const group_mihomo[] = {
+	"url", "interval", "tolerance", "lazy", "timeout", "max-failed-times", "disable-udp",
+	"filter", "exclude-filter", "exclude-type", "expected-status", "hidden", "icon",
+	"strategy", "interface-name", "routing-mark",
+};
+
+static const char *const provider_ours[] = { "type", "behavior", "format", "path",
+					     "payload" };
+static const char *const provider_mihomo[] = { "url", "proxy", "interval", "size-limit",
+					       "header" };
+
+static const struct key_set tun_keys = KEYS(tun_ours, tun_mihomo);
+static const struct key_set proxy_net_keys = KEYS(proxy_net_ours, proxy_mihomo);
+static const struct key_set proxy_redirect_keys = KEYS(proxy_redirect_ours, proxy_mihomo);
+static const struct key_set group_keys = KEYS(group_ours, group_mihomo);
+static const struct key_set provider_keys = KEYS(provider_ours, provider_mihomo);
+
+static bool in_list(const char *k, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(k, list[i]))
+			return true;
+	return false;
+}
+
+/* A key the caller's if-chain did not take: a warning when mihomo knows it,
+ * else an error naming the closest known key. what: "tun", "proxy \"x\"". */
+static int other_key(struct loader *ld, const struct kv *e, const char *what,
+		     const struct key_set *ks)
+{
+	struct conf_pos pos = node_pos(ld, e->key);
+	char q[80], q2[80];
+	struct suggest sg;
+	const char *best;
+
+	if (in_list(e->name, ks->mihomo, ks->n_mihomo))
+		return warn_at(ld, pos, "%s: %s is not used by tun2socks; ignored", what,
+			       qs(q, e->name));
+	suggest_init(&sg, e->name, strlen(e->name));
+	suggest_add_list(&sg, ks->ours, ks->n_ours);
+	suggest_add_list(&sg, ks->mihomo, ks->n_mihomo);
+	best = suggest_best(&sg);
+	if (best)
+		return fail_at(ld, pos, "%s: unknown key %s (did you mean %s?)", what,
+			       qs(q, e->name), qs(q2, best));
+	return fail_at(ld, pos, "%s: unknown key %s", what, qs(q, e->name));
 }
 
 static int warn_ignored(struct loader *ld, const struct kv *e, const char *where)
@@ -866,11 +1055,11 @@ static int check_authority(struct loader *ld, yaml_node_t *n, const char *what,
 	snprintf(url, sizeof(url), "%s%s", prefix, text);
 	if (proxy_url_parse(url, u, e, sizeof(e)) == 0)
 		return 0;
-	/* "column N: reason", N counted in url. */
+	/* "column N: reason", N 1-based in url. */
 	col = strtoul(e + 7, &end, 10);
-	if (strncmp(e, "column ", 7) || strncmp(end, ": ", 2))
+	if (strncmp(e, "column ", 7) || strncmp(end, ": ", 2) || col == 0)
 		return fail_at(ld, node_pos(ld, n), "%s: %s in %s", what, e, qs(q, text));
-	col = col >= sizeof(prefix) - 1 ? col - (sizeof(prefix) - 1) : 0;
+	col = col > sizeof(prefix) - 1 ? col - sizeof(prefix) : 0;
 	return fail_at(ld, scalar_pos_at(ld, n, text_off + col), "%s: %s in %s", what,
 		       end + 2, qs(q, text));
 }
@@ -896,37 +1085,44 @@ static int check_server(struct loader *ld, yaml_node_t *n, const char *what, con
 
 /* --- sections -------------------------------------------------------------------- */
 
+static int tun_key(struct loader *ld, struct config_tun *t, const struct kv *e)
+{
+	const char *k = e->name;
+	unsigned long long v = 0;
+	int r;
+
+	if (!strcmp(k, "enable"))
+		return get_bool(ld, e->val, "tun.enable", &t->enable);
+	if (!strcmp(k, "device")) {
+		r = get_str(ld, e->val, "tun.device", &t->device);
+		if (r == 0 && t->device)
+			r = check_ifname(ld, e->val, "tun.device", t->device);
+		return r;
+	}
+	if (!strcmp(k, "mtu")) {
+		r = get_uint(ld, e->val, "tun.mtu", CONFIG_MTU_MIN, CONFIG_MTU_MAX, &v);
+		t->mtu = (unsigned)v;
+		return r;
+	}
+	if (!strcmp(k, "inet4-address"))
+		return get_cidr_list(ld, e->val, AF_INET, "tun.inet4-address", &t->inet4,
+				     &t->n_inet4);
+	if (!strcmp(k, "inet6-address"))
+		return get_cidr_list(ld, e->val, AF_INET6, "tun.inet6-address", &t->inet6,
+				     &t->n_inet6);
+	return other_key(ld, e, "tun", &tun_keys);
+}
+
 static int load_tun(struct loader *ld, yaml_node_t *n)
 {
 	struct config_tun *t = &ld->cfg->tun;
-	unsigned long long v = 0;
 	struct kv *e = NULL;
 	size_t count;
 	int r = map_entries(ld, n, "tun", &e, &count);
 
 	t->present = true;
-	for (size_t i = 0; r == 0 && i < count; i++) {
-		const char *k = e[i].name;
-
-		if (!strcmp(k, "enable")) {
-			r = get_bool(ld, e[i].val, "tun.enable", &t->enable);
-		} else if (!strcmp(k, "device")) {
-			r = get_str(ld, e[i].val, "tun.device", &t->device);
-			if (r == 0 && t->device)
-				r = check_ifname(ld, e[i].val, "tun.device", t->device);
-		} else if (!strcmp(k, "mtu")) {
-			r = get_uint(ld, e[i].val, "tun.mtu", CONFIG_MTU_MIN, CONFIG_MTU_MAX, &v);
-			t->mtu = (unsigned)v;
-		} else if (!strcmp(k, "inet4-address")) {
-			r = get_cidr_list(ld, e[i].val, AF_INET, "tun.inet4-address", &t->inet4,
-					  &t->n_inet4);
-		} else if (!strcmp(k, "inet6-address")) {
-			r = get_cidr_list(ld, e[i].val, AF_INET6, "tun.inet6-address", &t->inet6,
-					  &t->n_inet6);
-		} else {
-			r = warn_ignored(ld, &e[i], "tun:");
-		}
-	}
+	for (size_t i = 0; r == 0 && i < count; i++)
+		r = recover(ld, tun_key(ld, t, &e[i]));
 	free(e);
 	return r;
 }
@@ -976,70 +1172,84 @@ static int check_nameserver(struct loader *ld, const struct config_str *s)
 	return fail_at(ld, s->pos, "dns.nameserver: %s: %s", qs(q, s->text), why);
 }
 
-static int load_dns(struct loader *ld, yaml_node_t *n)
+/* dns.nameserver: every entry checked; encrypted ones dropped with a
+ * warning. */
+static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t *n)
+{
+	size_t kept = 0;
+	char q[80];
+	int r = get_str_list(ld, n, "dns.nameserver", &d->nameservers, &d->n_nameservers);
+
+	for (size_t j = 0; r == 0 && j < d->n_nameservers; j++) {
+		/* Encrypted DNS, common in Clash configs: skipped with a
+		 * warning so the rest of the file works. */
+		if (is_encrypted_dns(d->nameservers[j].text)) {
+			r = warn_at(ld, d->nameservers[j].pos,
+				    "dns.nameserver: %s: DNS over HTTPS/TLS/QUIC is not supported; "
+				    "entry skipped",
+				    qs(q, d->nameservers[j].text));
+			continue;
+		}
+		r = recover(ld, check_nameserver(ld, &d->nameservers[j]));
+		d->nameservers[kept++] = d->nameservers[j];
+	}
+	if (r == 0 && kept == 0 && d->n_nameservers > 0)
+		r = fail_at(ld, node_pos(ld, n),
+			    "dns.nameserver: no usable server (plain udp:// or tcp:// needed)");
+	d->n_nameservers = kept;
+	return r;
+}
+
+static int dns_key(struct loader *ld, struct config_dns *d, const struct kv *e)
 {
 	static const char *const modes[] = { "redir-host", "fake-ip", "normal" };
-	struct config_dns *d = &ld->cfg->dns;
+	const char *k = e->name;
 	unsigned long long v = 0;
+	int mode = 0, r;
+
+	if (!strcmp(k, "enable"))
+		return get_bool(ld, e->val, "dns.enable", &d->enable);
+	if (!strcmp(k, "enhanced-mode")) {
+		r = get_enum(ld, e->val, "dns.enhanced-mode", modes, 3,
+			     "fake-ip, redir-host or normal", &mode);
+		d->mode = (enum config_dns_mode)mode;
+		return r;
+	}
+	if (!strcmp(k, "nameserver"))
+		return dns_nameservers(ld, d, e->val);
+	if (!strcmp(k, "fake-ip-range")) {
+		d->has_fake_ip_range = !is_null(e->val);
+		return d->has_fake_ip_range ? get_cidr(ld, e->val, AF_INET, "dns.fake-ip-range",
+						       &d->fake_ip_range)
+					    : 0;
+	}
+	if (!strcmp(k, "fake-ip-range6")) {
+		d->has_fake_ip_range6 = !is_null(e->val);
+		return d->has_fake_ip_range6 ? get_cidr(ld, e->val, AF_INET6,
+							"dns.fake-ip-range6", &d->fake_ip_range6)
+					     : 0;
+	}
+	if (!strcmp(k, "fake-ip-filter"))
+		return get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
+				    &d->n_fake_ip_filter);
+	if (!strcmp(k, "fake-ip-ttl")) {
+		r = get_uint(ld, e->val, "dns.fake-ip-ttl", 1, 86400, &v);
+		d->fake_ip_ttl = (unsigned)v;
+		return r;
+	}
+	return warn_ignored(ld, e, "dns:");
+}
+
+static int load_dns(struct loader *ld, yaml_node_t *n)
+{
+	struct config_dns *d = &ld->cfg->dns;
 	struct kv *e = NULL;
 	size_t count;
-	int mode = 0, r = map_entries(ld, n, "dns", &e, &count);
+	int r = map_entries(ld, n, "dns", &e, &count);
 
 	d->present = true;
-	for (size_t i = 0; r == 0 && i < count; i++) {
-		const char *k = e[i].name;
-
-		if (!strcmp(k, "enable")) {
-			r = get_bool(ld, e[i].val, "dns.enable", &d->enable);
-		} else if (!strcmp(k, "enhanced-mode")) {
-			r = get_enum(ld, e[i].val, "dns.enhanced-mode", modes, 3,
-				     "fake-ip, redir-host or normal", &mode);
-			d->mode = (enum config_dns_mode)mode;
-		} else if (!strcmp(k, "nameserver")) {
-			size_t kept = 0;
-
-			r = get_str_list(ld, e[i].val, "dns.nameserver", &d->nameservers,
-					 &d->n_nameservers);
-			for (size_t j = 0; r == 0 && j < d->n_nameservers; j++) {
-				char q[80];
-
-				/* Encrypted DNS, common in Clash configs: skipped
-				 * with a warning so the rest of the file works. */
-				if (is_encrypted_dns(d->nameservers[j].text)) {
-					r = warn_at(ld, d->nameservers[j].pos,
-						    "dns.nameserver: %s: DNS over HTTPS/TLS/QUIC is "
-						    "not supported; entry skipped",
-						    qs(q, d->nameservers[j].text));
-					continue;
-				}
-				r = check_nameserver(ld, &d->nameservers[j]);
-				d->nameservers[kept++] = d->nameservers[j];
-			}
-			if (r == 0 && kept == 0 && d->n_nameservers > 0)
-				r = fail_at(ld, node_pos(ld, e[i].val),
-					    "dns.nameserver: no usable server (plain udp:// or tcp:// "
-					    "needed)");
-			d->n_nameservers = kept;
-		} else if (!strcmp(k, "fake-ip-range")) {
-			d->has_fake_ip_range = !is_null(e[i].val);
-			if (d->has_fake_ip_range)
-				r = get_cidr(ld, e[i].val, AF_INET, "dns.fake-ip-range",
-					     &d->fake_ip_range);
-		} else if (!strcmp(k, "fake-ip-range6")) {
-			d->has_fake_ip_range6 = !is_null(e[i].val);
-			if (d->has_fake_ip_range6)
-				r = get_cidr(ld, e[i].val, AF_INET6, "dns.fake-ip-range6",
-					     &d->fake_ip_range6);
-		} else if (!strcmp(k, "fake-ip-filter")) {
-			r = get_str_list(ld, e[i].val, "dns.fake-ip-filter", &d->fake_ip_filter,
-					 &d->n_fake_ip_filter);
-		} else if (!strcmp(k, "fake-ip-ttl")) {
-			r = get_uint(ld, e[i].val, "dns.fake-ip-ttl", 1, 86400, &v);
-			d->fake_ip_ttl = (unsigned)v;
-		} else {
-			r = warn_ignored(ld, &e[i], "dns:");
-		}
-	}
+	for (size_t i = 0; r == 0 && i < count; i++)
+		r = recover(ld, dns_key(ld, d, &e[i]));
 	free(e);
 	return r;
 }
@@ -1076,12 +1286,13 @@ static int get_entry_name(struct loader *ld, yaml_node_t *item, const struct kv 
 		if (strcmp(e[i].name, "name"))
 			continue;
 		r = get_nonempty(ld, e[i].val, what, name);
-		if (r < 0)
-			return r;
 		*pos = node_pos(ld, e[i].val);
-		if (reserved_name(*name))
-			return fail_at(ld, *pos, "%s: the name %s is reserved", what, qs(q, *name));
-		return 0;
+		if (r == 0 && reserved_name(*name))
+			r = fail_at(ld, *pos, "%s: the name %s is reserved", what, qs(q, *name));
+		/* A rejected name is not kept for the entry (see load_proxies). */
+		if (r < 0)
+			*name = NULL;
+		return r;
 	}
 	return fail_at(ld, node_pos(ld, item), "%s: missing \"name\"", what);
 }
@@ -1107,77 +1318,192 @@ static int resolve_path(struct loader *ld, const char *path, const char **out)
 	return 0;
 }
 
-/* The keys of a socks5/http/redirect proxy after name and type. */
-static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const struct kv *e,
-			   size_t count, const char *what, yaml_node_t **server_node,
-			   yaml_node_t **to_node)
+/* 0 when r is 0 and no error was recorded since before, else an error:
+ * after an entry whose keys were each looked at, recovering from their
+ * errors, the checks across keys are not worth making. */
+static int errors_since(const struct loader *ld, size_t before, int r)
+{
+	return r == 0 && ld->n_errors != before ? -EINVAL : r;
+}
+
+/* What a proxy's keys leave for the checks across them. */
+struct proxy_keys {
+	yaml_node_t *server, *to;
+	const char *sni, *servername;
+	struct conf_pos skip_cert_verify; /* of the key */
+};
+
+/* One key of a socks5/http/redirect proxy. */
+static int proxy_key(struct loader *ld, struct config_proxy *p, const struct kv *e,
+		     const char *what, struct proxy_keys *pk)
 {
 	bool net = p->type != CONFIG_PROXY_REDIRECT;
-	const char *sni = NULL, *servername = NULL, *ca = NULL;
+	const char *k = e->name, *ca = NULL;
 	unsigned long long v = 0;
-	char w[256], q[80];
+	char w[256];
+	bool udp;
+	int r;
+
+	snprintf(w, sizeof(w), "%s: %s", what, k);
+	if (!strcmp(k, "name") || !strcmp(k, "type"))
+		return 0;
+	if (!net && !strcmp(k, "to")) {
+		pk->to = e->val;
+		return get_nonempty(ld, e->val, w, &p->to_host);
+	}
+	if (!net)
+		return other_key(ld, e, what, &proxy_redirect_keys);
+	if (!strcmp(k, "server")) {
+		pk->server = e->val;
+		return get_nonempty(ld, e->val, w, &p->server);
+	}
+	if (!strcmp(k, "port")) {
+		r = get_uint(ld, e->val, w, 1, 65535, &v);
+		p->port = (uint16_t)v;
+		return r;
+	}
+	if (!strcmp(k, "username"))
+		return get_str(ld, e->val, w, &p->username);
+	if (!strcmp(k, "password"))
+		return get_str(ld, e->val, w, &p->password);
+	if (!strcmp(k, "tls"))
+		return get_bool(ld, e->val, w, &p->tls);
+	if (!strcmp(k, "skip-cert-verify")) {
+		pk->skip_cert_verify = node_pos(ld, e->key);
+		return get_bool(ld, e->val, w, &p->skip_cert_verify);
+	}
+	if (!strcmp(k, "sni"))
+		return get_str(ld, e->val, w, &pk->sni);
+	if (!strcmp(k, "servername"))
+		return get_str(ld, e->val, w, &pk->servername);
+	if (!strcmp(k, "ca")) {
+		r = get_str(ld, e->val, w, &ca);
+		if (r == 0 && ca && *ca)
+			r = resolve_path(ld, ca, &p->ca);
+		return r;
+	}
+	if (!strcmp(k, "udp")) {
+		r = get_bool(ld, e->val, w, &udp);
+		if (r == 0 && p->type == CONFIG_PROXY_SOCKS5)
+			p->udp = udp;
+		else if (r == 0 && udp)
+			r = warn_at(ld, node_pos(ld, e->key),
+				    "%s: HTTP proxies carry no UDP; \"udp\" ignored", what);
+		return r;
+	}
+	return other_key(ld, e, what, &proxy_net_keys);
+}
+
+/* The keys of a socks5/http/redirect proxy after name and type: each one,
+ * then -EINVAL if any was wrong. */
+static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const struct kv *e,
+			   size_t count, const char *what, struct proxy_keys *pk)
+{
+	size_t before = ld->n_errors;
 	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < count; i++) {
-		const char *k = e[i].name;
-		yaml_node_t *val = e[i].val;
-
-		snprintf(w, sizeof(w), "%s: %s", what, k);
-		if (!strcmp(k, "name") || !strcmp(k, "type")) {
-			continue;
-		} else if (net && !strcmp(k, "server")) {
-			r = get_nonempty(ld, val, w, &p->server);
-			*server_node = val;
-		} else if (net && !strcmp(k, "port")) {
-			r = get_uint(ld, val, w, 1, 65535, &v);
-			p->port = (uint16_t)v;
-		} else if (net && !strcmp(k, "username")) {
-			r = get_str(ld, val, w, &p->username);
-		} else if (net && !strcmp(k, "password")) {
-			r = get_str(ld, val, w, &p->password);
-		} else if (net && !strcmp(k, "tls")) {
-			r = get_bool(ld, val, w, &p->tls);
-		} else if (net && !strcmp(k, "skip-cert-verify")) {
-			r = get_bool(ld, val, w, &p->skip_cert_verify);
-		} else if (net && !strcmp(k, "sni")) {
-			r = get_str(ld, val, w, &sni);
-		} else if (net && !strcmp(k, "servername")) {
-			r = get_str(ld, val, w, &servername);
-		} else if (net && !strcmp(k, "ca")) {
-			r = get_str(ld, val, w, &ca);
-			if (r == 0 && ca && *ca)
-				r = resolve_path(ld, ca, &p->ca);
-		} else if (net && !strcmp(k, "udp")) {
-			bool udp;
-
-			r = get_bool(ld, val, w, &udp);
-			if (r == 0 && p->type == CONFIG_PROXY_SOCKS5)
-				p->udp = udp;
-			else if (r == 0 && udp)
-				r = warn_at(ld, node_pos(ld, e[i].key),
-					    "%s: HTTP proxies carry no UDP; \"udp\" ignored", what);
-		} else if (!net && !strcmp(k, "to")) {
-			r = get_nonempty(ld, val, w, &p->to_host);
-			*to_node = val;
-		} else {
-			r = warn_at(ld, node_pos(ld, e[i].key), "%s: %s is not used by tun2socks; ignored",
-				    what, qs(q, k));
-		}
-	}
+	for (size_t i = 0; r == 0 && i < count; i++)
+		r = recover(ld, proxy_key(ld, p, &e[i], what, pk));
+	r = errors_since(ld, before, r);
 	if (r < 0)
 		return r;
-	if (sni && servername && strcmp(sni, servername))
+	if (pk->sni && pk->servername && strcmp(pk->sni, pk->servername))
 		r = warn_at(ld, p->pos, "%s: both \"sni\" and \"servername\" given; using sni", what);
-	p->sni = sni && *sni ? sni : servername && *servername ? servername : NULL;
+	p->sni = pk->sni && *pk->sni ? pk->sni : pk->servername && *pk->servername ? pk->servername
+										  : NULL;
 	return r;
+}
+
+/* "to: host:port" of a redirect. */
+static int check_redirect(struct loader *ld, struct config_proxy *p, yaml_node_t *to_node,
+			  const char *what)
+{
+	const char *t = p->to_host;
+	struct proxy_url u;
+	char w[200], q[80];
+	bool has_port;
+	int r;
+
+	if (!to_node)
+		return fail_at(ld, p->pos, "%s: redirect needs \"to: host:port\"", what);
+	/* A port is required: proxy_url would default it. */
+	has_port = t[0] == '[' ? strstr(t, "]:") != NULL : strchr(t, ':') != NULL;
+	if (!has_port)
+		return fail_at(ld, node_pos(ld, to_node),
+			       "%s: to: expected host:port or [IPv6]:port, got %s", what, qs(q, t));
+	snprintf(w, sizeof(w), "%s: to", what);
+	r = check_authority(ld, to_node, w, t, 0, &u);
+	if (r < 0)
+		return r;
+	p->to_host = ld_strndup(ld, u.host, strlen(u.host));
+	p->to_port = u.port;
+	return p->to_host ? 0 : fail_oom(ld);
+}
+
+/* server, port and credentials of a socks5 or http proxy. */
+static int check_net_proxy(struct loader *ld, struct config_proxy *p, yaml_node_t *server_node,
+			   const char *what)
+{
+	char w[200];
+	int r;
+
+	if (!server_node || !p->port)
+		return fail_at(ld, p->pos, "%s: %s needs \"server\" and \"port\"", what,
+			       p->type_name);
+	snprintf(w, sizeof(w), "%s: server", what);
+	r = check_server(ld, server_node, w, p->server);
+	if (r < 0)
+		return r;
+	if (p->type == CONFIG_PROXY_SOCKS5) {
+		/* RFC 1929: both present, 1-255 bytes each. */
+		size_t ul = p->username ? strlen(p->username) : 0;
+		size_t pl = p->password ? strlen(p->password) : 0;
+
+		if ((ul || pl) && (!ul || !pl || ul > 255 || pl > 255))
+			return fail_at(ld, p->pos, "%s: socks5 authentication needs a username and a password of 1-255 bytes each",
+				       what);
+	}
+	if (p->username && !*p->username)
+		p->username = NULL;
+	if (p->password && !*p->password)
+		p->password = NULL;
+	if (p->password && !p->username)
+		return fail_at(ld, p->pos, "%s: \"password\" without \"username\"", what);
+	return 0;
+}
+
+/* The type of a proxy; 1 for a type we cannot speak (kept, with a
+ * warning, so a rule naming it can say why it cannot be used). */
+static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn,
+		      const char *what)
+{
+	char q[80];
+	int r = get_nonempty(ld, tn, "type", &p->type_name);
+
+	if (r < 0)
+		return r;
+	if (eq_nocase(p->type_name, "socks5")) {
+		p->type = CONFIG_PROXY_SOCKS5;
+		p->udp = true;
+	} else if (eq_nocase(p->type_name, "http")) {
+		p->type = CONFIG_PROXY_HTTP;
+	} else if (eq_nocase(p->type_name, "redirect")) {
+		p->type = CONFIG_PROXY_REDIRECT;
+	} else {
+		p->type = CONFIG_PROXY_UNSUPPORTED;
+		r = warn_at(ld, node_pos(ld, tn), "%s: type %s is not supported (only socks5, http and redirect); rules using it will fail",
+			    what, qs(q, p->type_name));
+		return r < 0 ? r : 1;
+	}
+	return 0;
 }
 
 static int load_proxy(struct loader *ld, yaml_node_t *item, size_t idx, struct config_proxy *p)
 {
-	yaml_node_t *server_node = NULL, *to_node = NULL;
+	struct proxy_keys pk = { 0 };
 	yaml_node_t *tn;
 	struct kv *e = NULL;
-	char what[160], w[200], q[80];
+	char what[160], q[80];
 	size_t count;
 	int r;
 
@@ -1197,78 +1523,26 @@ static int load_proxy(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 		r = fail_at(ld, p->pos, "%s: missing \"type\"", what);
 		goto out;
 	}
-	r = get_nonempty(ld, tn, "type", &p->type_name);
-	if (r < 0)
-		goto out;
-	if (eq_nocase(p->type_name, "socks5")) {
-		p->type = CONFIG_PROXY_SOCKS5;
-		p->udp = true;
-	} else if (eq_nocase(p->type_name, "http")) {
-		p->type = CONFIG_PROXY_HTTP;
-	} else if (eq_nocase(p->type_name, "redirect")) {
-		p->type = CONFIG_PROXY_REDIRECT;
-	} else {
-		/* Kept so a rule naming it can say why it cannot be used. */
-		p->type = CONFIG_PROXY_UNSUPPORTED;
-		r = warn_at(ld, node_pos(ld, tn), "%s: type %s is not supported (only socks5, http and redirect); rules using it will fail",
-			    what, qs(q, p->type_name));
+	r = proxy_type(ld, p, tn, what);
+	if (r != 0) {
+		r = r > 0 ? 0 : r;
 		goto out;
 	}
-
-	r = load_proxy_keys(ld, p, e, count, what, &server_node, &to_node);
+	r = load_proxy_keys(ld, p, e, count, what, &pk);
 	if (r < 0)
 		goto out;
 	if (p->type == CONFIG_PROXY_REDIRECT) {
-		struct proxy_url u;
-		const char *t = p->to_host;
-		bool has_port;
-
-		if (!to_node) {
-			r = fail_at(ld, p->pos, "%s: redirect needs \"to: host:port\"", what);
-			goto out;
-		}
-		/* A port is required: proxy_url would default it. */
-		has_port = t[0] == '[' ? strstr(t, "]:") != NULL : strchr(t, ':') != NULL;
-		if (!has_port) {
-			r = fail_at(ld, node_pos(ld, to_node),
-				    "%s: to: expected host:port or [IPv6]:port, got %s", what, qs(q, t));
-			goto out;
-		}
-		snprintf(w, sizeof(w), "%s: to", what);
-		r = check_authority(ld, to_node, w, t, 0, &u);
-		if (r < 0)
-			goto out;
-		p->to_host = ld_strndup(ld, u.host, strlen(u.host));
-		p->to_port = u.port;
-		if (!p->to_host)
-			r = fail_oom(ld);
+		r = check_redirect(ld, p, pk.to, what);
 		goto out;
 	}
-	if (!server_node || !p->port) {
-		r = fail_at(ld, p->pos, "%s: %s needs \"server\" and \"port\"", what, p->type_name);
-		goto out;
-	}
-	snprintf(w, sizeof(w), "%s: server", what);
-	r = check_server(ld, server_node, w, p->server);
-	if (r < 0)
-		goto out;
-	if (p->type == CONFIG_PROXY_SOCKS5) {
-		/* RFC 1929: both present, 1-255 bytes each. */
-		size_t ul = p->username ? strlen(p->username) : 0;
-		size_t pl = p->password ? strlen(p->password) : 0;
-
-		if ((ul || pl) && (!ul || !pl || ul > 255 || pl > 255)) {
-			r = fail_at(ld, p->pos, "%s: socks5 authentication needs a username and a password of 1-255 bytes each",
-				    what);
-			goto out;
-		}
-	}
-	if (p->username && !*p->username)
-		p->username = NULL;
-	if (p->password && !*p->password)
-		p->password = NULL;
-	if (p->password && !p->username)
-		r = fail_at(ld, p->pos, "%s: \"password\" without \"username\"", what);
+	r = check_net_proxy(ld, p, pk.server, what);
+	/* Here rather than when the router builds, so that it comes in file
+	 * order with the other warnings. */
+	if (r == 0 && p->tls && p->skip_cert_verify)
+		r = warn_at(ld, pk.skip_cert_verify,
+			    "%s: skip-cert-verify is on: the TLS connection to %s is NOT "
+			    "authenticated, anyone on the path can read and change it",
+			    what, p->server);
 out:
 	free(e);
 	return r;
@@ -1281,31 +1555,101 @@ static int load_proxies(struct loader *ld, yaml_node_t *n)
 	size_t count;
 	int r = get_list(ld, n, "proxies", false, &items, &count);
 
+	if (r < 0)
+		ld->names_partial = true;
 	if (r < 0 || count == 0)
 		return r;
 	cfg->proxies = ld_alloc(ld, count * sizeof(*cfg->proxies));
 	if (!cfg->proxies)
 		return fail_oom(ld);
-	for (size_t i = 0; i < count; i++) {
-		r = load_proxy(ld, node_at(ld, items[i]), i, &cfg->proxies[i]);
-		if (r < 0)
-			return r;
-		cfg->n_proxies++;
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		struct config_proxy *p = &cfg->proxies[cfg->n_proxies];
+
+		r = load_proxy(ld, node_at(ld, items[i]), i, p);
+		/* A broken proxy keeps its name, so that rules and groups
+		 * naming it are not reported as well; without one, its slot
+		 * is reused. */
+		if (r == 0 || p->name) {
+			cfg->n_proxies++;
+		} else {
+			memset(p, 0, sizeof(*p));
+			ld->names_partial = true;
+		}
+		r = recover(ld, r);
 	}
+	return r;
+}
+
+/* A group's keys: members are names here (resolve_groups() fills kind and
+ * index); default-selected is kept for resolve_groups() too. */
+struct group_keys {
+	const char **selected;
+	struct conf_pos *selected_pos;
+	bool uses_providers;
+};
+
+static int group_members(struct loader *ld, struct config_group *g, yaml_node_t *n,
+			 const char *what)
+{
+	struct config_str *m;
+	size_t count;
+	int r = get_str_list(ld, n, what, &m, &count);
+
+	if (r < 0 || count == 0)
+		return r;
+	g->members = ld_alloc(ld, count * sizeof(*g->members));
+	if (!g->members)
+		return fail_oom(ld);
+	for (size_t j = 0; j < count; j++)
+		g->members[j] = (struct config_member){ .name = m[j].text, .pos = m[j].pos };
+	g->n_members = count;
 	return 0;
 }
 
-/* Members are names here; resolve_groups() fills kind and index. */
+static int group_key(struct loader *ld, struct config_group *g, const struct kv *e,
+		     const char *what, struct group_keys *gk)
+{
+	const char *k = e->name;
+	char w[200], q[80];
+	bool b;
+	int r;
+
+	snprintf(w, sizeof(w), "%s: %s", what, k);
+	if (!strcmp(k, "name") || !strcmp(k, "type"))
+		return 0;
+	if (!strcmp(k, "proxies"))
+		return group_members(ld, g, e->val, w);
+	if (!strcmp(k, "default-selected")) {
+		*gk->selected_pos = node_pos(ld, e->val);
+		return get_str(ld, e->val, w, gk->selected);
+	}
+	if (!strcmp(k, "use")) {
+		gk->uses_providers = true;
+		return warn_at(ld, node_pos(ld, e->key),
+			       "%s: proxy-providers are not supported; \"use\" ignored", what);
+	}
+	if (!strcmp(k, "include-all") || !strcmp(k, "include-all-proxies") ||
+	    !strcmp(k, "include-all-providers")) {
+		r = get_bool(ld, e->val, w, &b);
+		if (r == 0 && b)
+			r = warn_at(ld, node_pos(ld, e->key),
+				    "%s: %s is not supported; list the members under \"proxies\"",
+				    what, qs(q, k));
+		return r;
+	}
+	return other_key(ld, e, what, &group_keys);
+}
+
 static int load_group(struct loader *ld, yaml_node_t *item, size_t idx, struct config_group *g,
 		      const char **selected, struct conf_pos *selected_pos)
 {
 	static const char *const types[] = { "select", "url-test", "fallback", "load-balance",
 					     "relay" };
+	struct group_keys gk = { selected, selected_pos, false };
 	yaml_node_t *tn;
 	struct kv *e = NULL;
 	char what[160], w[200], q[80];
-	bool uses_providers = false, b;
-	size_t count;
+	size_t count, before = ld->n_errors;
 	int type = 0, r;
 
 	snprintf(what, sizeof(what), "proxy-groups[%zu]", idx);
@@ -1330,51 +1674,12 @@ static int load_group(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 	if (r < 0)
 		goto out;
 	g->type = (enum config_group_type)type;
-
-	for (size_t i = 0; r == 0 && i < count; i++) {
-		const char *k = e[i].name;
-
-		snprintf(w, sizeof(w), "%s: %s", what, k);
-		if (!strcmp(k, "name") || !strcmp(k, "type")) {
-			continue;
-		} else if (!strcmp(k, "proxies")) {
-			struct config_str *m;
-			size_t n;
-
-			r = get_str_list(ld, e[i].val, w, &m, &n);
-			if (r < 0 || n == 0)
-				continue;
-			g->members = ld_alloc(ld, n * sizeof(*g->members));
-			if (!g->members) {
-				r = fail_oom(ld);
-				continue;
-			}
-			for (size_t j = 0; j < n; j++)
-				g->members[j] = (struct config_member){ .name = m[j].text,
-									.pos = m[j].pos };
-			g->n_members = n;
-		} else if (!strcmp(k, "default-selected")) {
-			r = get_str(ld, e[i].val, w, selected);
-			*selected_pos = node_pos(ld, e[i].val);
-		} else if (!strcmp(k, "use")) {
-			uses_providers = true;
-			r = warn_at(ld, node_pos(ld, e[i].key),
-				    "%s: proxy-providers are not supported; \"use\" ignored", what);
-		} else if (!strcmp(k, "include-all") || !strcmp(k, "include-all-proxies") ||
-			   !strcmp(k, "include-all-providers")) {
-			r = get_bool(ld, e[i].val, w, &b);
-			if (r == 0 && b)
-				r = warn_at(ld, node_pos(ld, e[i].key),
-					    "%s: %s is not supported; list the members under \"proxies\"",
-					    what, qs(q, k));
-		} else {
-			r = warn_at(ld, node_pos(ld, e[i].key), "%s: %s is not used by tun2socks; ignored",
-				    what, qs(q, k));
-		}
-	}
+	for (size_t i = 0; r == 0 && i < count; i++)
+		r = recover(ld, group_key(ld, g, &e[i], what, &gk));
+	r = errors_since(ld, before, r);
 	if (r == 0 && g->n_members == 0)
 		r = fail_at(ld, g->pos, "%s: no members (expected a \"proxies\" list%s)", what,
-			    uses_providers ? "; proxy-providers are not supported" : "");
+			    gk.uses_providers ? "; proxy-providers are not supported" : "");
 out:
 	free(e);
 	return r;
@@ -1417,6 +1722,7 @@ static int index_names(struct loader *ld)
 	struct config_arena *a = cfg->arena_;
 	size_t n = cfg->n_proxies + cfg->n_groups, k = 0;
 	char q[80];
+	int r = 0;
 
 	if (n == 0)
 		return 0;
@@ -1430,72 +1736,72 @@ static int index_names(struct loader *ld)
 		a->names[k++] = (struct name_ent){ cfg->groups[i].name, CONFIG_TARGET_GROUP, i,
 						   &cfg->groups[i].pos };
 	qsort(a->names, n, sizeof(*a->names), name_cmp);
-	for (size_t i = 1; i < n; i++) {
+	a->n_names = n;
+	for (size_t i = 1; r == 0 && i < n; i++) {
 		if (strcmp(a->names[i - 1].name, a->names[i].name))
 			continue;
-		return fail_at(ld, *a->names[i].pos, "duplicate name %s (first defined at line %d)",
-			       qs(q, a->names[i].name), a->names[i - 1].pos->line);
+		r = recover(ld, fail_at(ld, *a->names[i].pos,
+					"duplicate name %s (first defined at line %d)",
+					qs(q, a->names[i].name), a->names[i - 1].pos->line));
 	}
-	a->n_names = n;
-	return 0;
+	return r;
 }
 
-/* Group members -> kinds and indexes; no cycles; the selected member. */
-static int resolve_groups(struct loader *ld, const char **selected,
-			  const struct conf_pos *selected_pos)
+/* Group i's members -> kinds and indexes, and the selected member. */
+static int resolve_members(struct loader *ld, size_t i, const char *selected,
+			   const struct conf_pos *selected_pos)
+{
+	struct config_group *g = &ld->cfg->groups[i];
+	char q[80], q2[80], q3[80];
+	size_t j;
+	int r = 0;
+
+	for (j = 0; r == 0 && j < g->n_members; j++) {
+		struct config_member *m = &g->members[j];
+		const struct name_ent *ne;
+
+		if (!strcmp(m->name, "DIRECT")) {
+			m->kind = CONFIG_TARGET_DIRECT;
+		} else if (!strcmp(m->name, "REJECT")) {
+			m->kind = CONFIG_TARGET_REJECT;
+		} else if (!strcmp(m->name, "REJECT-DROP")) {
+			m->kind = CONFIG_TARGET_REJECT_DROP;
+		} else if ((ne = find_name(ld->cfg->arena_, m->name))) {
+			m->kind = ne->kind;
+			m->index = ne->index;
+		} else if (!ld->names_partial) {
+			r = recover(ld, fail_at(ld, m->pos,
+						"proxy group %s: unknown member %s (expected a proxy, a proxy group, DIRECT, REJECT or REJECT-DROP)",
+						qs(q, g->name), qs(q2, m->name)));
+		}
+	}
+	g->selected = 0;
+	/* A group kept for its name after an error may have no members. */
+	if (r < 0 || !selected || g->n_members == 0)
+		return r;
+	for (j = 0; j < g->n_members; j++)
+		if (!strcmp(g->members[j].name, selected))
+			break;
+	if (j < g->n_members) {
+		g->selected = j;
+		return 0;
+	}
+	return warn_at(ld, *selected_pos,
+		       "proxy group %s: default-selected %s is not a member; using %s",
+		       qs(q, g->name), qs(q2, selected), qs(q3, g->members[0].name));
+}
+
+/* A group that reaches itself: the first cycle found is an error. Iterative
+ * DFS (white 0, on stack 1, done 2). */
+static int check_cycles(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	size_t ng = cfg->n_groups, depth = 0;
-	unsigned char *state = NULL;
-	struct frame { size_t g, next; } *stack = NULL;
-	char q[80], q2[80], q3[80];
+	unsigned char *state = calloc(ng ? ng : 1, 1);
+	struct frame { size_t g, next; } *stack = malloc((ng ? ng : 1) * sizeof(*stack));
+	char q[80], path[400];
 	int r = 0;
 
-	for (size_t i = 0; i < ng; i++) {
-		struct config_group *g = &cfg->groups[i];
-
-		for (size_t j = 0; j < g->n_members; j++) {
-			struct config_member *m = &g->members[j];
-			const struct name_ent *ne;
-
-			if (!strcmp(m->name, "DIRECT")) {
-				m->kind = CONFIG_TARGET_DIRECT;
-			} else if (!strcmp(m->name, "REJECT")) {
-				m->kind = CONFIG_TARGET_REJECT;
-			} else if (!strcmp(m->name, "REJECT-DROP")) {
-				m->kind = CONFIG_TARGET_REJECT_DROP;
-			} else if ((ne = find_name(cfg->arena_, m->name))) {
-				m->kind = ne->kind;
-				m->index = ne->index;
-			} else {
-				return fail_at(ld, m->pos,
-					       "proxy group %s: unknown member %s (expected a proxy, a proxy group, DIRECT, REJECT or REJECT-DROP)",
-					       qs(q, g->name), qs(q2, m->name));
-			}
-		}
-		g->selected = 0;
-		if (selected[i]) {
-			size_t j;
-
-			for (j = 0; j < g->n_members; j++)
-				if (!strcmp(g->members[j].name, selected[i]))
-					break;
-			if (j < g->n_members) {
-				g->selected = j;
-			} else {
-				r = warn_at(ld, selected_pos[i],
-					    "proxy group %s: default-selected %s is not a member; using %s",
-					    qs(q, g->name), qs(q2, selected[i]),
-					    qs(q3, g->members[0].name));
-				if (r < 0)
-					return r;
-			}
-		}
-	}
-
-	/* Cycle check: iterative DFS (white 0, on stack 1, done 2). */
-	state = calloc(ng ? ng : 1, 1);
-	stack = malloc((ng ? ng : 1) * sizeof(*stack));
 	if (!state || !stack) {
 		r = fail_oom(ld);
 		goto out;
@@ -1510,6 +1816,7 @@ static int resolve_groups(struct loader *ld, const char **selected,
 			struct frame *f = &stack[depth - 1];
 			const struct config_group *g = &cfg->groups[f->g];
 			const struct config_member *m;
+			size_t o = 0, k;
 
 			if (f->next == g->n_members) {
 				state[f->g] = 2;
@@ -1525,44 +1832,61 @@ static int resolve_groups(struct loader *ld, const char **selected,
 				continue;
 			}
 			/* Back edge: the cycle is the stack from m's group up. */
-			{
-				char path[400];
-				size_t o = 0, s;
-
-				for (s = 0; stack[s].g != m->index; s++)
-					;
-				for (; s < depth && o < sizeof(path) - 100; s++)
-					o += (size_t)snprintf(path + o, sizeof(path) - o, "%s -> ",
-							      qs(q, cfg->groups[stack[s].g].name));
-				if (s < depth)
-					o += (size_t)snprintf(path + o, sizeof(path) - o,
-							      "... -> ");
-				snprintf(path + o, sizeof(path) - o, "%s", qs(q, m->name));
-				r = fail_at(ld, m->pos, "proxy group cycle: %s", path);
-				goto out;
-			}
+			for (k = 0; stack[k].g != m->index; k++)
+				;
+			for (; k < depth && o < sizeof(path) - 100; k++)
+				o += (size_t)snprintf(path + o, sizeof(path) - o, "%s -> ",
+						      qs(q, cfg->groups[stack[k].g].name));
+			if (k < depth)
+				o += (size_t)snprintf(path + o, sizeof(path) - o, "... -> ");
+			snprintf(path + o, sizeof(path) - o, "%s", qs(q, m->name));
+			r = fail_at(ld, m->pos, "proxy group cycle: %s", path);
+			goto out;
 		}
-	}
-
-	for (size_t i = 0; i < ng; i++) {
-		const struct config_group *g = &cfg->groups[i];
-		const char *first = g->members[g->selected].name;
-
-		if (g->type == CONFIG_GROUP_URL_TEST || g->type == CONFIG_GROUP_FALLBACK ||
-		    g->type == CONFIG_GROUP_LOAD_BALANCE)
-			r = warn_at(ld, g->pos,
-				    "proxy group %s (%s): health checks are not implemented; traffic goes to %s",
-				    qs(q, g->name), config_group_type_name(g->type), qs(q2, first));
-		else if (g->type == CONFIG_GROUP_RELAY)
-			r = warn_at(ld, g->pos,
-				    "proxy group %s (relay): proxy chains are not implemented; traffic goes to %s only",
-				    qs(q, g->name), qs(q2, first));
-		if (r < 0)
-			break;
 	}
 out:
 	free(state);
 	free(stack);
+	return r;
+}
+
+/* Strategies we do not implement: where their traffic goes instead. */
+static int warn_strategies(struct loader *ld)
+{
+	char q[80], q2[80];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < ld->cfg->n_groups; i++) {
+		const struct config_group *g = &ld->cfg->groups[i];
+
+		if (g->n_members == 0)
+			continue;
+		if (g->type == CONFIG_GROUP_URL_TEST || g->type == CONFIG_GROUP_FALLBACK ||
+		    g->type == CONFIG_GROUP_LOAD_BALANCE)
+			r = warn_at(ld, g->pos,
+				    "proxy group %s (%s): health checks are not implemented; traffic goes to %s",
+				    qs(q, g->name), config_group_type_name(g->type),
+				    qs(q2, g->members[g->selected].name));
+		else if (g->type == CONFIG_GROUP_RELAY)
+			r = warn_at(ld, g->pos,
+				    "proxy group %s (relay): proxy chains are not implemented; traffic goes to %s only",
+				    qs(q, g->name), qs(q2, g->members[g->selected].name));
+	}
+	return r;
+}
+
+/* Group members -> kinds and indexes; no cycles; the selected member. */
+static int resolve_groups(struct loader *ld, const char **selected,
+			  const struct conf_pos *selected_pos)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < ld->cfg->n_groups; i++)
+		r = recover(ld, resolve_members(ld, i, selected[i], &selected_pos[i]));
+	if (r == 0)
+		r = check_cycles(ld);
+	if (r == 0)
+		r = warn_strategies(ld);
 	return r;
 }
 
@@ -1575,34 +1899,108 @@ static int load_groups(struct loader *ld, yaml_node_t *n)
 	size_t count = 0;
 	int r = 0;
 
-	if (n) {
+	/* Names are indexed even when the list is broken: rules need them. */
+	if (n)
 		r = get_list(ld, n, "proxy-groups", false, &items, &count);
-		if (r < 0)
-			return r;
-	}
-	if (count) {
+	if (r < 0)
+		ld->names_partial = true;
+	r = recover(ld, r);
+	if (r == 0 && count) {
 		cfg->groups = ld_alloc(ld, count * sizeof(*cfg->groups));
 		selected = calloc(count, sizeof(*selected));
 		selected_pos = calloc(count, sizeof(*selected_pos));
-		if (!cfg->groups || !selected || !selected_pos) {
+		if (!cfg->groups || !selected || !selected_pos)
 			r = fail_oom(ld);
-			goto out;
+	}
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		size_t k = cfg->n_groups;
+		struct config_group *g = &cfg->groups[k];
+
+		r = load_group(ld, node_at(ld, items[i]), i, g, &selected[k], &selected_pos[k]);
+		/* As for proxies: a broken group keeps its name if it has one. */
+		if (r == 0 || g->name) {
+			cfg->n_groups++;
+		} else {
+			memset(g, 0, sizeof(*g));
+			selected[k] = NULL;
+			ld->names_partial = true;
 		}
+		r = recover(ld, r);
 	}
-	for (size_t i = 0; i < count; i++) {
-		r = load_group(ld, node_at(ld, items[i]), i, &cfg->groups[i], &selected[i],
-			       &selected_pos[i]);
-		if (r < 0)
-			goto out;
-		cfg->n_groups++;
-	}
-	r = index_names(ld);
+	if (r == 0)
+		r = index_names(ld);
 	if (r == 0)
 		r = resolve_groups(ld, selected, selected_pos);
-out:
 	free(selected);
 	free(selected_pos);
 	return r;
+}
+
+static bool has_provider(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_rule_providers; i++)
+		if (!strcmp(cfg->rule_providers[i].name, name))
+			return true;
+	return false;
+}
+
+/* Every RULE-SET in s, its AND/OR/NOT operands included, names a rule
+ * provider. */
+static int check_rule_sets(struct loader *ld, const struct rule_spec *s)
+{
+	char q[80];
+	int r = 0;
+
+	if (s->type == RULE_RULE_SET && !ld->providers_partial && !has_provider(ld->cfg, s->str))
+		r = fail_at(ld, s->payload_pos, "unknown rule-set %s", qs(q, s->str));
+	for (size_t i = 0; r == 0 && i < s->n_sub; i++)
+		r = check_rule_sets(ld, &s->sub[i]);
+	return r;
+}
+
+/* A rule line as the router will read it (syntax, rule-set names, target),
+ * so that a bad line is reported with the file's other errors and the load
+ * goes on; the router parses the lines again to build the rule engine. */
+static int check_rule(struct loader *ld, const struct config_str *line)
+{
+	struct config_target t;
+	struct rule_spec spec;
+	struct conf_err e;
+	char msg[300];
+	int r = rules_parse_line(line->text, strlen(line->text), &line->pos, &spec, &e);
+
+	if (r == -ENOMEM)
+		return fail_oom(ld);
+	if (r < 0)
+		return add_err(ld, &e);
+	r = check_rule_sets(ld, &spec);
+	if (r == 0) {
+		r = config_resolve_target(ld->cfg, spec.target, &t, msg, sizeof(msg));
+		/* Not said again: a group that failed to load (-EINVAL) or a
+		 * cycle (-ELOOP) was reported where it is written, and a name
+		 * may be missing because its entry failed to load. */
+		if (r == -EINVAL || r == -ELOOP || (r == -ENOENT && ld->names_partial))
+			r = 0;
+		else if (r < 0)
+			r = fail_at(ld, spec.target_pos, "%s", msg);
+	}
+	rules_spec_free(&spec);
+	return r;
+}
+
+static int load_rule_line(struct loader *ld, yaml_node_t *it, struct config_str *out)
+{
+	int r;
+
+	if (it->type != YAML_SCALAR_NODE || is_null(it))
+		return fail_at(ld, node_pos(ld, it),
+			       "rules: expected a rule line like DOMAIN-SUFFIX,example.com,DIRECT, got %s",
+			       is_null(it) ? "nothing" : kind_name(it));
+	r = get_nonempty(ld, it, "rules", &out->text);
+	if (r < 0)
+		return r;
+	out->pos = node_pos(ld, it);
+	return check_rule(ld, out);
 }
 
 static int load_rules(struct loader *ld, yaml_node_t *n)
@@ -1617,34 +2015,110 @@ static int load_rules(struct loader *ld, yaml_node_t *n)
 	cfg->rules = ld_alloc(ld, count * sizeof(*cfg->rules));
 	if (!cfg->rules)
 		return fail_oom(ld);
-	for (size_t i = 0; i < count; i++) {
-		yaml_node_t *it = node_at(ld, items[i]);
-
-		if (it->type != YAML_SCALAR_NODE || is_null(it))
-			return fail_at(ld, node_pos(ld, it),
-				       "rules: expected a rule line like DOMAIN-SUFFIX,example.com,DIRECT, got %s",
-				       is_null(it) ? "nothing" : kind_name(it));
-		r = get_nonempty(ld, it, "rules", &cfg->rules[i].text);
-		if (r < 0)
-			return r;
-		cfg->rules[i].pos = node_pos(ld, it);
-		cfg->n_rules++;
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		r = load_rule_line(ld, node_at(ld, items[i]), &cfg->rules[cfg->n_rules]);
+		/* A bad line is not kept: the config is not used anyway. */
+		if (r == 0)
+			cfg->n_rules++;
+		r = recover(ld, r);
 	}
-	return 0;
+	return r;
+}
+
+/* What a rule provider's keys leave for the checks across them. */
+struct provider_keys {
+	yaml_node_t *path, *payload;
+	bool has_type, has_behavior;
+};
+
+static int provider_key(struct loader *ld, struct config_rule_provider *rp, const struct kv *e,
+			const char *what, struct provider_keys *pk)
+{
+	static const char *const types[] = { "file", "inline", "http" };
+	static const char *const behaviors[] = { "domain", "ipcidr", "classical" };
+	static const char *const formats[] = { "yaml", "text", "mrs" };
+	const char *k = e->name;
+	char w[200];
+	int v = 0, r;
+
+	snprintf(w, sizeof(w), "%s: %s", what, k);
+	if (!strcmp(k, "type")) {
+		pk->has_type = true;
+		r = get_enum(ld, e->val, w, types, 3, "file, http or inline", &v);
+		if (r == 0 && v == 2)
+			r = fail_at(ld, node_pos(ld, e->val),
+				    "%s: only type: file is supported; download the list and point path at it",
+				    what);
+		rp->type = (enum config_rp_type)v;
+		return r;
+	}
+	if (!strcmp(k, "behavior")) {
+		pk->has_behavior = true;
+		r = get_enum(ld, e->val, w, behaviors, 3, "domain, ipcidr or classical", &v);
+		rp->behavior = (enum config_rp_behavior)v;
+		return r;
+	}
+	if (!strcmp(k, "format")) {
+		if (is_null(e->val))
+			return 0;
+		r = get_enum(ld, e->val, w, formats, 3, "yaml or text", &v);
+		if (r == 0 && v == 2)
+			r = fail_at(ld, node_pos(ld, e->val),
+				    "%s: format mrs (binary) is not supported; convert the list to yaml or text",
+				    what);
+		rp->format = (enum config_rp_format)v;
+		return r;
+	}
+	if (!strcmp(k, "path")) {
+		pk->path = e->val;
+		return 0;
+	}
+	if (!strcmp(k, "payload")) {
+		pk->payload = e->val;
+		return 0;
+	}
+	return other_key(ld, e, what, &provider_keys);
+}
+
+/* path (type file) or payload (type inline). */
+static int provider_source(struct loader *ld, struct config_rule_provider *rp,
+			   const struct provider_keys *pk, const char *what)
+{
+	const char *path;
+	char w[200];
+	int r;
+
+	if (rp->type == CONFIG_RP_FILE) {
+		if (!pk->path)
+			return fail_at(ld, rp->pos, "%s: type file needs \"path\"", what);
+		snprintf(w, sizeof(w), "%s: path", what);
+		r = get_nonempty(ld, pk->path, w, &path);
+		if (r == 0)
+			r = resolve_path(ld, path, &rp->path);
+		rp->path_pos = node_pos(ld, pk->path);
+		if (r == 0 && pk->payload)
+			r = warn_at(ld, node_pos(ld, pk->payload),
+				    "%s: \"payload\" is only read for type inline; ignored", what);
+		return r;
+	}
+	if (!pk->payload)
+		return fail_at(ld, rp->pos, "%s: type inline needs \"payload\"", what);
+	snprintf(w, sizeof(w), "%s: payload", what);
+	r = get_str_list(ld, pk->payload, w, &rp->payload, &rp->n_payload);
+	if (r == 0 && pk->path)
+		r = warn_at(ld, node_pos(ld, pk->path),
+			    "%s: \"path\" is not read for type inline; ignored", what);
+	return r;
 }
 
 static int load_rule_provider(struct loader *ld, const struct kv *pe,
 			      struct config_rule_provider *rp)
 {
-	static const char *const types[] = { "file", "inline", "http" };
-	static const char *const behaviors[] = { "domain", "ipcidr", "classical" };
-	static const char *const formats[] = { "yaml", "text", "mrs" };
-	const yaml_node_t *path_node = NULL, *payload_node = NULL;
-	bool has_type = false, has_behavior = false;
+	struct provider_keys pk = { 0 };
 	struct kv *e = NULL;
-	char what[160], w[200], q[80];
-	size_t count;
-	int v = 0, r;
+	char what[160], q[80];
+	size_t count, before = ld->n_errors;
+	int r;
 
 	rp->name = pe->name;
 	rp->pos = node_pos(ld, pe->key);
@@ -1653,75 +2127,14 @@ static int load_rule_provider(struct loader *ld, const struct kv *pe,
 		return fail_at(ld, node_pos(ld, pe->val), "%s: expected a mapping, got %s", what,
 			       is_null(pe->val) ? "nothing" : kind_name(pe->val));
 	r = map_entries(ld, pe->val, what, &e, &count);
-	for (size_t i = 0; r == 0 && i < count; i++) {
-		const char *k = e[i].name;
-
-		snprintf(w, sizeof(w), "%s: %s", what, k);
-		if (!strcmp(k, "type")) {
-			r = get_enum(ld, e[i].val, w, types, 3, "file, http or inline", &v);
-			if (r == 0 && v == 2)
-				r = fail_at(ld, node_pos(ld, e[i].val),
-					    "%s: only type: file is supported; download the list and point path at it",
-					    what);
-			rp->type = (enum config_rp_type)v;
-			has_type = true;
-		} else if (!strcmp(k, "behavior")) {
-			r = get_enum(ld, e[i].val, w, behaviors, 3, "domain, ipcidr or classical",
-				     &v);
-			rp->behavior = (enum config_rp_behavior)v;
-			has_behavior = true;
-		} else if (!strcmp(k, "format")) {
-			if (is_null(e[i].val))
-				continue;
-			r = get_enum(ld, e[i].val, w, formats, 3, "yaml or text", &v);
-			if (r == 0 && v == 2)
-				r = fail_at(ld, node_pos(ld, e[i].val),
-					    "%s: format mrs (binary) is not supported; convert the list to yaml or text",
-					    what);
-			rp->format = (enum config_rp_format)v;
-		} else if (!strcmp(k, "path")) {
-			path_node = e[i].val;
-		} else if (!strcmp(k, "payload")) {
-			payload_node = e[i].val;
-		} else {
-			r = warn_at(ld, node_pos(ld, e[i].key), "%s: %s is not used by tun2socks; ignored",
-				    what, qs(q, k));
-		}
-	}
-	if (r < 0)
-		goto out;
-	if (!has_type || !has_behavior) {
+	for (size_t i = 0; r == 0 && i < count; i++)
+		r = recover(ld, provider_key(ld, rp, &e[i], what, &pk));
+	r = errors_since(ld, before, r);
+	if (r == 0 && (!pk.has_type || !pk.has_behavior))
 		r = fail_at(ld, rp->pos, "%s: missing \"%s\"", what,
-			    has_type ? "behavior" : "type");
-		goto out;
-	}
-	if (rp->type == CONFIG_RP_FILE) {
-		const char *path;
-
-		if (!path_node) {
-			r = fail_at(ld, rp->pos, "%s: type file needs \"path\"", what);
-			goto out;
-		}
-		snprintf(w, sizeof(w), "%s: path", what);
-		r = get_nonempty(ld, (yaml_node_t *)path_node, w, &path);
-		if (r == 0)
-			r = resolve_path(ld, path, &rp->path);
-		rp->path_pos = node_pos(ld, path_node);
-		if (r == 0 && payload_node)
-			r = warn_at(ld, node_pos(ld, payload_node),
-				    "%s: \"payload\" is only read for type inline; ignored", what);
-	} else {
-		if (!payload_node) {
-			r = fail_at(ld, rp->pos, "%s: type inline needs \"payload\"", what);
-			goto out;
-		}
-		snprintf(w, sizeof(w), "%s: payload", what);
-		r = get_str_list(ld, (yaml_node_t *)payload_node, w, &rp->payload, &rp->n_payload);
-		if (r == 0 && path_node)
-			r = warn_at(ld, node_pos(ld, path_node),
-				    "%s: \"path\" is not read for type inline; ignored", what);
-	}
-out:
+			    pk.has_type ? "behavior" : "type");
+	if (r == 0)
+		r = provider_source(ld, rp, &pk, what);
 	free(e);
 	return r;
 }
@@ -1733,6 +2146,8 @@ static int load_rule_providers(struct loader *ld, yaml_node_t *n)
 	size_t count;
 	int r = map_entries(ld, n, "rule-providers", &e, &count);
 
+	if (r < 0)
+		ld->providers_partial = true;
 	if (r < 0 || count == 0)
 		goto out;
 	cfg->rule_providers = ld_alloc(ld, count * sizeof(*cfg->rule_providers));
@@ -1740,7 +2155,7 @@ static int load_rule_providers(struct loader *ld, yaml_node_t *n)
 		r = fail_oom(ld);
 		goto out;
 	}
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; r == 0 && i < count; i++) {
 		/* The name outlives e: copy it. */
 		struct kv pe = e[i];
 
@@ -1749,9 +2164,8 @@ static int load_rule_providers(struct loader *ld, yaml_node_t *n)
 			r = fail_oom(ld);
 			goto out;
 		}
-		r = load_rule_provider(ld, &pe, &cfg->rule_providers[i]);
-		if (r < 0)
-			goto out;
+		/* Kept even when broken: RULE-SET lines name it. */
+		r = recover(ld, load_rule_provider(ld, &pe, &cfg->rule_providers[i]));
 		cfg->n_rule_providers++;
 	}
 out:
@@ -1759,82 +2173,106 @@ out:
 	return r;
 }
 
-/* The top-level mapping: plain keys in document order, then the sections
- * in dependency order (groups need proxies). */
-static int load_root(struct loader *ld, yaml_node_t *root)
+/* The sections of the top-level mapping, loaded after its plain keys. */
+struct sections {
+	yaml_node_t *tun, *dns, *proxies, *groups, *rules, *providers;
+};
+
+static int root_key(struct loader *ld, const struct kv *e, struct sections *sec)
 {
 	static const char *const levels[] = { "silent", "error", "warning", "info", "debug" };
 	struct config *cfg = ld->cfg;
-	yaml_node_t *tun = NULL, *dns = NULL, *proxies = NULL, *groups = NULL, *rules = NULL,
-		    *providers = NULL;
+	const char *k = e->name;
+	yaml_node_t *val = e->val;
 	unsigned long long v = 0;
+	int lvl = 0, r = 0;
+	char q[80];
+
+	if (!strcmp(k, "log-level")) {
+		r = get_enum(ld, val, k, levels, 5, "silent, error, warning, info or debug", &lvl);
+		cfg->log_level = (enum config_log_level)lvl;
+		cfg->has_log_level = true;
+	} else if (!strcmp(k, "interface-name")) {
+		r = get_str(ld, val, k, &cfg->interface_name);
+		if (r == 0 && cfg->interface_name)
+			r = check_ifname(ld, val, k, cfg->interface_name);
+	} else if (!strcmp(k, "routing-mark")) {
+		cfg->has_routing_mark = !is_null(val);
+		if (cfg->has_routing_mark) {
+			r = get_uint(ld, val, k, 0, 0xffffffffULL, &v);
+			cfg->routing_mark = (uint32_t)v;
+		}
+	} else if (!strcmp(k, "ipv6")) {
+		r = get_bool(ld, val, k, &cfg->ipv6);
+	} else if (!strcmp(k, "mode")) {
+		/* Clash's global/direct modes bypass the rules. */
+		if (val->type == YAML_SCALAR_NODE && !is_null(val) &&
+		    !eq_nocase((const char *)val->data.scalar.value, "rule"))
+			r = warn_at(ld, node_pos(ld, val),
+				    "mode %s is not supported; rules are always applied", qnode(q, val));
+	} else if (!strcmp(k, "tun")) {
+		sec->tun = val;
+	} else if (!strcmp(k, "dns")) {
+		sec->dns = val;
+	} else if (!strcmp(k, "proxies")) {
+		sec->proxies = val;
+	} else if (!strcmp(k, "proxy-groups")) {
+		sec->groups = val;
+	} else if (!strcmp(k, "rules")) {
+		sec->rules = val;
+	} else if (!strcmp(k, "rule-providers")) {
+		sec->providers = val;
+	} else {
+		r = warn_ignored(ld, e, "");
+	}
+	return r;
+}
+
+/* The top-level mapping: plain keys in document order, then the sections
+ * in dependency order (groups need proxies, rules need both and the rule
+ * providers). An error in one section does not stop the next. */
+static int load_root(struct loader *ld, yaml_node_t *root)
+{
+	struct sections sec = { 0 };
 	struct kv *e = NULL;
 	size_t count;
-	char q[80];
-	int lvl = 0, r;
+	int r;
 
 	if (root->type != YAML_MAPPING_NODE && !is_null(root))
 		return fail_at(ld, node_pos(ld, root), "expected a mapping of keys at the top level, got %s",
 			       kind_name(root));
 	r = map_entries(ld, root, "config", &e, &count);
-	for (size_t i = 0; r == 0 && i < count; i++) {
-		const char *k = e[i].name;
-		yaml_node_t *val = e[i].val;
-
-		if (!strcmp(k, "log-level")) {
-			r = get_enum(ld, val, k, levels, 5, "silent, error, warning, info or debug",
-				     &lvl);
-			cfg->log_level = (enum config_log_level)lvl;
-			cfg->has_log_level = true;
-		} else if (!strcmp(k, "interface-name")) {
-			r = get_str(ld, val, k, &cfg->interface_name);
-			if (r == 0 && cfg->interface_name)
-				r = check_ifname(ld, val, k, cfg->interface_name);
-		} else if (!strcmp(k, "routing-mark")) {
-			cfg->has_routing_mark = !is_null(val);
-			if (cfg->has_routing_mark) {
-				r = get_uint(ld, val, k, 0, 0xffffffffULL, &v);
-				cfg->routing_mark = (uint32_t)v;
-			}
-		} else if (!strcmp(k, "ipv6")) {
-			r = get_bool(ld, val, k, &cfg->ipv6);
-		} else if (!strcmp(k, "mode")) {
-			/* Clash's global/direct modes bypass the rules. */
-			if (val->type == YAML_SCALAR_NODE && !is_null(val) &&
-			    !eq_nocase((const char *)val->data.scalar.value, "rule"))
-				r = warn_at(ld, node_pos(ld, val),
-					    "mode %s is not supported; rules are always applied",
-					    qnode(q, val));
-		} else if (!strcmp(k, "tun")) {
-			tun = val;
-		} else if (!strcmp(k, "dns")) {
-			dns = val;
-		} else if (!strcmp(k, "proxies")) {
-			proxies = val;
-		} else if (!strcmp(k, "proxy-groups")) {
-			groups = val;
-		} else if (!strcmp(k, "rules")) {
-			rules = val;
-		} else if (!strcmp(k, "rule-providers")) {
-			providers = val;
-		} else {
-			r = warn_ignored(ld, &e[i], "");
-		}
-	}
+	for (size_t i = 0; r == 0 && i < count; i++)
+		r = recover(ld, root_key(ld, &e[i], &sec));
 	free(e);
-	if (r == 0 && tun)
-		r = load_tun(ld, tun);
-	if (r == 0 && dns)
-		r = load_dns(ld, dns);
-	if (r == 0 && proxies)
-		r = load_proxies(ld, proxies);
+	if (r == 0 && sec.tun)
+		r = recover(ld, load_tun(ld, sec.tun));
+	if (r == 0 && sec.dns)
+		r = recover(ld, load_dns(ld, sec.dns));
+	if (r == 0 && sec.proxies)
+		r = recover(ld, load_proxies(ld, sec.proxies));
 	if (r == 0)
-		r = load_groups(ld, groups);
-	if (r == 0 && providers)
-		r = load_rule_providers(ld, providers);
-	if (r == 0 && rules)
-		r = load_rules(ld, rules);
+		r = recover(ld, load_groups(ld, sec.groups));
+	if (r == 0 && sec.providers)
+		r = recover(ld, load_rule_providers(ld, sec.providers));
+	if (r == 0 && sec.rules)
+		r = recover(ld, load_rules(ld, sec.rules));
 	return r;
+}
+
+/* A tab in the indentation of the line libyaml stopped at: 0 with *pos at
+ * the tab, else -ENOENT. */
+static int tab_indent_pos(const struct loader *ld, const yaml_mark_t *m, struct conf_pos *pos)
+{
+	size_t start, off;
+
+	if (m->line >= ld->n_lines)
+		return -ENOENT;
+	start = ld->line_starts[m->line];
+	if (conf_err_indent_tab(ld->buf + start, ld->len - start, &off) < 0)
+		return -ENOENT;
+	*pos = byte_pos(ld, start + off);
+	return 0;
 }
 
 /* libyaml's error, at its mark (reader errors give a byte offset). */
@@ -1857,6 +2295,9 @@ static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
 		return fail_at(ld, pos, "YAML: %s", p->problem ? p->problem : "cannot read input");
 	default:
 		pos = mark_pos(ld, &p->problem_mark);
+		if (tab_indent_pos(ld, &p->problem_mark, &pos) == 0)
+			return fail_at(ld, pos, "YAML syntax error: tab used for indentation "
+				       "(YAML allows only spaces)");
 		if (p->context) {
 			struct conf_pos c = mark_pos(ld, &p->context_mark);
 
@@ -1897,10 +2338,28 @@ static int set_base_dir(struct loader *ld, const char *name)
 	return ld->base_dir ? 0 : fail_oom(ld);
 }
 
-int config_load_buf(const char *buf, size_t len, const char *name, struct config **out,
-		    struct conf_err *err)
+static void file_err(struct conf_err_list *errs, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An error about the whole file (no line), outside the loader. */
+static void file_err(struct conf_err_list *errs, const char *path, const char *fmt, ...)
 {
-	struct loader ld = { .err = err, .buf = buf, .len = len };
+	struct conf_err e;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	conf_err_set(&e, &(struct conf_pos){ path, 0, 0 }, "%s", msg);
+	if (errs)
+		conf_err_list_add(errs, &e);
+}
+
+int config_load_buf(const char *buf, size_t len, const char *name, struct config **out,
+		    struct conf_err_list *errs)
+{
+	struct loader ld = { .errs = errs, .buf = buf, .len = len };
 	yaml_parser_t parser;
 	bool have_parser = false, have_doc = false;
 	struct config *cfg;
@@ -1908,14 +2367,14 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	int r;
 
 	*out = NULL;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	if (errs)
+		conf_err_list_clear(errs);
 	if (!name)
 		name = "<input>";
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg || !(cfg->arena_ = calloc(1, sizeof(*cfg->arena_)))) {
 		free(cfg);
-		conf_err_set(err, &(struct conf_pos){ name, 0, 0 }, "out of memory");
+		file_err(errs, name, "out of memory");
 		return -ENOMEM;
 	}
 	ld.cfg = cfg;
@@ -1963,6 +2422,9 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 		goto out;
 	root = yaml_document_get_root_node(&ld.doc);
 	r = root ? load_root(&ld, root) : load_groups(&ld, NULL);
+	if (r == 0 && ld.n_errors)
+		r = -EINVAL;
+	sort_warnings(cfg);
 	if (r == 0 && ld.warn_dropped)
 		r = warn_summary(&ld);
 out:
@@ -1972,7 +2434,7 @@ out:
 		yaml_parser_delete(&parser);
 	free(ld.line_starts);
 	if (r < 0) {
-		/* err keeps its own copy of the file name. */
+		/* errs keeps its own copies of the file name. */
 		config_free(cfg);
 		return r;
 	}
@@ -1980,18 +2442,19 @@ out:
 	return 0;
 }
 
-int config_load(const char *path, struct config **out, struct conf_err *err)
+int config_load(const char *path, struct config **out, struct conf_err_list *errs)
 {
-	struct conf_pos pos = { path, 0, 0 };
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	int fd, r;
 
 	*out = NULL;
+	if (errs)
+		conf_err_list_clear(errs);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		conf_err_set(err, &pos, "cannot open: %s", strerror(-r));
+		file_err(errs, path, "cannot open: %s", strerror(-r));
 		return r;
 	}
 	for (;;) {
@@ -2003,13 +2466,13 @@ int config_load(const char *path, struct config **out, struct conf_err *err)
 
 			if (cap >= CONFIG_FILE_MAX) {
 				r = -EFBIG;
-				conf_err_set(err, &pos, "file larger than %d MiB", CONFIG_FILE_MAX >> 20);
+				file_err(errs, path, "file larger than %d MiB", CONFIG_FILE_MAX >> 20);
 				goto out;
 			}
 			nb = realloc(buf, nc);
 			if (!nb) {
 				r = -ENOMEM;
-				conf_err_set(err, &pos, "out of memory");
+				file_err(errs, path, "out of memory");
 				goto out;
 			}
 			buf = nb;
@@ -2020,14 +2483,14 @@ int config_load(const char *path, struct config **out, struct conf_err *err)
 			continue;
 		if (n < 0) {
 			r = -errno;
-			conf_err_set(err, &pos, "cannot read: %s", strerror(-r));
+			file_err(errs, path, "cannot read: %s", strerror(-r));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	r = config_load_buf(buf, len, path, out, err);
+	r = config_load_buf(buf, len, path, out, errs);
 out:
 	free(buf);
 	close(fd);
@@ -2094,8 +2557,16 @@ int config_resolve_target(const struct config *cfg, const char *name,
 	/* The loader refused cycles; the hop bound is belt and braces. */
 	while (kind == CONFIG_TARGET_GROUP && hops++ <= cfg->n_groups) {
 		const struct config_group *g = &cfg->groups[index];
-		const struct config_member *m = &g->members[g->selected];
+		const struct config_member *m;
 
+		/* Only while loading: a group kept for its name after an
+		 * error (the loader reports that error itself). */
+		if (g->n_members == 0) {
+			if (msg && msglen)
+				snprintf(msg, msglen, "proxy group %s has errors", qs(q, g->name));
+			return -EINVAL;
+		}
+		m = &g->members[g->selected];
 		via = g;
 		kind = m->kind;
 		index = m->index;

@@ -1,13 +1,18 @@
 /* config: the YAML configuration file, in Clash (mihomo) key names.
  *
  * A Clash user should be able to paste their config: the keys we act on
- * keep mihomo's names and meanings, keys we do not use are ignored with a
- * warning (never an error), and proxy types we cannot speak (ss, vmess...)
- * are kept as "unsupported" so that only a rule that routes to one fails.
+ * keep mihomo's names and meanings, keys mihomo knows that we do not use
+ * are ignored with a warning, and proxy types we cannot speak (ss,
+ * vmess...) are kept as "unsupported" so that only a rule that routes to
+ * one fails. Inside a proxy (socks5, http, redirect), a proxy group, a rule
+ * provider and tun, a key mihomo does not know either is a typo that would
+ * change what runs: an error naming the closest known key.
  *
  * Loading is pure apart from reading the one file: rule-provider files are
  * not opened (their paths are resolved against the config's directory) and
- * rule lines are kept as text with their positions for the rule parser.
+ * rule lines are kept as text with their positions for the rule parser
+ * (which the loader runs once itself, to report bad lines, their targets
+ * and rule-set names with the file's other errors).
  * Proxy groups are resolved at load time: every member names something,
  * there are no cycles, and each group routes to one member.
  *
@@ -197,15 +202,19 @@ struct config {
 
 /* Reads and loads the file at path (its directory is the base for
  * relative paths in the config). Returns 0 with *out set, or -errno with
- * *out NULL and err filled: -EINVAL for a configuration error, the
- * open/read error otherwise, -ENOMEM. The first error stops the load. */
-int config_load(const char *path, struct config **out, struct conf_err *err);
+ * *out NULL and errs (cleared first; may be NULL) holding the errors:
+ * -EINVAL for configuration errors, the open/read error otherwise,
+ * -ENOMEM. The load goes on after an error in a key, an entry (proxy,
+ * group, rule provider) or a rule line, so that every error of the file
+ * is listed; a YAML syntax error, out of memory and the alias budget stop
+ * it. */
+int config_load(const char *path, struct config **out, struct conf_err_list *errs);
 
 /* Same from memory; name is used in positions and messages, and its
  * directory as the base for relative paths. buf need not be
  * NUL-terminated. */
 int config_load_buf(const char *buf, size_t len, const char *name,
-		    struct config **out, struct conf_err *err);
+		    struct config **out, struct conf_err_list *errs);
 
 void config_free(struct config *cfg);
 
@@ -221,8 +230,10 @@ struct config_target {
 /* Follows name (DIRECT, REJECT, REJECT-DROP, a proxy or a group, exact
  * case) through groups to where its traffic goes. Returns 0, -ENOENT
  * (no such name) or -ENOTSUP (it ends at a proxy of a type we do not
- * speak); on error msg (if msglen > 0) says why, e.g. "proxy 'hk' has
- * unsupported type 'ss'", ready for the caller's conf_err at the rule. */
+ * speak); -ELOOP and -EINVAL (a group that failed to load) only happen
+ * inside the loader. On error msg (if msglen > 0) says why, e.g. "proxy
+ * 'hk' has unsupported type 'ss'", ready for the caller's conf_err at the
+ * rule. */
 int config_resolve_target(const struct config *cfg, const char *name,
 			  struct config_target *out, char *msg, size_t msglen);
 

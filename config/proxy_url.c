@@ -6,7 +6,8 @@
 #include <string.h>
 
 /* Parse context: the input and where to report. Positions are byte
- * offsets into s, which is also the reported 0-based column. */
+ * offsets into s; the reported column is the offset plus one, counted as
+ * editors and conf_err count. */
 struct url_parser {
 	const char *s;
 	char *err;
@@ -23,7 +24,7 @@ static int url_fail(const struct url_parser *p, size_t col, const char *fmt, ...
 
 	if (!p->err || p->errlen == 0)
 		return -EINVAL;
-	n = snprintf(p->err, p->errlen, "column %zu: ", col);
+	n = snprintf(p->err, p->errlen, "column %zu: ", col + 1);
 	if (n >= 0 && (size_t)n < p->errlen) {
 		va_start(ap, fmt);
 		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
@@ -193,6 +194,36 @@ static int parse_userinfo(const struct url_parser *p, size_t from, size_t to,
 	return 0;
 }
 
+/* The '@' that ends the userinfo in the authority s[from, to): the last one
+ * (as curl and Go's net/url read it; a raw '@' is not allowed in userinfo
+ * by RFC 3986, so any earlier one is the user's and must be %40). *at is
+ * NULL when there is none; an earlier '@' is an error at the first. */
+static int find_userinfo_end(const struct url_parser *p, size_t from, size_t to,
+			     const char **at)
+{
+	const char *first = memchr(p->s + from, '@', to - from);
+	size_t extra = 0;
+
+	*at = NULL;
+	for (size_t i = from; i < to; i++) {
+		if (p->s[i] == '@') {
+			extra += *at != NULL;
+			*at = p->s + i;
+		}
+	}
+	if (extra == 0)
+		return 0;
+	if (extra == 1)
+		return url_fail(p, (size_t)(first - p->s),
+				"unencoded '@' in the user name or password: write it as %%40 "
+				"(only the last '@', column %zu, separates them from the host)",
+				(size_t)(*at - p->s) + 1);
+	return url_fail(p, (size_t)(first - p->s),
+			"%zu unencoded '@' in the user name or password: write each as %%40 "
+			"(only the last '@', column %zu, separates them from the host)",
+			extra, (size_t)(*at - p->s) + 1);
+}
+
 /* A DNS name or a strict IPv4 dotted quad in s[from, to). */
 static int check_hostname(const struct url_parser *p, size_t from, size_t to)
 {
@@ -211,8 +242,6 @@ static int check_hostname(const struct url_parser *p, size_t from, size_t to)
 			label = i + 1;
 			continue;
 		}
-		if (c == '@')
-			return url_fail(p, i, "'@' in host: percent-encode '@' in user or password as %%40");
 		if (c == '[' || c == ']')
 			return url_fail(p, i, "IPv6 address must be the whole host, in brackets");
 		if (!is_alpha((char)c) && !is_digit((char)c) && c != '-' && c != '_') {
@@ -296,7 +325,9 @@ int proxy_url_parse(const char *s, struct proxy_url *out, char *err, size_t errl
 	 * those must be percent-encoded inside a user name or password. */
 	auth = i + 3;
 	auth_end = auth + strcspn(s + auth, "/?#");
-	at = memchr(s + auth, '@', auth_end - auth);
+	r = find_userinfo_end(&p, auth, auth_end, &at);
+	if (r < 0)
+		goto out;
 	if (!at && strchr(s + auth_end, '@')) {
 		/* Said before the "user:pass" part is misread as host:port. */
 		r = url_fail(&p, auth_end, "'%c' before '@': percent-encode '/', '?' and '#' in user or password",
@@ -390,4 +421,43 @@ const char *proxy_scheme_name(enum proxy_scheme s)
 		return "https";
 	}
 	return "unknown";
+}
+
+int proxy_url_suggest(const char *s, char *out, size_t len)
+{
+	const char *auth, *end, *last = NULL;
+	struct proxy_url u;
+	size_t n = 0;
+
+	if (len)
+		out[0] = '\0';
+	auth = s ? strstr(s, "://") : NULL;
+	if (!auth)
+		return -ENOENT;
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (const char *c = auth; c < end; c++)
+		if (*c == '@')
+			last = c;
+	if (!last || !memchr(auth, '@', (size_t)(last - auth)))
+		return -ENOENT;
+	for (const char *c = s; *c; c++) {
+		bool enc = *c == '@' && c >= auth && c < last;
+		size_t need = enc ? 3 : 1;
+
+		if (n + need >= len) {
+			if (len)
+				out[0] = '\0';
+			return -ENOSPC;
+		}
+		memcpy(out + n, enc ? "%40" : c, need);
+		n += need;
+	}
+	out[n] = '\0';
+	/* Only a complete fix is worth showing. */
+	if (proxy_url_parse(out, &u, NULL, 0) < 0) {
+		out[0] = '\0';
+		return -ENOENT;
+	}
+	return 0;
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/suggest.h"
+
 /* Where the operands of a rule come from decides what it may hold. */
 enum pmode {
 	MODE_LINE,  /* a rules: line: target required */
@@ -47,6 +49,16 @@ static const struct {
 	{ "OR", RULE_OR },
 	{ "NOT", RULE_NOT },
 	{ "MATCH", RULE_MATCH },
+};
+
+/* Rule types mihomo has and tun2socks does not (mihomo's rules/parser.go):
+ * candidates for did-you-mean too, so that "PROCESS-NAME-REGX" is not
+ * offered as PROCESS-NAME, yet only our own types are ever suggested. */
+static const char *const mihomo_only_types[] = {
+	"GEOSITE",  "GEOIP",   "SRC-GEOIP", "IP-ASN",  "SRC-IP-ASN",
+	"IP-SUFFIX", "SRC-IP-SUFFIX", "IN-PORT", "IN-TYPE", "IN-USER",
+	"IN-NAME",  "DSCP",    "PROCESS-NAME-REGEX", "PROCESS-PATH-REGEX",
+	"SUB-RULE", "DOMAIN-WILDCARD",
 };
 
 const char *rules_type_name(enum rule_type type)
@@ -121,6 +133,29 @@ static int fail(const struct rp *p, size_t off, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return conf_err_set(p->err, &at, "%s", msg);
+}
+
+/* s[a, b) names no rule type we know: say so, with the closest of ours. */
+static int fail_unknown_type(const struct rp *p, size_t a, size_t b)
+{
+	const size_t n = sizeof(rule_types) / sizeof(rule_types[0]);
+	const size_t n_mihomo = sizeof(mihomo_only_types) / sizeof(mihomo_only_types[0]);
+	struct suggest sg;
+	const char *best;
+	char q[400];
+
+	conf_err_quote(q, sizeof(q), p->s + a, b - a);
+	suggest_init(&sg, p->s + a, b - a);
+	for (size_t i = 0; i < n; i++)
+		suggest_add(&sg, rule_types[i].name);
+	suggest_add_list(&sg, mihomo_only_types, n_mihomo);
+	best = suggest_best(&sg);
+	for (size_t i = 0; best && i < n_mihomo; i++)
+		if (best == mihomo_only_types[i])
+			best = NULL;
+	if (best)
+		return fail(p, a, "unknown rule type '%s' (did you mean \"%s\"?)", q, best);
+	return fail(p, a, "unknown rule type '%s' (not supported by tun2socks)", q);
 }
 
 static int fail_nomem(const struct rp *p, size_t off)
@@ -658,7 +693,6 @@ static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode,
 {
 	size_t ta, tb, t_end, rest, pa, pb, c, a0 = a;
 	const char *name;
-	char q[400];
 	size_t i;
 	int err;
 
@@ -678,9 +712,8 @@ static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode,
 	for (i = 0; i < sizeof(rule_types) / sizeof(rule_types[0]); i++)
 		if (eq_nocase(p->s + ta, tb - ta, rule_types[i].name))
 			break;
-	conf_err_quote(q, sizeof(q), p->s + ta, tb - ta);
 	if (i == sizeof(rule_types) / sizeof(rule_types[0]))
-		return fail(p, ta, "unknown rule type '%s' (not supported by tun2socks)", q);
+		return fail_unknown_type(p, ta, tb);
 	out->type = rule_types[i].type;
 	out->pos = pos_at(p, ta);
 	name = rules_type_name(out->type);

@@ -333,6 +333,7 @@ static int yaml_fail(struct loader *L, const yaml_parser_t *parser)
 {
 	struct conf_pos pos = { .file = L->rs->file, .line = 1, .col = 1 };
 	const char *what = parser->problem ? parser->problem : "malformed YAML";
+	size_t tab;
 
 	if (parser->error == YAML_MEMORY_ERROR)
 		return -ENOMEM;
@@ -351,6 +352,12 @@ static int yaml_fail(struct loader *L, const yaml_parser_t *parser)
 	L->cur_line = 0;
 	L->line_start = 0;
 	pos = mark_pos(L, &parser->problem_mark);
+	/* mark_pos() left line_start at the mark's line. */
+	if (conf_err_indent_tab(L->buf + L->line_start, L->len - L->line_start, &tab) == 0) {
+		pos.col = (int)tab + 1;
+		return conf_err_set(L->err, &pos,
+				    "bad YAML: tab used for indentation (YAML allows only spaces)");
+	}
 	if (parser->context)
 		return conf_err_set(L->err, &pos, "bad YAML: %s %s", what,
 				    parser->context);

@@ -1,9 +1,9 @@
 /* libFuzzer target for the YAML config loader (config_load_buf).
  *
  * Checks, beyond sanitizer cleanliness and no leaks:
- *  - an error gives -EINVAL (or -ENOMEM), no config, and a one-line message
- *    at a position inside the input (line within its line count, column at
- *    most one past that line's end);
+ *  - an error gives -EINVAL (or -ENOMEM), no config, and a list of errors
+ *    in file order, each a one-line message at a position inside the input
+ *    (line within its line count, column at most one past that line's end);
  *  - a loaded config is consistent: required strings present, every
  *    position inside the input, group members resolved to valid indexes,
  *    and every proxy and group name resolves as a target (0 or -ENOTSUP:
@@ -153,28 +153,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { (const char *)data, size, 0 };
 	struct config *cfg = NULL;
-	struct conf_err err;
+	struct conf_err_list errs;
 	int r;
 
 	if (size > INPUT_MAX)
 		return 0;
 	in.breaks = count_breaks(in.buf, size);
-	r = config_load_buf(in.buf, size, "fuzz.yaml", &cfg, &err);
+	r = config_load_buf(in.buf, size, "fuzz.yaml", &cfg, &errs);
 	if (r == 0) {
 		CHECK(cfg != NULL);
+		CHECK(errs.n == 0 && errs.total == 0);
 		check_config(&in, cfg);
 		config_free(cfg);
 		return 0;
 	}
 	CHECK(r == -EINVAL || r == -ENOMEM);
 	CHECK(cfg == NULL);
-	CHECK(err.msg[0] && !strchr(err.msg, '\n'));
-	CHECK(!strcmp(err.file, "fuzz.yaml"));
-	/* Line 0: an error about the whole input (the alias budget). */
-	if (err.line) {
-		struct conf_pos p = { "fuzz.yaml", err.line, err.col };
+	/* Every error listed, in file order, each one line at a real place. */
+	CHECK(errs.n >= 1 && errs.n <= CONF_ERR_LIST_MAX && errs.total >= errs.n);
+	for (size_t i = 0; i < errs.n; i++) {
+		const struct conf_err *e = &errs.v[i];
 
-		check_pos(&in, &p);
+		CHECK(e->msg[0] && !strchr(e->msg, '\n'));
+		CHECK(!strcmp(e->file, "fuzz.yaml"));
+		if (i > 0 && e->line)
+			CHECK(errs.v[i - 1].line && (errs.v[i - 1].line < e->line ||
+						    (errs.v[i - 1].line == e->line &&
+						     errs.v[i - 1].col <= e->col)));
+		/* Line 0: an error about the whole input (the alias budget). */
+		if (e->line) {
+			struct conf_pos p = { "fuzz.yaml", e->line, e->col };
+
+			check_pos(&in, &p);
+		}
 	}
 	return 0;
 }

@@ -3,7 +3,8 @@
  * Checks, beyond sanitizer cleanliness:
  *  - the result is 0 with a usable struct (terminated fields within their
  *    buffers, port 1-65535, no empty host) or -EINVAL with a cleared struct
- *    and a one-line "column N: ..." message whose N lies within the input;
+ *    and a one-line "column N: ..." message whose N (1-based) lies within
+ *    the input or just past its end;
  *  - re-serialising an accepted URL (percent-encoding user and password)
  *    parses back to the same struct;
  *  - an IPv6 literal is accepted exactly when inet_pton accepts it.
@@ -43,7 +44,7 @@ static void check_result(size_t len, int r, const struct proxy_url *u,
 		CHECK(strncmp(err, "column ", 7) == 0);
 		col = strtoul(err + 7, &end, 10);
 		CHECK(end[0] == ':' && end[1] == ' ' && end[2] != '\0');
-		CHECK(col <= len);
+		CHECK(col >= 1 && col <= len + 1); /* 1-based; len + 1: at the end */
 		CHECK(strchr(err, '\n') == NULL);
 		return;
 	}

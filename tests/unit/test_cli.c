@@ -80,7 +80,10 @@ static void test_errors(void)
 	T_EQ_INT(parse(&c, err, NULL, NULL, NULL, NULL, NULL), -EINVAL);
 	T_CHECK(strstr(err, "--proxy or -c FILE is required") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h:99999", NULL, NULL, NULL), -EINVAL);
-	T_CHECK(strstr(err, "malformed URL") != NULL);
+	/* Columns count from 1, as in config errors: the port's first digit. */
+	T_EQ_STR(err, "--proxy: malformed URL 'socks5://h:99999': column 12: port must be 1-65535");
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5:/h", NULL, NULL, NULL), -EINVAL);
+	T_EQ_STR(err, "--proxy: malformed URL 'socks5:/h': column 8: expected \"//\" after \"socks5:\"");
 	T_EQ_INT(parse(&c, err, "--proxy", "ftp://h:1", NULL, NULL, NULL), -EINVAL);
 	/* HTTP CONNECT proxies are upstreams too. */
 	T_EQ_INT(parse(&c, err, "--proxy", "http://h:1", NULL, NULL, NULL), CLI_RUN);
@@ -101,6 +104,49 @@ static void test_errors(void)
 	T_CHECK(strstr(err, "missing value") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--log-level", "loud", NULL, NULL), -EINVAL);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun", "0123456789abcdefg", NULL, NULL), -EINVAL);
+}
+
+/* A raw '@' in the password: the message names it and shows the URL to
+ * paste instead. */
+static void test_proxy_at_sign(void)
+{
+	char *argv[] = { "tun2socks", "--proxy", "http://user@pa:ss@127.0.0.1:8080" };
+	struct daemon_config c;
+	char err[512];
+
+	T_EQ_INT(cli_parse(3, argv, &c, err, sizeof(err)), -EINVAL);
+	T_EQ_STR(err, "--proxy: malformed URL 'http://user@pa:ss@127.0.0.1:8080': column 12: "
+		      "unencoded '@' in the user name or password: write it as %40 (only the last "
+		      "'@', column 18, separates them from the host); percent-encoded: "
+		      "'http://user%40pa:ss@127.0.0.1:8080'");
+	argv[2] = "http://user%40pa:ss@127.0.0.1:8080";
+	T_EQ_INT(cli_parse(3, argv, &c, err, sizeof(err)), CLI_RUN);
+	T_EQ_STR(c.proxy.user, "user@pa");
+	/* Other mistakes get no suggestion. */
+	argv[2] = "socks5://u@:p@h:0";
+	T_EQ_INT(cli_parse(3, argv, &c, err, sizeof(err)), -EINVAL);
+	T_CHECK(strstr(err, "percent-encoded") == NULL);
+}
+
+/* The defaults a user cannot see in a command line are in --help, and
+ * they are the ones the parsers apply. */
+static void test_usage_defaults(void)
+{
+	const char *u = cli_usage();
+	struct daemon_config c;
+	char err[256];
+
+	T_CHECK(strstr(u, "Default port: socks5 1080, http 80,\n                         https 443") != NULL);
+	T_CHECK(strstr(u, "(PORT defaults to 443)") != NULL);
+	T_CHECK(strstr(u, "%40") != NULL);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.proxy.port, 1080);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5h://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.proxy.port, 1080);
+	T_EQ_INT(parse(&c, err, "--proxy", "http://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.proxy.port, 80);
+	T_EQ_INT(parse(&c, err, "--proxy", "https://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.proxy.port, 443);
 }
 
 static const uint8_t v6_default[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1 };
@@ -390,6 +436,8 @@ int main(void)
 {
 	T_RUN(test_defaults_and_flags);
 	T_RUN(test_errors);
+	T_RUN(test_proxy_at_sign);
+	T_RUN(test_usage_defaults);
 	T_RUN(test_dns_defaults);
 	T_RUN(test_dns_mode);
 	T_RUN(test_dns_server);

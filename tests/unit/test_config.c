@@ -11,9 +11,35 @@
 
 #define EXAMPLE T2S_TEST_DATA_DIR "/clash_example.yaml"
 
+/* The first error in the file, or all zero. */
+static void first_err(const struct conf_err_list *errs, struct conf_err *err)
+{
+	memset(err, 0, sizeof(*err));
+	if (errs->n)
+		*err = errs->v[0];
+}
+
+static int load_buf(const char *buf, size_t len, struct config **cfg, struct conf_err *err)
+{
+	struct conf_err_list errs;
+	int r = config_load_buf(buf, len, "t.yaml", cfg, &errs);
+
+	first_err(&errs, err);
+	return r;
+}
+
 static int load(const char *yaml, struct config **cfg, struct conf_err *err)
 {
-	return config_load_buf(yaml, strlen(yaml), "t.yaml", cfg, err);
+	return load_buf(yaml, strlen(yaml), cfg, err);
+}
+
+static int load_path(const char *path, struct config **cfg, struct conf_err *err)
+{
+	struct conf_err_list errs;
+	int r = config_load(path, cfg, &errs);
+
+	first_err(&errs, err);
+	return r;
 }
 
 /* Loads yaml expecting an error at line:col whose message contains msg. */
@@ -118,7 +144,7 @@ static void test_example(void)
 	T_CHECK(text != NULL);
 	if (!text)
 		return;
-	r = config_load(EXAMPLE, &cfg, &err);
+	r = load_path(EXAMPLE, &cfg, &err);
 	if (r)
 		fprintf(stderr, "  %s:%d:%d: %s\n", err.file, err.line, err.col, err.msg);
 	T_EQ_INT(r, 0);
@@ -406,6 +432,7 @@ static void test_warnings(void)
 	w = find_warning(cfg, "proxy \"a\": \"tfo\" is not used");
 	T_CHECK(w && w->pos.line == 8);
 	T_CHECK(find_warning(cfg, "proxy \"b\": HTTP proxies carry no UDP") != NULL);
+	T_CHECK(find_warning(cfg, "skip-cert-verify is on") == NULL); /* only with tls: true */
 	T_CHECK(find_warning(cfg, "type \"vmess\" is not supported") != NULL);
 	T_CHECK(find_warning(cfg, "uuid") == NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") != NULL);
@@ -438,6 +465,44 @@ static void test_warnings(void)
 	config_free(cfg);
 }
 
+/* Warnings come out in file order, whichever section found them. */
+static void test_warning_order(void)
+{
+	static const char y[] =
+		"tun:\n"
+		"  stack: system\n"
+		"mixed-port: 7890\n"
+		"proxies:\n"
+		"  - {name: a, type: socks5, server: h, port: 1, tfo: true}\n"
+		"  - {name: b, type: http, server: h, port: 2, tls: true, skip-cert-verify: true}\n"
+		"proxy-groups:\n"
+		"  - {name: g, type: url-test, proxies: [a], interval: 300}\n"
+		"allow-lan: true\n";
+	static const int lines[] = { 2, 3, 5, 6, 8, 8, 9 };
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	T_EQ_INT(cfg->n_warnings, 7);
+	for (size_t i = 0; i < cfg->n_warnings && i < 7; i++)
+		T_EQ_INT(cfg->warnings[i].pos.line, lines[i]);
+	if (cfg->n_warnings == 7) {
+		/* At the key, with the other warnings (the router used to log
+		 * it apart, when building). */
+		T_EQ_STR(cfg->warnings[3].msg,
+			 "proxy \"b\": skip-cert-verify is on: the TLS connection to h is NOT "
+			 "authenticated, anyone on the path can read and change it");
+		T_EQ_INT(cfg->warnings[3].pos.col, 58);
+		/* Same line: by column (the group's name, then its "interval"). */
+		T_CHECK(strstr(cfg->warnings[4].msg, "health checks") != NULL);
+		T_CHECK(strstr(cfg->warnings[5].msg, "\"interval\" is not used") != NULL);
+		T_CHECK(cfg->warnings[4].pos.col < cfg->warnings[5].pos.col);
+	}
+	config_free(cfg);
+}
+
 static void test_yaml_errors(void)
 {
 	/* libyaml's own errors at its mark, 1-based. */
@@ -449,6 +514,16 @@ static void test_yaml_errors(void)
 	/* Column counts bytes: two 2-byte characters before the error. */
 	expect_err("\xc3\xa4\xc3\xa4: [\n", 2, 1, "YAML syntax error");
 	expect_err("rules:\n  - \xc3\xa4\xc3\xa4\n  - \"x\n", 4, 1, "YAML syntax error");
+	/* A tab in the indentation is named, at the tab, whatever libyaml
+	 * made of it. */
+	expect_err("tun:\n\tdevice: t0\n", 2, 1,
+		   "YAML syntax error: tab used for indentation (YAML allows only spaces)");
+	expect_err("proxies:\n  - name: a\n  \ttype: socks5\n", 3, 3,
+		   "YAML syntax error: tab used for indentation (YAML allows only spaces)");
+	expect_err("tun:\n  device: t0\n\tmtu: 1500\n", 3, 1, "tab used for indentation");
+	expect_err("\xef\xbb\xbftun:\n \t device: t0\n", 2, 2, "tab used for indentation");
+	/* A tab elsewhere is not blamed. */
+	expect_err("a: [1,\t2\nb: c\n", 2, 2, "YAML syntax error: did not find expected ',' or ']'");
 }
 
 static void test_type_errors(void)
@@ -470,7 +545,7 @@ static void test_type_errors(void)
 	expect_err("proxies: {a: 1}\n", 1, 10, "proxies: expected a list, got a mapping");
 	expect_err("proxies:\n  - 3\n", 2, 5, "proxies[0]: expected a mapping, got a scalar");
 	expect_err("rules: [[a]]\n", 1, 9, "rules: expected a rule line");
-	expect_err("rules:\n  - DIRECT\n  -\n", 3, 4, "rules: expected a rule line like DOMAIN-SUFFIX,example.com,DIRECT, got nothing");
+	expect_err("rules:\n  - MATCH,DIRECT\n  -\n", 3, 4, "rules: expected a rule line like DOMAIN-SUFFIX,example.com,DIRECT, got nothing");
 	expect_err("rules: \"x\"\n", 1, 9, "rules: expected a list, got a scalar");
 	expect_err("rules: [\"a\\0b\"]\n", 1, 10, "rules: NUL character not allowed");
 	expect_err("{[a]: 1}\n", 1, 2, "config: expected a key name, got a list");
@@ -649,6 +724,200 @@ static void test_rule_provider_errors(void)
 }
 
 /* Anchors, aliases and "<<" merges, as Clash configs use them. */
+/* Inside proxies, proxy-groups, rule-providers and tun a key neither we nor
+ * mihomo know is a typo that changes what runs: an error at the key, with
+ * the closest known key. mihomo's keys stay warnings. */
+static void test_unknown_keys(void)
+{
+	static const char ok_yaml[] =
+		"tun:\n  stack: gvisor\n  disable-icmp-forwarding: true\n"
+		"proxies:\n"
+		"  - {name: a, type: socks5, server: h, port: 1, ws-opts: {path: /}, dialer-proxy: b, to: x}\n"
+		"  - {name: b, type: redirect, to: 'h:1', server: h, udp: true}\n"
+		"  - {name: c, type: vmess, server: h, port: 3, zzzzzz: x}\n"
+		"proxy-groups:\n  - {name: g, type: url-test, proxies: [a], tolerance: 50, lazy: true}\n"
+		"rule-providers:\n  x: {type: inline, behavior: domain, payload: [a.com], size-limit: 0}\n";
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	expect_err("proxies:\n  - name: a\n    type: socks5\n    server: h\n    port: 1\n"
+		   "    username: u\n    passwrd: p\n",
+		   7, 5, "proxy \"a\": unknown key \"passwrd\" (did you mean \"password\"?)");
+	expect_err("proxies:\n  - {name: a, type: http, sever: h, port: 1}\n", 2, 27,
+		   "proxy \"a\": unknown key \"sever\" (did you mean \"server\"?)");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, skip_cert_verify: true}\n",
+		   2, 49, "proxy \"a\": unknown key \"skip_cert_verify\" (did you mean \"skip-cert-verify\"?)");
+	/* Suggestions come from mihomo's keys too. */
+	expect_err("proxies:\n  - {name: a, type: http, server: h, port: 1, client-fingerprnt: x}\n",
+		   2, 47, "proxy \"a\": unknown key \"client-fingerprnt\" (did you mean \"client-fingerprint\"?)");
+	expect_err("proxies:\n  - {name: a, type: redirect, ot: 'h:1'}\n", 2, 31,
+		   "proxy \"a\": unknown key \"ot\" (did you mean \"to\"?)");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, qwertyuiop: 1}\n", 2, 49,
+		   "proxy \"a\": unknown key \"qwertyuiop\"");
+	expect_err("proxy-groups:\n  - {name: g, type: select, proxys: [DIRECT]}\n", 2, 29,
+		   "proxy group \"g\": unknown key \"proxys\" (did you mean \"proxies\"?)");
+	expect_err("proxy-groups:\n  - {name: g, type: url-test, proxies: [DIRECT], intervall: 300}\n",
+		   2, 50, "proxy group \"g\": unknown key \"intervall\" (did you mean \"interval\"?)");
+	expect_err("rule-providers:\n  x: {type: file, behaviour: domain, path: a.txt}\n", 2, 19,
+		   "rule-providers: \"x\": unknown key \"behaviour\" (did you mean \"behavior\"?)");
+	expect_err("tun:\n  devcie: t0\n", 2, 3, "tun: unknown key \"devcie\" (did you mean \"device\"?)");
+	expect_err("tun:\n  auto-rout: true\n", 2, 3,
+		   "tun: unknown key \"auto-rout\" (did you mean \"auto-route\"?)");
+
+	/* mihomo's keys: one warning each; unsupported types: not looked at. */
+	T_EQ_INT(load(ok_yaml, &cfg, &err), 0);
+	if (!cfg) {
+		fprintf(stderr, "  %d:%d: %s\n", err.line, err.col, err.msg);
+		return;
+	}
+	T_CHECK(find_warning(cfg, "tun: \"stack\" is not used by tun2socks; ignored") != NULL);
+	T_CHECK(find_warning(cfg, "tun: \"disable-icmp-forwarding\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"a\": \"ws-opts\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"a\": \"dialer-proxy\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"a\": \"to\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"b\": \"server\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy \"b\": \"udp\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "zzzzzz") == NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"tolerance\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"lazy\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "rule-providers: \"x\": \"size-limit\" is not used") != NULL);
+	config_free(cfg);
+}
+
+/* The load goes on after an error: every error of the file, in order. */
+static void test_all_errors(void)
+{
+	static const char y[] =
+		"tun:\n"
+		"  devcie: t0\n"                                                 /* 2 */
+		"proxies:\n"
+		"  - {name: a, type: socks5, server: h, port: 1, passwrd: p}\n"  /* 4 */
+		"  - {name: b, type: http, sever: h, port: 1}\n"                 /* 5 */
+		"  - {name: c, type: socks5, server: h, port: 99999, tls: 2}\n"  /* 6, twice */
+		"proxy-groups:\n"
+		"  - {name: g, type: select, proxies: [a, nope]}\n"              /* 8 */
+		"  - {name: h, type: select, proxies: [b], proxys: [c]}\n"       /* 9 */
+		"rule-providers:\n"
+		"  s: {type: file, behaviour: domain, path: s.txt}\n"            /* 11 */
+		"rules:\n"
+		"  - DOMAIN-SUFIX,example.com,a\n"                               /* 13 */
+		"  - DOMAIN,x.com,missing\n"                                     /* 14 */
+		"  - RULE-SET,t,DIRECT\n"                                        /* 15 */
+		"  - RULE-SET,s,h\n"
+		"  - DOMAIN,y.com,c\n"
+		"  - MATCH,g\n"
+		"log-level: loud\n";                                             /* 19 */
+	static const struct { int line, col; const char *msg; } want[] = {
+		{ 2, 3, "tun: unknown key \"devcie\" (did you mean \"device\"?)" },
+		{ 4, 49, "proxy \"a\": unknown key \"passwrd\" (did you mean \"password\"?)" },
+		{ 5, 27, "proxy \"b\": unknown key \"sever\" (did you mean \"server\"?)" },
+		{ 6, 46, "proxy \"c\": port: expected an integer from 1 to 65535, got \"99999\"" },
+		{ 6, 58, "proxy \"c\": tls: expected true or false, got \"2\"" },
+		{ 8, 42, "proxy group \"g\": unknown member \"nope\"" },
+		{ 9, 43, "proxy group \"h\": unknown key \"proxys\" (did you mean \"proxies\"?)" },
+		{ 11, 19, "rule-providers: \"s\": unknown key \"behaviour\" (did you mean \"behavior\"?)" },
+		{ 13, 5, "unknown rule type 'DOMAIN-SUFIX' (did you mean \"DOMAIN-SUFFIX\"?)" },
+		{ 14, 18, "unknown proxy or proxy group \"missing\"" },
+		{ 15, 14, "unknown rule-set \"t\"" },
+		{ 19, 12, "log-level: expected silent, error, warning, info or debug, got \"loud\"" },
+	};
+	const size_t n = sizeof(want) / sizeof(want[0]);
+	struct config *cfg = (struct config *)1;
+	struct conf_err_list errs;
+
+	T_EQ_INT(config_load_buf(y, strlen(y), "t.yaml", &cfg, &errs), -EINVAL);
+	T_CHECK(cfg == NULL);
+	T_EQ_INT(errs.n, n);
+	T_EQ_INT(errs.total, n);
+	for (size_t i = 0; i < errs.n && i < n; i++) {
+		const struct conf_err *e = &errs.v[i];
+		bool ok = e->line == want[i].line && e->col == want[i].col &&
+			  strstr(e->msg, want[i].msg) != NULL;
+
+		if (!ok)
+			fprintf(stderr, "  [%zu] want %d:%d %s\n        got %d:%d %s\n", i,
+				want[i].line, want[i].col, want[i].msg, e->line, e->col, e->msg);
+		T_CHECK(ok);
+	}
+	T_EQ_INT(conf_err_list_lines(&errs), n);
+}
+
+static int load_errs(const char *y, struct config **cfg, struct conf_err_list *errs)
+{
+	return config_load_buf(y, strlen(y), "t.yaml", cfg, errs);
+}
+
+/* Errors the loader cannot place for sure are not reported twice: a name
+ * that may belong to an entry that failed, a group that failed, a cycle. */
+static void test_no_cascades(void)
+{
+	struct conf_err_list errs;
+	struct config *cfg = NULL;
+
+	/* The nameless proxy may have been "x": rules naming x say nothing. */
+	T_EQ_INT(load_errs("proxies:\n  - {type: socks5, server: h, port: 1}\n"
+			   "proxy-groups:\n  - {name: g, type: select, proxies: [x]}\n"
+			   "rules:\n  - MATCH,x\n", &cfg, &errs), -EINVAL);
+	T_EQ_INT(errs.total, 1);
+	T_CHECK(strstr(errs.v[0].msg, "proxies[0]: missing \"name\"") != NULL);
+	/* A broken group keeps its name; a rule through it says nothing. */
+	T_EQ_INT(load_errs("proxy-groups:\n  - {name: g, type: select}\n"
+			   "  - {name: h, type: select, proxies: [g]}\n"
+			   "rules:\n  - MATCH,h\n", &cfg, &errs), -EINVAL);
+	T_EQ_INT(errs.total, 1);
+	T_CHECK(strstr(errs.v[0].msg, "proxy group \"g\": no members") != NULL);
+	/* A cycle: reported once, at the group, not again at the rule. */
+	T_EQ_INT(load_errs("proxy-groups:\n  - {name: g, type: select, proxies: [h]}\n"
+			   "  - {name: h, type: select, proxies: [g]}\n"
+			   "rules:\n  - MATCH,h\n", &cfg, &errs), -EINVAL);
+	T_EQ_INT(errs.total, 1);
+	T_CHECK(strstr(errs.v[0].msg, "proxy group cycle") != NULL);
+	/* A broken rule-providers section: RULE-SET names are not checked. */
+	T_EQ_INT(load_errs("rule-providers: [a]\nrules:\n  - RULE-SET,a,DIRECT\n", &cfg, &errs), -EINVAL);
+	T_EQ_INT(errs.total, 1);
+	T_CHECK(strstr(errs.v[0].msg, "rule-providers: expected a mapping") != NULL);
+	/* Duplicate keys: each one, and the rest of the file still read. */
+	T_EQ_INT(load_errs("ipv6: true\nipv6: false\nipv6: true\nlog-level: x\n", &cfg, &errs), -EINVAL);
+	T_EQ_INT(errs.total, 3);
+	T_EQ_INT(errs.v[0].line, 2);
+	T_EQ_INT(errs.v[1].line, 3);
+	T_EQ_INT(errs.v[2].line, 4);
+	T_CHECK(cfg == NULL);
+	/* A rejected name is not kept: no duplicate reported on top. */
+	T_EQ_INT(load_errs("proxies:\n  - {name: '', type: ss}\n  - {name: '', type: ss}\n"
+			   "  - {name: DIRECT, type: ss}\n  - {name: DIRECT, type: ss}\n",
+			   &cfg, &errs), -EINVAL);
+	T_EQ_INT(errs.total, 4);
+	T_CHECK(strstr(errs.v[3].msg, "the name \"DIRECT\" is reserved") != NULL);
+	/* errs may be NULL: the load still fails. */
+	T_EQ_INT(load_errs("log-level: x\n", &cfg, NULL), -EINVAL);
+	T_EQ_INT(config_load(T2S_TEST_DATA_DIR "/does-not-exist.yaml", &cfg, NULL), -ENOENT);
+}
+
+/* At most CONF_ERR_LIST_MAX are kept, the earliest in the file, however
+ * they were found (tun, at the end here, is loaded before the rules). */
+static void test_error_limit(void)
+{
+	char y[4096], line[700];
+	struct conf_err_list errs;
+	struct config *cfg = NULL;
+	size_t n = (size_t)snprintf(y, sizeof(y), "rules:\n");
+
+	for (int i = 0; i < 24; i++)
+		n += (size_t)snprintf(y + n, sizeof(y) - n, "  - DOMIAN,a%d.com,DIRECT\n", i);
+	n += (size_t)snprintf(y + n, sizeof(y) - n, "tun:\n  mtu: 1\n");
+	T_EQ_INT(config_load_buf(y, n, "t.yaml", &cfg, &errs), -EINVAL);
+	T_EQ_INT(errs.total, 25);
+	T_EQ_INT(errs.n, CONF_ERR_LIST_MAX);
+	T_EQ_INT(errs.v[0].line, 2);
+	T_EQ_INT(errs.v[CONF_ERR_LIST_MAX - 1].line, CONF_ERR_LIST_MAX + 1);
+	T_EQ_INT(conf_err_list_lines(&errs), CONF_ERR_LIST_MAX + 1);
+	conf_err_list_line(&errs, 0, line, sizeof(line));
+	T_EQ_STR(line, "t.yaml:2:5: unknown rule type 'DOMIAN' (did you mean \"DOMAIN\"?)");
+	conf_err_list_line(&errs, CONF_ERR_LIST_MAX, line, sizeof(line));
+	T_EQ_STR(line, "and 5 more errors");
+}
+
 static void test_aliases(void)
 {
 	struct config *cfg = NULL;
@@ -708,7 +977,7 @@ static void test_alias_budget(void)
 	n += (size_t)snprintf(y + n, cap - n, "]\nproxy-groups:\n");
 	for (int i = 0; i < 2000; i++)
 		n += (size_t)snprintf(y + n, cap - n, "  - {name: g%d, type: select, proxies: *m}\n", i);
-	r = config_load_buf(y, n, "t.yaml", &cfg, &err);
+	r = load_buf(y, n, &cfg, &err);
 	T_EQ_INT(r, -EINVAL);
 	T_CHECK(strstr(err.msg, "too large once YAML aliases are expanded") != NULL);
 	config_free(cfg);
@@ -792,11 +1061,11 @@ static void test_load_file(void)
 	struct config *cfg = (struct config *)1;
 	struct conf_err err;
 
-	T_EQ_INT(config_load(T2S_TEST_DATA_DIR "/does-not-exist.yaml", &cfg, &err), -ENOENT);
+	T_EQ_INT(load_path(T2S_TEST_DATA_DIR "/does-not-exist.yaml", &cfg, &err), -ENOENT);
 	T_CHECK(cfg == NULL);
 	T_CHECK(strstr(err.msg, "cannot open") != NULL);
 	T_CHECK(strstr(err.file, "does-not-exist.yaml") != NULL);
-	T_EQ_INT(config_load(T2S_TEST_DATA_DIR, &cfg, &err), -EISDIR);
+	T_EQ_INT(load_path(T2S_TEST_DATA_DIR, &cfg, &err), -EISDIR);
 	T_CHECK(cfg == NULL);
 	config_free(NULL);
 }
@@ -806,6 +1075,7 @@ int main(void)
 	T_RUN(test_example);
 	T_RUN(test_defaults);
 	T_RUN(test_warnings);
+	T_RUN(test_warning_order);
 	T_RUN(test_yaml_errors);
 	T_RUN(test_type_errors);
 	T_RUN(test_cidr_dns_errors);
@@ -813,6 +1083,10 @@ int main(void)
 	T_RUN(test_group_errors);
 	T_RUN(test_group_resolution);
 	T_RUN(test_rule_provider_errors);
+	T_RUN(test_unknown_keys);
+	T_RUN(test_all_errors);
+	T_RUN(test_no_cascades);
+	T_RUN(test_error_limit);
 	T_RUN(test_aliases);
 	T_RUN(test_alias_budget);
 	T_RUN(test_positions);

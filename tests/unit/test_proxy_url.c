@@ -88,101 +88,107 @@ struct bad_case {
 };
 
 static const struct bad_case bad[] = {
-	{ "", 0, "expected scheme://" },
-	{ "127.0.0.1:1080", 0, "expected scheme://" },
-	{ "proxy", 0, "expected scheme://" },
-	{ "localhost:1080", 0, "unknown scheme \"localhost\"" },
-	{ "socks4://h", 0, "unknown scheme \"socks4\"" },
-	{ "socks://h", 0, "unknown scheme" },
-	{ "ftp://h", 0, "unknown scheme" },
-	{ "socks5:/h", 7, "expected \"//\" after \"socks5:\"" },
-	{ "socks5h:h", 8, "expected \"//\" after \"socks5h:\"" },
-	{ "socks5:", 7, "expected \"//\"" },
+	{ "", 1, "expected scheme://" },
+	{ "127.0.0.1:1080", 1, "expected scheme://" },
+	{ "proxy", 1, "expected scheme://" },
+	{ "localhost:1080", 1, "unknown scheme \"localhost\"" },
+	{ "socks4://h", 1, "unknown scheme \"socks4\"" },
+	{ "socks://h", 1, "unknown scheme" },
+	{ "ftp://h", 1, "unknown scheme" },
+	{ "socks5:/h", 8, "expected \"//\" after \"socks5:\"" },
+	{ "socks5h:h", 9, "expected \"//\" after \"socks5h:\"" },
+	{ "socks5:", 8, "expected \"//\"" },
 	/* host */
-	{ "socks5://", 9, "empty host" },
-	{ "socks5:///", 9, "empty host" },
-	{ "socks5://:1080", 9, "empty host" },
-	{ "socks5://h!x", 10, "invalid character '!' in host" },
-	{ "socks5://h\xc3\xa4", 10, "invalid byte 0xc3 in host" },
-	{ "socks5://a..b", 11, "empty label" },
-	{ "socks5://.a", 9, "empty label" },
-	{ "socks5://.", 9, "empty label" },
-	{ "socks5://1.2.3", 9, "invalid IPv4 address" },
-	{ "socks5://1.2.3.256", 9, "invalid IPv4 address" },
-	{ "socks5://1.2.3.4.5", 9, "invalid IPv4 address" },
-	{ "socks5://010.0.0.1", 9, "invalid IPv4 address" },
-	{ "socks5://0x7f.0.0.1", 9, "invalid IPv4 address" },
-	{ "socks5://2130706433", 9, "invalid IPv4 address" },
-	{ "socks5://1.2.3.4.", 9, "invalid IPv4 address" },
-	{ "socks5://example.1a", 9, "invalid IPv4 address" },
-	{ "socks5://::1:1080", 9, "IPv6 address must be in brackets" },
-	{ "socks5://h]:1", 10, "in brackets" },
+	{ "socks5://", 10, "empty host" },
+	{ "socks5:///", 10, "empty host" },
+	{ "socks5://:1080", 10, "empty host" },
+	{ "socks5://h!x", 11, "invalid character '!' in host" },
+	{ "socks5://h\xc3\xa4", 11, "invalid byte 0xc3 in host" },
+	{ "socks5://a..b", 12, "empty label" },
+	{ "socks5://.a", 10, "empty label" },
+	{ "socks5://.", 10, "empty label" },
+	{ "socks5://1.2.3", 10, "invalid IPv4 address" },
+	{ "socks5://1.2.3.256", 10, "invalid IPv4 address" },
+	{ "socks5://1.2.3.4.5", 10, "invalid IPv4 address" },
+	{ "socks5://010.0.0.1", 10, "invalid IPv4 address" },
+	{ "socks5://0x7f.0.0.1", 10, "invalid IPv4 address" },
+	{ "socks5://2130706433", 10, "invalid IPv4 address" },
+	{ "socks5://1.2.3.4.", 10, "invalid IPv4 address" },
+	{ "socks5://example.1a", 10, "invalid IPv4 address" },
+	{ "socks5://::1:1080", 10, "IPv6 address must be in brackets" },
+	{ "socks5://h]:1", 11, "in brackets" },
 	/* IPv6 literals */
-	{ "socks5://[::1:1080", 9, "missing ']'" },
-	{ "socks5://[::1", 9, "missing ']'" },
-	{ "socks5://[::1]x", 14, "expected ':' or end after ']'" },
-	{ "socks5://[::1]]", 14, "expected ':' or end after ']'" },
-	{ "socks5://[]", 10, "invalid IPv6 address" },
-	{ "socks5://[::g]", 10, "invalid IPv6 address" },
-	{ "socks5://[:1]", 10, "invalid IPv6 address" },
-	{ "socks5://[1:]", 10, "invalid IPv6 address" },
-	{ "socks5://[:::1]", 10, "invalid IPv6 address" },
-	{ "socks5://[1::2::3]", 10, "invalid IPv6 address" },
-	{ "socks5://[12345::1]", 10, "invalid IPv6 address" },
-	{ "socks5://[1:2:3:4:5:6:7]", 10, "invalid IPv6 address" },
-	{ "socks5://[1:2:3:4:5:6:7:8:9]", 10, "invalid IPv6 address" },
-	{ "socks5://[1:2:3:4::5:6:7:8]", 10, "invalid IPv6 address" },
-	{ "socks5://[1:2:3:4:5:6:7:1.2.3.4]", 10, "invalid IPv6 address" },
-	{ "socks5://[::1.2.3]", 10, "invalid IPv6 address" },
-	{ "socks5://[::1.2.3.4:5]", 10, "invalid IPv6 address" },
-	{ "socks5://[::01.2.3.4]", 10, "invalid IPv6 address" },
-	{ "socks5://[1.2.3.4]", 10, "invalid IPv6 address" },
-	{ "socks5://[fe80::1%25eth0]", 10, "invalid IPv6 address" },
-	{ "socks5://[v1.x]", 10, "invalid IPv6 address" },
+	{ "socks5://[::1:1080", 10, "missing ']'" },
+	{ "socks5://[::1", 10, "missing ']'" },
+	{ "socks5://[::1]x", 15, "expected ':' or end after ']'" },
+	{ "socks5://[::1]]", 15, "expected ':' or end after ']'" },
+	{ "socks5://[]", 11, "invalid IPv6 address" },
+	{ "socks5://[::g]", 11, "invalid IPv6 address" },
+	{ "socks5://[:1]", 11, "invalid IPv6 address" },
+	{ "socks5://[1:]", 11, "invalid IPv6 address" },
+	{ "socks5://[:::1]", 11, "invalid IPv6 address" },
+	{ "socks5://[1::2::3]", 11, "invalid IPv6 address" },
+	{ "socks5://[12345::1]", 11, "invalid IPv6 address" },
+	{ "socks5://[1:2:3:4:5:6:7]", 11, "invalid IPv6 address" },
+	{ "socks5://[1:2:3:4:5:6:7:8:9]", 11, "invalid IPv6 address" },
+	{ "socks5://[1:2:3:4::5:6:7:8]", 11, "invalid IPv6 address" },
+	{ "socks5://[1:2:3:4:5:6:7:1.2.3.4]", 11, "invalid IPv6 address" },
+	{ "socks5://[::1.2.3]", 11, "invalid IPv6 address" },
+	{ "socks5://[::1.2.3.4:5]", 11, "invalid IPv6 address" },
+	{ "socks5://[::01.2.3.4]", 11, "invalid IPv6 address" },
+	{ "socks5://[1.2.3.4]", 11, "invalid IPv6 address" },
+	{ "socks5://[fe80::1%25eth0]", 11, "invalid IPv6 address" },
+	{ "socks5://[v1.x]", 11, "invalid IPv6 address" },
 	/* port */
-	{ "socks5://h:0", 11, "port must be 1-65535" },
-	{ "socks5://h:65536", 11, "port must be 1-65535" },
-	{ "socks5://h:99999999999999999999999", 11, "port must be 1-65535" },
-	{ "socks5://h:", 11, "port must be 1-65535" },
-	{ "socks5://h:/", 11, "port must be 1-65535" },
-	{ "socks5://[::1]:", 15, "port must be 1-65535" },
-	{ "socks5://[::1]:0", 15, "port must be 1-65535" },
-	{ "socks5://h:80a", 13, "port must be decimal digits" },
-	{ "socks5://h:-1", 11, "port must be decimal digits" },
-	{ "socks5://h:+1", 11, "port must be decimal digits" },
-	{ "socks5://h:0x50", 12, "port must be decimal digits" },
+	{ "socks5://h:0", 12, "port must be 1-65535" },
+	{ "socks5://h:65536", 12, "port must be 1-65535" },
+	{ "socks5://h:99999999999999999999999", 12, "port must be 1-65535" },
+	{ "socks5://h:", 12, "port must be 1-65535" },
+	{ "socks5://h:/", 12, "port must be 1-65535" },
+	{ "socks5://[::1]:", 16, "port must be 1-65535" },
+	{ "socks5://[::1]:0", 16, "port must be 1-65535" },
+	{ "socks5://h:80a", 14, "port must be decimal digits" },
+	{ "socks5://h:-1", 12, "port must be decimal digits" },
+	{ "socks5://h:+1", 12, "port must be decimal digits" },
+	{ "socks5://h:0x50", 13, "port must be decimal digits" },
 	/* after the authority */
-	{ "socks5://h:1080/x", 16, "path not allowed" },
-	{ "socks5://h//", 11, "path not allowed" },
-	{ "socks5://h:1080?x", 15, "query not allowed" },
-	{ "socks5://h?", 10, "query not allowed" },
-	{ "socks5://h#x", 10, "fragment not allowed" },
-	{ "socks5://[::1]/#", 15, "path not allowed" },
+	{ "socks5://h:1080/x", 17, "path not allowed" },
+	{ "socks5://h//", 12, "path not allowed" },
+	{ "socks5://h:1080?x", 16, "query not allowed" },
+	{ "socks5://h?", 11, "query not allowed" },
+	{ "socks5://h#x", 11, "fragment not allowed" },
+	{ "socks5://[::1]/#", 16, "path not allowed" },
 	/* characters anywhere */
-	{ " socks5://h", 0, "space not allowed" },
-	{ "socks5://h:1080 ", 15, "space not allowed" },
-	{ "socks5://u:p w@h", 12, "space not allowed" },
-	{ "socks5://h\n", 10, "control character 0x0a" },
-	{ "socks5://u:p\t@h", 12, "control character 0x09" },
-	{ "socks5://h\x7f", 10, "control character 0x7f" },
+	{ " socks5://h", 1, "space not allowed" },
+	{ "socks5://h:1080 ", 16, "space not allowed" },
+	{ "socks5://u:p w@h", 13, "space not allowed" },
+	{ "socks5://h\n", 11, "control character 0x0a" },
+	{ "socks5://u:p\t@h", 13, "control character 0x09" },
+	{ "socks5://h\x7f", 11, "control character 0x7f" },
 	/* userinfo */
-	{ "socks5://user@h", 13, "socks5 authentication needs a password" },
-	{ "socks5://user:@h", 14, "socks5 authentication needs a password" },
-	{ "socks5://:pass@h", 9, "empty user name" },
-	{ "socks5://@h", 9, "empty user name" },
-	{ "http://@h", 7, "empty user name" },
-	{ "socks5://u:p%4@h", 12, "'%' in password must be followed by two hex digits" },
-	{ "socks5://u:p%zz@h", 12, "'%' in password" },
-	{ "socks5://u:p%@h", 12, "'%' in password" },
-	{ "socks5://u%4:p@h", 10, "'%' in user name" },
-	{ "socks5://u:%00@h", 11, "%00 not allowed in password" },
-	{ "socks5://%00:p@h", 9, "%00 not allowed in user name" },
-	{ "socks5://u:p@ss@h", 15, "'@' in host: percent-encode '@'" },
-	{ "socks5://u:p/ss@h", 12, "'/' before '@'" },
-	{ "socks5://u:p?ss@h", 12, "'?' before '@'" },
-	{ "socks5://u:p#ss@h", 12, "'#' before '@'" },
-	{ "socks5://u:p@", 13, "empty host" },
-	{ "socks5://u:p@:1", 13, "empty host" },
+	{ "socks5://user@h", 14, "socks5 authentication needs a password" },
+	{ "socks5://user:@h", 15, "socks5 authentication needs a password" },
+	{ "socks5://:pass@h", 10, "empty user name" },
+	{ "socks5://@h", 10, "empty user name" },
+	{ "http://@h", 8, "empty user name" },
+	{ "socks5://u:p%4@h", 13, "'%' in password must be followed by two hex digits" },
+	{ "socks5://u:p%zz@h", 13, "'%' in password" },
+	{ "socks5://u:p%@h", 13, "'%' in password" },
+	{ "socks5://u%4:p@h", 11, "'%' in user name" },
+	{ "socks5://u:%00@h", 12, "%00 not allowed in password" },
+	{ "socks5://%00:p@h", 10, "%00 not allowed in user name" },
+	{ "socks5://u:p@ss@h", 13,
+	  "unencoded '@' in the user name or password: write it as %40 (only the last '@', column 16," },
+	{ "http://user@pa:ss@127.0.0.1:8080", 12,
+	  "unencoded '@' in the user name or password: write it as %40 (only the last '@', column 18, separates them from the host)" },
+	{ "socks5://a@b@c:d@h", 11,
+	  "2 unencoded '@' in the user name or password: write each as %40 (only the last '@', column 17," },
+	{ "socks5://u@:p@h:99999", 11, "unencoded '@'" },
+	{ "socks5://u:p/ss@h", 13, "'/' before '@'" },
+	{ "socks5://u:p?ss@h", 13, "'?' before '@'" },
+	{ "socks5://u:p#ss@h", 13, "'#' before '@'" },
+	{ "socks5://u:p@", 14, "empty host" },
+	{ "socks5://u:p@:1", 14, "empty host" },
 };
 
 static void check_bad(const char *url, unsigned col, const char *msg)
@@ -231,9 +237,9 @@ static void test_lengths(void)
 	field[255] = 'a';
 	field[256] = '\0';
 	snprintf(url, sizeof(url), "socks5://%s:p@h", field);
-	check_bad(url, 9, "user name longer than 255 bytes");
+	check_bad(url, 10, "user name longer than 255 bytes");
 	snprintf(url, sizeof(url), "socks5://u:%s@h", field);
-	check_bad(url, 11, "password longer than 255 bytes");
+	check_bad(url, 12, "password longer than 255 bytes");
 
 	/* The limit applies after decoding: 255 x "%41" is fine. */
 	url[0] = '\0';
@@ -251,7 +257,7 @@ static void test_lengths(void)
 	snprintf(url, sizeof(url), "socks5://%s.example", field);
 	T_EQ_INT(proxy_url_parse(url, &u, err, sizeof(err)), 0);
 	snprintf(url, sizeof(url), "socks5://x.%sl.example", field);
-	check_bad(url, 11, "label longer than 63 bytes");
+	check_bad(url, 12, "label longer than 63 bytes");
 
 	/* 4 labels of 63 + 3 dots = 255; trim to 253. */
 	snprintf(url, sizeof(url), "socks5://%s.%s.%s.%s", field, field, field, field + 2);
@@ -261,7 +267,7 @@ static void test_lengths(void)
 	T_EQ_INT(proxy_url_parse(url, &u, err, sizeof(err)), 0);
 	T_EQ_INT(strlen(u.host), 254);
 	snprintf(url, sizeof(url), "socks5://%s.%s.%s.%s", field, field, field, field + 1);
-	check_bad(url, 9, "host name longer than 253 bytes");
+	check_bad(url, 10, "host name longer than 253 bytes");
 }
 
 static void test_err_buffer(void)
@@ -304,6 +310,35 @@ static void test_secrets_not_echoed(void)
 	}
 }
 
+static void test_suggest(void)
+{
+	struct proxy_url u;
+	char out[128], small[19]; /* one byte short of "socks5://u:p%40ss@h" */
+
+	/* The last '@' before the host separates the credentials. */
+	T_EQ_INT(proxy_url_suggest("http://user@pa:ss@127.0.0.1:8080", out, sizeof(out)), 0);
+	T_EQ_STR(out, "http://user%40pa:ss@127.0.0.1:8080");
+	T_EQ_INT(proxy_url_parse(out, &u, NULL, 0), 0);
+	T_EQ_STR(u.user, "user@pa");
+	T_EQ_STR(u.pass, "ss");
+	T_EQ_STR(u.host, "127.0.0.1");
+	T_EQ_INT(u.port, 8080);
+	T_EQ_INT(proxy_url_suggest("socks5://a@b:c@d@h/", out, sizeof(out)), 0);
+	T_EQ_STR(out, "socks5://a%40b:c%40d@h/");
+	/* Nothing to fix, or a fix that still would not parse: no suggestion. */
+	T_EQ_INT(proxy_url_suggest("socks5://u:p@h", out, sizeof(out)), -ENOENT);
+	T_EQ_STR(out, "");
+	T_EQ_INT(proxy_url_suggest("socks5://h", out, sizeof(out)), -ENOENT);
+	T_EQ_INT(proxy_url_suggest("h@x@y", out, sizeof(out)), -ENOENT);
+	T_EQ_INT(proxy_url_suggest(NULL, out, sizeof(out)), -ENOENT);
+	T_EQ_INT(proxy_url_suggest("socks5://u@:p@h:99999", out, sizeof(out)), -ENOENT);
+	T_EQ_STR(out, "");
+	T_EQ_INT(proxy_url_suggest("socks5://u:p@h/x@y", out, sizeof(out)), -ENOENT);
+	T_EQ_INT(proxy_url_suggest("socks5://u:p@ss@h", small, sizeof(small)), -ENOSPC);
+	T_EQ_STR(small, "");
+	T_EQ_INT(proxy_url_suggest("socks5://u:p@ss@h", small, 0), -ENOSPC);
+}
+
 static void test_scheme_name(void)
 {
 	T_EQ_STR(proxy_scheme_name(PROXY_SOCKS5), "socks5");
@@ -320,6 +355,7 @@ int main(void)
 	T_RUN(test_lengths);
 	T_RUN(test_err_buffer);
 	T_RUN(test_secrets_not_echoed);
+	T_RUN(test_suggest);
 	T_RUN(test_scheme_name);
 	return test_summary();
 }

@@ -39,10 +39,14 @@ static struct router *build(const char *text, struct config **cfg_out, struct co
 			    int *ret)
 {
 	struct router_build_opts o = { .no_resolve = true };
+	struct conf_err_list errs;
 	struct config *cfg = NULL;
 	struct router *g = NULL;
-	int r = config_load_buf(text, strlen(text), "r.yaml", &cfg, err);
+	int r = config_load_buf(text, strlen(text), "r.yaml", &cfg, &errs);
 
+	memset(err, 0, sizeof(*err));
+	if (errs.n) /* the first in the file */
+		*err = errs.v[0];
 	if (r == 0)
 		r = router_build(cfg, &o, &g, err);
 	*ret = r;

@@ -271,6 +271,11 @@ static void test_errors(void)
 	/* libyaml's line breaks: CR alone counts. */
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\r  - ok.com\r\n  - a..b\r",
 		 "set.yaml:3:5: bad domain 'a..b': empty label");
+	/* A tab in the indentation is named, at the tab. */
+	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - a.com\n\t- b.com\n",
+		 "set.yaml:3:1: bad YAML: tab used for indentation (YAML allows only spaces)");
+	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  \t- b.com\n",
+		 "set.yaml:2:3: bad YAML: tab used for indentation (YAML allows only spaces)");
 	/* An error at the end of a file without final newline: its last line. */
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload: [a.com,\nb.com,",
 		 "set.yaml:2:7: bad YAML: did not find expected node content while "

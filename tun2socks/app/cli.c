@@ -21,17 +21,19 @@ static const char usage[] =
 	"Sends every TCP connection and UDP flow entering a TUN device where the\n"
 	"rules of the config file say (SOCKS5 or HTTP proxies, DIRECT, REJECT,\n"
 	"redirects); with --proxy alone, everything through that proxy.\n"
-	"check validates a config and its rule files; match prints the rule and\n"
-	"upstream a connection would get.\n"
+	"check validates a config and its rule files and lists every error; match\n"
+	"prints the rule and upstream a connection would get (PORT defaults to 443).\n"
 	"Runs in the foreground; SIGINT/SIGTERM close every flow and remove the TUN.\n"
 	"It never changes routes: point the default route (or prefixes) at the TUN.\n"
 	"\n"
 	"  -c, --config FILE      Clash-style YAML config: proxies, proxy-groups, rules,\n"
 	"                         rule-providers, dns, tun (flags override it; SIGHUP\n"
 	"                         reloads it)\n"
-	"  --proxy URL            socks5://[user:pass@]host:port, http://[user:pass@]host:port\n"
-	"                         or https://...: the upstream when no config is given,\n"
-	"                         else where flows go that no rule matches\n"
+	"  --proxy URL            socks5://[user:pass@]host[:port], also http:// and https://:\n"
+	"                         the upstream when no config is given, else where flows go\n"
+	"                         that no rule matches. Default port: socks5 1080, http 80,\n"
+	"                         https 443. Percent-encode '@' (%40), '/', '?' and '#' in\n"
+	"                         the user and password, and ':' in the user\n"
 	"  --tun NAME             TUN device to create (default: kernel picks, e.g. tun0)\n"
 	"  --tun-fd N             use an already-open TUN descriptor instead\n"
 	"  --tun-framing raw|utun packet framing on --tun-fd (default: raw on Linux,\n"
@@ -180,6 +182,23 @@ static int cli_find(const char *arg, const char **value)
 	return -1;
 }
 
+/* --proxy URL. The error echoes the URL (its user just typed it) and, when
+ * the mistake has one obvious fix (a raw '@' in the password), the fixed
+ * URL to paste. */
+static int cli_proxy(const char *val, struct proxy_url *out, char *err, size_t errlen)
+{
+	char why[256], fix[1024];
+
+	if (proxy_url_parse(val, out, why, sizeof(why)) == 0)
+		return 0;
+	if (proxy_url_suggest(val, fix, sizeof(fix)) == 0)
+		snprintf(err, errlen, "--proxy: malformed URL '%s': %s; percent-encoded: '%s'", val,
+			 why, fix);
+	else
+		snprintf(err, errlen, "--proxy: malformed URL '%s': %s", val, why);
+	return -EINVAL;
+}
+
 /* "CIDR[,CIDR6]": each listed family replaces that family's pool. */
 static int cli_fake_range(const char *val, struct daemon_dns_config *dns)
 {
@@ -298,14 +317,9 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 		cfg->given |= 1ull << opt;
 		switch (opt) {
 		case OPT_PROXY:
-			r = proxy_url_parse(val, &cfg->proxy, err, errlen);
-			if (r < 0) {
-				char why[200];
-
-				snprintf(why, sizeof(why), "%s", err);
-				snprintf(err, errlen, "--proxy: malformed URL '%s': %s", val, why);
-				return -EINVAL;
-			}
+			r = cli_proxy(val, &cfg->proxy, err, errlen);
+			if (r < 0)
+				return r;
 			have_proxy = true;
 			cfg->has_proxy = true;
 			break;

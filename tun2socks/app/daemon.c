@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include "tun2socks/base/heap.h"
 #include "lwip-port/stack.h"
 #include "tun2socks/upstream/upstream.h"
+#include "tun2socks/app/priv.h"
 
 struct daemon {
 	struct daemon_config *cfg;
@@ -120,17 +122,20 @@ static void daemon_log_conf_err(const char *what, const struct conf_err *e)
 	log_error("%s%s", what, buf);
 }
 
-/* Loads -c FILE (first start and SIGHUP). */
+/* Loads -c FILE (first start and SIGHUP): every error of the file is
+ * logged, as `tun2socks check` prints them. */
 static int daemon_load_config(const char *path, struct config **out)
 {
-	struct conf_err e;
+	struct conf_err_list errs;
 	char buf[1024];
-	int r = config_load(path, out, &e);
+	int r = config_load(path, out, &errs);
 
 	if (r < 0) {
-		if (r == -EINVAL)
-			daemon_log_conf_err("", &e);
-		else
+		for (size_t i = 0; i < conf_err_list_lines(&errs); i++) {
+			conf_err_list_line(&errs, i, buf, sizeof(buf));
+			log_error("%s", buf);
+		}
+		if (errs.n == 0)
 			log_error("%s: %s", path, strerror(-r));
 		return r;
 	}
@@ -204,7 +209,9 @@ static int daemon_probe_proxy(struct daemon *d)
 	}
 	close(fd);
 	if (r < 0)
-		log_error("proxy %s unreachable: %s", d->upstream.server_str, strerror(-r));
+		log_error("proxy %s unreachable: %s (check that it is running and the address is "
+			  "right, or pass --no-proxy-check to start anyway)",
+			  d->upstream.server_str, strerror(-r));
 	return r;
 }
 
@@ -471,6 +478,25 @@ static void daemon_close_walk(uv_handle_t *h, void *arg)
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* Before anything else: without the privilege a TUN needs, every later
+ * step would fail or mislead (the proxy probe runs first and would blame
+ * the proxy). */
+static int daemon_check_priv(const struct daemon_config *cfg)
+{
+	struct priv_facts f = {
+		.tun_admin = priv_tun_admin(),
+		.tun_fd = cfg->tun.fd,
+		.tun_fd_open = cfg->tun.fd >= 0 && fcntl(cfg->tun.fd, F_GETFD) != -1,
+		.hint = priv_tun_hint(),
+	};
+	char why[512];
+	int r = priv_check(&f, why, sizeof(why));
+
+	if (r < 0)
+		log_error("%s", why);
+	return r;
+}
+
 int daemon_run(struct daemon_config *cfg)
 {
 	struct daemon *d;
@@ -479,6 +505,8 @@ int daemon_run(struct daemon_config *cfg)
 	int r, ret = 1;
 
 	log_set_level(cfg->log_level);
+	if (daemon_check_priv(cfg) < 0)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	heap_init();
 	d = calloc(1, sizeof(*d));

@@ -37,18 +37,23 @@ static void print_conf_err(const struct conf_err *e)
 }
 
 /* Loads and compiles the config (rule files included) without resolving
- * proxy hosts. Prints warnings and the first error. */
+ * proxy hosts. Prints the warnings, or every error of the config file
+ * (CONF_ERR_LIST_MAX of them, then how many more); then the first error
+ * of the rule files. */
 static int load_all(const char *path, struct config **conf, struct router **g)
 {
 	struct router_build_opts o = { .no_resolve = true };
+	struct conf_err_list errs;
 	struct conf_err e;
 	char buf[1024];
-	int r = config_load(path, conf, &e);
+	int r = config_load(path, conf, &errs);
 
 	if (r < 0) {
-		if (r == -EINVAL)
-			print_conf_err(&e);
-		else
+		for (size_t i = 0; i < conf_err_list_lines(&errs); i++) {
+			conf_err_list_line(&errs, i, buf, sizeof(buf));
+			fprintf(stderr, "%s\n", buf);
+		}
+		if (errs.n == 0)
 			fprintf(stderr, "%s: %s\n", path, strerror(-r));
 		return r;
 	}

@@ -174,10 +174,6 @@ static int router_build_ups(struct router *g, const struct config *cfg,
 			if (upstream_cfg_init(&u->cfg, &spec, why, sizeof(why)) < 0)
 				return conf_err_set(err, &p->pos, "proxy '%s': %s", p->name, why);
 		}
-		if (p->tls && p->skip_cert_verify)
-			log_warn("proxy '%s': skip-cert-verify is on: the TLS connection to %s is "
-				 "NOT authenticated, anyone on the path can read and change it",
-				 p->name, p->server);
 	}
 	return 0;
 }

@@ -1,0 +1,24 @@
+/* priv: the portable half, see priv.h. */
+#include "tun2socks/app/priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+int priv_check(const struct priv_facts *f, char *why, size_t len)
+{
+	if (len)
+		why[0] = '\0';
+	if (f->tun_fd >= 0 && f->tun_fd_open)
+		return 0;
+	if (f->tun_fd >= 0) {
+		if (len)
+			snprintf(why, len, "--tun-fd %d: not an open file descriptor", f->tun_fd);
+		return -EBADF;
+	}
+	if (f->tun_admin != 0)
+		return 0;
+	if (len)
+		snprintf(why, len, "cannot create the TUN device: %s, or pass an already-open TUN "
+			 "descriptor with --tun-fd N", f->hint);
+	return -EPERM;
+}
