@@ -17,6 +17,7 @@
 #include "config/config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -1394,16 +1395,42 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct kv 
 	return other_key(ld, e, what, &proxy_net_keys);
 }
 
+/* mihomo decodes a proxy's keys case-insensitively and reads '_' as '-'
+ * (its structure decoder's key replacer), so "Skip_Cert_Verify" is
+ * skip-cert-verify there: here too. Returns the known spelling k stands
+ * for, or k itself when it stands for none (then reported as written). */
+static const char *proxy_key_canon(const char *k, const struct key_set *ks, char *buf,
+				   size_t cap)
+{
+	size_t n = strlen(k);
+
+	if (n >= cap)
+		return k;
+	for (size_t i = 0; i <= n; i++)
+		buf[i] = k[i] == '_' ? '-' : (char)tolower((unsigned char)k[i]);
+	if (strcmp(buf, k) != 0 && (in_list(buf, ks->ours, ks->n_ours) ||
+				    in_list(buf, ks->mihomo, ks->n_mihomo)))
+		return buf;
+	return k;
+}
+
 /* The keys of a socks5/http/redirect proxy after name and type: each one,
  * then -EINVAL if any was wrong. */
 static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const struct kv *e,
 			   size_t count, const char *what, struct proxy_keys *pk)
 {
+	const struct key_set *ks = p->type == CONFIG_PROXY_REDIRECT ? &proxy_redirect_keys
+								    : &proxy_net_keys;
 	size_t before = ld->n_errors;
+	char canon[64];
 	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < count; i++)
-		r = recover(ld, proxy_key(ld, p, &e[i], what, pk));
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		struct kv k = e[i];
+
+		k.name = proxy_key_canon(e[i].name, ks, canon, sizeof(canon));
+		r = recover(ld, proxy_key(ld, p, &k, what, pk));
+	}
 	r = errors_since(ld, before, r);
 	if (r < 0)
 		return r;

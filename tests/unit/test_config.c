@@ -745,8 +745,10 @@ static void test_unknown_keys(void)
 		   7, 5, "proxy \"a\": unknown key \"passwrd\" (did you mean \"password\"?)");
 	expect_err("proxies:\n  - {name: a, type: http, sever: h, port: 1}\n", 2, 27,
 		   "proxy \"a\": unknown key \"sever\" (did you mean \"server\"?)");
-	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, skip_cert_verify: true}\n",
-		   2, 49, "proxy \"a\": unknown key \"skip_cert_verify\" (did you mean \"skip-cert-verify\"?)");
+	/* '_' and case as mihomo reads them; a key that stays unknown is
+	 * named as written. */
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, Pass_Wrd: p}\n",
+		   2, 49, "proxy \"a\": unknown key \"Pass_Wrd\"");
 	/* Suggestions come from mihomo's keys too. */
 	expect_err("proxies:\n  - {name: a, type: http, server: h, port: 1, client-fingerprnt: x}\n",
 		   2, 47, "proxy \"a\": unknown key \"client-fingerprnt\" (did you mean \"client-fingerprint\"?)");
@@ -763,6 +765,19 @@ static void test_unknown_keys(void)
 	expect_err("tun:\n  devcie: t0\n", 2, 3, "tun: unknown key \"devcie\" (did you mean \"device\"?)");
 	expect_err("tun:\n  auto-rout: true\n", 2, 3,
 		   "tun: unknown key \"auto-rout\" (did you mean \"auto-route\"?)");
+
+	/* mihomo's decoder reads "Skip_Cert_Verify" as skip-cert-verify and
+	 * "PassWord" as password: so do we. */
+	T_EQ_INT(load("proxies:\n  - {name: a, type: socks5, server: h, port: 1, tls: true,"
+		      " Skip_Cert_Verify: true, PassWord: p, UserName: u}\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(cfg->n_proxies == 1 && cfg->proxies[0].skip_cert_verify);
+		T_CHECK(cfg->proxies[0].password && !strcmp(cfg->proxies[0].password, "p"));
+		T_CHECK(cfg->proxies[0].username && !strcmp(cfg->proxies[0].username, "u"));
+		T_CHECK(find_warning(cfg, "skip-cert-verify is on") != NULL);
+		config_free(cfg);
+		cfg = NULL;
+	}
 
 	/* mihomo's keys: one warning each; unsupported types: not looked at. */
 	T_EQ_INT(load(ok_yaml, &cfg, &err), 0);
