@@ -7,7 +7,7 @@
 #include "tun2socks/app/cli.h"
 #include "test.h"
 
-static int parse(struct daemon_config *c, char *err, const char *a1, const char *a2,
+static int parse(struct options *c, char *err, const char *a1, const char *a2,
 		 const char *a3, const char *a4, const char *a5)
 {
 	char *argv[8] = { "tun2socks" };
@@ -20,7 +20,7 @@ static int parse(struct daemon_config *c, char *err, const char *a1, const char 
 }
 
 /* argv from a NULL-terminated list (for more than five arguments). */
-static int parsev(struct daemon_config *c, char *err, const char *const *args)
+static int parsev(struct options *c, char *err, const char *const *args)
 {
 	char *argv[64] = { "tun2socks" };
 	int argc = 1;
@@ -35,7 +35,7 @@ static int parsev(struct daemon_config *c, char *err, const char *const *args)
 
 static void test_defaults_and_flags(void)
 {
-	struct daemon_config c;
+	struct options c;
 	char err[256];
 
 	T_EQ_INT(parse(&c, err, "--proxy", "socks5://u:p@10.0.0.1:1081", NULL, NULL, NULL), CLI_RUN);
@@ -74,7 +74,7 @@ static void test_defaults_and_flags(void)
 
 static void test_errors(void)
 {
-	struct daemon_config c;
+	struct options c;
 	char err[256];
 
 	T_EQ_INT(parse(&c, err, NULL, NULL, NULL, NULL, NULL), -EINVAL);
@@ -111,7 +111,7 @@ static void test_errors(void)
 static void test_proxy_at_sign(void)
 {
 	char *argv[] = { "tun2socks", "--proxy", "http://user@pa:ss@127.0.0.1:8080" };
-	struct daemon_config c;
+	struct options c;
 	char err[512];
 
 	T_EQ_INT(cli_parse(3, argv, &c, err, sizeof(err)), -EINVAL);
@@ -133,7 +133,7 @@ static void test_proxy_at_sign(void)
 static void test_usage_defaults(void)
 {
 	const char *u = cli_usage();
-	struct daemon_config c;
+	struct options c;
 	char err[256];
 
 	T_CHECK(strstr(u, "Default port: socks5 1080, http 80,\n                         https 443") != NULL);
@@ -153,7 +153,7 @@ static const uint8_t v6_default[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1
 
 static void test_dns_defaults(void)
 {
-	struct daemon_config c;
+	struct options c;
 	char err[256];
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", NULL, NULL, NULL, NULL), CLI_RUN);
@@ -171,7 +171,7 @@ static void test_dns_defaults(void)
 
 static void test_dns_mode(void)
 {
-	struct daemon_config c;
+	struct options c;
 	char err[256];
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns", "real-ip", NULL, NULL), CLI_RUN);
@@ -193,7 +193,7 @@ static void test_dns_mode(void)
 
 static void test_dns_server(void)
 {
-	struct daemon_config c;
+	struct options c;
 	char err[256];
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server",
@@ -242,7 +242,7 @@ static void test_fake_ip_range(void)
 		"fd00::/129", "fd00::/0", "10.0.0.0/8,10.1.0.0/16", "fd00::/8,fd01::/16",
 		"10.0.0.0/8,junk", "10.0.0.0/8;fd00::/8", "[fd00::]/64",
 	};
-	struct daemon_config c;
+	struct options c;
 	char err[256], want[256];
 
 	/* One family listed: the other keeps its default. */
@@ -284,7 +284,7 @@ static void test_fake_ip_filter(void)
 {
 	static const char *const bad[] = { "a..b", "*example.com", "exa mple.com", "++.a.com",
 					   "a.com/x", "a.*b.com", "a@b.com" };
-	struct daemon_config c;
+	struct options c;
 	char err[256], want[512];
 
 	/* Comma-separated, spaces after commas and empty entries skipped. */
@@ -362,7 +362,7 @@ static void test_dns_all_flags(void)
 		"--log-level", "debug", NULL,
 	};
 	static const uint8_t fd00_1[16] = { 0xfd, 0, 0, 1 };
-	struct daemon_config c;
+	struct options c;
 	char err[256];
 
 	T_EQ_INT(parsev(&c, err, args), CLI_RUN);
@@ -384,7 +384,7 @@ static void test_dns_all_flags(void)
  * overwrote the earlier patterns' tails. */
 static void test_fake_ip_filter_repeat_after_spaces(void)
 {
-	struct daemon_config c;
+	struct options c;
 	char err[256];
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter",
@@ -402,7 +402,7 @@ static void test_fake_ip_filter_repeat_after_spaces(void)
  * cli_parse() failed with an empty err. */
 static void test_fake_ip_filter_trims(void)
 {
-	struct daemon_config c;
+	struct options c;
 	char err[256];
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", " a.example , b.example ",
@@ -414,7 +414,7 @@ static void test_fake_ip_filter_trims(void)
 
 static void test_dns_server_long_list(void)
 {
-	struct daemon_config c;
+	struct options c;
 	char err[256], list[8192];
 	size_t used = 0;
 

@@ -89,7 +89,7 @@ static int run_daemon(const char *const *args, char *out, size_t cap)
 {
 	char *argv[16] = { "tun2socks" };
 	char path[] = "/tmp/t2s-test-priv-XXXXXX";
-	struct daemon_config *cfg = malloc(sizeof(*cfg));
+	struct options *cfg = malloc(sizeof(*cfg));
 	int argc = 1, fd, saved, r = -1;
 	ssize_t n;
 	char err[512];

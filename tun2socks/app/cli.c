@@ -117,13 +117,6 @@ int cli_parse_cidr(const char *s, int v6, uint8_t *addr, uint8_t *prefix)
 	return 0;
 }
 
-enum {
-	OPT_PROXY, OPT_TUN, OPT_TUN_FD, OPT_TUN_FRAMING, OPT_TUN_ADDR, OPT_TUN_ADDR6,
-	OPT_MTU, OPT_BIND_IFACE, OPT_FWMARK, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
-	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_UDP_TIMEOUT,
-	OPT_DNS, OPT_DNS_SERVER, OPT_DNS_VIA_PROXY, OPT_FAKE_IP_RANGE, OPT_FAKE_IP_FILTER,
-	OPT_CONFIG, OPT_UDP, OPT_SRC, OPT_PROCESS,
-};
 
 static const struct {
 	const char *name;
@@ -200,7 +193,7 @@ static int cli_proxy(const char *val, struct proxy_url *out, char *err, size_t e
 }
 
 /* "CIDR[,CIDR6]": each listed family replaces that family's pool. */
-static int cli_fake_range(const char *val, struct daemon_dns_config *dns)
+static int cli_fake_range(const char *val, struct options_dns *dns)
 {
 	char buf[128];
 	char *save = NULL, *tok;
@@ -223,61 +216,14 @@ static int cli_fake_range(const char *val, struct daemon_dns_config *dns)
 	return seen4 || seen6 ? 0 : -EINVAL;
 }
 
-/* Splits the comma-separated patterns into dns->filter, checking each. */
-static int cli_fake_filter(const char *val, struct daemon_dns_config *dns, char *err,
-			   size_t errlen)
-{
-	struct domain_match *m = NULL;
-	size_t used = dns->filter_used, n = 0;
-	char *save = NULL, *tok;
-	int r;
-
-	while (dns->filter[n])
-		n++;
-	if (used + strlen(val) + 1 > sizeof(dns->filter_buf))
-		return cli_err(err, errlen, "--fake-ip-filter", "list too long (4 KiB at most)", "...");
-	r = domain_match_create(&m);
-	if (r < 0)
-		return r;
-	memcpy(dns->filter_buf + used, val, strlen(val) + 1);
-	/* Later values go after this one whole (tokens point into it). */
-	dns->filter_used = used + strlen(val) + 1;
-	for (tok = strtok_r(dns->filter_buf + used, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		size_t tl;
-
-		while (*tok == ' ')
-			tok++;
-		tl = strlen(tok);
-		while (tl > 0 && tok[tl - 1] == ' ')
-			tok[--tl] = '\0';
-		if (*tok == '\0')
-			continue;
-		if (n + 1 >= sizeof(dns->filter) / sizeof(dns->filter[0])) {
-			r = cli_err(err, errlen, "--fake-ip-filter", "at most 256 patterns", tok);
-			break;
-		}
-		if (domain_match_add(m, tok) < 0) {
-			r = cli_err(err, errlen, "--fake-ip-filter",
-				    "expected patterns like example.com, *.example.com, "
-				    ".example.com or +.example.com", tok);
-			break;
-		}
-		dns->filter[n++] = tok;
-		dns->filter[n] = NULL;
-	}
-	domain_match_destroy(m);
-	return r;
-}
-
-int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_t errlen)
+int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errlen)
 {
 	bool have_proxy = false, have_tun = false;
 	int action = CLI_RUN, first = 1;
 	unsigned long v;
 	int r;
 
-	daemon_config_defaults(cfg);
+	options_defaults(cfg);
 	err[0] = '\0';
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
 		action = CLI_CHECK;
@@ -449,7 +395,7 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 					       "expected CIDR[,CIDR6] like 198.18.0.0/15,fdfe:dcba:9876:1::/64", val);
 			break;
 		case OPT_FAKE_IP_FILTER:
-			r = cli_fake_filter(val, &cfg->dns, err, errlen);
+			r = options_add_fake_filter(val, &cfg->dns, err, errlen);
 			if (r < 0)
 				return r;
 			break;
@@ -487,90 +433,4 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 		return -EINVAL;
 	}
 	return CLI_RUN;
-}
-
-static bool cli_given(const struct daemon_config *cfg, int opt)
-{
-	return (cfg->given >> opt) & 1;
-}
-
-int cli_apply_config(struct daemon_config *cfg, const struct config *conf, char *err,
-		     size_t errlen)
-{
-	const struct config_dns *dns = &conf->dns;
-	int r;
-
-	if (conf->tun.device && !cli_given(cfg, OPT_TUN) && cfg->tun.fd < 0) {
-		snprintf(cfg->tun_name, sizeof(cfg->tun_name), "%s", conf->tun.device);
-		cfg->tun.name = cfg->tun_name;
-	}
-	if (conf->tun.mtu && !cli_given(cfg, OPT_MTU))
-		cfg->tun.mtu = conf->tun.mtu;
-	if (conf->tun.n_inet4 > 0 && !cli_given(cfg, OPT_TUN_ADDR)) {
-		memcpy(cfg->tun.addr4, conf->tun.inet4[0].addr, 4);
-		cfg->tun.prefix4 = (uint8_t)conf->tun.inet4[0].prefix;
-		cfg->tun.has_addr4 = true;
-	}
-	if (conf->tun.n_inet6 > 0 && !cli_given(cfg, OPT_TUN_ADDR6)) {
-		memcpy(cfg->tun.addr6, conf->tun.inet6[0].addr, 16);
-		cfg->tun.prefix6 = (uint8_t)conf->tun.inet6[0].prefix;
-		cfg->tun.has_addr6 = true;
-	}
-	if (conf->interface_name && !cli_given(cfg, OPT_BIND_IFACE))
-		snprintf(cfg->sock.bind_iface, sizeof(cfg->sock.bind_iface), "%s",
-			 conf->interface_name);
-	if (conf->has_routing_mark && !cli_given(cfg, OPT_FWMARK) && conf->routing_mark) {
-		cfg->sock.has_fwmark = true;
-		cfg->sock.fwmark = conf->routing_mark;
-	}
-	if (conf->has_log_level && !cli_given(cfg, OPT_LOG_LEVEL)) {
-		static const enum log_level map[] = {
-			[CONFIG_LOG_SILENT] = LOG_ERROR, [CONFIG_LOG_ERROR] = LOG_ERROR,
-			[CONFIG_LOG_WARNING] = LOG_WARN, [CONFIG_LOG_INFO] = LOG_INFO,
-			[CONFIG_LOG_DEBUG] = LOG_DEBUG,
-		};
-		cfg->log_level = map[conf->log_level];
-	}
-	if (!dns->present)
-		return 0;
-	if (!cli_given(cfg, OPT_DNS))
-		cfg->dns.mode = !dns->enable                      ? DNS_MODE_OFF
-				: dns->mode == CONFIG_DNS_FAKE_IP ? DNS_MODE_FAKE_IP
-								  : DNS_MODE_REAL_IP;
-	if (dns->n_nameservers > 0 && !cli_given(cfg, OPT_DNS_SERVER)) {
-		size_t off = 0;
-
-		for (size_t i = 0; i < dns->n_nameservers; i++) {
-			int n = snprintf(cfg->dns.servers_buf + off, sizeof(cfg->dns.servers_buf) - off,
-					 "%s%s", i ? "," : "", dns->nameservers[i].text);
-
-			if (n < 0 || (size_t)n >= sizeof(cfg->dns.servers_buf) - off) {
-				snprintf(err, errlen, "%s: dns.nameserver: list too long (1 KiB at most)",
-					 conf->file);
-				return -EINVAL;
-			}
-			off += (size_t)n;
-		}
-		cfg->dns.servers = cfg->dns.servers_buf;
-	}
-	if (!cli_given(cfg, OPT_FAKE_IP_RANGE)) {
-		if (dns->has_fake_ip_range) {
-			/* mihomo writes the range with its first address
-			 * ("198.18.0.1/16"): the host bits do not matter. */
-			memcpy(cfg->dns.net4, dns->fake_ip_range.addr, 4);
-			cfg->dns.prefix4 = (uint8_t)dns->fake_ip_range.prefix;
-			cfg->dns.has4 = true;
-		}
-		if (dns->has_fake_ip_range6) {
-			memcpy(cfg->dns.net6, dns->fake_ip_range6.addr, 16);
-			cfg->dns.prefix6 = (uint8_t)dns->fake_ip_range6.prefix;
-			cfg->dns.has6 = true;
-		}
-	}
-	for (size_t i = 0; i < dns->n_fake_ip_filter; i++) {
-		r = cli_fake_filter(dns->fake_ip_filter[i].text, &cfg->dns, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }

@@ -20,7 +20,7 @@
 
 #include "resolver/dns_intercept.h"
 #include "resolver/dns_socks.h"
-#include "tun2socks/app/cli.h"
+#include "tun2socks/app/options.h"
 #include "config/config.h"
 #include "tun2socks/flow/flow.h"
 #include "tun2socks/flow/flow_udp.h"
@@ -33,7 +33,7 @@
 #include "tun2socks/app/priv.h"
 
 struct daemon {
-	struct daemon_config *cfg;
+	struct options *cfg;
 	struct config *conf;          /* -c FILE, or NULL */
 	struct router_ctx *router;
 	struct proc_lookup *procs;
@@ -61,35 +61,6 @@ struct daemon {
 	uint64_t tun_read_errors, tun_write_drops;
 	int exit_code;
 };
-
-void daemon_config_defaults(struct daemon_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->tun.fd = -1;
-	cfg->tun.framing = -1;
-	cfg->tun.mtu = 8500;
-	cfg->tun.has_addr4 = true;
-	memcpy(cfg->tun.addr4, (uint8_t[]){ 198, 18, 0, 1 }, 4);
-	cfg->tun.prefix4 = 15;
-	cfg->tun.has_addr6 = true;
-	memcpy(cfg->tun.addr6,
-	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 16);
-	cfg->tun.prefix6 = 126;
-	cfg->connect_timeout_s = 10;
-	/* RFC 5382 REQ-5: an established TCP mapping lives >= 2 h 4 min. */
-	cfg->idle_timeout_s = 7440;
-	cfg->udp_timeout_s = 60;
-	cfg->log_level = LOG_INFO;
-	cfg->check_proxy = true;
-	cfg->dns.mode = DNS_MODE_FAKE_IP;
-	cfg->dns.has4 = true;
-	memcpy(cfg->dns.net4, (uint8_t[]){ 198, 18, 0, 0 }, 4);
-	cfg->dns.prefix4 = 15;
-	cfg->dns.has6 = true;
-	memcpy(cfg->dns.net6,
-	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 }, 16);
-	cfg->dns.prefix6 = 64;
-}
 
 /* ---- upstream setup ------------------------------------------------------- */
 
@@ -234,7 +205,7 @@ static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf,
 /* The forwarder (c-ares, or TCP through the proxy) and the interceptor. */
 static int daemon_dns_start(struct daemon *d)
 {
-	const struct daemon_dns_config *dc = &d->cfg->dns;
+	const struct options_dns *dc = &d->cfg->dns;
 	struct dns_intercept_config ic = {
 		.mode = dc->mode, .has4 = dc->has4, .has6 = dc->has6,
 		.prefix4 = dc->prefix4, .prefix6 = dc->prefix6, .filter = dc->filter,
@@ -481,7 +452,7 @@ static void daemon_close_walk(uv_handle_t *h, void *arg)
 /* Before anything else: without the privilege a TUN needs, every later
  * step would fail or mislead (the proxy probe runs first and would blame
  * the proxy). */
-static int daemon_check_priv(const struct daemon_config *cfg)
+static int daemon_check_priv(const struct options *cfg)
 {
 	struct priv_facts f = {
 		.tun_admin = priv_tun_admin(),
@@ -497,7 +468,7 @@ static int daemon_check_priv(const struct daemon_config *cfg)
 	return r;
 }
 
-int daemon_run(struct daemon_config *cfg)
+int daemon_run(struct options *cfg)
 {
 	struct daemon *d;
 	struct router *gen = NULL;
@@ -518,7 +489,7 @@ int daemon_run(struct daemon_config *cfg)
 	if (cfg->config_path != NULL) {
 		if (daemon_load_config(cfg->config_path, &d->conf) < 0)
 			goto out_free;
-		if (cli_apply_config(cfg, d->conf, err, sizeof(err)) < 0) {
+		if (options_apply_config(cfg, d->conf, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			goto out_free;
 		}

@@ -69,7 +69,7 @@ static int load_all(const char *path, struct config **conf, struct router **g)
 	return r;
 }
 
-static int cmd_check(const struct daemon_config *cfg)
+static int cmd_check(const struct options *cfg)
 {
 	struct config *conf = NULL;
 	struct router *g = NULL;
@@ -137,7 +137,7 @@ static int match_split(const char *s, char *host, size_t cap, uint16_t *port)
 	return 0;
 }
 
-static int cmd_match(const struct daemon_config *cfg)
+static int cmd_match(const struct options *cfg)
 {
 	struct config *conf = NULL;
 	struct router *g = NULL;
@@ -210,7 +210,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct daemon_config *cfg = malloc(sizeof(*cfg));
+	struct options *cfg = malloc(sizeof(*cfg));
 	char err[512];
 	int r;
 

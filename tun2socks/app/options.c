@@ -1,0 +1,230 @@
+/* options: defaults, a config file applied onto the command line, and what
+ * a reload changes (see options.h). */
+#include "tun2socks/app/options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "resolver/domain_match.h"
+
+static int options_err(char *err, size_t errlen, const char *opt, const char *what,
+		       const char *got)
+{
+	snprintf(err, errlen, "%s: %s, got '%s'", opt, what, got);
+	return -EINVAL;
+}
+
+void options_defaults(struct options *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->tun.fd = -1;
+	cfg->tun.framing = -1;
+	cfg->tun.mtu = 8500;
+	cfg->tun.has_addr4 = true;
+	memcpy(cfg->tun.addr4, (uint8_t[]){ 198, 18, 0, 1 }, 4);
+	cfg->tun.prefix4 = 15;
+	cfg->tun.has_addr6 = true;
+	memcpy(cfg->tun.addr6,
+	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 16);
+	cfg->tun.prefix6 = 126;
+	cfg->connect_timeout_s = 10;
+	/* RFC 5382 REQ-5: an established TCP mapping lives >= 2 h 4 min. */
+	cfg->idle_timeout_s = 7440;
+	cfg->udp_timeout_s = 60;
+	cfg->log_level = LOG_INFO;
+	cfg->check_proxy = true;
+	cfg->dns.mode = DNS_MODE_FAKE_IP;
+	cfg->dns.has4 = true;
+	memcpy(cfg->dns.net4, (uint8_t[]){ 198, 18, 0, 0 }, 4);
+	cfg->dns.prefix4 = 15;
+	cfg->dns.has6 = true;
+	memcpy(cfg->dns.net6,
+	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 }, 16);
+	cfg->dns.prefix6 = 64;
+}
+
+/* Splits the comma-separated patterns into dns->filter, checking each. */
+int options_add_fake_filter(const char *val, struct options_dns *dns, char *err,
+			   size_t errlen)
+{
+	struct domain_match *m = NULL;
+	size_t used = dns->filter_used, n = 0;
+	char *save = NULL, *tok;
+	int r;
+
+	while (dns->filter[n])
+		n++;
+	if (used + strlen(val) + 1 > sizeof(dns->filter_buf))
+		return options_err(err, errlen, "--fake-ip-filter", "list too long (4 KiB at most)", "...");
+	r = domain_match_create(&m);
+	if (r < 0)
+		return r;
+	memcpy(dns->filter_buf + used, val, strlen(val) + 1);
+	/* Later values go after this one whole (tokens point into it). */
+	dns->filter_used = used + strlen(val) + 1;
+	for (tok = strtok_r(dns->filter_buf + used, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t tl;
+
+		while (*tok == ' ')
+			tok++;
+		tl = strlen(tok);
+		while (tl > 0 && tok[tl - 1] == ' ')
+			tok[--tl] = '\0';
+		if (*tok == '\0')
+			continue;
+		if (n + 1 >= sizeof(dns->filter) / sizeof(dns->filter[0])) {
+			r = options_err(err, errlen, "--fake-ip-filter", "at most 256 patterns", tok);
+			break;
+		}
+		if (domain_match_add(m, tok) < 0) {
+			r = options_err(err, errlen, "--fake-ip-filter",
+				    "expected patterns like example.com, *.example.com, "
+				    ".example.com or +.example.com", tok);
+			break;
+		}
+		dns->filter[n++] = tok;
+		dns->filter[n] = NULL;
+	}
+	domain_match_destroy(m);
+	return r;
+}
+
+bool options_given(const struct options *cfg, enum options_flag opt)
+{
+	return (cfg->given >> opt) & 1;
+}
+
+int options_apply_config(struct options *cfg, const struct config *conf, char *err,
+		     size_t errlen)
+{
+	const struct config_dns *dns = &conf->dns;
+	int r;
+
+	if (conf->tun.device && !options_given(cfg, OPT_TUN) && cfg->tun.fd < 0) {
+		snprintf(cfg->tun_name, sizeof(cfg->tun_name), "%s", conf->tun.device);
+		cfg->tun.name = cfg->tun_name;
+	}
+	if (conf->tun.mtu && !options_given(cfg, OPT_MTU))
+		cfg->tun.mtu = conf->tun.mtu;
+	if (conf->tun.n_inet4 > 0 && !options_given(cfg, OPT_TUN_ADDR)) {
+		memcpy(cfg->tun.addr4, conf->tun.inet4[0].addr, 4);
+		cfg->tun.prefix4 = (uint8_t)conf->tun.inet4[0].prefix;
+		cfg->tun.has_addr4 = true;
+	}
+	if (conf->tun.n_inet6 > 0 && !options_given(cfg, OPT_TUN_ADDR6)) {
+		memcpy(cfg->tun.addr6, conf->tun.inet6[0].addr, 16);
+		cfg->tun.prefix6 = (uint8_t)conf->tun.inet6[0].prefix;
+		cfg->tun.has_addr6 = true;
+	}
+	if (conf->interface_name && !options_given(cfg, OPT_BIND_IFACE))
+		snprintf(cfg->sock.bind_iface, sizeof(cfg->sock.bind_iface), "%s",
+			 conf->interface_name);
+	if (conf->has_routing_mark && !options_given(cfg, OPT_FWMARK) && conf->routing_mark) {
+		cfg->sock.has_fwmark = true;
+		cfg->sock.fwmark = conf->routing_mark;
+	}
+	if (conf->has_log_level && !options_given(cfg, OPT_LOG_LEVEL)) {
+		static const enum log_level map[] = {
+			[CONFIG_LOG_SILENT] = LOG_ERROR, [CONFIG_LOG_ERROR] = LOG_ERROR,
+			[CONFIG_LOG_WARNING] = LOG_WARN, [CONFIG_LOG_INFO] = LOG_INFO,
+			[CONFIG_LOG_DEBUG] = LOG_DEBUG,
+		};
+		cfg->log_level = map[conf->log_level];
+	}
+	if (!dns->present)
+		return 0;
+	if (!options_given(cfg, OPT_DNS))
+		cfg->dns.mode = !dns->enable                      ? DNS_MODE_OFF
+				: dns->mode == CONFIG_DNS_FAKE_IP ? DNS_MODE_FAKE_IP
+								  : DNS_MODE_REAL_IP;
+	if (dns->n_nameservers > 0 && !options_given(cfg, OPT_DNS_SERVER)) {
+		size_t off = 0;
+
+		for (size_t i = 0; i < dns->n_nameservers; i++) {
+			int n = snprintf(cfg->dns.servers_buf + off, sizeof(cfg->dns.servers_buf) - off,
+					 "%s%s", i ? "," : "", dns->nameservers[i].text);
+
+			if (n < 0 || (size_t)n >= sizeof(cfg->dns.servers_buf) - off) {
+				snprintf(err, errlen, "%s: dns.nameserver: list too long (1 KiB at most)",
+					 conf->file);
+				return -EINVAL;
+			}
+			off += (size_t)n;
+		}
+		cfg->dns.servers = cfg->dns.servers_buf;
+	}
+	if (!options_given(cfg, OPT_FAKE_IP_RANGE)) {
+		if (dns->has_fake_ip_range) {
+			/* mihomo writes the range with its first address
+			 * ("198.18.0.1/16"): the host bits do not matter. */
+			memcpy(cfg->dns.net4, dns->fake_ip_range.addr, 4);
+			cfg->dns.prefix4 = (uint8_t)dns->fake_ip_range.prefix;
+			cfg->dns.has4 = true;
+		}
+		if (dns->has_fake_ip_range6) {
+			memcpy(cfg->dns.net6, dns->fake_ip_range6.addr, 16);
+			cfg->dns.prefix6 = (uint8_t)dns->fake_ip_range6.prefix;
+			cfg->dns.has6 = true;
+		}
+	}
+	for (size_t i = 0; i < dns->n_fake_ip_filter; i++) {
+		r = options_add_fake_filter(dns->fake_ip_filter[i].text, &cfg->dns, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Appends name to why ("a, b"). */
+static void options_note(char *why, size_t whylen, const char *name)
+{
+	size_t n = strlen(why);
+
+	if (n < whylen)
+		snprintf(why + n, whylen - n, "%s%s", n ? ", " : "", name);
+}
+
+unsigned options_reload_diff(const struct options *running, const struct options *next,
+			     char *why, size_t whylen)
+{
+	const struct options_dns *a = &running->dns, *b = &next->dns;
+	unsigned mask = 0;
+
+	if (whylen)
+		why[0] = '\0';
+	if (running->log_level != next->log_level)
+		mask |= OPTIONS_LOG_LEVEL;
+	if (strcmp(running->sock.bind_iface, next->sock.bind_iface) != 0 ||
+	    running->sock.has_fwmark != next->sock.has_fwmark ||
+	    (next->sock.has_fwmark && running->sock.fwmark != next->sock.fwmark))
+		mask |= OPTIONS_SOCK;
+	if (strcmp(running->tun_name, next->tun_name) != 0)
+		options_note(why, whylen, "tun.device");
+	if (running->tun.mtu != next->tun.mtu)
+		options_note(why, whylen, "tun.mtu");
+	if (running->tun.has_addr4 != next->tun.has_addr4 ||
+	    memcmp(running->tun.addr4, next->tun.addr4, 4) ||
+	    running->tun.prefix4 != next->tun.prefix4)
+		options_note(why, whylen, "tun.inet4-address");
+	if (running->tun.has_addr6 != next->tun.has_addr6 ||
+	    memcmp(running->tun.addr6, next->tun.addr6, 16) ||
+	    running->tun.prefix6 != next->tun.prefix6)
+		options_note(why, whylen, "tun.inet6-address");
+	if (a->mode != b->mode)
+		options_note(why, whylen, "dns.enable/enhanced-mode");
+	if ((a->servers == NULL) != (b->servers == NULL) ||
+	    (a->servers && strcmp(a->servers, b->servers) != 0))
+		options_note(why, whylen, "dns.nameserver");
+	if (a->has4 != b->has4 || memcmp(a->net4, b->net4, 4) || a->prefix4 != b->prefix4 ||
+	    a->has6 != b->has6 || memcmp(a->net6, b->net6, 16) || a->prefix6 != b->prefix6)
+		options_note(why, whylen, "dns.fake-ip-range");
+	if (a->filter_used != b->filter_used ||
+	    memcmp(a->filter_buf, b->filter_buf, a->filter_used) != 0)
+		options_note(why, whylen, "dns.fake-ip-filter");
+	if (whylen && why[0])
+		mask |= OPTIONS_RESTART;
+	return mask;
+}

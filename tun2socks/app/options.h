@@ -1,0 +1,95 @@
+/* options: the daemon's settings, their defaults, and a config file
+ * applied onto them (the command line wins). cli fills them from argv;
+ * the daemon runs by them and, on SIGHUP, asks options_reload_diff what a
+ * new config changes. Pure: no I/O besides the error text returned. */
+#ifndef T2S_OPTIONS_H
+#define T2S_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/proxy_url.h"
+#include "resolver/dns_intercept.h"
+#include "tun2socks/base/log.h"
+#include "tun2socks/base/sock.h"
+#include "tun2socks/tun/tun.h"
+
+struct config;
+
+/* One bit each in options.given: set by cli for every flag on the command
+ * line, so a config file never overrides what the user typed. */
+enum options_flag {
+	OPT_PROXY, OPT_TUN, OPT_TUN_FD, OPT_TUN_FRAMING, OPT_TUN_ADDR, OPT_TUN_ADDR6,
+	OPT_MTU, OPT_BIND_IFACE, OPT_FWMARK, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
+	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_UDP_TIMEOUT,
+	OPT_DNS, OPT_DNS_SERVER, OPT_DNS_VIA_PROXY, OPT_FAKE_IP_RANGE, OPT_FAKE_IP_FILTER,
+	OPT_CONFIG, OPT_UDP, OPT_SRC, OPT_PROCESS,
+};
+
+struct options {
+	struct proxy_url proxy;
+	bool has_proxy;              /* --proxy given */
+	const char *config_path;     /* -c FILE, or NULL */
+	uint64_t given;              /* bit per command-line option seen */
+	/* tun2socks match HOST[:PORT] [--udp] [--src IP] [--process P] */
+	const char *match_target, *match_src, *match_process;
+	bool match_udp;
+	struct tun_config tun;  /* tun.name points into tun_name */
+	char tun_name[64];
+	struct sock_opts sock;
+	unsigned connect_timeout_s;  /* proxy connect + handshake */
+	unsigned idle_timeout_s;     /* 0: never */
+	unsigned udp_timeout_s;      /* idle UDP session; DNS-only ones: 10 s */
+	enum log_level log_level;
+	bool check_proxy;            /* probe the proxy at startup */
+	struct options_dns {
+		enum dns_mode mode;          /* default fake-ip */
+		const char *servers;         /* --dns-server; NULL: system's */
+		bool via_proxy;              /* forward over TCP through SOCKS5 */
+		bool has4, has6;             /* fake pools */
+		uint8_t net4[4], prefix4;
+		uint8_t net6[16], prefix6;
+		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
+		char filter_buf[4096];
+		size_t filter_used;          /* bytes of filter_buf taken */
+		const char *filter[257];
+		char servers_buf[1024];      /* nameservers from the config */
+	} dns;
+};
+
+/* Fills the defaults documented in --help. */
+void options_defaults(struct options *cfg);
+
+/* Fills the defaults documented in --help. */
+void options_defaults(struct options *cfg);
+
+/* True when the command line set opt. */
+bool options_given(const struct options *cfg, enum options_flag opt);
+
+/* Fills what the command line did not set from the config file: TUN
+ * (device, mtu, first inet4/inet6 address), DNS (enable, enhanced-mode,
+ * nameserver, fake-ip-range/6, fake-ip-filter added to the flag's),
+ * interface-name, routing-mark, log-level. 0 or -EINVAL with err. */
+int options_apply_config(struct options *cfg, const struct config *conf, char *err,
+			 size_t errlen);
+
+/* Adds comma-separated fake-ip-filter patterns (the flag's or the
+ * config's), checking each. 0 or -EINVAL with err. */
+int options_add_fake_filter(const char *val, struct options_dns *dns, char *err, size_t errlen);
+
+/* What a reload may change while running, and what needs a restart. */
+enum options_change {
+	OPTIONS_LOG_LEVEL = 1 << 0,  /* applied at once */
+	OPTIONS_SOCK = 1 << 1,       /* interface-name, routing-mark: new sockets */
+	OPTIONS_RESTART = 1 << 2,    /* TUN or DNS settings: named in why */
+};
+
+/* Compares the running settings with those a reload would give (the same
+ * command line, the new config applied). Returns a mask of
+ * options_change; with OPTIONS_RESTART, why lists the settings that keep
+ * their running value until a restart ("tun.mtu, dns.enhanced-mode"). */
+unsigned options_reload_diff(const struct options *running, const struct options *next,
+			     char *why, size_t whylen);
+
+#endif
