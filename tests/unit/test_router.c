@@ -35,20 +35,20 @@ static const char conf_text[] =
 	"  - IP-CIDR,10.0.0.0/8,DIRECT\n"
 	"  - MATCH,s1\n";
 
-static struct router *build(const char *text, struct config **cfg_out, struct conf_err *err,
+static struct router_gen *build(const char *text, struct config **cfg_out, struct conf_err *err,
 			    int *ret)
 {
-	struct router_build_opts o = { .no_resolve = true };
+	struct router_gen_opts o = { .no_resolve = true };
 	struct conf_err_list errs;
 	struct config *cfg = NULL;
-	struct router *g = NULL;
+	struct router_gen *g = NULL;
 	int r = config_load_buf(text, strlen(text), "r.yaml", &cfg, &errs);
 
 	memset(err, 0, sizeof(*err));
 	if (errs.n) /* the first in the file */
 		*err = errs.v[0];
 	if (r == 0)
-		r = router_build(cfg, &o, &g, err);
+		r = router_gen_build(cfg, &o, &g, err);
 	*ret = r;
 	*cfg_out = cfg;
 	return g;
@@ -68,7 +68,7 @@ static int resolves_to_10(const char *name, struct sockaddr_storage *addrs, size
 }
 
 /* Decides a flow to name (fake-ip: no address) or to the literal addr. */
-static void decide(struct router *g, const char *name, const char *addr, uint16_t port, bool udp,
+static void decide(struct router_gen *g, const char *name, const char *addr, uint16_t port, bool udp,
 		   const char *proc, struct route *rt)
 {
 	ip_addr_t dst, src;
@@ -90,7 +90,7 @@ static void test_decisions(void)
 {
 	struct config *cfg;
 	struct conf_err err;
-	struct router *g;
+	struct router_gen *g;
 	struct route rt;
 	char t[300];
 	int r;
@@ -99,19 +99,19 @@ static void test_decisions(void)
 	T_EQ_INT(r, 0);
 	if (g == NULL)
 		return;
-	T_EQ_INT(router_rule_count(g), 10);
+	T_EQ_INT(router_gen_rule_count(g), 10);
 
 	decide(g, "api.example.com", NULL, 443, false, NULL, &rt);
 	T_EQ_INT(rt.action, ROUTE_DIRECT); /* a redirect is DIRECT elsewhere */
 	T_EQ_STR(rt.via, "r1");
 	socks5_addr_str(&rt.target, t, sizeof(t));
 	T_EQ_STR(t, "127.0.0.1:8443");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
 	decide(g, "dns.example.com", NULL, 53, true, NULL, &rt);
 	socks5_addr_str(&rt.target, t, sizeof(t));
 	T_EQ_STR(t, "[::1]:53");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
 	/* A group goes to its first member; the name reaches the proxy. */
 	decide(g, "www.web.test", NULL, 80, false, NULL, &rt);
@@ -121,39 +121,39 @@ static void test_decisions(void)
 	T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,web.test,G");
 	T_EQ_INT(rt.target.atyp, SOCKS5_ATYP_DOMAIN);
 	T_EQ_STR(rt.target.u.domain, "www.web.test");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
 	/* UDP cannot go to the HTTP member: the group's rule is skipped
 	 * and MATCH decides. */
 	decide(g, "www.web.test", NULL, 443, true, NULL, &rt);
 	T_EQ_STR(rt.via, "s1");
 	T_EQ_STR(rt.rule, "MATCH,s1");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
 	decide(g, "x.inline.test", NULL, 80, false, NULL, &rt);
 	T_EQ_INT(rt.action, ROUTE_REJECT);
 	T_EQ_STR(rt.rule, "RULE-SET,inl,REJECT");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
 	decide(g, "dropme.test", NULL, 80, false, NULL, &rt);
 	T_EQ_INT(rt.action, ROUTE_DROP);
 	T_EQ_STR(rt.via, "REJECT-DROP");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
 	/* The process is asked only because a PROCESS rule was reached. */
 	decide(g, "other.test", NULL, 80, false, "curl", &rt);
 	T_EQ_STR(rt.via, "s2");
 	T_EQ_STR(rt.proc, "curl");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
 	/* udp: false: the s2 rule is skipped for UDP only. */
 	decide(g, "a.udp.test", NULL, 53, false, NULL, &rt);
 	T_EQ_STR(rt.via, "s2");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 	decide(g, "a.udp.test", NULL, 53, true, NULL, &rt);
 	T_EQ_STR(rt.via, "s1");
 	T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,udp.test,s1");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
 	/* IP rule on a name: resolved (10.1.2.3) and matched; the target
 	 * stays the name. */
@@ -161,18 +161,18 @@ static void test_decisions(void)
 	T_EQ_INT(rt.action, ROUTE_DIRECT);
 	T_EQ_STR(rt.rule, "IP-CIDR,10.0.0.0/8,DIRECT");
 	T_EQ_STR(rt.target.u.domain, "intranet.test");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 	/* A name that does not resolve: IP rules see no address. */
 	decide(g, "nowhere.test", NULL, 22, false, NULL, &rt);
 	T_EQ_STR(rt.rule, "MATCH,s1");
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
 	decide(g, NULL, "10.9.9.9", 22, false, NULL, &rt);
 	T_EQ_INT(rt.action, ROUTE_DIRECT);
 	T_EQ_INT(rt.target.atyp, SOCKS5_ATYP_IPV4);
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 
-	router_unref(g);
+	router_gen_unref(g);
 	config_free(cfg);
 }
 
@@ -180,7 +180,7 @@ static void test_errors(void)
 {
 	struct config *cfg;
 	struct conf_err err;
-	struct router *g;
+	struct router_gen *g;
 	int r;
 
 	/* A rule naming an unsupported proxy fails at the target. */
@@ -216,25 +216,25 @@ static void test_errors(void)
 static void test_no_rules(void)
 {
 	struct upstream_cfg up = { .proto = &upstream_socks5, .server_str = "192.0.2.7:1080" };
-	struct router_build_opts o = { .default_up = &up };
+	struct router_gen_opts o = { .default_up = &up };
 	struct conf_err err;
-	struct router *g = NULL;
+	struct router_gen *g = NULL;
 	struct route rt;
 
-	T_EQ_INT(router_build(NULL, &o, &g, &err), 0);
+	T_EQ_INT(router_gen_build(NULL, &o, &g, &err), 0);
 	decide(g, "x.test", NULL, 80, false, NULL, &rt);
 	T_EQ_INT(rt.action, ROUTE_PROXY);
 	T_EQ_STR(rt.up->server_str, "192.0.2.7:1080");
 	T_EQ_STR(rt.rule, "MATCH (no rules)");
-	router_unref(rt.hold);
-	router_unref(g);
+	router_gen_unref(rt.hold);
+	router_gen_unref(g);
 
 	o.default_up = NULL;
-	T_EQ_INT(router_build(NULL, &o, &g, &err), 0);
+	T_EQ_INT(router_gen_build(NULL, &o, &g, &err), 0);
 	decide(g, NULL, "203.0.113.1", 80, true, NULL, &rt);
 	T_EQ_INT(rt.action, ROUTE_DIRECT);
-	router_unref(rt.hold);
-	router_unref(g);
+	router_gen_unref(rt.hold);
+	router_gen_unref(g);
 }
 
 int main(void)

@@ -117,11 +117,11 @@ static int daemon_load_config(const char *path, struct config **out)
 	return 0;
 }
 
-static int daemon_build_router(struct daemon *d, const struct config *conf, struct router **out)
+static int daemon_build_router(struct daemon *d, const struct config *conf, struct router_gen **out)
 {
-	struct router_build_opts o = { .default_up = d->cfg->has_proxy ? &d->upstream : NULL };
+	struct router_gen_opts o = { .default_up = d->cfg->has_proxy ? &d->upstream : NULL };
 	struct conf_err e;
-	int r = router_build(conf, &o, out, &e);
+	int r = router_gen_build(conf, &o, out, &e);
 
 	if (r == -EINVAL)
 		daemon_log_conf_err("", &e);
@@ -137,7 +137,7 @@ static void daemon_on_sighup(uv_signal_t *h, int signum)
 {
 	struct daemon *d = h->data;
 	struct config *conf = NULL;
-	struct router *g = NULL;
+	struct router_gen *g = NULL;
 
 	(void)signum;
 	if (d->cfg->config_path == NULL) {
@@ -154,7 +154,7 @@ static void daemon_on_sighup(uv_signal_t *h, int signum)
 	router_ctx_swap(d->router, g);
 	config_free(d->conf);
 	d->conf = conf;
-	log_info("reloaded: %zu proxies, %zu rules", conf->n_proxies, router_rule_count(g));
+	log_info("reloaded: %zu proxies, %zu rules", conf->n_proxies, router_gen_rule_count(g));
 }
 
 /* One TCP connect to the proxy before the TUN exists, so a typo'd or dead
@@ -471,7 +471,7 @@ static int daemon_check_priv(const struct options *cfg)
 int daemon_run(struct options *cfg)
 {
 	struct daemon *d;
-	struct router *gen = NULL;
+	struct router_gen *gen = NULL;
 	char err[256] = "";
 	int r, ret = 1;
 
@@ -663,7 +663,7 @@ out_loop:
 out_tun:
 	tun_close(d->tun);
 out_free:
-	router_unref(gen);
+	router_gen_unref(gen);
 	proc_lookup_destroy(d->procs);
 	config_free(d->conf);
 	upstream_cfg_free(&d->upstream);

@@ -40,9 +40,9 @@ static void print_conf_err(const struct conf_err *e)
  * proxy hosts. Prints the warnings, or every error of the config file
  * (CONF_ERR_LIST_MAX of them, then how many more); then the first error
  * of the rule files. */
-static int load_all(const char *path, struct config **conf, struct router **g)
+static int load_all(const char *path, struct config **conf, struct router_gen **g)
 {
-	struct router_build_opts o = { .no_resolve = true };
+	struct router_gen_opts o = { .no_resolve = true };
 	struct conf_err_list errs;
 	struct conf_err e;
 	char buf[1024];
@@ -61,7 +61,7 @@ static int load_all(const char *path, struct config **conf, struct router **g)
 		config_warning_format(&(*conf)->warnings[i], buf, sizeof(buf));
 		fprintf(stderr, "%s\n", buf);
 	}
-	r = router_build(*conf, &o, g, &e);
+	r = router_gen_build(*conf, &o, g, &e);
 	if (r == -EINVAL)
 		print_conf_err(&e);
 	else if (r < 0)
@@ -72,14 +72,14 @@ static int load_all(const char *path, struct config **conf, struct router **g)
 static int cmd_check(const struct options *cfg)
 {
 	struct config *conf = NULL;
-	struct router *g = NULL;
+	struct router_gen *g = NULL;
 	int r = load_all(cfg->config_path, &conf, &g);
 
 	if (r == 0)
 		printf("%s: OK: %zu proxies, %zu proxy groups, %zu rules (%zu rule providers)\n",
-		       cfg->config_path, conf->n_proxies, conf->n_groups, router_rule_count(g),
+		       cfg->config_path, conf->n_proxies, conf->n_groups, router_gen_rule_count(g),
 		       conf->n_rule_providers);
-	router_unref(g);
+	router_gen_unref(g);
 	config_free(conf);
 	return r == 0 ? 0 : 1;
 }
@@ -140,7 +140,7 @@ static int match_split(const char *s, char *host, size_t cap, uint16_t *port)
 static int cmd_match(const struct options *cfg)
 {
 	struct config *conf = NULL;
-	struct router *g = NULL;
+	struct router_gen *g = NULL;
 	struct route_query q = { .udp = cfg->match_udp };
 	struct route rt;
 	ip_addr_t dst, src;
@@ -200,10 +200,10 @@ static int cmd_match(const struct options *cfg)
 	} else {
 		printf("  upstream: %s\n", rt.via);
 	}
-	router_unref(rt.hold);
+	router_gen_unref(rt.hold);
 	ret = 0;
 out:
-	router_unref(g);
+	router_gen_unref(g);
 	config_free(conf);
 	return ret;
 }

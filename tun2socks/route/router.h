@@ -1,7 +1,7 @@
 /* router: turns the config (upstreams, groups, rules, rule sets) into
  * route decisions for flows (route.h).
  *
- * A struct router is one generation: the upstreams with their resolved
+ * A struct router_gen is one generation: the upstreams with their resolved
  * addresses, the compiled rule engine and the target table. It is
  * immutable and refcounted; every flow holds the generation it was routed
  * by (route.hold), so a SIGHUP reload swaps in a new generation while live
@@ -15,39 +15,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config/conf_err.h"
 #include "tun2socks/route/route.h"
-#include "tun2socks/upstream/upstream.h"
+#include "tun2socks/route/router_gen.h"
 
-struct config;
 struct resolver;
 struct proc_lookup;
-struct router;
 struct router_ctx;
 
-struct router_build_opts {
-	/* Where flows go when no rule matches: an upstream (e.g. from
-	 * --proxy) or NULL for DIRECT, as mihomo does. Copied. */
-	const struct upstream_cfg *default_up;
-	/* Do not resolve proxy host names (tun2socks check works offline);
-	 * such a generation must not route flows. */
-	bool no_resolve;
-};
-
-/* A generation from a loaded config (cfg may be NULL: no rules, every flow
- * to the default). Loads rule-provider files and compiles the rules.
- * *out cleared first; 0 or -errno with err filled (file:line:column of
- * the offending text). */
-int router_build(const struct config *cfg, const struct router_build_opts *opts,
-		 struct router **out, struct conf_err *err);
-struct router *router_ref(struct router *g);
-void router_unref(struct router *g);
-size_t router_rule_count(const struct router *g);
-
-int router_ctx_create(struct router *first, struct resolver *resolver,
+int router_ctx_create(struct router_gen *first, struct resolver *resolver,
 		      struct proc_lookup *procs, struct router_ctx **out);
 /* Routes new flows by next (the context takes the reference). */
-void router_ctx_swap(struct router_ctx *rc, struct router *next);
+void router_ctx_swap(struct router_ctx *rc, struct router_gen *next);
 size_t router_ctx_rule_count(const struct router_ctx *rc);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
@@ -56,10 +34,10 @@ void router_ctx_destroy(struct router_ctx *rc);
 /* `tun2socks match`: decides q with g alone, synchronously. Addresses for
  * IP rules come from resolve (getaddrinfo-like, may be NULL: nothing
  * resolves); the process from proc_name/proc_path (NULL: unknown). out's
- * hold is a reference on g (router_unref it). 0 or -errno. */
+ * hold is a reference on g (router_gen_unref it). 0 or -errno. */
 typedef int (*router_resolve_fn)(const char *name, struct sockaddr_storage *addrs,
 				 size_t max);
-int router_explain(struct router *g, const struct route_query *q, const char *proc_name,
+int router_explain(struct router_gen *g, const struct route_query *q, const char *proc_name,
 		   const char *proc_path, router_resolve_fn resolve, struct route *out);
 
 #endif

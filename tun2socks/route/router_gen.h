@@ -1,0 +1,42 @@
+/* router_gen: one generation of the router, built from a loaded config:
+ * the upstreams with their resolved addresses, the rule sets, the compiled
+ * rule engine (and its UDP variant) and the target table. Immutable once
+ * built and refcounted: the live router (router.h) routes new flows by the
+ * current one, and each flow keeps the one it was routed by.
+ *
+ * Building does blocking work (rule-set files, getaddrinfo for proxy
+ * names, CA files) and touches no shared state, so it may run on a worker
+ * thread (app/generation.c does, for SIGHUP).
+ */
+#ifndef T2S_ROUTER_GEN_H
+#define T2S_ROUTER_GEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/conf_err.h"
+#include "tun2socks/upstream/upstream.h"
+
+struct config;
+struct router_gen;
+
+struct router_gen_opts {
+	/* Where flows go when no rule matches: an upstream (e.g. from
+	 * --proxy) or NULL for DIRECT, as mihomo does. Copied. */
+	const struct upstream_cfg *default_up;
+	/* Do not resolve proxy host names (tun2socks check works offline);
+	 * such a generation must not route flows. */
+	bool no_resolve;
+};
+
+/* A generation from a loaded config (cfg may be NULL: no rules, every flow
+ * to the default). Loads rule-provider files and compiles the rules.
+ * *out cleared first; 0 or -errno with err filled (file:line:column of
+ * the offending text). */
+int router_gen_build(const struct config *cfg, const struct router_gen_opts *opts,
+		 struct router_gen **out, struct conf_err *err);
+struct router_gen *router_gen_ref(struct router_gen *g);
+void router_gen_unref(struct router_gen *g);
+size_t router_gen_rule_count(const struct router_gen *g);
+
+#endif

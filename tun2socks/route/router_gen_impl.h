@@ -1,0 +1,47 @@
+/* router_gen's insides, for the decision path (router.c) only. */
+#ifndef T2S_ROUTER_GEN_IMPL_H
+#define T2S_ROUTER_GEN_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tun2socks/route/router_gen.h"
+#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/upstream.h"
+
+/* Target ids given to the rule engine: ROUTER_T_DIRECT, _REJECT, _DROP,
+ * _DEFAULT_UP (the --proxy upstream), then ROUTER_T_PROXY0 + i for the
+ * config's proxies[i] (groups are resolved to one of those by the
+ * config). */
+enum {
+	ROUTER_T_DIRECT = 0,
+	ROUTER_T_REJECT,
+	ROUTER_T_DROP,
+	ROUTER_T_DEFAULT_UP,
+	ROUTER_T_PROXY0,
+};
+
+struct router_up {
+	char name[128];
+	bool usable;             /* socks5/http/redirect */
+	bool no_udp;             /* http, or socks5 with udp: false */
+	bool redirect;
+	struct upstream_cfg cfg; /* proxies */
+	struct socks5_addr to;   /* redirect target (port included) */
+};
+
+struct router_gen {
+	unsigned refs;
+	struct rule_engine *engine; /* NULL: no rules */
+	/* For UDP flows when some rule names an upstream that cannot carry
+	 * UDP (HTTP, socks5 with udp: false): the same rules without those,
+	 * so UDP falls through to the next matching rule, as in Clash. NULL
+	 * when no rule needs it (engine serves both). */
+	struct rule_engine *udp_engine;
+	struct router_up *ups;
+	size_t n_ups;
+	bool has_default_up;
+	struct upstream_cfg default_up;
+};
+
+#endif
