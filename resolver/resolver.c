@@ -515,6 +515,11 @@ out:
 	return ret;
 }
 
+void resolver_set_sock(struct resolver *r, const struct sock_opts *sock)
+{
+	r->sock = *sock;
+}
+
 void resolver_shutdown(struct resolver *r)
 {
 	if (r->shut)

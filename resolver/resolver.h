@@ -50,6 +50,9 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
  * returns) and closes the handles. Later resolver_send() calls fail with
  * -ESHUTDOWN. Idempotent. */
 void resolver_shutdown(struct resolver *r);
+/* Socket options for c-ares sockets opened from now on (a reload changed
+ * interface-name or routing-mark). */
+void resolver_set_sock(struct resolver *r, const struct sock_opts *sock);
 
 /* Shuts down if needed; the memory goes when the handle closes finish. */
 void resolver_destroy(struct resolver *r);

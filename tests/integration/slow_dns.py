@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A DNS server that answers late: every query over UDP is answered after
 --delay seconds (each in a thread of its own, so queries overlap). A for
-names under --zone get --addr; anything else gets an empty NOERROR answer.
+names under --zone get --addr; names under --fast-zone get --fast-addr at
+once; anything else gets an empty NOERROR answer.
 Used by test_reload.sh to stand for a slow system resolver (no third-party
 modules)."""
 import argparse
@@ -22,13 +23,19 @@ def parse_question(msg):
     return ".".join(labels).lower(), qtype, off + 5
 
 
-def answer(msg, zone, addr):
+def in_zone(name, zone):
+    return zone is not None and (name == zone or name.endswith("." + zone))
+
+
+def answer(msg, zones):
     qid = struct.unpack("!H", msg[:2])[0]
     name, qtype, qend = parse_question(msg)
     question = msg[12:qend]
     rr = b""
-    if qtype == 1 and (name == zone or name.endswith("." + zone)):
-        rr = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 5, 4) + socket.inet_aton(addr)
+    for zone, addr in zones:
+        if qtype == 1 and in_zone(name, zone):
+            rr = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 5, 4) + socket.inet_aton(addr)
+            break
     head = struct.pack("!HHHHHH", qid, 0x8180, 1, 1 if rr else 0, 0, 0)
     return head + question + rr
 
@@ -39,16 +46,21 @@ def main():
     ap.add_argument("--delay", type=float, default=3.0)
     ap.add_argument("--zone", required=True)
     ap.add_argument("--addr", required=True)
+    ap.add_argument("--fast-zone")
+    ap.add_argument("--fast-addr")
     ap.add_argument("--log")
     a = ap.parse_args()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((a.bind, 53))
     log = open(a.log, "a", buffering=1) if a.log else None
 
+    zones = [(a.zone, a.addr), (a.fast_zone, a.fast_addr)]
+
     def late(msg, peer):
-        time.sleep(a.delay)
+        if not in_zone(parse_question(msg)[0], a.fast_zone):
+            time.sleep(a.delay)
         try:
-            s.sendto(answer(msg, a.zone, a.addr), peer)
+            s.sendto(answer(msg, zones), peer)
             if log:
                 log.write("%.3f answered %s for %s\n" % (time.time(), parse_question(msg)[0], peer[0]))
         except Exception as e:  # a malformed query: no answer

@@ -20,7 +20,9 @@
 
 #include "resolver/dns_intercept.h"
 #include "resolver/dns_socks.h"
+#include "tun2socks/app/generation.h"
 #include "tun2socks/app/options.h"
+#include "tun2socks/route/router_gen.h"
 #include "config/config.h"
 #include "tun2socks/flow/flow.h"
 #include "tun2socks/flow/flow_udp.h"
@@ -33,8 +35,12 @@
 #include "tun2socks/app/priv.h"
 
 struct daemon {
-	struct options *cfg;
+	struct options *cfg;          /* the running settings */
+	struct options cli;           /* the command line alone, for reloads */
 	struct config *conf;          /* -c FILE, or NULL */
+	struct daemon_reload *reload; /* a reload on a worker thread, or NULL */
+	bool reload_again;            /* SIGHUP came during it: one more */
+	bool stopping;
 	struct router_ctx *router;
 	struct proc_lookup *procs;
 	uv_signal_t sighup;
@@ -85,76 +91,152 @@ static int daemon_resolve_proxy(struct daemon *d)
 }
 /* ---- config and rules --------------------------------------------------- */
 
-static void daemon_log_conf_err(const char *what, const struct conf_err *e)
+static void daemon_log_line(void *arg, bool error, const char *line)
 {
-	char buf[1024];
-
-	conf_err_format(e, buf, sizeof(buf));
-	log_error("%s%s", what, buf);
+	(void)arg;
+	if (error)
+		log_error("%s", line);
+	else
+		log_warn("%s", line);
 }
 
-/* Loads -c FILE (first start and SIGHUP): every error of the file is
- * logged, as `tun2socks check` prints them. */
-static int daemon_load_config(const char *path, struct config **out)
+static struct generation_req daemon_gen_req(const struct daemon *d)
 {
-	struct conf_err_list errs;
-	char buf[1024];
-	int r = config_load(path, out, &errs);
+	return (struct generation_req){
+		.cli = &d->cli,
+		.default_up = d->cfg->has_proxy ? &d->upstream : NULL,
+	};
+}
 
-	if (r < 0) {
-		for (size_t i = 0; i < conf_err_list_lines(&errs); i++) {
-			conf_err_list_line(&errs, i, buf, sizeof(buf));
-			log_error("%s", buf);
+/* ---- SIGHUP ------------------------------------------------------------- */
+
+/* A reload in flight. The worker only reads d->cli and d->upstream, which
+ * nothing changes after startup; everything else happens back on the loop
+ * in daemon_reload_done. */
+struct daemon_reload {
+	uv_work_t work;
+	struct daemon *d;
+	struct generation gen;
+	struct generation_diag diag;
+	int status;
+};
+
+static void daemon_reload_start(struct daemon *d);
+
+static void daemon_reload_work(uv_work_t *w)
+{
+	struct daemon_reload *rl = w->data;
+	struct generation_req req = daemon_gen_req(rl->d);
+
+	rl->status = generation_load(&req, &rl->gen, &rl->diag);
+}
+
+/* What the new config changes in the running settings: the log level at
+ * once, our sockets' interface and mark for new sockets; TUN and DNS
+ * settings keep their values until a restart, and the log says so. */
+static void daemon_apply_options(struct daemon *d, const struct options *next)
+{
+	char why[256];
+	unsigned mask = options_reload_diff(d->cfg, next, why, sizeof(why));
+
+	if (mask & OPTIONS_LOG_LEVEL) {
+		d->cfg->log_level = next->log_level;
+		log_set_level(next->log_level);
+	}
+	if (mask & OPTIONS_SOCK) {
+		struct sock_opts so = next->sock;
+
+		if (sock_opts_resolve(&so) < 0) {
+			log_error("reload: interface-name %s does not exist: keeping %s",
+				  so.bind_iface, d->sock.bind_iface[0] ? d->sock.bind_iface : "none");
+		} else {
+			d->cfg->sock = next->sock;
+			d->sock = so;
+			d->flows.sock = so;
+			flow_udp_set_sock(d->udp, &so);
+			if (d->resolver)
+				resolver_set_sock(d->resolver, &so);
+			log_info("reload: new upstream sockets use interface %s, mark %s%u",
+				 so.bind_iface[0] ? so.bind_iface : "(any)",
+				 so.has_fwmark ? "" : "none ", so.has_fwmark ? so.fwmark : 0);
 		}
-		if (errs.n == 0)
-			log_error("%s: %s", path, strerror(-r));
-		return r;
 	}
-	for (size_t i = 0; i < (*out)->n_warnings; i++) {
-		config_warning_format(&(*out)->warnings[i], buf, sizeof(buf));
-		log_warn("%s", buf);
-	}
-	return 0;
+	if (mask & OPTIONS_RESTART)
+		log_warn("reload: %s changed: they take effect at the next start", why);
 }
 
-static int daemon_build_router(struct daemon *d, const struct config *conf, struct router_gen **out)
+static void daemon_reload_done(uv_work_t *w, int status)
 {
-	struct router_gen_opts o = { .default_up = d->cfg->has_proxy ? &d->upstream : NULL };
-	struct conf_err e;
-	int r = router_gen_build(conf, &o, out, &e);
+	struct daemon_reload *rl = w->data;
+	struct daemon *d = rl->d;
 
-	if (r == -EINVAL)
-		daemon_log_conf_err("", &e);
-	else if (r < 0)
-		log_error("cannot build the rules: %s", strerror(-r));
-	return r;
+	d->reload = NULL;
+	if (status < 0 || d->stopping) {
+		generation_free(&rl->gen);
+		free(rl);
+		return;
+	}
+	generation_report(&rl->gen, &rl->diag, rl->status, daemon_log_line, NULL);
+	if (rl->status < 0) {
+		log_error("reload failed: keeping the running config");
+	} else {
+		daemon_apply_options(d, &rl->gen.opts);
+		log_info("reloaded: %zu proxies, %zu rules", rl->gen.conf->n_proxies,
+			 router_gen_rule_count(rl->gen.router));
+		router_ctx_swap(d->router, rl->gen.router);
+		rl->gen.router = NULL;
+		config_free(d->conf);
+		d->conf = rl->gen.conf;
+		rl->gen.conf = NULL;
+	}
+	generation_free(&rl->gen);
+	free(rl);
+	if (d->reload_again) {
+		d->reload_again = false;
+		daemon_reload_start(d);
+	}
 }
 
-/* SIGHUP: a new generation for new flows; live flows keep theirs. An
- * invalid file leaves everything as it was. TUN and DNS settings need a
- * restart. */
+static void daemon_reload_start(struct daemon *d)
+{
+	struct daemon_reload *rl;
+	int r;
+
+	log_info("SIGHUP: reloading %s", d->cfg->config_path);
+	rl = calloc(1, sizeof(*rl));
+	if (rl == NULL) {
+		log_error("reload failed: out of memory");
+		return;
+	}
+	rl->d = d;
+	rl->work.data = rl;
+	r = uv_queue_work(&d->loop, &rl->work, daemon_reload_work, daemon_reload_done);
+	if (r < 0) {
+		log_error("reload failed: %s", uv_strerror(r));
+		free(rl);
+		return;
+	}
+	d->reload = rl;
+}
+
+/* SIGHUP: a new generation for new flows; live flows keep theirs. The
+ * file is read and the proxies' names resolved on a worker thread, so
+ * flows and DNS are served all the while; an invalid file leaves
+ * everything as it was. */
 static void daemon_on_sighup(uv_signal_t *h, int signum)
 {
 	struct daemon *d = h->data;
-	struct config *conf = NULL;
-	struct router_gen *g = NULL;
 
 	(void)signum;
 	if (d->cfg->config_path == NULL) {
 		log_warn("SIGHUP: no config file to reload");
 		return;
 	}
-	log_info("SIGHUP: reloading %s", d->cfg->config_path);
-	if (daemon_load_config(d->cfg->config_path, &conf) < 0 ||
-	    daemon_build_router(d, conf, &g) < 0) {
-		log_error("reload failed: keeping the running config");
-		config_free(conf);
+	if (d->reload) {
+		d->reload_again = true;
 		return;
 	}
-	router_ctx_swap(d->router, g);
-	config_free(d->conf);
-	d->conf = conf;
-	log_info("reloaded: %zu proxies, %zu rules", conf->n_proxies, router_gen_rule_count(g));
+	daemon_reload_start(d);
 }
 
 /* One TCP connect to the proxy before the TUN exists, so a typo'd or dead
@@ -486,13 +568,23 @@ int daemon_run(struct options *cfg)
 		return 1;
 	}
 	d->cfg = cfg;
-	if (cfg->config_path != NULL) {
-		if (daemon_load_config(cfg->config_path, &d->conf) < 0)
+	options_copy(&d->cli, cfg);
+	/* --proxy is the default upstream of every generation: resolved once,
+	 * before the first one is built. */
+	if (cfg->has_proxy && daemon_resolve_proxy(d) < 0)
+		goto out_free;
+	{
+		struct generation_req req = daemon_gen_req(d);
+		struct generation_diag diag;
+		struct generation g0;
+
+		r = generation_load(&req, &g0, &diag);
+		generation_report(&g0, &diag, r, daemon_log_line, NULL);
+		if (r < 0)
 			goto out_free;
-		if (options_apply_config(cfg, d->conf, err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			goto out_free;
-		}
+		options_copy(cfg, &g0.opts);
+		d->conf = g0.conf;
+		gen = g0.router;
 		log_set_level(cfg->log_level);
 	}
 	if (cfg->dns.via_proxy && (!cfg->has_proxy || cfg->proxy.scheme == PROXY_HTTPS)) {
@@ -510,11 +602,7 @@ int daemon_run(struct options *cfg)
 		log_error("--fwmark is not supported on this platform (use --bind-interface)");
 		goto out_free;
 	}
-	if (cfg->has_proxy && daemon_resolve_proxy(d) < 0)
-		goto out_free;
 	if (cfg->has_proxy && cfg->check_proxy && daemon_probe_proxy(d) < 0)
-		goto out_free;
-	if (daemon_build_router(d, d->conf, &gen) < 0)
 		goto out_free;
 	d->procs = proc_lookup_create(PROC_LOOKUP_CACHE_MS);
 
@@ -616,6 +704,12 @@ int daemon_run(struct options *cfg)
 			 d->mtu, d->upstream.proto->name, d->upstream.server_str);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	ret = 0;
+
+	/* A reload still on a worker thread: cancelled if it has not begun,
+	 * else its result is dropped when it ends (the loop waits for it). */
+	d->stopping = true;
+	if (d->reload)
+		uv_cancel((uv_req_t *)&d->reload->work);
 
 	/* Shutdown: reset every flow (RST both ways), then close handles and
 	 * let the loop run their close callbacks. */

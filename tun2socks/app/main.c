@@ -14,8 +14,10 @@
 #include "tun2socks/app/cli.h"
 #include "config/config.h"
 #include "tun2socks/app/daemon.h"
+#include "tun2socks/app/generation.h"
 #include "lwip/init.h"
 #include "tun2socks/route/router.h"
+#include "tun2socks/route/router_gen.h"
 
 static void print_version(void)
 {
@@ -28,59 +30,37 @@ static void print_version(void)
 	       uv_version_string(), yaml_get_version_string());
 }
 
-static void print_conf_err(const struct conf_err *e)
+static void print_line(void *arg, bool error, const char *line)
 {
-	char buf[1024];
-
-	conf_err_format(e, buf, sizeof(buf));
-	fprintf(stderr, "%s\n", buf);
+	(void)arg;
+	(void)error;
+	fprintf(stderr, "%s\n", line);
 }
 
-/* Loads and compiles the config (rule files included) without resolving
- * proxy hosts. Prints the warnings, or every error of the config file
- * (CONF_ERR_LIST_MAX of them, then how many more); then the first error
- * of the rule files. */
-static int load_all(const char *path, struct config **conf, struct router_gen **g)
+/* The config as the daemon would load it, without resolving proxy hosts
+ * (check and match work offline). Prints the warnings, or every error. */
+static int load_all(const struct options *cfg, struct generation *g)
 {
-	struct router_gen_opts o = { .no_resolve = true };
-	struct conf_err_list errs;
-	struct conf_err e;
-	char buf[1024];
-	int r = config_load(path, conf, &errs);
+	struct generation_req req = { .cli = cfg, .no_resolve = true };
+	struct generation_diag diag;
+	int r = generation_load(&req, g, &diag);
 
-	if (r < 0) {
-		for (size_t i = 0; i < conf_err_list_lines(&errs); i++) {
-			conf_err_list_line(&errs, i, buf, sizeof(buf));
-			fprintf(stderr, "%s\n", buf);
-		}
-		if (errs.n == 0)
-			fprintf(stderr, "%s: %s\n", path, strerror(-r));
-		return r;
-	}
-	for (size_t i = 0; i < (*conf)->n_warnings; i++) {
-		config_warning_format(&(*conf)->warnings[i], buf, sizeof(buf));
-		fprintf(stderr, "%s\n", buf);
-	}
-	r = router_gen_build(*conf, &o, g, &e);
-	if (r == -EINVAL)
-		print_conf_err(&e);
-	else if (r < 0)
-		fprintf(stderr, "%s: %s\n", path, strerror(-r));
+	generation_report(g, &diag, r, print_line, NULL);
 	return r;
 }
 
 static int cmd_check(const struct options *cfg)
 {
-	struct config *conf = NULL;
-	struct router_gen *g = NULL;
-	int r = load_all(cfg->config_path, &conf, &g);
+	struct generation gen;
+	const struct config *conf;
+	int r = load_all(cfg, &gen);
 
+	conf = gen.conf;
 	if (r == 0)
 		printf("%s: OK: %zu proxies, %zu proxy groups, %zu rules (%zu rule providers)\n",
-		       cfg->config_path, conf->n_proxies, conf->n_groups, router_gen_rule_count(g),
-		       conf->n_rule_providers);
-	router_gen_unref(g);
-	config_free(conf);
+		       cfg->config_path, conf->n_proxies, conf->n_groups,
+		       router_gen_rule_count(gen.router), conf->n_rule_providers);
+	generation_free(&gen);
 	return r == 0 ? 0 : 1;
 }
 
@@ -139,8 +119,7 @@ static int match_split(const char *s, char *host, size_t cap, uint16_t *port)
 
 static int cmd_match(const struct options *cfg)
 {
-	struct config *conf = NULL;
-	struct router_gen *g = NULL;
+	struct generation gen = { 0 };
 	struct route_query q = { .udp = cfg->match_udp };
 	struct route rt;
 	ip_addr_t dst, src;
@@ -153,7 +132,7 @@ static int cmd_match(const struct options *cfg)
 		fprintf(stderr, "match: expected HOST[:PORT], got '%s'\n", cfg->match_target);
 		return 2;
 	}
-	if (load_all(cfg->config_path, &conf, &g) < 0)
+	if (load_all(cfg, &gen) < 0)
 		goto out;
 	if (ipaddr_aton(host, &dst)) {
 		q.domain = NULL;
@@ -178,7 +157,7 @@ static int cmd_match(const struct options *cfg)
 	q.src_port = 40000;
 	q.dst = &dst;
 	q.dst_port = port;
-	if (router_explain(g, &q, pname, ppath, match_resolve, &rt) < 0) {
+	if (router_explain(gen.router, &q, pname, ppath, match_resolve, &rt) < 0) {
 		fprintf(stderr, "match: out of memory\n");
 		goto out;
 	}
@@ -203,8 +182,7 @@ static int cmd_match(const struct options *cfg)
 	router_gen_unref(rt.hold);
 	ret = 0;
 out:
-	router_gen_unref(g);
-	config_free(conf);
+	generation_free(&gen);
 	return ret;
 }
 

@@ -178,6 +178,25 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 	return 0;
 }
 
+/* p points into the buffer [base, base + n): the same offset in dst's. */
+static const char *rebase(const char *p, const char *base, size_t n, const char *dst_base)
+{
+	if (p >= base && p < base + n)
+		return dst_base + (p - base);
+	return p;
+}
+
+void options_copy(struct options *dst, const struct options *src)
+{
+	*dst = *src;
+	dst->tun.name = rebase(src->tun.name, src->tun_name, sizeof(src->tun_name), dst->tun_name);
+	dst->dns.servers = rebase(src->dns.servers, src->dns.servers_buf,
+				  sizeof(src->dns.servers_buf), dst->dns.servers_buf);
+	for (size_t i = 0; src->dns.filter[i]; i++)
+		dst->dns.filter[i] = rebase(src->dns.filter[i], src->dns.filter_buf,
+					    sizeof(src->dns.filter_buf), dst->dns.filter_buf);
+}
+
 /* Appends name to why ("a, b"). */
 static void options_note(char *why, size_t whylen, const char *name)
 {

@@ -64,6 +64,10 @@ void options_defaults(struct options *cfg);
 /* Fills the defaults documented in --help. */
 void options_defaults(struct options *cfg);
 
+/* A copy of src whose internal pointers (tun.name, dns.servers,
+ * dns.filter[]) point into dst's own buffers. */
+void options_copy(struct options *dst, const struct options *src);
+
 /* True when the command line set opt. */
 bool options_given(const struct options *cfg, enum options_flag opt);
 

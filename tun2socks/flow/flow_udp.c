@@ -983,6 +983,11 @@ void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r)
 	u->resolver = r;
 }
 
+void flow_udp_set_sock(struct flow_udp_ctx *u, const struct sock_opts *sock)
+{
+	u->sock = *sock;
+}
+
 void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport,
 		    const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
 {

@@ -72,6 +72,9 @@ void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns);
 /* For DIRECT datagrams to names. */
 struct resolver;
 void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r);
+/* Socket options for sockets opened from now on (a reload changed
+ * interface-name or routing-mark); open ones keep theirs. */
+void flow_udp_set_sock(struct flow_udp_ctx *u, const struct sock_opts *sock);
 
 const struct flow_udp_stats *flow_udp_stats(const struct flow_udp_ctx *u);
 unsigned flow_udp_sessions(const struct flow_udp_ctx *u);
