@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/fresh-check.sh [--demo] [--keep] [--worktree]
+# scripts/fresh-check.sh [--demo] [--full] [--keep] [--worktree]
 #
 # Proves the README's install path on a machine that has nothing: bootstraps
 # a minimal Debian 12 root (debootstrap --variant=minbase bookworm, with
@@ -11,6 +11,9 @@
 # install themselves.
 #
 #   --demo      also run `bash scripts/demo.sh` in the fresh root
+#   --full      run the whole test command there (`bash scripts/test.sh`,
+#               its own fresh stage skipped) instead of build.sh --test:
+#               about as long as a CI run
 #   --keep      keep the root afterwards (build/fresh-root) for a look
 #   --worktree  copy the working tree (with uncommitted changes) instead of
 #               a clone of HEAD
@@ -25,10 +28,11 @@ T2S_LOG_TAG=fresh
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-run_demo=0 keep=0 from_worktree=0
+run_demo=0 run_full=0 keep=0 from_worktree=0
 for arg in "$@"; do
 	case $arg in
 	--demo) run_demo=1 ;;
+	--full) run_full=1 ;;
 	--keep) keep=1 ;;
 	--worktree) from_worktree=1 ;;
 	-h | --help)
@@ -170,8 +174,12 @@ in_root() { # what command...
 	fi
 }
 
-in_root "build and unit tests (bash scripts/build.sh --test)" \
-	"set -o pipefail; bash scripts/build.sh --test 2>&1 | grep -v -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed'"
+if [ "$run_full" = 1 ]; then
+	in_root "every test (bash scripts/test.sh)" "T2S_SKIP=fresh bash scripts/test.sh"
+else
+	in_root "build and unit tests (bash scripts/build.sh --test)" \
+		"set -o pipefail; bash scripts/build.sh --test 2>&1 | grep -v -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed'"
+fi
 in_root "the daemon runs (tun2socks --version, check)" \
 	"build/tun2socks --version && printf 'rules:\n  - MATCH,DIRECT\n' >/tmp/c.yaml && build/tun2socks check -c /tmp/c.yaml"
 if [ "$run_demo" = 1 ]; then
