@@ -120,7 +120,7 @@ static void dns_socks_set_poll(struct dns_socks_req *q, int events)
 static void dns_socks_step(struct dns_socks_req *q)
 {
 	const struct upstream_proto *proto = q->ds->proxy->proto;
-	struct stream io = { sock_io_read, sock_io_write, &q->fd };
+	struct stream io = sock_stream(&q->fd);
 	ssize_t n;
 	int r;
 

@@ -58,7 +58,7 @@ static struct upstream_cfg cfg_noauth, cfg_auth;
 static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake *f,
 	       void *state)
 {
-	struct stream io = { fake_read, fake_write, f };
+	struct stream io = { .read = fake_read, .write = fake_write, .ctx = f };
 	int r = 0;
 
 	upstream_socks5.init(state, cfg, t);
@@ -190,7 +190,7 @@ static void test_udp_associate(void)
 	int r = 0;
 
 	socks5_addr_from_ipv4(&any, (const uint8_t[]){ 0, 0, 0, 0 }, 0);
-	io = (struct stream){ fake_read, fake_write, &f };
+	io = (struct stream){ .read = fake_read, .write = fake_write, .ctx = &f };
 	upstream_socks5_udp.init(st, &cfg_noauth, &any);
 	T_EQ_INT(upstream_socks5_bound(st, &bnd), -EAGAIN);
 	for (int i = 0; i < 100 && r != STREAM_DONE && r >= 0; i++)

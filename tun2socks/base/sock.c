@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int sock_opts_resolve(struct sock_opts *o)
@@ -65,6 +66,32 @@ ssize_t sock_io_write(void *ctx, const void *buf, size_t len)
 	if (n < 0)
 		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
 	return n;
+}
+
+ssize_t sock_io_writev(void *ctx, const struct iovec *iov, int cnt)
+{
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
+	ssize_t n = sendmsg(*(const int *)ctx, &mh, MSG_NOSIGNAL);
+
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	return n;
+}
+
+int sock_io_shutdown(void *ctx)
+{
+	return shutdown(*(const int *)ctx, SHUT_WR) < 0 ? -errno : 0;
+}
+
+struct stream sock_stream(int *fd)
+{
+	return (struct stream){
+		.read = sock_io_read,
+		.write = sock_io_write,
+		.ctx = fd,
+		.writev = sock_io_writev,
+		.shutdown = sock_io_shutdown,
+	};
 }
 
 int sock_connect(int fd, const struct sockaddr *sa, socklen_t len)

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "tun2socks/base/stream.h"
+
 struct sock_opts {
 	char bind_iface[32];   /* "" for none */
 	unsigned iface_index;  /* resolved by sock_opts_resolve() */
@@ -54,9 +56,15 @@ int sock_error(int fd);
 int sock_poll_error(int fd, int status);
 
 /* stream adapters over a non-blocking fd; ctx points to the int fd.
- * Return bytes moved, 0 for EOF (read), -EAGAIN, or -errno. */
+ * Return bytes moved, 0 for EOF (read), -EAGAIN, or -errno. Writes never
+ * raise SIGPIPE (-EPIPE instead). shutdown is shutdown(SHUT_WR). */
 ssize_t sock_io_read(void *ctx, void *buf, size_t len);
 ssize_t sock_io_write(void *ctx, const void *buf, size_t len);
+ssize_t sock_io_writev(void *ctx, const struct iovec *iov, int cnt);
+int sock_io_shutdown(void *ctx);
+
+/* The stream over *fd with all of the above; fd must outlive it. */
+struct stream sock_stream(int *fd);
 
 /* Closes with an RST instead of a FIN (SO_LINGER 0): how a reset on one
  * side of a relay is passed on to the other. */

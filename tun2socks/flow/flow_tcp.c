@@ -861,7 +861,7 @@ static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, sock
 	if (r < 0)
 		return r;
 	f->fd = r;
-	f->sock_io = (struct stream){ sock_io_read, sock_io_write, &f->fd };
+	f->sock_io = sock_stream(&f->fd);
 	f->io = f->sock_io;
 	r = sock_connect(f->fd, (const struct sockaddr *)sa, len);
 	if (r < 0 && r != -EINPROGRESS)

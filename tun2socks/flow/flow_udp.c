@@ -551,7 +551,7 @@ static void us_refused(struct session *s, const char *why)
 static void us_on_ctl(uv_poll_t *h, int status, int events)
 {
 	struct session *s = h->data;
-	struct stream io = { sock_io_read, sock_io_write, &s->ctl_fd };
+	struct stream io = sock_stream(&s->ctl_fd);
 	int r;
 
 	(void)events;
