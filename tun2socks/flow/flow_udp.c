@@ -465,7 +465,7 @@ static int us_relay_addr(struct session *s, struct sockaddr_storage *ss, socklen
 	struct socks5_addr b;
 	static const uint8_t zero[16];
 
-	if (upstream_socks5_bound(s->hs, &b) < 0)
+	if (upstream_socks5_udp.bound(s->hs, &b) < 0)
 		return -EPROTO;
 	memset(ss, 0, sizeof(*ss));
 	if ((b.atyp == SOCKS5_ATYP_IPV4 && memcmp(b.u.v4, zero, 4) == 0) ||

@@ -84,13 +84,16 @@ struct upstream_proto {
 	/* Human reason of the last failure, e.g. "reply 0x05: connection
 	 * refused". */
 	const char *(*error)(const void *state);
+	/* Optional (NULL: the protocol has none). After STREAM_DONE, the
+	 * address the proxy bound for us: UDP ASSOCIATE's relay address
+	 * (BND.ADDR/PORT). 0, or -EAGAIN before STREAM_DONE (out cleared). */
+	int (*bound)(const void *state, struct socks5_addr *out);
 };
 
 extern const struct upstream_proto upstream_socks5;
 /* The same handshake asking for UDP ASSOCIATE; after STREAM_DONE,
- * upstream_socks5_bound() gives the relay address (BND.ADDR/PORT). */
+ * bound() gives the relay address (BND.ADDR/PORT). */
 extern const struct upstream_proto upstream_socks5_udp;
-int upstream_socks5_bound(const void *state, struct socks5_addr *out);
 /* HTTP CONNECT (RFC 9110 9.3.6), Basic auth from has_auth/user/pass. Tunnel
  * bytes that arrived with the 2xx reply come from leftover(). */
 extern const struct upstream_proto upstream_http;
