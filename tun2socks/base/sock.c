@@ -9,6 +9,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 int sock_opts_resolve(struct sock_opts *o)
 {
 	if (o->has_fwmark && !sock_platform_has_fwmark())
@@ -48,6 +50,12 @@ int sock_poll_error(int fd, int status)
 	int r = sock_error(fd);
 
 	return r < 0 ? r : status;
+}
+
+int sock_poll_events(int wants)
+{
+	return ((wants & STREAM_WANT_READ) ? UV_READABLE : 0) |
+	       ((wants & STREAM_WANT_WRITE) ? UV_WRITABLE : 0);
 }
 
 ssize_t sock_io_read(void *ctx, void *buf, size_t len)

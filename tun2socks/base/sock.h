@@ -55,6 +55,10 @@ int sock_error(int fd);
  * unreachable...). Returns that -errno, else status (0 or negative). */
 int sock_poll_error(int fd, int status);
 
+/* The libuv poll events (UV_READABLE, UV_WRITABLE) for a mask of
+ * STREAM_WANT_READ / STREAM_WANT_WRITE (a stream_step or stream_wants()). */
+int sock_poll_events(int wants);
+
 /* stream adapters over a non-blocking fd; ctx points to the int fd.
  * Return bytes moved, 0 for EOF (read), -EAGAIN, or -errno. Writes never
  * raise SIGPIPE (-EPIPE instead). shutdown is shutdown(SHUT_WR). */
