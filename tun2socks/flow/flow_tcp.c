@@ -3,11 +3,11 @@
  *
  * States: ROUTING (the router decides; it may have to resolve the name
  * for IP rules) -> RESOLVING (DIRECT to a name: its addresses) ->
- * CONNECTING (TCP connect) -> TLS (to a TLS proxy: the handshake) ->
- * HANDSHAKE (proxy connector state machine) -> RELAY -> closed. With TLS
- * every byte to and from the proxy goes through the tls_conn layer
- * (f->io); otherwise f->io is the plain socket. REJECT resets the client, DROP abandons it without
- * a word. The client's bytes are queued (not acknowledged to lwIP) until
+ * CONNECTING (upstream_conn: TCP connect, TLS to a TLS proxy, the proxy
+ * connector) -> RELAY -> DEAD, each change logged by flow_set_state().
+ * Once open, every byte to and from the upstream goes through f->io, the
+ * connection's stream, whatever is underneath. REJECT resets the client,
+ * DROP abandons it without a word. The client's bytes are queued (not acknowledged to lwIP) until
  * the upstream takes them. REJECT-DROP holds the connection in DROP,
  * discarding what the client sends, and forgets it after DROP_HOLD_MS
  * without a FIN or RST: an accepted connection that vanished would
@@ -49,14 +49,22 @@
 #include "tun2socks/upstream/target.h"
 #include "resolver/dns_intercept.h"
 #include "resolver/resolver.h"
-#include "tun2socks/upstream/tls.h"
+#include "tun2socks/upstream/upstream_conn.h"
 #include "tun2socks/flow/flow.h"
 #include "tun2socks/base/log.h"
 
+/* Order matters: every state before FS_RELAY counts as "not yet open"
+ * (a failure there is counted as failed, not reset). */
 enum flow_state {
-	FS_ROUTING, FS_RESOLVING, FS_CONNECTING, FS_TLS, FS_HANDSHAKE, FS_RELAY,
+	FS_ROUTING, FS_RESOLVING, FS_CONNECTING, FS_RELAY,
 	FS_DROP, /* REJECT-DROP: swallow everything, say nothing, then vanish */
 	FS_DEAD
+};
+
+static const char *const flow_state_name[] = {
+	[FS_ROUTING] = "ROUTING", [FS_RESOLVING] = "RESOLVING",
+	[FS_CONNECTING] = "CONNECTING", [FS_RELAY] = "RELAY",
+	[FS_DROP] = "DROP", [FS_DEAD] = "DEAD",
 };
 
 /* How long a REJECT-DROP connection is held before it is forgotten
@@ -79,16 +87,18 @@ struct flow_tcp {
 	unsigned refs;
 	enum flow_state state;
 	struct tcp_pcb *pcb;  /* NULL once detached or freed by lwIP */
-	int fd;               /* upstream socket, -1 once closed */
+	/* The upstream connection, NULL once closed. The flow owns the poll
+	 * handle that watches its socket (upstream_conn.h: the caller polls). */
+	struct upstream_conn *up;
+	struct stream io;     /* upstream_conn_io(up), from RELAY on */
 	bool poll_open;
 	bool dirty;           /* on ctx->dirty (holds a reference) */
 	struct flow_tcp *dirty_next;
-	bool reset_upstream;  /* close closing_fd with an RST */
-	int closing_fd;       /* the fd of the poll handle being closed */
+	bool reset_upstream;  /* close `closing` with an RST */
+	struct upstream_conn *closing; /* its poll handle is being closed */
 	bool retry_direct;    /* once that close is done: next DIRECT address */
 	int poll_events;      /* events requested from libuv now */
 	uv_poll_t poll;
-	void *hs;             /* connector state, only during HANDSHAKE */
 	/* client -> upstream queue: ring of pbuf chains owned by us. */
 	struct pbuf **q;
 	uint32_t q_head, q_len, q_cap;
@@ -109,9 +119,6 @@ struct flow_tcp {
 	char *domain;         /* the name dst_ip stands for, or NULL */
 	bool pinned;          /* owes dns_intercept_flow_done(dst_ip) */
 	bool routed;          /* route is valid and route.hold owed back */
-	struct tls_conn *tls; /* TLS to the proxy, or NULL */
-	struct stream sock_io; /* the socket itself */
-	struct stream io;      /* what the connector and relay use */
 	struct route route;
 	/* DIRECT: the addresses to try, only while connecting (an idle
 	 * flow holds none). */
@@ -159,6 +166,14 @@ static const char *flow_desc(const struct flow_tcp *f, char *buf, size_t cap)
 	return buf;
 }
 
+/* The one place the state changes. */
+static void flow_set_state(struct flow_tcp *f, enum flow_state next)
+{
+	log_debug("flow#%" PRIu64 " %s -> %s", f->id, flow_state_name[f->state],
+		  flow_state_name[next]);
+	f->state = next;
+}
+
 /* ---- lifetime ---------------------------------------------------------- */
 
 static void flow_release(struct flow_tcp *f)
@@ -179,10 +194,8 @@ static void flow_free(struct flow_tcp *f)
 	}
 	free(f->q);
 	free(f->pend);
-	free(f->hs);
 	free(f->domain);
 	free(f->direct);
-	tls_conn_free(f->tls);
 	free(f);
 }
 
@@ -195,13 +208,10 @@ static void flow_on_handle_closed(uv_handle_t *h)
 {
 	struct flow_tcp *f = h->data;
 
-	/* The fd is closed only now that libuv forgot it, so its number
+	/* The socket is closed only now that libuv forgot it, so its number
 	 * cannot be reused under a handle libuv still tracks. */
-	if (f->reset_upstream)
-		sock_close_reset(f->closing_fd);
-	else
-		close(f->closing_fd);
-	f->closing_fd = -1;
+	upstream_conn_close(f->closing, f->reset_upstream);
+	f->closing = NULL;
 	/* A failed DIRECT attempt: the handle is free for the next address
 	 * only now. */
 	if (f->retry_direct) {
@@ -230,7 +240,7 @@ static void flow_end(struct flow_tcp *f, bool reset)
 {
 	struct flow_ctx *ctx = f->ctx;
 
-	f->state = FS_DEAD;
+	flow_set_state(f, FS_DEAD);
 	f->pcb = NULL;
 	if (f->prev)
 		f->prev->next = f->next;
@@ -351,27 +361,6 @@ static void flow_recved(struct flow_tcp *f, size_t n)
 	}
 }
 
-/* writev, or over TLS one piece after another (a record each). Returns
- * the bytes taken or -errno (-EAGAIN when none). */
-static ssize_t flow_up_writev(struct flow_tcp *f, const struct iovec *iov, int cnt)
-{
-	ssize_t total = 0, n;
-
-	if (f->tls == NULL) {
-		n = writev(f->fd, iov, cnt);
-		return n < 0 ? -errno : n;
-	}
-	for (int i = 0; i < cnt; i++) {
-		n = f->io.write(f->io.ctx, iov[i].iov_base, iov[i].iov_len);
-		if (n < 0)
-			return total > 0 ? total : n;
-		total += n;
-		if ((size_t)n < iov[i].iov_len)
-			break;
-	}
-	return total;
-}
-
 /* Writes as much of the queue as the socket takes, then reopens the
  * client's window by exactly that much. Returns 0 or -errno. */
 static int flow_up_flush(struct flow_tcp *f)
@@ -397,7 +386,8 @@ static int flow_up_flush(struct flow_tcp *f)
 				cnt++;
 			}
 		}
-		n = flow_up_writev(f, iov, cnt);
+		/* One writev on a socket; over TLS a record per piece. */
+		n = stream_writev(&f->io, iov, cnt);
 		if (n < 0) {
 			if (n == -EAGAIN || n == -EINTR)
 				break;
@@ -436,9 +426,7 @@ static int flow_up_flush(struct flow_tcp *f)
 	if (f->q_len == 0 && f->client_eof && !f->up_shut) {
 		/* Over TLS, close_notify first (best effort: if it cannot go
 		 * out now the FIN still ends our direction). */
-		if (f->tls)
-			tls_conn_close(f->tls);
-		shutdown(f->fd, SHUT_WR);
+		stream_shutdown(&f->io);
 		f->up_shut = true;
 	}
 	return 0;
@@ -569,7 +557,7 @@ static int flow_down_pump(struct flow_tcp *f)
 		return r;
 	/* Bounded rounds; over TLS also until the layer holds no decrypted
 	 * bytes (at most one record), which no socket event would announce. */
-	for (int rounds = 0; rounds < 4 || (f->tls && tls_conn_pending(f->tls) > 0); rounds++) {
+	for (int rounds = 0; rounds < 4 || stream_pending(&f->io) > 0; rounds++) {
 		size_t room = flow_down_room(f);
 		ssize_t n;
 
@@ -592,7 +580,7 @@ static int flow_down_pump(struct flow_tcp *f)
 		r = flow_down_write(f, f->ctx->buf, (size_t)n);
 		if (r < 0)
 			return r;
-		if ((size_t)n < room && !(f->tls && tls_conn_pending(f->tls) > 0))
+		if ((size_t)n < room && stream_pending(&f->io) == 0)
 			break; /* drained for now */
 	}
 	if (f->up_eof && f->pend == NULL && !f->client_shut) {
@@ -637,6 +625,23 @@ static void flow_on_err(void *arg, err_t err)
 		   NULL);
 }
 
+/* What a flow that is not open yet was waiting for. */
+static const char *flow_timeout_why(const struct flow_tcp *f)
+{
+	if (f->state == FS_ROUTING)
+		return "timed out resolving for the rules";
+	if (f->state == FS_RESOLVING)
+		return "timed out resolving the name";
+	switch (f->up ? upstream_conn_state(f->up) : UPSTREAM_CONN_CONNECTING) {
+	case UPSTREAM_CONN_TLS:
+		return "timed out in the TLS handshake";
+	case UPSTREAM_CONN_PROXY:
+		return "timed out in the proxy handshake";
+	default:
+		return "timed out connecting";
+	}
+}
+
 /* lwIP's slow timer (every 500 ms * interval): connect/handshake and idle
  * deadlines, checked here so no flow needs a timer of its own. */
 static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
@@ -655,12 +660,7 @@ static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
 		return ERR_ABRT;
 	}
 	if (f->state < FS_RELAY && now - f->t_start >= f->ctx->connect_timeout_ms)
-		return flow_abort(f, f->state == FS_ROUTING     ? "timed out resolving for the rules"
-				     : f->state == FS_RESOLVING ? "timed out resolving the name"
-				     : f->state == FS_CONNECTING ? "timed out connecting"
-				     : f->state == FS_TLS      ? "timed out in the TLS handshake"
-								 : "timed out in the proxy handshake",
-				  NULL);
+		return flow_abort(f, flow_timeout_why(f), NULL);
 	if (f->state == FS_RELAY && f->ctx->idle_timeout_ms > 0 &&
 	    now - f->t_last >= f->ctx->idle_timeout_ms)
 		return flow_abort(f, "idle timeout", NULL);
@@ -690,47 +690,37 @@ static void flow_update_poll(struct flow_tcp *f)
 		ev |= UV_WRITABLE;
 	if (flow_down_room(f) > 0)
 		ev |= UV_READABLE;
-	if (f->tls) {
-		/* A TLS read may need the socket writable and a write
-		 * readable (tls.h): poll for what the layer waits on. */
-		int w = tls_conn_wants(f->tls);
-
-		if (w & STREAM_WANT_READ)
-			ev |= UV_READABLE;
-		if (w & STREAM_WANT_WRITE)
-			ev |= UV_WRITABLE;
-	}
+	/* A TLS read may need the socket writable and a write readable
+	 * (tls.h): poll for what the layers below wait on too. */
+	ev |= sock_poll_events(stream_wants(&f->io));
 	flow_set_poll(f, ev);
 }
 
 static void flow_start_relay(struct flow_tcp *f)
 {
-	const uint8_t *extra = NULL;
-	size_t n = f->hs ? f->route.up->proto->leftover(f->hs, &extra) : 0;
 	char desc[1200];
 	int r;
 
 	log_debug("flow#%" PRIu64 " open %s", f->id, flow_desc(f, desc, sizeof(desc)));
-	f->state = FS_RELAY;
+	flow_set_state(f, FS_RELAY);
+	f->io = upstream_conn_io(f->up);
 	free(f->direct); /* connected: the other addresses are not needed */
 	f->direct = NULL;
 	f->n_direct = f->next_direct = 0;
 	f->t_last = uv_now(f->ctx->loop);
-	if (n > 0) {
-		/* Tunnel bytes that arrived with the proxy's reply. */
-		f->bytes_down += n;
-		if (flow_down_write(f, extra, n) < 0) {
-			flow_abort(f, "out of memory", NULL);
-			return;
-		}
-		tcp_output(f->pcb);
-	}
-	free(f->hs);
-	f->hs = NULL;
 	r = flow_up_flush(f);
 	if (r < 0) {
 		flow_abort(f, "upstream write failed", strerror(-r));
 		return;
+	}
+	if (stream_pending(&f->io) > 0) {
+		/* Tunnel bytes that arrived with the proxy's reply: no socket
+		 * event will announce them. */
+		r = flow_down_pump(f);
+		if (r < 0) {
+			flow_abort(f, "upstream read failed", strerror(-r));
+			return;
+		}
 	}
 	if (flow_done(f)) {
 		flow_finish(f);
@@ -739,40 +729,30 @@ static void flow_start_relay(struct flow_tcp *f)
 	flow_update_poll(f);
 }
 
-static void flow_handshake(struct flow_tcp *f)
+/* A readiness event while connecting: the upstream connection advances
+ * (connect, TLS, proxy handshake) until its tunnel is open. */
+static void flow_upstream_step(struct flow_tcp *f, int status)
 {
-	const struct upstream_proto *proto = f->route.up->proto;
-	int r = proto->step(f->hs, &f->io);
+	char why[300];
+	int r = upstream_conn_step(f->up, status, why, sizeof(why));
 
 	if (r == STREAM_DONE) {
 		flow_start_relay(f);
 		return;
 	}
-	if (r < 0) {
-		flow_abort(f, proto->error(f->hs), NULL);
-		return;
-	}
-	flow_set_poll(f, r == STREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
-}
-
-/* The TLS handshake with the proxy, then the connector over TLS. */
-static void flow_tls(struct flow_tcp *f)
-{
-	int r = tls_conn_handshake(f->tls);
-
-	if (r == STREAM_DONE) {
-		log_debug("flow#%" PRIu64 " %s to %s", f->id, tls_conn_version(f->tls),
-			  f->route.up->server_str);
-		f->io = tls_conn_io(f->tls);
-		f->state = FS_HANDSHAKE;
-		flow_handshake(f);
+	if (r < 0 && f->route.action == ROUTE_DIRECT && f->next_direct < f->n_direct) {
+		/* The next address of the name, once the poll handle is
+		 * closed (flow_on_handle_closed). */
+		log_debug("flow#%" PRIu64 " %s; next address", f->id, why);
+		f->retry_direct = true;
+		flow_close_upstream(f, false);
 		return;
 	}
 	if (r < 0) {
-		flow_abort(f, "TLS to the proxy failed", tls_conn_error(f->tls));
+		flow_abort(f, why, NULL);
 		return;
 	}
-	flow_set_poll(f, r == STREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
+	flow_set_poll(f, sock_poll_events(r));
 }
 
 static void flow_on_poll_event(uv_poll_t *h, int status, int events)
@@ -783,49 +763,12 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 	if (f->state == FS_DEAD)
 		return;
 	if (f->state == FS_CONNECTING) {
-		r = sock_poll_error(f->fd, status);
-		if (r < 0 && f->route.action == ROUTE_DIRECT && f->next_direct < f->n_direct) {
-			/* The next address of the name, once the poll handle
-			 * is closed (flow_on_handle_closed). */
-			f->retry_direct = true;
-			flow_close_upstream(f, false);
-			return;
-		}
-		if (r < 0) {
-			flow_abort(f, f->route.action == ROUTE_PROXY ? "cannot connect to the proxy"
-								     : "cannot connect",
-				   strerror(-r));
-			return;
-		}
-		if (f->route.action == ROUTE_DIRECT) {
-			flow_start_relay(f);
-			return;
-		}
-		if (f->route.up->tls) {
-			f->tls = tls_conn_create(f->route.up->tls_ctx, &f->sock_io);
-			if (f->tls == NULL) {
-				flow_abort(f, "out of memory", NULL);
-				return;
-			}
-			f->state = FS_TLS;
-			flow_tls(f);
-			return;
-		}
-		f->state = FS_HANDSHAKE;
-		flow_handshake(f);
-		return;
-	}
-	if (f->state == FS_TLS) {
-		flow_tls(f);
-		return;
-	}
-	if (f->state == FS_HANDSHAKE) {
-		flow_handshake(f);
+		flow_upstream_step(f, status);
 		return;
 	}
 	if (status < 0) {
 		flow_abort(f, "upstream connection failed",
-			   strerror(-sock_poll_error(f->fd, status)));
+			   strerror(-sock_poll_error(upstream_conn_fd(f->up), status)));
 		return;
 	}
 	if (events & UV_WRITABLE) {
@@ -851,63 +794,76 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 
 /* ---- accept ------------------------------------------------------------- */
 
-/* Opens a socket and connects it to sa (the proxy, or a DIRECT target);
- * completion comes as writability. 0 or -errno. */
-static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, socklen_t len)
+/* Opens the upstream connection (to the proxy, or to the DIRECT address
+ * sa) and the poll handle that drives it; completion comes as
+ * writability. 0 or -errno with the reason in why. */
+static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char *why,
+		     size_t whylen)
 {
 	struct flow_ctx *ctx = f->ctx;
-	int r = sock_open(sa->ss_family, SOCK_STREAM, &ctx->sock);
+	const struct route *rt = &f->route;
+	char name[32];
+	struct upstream_conn_spec spec = {
+		.name = name,
+		.sock = &ctx->sock,
+		.up = rt->action == ROUTE_PROXY ? rt->up : NULL,
+		.target = &rt->target,
+		.addr = (const struct sockaddr *)sa,
+		.addr_len = sa == NULL ? 0
+			    : sa->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						       : sizeof(struct sockaddr_in6),
+	};
+	int r;
 
+	snprintf(name, sizeof(name), "flow#%" PRIu64, f->id);
+	r = upstream_conn_open(&spec, &f->up, why, whylen);
 	if (r < 0)
 		return r;
-	f->fd = r;
-	f->sock_io = sock_stream(&f->fd);
-	f->io = f->sock_io;
-	r = sock_connect(f->fd, (const struct sockaddr *)sa, len);
-	if (r < 0 && r != -EINPROGRESS)
+	r = uv_poll_init_socket(ctx->loop, &f->poll, upstream_conn_fd(f->up));
+	if (r < 0) {
+		snprintf(why, whylen, "cannot open upstream socket: %s", uv_strerror(r));
+		upstream_conn_close(f->up, false); /* no handle watches it */
+		f->up = NULL;
 		return r;
-	r = uv_poll_init_socket(ctx->loop, &f->poll, f->fd);
-	if (r < 0)
-		return r;
+	}
 	f->poll.data = f;
 	f->poll_open = true;
 	f->poll_events = 0;
 	f->refs++; /* held by the poll handle until its close callback */
-	f->state = FS_CONNECTING;
+	if (f->state != FS_CONNECTING)
+		flow_set_state(f, FS_CONNECTING);
 	flow_set_poll(f, UV_WRITABLE);
 	return 0;
 }
 
-/* Closes the upstream socket (RST if reset): through libuv when a poll
- * handle watches it (flow_on_handle_closed closes the fd), else at once. */
+/* Closes the upstream connection (RST if reset): after libuv closed the
+ * poll handle watching it (flow_on_handle_closed), else at once. */
 static void flow_close_upstream(struct flow_tcp *f, bool reset)
 {
 	if (f->poll_open) {
-		f->closing_fd = f->fd;
+		f->closing = f->up;
 		f->reset_upstream = reset;
 		uv_poll_stop(&f->poll);
 		uv_close((uv_handle_t *)&f->poll, flow_on_handle_closed);
 		f->poll_open = false;
-	} else if (f->fd >= 0) {
-		close(f->fd);
+	} else {
+		upstream_conn_close(f->up, reset);
 	}
-	f->fd = -1;
+	f->up = NULL;
 }
 
 /* Connects to the next address in f->direct. */
 static void flow_connect(struct flow_tcp *f)
 {
+	char why[300];
+
 	while (f->next_direct < f->n_direct) {
-		struct sockaddr_storage *sa = &f->direct[f->next_direct++];
-		socklen_t len = sa->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-							 : sizeof(struct sockaddr_in6);
-		int r = flow_open(f, sa, len);
+		int r = flow_open(f, &f->direct[f->next_direct++], why, sizeof(why));
 
 		if (r == 0)
 			return;
-		flow_close_upstream(f, false); /* no poll handle yet: closed now */
 		if (f->next_direct == f->n_direct) {
-			flow_abort(f, "cannot connect", strerror(-r));
+			flow_abort(f, why, NULL);
 			return;
 		}
 	}
@@ -951,7 +907,7 @@ static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage 
 static void flow_go(struct flow_tcp *f)
 {
 	const struct route *rt = &f->route;
-	const struct upstream_cfg *up = rt->up;
+	char why[300];
 	int r;
 
 	switch (rt->action) {
@@ -961,11 +917,11 @@ static void flow_go(struct flow_tcp *f)
 		return;
 	case ROUTE_DROP:
 		f->ctx->stats.rejected++;
-		f->state = FS_DROP;
+		flow_set_state(f, FS_DROP);
 		log_debug("flow#%" PRIu64 " dropped by rule %s", f->id, rt->rule);
 		return;
 	case ROUTE_DIRECT:
-		f->state = FS_RESOLVING;
+		flow_set_state(f, FS_RESOLVING);
 		if (rt->target.atyp == SOCKS5_ATYP_DOMAIN) {
 			if (f->ctx->resolver == NULL) {
 				flow_abort(f, "cannot resolve the name", "no resolver");
@@ -990,15 +946,8 @@ static void flow_go(struct flow_tcp *f)
 		flow_connect(f);
 		return;
 	case ROUTE_PROXY:
-		f->hs = malloc(up->proto->state_size);
-		if (f->hs == NULL) {
-			flow_abort(f, "out of memory", NULL);
-			return;
-		}
-		up->proto->init(f->hs, up, &rt->target);
-		r = flow_open(f, &up->server, up->server_len);
-		if (r < 0)
-			flow_abort(f, "cannot open upstream socket", strerror(-r));
+		if (flow_open(f, NULL, why, sizeof(why)) < 0)
+			flow_abort(f, why, NULL);
 		return;
 	}
 }
@@ -1056,7 +1005,6 @@ int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 	f->ctx = ctx;
 	f->id = ++ctx->next_id;
 	f->refs = 1;
-	f->fd = f->closing_fd = -1;
 	f->pcb = pcb;
 	f->t_start = f->t_last = uv_now(ctx->loop);
 	ip_addr_copy(f->src_ip, pcb->remote_ip);
@@ -1094,7 +1042,7 @@ int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 	q.dst_port = f->dst_port;
 	q.domain = f->domain;
 	q.dst_is_fake = fake;
-	f->state = FS_ROUTING;
+	f->state = FS_ROUTING; /* the first state: nothing to log yet */
 	f->refs++; /* held by the decision until flow_on_routed */
 	r = ctx->route.decide(ctx->route.ctx, &q, &f->route, flow_on_routed, f);
 	if (r == -EINPROGRESS)
