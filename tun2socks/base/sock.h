@@ -3,7 +3,9 @@
  * Every socket we open toward an upstream (proxy, DNS, DIRECT) goes through
  * here so the loop-avoidance options are applied before connect(): Linux
  * SO_BINDTODEVICE (--bind-interface) and SO_MARK (--fwmark); macOS
- * IP_BOUND_IF / IPV6_BOUND_IF (--bind-interface). See research.md s. 6.
+ * IP_BOUND_IF / IPV6_BOUND_IF (--bind-interface).
+ * Also the socket as the bottom layer of a connection (sock_stream) and
+ * the glue between libuv's poll events and stream readiness.
  */
 #ifndef T2S_SOCK_H
 #define T2S_SOCK_H
