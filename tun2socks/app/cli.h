@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "tun2socks/app/daemon.h"
+#include "tun2socks/app/daemon_config.h"
 
 enum cli_action { CLI_RUN = 0, CLI_HELP, CLI_VERSION, CLI_CHECK, CLI_MATCH };
 
