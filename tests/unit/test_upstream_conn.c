@@ -9,14 +9,19 @@
  *
  * Covered: SOCKS5 CONNECT and HTTP CONNECT to OPEN, with tunnel bytes that
  * came with the reply served first (pending() without readiness), then
- * both directions, shutdown and EOF; UDP ASSOCIATE's relay address; DIRECT
- * straight to OPEN; a refused reply, a garbage reply, the proxy hanging up
- * mid-handshake, a refused connect (proxy and DIRECT texts), a silent
- * proxy (the caller's timeout), a reset close seen by the peer; failures
- * sticky; the io refusing before OPEN.
+ * both directions, shutdown and EOF; SOCKS5 behind TLS (an mbedTLS server
+ * on the accepted socket, pumped in turn with the conn; its certificate
+ * made with the openssl command, which this test needs) through
+ * CONNECTING -> TLS -> PROXY -> OPEN, data both ways and close_notify,
+ * and a certificate for another name failing in TLS; UDP ASSOCIATE's
+ * relay address; DIRECT straight to OPEN; a refused reply, a garbage
+ * reply, the proxy hanging up mid-handshake, a refused connect (proxy and
+ * DIRECT texts), a silent proxy (the caller's timeout), a reset close
+ * seen by the peer; failures sticky; the io refusing before OPEN.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -26,8 +31,16 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+#include <psa/crypto.h>
+
 #include "tun2socks/base/log.h"
 #include "tun2socks/base/sock.h"
+#include "tun2socks/upstream/tls.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/upstream/upstream_conn.h"
 #include "test.h"
@@ -355,6 +368,283 @@ static void test_direct(void)
 	close(lfd);
 }
 
+/* ---- a SOCKS5 proxy behind TLS --------------------------------------------- */
+
+static char cert_dir[64], srv_crt[128], srv_key[128];
+
+/* A self-signed certificate for proxy.test and 127.0.0.1. */
+static int make_cert(void)
+{
+	char cmd[1024];
+
+	if (system("openssl version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "test_upstream_conn: the openssl command-line tool is needed to "
+				"make the TLS test's certificate and was not found in PATH\n");
+		return -1;
+	}
+	snprintf(cert_dir, sizeof(cert_dir), "/tmp/t2s-test-conn-XXXXXX");
+	if (mkdtemp(cert_dir) == NULL)
+		return -1;
+	snprintf(srv_crt, sizeof(srv_crt), "%s/srv.crt", cert_dir);
+	snprintf(srv_key, sizeof(srv_key), "%s/srv.key", cert_dir);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		 "-nodes -keyout srv.key -out srv.crt -subj /CN=proxy.test -days 2 "
+		 "-addext subjectAltName=DNS:proxy.test,IP:127.0.0.1 >openssl.log 2>&1",
+		 cert_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void remove_cert(void)
+{
+	char cmd[256];
+
+	if (cert_dir[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cert_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", cert_dir);
+}
+
+/* The proxy's side: a TLS server that then plays SOCKS5, one
+ * non-blocking step at a time. */
+struct tls_proxy {
+	int fd;
+	mbedtls_ssl_context ssl;
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt crt;
+	mbedtls_pk_context key;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	int stage;            /* 0 handshake, 1 greeting, 2 request, 3 open, -1 failed */
+	uint8_t in[64];
+	size_t in_len;
+};
+
+static int tp_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	ssize_t n = send(*(int *)ctx, buf, len, MSG_NOSIGNAL);
+
+	if (n < 0)
+		return errno == EAGAIN ? MBEDTLS_ERR_SSL_WANT_WRITE : -1;
+	return (int)n;
+}
+
+static int tp_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	ssize_t n = recv(*(int *)ctx, buf, len, 0);
+
+	if (n < 0)
+		return errno == EAGAIN ? MBEDTLS_ERR_SSL_WANT_READ : -1;
+	return (int)n;
+}
+
+static void tp_init(struct tls_proxy *t, int fd)
+{
+	memset(t, 0, sizeof(*t));
+	t->fd = fd;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	mbedtls_ssl_init(&t->ssl);
+	mbedtls_ssl_config_init(&t->conf);
+	mbedtls_x509_crt_init(&t->crt);
+	mbedtls_pk_init(&t->key);
+	mbedtls_entropy_init(&t->entropy);
+	mbedtls_ctr_drbg_init(&t->drbg);
+	T_EQ_INT(psa_crypto_init(), PSA_SUCCESS);
+	T_EQ_INT(mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy, NULL, 0), 0);
+	T_EQ_INT(mbedtls_x509_crt_parse_file(&t->crt, srv_crt), 0);
+	T_EQ_INT(mbedtls_pk_parse_keyfile(&t->key, srv_key, NULL, mbedtls_ctr_drbg_random,
+					  &t->drbg),
+		 0);
+	T_EQ_INT(mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
+					     MBEDTLS_SSL_TRANSPORT_STREAM,
+					     MBEDTLS_SSL_PRESET_DEFAULT),
+		 0);
+	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
+	T_EQ_INT(mbedtls_ssl_conf_own_cert(&t->conf, &t->crt, &t->key), 0);
+	T_EQ_INT(mbedtls_ssl_setup(&t->ssl, &t->conf), 0);
+	mbedtls_ssl_set_bio(&t->ssl, &t->fd, tp_send, tp_recv, NULL);
+}
+
+static void tp_free(struct tls_proxy *t)
+{
+	mbedtls_ssl_free(&t->ssl);
+	mbedtls_ssl_config_free(&t->conf);
+	mbedtls_x509_crt_free(&t->crt);
+	mbedtls_pk_free(&t->key);
+	mbedtls_ctr_drbg_free(&t->drbg);
+	mbedtls_entropy_free(&t->entropy);
+	close(t->fd);
+}
+
+/* Reads until in holds n bytes: true then. */
+static bool tp_fill(struct tls_proxy *t, size_t n)
+{
+	while (t->in_len < n) {
+		int r = mbedtls_ssl_read(&t->ssl, t->in + t->in_len, n - t->in_len);
+
+		if (r <= 0)
+			return false;
+		t->in_len += (size_t)r;
+	}
+	return true;
+}
+
+static void tp_write(struct tls_proxy *t, const void *data, size_t n)
+{
+	for (int i = 0; i < 1000 && n > 0; i++) {
+		int r = mbedtls_ssl_write(&t->ssl, data, n);
+
+		if (r > 0) {
+			data = (const uint8_t *)data + r;
+			n -= (size_t)r;
+		}
+	}
+	T_EQ_INT(n, 0);
+}
+
+/* One non-blocking turn of the proxy's script. */
+static void tp_step(struct tls_proxy *t)
+{
+	static const uint8_t reply[] = { 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90,
+					 'H', 'E', 'L', 'L', 'O', '\n' };
+	int r;
+
+	if (t->stage == 0) {
+		r = mbedtls_ssl_handshake(&t->ssl);
+		if (r == 0)
+			t->stage = 1;
+		else if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE)
+			t->stage = -1;
+	}
+	if (t->stage == 1 && tp_fill(t, sizeof(greeting))) {
+		T_EQ_MEM(t->in, greeting, sizeof(greeting));
+		t->in_len = 0;
+		tp_write(t, method_none, sizeof(method_none));
+		t->stage = 2;
+	}
+	if (t->stage == 2 && tp_fill(t, sizeof(request))) {
+		T_EQ_MEM(t->in, request, sizeof(request));
+		t->in_len = 0;
+		/* The reply and a banner in one record. */
+		tp_write(t, reply, sizeof(reply));
+		t->stage = 3;
+	}
+}
+
+/* Pumps the conn and the proxy in turn until the conn is open or failed;
+ * returns the conn's last step. */
+static int tls_pump(struct drive *d, struct tls_proxy *t)
+{
+	int r = STREAM_WANT_WRITE;
+
+	for (int i = 0; i < 2000; i++) {
+		tp_step(t);
+		r = step_once(d, 20);
+		if (r == STREAM_DONE || r < 0)
+			return r;
+	}
+	return r;
+}
+
+static struct tls_cfg *tls_ctx(const char *name, bool skip)
+{
+	struct tls_opts o = { .server_name = name, .ca_file = srv_crt, .skip_verify = skip };
+	struct tls_cfg *cfg = NULL;
+	char err[256];
+
+	if (tls_cfg_create(&o, &cfg, err, sizeof(err)) < 0)
+		fprintf(stderr, "tls_cfg_create: %s\n", err);
+	T_CHECK(cfg != NULL);
+	return cfg;
+}
+
+static void test_socks5_over_tls(void)
+{
+	struct sockaddr_in sa;
+	int lfd;
+	struct upstream_cfg up;
+	struct socks5_addr t = target();
+	struct tls_proxy tp;
+	struct drive d;
+	struct stream io;
+	char buf[64];
+
+	if (make_cert() < 0) {
+		T_CHECK(!"a certificate for the TLS proxy (openssl)");
+		return;
+	}
+	lfd = listen_lo(&sa);
+	up = proxy_cfg(&upstream_socks5, &sa);
+	up.tls = true;
+	up.tls_ctx = tls_ctx("proxy.test", true);
+	if (up.tls_ctx == NULL || open_conn(&d, &up, NULL, &t, NULL) < 0)
+		return;
+	tp_init(&tp, accept_peer(lfd));
+	T_EQ_INT(tls_pump(&d, &tp), STREAM_DONE);
+	T_EQ_INT(tp.stage, 3);
+	T_EQ_INT(upstream_conn_state(d.c), UPSTREAM_CONN_OPEN);
+
+	/* The banner came in the reply's record: pending, no event needed. */
+	io = upstream_conn_io(d.c);
+	T_EQ_INT(stream_pending(&io), 6);
+	T_EQ_INT(io.read(io.ctx, buf, sizeof(buf)), 6);
+	T_EQ_MEM(buf, "HELLO\n", 6);
+
+	/* Both directions through TLS. */
+	T_EQ_INT(io.write(io.ctx, "ping", 4), 4);
+	for (int i = 0; i < 1000 && !tp_fill(&tp, 4); i++)
+		usleep(1000);
+	T_EQ_MEM(tp.in, "ping", 4);
+	tp_write(&tp, "pong", 4);
+	T_EQ_INT(io_read_wait(&io, upstream_conn_fd(d.c), buf, sizeof(buf)), 4);
+	T_EQ_MEM(buf, "pong", 4);
+
+	/* shutdown: close_notify, then FIN. */
+	T_EQ_INT(stream_shutdown(&io), 0);
+	int r = 0;
+	for (int i = 0; i < 1000; i++) {
+		r = mbedtls_ssl_read(&tp.ssl, (unsigned char *)buf, sizeof(buf));
+		if (r != MBEDTLS_ERR_SSL_WANT_READ)
+			break;
+		usleep(1000);
+	}
+	T_EQ_INT(r, MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY);
+	upstream_conn_close(d.c, false);
+	tp_free(&tp);
+	tls_cfg_free(up.tls_ctx);
+	close(lfd);
+}
+
+/* A certificate that is not for the name we asked: FAILED in TLS. */
+static void test_tls_wrong_name(void)
+{
+	struct sockaddr_in sa;
+	int lfd, r;
+	struct upstream_cfg up;
+	struct socks5_addr t = target();
+	struct tls_proxy tp;
+	struct drive d;
+
+	if (cert_dir[0] == '\0')
+		return; /* test_socks5_over_tls said why */
+	lfd = listen_lo(&sa);
+	up = proxy_cfg(&upstream_socks5, &sa);
+	up.tls = true;
+	up.tls_ctx = tls_ctx("other.test", false);
+	if (up.tls_ctx == NULL || open_conn(&d, &up, NULL, &t, NULL) < 0)
+		return;
+	tp_init(&tp, accept_peer(lfd));
+	r = tls_pump(&d, &tp);
+	T_EQ_INT(r, -EACCES);
+	T_CHECK(strncmp(d.why, "TLS to the proxy failed: ", 25) == 0);
+	T_EQ_INT(upstream_conn_failed_in(d.c), UPSTREAM_CONN_TLS);
+	upstream_conn_close(d.c, false);
+	tp_free(&tp);
+	tls_cfg_free(up.tls_ctx);
+	close(lfd);
+}
+
 /* Runs the handshake up to the reply, which the proxy answers with bytes
  * (or hangs up when reply is NULL). Returns the step that follows. */
 static int socks5_reply_with(struct drive *d, const void *reply, size_t n, int *lfd, int *pfd)
@@ -492,5 +782,8 @@ int main(void)
 	T_RUN(test_failures);
 	T_RUN(test_connect_refused);
 	T_RUN(test_silent_proxy);
+	T_RUN(test_socks5_over_tls);
+	T_RUN(test_tls_wrong_name);
+	remove_cert();
 	return test_summary();
 }
