@@ -97,6 +97,8 @@ int relay_up_flush(struct relay *r)
 {
 	size_t total = 0;
 
+	if (!r->started)
+		return 0; /* the queue waits for the tunnel */
 	while (r->q_len > 0) {
 		struct iovec iov[IOV_BATCH];
 		int cnt = 0;
@@ -228,7 +230,7 @@ int relay_down_pump(struct relay *r)
 {
 	int ret;
 
-	if (r->pcb == NULL)
+	if (r->pcb == NULL || !r->started)
 		return 0;
 	ret = pend_flush(r);
 	if (ret < 0)

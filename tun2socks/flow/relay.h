@@ -71,13 +71,14 @@ void relay_start(struct relay *r, const struct stream *up);
 
 /* Writes as much of the queue as the upstream takes, reopens the client's
  * window by exactly that much, and shuts the upstream direction down
- * after the client's FIN once the queue is empty. 0 or -errno. */
+ * after the client's FIN once the queue is empty. 0 or -errno. Before
+ * relay_start() nothing moves (0). */
 int relay_up_flush(struct relay *r);
 
 /* Moves upstream bytes into lwIP while it has room (the bytes the stream
  * holds without readiness included), queues our FIN after the upstream's
  * EOF, and pushes with tcp_output. 0 or -errno (-ENOMEM, or the upstream's
- * read error). */
+ * read error). Nothing before relay_start() or once the pcb is gone. */
 int relay_down_pump(struct relay *r);
 
 /* What the upstream socket should be polled for now: a mask of

@@ -95,6 +95,10 @@ int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn 
 	*out = NULL;
 	if (whylen > 0)
 		why[0] = '\0';
+	if (sa == NULL && s->up == NULL) {
+		snprintf(why, whylen, "no address to connect to");
+		return -EINVAL;
+	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		snprintf(why, whylen, "out of memory");

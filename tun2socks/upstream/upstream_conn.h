@@ -72,7 +72,7 @@ struct upstream_conn_spec {
 
 /* Opens a non-blocking socket and starts connecting it; the caller then
  * polls upstream_conn_fd() for writability. 0 with *out set, or -errno
- * with *out NULL and the reason in why. */
+ * with *out NULL and the reason in why (-EINVAL: neither up nor addr). */
 int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn **out,
 		       char *why, size_t whylen);
 
