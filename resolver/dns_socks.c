@@ -1,42 +1,52 @@
 /* dns_socks: see dns_socks.h.
  *
  * A query is one struct dns_socks_req, an explicit state machine:
- * CONNECTING (TCP to the proxy) -> HANDSHAKE (the SOCKS5 connector) ->
- * SENDING (prefix + query) -> RECEIVING (prefix + answer) -> done.
- * Invariants: the callback runs once (req->done guards it); the request
- * holds one reference per open libuv handle (poll, timer) and is freed in
- * the last close callback, so nothing is freed under libuv.
+ * CONNECTING (an upstream_conn: TCP to the proxy, TLS if the proxy wants
+ * it, the connector) -> SENDING (prefix + query) -> RECEIVING (prefix +
+ * answer) -> DONE, each change through dns_socks_set_state(), which logs
+ * "dns#5 SENDING -> RECEIVING". The request's poll handle watches the
+ * connection's socket (upstream_conn.h: the caller polls).
+ * Invariants: the callback runs once (entering DONE guards it); the
+ * request holds one reference per open libuv handle (poll, timer) and is
+ * freed, its connection closed, in the last close callback, so nothing is
+ * freed or closed under libuv.
  */
 #include "resolver/dns_socks.h"
 
 #include <ares.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <netinet/in.h>
 
 #include "tun2socks/base/addr.h"
 #include "tun2socks/upstream/target.h"
 #include "resolver/dns_msg.h"
 #include "tun2socks/base/log.h"
+#include "tun2socks/upstream/upstream_conn.h"
 
-enum dns_socks_state { DS_CONNECTING, DS_HANDSHAKE, DS_SENDING, DS_RECEIVING };
+enum dns_socks_state { DS_CONNECTING, DS_SENDING, DS_RECEIVING, DS_DONE };
+
+static const char *const ds_state_name[] = {
+	[DS_CONNECTING] = "CONNECTING", [DS_SENDING] = "SENDING",
+	[DS_RECEIVING] = "RECEIVING", [DS_DONE] = "DONE",
+};
 
 struct dns_socks_req {
 	struct dns_socks *ds;
-	struct dns_socks_req *prev, *next; /* ds->live while not done */
+	struct dns_socks_req *prev, *next; /* ds->live while not DONE */
 	enum dns_socks_state state;
+	uint64_t n;             /* "dns#n" in logs */
 	resolver_cb cb;
 	void *arg;
-	bool done;
-	int fd;
+	struct upstream_conn *up;
 	unsigned handles;       /* open libuv handles */
 	uv_poll_t poll;
 	uv_timer_t timer;
-	void *hs;               /* connector state */
 	uint16_t id;            /* the message ID we sent */
 	uint8_t *out;           /* prefix + query */
 	size_t out_len, out_off;
@@ -51,8 +61,16 @@ struct dns_socks {
 	struct socks5_addr target;
 	unsigned timeout_ms;
 	struct dns_socks_req *live;
+	uint64_t next_n;
 	bool shut;
 };
+
+/* The one place the state changes. */
+static void dns_socks_set_state(struct dns_socks_req *q, enum dns_socks_state next)
+{
+	log_debug("dns#%" PRIu64 " %s -> %s", q->n, ds_state_name[q->state], ds_state_name[next]);
+	q->state = next;
+}
 
 static void dns_socks_on_closed(uv_handle_t *h)
 {
@@ -60,9 +78,7 @@ static void dns_socks_on_closed(uv_handle_t *h)
 
 	if (--q->handles > 0)
 		return;
-	if (q->fd >= 0)
-		close(q->fd);
-	free(q->hs);
+	upstream_conn_close(q->up, false);
 	free(q->out);
 	free(q);
 }
@@ -73,9 +89,9 @@ static void dns_socks_finish(struct dns_socks_req *q, int status,
 {
 	struct dns_socks *ds = q->ds;
 
-	if (q->done)
+	if (q->state == DS_DONE)
 		return;
-	q->done = true;
+	dns_socks_set_state(q, DS_DONE);
 	if (q->prev)
 		q->prev->next = q->next;
 	else
@@ -116,40 +132,25 @@ static void dns_socks_set_poll(struct dns_socks_req *q, int events)
 	uv_poll_start(&q->poll, events, dns_socks_on_poll);
 }
 
-/* Advances the state machine as far as the socket allows. */
-static void dns_socks_step(struct dns_socks_req *q)
+/* Sends the query and reads the answer as far as the connection allows;
+ * returns the STREAM_WANT_* it waits for, or 0 once finished. */
+static int dns_socks_step(struct dns_socks_req *q)
 {
-	const struct upstream_proto *proto = q->ds->proxy->proto;
-	struct stream io = { sock_io_read, sock_io_write, &q->fd };
+	struct stream io = upstream_conn_io(q->up);
 	ssize_t n;
-	int r;
 
-	if (q->state == DS_HANDSHAKE) {
-		r = proto->step(q->hs, &io);
-		if (r < 0) {
-			log_debug("dns: via proxy: %s", proto->error(q->hs));
-			dns_socks_finish(q, r, NULL);
-			return;
-		}
-		if (r != STREAM_DONE) {
-			dns_socks_set_poll(q, r == STREAM_WANT_READ ? UV_READABLE
-								    : UV_WRITABLE);
-			return;
-		}
-		q->state = DS_SENDING;
-	}
 	if (q->state == DS_SENDING) {
 		while (q->out_off < q->out_len) {
-			n = sock_io_write(&q->fd, q->out + q->out_off, q->out_len - q->out_off);
+			n = io.write(io.ctx, q->out + q->out_off, q->out_len - q->out_off);
 			if (n == -EAGAIN)
-				return; /* still polling for writable */
+				return STREAM_WANT_WRITE | stream_wants(&io);
 			if (n < 0) {
 				dns_socks_finish(q, (int)n, NULL);
-				return;
+				return 0;
 			}
 			q->out_off += (size_t)n;
 		}
-		q->state = DS_RECEIVING;
+		dns_socks_set_state(q, DS_RECEIVING);
 	}
 	for (;;) {
 		const uint8_t *msg;
@@ -158,18 +159,19 @@ static void dns_socks_step(struct dns_socks_req *q)
 
 		if (used > 0) {
 			dns_socks_answer(q, msg, mlen);
-			return;
+			return 0;
 		}
 		if (used < 0 || q->in_len == sizeof(q->in)) {
 			dns_socks_finish(q, -EBADMSG, NULL);
-			return;
+			return 0;
 		}
-		n = sock_io_read(&q->fd, q->in + q->in_len, sizeof(q->in) - q->in_len);
+		/* Reads until -EAGAIN: bytes a TLS layer holds come too. */
+		n = io.read(io.ctx, q->in + q->in_len, sizeof(q->in) - q->in_len);
 		if (n == -EAGAIN)
-			return;
+			return STREAM_WANT_READ | stream_wants(&io);
 		if (n <= 0) {
 			dns_socks_finish(q, n == 0 ? -ECONNRESET : (int)n, NULL);
-			return;
+			return 0;
 		}
 		q->in_len += (size_t)n;
 	}
@@ -178,42 +180,41 @@ static void dns_socks_step(struct dns_socks_req *q)
 static void dns_socks_on_poll(uv_poll_t *h, int status, int events)
 {
 	struct dns_socks_req *q = h->data;
+	char why[300];
 	int r;
 
 	(void)events;
-	if (q->done)
+	if (q->state == DS_DONE)
 		return;
 	if (q->state == DS_CONNECTING) {
-		r = sock_poll_error(q->fd, status);
+		r = upstream_conn_step(q->up, status, why, sizeof(why));
 		if (r < 0) {
-			log_debug("dns: cannot connect to the proxy: %s", strerror(-r));
+			log_debug("dns#%" PRIu64 " via proxy: %s", q->n, why);
 			dns_socks_finish(q, r, NULL);
 			return;
 		}
-		q->state = DS_HANDSHAKE;
+		if (r != STREAM_DONE) {
+			dns_socks_set_poll(q, sock_poll_events(r));
+			return;
+		}
+		dns_socks_set_state(q, DS_SENDING);
 	} else if (status < 0) {
-		dns_socks_finish(q, sock_poll_error(q->fd, status), NULL);
+		dns_socks_finish(q, sock_poll_error(upstream_conn_fd(q->up), status), NULL);
 		return;
 	}
-	dns_socks_step(q);
-	if (q->done)
-		return;
-	/* The handshake picked its own direction; afterwards the direction
-	 * follows the state. */
-	if (q->state == DS_SENDING)
-		dns_socks_set_poll(q, UV_WRITABLE);
-	else if (q->state == DS_RECEIVING)
-		dns_socks_set_poll(q, UV_READABLE);
+	r = dns_socks_step(q);
+	if (r != 0)
+		dns_socks_set_poll(q, sock_poll_events(r));
 }
 
 int dns_socks_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb, void *arg)
 {
 	struct dns_socks *ds = ctx;
-	const struct upstream_cfg *up = ds->proxy;
 	ares_dns_record_t *copy = NULL;
 	unsigned char *wire = NULL;
 	size_t wire_len = 0;
 	struct dns_socks_req *q;
+	char name[32], why[300];
 	uint16_t id;
 	int r;
 
@@ -222,10 +223,8 @@ int dns_socks_send(void *ctx, const struct ares_dns_record *query, resolver_cb c
 	q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return -ENOMEM;
-	q->fd = -1;
-	q->hs = malloc(up->proto->state_size);
 	r = uv_random(NULL, NULL, &id, sizeof(id), 0, NULL);
-	copy = q->hs && r == 0 ? ares_dns_record_duplicate(query) : NULL;
+	copy = r == 0 ? ares_dns_record_duplicate(query) : NULL;
 	if (copy == NULL || !ares_dns_record_set_id(copy, id) ||
 	    ares_dns_write(copy, &wire, &wire_len) != ARES_SUCCESS || wire_len > DNS_MSG_TCP_MAX) {
 		r = -ENOMEM;
@@ -243,15 +242,18 @@ int dns_socks_send(void *ctx, const struct ares_dns_record *query, resolver_cb c
 	q->ds = ds;
 	q->cb = cb;
 	q->arg = arg;
-	up->proto->init(q->hs, up, &ds->target);
-	r = sock_open(up->server.ss_family, SOCK_STREAM, ds->sock);
-	if (r < 0)
+	q->n = ++ds->next_n;
+	q->state = DS_CONNECTING; /* the first state: nothing to log yet */
+	snprintf(name, sizeof(name), "dns#%" PRIu64, q->n);
+	r = upstream_conn_open(&(struct upstream_conn_spec){ .name = name, .sock = ds->sock,
+							     .up = ds->proxy,
+							     .target = &ds->target },
+			       &q->up, why, sizeof(why));
+	if (r < 0) {
+		log_debug("dns#%" PRIu64 " via proxy: %s", q->n, why);
 		goto fail;
-	q->fd = r;
-	r = sock_connect(q->fd, (const struct sockaddr *)&up->server, up->server_len);
-	if (r < 0 && r != -EINPROGRESS)
-		goto fail;
-	r = uv_poll_init_socket(ds->loop, &q->poll, q->fd);
+	}
+	r = uv_poll_init_socket(ds->loop, &q->poll, upstream_conn_fd(q->up));
 	if (r < 0)
 		goto fail;
 	uv_timer_init(ds->loop, &q->timer);
@@ -267,12 +269,10 @@ int dns_socks_send(void *ctx, const struct ares_dns_record *query, resolver_cb c
 	ares_dns_record_destroy(copy);
 	return 0;
 fail:
-	if (q->fd >= 0)
-		close(q->fd);
+	upstream_conn_close(q->up, false); /* no handle watches it yet */
 	ares_free_string(wire);
 	ares_dns_record_destroy(copy);
 	free(q->out);
-	free(q->hs);
 	free(q);
 	return r;
 }

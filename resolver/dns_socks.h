@@ -1,8 +1,9 @@
 /* dns_socks: a DNS forwarder that sends each query over TCP through the
- * SOCKS5 proxy (--dns-via-proxy), so no DNS leaves the machine unproxied.
+ * proxy (--dns-via-proxy), so no DNS leaves the machine unproxied.
  *
- * One TCP connection per query: SOCKS5 CONNECT to the DNS server's
- * address, the query with its 2-byte prefix (RFC 7766), one answer, close.
+ * One connection per query (an upstream_conn: the proxy's CONNECT to the
+ * DNS server's address, over TLS when the proxy wants it), the query with
+ * its 2-byte prefix (RFC 7766), one answer, close.
  * It implements struct dns_forwarder (dns_socks_send has resolver_send()'s
  * contract: on 0 the callback runs exactly once, later, from the loop).
  * Lifetime: dns_socks_shutdown() completes every query with -ECANCELED at

@@ -112,7 +112,7 @@ static void run_connector(const uint8_t *data, size_t size, size_t chunk, void *
 			  const struct upstream_cfg *cfg, struct outcome *o)
 {
 	struct fake f = { .rx = data, .rx_len = size, .chunk = chunk };
-	struct stream io = { fake_read, fake_write, &f };
+	struct stream io = { .read = fake_read, .write = fake_write, .ctx = &f };
 	struct socks5_addr t;
 	const uint8_t *extra;
 	size_t n;

@@ -17,6 +17,7 @@
 #include "resolver/dns_intercept.h"
 #include "resolver/dns_msg.h"
 #include "lwip-port/stack.h"
+#include "lwip_helper.h"
 #include "test.h"
 
 #include <ares.h>
@@ -1370,21 +1371,6 @@ static void test_pinning(void)
 
 /* ---- UDP through a real stack --------------------------------------------------- */
 
-enum { CAP_MAX = 8 };
-static uint8_t cap_pkt[CAP_MAX][2048];
-static size_t cap_len[CAP_MAX];
-static int cap_n;
-
-static int cap_output(void *arg, struct pbuf *p)
-{
-	(void)arg;
-	if (cap_n < CAP_MAX && p->tot_len <= sizeof(cap_pkt[0])) {
-		pbuf_copy_partial(p, cap_pkt[cap_n], p->tot_len, 0);
-		cap_len[cap_n++] = p->tot_len;
-	}
-	return 0;
-}
-
 static int refuse_tcp(void *arg, struct tcp_pcb *pcb)
 {
 	(void)arg;
@@ -1436,7 +1422,7 @@ static const uint8_t *captured_udp(int k, const ip_addr_t *from, uint16_t fport,
 
 static void test_udp(void)
 {
-	static const struct stack_cbs cbs = { .output = cap_output, .tcp_accept = refuse_tcp };
+	static const struct stack_cbs cbs = { .output = lh_output, .tcp_accept = refuse_tcp };
 	struct dns_intercept_config cfg = fake_cfg();
 	struct stack *st = NULL;
 	struct stack_usage use;

@@ -10,23 +10,8 @@
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 #include "lwip-port/stack.h"
+#include "lwip_helper.h"
 #include "test.h"
-
-/* ---- packet capture (what the stack writes to the "TUN") ----------- */
-#define CAP_MAX 64
-static uint8_t cap_pkt[CAP_MAX][2048];
-static size_t cap_len[CAP_MAX];
-static int cap_n;
-
-static int cap_output(void *arg, struct pbuf *p)
-{
-	(void)arg;
-	if (cap_n < CAP_MAX && p->tot_len <= sizeof(cap_pkt[0])) {
-		pbuf_copy_partial(p, cap_pkt[cap_n], p->tot_len, 0);
-		cap_len[cap_n++] = p->tot_len;
-	}
-	return 0;
-}
 
 /* ---- a minimal application on accepted pcbs --------------------------- */
 struct app {
@@ -75,130 +60,6 @@ static int app_accept(void *arg, struct tcp_pcb *pcb)
 	tcp_err(pcb, app_err);
 	return 0;
 }
-
-/* ---- crafting --------------------------------------------------------- */
-struct ep {
-	int v6;
-	uint8_t addr[16];
-	uint16_t port;
-};
-
-static uint32_t sum16(const uint8_t *b, size_t n, uint32_t acc)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		acc += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (n & 1)
-		acc += (uint32_t)b[n - 1] << 8;
-	return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)~acc;
-}
-
-/* Builds an IP+TCP packet into out; returns its length. */
-static size_t craft(uint8_t *out, const struct ep *src, const struct ep *dst,
-		    uint32_t seq, uint32_t ack, uint8_t flags, const void *data,
-		    size_t dlen)
-{
-	size_t ih = src->v6 ? 40 : 20, th = 20, tot = ih + th + dlen;
-	uint8_t *t = out + ih;
-	uint32_t acc = 0;
-
-	memset(out, 0, ih + th);
-	if (src->v6) {
-		out[0] = 0x60;
-		out[4] = (uint8_t)((th + dlen) >> 8);
-		out[5] = (uint8_t)(th + dlen);
-		out[6] = 6;
-		out[7] = 64;
-		memcpy(out + 8, src->addr, 16);
-		memcpy(out + 24, dst->addr, 16);
-		acc = sum16(out + 8, 32, 0);
-	} else {
-		out[0] = 0x45;
-		out[2] = (uint8_t)(tot >> 8);
-		out[3] = (uint8_t)tot;
-		out[8] = 64;
-		out[9] = 6;
-		memcpy(out + 12, src->addr, 4);
-		memcpy(out + 16, dst->addr, 4);
-		uint16_t c = fold(sum16(out, 20, 0));
-		out[10] = (uint8_t)(c >> 8);
-		out[11] = (uint8_t)c;
-		acc = sum16(out + 12, 8, 0);
-	}
-	acc += 6 + (uint32_t)(th + dlen);
-	t[0] = (uint8_t)(src->port >> 8);
-	t[1] = (uint8_t)src->port;
-	t[2] = (uint8_t)(dst->port >> 8);
-	t[3] = (uint8_t)dst->port;
-	t[4] = (uint8_t)(seq >> 24); t[5] = (uint8_t)(seq >> 16);
-	t[6] = (uint8_t)(seq >> 8); t[7] = (uint8_t)seq;
-	t[8] = (uint8_t)(ack >> 24); t[9] = (uint8_t)(ack >> 16);
-	t[10] = (uint8_t)(ack >> 8); t[11] = (uint8_t)ack;
-	t[12] = 5 << 4;
-	t[13] = flags;
-	t[14] = 0xff;
-	t[15] = 0xff;
-	if (dlen)
-		memcpy(t + th, data, dlen);
-	uint16_t c = fold(sum16(t, th + dlen, acc));
-	t[16] = (uint8_t)(c >> 8);
-	t[17] = (uint8_t)c;
-	return tot;
-}
-
-static void feed(struct stack *s, const uint8_t *pkt, size_t len)
-{
-	struct pbuf *p = stack_pbuf_alloc(len);
-
-	if (p == NULL) {
-		T_CHECK(p != NULL);
-		return;
-	}
-	memcpy(p->payload, pkt, len);
-	stack_input(s, p);
-}
-
-struct seg {
-	const uint8_t *src, *dst;
-	uint16_t sport, dport;
-	uint32_t seq, ack;
-	uint8_t flags;
-	const uint8_t *data;
-	size_t dlen;
-};
-
-/* Parses captured packet i (same family as v6) into seg. */
-static int parse(int i, int v6, struct seg *g)
-{
-	const uint8_t *b = cap_pkt[i];
-	size_t ih = v6 ? 40 : 20;
-
-	if (cap_len[i] < ih + 20 || (b[0] >> 4) != (v6 ? 6 : 4))
-		return -1;
-	g->src = v6 ? b + 8 : b + 12;
-	g->dst = v6 ? b + 24 : b + 16;
-	b += ih;
-	g->sport = (uint16_t)(b[0] << 8 | b[1]);
-	g->dport = (uint16_t)(b[2] << 8 | b[3]);
-	g->seq = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
-	g->ack = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
-	g->flags = b[13];
-	g->data = b + (b[12] >> 4) * 4;
-	g->dlen = cap_len[i] - ih - (size_t)(b[12] >> 4) * 4;
-	return 0;
-}
-
-#define F_FIN 0x01
-#define F_SYN 0x02
-#define F_RST 0x04
-#define F_PSH 0x08
-#define F_ACK 0x10
 
 /* A full connection life: handshake, data both ways, client FIN, server
  * close, last ACK. Returns with everything freed. */
@@ -267,23 +128,7 @@ static void conversation(struct stack *s, const struct ep *cli, const struct ep 
 	feed(s, pkt, craft(pkt, cli, dst, cseq, sseq, F_ACK, NULL, 0));
 }
 
-static struct ep ep4(const char *a, uint16_t port)
-{
-	struct ep e = { 0 };
-	inet_pton(AF_INET, a, e.addr);
-	e.port = port;
-	return e;
-}
-
-static struct ep ep6(const char *a, uint16_t port)
-{
-	struct ep e = { .v6 = 1 };
-	inet_pton(AF_INET6, a, e.addr);
-	e.port = port;
-	return e;
-}
-
-static const struct stack_cbs cbs = { .output = cap_output, .tcp_accept = app_accept };
+static const struct stack_cbs cbs = { .output = lh_output, .tcp_accept = app_accept };
 
 /* ---- UDP -------------------------------------------------------------- */
 static struct {
@@ -307,45 +152,11 @@ static void udp_in(void *arg, const ip_addr_t *src, uint16_t sport, const ip_add
 	pbuf_free(p);
 }
 
-static size_t craft_udp(uint8_t *out, const struct ep *src, const struct ep *dst,
-			const void *data, size_t dlen)
-{
-	size_t ih = src->v6 ? 40 : 20, tot = ih + 8 + dlen;
-
-	memset(out, 0, ih + 8);
-	if (src->v6) {
-		out[0] = 0x60;
-		out[4] = (uint8_t)((8 + dlen) >> 8);
-		out[5] = (uint8_t)(8 + dlen);
-		out[6] = 17;
-		out[7] = 64;
-		memcpy(out + 8, src->addr, 16);
-		memcpy(out + 24, dst->addr, 16);
-	} else {
-		out[0] = 0x45;
-		out[2] = (uint8_t)(tot >> 8);
-		out[3] = (uint8_t)tot;
-		out[8] = 64;
-		out[9] = 17;
-		memcpy(out + 12, src->addr, 4);
-		memcpy(out + 16, dst->addr, 4);
-	}
-	uint8_t *u = out + ih;
-	u[0] = (uint8_t)(src->port >> 8);
-	u[1] = (uint8_t)src->port;
-	u[2] = (uint8_t)(dst->port >> 8);
-	u[3] = (uint8_t)dst->port;
-	u[4] = (uint8_t)((8 + dlen) >> 8);
-	u[5] = (uint8_t)(8 + dlen);
-	memcpy(u + 8, data, dlen);
-	return tot;
-}
-
 /* UDP to any destination reaches udp_input with its addresses; replies go
  * out from any source with a valid checksum. */
 static void test_udp(void)
 {
-	static const struct stack_cbs ucbs = { .output = cap_output, .tcp_accept = app_accept,
+	static const struct stack_cbs ucbs = { .output = lh_output, .tcp_accept = app_accept,
 					       .udp_input = udp_in };
 	struct stack *s;
 	uint8_t pkt[256];

@@ -258,7 +258,7 @@ static int pair_open(struct pair *p, const struct tls_opts *o, const char *crt, 
 	setsockopt(p->sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	setsockopt(p->sv[1], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	p->lim = (struct lim){ .fd = p->sv[0], .max = lim_max, .rng = 0x9e3779b9 };
-	p->lower = (struct stream){ lim_read, lim_write, &p->lim };
+	p->lower = (struct stream){ .read = lim_read, .write = lim_write, .ctx = &p->lim };
 	p->c = tls_conn_create(p->cfg, &p->lower);
 	T_CHECK(p->c != NULL);
 	server_init(&p->s, p->sv[1], crt, key, ver, renego);

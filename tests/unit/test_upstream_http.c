@@ -63,7 +63,7 @@ static void *st; /* one connector state, upstream_http.state_size bytes */
 
 static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake *f)
 {
-	struct stream io = { fake_read, fake_write, f };
+	struct stream io = { .read = fake_read, .write = fake_write, .ctx = f };
 	int r = 0;
 
 	upstream_http.init(st, cfg, t);
@@ -115,7 +115,7 @@ static void test_success_leftover(void)
 	T_EQ_INT(upstream_http.leftover(st, &extra), 16);
 	T_EQ_MEM(extra, "SSH-2.0-banner\r\n", 16);
 	/* DONE is final */
-	struct stream io = { fake_read, fake_write, &g };
+	struct stream io = { .read = fake_read, .write = fake_write, .ctx = &g };
 	T_EQ_INT(upstream_http.step(st, &io), STREAM_DONE);
 }
 
@@ -214,7 +214,7 @@ static void test_failures(void)
 	T_EQ_INT(run(&cfg_noauth, &t, &f), -EPIPE);
 	T_EQ_STR(upstream_http.error(st), "send to proxy failed: Broken pipe");
 	/* failures are sticky */
-	struct stream io = { fake_read, fake_write, &f };
+	struct stream io = { .read = fake_read, .write = fake_write, .ctx = &f };
 	T_EQ_INT(upstream_http.step(st, &io), -EPIPE);
 	const uint8_t *extra;
 	T_EQ_INT(upstream_http.leftover(st, &extra), 0);
@@ -238,7 +238,7 @@ static void test_socketpair(void)
 	int sv[2];
 	char buf[512];
 	struct socks5_addr t;
-	struct stream io = { sock_io_read, sock_io_write, &sv[0] };
+	struct stream io = sock_stream(&sv[0]);
 	static const char reply[] = "HTTP/1.1 200 OK\r\n\r\nearly";
 	const uint8_t *extra;
 	int r;

@@ -58,7 +58,7 @@ static struct upstream_cfg cfg_noauth, cfg_auth;
 static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake *f,
 	       void *state)
 {
-	struct stream io = { fake_read, fake_write, f };
+	struct stream io = { .read = fake_read, .write = fake_write, .ctx = f };
 	int r = 0;
 
 	upstream_socks5.init(state, cfg, t);
@@ -167,6 +167,16 @@ static void test_failures(void)
 	const uint8_t hangup[] = { 5, 0, 5, 0 }; /* EOF inside the reply */
 	T_EQ_INT(run_script(&cfg_noauth, hangup, sizeof(hangup), st), -ECONNRESET);
 	T_CHECK(strstr(upstream_socks5.error(st), "closed the connection") != NULL);
+	{
+		/* A failure is sticky: stepping again reads nothing more and
+		 * says the same. */
+		struct fake more = { .rx = refused, .rx_len = sizeof(refused) };
+		struct stream io2 = { .read = fake_read, .write = fake_write, .ctx = &more };
+
+		T_EQ_INT(upstream_socks5.step(st, &io2), -ECONNRESET);
+		T_EQ_INT(more.tx_len, 0);
+		T_CHECK(strstr(upstream_socks5.error(st), "closed the connection") != NULL);
+	}
 
 	struct socks5_addr t;
 	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 1, 2, 3, 4 }, 5);
@@ -190,19 +200,20 @@ static void test_udp_associate(void)
 	int r = 0;
 
 	socks5_addr_from_ipv4(&any, (const uint8_t[]){ 0, 0, 0, 0 }, 0);
-	io = (struct stream){ fake_read, fake_write, &f };
+	io = (struct stream){ .read = fake_read, .write = fake_write, .ctx = &f };
 	upstream_socks5_udp.init(st, &cfg_noauth, &any);
-	T_EQ_INT(upstream_socks5_bound(st, &bnd), -EAGAIN);
+	T_EQ_INT(upstream_socks5_udp.bound(st, &bnd), -EAGAIN);
 	for (int i = 0; i < 100 && r != STREAM_DONE && r >= 0; i++)
 		r = upstream_socks5_udp.step(st, &io);
 	T_EQ_INT(r, STREAM_DONE);
 	const uint8_t want[] = { 5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0 };
 	T_EQ_INT(f.tx_len, sizeof(want));
 	T_EQ_MEM(f.tx, want, sizeof(want));
-	T_EQ_INT(upstream_socks5_bound(st, &bnd), 0);
+	T_EQ_INT(upstream_socks5_udp.bound(st, &bnd), 0);
 	T_EQ_INT(bnd.atyp, SOCKS5_ATYP_IPV4);
 	T_EQ_INT(bnd.u.v4[0], 198);
 	T_EQ_INT(bnd.port, 0x9c41);
+	T_CHECK(upstream_socks5.bound == NULL); /* CONNECT binds nothing for us */
 
 	const uint8_t refused[] = { 5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0 };
 	struct fake g = { .rx = refused, .rx_len = sizeof(refused) };

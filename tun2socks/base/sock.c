@@ -6,7 +6,10 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <uv.h>
 
 int sock_opts_resolve(struct sock_opts *o)
 {
@@ -49,6 +52,12 @@ int sock_poll_error(int fd, int status)
 	return r < 0 ? r : status;
 }
 
+int sock_poll_events(int wants)
+{
+	return ((wants & STREAM_WANT_READ) ? UV_READABLE : 0) |
+	       ((wants & STREAM_WANT_WRITE) ? UV_WRITABLE : 0);
+}
+
 ssize_t sock_io_read(void *ctx, void *buf, size_t len)
 {
 	ssize_t n = read(*(const int *)ctx, buf, len);
@@ -65,6 +74,32 @@ ssize_t sock_io_write(void *ctx, const void *buf, size_t len)
 	if (n < 0)
 		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
 	return n;
+}
+
+ssize_t sock_io_writev(void *ctx, const struct iovec *iov, int cnt)
+{
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
+	ssize_t n = sendmsg(*(const int *)ctx, &mh, MSG_NOSIGNAL);
+
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	return n;
+}
+
+int sock_io_shutdown(void *ctx)
+{
+	return shutdown(*(const int *)ctx, SHUT_WR) < 0 ? -errno : 0;
+}
+
+struct stream sock_stream(int *fd)
+{
+	return (struct stream){
+		.read = sock_io_read,
+		.write = sock_io_write,
+		.ctx = fd,
+		.writev = sock_io_writev,
+		.shutdown = sock_io_shutdown,
+	};
 }
 
 int sock_connect(int fd, const struct sockaddr *sa, socklen_t len)

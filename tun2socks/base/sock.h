@@ -3,7 +3,9 @@
  * Every socket we open toward an upstream (proxy, DNS, DIRECT) goes through
  * here so the loop-avoidance options are applied before connect(): Linux
  * SO_BINDTODEVICE (--bind-interface) and SO_MARK (--fwmark); macOS
- * IP_BOUND_IF / IPV6_BOUND_IF (--bind-interface). See research.md s. 6.
+ * IP_BOUND_IF / IPV6_BOUND_IF (--bind-interface).
+ * Also the socket as the bottom layer of a connection (sock_stream) and
+ * the glue between libuv's poll events and stream readiness.
  */
 #ifndef T2S_SOCK_H
 #define T2S_SOCK_H
@@ -12,6 +14,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#include "tun2socks/base/stream.h"
 
 struct sock_opts {
 	char bind_iface[32];   /* "" for none */
@@ -53,10 +57,20 @@ int sock_error(int fd);
  * unreachable...). Returns that -errno, else status (0 or negative). */
 int sock_poll_error(int fd, int status);
 
+/* The libuv poll events (UV_READABLE, UV_WRITABLE) for a mask of
+ * STREAM_WANT_READ / STREAM_WANT_WRITE (a stream_step or stream_wants()). */
+int sock_poll_events(int wants);
+
 /* stream adapters over a non-blocking fd; ctx points to the int fd.
- * Return bytes moved, 0 for EOF (read), -EAGAIN, or -errno. */
+ * Return bytes moved, 0 for EOF (read), -EAGAIN, or -errno. Writes never
+ * raise SIGPIPE (-EPIPE instead). shutdown is shutdown(SHUT_WR). */
 ssize_t sock_io_read(void *ctx, void *buf, size_t len);
 ssize_t sock_io_write(void *ctx, const void *buf, size_t len);
+ssize_t sock_io_writev(void *ctx, const struct iovec *iov, int cnt);
+int sock_io_shutdown(void *ctx);
+
+/* The stream over *fd with all of the above; fd must outlive it. */
+struct stream sock_stream(int *fd);
 
 /* Closes with an RST instead of a FIN (SO_LINGER 0): how a reset on one
  * side of a relay is passed on to the other. */

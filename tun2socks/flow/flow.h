@@ -42,8 +42,9 @@ struct flow_ctx {
 	struct resolver *resolver;   /* DIRECT to a name */
 	uint64_t connect_timeout_ms;
 	uint64_t idle_timeout_ms;    /* 0: never */
-	/* Scratch for upstream reads. One loop thread, so one buffer serves
-	 * every flow: bytes never stay in it across callbacks. */
+	/* Scratch for the relays' upstream reads (relay.h). One loop thread,
+	 * so one buffer serves every flow: bytes never stay in it across
+	 * callbacks. */
 	uint8_t *buf;
 	size_t buf_cap;
 	struct flow_tcp *live;       /* doubly linked list of live flows */

@@ -1,34 +1,29 @@
-/* flow_tcp: relay between an lwIP TCP pcb (the client) and a socket to
- * the upstream: a proxy, or the target itself (DIRECT).
+/* flow_tcp: one client TCP connection, terminated by lwIP, carried to its
+ * upstream: a proxy, or the target itself (DIRECT). This file is the
+ * flow's life, in the order it happens:
  *
- * States: ROUTING (the router decides; it may have to resolve the name
- * for IP rules) -> RESOLVING (DIRECT to a name: its addresses) ->
- * CONNECTING (TCP connect) -> TLS (to a TLS proxy: the handshake) ->
- * HANDSHAKE (proxy connector state machine) -> RELAY -> closed. With TLS
- * every byte to and from the proxy goes through the tls_conn layer
- * (f->io); otherwise f->io is the plain socket. REJECT resets the client, DROP abandons it without
- * a word. The client's bytes are queued (not acknowledged to lwIP) until
- * the upstream takes them. REJECT-DROP holds the connection in DROP,
- * discarding what the client sends, and forgets it after DROP_HOLD_MS
- * without a FIN or RST: an accepted connection that vanished would
- * otherwise answer the client's next segment with a reset.
+ *   accept   flow_tcp_accept(): the stack hands over a pcb; the name the
+ *            destination stands for (DNS interception) is looked up.
+ *   route    the router decides (it may resolve the name for IP rules):
+ *            PROXY, DIRECT, REJECT (reset the client) or REJECT-DROP
+ *            (hold the connection in DROP, discarding what the client
+ *            sends, and forget it after DROP_HOLD_MS without a FIN or RST:
+ *            an accepted connection that vanished would otherwise answer
+ *            the client's next segment with a reset).
+ *   connect  an upstream_conn (TCP connect, TLS to a TLS proxy, the proxy
+ *            connector) driven by our poll handle; DIRECT to a name tries
+ *            each of its addresses in turn.
+ *   relay    the relay (relay.h) pumps bytes both ways with backpressure,
+ *            over the connection's stream, whatever is underneath; the
+ *            client's bytes wait in it, unacknowledged, until the tunnel
+ *            is open. Connect and idle deadlines ride on lwIP's poll timer.
+ *   close    both directions finished -> tcp_close; a client RST closes
+ *            the upstream socket with an RST (SO_LINGER 0); an upstream
+ *            error aborts the pcb (RST). The memory goes later (flow.h).
  *
- * Backpressure, both directions:
- * - client -> upstream: lwIP's receive window is only reopened with
- *   tcp_recved() for bytes the upstream socket accepted. A slow upstream
- *   therefore closes the client's window; at most one window (TCP_WND) is
- *   ever queued here.
- * - upstream -> client: the socket is read only while lwIP's send buffer
- *   has room, at most that much per read; when it is full we stop polling
- *   for readability and resume from tcp_sent. At most one read's worth that
- *   lwIP refused (ERR_MEM) is parked in `pend`.
- * An idle flow holds no buffers: the queue array and `pend` are freed when
- * empty.
- *
- * Half-close: client FIN -> shutdown(SHUT_WR) once the queue drained;
- * upstream EOF -> tcp_shutdown(tx) once everything read was handed to lwIP.
- * Both done -> tcp_close. Resets: a client RST (tcp err callback) closes the
- * socket with SO_LINGER 0; an upstream error aborts the pcb (RST).
+ * States: ROUTING -> RESOLVING (DIRECT: the name's addresses) ->
+ * CONNECTING -> RELAY -> DEAD, or DROP; every change goes through
+ * flow_set_state(), which logs "flow#12 CONNECTING -> RELAY".
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,8 +33,6 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
@@ -49,27 +42,29 @@
 #include "tun2socks/upstream/target.h"
 #include "resolver/dns_intercept.h"
 #include "resolver/resolver.h"
-#include "tun2socks/upstream/tls.h"
+#include "tun2socks/upstream/upstream_conn.h"
 #include "tun2socks/flow/flow.h"
+#include "tun2socks/flow/relay.h"
 #include "tun2socks/base/log.h"
 
+/* Order matters: every state before FS_RELAY counts as "not yet open"
+ * (a failure there is counted as failed, not reset). */
 enum flow_state {
-	FS_ROUTING, FS_RESOLVING, FS_CONNECTING, FS_TLS, FS_HANDSHAKE, FS_RELAY,
+	FS_ROUTING, FS_RESOLVING, FS_CONNECTING, FS_RELAY,
 	FS_DROP, /* REJECT-DROP: swallow everything, say nothing, then vanish */
 	FS_DEAD
+};
+
+static const char *const flow_state_name[] = {
+	[FS_ROUTING] = "ROUTING", [FS_RESOLVING] = "RESOLVING",
+	[FS_CONNECTING] = "CONNECTING", [FS_RELAY] = "RELAY",
+	[FS_DROP] = "DROP", [FS_DEAD] = "DEAD",
 };
 
 /* How long a REJECT-DROP connection is held before it is forgotten
  * without a word (the client has timed out by then, as it would behind a
  * firewall that drops). */
 #define DROP_HOLD_MS 30000
-
-/* lwIP's tcp_write/tcp_recved take 16-bit lengths. */
-#define LWIP_CHUNK 0xFFFFu
-/* Stop reading upstream while lwIP's segment queue is this close to full,
- * so a tcp_write of one read's worth cannot fail for lack of slots. */
-#define QUEUELEN_MARGIN 64
-#define IOV_BATCH 64
 
 struct flow_tcp {
 	struct flow_ctx *ctx;
@@ -78,40 +73,28 @@ struct flow_tcp {
 	uint64_t id;
 	unsigned refs;
 	enum flow_state state;
-	struct tcp_pcb *pcb;  /* NULL once detached or freed by lwIP */
-	int fd;               /* upstream socket, -1 once closed */
+	/* The client side: the pcb (rl.pcb, NULL once detached or freed by
+	 * lwIP), the queue of its bytes and the pump toward it. */
+	struct relay rl;
+	/* The upstream connection, NULL once closed. The flow owns the poll
+	 * handle that watches its socket (upstream_conn.h: the caller polls). */
+	struct upstream_conn *up;
 	bool poll_open;
 	bool dirty;           /* on ctx->dirty (holds a reference) */
 	struct flow_tcp *dirty_next;
-	bool reset_upstream;  /* close closing_fd with an RST */
-	int closing_fd;       /* the fd of the poll handle being closed */
+	bool reset_upstream;  /* close `closing` with an RST */
+	struct upstream_conn *closing; /* its poll handle is being closed */
 	bool retry_direct;    /* once that close is done: next DIRECT address */
 	int poll_events;      /* events requested from libuv now */
 	uv_poll_t poll;
-	void *hs;             /* connector state, only during HANDSHAKE */
-	/* client -> upstream queue: ring of pbuf chains owned by us. */
-	struct pbuf **q;
-	uint32_t q_head, q_len, q_cap;
-	uint32_t q_off;       /* bytes of q[q_head] already written */
-	/* upstream -> client bytes lwIP could not take yet. */
-	uint8_t *pend;
-	uint32_t pend_len, pend_off;
-	bool client_eof;      /* client sent FIN */
-	bool up_eof;          /* upstream sent FIN */
-	bool up_shut;         /* we sent FIN upstream (shutdown) */
-	bool client_shut;     /* our FIN to the client is queued in lwIP */
 	bool in_accept;       /* inside flow_tcp_accept: never abort pcb here */
 	int accept_ret;       /* what flow_tcp_accept returns to the stack */
-	uint64_t bytes_up, bytes_down;
 	uint64_t t_start, t_last;
 	ip_addr_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
 	char *domain;         /* the name dst_ip stands for, or NULL */
 	bool pinned;          /* owes dns_intercept_flow_done(dst_ip) */
 	bool routed;          /* route is valid and route.hold owed back */
-	struct tls_conn *tls; /* TLS to the proxy, or NULL */
-	struct stream sock_io; /* the socket itself */
-	struct stream io;      /* what the connector and relay use */
 	struct route route;
 	/* DIRECT: the addresses to try, only while connecting (an idle
 	 * flow holds none). */
@@ -119,12 +102,29 @@ struct flow_tcp {
 	size_t n_direct, next_direct;
 };
 
+static void flow_on_routed(void *arg, int status);
+static void flow_go(struct flow_tcp *f);
+static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage *addrs, size_t n);
+static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char *why,
+		     size_t whylen);
+static void flow_set_poll(struct flow_tcp *f, int events);
+static void flow_connect(struct flow_tcp *f);
+static void flow_start_relay(struct flow_tcp *f);
 static void flow_update_poll(struct flow_tcp *f);
 static void flow_on_poll_event(uv_poll_t *h, int status, int events);
+static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
+static err_t flow_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
+static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb);
+static void flow_on_err(void *arg, err_t err);
 static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail);
-static void flow_connect(struct flow_tcp *f);
+static void flow_finish(struct flow_tcp *f);
+static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why,
+			 const char *detail);
+static void flow_detach_pcb(struct flow_tcp *f);
+static void flow_end(struct flow_tcp *f, bool reset);
 static void flow_close_upstream(struct flow_tcp *f, bool reset);
 static void flow_on_handle_closed(uv_handle_t *h);
+static void flow_release(struct flow_tcp *f);
 
 /* ---- naming --------------------------------------------------------- */
 
@@ -159,759 +159,171 @@ static const char *flow_desc(const struct flow_tcp *f, char *buf, size_t cap)
 	return buf;
 }
 
-/* ---- lifetime ---------------------------------------------------------- */
-
-static void flow_release(struct flow_tcp *f)
+/* The one place the state changes. */
+static void flow_set_state(struct flow_tcp *f, enum flow_state next)
 {
-	if (--f->refs > 0)
-		return;
-	/* Freed by the reaper on the next loop iteration, never here: we may
-	 * be inside a callback that still holds f. */
-	reaper_defer(&f->ctx->reaper, &f->rnode);
+	log_debug("flow#%" PRIu64 " %s -> %s", f->id, flow_state_name[f->state],
+		  flow_state_name[next]);
+	f->state = next;
 }
 
-static void flow_free(struct flow_tcp *f)
+/* ---- accept --------------------------------------------------------------- */
+
+/* Where the client meant to go: the name dst_ip stands for when DNS
+ * interception knows it (the proxy then resolves it: nothing leaks here).
+ * -ESTALE: a fake address without a name. */
+static int flow_name(struct flow_tcp *f, bool *fake)
 {
-	while (f->q_len > 0) {
-		pbuf_free(f->q[f->q_head]);
-		f->q_head = (f->q_head + 1) % f->q_cap;
-		f->q_len--;
-	}
-	free(f->q);
-	free(f->pend);
-	free(f->hs);
-	free(f->domain);
-	free(f->direct);
-	tls_conn_free(f->tls);
-	free(f);
-}
+	char name[256];
+	int r = dns_intercept_flow_name(f->ctx->dns, &f->dst_ip, name, sizeof(name),
+					&f->pinned);
 
-static void flow_reap(struct reaper_node *n)
-{
-	flow_free(reaper_owner(n, struct flow_tcp, rnode));
-}
-
-static void flow_on_handle_closed(uv_handle_t *h)
-{
-	struct flow_tcp *f = h->data;
-
-	/* The fd is closed only now that libuv forgot it, so its number
-	 * cannot be reused under a handle libuv still tracks. */
-	if (f->reset_upstream)
-		sock_close_reset(f->closing_fd);
-	else
-		close(f->closing_fd);
-	f->closing_fd = -1;
-	/* A failed DIRECT attempt: the handle is free for the next address
-	 * only now. */
-	if (f->retry_direct) {
-		f->retry_direct = false;
-		if (f->state == FS_CONNECTING)
-			flow_connect(f);
-	}
-	flow_release(f);
-}
-
-/* Detaches every lwIP callback so lwIP never calls into f again. */
-static void flow_detach_pcb(struct flow_tcp *f)
-{
-	if (f->pcb == NULL)
-		return;
-	tcp_arg(f->pcb, NULL);
-	tcp_recv(f->pcb, NULL);
-	tcp_sent(f->pcb, NULL);
-	tcp_err(f->pcb, NULL);
-	tcp_poll(f->pcb, NULL, 0);
-}
-
-/* Ends the flow: unlinks it, closes the upstream side (RST if reset), and
- * drops the alive reference. The pcb must already be closed or aborted. */
-static void flow_end(struct flow_tcp *f, bool reset)
-{
-	struct flow_ctx *ctx = f->ctx;
-
-	f->state = FS_DEAD;
-	f->pcb = NULL;
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		ctx->live = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
-	f->prev = f->next = NULL;
-	ctx->live_count--;
-	ctx->stats.bytes_up += f->bytes_up;
-	ctx->stats.bytes_down += f->bytes_down;
-	if (f->pinned) {
-		dns_intercept_flow_done(ctx->dns, &f->dst_ip);
-		f->pinned = false;
-	}
-	if (f->routed) {
-		ctx->route.release(ctx->route.ctx, f->route.hold);
-		f->route.hold = NULL;
-	}
-	flow_close_upstream(f, reset);
-	flow_release(f);
-}
-
-static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why,
-			 const char *detail)
-{
-	char desc[1200];
-	double secs = (double)(uv_now(f->ctx->loop) - f->t_start) / 1000.0;
-
-	if (why == NULL) {
-		log_info("flow#%" PRIu64 " %s %s up %" PRIu64 " B down %" PRIu64 " B %.2f s",
-			 f->id, verb, flow_desc(f, desc, sizeof(desc)), f->bytes_up,
-			 f->bytes_down, secs);
-	} else {
-		log_info("flow#%" PRIu64 " %s %s up %" PRIu64 " B down %" PRIu64
-			 " B %.2f s: %s%s%s",
-			 f->id, verb, flow_desc(f, desc, sizeof(desc)), f->bytes_up,
-			 f->bytes_down, secs, why, detail ? ": " : "", detail ? detail : "");
-	}
-}
-
-/* Resets both sides. Returns ERR_ABRT if it aborted the pcb: a caller that
- * is an lwIP callback of this pcb must return that value. */
-static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail)
-{
-	err_t ret = ERR_OK;
-
-	if (f->state == FS_DEAD)
-		return ERR_OK;
-	if (f->state < FS_RELAY)
-		f->ctx->stats.failed++;
-	else
-		f->ctx->stats.reset++;
-	flow_log_end(f, f->state < FS_RELAY ? "failed" : "reset", why, detail);
-	if (f->pcb != NULL) {
-		flow_detach_pcb(f);
-		if (f->in_accept)
-			/* lwIP's accept callback is still running: the stack
-			 * sends the RST when it returns. */
-			f->accept_ret = -ECONNRESET;
-		else
-			tcp_abort(f->pcb); /* RST to the client; frees the pcb */
-		ret = ERR_ABRT;
-	}
-	flow_end(f, true);
-	return ret;
-}
-
-/* Both directions finished and drained: close cleanly. lwIP keeps the
- * pcb (without callbacks) until our FIN and any unacked data are
- * acknowledged. */
-static void flow_finish(struct flow_tcp *f)
-{
-	f->ctx->stats.closed++;
-	flow_log_end(f, "closed", NULL, NULL);
-	flow_detach_pcb(f);
-	if (tcp_close(f->pcb) != ERR_OK)
-		tcp_abort(f->pcb);
-	flow_end(f, false);
-}
-
-static bool flow_done(const struct flow_tcp *f)
-{
-	return f->client_eof && f->up_eof && f->q_len == 0 && f->up_shut &&
-	       f->client_shut && f->pend == NULL;
-}
-
-/* ---- client -> upstream ------------------------------------------------ */
-
-static int flow_q_push(struct flow_tcp *f, struct pbuf *p)
-{
-	if (f->q_len == f->q_cap) {
-		uint32_t cap = f->q_cap ? f->q_cap * 2 : 8;
-		struct pbuf **q = malloc(cap * sizeof(*q));
-
-		if (q == NULL)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < f->q_len; i++)
-			q[i] = f->q[(f->q_head + i) % f->q_cap];
-		free(f->q);
-		f->q = q;
-		f->q_cap = cap;
-		f->q_head = 0;
-	}
-	f->q[(f->q_head + f->q_len) % f->q_cap] = p;
-	f->q_len++;
-	return 0;
-}
-
-/* Gives lwIP back `n` bytes of receive window, in 16-bit chunks. */
-static void flow_recved(struct flow_tcp *f, size_t n)
-{
-	while (n > 0 && f->pcb != NULL) {
-		u16_t chunk = (u16_t)(n > LWIP_CHUNK ? LWIP_CHUNK : n);
-
-		tcp_recved(f->pcb, chunk);
-		n -= chunk;
-	}
-}
-
-/* writev, or over TLS one piece after another (a record each). Returns
- * the bytes taken or -errno (-EAGAIN when none). */
-static ssize_t flow_up_writev(struct flow_tcp *f, const struct iovec *iov, int cnt)
-{
-	ssize_t total = 0, n;
-
-	if (f->tls == NULL) {
-		n = writev(f->fd, iov, cnt);
-		return n < 0 ? -errno : n;
-	}
-	for (int i = 0; i < cnt; i++) {
-		n = f->io.write(f->io.ctx, iov[i].iov_base, iov[i].iov_len);
-		if (n < 0)
-			return total > 0 ? total : n;
-		total += n;
-		if ((size_t)n < iov[i].iov_len)
-			break;
-	}
-	return total;
-}
-
-/* Writes as much of the queue as the socket takes, then reopens the
- * client's window by exactly that much. Returns 0 or -errno. */
-static int flow_up_flush(struct flow_tcp *f)
-{
-	size_t total = 0;
-
-	while (f->q_len > 0) {
-		struct iovec iov[IOV_BATCH];
-		int cnt = 0;
-		uint32_t skip = f->q_off;
-		ssize_t n;
-
-		for (uint32_t i = 0; i < f->q_len && cnt < IOV_BATCH; i++) {
-			for (struct pbuf *p = f->q[(f->q_head + i) % f->q_cap];
-			     p != NULL && cnt < IOV_BATCH; p = p->next) {
-				if (skip >= p->len) {
-					skip -= p->len;
-					continue;
-				}
-				iov[cnt].iov_base = (uint8_t *)p->payload + skip;
-				iov[cnt].iov_len = p->len - skip;
-				skip = 0;
-				cnt++;
-			}
-		}
-		n = flow_up_writev(f, iov, cnt);
-		if (n < 0) {
-			if (n == -EAGAIN || n == -EINTR)
-				break;
-			flow_recved(f, total);
-			return (int)n;
-		}
-		total += (size_t)n;
-		/* Free every chain the socket took completely. */
-		size_t left = (size_t)n;
-		while (left > 0) {
-			struct pbuf *head = f->q[f->q_head];
-			size_t rest = head->tot_len - f->q_off;
-
-			if (left < rest) {
-				f->q_off += (uint32_t)left;
-				break;
-			}
-			left -= rest;
-			pbuf_free(head); /* ours since recv returned ERR_OK */
-			f->q_head = (f->q_head + 1) % f->q_cap;
-			f->q_len--;
-			f->q_off = 0;
-		}
-		if (n == 0)
-			break;
-	}
-	if (f->q_len == 0 && f->q != NULL) {
-		free(f->q); /* idle flows hold no queue */
-		f->q = NULL;
-		f->q_cap = f->q_head = 0;
-	}
-	/* Backpressure point: the window reopens only for bytes the
-	 * upstream socket accepted. */
-	f->bytes_up += total;
-	flow_recved(f, total);
-	if (f->q_len == 0 && f->client_eof && !f->up_shut) {
-		/* Over TLS, close_notify first (best effort: if it cannot go
-		 * out now the FIN still ends our direction). */
-		if (f->tls)
-			tls_conn_close(f->tls);
-		shutdown(f->fd, SHUT_WR);
-		f->up_shut = true;
-	}
-	return 0;
-}
-
-static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-	struct flow_tcp *f = arg;
-
-	(void)err;
-	if (f->state == FS_DROP) {
-		/* Swallowed: acknowledged, never answered. */
-		if (p != NULL) {
-			tcp_recved(pcb, p->tot_len);
-			pbuf_free(p);
-		}
-		return ERR_OK;
-	}
-	if (p == NULL) {
-		f->client_eof = true;
-	} else {
-		/* Ownership of p passes to us with ERR_OK. */
-		if (flow_q_push(f, p) < 0) {
-			pbuf_free(p);
-			return flow_abort(f, "out of memory", NULL);
-		}
-		f->t_last = uv_now(f->ctx->loop);
-	}
-	if (f->state != FS_RELAY)
-		return ERR_OK; /* flushed once the tunnel is open */
-	/* Deferred to flow_ctx_flush() at the end of this TUN drain. */
-	if (!f->dirty) {
-		f->dirty = true;
-		f->refs++;
-		f->dirty_next = f->ctx->dirty;
-		f->ctx->dirty = f;
-	}
-	return ERR_OK;
-}
-
-void flow_ctx_flush(struct flow_ctx *ctx)
-{
-	while (ctx->dirty != NULL) {
-		struct flow_tcp *f = ctx->dirty;
-		int r;
-
-		ctx->dirty = f->dirty_next;
-		f->dirty = false;
-		f->dirty_next = NULL;
-		if (f->state == FS_RELAY) {
-			r = flow_up_flush(f);
-			if (r < 0)
-				flow_abort(f, "upstream write failed", strerror(-r));
-			else if (flow_done(f))
-				flow_finish(f);
-			else
-				flow_update_poll(f);
-		}
-		flow_release(f);
-	}
-}
-
-/* ---- upstream -> client ------------------------------------------------ */
-
-/* Hands data to lwIP; parks what it refuses in pend. 0 or -ENOMEM. */
-static int flow_down_write(struct flow_tcp *f, const uint8_t *data, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		u16_t room = (u16_t)LWIP_MIN(tcp_sndbuf(f->pcb), LWIP_CHUNK);
-		u16_t chunk = (u16_t)LWIP_MIN(len - off, room);
-		err_t e = ERR_MEM;
-
-		if (chunk > 0)
-			e = tcp_write(f->pcb, data + off, chunk,
-				      TCP_WRITE_FLAG_COPY |
-					      (off + chunk < len ? TCP_WRITE_FLAG_MORE : 0));
-		if (e != ERR_OK)
-			break;
-		off += chunk;
-	}
-	if (off < len) {
-		/* Backpressure point: lwIP is full; keep the rest and stop
-		 * reading upstream until tcp_sent frees room. */
-		uint8_t *rest = malloc(len - off);
-
-		if (rest == NULL)
-			return -ENOMEM;
-		memcpy(rest, data + off, len - off);
-		f->pend = rest;
-		f->pend_len = (uint32_t)(len - off);
-		f->pend_off = 0;
-	}
-	return 0;
-}
-
-static int flow_pend_flush(struct flow_tcp *f)
-{
-	uint8_t *old = f->pend;
-	size_t len = f->pend_len - f->pend_off;
-
-	if (old == NULL)
+	*fake = f->pinned;
+	if (r == -ENOENT)
 		return 0;
-	f->pend = NULL;
-	int r = flow_down_write(f, old + f->pend_off, len);
-	free(old);
-	return r;
-}
-
-/* Whether lwIP can take another read's worth right now. */
-static size_t flow_down_room(const struct flow_tcp *f)
-{
-	if (f->pcb == NULL || f->pend != NULL || f->up_eof || f->client_shut)
-		return 0;
-	if (tcp_sndqueuelen(f->pcb) + QUEUELEN_MARGIN >= TCP_SND_QUEUELEN)
-		return 0;
-	return tcp_sndbuf(f->pcb);
-}
-
-/* Moves upstream bytes into lwIP while it has room. Returns 0 or a
- * negative errno (then the caller aborts). */
-static int flow_down_pump(struct flow_tcp *f)
-{
-	int r = flow_pend_flush(f);
-
 	if (r < 0)
 		return r;
-	/* Bounded rounds; over TLS also until the layer holds no decrypted
-	 * bytes (at most one record), which no socket event would announce. */
-	for (int rounds = 0; rounds < 4 || (f->tls && tls_conn_pending(f->tls) > 0); rounds++) {
-		size_t room = flow_down_room(f);
-		ssize_t n;
-
-		if (room == 0)
-			break; /* tcp_sent resumes, pending TLS bytes included */
-		if (room > f->ctx->buf_cap)
-			room = f->ctx->buf_cap;
-		n = f->io.read(f->io.ctx, f->ctx->buf, room);
-		if (n < 0) {
-			if (n == -EAGAIN || n == -EINTR)
-				break;
-			return (int)n;
-		}
-		if (n == 0) {
-			f->up_eof = true;
-			break;
-		}
-		f->bytes_down += (uint64_t)n;
-		f->t_last = uv_now(f->ctx->loop);
-		r = flow_down_write(f, f->ctx->buf, (size_t)n);
-		if (r < 0)
-			return r;
-		if ((size_t)n < room && !(f->tls && tls_conn_pending(f->tls) > 0))
-			break; /* drained for now */
-	}
-	if (f->up_eof && f->pend == NULL && !f->client_shut) {
-		/* tcp_shutdown queues our FIN after the data; ERR_MEM means
-		 * no segment slot now: tcp_sent retries. */
-		if (tcp_shutdown(f->pcb, 0, 1) == ERR_OK)
-			f->client_shut = true;
-	}
-	tcp_output(f->pcb);
-	return 0;
+	f->domain = strdup(name);
+	return f->domain ? 0 : -ENOMEM;
 }
 
-static err_t flow_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
 {
-	struct flow_tcp *f = arg;
+	struct flow_tcp *f;
+	struct route_query q = { 0 };
+	bool fake = false;
 	int r;
 
-	(void)pcb;
-	(void)len;
-	f->t_last = uv_now(f->ctx->loop);
-	if (f->state != FS_RELAY)
-		return ERR_OK;
-	r = flow_down_pump(f);
-	if (r < 0)
-		return flow_abort(f, "upstream read failed", strerror(-r));
-	if (flow_done(f)) {
-		flow_finish(f);
-		return ERR_OK;
-	}
-	flow_update_poll(f);
-	return ERR_OK;
-}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	f->ctx = ctx;
+	f->id = ++ctx->next_id;
+	f->refs = 1;
+	relay_init(&f->rl, pcb, ctx->buf, ctx->buf_cap);
+	f->t_start = f->t_last = uv_now(ctx->loop);
+	ip_addr_copy(f->src_ip, pcb->remote_ip);
+	ip_addr_copy(f->dst_ip, pcb->local_ip);
+	f->src_port = pcb->remote_port;
+	f->dst_port = pcb->local_port;
+	f->next = ctx->live;
+	if (ctx->live)
+		ctx->live->prev = f;
+	ctx->live = f;
+	ctx->live_count++;
+	ctx->stats.accepted++;
 
-static void flow_on_err(void *arg, err_t err)
-{
-	struct flow_tcp *f = arg;
+	tcp_arg(pcb, f);
+	tcp_recv(pcb, flow_on_recv);
+	tcp_sent(pcb, flow_on_sent);
+	tcp_err(pcb, flow_on_err);
+	tcp_poll(pcb, flow_on_lwip_poll, 2);
+	/* Relay small writes at once; the client's own stack batches. */
+	tcp_nagle_disable(pcb);
 
-	/* lwIP already freed the pcb. */
-	f->pcb = NULL;
-	flow_abort(f, err == ERR_RST ? "client reset the connection"
-				     : "client connection lost",
-		   NULL);
-}
-
-/* lwIP's slow timer (every 500 ms * interval): connect/handshake and idle
- * deadlines, checked here so no flow needs a timer of its own. */
-static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
-{
-	struct flow_tcp *f = arg;
-	uint64_t now = uv_now(f->ctx->loop);
-
-	if (f->state == FS_DROP) {
-		if (now - f->t_start < DROP_HOLD_MS)
-			return ERR_OK;
-		f->ctx->stats.failed++;
-		flow_log_end(f, "dropped", "by rule", f->route.rule);
+	r = flow_name(f, &fake);
+	if (r < 0) {
+		/* Called from lwIP's accept: on failure the stack aborts pcb
+		 * (RST), so the flow lets go of it first. */
 		flow_detach_pcb(f);
-		tcp_abandon(pcb, 0); /* no RST: frees the pcb */
-		flow_end(f, true);
-		return ERR_ABRT;
+		f->rl.pcb = NULL;
+		flow_abort(f, r == -ESTALE ? "fake address with no name (a DNS answer kept "
+					     "past the pool's reuse)" : "out of memory", NULL);
+		return r;
 	}
-	if (f->state < FS_RELAY && now - f->t_start >= f->ctx->connect_timeout_ms)
-		return flow_abort(f, f->state == FS_ROUTING     ? "timed out resolving for the rules"
-				     : f->state == FS_RESOLVING ? "timed out resolving the name"
-				     : f->state == FS_CONNECTING ? "timed out connecting"
-				     : f->state == FS_TLS      ? "timed out in the TLS handshake"
-								 : "timed out in the proxy handshake",
-				  NULL);
-	if (f->state == FS_RELAY && f->ctx->idle_timeout_ms > 0 &&
-	    now - f->t_last >= f->ctx->idle_timeout_ms)
-		return flow_abort(f, "idle timeout", NULL);
-	return ERR_OK;
+	q.src = &f->src_ip;
+	q.src_port = f->src_port;
+	q.dst = &f->dst_ip;
+	q.dst_port = f->dst_port;
+	q.domain = f->domain;
+	q.dst_is_fake = fake;
+	f->state = FS_ROUTING; /* the first state: nothing to log yet */
+	f->refs++; /* held by the decision until flow_on_routed */
+	r = ctx->route.decide(ctx->route.ctx, &q, &f->route, flow_on_routed, f);
+	if (r == -EINPROGRESS)
+		return 0;
+	/* Decided at once: act on it, but the pcb stays lwIP's to reset or
+	 * drop until we return (f outlives this call: the reaper frees). */
+	f->in_accept = true;
+	flow_on_routed(f, r);
+	f->in_accept = false;
+	return f->accept_ret;
 }
 
-/* ---- upstream socket events --------------------------------------------- */
+/* ---- route ---------------------------------------------------------------- */
 
-static void flow_set_poll(struct flow_tcp *f, int events)
+static void flow_on_routed(void *arg, int status)
 {
-	if (!f->poll_open || events == f->poll_events)
+	struct flow_tcp *f = arg;
+
+	if (status == 0)
+		f->routed = true;
+	if (f->state == FS_DEAD) {
+		/* flow_end ran before the route existed: give it back here. */
+		if (f->routed) {
+			f->ctx->route.release(f->ctx->route.ctx, f->route.hold);
+			f->routed = false;
+		}
+		flow_release(f);
 		return;
-	f->poll_events = events;
-	if (events == 0)
-		uv_poll_stop(&f->poll);
+	}
+	if (status < 0)
+		flow_abort(f, "no route", strerror(-status));
 	else
-		uv_poll_start(&f->poll, events, flow_on_poll_event);
+		flow_go(f);
+	flow_release(f);
 }
 
-static void flow_update_poll(struct flow_tcp *f)
+/* The route is known: reject, drop, or open the upstream. */
+static void flow_go(struct flow_tcp *f)
 {
-	int ev = 0;
-
-	if (f->state != FS_RELAY)
-		return;
-	if (f->q_len > 0)
-		ev |= UV_WRITABLE;
-	if (flow_down_room(f) > 0)
-		ev |= UV_READABLE;
-	if (f->tls) {
-		/* A TLS read may need the socket writable and a write
-		 * readable (tls.h): poll for what the layer waits on. */
-		int w = tls_conn_wants(f->tls);
-
-		if (w & STREAM_WANT_READ)
-			ev |= UV_READABLE;
-		if (w & STREAM_WANT_WRITE)
-			ev |= UV_WRITABLE;
-	}
-	flow_set_poll(f, ev);
-}
-
-static void flow_start_relay(struct flow_tcp *f)
-{
-	const uint8_t *extra = NULL;
-	size_t n = f->hs ? f->route.up->proto->leftover(f->hs, &extra) : 0;
-	char desc[1200];
+	const struct route *rt = &f->route;
+	char why[300];
 	int r;
 
-	log_debug("flow#%" PRIu64 " open %s", f->id, flow_desc(f, desc, sizeof(desc)));
-	f->state = FS_RELAY;
-	free(f->direct); /* connected: the other addresses are not needed */
-	f->direct = NULL;
-	f->n_direct = f->next_direct = 0;
-	f->t_last = uv_now(f->ctx->loop);
-	if (n > 0) {
-		/* Tunnel bytes that arrived with the proxy's reply. */
-		f->bytes_down += n;
-		if (flow_down_write(f, extra, n) < 0) {
+	switch (rt->action) {
+	case ROUTE_REJECT:
+		f->ctx->stats.rejected++;
+		flow_abort(f, "rejected by rule", rt->rule);
+		return;
+	case ROUTE_DROP:
+		f->ctx->stats.rejected++;
+		flow_set_state(f, FS_DROP);
+		log_debug("flow#%" PRIu64 " dropped by rule %s", f->id, rt->rule);
+		return;
+	case ROUTE_DIRECT:
+		flow_set_state(f, FS_RESOLVING);
+		if (rt->target.atyp == SOCKS5_ATYP_DOMAIN) {
+			if (f->ctx->resolver == NULL) {
+				flow_abort(f, "cannot resolve the name", "no resolver");
+				return;
+			}
+			f->refs++; /* held by the lookup until its callback */
+			r = resolver_lookup(f->ctx->resolver, rt->target.u.domain, flow_on_lookup, f);
+			if (r < 0) {
+				flow_release(f);
+				flow_abort(f, "cannot resolve the name", strerror(-r));
+			}
+			return;
+		}
+		f->direct = malloc(sizeof(*f->direct));
+		if (f->direct == NULL) {
 			flow_abort(f, "out of memory", NULL);
 			return;
 		}
-		tcp_output(f->pcb);
-	}
-	free(f->hs);
-	f->hs = NULL;
-	r = flow_up_flush(f);
-	if (r < 0) {
-		flow_abort(f, "upstream write failed", strerror(-r));
+		target_to_sockaddr(&rt->target, &f->direct[0]);
+		f->n_direct = 1;
+		f->next_direct = 0;
+		flow_connect(f);
+		return;
+	case ROUTE_PROXY:
+		if (flow_open(f, NULL, why, sizeof(why)) < 0)
+			flow_abort(f, why, NULL);
 		return;
 	}
-	if (flow_done(f)) {
-		flow_finish(f);
-		return;
-	}
-	flow_update_poll(f);
 }
 
-static void flow_handshake(struct flow_tcp *f)
-{
-	const struct upstream_proto *proto = f->route.up->proto;
-	int r = proto->step(f->hs, &f->io);
-
-	if (r == STREAM_DONE) {
-		flow_start_relay(f);
-		return;
-	}
-	if (r < 0) {
-		flow_abort(f, proto->error(f->hs), NULL);
-		return;
-	}
-	flow_set_poll(f, r == STREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
-}
-
-/* The TLS handshake with the proxy, then the connector over TLS. */
-static void flow_tls(struct flow_tcp *f)
-{
-	int r = tls_conn_handshake(f->tls);
-
-	if (r == STREAM_DONE) {
-		log_debug("flow#%" PRIu64 " %s to %s", f->id, tls_conn_version(f->tls),
-			  f->route.up->server_str);
-		f->io = tls_conn_io(f->tls);
-		f->state = FS_HANDSHAKE;
-		flow_handshake(f);
-		return;
-	}
-	if (r < 0) {
-		flow_abort(f, "TLS to the proxy failed", tls_conn_error(f->tls));
-		return;
-	}
-	flow_set_poll(f, r == STREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
-}
-
-static void flow_on_poll_event(uv_poll_t *h, int status, int events)
-{
-	struct flow_tcp *f = h->data;
-	int r;
-
-	if (f->state == FS_DEAD)
-		return;
-	if (f->state == FS_CONNECTING) {
-		r = sock_poll_error(f->fd, status);
-		if (r < 0 && f->route.action == ROUTE_DIRECT && f->next_direct < f->n_direct) {
-			/* The next address of the name, once the poll handle
-			 * is closed (flow_on_handle_closed). */
-			f->retry_direct = true;
-			flow_close_upstream(f, false);
-			return;
-		}
-		if (r < 0) {
-			flow_abort(f, f->route.action == ROUTE_PROXY ? "cannot connect to the proxy"
-								     : "cannot connect",
-				   strerror(-r));
-			return;
-		}
-		if (f->route.action == ROUTE_DIRECT) {
-			flow_start_relay(f);
-			return;
-		}
-		if (f->route.up->tls) {
-			f->tls = tls_conn_create(f->route.up->tls_ctx, &f->sock_io);
-			if (f->tls == NULL) {
-				flow_abort(f, "out of memory", NULL);
-				return;
-			}
-			f->state = FS_TLS;
-			flow_tls(f);
-			return;
-		}
-		f->state = FS_HANDSHAKE;
-		flow_handshake(f);
-		return;
-	}
-	if (f->state == FS_TLS) {
-		flow_tls(f);
-		return;
-	}
-	if (f->state == FS_HANDSHAKE) {
-		flow_handshake(f);
-		return;
-	}
-	if (status < 0) {
-		flow_abort(f, "upstream connection failed",
-			   strerror(-sock_poll_error(f->fd, status)));
-		return;
-	}
-	if (events & UV_WRITABLE) {
-		r = flow_up_flush(f);
-		if (r < 0) {
-			flow_abort(f, "upstream write failed", strerror(-r));
-			return;
-		}
-	}
-	if (f->state == FS_RELAY && (events & UV_READABLE)) {
-		r = flow_down_pump(f);
-		if (r < 0) {
-			flow_abort(f, "upstream connection reset", strerror(-r));
-			return;
-		}
-	}
-	if (flow_done(f)) {
-		flow_finish(f);
-		return;
-	}
-	flow_update_poll(f);
-}
-
-/* ---- accept ------------------------------------------------------------- */
-
-/* Opens a socket and connects it to sa (the proxy, or a DIRECT target);
- * completion comes as writability. 0 or -errno. */
-static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, socklen_t len)
-{
-	struct flow_ctx *ctx = f->ctx;
-	int r = sock_open(sa->ss_family, SOCK_STREAM, &ctx->sock);
-
-	if (r < 0)
-		return r;
-	f->fd = r;
-	f->sock_io = (struct stream){ sock_io_read, sock_io_write, &f->fd };
-	f->io = f->sock_io;
-	r = sock_connect(f->fd, (const struct sockaddr *)sa, len);
-	if (r < 0 && r != -EINPROGRESS)
-		return r;
-	r = uv_poll_init_socket(ctx->loop, &f->poll, f->fd);
-	if (r < 0)
-		return r;
-	f->poll.data = f;
-	f->poll_open = true;
-	f->poll_events = 0;
-	f->refs++; /* held by the poll handle until its close callback */
-	f->state = FS_CONNECTING;
-	flow_set_poll(f, UV_WRITABLE);
-	return 0;
-}
-
-/* Closes the upstream socket (RST if reset): through libuv when a poll
- * handle watches it (flow_on_handle_closed closes the fd), else at once. */
-static void flow_close_upstream(struct flow_tcp *f, bool reset)
-{
-	if (f->poll_open) {
-		f->closing_fd = f->fd;
-		f->reset_upstream = reset;
-		uv_poll_stop(&f->poll);
-		uv_close((uv_handle_t *)&f->poll, flow_on_handle_closed);
-		f->poll_open = false;
-	} else if (f->fd >= 0) {
-		close(f->fd);
-	}
-	f->fd = -1;
-}
-
-/* Connects to the next address in f->direct. */
-static void flow_connect(struct flow_tcp *f)
-{
-	while (f->next_direct < f->n_direct) {
-		struct sockaddr_storage *sa = &f->direct[f->next_direct++];
-		socklen_t len = sa->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-							 : sizeof(struct sockaddr_in6);
-		int r = flow_open(f, sa, len);
-
-		if (r == 0)
-			return;
-		flow_close_upstream(f, false); /* no poll handle yet: closed now */
-		if (f->next_direct == f->n_direct) {
-			flow_abort(f, "cannot connect", strerror(-r));
-			return;
-		}
-	}
-}
+/* ---- connect -------------------------------------------------------------- */
 
 static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage *addrs, size_t n)
 {
@@ -947,164 +359,478 @@ static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage 
 	flow_release(f);
 }
 
-/* The route is known: reject, drop, or open the upstream. */
-static void flow_go(struct flow_tcp *f)
+/* Connects to the next address in f->direct. */
+static void flow_connect(struct flow_tcp *f)
 {
-	const struct route *rt = &f->route;
-	const struct upstream_cfg *up = rt->up;
-	int r;
+	char why[300];
 
-	switch (rt->action) {
-	case ROUTE_REJECT:
-		f->ctx->stats.rejected++;
-		flow_abort(f, "rejected by rule", rt->rule);
-		return;
-	case ROUTE_DROP:
-		f->ctx->stats.rejected++;
-		f->state = FS_DROP;
-		log_debug("flow#%" PRIu64 " dropped by rule %s", f->id, rt->rule);
-		return;
-	case ROUTE_DIRECT:
-		f->state = FS_RESOLVING;
-		if (rt->target.atyp == SOCKS5_ATYP_DOMAIN) {
-			if (f->ctx->resolver == NULL) {
-				flow_abort(f, "cannot resolve the name", "no resolver");
-				return;
-			}
-			f->refs++; /* held by the lookup until its callback */
-			r = resolver_lookup(f->ctx->resolver, rt->target.u.domain, flow_on_lookup, f);
-			if (r < 0) {
-				flow_release(f);
-				flow_abort(f, "cannot resolve the name", strerror(-r));
-			}
+	while (f->next_direct < f->n_direct) {
+		int r = flow_open(f, &f->direct[f->next_direct++], why, sizeof(why));
+
+		if (r == 0)
+			return;
+		if (f->next_direct == f->n_direct) {
+			flow_abort(f, why, NULL);
 			return;
 		}
-		f->direct = malloc(sizeof(*f->direct));
-		if (f->direct == NULL) {
-			flow_abort(f, "out of memory", NULL);
-			return;
-		}
-		target_to_sockaddr(&rt->target, &f->direct[0]);
-		f->n_direct = 1;
-		f->next_direct = 0;
-		flow_connect(f);
-		return;
-	case ROUTE_PROXY:
-		f->hs = malloc(up->proto->state_size);
-		if (f->hs == NULL) {
-			flow_abort(f, "out of memory", NULL);
-			return;
-		}
-		up->proto->init(f->hs, up, &rt->target);
-		r = flow_open(f, &up->server, up->server_len);
-		if (r < 0)
-			flow_abort(f, "cannot open upstream socket", strerror(-r));
-		return;
 	}
 }
 
-static void flow_on_routed(void *arg, int status)
+/* Opens the upstream connection (to the proxy, or to the DIRECT address
+ * sa) and the poll handle that drives it; completion comes as
+ * writability. 0 or -errno with the reason in why. */
+static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char *why,
+		     size_t whylen)
+{
+	struct flow_ctx *ctx = f->ctx;
+	const struct route *rt = &f->route;
+	char name[32];
+	struct upstream_conn_spec spec = {
+		.name = name,
+		.sock = &ctx->sock,
+		.up = rt->action == ROUTE_PROXY ? rt->up : NULL,
+		.target = &rt->target,
+		.addr = (const struct sockaddr *)sa,
+		.addr_len = sa == NULL ? 0
+			    : sa->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						       : sizeof(struct sockaddr_in6),
+	};
+	int r;
+
+	snprintf(name, sizeof(name), "flow#%" PRIu64, f->id);
+	r = upstream_conn_open(&spec, &f->up, why, whylen);
+	if (r < 0)
+		return r;
+	r = uv_poll_init_socket(ctx->loop, &f->poll, upstream_conn_fd(f->up));
+	if (r < 0) {
+		snprintf(why, whylen, "cannot open upstream socket: %s", uv_strerror(r));
+		upstream_conn_close(f->up, false); /* no handle watches it */
+		f->up = NULL;
+		return r;
+	}
+	f->poll.data = f;
+	f->poll_open = true;
+	f->poll_events = 0;
+	f->refs++; /* held by the poll handle until its close callback */
+	if (f->state != FS_CONNECTING)
+		flow_set_state(f, FS_CONNECTING);
+	flow_set_poll(f, UV_WRITABLE);
+	return 0;
+}
+
+static void flow_set_poll(struct flow_tcp *f, int events)
+{
+	if (!f->poll_open || events == f->poll_events)
+		return;
+	f->poll_events = events;
+	if (events == 0)
+		uv_poll_stop(&f->poll);
+	else
+		uv_poll_start(&f->poll, events, flow_on_poll_event);
+}
+
+/* A readiness event while connecting: the upstream connection advances
+ * (connect, TLS, proxy handshake) until its tunnel is open. */
+static void flow_upstream_step(struct flow_tcp *f, int status)
+{
+	char why[300];
+	int r = upstream_conn_step(f->up, status, why, sizeof(why));
+
+	if (r == STREAM_DONE) {
+		flow_start_relay(f);
+		return;
+	}
+	if (r < 0 && f->route.action == ROUTE_DIRECT && f->next_direct < f->n_direct) {
+		/* The next address of the name, once the poll handle is
+		 * closed (flow_on_handle_closed). */
+		log_debug("flow#%" PRIu64 " %s; next address", f->id, why);
+		f->retry_direct = true;
+		flow_close_upstream(f, false);
+		return;
+	}
+	if (r < 0) {
+		flow_abort(f, why, NULL);
+		return;
+	}
+	flow_set_poll(f, sock_poll_events(r));
+}
+
+/* ---- relay ---------------------------------------------------------------- */
+
+/* Upstream -> client, noting activity for the idle deadline. */
+static int flow_pump_down(struct flow_tcp *f)
+{
+	uint64_t before = f->rl.bytes_down;
+	int r = relay_down_pump(&f->rl);
+
+	if (f->rl.bytes_down != before)
+		f->t_last = uv_now(f->ctx->loop);
+	return r;
+}
+
+static void flow_start_relay(struct flow_tcp *f)
+{
+	struct stream io = upstream_conn_io(f->up);
+	char desc[1200];
+	int r;
+
+	log_debug("flow#%" PRIu64 " open %s", f->id, flow_desc(f, desc, sizeof(desc)));
+	flow_set_state(f, FS_RELAY);
+	relay_start(&f->rl, &io);
+	free(f->direct); /* connected: the other addresses are not needed */
+	f->direct = NULL;
+	f->n_direct = f->next_direct = 0;
+	f->t_last = uv_now(f->ctx->loop);
+	r = relay_up_flush(&f->rl);
+	if (r < 0) {
+		flow_abort(f, "upstream write failed", strerror(-r));
+		return;
+	}
+	if (stream_pending(&f->rl.up) > 0) {
+		/* Tunnel bytes that arrived with the proxy's reply: no socket
+		 * event will announce them. */
+		r = flow_pump_down(f);
+		if (r < 0) {
+			flow_abort(f, "upstream read failed", strerror(-r));
+			return;
+		}
+	}
+	if (relay_done(&f->rl)) {
+		flow_finish(f);
+		return;
+	}
+	flow_update_poll(f);
+}
+
+static void flow_update_poll(struct flow_tcp *f)
+{
+	if (f->state != FS_RELAY)
+		return;
+	flow_set_poll(f, sock_poll_events(relay_wants(&f->rl)));
+}
+
+static void flow_on_poll_event(uv_poll_t *h, int status, int events)
+{
+	struct flow_tcp *f = h->data;
+	int r;
+
+	if (f->state == FS_DEAD)
+		return;
+	if (f->state == FS_CONNECTING) {
+		flow_upstream_step(f, status);
+		return;
+	}
+	if (status < 0) {
+		flow_abort(f, "upstream connection failed",
+			   strerror(-sock_poll_error(upstream_conn_fd(f->up), status)));
+		return;
+	}
+	if (events & UV_WRITABLE) {
+		r = relay_up_flush(&f->rl);
+		if (r < 0) {
+			flow_abort(f, "upstream write failed", strerror(-r));
+			return;
+		}
+	}
+	if (f->state == FS_RELAY && (events & UV_READABLE)) {
+		r = flow_pump_down(f);
+		if (r < 0) {
+			flow_abort(f, "upstream connection reset", strerror(-r));
+			return;
+		}
+	}
+	if (relay_done(&f->rl)) {
+		flow_finish(f);
+		return;
+	}
+	flow_update_poll(f);
+}
+
+static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	struct flow_tcp *f = arg;
 
-	if (status == 0)
-		f->routed = true;
-	if (f->state == FS_DEAD) {
-		/* flow_end ran before the route existed: give it back here. */
-		if (f->routed) {
-			f->ctx->route.release(f->ctx->route.ctx, f->route.hold);
-			f->routed = false;
+	(void)err;
+	if (f->state == FS_DROP) {
+		/* Swallowed: acknowledged, never answered. */
+		if (p != NULL) {
+			tcp_recved(pcb, p->tot_len);
+			pbuf_free(p);
+		}
+		return ERR_OK;
+	}
+	/* Ownership of p passes to the relay with ERR_OK; it stays
+	 * unacknowledged (the window closes) until the upstream takes it. */
+	if (relay_client_data(&f->rl, p) < 0) {
+		pbuf_free(p);
+		return flow_abort(f, "out of memory", NULL);
+	}
+	if (p != NULL)
+		f->t_last = uv_now(f->ctx->loop);
+	if (f->state != FS_RELAY)
+		return ERR_OK; /* flushed once the tunnel is open */
+	/* Deferred to flow_ctx_flush() at the end of this TUN drain. */
+	if (!f->dirty) {
+		f->dirty = true;
+		f->refs++;
+		f->dirty_next = f->ctx->dirty;
+		f->ctx->dirty = f;
+	}
+	return ERR_OK;
+}
+
+void flow_ctx_flush(struct flow_ctx *ctx)
+{
+	while (ctx->dirty != NULL) {
+		struct flow_tcp *f = ctx->dirty;
+		int r;
+
+		ctx->dirty = f->dirty_next;
+		f->dirty = false;
+		f->dirty_next = NULL;
+		if (f->state == FS_RELAY) {
+			r = relay_up_flush(&f->rl);
+			if (r < 0)
+				flow_abort(f, "upstream write failed", strerror(-r));
+			else if (relay_done(&f->rl))
+				flow_finish(f);
+			else
+				flow_update_poll(f);
 		}
 		flow_release(f);
-		return;
 	}
-	if (status < 0)
-		flow_abort(f, "no route", strerror(-status));
+}
+
+static err_t flow_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct flow_tcp *f = arg;
+	int r;
+
+	(void)pcb;
+	(void)len;
+	f->t_last = uv_now(f->ctx->loop);
+	if (f->state != FS_RELAY)
+		return ERR_OK;
+	r = flow_pump_down(f);
+	if (r < 0)
+		return flow_abort(f, "upstream read failed", strerror(-r));
+	if (relay_done(&f->rl)) {
+		flow_finish(f);
+		return ERR_OK;
+	}
+	flow_update_poll(f);
+	return ERR_OK;
+}
+
+/* What a flow that is not open yet was waiting for. */
+static const char *flow_timeout_why(const struct flow_tcp *f)
+{
+	if (f->state == FS_ROUTING)
+		return "timed out resolving for the rules";
+	if (f->state == FS_RESOLVING)
+		return "timed out resolving the name";
+	switch (f->up ? upstream_conn_state(f->up) : UPSTREAM_CONN_CONNECTING) {
+	case UPSTREAM_CONN_TLS:
+		return "timed out in the TLS handshake";
+	case UPSTREAM_CONN_PROXY:
+		return "timed out in the proxy handshake";
+	default:
+		return "timed out connecting";
+	}
+}
+
+/* lwIP's slow timer (every 500 ms * interval): connect/handshake and idle
+ * deadlines, checked here so no flow needs a timer of its own. */
+static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
+{
+	struct flow_tcp *f = arg;
+	uint64_t now = uv_now(f->ctx->loop);
+
+	if (f->state == FS_DROP) {
+		if (now - f->t_start < DROP_HOLD_MS)
+			return ERR_OK;
+		f->ctx->stats.failed++;
+		flow_log_end(f, "dropped", "by rule", f->route.rule);
+		flow_detach_pcb(f);
+		tcp_abandon(pcb, 0); /* no RST: frees the pcb */
+		flow_end(f, true);
+		return ERR_ABRT;
+	}
+	if (f->state < FS_RELAY && now - f->t_start >= f->ctx->connect_timeout_ms)
+		return flow_abort(f, flow_timeout_why(f), NULL);
+	if (f->state == FS_RELAY && f->ctx->idle_timeout_ms > 0 &&
+	    now - f->t_last >= f->ctx->idle_timeout_ms)
+		return flow_abort(f, "idle timeout", NULL);
+	return ERR_OK;
+}
+
+/* ---- close ---------------------------------------------------------------- */
+
+static void flow_on_err(void *arg, err_t err)
+{
+	struct flow_tcp *f = arg;
+
+	/* lwIP already freed the pcb. */
+	f->rl.pcb = NULL;
+	flow_abort(f, err == ERR_RST ? "client reset the connection"
+				     : "client connection lost",
+		   NULL);
+}
+
+/* Resets both sides. Returns ERR_ABRT if it aborted the pcb: a caller that
+ * is an lwIP callback of this pcb must return that value. */
+static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail)
+{
+	err_t ret = ERR_OK;
+
+	if (f->state == FS_DEAD)
+		return ERR_OK;
+	if (f->state < FS_RELAY)
+		f->ctx->stats.failed++;
 	else
-		flow_go(f);
+		f->ctx->stats.reset++;
+	flow_log_end(f, f->state < FS_RELAY ? "failed" : "reset", why, detail);
+	if (f->rl.pcb != NULL) {
+		flow_detach_pcb(f);
+		if (f->in_accept)
+			/* lwIP's accept callback is still running: the stack
+			 * sends the RST when it returns. */
+			f->accept_ret = -ECONNRESET;
+		else
+			tcp_abort(f->rl.pcb); /* RST to the client; frees the pcb */
+		ret = ERR_ABRT;
+	}
+	flow_end(f, true);
+	return ret;
+}
+
+/* Both directions finished and drained: close cleanly. lwIP keeps the
+ * pcb (without callbacks) until our FIN and any unacked data are
+ * acknowledged. */
+static void flow_finish(struct flow_tcp *f)
+{
+	f->ctx->stats.closed++;
+	flow_log_end(f, "closed", NULL, NULL);
+	flow_detach_pcb(f);
+	if (tcp_close(f->rl.pcb) != ERR_OK)
+		tcp_abort(f->rl.pcb);
+	flow_end(f, false);
+}
+
+static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why,
+			 const char *detail)
+{
+	char desc[1200];
+	double secs = (double)(uv_now(f->ctx->loop) - f->t_start) / 1000.0;
+
+	if (why == NULL) {
+		log_info("flow#%" PRIu64 " %s %s up %" PRIu64 " B down %" PRIu64 " B %.2f s",
+			 f->id, verb, flow_desc(f, desc, sizeof(desc)), f->rl.bytes_up,
+			 f->rl.bytes_down, secs);
+	} else {
+		log_info("flow#%" PRIu64 " %s %s up %" PRIu64 " B down %" PRIu64
+			 " B %.2f s: %s%s%s",
+			 f->id, verb, flow_desc(f, desc, sizeof(desc)), f->rl.bytes_up,
+			 f->rl.bytes_down, secs, why, detail ? ": " : "", detail ? detail : "");
+	}
+}
+
+/* Ends the flow: unlinks it, closes the upstream side (RST if reset), and
+ * drops the alive reference. The pcb must already be closed or aborted. */
+static void flow_end(struct flow_tcp *f, bool reset)
+{
+	struct flow_ctx *ctx = f->ctx;
+
+	flow_set_state(f, FS_DEAD);
+	f->rl.pcb = NULL;
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		ctx->live = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	f->prev = f->next = NULL;
+	ctx->live_count--;
+	ctx->stats.bytes_up += f->rl.bytes_up;
+	ctx->stats.bytes_down += f->rl.bytes_down;
+	if (f->pinned) {
+		dns_intercept_flow_done(ctx->dns, &f->dst_ip);
+		f->pinned = false;
+	}
+	if (f->routed) {
+		ctx->route.release(ctx->route.ctx, f->route.hold);
+		f->route.hold = NULL;
+	}
+	flow_close_upstream(f, reset);
 	flow_release(f);
 }
 
-/* Where the client meant to go: the name dst_ip stands for when DNS
- * interception knows it (the proxy then resolves it: nothing leaks here).
- * -ESTALE: a fake address without a name. */
-static int flow_name(struct flow_tcp *f, bool *fake)
+/* Detaches every lwIP callback so lwIP never calls into f again. */
+static void flow_detach_pcb(struct flow_tcp *f)
 {
-	char name[256];
-	int r = dns_intercept_flow_name(f->ctx->dns, &f->dst_ip, name, sizeof(name),
-					&f->pinned);
-
-	*fake = f->pinned;
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	f->domain = strdup(name);
-	return f->domain ? 0 : -ENOMEM;
+	if (f->rl.pcb == NULL)
+		return;
+	tcp_arg(f->rl.pcb, NULL);
+	tcp_recv(f->rl.pcb, NULL);
+	tcp_sent(f->rl.pcb, NULL);
+	tcp_err(f->rl.pcb, NULL);
+	tcp_poll(f->rl.pcb, NULL, 0);
 }
 
-int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
+/* Closes the upstream connection (RST if reset): after libuv closed the
+ * poll handle watching it (flow_on_handle_closed), else at once. */
+static void flow_close_upstream(struct flow_tcp *f, bool reset)
 {
-	struct flow_tcp *f;
-	struct route_query q = { 0 };
-	bool fake = false;
-	int r;
-
-	f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		return -ENOMEM;
-	f->ctx = ctx;
-	f->id = ++ctx->next_id;
-	f->refs = 1;
-	f->fd = f->closing_fd = -1;
-	f->pcb = pcb;
-	f->t_start = f->t_last = uv_now(ctx->loop);
-	ip_addr_copy(f->src_ip, pcb->remote_ip);
-	ip_addr_copy(f->dst_ip, pcb->local_ip);
-	f->src_port = pcb->remote_port;
-	f->dst_port = pcb->local_port;
-	f->next = ctx->live;
-	if (ctx->live)
-		ctx->live->prev = f;
-	ctx->live = f;
-	ctx->live_count++;
-	ctx->stats.accepted++;
-
-	tcp_arg(pcb, f);
-	tcp_recv(pcb, flow_on_recv);
-	tcp_sent(pcb, flow_on_sent);
-	tcp_err(pcb, flow_on_err);
-	tcp_poll(pcb, flow_on_lwip_poll, 2);
-	/* Relay small writes at once; the client's own stack batches. */
-	tcp_nagle_disable(pcb);
-
-	r = flow_name(f, &fake);
-	if (r < 0) {
-		/* Called from lwIP's accept: on failure the stack aborts pcb
-		 * (RST), so the flow lets go of it first. */
-		flow_detach_pcb(f);
-		f->pcb = NULL;
-		flow_abort(f, r == -ESTALE ? "fake address with no name (a DNS answer kept "
-					     "past the pool's reuse)" : "out of memory", NULL);
-		return r;
+	if (f->poll_open) {
+		f->closing = f->up;
+		f->reset_upstream = reset;
+		uv_poll_stop(&f->poll);
+		uv_close((uv_handle_t *)&f->poll, flow_on_handle_closed);
+		f->poll_open = false;
+	} else {
+		upstream_conn_close(f->up, reset);
 	}
-	q.src = &f->src_ip;
-	q.src_port = f->src_port;
-	q.dst = &f->dst_ip;
-	q.dst_port = f->dst_port;
-	q.domain = f->domain;
-	q.dst_is_fake = fake;
-	f->state = FS_ROUTING;
-	f->refs++; /* held by the decision until flow_on_routed */
-	r = ctx->route.decide(ctx->route.ctx, &q, &f->route, flow_on_routed, f);
-	if (r == -EINPROGRESS)
-		return 0;
-	/* Decided at once: act on it, but the pcb stays lwIP's to reset or
-	 * drop until we return (f outlives this call: the reaper frees). */
-	f->in_accept = true;
-	flow_on_routed(f, r);
-	f->in_accept = false;
-	return f->accept_ret;
+	f->up = NULL;
+}
+
+static void flow_on_handle_closed(uv_handle_t *h)
+{
+	struct flow_tcp *f = h->data;
+
+	/* The socket is closed only now that libuv forgot it, so its number
+	 * cannot be reused under a handle libuv still tracks. */
+	upstream_conn_close(f->closing, f->reset_upstream);
+	f->closing = NULL;
+	/* A failed DIRECT attempt: the handle is free for the next address
+	 * only now. */
+	if (f->retry_direct) {
+		f->retry_direct = false;
+		if (f->state == FS_CONNECTING)
+			flow_connect(f);
+	}
+	flow_release(f);
+}
+
+static void flow_release(struct flow_tcp *f)
+{
+	if (--f->refs > 0)
+		return;
+	/* Freed by the reaper on the next loop iteration, never here: we may
+	 * be inside a callback that still holds f. */
+	reaper_defer(&f->ctx->reaper, &f->rnode);
+}
+
+static void flow_free(struct flow_tcp *f)
+{
+	relay_free(&f->rl);
+	free(f->domain);
+	free(f->direct);
+	free(f);
+}
+
+static void flow_reap(struct reaper_node *n)
+{
+	flow_free(reaper_owner(n, struct flow_tcp, rnode));
 }
 
 /* ---- context ------------------------------------------------------------ */
@@ -1145,4 +871,3 @@ void flow_ctx_destroy(struct flow_ctx *ctx)
 	free(ctx->buf);
 	ctx->buf = NULL;
 }
-

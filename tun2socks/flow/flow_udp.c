@@ -1,10 +1,12 @@
-/* flow_udp: UDP sessions over SOCKS5 UDP ASSOCIATE.
+/* flow_udp: UDP sessions, over SOCKS5 UDP ASSOCIATE or DIRECT.
  *
- * Session states: CONNECTING (TCP to the proxy) -> HANDSHAKE (the SOCKS5
- * machine asking for UDP ASSOCIATE) -> READY (datagrams flow over a UDP
- * socket connected to the relay address) -> dead. While associating, up to
- * max_pending datagrams wait; beyond that they are dropped and counted, as
- * a full queue drops on any UDP path.
+ * A PROXY session associates through its control connection, an
+ * upstream_conn (TCP to the proxy, TLS when the proxy wants it, the SOCKS5
+ * machine asking for UDP ASSOCIATE) driven by the session's poll handle;
+ * then datagrams flow over a UDP socket connected to the relay address,
+ * and the control connection only tells when the association ends. While
+ * associating, up to max_pending datagrams wait; beyond that they are
+ * dropped and counted, as a full queue drops on any UDP path.
  *
  * A proxy that refuses UDP ASSOCIATE is not asked again for a minute (one
  * warning), so a chatty client cannot make us hammer it; TCP is unaffected.
@@ -30,16 +32,26 @@
 #include "tun2socks/flow/flow_udp.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/upstream_conn.h"
 #include "tun2socks/base/reaper.h"
 #include "lwip-port/stack.h"
 
 /* ROUTING: the router decides (maybe resolving); PROXY sessions then
- * CONNECTING -> HANDSHAKE -> READY; DIRECT ones go READY at once with a
- * plain socket (RESOLVING first, queueing, while the first datagram's name
- * resolves); REJECT/DROP ones go BLOCKED and discard until idle, so a
- * chatty client is decided (and logged) once, not per datagram. */
+ * CONNECTING (the control connection, up to the proxy's UDP ASSOCIATE
+ * reply) -> READY; DIRECT ones go READY at once with a plain socket
+ * (RESOLVING first, queueing, while the first datagram's name resolves);
+ * REJECT/DROP ones go BLOCKED and discard until idle, so a chatty client
+ * is decided (and logged) once, not per datagram. Every change goes
+ * through us_set_state(), which logs "udp#3 CONNECTING -> READY". Order
+ * matters: the states before READY are still setting up. */
 enum us_state {
-	US_ROUTING, US_RESOLVING, US_CONNECTING, US_HANDSHAKE, US_READY, US_BLOCKED, US_DEAD
+	US_ROUTING, US_RESOLVING, US_CONNECTING, US_READY, US_BLOCKED, US_DEAD
+};
+
+static const char *const us_state_name[] = {
+	[US_ROUTING] = "ROUTING", [US_RESOLVING] = "RESOLVING",
+	[US_CONNECTING] = "CONNECTING", [US_READY] = "READY",
+	[US_BLOCKED] = "BLOCKED", [US_DEAD] = "DEAD",
 };
 
 #define BUCKETS 1024
@@ -83,11 +95,14 @@ struct session {
 	enum us_state state;
 	ip_addr_t client;
 	uint16_t cport;
-	int ctl_fd, udp_fd;
+	/* PROXY: the control connection; its socket is watched by ctl_poll
+	 * (the caller polls, upstream_conn.h) and closed in that handle's
+	 * close callback. */
+	struct upstream_conn *ctl;
+	int udp_fd;
 	uv_poll_t ctl_poll, udp_poll;
 	bool ctl_open, udp_open;
 	int ctl_events;
-	void *hs;                       /* connector state until READY */
 	struct pending *pend;
 	unsigned n_pend;
 	bool dns_only;                  /* every datagram so far went to port 53 */
@@ -190,6 +205,14 @@ static void us_touch(struct session *s)
 	us_lru_append(s);
 }
 
+/* The one place the state changes. */
+static void us_set_state(struct session *s, enum us_state next)
+{
+	log_debug("udp#%" PRIu64 " %s -> %s", s->id, us_state_name[s->state],
+		  us_state_name[next]);
+	s->state = next;
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 static void us_release(struct session *s)
@@ -204,7 +227,13 @@ static void us_on_closed(uv_handle_t *h)
 {
 	struct session *s = h->data;
 
-	close(h == (uv_handle_t *)&s->ctl_poll ? s->ctl_fd : s->udp_fd);
+	/* Closed only now that libuv forgot the handle watching it. */
+	if (h == (uv_handle_t *)&s->ctl_poll) {
+		upstream_conn_close(s->ctl, false);
+		s->ctl = NULL;
+	} else {
+		close(s->udp_fd);
+	}
 	us_release(s);
 }
 
@@ -215,7 +244,6 @@ static void us_reap(struct reaper_node *n)
 	for (unsigned i = 0; i < s->n_pend; i++)
 		pbuf_free(s->pend[i].p);
 	free(s->pend);
-	free(s->hs);
 	free(s);
 }
 
@@ -242,7 +270,7 @@ static void us_end(struct session *s, const char *why, const char *detail)
 		 s->routed ? s->route.rule : "", s->up_b, s->up_n, s->down_b,
 		 s->down_n, (double)(uv_now(u->loop) - s->t_start) / 1000.0, why,
 		 detail ? ": " : "", detail ? detail : "");
-	s->state = US_DEAD;
+	us_set_state(s, US_DEAD);
 	if (s->routed) {
 		u->route.release(u->route.ctx, s->route.hold);
 		s->routed = false;
@@ -266,8 +294,9 @@ static void us_end(struct session *s, const char *why, const char *detail)
 		uv_poll_stop(&s->ctl_poll);
 		uv_close((uv_handle_t *)&s->ctl_poll, us_on_closed);
 		s->ctl_open = false;
-	} else if (s->ctl_fd >= 0) {
-		close(s->ctl_fd);
+	} else {
+		upstream_conn_close(s->ctl, false);
+		s->ctl = NULL;
 	}
 	if (s->udp_open) {
 		uv_poll_stop(&s->udp_poll);
@@ -418,7 +447,7 @@ static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_sto
 		nm->resolved = true;
 	}
 	if (s->state == US_RESOLVING) {
-		s->state = US_READY;
+		us_set_state(s, US_READY);
 		us_flush_pending(s); /* a name that did not resolve: dropped */
 	}
 	us_release(s);
@@ -465,7 +494,7 @@ static int us_relay_addr(struct session *s, struct sockaddr_storage *ss, socklen
 	struct socks5_addr b;
 	static const uint8_t zero[16];
 
-	if (upstream_socks5_bound(s->hs, &b) < 0)
+	if (upstream_conn_bound(s->ctl, &b) < 0)
 		return -EPROTO;
 	memset(ss, 0, sizeof(*ss));
 	if ((b.atyp == SOCKS5_ATYP_IPV4 && memcmp(b.u.v4, zero, 4) == 0) ||
@@ -525,12 +554,9 @@ static void us_ready(struct session *s)
 	s->udp_open = true;
 	s->refs++;
 	uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
-	s->state = US_READY;
-	free(s->hs);
-	s->hs = NULL;
+	us_set_state(s, US_READY);
 	/* The control connection only signals the association's end now. */
 	us_set_ctl_poll(s, UV_READABLE);
-	log_debug("udp#%" PRIu64 " associated", s->id);
 	us_flush_pending(s);
 }
 
@@ -551,44 +577,43 @@ static void us_refused(struct session *s, const char *why)
 static void us_on_ctl(uv_poll_t *h, int status, int events)
 {
 	struct session *s = h->data;
-	struct stream io = { sock_io_read, sock_io_write, &s->ctl_fd };
+	struct stream io;
+	char why[300];
 	int r;
 
 	(void)events;
 	if (s->state == US_DEAD)
 		return;
 	if (s->state == US_CONNECTING) {
-		r = sock_poll_error(s->ctl_fd, status);
-		if (r < 0) {
-			us_end(s, "cannot connect to the proxy", strerror(-r));
-			return;
-		}
-		s->state = US_HANDSHAKE;
-	}
-	if (s->state == US_HANDSHAKE) {
-		r = upstream_socks5_udp.step(s->hs, &io);
+		r = upstream_conn_step(s->ctl, status, why, sizeof(why));
 		if (r == STREAM_DONE) {
 			us_ready(s);
+		} else if (r < 0 && upstream_conn_failed_in(s->ctl) != UPSTREAM_CONN_PROXY) {
+			us_end(s, why, NULL); /* connect or TLS */
 		} else if (r == -EOPNOTSUPP || r == -EACCES) {
-			us_refused(s, upstream_socks5_udp.error(s->hs));
+			us_refused(s, why);
 		} else if (r < 0) {
-			us_end(s, "UDP ASSOCIATE failed", upstream_socks5_udp.error(s->hs));
+			us_end(s, "UDP ASSOCIATE failed", why);
 		} else {
-			us_set_ctl_poll(s, r == STREAM_WANT_READ ? UV_READABLE : UV_WRITABLE);
+			us_set_ctl_poll(s, sock_poll_events(r));
 		}
 		return;
 	}
 	/* READY: the association lives as long as this connection. Anything
 	 * the server sends on it is meaningless; EOF or an error ends it. */
+	io = upstream_conn_io(s->ctl);
 	for (;;) {
 		uint8_t junk[256];
-		ssize_t n = read(s->ctl_fd, junk, sizeof(junk));
+		ssize_t n = io.read(io.ctx, junk, sizeof(junk));
 
 		if (n > 0)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		if (n == -EAGAIN) {
+			/* Over TLS a read may wait for writability. */
+			us_set_ctl_poll(s, UV_READABLE | sock_poll_events(stream_wants(&io)));
 			return;
-		us_end(s, "proxy closed the association", n < 0 ? strerror(errno) : NULL);
+		}
+		us_end(s, "proxy closed the association", n < 0 ? strerror((int)-n) : NULL);
 		return;
 	}
 }
@@ -764,7 +789,7 @@ static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, u
 	s->u = u;
 	s->id = ++u->next_id;
 	s->refs = 1;
-	s->ctl_fd = s->udp_fd = -1;
+	s->udp_fd = -1;
 	s->dns_only = true;
 	ip_addr_copy(s->client, *src);
 	s->cport = sport;
@@ -775,7 +800,7 @@ static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, u
 	us_lru_append(s);
 	u->count++;
 	u->stats.sessions++;
-	s->state = US_ROUTING;
+	s->state = US_ROUTING; /* the first state: nothing to log yet */
 	return s;
 }
 
@@ -784,7 +809,9 @@ static int us_start_proxy(struct session *s)
 {
 	struct flow_udp_ctx *u = s->u;
 	const struct upstream_cfg *up = s->route.up;
+	struct upstream_conn_spec spec;
 	struct socks5_addr any;
+	char name[32], why[300];
 	int r;
 
 	if (up->proto != &upstream_socks5) {
@@ -794,41 +821,36 @@ static int us_start_proxy(struct session *s)
 	if (u->refused_until && uv_now(u->loop) < u->refused_until) {
 		/* Warned once already: discard quietly until idle. */
 		u->stats.dropped_refused += s->n_pend;
-		s->state = US_BLOCKED;
+		us_set_state(s, US_BLOCKED);
 		us_flush_pending(s);
 		return -EOPNOTSUPP;
 	}
-	s->hs = malloc(upstream_socks5_udp.state_size);
-	if (s->hs == NULL) {
-		us_end(s, "out of memory", NULL);
-		return -ENOMEM;
-	}
-	s->state = US_CONNECTING;
+	us_set_state(s, US_CONNECTING);
 	/* We do not know our relay-side source yet: 0.0.0.0:0 (or ::). */
 	if (up->server.ss_family == AF_INET6)
 		socks5_addr_from_ipv6(&any, (const uint8_t[16]){ 0 }, 0);
 	else
 		socks5_addr_from_ipv4(&any, (const uint8_t[4]){ 0 }, 0);
-	upstream_socks5_udp.init(s->hs, up, &any);
-
-	r = sock_open(up->server.ss_family, SOCK_STREAM, &u->sock);
-	if (r < 0)
-		goto fail;
-	s->ctl_fd = r;
-	r = sock_connect(s->ctl_fd, (const struct sockaddr *)&up->server, up->server_len);
-	if (r < 0 && r != -EINPROGRESS)
-		goto fail;
-	r = uv_poll_init_socket(u->loop, &s->ctl_poll, s->ctl_fd);
-	if (r < 0)
-		goto fail;
+	snprintf(name, sizeof(name), "udp#%" PRIu64, s->id);
+	spec = (struct upstream_conn_spec){
+		.name = name, .sock = &u->sock, .up = up, .proto = &upstream_socks5_udp,
+		.target = &any,
+	};
+	r = upstream_conn_open(&spec, &s->ctl, why, sizeof(why));
+	if (r < 0) {
+		us_end(s, why, NULL);
+		return r;
+	}
+	r = uv_poll_init_socket(u->loop, &s->ctl_poll, upstream_conn_fd(s->ctl));
+	if (r < 0) {
+		us_end(s, "cannot open a connection to the proxy", uv_strerror(r));
+		return r;
+	}
 	s->ctl_poll.data = s;
 	s->ctl_open = true;
 	s->refs++;
 	us_set_ctl_poll(s, UV_WRITABLE);
 	return 0;
-fail:
-	us_end(s, "cannot open a connection to the proxy", strerror(-r));
-	return r;
 }
 
 /* DIRECT: one dual-stack socket, unconnected (answers from anyone: full
@@ -858,19 +880,19 @@ static int us_start_direct(struct session *s)
 		if (nm != NULL && !nm->resolved) {
 			/* The queue waits for the first name's address. */
 			nm->resolving = true;
-			s->state = US_RESOLVING;
+			us_set_state(s, US_RESOLVING);
 			s->refs++; /* held by the lookup */
 			r = resolver_lookup(u->resolver, nm->name, us_on_direct_lookup, s);
 			if (r < 0) {
 				nm->resolving = false;
 				us_release(s);
-				s->state = US_READY;
+				us_set_state(s, US_READY);
 				us_flush_pending(s);
 			}
 			return 0;
 		}
 	}
-	s->state = US_READY;
+	us_set_state(s, US_READY);
 	us_flush_pending(s);
 	return 0;
 }
@@ -899,7 +921,7 @@ static void us_on_routed(void *arg, int status)
 	} else {
 		/* REJECT / REJECT-DROP: this source's datagrams are refused
 		 * (ICMP port unreachable) or dropped until it goes idle. */
-		s->state = US_BLOCKED;
+		us_set_state(s, US_BLOCKED);
 		us_flush_pending(s);
 		log_debug("udp#%" PRIu64 " %s by rule %s", s->id, s->route.via, s->route.rule);
 	}

@@ -556,9 +556,37 @@ static ssize_t tio_write(void *ctx, const void *buf, size_t len)
 	return tls_fail(c, ret);
 }
 
+static int tio_wants(void *ctx)
+{
+	return tls_conn_wants(ctx);
+}
+
+static size_t tio_pending(void *ctx)
+{
+	return tls_conn_pending(ctx);
+}
+
+/* close_notify, best effort (a record that cannot go out now is left),
+ * then the lower stream's own shutdown: the FIN ends our direction
+ * either way. */
+static int tio_shutdown(void *ctx)
+{
+	struct tls_conn *c = ctx;
+
+	tls_conn_close(c);
+	return stream_shutdown(&c->lower);
+}
+
 struct stream tls_conn_io(struct tls_conn *c)
 {
-	return (struct stream){ tio_read, tio_write, c };
+	return (struct stream){
+		.read = tio_read,
+		.write = tio_write,
+		.ctx = c,
+		.wants = tio_wants,
+		.pending = tio_pending,
+		.shutdown = tio_shutdown,
+	};
 }
 
 int tls_conn_wants(const struct tls_conn *c)

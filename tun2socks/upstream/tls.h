@@ -2,25 +2,27 @@
  *
  * A tls_cfg is built once per configured upstream (CA chain, RNG, the name
  * to verify) and shared by all its connections. A tls_conn wraps the
- * connected, non-blocking stream of one connection (an stream) and
- * offers the decrypted stream as another stream, so an HTTPS proxy is
- * upstream_http stepped over tls_conn_io(), and SOCKS5 over TLS the same
- * with upstream_socks5:
+ * connected, non-blocking stream of one connection and offers the
+ * decrypted stream as another stream, so an HTTPS proxy is upstream_http
+ * stepped over tls_conn_io(), and SOCKS5 over TLS the same with
+ * upstream_socks5. upstream_conn (upstream_conn.h) is the one user in the
+ * daemon:
  *
  *     conn = tls_conn_create(cfg->tls_ctx, &sock_io);
  *     tls_conn_handshake(conn)  until STREAM_DONE (poll as it says)
  *     io = tls_conn_io(conn);
  *     cfg->proto->step(state, &io)  until STREAM_DONE
- *     relay through io; tls_conn_close(conn); tls_conn_free(conn)
+ *     relay through io; stream_shutdown(&io); tls_conn_free(conn)
  *
  * Non-blocking rules the caller must keep:
- *  - After -EAGAIN from the io's read or write, tls_conn_wants() says what
- *    the LOWER stream must become before that call can progress: a TLS
- *    read may need the socket writable (an alert to flush) and a write may
- *    need it readable. Poll for what it says, not for the obvious.
- *  - After a successful read, tls_conn_pending() bytes are already
- *    decrypted inside the layer: read them even though the socket is not
- *    readable (it may never become so again).
+ *  - After -EAGAIN from the io's read or write, tls_conn_wants() (the
+ *    io's stream_wants()) says what the LOWER stream must become before
+ *    that call can progress: a TLS read may need the socket writable (an
+ *    alert to flush) and a write may need it readable. Poll for what it
+ *    says, not for the obvious.
+ *  - After a successful read, tls_conn_pending() (stream_pending()) bytes
+ *    are already decrypted inside the layer: read them even though the
+ *    socket is not readable (it may never become so again).
  *  - After -EAGAIN from write, the next write must offer at least the
  *    bytes offered before, starting with the same bytes: they are already
  *    sealed in a TLS record that is waiting to be sent. (A relay that
@@ -92,7 +94,10 @@ const char *tls_conn_error(const struct tls_conn *c);
  * -errno; an EOF of the lower stream without close_notify (a possible
  * truncation) is -ECONNRESET. write: bytes (> 0, at most one TLS record),
  * -EAGAIN, or -errno. Both fail with -ENOTCONN before the handshake is
- * done. Errors are sticky and described by tls_conn_error(). */
+ * done. Errors are sticky and described by tls_conn_error(). No writev
+ * (one record per write); wants and pending are tls_conn_wants() and
+ * tls_conn_pending(); shutdown is tls_conn_close() (best effort) and then
+ * the lower stream's shutdown. */
 struct stream tls_conn_io(struct tls_conn *c);
 
 /* What the last -EAGAIN of the handshake, the io's read and the io's write

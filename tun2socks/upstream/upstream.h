@@ -3,8 +3,10 @@
  * A connector speaks one proxy protocol over an already connected stream
  * until the tunnel to the target is open. Each is an explicit state machine
  * behind this one interface, driven by socket readiness: step() does as
- * much I/O as it can and says what it waits for. I/O goes through
- * a struct stream, so a TLS layer sits under any connector (tls.h).
+ * much I/O as it can and says what it waits for. I/O goes through a
+ * struct stream, so a TLS layer sits under any connector (tls.h).
+ * upstream_conn (upstream_conn.h) stacks socket, TLS and connector into
+ * one connection; flows, UDP sessions and DNS-over-proxy queries use it.
  */
 #ifndef T2S_UPSTREAM_H
 #define T2S_UPSTREAM_H
@@ -17,8 +19,6 @@
 
 #include "tun2socks/base/stream.h"
 #include "tun2socks/upstream/proto_socks5.h"
-
-
 
 struct upstream_proto;
 struct tls_cfg;
@@ -33,9 +33,9 @@ struct upstream_cfg {
 	char user[256];
 	char pass[256];
 	/* TLS to the proxy itself (https:// proxies, socks5 with tls: true).
-	 * The connector does not change: the flow opens a tls_conn over the
-	 * socket, drives tls_conn_handshake() and then steps the connector
-	 * with tls_conn_io() as its io (see tls.h). */
+	 * The connector does not change: upstream_conn opens a tls_conn over
+	 * the socket, drives tls_conn_handshake() and then steps the
+	 * connector with tls_conn_io() as its io (see tls.h). */
 	bool tls;
 	bool skip_cert_verify; /* verify nothing; the caller logs a warning */
 	char sni[256];         /* name to send and verify: the proxy host as
@@ -84,13 +84,16 @@ struct upstream_proto {
 	/* Human reason of the last failure, e.g. "reply 0x05: connection
 	 * refused". */
 	const char *(*error)(const void *state);
+	/* Optional (NULL: the protocol has none). After STREAM_DONE, the
+	 * address the proxy bound for us: UDP ASSOCIATE's relay address
+	 * (BND.ADDR/PORT). 0, or -EAGAIN before STREAM_DONE (out cleared). */
+	int (*bound)(const void *state, struct socks5_addr *out);
 };
 
 extern const struct upstream_proto upstream_socks5;
 /* The same handshake asking for UDP ASSOCIATE; after STREAM_DONE,
- * upstream_socks5_bound() gives the relay address (BND.ADDR/PORT). */
+ * bound() gives the relay address (BND.ADDR/PORT). */
 extern const struct upstream_proto upstream_socks5_udp;
-int upstream_socks5_bound(const void *state, struct socks5_addr *out);
 /* HTTP CONNECT (RFC 9110 9.3.6), Basic auth from has_auth/user/pass. Tunnel
  * bytes that arrived with the 2xx reply come from leftover(). */
 extern const struct upstream_proto upstream_http;

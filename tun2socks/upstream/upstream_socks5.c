@@ -1,11 +1,15 @@
-/* upstream_socks5: the SOCKS5 CONNECT handshake (RFC 1928, RFC 1929
- * username/password) as a state machine over stream. Encoding and
- * parsing live in proto_socks5 (pure); this file only sequences them. */
+/* upstream_socks5: the SOCKS5 CONNECT and UDP ASSOCIATE handshakes
+ * (RFC 1928, RFC 1929 username/password) as a state machine over stream:
+ * SEND_GREETING -> READ_METHOD [-> SEND_AUTH -> READ_AUTH] -> SEND_REQUEST
+ * -> READ_REPLY -> DONE, or FAILED from any state (sticky). Every change
+ * goes through s5_set_state(), which logs it. Encoding and parsing live in
+ * proto_socks5 (pure); this file only sequences them. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "tun2socks/base/log.h"
 #include "tun2socks/upstream/proto_socks5.h"
 #include "tun2socks/upstream/upstream.h"
 
@@ -17,10 +21,23 @@ enum s5_state {
 	S5_SEND_REQUEST,
 	S5_READ_REPLY,
 	S5_DONE,
+	S5_FAILED,
+};
+
+static const char *const state_name[] = {
+	[S5_SEND_GREETING] = "SEND_GREETING",
+	[S5_READ_METHOD] = "READ_METHOD",
+	[S5_SEND_AUTH] = "SEND_AUTH",
+	[S5_READ_AUTH] = "READ_AUTH",
+	[S5_SEND_REQUEST] = "SEND_REQUEST",
+	[S5_READ_REPLY] = "READ_REPLY",
+	[S5_DONE] = "DONE",
+	[S5_FAILED] = "FAILED",
 };
 
 struct s5 {
 	enum s5_state state;
+	int err_code;                  /* what step() returns once FAILED */
 	uint8_t cmd;                   /* CONNECT or UDP ASSOCIATE */
 	struct socks5_addr bound;      /* BND.ADDR/PORT of the reply */
 	const struct upstream_cfg *cfg;
@@ -34,9 +51,28 @@ struct s5 {
 	char err[96];
 };
 
+/* The one place the state changes. */
+static void s5_set_state(struct s5 *s, enum s5_state next)
+{
+	if (log_enabled(LOG_DEBUG)) {
+		char t[SOCKS5_ADDR_STR_MAX];
+
+		log_debug("socks5 %s %s via %s: %s -> %s%s%s",
+			  s->cmd == SOCKS5_CMD_CONNECT ? "CONNECT" : "UDP ASSOCIATE",
+			  socks5_addr_str(&s->target, t, sizeof(t)), s->cfg->server_str,
+			  state_name[s->state], state_name[next], next == S5_FAILED ? ": " : "",
+			  next == S5_FAILED ? s->err : "");
+	}
+	s->state = next;
+}
+
+/* Records the reason, enters FAILED and returns err; later step() calls
+ * return err again. */
 static int s5_fail(struct s5 *s, int err, const char *fmt, const char *detail)
 {
 	snprintf(s->err, sizeof(s->err), fmt, detail);
+	s->err_code = err;
+	s5_set_state(s, S5_FAILED);
 	return err;
 }
 
@@ -46,19 +82,27 @@ static int s5_load(struct s5 *s, int len, enum s5_state next)
 		return s5_fail(s, len, "%s", "cannot encode request (name or credentials too long)");
 	s->out_len = (uint16_t)len;
 	s->out_off = 0;
-	s->state = next;
+	s5_set_state(s, next);
 	return 0;
 }
 
 static void s5_init_cmd(struct s5 *s, const struct upstream_cfg *cfg,
 			const struct socks5_addr *target, uint8_t cmd)
 {
+	int n;
+
 	memset(s, 0, sizeof(*s));
 	s->cmd = cmd;
 	s->cfg = cfg;
 	s->target = *target;
-	s5_load(s, socks5_greeting_build(s->out, sizeof(s->out), cfg->has_auth),
-		S5_SEND_GREETING);
+	s->state = S5_SEND_GREETING;
+	n = socks5_greeting_build(s->out, sizeof(s->out), cfg->has_auth);
+	if (n < 0) {
+		/* init() cannot fail: the first step() reports it. */
+		s5_fail(s, n, "%s", "cannot encode greeting");
+		return;
+	}
+	s->out_len = (uint16_t)n;
 }
 
 static void s5_init(void *state, const struct upstream_cfg *cfg,
@@ -75,7 +119,7 @@ static void s5_init_udp(void *state, const struct upstream_cfg *cfg,
 	s5_init_cmd(state, cfg, target, SOCKS5_CMD_UDP_ASSOCIATE);
 }
 
-int upstream_socks5_bound(const void *state, struct socks5_addr *out)
+static int s5_bound(const void *state, struct socks5_addr *out)
 {
 	const struct s5 *s = state;
 
@@ -189,7 +233,7 @@ static int s5_handle(struct s5 *s, int used, uint8_t method, const struct socks5
 		}
 		s->bound = reply->bnd;
 		s->in_used = (uint16_t)used;
-		s->state = S5_DONE;
+		s5_set_state(s, S5_DONE);
 		return STREAM_DONE;
 	}
 }
@@ -209,9 +253,9 @@ static int s5_step(void *state, const struct stream *io)
 			r = s5_flush(s, io);
 			if (r != 0)
 				return r;
-			s->state = s->state == S5_SEND_GREETING ? S5_READ_METHOD
-				   : s->state == S5_SEND_AUTH   ? S5_READ_AUTH
-								: S5_READ_REPLY;
+			s5_set_state(s, s->state == S5_SEND_GREETING ? S5_READ_METHOD
+					: s->state == S5_SEND_AUTH   ? S5_READ_AUTH
+								     : S5_READ_REPLY);
 			break;
 		case S5_READ_METHOD:
 		case S5_READ_AUTH:
@@ -229,6 +273,8 @@ static int s5_step(void *state, const struct stream *io)
 			break;
 		case S5_DONE:
 			return STREAM_DONE;
+		case S5_FAILED:
+			return s->err_code;
 		}
 	}
 }
@@ -264,4 +310,5 @@ const struct upstream_proto upstream_socks5_udp = {
 	.step = s5_step,
 	.leftover = s5_leftover,
 	.error = s5_error,
+	.bound = s5_bound,
 };

@@ -1,0 +1,470 @@
+/* flow_tcp end to end inside one process: a real lwIP stack fed crafted
+ * segments by a client model (lwip_helper.h), flow_tcp_accept() on its
+ * accept callback, a router stub, a libuv loop, and on the other side a
+ * loopback listener that the test plays as the DIRECT target or as a
+ * SOCKS5 proxy.
+ *
+ * The loop is run until what a step waits for has happened (bytes at the
+ * peer, a FIN or RST at the client, the flow gone), with a deadline of
+ * several seconds that only a broken flow reaches: nothing depends on how
+ * fast the machine is. lwIP's timers run in the same loop, as in the
+ * daemon. Every scenario ends with the flow reaped, and lwIP's pools and
+ * heap back at the baseline (the port's listener aside); the context is
+ * shut down and the loop closes with no handle left.
+ *
+ * Covered: DIRECT relay both ways and a clean close after half-closes in
+ * both orders; a SOCKS5 proxy, with the client's early bytes held until
+ * the tunnel opens and then sent first; a refused proxy reply (client
+ * reset, counted failed); a client reset reaching the upstream as an RST;
+ * an upstream reset reaching the client as an RST; the connect deadline
+ * in the proxy handshake; 2 MiB down to a client that acks one window at
+ * a time, byte-exact.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "lwip/tcp.h"
+#include "lwip-port/stack.h"
+#include "tun2socks/flow/flow.h"
+#include "tun2socks/upstream/upstream.h"
+#include "lwip_helper.h"
+#include "test.h"
+
+/* ---- environment ------------------------------------------------------------ */
+
+struct env {
+	uv_loop_t loop;
+	struct flow_ctx fc;
+	struct stack *st;
+	struct stack_usage base;
+	int lfd;                   /* the loopback listener */
+	struct sockaddr_in laddr;
+	struct upstream_cfg proxy; /* SOCKS5 at laddr */
+	struct route route;        /* what the router stub decides */
+	int peer;                  /* the accepted upstream side, or -1 */
+	struct lh_client c;
+};
+
+static struct env e;
+
+static int stub_decide(void *ctx, const struct route_query *q, struct route *out,
+		       route_done_fn done, void *arg)
+{
+	(void)ctx;
+	(void)q;
+	(void)done;
+	(void)arg;
+	*out = e.route;
+	return 0;
+}
+
+static void stub_release(void *ctx, void *hold)
+{
+	(void)ctx;
+	(void)hold;
+}
+
+static int on_accept(void *arg, struct tcp_pcb *pcb)
+{
+	return flow_tcp_accept(arg, pcb);
+}
+
+static const struct stack_cbs cbs = { .output = lh_output, .tcp_accept = on_accept };
+
+static void nonblock(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* route: PROXY through e.proxy when proxy, else DIRECT to the listener. */
+static bool env_init(bool proxy, size_t rx_cap)
+{
+	struct route_ops ops = { stub_decide, stub_release, NULL };
+	socklen_t len = sizeof(e.laddr);
+	struct ep me = ep4("198.18.0.1", 40000), to = ep4("203.0.113.5", 443);
+
+	memset(&e, 0, sizeof(e));
+	e.peer = -1;
+	T_EQ_INT(uv_loop_init(&e.loop), 0);
+	T_EQ_INT(flow_ctx_init(&e.fc, &e.loop, &ops), 0);
+	e.fc.connect_timeout_ms = 10000;
+	T_EQ_INT(stack_create(1500, &cbs, &e.fc, &e.st), 0);
+	stack_usage(&e.base);
+
+	e.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	e.laddr.sin_family = AF_INET;
+	e.laddr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	T_EQ_INT(bind(e.lfd, (struct sockaddr *)&e.laddr, sizeof(e.laddr)), 0);
+	T_EQ_INT(listen(e.lfd, 4), 0);
+	getsockname(e.lfd, (struct sockaddr *)&e.laddr, &len);
+	nonblock(e.lfd);
+
+	e.proxy.proto = &upstream_socks5;
+	memcpy(&e.proxy.server, &e.laddr, sizeof(e.laddr));
+	e.proxy.server_len = sizeof(e.laddr);
+	snprintf(e.proxy.server_str, sizeof(e.proxy.server_str), "127.0.0.1:%u",
+		 ntohs(e.laddr.sin_port));
+	e.route.rule = "TEST";
+	if (proxy) {
+		e.route.action = ROUTE_PROXY;
+		e.route.up = &e.proxy;
+		e.route.via = "proxy";
+		socks5_addr_from_domain(&e.route.target, "example.test", 443);
+	} else {
+		e.route.action = ROUTE_DIRECT;
+		e.route.via = "DIRECT";
+		socks5_addr_from_ipv4(&e.route.target, (const uint8_t[]){ 127, 0, 0, 1 },
+				      ntohs(e.laddr.sin_port));
+	}
+	lh_client_init(&e.c, &me, &to, rx_cap);
+	return e.st != NULL && e.lfd >= 0;
+}
+
+/* One turn of the daemon's loop: libuv callbacks, lwIP's timers, and the
+ * flush that follows a TUN drain. */
+static void turn(void)
+{
+	uv_run(&e.loop, UV_RUN_NOWAIT);
+	stack_check_timeouts(e.st);
+	flow_ctx_flush(&e.fc);
+}
+
+static bool peer_accept(void)
+{
+	if (e.peer < 0) {
+		e.peer = accept(e.lfd, NULL, NULL);
+		if (e.peer >= 0)
+			nonblock(e.peer);
+	}
+	return e.peer >= 0;
+}
+
+/* Turns the loop until cond holds, evaluating it once per turn (it may
+ * consume what it tests, like a read); gives up after ~10 s, which only
+ * a broken flow reaches. */
+#define RUN_UNTIL(cond)                                                      \
+	do {                                                                 \
+		bool ok_ = false;                                            \
+		for (int i_ = 0; i_ < 10000; i_++) {                         \
+			if ((ok_ = (cond)))                                  \
+				break;                                       \
+			turn();                                              \
+			usleep(1000);                                        \
+		}                                                            \
+		T_CHECK(ok_ && #cond);                                       \
+	} while (0)
+
+/* Reads exactly n bytes at the peer, turning the loop meanwhile. */
+static bool peer_read(void *buf, size_t n)
+{
+	size_t got = 0;
+
+	for (int i = 0; i < 10000 && got < n; i++) {
+		ssize_t r = read(e.peer, (uint8_t *)buf + got, n - got);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			break;
+		turn();
+		usleep(1000);
+	}
+	T_EQ_INT(got, n);
+	return got == n;
+}
+
+static void peer_write(const void *data, size_t n)
+{
+	T_EQ_INT(write(e.peer, data, n), (long long)n);
+}
+
+/* The client's bytes, and the flush a TUN drain ends with. */
+static void client_send(const void *data, size_t n)
+{
+	lh_send(e.st, &e.c, data, n);
+	flow_ctx_flush(&e.fc);
+}
+
+static ssize_t peer_read_once(void *buf, size_t n)
+{
+	ssize_t r = read(e.peer, buf, n);
+
+	return r < 0 ? -errno : r;
+}
+
+/* lwIP's pools and heap as at the start, but for the port's listener. A
+ * pcb that ended in TIME_WAIT (the stack closed first) is freed by lwIP's
+ * timer 2 * TCP_MSL later: waiting for this covers it. */
+static bool usage_back(void)
+{
+	struct stack_usage u;
+
+	stack_usage(&u);
+	return u.pool_used == e.base.pool_used + 1 && u.pbufs == e.base.pbufs &&
+	       u.heap_used == e.base.heap_used;
+}
+
+/* Every flow gone, its memory and lwIP's back; then the context and the
+ * loop close with nothing left. */
+static void env_done(void)
+{
+	RUN_UNTIL(e.fc.live_count == 0);
+	RUN_UNTIL(usage_back());
+	lh_usage_is(&e.base, 1);
+	if (e.peer >= 0)
+		close(e.peer);
+	close(e.lfd);
+	flow_ctx_shutdown(&e.fc);
+	uv_run(&e.loop, UV_RUN_DEFAULT);
+	flow_ctx_destroy(&e.fc);
+	lh_client_free(&e.c);
+	stack_destroy(e.st);
+	T_EQ_INT(uv_loop_close(&e.loop), 0);
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+static void test_direct_relay_and_close(void)
+{
+	char buf[64];
+
+	if (!env_init(false, 4096))
+		return;
+	T_CHECK(lh_connect(e.st, &e.c));
+	T_EQ_INT(e.fc.live_count, 1);
+	RUN_UNTIL(peer_accept());
+	client_send("hello", 5);
+	peer_read(buf, 5);
+	T_EQ_MEM(buf, "hello", 5);
+	peer_write("world", 5);
+	RUN_UNTIL(e.c.rx_len == 5);
+	T_EQ_MEM(e.c.rx, "world", 5);
+
+	/* The client half-closes: the upstream sees EOF, and still talks. */
+	lh_fin(e.st, &e.c);
+	flow_ctx_flush(&e.fc);
+	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
+	peer_write("bye", 3);
+	RUN_UNTIL(e.c.rx_len == 8);
+	T_CHECK(!e.c.fin);
+	/* The upstream ends too: FIN to the client after its bytes, and
+	 * the flow closes cleanly once the client acks it. */
+	shutdown(e.peer, SHUT_WR);
+	RUN_UNTIL(e.c.fin);
+	T_EQ_MEM(e.c.rx, "worldbye", 8);
+	lh_ack(e.st, &e.c);
+	T_CHECK(!e.c.rst);
+	env_done();
+	T_EQ_INT(e.fc.stats.closed, 1);
+	T_EQ_INT(e.fc.stats.reset + e.fc.stats.failed, 0);
+	T_EQ_INT(e.fc.stats.bytes_up, 5);
+	T_EQ_INT(e.fc.stats.bytes_down, 8);
+}
+
+/* The upstream ends first this time; the client's FIN comes later. */
+static void test_direct_upstream_closes_first(void)
+{
+	char buf[16];
+
+	if (!env_init(false, 4096))
+		return;
+	T_CHECK(lh_connect(e.st, &e.c));
+	RUN_UNTIL(peer_accept());
+	peer_write("banner", 6);
+	shutdown(e.peer, SHUT_WR);
+	RUN_UNTIL(e.c.fin);
+	T_EQ_INT(e.c.rx_len, 6);
+	lh_ack(e.st, &e.c);
+	client_send("after", 5); /* the other direction still flows */
+	peer_read(buf, 5);
+	T_EQ_MEM(buf, "after", 5);
+	lh_fin(e.st, &e.c);
+	flow_ctx_flush(&e.fc);
+	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
+	env_done();
+	T_EQ_INT(e.fc.stats.closed, 1);
+}
+
+static const uint8_t greeting[] = { 5, 1, 0 };
+static const uint8_t method_none[] = { 5, 0 };
+static const uint8_t connect_req[] = { 5, 1, 0, 3, 12, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+				       '.', 't', 'e', 's', 't', 0x01, 0xbb };
+
+/* The proxy's side of the handshake up to the request; reply then. */
+static void proxy_handshake(void)
+{
+	uint8_t buf[64];
+
+	RUN_UNTIL(peer_accept());
+	peer_read(buf, sizeof(greeting));
+	T_EQ_MEM(buf, greeting, sizeof(greeting));
+	peer_write(method_none, sizeof(method_none));
+	peer_read(buf, sizeof(connect_req));
+	T_EQ_MEM(buf, connect_req, sizeof(connect_req));
+}
+
+static void test_proxy_early_data(void)
+{
+	static const uint8_t ok[] = { 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90 };
+	uint8_t buf[64];
+
+	if (!env_init(true, 4096))
+		return;
+	T_CHECK(lh_connect(e.st, &e.c));
+	/* The client speaks first, before the tunnel exists: its bytes wait
+	 * in the flow and are neither sent nor lost. */
+	client_send("GET / HTTP/1.0\r\n\r\n", 18);
+	proxy_handshake();
+	T_EQ_INT(peer_read_once(buf, sizeof(buf)), -EAGAIN);
+	peer_write(ok, sizeof(ok));
+	peer_read(buf, 18); /* right after the reply, first thing */
+	T_EQ_MEM(buf, "GET / HTTP/1.0\r\n\r\n", 18);
+	peer_write("HTTP/1.0 200 OK\r\n\r\n", 19);
+	RUN_UNTIL(e.c.rx_len == 19);
+	lh_fin(e.st, &e.c);
+	flow_ctx_flush(&e.fc);
+	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
+	shutdown(e.peer, SHUT_WR);
+	RUN_UNTIL(e.c.fin);
+	lh_ack(e.st, &e.c);
+	env_done();
+	T_EQ_INT(e.fc.stats.closed, 1);
+}
+
+static void test_proxy_refused(void)
+{
+	static const uint8_t refused[] = { 5, 5, 0, 1, 0, 0, 0, 0, 0, 0 };
+
+	if (!env_init(true, 0))
+		return;
+	T_CHECK(lh_connect(e.st, &e.c));
+	proxy_handshake();
+	peer_write(refused, sizeof(refused));
+	RUN_UNTIL(e.c.rst);
+	env_done();
+	T_EQ_INT(e.fc.stats.failed, 1);
+	T_EQ_INT(e.fc.stats.closed, 0);
+}
+
+/* A client RST closes the upstream socket with an RST. */
+static void test_client_reset(void)
+{
+	char buf[8];
+
+	if (!env_init(false, 0))
+		return;
+	T_CHECK(lh_connect(e.st, &e.c));
+	RUN_UNTIL(peer_accept());
+	client_send("x", 1);
+	peer_read(buf, 1);
+	lh_rst(e.st, &e.c);
+	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == -ECONNRESET);
+	env_done();
+	T_EQ_INT(e.fc.stats.reset, 1);
+}
+
+/* An upstream RST aborts the client's connection (RST). */
+static void test_upstream_reset(void)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (!env_init(false, 0))
+		return;
+	T_CHECK(lh_connect(e.st, &e.c));
+	RUN_UNTIL(peer_accept());
+	client_send("x", 1); /* the flow is relaying once this arrives */
+	RUN_UNTIL(peer_read_once((char[1]){ 0 }, 1) == 1);
+	setsockopt(e.peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(e.peer);
+	e.peer = -1;
+	RUN_UNTIL(e.c.rst);
+	env_done();
+	T_EQ_INT(e.fc.stats.reset, 1);
+}
+
+/* A proxy that accepts and says nothing: the flow gives up at its
+ * deadline (lwIP's poll timer checks it) and resets the client. */
+static void test_connect_deadline(void)
+{
+	if (!env_init(true, 0))
+		return;
+	e.fc.connect_timeout_ms = 1; /* any check of the timer is past it */
+	T_CHECK(lh_connect(e.st, &e.c));
+	RUN_UNTIL(peer_accept());
+	RUN_UNTIL(e.c.rst);
+	env_done();
+	T_EQ_INT(e.fc.stats.failed, 1);
+}
+
+/* 2 MiB down to a client that acks only when the test says: the flow
+ * holds at most lwIP's buffer, and every byte arrives in order. */
+static void test_bulk_down_slow_client(void)
+{
+	enum { TOTAL = 2 * 1024 * 1024 };
+	uint64_t written = 0;
+
+	if (!env_init(false, TOTAL))
+		return;
+	T_CHECK(lh_connect(e.st, &e.c));
+	RUN_UNTIL(peer_accept());
+	for (int i = 0; i < 100000 && e.c.rx_total < TOTAL; i++) {
+		while (written < TOTAL) {
+			uint8_t tmp[16384];
+			size_t n = TOTAL - written < sizeof(tmp) ? TOTAL - written : sizeof(tmp);
+			ssize_t w;
+
+			for (size_t k = 0; k < n; k++)
+				tmp[k] = (uint8_t)((written + k) * 13 + ((written + k) >> 11));
+			w = write(e.peer, tmp, n);
+			if (w <= 0)
+				break;
+			written += (uint64_t)w;
+		}
+		turn();
+		/* Never more unacknowledged at the client than its window. */
+		lh_ack(e.st, &e.c);
+		if (i % 8 == 7)
+			usleep(500);
+	}
+	T_EQ_INT(e.c.rx_total, TOTAL);
+	bool exact = e.c.rx_len == TOTAL;
+	for (size_t k = 0; exact && k < TOTAL; k++)
+		exact = e.c.rx[k] == (uint8_t)(k * 13 + (k >> 11));
+	T_CHECK(exact);
+	shutdown(e.peer, SHUT_WR);
+	RUN_UNTIL(e.c.fin);
+	lh_ack(e.st, &e.c);
+	lh_fin(e.st, &e.c);
+	flow_ctx_flush(&e.fc);
+	RUN_UNTIL(e.fc.live_count == 0);
+	lh_ack(e.st, &e.c);
+	env_done();
+	T_EQ_INT(e.fc.stats.closed, 1);
+	T_EQ_INT(e.fc.stats.bytes_down, TOTAL);
+}
+
+int main(void)
+{
+	T_RUN(test_direct_relay_and_close);
+	T_RUN(test_direct_upstream_closes_first);
+	T_RUN(test_proxy_early_data);
+	T_RUN(test_proxy_refused);
+	T_RUN(test_client_reset);
+	T_RUN(test_upstream_reset);
+	T_RUN(test_connect_deadline);
+	T_RUN(test_bulk_down_slow_client);
+	return test_summary();
+}
