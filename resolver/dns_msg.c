@@ -657,6 +657,20 @@ static int strip_hints(ares_dns_record_t *rec)
 }
 
 /* dns_msg_rewrite_*() on a record of our own, which it modifies. */
+static bool opt_outside_additional(const ares_dns_record_t *rec)
+{
+	static const ares_dns_section_t sections[] = { ARES_SECTION_ANSWER,
+						       ARES_SECTION_AUTHORITY };
+
+	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++)
+		for (size_t i = 0; i < ares_dns_record_rr_cnt(rec, sections[s]); i++)
+			if (ares_dns_rr_get_type(ares_dns_record_rr_get_const(rec, sections[s],
+									      i)) ==
+			    ARES_REC_TYPE_OPT)
+				return true;
+	return false;
+}
+
 static int rewrite_owned(const struct dns_query *q, ares_dns_record_t *rec,
 			 uint8_t *out, size_t outcap, size_t max_msg)
 {
@@ -676,6 +690,12 @@ static int rewrite_owned(const struct dns_query *q, ares_dns_record_t *rec,
 	st = ares_dns_record_query_get(rec, 0, &name, &qtype, &qclass);
 	if (st != ARES_SUCCESS || !name_eq(name, q->name) ||
 	    qtype != q->qtype || qclass != q->qclass)
+		return -EBADMSG;
+	/* An OPT RR belongs in the additional section only (RFC 6891
+	 * 6.1.1). Elsewhere it is malformed, and c-ares reads its extended
+	 * RCODE differently depending on how the record came to be, so the
+	 * same reply could leave as NOERROR or SERVFAIL: refuse it. */
+	if (opt_outside_additional(rec))
 		return -EBADMSG;
 
 	ares_dns_record_set_id(rec, q->id);

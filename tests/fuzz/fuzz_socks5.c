@@ -10,7 +10,7 @@
  * No main here: libFuzzer supplies one, and the build links a standalone
  * driver for the plain regression run.
  */
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -54,7 +54,7 @@ static int run_parser(enum parser which, const uint8_t *buf, size_t len,
 	}
 }
 
-/* The addr invariant from proto_socks5.h, and its text form fits. */
+/* The addr invariant from socks5.h, and its text form fits. */
 static void check_addr(const struct socks5_addr *a)
 {
 	char text[SOCKS5_ADDR_STR_MAX], small[12];

@@ -1,7 +1,7 @@
-/* Unit tests for the SOCKS5 codec (tun2socks/proto_socks5.c). */
+/* Unit tests for the SOCKS5 codec (tun2socks/socks5.c). */
 #define _POSIX_C_SOURCE 200112L /* inet_ntop, the reference for IPv6 text */
 
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 #include "test.h"
 
 #include <arpa/inet.h>

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tun2socks/upstream/proto_http.h"
+#include "tun2socks/upstream/http.h"
 #include "tun2socks/base/sock.h"
 #include "test.h"
 #include "tun2socks/upstream/upstream.h"

@@ -31,7 +31,7 @@
 #include "resolver/resolver.h"
 #include "tun2socks/flow/flow_udp.h"
 #include "tun2socks/base/log.h"
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 #include "tun2socks/upstream/upstream_conn.h"
 #include "tun2socks/base/reaper.h"
 #include "lwip-port/stack.h"

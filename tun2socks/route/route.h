@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "lwip/ip_addr.h"
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 #include "tun2socks/upstream/upstream.h"
 
 enum route_action {

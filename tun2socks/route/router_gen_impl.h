@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "tun2socks/route/router_gen.h"
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 #include "tun2socks/upstream/upstream.h"
 
 /* Target ids given to the rule engine: ROUTER_T_DIRECT, _REJECT, _DROP,

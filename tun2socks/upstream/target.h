@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 #include "lwip/ip_addr.h"
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 
 /* The SOCKS5 address of ip:port (the target of a flow). */
 void target_from_ip(const ip_addr_t *ip, uint16_t port, struct socks5_addr *out);

@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #include "tun2socks/base/stream.h"
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 
 struct upstream_proto;
 struct tls_cfg;

@@ -41,7 +41,7 @@
 
 #include "tun2socks/base/sock.h"
 #include "tun2socks/base/stream.h"
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 #include "tun2socks/upstream/upstream.h"
 
 struct upstream_conn;

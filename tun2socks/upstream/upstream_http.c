@@ -1,5 +1,5 @@
 /* upstream_http: the HTTP CONNECT handshake as a state machine over
- * stream. Encoding and parsing live in proto_http (pure); this file
+ * stream. Encoding and parsing live in http (pure); this file
  * only sequences them. Over TLS (an https:// proxy) it is driven with
  * tls_conn_io() as its io and does not know the difference. */
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "tun2socks/base/log.h"
-#include "tun2socks/upstream/proto_http.h"
+#include "tun2socks/upstream/http.h"
 #include "tun2socks/upstream/upstream.h"
 
 enum http_state {

@@ -2,18 +2,18 @@
  * (RFC 1928, RFC 1929 username/password) as a state machine over stream:
  * SEND_GREETING -> READ_METHOD [-> SEND_AUTH -> READ_AUTH] -> SEND_REQUEST
  * -> READ_REPLY -> DONE, or FAILED from any state (sticky). Every change
- * goes through s5_set_state(), which logs it. Encoding and parsing live in
- * proto_socks5 (pure); this file only sequences them. */
+ * goes through hs_set_state(), which logs it. Encoding and parsing live in
+ * socks5 (pure); this file only sequences them. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tun2socks/base/log.h"
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 #include "tun2socks/upstream/upstream.h"
 
-enum s5_state {
+enum socks5_hs_state {
 	S5_SEND_GREETING,
 	S5_READ_METHOD,
 	S5_SEND_AUTH,
@@ -35,8 +35,8 @@ static const char *const state_name[] = {
 	[S5_FAILED] = "FAILED",
 };
 
-struct s5 {
-	enum s5_state state;
+struct socks5_hs {
+	enum socks5_hs_state state;
 	int err_code;                  /* what step() returns once FAILED */
 	uint8_t cmd;                   /* CONNECT or UDP ASSOCIATE */
 	struct socks5_addr bound;      /* BND.ADDR/PORT of the reply */
@@ -52,7 +52,7 @@ struct s5 {
 };
 
 /* The one place the state changes. */
-static void s5_set_state(struct s5 *s, enum s5_state next)
+static void hs_set_state(struct socks5_hs *s, enum socks5_hs_state next)
 {
 	if (log_enabled(LOG_DEBUG)) {
 		char t[SOCKS5_ADDR_STR_MAX];
@@ -68,25 +68,25 @@ static void s5_set_state(struct s5 *s, enum s5_state next)
 
 /* Records the reason, enters FAILED and returns err; later step() calls
  * return err again. */
-static int s5_fail(struct s5 *s, int err, const char *fmt, const char *detail)
+static int hs_fail(struct socks5_hs *s, int err, const char *fmt, const char *detail)
 {
 	snprintf(s->err, sizeof(s->err), fmt, detail);
 	s->err_code = err;
-	s5_set_state(s, S5_FAILED);
+	hs_set_state(s, S5_FAILED);
 	return err;
 }
 
-static int s5_load(struct s5 *s, int len, enum s5_state next)
+static int hs_load(struct socks5_hs *s, int len, enum socks5_hs_state next)
 {
 	if (len < 0)
-		return s5_fail(s, len, "%s", "cannot encode request (name or credentials too long)");
+		return hs_fail(s, len, "%s", "cannot encode request (name or credentials too long)");
 	s->out_len = (uint16_t)len;
 	s->out_off = 0;
-	s5_set_state(s, next);
+	hs_set_state(s, next);
 	return 0;
 }
 
-static void s5_init_cmd(struct s5 *s, const struct upstream_cfg *cfg,
+static void hs_init_cmd(struct socks5_hs *s, const struct upstream_cfg *cfg,
 			const struct socks5_addr *target, uint8_t cmd)
 {
 	int n;
@@ -99,29 +99,29 @@ static void s5_init_cmd(struct s5 *s, const struct upstream_cfg *cfg,
 	n = socks5_greeting_build(s->out, sizeof(s->out), cfg->has_auth);
 	if (n < 0) {
 		/* init() cannot fail: the first step() reports it. */
-		s5_fail(s, n, "%s", "cannot encode greeting");
+		hs_fail(s, n, "%s", "cannot encode greeting");
 		return;
 	}
 	s->out_len = (uint16_t)n;
 }
 
-static void s5_init(void *state, const struct upstream_cfg *cfg,
+static void hs_init(void *state, const struct upstream_cfg *cfg,
 		    const struct socks5_addr *target)
 {
-	s5_init_cmd(state, cfg, target, SOCKS5_CMD_CONNECT);
+	hs_init_cmd(state, cfg, target, SOCKS5_CMD_CONNECT);
 }
 
 /* UDP ASSOCIATE (RFC 1928 section 7). target is where the client will send
  * from; 0.0.0.0:0 when unknown, as it is for us. */
-static void s5_init_udp(void *state, const struct upstream_cfg *cfg,
+static void hs_init_udp(void *state, const struct upstream_cfg *cfg,
 			const struct socks5_addr *target)
 {
-	s5_init_cmd(state, cfg, target, SOCKS5_CMD_UDP_ASSOCIATE);
+	hs_init_cmd(state, cfg, target, SOCKS5_CMD_UDP_ASSOCIATE);
 }
 
-static int s5_bound(const void *state, struct socks5_addr *out)
+static int hs_bound(const void *state, struct socks5_addr *out)
 {
-	const struct s5 *s = state;
+	const struct socks5_hs *s = state;
 
 	memset(out, 0, sizeof(*out));
 	if (s->state != S5_DONE)
@@ -131,7 +131,7 @@ static int s5_bound(const void *state, struct socks5_addr *out)
 }
 
 /* Sends the rest of out; 0 when all sent, WANT_WRITE, or -errno. */
-static int s5_flush(struct s5 *s, const struct stream *io)
+static int hs_flush(struct socks5_hs *s, const struct stream *io)
 {
 	while (s->out_off < s->out_len) {
 		ssize_t n = io->write(io->ctx, s->out + s->out_off,
@@ -140,7 +140,7 @@ static int s5_flush(struct s5 *s, const struct stream *io)
 		if (n == -EAGAIN)
 			return STREAM_WANT_WRITE;
 		if (n < 0)
-			return s5_fail(s, (int)n, "send to proxy failed: %s", strerror((int)-n));
+			return hs_fail(s, (int)n, "send to proxy failed: %s", strerror((int)-n));
 		s->out_off = (uint16_t)(s->out_off + n);
 	}
 	return 0;
@@ -148,25 +148,25 @@ static int s5_flush(struct s5 *s, const struct stream *io)
 
 /* Reads what is available; 0 when something new arrived, WANT_READ, or
  * -errno (EOF from the proxy is -ECONNRESET: it hung up mid-handshake). */
-static int s5_fill(struct s5 *s, const struct stream *io)
+static int hs_fill(struct socks5_hs *s, const struct stream *io)
 {
 	ssize_t n;
 
 	if (s->in_len == sizeof(s->in))
-		return s5_fail(s, -EPROTO, "%s", "oversized reply from proxy");
+		return hs_fail(s, -EPROTO, "%s", "oversized reply from proxy");
 	n = io->read(io->ctx, s->in + s->in_len, sizeof(s->in) - s->in_len);
 	if (n == -EAGAIN)
 		return STREAM_WANT_READ;
 	if (n == 0)
-		return s5_fail(s, -ECONNRESET, "%s", "proxy closed the connection during the handshake");
+		return hs_fail(s, -ECONNRESET, "%s", "proxy closed the connection during the handshake");
 	if (n < 0)
-		return s5_fail(s, (int)n, "receive from proxy failed: %s", strerror((int)-n));
+		return hs_fail(s, (int)n, "receive from proxy failed: %s", strerror((int)-n));
 	s->in_len = (uint16_t)(s->in_len + n);
 	return 0;
 }
 
 /* Drops the first `used` bytes of in (a parsed message). */
-static void s5_consume(struct s5 *s, int used)
+static void hs_consume(struct socks5_hs *s, int used)
 {
 	memmove(s->in, s->in + used, (size_t)(s->in_len - used));
 	s->in_len = (uint16_t)(s->in_len - used);
@@ -174,7 +174,7 @@ static void s5_consume(struct s5 *s, int used)
 
 /* Parses the message the current READ state waits for: bytes consumed,
  * 0 for "need more", or a negative errno. */
-static int s5_parse(struct s5 *s, uint8_t *method, struct socks5_reply *reply)
+static int hs_parse(struct socks5_hs *s, uint8_t *method, struct socks5_reply *reply)
 {
 	switch (s->state) {
 	case S5_READ_METHOD:
@@ -186,46 +186,46 @@ static int s5_parse(struct s5 *s, uint8_t *method, struct socks5_reply *reply)
 	}
 }
 
-static int s5_load_request(struct s5 *s)
+static int hs_load_request(struct socks5_hs *s)
 {
-	return s5_load(s, socks5_request_build(s->out, sizeof(s->out), s->cmd, &s->target),
+	return hs_load(s, socks5_request_build(s->out, sizeof(s->out), s->cmd, &s->target),
 		       S5_SEND_REQUEST);
 }
 
 /* Acts on a complete message of `used` bytes (or a parse error) in the
  * current READ state: 0 to go on, STREAM_DONE, or a negative errno. */
-static int s5_handle(struct s5 *s, int used, uint8_t method, const struct socks5_reply *reply)
+static int hs_handle(struct socks5_hs *s, int used, uint8_t method, const struct socks5_reply *reply)
 {
 	char what[64];
 
 	switch (s->state) {
 	case S5_READ_METHOD:
 		if (used == -ENOTSUP)
-			return s5_fail(s, -EACCES, "%s", s->cfg->has_auth
+			return hs_fail(s, -EACCES, "%s", s->cfg->has_auth
 				? "proxy accepts neither no-auth nor username/password"
 				: "proxy requires authentication (give user:pass in the proxy URL)");
 		if (used < 0)
-			return s5_fail(s, used, "%s", "malformed method selection from proxy");
-		s5_consume(s, used);
+			return hs_fail(s, used, "%s", "malformed method selection from proxy");
+		hs_consume(s, used);
 		if (method == SOCKS5_METHOD_USERPASS)
-			return s5_load(s, socks5_auth_build(s->out, sizeof(s->out), s->cfg->user,
+			return hs_load(s, socks5_auth_build(s->out, sizeof(s->out), s->cfg->user,
 							    s->cfg->pass),
 				       S5_SEND_AUTH);
-		return s5_load_request(s);
+		return hs_load_request(s);
 	case S5_READ_AUTH:
 		if (used == -EACCES)
-			return s5_fail(s, used, "%s", "proxy rejected the username/password");
+			return hs_fail(s, used, "%s", "proxy rejected the username/password");
 		if (used < 0)
-			return s5_fail(s, used, "%s", "malformed authentication reply from proxy");
-		s5_consume(s, used);
-		return s5_load_request(s);
+			return hs_fail(s, used, "%s", "malformed authentication reply from proxy");
+		hs_consume(s, used);
+		return hs_load_request(s);
 	default: /* S5_READ_REPLY */
 		if (used < 0)
-			return s5_fail(s, used, "%s", "malformed reply from proxy");
+			return hs_fail(s, used, "%s", "malformed reply from proxy");
 		if (reply->rep != SOCKS5_REP_SUCCEEDED) {
 			snprintf(what, sizeof(what), "0x%02x: %s", reply->rep,
 				 socks5_rep_str(reply->rep));
-			return s5_fail(s, socks5_rep_to_errno(reply->rep),
+			return hs_fail(s, socks5_rep_to_errno(reply->rep),
 				       s->cmd == SOCKS5_CMD_CONNECT
 					       ? "proxy refused CONNECT, reply %s"
 					       : "proxy refused UDP ASSOCIATE, reply %s",
@@ -233,14 +233,14 @@ static int s5_handle(struct s5 *s, int used, uint8_t method, const struct socks5
 		}
 		s->bound = reply->bnd;
 		s->in_used = (uint16_t)used;
-		s5_set_state(s, S5_DONE);
+		hs_set_state(s, S5_DONE);
 		return STREAM_DONE;
 	}
 }
 
-static int s5_step(void *state, const struct stream *io)
+static int hs_step(void *state, const struct stream *io)
 {
-	struct s5 *s = state;
+	struct socks5_hs *s = state;
 	struct socks5_reply reply;
 	uint8_t method = 0;
 	int r;
@@ -250,24 +250,24 @@ static int s5_step(void *state, const struct stream *io)
 		case S5_SEND_GREETING:
 		case S5_SEND_AUTH:
 		case S5_SEND_REQUEST:
-			r = s5_flush(s, io);
+			r = hs_flush(s, io);
 			if (r != 0)
 				return r;
-			s5_set_state(s, s->state == S5_SEND_GREETING ? S5_READ_METHOD
+			hs_set_state(s, s->state == S5_SEND_GREETING ? S5_READ_METHOD
 					: s->state == S5_SEND_AUTH   ? S5_READ_AUTH
 								     : S5_READ_REPLY);
 			break;
 		case S5_READ_METHOD:
 		case S5_READ_AUTH:
 		case S5_READ_REPLY:
-			r = s5_parse(s, &method, &reply);
+			r = hs_parse(s, &method, &reply);
 			if (r == 0) {
-				r = s5_fill(s, io); /* need more */
+				r = hs_fill(s, io); /* need more */
 				if (r != 0)
 					return r;
 				break;
 			}
-			r = s5_handle(s, r, method, &reply);
+			r = hs_handle(s, r, method, &reply);
 			if (r != 0)
 				return r;
 			break;
@@ -279,36 +279,36 @@ static int s5_step(void *state, const struct stream *io)
 	}
 }
 
-static size_t s5_leftover(void *state, const uint8_t **data)
+static size_t hs_leftover(void *state, const uint8_t **data)
 {
-	struct s5 *s = state;
+	struct socks5_hs *s = state;
 
 	*data = s->in + s->in_used;
 	return (size_t)(s->in_len - s->in_used);
 }
 
-static const char *s5_error(const void *state)
+static const char *hs_error(const void *state)
 {
-	const struct s5 *s = state;
+	const struct socks5_hs *s = state;
 
 	return s->err[0] ? s->err : "unknown error";
 }
 
 const struct upstream_proto upstream_socks5 = {
 	.name = "socks5",
-	.state_size = sizeof(struct s5),
-	.init = s5_init,
-	.step = s5_step,
-	.leftover = s5_leftover,
-	.error = s5_error,
+	.state_size = sizeof(struct socks5_hs),
+	.init = hs_init,
+	.step = hs_step,
+	.leftover = hs_leftover,
+	.error = hs_error,
 };
 
 const struct upstream_proto upstream_socks5_udp = {
 	.name = "socks5",
-	.state_size = sizeof(struct s5),
-	.init = s5_init_udp,
-	.step = s5_step,
-	.leftover = s5_leftover,
-	.error = s5_error,
-	.bound = s5_bound,
+	.state_size = sizeof(struct socks5_hs),
+	.init = hs_init_udp,
+	.step = hs_step,
+	.leftover = hs_leftover,
+	.error = hs_error,
+	.bound = hs_bound,
 };

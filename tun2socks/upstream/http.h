@@ -3,7 +3,7 @@
  *
  * Pure: buffer in, buffer out. No I/O, no allocation, no globals, so the
  * connector (upstream_http) owns every byte and the fuzzer drives every
- * function directly. Conventions follow proto_socks5.h: builders return
+ * function directly. Conventions follow socks5.h: builders return
  * the bytes written, -ENOBUFS or -EINVAL; the response parser returns the
  * bytes consumed, 0 for "need more" or a negative errno; out-params are
  * cleared first, also on failure.
@@ -17,13 +17,13 @@
  * text). No User-Agent or other header: nothing a proxy needs, and fewer
  * bytes to fingerprint the client by.
  */
-#ifndef T2S_PROTO_HTTP_H
-#define T2S_PROTO_HTTP_H
+#ifndef T2S_HTTP_H
+#define T2S_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 
 enum {
 	/* Longest request (255-byte name, 255-byte user and password) with

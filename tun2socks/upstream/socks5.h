@@ -21,8 +21,8 @@
  * holds no NUL byte and u.domain[domain_len] == '\0', so u.domain is a
  * C string of exactly domain_len bytes.
  */
-#ifndef T2S_PROTO_SOCKS5_H
-#define T2S_PROTO_SOCKS5_H
+#ifndef T2S_SOCKS5_H
+#define T2S_SOCKS5_H
 
 #include <stdbool.h>
 #include <stddef.h>

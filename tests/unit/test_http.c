@@ -1,11 +1,11 @@
-/* proto_http: the CONNECT request builder (authorities, Basic auth,
+/* http: the CONNECT request builder (authorities, Basic auth,
  * refusals, buffer bounds) and the response parser (every prefix, leftover
  * bytes, line endings, limits, malformed and non-HTTP input). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tun2socks/upstream/proto_http.h"
+#include "tun2socks/upstream/http.h"
 #include "test.h"
 
 static int parse_str(const char *s, struct http_response *r)

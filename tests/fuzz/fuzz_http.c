@@ -1,4 +1,4 @@
-/* Fuzz target for proto_http and the upstream_http connector.
+/* Fuzz target for http and the upstream_http connector.
  *
  * The input is a proxy's response stream. Checked: the parser's result is
  * the same for every prefix once decided, and 0 before; what it returns
@@ -11,7 +11,7 @@
  * libFuzzer supplies main() in fuzz builds; elsewhere the standalone
  * driver replays the corpus.
  */
-#include "tun2socks/upstream/proto_http.h"
+#include "tun2socks/upstream/http.h"
 #include "tun2socks/upstream/upstream.h"
 
 #include <errno.h>

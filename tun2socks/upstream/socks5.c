@@ -1,4 +1,4 @@
-#include "tun2socks/upstream/proto_socks5.h"
+#include "tun2socks/upstream/socks5.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "tun2socks/upstream/proto_http.h"
+#include "tun2socks/upstream/http.h"
 
 #include <errno.h>
 #include <stdbool.h>
