@@ -469,6 +469,63 @@ static void daemon_close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* The TUN watcher, lwIP's timers, the heap trimmer and the signals. Each
+ * handle that failed to initialise is not registered with the loop; those
+ * before it are closed by the caller's uv_walk. 0 or a libuv error. */
+static int daemon_start_handles(struct daemon *d)
+{
+	const char *what;
+	int r;
+
+	what = "cannot watch the TUN for packets";
+	r = uv_poll_init(&d->loop, &d->tun_poll, tun_fd(d->tun));
+	if (r == 0) {
+		d->tun_poll.data = d;
+		r = uv_poll_start(&d->tun_poll, UV_READABLE, daemon_on_tun);
+	}
+	if (r < 0 && d->cfg->tun.fd >= 0) {
+		/* e.g. /dev/null or a regular file: epoll refuses it (EPERM). */
+		log_error("--tun-fd %d: cannot watch it for packets: %s (is it a TUN device?)",
+			  d->cfg->tun.fd, uv_strerror(r));
+		return r;
+	}
+	if (r < 0)
+		goto fail;
+	what = "cannot start the timers";
+	r = uv_timer_init(&d->loop, &d->lwip_timer);
+	if (r == 0)
+		r = uv_prepare_init(&d->loop, &d->lwip_prepare);
+	if (r == 0)
+		r = uv_prepare_start(&d->lwip_prepare, daemon_on_prepare);
+	if (r == 0)
+		r = uv_timer_init(&d->loop, &d->trim_timer);
+	if (r == 0)
+		r = uv_timer_start(&d->trim_timer, daemon_on_trim, 2000, 2000);
+	if (r < 0)
+		goto fail;
+	what = "cannot watch for signals";
+	r = uv_signal_init(&d->loop, &d->sigint);
+	if (r == 0)
+		r = uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
+	if (r == 0)
+		r = uv_signal_init(&d->loop, &d->sigterm);
+	if (r == 0)
+		r = uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
+	if (r == 0)
+		r = uv_signal_init(&d->loop, &d->sighup);
+	if (r == 0)
+		r = uv_signal_start(&d->sighup, daemon_on_sighup, SIGHUP);
+	if (r < 0)
+		goto fail;
+	/* No callback runs before uv_run(). */
+	d->lwip_timer.data = d->lwip_prepare.data = d->trim_timer.data = d;
+	d->sigint.data = d->sigterm.data = d->sighup.data = d;
+	return 0;
+fail:
+	log_error("%s: %s", what, uv_strerror(r));
+	return r;
+}
+
 /* ---- run ---------------------------------------------------------------- */
 
 int daemon_run(struct daemon_config *cfg)
@@ -586,25 +643,8 @@ int daemon_run(struct daemon_config *cfg)
 	if (daemon_dns_start(d) < 0)
 		goto out_dns;
 
-	uv_poll_init(&d->loop, &d->tun_poll, tun_fd(d->tun));
-	d->tun_poll.data = d;
-	uv_poll_start(&d->tun_poll, UV_READABLE, daemon_on_tun);
-	uv_timer_init(&d->loop, &d->lwip_timer);
-	d->lwip_timer.data = d;
-	uv_prepare_init(&d->loop, &d->lwip_prepare);
-	d->lwip_prepare.data = d;
-	uv_prepare_start(&d->lwip_prepare, daemon_on_prepare);
-	uv_timer_init(&d->loop, &d->trim_timer);
-	d->trim_timer.data = d;
-	uv_timer_start(&d->trim_timer, daemon_on_trim, 2000, 2000);
-	uv_signal_init(&d->loop, &d->sigint);
-	uv_signal_init(&d->loop, &d->sigterm);
-	d->sigint.data = d->sigterm.data = d;
-	uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
-	uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
-	uv_signal_init(&d->loop, &d->sighup);
-	d->sighup.data = d;
-	uv_signal_start(&d->sighup, daemon_on_sighup, SIGHUP);
+	if (daemon_start_handles(d) < 0)
+		goto out_dns;
 
 	if (d->conf)
 		log_info("tun2socks %s: TUN %s mtu %u, config %s: %zu proxies, %zu rules%s%s",
