@@ -34,6 +34,7 @@
 
 #include "lwip/ip_addr.h"
 #include "resolver/resolver.h"
+#include "tun2socks/base/must_check.h"
 
 struct pbuf;
 struct tcp_pcb;
@@ -73,7 +74,7 @@ struct dns_intercept_config {
 /* The loop that runs the timers/reaper, the stack that carries UDP answers
  * back, the forwarder. Returns 0 or -errno with a message in err
  * (e.g. a bad filter pattern). */
-int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
+T2S_MUST_CHECK int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 			 const struct dns_intercept_config *cfg,
 			 const struct dns_forwarder *fwd, struct dns_intercept **out,
 			 char *err, size_t errlen);
@@ -92,7 +93,7 @@ bool dns_intercept_udp(struct dns_intercept *di, const ip_addr_t *src, uint16_t 
 bool dns_intercept_wants_tcp(const struct dns_intercept *di, uint16_t dport);
 /* Takes ownership of an accepted pcb (like flow_tcp_accept). 0 or -errno
  * (the stack then resets the pcb). */
-int dns_intercept_tcp_accept(struct dns_intercept *di, struct tcp_pcb *pcb);
+T2S_MUST_CHECK int dns_intercept_tcp_accept(struct dns_intercept *di, struct tcp_pcb *pcb);
 
 /* The name a flow destination stands for, copied into name (cap >= 256):
  *   0        name found; for a fake address the mapping is pinned until

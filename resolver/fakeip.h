@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "tun2socks/base/must_check.h"
 
 enum { FAKEIP_DEFAULT_MAX_ENTRIES = 65536 };
 
@@ -59,7 +60,7 @@ struct fakeip_config {
 
 /* *out cleared first. 0, -EINVAL (no family, prefix out of range, a range
  * without a usable address), -ENOMEM. Nothing is allocated per address. */
-int fakeip_create(const struct fakeip_config *cfg, struct fakeip **out);
+T2S_MUST_CHECK int fakeip_create(const struct fakeip_config *cfg, struct fakeip **out);
 
 void fakeip_destroy(struct fakeip *f);
 

@@ -358,7 +358,10 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable,
 		events |= UV_READABLE;
 	if (writable)
 		events |= UV_WRITABLE;
-	uv_poll_start(&p->h, events, on_poll);
+	if (uv_poll_start(&p->h, events, on_poll) < 0)
+		/* Unwatched, like a poll we could not allocate: its queries
+		 * end by timeout. */
+		close_poll(r, p);
 }
 
 /* ares_set_socket_configure_callback: runs after socket(), before
@@ -446,8 +449,13 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
 	}
 	ares_set_socket_configure_callback(r->chan, on_sock_configure, r);
 
-	/* Last: from here on r can only go through the close callbacks. */
-	uv_timer_init(loop, &r->timer);
+	/* Last: from here on r can only go through the close callbacks. On
+	 * failure nothing is registered with the loop. */
+	ret = uv_timer_init(loop, &r->timer);
+	if (ret < 0) {
+		set_err(err, errlen, "cannot start the resolver's timer: %s%s", uv_strerror(ret), "");
+		goto err_chan;
+	}
 	r->timer.data = r;
 	r->open_handles = 1;
 	free(csv);

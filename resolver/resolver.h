@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "tun2socks/base/sock.h"
+#include "tun2socks/base/must_check.h"
 
 struct resolver;
 struct ares_dns_record; /* <ares.h>: ares_dns_record_t */
@@ -43,7 +44,7 @@ struct resolver_config {
  * string that does not parse, with a message in err, e.g.
  * "--dns-server: cannot parse 'x'"); *out is NULL on failure. err may be
  * NULL. */
-int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
+T2S_MUST_CHECK int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
 		    struct resolver **out, char *err, size_t errlen);
 
 /* Cancels pending queries (their callbacks run with -ECANCELED before this
@@ -68,14 +69,14 @@ typedef void (*resolver_cb)(void *arg, int status,
  * runs exactly once, later, from the loop (c-ares' query cache is off, so
  * never from within this call). On -errno cb never runs: -ESHUTDOWN after
  * resolver_shutdown(), or a failure c-ares reported at once. */
-int resolver_send(struct resolver *r, const struct ares_dns_record *query,
+T2S_MUST_CHECK int resolver_send(struct resolver *r, const struct ares_dns_record *query,
 		  resolver_cb cb, void *arg);
 
 /* Converts the servers syntax above to what ares_set_servers_csv() takes
  * ("1.1.1.1:53,[2001:db8::1]:53") into csv (capacity cap) and sets *tcp
  * when a tcp:// entry was seen. Returns 0, -EINVAL with a message in err,
  * or -ENOBUFS. Exposed for the tests and the CLI's early validation. */
-int resolver_parse_servers(const char *servers, char *csv, size_t cap,
+T2S_MUST_CHECK int resolver_parse_servers(const char *servers, char *csv, size_t cap,
 			   bool *tcp, char *err, size_t errlen);
 
 /* Addresses of a host name (A and AAAA, /etc/hosts first, RFC 6724
@@ -88,10 +89,10 @@ enum { RESOLVER_LOOKUP_MAX = 8 };
 struct sockaddr_storage;
 typedef void (*resolver_addr_cb)(void *arg, int status, const struct sockaddr_storage *addrs,
 				 size_t n);
-int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg);
+T2S_MUST_CHECK int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg);
 
 /* The first server of a servers string (syntax above) as an address with
  * its port: 0 or -EINVAL. For forwarders that talk to one server. */
-int resolver_first_server(const char *servers, struct sockaddr_storage *out);
+T2S_MUST_CHECK int resolver_first_server(const char *servers, struct sockaddr_storage *out);
 
 #endif

@@ -645,8 +645,8 @@ static void test_parse_servers(void)
 			fprintf(stderr, "  for '%s': \"%s\"\n", bad[i], err);
 	}
 	/* The message names the offending entry, not only the whole list. */
-	resolver_parse_servers("1.1.1.1,1.2.3.4:99999", csv, sizeof(csv), &tcp,
-			       err, sizeof(err));
+	T_EQ_INT(resolver_parse_servers("1.1.1.1,1.2.3.4:99999", csv, sizeof(csv), &tcp,
+					err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "'%s'", "1.2.3.4:99999");
 	T_CHECK(strstr(err, want) != NULL);
 

@@ -18,6 +18,7 @@
 #include "config/conf_err.h"
 #include "tun2socks/route/route.h"
 #include "tun2socks/upstream/upstream.h"
+#include "tun2socks/base/must_check.h"
 
 struct config;
 struct resolver;
@@ -38,13 +39,13 @@ struct router_build_opts {
  * to the default). Loads rule-provider files and compiles the rules.
  * *out cleared first; 0 or -errno with err filled (file:line:column of
  * the offending text). */
-int router_build(const struct config *cfg, const struct router_build_opts *opts,
+T2S_MUST_CHECK int router_build(const struct config *cfg, const struct router_build_opts *opts,
 		 struct router **out, struct conf_err *err);
 struct router *router_ref(struct router *g);
 void router_unref(struct router *g);
 size_t router_rule_count(const struct router *g);
 
-int router_ctx_create(struct router *first, struct resolver *resolver,
+T2S_MUST_CHECK int router_ctx_create(struct router *first, struct resolver *resolver,
 		      struct proc_lookup *procs, struct router_ctx **out);
 /* Routes new flows by next (the context takes the reference). */
 void router_ctx_swap(struct router_ctx *rc, struct router *next);
