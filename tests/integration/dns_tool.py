@@ -19,6 +19,12 @@ tcpflood: one TCP connection to SERVER:53; writes COUNT framed queries
          without reading (until the socket stays blocked for 2 s), then
          reads answers until 5 s pass without one. Prints "sent=N
          answered=N".
+flood:   for --seconds, send queries of --qtype for distinct names
+         (f<i>.<SUFFIX>) to SERVER:53 over UDP from --sockets sockets, as
+         fast as they take them (at most --rate a second when given),
+         reading answers meanwhile; then waits --drain seconds for the
+         rest. Prints "sent=N answered=N servfail=N noerror=N other=N
+         p50_ms=X max_ms=Y". Exits 0 (the shell judges).
 hold:    connect to HOST:PORT (TCP), print "connected", then every second
          send a line and expect it back (the sink's echo port) until
          --seconds pass. Prints "rounds=N ok=N". Exit 0 if all ok.
@@ -257,6 +263,72 @@ def cmd_tcpflood(a):
     return 0
 
 
+def cmd_flood(a):
+    qtype = {"A": 1, "MX": 15, "TXT": 16, "AAAA": 28, "HTTPS": 65}[a.qtype]
+    socks = []
+    for _ in range(a.sockets):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect((a.server, 53))
+        s.setblocking(False)
+        socks.append(s)
+    sent_at = {}           # (socket index, id) -> time sent
+    rtts = []
+    sent = answered = servfail = noerror = other = 0
+    t0 = time.time()
+    end = t0 + a.seconds
+    interval = 1.0 / a.rate if a.rate > 0 else 0.0
+    next_send = t0
+
+    def read_all(timeout):
+        nonlocal answered, servfail, noerror, other
+        r, _, _ = select.select(socks, [], [], timeout)
+        for s in r:
+            i = socks.index(s)
+            while True:
+                try:
+                    msg = s.recv(4096)
+                except (BlockingIOError, ConnectionRefusedError):
+                    break
+                if len(msg) < 12:
+                    continue
+                qid, flags = struct.unpack("!HH", msg[:4])
+                t = sent_at.pop((i, qid), None)
+                if t is None:
+                    continue
+                answered += 1
+                rtts.append(time.time() - t)
+                rcode = flags & 0xF
+                if rcode == 2:
+                    servfail += 1
+                elif rcode == 0:
+                    noerror += 1
+                else:
+                    other += 1
+
+    while time.time() < end:
+        now = time.time()
+        if now >= next_send:
+            i = sent % len(socks)
+            qid = (sent // len(socks)) % 65535 + 1
+            try:
+                socks[i].send(build_query(qid, f"f{sent}.{a.suffix}", qtype))
+                sent_at[(i, qid)] = now
+                sent += 1
+            except (BlockingIOError, ConnectionRefusedError):
+                pass
+            next_send = now + interval
+        read_all(0 if interval == 0 else max(0.0, next_send - time.time()))
+    end = time.time() + a.drain
+    while sent_at and time.time() < end:
+        read_all(0.1)
+    rtts.sort()
+    p50 = rtts[len(rtts) // 2] * 1000 if rtts else 0
+    mx = rtts[-1] * 1000 if rtts else 0
+    print(f"sent={sent} answered={answered} servfail={servfail} noerror={noerror} "
+          f"other={other} p50_ms={p50:.1f} max_ms={mx:.1f}", flush=True)
+    return 0
+
+
 def cmd_hold(a):
     c = socket.create_connection((a.host, a.port), timeout=5)
     print("connected", flush=True)
@@ -307,13 +379,21 @@ def main():
     t = sub.add_parser("tcpflood")
     t.add_argument("--server", required=True)
     t.add_argument("--count", type=int, default=20000)
+    fl = sub.add_parser("flood")
+    fl.add_argument("--server", required=True)
+    fl.add_argument("--suffix", default="flood.example.test")
+    fl.add_argument("--qtype", default="MX")
+    fl.add_argument("--seconds", type=float, default=5)
+    fl.add_argument("--sockets", type=int, default=8)
+    fl.add_argument("--rate", type=float, default=0)
+    fl.add_argument("--drain", type=float, default=5)
     h = sub.add_parser("hold")
     h.add_argument("--host", required=True)
     h.add_argument("--port", type=int, required=True)
     h.add_argument("--seconds", type=float, default=10)
     a = p.parse_args()
     return {"cycle": cmd_cycle, "garbage": cmd_garbage, "latency": cmd_latency,
-            "tcpflood": cmd_tcpflood, "hold": cmd_hold}[a.cmd](a)
+            "tcpflood": cmd_tcpflood, "hold": cmd_hold, "flood": cmd_flood}[a.cmd](a)
 
 
 if __name__ == "__main__":

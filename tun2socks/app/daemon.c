@@ -52,6 +52,7 @@ struct daemon {
 	uv_signal_t sigint, sigterm;
 	uv_timer_t trim_timer;
 	uint64_t ended_at_trim;  /* flows ended as of the last check */
+	unsigned dns_at_trim;    /* DNS queries waiting upstream, likewise */
 	int trims_due;           /* heap_release calls still to make */
 	struct pbuf *spare;      /* read_max-sized pbuf for the next TUN read */
 	uint32_t mtu;
@@ -216,6 +217,12 @@ static int daemon_resolver_send(void *ctx, const struct ares_dns_record *query, 
 	return resolver_send(ctx, query, cb, arg);
 }
 
+static bool daemon_resolver_is_own(void *ctx, const struct sockaddr *src, uint16_t id,
+				   const char *name, uint16_t qtype)
+{
+	return resolver_is_own_query(ctx, src, id, name, qtype);
+}
+
 static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf, size_t cap)
 {
 	char t[INET6_ADDRSTRLEN];
@@ -249,10 +256,14 @@ static int daemon_dns_start(struct daemon *d)
 			log_error("cannot set up DNS via the proxy: %s", strerror(-r));
 			return r;
 		}
-		fwd = (struct dns_forwarder){ dns_socks_send, d->dns_socks };
+		fwd = (struct dns_forwarder){ .send = dns_socks_send, .ctx = d->dns_socks };
 	} else {
-		fwd = (struct dns_forwarder){ daemon_resolver_send, d->resolver };
+		fwd = (struct dns_forwarder){ .send = daemon_resolver_send, .ctx = d->resolver };
 	}
+	/* c-ares also resolves DIRECT names, whichever forwarder answers
+	 * clients: its queries coming back mean a loop either way. */
+	fwd.is_own = daemon_resolver_is_own;
+	fwd.own_ctx = d->resolver;
 	memcpy(ic.net4, dc->net4, 4);
 	memcpy(ic.net6, dc->net6, 16);
 	/* The TUN's own addresses are never handed out. */
@@ -440,6 +451,7 @@ static void daemon_on_trim(uv_timer_t *h)
 	struct daemon *d = h->data;
 	const struct flow_stats *st = &d->flows.stats;
 	uint64_t ended = st->closed + st->reset + st->failed;
+	unsigned dns = dns_intercept_pending(d->dns) + resolver_pending(d->resolver);
 
 	/* Two ticks after the last end: the second catches the pcbs lwIP
 	 * freed when their 2 s TIME_WAIT ran out. */
@@ -447,6 +459,11 @@ static void daemon_on_trim(uv_timer_t *h)
 		d->ended_at_trim = ended;
 		d->trims_due = 2;
 	}
+	/* A flood of forwarded queries draining (each held its c-ares state
+	 * until answered or timed out): give the memory back as well. */
+	if (dns < d->dns_at_trim)
+		d->trims_due = 2;
+	d->dns_at_trim = dns;
 	if (d->trims_due > 0) {
 		d->trims_due--;
 		heap_release();
@@ -672,6 +689,14 @@ int daemon_run(struct daemon_config *cfg)
 		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down,
 		 flow_udp_stats(d->udp)->sessions, flow_udp_stats(d->udp)->dgrams_up,
 		 flow_udp_stats(d->udp)->dgrams_down);
+	if (d->dns) {
+		const struct dns_intercept_stats *ds = dns_intercept_stats(d->dns);
+
+		log_info("dns: %" PRIu64 " queries, %" PRIu64 " forwarded, %" PRIu64
+			 " SERVFAIL (%" PRIu64 " of our own come back, %" PRIu64
+			 " over the pending caps)",
+			 ds->queries, ds->forwarded, ds->servfail, ds->looped, ds->capped);
+	}
 	if (d->spare)
 		pbuf_free(d->spare);
 out_dns:
