@@ -1036,6 +1036,10 @@ static int load_dns(struct loader *ld, yaml_node_t *n)
 		} else if (!strcmp(k, "fake-ip-ttl")) {
 			r = get_uint(ld, e[i].val, "dns.fake-ip-ttl", 1, 86400, &v);
 			d->fake_ip_ttl = (unsigned)v;
+		} else if (!strcmp(k, "fake-ip-min-age")) {
+			r = get_uint(ld, e[i].val, "dns.fake-ip-min-age", 0, 86400, &v);
+			d->has_fake_ip_min_age = r == 0;
+			d->fake_ip_min_age = (unsigned)v;
 		} else {
 			r = warn_ignored(ld, &e[i], "dns:");
 		}

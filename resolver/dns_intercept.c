@@ -121,6 +121,9 @@ struct dns_intercept {
 	uint8_t key[16];             /* of the client table's hash */
 	bool loop_warned;
 	uint64_t cap_warned_at;      /* uv_now() of the last cap warning */
+	uint64_t pool_warned_at;     /* ... and of the last "pool busy" one */
+	uint64_t min_age_ms;         /* of a fake address before reuse */
+	char range4[64], range6[64]; /* the fake ranges, for messages */
 	struct dns_intercept_stats stats;
 };
 
@@ -306,6 +309,26 @@ static int dns_forward(struct dns_intercept *di, const struct dns_client *cl,
 	return -EINPROGRESS;
 }
 
+/* No fake address for q: r is fakeip's -EAGAIN (none unused for the
+ * minimum age) or -ENOSPC (all pinned). Warned at most once a minute. */
+static void dns_pool_busy(struct dns_intercept *di, const struct dns_query *q, int r)
+{
+	uint64_t now = uv_now(di->loop);
+	const char *range = q->qtype == ARES_REC_TYPE_A ? di->range4 : di->range6;
+
+	di->stats.pool_busy++;
+	if (di->pool_warned_at != 0 && now - di->pool_warned_at < DNS_WARN_EVERY_MS)
+		return;
+	di->pool_warned_at = now;
+	if (r == -EAGAIN)
+		log_warn("dns: no fake address for %s: every address of %s was used in the last "
+			 "%u s (fake-ip-min-age): answering SERVFAIL; use a larger fake-ip-range",
+			 q->name, range, (unsigned)(di->min_age_ms / 1000));
+	else
+		log_warn("dns: no fake address for %s: every address of %s is held by a live "
+			 "flow: answering SERVFAIL; use a larger fake-ip-range", q->name, range);
+}
+
 /* A fake-ip answer, or -EAGAIN when q must be forwarded. */
 static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q,
 			   size_t max_msg, uint8_t *out, size_t outcap)
@@ -327,6 +350,10 @@ static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q,
 			return dns_msg_build_nodata(q, out, outcap);
 		if (r == -EINVAL)
 			return -EAGAIN; /* not a host name we can map */
+		if (r == -EAGAIN || r == -ENOSPC) {
+			dns_pool_busy(di, q, r);
+			return dns_servfail(di, q, out, outcap);
+		}
 		if (r < 0) {
 			log_warn("dns: no fake address for %s: %s", q->name, strerror(-r));
 			return dns_servfail(di, q, out, outcap);
@@ -811,6 +838,21 @@ void dns_intercept_flow_done(struct dns_intercept *di, const ip_addr_t *dst)
 
 /* ---- lifetime ------------------------------------------------------------------- */
 
+/* The fake pool's clock: the loop's, in ms. */
+static uint64_t dns_clock(void *loop)
+{
+	return uv_now(loop);
+}
+
+static void dns_fmt_range(int af, const uint8_t *net, uint8_t prefix, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(af, net, t, sizeof(t)) == NULL)
+		snprintf(t, sizeof(t), "?");
+	snprintf(buf, cap, "%s/%u", t, prefix);
+}
+
 int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 			 const struct dns_intercept_config *cfg,
 			 const struct dns_forwarder *fwd, struct dns_intercept **out,
@@ -851,7 +893,19 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 			.exclude4 = cfg->exclude4, .n_exclude4 = cfg->n_exclude4,
 			.exclude6 = cfg->exclude6, .n_exclude6 = cfg->n_exclude6,
 			.max_entries = cfg->max_entries,
+			.now_ms = dns_clock,
+			.clock_arg = loop,
 		};
+
+		/* Never younger than the answer's TTL: a client may use it
+		 * that long by right. */
+		if (cfg->fake_min_age > 0)
+			di->min_age_ms = 1000ull * (cfg->fake_min_age > di->fake_ttl
+							    ? cfg->fake_min_age
+							    : di->fake_ttl);
+		fc.min_age_ms = di->min_age_ms;
+		dns_fmt_range(AF_INET, cfg->net4, cfg->prefix4, di->range4, sizeof(di->range4));
+		dns_fmt_range(AF_INET6, cfg->net6, cfg->prefix6, di->range6, sizeof(di->range6));
 
 		memcpy(fc.net4, cfg->net4, 4);
 		memcpy(fc.net6, cfg->net6, 16);

@@ -83,6 +83,11 @@ struct dns_intercept_config {
 	size_t n_exclude6;
 	uint32_t max_entries;  /* per family; 0 = fakeip default */
 	uint32_t fake_ttl;     /* TTL of fake answers; 0 = 1 s */
+	/* A fake address goes to another name only once unused this long
+	 * (seconds, by the loop's clock; raised to fake_ttl); when none is,
+	 * the query gets SERVFAIL. 0 = off: the least recently used address
+	 * is reassigned at once, as mihomo does. */
+	uint32_t fake_min_age;
 	/* Extra fake-ip filter patterns (domain_match.h syntax), added to
 	 * domain_match_fakeip_defaults; NULL-terminated, may be NULL. */
 	const char *const *filter;
@@ -149,6 +154,7 @@ struct dns_intercept_stats {
 		malformed, dropped, tcp_conns;
 	uint64_t looped;    /* our own queries come back: SERVFAIL */
 	uint64_t capped;    /* over a pending cap: SERVFAIL */
+	uint64_t pool_busy; /* no fake address free (minimum age, pins): SERVFAIL */
 };
 const struct dns_intercept_stats *dns_intercept_stats(const struct dns_intercept *di);
 /* Forwarded queries waiting for the upstream now. */

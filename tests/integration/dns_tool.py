@@ -25,6 +25,13 @@ flood:   for --seconds, send queries of --qtype for distinct names
          reading answers meanwhile; then waits --drain seconds for the
          rest. Prints "sent=N answered=N servfail=N noerror=N other=N
          p50_ms=X max_ms=Y". Exits 0 (the shell judges).
+churn:   asks SERVER for the A records of --targets names (t<i>.<SUFFIX>),
+         then of --churn other names (c<k>.<CHURN_SUFFIX>), then connects
+         to each target's answer on --port and GETs --path with the
+         target's name as Host, expecting a body of --sha256. Prints
+         "targets=N resolved=N churn=N churn_servfail=N ok=N wrong=N
+         failed=N" (wrong: reset, refused or another body: the address
+         led somewhere else). Exit 0 only when every target was ok.
 hold:    connect to HOST:PORT (TCP), print "connected", then every second
          send a line and expect it back (the sink's echo port) until
          --seconds pass. Prints "rounds=N ok=N". Exit 0 if all ok.
@@ -329,6 +336,80 @@ def cmd_flood(a):
     return 0
 
 
+def ask_a(s, qid, name, tries=3):
+    """(rcode, [addresses]) of one A query over the connected socket s."""
+    for _ in range(tries):
+        s.send(build_query(qid, name))
+        end = time.time() + 1.0
+        while time.time() < end:
+            r, _, _ = select.select([s], [], [], max(0.0, end - time.time()))
+            if not r:
+                break
+            got, rcode, addrs = parse_answer(s.recv(4096))
+            if got == qid:
+                return rcode, addrs
+    return -1, []
+
+
+def http_get(addr, port, host, path, timeout):
+    """sha256 hex of the body, or raises OSError."""
+    import hashlib
+    c = socket.create_connection((addr, port), timeout=timeout)
+    try:
+        c.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                  .encode())
+        data = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+    finally:
+        c.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise OSError(f"status {head[:40]!r}")
+    return hashlib.sha256(body).hexdigest()
+
+
+def cmd_churn(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((a.server, 53))
+    qid = 1
+    targets = []
+    for i in range(a.targets):
+        name = f"t{i}.{a.suffix}"
+        rcode, addrs = ask_a(s, qid, name)
+        qid += 1
+        if rcode == 0 and len(addrs) == 1:
+            targets.append((name, addrs[0]))
+        else:
+            print(f"target {name}: rcode={rcode} {addrs}", file=sys.stderr)
+    servfail = 0
+    for k in range(a.churn):
+        rcode, _ = ask_a(s, qid & 0xFFFF or 1, f"c{k}.{a.churn_suffix}")
+        qid += 1
+        servfail += rcode == 2
+    ok = wrong = failed = 0
+    for name, addr in targets:
+        try:
+            got = http_get(addr, a.port, name, a.path, a.timeout)
+            if got == a.sha256:
+                ok += 1
+            else:
+                wrong += 1
+                print(f"{name} at {addr}: another body", file=sys.stderr)
+        except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError) as e:
+            wrong += 1
+            print(f"{name} at {addr}: {e!r}", file=sys.stderr)
+        except OSError as e:
+            failed += 1
+            print(f"{name} at {addr}: {e!r}", file=sys.stderr)
+    print(f"targets={a.targets} resolved={len(targets)} churn={a.churn} "
+          f"churn_servfail={servfail} ok={ok} wrong={wrong} failed={failed}", flush=True)
+    return 0 if ok == a.targets else 1
+
+
 def cmd_hold(a):
     c = socket.create_connection((a.host, a.port), timeout=5)
     print("connected", flush=True)
@@ -387,13 +468,24 @@ def main():
     fl.add_argument("--sockets", type=int, default=8)
     fl.add_argument("--rate", type=float, default=0)
     fl.add_argument("--drain", type=float, default=5)
+    ch = sub.add_parser("churn")
+    ch.add_argument("--server", required=True)
+    ch.add_argument("--suffix", default="example.test")
+    ch.add_argument("--churn-suffix", default="churn.example.test")
+    ch.add_argument("--targets", type=int, default=20)
+    ch.add_argument("--churn", type=int, default=300)
+    ch.add_argument("--port", type=int, default=80)
+    ch.add_argument("--path", default="/1k")
+    ch.add_argument("--sha256", required=True)
+    ch.add_argument("--timeout", type=float, default=10)
     h = sub.add_parser("hold")
     h.add_argument("--host", required=True)
     h.add_argument("--port", type=int, required=True)
     h.add_argument("--seconds", type=float, default=10)
     a = p.parse_args()
     return {"cycle": cmd_cycle, "garbage": cmd_garbage, "latency": cmd_latency,
-            "tcpflood": cmd_tcpflood, "hold": cmd_hold, "flood": cmd_flood}[a.cmd](a)
+            "tcpflood": cmd_tcpflood, "hold": cmd_hold, "flood": cmd_flood,
+            "churn": cmd_churn}[a.cmd](a)
 
 
 if __name__ == "__main__":

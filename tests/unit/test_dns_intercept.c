@@ -1495,6 +1495,43 @@ static void test_pinning(void)
 	env_done(&e);
 }
 
+/* With a minimum age, a /29 whose 6 addresses were all handed out just
+ * now answers a new name SERVFAIL (counted) instead of reassigning a
+ * fresh answer; the names it holds keep their addresses. The loop's clock
+ * (uv_now) stands still while the loop does not run. */
+static void test_pool_min_age(void)
+{
+	struct dns_intercept_config cfg = {
+		.mode = DNS_MODE_FAKE_IP, .has4 = true, .net4 = { 198, 51, 100, 0 }, .prefix4 = 29,
+		.fake_min_age = 60,
+	};
+	struct env e;
+	uint8_t addr[6][16], a[16];
+	char nm[32];
+	ares_dns_record_t *rec;
+	int n;
+
+	if (!env_init(&e, &cfg, NULL))
+		return;
+	for (int i = 0; i < 6; i++) {
+		snprintf(nm, sizeof(nm), "p%d.test", i);
+		T_CHECK(fake_addr(&e, (uint16_t)i, nm, 4, addr[i]));
+	}
+	for (int i = 0; i < 3; i++) {
+		n = ask(&e, (uint16_t)(10 + i), "late.test", T_A);
+		rec = CHECK_ANSWER(out, n, 10 + i, "late.test", T_A, ARES_RCODE_SERVFAIL, 0);
+		ares_dns_record_destroy(rec);
+	}
+	T_EQ_INT(dns_intercept_stats(e.di)->pool_busy, 3);
+	for (int i = 0; i < 6; i++) {
+		snprintf(nm, sizeof(nm), "p%d.test", i);
+		T_CHECK(fake_addr(&e, (uint16_t)(20 + i), nm, 4, a));
+		T_EQ_MEM(a, addr[i], 4);
+	}
+	T_EQ_INT(e.fwd.sends, 0);
+	env_done(&e);
+}
+
 /* ---- UDP through a real stack --------------------------------------------------- */
 
 enum { CAP_MAX = 8 };
@@ -1685,6 +1722,7 @@ int main(void)
 	T_RUN(test_realip);
 	T_RUN(test_flow_name_fake);
 	T_RUN(test_pinning);
+	T_RUN(test_pool_min_age);
 	T_RUN(test_udp);
 	return test_summary();
 }

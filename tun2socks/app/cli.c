@@ -63,6 +63,9 @@ static const char usage[] =
 	"                         added to the defaults (*.lan, localhost, *.local, NTP,\n"
 	"                         STUN...): example.com, *.example.com (one label),\n"
 	"                         .example.com (subdomains), +.example.com (both)\n"
+	"  --fake-ip-min-age S    a fake address goes to another name only after it\n"
+	"                         was unused S seconds; until then new names get\n"
+	"                         SERVFAIL (default 60; 0 = reuse at once, as mihomo)\n"
 	"  --no-proxy-check       start even if the proxy is unreachable now\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --help, --version\n";
@@ -120,7 +123,7 @@ enum {
 	OPT_MTU, OPT_BIND_IFACE, OPT_FWMARK, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
 	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_UDP_TIMEOUT,
 	OPT_DNS, OPT_DNS_SERVER, OPT_DNS_VIA_PROXY, OPT_FAKE_IP_RANGE, OPT_FAKE_IP_FILTER,
-	OPT_CONFIG, OPT_UDP, OPT_SRC, OPT_PROCESS,
+	OPT_CONFIG, OPT_UDP, OPT_SRC, OPT_PROCESS, OPT_FAKE_IP_MIN_AGE,
 };
 
 static const struct {
@@ -152,6 +155,7 @@ static const struct {
 	[OPT_UDP] = { "--udp", false },
 	[OPT_SRC] = { "--src", true },
 	[OPT_PROCESS] = { "--process", true },
+	[OPT_FAKE_IP_MIN_AGE] = { "--fake-ip-min-age", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -439,6 +443,12 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 			if (r < 0)
 				return r;
 			break;
+		case OPT_FAKE_IP_MIN_AGE:
+			if (cli_uint(val, 0, 86400, &v) < 0)
+				return cli_err(err, errlen, "--fake-ip-min-age",
+					       "expected seconds from 0 to 86400", val);
+			cfg->dns.fake_min_age = (unsigned)v;
+			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(val, &cfg->log_level) < 0)
 				return cli_err(err, errlen, "--log-level", "expected error, warn, info or debug", val);
@@ -553,6 +563,8 @@ int cli_apply_config(struct daemon_config *cfg, const struct config *conf, char 
 			cfg->dns.has6 = true;
 		}
 	}
+	if (dns->has_fake_ip_min_age && !cli_given(cfg, OPT_FAKE_IP_MIN_AGE))
+		cfg->dns.fake_min_age = dns->fake_ip_min_age;
 	for (size_t i = 0; i < dns->n_fake_ip_filter; i++) {
 		r = cli_fake_filter(dns->fake_ip_filter[i].text, &cfg->dns, err, errlen);
 		if (r < 0)

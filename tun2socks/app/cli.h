@@ -15,7 +15,8 @@ int cli_parse(int argc, char **argv, struct daemon_config *cfg, char *err, size_
 
 /* Fills what the command line did not set from the config file: TUN
  * (device, mtu, first inet4/inet6 address), DNS (enable, enhanced-mode,
- * nameserver, fake-ip-range/6, fake-ip-filter added to the flag's),
+ * nameserver, fake-ip-range/6, fake-ip-min-age, fake-ip-filter added to
+ * the flag's),
  * interface-name, routing-mark, log-level. 0 or -EINVAL with err. */
 struct config;
 int cli_apply_config(struct daemon_config *cfg, const struct config *conf, char *err,

@@ -88,6 +88,7 @@ void daemon_config_defaults(struct daemon_config *cfg)
 	memcpy(cfg->dns.net6,
 	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 }, 16);
 	cfg->dns.prefix6 = 64;
+	cfg->dns.fake_min_age = 60;
 }
 
 /* ---- upstream setup ------------------------------------------------------- */
@@ -238,6 +239,7 @@ static int daemon_dns_start(struct daemon *d)
 	struct dns_intercept_config ic = {
 		.mode = dc->mode, .has4 = dc->has4, .has6 = dc->has6,
 		.prefix4 = dc->prefix4, .prefix6 = dc->prefix6, .filter = dc->filter,
+		.fake_min_age = dc->fake_min_age,
 	};
 	struct dns_forwarder fwd;
 	char err[256] = "", r4[64] = "none", r6[80] = "none";

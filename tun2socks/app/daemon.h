@@ -34,6 +34,7 @@ struct daemon_config {
 		bool has4, has6;             /* fake pools */
 		uint8_t net4[4], prefix4;
 		uint8_t net6[16], prefix6;
+		unsigned fake_min_age;       /* s; 0 = off (docs/design.md §7) */
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
 		size_t filter_used;          /* bytes of filter_buf taken */
