@@ -26,6 +26,7 @@
 #include "tun2socks/route/proc_lookup.h"
 #include "resolver/resolver.h"
 #include "tun2socks/route/router.h"
+#include "tun2socks/base/fd_budget.h"
 #include "tun2socks/base/heap.h"
 #include "lwip-port/stack.h"
 #include "tun2socks/upstream/upstream.h"
@@ -58,6 +59,9 @@ struct daemon {
 	uint32_t mtu;
 	size_t read_max;         /* tun_read_max(): MTU, or 64 KiB with TSO */
 	uint64_t tun_read_errors, tun_write_drops;
+	struct fd_budget fds;        /* docs/design.md §11 */
+	uint64_t tcp_refused_fds;    /* connections refused: TCP budget full */
+	uint64_t fds_warned_at;      /* uv_now() of the last such warning */
 	int exit_code;
 };
 
@@ -248,6 +252,11 @@ static int daemon_dns_start(struct daemon *d)
 	if (dc->mode == DNS_MODE_OFF)
 		return 0;
 	if (dc->via_proxy) {
+		/* One socket per query in flight: its share of descriptors. */
+		ic.max_pending = d->fds.dns;
+		ic.max_pending_client = d->fds.dns / 4 > 0 ? d->fds.dns / 4 : 1;
+	}
+	if (dc->via_proxy) {
 		struct sockaddr_storage server;
 
 		r = resolver_first_server(dc->servers, &server);
@@ -349,12 +358,36 @@ static int daemon_stack_output(void *arg, struct pbuf *p)
 	return r;
 }
 
+/* A flow beyond the TCP budget would take a descriptor DNS, UDP or the
+ * loop itself needs: refused (the stack resets the connection), counted
+ * and warned about at most once a minute. Live flows are unaffected. */
+static bool daemon_tcp_budget_full(struct daemon *d)
+{
+	uint64_t now;
+
+	if (d->flows.live_count < d->fds.tcp)
+		return false;
+	d->tcp_refused_fds++;
+	now = uv_now(&d->loop);
+	if (d->fds_warned_at == 0 || now - d->fds_warned_at >= 60000) {
+		d->fds_warned_at = now;
+		log_warn("%u TCP flows use their share of the %u file descriptors "
+			 "(RLIMIT_NOFILE): refusing new connections (RST); raise the hard "
+			 "limit (ulimit -Hn, systemd LimitNOFILE=)",
+			 d->flows.live_count, d->fds.limit);
+	}
+	return true;
+}
+
 static int daemon_stack_accept(void *arg, struct tcp_pcb *pcb)
 {
 	struct daemon *d = arg;
 
+	/* DNS over TCP is answered in the stack: it holds no descriptor. */
 	if (dns_intercept_wants_tcp(d->dns, pcb->local_port))
 		return dns_intercept_tcp_accept(d->dns, pcb);
+	if (daemon_tcp_budget_full(d))
+		return -EMFILE;
 	return flow_tcp_accept(&d->flows, pcb);
 }
 
@@ -547,6 +580,31 @@ fail:
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* Raises the descriptor limit and splits it (docs/design.md §11). 0 or
+ * -EMFILE when too few are allowed to run. */
+static int daemon_fd_budget(struct daemon *d)
+{
+	unsigned long long before, after;
+	char why[64] = "";
+	int r = fd_budget_raise(&before, &after);
+
+	if (r < 0) {
+		log_error("cannot read RLIMIT_NOFILE: %s", strerror(-r));
+		return r;
+	}
+	r = fd_budget_split(after, d->cfg->dns.via_proxy, &d->fds);
+	if (r < 0) {
+		log_error("only %llu file descriptors allowed (RLIMIT_NOFILE): at least %d needed; "
+			  "raise the limit (ulimit -n)", after, FD_BUDGET_MIN);
+		return r;
+	}
+	if (after > before)
+		snprintf(why, sizeof(why), " (soft limit raised from %llu)", before);
+	log_info("file descriptors: %u%s: %u TCP flows, %u UDP sessions, %u DNS, %u reserved",
+		 d->fds.limit, why, d->fds.tcp, d->fds.udp_sessions, d->fds.dns, d->fds.reserve);
+	return 0;
+}
+
 int daemon_run(struct daemon_config *cfg)
 {
 	struct daemon *d;
@@ -576,6 +634,8 @@ int daemon_run(struct daemon_config *cfg)
 		log_error("--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
 		goto out_free;
 	}
+	if (daemon_fd_budget(d) < 0)
+		goto out_free;
 	d->mtu = cfg->tun.mtu;
 	d->sock = cfg->sock;
 	r = sock_opts_resolve(&d->sock);
@@ -648,6 +708,7 @@ int daemon_run(struct daemon_config *cfg)
 
 		flow_udp_config_defaults(&ucfg);
 		ucfg.idle_ms = (uint64_t)cfg->udp_timeout_s * 1000;
+		ucfg.max_sessions = d->fds.udp_sessions;
 		ucfg.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
 		struct route_ops ops = router_ctx_ops(d->router);
 
@@ -691,6 +752,9 @@ int daemon_run(struct daemon_config *cfg)
 		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down,
 		 flow_udp_stats(d->udp)->sessions, flow_udp_stats(d->udp)->dgrams_up,
 		 flow_udp_stats(d->udp)->dgrams_down);
+	if (d->tcp_refused_fds > 0)
+		log_info("%" PRIu64 " TCP connections refused: the file-descriptor budget was full",
+			 d->tcp_refused_fds);
 	if (d->dns) {
 		const struct dns_intercept_stats *ds = dns_intercept_stats(d->dns);
 
