@@ -36,7 +36,6 @@
 #include "resolver/dns_msg.h"
 #include "resolver/domain_match.h"
 #include "resolver/fakeip.h"
-#include "tun2socks/base/addr.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/base/reaper.h"
 #include "tun2socks/base/siphash.h"

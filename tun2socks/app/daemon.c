@@ -252,13 +252,11 @@ static int daemon_dns_start(struct daemon *d)
 	if (dc->mode == DNS_MODE_OFF)
 		return 0;
 	if (dc->via_proxy) {
+		struct sockaddr_storage server;
+
 		/* One socket per query in flight: its share of descriptors. */
 		ic.max_pending = d->fds.dns;
 		ic.max_pending_client = d->fds.dns / 4 > 0 ? d->fds.dns / 4 : 1;
-	}
-	if (dc->via_proxy) {
-		struct sockaddr_storage server;
-
 		r = resolver_first_server(dc->servers, &server);
 		if (r == 0)
 			r = dns_socks_create(&d->loop, &d->upstream, &d->sock, &server,
