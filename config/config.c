@@ -1238,6 +1238,12 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct kv *e)
 		d->fake_ip_ttl = (unsigned)v;
 		return r;
 	}
+	if (!strcmp(k, "fake-ip-min-age")) {
+		r = get_uint(ld, e->val, "dns.fake-ip-min-age", 0, 86400, &v);
+		d->has_fake_ip_min_age = r == 0;
+		d->fake_ip_min_age = (unsigned)v;
+		return r;
+	}
 	return warn_ignored(ld, e, "dns:");
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lwip/ip_addr.h"
+#include "tun2socks/base/must_check.h"
 
 struct pbuf;
 struct tcp_pcb;
@@ -45,7 +46,7 @@ struct stack_counters {
 };
 
 /* mtu: the TUN's MTU (576..65535); TCP's MSS derives from it. */
-int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg,
+T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg,
 		 struct stack **out);
 /* on: the TUN completes TCP and UDP checksums (tun_csum_offload()), so
  * lwIP leaves them out (the field stays 0) and skips summing the data it

@@ -17,12 +17,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "tun2socks/base/must_check.h"
 
 struct addrmap;
 
 /* cap: entry bound (> 0); hash_key: random bytes (answers come from the
  * network). *out cleared first; 0 or -EINVAL / -ENOMEM. */
-int addrmap_create(uint32_t cap, const uint8_t hash_key[16], struct addrmap **out);
+T2S_MUST_CHECK int addrmap_create(uint32_t cap, const uint8_t hash_key[16], struct addrmap **out);
 void addrmap_destroy(struct addrmap *m);
 
 /* Records addr (alen 4 or 16) -> name (1..253 bytes, stored lower-cased)

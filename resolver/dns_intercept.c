@@ -12,7 +12,11 @@
  *    (a uv_check handle), never inside an lwIP or forwarder callback;
  *  - di->buf is scratch for one answer at a time: every answer is copied
  *    out (into the TUN or a TCP client's queue) before the callback that
- *    built it returns.
+ *    built it returns;
+ *  - di->pending counts the struct dns_pending alive; a dns_pending from a
+ *    known client also counts on its client's struct dns_client_slot,
+ *    which exists exactly while its count is above 0 (so the table never
+ *    holds more slots than di->max_pending).
  */
 /* lwIP first: its TCP_MSS must not be shadowed by <netinet/tcp.h>'s. */
 #include "lwip/pbuf.h"
@@ -20,6 +24,7 @@
 
 #include "resolver/dns_intercept.h"
 
+#include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -33,6 +38,7 @@
 #include "resolver/fakeip.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/base/reaper.h"
+#include "tun2socks/base/siphash.h"
 #include "lwip-port/stack.h"
 
 enum {
@@ -45,6 +51,21 @@ enum {
 	DNS_TCP_POLL = 4,          /* lwIP poll interval, 500 ms units */
 	DNS_REALIP_KEEP_MS = 600000, /* address -> name kept at least this */
 	DNS_DEFAULT_TTL = 1,
+	/* Forwarded queries waiting at once: at 50 ms per answer that is
+	 * 20 000 queries/s in total, 5 000/s from one client, far above any
+	 * LAN; a silent upstream holds each for its timeout (2 tries x 2 s),
+	 * so a flood costs at most this many (~2 KiB each with c-ares'). */
+	DNS_PENDING_MAX = 1024,
+	DNS_PENDING_CLIENT_MAX = 256,
+	DNS_CLIENT_BUCKETS = 256,
+	DNS_WARN_EVERY_MS = 60000,
+};
+
+/* Forwarded queries still waiting, of one client address. */
+struct dns_client_slot {
+	struct dns_client_slot *next;
+	ip_addr_t ip;
+	unsigned pending;
 };
 
 struct dns_tcp {
@@ -62,10 +83,12 @@ struct dns_tcp {
 	uint8_t *tx;          /* answers lwIP has not taken yet */
 	size_t tx_len, tx_cap;
 	uint64_t t_last;
+	struct dns_client cl;
 };
 
 struct dns_pending {
 	struct dns_intercept *di;
+	struct dns_client_slot *slot; /* NULL: client unknown */
 	struct dns_query q;
 	size_t max_msg;
 	dns_intercept_reply_fn *later;
@@ -92,6 +115,14 @@ struct dns_intercept {
 	struct reaper reaper;        /* frees released TCP clients */
 	bool shut;
 	uint64_t next_tcp_id;
+	unsigned pending, max_pending, max_pending_client;
+	struct dns_client_slot *clients[DNS_CLIENT_BUCKETS];
+	uint8_t key[16];             /* of the client table's hash */
+	bool loop_warned;
+	uint64_t cap_warned_at;      /* uv_now() of the last cap warning */
+	uint64_t pool_warned_at;     /* ... and of the last "pool busy" one */
+	uint64_t min_age_ms;         /* of a fake address before reuse */
+	char range4[64], range6[64]; /* the fake ranges, for messages */
 	struct dns_intercept_stats stats;
 };
 
@@ -120,6 +151,94 @@ static void dns_learn_addr(void *arg, const char *qname, const uint8_t *addr, si
 	(void)addrmap_put(di->amap, addr, alen, qname, uv_now(di->loop), keep);
 }
 
+/* ---- what waits for the upstream ------------------------------------------ */
+
+static struct dns_client_slot **dns_slot_head(struct dns_intercept *di, const ip_addr_t *ip)
+{
+	uint64_t h;
+
+	if (IP_IS_V4(ip))
+		h = siphash24(di->key, (const uint8_t *)&ip_2_ip4(ip)->addr, 4);
+	else
+		h = siphash24(di->key, (const uint8_t *)ip_2_ip6(ip)->addr, 16);
+	return &di->clients[h % DNS_CLIENT_BUCKETS];
+}
+
+static struct dns_client_slot *dns_slot_find(struct dns_intercept *di, const ip_addr_t *ip)
+{
+	struct dns_client_slot *s = *dns_slot_head(di, ip);
+
+	while (s != NULL && !ip_addr_cmp(&s->ip, ip))
+		s = s->next;
+	return s;
+}
+
+/* One more forwarded query of ip: its slot, made if needed; NULL when out
+ * of memory. */
+static struct dns_client_slot *dns_slot_hold(struct dns_intercept *di, const ip_addr_t *ip)
+{
+	struct dns_client_slot **head, *s = dns_slot_find(di, ip);
+
+	if (s == NULL) {
+		s = calloc(1, sizeof(*s));
+		if (s == NULL)
+			return NULL;
+		ip_addr_copy(s->ip, *ip);
+		head = dns_slot_head(di, ip);
+		s->next = *head;
+		*head = s;
+	}
+	s->pending++;
+	return s;
+}
+
+static void dns_slot_release(struct dns_intercept *di, struct dns_client_slot *s)
+{
+	struct dns_client_slot **pp;
+
+	if (s == NULL || --s->pending > 0)
+		return;
+	for (pp = dns_slot_head(di, &s->ip); *pp != s; pp = &(*pp)->next)
+		;
+	*pp = s->next;
+	free(s);
+}
+
+static void dns_pending_free(struct dns_pending *p)
+{
+	struct dns_intercept *di = p->di;
+
+	dns_slot_release(di, p->slot);
+	di->pending--;
+	free(p);
+}
+
+/* Whether one more query may wait for the upstream; counts and warns
+ * (at most once a minute) when not. */
+static bool dns_may_forward(struct dns_intercept *di, const struct dns_client *cl)
+{
+	const struct dns_client_slot *s = cl != NULL ? dns_slot_find(di, &cl->src) : NULL;
+	uint64_t now = uv_now(di->loop);
+	char who[64];
+
+	if (di->pending < di->max_pending && (s == NULL || s->pending < di->max_pending_client))
+		return true;
+	di->stats.capped++;
+	if (di->cap_warned_at == 0 || now - di->cap_warned_at >= DNS_WARN_EVERY_MS) {
+		di->cap_warned_at = now;
+		if (di->pending >= di->max_pending)
+			log_warn("dns: %u forwarded queries already wait for the upstream: "
+				 "answering SERVFAIL to more (is the DNS server slow or "
+				 "unreachable?)", di->pending);
+		else
+			log_warn("dns: %u queries from %s already wait for the upstream: "
+				 "answering SERVFAIL to more from it (is the DNS server slow or "
+				 "unreachable?)", s->pending, ipaddr_ntoa_r(&cl->src, who,
+									  sizeof(who)));
+	}
+	return false;
+}
+
 static void dns_on_forward_reply(void *arg, int status, const struct ares_dns_record *reply)
 {
 	struct dns_pending *p = arg;
@@ -130,7 +249,7 @@ static void dns_on_forward_reply(void *arg, int status, const struct ares_dns_re
 	if (status == -ECANCELED) {
 		/* Shutting down: no answer, the requester only lets go. */
 		p->later(p->later_arg, NULL, 0);
-		free(p);
+		dns_pending_free(p);
 		return;
 	}
 	if (status == 0) {
@@ -144,10 +263,11 @@ static void dns_on_forward_reply(void *arg, int status, const struct ares_dns_re
 		n = dns_servfail(di, &p->q, out, DNS_MSG_TCP_MAX);
 	}
 	p->later(p->later_arg, n > 0 ? out : NULL, n > 0 ? (size_t)n : 0);
-	free(p);
+	dns_pending_free(p);
 }
 
-static int dns_forward(struct dns_intercept *di, const struct dns_query *q, size_t max_msg,
+static int dns_forward(struct dns_intercept *di, const struct dns_client *cl,
+		       const struct dns_query *q, size_t max_msg,
 		       dns_intercept_reply_fn *later, void *later_arg, uint8_t *out,
 		       size_t outcap)
 {
@@ -155,11 +275,19 @@ static int dns_forward(struct dns_intercept *di, const struct dns_query *q, size
 	struct dns_pending *p;
 	int r;
 
-	if (later == NULL || di->shut)
+	if (later == NULL || di->shut || !dns_may_forward(di, cl))
 		return dns_servfail(di, q, out, outcap);
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return dns_servfail(di, q, out, outcap);
+	if (cl != NULL) {
+		p->slot = dns_slot_hold(di, &cl->src);
+		if (p->slot == NULL) {
+			free(p);
+			return dns_servfail(di, q, out, outcap);
+		}
+	}
+	di->pending++;
 	p->di = di;
 	p->q = *q;
 	p->max_msg = max_msg;
@@ -171,11 +299,33 @@ static int dns_forward(struct dns_intercept *di, const struct dns_query *q, size
 	ares_dns_record_destroy(rec);
 	if (r < 0) {
 		log_debug("dns: cannot forward %s: %s", q->name, strerror(-r));
-		free(p);
+		if (r == -EAGAIN)
+			di->stats.capped++; /* the forwarder's own cap */
+		dns_pending_free(p);
 		return dns_servfail(di, q, out, outcap);
 	}
 	di->stats.forwarded++;
 	return -EINPROGRESS;
+}
+
+/* No fake address for q: r is fakeip's -EAGAIN (none unused for the
+ * minimum age) or -ENOSPC (all pinned). Warned at most once a minute. */
+static void dns_pool_busy(struct dns_intercept *di, const struct dns_query *q, int r)
+{
+	uint64_t now = uv_now(di->loop);
+	const char *range = q->qtype == ARES_REC_TYPE_A ? di->range4 : di->range6;
+
+	di->stats.pool_busy++;
+	if (di->pool_warned_at != 0 && now - di->pool_warned_at < DNS_WARN_EVERY_MS)
+		return;
+	di->pool_warned_at = now;
+	if (r == -EAGAIN)
+		log_warn("dns: no fake address for %s: every address of %s was used in the last "
+			 "%u s (fake-ip-min-age): answering SERVFAIL; use a larger fake-ip-range",
+			 q->name, range, (unsigned)(di->min_age_ms / 1000));
+	else
+		log_warn("dns: no fake address for %s: every address of %s is held by a live "
+			 "flow: answering SERVFAIL; use a larger fake-ip-range", q->name, range);
 }
 
 /* A fake-ip answer, or -EAGAIN when q must be forwarded. */
@@ -199,6 +349,10 @@ static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q,
 			return dns_msg_build_nodata(q, out, outcap);
 		if (r == -EINVAL)
 			return -EAGAIN; /* not a host name we can map */
+		if (r == -EAGAIN || r == -ENOSPC) {
+			dns_pool_busy(di, q, r);
+			return dns_servfail(di, q, out, outcap);
+		}
 		if (r < 0) {
 			log_warn("dns: no fake address for %s: %s", q->name, strerror(-r));
 			return dns_servfail(di, q, out, outcap);
@@ -222,9 +376,59 @@ static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q,
 	}
 }
 
+/* Whether q, from cl, is a query of our own forwarder come back into the
+ * TUN: then forwarding it again would loop until every query ID is taken.
+ * Warns once per run; every such query is counted. */
+static bool dns_is_looped(struct dns_intercept *di, const struct dns_client *cl,
+			  const struct dns_query *q)
+{
+	struct sockaddr_storage ss;
+	char server[64];
+
+	if (cl == NULL || di->fwd.is_own == NULL)
+		return false;
+	memset(&ss, 0, sizeof(ss));
+	if (IP_IS_V4(&cl->src)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(cl->sport);
+		memcpy(&s4->sin_addr, &ip_2_ip4(&cl->src)->addr, 4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(cl->sport);
+		memcpy(&s6->sin6_addr, ip_2_ip6(&cl->src)->addr, 16);
+	}
+	if (!di->fwd.is_own(di->fwd.own_ctx, (const struct sockaddr *)&ss, q->id, q->name,
+			    q->qtype))
+		return false;
+	di->stats.looped++;
+	if (!di->loop_warned) {
+		di->loop_warned = true;
+		log_warn("DNS server %s is routed into the TUN: queries to it come back to us "
+			 "(answered SERVFAIL); set --dns-server to a server outside the TUN's "
+			 "routes, or use --dns-via-proxy, --fwmark or --bind-interface",
+			 ipaddr_ntoa_r(&cl->dst, server, sizeof(server)));
+	} else {
+		log_debug("dns: our own query for %s type %u came back into the TUN", q->name,
+			  q->qtype);
+	}
+	return true;
+}
+
 int dns_intercept_query(struct dns_intercept *di, const uint8_t *msg, size_t len,
 			size_t max_msg, uint8_t *out, size_t outcap,
 			dns_intercept_reply_fn *later, void *later_arg)
+{
+	return dns_intercept_query_from(di, NULL, msg, len, max_msg, out, outcap, later,
+					later_arg);
+}
+
+int dns_intercept_query_from(struct dns_intercept *di, const struct dns_client *cl,
+			     const uint8_t *msg, size_t len, size_t max_msg, uint8_t *out,
+			     size_t outcap, dns_intercept_reply_fn *later, void *later_arg)
 {
 	struct dns_query q;
 	int r, rcode;
@@ -243,12 +447,16 @@ int dns_intercept_query(struct dns_intercept *di, const uint8_t *msg, size_t len
 	}
 	if (max_msg == 0)
 		max_msg = dns_msg_udp_limit(&q);
+	/* Before any answer: a fake one to our own lookup (a DIRECT name)
+	 * would send its flow into the TUN again. */
+	if (dns_is_looped(di, cl, &q))
+		return dns_servfail(di, &q, out, outcap);
 	if (di->mode == DNS_MODE_FAKE_IP && q.qclass == ARES_CLASS_IN) {
 		r = dns_answer_fake(di, &q, max_msg, out, outcap);
 		if (r != -EAGAIN)
 			return r > 0 ? r : dns_servfail(di, &q, out, outcap);
 	}
-	return dns_forward(di, &q, max_msg, later, later_arg, out, outcap);
+	return dns_forward(di, cl, &q, max_msg, later, later_arg, out, outcap);
 }
 
 /* ---- UDP ------------------------------------------------------------------ */
@@ -268,6 +476,7 @@ bool dns_intercept_udp(struct dns_intercept *di, const ip_addr_t *src, uint16_t 
 {
 	uint8_t in[DNS_UDP_IN_MAX];
 	struct dns_udp_reply *u;
+	struct dns_client cl;
 	size_t len = payload->tot_len;
 	int n;
 
@@ -290,7 +499,12 @@ bool dns_intercept_udp(struct dns_intercept *di, const ip_addr_t *src, uint16_t 
 	ip_addr_copy(u->server, *dst);
 	u->client_port = sport;
 	u->server_port = dport;
-	n = dns_intercept_query(di, in, len, 0, di->buf, DNS_MSG_TCP_MAX, dns_udp_later, u);
+	ip_addr_copy(cl.src, *src);
+	ip_addr_copy(cl.dst, *dst);
+	cl.sport = sport;
+	cl.dport = dport;
+	n = dns_intercept_query_from(di, &cl, in, len, 0, di->buf, DNS_MSG_TCP_MAX,
+				     dns_udp_later, u);
 	if (n == -EINPROGRESS)
 		return true;
 	free(u);
@@ -445,8 +659,8 @@ static void dns_tcp_process(struct dns_tcp *c)
 		/* The forwarded query holds a reference until answered. */
 		c->refs++;
 		c->pending++;
-		n = dns_intercept_query(di, msg, mlen, DNS_MSG_TCP_MAX, di->buf + 2,
-					DNS_MSG_TCP_MAX, dns_tcp_later, c);
+		n = dns_intercept_query_from(di, &c->cl, msg, mlen, DNS_MSG_TCP_MAX, di->buf + 2,
+					     DNS_MSG_TCP_MAX, dns_tcp_later, c);
 		if (n == -EINPROGRESS)
 			continue;
 		c->pending--;
@@ -543,6 +757,10 @@ int dns_intercept_tcp_accept(struct dns_intercept *di, struct tcp_pcb *pcb)
 	c->id = ++di->next_tcp_id;
 	c->refs = 1;
 	c->pcb = pcb;
+	ip_addr_copy(c->cl.src, pcb->remote_ip);
+	ip_addr_copy(c->cl.dst, pcb->local_ip);
+	c->cl.sport = pcb->remote_port;
+	c->cl.dport = pcb->local_port;
 	c->t_last = uv_now(di->loop);
 	c->next = di->tcp_live;
 	if (di->tcp_live)
@@ -619,6 +837,21 @@ void dns_intercept_flow_done(struct dns_intercept *di, const ip_addr_t *dst)
 
 /* ---- lifetime ------------------------------------------------------------------- */
 
+/* The fake pool's clock: the loop's, in ms. */
+static uint64_t dns_clock(void *loop)
+{
+	return uv_now(loop);
+}
+
+static void dns_fmt_range(int af, const uint8_t *net, uint8_t prefix, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(af, net, t, sizeof(t)) == NULL)
+		snprintf(t, sizeof(t), "?");
+	snprintf(buf, cap, "%s/%u", t, prefix);
+}
+
 int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 			 const struct dns_intercept_config *cfg,
 			 const struct dns_forwarder *fwd, struct dns_intercept **out,
@@ -639,8 +872,13 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 	di->mode = cfg->mode;
 	di->fwd = *fwd;
 	di->fake_ttl = cfg->fake_ttl ? cfg->fake_ttl : DNS_DEFAULT_TTL;
+	di->max_pending = cfg->max_pending ? cfg->max_pending : DNS_PENDING_MAX;
+	di->max_pending_client =
+		cfg->max_pending_client ? cfg->max_pending_client : DNS_PENDING_CLIENT_MAX;
 	di->buf = malloc(2 + DNS_MSG_TCP_MAX);
 	r = di->buf ? uv_random(NULL, NULL, key, sizeof(key), 0, NULL) : -ENOMEM;
+	if (r == 0)
+		r = uv_random(NULL, NULL, di->key, sizeof(di->key), 0, NULL);
 	if (r == 0)
 		r = addrmap_create(cfg->realip_max ? cfg->realip_max : 65536, key, &di->amap);
 	if (r < 0) {
@@ -654,7 +892,19 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 			.exclude4 = cfg->exclude4, .n_exclude4 = cfg->n_exclude4,
 			.exclude6 = cfg->exclude6, .n_exclude6 = cfg->n_exclude6,
 			.max_entries = cfg->max_entries,
+			.now_ms = dns_clock,
+			.clock_arg = loop,
 		};
+
+		/* Never younger than the answer's TTL: a client may use it
+		 * that long by right. */
+		if (cfg->fake_min_age > 0)
+			di->min_age_ms = 1000ull * (cfg->fake_min_age > di->fake_ttl
+							    ? cfg->fake_min_age
+							    : di->fake_ttl);
+		fc.min_age_ms = di->min_age_ms;
+		dns_fmt_range(AF_INET, cfg->net4, cfg->prefix4, di->range4, sizeof(di->range4));
+		dns_fmt_range(AF_INET6, cfg->net6, cfg->prefix6, di->range6, sizeof(di->range6));
 
 		memcpy(fc.net4, cfg->net4, 4);
 		memcpy(fc.net6, cfg->net6, 16);
@@ -728,4 +978,9 @@ void dns_intercept_destroy(struct dns_intercept *di)
 const struct dns_intercept_stats *dns_intercept_stats(const struct dns_intercept *di)
 {
 	return &di->stats;
+}
+
+unsigned dns_intercept_pending(const struct dns_intercept *di)
+{
+	return di != NULL ? di->pending : 0;
 }

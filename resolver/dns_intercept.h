@@ -12,6 +12,12 @@
  * A forwarder failure (timeout, refused...) answers SERVFAIL; malformed
  * queries get FORMERR/NOTIMP/REFUSED or are dropped (dns_msg.h).
  *
+ * Bounds (docs/design.md §7): forwarded queries still waiting for the
+ * upstream are capped per client address and in total, the excess answered
+ * SERVFAIL at once; a query of our own forwarder that comes back into the
+ * TUN (the upstream server is routed into it) is answered SERVFAIL, with
+ * one warning naming the server, instead of being forwarded again.
+ *
  * Flows ask dns_intercept_flow_name() which name their destination stands
  * for; a fake address stays pinned to its name until the flow calls
  * dns_intercept_flow_done().
@@ -34,8 +40,10 @@
 
 #include "lwip/ip_addr.h"
 #include "resolver/resolver.h"
+#include "tun2socks/base/must_check.h"
 
 struct pbuf;
+struct sockaddr;
 struct tcp_pcb;
 struct stack;
 struct dns_intercept;
@@ -48,6 +56,18 @@ struct dns_forwarder {
 	int (*send)(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
 		    void *arg);
 	void *ctx;
+	/* Optional: whether a query entering the TUN from src (address and
+	 * port) with this ID, name and type is one we sent upstream ourselves
+	 * (resolver_is_own_query semantics). NULL: never. */
+	bool (*is_own)(void *own_ctx, const struct sockaddr *src, uint16_t id,
+		       const char *name, uint16_t qtype);
+	void *own_ctx;
+};
+
+/* Where a query came from and went to, as it entered the TUN. */
+struct dns_client {
+	ip_addr_t src, dst;
+	uint16_t sport, dport;
 };
 
 struct dns_intercept_config {
@@ -63,17 +83,25 @@ struct dns_intercept_config {
 	size_t n_exclude6;
 	uint32_t max_entries;  /* per family; 0 = fakeip default */
 	uint32_t fake_ttl;     /* TTL of fake answers; 0 = 1 s */
+	/* A fake address goes to another name only once unused this long
+	 * (seconds, by the loop's clock; raised to fake_ttl); when none is,
+	 * the query gets SERVFAIL. 0 = off: the least recently used address
+	 * is reassigned at once, as mihomo does. */
+	uint32_t fake_min_age;
 	/* Extra fake-ip filter patterns (domain_match.h syntax), added to
 	 * domain_match_fakeip_defaults; NULL-terminated, may be NULL. */
 	const char *const *filter;
 	/* real-ip address -> name entries kept at most (0 = 65536). */
 	uint32_t realip_max;
+	/* Forwarded queries waiting for the upstream at most, in total
+	 * (0 = 1024) and per client address (0 = 256). */
+	uint32_t max_pending, max_pending_client;
 };
 
 /* The loop that runs the timers/reaper, the stack that carries UDP answers
  * back, the forwarder. Returns 0 or -errno with a message in err
  * (e.g. a bad filter pattern). */
-int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
+T2S_MUST_CHECK int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 			 const struct dns_intercept_config *cfg,
 			 const struct dns_forwarder *fwd, struct dns_intercept **out,
 			 char *err, size_t errlen);
@@ -92,7 +120,7 @@ bool dns_intercept_udp(struct dns_intercept *di, const ip_addr_t *src, uint16_t 
 bool dns_intercept_wants_tcp(const struct dns_intercept *di, uint16_t dport);
 /* Takes ownership of an accepted pcb (like flow_tcp_accept). 0 or -errno
  * (the stack then resets the pcb). */
-int dns_intercept_tcp_accept(struct dns_intercept *di, struct tcp_pcb *pcb);
+T2S_MUST_CHECK int dns_intercept_tcp_accept(struct dns_intercept *di, struct tcp_pcb *pcb);
 
 /* The name a flow destination stands for, copied into name (cap >= 256):
  *   0        name found; for a fake address the mapping is pinned until
@@ -115,11 +143,21 @@ typedef void dns_intercept_reply_fn(void *arg, const uint8_t *msg, size_t len);
 int dns_intercept_query(struct dns_intercept *di, const uint8_t *msg, size_t len,
 			size_t max_msg, uint8_t *out, size_t outcap,
 			dns_intercept_reply_fn *later, void *later_arg);
+/* The same for a query from a known client (cl may be NULL): caps per
+ * client and the loop check apply. */
+int dns_intercept_query_from(struct dns_intercept *di, const struct dns_client *cl,
+			     const uint8_t *msg, size_t len, size_t max_msg, uint8_t *out,
+			     size_t outcap, dns_intercept_reply_fn *later, void *later_arg);
 
 struct dns_intercept_stats {
 	uint64_t queries, answered_fake, answered_ptr, forwarded, servfail,
 		malformed, dropped, tcp_conns;
+	uint64_t looped;    /* our own queries come back: SERVFAIL */
+	uint64_t capped;    /* over a pending cap: SERVFAIL */
+	uint64_t pool_busy; /* no fake address free (minimum age, pins): SERVFAIL */
 };
 const struct dns_intercept_stats *dns_intercept_stats(const struct dns_intercept *di);
+/* Forwarded queries waiting for the upstream now. */
+unsigned dns_intercept_pending(const struct dns_intercept *di);
 
 #endif

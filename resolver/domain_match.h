@@ -25,16 +25,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "tun2socks/base/must_check.h"
 
 struct domain_match;
 
 /* An empty set in *out (cleared first). 0 or -ENOMEM. */
-int domain_match_create(struct domain_match **out);
+T2S_MUST_CHECK int domain_match_create(struct domain_match **out);
 
 /* Adds one pattern. 0, -EINVAL for a malformed pattern, -ENOMEM. Adding a
  * pattern twice is harmless. On any error the set matches exactly what it
  * matched before the call. */
-int domain_match_add(struct domain_match *m, const char *pattern);
+T2S_MUST_CHECK int domain_match_add(struct domain_match *m, const char *pattern);
 
 /* Whether domain matches any pattern. A walk of a label trie: per label at
  * most two branches (the literal label and '*'), each trie node visited at

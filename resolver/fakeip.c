@@ -28,7 +28,10 @@
  *  I3 every entry is in exactly one bucket chain, under its name hash;
  *     names are distinct within a pool.
  *  I4 an entry is on the lru list iff pins == 0; list order is the order
- *     of last use (lookup, domain, final unpin), oldest first.
+ *     of last use (lookup, domain, final unpin), oldest first, and
+ *     t_used (the clock at that use) never decreases along it: the head
+ *     is the oldest, so when it is younger than the minimum age every
+ *     unpinned entry is.
  *  I5 an entry's name never changes: reuse frees the old entry and puts a
  *     new one at the same offset, which is what lets fakeip_domain*()
  *     hand out the stored string.
@@ -44,6 +47,7 @@ struct fakeip_entry {
 	struct lru_link lru; /* first member: the list holds &entry->lru */
 	struct fakeip_entry *name_next;
 	uint64_t off;
+	uint64_t t_used; /* clock at the last use (I4) */
 	uint32_t hash;
 	uint32_t pins;
 	uint8_t name_len;
@@ -70,6 +74,9 @@ struct fakeip_pool {
 struct fakeip {
 	struct fakeip_pool p4, p6;
 	uint8_t hash_key[16];
+	uint64_t min_age_ms; /* 0 without a clock */
+	uint64_t (*now_ms)(void *clock_arg);
+	void *clock_arg;
 };
 
 /* --- names ------------------------------------------------------------- */
@@ -171,6 +178,11 @@ static void buckets_maybe_grow(struct fakeip_pool *p)
 
 /* --- LRU --------------------------------------------------------------- */
 
+static uint64_t now_ms(const struct fakeip *f)
+{
+	return f->now_ms != NULL ? f->now_ms(f->clock_arg) : 0;
+}
+
 static void lru_unlink(struct fakeip_entry *e)
 {
 	e->lru.prev->next = e->lru.next;
@@ -178,20 +190,24 @@ static void lru_unlink(struct fakeip_entry *e)
 	e->lru.prev = e->lru.next = NULL;
 }
 
-static void lru_push_newest(struct fakeip_pool *p, struct fakeip_entry *e)
+/* Also the moment of e's last use (I4): every caller is one. */
+static void lru_push_newest(const struct fakeip *f, struct fakeip_pool *p,
+			    struct fakeip_entry *e)
 {
+	e->t_used = now_ms(f);
 	e->lru.prev = p->lru.prev;
 	e->lru.next = &p->lru;
 	p->lru.prev->next = &e->lru;
 	p->lru.prev = &e->lru;
 }
 
-/* A use: pinned entries are off the list (I4) and need nothing. */
-static void touch(struct fakeip_pool *p, struct fakeip_entry *e)
+/* A use: pinned entries are off the list (I4) and need nothing; their
+ * final unpin is their last use. */
+static void touch(const struct fakeip *f, struct fakeip_pool *p, struct fakeip_entry *e)
 {
 	if (e->pins == 0) {
 		lru_unlink(e);
-		lru_push_newest(p, e);
+		lru_push_newest(f, p, e);
 	}
 }
 
@@ -322,7 +338,7 @@ static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *doma
 	hash = name_hash(f, name, len);
 	e = name_find(p, name, len, hash);
 	if (e) {
-		touch(p, e);
+		touch(f, p, e);
 		addr_of(p, e->off, out);
 		return 0;
 	}
@@ -335,6 +351,9 @@ static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *doma
 			return err;
 	} else if (p->lru.next != &p->lru) {
 		victim = (struct fakeip_entry *)p->lru.next;
+		/* The oldest is too young: so is every other (I4). */
+		if (f->min_age_ms > 0 && now_ms(f) - victim->t_used < f->min_age_ms)
+			return -EAGAIN;
 		off = victim->off;
 	} else {
 		return -ENOSPC;
@@ -361,7 +380,7 @@ static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *doma
 	}
 	p->slots[off] = e;
 	name_link(p, e);
-	lru_push_newest(p, e);
+	lru_push_newest(f, p, e);
 	buckets_maybe_grow(p);
 	addr_of(p, off, out);
 	return 0;
@@ -388,13 +407,13 @@ static int pool_find(const struct fakeip *f, const struct fakeip_pool *p,
 	return 0;
 }
 
-static const char *pool_domain(struct fakeip_pool *p, const uint8_t *a)
+static const char *pool_domain(const struct fakeip *f, struct fakeip_pool *p, const uint8_t *a)
 {
 	struct fakeip_entry *e = entry_at(p, a);
 
 	if (!e)
 		return NULL;
-	touch(p, e);
+	touch(f, p, e);
 	return e->name;
 }
 
@@ -411,7 +430,7 @@ static int pool_pin(struct fakeip_pool *p, const uint8_t *a)
 	return 0;
 }
 
-static int pool_unpin(struct fakeip_pool *p, const uint8_t *a)
+static int pool_unpin(const struct fakeip *f, struct fakeip_pool *p, const uint8_t *a)
 {
 	struct fakeip_entry *e = entry_at(p, a);
 
@@ -419,7 +438,7 @@ static int pool_unpin(struct fakeip_pool *p, const uint8_t *a)
 		return -ENOENT;
 	/* The flow just ended: its mapping was in use until now. */
 	if (--e->pins == 0)
-		lru_push_newest(p, e);
+		lru_push_newest(f, p, e);
 	return 0;
 }
 
@@ -516,6 +535,9 @@ int fakeip_create(const struct fakeip_config *cfg, struct fakeip **out)
 	if (!f)
 		return -ENOMEM;
 	memcpy(f->hash_key, cfg->hash_key, sizeof(f->hash_key));
+	f->now_ms = cfg->now_ms;
+	f->clock_arg = cfg->clock_arg;
+	f->min_age_ms = cfg->now_ms != NULL ? cfg->min_age_ms : 0;
 	if (cfg->has4) {
 		err = pool_init(&f->p4, 4, cfg->net4, cfg->prefix4,
 				cfg->n_exclude4 ? cfg->exclude4[0] : NULL,
@@ -571,12 +593,12 @@ int fakeip_find6(const struct fakeip *f, const char *domain, uint8_t out[16])
 
 const char *fakeip_domain4(struct fakeip *f, const uint8_t a[4])
 {
-	return pool_domain(&f->p4, a);
+	return pool_domain(f, &f->p4, a);
 }
 
 const char *fakeip_domain6(struct fakeip *f, const uint8_t a[16])
 {
-	return pool_domain(&f->p6, a);
+	return pool_domain(f, &f->p6, a);
 }
 
 const char *fakeip_peek4(const struct fakeip *f, const uint8_t a[4])
@@ -610,7 +632,7 @@ int fakeip_pin4(struct fakeip *f, const uint8_t a[4])
 
 int fakeip_unpin4(struct fakeip *f, const uint8_t a[4])
 {
-	return pool_unpin(&f->p4, a);
+	return pool_unpin(f, &f->p4, a);
 }
 
 int fakeip_pin6(struct fakeip *f, const uint8_t a[16])
@@ -620,7 +642,7 @@ int fakeip_pin6(struct fakeip *f, const uint8_t a[16])
 
 int fakeip_unpin6(struct fakeip *f, const uint8_t a[16])
 {
-	return pool_unpin(&f->p6, a);
+	return pool_unpin(f, &f->p6, a);
 }
 
 size_t fakeip_count(const struct fakeip *f)

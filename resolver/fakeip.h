@@ -2,7 +2,8 @@
  *
  * An A/AAAA query is answered with an address from a configured range; a
  * later flow to that address is sent upstream by name. Pure: no I/O, no
- * clock, no globals; one loop thread owns an instance.
+ * globals, the time only from the caller's clock; one loop thread owns an
+ * instance.
  *
  * Each family (IPv4, IPv6) is an independent pool with its own range, cap
  * and LRU order; a name can hold one address in each.
@@ -15,9 +16,14 @@
  * A pinned mapping (a live flow uses it) is never reassigned, so a flow's
  * address keeps meaning the same name for the flow's whole life.
  *
- * Hazard the caller sizes against: a client that caches an answer longer
- * than it takes `cap` other names to be asked will connect to an address
- * that now means another name. Keep the pool large and the TTL short.
+ * Minimum age: with min_age_ms and a clock, a mapping is reassigned only
+ * once it has gone unused for min_age_ms; when even the least recently
+ * used one is younger, the lookup fails with -EAGAIN rather than hand a
+ * client's recent answer to another name. A client that caches an answer
+ * for less than the minimum age always reaches the name it asked for.
+ * Without it (0, or no clock) a client that keeps an answer longer than it
+ * takes `cap` other names to be asked connects to an address that now
+ * means another name.
  */
 #ifndef T2S_FAKEIP_H
 #define T2S_FAKEIP_H
@@ -25,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "tun2socks/base/must_check.h"
 
 enum { FAKEIP_DEFAULT_MAX_ENTRIES = 65536 };
 
@@ -55,11 +62,17 @@ struct fakeip_config {
 	/* Key of the name hash. Names come from the network: pass random bytes
 	 * so nobody can pick names that share one hash chain. */
 	uint8_t hash_key[16];
+	/* A mapping is reassigned only after going unused this long, by
+	 * now_ms(clock_arg) (any monotonic milliseconds). 0 or now_ms NULL:
+	 * reassigned as soon as it is the least recently used. */
+	uint64_t min_age_ms;
+	uint64_t (*now_ms)(void *clock_arg);
+	void *clock_arg;
 };
 
 /* *out cleared first. 0, -EINVAL (no family, prefix out of range, a range
  * without a usable address), -ENOMEM. Nothing is allocated per address. */
-int fakeip_create(const struct fakeip_config *cfg, struct fakeip **out);
+T2S_MUST_CHECK int fakeip_create(const struct fakeip_config *cfg, struct fakeip **out);
 
 void fakeip_destroy(struct fakeip *f);
 
@@ -68,7 +81,8 @@ void fakeip_destroy(struct fakeip *f);
  * printable ASCII without space, labels of 1..63 bytes (escapes such as
  * "\032" from a DNS name decoder are kept as written). out is cleared first.
  * 0, -EINVAL (malformed name), -EAFNOSUPPORT (family not configured),
- * -ENOSPC (no fresh address and every mapping pinned), -ENOMEM. */
+ * -ENOSPC (no fresh address and every mapping pinned), -EAGAIN (no fresh
+ * address and no unpinned mapping unused for the minimum age), -ENOMEM. */
 int fakeip_lookup4(struct fakeip *f, const char *domain, uint8_t out[4]);
 int fakeip_lookup6(struct fakeip *f, const char *domain, uint8_t out[16]);
 

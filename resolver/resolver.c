@@ -9,7 +9,15 @@
  *  - r->open_handles counts the timer and the polls not yet through their
  *    close callback; r is freed only when it is 0 and destroy was asked;
  *  - the timer is re-armed from ares_timeout() after every call into
- *    c-ares that may have changed its deadlines.
+ *    c-ares that may have changed its deadlines;
+ *  - r->pending counts every resolver_send() and resolver_lookup() whose
+ *    c-ares callback has not run yet, and never exceeds r->max_pending:
+ *    c-ares looks for a free 16-bit ID by trying random ones
+ *    (generate_unique_qid), which spins once most of the 65536 are taken,
+ *    and every outstanding query holds memory until it times out;
+ *  - every resolver_send() c-ares accepted is on r->own[qid % buckets]
+ *    until its callback runs, so a query of ours that comes back into the
+ *    TUN can be recognised (resolver_is_own_query, docs/design.md §7).
  */
 #include "resolver/resolver.h"
 
@@ -29,6 +37,10 @@ enum {
 	RESOLVER_PORT = 53,
 	RESOLVER_ENTRY_MAX = 128, /* one server entry, text form */
 	RESOLVER_CSV_MAX = 4096,
+	/* 1/16 of c-ares' ID space: a random ID is free 15 times in 16, and
+	 * a getaddrinfo (two queries) still fits. */
+	RESOLVER_PENDING_MAX = 4096,
+	RESOLVER_OWN_BUCKETS = 256,
 };
 
 struct resolver_poll {
@@ -36,7 +48,13 @@ struct resolver_poll {
 	struct resolver *r;
 	ares_socket_t fd;
 	struct resolver_poll *next;
+	/* The socket's own address (c-ares connects before it asks for a
+	 * watch); local_len 0 when unknown. */
+	struct sockaddr_storage local;
+	socklen_t local_len;
 };
+
+struct resolver_req;
 
 struct resolver {
 	uv_loop_t *loop;
@@ -45,17 +63,25 @@ struct resolver {
 	struct resolver_poll *polls;
 	struct sock_opts sock;
 	unsigned open_handles;
+	unsigned pending, max_pending;
+	struct resolver_req *own[RESOLVER_OWN_BUCKETS];
 	bool shut;
 	bool destroyed;
 };
 
 /* One resolver_send() in flight: c-ares gets this as its callback arg. */
 struct resolver_req {
+	struct resolver *r;
 	resolver_cb cb; /* NULL: the caller was told of a failure already */
 	void *arg;
+	struct resolver_req *own_next; /* on r->own while tracked */
 	bool in_send;   /* inside ares_send_dnsrec(): do not call cb */
 	bool fired;
+	bool tracked;
 	int sync_status;
+	unsigned short qid;
+	uint16_t qtype;
+	char name[]; /* the question's name as sent */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, const char *a,
@@ -350,6 +376,9 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable,
 		p->h.data = p;
 		p->r = r;
 		p->fd = fd;
+		p->local_len = sizeof(p->local);
+		if (getsockname(fd, (struct sockaddr *)&p->local, &p->local_len) < 0)
+			p->local_len = 0; /* only the ID check then */
 		p->next = r->polls;
 		r->polls = p;
 		r->open_handles++;
@@ -358,7 +387,10 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable,
 		events |= UV_READABLE;
 	if (writable)
 		events |= UV_WRITABLE;
-	uv_poll_start(&p->h, events, on_poll);
+	if (uv_poll_start(&p->h, events, on_poll) < 0)
+		/* Unwatched, like a poll we could not allocate: its queries
+		 * end by timeout. */
+		close_poll(r, p);
 }
 
 /* ares_set_socket_configure_callback: runs after socket(), before
@@ -410,6 +442,9 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
 	}
 	r->loop = loop;
 	r->sock = cfg->sock;
+	r->max_pending = cfg->max_pending ? cfg->max_pending : RESOLVER_PENDING_MAX;
+	if (r->max_pending > RESOLVER_PENDING_MAX)
+		r->max_pending = RESOLVER_PENDING_MAX;
 
 	st = ares_library_init(ARES_LIB_INIT_ALL);
 	if (st != ARES_SUCCESS) {
@@ -446,8 +481,13 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
 	}
 	ares_set_socket_configure_callback(r->chan, on_sock_configure, r);
 
-	/* Last: from here on r can only go through the close callbacks. */
-	uv_timer_init(loop, &r->timer);
+	/* Last: from here on r can only go through the close callbacks. On
+	 * failure nothing is registered with the loop. */
+	ret = uv_timer_init(loop, &r->timer);
+	if (ret < 0) {
+		set_err(err, errlen, "cannot start the resolver's timer: %s%s", uv_strerror(ret), "");
+		goto err_chan;
+	}
 	r->timer.data = r;
 	r->open_handles = 1;
 	free(csv);
@@ -465,6 +505,25 @@ err_csv:
 	return ret;
 }
 
+static void own_unlink(struct resolver_req *req)
+{
+	struct resolver_req **pp = &req->r->own[req->qid % RESOLVER_OWN_BUCKETS];
+
+	if (!req->tracked)
+		return;
+	while (*pp != req)
+		pp = &(*pp)->own_next;
+	*pp = req->own_next;
+	req->tracked = false;
+}
+
+static void req_free(struct resolver_req *req)
+{
+	own_unlink(req);
+	req->r->pending--;
+	free(req);
+}
+
 static void on_reply(void *arg, ares_status_t status, size_t timeouts,
 		     const ares_dns_record_t *reply)
 {
@@ -478,38 +537,60 @@ static void on_reply(void *arg, ares_status_t status, size_t timeouts,
 		req->sync_status = ret < 0 ? ret : -EIO;
 		return;
 	}
+	/* Answered: a copy of it coming back into the TUN from now on is no
+	 * longer "ours" by ID (its socket still is). */
+	own_unlink(req);
 	if (req->cb != NULL)
 		req->cb(req->arg, ret, ret == 0 ? reply : NULL);
-	free(req);
+	req_free(req);
 }
 
 int resolver_send(struct resolver *r, const struct ares_dns_record *query,
 		  resolver_cb cb, void *arg)
 {
 	struct resolver_req *req;
+	const char *name = NULL;
+	ares_dns_rec_type_t qtype = 0;
 	ares_status_t st;
+	unsigned short qid = 0;
+	size_t nlen;
 	int ret;
 
 	if (r->shut)
 		return -ESHUTDOWN;
-	req = calloc(1, sizeof(*req));
+	if (r->pending >= r->max_pending)
+		return -EAGAIN;
+	if (ares_dns_record_query_get(query, 0, &name, &qtype, NULL) != ARES_SUCCESS)
+		name = NULL; /* c-ares refuses it below */
+	nlen = name != NULL ? strlen(name) : 0;
+	req = calloc(1, sizeof(*req) + nlen + 1);
 	if (req == NULL)
 		return -ENOMEM;
+	req->r = r;
 	req->cb = cb;
 	req->arg = arg;
+	req->qtype = (uint16_t)qtype;
+	memcpy(req->name, name != NULL ? name : "", nlen + 1);
 	req->in_send = true;
-	st = ares_send_dnsrec(r->chan, query, on_reply, req, NULL);
+	r->pending++;
+	st = ares_send_dnsrec(r->chan, query, on_reply, req, &qid);
 	req->in_send = false;
 	if (req->fired) {
 		ret = req->sync_status;
-		free(req);
+		req_free(req);
 		goto out;
 	}
 	ret = status_to_errno((int)st);
-	if (ret < 0)
+	if (ret < 0) {
 		/* Still queued in c-ares despite the error: it will call
 		 * on_reply later, which then only frees req. */
 		req->cb = NULL;
+		goto out;
+	}
+	req->qid = qid;
+	req->tracked = true;
+	req->own_next = r->own[qid % RESOLVER_OWN_BUCKETS];
+	r->own[qid % RESOLVER_OWN_BUCKETS] = req;
 out:
 	rearm_timer(r);
 	return ret;
@@ -518,6 +599,55 @@ out:
 void resolver_set_sock(struct resolver *r, const struct sock_opts *sock)
 {
 	r->sock = *sock;
+}
+
+static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (b->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+bool resolver_is_own_query(const struct resolver *r, const struct sockaddr *src,
+			   uint16_t id, const char *name, uint16_t qtype)
+{
+	const struct resolver_req *req;
+	const struct resolver_poll *p;
+
+	if (r == NULL || r->shut)
+		return false;
+	/* c-ares keeps an ID unique among its outstanding queries, and the
+	 * name and type must match too: a client's query that happens to
+	 * carry the same random ID is not mistaken for ours. c-ares may
+	 * randomise the name's case (DNS 0x20). */
+	for (req = r->own[id % RESOLVER_OWN_BUCKETS]; req != NULL; req = req->own_next)
+		if (req->qid == id && req->qtype == qtype && strcasecmp(req->name, name) == 0)
+			return true;
+	/* Sent from one of c-ares' sockets: also resolver_lookup()'s queries,
+	 * whose IDs c-ares keeps to itself. */
+	for (p = src != NULL ? r->polls : NULL; p != NULL; p = p->next)
+		if (p->local_len > 0 && same_endpoint(&p->local, src))
+			return true;
+	return false;
+}
+
+unsigned resolver_pending(const struct resolver *r)
+{
+	return r != NULL ? r->pending : 0;
 }
 
 void resolver_shutdown(struct resolver *r)
@@ -589,6 +719,7 @@ int resolver_first_server(const char *servers, struct sockaddr_storage *out)
 
 /* One resolver_lookup() in flight. */
 struct resolver_lookup_req {
+	struct resolver *r;
 	resolver_addr_cb cb;
 	void *arg;
 };
@@ -615,6 +746,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 	if (ret == 0 && n == 0)
 		ret = -ENOENT;
 	ares_freeaddrinfo(res);
+	req->r->pending--;
 	req->cb(req->arg, ret, ret == 0 ? addrs : NULL, ret == 0 ? n : 0);
 	free(req);
 }
@@ -626,11 +758,15 @@ int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, v
 
 	if (r->shut)
 		return -ESHUTDOWN;
+	if (r->pending >= r->max_pending)
+		return -EAGAIN;
 	req = calloc(1, sizeof(*req));
 	if (req == NULL)
 		return -ENOMEM;
+	req->r = r;
 	req->cb = cb;
 	req->arg = arg;
+	r->pending++;
 	ares_getaddrinfo(r->chan, name, NULL, &hints, on_addrinfo, req);
 	rearm_timer(r);
 	return 0;

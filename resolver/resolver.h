@@ -18,10 +18,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
 #include "tun2socks/base/sock.h"
+#include "tun2socks/base/must_check.h"
 
 struct resolver;
 struct ares_dns_record; /* <ares.h>: ares_dns_record_t */
@@ -37,13 +39,16 @@ struct resolver_config {
 	unsigned timeout_ms;   /* per try; 0 = 2000 */
 	unsigned tries;        /* 0 = 2 */
 	bool use_tcp;          /* ARES_FLAG_USEVC */
+	/* resolver_send() + resolver_lookup() outstanding at most; 0 and
+	 * anything above = 4096 (1/16 of c-ares' query IDs). */
+	unsigned max_pending;
 };
 
 /* Creates a resolver on loop. Returns 0 or -errno (-EINVAL for a server
  * string that does not parse, with a message in err, e.g.
  * "--dns-server: cannot parse 'x'"); *out is NULL on failure. err may be
  * NULL. */
-int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
+T2S_MUST_CHECK int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
 		    struct resolver **out, char *err, size_t errlen);
 
 /* Cancels pending queries (their callbacks run with -ECANCELED before this
@@ -70,15 +75,16 @@ typedef void (*resolver_cb)(void *arg, int status,
  * client's on the reply; the caller keeps ownership of query). On 0, cb
  * runs exactly once, later, from the loop (c-ares' query cache is off, so
  * never from within this call). On -errno cb never runs: -ESHUTDOWN after
- * resolver_shutdown(), or a failure c-ares reported at once. */
-int resolver_send(struct resolver *r, const struct ares_dns_record *query,
+ * resolver_shutdown(), -EAGAIN when max_pending queries are outstanding,
+ * or a failure c-ares reported at once. */
+T2S_MUST_CHECK int resolver_send(struct resolver *r, const struct ares_dns_record *query,
 		  resolver_cb cb, void *arg);
 
 /* Converts the servers syntax above to what ares_set_servers_csv() takes
  * ("1.1.1.1:53,[2001:db8::1]:53") into csv (capacity cap) and sets *tcp
  * when a tcp:// entry was seen. Returns 0, -EINVAL with a message in err,
  * or -ENOBUFS. Exposed for the tests and the CLI's early validation. */
-int resolver_parse_servers(const char *servers, char *csv, size_t cap,
+T2S_MUST_CHECK int resolver_parse_servers(const char *servers, char *csv, size_t cap,
 			   bool *tcp, char *err, size_t errlen);
 
 /* Addresses of a host name (A and AAAA, /etc/hosts first, RFC 6724
@@ -86,15 +92,28 @@ int resolver_parse_servers(const char *servers, char *csv, size_t cap,
  * RESOLVER_LOOKUP_MAX addresses (port 0), or -ENOENT (no such name or no
  * address), -ETIMEDOUT, -ECANCELED (shutdown)... cb runs exactly once; it
  * MAY run before resolver_lookup() returns (a numeric name, /etc/hosts).
- * Returns 0, or -ESHUTDOWN / -ENOMEM (cb never runs). */
+ * Returns 0, or -ESHUTDOWN / -EAGAIN (max_pending reached) / -ENOMEM (cb
+ * never runs). */
 enum { RESOLVER_LOOKUP_MAX = 8 };
 struct sockaddr_storage;
 typedef void (*resolver_addr_cb)(void *arg, int status, const struct sockaddr_storage *addrs,
 				 size_t n);
-int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg);
+T2S_MUST_CHECK int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg);
+
+/* Whether a DNS query seen entering the TUN is one of ours come back (the
+ * upstream server is routed into the TUN: a forwarding loop): its ID, name
+ * (any case) and type match a resolver_send() still waiting for its
+ * answer, or src (the query's source address and port; may be NULL) is
+ * the local address of one of c-ares' sockets, which also covers
+ * resolver_lookup()'s queries. */
+bool resolver_is_own_query(const struct resolver *r, const struct sockaddr *src, uint16_t id,
+			   const char *name, uint16_t qtype);
+
+/* resolver_send() + resolver_lookup() calls whose callback has not run. */
+unsigned resolver_pending(const struct resolver *r);
 
 /* The first server of a servers string (syntax above) as an address with
  * its port: 0 or -EINVAL. For forwarders that talk to one server. */
-int resolver_first_server(const char *servers, struct sockaddr_storage *out);
+T2S_MUST_CHECK int resolver_first_server(const char *servers, struct sockaddr_storage *out);
 
 #endif

@@ -119,7 +119,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		.realip_max = 64,
 	};
 	struct dns_intercept_config rc = { .mode = DNS_MODE_REAL_IP, .realip_max = 64 };
-	struct dns_forwarder ff = { fwd_send, &fake_fwd }, rf = { fwd_send, &real_fwd };
+	struct dns_forwarder ff = { .send = fwd_send, .ctx = &fake_fwd },
+			     rf = { .send = fwd_send, .ctx = &real_fwd };
 	char err[256];
 
 	(void)argc;

@@ -19,6 +19,19 @@ tcpflood: one TCP connection to SERVER:53; writes COUNT framed queries
          without reading (until the socket stays blocked for 2 s), then
          reads answers until 5 s pass without one. Prints "sent=N
          answered=N".
+flood:   for --seconds, send queries of --qtype for distinct names
+         (f<i>.<SUFFIX>) to SERVER:53 over UDP from --sockets sockets, as
+         fast as they take them (at most --rate a second when given),
+         reading answers meanwhile; then waits --drain seconds for the
+         rest. Prints "sent=N answered=N servfail=N noerror=N other=N
+         p50_ms=X max_ms=Y". Exits 0 (the shell judges).
+churn:   asks SERVER for the A records of --targets names (t<i>.<SUFFIX>),
+         then of --churn other names (c<k>.<CHURN_SUFFIX>), then connects
+         to each target's answer on --port and GETs --path with the
+         target's name as Host, expecting a body of --sha256. Prints
+         "targets=N resolved=N churn=N churn_servfail=N ok=N wrong=N
+         failed=N" (wrong: reset, refused or another body: the address
+         led somewhere else). Exit 0 only when every target was ok.
 hold:    connect to HOST:PORT (TCP), print "connected", then every second
          send a line and expect it back (the sink's echo port) until
          --seconds pass. Prints "rounds=N ok=N". Exit 0 if all ok.
@@ -257,6 +270,146 @@ def cmd_tcpflood(a):
     return 0
 
 
+def cmd_flood(a):
+    qtype = {"A": 1, "MX": 15, "TXT": 16, "AAAA": 28, "HTTPS": 65}[a.qtype]
+    socks = []
+    for _ in range(a.sockets):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect((a.server, 53))
+        s.setblocking(False)
+        socks.append(s)
+    sent_at = {}           # (socket index, id) -> time sent
+    rtts = []
+    sent = answered = servfail = noerror = other = 0
+    t0 = time.time()
+    end = t0 + a.seconds
+    interval = 1.0 / a.rate if a.rate > 0 else 0.0
+    next_send = t0
+
+    def read_all(timeout):
+        nonlocal answered, servfail, noerror, other
+        r, _, _ = select.select(socks, [], [], timeout)
+        for s in r:
+            i = socks.index(s)
+            while True:
+                try:
+                    msg = s.recv(4096)
+                except (BlockingIOError, ConnectionRefusedError):
+                    break
+                if len(msg) < 12:
+                    continue
+                qid, flags = struct.unpack("!HH", msg[:4])
+                t = sent_at.pop((i, qid), None)
+                if t is None:
+                    continue
+                answered += 1
+                rtts.append(time.time() - t)
+                rcode = flags & 0xF
+                if rcode == 2:
+                    servfail += 1
+                elif rcode == 0:
+                    noerror += 1
+                else:
+                    other += 1
+
+    while time.time() < end:
+        now = time.time()
+        if now >= next_send:
+            i = sent % len(socks)
+            qid = (sent // len(socks)) % 65535 + 1
+            try:
+                socks[i].send(build_query(qid, f"f{sent}.{a.suffix}", qtype))
+                sent_at[(i, qid)] = now
+                sent += 1
+            except (BlockingIOError, ConnectionRefusedError):
+                pass
+            next_send = now + interval
+        read_all(0 if interval == 0 else max(0.0, next_send - time.time()))
+    end = time.time() + a.drain
+    while sent_at and time.time() < end:
+        read_all(0.1)
+    rtts.sort()
+    p50 = rtts[len(rtts) // 2] * 1000 if rtts else 0
+    mx = rtts[-1] * 1000 if rtts else 0
+    print(f"sent={sent} answered={answered} servfail={servfail} noerror={noerror} "
+          f"other={other} p50_ms={p50:.1f} max_ms={mx:.1f}", flush=True)
+    return 0
+
+
+def ask_a(s, qid, name, tries=3):
+    """(rcode, [addresses]) of one A query over the connected socket s."""
+    for _ in range(tries):
+        s.send(build_query(qid, name))
+        end = time.time() + 1.0
+        while time.time() < end:
+            r, _, _ = select.select([s], [], [], max(0.0, end - time.time()))
+            if not r:
+                break
+            got, rcode, addrs = parse_answer(s.recv(4096))
+            if got == qid:
+                return rcode, addrs
+    return -1, []
+
+
+def http_get(addr, port, host, path, timeout):
+    """sha256 hex of the body, or raises OSError."""
+    import hashlib
+    c = socket.create_connection((addr, port), timeout=timeout)
+    try:
+        c.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                  .encode())
+        data = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+    finally:
+        c.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise OSError(f"status {head[:40]!r}")
+    return hashlib.sha256(body).hexdigest()
+
+
+def cmd_churn(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((a.server, 53))
+    qid = 1
+    targets = []
+    for i in range(a.targets):
+        name = f"t{i}.{a.suffix}"
+        rcode, addrs = ask_a(s, qid, name)
+        qid += 1
+        if rcode == 0 and len(addrs) == 1:
+            targets.append((name, addrs[0]))
+        else:
+            print(f"target {name}: rcode={rcode} {addrs}", file=sys.stderr)
+    servfail = 0
+    for k in range(a.churn):
+        rcode, _ = ask_a(s, qid & 0xFFFF or 1, f"c{k}.{a.churn_suffix}")
+        qid += 1
+        servfail += rcode == 2
+    ok = wrong = failed = 0
+    for name, addr in targets:
+        try:
+            got = http_get(addr, a.port, name, a.path, a.timeout)
+            if got == a.sha256:
+                ok += 1
+            else:
+                wrong += 1
+                print(f"{name} at {addr}: another body", file=sys.stderr)
+        except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError) as e:
+            wrong += 1
+            print(f"{name} at {addr}: {e!r}", file=sys.stderr)
+        except OSError as e:
+            failed += 1
+            print(f"{name} at {addr}: {e!r}", file=sys.stderr)
+    print(f"targets={a.targets} resolved={len(targets)} churn={a.churn} "
+          f"churn_servfail={servfail} ok={ok} wrong={wrong} failed={failed}", flush=True)
+    return 0 if ok == a.targets else 1
+
+
 def cmd_hold(a):
     c = socket.create_connection((a.host, a.port), timeout=5)
     print("connected", flush=True)
@@ -307,13 +460,32 @@ def main():
     t = sub.add_parser("tcpflood")
     t.add_argument("--server", required=True)
     t.add_argument("--count", type=int, default=20000)
+    fl = sub.add_parser("flood")
+    fl.add_argument("--server", required=True)
+    fl.add_argument("--suffix", default="flood.example.test")
+    fl.add_argument("--qtype", default="MX")
+    fl.add_argument("--seconds", type=float, default=5)
+    fl.add_argument("--sockets", type=int, default=8)
+    fl.add_argument("--rate", type=float, default=0)
+    fl.add_argument("--drain", type=float, default=5)
+    ch = sub.add_parser("churn")
+    ch.add_argument("--server", required=True)
+    ch.add_argument("--suffix", default="example.test")
+    ch.add_argument("--churn-suffix", default="churn.example.test")
+    ch.add_argument("--targets", type=int, default=20)
+    ch.add_argument("--churn", type=int, default=300)
+    ch.add_argument("--port", type=int, default=80)
+    ch.add_argument("--path", default="/1k")
+    ch.add_argument("--sha256", required=True)
+    ch.add_argument("--timeout", type=float, default=10)
     h = sub.add_parser("hold")
     h.add_argument("--host", required=True)
     h.add_argument("--port", type=int, required=True)
     h.add_argument("--seconds", type=float, default=10)
     a = p.parse_args()
     return {"cycle": cmd_cycle, "garbage": cmd_garbage, "latency": cmd_latency,
-            "tcpflood": cmd_tcpflood, "hold": cmd_hold}[a.cmd](a)
+            "tcpflood": cmd_tcpflood, "hold": cmd_hold, "flood": cmd_flood,
+            "churn": cmd_churn}[a.cmd](a)
 
 
 if __name__ == "__main__":

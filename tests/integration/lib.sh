@@ -25,6 +25,8 @@
 #   T2S_KEEP        1: keep the run directory (logs, configs) after the run
 #   T2S_VERBOSE     1: more chatter in the test log
 #   T2S_PCAP        1: tcpdump the veth in S into the run directory
+#   T2S_DAEMON_NOFILE  SOFT:HARD: the daemon's RLIMIT_NOFILE (default
+#                   65536 both)
 
 T2S_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 T2S_ITEST=$T2S_ROOT/tests/integration
@@ -581,6 +583,18 @@ require_daemon() {
 	return 1
 }
 
+# daemon_nofile: the descriptor limits the daemon starts with (in the
+# subshell that execs it).
+daemon_nofile() {
+	if [[ -n ${T2S_DAEMON_NOFILE:-} ]]; then
+		# soft first: a hard limit below the current soft one is refused
+		ulimit -Sn "${T2S_DAEMON_NOFILE%%:*}" && ulimit -Hn "${T2S_DAEMON_NOFILE#*:}"
+	else
+		ulimit -n 65536 2>/dev/null
+	fi
+	return 0
+}
+
 # daemon_start PROXY_URL [extra args...]: start tun2socks in C, wait for the
 # TUN, route C's default (v4 and v6) into it. Returns non-zero if the daemon
 # died or the TUN did not appear.
@@ -613,7 +627,7 @@ daemon_start() {
 	DAEMON_RUNS=$((DAEMON_RUNS + 1))
 	log "daemon ($DAEMON_WRAP) #$DAEMON_RUNS: ${cmd[*]}"
 	DAEMON_RC=
-	(ulimit -n 65536 2>/dev/null; exec ip netns exec "$NS_C" "${cmd[@]}") >>"$DAEMON_LOG" 2>&1 &
+	(daemon_nofile; exec ip netns exec "$NS_C" "${cmd[@]}") >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
 	# The TUN must appear and come up (the daemon configures it).
 	for ((i = 0; i < t * 20; i++)); do

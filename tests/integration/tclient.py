@@ -14,6 +14,11 @@ reuse:      connect from the same local port to the same destination several
 halfclose:  send bytes, shut the write side, read the server's answer (the
             sink's --eof-port) and check it.
 idlewait:   connect and wait until the connection ends; prints how long.
+holdget:    open N connections one after another, each sending GET PATH
+            (keep-alive) and checking the body's sha256, and keep the served
+            ones open; then GET once more on every served one. Prints
+            "served=N refused=N eof=N other=N again_ok=N" (refused: reset or
+            refused; eof: closed before an answer; other: anything else).
 
 Every wait is bounded by --timeout / --hold.
 """
@@ -142,6 +147,78 @@ def cmd_idle(a):
         for s in socks:
             s.close()
     print("closed", flush=True)
+    return 0
+
+
+def get_keepalive(sock, host, port, path, timeout):
+    """One GET on a kept-alive connection: the body (raises on errors; EOF
+    before the answer is EOFError)."""
+    sock.settimeout(timeout)
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n"
+                  "User-Agent: t2s-tclient\r\n\r\n" % (path, host, port)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = sock.recv(65536)
+        if not b:
+            raise EOFError("closed after %d bytes" % len(buf))
+        buf += b
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    if b" 200 " not in lines[0] + b" ":
+        raise ValueError("status line %r" % lines[0][:60])
+    clen = None
+    for l in lines[1:]:
+        k, _, v = l.partition(b":")
+        if k.strip().lower() == b"content-length":
+            clen = int(v)
+    if clen is None:
+        raise ValueError("no content-length")
+    while len(body) < clen:
+        b = sock.recv(65536)
+        if not b:
+            raise EOFError("closed in the body")
+        body += b
+    return body
+
+
+def cmd_holdget(a):
+    raise_nofile(a.n + 64)
+    served = []
+    refused = eof = other = 0
+    reasons = {}
+    for _ in range(a.n):
+        s = socket.socket(family_of(a.host), socket.SOCK_STREAM)
+        try:
+            s.settimeout(a.timeout)
+            s.connect((a.host, a.port))
+            body = get_keepalive(s, a.host, a.port, a.path, a.timeout)
+            if a.sha256 and hashlib.sha256(body).hexdigest() != a.sha256:
+                raise ValueError("sha256 mismatch")
+            served.append(s)
+            continue
+        except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError):
+            refused += 1
+        except EOFError:
+            eof += 1
+        except Exception as e:  # noqa: BLE001 - every failure is a result
+            other += 1
+            r = "%s: %s" % (type(e).__name__, e)
+            reasons[r] = reasons.get(r, 0) + 1
+        s.close()
+    again = 0
+    for s in served:
+        try:
+            get_keepalive(s, a.host, a.port, a.path, a.timeout)
+            again += 1
+        except Exception as e:  # noqa: BLE001
+            r = "again: %s: %s" % (type(e).__name__, e)
+            reasons[r] = reasons.get(r, 0) + 1
+    for s in served:
+        s.close()
+    print("served=%d refused=%d eof=%d other=%d again_ok=%d"
+          % (len(served), refused, eof, other, again), flush=True)
+    for r, c in sorted(reasons.items(), key=lambda x: -x[1])[:5]:
+        print("  %dx %s" % (c, r), flush=True)
     return 0
 
 
@@ -278,9 +355,17 @@ def main():
     w.add_argument("--host", required=True)
     w.add_argument("--port", type=int, required=True)
     w.add_argument("--timeout", type=float, default=10)
+    g = sub.add_parser("holdget")
+    g.add_argument("--host", required=True)
+    g.add_argument("--port", type=int, default=80)
+    g.add_argument("--path", default="/1k")
+    g.add_argument("--n", type=int, default=2000)
+    g.add_argument("--sha256", default="")
+    g.add_argument("--timeout", type=float, default=10)
     a = ap.parse_args()
     return {"concurrent": cmd_concurrent, "idle": cmd_idle, "reuse": cmd_reuse,
-            "halfclose": cmd_halfclose, "idlewait": cmd_idlewait}[a.cmd](a)
+            "halfclose": cmd_halfclose, "idlewait": cmd_idlewait,
+            "holdget": cmd_holdget}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@
 #     dns_realip                 A answers are dnsmasq's; curl by name: danted
 #                                gets the name (address -> name map) and asks
 #                                dnsmasq for it
-#   daemon #3: --fake-ip-range 198.18.0.0/24 (253 addresses)
+#   daemon #3: --fake-ip-range 198.18.0.0/24 (253 addresses), --fake-ip-min-age 0
 #     dns_pool_cycle             10 000 names cycle the pool while a download
 #                                to a pinned name runs: nobody else gets its
 #                                address, it keeps its address, the download
@@ -203,8 +203,10 @@ fi
 daemon_finish
 
 # ---- daemon #3: a small pool cycled by 10 000 names ----------------------------------
+# (the minimum age off: the cycle reuses every address at once; see
+# test_fake_pool.sh for the guard)
 start_or_fail "dns_pool_cycle" "socks5://$S_IP:$SOCKS_PORT" --dns-server "$S_IP" \
-	--fake-ip-range 198.18.0.0/24 --log-level warn
+	--fake-ip-range 198.18.0.0/24 --fake-ip-min-age 0 --log-level warn
 pa=$(cx_dig +short pinned.example.test A 2>&1)
 # a download that lasts through the cycle: 64 MiB at 4 MiB/s
 cx curl -4 -q --noproxy '*' -sS -m 120 --limit-rate 4M -o "$RUN_DIR/pinned.out" \

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "tun2socks/app/cli.h"
 #include "test.h"
 
@@ -280,6 +281,42 @@ static void test_fake_ip_range(void)
 	}
 }
 
+static void test_fake_ip_min_age(void)
+{
+	struct options c;
+	char err[256];
+
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", NULL, NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.dns.fake_min_age, 60);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-min-age", "0", NULL, NULL),
+		 CLI_RUN);
+	T_EQ_INT(c.dns.fake_min_age, 0);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-min-age=300", NULL, NULL, NULL),
+		 CLI_RUN);
+	T_EQ_INT(c.dns.fake_min_age, 300);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-min-age", "-1", NULL, NULL),
+		 -EINVAL);
+	T_EQ_STR(err, "--fake-ip-min-age: expected seconds from 0 to 86400, got '-1'");
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-min-age", "86401", NULL, NULL),
+		 -EINVAL);
+
+	/* dns.fake-ip-min-age applies unless the flag was given. */
+	static const char yaml[] = "dns:\n  enable: true\n  fake-ip-min-age: 5\n";
+	struct config *conf = NULL;
+	struct conf_err_list ce;
+
+	T_EQ_INT(config_load_buf(yaml, strlen(yaml), "t.yaml", &conf, &ce), 0);
+	if (conf == NULL)
+		return;
+	T_EQ_INT(parse(&c, err, "-c", "t.yaml", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(options_apply_config(&c, conf, err, sizeof(err)), 0);
+	T_EQ_INT(c.dns.fake_min_age, 5);
+	T_EQ_INT(parse(&c, err, "-c", "t.yaml", "--fake-ip-min-age", "7", NULL), CLI_RUN);
+	T_EQ_INT(options_apply_config(&c, conf, err, sizeof(err)), 0);
+	T_EQ_INT(c.dns.fake_min_age, 7);
+	config_free(conf);
+}
+
 static void test_fake_ip_filter(void)
 {
 	static const char *const bad[] = { "a..b", "*example.com", "exa mple.com", "++.a.com",
@@ -442,6 +479,7 @@ int main(void)
 	T_RUN(test_dns_mode);
 	T_RUN(test_dns_server);
 	T_RUN(test_fake_ip_range);
+	T_RUN(test_fake_ip_min_age);
 	T_RUN(test_fake_ip_filter);
 	T_RUN(test_dns_all_flags);
 	T_RUN(test_fake_ip_filter_repeat_after_spaces);

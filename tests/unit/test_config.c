@@ -374,7 +374,8 @@ static void test_defaults(void)
 
 	/* Other values of the simple keys. */
 	T_EQ_INT(load("log-level: silent\nipv6: false\nrouting-mark: 255\n"
-		      "dns: {enhanced-mode: normal, fake-ip-range6: 'fdfe::1/64', fake-ip-ttl: 5}\n",
+		      "dns: {enhanced-mode: normal, fake-ip-range6: 'fdfe::1/64', fake-ip-ttl: 5,\n"
+		      "      fake-ip-min-age: 0}\n",
 		      &cfg, &err),
 		 0);
 	if (cfg) {
@@ -386,6 +387,8 @@ static void test_defaults(void)
 		T_EQ_INT(cfg->dns.fake_ip_range6.prefix, 64);
 		T_EQ_INT(cfg->dns.fake_ip_range6.pos.col, 47); /* inside the quotes */
 		T_EQ_INT(cfg->dns.fake_ip_ttl, 5);
+		T_CHECK(cfg->dns.has_fake_ip_min_age);
+		T_EQ_INT(cfg->dns.fake_ip_min_age, 0);
 		config_free(cfg);
 	}
 }
@@ -594,6 +597,8 @@ static void test_cidr_dns_errors(void)
 		   "11111111111111111111111111111111111111111111111111]\n", 2, 16,
 		   "entry too long");
 	expect_err("dns:\n  fake-ip-ttl: 0\n", 2, 16, "dns.fake-ip-ttl: expected an integer from 1 to 86400");
+	expect_err("dns:\n  fake-ip-min-age: 86401\n", 2, 20,
+		   "dns.fake-ip-min-age: expected an integer from 0 to 86400");
 }
 
 static void test_proxy_errors(void)

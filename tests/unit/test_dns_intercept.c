@@ -162,9 +162,13 @@ static struct dns_intercept_config fake_cfg(void)
 	return c;
 }
 
+/* The forwarder's own-query check env_init installs (NULL: none). */
+static bool (*own_hook)(void *ctx, const struct sockaddr *src, uint16_t id, const char *name,
+			uint16_t qtype);
+
 static bool env_init(struct env *e, const struct dns_intercept_config *cfg, struct stack *st)
 {
-	struct dns_forwarder fw = { fwd_send, &e->fwd };
+	struct dns_forwarder fw = { .send = fwd_send, .ctx = &e->fwd, .is_own = own_hook };
 	int r;
 
 	memset(e, 0, sizeof(*e));
@@ -774,7 +778,7 @@ static void test_create_errors(void)
 	static const char *const bad[] = { "good.example", "bad..pattern", NULL };
 	static const uint8_t only[1][4] = { { 198, 18, 0, 0 } };
 	struct dns_intercept_config cfg = fake_cfg();
-	struct dns_forwarder fw = { fwd_send, NULL };
+	struct dns_forwarder fw = { .send = fwd_send, .ctx = NULL };
 	struct dns_intercept *di = (struct dns_intercept *)&di;
 	uv_loop_t loop;
 	char err[256];
@@ -1008,6 +1012,129 @@ static void test_forward_errors(void)
 	/* Fake answers still work. */
 	uint8_t a[16];
 	T_CHECK(fake_addr(&e, 0x57, "late.example", 4, a));
+	env_done(&e);
+}
+
+/* Asks di as client src:sport (to 192.0.2.53:53). */
+static int ask_from(struct env *e, const char *src, uint16_t sport, uint16_t id,
+		    const char *name, int qtype)
+{
+	struct dns_client cl = { .src = ip_str(src), .dst = ip_str("192.0.2.53"),
+				 .sport = sport, .dport = 53 };
+	uint8_t q[600];
+	size_t n = mk_query(q, sizeof(q), id, name, qtype, 0);
+
+	T_CHECK(n > 0);
+	return dns_intercept_query_from(e->di, &cl, q, n, 0, out, sizeof(out), later_fn, &lt);
+}
+
+/* Forwarded queries waiting for the upstream are capped per client and
+ * in total: the excess gets SERVFAIL at once and is counted; the room
+ * comes back as answers arrive. */
+static void test_pending_caps(void)
+{
+	struct dns_intercept_config cfg = fake_cfg();
+	struct env e;
+	ares_dns_record_t *rec;
+	int n;
+
+	cfg.max_pending = 8;
+	cfg.max_pending_client = 3;
+	if (!env_init(&e, &cfg, NULL))
+		return;
+	for (uint16_t i = 0; i < 3; i++)
+		T_EQ_INT(ask_from(&e, "10.0.0.1", 1000, i, "mx.example", T_MX), -EINPROGRESS);
+	n = ask_from(&e, "10.0.0.1", 1000, 3, "mx.example", T_MX);
+	rec = CHECK_ANSWER(out, n, 3, "mx.example", T_MX, ARES_RCODE_SERVFAIL, 0);
+	ares_dns_record_destroy(rec);
+	T_EQ_INT(dns_intercept_stats(e.di)->capped, 1);
+	/* Other clients are not held back by 10.0.0.1 (IPv6 ones too). */
+	for (uint16_t i = 0; i < 3; i++)
+		T_EQ_INT(ask_from(&e, "fd00::2", 1000, i, "mx.example", T_MX), -EINPROGRESS);
+	T_EQ_INT(ask_from(&e, "10.0.0.3", 1000, 0, "mx.example", T_MX), -EINPROGRESS);
+	T_EQ_INT(ask_from(&e, "10.0.0.3", 1000, 1, "mx.example", T_MX), -EINPROGRESS);
+	T_EQ_INT(dns_intercept_pending(e.di), 8);
+	/* The total: a new client, and one of unknown address, get SERVFAIL. */
+	n = ask_from(&e, "10.0.0.4", 1000, 7, "mx.example", T_MX);
+	rec = CHECK_ANSWER(out, n, 7, "mx.example", T_MX, ARES_RCODE_SERVFAIL, 0);
+	ares_dns_record_destroy(rec);
+	n = ask(&e, 8, "mx.example", T_MX);
+	rec = CHECK_ANSWER(out, n, 8, "mx.example", T_MX, ARES_RCODE_SERVFAIL, 0);
+	ares_dns_record_destroy(rec);
+	T_EQ_INT(dns_intercept_stats(e.di)->capped, 3);
+	/* Fake answers need no upstream: never capped. */
+	uint8_t a[16];
+	T_CHECK(fake_addr(&e, 9, "capped.example", 4, a));
+	/* One answer of 10.0.0.1 frees one place, for it or anyone. */
+	fwd_complete(&e.fwd, 0, -ETIMEDOUT, NULL);
+	T_EQ_INT(dns_intercept_pending(e.di), 7);
+	T_EQ_INT(ask_from(&e, "10.0.0.1", 1000, 10, "mx.example", T_MX), -EINPROGRESS);
+	while (e.fwd.n > 0)
+		fwd_complete(&e.fwd, 0, -ETIMEDOUT, NULL);
+	T_EQ_INT(dns_intercept_pending(e.di), 0);
+	T_EQ_INT(lt.calls, 9);
+	/* Everything given back: 10.0.0.1 has its 3 places again. */
+	for (uint16_t i = 0; i < 3; i++)
+		T_EQ_INT(ask_from(&e, "10.0.0.1", 1000, i, "mx.example", T_MX), -EINPROGRESS);
+	while (e.fwd.n > 0)
+		fwd_complete(&e.fwd, 0, -ECANCELED, NULL);
+	T_EQ_INT(dns_intercept_pending(e.di), 0);
+	env_done(&e);
+}
+
+/* A query the forwarder says is its own (come back into the TUN): our
+ * own query 0x4242 for loop.test, or anything from port 5353 (c-ares'
+ * socket). */
+static bool own_test(void *ctx, const struct sockaddr *src, uint16_t id, const char *name,
+		     uint16_t qtype)
+{
+	(void)ctx;
+	(void)qtype;
+	if (src != NULL && src->sa_family == AF_INET &&
+	    ntohs(((const struct sockaddr_in *)src)->sin_port) == 5353)
+		return true;
+	return id == 0x4242 && strcmp(name, "loop.test") == 0;
+}
+
+/* Our own query come back is answered SERVFAIL at once and never
+ * forwarded again (nor answered with a fake address); a client's query
+ * with the same ID for another name is served as usual. */
+static void test_loop(void)
+{
+	struct dns_intercept_config cfg = fake_cfg();
+	struct env e;
+	ares_dns_record_t *rec;
+	int n;
+
+	own_hook = own_test;
+	if (!env_init(&e, &cfg, NULL)) {
+		own_hook = NULL;
+		return;
+	}
+	own_hook = NULL;
+	n = ask_from(&e, "198.18.0.1", 40000, 0x4242, "loop.test", T_MX);
+	rec = CHECK_ANSWER(out, n, 0x4242, "loop.test", T_MX, ARES_RCODE_SERVFAIL, 0);
+	ares_dns_record_destroy(rec);
+	T_EQ_INT(e.fwd.sends, 0);
+	/* A DIRECT name's lookup from c-ares' socket: no fake address. */
+	n = ask_from(&e, "198.18.0.1", 5353, 0x1111, "printer.example", T_A);
+	rec = CHECK_ANSWER(out, n, 0x1111, "printer.example", T_A, ARES_RCODE_SERVFAIL, 0);
+	ares_dns_record_destroy(rec);
+	T_EQ_INT(dns_intercept_stats(e.di)->looped, 2);
+	/* Again: still SERVFAIL (the warning is logged once). */
+	n = ask_from(&e, "198.18.0.1", 40001, 0x4242, "loop.test", T_MX);
+	rec = CHECK_ANSWER(out, n, 0x4242, "loop.test", T_MX, ARES_RCODE_SERVFAIL, 0);
+	ares_dns_record_destroy(rec);
+	T_EQ_INT(dns_intercept_stats(e.di)->looped, 3);
+	T_EQ_INT(e.fwd.sends, 0);
+	/* Same ID, another name: a client's, forwarded. */
+	T_EQ_INT(ask_from(&e, "10.0.0.1", 40000, 0x4242, "mx.example", T_MX), -EINPROGRESS);
+	T_EQ_INT(e.fwd.sends, 1);
+	fwd_complete(&e.fwd, 0, -ETIMEDOUT, NULL);
+	/* Without a client (the fuzzer's entry point) nothing is checked. */
+	T_EQ_INT(ask(&e, 0x4242, "loop.test", T_MX), -EINPROGRESS);
+	fwd_complete(&e.fwd, 0, -ETIMEDOUT, NULL);
+	T_EQ_INT(dns_intercept_stats(e.di)->looped, 3);
 	env_done(&e);
 }
 
@@ -1369,6 +1496,43 @@ static void test_pinning(void)
 	env_done(&e);
 }
 
+/* With a minimum age, a /29 whose 6 addresses were all handed out just
+ * now answers a new name SERVFAIL (counted) instead of reassigning a
+ * fresh answer; the names it holds keep their addresses. The loop's clock
+ * (uv_now) stands still while the loop does not run. */
+static void test_pool_min_age(void)
+{
+	struct dns_intercept_config cfg = {
+		.mode = DNS_MODE_FAKE_IP, .has4 = true, .net4 = { 198, 51, 100, 0 }, .prefix4 = 29,
+		.fake_min_age = 60,
+	};
+	struct env e;
+	uint8_t addr[6][16], a[16];
+	char nm[32];
+	ares_dns_record_t *rec;
+	int n;
+
+	if (!env_init(&e, &cfg, NULL))
+		return;
+	for (int i = 0; i < 6; i++) {
+		snprintf(nm, sizeof(nm), "p%d.test", i);
+		T_CHECK(fake_addr(&e, (uint16_t)i, nm, 4, addr[i]));
+	}
+	for (int i = 0; i < 3; i++) {
+		n = ask(&e, (uint16_t)(10 + i), "late.test", T_A);
+		rec = CHECK_ANSWER(out, n, 10 + i, "late.test", T_A, ARES_RCODE_SERVFAIL, 0);
+		ares_dns_record_destroy(rec);
+	}
+	T_EQ_INT(dns_intercept_stats(e.di)->pool_busy, 3);
+	for (int i = 0; i < 6; i++) {
+		snprintf(nm, sizeof(nm), "p%d.test", i);
+		T_CHECK(fake_addr(&e, (uint16_t)(20 + i), nm, 4, a));
+		T_EQ_MEM(a, addr[i], 4);
+	}
+	T_EQ_INT(e.fwd.sends, 0);
+	env_done(&e);
+}
+
 /* ---- UDP through a real stack --------------------------------------------------- */
 
 static int refuse_tcp(void *arg, struct tcp_pcb *pcb)
@@ -1538,10 +1702,13 @@ int main(void)
 	T_RUN(test_create_errors);
 	T_RUN(test_forward_mx_txt);
 	T_RUN(test_forward_errors);
+	T_RUN(test_pending_caps);
+	T_RUN(test_loop);
 	T_RUN(test_malformed);
 	T_RUN(test_realip);
 	T_RUN(test_flow_name_fake);
 	T_RUN(test_pinning);
+	T_RUN(test_pool_min_age);
 	T_RUN(test_udp);
 	return test_summary();
 }

@@ -3,8 +3,9 @@
  * The stress tests drive the pool and a naive reference model (one array
  * slot per address, linear scans, a use clock instead of a list) with the
  * same random operations and compare every answer, so allocation order,
- * LRU choice, pin protection and -ENOSPC are all checked, not just "some
- * address came back". Run under the ASan build for leaks.
+ * LRU choice, pin protection, the minimum age and -ENOSPC / -EAGAIN are
+ * all checked, not just "some address came back". The pool's clock is
+ * test_clock_ms, moved by hand. Run under the ASan build for leaks.
  */
 #include "resolver/fakeip.h"
 #include "test.h"
@@ -17,6 +18,15 @@
 #include <string.h>
 
 static const uint8_t zero16[16];
+
+/* The pool's clock in the tests that give it one. */
+static uint64_t test_clock_ms;
+
+static uint64_t test_now(void *arg)
+{
+	(void)arg;
+	return test_clock_ms;
+}
 
 static uint32_t rng_state = 2463534242u;
 
@@ -457,13 +467,115 @@ static void test_default_cap(void)
 	fakeip_destroy(f);
 }
 
+/* A /28 (14 usable addresses) with a 60 s minimum age: no address goes
+ * to a new name until it has been unused that long; until then the
+ * lookup fails with -EAGAIN and the old mapping stays intact. Every use
+ * (lookup, domain, the final unpin) restarts the age; peek and find are
+ * not uses. */
+static void test_min_age(void)
+{
+	struct fakeip_config cfg = { 0 };
+	struct fakeip *f = NULL;
+	uint8_t a[4], x[4], first[4], second[4], third[4];
+	char name[32];
+
+	cfg.has4 = true;
+	ip4(cfg.net4, 10, 9, 8, 0);
+	cfg.prefix4 = 28;
+	cfg.min_age_ms = 60000;
+	cfg.now_ms = test_now;
+	test_clock_ms = 1000000;
+	T_EQ_INT(fakeip_create(&cfg, &f), 0);
+	if (!f)
+		return;
+	/* n0..n13 one second apart take the 14 addresses. */
+	for (int i = 0; i < 14; i++) {
+		snprintf(name, sizeof(name), "n%d.example", i);
+		T_EQ_INT(fakeip_lookup4(f, name, a), 0);
+		T_EQ_INT(a[3], i + 1);
+		test_clock_ms += 1000;
+	}
+	memcpy(first, (uint8_t[]){ 10, 9, 8, 1 }, 4);
+	memcpy(second, (uint8_t[]){ 10, 9, 8, 2 }, 4);
+	memcpy(third, (uint8_t[]){ 10, 9, 8, 3 }, 4);
+	/* n0 is 14 s old: nobody else gets its address, the answer is
+	 * cleared and n0 keeps it. */
+	memset(a, 0xaa, 4);
+	T_EQ_INT(fakeip_lookup4(f, "new.example", a), -EAGAIN);
+	T_EQ_MEM(a, zero16, 4);
+	T_EQ_STR(fakeip_peek4(f, first), "n0.example");
+	T_EQ_INT(fakeip_find4(f, "new.example", a), -ENOENT);
+	/* Known names still answer, without waiting. */
+	T_EQ_INT(fakeip_lookup4(f, "n13.example", a), 0);
+	T_EQ_INT(a[3], 14);
+	/* One millisecond short of 60 s: still too young. */
+	test_clock_ms = 1000000 + 60000 - 1;
+	T_EQ_INT(fakeip_lookup4(f, "new.example", a), -EAGAIN);
+	T_EQ_STR(fakeip_peek4(f, first), "n0.example");
+	/* At 60 s n0's address goes to the new name. */
+	test_clock_ms = 1000000 + 60000;
+	T_EQ_INT(fakeip_lookup4(f, "new.example", a), 0);
+	T_EQ_MEM(a, first, 4);
+	T_EQ_STR(fakeip_peek4(f, first), "new.example");
+	T_EQ_INT(fakeip_find4(f, "n0.example", a), -ENOENT);
+	/* A use restarts the age: a flow's look at n1's address (61 s old)
+	 * keeps it; n2's goes next, once it is 60 s old. */
+	test_clock_ms = 1000000 + 61000;
+	T_EQ_STR(fakeip_domain4(f, second), "n1.example");
+	T_EQ_INT(fakeip_lookup4(f, "new2.example", a), -EAGAIN);
+	test_clock_ms = 1000000 + 62000;
+	T_EQ_INT(fakeip_lookup4(f, "new2.example", a), 0);
+	T_EQ_MEM(a, third, 4);
+	T_EQ_STR(fakeip_peek4(f, second), "n1.example");
+	/* n3 (used at 3 s) is 60 s old only at 63 s. */
+	T_EQ_INT(fakeip_lookup4(f, "new3.example", a), -EAGAIN);
+	test_clock_ms = 1000000 + 63000;
+	T_EQ_INT(fakeip_lookup4(f, "new3.example", a), 0);
+	T_EQ_INT(a[3], 4);
+
+	/* A pinned address is never taken, however old; its final unpin is
+	 * a use, so it becomes free only 60 s after its flow ended. */
+	ip4(x, 10, 9, 8, 5); /* n4's */
+	T_EQ_INT(fakeip_pin4(f, x), 0);
+	test_clock_ms = 1000000 + 500000;
+	for (int i = 0; i < 13; i++) {
+		snprintf(name, sizeof(name), "late%d.example", i);
+		T_EQ_INT(fakeip_lookup4(f, name, a), 0);
+		T_CHECK(memcmp(a, x, 4) != 0);
+	}
+	T_EQ_STR(fakeip_peek4(f, x), "n4.example");
+	/* Every unpinned one was used just now: too young, not "all pinned". */
+	T_EQ_INT(fakeip_lookup4(f, "more.example", a), -EAGAIN);
+	T_EQ_INT(fakeip_unpin4(f, x), 0);
+	T_EQ_INT(fakeip_lookup4(f, "more.example", a), -EAGAIN);
+	test_clock_ms += 60000;
+	T_EQ_INT(fakeip_lookup4(f, "more.example", a), 0);
+	T_CHECK(memcmp(a, x, 4) != 0); /* late0's: the oldest (same time, first) */
+	T_EQ_STR(fakeip_peek4(f, x), "n4.example");
+	T_EQ_INT(fakeip_count(f), 14);
+	fakeip_destroy(f);
+
+	/* A minimum age without a clock does nothing: plain LRU. */
+	cfg.now_ms = NULL;
+	T_EQ_INT(fakeip_create(&cfg, &f), 0);
+	if (!f)
+		return;
+	for (int i = 0; i < 15; i++) {
+		snprintf(name, sizeof(name), "n%d.example", i);
+		T_EQ_INT(fakeip_lookup4(f, name, a), 0);
+	}
+	T_EQ_MEM(a, first, 4);
+	fakeip_destroy(f);
+}
+
 /* --- reference model --------------------------------------------------- */
 
 struct ref_slot {
 	bool live;
 	char name[64];
 	uint32_t pins;
-	uint64_t stamp; /* last use */
+	uint64_t stamp; /* last use, in uses */
+	uint64_t t_used; /* last use, in test_clock_ms */
 };
 
 struct ref {
@@ -472,7 +584,14 @@ struct ref {
 	struct ref_slot slot[256];
 	unsigned cursor, count, cap;
 	uint64_t clock;
+	uint64_t min_age; /* ms; 0: none */
 };
+
+static void ref_use(struct ref *r, struct ref_slot *s)
+{
+	s->stamp = ++r->clock;
+	s->t_used = test_clock_ms;
+}
 
 static int ref_find(const struct ref *r, const char *name)
 {
@@ -482,14 +601,14 @@ static int ref_find(const struct ref *r, const char *name)
 	return -1;
 }
 
-/* Returns the offset or -ENOSPC. */
+/* Returns the offset, -ENOSPC or -EAGAIN. */
 static int ref_lookup(struct ref *r, const char *name)
 {
 	int i = ref_find(r, name);
 
 	if (i >= 0) {
 		if (r->slot[i].pins == 0)
-			r->slot[i].stamp = ++r->clock;
+			ref_use(r, &r->slot[i]);
 		return i;
 	}
 	if (r->count < r->cap) {
@@ -507,11 +626,13 @@ static int ref_lookup(struct ref *r, const char *name)
 			}
 		if (i < 0)
 			return -ENOSPC;
+		if (r->min_age && test_clock_ms - r->slot[i].t_used < r->min_age)
+			return -EAGAIN;
 	}
 	r->slot[i].live = true;
 	snprintf(r->slot[i].name, sizeof(r->slot[i].name), "%s", name);
 	r->slot[i].pins = 0;
-	r->slot[i].stamp = ++r->clock;
+	ref_use(r, &r->slot[i]);
 	return i;
 }
 
@@ -571,7 +692,8 @@ static int check_state(struct fakeip *f, const struct ref *r, const struct fam *
 	return bad;
 }
 
-/* Checks one lookup answer against the reference's; counts -ENOSPC. */
+/* Checks one lookup answer against the reference's; counts -ENOSPC and
+ * -EAGAIN. */
 static int check_answer(const struct fam *fm, int want, int got, const uint8_t *a,
 			int *enospc)
 {
@@ -586,9 +708,10 @@ static int check_answer(const struct fam *fm, int want, int got, const uint8_t *
 }
 
 /* 10 000 distinct names through a pool of 2^(bits - prefix) addresses
- * (offsets in excl excluded), with random pins held by simulated flows. */
+ * (offsets in excl excluded), with random pins held by simulated flows;
+ * with min_age, the clock moves 0-19 ms a step. */
 static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
-		   size_t n_excl, uint32_t max_entries)
+		   size_t n_excl, uint32_t max_entries, uint64_t min_age)
 {
 	struct fakeip_config cfg = { 0 };
 	uint8_t (*ex4)[4] = calloc(n_excl + 1, 4);
@@ -635,6 +758,12 @@ static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
 	for (int i = 0; i < 16; i++)
 		cfg.hash_key[i] = (uint8_t)rnd(256);
 	cfg.max_entries = max_entries;
+	if (min_age) {
+		cfg.min_age_ms = min_age;
+		cfg.now_ms = test_now;
+		r->min_age = min_age;
+	}
+	test_clock_ms = 5000;
 	T_EQ_INT(fakeip_create(&cfg, &f), 0);
 	free(ex4); /* copied by create */
 	free(ex6);
@@ -649,6 +778,8 @@ static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
 		uint32_t op = rnd(100);
 		bool allocated = false;
 
+		if (min_age)
+			test_clock_ms += rnd(20);
 		if (op < 55) {
 			/* A new name, in a spelling the pool must normalise. */
 			snprintf(name, sizeof(name), "N%u.Example.", next_name);
@@ -673,7 +804,7 @@ static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
 			d = fm->domain(f, a);
 			if (r->slot[off].live) {
 				if (r->slot[off].pins == 0)
-					r->slot[off].stamp = ++r->clock;
+					ref_use(r, &r->slot[off]);
 				bad_answer += !d || strcmp(d, r->slot[off].name) != 0;
 			} else {
 				bad_answer += d != NULL;
@@ -702,7 +833,7 @@ static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
 				/* No room to track it: end it at once. */
 				bad_answer += got != 0 || fm->unpin(f, a) != 0;
 				if (r->slot[off].pins == 0)
-					r->slot[off].stamp = ++r->clock;
+					ref_use(r, &r->slot[off]);
 			}
 		} else if (n_pins > 0) {
 			/* A flow ends. */
@@ -712,7 +843,7 @@ static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
 			fam_addr(fm, pins[i].off, a);
 			bad_answer += fm->unpin(f, a) != 0;
 			if (--s->pins == 0)
-				s->stamp = ++r->clock;
+				ref_use(r, s);
 			pins[i] = pins[--n_pins];
 		}
 		if (allocated)
@@ -723,14 +854,16 @@ static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
 	}
 	T_EQ_INT(bad_answer, 0);
 	T_EQ_INT(bad_state, 0);
-	/* A small cap must have met "everything pinned" along the way. */
-	if (r->cap <= 64)
+	/* A small cap (or a minimum age) must have met "no address" along
+	 * the way. */
+	if (r->cap <= 64 || min_age)
 		T_CHECK(enospc > 0);
-	/* Every flow ends: every address is reusable again. */
+	/* Every flow ends: every address is reusable again (once old). */
 	for (; n_pins > 0; n_pins--) {
 		fam_addr(fm, pins[n_pins - 1].off, a);
 		T_EQ_INT(fm->unpin(f, a), 0);
 	}
+	test_clock_ms += min_age;
 	T_EQ_INT(fm->lookup(f, "after.all", a), 0);
 	fakeip_destroy(f);
 	free(r);
@@ -751,22 +884,34 @@ static const unsigned stress_excl[] = { 1, 2, 77, 200, 254, 77, 255 };
 
 static void test_stress_v4_range(void)
 {
-	stress(&fam4, 24, stress_excl, sizeof(stress_excl) / sizeof(stress_excl[0]), 0);
+	stress(&fam4, 24, stress_excl, sizeof(stress_excl) / sizeof(stress_excl[0]), 0, 0);
 }
 
 static void test_stress_v4_capped(void)
 {
-	stress(&fam4, 24, stress_excl, sizeof(stress_excl) / sizeof(stress_excl[0]), 50);
+	stress(&fam4, 24, stress_excl, sizeof(stress_excl) / sizeof(stress_excl[0]), 50, 0);
 }
 
 static void test_stress_v6_range(void)
 {
-	stress(&fam6, 120, stress_excl, sizeof(stress_excl) / sizeof(stress_excl[0]), 0);
+	stress(&fam6, 120, stress_excl, sizeof(stress_excl) / sizeof(stress_excl[0]), 0, 0);
 }
 
 static void test_stress_v6_capped(void)
 {
-	stress(&fam6, 120, stress_excl, 2, 20);
+	stress(&fam6, 120, stress_excl, 2, 20, 0);
+}
+
+/* The /28 under churn with a 2 s minimum age (the clock moves ~10 ms a
+ * step, so about one address in three steps may be reassigned). */
+static void test_stress_v4_min_age(void)
+{
+	stress(&fam4, 28, stress_excl, 2, 0, 2000);
+}
+
+static void test_stress_v6_min_age(void)
+{
+	stress(&fam6, 120, stress_excl, sizeof(stress_excl) / sizeof(stress_excl[0]), 30, 500);
 }
 
 int main(void)
@@ -784,5 +929,8 @@ int main(void)
 	T_RUN(test_stress_v4_capped);
 	T_RUN(test_stress_v6_range);
 	T_RUN(test_stress_v6_capped);
+	T_RUN(test_min_age);
+	T_RUN(test_stress_v4_min_age);
+	T_RUN(test_stress_v6_min_age);
 	return test_summary();
 }

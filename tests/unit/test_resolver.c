@@ -38,6 +38,11 @@ struct srv {
 	uv_tcp_t tcp;
 	int udp_port, tcp_port;
 	unsigned queries; /* every well-formed query seen, silent ones too */
+	/* The last well-formed query: its ID and name, and over UDP where it
+	 * came from (the resolver's socket). */
+	uint16_t last_id;
+	char last_name[DNS_MSG_NAME_MAX];
+	struct sockaddr_storage last_from;
 	struct srv_conn *conns;
 	uint8_t rbuf[65536];
 };
@@ -52,6 +57,8 @@ static int srv_answer(struct srv *s, const uint8_t *msg, size_t len,
 	if (dns_msg_parse_query(msg, len, &q) < 0)
 		return 0;
 	s->queries++;
+	s->last_id = q.id;
+	snprintf(s->last_name, sizeof(s->last_name), "%s", q.name);
 	if (strcmp(q.name, "silent.test") == 0)
 		return 0;
 	if (strcmp(q.name, "example.test") == 0 && q.qtype == ARES_REC_TYPE_A)
@@ -78,6 +85,9 @@ static void srv_on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	(void)flags;
 	if (nread <= 0 || from == NULL)
 		return;
+	memcpy(&s->last_from, from,
+	       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					   : sizeof(struct sockaddr_in));
 	n = srv_answer(s, (const uint8_t *)buf->base, (size_t)nread, out,
 		       sizeof(out), DNS_MSG_EDNS_UDP_SIZE);
 	if (n <= 0)
@@ -590,6 +600,126 @@ out:
 	loop_finish(&loop);
 }
 
+static bool srv_saw_one(void *arg)
+{
+	return ((struct srv *)arg)->queries >= 1;
+}
+
+/* A query of ours seen again (as if it came back into the TUN) is
+ * recognised by its ID, name and type while it waits for its answer, and
+ * by its source (c-ares' socket) for as long as the socket is open; a
+ * client's query is not, even with the same ID. */
+static void test_own_query(void)
+{
+	uv_loop_t loop;
+	struct srv s;
+	struct result res;
+	struct resolver_config cfg;
+	struct resolver *r = NULL;
+	ares_dns_record_t *q = make_query("silent.test");
+	struct sockaddr_in other;
+	char servers[64], err[128];
+	uint16_t id;
+
+	uv_loop_init(&loop);
+	srv_start(&s, &loop);
+	memset(&res, 0, sizeof(res));
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(servers, sizeof(servers), "127.0.0.1:%d", s.udp_port);
+	cfg.servers = servers;
+	cfg.timeout_ms = 3000;
+	cfg.tries = 1;
+	uv_ip4_addr("127.0.0.1", 53, &other);
+	T_EQ_INT(resolver_create(&loop, &cfg, &r, err, sizeof(err)), 0);
+	if (r == NULL || q == NULL)
+		goto out;
+	T_CHECK(!resolver_is_own_query(r, NULL, 1, "silent.test", ARES_REC_TYPE_A));
+	T_EQ_INT(resolver_send(r, q, on_result, &res), 0);
+	T_EQ_INT(resolver_pending(r), 1);
+	run_until(&loop, srv_saw_one, &s);
+	id = s.last_id;
+	T_EQ_STR(s.last_name, "silent.test");
+	/* By ID + name + type, any case (DNS 0x20), whatever the source. */
+	T_CHECK(resolver_is_own_query(r, NULL, id, "silent.test", ARES_REC_TYPE_A));
+	T_CHECK(resolver_is_own_query(r, (struct sockaddr *)&other, id, "SILENT.Test",
+				      ARES_REC_TYPE_A));
+	T_CHECK(!resolver_is_own_query(r, NULL, id, "silent.test", ARES_REC_TYPE_MX));
+	T_CHECK(!resolver_is_own_query(r, NULL, id, "other.test", ARES_REC_TYPE_A));
+	T_CHECK(!resolver_is_own_query(r, (struct sockaddr *)&other, (uint16_t)(id + 1),
+				       "silent.test", ARES_REC_TYPE_A));
+	/* By source: c-ares' socket, whatever the ID. */
+	T_CHECK(resolver_is_own_query(r, (struct sockaddr *)&s.last_from, (uint16_t)(id + 1),
+				      "printer.lan", ARES_REC_TYPE_A));
+	resolver_shutdown(r);
+	T_EQ_INT(res.status, -ECANCELED);
+	T_EQ_INT(resolver_pending(r), 0);
+	T_CHECK(!resolver_is_own_query(r, NULL, id, "silent.test", ARES_REC_TYPE_A));
+out:
+	resolver_destroy(r);
+	ares_dns_record_destroy(q);
+	srv_stop(&s);
+	loop_finish(&loop);
+}
+
+static void count_result(void *arg, int status, const struct ares_dns_record *reply)
+{
+	(void)status;
+	(void)reply;
+	(*(unsigned *)arg)++;
+}
+
+static void count_lookup(void *arg, int status, const struct sockaddr_storage *addrs, size_t n)
+{
+	(void)status;
+	(void)addrs;
+	(void)n;
+	(*(unsigned *)arg)++;
+}
+
+/* At most max_pending queries wait at once; the next get -EAGAIN (and no
+ * callback); a finished one makes room again. */
+static void test_pending_cap(void)
+{
+	uv_loop_t loop;
+	struct srv s;
+	struct resolver_config cfg;
+	struct resolver *r = NULL;
+	ares_dns_record_t *q = make_query("silent.test");
+	char servers[64], err[128];
+	unsigned calls = 0, lookups = 0;
+
+	uv_loop_init(&loop);
+	srv_start(&s, &loop);
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(servers, sizeof(servers), "127.0.0.1:%d", s.udp_port);
+	cfg.servers = servers;
+	cfg.timeout_ms = 200;
+	cfg.tries = 1;
+	cfg.max_pending = 8;
+	T_EQ_INT(resolver_create(&loop, &cfg, &r, err, sizeof(err)), 0);
+	if (r == NULL || q == NULL)
+		goto out;
+	for (int i = 0; i < 7; i++)
+		T_EQ_INT(resolver_send(r, q, count_result, &calls), 0);
+	T_EQ_INT(resolver_lookup(r, "silent.test", count_lookup, &lookups), 0);
+	T_EQ_INT(resolver_pending(r), 8);
+	T_EQ_INT(resolver_send(r, q, count_result, &calls), -EAGAIN);
+	T_EQ_INT(resolver_lookup(r, "silent.test", count_lookup, &lookups), -EAGAIN);
+	/* Each times out (200 ms): everything is given back. */
+	while (resolver_pending(r) > 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	T_EQ_INT(calls, 7);
+	T_EQ_INT(lookups, 1);
+	T_EQ_INT(resolver_send(r, q, count_result, &calls), 0);
+	resolver_shutdown(r);
+	T_EQ_INT(calls, 8);
+out:
+	resolver_destroy(r);
+	ares_dns_record_destroy(q);
+	srv_stop(&s);
+	loop_finish(&loop);
+}
+
 /* Destroy straight away, with the loop never run: freed by the close
  * callbacks later. */
 static void test_destroy_idle(void)
@@ -645,8 +775,8 @@ static void test_parse_servers(void)
 			fprintf(stderr, "  for '%s': \"%s\"\n", bad[i], err);
 	}
 	/* The message names the offending entry, not only the whole list. */
-	resolver_parse_servers("1.1.1.1,1.2.3.4:99999", csv, sizeof(csv), &tcp,
-			       err, sizeof(err));
+	T_EQ_INT(resolver_parse_servers("1.1.1.1,1.2.3.4:99999", csv, sizeof(csv), &tcp,
+					err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "'%s'", "1.2.3.4:99999");
 	T_CHECK(strstr(err, want) != NULL);
 
@@ -672,5 +802,7 @@ int main(void)
 	T_RUN(test_refused);
 	T_RUN(test_sock_opts);
 	T_RUN(test_shutdown_pending);
+	T_RUN(test_own_query);
+	T_RUN(test_pending_cap);
 	return test_summary();
 }

@@ -65,6 +65,9 @@ static const char usage[] =
 	"                         added to the defaults (*.lan, localhost, *.local, NTP,\n"
 	"                         STUN...): example.com, *.example.com (one label),\n"
 	"                         .example.com (subdomains), +.example.com (both)\n"
+	"  --fake-ip-min-age S    a fake address goes to another name only after it\n"
+	"                         was unused S seconds; until then new names get\n"
+	"                         SERVFAIL (default 60; 0 = reuse at once, as mihomo)\n"
 	"  --no-proxy-check       start even if the proxy is unreachable now\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --help, --version\n";
@@ -147,6 +150,7 @@ static const struct {
 	[OPT_UDP] = { "--udp", false },
 	[OPT_SRC] = { "--src", true },
 	[OPT_PROCESS] = { "--process", true },
+	[OPT_FAKE_IP_MIN_AGE] = { "--fake-ip-min-age", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -398,6 +402,12 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			r = options_add_fake_filter(val, &cfg->dns, err, errlen);
 			if (r < 0)
 				return r;
+			break;
+		case OPT_FAKE_IP_MIN_AGE:
+			if (cli_uint(val, 0, 86400, &v) < 0)
+				return cli_err(err, errlen, "--fake-ip-min-age",
+					       "expected seconds from 0 to 86400", val);
+			cfg->dns.fake_min_age = (unsigned)v;
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(val, &cfg->log_level) < 0)

@@ -29,6 +29,7 @@
 #include "tun2socks/route/proc_lookup.h"
 #include "resolver/resolver.h"
 #include "tun2socks/route/router.h"
+#include "tun2socks/base/fd_budget.h"
 #include "tun2socks/base/heap.h"
 #include "lwip-port/stack.h"
 #include "tun2socks/upstream/upstream.h"
@@ -60,11 +61,15 @@ struct daemon {
 	uv_signal_t sigint, sigterm;
 	uv_timer_t trim_timer;
 	uint64_t ended_at_trim;  /* flows ended as of the last check */
+	unsigned dns_at_trim;    /* DNS queries waiting upstream, likewise */
 	int trims_due;           /* heap_release calls still to make */
 	struct pbuf *spare;      /* read_max-sized pbuf for the next TUN read */
 	uint32_t mtu;
 	size_t read_max;         /* tun_read_max(): MTU, or 64 KiB with TSO */
 	uint64_t tun_read_errors, tun_write_drops;
+	struct fd_budget fds;        /* docs/design.md §12 */
+	uint64_t tcp_refused_fds;    /* connections refused: TCP budget full */
+	uint64_t fds_warned_at;      /* uv_now() of the last such warning */
 	int exit_code;
 };
 
@@ -276,6 +281,12 @@ static int daemon_resolver_send(void *ctx, const struct ares_dns_record *query, 
 	return resolver_send(ctx, query, cb, arg);
 }
 
+static bool daemon_resolver_is_own(void *ctx, const struct sockaddr *src, uint16_t id,
+				   const char *name, uint16_t qtype)
+{
+	return resolver_is_own_query(ctx, src, id, name, qtype);
+}
+
 static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf, size_t cap)
 {
 	char t[INET6_ADDRSTRLEN];
@@ -291,6 +302,7 @@ static int daemon_dns_start(struct daemon *d)
 	struct dns_intercept_config ic = {
 		.mode = dc->mode, .has4 = dc->has4, .has6 = dc->has6,
 		.prefix4 = dc->prefix4, .prefix6 = dc->prefix6, .filter = dc->filter,
+		.fake_min_age = dc->fake_min_age,
 	};
 	struct dns_forwarder fwd;
 	char err[256] = "", r4[64] = "none", r6[80] = "none";
@@ -301,6 +313,9 @@ static int daemon_dns_start(struct daemon *d)
 	if (dc->via_proxy) {
 		struct sockaddr_storage server;
 
+		/* One socket per query in flight: its share of descriptors. */
+		ic.max_pending = d->fds.dns;
+		ic.max_pending_client = d->fds.dns / 4 > 0 ? d->fds.dns / 4 : 1;
 		r = resolver_first_server(dc->servers, &server);
 		if (r == 0)
 			r = dns_socks_create(&d->loop, &d->upstream, &d->sock, &server,
@@ -309,10 +324,14 @@ static int daemon_dns_start(struct daemon *d)
 			log_error("cannot set up DNS via the proxy: %s", strerror(-r));
 			return r;
 		}
-		fwd = (struct dns_forwarder){ dns_socks_send, d->dns_socks };
+		fwd = (struct dns_forwarder){ .send = dns_socks_send, .ctx = d->dns_socks };
 	} else {
-		fwd = (struct dns_forwarder){ daemon_resolver_send, d->resolver };
+		fwd = (struct dns_forwarder){ .send = daemon_resolver_send, .ctx = d->resolver };
 	}
+	/* c-ares also resolves DIRECT names, whichever forwarder answers
+	 * clients: its queries coming back mean a loop either way. */
+	fwd.is_own = daemon_resolver_is_own;
+	fwd.own_ctx = d->resolver;
 	memcpy(ic.net4, dc->net4, 4);
 	memcpy(ic.net6, dc->net6, 16);
 	/* The TUN's own addresses are never handed out. */
@@ -396,12 +415,36 @@ static int daemon_stack_output(void *arg, struct pbuf *p)
 	return r;
 }
 
+/* A flow beyond the TCP budget would take a descriptor DNS, UDP or the
+ * loop itself needs: refused (the stack resets the connection), counted
+ * and warned about at most once a minute. Live flows are unaffected. */
+static bool daemon_tcp_budget_full(struct daemon *d)
+{
+	uint64_t now;
+
+	if (d->flows.live_count < d->fds.tcp)
+		return false;
+	d->tcp_refused_fds++;
+	now = uv_now(&d->loop);
+	if (d->fds_warned_at == 0 || now - d->fds_warned_at >= 60000) {
+		d->fds_warned_at = now;
+		log_warn("%u TCP flows use their share of the %u file descriptors "
+			 "(RLIMIT_NOFILE): refusing new connections (RST); raise the hard "
+			 "limit (ulimit -Hn, systemd LimitNOFILE=)",
+			 d->flows.live_count, d->fds.limit);
+	}
+	return true;
+}
+
 static int daemon_stack_accept(void *arg, struct tcp_pcb *pcb)
 {
 	struct daemon *d = arg;
 
+	/* DNS over TCP is answered in the stack: it holds no descriptor. */
 	if (dns_intercept_wants_tcp(d->dns, pcb->local_port))
 		return dns_intercept_tcp_accept(d->dns, pcb);
+	if (daemon_tcp_budget_full(d))
+		return -EMFILE;
 	return flow_tcp_accept(&d->flows, pcb);
 }
 
@@ -500,6 +543,7 @@ static void daemon_on_trim(uv_timer_t *h)
 	struct daemon *d = h->data;
 	const struct flow_stats *st = &d->flows.stats;
 	uint64_t ended = st->closed + st->reset + st->failed;
+	unsigned dns = dns_intercept_pending(d->dns) + resolver_pending(d->resolver);
 
 	/* Two ticks after the last end: the second catches the pcbs lwIP
 	 * freed when their 2 s TIME_WAIT ran out. */
@@ -507,6 +551,11 @@ static void daemon_on_trim(uv_timer_t *h)
 		d->ended_at_trim = ended;
 		d->trims_due = 2;
 	}
+	/* A flood of forwarded queries draining (each held its c-ares state
+	 * until answered or timed out): give the memory back as well. */
+	if (dns < d->dns_at_trim)
+		d->trims_due = 2;
+	d->dns_at_trim = dns;
 	if (d->trims_due > 0) {
 		d->trims_due--;
 		heap_release();
@@ -529,6 +578,63 @@ static void daemon_close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* The TUN watcher, lwIP's timers, the heap trimmer and the signals. Each
+ * handle that failed to initialise is not registered with the loop; those
+ * before it are closed by the caller's uv_walk. 0 or a libuv error. */
+static int daemon_start_handles(struct daemon *d)
+{
+	const char *what;
+	int r;
+
+	what = "cannot watch the TUN for packets";
+	r = uv_poll_init(&d->loop, &d->tun_poll, tun_fd(d->tun));
+	if (r == 0) {
+		d->tun_poll.data = d;
+		r = uv_poll_start(&d->tun_poll, UV_READABLE, daemon_on_tun);
+	}
+	if (r < 0 && d->cfg->tun.fd >= 0) {
+		/* e.g. /dev/null or a regular file: epoll refuses it (EPERM). */
+		log_error("--tun-fd %d: cannot watch it for packets: %s (is it a TUN device?)",
+			  d->cfg->tun.fd, uv_strerror(r));
+		return r;
+	}
+	if (r < 0)
+		goto fail;
+	what = "cannot start the timers";
+	r = uv_timer_init(&d->loop, &d->lwip_timer);
+	if (r == 0)
+		r = uv_prepare_init(&d->loop, &d->lwip_prepare);
+	if (r == 0)
+		r = uv_prepare_start(&d->lwip_prepare, daemon_on_prepare);
+	if (r == 0)
+		r = uv_timer_init(&d->loop, &d->trim_timer);
+	if (r == 0)
+		r = uv_timer_start(&d->trim_timer, daemon_on_trim, 2000, 2000);
+	if (r < 0)
+		goto fail;
+	what = "cannot watch for signals";
+	r = uv_signal_init(&d->loop, &d->sigint);
+	if (r == 0)
+		r = uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
+	if (r == 0)
+		r = uv_signal_init(&d->loop, &d->sigterm);
+	if (r == 0)
+		r = uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
+	if (r == 0)
+		r = uv_signal_init(&d->loop, &d->sighup);
+	if (r == 0)
+		r = uv_signal_start(&d->sighup, daemon_on_sighup, SIGHUP);
+	if (r < 0)
+		goto fail;
+	/* No callback runs before uv_run(). */
+	d->lwip_timer.data = d->lwip_prepare.data = d->trim_timer.data = d;
+	d->sigint.data = d->sigterm.data = d->sighup.data = d;
+	return 0;
+fail:
+	log_error("%s: %s", what, uv_strerror(r));
+	return r;
+}
+
 /* ---- run ---------------------------------------------------------------- */
 
 /* Before anything else: without the privilege a TUN needs, every later
@@ -548,6 +654,31 @@ static int daemon_check_priv(const struct options *cfg)
 	if (r < 0)
 		log_error("%s", why);
 	return r;
+}
+
+/* Raises the descriptor limit and splits it (docs/design.md §12). 0 or
+ * -EMFILE when too few are allowed to run. */
+static int daemon_fd_budget(struct daemon *d)
+{
+	unsigned long long before, after;
+	char why[64] = "";
+	int r = fd_budget_raise(&before, &after);
+
+	if (r < 0) {
+		log_error("cannot read RLIMIT_NOFILE: %s", strerror(-r));
+		return r;
+	}
+	r = fd_budget_split(after, d->cfg->dns.via_proxy, &d->fds);
+	if (r < 0) {
+		log_error("only %llu file descriptors allowed (RLIMIT_NOFILE): at least %d needed; "
+			  "raise the limit (ulimit -n)", after, FD_BUDGET_MIN);
+		return r;
+	}
+	if (after > before)
+		snprintf(why, sizeof(why), " (soft limit raised from %llu)", before);
+	log_info("file descriptors: %u%s: %u TCP flows, %u UDP sessions, %u DNS, %u reserved",
+		 d->fds.limit, why, d->fds.tcp, d->fds.udp_sessions, d->fds.dns, d->fds.reserve);
+	return 0;
 }
 
 int daemon_run(struct options *cfg)
@@ -591,6 +722,8 @@ int daemon_run(struct options *cfg)
 		log_error("--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
 		goto out_free;
 	}
+	if (daemon_fd_budget(d) < 0)
+		goto out_free;
 	d->mtu = cfg->tun.mtu;
 	d->sock = cfg->sock;
 	r = sock_opts_resolve(&d->sock);
@@ -659,6 +792,7 @@ int daemon_run(struct options *cfg)
 
 		flow_udp_config_defaults(&ucfg);
 		ucfg.idle_ms = (uint64_t)cfg->udp_timeout_s * 1000;
+		ucfg.max_sessions = d->fds.udp_sessions;
 		ucfg.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
 		struct route_ops ops = router_ctx_ops(d->router);
 
@@ -673,25 +807,8 @@ int daemon_run(struct options *cfg)
 	if (daemon_dns_start(d) < 0)
 		goto out_dns;
 
-	uv_poll_init(&d->loop, &d->tun_poll, tun_fd(d->tun));
-	d->tun_poll.data = d;
-	uv_poll_start(&d->tun_poll, UV_READABLE, daemon_on_tun);
-	uv_timer_init(&d->loop, &d->lwip_timer);
-	d->lwip_timer.data = d;
-	uv_prepare_init(&d->loop, &d->lwip_prepare);
-	d->lwip_prepare.data = d;
-	uv_prepare_start(&d->lwip_prepare, daemon_on_prepare);
-	uv_timer_init(&d->loop, &d->trim_timer);
-	d->trim_timer.data = d;
-	uv_timer_start(&d->trim_timer, daemon_on_trim, 2000, 2000);
-	uv_signal_init(&d->loop, &d->sigint);
-	uv_signal_init(&d->loop, &d->sigterm);
-	d->sigint.data = d->sigterm.data = d;
-	uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
-	uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
-	uv_signal_init(&d->loop, &d->sighup);
-	d->sighup.data = d;
-	uv_signal_start(&d->sighup, daemon_on_sighup, SIGHUP);
+	if (daemon_start_handles(d) < 0)
+		goto out_dns;
 
 	if (d->conf)
 		log_info("tun2socks %s: TUN %s mtu %u, config %s: %zu proxies, %zu rules%s%s",
@@ -725,6 +842,17 @@ int daemon_run(struct options *cfg)
 		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down,
 		 flow_udp_stats(d->udp)->sessions, flow_udp_stats(d->udp)->dgrams_up,
 		 flow_udp_stats(d->udp)->dgrams_down);
+	if (d->tcp_refused_fds > 0)
+		log_info("%" PRIu64 " TCP connections refused: the file-descriptor budget was full",
+			 d->tcp_refused_fds);
+	if (d->dns) {
+		const struct dns_intercept_stats *ds = dns_intercept_stats(d->dns);
+
+		log_info("dns: %" PRIu64 " queries, %" PRIu64 " forwarded, %" PRIu64
+			 " SERVFAIL (%" PRIu64 " of our own come back, %" PRIu64
+			 " over the pending caps)",
+			 ds->queries, ds->forwarded, ds->servfail, ds->looped, ds->capped);
+	}
 	if (d->spare)
 		pbuf_free(d->spare);
 out_dns:

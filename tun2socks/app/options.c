@@ -43,6 +43,7 @@ void options_defaults(struct options *cfg)
 	memcpy(cfg->dns.net6,
 	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 }, 16);
 	cfg->dns.prefix6 = 64;
+	cfg->dns.fake_min_age = 60;
 }
 
 /* Splits the comma-separated patterns into dns->filter, checking each. */
@@ -170,6 +171,8 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 			cfg->dns.has6 = true;
 		}
 	}
+	if (dns->has_fake_ip_min_age && !options_given(cfg, OPT_FAKE_IP_MIN_AGE))
+		cfg->dns.fake_min_age = dns->fake_ip_min_age;
 	for (size_t i = 0; i < dns->n_fake_ip_filter; i++) {
 		r = options_add_fake_filter(dns->fake_ip_filter[i].text, &cfg->dns, err, errlen);
 		if (r < 0)
@@ -240,6 +243,8 @@ unsigned options_reload_diff(const struct options *running, const struct options
 	if (a->has4 != b->has4 || memcmp(a->net4, b->net4, 4) || a->prefix4 != b->prefix4 ||
 	    a->has6 != b->has6 || memcmp(a->net6, b->net6, 16) || a->prefix6 != b->prefix6)
 		options_note(why, whylen, "dns.fake-ip-range");
+	if (a->fake_min_age != b->fake_min_age)
+		options_note(why, whylen, "dns.fake-ip-min-age");
 	if (a->filter_used != b->filter_used ||
 	    memcmp(a->filter_buf, b->filter_buf, a->filter_used) != 0)
 		options_note(why, whylen, "dns.fake-ip-filter");

@@ -24,7 +24,7 @@ enum options_flag {
 	OPT_MTU, OPT_BIND_IFACE, OPT_FWMARK, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
 	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_UDP_TIMEOUT,
 	OPT_DNS, OPT_DNS_SERVER, OPT_DNS_VIA_PROXY, OPT_FAKE_IP_RANGE, OPT_FAKE_IP_FILTER,
-	OPT_CONFIG, OPT_UDP, OPT_SRC, OPT_PROCESS,
+	OPT_CONFIG, OPT_UDP, OPT_SRC, OPT_PROCESS, OPT_FAKE_IP_MIN_AGE,
 };
 
 struct options {
@@ -50,6 +50,7 @@ struct options {
 		bool has4, has6;             /* fake pools */
 		uint8_t net4[4], prefix4;
 		uint8_t net6[16], prefix6;
+		unsigned fake_min_age;       /* s; 0 = off (docs/design.md §7) */
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
 		size_t filter_used;          /* bytes of filter_buf taken */

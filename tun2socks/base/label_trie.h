@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "tun2socks/base/must_check.h"
 
 struct label_trie_node {
 	uint32_t parent;
@@ -56,7 +57,7 @@ uint32_t label_trie_hash(const char *s, size_t len);
 
 /* An empty trie (just the root) with data_size bytes of caller data per
  * node. 0 or -ENOMEM. */
-int label_trie_init(struct label_trie *t, size_t data_size);
+T2S_MUST_CHECK int label_trie_init(struct label_trie *t, size_t data_size);
 void label_trie_free(struct label_trie *t);
 
 /* The literal child of parent for l, or 0. */

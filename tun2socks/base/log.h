@@ -4,12 +4,14 @@
 #ifndef T2S_LOG_H
 #define T2S_LOG_H
 
+#include "tun2socks/base/must_check.h"
+
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 extern enum log_level log_level_current;
 
 /* Parses "error|warn|info|debug"; returns 0 or -EINVAL. */
-int log_level_parse(const char *s, enum log_level *out);
+T2S_MUST_CHECK int log_level_parse(const char *s, enum log_level *out);
 void log_set_level(enum log_level level);
 void log_write(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -8,14 +8,21 @@ static void reaper_on_check(uv_check_t *h)
 
 int reaper_init(struct reaper *r, uv_loop_t *loop, reaper_free_fn *free_fn)
 {
-	int e = uv_check_init(loop, &r->check);
+	int e;
 
 	r->head = NULL;
 	r->free_fn = free_fn;
+	if (free_fn == NULL)
+		return UV_EINVAL;
+	e = uv_check_init(loop, &r->check);
 	if (e < 0)
-		return e;
+		return e; /* nothing registered with the loop: the caller may free r */
 	r->check.data = r;
-	return uv_check_start(&r->check, reaper_on_check);
+	/* Fails only for a NULL callback: once the handle is initialised the
+	 * caller could not free r without closing it first, so nothing may
+	 * fail after uv_check_init. */
+	(void)uv_check_start(&r->check, reaper_on_check);
+	return 0;
 }
 
 void reaper_defer(struct reaper *r, struct reaper_node *n)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include <uv.h>
+#include "tun2socks/base/must_check.h"
 
 struct reaper_node {
 	struct reaper_node *next;
@@ -26,8 +27,8 @@ struct reaper {
 /* The object holding member `m` of type `type` at node n. */
 #define reaper_owner(n, type, m) ((type *)((char *)(n) - offsetof(type, m)))
 
-/* 0 or a libuv error. */
-int reaper_init(struct reaper *r, uv_loop_t *loop, reaper_free_fn *free_fn);
+/* 0 or a libuv error; on an error nothing is registered with the loop. */
+T2S_MUST_CHECK int reaper_init(struct reaper *r, uv_loop_t *loop, reaper_free_fn *free_fn);
 /* n's object is freed on the next loop iteration. */
 void reaper_defer(struct reaper *r, struct reaper_node *n);
 /* Stops the handle (the loop must run on to finish closing it). */

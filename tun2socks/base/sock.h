@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include "tun2socks/base/must_check.h"
 
 #include "tun2socks/base/stream.h"
 
@@ -27,7 +28,7 @@ struct sock_opts {
 /* Checks the options are usable on this platform and resolves the
  * interface index. Returns 0, -ENODEV (no such interface) or -ENOTSUP
  * (fwmark where the platform has none). */
-int sock_opts_resolve(struct sock_opts *o);
+T2S_MUST_CHECK int sock_opts_resolve(struct sock_opts *o);
 
 /* Platform parts: whether SO_MARK-style marking exists here, and a
  * non-blocking, close-on-exec socket (0 or -errno). */
@@ -37,7 +38,7 @@ int sock_platform_socket(int family, int type);
 /* A non-blocking, close-on-exec socket of the given family and type
  * (SOCK_STREAM: TCP_NODELAY set) with the options applied. Returns the fd
  * or -errno (-EPERM when an option needs privileges we lack). */
-int sock_open(int family, int type, const struct sock_opts *o);
+T2S_MUST_CHECK int sock_open(int family, int type, const struct sock_opts *o);
 
 /* Applies the loop-avoidance options (interface, mark) to a socket that
  * someone else created, such as c-ares; sock_open() does it for ours.

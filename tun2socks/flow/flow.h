@@ -17,6 +17,7 @@
 #include "tun2socks/route/route.h"
 #include "tun2socks/base/sock.h"
 #include "tun2socks/upstream/upstream.h"
+#include "tun2socks/base/must_check.h"
 
 struct tcp_pcb;
 struct flow_tcp;
@@ -58,7 +59,7 @@ struct flow_ctx {
 	struct flow_stats stats;
 };
 
-int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct route_ops *route);
+T2S_MUST_CHECK int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct route_ops *route);
 /* Resets every live flow (both sides) and closes the reaper; the loop must
  * run on until its handles are closed. */
 void flow_ctx_shutdown(struct flow_ctx *ctx);

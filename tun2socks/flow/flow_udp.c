@@ -1106,6 +1106,7 @@ int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route
 			struct flow_udp_ctx **out)
 {
 	struct flow_udp_ctx *u;
+	int r;
 
 	*out = NULL;
 	u = calloc(1, sizeof(*u));
@@ -1123,10 +1124,15 @@ int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route
 	u->cfg = *cfg;
 	if (u->cfg.max_sessions == 0)
 		u->cfg.max_sessions = 1;
+	r = reaper_init(&u->reaper, loop, us_reap);
+	if (r < 0) {
+		free(u->buf);
+		free(u);
+		return r;
+	}
 	uv_timer_init(loop, &u->sweep);
 	u->sweep.data = u;
 	uv_timer_start(&u->sweep, us_on_sweep, 1000, 1000);
-	reaper_init(&u->reaper, loop, us_reap);
 	*out = u;
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include "tun2socks/route/route.h"
 #include "tun2socks/base/sock.h"
 #include "tun2socks/upstream/upstream.h"
+#include "tun2socks/base/must_check.h"
 
 struct pbuf;
 struct stack;
@@ -52,7 +53,7 @@ struct flow_udp_stats {
 
 void flow_udp_config_defaults(struct flow_udp_config *cfg);
 
-int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack,
+T2S_MUST_CHECK int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack,
 			const struct route_ops *route, const struct sock_opts *sock,
 			const struct flow_udp_config *cfg, struct flow_udp_ctx **out);
 /* Ends every session and closes the context's handles; the loop must run

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "tun2socks/base/must_check.h"
 
 /* One flow source, normalised: a v4-mapped IPv6 address is AF_INET. */
 struct proc_key {
@@ -23,7 +24,7 @@ struct proc_key {
 struct proc_platform;
 
 /* Returns 0 with *out set, or -errno. */
-int proc_platform_create(struct proc_platform **out);
+T2S_MUST_CHECK int proc_platform_create(struct proc_platform **out);
 
 void proc_platform_destroy(struct proc_platform *p);
 

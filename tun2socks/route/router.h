@@ -17,12 +17,13 @@
 
 #include "tun2socks/route/route.h"
 #include "tun2socks/route/router_gen.h"
+#include "tun2socks/base/must_check.h"
 
 struct resolver;
 struct proc_lookup;
 struct router_ctx;
 
-int router_ctx_create(struct router_gen *first, struct resolver *resolver,
+T2S_MUST_CHECK int router_ctx_create(struct router_gen *first, struct resolver *resolver,
 		      struct proc_lookup *procs, struct router_ctx **out);
 /* Routes new flows by next (the context takes the reference). */
 void router_ctx_swap(struct router_ctx *rc, struct router_gen *next);

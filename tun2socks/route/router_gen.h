@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "config/conf_err.h"
+#include "tun2socks/base/must_check.h"
 #include "tun2socks/upstream/upstream.h"
 
 struct config;
@@ -33,7 +34,7 @@ struct router_gen_opts {
  * to the default). Loads rule-provider files and compiles the rules.
  * *out cleared first; 0 or -errno with err filled (file:line:column of
  * the offending text). */
-int router_gen_build(const struct config *cfg, const struct router_gen_opts *opts,
+T2S_MUST_CHECK int router_gen_build(const struct config *cfg, const struct router_gen_opts *opts,
 		 struct router_gen **out, struct conf_err *err);
 struct router_gen *router_gen_ref(struct router_gen *g);
 void router_gen_unref(struct router_gen *g);

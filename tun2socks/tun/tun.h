@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include "tun2socks/base/must_check.h"
 
 enum tun_framing {
 	TUN_FRAMING_RAW = 0, /* bare IP packets (Linux IFF_NO_PI) */
@@ -64,7 +65,7 @@ struct tun;
  * bytes; may be NULL/0). -EPERM/-EACCES: not root (CAP_NET_ADMIN); -EBUSY:
  * the name is in use by another process; -EINVAL: bad config. On failure a
  * handed-over fd stays open and belongs to the caller again. */
-int tun_open(const struct tun_config *cfg, struct tun **out, char *err,
+T2S_MUST_CHECK int tun_open(const struct tun_config *cfg, struct tun **out, char *err,
 	     size_t errlen);
 int tun_fd(const struct tun *t);
 /* The interface name, or "fd<N>" for a handed-over fd of unknown name. */

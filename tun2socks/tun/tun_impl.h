@@ -9,6 +9,7 @@
 #include "tun2socks/tun/tun.h"
 
 #include <net/if.h>
+#include "tun2socks/base/must_check.h"
 
 /* Most bytes of a platform packet header (tun.hdr_len). Linux's
  * virtio_net_hdr is 10 or 12; TUNSETVNETHDRSZ allows more, and a
@@ -48,7 +49,7 @@ int tun_platform_default_framing(void);
  * hdr_len, csum_offload and gso. Returns 0 or -errno with err filled; the
  * caller closes t->fd (>= 0 once opened) on failure, which destroys a
  * half-made device. */
-int tun_platform_create(struct tun *t, const struct tun_config *cfg,
+T2S_MUST_CHECK int tun_platform_create(struct tun *t, const struct tun_config *cfg,
 			char *err, size_t errlen);
 
 /* Identifies a handed-over cfg->fd (known to be open; t->fd is still -1):
@@ -57,7 +58,7 @@ int tun_platform_create(struct tun *t, const struct tun_config *cfg,
  * and refuses a descriptor that cannot carry IP packets. Configures
  * nothing and leaves t->fd to the caller. Returns 0 or -errno with err
  * filled. */
-int tun_platform_adopt(struct tun *t, const struct tun_config *cfg,
+T2S_MUST_CHECK int tun_platform_adopt(struct tun *t, const struct tun_config *cfg,
 		       char *err, size_t errlen);
 
 /* Only called while t->hdr_len > 0. hdr holds the hdr_len bytes of
