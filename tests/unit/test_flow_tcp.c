@@ -36,7 +36,7 @@
 
 #include "lwip/tcp.h"
 #include "lwip-port/stack.h"
-#include "tun2socks/flow/flow.h"
+#include "tun2socks/flow/flow_tcp.h"
 #include "tun2socks/upstream/upstream.h"
 #include "lwip_helper.h"
 #include "test.h"
@@ -45,7 +45,7 @@
 
 struct env {
 	uv_loop_t loop;
-	struct flow_ctx fc;
+	struct flow_tcp_ctx fc;
 	struct stack *st;
 	struct stack_usage base;
 	int lfd;                   /* the loopback listener */
@@ -97,7 +97,7 @@ static bool env_init(bool proxy, size_t rx_cap)
 	memset(&e, 0, sizeof(e));
 	e.peer = -1;
 	T_EQ_INT(uv_loop_init(&e.loop), 0);
-	T_EQ_INT(flow_ctx_init(&e.fc, &e.loop, &ops), 0);
+	T_EQ_INT(flow_tcp_ctx_init(&e.fc, &e.loop, &ops), 0);
 	e.fc.connect_timeout_ms = 10000;
 	T_EQ_INT(stack_create(1500, &cbs, &e.fc, &e.st), 0);
 	stack_usage(&e.base);
@@ -137,7 +137,7 @@ static void turn(void)
 {
 	uv_run(&e.loop, UV_RUN_NOWAIT);
 	stack_check_timeouts(e.st);
-	flow_ctx_flush(&e.fc);
+	flow_tcp_ctx_flush(&e.fc);
 }
 
 static bool peer_accept(void)
@@ -195,7 +195,7 @@ static void peer_write(const void *data, size_t n)
 static void client_send(const void *data, size_t n)
 {
 	lh_send(e.st, &e.c, data, n);
-	flow_ctx_flush(&e.fc);
+	flow_tcp_ctx_flush(&e.fc);
 }
 
 static ssize_t peer_read_once(void *buf, size_t n)
@@ -227,9 +227,9 @@ static void env_done(void)
 	if (e.peer >= 0)
 		close(e.peer);
 	close(e.lfd);
-	flow_ctx_shutdown(&e.fc);
+	flow_tcp_ctx_shutdown(&e.fc);
 	uv_run(&e.loop, UV_RUN_DEFAULT);
-	flow_ctx_destroy(&e.fc);
+	flow_tcp_ctx_destroy(&e.fc);
 	lh_client_free(&e.c);
 	stack_destroy(e.st);
 	T_EQ_INT(uv_loop_close(&e.loop), 0);
@@ -255,7 +255,7 @@ static void test_direct_relay_and_close(void)
 
 	/* The client half-closes: the upstream sees EOF, and still talks. */
 	lh_fin(e.st, &e.c);
-	flow_ctx_flush(&e.fc);
+	flow_tcp_ctx_flush(&e.fc);
 	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
 	peer_write("bye", 3);
 	RUN_UNTIL(e.c.rx_len == 8);
@@ -292,7 +292,7 @@ static void test_direct_upstream_closes_first(void)
 	peer_read(buf, 5);
 	T_EQ_MEM(buf, "after", 5);
 	lh_fin(e.st, &e.c);
-	flow_ctx_flush(&e.fc);
+	flow_tcp_ctx_flush(&e.fc);
 	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
 	env_done();
 	T_EQ_INT(e.fc.stats.closed, 1);
@@ -335,7 +335,7 @@ static void test_proxy_early_data(void)
 	peer_write("HTTP/1.0 200 OK\r\n\r\n", 19);
 	RUN_UNTIL(e.c.rx_len == 19);
 	lh_fin(e.st, &e.c);
-	flow_ctx_flush(&e.fc);
+	flow_tcp_ctx_flush(&e.fc);
 	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
 	shutdown(e.peer, SHUT_WR);
 	RUN_UNTIL(e.c.fin);
@@ -448,7 +448,7 @@ static void test_bulk_down_slow_client(void)
 	RUN_UNTIL(e.c.fin);
 	lh_ack(e.st, &e.c);
 	lh_fin(e.st, &e.c);
-	flow_ctx_flush(&e.fc);
+	flow_tcp_ctx_flush(&e.fc);
 	RUN_UNTIL(e.fc.live_count == 0);
 	lh_ack(e.st, &e.c);
 	env_done();

@@ -24,7 +24,7 @@
 #include "tun2socks/app/options.h"
 #include "tun2socks/route/router_gen.h"
 #include "config/config.h"
-#include "tun2socks/flow/flow.h"
+#include "tun2socks/flow/flow_tcp.h"
 #include "tun2socks/flow/flow_udp.h"
 #include "tun2socks/route/proc_lookup.h"
 #include "resolver/resolver.h"
@@ -50,7 +50,7 @@ struct daemon {
 	struct tun *tun;
 	struct stack *stack;
 	struct upstream_cfg upstream;
-	struct flow_ctx flows;
+	struct flow_tcp_ctx flows;
 	struct flow_udp_ctx *udp;
 	struct resolver *resolver;    /* DNS forwarding, unless via the proxy */
 	struct dns_socks *dns_socks;  /* --dns-via-proxy */
@@ -515,7 +515,7 @@ static void daemon_on_tun(uv_poll_t *h, int status, int events)
 	daemon_drain_tun(d, status);
 	/* Client data that arrived in this drain goes upstream now, one
 	 * writev per flow. */
-	flow_ctx_flush(&d->flows);
+	flow_tcp_ctx_flush(&d->flows);
 }
 
 static void daemon_on_lwip_timer(uv_timer_t *h)
@@ -523,7 +523,7 @@ static void daemon_on_lwip_timer(uv_timer_t *h)
 	struct daemon *d = h->data;
 
 	stack_check_timeouts(d->stack);
-	flow_ctx_flush(&d->flows);
+	flow_tcp_ctx_flush(&d->flows);
 }
 
 /* Before every poll: re-arm the lwIP timer for its next deadline, which
@@ -764,7 +764,7 @@ int daemon_run(struct options *cfg)
 	{
 		struct route_ops ops = router_ctx_ops(d->router);
 
-		r = flow_ctx_init(&d->flows, &d->loop, &ops);
+		r = flow_tcp_ctx_init(&d->flows, &d->loop, &ops);
 	}
 	if (r < 0) {
 		log_error("cannot set up flows: %s", strerror(-r));
@@ -830,7 +830,7 @@ int daemon_run(struct options *cfg)
 
 	/* Shutdown: reset every flow (RST both ways), then close handles and
 	 * let the loop run their close callbacks. */
-	flow_ctx_shutdown(&d->flows);
+	flow_tcp_ctx_shutdown(&d->flows);
 	flow_udp_ctx_shutdown(d->udp);
 	daemon_dns_stop(d);
 	uv_walk(&d->loop, daemon_close_walk, NULL);
@@ -860,7 +860,7 @@ out_dns:
 		/* Startup failed after the DNS parts may have begun. */
 		daemon_dns_stop(d);
 		flow_udp_ctx_shutdown(d->udp);
-		flow_ctx_shutdown(&d->flows);
+		flow_tcp_ctx_shutdown(&d->flows);
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
@@ -870,7 +870,7 @@ out_dns:
 out_stack:
 	stack_destroy(d->stack);
 out_flows:
-	flow_ctx_destroy(&d->flows);
+	flow_tcp_ctx_destroy(&d->flows);
 out_loop:
 	if (d->resolver)
 		resolver_shutdown(d->resolver);

@@ -43,7 +43,7 @@
 #include "resolver/dns_intercept.h"
 #include "resolver/resolver.h"
 #include "tun2socks/upstream/upstream_conn.h"
-#include "tun2socks/flow/flow.h"
+#include "tun2socks/flow/flow_tcp.h"
 #include "tun2socks/flow/relay.h"
 #include "tun2socks/base/log.h"
 
@@ -67,7 +67,7 @@ static const char *const flow_state_name[] = {
 #define DROP_HOLD_MS 30000
 
 struct flow_tcp {
-	struct flow_ctx *ctx;
+	struct flow_tcp_ctx *ctx;
 	struct flow_tcp *prev, *next;  /* ctx->live */
 	struct reaper_node rnode;      /* once released */
 	uint64_t id;
@@ -187,7 +187,7 @@ static int flow_name(struct flow_tcp *f, bool *fake)
 	return f->domain ? 0 : -ENOMEM;
 }
 
-int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb)
+int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb)
 {
 	struct flow_tcp *f;
 	struct route_query q = { 0 };
@@ -382,7 +382,7 @@ static void flow_connect(struct flow_tcp *f)
 static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char *why,
 		     size_t whylen)
 {
-	struct flow_ctx *ctx = f->ctx;
+	struct flow_tcp_ctx *ctx = f->ctx;
 	const struct route *rt = &f->route;
 	char name[32];
 	struct upstream_conn_spec spec = {
@@ -569,7 +569,7 @@ static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t 
 		f->t_last = uv_now(f->ctx->loop);
 	if (f->state != FS_RELAY)
 		return ERR_OK; /* flushed once the tunnel is open */
-	/* Deferred to flow_ctx_flush() at the end of this TUN drain. */
+	/* Deferred to flow_tcp_ctx_flush() at the end of this TUN drain. */
 	if (!f->dirty) {
 		f->dirty = true;
 		f->refs++;
@@ -579,7 +579,7 @@ static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t 
 	return ERR_OK;
 }
 
-void flow_ctx_flush(struct flow_ctx *ctx)
+void flow_tcp_ctx_flush(struct flow_tcp_ctx *ctx)
 {
 	while (ctx->dirty != NULL) {
 		struct flow_tcp *f = ctx->dirty;
@@ -739,7 +739,7 @@ static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why,
  * drops the alive reference. The pcb must already be closed or aborted. */
 static void flow_end(struct flow_tcp *f, bool reset)
 {
-	struct flow_ctx *ctx = f->ctx;
+	struct flow_tcp_ctx *ctx = f->ctx;
 
 	flow_set_state(f, FS_DEAD);
 	f->rl.pcb = NULL;
@@ -835,7 +835,7 @@ static void flow_reap(struct reaper_node *n)
 
 /* ---- context ------------------------------------------------------------ */
 
-int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct route_ops *route)
+int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop, const struct route_ops *route)
 {
 	int r;
 
@@ -857,15 +857,15 @@ int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct route_ops 
 	return 0;
 }
 
-void flow_ctx_shutdown(struct flow_ctx *ctx)
+void flow_tcp_ctx_shutdown(struct flow_tcp_ctx *ctx)
 {
-	flow_ctx_flush(ctx);
+	flow_tcp_ctx_flush(ctx);
 	while (ctx->live != NULL)
 		flow_abort(ctx->live, "shutting down", NULL);
 	reaper_close(&ctx->reaper);
 }
 
-void flow_ctx_destroy(struct flow_ctx *ctx)
+void flow_tcp_ctx_destroy(struct flow_tcp_ctx *ctx)
 {
 	reaper_flush(&ctx->reaper);
 	free(ctx->buf);

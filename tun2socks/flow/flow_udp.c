@@ -42,16 +42,16 @@
  * (RESOLVING first, queueing, while the first datagram's name resolves);
  * REJECT/DROP ones go BLOCKED and discard until idle, so a chatty client
  * is decided (and logged) once, not per datagram. Every change goes
- * through us_set_state(), which logs "udp#3 CONNECTING -> READY". Order
+ * through session_set_state(), which logs "udp#3 CONNECTING -> READY". Order
  * matters: the states before READY are still setting up. */
-enum us_state {
-	US_ROUTING, US_RESOLVING, US_CONNECTING, US_READY, US_BLOCKED, US_DEAD
+enum session_state {
+	SESSION_ROUTING, SESSION_RESOLVING, SESSION_CONNECTING, SESSION_READY, SESSION_BLOCKED, SESSION_DEAD
 };
 
-static const char *const us_state_name[] = {
-	[US_ROUTING] = "ROUTING", [US_RESOLVING] = "RESOLVING",
-	[US_CONNECTING] = "CONNECTING", [US_READY] = "READY",
-	[US_BLOCKED] = "BLOCKED", [US_DEAD] = "DEAD",
+static const char *const session_state_name[] = {
+	[SESSION_ROUTING] = "ROUTING", [SESSION_RESOLVING] = "RESOLVING",
+	[SESSION_CONNECTING] = "CONNECTING", [SESSION_READY] = "READY",
+	[SESSION_BLOCKED] = "BLOCKED", [SESSION_DEAD] = "DEAD",
 };
 
 #define BUCKETS 1024
@@ -66,9 +66,9 @@ static const char *const us_state_name[] = {
  * sent a name to is written back as coming from the address the client
  * used, since a connected UDP socket (QUIC, most games) drops anything
  * else. */
-#define US_NAMED_MAX 8
+#define SESSION_NAMED_MAX 8
 
-struct us_named {
+struct session_named {
 	ip_addr_t addr;  /* what the client sent to */
 	uint16_t port;
 	bool pinned;     /* owes dns_intercept_flow_done() */
@@ -85,14 +85,14 @@ struct pending {
 	struct pbuf *p;
 };
 
-struct session {
+struct udp_session {
 	struct flow_udp_ctx *u;
-	struct session *hnext;          /* hash chain */
-	struct session *lprev, *lnext;  /* live list, least recently used first */
+	struct udp_session *hnext;          /* hash chain */
+	struct udp_session *lprev, *lnext;  /* live list, least recently used first */
 	struct reaper_node rnode;       /* once released */
 	uint64_t id;
 	unsigned refs;
-	enum us_state state;
+	enum session_state state;
 	ip_addr_t client;
 	uint16_t cport;
 	/* PROXY: the control connection; its socket is watched by ctl_poll
@@ -106,7 +106,7 @@ struct session {
 	struct pending *pend;
 	unsigned n_pend;
 	bool dns_only;                  /* every datagram so far went to port 53 */
-	struct us_named named[US_NAMED_MAX];
+	struct session_named named[SESSION_NAMED_MAX];
 	unsigned n_named;
 	bool routed;                    /* route valid, route.hold owed back */
 	struct route route;
@@ -121,8 +121,8 @@ struct flow_udp_ctx {
 	struct resolver *resolver;      /* DIRECT datagrams to names */
 	struct sock_opts sock;
 	struct flow_udp_config cfg;
-	struct session *buckets[BUCKETS];
-	struct session *lru_head, *lru_tail;
+	struct udp_session *buckets[BUCKETS];
+	struct udp_session *lru_head, *lru_tail;
 	unsigned count;
 	uint64_t next_id;
 	uint64_t refused_until;         /* loop ms; 0 = proxy not known to refuse */
@@ -134,8 +134,8 @@ struct flow_udp_ctx {
 	struct flow_udp_stats stats;
 };
 
-static void us_on_ctl(uv_poll_t *h, int status, int events);
-static void us_on_udp(uv_poll_t *h, int status, int events);
+static void session_on_ctl(uv_poll_t *h, int status, int events);
+static void session_on_udp(uv_poll_t *h, int status, int events);
 
 void flow_udp_config_defaults(struct flow_udp_config *cfg)
 {
@@ -150,7 +150,7 @@ void flow_udp_config_defaults(struct flow_udp_config *cfg)
 
 /* FNV-1a over the address bytes that mean something: an IPv4 ip_addr_t
  * leaves the rest of its union unset. */
-static unsigned us_hash(const ip_addr_t *a, uint16_t port)
+static unsigned session_hash(const ip_addr_t *a, uint16_t port)
 {
 	uint32_t h = 2166136261u ^ port;
 	const uint8_t *b = IP_IS_V6(a) ? (const uint8_t *)ip_2_ip6(a)->addr
@@ -162,15 +162,15 @@ static unsigned us_hash(const ip_addr_t *a, uint16_t port)
 	return h % BUCKETS;
 }
 
-static struct session *us_find(struct flow_udp_ctx *u, const ip_addr_t *a, uint16_t port)
+static struct udp_session *session_find(struct flow_udp_ctx *u, const ip_addr_t *a, uint16_t port)
 {
-	for (struct session *s = u->buckets[us_hash(a, port)]; s; s = s->hnext)
+	for (struct udp_session *s = u->buckets[session_hash(a, port)]; s; s = s->hnext)
 		if (s->cport == port && ip_addr_eq(&s->client, a))
 			return s;
 	return NULL;
 }
 
-static void us_lru_unlink(struct session *s)
+static void session_lru_unlink(struct udp_session *s)
 {
 	struct flow_udp_ctx *u = s->u;
 
@@ -185,7 +185,7 @@ static void us_lru_unlink(struct session *s)
 	s->lprev = s->lnext = NULL;
 }
 
-static void us_lru_append(struct session *s)
+static void session_lru_append(struct udp_session *s)
 {
 	struct flow_udp_ctx *u = s->u;
 
@@ -198,24 +198,24 @@ static void us_lru_append(struct session *s)
 	u->lru_tail = s;
 }
 
-static void us_touch(struct session *s)
+static void session_touch(struct udp_session *s)
 {
 	s->t_last = uv_now(s->u->loop);
-	us_lru_unlink(s);
-	us_lru_append(s);
+	session_lru_unlink(s);
+	session_lru_append(s);
 }
 
 /* The one place the state changes. */
-static void us_set_state(struct session *s, enum us_state next)
+static void session_set_state(struct udp_session *s, enum session_state next)
 {
-	log_debug("udp#%" PRIu64 " %s -> %s", s->id, us_state_name[s->state],
-		  us_state_name[next]);
+	log_debug("udp#%" PRIu64 " %s -> %s", s->id, session_state_name[s->state],
+		  session_state_name[next]);
 	s->state = next;
 }
 
 /* ---- lifetime ----------------------------------------------------------- */
 
-static void us_release(struct session *s)
+static void session_release(struct udp_session *s)
 {
 	if (--s->refs > 0)
 		return;
@@ -223,9 +223,9 @@ static void us_release(struct session *s)
 	reaper_defer(&s->u->reaper, &s->rnode);
 }
 
-static void us_on_closed(uv_handle_t *h)
+static void session_on_closed(uv_handle_t *h)
 {
-	struct session *s = h->data;
+	struct udp_session *s = h->data;
 
 	/* Closed only now that libuv forgot the handle watching it. */
 	if (h == (uv_handle_t *)&s->ctl_poll) {
@@ -234,12 +234,12 @@ static void us_on_closed(uv_handle_t *h)
 	} else {
 		close(s->udp_fd);
 	}
-	us_release(s);
+	session_release(s);
 }
 
-static void us_reap(struct reaper_node *n)
+static void session_reap(struct reaper_node *n)
 {
-	struct session *s = reaper_owner(n, struct session, rnode);
+	struct udp_session *s = reaper_owner(n, struct udp_session, rnode);
 
 	for (unsigned i = 0; i < s->n_pend; i++)
 		pbuf_free(s->pend[i].p);
@@ -247,16 +247,16 @@ static void us_reap(struct reaper_node *n)
 	free(s);
 }
 
-static void us_end(struct session *s, const char *why, const char *detail)
+static void session_end(struct udp_session *s, const char *why, const char *detail)
 {
 	struct flow_udp_ctx *u = s->u;
-	struct session **pp;
+	struct udp_session **pp;
 	char c[64];
 
 	char names[300] = "";
 	size_t nl = 0;
 
-	if (s->state == US_DEAD)
+	if (s->state == SESSION_DEAD)
 		return;
 	for (unsigned i = 0; i < s->n_named && nl < sizeof(names); i++)
 		nl += (size_t)snprintf(names + nl, sizeof(names) - nl, "%s%s", i ? "," : " to ",
@@ -270,29 +270,29 @@ static void us_end(struct session *s, const char *why, const char *detail)
 		 s->routed ? s->route.rule : "", s->up_b, s->up_n, s->down_b,
 		 s->down_n, (double)(uv_now(u->loop) - s->t_start) / 1000.0, why,
 		 detail ? ": " : "", detail ? detail : "");
-	us_set_state(s, US_DEAD);
+	session_set_state(s, SESSION_DEAD);
 	if (s->routed) {
 		u->route.release(u->route.ctx, s->route.hold);
 		s->routed = false;
 	}
 	while (s->n_named > 0) {
-		struct us_named *nm = &s->named[--s->n_named];
+		struct session_named *nm = &s->named[--s->n_named];
 
 		if (nm->pinned)
 			dns_intercept_flow_done(u->dns, &nm->addr);
 		free(nm->name);
 	}
-	for (pp = &u->buckets[us_hash(&s->client, s->cport)]; *pp; pp = &(*pp)->hnext) {
+	for (pp = &u->buckets[session_hash(&s->client, s->cport)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
 			*pp = s->hnext;
 			break;
 		}
 	}
-	us_lru_unlink(s);
+	session_lru_unlink(s);
 	u->count--;
 	if (s->ctl_open) {
 		uv_poll_stop(&s->ctl_poll);
-		uv_close((uv_handle_t *)&s->ctl_poll, us_on_closed);
+		uv_close((uv_handle_t *)&s->ctl_poll, session_on_closed);
 		s->ctl_open = false;
 	} else {
 		upstream_conn_close(s->ctl, false);
@@ -300,19 +300,19 @@ static void us_end(struct session *s, const char *why, const char *detail)
 	}
 	if (s->udp_open) {
 		uv_poll_stop(&s->udp_poll);
-		uv_close((uv_handle_t *)&s->udp_poll, us_on_closed);
+		uv_close((uv_handle_t *)&s->udp_poll, session_on_closed);
 		s->udp_open = false;
 	} else if (s->udp_fd >= 0) {
 		close(s->udp_fd);
 	}
-	us_release(s);
+	session_release(s);
 }
 
 /* ---- sending -------------------------------------------------------------- */
 
 /* Sends hdr (hlen bytes, may be 0) then p's data as one datagram, to `to`
  * (NULL: the connected peer), and counts it. */
-static void us_sendmsg(struct session *s, const void *hdr, size_t hlen, void *to,
+static void session_sendmsg(struct udp_session *s, const void *hdr, size_t hlen, void *to,
 		       socklen_t tolen, const struct pbuf *p)
 {
 	struct iovec iov[16];
@@ -342,7 +342,7 @@ static void us_sendmsg(struct session *s, const void *hdr, size_t hlen, void *to
 }
 
 /* PROXY: through the association, behind a SOCKS5 UDP header. */
-static void us_send(struct session *s, const struct socks5_addr *dst, struct pbuf *p)
+static void session_send(struct udp_session *s, const struct socks5_addr *dst, struct pbuf *p)
 {
 	uint8_t hdr[SOCKS5_UDP_HEADER_MAX];
 	int n = socks5_udp_header_build(hdr, sizeof(hdr), dst);
@@ -351,19 +351,19 @@ static void us_send(struct session *s, const struct socks5_addr *dst, struct pbu
 		s->u->stats.dropped_other++;
 		return;
 	}
-	us_sendmsg(s, hdr, (size_t)n, NULL, 0, p);
+	session_sendmsg(s, hdr, (size_t)n, NULL, 0, p);
 }
 
 /* A datagram of a BLOCKED session: REJECT answers ICMP port unreachable
  * (as a closed port would), REJECT-DROP and a refusing proxy say nothing. */
-static void us_reject(struct session *s, const ip_addr_t *dst, uint16_t dport, struct pbuf *p)
+static void session_reject(struct udp_session *s, const ip_addr_t *dst, uint16_t dport, struct pbuf *p)
 {
 	s->u->stats.dropped_rejected++;
 	if (s->routed && s->route.action == ROUTE_REJECT)
 		stack_udp_unreachable(s->u->stack, &s->client, s->cport, dst, dport, p);
 }
 
-static struct us_named *us_named_find(struct session *s, const char *name, uint16_t port)
+static struct session_named *session_named_find(struct udp_session *s, const char *name, uint16_t port)
 {
 	for (unsigned i = 0; i < s->n_named; i++)
 		if (s->named[i].port == port && strcmp(s->named[i].name, name) == 0)
@@ -371,12 +371,12 @@ static struct us_named *us_named_find(struct session *s, const char *name, uint1
 	return NULL;
 }
 
-static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
+static void session_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
 				size_t n);
-static void us_flush_pending(struct session *s);
+static void session_flush_pending(struct udp_session *s);
 
 /* A dual-stack socket takes both families: IPv4 goes as ::ffff:a.b.c.d. */
-static void us_sa_from_target(struct sockaddr_in6 *sa, const struct socks5_addr *t)
+static void session_sa_from_target(struct sockaddr_in6 *sa, const struct socks5_addr *t)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sin6_family = AF_INET6;
@@ -392,21 +392,21 @@ static void us_sa_from_target(struct sockaddr_in6 *sa, const struct socks5_addr 
 /* DIRECT: straight to the target from our own socket. A name is resolved
  * once per session entry; datagrams to it are dropped until then (UDP
  * applications retransmit). */
-static void us_send_direct(struct session *s, const struct socks5_addr *t, struct pbuf *p)
+static void session_send_direct(struct udp_session *s, const struct socks5_addr *t, struct pbuf *p)
 {
 	struct flow_udp_ctx *u = s->u;
 	struct sockaddr_in6 sa;
 
 	if (t->atyp == SOCKS5_ATYP_DOMAIN) {
-		struct us_named *nm = us_named_find(s, t->u.domain, t->port);
+		struct session_named *nm = session_named_find(s, t->u.domain, t->port);
 
 		if (nm == NULL || !nm->resolved) {
 			if (nm != NULL && !nm->resolving && u->resolver != NULL) {
 				nm->resolving = true;
 				s->refs++; /* held by the lookup */
-				if (resolver_lookup(u->resolver, nm->name, us_on_direct_lookup, s) < 0) {
+				if (resolver_lookup(u->resolver, nm->name, session_on_direct_lookup, s) < 0) {
 					nm->resolving = false;
-					us_release(s);
+					session_release(s);
 				}
 			}
 			u->stats.dropped_other++;
@@ -414,20 +414,20 @@ static void us_send_direct(struct session *s, const struct socks5_addr *t, struc
 		}
 		memcpy(&sa, &nm->ra, sizeof(sa));
 	} else {
-		us_sa_from_target(&sa, t);
+		session_sa_from_target(&sa, t);
 	}
-	us_sendmsg(s, NULL, 0, &sa, sizeof(sa), p);
+	session_sendmsg(s, NULL, 0, &sa, sizeof(sa), p);
 }
 
-static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
+static void session_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
 				size_t n)
 {
-	struct session *s = arg;
+	struct udp_session *s = arg;
 
 	/* Every entry waiting for an address gets the first one of its
 	 * family preference (IPv4 first: it works from any client). */
-	for (unsigned i = 0; i < s->n_named && s->state != US_DEAD; i++) {
-		struct us_named *nm = &s->named[i];
+	for (unsigned i = 0; i < s->n_named && s->state != SESSION_DEAD; i++) {
+		struct session_named *nm = &s->named[i];
 		struct socks5_addr t;
 		const struct sockaddr_storage *pick = NULL;
 
@@ -443,31 +443,31 @@ static void us_on_direct_lookup(void *arg, int status, const struct sockaddr_sto
 			pick = &addrs[0];
 		addr_socktarget_from_ip(pick, &t);
 		t.port = nm->port;
-		us_sa_from_target((struct sockaddr_in6 *)&nm->ra, &t);
+		session_sa_from_target((struct sockaddr_in6 *)&nm->ra, &t);
 		nm->resolved = true;
 	}
-	if (s->state == US_RESOLVING) {
-		us_set_state(s, US_READY);
-		us_flush_pending(s); /* a name that did not resolve: dropped */
+	if (s->state == SESSION_RESOLVING) {
+		session_set_state(s, SESSION_READY);
+		session_flush_pending(s); /* a name that did not resolve: dropped */
 	}
-	us_release(s);
+	session_release(s);
 }
 
-static void us_dispatch(struct session *s, const struct socks5_addr *t, struct pbuf *p)
+static void session_dispatch(struct udp_session *s, const struct socks5_addr *t, struct pbuf *p)
 {
 	if (s->route.action == ROUTE_DIRECT)
-		us_send_direct(s, t, p);
+		session_send_direct(s, t, p);
 	else
-		us_send(s, t, p);
+		session_send(s, t, p);
 }
 
-static void us_flush_pending(struct session *s)
+static void session_flush_pending(struct udp_session *s)
 {
 	for (unsigned i = 0; i < s->n_pend; i++) {
-		if (s->state == US_READY)
-			us_dispatch(s, &s->pend[i].dst, s->pend[i].p);
+		if (s->state == SESSION_READY)
+			session_dispatch(s, &s->pend[i].dst, s->pend[i].p);
 		else
-			us_reject(s, &s->pend[i].ip, s->pend[i].port, s->pend[i].p);
+			session_reject(s, &s->pend[i].ip, s->pend[i].port, s->pend[i].p);
 		pbuf_free(s->pend[i].p);
 	}
 	s->n_pend = 0;
@@ -477,18 +477,18 @@ static void us_flush_pending(struct session *s)
 
 /* ---- association ------------------------------------------------------- */
 
-static int us_set_ctl_poll(struct session *s, int events)
+static int session_set_ctl_poll(struct udp_session *s, int events)
 {
 	if (events == s->ctl_events)
 		return 0;
 	s->ctl_events = events;
-	return uv_poll_start(&s->ctl_poll, events, us_on_ctl);
+	return uv_poll_start(&s->ctl_poll, events, session_on_ctl);
 }
 
 /* Where datagrams go: BND.ADDR:BND.PORT, or the proxy's own address when
  * the server answered with an unspecified BND.ADDR (RFC 1928 leaves that
  * to mean "the address you reached me at"). */
-static int us_relay_addr(struct session *s, struct sockaddr_storage *ss, socklen_t *len)
+static int session_relay_addr(struct udp_session *s, struct sockaddr_storage *ss, socklen_t *len)
 {
 	const struct upstream_cfg *up = s->route.up;
 	struct socks5_addr b;
@@ -528,39 +528,39 @@ static int us_relay_addr(struct session *s, struct sockaddr_storage *ss, socklen
 	return -EAFNOSUPPORT; /* a relay given by name: not supported */
 }
 
-static void us_ready(struct session *s)
+static void session_ready(struct udp_session *s)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
-	int r = us_relay_addr(s, &ss, &len);
+	int r = session_relay_addr(s, &ss, &len);
 
 	if (r < 0) {
-		us_end(s, "unusable relay address from proxy", strerror(-r));
+		session_end(s, "unusable relay address from proxy", strerror(-r));
 		return;
 	}
 	r = sock_open(ss.ss_family, SOCK_DGRAM, &s->u->sock);
 	if (r < 0) {
-		us_end(s, "cannot open UDP socket", strerror(-r));
+		session_end(s, "cannot open UDP socket", strerror(-r));
 		return;
 	}
 	s->udp_fd = r;
 	/* Connected: the kernel then only hands us the relay's datagrams. */
 	r = sock_connect(s->udp_fd, (struct sockaddr *)&ss, len);
 	if (r < 0 || uv_poll_init_socket(s->u->loop, &s->udp_poll, s->udp_fd) < 0) {
-		us_end(s, "cannot reach the UDP relay", strerror(r < 0 ? -r : EIO));
+		session_end(s, "cannot reach the UDP relay", strerror(r < 0 ? -r : EIO));
 		return;
 	}
 	s->udp_poll.data = s;
 	s->udp_open = true;
 	s->refs++;
-	uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
-	us_set_state(s, US_READY);
+	uv_poll_start(&s->udp_poll, UV_READABLE, session_on_udp);
+	session_set_state(s, SESSION_READY);
 	/* The control connection only signals the association's end now. */
-	us_set_ctl_poll(s, UV_READABLE);
-	us_flush_pending(s);
+	session_set_ctl_poll(s, UV_READABLE);
+	session_flush_pending(s);
 }
 
-static void us_refused(struct session *s, const char *why)
+static void session_refused(struct udp_session *s, const char *why)
 {
 	struct flow_udp_ctx *u = s->u;
 
@@ -571,31 +571,31 @@ static void us_refused(struct session *s, const char *why)
 		u->warned_refused = true;
 	}
 	u->stats.dropped_refused += s->n_pend;
-	us_end(s, why, NULL);
+	session_end(s, why, NULL);
 }
 
-static void us_on_ctl(uv_poll_t *h, int status, int events)
+static void session_on_ctl(uv_poll_t *h, int status, int events)
 {
-	struct session *s = h->data;
+	struct udp_session *s = h->data;
 	struct stream io;
 	char why[300];
 	int r;
 
 	(void)events;
-	if (s->state == US_DEAD)
+	if (s->state == SESSION_DEAD)
 		return;
-	if (s->state == US_CONNECTING) {
+	if (s->state == SESSION_CONNECTING) {
 		r = upstream_conn_step(s->ctl, status, why, sizeof(why));
 		if (r == STREAM_DONE) {
-			us_ready(s);
+			session_ready(s);
 		} else if (r < 0 && upstream_conn_failed_in(s->ctl) != UPSTREAM_CONN_PROXY) {
-			us_end(s, why, NULL); /* connect or TLS */
+			session_end(s, why, NULL); /* connect or TLS */
 		} else if (r == -EOPNOTSUPP || r == -EACCES) {
-			us_refused(s, why);
+			session_refused(s, why);
 		} else if (r < 0) {
-			us_end(s, "UDP ASSOCIATE failed", why);
+			session_end(s, "UDP ASSOCIATE failed", why);
 		} else {
-			us_set_ctl_poll(s, sock_poll_events(r));
+			session_set_ctl_poll(s, sock_poll_events(r));
 		}
 		return;
 	}
@@ -610,10 +610,10 @@ static void us_on_ctl(uv_poll_t *h, int status, int events)
 			continue;
 		if (n == -EAGAIN) {
 			/* Over TLS a read may wait for writability. */
-			us_set_ctl_poll(s, UV_READABLE | sock_poll_events(stream_wants(&io)));
+			session_set_ctl_poll(s, UV_READABLE | sock_poll_events(stream_wants(&io)));
 			return;
 		}
-		us_end(s, "proxy closed the association", n < 0 ? strerror((int)-n) : NULL);
+		session_end(s, "proxy closed the association", n < 0 ? strerror((int)-n) : NULL);
 		return;
 	}
 }
@@ -624,10 +624,10 @@ static void us_on_ctl(uv_poll_t *h, int status, int events)
  * reply's port (and, for a reply from a name, that name). NULL when the
  * session sent no name to that port: then the reply's own address is
  * the right source (full cone). */
-static struct us_named *us_named_reply(struct session *s, const struct socks5_addr *from)
+static struct session_named *session_named_reply(struct udp_session *s, const struct socks5_addr *from)
 {
 	for (unsigned i = 0; i < s->n_named; i++) {
-		struct us_named *nm = &s->named[i];
+		struct session_named *nm = &s->named[i];
 
 		if (nm->port != from->port)
 			continue;
@@ -638,11 +638,11 @@ static struct us_named *us_named_reply(struct session *s, const struct socks5_ad
 	return NULL;
 }
 
-static void us_deliver(struct session *s, const uint8_t *buf, size_t len)
+static void session_deliver(struct udp_session *s, const uint8_t *buf, size_t len)
 {
 	struct flow_udp_ctx *u = s->u;
 	struct socks5_addr from;
-	struct us_named *nm;
+	struct session_named *nm;
 	uint8_t frag;
 	ip_addr_t src;
 	int h = socks5_udp_header_parse(buf, len, &from, &frag);
@@ -657,7 +657,7 @@ static void us_deliver(struct session *s, const uint8_t *buf, size_t len)
 		u->stats.dropped_frag++;
 		return;
 	}
-	if ((nm = us_named_reply(s, &from)) != NULL) {
+	if ((nm = session_named_reply(s, &from)) != NULL) {
 		ip_addr_copy(src, nm->addr);
 		from.port = nm->port;
 	} else if (from.atyp == SOCKS5_ATYP_IPV4 && !IP_IS_V6(&s->client)) {
@@ -680,11 +680,11 @@ static void us_deliver(struct session *s, const uint8_t *buf, size_t len)
 	s->down_n++;
 	u->stats.dgrams_down++;
 	u->stats.bytes_down += len - (size_t)h;
-	us_touch(s);
+	session_touch(s);
 }
 
 /* A datagram to a DIRECT session's socket from `from`. */
-static void us_deliver_direct(struct session *s, const struct sockaddr_in6 *from,
+static void session_deliver_direct(struct udp_session *s, const struct sockaddr_in6 *from,
 			      const uint8_t *buf, size_t len)
 {
 	struct flow_udp_ctx *u = s->u;
@@ -724,15 +724,15 @@ static void us_deliver_direct(struct session *s, const struct sockaddr_in6 *from
 	s->down_n++;
 	u->stats.dgrams_down++;
 	u->stats.bytes_down += len;
-	us_touch(s);
+	session_touch(s);
 }
 
-static void us_on_udp(uv_poll_t *h, int status, int events)
+static void session_on_udp(uv_poll_t *h, int status, int events)
 {
-	struct session *s = h->data;
+	struct udp_session *s = h->data;
 
 	(void)events;
-	if (s->state != US_READY)
+	if (s->state != SESSION_READY)
 		return;
 	if (status < 0) {
 		/* libuv stopped the handle on POLLERR. An ICMP error for one
@@ -744,10 +744,10 @@ static void us_on_udp(uv_poll_t *h, int status, int events)
 		if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH ||
 		    r == -EHOSTDOWN || r == -EMSGSIZE || r == 0) {
 			s->u->stats.dropped_other++;
-			uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
+			uv_poll_start(&s->udp_poll, UV_READABLE, session_on_udp);
 			return;
 		}
-		us_end(s, "UDP relay socket error", strerror(r < 0 ? -r : -status));
+		session_end(s, "UDP relay socket error", strerror(r < 0 ? -r : -status));
 		return;
 	}
 	/* Bounded so one busy session cannot starve the loop. */
@@ -763,25 +763,25 @@ static void us_on_udp(uv_poll_t *h, int status, int events)
 			return;
 		}
 		if (s->route.action == ROUTE_DIRECT)
-			us_deliver_direct(s, &from, s->u->buf, (size_t)n);
+			session_deliver_direct(s, &from, s->u->buf, (size_t)n);
 		else
-			us_deliver(s, s->u->buf, (size_t)n);
-		if (s->state != US_READY)
+			session_deliver(s, s->u->buf, (size_t)n);
+		if (s->state != SESSION_READY)
 			return;
 	}
 }
 
 /* ---- input from the TUN ------------------------------------------------- */
 
-static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport)
+static struct udp_session *session_create(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport)
 {
-	struct session *s;
+	struct udp_session *s;
 	unsigned b;
 
 	/* Bound the table: the least recently used session goes first. */
 	if (u->count >= u->cfg.max_sessions && u->lru_head) {
 		u->stats.evicted++;
-		us_end(u->lru_head, "evicted (session table full)", NULL);
+		session_end(u->lru_head, "evicted (session table full)", NULL);
 	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -794,18 +794,18 @@ static struct session *us_create(struct flow_udp_ctx *u, const ip_addr_t *src, u
 	ip_addr_copy(s->client, *src);
 	s->cport = sport;
 	s->t_start = s->t_last = uv_now(u->loop);
-	b = us_hash(src, sport);
+	b = session_hash(src, sport);
 	s->hnext = u->buckets[b];
 	u->buckets[b] = s;
-	us_lru_append(s);
+	session_lru_append(s);
 	u->count++;
 	u->stats.sessions++;
-	s->state = US_ROUTING; /* the first state: nothing to log yet */
+	s->state = SESSION_ROUTING; /* the first state: nothing to log yet */
 	return s;
 }
 
 /* PROXY: the control connection for UDP ASSOCIATE. */
-static int us_start_proxy(struct session *s)
+static int session_start_proxy(struct udp_session *s)
 {
 	struct flow_udp_ctx *u = s->u;
 	const struct upstream_cfg *up = s->route.up;
@@ -815,17 +815,17 @@ static int us_start_proxy(struct session *s)
 	int r;
 
 	if (up->proto != &upstream_socks5) {
-		us_end(s, "the upstream cannot carry UDP", s->route.via);
+		session_end(s, "the upstream cannot carry UDP", s->route.via);
 		return -EOPNOTSUPP;
 	}
 	if (u->refused_until && uv_now(u->loop) < u->refused_until) {
 		/* Warned once already: discard quietly until idle. */
 		u->stats.dropped_refused += s->n_pend;
-		us_set_state(s, US_BLOCKED);
-		us_flush_pending(s);
+		session_set_state(s, SESSION_BLOCKED);
+		session_flush_pending(s);
 		return -EOPNOTSUPP;
 	}
-	us_set_state(s, US_CONNECTING);
+	session_set_state(s, SESSION_CONNECTING);
 	/* We do not know our relay-side source yet: 0.0.0.0:0 (or ::). */
 	if (up->server.ss_family == AF_INET6)
 		socks5_addr_from_ipv6(&any, (const uint8_t[16]){ 0 }, 0);
@@ -838,99 +838,99 @@ static int us_start_proxy(struct session *s)
 	};
 	r = upstream_conn_open(&spec, &s->ctl, why, sizeof(why));
 	if (r < 0) {
-		us_end(s, why, NULL);
+		session_end(s, why, NULL);
 		return r;
 	}
 	r = uv_poll_init_socket(u->loop, &s->ctl_poll, upstream_conn_fd(s->ctl));
 	if (r < 0) {
-		us_end(s, "cannot open a connection to the proxy", uv_strerror(r));
+		session_end(s, "cannot open a connection to the proxy", uv_strerror(r));
 		return r;
 	}
 	s->ctl_poll.data = s;
 	s->ctl_open = true;
 	s->refs++;
-	us_set_ctl_poll(s, UV_WRITABLE);
+	session_set_ctl_poll(s, UV_WRITABLE);
 	return 0;
 }
 
 /* DIRECT: one dual-stack socket, unconnected (answers from anyone: full
  * cone). */
-static int us_start_direct(struct session *s)
+static int session_start_direct(struct udp_session *s)
 {
 	struct flow_udp_ctx *u = s->u;
 	int r = sock_open(AF_INET6, SOCK_DGRAM, &u->sock);
 
 	if (r < 0) {
-		us_end(s, "cannot open UDP socket", strerror(-r));
+		session_end(s, "cannot open UDP socket", strerror(-r));
 		return r;
 	}
 	s->udp_fd = r;
 	r = uv_poll_init_socket(u->loop, &s->udp_poll, s->udp_fd);
 	if (r < 0) {
-		us_end(s, "cannot open UDP socket", strerror(-r));
+		session_end(s, "cannot open UDP socket", strerror(-r));
 		return r;
 	}
 	s->udp_poll.data = s;
 	s->udp_open = true;
 	s->refs++;
-	uv_poll_start(&s->udp_poll, UV_READABLE, us_on_udp);
+	uv_poll_start(&s->udp_poll, UV_READABLE, session_on_udp);
 	if (s->n_pend > 0 && s->pend[0].dst.atyp == SOCKS5_ATYP_DOMAIN && u->resolver != NULL) {
-		struct us_named *nm = us_named_find(s, s->pend[0].dst.u.domain, s->pend[0].dst.port);
+		struct session_named *nm = session_named_find(s, s->pend[0].dst.u.domain, s->pend[0].dst.port);
 
 		if (nm != NULL && !nm->resolved) {
 			/* The queue waits for the first name's address. */
 			nm->resolving = true;
-			us_set_state(s, US_RESOLVING);
+			session_set_state(s, SESSION_RESOLVING);
 			s->refs++; /* held by the lookup */
-			r = resolver_lookup(u->resolver, nm->name, us_on_direct_lookup, s);
+			r = resolver_lookup(u->resolver, nm->name, session_on_direct_lookup, s);
 			if (r < 0) {
 				nm->resolving = false;
-				us_release(s);
-				us_set_state(s, US_READY);
-				us_flush_pending(s);
+				session_release(s);
+				session_set_state(s, SESSION_READY);
+				session_flush_pending(s);
 			}
 			return 0;
 		}
 	}
-	us_set_state(s, US_READY);
-	us_flush_pending(s);
+	session_set_state(s, SESSION_READY);
+	session_flush_pending(s);
 	return 0;
 }
 
-static void us_on_routed(void *arg, int status)
+static void session_on_routed(void *arg, int status)
 {
-	struct session *s = arg;
+	struct udp_session *s = arg;
 	struct flow_udp_ctx *u = s->u;
 
 	if (status == 0)
 		s->routed = true;
-	if (s->state == US_DEAD) {
+	if (s->state == SESSION_DEAD) {
 		if (s->routed) {
 			u->route.release(u->route.ctx, s->route.hold);
 			s->routed = false;
 		}
-		us_release(s);
+		session_release(s);
 		return;
 	}
 	if (status < 0) {
-		us_end(s, "no route", strerror(-status));
+		session_end(s, "no route", strerror(-status));
 	} else if (s->route.action == ROUTE_PROXY) {
-		us_start_proxy(s);
+		session_start_proxy(s);
 	} else if (s->route.action == ROUTE_DIRECT) {
-		us_start_direct(s);
+		session_start_direct(s);
 	} else {
 		/* REJECT / REJECT-DROP: this source's datagrams are refused
 		 * (ICMP port unreachable) or dropped until it goes idle. */
-		us_set_state(s, US_BLOCKED);
-		us_flush_pending(s);
+		session_set_state(s, SESSION_BLOCKED);
+		session_flush_pending(s);
 		log_debug("udp#%" PRIu64 " %s by rule %s", s->id, s->route.via, s->route.rule);
 	}
-	us_release(s);
+	session_release(s);
 }
 
 /* Asks the router about the session's first datagram; the route then
  * holds for the whole session (see flow_udp.h). */
-static void us_route(struct session *s, const ip_addr_t *dst, uint16_t dport, bool fake)
+static void session_route(struct udp_session *s, const ip_addr_t *dst, uint16_t dport, bool fake)
 {
 	struct flow_udp_ctx *u = s->u;
 	struct route_query q = {
@@ -942,19 +942,19 @@ static void us_route(struct session *s, const ip_addr_t *dst, uint16_t dport, bo
 	int r;
 
 	s->refs++; /* held by the decision */
-	r = u->route.decide(u->route.ctx, &q, &s->route, us_on_routed, s);
+	r = u->route.decide(u->route.ctx, &q, &s->route, session_on_routed, s);
 	if (r != -EINPROGRESS)
-		us_on_routed(s, r);
+		session_on_routed(s, r);
 }
 
 /* The SOCKS5 destination of a datagram to dst:dport: by name when DNS
  * interception knows one (the entry then moves to the front of
  * s->named), else the address. -ESTALE for a fake address nobody maps
  * (the datagram is dropped: sending it to the fake address is useless). */
-static int us_target(struct session *s, const ip_addr_t *dst, uint16_t dport,
+static int session_target(struct udp_session *s, const ip_addr_t *dst, uint16_t dport,
 		     struct socks5_addr *t)
 {
-	struct us_named cur = { .port = dport };
+	struct session_named cur = { .port = dport };
 	char name[256];
 	unsigned i;
 	int r;
@@ -979,9 +979,9 @@ static int us_target(struct session *s, const ip_addr_t *dst, uint16_t dport,
 				dns_intercept_flow_done(s->u->dns, dst);
 			return -ENOMEM;
 		}
-		if (s->n_named == US_NAMED_MAX) {
+		if (s->n_named == SESSION_NAMED_MAX) {
 			/* Forget the least recent (its pin goes with it). */
-			struct us_named *old = &s->named[US_NAMED_MAX - 1];
+			struct session_named *old = &s->named[SESSION_NAMED_MAX - 1];
 
 			if (old->pinned)
 				dns_intercept_flow_done(s->u->dns, &old->addr);
@@ -1013,12 +1013,12 @@ void flow_udp_set_sock(struct flow_udp_ctx *u, const struct sock_opts *sock)
 void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport,
 		    const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
 {
-	struct session *s = us_find(u, src, sport);
+	struct udp_session *s = session_find(u, src, sport);
 	struct socks5_addr t;
 	bool created = false, queue_first = false;
 
 	if (s == NULL) {
-		s = us_create(u, src, sport);
+		s = session_create(u, src, sport);
 		created = true;
 		if (s == NULL) {
 			u->stats.dropped_other++;
@@ -1026,26 +1026,26 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 			return;
 		}
 	}
-	us_touch(s);
+	session_touch(s);
 	if (dport != 53)
 		s->dns_only = false;
-	if (us_target(s, dst, dport, &t) < 0) {
+	if (session_target(s, dst, dport, &t) < 0) {
 		u->stats.dropped_other++;
 		pbuf_free(payload);
 		if (created)
-			us_end(s, "fake address with no name", NULL);
+			session_end(s, "fake address with no name", NULL);
 		return;
 	}
 	if (created) {
 		/* The datagram waits in the queue while the route is
 		 * decided (usually at once). */
 		queue_first = true;
-	} else if (s->state == US_READY) {
-		us_dispatch(s, &t, payload);
+	} else if (s->state == SESSION_READY) {
+		session_dispatch(s, &t, payload);
 		pbuf_free(payload);
 		return;
-	} else if (s->state == US_BLOCKED) {
-		us_reject(s, dst, dport, payload);
+	} else if (s->state == SESSION_BLOCKED) {
+		session_reject(s, dst, dport, payload);
 		pbuf_free(payload);
 		return;
 	}
@@ -1069,22 +1069,22 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 	s->pend[s->n_pend].p = payload;
 	s->n_pend++;
 	if (queue_first)
-		us_route(s, dst, dport, t.atyp == SOCKS5_ATYP_DOMAIN && s->named[0].pinned);
+		session_route(s, dst, dport, t.atyp == SOCKS5_ATYP_DOMAIN && s->named[0].pinned);
 }
 
 /* ---- timers -------------------------------------------------------------- */
 
-static void us_on_sweep(uv_timer_t *h)
+static void session_on_sweep(uv_timer_t *h)
 {
 	struct flow_udp_ctx *u = h->data;
 	uint64_t now = uv_now(u->loop);
-	struct session *s = u->lru_head, *next;
+	struct udp_session *s = u->lru_head, *next;
 
 	for (; s; s = next) {
 		next = s->lnext;
-		if (s->state < US_READY) {
+		if (s->state < SESSION_READY) {
 			if (now - s->t_start >= u->cfg.connect_timeout_ms)
-				us_end(s, s->state == US_ROUTING ? "timed out resolving for the rules"
+				session_end(s, s->state == SESSION_ROUTING ? "timed out resolving for the rules"
 								 : "timed out associating with the proxy",
 				       NULL);
 			continue;
@@ -1095,7 +1095,7 @@ static void us_on_sweep(uv_timer_t *h)
 		if (s->dns_only && u->cfg.dns_idle_ms < idle)
 			idle = u->cfg.dns_idle_ms;
 		if (now - s->t_last >= idle)
-			us_end(s, "idle", NULL);
+			session_end(s, "idle", NULL);
 	}
 }
 
@@ -1124,7 +1124,7 @@ int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route
 	u->cfg = *cfg;
 	if (u->cfg.max_sessions == 0)
 		u->cfg.max_sessions = 1;
-	r = reaper_init(&u->reaper, loop, us_reap);
+	r = reaper_init(&u->reaper, loop, session_reap);
 	if (r < 0) {
 		free(u->buf);
 		free(u);
@@ -1132,7 +1132,7 @@ int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route
 	}
 	uv_timer_init(loop, &u->sweep);
 	u->sweep.data = u;
-	uv_timer_start(&u->sweep, us_on_sweep, 1000, 1000);
+	uv_timer_start(&u->sweep, session_on_sweep, 1000, 1000);
 	*out = u;
 	return 0;
 }
@@ -1140,7 +1140,7 @@ int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route
 void flow_udp_ctx_shutdown(struct flow_udp_ctx *u)
 {
 	while (u->lru_head)
-		us_end(u->lru_head, "shutting down", NULL);
+		session_end(u->lru_head, "shutting down", NULL);
 	uv_close((uv_handle_t *)&u->sweep, NULL);
 	reaper_close(&u->reaper);
 }

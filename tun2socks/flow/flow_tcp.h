@@ -1,4 +1,4 @@
-/* flow: one client connection terminated by lwIP and relayed to an
+/* flow_tcp: one client connection terminated by lwIP and relayed to an
  * upstream.
  *
  * Lifetime: a flow holds one reference for being alive and one per open
@@ -7,8 +7,8 @@
  * goes, from the context's check handle, never inside an lwIP or libuv
  * callback.
  */
-#ifndef T2S_FLOW_H
-#define T2S_FLOW_H
+#ifndef T2S_FLOW_TCP_H
+#define T2S_FLOW_TCP_H
 
 #include <stdint.h>
 #include <uv.h>
@@ -35,7 +35,7 @@ struct flow_stats {
 };
 
 /* Shared by every flow; owned by the daemon, lives as long as the loop. */
-struct flow_ctx {
+struct flow_tcp_ctx {
 	uv_loop_t *loop;
 	struct route_ops route;      /* decides each flow's upstream */
 	struct sock_opts sock;
@@ -50,7 +50,7 @@ struct flow_ctx {
 	size_t buf_cap;
 	struct flow_tcp *live;       /* doubly linked list of live flows */
 	/* Flows that received client data during the current TUN drain;
-	 * flow_ctx_flush() writes each one's queue upstream once, so a burst
+	 * flow_tcp_ctx_flush() writes each one's queue upstream once, so a burst
 	 * of segments costs one writev instead of one per segment. */
 	struct flow_tcp *dirty;
 	struct reaper reaper;        /* frees released flows */
@@ -59,19 +59,19 @@ struct flow_ctx {
 	struct flow_stats stats;
 };
 
-T2S_MUST_CHECK int flow_ctx_init(struct flow_ctx *ctx, uv_loop_t *loop, const struct route_ops *route);
+T2S_MUST_CHECK int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop, const struct route_ops *route);
 /* Resets every live flow (both sides) and closes the reaper; the loop must
  * run on until its handles are closed. */
-void flow_ctx_shutdown(struct flow_ctx *ctx);
+void flow_tcp_ctx_shutdown(struct flow_tcp_ctx *ctx);
 /* Frees what the reaper did not; after the loop has stopped. */
-void flow_ctx_destroy(struct flow_ctx *ctx);
+void flow_tcp_ctx_destroy(struct flow_tcp_ctx *ctx);
 
 /* Writes the queued client data of every flow that got some since the
  * last call. The daemon calls it after draining the TUN. */
-void flow_ctx_flush(struct flow_ctx *ctx);
+void flow_tcp_ctx_flush(struct flow_tcp_ctx *ctx);
 
 /* Takes ownership of a pcb the stack just accepted: opens the upstream.
  * Returns 0 or -errno (the caller then resets the pcb). */
-int flow_tcp_accept(struct flow_ctx *ctx, struct tcp_pcb *pcb);
+int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb);
 
 #endif
