@@ -2556,7 +2556,7 @@ void config_warning_format(const struct config_warning *w, char *buf, size_t len
 /* --- targets ------------------------------------------------------------------ */
 
 int config_resolve_target(const struct config *cfg, const char *name,
-			  struct config_target *out, char *msg, size_t msglen)
+			  struct config_target *out, char *err, size_t errlen)
 {
 	const struct config_group *via = NULL;
 	const struct name_ent *ne;
@@ -2565,8 +2565,8 @@ int config_resolve_target(const struct config *cfg, const char *name,
 	char q[80], q2[80], q3[80];
 
 	memset(out, 0, sizeof(*out));
-	if (msg && msglen)
-		msg[0] = '\0';
+	if (err && errlen)
+		err[0] = '\0';
 	if (!strcmp(name, "DIRECT")) {
 		out->kind = CONFIG_TARGET_DIRECT;
 		return 0;
@@ -2581,8 +2581,8 @@ int config_resolve_target(const struct config *cfg, const char *name,
 	}
 	ne = find_name(cfg->arena_, name);
 	if (!ne) {
-		if (msg && msglen)
-			snprintf(msg, msglen, "unknown proxy or proxy group %s", qs(q, name));
+		if (err && errlen)
+			snprintf(err, errlen, "unknown proxy or proxy group %s", qs(q, name));
 		return -ENOENT;
 	}
 	kind = ne->kind;
@@ -2595,8 +2595,8 @@ int config_resolve_target(const struct config *cfg, const char *name,
 		/* Only while loading: a group kept for its name after an
 		 * error (the loader reports that error itself). */
 		if (g->n_members == 0) {
-			if (msg && msglen)
-				snprintf(msg, msglen, "proxy group %s has errors", qs(q, g->name));
+			if (err && errlen)
+				snprintf(err, errlen, "proxy group %s has errors", qs(q, g->name));
 			return -EINVAL;
 		}
 		m = &g->members[g->selected];
@@ -2605,8 +2605,8 @@ int config_resolve_target(const struct config *cfg, const char *name,
 		index = m->index;
 	}
 	if (kind == CONFIG_TARGET_GROUP) {
-		if (msg && msglen)
-			snprintf(msg, msglen, "proxy group %s loops", qs(q, name));
+		if (err && errlen)
+			snprintf(err, errlen, "proxy group %s loops", qs(q, name));
 		return -ELOOP;
 	}
 	out->kind = kind;
@@ -2615,11 +2615,11 @@ int config_resolve_target(const struct config *cfg, const char *name,
 	out->proxy = &cfg->proxies[index];
 	if (out->proxy->type != CONFIG_PROXY_UNSUPPORTED)
 		return 0;
-	if (msg && msglen && via)
-		snprintf(msg, msglen, "proxy %s has unsupported type %s (selected through proxy group %s)",
+	if (err && errlen && via)
+		snprintf(err, errlen, "proxy %s has unsupported type %s (selected through proxy group %s)",
 			 qs(q, out->proxy->name), qs(q2, out->proxy->type_name), qs(q3, via->name));
-	else if (msg && msglen)
-		snprintf(msg, msglen, "proxy %s has unsupported type %s", qs(q, out->proxy->name),
+	else if (err && errlen)
+		snprintf(err, errlen, "proxy %s has unsupported type %s", qs(q, out->proxy->name),
 			 qs(q2, out->proxy->type_name));
 	return -ENOTSUP;
 }

@@ -239,7 +239,7 @@ struct config_target {
  * 'hk' has unsupported type 'ss'", ready for the caller's conf_err at the
  * rule. */
 int config_resolve_target(const struct config *cfg, const char *name,
-			  struct config_target *out, char *msg, size_t msglen);
+			  struct config_target *out, char *err, size_t errlen);
 
 /* "select", "url-test", ...; "socks5", "http", "redirect", the written
  * type for unsupported ones. Static or config-owned storage. */

@@ -34,6 +34,6 @@ struct priv_facts {
  * cannot be told (tun_open() then says what failed). Else -EBADF (--tun-fd
  * names no open descriptor) or -EPERM, with one line in why (len > 0:
  * always terminated) saying what is missing and how to fix it. */
-int priv_check(const struct priv_facts *f, char *why, size_t len);
+int priv_check(const struct priv_facts *f, char *err, size_t errlen);
 
 #endif

@@ -9,8 +9,8 @@
 
 #include "tun2socks/upstream/tls.h"
 
-int upstream_cfg_init(struct upstream_cfg *u, const struct upstream_spec *s, char *why,
-		      size_t whylen)
+int upstream_cfg_init(struct upstream_cfg *u, const struct upstream_spec *s, char *err,
+		      size_t errlen)
 {
 	memset(u, 0, sizeof(*u));
 	u->proto = s->proto;
@@ -33,7 +33,7 @@ int upstream_cfg_init(struct upstream_cfg *u, const struct upstream_spec *s, cha
 		u->skip_cert_verify = s->skip_cert_verify;
 		snprintf(u->sni, sizeof(u->sni), "%s", o.server_name);
 		snprintf(u->ca_file, sizeof(u->ca_file), "%s", s->ca_file ? s->ca_file : "");
-		if (tls_cfg_create(&o, &u->tls_ctx, why, whylen) < 0)
+		if (tls_cfg_create(&o, &u->tls_ctx, err, errlen) < 0)
 			return -EINVAL;
 	}
 	if (s->resolve) {
@@ -45,7 +45,7 @@ int upstream_cfg_init(struct upstream_cfg *u, const struct upstream_spec *s, cha
 		snprintf(port, sizeof(port), "%u", s->port);
 		r = getaddrinfo(s->host, port, &hints, &res);
 		if (r != 0 || res == NULL) {
-			snprintf(why, whylen, "cannot resolve '%s': %s", s->host,
+			snprintf(err, errlen, "cannot resolve '%s': %s", s->host,
 				 r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 			upstream_cfg_free(u);
 			return -EHOSTUNREACH;

@@ -62,11 +62,11 @@ struct upstream_spec {
 };
 
 /* Fills u (cleared first) from s, building its TLS context. 0, or -EINVAL
- * (TLS set-up) / -EHOSTUNREACH (no address) with the reason in why, e.g.
+ * (TLS set-up) / -EHOSTUNREACH (no address) with the reason in err, e.g.
  * "cannot resolve 'x': Name or service not known". upstream_cfg_free()
  * releases what it built. */
-int upstream_cfg_init(struct upstream_cfg *u, const struct upstream_spec *s, char *why,
-		      size_t whylen);
+int upstream_cfg_init(struct upstream_cfg *u, const struct upstream_spec *s, char *err,
+		      size_t errlen);
 void upstream_cfg_free(struct upstream_cfg *u);
 
 struct upstream_proto {

@@ -85,7 +85,7 @@ static int conn_fail(struct upstream_conn *c, int err, char *why, size_t whylen,
 }
 
 int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn **out,
-		       char *why, size_t whylen)
+		       char *err, size_t errlen)
 {
 	const struct sockaddr *sa = s->addr;
 	socklen_t len = s->addr_len;
@@ -93,15 +93,15 @@ int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn 
 	int r;
 
 	*out = NULL;
-	if (whylen > 0)
-		why[0] = '\0';
+	if (errlen > 0)
+		err[0] = '\0';
 	if (sa == NULL && s->up == NULL) {
-		snprintf(why, whylen, "no address to connect to");
+		snprintf(err, errlen, "no address to connect to");
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		snprintf(why, whylen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->fd = -1;
@@ -117,21 +117,21 @@ int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn 
 		c->hs = malloc(c->proto->state_size);
 		if (c->hs == NULL) {
 			r = -ENOMEM;
-			snprintf(why, whylen, "out of memory");
+			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
 		c->proto->init(c->hs, c->up, s->target);
 	}
 	r = sock_open(sa->sa_family, SOCK_STREAM, s->sock);
 	if (r < 0) {
-		snprintf(why, whylen, "cannot open upstream socket: %s", strerror(-r));
+		snprintf(err, errlen, "cannot open upstream socket: %s", strerror(-r));
 		goto fail;
 	}
 	c->fd = r;
 	c->io = sock_stream(&c->fd);
 	r = sock_connect(c->fd, sa, len);
 	if (r < 0 && r != -EINPROGRESS) {
-		snprintf(why, whylen, "%s: %s", c->up ? "cannot connect to the proxy" : "cannot connect",
+		snprintf(err, errlen, "%s: %s", c->up ? "cannot connect to the proxy" : "cannot connect",
 			 strerror(-r));
 		goto fail;
 	}
@@ -144,7 +144,7 @@ fail:
 
 /* PROXY -> OPEN: keeps what the relay needs of the connector's state and
  * frees the rest. */
-static int conn_opened(struct upstream_conn *c, char *why, size_t whylen)
+static int conn_opened(struct upstream_conn *c, char *err, size_t errlen)
 {
 	const uint8_t *extra = NULL;
 	size_t n = c->proto ? c->proto->leftover(c->hs, &extra) : 0;
@@ -152,14 +152,14 @@ static int conn_opened(struct upstream_conn *c, char *why, size_t whylen)
 	if (n > 0) {
 		c->left = malloc(n);
 		if (c->left == NULL)
-			return conn_fail(c, -ENOMEM, why, whylen, "out of memory");
+			return conn_fail(c, -ENOMEM, err, errlen, "out of memory");
 		memcpy(c->left, extra, n);
 		c->left_len = n;
 	}
 	if (c->proto != NULL && c->proto->bound != NULL) {
 		c->bound = malloc(sizeof(*c->bound));
 		if (c->bound == NULL)
-			return conn_fail(c, -ENOMEM, why, whylen, "out of memory");
+			return conn_fail(c, -ENOMEM, err, errlen, "out of memory");
 		c->proto->bound(c->hs, c->bound);
 	}
 	free(c->hs);
@@ -168,27 +168,27 @@ static int conn_opened(struct upstream_conn *c, char *why, size_t whylen)
 	return STREAM_DONE;
 }
 
-int upstream_conn_step(struct upstream_conn *c, int status, char *why, size_t whylen)
+int upstream_conn_step(struct upstream_conn *c, int status, char *err, size_t errlen)
 {
 	char v[sizeof(((struct upstream_cfg *)0)->server_str) + 32];
 	int r;
 
-	if (whylen > 0)
-		why[0] = '\0';
+	if (errlen > 0)
+		err[0] = '\0';
 	for (;;) {
 		switch (c->state) {
 		case UPSTREAM_CONN_CONNECTING:
 			r = sock_poll_error(c->fd, status);
 			if (r < 0)
-				return conn_fail(c, r, why, whylen, "%s: %s",
+				return conn_fail(c, r, err, errlen, "%s: %s",
 						 c->up ? "cannot connect to the proxy" : "cannot connect",
 						 strerror(-r));
 			if (c->up == NULL)
-				return conn_opened(c, why, whylen);
+				return conn_opened(c, err, errlen);
 			if (c->up->tls) {
 				c->tls = tls_conn_create(c->up->tls_ctx, &c->io);
 				if (c->tls == NULL)
-					return conn_fail(c, -ENOMEM, why, whylen, "out of memory");
+					return conn_fail(c, -ENOMEM, err, errlen, "out of memory");
 				conn_set_state(c, UPSTREAM_CONN_TLS, NULL);
 			} else {
 				conn_set_state(c, UPSTREAM_CONN_PROXY, NULL);
@@ -197,7 +197,7 @@ int upstream_conn_step(struct upstream_conn *c, int status, char *why, size_t wh
 		case UPSTREAM_CONN_TLS:
 			r = tls_conn_handshake(c->tls);
 			if (r < 0)
-				return conn_fail(c, r, why, whylen, "TLS to the proxy failed: %s",
+				return conn_fail(c, r, err, errlen, "TLS to the proxy failed: %s",
 						 tls_conn_error(c->tls));
 			if (r != STREAM_DONE)
 				return r;
@@ -211,15 +211,15 @@ int upstream_conn_step(struct upstream_conn *c, int status, char *why, size_t wh
 		case UPSTREAM_CONN_PROXY:
 			r = c->proto->step(c->hs, &c->io);
 			if (r < 0)
-				return conn_fail(c, r, why, whylen, "%s", c->proto->error(c->hs));
+				return conn_fail(c, r, err, errlen, "%s", c->proto->error(c->hs));
 			if (r != STREAM_DONE)
 				return r;
-			return conn_opened(c, why, whylen);
+			return conn_opened(c, err, errlen);
 		case UPSTREAM_CONN_OPEN:
 			return STREAM_DONE;
 		case UPSTREAM_CONN_FAILED:
 		default:
-			snprintf(why, whylen, "failed before");
+			snprintf(err, errlen, "failed before");
 			return c->err;
 		}
 	}

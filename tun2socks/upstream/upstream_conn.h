@@ -74,7 +74,7 @@ struct upstream_conn_spec {
  * polls upstream_conn_fd() for writability. 0 with *out set, or -errno
  * with *out NULL and the reason in why (-EINVAL: neither up nor addr). */
 int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn **out,
-		       char *why, size_t whylen);
+		       char *err, size_t errlen);
 
 /* Advances on a readiness event; status is the event's own error (libuv's
  * poll status: 0, or negative when the socket reported an error). Returns
@@ -82,7 +82,7 @@ int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn 
  * STREAM_DONE once OPEN (and on every later call), or a negative errno
  * with the reason in why (the conn is then FAILED and returns that errno
  * again). */
-int upstream_conn_step(struct upstream_conn *c, int status, char *why, size_t whylen);
+int upstream_conn_step(struct upstream_conn *c, int status, char *err, size_t errlen);
 
 enum upstream_conn_state upstream_conn_state(const struct upstream_conn *c);
 /* The state a FAILED conn failed in (its own state otherwise). */
