@@ -32,7 +32,7 @@ struct priv_facts {
 /* The startup decision. 0 when the daemon may go on: an open --tun-fd was
  * given (using one needs no privilege), the privilege is held, or it
  * cannot be told (tun_open() then says what failed). Else -EBADF (--tun-fd
- * names no open descriptor) or -EPERM, with one line in why (len > 0:
+ * names no open descriptor) or -EPERM, with one line in err (errlen > 0:
  * always terminated) saying what is missing and how to fix it. */
 int priv_check(const struct priv_facts *f, char *err, size_t errlen);
 

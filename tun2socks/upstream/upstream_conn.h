@@ -72,7 +72,7 @@ struct upstream_conn_spec {
 
 /* Opens a non-blocking socket and starts connecting it; the caller then
  * polls upstream_conn_fd() for writability. 0 with *out set, or -errno
- * with *out NULL and the reason in why (-EINVAL: neither up nor addr). */
+ * with *out NULL and the reason in err (-EINVAL: neither up nor addr). */
 int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn **out,
 		       char *err, size_t errlen);
 
@@ -80,7 +80,7 @@ int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn 
  * poll status: 0, or negative when the socket reported an error). Returns
  * STREAM_WANT_READ / _WRITE (poll for that, see sock_poll_events()),
  * STREAM_DONE once OPEN (and on every later call), or a negative errno
- * with the reason in why (the conn is then FAILED and returns that errno
+ * with the reason in err (the conn is then FAILED and returns that errno
  * again). */
 int upstream_conn_step(struct upstream_conn *c, int status, char *err, size_t errlen);
 
