@@ -34,6 +34,7 @@
 #include "resolver/resolver.h"
 #include "config/rules_parse.h"
 #include "config/suggest.h"
+#include "tun2socks/base/arena.h"
 
 enum {
 	CONFIG_FILE_MAX = 64 << 20,   /* bytes read by config_load() */
@@ -45,13 +46,7 @@ enum {
 	CONFIG_MTU_MAX = 65535,
 };
 
-/* --- arena ------------------------------------------------------------------ */
-
-struct arena_block {
-	struct arena_block *next;
-	size_t used, cap;
-	max_align_t data[];
-};
+/* --- the config's private part ------------------------------------------------ */
 
 /* One name in the proxy/group namespace, sorted by name for bsearch. */
 struct name_ent {
@@ -62,49 +57,10 @@ struct name_ent {
 };
 
 struct config_arena {
-	struct arena_block *head;
+	struct arena arena;     /* every string and array of the config */
 	struct name_ent *names; /* in the arena */
 	size_t n_names;
 };
-
-static void *arena_alloc(struct config_arena *a, size_t n)
-{
-	const size_t align = sizeof(max_align_t);
-	struct arena_block *b = a->head;
-	void *p;
-
-	n = (n + align - 1) / align * align;
-	if (n == 0)
-		n = align;
-	if (!b || b->cap - b->used < n) {
-		size_t cap = n > 16384 ? n : 16384;
-
-		b = malloc(sizeof(*b) + cap);
-		if (!b)
-			return NULL;
-		b->cap = cap;
-		b->used = 0;
-		b->next = a->head;
-		a->head = b;
-	}
-	p = (char *)b->data + b->used;
-	b->used += n;
-	memset(p, 0, n);
-	return p;
-}
-
-static void arena_free(struct config_arena *a)
-{
-	struct arena_block *b, *next;
-
-	if (!a)
-		return;
-	for (b = a->head; b; b = next) {
-		next = b->next;
-		free(b);
-	}
-	free(a);
-}
 
 /* --- loader context ------------------------------------------------------- */
 
@@ -168,16 +124,12 @@ static int recover(const struct loader *ld, int r)
 
 static void *ld_alloc(struct loader *ld, size_t n)
 {
-	return arena_alloc(ld->cfg->arena_, n);
+	return arena_alloc(&ld->cfg->arena_->arena, n);
 }
 
 static char *ld_strndup(struct loader *ld, const char *s, size_t n)
 {
-	char *p = ld_alloc(ld, n + 1);
-
-	if (p)
-		memcpy(p, s, n);
-	return p;
+	return arena_strndup(&ld->cfg->arena_->arena, s, n);
 }
 
 /* Each node the schema walk touches costs one unit: aliases let a small
@@ -2529,7 +2481,9 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->warnings);
-	arena_free(cfg->arena_);
+	if (cfg->arena_)
+		arena_free(&cfg->arena_->arena);
+	free(cfg->arena_);
 	free(cfg);
 }
 

@@ -19,6 +19,7 @@
  */
 #include "tun2socks/route/rule.h"
 
+#include "tun2socks/base/arena.h"
 #include "tun2socks/base/label_trie.h"
 
 #include <errno.h>
@@ -31,58 +32,6 @@
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
-}
-
-/* --- arena: everything the engine keeps that is not an index array ----------- */
-
-struct chunk {
-	struct chunk *next;
-	size_t used, cap;
-	_Alignas(16) unsigned char data[];
-};
-
-struct arena {
-	struct chunk *head;
-};
-
-static void *arena_alloc(struct arena *a, size_t n)
-{
-	struct chunk *c = a->head;
-
-	n = (n + 15) & ~(size_t)15;
-	if (!c || c->cap - c->used < n) {
-		size_t cap = n > 16384 ? n : 16384;
-
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
-			return NULL;
-		c->used = 0;
-		c->cap = cap;
-		c->next = a->head;
-		a->head = c;
-	}
-	c->used += n;
-	return memset(c->data + c->used - n, 0, n);
-}
-
-static char *arena_strdup(struct arena *a, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = arena_alloc(a, n);
-
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
-
-static void arena_free(struct arena *a)
-{
-	while (a->head) {
-		struct chunk *next = a->head->next;
-
-		free(a->head);
-		a->head = next;
-	}
 }
 
 /* --- domain trie ---------------------------------------------------------------
@@ -580,7 +529,7 @@ struct rule_engine {
 	struct erule *rules;
 	size_t n_rules;
 	int default_target;
-	struct arena arena;
+	struct arena arena; /* all it keeps that is not an index array */
 	regex_t **regs;
 	size_t n_regs, cap_regs;
 };
@@ -806,7 +755,7 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 	case RULE_DST_PORT:
 	case RULE_SRC_PORT:
 	case RULE_UID: {
-		struct rule_range *r = arena_alloc(&e->arena, s->n_ranges * sizeof(*r) + 1);
+		struct rule_range *r = arena_alloc(&e->arena, s->n_ranges * sizeof(*r));
 
 		if (!r)
 			return nomem(b, &s->pos);
@@ -820,7 +769,7 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 	case RULE_AND:
 	case RULE_OR:
 	case RULE_NOT: {
-		struct pred *kids = arena_alloc(&e->arena, s->n_sub * sizeof(*kids) + 1);
+		struct pred *kids = arena_alloc(&e->arena, s->n_sub * sizeof(*kids));
 
 		if (!kids)
 			return nomem(b, &s->pos);
