@@ -35,6 +35,7 @@
 #include "config/rules_parse.h"
 #include "config/suggest.h"
 #include "tun2socks/base/arena.h"
+#include "tun2socks/base/bsearch.h"
 
 enum {
 	CONFIG_FILE_MAX = 64 << 20,   /* bytes read by config_load() */
@@ -211,21 +212,21 @@ static size_t mark_byte(const struct loader *ld, const yaml_mark_t *m)
 	return b < ld->len ? b : ld->len;
 }
 
+static int size_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static struct conf_pos byte_pos(const struct loader *ld, size_t off)
 {
-	size_t lo = 0, hi = ld->n_lines;
-
 	/* Last line starting at or before off. */
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t line = bsearch_last_le(&off, ld->line_starts, ld->n_lines,
+				      sizeof(*ld->line_starts), size_cmp);
 
-		if (ld->line_starts[mid] <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (struct conf_pos){ ld->cfg->file, (int)(lo + 1),
-				  (int)(off - ld->line_starts[lo] + 1) };
+	return (struct conf_pos){ ld->cfg->file, (int)(line + 1),
+				  (int)(off - ld->line_starts[line] + 1) };
 }
 
 static struct conf_pos mark_pos(const struct loader *ld, const yaml_mark_t *m)

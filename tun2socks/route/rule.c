@@ -20,6 +20,7 @@
 #include "tun2socks/route/rule.h"
 
 #include "tun2socks/base/arena.h"
+#include "tun2socks/base/bsearch.h"
 #include "tun2socks/base/label_trie.h"
 
 #include <errno.h>
@@ -32,6 +33,13 @@
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 /* --- domain trie ---------------------------------------------------------------
@@ -344,17 +352,10 @@ static uint32_t itrie_min(const struct itrie *t, const uint8_t *key, uint32_t lb
 
 			if (c < lb) {
 				/* Only the re-run after resolution asks for lb > 0. */
-				uint32_t lo = x->off, hi = x->off + x->cnt;
+				const uint32_t *idx = t->idx + x->off;
+				size_t k = bsearch_first_ge(&lb, idx, x->cnt, sizeof(*idx), u32_cmp);
 
-				while (lo < hi) {
-					uint32_t mid = lo + (hi - lo) / 2;
-
-					if (t->idx[mid] < lb)
-						lo = mid + 1;
-					else
-						hi = mid;
-				}
-				c = lo < x->off + x->cnt ? t->idx[lo] : NONE;
+				c = k < x->cnt ? idx[k] : NONE;
 			}
 			best = min_u32(best, c);
 		}
@@ -405,27 +406,10 @@ static int ports_add(struct ports *p, uint32_t lo, uint32_t hi, uint32_t idx)
 	return 0;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The segment holding v: the last with lo <= v (lo[0] is 0). */
 static size_t ports_seg(const struct ports *p, uint32_t v)
 {
-	size_t lo = 0, hi = p->n;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (p->lo[mid] <= v)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
+	return bsearch_last_le(&v, p->lo, p->n, sizeof(*p->lo), u32_cmp);
 }
 
 static int ports_finish(struct ports *p)
@@ -499,6 +483,14 @@ struct lin {
 	bool no_resolve; /* from the RULE-SET line the entry came from */
 	const struct pred *p;
 };
+
+/* An index (the key) against a linear entry's, for bsearch. */
+static int lin_cmp(const void *key, const void *elem)
+{
+	uint32_t k = *(const uint32_t *)key, i = ((const struct lin *)elem)->idx;
+
+	return k < i ? -1 : k > i;
+}
 
 struct matcher {
 	struct dtrie dom;
@@ -1138,7 +1130,6 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
 {
 	struct rule_query *q = c->q;
 	uint32_t best = m->min_any, need = NONE;
-	size_t lo = 0, hi = m->n_lin;
 	struct rule_addr a;
 
 	if (c->has_domain && m->dom.ready)
@@ -1163,15 +1154,8 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
 		need = m->ip_resolve_min;
 	}
 	/* The first linear rule at or after lb. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->lin[mid].idx < lb)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; i < m->n_lin; i++) {
+	for (size_t i = bsearch_first_ge(&lb, m->lin, m->n_lin, sizeof(*m->lin), lin_cmp);
+	     i < m->n_lin; i++) {
 		const struct lin *l = &m->lin[i];
 		enum tri r;
 
