@@ -83,6 +83,7 @@ struct loader {
 	size_t *line_starts; /* byte offset of each line, libyaml's breaks */
 	size_t n_lines;
 	yaml_document_t doc;
+	bool have_doc;
 	const char *base_dir; /* "" or ending in '/' */
 	size_t budget;
 	size_t warn_cap;
@@ -2318,6 +2319,79 @@ static int set_base_dir(struct loader *ld, const char *name)
 	return ld->base_dir ? 0 : fail_oom(ld);
 }
 
+/* Sets up *ld to load buf[0, len) into cfg: cfg->file becomes a copy of
+ * name. Errors are recorded in errs (may be NULL); loader_done() follows
+ * whatever this returns. */
+static int loader_init(struct loader *ld, struct config *cfg, const char *name, const char *buf,
+		       size_t len, struct conf_err_list *errs)
+{
+	int r;
+
+	*ld = (struct loader){ .cfg = cfg, .errs = errs, .buf = buf, .len = len };
+	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
+		ld->bom = 3;
+	cfg->file = name; /* for messages until the copy exists */
+	cfg->file = ld_strndup(ld, name, strlen(name));
+	if (!cfg->file) {
+		cfg->file = name;
+		return fail_oom(ld);
+	}
+	ld->budget = CONFIG_BUDGET_BASE;
+	if (len < ((size_t)-1 - CONFIG_BUDGET_BASE) / 4)
+		ld->budget += len * 4;
+	r = set_base_dir(ld, name);
+	if (r < 0)
+		return r;
+	if (index_lines(ld) < 0)
+		return fail_oom(ld);
+	return 0;
+}
+
+/* Parses the text into ld->doc; *root is its top node (NULL for an empty
+ * document). */
+static int loader_parse(struct loader *ld, yaml_node_t **root)
+{
+	yaml_parser_t parser;
+	int r;
+
+	*root = NULL;
+	if (!yaml_parser_initialize(&parser))
+		return fail_oom(ld);
+	/* UTF-8 only: UTF-16 input would make every byte column wrong. With
+	 * the encoding set, libyaml 0.2.5 takes a BOM for a character of
+	 * line 1 (which then ends the top mapping at line 2, silently), so
+	 * the BOM is skipped here instead. */
+	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->buf + ld->bom,
+				     ld->len - ld->bom);
+	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+	if (!yaml_parser_load(&parser, &ld->doc)) {
+		r = yaml_fail(ld, &parser);
+		goto out;
+	}
+	ld->have_doc = true;
+	r = check_rest(ld, &parser);
+	if (r == 0)
+		*root = yaml_document_get_root_node(&ld->doc);
+out:
+	yaml_parser_delete(&parser);
+	return r;
+}
+
+/* Ends the load that returned r: -EINVAL if any error was recorded, the
+ * warnings in file order; frees what the walk held (not the config). */
+static int loader_done(struct loader *ld, int r)
+{
+	if (r == 0 && ld->n_errors)
+		r = -EINVAL;
+	sort_warnings(ld->cfg);
+	if (r == 0 && ld->warn_dropped)
+		r = warn_summary(ld);
+	if (ld->have_doc)
+		yaml_document_delete(&ld->doc);
+	free(ld->line_starts);
+	return r;
+}
+
 static void file_err(struct conf_err_list *errs, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -2339,11 +2413,9 @@ static void file_err(struct conf_err_list *errs, const char *path, const char *f
 int config_load_buf(const char *buf, size_t len, const char *name, struct config **out,
 		    struct conf_err_list *errs)
 {
-	struct loader ld = { .errs = errs, .buf = buf, .len = len };
-	yaml_parser_t parser;
-	bool have_parser = false, have_doc = false;
 	struct config *cfg;
-	yaml_node_t *root;
+	struct loader ld;
+	yaml_node_t *root = NULL;
 	int r;
 
 	*out = NULL;
@@ -2357,62 +2429,15 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 		file_err(errs, name, "out of memory");
 		return -ENOMEM;
 	}
-	ld.cfg = cfg;
-	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
-		ld.bom = 3;
-	cfg->file = name; /* for messages until the copy exists */
-	cfg->file = ld_strndup(&ld, name, strlen(name));
-	if (!cfg->file) {
-		cfg->file = name;
-		r = fail_oom(&ld);
-		goto out;
-	}
 	cfg->log_level = CONFIG_LOG_INFO;
 	cfg->ipv6 = true;
 	cfg->dns.mode = CONFIG_DNS_REAL_IP;
-	ld.budget = CONFIG_BUDGET_BASE;
-	if (len < ((size_t)-1 - CONFIG_BUDGET_BASE) / 4)
-		ld.budget += len * 4;
-	r = set_base_dir(&ld, name);
-	if (r < 0)
-		goto out;
-	if (index_lines(&ld) < 0) {
-		r = fail_oom(&ld);
-		goto out;
-	}
-
-	if (!yaml_parser_initialize(&parser)) {
-		r = fail_oom(&ld);
-		goto out;
-	}
-	have_parser = true;
-	/* UTF-8 only: UTF-16 input would make every byte column wrong. With
-	 * the encoding set, libyaml 0.2.5 takes a BOM for a character of
-	 * line 1 (which then ends the top mapping at line 2, silently), so
-	 * the BOM is skipped here instead. */
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf + ld.bom, len - ld.bom);
-	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
-	if (!yaml_parser_load(&parser, &ld.doc)) {
-		r = yaml_fail(&ld, &parser);
-		goto out;
-	}
-	have_doc = true;
-	r = check_rest(&ld, &parser);
-	if (r < 0)
-		goto out;
-	root = yaml_document_get_root_node(&ld.doc);
-	r = root ? load_root(&ld, root) : load_groups(&ld, NULL);
-	if (r == 0 && ld.n_errors)
-		r = -EINVAL;
-	sort_warnings(cfg);
-	if (r == 0 && ld.warn_dropped)
-		r = warn_summary(&ld);
-out:
-	if (have_doc)
-		yaml_document_delete(&ld.doc);
-	if (have_parser)
-		yaml_parser_delete(&parser);
-	free(ld.line_starts);
+	r = loader_init(&ld, cfg, name, buf, len, errs);
+	if (r == 0)
+		r = loader_parse(&ld, &root);
+	if (r == 0)
+		r = root ? load_root(&ld, root) : load_groups(&ld, NULL);
+	r = loader_done(&ld, r);
 	if (r < 0) {
 		/* errs keeps its own copies of the file name. */
 		config_free(cfg);
