@@ -50,16 +50,16 @@ enum {
 /* --- the config's private part ------------------------------------------------ */
 
 /* One name in the proxy/group namespace, sorted by name for bsearch. */
-struct name_ent {
+struct config_name {
 	const char *name;
 	enum config_target_kind kind; /* PROXY or GROUP */
 	size_t index;
 	const struct conf_pos *pos;
 };
 
-struct config_arena {
+struct config_private {
 	struct arena arena;     /* every string and array of the config */
-	struct name_ent *names; /* in the arena */
+	struct config_name *names; /* in the arena */
 	size_t n_names;
 };
 
@@ -91,7 +91,7 @@ struct loader {
 };
 
 /* One key of a mapping after "<<" merges; own keys first. */
-struct kv {
+struct loader_kv {
 	const char *name;
 	yaml_node_t *key, *val;
 	size_t order;
@@ -99,7 +99,7 @@ struct kv {
 };
 
 /* Records e; -EINVAL. */
-static int add_err(struct loader *ld, const struct conf_err *e)
+static int loader_add_err(struct loader *ld, const struct conf_err *e)
 {
 	ld->n_errors++;
 	if (ld->errs)
@@ -107,31 +107,31 @@ static int add_err(struct loader *ld, const struct conf_err *e)
 	return -EINVAL;
 }
 
-static int fail_oom(struct loader *ld)
+static int loader_oom(struct loader *ld)
 {
 	struct conf_err e;
 
 	conf_err_set(&e, &(struct conf_pos){ ld->cfg->file, 0, 0 }, "out of memory");
-	add_err(ld, &e);
+	loader_add_err(ld, &e);
 	ld->fatal = true;
 	return -ENOMEM;
 }
 
 /* After a recorded error: 0 to go on with the next key, entry or rule, or r
  * when the load must stop. */
-static int recover(const struct loader *ld, int r)
+static int loader_recover(const struct loader *ld, int r)
 {
 	return r == -EINVAL && !ld->fatal ? 0 : r;
 }
 
-static void *ld_alloc(struct loader *ld, size_t n)
+static void *loader_alloc(struct loader *ld, size_t n)
 {
-	return arena_alloc(&ld->cfg->arena_->arena, n);
+	return arena_alloc(&ld->cfg->priv_->arena, n);
 }
 
-static char *ld_strndup(struct loader *ld, const char *s, size_t n)
+static char *loader_strndup(struct loader *ld, const char *s, size_t n)
 {
-	return arena_strndup(&ld->cfg->arena_->arena, s, n);
+	return arena_strndup(&ld->cfg->priv_->arena, s, n);
 }
 
 /* Each node the schema walk touches costs one unit: aliases let a small
@@ -144,7 +144,7 @@ static int spend(struct loader *ld, size_t n)
 		ld->fatal = true;
 		conf_err_set(&e, &(struct conf_pos){ ld->cfg->file, 0, 0 },
 			     "configuration too large once YAML aliases are expanded");
-		return add_err(ld, &e);
+		return loader_add_err(ld, &e);
 	}
 	ld->budget -= n;
 	return 0;
@@ -244,7 +244,7 @@ static bool is_quoted(const yaml_node_t *n)
 
 /* Where a scalar's text starts: past an anchor or tag (the mark is at
  * those) and, when quoted, past the quote. Other nodes: their mark. */
-static struct conf_pos node_pos(const struct loader *ld, const yaml_node_t *n)
+static struct conf_pos loader_node_pos(const struct loader *ld, const yaml_node_t *n)
 {
 	size_t b = mark_byte(ld, &n->start_mark);
 	const char *s = ld->buf;
@@ -262,10 +262,10 @@ static struct conf_pos node_pos(const struct loader *ld, const yaml_node_t *n)
 
 /* Position of byte off of a scalar's value: exact when the value is
  * written as is on one line (no escapes, no folding), else the start. */
-static struct conf_pos scalar_pos_at(const struct loader *ld, const yaml_node_t *n,
-				     size_t off)
+static struct conf_pos loader_scalar_pos_at(const struct loader *ld, const yaml_node_t *n,
+					    size_t off)
 {
-	struct conf_pos p = node_pos(ld, n);
+	struct conf_pos p = loader_node_pos(ld, n);
 	size_t s = mark_byte(ld, &n->start_mark), e = mark_byte(ld, &n->end_mark);
 	size_t raw = n->data.scalar.length + (is_quoted(n) ? 2 : 0);
 
@@ -278,7 +278,7 @@ static struct conf_pos scalar_pos_at(const struct loader *ld, const yaml_node_t 
 /* --- messages ------------------------------------------------------------------ */
 
 /* s as a short printable quotation for a message. */
-static const char *quote(char out[80], const char *s, size_t n)
+static const char *config_quote_n(char out[80], const char *s, size_t n)
 {
 	size_t o = 0, i;
 
@@ -309,14 +309,14 @@ static const char *quote(char out[80], const char *s, size_t n)
 	return out;
 }
 
-static const char *qs(char out[80], const char *s)
+static const char *config_quote(char out[80], const char *s)
 {
-	return quote(out, s, strlen(s));
+	return config_quote_n(out, s, strlen(s));
 }
 
-static const char *qnode(char out[80], const yaml_node_t *n)
+static const char *loader_quote_node(char out[80], const yaml_node_t *n)
 {
-	return quote(out, (const char *)n->data.scalar.value, n->data.scalar.length);
+	return config_quote_n(out, (const char *)n->data.scalar.value, n->data.scalar.length);
 }
 
 /* Quoted user text is escaped already; this keeps any slip from
@@ -328,10 +328,10 @@ static void one_line(char *msg)
 			*msg = ' ';
 }
 
-static int fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
+static int loader_fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
+static int loader_fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 {
 	struct conf_err e;
 	char msg[512];
@@ -342,13 +342,13 @@ static int fail_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 	va_end(ap);
 	one_line(msg);
 	conf_err_set(&e, &pos, "%s", msg);
-	return add_err(ld, &e);
+	return loader_add_err(ld, &e);
 }
 
-static int warn_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
+static int loader_warn_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int warn_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
+static int loader_warn_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 {
 	struct config *cfg = ld->cfg;
 	char msg[512];
@@ -364,7 +364,7 @@ static int warn_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 		struct config_warning *w = realloc(cfg->warnings, (cap + 1) * sizeof(*w));
 
 		if (!w)
-			return fail_oom(ld);
+			return loader_oom(ld);
 		cfg->warnings = w;
 		ld->warn_cap = cap;
 	}
@@ -372,15 +372,15 @@ static int warn_at(struct loader *ld, struct conf_pos pos, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	one_line(msg);
-	s = ld_strndup(ld, msg, strlen(msg));
+	s = loader_strndup(ld, msg, strlen(msg));
 	if (!s)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	cfg->warnings[cfg->n_warnings++] = (struct config_warning){ pos, s };
 	return 0;
 }
 
 /* After CONFIG_WARN_MAX warnings: one line saying how many were dropped,
- * in the spare slot warn_at() keeps (the array holds warn_cap + 1). */
+ * in the spare slot loader_warn_at() keeps (the array holds warn_cap + 1). */
 static int warn_summary(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
@@ -388,9 +388,9 @@ static int warn_summary(struct loader *ld)
 
 	snprintf(msg, sizeof(msg), "%zu more warnings not shown", ld->warn_dropped);
 	cfg->warnings[cfg->n_warnings].pos = (struct conf_pos){ cfg->file, 0, 0 };
-	cfg->warnings[cfg->n_warnings].msg = ld_strndup(ld, msg, strlen(msg));
+	cfg->warnings[cfg->n_warnings].msg = loader_strndup(ld, msg, strlen(msg));
 	if (!cfg->warnings[cfg->n_warnings].msg)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	cfg->n_warnings++;
 	return 0;
 }
@@ -420,7 +420,7 @@ static void sort_warnings(struct config *cfg)
 	}
 }
 
-static const char *kind_name(const yaml_node_t *n)
+static const char *loader_kind_name(const yaml_node_t *n)
 {
 	switch (n->type) {
 	case YAML_MAPPING_NODE:
@@ -434,12 +434,12 @@ static const char *kind_name(const yaml_node_t *n)
 
 /* --- node access ------------------------------------------------------------- */
 
-static yaml_node_t *node_at(struct loader *ld, yaml_node_item_t i)
+static yaml_node_t *loader_node(struct loader *ld, yaml_node_item_t i)
 {
 	return yaml_document_get_node(&ld->doc, i);
 }
 
-static bool is_null(const yaml_node_t *n)
+static bool loader_is_null(const yaml_node_t *n)
 {
 	const char *v = (const char *)n->data.scalar.value;
 
@@ -450,47 +450,48 @@ static bool is_null(const yaml_node_t *n)
 }
 
 /* A scalar's text; "what" names the key for messages. */
-static int get_scalar(struct loader *ld, yaml_node_t *n, const char *what,
-		      const char **out)
+static int loader_get_scalar(struct loader *ld, yaml_node_t *n, const char *what, const char **out)
 {
 	*out = NULL;
 	if (n->type != YAML_SCALAR_NODE)
-		return fail_at(ld, node_pos(ld, n), "%s: expected a value, got %s",
-			       what, kind_name(n));
+		return loader_fail_at(ld, loader_node_pos(ld, n), "%s: expected a value, got %s",
+				      what, loader_kind_name(n));
 	if (memchr(n->data.scalar.value, '\0', n->data.scalar.length))
-		return fail_at(ld, node_pos(ld, n), "%s: NUL character not allowed", what);
+		return loader_fail_at(ld, loader_node_pos(ld, n), "%s: NUL character not allowed",
+				      what);
 	*out = (const char *)n->data.scalar.value;
 	return 0;
 }
 
 /* A string value copied into the arena; NULL for null ("key:" alone). */
-static int get_str(struct loader *ld, yaml_node_t *n, const char *what, const char **out)
+static int loader_get_str(struct loader *ld, yaml_node_t *n, const char *what, const char **out)
 {
 	const char *v;
 	int r;
 
 	*out = NULL;
-	if (is_null(n))
+	if (loader_is_null(n))
 		return 0;
-	r = get_scalar(ld, n, what, &v);
+	r = loader_get_scalar(ld, n, what, &v);
 	if (r < 0)
 		return r;
-	*out = ld_strndup(ld, v, n->data.scalar.length);
-	return *out ? 0 : fail_oom(ld);
+	*out = loader_strndup(ld, v, n->data.scalar.length);
+	return *out ? 0 : loader_oom(ld);
 }
 
-/* Like get_str, but null and "" are errors. */
-static int get_nonempty(struct loader *ld, yaml_node_t *n, const char *what,
-			const char **out)
+/* Like loader_get_str, but null and "" are errors. */
+static int loader_get_nonempty(struct loader *ld, yaml_node_t *n, const char *what,
+			       const char **out)
 {
-	int r = get_str(ld, n, what, out);
+	int r = loader_get_str(ld, n, what, out);
 
 	if (r == 0 && (!*out || !**out))
-		return fail_at(ld, node_pos(ld, n), "%s: expected a non-empty value", what);
+		return loader_fail_at(ld, loader_node_pos(ld, n), "%s: expected a non-empty value",
+				      what);
 	return r;
 }
 
-static int get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out)
+static int loader_get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out)
 {
 	/* YAML 1.1 booleans, as go-yaml reads them into a bool. */
 	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
@@ -499,7 +500,7 @@ static int get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *o
 					  "off", "Off", "OFF" };
 	char q[80];
 	const char *v;
-	int r = get_scalar(ld, n, what, &v);
+	int r = loader_get_scalar(ld, n, what, &v);
 
 	if (r < 0)
 		return r;
@@ -513,14 +514,13 @@ static int get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *o
 			return 0;
 		}
 	}
-	return fail_at(ld, node_pos(ld, n), "%s: expected true or false, got %s", what,
-		       qnode(q, n));
+	return loader_fail_at(ld, loader_node_pos(ld, n), "%s: expected true or false, got %s",
+			      what, loader_quote_node(q, n));
 }
 
 /* Decimal or 0x hex, within [min, max]. */
-static int get_uint(struct loader *ld, yaml_node_t *n, const char *what,
-		    unsigned long long min, unsigned long long max,
-		    unsigned long long *out)
+static int loader_get_uint(struct loader *ld, yaml_node_t *n, const char *what,
+			   unsigned long long min, unsigned long long max, unsigned long long *out)
 {
 	unsigned long long v = 0;
 	unsigned base = 10;
@@ -528,7 +528,7 @@ static int get_uint(struct loader *ld, yaml_node_t *n, const char *what,
 	char q[80];
 	size_t i = 0;
 	bool ok;
-	int r = get_scalar(ld, n, what, &s);
+	int r = loader_get_scalar(ld, n, what, &s);
 
 	if (r < 0)
 		return r;
@@ -555,20 +555,21 @@ static int get_uint(struct loader *ld, yaml_node_t *n, const char *what,
 			v = v * base + d;
 	}
 	if (!ok || v < min || v > max)
-		return fail_at(ld, node_pos(ld, n), "%s: expected an integer from %llu to %llu, got %s",
-			       what, min, max, qnode(q, n));
+		return loader_fail_at(ld, loader_node_pos(ld, n),
+				      "%s: expected an integer from %llu to %llu, got %s", what,
+				      min, max, loader_quote_node(q, n));
 	*out = v;
 	return 0;
 }
 
 /* One of names[] (exactly as written); *out is its index. expect is the
  * list for the message, e.g. "fake-ip, redir-host or normal". */
-static int get_enum(struct loader *ld, yaml_node_t *n, const char *what,
-		    const char *const *names, size_t count, const char *expect, int *out)
+static int loader_get_enum(struct loader *ld, yaml_node_t *n, const char *what,
+			   const char *const *names, size_t count, const char *expect, int *out)
 {
 	char q[80];
 	const char *v;
-	int r = get_scalar(ld, n, what, &v);
+	int r = loader_get_scalar(ld, n, what, &v);
 
 	if (r < 0)
 		return r;
@@ -578,18 +579,18 @@ static int get_enum(struct loader *ld, yaml_node_t *n, const char *what,
 			return 0;
 		}
 	}
-	return fail_at(ld, node_pos(ld, n), "%s: expected %s, got %s", what, expect,
-		       qnode(q, n));
+	return loader_fail_at(ld, loader_node_pos(ld, n), "%s: expected %s, got %s", what, expect,
+			      loader_quote_node(q, n));
 }
 
 /* The items of a list. A null value is an empty list; with single, a
  * scalar counts as a list of one (mihomo's leniency for some keys). */
-static int get_list(struct loader *ld, yaml_node_t *n, const char *what, bool single,
-		    yaml_node_item_t **items, size_t *count)
+static int loader_get_list(struct loader *ld, yaml_node_t *n, const char *what, bool single,
+			   yaml_node_item_t **items, size_t *count)
 {
 	*items = NULL;
 	*count = 0;
-	if (is_null(n))
+	if (loader_is_null(n))
 		return 0;
 	if (n->type == YAML_SEQUENCE_NODE) {
 		*items = n->data.sequence.items.start;
@@ -600,18 +601,19 @@ static int get_list(struct loader *ld, yaml_node_t *n, const char *what, bool si
 		*count = 1;
 		return 0;
 	}
-	return fail_at(ld, node_pos(ld, n), "%s: expected a list, got %s", what, kind_name(n));
+	return loader_fail_at(ld, loader_node_pos(ld, n), "%s: expected a list, got %s", what,
+			      loader_kind_name(n));
 }
 
-static yaml_node_t *list_item(struct loader *ld, yaml_node_t *list,
-			      yaml_node_item_t *items, size_t i)
+static yaml_node_t *loader_list_item(struct loader *ld, yaml_node_t *list, yaml_node_item_t *items,
+				     size_t i)
 {
-	return items ? node_at(ld, items[i]) : list;
+	return items ? loader_node(ld, items[i]) : list;
 }
 
 static int kv_cmp(const void *a, const void *b)
 {
-	const struct kv *x = a, *y = b;
+	const struct loader_kv *x = a, *y = b;
 	int c = strcmp(x->name, y->name);
 
 	if (c)
@@ -623,33 +625,36 @@ static int kv_cmp(const void *a, const void *b)
 
 static int kv_order_cmp(const void *a, const void *b)
 {
-	const struct kv *x = a, *y = b;
+	const struct loader_kv *x = a, *y = b;
 
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 /* Appends the pairs of map (and of what it merges) to *v. */
-static int collect_pairs(struct loader *ld, yaml_node_t *map, const char *what,
-			 bool own, int depth, struct kv **v, size_t *n, size_t *cap)
+static int collect_pairs(struct loader *ld, yaml_node_t *map, const char *what, bool own, int depth,
+			 struct loader_kv **v, size_t *n, size_t *cap)
 {
 	yaml_node_pair_t *p;
 	int r;
 
 	if (depth > CONFIG_MERGE_DEPTH)
-		return fail_at(ld, node_pos(ld, map), "%s: \"<<\" merges nested too deep", what);
+		return loader_fail_at(ld, loader_node_pos(ld, map),
+				      "%s: \"<<\" merges nested too deep", what);
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node_at(ld, p->key), *val = node_at(ld, p->value);
+		yaml_node_t *k = loader_node(ld, p->key), *val = loader_node(ld, p->value);
 		const char *name;
 
 		r = spend(ld, 1);
 		if (r < 0)
 			return r;
 		if (!k || !val)
-			return fail_at(ld, node_pos(ld, map), "%s: broken mapping", what);
+			return loader_fail_at(ld, loader_node_pos(ld, map), "%s: broken mapping",
+					      what);
 		if (k->type != YAML_SCALAR_NODE)
-			return fail_at(ld, node_pos(ld, k), "%s: expected a key name, got %s",
-				       what, kind_name(k));
-		r = get_scalar(ld, k, what, &name);
+			return loader_fail_at(ld, loader_node_pos(ld, k),
+					      "%s: expected a key name, got %s", what,
+					      loader_kind_name(k));
+		r = loader_get_scalar(ld, k, what, &name);
 		if (r < 0)
 			return r;
 		if (k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !strcmp(name, "<<")) {
@@ -665,17 +670,20 @@ static int collect_pairs(struct loader *ld, yaml_node_t *map, const char *what,
 				continue;
 			}
 			if (val->type != YAML_SEQUENCE_NODE)
-				return fail_at(ld, node_pos(ld, val),
-					       "%s: \"<<\" expects a mapping or a list of mappings", what);
-			r = get_list(ld, val, what, false, &items, &count);
+				return loader_fail_at(
+					ld, loader_node_pos(ld, val),
+					"%s: \"<<\" expects a mapping or a list of mappings", what);
+			r = loader_get_list(ld, val, what, false, &items, &count);
 			if (r < 0)
 				return r;
 			for (size_t i = 0; i < count; i++) {
-				yaml_node_t *m = node_at(ld, items[i]);
+				yaml_node_t *m = loader_node(ld, items[i]);
 
 				if (!m || m->type != YAML_MAPPING_NODE)
-					return fail_at(ld, node_pos(ld, m ? m : val),
-						       "%s: \"<<\" expects a mapping or a list of mappings", what);
+					return loader_fail_at(
+						ld, loader_node_pos(ld, m ? m : val),
+						"%s: \"<<\" expects a mapping or a list of mappings",
+						what);
 				r = collect_pairs(ld, m, what, false, depth + 1, v, n, cap);
 				if (r < 0)
 					return r;
@@ -684,14 +692,14 @@ static int collect_pairs(struct loader *ld, yaml_node_t *map, const char *what,
 		}
 		if (*n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 16;
-			struct kv *nv = realloc(*v, nc * sizeof(*nv));
+			struct loader_kv *nv = realloc(*v, nc * sizeof(*nv));
 
 			if (!nv)
-				return fail_oom(ld);
+				return loader_oom(ld);
 			*v = nv;
 			*cap = nc;
 		}
-		(*v)[*n] = (struct kv){ name, k, val, *n, own };
+		(*v)[*n] = (struct loader_kv){ name, k, val, *n, own };
 		(*n)++;
 	}
 	return 0;
@@ -699,20 +707,21 @@ static int collect_pairs(struct loader *ld, yaml_node_t *map, const char *what,
 
 /* The keys of a mapping in document order, "<<" merges applied, a
  * duplicate key an error. The caller frees *out. */
-static int map_entries(struct loader *ld, yaml_node_t *map, const char *what,
-		       struct kv **out, size_t *count)
+static int loader_map_entries(struct loader *ld, yaml_node_t *map, const char *what,
+			      struct loader_kv **out, size_t *count)
 {
-	struct kv *v = NULL;
+	struct loader_kv *v = NULL;
 	size_t n = 0, cap = 0, i, j, k;
 	int r;
 
 	*out = NULL;
 	*count = 0;
-	if (is_null(map))
+	if (loader_is_null(map))
 		return 0;
 	if (map->type != YAML_MAPPING_NODE)
-		return fail_at(ld, node_pos(ld, map), "%s: expected a mapping, got %s", what,
-			       kind_name(map));
+		return loader_fail_at(ld, loader_node_pos(ld, map),
+				      "%s: expected a mapping, got %s", what,
+				      loader_kind_name(map));
 	r = collect_pairs(ld, map, what, true, 0, &v, &n, &cap);
 	if (r < 0)
 		goto out;
@@ -726,13 +735,17 @@ static int map_entries(struct loader *ld, yaml_node_t *map, const char *what,
 			for (j = i + 1; j < n && !strcmp(v[j].name, v[i].name); j++) {
 				if (v[j].own) {
 					char q[80];
-					struct conf_pos first = node_pos(ld, v[i].key);
+					struct conf_pos first = loader_node_pos(ld, v[i].key);
 
 					/* The first one is used: the rest of the
 					 * file is still worth checking. */
-					r = recover(ld, fail_at(ld, node_pos(ld, v[j].key),
-								"%s: duplicate key %s (first at line %d)",
-								what, qs(q, v[j].name), first.line));
+					r = loader_recover(
+						ld,
+						loader_fail_at(
+							ld, loader_node_pos(ld, v[j].key),
+							"%s: duplicate key %s (first at line %d)",
+							what, config_quote(q, v[j].name),
+							first.line));
 					if (r < 0)
 						goto out;
 				}
@@ -762,14 +775,14 @@ out:
  * `group:` tags, tolerance, strategy), rules/provider/parse.go and RawTun in
  * config/config.go, plus a few keys newer releases added. */
 
-struct key_set {
+struct loader_keys {
 	const char *const *ours;
 	size_t n_ours;
 	const char *const *mihomo; /* known to mihomo, unused by us */
 	size_t n_mihomo;
 };
 
-#define KEYS(ours, mihomo) \
+#define LOADER_KEYS(ours, mihomo) \
 	{ ours, sizeof(ours) / sizeof(ours[0]), mihomo, sizeof(mihomo) / sizeof(mihomo[0]) }
 
 static const char *const tun_ours[] = { "enable", "device", "mtu", "inet4-address",
@@ -836,13 +849,14 @@ static const char *const provider_ours[] = { "type", "behavior", "format", "path
 static const char *const provider_mihomo[] = { "url", "proxy", "interval", "size-limit",
 					       "header" };
 
-static const struct key_set tun_keys = KEYS(tun_ours, tun_mihomo);
-static const struct key_set proxy_net_keys = KEYS(proxy_net_ours, proxy_mihomo);
-static const struct key_set proxy_redirect_keys = KEYS(proxy_redirect_ours, proxy_mihomo);
-static const struct key_set group_keys = KEYS(group_ours, group_mihomo);
-static const struct key_set provider_keys = KEYS(provider_ours, provider_mihomo);
+static const struct loader_keys tun_keys = LOADER_KEYS(tun_ours, tun_mihomo);
+static const struct loader_keys proxy_net_keys = LOADER_KEYS(proxy_net_ours, proxy_mihomo);
+static const struct loader_keys proxy_redirect_keys =
+	LOADER_KEYS(proxy_redirect_ours, proxy_mihomo);
+static const struct loader_keys group_keys = LOADER_KEYS(group_ours, group_mihomo);
+static const struct loader_keys provider_keys = LOADER_KEYS(provider_ours, provider_mihomo);
 
-static bool in_list(const char *k, const char *const *list, size_t n)
+static bool loader_in_list(const char *k, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(k, list[i]))
@@ -852,33 +866,34 @@ static bool in_list(const char *k, const char *const *list, size_t n)
 
 /* A key the caller's if-chain did not take: a warning when mihomo knows it,
  * else an error naming the closest known key. what: "tun", "proxy \"x\"". */
-static int other_key(struct loader *ld, const struct kv *e, const char *what,
-		     const struct key_set *ks)
+static int loader_other_key(struct loader *ld, const struct loader_kv *e, const char *what,
+			    const struct loader_keys *ks)
 {
-	struct conf_pos pos = node_pos(ld, e->key);
+	struct conf_pos pos = loader_node_pos(ld, e->key);
 	char q[80], q2[80];
 	struct suggest sg;
 	const char *best;
 
-	if (in_list(e->name, ks->mihomo, ks->n_mihomo))
-		return warn_at(ld, pos, "%s: %s is not used by tun2socks; ignored", what,
-			       qs(q, e->name));
+	if (loader_in_list(e->name, ks->mihomo, ks->n_mihomo))
+		return loader_warn_at(ld, pos, "%s: %s is not used by tun2socks; ignored", what,
+				      config_quote(q, e->name));
 	suggest_init(&sg, e->name, strlen(e->name));
 	suggest_add_list(&sg, ks->ours, ks->n_ours);
 	suggest_add_list(&sg, ks->mihomo, ks->n_mihomo);
 	best = suggest_best(&sg);
 	if (best)
-		return fail_at(ld, pos, "%s: unknown key %s (did you mean %s?)", what,
-			       qs(q, e->name), qs(q2, best));
-	return fail_at(ld, pos, "%s: unknown key %s", what, qs(q, e->name));
+		return loader_fail_at(ld, pos, "%s: unknown key %s (did you mean %s?)", what,
+				      config_quote(q, e->name), config_quote(q2, best));
+	return loader_fail_at(ld, pos, "%s: unknown key %s", what, config_quote(q, e->name));
 }
 
-static int warn_ignored(struct loader *ld, const struct kv *e, const char *where)
+static int loader_warn_ignored(struct loader *ld, const struct loader_kv *e, const char *where)
 {
 	char q[80];
 
-	return warn_at(ld, node_pos(ld, e->key), "%s%s%s is not used by tun2socks; ignored",
-		       where, *where ? " " : "", qs(q, e->name));
+	return loader_warn_at(ld, loader_node_pos(ld, e->key),
+			      "%s%s%s is not used by tun2socks; ignored", where, *where ? " " : "",
+			      config_quote(q, e->name));
 }
 
 /* --- values with structure ----------------------------------------------------- */
@@ -891,7 +906,7 @@ static int get_cidr(struct loader *ld, yaml_node_t *n, int family, const char *w
 	char addr[64], q[80];
 	unsigned prefix = 0, max = family == AF_INET ? 32 : 128;
 	size_t alen, i;
-	int r = get_scalar(ld, n, what, &v);
+	int r = loader_get_scalar(ld, n, what, &v);
 
 	if (r < 0)
 		return r;
@@ -910,20 +925,21 @@ static int get_cidr(struct loader *ld, yaml_node_t *n, int family, const char *w
 	if (inet_pton(family, addr, out->addr) != 1)
 		goto bad;
 	if (prefix > max)
-		return fail_at(ld, scalar_pos_at(ld, n, alen + 1),
-			       "%s: prefix length %u is longer than %u in %s", what, prefix,
-			       max, qnode(q, n));
-	out->text = ld_strndup(ld, v, n->data.scalar.length);
+		return loader_fail_at(ld, loader_scalar_pos_at(ld, n, alen + 1),
+				      "%s: prefix length %u is longer than %u in %s", what, prefix,
+				      max, loader_quote_node(q, n));
+	out->text = loader_strndup(ld, v, n->data.scalar.length);
 	if (!out->text)
-		return fail_oom(ld);
-	out->pos = node_pos(ld, n);
+		return loader_oom(ld);
+	out->pos = loader_node_pos(ld, n);
 	out->family = family;
 	out->prefix = prefix;
 	return 0;
 bad:
-	return fail_at(ld, node_pos(ld, n), "%s: expected an %s CIDR like %s, got %s", what,
-		       family == AF_INET ? "IPv4" : "IPv6",
-		       family == AF_INET ? "198.18.0.1/16" : "fdfe:dcba:9876::1/64", qnode(q, n));
+	return loader_fail_at(ld, loader_node_pos(ld, n), "%s: expected an %s CIDR like %s, got %s",
+			      what, family == AF_INET ? "IPv4" : "IPv6",
+			      family == AF_INET ? "198.18.0.1/16" : "fdfe:dcba:9876::1/64",
+			      loader_quote_node(q, n));
 }
 
 /* A list of CIDRs (a single string allowed, as mihomo does). */
@@ -932,17 +948,17 @@ static int get_cidr_list(struct loader *ld, yaml_node_t *n, int family, const ch
 {
 	yaml_node_item_t *items;
 	size_t c;
-	int r = get_list(ld, n, what, true, &items, &c);
+	int r = loader_get_list(ld, n, what, true, &items, &c);
 
 	*out = NULL;
 	*count = 0;
 	if (r < 0 || c == 0)
 		return r;
-	*out = ld_alloc(ld, c * sizeof(**out));
+	*out = loader_alloc(ld, c * sizeof(**out));
 	if (!*out)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	for (size_t i = 0; i < c; i++) {
-		r = get_cidr(ld, list_item(ld, n, items, i), family, what, &(*out)[i]);
+		r = get_cidr(ld, loader_list_item(ld, n, items, i), family, what, &(*out)[i]);
 		if (r < 0)
 			return r;
 	}
@@ -951,27 +967,27 @@ static int get_cidr_list(struct loader *ld, yaml_node_t *n, int family, const ch
 }
 
 /* A list of non-empty strings with their positions. */
-static int get_str_list(struct loader *ld, yaml_node_t *n, const char *what,
-			struct config_str **out, size_t *count)
+static int loader_get_str_list(struct loader *ld, yaml_node_t *n, const char *what,
+			       struct config_str **out, size_t *count)
 {
 	yaml_node_item_t *items;
 	size_t c;
-	int r = get_list(ld, n, what, false, &items, &c);
+	int r = loader_get_list(ld, n, what, false, &items, &c);
 
 	*out = NULL;
 	*count = 0;
 	if (r < 0 || c == 0)
 		return r;
-	*out = ld_alloc(ld, c * sizeof(**out));
+	*out = loader_alloc(ld, c * sizeof(**out));
 	if (!*out)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	for (size_t i = 0; i < c; i++) {
-		yaml_node_t *it = node_at(ld, items[i]);
+		yaml_node_t *it = loader_node(ld, items[i]);
 
-		r = get_nonempty(ld, it, what, &(*out)[i].text);
+		r = loader_get_nonempty(ld, it, what, &(*out)[i].text);
 		if (r < 0)
 			return r;
-		(*out)[i].pos = node_pos(ld, it);
+		(*out)[i].pos = loader_node_pos(ld, it);
 	}
 	*count = c;
 	return 0;
@@ -984,9 +1000,10 @@ static int check_ifname(struct loader *ld, yaml_node_t *n, const char *what, con
 
 	if (len == 0 || len > CONFIG_IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, "..") ||
 	    strpbrk(s, "/: \t"))
-		return fail_at(ld, node_pos(ld, n),
-			       "%s: expected an interface name (1-%d bytes, no '/', ':' or spaces), got %s",
-			       what, CONFIG_IFNAME_MAX, qs(q, s));
+		return loader_fail_at(
+			ld, loader_node_pos(ld, n),
+			"%s: expected an interface name (1-%d bytes, no '/', ':' or spaces), got %s",
+			what, CONFIG_IFNAME_MAX, config_quote(q, s));
 	return 0;
 }
 
@@ -1003,20 +1020,22 @@ static int check_authority(struct loader *ld, yaml_node_t *n, const char *what,
 	char *end;
 
 	if (bad)
-		return fail_at(ld, scalar_pos_at(ld, n, text_off + (size_t)(bad - text)),
-			       "%s: invalid character '%c' in %s", what, *bad, qs(q, text));
+		return loader_fail_at(
+			ld, loader_scalar_pos_at(ld, n, text_off + (size_t)(bad - text)),
+			"%s: invalid character '%c' in %s", what, *bad, config_quote(q, text));
 	if (strlen(text) > sizeof(url) - sizeof(prefix) - 1)
-		return fail_at(ld, node_pos(ld, n), "%s: host name too long", what);
+		return loader_fail_at(ld, loader_node_pos(ld, n), "%s: host name too long", what);
 	snprintf(url, sizeof(url), "%s%s", prefix, text);
 	if (proxy_url_parse(url, u, e, sizeof(e)) == 0)
 		return 0;
 	/* "column N: reason", N 1-based in url. */
 	col = strtoul(e + 7, &end, 10);
 	if (strncmp(e, "column ", 7) || strncmp(end, ": ", 2) || col == 0)
-		return fail_at(ld, node_pos(ld, n), "%s: %s in %s", what, e, qs(q, text));
+		return loader_fail_at(ld, loader_node_pos(ld, n), "%s: %s in %s", what, e,
+				      config_quote(q, text));
 	col = col > sizeof(prefix) - 1 ? col - sizeof(prefix) : 0;
-	return fail_at(ld, scalar_pos_at(ld, n, text_off + col), "%s: %s in %s", what,
-		       end + 2, qs(q, text));
+	return loader_fail_at(ld, loader_scalar_pos_at(ld, n, text_off + col), "%s: %s in %s", what,
+			      end + 2, config_quote(q, text));
 }
 
 /* "server:" of a proxy: a host name or an IP literal without brackets. */
@@ -1026,36 +1045,39 @@ static int check_server(struct loader *ld, yaml_node_t *n, const char *what, con
 	struct proxy_url u;
 
 	if (strpbrk(host, "[]"))
-		return fail_at(ld, node_pos(ld, n),
-			       "%s: write an IPv6 address without brackets, got %s", what, qs(q, host));
+		return loader_fail_at(ld, loader_node_pos(ld, n),
+				      "%s: write an IPv6 address without brackets, got %s", what,
+				      config_quote(q, host));
 	if (strlen(host) > 255)
-		return fail_at(ld, node_pos(ld, n), "%s: host name longer than 255 bytes", what);
+		return loader_fail_at(ld, loader_node_pos(ld, n),
+				      "%s: host name longer than 255 bytes", what);
 	if (!strchr(host, ':'))
 		return check_authority(ld, n, what, host, 0, &u);
 	snprintf(url, sizeof(url), "socks5://[%s]", host);
 	if (proxy_url_parse(url, &u, NULL, 0) == 0)
 		return 0;
-	return fail_at(ld, node_pos(ld, n), "%s: invalid IPv6 address %s", what, qs(q, host));
+	return loader_fail_at(ld, loader_node_pos(ld, n), "%s: invalid IPv6 address %s", what,
+			      config_quote(q, host));
 }
 
 /* --- sections -------------------------------------------------------------------- */
 
-static int tun_key(struct loader *ld, struct config_tun *t, const struct kv *e)
+static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_kv *e)
 {
 	const char *k = e->name;
 	unsigned long long v = 0;
 	int r;
 
 	if (!strcmp(k, "enable"))
-		return get_bool(ld, e->val, "tun.enable", &t->enable);
+		return loader_get_bool(ld, e->val, "tun.enable", &t->enable);
 	if (!strcmp(k, "device")) {
-		r = get_str(ld, e->val, "tun.device", &t->device);
+		r = loader_get_str(ld, e->val, "tun.device", &t->device);
 		if (r == 0 && t->device)
 			r = check_ifname(ld, e->val, "tun.device", t->device);
 		return r;
 	}
 	if (!strcmp(k, "mtu")) {
-		r = get_uint(ld, e->val, "tun.mtu", CONFIG_MTU_MIN, CONFIG_MTU_MAX, &v);
+		r = loader_get_uint(ld, e->val, "tun.mtu", CONFIG_MTU_MIN, CONFIG_MTU_MAX, &v);
 		t->mtu = (unsigned)v;
 		return r;
 	}
@@ -1065,19 +1087,19 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct kv *e)
 	if (!strcmp(k, "inet6-address"))
 		return get_cidr_list(ld, e->val, AF_INET6, "tun.inet6-address", &t->inet6,
 				     &t->n_inet6);
-	return other_key(ld, e, "tun", &tun_keys);
+	return loader_other_key(ld, e, "tun", &tun_keys);
 }
 
 static int load_tun(struct loader *ld, yaml_node_t *n)
 {
 	struct config_tun *t = &ld->cfg->tun;
-	struct kv *e = NULL;
+	struct loader_kv *e = NULL;
 	size_t count;
-	int r = map_entries(ld, n, "tun", &e, &count);
+	int r = loader_map_entries(ld, n, "tun", &e, &count);
 
 	t->present = true;
 	for (size_t i = 0; r == 0 && i < count; i++)
-		r = recover(ld, tun_key(ld, t, &e[i]));
+		r = loader_recover(ld, tun_key(ld, t, &e[i]));
 	free(e);
 	return r;
 }
@@ -1106,12 +1128,14 @@ static int check_nameserver(struct loader *ld, const struct config_str *s)
 	int r;
 
 	if (strchr(s->text, ','))
-		return fail_at(ld, s->pos, "dns.nameserver: one server per list entry, got %s",
-			       qs(q, s->text));
+		return loader_fail_at(ld, s->pos,
+				      "dns.nameserver: one server per list entry, got %s",
+				      config_quote(q, s->text));
 	/* The resolver's message quotes the entry: keep it short enough for
 	 * e, and say so ourselves otherwise. */
 	if (strlen(s->text) > 100)
-		return fail_at(ld, s->pos, "dns.nameserver: %s: entry too long", qs(q, s->text));
+		return loader_fail_at(ld, s->pos, "dns.nameserver: %s: entry too long",
+				      config_quote(q, s->text));
 	r = resolver_parse_servers(s->text, csv, sizeof(csv), &tcp, e, sizeof(e));
 	if (r == 0)
 		return 0;
@@ -1124,7 +1148,7 @@ static int check_nameserver(struct loader *ld, const struct config_str *s)
 		if (el >= rl && !strcmp(e + el - rl, reasons[i]))
 			why = reasons[i];
 	}
-	return fail_at(ld, s->pos, "dns.nameserver: %s: %s", qs(q, s->text), why);
+	return loader_fail_at(ld, s->pos, "dns.nameserver: %s: %s", config_quote(q, s->text), why);
 }
 
 /* dns.nameserver: every entry checked; encrypted ones dropped with a
@@ -1133,29 +1157,31 @@ static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t 
 {
 	size_t kept = 0;
 	char q[80];
-	int r = get_str_list(ld, n, "dns.nameserver", &d->nameservers, &d->n_nameservers);
+	int r = loader_get_str_list(ld, n, "dns.nameserver", &d->nameservers, &d->n_nameservers);
 
 	for (size_t j = 0; r == 0 && j < d->n_nameservers; j++) {
 		/* Encrypted DNS, common in Clash configs: skipped with a
 		 * warning so the rest of the file works. */
 		if (is_encrypted_dns(d->nameservers[j].text)) {
-			r = warn_at(ld, d->nameservers[j].pos,
-				    "dns.nameserver: %s: DNS over HTTPS/TLS/QUIC is not supported; "
-				    "entry skipped",
-				    qs(q, d->nameservers[j].text));
+			r = loader_warn_at(
+				ld, d->nameservers[j].pos,
+				"dns.nameserver: %s: DNS over HTTPS/TLS/QUIC is not supported; "
+				"entry skipped",
+				config_quote(q, d->nameservers[j].text));
 			continue;
 		}
-		r = recover(ld, check_nameserver(ld, &d->nameservers[j]));
+		r = loader_recover(ld, check_nameserver(ld, &d->nameservers[j]));
 		d->nameservers[kept++] = d->nameservers[j];
 	}
 	if (r == 0 && kept == 0 && d->n_nameservers > 0)
-		r = fail_at(ld, node_pos(ld, n),
-			    "dns.nameserver: no usable server (plain udp:// or tcp:// needed)");
+		r = loader_fail_at(
+			ld, loader_node_pos(ld, n),
+			"dns.nameserver: no usable server (plain udp:// or tcp:// needed)");
 	d->n_nameservers = kept;
 	return r;
 }
 
-static int dns_key(struct loader *ld, struct config_dns *d, const struct kv *e)
+static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_kv *e)
 {
 	static const char *const modes[] = { "redir-host", "fake-ip", "normal" };
 	const char *k = e->name;
@@ -1163,48 +1189,48 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct kv *e)
 	int mode = 0, r;
 
 	if (!strcmp(k, "enable"))
-		return get_bool(ld, e->val, "dns.enable", &d->enable);
+		return loader_get_bool(ld, e->val, "dns.enable", &d->enable);
 	if (!strcmp(k, "enhanced-mode")) {
-		r = get_enum(ld, e->val, "dns.enhanced-mode", modes, 3,
-			     "fake-ip, redir-host or normal", &mode);
+		r = loader_get_enum(ld, e->val, "dns.enhanced-mode", modes, 3,
+				    "fake-ip, redir-host or normal", &mode);
 		d->mode = (enum config_dns_mode)mode;
 		return r;
 	}
 	if (!strcmp(k, "nameserver"))
 		return dns_nameservers(ld, d, e->val);
 	if (!strcmp(k, "fake-ip-range")) {
-		d->has_fake_ip_range = !is_null(e->val);
+		d->has_fake_ip_range = !loader_is_null(e->val);
 		return d->has_fake_ip_range ? get_cidr(ld, e->val, AF_INET, "dns.fake-ip-range",
 						       &d->fake_ip_range)
 					    : 0;
 	}
 	if (!strcmp(k, "fake-ip-range6")) {
-		d->has_fake_ip_range6 = !is_null(e->val);
+		d->has_fake_ip_range6 = !loader_is_null(e->val);
 		return d->has_fake_ip_range6 ? get_cidr(ld, e->val, AF_INET6,
 							"dns.fake-ip-range6", &d->fake_ip_range6)
 					     : 0;
 	}
 	if (!strcmp(k, "fake-ip-filter"))
-		return get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
-				    &d->n_fake_ip_filter);
+		return loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
+					   &d->n_fake_ip_filter);
 	if (!strcmp(k, "fake-ip-ttl")) {
-		r = get_uint(ld, e->val, "dns.fake-ip-ttl", 1, 86400, &v);
+		r = loader_get_uint(ld, e->val, "dns.fake-ip-ttl", 1, 86400, &v);
 		d->fake_ip_ttl = (unsigned)v;
 		return r;
 	}
-	return warn_ignored(ld, e, "dns:");
+	return loader_warn_ignored(ld, e, "dns:");
 }
 
 static int load_dns(struct loader *ld, yaml_node_t *n)
 {
 	struct config_dns *d = &ld->cfg->dns;
-	struct kv *e = NULL;
+	struct loader_kv *e = NULL;
 	size_t count;
-	int r = map_entries(ld, n, "dns", &e, &count);
+	int r = loader_map_entries(ld, n, "dns", &e, &count);
 
 	d->present = true;
 	for (size_t i = 0; r == 0 && i < count; i++)
-		r = recover(ld, dns_key(ld, d, &e[i]));
+		r = loader_recover(ld, dns_key(ld, d, &e[i]));
 	free(e);
 	return r;
 }
@@ -1214,7 +1240,7 @@ static bool reserved_name(const char *s)
 	return !strcmp(s, "DIRECT") || !strcmp(s, "REJECT") || !strcmp(s, "REJECT-DROP");
 }
 
-static bool eq_nocase(const char *a, const char *b)
+static bool loader_eq_nocase(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++) {
 		char x = *a, y = *b;
@@ -1230,9 +1256,8 @@ static bool eq_nocase(const char *a, const char *b)
 }
 
 /* "name" of a proxy or group map: required, non-empty, not reserved. */
-static int get_entry_name(struct loader *ld, yaml_node_t *item, const struct kv *e,
-			  size_t count, const char *what, const char **name,
-			  struct conf_pos *pos)
+static int get_entry_name(struct loader *ld, yaml_node_t *item, const struct loader_kv *e,
+			  size_t count, const char *what, const char **name, struct conf_pos *pos)
 {
 	char q[80];
 	int r;
@@ -1240,19 +1265,20 @@ static int get_entry_name(struct loader *ld, yaml_node_t *item, const struct kv 
 	for (size_t i = 0; i < count; i++) {
 		if (strcmp(e[i].name, "name"))
 			continue;
-		r = get_nonempty(ld, e[i].val, what, name);
-		*pos = node_pos(ld, e[i].val);
+		r = loader_get_nonempty(ld, e[i].val, what, name);
+		*pos = loader_node_pos(ld, e[i].val);
 		if (r == 0 && reserved_name(*name))
-			r = fail_at(ld, *pos, "%s: the name %s is reserved", what, qs(q, *name));
-		/* A rejected name is not kept for the entry (see load_proxies). */
+			r = loader_fail_at(ld, *pos, "%s: the name %s is reserved", what,
+					   config_quote(q, *name));
+		/* A rejected name is not kept for the entry (see config_proxies_load). */
 		if (r < 0)
 			*name = NULL;
 		return r;
 	}
-	return fail_at(ld, node_pos(ld, item), "%s: missing \"name\"", what);
+	return loader_fail_at(ld, loader_node_pos(ld, item), "%s: missing \"name\"", what);
 }
 
-static yaml_node_t *find_key(const struct kv *e, size_t count, const char *key)
+static yaml_node_t *find_key(const struct loader_kv *e, size_t count, const char *key)
 {
 	for (size_t i = 0; i < count; i++)
 		if (!strcmp(e[i].name, key))
@@ -1260,13 +1286,13 @@ static yaml_node_t *find_key(const struct kv *e, size_t count, const char *key)
 	return NULL;
 }
 
-static int resolve_path(struct loader *ld, const char *path, const char **out)
+static int loader_resolve_path(struct loader *ld, const char *path, const char **out)
 {
 	size_t dl = path[0] == '/' ? 0 : strlen(ld->base_dir), pl = strlen(path);
-	char *s = ld_alloc(ld, dl + pl + 1);
+	char *s = loader_alloc(ld, dl + pl + 1);
 
 	if (!s)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	memcpy(s, ld->base_dir, dl);
 	memcpy(s + dl, path, pl);
 	*out = s;
@@ -1276,7 +1302,7 @@ static int resolve_path(struct loader *ld, const char *path, const char **out)
 /* 0 when r is 0 and no error was recorded since before, else an error:
  * after an entry whose keys were each looked at, recovering from their
  * errors, the checks across keys are not worth making. */
-static int errors_since(const struct loader *ld, size_t before, int r)
+static int loader_errors_since(const struct loader *ld, size_t before, int r)
 {
 	return r == 0 && ld->n_errors != before ? -EINVAL : r;
 }
@@ -1289,7 +1315,7 @@ struct proxy_keys {
 };
 
 /* One key of a socks5/http/redirect proxy. */
-static int proxy_key(struct loader *ld, struct config_proxy *p, const struct kv *e,
+static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
 		     const char *what, struct proxy_keys *pk)
 {
 	bool net = p->type != CONFIG_PROXY_REDIRECT;
@@ -1304,56 +1330,56 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct kv 
 		return 0;
 	if (!net && !strcmp(k, "to")) {
 		pk->to = e->val;
-		return get_nonempty(ld, e->val, w, &p->to_host);
+		return loader_get_nonempty(ld, e->val, w, &p->to_host);
 	}
 	if (!net)
-		return other_key(ld, e, what, &proxy_redirect_keys);
+		return loader_other_key(ld, e, what, &proxy_redirect_keys);
 	if (!strcmp(k, "server")) {
 		pk->server = e->val;
-		return get_nonempty(ld, e->val, w, &p->server);
+		return loader_get_nonempty(ld, e->val, w, &p->server);
 	}
 	if (!strcmp(k, "port")) {
-		r = get_uint(ld, e->val, w, 1, 65535, &v);
+		r = loader_get_uint(ld, e->val, w, 1, 65535, &v);
 		p->port = (uint16_t)v;
 		return r;
 	}
 	if (!strcmp(k, "username"))
-		return get_str(ld, e->val, w, &p->username);
+		return loader_get_str(ld, e->val, w, &p->username);
 	if (!strcmp(k, "password"))
-		return get_str(ld, e->val, w, &p->password);
+		return loader_get_str(ld, e->val, w, &p->password);
 	if (!strcmp(k, "tls"))
-		return get_bool(ld, e->val, w, &p->tls);
+		return loader_get_bool(ld, e->val, w, &p->tls);
 	if (!strcmp(k, "skip-cert-verify")) {
-		pk->skip_cert_verify = node_pos(ld, e->key);
-		return get_bool(ld, e->val, w, &p->skip_cert_verify);
+		pk->skip_cert_verify = loader_node_pos(ld, e->key);
+		return loader_get_bool(ld, e->val, w, &p->skip_cert_verify);
 	}
 	if (!strcmp(k, "sni"))
-		return get_str(ld, e->val, w, &pk->sni);
+		return loader_get_str(ld, e->val, w, &pk->sni);
 	if (!strcmp(k, "servername"))
-		return get_str(ld, e->val, w, &pk->servername);
+		return loader_get_str(ld, e->val, w, &pk->servername);
 	if (!strcmp(k, "ca")) {
-		r = get_str(ld, e->val, w, &ca);
+		r = loader_get_str(ld, e->val, w, &ca);
 		if (r == 0 && ca && *ca)
-			r = resolve_path(ld, ca, &p->ca);
+			r = loader_resolve_path(ld, ca, &p->ca);
 		return r;
 	}
 	if (!strcmp(k, "udp")) {
-		r = get_bool(ld, e->val, w, &udp);
+		r = loader_get_bool(ld, e->val, w, &udp);
 		if (r == 0 && p->type == CONFIG_PROXY_SOCKS5)
 			p->udp = udp;
 		else if (r == 0 && udp)
-			r = warn_at(ld, node_pos(ld, e->key),
-				    "%s: HTTP proxies carry no UDP; \"udp\" ignored", what);
+			r = loader_warn_at(ld, loader_node_pos(ld, e->key),
+					   "%s: HTTP proxies carry no UDP; \"udp\" ignored", what);
 		return r;
 	}
-	return other_key(ld, e, what, &proxy_net_keys);
+	return loader_other_key(ld, e, what, &proxy_net_keys);
 }
 
 /* mihomo decodes a proxy's keys case-insensitively and reads '_' as '-'
  * (its structure decoder's key replacer), so "Skip_Cert_Verify" is
  * skip-cert-verify there: here too. Returns the known spelling k stands
  * for, or k itself when it stands for none (then reported as written). */
-static const char *proxy_key_canon(const char *k, const struct key_set *ks, char *buf,
+static const char *proxy_key_canon(const char *k, const struct loader_keys *ks, char *buf,
 				   size_t cap)
 {
 	size_t n = strlen(k);
@@ -1362,34 +1388,35 @@ static const char *proxy_key_canon(const char *k, const struct key_set *ks, char
 		return k;
 	for (size_t i = 0; i <= n; i++)
 		buf[i] = k[i] == '_' ? '-' : (char)tolower((unsigned char)k[i]);
-	if (strcmp(buf, k) != 0 && (in_list(buf, ks->ours, ks->n_ours) ||
-				    in_list(buf, ks->mihomo, ks->n_mihomo)))
+	if (strcmp(buf, k) != 0 && (loader_in_list(buf, ks->ours, ks->n_ours) ||
+				    loader_in_list(buf, ks->mihomo, ks->n_mihomo)))
 		return buf;
 	return k;
 }
 
 /* The keys of a socks5/http/redirect proxy after name and type: each one,
  * then -EINVAL if any was wrong. */
-static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const struct kv *e,
+static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
 			   size_t count, const char *what, struct proxy_keys *pk)
 {
-	const struct key_set *ks = p->type == CONFIG_PROXY_REDIRECT ? &proxy_redirect_keys
-								    : &proxy_net_keys;
+	const struct loader_keys *ks =
+		p->type == CONFIG_PROXY_REDIRECT ? &proxy_redirect_keys : &proxy_net_keys;
 	size_t before = ld->n_errors;
 	char canon[64];
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < count; i++) {
-		struct kv k = e[i];
+		struct loader_kv k = e[i];
 
 		k.name = proxy_key_canon(e[i].name, ks, canon, sizeof(canon));
-		r = recover(ld, proxy_key(ld, p, &k, what, pk));
+		r = loader_recover(ld, proxy_key(ld, p, &k, what, pk));
 	}
-	r = errors_since(ld, before, r);
+	r = loader_errors_since(ld, before, r);
 	if (r < 0)
 		return r;
 	if (pk->sni && pk->servername && strcmp(pk->sni, pk->servername))
-		r = warn_at(ld, p->pos, "%s: both \"sni\" and \"servername\" given; using sni", what);
+		r = loader_warn_at(ld, p->pos,
+				   "%s: both \"sni\" and \"servername\" given; using sni", what);
 	p->sni = pk->sni && *pk->sni ? pk->sni : pk->servername && *pk->servername ? pk->servername
 										  : NULL;
 	return r;
@@ -1406,19 +1433,20 @@ static int check_redirect(struct loader *ld, struct config_proxy *p, yaml_node_t
 	int r;
 
 	if (!to_node)
-		return fail_at(ld, p->pos, "%s: redirect needs \"to: host:port\"", what);
+		return loader_fail_at(ld, p->pos, "%s: redirect needs \"to: host:port\"", what);
 	/* A port is required: proxy_url would default it. */
 	has_port = t[0] == '[' ? strstr(t, "]:") != NULL : strchr(t, ':') != NULL;
 	if (!has_port)
-		return fail_at(ld, node_pos(ld, to_node),
-			       "%s: to: expected host:port or [IPv6]:port, got %s", what, qs(q, t));
+		return loader_fail_at(ld, loader_node_pos(ld, to_node),
+				      "%s: to: expected host:port or [IPv6]:port, got %s", what,
+				      config_quote(q, t));
 	snprintf(w, sizeof(w), "%s: to", what);
 	r = check_authority(ld, to_node, w, t, 0, &u);
 	if (r < 0)
 		return r;
-	p->to_host = ld_strndup(ld, u.host, strlen(u.host));
+	p->to_host = loader_strndup(ld, u.host, strlen(u.host));
 	p->to_port = u.port;
-	return p->to_host ? 0 : fail_oom(ld);
+	return p->to_host ? 0 : loader_oom(ld);
 }
 
 /* server, port and credentials of a socks5 or http proxy. */
@@ -1429,8 +1457,8 @@ static int check_net_proxy(struct loader *ld, struct config_proxy *p, yaml_node_
 	int r;
 
 	if (!server_node || !p->port)
-		return fail_at(ld, p->pos, "%s: %s needs \"server\" and \"port\"", what,
-			       p->type_name);
+		return loader_fail_at(ld, p->pos, "%s: %s needs \"server\" and \"port\"", what,
+				      p->type_name);
 	snprintf(w, sizeof(w), "%s: server", what);
 	r = check_server(ld, server_node, w, p->server);
 	if (r < 0)
@@ -1441,15 +1469,17 @@ static int check_net_proxy(struct loader *ld, struct config_proxy *p, yaml_node_
 		size_t pl = p->password ? strlen(p->password) : 0;
 
 		if ((ul || pl) && (!ul || !pl || ul > 255 || pl > 255))
-			return fail_at(ld, p->pos, "%s: socks5 authentication needs a username and a password of 1-255 bytes each",
-				       what);
+			return loader_fail_at(
+				ld, p->pos,
+				"%s: socks5 authentication needs a username and a password of 1-255 bytes each",
+				what);
 	}
 	if (p->username && !*p->username)
 		p->username = NULL;
 	if (p->password && !*p->password)
 		p->password = NULL;
 	if (p->password && !p->username)
-		return fail_at(ld, p->pos, "%s: \"password\" without \"username\"", what);
+		return loader_fail_at(ld, p->pos, "%s: \"password\" without \"username\"", what);
 	return 0;
 }
 
@@ -1459,21 +1489,23 @@ static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn
 		      const char *what)
 {
 	char q[80];
-	int r = get_nonempty(ld, tn, "type", &p->type_name);
+	int r = loader_get_nonempty(ld, tn, "type", &p->type_name);
 
 	if (r < 0)
 		return r;
-	if (eq_nocase(p->type_name, "socks5")) {
+	if (loader_eq_nocase(p->type_name, "socks5")) {
 		p->type = CONFIG_PROXY_SOCKS5;
 		p->udp = true;
-	} else if (eq_nocase(p->type_name, "http")) {
+	} else if (loader_eq_nocase(p->type_name, "http")) {
 		p->type = CONFIG_PROXY_HTTP;
-	} else if (eq_nocase(p->type_name, "redirect")) {
+	} else if (loader_eq_nocase(p->type_name, "redirect")) {
 		p->type = CONFIG_PROXY_REDIRECT;
 	} else {
 		p->type = CONFIG_PROXY_UNSUPPORTED;
-		r = warn_at(ld, node_pos(ld, tn), "%s: type %s is not supported (only socks5, http and redirect); rules using it will fail",
-			    what, qs(q, p->type_name));
+		r = loader_warn_at(
+			ld, loader_node_pos(ld, tn),
+			"%s: type %s is not supported (only socks5, http and redirect); rules using it will fail",
+			what, config_quote(q, p->type_name));
 		return r < 0 ? r : 1;
 	}
 	return 0;
@@ -1483,25 +1515,26 @@ static int load_proxy(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 {
 	struct proxy_keys pk = { 0 };
 	yaml_node_t *tn;
-	struct kv *e = NULL;
+	struct loader_kv *e = NULL;
 	char what[160], q[80];
 	size_t count;
 	int r;
 
 	snprintf(what, sizeof(what), "proxies[%zu]", idx);
-	if (!is_null(item) && item->type != YAML_MAPPING_NODE)
-		return fail_at(ld, node_pos(ld, item), "%s: expected a mapping, got %s", what,
-			       kind_name(item));
-	r = map_entries(ld, item, what, &e, &count);
+	if (!loader_is_null(item) && item->type != YAML_MAPPING_NODE)
+		return loader_fail_at(ld, loader_node_pos(ld, item),
+				      "%s: expected a mapping, got %s", what,
+				      loader_kind_name(item));
+	r = loader_map_entries(ld, item, what, &e, &count);
 	if (r < 0)
 		goto out;
 	r = get_entry_name(ld, item, e, count, what, &p->name, &p->pos);
 	if (r < 0)
 		goto out;
-	snprintf(what, sizeof(what), "proxy %s", qs(q, p->name));
+	snprintf(what, sizeof(what), "proxy %s", config_quote(q, p->name));
 	tn = find_key(e, count, "type");
 	if (!tn) {
-		r = fail_at(ld, p->pos, "%s: missing \"type\"", what);
+		r = loader_fail_at(ld, p->pos, "%s: missing \"type\"", what);
 		goto out;
 	}
 	r = proxy_type(ld, p, tn, what);
@@ -1520,33 +1553,33 @@ static int load_proxy(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 	/* Here rather than when the router builds, so that it comes in file
 	 * order with the other warnings. */
 	if (r == 0 && p->tls && p->skip_cert_verify)
-		r = warn_at(ld, pk.skip_cert_verify,
-			    "%s: skip-cert-verify is on: the TLS connection to %s is NOT "
-			    "authenticated, anyone on the path can read and change it",
-			    what, p->server);
+		r = loader_warn_at(ld, pk.skip_cert_verify,
+				   "%s: skip-cert-verify is on: the TLS connection to %s is NOT "
+				   "authenticated, anyone on the path can read and change it",
+				   what, p->server);
 out:
 	free(e);
 	return r;
 }
 
-static int load_proxies(struct loader *ld, yaml_node_t *n)
+static int config_proxies_load(struct loader *ld, yaml_node_t *n)
 {
 	struct config *cfg = ld->cfg;
 	yaml_node_item_t *items;
 	size_t count;
-	int r = get_list(ld, n, "proxies", false, &items, &count);
+	int r = loader_get_list(ld, n, "proxies", false, &items, &count);
 
 	if (r < 0)
 		ld->names_partial = true;
 	if (r < 0 || count == 0)
 		return r;
-	cfg->proxies = ld_alloc(ld, count * sizeof(*cfg->proxies));
+	cfg->proxies = loader_alloc(ld, count * sizeof(*cfg->proxies));
 	if (!cfg->proxies)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		struct config_proxy *p = &cfg->proxies[cfg->n_proxies];
 
-		r = load_proxy(ld, node_at(ld, items[i]), i, p);
+		r = load_proxy(ld, loader_node(ld, items[i]), i, p);
 		/* A broken proxy keeps its name, so that rules and groups
 		 * naming it are not reported as well; without one, its slot
 		 * is reused. */
@@ -1556,7 +1589,7 @@ static int load_proxies(struct loader *ld, yaml_node_t *n)
 			memset(p, 0, sizeof(*p));
 			ld->names_partial = true;
 		}
-		r = recover(ld, r);
+		r = loader_recover(ld, r);
 	}
 	return r;
 }
@@ -1574,20 +1607,20 @@ static int group_members(struct loader *ld, struct config_group *g, yaml_node_t 
 {
 	struct config_str *m;
 	size_t count;
-	int r = get_str_list(ld, n, what, &m, &count);
+	int r = loader_get_str_list(ld, n, what, &m, &count);
 
 	if (r < 0 || count == 0)
 		return r;
-	g->members = ld_alloc(ld, count * sizeof(*g->members));
+	g->members = loader_alloc(ld, count * sizeof(*g->members));
 	if (!g->members)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	for (size_t j = 0; j < count; j++)
 		g->members[j] = (struct config_member){ .name = m[j].text, .pos = m[j].pos };
 	g->n_members = count;
 	return 0;
 }
 
-static int group_key(struct loader *ld, struct config_group *g, const struct kv *e,
+static int group_key(struct loader *ld, struct config_group *g, const struct loader_kv *e,
 		     const char *what, struct group_keys *gk)
 {
 	const char *k = e->name;
@@ -1601,24 +1634,26 @@ static int group_key(struct loader *ld, struct config_group *g, const struct kv 
 	if (!strcmp(k, "proxies"))
 		return group_members(ld, g, e->val, w);
 	if (!strcmp(k, "default-selected")) {
-		*gk->selected_pos = node_pos(ld, e->val);
-		return get_str(ld, e->val, w, gk->selected);
+		*gk->selected_pos = loader_node_pos(ld, e->val);
+		return loader_get_str(ld, e->val, w, gk->selected);
 	}
 	if (!strcmp(k, "use")) {
 		gk->uses_providers = true;
-		return warn_at(ld, node_pos(ld, e->key),
-			       "%s: proxy-providers are not supported; \"use\" ignored", what);
+		return loader_warn_at(ld, loader_node_pos(ld, e->key),
+				      "%s: proxy-providers are not supported; \"use\" ignored",
+				      what);
 	}
 	if (!strcmp(k, "include-all") || !strcmp(k, "include-all-proxies") ||
 	    !strcmp(k, "include-all-providers")) {
-		r = get_bool(ld, e->val, w, &b);
+		r = loader_get_bool(ld, e->val, w, &b);
 		if (r == 0 && b)
-			r = warn_at(ld, node_pos(ld, e->key),
-				    "%s: %s is not supported; list the members under \"proxies\"",
-				    what, qs(q, k));
+			r = loader_warn_at(
+				ld, loader_node_pos(ld, e->key),
+				"%s: %s is not supported; list the members under \"proxies\"", what,
+				config_quote(q, k));
 		return r;
 	}
-	return other_key(ld, e, what, &group_keys);
+	return loader_other_key(ld, e, what, &group_keys);
 }
 
 static int load_group(struct loader *ld, yaml_node_t *item, size_t idx, struct config_group *g,
@@ -1628,39 +1663,41 @@ static int load_group(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 					     "relay" };
 	struct group_keys gk = { selected, selected_pos, false };
 	yaml_node_t *tn;
-	struct kv *e = NULL;
+	struct loader_kv *e = NULL;
 	char what[160], w[200], q[80];
 	size_t count, before = ld->n_errors;
 	int type = 0, r;
 
 	snprintf(what, sizeof(what), "proxy-groups[%zu]", idx);
-	if (!is_null(item) && item->type != YAML_MAPPING_NODE)
-		return fail_at(ld, node_pos(ld, item), "%s: expected a mapping, got %s", what,
-			       kind_name(item));
-	r = map_entries(ld, item, what, &e, &count);
+	if (!loader_is_null(item) && item->type != YAML_MAPPING_NODE)
+		return loader_fail_at(ld, loader_node_pos(ld, item),
+				      "%s: expected a mapping, got %s", what,
+				      loader_kind_name(item));
+	r = loader_map_entries(ld, item, what, &e, &count);
 	if (r < 0)
 		goto out;
 	r = get_entry_name(ld, item, e, count, what, &g->name, &g->pos);
 	if (r < 0)
 		goto out;
-	snprintf(what, sizeof(what), "proxy group %s", qs(q, g->name));
+	snprintf(what, sizeof(what), "proxy group %s", config_quote(q, g->name));
 	tn = find_key(e, count, "type");
 	if (!tn) {
-		r = fail_at(ld, g->pos, "%s: missing \"type\"", what);
+		r = loader_fail_at(ld, g->pos, "%s: missing \"type\"", what);
 		goto out;
 	}
 	snprintf(w, sizeof(w), "%s: type", what);
-	r = get_enum(ld, tn, w, types, 5,
-		     "select, url-test, fallback, load-balance or relay", &type);
+	r = loader_get_enum(ld, tn, w, types, 5,
+			    "select, url-test, fallback, load-balance or relay", &type);
 	if (r < 0)
 		goto out;
 	g->type = (enum config_group_type)type;
 	for (size_t i = 0; r == 0 && i < count; i++)
-		r = recover(ld, group_key(ld, g, &e[i], what, &gk));
-	r = errors_since(ld, before, r);
+		r = loader_recover(ld, group_key(ld, g, &e[i], what, &gk));
+	r = loader_errors_since(ld, before, r);
 	if (r == 0 && g->n_members == 0)
-		r = fail_at(ld, g->pos, "%s: no members (expected a \"proxies\" list%s)", what,
-			    gk.uses_providers ? "; proxy-providers are not supported" : "");
+		r = loader_fail_at(ld, g->pos, "%s: no members (expected a \"proxies\" list%s)",
+				   what,
+				   gk.uses_providers ? "; proxy-providers are not supported" : "");
 out:
 	free(e);
 	return r;
@@ -1668,7 +1705,7 @@ out:
 
 static int name_cmp(const void *a, const void *b)
 {
-	const struct name_ent *x = a, *y = b;
+	const struct config_name *x = a, *y = b;
 	int c = strcmp(x->name, y->name);
 
 	if (c)
@@ -1678,16 +1715,17 @@ static int name_cmp(const void *a, const void *b)
 	return x->pos->col < y->pos->col ? -1 : x->pos->col > y->pos->col;
 }
 
-static const struct name_ent *find_name(const struct config_arena *a, const char *name)
+static const struct config_name *config_find_name(const struct config_private *priv,
+						  const char *name)
 {
-	size_t lo = 0, hi = a->n_names;
+	size_t lo = 0, hi = priv->n_names;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, a->names[mid].name);
+		int c = strcmp(name, priv->names[mid].name);
 
 		if (c == 0)
-			return &a->names[mid];
+			return &priv->names[mid];
 		if (c < 0)
 			hi = mid;
 		else
@@ -1700,30 +1738,32 @@ static const struct name_ent *find_name(const struct config_arena *a, const char
 static int index_names(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
-	struct config_arena *a = cfg->arena_;
+	struct config_private *priv = cfg->priv_;
 	size_t n = cfg->n_proxies + cfg->n_groups, k = 0;
 	char q[80];
 	int r = 0;
 
 	if (n == 0)
 		return 0;
-	a->names = ld_alloc(ld, n * sizeof(*a->names));
-	if (!a->names)
-		return fail_oom(ld);
+	priv->names = loader_alloc(ld, n * sizeof(*priv->names));
+	if (!priv->names)
+		return loader_oom(ld);
 	for (size_t i = 0; i < cfg->n_proxies; i++)
-		a->names[k++] = (struct name_ent){ cfg->proxies[i].name, CONFIG_TARGET_PROXY, i,
-						   &cfg->proxies[i].pos };
+		priv->names[k++] = (struct config_name){ cfg->proxies[i].name, CONFIG_TARGET_PROXY,
+							 i, &cfg->proxies[i].pos };
 	for (size_t i = 0; i < cfg->n_groups; i++)
-		a->names[k++] = (struct name_ent){ cfg->groups[i].name, CONFIG_TARGET_GROUP, i,
-						   &cfg->groups[i].pos };
-	qsort(a->names, n, sizeof(*a->names), name_cmp);
-	a->n_names = n;
+		priv->names[k++] = (struct config_name){ cfg->groups[i].name, CONFIG_TARGET_GROUP,
+							 i, &cfg->groups[i].pos };
+	qsort(priv->names, n, sizeof(*priv->names), name_cmp);
+	priv->n_names = n;
 	for (size_t i = 1; r == 0 && i < n; i++) {
-		if (strcmp(a->names[i - 1].name, a->names[i].name))
+		if (strcmp(priv->names[i - 1].name, priv->names[i].name))
 			continue;
-		r = recover(ld, fail_at(ld, *a->names[i].pos,
-					"duplicate name %s (first defined at line %d)",
-					qs(q, a->names[i].name), a->names[i - 1].pos->line));
+		r = loader_recover(ld,
+				   loader_fail_at(ld, *priv->names[i].pos,
+						  "duplicate name %s (first defined at line %d)",
+						  config_quote(q, priv->names[i].name),
+						  priv->names[i - 1].pos->line));
 	}
 	return r;
 }
@@ -1739,7 +1779,7 @@ static int resolve_members(struct loader *ld, size_t i, const char *selected,
 
 	for (j = 0; r == 0 && j < g->n_members; j++) {
 		struct config_member *m = &g->members[j];
-		const struct name_ent *ne;
+		const struct config_name *ne;
 
 		if (!strcmp(m->name, "DIRECT")) {
 			m->kind = CONFIG_TARGET_DIRECT;
@@ -1747,13 +1787,16 @@ static int resolve_members(struct loader *ld, size_t i, const char *selected,
 			m->kind = CONFIG_TARGET_REJECT;
 		} else if (!strcmp(m->name, "REJECT-DROP")) {
 			m->kind = CONFIG_TARGET_REJECT_DROP;
-		} else if ((ne = find_name(ld->cfg->arena_, m->name))) {
+		} else if ((ne = config_find_name(ld->cfg->priv_, m->name))) {
 			m->kind = ne->kind;
 			m->index = ne->index;
 		} else if (!ld->names_partial) {
-			r = recover(ld, fail_at(ld, m->pos,
-						"proxy group %s: unknown member %s (expected a proxy, a proxy group, DIRECT, REJECT or REJECT-DROP)",
-						qs(q, g->name), qs(q2, m->name)));
+			r = loader_recover(
+				ld,
+				loader_fail_at(
+					ld, m->pos,
+					"proxy group %s: unknown member %s (expected a proxy, a proxy group, DIRECT, REJECT or REJECT-DROP)",
+					config_quote(q, g->name), config_quote(q2, m->name)));
 		}
 	}
 	g->selected = 0;
@@ -1767,9 +1810,10 @@ static int resolve_members(struct loader *ld, size_t i, const char *selected,
 		g->selected = j;
 		return 0;
 	}
-	return warn_at(ld, *selected_pos,
-		       "proxy group %s: default-selected %s is not a member; using %s",
-		       qs(q, g->name), qs(q2, selected), qs(q3, g->members[0].name));
+	return loader_warn_at(ld, *selected_pos,
+			      "proxy group %s: default-selected %s is not a member; using %s",
+			      config_quote(q, g->name), config_quote(q2, selected),
+			      config_quote(q3, g->members[0].name));
 }
 
 /* A group that reaches itself: the first cycle found is an error. Iterative
@@ -1784,7 +1828,7 @@ static int check_cycles(struct loader *ld)
 	int r = 0;
 
 	if (!state || !stack) {
-		r = fail_oom(ld);
+		r = loader_oom(ld);
 		goto out;
 	}
 	for (size_t root = 0; root < ng; root++) {
@@ -1816,12 +1860,13 @@ static int check_cycles(struct loader *ld)
 			for (k = 0; stack[k].g != m->index; k++)
 				;
 			for (; k < depth && o < sizeof(path) - 100; k++)
-				o += (size_t)snprintf(path + o, sizeof(path) - o, "%s -> ",
-						      qs(q, cfg->groups[stack[k].g].name));
+				o += (size_t)snprintf(
+					path + o, sizeof(path) - o, "%s -> ",
+					config_quote(q, cfg->groups[stack[k].g].name));
 			if (k < depth)
 				o += (size_t)snprintf(path + o, sizeof(path) - o, "... -> ");
-			snprintf(path + o, sizeof(path) - o, "%s", qs(q, m->name));
-			r = fail_at(ld, m->pos, "proxy group cycle: %s", path);
+			snprintf(path + o, sizeof(path) - o, "%s", config_quote(q, m->name));
+			r = loader_fail_at(ld, m->pos, "proxy group cycle: %s", path);
 			goto out;
 		}
 	}
@@ -1844,14 +1889,17 @@ static int warn_strategies(struct loader *ld)
 			continue;
 		if (g->type == CONFIG_GROUP_URL_TEST || g->type == CONFIG_GROUP_FALLBACK ||
 		    g->type == CONFIG_GROUP_LOAD_BALANCE)
-			r = warn_at(ld, g->pos,
-				    "proxy group %s (%s): health checks are not implemented; traffic goes to %s",
-				    qs(q, g->name), config_group_type_name(g->type),
-				    qs(q2, g->members[g->selected].name));
+			r = loader_warn_at(
+				ld, g->pos,
+				"proxy group %s (%s): health checks are not implemented; traffic goes to %s",
+				config_quote(q, g->name), config_group_type_name(g->type),
+				config_quote(q2, g->members[g->selected].name));
 		else if (g->type == CONFIG_GROUP_RELAY)
-			r = warn_at(ld, g->pos,
-				    "proxy group %s (relay): proxy chains are not implemented; traffic goes to %s only",
-				    qs(q, g->name), qs(q2, g->members[g->selected].name));
+			r = loader_warn_at(
+				ld, g->pos,
+				"proxy group %s (relay): proxy chains are not implemented; traffic goes to %s only",
+				config_quote(q, g->name),
+				config_quote(q2, g->members[g->selected].name));
 	}
 	return r;
 }
@@ -1863,7 +1911,7 @@ static int resolve_groups(struct loader *ld, const char **selected,
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < ld->cfg->n_groups; i++)
-		r = recover(ld, resolve_members(ld, i, selected[i], &selected_pos[i]));
+		r = loader_recover(ld, resolve_members(ld, i, selected[i], &selected_pos[i]));
 	if (r == 0)
 		r = check_cycles(ld);
 	if (r == 0)
@@ -1871,7 +1919,7 @@ static int resolve_groups(struct loader *ld, const char **selected,
 	return r;
 }
 
-static int load_groups(struct loader *ld, yaml_node_t *n)
+static int config_proxies_load_groups(struct loader *ld, yaml_node_t *n)
 {
 	struct config *cfg = ld->cfg;
 	yaml_node_item_t *items = NULL;
@@ -1882,22 +1930,22 @@ static int load_groups(struct loader *ld, yaml_node_t *n)
 
 	/* Names are indexed even when the list is broken: rules need them. */
 	if (n)
-		r = get_list(ld, n, "proxy-groups", false, &items, &count);
+		r = loader_get_list(ld, n, "proxy-groups", false, &items, &count);
 	if (r < 0)
 		ld->names_partial = true;
-	r = recover(ld, r);
+	r = loader_recover(ld, r);
 	if (r == 0 && count) {
-		cfg->groups = ld_alloc(ld, count * sizeof(*cfg->groups));
+		cfg->groups = loader_alloc(ld, count * sizeof(*cfg->groups));
 		selected = calloc(count, sizeof(*selected));
 		selected_pos = calloc(count, sizeof(*selected_pos));
 		if (!cfg->groups || !selected || !selected_pos)
-			r = fail_oom(ld);
+			r = loader_oom(ld);
 	}
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		size_t k = cfg->n_groups;
 		struct config_group *g = &cfg->groups[k];
 
-		r = load_group(ld, node_at(ld, items[i]), i, g, &selected[k], &selected_pos[k]);
+		r = load_group(ld, loader_node(ld, items[i]), i, g, &selected[k], &selected_pos[k]);
 		/* As for proxies: a broken group keeps its name if it has one. */
 		if (r == 0 || g->name) {
 			cfg->n_groups++;
@@ -1906,7 +1954,7 @@ static int load_groups(struct loader *ld, yaml_node_t *n)
 			selected[k] = NULL;
 			ld->names_partial = true;
 		}
-		r = recover(ld, r);
+		r = loader_recover(ld, r);
 	}
 	if (r == 0)
 		r = index_names(ld);
@@ -1933,7 +1981,8 @@ static int check_rule_sets(struct loader *ld, const struct rule_spec *s)
 	int r = 0;
 
 	if (s->type == RULE_RULE_SET && !ld->providers_partial && !has_provider(ld->cfg, s->str))
-		r = fail_at(ld, s->payload_pos, "unknown rule-set %s", qs(q, s->str));
+		r = loader_fail_at(ld, s->payload_pos, "unknown rule-set %s",
+				   config_quote(q, s->str));
 	for (size_t i = 0; r == 0 && i < s->n_sub; i++)
 		r = check_rule_sets(ld, &s->sub[i]);
 	return r;
@@ -1951,9 +2000,9 @@ static int check_rule(struct loader *ld, const struct config_str *line)
 	int r = rules_parse_line(line->text, strlen(line->text), &line->pos, &spec, &e);
 
 	if (r == -ENOMEM)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	if (r < 0)
-		return add_err(ld, &e);
+		return loader_add_err(ld, &e);
 	r = check_rule_sets(ld, &spec);
 	if (r == 0) {
 		r = config_resolve_target(ld->cfg, spec.target, &t, msg, sizeof(msg));
@@ -1963,7 +2012,7 @@ static int check_rule(struct loader *ld, const struct config_str *line)
 		if (r == -EINVAL || r == -ELOOP || (r == -ENOENT && ld->names_partial))
 			r = 0;
 		else if (r < 0)
-			r = fail_at(ld, spec.target_pos, "%s", msg);
+			r = loader_fail_at(ld, spec.target_pos, "%s", msg);
 	}
 	rules_spec_free(&spec);
 	return r;
@@ -1973,35 +2022,36 @@ static int load_rule_line(struct loader *ld, yaml_node_t *it, struct config_str 
 {
 	int r;
 
-	if (it->type != YAML_SCALAR_NODE || is_null(it))
-		return fail_at(ld, node_pos(ld, it),
-			       "rules: expected a rule line like DOMAIN-SUFFIX,example.com,DIRECT, got %s",
-			       is_null(it) ? "nothing" : kind_name(it));
-	r = get_nonempty(ld, it, "rules", &out->text);
+	if (it->type != YAML_SCALAR_NODE || loader_is_null(it))
+		return loader_fail_at(
+			ld, loader_node_pos(ld, it),
+			"rules: expected a rule line like DOMAIN-SUFFIX,example.com,DIRECT, got %s",
+			loader_is_null(it) ? "nothing" : loader_kind_name(it));
+	r = loader_get_nonempty(ld, it, "rules", &out->text);
 	if (r < 0)
 		return r;
-	out->pos = node_pos(ld, it);
+	out->pos = loader_node_pos(ld, it);
 	return check_rule(ld, out);
 }
 
-static int load_rules(struct loader *ld, yaml_node_t *n)
+static int config_rules_load(struct loader *ld, yaml_node_t *n)
 {
 	struct config *cfg = ld->cfg;
 	yaml_node_item_t *items;
 	size_t count;
-	int r = get_list(ld, n, "rules", false, &items, &count);
+	int r = loader_get_list(ld, n, "rules", false, &items, &count);
 
 	if (r < 0 || count == 0)
 		return r;
-	cfg->rules = ld_alloc(ld, count * sizeof(*cfg->rules));
+	cfg->rules = loader_alloc(ld, count * sizeof(*cfg->rules));
 	if (!cfg->rules)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	for (size_t i = 0; r == 0 && i < count; i++) {
-		r = load_rule_line(ld, node_at(ld, items[i]), &cfg->rules[cfg->n_rules]);
+		r = load_rule_line(ld, loader_node(ld, items[i]), &cfg->rules[cfg->n_rules]);
 		/* A bad line is not kept: the config is not used anyway. */
 		if (r == 0)
 			cfg->n_rules++;
-		r = recover(ld, r);
+		r = loader_recover(ld, r);
 	}
 	return r;
 }
@@ -2012,8 +2062,8 @@ struct provider_keys {
 	bool has_type, has_behavior;
 };
 
-static int provider_key(struct loader *ld, struct config_rule_provider *rp, const struct kv *e,
-			const char *what, struct provider_keys *pk)
+static int provider_key(struct loader *ld, struct config_rule_provider *rp,
+			const struct loader_kv *e, const char *what, struct provider_keys *pk)
 {
 	static const char *const types[] = { "file", "inline", "http" };
 	static const char *const behaviors[] = { "domain", "ipcidr", "classical" };
@@ -2025,28 +2075,30 @@ static int provider_key(struct loader *ld, struct config_rule_provider *rp, cons
 	snprintf(w, sizeof(w), "%s: %s", what, k);
 	if (!strcmp(k, "type")) {
 		pk->has_type = true;
-		r = get_enum(ld, e->val, w, types, 3, "file, http or inline", &v);
+		r = loader_get_enum(ld, e->val, w, types, 3, "file, http or inline", &v);
 		if (r == 0 && v == 2)
-			r = fail_at(ld, node_pos(ld, e->val),
-				    "%s: only type: file is supported; download the list and point path at it",
-				    what);
+			r = loader_fail_at(
+				ld, loader_node_pos(ld, e->val),
+				"%s: only type: file is supported; download the list and point path at it",
+				what);
 		rp->type = (enum config_rp_type)v;
 		return r;
 	}
 	if (!strcmp(k, "behavior")) {
 		pk->has_behavior = true;
-		r = get_enum(ld, e->val, w, behaviors, 3, "domain, ipcidr or classical", &v);
+		r = loader_get_enum(ld, e->val, w, behaviors, 3, "domain, ipcidr or classical", &v);
 		rp->behavior = (enum config_rp_behavior)v;
 		return r;
 	}
 	if (!strcmp(k, "format")) {
-		if (is_null(e->val))
+		if (loader_is_null(e->val))
 			return 0;
-		r = get_enum(ld, e->val, w, formats, 3, "yaml or text", &v);
+		r = loader_get_enum(ld, e->val, w, formats, 3, "yaml or text", &v);
 		if (r == 0 && v == 2)
-			r = fail_at(ld, node_pos(ld, e->val),
-				    "%s: format mrs (binary) is not supported; convert the list to yaml or text",
-				    what);
+			r = loader_fail_at(
+				ld, loader_node_pos(ld, e->val),
+				"%s: format mrs (binary) is not supported; convert the list to yaml or text",
+				what);
 		rp->format = (enum config_rp_format)v;
 		return r;
 	}
@@ -2058,7 +2110,7 @@ static int provider_key(struct loader *ld, struct config_rule_provider *rp, cons
 		pk->payload = e->val;
 		return 0;
 	}
-	return other_key(ld, e, what, &provider_keys);
+	return loader_other_key(ld, e, what, &provider_keys);
 }
 
 /* path (type file) or payload (type inline). */
@@ -2071,82 +2123,84 @@ static int provider_source(struct loader *ld, struct config_rule_provider *rp,
 
 	if (rp->type == CONFIG_RP_FILE) {
 		if (!pk->path)
-			return fail_at(ld, rp->pos, "%s: type file needs \"path\"", what);
+			return loader_fail_at(ld, rp->pos, "%s: type file needs \"path\"", what);
 		snprintf(w, sizeof(w), "%s: path", what);
-		r = get_nonempty(ld, pk->path, w, &path);
+		r = loader_get_nonempty(ld, pk->path, w, &path);
 		if (r == 0)
-			r = resolve_path(ld, path, &rp->path);
-		rp->path_pos = node_pos(ld, pk->path);
+			r = loader_resolve_path(ld, path, &rp->path);
+		rp->path_pos = loader_node_pos(ld, pk->path);
 		if (r == 0 && pk->payload)
-			r = warn_at(ld, node_pos(ld, pk->payload),
-				    "%s: \"payload\" is only read for type inline; ignored", what);
+			r = loader_warn_at(ld, loader_node_pos(ld, pk->payload),
+					   "%s: \"payload\" is only read for type inline; ignored",
+					   what);
 		return r;
 	}
 	if (!pk->payload)
-		return fail_at(ld, rp->pos, "%s: type inline needs \"payload\"", what);
+		return loader_fail_at(ld, rp->pos, "%s: type inline needs \"payload\"", what);
 	snprintf(w, sizeof(w), "%s: payload", what);
-	r = get_str_list(ld, pk->payload, w, &rp->payload, &rp->n_payload);
+	r = loader_get_str_list(ld, pk->payload, w, &rp->payload, &rp->n_payload);
 	if (r == 0 && pk->path)
-		r = warn_at(ld, node_pos(ld, pk->path),
-			    "%s: \"path\" is not read for type inline; ignored", what);
+		r = loader_warn_at(ld, loader_node_pos(ld, pk->path),
+				   "%s: \"path\" is not read for type inline; ignored", what);
 	return r;
 }
 
-static int load_rule_provider(struct loader *ld, const struct kv *pe,
+static int load_rule_provider(struct loader *ld, const struct loader_kv *pe,
 			      struct config_rule_provider *rp)
 {
 	struct provider_keys pk = { 0 };
-	struct kv *e = NULL;
+	struct loader_kv *e = NULL;
 	char what[160], q[80];
 	size_t count, before = ld->n_errors;
 	int r;
 
 	rp->name = pe->name;
-	rp->pos = node_pos(ld, pe->key);
-	snprintf(what, sizeof(what), "rule-providers: %s", qs(q, rp->name));
+	rp->pos = loader_node_pos(ld, pe->key);
+	snprintf(what, sizeof(what), "rule-providers: %s", config_quote(q, rp->name));
 	if (pe->val->type != YAML_MAPPING_NODE)
-		return fail_at(ld, node_pos(ld, pe->val), "%s: expected a mapping, got %s", what,
-			       is_null(pe->val) ? "nothing" : kind_name(pe->val));
-	r = map_entries(ld, pe->val, what, &e, &count);
+		return loader_fail_at(
+			ld, loader_node_pos(ld, pe->val), "%s: expected a mapping, got %s", what,
+			loader_is_null(pe->val) ? "nothing" : loader_kind_name(pe->val));
+	r = loader_map_entries(ld, pe->val, what, &e, &count);
 	for (size_t i = 0; r == 0 && i < count; i++)
-		r = recover(ld, provider_key(ld, rp, &e[i], what, &pk));
-	r = errors_since(ld, before, r);
+		r = loader_recover(ld, provider_key(ld, rp, &e[i], what, &pk));
+	r = loader_errors_since(ld, before, r);
 	if (r == 0 && (!pk.has_type || !pk.has_behavior))
-		r = fail_at(ld, rp->pos, "%s: missing \"%s\"", what,
-			    pk.has_type ? "behavior" : "type");
+		r = loader_fail_at(ld, rp->pos, "%s: missing \"%s\"", what,
+				   pk.has_type ? "behavior" : "type");
 	if (r == 0)
 		r = provider_source(ld, rp, &pk, what);
 	free(e);
 	return r;
 }
 
-static int load_rule_providers(struct loader *ld, yaml_node_t *n)
+static int config_rules_load_providers(struct loader *ld, yaml_node_t *n)
 {
 	struct config *cfg = ld->cfg;
-	struct kv *e = NULL;
+	struct loader_kv *e = NULL;
 	size_t count;
-	int r = map_entries(ld, n, "rule-providers", &e, &count);
+	int r = loader_map_entries(ld, n, "rule-providers", &e, &count);
 
 	if (r < 0)
 		ld->providers_partial = true;
 	if (r < 0 || count == 0)
 		goto out;
-	cfg->rule_providers = ld_alloc(ld, count * sizeof(*cfg->rule_providers));
+	cfg->rule_providers = loader_alloc(ld, count * sizeof(*cfg->rule_providers));
 	if (!cfg->rule_providers) {
-		r = fail_oom(ld);
+		r = loader_oom(ld);
 		goto out;
 	}
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		/* The name outlives e: copy it. */
-		struct kv pe = e[i];
+		struct loader_kv pe = e[i];
 
-		pe.name = ld_strndup(ld, e[i].name, strlen(e[i].name));
+		pe.name = loader_strndup(ld, e[i].name, strlen(e[i].name));
 		if (!pe.name) {
-			r = fail_oom(ld);
+			r = loader_oom(ld);
 			goto out;
 		}
 		/* Kept even when broken: RULE-SET lines name it. */
-		r = recover(ld, load_rule_provider(ld, &pe, &cfg->rule_providers[i]));
+		r = loader_recover(ld, load_rule_provider(ld, &pe, &cfg->rule_providers[i]));
 		cfg->n_rule_providers++;
 	}
 out:
@@ -2159,7 +2213,7 @@ struct sections {
 	yaml_node_t *tun, *dns, *proxies, *groups, *rules, *providers;
 };
 
-static int root_key(struct loader *ld, const struct kv *e, struct sections *sec)
+static int root_key(struct loader *ld, const struct loader_kv *e, struct sections *sec)
 {
 	static const char *const levels[] = { "silent", "error", "warning", "info", "debug" };
 	struct config *cfg = ld->cfg;
@@ -2170,27 +2224,29 @@ static int root_key(struct loader *ld, const struct kv *e, struct sections *sec)
 	char q[80];
 
 	if (!strcmp(k, "log-level")) {
-		r = get_enum(ld, val, k, levels, 5, "silent, error, warning, info or debug", &lvl);
+		r = loader_get_enum(ld, val, k, levels, 5, "silent, error, warning, info or debug",
+				    &lvl);
 		cfg->log_level = (enum config_log_level)lvl;
 		cfg->has_log_level = true;
 	} else if (!strcmp(k, "interface-name")) {
-		r = get_str(ld, val, k, &cfg->interface_name);
+		r = loader_get_str(ld, val, k, &cfg->interface_name);
 		if (r == 0 && cfg->interface_name)
 			r = check_ifname(ld, val, k, cfg->interface_name);
 	} else if (!strcmp(k, "routing-mark")) {
-		cfg->has_routing_mark = !is_null(val);
+		cfg->has_routing_mark = !loader_is_null(val);
 		if (cfg->has_routing_mark) {
-			r = get_uint(ld, val, k, 0, 0xffffffffULL, &v);
+			r = loader_get_uint(ld, val, k, 0, 0xffffffffULL, &v);
 			cfg->routing_mark = (uint32_t)v;
 		}
 	} else if (!strcmp(k, "ipv6")) {
-		r = get_bool(ld, val, k, &cfg->ipv6);
+		r = loader_get_bool(ld, val, k, &cfg->ipv6);
 	} else if (!strcmp(k, "mode")) {
 		/* Clash's global/direct modes bypass the rules. */
-		if (val->type == YAML_SCALAR_NODE && !is_null(val) &&
-		    !eq_nocase((const char *)val->data.scalar.value, "rule"))
-			r = warn_at(ld, node_pos(ld, val),
-				    "mode %s is not supported; rules are always applied", qnode(q, val));
+		if (val->type == YAML_SCALAR_NODE && !loader_is_null(val) &&
+		    !loader_eq_nocase((const char *)val->data.scalar.value, "rule"))
+			r = loader_warn_at(ld, loader_node_pos(ld, val),
+					   "mode %s is not supported; rules are always applied",
+					   loader_quote_node(q, val));
 	} else if (!strcmp(k, "tun")) {
 		sec->tun = val;
 	} else if (!strcmp(k, "dns")) {
@@ -2204,7 +2260,7 @@ static int root_key(struct loader *ld, const struct kv *e, struct sections *sec)
 	} else if (!strcmp(k, "rule-providers")) {
 		sec->providers = val;
 	} else {
-		r = warn_ignored(ld, e, "");
+		r = loader_warn_ignored(ld, e, "");
 	}
 	return r;
 }
@@ -2215,29 +2271,30 @@ static int root_key(struct loader *ld, const struct kv *e, struct sections *sec)
 static int load_root(struct loader *ld, yaml_node_t *root)
 {
 	struct sections sec = { 0 };
-	struct kv *e = NULL;
+	struct loader_kv *e = NULL;
 	size_t count;
 	int r;
 
-	if (root->type != YAML_MAPPING_NODE && !is_null(root))
-		return fail_at(ld, node_pos(ld, root), "expected a mapping of keys at the top level, got %s",
-			       kind_name(root));
-	r = map_entries(ld, root, "config", &e, &count);
+	if (root->type != YAML_MAPPING_NODE && !loader_is_null(root))
+		return loader_fail_at(ld, loader_node_pos(ld, root),
+				      "expected a mapping of keys at the top level, got %s",
+				      loader_kind_name(root));
+	r = loader_map_entries(ld, root, "config", &e, &count);
 	for (size_t i = 0; r == 0 && i < count; i++)
-		r = recover(ld, root_key(ld, &e[i], &sec));
+		r = loader_recover(ld, root_key(ld, &e[i], &sec));
 	free(e);
 	if (r == 0 && sec.tun)
-		r = recover(ld, load_tun(ld, sec.tun));
+		r = loader_recover(ld, load_tun(ld, sec.tun));
 	if (r == 0 && sec.dns)
-		r = recover(ld, load_dns(ld, sec.dns));
+		r = loader_recover(ld, load_dns(ld, sec.dns));
 	if (r == 0 && sec.proxies)
-		r = recover(ld, load_proxies(ld, sec.proxies));
+		r = loader_recover(ld, config_proxies_load(ld, sec.proxies));
 	if (r == 0)
-		r = recover(ld, load_groups(ld, sec.groups));
+		r = loader_recover(ld, config_proxies_load_groups(ld, sec.groups));
 	if (r == 0 && sec.providers)
-		r = recover(ld, load_rule_providers(ld, sec.providers));
+		r = loader_recover(ld, config_rules_load_providers(ld, sec.providers));
 	if (r == 0 && sec.rules)
-		r = recover(ld, load_rules(ld, sec.rules));
+		r = loader_recover(ld, config_rules_load(ld, sec.rules));
 	return r;
 }
 
@@ -2265,28 +2322,30 @@ static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
 
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
-		return fail_oom(ld);
+		return loader_oom(ld);
 	case YAML_READER_ERROR:
 		off = p->problem_offset + ld->bom; /* the BOM was not given to libyaml */
 		pos = byte_pos(ld, off < ld->len ? off : ld->len);
 		if (p->problem_value != -1)
-			return fail_at(ld, pos, "YAML: %s (byte 0x%02x)",
-				       p->problem ? p->problem : "cannot read input",
-				       (unsigned)p->problem_value & 0xff);
-		return fail_at(ld, pos, "YAML: %s", p->problem ? p->problem : "cannot read input");
+			return loader_fail_at(ld, pos, "YAML: %s (byte 0x%02x)",
+					      p->problem ? p->problem : "cannot read input",
+					      (unsigned)p->problem_value & 0xff);
+		return loader_fail_at(ld, pos, "YAML: %s",
+				      p->problem ? p->problem : "cannot read input");
 	default:
 		pos = mark_pos(ld, &p->problem_mark);
 		if (tab_indent_pos(ld, &p->problem_mark, &pos) == 0)
-			return fail_at(ld, pos, "YAML syntax error: tab used for indentation "
-				       "(YAML allows only spaces)");
+			return loader_fail_at(ld, pos,
+					      "YAML syntax error: tab used for indentation "
+					      "(YAML allows only spaces)");
 		if (p->context) {
 			struct conf_pos c = mark_pos(ld, &p->context_mark);
 
 			snprintf(ctx, sizeof(ctx), " (%s at line %d, column %d)", p->context, c.line,
 				 c.col);
 		}
-		return fail_at(ld, pos, "YAML syntax error: %s%s",
-			       p->problem ? p->problem : "unknown error", ctx);
+		return loader_fail_at(ld, pos, "YAML syntax error: %s%s",
+				      p->problem ? p->problem : "unknown error", ctx);
 	}
 }
 
@@ -2304,8 +2363,9 @@ static int check_rest(struct loader *ld, yaml_parser_t *p)
 		return yaml_fail(ld, p);
 	root = yaml_document_get_root_node(&next);
 	if (root)
-		r = warn_at(ld, node_pos(ld, root),
-			    "only the first YAML document is read; this one and any after it are ignored");
+		r = loader_warn_at(
+			ld, loader_node_pos(ld, root),
+			"only the first YAML document is read; this one and any after it are ignored");
 	yaml_document_delete(&next);
 	return r;
 }
@@ -2315,8 +2375,8 @@ static int set_base_dir(struct loader *ld, const char *name)
 	const char *slash = strrchr(name, '/');
 	size_t n = slash ? (size_t)(slash - name) + 1 : 0;
 
-	ld->base_dir = ld_strndup(ld, name, n);
-	return ld->base_dir ? 0 : fail_oom(ld);
+	ld->base_dir = loader_strndup(ld, name, n);
+	return ld->base_dir ? 0 : loader_oom(ld);
 }
 
 /* Sets up *ld to load buf[0, len) into cfg: cfg->file becomes a copy of
@@ -2331,10 +2391,10 @@ static int loader_init(struct loader *ld, struct config *cfg, const char *name, 
 	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
 		ld->bom = 3;
 	cfg->file = name; /* for messages until the copy exists */
-	cfg->file = ld_strndup(ld, name, strlen(name));
+	cfg->file = loader_strndup(ld, name, strlen(name));
 	if (!cfg->file) {
 		cfg->file = name;
-		return fail_oom(ld);
+		return loader_oom(ld);
 	}
 	ld->budget = CONFIG_BUDGET_BASE;
 	if (len < ((size_t)-1 - CONFIG_BUDGET_BASE) / 4)
@@ -2343,7 +2403,7 @@ static int loader_init(struct loader *ld, struct config *cfg, const char *name, 
 	if (r < 0)
 		return r;
 	if (index_lines(ld) < 0)
-		return fail_oom(ld);
+		return loader_oom(ld);
 	return 0;
 }
 
@@ -2356,7 +2416,7 @@ static int loader_parse(struct loader *ld, yaml_node_t **root)
 
 	*root = NULL;
 	if (!yaml_parser_initialize(&parser))
-		return fail_oom(ld);
+		return loader_oom(ld);
 	/* UTF-8 only: UTF-16 input would make every byte column wrong. With
 	 * the encoding set, libyaml 0.2.5 takes a BOM for a character of
 	 * line 1 (which then ends the top mapping at line 2, silently), so
@@ -2424,7 +2484,7 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	if (!name)
 		name = "<input>";
 	cfg = calloc(1, sizeof(*cfg));
-	if (!cfg || !(cfg->arena_ = calloc(1, sizeof(*cfg->arena_)))) {
+	if (!cfg || !(cfg->priv_ = calloc(1, sizeof(*cfg->priv_)))) {
 		free(cfg);
 		file_err(errs, name, "out of memory");
 		return -ENOMEM;
@@ -2436,7 +2496,7 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	if (r == 0)
 		r = loader_parse(&ld, &root);
 	if (r == 0)
-		r = root ? load_root(&ld, root) : load_groups(&ld, NULL);
+		r = root ? load_root(&ld, root) : config_proxies_load_groups(&ld, NULL);
 	r = loader_done(&ld, r);
 	if (r < 0) {
 		/* errs keeps its own copies of the file name. */
@@ -2507,9 +2567,9 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->warnings);
-	if (cfg->arena_)
-		arena_free(&cfg->arena_->arena);
-	free(cfg->arena_);
+	if (cfg->priv_)
+		arena_free(&cfg->priv_->arena);
+	free(cfg->priv_);
 	free(cfg);
 }
 
@@ -2533,7 +2593,7 @@ int config_resolve_target(const struct config *cfg, const char *name,
 			  struct config_target *out, char *msg, size_t msglen)
 {
 	const struct config_group *via = NULL;
-	const struct name_ent *ne;
+	const struct config_name *ne;
 	enum config_target_kind kind;
 	size_t index, hops = 0;
 	char q[80], q2[80], q3[80];
@@ -2553,10 +2613,11 @@ int config_resolve_target(const struct config *cfg, const char *name,
 		out->kind = CONFIG_TARGET_REJECT_DROP;
 		return 0;
 	}
-	ne = find_name(cfg->arena_, name);
+	ne = config_find_name(cfg->priv_, name);
 	if (!ne) {
 		if (msg && msglen)
-			snprintf(msg, msglen, "unknown proxy or proxy group %s", qs(q, name));
+			snprintf(msg, msglen, "unknown proxy or proxy group %s",
+				 config_quote(q, name));
 		return -ENOENT;
 	}
 	kind = ne->kind;
@@ -2570,7 +2631,8 @@ int config_resolve_target(const struct config *cfg, const char *name,
 		 * error (the loader reports that error itself). */
 		if (g->n_members == 0) {
 			if (msg && msglen)
-				snprintf(msg, msglen, "proxy group %s has errors", qs(q, g->name));
+				snprintf(msg, msglen, "proxy group %s has errors",
+					 config_quote(q, g->name));
 			return -EINVAL;
 		}
 		m = &g->members[g->selected];
@@ -2580,7 +2642,7 @@ int config_resolve_target(const struct config *cfg, const char *name,
 	}
 	if (kind == CONFIG_TARGET_GROUP) {
 		if (msg && msglen)
-			snprintf(msg, msglen, "proxy group %s loops", qs(q, name));
+			snprintf(msg, msglen, "proxy group %s loops", config_quote(q, name));
 		return -ELOOP;
 	}
 	out->kind = kind;
@@ -2590,11 +2652,14 @@ int config_resolve_target(const struct config *cfg, const char *name,
 	if (out->proxy->type != CONFIG_PROXY_UNSUPPORTED)
 		return 0;
 	if (msg && msglen && via)
-		snprintf(msg, msglen, "proxy %s has unsupported type %s (selected through proxy group %s)",
-			 qs(q, out->proxy->name), qs(q2, out->proxy->type_name), qs(q3, via->name));
+		snprintf(msg, msglen,
+			 "proxy %s has unsupported type %s (selected through proxy group %s)",
+			 config_quote(q, out->proxy->name), config_quote(q2, out->proxy->type_name),
+			 config_quote(q3, via->name));
 	else if (msg && msglen)
-		snprintf(msg, msglen, "proxy %s has unsupported type %s", qs(q, out->proxy->name),
-			 qs(q2, out->proxy->type_name));
+		snprintf(msg, msglen, "proxy %s has unsupported type %s",
+			 config_quote(q, out->proxy->name),
+			 config_quote(q2, out->proxy->type_name));
 	return -ENOTSUP;
 }
 
