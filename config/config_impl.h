@@ -20,14 +20,13 @@ struct config_name {
 };
 
 struct config_private {
-	struct arena arena;     /* every string and array of the config */
+	struct arena arena;        /* every string and array of the config */
 	struct config_name *names; /* in the arena */
 	size_t n_names;
 };
 
 /* The proxy or group called name (exact case), or NULL. */
-const struct config_name *config_find_name(const struct config_private *priv,
-					   const char *name);
+const struct config_name *config_find_name(const struct config_private *priv, const char *name);
 
 /* s[0, n) as a short printable quotation for a message, into out: in
  * double quotes, escaped, cut with "..." after about 60 bytes. Returns out. */

@@ -134,8 +134,7 @@ struct conf_pos loader_node_pos(const struct loader *ld, const yaml_node_t *n);
 
 /* Position of byte off of a scalar's value: exact when the value is
  * written as is on one line (no escapes, no folding), else the start. */
-struct conf_pos loader_scalar_pos_at(const struct loader *ld, const yaml_node_t *n,
-				     size_t off);
+struct conf_pos loader_scalar_pos_at(const struct loader *ld, const yaml_node_t *n, size_t off);
 
 /* A scalar node's value as config_quote() quotes text. */
 const char *loader_quote_node(char out[80], const yaml_node_t *n);
@@ -158,20 +157,19 @@ int loader_get_scalar(struct loader *ld, yaml_node_t *n, const char *what, const
 int loader_get_str(struct loader *ld, yaml_node_t *n, const char *what, const char **out);
 
 /* Like loader_get_str, but null and "" are errors. */
-int loader_get_nonempty(struct loader *ld, yaml_node_t *n, const char *what,
-			const char **out);
+int loader_get_nonempty(struct loader *ld, yaml_node_t *n, const char *what, const char **out);
 
 /* A YAML 1.1 boolean, as go-yaml reads one into a bool. */
 int loader_get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out);
 
 /* Decimal or 0x hex, within [min, max]. */
-int loader_get_uint(struct loader *ld, yaml_node_t *n, const char *what,
-		    unsigned long long min, unsigned long long max, unsigned long long *out);
+int loader_get_uint(struct loader *ld, yaml_node_t *n, const char *what, unsigned long long min,
+		    unsigned long long max, unsigned long long *out);
 
 /* One of names[] (exactly as written); *out is its index. expect is the
  * list for the message, e.g. "fake-ip, redir-host or normal". */
-int loader_get_enum(struct loader *ld, yaml_node_t *n, const char *what,
-		    const char *const *names, size_t count, const char *expect, int *out);
+int loader_get_enum(struct loader *ld, yaml_node_t *n, const char *what, const char *const *names,
+		    size_t count, const char *expect, int *out);
 
 /* The items of a list. A null value is an empty list; with single, a
  * scalar counts as a list of one (mihomo's leniency for some keys). */
