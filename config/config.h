@@ -201,7 +201,7 @@ struct config {
 	struct config_warning *warnings;
 	size_t n_warnings;
 
-	struct config_arena *arena_; /* private */
+	struct config_private *priv_; /* private: config/config_impl.h */
 };
 
 /* Reads and loads the file at path (its directory is the base for

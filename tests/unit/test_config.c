@@ -1,4 +1,5 @@
-/* Unit tests for the YAML config loader (config/config.c). */
+/* Unit tests for the YAML config loader (config.h: config_load.c and the
+ * modules it drives, config.c). */
 #include "config/config.h"
 #include "test.h"
 

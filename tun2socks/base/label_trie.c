@@ -1,19 +1,15 @@
 /* label_trie: see label_trie.h. */
 #include "tun2socks/base/label_trie.h"
 
+#include "tun2socks/base/hash.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 uint32_t label_trie_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	return hash_fnv1a(s, len, HASH_FNV1A_BASIS);
 }
 
 /* Mixes the parent in with a full avalanche so that the same label under

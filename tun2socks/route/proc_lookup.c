@@ -9,6 +9,8 @@
 
 #include "tun2socks/route/proc_lookup_impl.h"
 
+#include "tun2socks/base/hash.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -39,15 +41,10 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* FNV-1a over the key's bytes (the struct has no padding). */
+/* The key's bytes hashed (the struct has no padding). */
 static size_t key_slot(const struct proc_key *k)
 {
-	const uint8_t *b = (const uint8_t *)k;
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h % PROC_CACHE_SLOTS;
+	return hash_fnv1a(k, sizeof(*k), HASH_FNV1A_BASIS) % PROC_CACHE_SLOTS;
 }
 
 static int make_key(int proto, const struct sockaddr *src, struct proc_key *k)

@@ -1,6 +1,7 @@
 /* router_gen: building a generation from a config (see router_gen.h). */
 #include "tun2socks/route/router_gen.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>

@@ -19,6 +19,8 @@
  */
 #include "tun2socks/route/rule.h"
 
+#include "tun2socks/base/arena.h"
+#include "tun2socks/base/bsearch.h"
 #include "tun2socks/base/label_trie.h"
 
 #include <errno.h>
@@ -33,56 +35,11 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
 	return a < b ? a : b;
 }
 
-/* --- arena: everything the engine keeps that is not an index array ----------- */
-
-struct chunk {
-	struct chunk *next;
-	size_t used, cap;
-	_Alignas(16) unsigned char data[];
-};
-
-struct arena {
-	struct chunk *head;
-};
-
-static void *arena_alloc(struct arena *a, size_t n)
+static int u32_cmp(const void *a, const void *b)
 {
-	struct chunk *c = a->head;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
-	n = (n + 15) & ~(size_t)15;
-	if (!c || c->cap - c->used < n) {
-		size_t cap = n > 16384 ? n : 16384;
-
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
-			return NULL;
-		c->used = 0;
-		c->cap = cap;
-		c->next = a->head;
-		a->head = c;
-	}
-	c->used += n;
-	return memset(c->data + c->used - n, 0, n);
-}
-
-static char *arena_strdup(struct arena *a, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = arena_alloc(a, n);
-
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
-
-static void arena_free(struct arena *a)
-{
-	while (a->head) {
-		struct chunk *next = a->head->next;
-
-		free(a->head);
-		a->head = next;
-	}
+	return x < y ? -1 : x > y;
 }
 
 /* --- domain trie ---------------------------------------------------------------
@@ -395,17 +352,10 @@ static uint32_t itrie_min(const struct itrie *t, const uint8_t *key, uint32_t lb
 
 			if (c < lb) {
 				/* Only the re-run after resolution asks for lb > 0. */
-				uint32_t lo = x->off, hi = x->off + x->cnt;
+				const uint32_t *idx = t->idx + x->off;
+				size_t k = bsearch_first_ge(&lb, idx, x->cnt, sizeof(*idx), u32_cmp);
 
-				while (lo < hi) {
-					uint32_t mid = lo + (hi - lo) / 2;
-
-					if (t->idx[mid] < lb)
-						lo = mid + 1;
-					else
-						hi = mid;
-				}
-				c = lo < x->off + x->cnt ? t->idx[lo] : NONE;
+				c = k < x->cnt ? idx[k] : NONE;
 			}
 			best = min_u32(best, c);
 		}
@@ -456,27 +406,10 @@ static int ports_add(struct ports *p, uint32_t lo, uint32_t hi, uint32_t idx)
 	return 0;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The segment holding v: the last with lo <= v (lo[0] is 0). */
 static size_t ports_seg(const struct ports *p, uint32_t v)
 {
-	size_t lo = 0, hi = p->n;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (p->lo[mid] <= v)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
+	return bsearch_last_le(&v, p->lo, p->n, sizeof(*p->lo), u32_cmp);
 }
 
 static int ports_finish(struct ports *p)
@@ -551,6 +484,14 @@ struct lin {
 	const struct pred *p;
 };
 
+/* An index (the key) against a linear entry's, for bsearch. */
+static int lin_cmp(const void *key, const void *elem)
+{
+	uint32_t k = *(const uint32_t *)key, i = ((const struct lin *)elem)->idx;
+
+	return k < i ? -1 : k > i;
+}
+
 struct matcher {
 	struct dtrie dom;
 	struct itrie dst[2], src[2]; /* [0] IPv4, [1] IPv6 */
@@ -580,7 +521,7 @@ struct rule_engine {
 	struct erule *rules;
 	size_t n_rules;
 	int default_target;
-	struct arena arena;
+	struct arena arena; /* all it keeps that is not an index array */
 	regex_t **regs;
 	size_t n_regs, cap_regs;
 };
@@ -806,7 +747,7 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 	case RULE_DST_PORT:
 	case RULE_SRC_PORT:
 	case RULE_UID: {
-		struct rule_range *r = arena_alloc(&e->arena, s->n_ranges * sizeof(*r) + 1);
+		struct rule_range *r = arena_alloc(&e->arena, s->n_ranges * sizeof(*r));
 
 		if (!r)
 			return nomem(b, &s->pos);
@@ -820,7 +761,7 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 	case RULE_AND:
 	case RULE_OR:
 	case RULE_NOT: {
-		struct pred *kids = arena_alloc(&e->arena, s->n_sub * sizeof(*kids) + 1);
+		struct pred *kids = arena_alloc(&e->arena, s->n_sub * sizeof(*kids));
 
 		if (!kids)
 			return nomem(b, &s->pos);
@@ -1189,7 +1130,6 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
 {
 	struct rule_query *q = c->q;
 	uint32_t best = m->min_any, need = NONE;
-	size_t lo = 0, hi = m->n_lin;
 	struct rule_addr a;
 
 	if (c->has_domain && m->dom.ready)
@@ -1214,15 +1154,8 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
 		need = m->ip_resolve_min;
 	}
 	/* The first linear rule at or after lb. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->lin[mid].idx < lb)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; i < m->n_lin; i++) {
+	for (size_t i = bsearch_first_ge(&lb, m->lin, m->n_lin, sizeof(*m->lin), lin_cmp);
+	     i < m->n_lin; i++) {
 		const struct lin *l = &m->lin[i];
 		enum tri r;
 

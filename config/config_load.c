@@ -1,0 +1,520 @@
+/* config_load: config_load() and config_load_buf() of config.h. Reads the
+ * file, parses it (loader.c), loads the top-level keys, tun and dns here
+ * and the other sections through config_proxies and config_rules, in the
+ * order they depend on each other. A file of its own, above those modules,
+ * because they build on config.c.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "config/config_impl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config/config_proxies.h"
+#include "config/config_rules.h"
+#include "config/loader.h"
+#include "resolver/resolver.h"
+
+enum {
+	CONFIG_FILE_MAX = 64 << 20,   /* bytes read by config_load() */
+	CONFIG_IFNAME_MAX = 15,       /* IFNAMSIZ - 1 */
+	CONFIG_MTU_MIN = 576,
+	CONFIG_MTU_MAX = 65535,
+};
+
+/* Keys of tun: ours, and mihomo's that we ignore (loader.h). */
+static const char *const tun_ours[] = { "enable", "device", "mtu", "inet4-address",
+					"inet6-address" };
+static const char *const tun_mihomo[] = {
+	"stack", "dns-hijack", "auto-route", "auto-detect-interface", "auto-redirect",
+	"auto-redirect-input-mark", "auto-redirect-output-mark", "strict-route", "gso",
+	"gso-max-size", "iproute2-table-index", "iproute2-rule-index", "route-address",
+	"route-address-set", "route-exclude-address", "route-exclude-address-set",
+	"inet4-route-address", "inet6-route-address", "inet4-route-exclude-address",
+	"inet6-route-exclude-address", "include-interface", "exclude-interface", "include-uid",
+	"include-uid-range", "exclude-uid", "exclude-uid-range", "include-android-user",
+	"include-package", "exclude-package", "endpoint-independent-nat", "udp-timeout",
+	"file-descriptor", "disable-icmp-forwarding", "loopback-address", "exclude-src-port",
+	"exclude-src-port-range", "exclude-dst-port", "exclude-dst-port-range", "recvmsgx",
+	"sendmsgx", "auto-redirect-iproute2-fallback-rule-index",
+};
+
+static const struct loader_keys tun_keys = LOADER_KEYS(tun_ours, tun_mihomo);
+
+/* --- values with structure ------------------------------------------------- */
+
+/* "a.b.c.d/len" or "v6/len"; host bits may be set. */
+static int get_cidr(struct loader *ld, yaml_node_t *n, int family, const char *what,
+		    struct config_cidr *out)
+{
+	const char *v, *slash;
+	char addr[64], q[80];
+	unsigned prefix = 0, max = family == AF_INET ? 32 : 128;
+	size_t alen, i;
+	int r = loader_get_scalar(ld, n, what, &v);
+
+	if (r < 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	slash = strchr(v, '/');
+	alen = slash ? (size_t)(slash - v) : 0;
+	if (!slash || alen == 0 || alen >= sizeof(addr) || !slash[1] || strlen(slash + 1) > 3)
+		goto bad;
+	for (i = 1; slash[i]; i++) {
+		if (slash[i] < '0' || slash[i] > '9')
+			goto bad;
+		prefix = prefix * 10 + (unsigned)(slash[i] - '0');
+	}
+	memcpy(addr, v, alen);
+	addr[alen] = '\0';
+	if (inet_pton(family, addr, out->addr) != 1)
+		goto bad;
+	if (prefix > max)
+		return loader_fail_at(ld, loader_scalar_pos_at(ld, n, alen + 1),
+				      "%s: prefix length %u is longer than %u in %s", what, prefix,
+				      max, loader_quote_node(q, n));
+	out->text = loader_strndup(ld, v, n->data.scalar.length);
+	if (!out->text)
+		return loader_oom(ld);
+	out->pos = loader_node_pos(ld, n);
+	out->family = family;
+	out->prefix = prefix;
+	return 0;
+bad:
+	return loader_fail_at(ld, loader_node_pos(ld, n), "%s: expected an %s CIDR like %s, got %s",
+			      what, family == AF_INET ? "IPv4" : "IPv6",
+			      family == AF_INET ? "198.18.0.1/16" : "fdfe:dcba:9876::1/64",
+			      loader_quote_node(q, n));
+}
+
+/* A list of CIDRs (a single string allowed, as mihomo does). */
+static int get_cidr_list(struct loader *ld, yaml_node_t *n, int family, const char *what,
+			 struct config_cidr **out, size_t *count)
+{
+	yaml_node_item_t *items;
+	size_t c;
+	int r = loader_get_list(ld, n, what, true, &items, &c);
+
+	*out = NULL;
+	*count = 0;
+	if (r < 0 || c == 0)
+		return r;
+	*out = loader_alloc(ld, c * sizeof(**out));
+	if (!*out)
+		return loader_oom(ld);
+	for (size_t i = 0; i < c; i++) {
+		r = get_cidr(ld, loader_list_item(ld, n, items, i), family, what, &(*out)[i]);
+		if (r < 0)
+			return r;
+	}
+	*count = c;
+	return 0;
+}
+
+static int check_ifname(struct loader *ld, yaml_node_t *n, const char *what, const char *s)
+{
+	char q[80];
+	size_t len = strlen(s);
+
+	if (len == 0 || len > CONFIG_IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, "..") ||
+	    strpbrk(s, "/: \t"))
+		return loader_fail_at(
+			ld, loader_node_pos(ld, n),
+			"%s: expected an interface name (1-%d bytes, no '/', ':' or spaces), got %s",
+			what, CONFIG_IFNAME_MAX, config_quote(q, s));
+	return 0;
+}
+
+/* --- tun ------------------------------------------------------------------- */
+
+static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_kv *e)
+{
+	const char *k = e->name;
+	unsigned long long v = 0;
+	int r;
+
+	if (!strcmp(k, "enable"))
+		return loader_get_bool(ld, e->val, "tun.enable", &t->enable);
+	if (!strcmp(k, "device")) {
+		r = loader_get_str(ld, e->val, "tun.device", &t->device);
+		if (r == 0 && t->device)
+			r = check_ifname(ld, e->val, "tun.device", t->device);
+		return r;
+	}
+	if (!strcmp(k, "mtu")) {
+		r = loader_get_uint(ld, e->val, "tun.mtu", CONFIG_MTU_MIN, CONFIG_MTU_MAX, &v);
+		t->mtu = (unsigned)v;
+		return r;
+	}
+	if (!strcmp(k, "inet4-address"))
+		return get_cidr_list(ld, e->val, AF_INET, "tun.inet4-address", &t->inet4,
+				     &t->n_inet4);
+	if (!strcmp(k, "inet6-address"))
+		return get_cidr_list(ld, e->val, AF_INET6, "tun.inet6-address", &t->inet6,
+				     &t->n_inet6);
+	return loader_other_key(ld, e, "tun", &tun_keys);
+}
+
+static int load_tun(struct loader *ld, yaml_node_t *n)
+{
+	struct config_tun *t = &ld->cfg->tun;
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "tun", &e, &count);
+
+	t->present = true;
+	for (size_t i = 0; r == 0 && i < count; i++)
+		r = loader_recover(ld, tun_key(ld, t, &e[i]));
+	free(e);
+	return r;
+}
+
+/* --- dns ------------------------------------------------------------------- */
+
+static bool is_encrypted_dns(const char *t)
+{
+	static const char *const schemes[] = { "https://", "tls://", "quic://", "h3://" };
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (!strncasecmp(t, schemes[i], strlen(schemes[i])))
+			return true;
+	return false;
+}
+
+/* One nameserver entry, checked by the resolver's own parser. */
+static int check_nameserver(struct loader *ld, const struct config_str *s)
+{
+	static const char *const reasons[] = {
+		"only udp:// and tcp:// are supported",
+		"port must be 1-65535",
+		"expected IP, IP:port or [IPv6]:port",
+	};
+	char csv[256], e[256], q[80];
+	const char *why;
+	bool tcp;
+	int r;
+
+	if (strchr(s->text, ','))
+		return loader_fail_at(ld, s->pos,
+				      "dns.nameserver: one server per list entry, got %s",
+				      config_quote(q, s->text));
+	/* The resolver's message quotes the entry: keep it short enough for
+	 * e, and say so ourselves otherwise. */
+	if (strlen(s->text) > 100)
+		return loader_fail_at(ld, s->pos, "dns.nameserver: %s: entry too long",
+				      config_quote(q, s->text));
+	r = resolver_parse_servers(s->text, csv, sizeof(csv), &tcp, e, sizeof(e));
+	if (r == 0)
+		return 0;
+	/* "--dns-server: cannot parse '<entry>': <why>": keep the why, which
+	 * is one of a few fixed texts (the entry is quoted by us). */
+	why = "expected IP, IP:port, [IPv6]:port, udp://IP[:port] or tcp://IP[:port]";
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		size_t el = strlen(e), rl = strlen(reasons[i]);
+
+		if (el >= rl && !strcmp(e + el - rl, reasons[i]))
+			why = reasons[i];
+	}
+	return loader_fail_at(ld, s->pos, "dns.nameserver: %s: %s", config_quote(q, s->text), why);
+}
+
+/* dns.nameserver: every entry checked; encrypted ones dropped with a
+ * warning. */
+static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t *n)
+{
+	size_t kept = 0;
+	char q[80];
+	int r = loader_get_str_list(ld, n, "dns.nameserver", &d->nameservers, &d->n_nameservers);
+
+	for (size_t j = 0; r == 0 && j < d->n_nameservers; j++) {
+		/* Encrypted DNS, common in Clash configs: skipped with a
+		 * warning so the rest of the file works. */
+		if (is_encrypted_dns(d->nameservers[j].text)) {
+			r = loader_warn_at(
+				ld, d->nameservers[j].pos,
+				"dns.nameserver: %s: DNS over HTTPS/TLS/QUIC is not supported; "
+				"entry skipped",
+				config_quote(q, d->nameservers[j].text));
+			continue;
+		}
+		r = loader_recover(ld, check_nameserver(ld, &d->nameservers[j]));
+		d->nameservers[kept++] = d->nameservers[j];
+	}
+	if (r == 0 && kept == 0 && d->n_nameservers > 0)
+		r = loader_fail_at(
+			ld, loader_node_pos(ld, n),
+			"dns.nameserver: no usable server (plain udp:// or tcp:// needed)");
+	d->n_nameservers = kept;
+	return r;
+}
+
+static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_kv *e)
+{
+	static const char *const modes[] = { "redir-host", "fake-ip", "normal" };
+	const char *k = e->name;
+	unsigned long long v = 0;
+	int mode = 0, r;
+
+	if (!strcmp(k, "enable"))
+		return loader_get_bool(ld, e->val, "dns.enable", &d->enable);
+	if (!strcmp(k, "enhanced-mode")) {
+		r = loader_get_enum(ld, e->val, "dns.enhanced-mode", modes, 3,
+				    "fake-ip, redir-host or normal", &mode);
+		d->mode = (enum config_dns_mode)mode;
+		return r;
+	}
+	if (!strcmp(k, "nameserver"))
+		return dns_nameservers(ld, d, e->val);
+	if (!strcmp(k, "fake-ip-range")) {
+		d->has_fake_ip_range = !loader_is_null(e->val);
+		return d->has_fake_ip_range ? get_cidr(ld, e->val, AF_INET, "dns.fake-ip-range",
+						       &d->fake_ip_range)
+					    : 0;
+	}
+	if (!strcmp(k, "fake-ip-range6")) {
+		d->has_fake_ip_range6 = !loader_is_null(e->val);
+		return d->has_fake_ip_range6 ? get_cidr(ld, e->val, AF_INET6,
+							"dns.fake-ip-range6", &d->fake_ip_range6)
+					     : 0;
+	}
+	if (!strcmp(k, "fake-ip-filter"))
+		return loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
+					   &d->n_fake_ip_filter);
+	if (!strcmp(k, "fake-ip-ttl")) {
+		r = loader_get_uint(ld, e->val, "dns.fake-ip-ttl", 1, 86400, &v);
+		d->fake_ip_ttl = (unsigned)v;
+		return r;
+	}
+	if (!strcmp(k, "fake-ip-min-age")) {
+		r = loader_get_uint(ld, e->val, "dns.fake-ip-min-age", 0, 86400, &v);
+		d->has_fake_ip_min_age = r == 0;
+		d->fake_ip_min_age = (unsigned)v;
+		return r;
+	}
+	return loader_warn_ignored(ld, e, "dns:");
+}
+
+static int load_dns(struct loader *ld, yaml_node_t *n)
+{
+	struct config_dns *d = &ld->cfg->dns;
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "dns", &e, &count);
+
+	d->present = true;
+	for (size_t i = 0; r == 0 && i < count; i++)
+		r = loader_recover(ld, dns_key(ld, d, &e[i]));
+	free(e);
+	return r;
+}
+
+/* --- the top level --------------------------------------------------------- */
+
+/* The sections of the top-level mapping, loaded after its plain keys. */
+struct sections {
+	yaml_node_t *tun, *dns, *proxies, *groups, *rules, *providers;
+};
+
+static int root_key(struct loader *ld, const struct loader_kv *e, struct sections *sec)
+{
+	static const char *const levels[] = { "silent", "error", "warning", "info", "debug" };
+	struct config *cfg = ld->cfg;
+	const char *k = e->name;
+	yaml_node_t *val = e->val;
+	unsigned long long v = 0;
+	int lvl = 0, r = 0;
+	char q[80];
+
+	if (!strcmp(k, "log-level")) {
+		r = loader_get_enum(ld, val, k, levels, 5, "silent, error, warning, info or debug",
+				    &lvl);
+		cfg->log_level = (enum config_log_level)lvl;
+		cfg->has_log_level = true;
+	} else if (!strcmp(k, "interface-name")) {
+		r = loader_get_str(ld, val, k, &cfg->interface_name);
+		if (r == 0 && cfg->interface_name)
+			r = check_ifname(ld, val, k, cfg->interface_name);
+	} else if (!strcmp(k, "routing-mark")) {
+		cfg->has_routing_mark = !loader_is_null(val);
+		if (cfg->has_routing_mark) {
+			r = loader_get_uint(ld, val, k, 0, 0xffffffffULL, &v);
+			cfg->routing_mark = (uint32_t)v;
+		}
+	} else if (!strcmp(k, "ipv6")) {
+		r = loader_get_bool(ld, val, k, &cfg->ipv6);
+	} else if (!strcmp(k, "mode")) {
+		/* Clash's global/direct modes bypass the rules. */
+		if (val->type == YAML_SCALAR_NODE && !loader_is_null(val) &&
+		    !loader_eq_nocase((const char *)val->data.scalar.value, "rule"))
+			r = loader_warn_at(ld, loader_node_pos(ld, val),
+					   "mode %s is not supported; rules are always applied",
+					   loader_quote_node(q, val));
+	} else if (!strcmp(k, "tun")) {
+		sec->tun = val;
+	} else if (!strcmp(k, "dns")) {
+		sec->dns = val;
+	} else if (!strcmp(k, "proxies")) {
+		sec->proxies = val;
+	} else if (!strcmp(k, "proxy-groups")) {
+		sec->groups = val;
+	} else if (!strcmp(k, "rules")) {
+		sec->rules = val;
+	} else if (!strcmp(k, "rule-providers")) {
+		sec->providers = val;
+	} else {
+		r = loader_warn_ignored(ld, e, "");
+	}
+	return r;
+}
+
+/* The top-level mapping: plain keys in document order, then the sections
+ * in dependency order (groups need proxies, rules need both and the rule
+ * providers). An error in one section does not stop the next. */
+static int load_root(struct loader *ld, yaml_node_t *root)
+{
+	struct sections sec = { 0 };
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r;
+
+	if (root->type != YAML_MAPPING_NODE && !loader_is_null(root))
+		return loader_fail_at(ld, loader_node_pos(ld, root),
+				      "expected a mapping of keys at the top level, got %s",
+				      loader_kind_name(root));
+	r = loader_map_entries(ld, root, "config", &e, &count);
+	for (size_t i = 0; r == 0 && i < count; i++)
+		r = loader_recover(ld, root_key(ld, &e[i], &sec));
+	free(e);
+	if (r == 0 && sec.tun)
+		r = loader_recover(ld, load_tun(ld, sec.tun));
+	if (r == 0 && sec.dns)
+		r = loader_recover(ld, load_dns(ld, sec.dns));
+	if (r == 0 && sec.proxies)
+		r = loader_recover(ld, config_proxies_load(ld, sec.proxies));
+	if (r == 0)
+		r = loader_recover(ld, config_proxies_load_groups(ld, sec.groups));
+	if (r == 0 && sec.providers)
+		r = loader_recover(ld, config_rules_load_providers(ld, sec.providers));
+	if (r == 0 && sec.rules)
+		r = loader_recover(ld, config_rules_load(ld, sec.rules));
+	return r;
+}
+
+static void file_err(struct conf_err_list *errs, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An error about the whole file (no line), outside the loader. */
+static void file_err(struct conf_err_list *errs, const char *path, const char *fmt, ...)
+{
+	struct conf_err e;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	conf_err_set(&e, &(struct conf_pos){ path, 0, 0 }, "%s", msg);
+	if (errs)
+		conf_err_list_add(errs, &e);
+}
+
+int config_load_buf(const char *buf, size_t len, const char *name, struct config **out,
+		    struct conf_err_list *errs)
+{
+	struct config *cfg;
+	struct loader ld;
+	yaml_node_t *root = NULL;
+	int r;
+
+	*out = NULL;
+	if (errs)
+		conf_err_list_clear(errs);
+	if (!name)
+		name = "<input>";
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg || !(cfg->priv_ = calloc(1, sizeof(*cfg->priv_)))) {
+		free(cfg);
+		file_err(errs, name, "out of memory");
+		return -ENOMEM;
+	}
+	cfg->log_level = CONFIG_LOG_INFO;
+	cfg->ipv6 = true;
+	cfg->dns.mode = CONFIG_DNS_REAL_IP;
+	r = loader_init(&ld, cfg, name, buf, len, errs);
+	if (r == 0)
+		r = loader_parse(&ld, &root);
+	if (r == 0)
+		r = root ? load_root(&ld, root) : config_proxies_load_groups(&ld, NULL);
+	r = loader_done(&ld, r);
+	if (r < 0) {
+		/* errs keeps its own copies of the file name. */
+		config_free(cfg);
+		return r;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int config_load(const char *path, struct config **out, struct conf_err_list *errs)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, r;
+
+	*out = NULL;
+	if (errs)
+		conf_err_list_clear(errs);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		file_err(errs, path, "cannot open: %s", strerror(-r));
+		return r;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t nc = cap ? cap * 2 : 65536;
+			char *nb;
+
+			if (cap >= CONFIG_FILE_MAX) {
+				r = -EFBIG;
+				file_err(errs, path, "file larger than %d MiB", CONFIG_FILE_MAX >> 20);
+				goto out;
+			}
+			nb = realloc(buf, nc);
+			if (!nb) {
+				r = -ENOMEM;
+				file_err(errs, path, "out of memory");
+				goto out;
+			}
+			buf = nb;
+			cap = nc;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			file_err(errs, path, "cannot read: %s", strerror(-r));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	r = config_load_buf(buf, len, path, out, errs);
+out:
+	free(buf);
+	close(fd);
+	return r;
+}

@@ -1,0 +1,22 @@
+/* config_rules: the rules and rule-providers sections of the config.
+ *
+ * Rule lines are kept as text with their positions for the router, which
+ * parses them again to build the rule engine; here each is parsed once so
+ * that a bad line, an unknown rule-set or target is reported with the
+ * file's other errors. Rule-provider files are not opened: their paths
+ * are resolved against the config's directory.
+ */
+#ifndef T2S_CONFIG_RULES_H
+#define T2S_CONFIG_RULES_H
+
+#include "config/loader.h"
+
+/* rules: n is its value. Runs after the proxies, groups and rule
+ * providers, whose names the lines use. */
+int config_rules_load(struct loader *ld, yaml_node_t *n);
+
+/* rule-providers: n is its value (a mapping of names). A broken provider
+ * is kept, so that RULE-SET lines naming it are not reported as well. */
+int config_rules_load_providers(struct loader *ld, yaml_node_t *n);
+
+#endif
