@@ -75,7 +75,7 @@ struct config_dns {
 	bool present; /* a dns: section was given */
 	bool enable;  /* default false */
 	enum config_dns_mode mode;
-	/* Syntax checked as resolver_parse_servers() does: "IP", "IP:port",
+	/* Syntax checked by nameservers_parse() (config/nameservers.h): "IP", "IP:port",
 	 * "[IPv6]:port", "udp://...", "tcp://..." */
 	struct config_str *nameservers;
 	size_t n_nameservers;

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "config/config_impl.h"
+#include "config/nameservers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,7 +23,6 @@
 #include "config/config_proxies.h"
 #include "config/config_rules.h"
 #include "config/loader.h"
-#include "resolver/resolver.h"
 
 enum {
 	CONFIG_FILE_MAX = 64 << 20,   /* bytes read by config_load() */
@@ -190,7 +190,7 @@ static bool is_encrypted_dns(const char *t)
 	return false;
 }
 
-/* One nameserver entry, checked by the resolver's own parser. */
+/* One nameserver entry, checked by the parser the resolver uses too. */
 static int check_nameserver(struct loader *ld, const struct config_str *s)
 {
 	static const char *const reasons[] = {
@@ -207,12 +207,12 @@ static int check_nameserver(struct loader *ld, const struct config_str *s)
 		return loader_fail_at(ld, s->pos,
 				      "dns.nameserver: one server per list entry, got %s",
 				      config_quote(q, s->text));
-	/* The resolver's message quotes the entry: keep it short enough for
+	/* The parser's message quotes the entry: keep it short enough for
 	 * e, and say so ourselves otherwise. */
 	if (strlen(s->text) > 100)
 		return loader_fail_at(ld, s->pos, "dns.nameserver: %s: entry too long",
 				      config_quote(q, s->text));
-	r = resolver_parse_servers(s->text, csv, sizeof(csv), &tcp, e, sizeof(e));
+	r = nameservers_parse(s->text, csv, sizeof(csv), &tcp, e, sizeof(e));
 	if (r == 0)
 		return 0;
 	/* "--dns-server: cannot parse '<entry>': <why>": keep the why, which

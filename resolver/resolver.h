@@ -80,13 +80,6 @@ typedef void (*resolver_cb)(void *arg, int status,
 T2S_MUST_CHECK int resolver_send(struct resolver *r, const struct ares_dns_record *query,
 		  resolver_cb cb, void *arg);
 
-/* Converts the servers syntax above to what ares_set_servers_csv() takes
- * ("1.1.1.1:53,[2001:db8::1]:53") into csv (capacity cap) and sets *tcp
- * when a tcp:// entry was seen. Returns 0, -EINVAL with a message in err,
- * or -ENOBUFS. Exposed for the tests and the CLI's early validation. */
-T2S_MUST_CHECK int resolver_parse_servers(const char *servers, char *csv, size_t cap,
-			   bool *tcp, char *err, size_t errlen);
-
 /* Addresses of a host name (A and AAAA, /etc/hosts first, RFC 6724
  * order), for DIRECT connections and IP rules. status 0 with 1..
  * RESOLVER_LOOKUP_MAX addresses (port 0), or -ENOENT (no such name or no

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/nameservers.h"
 #include "tun2socks/app/cli.h"
 #include "test.h"
 
@@ -435,7 +436,7 @@ static void test_fake_ip_filter_repeat_after_spaces(void)
 }
 
 /* Regression: a server list too long for the c-ares form made
- * resolver_parse_servers() return -ENOBUFS without a message, and
+ * nameservers_parse() return -ENOBUFS without a message, and
  * cli_parse() failed with an empty err. */
 static void test_fake_ip_filter_trims(void)
 {

@@ -7,6 +7,7 @@
  * left a handle open; ASan builds catch leaked memory.
  */
 #include "resolver/dns_msg.h"
+#include "config/nameservers.h"
 #include "resolver/resolver.h"
 #include "test.h"
 
@@ -752,22 +753,22 @@ static void test_parse_servers(void)
 	size_t i;
 	uv_loop_t loop;
 
-	T_EQ_INT(resolver_parse_servers(
+	T_EQ_INT(nameservers_parse(
 			 "1.1.1.1, udp://9.9.9.9:5353 ,tcp://[2001:db8::1]:53",
 			 csv, sizeof(csv), &tcp, err, sizeof(err)), 0);
 	T_EQ_STR(csv, "1.1.1.1:53,9.9.9.9:5353,[2001:db8::1]:53");
 	T_CHECK(tcp);
-	T_EQ_INT(resolver_parse_servers("::1,[::1]:54,UDP://8.8.8.8", csv,
+	T_EQ_INT(nameservers_parse("::1,[::1]:54,UDP://8.8.8.8", csv,
 					sizeof(csv), &tcp, err, sizeof(err)), 0);
 	T_EQ_STR(csv, "[::1]:53,[::1]:54,8.8.8.8:53");
 	T_CHECK(!tcp);
-	T_EQ_INT(resolver_parse_servers("1.1.1.1,2.2.2.2", csv, 12, &tcp, err,
+	T_EQ_INT(nameservers_parse("1.1.1.1,2.2.2.2", csv, 12, &tcp, err,
 					sizeof(err)), -ENOBUFS);
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		csv[0] = 'z';
 		err[0] = '\0';
-		T_EQ_INT(resolver_parse_servers(bad[i], csv, sizeof(csv), &tcp,
+		T_EQ_INT(nameservers_parse(bad[i], csv, sizeof(csv), &tcp,
 						err, sizeof(err)), -EINVAL);
 		T_EQ_STR(csv, "");
 		T_CHECK(strncmp(err, "--dns-server: cannot parse '", 28) == 0);
@@ -775,7 +776,7 @@ static void test_parse_servers(void)
 			fprintf(stderr, "  for '%s': \"%s\"\n", bad[i], err);
 	}
 	/* The message names the offending entry, not only the whole list. */
-	T_EQ_INT(resolver_parse_servers("1.1.1.1,1.2.3.4:99999", csv, sizeof(csv), &tcp,
+	T_EQ_INT(nameservers_parse("1.1.1.1,1.2.3.4:99999", csv, sizeof(csv), &tcp,
 					err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "'%s'", "1.2.3.4:99999");
 	T_CHECK(strstr(err, want) != NULL);

@@ -1,5 +1,6 @@
 /* cli: every flag of the daemon, its default and its validation. */
 #include "tun2socks/app/cli.h"
+#include "config/nameservers.h"
 
 #include "config/config.h"
 #include "resolver/domain_match.h"
@@ -378,7 +379,7 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			char csv[4096], why[200] = "";
 			bool tcp;
 
-			r = resolver_parse_servers(val, csv, sizeof(csv), &tcp, why, sizeof(why));
+			r = nameservers_parse(val, csv, sizeof(csv), &tcp, why, sizeof(why));
 			if (r == -ENOBUFS || (r < 0 && why[0] == '\0')) {
 				snprintf(err, errlen, "--dns-server: too many servers (about 300 at most)");
 				return -EINVAL;
