@@ -321,7 +321,7 @@ int main(int argc, char **argv)
 	rule_engine_unref(e);
 	ruleset_free(rs);
 	for (int i = 0; i < N_RULES; i++)
-		rules_spec_free(&specs[i]);
+		rule_spec_free(&specs[i]);
 	free(text);
 	free(yaml);
 	free(names);

@@ -68,7 +68,7 @@ static int check_rule(struct loader *ld, const struct config_str *line)
 		else if (r < 0)
 			r = loader_fail_at(ld, spec.target_pos, "%s", msg);
 	}
-	rules_spec_free(&spec);
+	rule_spec_free(&spec);
 	return r;
 }
 

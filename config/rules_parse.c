@@ -773,7 +773,7 @@ static int parse_top(const char *s, size_t len, const struct conf_pos *pos,
 	}
 	r = parse_rule(&p, 0, len, mode, 0, out);
 	if (r)
-		rules_spec_free(out);
+		rule_spec_free(out);
 	return r;
 }
 
@@ -787,18 +787,4 @@ int rules_parse_entry(const char *s, size_t len, const struct conf_pos *pos,
 		      struct rule_spec *out, struct conf_err *err)
 {
 	return parse_top(s, len, pos, MODE_ENTRY, out, err);
-}
-
-void rules_spec_free(struct rule_spec *spec)
-{
-	if (!spec)
-		return;
-	for (size_t i = 0; i < spec->n_sub; i++)
-		rules_spec_free(&spec->sub[i]);
-	free(spec->sub);
-	free(spec->str);
-	free(spec->ranges);
-	free(spec->target);
-	free(spec->text);
-	memset(spec, 0, sizeof(*spec));
 }

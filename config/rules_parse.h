@@ -41,61 +41,7 @@
 #include <stdint.h>
 
 #include "config/conf_err.h"
-
-enum rule_type {
-	RULE_DOMAIN = 1,
-	RULE_DOMAIN_SUFFIX,
-	RULE_DOMAIN_KEYWORD,
-	RULE_DOMAIN_REGEX,
-	RULE_IP_CIDR, /* IP-CIDR and IP-CIDR6 */
-	RULE_SRC_IP_CIDR,
-	RULE_DST_PORT,
-	RULE_SRC_PORT,
-	RULE_NETWORK,
-	RULE_PROCESS_NAME,
-	RULE_PROCESS_PATH,
-	RULE_UID,
-	RULE_RULE_SET,
-	RULE_AND,
-	RULE_OR,
-	RULE_NOT,
-	RULE_MATCH,
-};
-
-enum rule_net { RULE_NET_TCP = 1, RULE_NET_UDP = 2 };
-
-enum { RULES_MAX_DEPTH = 16, RULES_DOMAIN_MAX = 253 };
-
-/* A prefix, host bits cleared. family 4: addr[0..3] used, plen 0..32;
- * family 6: addr[0..15], plen 0..128. */
-struct rule_cidr {
-	uint8_t family;
-	uint8_t plen;
-	uint8_t addr[16];
-};
-
-/* Inclusive. */
-struct rule_range {
-	uint32_t lo, hi;
-};
-
-struct rule_spec {
-	enum rule_type type;
-	bool no_resolve;
-	enum rule_net network;     /* RULE_NETWORK */
-	char *str;                 /* domain, keyword, regex source, process
-				    * name or path, rule-set name; else NULL */
-	struct rule_cidr cidr;     /* IP-CIDR, SRC-IP-CIDR */
-	struct rule_range *ranges; /* ports, UID: in the order written */
-	size_t n_ranges;
-	struct rule_spec *sub;     /* AND / OR / NOT operands, in order */
-	size_t n_sub;
-	char *target;              /* NULL unless parsed with a target */
-	char *text;                /* the whole rule, trimmed; NULL in operands */
-	struct conf_pos pos;       /* of the type name */
-	struct conf_pos payload_pos;
-	struct conf_pos target_pos;
-};
+#include "config/rule_spec.h"
 
 /* Parses a rules: line "TYPE,PAYLOAD,TARGET[,...]" (len bytes of s, which
  * need not be NUL-terminated). pos: where s[0] is. out is cleared first;
@@ -108,9 +54,6 @@ int rules_parse_line(const char *s, size_t len, const struct conf_pos *pos,
  * and MATCH refused. Same contract as rules_parse_line. */
 int rules_parse_entry(const char *s, size_t len, const struct conf_pos *pos,
 		      struct rule_spec *out, struct conf_err *err);
-
-/* Frees what a spec owns (not the struct itself) and clears it. */
-void rules_spec_free(struct rule_spec *spec);
 
 /* The canonical name of a type ("DOMAIN-SUFFIX"); static storage. */
 const char *rules_type_name(enum rule_type type);

@@ -108,7 +108,7 @@ void ruleset_free(struct ruleset *rs)
 		return;
 	if (rs->rules)
 		for (size_t i = 0; i < rs->n; i++)
-			rules_spec_free(&rs->rules[i]);
+			rule_spec_free(&rs->rules[i]);
 	free(rs->rules);
 	free(rs->domains);
 	free(rs->cidrs);

@@ -267,15 +267,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			CHECK(r == 0);
 			check_same(&s, &t);
-			rules_spec_free(&t);
+			rule_spec_free(&t);
 		}
 		if (mode == 0)
 			check_engine(&s, line, size);
-		rules_spec_free(&s);
+		rule_spec_free(&s);
 		CHECK(memcmp(&s, &zero, sizeof(s)) == 0);
 	}
 	/* err may be NULL. */
 	if (rules_parse_line(line, size, NULL, &s, NULL) == 0)
-		rules_spec_free(&s);
+		rule_spec_free(&s);
 	return 0;
 }

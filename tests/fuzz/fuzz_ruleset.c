@@ -62,7 +62,7 @@ static struct rule_engine *engine_for(const struct ruleset *rs)
 
 	CHECK(rules_parse_line(line, sizeof(line) - 1, NULL, &spec, &err) == 0);
 	CHECK(rule_engine_build(&spec, 1, &o, &e, &err) == 0);
-	rules_spec_free(&spec);
+	rule_spec_free(&spec);
 	return e;
 }
 

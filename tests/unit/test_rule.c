@@ -89,7 +89,7 @@ struct rules {
 static void rules_free(struct rules *rl)
 {
 	for (size_t i = 0; i < rl->n; i++)
-		rules_spec_free(&rl->specs[i]);
+		rule_spec_free(&rl->specs[i]);
 	rl->n = 0;
 }
 

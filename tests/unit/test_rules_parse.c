@@ -53,7 +53,7 @@ static void test_plain_types(void)
 		T_EQ_INT(s.payload_pos.col, 8);
 		T_EQ_INT(s.target_pos.col, 21);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	/* Blanks around fields, lower-case type, as Clash users write. */
 	if (parse_ok("  domain-suffix, google.com , Proxy Group ", &s) == 0) {
@@ -65,44 +65,44 @@ static void test_plain_types(void)
 		T_EQ_INT(s.payload_pos.col, 18);
 		T_EQ_INT(s.target_pos.col, 31);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	if (parse_ok("DOMAIN-KEYWORD,GooGle,X", &s) == 0) {
 		T_EQ_INT(s.type, RULE_DOMAIN_KEYWORD);
 		T_EQ_STR(s.str, "google");
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	if (parse_ok("DOMAIN,xn--bcher-kva.example,X", &s) == 0)
 		T_EQ_STR(s.str, "xn--bcher-kva.example");
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	/* IDN as written (never matches a DNS name, but is not an error). */
 	if (parse_ok("DOMAIN,b\xc3\xbc" "cher.example,X", &s) == 0)
 		T_EQ_STR(s.str, "b\xc3\xbc" "cher.example");
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("DOMAIN,_dmarc.EXAMPLE-1.org,X", &s) == 0)
 		T_EQ_STR(s.str, "_dmarc.example-1.org");
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	if (parse_ok("NETWORK,udp,X", &s) == 0) {
 		T_EQ_INT(s.type, RULE_NETWORK);
 		T_EQ_INT(s.network, RULE_NET_UDP);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("network,TCP,X", &s) == 0)
 		T_EQ_INT(s.network, RULE_NET_TCP);
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	if (parse_ok("PROCESS-NAME,Google Chrome,X", &s) == 0) {
 		T_EQ_INT(s.type, RULE_PROCESS_NAME);
 		T_EQ_STR(s.str, "Google Chrome");
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("PROCESS-PATH,/usr/bin/curl,X", &s) == 0) {
 		T_EQ_INT(s.type, RULE_PROCESS_PATH);
 		T_EQ_STR(s.str, "/usr/bin/curl");
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	if (parse_ok("RULE-SET,ads,REJECT,no-resolve", &s) == 0) {
 		T_EQ_INT(s.type, RULE_RULE_SET);
@@ -111,7 +111,7 @@ static void test_plain_types(void)
 		T_CHECK(s.no_resolve);
 		T_EQ_INT(s.payload_pos.col, 10);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	if (parse_ok("MATCH,Proxy", &s) == 0) {
 		T_EQ_INT(s.type, RULE_MATCH);
@@ -119,12 +119,12 @@ static void test_plain_types(void)
 		T_CHECK(s.str == NULL);
 		T_EQ_INT(s.target_pos.col, 7);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok(" match , Final ", &s) == 0) {
 		T_EQ_STR(s.target, "Final");
 		T_EQ_STR(s.text, "match , Final");
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	T_EQ_STR(rules_type_name(RULE_DOMAIN_SUFFIX), "DOMAIN-SUFFIX");
 	T_EQ_STR(rules_type_name(RULE_IP_CIDR), "IP-CIDR");
 }
@@ -138,17 +138,17 @@ static void test_regex(void)
 		T_EQ_STR(s.str, "^(ab|c)\\.com$");
 		T_EQ_STR(s.target, "X");
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	/* Commas belong to the regex; the target is the last field. */
 	if (parse_ok("DOMAIN-REGEX, ^a{1,3}\\.b$ , My Proxy", &s) == 0) {
 		T_EQ_STR(s.str, "^a{1,3}\\.b$");
 		T_EQ_STR(s.target, "My Proxy");
 		T_EQ_INT(s.payload_pos.col, 15);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (entry_ok("DOMAIN-REGEX,^a,b$", &s) == 0)
 		T_EQ_STR(s.str, "^a,b$");
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 }
 
 static void test_cidr(void)
@@ -165,37 +165,37 @@ static void test_cidr(void)
 		T_EQ_MEM(s.cidr.addr, v4, 4);
 		T_CHECK(s.no_resolve);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("IP-CIDR6,2001:db8:ffff::1/32,X", &s) == 0) {
 		T_EQ_INT(s.type, RULE_IP_CIDR);
 		T_EQ_INT(s.cidr.family, 6);
 		T_EQ_INT(s.cidr.plen, 32);
 		T_EQ_MEM(s.cidr.addr, v6, 16);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	/* Either name takes either family, as mihomo. */
 	if (parse_ok("IP-CIDR6,1.2.3.4/32,X,No-Resolve", &s) == 0) {
 		T_EQ_INT(s.cidr.family, 4);
 		T_CHECK(s.no_resolve);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("IP-CIDR,::ffff:1.2.3.4/128,X", &s) == 0) {
 		T_EQ_INT(s.cidr.family, 6);
 		T_EQ_MEM(s.cidr.addr, mapped, 16);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("IP-CIDR,0.0.0.0/0,X", &s) == 0)
 		T_EQ_INT(s.cidr.plen, 0);
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("IP-CIDR6,::/0,X", &s) == 0)
 		T_EQ_INT(s.cidr.family, 6);
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("SRC-IP-CIDR,192.168.1.201/32,DIRECT", &s) == 0) {
 		T_EQ_INT(s.type, RULE_SRC_IP_CIDR);
 		T_EQ_INT(s.cidr.plen, 32);
 		T_EQ_INT(s.cidr.addr[3], 201);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 }
 
 static void check_ranges(const char *line, enum rule_type type, size_t n,
@@ -211,7 +211,7 @@ static void check_ranges(const char *line, enum rule_type type, size_t n,
 			T_EQ_INT(s.ranges[i].hi, pairs[2 * i + 1]);
 		}
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 }
 
 static void test_ranges(void)
@@ -249,22 +249,22 @@ static void test_logic(void)
 			T_EQ_INT(s.sub[1].pos.col, 26);
 		}
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("OR,((NETWORK,UDP),(DOMAIN,baidu.com)),REJECT", &s) == 0) {
 		T_EQ_INT(s.type, RULE_OR);
 		T_EQ_INT(s.n_sub, 2);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (parse_ok("NOT,((DOMAIN,baidu.com)),PROXY", &s) == 0) {
 		T_EQ_INT(s.type, RULE_NOT);
 		T_EQ_INT(s.n_sub, 1);
 		T_EQ_STR(s.target, "PROXY");
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	/* A single operand is fine for AND/OR. */
 	if (parse_ok("AND,((DOMAIN,a.com)),X", &s) == 0)
 		T_EQ_INT(s.n_sub, 1);
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	if (parse_ok("AND,((OR,((DOMAIN,a.com),(DOMAIN-SUFFIX,b.com))),"
 		     "(NOT,((NETWORK,UDP))),(DST-PORT,80/443)),X", &s) == 0) {
@@ -281,7 +281,7 @@ static void test_logic(void)
 			T_EQ_INT(s.sub[2].n_ranges, 2);
 		}
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	if (parse_ok("and , ( ( domain , A.com ) , ( network , udp ) ) , X ", &s) == 0) {
 		T_EQ_INT(s.type, RULE_AND);
@@ -290,7 +290,7 @@ static void test_logic(void)
 			T_EQ_STR(s.sub[0].str, "a.com");
 		T_EQ_STR(s.target, "X");
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	/* Operands take options and rule sets; regex parentheses nest. */
 	if (parse_ok("AND,((IP-CIDR,1.2.3.0/24,no-resolve),(RULE-SET,cn),"
@@ -302,7 +302,7 @@ static void test_logic(void)
 			T_EQ_STR(s.sub[2].str, "^(a|b)\\.com$");
 		}
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	/* Nesting up to the limit. */
 	{
@@ -327,7 +327,7 @@ static void test_logic(void)
 			T_EQ_INT(depth, RULES_MAX_DEPTH);
 			T_EQ_INT(p->type, RULE_DOMAIN);
 		}
-		rules_spec_free(&s);
+		rule_spec_free(&s);
 	}
 }
 
@@ -340,18 +340,18 @@ static void test_entries(void)
 		T_CHECK(s.target == NULL);
 		T_EQ_STR(s.text, "DOMAIN-SUFFIX,x.com");
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (entry_ok("IP-CIDR,1.2.3.0/24,no-resolve", &s) == 0)
 		T_CHECK(s.no_resolve);
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (entry_ok(" AND,((DOMAIN,a),(NETWORK,TCP)) ", &s) == 0) {
 		T_EQ_INT(s.type, RULE_AND);
 		T_CHECK(s.target == NULL);
 	}
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 	if (entry_ok("PROCESS-NAME,curl", &s) == 0)
 		T_EQ_STR(s.str, "curl");
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 }
 
 /* --- errors: the whole formatted line, column included ------------------- */
@@ -531,7 +531,7 @@ static void test_offset_and_len(void)
 	line = "DOMAIN,a.com,Proxy,garbage";
 	T_EQ_INT(rules_parse_line(line, 18, &pos, &s, &err), 0);
 	T_EQ_STR(s.target, "Proxy");
-	rules_spec_free(&s);
+	rule_spec_free(&s);
 
 	/* An embedded NUL is refused, not read as the end. */
 	T_EQ_INT(rules_parse_line("DOMAIN,a\0b,X", 12, &pos, &s, &err), -EINVAL);

@@ -251,7 +251,7 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 	}
 out:
 	for (size_t i = 0; i < parsed; i++)
-		rules_spec_free(&specs[i]);
+		rule_spec_free(&specs[i]);
 	free(specs);
 	for (size_t i = 0; i < b.n_sets; i++)
 		ruleset_free(b.sets[i]);

@@ -22,6 +22,7 @@
 #include "tun2socks/base/arena.h"
 #include "tun2socks/base/bsearch.h"
 #include "tun2socks/base/label_trie.h"
+#include "config/rules_parse.h"
 
 #include <errno.h>
 #include <regex.h>

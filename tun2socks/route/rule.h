@@ -1,7 +1,7 @@
 /* rule: the compiled rule engine. Picks the first rule of a Clash
  * (mihomo) rules list that matches a flow.
  *
- * Built once from the parsed rules (rules_parse.h) and the loaded rule
+ * Built once from the parsed rules (config/rule_spec.h) and the loaded rule
  * sets (ruleset.h), then immutable: a reload builds a new engine while
  * flows still hold the old one. The refcount is a plain int: take and drop
  * references on the loop thread only.
@@ -56,7 +56,7 @@
 #include <stdint.h>
 
 #include "config/conf_err.h"
-#include "config/rules_parse.h"
+#include "config/rule_spec.h"
 #include "config/ruleset.h"
 
 struct rule_engine;
