@@ -13,6 +13,7 @@
  */
 #include "tun2socks/upstream/http.h"
 #include "tun2socks/upstream/upstream.h"
+#include "../unit/fake_stream.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -70,37 +71,6 @@ static void fuzz_parser(const uint8_t *data, size_t size)
 	}
 }
 
-/* A proxy replaying data: reads get at most `chunk` bytes (0 = all). */
-struct fake {
-	const uint8_t *rx;
-	size_t rx_len, rx_off, chunk;
-	size_t tx_len;
-};
-
-static ssize_t fake_read(void *ctx, void *buf, size_t len)
-{
-	struct fake *f = ctx;
-	size_t n = f->rx_len - f->rx_off;
-
-	if (n == 0)
-		return 0;
-	if (f->chunk && n > f->chunk)
-		n = f->chunk;
-	if (n > len)
-		n = len;
-	memcpy(buf, f->rx + f->rx_off, n);
-	f->rx_off += n;
-	return (ssize_t)n;
-}
-
-static ssize_t fake_write(void *ctx, const void *buf, size_t len)
-{
-	struct fake *f = ctx;
-
-	(void)buf;
-	f->tx_len += len;
-	return (ssize_t)len;
-}
 
 struct outcome {
 	int r;
@@ -111,8 +81,8 @@ struct outcome {
 static void run_connector(const uint8_t *data, size_t size, size_t chunk, void *st,
 			  const struct upstream_cfg *cfg, struct outcome *o)
 {
-	struct fake f = { .rx = data, .rx_len = size, .chunk = chunk };
-	struct stream io = { .read = fake_read, .write = fake_write, .ctx = &f };
+	struct fake_stream f = { .rx = data, .rx_len = size, .chunk = chunk };
+	struct stream io = { .read = fake_stream_read, .write = fake_stream_write, .ctx = &f };
 	struct socks5_addr t;
 	const uint8_t *extra;
 	size_t n;

@@ -10,60 +10,17 @@
 
 #include "tun2socks/upstream/http.h"
 #include "tun2socks/base/sock.h"
+#include "fake_stream.h"
 #include "test.h"
 #include "tun2socks/upstream/upstream.h"
 
-/* A fake stream: `rx` is what the proxy will send, released `chunk` bytes
- * per read (0 = all); writes are recorded in `tx`. */
-struct fake {
-	const uint8_t *rx;
-	size_t rx_len, rx_off, chunk;
-	uint8_t tx[4096];
-	size_t tx_len;
-	int write_err;
-	int stall_writes; /* number of -EAGAIN writes before accepting */
-	size_t write_max; /* accept at most this many bytes per write (0 = all) */
-};
-
-static ssize_t fake_read(void *ctx, void *buf, size_t len)
-{
-	struct fake *f = ctx;
-	size_t n = f->rx_len - f->rx_off;
-
-	if (n == 0)
-		return f->rx == NULL ? -EAGAIN : 0;
-	if (f->chunk && n > f->chunk)
-		n = f->chunk;
-	if (n > len)
-		n = len;
-	memcpy(buf, f->rx + f->rx_off, n);
-	f->rx_off += n;
-	return (ssize_t)n;
-}
-
-static ssize_t fake_write(void *ctx, const void *buf, size_t len)
-{
-	struct fake *f = ctx;
-
-	if (f->write_err)
-		return f->write_err;
-	if (f->stall_writes > 0) {
-		f->stall_writes--;
-		return -EAGAIN;
-	}
-	if (f->write_max && len > f->write_max)
-		len = f->write_max;
-	memcpy(f->tx + f->tx_len, buf, len);
-	f->tx_len += len;
-	return (ssize_t)len;
-}
 
 static struct upstream_cfg cfg_noauth, cfg_auth;
 static void *st; /* one connector state, upstream_http.state_size bytes */
 
-static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake *f)
+static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake_stream *f)
 {
-	struct stream io = { .read = fake_read, .write = fake_write, .ctx = f };
+	struct stream io = { .read = fake_stream_read, .write = fake_stream_write, .ctx = f };
 	int r = 0;
 
 	upstream_http.init(st, cfg, t);
@@ -78,7 +35,7 @@ static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, stru
 static int run_str(const struct upstream_cfg *cfg, const char *reply)
 {
 	struct socks5_addr t;
-	struct fake f = { .rx = (const uint8_t *)reply, .rx_len = strlen(reply), .chunk = 3 };
+	struct fake_stream f = { .rx = (const uint8_t *)reply, .rx_len = strlen(reply), .chunk = 3 };
 
 	socks5_addr_from_domain(&t, "example.test", 443);
 	return run(cfg, &t, &f);
@@ -94,7 +51,7 @@ static void test_success_leftover(void)
 
 	socks5_addr_from_domain(&t, "example.test", 443);
 	for (size_t chunk = 0; chunk <= 9; chunk++) {
-		struct fake f = { .rx = (const uint8_t *)reply, .rx_len = sizeof(reply) - 1,
+		struct fake_stream f = { .rx = (const uint8_t *)reply, .rx_len = sizeof(reply) - 1,
 				  .chunk = chunk, .stall_writes = 2, .write_max = 5 };
 		const uint8_t *extra;
 
@@ -109,13 +66,13 @@ static void test_success_leftover(void)
 		T_EQ_INT(f.rx_len - f.rx_off, 16 - n);
 	}
 	/* all in one read: the whole banner is leftover */
-	struct fake g = { .rx = (const uint8_t *)reply, .rx_len = sizeof(reply) - 1 };
+	struct fake_stream g = { .rx = (const uint8_t *)reply, .rx_len = sizeof(reply) - 1 };
 	const uint8_t *extra;
 	T_EQ_INT(run(&cfg_noauth, &t, &g), STREAM_DONE);
 	T_EQ_INT(upstream_http.leftover(st, &extra), 16);
 	T_EQ_MEM(extra, "SSH-2.0-banner\r\n", 16);
 	/* DONE is final */
-	struct stream io = { .read = fake_read, .write = fake_write, .ctx = &g };
+	struct stream io = { .read = fake_stream_read, .write = fake_stream_write, .ctx = &g };
 	T_EQ_INT(upstream_http.step(st, &io), STREAM_DONE);
 }
 
@@ -124,7 +81,7 @@ static void test_success_plain(void)
 	struct socks5_addr t;
 	const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
 	static const char reply[] = "HTTP/1.0 200\n\n";
-	struct fake f = { .rx = (const uint8_t *)reply, .rx_len = sizeof(reply) - 1 };
+	struct fake_stream f = { .rx = (const uint8_t *)reply, .rx_len = sizeof(reply) - 1 };
 	const uint8_t *extra;
 
 	socks5_addr_from_ipv6(&t, v6, 22);
@@ -138,7 +95,7 @@ static void test_success_plain(void)
 	static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n"
 				      "HTTP/1.1 102 Processing\r\nX: y\r\n\r\n"
 				      "HTTP/1.1 200 OK\r\n\r\ntail";
-	struct fake g = { .rx = (const uint8_t *)interim, .rx_len = sizeof(interim) - 1 };
+	struct fake_stream g = { .rx = (const uint8_t *)interim, .rx_len = sizeof(interim) - 1 };
 	T_EQ_INT(run(&cfg_noauth, &t, &g), STREAM_DONE);
 	T_EQ_INT(upstream_http.leftover(st, &extra), 4);
 	T_EQ_MEM(extra, "tail", 4);
@@ -210,22 +167,22 @@ static void test_failures(void)
 
 	/* the transport fails */
 	socks5_addr_from_domain(&t, "example.test", 443);
-	struct fake f = { .write_err = -EPIPE };
+	struct fake_stream f = { .write_err = -EPIPE };
 	T_EQ_INT(run(&cfg_noauth, &t, &f), -EPIPE);
 	T_EQ_STR(upstream_http.error(st), "send to proxy failed: Broken pipe");
 	/* failures are sticky */
-	struct stream io = { .read = fake_read, .write = fake_write, .ctx = &f };
+	struct stream io = { .read = fake_stream_read, .write = fake_stream_write, .ctx = &f };
 	T_EQ_INT(upstream_http.step(st, &io), -EPIPE);
 	const uint8_t *extra;
 	T_EQ_INT(upstream_http.leftover(st, &extra), 0);
 
 	/* a silent proxy: the machine waits (the flow's timeout ends it) */
-	struct fake quiet = { .rx = NULL };
+	struct fake_stream quiet = { .rx = NULL };
 	T_EQ_INT(run(&cfg_noauth, &t, &quiet), STREAM_WANT_READ);
 	T_EQ_INT(upstream_http.leftover(st, &extra), 0);
 
 	/* a target that cannot be written into a request line */
-	struct fake any = { .rx = NULL };
+	struct fake_stream any = { .rx = NULL };
 	socks5_addr_from_domain(&t, "bad name", 80);
 	T_EQ_INT(run(&cfg_noauth, &t, &any), -EINVAL);
 	T_CHECK(strstr(upstream_http.error(st), "cannot encode CONNECT request") != NULL);

@@ -6,59 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_stream.h"
 #include "test.h"
 #include "tun2socks/upstream/upstream.h"
 
-/* A fake stream: `rx` is what the proxy will send, released `chunk` bytes
- * per read (0 = all); writes are recorded in `tx`. */
-struct fake {
-	const uint8_t *rx;
-	size_t rx_len, rx_off, chunk;
-	uint8_t tx[2048];
-	size_t tx_len;
-	int write_err;
-	int stall_writes; /* number of -EAGAIN writes before accepting */
-};
-
-static ssize_t fake_read(void *ctx, void *buf, size_t len)
-{
-	struct fake *f = ctx;
-	size_t n = f->rx_len - f->rx_off;
-
-	if (n == 0)
-		return f->rx == NULL ? -EAGAIN : 0;
-	if (f->chunk && n > f->chunk)
-		n = f->chunk;
-	if (n > len)
-		n = len;
-	memcpy(buf, f->rx + f->rx_off, n);
-	f->rx_off += n;
-	return (ssize_t)n;
-}
-
-static ssize_t fake_write(void *ctx, const void *buf, size_t len)
-{
-	struct fake *f = ctx;
-
-	if (f->write_err)
-		return f->write_err;
-	if (f->stall_writes > 0) {
-		f->stall_writes--;
-		return -EAGAIN;
-	}
-	memcpy(f->tx + f->tx_len, buf, len);
-	f->tx_len += len;
-	return (ssize_t)len;
-}
 
 static struct upstream_cfg cfg_noauth, cfg_auth;
 
 /* Runs the machine to completion (or error); reads return EAGAIN until
  * the scripted proxy bytes are "released" all at once per step. */
-static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake *f,
+static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake_stream *f,
 	       void *state)
 {
-	struct stream io = { .read = fake_read, .write = fake_write, .ctx = f };
+	struct stream io = { .read = fake_stream_read, .write = fake_stream_write, .ctx = f };
 	int r = 0;
 
 	upstream_socks5.init(state, cfg, t);
@@ -85,7 +45,7 @@ static void test_noauth_connect_ipv4(void)
 	memcpy(script + n, ok_v4_reply, sizeof(ok_v4_reply));
 	n += sizeof(ok_v4_reply);
 	for (size_t chunk = 0; chunk <= 3; chunk++) {
-		struct fake f = { .rx = script, .rx_len = n, .chunk = chunk };
+		struct fake_stream f = { .rx = script, .rx_len = n, .chunk = chunk };
 
 		T_EQ_INT(run(&cfg_noauth, &t, &f, st), STREAM_DONE);
 		/* greeting offers no-auth only, then CONNECT 203.0.113.80:80 */
@@ -113,7 +73,7 @@ static void test_auth_and_leftover(void)
 	n += sizeof(ok_v4_reply);
 	memcpy(script + n, "SSH-2.0-x\r\n", 11); /* server-first banner */
 	n += 11;
-	struct fake f = { .rx = script, .rx_len = n, .stall_writes = 3 };
+	struct fake_stream f = { .rx = script, .rx_len = n, .stall_writes = 3 };
 	T_EQ_INT(run(&cfg_auth, &t, &f, st), STREAM_DONE);
 	const uint8_t want_greet[] = { 5, 2, 0, 2 };
 	T_EQ_MEM(f.tx, want_greet, 4);
@@ -130,7 +90,7 @@ static void test_auth_and_leftover(void)
 static int run_script(const struct upstream_cfg *cfg, const uint8_t *s, size_t n, void *st)
 {
 	struct socks5_addr t;
-	struct fake f = { .rx = s, .rx_len = n, .chunk = 1 };
+	struct fake_stream f = { .rx = s, .rx_len = n, .chunk = 1 };
 
 	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 1, 2, 3, 4 }, 5);
 	return run(cfg, &t, &f, st);
@@ -170,8 +130,8 @@ static void test_failures(void)
 	{
 		/* A failure is sticky: stepping again reads nothing more and
 		 * says the same. */
-		struct fake more = { .rx = refused, .rx_len = sizeof(refused) };
-		struct stream io2 = { .read = fake_read, .write = fake_write, .ctx = &more };
+		struct fake_stream more = { .rx = refused, .rx_len = sizeof(refused) };
+		struct stream io2 = { .read = fake_stream_read, .write = fake_stream_write, .ctx = &more };
 
 		T_EQ_INT(upstream_socks5.step(st, &io2), -ECONNRESET);
 		T_EQ_INT(more.tx_len, 0);
@@ -180,11 +140,11 @@ static void test_failures(void)
 
 	struct socks5_addr t;
 	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 1, 2, 3, 4 }, 5);
-	struct fake f = { .write_err = -EPIPE };
+	struct fake_stream f = { .write_err = -EPIPE };
 	T_EQ_INT(run(&cfg_noauth, &t, &f, st), -EPIPE);
 
 	/* a silent proxy: the machine waits (the flow's timeout ends it) */
-	struct fake quiet = { .rx = NULL };
+	struct fake_stream quiet = { .rx = NULL };
 	T_EQ_INT(run(&cfg_noauth, &t, &quiet, st), STREAM_WANT_READ);
 }
 
@@ -196,11 +156,11 @@ static void test_udp_associate(void)
 	struct socks5_addr any, bnd;
 	struct stream io;
 	const uint8_t script[] = { 5, 0, 5, 0, 0, 1, 198, 19, 9, 2, 0x9c, 0x41 };
-	struct fake f = { .rx = script, .rx_len = sizeof(script), .chunk = 1 };
+	struct fake_stream f = { .rx = script, .rx_len = sizeof(script), .chunk = 1 };
 	int r = 0;
 
 	socks5_addr_from_ipv4(&any, (const uint8_t[]){ 0, 0, 0, 0 }, 0);
-	io = (struct stream){ .read = fake_read, .write = fake_write, .ctx = &f };
+	io = (struct stream){ .read = fake_stream_read, .write = fake_stream_write, .ctx = &f };
 	upstream_socks5_udp.init(st, &cfg_noauth, &any);
 	T_EQ_INT(upstream_socks5_udp.bound(st, &bnd), -EAGAIN);
 	for (int i = 0; i < 100 && r != STREAM_DONE && r >= 0; i++)
@@ -216,7 +176,7 @@ static void test_udp_associate(void)
 	T_CHECK(upstream_socks5.bound == NULL); /* CONNECT binds nothing for us */
 
 	const uint8_t refused[] = { 5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0 };
-	struct fake g = { .rx = refused, .rx_len = sizeof(refused) };
+	struct fake_stream g = { .rx = refused, .rx_len = sizeof(refused) };
 	io.ctx = &g;
 	upstream_socks5_udp.init(st, &cfg_noauth, &any);
 	r = 0;
