@@ -51,8 +51,8 @@ void conf_err_list_line(const struct conf_err_list *l, size_t i, char *buf, size
 
 /* Fills err (if not NULL) from pos and a printf-style message; returns
  * -EINVAL so callers can `return conf_err_set(...)`. */
-int conf_err_set(struct conf_err *err, const struct conf_pos *pos,
-		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int conf_err_set(struct conf_err *err, const struct conf_pos *pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* "file:line:column: message" into buf (always NUL-terminated). */
 void conf_err_format(const struct conf_err *err, char *buf, size_t len);

@@ -78,8 +78,7 @@ void config_warning_format(const struct config_warning *w, char *buf, size_t len
 
 /* --- names and targets ----------------------------------------------------- */
 
-const struct config_name *config_find_name(const struct config_private *priv,
-					   const char *name)
+const struct config_name *config_find_name(const struct config_private *priv, const char *name)
 {
 	size_t lo = 0, hi = priv->n_names;
 
@@ -97,8 +96,8 @@ const struct config_name *config_find_name(const struct config_private *priv,
 	return NULL;
 }
 
-int config_resolve_target(const struct config *cfg, const char *name,
-			  struct config_target *out, char *err, size_t errlen)
+int config_resolve_target(const struct config *cfg, const char *name, struct config_target *out,
+			  char *err, size_t errlen)
 {
 	const struct config_group *via = NULL;
 	const struct config_name *ne;

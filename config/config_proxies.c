@@ -12,46 +12,144 @@
 
 /* Keys of proxies and groups: ours, and mihomo's that we ignore (loader.h). */
 /* socks5 and http; redirect takes name, type and to. */
-static const char *const proxy_net_ours[] = { "name", "type", "server", "port",
-					      "username", "password", "tls",
-					      "skip-cert-verify", "sni", "servername", "ca",
-					      "udp" };
+static const char *const proxy_net_ours[] = {
+	"name", "type",       "server", "port", "username", "password", "tls", "skip-cert-verify",
+	"sni",  "servername", "ca",     "udp"
+};
 static const char *const proxy_redirect_ours[] = { "name", "type", "to" };
 /* Every outbound type's keys (a socks5 entry may carry a vmess key: mihomo
  * ignores it too), and ours of the other kind ("to" on a socks5 proxy). */
 static const char *const proxy_mihomo[] = {
-	"name", "type", "server", "port", "username", "password", "tls", "udp",
-	"skip-cert-verify", "fingerprint", "sni", "servername", "headers", "ca", "to",
+	"name",
+	"type",
+	"server",
+	"port",
+	"username",
+	"password",
+	"tls",
+	"udp",
+	"skip-cert-verify",
+	"fingerprint",
+	"sni",
+	"servername",
+	"headers",
+	"ca",
+	"to",
 	/* BasicOption, smux */
-	"tfo", "mptcp", "interface-name", "routing-mark", "ip-version", "dialer-proxy",
+	"tfo",
+	"mptcp",
+	"interface-name",
+	"routing-mark",
+	"ip-version",
+	"dialer-proxy",
 	"smux",
-	"alpn", "alterId", "amnezia-wg-option", "auth", "auth-str", "authenticated-length",
-	"ca-str", "certificate", "cipher", "client-fingerprint", "congestion-controller", "cwnd",
-	"disable-mtu-discovery", "disable-sni", "dns", "down", "down-speed", "ech-opts",
-	"fast-open", "flow", "global-padding", "grpc-opts", "h2-opts", "heartbeat-interval",
-	"hop-interval", "host-key", "host-key-algorithms", "http-opts",
-	"idle-session-check-interval", "idle-session-timeout",
-	"initial-connection-receive-window", "initial-stream-receive-window", "ip", "ipv6",
-	"max-connection-receive-window", "max-datagram-frame-size", "max-open-streams",
-	"max-stream-receive-window", "max-udp-relay-packet-size", "min-idle-session", "mtu",
-	"multiplexing", "network", "obfs", "obfs-opts", "obfs-param", "obfs-password",
-	"obfs-protocol", "packet-addr", "packet-encoding", "peers", "persistent-keepalive",
-	"plugin", "plugin-opts", "port-range", "ports", "private-key", "private-key-passphrase",
-	"protocol", "protocol-param", "psk", "public-key", "pre-shared-key", "reserved",
-	"allowed-ips", "reality-opts", "recv-window", "recv-window-conn", "reduce-rtt",
-	"refresh-server-ip-interval", "remote-dns-resolve", "request-timeout", "ss-opts",
-	"token", "transport", "udp-mtu", "udp-over-stream", "udp-over-stream-version",
-	"udp-over-tcp", "udp-over-tcp-version", "udp-relay-mode", "up", "up-speed", "uuid",
-	"version", "workers", "ws-headers", "ws-opts", "ws-path", "xudp",
+	"alpn",
+	"alterId",
+	"amnezia-wg-option",
+	"auth",
+	"auth-str",
+	"authenticated-length",
+	"ca-str",
+	"certificate",
+	"cipher",
+	"client-fingerprint",
+	"congestion-controller",
+	"cwnd",
+	"disable-mtu-discovery",
+	"disable-sni",
+	"dns",
+	"down",
+	"down-speed",
+	"ech-opts",
+	"fast-open",
+	"flow",
+	"global-padding",
+	"grpc-opts",
+	"h2-opts",
+	"heartbeat-interval",
+	"hop-interval",
+	"host-key",
+	"host-key-algorithms",
+	"http-opts",
+	"idle-session-check-interval",
+	"idle-session-timeout",
+	"initial-connection-receive-window",
+	"initial-stream-receive-window",
+	"ip",
+	"ipv6",
+	"max-connection-receive-window",
+	"max-datagram-frame-size",
+	"max-open-streams",
+	"max-stream-receive-window",
+	"max-udp-relay-packet-size",
+	"min-idle-session",
+	"mtu",
+	"multiplexing",
+	"network",
+	"obfs",
+	"obfs-opts",
+	"obfs-param",
+	"obfs-password",
+	"obfs-protocol",
+	"packet-addr",
+	"packet-encoding",
+	"peers",
+	"persistent-keepalive",
+	"plugin",
+	"plugin-opts",
+	"port-range",
+	"ports",
+	"private-key",
+	"private-key-passphrase",
+	"protocol",
+	"protocol-param",
+	"psk",
+	"public-key",
+	"pre-shared-key",
+	"reserved",
+	"allowed-ips",
+	"reality-opts",
+	"recv-window",
+	"recv-window-conn",
+	"reduce-rtt",
+	"refresh-server-ip-interval",
+	"remote-dns-resolve",
+	"request-timeout",
+	"ss-opts",
+	"token",
+	"transport",
+	"udp-mtu",
+	"udp-over-stream",
+	"udp-over-stream-version",
+	"udp-over-tcp",
+	"udp-over-tcp-version",
+	"udp-relay-mode",
+	"up",
+	"up-speed",
+	"uuid",
+	"version",
+	"workers",
+	"ws-headers",
+	"ws-opts",
+	"ws-path",
+	"xudp",
 };
 
-static const char *const group_ours[] = { "name", "type", "proxies", "default-selected",
-					  "use", "include-all", "include-all-proxies",
+static const char *const group_ours[] = { "name",
+					  "type",
+					  "proxies",
+					  "default-selected",
+					  "use",
+					  "include-all",
+					  "include-all-proxies",
 					  "include-all-providers" };
 static const char *const group_mihomo[] = {
-	"url", "interval", "tolerance", "lazy", "timeout", "max-failed-times", "disable-udp",
-	"filter", "exclude-filter", "exclude-type", "expected-status", "hidden", "icon",
-	"strategy", "interface-name", "routing-mark",
+	"url",          "interval",        "tolerance",
+	"lazy",         "timeout",         "max-failed-times",
+	"disable-udp",  "filter",          "exclude-filter",
+	"exclude-type", "expected-status", "hidden",
+	"icon",         "strategy",        "interface-name",
+	"routing-mark",
 };
 
 static const struct loader_keys proxy_net_keys = LOADER_KEYS(proxy_net_ours, proxy_mihomo);
@@ -65,8 +163,8 @@ static const struct loader_keys group_keys = LOADER_KEYS(group_ours, group_mihom
 /* Runs proxy_url_parse() on "socks5://<text>" so host names, IP literals
  * and ports follow the same rules as --proxy URLs. text_off is where text
  * starts in the node's value, for error columns. */
-static int check_authority(struct loader *ld, yaml_node_t *n, const char *what,
-			   const char *text, size_t text_off, struct proxy_url *u)
+static int check_authority(struct loader *ld, yaml_node_t *n, const char *what, const char *text,
+			   size_t text_off, struct proxy_url *u)
 {
 	static const char prefix[] = "socks5://";
 	char url[600], e[160], q[80];
@@ -261,8 +359,9 @@ static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const stru
 	if (pk->sni && pk->servername && strcmp(pk->sni, pk->servername))
 		r = loader_warn_at(ld, p->pos,
 				   "%s: both \"sni\" and \"servername\" given; using sni", what);
-	p->sni = pk->sni && *pk->sni ? pk->sni : pk->servername && *pk->servername ? pk->servername
-										  : NULL;
+	p->sni = pk->sni && *pk->sni                 ? pk->sni
+		 : pk->servername && *pk->servername ? pk->servername
+						     : NULL;
 	return r;
 }
 
@@ -313,10 +412,10 @@ static int check_net_proxy(struct loader *ld, struct config_proxy *p, yaml_node_
 		size_t pl = p->password ? strlen(p->password) : 0;
 
 		if ((ul || pl) && (!ul || !pl || ul > 255 || pl > 255))
-			return loader_fail_at(
-				ld, p->pos,
-				"%s: socks5 authentication needs a username and a password of 1-255 bytes each",
-				what);
+			return loader_fail_at(ld, p->pos,
+					      "%s: socks5 authentication needs a username and a "
+					      "password of 1-255 bytes each",
+					      what);
 	}
 	if (p->username && !*p->username)
 		p->username = NULL;
@@ -329,8 +428,7 @@ static int check_net_proxy(struct loader *ld, struct config_proxy *p, yaml_node_
 
 /* The type of a proxy; 1 for a type we cannot speak (kept, with a
  * warning, so a rule naming it can say why it cannot be used). */
-static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn,
-		      const char *what)
+static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn, const char *what)
 {
 	char q[80];
 	int r = loader_get_nonempty(ld, tn, "type", &p->type_name);
@@ -346,10 +444,10 @@ static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn
 		p->type = CONFIG_PROXY_REDIRECT;
 	} else {
 		p->type = CONFIG_PROXY_UNSUPPORTED;
-		r = loader_warn_at(
-			ld, loader_node_pos(ld, tn),
-			"%s: type %s is not supported (only socks5, http and redirect); rules using it will fail",
-			what, config_quote(q, p->type_name));
+		r = loader_warn_at(ld, loader_node_pos(ld, tn),
+				   "%s: type %s is not supported (only socks5, http and redirect); "
+				   "rules using it will fail",
+				   what, config_quote(q, p->type_name));
 		return r < 0 ? r : 1;
 	}
 	return 0;
@@ -619,11 +717,11 @@ static int resolve_members(struct loader *ld, size_t i, const char *selected,
 			m->index = ne->index;
 		} else if (!ld->names_partial) {
 			r = loader_recover(
-				ld,
-				loader_fail_at(
-					ld, m->pos,
-					"proxy group %s: unknown member %s (expected a proxy, a proxy group, DIRECT, REJECT or REJECT-DROP)",
-					config_quote(q, g->name), config_quote(q2, m->name)));
+				ld, loader_fail_at(
+					    ld, m->pos,
+					    "proxy group %s: unknown member %s (expected a proxy, "
+					    "a proxy group, DIRECT, REJECT or REJECT-DROP)",
+					    config_quote(q, g->name), config_quote(q2, m->name)));
 		}
 	}
 	g->selected = 0;
@@ -650,7 +748,9 @@ static int check_cycles(struct loader *ld)
 	struct config *cfg = ld->cfg;
 	size_t ng = cfg->n_groups, depth = 0;
 	unsigned char *state = calloc(ng ? ng : 1, 1);
-	struct frame { size_t g, next; } *stack = malloc((ng ? ng : 1) * sizeof(*stack));
+	struct frame {
+		size_t g, next;
+	} *stack = malloc((ng ? ng : 1) * sizeof(*stack));
 	char q[80], path[400];
 	int r = 0;
 
@@ -716,17 +816,18 @@ static int warn_strategies(struct loader *ld)
 			continue;
 		if (g->type == CONFIG_GROUP_URL_TEST || g->type == CONFIG_GROUP_FALLBACK ||
 		    g->type == CONFIG_GROUP_LOAD_BALANCE)
-			r = loader_warn_at(
-				ld, g->pos,
-				"proxy group %s (%s): health checks are not implemented; traffic goes to %s",
-				config_quote(q, g->name), config_group_type_name(g->type),
-				config_quote(q2, g->members[g->selected].name));
+			r = loader_warn_at(ld, g->pos,
+					   "proxy group %s (%s): health checks are not "
+					   "implemented; traffic goes to %s",
+					   config_quote(q, g->name),
+					   config_group_type_name(g->type),
+					   config_quote(q2, g->members[g->selected].name));
 		else if (g->type == CONFIG_GROUP_RELAY)
-			r = loader_warn_at(
-				ld, g->pos,
-				"proxy group %s (relay): proxy chains are not implemented; traffic goes to %s only",
-				config_quote(q, g->name),
-				config_quote(q2, g->members[g->selected].name));
+			r = loader_warn_at(ld, g->pos,
+					   "proxy group %s (relay): proxy chains are not "
+					   "implemented; traffic goes to %s only",
+					   config_quote(q, g->name),
+					   config_quote(q2, g->members[g->selected].name));
 	}
 	return r;
 }

@@ -10,10 +10,8 @@
 #include "config/rules_parse.h"
 
 /* Keys of a rule provider: ours, and mihomo's that we ignore (loader.h). */
-static const char *const provider_ours[] = { "type", "behavior", "format", "path",
-					     "payload" };
-static const char *const provider_mihomo[] = { "url", "proxy", "interval", "size-limit",
-					       "header" };
+static const char *const provider_ours[] = { "type", "behavior", "format", "path", "payload" };
+static const char *const provider_mihomo[] = { "url", "proxy", "interval", "size-limit", "header" };
 
 static const struct loader_keys provider_keys = LOADER_KEYS(provider_ours, provider_mihomo);
 
@@ -133,10 +131,10 @@ static int provider_key(struct loader *ld, struct config_rule_provider *rp,
 		pk->has_type = true;
 		r = loader_get_enum(ld, e->val, w, types, 3, "file, http or inline", &v);
 		if (r == 0 && v == 2)
-			r = loader_fail_at(
-				ld, loader_node_pos(ld, e->val),
-				"%s: only type: file is supported; download the list and point path at it",
-				what);
+			r = loader_fail_at(ld, loader_node_pos(ld, e->val),
+					   "%s: only type: file is supported; download the list "
+					   "and point path at it",
+					   what);
 		rp->type = (enum config_rp_type)v;
 		return r;
 	}
@@ -151,10 +149,10 @@ static int provider_key(struct loader *ld, struct config_rule_provider *rp,
 			return 0;
 		r = loader_get_enum(ld, e->val, w, formats, 3, "yaml or text", &v);
 		if (r == 0 && v == 2)
-			r = loader_fail_at(
-				ld, loader_node_pos(ld, e->val),
-				"%s: format mrs (binary) is not supported; convert the list to yaml or text",
-				what);
+			r = loader_fail_at(ld, loader_node_pos(ld, e->val),
+					   "%s: format mrs (binary) is not supported; convert the "
+					   "list to yaml or text",
+					   what);
 		rp->format = (enum config_rp_format)v;
 		return r;
 	}

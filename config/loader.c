@@ -172,8 +172,8 @@ static int size_cmp(const void *a, const void *b)
 static struct conf_pos byte_pos(const struct loader *ld, size_t off)
 {
 	/* Last line starting at or before off. */
-	size_t line = bsearch_last_le(&off, ld->line_starts, ld->n_lines,
-				      sizeof(*ld->line_starts), size_cmp);
+	size_t line = bsearch_last_le(&off, ld->line_starts, ld->n_lines, sizeof(*ld->line_starts),
+				      size_cmp);
 
 	return (struct conf_pos){ ld->cfg->file, (int)(line + 1),
 				  (int)(off - ld->line_starts[line] + 1) };
@@ -207,8 +207,7 @@ struct conf_pos loader_node_pos(const struct loader *ld, const yaml_node_t *n)
 	return byte_pos(ld, b);
 }
 
-struct conf_pos loader_scalar_pos_at(const struct loader *ld, const yaml_node_t *n,
-				     size_t off)
+struct conf_pos loader_scalar_pos_at(const struct loader *ld, const yaml_node_t *n, size_t off)
 {
 	struct conf_pos p = loader_node_pos(ld, n);
 	size_t s = mark_byte(ld, &n->start_mark), e = mark_byte(ld, &n->end_mark);
@@ -347,8 +346,8 @@ bool loader_is_null(const yaml_node_t *n)
 
 	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return false;
-	return !strcmp(v, "") || !strcmp(v, "~") || !strcmp(v, "null") ||
-	       !strcmp(v, "Null") || !strcmp(v, "NULL");
+	return !strcmp(v, "") || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
 }
 
 int loader_get_scalar(struct loader *ld, yaml_node_t *n, const char *what, const char **out)
@@ -379,8 +378,7 @@ int loader_get_str(struct loader *ld, yaml_node_t *n, const char *what, const ch
 	return *out ? 0 : loader_oom(ld);
 }
 
-int loader_get_nonempty(struct loader *ld, yaml_node_t *n, const char *what,
-			const char **out)
+int loader_get_nonempty(struct loader *ld, yaml_node_t *n, const char *what, const char **out)
 {
 	int r = loader_get_str(ld, n, what, out);
 
@@ -393,10 +391,10 @@ int loader_get_nonempty(struct loader *ld, yaml_node_t *n, const char *what,
 int loader_get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out)
 {
 	/* YAML 1.1 booleans, as go-yaml reads them into a bool. */
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
-					   "on", "On", "ON" };
-	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO",
-					  "off", "Off", "OFF" };
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes",
+					   "YES",  "on",   "On",   "ON" };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No",
+					  "NO",    "off",   "Off",   "OFF" };
 	char q[80];
 	const char *v;
 	int r = loader_get_scalar(ld, n, what, &v);
@@ -417,8 +415,8 @@ int loader_get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *o
 			      what, loader_quote_node(q, n));
 }
 
-int loader_get_uint(struct loader *ld, yaml_node_t *n, const char *what,
-		    unsigned long long min, unsigned long long max, unsigned long long *out)
+int loader_get_uint(struct loader *ld, yaml_node_t *n, const char *what, unsigned long long min,
+		    unsigned long long max, unsigned long long *out)
 {
 	unsigned long long v = 0;
 	unsigned base = 10;
@@ -460,8 +458,8 @@ int loader_get_uint(struct loader *ld, yaml_node_t *n, const char *what,
 	return 0;
 }
 
-int loader_get_enum(struct loader *ld, yaml_node_t *n, const char *what,
-		    const char *const *names, size_t count, const char *expect, int *out)
+int loader_get_enum(struct loader *ld, yaml_node_t *n, const char *what, const char *const *names,
+		    size_t count, const char *expect, int *out)
 {
 	char q[80];
 	const char *v;
@@ -600,10 +598,10 @@ static int collect_pairs(struct loader *ld, yaml_node_t *map, const char *what, 
 				yaml_node_t *m = loader_node(ld, items[i]);
 
 				if (!m || m->type != YAML_MAPPING_NODE)
-					return loader_fail_at(
-						ld, loader_node_pos(ld, m ? m : val),
-						"%s: \"<<\" expects a mapping or a list of mappings",
-						what);
+					return loader_fail_at(ld, loader_node_pos(ld, m ? m : val),
+							      "%s: \"<<\" expects a mapping or a "
+							      "list of mappings",
+							      what);
 				r = collect_pairs(ld, m, what, false, depth + 1, v, n, cap);
 				if (r < 0)
 					return r;
@@ -781,8 +779,8 @@ static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
 		if (p->context) {
 			struct conf_pos c = mark_pos(ld, &p->context_mark);
 
-			snprintf(ctx, sizeof(ctx), " (%s at line %d, column %d)", p->context, c.line,
-				 c.col);
+			snprintf(ctx, sizeof(ctx), " (%s at line %d, column %d)", p->context,
+				 c.line, c.col);
 		}
 		return loader_fail_at(ld, pos, "YAML syntax error: %s%s",
 				      p->problem ? p->problem : "unknown error", ctx);
@@ -803,9 +801,9 @@ static int check_rest(struct loader *ld, yaml_parser_t *p)
 		return yaml_fail(ld, p);
 	root = yaml_document_get_root_node(&next);
 	if (root)
-		r = loader_warn_at(
-			ld, loader_node_pos(ld, root),
-			"only the first YAML document is read; this one and any after it are ignored");
+		r = loader_warn_at(ld, loader_node_pos(ld, root),
+				   "only the first YAML document is read; this one and any after "
+				   "it are ignored");
 	yaml_document_delete(&next);
 	return r;
 }

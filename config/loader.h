@@ -71,8 +71,12 @@ struct loader_keys {
 	size_t n_mihomo;
 };
 
-#define LOADER_KEYS(ours, mihomo) \
-	{ ours, sizeof(ours) / sizeof(ours[0]), mihomo, sizeof(mihomo) / sizeof(mihomo[0]) }
+/* clang-format off: one initializer, one line */
+#define LOADER_KEYS(ours, mihomo)                                                                \
+	{                                                                                        \
+		ours, sizeof(ours) / sizeof(ours[0]), mihomo, sizeof(mihomo) / sizeof(mihomo[0]) \
+	}
+/* clang-format on */
 
 /* --- setup ----------------------------------------------------------------- */
 

@@ -40,8 +40,8 @@ static long parse_port(const char *s)
 
 /* One entry (already trimmed, NUL-terminated, scheme kept) -> "ip:port" or
  * "[ip6]:port" appended to csv at *used. */
-static int parse_entry(char *tok, char *csv, size_t cap, size_t *used,
-		       bool *tcp, char *err, size_t errlen)
+static int parse_entry(char *tok, char *csv, size_t cap, size_t *used, bool *tcp, char *err,
+		       size_t errlen)
 {
 	char shown[NAMESERVERS_ENTRY_MAX];
 	unsigned char addr[16];
@@ -89,15 +89,14 @@ static int parse_entry(char *tok, char *csv, size_t cap, size_t *used,
 	if (port != NULL) {
 		portnum = parse_port(port);
 		if (portnum < 0) {
-			set_err(err, errlen, "--dns-server: cannot parse '%s': %s",
-				shown, "port must be 1-65535");
+			set_err(err, errlen, "--dns-server: cannot parse '%s': %s", shown,
+				"port must be 1-65535");
 			return -EINVAL;
 		}
 	}
 
-	n = snprintf(csv + *used, cap - *used, "%s%s%s%s:%ld",
-		     *used > 0 ? "," : "", family == AF_INET6 ? "[" : "", host,
-		     family == AF_INET6 ? "]" : "", portnum);
+	n = snprintf(csv + *used, cap - *used, "%s%s%s%s:%ld", *used > 0 ? "," : "",
+		     family == AF_INET6 ? "[" : "", host, family == AF_INET6 ? "]" : "", portnum);
 	if (n < 0 || (size_t)n >= cap - *used)
 		return -ENOBUFS;
 	*used += (size_t)n;
@@ -109,8 +108,8 @@ bad_addr:
 	return -EINVAL;
 }
 
-int nameservers_parse(const char *servers, char *csv, size_t cap,
-			   bool *tcp, char *err, size_t errlen)
+int nameservers_parse(const char *servers, char *csv, size_t cap, bool *tcp, char *err,
+		      size_t errlen)
 {
 	char tok[NAMESERVERS_ENTRY_MAX];
 	const char *p, *comma, *b, *e;
@@ -135,14 +134,14 @@ int nameservers_parse(const char *servers, char *csv, size_t cap,
 			e--;
 		len = (size_t)(e - b);
 		if (len == 0) {
-			set_err(err, errlen, "--dns-server: cannot parse '%s'%s",
-				servers, ": empty entry");
+			set_err(err, errlen, "--dns-server: cannot parse '%s'%s", servers,
+				": empty entry");
 			ret = -EINVAL;
 			goto out;
 		}
 		if (len >= sizeof(tok)) {
-			set_err(err, errlen, "--dns-server: cannot parse '%s'%s",
-				servers, ": entry too long");
+			set_err(err, errlen, "--dns-server: cannot parse '%s'%s", servers,
+				": entry too long");
 			ret = -EINVAL;
 			goto out;
 		}

@@ -140,8 +140,8 @@ static bool ipv6_text_valid(const char *s, size_t n)
 /* Percent-decodes s[from, to) into dst (cap 256, NUL-terminated). Raw bytes
  * are taken as they are: the caller already refused control characters
  * and the delimiters that end the field. */
-static int decode_field(const struct url_parser *p, size_t from, size_t to,
-			char *dst, const char *what)
+static int decode_field(const struct url_parser *p, size_t from, size_t to, char *dst,
+			const char *what)
 {
 	size_t n = 0;
 
@@ -153,7 +153,8 @@ static int decode_field(const struct url_parser *p, size_t from, size_t to,
 			int lo = i + 2 < to ? hex_val(p->s[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0)
-				return url_fail(p, i, "'%%' in %s must be followed by two hex digits",
+				return url_fail(p, i,
+						"'%%' in %s must be followed by two hex digits",
 						what);
 			c = (char)(hi << 4 | lo);
 			if (c == '\0')
@@ -169,8 +170,7 @@ static int decode_field(const struct url_parser *p, size_t from, size_t to,
 }
 
 /* userinfo is s[from, to): "user" or "user:pass". */
-static int parse_userinfo(const struct url_parser *p, size_t from, size_t to,
-			  struct proxy_url *out)
+static int parse_userinfo(const struct url_parser *p, size_t from, size_t to, struct proxy_url *out)
 {
 	const char *colon = memchr(p->s + from, ':', to - from);
 	size_t ue = colon ? (size_t)(colon - p->s) : to;
@@ -198,8 +198,7 @@ static int parse_userinfo(const struct url_parser *p, size_t from, size_t to,
  * (as curl and Go's net/url read it; a raw '@' is not allowed in userinfo
  * by RFC 3986, so any earlier one is the user's and must be %40). *at is
  * NULL when there is none; an earlier '@' is an error at the first. */
-static int find_userinfo_end(const struct url_parser *p, size_t from, size_t to,
-			     const char **at)
+static int find_userinfo_end(const struct url_parser *p, size_t from, size_t to, const char **at)
 {
 	const char *first = memchr(p->s + from, '@', to - from);
 	size_t extra = 0;
@@ -247,7 +246,8 @@ static int check_hostname(const struct url_parser *p, size_t from, size_t to)
 		if (!is_alpha((char)c) && !is_digit((char)c) && c != '-' && c != '_') {
 			if (c < 0x80)
 				return url_fail(p, i, "invalid character '%c' in host", c);
-			return url_fail(p, i, "invalid byte 0x%02x in host (use the punycode form)", c);
+			return url_fail(p, i, "invalid byte 0x%02x in host (use the punycode form)",
+					c);
 		}
 		if (i - label >= 63)
 			return url_fail(p, label, "host name label longer than 63 bytes");
@@ -294,8 +294,8 @@ int proxy_url_parse(const char *s, struct proxy_url *out, char *err, size_t errl
 	}
 
 	/* scheme "://" */
-	for (i = 0; is_alpha(s[i]) || (i > 0 && (is_digit(s[i]) || s[i] == '+' ||
-						 s[i] == '-' || s[i] == '.'));
+	for (i = 0; is_alpha(s[i]) ||
+		    (i > 0 && (is_digit(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'));
 	     i++)
 		;
 	if (i == 0 || s[i] != ':') {
@@ -312,7 +312,8 @@ int proxy_url_parse(const char *s, struct proxy_url *out, char *err, size_t errl
 		out->scheme = PROXY_HTTPS;
 		out->port = 443;
 	} else {
-		r = url_fail(&p, 0, "unknown scheme \"%.*s\" (expected socks5, socks5h, http or https)",
+		r = url_fail(&p, 0,
+			     "unknown scheme \"%.*s\" (expected socks5, socks5h, http or https)",
 			     (int)(i < 16 ? i : 16), s);
 		goto out;
 	}
@@ -330,7 +331,8 @@ int proxy_url_parse(const char *s, struct proxy_url *out, char *err, size_t errl
 		goto out;
 	if (!at && strchr(s + auth_end, '@')) {
 		/* Said before the "user:pass" part is misread as host:port. */
-		r = url_fail(&p, auth_end, "'%c' before '@': percent-encode '/', '?' and '#' in user or password",
+		r = url_fail(&p, auth_end,
+			     "'%c' before '@': percent-encode '/', '?' and '#' in user or password",
 			     s[auth_end]);
 		goto out;
 	}
@@ -403,7 +405,8 @@ int proxy_url_parse(const char *s, struct proxy_url *out, char *err, size_t errl
 	else if (s[auth_end] == '#')
 		r = url_fail(&p, auth_end, "fragment not allowed in a proxy URL");
 	else
-		r = url_fail(&p, auth_end + 1, "path not allowed in a proxy URL (only a trailing '/')");
+		r = url_fail(&p, auth_end + 1,
+			     "path not allowed in a proxy URL (only a trailing '/')");
 out:
 	if (r < 0)
 		memset(out, 0, sizeof(*out));

@@ -57,11 +57,11 @@ struct rule_spec {
 	struct rule_cidr cidr;     /* IP-CIDR, SRC-IP-CIDR */
 	struct rule_range *ranges; /* ports, UID: in the order written */
 	size_t n_ranges;
-	struct rule_spec *sub;     /* AND / OR / NOT operands, in order */
+	struct rule_spec *sub; /* AND / OR / NOT operands, in order */
 	size_t n_sub;
-	char *target;              /* NULL unless parsed with a target */
-	char *text;                /* the whole rule, trimmed; NULL in operands */
-	struct conf_pos pos;       /* of the type name */
+	char *target;        /* NULL unless parsed with a target */
+	char *text;          /* the whole rule, trimmed; NULL in operands */
+	struct conf_pos pos; /* of the type name */
 	struct conf_pos payload_pos;
 	struct conf_pos target_pos;
 };

@@ -55,10 +55,22 @@ static const struct {
  * candidates for did-you-mean too, so that "PROCESS-NAME-REGX" is not
  * offered as PROCESS-NAME, yet only our own types are ever suggested. */
 static const char *const mihomo_only_types[] = {
-	"GEOSITE",  "GEOIP",   "SRC-GEOIP", "IP-ASN",  "SRC-IP-ASN",
-	"IP-SUFFIX", "SRC-IP-SUFFIX", "IN-PORT", "IN-TYPE", "IN-USER",
-	"IN-NAME",  "DSCP",    "PROCESS-NAME-REGEX", "PROCESS-PATH-REGEX",
-	"SUB-RULE", "DOMAIN-WILDCARD",
+	"GEOSITE",
+	"GEOIP",
+	"SRC-GEOIP",
+	"IP-ASN",
+	"SRC-IP-ASN",
+	"IP-SUFFIX",
+	"SRC-IP-SUFFIX",
+	"IN-PORT",
+	"IN-TYPE",
+	"IN-USER",
+	"IN-NAME",
+	"DSCP",
+	"PROCESS-NAME-REGEX",
+	"PROCESS-PATH-REGEX",
+	"SUB-RULE",
+	"DOMAIN-WILDCARD",
 };
 
 const char *rules_type_name(enum rule_type type)
@@ -177,8 +189,8 @@ static char *dup_range(const char *s, size_t a, size_t b)
 
 /* --- shared payload parsers ----------------------------------------------- */
 
-int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out,
-		      size_t *out_len, const char **why)
+int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out, size_t *out_len,
+		      const char **why)
 {
 	size_t start = 0;
 
@@ -199,8 +211,8 @@ int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out,
 
 		if (c != '.') {
 			bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-				  is_digit((char)c) || c == '-' || c == '_' ||
-				  c >= 0x80 || (wildcard && c == '*');
+				  is_digit((char)c) || c == '-' || c == '_' || c >= 0x80 ||
+				  (wildcard && c == '*');
 
 			if (!ok) {
 				*why = "unexpected character (a name holds letters, "
@@ -218,8 +230,7 @@ int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out,
 			*why = "label longer than 63 bytes";
 			return -EINVAL;
 		}
-		if (wildcard && memchr(out + start, '*', i - start) &&
-		    i - start != 1) {
+		if (wildcard && memchr(out + start, '*', i - start) && i - start != 1) {
 			*why = "'*' must be a whole label";
 			return -EINVAL;
 		}
@@ -232,8 +243,7 @@ int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out,
 	return 0;
 }
 
-int rules_cidr_parse(const char *s, size_t len, struct rule_cidr *out,
-		     const char **why)
+int rules_cidr_parse(const char *s, size_t len, struct rule_cidr *out, const char **why)
 {
 	const char *slash = memchr(s, '/', len);
 	char text[48];
@@ -272,14 +282,13 @@ int rules_cidr_parse(const char *s, size_t len, struct rule_cidr *out,
 	}
 	if (plen_len == 0 || plen > max || (plen_len > 1 && slash[1] == '0')) {
 		memset(out, 0, sizeof(*out));
-		*why = v6 ? "prefix length must be 0..128"
-			  : "prefix length must be 0..32";
+		*why = v6 ? "prefix length must be 0..128" : "prefix length must be 0..32";
 		return -EINVAL;
 	}
 	out->family = v6 ? 6 : 4;
 	out->plen = (uint8_t)plen;
 	for (unsigned bit = plen; bit < max; bit++)
-		out->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+		out->addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
 	return 0;
 }
 
@@ -287,8 +296,8 @@ int rules_cidr_parse(const char *s, size_t len, struct rule_cidr *out,
 
 /* "443", "8000-9000", "80/443/8000-8080" (blanks around parts allowed)
  * into spec->ranges; values 0..max. */
-static int parse_ranges(const struct rp *p, size_t a, size_t b, uint32_t max,
-			const char *what, struct rule_spec *out)
+static int parse_ranges(const struct rp *p, size_t a, size_t b, uint32_t max, const char *what,
+			struct rule_spec *out)
 {
 	size_t n = 1, k = 0, i = a;
 	char q[400];
@@ -337,8 +346,8 @@ static int parse_ranges(const struct rp *p, size_t a, size_t b, uint32_t max,
 			v[1] = v[0];
 		if (v[0] > v[1]) {
 			conf_err_quote(q, sizeof(q), p->s + ea, eb - ea);
-			return fail(p, ea, "bad %s range '%s': %u is above %u", what,
-				    q, (unsigned)v[0], (unsigned)v[1]);
+			return fail(p, ea, "bad %s range '%s': %u is above %u", what, q,
+				    (unsigned)v[0], (unsigned)v[1]);
 		}
 		out->ranges[k].lo = (uint32_t)v[0];
 		out->ranges[k].hi = (uint32_t)v[1];
@@ -402,8 +411,8 @@ static bool regex_too_big(const char *s)
 			if (s[j] == ']')
 				j++;
 			while (s[j] && s[j] != ']') {
-				if (s[j] == '[' && (s[j + 1] == ':' || s[j + 1] == '.' ||
-						    s[j + 1] == '=')) {
+				if (s[j] == '[' &&
+				    (s[j + 1] == ':' || s[j + 1] == '.' || s[j + 1] == '=')) {
 					const char *e = strchr(s + j + 2, s[j + 1]);
 
 					j = e && e[1] == ']' ? (size_t)(e - s) + 2 : j + 1;
@@ -547,12 +556,16 @@ static int parse_tail(const struct rp *p, size_t c, size_t b, enum pmode mode,
 		if (!eq_nocase(p->s + fa, fb - fa, "no-resolve")) {
 			if (mode == MODE_LINE)
 				return fail(p, fa, "unknown option '%s': expected no-resolve", q);
-			return fail(p, fa, "unexpected '%s': expected no-resolve or nothing "
-				    "(%s take no target)", q, mode_where(mode));
+			return fail(p, fa,
+				    "unexpected '%s': expected no-resolve or nothing "
+				    "(%s take no target)",
+				    q, mode_where(mode));
 		}
 		if (out->type != RULE_IP_CIDR && out->type != RULE_RULE_SET)
-			return fail(p, fa, "no-resolve is not allowed on %s (only on "
-				    "IP-CIDR, IP-CIDR6 and RULE-SET)", name);
+			return fail(p, fa,
+				    "no-resolve is not allowed on %s (only on "
+				    "IP-CIDR, IP-CIDR6 and RULE-SET)",
+				    name);
 		out->no_resolve = true;
 	}
 	return 0;
@@ -573,12 +586,12 @@ static size_t match_paren(const char *s, size_t o, size_t b)
 	return b;
 }
 
-static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode,
-		      int depth, struct rule_spec *out);
+static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode, int depth,
+		      struct rule_spec *out);
 
 /* AND / OR / NOT: s[rest, b) is "((SUB),(SUB)...)[,TARGET][,options]". */
-static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mode,
-		       int depth, struct rule_spec *out)
+static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mode, int depth,
+		       struct rule_spec *out)
 {
 	const char *name = rules_type_name(out->type);
 	size_t o = rest, close, i, cap = 0;
@@ -588,8 +601,8 @@ static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mod
 		o++;
 	out->payload_pos = pos_at(p, o);
 	if (o >= b || p->s[o] != '(')
-		return fail(p, o, "expected '(' after %s: write %s,((RULE),(RULE))%s",
-			    name, name, mode == MODE_LINE ? ",TARGET" : "");
+		return fail(p, o, "expected '(' after %s: write %s,((RULE),(RULE))%s", name, name,
+			    mode == MODE_LINE ? ",TARGET" : "");
 	close = match_paren(p->s, o, b);
 	if (close >= b)
 		return fail(p, o, "unbalanced '(': no matching ')'");
@@ -622,8 +635,7 @@ static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mod
 		}
 		memset(&out->sub[out->n_sub], 0, sizeof(out->sub[0]));
 		out->n_sub++;
-		err = parse_rule(p, i + 1, j, MODE_SUB, depth + 1,
-				 &out->sub[out->n_sub - 1]);
+		err = parse_rule(p, i + 1, j, MODE_SUB, depth + 1, &out->sub[out->n_sub - 1]);
 		if (err)
 			return err;
 		i = j + 1;
@@ -651,8 +663,8 @@ static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mod
 
 /* DOMAIN-REGEX: the pattern may hold commas, so on a rules: line the
  * target is the last field (as mihomo reads it) and no option follows. */
-static int parse_regex_rule(const struct rp *p, size_t rest, size_t b,
-			    enum pmode mode, struct rule_spec *out)
+static int parse_regex_rule(const struct rp *p, size_t rest, size_t b, enum pmode mode,
+			    struct rule_spec *out)
 {
 	size_t pa = rest, pb = b, ta, tb;
 
@@ -673,7 +685,8 @@ static int parse_regex_rule(const struct rp *p, size_t rest, size_t b,
 		if (ta == tb)
 			return fail(p, ta, "empty target after payload");
 		if (eq_nocase(p->s + ta, tb - ta, "no-resolve"))
-			return fail(p, ta, "no-resolve is not allowed on DOMAIN-REGEX "
+			return fail(p, ta,
+				    "no-resolve is not allowed on DOMAIN-REGEX "
 				    "(only on IP-CIDR, IP-CIDR6 and RULE-SET)");
 		out->target = dup_range(p->s, ta, tb);
 		if (!out->target)
@@ -688,8 +701,8 @@ static int parse_regex_rule(const struct rp *p, size_t rest, size_t b,
 	return parse_regex(p, pa, pb, out);
 }
 
-static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode,
-		      int depth, struct rule_spec *out)
+static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode, int depth,
+		      struct rule_spec *out)
 {
 	size_t ta, tb, t_end, rest, pa, pb, c, a0 = a;
 	const char *name;
@@ -752,8 +765,8 @@ static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode,
 	return parse_tail(p, c, b, mode, out);
 }
 
-static int parse_top(const char *s, size_t len, const struct conf_pos *pos,
-		     enum pmode mode, struct rule_spec *out, struct conf_err *err)
+static int parse_top(const char *s, size_t len, const struct conf_pos *pos, enum pmode mode,
+		     struct rule_spec *out, struct conf_err *err)
 {
 	struct rp p = {
 		.s = s,
@@ -777,14 +790,14 @@ static int parse_top(const char *s, size_t len, const struct conf_pos *pos,
 	return r;
 }
 
-int rules_parse_line(const char *s, size_t len, const struct conf_pos *pos,
-		     struct rule_spec *out, struct conf_err *err)
+int rules_parse_line(const char *s, size_t len, const struct conf_pos *pos, struct rule_spec *out,
+		     struct conf_err *err)
 {
 	return parse_top(s, len, pos, MODE_LINE, out, err);
 }
 
-int rules_parse_entry(const char *s, size_t len, const struct conf_pos *pos,
-		      struct rule_spec *out, struct conf_err *err)
+int rules_parse_entry(const char *s, size_t len, const struct conf_pos *pos, struct rule_spec *out,
+		      struct conf_err *err)
 {
 	return parse_top(s, len, pos, MODE_ENTRY, out, err);
 }

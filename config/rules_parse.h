@@ -47,13 +47,13 @@
  * need not be NUL-terminated). pos: where s[0] is. out is cleared first;
  * on error it is left cleared and err (if not NULL) says why. Returns 0,
  * -EINVAL or -ENOMEM. */
-int rules_parse_line(const char *s, size_t len, const struct conf_pos *pos,
-		     struct rule_spec *out, struct conf_err *err);
+int rules_parse_line(const char *s, size_t len, const struct conf_pos *pos, struct rule_spec *out,
+		     struct conf_err *err);
 
 /* A classical rule-set entry: as a rules: line without target; RULE-SET
  * and MATCH refused. Same contract as rules_parse_line. */
-int rules_parse_entry(const char *s, size_t len, const struct conf_pos *pos,
-		      struct rule_spec *out, struct conf_err *err);
+int rules_parse_entry(const char *s, size_t len, const struct conf_pos *pos, struct rule_spec *out,
+		      struct conf_err *err);
 
 /* The canonical name of a type ("DOMAIN-SUFFIX"); static storage. */
 const char *rules_type_name(enum rule_type type);
@@ -64,11 +64,10 @@ const char *rules_type_name(enum rule_type type);
 /* A name as DOMAIN takes it into out (at least RULES_DOMAIN_MAX + 1
  * bytes, NUL-terminated, lower case, trailing dot dropped). wildcard: a
  * label may be exactly "*" (rule-set domain patterns). */
-int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out,
-		      size_t *out_len, const char **why);
+int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out, size_t *out_len,
+		      const char **why);
 
 /* "address/length" (blanks not allowed inside). */
-int rules_cidr_parse(const char *s, size_t len, struct rule_cidr *out,
-		     const char **why);
+int rules_cidr_parse(const char *s, size_t len, struct rule_cidr *out, const char **why);
 
 #endif

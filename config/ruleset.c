@@ -84,8 +84,7 @@ size_t ruleset_count(const struct ruleset *rs)
 	return rs->n;
 }
 
-const char *ruleset_domain(const struct ruleset *rs, size_t i, size_t *len,
-			   unsigned *kind)
+const char *ruleset_domain(const struct ruleset *rs, size_t i, size_t *len, unsigned *kind)
 {
 	*len = rs->domains[i].len;
 	*kind = rs->domains[i].kind;
@@ -155,8 +154,7 @@ static int grow(struct ruleset *rs)
 	return 0;
 }
 
-static int add_domain(struct loader *L, const char *s, size_t len,
-		      const struct conf_pos *pos)
+static int add_domain(struct loader *L, const char *s, size_t len, const struct conf_pos *pos)
 {
 	struct ruleset *rs = L->rs;
 	unsigned kind = RULESET_MATCH_SELF;
@@ -183,8 +181,7 @@ static int add_domain(struct loader *L, const char *s, size_t len,
 		rs->names = p;
 		rs->names_cap = ncap;
 	}
-	if (rules_domain_norm(s + skip, len - skip, true, rs->names + rs->names_len,
-			      &n, &why)) {
+	if (rules_domain_norm(s + skip, len - skip, true, rs->names + rs->names_len, &n, &why)) {
 		conf_err_quote(q, sizeof(q), s, len);
 		return conf_err_set(L->err, pos, "bad domain '%s': %s", q, why);
 	}
@@ -199,8 +196,7 @@ static int add_domain(struct loader *L, const char *s, size_t len,
 }
 
 /* One entry, s[0, len) as written at pos; blanks around it are dropped. */
-static int add_entry(struct loader *L, const char *s, size_t len,
-		     struct conf_pos pos)
+static int add_entry(struct loader *L, const char *s, size_t len, struct conf_pos pos)
 {
 	struct ruleset *rs = L->rs;
 	const char *why;
@@ -261,7 +257,9 @@ static int load_text(struct loader *L)
 			s++;
 		if (s < e && *s != '#') {
 			if (memchr(s, '\0', (size_t)(e - s))) {
-				pos.col = (int)((const char *)memchr(s, '\0', (size_t)(e - s)) - b) + 1;
+				pos.col =
+					(int)((const char *)memchr(s, '\0', (size_t)(e - s)) - b) +
+					1;
 				return conf_err_set(L->err, &pos, "unexpected NUL byte");
 			}
 			pos.col = (int)(s - b) + 1;
@@ -359,8 +357,7 @@ static int yaml_fail(struct loader *L, const yaml_parser_t *parser)
 				    "bad YAML: tab used for indentation (YAML allows only spaces)");
 	}
 	if (parser->context)
-		return conf_err_set(L->err, &pos, "bad YAML: %s %s", what,
-				    parser->context);
+		return conf_err_set(L->err, &pos, "bad YAML: %s %s", what, parser->context);
 	return conf_err_set(L->err, &pos, "bad YAML: %s", what);
 }
 
@@ -377,11 +374,9 @@ static int skip_node(struct loader *L, yaml_parser_t *parser, yaml_event_t *ev)
 	int depth = 0, r = 0;
 
 	for (;;) {
-		if (ev->type == YAML_SEQUENCE_START_EVENT ||
-		    ev->type == YAML_MAPPING_START_EVENT)
+		if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT)
 			depth++;
-		else if (ev->type == YAML_SEQUENCE_END_EVENT ||
-			 ev->type == YAML_MAPPING_END_EVENT)
+		else if (ev->type == YAML_SEQUENCE_END_EVENT || ev->type == YAML_MAPPING_END_EVENT)
 			depth--;
 		yaml_event_delete(ev);
 		if (depth <= 0)
@@ -420,8 +415,7 @@ static int load_payload(struct loader *L, yaml_parser_t *parser, yaml_event_t *e
 		pos = mark_pos(L, &ev->start_mark);
 		if (ev->type != YAML_SCALAR_EVENT) {
 			yaml_event_delete(ev);
-			return conf_err_set(L->err, &pos,
-					    "expected a string in the payload list");
+			return conf_err_set(L->err, &pos, "expected a string in the payload list");
 		}
 		if (ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
 		    ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
@@ -484,8 +478,7 @@ static int load_yaml(struct loader *L)
 			break;
 		}
 		kpos = mark_pos(L, &ev.start_mark);
-		is_payload = ev.type == YAML_SCALAR_EVENT &&
-			     ev.data.scalar.length == 7 &&
+		is_payload = ev.type == YAML_SCALAR_EVENT && ev.data.scalar.length == 7 &&
 			     memcmp(ev.data.scalar.value, "payload", 7) == 0;
 		r = skip_node(L, &parser, &ev);
 		if (r)
@@ -517,9 +510,8 @@ out:
 /* --- loading ----------------------------------------------------------------- */
 
 int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
-			enum ruleset_format format, const char *file,
-			const char *buf, size_t len, struct ruleset **out,
-			struct conf_err *err)
+			enum ruleset_format format, const char *file, const char *buf, size_t len,
+			struct ruleset **out, struct conf_err *err)
 {
 	struct loader L = { .buf = buf, .len = len, .err = err };
 	struct ruleset *rs;
@@ -616,9 +608,8 @@ out:
 	return r;
 }
 
-int ruleset_load_file(const char *name, enum ruleset_behavior behavior,
-		      enum ruleset_format format, const char *path,
-		      const struct conf_pos *pos, struct ruleset **out,
+int ruleset_load_file(const char *name, enum ruleset_behavior behavior, enum ruleset_format format,
+		      const char *path, const struct conf_pos *pos, struct ruleset **out,
 		      struct conf_err *err)
 {
 	char *buf;
@@ -628,8 +619,8 @@ int ruleset_load_file(const char *name, enum ruleset_behavior behavior,
 	*out = NULL;
 	r = read_file(path, &buf, &len);
 	if (r) {
-		conf_err_set(err, pos, "cannot read rule-set '%s' from '%s': %s",
-			     name, path, strerror(-r));
+		conf_err_set(err, pos, "cannot read rule-set '%s' from '%s': %s", name, path,
+			     strerror(-r));
 		return r;
 	}
 	r = ruleset_load_buffer(name, behavior, format, path, buf, len, out, err);

@@ -47,17 +47,15 @@ int ruleset_format_from_name(const char *s, enum ruleset_format *out);
  * (the provider's place in the config), naming the path and strerror.
  * *out is cleared first. 0, -EINVAL (err filled), -ENOMEM or -errno of
  * the read. */
-int ruleset_load_file(const char *name, enum ruleset_behavior behavior,
-		      enum ruleset_format format, const char *path,
-		      const struct conf_pos *pos, struct ruleset **out,
+int ruleset_load_file(const char *name, enum ruleset_behavior behavior, enum ruleset_format format,
+		      const char *path, const struct conf_pos *pos, struct ruleset **out,
 		      struct conf_err *err);
 
 /* The same from memory: buf[0, len) (need not be NUL-terminated); file is
  * the name errors carry. Returns 0, -EINVAL (err filled) or -ENOMEM. */
 int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
-			enum ruleset_format format, const char *file,
-			const char *buf, size_t len, struct ruleset **out,
-			struct conf_err *err);
+			enum ruleset_format format, const char *file, const char *buf, size_t len,
+			struct ruleset **out, struct conf_err *err);
 
 void ruleset_free(struct ruleset *rs);
 
@@ -67,8 +65,7 @@ size_t ruleset_count(const struct ruleset *rs);
 
 /* Entry i (< ruleset_count) of a domain set: the name without its "+." or
  * "." marker (NUL-terminated, *len bytes) and its RULESET_MATCH_* kind. */
-const char *ruleset_domain(const struct ruleset *rs, size_t i, size_t *len,
-			   unsigned *kind);
+const char *ruleset_domain(const struct ruleset *rs, size_t i, size_t *len, unsigned *kind);
 /* Entry i of an ipcidr set. */
 const struct rule_cidr *ruleset_cidr(const struct ruleset *rs, size_t i);
 /* Entry i of a classical set (target NULL). */

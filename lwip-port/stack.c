@@ -181,8 +181,8 @@ static void stack_udp_deliver(struct stack *s, struct pbuf *p, u16_t hlen)
 	s->cbs.udp_input(s->arg, &src, sport, &dst, dport, p);
 }
 
-int stack_udp_send(struct stack *s, const ip_addr_t *from, uint16_t fport,
-		   const ip_addr_t *to, uint16_t tport, const void *data, size_t len)
+int stack_udp_send(struct stack *s, const ip_addr_t *from, uint16_t fport, const ip_addr_t *to,
+		   uint16_t tport, const void *data, size_t len)
 {
 	size_t iph = IP_IS_V6(to) ? IP6_HLEN : IP_HLEN;
 	struct udp_hdr *uh;
@@ -206,7 +206,8 @@ int stack_udp_send(struct stack *s, const ip_addr_t *from, uint16_t fport,
 	memcpy((u8_t *)p->payload + UDP_HLEN, data, len);
 	/* With checksum offload the TUN completes it (NEEDS_CSUM); else a
 	 * full checksum, where 0 is sent as 0xffff (0 means "none"). */
-	IF__NETIF_CHECKSUM_ENABLED(&s->netif, NETIF_CHECKSUM_GEN_UDP) {
+	IF__NETIF_CHECKSUM_ENABLED(&s->netif, NETIF_CHECKSUM_GEN_UDP)
+	{
 		u16_t c = ip_chksum_pseudo(p, IP_PROTO_UDP, p->tot_len, from, to);
 
 		uh->chksum = c == 0 ? 0xffff : c;
@@ -330,8 +331,8 @@ int stack_hook_ip4_input(struct pbuf *p, struct netif *inp)
 	 * multicast address; lwIP's reply path assumes it cannot. */
 	if (ip4_addr_isany_val(iph->dest) || ip4_addr_isany_val(iph->src) ||
 	    ip4_addr_ismulticast(&iph->dest) || ip4_addr_ismulticast(&iph->src) ||
-	    ip4_addr_isbroadcast_u32(iph->dest.addr, inp) ||
-	    iph->dest.addr == IPADDR_BROADCAST || iph->src.addr == IPADDR_BROADCAST) {
+	    ip4_addr_isbroadcast_u32(iph->dest.addr, inp) || iph->dest.addr == IPADDR_BROADCAST ||
+	    iph->src.addr == IPADDR_BROADCAST) {
 		stack_drop(p, &s->counters.dropped_malformed);
 		return 1;
 	}
@@ -384,8 +385,7 @@ int stack_hook_ip6_input(struct pbuf *p, struct netif *inp)
 		stack_drop(p, &s->counters.dropped_unsupported);
 		return 1;
 	}
-	if (nexth != IP6_NEXTH_TCP &&
-	    (nexth != IP6_NEXTH_UDP || s->cbs.udp_input == NULL)) {
+	if (nexth != IP6_NEXTH_TCP && (nexth != IP6_NEXTH_UDP || s->cbs.udp_input == NULL)) {
 		if (off == IP6_HLEN)
 			return 0; /* lwIP's own path: ICMPv6 for us or dropped */
 		stack_drop(p, &s->counters.dropped_unsupported);
@@ -404,8 +404,8 @@ int stack_hook_ip6_input(struct pbuf *p, struct netif *inp)
 
 		ip6_addr_copy_from_packed(d, ip6h->dest);
 		ip6_addr_copy_from_packed(sa, ip6h->src);
-		if (ip6_addr_isany(&d) || ip6_addr_isany(&sa) ||
-		    ip6_addr_ismulticast(&d) || ip6_addr_ismulticast(&sa)) {
+		if (ip6_addr_isany(&d) || ip6_addr_isany(&sa) || ip6_addr_ismulticast(&d) ||
+		    ip6_addr_ismulticast(&sa)) {
 			stack_drop(p, &s->counters.dropped_malformed);
 			return 1;
 		}
@@ -465,7 +465,7 @@ void stack_set_csum_offload(struct stack *s, bool on)
 {
 	NETIF_SET_CHECKSUM_CTRL(&s->netif,
 				on ? NETIF_CHECKSUM_ENABLE_ALL &
-					     ~(NETIF_CHECKSUM_GEN_TCP | NETIF_CHECKSUM_GEN_UDP)
+						~(NETIF_CHECKSUM_GEN_TCP | NETIF_CHECKSUM_GEN_UDP)
 				   : NETIF_CHECKSUM_ENABLE_ALL);
 }
 
@@ -478,8 +478,7 @@ void stack_set_csum_offload(struct stack *s, bool on)
  * with inet_chksum, which serves IP headers too and so cannot skip. */
 unsigned short stack_hook_chksum_copy(void *dst, const void *src, unsigned short len)
 {
-	if (netif_list != NULL &&
-	    !NETIF_CHECKSUM_ENABLED(netif_list, NETIF_CHECKSUM_GEN_TCP)) {
+	if (netif_list != NULL && !NETIF_CHECKSUM_ENABLED(netif_list, NETIF_CHECKSUM_GEN_TCP)) {
 		memcpy(dst, src, len);
 		return 0;
 	}
@@ -507,8 +506,8 @@ int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg, struct st
 	}
 	/* No IPv4/IPv6 address: the hooks accept any destination and route
 	 * everything back out of this netif. */
-	if (netif_add(&s->netif, IP4_ADDR_ANY4, IP4_ADDR_ANY4, IP4_ADDR_ANY4, s,
-		      stack_netif_init, ip_input) == NULL) {
+	if (netif_add(&s->netif, IP4_ADDR_ANY4, IP4_ADDR_ANY4, IP4_ADDR_ANY4, s, stack_netif_init,
+		      ip_input) == NULL) {
 		free(s);
 		return -ENOMEM;
 	}
@@ -561,8 +560,7 @@ void stack_input(struct stack *s, struct pbuf *p)
 		return;
 	}
 	v = (u8_t)(((const u8_t *)p->payload)[0] >> 4);
-	if ((v == 4 && p->len < IP_HLEN) || (v == 6 && p->len < IP6_HLEN) ||
-	    (v != 4 && v != 6)) {
+	if ((v == 4 && p->len < IP_HLEN) || (v == 6 && p->len < IP6_HLEN) || (v != 4 && v != 6)) {
 		stack_drop(p, &s->counters.dropped_malformed);
 		return;
 	}
@@ -601,8 +599,7 @@ void stack_usage(struct stack_usage *out)
 			continue;
 		/* With MEMP_MEM_MALLOC each pool element is one mem_malloc of
 		 * this size, so it shows in the heap statistics too. */
-		pool_bytes += (size_t)st->used *
-			      (MEMP_SIZE + MEMP_ALIGN_SIZE(memp_pools[i]->size));
+		pool_bytes += (size_t)st->used * (MEMP_SIZE + MEMP_ALIGN_SIZE(memp_pools[i]->size));
 		/* lwIP's own timers (one per running cyclic/TCP timer) come
 		 * and go with lwIP's schedule, not with flows. */
 		if (i == MEMP_SYS_TIMEOUT)

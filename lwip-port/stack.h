@@ -33,21 +33,21 @@ struct stack_cbs {
 	/* Optional. A UDP datagram from src:sport to any dst:dport. payload
 	 * (the UDP payload alone, maybe a chain) passes to the callee. When
 	 * NULL, UDP to foreign addresses is dropped. */
-	void (*udp_input)(void *arg, const ip_addr_t *src, uint16_t sport,
-			  const ip_addr_t *dst, uint16_t dport, struct pbuf *payload);
+	void (*udp_input)(void *arg, const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
+			  uint16_t dport, struct pbuf *payload);
 };
 
 struct stack_counters {
 	uint64_t packets_in;
 	uint64_t packets_out;
-	uint64_t dropped_malformed;  /* bad version, header or length */
+	uint64_t dropped_malformed;   /* bad version, header or length */
 	uint64_t dropped_unsupported; /* non-TCP to a foreign address, IPv6 ext/frag */
-	uint64_t listeners;          /* per-port listen pcbs created */
+	uint64_t listeners;           /* per-port listen pcbs created */
 };
 
 /* mtu: the TUN's MTU (576..65535); TCP's MSS derives from it. */
 T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg,
-		 struct stack **out);
+				struct stack **out);
 /* on: the TUN completes TCP and UDP checksums (tun_csum_offload()), so
  * lwIP leaves them out (the field stays 0) and skips summing the data it
  * copies in tcp_write; IP header, ICMP and ICMPv6 checksums are still
@@ -70,8 +70,8 @@ void stack_input(struct stack *s, struct pbuf *p);
  * address: the original destination of the client's datagram, or any
  * remote, for full-cone replies) to to:tport. Copies data. Returns 0,
  * -EMSGSIZE when it would not fit the MTU, -ENOMEM, or -EIO. */
-int stack_udp_send(struct stack *s, const ip_addr_t *from, uint16_t fport,
-		   const ip_addr_t *to, uint16_t tport, const void *data, size_t len);
+int stack_udp_send(struct stack *s, const ip_addr_t *from, uint16_t fport, const ip_addr_t *to,
+		   uint16_t tport, const void *data, size_t len);
 
 /* REJECT for UDP: an ICMP (ICMPv6) port unreachable to client:cport, as
  * sent by remote for the datagram client:cport -> remote:rport whose UDP
@@ -89,9 +89,9 @@ const struct stack_counters *stack_counters(const struct stack *s);
 /* Sum of lwIP pool elements and heap bytes in use: a test's leak check
  * compares it before and after a scenario. */
 struct stack_usage {
-	unsigned pool_used;  /* all memp pools */
-	unsigned pbufs;      /* PBUF_POOL + PBUF_REF/ROM elements */
-	size_t heap_used;    /* mem_malloc bytes outside pools (PBUF_RAM) */
+	unsigned pool_used; /* all memp pools */
+	unsigned pbufs;     /* PBUF_POOL + PBUF_REF/ROM elements */
+	size_t heap_used;   /* mem_malloc bytes outside pools (PBUF_RAM) */
 };
 void stack_usage(struct stack_usage *out);
 

@@ -11,8 +11,8 @@
 
 /* ---- system ---------------------------------------------------------- */
 #define NO_SYS 1
-#define LWIP_TIMERS 1            /* the loop calls sys_check_timeouts() */
-#define SYS_LIGHTWEIGHT_PROT 0   /* single thread: nothing to protect */
+#define LWIP_TIMERS 1          /* the loop calls sys_check_timeouts() */
+#define SYS_LIGHTWEIGHT_PROT 0 /* single thread: nothing to protect */
 #define LWIP_NETCONN 0
 #define LWIP_SOCKET 0
 #define LWIP_NETIF_API 0
@@ -58,7 +58,7 @@
 #define LWIP_DONT_PROVIDE_BYTEORDER_FUNCTIONS 1
 
 /* ---- link and IP ------------------------------------------------------ */
-#define LWIP_ARP 0               /* TUN: L3 only, no link layer */
+#define LWIP_ARP 0 /* TUN: L3 only, no link layer */
 #define LWIP_ETHERNET 0
 #define LWIP_IPV4 1
 #define LWIP_IPV6 1
@@ -67,7 +67,7 @@
 #define LWIP_DHCP 0
 #define LWIP_AUTOIP 0
 #define LWIP_IGMP 0
-#define LWIP_DNS 0               /* DNS is the resolver module's job (c-ares) */
+#define LWIP_DNS 0 /* DNS is the resolver module's job (c-ares) */
 #define LWIP_SINGLE_NETIF 0
 /* The input hooks (stack.c) hand IPv4 fragments to ip4_reass before the
  * any-destination TCP path; lwIP never fragments what it sends because its

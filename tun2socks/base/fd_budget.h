@@ -36,7 +36,7 @@ enum {
 };
 
 struct fd_budget {
-	unsigned limit;        /* descriptors in all */
+	unsigned limit; /* descriptors in all */
 	unsigned reserve;
 	unsigned dns;
 	unsigned udp;          /* descriptors for UDP sessions */

@@ -142,8 +142,8 @@ uint32_t label_trie_find(const struct label_trie *t, uint32_t parent,
 	}
 }
 
-uint32_t label_trie_child(struct label_trie *t, uint32_t parent,
-			  const struct label_trie_label *l, bool *created)
+uint32_t label_trie_child(struct label_trie *t, uint32_t parent, const struct label_trie_label *l,
+			  bool *created)
 {
 	uint32_t c;
 

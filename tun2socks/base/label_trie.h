@@ -28,8 +28,8 @@
 
 struct label_trie_node {
 	uint32_t parent;
-	uint32_t star;     /* child through the '*' edge, 0 = none */
-	uint32_t hash;     /* of (parent, label); kept for rehashing */
+	uint32_t star; /* child through the '*' edge, 0 = none */
+	uint32_t hash; /* of (parent, label); kept for rehashing */
 	uint32_t label_off;
 	uint8_t label_len; /* 0 for the root and '*' children */
 };
@@ -37,11 +37,11 @@ struct label_trie_node {
 struct label_trie {
 	struct label_trie_node *nodes;
 	uint32_t n, cap;
-	void *data;          /* cap * data_size bytes, parallel to nodes */
+	void *data; /* cap * data_size bytes, parallel to nodes */
 	size_t data_size;
 	char *labels;
 	size_t labels_len, labels_cap;
-	uint32_t *table;     /* node ids, 0 = empty */
+	uint32_t *table; /* node ids, 0 = empty */
 	uint32_t mask;
 	uint32_t n_lit;
 };
@@ -49,8 +49,8 @@ struct label_trie {
 /* One label of a name being added or looked up. */
 struct label_trie_label {
 	const char *s;
-	uint32_t len;      /* 1..63 */
-	uint32_t hash;     /* label_trie_hash(s, len) */
+	uint32_t len;  /* 1..63 */
+	uint32_t hash; /* label_trie_hash(s, len) */
 };
 
 uint32_t label_trie_hash(const char *s, size_t len);
@@ -67,8 +67,8 @@ uint32_t label_trie_find(const struct label_trie *t, uint32_t parent,
 /* The child of parent for l (a "*" label: the star child), created if
  * missing (*created then true, its data zeroed). 0 on -ENOMEM; a failure
  * leaves at worst data-less nodes behind. */
-uint32_t label_trie_child(struct label_trie *t, uint32_t parent,
-			  const struct label_trie_label *l, bool *created);
+uint32_t label_trie_child(struct label_trie *t, uint32_t parent, const struct label_trie_label *l,
+			  bool *created);
 
 /* Sizes the edge table for `more` new literal edges at once (a big rule
  * set adds about one per name): 0 or -ENOMEM. */

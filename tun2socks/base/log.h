@@ -13,14 +13,13 @@ extern enum log_level log_level_current;
 /* Parses "error|warn|info|debug"; returns 0 or -EINVAL. */
 T2S_MUST_CHECK int log_level_parse(const char *s, enum log_level *out);
 void log_set_level(enum log_level level);
-void log_write(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_enabled(l) ((l) <= log_level_current)
-#define LOG_AT_(l, ...)                                                      \
-	do {                                                                 \
-		if (log_enabled(l))                                          \
-			log_write(l, __VA_ARGS__);                           \
+#define LOG_AT_(l, ...)                            \
+	do {                                       \
+		if (log_enabled(l))                \
+			log_write(l, __VA_ARGS__); \
 	} while (0)
 #define log_error(...) LOG_AT_(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) LOG_AT_(LOG_WARN, __VA_ARGS__)

@@ -19,13 +19,13 @@ struct reaper_node {
 typedef void reaper_free_fn(struct reaper_node *n);
 
 struct reaper {
-	uv_check_t check;       /* runs after every poll phase */
+	uv_check_t check; /* runs after every poll phase */
 	struct reaper_node *head;
 	reaper_free_fn *free_fn;
 };
 
 /* The object holding member `m` of type `type` at node n. */
-#define reaper_owner(n, type, m) ((type *)((char *)(n) - offsetof(type, m)))
+#define reaper_owner(n, type, m) ((type *)((char *)(n)-offsetof(type, m)))
 
 /* 0 or a libuv error; on an error nothing is registered with the loop. */
 T2S_MUST_CHECK int reaper_init(struct reaper *r, uv_loop_t *loop, reaper_free_fn *free_fn);

@@ -63,7 +63,8 @@ ssize_t sock_io_read(void *ctx, void *buf, size_t len)
 	ssize_t n = read(*(const int *)ctx, buf, len);
 
 	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN
+										   : -errno;
 	return n;
 }
 
@@ -72,7 +73,8 @@ ssize_t sock_io_write(void *ctx, const void *buf, size_t len)
 	ssize_t n = send(*(const int *)ctx, buf, len, MSG_NOSIGNAL);
 
 	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN
+										   : -errno;
 	return n;
 }
 
@@ -82,7 +84,8 @@ ssize_t sock_io_writev(void *ctx, const struct iovec *iov, int cnt)
 	ssize_t n = sendmsg(*(const int *)ctx, &mh, MSG_NOSIGNAL);
 
 	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN
+										   : -errno;
 	return n;
 }
 

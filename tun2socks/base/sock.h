@@ -19,8 +19,8 @@
 #include "tun2socks/base/stream.h"
 
 struct sock_opts {
-	char bind_iface[32];   /* "" for none */
-	unsigned iface_index;  /* resolved by sock_opts_resolve() */
+	char bind_iface[32];  /* "" for none */
+	unsigned iface_index; /* resolved by sock_opts_resolve() */
 	bool has_fwmark;
 	uint32_t fwmark;
 };

@@ -32,8 +32,7 @@ int sock_apply(int fd, int family, const struct sock_opts *o)
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->bind_iface,
 		       (socklen_t)strnlen(o->bind_iface, sizeof(o->bind_iface))) < 0)
 		return -errno;
-	if (o->has_fwmark &&
-	    setsockopt(fd, SOL_SOCKET, SO_MARK, &o->fwmark, sizeof(o->fwmark)) < 0)
+	if (o->has_fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &o->fwmark, sizeof(o->fwmark)) < 0)
 		return -errno;
 	return 0;
 }

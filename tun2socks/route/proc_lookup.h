@@ -29,11 +29,11 @@
 struct proc_lookup;
 
 struct proc_info {
-	pid_t pid;      /* 0: the socket was found (uid is valid) but no
+	pid_t pid;                       /* 0: the socket was found (uid is valid) but no
 			 * process holding it could be read: another
 			 * user's process without privileges, or it exited */
-	uid_t uid;      /* the socket's owner */
-	char name[256]; /* basename of path, else the kernel's short name
+	uid_t uid;                       /* the socket's owner */
+	char name[256];                  /* basename of path, else the kernel's short name
 			 * (Linux comm, 15 bytes); "" when pid is 0 */
 	char path[PROC_LOOKUP_PATH_MAX]; /* executable; "" when unreadable */
 };

@@ -137,8 +137,8 @@ static int rank_of(const struct proc_key *k, const struct pl_xinpcb *inp)
 /* The PCB list of k's protocol, malloc'ed into *buf. */
 static int read_pcblist(const struct proc_key *k, uint8_t **buf, size_t *len)
 {
-	const char *name = k->proto == IPPROTO_TCP ? "net.inet.tcp.pcblist_n"
-						   : "net.inet.udp.pcblist_n";
+	const char *name =
+		k->proto == IPPROTO_TCP ? "net.inet.tcp.pcblist_n" : "net.inet.udp.pcblist_n";
 
 	*buf = NULL;
 	for (int tries = 0; tries < 4; tries++) {
@@ -163,8 +163,7 @@ static int read_pcblist(const struct proc_key *k, uint8_t **buf, size_t *len)
 	return -EAGAIN;
 }
 
-int proc_platform_find(struct proc_platform *p, const struct proc_key *k,
-		       struct proc_info *out)
+int proc_platform_find(struct proc_platform *p, const struct proc_key *k, struct proc_info *out)
 {
 	const struct pl_xinpcb *inp = NULL;
 	int best = 9, rank = 9;

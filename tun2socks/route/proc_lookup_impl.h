@@ -29,8 +29,7 @@ T2S_MUST_CHECK int proc_platform_create(struct proc_platform **out);
 void proc_platform_destroy(struct proc_platform *p);
 
 /* Looks k up; out is already cleared. Returns 0, -ENOENT or -errno. */
-int proc_platform_find(struct proc_platform *p, const struct proc_key *k,
-		       struct proc_info *out);
+int proc_platform_find(struct proc_platform *p, const struct proc_key *k, struct proc_info *out);
 
 /* The last path component of path into name (cap bytes, terminated);
  * false if path has none. */

@@ -165,8 +165,8 @@ static int diag_dump(struct proc_platform *p, const struct proc_key *k, int fami
 	msg.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
 	msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
 
-	while (sendto(p->nl, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel,
-		      sizeof(kernel)) < 0) {
+	while (sendto(p->nl, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel, sizeof(kernel)) <
+	       0) {
 		if (errno != EINTR)
 			return -errno;
 	}
@@ -290,7 +290,8 @@ static pid_t find_pid(struct proc_platform *p, unsigned long ino, uid_t uid)
 				continue;
 			fd = scan_pid(dirfd(proc), de->d_name, want);
 			if (fd >= 0) {
-				struct inode_ent *e = &p->inodes[p->next_inode++ % PROC_INODE_SLOTS];
+				struct inode_ent *e =
+					&p->inodes[p->next_inode++ % PROC_INODE_SLOTS];
 
 				pid = (pid_t)atoi(de->d_name);
 				*e = (struct inode_ent){ ino, pid, fd };
@@ -323,8 +324,7 @@ static void read_names(pid_t pid, struct proc_info *out)
 	out->name[strcspn(out->name, "\n")] = '\0';
 }
 
-int proc_platform_find(struct proc_platform *p, const struct proc_key *k,
-		       struct proc_info *out)
+int proc_platform_find(struct proc_platform *p, const struct proc_key *k, struct proc_info *out)
 {
 	struct match best = { .rank = 9 };
 	int r;

@@ -25,10 +25,10 @@ struct route_query {
 	bool udp;
 	const ip_addr_t *src;
 	uint16_t src_port;
-	const ip_addr_t *dst;   /* what the client connected to */
+	const ip_addr_t *dst; /* what the client connected to */
 	uint16_t dst_port;
-	const char *domain;     /* the name dst stands for, or NULL */
-	bool dst_is_fake;       /* dst means nothing without domain */
+	const char *domain; /* the name dst stands for, or NULL */
+	bool dst_is_fake;   /* dst means nothing without domain */
 };
 
 struct route {
@@ -36,10 +36,10 @@ struct route {
 	const struct upstream_cfg *up; /* ROUTE_PROXY; lives while `hold` does */
 	struct socks5_addr target;     /* where to (a redirect rewrote it) */
 	/* For logs; both live while `hold` does (engine- or router-owned). */
-	const char *rule;              /* the deciding rule as written */
-	const char *via;               /* "proxyA", "DIRECT", "REJECT"... */
-	char proc[32];                 /* owning process if a rule looked, or "" */
-	void *hold;                    /* router generation reference */
+	const char *rule; /* the deciding rule as written */
+	const char *via;  /* "proxyA", "DIRECT", "REJECT"... */
+	char proc[32];    /* owning process if a rule looked, or "" */
+	void *hold;       /* router generation reference */
 };
 
 /* Decides q into *out. Returns 0 when decided, -EINPROGRESS when done(arg,
@@ -50,8 +50,8 @@ struct route {
 typedef void (*route_done_fn)(void *arg, int status);
 
 struct route_ops {
-	int (*decide)(void *ctx, const struct route_query *q, struct route *out,
-		      route_done_fn done, void *arg);
+	int (*decide)(void *ctx, const struct route_query *q, struct route *out, route_done_fn done,
+		      void *arg);
 	void (*release)(void *ctx, void *hold);
 	void *ctx;
 };

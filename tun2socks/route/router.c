@@ -47,7 +47,7 @@ struct router_req {
 	struct route *out;
 	route_done_fn done;
 	void *arg;
-	bool in_call;  /* inside decide(): complete synchronously */
+	bool in_call; /* inside decide(): complete synchronously */
 	bool finished;
 };
 

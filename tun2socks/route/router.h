@@ -24,7 +24,7 @@ struct proc_lookup;
 struct router_ctx;
 
 T2S_MUST_CHECK int router_ctx_create(struct router_gen *first, struct resolver *resolver,
-		      struct proc_lookup *procs, struct router_ctx **out);
+				     struct proc_lookup *procs, struct router_ctx **out);
 /* Routes new flows by next (the context takes the reference). */
 void router_ctx_swap(struct router_ctx *rc, struct router_gen *next);
 size_t router_ctx_rule_count(const struct router_ctx *rc);
@@ -36,8 +36,7 @@ void router_ctx_destroy(struct router_ctx *rc);
  * IP rules come from resolve (getaddrinfo-like, may be NULL: nothing
  * resolves); the process from proc_name/proc_path (NULL: unknown). out's
  * hold is a reference on g (router_gen_unref it). 0 or -errno. */
-typedef int (*router_resolve_fn)(const char *name, struct sockaddr_storage *addrs,
-				 size_t max);
+typedef int (*router_resolve_fn)(const char *name, struct sockaddr_storage *addrs, size_t max);
 int router_explain(struct router_gen *g, const struct route_query *q, const char *proc_name,
 		   const char *proc_path, router_resolve_fn resolve, struct route *out);
 

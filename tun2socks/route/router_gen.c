@@ -71,7 +71,7 @@ static int host_addr(struct socks5_addr *out, const char *host, uint16_t port)
 }
 
 static int build_ups(struct router_gen *g, const struct config *cfg,
-			    const struct router_gen_opts *opts, struct conf_err *err)
+		     const struct router_gen_opts *opts, struct conf_err *err)
 {
 	g->n_ups = cfg ? cfg->n_proxies : 0;
 	if (g->n_ups == 0)
@@ -111,10 +111,16 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 			 * context per upstream, built here so a bad CA file is
 			 * a config error, not a flow failure. */
 			struct upstream_spec spec = {
-				.proto = u->cfg.proto, .host = p->server, .port = p->port,
-				.user = p->username, .pass = p->password, .tls = p->tls,
-				.skip_cert_verify = p->skip_cert_verify, .sni = p->sni,
-				.ca_file = p->ca, .resolve = !opts->no_resolve,
+				.proto = u->cfg.proto,
+				.host = p->server,
+				.port = p->port,
+				.user = p->username,
+				.pass = p->password,
+				.tls = p->tls,
+				.skip_cert_verify = p->skip_cert_verify,
+				.sni = p->sni,
+				.ca_file = p->ca,
+				.resolve = !opts->no_resolve,
 			};
 			char why[300] = "";
 
@@ -139,7 +145,8 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 		enum ruleset_behavior beh = rp->behavior == CONFIG_RP_DOMAIN   ? RULESET_DOMAIN
 					    : rp->behavior == CONFIG_RP_IPCIDR ? RULESET_IPCIDR
 									       : RULESET_CLASSICAL;
-		enum ruleset_format fmt = rp->format == CONFIG_RP_TEXT ? RULESET_TEXT : RULESET_YAML;
+		enum ruleset_format fmt =
+			rp->format == CONFIG_RP_TEXT ? RULESET_TEXT : RULESET_YAML;
 		int r;
 
 		if (rp->type == CONFIG_RP_FILE) {
@@ -172,8 +179,7 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 
 /* The UDP engine: rules whose target cannot carry UDP left out. */
 static int build_udp(struct router_gen *g, const struct rule_spec *specs, size_t n,
-			    const struct rule_build_opts *ro, struct gen_build *b,
-			    struct conf_err *err)
+		     const struct rule_build_opts *ro, struct gen_build *b, struct conf_err *err)
 {
 	struct rule_spec *keep;
 	size_t k = 0;
@@ -195,7 +201,7 @@ static int build_udp(struct router_gen *g, const struct rule_spec *specs, size_t
 }
 
 int router_gen_build(const struct config *cfg, const struct router_gen_opts *opts,
-		 struct router_gen **out, struct conf_err *err)
+		     struct router_gen **out, struct conf_err *err)
 {
 	struct gen_build b = { .cfg = cfg };
 	struct rule_spec *specs = NULL;
@@ -220,8 +226,10 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 		goto out;
 	if (n > 0) {
 		struct rule_build_opts ro = {
-			.target_fn = gen_target, .target_arg = &b,
-			.set_fn = gen_set, .set_arg = &b,
+			.target_fn = gen_target,
+			.target_arg = &b,
+			.set_fn = gen_set,
+			.set_arg = &b,
 			.default_target = g->has_default_up ? ROUTER_T_DEFAULT_UP : ROUTER_T_DIRECT,
 		};
 
@@ -237,8 +245,8 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 			if (r < 0)
 				break;
 			/* The config knows why a target is unusable. */
-			if (config_resolve_target(cfg, specs[parsed].target, &t, msg,
-						  sizeof(msg)) < 0) {
+			if (config_resolve_target(cfg, specs[parsed].target, &t, msg, sizeof(msg)) <
+			    0) {
 				r = conf_err_set(err, &specs[parsed].target_pos, "%s", msg);
 				parsed++;
 				break;
@@ -286,4 +294,3 @@ size_t router_gen_rule_count(const struct router_gen *g)
 {
 	return g->engine ? rule_engine_count(g->engine) : 0;
 }
-

@@ -35,7 +35,7 @@ struct router_gen_opts {
  * *out cleared first; 0 or -errno with err filled (file:line:column of
  * the offending text). */
 T2S_MUST_CHECK int router_gen_build(const struct config *cfg, const struct router_gen_opts *opts,
-		 struct router_gen **out, struct conf_err *err);
+				    struct router_gen **out, struct conf_err *err);
 struct router_gen *router_gen_ref(struct router_gen *g);
 void router_gen_unref(struct router_gen *g);
 size_t router_gen_rule_count(const struct router_gen *g);

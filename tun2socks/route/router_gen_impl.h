@@ -23,8 +23,8 @@ enum {
 
 struct router_up {
 	char name[128];
-	bool usable;             /* socks5/http/redirect */
-	bool no_udp;             /* http, or socks5 with udp: false */
+	bool usable; /* socks5/http/redirect */
+	bool no_udp; /* http, or socks5 with udp: false */
 	bool redirect;
 	struct upstream_cfg cfg; /* proxies */
 	struct socks5_addr to;   /* redirect target (port included) */

@@ -76,8 +76,7 @@ static int dtrie_init(struct dtrie *d)
 
 /* name: a normalised name or pattern (rules_domain_norm). kind: the
  * RULESET_MATCH_* bits. */
-static int dtrie_add(struct dtrie *d, const char *name, size_t len,
-		     unsigned kind, uint32_t idx)
+static int dtrie_add(struct dtrie *d, const char *name, size_t len, unsigned kind, uint32_t idx)
 {
 	uint32_t node = 0;
 	size_t end = len;
@@ -238,7 +237,7 @@ static uint32_t inode_new(struct itrie *t, const uint8_t *key, unsigned plen)
 	memset(n, 0, sizeof(*n));
 	memcpy(n->key, key, 16);
 	for (unsigned b = plen; b < 128; b++)
-		n->key[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+		n->key[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 	n->plen = (uint8_t)plen;
 	n->child[0] = n->child[1] = NONE;
 	n->first = NONE;
@@ -325,7 +324,8 @@ static int itrie_finish(struct itrie *t)
 		if (node == NONE)
 			return -ENOMEM;
 		for (; i < t->n_ents && t->ents[i].plen == e->plen &&
-		       memcmp(t->ents[i].key, e->key, 16) == 0; i++)
+		       memcmp(t->ents[i].key, e->key, 16) == 0;
+		     i++)
 			if (t->n_idx == off || t->idx[t->n_idx - 1] != t->ents[i].idx)
 				t->idx[t->n_idx++] = t->ents[i].idx;
 		t->nodes[node].first = t->idx[off];
@@ -354,7 +354,8 @@ static uint32_t itrie_min(const struct itrie *t, const uint8_t *key, uint32_t lb
 			if (c < lb) {
 				/* Only the re-run after resolution asks for lb > 0. */
 				const uint32_t *idx = t->idx + x->off;
-				size_t k = bsearch_first_ge(&lb, idx, x->cnt, sizeof(*idx), u32_cmp);
+				size_t k =
+					bsearch_first_ge(&lb, idx, x->cnt, sizeof(*idx), u32_cmp);
 
 				c = k < x->cnt ? idx[k] : NONE;
 			}
@@ -439,8 +440,7 @@ static int ports_finish(struct ports *p)
 	for (size_t i = 0; i < p->n; i++)
 		p->min[i] = NONE;
 	for (size_t i = 0; i < p->n_r; i++)
-		for (size_t s = ports_seg(p, p->r[i].lo);
-		     s < p->n && p->lo[s] <= p->r[i].hi; s++)
+		for (size_t s = ports_seg(p, p->r[i].lo); s < p->n && p->lo[s] <= p->r[i].hi; s++)
 			p->min[s] = min_u32(p->min[s], p->r[i].idx);
 	free(p->r);
 	p->r = NULL;
@@ -578,13 +578,13 @@ static int nomem(struct builder *b, const struct conf_pos *pos)
 	return -ENOMEM;
 }
 
-static int add_spec(struct builder *b, struct matcher *m, const struct rule_spec *s,
-		    uint32_t idx, bool nr);
+static int add_spec(struct builder *b, struct matcher *m, const struct rule_spec *s, uint32_t idx,
+		    bool nr);
 
 static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *s);
 
-static int lin_add(struct builder *b, struct matcher *m, const struct rule_spec *s,
-		   uint32_t idx, bool nr)
+static int lin_add(struct builder *b, struct matcher *m, const struct rule_spec *s, uint32_t idx,
+		   bool nr)
 {
 	struct pred *p;
 	int err;
@@ -609,8 +609,8 @@ static int lin_add(struct builder *b, struct matcher *m, const struct rule_spec 
 }
 
 /* Every entry of rs into m at index idx; nr: the RULE-SET line's no-resolve. */
-static int add_set(struct builder *b, struct matcher *m, const struct ruleset *rs,
-		   uint32_t idx, bool nr, const struct conf_pos *pos)
+static int add_set(struct builder *b, struct matcher *m, const struct ruleset *rs, uint32_t idx,
+		   bool nr, const struct conf_pos *pos)
 {
 	size_t n = ruleset_count(rs), len;
 	unsigned kind;
@@ -662,8 +662,7 @@ static const struct ruleset *find_set(struct builder *b, const struct rule_spec 
 }
 
 /* The matcher of a rule set used inside AND/OR/NOT, built once per name. */
-static int set_matcher(struct builder *b, const struct rule_spec *s,
-		       const struct matcher **out)
+static int set_matcher(struct builder *b, const struct rule_spec *s, const struct matcher **out)
 {
 	struct rule_engine *e = b->e;
 	const struct ruleset *rs;
@@ -778,14 +777,13 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 	case RULE_MATCH:
 		break;
 	}
-	return conf_err_set(b->err, &s->pos, "%s is not allowed here",
-			    rules_type_name(s->type));
+	return conf_err_set(b->err, &s->pos, "%s is not allowed here", rules_type_name(s->type));
 }
 
 /* One rule (or rule-set entry) into m at index idx. nr: no-resolve
  * inherited from a RULE-SET line. */
-static int add_spec(struct builder *b, struct matcher *m, const struct rule_spec *s,
-		    uint32_t idx, bool nr)
+static int add_spec(struct builder *b, struct matcher *m, const struct rule_spec *s, uint32_t idx,
+		    bool nr)
 {
 	const struct ruleset *rs;
 	int err = 0;
@@ -833,8 +831,7 @@ static int add_spec(struct builder *b, struct matcher *m, const struct rule_spec
 }
 
 /* The engine's own copy of a file name; consecutive rules share one. */
-static const char *intern_file(struct rule_engine *e, const char *file,
-			       const char **last)
+static const char *intern_file(struct rule_engine *e, const char *file, const char **last)
 {
 	if (!file)
 		return NULL;
@@ -844,8 +841,7 @@ static const char *intern_file(struct rule_engine *e, const char *file,
 	return *last;
 }
 
-int rule_engine_build(const struct rule_spec *specs, size_t n,
-		      const struct rule_build_opts *opts,
+int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule_build_opts *opts,
 		      struct rule_engine **out, struct conf_err *err)
 {
 	struct builder b = { .opts = opts, .err = err };
@@ -1045,8 +1041,8 @@ static void prepare_domain(struct qctx *c, const char *d)
 	c->has_domain = true;
 }
 
-static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
-			 uint32_t lb, uint32_t *best_out, uint32_t *need_out);
+static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint32_t lb,
+			 uint32_t *best_out, uint32_t *need_out);
 
 /* One predicate, left to right with short-circuit; nr: no-resolve from an
  * enclosing RULE-SET line. */
@@ -1060,8 +1056,7 @@ static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
 
 	switch (p->type) {
 	case RULE_DOMAIN:
-		return c->has_domain && c->dlen == p->n &&
-		       memcmp(c->dom, p->u.str, p->n) == 0;
+		return c->has_domain && c->dlen == p->n && memcmp(c->dom, p->u.str, p->n) == 0;
 	case RULE_DOMAIN_SUFFIX:
 		if (!c->has_domain || c->dlen < p->n ||
 		    memcmp(c->dom + c->dlen - p->n, p->u.str, p->n) != 0)
@@ -1126,8 +1121,8 @@ static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
  * rules past min(best, need) are not looked at. lb > 0 only with the
  * addresses known, for the re-run: rules below lb were decided in the
  * first run and are left out. */
-static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
-			 uint32_t lb, uint32_t *best_out, uint32_t *need_out)
+static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint32_t lb,
+			 uint32_t *best_out, uint32_t *need_out)
 {
 	struct rule_query *q = c->q;
 	uint32_t best = m->min_any, need = NONE;
@@ -1142,14 +1137,13 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
 	else if (q->network == RULE_NET_UDP)
 		best = min_u32(best, m->min_udp);
 	if (c->src.family)
-		best = min_u32(best, itrie_min(&m->src[c->src.family == 6],
-					       c->src.bytes, 0));
+		best = min_u32(best, itrie_min(&m->src[c->src.family == 6], c->src.bytes, 0));
 	if (c->ip_known) {
 		for (size_t i = 0; i < c->n_addrs; i++) {
 			addr_norm(&c->addrs[i], &a);
 			if (a.family == 4 || a.family == 6)
-				best = min_u32(best, itrie_min(&m->dst[a.family == 6],
-							       a.bytes, lb));
+				best = min_u32(best,
+					       itrie_min(&m->dst[a.family == 6], a.bytes, lb));
 		}
 	} else if (!nr) {
 		need = m->ip_resolve_min;
@@ -1174,8 +1168,7 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr,
 	*need_out = need;
 }
 
-static int result(const struct rule_engine *e, uint32_t idx, int verdict,
-		  struct rule_result *out)
+static int result(const struct rule_engine *e, uint32_t idx, int verdict, struct rule_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (idx == NONE) {
@@ -1190,8 +1183,7 @@ static int result(const struct rule_engine *e, uint32_t idx, int verdict,
 	return verdict;
 }
 
-int rule_match(const struct rule_engine *e, struct rule_query *q,
-	       struct rule_result *out)
+int rule_match(const struct rule_engine *e, struct rule_query *q, struct rule_result *out)
 {
 	struct qctx c;
 	uint32_t best, need;

@@ -80,16 +80,15 @@ struct rule_proc {
 struct rule_query;
 /* Fills *out (cleared before the call). Its return value is ignored: on
  * failure leave *out cleared. */
-typedef void (*rule_proc_fn)(void *arg, const struct rule_query *q,
-			     struct rule_proc *out);
+typedef void (*rule_proc_fn)(void *arg, const struct rule_query *q, struct rule_proc *out);
 
 /* Zero it, fill what is known, and keep it for the re-run after
  * RULE_NEED_RESOLVE: the process cache (proc_done, proc) travels with it,
  * so the lookup happens at most once per query. */
 struct rule_query {
 	enum rule_net network;
-	const char *domain;     /* NULL: none */
-	struct rule_addr dst;   /* family 0 for a fake-ip flow */
+	const char *domain;   /* NULL: none */
+	struct rule_addr dst; /* family 0 for a fake-ip flow */
 	uint16_t dst_port;
 	struct rule_addr src;
 	uint16_t src_port;
@@ -137,8 +136,7 @@ struct rule_build_opts {
  * "unknown rule-set 'x'"). The engine copies what it keeps: specs and sets
  * may be freed afterwards. *out is cleared first; on success it holds one
  * reference. 0, -EINVAL (err filled) or -ENOMEM. */
-int rule_engine_build(const struct rule_spec *specs, size_t n,
-		      const struct rule_build_opts *opts,
+int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule_build_opts *opts,
 		      struct rule_engine **out, struct conf_err *err);
 
 struct rule_engine *rule_engine_ref(struct rule_engine *e);
@@ -149,7 +147,6 @@ size_t rule_engine_count(const struct rule_engine *e);
 
 /* Decides q (see the semantics above). Writes only q->proc_done and
  * q->proc. Returns an enum rule_verdict and fills *out. */
-int rule_match(const struct rule_engine *e, struct rule_query *q,
-	       struct rule_result *out);
+int rule_match(const struct rule_engine *e, struct rule_query *q, struct rule_result *out);
 
 #endif

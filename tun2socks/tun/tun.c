@@ -31,13 +31,12 @@ void tun_set_err(char *err, size_t errlen, const char *fmt, ...)
 static int check_config(const struct tun_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->framing < -1 || cfg->framing > TUN_FRAMING_AF4) {
-		tun_set_err(err, errlen, "unknown TUN framing %d",
-			    cfg->framing);
+		tun_set_err(err, errlen, "unknown TUN framing %d", cfg->framing);
 		return -EINVAL;
 	}
 	if (cfg->mtu < TUN_MTU_MIN || cfg->mtu > TUN_MTU_MAX) {
-		tun_set_err(err, errlen, "MTU %u out of range %u..%u", cfg->mtu,
-			    TUN_MTU_MIN, TUN_MTU_MAX);
+		tun_set_err(err, errlen, "MTU %u out of range %u..%u", cfg->mtu, TUN_MTU_MIN,
+			    TUN_MTU_MAX);
 		return -EINVAL;
 	}
 	if (cfg->fd >= 0)
@@ -45,24 +44,20 @@ static int check_config(const struct tun_config *cfg, char *err, size_t errlen)
 	/* No system takes a longer interface name; which names it can
 	 * create at all is the platform's to say. */
 	if (cfg->name && strlen(cfg->name) >= IF_NAMESIZE) {
-		tun_set_err(err, errlen,
-			    "TUN name \"%s\" longer than %d characters",
-			    cfg->name, IF_NAMESIZE - 1);
+		tun_set_err(err, errlen, "TUN name \"%s\" longer than %d characters", cfg->name,
+			    IF_NAMESIZE - 1);
 		return -EINVAL;
 	}
 	if (cfg->has_addr4 && cfg->prefix4 > 32) {
-		tun_set_err(err, errlen, "IPv4 prefix length %u > 32",
-			    cfg->prefix4);
+		tun_set_err(err, errlen, "IPv4 prefix length %u > 32", cfg->prefix4);
 		return -EINVAL;
 	}
 	if (cfg->has_addr6 && cfg->prefix6 > 128) {
-		tun_set_err(err, errlen, "IPv6 prefix length %u > 128",
-			    cfg->prefix6);
+		tun_set_err(err, errlen, "IPv6 prefix length %u > 128", cfg->prefix6);
 		return -EINVAL;
 	}
 	if (cfg->has_addr6 && cfg->mtu < TUN_MTU_MIN_IPV6) {
-		tun_set_err(err, errlen,
-			    "MTU %u too small for IPv6 (needs >= %u)", cfg->mtu,
+		tun_set_err(err, errlen, "MTU %u too small for IPv6 (needs >= %u)", cfg->mtu,
 			    TUN_MTU_MIN_IPV6);
 		return -EINVAL;
 	}
@@ -71,8 +66,7 @@ static int check_config(const struct tun_config *cfg, char *err, size_t errlen)
 
 /* --tun-fd: the descriptor is used as it is, only checked and made
  * non-blocking; the platform tells what it is. */
-static int adopt(struct tun *t, const struct tun_config *cfg, char *err,
-		 size_t errlen)
+static int adopt(struct tun *t, const struct tun_config *cfg, char *err, size_t errlen)
 {
 	int fl;
 	int rc;
@@ -80,8 +74,7 @@ static int adopt(struct tun *t, const struct tun_config *cfg, char *err,
 	fl = fcntl(cfg->fd, F_GETFL);
 	if (fl < 0) {
 		rc = -errno;
-		tun_set_err(err, errlen, "--tun-fd %d: %s", cfg->fd,
-			    strerror(-rc));
+		tun_set_err(err, errlen, "--tun-fd %d: %s", cfg->fd, strerror(-rc));
 		return rc;
 	}
 	rc = tun_platform_adopt(t, cfg, err, errlen);
@@ -91,16 +84,14 @@ static int adopt(struct tun *t, const struct tun_config *cfg, char *err,
 		snprintf(t->name, sizeof(t->name), "fd%d", cfg->fd);
 	if (!(fl & O_NONBLOCK) && fcntl(cfg->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		rc = -errno;
-		tun_set_err(err, errlen, "--tun-fd %d: set O_NONBLOCK: %s",
-			    cfg->fd, strerror(-rc));
+		tun_set_err(err, errlen, "--tun-fd %d: set O_NONBLOCK: %s", cfg->fd, strerror(-rc));
 		return rc;
 	}
 	t->fd = cfg->fd;
 	return 0;
 }
 
-int tun_open(const struct tun_config *cfg, struct tun **out, char *err,
-	     size_t errlen)
+int tun_open(const struct tun_config *cfg, struct tun **out, char *err, size_t errlen)
 {
 	struct tun *t = NULL;
 	int rc;
@@ -120,11 +111,9 @@ int tun_open(const struct tun_config *cfg, struct tun **out, char *err,
 		return -ENOMEM;
 	}
 	t->fd = -1;
-	t->framing = cfg->framing < 0 ? tun_platform_default_framing()
-				      : cfg->framing;
+	t->framing = cfg->framing < 0 ? tun_platform_default_framing() : cfg->framing;
 	t->mtu = cfg->mtu;
-	rc = cfg->fd >= 0 ? adopt(t, cfg, err, errlen)
-			  : tun_platform_create(t, cfg, err, errlen);
+	rc = cfg->fd >= 0 ? adopt(t, cfg, err, errlen) : tun_platform_create(t, cfg, err, errlen);
 	if (rc)
 		goto out;
 	*out = t;
@@ -243,8 +232,7 @@ int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt)
 	if (total == 0)
 		return -EINVAL;
 	if (t->hdr_len) {
-		outcnt = tun_platform_hdr_out(t, iov, iovcnt, total, hdr,
-					      scratch, v);
+		outcnt = tun_platform_hdr_out(t, iov, iovcnt, total, hdr, scratch, v);
 		v[0].iov_base = hdr;
 		v[0].iov_len = t->hdr_len;
 		out = v;
@@ -275,8 +263,7 @@ int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt)
 	/* A full utun input queue shows up as ENOBUFS: the same as EAGAIN
 	 * to the caller, who drops the packet. */
 	if (n < 0)
-		return (errno == EWOULDBLOCK || errno == ENOBUFS) ? -EAGAIN
-								  : -errno;
+		return (errno == EWOULDBLOCK || errno == ENOBUFS) ? -EAGAIN : -errno;
 	/* A TUN takes a packet whole or not at all. */
 	if ((size_t)n != total)
 		return -EIO;

@@ -66,7 +66,7 @@ struct tun;
  * the name is in use by another process; -EINVAL: bad config. On failure a
  * handed-over fd stays open and belongs to the caller again. */
 T2S_MUST_CHECK int tun_open(const struct tun_config *cfg, struct tun **out, char *err,
-	     size_t errlen);
+			    size_t errlen);
 int tun_fd(const struct tun *t);
 /* The interface name, or "fd<N>" for a handed-over fd of unknown name. */
 const char *tun_name(const struct tun *t);

@@ -61,8 +61,7 @@ static int l4_check(uint8_t proto, size_t hlen, size_t have, size_t total,
 	return 0;
 }
 
-int tun_csum_partial(const uint8_t *pkt, size_t have, size_t total,
-		     struct tun_csum_partial *out)
+int tun_csum_partial(const uint8_t *pkt, size_t have, size_t total, struct tun_csum_partial *out)
 {
 	uint32_t acc;
 	size_t hlen;

@@ -18,10 +18,10 @@
  * checksum field holding pseudo) and stores the complement at
  * start + offset. */
 struct tun_csum_partial {
-	uint16_t start;     /* IP header length: where the L4 header begins */
-	uint16_t offset;    /* checksum field within it: TCP 16, UDP 6 */
-	uint16_t hdr_len;   /* IP plus whole L4 header (TCP options too) */
-	uint8_t pseudo[2];  /* folded pseudo-header sum, network order, not
+	uint16_t start;    /* IP header length: where the L4 header begins */
+	uint16_t offset;   /* checksum field within it: TCP 16, UDP 6 */
+	uint16_t hdr_len;  /* IP plus whole L4 header (TCP options too) */
+	uint8_t pseudo[2]; /* folded pseudo-header sum, network order, not
 			     * complemented */
 };
 
@@ -33,8 +33,7 @@ struct tun_csum_partial {
  * -EPROTONOSUPPORT: a packet whose checksum cannot be deferred (ICMP,
  * fragments, extension headers): send it as it is. -EINVAL: malformed or
  * fewer than the needed bytes in hand. */
-int tun_csum_partial(const uint8_t *pkt, size_t have, size_t total,
-		     struct tun_csum_partial *out);
+int tun_csum_partial(const uint8_t *pkt, size_t have, size_t total, struct tun_csum_partial *out);
 
 /* A GSO super-packet read from the kernel is one IP packet of len bytes:
  * makes its IPv4 total length (recomputing the header checksum) or IPv6

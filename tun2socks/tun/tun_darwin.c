@@ -82,8 +82,8 @@ static int set_mtu(const char *name, uint32_t mtu, char *err, size_t errlen)
 	ifr.ifr_mtu = (int)mtu;
 	rc = if_ioctl(AF_INET, SIOCSIFMTU, &ifr);
 	if (rc)
-		tun_set_err(err, errlen, "set MTU %u on %s (SIOCSIFMTU): %s",
-			    mtu, name, strerror(-rc));
+		tun_set_err(err, errlen, "set MTU %u on %s (SIOCSIFMTU): %s", mtu, name,
+			    strerror(-rc));
 	return rc;
 }
 
@@ -100,15 +100,14 @@ static int set_up(const char *name, char *err, size_t errlen)
 		rc = if_ioctl(AF_INET, SIOCSIFFLAGS, &ifr);
 	}
 	if (rc)
-		tun_set_err(err, errlen, "bring %s up (SIOCSIFFLAGS): %s", name,
-			    strerror(-rc));
+		tun_set_err(err, errlen, "bring %s up (SIOCSIFFLAGS): %s", name, strerror(-rc));
 	return rc;
 }
 
 /* utun is point-to-point: the destination is our own address, which is
  * what makes the kernel accept the address without a real peer. */
-static int add_addr4(const char *name, const uint8_t addr[4], uint8_t prefix,
-		     char *err, size_t errlen)
+static int add_addr4(const char *name, const uint8_t addr[4], uint8_t prefix, char *err,
+		     size_t errlen)
 {
 	struct ifaliasreq ifra;
 	struct sockaddr_in sin;
@@ -130,13 +129,12 @@ static int add_addr4(const char *name, const uint8_t addr[4], uint8_t prefix,
 		tun_set_err(err, errlen,
 			    "add address %u.%u.%u.%u/%u to %s "
 			    "(SIOCAIFADDR): %s",
-			    addr[0], addr[1], addr[2], addr[3], prefix, name,
-			    strerror(-rc));
+			    addr[0], addr[1], addr[2], addr[3], prefix, name, strerror(-rc));
 	return rc;
 }
 
-static int add_addr6(const char *name, const uint8_t addr[16], uint8_t prefix,
-		     char *err, size_t errlen)
+static int add_addr6(const char *name, const uint8_t addr[16], uint8_t prefix, char *err,
+		     size_t errlen)
 {
 	char text[INET6_ADDRSTRLEN];
 	struct in6_aliasreq ifra;
@@ -168,9 +166,8 @@ static int add_addr6(const char *name, const uint8_t addr[16], uint8_t prefix,
 	if (rc) {
 		if (!inet_ntop(AF_INET6, addr, text, sizeof(text)))
 			text[0] = '\0';
-		tun_set_err(err, errlen,
-			    "add address %s/%u to %s (SIOCAIFADDR_IN6): %s",
-			    text, prefix, name, strerror(-rc));
+		tun_set_err(err, errlen, "add address %s/%u to %s (SIOCAIFADDR_IN6): %s", text,
+			    prefix, name, strerror(-rc));
 	}
 	return rc;
 }
@@ -193,8 +190,7 @@ int tun_platform_default_framing(void)
 	return TUN_FRAMING_AF4;
 }
 
-int tun_platform_create(struct tun *t, const struct tun_config *cfg,
-			char *err, size_t errlen)
+int tun_platform_create(struct tun *t, const struct tun_config *cfg, char *err, size_t errlen)
 {
 	const char *want = cfg->name && cfg->name[0] ? cfg->name : "utun";
 	struct sockaddr_ctl sc;
@@ -205,24 +201,21 @@ int tun_platform_create(struct tun *t, const struct tun_config *cfg,
 
 	rc = utun_unit(cfg->name, &unit);
 	if (rc) {
-		tun_set_err(err, errlen,
-			    "TUN name \"%s\": macOS only creates utunN devices",
+		tun_set_err(err, errlen, "TUN name \"%s\": macOS only creates utunN devices",
 			    cfg->name);
 		return rc;
 	}
 	t->fd = socket(PF_SYSTEM, SOCK_DGRAM, SYSPROTO_CONTROL);
 	if (t->fd < 0) {
 		rc = -errno;
-		tun_set_err(err, errlen, "utun control socket: %s",
-			    strerror(-rc));
+		tun_set_err(err, errlen, "utun control socket: %s", strerror(-rc));
 		return rc;
 	}
 	memset(&info, 0, sizeof(info));
 	strlcpy(info.ctl_name, UTUN_CONTROL_NAME, sizeof(info.ctl_name));
 	if (ioctl(t->fd, CTLIOCGINFO, &info) < 0) {
 		rc = -errno;
-		tun_set_err(err, errlen, "CTLIOCGINFO %s: %s",
-			    UTUN_CONTROL_NAME, strerror(-rc));
+		tun_set_err(err, errlen, "CTLIOCGINFO %s: %s", UTUN_CONTROL_NAME, strerror(-rc));
 		return rc;
 	}
 	memset(&sc, 0, sizeof(sc));
@@ -241,19 +234,16 @@ int tun_platform_create(struct tun *t, const struct tun_config *cfg,
 				    "descriptor) has it open",
 				    want);
 		else
-			tun_set_err(err, errlen, "create %s: %s", want,
-				    strerror(-rc));
+			tun_set_err(err, errlen, "create %s: %s", want, strerror(-rc));
 		return rc;
 	}
 	rc = set_nonblock_cloexec(t->fd);
 	if (rc) {
-		tun_set_err(err, errlen, "utun control socket: fcntl: %s",
-			    strerror(-rc));
+		tun_set_err(err, errlen, "utun control socket: fcntl: %s", strerror(-rc));
 		return rc;
 	}
 	len = sizeof(t->name);
-	if (getsockopt(t->fd, SYSPROTO_CONTROL, UTUN_OPT_IFNAME, t->name,
-		       &len) < 0) {
+	if (getsockopt(t->fd, SYSPROTO_CONTROL, UTUN_OPT_IFNAME, t->name, &len) < 0) {
 		rc = -errno;
 		tun_set_err(err, errlen, "UTUN_OPT_IFNAME: %s", strerror(-rc));
 		return rc;
@@ -283,15 +273,13 @@ int tun_platform_create(struct tun *t, const struct tun_config *cfg,
 /* --tun-fd: typically a utun socket handed over by a privileged helper or
  * a NetworkExtension; used as is, never configured. Anything else that
  * keeps packets whole is taken too, nameless. */
-int tun_platform_adopt(struct tun *t, const struct tun_config *cfg,
-		       char *err, size_t errlen)
+int tun_platform_adopt(struct tun *t, const struct tun_config *cfg, char *err, size_t errlen)
 {
 	socklen_t len = sizeof(t->name);
 
 	(void)err;
 	(void)errlen;
-	if (getsockopt(cfg->fd, SYSPROTO_CONTROL, UTUN_OPT_IFNAME, t->name,
-		       &len) < 0)
+	if (getsockopt(cfg->fd, SYSPROTO_CONTROL, UTUN_OPT_IFNAME, t->name, &len) < 0)
 		t->name[0] = '\0'; /* tun_open names it "fd<N>" */
 	t->name[sizeof(t->name) - 1] = '\0';
 	return 0;
@@ -301,8 +289,7 @@ int tun_platform_adopt(struct tun *t, const struct tun_config *cfg,
  * always carry complete checksums, and have no header but the AF4 framing
  * tun.c handles. hdr_len stays 0, so tun.c never calls these two; they
  * would pass packets through untouched. */
-ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr,
-			    uint8_t *pkt, size_t len)
+ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr, uint8_t *pkt, size_t len)
 {
 	(void)t;
 	(void)hdr;
@@ -310,9 +297,9 @@ ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr,
 	return (ssize_t)len;
 }
 
-int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov,
-			 int iovcnt, size_t total, uint8_t hdr[TUN_HDR_MAX],
-			 uint8_t scratch[TUN_HDR_SCRATCH], struct iovec *v)
+int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov, int iovcnt, size_t total,
+			 uint8_t hdr[TUN_HDR_MAX], uint8_t scratch[TUN_HDR_SCRATCH],
+			 struct iovec *v)
 {
 	(void)t;
 	(void)total;

@@ -3,8 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-int tun_frame_af4_encode(uint8_t hdr[4], uint8_t first_byte, uint32_t af_inet,
-			 uint32_t af_inet6)
+int tun_frame_af4_encode(uint8_t hdr[4], uint8_t first_byte, uint32_t af_inet, uint32_t af_inet6)
 {
 	uint32_t af;
 
@@ -26,8 +25,7 @@ int tun_frame_af4_encode(uint8_t hdr[4], uint8_t first_byte, uint32_t af_inet,
 	return 0;
 }
 
-int tun_frame_af4_decode(const uint8_t *frame, size_t len, uint32_t af_inet,
-			 uint32_t af_inet6)
+int tun_frame_af4_decode(const uint8_t *frame, size_t len, uint32_t af_inet, uint32_t af_inet6)
 {
 	uint32_t af;
 	unsigned version;
@@ -36,8 +34,8 @@ int tun_frame_af4_decode(const uint8_t *frame, size_t len, uint32_t af_inet,
 	 * without it the header cannot be checked. */
 	if (!frame || len < TUN_FRAME_AF4_LEN + 1)
 		return -EPROTO;
-	af = (uint32_t)frame[0] << 24 | (uint32_t)frame[1] << 16 |
-	     (uint32_t)frame[2] << 8 | frame[3];
+	af = (uint32_t)frame[0] << 24 | (uint32_t)frame[1] << 16 | (uint32_t)frame[2] << 8 |
+	     frame[3];
 	version = frame[TUN_FRAME_AF4_LEN] >> 4;
 	if (af == af_inet && version == 4)
 		return 0;

@@ -14,13 +14,11 @@
 /* Fills hdr[4] for an IP packet whose first byte is given (version nibble
  * 4 or 6). Returns 0 or -EAFNOSUPPORT for a packet that is neither IPv4 nor
  * IPv6 (hdr is zeroed then). */
-int tun_frame_af4_encode(uint8_t hdr[4], uint8_t first_byte, uint32_t af_inet,
-			 uint32_t af_inet6);
+int tun_frame_af4_encode(uint8_t hdr[4], uint8_t first_byte, uint32_t af_inet, uint32_t af_inet6);
 
 /* Validates a received frame (header plus at least the packet's first
  * byte) against the packet's version. Returns 0, or -EPROTO for an unknown
  * family, a family/version mismatch, or a frame too short to tell. */
-int tun_frame_af4_decode(const uint8_t *frame, size_t len, uint32_t af_inet,
-			 uint32_t af_inet6);
+int tun_frame_af4_decode(const uint8_t *frame, size_t len, uint32_t af_inet, uint32_t af_inet6);
 
 #endif

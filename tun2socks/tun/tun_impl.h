@@ -36,8 +36,8 @@ struct tun {
 };
 
 /* snprintf into err unless err is NULL or errlen 0. */
-__attribute__((format(printf, 3, 4))) void
-tun_set_err(char *err, size_t errlen, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void tun_set_err(char *err, size_t errlen, const char *fmt,
+						       ...);
 
 /* The framing a config's -1 stands for: what the platform's own devices
  * carry. */
@@ -49,8 +49,8 @@ int tun_platform_default_framing(void);
  * hdr_len, csum_offload and gso. Returns 0 or -errno with err filled; the
  * caller closes t->fd (>= 0 once opened) on failure, which destroys a
  * half-made device. */
-T2S_MUST_CHECK int tun_platform_create(struct tun *t, const struct tun_config *cfg,
-			char *err, size_t errlen);
+T2S_MUST_CHECK int tun_platform_create(struct tun *t, const struct tun_config *cfg, char *err,
+				       size_t errlen);
 
 /* Identifies a handed-over cfg->fd (known to be open; t->fd is still -1):
  * fills t->name if the platform can tell the device's name (else leaves it
@@ -58,15 +58,14 @@ T2S_MUST_CHECK int tun_platform_create(struct tun *t, const struct tun_config *c
  * and refuses a descriptor that cannot carry IP packets. Configures
  * nothing and leaves t->fd to the caller. Returns 0 or -errno with err
  * filled. */
-T2S_MUST_CHECK int tun_platform_adopt(struct tun *t, const struct tun_config *cfg,
-		       char *err, size_t errlen);
+T2S_MUST_CHECK int tun_platform_adopt(struct tun *t, const struct tun_config *cfg, char *err,
+				      size_t errlen);
 
 /* Only called while t->hdr_len > 0. hdr holds the hdr_len bytes of
  * platform header that preceded the len > 0 packet bytes read into pkt.
  * Returns the packet's length (pkt may be fixed up in place) or -EPROTO
  * for a header announcing what tun_read() cannot hand on. */
-ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr,
-			    uint8_t *pkt, size_t len);
+ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr, uint8_t *pkt, size_t len);
 
 /* Only called while t->hdr_len > 0, for a packet of total > 0 bytes in
  * iov[0..iovcnt) (iovcnt <= TUN_WRITEV_MAX_IOV). Fills hdr's t->hdr_len
@@ -74,8 +73,8 @@ ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr,
  * patched copy of its first bytes in scratch; v has room for iovcnt + 2
  * entries and the caller points v[0] at hdr. Returns the number of entries
  * used in v, v[0] included. */
-int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov,
-			 int iovcnt, size_t total, uint8_t hdr[TUN_HDR_MAX],
-			 uint8_t scratch[TUN_HDR_SCRATCH], struct iovec *v);
+int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov, int iovcnt, size_t total,
+			 uint8_t hdr[TUN_HDR_MAX], uint8_t scratch[TUN_HDR_SCRATCH],
+			 struct iovec *v);
 
 #endif

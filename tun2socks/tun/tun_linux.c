@@ -43,10 +43,8 @@
 
 /* The offload header is what struct tun's hdr_len counts, and a write
  * patches a copy of the packet's headers in tun_writev's scratch. */
-_Static_assert(sizeof(struct virtio_net_hdr) <= TUN_HDR_MAX,
-	       "TUN_HDR_MAX below virtio_net_hdr");
-_Static_assert(TUN_CSUM_HDR_MAX <= TUN_HDR_SCRATCH,
-	       "TUN_HDR_SCRATCH below TUN_CSUM_HDR_MAX");
+_Static_assert(sizeof(struct virtio_net_hdr) <= TUN_HDR_MAX, "TUN_HDR_MAX below virtio_net_hdr");
+_Static_assert(TUN_CSUM_HDR_MAX <= TUN_HDR_SCRATCH, "TUN_HDR_SCRATCH below TUN_CSUM_HDR_MAX");
 
 /* An RTNETLINK request with room for a few attributes. */
 struct nl_req {
@@ -88,8 +86,7 @@ static int nl_open(int *out)
 	return 0;
 }
 
-static int nl_attr_put(struct nl_req *req, unsigned short type,
-		       const void *data, size_t len)
+static int nl_attr_put(struct nl_req *req, unsigned short type, const void *data, size_t len)
 {
 	size_t off = NLMSG_ALIGN(req->nh.nlmsg_len);
 	struct rtattr *rta;
@@ -145,9 +142,8 @@ static void nl_ext_ack_msg(const struct nlmsghdr *m, char *out, size_t outlen)
  * -errno; on failure err says what was attempted, why, and the kernel's
  * extended-ACK text when it gave one. For RTM_GETROUTE, rtm_out (else
  * NULL) receives the answer's header. */
-static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
-		      struct rtmsg *rtm_out, const char *what, char *err,
-		      size_t errlen)
+static int nl_request(int nlfd, struct nl_req *req, uint32_t seq, struct rtmsg *rtm_out,
+		      const char *what, char *err, size_t errlen)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	union {
@@ -159,11 +155,10 @@ static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
 
 	req->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	req->nh.nlmsg_seq = seq;
-	if (sendto(nlfd, req, req->nh.nlmsg_len, 0, (struct sockaddr *)&kernel,
-		   sizeof(kernel)) < 0) {
+	if (sendto(nlfd, req, req->nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) <
+	    0) {
 		rc = -errno;
-		tun_set_err(err, errlen, "%s: netlink send: %s", what,
-			    strerror(-rc));
+		tun_set_err(err, errlen, "%s: netlink send: %s", what, strerror(-rc));
 		return rc;
 	}
 	for (;;) {
@@ -173,27 +168,22 @@ static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
 		size_t off;
 		ssize_t n;
 
-		n = recvfrom(nlfd, &resp, sizeof(resp), 0,
-			     (struct sockaddr *)&from, &fromlen);
+		n = recvfrom(nlfd, &resp, sizeof(resp), 0, (struct sockaddr *)&from, &fromlen);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT
-								       : -errno;
-			tun_set_err(err, errlen, "%s: netlink receive: %s",
-				    what, strerror(-rc));
+			rc = (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT : -errno;
+			tun_set_err(err, errlen, "%s: netlink receive: %s", what, strerror(-rc));
 			return rc;
 		}
 		/* Only the kernel (port 0) may answer for itself. */
 		if (fromlen < sizeof(from) || from.nl_pid != 0)
 			continue;
-		for (off = 0; off + NLMSG_HDRLEN <= (size_t)n;
-		     off += NLMSG_ALIGN(m->nlmsg_len)) {
+		for (off = 0; off + NLMSG_HDRLEN <= (size_t)n; off += NLMSG_ALIGN(m->nlmsg_len)) {
 			const struct nlmsgerr *e;
 
 			m = (struct nlmsghdr *)(resp.buf + off);
-			if (m->nlmsg_len < NLMSG_HDRLEN ||
-			    m->nlmsg_len > (size_t)n - off)
+			if (m->nlmsg_len < NLMSG_HDRLEN || m->nlmsg_len > (size_t)n - off)
 				break;
 			if (m->nlmsg_seq != seq)
 				continue;
@@ -203,8 +193,7 @@ static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
 			if (m->nlmsg_type != NLMSG_ERROR)
 				continue;
 			if (m->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
-				tun_set_err(err, errlen,
-					    "%s: truncated netlink ACK", what);
+				tun_set_err(err, errlen, "%s: truncated netlink ACK", what);
 				return -EPROTO;
 			}
 			e = NLMSG_DATA(m);
@@ -212,15 +201,15 @@ static int nl_request(int nlfd, struct nl_req *req, uint32_t seq,
 				return 0;
 			rc = e->error < 0 ? e->error : -e->error;
 			nl_ext_ack_msg(m, kmsg, sizeof(kmsg));
-			tun_set_err(err, errlen, "%s: %s%s%s", what,
-				    strerror(-rc), kmsg[0] ? ": " : "", kmsg);
+			tun_set_err(err, errlen, "%s: %s%s%s", what, strerror(-rc),
+				    kmsg[0] ? ": " : "", kmsg);
 			return rc;
 		}
 	}
 }
 
-static int link_request(int nlfd, uint32_t seq, struct nl_req *req,
-			int ifindex, const char *what, char *err, size_t errlen)
+static int link_request(int nlfd, uint32_t seq, struct nl_req *req, int ifindex, const char *what,
+			char *err, size_t errlen)
 {
 	req->nh.nlmsg_type = RTM_NEWLINK;
 	req->ifi.ifi_family = AF_UNSPEC;
@@ -228,8 +217,8 @@ static int link_request(int nlfd, uint32_t seq, struct nl_req *req,
 	return nl_request(nlfd, req, seq, NULL, what, err, errlen);
 }
 
-static int link_set_mtu(int nlfd, uint32_t seq, int ifindex, const char *name,
-			uint32_t mtu, char *err, size_t errlen)
+static int link_set_mtu(int nlfd, uint32_t seq, int ifindex, const char *name, uint32_t mtu,
+			char *err, size_t errlen)
 {
 	struct nl_req req;
 	char what[64];
@@ -244,8 +233,8 @@ static int link_set_mtu(int nlfd, uint32_t seq, int ifindex, const char *name,
 	return link_request(nlfd, seq, &req, ifindex, what, err, errlen);
 }
 
-static int link_set_up(int nlfd, uint32_t seq, int ifindex, const char *name,
-		       char *err, size_t errlen)
+static int link_set_up(int nlfd, uint32_t seq, int ifindex, const char *name, char *err,
+		       size_t errlen)
 {
 	struct nl_req req;
 	char what[64];
@@ -258,9 +247,8 @@ static int link_set_up(int nlfd, uint32_t seq, int ifindex, const char *name,
 	return link_request(nlfd, seq, &req, ifindex, what, err, errlen);
 }
 
-static int addr_add(int nlfd, uint32_t seq, int ifindex, const char *name,
-		    int family, const uint8_t *addr, uint8_t prefix, char *err,
-		    size_t errlen)
+static int addr_add(int nlfd, uint32_t seq, int ifindex, const char *name, int family,
+		    const uint8_t *addr, uint8_t prefix, char *err, size_t errlen)
 {
 	size_t alen = family == AF_INET ? 4 : 16;
 	char text[INET6_ADDRSTRLEN];
@@ -288,8 +276,7 @@ static int addr_add(int nlfd, uint32_t seq, int ifindex, const char *name,
 	if (rc)
 		return rc;
 	inet_ntop(family, addr, text, sizeof(text));
-	snprintf(what, sizeof(what), "add address %s/%u to %s", text, prefix,
-		 name);
+	snprintf(what, sizeof(what), "add address %s/%u to %s", text, prefix, name);
 	rc = nl_request(nlfd, &req, seq, NULL, what, err, errlen);
 	/* EACCES here is not about privileges (those fail with EPERM) but
 	 * the disable_ipv6 sysctl; keep the caller from blaming root. */
@@ -307,8 +294,7 @@ static int addr_add(int nlfd, uint32_t seq, int ifindex, const char *name,
  * then adds its local route: until that runs the address can be bound but
  * packets to it would be forwarded (and dropped). Waits until the kernel
  * routes the address locally, so the device is usable on return. */
-static void addr6_wait_local(int nlfd, uint32_t *seq, const char *name,
-			     const uint8_t addr[16])
+static void addr6_wait_local(int nlfd, uint32_t *seq, const char *name, const uint8_t addr[16])
 {
 	const struct timespec pause = { .tv_nsec = 2 * 1000 * 1000 };
 	int i;
@@ -351,8 +337,8 @@ static void vnet_setup(struct tun *t)
 	 * otherwise. Before TUNSETVNETHDRSZ existed (2.6.36) it was fixed
 	 * at the default, sizeof(struct virtio_net_hdr). */
 	if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0 &&
-	    (ioctl(t->fd, TUNGETVNETHDRSZ, &sz) < 0 ||
-	     sz < (int)sizeof(struct virtio_net_hdr) || sz > TUN_HDR_MAX))
+	    (ioctl(t->fd, TUNGETVNETHDRSZ, &sz) < 0 || sz < (int)sizeof(struct virtio_net_hdr) ||
+	     sz > TUN_HDR_MAX))
 		sz = (int)sizeof(struct virtio_net_hdr);
 	t->hdr_len = (uint16_t)sz;
 	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
@@ -372,8 +358,7 @@ int tun_platform_default_framing(void)
 	return TUN_FRAMING_RAW;
 }
 
-int tun_platform_create(struct tun *t, const struct tun_config *cfg,
-			char *err, size_t errlen)
+int tun_platform_create(struct tun *t, const struct tun_config *cfg, char *err, size_t errlen)
 {
 	const char *want = cfg->name && cfg->name[0] ? cfg->name : "tun%d";
 	struct ifreq ifr;
@@ -392,8 +377,7 @@ int tun_platform_create(struct tun *t, const struct tun_config *cfg,
 				    "in)",
 				    strerror(-rc));
 		else
-			tun_set_err(err, errlen, "open /dev/net/tun: %s",
-				    strerror(-rc));
+			tun_set_err(err, errlen, "open /dev/net/tun: %s", strerror(-rc));
 		goto out;
 	}
 
@@ -425,8 +409,7 @@ int tun_platform_create(struct tun *t, const struct tun_config *cfg,
 				    want);
 			rc = -EEXIST;
 		} else {
-			tun_set_err(err, errlen, "TUNSETIFF %s: %s", want,
-				    strerror(-rc));
+			tun_set_err(err, errlen, "TUNSETIFF %s: %s", want, strerror(-rc));
 		}
 		goto out;
 	}
@@ -446,8 +429,7 @@ int tun_platform_create(struct tun *t, const struct tun_config *cfg,
 	ifindex = (int)if_nametoindex(t->name);
 	if (!ifindex) {
 		rc = -errno;
-		tun_set_err(err, errlen, "if_nametoindex %s: %s", t->name,
-			    strerror(-rc));
+		tun_set_err(err, errlen, "if_nametoindex %s: %s", t->name, strerror(-rc));
 		goto out;
 	}
 	rc = nl_open(&nlfd);
@@ -465,21 +447,22 @@ int tun_platform_create(struct tun *t, const struct tun_config *cfg,
 	if (rc)
 		goto out;
 	if (cfg->has_addr4) {
-		rc = addr_add(nlfd, seq++, ifindex, t->name, AF_INET, cfg->addr4,
-			      cfg->prefix4, err, errlen);
+		rc = addr_add(nlfd, seq++, ifindex, t->name, AF_INET, cfg->addr4, cfg->prefix4, err,
+			      errlen);
 		if (rc)
 			goto out;
 	}
 	if (cfg->has_addr6) {
-		rc = addr_add(nlfd, seq++, ifindex, t->name, AF_INET6,
-			      cfg->addr6, cfg->prefix6, err, errlen);
+		rc = addr_add(nlfd, seq++, ifindex, t->name, AF_INET6, cfg->addr6, cfg->prefix6,
+			      err, errlen);
 		if (rc)
 			goto out;
 		addr6_wait_local(nlfd, &seq, t->name, cfg->addr6);
 	}
-	log_debug("tun %s: created, ifindex %d, mtu %u, offload %s", t->name,
-		  ifindex, cfg->mtu,
-		  t->gso ? "csum+tso" : t->csum_offload ? "csum" : "off");
+	log_debug("tun %s: created, ifindex %d, mtu %u, offload %s", t->name, ifindex, cfg->mtu,
+		  t->gso            ? "csum+tso"
+		  : t->csum_offload ? "csum"
+				    : "off");
 out:
 	if (nlfd >= 0)
 		close(nlfd);
@@ -490,8 +473,7 @@ out:
  * whatever we want, so it is always parsed. Its owner may have enabled
  * segmentation offload, so reads are sized for super-packets; offload is
  * only (re)negotiated when the config asks for it. */
-static int vnet_adopt(struct tun *t, const struct tun_config *cfg, char *err,
-		      size_t errlen)
+static int vnet_adopt(struct tun *t, const struct tun_config *cfg, char *err, size_t errlen)
 {
 	int sz = (int)sizeof(struct virtio_net_hdr);
 
@@ -529,8 +511,7 @@ static int vnet_adopt(struct tun *t, const struct tun_config *cfg, char *err,
 /* --tun-fd: the descriptor may be a TUN someone else configured or any
  * packet-preserving descriptor (a SOCK_SEQPACKET pair, a utun socket
  * forwarded from elsewhere); only a TUN has a name to tell. */
-int tun_platform_adopt(struct tun *t, const struct tun_config *cfg,
-		       char *err, size_t errlen)
+int tun_platform_adopt(struct tun *t, const struct tun_config *cfg, char *err, size_t errlen)
 {
 	struct ifreq ifr;
 
@@ -567,8 +548,7 @@ int tun_platform_adopt(struct tun *t, const struct tun_config *cfg,
  * large segment it is; anything else segmented (UDP fragmentation or
  * segmentation, which we never ask for) would have to be split first, so
  * it is refused. Returns the packet length or -EPROTO. */
-ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr,
-			    uint8_t *pkt, size_t len)
+ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr, uint8_t *pkt, size_t len)
 {
 	struct virtio_net_hdr h;
 	unsigned int version = len ? pkt[0] >> 4 : 0;
@@ -601,8 +581,7 @@ ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr,
 
 /* Copies the first want bytes of the packet (or all, if shorter) into out;
  * returns how many. */
-static size_t iov_gather(const struct iovec *iov, int iovcnt, uint8_t *out,
-			 size_t want)
+static size_t iov_gather(const struct iovec *iov, int iovcnt, uint8_t *out, size_t want)
 {
 	size_t got = 0;
 	int i;
@@ -625,9 +604,8 @@ static size_t iov_gather(const struct iovec *iov, int iovcnt, uint8_t *out,
  * may not even have zeroed the field) and the rest of iov follows from
  * there; otherwise iov follows unchanged. Returns the number of entries in
  * v. */
-static int vnet_out(const struct tun *t, const struct iovec *iov, int iovcnt,
-		    size_t total, struct virtio_net_hdr *vh,
-		    uint8_t hbuf[TUN_CSUM_HDR_MAX], struct iovec *v)
+static int vnet_out(const struct tun *t, const struct iovec *iov, int iovcnt, size_t total,
+		    struct virtio_net_hdr *vh, uint8_t hbuf[TUN_CSUM_HDR_MAX], struct iovec *v)
 {
 	struct tun_csum_partial cp;
 	size_t have, need, skip;
@@ -663,9 +641,9 @@ static int vnet_out(const struct tun *t, const struct iovec *iov, int iovcnt,
 	return iovcnt + 1;
 }
 
-int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov,
-			 int iovcnt, size_t total, uint8_t hdr[TUN_HDR_MAX],
-			 uint8_t scratch[TUN_HDR_SCRATCH], struct iovec *v)
+int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov, int iovcnt, size_t total,
+			 uint8_t hdr[TUN_HDR_MAX], uint8_t scratch[TUN_HDR_SCRATCH],
+			 struct iovec *v)
 {
 	struct virtio_net_hdr vh;
 	int cnt;

@@ -83,8 +83,8 @@ static bool put(char *buf, size_t cap, size_t *off, const char *s, size_t n)
 
 #define PUT_LIT(s) put(buf, cap, &off, s, sizeof(s) - 1)
 
-int http_connect_build(char *buf, size_t cap, const struct socks5_addr *target,
-		       const char *user, const char *pass)
+int http_connect_build(char *buf, size_t cap, const struct socks5_addr *target, const char *user,
+		       const char *pass)
 {
 	char host[SOCKS5_ADDR_STR_MAX];
 	uint8_t cred[255 + 1 + 255];
@@ -113,8 +113,8 @@ int http_connect_build(char *buf, size_t cap, const struct socks5_addr *target,
 	      PUT_LIT(" HTTP/1.1\r\nHost: ") && put(buf, cap, &off, host, (size_t)hlen) &&
 	      PUT_LIT("\r\n")))
 		goto nobufs;
-	if (user && !(PUT_LIT("Proxy-Authorization: Basic ") &&
-		      put(buf, cap, &off, b64, blen) && PUT_LIT("\r\n")))
+	if (user && !(PUT_LIT("Proxy-Authorization: Basic ") && put(buf, cap, &off, b64, blen) &&
+		      PUT_LIT("\r\n")))
 		goto nobufs;
 	if (!PUT_LIT("\r\n") || off == cap)
 		goto nobufs;
@@ -136,8 +136,8 @@ enum scan_state {
 	S_LINE_START, /* a field line, an obs-fold, or the blank line */
 	S_NAME,
 	S_VALUE,
-	S_LF,         /* a CR was seen: LF must follow, then S_LINE_START */
-	S_END_LF,     /* a CR opened the blank line */
+	S_LF,     /* a CR was seen: LF must follow, then S_LINE_START */
+	S_END_LF, /* a CR opened the blank line */
 };
 
 int http_response_parse(const uint8_t *buf, size_t len, struct http_response *out)
@@ -197,7 +197,7 @@ int http_response_parse(const uint8_t *buf, size_t len, struct http_response *ou
 			} else if (c == '\0') {
 				return -EBADMSG;
 			} else if (rlen + 1 < sizeof(r.reason)) {
-				r.reason[rlen++] = c == '\t'              ? ' '
+				r.reason[rlen++] = c == '\t'               ? ' '
 						   : c >= 0x20 && c < 0x7f ? (char)c
 									   : '?';
 			}
@@ -245,7 +245,7 @@ int http_response_parse(const uint8_t *buf, size_t len, struct http_response *ou
 			goto done;
 		}
 		continue;
-done:
+	done:
 		while (rlen && r.reason[rlen - 1] == ' ')
 			r.reason[--rlen] = '\0';
 		*out = r;

@@ -47,12 +47,12 @@ enum {
  *    ':' (RFC 7617 cannot encode it).
  * user NULL means no Proxy-Authorization; pass NULL then is ignored, and
  * with a user it reads as "". */
-int http_connect_build(char *buf, size_t cap, const struct socks5_addr *target,
-		       const char *user, const char *pass);
+int http_connect_build(char *buf, size_t cap, const struct socks5_addr *target, const char *user,
+		       const char *pass);
 
 struct http_response {
-	int status;  /* 100..999 */
-	int minor;   /* the x of HTTP/1.x */
+	int status; /* 100..999 */
+	int minor;  /* the x of HTTP/1.x */
 	/* The reason-phrase for messages: printable ASCII kept, a tab as a
 	 * space, any other byte as '?', truncated, trailing spaces dropped;
 	 * "" when the server sent none. */

@@ -129,8 +129,7 @@ int socks5_greeting_build(uint8_t *buf, size_t cap, bool offer_userpass)
 	return (int)n;
 }
 
-int socks5_method_parse(const uint8_t *buf, size_t len, bool offered_userpass,
-			uint8_t *method_out)
+int socks5_method_parse(const uint8_t *buf, size_t len, bool offered_userpass, uint8_t *method_out)
 {
 	*method_out = 0;
 	if (len < 1)
@@ -185,13 +184,11 @@ int socks5_auth_reply_parse(const uint8_t *buf, size_t len)
 	return buf[1] == 0 ? 2 : -EACCES;
 }
 
-int socks5_request_build(uint8_t *buf, size_t cap, uint8_t cmd,
-			 const struct socks5_addr *dst)
+int socks5_request_build(uint8_t *buf, size_t cap, uint8_t cmd, const struct socks5_addr *dst)
 {
 	int alen;
 
-	if (cmd != SOCKS5_CMD_CONNECT && cmd != SOCKS5_CMD_BIND &&
-	    cmd != SOCKS5_CMD_UDP_ASSOCIATE)
+	if (cmd != SOCKS5_CMD_CONNECT && cmd != SOCKS5_CMD_BIND && cmd != SOCKS5_CMD_UDP_ASSOCIATE)
 		return -EINVAL;
 	alen = addr_wire_len(dst);
 	if (alen < 0)

@@ -45,8 +45,8 @@ enum {
 
 /* Upper bounds, for sizing stack buffers. */
 enum {
-	SOCKS5_GREETING_MAX = 4,          /* VER NMETHODS 0x00 0x02 */
-	SOCKS5_AUTH_MAX = 3 + 255 + 255,  /* VER ULEN UNAME PLEN PASSWD */
+	SOCKS5_GREETING_MAX = 4,         /* VER NMETHODS 0x00 0x02 */
+	SOCKS5_AUTH_MAX = 3 + 255 + 255, /* VER ULEN UNAME PLEN PASSWD */
 	SOCKS5_REQUEST_MAX = 4 + 1 + 255 + 2,
 	SOCKS5_UDP_HEADER_MAX = 4 + 1 + 255 + 2,
 	SOCKS5_ADDR_STR_MAX = 4 * 255 + 1 + 5 + 1, /* escaped name ':' port NUL */
@@ -86,8 +86,7 @@ int socks5_greeting_build(uint8_t *buf, size_t cap, bool offer_userpass);
  * more), -EPROTO (wrong version), -ENOTSUP (0xFF: no acceptable method, or
  * a method we did not offer). *method_out gets the method on success and
  * is 0 otherwise. */
-int socks5_method_parse(const uint8_t *buf, size_t len, bool offered_userpass,
-			uint8_t *method_out);
+int socks5_method_parse(const uint8_t *buf, size_t len, bool offered_userpass, uint8_t *method_out);
 
 /* RFC 1929 request; user and pass are C strings of 1..255 bytes each, else
  * -EINVAL. */
@@ -102,8 +101,7 @@ int socks5_auth_reply_parse(const uint8_t *buf, size_t len);
 
 /* VER=5 CMD RSV=0 ATYP DST.ADDR DST.PORT. cmd is SOCKS5_CMD_*; dst must hold
  * the invariant above, else -EINVAL. */
-int socks5_request_build(uint8_t *buf, size_t cap, uint8_t cmd,
-			 const struct socks5_addr *dst);
+int socks5_request_build(uint8_t *buf, size_t cap, uint8_t cmd, const struct socks5_addr *dst);
 
 /* VER=5 REP RSV=0 ATYP BND.ADDR BND.PORT. A well-formed reply with a non-zero
  * REP is still a success for the parser (returns its length); the caller

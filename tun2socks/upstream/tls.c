@@ -36,9 +36,9 @@ struct tls_cfg {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	bool skip_verify;
-	size_t ip_len;      /* 4 or 16 when name is an IP literal, else 0 */
+	size_t ip_len; /* 4 or 16 when name is an IP literal, else 0 */
 	uint8_t ip[16];
-	char name[256];     /* server name; an IPv6 literal without brackets */
+	char name[256]; /* server name; an IPv6 literal without brackets */
 	char ca_path[1024];
 };
 
@@ -63,10 +63,10 @@ struct tls_conn {
 	 * flushed before the next write: mbedtls_ssl_write() would flush it
 	 * and report the caller's bytes as written without sending them. */
 	bool alert_unsent;
-	bool peer_closed;     /* close_notify received */
-	bool closing;         /* tls_conn_close() was called: no more writes */
-	bool close_sealed;    /* our close_notify is in the output buffer */
-	bool close_done;      /* ... and on the wire */
+	bool peer_closed;  /* close_notify received */
+	bool closing;      /* tls_conn_close() was called: no more writes */
+	bool close_sealed; /* our close_notify is in the output buffer */
+	bool close_done;   /* ... and on the wire */
 	char err[320];
 };
 
@@ -119,8 +119,7 @@ static int name_parse(struct tls_cfg *cfg, const char *s)
 	return 0;
 }
 
-int tls_cfg_create(const struct tls_opts *opts, struct tls_cfg **out, char *err,
-		   size_t errlen)
+int tls_cfg_create(const struct tls_opts *opts, struct tls_cfg **out, char *err, size_t errlen)
 {
 	static const char pers[] = "tun2socks tls client";
 	struct tls_cfg *cfg;

@@ -65,8 +65,7 @@ struct tls_opts {
  * no entropy), -ENOMEM; the reason is written to err (if errlen > 0), e.g.
  * "CA file /x.pem: X509 - Read/write of file failed". *out is NULL on
  * error. */
-int tls_cfg_create(const struct tls_opts *opts, struct tls_cfg **out, char *err,
-		   size_t errlen);
+int tls_cfg_create(const struct tls_opts *opts, struct tls_cfg **out, char *err, size_t errlen);
 void tls_cfg_free(struct tls_cfg *cfg);
 /* The CA bundle that was loaded (for the startup log); "" with
  * skip_verify. */

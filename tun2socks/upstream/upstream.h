@@ -28,7 +28,7 @@ struct upstream_cfg {
 	const struct upstream_proto *proto;
 	struct sockaddr_storage server;
 	socklen_t server_len;
-	char server_str[300];  /* "host:port" as the user wrote it, for logs */
+	char server_str[300]; /* "host:port" as the user wrote it, for logs */
 	int has_auth;
 	char user[256];
 	char pass[256];
@@ -51,7 +51,7 @@ struct upstream_cfg {
 /* What a configured upstream is made from (--proxy URL or config entry). */
 struct upstream_spec {
 	const struct upstream_proto *proto;
-	const char *host;        /* name or IP literal, without brackets */
+	const char *host; /* name or IP literal, without brackets */
 	uint16_t port;
 	const char *user, *pass; /* user NULL: no credentials */
 	bool tls;                /* TLS to the proxy */
@@ -70,11 +70,10 @@ int upstream_cfg_init(struct upstream_cfg *u, const struct upstream_spec *s, cha
 void upstream_cfg_free(struct upstream_cfg *u);
 
 struct upstream_proto {
-	const char *name;   /* "socks5" */
-	size_t state_size;  /* bytes for one handshake's state */
+	const char *name;  /* "socks5" */
+	size_t state_size; /* bytes for one handshake's state */
 	/* Sets up the state for a tunnel to target. */
-	void (*init)(void *state, const struct upstream_cfg *cfg,
-		     const struct socks5_addr *target);
+	void (*init)(void *state, const struct upstream_cfg *cfg, const struct socks5_addr *target);
 	/* Advances: STREAM_WANT_READ / _WANT_WRITE, STREAM_DONE, or a
 	 * negative errno (the reason is then in error()). */
 	int (*step)(void *state, const struct stream *io);

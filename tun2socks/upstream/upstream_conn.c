@@ -40,14 +40,12 @@ struct upstream_conn {
 	 * left[left_off..left_len). Freed once read. */
 	uint8_t *left;
 	size_t left_len, left_off;
-	struct socks5_addr *bound;          /* connector's bound(), if it has one */
+	struct socks5_addr *bound; /* connector's bound(), if it has one */
 };
 
 static const char *const state_name[] = {
-	[UPSTREAM_CONN_CONNECTING] = "CONNECTING",
-	[UPSTREAM_CONN_TLS] = "TLS",
-	[UPSTREAM_CONN_PROXY] = "PROXY",
-	[UPSTREAM_CONN_OPEN] = "OPEN",
+	[UPSTREAM_CONN_CONNECTING] = "CONNECTING", [UPSTREAM_CONN_TLS] = "TLS",
+	[UPSTREAM_CONN_PROXY] = "PROXY",           [UPSTREAM_CONN_OPEN] = "OPEN",
 	[UPSTREAM_CONN_FAILED] = "FAILED",
 };
 
@@ -65,12 +63,12 @@ static void conn_set_state(struct upstream_conn *c, enum upstream_conn_state nex
 	c->state = next;
 }
 
-static int conn_fail(struct upstream_conn *c, int err, char *why, size_t whylen,
-		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int conn_fail(struct upstream_conn *c, int err, char *why, size_t whylen, const char *fmt,
+		     ...) __attribute__((format(printf, 5, 6)));
 
 /* Writes the reason, enters FAILED and returns err (sticky). */
-static int conn_fail(struct upstream_conn *c, int err, char *why, size_t whylen,
-		     const char *fmt, ...)
+static int conn_fail(struct upstream_conn *c, int err, char *why, size_t whylen, const char *fmt,
+		     ...)
 {
 	va_list ap;
 
@@ -84,8 +82,8 @@ static int conn_fail(struct upstream_conn *c, int err, char *why, size_t whylen,
 	return err;
 }
 
-int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn **out,
-		       char *err, size_t errlen)
+int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn **out, char *err,
+		       size_t errlen)
 {
 	const struct sockaddr *sa = s->addr;
 	socklen_t len = s->addr_len;
@@ -131,8 +129,8 @@ int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn 
 	c->io = sock_stream(&c->fd);
 	r = sock_connect(c->fd, sa, len);
 	if (r < 0 && r != -EINPROGRESS) {
-		snprintf(err, errlen, "%s: %s", c->up ? "cannot connect to the proxy" : "cannot connect",
-			 strerror(-r));
+		snprintf(err, errlen, "%s: %s",
+			 c->up ? "cannot connect to the proxy" : "cannot connect", strerror(-r));
 		goto fail;
 	}
 	*out = c;
@@ -181,7 +179,8 @@ int upstream_conn_step(struct upstream_conn *c, int status, char *err, size_t er
 			r = sock_poll_error(c->fd, status);
 			if (r < 0)
 				return conn_fail(c, r, err, errlen, "%s: %s",
-						 c->up ? "cannot connect to the proxy" : "cannot connect",
+						 c->up ? "cannot connect to the proxy"
+						       : "cannot connect",
 						 strerror(-r));
 			if (c->up == NULL)
 				return conn_opened(c, err, errlen);

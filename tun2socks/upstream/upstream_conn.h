@@ -55,8 +55,8 @@ enum upstream_conn_state {
 };
 
 struct upstream_conn_spec {
-	const char *name;              /* "flow#12": starts its log lines */
-	const struct sock_opts *sock;  /* loop avoidance for the socket */
+	const char *name;             /* "flow#12": starts its log lines */
+	const struct sock_opts *sock; /* loop avoidance for the socket */
 	/* The proxy, or NULL for DIRECT. Must outlive the conn. */
 	const struct upstream_cfg *up;
 	/* The connector to step; NULL: up->proto. (UDP sessions pass
@@ -73,8 +73,8 @@ struct upstream_conn_spec {
 /* Opens a non-blocking socket and starts connecting it; the caller then
  * polls upstream_conn_fd() for writability. 0 with *out set, or -errno
  * with *out NULL and the reason in err (-EINVAL: neither up nor addr). */
-int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn **out,
-		       char *err, size_t errlen);
+int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn **out, char *err,
+		       size_t errlen);
 
 /* Advances on a readiness event; status is the event's own error (libuv's
  * poll status: 0, or negative when the socket reported an error). Returns

@@ -21,7 +21,7 @@ enum http_state {
 
 struct http {
 	enum http_state state;
-	int err_code;                 /* the step() result in HTTP_FAILED */
+	int err_code; /* the step() result in HTTP_FAILED */
 	const struct upstream_cfg *cfg;
 	struct socks5_addr target;
 	/* Invariant: out[out_off..out_len) is the unsent rest of the request;
@@ -33,7 +33,7 @@ struct http {
 	uint16_t out_len, out_off;
 	uint8_t in[HTTP_HEADER_MAX + 1024];
 	uint16_t in_len, in_used;
-	uint16_t interim;             /* header bytes of 1xx replies skipped */
+	uint16_t interim; /* header bytes of 1xx replies skipped */
 	char err[192];
 };
 
@@ -74,8 +74,7 @@ static int http_fail(struct http *h, int err, const char *fmt, ...)
 	return err;
 }
 
-static void http_init(void *state, const struct upstream_cfg *cfg,
-		      const struct socks5_addr *target)
+static void http_init(void *state, const struct upstream_cfg *cfg, const struct socks5_addr *target)
 {
 	struct http *h = state;
 	int n;
@@ -84,13 +83,16 @@ static void http_init(void *state, const struct upstream_cfg *cfg,
 	h->cfg = cfg;
 	h->target = *target;
 	h->state = HTTP_SEND_REQUEST;
-	n = http_connect_build(h->out, sizeof(h->out), target,
-			       cfg->has_auth ? cfg->user : NULL, cfg->pass);
+	n = http_connect_build(h->out, sizeof(h->out), target, cfg->has_auth ? cfg->user : NULL,
+			       cfg->pass);
 	if (n < 0) {
 		/* init() cannot fail: the first step() reports it. */
-		http_fail(h, n, "%s", cfg->has_auth
-			? "cannot encode CONNECT request (target name or user name not representable)"
-			: "cannot encode CONNECT request (target name not representable)");
+		http_fail(
+			h, n, "%s",
+			cfg->has_auth
+				? "cannot encode CONNECT request (target name or user name not "
+				  "representable)"
+				: "cannot encode CONNECT request (target name not representable)");
 		return;
 	}
 	h->out_len = (uint16_t)n;
@@ -100,8 +102,8 @@ static void http_init(void *state, const struct upstream_cfg *cfg,
 static int http_flush(struct http *h, const struct stream *io)
 {
 	while (h->out_off < h->out_len) {
-		ssize_t n = io->write(io->ctx, h->out + h->out_off,
-				      (size_t)(h->out_len - h->out_off));
+		ssize_t n =
+			io->write(io->ctx, h->out + h->out_off, (size_t)(h->out_len - h->out_off));
 
 		if (n == -EAGAIN)
 			return STREAM_WANT_WRITE;
@@ -124,7 +126,8 @@ static int http_fill(struct http *h, const struct stream *io)
 	if (n == -EAGAIN)
 		return STREAM_WANT_READ;
 	if (n == 0)
-		return http_fail(h, -ECONNRESET, "proxy closed the connection during the handshake");
+		return http_fail(h, -ECONNRESET,
+				 "proxy closed the connection during the handshake");
 	if (n < 0)
 		return http_fail(h, (int)n, "receive from proxy failed: %s", strerror((int)-n));
 	h->in_len = (uint16_t)(h->in_len + n);

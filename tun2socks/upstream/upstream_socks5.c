@@ -37,9 +37,9 @@ static const char *const state_name[] = {
 
 struct socks5_hs {
 	enum socks5_hs_state state;
-	int err_code;                  /* what step() returns once FAILED */
-	uint8_t cmd;                   /* CONNECT or UDP ASSOCIATE */
-	struct socks5_addr bound;      /* BND.ADDR/PORT of the reply */
+	int err_code;             /* what step() returns once FAILED */
+	uint8_t cmd;              /* CONNECT or UDP ASSOCIATE */
+	struct socks5_addr bound; /* BND.ADDR/PORT of the reply */
 	const struct upstream_cfg *cfg;
 	struct socks5_addr target;
 	/* Invariant: out[out_off..out_len) is the unsent rest of the current
@@ -79,7 +79,8 @@ static int hs_fail(struct socks5_hs *s, int err, const char *fmt, const char *de
 static int hs_load(struct socks5_hs *s, int len, enum socks5_hs_state next)
 {
 	if (len < 0)
-		return hs_fail(s, len, "%s", "cannot encode request (name or credentials too long)");
+		return hs_fail(s, len, "%s",
+			       "cannot encode request (name or credentials too long)");
 	s->out_len = (uint16_t)len;
 	s->out_off = 0;
 	hs_set_state(s, next);
@@ -105,8 +106,7 @@ static void hs_init_cmd(struct socks5_hs *s, const struct upstream_cfg *cfg,
 	s->out_len = (uint16_t)n;
 }
 
-static void hs_init(void *state, const struct upstream_cfg *cfg,
-		    const struct socks5_addr *target)
+static void hs_init(void *state, const struct upstream_cfg *cfg, const struct socks5_addr *target)
 {
 	hs_init_cmd(state, cfg, target, SOCKS5_CMD_CONNECT);
 }
@@ -134,8 +134,8 @@ static int hs_bound(const void *state, struct socks5_addr *out)
 static int hs_flush(struct socks5_hs *s, const struct stream *io)
 {
 	while (s->out_off < s->out_len) {
-		ssize_t n = io->write(io->ctx, s->out + s->out_off,
-				      (size_t)(s->out_len - s->out_off));
+		ssize_t n =
+			io->write(io->ctx, s->out + s->out_off, (size_t)(s->out_len - s->out_off));
 
 		if (n == -EAGAIN)
 			return STREAM_WANT_WRITE;
@@ -158,7 +158,8 @@ static int hs_fill(struct socks5_hs *s, const struct stream *io)
 	if (n == -EAGAIN)
 		return STREAM_WANT_READ;
 	if (n == 0)
-		return hs_fail(s, -ECONNRESET, "%s", "proxy closed the connection during the handshake");
+		return hs_fail(s, -ECONNRESET, "%s",
+			       "proxy closed the connection during the handshake");
 	if (n < 0)
 		return hs_fail(s, (int)n, "receive from proxy failed: %s", strerror((int)-n));
 	s->in_len = (uint16_t)(s->in_len + n);
@@ -194,22 +195,27 @@ static int hs_load_request(struct socks5_hs *s)
 
 /* Acts on a complete message of `used` bytes (or a parse error) in the
  * current READ state: 0 to go on, STREAM_DONE, or a negative errno. */
-static int hs_handle(struct socks5_hs *s, int used, uint8_t method, const struct socks5_reply *reply)
+static int hs_handle(struct socks5_hs *s, int used, uint8_t method,
+		     const struct socks5_reply *reply)
 {
 	char what[64];
 
 	switch (s->state) {
 	case S5_READ_METHOD:
 		if (used == -ENOTSUP)
-			return hs_fail(s, -EACCES, "%s", s->cfg->has_auth
-				? "proxy accepts neither no-auth nor username/password"
-				: "proxy requires authentication (give user:pass in the proxy URL)");
+			return hs_fail(
+				s, -EACCES, "%s",
+				s->cfg->has_auth
+					? "proxy accepts neither no-auth nor username/password"
+					: "proxy requires authentication (give user:pass in the "
+					  "proxy URL)");
 		if (used < 0)
 			return hs_fail(s, used, "%s", "malformed method selection from proxy");
 		hs_consume(s, used);
 		if (method == SOCKS5_METHOD_USERPASS)
-			return hs_load(s, socks5_auth_build(s->out, sizeof(s->out), s->cfg->user,
-							    s->cfg->pass),
+			return hs_load(s,
+				       socks5_auth_build(s->out, sizeof(s->out), s->cfg->user,
+							 s->cfg->pass),
 				       S5_SEND_AUTH);
 		return hs_load_request(s);
 	case S5_READ_AUTH:

@@ -16,7 +16,10 @@ unsigned int lwip_port_rand(void);
 #define LWIP_RAND() lwip_port_rand()
 
 /* lwIP's own diagnostics are only compiled in with LWIP_DEBUG. */
-#define LWIP_PLATFORM_DIAG(x) do { printf x; } while (0)
+#define LWIP_PLATFORM_DIAG(x) \
+	do {                  \
+		printf x;     \
+	} while (0)
 /* An lwIP assertion is a broken invariant in our use of lwIP: log and stop
  * rather than run on with corrupt state. */
 void lwip_port_assert(const char *msg, const char *file, int line);
