@@ -71,7 +71,8 @@ struct loader_keys {
 	size_t n_mihomo;
 };
 
-/* clang-format off: one initializer, one line */
+/* (one initializer, one line) */
+/* clang-format off */
 #define LOADER_KEYS(ours, mihomo)                                                                \
 	{                                                                                        \
 		ours, sizeof(ours) / sizeof(ours[0]), mihomo, sizeof(mihomo) / sizeof(mihomo[0]) \

@@ -23,8 +23,9 @@ struct list_node {
 };
 
 /* The object holding member `member` of type `type` at node n. */
-/* clang-format off: clang-format 14 takes the cast for a subtraction */
-#define list_entry(n, type, member) ((type *)((char *)(n)-offsetof(type, member)))
+/* (clang-format 14 takes the cast for a subtraction) */
+/* clang-format off */
+#define list_entry(n, type, member) ((type *)((char *)(n) - offsetof(type, member)))
 /* clang-format on */
 
 /* Every node of the list at head, first to last, as pos; tmp holds the
