@@ -73,10 +73,8 @@ struct loader_keys {
 
 /* (one initializer, one line) */
 /* clang-format off */
-#define LOADER_KEYS(ours, mihomo)                                                                \
-	{                                                                                        \
-		ours, sizeof(ours) / sizeof(ours[0]), mihomo, sizeof(mihomo) / sizeof(mihomo[0]) \
-	}
+#define LOADER_KEYS(ours, mihomo) \
+	{ ours, sizeof(ours) / sizeof(ours[0]), mihomo, sizeof(mihomo) / sizeof(mihomo[0]) }
 /* clang-format on */
 
 /* --- setup ----------------------------------------------------------------- */
