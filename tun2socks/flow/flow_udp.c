@@ -30,6 +30,7 @@
 #include "resolver/dns_intercept.h"
 #include "resolver/resolver.h"
 #include "tun2socks/flow/flow_udp.h"
+#include "tun2socks/base/hash.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/upstream/socks5.h"
 #include "tun2socks/upstream/upstream_conn.h"
@@ -148,18 +149,14 @@ void flow_udp_config_defaults(struct flow_udp_config *cfg)
 
 /* ---- table --------------------------------------------------------------- */
 
-/* FNV-1a over the address bytes that mean something: an IPv4 ip_addr_t
- * leaves the rest of its union unset. */
+/* FNV-1a, the port folded into the seed, over the address bytes that mean
+ * something: an IPv4 ip_addr_t leaves the rest of its union unset. */
 static unsigned session_hash(const ip_addr_t *a, uint16_t port)
 {
-	uint32_t h = 2166136261u ^ port;
-	const uint8_t *b = IP_IS_V6(a) ? (const uint8_t *)ip_2_ip6(a)->addr
-				       : (const uint8_t *)&ip_2_ip4(a)->addr;
-	size_t n = IP_IS_V6(a) ? 16 : 4;
+	const void *b = IP_IS_V6(a) ? (const void *)ip_2_ip6(a)->addr
+				    : (const void *)&ip_2_ip4(a)->addr;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h % BUCKETS;
+	return hash_fnv1a(b, IP_IS_V6(a) ? 16 : 4, HASH_FNV1A_BASIS ^ port) % BUCKETS;
 }
 
 static struct udp_session *session_find(struct flow_udp_ctx *u, const ip_addr_t *a, uint16_t port)
