@@ -14,13 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tun2socks/base/list.h"
 #include "tun2socks/base/siphash.h"
 
 enum { ADDRMAP_NAME_MAX = 253 };
 
 struct addrmap_entry {
 	struct addrmap_entry *chain;
-	struct addrmap_entry *prev, *next; /* refresh order */
+	struct list_node link; /* on m->order */
 	uint64_t expires;
 	uint8_t alen;
 	uint8_t addr[16];
@@ -30,7 +31,7 @@ struct addrmap_entry {
 struct addrmap {
 	struct addrmap_entry **buckets;
 	size_t mask;
-	struct addrmap_entry *oldest, *newest;
+	struct list_node order; /* every entry, least recently refreshed first */
 	uint32_t count, cap;
 	uint8_t key[16];
 };
@@ -54,6 +55,7 @@ int addrmap_create(uint32_t cap, const uint8_t hash_key[16], struct addrmap **ou
 		return -ENOMEM;
 	}
 	m->mask = n - 1;
+	list_init(&m->order);
 	m->cap = cap;
 	memcpy(m->key, hash_key, sizeof(m->key));
 	*out = m;
@@ -62,14 +64,12 @@ int addrmap_create(uint32_t cap, const uint8_t hash_key[16], struct addrmap **ou
 
 void addrmap_destroy(struct addrmap *m)
 {
-	struct addrmap_entry *e, *next;
+	struct list_node *n, *tmp;
 
 	if (m == NULL)
 		return;
-	for (e = m->oldest; e; e = next) {
-		next = e->next;
-		free(e);
-	}
+	list_for_each_safe(n, tmp, &m->order)
+		free(list_entry(n, struct addrmap_entry, link));
 	free(m->buckets);
 	free(m);
 }
@@ -94,28 +94,10 @@ static struct addrmap_entry *addrmap_find(const struct addrmap *m, const uint8_t
 	return NULL;
 }
 
-static void addrmap_unlist(struct addrmap *m, struct addrmap_entry *e)
+/* The least recently refreshed entry, or NULL. */
+static struct addrmap_entry *addrmap_oldest(struct addrmap *m)
 {
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		m->oldest = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		m->newest = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void addrmap_append(struct addrmap *m, struct addrmap_entry *e)
-{
-	e->prev = m->newest;
-	e->next = NULL;
-	if (m->newest)
-		m->newest->next = e;
-	else
-		m->oldest = e;
-	m->newest = e;
+	return list_empty(&m->order) ? NULL : list_entry(m->order.next, struct addrmap_entry, link);
 }
 
 static void addrmap_unchain(struct addrmap *m, struct addrmap_entry *e)
@@ -138,12 +120,15 @@ int addrmap_put(struct addrmap *m, const uint8_t *addr, size_t alen, const char 
 	b = addrmap_bucket(m, addr, alen);
 	e = addrmap_find(m, addr, alen, b);
 	if (e != NULL) {
-		addrmap_unlist(m, e);
+		list_remove(&e->link);
 	} else {
-		if (m->count == m->cap || (m->oldest && m->oldest->expires <= now_ms)) {
-			/* Full, or the oldest has expired anyway: reuse it. */
-			e = m->oldest;
-			addrmap_unlist(m, e);
+		struct addrmap_entry *oldest = addrmap_oldest(m);
+
+		if (m->count == m->cap || (oldest && oldest->expires <= now_ms)) {
+			/* Full (cap > 0, so there is an oldest), or the oldest
+			 * has expired anyway: reuse it. */
+			e = oldest;
+			list_remove(&e->link);
 			addrmap_unchain(m, e);
 		} else {
 			e = malloc(sizeof(*e));
@@ -163,7 +148,7 @@ int addrmap_put(struct addrmap *m, const uint8_t *addr, size_t alen, const char 
 	}
 	e->name[len] = '\0';
 	e->expires = now_ms + keep_ms;
-	addrmap_append(m, e);
+	list_insert_before(&m->order, &e->link); /* the newest */
 	return 0;
 }
 

@@ -36,6 +36,7 @@
 #include "resolver/dns_msg.h"
 #include "resolver/domain_match.h"
 #include "resolver/fakeip.h"
+#include "tun2socks/base/list.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/base/reaper.h"
 #include "tun2socks/base/siphash.h"
@@ -70,7 +71,7 @@ struct dns_client_slot {
 
 struct dns_tcp {
 	struct dns_intercept *di;
-	struct dns_tcp *prev, *next; /* di->tcp_live */
+	struct list_node link;       /* on di->tcp_live until dead */
 	struct reaper_node rnode;    /* once released */
 	uint64_t id;
 	unsigned refs;        /* alive + one per forwarded query */
@@ -111,7 +112,7 @@ struct dns_intercept {
 	struct dns_forwarder fwd;
 	uint32_t fake_ttl;
 	uint8_t *buf;                /* 2 + 65535: an answer with TCP prefix */
-	struct dns_tcp *tcp_live;
+	struct list_node tcp_live;   /* TCP clients not closed, newest first */
 	struct reaper reaper;        /* frees released TCP clients */
 	bool shut;
 	uint64_t next_tcp_id;
@@ -537,7 +538,6 @@ static void dns_reap(struct reaper_node *n)
  * callback of this pcb must then return that. */
 static err_t dns_tcp_close(struct dns_tcp *c, bool abort)
 {
-	struct dns_intercept *di = c->di;
 	err_t ret = ERR_OK;
 
 	if (c->dead)
@@ -555,13 +555,7 @@ static err_t dns_tcp_close(struct dns_tcp *c, bool abort)
 		}
 		c->pcb = NULL;
 	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		di->tcp_live = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+	list_remove(&c->link);
 	log_debug("dns: tcp#%" PRIu64 " closed", c->id);
 	dns_tcp_release(c);
 	return ret;
@@ -762,10 +756,7 @@ int dns_intercept_tcp_accept(struct dns_intercept *di, struct tcp_pcb *pcb)
 	c->cl.sport = pcb->remote_port;
 	c->cl.dport = pcb->local_port;
 	c->t_last = uv_now(di->loop);
-	c->next = di->tcp_live;
-	if (di->tcp_live)
-		di->tcp_live->prev = c;
-	di->tcp_live = c;
+	list_insert_after(&di->tcp_live, &c->link);
 	di->stats.tcp_conns++;
 	tcp_arg(pcb, c);
 	tcp_recv(pcb, dns_tcp_on_recv);
@@ -869,6 +860,7 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 		return -ENOMEM;
 	di->loop = loop;
 	di->stack = stack;
+	list_init(&di->tcp_live);
 	di->mode = cfg->mode;
 	di->fwd = *fwd;
 	di->fake_ttl = cfg->fake_ttl ? cfg->fake_ttl : DNS_DEFAULT_TTL;
@@ -958,8 +950,9 @@ void dns_intercept_shutdown(struct dns_intercept *di)
 	if (di == NULL || di->shut)
 		return;
 	di->shut = true;
-	while (di->tcp_live != NULL)
-		dns_tcp_close(di->tcp_live, true);
+	/* Newest first; dns_tcp_close() takes each off the list. */
+	while (!list_empty(&di->tcp_live))
+		dns_tcp_close(list_entry(di->tcp_live.next, struct dns_tcp, link), true);
 	reaper_close(&di->reaper);
 }
 

@@ -26,6 +26,7 @@
 #include "tun2socks/base/addr.h"
 #include "tun2socks/upstream/target.h"
 #include "resolver/dns_msg.h"
+#include "tun2socks/base/list.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/upstream/upstream_conn.h"
 
@@ -37,8 +38,7 @@ static const char *const ds_state_name[] = {
 };
 
 struct dns_socks_req {
-	struct dns_socks *ds;
-	struct dns_socks_req *prev, *next; /* ds->live while not DONE */
+	struct list_node link;  /* on ds->live while not DONE */
 	enum dns_socks_state state;
 	uint64_t n;             /* "dns#n" in logs */
 	resolver_cb cb;
@@ -60,7 +60,7 @@ struct dns_socks {
 	const struct sock_opts *sock;
 	struct socks5_addr target;
 	unsigned timeout_ms;
-	struct dns_socks_req *live;
+	struct list_node live;  /* requests not DONE, newest first */
 	uint64_t next_n;
 	bool shut;
 };
@@ -87,17 +87,10 @@ static void dns_socks_on_closed(uv_handle_t *h)
 static void dns_socks_finish(struct dns_socks_req *q, int status,
 			     const struct ares_dns_record *reply)
 {
-	struct dns_socks *ds = q->ds;
-
 	if (q->state == DS_DONE)
 		return;
 	dns_socks_set_state(q, DS_DONE);
-	if (q->prev)
-		q->prev->next = q->next;
-	else
-		ds->live = q->next;
-	if (q->next)
-		q->next->prev = q->prev;
+	list_remove(&q->link);
 	q->cb(q->arg, status, reply);
 	uv_poll_stop(&q->poll);
 	uv_close((uv_handle_t *)&q->poll, dns_socks_on_closed);
@@ -239,7 +232,6 @@ int dns_socks_send(void *ctx, const struct ares_dns_record *query, resolver_cb c
 	memcpy(q->out + 2, wire, wire_len);
 	q->out_len = wire_len + 2;
 	q->id = id;
-	q->ds = ds;
 	q->cb = cb;
 	q->arg = arg;
 	q->n = ++ds->next_n;
@@ -261,10 +253,7 @@ int dns_socks_send(void *ctx, const struct ares_dns_record *query, resolver_cb c
 	q->handles = 2;
 	uv_timer_start(&q->timer, dns_socks_on_timeout, ds->timeout_ms, 0);
 	dns_socks_set_poll(q, UV_WRITABLE);
-	q->next = ds->live;
-	if (ds->live)
-		ds->live->prev = q;
-	ds->live = q;
+	list_insert_after(&ds->live, &q->link);
 	ares_free_string(wire);
 	ares_dns_record_destroy(copy);
 	return 0;
@@ -288,6 +277,7 @@ int dns_socks_create(uv_loop_t *loop, const struct upstream_cfg *proxy,
 	if (ds == NULL)
 		return -ENOMEM;
 	ds->loop = loop;
+	list_init(&ds->live);
 	ds->proxy = proxy;
 	ds->sock = sock;
 	ds->timeout_ms = timeout_ms ? timeout_ms : 5000;
@@ -301,8 +291,10 @@ void dns_socks_shutdown(struct dns_socks *ds)
 	if (ds == NULL)
 		return;
 	ds->shut = true;
-	while (ds->live != NULL)
-		dns_socks_finish(ds->live, -ECANCELED, NULL);
+	/* Newest first; dns_socks_finish() takes each off the list. */
+	while (!list_empty(&ds->live))
+		dns_socks_finish(list_entry(ds->live.next, struct dns_socks_req, link), -ECANCELED,
+				 NULL);
 }
 
 void dns_socks_destroy(struct dns_socks *ds)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tun2socks/base/list.h"
 #include "tun2socks/base/siphash.h"
 
 /* Layout. Per family, one pool:
@@ -39,12 +40,8 @@
 
 enum { NAME_MAX_LEN = 253, LABEL_MAX_LEN = 63 };
 
-struct lru_link {
-	struct lru_link *prev, *next;
-};
-
 struct fakeip_entry {
-	struct lru_link lru; /* first member: the list holds &entry->lru */
+	struct list_node lru; /* on the pool's lru iff unpinned (I4) */
 	struct fakeip_entry *name_next;
 	uint64_t off;
 	uint64_t t_used; /* clock at the last use (I4) */
@@ -68,7 +65,7 @@ struct fakeip_pool {
 	size_t n_slots, max_slots;
 	struct fakeip_entry **buckets;
 	size_t n_buckets, max_buckets; /* powers of two */
-	struct lru_link lru; /* sentinel; lru.next is the least recently used */
+	struct list_node lru;          /* unpinned entries; lru.next is the least recently used */
 };
 
 struct fakeip {
@@ -183,22 +180,12 @@ static uint64_t now_ms(const struct fakeip *f)
 	return f->now_ms != NULL ? f->now_ms(f->clock_arg) : 0;
 }
 
-static void lru_unlink(struct fakeip_entry *e)
-{
-	e->lru.prev->next = e->lru.next;
-	e->lru.next->prev = e->lru.prev;
-	e->lru.prev = e->lru.next = NULL;
-}
-
 /* Also the moment of e's last use (I4): every caller is one. */
 static void lru_push_newest(const struct fakeip *f, struct fakeip_pool *p,
 			    struct fakeip_entry *e)
 {
 	e->t_used = now_ms(f);
-	e->lru.prev = p->lru.prev;
-	e->lru.next = &p->lru;
-	p->lru.prev->next = &e->lru;
-	p->lru.prev = &e->lru;
+	list_insert_before(&p->lru, &e->lru);
 }
 
 /* A use: pinned entries are off the list (I4) and need nothing; their
@@ -206,7 +193,7 @@ static void lru_push_newest(const struct fakeip *f, struct fakeip_pool *p,
 static void touch(const struct fakeip *f, struct fakeip_pool *p, struct fakeip_entry *e)
 {
 	if (e->pins == 0) {
-		lru_unlink(e);
+		list_remove(&e->lru);
 		lru_push_newest(f, p, e);
 	}
 }
@@ -349,8 +336,8 @@ static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *doma
 		err = slots_reserve(p, off + 1);
 		if (err)
 			return err;
-	} else if (p->lru.next != &p->lru) {
-		victim = (struct fakeip_entry *)p->lru.next;
+	} else if (!list_empty(&p->lru)) {
+		victim = list_entry(p->lru.next, struct fakeip_entry, lru);
 		/* The oldest is too young: so is every other (I4). */
 		if (f->min_age_ms > 0 && now_ms(f) - victim->t_used < f->min_age_ms)
 			return -EAGAIN;
@@ -371,7 +358,7 @@ static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *doma
 
 	if (victim) {
 		name_unlink(p, victim);
-		lru_unlink(victim);
+		list_remove(&victim->lru);
 		free(victim);
 	} else {
 		p->cursor = off + 1;
@@ -426,7 +413,7 @@ static int pool_pin(struct fakeip_pool *p, const uint8_t *a)
 	if (e->pins == UINT32_MAX)
 		return -EOVERFLOW;
 	if (e->pins++ == 0)
-		lru_unlink(e);
+		list_remove(&e->lru);
 	return 0;
 }
 
@@ -470,7 +457,7 @@ static int pool_init(struct fakeip_pool *p, size_t alen, const uint8_t *net,
 	}
 	hostbits = (unsigned)alen * 8 - prefix;
 	p->span = hostbits >= 64 ? UINT64_MAX : (uint64_t)1 << hostbits;
-	p->lru.prev = p->lru.next = &p->lru;
+	list_init(&p->lru);
 
 	if (n > (SIZE_MAX / sizeof(*p->excl)) - 2)
 		return -ENOMEM;

@@ -68,7 +68,7 @@ static const char *const flow_state_name[] = {
 
 struct flow_tcp {
 	struct flow_tcp_ctx *ctx;
-	struct flow_tcp *prev, *next;  /* ctx->live */
+	struct list_node link;         /* on ctx->live until DEAD */
 	struct reaper_node rnode;      /* once released */
 	uint64_t id;
 	unsigned refs;
@@ -206,10 +206,7 @@ int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb)
 	ip_addr_copy(f->dst_ip, pcb->local_ip);
 	f->src_port = pcb->remote_port;
 	f->dst_port = pcb->local_port;
-	f->next = ctx->live;
-	if (ctx->live)
-		ctx->live->prev = f;
-	ctx->live = f;
+	list_insert_after(&ctx->live, &f->link);
 	ctx->live_count++;
 	ctx->stats.accepted++;
 
@@ -743,13 +740,7 @@ static void flow_end(struct flow_tcp *f, bool reset)
 
 	flow_set_state(f, FS_DEAD);
 	f->rl.pcb = NULL;
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		ctx->live = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
-	f->prev = f->next = NULL;
+	list_remove(&f->link);
 	ctx->live_count--;
 	ctx->stats.bytes_up += f->rl.bytes_up;
 	ctx->stats.bytes_down += f->rl.bytes_down;
@@ -840,6 +831,7 @@ int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop, const struct ro
 	int r;
 
 	memset(ctx, 0, sizeof(*ctx));
+	list_init(&ctx->live);
 	ctx->loop = loop;
 	ctx->route = *route;
 	ctx->connect_timeout_ms = 10000;
@@ -860,8 +852,10 @@ int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop, const struct ro
 void flow_tcp_ctx_shutdown(struct flow_tcp_ctx *ctx)
 {
 	flow_tcp_ctx_flush(ctx);
-	while (ctx->live != NULL)
-		flow_abort(ctx->live, "shutting down", NULL);
+	/* Newest first; flow_abort() takes each off the list. */
+	while (!list_empty(&ctx->live))
+		flow_abort(list_entry(ctx->live.next, struct flow_tcp, link), "shutting down",
+			   NULL);
 	reaper_close(&ctx->reaper);
 }
 

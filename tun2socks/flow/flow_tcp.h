@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "tun2socks/base/list.h"
 #include "tun2socks/base/reaper.h"
 #include "tun2socks/route/route.h"
 #include "tun2socks/base/sock.h"
@@ -48,7 +49,7 @@ struct flow_tcp_ctx {
 	 * callbacks. */
 	uint8_t *buf;
 	size_t buf_cap;
-	struct flow_tcp *live;       /* doubly linked list of live flows */
+	struct list_node live;       /* live flows, newest first */
 	/* Flows that received client data during the current TUN drain;
 	 * flow_tcp_ctx_flush() writes each one's queue upstream once, so a burst
 	 * of segments costs one writev instead of one per segment. */

@@ -30,6 +30,8 @@
 #include "resolver/dns_intercept.h"
 #include "resolver/resolver.h"
 #include "tun2socks/flow/flow_udp.h"
+#include "tun2socks/base/hash.h"
+#include "tun2socks/base/list.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/upstream/socks5.h"
 #include "tun2socks/upstream/upstream_conn.h"
@@ -88,7 +90,7 @@ struct pending {
 struct udp_session {
 	struct flow_udp_ctx *u;
 	struct udp_session *hnext;          /* hash chain */
-	struct udp_session *lprev, *lnext;  /* live list, least recently used first */
+	struct list_node lru;               /* on u->lru while not DEAD */
 	struct reaper_node rnode;       /* once released */
 	uint64_t id;
 	unsigned refs;
@@ -122,7 +124,7 @@ struct flow_udp_ctx {
 	struct sock_opts sock;
 	struct flow_udp_config cfg;
 	struct udp_session *buckets[BUCKETS];
-	struct udp_session *lru_head, *lru_tail;
+	struct list_node lru;           /* live sessions, least recently used first */
 	unsigned count;
 	uint64_t next_id;
 	uint64_t refused_until;         /* loop ms; 0 = proxy not known to refuse */
@@ -148,18 +150,14 @@ void flow_udp_config_defaults(struct flow_udp_config *cfg)
 
 /* ---- table --------------------------------------------------------------- */
 
-/* FNV-1a over the address bytes that mean something: an IPv4 ip_addr_t
- * leaves the rest of its union unset. */
+/* FNV-1a, the port folded into the seed, over the address bytes that mean
+ * something: an IPv4 ip_addr_t leaves the rest of its union unset. */
 static unsigned session_hash(const ip_addr_t *a, uint16_t port)
 {
-	uint32_t h = 2166136261u ^ port;
-	const uint8_t *b = IP_IS_V6(a) ? (const uint8_t *)ip_2_ip6(a)->addr
-				       : (const uint8_t *)&ip_2_ip4(a)->addr;
-	size_t n = IP_IS_V6(a) ? 16 : 4;
+	const void *b = IP_IS_V6(a) ? (const void *)ip_2_ip6(a)->addr
+				    : (const void *)&ip_2_ip4(a)->addr;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h % BUCKETS;
+	return hash_fnv1a(b, IP_IS_V6(a) ? 16 : 4, HASH_FNV1A_BASIS ^ port) % BUCKETS;
 }
 
 static struct udp_session *session_find(struct flow_udp_ctx *u, const ip_addr_t *a, uint16_t port)
@@ -170,39 +168,18 @@ static struct udp_session *session_find(struct flow_udp_ctx *u, const ip_addr_t 
 	return NULL;
 }
 
-static void session_lru_unlink(struct udp_session *s)
+/* The least recently used live session, or NULL. */
+static struct udp_session *session_oldest(struct flow_udp_ctx *u)
 {
-	struct flow_udp_ctx *u = s->u;
-
-	if (s->lprev)
-		s->lprev->lnext = s->lnext;
-	else
-		u->lru_head = s->lnext;
-	if (s->lnext)
-		s->lnext->lprev = s->lprev;
-	else
-		u->lru_tail = s->lprev;
-	s->lprev = s->lnext = NULL;
+	return list_empty(&u->lru) ? NULL : list_entry(u->lru.next, struct udp_session, lru);
 }
 
-static void session_lru_append(struct udp_session *s)
-{
-	struct flow_udp_ctx *u = s->u;
-
-	s->lprev = u->lru_tail;
-	s->lnext = NULL;
-	if (u->lru_tail)
-		u->lru_tail->lnext = s;
-	else
-		u->lru_head = s;
-	u->lru_tail = s;
-}
-
+/* A use of a live session: it goes to the end of u->lru, the newest. */
 static void session_touch(struct udp_session *s)
 {
 	s->t_last = uv_now(s->u->loop);
-	session_lru_unlink(s);
-	session_lru_append(s);
+	list_remove(&s->lru);
+	list_insert_before(&s->u->lru, &s->lru);
 }
 
 /* The one place the state changes. */
@@ -288,7 +265,7 @@ static void session_end(struct udp_session *s, const char *why, const char *deta
 			break;
 		}
 	}
-	session_lru_unlink(s);
+	list_remove(&s->lru);
 	u->count--;
 	if (s->ctl_open) {
 		uv_poll_stop(&s->ctl_poll);
@@ -775,13 +752,13 @@ static void session_on_udp(uv_poll_t *h, int status, int events)
 
 static struct udp_session *session_create(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport)
 {
-	struct udp_session *s;
+	struct udp_session *s, *oldest = session_oldest(u);
 	unsigned b;
 
 	/* Bound the table: the least recently used session goes first. */
-	if (u->count >= u->cfg.max_sessions && u->lru_head) {
+	if (u->count >= u->cfg.max_sessions && oldest != NULL) {
 		u->stats.evicted++;
-		session_end(u->lru_head, "evicted (session table full)", NULL);
+		session_end(oldest, "evicted (session table full)", NULL);
 	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -797,7 +774,7 @@ static struct udp_session *session_create(struct flow_udp_ctx *u, const ip_addr_
 	b = session_hash(src, sport);
 	s->hnext = u->buckets[b];
 	u->buckets[b] = s;
-	session_lru_append(s);
+	list_insert_before(&u->lru, &s->lru);
 	u->count++;
 	u->stats.sessions++;
 	s->state = SESSION_ROUTING; /* the first state: nothing to log yet */
@@ -1078,10 +1055,12 @@ static void session_on_sweep(uv_timer_t *h)
 {
 	struct flow_udp_ctx *u = h->data;
 	uint64_t now = uv_now(u->loop);
-	struct udp_session *s = u->lru_head, *next;
+	struct list_node *n, *tmp;
 
-	for (; s; s = next) {
-		next = s->lnext;
+	/* Oldest first; session_end() takes s off the list. */
+	list_for_each_safe(n, tmp, &u->lru) {
+		struct udp_session *s = list_entry(n, struct udp_session, lru);
+
 		if (s->state < SESSION_READY) {
 			if (now - s->t_start >= u->cfg.connect_timeout_ms)
 				session_end(s, s->state == SESSION_ROUTING ? "timed out resolving for the rules"
@@ -1122,6 +1101,7 @@ int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route
 	u->route = *route;
 	u->sock = *sock;
 	u->cfg = *cfg;
+	list_init(&u->lru);
 	if (u->cfg.max_sessions == 0)
 		u->cfg.max_sessions = 1;
 	r = reaper_init(&u->reaper, loop, session_reap);
@@ -1139,8 +1119,10 @@ int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack, const struct route
 
 void flow_udp_ctx_shutdown(struct flow_udp_ctx *u)
 {
-	while (u->lru_head)
-		session_end(u->lru_head, "shutting down", NULL);
+	struct udp_session *s;
+
+	while ((s = session_oldest(u)) != NULL)
+		session_end(s, "shutting down", NULL);
 	uv_close((uv_handle_t *)&u->sweep, NULL);
 	reaper_close(&u->reaper);
 }
