@@ -453,32 +453,51 @@ static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn
 	return 0;
 }
 
+/* The start of a proxies[] or proxy-groups[] entry: a mapping with a
+ * name and a type. what becomes `<kind> "name"` for the messages that
+ * follow; *e (free it) holds the entries, *tn the type's node. 0 or
+ * -EINVAL (reported). list: "proxies"; kind: "proxy". */
+static int entry_head(struct loader *ld, yaml_node_t *item, size_t idx, const char *list,
+		      const char *kind, struct loader_kv **e, size_t *count, const char **name,
+		      struct conf_pos *pos, char *what, size_t whatlen, yaml_node_t **tn)
+{
+	char q[80];
+	int r;
+
+	*e = NULL;
+	*count = 0;
+	*tn = NULL;
+	snprintf(what, whatlen, "%s[%zu]", list, idx);
+	if (!loader_is_null(item) && item->type != YAML_MAPPING_NODE)
+		return loader_fail_at(ld, loader_node_pos(ld, item),
+				      "%s: expected a mapping, got %s", what,
+				      loader_kind_name(item));
+	r = loader_map_entries(ld, item, what, e, count);
+	if (r < 0)
+		return r;
+	r = get_entry_name(ld, item, *e, *count, what, name, pos);
+	if (r < 0)
+		return r;
+	snprintf(what, whatlen, "%s %s", kind, config_quote(q, *name));
+	*tn = find_key(*e, *count, "type");
+	if (!*tn)
+		return loader_fail_at(ld, *pos, "%s: missing \"type\"", what);
+	return 0;
+}
+
 static int load_proxy(struct loader *ld, yaml_node_t *item, size_t idx, struct config_proxy *p)
 {
 	struct proxy_keys pk = { 0 };
 	yaml_node_t *tn;
 	struct loader_kv *e = NULL;
-	char what[160], q[80];
+	char what[160];
 	size_t count;
 	int r;
 
-	snprintf(what, sizeof(what), "proxies[%zu]", idx);
-	if (!loader_is_null(item) && item->type != YAML_MAPPING_NODE)
-		return loader_fail_at(ld, loader_node_pos(ld, item),
-				      "%s: expected a mapping, got %s", what,
-				      loader_kind_name(item));
-	r = loader_map_entries(ld, item, what, &e, &count);
+	r = entry_head(ld, item, idx, "proxies", "proxy", &e, &count, &p->name, &p->pos, what,
+		       sizeof(what), &tn);
 	if (r < 0)
 		goto out;
-	r = get_entry_name(ld, item, e, count, what, &p->name, &p->pos);
-	if (r < 0)
-		goto out;
-	snprintf(what, sizeof(what), "proxy %s", config_quote(q, p->name));
-	tn = find_key(e, count, "type");
-	if (!tn) {
-		r = loader_fail_at(ld, p->pos, "%s: missing \"type\"", what);
-		goto out;
-	}
 	r = proxy_type(ld, p, tn, what);
 	if (r != 0) {
 		r = r > 0 ? 0 : r;
@@ -608,27 +627,14 @@ static int load_group(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 	struct group_keys gk = { selected, selected_pos, false };
 	yaml_node_t *tn;
 	struct loader_kv *e = NULL;
-	char what[160], w[200], q[80];
+	char what[160], w[200];
 	size_t count, before = ld->n_errors;
 	int type = 0, r;
 
-	snprintf(what, sizeof(what), "proxy-groups[%zu]", idx);
-	if (!loader_is_null(item) && item->type != YAML_MAPPING_NODE)
-		return loader_fail_at(ld, loader_node_pos(ld, item),
-				      "%s: expected a mapping, got %s", what,
-				      loader_kind_name(item));
-	r = loader_map_entries(ld, item, what, &e, &count);
+	r = entry_head(ld, item, idx, "proxy-groups", "proxy group", &e, &count, &g->name, &g->pos,
+		       what, sizeof(what), &tn);
 	if (r < 0)
 		goto out;
-	r = get_entry_name(ld, item, e, count, what, &g->name, &g->pos);
-	if (r < 0)
-		goto out;
-	snprintf(what, sizeof(what), "proxy group %s", config_quote(q, g->name));
-	tn = find_key(e, count, "type");
-	if (!tn) {
-		r = loader_fail_at(ld, g->pos, "%s: missing \"type\"", what);
-		goto out;
-	}
 	snprintf(w, sizeof(w), "%s: type", what);
 	r = loader_get_enum(ld, tn, w, types, 5,
 			    "select, url-test, fallback, load-balance or relay", &type);
