@@ -102,8 +102,7 @@ static const struct ruleset *set_fn(void *arg, const char *name)
 
 /* --- the baseline: one rule, one entry at a time ------------------------------ */
 
-static bool naive_pattern(const char *pat, size_t plen, unsigned kind, const char *d,
-			  size_t dlen)
+static bool naive_pattern(const char *pat, size_t plen, unsigned kind, const char *d, size_t dlen)
 {
 	/* Compare label by label from the right; '*' is any one label. */
 	size_t pi = plen, di = dlen;
@@ -166,7 +165,8 @@ static int naive_match(const struct rule_spec *specs, const struct ruleset *set,
 			break;
 		case RULE_DST_PORT:
 			for (size_t k = 0; k < s->n_ranges; k++)
-				if (s->ranges[k].lo <= q->dst_port && q->dst_port <= s->ranges[k].hi)
+				if (s->ranges[k].lo <= q->dst_port &&
+				    q->dst_port <= s->ranges[k].hi)
 					return i;
 			break;
 		case RULE_MATCH:
@@ -184,8 +184,8 @@ int main(int argc, char **argv)
 	size_t nq = argc > 2 ? strtoul(argv[2], NULL, 0) : 100000;
 	size_t nq_naive = nq < 1000 ? nq : 1000, tlen = 0, ylen = 0;
 	char *text = malloc(entries * 40 + 64), *yaml = malloc(entries * 48 + 64);
-	char (*names)[64] = malloc(entries * sizeof(*names));
-	char (*queries)[96] = malloc(nq * sizeof(*queries));
+	char(*names)[64] = malloc(entries * sizeof(*names));
+	char(*queries)[96] = malloc(nq * sizeof(*queries));
 	uint64_t *lat = malloc(nq * sizeof(*lat)), t0, t1, t2, t3, overhead;
 	struct rule_spec specs[N_RULES];
 	struct rule_engine *e;
@@ -216,8 +216,8 @@ int main(int argc, char **argv)
 
 	/* Load: parse (text, then YAML) and compile. */
 	t0 = now_ns();
-	if (ruleset_load_buffer("big", RULESET_DOMAIN, RULESET_TEXT, "big.txt", text, tlen,
-				&rs, &err)) {
+	if (ruleset_load_buffer("big", RULESET_DOMAIN, RULESET_TEXT, "big.txt", text, tlen, &rs,
+				&err)) {
 		conf_err_format(&err, msg, sizeof(msg));
 		fprintf(stderr, "%s\n", msg);
 		return 1;
@@ -236,8 +236,8 @@ int main(int argc, char **argv)
 	{
 		struct ruleset *ry;
 
-		if (ruleset_load_buffer("big", RULESET_DOMAIN, RULESET_YAML, "big.yaml", yaml,
-					ylen, &ry, &err))
+		if (ruleset_load_buffer("big", RULESET_DOMAIN, RULESET_YAML, "big.yaml", yaml, ylen,
+					&ry, &err))
 			return 1;
 		t3 = now_ns();
 		ruleset_free(ry);
@@ -311,12 +311,13 @@ int main(int argc, char **argv)
 		}
 		qsort(lat, n, sizeof(*lat), cmp_u64);
 		printf("match  %-8s p50 %6llu ns  p99 %8llu ns  (%zu queries%s)\n",
-		       pass == 0 ? "engine" : "naive",
-		       (unsigned long long)lat[n / 2], (unsigned long long)lat[n * 99 / 100], n,
+		       pass == 0 ? "engine" : "naive", (unsigned long long)lat[n / 2],
+		       (unsigned long long)lat[n * 99 / 100], n,
 		       pass == 0 ? "" : ", same verdicts");
 	}
 	printf("       %zu of %zu engine queries won by the rule set; timer overhead %llu ns "
-	       "subtracted\n", hits, nq, (unsigned long long)overhead);
+	       "subtracted\n",
+	       hits, nq, (unsigned long long)overhead);
 
 	rule_engine_unref(e);
 	ruleset_free(rs);

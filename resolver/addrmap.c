@@ -83,8 +83,8 @@ static size_t addrmap_bucket(const struct addrmap *m, const uint8_t *addr, size_
 	return (size_t)siphash24(m->key, k, alen + 1) & m->mask;
 }
 
-static struct addrmap_entry *addrmap_find(const struct addrmap *m, const uint8_t *addr,
-					  size_t alen, size_t b)
+static struct addrmap_entry *addrmap_find(const struct addrmap *m, const uint8_t *addr, size_t alen,
+					  size_t b)
 {
 	struct addrmap_entry *e;
 
@@ -152,8 +152,7 @@ int addrmap_put(struct addrmap *m, const uint8_t *addr, size_t alen, const char 
 	return 0;
 }
 
-const char *addrmap_get(const struct addrmap *m, const uint8_t *addr, size_t alen,
-			uint64_t now_ms)
+const char *addrmap_get(const struct addrmap *m, const uint8_t *addr, size_t alen, uint64_t now_ms)
 {
 	struct addrmap_entry *e;
 

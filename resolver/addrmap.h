@@ -33,8 +33,7 @@ int addrmap_put(struct addrmap *m, const uint8_t *addr, size_t alen, const char 
 
 /* The name of addr, or NULL (unknown or expired). Valid until the next
  * put. */
-const char *addrmap_get(const struct addrmap *m, const uint8_t *addr, size_t alen,
-			uint64_t now_ms);
+const char *addrmap_get(const struct addrmap *m, const uint8_t *addr, size_t alen, uint64_t now_ms);
 
 size_t addrmap_count(const struct addrmap *m);
 

@@ -44,13 +44,13 @@
 
 enum {
 	DNS_PORT = 53,
-	DNS_UDP_IN_MAX = 4096,     /* larger "queries" are dropped */
+	DNS_UDP_IN_MAX = 4096,             /* larger "queries" are dropped */
 	DNS_TCP_RX_MAX = 2 + 65535 + 4096, /* one frame and the next's start */
-	DNS_TCP_PENDING_MAX = 32,  /* forwarded queries per TCP client */
-	DNS_TCP_TX_MAX = 65536,    /* queued answers before we stop reading */
-	DNS_TCP_IDLE_MS = 10000,   /* RFC 7766 6.2.3: servers close idle ones */
-	DNS_TCP_POLL = 4,          /* lwIP poll interval, 500 ms units */
-	DNS_REALIP_KEEP_MS = 600000, /* address -> name kept at least this */
+	DNS_TCP_PENDING_MAX = 32,          /* forwarded queries per TCP client */
+	DNS_TCP_TX_MAX = 65536,            /* queued answers before we stop reading */
+	DNS_TCP_IDLE_MS = 10000,           /* RFC 7766 6.2.3: servers close idle ones */
+	DNS_TCP_POLL = 4,                  /* lwIP poll interval, 500 ms units */
+	DNS_REALIP_KEEP_MS = 600000,       /* address -> name kept at least this */
 	DNS_DEFAULT_TTL = 1,
 	/* Forwarded queries waiting at once: at 50 ms per answer that is
 	 * 20 000 queries/s in total, 5 000/s from one client, far above any
@@ -71,17 +71,17 @@ struct dns_client_slot {
 
 struct dns_tcp {
 	struct dns_intercept *di;
-	struct list_node link;       /* on di->tcp_live until dead */
-	struct reaper_node rnode;    /* once released */
+	struct list_node link;    /* on di->tcp_live until dead */
+	struct reaper_node rnode; /* once released */
 	uint64_t id;
-	unsigned refs;        /* alive + one per forwarded query */
-	unsigned pending;     /* forwarded queries owed an answer */
+	unsigned refs;    /* alive + one per forwarded query */
+	unsigned pending; /* forwarded queries owed an answer */
 	bool dead;
 	bool client_eof;
-	struct tcp_pcb *pcb;  /* NULL once closed or freed by lwIP */
-	uint8_t *rx;          /* unframed client bytes */
+	struct tcp_pcb *pcb; /* NULL once closed or freed by lwIP */
+	uint8_t *rx;         /* unframed client bytes */
 	size_t rx_len;
-	uint8_t *tx;          /* answers lwIP has not taken yet */
+	uint8_t *tx; /* answers lwIP has not taken yet */
 	size_t tx_len, tx_cap;
 	uint64_t t_last;
 	struct dns_client cl;
@@ -111,14 +111,14 @@ struct dns_intercept {
 	struct addrmap *amap;
 	struct dns_forwarder fwd;
 	uint32_t fake_ttl;
-	uint8_t *buf;                /* 2 + 65535: an answer with TCP prefix */
-	struct list_node tcp_live;   /* TCP clients not closed, newest first */
-	struct reaper reaper;        /* frees released TCP clients */
+	uint8_t *buf;              /* 2 + 65535: an answer with TCP prefix */
+	struct list_node tcp_live; /* TCP clients not closed, newest first */
+	struct reaper reaper;      /* frees released TCP clients */
 	bool shut;
 	uint64_t next_tcp_id;
 	unsigned pending, max_pending, max_pending_client;
 	struct dns_client_slot *clients[DNS_CLIENT_BUCKETS];
-	uint8_t key[16];             /* of the client table's hash */
+	uint8_t key[16]; /* of the client table's hash */
 	bool loop_warned;
 	uint64_t cap_warned_at;      /* uv_now() of the last cap warning */
 	uint64_t pool_warned_at;     /* ... and of the last "pool busy" one */
@@ -230,12 +230,13 @@ static bool dns_may_forward(struct dns_intercept *di, const struct dns_client *c
 		if (di->pending >= di->max_pending)
 			log_warn("dns: %u forwarded queries already wait for the upstream: "
 				 "answering SERVFAIL to more (is the DNS server slow or "
-				 "unreachable?)", di->pending);
+				 "unreachable?)",
+				 di->pending);
 		else
 			log_warn("dns: %u queries from %s already wait for the upstream: "
 				 "answering SERVFAIL to more from it (is the DNS server slow or "
-				 "unreachable?)", s->pending, ipaddr_ntoa_r(&cl->src, who,
-									  sizeof(who)));
+				 "unreachable?)",
+				 s->pending, ipaddr_ntoa_r(&cl->src, who, sizeof(who)));
 	}
 	return false;
 }
@@ -268,9 +269,8 @@ static void dns_on_forward_reply(void *arg, int status, const struct ares_dns_re
 }
 
 static int dns_forward(struct dns_intercept *di, const struct dns_client *cl,
-		       const struct dns_query *q, size_t max_msg,
-		       dns_intercept_reply_fn *later, void *later_arg, uint8_t *out,
-		       size_t outcap)
+		       const struct dns_query *q, size_t max_msg, dns_intercept_reply_fn *later,
+		       void *later_arg, uint8_t *out, size_t outcap)
 {
 	struct ares_dns_record *rec = NULL;
 	struct dns_pending *p;
@@ -326,12 +326,13 @@ static void dns_pool_busy(struct dns_intercept *di, const struct dns_query *q, i
 			 q->name, range, (unsigned)(di->min_age_ms / 1000));
 	else
 		log_warn("dns: no fake address for %s: every address of %s is held by a live "
-			 "flow: answering SERVFAIL; use a larger fake-ip-range", q->name, range);
+			 "flow: answering SERVFAIL; use a larger fake-ip-range",
+			 q->name, range);
 }
 
 /* A fake-ip answer, or -EAGAIN when q must be forwarded. */
-static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q,
-			   size_t max_msg, uint8_t *out, size_t outcap)
+static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q, size_t max_msg,
+			   uint8_t *out, size_t outcap)
 {
 	uint8_t a[16];
 	const char *name;
@@ -419,12 +420,10 @@ static bool dns_is_looped(struct dns_intercept *di, const struct dns_client *cl,
 	return true;
 }
 
-int dns_intercept_query(struct dns_intercept *di, const uint8_t *msg, size_t len,
-			size_t max_msg, uint8_t *out, size_t outcap,
-			dns_intercept_reply_fn *later, void *later_arg)
+int dns_intercept_query(struct dns_intercept *di, const uint8_t *msg, size_t len, size_t max_msg,
+			uint8_t *out, size_t outcap, dns_intercept_reply_fn *later, void *later_arg)
 {
-	return dns_intercept_query_from(di, NULL, msg, len, max_msg, out, outcap, later,
-					later_arg);
+	return dns_intercept_query_from(di, NULL, msg, len, max_msg, out, outcap, later, later_arg);
 }
 
 int dns_intercept_query_from(struct dns_intercept *di, const struct dns_client *cl,
@@ -467,8 +466,8 @@ static void dns_udp_later(void *arg, const uint8_t *msg, size_t len)
 	struct dns_udp_reply *u = arg;
 
 	if (msg != NULL)
-		stack_udp_send(u->di->stack, &u->server, u->server_port, &u->client,
-			       u->client_port, msg, len);
+		stack_udp_send(u->di->stack, &u->server, u->server_port, &u->client, u->client_port,
+			       msg, len);
 	free(u);
 }
 
@@ -504,8 +503,8 @@ bool dns_intercept_udp(struct dns_intercept *di, const ip_addr_t *src, uint16_t 
 	ip_addr_copy(cl.dst, *dst);
 	cl.sport = sport;
 	cl.dport = dport;
-	n = dns_intercept_query_from(di, &cl, in, len, 0, di->buf, DNS_MSG_TCP_MAX,
-				     dns_udp_later, u);
+	n = dns_intercept_query_from(di, &cl, in, len, 0, di->buf, DNS_MSG_TCP_MAX, dns_udp_later,
+				     u);
 	if (n == -EINPROGRESS)
 		return true;
 	free(u);
@@ -575,7 +574,8 @@ static err_t dns_tcp_flush(struct dns_tcp *c)
 			n = room;
 		if (n > 0xFFFF)
 			n = 0xFFFF;
-		if (n == 0 || tcp_write(c->pcb, c->tx + off, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
+		if (n == 0 ||
+		    tcp_write(c->pcb, c->tx + off, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
 			break;
 		off += n;
 	}
@@ -775,8 +775,8 @@ static void dns_copy_name(char *name, size_t cap, const char *src)
 	snprintf(name, cap, "%s", src);
 }
 
-int dns_intercept_flow_name(struct dns_intercept *di, const ip_addr_t *dst, char *name,
-			    size_t cap, bool *pinned)
+int dns_intercept_flow_name(struct dns_intercept *di, const ip_addr_t *dst, char *name, size_t cap,
+			    bool *pinned)
 {
 	uint8_t a[16];
 	size_t alen;
@@ -794,8 +794,8 @@ int dns_intercept_flow_name(struct dns_intercept *di, const ip_addr_t *dst, char
 		alen = 16;
 		memcpy(a, ip_2_ip6(dst)->addr, 16);
 	}
-	if (di->fake != NULL && (alen == 4 ? fakeip_contains4(di->fake, a)
-					   : fakeip_contains6(di->fake, a))) {
+	if (di->fake != NULL &&
+	    (alen == 4 ? fakeip_contains4(di->fake, a) : fakeip_contains6(di->fake, a))) {
 		d = alen == 4 ? fakeip_domain4(di->fake, a) : fakeip_domain6(di->fake, a);
 		if (d == NULL)
 			return -ESTALE;
@@ -844,9 +844,8 @@ static void dns_fmt_range(int af, const uint8_t *net, uint8_t prefix, char *buf,
 }
 
 int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
-			 const struct dns_intercept_config *cfg,
-			 const struct dns_forwarder *fwd, struct dns_intercept **out,
-			 char *err, size_t errlen)
+			 const struct dns_intercept_config *cfg, const struct dns_forwarder *fwd,
+			 struct dns_intercept **out, char *err, size_t errlen)
 {
 	struct dns_intercept *di;
 	uint8_t key[16];
@@ -879,10 +878,14 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 	}
 	if (cfg->mode == DNS_MODE_FAKE_IP) {
 		struct fakeip_config fc = {
-			.has4 = cfg->has4, .prefix4 = cfg->prefix4,
-			.has6 = cfg->has6, .prefix6 = cfg->prefix6,
-			.exclude4 = cfg->exclude4, .n_exclude4 = cfg->n_exclude4,
-			.exclude6 = cfg->exclude6, .n_exclude6 = cfg->n_exclude6,
+			.has4 = cfg->has4,
+			.prefix4 = cfg->prefix4,
+			.has6 = cfg->has6,
+			.prefix6 = cfg->prefix6,
+			.exclude4 = cfg->exclude4,
+			.n_exclude4 = cfg->n_exclude4,
+			.exclude6 = cfg->exclude6,
+			.n_exclude6 = cfg->n_exclude6,
 			.max_entries = cfg->max_entries,
 			.now_ms = dns_clock,
 			.clock_arg = loop,
@@ -891,9 +894,9 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 		/* Never younger than the answer's TTL: a client may use it
 		 * that long by right. */
 		if (cfg->fake_min_age > 0)
-			di->min_age_ms = 1000ull * (cfg->fake_min_age > di->fake_ttl
-							    ? cfg->fake_min_age
-							    : di->fake_ttl);
+			di->min_age_ms =
+				1000ull * (cfg->fake_min_age > di->fake_ttl ? cfg->fake_min_age
+									    : di->fake_ttl);
 		fc.min_age_ms = di->min_age_ms;
 		dns_fmt_range(AF_INET, cfg->net4, cfg->prefix4, di->range4, sizeof(di->range4));
 		dns_fmt_range(AF_INET6, cfg->net6, cfg->prefix6, di->range6, sizeof(di->range6));

@@ -53,14 +53,13 @@ enum dns_mode { DNS_MODE_OFF = 0, DNS_MODE_FAKE_IP, DNS_MODE_REAL_IP };
 /* Where forwarded queries go: resolver_send() semantics (cb exactly once,
  * later, from the loop, on a 0 return). */
 struct dns_forwarder {
-	int (*send)(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
-		    void *arg);
+	int (*send)(void *ctx, const struct ares_dns_record *query, resolver_cb cb, void *arg);
 	void *ctx;
 	/* Optional: whether a query entering the TUN from src (address and
 	 * port) with this ID, name and type is one we sent upstream ourselves
 	 * (resolver_is_own_query semantics). NULL: never. */
-	bool (*is_own)(void *own_ctx, const struct sockaddr *src, uint16_t id,
-		       const char *name, uint16_t qtype);
+	bool (*is_own)(void *own_ctx, const struct sockaddr *src, uint16_t id, const char *name,
+		       uint16_t qtype);
 	void *own_ctx;
 };
 
@@ -81,8 +80,8 @@ struct dns_intercept_config {
 	size_t n_exclude4;
 	const uint8_t (*exclude6)[16];
 	size_t n_exclude6;
-	uint32_t max_entries;  /* per family; 0 = fakeip default */
-	uint32_t fake_ttl;     /* TTL of fake answers; 0 = 1 s */
+	uint32_t max_entries; /* per family; 0 = fakeip default */
+	uint32_t fake_ttl;    /* TTL of fake answers; 0 = 1 s */
 	/* A fake address goes to another name only once unused this long
 	 * (seconds, by the loop's clock; raised to fake_ttl); when none is,
 	 * the query gets SERVFAIL. 0 = off: the least recently used address
@@ -102,9 +101,9 @@ struct dns_intercept_config {
  * back, the forwarder. Returns 0 or -errno with a message in err
  * (e.g. a bad filter pattern). */
 T2S_MUST_CHECK int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
-			 const struct dns_intercept_config *cfg,
-			 const struct dns_forwarder *fwd, struct dns_intercept **out,
-			 char *err, size_t errlen);
+					const struct dns_intercept_config *cfg,
+					const struct dns_forwarder *fwd, struct dns_intercept **out,
+					char *err, size_t errlen);
 void dns_intercept_shutdown(struct dns_intercept *di);
 void dns_intercept_destroy(struct dns_intercept *di);
 
@@ -130,8 +129,8 @@ T2S_MUST_CHECK int dns_intercept_tcp_accept(struct dns_intercept *di, struct tcp
  *            past the pool's reuse): the flow must be refused, never sent
  *            to the fake address.
  * *pinned says whether dns_intercept_flow_done() is owed. */
-int dns_intercept_flow_name(struct dns_intercept *di, const ip_addr_t *dst,
-			    char *name, size_t cap, bool *pinned);
+int dns_intercept_flow_name(struct dns_intercept *di, const ip_addr_t *dst, char *name, size_t cap,
+			    bool *pinned);
 void dns_intercept_flow_done(struct dns_intercept *di, const ip_addr_t *dst);
 
 /* Answers one query synchronously when it can be (fake answers, errors):
@@ -140,9 +139,9 @@ void dns_intercept_flow_done(struct dns_intercept *di, const ip_addr_t *dst);
  * receives the answer later). The core of dns_intercept_udp, exposed for
  * the tests and the fuzzer. */
 typedef void dns_intercept_reply_fn(void *arg, const uint8_t *msg, size_t len);
-int dns_intercept_query(struct dns_intercept *di, const uint8_t *msg, size_t len,
-			size_t max_msg, uint8_t *out, size_t outcap,
-			dns_intercept_reply_fn *later, void *later_arg);
+int dns_intercept_query(struct dns_intercept *di, const uint8_t *msg, size_t len, size_t max_msg,
+			uint8_t *out, size_t outcap, dns_intercept_reply_fn *later,
+			void *later_arg);
 /* The same for a query from a known client (cl may be NULL): caps per
  * client and the loop check apply. */
 int dns_intercept_query_from(struct dns_intercept *di, const struct dns_client *cl,
@@ -150,8 +149,8 @@ int dns_intercept_query_from(struct dns_intercept *di, const struct dns_client *
 			     size_t outcap, dns_intercept_reply_fn *later, void *later_arg);
 
 struct dns_intercept_stats {
-	uint64_t queries, answered_fake, answered_ptr, forwarded, servfail,
-		malformed, dropped, tcp_conns;
+	uint64_t queries, answered_fake, answered_ptr, forwarded, servfail, malformed, dropped,
+		tcp_conns;
 	uint64_t looped;    /* our own queries come back: SERVFAIL */
 	uint64_t capped;    /* over a pending cap: SERVFAIL */
 	uint64_t pool_busy; /* no fake address free (minimum age, pins): SERVFAIL */

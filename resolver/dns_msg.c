@@ -74,9 +74,8 @@ static void hdr_patch(uint8_t *msg, uint16_t mask, uint16_t val)
  * ares_is_hostnamech(), not public API). */
 static bool host_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	       c == '/' || c == '*';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '/' || c == '*';
 }
 
 static char lower(char c)
@@ -140,14 +139,13 @@ static const ares_dns_rr_t *opt_find(const ares_dns_record_t *rec)
 }
 
 /* Appends an OPT RR (owner root, version 0, no options). */
-static int opt_add(ares_dns_record_t *rec, uint16_t udp_size, uint8_t version,
-		   uint16_t flags)
+static int opt_add(ares_dns_record_t *rec, uint16_t udp_size, uint8_t version, uint16_t flags)
 {
 	ares_dns_rr_t *rr = NULL;
 	ares_status_t st;
 
-	st = ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ADDITIONAL, "",
-				    ARES_REC_TYPE_OPT, ARES_CLASS_IN, 0);
+	st = ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ADDITIONAL, "", ARES_REC_TYPE_OPT,
+				    ARES_CLASS_IN, 0);
 	if (st == ARES_SUCCESS)
 		st = ares_dns_rr_set_u16(rr, ARES_RR_OPT_UDP_SIZE, udp_size);
 	if (st == ARES_SUCCESS)
@@ -160,8 +158,8 @@ static int opt_add(ares_dns_record_t *rec, uint16_t udp_size, uint8_t version,
 /* A response to q without records: header, question (if any), OPT (if the
  * client used EDNS). *echo gets the question name as the client wrote it,
  * the owner for answer records. */
-static int answer_new(const struct dns_query *q, int rcode,
-		      ares_dns_record_t **out, char echo[DNS_MSG_NAME_MAX])
+static int answer_new(const struct dns_query *q, int rcode, ares_dns_record_t **out,
+		      char echo[DNS_MSG_NAME_MAX])
 {
 	ares_dns_record_t *rec = NULL;
 	uint16_t flags = ARES_FLAG_QR | ARES_FLAG_RA | (q->flags & ECHO_FLAGS);
@@ -172,15 +170,13 @@ static int answer_new(const struct dns_query *q, int rcode,
 	echo[0] = '\0';
 	if (memchr(q->name, '\0', sizeof(q->name)) == NULL)
 		return -EINVAL;
-	st = ares_dns_record_create(&rec, q->id, flags,
-				    opcode_for_ares(q->opcode),
+	st = ares_dns_record_create(&rec, q->id, flags, opcode_for_ares(q->opcode),
 				    (ares_dns_rcode_t)rcode);
 	if (st != ARES_SUCCESS)
 		return status_err(st);
 	if (q->has_question) {
 		name_echo(q, echo);
-		st = ares_dns_record_query_add(rec, echo,
-					       (ares_dns_rec_type_t)q->qtype,
+		st = ares_dns_record_query_add(rec, echo, (ares_dns_rec_type_t)q->qtype,
 					       (ares_dns_class_t)q->qclass);
 		if (st != ARES_SUCCESS) {
 			r = status_err(st);
@@ -211,10 +207,9 @@ static int truncated_new(const ares_dns_record_t *rec, ares_dns_record_t **out)
 	int r;
 
 	*out = NULL;
-	st = ares_dns_record_create(&t, ares_dns_record_get_id(rec),
-				    ares_dns_record_get_flags(rec) | ARES_FLAG_TC,
-				    ares_dns_record_get_opcode(rec),
-				    ares_dns_record_get_rcode(rec));
+	st = ares_dns_record_create(
+		&t, ares_dns_record_get_id(rec), ares_dns_record_get_flags(rec) | ARES_FLAG_TC,
+		ares_dns_record_get_opcode(rec), ares_dns_record_get_rcode(rec));
 	if (st != ARES_SUCCESS)
 		return status_err(st);
 	for (i = 0; i < ares_dns_record_query_cnt(rec); i++) {
@@ -248,8 +243,8 @@ out:
 
 /* Writes rec into out, truncated if it exceeds max_msg, then sets the
  * header bits in mask to val. */
-static int finish(const ares_dns_record_t *rec, uint8_t *out, size_t outcap,
-		  size_t max_msg, uint16_t mask, uint16_t val)
+static int finish(const ares_dns_record_t *rec, uint8_t *out, size_t outcap, size_t max_msg,
+		  uint16_t mask, uint16_t val)
 {
 	ares_dns_record_t *t = NULL;
 	unsigned char *wire = NULL;
@@ -426,9 +421,8 @@ size_t dns_msg_udp_limit(const struct dns_query *q)
 	return q->edns_udp_size;
 }
 
-int dns_msg_build_addr(const struct dns_query *q, const uint8_t *addrs,
-		       size_t n_addrs, uint32_t ttl, uint8_t *out, size_t outcap,
-		       size_t max_msg)
+int dns_msg_build_addr(const struct dns_query *q, const uint8_t *addrs, size_t n_addrs,
+		       uint32_t ttl, uint8_t *out, size_t outcap, size_t max_msg)
 {
 	char echo[DNS_MSG_NAME_MAX];
 	ares_dns_record_t *rec = NULL;
@@ -456,8 +450,7 @@ int dns_msg_build_addr(const struct dns_query *q, const uint8_t *addrs,
 		ares_status_t st;
 
 		st = ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, echo,
-					    (ares_dns_rec_type_t)q->qtype,
-					    ARES_CLASS_IN, ttl);
+					    (ares_dns_rec_type_t)q->qtype, ARES_CLASS_IN, ttl);
 		if (st == ARES_SUCCESS && alen == 4) {
 			struct in_addr in;
 
@@ -480,8 +473,8 @@ out:
 	return r;
 }
 
-int dns_msg_build_ptr(const struct dns_query *q, const char *target,
-		      uint32_t ttl, uint8_t *out, size_t outcap, size_t max_msg)
+int dns_msg_build_ptr(const struct dns_query *q, const char *target, uint32_t ttl, uint8_t *out,
+		      size_t outcap, size_t max_msg)
 {
 	char echo[DNS_MSG_NAME_MAX];
 	ares_dns_record_t *rec = NULL;
@@ -489,14 +482,13 @@ int dns_msg_build_ptr(const struct dns_query *q, const char *target,
 	ares_status_t st;
 	int r;
 
-	if (!q || !out || !target || !q->has_question ||
-	    q->qtype != ARES_REC_TYPE_PTR)
+	if (!q || !out || !target || !q->has_question || q->qtype != ARES_REC_TYPE_PTR)
 		return -EINVAL;
 	r = answer_new(q, ARES_RCODE_NOERROR, &rec, echo);
 	if (r < 0)
 		goto out;
-	st = ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, echo,
-				    ARES_REC_TYPE_PTR, ARES_CLASS_IN, ttl);
+	st = ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, echo, ARES_REC_TYPE_PTR,
+				    ARES_CLASS_IN, ttl);
 	if (st == ARES_SUCCESS)
 		st = ares_dns_rr_set_str(rr, ARES_RR_PTR_DNAME, target);
 	if (st != ARES_SUCCESS) {
@@ -510,8 +502,7 @@ out:
 	return r;
 }
 
-int dns_msg_build_error(const struct dns_query *q, int rcode, uint8_t *out,
-			size_t outcap)
+int dns_msg_build_error(const struct dns_query *q, int rcode, uint8_t *out, size_t outcap)
 {
 	char echo[DNS_MSG_NAME_MAX];
 	ares_dns_record_t *rec = NULL;
@@ -532,14 +523,12 @@ out:
 	return r;
 }
 
-int dns_msg_build_nodata(const struct dns_query *q, uint8_t *out,
-			 size_t outcap)
+int dns_msg_build_nodata(const struct dns_query *q, uint8_t *out, size_t outcap)
 {
 	return dns_msg_build_error(q, ARES_RCODE_NOERROR, out, outcap);
 }
 
-int dns_msg_upstream_query(const struct dns_query *q,
-			   struct ares_dns_record **out)
+int dns_msg_upstream_query(const struct dns_query *q, struct ares_dns_record **out)
 {
 	ares_dns_record_t *rec = NULL;
 	uint16_t flags;
@@ -548,23 +537,19 @@ int dns_msg_upstream_query(const struct dns_query *q,
 
 	if (out)
 		*out = NULL;
-	if (!q || !out || !q->has_question ||
-	    memchr(q->name, '\0', sizeof(q->name)) == NULL)
+	if (!q || !out || !q->has_question || memchr(q->name, '\0', sizeof(q->name)) == NULL)
 		return -EINVAL;
 	flags = ARES_FLAG_RD | (q->flags & (ARES_FLAG_CD | ARES_FLAG_AD));
-	st = ares_dns_record_create(&rec, 0, flags, ARES_OPCODE_QUERY,
-				    ARES_RCODE_NOERROR);
+	st = ares_dns_record_create(&rec, 0, flags, ARES_OPCODE_QUERY, ARES_RCODE_NOERROR);
 	if (st != ARES_SUCCESS)
 		return status_err(st);
-	st = ares_dns_record_query_add(rec, q->name,
-				       (ares_dns_rec_type_t)q->qtype,
+	st = ares_dns_record_query_add(rec, q->name, (ares_dns_rec_type_t)q->qtype,
 				       (ares_dns_class_t)q->qclass);
 	if (st != ARES_SUCCESS) {
 		r = status_err(st);
 		goto out;
 	}
-	r = opt_add(rec, DNS_MSG_EDNS_UDP_SIZE, 0,
-		    q->has_edns ? (q->edns_flags & EDNS_DO) : 0);
+	r = opt_add(rec, DNS_MSG_EDNS_UDP_SIZE, 0, q->has_edns ? (q->edns_flags & EDNS_DO) : 0);
 	if (r < 0)
 		goto out;
 	*out = rec;
@@ -593,8 +578,7 @@ static int svcb_strip(ares_dns_rr_t *rr, ares_dns_rr_key_t key)
 	if (!removed)
 		return 0;
 	/* An odd length is the upstream's malformation: leave it alone. */
-	if (!ares_dns_rr_get_opt_byid(rr, key, SVCB_MANDATORY, &val, &vlen) ||
-	    !val || vlen % 2)
+	if (!ares_dns_rr_get_opt_byid(rr, key, SVCB_MANDATORY, &val, &vlen) || !val || vlen % 2)
 		return 1;
 	keep = malloc(vlen ? vlen : 1);
 	if (!keep)
@@ -623,7 +607,8 @@ static int svcb_strip(ares_dns_rr_t *rr, ares_dns_rr_key_t key)
 static int strip_hints(ares_dns_record_t *rec)
 {
 	static const ares_dns_section_t sects[] = {
-		ARES_SECTION_ANSWER, ARES_SECTION_AUTHORITY,
+		ARES_SECTION_ANSWER,
+		ARES_SECTION_AUTHORITY,
 		ARES_SECTION_ADDITIONAL,
 	};
 	int changed = 0;
@@ -664,15 +649,14 @@ static bool opt_outside_additional(const ares_dns_record_t *rec)
 
 	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++)
 		for (size_t i = 0; i < ares_dns_record_rr_cnt(rec, sections[s]); i++)
-			if (ares_dns_rr_get_type(ares_dns_record_rr_get_const(rec, sections[s],
-									      i)) ==
-			    ARES_REC_TYPE_OPT)
+			if (ares_dns_rr_get_type(ares_dns_record_rr_get_const(
+				    rec, sections[s], i)) == ARES_REC_TYPE_OPT)
 				return true;
 	return false;
 }
 
-static int rewrite_owned(const struct dns_query *q, ares_dns_record_t *rec,
-			 uint8_t *out, size_t outcap, size_t max_msg)
+static int rewrite_owned(const struct dns_query *q, ares_dns_record_t *rec, uint8_t *out,
+			 size_t outcap, size_t max_msg)
 {
 	char echo[DNS_MSG_NAME_MAX];
 	const char *name = NULL;
@@ -688,8 +672,8 @@ static int rewrite_owned(const struct dns_query *q, ares_dns_record_t *rec,
 	    ares_dns_record_query_cnt(rec) != 1)
 		return -EBADMSG;
 	st = ares_dns_record_query_get(rec, 0, &name, &qtype, &qclass);
-	if (st != ARES_SUCCESS || !name_eq(name, q->name) ||
-	    qtype != q->qtype || qclass != q->qclass)
+	if (st != ARES_SUCCESS || !name_eq(name, q->name) || qtype != q->qtype ||
+	    qclass != q->qclass)
 		return -EBADMSG;
 	/* An OPT RR belongs in the additional section only (RFC 6891
 	 * 6.1.1). Elsewhere it is malformed, and c-ares reads its extended
@@ -708,8 +692,7 @@ static int rewrite_owned(const struct dns_query *q, ares_dns_record_t *rec,
 	if (r < 0)
 		return r;
 	mask = HDR_RD | HDR_CD | (r ? HDR_AD : 0);
-	val = (q->flags & ARES_FLAG_RD ? HDR_RD : 0) |
-	      (q->flags & ARES_FLAG_CD ? HDR_CD : 0);
+	val = (q->flags & ARES_FLAG_RD ? HDR_RD : 0) | (q->flags & ARES_FLAG_CD ? HDR_CD : 0);
 
 	/* The upstream's OPT speaks for the hop to it (its UDP size, its
 	 * cookie); the client gets ours, or none if it sent none. */
@@ -731,9 +714,8 @@ static int rewrite_owned(const struct dns_query *q, ares_dns_record_t *rec,
 	return r == -EINVAL ? -EBADMSG : r;
 }
 
-int dns_msg_rewrite_reply(const struct dns_query *q, const uint8_t *reply,
-			  size_t len, uint8_t *out, size_t outcap,
-			  size_t max_msg)
+int dns_msg_rewrite_reply(const struct dns_query *q, const uint8_t *reply, size_t len, uint8_t *out,
+			  size_t outcap, size_t max_msg)
 {
 	ares_dns_record_t *rec = NULL;
 	ares_status_t st;
@@ -750,9 +732,8 @@ int dns_msg_rewrite_reply(const struct dns_query *q, const uint8_t *reply,
 	return r;
 }
 
-int dns_msg_rewrite_record(const struct dns_query *q,
-			   const struct ares_dns_record *reply, uint8_t *out,
-			   size_t outcap, size_t max_msg)
+int dns_msg_rewrite_record(const struct dns_query *q, const struct ares_dns_record *reply,
+			   uint8_t *out, size_t outcap, size_t max_msg)
 {
 	ares_dns_record_t *rec;
 	int r;
@@ -774,8 +755,7 @@ static uint32_t ttl_norm(unsigned int ttl)
 	return ttl > 0x7fffffffu ? 0 : (uint32_t)ttl;
 }
 
-int dns_msg_record_addrs(const struct ares_dns_record *reply,
-			 dns_msg_addr_cb *cb, void *arg)
+int dns_msg_record_addrs(const struct ares_dns_record *reply, dns_msg_addr_cb *cb, void *arg)
 {
 	const char *chain[DNS_MSG_CNAME_MAX + 1];
 	uint32_t chain_ttl[DNS_MSG_CNAME_MAX + 1];
@@ -808,8 +788,8 @@ int dns_msg_record_addrs(const struct ares_dns_record *reply,
 		uint32_t ttl = 0;
 
 		for (i = 0; i < n_an && !target; i++) {
-			const ares_dns_rr_t *rr = ares_dns_record_rr_get_const(
-				reply, ARES_SECTION_ANSWER, i);
+			const ares_dns_rr_t *rr =
+				ares_dns_record_rr_get_const(reply, ARES_SECTION_ANSWER, i);
 
 			if (ares_dns_rr_get_type(rr) == ARES_REC_TYPE_CNAME &&
 			    ares_dns_rr_get_class(rr) == ARES_CLASS_IN &&
@@ -822,8 +802,7 @@ int dns_msg_record_addrs(const struct ares_dns_record *reply,
 		if (!target)
 			break;
 		chain[n_chain] = target;
-		chain_ttl[n_chain] = ttl < chain_ttl[n_chain - 1] ?
-					     ttl : chain_ttl[n_chain - 1];
+		chain_ttl[n_chain] = ttl < chain_ttl[n_chain - 1] ? ttl : chain_ttl[n_chain - 1];
 		n_chain++;
 	}
 
@@ -838,8 +817,7 @@ int dns_msg_record_addrs(const struct ares_dns_record *reply,
 		if ((type != ARES_REC_TYPE_A && type != ARES_REC_TYPE_AAAA) ||
 		    ares_dns_rr_get_class(rr) != ARES_CLASS_IN)
 			continue;
-		for (k = 0; k < n_chain &&
-			    !name_eq(ares_dns_rr_get_name(rr), chain[k]); k++)
+		for (k = 0; k < n_chain && !name_eq(ares_dns_rr_get_name(rr), chain[k]); k++)
 			;
 		if (k == n_chain)
 			continue;
@@ -866,8 +844,7 @@ int dns_msg_record_addrs(const struct ares_dns_record *reply,
 	return count;
 }
 
-int dns_msg_answer_addrs(const uint8_t *reply, size_t len, dns_msg_addr_cb *cb,
-			 void *arg)
+int dns_msg_answer_addrs(const uint8_t *reply, size_t len, dns_msg_addr_cb *cb, void *arg)
 {
 	ares_dns_record_t *rec = NULL;
 	ares_status_t st;
@@ -981,8 +958,7 @@ int dns_msg_ptr_name_to_addr(const char *name, uint8_t out[16])
 	return r;
 }
 
-int dns_msg_tcp_frame(const uint8_t *buf, size_t len, const uint8_t **msg,
-		      size_t *msglen)
+int dns_msg_tcp_frame(const uint8_t *buf, size_t len, const uint8_t **msg, size_t *msglen)
 {
 	size_t n;
 

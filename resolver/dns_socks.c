@@ -33,22 +33,24 @@
 enum dns_socks_state { DS_CONNECTING, DS_SENDING, DS_RECEIVING, DS_DONE };
 
 static const char *const ds_state_name[] = {
-	[DS_CONNECTING] = "CONNECTING", [DS_SENDING] = "SENDING",
-	[DS_RECEIVING] = "RECEIVING", [DS_DONE] = "DONE",
+	[DS_CONNECTING] = "CONNECTING",
+	[DS_SENDING] = "SENDING",
+	[DS_RECEIVING] = "RECEIVING",
+	[DS_DONE] = "DONE",
 };
 
 struct dns_socks_req {
-	struct list_node link;  /* on ds->live while not DONE */
+	struct list_node link; /* on ds->live while not DONE */
 	enum dns_socks_state state;
-	uint64_t n;             /* "dns#n" in logs */
+	uint64_t n; /* "dns#n" in logs */
 	resolver_cb cb;
 	void *arg;
 	struct upstream_conn *up;
-	unsigned handles;       /* open libuv handles */
+	unsigned handles; /* open libuv handles */
 	uv_poll_t poll;
 	uv_timer_t timer;
-	uint16_t id;            /* the message ID we sent */
-	uint8_t *out;           /* prefix + query */
+	uint16_t id;  /* the message ID we sent */
+	uint8_t *out; /* prefix + query */
 	size_t out_len, out_off;
 	uint8_t in[2 + DNS_MSG_TCP_MAX];
 	size_t in_len;
@@ -60,7 +62,7 @@ struct dns_socks {
 	const struct sock_opts *sock;
 	struct socks5_addr target;
 	unsigned timeout_ms;
-	struct list_node live;  /* requests not DONE, newest first */
+	struct list_node live; /* requests not DONE, newest first */
 	uint64_t next_n;
 	bool shut;
 };
@@ -237,10 +239,10 @@ int dns_socks_send(void *ctx, const struct ares_dns_record *query, resolver_cb c
 	q->n = ++ds->next_n;
 	q->state = DS_CONNECTING; /* the first state: nothing to log yet */
 	snprintf(name, sizeof(name), "dns#%" PRIu64, q->n);
-	r = upstream_conn_open(&(struct upstream_conn_spec){ .name = name, .sock = ds->sock,
-							     .up = ds->proxy,
-							     .target = &ds->target },
-			       &q->up, why, sizeof(why));
+	r = upstream_conn_open(
+		&(struct upstream_conn_spec){
+			.name = name, .sock = ds->sock, .up = ds->proxy, .target = &ds->target },
+		&q->up, why, sizeof(why));
 	if (r < 0) {
 		log_debug("dns#%" PRIu64 " via proxy: %s", q->n, why);
 		goto fail;

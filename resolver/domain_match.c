@@ -31,8 +31,7 @@ static uint8_t *node_flags(const struct domain_match *m, uint32_t node)
 
 static bool label_char_ok(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '_';
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 static char lower(char c)

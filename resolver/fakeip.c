@@ -119,8 +119,8 @@ static uint32_t name_hash(const struct fakeip *f, const char *name, size_t len)
 	return (uint32_t)siphash24(f->hash_key, (const uint8_t *)name, len);
 }
 
-static struct fakeip_entry *name_find(const struct fakeip_pool *p, const char *name,
-				      size_t len, uint32_t hash)
+static struct fakeip_entry *name_find(const struct fakeip_pool *p, const char *name, size_t len,
+				      uint32_t hash)
 {
 	struct fakeip_entry *e = p->buckets[hash & (p->n_buckets - 1)];
 
@@ -181,8 +181,7 @@ static uint64_t now_ms(const struct fakeip *f)
 }
 
 /* Also the moment of e's last use (I4): every caller is one. */
-static void lru_push_newest(const struct fakeip *f, struct fakeip_pool *p,
-			    struct fakeip_entry *e)
+static void lru_push_newest(const struct fakeip *f, struct fakeip_pool *p, struct fakeip_entry *e)
 {
 	e->t_used = now_ms(f);
 	list_insert_before(&p->lru, &e->lru);
@@ -306,8 +305,8 @@ static int slots_reserve(struct fakeip_pool *p, uint64_t need)
 	return 0;
 }
 
-static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *domain,
-		       uint8_t *out, size_t alen)
+static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *domain, uint8_t *out,
+		       size_t alen)
 {
 	struct fakeip_entry *e, *victim = NULL;
 	char name[NAME_MAX_LEN + 1];
@@ -373,8 +372,8 @@ static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *doma
 	return 0;
 }
 
-static int pool_find(const struct fakeip *f, const struct fakeip_pool *p,
-		     const char *domain, uint8_t *out, size_t alen)
+static int pool_find(const struct fakeip *f, const struct fakeip_pool *p, const char *domain,
+		     uint8_t *out, size_t alen)
 {
 	struct fakeip_entry *e;
 	char name[NAME_MAX_LEN + 1];
@@ -439,8 +438,8 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* excl: n addresses of alen bytes each, laid out contiguously. */
-static int pool_init(struct fakeip_pool *p, size_t alen, const uint8_t *net,
-		     unsigned prefix, const uint8_t *excl, size_t n, uint32_t max_entries)
+static int pool_init(struct fakeip_pool *p, size_t alen, const uint8_t *net, unsigned prefix,
+		     const uint8_t *excl, size_t n, uint32_t max_entries)
 {
 	unsigned hostbits;
 	uint64_t usable, cap, off;
@@ -527,15 +526,15 @@ int fakeip_create(const struct fakeip_config *cfg, struct fakeip **out)
 	f->min_age_ms = cfg->now_ms != NULL ? cfg->min_age_ms : 0;
 	if (cfg->has4) {
 		err = pool_init(&f->p4, 4, cfg->net4, cfg->prefix4,
-				cfg->n_exclude4 ? cfg->exclude4[0] : NULL,
-				cfg->n_exclude4, cfg->max_entries);
+				cfg->n_exclude4 ? cfg->exclude4[0] : NULL, cfg->n_exclude4,
+				cfg->max_entries);
 		if (err)
 			goto out;
 	}
 	if (cfg->has6) {
 		err = pool_init(&f->p6, 16, cfg->net6, cfg->prefix6,
-				cfg->n_exclude6 ? cfg->exclude6[0] : NULL,
-				cfg->n_exclude6, cfg->max_entries);
+				cfg->n_exclude6 ? cfg->exclude6[0] : NULL, cfg->n_exclude6,
+				cfg->max_entries);
 		if (err)
 			goto out;
 	}

@@ -74,7 +74,7 @@ struct resolver_req {
 	resolver_cb cb; /* NULL: the caller was told of a failure already */
 	void *arg;
 	struct resolver_req *own_next; /* on r->own while tracked */
-	bool in_send;   /* inside ares_send_dnsrec(): do not call cb */
+	bool in_send;                  /* inside ares_send_dnsrec(): do not call cb */
 	bool fired;
 	bool tracked;
 	int sync_status;
@@ -83,8 +83,7 @@ struct resolver_req {
 	char name[]; /* the question's name as sent */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, const char *a,
-		    const char *b)
+static void set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
 {
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, fmt, a, b);
@@ -121,7 +120,6 @@ static int status_to_errno(int st)
 		return -EIO;
 	}
 }
-
 
 static void resolver_maybe_free(struct resolver *r)
 {
@@ -207,8 +205,7 @@ static void close_poll(struct resolver *r, struct resolver_poll *p)
 
 /* c-ares' ARES_OPT_SOCK_STATE_CB: called before it closes an fd (0, 0)
  * and whenever its read/write interest changes. */
-static void on_sock_state(void *data, ares_socket_t fd, int readable,
-			  int writable)
+static void on_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
 	struct resolver *r = data;
 	struct resolver_poll *p;
@@ -268,8 +265,8 @@ static int on_sock_configure(ares_socket_t fd, int type, void *data)
 	return sock_apply(fd, ss.ss_family, &r->sock) < 0 ? -1 : 0;
 }
 
-int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
-		    struct resolver **out, char *err, size_t errlen)
+int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg, struct resolver **out,
+		    char *err, size_t errlen)
 {
 	struct ares_options opts;
 	struct resolver *r = NULL;
@@ -285,11 +282,9 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
 		csv = malloc(RESOLVER_CSV_MAX);
 		if (csv == NULL)
 			return -ENOMEM;
-		ret = nameservers_parse(cfg->servers, csv, RESOLVER_CSV_MAX,
-					     &tcp, err, errlen);
+		ret = nameservers_parse(cfg->servers, csv, RESOLVER_CSV_MAX, &tcp, err, errlen);
 		if (ret == -ENOBUFS)
-			set_err(err, errlen, "--dns-server: %s%s",
-				"too many servers", "");
+			set_err(err, errlen, "--dns-server: %s%s", "too many servers", "");
 		if (ret < 0)
 			goto err_csv;
 	}
@@ -313,8 +308,8 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
 	}
 
 	memset(&opts, 0, sizeof(opts));
-	optmask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-		  ARES_OPT_SOCK_STATE_CB | ARES_OPT_QUERY_CACHE;
+	optmask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
+		  ARES_OPT_QUERY_CACHE;
 	opts.flags = (cfg->use_tcp || tcp) ? ARES_FLAG_USEVC : 0;
 	opts.timeout = (int)(cfg->timeout_ms ? cfg->timeout_ms : RESOLVER_TIMEOUT_MS);
 	opts.tries = (int)(cfg->tries ? cfg->tries : RESOLVER_TRIES);
@@ -333,8 +328,8 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
 		st = ares_set_servers_csv(r->chan, csv);
 		if (st != ARES_SUCCESS) {
 			ret = st == ARES_ENOMEM ? -ENOMEM : -EINVAL;
-			set_err(err, errlen, "--dns-server: cannot parse '%s': %s",
-				cfg->servers, ares_strerror(st));
+			set_err(err, errlen, "--dns-server: cannot parse '%s': %s", cfg->servers,
+				ares_strerror(st));
 			goto err_chan;
 		}
 	}
@@ -344,7 +339,8 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
 	 * failure nothing is registered with the loop. */
 	ret = uv_timer_init(loop, &r->timer);
 	if (ret < 0) {
-		set_err(err, errlen, "cannot start the resolver's timer: %s%s", uv_strerror(ret), "");
+		set_err(err, errlen, "cannot start the resolver's timer: %s%s", uv_strerror(ret),
+			"");
 		goto err_chan;
 	}
 	r->timer.data = r;
@@ -404,8 +400,8 @@ static void on_reply(void *arg, ares_status_t status, size_t timeouts,
 	req_free(req);
 }
 
-int resolver_send(struct resolver *r, const struct ares_dns_record *query,
-		  resolver_cb cb, void *arg)
+int resolver_send(struct resolver *r, const struct ares_dns_record *query, resolver_cb cb,
+		  void *arg)
 {
 	struct resolver_req *req;
 	const char *name = NULL;
@@ -468,8 +464,7 @@ static bool same_endpoint(const struct sockaddr_storage *a, const struct sockadd
 		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
 		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
 
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
 	if (b->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
@@ -481,8 +476,8 @@ static bool same_endpoint(const struct sockaddr_storage *a, const struct sockadd
 	return false;
 }
 
-bool resolver_is_own_query(const struct resolver *r, const struct sockaddr *src,
-			   uint16_t id, const char *name, uint16_t qtype)
+bool resolver_is_own_query(const struct resolver *r, const struct sockaddr *src, uint16_t id,
+			   const char *name, uint16_t qtype)
 {
 	const struct resolver_req *req;
 	const struct resolver_poll *p;

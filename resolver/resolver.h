@@ -49,7 +49,7 @@ struct resolver_config {
  * "--dns-server: cannot parse 'x'"); *out is NULL on failure. err may be
  * NULL. */
 T2S_MUST_CHECK int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg,
-		    struct resolver **out, char *err, size_t errlen);
+				   struct resolver **out, char *err, size_t errlen);
 
 /* Cancels pending queries (their callbacks run with -ECANCELED before this
  * returns) and closes the handles. Later resolver_send() calls fail with
@@ -68,8 +68,7 @@ void resolver_destroy(struct resolver *r);
  * -ECONNRESET (connection closed), -EBADMSG (unparseable reply), -EIO
  * (every server answered SERVFAIL/REFUSED/NOTIMP), -EHOSTUNREACH (no
  * server configured), -ENOMEM, -EINVAL (c-ares refused the query). */
-typedef void (*resolver_cb)(void *arg, int status,
-			    const struct ares_dns_record *reply);
+typedef void (*resolver_cb)(void *arg, int status, const struct ares_dns_record *reply);
 
 /* Sends query upstream (c-ares picks its own message ID: restore the
  * client's on the reply; the caller keeps ownership of query). On 0, cb
@@ -78,7 +77,7 @@ typedef void (*resolver_cb)(void *arg, int status,
  * resolver_shutdown(), -EAGAIN when max_pending queries are outstanding,
  * or a failure c-ares reported at once. */
 T2S_MUST_CHECK int resolver_send(struct resolver *r, const struct ares_dns_record *query,
-		  resolver_cb cb, void *arg);
+				 resolver_cb cb, void *arg);
 
 /* Addresses of a host name (A and AAAA, /etc/hosts first, RFC 6724
  * order), for DIRECT connections and IP rules. status 0 with 1..
@@ -91,7 +90,8 @@ enum { RESOLVER_LOOKUP_MAX = 8 };
 struct sockaddr_storage;
 typedef void (*resolver_addr_cb)(void *arg, int status, const struct sockaddr_storage *addrs,
 				 size_t n);
-T2S_MUST_CHECK int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg);
+T2S_MUST_CHECK int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb,
+				   void *arg);
 
 /* Whether a DNS query seen entering the TUN is one of ours come back (the
  * upstream server is routed into the TUN: a forwarding loop): its ID, name

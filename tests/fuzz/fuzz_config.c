@@ -19,10 +19,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			abort();                                             \
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 #define INPUT_MAX (64 * 1024)
@@ -46,7 +46,8 @@ static size_t count_breaks(const char *s, size_t n)
 	size_t c = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (u[i] == '\r' || u[i] == '\n' || (u[i] == 0xc2 && i + 1 < n && u[i + 1] == 0x85) ||
+		if (u[i] == '\r' || u[i] == '\n' ||
+		    (u[i] == 0xc2 && i + 1 < n && u[i + 1] == 0x85) ||
 		    (u[i] == 0xe2 && i + 2 < n && u[i + 1] == 0x80 &&
 		     (u[i + 2] == 0xa8 || u[i + 2] == 0xa9)))
 			c++;
@@ -177,9 +178,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(e->msg[0] && !strchr(e->msg, '\n'));
 		CHECK(!strcmp(e->file, "fuzz.yaml"));
 		if (i > 0 && e->line)
-			CHECK(errs.v[i - 1].line && (errs.v[i - 1].line < e->line ||
-						    (errs.v[i - 1].line == e->line &&
-						     errs.v[i - 1].col <= e->col)));
+			CHECK(errs.v[i - 1].line &&
+			      (errs.v[i - 1].line < e->line ||
+			       (errs.v[i - 1].line == e->line && errs.v[i - 1].col <= e->col)));
 		/* Line 0: an error about the whole input (the alias budget). */
 		if (e->line) {
 			struct conf_pos p = { "fuzz.yaml", e->line, e->col };

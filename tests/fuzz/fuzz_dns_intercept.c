@@ -48,10 +48,10 @@
 
 #include <uv.h>
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			abort();                                             \
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 static const uint8_t net4[4] = { 198, 18, 0, 0 };
@@ -112,9 +112,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct dns_intercept_config fc = {
 		.mode = DNS_MODE_FAKE_IP,
-		.has4 = true, .prefix4 = 28,
-		.has6 = true, .prefix6 = 124,
-		.exclude4 = tun4, .n_exclude4 = 1,
+		.has4 = true,
+		.prefix4 = 28,
+		.has6 = true,
+		.prefix6 = 124,
+		.exclude4 = tun4,
+		.n_exclude4 = 1,
 		.filter = user_filter,
 		.realip_max = 64,
 	};
@@ -212,8 +215,7 @@ struct addr_last {
 	int n;
 };
 
-static void addr_cb(void *arg, const char *qname, const uint8_t *addr, size_t alen,
-		    uint32_t ttl)
+static void addr_cb(void *arg, const char *qname, const uint8_t *addr, size_t alen, uint32_t ttl)
 {
 	struct addr_last *l = arg;
 

@@ -26,10 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			abort();                                             \
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 #define OUT_CAP 70000
@@ -61,16 +61,16 @@ static bool has_opt(const ares_dns_record_t *rec)
 	size_t n = ares_dns_record_rr_cnt(rec, ARES_SECTION_ADDITIONAL);
 
 	for (size_t i = 0; i < n; i++)
-		if (ares_dns_rr_get_type(ares_dns_record_rr_get_const(
-			    rec, ARES_SECTION_ADDITIONAL, i)) == ARES_REC_TYPE_OPT)
+		if (ares_dns_rr_get_type(ares_dns_record_rr_get_const(rec, ARES_SECTION_ADDITIONAL,
+								      i)) == ARES_REC_TYPE_OPT)
 			return true;
 	return false;
 }
 
 /* An answer to q in out[0..n): the header always, the rest via c-ares
  * whenever there is a question. Returns the parsed record or NULL. */
-static ares_dns_record_t *check_answer(const struct dns_query *q,
-				       const uint8_t *out, int n, size_t max_msg)
+static ares_dns_record_t *check_answer(const struct dns_query *q, const uint8_t *out, int n,
+				       size_t max_msg)
 {
 	ares_dns_record_t *rec = NULL;
 	const char *name = NULL;
@@ -79,7 +79,7 @@ static ares_dns_record_t *check_answer(const struct dns_query *q,
 
 	CHECK(n >= 12 && (size_t)n <= max_msg);
 	CHECK((out[0] << 8 | out[1]) == q->id);
-	CHECK(out[2] & 0x80);                            /* QR */
+	CHECK(out[2] & 0x80); /* QR */
 	CHECK(((out[2] >> 3) & 0xf) == q->opcode);
 	CHECK(!!(out[2] & 0x01) == !!(q->flags & ARES_FLAG_RD));
 	CHECK((out[4] << 8 | out[5]) == (q->has_question ? 1 : 0));
@@ -87,8 +87,7 @@ static ares_dns_record_t *check_answer(const struct dns_query *q,
 		return NULL;
 	CHECK(ares_dns_parse(out, (size_t)n, 0, &rec) == ARES_SUCCESS);
 	CHECK(ares_dns_record_get_id(rec) == q->id);
-	CHECK(ares_dns_record_query_get(rec, 0, &name, &type, &qclass) ==
-	      ARES_SUCCESS);
+	CHECK(ares_dns_record_query_get(rec, 0, &name, &type, &qclass) == ARES_SUCCESS);
 	CHECK(name_eq(name, q->name));
 	CHECK(type == q->qtype && qclass == q->qclass);
 	CHECK(has_opt(rec) == q->has_edns);
@@ -99,8 +98,7 @@ struct addr_count {
 	int calls;
 };
 
-static void addr_cb(void *arg, const char *qname, const uint8_t *addr,
-		    size_t addrlen, uint32_t ttl)
+static void addr_cb(void *arg, const char *qname, const uint8_t *addr, size_t addrlen, uint32_t ttl)
 {
 	struct addr_count *c = arg;
 
@@ -198,11 +196,12 @@ static void fuzz_query(const uint8_t *data, size_t size, uint8_t *out)
 		cnt = ares_dns_record_rr_cnt(rec, ARES_SECTION_ANSWER);
 		CHECK(tc ? cnt == 0 : cnt == n_addrs);
 		for (size_t i = 0; i < cnt; i++) {
-			const ares_dns_rr_t *rr = ares_dns_record_rr_get_const(
-				rec, ARES_SECTION_ANSWER, i);
-			const void *a = alen == 4 ?
-				(const void *)ares_dns_rr_get_addr(rr, ARES_RR_A_ADDR) :
-				(const void *)ares_dns_rr_get_addr6(rr, ARES_RR_AAAA_ADDR);
+			const ares_dns_rr_t *rr =
+				ares_dns_record_rr_get_const(rec, ARES_SECTION_ANSWER, i);
+			const void *a =
+				alen == 4 ? (const void *)ares_dns_rr_get_addr(rr, ARES_RR_A_ADDR)
+					  : (const void *)ares_dns_rr_get_addr6(rr,
+										ARES_RR_AAAA_ADDR);
 
 			CHECK(a && memcmp(a, addrs + i * alen, alen) == 0);
 			CHECK(ares_dns_rr_get_ttl(rr) == 60);
@@ -212,8 +211,7 @@ static void fuzz_query(const uint8_t *data, size_t size, uint8_t *out)
 		/* Our answer as if it came from upstream: it rewrites, and
 		 * the reverse map learns exactly the addresses in it. */
 		memcpy(reply, out, (size_t)n);
-		r = dns_msg_rewrite_reply(&q, reply, (size_t)n, out, OUT_CAP,
-					  DNS_MSG_TCP_MAX);
+		r = dns_msg_rewrite_reply(&q, reply, (size_t)n, out, OUT_CAP, DNS_MSG_TCP_MAX);
 		CHECK(r > 0);
 		r = dns_msg_answer_addrs(reply, (size_t)n, addr_cb, &c);
 		CHECK(r == (int)cnt && c.calls == r);
@@ -250,8 +248,7 @@ static bool has_hint(const ares_dns_rr_t *rr, ares_dns_rr_key_t key)
 /* No SVCB/HTTPS RR in the rewritten rec carries an address hint; where the
  * upstream's RR had one (same position: answer and authority keep their
  * order), the mandatory list no longer names it either. */
-static void check_no_hints(const ares_dns_record_t *rec,
-			   const ares_dns_record_t *in)
+static void check_no_hints(const ares_dns_record_t *rec, const ares_dns_record_t *in)
 {
 	bool tc = ares_dns_record_get_flags(rec) & ARES_FLAG_TC;
 
@@ -261,8 +258,8 @@ static void check_no_hints(const ares_dns_record_t *rec,
 		if (s != ARES_SECTION_ADDITIONAL && !tc)
 			CHECK(n == ares_dns_record_rr_cnt(in, (ares_dns_section_t)s));
 		for (size_t i = 0; i < n; i++) {
-			const ares_dns_rr_t *rr = ares_dns_record_rr_get_const(
-				rec, (ares_dns_section_t)s, i);
+			const ares_dns_rr_t *rr =
+				ares_dns_record_rr_get_const(rec, (ares_dns_section_t)s, i);
 			const unsigned char *val = NULL;
 			ares_dns_rr_key_t key;
 			size_t len = 0;
@@ -271,11 +268,10 @@ static void check_no_hints(const ares_dns_record_t *rec,
 				continue;
 			CHECK(!has_hint(rr, key));
 			if (s == ARES_SECTION_ADDITIONAL ||
-			    !has_hint(ares_dns_record_rr_get_const(
-					      in, (ares_dns_section_t)s, i), key))
+			    !has_hint(ares_dns_record_rr_get_const(in, (ares_dns_section_t)s, i),
+				      key))
 				continue;
-			if (ares_dns_rr_get_opt_byid(rr, key, 0, &val, &len) &&
-			    val && len % 2 == 0)
+			if (ares_dns_rr_get_opt_byid(rr, key, 0, &val, &len) && val && len % 2 == 0)
 				for (size_t k = 0; k < len; k += 2)
 					CHECK(!(val[k] == 0 &&
 						(val[k + 1] == 4 || val[k + 1] == 6)));
@@ -331,8 +327,7 @@ static void fuzz_reply(const uint8_t *data, size_t size, uint8_t *out)
 		CHECK((size_t)n <= max_msg);
 		CHECK(ares_dns_parse(out, (size_t)n, 0, &rec) == ARES_SUCCESS);
 		CHECK(ares_dns_record_get_id(rec) == q.id);
-		CHECK(ares_dns_record_query_get(rec, 0, &name, NULL, NULL) ==
-		      ARES_SUCCESS);
+		CHECK(ares_dns_record_query_get(rec, 0, &name, NULL, NULL) == ARES_SUCCESS);
 		CHECK(name_eq(name, q.name));
 		CHECK(has_opt(rec) == q.has_edns);
 		CHECK(!!(ares_dns_record_get_flags(rec) & ARES_FLAG_RD) ==
@@ -378,13 +373,12 @@ static void fuzz_ptr_name(const uint8_t *data, size_t size)
 	r = dns_msg_ptr_name_to_addr(name, a);
 	CHECK(r == 4 || r == 16 || r == -EINVAL);
 	if (r == 4) {
-		snprintf(back, sizeof(back), "%u.%u.%u.%u.in-addr.arpa", a[3], a[2],
-			 a[1], a[0]);
+		snprintf(back, sizeof(back), "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
 	} else if (r == 16) {
 		k = 0;
 		for (int i = 15; i >= 0; i--)
-			k += snprintf(back + k, sizeof(back) - (size_t)k, "%x.%x.",
-				      a[i] & 0xf, a[i] >> 4);
+			k += snprintf(back + k, sizeof(back) - (size_t)k, "%x.%x.", a[i] & 0xf,
+				      a[i] >> 4);
 		snprintf(back + k, sizeof(back) - (size_t)k, "ip6.arpa");
 	} else {
 		for (int i = 0; i < 16; i++)

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			abort();                                             \
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 enum { MAX_LINES = 64, MAX_INPUT = 8192 };
@@ -42,8 +42,8 @@ struct ref_pat {
 
 static bool ref_char_ok(char c, bool star_label)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '_' || star_label;
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+	       star_label;
 }
 
 /* Lower-cases, drops one trailing dot, splits at dots; false if malformed
@@ -59,7 +59,7 @@ static bool ref_split(const char *s, bool star, struct ref_name *out)
 	if (len == 0 || len > 253)
 		return false;
 	out->n = 0;
-	for (p = s, end = s + len; p <= end; ) {
+	for (p = s, end = s + len; p <= end;) {
 		const char *dot = memchr(p, '.', (size_t)(end - p));
 		size_t l = dot ? (size_t)(dot - p) : (size_t)(end - p);
 		char *lab;
@@ -124,8 +124,8 @@ static bool ref_match(const struct ref_pat *pats, int np, const char *domain)
 
 /* --- target ------------------------------------------------------------ */
 
-static void check_domain(const struct domain_match *m, const struct ref_pat *pats,
-			 int np, const char *domain)
+static void check_domain(const struct domain_match *m, const struct ref_pat *pats, int np,
+			 const char *domain)
 {
 	CHECK(domain_match_test(m, domain) == ref_match(pats, np, domain));
 }

@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			abort();                                             \
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 /* Prefixes checked one by one (quadratic), then only the whole input. */
@@ -48,7 +48,7 @@ static void fuzz_parser(const uint8_t *data, size_t size)
 	int final = http_response_parse(data, size, &r);
 
 	CHECK(final == 0 || final == -EPROTO || final == -EBADMSG || final == -EMSGSIZE ||
-	      (final > 0 && (size_t)final <= size && final <= HTTP_HEADER_MAX));
+	      (final > 0 && (size_t) final <= size && final <= HTTP_HEADER_MAX));
 	if (final > 0) {
 		check_response(&r);
 		/* it ends in LF, and every status-line byte was "HTTP/1." ... */
@@ -65,12 +65,11 @@ static void fuzz_parser(const uint8_t *data, size_t size)
 		int p = http_response_parse(data, k, &r);
 
 		if (final > 0)
-			CHECK(p == ((size_t)final <= k ? final : 0));
+			CHECK(p == ((size_t) final <= k ? final : 0));
 		else
 			CHECK(p == 0 || p == final);
 	}
 }
-
 
 struct outcome {
 	int r;

@@ -22,16 +22,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			abort();                                             \
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 #define URL_MAX 2048
 
-static void check_result(size_t len, int r, const struct proxy_url *u,
-			 const char *err)
+static void check_result(size_t len, int r, const struct proxy_url *u, const char *err)
 {
 	static const struct proxy_url zero;
 
@@ -49,8 +48,7 @@ static void check_result(size_t len, int r, const struct proxy_url *u,
 		return;
 	}
 	CHECK(err[0] == '\0');
-	CHECK(u->scheme == PROXY_SOCKS5 || u->scheme == PROXY_HTTP ||
-	      u->scheme == PROXY_HTTPS);
+	CHECK(u->scheme == PROXY_SOCKS5 || u->scheme == PROXY_HTTP || u->scheme == PROXY_HTTPS);
 	CHECK(memchr(u->host, '\0', sizeof(u->host)) && u->host[0] != '\0');
 	CHECK(memchr(u->user, '\0', sizeof(u->user)));
 	CHECK(memchr(u->pass, '\0', sizeof(u->pass)));
@@ -110,8 +108,8 @@ static void check_ipv6_vs_libc(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < size; i++) {
 		char c = (char)data[i];
 
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		      (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+		      c == ':' || c == '.'))
 			return;
 	}
 	memcpy(text, data, size);

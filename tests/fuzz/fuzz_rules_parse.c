@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			abort();                                             \
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 #define LINE_MAX_LEN 4096
@@ -50,7 +50,8 @@ static void check_spec(const struct rule_spec *s, bool top, int depth)
 		const char *why;
 		size_t n;
 
-		CHECK(s->str && rules_domain_norm(s->str, strlen(s->str), false, out, &n, &why) == 0);
+		CHECK(s->str &&
+		      rules_domain_norm(s->str, strlen(s->str), false, out, &n, &why) == 0);
 		CHECK(strcmp(out, s->str) == 0);
 		break;
 	}
@@ -196,8 +197,8 @@ static void check_engine(const struct rule_spec *s, const char *line, size_t len
 	int v;
 
 	if (!empty)
-		CHECK(ruleset_load_buffer("e", RULESET_CLASSICAL, RULESET_TEXT, "e", "", 0,
-					  &empty, &err) == 0);
+		CHECK(ruleset_load_buffer("e", RULESET_CLASSICAL, RULESET_TEXT, "e", "", 0, &empty,
+					  &err) == 0);
 	o.set_arg = empty;
 	CHECK(rule_engine_build(s, 1, &o, &e, &err) == 0);
 	memset(&q, 0, sizeof(q));

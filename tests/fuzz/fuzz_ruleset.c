@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			abort();                                             \
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 static int one_target(void *arg, const char *name)
@@ -42,8 +42,8 @@ static void check_error(const struct conf_err *err, const uint8_t *buf, size_t l
 
 	for (size_t i = 0; i < len; i++)
 		/* libyaml also breaks lines at CR, NEL and U+2028/9. */
-		lines += buf[i] == '\n' || buf[i] == '\r' || buf[i] == 0x85 ||
-			 buf[i] == 0xa8 || buf[i] == 0xa9;
+		lines += buf[i] == '\n' || buf[i] == '\r' || buf[i] == 0x85 || buf[i] == 0xa8 ||
+			 buf[i] == 0xa9;
 	CHECK(strcmp(err->file, "f") == 0);
 	CHECK(err->line >= 1 && err->line <= lines);
 	CHECK(err->col >= 1);

@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			abort();                                             \
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 /* Longest stream message is a reply with a 255-byte name; look a little
@@ -28,8 +28,7 @@
 
 enum parser { P_METHOD_NONE, P_METHOD_UP, P_AUTH_REPLY, P_REPLY };
 
-static int run_parser(enum parser which, const uint8_t *buf, size_t len,
-		      struct socks5_reply *rep)
+static int run_parser(enum parser which, const uint8_t *buf, size_t len, struct socks5_reply *rep)
 {
 	uint8_t m;
 	int r;

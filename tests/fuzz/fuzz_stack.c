@@ -58,7 +58,8 @@ static void fz_udp(void *arg, const ip_addr_t *src, uint16_t sport, const ip_add
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct stack_cbs cbs = { .output = fz_output, .tcp_accept = fz_accept,
+	static const struct stack_cbs cbs = { .output = fz_output,
+					      .tcp_accept = fz_accept,
 					      .udp_input = fz_udp };
 	struct stack *s;
 

@@ -170,7 +170,6 @@ int main(int argc, char **argv)
 		if (r && !err)
 			err = r;
 	}
-	printf("%s: %lu inputs run%s\n", prog, inputs_run,
-	       err ? ", some could not be read" : "");
+	printf("%s: %lu inputs run%s\n", prog, inputs_run, err ? ", some could not be read" : "");
 	return err ? 1 : 0;
 }

@@ -85,9 +85,8 @@ static inline uint16_t fold(uint32_t acc)
 
 /* Builds an IP+TCP packet into out (room for 60 + dlen bytes); returns
  * its length. The window field is 65535. */
-static inline size_t craft(uint8_t *out, const struct ep *src, const struct ep *dst,
-			   uint32_t seq, uint32_t ack, uint8_t flags, const void *data,
-			   size_t dlen)
+static inline size_t craft(uint8_t *out, const struct ep *src, const struct ep *dst, uint32_t seq,
+			   uint32_t ack, uint8_t flags, const void *data, size_t dlen)
 {
 	size_t ih = src->v6 ? 40 : 20, th = 20, tot = ih + th + dlen;
 	uint8_t *t = out + ih;
@@ -121,10 +120,14 @@ static inline size_t craft(uint8_t *out, const struct ep *src, const struct ep *
 	t[1] = (uint8_t)src->port;
 	t[2] = (uint8_t)(dst->port >> 8);
 	t[3] = (uint8_t)dst->port;
-	t[4] = (uint8_t)(seq >> 24); t[5] = (uint8_t)(seq >> 16);
-	t[6] = (uint8_t)(seq >> 8); t[7] = (uint8_t)seq;
-	t[8] = (uint8_t)(ack >> 24); t[9] = (uint8_t)(ack >> 16);
-	t[10] = (uint8_t)(ack >> 8); t[11] = (uint8_t)ack;
+	t[4] = (uint8_t)(seq >> 24);
+	t[5] = (uint8_t)(seq >> 16);
+	t[6] = (uint8_t)(seq >> 8);
+	t[7] = (uint8_t)seq;
+	t[8] = (uint8_t)(ack >> 24);
+	t[9] = (uint8_t)(ack >> 16);
+	t[10] = (uint8_t)(ack >> 8);
+	t[11] = (uint8_t)ack;
 	t[12] = 5 << 4;
 	t[13] = flags;
 	t[14] = 0xff;
@@ -257,13 +260,13 @@ static inline int parse(int i, int v6, struct seg *g)
 /* ---- a client connection --------------------------------------------------- */
 
 struct lh_client {
-	struct ep me, peer;     /* the client, and where it connected to */
-	uint32_t seq;           /* next sequence number we send */
-	uint32_t ack;           /* next sequence number we expect */
-	bool synack;            /* lwIP answered our SYN */
+	struct ep me, peer; /* the client, and where it connected to */
+	uint32_t seq;       /* next sequence number we send */
+	uint32_t ack;       /* next sequence number we expect */
+	bool synack;        /* lwIP answered our SYN */
 	bool established;
-	bool fin, rst;          /* lwIP sent FIN / RST */
-	uint16_t peer_wnd;      /* the window lwIP advertised last */
+	bool fin, rst;     /* lwIP sent FIN / RST */
+	uint16_t peer_wnd; /* the window lwIP advertised last */
 	/* In-order data from lwIP: rx[0..rx_len); beyond rx_cap it is
 	 * counted in rx_total only. */
 	uint8_t *rx;
@@ -306,8 +309,8 @@ static inline void lh_client_absorb(struct lh_client *c, const uint8_t *pkt, siz
 	}
 }
 
-static inline void lh_client_init(struct lh_client *c, const struct ep *me,
-				  const struct ep *peer, size_t rx_cap)
+static inline void lh_client_init(struct lh_client *c, const struct ep *me, const struct ep *peer,
+				  size_t rx_cap)
 {
 	memset(c, 0, sizeof(*c));
 	c->me = *me;

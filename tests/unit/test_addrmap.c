@@ -250,8 +250,8 @@ static void ref_remove(struct ref *r, size_t i)
 	r->n--;
 }
 
-static void ref_put(struct ref *r, const uint8_t *addr, size_t alen, const char *name,
-		    uint64_t now, uint64_t keep)
+static void ref_put(struct ref *r, const uint8_t *addr, size_t alen, const char *name, uint64_t now,
+		    uint64_t keep)
 {
 	struct ref_entry e = { .alen = (uint8_t)alen, .expires = now + keep };
 	int i = ref_find(r, addr, alen);
@@ -268,8 +268,7 @@ static void ref_put(struct ref *r, const uint8_t *addr, size_t alen, const char 
 	r->e[r->n++] = e;
 }
 
-static const char *ref_get(const struct ref *r, const uint8_t *addr, size_t alen,
-			   uint64_t now)
+static const char *ref_get(const struct ref *r, const uint8_t *addr, size_t alen, uint64_t now)
 {
 	int i = ref_find(r, addr, alen);
 
@@ -320,8 +319,8 @@ static void random_run(uint32_t cap, unsigned universe, uint64_t seed)
 		return;
 	ref->cap = cap;
 	for (unsigned i = 0; i < NAMES; i++)
-		snprintf(names[i], sizeof(names[i]), "%sHost%u.Example%u.test",
-			 (i & 1) ? "W" : "w", i, i % 7);
+		snprintf(names[i], sizeof(names[i]), "%sHost%u.Example%u.test", (i & 1) ? "W" : "w",
+			 i, i % 7);
 	T_EQ_INT(addrmap_create(cap, key, &m), 0);
 	if (m == NULL) {
 		free(ref);

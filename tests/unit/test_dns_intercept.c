@@ -61,8 +61,7 @@ struct fwd {
 	int fail;       /* send() returns this when < 0 */
 };
 
-static int fwd_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
-		    void *arg)
+static int fwd_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb, void *arg)
 {
 	struct fwd *f = ctx;
 
@@ -154,8 +153,11 @@ static struct dns_intercept_config fake_cfg(void)
 {
 	struct dns_intercept_config c = {
 		.mode = DNS_MODE_FAKE_IP,
-		.has4 = true, .net4 = { 198, 18, 0, 0 }, .prefix4 = 15,
-		.has6 = true, .prefix6 = 64,
+		.has4 = true,
+		.net4 = { 198, 18, 0, 0 },
+		.prefix4 = 15,
+		.has6 = true,
+		.prefix6 = 64,
 	};
 
 	memcpy(c.net6, net6_default, 16);
@@ -233,8 +235,8 @@ static size_t mk_query(uint8_t *buf, size_t cap, uint16_t id, const char *name, 
 {
 	ares_dns_record_t *rec = NULL;
 
-	if (ares_dns_record_create(&rec, id, ARES_FLAG_RD, ARES_OPCODE_QUERY,
-				   ARES_RCODE_NOERROR) != ARES_SUCCESS)
+	if (ares_dns_record_create(&rec, id, ARES_FLAG_RD, ARES_OPCODE_QUERY, ARES_RCODE_NOERROR) !=
+	    ARES_SUCCESS)
 		return 0;
 	ares_dns_record_query_add(rec, name, (ares_dns_rec_type_t)qtype, ARES_CLASS_IN);
 	if (udp)
@@ -277,7 +279,8 @@ static ares_dns_rr_t *rr_add(ares_dns_record_t *r, ares_dns_section_t sect, cons
 	ares_dns_rr_t *rr = NULL;
 
 	T_EQ_INT(ares_dns_record_rr_add(&rr, r, sect, owner, (ares_dns_rec_type_t)type,
-					ARES_CLASS_IN, ttl), ARES_SUCCESS);
+					ARES_CLASS_IN, ttl),
+		 ARES_SUCCESS);
 	return rr;
 }
 
@@ -294,8 +297,8 @@ static void add_aaaa(ares_dns_record_t *r, const char *owner, const char *ip, un
 	struct ares_in6_addr a;
 
 	inet_pton(AF_INET6, ip, &a);
-	ares_dns_rr_set_addr6(rr_add(r, ARES_SECTION_ANSWER, owner, T_AAAA, ttl),
-			      ARES_RR_AAAA_ADDR, &a);
+	ares_dns_rr_set_addr6(rr_add(r, ARES_SECTION_ANSWER, owner, T_AAAA, ttl), ARES_RR_AAAA_ADDR,
+			      &a);
 }
 
 static void add_cname(ares_dns_record_t *r, const char *owner, const char *target, unsigned ttl)
@@ -318,8 +321,8 @@ static bool has_opt(const ares_dns_record_t *rec)
 	size_t n = ares_dns_record_rr_cnt(rec, ARES_SECTION_ADDITIONAL);
 
 	for (size_t i = 0; i < n; i++)
-		if (ares_dns_rr_get_type(ares_dns_record_rr_get_const(
-			    rec, ARES_SECTION_ADDITIONAL, i)) == ARES_REC_TYPE_OPT)
+		if (ares_dns_rr_get_type(ares_dns_record_rr_get_const(rec, ARES_SECTION_ADDITIONAL,
+								      i)) == ARES_REC_TYPE_OPT)
 			return true;
 	return false;
 }
@@ -332,7 +335,7 @@ static const ares_dns_rr_t *an(const ares_dns_record_t *rec, size_t i)
 /* Checks an answer: header bytes (ID, QR, RA, RD echoed, rcode), the echoed
  * question exactly as given (qname NULL: no question) and the answer
  * count. Returns the parsed record (caller destroys) or NULL. */
-#define CHECK_ANSWER(msg, len, id, qname, qtype, rcode, ancount)                    \
+#define CHECK_ANSWER(msg, len, id, qname, qtype, rcode, ancount) \
 	check_answer(__LINE__, msg, len, id, qname, qtype, rcode, ancount)
 static ares_dns_record_t *check_answer(int line, const uint8_t *msg, long len, uint16_t id,
 				       const char *qname, int qtype, int rcode, size_t ancount)
@@ -593,8 +596,8 @@ static void test_ptr(void)
 {
 	struct dns_intercept_config cfg = fake_cfg();
 	static const uint8_t unmapped4[4] = { 198, 19, 255, 254 };
-	static const uint8_t unmapped6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1,
-					       0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t unmapped6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0,    1,
+					       0,    0,    0,    0,    0,    0,    0xff, 0xff };
 	struct env e;
 	uint8_t a[16], a6[16];
 	char rev[128], upper[128];
@@ -691,7 +694,7 @@ static void test_filter(void)
 		{ "corp.example", T_A, true },
 		{ "a.b.corp.example", T_AAAA, true },
 		{ "x.wild.test", T_A, true },
-		{ "x.y.wild.test", T_A, false },  /* '*' is one label */
+		{ "x.y.wild.test", T_A, false }, /* '*' is one label */
 		{ "wild.test", T_A, false },
 		{ "notcorp.example", T_A, false },
 		{ "lan.example", T_A, false },
@@ -722,7 +725,9 @@ static void test_filter(void)
 				for (k = 0; cases[i].name[k]; k++)
 					low[k] = (char)(cases[i].name[k] |
 							(cases[i].name[k] >= 'A' &&
-							 cases[i].name[k] <= 'Z' ? 0x20 : 0));
+									 cases[i].name[k] <= 'Z'
+								 ? 0x20
+								 : 0));
 				low[k] = '\0';
 				T_EQ_STR(fwd_qname(&e.fwd, 0), low);
 				T_EQ_INT(fwd_qtype(&e.fwd, 0), cases[i].qtype);
@@ -848,7 +853,8 @@ static void test_forward_mx_txt(void)
 	ares_dns_record_destroy(rec);
 	T_EQ_INT(lt.calls, 1);
 	T_EQ_INT(lt.nulls, 0);
-	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 0x4242, "example.org", T_MX, ARES_RCODE_NOERROR, 1);
+	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 0x4242, "example.org", T_MX, ARES_RCODE_NOERROR,
+			   1);
 	if (rec != NULL) {
 		const ares_dns_rr_t *opt = NULL;
 
@@ -906,7 +912,8 @@ static void test_forward_mx_txt(void)
 	T_EQ_INT(lt.calls, 3);
 	T_CHECK(lt.len <= 512);
 	T_CHECK(lt.len >= 12 && (lt.msg[2] & FLAG_TC));
-	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 8, "big.example.org", T_TXT, ARES_RCODE_NOERROR, 0);
+	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 8, "big.example.org", T_TXT, ARES_RCODE_NOERROR,
+			   0);
 	ares_dns_record_destroy(rec);
 
 	/* The upstream's rcode passes through. */
@@ -922,8 +929,8 @@ static void test_forward_mx_txt(void)
 	rec = reply_new(0x4, "other.example.org", T_MX, ARES_RCODE_NOERROR);
 	fwd_complete(&e.fwd, 0, 0, rec);
 	ares_dns_record_destroy(rec);
-	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 10, "asked.example.org", T_MX,
-			   ARES_RCODE_SERVFAIL, 0);
+	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 10, "asked.example.org", T_MX, ARES_RCODE_SERVFAIL,
+			   0);
 	ares_dns_record_destroy(rec);
 
 	/* Two in flight, completed out of order: each answer to its own
@@ -934,14 +941,14 @@ static void test_forward_mx_txt(void)
 	rec = reply_new(0x5, "two.example.org", T_TXT, ARES_RCODE_NXDOMAIN);
 	fwd_complete(&e.fwd, 1, 0, rec);
 	ares_dns_record_destroy(rec);
-	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 12, "two.example.org", T_TXT,
-			   ARES_RCODE_NXDOMAIN, 0);
+	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 12, "two.example.org", T_TXT, ARES_RCODE_NXDOMAIN,
+			   0);
 	ares_dns_record_destroy(rec);
 	rec = reply_new(0x6, "one.example.org", T_MX, ARES_RCODE_NXDOMAIN);
 	fwd_complete(&e.fwd, 0, 0, rec);
 	ares_dns_record_destroy(rec);
-	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 11, "one.example.org", T_MX,
-			   ARES_RCODE_NXDOMAIN, 0);
+	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 11, "one.example.org", T_MX, ARES_RCODE_NXDOMAIN,
+			   0);
 	ares_dns_record_destroy(rec);
 
 	T_EQ_INT(lt.calls, 7);
@@ -965,8 +972,8 @@ static void test_forward_errors(void)
 	T_EQ_INT(ask(&e, 0x51, "svc.example", T_HTTPS), -EINPROGRESS);
 	fwd_complete(&e.fwd, 0, -ETIMEDOUT, NULL);
 	T_EQ_INT(lt.calls, 1);
-	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 0x51, "svc.example", T_HTTPS,
-			   ARES_RCODE_SERVFAIL, 0);
+	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 0x51, "svc.example", T_HTTPS, ARES_RCODE_SERVFAIL,
+			   0);
 	ares_dns_record_destroy(rec);
 	T_EQ_INT(ask(&e, 0x52, "Svc.Example", T_MX), -EINPROGRESS);
 	fwd_complete(&e.fwd, 0, -ECONNREFUSED, NULL);
@@ -1016,11 +1023,12 @@ static void test_forward_errors(void)
 }
 
 /* Asks di as client src:sport (to 192.0.2.53:53). */
-static int ask_from(struct env *e, const char *src, uint16_t sport, uint16_t id,
-		    const char *name, int qtype)
+static int ask_from(struct env *e, const char *src, uint16_t sport, uint16_t id, const char *name,
+		    int qtype)
 {
-	struct dns_client cl = { .src = ip_str(src), .dst = ip_str("192.0.2.53"),
-				 .sport = sport, .dport = 53 };
+	struct dns_client cl = {
+		.src = ip_str(src), .dst = ip_str("192.0.2.53"), .sport = sport, .dport = 53
+	};
 	uint8_t q[600];
 	size_t n = mk_query(q, sizeof(q), id, name, qtype, 0);
 
@@ -1143,9 +1151,9 @@ static void test_loop(void)
 static void test_malformed(void)
 {
 	static const uint8_t good[] = {
-		0xab, 0xcd, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-		3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,
-		0x00, 0x01, 0x00, 0x01,
+		0xab, 0xcd, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 3,    'w',  'w',  'w',  7,    'e',  'x',  'a',  'm',  'p',
+		'l',  'e',  3,    'c',  'o',  'm',  0,    0x00, 0x01, 0x00, 0x01,
 	};
 	struct dns_intercept_config cfg = fake_cfg();
 	struct env e;
@@ -1259,8 +1267,8 @@ static void test_realip(void)
 	add_a(rec, "unrelated.test", "6.6.6.6", 20);
 	fwd_complete(&e.fwd, 0, 0, rec);
 	ares_dns_record_destroy(rec);
-	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 0x1111, "WWW.example.com", T_A,
-			   ARES_RCODE_NOERROR, 4);
+	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 0x1111, "WWW.example.com", T_A, ARES_RCODE_NOERROR,
+			   4);
 	ares_dns_record_destroy(rec);
 	T_EQ_INT(flow_name(&e, &ip, name, &pinned), 0);
 	T_EQ_STR(name, "www.example.com");
@@ -1315,8 +1323,8 @@ static void test_realip(void)
 	add_a(rec, "other.example", "9.9.9.9", 20);
 	fwd_complete(&e.fwd, 0, 0, rec);
 	ares_dns_record_destroy(rec);
-	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 0x1116, "asked.example", T_A,
-			   ARES_RCODE_SERVFAIL, 0);
+	rec = CHECK_ANSWER(lt.msg, (long)lt.len, 0x1116, "asked.example", T_A, ARES_RCODE_SERVFAIL,
+			   0);
 	ares_dns_record_destroy(rec);
 	ip = ip_str("7.7.7.7");
 	T_EQ_INT(flow_name(&e, &ip, name, &pinned), -ENOENT);
@@ -1396,7 +1404,10 @@ static void test_flow_name_fake(void)
 static void test_pinning(void)
 {
 	struct dns_intercept_config cfg = {
-		.mode = DNS_MODE_FAKE_IP, .has4 = true, .net4 = { 198, 51, 100, 0 }, .prefix4 = 29,
+		.mode = DNS_MODE_FAKE_IP,
+		.has4 = true,
+		.net4 = { 198, 51, 100, 0 },
+		.prefix4 = 29,
 	};
 	struct env e;
 	uint8_t addr[6][16], a[16];
@@ -1503,7 +1514,10 @@ static void test_pinning(void)
 static void test_pool_min_age(void)
 {
 	struct dns_intercept_config cfg = {
-		.mode = DNS_MODE_FAKE_IP, .has4 = true, .net4 = { 198, 51, 100, 0 }, .prefix4 = 29,
+		.mode = DNS_MODE_FAKE_IP,
+		.has4 = true,
+		.net4 = { 198, 51, 100, 0 },
+		.prefix4 = 29,
 		.fake_min_age = 60,
 	};
 	struct env e;

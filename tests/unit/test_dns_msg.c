@@ -33,43 +33,39 @@ static size_t rec_write(ares_dns_record_t *rec, uint8_t *buf, size_t cap)
 	return len;
 }
 
-static void add_opt(ares_dns_record_t *rec, unsigned short udp,
-		    unsigned char version, unsigned short flags)
+static void add_opt(ares_dns_record_t *rec, unsigned short udp, unsigned char version,
+		    unsigned short flags)
 {
 	ares_dns_rr_t *rr = NULL;
 
-	ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ADDITIONAL, "",
-			       ARES_REC_TYPE_OPT, ARES_CLASS_IN, 0);
+	ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ADDITIONAL, "", ARES_REC_TYPE_OPT,
+			       ARES_CLASS_IN, 0);
 	ares_dns_rr_set_u16(rr, ARES_RR_OPT_UDP_SIZE, udp);
 	ares_dns_rr_set_u8(rr, ARES_RR_OPT_VERSION, version);
 	ares_dns_rr_set_u16(rr, ARES_RR_OPT_FLAGS, flags);
 }
 
 /* A client query; udp == 0 means no EDNS. */
-static size_t mk_query(uint8_t *buf, size_t cap, unsigned short id,
-		       unsigned short flags, const char *name, int qtype,
-		       unsigned short udp, unsigned short edns_flags)
+static size_t mk_query(uint8_t *buf, size_t cap, unsigned short id, unsigned short flags,
+		       const char *name, int qtype, unsigned short udp, unsigned short edns_flags)
 {
 	ares_dns_record_t *rec = NULL;
 
-	if (ares_dns_record_create(&rec, id, flags, ARES_OPCODE_QUERY,
-				   ARES_RCODE_NOERROR) != ARES_SUCCESS)
+	if (ares_dns_record_create(&rec, id, flags, ARES_OPCODE_QUERY, ARES_RCODE_NOERROR) !=
+	    ARES_SUCCESS)
 		return 0;
-	ares_dns_record_query_add(rec, name, (ares_dns_rec_type_t)qtype,
-				  ARES_CLASS_IN);
+	ares_dns_record_query_add(rec, name, (ares_dns_rec_type_t)qtype, ARES_CLASS_IN);
 	if (udp)
 		add_opt(rec, udp, 0, edns_flags);
 	return rec_write(rec, buf, cap);
 }
 
 /* Parses a query made by mk_query into q; 0 on success. */
-static int mk_parsed(struct dns_query *q, unsigned short id, unsigned short flags,
-		     const char *name, int qtype, unsigned short udp,
-		     unsigned short edns_flags)
+static int mk_parsed(struct dns_query *q, unsigned short id, unsigned short flags, const char *name,
+		     int qtype, unsigned short udp, unsigned short edns_flags)
 {
 	uint8_t buf[600];
-	size_t n = mk_query(buf, sizeof(buf), id, flags, name, qtype, udp,
-			    edns_flags);
+	size_t n = mk_query(buf, sizeof(buf), id, flags, name, qtype, udp, edns_flags);
 
 	return n ? dns_msg_parse_query(buf, n, q) : -1;
 }
@@ -110,9 +106,9 @@ static const ares_dns_rr_t *opt_of(const ares_dns_record_t *rec)
 
 /* What glibc sends for "WwW.Example.COM" A: RD, no EDNS. */
 static const uint8_t q_glibc_a[] = {
-	0xab, 0xcd, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	3, 'W', 'w', 'W', 7, 'E', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'C', 'O', 'M', 0,
-	0x00, 0x01, 0x00, 0x01,
+	0xab, 0xcd, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 3,    'W',  'w',  'W',  7,    'E',  'x',  'a',  'm',  'p',
+	'l',  'e',  3,    'C',  'O',  'M',  0,    0x00, 0x01, 0x00, 0x01,
 };
 
 static void test_parse_a(void)
@@ -138,8 +134,8 @@ static void test_parse_aaaa_edns(void)
 {
 	struct dns_query q;
 
-	T_EQ_INT(mk_parsed(&q, 7, ARES_FLAG_RD | ARES_FLAG_AD, "Host.Example.", 28,
-			   4096, OPT_DO), 0);
+	T_EQ_INT(mk_parsed(&q, 7, ARES_FLAG_RD | ARES_FLAG_AD, "Host.Example.", 28, 4096, OPT_DO),
+		 0);
 	T_EQ_STR(q.name, "host.example");
 	T_EQ_INT(q.qtype, ARES_REC_TYPE_AAAA);
 	T_EQ_INT(q.flags, ARES_FLAG_RD | ARES_FLAG_AD);
@@ -182,8 +178,8 @@ static void test_parse_odd_names(void)
 	static const char *const ok[] = { "_sip._tcp.example.com", "*.wild.test",
 					  "0/25.2.0.192.in-addr.arpa", "x-y.test" };
 	static const uint8_t head[] = { 0, 9, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
-	static const char *const bad[] = { "A.b\x01", "a!b", "a b", "a@b", "a\\b",
-					   "\xc3\xa9t\xc3\xa9" };
+	static const char *const bad[] = { "A.b\x01", "a!b",  "a b",
+					   "a@b",     "a\\b", "\xc3\xa9t\xc3\xa9" };
 	uint8_t buf[700];
 	struct dns_query q;
 	size_t n, i, l;
@@ -225,8 +221,8 @@ static void test_parse_truncated(void)
 {
 	uint8_t buf[600];
 	struct dns_query q;
-	size_t n = mk_query(buf, sizeof(buf), 0x4242, ARES_FLAG_RD, "mail.example.net",
-			    15, 1232, 0);
+	size_t n =
+		mk_query(buf, sizeof(buf), 0x4242, ARES_FLAG_RD, "mail.example.net", 15, 1232, 0);
 	size_t k;
 
 	T_CHECK(n > 12);
@@ -276,18 +272,17 @@ static void test_parse_counts(void)
 	memcpy(buf, q_glibc_a, sizeof(q_glibc_a));
 	buf[7] = 1;
 	{
-		static const uint8_t an[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60,
-					      0, 4, 1, 2, 3, 4 };
+		static const uint8_t an[] = {
+			0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4
+		};
 		memcpy(buf + sizeof(q_glibc_a), an, sizeof(an));
-		T_EQ_INT(dns_msg_parse_query(buf, sizeof(q_glibc_a) + sizeof(an), &q),
-			 -EBADMSG);
+		T_EQ_INT(dns_msg_parse_query(buf, sizeof(q_glibc_a) + sizeof(an), &q), -EBADMSG);
 		T_CHECK(q.has_question); /* FORMERR can echo it */
 		T_EQ_STR(q.name, "www.example.com");
 		/* ... and in authority. */
 		buf[7] = 0;
 		buf[9] = 1;
-		T_EQ_INT(dns_msg_parse_query(buf, sizeof(q_glibc_a) + sizeof(an), &q),
-			 -EBADMSG);
+		T_EQ_INT(dns_msg_parse_query(buf, sizeof(q_glibc_a) + sizeof(an), &q), -EBADMSG);
 	}
 }
 
@@ -374,8 +369,7 @@ static void test_parse_edns_rules(void)
 	size_t n;
 
 	/* Version 1: BADVERS, with the question and EDNS filled in. */
-	ares_dns_record_create(&rec, 77, ARES_FLAG_RD, ARES_OPCODE_QUERY,
-			       ARES_RCODE_NOERROR);
+	ares_dns_record_create(&rec, 77, ARES_FLAG_RD, ARES_OPCODE_QUERY, ARES_RCODE_NOERROR);
 	ares_dns_record_query_add(rec, "example.com", ARES_REC_TYPE_A, ARES_CLASS_IN);
 	add_opt(rec, 1400, 1, 0);
 	n = rec_write(rec, buf, sizeof(buf));
@@ -389,8 +383,8 @@ static void test_parse_edns_rules(void)
 	ares_dns_record_query_add(rec, "example.com", ARES_REC_TYPE_A, ARES_CLASS_IN);
 	{
 		ares_dns_rr_t *rr = NULL;
-		ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ADDITIONAL, "x",
-				       ARES_REC_TYPE_OPT, ARES_CLASS_IN, 0);
+		ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ADDITIONAL, "x", ARES_REC_TYPE_OPT,
+				       ARES_CLASS_IN, 0);
 		ares_dns_rr_set_u16(rr, ARES_RR_OPT_UDP_SIZE, 1232);
 		ares_dns_rr_set_u8(rr, ARES_RR_OPT_VERSION, 0);
 		ares_dns_rr_set_u16(rr, ARES_RR_OPT_FLAGS, 0);
@@ -427,8 +421,7 @@ static void test_build_a(void)
 	if (!rec)
 		return;
 	T_EQ_INT(ares_dns_record_get_id(rec), 0xabcd);
-	T_EQ_INT(ares_dns_record_get_flags(rec),
-		 ARES_FLAG_QR | ARES_FLAG_RD | ARES_FLAG_RA);
+	T_EQ_INT(ares_dns_record_get_flags(rec), ARES_FLAG_QR | ARES_FLAG_RD | ARES_FLAG_RA);
 	T_EQ_INT(ares_dns_record_get_opcode(rec), ARES_OPCODE_QUERY);
 	T_EQ_INT(ares_dns_record_get_rcode(rec), ARES_RCODE_NOERROR);
 	/* The question exactly as the client wrote it (DNS 0x20). */
@@ -464,8 +457,8 @@ static void test_build_aaaa_edns(void)
 	int n;
 
 	addr[15] = 7;
-	T_EQ_INT(mk_parsed(&q, 0x0102, ARES_FLAG_RD | ARES_FLAG_CD, "v6.test", 28,
-			   1232, OPT_DO), 0);
+	T_EQ_INT(mk_parsed(&q, 0x0102, ARES_FLAG_RD | ARES_FLAG_CD, "v6.test", 28, 1232, OPT_DO),
+		 0);
 	n = dns_msg_build_addr(&q, addr, 1, 1, out, sizeof(out), dns_msg_udp_limit(&q));
 	rec = parse_back(out, n);
 	T_CHECK(rec != NULL);
@@ -482,8 +475,7 @@ static void test_build_aaaa_edns(void)
 	opt = opt_of(rec);
 	T_CHECK(opt != NULL);
 	if (opt) {
-		T_EQ_INT(ares_dns_rr_get_u16(opt, ARES_RR_OPT_UDP_SIZE),
-			 DNS_MSG_EDNS_UDP_SIZE);
+		T_EQ_INT(ares_dns_rr_get_u16(opt, ARES_RR_OPT_UDP_SIZE), DNS_MSG_EDNS_UDP_SIZE);
 		T_EQ_INT(ares_dns_rr_get_u16(opt, ARES_RR_OPT_FLAGS), OPT_DO);
 	}
 	ares_dns_record_destroy(rec);
@@ -576,9 +568,8 @@ static void test_build_ptr(void)
 
 static void test_build_errors(void)
 {
-	static const int rcodes[] = { ARES_RCODE_FORMERR, ARES_RCODE_SERVFAIL,
-				      ARES_RCODE_NXDOMAIN, ARES_RCODE_NOTIMP,
-				      ARES_RCODE_REFUSED };
+	static const int rcodes[] = { ARES_RCODE_FORMERR, ARES_RCODE_SERVFAIL, ARES_RCODE_NXDOMAIN,
+				      ARES_RCODE_NOTIMP, ARES_RCODE_REFUSED };
 	uint8_t out[512], buf[64];
 	struct dns_query q;
 	ares_dns_record_t *rec;
@@ -642,8 +633,7 @@ static void test_build_errors(void)
 	n = dns_msg_build_error(&q, DNS_MSG_RCODE_BADVERS, out, sizeof(out));
 	rec = parse_back(out, n);
 	T_CHECK(rec && ares_dns_record_get_rcode(rec) == 16);
-	T_CHECK(rec && opt_of(rec) &&
-		ares_dns_rr_get_u8(opt_of(rec), ARES_RR_OPT_VERSION) == 0);
+	T_CHECK(rec && opt_of(rec) && ares_dns_rr_get_u8(opt_of(rec), ARES_RR_OPT_VERSION) == 0);
 	ares_dns_record_destroy(rec);
 	q.has_edns = false;
 	T_EQ_INT(dns_msg_build_error(&q, DNS_MSG_RCODE_BADVERS, out, sizeof(out)), -EINVAL);
@@ -667,8 +657,7 @@ static void test_upstream_query(void)
 		return;
 	T_EQ_INT(ares_dns_record_get_flags(rec), ARES_FLAG_RD);
 	opt = opt_of(rec);
-	T_CHECK(opt && ares_dns_rr_get_u16(opt, ARES_RR_OPT_UDP_SIZE) ==
-			       DNS_MSG_EDNS_UDP_SIZE);
+	T_CHECK(opt && ares_dns_rr_get_u16(opt, ARES_RR_OPT_UDP_SIZE) == DNS_MSG_EDNS_UDP_SIZE);
 	n = rec_write(rec, buf, sizeof(buf));
 	T_EQ_INT(dns_msg_parse_query(buf, n, &back), 0);
 	T_EQ_STR(back.name, "fwd.example.com");
@@ -710,8 +699,7 @@ static void https_params(ares_dns_rr_t *rr, ares_dns_rr_key_t key, bool hints)
 }
 
 /* An upstream reply to "example.com" HTTPS, as c-ares would hand it over. */
-static size_t mk_https_reply(uint8_t *buf, size_t cap, const char *qname,
-			     bool hints, bool with_opt)
+static size_t mk_https_reply(uint8_t *buf, size_t cap, const char *qname, bool hints, bool with_opt)
 {
 	ares_dns_record_t *rec = NULL;
 	ares_dns_rr_t *rr = NULL;
@@ -720,8 +708,8 @@ static size_t mk_https_reply(uint8_t *buf, size_t cap, const char *qname,
 			       ARES_FLAG_QR | ARES_FLAG_RD | ARES_FLAG_RA | ARES_FLAG_AD,
 			       ARES_OPCODE_QUERY, ARES_RCODE_NOERROR);
 	ares_dns_record_query_add(rec, qname, ARES_REC_TYPE_HTTPS, ARES_CLASS_IN);
-	ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, qname,
-			       ARES_REC_TYPE_HTTPS, ARES_CLASS_IN, 300);
+	ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, qname, ARES_REC_TYPE_HTTPS,
+			       ARES_CLASS_IN, 300);
 	ares_dns_rr_set_u16(rr, ARES_RR_HTTPS_PRIORITY, 1);
 	ares_dns_rr_set_str(rr, ARES_RR_HTTPS_TARGET, "");
 	https_params(rr, ARES_RR_HTTPS_PARAMS, hints);
@@ -733,8 +721,10 @@ static size_t mk_https_reply(uint8_t *buf, size_t cap, const char *qname,
 	if (with_opt) {
 		static const unsigned char cookie[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 		add_opt(rec, 4096, 0, 0);
-		ares_dns_rr_set_opt(ares_dns_record_rr_get(rec, ARES_SECTION_ADDITIONAL,
-			ares_dns_record_rr_cnt(rec, ARES_SECTION_ADDITIONAL) - 1),
+		ares_dns_rr_set_opt(
+			ares_dns_record_rr_get(
+				rec, ARES_SECTION_ADDITIONAL,
+				ares_dns_record_rr_cnt(rec, ARES_SECTION_ADDITIONAL) - 1),
 			ARES_RR_OPT_OPTIONS, ARES_OPT_PARAM_COOKIE, cookie, sizeof(cookie));
 	}
 	return rec_write(rec, buf, cap);
@@ -777,8 +767,7 @@ static void test_rewrite_https(void)
 	T_EQ_INT(ares_dns_record_get_id(rec), 0xbeef);
 	T_EQ_STR(qname_of(rec), "ExAmple.com");
 	/* AD gone: the RRset is no longer the signed one. */
-	T_EQ_INT(ares_dns_record_get_flags(rec),
-		 ARES_FLAG_QR | ARES_FLAG_RD | ARES_FLAG_RA);
+	T_EQ_INT(ares_dns_record_get_flags(rec), ARES_FLAG_QR | ARES_FLAG_RD | ARES_FLAG_RA);
 	T_EQ_INT(ares_dns_record_rr_cnt(rec, ARES_SECTION_ANSWER), 1);
 	rr = ares_dns_record_rr_get_const(rec, ARES_SECTION_ANSWER, 0);
 	T_EQ_INT(ares_dns_rr_get_type(rr), ARES_REC_TYPE_HTTPS);
@@ -791,8 +780,7 @@ static void test_rewrite_https(void)
 	T_EQ_INT(ares_dns_rr_get_type(rr), ARES_REC_TYPE_SVCB);
 	check_stripped(rr, ARES_RR_SVCB_PARAMS);
 	rr = opt_of(rec);
-	T_CHECK(rr && ares_dns_rr_get_u16(rr, ARES_RR_OPT_UDP_SIZE) ==
-			      DNS_MSG_EDNS_UDP_SIZE);
+	T_CHECK(rr && ares_dns_rr_get_u16(rr, ARES_RR_OPT_UDP_SIZE) == DNS_MSG_EDNS_UDP_SIZE);
 	T_CHECK(rr && ares_dns_rr_get_opt_cnt(rr, ARES_RR_OPT_OPTIONS) == 0);
 	ares_dns_record_destroy(rec);
 
@@ -845,8 +833,8 @@ static void test_rewrite_rejects(void)
 	T_EQ_INT(mk_parsed(&q, 1, ARES_FLAG_RD, "example.com", 1, 0, 0), 0);
 	T_EQ_INT(dns_msg_rewrite_reply(&q, reply, len, out, sizeof(out), 512), -EBADMSG);
 	/* Not a response (QR=0): a client query fed back. */
-	T_EQ_INT(dns_msg_rewrite_reply(&q, q_glibc_a, sizeof(q_glibc_a), out,
-				       sizeof(out), 512), -EBADMSG);
+	T_EQ_INT(dns_msg_rewrite_reply(&q, q_glibc_a, sizeof(q_glibc_a), out, sizeof(out), 512),
+		 -EBADMSG);
 	/* QR=0 with the right question: still not a reply. */
 	{
 		ares_dns_record_t *rec = NULL;
@@ -855,11 +843,9 @@ static void test_rewrite_rejects(void)
 
 		ares_dns_record_create(&rec, 3, ARES_FLAG_RD, ARES_OPCODE_QUERY,
 				       ARES_RCODE_NOERROR);
-		ares_dns_record_query_add(rec, "example.com", ARES_REC_TYPE_A,
-					  ARES_CLASS_IN);
+		ares_dns_record_query_add(rec, "example.com", ARES_REC_TYPE_A, ARES_CLASS_IN);
 		qlen = rec_write(rec, qbuf, sizeof(qbuf));
-		T_EQ_INT(dns_msg_rewrite_reply(&q, qbuf, qlen, out, sizeof(out), 512),
-			 -EBADMSG);
+		T_EQ_INT(dns_msg_rewrite_reply(&q, qbuf, qlen, out, sizeof(out), 512), -EBADMSG);
 	}
 	/* Garbage. */
 	T_EQ_INT(dns_msg_rewrite_reply(&q, reply, 5, out, sizeof(out), 512), -EBADMSG);
@@ -878,8 +864,7 @@ struct seen {
 	uint32_t ttl[8];
 };
 
-static void seen_cb(void *arg, const char *qname, const uint8_t *addr,
-		    size_t addrlen, uint32_t ttl)
+static void seen_cb(void *arg, const char *qname, const uint8_t *addr, size_t addrlen, uint32_t ttl)
 {
 	struct seen *s = arg;
 
@@ -892,26 +877,24 @@ static void seen_cb(void *arg, const char *qname, const uint8_t *addr,
 	s->n++;
 }
 
-static void add_cname(ares_dns_record_t *rec, const char *owner,
-		      const char *target, unsigned ttl)
+static void add_cname(ares_dns_record_t *rec, const char *owner, const char *target, unsigned ttl)
 {
 	ares_dns_rr_t *rr = NULL;
 
-	ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, owner,
-			       ARES_REC_TYPE_CNAME, ARES_CLASS_IN, ttl);
+	ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, owner, ARES_REC_TYPE_CNAME,
+			       ARES_CLASS_IN, ttl);
 	ares_dns_rr_set_str(rr, ARES_RR_CNAME_CNAME, target);
 }
 
-static void add_a(ares_dns_record_t *rec, const char *owner, uint8_t last,
-		  unsigned ttl)
+static void add_a(ares_dns_record_t *rec, const char *owner, uint8_t last, unsigned ttl)
 {
 	ares_dns_rr_t *rr = NULL;
 	struct in_addr in;
 	uint8_t a[4] = { 203, 0, 113, last };
 
 	memcpy(&in, a, 4);
-	ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, owner,
-			       ARES_REC_TYPE_A, ARES_CLASS_IN, ttl);
+	ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, owner, ARES_REC_TYPE_A, ARES_CLASS_IN,
+			       ttl);
 	ares_dns_rr_set_addr(rr, ARES_RR_A_ADDR, &in);
 }
 
@@ -921,8 +904,7 @@ static ares_dns_record_t *mk_reply(const char *qname, int qtype, int rcode)
 
 	ares_dns_record_create(&rec, 5, ARES_FLAG_QR | ARES_FLAG_RD | ARES_FLAG_RA,
 			       ARES_OPCODE_QUERY, (ares_dns_rcode_t)rcode);
-	ares_dns_record_query_add(rec, qname, (ares_dns_rec_type_t)qtype,
-				  ARES_CLASS_IN);
+	ares_dns_record_query_add(rec, qname, (ares_dns_rec_type_t)qtype, ARES_CLASS_IN);
 	return rec;
 }
 
@@ -935,7 +917,7 @@ static void test_answer_addrs_chain(void)
 
 	rec = mk_reply("WWW.example.com", ARES_REC_TYPE_A, ARES_RCODE_NOERROR);
 	add_cname(rec, "www.Example.com", "a.cdn.net", 300);
-	add_a(rec, "evil.example", 66, 300);       /* unrelated owner */
+	add_a(rec, "evil.example", 66, 300); /* unrelated owner */
 	add_cname(rec, "a.cdn.net", "b.cdn.net", 60);
 	add_a(rec, "b.cdn.net", 1, 120);
 	add_cname(rec, "other.net", "b.cdn.net", 10); /* not on the path */
@@ -949,7 +931,7 @@ static void test_answer_addrs_chain(void)
 	T_EQ_INT(s.alen[0], 4);
 	T_EQ_INT(s.addr[0][3], 1);
 	T_EQ_INT(s.addr[1][3], 2);
-	T_EQ_INT(s.ttl[0], 60);  /* the 60 s CNAME bounds the 120 s A */
+	T_EQ_INT(s.ttl[0], 60); /* the 60 s CNAME bounds the 120 s A */
 	T_EQ_INT(s.ttl[1], 30);
 	T_EQ_INT(dns_msg_answer_addrs(buf, len, NULL, NULL), 2);
 
@@ -961,8 +943,8 @@ static void test_answer_addrs_chain(void)
 		memset(&in6, 0, sizeof(in6));
 		in6._S6_un._S6_u8[0] = 0x20;
 		in6._S6_un._S6_u8[15] = 9;
-		ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, "v6.test",
-				       ARES_REC_TYPE_AAAA, ARES_CLASS_IN, 0x80000000u);
+		ares_dns_record_rr_add(&rr, rec, ARES_SECTION_ANSWER, "v6.test", ARES_REC_TYPE_AAAA,
+				       ARES_CLASS_IN, 0x80000000u);
 		ares_dns_rr_set_addr6(rr, ARES_RR_AAAA_ADDR, &in6);
 	}
 	len = rec_write(rec, buf, sizeof(buf));
@@ -1021,16 +1003,25 @@ static void test_answer_addrs_chain(void)
 
 static void test_ptr_names(void)
 {
-	static const uint8_t v6[16] = { 0x43, 0x21, 0, 0, 0, 1, 0, 2,
-					0, 3, 0, 4, 0x05, 0x67, 0x89, 0xab };
+	static const uint8_t v6[16] = { 0x43, 0x21, 0, 0, 0,    1,    0,    2,
+					0,    3,    0, 4, 0x05, 0x67, 0x89, 0xab };
 	static const char *const junk[] = {
-		"", "example.com", "in-addr.arpa", ".in-addr.arpa",
-		"1.2.3.in-addr.arpa", "1.1.1.1.1.in-addr.arpa",
-		"256.1.1.1.in-addr.arpa", "01.1.1.1.in-addr.arpa",
-		"1.1.1.1000.in-addr.arpa", "a.1.1.1.in-addr.arpa",
-		"-1.1.1.1.in-addr.arpa", "1..1.1.in-addr.arpa",
-		"1.1.1.1in-addr.arpa", "1.1.1.1.in-addr.arpa.com",
-		"0/25.2.0.192.in-addr.arpa", "1.1.1.1.in-addr.arpa..",
+		"",
+		"example.com",
+		"in-addr.arpa",
+		".in-addr.arpa",
+		"1.2.3.in-addr.arpa",
+		"1.1.1.1.1.in-addr.arpa",
+		"256.1.1.1.in-addr.arpa",
+		"01.1.1.1.in-addr.arpa",
+		"1.1.1.1000.in-addr.arpa",
+		"a.1.1.1.in-addr.arpa",
+		"-1.1.1.1.in-addr.arpa",
+		"1..1.1.in-addr.arpa",
+		"1.1.1.1in-addr.arpa",
+		"1.1.1.1.in-addr.arpa.com",
+		"0/25.2.0.192.in-addr.arpa",
+		"1.1.1.1.in-addr.arpa..",
 		/* 31 nibbles, a two-char label, a non-hex nibble */
 		"a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa",
 		"ba.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa",
@@ -1048,12 +1039,15 @@ static void test_ptr_names(void)
 	T_EQ_INT(out[4], 0);
 	/* RFC 3596 2.5's example, in both cases. */
 	T_EQ_INT(dns_msg_ptr_name_to_addr(
-		"b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa",
-		out), 16);
+			 "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa",
+			 out),
+		 16);
 	T_EQ_MEM(out, v6, 16);
-	T_EQ_INT(dns_msg_ptr_name_to_addr(
-		"B.A.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.IP6.ARPA.",
-		out), 16);
+	T_EQ_INT(
+		dns_msg_ptr_name_to_addr(
+			"B.A.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.IP6.ARPA.",
+			out),
+		16);
 	T_EQ_MEM(out, v6, 16);
 	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
 		int r = dns_msg_ptr_name_to_addr(junk[i], out);
@@ -1082,8 +1076,8 @@ static void test_tcp_frame(void)
 		int got = 0, r;
 
 		for (int round = 0; round < 2; round++) {
-			while ((r = dns_msg_tcp_frame(stream + off, have - off, &msg,
-						      &msglen)) > 0) {
+			while ((r = dns_msg_tcp_frame(stream + off, have - off, &msg, &msglen)) >
+			       0) {
 				if (got == 0) {
 					T_EQ_INT(msglen, 3);
 					T_EQ_MEM(msg, "abc", 3);

@@ -56,8 +56,8 @@ static bool ref_split(const char *s, bool star, struct ref_name *out)
 			char c = lab[j];
 			if (c >= 'A' && c <= 'Z')
 				lab[j] = (char)(c - 'A' + 'a');
-			else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-				   c == '-' || c == '_' || (star && c == '*' && l == 1)))
+			else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+				   c == '_' || (star && c == '*' && l == 1)))
 				return false;
 		}
 		start = i + 1;
@@ -153,14 +153,22 @@ static void test_exact(void)
 {
 	static const char *const p[] = { "example.com", "localhost", NULL };
 	static const struct expect e[] = {
-		{ "example.com", true },     { "EXAMPLE.Com", true },
-		{ "example.com.", true },    { "localhost", true },
-		{ "localhost.", true },      { "a.example.com", false },
-		{ "com", false },            { "example.co", false },
-		{ "example.comm", false },   { "xexample.com", false },
-		{ "a.localhost", false },    { "", false },
-		{ ".", false },              { "example..com", false },
-		{ "example.com..", false },  { NULL, false },
+		{ "example.com", true },
+		{ "EXAMPLE.Com", true },
+		{ "example.com.", true },
+		{ "localhost", true },
+		{ "localhost.", true },
+		{ "a.example.com", false },
+		{ "com", false },
+		{ "example.co", false },
+		{ "example.comm", false },
+		{ "xexample.com", false },
+		{ "a.localhost", false },
+		{ "", false },
+		{ ".", false },
+		{ "example..com", false },
+		{ "example.com..", false },
+		{ NULL, false },
 	};
 	struct domain_match *m = set_of(p);
 
@@ -172,14 +180,21 @@ static void test_star(void)
 {
 	static const char *const p[] = { "*.lan", "time.*.com", "ntp.*", "a.*.*.x", NULL };
 	static const struct expect e[] = {
-		{ "router.lan", true },      { "Router.LAN.", true },
-		{ "lan", false },            { "a.b.lan", false },
-		{ "time.windows.com", true }, { "time.com", false },
-		{ "time.a.b.com", false },   { "xtime.windows.com", false },
+		{ "router.lan", true },
+		{ "Router.LAN.", true },
+		{ "lan", false },
+		{ "a.b.lan", false },
+		{ "time.windows.com", true },
+		{ "time.com", false },
+		{ "time.a.b.com", false },
+		{ "xtime.windows.com", false },
 		{ "a.time.windows.com", false },
-		{ "ntp.ubuntu", true },      { "ntp", false },
-		{ "ntp.ubuntu.com", false }, { "a.b.c.x", true },
-		{ "a.b.x", false },          { "b.b.c.x", false },
+		{ "ntp.ubuntu", true },
+		{ "ntp", false },
+		{ "ntp.ubuntu.com", false },
+		{ "a.b.c.x", true },
+		{ "a.b.x", false },
+		{ "b.b.c.x", false },
 		{ NULL, false },
 	};
 	struct domain_match *m = set_of(p);
@@ -192,13 +207,20 @@ static void test_sub_and_plus(void)
 {
 	static const char *const p[] = { ".example.com", "+.foo.org", ".apple.*", NULL };
 	static const struct expect e[] = {
-		{ "example.com", false },     { "a.example.com", true },
-		{ "a.b.example.com", true },  { "com", false },
-		{ "foo.org", true },          { "FOO.ORG.", true },
-		{ "x.foo.org", true },        { "x.y.foo.org", true },
-		{ "org", false },             { "xfoo.org", false },
-		{ "apple.com", false },       { "www.apple.com", true },
-		{ "a.b.apple.cn", true },     { "www.apple.com.cn", false },
+		{ "example.com", false },
+		{ "a.example.com", true },
+		{ "a.b.example.com", true },
+		{ "com", false },
+		{ "foo.org", true },
+		{ "FOO.ORG.", true },
+		{ "x.foo.org", true },
+		{ "x.y.foo.org", true },
+		{ "org", false },
+		{ "xfoo.org", false },
+		{ "apple.com", false },
+		{ "www.apple.com", true },
+		{ "a.b.apple.cn", true },
+		{ "www.apple.com.cn", false },
 		{ NULL, false },
 	};
 	struct domain_match *m = set_of(p);
@@ -212,12 +234,12 @@ static void test_sub_and_plus(void)
 static void test_backtracking(void)
 {
 	static const char *const p[] = { "x.a.com", "*.*.com", "b.*.net", "q.b.a.net",
-					 "+.z.*", "*", NULL };
+					 "+.z.*",   "*",       NULL };
 	static const struct expect e[] = {
-		{ "y.a.com", true },  { "x.a.com", true }, { "a.com", false },
-		{ "b.a.net", true },  { "c.a.net", false }, { "q.b.a.net", true },
-		{ "r.b.a.net", false }, { "z.k", true },   { "w.z.k", true },
-		{ "z", true },        { "single", true },  { "two.labels", false },
+		{ "y.a.com", true },    { "x.a.com", true },  { "a.com", false },
+		{ "b.a.net", true },    { "c.a.net", false }, { "q.b.a.net", true },
+		{ "r.b.a.net", false }, { "z.k", true },      { "w.z.k", true },
+		{ "z", true },          { "single", true },   { "two.labels", false },
 		{ NULL, false },
 	};
 	struct domain_match *m = set_of(p);
@@ -240,13 +262,16 @@ static void test_empty_set(void)
 static void test_malformed(void)
 {
 	static const char *const bad[] = {
-		"", ".", "..", "+", "+.", "+..", "a..b", ".a..b", "a.b..", "*a.com",
-		"a*.com", "**.com", "a.+.com", "+a.com", "++.com", "a b.com", "a/b",
-		"a.com/", "\xc3\xa4.com", "a.-*", "*.*.+", "..a", "+.+.a", "a,b",
-		NULL,
+		"",       ".",       "..",     "+",      "+.",           "+..",     "a..b",
+		".a..b",  "a.b..",   "*a.com", "a*.com", "**.com",       "a.+.com", "+a.com",
+		"++.com", "a b.com", "a/b",    "a.com/", "\xc3\xa4.com", "a.-*",    "*.*.+",
+		"..a",    "+.+.a",   "a,b",    NULL,
 	};
 	static const struct expect still[] = {
-		{ "a.b", false }, { "a.com", false }, { "x.com", false }, { NULL, false },
+		{ "a.b", false },
+		{ "a.com", false },
+		{ "x.com", false },
+		{ NULL, false },
 	};
 	char name[400];
 	struct domain_match *m = NULL;
@@ -299,11 +324,10 @@ static void test_malformed_domain_never_matches(void)
 {
 	static const char *const p[] = { "*", "+.*", ".*", "*.*", NULL };
 	static const struct expect e[] = {
-		{ "a", true },       { "a.b", true },      { "a.b.c", true },
-		{ "", false },       { ".", false },       { "a..b", false },
-		{ ".a", false },     { "a b", false },     { "a*", false },
-		{ "*", false },      { "*.b", false },     { "a/b", false },
-		{ "\xff", false },   { "a.b..", false },   { NULL, false },
+		{ "a", true },     { "a.b", true },    { "a.b.c", true }, { "", false },
+		{ ".", false },    { "a..b", false },  { ".a", false },   { "a b", false },
+		{ "a*", false },   { "*", false },     { "*.b", false },  { "a/b", false },
+		{ "\xff", false }, { "a.b..", false }, { NULL, false },
 	};
 	struct domain_match *m = set_of(p);
 
@@ -314,16 +338,26 @@ static void test_malformed_domain_never_matches(void)
 static void test_defaults(void)
 {
 	static const struct expect e[] = {
-		{ "router.lan", true },       { "localhost", true },
-		{ "printer.local", true },    { "time.windows.com", true },
-		{ "ntp.ubuntu.com", true },   { "pool.ntp.org", true },
-		{ "0.pool.ntp.org", true },   { "time.apple.com", true },
-		{ "time1.google.com", true }, { "stun.l.google.com", true },
-		{ "dns.msftncsi.com", true }, { "www.msftconnecttest.com", true },
-		{ "nas.home.arpa", true },    { "Router.LAN.", true },
-		{ "example.com", false },     { "www.google.com", false },
-		{ "lan.example.com", false }, { "timex.windows.com", false },
-		{ "ntpx.ubuntu.com", false }, { "github.com", false },
+		{ "router.lan", true },
+		{ "localhost", true },
+		{ "printer.local", true },
+		{ "time.windows.com", true },
+		{ "ntp.ubuntu.com", true },
+		{ "pool.ntp.org", true },
+		{ "0.pool.ntp.org", true },
+		{ "time.apple.com", true },
+		{ "time1.google.com", true },
+		{ "stun.l.google.com", true },
+		{ "dns.msftncsi.com", true },
+		{ "www.msftconnecttest.com", true },
+		{ "nas.home.arpa", true },
+		{ "Router.LAN.", true },
+		{ "example.com", false },
+		{ "www.google.com", false },
+		{ "lan.example.com", false },
+		{ "timex.windows.com", false },
+		{ "ntpx.ubuntu.com", false },
+		{ "github.com", false },
 		{ NULL, false },
 	};
 	struct domain_match *m = set_of(domain_match_fakeip_defaults);
@@ -428,8 +462,8 @@ static void test_random_vs_reference(void)
 			matches += exp;
 			if (got != exp) {
 				if (mismatches < 10)
-					fprintf(stderr, "  test \"%s\": %d, reference %d\n",
-						buf, got, exp);
+					fprintf(stderr, "  test \"%s\": %d, reference %d\n", buf,
+						got, exp);
 				mismatches++;
 			}
 		}

@@ -38,8 +38,8 @@ static uint32_t rnd(uint32_t n)
 	return rng_state % n;
 }
 
-static struct fakeip *make4(const char *what, uint8_t a, uint8_t b, uint8_t c,
-			    uint8_t d, uint8_t prefix, uint32_t max_entries)
+static struct fakeip *make4(const char *what, uint8_t a, uint8_t b, uint8_t c, uint8_t d,
+			    uint8_t prefix, uint32_t max_entries)
 {
 	struct fakeip_config cfg = { 0 };
 	struct fakeip *f = NULL;
@@ -105,8 +105,7 @@ static void test_same_and_distinct(void)
 static void test_invalid_names(void)
 {
 	static const char *const bad[] = {
-		"", ".", "..", "a..b", ".a", "a.b..", "a b", "a\tb", "a\x7f",
-		"\xc3\xa4.com", NULL,
+		"", ".", "..", "a..b", ".a", "a.b..", "a b", "a\tb", "a\x7f", "\xc3\xa4.com", NULL,
 	};
 	struct fakeip *f = make4(__func__, 198, 18, 0, 0, 15, 0);
 	char name[300];
@@ -145,8 +144,8 @@ static void test_invalid_names(void)
 static void test_exclusions(void)
 {
 	const uint8_t excl[][4] = {
-		{ 10, 0, 0, 1 }, { 10, 0, 0, 5 }, { 10, 0, 0, 5 }, /* duplicate */
-		{ 192, 0, 2, 1 },                                  /* outside */
+		{ 10, 0, 0, 1 },  { 10, 0, 0, 5 }, { 10, 0, 0, 5 }, /* duplicate */
+		{ 192, 0, 2, 1 },                                   /* outside */
 		{ 10, 0, 0, 14 },
 	};
 	struct fakeip_config cfg = { 0 };
@@ -235,7 +234,7 @@ static void test_lru_order(void)
 	}
 	T_EQ_INT(fakeip_lookup4(f, "a", a), 0); /* use a */
 	ip4(x, 192, 0, 2, 2);
-	T_EQ_STR(fakeip_domain4(f, x), "b"); /* use b */
+	T_EQ_STR(fakeip_domain4(f, x), "b");    /* use b */
 	T_EQ_INT(fakeip_lookup4(f, "g", a), 0); /* evicts c */
 	T_EQ_INT(a[3], 3);
 	T_EQ_INT(fakeip_lookup4(f, "h", a), 0); /* evicts d */
@@ -283,10 +282,10 @@ static void test_pins_and_enospc(void)
 	T_EQ_STR(fakeip_domain4(f, a1), "a");
 
 	/* Pins count: a pinned twice survives one unpin. */
-	T_EQ_INT(fakeip_pin4(f, a1), 0); /* a: 2 pins */
+	T_EQ_INT(fakeip_pin4(f, a1), 0);        /* a: 2 pins */
 	T_EQ_INT(fakeip_lookup4(f, "d", a), 0); /* evicts c */
 	T_EQ_MEM(a, a2, 4);
-	T_EQ_INT(fakeip_unpin4(f, a1), 0); /* a: 1 pin */
+	T_EQ_INT(fakeip_unpin4(f, a1), 0);      /* a: 1 pin */
 	T_EQ_INT(fakeip_lookup4(f, "e", a), 0); /* evicts d, not a */
 	T_EQ_MEM(a, a2, 4);
 	T_EQ_STR(fakeip_peek4(f, a1), "a");
@@ -309,8 +308,8 @@ static void test_pins_and_enospc(void)
 static void test_ipv6(void)
 {
 	static const uint8_t net[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76 };
-	const uint8_t excl[1][16] = { { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0,
-					0, 0, 0, 0, 0, 0, 0, 1 } };
+	const uint8_t excl[1][16] = { { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0, 0, 0, 0, 0, 0, 0,
+					0, 1 } };
 	struct fakeip_config cfg = { 0 };
 	struct fakeip *f = NULL;
 	uint8_t a[16], b[16], want[16], a4[4];
@@ -447,7 +446,8 @@ static void test_default_cap(void)
 
 		snprintf(name, sizeof(name), "host%u.example", i);
 		if (fakeip_lookup4(f, name, a) != 0 ||
-		    ((uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]) != want)
+		    ((uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]) !=
+			    want)
 			wrong++;
 	}
 	T_EQ_INT(wrong, 0);
@@ -574,7 +574,7 @@ struct ref_slot {
 	bool live;
 	char name[64];
 	uint32_t pins;
-	uint64_t stamp; /* last use, in uses */
+	uint64_t stamp;  /* last use, in uses */
 	uint64_t t_used; /* last use, in test_clock_ms */
 };
 
@@ -684,8 +684,7 @@ static int check_state(struct fakeip *f, const struct ref *r, const struct fam *
 			continue;
 		}
 		bad += !d || strcmp(d, r->slot[off].name) != 0;
-		bad += fm->find(f, r->slot[off].name, got) != 0 ||
-		       memcmp(got, a, fm->alen) != 0;
+		bad += fm->find(f, r->slot[off].name, got) != 0 || memcmp(got, a, fm->alen) != 0;
 		bad += r->excluded[off];
 	}
 	bad += fakeip_count(f) != r->count;
@@ -694,8 +693,7 @@ static int check_state(struct fakeip *f, const struct ref *r, const struct fam *
 
 /* Checks one lookup answer against the reference's; counts -ENOSPC and
  * -EAGAIN. */
-static int check_answer(const struct fam *fm, int want, int got, const uint8_t *a,
-			int *enospc)
+static int check_answer(const struct fam *fm, int want, int got, const uint8_t *a, int *enospc)
 {
 	uint8_t w[16] = { 0 };
 
@@ -710,12 +708,12 @@ static int check_answer(const struct fam *fm, int want, int got, const uint8_t *
 /* 10 000 distinct names through a pool of 2^(bits - prefix) addresses
  * (offsets in excl excluded), with random pins held by simulated flows;
  * with min_age, the clock moves 0-19 ms a step. */
-static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
-		   size_t n_excl, uint32_t max_entries, uint64_t min_age)
+static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl, size_t n_excl,
+		   uint32_t max_entries, uint64_t min_age)
 {
 	struct fakeip_config cfg = { 0 };
-	uint8_t (*ex4)[4] = calloc(n_excl + 1, 4);
-	uint8_t (*ex6)[16] = calloc(n_excl + 1, 16);
+	uint8_t(*ex4)[4] = calloc(n_excl + 1, 4);
+	uint8_t(*ex6)[16] = calloc(n_excl + 1, 16);
 	struct ref *r = calloc(1, sizeof(*r));
 	struct pinned pins[512];
 	struct fakeip *f = NULL;
@@ -785,15 +783,15 @@ static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
 			snprintf(name, sizeof(name), "N%u.Example.", next_name);
 			snprintf(norm, sizeof(norm), "n%u.example", next_name);
 			next_name++;
-			bad_answer += check_answer(fm, ref_lookup(r, norm),
-						   fm->lookup(f, name, a), a, &enospc);
+			bad_answer += check_answer(fm, ref_lookup(r, norm), fm->lookup(f, name, a),
+						   a, &enospc);
 			allocated = true;
 		} else if (op < 65 && next_name > 0) {
 			/* An old name again: the same address while it is
 			 * still mapped, else a new allocation. */
 			snprintf(norm, sizeof(norm), "n%u.example", rnd(next_name));
-			bad_answer += check_answer(fm, ref_lookup(r, norm),
-						   fm->lookup(f, norm, a), a, &enospc);
+			bad_answer += check_answer(fm, ref_lookup(r, norm), fm->lookup(f, norm, a),
+						   a, &enospc);
 			allocated = true;
 		} else if (op < 75) {
 			/* A PTR query or a flow's first look: a use. */
@@ -849,8 +847,8 @@ static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
 		if (allocated)
 			bad_state += check_state(f, r, fm, pins, n_pins);
 		if (bad_state + bad_answer > 0 && bad_state + bad_answer < 3)
-			fprintf(stderr, "  step %u: state %d answer %d\n", step,
-				bad_state, bad_answer);
+			fprintf(stderr, "  step %u: state %d answer %d\n", step, bad_state,
+				bad_answer);
 	}
 	T_EQ_INT(bad_answer, 0);
 	T_EQ_INT(bad_state, 0);
@@ -870,14 +868,19 @@ static void stress(const struct fam *fm, unsigned prefix, const unsigned *excl,
 }
 
 static const struct fam fam4 = {
-	4, { 10, 9, 8, 0 }, fakeip_lookup4, fakeip_find4, fakeip_domain4,
-	fakeip_peek4, fakeip_pin4, fakeip_unpin4,
+	4,           { 10, 9, 8, 0 }, fakeip_lookup4, fakeip_find4, fakeip_domain4, fakeip_peek4,
+	fakeip_pin4, fakeip_unpin4,
 };
 
 static const struct fam fam6 = {
-	16, { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
-	fakeip_lookup6, fakeip_find6, fakeip_domain6, fakeip_peek6,
-	fakeip_pin6, fakeip_unpin6,
+	16,
+	{ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	fakeip_lookup6,
+	fakeip_find6,
+	fakeip_domain6,
+	fakeip_peek6,
+	fakeip_pin6,
+	fakeip_unpin6,
 };
 
 static const unsigned stress_excl[] = { 1, 2, 77, 200, 254, 77, 255 };

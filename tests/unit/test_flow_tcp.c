@@ -48,7 +48,7 @@ struct env {
 	struct flow_tcp_ctx fc;
 	struct stack *st;
 	struct stack_usage base;
-	int lfd;                   /* the loopback listener */
+	int lfd; /* the loopback listener */
 	struct sockaddr_in laddr;
 	struct upstream_cfg proxy; /* SOCKS5 at laddr */
 	struct route route;        /* what the router stub decides */
@@ -153,16 +153,16 @@ static bool peer_accept(void)
 /* Turns the loop until cond holds, evaluating it once per turn (it may
  * consume what it tests, like a read); gives up after ~10 s, which only
  * a broken flow reaches. */
-#define RUN_UNTIL(cond)                                                      \
-	do {                                                                 \
-		bool ok_ = false;                                            \
-		for (int i_ = 0; i_ < 10000; i_++) {                         \
-			if ((ok_ = (cond)))                                  \
-				break;                                       \
-			turn();                                              \
-			usleep(1000);                                        \
-		}                                                            \
-		T_CHECK(ok_ && #cond);                                       \
+#define RUN_UNTIL(cond)                              \
+	do {                                         \
+		bool ok_ = false;                    \
+		for (int i_ = 0; i_ < 10000; i_++) { \
+			if ((ok_ = (cond)))          \
+				break;               \
+			turn();                      \
+			usleep(1000);                \
+		}                                    \
+		T_CHECK(ok_ &&#cond);                \
 	} while (0)
 
 /* Reads exactly n bytes at the peer, turning the loop meanwhile. */
@@ -300,8 +300,8 @@ static void test_direct_upstream_closes_first(void)
 
 static const uint8_t greeting[] = { 5, 1, 0 };
 static const uint8_t method_none[] = { 5, 0 };
-static const uint8_t connect_req[] = { 5, 1, 0, 3, 12, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-				       '.', 't', 'e', 's', 't', 0x01, 0xbb };
+static const uint8_t connect_req[] = { 5,   1,   0,   3,   12,  'e', 'x', 'a',  'm', 'p',
+				       'l', 'e', '.', 't', 'e', 's', 't', 0x01, 0xbb };
 
 /* The proxy's side of the handshake up to the request; reply then. */
 static void proxy_handshake(void)

@@ -39,8 +39,8 @@ static void test_build_targets(void)
 
 	/* A name that would split the request line or the authority. */
 	static const char *const bad[] = {
-		"a b", "evil\r\nX-Injected: 1", "a:b", "a/b", "a@b", "[::1]", "a%20b", "\x7f",
-		"caf\xc3\xa9",
+		"a b",  "evil\r\nX-Injected: 1", "a:b", "a/b", "a@b", "[::1]", "a%20b",
+		"\x7f", "caf\xc3\xa9",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		T_EQ_INT(socks5_addr_from_domain(&a, bad[i], 80), 0);
@@ -68,12 +68,8 @@ static void test_build_auth(void)
 	struct {
 		const char *user, *pass, *b64;
 	} v[] = {
-		{ "a", "", "YTo=" },
-		{ "a", NULL, "YTo=" },
-		{ "ab", "", "YWI6" },
-		{ "abc", "", "YWJjOg==" },
-		{ "", "p:w", "OnA6dw==" },
-		{ "\xff", "\x01", "/zoB" },
+		{ "a", "", "YTo=" },       { "a", NULL, "YTo=" },     { "ab", "", "YWI6" },
+		{ "abc", "", "YWJjOg==" }, { "", "p:w", "OnA6dw==" }, { "\xff", "\x01", "/zoB" },
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		char want[128];
@@ -164,7 +160,9 @@ static void test_parse_ok(void)
 	T_EQ_INT(strlen(r.reason), HTTP_REASON_MAX - 1);
 
 	T_EQ_INT(parse_str("HTTP/1.1 407 Proxy Authentication Required\r\n"
-			   "Proxy-Authenticate: Basic realm=\"x\"\r\n\r\n", &r) > 0, 1);
+			   "Proxy-Authenticate: Basic realm=\"x\"\r\n\r\n",
+			   &r) > 0,
+		 1);
 	T_EQ_INT(r.status, 407);
 	T_EQ_INT(parse_str("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", &r), 25);
 	T_EQ_INT(r.status, 100);

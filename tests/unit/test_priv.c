@@ -192,8 +192,9 @@ static void test_daemon_tun_fd(void)
 	snprintf(url, sizeof(url), "socks5://127.0.0.1:%d", port);
 	snprintf(fdtext, sizeof(fdtext), "%d", p[0]);
 	T_EQ_INT(run_daemon(args, out, sizeof(out)), 1);
-	T_CHECK(strstr(out, " unreachable: Connection refused (check that it is running and "
-			    "the address is right, or pass --no-proxy-check to start anyway)") != NULL);
+	T_CHECK(strstr(out,
+		       " unreachable: Connection refused (check that it is running and "
+		       "the address is right, or pass --no-proxy-check to start anyway)") != NULL);
 	if (!strstr(out, "--no-proxy-check"))
 		fprintf(stderr, "  log: %s\n", out);
 	close(p[0]);

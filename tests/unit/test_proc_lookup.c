@@ -61,8 +61,9 @@ static int bound_socket(int family, int type, const char *addr, struct sockaddr_
 		/* Dual-stack on purpose (Linux's default, but be explicit). */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 	}
-	if (bind(fd, (struct sockaddr *)sa, family == AF_INET ? sizeof(struct sockaddr_in)
-							      : sizeof(struct sockaddr_in6)) < 0 ||
+	if (bind(fd, (struct sockaddr *)sa,
+		 family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) <
+		    0 ||
 	    getsockname(fd, (struct sockaddr *)sa, &len) < 0) {
 		close(fd);
 		return -1;
@@ -120,7 +121,8 @@ static void test_tcp(void)
 	{
 		struct sockaddr_in other = v4("127.0.0.2", port_of(&csa));
 
-		T_EQ_INT(proc_lookup_find(pl, IPPROTO_TCP, (struct sockaddr *)&other, &pi), -ENOENT);
+		T_EQ_INT(proc_lookup_find(pl, IPPROTO_TCP, (struct sockaddr *)&other, &pi),
+			 -ENOENT);
 		T_EQ_INT(pi.pid, 0);
 	}
 	/* The listener is skipped: its port is nobody's source. Here the

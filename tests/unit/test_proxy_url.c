@@ -42,7 +42,8 @@ static const struct good_case good[] = {
 	{ "socks5://[1:2:3:4:5:6:7::]", PROXY_SOCKS5, "1:2:3:4:5:6:7::", 1080, false, "", "" },
 	{ "socks5://[::2:3:4:5:6:7:8]", PROXY_SOCKS5, "::2:3:4:5:6:7:8", 1080, false, "", "" },
 	{ "socks5://[::ffff:192.0.2.1]:1", PROXY_SOCKS5, "::ffff:192.0.2.1", 1, false, "", "" },
-	{ "socks5://[1:2:3:4:5:6:1.2.3.4]", PROXY_SOCKS5, "1:2:3:4:5:6:1.2.3.4", 1080, false, "", "" },
+	{ "socks5://[1:2:3:4:5:6:1.2.3.4]", PROXY_SOCKS5, "1:2:3:4:5:6:1.2.3.4", 1080, false, "",
+	  "" },
 	/* credentials */
 	{ "socks5://user:pass@host:1080", PROXY_SOCKS5, "host", 1080, true, "user", "pass" },
 	{ "socks5://u:p@[::1]:2", PROXY_SOCKS5, "::1", 2, true, "u", "p" },
@@ -178,11 +179,14 @@ static const struct bad_case bad[] = {
 	{ "socks5://u:%00@h", 12, "%00 not allowed in password" },
 	{ "socks5://%00:p@h", 10, "%00 not allowed in user name" },
 	{ "socks5://u:p@ss@h", 13,
-	  "unencoded '@' in the user name or password: write it as %40 (only the last '@', column 16," },
+	  "unencoded '@' in the user name or password: write it as %40 (only the last '@', column "
+	  "16," },
 	{ "http://user@pa:ss@127.0.0.1:8080", 12,
-	  "unencoded '@' in the user name or password: write it as %40 (only the last '@', column 18, separates them from the host)" },
+	  "unencoded '@' in the user name or password: write it as %40 (only the last '@', column "
+	  "18, separates them from the host)" },
 	{ "socks5://a@b@c:d@h", 11,
-	  "2 unencoded '@' in the user name or password: write each as %40 (only the last '@', column 17," },
+	  "2 unencoded '@' in the user name or password: write each as %40 (only the last '@', "
+	  "column 17," },
 	{ "socks5://u@:p@h:99999", 11, "unencoded '@'" },
 	{ "socks5://u:p/ss@h", 13, "'/' before '@'" },
 	{ "socks5://u:p?ss@h", 13, "'?' before '@'" },
@@ -204,8 +208,8 @@ static void check_bad(const char *url, unsigned col, const char *msg)
 	T_EQ_INT(r, -EINVAL);
 	snprintf(prefix, sizeof(prefix), "column %u: ", col);
 	if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, msg))
-		fprintf(stderr, "  \"%s\": got \"%s\", want \"%s...%s...\"\n", url, err,
-			prefix, msg);
+		fprintf(stderr, "  \"%s\": got \"%s\", want \"%s...%s...\"\n", url, err, prefix,
+			msg);
 	T_CHECK(strncmp(err, prefix, strlen(prefix)) == 0);
 	T_CHECK(strstr(err, msg) != NULL);
 	T_CHECK(strchr(err, '\n') == NULL);
@@ -295,8 +299,10 @@ static void test_err_buffer(void)
 static void test_secrets_not_echoed(void)
 {
 	static const char *const urls[] = {
-		"socks5://hunter2:hunter2%zz@h", "socks5://hunter2:hunter2%00@h",
-		"socks5://hunter2@h",            "socks5://u:hunter2@ss@h",
+		"socks5://hunter2:hunter2%zz@h",
+		"socks5://hunter2:hunter2%00@h",
+		"socks5://hunter2@h",
+		"socks5://u:hunter2@ss@h",
 		"socks5://u:hunter2/x@h",
 	};
 	struct proxy_url u;

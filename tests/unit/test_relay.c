@@ -40,10 +40,10 @@
 static struct {
 	struct relay rl;
 	bool accepted;
-	bool err;            /* lwIP reported the pcb gone */
+	bool err; /* lwIP reported the pcb gone */
 	int flush_err, pump_err;
-	int up_fd;           /* our end of the socketpair */
-	int peer_fd;         /* the upstream's end, the test's */
+	int up_fd;   /* our end of the socketpair */
+	int peer_fd; /* the upstream's end, the test's */
 	struct stream up;
 } o;
 
@@ -444,8 +444,9 @@ static void test_pending_without_readiness(void)
 	struct stack_usage base;
 	struct stack *s = setup(&c, 4096, &base);
 	struct holder h = { .data = "held by the layer, no event", .len = 27 };
-	struct stream st = { .read = h_read, .write = h_write, .ctx = &h,
-			     .pending = h_pending, .wants = h_wants };
+	struct stream st = {
+		.read = h_read, .write = h_write, .ctx = &h, .pending = h_pending, .wants = h_wants
+	};
 
 	if (s == NULL)
 		return;

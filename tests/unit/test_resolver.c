@@ -49,8 +49,8 @@ struct srv {
 };
 
 /* Fills out with the answer to msg; 0 = stay silent. */
-static int srv_answer(struct srv *s, const uint8_t *msg, size_t len,
-		      uint8_t *out, size_t cap, size_t max_msg)
+static int srv_answer(struct srv *s, const uint8_t *msg, size_t len, uint8_t *out, size_t cap,
+		      size_t max_msg)
 {
 	static const uint8_t addr[4] = { 203, 0, 113, 80 };
 	struct dns_query q;
@@ -75,8 +75,8 @@ static void srv_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)s->rbuf, sizeof(s->rbuf));
 }
 
-static void srv_on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-		       const struct sockaddr *from, unsigned flags)
+static void srv_on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
+		       unsigned flags)
 {
 	struct srv *s = h->data;
 	uint8_t out[1500];
@@ -89,8 +89,8 @@ static void srv_on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	memcpy(&s->last_from, from,
 	       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					   : sizeof(struct sockaddr_in));
-	n = srv_answer(s, (const uint8_t *)buf->base, (size_t)nread, out,
-		       sizeof(out), DNS_MSG_EDNS_UDP_SIZE);
+	n = srv_answer(s, (const uint8_t *)buf->base, (size_t)nread, out, sizeof(out),
+		       DNS_MSG_EDNS_UDP_SIZE);
 	if (n <= 0)
 		return;
 	b = uv_buf_init((char *)out, (unsigned)n);
@@ -102,8 +102,7 @@ static void srv_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	struct srv_conn *c = h->data;
 
 	(void)hint;
-	*buf = uv_buf_init((char *)c->buf + c->len,
-			   (unsigned)(sizeof(c->buf) - c->len));
+	*buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(sizeof(c->buf) - c->len));
 }
 
 static void srv_conn_closed(uv_handle_t *h)
@@ -140,8 +139,7 @@ static void srv_on_tcp_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->len += (size_t)nread;
 	while ((used = dns_msg_tcp_frame(c->buf, c->len, &msg, &msglen)) > 0) {
-		n = srv_answer(c->s, msg, msglen, out + 2, sizeof(out) - 2,
-			       DNS_MSG_TCP_MAX);
+		n = srv_answer(c->s, msg, msglen, out + 2, sizeof(out) - 2, DNS_MSG_TCP_MAX);
 		if (n > 0) {
 			dns_msg_tcp_prefix((size_t)n, out);
 			b = uv_buf_init((char *)out, (unsigned)n + 2);
@@ -259,11 +257,10 @@ static ares_dns_record_t *make_query(const char *name)
 {
 	ares_dns_record_t *rec = NULL;
 
-	if (ares_dns_record_create(&rec, 0, ARES_FLAG_RD, ARES_OPCODE_QUERY,
-				   ARES_RCODE_NOERROR) != ARES_SUCCESS)
+	if (ares_dns_record_create(&rec, 0, ARES_FLAG_RD, ARES_OPCODE_QUERY, ARES_RCODE_NOERROR) !=
+	    ARES_SUCCESS)
 		return NULL;
-	if (ares_dns_record_query_add(rec, name, ARES_REC_TYPE_A,
-				      ARES_CLASS_IN) != ARES_SUCCESS) {
+	if (ares_dns_record_query_add(rec, name, ARES_REC_TYPE_A, ARES_CLASS_IN) != ARES_SUCCESS) {
 		ares_dns_record_destroy(rec);
 		return NULL;
 	}
@@ -338,9 +335,8 @@ static void loop_finish(uv_loop_t *loop)
 
 /* One query through a fresh resolver; fills res, returns the time taken
  * in ms (or -1 when resolver_send failed, its error in res->status). */
-static long one_query(struct srv *s, const char *servers, bool use_tcp,
-		      unsigned timeout_ms, unsigned tries,
-		      const struct sock_opts *so, const char *name,
+static long one_query(struct srv *s, const char *servers, bool use_tcp, unsigned timeout_ms,
+		      unsigned tries, const struct sock_opts *so, const char *name,
 		      struct result *res)
 {
 	struct resolver_config cfg;
@@ -550,7 +546,7 @@ static void test_sock_opts(void)
 	srv_start(&s, &loop);
 	memset(&so, 0, sizeof(so));
 	snprintf(so.bind_iface, sizeof(so.bind_iface), "t2s-none0"); /* Linux */
-	so.iface_index = 999999;                                 /* macOS */
+	so.iface_index = 999999;                                     /* macOS */
 	snprintf(servers, sizeof(servers), "127.0.0.1:%d", s.udp_port);
 	one_query(&s, servers, false, 300, 1, &so, "example.test", &res);
 	T_CHECK(res.status < 0);
@@ -741,10 +737,23 @@ static void test_destroy_idle(void)
 static void test_parse_servers(void)
 {
 	static const char *const bad[] = {
-		"", "x", "1.2.3", "1.2.3.4:0", "1.2.3.4:70000", "1.2.3.4:",
-		"1.2.3.4:53x", "[::1", "[::1]x", "[1.2.3.4]:53", "::1]:53",
-		"2001:db8::1:53:", "ftp://1.1.1.1", "1.1.1.1,,2.2.2.2",
-		"1.1.1.1,", "dns.google", "fe80::1%eth0",
+		"",
+		"x",
+		"1.2.3",
+		"1.2.3.4:0",
+		"1.2.3.4:70000",
+		"1.2.3.4:",
+		"1.2.3.4:53x",
+		"[::1",
+		"[::1]x",
+		"[1.2.3.4]:53",
+		"::1]:53",
+		"2001:db8::1:53:",
+		"ftp://1.1.1.1",
+		"1.1.1.1,,2.2.2.2",
+		"1.1.1.1,",
+		"dns.google",
+		"fe80::1%eth0",
 	};
 	struct resolver_config cfg;
 	struct resolver *r;
@@ -753,31 +762,32 @@ static void test_parse_servers(void)
 	size_t i;
 	uv_loop_t loop;
 
-	T_EQ_INT(nameservers_parse(
-			 "1.1.1.1, udp://9.9.9.9:5353 ,tcp://[2001:db8::1]:53",
-			 csv, sizeof(csv), &tcp, err, sizeof(err)), 0);
+	T_EQ_INT(nameservers_parse("1.1.1.1, udp://9.9.9.9:5353 ,tcp://[2001:db8::1]:53", csv,
+				   sizeof(csv), &tcp, err, sizeof(err)),
+		 0);
 	T_EQ_STR(csv, "1.1.1.1:53,9.9.9.9:5353,[2001:db8::1]:53");
 	T_CHECK(tcp);
-	T_EQ_INT(nameservers_parse("::1,[::1]:54,UDP://8.8.8.8", csv,
-					sizeof(csv), &tcp, err, sizeof(err)), 0);
+	T_EQ_INT(nameservers_parse("::1,[::1]:54,UDP://8.8.8.8", csv, sizeof(csv), &tcp, err,
+				   sizeof(err)),
+		 0);
 	T_EQ_STR(csv, "[::1]:53,[::1]:54,8.8.8.8:53");
 	T_CHECK(!tcp);
-	T_EQ_INT(nameservers_parse("1.1.1.1,2.2.2.2", csv, 12, &tcp, err,
-					sizeof(err)), -ENOBUFS);
+	T_EQ_INT(nameservers_parse("1.1.1.1,2.2.2.2", csv, 12, &tcp, err, sizeof(err)), -ENOBUFS);
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		csv[0] = 'z';
 		err[0] = '\0';
-		T_EQ_INT(nameservers_parse(bad[i], csv, sizeof(csv), &tcp,
-						err, sizeof(err)), -EINVAL);
+		T_EQ_INT(nameservers_parse(bad[i], csv, sizeof(csv), &tcp, err, sizeof(err)),
+			 -EINVAL);
 		T_EQ_STR(csv, "");
 		T_CHECK(strncmp(err, "--dns-server: cannot parse '", 28) == 0);
 		if (strncmp(err, "--dns-server: cannot parse '", 28) != 0)
 			fprintf(stderr, "  for '%s': \"%s\"\n", bad[i], err);
 	}
 	/* The message names the offending entry, not only the whole list. */
-	T_EQ_INT(nameservers_parse("1.1.1.1,1.2.3.4:99999", csv, sizeof(csv), &tcp,
-					err, sizeof(err)), -EINVAL);
+	T_EQ_INT(nameservers_parse("1.1.1.1,1.2.3.4:99999", csv, sizeof(csv), &tcp, err,
+				   sizeof(err)),
+		 -EINVAL);
 	snprintf(want, sizeof(want), "'%s'", "1.2.3.4:99999");
 	T_CHECK(strstr(err, want) != NULL);
 

@@ -36,7 +36,7 @@ static const char conf_text[] =
 	"  - MATCH,s1\n";
 
 static struct router_gen *build(const char *text, struct config **cfg_out, struct conf_err *err,
-			    int *ret)
+				int *ret)
 {
 	struct router_gen_opts o = { .no_resolve = true };
 	struct conf_err_list errs;
@@ -68,12 +68,13 @@ static int resolves_to_10(const char *name, struct sockaddr_storage *addrs, size
 }
 
 /* Decides a flow to name (fake-ip: no address) or to the literal addr. */
-static void decide(struct router_gen *g, const char *name, const char *addr, uint16_t port, bool udp,
-		   const char *proc, struct route *rt)
+static void decide(struct router_gen *g, const char *name, const char *addr, uint16_t port,
+		   bool udp, const char *proc, struct route *rt)
 {
 	ip_addr_t dst, src;
-	struct route_query q = { .udp = udp, .src = &src, .src_port = 40000, .dst = &dst,
-				 .dst_port = port };
+	struct route_query q = {
+		.udp = udp, .src = &src, .src_port = 40000, .dst = &dst, .dst_port = port
+	};
 
 	ipaddr_aton("198.18.0.1", &src);
 	if (name) {
@@ -184,8 +185,10 @@ static void test_errors(void)
 	int r;
 
 	/* A rule naming an unsupported proxy fails at the target. */
-	g = build("proxies:\n  - { name: ss, type: ss, server: h, port: 1, cipher: x, password: y }\n"
-		  "rules:\n  - MATCH,ss\n", &cfg, &err, &r);
+	g = build(
+		"proxies:\n  - { name: ss, type: ss, server: h, port: 1, cipher: x, password: y }\n"
+		"rules:\n  - MATCH,ss\n",
+		&cfg, &err, &r);
 	T_EQ_INT(r, -EINVAL);
 	T_CHECK(g == NULL);
 	T_EQ_INT(err.line, 4);
@@ -205,8 +208,10 @@ static void test_errors(void)
 	T_CHECK(strstr(err.msg, "GEOIP") != NULL);
 	config_free(cfg);
 
-	g = build("rule-providers:\n  f: { type: file, behavior: domain, path: /nonexistent/x.txt }\n"
-		  "rules:\n  - RULE-SET,f,DIRECT\n", &cfg, &err, &r);
+	g = build(
+		"rule-providers:\n  f: { type: file, behavior: domain, path: /nonexistent/x.txt }\n"
+		"rules:\n  - RULE-SET,f,DIRECT\n",
+		&cfg, &err, &r);
 	T_EQ_INT(r, -EINVAL);
 	T_CHECK(strstr(err.msg, "/nonexistent/x.txt") != NULL);
 	config_free(cfg);

@@ -58,8 +58,8 @@ static void setreg_free(struct setreg *r)
 	r->n = 0;
 }
 
-static struct ruleset *mkset(const char *name, enum ruleset_behavior b,
-			     enum ruleset_format f, const char *text)
+static struct ruleset *mkset(const char *name, enum ruleset_behavior b, enum ruleset_format f,
+			     const char *text)
 {
 	struct ruleset *rs = NULL;
 	struct conf_err err;
@@ -135,8 +135,7 @@ static struct rule_engine *build(const char *const *lines, struct setreg *sets)
 	return e;
 }
 
-static struct rule_addr A(const char *text)
-{
+static struct rule_addr A(const char *text) {
 	struct rule_addr a;
 
 	memset(&a, 0, sizeof(a));
@@ -281,10 +280,10 @@ static void test_resolve(void)
 {
 	static const char *const lines[] = {
 		"IP-CIDR,10.0.0.0/8,P0,no-resolve", /* 0: before the point */
-		"DOMAIN-SUFFIX,x.com,P1",          /* 1 */
-		"IP-CIDR,192.168.0.0/16,P2",       /* 2: the resolution point */
+		"DOMAIN-SUFFIX,x.com,P1",           /* 1 */
+		"IP-CIDR,192.168.0.0/16,P2",        /* 2: the resolution point */
 		"IP-CIDR,10.0.0.0/8,P3,no-resolve", /* 3: after it */
-		"MATCH,DIRECT",                    /* 4 */
+		"MATCH,DIRECT",                     /* 4 */
 		NULL,
 	};
 	struct rule_addr res[2] = { A("10.1.1.1"), A("192.168.1.1") };
@@ -332,8 +331,8 @@ static void test_resolve(void)
 	/* Logical rules: left to right, short-circuit. */
 	{
 		static const char *const l2[] = {
-			"AND,((DOMAIN,y.com),(IP-CIDR,1.0.0.0/8)),P0",         /* 0 */
-			"NOT,((IP-CIDR,2.0.0.0/8,no-resolve)),P1",             /* 1 */
+			"AND,((DOMAIN,y.com),(IP-CIDR,1.0.0.0/8)),P0", /* 0 */
+			"NOT,((IP-CIDR,2.0.0.0/8,no-resolve)),P1",     /* 1 */
 			NULL,
 		};
 		e = build(l2, NULL);
@@ -391,13 +390,13 @@ static void test_resolve(void)
 static void test_process(void)
 {
 	static const char *const lines[] = {
-		"DOMAIN,a.com,P0",                /* 0 */
-		"PROCESS-NAME,curl,P1",           /* 1 */
-		"IP-CIDR,10.0.0.0/8,P2",          /* 2 */
-		"PROCESS-PATH,/usr/bin/ssh,P3",   /* 3 */
-		"UID,1000-1999,REJECT",           /* 4 */
-		"MATCH,DIRECT",                   /* 5 */
-		"PROCESS-NAME,never,P0",          /* 6 */
+		"DOMAIN,a.com,P0",              /* 0 */
+		"PROCESS-NAME,curl,P1",         /* 1 */
+		"IP-CIDR,10.0.0.0/8,P2",        /* 2 */
+		"PROCESS-PATH,/usr/bin/ssh,P3", /* 3 */
+		"UID,1000-1999,REJECT",         /* 4 */
+		"MATCH,DIRECT",                 /* 5 */
+		"PROCESS-NAME,never,P0",        /* 6 */
 		NULL,
 	};
 	struct rule_addr res[1] = { A("11.0.0.1") };
@@ -469,7 +468,9 @@ static void test_process(void)
 	ps.calls = 0;
 	{
 		static const char *const l2[] = {
-			"IP-CIDR,10.0.0.0/8,P0", "PROCESS-NAME,curl,P1", NULL,
+			"IP-CIDR,10.0.0.0/8,P0",
+			"PROCESS-NAME,curl,P1",
+			NULL,
 		};
 		struct rule_engine *e2 = build(l2, NULL);
 
@@ -519,11 +520,13 @@ static void test_sets(void)
 		const char *domain;
 		uint32_t rule;
 	} cases[] = {
-		{ "plus.com", 0 },     { "a.b.plus.com", 0 }, { "dot.com", 4 },
-		{ "a.dot.com", 0 },    { "a.star.com", 0 },   { "star.com", 4 },
-		{ "a.b.star.com", 4 }, { "exact.com", 0 },    { "a.exact.com", 4 },
-		{ "time.x.apple.com", 0 }, { "time.apple.com", 4 },
-		{ "akwz.net", 3 },     { "t.org", 3 },        { "x.t.org", 4 },
+		{ "plus.com", 0 },       { "a.b.plus.com", 0 },
+		{ "dot.com", 4 },        { "a.dot.com", 0 },
+		{ "a.star.com", 0 },     { "star.com", 4 },
+		{ "a.b.star.com", 4 },   { "exact.com", 0 },
+		{ "a.exact.com", 4 },    { "time.x.apple.com", 0 },
+		{ "time.apple.com", 4 }, { "akwz.net", 3 },
+		{ "t.org", 3 },          { "x.t.org", 4 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		q.domain = cases[i].domain;
@@ -750,9 +753,8 @@ static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
 		return st->has_domain && strcmp(st->dom, s->str) == 0;
 	case RULE_DOMAIN_SUFFIX:
 		return st->has_domain &&
-		       (strcmp(st->dom, s->str) == 0 ||
-			(dl > sl && st->dom[dl - sl - 1] == '.' &&
-			 strcmp(st->dom + dl - sl, s->str) == 0));
+		       (strcmp(st->dom, s->str) == 0 || (dl > sl && st->dom[dl - sl - 1] == '.' &&
+							 strcmp(st->dom + dl - sl, s->str) == 0));
 	case RULE_DOMAIN_KEYWORD:
 		return st->has_domain && strstr(st->dom, s->str) != NULL;
 	case RULE_DOMAIN_REGEX:
@@ -863,9 +865,8 @@ static int ref_set(const struct ruleset *rs, struct ref_state *st, bool nr)
 
 /* Walks the rules in order; at the first rule needing addresses, either
  * reports it (no addresses in q) or resolves there and goes on. */
-static int ref_match(const struct rules *rl, const struct setreg *sets,
-		     const struct rule_query *q, const struct proc_src *ps,
-		     uint32_t *idx, int *calls)
+static int ref_match(const struct rules *rl, const struct setreg *sets, const struct rule_query *q,
+		     const struct proc_src *ps, uint32_t *idx, int *calls)
 {
 	struct ref_state st;
 	size_t len = q->domain ? strlen(q->domain) : 0;
@@ -974,8 +975,8 @@ static void gen_v4(char *out, bool prefix)
 	unsigned plen = rnd(3) == 0 ? rnd(33) : 8 + rnd(25);
 
 	if (prefix)
-		sprintf(out, "%u.%u.%u.%u/%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
-			a & 255, plen);
+		sprintf(out, "%u.%u.%u.%u/%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255,
+			plen);
 	else
 		sprintf(out, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
 }
@@ -989,8 +990,9 @@ static void gen_v6(char *out, bool prefix)
 		sprintf(out + strlen(out), "/%u", plen);
 }
 
-static const char *const ports[] = { "22", "53", "80", "443", "8000-9000", "80/443",
-				     "0-1023", "8080", "53/8000-8080/22" };
+static const char *const ports[] = { "22",     "53",        "80",
+				     "443",    "8000-9000", "80/443",
+				     "0-1023", "8080",      "53/8000-8080/22" };
 static const char *const kws[] = { "a", "b.c", "ab", "net", "bb" };
 static const char *const regexes[] = { "^a", "b\\.com$", "(ab|c)\\.net", "^[a-c]+\\.com$", "b.a" };
 static const char *const pnames[] = { "curl", "Curl", "ssh", "firefox" };
@@ -1127,9 +1129,8 @@ static void gen_addr(struct rule_addr *a)
 	*a = A(buf);
 }
 
-static void dump_case(uint64_t seed, int iter, char lines[][600], int n,
-		      char texts[3][4096], const struct rule_query *q,
-		      const struct proc_src *ps)
+static void dump_case(uint64_t seed, int iter, char lines[][600], int n, char texts[3][4096],
+		      const struct rule_query *q, const struct proc_src *ps)
 {
 	char a[64];
 
@@ -1140,8 +1141,9 @@ static void dump_case(uint64_t seed, int iter, char lines[][600], int n,
 	fprintf(stderr, "query: net %d domain %s dport %u sport %u", q->network,
 		q->domain ? q->domain : "(none)", q->dst_port, q->src_port);
 	if (q->dst.family)
-		fprintf(stderr, " dst %s", inet_ntop(q->dst.family == 4 ? AF_INET : AF_INET6,
-						    q->dst.bytes, a, sizeof(a)));
+		fprintf(stderr, " dst %s",
+			inet_ntop(q->dst.family == 4 ? AF_INET : AF_INET6, q->dst.bytes, a,
+				  sizeof(a)));
 	if (q->src.family)
 		fprintf(stderr, " src %s", inet_ntop(AF_INET, q->src.bytes, a, sizeof(a)));
 	for (size_t i = 0; q->has_resolved && i < q->n_resolved; i++)
@@ -1204,7 +1206,8 @@ static void test_random(void)
 		for (int k = 0; k < queries && failures < 3; k++) {
 			static const char *const pn[] = { "curl", "CURL", "ssh", NULL };
 			static const char *const pp[] = { "/usr/bin/curl", "/bin/ssh", NULL };
-			static const char *const odd[] = { "A.B.COM.", "a..com", ".", "", "b.com." };
+			static const char *const odd[] = { "A.B.COM.", "a..com", ".", "",
+							   "b.com." };
 			struct rule_addr res[3];
 			struct proc_src ps = { 0 };
 			struct rule_query q;
@@ -1247,11 +1250,13 @@ static void test_random(void)
 			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls);
 			cases++;
 			if (v != rv || (v != RULE_DEFAULT && r.rule != ridx) ||
-			    (v == RULE_MATCHED && r.target != target_fn(NULL, rl.specs[ridx].target)) ||
+			    (v == RULE_MATCHED &&
+			     r.target != target_fn(NULL, rl.specs[ridx].target)) ||
 			    (v == RULE_DEFAULT && r.target != DEFAULT_TARGET) ||
 			    (v != RULE_NEED_RESOLVE && ps.calls != rcalls)) {
 				dump_case(seed, it, lines, n, texts, &q, &ps);
-				fprintf(stderr, "engine %d rule %u calls %d; naive %d rule %u calls %d\n",
+				fprintf(stderr,
+					"engine %d rule %u calls %d; naive %d rule %u calls %d\n",
 					v, r.rule, ps.calls, rv, ridx, rcalls);
 				T_CHECK(0);
 				failures++;
@@ -1271,7 +1276,8 @@ static void test_random(void)
 			if (v != rv || (v != RULE_DEFAULT && r.rule != ridx) ||
 			    v == RULE_NEED_RESOLVE || ps.calls != rcalls) {
 				dump_case(seed, it, lines, n, texts, &q, &ps);
-				fprintf(stderr, "after resolution: engine %d rule %u calls %d; "
+				fprintf(stderr,
+					"after resolution: engine %d rule %u calls %d; "
 					"naive %d rule %u calls %d\n",
 					v, r.rule, ps.calls, rv, ridx, rcalls);
 				T_CHECK(0);

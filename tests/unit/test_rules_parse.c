@@ -77,8 +77,11 @@ static void test_plain_types(void)
 		T_EQ_STR(s.str, "xn--bcher-kva.example");
 	rule_spec_free(&s);
 	/* IDN as written (never matches a DNS name, but is not an error). */
-	if (parse_ok("DOMAIN,b\xc3\xbc" "cher.example,X", &s) == 0)
-		T_EQ_STR(s.str, "b\xc3\xbc" "cher.example");
+	if (parse_ok("DOMAIN,b\xc3\xbc"
+		     "cher.example,X",
+		     &s) == 0)
+		T_EQ_STR(s.str, "b\xc3\xbc"
+				"cher.example");
 	rule_spec_free(&s);
 	if (parse_ok("DOMAIN,_dmarc.EXAMPLE-1.org,X", &s) == 0)
 		T_EQ_STR(s.str, "_dmarc.example-1.org");
@@ -198,8 +201,7 @@ static void test_cidr(void)
 	rule_spec_free(&s);
 }
 
-static void check_ranges(const char *line, enum rule_type type, size_t n,
-			 const uint32_t *pairs)
+static void check_ranges(const char *line, enum rule_type type, size_t n, const uint32_t *pairs)
 {
 	struct rule_spec s;
 
@@ -226,8 +228,7 @@ static void test_ranges(void)
 	check_ranges("DST-PORT,7-7,X", RULE_DST_PORT, 1, (uint32_t[]){ 7, 7 });
 	check_ranges("UID,1000,X", RULE_UID, 1, (uint32_t[]){ 1000, 1000 });
 	check_ranges("UID,1000-2000/0,X", RULE_UID, 2, (uint32_t[]){ 1000, 2000, 0, 0 });
-	check_ranges("UID,4294967295,X", RULE_UID, 1,
-		     (uint32_t[]){ 4294967295u, 4294967295u });
+	check_ranges("UID,4294967295,X", RULE_UID, 1, (uint32_t[]){ 4294967295u, 4294967295u });
 }
 
 static void test_logic(void)
@@ -267,7 +268,8 @@ static void test_logic(void)
 	rule_spec_free(&s);
 
 	if (parse_ok("AND,((OR,((DOMAIN,a.com),(DOMAIN-SUFFIX,b.com))),"
-		     "(NOT,((NETWORK,UDP))),(DST-PORT,80/443)),X", &s) == 0) {
+		     "(NOT,((NETWORK,UDP))),(DST-PORT,80/443)),X",
+		     &s) == 0) {
 		T_EQ_INT(s.n_sub, 3);
 		if (s.n_sub == 3) {
 			T_EQ_INT(s.sub[0].type, RULE_OR);
@@ -294,7 +296,8 @@ static void test_logic(void)
 
 	/* Operands take options and rule sets; regex parentheses nest. */
 	if (parse_ok("AND,((IP-CIDR,1.2.3.0/24,no-resolve),(RULE-SET,cn),"
-		     "(DOMAIN-REGEX,^(a|b)\\.com$)),X", &s) == 0) {
+		     "(DOMAIN-REGEX,^(a|b)\\.com$)),X",
+		     &s) == 0) {
 		T_EQ_INT(s.n_sub, 3);
 		if (s.n_sub == 3) {
 			T_CHECK(s.sub[0].no_resolve);
@@ -379,15 +382,18 @@ static const struct err_case errs[] = {
 	  "rules.yaml:12:1: unknown rule type 'DOMAIN-SUFIX' (did you mean \"DOMAIN-SUFFIX\"?)" },
 	{ LINE, "  domain-keywrd,ads,REJECT",
 	  "rules.yaml:12:3: unknown rule type 'domain-keywrd' (did you mean \"DOMAIN-KEYWORD\"?)" },
-	{ ENTRY, "DOMIAN,a.com", "rules.yaml:12:1: unknown rule type 'DOMIAN' (did you mean \"DOMAIN\"?)" },
+	{ ENTRY, "DOMIAN,a.com",
+	  "rules.yaml:12:1: unknown rule type 'DOMIAN' (did you mean \"DOMAIN\"?)" },
 	{ LINE, "AND,((DST-PROT,443)),X",
 	  "rules.yaml:12:7: unknown rule type 'DST-PROT' (did you mean \"DST-PORT\"?)" },
 	{ LINE, "PROCESS-NAME-REGX,a,X",
 	  "rules.yaml:12:1: unknown rule type 'PROCESS-NAME-REGX' (not supported by tun2socks)" },
-	{ LINE, "FOOBAR,a,X", "rules.yaml:12:1: unknown rule type 'FOOBAR' (not supported by tun2socks)" },
+	{ LINE, "FOOBAR,a,X",
+	  "rules.yaml:12:1: unknown rule type 'FOOBAR' (not supported by tun2socks)" },
 	{ LINE, "DOMAIN", "rules.yaml:12:7: missing payload: expected DOMAIN,PAYLOAD,TARGET" },
 	{ LINE, "DOMAIN, ,X", "rules.yaml:12:9: missing payload: expected DOMAIN,PAYLOAD,TARGET" },
-	{ LINE, "DOMAIN,a.com", "rules.yaml:12:13: missing target: expected DOMAIN,PAYLOAD,TARGET" },
+	{ LINE, "DOMAIN,a.com",
+	  "rules.yaml:12:13: missing target: expected DOMAIN,PAYLOAD,TARGET" },
 	{ LINE, "MATCH", "rules.yaml:12:6: missing target: expected MATCH,TARGET" },
 	{ LINE, "MATCH, ", "rules.yaml:12:7: empty target after 'MATCH'" },
 	{ LINE, "DOMAIN,a.com,", "rules.yaml:12:14: empty target after 'payload'" },
@@ -397,19 +403,25 @@ static const struct err_case errs[] = {
 	{ LINE, "IP-CIDR,1.2.3.0/24,X,src",
 	  "rules.yaml:12:22: unknown option 'src': expected no-resolve" },
 	{ LINE, "DOMAIN,a.com,X,no-resolve",
-	  "rules.yaml:12:16: no-resolve is not allowed on DOMAIN (only on IP-CIDR, IP-CIDR6 and RULE-SET)" },
+	  "rules.yaml:12:16: no-resolve is not allowed on DOMAIN (only on IP-CIDR, IP-CIDR6 and "
+	  "RULE-SET)" },
 	{ LINE, "MATCH,X,no-resolve",
-	  "rules.yaml:12:9: no-resolve is not allowed on MATCH (only on IP-CIDR, IP-CIDR6 and RULE-SET)" },
+	  "rules.yaml:12:9: no-resolve is not allowed on MATCH (only on IP-CIDR, IP-CIDR6 and "
+	  "RULE-SET)" },
 	{ LINE, "SRC-IP-CIDR,1.2.3.0/24,X,no-resolve",
-	  "rules.yaml:12:26: no-resolve is not allowed on SRC-IP-CIDR (only on IP-CIDR, IP-CIDR6 and RULE-SET)" },
+	  "rules.yaml:12:26: no-resolve is not allowed on SRC-IP-CIDR (only on IP-CIDR, IP-CIDR6 "
+	  "and RULE-SET)" },
 	{ ENTRY, "DOMAIN,a.com,Proxy",
-	  "rules.yaml:12:14: unexpected 'Proxy': expected no-resolve or nothing (rule-set entries take no target)" },
+	  "rules.yaml:12:14: unexpected 'Proxy': expected no-resolve or nothing (rule-set entries "
+	  "take no target)" },
 	{ LINE, "AND,((DOMAIN,a.com,X),(NETWORK,TCP)),Y",
-	  "rules.yaml:12:20: unexpected 'X': expected no-resolve or nothing (rules inside AND/OR/NOT take no target)" },
+	  "rules.yaml:12:20: unexpected 'X': expected no-resolve or nothing (rules inside "
+	  "AND/OR/NOT take no target)" },
 	{ ENTRY, "MATCH", "rules.yaml:12:1: MATCH is not allowed in a rule set" },
 	{ ENTRY, "RULE-SET,x", "rules.yaml:12:1: RULE-SET is not allowed in a rule set" },
 	{ ENTRY, "NOT,((RULE-SET,x))", "rules.yaml:12:7: RULE-SET is not allowed in a rule set" },
-	{ LINE, "OR,((MATCH),(DOMAIN,a)),X", "rules.yaml:12:6: MATCH is not allowed inside AND/OR/NOT" },
+	{ LINE, "OR,((MATCH),(DOMAIN,a)),X",
+	  "rules.yaml:12:6: MATCH is not allowed inside AND/OR/NOT" },
 	/* logical structure */
 	{ LINE, "AND,DOMAIN,a,X",
 	  "rules.yaml:12:5: expected '(' after AND: write AND,((RULE),(RULE)),TARGET" },
@@ -421,64 +433,89 @@ static const struct err_case errs[] = {
 	{ LINE, "OR,(DOMAIN,a),X", "rules.yaml:12:5: expected '(' to open a rule inside OR" },
 	{ LINE, "AND,((DOMAIN,a) x (NETWORK,TCP)),X",
 	  "rules.yaml:12:17: expected ',' or ')' after a rule inside AND" },
-	{ LINE, "NOT,((DOMAIN,a),(DOMAIN,b)),X", "rules.yaml:12:5: NOT takes exactly one rule, found 2" },
-	{ LINE, "AND,((DOMAIN,a))x,X", "rules.yaml:12:17: unexpected 'x,X' after ')': expected ','" },
-	{ LINE, "AND,((DOMAIN,a)) ", "rules.yaml:12:17: missing target: expected AND,PAYLOAD,TARGET" },
+	{ LINE, "NOT,((DOMAIN,a),(DOMAIN,b)),X",
+	  "rules.yaml:12:5: NOT takes exactly one rule, found 2" },
+	{ LINE, "AND,((DOMAIN,a))x,X",
+	  "rules.yaml:12:17: unexpected 'x,X' after ')': expected ','" },
+	{ LINE, "AND,((DOMAIN,a)) ",
+	  "rules.yaml:12:17: missing target: expected AND,PAYLOAD,TARGET" },
 	{ LINE, "AND,((DOMAIN,a),( )),X", "rules.yaml:12:17: empty rule inside parentheses" },
 	{ LINE, "AND,((DOMAIN,a),(GEOIP,CN)),X",
 	  "rules.yaml:12:18: unknown rule type 'GEOIP' (not supported by tun2socks)" },
 	{ LINE, "AND,((DOMAIN,a),(IP-CIDR,1.2.3.4/40)),X",
 	  "rules.yaml:12:26: bad CIDR '1.2.3.4/40': prefix length must be 0..32" },
 	/* DOMAIN-REGEX */
-	{ LINE, "DOMAIN-REGEX,^a$", "rules.yaml:12:17: missing target: expected DOMAIN-REGEX,REGEX,TARGET" },
+	{ LINE, "DOMAIN-REGEX,^a$",
+	  "rules.yaml:12:17: missing target: expected DOMAIN-REGEX,REGEX,TARGET" },
 	{ LINE, "DOMAIN-REGEX,^a$,X,no-resolve",
-	  "rules.yaml:12:20: no-resolve is not allowed on DOMAIN-REGEX (only on IP-CIDR, IP-CIDR6 and RULE-SET)" },
-	{ LINE, "DOMAIN-REGEX, ,X", "rules.yaml:12:15: missing payload: expected DOMAIN-REGEX,REGEX,TARGET" },
+	  "rules.yaml:12:20: no-resolve is not allowed on DOMAIN-REGEX (only on IP-CIDR, IP-CIDR6 "
+	  "and RULE-SET)" },
+	{ LINE, "DOMAIN-REGEX, ,X",
+	  "rules.yaml:12:15: missing payload: expected DOMAIN-REGEX,REGEX,TARGET" },
 	{ LINE, "DOMAIN-REGEX,a(,X", "rules.yaml:12:14: bad regex 'a(': *" },
 	{ LINE, "DOMAIN-REGEX,((a{100}){100}){100},X",
 	  "rules.yaml:12:14: bad regex '((a{100}){100}){100}': repetition counts too large" },
 	/* domains */
 	{ LINE, "DOMAIN,a..b,X", "rules.yaml:12:8: bad domain 'a..b': empty label" },
-	{ LINE, "DOMAIN-SUFFIX,.google.com,X", "rules.yaml:12:15: bad domain '.google.com': empty label" },
+	{ LINE, "DOMAIN-SUFFIX,.google.com,X",
+	  "rules.yaml:12:15: bad domain '.google.com': empty label" },
 	{ LINE, "DOMAIN,a b.com,X",
-	  "rules.yaml:12:8: bad domain 'a b.com': unexpected character (a name holds letters, digits, '-', '_' and dots)" },
+	  "rules.yaml:12:8: bad domain 'a b.com': unexpected character (a name holds letters, "
+	  "digits, '-', '_' and dots)" },
 	{ LINE, "DOMAIN,*.a.com,X",
-	  "rules.yaml:12:8: bad domain '*.a.com': unexpected character (a name holds letters, digits, '-', '_' and dots)" },
+	  "rules.yaml:12:8: bad domain '*.a.com': unexpected character (a name holds letters, "
+	  "digits, '-', '_' and dots)" },
 	{ LINE, "DOMAIN,.,X", "rules.yaml:12:8: bad domain '.': empty name" },
 	{ LINE, "DOMAIN,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com,X",
-	  "rules.yaml:12:8: bad domain 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com': "
+	  "rules.yaml:12:8: bad domain "
+	  "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com': "
 	  "label longer than 63 bytes" },
 	/* CIDR */
 	{ LINE, "IP-CIDR,10.0.0.0/33,DIRECT",
 	  "rules.yaml:12:9: bad CIDR '10.0.0.0/33': prefix length must be 0..32" },
 	{ LINE, "IP-CIDR6,2001:db8::/129,X",
 	  "rules.yaml:12:10: bad CIDR '2001:db8::/129': prefix length must be 0..128" },
-	{ LINE, "IP-CIDR,10.0.0.0/08,X", "rules.yaml:12:9: bad CIDR '10.0.0.0/08': prefix length must be 0..32" },
-	{ LINE, "IP-CIDR,10.0.0.0/,X", "rules.yaml:12:9: bad CIDR '10.0.0.0/': prefix length must be 0..32" },
-	{ LINE, "IP-CIDR,1.2.3.4,X", "rules.yaml:12:9: bad CIDR '1.2.3.4': expected address/length" },
+	{ LINE, "IP-CIDR,10.0.0.0/08,X",
+	  "rules.yaml:12:9: bad CIDR '10.0.0.0/08': prefix length must be 0..32" },
+	{ LINE, "IP-CIDR,10.0.0.0/,X",
+	  "rules.yaml:12:9: bad CIDR '10.0.0.0/': prefix length must be 0..32" },
+	{ LINE, "IP-CIDR,1.2.3.4,X",
+	  "rules.yaml:12:9: bad CIDR '1.2.3.4': expected address/length" },
 	{ LINE, "IP-CIDR,1.2.3/24,X", "rules.yaml:12:9: bad CIDR '1.2.3/24': bad IPv4 address" },
-	{ LINE, "IP-CIDR,010.0.0.0/8,X", "rules.yaml:12:9: bad CIDR '010.0.0.0/8': bad IPv4 address" },
-	{ LINE, "IP-CIDR6,2001:db8:::/48,X", "rules.yaml:12:10: bad CIDR '2001:db8:::/48': bad IPv6 address" },
-	{ LINE, "IP-CIDR6,fe80::1%eth0/64,X", "rules.yaml:12:10: bad CIDR 'fe80::1%eth0/64': bad IPv6 address" },
+	{ LINE, "IP-CIDR,010.0.0.0/8,X",
+	  "rules.yaml:12:9: bad CIDR '010.0.0.0/8': bad IPv4 address" },
+	{ LINE, "IP-CIDR6,2001:db8:::/48,X",
+	  "rules.yaml:12:10: bad CIDR '2001:db8:::/48': bad IPv6 address" },
+	{ LINE, "IP-CIDR6,fe80::1%eth0/64,X",
+	  "rules.yaml:12:10: bad CIDR 'fe80::1%eth0/64': bad IPv6 address" },
 	{ LINE, "SRC-IP-CIDR,/8,X", "rules.yaml:12:13: bad CIDR '/8': bad address" },
 	/* ports, UID, network */
 	{ LINE, "DST-PORT,70000,X",
-	  "rules.yaml:12:10: bad port '70000': expected a number 0..65535, a range A-B or a list A/B-C" },
+	  "rules.yaml:12:10: bad port '70000': expected a number 0..65535, a range A-B or a list "
+	  "A/B-C" },
 	{ LINE, "DST-PORT,80/http,X",
-	  "rules.yaml:12:13: bad port 'http': expected a number 0..65535, a range A-B or a list A/B-C" },
+	  "rules.yaml:12:13: bad port 'http': expected a number 0..65535, a range A-B or a list "
+	  "A/B-C" },
 	{ LINE, "SRC-PORT,80//443,X", "rules.yaml:12:13: empty port in '80//443'" },
 	{ LINE, "SRC-PORT,80/,X", "rules.yaml:12:13: empty port in '80/'" },
-	{ LINE, "DST-PORT,9000-8000,X", "rules.yaml:12:10: bad port range '9000-8000': 9000 is above 8000" },
+	{ LINE, "DST-PORT,9000-8000,X",
+	  "rules.yaml:12:10: bad port range '9000-8000': 9000 is above 8000" },
 	{ LINE, "DST-PORT,1-,X",
-	  "rules.yaml:12:10: bad port '1-': expected a number 0..65535, a range A-B or a list A/B-C" },
+	  "rules.yaml:12:10: bad port '1-': expected a number 0..65535, a range A-B or a list "
+	  "A/B-C" },
 	{ LINE, "DST-PORT,-5,X",
-	  "rules.yaml:12:10: bad port '-5': expected a number 0..65535, a range A-B or a list A/B-C" },
+	  "rules.yaml:12:10: bad port '-5': expected a number 0..65535, a range A-B or a list "
+	  "A/B-C" },
 	{ LINE, "UID,4294967296,X",
-	  "rules.yaml:12:5: bad UID '4294967296': expected a number 0..4294967295, a range A-B or a list A/B-C" },
+	  "rules.yaml:12:5: bad UID '4294967296': expected a number 0..4294967295, a range A-B or "
+	  "a list A/B-C" },
 	{ LINE, "NETWORK,icmp,X", "rules.yaml:12:9: bad network 'icmp': expected TCP or UDP" },
 	/* bytes the message must not carry raw */
-	{ LINE, "DOMAIN,a\x01" "b,X",
-	  "rules.yaml:12:8: bad domain 'a\\x01b': unexpected character (a name holds letters, digits, '-', '_' and dots)" },
+	{ LINE,
+	  "DOMAIN,a\x01"
+	  "b,X",
+	  "rules.yaml:12:8: bad domain 'a\\x01b': unexpected character (a name holds letters, "
+	  "digits, '-', '_' and dots)" },
 };
 
 static void test_errors(void)
@@ -493,9 +530,8 @@ static void test_errors(void)
 
 		memset(&s, 0x5a, sizeof(s));
 		memset(&zero, 0, sizeof(zero));
-		r = c->mode == LINE
-			    ? rules_parse_line(c->line, strlen(c->line), &at1, &s, &err)
-			    : rules_parse_entry(c->line, strlen(c->line), &at1, &s, &err);
+		r = c->mode == LINE ? rules_parse_line(c->line, strlen(c->line), &at1, &s, &err)
+				    : rules_parse_entry(c->line, strlen(c->line), &at1, &s, &err);
 		T_EQ_INT(r, -EINVAL);
 		T_CHECK(memcmp(&s, &zero, sizeof(s)) == 0);
 		if (r != -EINVAL)
@@ -503,8 +539,8 @@ static void test_errors(void)
 		conf_err_format(&err, got, sizeof(got));
 		if (c->want[wl - 1] == '*') {
 			if (strncmp(got, c->want, wl - 1) != 0)
-				fprintf(stderr, "  \"%s\":\n   got  %s\n   want %s\n",
-					c->line, got, c->want);
+				fprintf(stderr, "  \"%s\":\n   got  %s\n   want %s\n", c->line, got,
+					c->want);
 			T_CHECK(strncmp(got, c->want, wl - 1) == 0 && strlen(got) > wl);
 		} else {
 			if (strcmp(got, c->want) != 0)

@@ -8,14 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct ruleset *load(enum ruleset_behavior b, enum ruleset_format f,
-			    const char *text)
+static struct ruleset *load(enum ruleset_behavior b, enum ruleset_format f, const char *text)
 {
 	struct ruleset *rs = NULL;
 	struct conf_err err;
 	char buf[700];
-	int r = ruleset_load_buffer("s", b, f, f == RULESET_YAML ? "set.yaml" : "set.txt",
-				    text, strlen(text), &rs, &err);
+	int r = ruleset_load_buffer("s", b, f, f == RULESET_YAML ? "set.yaml" : "set.txt", text,
+				    strlen(text), &rs, &err);
 
 	if (r != 0) {
 		conf_err_format(&err, buf, sizeof(buf));
@@ -26,14 +25,14 @@ static struct ruleset *load(enum ruleset_behavior b, enum ruleset_format f,
 }
 
 /* Loads text expecting the formatted error want. */
-static void load_err(enum ruleset_behavior b, enum ruleset_format f,
-		     const char *text, const char *want)
+static void load_err(enum ruleset_behavior b, enum ruleset_format f, const char *text,
+		     const char *want)
 {
 	struct ruleset *rs = (struct ruleset *)1;
 	struct conf_err err;
 	char got[700];
-	int r = ruleset_load_buffer("s", b, f, f == RULESET_YAML ? "set.yaml" : "set.txt",
-				    text, strlen(text), &rs, &err);
+	int r = ruleset_load_buffer("s", b, f, f == RULESET_YAML ? "set.yaml" : "set.txt", text,
+				    strlen(text), &rs, &err);
 
 	T_EQ_INT(r, -EINVAL);
 	T_CHECK(rs == NULL);
@@ -51,8 +50,7 @@ static void load_err(enum ruleset_behavior b, enum ruleset_format f,
 	}
 }
 
-static void check_domain(const struct ruleset *rs, size_t i, const char *name,
-			 unsigned kind)
+static void check_domain(const struct ruleset *rs, size_t i, const char *name, unsigned kind)
 {
 	size_t len;
 	unsigned k;
@@ -236,8 +234,9 @@ static void test_errors(void)
 		struct conf_err err;
 		char got[700];
 
-		T_EQ_INT(ruleset_load_buffer("s", RULESET_DOMAIN, RULESET_TEXT, "set.txt",
-					     nul, sizeof(nul) - 1, &rs, &err), -EINVAL);
+		T_EQ_INT(ruleset_load_buffer("s", RULESET_DOMAIN, RULESET_TEXT, "set.txt", nul,
+					     sizeof(nul) - 1, &rs, &err),
+			 -EINVAL);
 		conf_err_format(&err, got, sizeof(got));
 		T_EQ_STR(got, "set.txt:2:2: unexpected NUL byte");
 	}
@@ -265,7 +264,8 @@ static void test_errors(void)
 		 "set.yaml:1:1: expected a mapping with a 'payload:' list");
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload: [a]\npayload: [b]\n",
 		 "set.yaml:2:1: duplicate 'payload' key");
-	load_err(RULESET_DOMAIN, RULESET_YAML, "payload: [a.com, b.com\n", "set.yaml:2:1: bad YAML: *");
+	load_err(RULESET_DOMAIN, RULESET_YAML, "payload: [a.com, b.com\n",
+		 "set.yaml:2:1: bad YAML: *");
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - a.com\n - b\n", "set.yaml:3:*");
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - \xff\n", "set.yaml:2:5: bad YAML: *");
 	/* libyaml's line breaks: CR alone counts. */
@@ -292,14 +292,15 @@ static void test_file(void)
 	FILE *f;
 	int fd;
 
-	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT,
-				   "/nonexistent/ads.txt", &at, &rs, &err), -ENOENT);
+	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT, "/nonexistent/ads.txt", &at,
+				   &rs, &err),
+		 -ENOENT);
 	T_CHECK(rs == NULL);
 	conf_err_format(&err, got, sizeof(got));
 	T_EQ_STR(got, "config.yaml:30:5: cannot read rule-set 'ads' from "
 		      "'/nonexistent/ads.txt': No such file or directory");
-	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT, "/", &at, &rs,
-				   &err), -EISDIR);
+	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT, "/", &at, &rs, &err),
+		 -EISDIR);
 
 	fd = mkstemp(path);
 	T_CHECK(fd >= 0);
@@ -308,8 +309,8 @@ static void test_file(void)
 	f = fdopen(fd, "w");
 	fputs("+.example.com\nbad..x\n", f);
 	fclose(f);
-	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT, path, &at, &rs,
-				   &err), -EINVAL);
+	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT, path, &at, &rs, &err),
+		 -EINVAL);
 	conf_err_format(&err, got, sizeof(got));
 	T_CHECK(strncmp(got, path, strlen(path)) == 0);
 	T_EQ_STR(got + strlen(path), ":2:1: bad domain 'bad..x': empty label");
@@ -317,8 +318,7 @@ static void test_file(void)
 	f = fopen(path, "w");
 	fputs("+.example.com\n", f);
 	fclose(f);
-	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT, path, &at, &rs,
-				   &err), 0);
+	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT, path, &at, &rs, &err), 0);
 	if (rs)
 		T_EQ_INT(ruleset_count(rs), 1);
 	ruleset_free(rs);
@@ -335,12 +335,12 @@ static void test_many(void)
 	if (!text)
 		return;
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)sprintf(text + len, "%s.d%zu.example.com\n",
-				       i % 3 ? "+" : "", i);
+		len += (size_t)sprintf(text + len, "%s.d%zu.example.com\n", i % 3 ? "+" : "", i);
 	rs = load(RULESET_DOMAIN, RULESET_TEXT, text);
 	if (rs) {
 		T_EQ_INT(ruleset_count(rs), n);
-		check_domain(rs, n - 1, "d19999.example.com", RULESET_MATCH_SELF | RULESET_MATCH_SUB);
+		check_domain(rs, n - 1, "d19999.example.com",
+			     RULESET_MATCH_SELF | RULESET_MATCH_SUB);
 	}
 	ruleset_free(rs);
 	free(text);

@@ -12,33 +12,33 @@
 
 /* Every proper prefix of msg must ask for more, the whole must be consumed
  * exactly, and a following byte of the next phase must not be eaten. */
-#define CHECK_PREFIXES(call_with_buf_len, msg, n)                            \
-	do {                                                                 \
-		uint8_t tmp_[600];                                           \
-		for (size_t k_ = 0; k_ < (n); k_++) {                        \
-			const uint8_t *buf_ = (msg);                         \
-			size_t len_ = k_;                                    \
-			int r_ = call_with_buf_len;                          \
-			if (r_ != 0)                                         \
+#define CHECK_PREFIXES(call_with_buf_len, msg, n)                                          \
+	do {                                                                               \
+		uint8_t tmp_[600];                                                         \
+		for (size_t k_ = 0; k_ < (n); k_++) {                                      \
+			const uint8_t *buf_ = (msg);                                       \
+			size_t len_ = k_;                                                  \
+			int r_ = call_with_buf_len;                                        \
+			if (r_ != 0)                                                       \
 				fprintf(stderr, "  prefix %zu of %zu\n", k_, (size_t)(n)); \
-			T_EQ_INT(r_, 0);                                     \
-		}                                                            \
-		memcpy(tmp_, (msg), (n));                                    \
-		tmp_[(n)] = 0x05;                                            \
-		{                                                            \
-			const uint8_t *buf_ = tmp_;                          \
-			size_t len_ = (n);                                   \
-			T_EQ_INT(call_with_buf_len, (n));                    \
-			len_ = (n) + 1;                                      \
-			T_EQ_INT(call_with_buf_len, (n));                    \
-		}                                                            \
+			T_EQ_INT(r_, 0);                                                   \
+		}                                                                          \
+		memcpy(tmp_, (msg), (n));                                                  \
+		tmp_[(n)] = 0x05;                                                          \
+		{                                                                          \
+			const uint8_t *buf_ = tmp_;                                        \
+			size_t len_ = (n);                                                 \
+			T_EQ_INT(call_with_buf_len, (n));                                  \
+			len_ = (n) + 1;                                                    \
+			T_EQ_INT(call_with_buf_len, (n));                                  \
+		}                                                                          \
 	} while (0)
 
 static const uint8_t reply_v4[] = { 5, 0, 0, 1, 10, 0, 0, 1, 0x04, 0x38 };
-static const uint8_t reply_v6[] = { 5, 0, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-				    0, 0, 0, 0, 0, 0, 0, 1, 0x1f, 0x90 };
-static const uint8_t reply_dom[] = { 5, 0, 0, 3, 11, 'e', 'x', 'a', 'm', 'p', 'l',
-				     'e', '.', 'c', 'o', 'm', 0x00, 0x50 };
+static const uint8_t reply_v6[] = { 5, 0, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0,    0,
+				    0, 0, 0, 0, 0,    0,    0,    0,    1, 0x1f, 0x90 };
+static const uint8_t reply_dom[] = { 5,   0,   0,   3,   11,  'e', 'x', 'a',  'm',
+				     'p', 'l', 'e', '.', 'c', 'o', 'm', 0x00, 0x50 };
 
 static void test_greeting_build(void)
 {
@@ -139,10 +139,10 @@ static void test_request_build(void)
 	static const uint8_t v4[4] = { 93, 184, 216, 34 };
 	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 	static const uint8_t exp_v4[] = { 5, 1, 0, 1, 93, 184, 216, 34, 0x01, 0xbb };
-	static const uint8_t exp_v6[] = { 5, 1, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-					  0, 0, 0, 0, 0, 0, 0, 1, 0x00, 0x50 };
-	static const uint8_t exp_dom[] = { 5, 1, 0, 3, 7, 'a', '.', 'b', '.', 'c', 'o', 'm',
-					   0xff, 0xff };
+	static const uint8_t exp_v6[] = { 5, 1, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0,    0,
+					  0, 0, 0, 0, 0,    0,    0,    0,    1, 0x00, 0x50 };
+	static const uint8_t exp_dom[] = { 5,   1,   0,   3,   7,   'a',  '.',
+					   'b', '.', 'c', 'o', 'm', 0xff, 0xff };
 	char name[256];
 
 	socks5_addr_from_ipv4(&a, v4, 443);

@@ -156,7 +156,8 @@ static void udp_in(void *arg, const ip_addr_t *src, uint16_t sport, const ip_add
  * out from any source with a valid checksum. */
 static void test_udp(void)
 {
-	static const struct stack_cbs ucbs = { .output = lh_output, .tcp_accept = app_accept,
+	static const struct stack_cbs ucbs = { .output = lh_output,
+					       .tcp_accept = app_accept,
 					       .udp_input = udp_in };
 	struct stack *s;
 	uint8_t pkt[256];
@@ -211,11 +212,11 @@ static void test_udp(void)
 		T_EQ_INT(stack_udp_unreachable(s, &to, 5353, &from, 53, pl), 0);
 		T_EQ_INT(cap_n, 1);
 		T_EQ_INT(cap_len[0], 20 + 8 + 20 + 8 + 8);
-		T_EQ_INT(cap_pkt[0][9], 1);               /* ICMP */
-		T_EQ_MEM(cap_pkt[0] + 12, d.addr, 4);       /* from the remote */
-		T_EQ_MEM(cap_pkt[0] + 16, c.addr, 4);       /* to the client */
-		T_EQ_INT(cap_pkt[0][20], 3);              /* destination unreachable */
-		T_EQ_INT(cap_pkt[0][21], 3);              /* port */
+		T_EQ_INT(cap_pkt[0][9], 1);           /* ICMP */
+		T_EQ_MEM(cap_pkt[0] + 12, d.addr, 4); /* from the remote */
+		T_EQ_MEM(cap_pkt[0] + 16, c.addr, 4); /* to the client */
+		T_EQ_INT(cap_pkt[0][20], 3);          /* destination unreachable */
+		T_EQ_INT(cap_pkt[0][21], 3);          /* port */
 		T_EQ_INT(fold(sum16(cap_pkt[0] + 20, cap_len[0] - 20, 0)), 0);
 		T_EQ_INT(fold(sum16(cap_pkt[0] + 28, 20, 0)), 0); /* quoted IP header */
 		T_EQ_MEM(cap_pkt[0] + 28 + 12, c.addr, 4);
@@ -230,12 +231,13 @@ static void test_udp(void)
 		T_EQ_INT(stack_udp_unreachable(s, &cli6, 4000, &rem6, 53, pl), 0);
 		T_EQ_INT(cap_n, 1);
 		T_EQ_INT(cap_len[0], 40 + 8 + 40 + 8 + 12); /* v6 quotes it all */
-		T_EQ_INT(cap_pkt[0][6], 58);               /* ICMPv6 */
-		T_EQ_INT(cap_pkt[0][40], 1);               /* destination unreachable */
-		T_EQ_INT(cap_pkt[0][41], 4);               /* port */
+		T_EQ_INT(cap_pkt[0][6], 58);                /* ICMPv6 */
+		T_EQ_INT(cap_pkt[0][40], 1);                /* destination unreachable */
+		T_EQ_INT(cap_pkt[0][41], 4);                /* port */
 		{
 			/* pseudo header: src, dst, length, next header 58 */
-			uint32_t acc6 = sum16(cap_pkt[0] + 8, 32, 0) + (uint32_t)(cap_len[0] - 40) + 58;
+			uint32_t acc6 =
+				sum16(cap_pkt[0] + 8, 32, 0) + (uint32_t)(cap_len[0] - 40) + 58;
 
 			T_EQ_INT(fold(sum16(cap_pkt[0] + 40, cap_len[0] - 40, acc6)), 0);
 		}
@@ -371,7 +373,7 @@ static void test_malformed(void)
 	n = craft(pkt, &c, &d, 1, 0, F_SYN, NULL, 0);
 	for (size_t cut = 1; cut < n; cut++)
 		feed(s, pkt, cut); /* every truncation */
-	pkt[0] = 0x41; /* IHL 4: below the minimum */
+	pkt[0] = 0x41;             /* IHL 4: below the minimum */
 	feed(s, pkt, n);
 	pkt[0] = 0x4f; /* IHL 15: longer than the packet */
 	feed(s, pkt, n);
@@ -387,7 +389,8 @@ static void test_malformed(void)
 	feed(s, pkt, n);
 	/* Connections to or from unspecified and multicast addresses: lwIP
 	 * cannot answer them (it crashed choosing a source for ::). */
-	struct ep any4 = ep4("0.0.0.0", 80), mc4 = ep4("224.0.0.1", 80), bc4 = ep4("255.255.255.255", 80);
+	struct ep any4 = ep4("0.0.0.0", 80), mc4 = ep4("224.0.0.1", 80),
+		  bc4 = ep4("255.255.255.255", 80);
 	struct ep any6 = ep6("::", 80), mc6 = ep6("ff02::1", 80);
 	feed(s, pkt, craft(pkt, &c, &any4, 1, 0, F_SYN, NULL, 0));
 	feed(s, pkt, craft(pkt, &any4, &d, 1, 0, F_SYN, NULL, 0));

@@ -20,10 +20,10 @@ static void test_distance(void)
 	T_EQ_INT(dist("Server", "server"), 0); /* ASCII case folded */
 	T_EQ_INT(dist("passwrd", "password"), 1);
 	T_EQ_INT(dist("sever", "server"), 1);
-	T_EQ_INT(dist("ab", "ba"), 1);             /* adjacent swap: one edit */
+	T_EQ_INT(dist("ab", "ba"), 1); /* adjacent swap: one edit */
 	T_EQ_INT(dist("usrename", "username"), 1);
 	T_EQ_INT(dist("kitten", "sitting"), 3);
-	T_EQ_INT(dist("ca", "abc"), 3);            /* OSA: a swapped pair is not edited again */
+	T_EQ_INT(dist("ca", "abc"), 3); /* OSA: a swapped pair is not edited again */
 	T_EQ_INT(dist("DOMAIN-SUFIX", "domain-suffix"), 1);
 	/* Not NUL-terminated: only len bytes count. */
 	T_EQ_INT(suggest_distance("portXYZ", 4, "port", 4), 0);
@@ -47,10 +47,10 @@ static const char *pick(const char *word, const char *const *cands, size_t n)
 
 static void test_best(void)
 {
-	static const char *const keys[] = { "name", "type", "server", "port", "username",
-					    "password", "tls", "udp" };
-	static const char *const types[] = { "DOMAIN", "DOMAIN-SUFFIX", "DOMAIN-KEYWORD",
-					     "IP-CIDR", "SRC-IP-CIDR" };
+	static const char *const keys[] = { "name",     "type",     "server", "port",
+					    "username", "password", "tls",    "udp" };
+	static const char *const types[] = { "DOMAIN", "DOMAIN-SUFFIX", "DOMAIN-KEYWORD", "IP-CIDR",
+					     "SRC-IP-CIDR" };
 	static const char *const tie[] = { "ax", "ay" };
 	const size_t nk = sizeof(keys) / sizeof(keys[0]);
 	char long_word[SUGGEST_WORD_MAX + 2];

@@ -37,8 +37,7 @@
 #include "tun2socks/upstream/upstream.h"
 
 static char dir[64];
-static char ca_crt[128], other_crt[128], srv_crt[128], srv_key[128], cnip_crt[128],
-	cnip_key[128];
+static char ca_crt[128], other_crt[128], srv_crt[128], srv_key[128], cnip_crt[128], cnip_key[128];
 
 static unsigned xorshift(unsigned *s)
 {
@@ -73,11 +72,14 @@ static int make_certs(void)
 	snprintf(cnip_crt, sizeof(cnip_crt), "%s/cnip.crt", dir);
 	snprintf(cnip_key, sizeof(cnip_key), "%s/cnip.key", dir);
 #define EC "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-#define CA_EXT "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"
+#define CA_EXT \
+	"-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"
 	snprintf(cmd, sizeof(cmd),
 		 "cd '%s' && exec >openssl.log 2>&1 && set -e\n"
-		 "openssl req -x509 " EC " -keyout ca.key -out ca.crt -subj '/CN=t2s test CA' -days 2 " CA_EXT "\n"
-		 "openssl req -x509 " EC " -keyout other.key -out other.crt -subj '/CN=other CA' -days 2 " CA_EXT "\n"
+		 "openssl req -x509 " EC
+		 " -keyout ca.key -out ca.crt -subj '/CN=t2s test CA' -days 2 " CA_EXT "\n"
+		 "openssl req -x509 " EC
+		 " -keyout other.key -out other.crt -subj '/CN=other CA' -days 2 " CA_EXT "\n"
 		 "openssl req " EC " -keyout srv.key -out srv.csr -subj /CN=proxy.test\n"
 		 "printf 'subjectAltName=DNS:proxy.test,IP:127.0.0.1\\n"
 		 "basicConstraints=CA:FALSE\\nkeyUsage=critical,digitalSignature\\n"
@@ -103,7 +105,7 @@ static int make_certs(void)
 
 struct lim {
 	int fd;
-	size_t max;          /* each call moves at most 1..max bytes; 0 = any */
+	size_t max; /* each call moves at most 1..max bytes; 0 = any */
 	unsigned rng;
 	bool block_writes;   /* writes return -EAGAIN */
 	unsigned long reads; /* lower read calls */
@@ -357,8 +359,7 @@ static void test_ip_literals(void)
 		T_EQ_INT(seen.sni_calls, 0);
 	}
 	/* no SAN: the CN spells the IP */
-	T_EQ_INT(try_handshake(&o, cnip_crt, cnip_key, V_ANY, err, sizeof(err), NULL),
-		 STREAM_DONE);
+	T_EQ_INT(try_handshake(&o, cnip_crt, cnip_key, V_ANY, err, sizeof(err), NULL), STREAM_DONE);
 	/* another IP: refused, in both cases */
 	o.server_name = "127.0.0.2";
 	T_EQ_INT(try_handshake(&o, srv_crt, srv_key, V_ANY, err, sizeof(err), NULL), -EACCES);
@@ -408,8 +409,7 @@ static void test_verify_failures(void)
 		T_EQ_STR(seen.sni, "wrong.test");
 	}
 	o.server_name = "10.9.9.9";
-	T_EQ_INT(try_handshake(&o, cnip_crt, cnip_key, V_ANY, err, sizeof(err), NULL),
-		 STREAM_DONE);
+	T_EQ_INT(try_handshake(&o, cnip_crt, cnip_key, V_ANY, err, sizeof(err), NULL), STREAM_DONE);
 }
 
 /* 4 MiB each way at once; both ends use random sizes, the client's lower
@@ -606,7 +606,8 @@ static void test_close(void)
 		shutdown(p.sv[1], SHUT_WR);
 		T_EQ_INT(io.read(io.ctx, buf, sizeof(buf)), 3);
 		T_EQ_INT(io.read(io.ctx, buf, sizeof(buf)), -ECONNRESET);
-		T_EQ_STR(tls_conn_error(p.c), "proxy closed the connection without TLS close_notify");
+		T_EQ_STR(tls_conn_error(p.c),
+			 "proxy closed the connection without TLS close_notify");
 		T_EQ_INT(io.read(io.ctx, buf, sizeof(buf)), -ECONNRESET); /* sticky */
 		T_EQ_INT(io.write(io.ctx, "x", 1), -ECONNRESET);
 		T_EQ_INT(tls_conn_close(p.c), 0);

@@ -45,8 +45,7 @@ static uint16_t naive_fold(uint32_t acc)
 }
 
 /* The reference checksum of the L4 segment at pkt + hlen (field zeroed). */
-static uint16_t naive_l4_csum(const uint8_t *ip, size_t hlen, size_t total,
-			      size_t field)
+static uint16_t naive_l4_csum(const uint8_t *ip, size_t hlen, size_t total, size_t field)
 {
 	uint8_t seg[70000];
 	uint32_t acc;
@@ -69,8 +68,7 @@ static uint16_t naive_l4_csum(const uint8_t *ip, size_t hlen, size_t total,
 /* What the receiving kernel does with NEEDS_CSUM (skb_checksum_help). */
 static void complete(uint8_t *p, size_t total, const struct tun_csum_partial *cp)
 {
-	uint16_t c = (uint16_t)~naive_fold(naive_sum(0, p + cp->start,
-						       total - cp->start));
+	uint16_t c = (uint16_t)~naive_fold(naive_sum(0, p + cp->start, total - cp->start));
 
 	put16(p + cp->start + cp->offset, c ? c : 0xffff);
 }
@@ -255,7 +253,7 @@ static void test_malformed(void)
 	build4(pkt, 100, 5, P_TCP);
 	T_EQ_INT(tun_csum_partial(pkt, 80, 101, &cp), -EINVAL); /* length */
 	T_EQ_INT(tun_csum_partial(pkt, 37, 100, &cp), -EINVAL); /* short have */
-	T_EQ_INT(tun_csum_partial(pkt, 38, 100, &cp), 0);        /* just enough */
+	T_EQ_INT(tun_csum_partial(pkt, 38, 100, &cp), 0);       /* just enough */
 	T_EQ_INT(tun_csum_partial(pkt, 0, 100, &cp), -EINVAL);
 	T_EQ_INT(tun_csum_partial(pkt, 101, 100, &cp), -EINVAL);
 	build4(pkt, 39, 5, P_TCP); /* shorter than a TCP header */

@@ -52,8 +52,7 @@ static void test_encode_not_ip(void)
 
 	for (b = 0; b < 256; b++) {
 		unsigned v = b >> 4;
-		int rc = tun_frame_af4_encode(hdr, (uint8_t)b, MAC_INET,
-					      MAC_INET6);
+		int rc = tun_frame_af4_encode(hdr, (uint8_t)b, MAC_INET, MAC_INET6);
 
 		if (v == 4 || v == 6) {
 			T_EQ_INT(rc, 0);
@@ -109,8 +108,7 @@ static void test_decode_short(void)
 	size_t len;
 
 	for (len = 0; len < sizeof(v4); len++)
-		T_EQ_INT(tun_frame_af4_decode(v4, len, MAC_INET, MAC_INET6),
-			 -EPROTO);
+		T_EQ_INT(tun_frame_af4_decode(v4, len, MAC_INET, MAC_INET6), -EPROTO);
 	T_EQ_INT(tun_frame_af4_decode(NULL, 0, MAC_INET, MAC_INET6), -EPROTO);
 	T_EQ_INT(tun_frame_af4_decode(v4, sizeof(v4), MAC_INET, MAC_INET6), 0);
 }

@@ -40,10 +40,12 @@
 
 static const uint8_t addr4[4] = { 198, 18, 0, 1 };
 static const uint8_t peer4[4] = { 198, 18, 5, 5 };
-static const uint8_t addr6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0,
-				   0,    0,    0,    0,    0,    0,    0, 1 };
-static const uint8_t peer6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0,
-				   0,    0,    0,    0,    0,    0,    0, 2 };
+static const uint8_t addr6[16] = {
+	0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+};
+static const uint8_t peer6[16] = {
+	0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2
+};
 
 /* The device shared by the tests between create and close. */
 static struct tun *dev;
@@ -116,15 +118,13 @@ static int if_addr_prefix(const char *name, int family, const uint8_t *addr)
 			const struct sockaddr_in *m = (void *)i->ifa_netmask;
 
 			if (memcmp(&a->sin_addr, addr, 4) == 0)
-				found = m ? mask_bits((const uint8_t *)&m->sin_addr, 4)
-					  : 32;
+				found = m ? mask_bits((const uint8_t *)&m->sin_addr, 4) : 32;
 		} else {
 			const struct sockaddr_in6 *a = (void *)i->ifa_addr;
 			const struct sockaddr_in6 *m = (void *)i->ifa_netmask;
 
 			if (memcmp(&a->sin6_addr, addr, 16) == 0)
-				found = m ? mask_bits(m->sin6_addr.s6_addr, 16)
-					  : 128;
+				found = m ? mask_bits(m->sin6_addr.s6_addr, 16) : 128;
 		}
 	}
 	freeifaddrs(ifa);
@@ -183,8 +183,8 @@ static uint16_t get16(const uint8_t *p)
 }
 
 /* UDP header with checksum; pseudo is the family's pseudo-header sum. */
-static void udp_build(uint8_t udp[8], uint32_t pseudo, uint16_t sport,
-		      uint16_t dport, const void *payload, size_t len)
+static void udp_build(uint8_t udp[8], uint32_t pseudo, uint16_t sport, uint16_t dport,
+		      const void *payload, size_t len)
 {
 	uint16_t ck;
 
@@ -196,9 +196,8 @@ static void udp_build(uint8_t udp[8], uint32_t pseudo, uint16_t sport,
 	put16(udp + 6, ck ? ck : 0xffff);
 }
 
-static void udp4_build(uint8_t ip[20], uint8_t udp[8], const uint8_t src[4],
-		       const uint8_t dst[4], uint16_t sport, uint16_t dport,
-		       const void *payload, size_t len)
+static void udp4_build(uint8_t ip[20], uint8_t udp[8], const uint8_t src[4], const uint8_t dst[4],
+		       uint16_t sport, uint16_t dport, const void *payload, size_t len)
 {
 	uint32_t pseudo;
 
@@ -216,9 +215,8 @@ static void udp4_build(uint8_t ip[20], uint8_t udp[8], const uint8_t src[4],
 	udp_build(udp, pseudo, sport, dport, payload, len);
 }
 
-static void udp6_build(uint8_t ip[40], uint8_t udp[8], const uint8_t src[16],
-		       const uint8_t dst[16], uint16_t sport, uint16_t dport,
-		       const void *payload, size_t len)
+static void udp6_build(uint8_t ip[40], uint8_t udp[8], const uint8_t src[16], const uint8_t dst[16],
+		       uint16_t sport, uint16_t dport, const void *payload, size_t len)
 {
 	uint32_t pseudo;
 
@@ -236,8 +234,8 @@ static void udp6_build(uint8_t ip[40], uint8_t udp[8], const uint8_t src[16],
 /* Reads from the TUN until a UDP packet to dst:dport shows up, skipping the
  * kernel's own traffic (IPv6 router solicitations, MLD reports). Returns
  * its length, the -errno of a failed read, or 0 on timeout. */
-static ssize_t read_udp_to(struct tun *t, uint8_t *buf, size_t cap, int family,
-			   const uint8_t *dst, uint16_t dport)
+static ssize_t read_udp_to(struct tun *t, uint8_t *buf, size_t cap, int family, const uint8_t *dst,
+			   uint16_t dport)
 {
 	int tries;
 
@@ -251,13 +249,11 @@ static ssize_t read_udp_to(struct tun *t, uint8_t *buf, size_t cap, int family,
 		}
 		if (n < 0)
 			return n;
-		if (family == AF_INET && n >= 28 && buf[0] >> 4 == 4 &&
-		    buf[9] == IPPROTO_UDP && memcmp(buf + 16, dst, 4) == 0 &&
-		    get16(buf + (buf[0] & 15) * 4 + 2) == dport)
+		if (family == AF_INET && n >= 28 && buf[0] >> 4 == 4 && buf[9] == IPPROTO_UDP &&
+		    memcmp(buf + 16, dst, 4) == 0 && get16(buf + (buf[0] & 15) * 4 + 2) == dport)
 			return n;
-		if (family == AF_INET6 && n >= 48 && buf[0] >> 4 == 6 &&
-		    buf[6] == IPPROTO_UDP && memcmp(buf + 24, dst, 16) == 0 &&
-		    get16(buf + 42) == dport)
+		if (family == AF_INET6 && n >= 48 && buf[0] >> 4 == 6 && buf[6] == IPPROTO_UDP &&
+		    memcmp(buf + 24, dst, 16) == 0 && get16(buf + 42) == dport)
 			return n;
 	}
 	return 0;
@@ -276,8 +272,7 @@ static int raw_tun(const char *name, short flags);
 
 static uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -306,11 +301,9 @@ static bool l4_csum_ok(const uint8_t *pkt, size_t len)
 /* An IPv4 or IPv6 TCP segment (20-byte header plus opts) into out, with
  * its checksum field holding junk: tun_writev() on an offloading TUN must
  * replace it. Returns the packet length. */
-static size_t tcp_build(uint8_t *out, int family, const uint8_t *src,
-			const uint8_t *dst, uint16_t sport, uint16_t dport,
-			uint32_t seq, uint32_t ack, uint8_t flags,
-			const uint8_t *opts, size_t optlen, const void *data,
-			size_t len)
+static size_t tcp_build(uint8_t *out, int family, const uint8_t *src, const uint8_t *dst,
+			uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+			const uint8_t *opts, size_t optlen, const void *data, size_t len)
 {
 	size_t hlen = family == AF_INET ? 20 : 40;
 	size_t thl = 20 + optlen;
@@ -352,8 +345,8 @@ static size_t tcp_build(uint8_t *out, int family, const uint8_t *src,
 
 /* Reads until a TCP segment from src:sport shows up (kernel chatter and
  * stray segments are skipped). Returns its length, or <= 0. */
-static ssize_t read_tcp_from(struct tun *t, uint8_t *buf, size_t cap,
-			     const uint8_t *src4, uint16_t sport)
+static ssize_t read_tcp_from(struct tun *t, uint8_t *buf, size_t cap, const uint8_t *src4,
+			     uint16_t sport)
 {
 	int tries;
 
@@ -413,8 +406,7 @@ static void test_offload_tcp_syn(void)
 	T_EQ_INT(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
 	lport = ntohs(sa.sin_port);
 
-	n = tcp_build(pkt, AF_INET, peer4, addr4, 40001, lport, 1000, 0,
-		      TCP_SYN, NULL, 0, NULL, 0);
+	n = tcp_build(pkt, AF_INET, peer4, addr4, 40001, lport, 1000, 0, TCP_SYN, NULL, 0, NULL, 0);
 	/* Split inside the TCP header: the copy of the headers spans two
 	 * pieces. */
 	iov[0] = (struct iovec){ pkt, 30 };
@@ -429,8 +421,7 @@ static void test_offload_tcp_syn(void)
 		T_EQ_INT(get16(buf + 22), 40001);
 	}
 	/* Leave no half-open connection retransmitting into later tests. */
-	n = tcp_build(pkt, AF_INET, peer4, addr4, 40001, lport, 1001, 0,
-		      TCP_RST, NULL, 0, NULL, 0);
+	n = tcp_build(pkt, AF_INET, peer4, addr4, 40001, lport, 1001, 0, TCP_RST, NULL, 0, NULL, 0);
 	iov[0] = (struct iovec){ pkt, n };
 	T_EQ_INT(tun_writev(dev, iov, 1), 0);
 	close(ls);
@@ -473,8 +464,8 @@ static void test_offload_gso_read(void)
 			r = 0;
 			continue;
 		}
-		if (r >= 40 && big[0] == 0x45 && big[9] == IPPROTO_TCP &&
-		    get16(big + 22) == 80 && (big[33] & TCP_SYN))
+		if (r >= 40 && big[0] == 0x45 && big[9] == IPPROTO_TCP && get16(big + 22) == 80 &&
+		    (big[33] & TCP_SYN))
 			break;
 	}
 	T_CHECK(r >= 40);
@@ -483,8 +474,8 @@ static void test_offload_gso_read(void)
 	cport = get16(big + 20);
 	cseq = get32(big + 24);
 
-	n = tcp_build(pkt, AF_INET, peer4, addr4, 80, cport, 5000, cseq + 1,
-		      TCP_SYN | TCP_ACK, mss_opt, sizeof(mss_opt), NULL, 0);
+	n = tcp_build(pkt, AF_INET, peer4, addr4, 80, cport, 5000, cseq + 1, TCP_SYN | TCP_ACK,
+		      mss_opt, sizeof(mss_opt), NULL, 0);
 	iov[0] = (struct iovec){ pkt, n };
 	T_EQ_INT(tun_writev(dev, iov, 1), 0);
 	{
@@ -511,16 +502,15 @@ static void test_offload_gso_read(void)
 		if (plen == 0 || get32(big + 24) != want_seq)
 			continue; /* ACK or retransmission */
 		off = want_seq - (cseq + 1);
-		if (off + plen > sizeof(data) ||
-		    memcmp(big + hl, data + off, plen) != 0)
+		if (off + plen > sizeof(data) || memcmp(big + hl, data + off, plen) != 0)
 			data_ok = false;
 		if ((size_t)r > biggest)
 			biggest = (size_t)r;
 		got += plen;
 		want_seq += (uint32_t)plen;
 		/* Acknowledge, so the sender's window keeps opening. */
-		n = tcp_build(pkt, AF_INET, peer4, addr4, 80, cport, 5001,
-			      want_seq, TCP_ACK, NULL, 0, NULL, 0);
+		n = tcp_build(pkt, AF_INET, peer4, addr4, 80, cport, 5001, want_seq, TCP_ACK, NULL,
+			      0, NULL, 0);
 		iov[0] = (struct iovec){ pkt, n };
 		tun_writev(dev, iov, 1);
 	}
@@ -536,7 +526,6 @@ out:
 	close(s);
 }
 
-
 /* The pseudo-header sum must be right for the kernel to finish: forward
  * packets written to the offloading TUN out of a second TUN that offloads
  * nothing, so the kernel has to complete their checksums, and verify them
@@ -545,10 +534,8 @@ static void test_offload_forwarded_csum(void)
 {
 	static const uint8_t b4[4] = { 10, 99, 0, 1 };
 	static const uint8_t far4[4] = { 10, 99, 0, 7 };
-	static const uint8_t b6[16] = { 0xfd, 0, 0, 0x99, 0, 0, 0, 0,
-					0,    0, 0, 0,    0, 0, 0, 1 };
-	static const uint8_t far6[16] = { 0xfd, 0, 0, 0x99, 0, 0, 0, 0,
-					  0,    0, 0, 0,    0, 0, 0, 7 };
+	static const uint8_t b6[16] = { 0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	static const uint8_t far6[16] = { 0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7 };
 	static uint8_t payload[3001];
 	struct tun_config cfg;
 	struct tun *b = NULL;
@@ -588,11 +575,9 @@ static void test_offload_forwarded_csum(void)
 		/* UDP, junk in the checksum field, a chain with an empty
 		 * first piece. */
 		if (fam)
-			udp6_build(ip, udp, src, dst, 5353, 7777, payload,
-				   sizeof(payload));
+			udp6_build(ip, udp, src, dst, 5353, 7777, payload, sizeof(payload));
 		else
-			udp4_build(ip, udp, src, dst, 5353, 7777, payload,
-				   sizeof(payload));
+			udp4_build(ip, udp, src, dst, 5353, 7777, payload, sizeof(payload));
 		put16(udp + 6, 0x1234);
 		iov[0] = (struct iovec){ NULL, 0 };
 		iov[1] = (struct iovec){ ip, ihl };
@@ -607,8 +592,8 @@ static void test_offload_forwarded_csum(void)
 		}
 
 		/* TCP with data of odd length. */
-		n = tcp_build(big, af, src, dst, 4444, 8888, 77, 0, TCP_ACK,
-			      NULL, 0, payload, sizeof(payload));
+		n = tcp_build(big, af, src, dst, 4444, 8888, 77, 0, TCP_ACK, NULL, 0, payload,
+			      sizeof(payload));
 		iov[0] = (struct iovec){ big, n };
 		T_EQ_INT(tun_writev(dev, iov, 1), 0);
 		for (i = 0; i < 200; i++) {
@@ -835,8 +820,7 @@ static void test_udp4_roundtrip(void)
 	memcpy(&peer.sin_addr, peer4, 4);
 	peer.sin_port = htons(PEER_PORT);
 	/* The /15 connected route sends this into the TUN. */
-	T_EQ_INT(sendto(s, ping, sizeof(ping), 0, (struct sockaddr *)&peer,
-			sizeof(peer)),
+	T_EQ_INT(sendto(s, ping, sizeof(ping), 0, (struct sockaddr *)&peer, sizeof(peer)),
 		 sizeof(ping));
 
 	n = read_udp_to(dev, buf, sizeof(buf), AF_INET, peer4, PEER_PORT);
@@ -848,8 +832,7 @@ static void test_udp4_roundtrip(void)
 	T_EQ_MEM(buf + 28, ping, sizeof(ping));
 
 	/* The answer as a three-piece chain, like a pbuf chain. */
-	udp4_build(ip, udp, peer4, addr4, PEER_PORT, ntohs(local.sin_port), pong,
-		   sizeof(pong));
+	udp4_build(ip, udp, peer4, addr4, PEER_PORT, ntohs(local.sin_port), pong, sizeof(pong));
 	iov[0] = (struct iovec){ ip, sizeof(ip) };
 	iov[1] = (struct iovec){ udp, sizeof(udp) };
 	iov[2] = (struct iovec){ (void *)pong, sizeof(pong) };
@@ -888,8 +871,7 @@ static void test_udp6_roundtrip(void)
 	T_EQ_INT(getsockname(s, (struct sockaddr *)&local, &len), 0);
 	memcpy(&peer.sin6_addr, peer6, 16);
 	peer.sin6_port = htons(PEER_PORT);
-	T_EQ_INT(sendto(s, ping, sizeof(ping), 0, (struct sockaddr *)&peer,
-			sizeof(peer)),
+	T_EQ_INT(sendto(s, ping, sizeof(ping), 0, (struct sockaddr *)&peer, sizeof(peer)),
 		 sizeof(ping));
 
 	n = read_udp_to(dev, buf, sizeof(buf), AF_INET6, peer6, PEER_PORT);
@@ -899,8 +881,7 @@ static void test_udp6_roundtrip(void)
 	T_EQ_MEM(buf + 8, addr6, 16);
 	T_EQ_MEM(buf + 48, ping, sizeof(ping));
 
-	udp6_build(ip, udp, peer6, addr6, PEER_PORT, ntohs(local.sin6_port),
-		   pong, sizeof(pong));
+	udp6_build(ip, udp, peer6, addr6, PEER_PORT, ntohs(local.sin6_port), pong, sizeof(pong));
 	memcpy(pkt, udp, 8);
 	memcpy(pkt + 8, pong, sizeof(pong));
 	iov[0] = (struct iovec){ ip, sizeof(ip) };
@@ -933,14 +914,12 @@ static void test_read_sizes(void)
 	memcpy(&peer.sin_addr, peer4, 4);
 	peer.sin_port = htons(PEER_PORT);
 
-	T_EQ_INT(sendto(s, payload, sizeof(payload), 0,
-			(struct sockaddr *)&peer, sizeof(peer)),
+	T_EQ_INT(sendto(s, payload, sizeof(payload), 0, (struct sockaddr *)&peer, sizeof(peer)),
 		 sizeof(payload));
 	n = read_udp_to(dev, buf, want, AF_INET, peer4, PEER_PORT);
 	T_EQ_INT(n, want);
 
-	T_EQ_INT(sendto(s, payload, sizeof(payload), 0,
-			(struct sockaddr *)&peer, sizeof(peer)),
+	T_EQ_INT(sendto(s, payload, sizeof(payload), 0, (struct sockaddr *)&peer, sizeof(peer)),
 		 sizeof(payload));
 	for (i = 0; i < 100; i++) {
 		n = tun_read(dev, buf, want - 1);
@@ -1248,8 +1227,7 @@ int main(void)
 	}
 	/* Before anything else: from here on only our own namespace exists. */
 	if (unshare(CLONE_NEWNET) != 0) {
-		snprintf(why, sizeof(why), "unshare(CLONE_NEWNET): %s",
-			 strerror(errno));
+		snprintf(why, sizeof(why), "unshare(CLONE_NEWNET): %s", strerror(errno));
 		return not_runnable(why);
 	}
 	log_set_level(LOG_ERROR);

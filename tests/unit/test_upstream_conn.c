@@ -129,7 +129,7 @@ static void peer_send(int fd, const void *data, size_t n)
 
 struct drive {
 	struct upstream_conn *c;
-	int want;     /* what the last step asked for */
+	int want; /* what the last step asked for */
 	char why[256];
 };
 
@@ -138,7 +138,11 @@ static int open_conn(struct drive *d, const struct upstream_cfg *up,
 		     const struct sockaddr_in *direct)
 {
 	struct upstream_conn_spec s = {
-		.name = "test#1", .sock = &no_opts, .up = up, .proto = proto, .target = target,
+		.name = "test#1",
+		.sock = &no_opts,
+		.up = up,
+		.proto = proto,
+		.target = target,
 		.addr = (const struct sockaddr *)direct,
 		.addr_len = direct ? sizeof(*direct) : 0,
 	};
@@ -416,7 +420,7 @@ struct tls_proxy {
 	mbedtls_pk_context key;
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	int stage;            /* 0 handshake, 1 greeting, 2 request, 3 open, -1 failed */
+	int stage; /* 0 handshake, 1 greeting, 2 request, 3 open, -1 failed */
 	uint8_t in[64];
 	size_t in_len;
 };
@@ -453,9 +457,9 @@ static void tp_init(struct tls_proxy *t, int fd)
 	T_EQ_INT(psa_crypto_init(), PSA_SUCCESS);
 	T_EQ_INT(mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy, NULL, 0), 0);
 	T_EQ_INT(mbedtls_x509_crt_parse_file(&t->crt, srv_crt), 0);
-	T_EQ_INT(mbedtls_pk_parse_keyfile(&t->key, srv_key, NULL, mbedtls_ctr_drbg_random,
-					  &t->drbg),
-		 0);
+	T_EQ_INT(
+		mbedtls_pk_parse_keyfile(&t->key, srv_key, NULL, mbedtls_ctr_drbg_random, &t->drbg),
+		0);
 	T_EQ_INT(mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
 					     MBEDTLS_SSL_TRANSPORT_STREAM,
 					     MBEDTLS_SSL_PRESET_DEFAULT),
@@ -506,8 +510,8 @@ static void tp_write(struct tls_proxy *t, const void *data, size_t n)
 /* One non-blocking turn of the proxy's script. */
 static void tp_step(struct tls_proxy *t)
 {
-	static const uint8_t reply[] = { 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90,
-					 'H', 'E', 'L', 'L', 'O', '\n' };
+	static const uint8_t reply[] = { 5,    0,    0,   1,   10,  0,   0,   1,
+					 0x1f, 0x90, 'H', 'E', 'L', 'L', 'O', '\n' };
 	int r;
 
 	if (t->stage == 0) {
@@ -736,8 +740,9 @@ static void test_connect_refused(void)
 	/* An address family the kernel has no socket for: open fails, the
 	 * reason says so, nothing to close. */
 	struct sockaddr bad = { .sa_family = AF_APPLETALK };
-	struct upstream_conn_spec s = { .name = "test#2", .sock = &no_opts,
-					.addr = &bad, .addr_len = sizeof(bad) };
+	struct upstream_conn_spec s = {
+		.name = "test#2", .sock = &no_opts, .addr = &bad, .addr_len = sizeof(bad)
+	};
 	struct upstream_conn *c = (struct upstream_conn *)&s;
 	char why[128];
 	T_CHECK(upstream_conn_open(&s, &c, why, sizeof(why)) < 0);

@@ -14,7 +14,6 @@
 #include "test.h"
 #include "tun2socks/upstream/upstream.h"
 
-
 static struct upstream_cfg cfg_noauth, cfg_auth;
 static void *st; /* one connector state, upstream_http.state_size bytes */
 
@@ -35,7 +34,9 @@ static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, stru
 static int run_str(const struct upstream_cfg *cfg, const char *reply)
 {
 	struct socks5_addr t;
-	struct fake_stream f = { .rx = (const uint8_t *)reply, .rx_len = strlen(reply), .chunk = 3 };
+	struct fake_stream f = { .rx = (const uint8_t *)reply,
+				 .rx_len = strlen(reply),
+				 .chunk = 3 };
 
 	socks5_addr_from_domain(&t, "example.test", 443);
 	return run(cfg, &t, &f);
@@ -51,8 +52,11 @@ static void test_success_leftover(void)
 
 	socks5_addr_from_domain(&t, "example.test", 443);
 	for (size_t chunk = 0; chunk <= 9; chunk++) {
-		struct fake_stream f = { .rx = (const uint8_t *)reply, .rx_len = sizeof(reply) - 1,
-				  .chunk = chunk, .stall_writes = 2, .write_max = 5 };
+		struct fake_stream f = { .rx = (const uint8_t *)reply,
+					 .rx_len = sizeof(reply) - 1,
+					 .chunk = chunk,
+					 .stall_writes = 2,
+					 .write_max = 5 };
 		const uint8_t *extra;
 
 		T_EQ_INT(run(&cfg_noauth, &t, &f), STREAM_DONE);
@@ -87,8 +91,9 @@ static void test_success_plain(void)
 	socks5_addr_from_ipv6(&t, v6, 22);
 	T_EQ_INT(run(&cfg_auth, &t, &f), STREAM_DONE);
 	f.tx[f.tx_len] = '\0';
-	T_EQ_STR((const char *)f.tx, "CONNECT [2001:db8::2]:22 HTTP/1.1\r\nHost: [2001:db8::2]:22\r\n"
-				     "Proxy-Authorization: Basic dXNlcjpzZWNyZXQ=\r\n\r\n");
+	T_EQ_STR((const char *)f.tx,
+		 "CONNECT [2001:db8::2]:22 HTTP/1.1\r\nHost: [2001:db8::2]:22\r\n"
+		 "Proxy-Authorization: Basic dXNlcjpzZWNyZXQ=\r\n\r\n");
 	T_EQ_INT(upstream_http.leftover(st, &extra), 0);
 
 	/* interim replies are skipped (all in one read: tail comes along) */

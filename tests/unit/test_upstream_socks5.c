@@ -10,7 +10,6 @@
 #include "test.h"
 #include "tun2socks/upstream/upstream.h"
 
-
 static struct upstream_cfg cfg_noauth, cfg_auth;
 
 /* Runs the machine to completion (or error); reads return EAGAIN until
@@ -79,7 +78,8 @@ static void test_auth_and_leftover(void)
 	T_EQ_MEM(f.tx, want_greet, 4);
 	const uint8_t want_auth[] = { 1, 4, 'u', 's', 'e', 'r', 6, 's', 'e', 'c', 'r', 'e', 't' };
 	T_EQ_MEM(f.tx + 4, want_auth, sizeof(want_auth));
-	const uint8_t want_req[] = { 5, 1, 0, 3, 12, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 't', 'e', 's', 't', 1, 187 };
+	const uint8_t want_req[] = { 5,   1,   0,   3,   12,  'e', 'x', 'a', 'm', 'p',
+				     'l', 'e', '.', 't', 'e', 's', 't', 1,   187 };
 	T_EQ_MEM(f.tx + 4 + sizeof(want_auth), want_req, sizeof(want_req));
 	const uint8_t *extra;
 	size_t nx = upstream_socks5.leftover(st, &extra);
@@ -131,7 +131,9 @@ static void test_failures(void)
 		/* A failure is sticky: stepping again reads nothing more and
 		 * says the same. */
 		struct fake_stream more = { .rx = refused, .rx_len = sizeof(refused) };
-		struct stream io2 = { .read = fake_stream_read, .write = fake_stream_write, .ctx = &more };
+		struct stream io2 = { .read = fake_stream_read,
+				      .write = fake_stream_write,
+				      .ctx = &more };
 
 		T_EQ_INT(upstream_socks5.step(st, &io2), -ECONNRESET);
 		T_EQ_INT(more.tx_len, 0);

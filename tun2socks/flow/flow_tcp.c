@@ -50,15 +50,17 @@
 /* Order matters: every state before FS_RELAY counts as "not yet open"
  * (a failure there is counted as failed, not reset). */
 enum flow_state {
-	FS_ROUTING, FS_RESOLVING, FS_CONNECTING, FS_RELAY,
+	FS_ROUTING,
+	FS_RESOLVING,
+	FS_CONNECTING,
+	FS_RELAY,
 	FS_DROP, /* REJECT-DROP: swallow everything, say nothing, then vanish */
 	FS_DEAD
 };
 
 static const char *const flow_state_name[] = {
-	[FS_ROUTING] = "ROUTING", [FS_RESOLVING] = "RESOLVING",
-	[FS_CONNECTING] = "CONNECTING", [FS_RELAY] = "RELAY",
-	[FS_DROP] = "DROP", [FS_DEAD] = "DEAD",
+	[FS_ROUTING] = "ROUTING", [FS_RESOLVING] = "RESOLVING", [FS_CONNECTING] = "CONNECTING",
+	[FS_RELAY] = "RELAY",     [FS_DROP] = "DROP",           [FS_DEAD] = "DEAD",
 };
 
 /* How long a REJECT-DROP connection is held before it is forgotten
@@ -68,8 +70,8 @@ static const char *const flow_state_name[] = {
 
 struct flow_tcp {
 	struct flow_tcp_ctx *ctx;
-	struct list_node link;         /* on ctx->live until DEAD */
-	struct reaper_node rnode;      /* once released */
+	struct list_node link;    /* on ctx->live until DEAD */
+	struct reaper_node rnode; /* once released */
 	uint64_t id;
 	unsigned refs;
 	enum flow_state state;
@@ -80,21 +82,21 @@ struct flow_tcp {
 	 * handle that watches its socket (upstream_conn.h: the caller polls). */
 	struct upstream_conn *up;
 	bool poll_open;
-	bool dirty;           /* on ctx->dirty (holds a reference) */
+	bool dirty; /* on ctx->dirty (holds a reference) */
 	struct flow_tcp *dirty_next;
-	bool reset_upstream;  /* close `closing` with an RST */
+	bool reset_upstream;           /* close `closing` with an RST */
 	struct upstream_conn *closing; /* its poll handle is being closed */
-	bool retry_direct;    /* once that close is done: next DIRECT address */
-	int poll_events;      /* events requested from libuv now */
+	bool retry_direct;             /* once that close is done: next DIRECT address */
+	int poll_events;               /* events requested from libuv now */
 	uv_poll_t poll;
-	bool in_accept;       /* inside flow_tcp_accept: never abort pcb here */
-	int accept_ret;       /* what flow_tcp_accept returns to the stack */
+	bool in_accept; /* inside flow_tcp_accept: never abort pcb here */
+	int accept_ret; /* what flow_tcp_accept returns to the stack */
 	uint64_t t_start, t_last;
 	ip_addr_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
-	char *domain;         /* the name dst_ip stands for, or NULL */
-	bool pinned;          /* owes dns_intercept_flow_done(dst_ip) */
-	bool routed;          /* route is valid and route.hold owed back */
+	char *domain; /* the name dst_ip stands for, or NULL */
+	bool pinned;  /* owes dns_intercept_flow_done(dst_ip) */
+	bool routed;  /* route is valid and route.hold owed back */
 	struct route route;
 	/* DIRECT: the addresses to try, only while connecting (an idle
 	 * flow holds none). */
@@ -118,8 +120,7 @@ static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb);
 static void flow_on_err(void *arg, err_t err);
 static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail);
 static void flow_finish(struct flow_tcp *f);
-static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why,
-			 const char *detail);
+static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why, const char *detail);
 static void flow_detach_pcb(struct flow_tcp *f);
 static void flow_end(struct flow_tcp *f, bool reset);
 static void flow_close_upstream(struct flow_tcp *f, bool reset);
@@ -175,8 +176,7 @@ static void flow_set_state(struct flow_tcp *f, enum flow_state next)
 static int flow_name(struct flow_tcp *f, bool *fake)
 {
 	char name[256];
-	int r = dns_intercept_flow_name(f->ctx->dns, &f->dst_ip, name, sizeof(name),
-					&f->pinned);
+	int r = dns_intercept_flow_name(f->ctx->dns, &f->dst_ip, name, sizeof(name), &f->pinned);
 
 	*fake = f->pinned;
 	if (r == -ENOENT)
@@ -224,8 +224,11 @@ int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb)
 		 * (RST), so the flow lets go of it first. */
 		flow_detach_pcb(f);
 		f->rl.pcb = NULL;
-		flow_abort(f, r == -ESTALE ? "fake address with no name (a DNS answer kept "
-					     "past the pool's reuse)" : "out of memory", NULL);
+		flow_abort(f,
+			   r == -ESTALE ? "fake address with no name (a DNS answer kept "
+					  "past the pool's reuse)"
+					: "out of memory",
+			   NULL);
 		return r;
 	}
 	q.src = &f->src_ip;
@@ -235,7 +238,7 @@ int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb)
 	q.domain = f->domain;
 	q.dst_is_fake = fake;
 	f->state = FS_ROUTING; /* the first state: nothing to log yet */
-	f->refs++; /* held by the decision until flow_on_routed */
+	f->refs++;             /* held by the decision until flow_on_routed */
 	r = ctx->route.decide(ctx->route.ctx, &q, &f->route, flow_on_routed, f);
 	if (r == -EINPROGRESS)
 		return 0;
@@ -296,7 +299,8 @@ static void flow_go(struct flow_tcp *f)
 				return;
 			}
 			f->refs++; /* held by the lookup until its callback */
-			r = resolver_lookup(f->ctx->resolver, rt->target.u.domain, flow_on_lookup, f);
+			r = resolver_lookup(f->ctx->resolver, rt->target.u.domain, flow_on_lookup,
+					    f);
 			if (r < 0) {
 				flow_release(f);
 				flow_abort(f, "cannot resolve the name", strerror(-r));
@@ -332,8 +336,8 @@ static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage 
 		return;
 	}
 	if (status < 0) {
-		flow_abort(f, "cannot resolve the name", status == -ENOENT ? "no address"
-									  : strerror(-status));
+		flow_abort(f, "cannot resolve the name",
+			   status == -ENOENT ? "no address" : strerror(-status));
 		flow_release(f);
 		return;
 	}
@@ -388,7 +392,7 @@ static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char
 		.up = rt->action == ROUTE_PROXY ? rt->up : NULL,
 		.target = &rt->target,
 		.addr = (const struct sockaddr *)sa,
-		.addr_len = sa == NULL ? 0
+		.addr_len = sa == NULL                 ? 0
 			    : sa->ss_family == AF_INET ? sizeof(struct sockaddr_in)
 						       : sizeof(struct sockaddr_in6),
 	};
@@ -669,8 +673,7 @@ static void flow_on_err(void *arg, err_t err)
 
 	/* lwIP already freed the pcb. */
 	f->rl.pcb = NULL;
-	flow_abort(f, err == ERR_RST ? "client reset the connection"
-				     : "client connection lost",
+	flow_abort(f, err == ERR_RST ? "client reset the connection" : "client connection lost",
 		   NULL);
 }
 
@@ -714,16 +717,15 @@ static void flow_finish(struct flow_tcp *f)
 	flow_end(f, false);
 }
 
-static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why,
-			 const char *detail)
+static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why, const char *detail)
 {
 	char desc[1200];
 	double secs = (double)(uv_now(f->ctx->loop) - f->t_start) / 1000.0;
 
 	if (why == NULL) {
-		log_info("flow#%" PRIu64 " %s %s up %" PRIu64 " B down %" PRIu64 " B %.2f s",
-			 f->id, verb, flow_desc(f, desc, sizeof(desc)), f->rl.bytes_up,
-			 f->rl.bytes_down, secs);
+		log_info("flow#%" PRIu64 " %s %s up %" PRIu64 " B down %" PRIu64 " B %.2f s", f->id,
+			 verb, flow_desc(f, desc, sizeof(desc)), f->rl.bytes_up, f->rl.bytes_down,
+			 secs);
 	} else {
 		log_info("flow#%" PRIu64 " %s %s up %" PRIu64 " B down %" PRIu64
 			 " B %.2f s: %s%s%s",

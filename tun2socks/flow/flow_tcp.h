@@ -27,40 +27,41 @@ struct resolver;
 
 struct flow_stats {
 	uint64_t accepted;
-	uint64_t closed;      /* both sides finished cleanly */
-	uint64_t failed;      /* upstream connect/handshake failed */
-	uint64_t reset;       /* reset by either side or timed out */
-	uint64_t rejected;    /* REJECT / REJECT-DROP by a rule */
-	uint64_t bytes_up;    /* client -> upstream */
-	uint64_t bytes_down;  /* upstream -> client */
+	uint64_t closed;     /* both sides finished cleanly */
+	uint64_t failed;     /* upstream connect/handshake failed */
+	uint64_t reset;      /* reset by either side or timed out */
+	uint64_t rejected;   /* REJECT / REJECT-DROP by a rule */
+	uint64_t bytes_up;   /* client -> upstream */
+	uint64_t bytes_down; /* upstream -> client */
 };
 
 /* Shared by every flow; owned by the daemon, lives as long as the loop. */
 struct flow_tcp_ctx {
 	uv_loop_t *loop;
-	struct route_ops route;      /* decides each flow's upstream */
+	struct route_ops route; /* decides each flow's upstream */
 	struct sock_opts sock;
-	struct dns_intercept *dns;   /* names for fake/remembered addresses */
-	struct resolver *resolver;   /* DIRECT to a name */
+	struct dns_intercept *dns; /* names for fake/remembered addresses */
+	struct resolver *resolver; /* DIRECT to a name */
 	uint64_t connect_timeout_ms;
-	uint64_t idle_timeout_ms;    /* 0: never */
+	uint64_t idle_timeout_ms; /* 0: never */
 	/* Scratch for the relays' upstream reads (relay.h). One loop thread,
 	 * so one buffer serves every flow: bytes never stay in it across
 	 * callbacks. */
 	uint8_t *buf;
 	size_t buf_cap;
-	struct list_node live;       /* live flows, newest first */
+	struct list_node live; /* live flows, newest first */
 	/* Flows that received client data during the current TUN drain;
 	 * flow_tcp_ctx_flush() writes each one's queue upstream once, so a burst
 	 * of segments costs one writev instead of one per segment. */
 	struct flow_tcp *dirty;
-	struct reaper reaper;        /* frees released flows */
+	struct reaper reaper; /* frees released flows */
 	uint64_t next_id;
 	unsigned live_count;
 	struct flow_stats stats;
 };
 
-T2S_MUST_CHECK int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop, const struct route_ops *route);
+T2S_MUST_CHECK int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop,
+				     const struct route_ops *route);
 /* Resets every live flow (both sides) and closes the reaper; the loop must
  * run on until its handles are closed. */
 void flow_tcp_ctx_shutdown(struct flow_tcp_ctx *ctx);

@@ -47,13 +47,18 @@
  * through session_set_state(), which logs "udp#3 CONNECTING -> READY". Order
  * matters: the states before READY are still setting up. */
 enum session_state {
-	SESSION_ROUTING, SESSION_RESOLVING, SESSION_CONNECTING, SESSION_READY, SESSION_BLOCKED, SESSION_DEAD
+	SESSION_ROUTING,
+	SESSION_RESOLVING,
+	SESSION_CONNECTING,
+	SESSION_READY,
+	SESSION_BLOCKED,
+	SESSION_DEAD
 };
 
 static const char *const session_state_name[] = {
-	[SESSION_ROUTING] = "ROUTING", [SESSION_RESOLVING] = "RESOLVING",
+	[SESSION_ROUTING] = "ROUTING",       [SESSION_RESOLVING] = "RESOLVING",
 	[SESSION_CONNECTING] = "CONNECTING", [SESSION_READY] = "READY",
-	[SESSION_BLOCKED] = "BLOCKED", [SESSION_DEAD] = "DEAD",
+	[SESSION_BLOCKED] = "BLOCKED",       [SESSION_DEAD] = "DEAD",
 };
 
 #define BUCKETS 1024
@@ -71,9 +76,9 @@ static const char *const session_state_name[] = {
 #define SESSION_NAMED_MAX 8
 
 struct session_named {
-	ip_addr_t addr;  /* what the client sent to */
+	ip_addr_t addr; /* what the client sent to */
 	uint16_t port;
-	bool pinned;     /* owes dns_intercept_flow_done() */
+	bool pinned; /* owes dns_intercept_flow_done() */
 	char *name;
 	/* DIRECT: the name's address, once resolved (port included). */
 	bool resolving, resolved;
@@ -82,16 +87,16 @@ struct session_named {
 
 struct pending {
 	struct socks5_addr dst;
-	ip_addr_t ip;    /* what the client sent to (for REJECT's ICMP) */
+	ip_addr_t ip; /* what the client sent to (for REJECT's ICMP) */
 	uint16_t port;
 	struct pbuf *p;
 };
 
 struct udp_session {
 	struct flow_udp_ctx *u;
-	struct udp_session *hnext;          /* hash chain */
-	struct list_node lru;               /* on u->lru while not DEAD */
-	struct reaper_node rnode;       /* once released */
+	struct udp_session *hnext; /* hash chain */
+	struct list_node lru;      /* on u->lru while not DEAD */
+	struct reaper_node rnode;  /* once released */
 	uint64_t id;
 	unsigned refs;
 	enum session_state state;
@@ -107,10 +112,10 @@ struct udp_session {
 	int ctl_events;
 	struct pending *pend;
 	unsigned n_pend;
-	bool dns_only;                  /* every datagram so far went to port 53 */
+	bool dns_only; /* every datagram so far went to port 53 */
 	struct session_named named[SESSION_NAMED_MAX];
 	unsigned n_named;
-	bool routed;                    /* route valid, route.hold owed back */
+	bool routed; /* route valid, route.hold owed back */
 	struct route route;
 	uint64_t t_start, t_last;
 	uint64_t up_b, down_b, up_n, down_n;
@@ -120,19 +125,19 @@ struct flow_udp_ctx {
 	uv_loop_t *loop;
 	struct stack *stack;
 	struct route_ops route;
-	struct resolver *resolver;      /* DIRECT datagrams to names */
+	struct resolver *resolver; /* DIRECT datagrams to names */
 	struct sock_opts sock;
 	struct flow_udp_config cfg;
 	struct udp_session *buckets[BUCKETS];
-	struct list_node lru;           /* live sessions, least recently used first */
+	struct list_node lru; /* live sessions, least recently used first */
 	unsigned count;
 	uint64_t next_id;
-	uint64_t refused_until;         /* loop ms; 0 = proxy not known to refuse */
+	uint64_t refused_until; /* loop ms; 0 = proxy not known to refuse */
 	bool warned_refused;
 	uv_timer_t sweep;
-	struct reaper reaper;           /* frees released sessions */
-	uint8_t *buf;                   /* one datagram, header included */
-	struct dns_intercept *dns;      /* names of fake/remembered addresses */
+	struct reaper reaper;      /* frees released sessions */
+	uint8_t *buf;              /* one datagram, header included */
+	struct dns_intercept *dns; /* names of fake/remembered addresses */
 	struct flow_udp_stats stats;
 };
 
@@ -154,8 +159,8 @@ void flow_udp_config_defaults(struct flow_udp_config *cfg)
  * something: an IPv4 ip_addr_t leaves the rest of its union unset. */
 static unsigned session_hash(const ip_addr_t *a, uint16_t port)
 {
-	const void *b = IP_IS_V6(a) ? (const void *)ip_2_ip6(a)->addr
-				    : (const void *)&ip_2_ip4(a)->addr;
+	const void *b =
+		IP_IS_V6(a) ? (const void *)ip_2_ip6(a)->addr : (const void *)&ip_2_ip4(a)->addr;
 
 	return hash_fnv1a(b, IP_IS_V6(a) ? 16 : 4, HASH_FNV1A_BASIS ^ port) % BUCKETS;
 }
@@ -241,12 +246,11 @@ static void session_end(struct udp_session *s, const char *why, const char *deta
 	log_info("udp#%" PRIu64 " closed %s%s via %s%s%s [%s] up %" PRIu64 " B (%" PRIu64
 		 " datagrams) down %" PRIu64 " B (%" PRIu64 " datagrams) %.2f s: %s%s%s",
 		 s->id, addr_ep_str(&s->client, s->cport, c, sizeof(c)), names,
-		 s->routed ? s->route.via : "(undecided)",
-		 s->routed && s->route.up ? " " : "",
+		 s->routed ? s->route.via : "(undecided)", s->routed && s->route.up ? " " : "",
 		 s->routed && s->route.up ? s->route.up->server_str : "",
-		 s->routed ? s->route.rule : "", s->up_b, s->up_n, s->down_b,
-		 s->down_n, (double)(uv_now(u->loop) - s->t_start) / 1000.0, why,
-		 detail ? ": " : "", detail ? detail : "");
+		 s->routed ? s->route.rule : "", s->up_b, s->up_n, s->down_b, s->down_n,
+		 (double)(uv_now(u->loop) - s->t_start) / 1000.0, why, detail ? ": " : "",
+		 detail ? detail : "");
 	session_set_state(s, SESSION_DEAD);
 	if (s->routed) {
 		u->route.release(u->route.ctx, s->route.hold);
@@ -290,7 +294,7 @@ static void session_end(struct udp_session *s, const char *why, const char *deta
 /* Sends hdr (hlen bytes, may be 0) then p's data as one datagram, to `to`
  * (NULL: the connected peer), and counts it. */
 static void session_sendmsg(struct udp_session *s, const void *hdr, size_t hlen, void *to,
-		       socklen_t tolen, const struct pbuf *p)
+			    socklen_t tolen, const struct pbuf *p)
 {
 	struct iovec iov[16];
 	struct msghdr mh = { .msg_iov = iov, .msg_name = to, .msg_namelen = tolen };
@@ -333,14 +337,16 @@ static void session_send(struct udp_session *s, const struct socks5_addr *dst, s
 
 /* A datagram of a BLOCKED session: REJECT answers ICMP port unreachable
  * (as a closed port would), REJECT-DROP and a refusing proxy say nothing. */
-static void session_reject(struct udp_session *s, const ip_addr_t *dst, uint16_t dport, struct pbuf *p)
+static void session_reject(struct udp_session *s, const ip_addr_t *dst, uint16_t dport,
+			   struct pbuf *p)
 {
 	s->u->stats.dropped_rejected++;
 	if (s->routed && s->route.action == ROUTE_REJECT)
 		stack_udp_unreachable(s->u->stack, &s->client, s->cport, dst, dport, p);
 }
 
-static struct session_named *session_named_find(struct udp_session *s, const char *name, uint16_t port)
+static struct session_named *session_named_find(struct udp_session *s, const char *name,
+						uint16_t port)
 {
 	for (unsigned i = 0; i < s->n_named; i++)
 		if (s->named[i].port == port && strcmp(s->named[i].name, name) == 0)
@@ -349,7 +355,7 @@ static struct session_named *session_named_find(struct udp_session *s, const cha
 }
 
 static void session_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
-				size_t n);
+				     size_t n);
 static void session_flush_pending(struct udp_session *s);
 
 /* A dual-stack socket takes both families: IPv4 goes as ::ffff:a.b.c.d. */
@@ -381,7 +387,8 @@ static void session_send_direct(struct udp_session *s, const struct socks5_addr 
 			if (nm != NULL && !nm->resolving && u->resolver != NULL) {
 				nm->resolving = true;
 				s->refs++; /* held by the lookup */
-				if (resolver_lookup(u->resolver, nm->name, session_on_direct_lookup, s) < 0) {
+				if (resolver_lookup(u->resolver, nm->name, session_on_direct_lookup,
+						    s) < 0) {
 					nm->resolving = false;
 					session_release(s);
 				}
@@ -397,7 +404,7 @@ static void session_send_direct(struct udp_session *s, const struct socks5_addr 
 }
 
 static void session_on_direct_lookup(void *arg, int status, const struct sockaddr_storage *addrs,
-				size_t n)
+				     size_t n)
 {
 	struct udp_session *s = arg;
 
@@ -543,7 +550,8 @@ static void session_refused(struct udp_session *s, const char *why)
 
 	u->refused_until = uv_now(u->loop) + REFUSED_BACKOFF_MS;
 	if (!u->warned_refused) {
-		log_warn("proxy %s does not relay UDP (%s); UDP flows are dropped, TCP is unaffected",
+		log_warn("proxy %s does not relay UDP (%s); UDP flows are dropped, TCP is "
+			 "unaffected",
 			 s->route.up->server_str, why);
 		u->warned_refused = true;
 	}
@@ -601,7 +609,8 @@ static void session_on_ctl(uv_poll_t *h, int status, int events)
  * reply's port (and, for a reply from a name, that name). NULL when the
  * session sent no name to that port: then the reply's own address is
  * the right source (full cone). */
-static struct session_named *session_named_reply(struct udp_session *s, const struct socks5_addr *from)
+static struct session_named *session_named_reply(struct udp_session *s,
+						 const struct socks5_addr *from)
 {
 	for (unsigned i = 0; i < s->n_named; i++) {
 		struct session_named *nm = &s->named[i];
@@ -662,7 +671,7 @@ static void session_deliver(struct udp_session *s, const uint8_t *buf, size_t le
 
 /* A datagram to a DIRECT session's socket from `from`. */
 static void session_deliver_direct(struct udp_session *s, const struct sockaddr_in6 *from,
-			      const uint8_t *buf, size_t len)
+				   const uint8_t *buf, size_t len)
 {
 	struct flow_udp_ctx *u = s->u;
 	uint16_t port = ntohs(from->sin6_port);
@@ -750,7 +759,8 @@ static void session_on_udp(uv_poll_t *h, int status, int events)
 
 /* ---- input from the TUN ------------------------------------------------- */
 
-static struct udp_session *session_create(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport)
+static struct udp_session *session_create(struct flow_udp_ctx *u, const ip_addr_t *src,
+					  uint16_t sport)
 {
 	struct udp_session *s, *oldest = session_oldest(u);
 	unsigned b;
@@ -810,7 +820,10 @@ static int session_start_proxy(struct udp_session *s)
 		socks5_addr_from_ipv4(&any, (const uint8_t[4]){ 0 }, 0);
 	snprintf(name, sizeof(name), "udp#%" PRIu64, s->id);
 	spec = (struct upstream_conn_spec){
-		.name = name, .sock = &u->sock, .up = up, .proto = &upstream_socks5_udp,
+		.name = name,
+		.sock = &u->sock,
+		.up = up,
+		.proto = &upstream_socks5_udp,
 		.target = &any,
 	};
 	r = upstream_conn_open(&spec, &s->ctl, why, sizeof(why));
@@ -852,7 +865,8 @@ static int session_start_direct(struct udp_session *s)
 	s->refs++;
 	uv_poll_start(&s->udp_poll, UV_READABLE, session_on_udp);
 	if (s->n_pend > 0 && s->pend[0].dst.atyp == SOCKS5_ATYP_DOMAIN && u->resolver != NULL) {
-		struct session_named *nm = session_named_find(s, s->pend[0].dst.u.domain, s->pend[0].dst.port);
+		struct session_named *nm =
+			session_named_find(s, s->pend[0].dst.u.domain, s->pend[0].dst.port);
 
 		if (nm != NULL && !nm->resolved) {
 			/* The queue waits for the first name's address. */
@@ -911,10 +925,16 @@ static void session_route(struct udp_session *s, const ip_addr_t *dst, uint16_t 
 {
 	struct flow_udp_ctx *u = s->u;
 	struct route_query q = {
-		.udp = true, .src = &s->client, .src_port = s->cport, .dst = dst,
-		.dst_port = dport, .dst_is_fake = fake,
+		.udp = true,
+		.src = &s->client,
+		.src_port = s->cport,
+		.dst = dst,
+		.dst_port = dport,
+		.dst_is_fake = fake,
 		.domain = s->n_named > 0 && s->named[0].port == dport &&
-				  ip_addr_eq(&s->named[0].addr, dst) ? s->named[0].name : NULL,
+					  ip_addr_eq(&s->named[0].addr, dst)
+				  ? s->named[0].name
+				  : NULL,
 	};
 	int r;
 
@@ -929,7 +949,7 @@ static void session_route(struct udp_session *s, const ip_addr_t *dst, uint16_t 
  * s->named), else the address. -ESTALE for a fake address nobody maps
  * (the datagram is dropped: sending it to the fake address is useless). */
 static int session_target(struct udp_session *s, const ip_addr_t *dst, uint16_t dport,
-		     struct socks5_addr *t)
+			  struct socks5_addr *t)
 {
 	struct session_named cur = { .port = dport };
 	char name[256];
@@ -1063,9 +1083,11 @@ static void session_on_sweep(uv_timer_t *h)
 
 		if (s->state < SESSION_READY) {
 			if (now - s->t_start >= u->cfg.connect_timeout_ms)
-				session_end(s, s->state == SESSION_ROUTING ? "timed out resolving for the rules"
-								 : "timed out associating with the proxy",
-				       NULL);
+				session_end(s,
+					    s->state == SESSION_ROUTING
+						    ? "timed out resolving for the rules"
+						    : "timed out associating with the proxy",
+					    NULL);
 			continue;
 		}
 		/* DNS-only sessions get the shorter of the two timeouts. */

@@ -32,10 +32,10 @@ struct stack;
 struct flow_udp_ctx;
 
 struct flow_udp_config {
-	uint64_t idle_ms;        /* default 60 s */
-	uint64_t dns_idle_ms;    /* sessions that only talked to port 53: 10 s */
-	unsigned max_sessions;   /* oldest idle session evicted beyond this */
-	unsigned max_pending;    /* datagrams queued while associating */
+	uint64_t idle_ms;      /* default 60 s */
+	uint64_t dns_idle_ms;  /* sessions that only talked to port 53: 10 s */
+	unsigned max_sessions; /* oldest idle session evicted beyond this */
+	unsigned max_pending;  /* datagrams queued while associating */
 	uint64_t connect_timeout_ms;
 };
 
@@ -43,19 +43,20 @@ struct flow_udp_stats {
 	uint64_t sessions;
 	uint64_t dgrams_up, dgrams_down;
 	uint64_t bytes_up, bytes_down;
-	uint64_t dropped_frag;       /* replies with FRAG != 0 */
-	uint64_t dropped_pending;    /* queue full while associating */
-	uint64_t dropped_refused;    /* proxy does not do UDP */
-	uint64_t dropped_rejected;   /* REJECT / REJECT-DROP rules */
-	uint64_t dropped_other;      /* malformed reply, unroutable, send error */
+	uint64_t dropped_frag;     /* replies with FRAG != 0 */
+	uint64_t dropped_pending;  /* queue full while associating */
+	uint64_t dropped_refused;  /* proxy does not do UDP */
+	uint64_t dropped_rejected; /* REJECT / REJECT-DROP rules */
+	uint64_t dropped_other;    /* malformed reply, unroutable, send error */
 	uint64_t evicted;
 };
 
 void flow_udp_config_defaults(struct flow_udp_config *cfg);
 
 T2S_MUST_CHECK int flow_udp_ctx_create(uv_loop_t *loop, struct stack *stack,
-			const struct route_ops *route, const struct sock_opts *sock,
-			const struct flow_udp_config *cfg, struct flow_udp_ctx **out);
+				       const struct route_ops *route, const struct sock_opts *sock,
+				       const struct flow_udp_config *cfg,
+				       struct flow_udp_ctx **out);
 /* Ends every session and closes the context's handles; the loop must run
  * on until they are closed, then flow_udp_ctx_destroy(). */
 void flow_udp_ctx_shutdown(struct flow_udp_ctx *u);

@@ -38,24 +38,24 @@ struct tcp_pcb;
 /* The owner reads the fields; only relay_*() writes them, except pcb,
  * which the owner clears when lwIP freed the pcb or the owner let go. */
 struct relay {
-	struct tcp_pcb *pcb;  /* the client; NULL once gone */
-	struct stream up;     /* the upstream, from relay_start() on */
+	struct tcp_pcb *pcb; /* the client; NULL once gone */
+	struct stream up;    /* the upstream, from relay_start() on */
 	bool started;
-	uint8_t *buf;         /* scratch for upstream reads */
+	uint8_t *buf; /* scratch for upstream reads */
 	size_t buf_cap;
 	/* client -> upstream: ring of pbuf chains owned by the relay. */
 	struct pbuf **q;
 	uint32_t q_head, q_len, q_cap;
-	uint32_t q_off;       /* bytes of q[q_head] already written */
+	uint32_t q_off; /* bytes of q[q_head] already written */
 	/* upstream -> client bytes lwIP could not take yet. */
 	uint8_t *pend;
 	uint32_t pend_len, pend_off;
-	bool client_eof;      /* the client sent FIN */
-	bool up_eof;          /* the upstream sent EOF */
-	bool up_shut;         /* we ended our direction upstream */
-	bool client_shut;     /* our FIN to the client is queued in lwIP */
-	uint64_t bytes_up;    /* client -> upstream, accepted by the upstream */
-	uint64_t bytes_down;  /* upstream -> client, read from the upstream */
+	bool client_eof;     /* the client sent FIN */
+	bool up_eof;         /* the upstream sent EOF */
+	bool up_shut;        /* we ended our direction upstream */
+	bool client_shut;    /* our FIN to the client is queued in lwIP */
+	uint64_t bytes_up;   /* client -> upstream, accepted by the upstream */
+	uint64_t bytes_down; /* upstream -> client, read from the upstream */
 };
 
 void relay_init(struct relay *r, struct tcp_pcb *pcb, uint8_t *buf, size_t buf_cap);
