@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static struct prefix P(const char *s)
+static struct prefix pfx(const char *s)
 {
 	struct prefix p;
 
@@ -22,9 +22,9 @@ static struct prefix P(const char *s)
 
 static void test_parse_format(void)
 {
-	static const char *const good[] = { "0.0.0.0/0",     "10.0.0.0/8",   "192.0.2.1/32",
-					    "::/0",          "2001:db8::/32", "fdfe:dcba:9876::/126",
-					    "8000::/1",      "::1/128" };
+	static const char *const good[] = { "0.0.0.0/0", "10.0.0.0/8",    "192.0.2.1/32",
+					    "::/0",      "2001:db8::/32", "fdfe:dcba:9876::/126",
+					    "8000::/1",  "::1/128" };
 	struct prefix p;
 	char buf[PREFIX_STRLEN];
 
@@ -46,17 +46,19 @@ static void test_parse_format(void)
 	T_EQ_INT(prefix_parse("fdfe:dcba:9876::1/126", true, &p), 0);
 	prefix_format(&p, buf, sizeof(buf));
 	T_EQ_STR(buf, "fdfe:dcba:9876::/126");
-	static const char *const bad[] = { "",        "/8",        "10.0.0.0/",   "10.0.0.0/33",
-					   "::/129",  "10.0.0/8",  "10.0.0.0/-1", "10.0.0.0/8x",
-					   "x/8",     "10.0.0.0/0008", "1.2.3.4 /8", "::/ 1" };
+	static const char *const bad[] = {
+		"",           "/8",          "10.0.0.0/",   "10.0.0.0/33", "::/129",
+		"10.0.0/8",   "10.0.0.0/-1", "10.0.0.0/8x", "x/8",         "10.0.0.0/0008",
+		"1.2.3.4 /8", "::/ 1"
+	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		T_EQ_INT(prefix_parse(bad[i], true, &p), -EINVAL);
 }
 
 static void test_contains(void)
 {
-	struct prefix a = P("10.0.0.0/8"), b = P("10.1.0.0/16"), c = P("11.0.0.0/8");
-	struct prefix any4 = P("0.0.0.0/0"), any6 = P("::/0"), v6 = P("2001:db8::/32");
+	struct prefix a = pfx("10.0.0.0/8"), b = pfx("10.1.0.0/16"), c = pfx("11.0.0.0/8");
+	struct prefix any4 = pfx("0.0.0.0/0"), any6 = pfx("::/0"), v6 = pfx("2001:db8::/32");
 
 	T_CHECK(prefix_contains(&a, &b));
 	T_CHECK(!prefix_contains(&b, &a));
@@ -90,22 +92,22 @@ static void test_subtract_examples(void)
 	int n;
 
 	/* 0/0 minus one host: 32 prefixes, one per length, in order */
-	struct prefix in4 = P("0.0.0.0/0"), host = P("192.0.2.10/32");
+	struct prefix in4 = pfx("0.0.0.0/0"), host = pfx("192.0.2.10/32");
 	n = prefix_subtract(AF_INET, &in4, 1, &host, 1, out, 300);
 	T_EQ_INT(n, 32);
 	fmt_all(out, 3, buf, sizeof(buf));
 	T_EQ_STR(buf, "0.0.0.0/1 128.0.0.0/2 192.0.0.0/23");
 	/* nothing to subtract: the input, normalized */
-	struct prefix two[] = { P("10.0.0.0/8"), P("10.1.0.0/16"), P("0.0.0.0/1") };
+	struct prefix two[] = { pfx("10.0.0.0/8"), pfx("10.1.0.0/16"), pfx("0.0.0.0/1") };
 	n = prefix_subtract(AF_INET, two, 3, NULL, 0, out, 300);
 	fmt_all(out, n, buf, sizeof(buf));
 	T_EQ_STR(buf, "0.0.0.0/1");
 	/* an exclusion covering the input: nothing left */
-	struct prefix small = P("10.1.2.0/24"), big = P("10.0.0.0/8");
+	struct prefix small = pfx("10.1.2.0/24"), big = pfx("10.0.0.0/8");
 	T_EQ_INT(prefix_subtract(AF_INET, &small, 1, &big, 1, out, 300), 0);
 	/* the other family is ignored on both sides */
-	struct prefix mixed_in[] = { P("::/0"), P("10.0.0.0/8") };
-	struct prefix mixed_ex[] = { P("10.128.0.0/9"), P("::/1") };
+	struct prefix mixed_in[] = { pfx("::/0"), pfx("10.0.0.0/8") };
+	struct prefix mixed_ex[] = { pfx("10.128.0.0/9"), pfx("::/1") };
 	n = prefix_subtract(AF_INET, mixed_in, 2, mixed_ex, 2, out, 300);
 	fmt_all(out, n, buf, sizeof(buf));
 	T_EQ_STR(buf, "10.0.0.0/9");
@@ -113,7 +115,7 @@ static void test_subtract_examples(void)
 	fmt_all(out, n, buf, sizeof(buf));
 	T_EQ_STR(buf, "8000::/1");
 	/* the default set: 0/0 minus multicast and the limited broadcast */
-	struct prefix mc[] = { P("224.0.0.0/4"), P("255.255.255.255/32") };
+	struct prefix mc[] = { pfx("224.0.0.0/4"), pfx("255.255.255.255/32") };
 	n = prefix_subtract(AF_INET, &in4, 1, mc, 2, out, 300);
 	fmt_all(out, n, buf, sizeof(buf));
 	T_EQ_STR(buf, "0.0.0.0/1 128.0.0.0/2 192.0.0.0/3 240.0.0.0/5 248.0.0.0/6 252.0.0.0/7 "
@@ -127,7 +129,7 @@ static void test_subtract_examples(void)
 	/* too small an output */
 	T_EQ_INT(prefix_subtract(AF_INET, &in4, 1, &host, 1, out, 31), -ENOBUFS);
 	/* v6: ::/0 minus one /128 */
-	struct prefix in6 = P("::/0"), h6 = P("2001:db8::1/128");
+	struct prefix in6 = pfx("::/0"), h6 = pfx("2001:db8::1/128");
 	T_EQ_INT(prefix_subtract(AF_INET6, &in6, 1, &h6, 1, out, 300), 128);
 }
 
@@ -181,7 +183,8 @@ static void test_subtract_random(void)
 		for (int k = 0; k < 300; k++) {
 			/* probes near the interesting addresses, and anywhere */
 			const struct prefix *near = k % 3 == 0 ? &in[(size_t)k % ni]
-						    : ne ? &ex[(size_t)k % ne] : &in[0];
+						    : ne       ? &ex[(size_t)k % ne]
+							       : &in[0];
 			uint8_t a[16];
 
 			for (int i = 0; i < 16; i++)
@@ -192,7 +195,8 @@ static void test_subtract_random(void)
 				for (unsigned b = 0; b < keep; b++) {
 					uint8_t m = (uint8_t)(0x80u >> (b % 8));
 
-					a[b / 8] = (uint8_t)((a[b / 8] & ~m) | (near->addr[b / 8] & m));
+					a[b / 8] = (uint8_t)((a[b / 8] & ~m) |
+							     (near->addr[b / 8] & m));
 				}
 			}
 			prefix_make(&probe, family, a, prefix_max_len(family));

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static struct prefix P(const char *s)
+static struct prefix pfx(const char *s)
 {
 	struct prefix p;
 
@@ -21,9 +21,16 @@ static struct prefix P(const char *s)
 static struct route_plan_cfg base_cfg(void)
 {
 	struct route_plan_cfg c = {
-		.table = 2022, .rule_index = 9000, .tun_name = "tun0", .tun_ifindex = 7,
-		.has4 = true, .has6 = true, .tun4 = P("198.18.0.0/15"),
-		.tun6 = P("fdfe:dcba:9876::/126"), .dns_hijack = true, .has_mark = true,
+		.table = 2022,
+		.rule_index = 9000,
+		.tun_name = "tun0",
+		.tun_ifindex = 7,
+		.has4 = true,
+		.has6 = true,
+		.tun4 = pfx("198.18.0.0/15"),
+		.tun6 = pfx("fdfe:dcba:9876::/126"),
+		.dns_hijack = true,
+		.has_mark = true,
 		.mark = 0x2022,
 	};
 	return c;
@@ -39,7 +46,8 @@ static void plan_text(const struct route_plan *p, char *buf, size_t cap)
 	for (size_t i = 0; i < p->n && off < cap; i++) {
 		char line[ROUTE_TEXT_MAX];
 
-		if (p->obj[i].kind == ROUTE_OBJ_ROUTE && routes[p->obj[i].route.family == AF_INET6]++)
+		if (p->obj[i].kind == ROUTE_OBJ_ROUTE &&
+		    routes[p->obj[i].route.family == AF_INET6]++)
 			continue; /* the first route of each family stands for all */
 		route_text_format(&p->obj[i], line, sizeof(line));
 		off += (size_t)snprintf(buf + off, cap - off, "%s\n", line);
@@ -161,8 +169,8 @@ static void test_strict_no_v6(void)
 static void test_exclusions(void)
 {
 	struct route_plan_cfg c = base_cfg();
-	struct prefix ex[] = { P("192.0.2.10/32"), P("2001:db8::1/128"), P("10.0.0.0/8") };
-	struct prefix ra[] = { P("10.0.0.0/7"), P("2001:db8::/32") };
+	struct prefix ex[] = { pfx("192.0.2.10/32"), pfx("2001:db8::1/128"), pfx("10.0.0.0/8") };
+	struct prefix ra[] = { pfx("10.0.0.0/7"), pfx("2001:db8::/32") };
 	struct route_plan p;
 	char line[ROUTE_TEXT_MAX];
 
@@ -203,7 +211,7 @@ static void test_exclusions(void)
 	route_plan_free(&p);
 
 	/* nothing left to route */
-	struct prefix all[] = { P("0.0.0.0/0"), P("::/0") };
+	struct prefix all[] = { pfx("0.0.0.0/0"), pfx("::/0") };
 	char err[200] = "";
 	c.route_addr = NULL;
 	c.n_route_addr = 0;
@@ -283,20 +291,20 @@ static void test_text_errors(void)
 	static const char *const bad[] = {
 		"",
 		"rule",
-		"rule -4 pref 9000",                      /* no action */
+		"rule -4 pref 9000", /* no action */
 		"rule -5 pref 9000 nop",
 		"rule -4 pref x nop",
 		"rule -4 pref 9000 lookup 0",
-		"rule -4 pref 9000 nop goto 9010",        /* two actions */
-		"rule -4 pref 9000 from ::/0 nop",        /* the other family */
-		"rule -4 pref 9000 from 10.0.0.1/8 nop",  /* host bits */
+		"rule -4 pref 9000 nop goto 9010",       /* two actions */
+		"rule -4 pref 9000 from ::/0 nop",       /* the other family */
+		"rule -4 pref 9000 from 10.0.0.1/8 nop", /* host bits */
 		"rule -4 pref 9000 dport 0 nop",
 		"rule -4 pref 9000 dport 9-8 nop",
 		"rule -4 pref 9000 ipproto 256 nop",
 		"rule -4 pref 9000 iif 0123456789abcdef nop", /* 16 characters */
 		"rule -4 pref 9000 fwmark nop",
 		"rule -4 pref 9000 sometimes nop",
-		"route -4 table 2022 0.0.0.0/1",           /* a device route needs its device */
+		"route -4 table 2022 0.0.0.0/1", /* a device route needs its device */
 		"route -4 table 2022 unreachable",
 		"route -4 table 2022 unreachable 0.0.0.0/0 dev tun0",
 		"route -6 table 2022 0.0.0.0/0 dev tun0",

@@ -28,7 +28,7 @@ static size_t read_data(const char *name, uint8_t *buf, size_t cap)
 	return n;
 }
 
-static struct prefix P(const char *s)
+static struct prefix pfx(const char *s)
 {
 	struct prefix p;
 
@@ -87,7 +87,7 @@ static void test_route_bytes(void)
 	};
 	struct rtnl_route r = { .family = AF_INET, .type = RTNL_RT_UNICAST,
 				.scope = RTNL_SCOPE_LINK, .protocol = RTNL_PROTO_STATIC,
-				.table = 2022, .dst = P("128.0.0.0/1"), .oif = 5 };
+				.table = 2022, .dst = pfx("128.0.0.0/1"), .oif = 5 };
 	uint8_t buf[128];
 	int n = rtnl_route_msg(RTNL_NEWROUTE, RTNL_F_CREATE | RTNL_F_EXCL, 3, &r, buf, sizeof(buf));
 
@@ -260,8 +260,8 @@ static void test_roundtrip(void)
 	r.action = RTNL_ACT_GOTO;
 	r.priority = 9005;
 	r.goto_prio = 9010;
-	r.src = P("8000::/1");
-	r.dst = P("::/0");
+	r.src = pfx("8000::/1");
+	r.dst = pfx("::/0");
 	strcpy(r.iif, "lo");
 	roundtrip_rule(&r);
 
@@ -271,8 +271,8 @@ static void test_roundtrip(void)
 	r.invert = true;
 	r.priority = 1;
 	r.table = 100;
-	r.src = P("0.0.0.0/32");
-	r.dst = P("10.0.0.0/8");
+	r.src = pfx("0.0.0.0/32");
+	r.dst = pfx("10.0.0.0/8");
 	strcpy(r.oif, "eth0");
 	r.has_fwmark = true;
 	r.fwmark = 0x2022;
@@ -293,7 +293,7 @@ static void test_roundtrip(void)
 	rt.type = RTNL_RT_UNREACHABLE;
 	rt.protocol = RTNL_PROTO_STATIC;
 	rt.table = 70000;
-	rt.dst = P("2001:db8::/32");
+	rt.dst = pfx("2001:db8::/32");
 	rt.metric = 5;
 	n = rtnl_route_msg(RTNL_NEWROUTE, 0, 1, &rt, buf, sizeof(buf));
 	T_EQ_INT(rtnl_parse_next(buf, (size_t)n, &off, &rep), 1);

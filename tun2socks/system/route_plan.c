@@ -131,8 +131,8 @@ static const char *const fam_name[] = { [AF_INET] = "IPv4", [AF_INET6] = "IPv6" 
 /* Routes of family fam into table T: the routed set as device routes, or
  * unreachable ones when the TUN has no address of the family. Returns the
  * number of routes (0: nothing of fam is routed) or -errno. */
-static int plan_routes(const struct route_plan_cfg *c, int fam, struct route_plan *p,
-		       char *err, size_t errlen)
+static int plan_routes(const struct route_plan_cfg *c, int fam, struct route_plan *p, char *err,
+		       size_t errlen)
 {
 	struct prefix any, *in = NULL, *ex = NULL, *out = NULL;
 	size_t ni = 0, ne = 0;
@@ -267,8 +267,7 @@ static int plan_rules(const struct route_plan_cfg *c, int fam, struct route_plan
 	return 0;
 }
 
-int route_plan_build(const struct route_plan_cfg *c, struct route_plan *p, char *err,
-		     size_t errlen)
+int route_plan_build(const struct route_plan_cfg *c, struct route_plan *p, char *err, size_t errlen)
 {
 	static const int fams[] = { AF_INET, AF_INET6 };
 	uint32_t P = c->rule_index, N = P + ROUTE_PLAN_SPAN;
@@ -303,8 +302,9 @@ int route_plan_build(const struct route_plan_cfg *c, struct route_plan *p, char 
 		fam_on[i] = ret > 0;
 	}
 	if (!fam_on[0] && !fam_on[1]) {
-		set_err(err, errlen, "auto-route: nothing to route (the TUN has no address of a "
-				     "family route-address names, and strict-route is off)");
+		set_err(err, errlen,
+			"auto-route: nothing to route (the TUN has no address of a "
+			"family route-address names, and strict-route is off)");
 		ret = -EINVAL;
 		goto fail;
 	}

@@ -41,15 +41,15 @@ struct route_plan_cfg {
 	uint32_t rule_index; /* iproute2-rule-index: the first priority */
 	const char *tun_name;
 	uint32_t tun_ifindex;
-	bool has4, has6;           /* the TUN has an address of the family */
-	struct prefix tun4, tun6;  /* its prefixes */
-	bool strict;               /* block a family the TUN cannot carry */
+	bool has4, has6;          /* the TUN has an address of the family */
+	struct prefix tun4, tun6; /* its prefixes */
+	bool strict;              /* block a family the TUN cannot carry */
 	bool dns_hijack;
-	bool has_mark;             /* our own sockets' fwmark */
+	bool has_mark; /* our own sockets' fwmark */
 	uint32_t mark;
 	const struct prefix *route_addr; /* none: everything */
 	size_t n_route_addr;
-	const struct prefix *exclude;    /* route-exclude-address, proxy servers */
+	const struct prefix *exclude; /* route-exclude-address, proxy servers */
 	size_t n_exclude;
 	const struct uid_range *include_uid; /* none: every user */
 	size_t n_include_uid;

@@ -113,8 +113,10 @@ static const struct {
 	const char *name;
 	uint8_t type;
 } route_types[] = {
-	{ "unreachable", RTNL_RT_UNREACHABLE }, { "blackhole", RTNL_RT_BLACKHOLE },
-	{ "prohibit", RTNL_RT_PROHIBIT },       { "throw", RTNL_RT_THROW },
+	{ "unreachable", RTNL_RT_UNREACHABLE },
+	{ "blackhole", RTNL_RT_BLACKHOLE },
+	{ "prohibit", RTNL_RT_PROHIBIT },
+	{ "throw", RTNL_RT_THROW },
 };
 
 static void format_route(struct out *o, const struct route_obj *obj)

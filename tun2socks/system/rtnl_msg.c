@@ -119,8 +119,8 @@ static bool family_ok(int family)
 	return family == AF_INET || family == AF_INET6;
 }
 
-int rtnl_rule_msg(uint16_t type, uint16_t flags, uint32_t seq, const struct rtnl_rule *r,
-		  void *buf, size_t cap)
+int rtnl_rule_msg(uint16_t type, uint16_t flags, uint32_t seq, const struct rtnl_rule *r, void *buf,
+		  size_t cap)
 {
 	struct builder b = { .buf = buf, .cap = cap };
 	uint8_t *h;

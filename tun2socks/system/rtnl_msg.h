@@ -37,9 +37,9 @@ enum {
 
 /* What a rule does (fib_rule_hdr.action). */
 enum rtnl_rule_action {
-	RTNL_ACT_TABLE = 1,       /* look up a table */
-	RTNL_ACT_GOTO = 2,        /* continue at a later priority */
-	RTNL_ACT_NOP = 3,         /* nothing: a target for gotos */
+	RTNL_ACT_TABLE = 1, /* look up a table */
+	RTNL_ACT_GOTO = 2,  /* continue at a later priority */
+	RTNL_ACT_NOP = 3,   /* nothing: a target for gotos */
 	RTNL_ACT_BLACKHOLE = 6,
 	RTNL_ACT_UNREACHABLE = 7,
 	RTNL_ACT_PROHIBIT = 8,
@@ -77,20 +77,20 @@ struct rtnl_rule {
 	struct prefix src, dst;
 	bool has_fwmark;
 	uint32_t fwmark, fwmask;
-	char iif[16], oif[16]; /* "" for any */
-	uint8_t ip_proto;      /* 0 for any */
+	char iif[16], oif[16];       /* "" for any */
+	uint8_t ip_proto;            /* 0 for any */
 	uint16_t sport[2], dport[2]; /* inclusive ranges; {0, 0}: any */
 	bool has_uid;
-	uint32_t uid[2];             /* inclusive */
-	bool has_suppress;           /* suppress_prefixlength */
+	uint32_t uid[2];   /* inclusive */
+	bool has_suppress; /* suppress_prefixlength */
 	uint8_t suppress_prefixlen;
-	bool unknown;                /* parsed: it had attributes we do not model */
+	bool unknown; /* parsed: it had attributes we do not model */
 };
 
 /* One route. */
 struct rtnl_route {
 	uint8_t family;
-	uint8_t type;  /* enum rtnl_route_type */
+	uint8_t type; /* enum rtnl_route_type */
 	uint8_t scope;
 	uint8_t protocol;
 	uint32_t table;
@@ -103,8 +103,8 @@ struct rtnl_route {
  * RTNL_DELRULE (rules), RTNL_NEWROUTE or RTNL_DELROUTE (routes); flags are
  * added to RTNL_F_REQUEST | RTNL_F_ACK. Return the length or -ENOBUFS
  * (-EINVAL for a family other than AF_INET/AF_INET6). */
-int rtnl_rule_msg(uint16_t type, uint16_t flags, uint32_t seq, const struct rtnl_rule *r,
-		  void *buf, size_t cap);
+int rtnl_rule_msg(uint16_t type, uint16_t flags, uint32_t seq, const struct rtnl_rule *r, void *buf,
+		  size_t cap);
 int rtnl_route_msg(uint16_t type, uint16_t flags, uint32_t seq, const struct rtnl_route *r,
 		   void *buf, size_t cap);
 /* A dump request: RTNL_GETRULE or RTNL_GETROUTE of one family. */
