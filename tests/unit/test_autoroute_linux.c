@@ -123,8 +123,8 @@ static void test_start_stop(void)
 	}
 	T_CHECK(exists("lo.state") && exists("lo.lock"));
 	snapshot(&during);
-	T_CHECK(strstr(during.text, "rule -4 pref 9005 from 0.0.0.0/32 iif lo lookup 2022\n"));
-	T_CHECK(strstr(during.text, "rule -6 pref 9006 iif lo lookup 2022\n"));
+	T_CHECK(strstr(during.text, "rule -4 pref 9006 from 0.0.0.0/32 iif lo lookup 2022\n"));
+	T_CHECK(strstr(during.text, "rule -6 pref 9007 iif lo lookup 2022\n"));
 	T_CHECK(autoroute_plan(ar)->n > 30);
 
 	/* the same TUN name again: refused, naming our pid */

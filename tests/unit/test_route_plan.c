@@ -104,16 +104,16 @@ static void test_default(void)
 		       "route -6 table 2022 ::/0 dev tun0\n"
 		       "rule -4 pref 9002 iif lo ipproto udp dport 53 lookup 2022\n"
 		       "rule -4 pref 9002 iif lo ipproto tcp dport 53 lookup 2022\n"
-		       "rule -4 pref 9003 iif lo lookup main suppress_prefixlength 0\n"
-		       "rule -4 pref 9004 from 198.18.0.0/15 iif lo lookup 2022\n"
-		       "rule -4 pref 9005 from 0.0.0.0/32 iif lo lookup 2022\n"
+		       "rule -4 pref 9004 iif lo lookup main suppress_prefixlength 0\n"
+		       "rule -4 pref 9005 from 198.18.0.0/15 iif lo lookup 2022\n"
+		       "rule -4 pref 9006 from 0.0.0.0/32 iif lo lookup 2022\n"
 		       "rule -6 pref 9002 iif lo ipproto udp dport 53 lookup 2022\n"
 		       "rule -6 pref 9002 iif lo ipproto tcp dport 53 lookup 2022\n"
-		       "rule -6 pref 9003 iif lo lookup main suppress_prefixlength 0\n"
-		       "rule -6 pref 9004 from fdfe:dcba:9876::/126 iif lo lookup 2022\n"
-		       "rule -6 pref 9005 from ::/1 iif lo goto 9010\n"
-		       "rule -6 pref 9005 from 8000::/1 iif lo goto 9010\n"
-		       "rule -6 pref 9006 iif lo lookup 2022\n");
+		       "rule -6 pref 9004 iif lo lookup main suppress_prefixlength 0\n"
+		       "rule -6 pref 9005 from fdfe:dcba:9876::/126 iif lo lookup 2022\n"
+		       "rule -6 pref 9006 from ::/1 iif lo goto 9010\n"
+		       "rule -6 pref 9006 from 8000::/1 iif lo goto 9010\n"
+		       "rule -6 pref 9007 iif lo lookup 2022\n");
 	/* IPv4: everything but 224.0.0.0/4 and 255.255.255.255 */
 	T_EQ_INT(count_routes(&p, AF_INET), 31);
 	T_EQ_INT(count_routes(&p, AF_INET6), 1);
@@ -148,11 +148,11 @@ static void test_strict_no_v6(void)
 		       "rule -6 pref 9010 nop\n"
 		       "route -4 table 2022 0.0.0.0/1 dev tun0\n"
 		       "route -6 table 2022 unreachable ::/0\n"
-		       "rule -4 pref 9003 iif lo lookup main suppress_prefixlength 0\n"
-		       "rule -4 pref 9004 from 198.18.0.0/15 iif lo lookup 2022\n"
-		       "rule -4 pref 9005 from 0.0.0.0/32 iif lo lookup 2022\n"
-		       "rule -6 pref 9003 iif lo lookup main suppress_prefixlength 0\n"
-		       "rule -6 pref 9006 iif lo lookup 2022\n");
+		       "rule -4 pref 9004 iif lo lookup main suppress_prefixlength 0\n"
+		       "rule -4 pref 9005 from 198.18.0.0/15 iif lo lookup 2022\n"
+		       "rule -4 pref 9006 from 0.0.0.0/32 iif lo lookup 2022\n"
+		       "rule -6 pref 9004 iif lo lookup main suppress_prefixlength 0\n"
+		       "rule -6 pref 9007 iif lo lookup 2022\n");
 	check_text_roundtrip(&p);
 	route_plan_free(&p);
 
@@ -220,6 +220,41 @@ static void test_exclusions(void)
 	T_EQ_INT(route_plan_build(&c, &p, err, sizeof(err)), -EINVAL);
 	T_CHECK(strstr(err, "nothing to route") != NULL);
 	T_EQ_INT(p.n, 0);
+}
+
+/* Proxy servers: rules after the DNS ones (their port 53 stays ours),
+ * never holes in the table. */
+static void test_servers(void)
+{
+	struct route_plan_cfg c = base_cfg();
+	struct prefix sv[] = { pfx("192.0.2.10/32"), pfx("2001:db8::1/128"), pfx("192.0.2.11/32") };
+	struct route_plan p;
+	static char text[8192];
+	size_t off = 0;
+
+	c.servers = sv;
+	c.n_servers = 3;
+	T_EQ_INT(route_plan_build(&c, &p, NULL, 0), 0);
+	T_EQ_INT(count_routes(&p, AF_INET), 31);
+	T_EQ_INT(count_routes(&p, AF_INET6), 1);
+	for (size_t i = 0; i < p.n; i++) {
+		char line[ROUTE_TEXT_MAX];
+
+		if (p.obj[i].kind != ROUTE_OBJ_RULE ||
+		    (p.obj[i].rule.priority != 9002 && p.obj[i].rule.priority != 9003))
+			continue;
+		route_text_format(&p.obj[i], line, sizeof(line));
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s\n", line);
+	}
+	T_EQ_STR(text, "rule -4 pref 9002 iif lo ipproto udp dport 53 lookup 2022\n"
+		       "rule -4 pref 9002 iif lo ipproto tcp dport 53 lookup 2022\n"
+		       "rule -4 pref 9003 to 192.0.2.10/32 iif lo goto 9010\n"
+		       "rule -4 pref 9003 to 192.0.2.11/32 iif lo goto 9010\n"
+		       "rule -6 pref 9002 iif lo ipproto udp dport 53 lookup 2022\n"
+		       "rule -6 pref 9002 iif lo ipproto tcp dport 53 lookup 2022\n"
+		       "rule -6 pref 9003 to 2001:db8::1/128 iif lo goto 9010\n");
+	check_text_roundtrip(&p);
+	route_plan_free(&p);
 }
 
 static void test_uids(void)
@@ -333,6 +368,7 @@ int main(void)
 	T_RUN(test_default);
 	T_RUN(test_strict_no_v6);
 	T_RUN(test_exclusions);
+	T_RUN(test_servers);
 	T_RUN(test_uids);
 	T_RUN(test_bad_indexes);
 	T_RUN(test_text_errors);

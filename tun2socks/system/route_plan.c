@@ -205,7 +205,7 @@ out:
 	return ret;
 }
 
-/* The rules of family fam after the routes exist (P+2 .. P+6). */
+/* The rules of family fam after the routes exist (P+2 .. P+7). */
 static int plan_rules(const struct route_plan_cfg *c, int fam, struct route_plan *p)
 {
 	uint32_t P = c->rule_index, N = P + ROUTE_PLAN_SPAN, T = c->table;
@@ -222,14 +222,25 @@ static int plan_rules(const struct route_plan_cfg *c, int fam, struct route_plan
 			r->dport[0] = r->dport[1] = 53;
 		}
 	}
-	r = rule(p, fam, P + 3, RTNL_ACT_TABLE);
+	/* After the DNS rules: port 53 of a proxy server's address is
+	 * answered by us too. */
+	for (size_t i = 0; i < c->n_servers; i++) {
+		if (c->servers[i].family != fam)
+			continue;
+		r = rule(p, fam, P + 3, RTNL_ACT_GOTO);
+		if (r == NULL)
+			return -ENOMEM;
+		r->goto_prio = N;
+		r->dst = c->servers[i];
+	}
+	r = rule(p, fam, P + 4, RTNL_ACT_TABLE);
 	if (r == NULL)
 		return -ENOMEM;
 	r->table = RTNL_TABLE_MAIN;
 	r->has_suppress = true;
 	r->suppress_prefixlen = 0;
 	if (has) {
-		r = rule(p, fam, P + 4, RTNL_ACT_TABLE);
+		r = rule(p, fam, P + 5, RTNL_ACT_TABLE);
 		if (r == NULL)
 			return -ENOMEM;
 		r->table = T;
@@ -238,7 +249,7 @@ static int plan_rules(const struct route_plan_cfg *c, int fam, struct route_plan
 	if (fam == AF_INET) {
 		/* IPv4 looks a route up with no source first: that lookup is
 		 * the one that picks the TUN. */
-		r = rule(p, fam, P + 5, RTNL_ACT_TABLE);
+		r = rule(p, fam, P + 6, RTNL_ACT_TABLE);
 		if (r == NULL)
 			return -ENOMEM;
 		r->table = T;
@@ -252,7 +263,7 @@ static int plan_rules(const struct route_plan_cfg *c, int fam, struct route_plan
 	 * a source picked from another interface, which must not escape. */
 	if (has) {
 		for (int i = 0; i < 2; i++) {
-			r = rule(p, fam, P + 5, RTNL_ACT_GOTO);
+			r = rule(p, fam, P + 6, RTNL_ACT_GOTO);
 			if (r == NULL)
 				return -ENOMEM;
 			r->goto_prio = N;
@@ -260,7 +271,7 @@ static int plan_rules(const struct route_plan_cfg *c, int fam, struct route_plan
 			r->src.addr[0] = i ? 0x80 : 0;
 		}
 	}
-	r = rule(p, fam, P + 6, RTNL_ACT_TABLE);
+	r = rule(p, fam, P + 7, RTNL_ACT_TABLE);
 	if (r == NULL)
 		return -ENOMEM;
 	r->table = T;

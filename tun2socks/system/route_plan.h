@@ -6,18 +6,19 @@
  *   P+0  iif lo fwmark M goto N                 our own sockets skip it all
  *   P+1  iif lo uidrange A-B goto N              users left out (uid options)
  *   P+2  iif lo ipproto udp/tcp dport 53 lookup T   DNS to any server: the TUN
- *   P+3  iif lo lookup main suppress_prefixlength 0 LAN, VPNs: stay direct
- *   P+4  iif lo from <TUN prefix> lookup T       sockets bound to the TUN
- *   P+5  -4: iif lo from 0.0.0.0/32 lookup T     sockets without a source yet
+ *   P+3  iif lo to <proxy server> goto N         the proxies, for other programs
+ *   P+4  iif lo lookup main suppress_prefixlength 0 LAN, VPNs: stay direct
+ *   P+5  iif lo from <TUN prefix> lookup T       sockets bound to the TUN
+ *   P+6  -4: iif lo from 0.0.0.0/32 lookup T     sockets without a source yet
  *        -6: iif lo from ::/1, 8000::/1 goto N   a local source address: a
  *                                                reply to an incoming connection
- *   P+6  -6: iif lo lookup T                     (IPv6 lookups carry no source)
+ *   P+7  -6: iif lo lookup T                     (IPv6 lookups carry no source)
  *   N    nop                                     the goto target
  *
  * Table T holds route-address (default everything) minus
- * route-exclude-address, the proxy servers and, for IPv4, multicast and the
- * limited broadcast: device routes into the TUN, or unreachable routes for
- * a family the TUN has no address for under strict-route.
+ * route-exclude-address and, for IPv4, multicast and the limited
+ * broadcast: device routes into the TUN, or unreachable routes for a
+ * family the TUN has no address for under strict-route.
  */
 #ifndef T2S_ROUTE_PLAN_H
 #define T2S_ROUTE_PLAN_H
@@ -49,8 +50,10 @@ struct route_plan_cfg {
 	uint32_t mark;
 	const struct prefix *route_addr; /* none: everything */
 	size_t n_route_addr;
-	const struct prefix *exclude; /* route-exclude-address, proxy servers */
+	const struct prefix *exclude; /* route-exclude-address */
 	size_t n_exclude;
+	const struct prefix *servers; /* the proxy servers (host prefixes) */
+	size_t n_servers;
 	const struct uid_range *include_uid; /* none: every user */
 	size_t n_include_uid;
 	const struct uid_range *exclude_uid;
