@@ -819,7 +819,10 @@ struct key_set {
 	{ ours, sizeof(ours) / sizeof(ours[0]), mihomo, sizeof(mihomo) / sizeof(mihomo[0]) }
 
 static const char *const tun_ours[] = { "enable", "device", "mtu", "inet4-address",
-					"inet6-address" };
+					"inet6-address", "auto-route", "strict-route",
+					"dns-hijack", "iproute2-table-index",
+					"iproute2-rule-index", "route-address",
+					"route-exclude-address", "include-uid", "exclude-uid" };
 static const char *const tun_mihomo[] = {
 	"stack", "dns-hijack", "auto-route", "auto-detect-interface", "auto-redirect",
 	"auto-redirect-input-mark", "auto-redirect-output-mark", "strict-route", "gso",
@@ -988,9 +991,44 @@ static int get_cidr_list(struct loader *ld, yaml_node_t *n, int family, const ch
 	if (!*out)
 		return fail_oom(ld);
 	for (size_t i = 0; i < c; i++) {
-		r = get_cidr(ld, list_item(ld, n, items, i), family, what, &(*out)[i]);
+		yaml_node_t *it = list_item(ld, n, items, i);
+		int fam = family;
+
+		if (fam == 0) /* either family, by the text */
+			fam = it->type == YAML_SCALAR_NODE &&
+					      memchr(it->data.scalar.value, ':', it->data.scalar.length)
+				      ? AF_INET6
+				      : AF_INET;
+		r = get_cidr(ld, it, fam, what, &(*out)[i]);
 		if (r < 0)
 			return r;
+	}
+	*count = c;
+	return 0;
+}
+
+/* A list of user ids (a single number allowed). */
+static int get_uid_list(struct loader *ld, yaml_node_t *n, const char *what, uint32_t **out,
+			size_t *count)
+{
+	yaml_node_item_t *items;
+	size_t c;
+	int r = get_list(ld, n, what, true, &items, &c);
+
+	*out = NULL;
+	*count = 0;
+	if (r < 0 || c == 0)
+		return r;
+	*out = ld_alloc(ld, c * sizeof(**out));
+	if (!*out)
+		return fail_oom(ld);
+	for (size_t i = 0; i < c; i++) {
+		unsigned long long v;
+
+		r = get_uint(ld, list_item(ld, n, items, i), what, 0, 0xffffffffu, &v);
+		if (r < 0)
+			return r;
+		(*out)[i] = (uint32_t)v;
 	}
 	*count = c;
 	return 0;
@@ -1111,6 +1149,36 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct kv *e)
 	if (!strcmp(k, "inet6-address"))
 		return get_cidr_list(ld, e->val, AF_INET6, "tun.inet6-address", &t->inet6,
 				     &t->n_inet6);
+	if (!strcmp(k, "auto-route")) {
+		t->has_auto_route = true;
+		return get_bool(ld, e->val, "tun.auto-route", &t->auto_route);
+	}
+	if (!strcmp(k, "strict-route")) {
+		t->has_strict_route = true;
+		return get_bool(ld, e->val, "tun.strict-route", &t->strict_route);
+	}
+	if (!strcmp(k, "dns-hijack")) {
+		t->has_dns_hijack = true;
+		return get_str_list(ld, e->val, "tun.dns-hijack", &t->dns_hijack, &t->n_dns_hijack);
+	}
+	if (!strcmp(k, "iproute2-table-index") || !strcmp(k, "iproute2-rule-index")) {
+		bool table = !strcmp(k, "iproute2-table-index");
+
+		r = get_uint(ld, e->val, table ? "tun.iproute2-table-index" : "tun.iproute2-rule-index",
+			     1, table ? 0xffffffffu : 32755, &v);
+		*(table ? &t->table_index : &t->rule_index) = (unsigned)v;
+		return r;
+	}
+	if (!strcmp(k, "route-address"))
+		return get_cidr_list(ld, e->val, 0, "tun.route-address", &t->route_address,
+				     &t->n_route_address);
+	if (!strcmp(k, "route-exclude-address"))
+		return get_cidr_list(ld, e->val, 0, "tun.route-exclude-address",
+				     &t->route_exclude_address, &t->n_route_exclude_address);
+	if (!strcmp(k, "include-uid"))
+		return get_uid_list(ld, e->val, "tun.include-uid", &t->include_uid, &t->n_include_uid);
+	if (!strcmp(k, "exclude-uid"))
+		return get_uid_list(ld, e->val, "tun.exclude-uid", &t->exclude_uid, &t->n_exclude_uid);
 	return other_key(ld, e, "tun", &tun_keys);
 }
 
