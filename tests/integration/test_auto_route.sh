@@ -18,7 +18,8 @@
 # a connection into the host opened before the start keeps working and a
 # new one works; strict-route blocks IPv6 when the TUN has none; SIGTERM,
 # SIGKILL + cleanup and SIGKILL + restart leave ip rule/route byte-identical;
-# a second daemon is refused; a resolver pointing at the TUN is refused.
+# a second daemon is refused; a user left out by --exclude-uid goes direct;
+# a resolver pointing at the TUN is refused.
 set -uo pipefail
 shopt -s extglob
 . "$(dirname "$0")/lib.sh"
@@ -28,7 +29,7 @@ NAMES="ar_curl_by_name_v4 ar_curl_by_name_v6 ar_curl_by_address ar_dns_lan_resol
  ar_dns_other_servers ar_dns_tcp ar_dns_ipv6 ar_dns_forwarded_no_loop ar_incoming_before_start
  ar_incoming_new ar_no_leak_on_uplink ar_strict_blocks_ipv6 ar_sigterm_restores
  ar_sigkill_cleanup_restores ar_sigkill_restart_restores ar_second_daemon_refused
- ar_resolver_on_tun_refused"
+ ar_exclude_uid ar_resolver_on_tun_refused"
 
 PROXY_IP=192.0.2.10
 LAN_DNS4=10.77.0.1
@@ -380,6 +381,17 @@ else
 	ar_capture_stop
 	fail ar_strict_blocks_ipv6 "daemon did not come up"
 fi
+
+# ---- a user left out goes direct, the others through the proxy -------------------------
+if ar_start --exclude-uid 65534; then
+	mine=$(ccurl --max-time 5 "http://$T4/whoami")
+	theirs=$(ip netns exec "$NS_C" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		curl -q --noproxy '*' -sS --max-time 5 "http://$T4/whoami" 2>&1)
+	if [[ $mine == "$T4" && $theirs == "$H4" ]]; then pass ar_exclude_uid
+	else fail ar_exclude_uid "root's request came from '$mine', nobody's from '$theirs'"; fi
+	daemon_stop || fail ar_exclude_uid "exit $DAEMON_RC"
+	ar_same || fail ar_exclude_uid "routing not restored"
+else fail ar_exclude_uid "daemon did not come up"; fi
 
 # ---- a resolver inside the TUN: refused, not a loop -----------------------------------
 ns_resolv "$NS_C" 198.18.0.2
