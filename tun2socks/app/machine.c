@@ -12,6 +12,7 @@
 
 #include "resolver/resolver.h"
 #include "tun2socks/base/log.h"
+#include "tun2socks/base/sock.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/system/autoroute.h"
 #include "tun2socks/system/sysdns.h"
@@ -165,7 +166,7 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 	r = o->exclude_uid[0] ? route_plan_parse_uids(o->exclude_uid, exc, 64) : 0;
 	pc->exclude_uid = exc;
 	pc->n_exclude_uid = r > 0 ? (size_t)r : 0;
-	if (!pc->has_mark && cfg->sock.bind_iface[0] == '\0') {
+	if (!pc->has_mark && cfg->sock.bind_iface[0] == '\0' && sock_platform_has_fwmark()) {
 		log_error("auto-route: our own sockets need a mark or an interface");
 		return -1;
 	}

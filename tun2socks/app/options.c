@@ -50,7 +50,9 @@ void options_defaults(struct options *cfg)
 
 void options_finish(struct options *cfg)
 {
-	if (cfg->route.auto_route && !cfg->sock.has_fwmark) {
+	/* Where there are no marks (macOS), auto-route itself says it is not
+	 * supported. */
+	if (cfg->route.auto_route && !cfg->sock.has_fwmark && sock_platform_has_fwmark()) {
 		cfg->sock.has_fwmark = true;
 		cfg->sock.fwmark = OPTIONS_AUTO_FWMARK;
 		cfg->route.auto_mark = true;
