@@ -394,13 +394,18 @@ if ar_start --exclude-uid 65534; then
 else fail ar_exclude_uid "daemon did not come up"; fi
 
 # ---- a resolver inside the TUN: refused, not a loop -----------------------------------
+# The system resolver set to the TUN's address before the start; and,
+# without auto-route, --dns-server naming it (issue 11's loop).
 ns_resolv "$NS_C" 198.18.0.2
 out=$(cx "$(daemon_bin)" --proxy "socks5://$PROXY_IP:$SOCKS_PORT" --auto-route \
 	--state-dir "$STATE" 2>&1)
 rc=$?
 ns_resolv "$NS_C" "$LAN_DNS4"
-if ((rc == 1)) && grep -q 'would forward DNS to itself' <<<"$out" && ar_same; then
+out2=$(cx "$(daemon_bin)" --proxy "socks5://$PROXY_IP:$SOCKS_PORT" --dns-server 198.18.0.2 2>&1)
+rc2=$?
+if ((rc == 1 && rc2 == 1)) && grep -q 'DNS server 198.18.0.2 is routed into the TUN' <<<"$out" &&
+	grep -q 'would forward DNS to itself' <<<"$out2" && ar_same; then
 	pass ar_resolver_on_tun_refused
-else fail ar_resolver_on_tun_refused "exit $rc: $(tail -2 <<<"$out")"; fi
+else fail ar_resolver_on_tun_refused "exit $rc, $rc2: $(tail -1 <<<"$out") / $(tail -1 <<<"$out2")"; fi
 
 t2s_finish

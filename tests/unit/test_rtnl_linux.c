@@ -74,6 +74,14 @@ static bool has(const struct lines *ls, const char *want)
 	return false;
 }
 
+static struct prefix pfx_of(const char *s)
+{
+	struct prefix p;
+
+	prefix_parse(s, false, &p);
+	return p;
+}
+
 static int stop_at_second(void *arg, const struct rtnl_rule *r)
 {
 	int *seen = arg;
@@ -163,6 +171,21 @@ static void test_plan_roundtrip(void)
 	};
 	T_EQ_INT(rtnl_rule_change(nl, true, &back, err, sizeof(err)), -EINVAL);
 	T_EQ_STR(err, "Backward goto not supported");
+
+	/* Where the kernel sends our packets: a new connection enters the
+	 * table (lo here); with our mark it goes around it, and main has
+	 * nothing. */
+	struct prefix far = pfx_of("192.0.2.99"), far6 = pfx_of("2001:db8::99");
+	struct rtnl_route got;
+	T_EQ_INT(rtnl_route_get(nl, &far, 0, 0, &got), 0);
+	T_EQ_INT(got.oif, 1);
+	T_EQ_INT(got.table, 2022);
+	T_EQ_INT(rtnl_route_get(nl, &far, 0x2022, 0, &got), -ENETUNREACH);
+	T_EQ_INT(rtnl_route_get(nl, &far6, 0, 0, &got), 0);
+	T_EQ_INT(got.table, 2022);
+	T_CHECK(rtnl_route_get(nl, &far6, 0x2022, 0, &got) < 0);
+	/* the proxy server: around the table even without the mark */
+	T_EQ_INT(rtnl_route_get(nl, &ex, 0, 0, &got), -ENETUNREACH);
 
 	for (size_t i = p.n; i-- > 0;) {
 		const struct route_obj *o = &p.obj[i];

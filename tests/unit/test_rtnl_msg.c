@@ -94,6 +94,18 @@ static void test_route_bytes(void)
 	T_EQ_INT(n, (int)sizeof(want));
 	if (n == (int)sizeof(want))
 		T_EQ_MEM(buf, want, sizeof(want));
+	/* where would our packet to 192.0.2.1 go, with mark 0x2022 */
+	static const uint8_t get[] = {
+		44, 0, 0, 0, 26, 0, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, /* RTM_GETROUTE, REQUEST */
+		2, 32, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0,           /* AF_INET, /32, LOOKUP_TABLE */
+		8, 0, 1, 0, 192, 0, 2, 1,                         /* RTA_DST */
+		8, 0, 16, 0, 0x22, 0x20, 0, 0,                    /* RTA_MARK */
+	};
+	struct prefix host = pfx("192.0.2.1/32");
+	n = rtnl_route_get_msg(5, &host, 0x2022, 0, buf, sizeof(buf));
+	T_EQ_INT(n, (int)sizeof(get));
+	if (n == (int)sizeof(get))
+		T_EQ_MEM(buf, get, sizeof(get));
 	/* a dump request: header and a family header only */
 	n = rtnl_dump_msg(RTNL_GETRULE, AF_INET6, 9, buf, sizeof(buf));
 	T_EQ_INT(n, 28);

@@ -27,47 +27,66 @@ struct machine {
 int machine_dns(struct options *cfg, struct options *cli)
 {
 	struct options_dns *dns = &cfg->dns;
-	char csv[1024], canon[4096], err[512] = "";
-	struct prefix ours[4];
-	size_t n = 0;
-	bool tcp;
-	int r;
+	char csv[1024], err[512] = "";
 
-	if (dns->mode == DNS_MODE_OFF)
+	if (dns->mode == DNS_MODE_OFF || !cfg->route.auto_route || dns->servers != NULL)
 		return 0;
-	if (cfg->route.auto_route && dns->servers == NULL) {
-		r = sysdns_pick_system(csv, sizeof(csv), err, sizeof(err));
-		if (r < 0) {
-			log_error("%s", err);
-			return -1;
-		}
-		snprintf(dns->servers_buf, sizeof(dns->servers_buf), "%s", csv);
-		dns->servers = dns->servers_buf;
-		snprintf(cli->dns.servers_buf, sizeof(cli->dns.servers_buf), "%s", csv);
-		cli->dns.servers = cli->dns.servers_buf;
-	} else {
-		csv[0] = '\0';
-	}
-	if (dns->servers == NULL)
-		return 0; /* c-ares reads resolv.conf itself */
-	if (resolver_parse_servers(dns->servers, canon, sizeof(canon), &tcp, NULL, 0) < 0)
-		return 0; /* the resolver says what is wrong */
-	if (cfg->tun.has_addr4)
-		prefix_make(&ours[n++], AF_INET, cfg->tun.addr4, cfg->tun.prefix4);
-	if (cfg->tun.has_addr6)
-		prefix_make(&ours[n++], AF_INET6, cfg->tun.addr6, cfg->tun.prefix6);
-	if (dns->has4)
-		prefix_make(&ours[n++], AF_INET, dns->net4, dns->prefix4);
-	if (dns->has6)
-		prefix_make(&ours[n++], AF_INET6, dns->net6, dns->prefix6);
-	if (sysdns_check(canon, ours, n, err, sizeof(err)) < 0) {
+	if (sysdns_pick_system(csv, sizeof(csv), err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
 	}
-	if (csv[0])
-		log_info("auto-route: DNS is forwarded to %s (the system's servers at startup), "
-			 "around the TUN",
-			 csv);
+	snprintf(dns->servers_buf, sizeof(dns->servers_buf), "%s", csv);
+	dns->servers = dns->servers_buf;
+	snprintf(cli->dns.servers_buf, sizeof(cli->dns.servers_buf), "%s", csv);
+	cli->dns.servers = cli->dns.servers_buf;
+	log_info("auto-route: DNS is forwarded to %s (the system's servers at startup), around "
+		 "the TUN",
+		 csv);
+	return 0;
+}
+
+/* Asks the kernel where our sockets would reach each upstream DNS server:
+ * one routed into our own TUN (its address, the TUN's subnet, a fake
+ * address behind a default route into the TUN) would be a loop. 0, or -1
+ * (logged). Where we cannot ask, nothing is checked. */
+static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
+{
+	const struct options_dns *dns = &cfg->dns;
+	struct prefix servers[16];
+	char canon[4096];
+	size_t n;
+	uint32_t mark = cfg->sock.has_fwmark ? cfg->sock.fwmark : 0, bind = 0, oif;
+	bool tcp;
+
+	if (dns->mode == DNS_MODE_OFF || dns->via_proxy)
+		return 0;
+	if (dns->servers) {
+		if (resolver_parse_servers(dns->servers, canon, sizeof(canon), &tcp, NULL, 0) < 0)
+			return 0; /* the resolver says what is wrong */
+		n = sysdns_parse_csv(canon, servers, 16);
+	} else {
+		/* c-ares reads resolv.conf itself: the same servers */
+		static char text[16384];
+		FILE *f = fopen(SYSDNS_RESOLV_CONF, "re");
+		size_t len = f ? fread(text, 1, sizeof(text), f) : 0;
+
+		if (f)
+			fclose(f);
+		n = sysdns_parse_resolv(text, len, servers, 16);
+	}
+	if (cfg->sock.bind_iface[0])
+		bind = if_nametoindex(cfg->sock.bind_iface);
+	for (size_t i = 0; i < n; i++) {
+		char a[INET6_ADDRSTRLEN];
+
+		if (autoroute_route_oif(&servers[i], mark, bind, &oif) < 0 || oif != tun_ifindex)
+			continue;
+		inet_ntop(servers[i].family, servers[i].addr, a, sizeof(a));
+		log_error("DNS server %s is routed into the TUN: the daemon would forward DNS to "
+			  "itself; give the real upstream with --dns-server or dns.nameserver%s",
+			  a, cfg->route.auto_route ? "" : " (or route it around the TUN)");
+		return -1;
+	}
 	return 0;
 }
 
@@ -129,16 +148,18 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 	int r;
 
 	*out = NULL;
-	if (!o->auto_route)
-		return 0;
-	pc->table = o->table;
-	pc->rule_index = o->rule_index;
 	pc->tun_name = tun_name(tun);
 	pc->tun_ifindex = if_nametoindex(pc->tun_name);
+	if (pc->tun_ifindex && machine_check_dns(cfg, pc->tun_ifindex) < 0)
+		return -1;
+	if (!o->auto_route)
+		return 0;
 	if (pc->tun_ifindex == 0) {
 		log_error("auto-route: %s has no interface index", pc->tun_name);
 		return -1;
 	}
+	pc->table = o->table;
+	pc->rule_index = o->rule_index;
 	pc->has4 = cfg->tun.has_addr4;
 	pc->has6 = cfg->tun.has_addr6;
 	if (pc->has4)

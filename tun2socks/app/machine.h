@@ -17,14 +17,14 @@ struct tun;
 /* Before the resolver starts. With auto-route and no upstream given, the
  * system's DNS servers as they are now (resolv.conf, systemd-resolved's
  * upstreams) become the upstream, in cfg and in cli (so a reload keeps
- * them); then any upstream inside the TUN's subnets or a fake range is
- * refused. 0, or -1 (logged). */
+ * them). 0, or -1 (logged). */
 int machine_dns(struct options *cfg, struct options *cli);
 
-/* Once the TUN is up and the first generation built: auto-route's routes
- * and rules (nothing without auto-route: *out NULL). gen gives the proxy
- * servers to keep out of the TUN. 0, or -1 (logged; nothing is left
- * behind). */
+/* Once the TUN is up and the first generation built: an upstream DNS
+ * server the kernel routes into the TUN (for our sockets) is refused, in
+ * any mode; then auto-route's routes and rules (nothing without
+ * auto-route: *out NULL). gen gives the proxy servers to keep out of the
+ * TUN. 0, or -1 (logged; nothing is left behind). */
 int machine_setup(const struct options *cfg, const struct tun *tun, const struct router_gen *gen,
 		  struct machine **out);
 

@@ -341,6 +341,20 @@ int autoroute_cleanup(const char *dir, const char *tun, autoroute_note_fn note, 
 	return cleaned;
 }
 
+int autoroute_route_oif(const struct prefix *dst, uint32_t mark, uint32_t bind_ifindex,
+			uint32_t *oif)
+{
+	struct autoroute_os *os;
+	int r = autoroute_os_open(&os);
+
+	*oif = 0;
+	if (r < 0)
+		return r;
+	r = autoroute_os_route_oif(os, dst, mark, bind_ifindex, oif);
+	autoroute_os_close(os);
+	return r;
+}
+
 const struct route_plan *autoroute_plan(const struct autoroute *ar)
 {
 	return &ar->plan;

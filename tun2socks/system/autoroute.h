@@ -57,4 +57,12 @@ void autoroute_stop(struct autoroute *ar);
 int autoroute_cleanup(const char *state_dir, const char *tun, autoroute_note_fn note, void *arg,
 		      char *err, size_t errlen);
 
+/* The interface the kernel routes a packet of ours to dst (a host
+ * prefix) through, sent with fwmark mark and from a socket bound to
+ * bind_ifindex (0: none): 0 with *oif, -ENOTSUP where we cannot ask, or
+ * -errno (-ENETUNREACH: no route). The daemon asks it for its upstream
+ * DNS servers: one routed into its own TUN would be a loop. */
+int autoroute_route_oif(const struct prefix *dst, uint32_t mark, uint32_t bind_ifindex,
+			uint32_t *oif);
+
 #endif

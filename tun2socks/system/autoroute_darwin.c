@@ -38,6 +38,17 @@ int autoroute_os_in_use(struct autoroute_os *os, uint32_t table, uint32_t lo, ui
 	return -ENOTSUP;
 }
 
+int autoroute_os_route_oif(struct autoroute_os *os, const struct prefix *dst, uint32_t mark,
+			   uint32_t bind_ifindex, uint32_t *oif)
+{
+	(void)os;
+	(void)dst;
+	(void)mark;
+	(void)bind_ifindex;
+	*oif = 0;
+	return -ENOTSUP;
+}
+
 uint64_t autoroute_os_netns(void)
 {
 	return 0;

@@ -26,6 +26,11 @@ int autoroute_os_change(struct autoroute_os *os, bool add, const struct route_ob
 int autoroute_os_in_use(struct autoroute_os *os, uint32_t table, uint32_t lo, uint32_t hi,
 			char *what, size_t whatlen);
 
+/* The interface index the kernel routes a packet of ours to dst through
+ * (mark, bound interface: 0 for none). 0 with *oif, or -errno. */
+int autoroute_os_route_oif(struct autoroute_os *os, const struct prefix *dst, uint32_t mark,
+			   uint32_t bind_ifindex, uint32_t *oif);
+
 /* The network namespace we run in (an inode number), 0 if unknown. */
 uint64_t autoroute_os_netns(void);
 

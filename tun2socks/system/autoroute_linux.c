@@ -89,6 +89,16 @@ int autoroute_os_in_use(struct autoroute_os *os, uint32_t table, uint32_t lo, ui
 	return r;
 }
 
+int autoroute_os_route_oif(struct autoroute_os *os, const struct prefix *dst, uint32_t mark,
+			   uint32_t bind_ifindex, uint32_t *oif)
+{
+	struct rtnl_route rt;
+	int r = rtnl_route_get(os->nl, dst, mark, bind_ifindex, &rt);
+
+	*oif = r == 0 ? rt.oif : 0;
+	return r;
+}
+
 uint64_t autoroute_os_netns(void)
 {
 	struct stat st;

@@ -29,6 +29,13 @@ int rtnl_rule_change(struct rtnl *nl, bool add, const struct rtnl_rule *r, char 
 int rtnl_route_change(struct rtnl *nl, bool add, const struct rtnl_route *r, char *err,
 		      size_t errlen);
 
+/* The route the kernel picks for a packet of ours to dst (a host prefix),
+ * sent with fwmark mark (0: none) from a socket bound to oif (0: none):
+ * 0 with *out (its oif is the interface), or -errno (-ENETUNREACH: no
+ * route). */
+int rtnl_route_get(struct rtnl *nl, const struct prefix *dst, uint32_t mark, uint32_t oif,
+		   struct rtnl_route *out);
+
 /* Calls fn for every rule (route) of the family, in the kernel's order;
  * fn returning non-zero stops the walk and is returned. 0 or -errno. */
 typedef int (*rtnl_rule_fn)(void *arg, const struct rtnl_rule *r);

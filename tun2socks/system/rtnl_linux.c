@@ -30,7 +30,9 @@ _Static_assert(SAME(RTNL_NEWRULE, RTM_NEWRULE) && SAME(RTNL_DELRULE, RTM_DELRULE
 _Static_assert(SAME(RTNL_NLMSG_ERROR, NLMSG_ERROR) && SAME(RTNL_NLMSG_DONE, NLMSG_DONE) &&
 		       SAME(RTNL_F_REQUEST, NLM_F_REQUEST) && SAME(RTNL_F_ACK, NLM_F_ACK) &&
 		       SAME(RTNL_F_CREATE, NLM_F_CREATE) && SAME(RTNL_F_EXCL, NLM_F_EXCL) &&
-		       SAME(RTNL_F_DUMP, NLM_F_DUMP) && SAME(RTNL_F_MULTI, NLM_F_MULTI),
+		       SAME(RTNL_F_DUMP, NLM_F_DUMP) && SAME(RTNL_F_MULTI, NLM_F_MULTI) &&
+		       SAME(16, RTA_MARK) && SAME(4, RTA_OIF) && SAME(1, RTA_DST) &&
+		       SAME(0x1000, RTM_F_LOOKUP_TABLE),
 	       "netlink flags");
 _Static_assert(SAME(RTNL_ACT_TABLE, FR_ACT_TO_TBL) && SAME(RTNL_ACT_GOTO, FR_ACT_GOTO) &&
 		       SAME(RTNL_ACT_NOP, FR_ACT_NOP) &&
@@ -189,6 +191,40 @@ int rtnl_route_change(struct rtnl *nl, bool add, const struct rtnl_route *route,
 	if (n < 0)
 		return n;
 	return rtnl_request(nl, (size_t)n, seq, err, errlen);
+}
+
+int rtnl_route_get(struct rtnl *nl, const struct prefix *dst, uint32_t mark, uint32_t oif,
+		   struct rtnl_route *out)
+{
+	uint32_t seq = ++nl->seq;
+	int n = rtnl_route_get_msg(seq, dst, mark, oif, nl->buf, RTNL_BUF), r;
+
+	memset(out, 0, sizeof(*out));
+	if (n < 0)
+		return n;
+	r = rtnl_send(nl, nl->buf, (size_t)n);
+	if (r < 0)
+		return r;
+	for (;;) {
+		struct rtnl_reply rep;
+		ssize_t got = rtnl_recv(nl);
+		size_t off = 0;
+
+		if (got < 0)
+			return (int)got;
+		while ((r = rtnl_parse_next(nl->buf, (size_t)got, &off, &rep)) == 1) {
+			if (rep.seq != seq)
+				continue;
+			if (rep.kind == RTNL_REPLY_ROUTE) {
+				*out = rep.route;
+				return 0;
+			}
+			if (rep.kind == RTNL_REPLY_ACK)
+				return rep.error ? rep.error : -EPROTO;
+		}
+		if (r < 0)
+			return r;
+	}
 }
 
 /* A dump of one kind: fn gets each rule or route until DONE. */

@@ -39,8 +39,8 @@ enum {
 	FRA_SPORT_RANGE = 23,
 	FRA_DPORT_RANGE = 24,
 };
-enum { RTA_DST = 1, RTA_OIF = 4, RTA_PRIORITY = 6, RTA_TABLE = 15 };
-enum { FIB_RULE_INVERT = 0x2 };
+enum { RTA_DST = 1, RTA_OIF = 4, RTA_PRIORITY = 6, RTA_TABLE = 15, RTA_MARK = 16 };
+enum { FIB_RULE_INVERT = 0x2, RTM_F_LOOKUP_TABLE = 0x1000 };
 enum { NLM_F_CAPPED = 0x100, NLM_F_ACK_TLVS = 0x200, NLMSGERR_ATTR_MSG = 1 };
 
 /* ---- building ---------------------------------------------------------- */
@@ -204,6 +204,29 @@ int rtnl_dump_msg(uint16_t type, uint8_t family, uint32_t seq, void *buf, size_t
 	if (b.full)
 		return -ENOBUFS;
 	b.buf[NLMSG_HDR] = family;
+	return finish(&b);
+}
+
+int rtnl_route_get_msg(uint32_t seq, const struct prefix *dst, uint32_t mark, uint32_t oif,
+		       void *buf, size_t cap)
+{
+	struct builder b = { .buf = buf, .cap = cap };
+
+	if (!family_ok(dst->family))
+		return -EINVAL;
+	begin(&b, RTNL_GETROUTE, RTNL_F_REQUEST, seq);
+	if (b.full)
+		return -ENOBUFS;
+	b.buf[NLMSG_HDR] = dst->family;
+	b.buf[NLMSG_HDR + 1] = (uint8_t)(dst->family == AF_INET ? 32 : 128);
+	/* RTM_F_LOOKUP_TABLE: the reply names the table that matched (else
+	 * "main", whatever it was) */
+	put_u32(&b, NLMSG_HDR + 8, RTM_F_LOOKUP_TABLE);
+	attr(&b, RTA_DST, dst->addr, addr_len(dst->family));
+	if (mark)
+		attr_u32(&b, RTA_MARK, mark);
+	if (oif)
+		attr_u32(&b, RTA_OIF, oif);
 	return finish(&b);
 }
 

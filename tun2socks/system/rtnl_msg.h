@@ -107,6 +107,12 @@ int rtnl_rule_msg(uint16_t type, uint16_t flags, uint32_t seq, const struct rtnl
 		  size_t cap);
 int rtnl_route_msg(uint16_t type, uint16_t flags, uint32_t seq, const struct rtnl_route *r,
 		   void *buf, size_t cap);
+/* Where the kernel would send a packet of ours to dst (a host prefix):
+ * RTNL_GETROUTE for one address, as a local socket with fwmark mark (0:
+ * none) bound to interface oif (0: none). The answer is an RTNL_NEWROUTE
+ * whose oif is the interface, or an error. */
+int rtnl_route_get_msg(uint32_t seq, const struct prefix *dst, uint32_t mark, uint32_t oif,
+		       void *buf, size_t cap);
 /* A dump request: RTNL_GETRULE or RTNL_GETROUTE of one family. */
 int rtnl_dump_msg(uint16_t type, uint8_t family, uint32_t seq, void *buf, size_t cap);
 

@@ -162,14 +162,14 @@ int sysdns_pick_system(char *csv, size_t cap, char *err, size_t errlen)
 			   errlen);
 }
 
-int sysdns_check(const char *csv, const struct prefix *ours, size_t n, char *err, size_t errlen)
+size_t sysdns_parse_csv(const char *csv, struct prefix *out, size_t max)
 {
 	const char *p = csv;
+	size_t n = 0;
 
-	while (*p) {
+	while (*p && n < max) {
 		const char *comma = strchr(p, ','), *e = comma ? comma : p + strlen(p);
 		char tok[80], *host = tok, *end;
-		struct prefix a;
 		size_t len = (size_t)(e - p);
 
 		if (len > 0 && len < sizeof(tok)) {
@@ -183,24 +183,10 @@ int sysdns_check(const char *csv, const struct prefix *ours, size_t n, char *err
 			}
 			if (end)
 				*end = '\0';
-			if (prefix_parse(host, false, &a) == 0) {
-				for (size_t i = 0; i < n; i++) {
-					char pf[PREFIX_STRLEN];
-
-					if (!prefix_contains(&ours[i], &a))
-						continue;
-					prefix_format(&ours[i], pf, sizeof(pf));
-					set_err(err, errlen,
-						"DNS server %s is inside %s, the TUN's own "
-						"addresses or fake-ip range: the daemon would "
-						"forward DNS to itself; give the real upstream "
-						"with --dns-server or dns.nameserver",
-						host, pf);
-					return -ELOOP;
-				}
-			}
+			if (prefix_parse(host, false, &out[n]) == 0)
+				n++;
 		}
 		p = comma ? comma + 1 : e;
 	}
-	return 0;
+	return n;
 }

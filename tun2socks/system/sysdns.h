@@ -7,8 +7,8 @@
  * systemd-resolved's upstreams (/run/systemd/resolve/resolv.conf) when
  * resolv.conf names its local stub. Any other local resolver forwards on
  * port 53, which the hijack sends back to us: a loop, refused at startup.
- * A server inside the TUN's subnets or a fake-ip range is one too, with
- * or without auto-route.
+ * A server the kernel routes into the TUN is one too, with or without
+ * auto-route: the daemon asks (autoroute_route_oif) once its TUN is up.
  */
 #ifndef T2S_SYSDNS_H
 #define T2S_SYSDNS_H
@@ -39,9 +39,9 @@ int sysdns_pick(const char *resolv, size_t rlen, const char *resolved, size_t dl
  * SYSDNS_RESOLVED_CONF). */
 int sysdns_pick_system(char *csv, size_t cap, char *err, size_t errlen);
 
-/* Checks a resolver's canonical list ("1.2.3.4:53,[fd00::1]:53", as
- * resolver_parse_servers() writes it) against our own prefixes (the TUN's
- * subnets, the fake ranges): 0, or -ELOOP with err naming the server. */
-int sysdns_check(const char *csv, const struct prefix *ours, size_t n, char *err, size_t errlen);
+/* The addresses of a resolver's canonical list ("1.2.3.4:53,[fd00::1]:53",
+ * as resolver_parse_servers() writes it), as host prefixes; at most max.
+ * Returns the count. */
+size_t sysdns_parse_csv(const char *csv, struct prefix *out, size_t max);
 
 #endif
