@@ -19,7 +19,8 @@
 # new one works; strict-route blocks IPv6 when the TUN has none; SIGTERM,
 # SIGKILL + cleanup and SIGKILL + restart leave ip rule/route byte-identical;
 # a second daemon is refused; a user left out by --exclude-uid goes direct;
-# a resolver pointing at the TUN is refused.
+# a reload keeps our sockets' mark; a resolver pointing at the TUN is
+# refused.
 set -uo pipefail
 shopt -s extglob
 . "$(dirname "$0")/lib.sh"
@@ -29,7 +30,7 @@ NAMES="ar_curl_by_name_v4 ar_curl_by_name_v6 ar_curl_by_address ar_dns_lan_resol
  ar_dns_other_servers ar_dns_tcp ar_dns_ipv6 ar_dns_forwarded_no_loop ar_incoming_before_start
  ar_incoming_new ar_no_leak_on_uplink ar_strict_blocks_ipv6 ar_sigterm_restores
  ar_sigkill_cleanup_restores ar_sigkill_restart_restores ar_second_daemon_refused
- ar_exclude_uid ar_resolver_on_tun_refused"
+ ar_exclude_uid ar_reload_keeps_mark ar_resolver_on_tun_refused"
 
 PROXY_IP=192.0.2.10
 LAN_DNS4=10.77.0.1
@@ -392,6 +393,23 @@ if ar_start --exclude-uid 65534; then
 	daemon_stop || fail ar_exclude_uid "exit $DAEMON_RC"
 	ar_same || fail ar_exclude_uid "routing not restored"
 else fail ar_exclude_uid "daemon did not come up"; fi
+
+# ---- SIGHUP: a new routing-mark waits for a restart (the rules name the old) -------
+printf 'tun:\n  auto-route: true\n' >"$RUN_DIR/ar.yaml"
+if ar_start -c "$RUN_DIR/ar.yaml"; then
+	printf 'routing-mark: 7\ntun:\n  auto-route: true\n' >"$RUN_DIR/ar.yaml"
+	kill -HUP "$DAEMON_PID"
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'reloaded:' "$DAEMON_LOG" && break
+		sleep 0.05
+	done
+	a=$(cx dig +short +time=3 +tries=1 example.test MX)
+	if grep -q "routing-mark (auto-route's rules use it) changed" "$DAEMON_LOG" &&
+		[[ $a == "5 mx.example.test." ]] && fetch_check "http://$T4/1k" "$SHA_1K"; then
+		pass ar_reload_keeps_mark
+	else fail ar_reload_keeps_mark "MX after the reload: '$a'${FETCH_ERR:+; $FETCH_ERR}"; fi
+	daemon_stop || fail ar_reload_keeps_mark "exit $DAEMON_RC"
+else fail ar_reload_keeps_mark "daemon did not come up"; fi
 
 # ---- a resolver inside the TUN: refused, not a loop -----------------------------------
 # The system resolver set to the TUN's address before the start; and,
