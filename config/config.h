@@ -69,6 +69,19 @@ struct config_tun {
 	size_t n_inet4;
 	struct config_cidr *inet6;
 	size_t n_inet6;
+	/* System-wide mode (mihomo's RawTun keys; each has_ says it was written). */
+	bool has_auto_route, auto_route;
+	bool has_strict_route, strict_route;
+	bool has_dns_hijack; /* dns-hijack: a list; empty turns the hijack off */
+	struct config_str *dns_hijack;
+	size_t n_dns_hijack;
+	unsigned table_index, rule_index; /* iproute2-*-index; 0: not set */
+	struct config_cidr *route_address; /* either family */
+	size_t n_route_address;
+	struct config_cidr *route_exclude_address;
+	size_t n_route_exclude_address;
+	uint32_t *include_uid, *exclude_uid;
+	size_t n_include_uid, n_exclude_uid;
 };
 
 struct config_dns {

@@ -25,27 +25,71 @@
 #include "config/loader.h"
 
 enum {
-	CONFIG_FILE_MAX = 64 << 20,   /* bytes read by config_load() */
-	CONFIG_IFNAME_MAX = 15,       /* IFNAMSIZ - 1 */
+	CONFIG_FILE_MAX = 64 << 20, /* bytes read by config_load() */
+	CONFIG_IFNAME_MAX = 15,     /* IFNAMSIZ - 1 */
 	CONFIG_MTU_MIN = 576,
 	CONFIG_MTU_MAX = 65535,
 };
 
 /* Keys of tun: ours, and mihomo's that we ignore (loader.h). */
-static const char *const tun_ours[] = { "enable", "device", "mtu", "inet4-address",
-					"inet6-address" };
+static const char *const tun_ours[] = {
+	"enable",
+	"device",
+	"mtu",
+	"inet4-address",
+	"inet6-address",
+	"auto-route",
+	"strict-route",
+	"dns-hijack",
+	"iproute2-table-index",
+	"iproute2-rule-index",
+	"route-address",
+	"route-exclude-address",
+	"include-uid",
+	"exclude-uid",
+};
 static const char *const tun_mihomo[] = {
-	"stack", "dns-hijack", "auto-route", "auto-detect-interface", "auto-redirect",
-	"auto-redirect-input-mark", "auto-redirect-output-mark", "strict-route", "gso",
-	"gso-max-size", "iproute2-table-index", "iproute2-rule-index", "route-address",
-	"route-address-set", "route-exclude-address", "route-exclude-address-set",
-	"inet4-route-address", "inet6-route-address", "inet4-route-exclude-address",
-	"inet6-route-exclude-address", "include-interface", "exclude-interface", "include-uid",
-	"include-uid-range", "exclude-uid", "exclude-uid-range", "include-android-user",
-	"include-package", "exclude-package", "endpoint-independent-nat", "udp-timeout",
-	"file-descriptor", "disable-icmp-forwarding", "loopback-address", "exclude-src-port",
-	"exclude-src-port-range", "exclude-dst-port", "exclude-dst-port-range", "recvmsgx",
-	"sendmsgx", "auto-redirect-iproute2-fallback-rule-index",
+	"stack",
+	"dns-hijack",
+	"auto-route",
+	"auto-detect-interface",
+	"auto-redirect",
+	"auto-redirect-input-mark",
+	"auto-redirect-output-mark",
+	"strict-route",
+	"gso",
+	"gso-max-size",
+	"iproute2-table-index",
+	"iproute2-rule-index",
+	"route-address",
+	"route-address-set",
+	"route-exclude-address",
+	"route-exclude-address-set",
+	"inet4-route-address",
+	"inet6-route-address",
+	"inet4-route-exclude-address",
+	"inet6-route-exclude-address",
+	"include-interface",
+	"exclude-interface",
+	"include-uid",
+	"include-uid-range",
+	"exclude-uid",
+	"exclude-uid-range",
+	"include-android-user",
+	"include-package",
+	"exclude-package",
+	"endpoint-independent-nat",
+	"udp-timeout",
+	"file-descriptor",
+	"disable-icmp-forwarding",
+	"loopback-address",
+	"exclude-src-port",
+	"exclude-src-port-range",
+	"exclude-dst-port",
+	"exclude-dst-port-range",
+	"recvmsgx",
+	"sendmsgx",
+	"auto-redirect-iproute2-fallback-rule-index",
 };
 
 static const struct loader_keys tun_keys = LOADER_KEYS(tun_ours, tun_mihomo);
@@ -112,9 +156,45 @@ static int get_cidr_list(struct loader *ld, yaml_node_t *n, int family, const ch
 	if (!*out)
 		return loader_oom(ld);
 	for (size_t i = 0; i < c; i++) {
-		r = get_cidr(ld, loader_list_item(ld, n, items, i), family, what, &(*out)[i]);
+		yaml_node_t *it = loader_list_item(ld, n, items, i);
+		int fam = family;
+
+		if (fam == 0) /* either family, by the text */
+			fam = it->type == YAML_SCALAR_NODE && memchr(it->data.scalar.value, ':',
+								     it->data.scalar.length)
+				      ? AF_INET6
+				      : AF_INET;
+		r = get_cidr(ld, it, fam, what, &(*out)[i]);
 		if (r < 0)
 			return r;
+	}
+	*count = c;
+	return 0;
+}
+
+/* A list of user ids (a single number allowed). */
+static int get_uid_list(struct loader *ld, yaml_node_t *n, const char *what, uint32_t **out,
+			size_t *count)
+{
+	yaml_node_item_t *items;
+	size_t c;
+	int r = loader_get_list(ld, n, what, true, &items, &c);
+
+	*out = NULL;
+	*count = 0;
+	if (r < 0 || c == 0)
+		return r;
+	*out = loader_alloc(ld, c * sizeof(**out));
+	if (!*out)
+		return loader_oom(ld);
+	for (size_t i = 0; i < c; i++) {
+		unsigned long long v;
+
+		r = loader_get_uint(ld, loader_list_item(ld, n, items, i), what, 0, 0xffffffffu,
+				    &v);
+		if (r < 0)
+			return r;
+		(*out)[i] = (uint32_t)v;
 	}
 	*count = c;
 	return 0;
@@ -127,10 +207,10 @@ static int check_ifname(struct loader *ld, yaml_node_t *n, const char *what, con
 
 	if (len == 0 || len > CONFIG_IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, "..") ||
 	    strpbrk(s, "/: \t"))
-		return loader_fail_at(
-			ld, loader_node_pos(ld, n),
-			"%s: expected an interface name (1-%d bytes, no '/', ':' or spaces), got %s",
-			what, CONFIG_IFNAME_MAX, config_quote(q, s));
+		return loader_fail_at(ld, loader_node_pos(ld, n),
+				      "%s: expected an interface name (1-%d bytes, no '/', ':' or "
+				      "spaces), got %s",
+				      what, CONFIG_IFNAME_MAX, config_quote(q, s));
 	return 0;
 }
 
@@ -161,6 +241,40 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_
 	if (!strcmp(k, "inet6-address"))
 		return get_cidr_list(ld, e->val, AF_INET6, "tun.inet6-address", &t->inet6,
 				     &t->n_inet6);
+	if (!strcmp(k, "auto-route")) {
+		t->has_auto_route = true;
+		return loader_get_bool(ld, e->val, "tun.auto-route", &t->auto_route);
+	}
+	if (!strcmp(k, "strict-route")) {
+		t->has_strict_route = true;
+		return loader_get_bool(ld, e->val, "tun.strict-route", &t->strict_route);
+	}
+	if (!strcmp(k, "dns-hijack")) {
+		t->has_dns_hijack = true;
+		return loader_get_str_list(ld, e->val, "tun.dns-hijack", &t->dns_hijack,
+					   &t->n_dns_hijack);
+	}
+	if (!strcmp(k, "iproute2-table-index") || !strcmp(k, "iproute2-rule-index")) {
+		bool table = !strcmp(k, "iproute2-table-index");
+
+		r = loader_get_uint(ld, e->val,
+				    table ? "tun.iproute2-table-index" : "tun.iproute2-rule-index",
+				    1, table ? 0xffffffffu : 32755, &v);
+		*(table ? &t->table_index : &t->rule_index) = (unsigned)v;
+		return r;
+	}
+	if (!strcmp(k, "route-address"))
+		return get_cidr_list(ld, e->val, 0, "tun.route-address", &t->route_address,
+				     &t->n_route_address);
+	if (!strcmp(k, "route-exclude-address"))
+		return get_cidr_list(ld, e->val, 0, "tun.route-exclude-address",
+				     &t->route_exclude_address, &t->n_route_exclude_address);
+	if (!strcmp(k, "include-uid"))
+		return get_uid_list(ld, e->val, "tun.include-uid", &t->include_uid,
+				    &t->n_include_uid);
+	if (!strcmp(k, "exclude-uid"))
+		return get_uid_list(ld, e->val, "tun.exclude-uid", &t->exclude_uid,
+				    &t->n_exclude_uid);
 	return loader_other_key(ld, e, "tun", &tun_keys);
 }
 
@@ -282,8 +396,8 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 	}
 	if (!strcmp(k, "fake-ip-range6")) {
 		d->has_fake_ip_range6 = !loader_is_null(e->val);
-		return d->has_fake_ip_range6 ? get_cidr(ld, e->val, AF_INET6,
-							"dns.fake-ip-range6", &d->fake_ip_range6)
+		return d->has_fake_ip_range6 ? get_cidr(ld, e->val, AF_INET6, "dns.fake-ip-range6",
+							&d->fake_ip_range6)
 					     : 0;
 	}
 	if (!strcmp(k, "fake-ip-filter"))
@@ -488,7 +602,8 @@ int config_load(const char *path, struct config **out, struct conf_err_list *err
 
 			if (cap >= CONFIG_FILE_MAX) {
 				r = -EFBIG;
-				file_err(errs, path, "file larger than %d MiB", CONFIG_FILE_MAX >> 20);
+				file_err(errs, path, "file larger than %d MiB",
+					 CONFIG_FILE_MAX >> 20);
 				goto out;
 			}
 			nb = realloc(buf, nc);

@@ -161,14 +161,14 @@ wait_gone() {
 # and users named with our prefix whose owning shell no longer exists.
 cleanup_stale() {
 	local ns pid p
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^t2si-[cs]-[0-9]+$'); do
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^t2si-[csg]-[0-9]+$'); do
 		pid=${ns##*-}
 		[[ -d /proc/$pid ]] && continue
 		log "removing stale namespace $ns"
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	done
-	for ns in /etc/netns/t2si-[cs]-*; do
+	for ns in /etc/netns/t2si-[csg]-*; do
 		[[ -d $ns ]] || continue
 		pid=${ns##*-}
 		[[ -d /proc/$pid ]] || rm -rf "$ns"

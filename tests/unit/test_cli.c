@@ -52,8 +52,15 @@ static void test_defaults_and_flags(void)
 	T_CHECK(c.proxy.has_auth);
 	T_EQ_STR(c.proxy.user, "u");
 
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu=1500", "--tun", "t9", "--fwmark=0x1"), -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu=1500", "--tun", "t9", "--fwmark=1x"), -EINVAL);
 	T_CHECK(strstr(err, "--fwmark") != NULL);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fwmark=0x", NULL, NULL, NULL), -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fwmark=0x100000000", NULL, NULL, NULL),
+		 -EINVAL);
+	/* as `ip rule` prints it */
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fwmark=0x2022", NULL, NULL, NULL),
+		 CLI_RUN);
+	T_EQ_INT(c.sock.fwmark, 0x2022);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu=1500", "--tun", "t9", "--fwmark=77"), CLI_RUN);
 	T_EQ_INT(c.tun.mtu, 1500);
 	T_EQ_STR(c.tun.name, "t9");
@@ -149,6 +156,82 @@ static void test_usage_defaults(void)
 	T_EQ_INT(c.proxy.port, 80);
 	T_EQ_INT(parse(&c, err, "--proxy", "https://h", NULL, NULL, NULL), CLI_RUN);
 	T_EQ_INT(c.proxy.port, 443);
+}
+
+/* The system-wide mode's flags, their defaults and errors; cleanup. */
+static void test_auto_route(void)
+{
+	struct options c;
+	char err[256];
+
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
+	T_CHECK(!c.route.auto_route && !c.route.strict_route);
+	T_EQ_INT(c.route.dns_hijack, -1);
+	T_EQ_INT(c.route.table, 2022);
+	T_EQ_INT(c.route.rule_index, 9000);
+	T_CHECK(!options_dns_hijack(&c));
+	options_finish(&c);
+	T_CHECK(!c.sock.has_fwmark); /* no mark without auto-route */
+
+	const char *const all[] = { "--proxy", "socks5://h", "--auto-route", "--strict-route",
+				    "--dns-hijack", "off", "--iproute2-table-index", "100",
+				    "--iproute2-rule-index=500", "--route-address",
+				    "10.0.0.0/8,2001:db8::1/32", "--route-exclude-address",
+				    "10.1.0.0/16", "--include-uid", "1000,2000-2999",
+				    "--exclude-uid=0", "--state-dir", "/tmp/x", NULL };
+	T_EQ_INT(parsev(&c, err, all), CLI_RUN);
+	T_CHECK(c.route.auto_route && c.route.strict_route);
+	T_EQ_INT(c.route.dns_hijack, 0);
+	T_EQ_INT(c.route.table, 100);
+	T_EQ_INT(c.route.rule_index, 500);
+	T_EQ_STR(c.route.address, "10.0.0.0/8,2001:db8::1/32");
+	T_EQ_STR(c.route.exclude, "10.1.0.0/16");
+	T_EQ_STR(c.route.include_uid, "1000,2000-2999");
+	T_EQ_STR(c.route.exclude_uid, "0");
+	T_EQ_STR(c.route.state_dir, "/tmp/x");
+	T_CHECK(!options_dns_hijack(&c));
+	options_finish(&c);
+	T_CHECK(c.sock.has_fwmark && c.route.auto_mark);
+	T_EQ_INT(c.sock.fwmark, OPTIONS_AUTO_FWMARK);
+
+	/* a mark given stays */
+	const char *const mark[] = { "--proxy", "socks5://h", "--auto-route", "--fwmark", "7", NULL };
+	T_EQ_INT(parsev(&c, err, mark), CLI_RUN);
+	T_CHECK(options_dns_hijack(&c));
+	options_finish(&c);
+	T_EQ_INT(c.sock.fwmark, 7);
+	T_CHECK(!c.route.auto_mark);
+
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--dns-hijack", "yes", NULL), -EINVAL);
+	T_ERR(err, "--dns-hijack: expected on or off, got 'yes'");
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--iproute2-table-index", "254", NULL),
+		 -EINVAL);
+	T_ERR(err, "--iproute2-table-index: expected a table number other than 253-255");
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--iproute2-rule-index", "32756", NULL),
+		 -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--route-address", "10.0.0.1", NULL),
+		 -EINVAL);
+	T_ERR(err, "--route-address: expected CIDRs like 10.0.0.0/8,2001:db8::/32, got '10.0.0.1'");
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--route-exclude-address", "10.0.0.0/8,",
+		       NULL),
+		 0);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--route-exclude-address", "x/8", NULL),
+		 -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--include-uid", "5-1", NULL), -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--state-dir", "rel", NULL), -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--auto-route", "--tun-fd", "3"), -EINVAL);
+	T_ERR(err, "--auto-route needs a TUN of our own");
+
+	/* cleanup: its own few flags, no proxy needed */
+	T_EQ_INT(parse(&c, err, "cleanup", NULL, NULL, NULL, NULL), CLI_CLEANUP);
+	T_EQ_INT(parse(&c, err, "cleanup", "--tun", "tun7", "--state-dir", "/tmp/y"), CLI_CLEANUP);
+	T_EQ_STR(c.tun.name, "tun7");
+	T_EQ_STR(c.route.state_dir, "/tmp/y");
+	T_EQ_INT(parse(&c, err, "cleanup", "--proxy", "socks5://h", NULL, NULL), -EINVAL);
+	T_ERR(err, "cleanup takes --tun and --state-dir only, got --proxy");
+	T_CHECK(strstr(cli_usage(), "tun2socks cleanup [--tun NAME] [--state-dir DIR]") != NULL);
+	T_CHECK(strstr(cli_usage(), "(default 2022)") != NULL);
+	T_CHECK(strstr(cli_usage(), "(default 9000)") != NULL);
 }
 
 static const uint8_t v6_default[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1 };
@@ -486,5 +569,6 @@ int main(void)
 	T_RUN(test_fake_ip_filter_repeat_after_spaces);
 	T_RUN(test_dns_server_long_list);
 	T_RUN(test_fake_ip_filter_trims);
+	T_RUN(test_auto_route);
 	return test_summary();
 }

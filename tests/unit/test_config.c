@@ -297,7 +297,10 @@ static void test_example(void)
 	T_CHECK(find_warning(cfg, "\"allow-lan\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "\"external-controller\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "tun: \"stack\" is not used") != NULL);
-	T_CHECK(find_warning(cfg, "tun: \"dns-hijack\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "tun: \"dns-hijack\" is not used") == NULL);
+	T_CHECK(cfg->tun.has_auto_route && cfg->tun.auto_route);
+	T_CHECK(cfg->tun.has_dns_hijack);
+	T_EQ_INT(cfg->tun.n_dns_hijack, 1);
 	T_CHECK(find_warning(cfg, "\"mode\"") == NULL); /* mode: rule is what we do */
 	w = find_warning(cfg, "type \"ss\" is not supported");
 	T_CHECK(w != NULL);
@@ -1091,6 +1094,51 @@ static void test_load_file(void)
 	config_free(NULL);
 }
 
+/* The system-wide mode's tun keys (mihomo's RawTun names). */
+static void test_tun_auto_route(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	T_EQ_INT(load("tun:\n  auto-route: true\n  strict-route: yes\n  dns-hijack: []\n"
+		      "  iproute2-table-index: 100\n  iproute2-rule-index: 500\n"
+		      "  route-address: [0.0.0.0/1, '2001:db8::/32']\n"
+		      "  route-exclude-address: 192.168.0.1/24\n"
+		      "  include-uid: [1000, 1001]\n  exclude-uid: 0\n",
+		      &cfg, &err),
+		 0);
+	if (cfg == NULL)
+		return;
+	T_CHECK(cfg->tun.has_auto_route && cfg->tun.auto_route);
+	T_CHECK(cfg->tun.has_strict_route && cfg->tun.strict_route);
+	T_CHECK(cfg->tun.has_dns_hijack);
+	T_EQ_INT(cfg->tun.n_dns_hijack, 0);
+	T_EQ_INT(cfg->tun.table_index, 100);
+	T_EQ_INT(cfg->tun.rule_index, 500);
+	T_EQ_INT(cfg->tun.n_route_address, 2);
+	T_EQ_INT(cfg->tun.route_address[1].family, AF_INET6);
+	T_EQ_STR(cfg->tun.route_address[1].text, "2001:db8::/32");
+	T_EQ_INT(cfg->tun.n_route_exclude_address, 1);
+	T_EQ_STR(cfg->tun.route_exclude_address[0].text, "192.168.0.1/24");
+	T_EQ_INT(cfg->tun.n_include_uid, 2);
+	T_EQ_INT(cfg->tun.include_uid[1], 1001);
+	T_EQ_INT(cfg->tun.n_exclude_uid, 1);
+	T_EQ_INT(cfg->tun.exclude_uid[0], 0);
+	T_EQ_INT(cfg->n_warnings, 0);
+	config_free(cfg);
+
+	expect_err("tun:\n  auto-route: maybe\n", 2, 15, "tun.auto-route: expected true or false");
+	expect_err("tun:\n  iproute2-rule-index: 32756\n", 2, 24, "tun.iproute2-rule-index");
+	expect_err("tun:\n  iproute2-table-index: 0\n", 2, 25, "tun.iproute2-table-index");
+	expect_err("tun:\n  route-address: [10.0.0.0/33]\n", 2, 28,
+		   "tun.route-address: prefix length 33");
+	expect_err("tun:\n  route-exclude-address: [fd00::/8, nope]\n", 2, 37,
+		   "tun.route-exclude-address: expected an IPv4 CIDR");
+	expect_err("tun:\n  include-uid: [x]\n", 2, 17, "tun.include-uid");
+	expect_err("tun:\n  strict-rout: true\n", 2, 3,
+		   "tun: unknown key \"strict-rout\" (did you mean \"strict-route\"?)");
+}
+
 int main(void)
 {
 	T_RUN(test_example);
@@ -1113,5 +1161,6 @@ int main(void)
 	T_RUN(test_positions);
 	T_RUN(test_documents);
 	T_RUN(test_load_file);
+	T_RUN(test_tun_auto_route);
 	return test_summary();
 }

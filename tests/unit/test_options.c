@@ -119,6 +119,69 @@ out:
 	config_free(c3);
 }
 
+/* The tun keys of the system-wide mode: applied where the command line is
+ * silent; with auto-route our sockets get a mark, which a reload keeps. */
+static void test_auto_route_keys(void)
+{
+	static const char *const bare[] = { "--proxy", "socks5://1.2.3.4", NULL };
+	static const char *const flags[] = { "--proxy", "socks5://1.2.3.4", "--iproute2-table-index",
+					     "77", "--route-address", "10.0.0.0/8", NULL };
+	struct config *c = load("tun:\n  auto-route: true\n  dns-hijack: [any:53]\n"
+				"  iproute2-table-index: 100\n  iproute2-rule-index: 500\n"
+				"  route-address: [0.0.0.0/1, '2001:db8::1/32']\n"
+				"  route-exclude-address: [192.168.0.0/16]\n"
+				"  include-uid: [1000, 1001]\n  exclude-uid: [0]\n");
+	struct config *c2 = load("tun:\n  auto-route: true\n  dns-hijack: []\n");
+	struct config *c3 = load("routing-mark: 9\ntun:\n  auto-route: true\n");
+	struct options o, next;
+	char err[256], why[256];
+
+	T_CHECK(c && c2 && c3);
+	if (!c || !c2 || !c3)
+		goto out;
+	T_EQ_INT(parse(&o, bare), CLI_RUN);
+	T_EQ_INT(options_apply_config(&o, c, err, sizeof(err)), 0);
+	options_finish(&o);
+	T_CHECK(o.route.auto_route && options_dns_hijack(&o));
+	T_EQ_INT(o.route.table, 100);
+	T_EQ_INT(o.route.rule_index, 500);
+	T_EQ_STR(o.route.address, "0.0.0.0/1,2001:db8::1/32");
+	T_EQ_STR(o.route.exclude, "192.168.0.0/16");
+	T_EQ_STR(o.route.include_uid, "1000,1001");
+	T_EQ_STR(o.route.exclude_uid, "0");
+	T_CHECK(o.sock.has_fwmark && o.route.auto_mark);
+	T_EQ_INT(o.sock.fwmark, OPTIONS_AUTO_FWMARK);
+	/* the command line wins */
+	T_EQ_INT(parse(&o, flags), CLI_RUN);
+	T_EQ_INT(options_apply_config(&o, c, err, sizeof(err)), 0);
+	T_EQ_INT(o.route.table, 77);
+	T_EQ_STR(o.route.address, "10.0.0.0/8");
+	/* dns-hijack: [] turns it off */
+	T_EQ_INT(parse(&o, bare), CLI_RUN);
+	T_EQ_INT(options_apply_config(&o, c2, err, sizeof(err)), 0);
+	T_CHECK(o.route.auto_route && !options_dns_hijack(&o));
+
+	/* a reload: the same file, nothing changes; another mark is noted,
+	 * never applied (auto-route's rules name the running one) */
+	T_EQ_INT(parse(&o, bare), CLI_RUN);
+	T_EQ_INT(options_apply_config(&o, c2, err, sizeof(err)), 0);
+	options_finish(&o);
+	T_EQ_INT(parse(&next, bare), CLI_RUN);
+	T_EQ_INT(options_apply_config(&next, c2, err, sizeof(err)), 0);
+	options_finish(&next);
+	T_EQ_INT((int)options_reload_diff(&o, &next, why, sizeof(why)), 0);
+	T_EQ_INT(parse(&next, bare), CLI_RUN);
+	T_EQ_INT(options_apply_config(&next, c3, err, sizeof(err)), 0);
+	options_finish(&next);
+	T_EQ_INT(next.sock.fwmark, 9);
+	T_EQ_INT((int)options_reload_diff(&o, &next, why, sizeof(why)), OPTIONS_RESTART);
+	T_EQ_STR(why, "tun.auto-route and its keys, routing-mark (auto-route's rules use it)");
+out:
+	config_free(c);
+	config_free(c2);
+	config_free(c3);
+}
+
 static char tmp_path[64];
 
 static const char *write_tmp(const char *text)
@@ -218,6 +281,7 @@ int main(void)
 	T_RUN(test_copy_rebases);
 	T_RUN(test_apply_config);
 	T_RUN(test_reload_diff);
+	T_RUN(test_auto_route_keys);
 	T_RUN(test_generation);
 	return test_summary();
 }

@@ -5,6 +5,8 @@
 #include "config/config.h"
 #include "resolver/domain_match.h"
 #include "resolver/resolver.h"
+#include "tun2socks/system/prefix.h"
+#include "tun2socks/system/route_plan.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,14 +20,17 @@ static const char usage[] =
 	"       tun2socks -c FILE [--proxy URL] [options]\n"
 	"       tun2socks check -c FILE\n"
 	"       tun2socks match -c FILE HOST[:PORT] [--udp] [--src IP] [--process NAME|PATH]\n"
+	"       tun2socks cleanup [--tun NAME] [--state-dir DIR]\n"
 	"\n"
 	"Sends every TCP connection and UDP flow entering a TUN device where the\n"
 	"rules of the config file say (SOCKS5 or HTTP proxies, DIRECT, REJECT,\n"
 	"redirects); with --proxy alone, everything through that proxy.\n"
 	"check validates a config and its rule files and lists every error; match\n"
-	"prints the rule and upstream a connection would get (PORT defaults to 443).\n"
-	"Runs in the foreground; SIGINT/SIGTERM close every flow and remove the TUN.\n"
-	"It never changes routes: point the default route (or prefixes) at the TUN.\n"
+	"prints the rule and upstream a connection would get (PORT defaults to 443);\n"
+	"cleanup removes the routes and rules a killed daemon's --auto-route left.\n"
+	"Runs in the foreground; SIGINT/SIGTERM close every flow and remove the TUN\n"
+	"(and what --auto-route added). Without --auto-route it never changes routes:\n"
+	"point the default route (or prefixes) at the TUN yourself.\n"
 	"\n"
 	"  -c, --config FILE      Clash-style YAML config: proxies, proxy-groups, rules,\n"
 	"                         rule-providers, dns, tun (flags override it; SIGHUP\n"
@@ -44,7 +49,8 @@ static const char usage[] =
 	"  --mtu N                TUN MTU, 576-65535 (default 8500); TCP MSS follows it\n"
 	"  --bind-interface IFACE send our own upstream traffic out of IFACE\n"
 	"                         (Linux SO_BINDTODEVICE, macOS IP_BOUND_IF)\n"
-	"  --fwmark N             mark our own upstream sockets (Linux SO_MARK)\n"
+	"  --fwmark N             mark our own upstream sockets (Linux SO_MARK; decimal\n"
+	"                         or 0x hex)\n"
 	"  --connect-timeout S    proxy connect + handshake timeout (default 10)\n"
 	"  --idle-timeout S       close TCP flows idle this long, 0 = never (default 7440)\n"
 	"  --udp-timeout S        close UDP sessions idle this long (default 60;\n"
@@ -69,6 +75,24 @@ static const char usage[] =
 	"  --fake-ip-min-age S    a fake address goes to another name only after it\n"
 	"                         was unused S seconds; until then new names get\n"
 	"                         SERVFAIL (default 60; 0 = reuse at once, as mihomo)\n"
+	"  --auto-route           route the machine's traffic into the TUN (Linux): IPv4\n"
+	"                         and IPv6 through table --iproute2-table-index and\n"
+	"                         rules from --iproute2-rule-index; our own sockets carry\n"
+	"                         --fwmark (default 0x2022) and go around; the LAN, the\n"
+	"                         proxy servers and replies to incoming connections\n"
+	"                         stay direct; removed again at exit\n"
+	"  --strict-route         with --auto-route: a family the TUN has no address for\n"
+	"                         (--tun-addr6 none) is blocked instead of going direct\n"
+	"  --dns-hijack on|off    with --auto-route: DNS to port 53 of any server, UDP and\n"
+	"                         TCP, enters the TUN (default on)\n"
+	"  --iproute2-table-index N  the routing table (default 2022)\n"
+	"  --iproute2-rule-index N   the first rule priority; N to N+10 (default 9000)\n"
+	"  --route-address LIST   CIDRs routed into the TUN (default: everything)\n"
+	"  --route-exclude-address LIST  CIDRs kept out of the TUN\n"
+	"  --include-uid LIST     only these users' traffic: 1000,2000-2999\n"
+	"  --exclude-uid LIST     not these users' traffic\n"
+	"  --state-dir DIR        where --auto-route records what it added\n"
+	"                         (default /run/tun2socks)\n"
 	"  --no-proxy-check       start even if the proxy is unreachable now\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --help, --version\n";
@@ -122,6 +146,40 @@ int cli_parse_cidr(const char *s, int v6, uint8_t *addr, uint8_t *prefix)
 }
 
 
+/* "0x..." up to 32 bits (a mark as `ip rule` prints it). */
+static int cli_hex(const char *s, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || s[2] == '\0')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s + 2, &end, 16);
+	if (errno != 0 || *end != '\0' || v == 0 || v > 0xFFFFFFFFul)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Comma-separated CIDRs of either family (host bits allowed, as mihomo). */
+static int cli_cidr_list(const char *val)
+{
+	char buf[1024], *save = NULL, *tok;
+	struct prefix p;
+	int n = 0;
+
+	if (strlen(val) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strchr(tok, '/') || prefix_parse(tok, true, &p) < 0)
+			return -EINVAL;
+		n++;
+	}
+	return n > 0 ? 0 : -EINVAL;
+}
+
 static const struct {
 	const char *name;
 	bool has_arg;
@@ -152,6 +210,16 @@ static const struct {
 	[OPT_SRC] = { "--src", true },
 	[OPT_PROCESS] = { "--process", true },
 	[OPT_FAKE_IP_MIN_AGE] = { "--fake-ip-min-age", true },
+	[OPT_AUTO_ROUTE] = { "--auto-route", false },
+	[OPT_STRICT_ROUTE] = { "--strict-route", false },
+	[OPT_DNS_HIJACK] = { "--dns-hijack", true },
+	[OPT_TABLE_INDEX] = { "--iproute2-table-index", true },
+	[OPT_RULE_INDEX] = { "--iproute2-rule-index", true },
+	[OPT_ROUTE_ADDRESS] = { "--route-address", true },
+	[OPT_ROUTE_EXCLUDE] = { "--route-exclude-address", true },
+	[OPT_INCLUDE_UID] = { "--include-uid", true },
+	[OPT_EXCLUDE_UID] = { "--exclude-uid", true },
+	[OPT_STATE_DIR] = { "--state-dir", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -236,6 +304,9 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 	} else if (argc > 1 && strcmp(argv[1], "match") == 0) {
 		action = CLI_MATCH;
 		first = 2;
+	} else if (argc > 1 && strcmp(argv[1], "cleanup") == 0) {
+		action = CLI_CLEANUP;
+		first = 2;
 	}
 	for (int i = first; i < argc; i++) {
 		const char *val;
@@ -263,6 +334,12 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 		}
 		if ((opt == OPT_UDP || opt == OPT_SRC || opt == OPT_PROCESS) && action != CLI_MATCH) {
 			snprintf(err, errlen, "%s only goes with match (see --help)", options[opt].name);
+			return -EINVAL;
+		}
+		if (action == CLI_CLEANUP && opt != OPT_TUN && opt != OPT_STATE_DIR &&
+		    opt != OPT_LOG_LEVEL) {
+			snprintf(err, errlen, "cleanup takes --tun and --state-dir only, got %s",
+				 options[opt].name);
 			return -EINVAL;
 		}
 		cfg->given |= 1ull << opt;
@@ -342,7 +419,7 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			snprintf(cfg->sock.bind_iface, sizeof(cfg->sock.bind_iface), "%s", val);
 			break;
 		case OPT_FWMARK:
-			if (cli_uint(val, 1, 0xFFFFFFFFul, &v) < 0)
+			if (cli_uint(val, 1, 0xFFFFFFFFul, &v) < 0 && cli_hex(val, &v) < 0)
 				return cli_err(err, errlen, "--fwmark", "expected a number from 1 to 4294967295", val);
 			cfg->sock.has_fwmark = true;
 			cfg->sock.fwmark = (uint32_t)v;
@@ -410,12 +487,68 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 					       "expected seconds from 0 to 86400", val);
 			cfg->dns.fake_min_age = (unsigned)v;
 			break;
+		case OPT_AUTO_ROUTE:
+			cfg->route.auto_route = true;
+			break;
+		case OPT_STRICT_ROUTE:
+			cfg->route.strict_route = true;
+			break;
+		case OPT_DNS_HIJACK:
+			if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
+				return cli_err(err, errlen, "--dns-hijack", "expected on or off", val);
+			cfg->route.dns_hijack = val[1] == 'n';
+			break;
+		case OPT_TABLE_INDEX:
+			if (cli_uint(val, 1, 0xFFFFFFFFul, &v) < 0 || !route_plan_table_ok((uint32_t)v))
+				return cli_err(err, errlen, "--iproute2-table-index",
+					       "expected a table number other than 253-255 (the kernel's)",
+					       val);
+			cfg->route.table = (uint32_t)v;
+			break;
+		case OPT_RULE_INDEX:
+			if (cli_uint(val, 1, 32755, &v) < 0)
+				return cli_err(err, errlen, "--iproute2-rule-index",
+					       "expected a priority from 1 to 32755 (N to N+10 are used)",
+					       val);
+			cfg->route.rule_index = (uint32_t)v;
+			break;
+		case OPT_ROUTE_ADDRESS:
+		case OPT_ROUTE_EXCLUDE: {
+			char *dst = opt == OPT_ROUTE_ADDRESS ? cfg->route.address : cfg->route.exclude;
+
+			if (cli_cidr_list(val) < 0 || strlen(val) >= sizeof(cfg->route.address))
+				return cli_err(err, errlen, options[opt].name,
+					       "expected CIDRs like 10.0.0.0/8,2001:db8::/32", val);
+			snprintf(dst, sizeof(cfg->route.address), "%s", val);
+			break;
+		}
+		case OPT_INCLUDE_UID:
+		case OPT_EXCLUDE_UID: {
+			char *dst = opt == OPT_INCLUDE_UID ? cfg->route.include_uid
+							   : cfg->route.exclude_uid;
+			struct uid_range u[64];
+
+			if (route_plan_parse_uids(val, u, 64) < 0 ||
+			    strlen(val) >= sizeof(cfg->route.include_uid))
+				return cli_err(err, errlen, options[opt].name,
+					       "expected user ids or ranges like 1000,2000-2999", val);
+			snprintf(dst, sizeof(cfg->route.include_uid), "%s", val);
+			break;
+		}
+		case OPT_STATE_DIR:
+			if (val[0] != '/' || strlen(val) >= sizeof(cfg->route.state_dir))
+				return cli_err(err, errlen, "--state-dir", "expected an absolute path",
+					       val);
+			snprintf(cfg->route.state_dir, sizeof(cfg->route.state_dir), "%s", val);
+			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(val, &cfg->log_level) < 0)
 				return cli_err(err, errlen, "--log-level", "expected error, warn, info or debug", val);
 			break;
 		}
 	}
+	if (action == CLI_CLEANUP)
+		return action;
 	if (action != CLI_RUN && cfg->config_path == NULL) {
 		snprintf(err, errlen, "%s needs -c FILE (see --help)", action == CLI_CHECK ? "check" : "match");
 		return -EINVAL;
@@ -436,6 +569,11 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 	}
 	if (have_tun && cfg->tun.fd >= 0) {
 		snprintf(err, errlen, "--tun and --tun-fd exclude each other");
+		return -EINVAL;
+	}
+	if (cfg->route.auto_route && cfg->tun.fd >= 0) {
+		snprintf(err, errlen, "--auto-route needs a TUN of our own, not --tun-fd (whoever "
+				      "handed it over routes it)");
 		return -EINVAL;
 	}
 	if (cfg->tun.has_addr6 && cfg->tun.fd < 0 && cfg->tun.mtu < 1280) {

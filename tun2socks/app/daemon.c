@@ -34,6 +34,7 @@
 #include "lwip-port/stack.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
+#include "tun2socks/app/machine.h"
 
 struct daemon {
 	struct options *cfg;          /* the running settings */
@@ -55,6 +56,7 @@ struct daemon {
 	struct resolver *resolver;    /* DNS forwarding, unless via the proxy */
 	struct dns_socks *dns_socks;  /* --dns-via-proxy */
 	struct dns_intercept *dns;    /* NULL with --dns off */
+	struct machine *machine;      /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -151,11 +153,15 @@ static void daemon_apply_options(struct daemon *d, const struct options *next)
 	if (mask & OPTIONS_SOCK) {
 		struct sock_opts so = next->sock;
 
+		if (d->cfg->route.auto_route) { /* its rules name the running mark */
+			so.has_fwmark = d->cfg->sock.has_fwmark;
+			so.fwmark = d->cfg->sock.fwmark;
+		}
 		if (sock_opts_resolve(&so) < 0) {
 			log_error("reload: interface-name %s does not exist: keeping %s",
 				  so.bind_iface, d->sock.bind_iface[0] ? d->sock.bind_iface : "none");
 		} else {
-			d->cfg->sock = next->sock;
+			d->cfg->sock = so;
 			d->sock = so;
 			d->flows.sock = so;
 			flow_udp_set_sock(d->udp, &so);
@@ -724,6 +730,8 @@ int daemon_run(struct options *cfg)
 	}
 	if (daemon_fd_budget(d) < 0)
 		goto out_free;
+	if (machine_dns(cfg, &d->cli) < 0)
+		goto out_free;
 	d->mtu = cfg->tun.mtu;
 	d->sock = cfg->sock;
 	r = sock_opts_resolve(&d->sock);
@@ -810,6 +818,9 @@ int daemon_run(struct options *cfg)
 	if (daemon_start_handles(d) < 0)
 		goto out_dns;
 
+	/* Routes into the TUN last, once everything that serves them runs. */
+	if (machine_setup(cfg, d->tun, router_ctx_current(d->router), &d->machine) < 0)
+		goto out_dns;
 	if (d->conf)
 		log_info("tun2socks %s: TUN %s mtu %u, config %s: %zu proxies, %zu rules%s%s",
 			 T2S_VERSION, tun_name(d->tun), d->mtu, cfg->config_path,
@@ -821,6 +832,9 @@ int daemon_run(struct options *cfg)
 			 d->mtu, d->upstream.proto->name, d->upstream.server_str);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	ret = 0;
+	/* The machine's routing as it was, before the flows go. */
+	machine_restore(d->machine);
+	d->machine = NULL;
 
 	/* A reload still on a worker thread: cancelled if it has not begun,
 	 * else its result is dropped when it ends (the loop waits for it). */

@@ -34,6 +34,7 @@ int generation_load(const struct generation_req *req, struct generation *out,
 		if (r < 0)
 			goto out;
 	}
+	options_finish(&out->opts);
 	r = router_gen_build(out->conf, &ro, &out->router, &e);
 	if (r == -EINVAL)
 		conf_err_list_add(&diag->errs, &e);

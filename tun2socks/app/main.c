@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "tun2socks/app/daemon.h"
 #include "tun2socks/app/generation.h"
+#include "tun2socks/app/machine.h"
 #include "lwip/init.h"
 #include "tun2socks/route/router.h"
 #include "tun2socks/route/router_gen.h"
@@ -208,6 +209,8 @@ int main(int argc, char **argv)
 		r = cmd_check(cfg);
 	} else if (r == CLI_MATCH) {
 		r = cmd_match(cfg);
+	} else if (r == CLI_CLEANUP) {
+		r = machine_cleanup(cfg);
 	} else {
 		r = daemon_run(cfg);
 	}

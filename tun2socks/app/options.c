@@ -44,6 +44,99 @@ void options_defaults(struct options *cfg)
 	       (uint8_t[]){ 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 }, 16);
 	cfg->dns.prefix6 = 64;
 	cfg->dns.fake_min_age = 60;
+	cfg->route.dns_hijack = -1;
+	cfg->route.table = 2022;
+	cfg->route.rule_index = 9000;
+}
+
+void options_finish(struct options *cfg)
+{
+	/* Where there are no marks (macOS), auto-route itself says it is not
+	 * supported. */
+	if (cfg->route.auto_route && !cfg->sock.has_fwmark && sock_platform_has_fwmark()) {
+		cfg->sock.has_fwmark = true;
+		cfg->sock.fwmark = OPTIONS_AUTO_FWMARK;
+		cfg->route.auto_mark = true;
+	}
+}
+
+bool options_dns_hijack(const struct options *cfg)
+{
+	return cfg->route.dns_hijack < 0 ? cfg->route.auto_route : cfg->route.dns_hijack > 0;
+}
+
+/* CIDRs of a tun key as one comma-separated list into buf. */
+static int options_join_cidrs(const struct config_cidr *c, size_t n, char *buf, size_t cap,
+			      const char *file, const char *key, char *err, size_t errlen)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(buf + off, cap - off, "%s%s", i ? "," : "", c[i].text);
+
+		if (k < 0 || (size_t)k >= cap - off) {
+			snprintf(err, errlen, "%s: tun.%s: list too long (%zu bytes at most)", file,
+				 key, cap - 1);
+			return -EINVAL;
+		}
+		off += (size_t)k;
+	}
+	return 0;
+}
+
+static int options_join_uids(const uint32_t *u, size_t n, char *buf, size_t cap,
+			     const char *file, const char *key, char *err, size_t errlen)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(buf + off, cap - off, "%s%u", i ? "," : "", u[i]);
+
+		if (k < 0 || (size_t)k >= cap - off) {
+			snprintf(err, errlen, "%s: tun.%s: too many users", file, key);
+			return -EINVAL;
+		}
+		off += (size_t)k;
+	}
+	return 0;
+}
+
+/* The tun keys of the system-wide mode, where the command line is silent. */
+static int options_apply_route(struct options *cfg, const struct config *conf, char *err,
+			       size_t errlen)
+{
+	const struct config_tun *t = &conf->tun;
+	struct options_route *o = &cfg->route;
+	int r = 0;
+
+	if (t->has_auto_route && !options_given(cfg, OPT_AUTO_ROUTE))
+		o->auto_route = t->auto_route;
+	if (t->has_strict_route && !options_given(cfg, OPT_STRICT_ROUTE))
+		o->strict_route = t->strict_route;
+	/* mihomo lists what to hijack ("any:53"); we answer port 53 to any
+	 * address anyway, so any entry turns the rules on, none off. */
+	if (t->has_dns_hijack && !options_given(cfg, OPT_DNS_HIJACK))
+		o->dns_hijack = t->n_dns_hijack > 0;
+	if (t->table_index && !options_given(cfg, OPT_TABLE_INDEX))
+		o->table = t->table_index;
+	if (t->rule_index && !options_given(cfg, OPT_RULE_INDEX))
+		o->rule_index = t->rule_index;
+	if (t->n_route_address && !options_given(cfg, OPT_ROUTE_ADDRESS))
+		r = options_join_cidrs(t->route_address, t->n_route_address, o->address,
+				       sizeof(o->address), conf->file, "route-address", err, errlen);
+	if (r == 0 && t->n_route_exclude_address && !options_given(cfg, OPT_ROUTE_EXCLUDE))
+		r = options_join_cidrs(t->route_exclude_address, t->n_route_exclude_address,
+				       o->exclude, sizeof(o->exclude), conf->file,
+				       "route-exclude-address", err, errlen);
+	if (r == 0 && t->n_include_uid && !options_given(cfg, OPT_INCLUDE_UID))
+		r = options_join_uids(t->include_uid, t->n_include_uid, o->include_uid,
+				      sizeof(o->include_uid), conf->file, "include-uid", err, errlen);
+	if (r == 0 && t->n_exclude_uid && !options_given(cfg, OPT_EXCLUDE_UID))
+		r = options_join_uids(t->exclude_uid, t->n_exclude_uid, o->exclude_uid,
+				      sizeof(o->exclude_uid), conf->file, "exclude-uid", err, errlen);
+	return r;
 }
 
 /* Splits the comma-separated patterns into dns->filter, checking each. */
@@ -127,6 +220,9 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 		cfg->sock.has_fwmark = true;
 		cfg->sock.fwmark = conf->routing_mark;
 	}
+	r = options_apply_route(cfg, conf, err, errlen);
+	if (r < 0)
+		return r;
 	if (conf->has_log_level && !options_given(cfg, OPT_LOG_LEVEL)) {
 		static const enum log_level map[] = {
 			[CONFIG_LOG_SILENT] = LOG_ERROR, [CONFIG_LOG_ERROR] = LOG_ERROR,
@@ -219,9 +315,11 @@ unsigned options_reload_diff(const struct options *running, const struct options
 		why[0] = '\0';
 	if (running->log_level != next->log_level)
 		mask |= OPTIONS_LOG_LEVEL;
+	/* Under auto-route the mark stays (its rules name it): noted below. */
 	if (strcmp(running->sock.bind_iface, next->sock.bind_iface) != 0 ||
-	    running->sock.has_fwmark != next->sock.has_fwmark ||
-	    (next->sock.has_fwmark && running->sock.fwmark != next->sock.fwmark))
+	    (!running->route.auto_route &&
+	     (running->sock.has_fwmark != next->sock.has_fwmark ||
+	      (next->sock.has_fwmark && running->sock.fwmark != next->sock.fwmark))))
 		mask |= OPTIONS_SOCK;
 	if (strcmp(running->tun_name, next->tun_name) != 0)
 		options_note(why, whylen, "tun.device");
@@ -248,6 +346,21 @@ unsigned options_reload_diff(const struct options *running, const struct options
 	if (a->filter_used != b->filter_used ||
 	    memcmp(a->filter_buf, b->filter_buf, a->filter_used) != 0)
 		options_note(why, whylen, "dns.fake-ip-filter");
+	{
+		const struct options_route *ra = &running->route, *rb = &next->route;
+
+		if (ra->auto_route != rb->auto_route || ra->strict_route != rb->strict_route ||
+		    options_dns_hijack(running) != options_dns_hijack(next) ||
+		    ra->table != rb->table || ra->rule_index != rb->rule_index ||
+		    strcmp(ra->address, rb->address) || strcmp(ra->exclude, rb->exclude) ||
+		    strcmp(ra->include_uid, rb->include_uid) ||
+		    strcmp(ra->exclude_uid, rb->exclude_uid))
+			options_note(why, whylen, "tun.auto-route and its keys");
+		/* auto-route's rules name the running mark: it stays. */
+		if (ra->auto_route && (running->sock.has_fwmark != next->sock.has_fwmark ||
+				       running->sock.fwmark != next->sock.fwmark))
+			options_note(why, whylen, "routing-mark (auto-route's rules use it)");
+	}
 	if (whylen && why[0])
 		mask |= OPTIONS_RESTART;
 	return mask;

@@ -25,7 +25,12 @@ enum options_flag {
 	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_UDP_TIMEOUT,
 	OPT_DNS, OPT_DNS_SERVER, OPT_DNS_VIA_PROXY, OPT_FAKE_IP_RANGE, OPT_FAKE_IP_FILTER,
 	OPT_CONFIG, OPT_UDP, OPT_SRC, OPT_PROCESS, OPT_FAKE_IP_MIN_AGE,
+	OPT_AUTO_ROUTE, OPT_STRICT_ROUTE, OPT_DNS_HIJACK, OPT_TABLE_INDEX, OPT_RULE_INDEX,
+	OPT_ROUTE_ADDRESS, OPT_ROUTE_EXCLUDE, OPT_INCLUDE_UID, OPT_EXCLUDE_UID, OPT_STATE_DIR,
 };
+
+/* Our own sockets' fwmark when auto-route is on and none was given. */
+#define OPTIONS_AUTO_FWMARK 0x2022u
 
 struct options {
 	struct proxy_url proxy;
@@ -57,6 +62,20 @@ struct options {
 		const char *filter[257];
 		char servers_buf[1024];      /* nameservers from the config */
 	} dns;
+	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
+	struct options_route {
+		bool auto_route;
+		bool strict_route;           /* block a family the TUN cannot carry */
+		int dns_hijack;              /* -1: on with auto-route; 0 off; 1 on */
+		uint32_t table;              /* iproute2-table-index, 2022 */
+		uint32_t rule_index;         /* iproute2-rule-index, 9000 */
+		char address[1024];          /* route-address: CIDRs, comma-separated */
+		char exclude[1024];          /* route-exclude-address */
+		char include_uid[256];       /* "1000,2000-2999" */
+		char exclude_uid[256];
+		char state_dir[256];         /* "": the default, /run/tun2socks */
+		bool auto_mark;              /* sock.fwmark is auto-route's own */
+	} route;
 };
 
 /* Fills the defaults documented in --help. */
@@ -64,6 +83,15 @@ void options_defaults(struct options *cfg);
 
 /* Fills the defaults documented in --help. */
 void options_defaults(struct options *cfg);
+
+/* What follows from the rest once the command line and the config are in:
+ * with auto-route, our sockets get OPTIONS_AUTO_FWMARK unless a mark was
+ * given. */
+void options_finish(struct options *cfg);
+
+/* Whether the port-53 rules are wanted: dns-hijack, by default on with
+ * auto-route. */
+bool options_dns_hijack(const struct options *cfg);
 
 /* A copy of src whose internal pointers (tun.name, dns.servers,
  * dns.filter[]) point into dst's own buffers. */
@@ -75,7 +103,11 @@ bool options_given(const struct options *cfg, enum options_flag opt);
 /* Fills what the command line did not set from the config file: TUN
  * (device, mtu, first inet4/inet6 address), DNS (enable, enhanced-mode,
  * nameserver, fake-ip-range/6, fake-ip-filter added to the flag's),
- * interface-name, routing-mark, log-level. 0 or -EINVAL with err. */
+ * interface-name, routing-mark, log-level, and the tun keys of the
+ * system-wide mode (auto-route, strict-route, dns-hijack,
+ * iproute2-table-index, iproute2-rule-index, route-address,
+ * route-exclude-address, include-uid, exclude-uid). 0 or -EINVAL with
+ * err. */
 int options_apply_config(struct options *cfg, const struct config *conf, char *err,
 			 size_t errlen);
 

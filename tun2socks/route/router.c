@@ -312,6 +312,11 @@ size_t router_ctx_rule_count(const struct router_ctx *rc)
 	return router_gen_rule_count(rc->cur);
 }
 
+const struct router_gen *router_ctx_current(const struct router_ctx *rc)
+{
+	return rc->cur;
+}
+
 struct route_ops router_ctx_ops(struct router_ctx *rc)
 {
 	return (struct route_ops){ router_decide, router_release, rc };

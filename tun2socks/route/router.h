@@ -28,6 +28,9 @@ T2S_MUST_CHECK int router_ctx_create(struct router_gen *first, struct resolver *
 /* Routes new flows by next (the context takes the reference). */
 void router_ctx_swap(struct router_ctx *rc, struct router_gen *next);
 size_t router_ctx_rule_count(const struct router_ctx *rc);
+/* The generation new flows are routed by (borrowed: valid until the next
+ * swap). */
+const struct router_gen *router_ctx_current(const struct router_ctx *rc);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
 void router_ctx_destroy(struct router_ctx *rc);

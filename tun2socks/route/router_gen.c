@@ -294,3 +294,18 @@ size_t router_gen_rule_count(const struct router_gen *g)
 {
 	return g->engine ? rule_engine_count(g->engine) : 0;
 }
+
+size_t router_gen_servers(const struct router_gen *g, struct sockaddr_storage *out, size_t max)
+{
+	size_t n = 0;
+
+	if (g->has_default_up && n < max && g->default_up.server_len > 0)
+		out[n++] = g->default_up.server;
+	for (size_t i = 0; i < g->n_ups && n < max; i++) {
+		const struct router_up *u = &g->ups[i];
+
+		if (u->usable && !u->redirect && u->cfg.server_len > 0)
+			out[n++] = u->cfg.server;
+	}
+	return n;
+}

@@ -40,4 +40,10 @@ struct router_gen *router_gen_ref(struct router_gen *g);
 void router_gen_unref(struct router_gen *g);
 size_t router_gen_rule_count(const struct router_gen *g);
 
+/* The server addresses of its proxies (the config's and the default
+ * upstream; redirects are DIRECT), at most max into out, for auto-route to
+ * keep out of the TUN. Returns how many. */
+struct sockaddr_storage;
+size_t router_gen_servers(const struct router_gen *g, struct sockaddr_storage *out, size_t max);
+
 #endif

@@ -1,0 +1,265 @@
+/* machine: auto-route and the upstream DNS around it (machine.h). */
+#include "tun2socks/app/machine.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config/nameservers.h"
+#include "resolver/resolver.h"
+#include "tun2socks/base/log.h"
+#include "tun2socks/base/sock.h"
+#include "tun2socks/route/router_gen.h"
+#include "tun2socks/system/autoroute.h"
+#include "tun2socks/system/sysdns.h"
+#include "tun2socks/tun/tun.h"
+
+struct machine {
+	struct autoroute *ar;
+};
+
+/* ---- DNS -------------------------------------------------------------------- */
+
+int machine_dns(struct options *cfg, struct options *cli)
+{
+	struct options_dns *dns = &cfg->dns;
+	char csv[1024], err[512] = "";
+
+	if (dns->mode == DNS_MODE_OFF || !cfg->route.auto_route || dns->servers != NULL)
+		return 0;
+	if (sysdns_pick_system(csv, sizeof(csv), err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	snprintf(dns->servers_buf, sizeof(dns->servers_buf), "%s", csv);
+	dns->servers = dns->servers_buf;
+	snprintf(cli->dns.servers_buf, sizeof(cli->dns.servers_buf), "%s", csv);
+	cli->dns.servers = cli->dns.servers_buf;
+	log_info("auto-route: DNS is forwarded to %s (the system's servers at startup), around "
+		 "the TUN",
+		 csv);
+	return 0;
+}
+
+/* Asks the kernel where our sockets would reach each upstream DNS server:
+ * one routed into our own TUN (its address, the TUN's subnet, a fake
+ * address behind a default route into the TUN) would be a loop. 0, or -1
+ * (logged). Where we cannot ask, nothing is checked. */
+static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
+{
+	const struct options_dns *dns = &cfg->dns;
+	struct prefix servers[16];
+	char canon[4096];
+	size_t n;
+	uint32_t mark = cfg->sock.has_fwmark ? cfg->sock.fwmark : 0, bind = 0, oif;
+	bool tcp;
+
+	if (dns->mode == DNS_MODE_OFF || dns->via_proxy)
+		return 0;
+	if (dns->servers) {
+		if (nameservers_parse(dns->servers, canon, sizeof(canon), &tcp, NULL, 0) < 0)
+			return 0; /* the resolver says what is wrong */
+		n = sysdns_parse_csv(canon, servers, 16);
+	} else {
+		/* c-ares reads resolv.conf itself: the same servers */
+		static char text[16384];
+		FILE *f = fopen(SYSDNS_RESOLV_CONF, "re");
+		size_t len = f ? fread(text, 1, sizeof(text), f) : 0;
+
+		if (f)
+			fclose(f);
+		n = sysdns_parse_resolv(text, len, servers, 16);
+	}
+	if (cfg->sock.bind_iface[0])
+		bind = if_nametoindex(cfg->sock.bind_iface);
+	for (size_t i = 0; i < n; i++) {
+		char a[INET6_ADDRSTRLEN];
+
+		if (autoroute_route_oif(&servers[i], mark, bind, &oif) < 0 || oif != tun_ifindex)
+			continue;
+		inet_ntop(servers[i].family, servers[i].addr, a, sizeof(a));
+		log_error("DNS server %s is routed into the TUN: the daemon would forward DNS to "
+			  "itself; give the real upstream with --dns-server or dns.nameserver%s",
+			  a, cfg->route.auto_route ? "" : " (or route it around the TUN)");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- auto-route ----------------------------------------------------------- */
+
+static void machine_note(void *arg, const char *line)
+{
+	(void)arg;
+	log_info("auto-route: %s", line);
+}
+
+/* A comma-separated CIDR list (checked by cli or config) into out. */
+static size_t machine_prefixes(const char *list, struct prefix *out, size_t max)
+{
+	char buf[1024], *save = NULL, *tok;
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save))
+		if (prefix_parse(tok, true, &out[n]) == 0)
+			n++;
+	return n;
+}
+
+/* A proxy server's address as a host prefix (an IPv4-mapped one as IPv4). */
+static void machine_host(const struct sockaddr_storage *ss, struct prefix *p)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		prefix_make(p, AF_INET, &in->sin_addr, 32);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			prefix_make(p, AF_INET, in6->sin6_addr.s6_addr + 12, 32);
+		else
+			prefix_make(p, AF_INET6, &in6->sin6_addr, 128);
+	}
+}
+
+enum { MACHINE_MAX_PREFIXES = 256, MACHINE_MAX_SERVERS = 256 };
+
+int machine_setup(const struct options *cfg, const struct tun *tun, const struct router_gen *gen,
+		  struct machine **out)
+{
+	const struct options_route *o = &cfg->route;
+	static struct prefix addr[MACHINE_MAX_PREFIXES], excl[MACHINE_MAX_PREFIXES],
+		hosts[MACHINE_MAX_SERVERS];
+	static struct sockaddr_storage servers[MACHINE_MAX_SERVERS];
+	struct uid_range inc[64], exc[64];
+	struct autoroute_cfg ac = { .state_dir = o->state_dir[0] ? o->state_dir : NULL,
+				    .note = machine_note };
+	struct route_plan_cfg *pc = &ac.plan;
+	struct machine *m;
+	const struct route_plan *plan;
+	size_t ns, rules = 0;
+	char err[1024] = "";
+	int r;
+
+	*out = NULL;
+	pc->tun_name = tun_name(tun);
+	pc->tun_ifindex = if_nametoindex(pc->tun_name);
+	if (pc->tun_ifindex && machine_check_dns(cfg, pc->tun_ifindex) < 0)
+		return -1;
+	if (!o->auto_route)
+		return 0;
+	if (pc->tun_ifindex == 0) {
+		log_error("auto-route: %s has no interface index", pc->tun_name);
+		return -1;
+	}
+	pc->table = o->table;
+	pc->rule_index = o->rule_index;
+	pc->has4 = cfg->tun.has_addr4;
+	pc->has6 = cfg->tun.has_addr6;
+	if (pc->has4)
+		prefix_make(&pc->tun4, AF_INET, cfg->tun.addr4, cfg->tun.prefix4);
+	if (pc->has6)
+		prefix_make(&pc->tun6, AF_INET6, cfg->tun.addr6, cfg->tun.prefix6);
+	pc->strict = o->strict_route;
+	pc->dns_hijack = options_dns_hijack(cfg);
+	pc->has_mark = cfg->sock.has_fwmark;
+	pc->mark = cfg->sock.fwmark;
+	pc->route_addr = addr;
+	pc->n_route_addr = machine_prefixes(o->address, addr, MACHINE_MAX_PREFIXES);
+	pc->n_exclude = machine_prefixes(o->exclude, excl, MACHINE_MAX_PREFIXES);
+	/* The proxy servers: connections to them from other programs, and
+	 * ours should a mark ever be missing, must not enter the TUN. */
+	ns = router_gen_servers(gen, servers, MACHINE_MAX_SERVERS);
+	for (size_t i = 0; i < ns; i++)
+		machine_host(&servers[i], &hosts[i]);
+	pc->exclude = excl;
+	pc->servers = hosts;
+	pc->n_servers = ns;
+	r = o->include_uid[0] ? route_plan_parse_uids(o->include_uid, inc, 64) : 0;
+	pc->include_uid = inc;
+	pc->n_include_uid = r > 0 ? (size_t)r : 0;
+	r = o->exclude_uid[0] ? route_plan_parse_uids(o->exclude_uid, exc, 64) : 0;
+	pc->exclude_uid = exc;
+	pc->n_exclude_uid = r > 0 ? (size_t)r : 0;
+	if (!pc->has_mark && cfg->sock.bind_iface[0] == '\0' && sock_platform_has_fwmark()) {
+		log_error("auto-route: our own sockets need a mark or an interface");
+		return -1;
+	}
+
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		log_error("out of memory");
+		return -1;
+	}
+	r = autoroute_start(&ac, &m->ar, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		free(m);
+		return -1;
+	}
+	plan = autoroute_plan(m->ar);
+	for (size_t i = 0; i < plan->n; i++) {
+		char line[ROUTE_TEXT_MAX];
+
+		rules += plan->obj[i].kind == ROUTE_OBJ_RULE;
+		if (log_enabled(LOG_DEBUG)) {
+			route_text_format(&plan->obj[i], line, sizeof(line));
+			log_debug("auto-route: added %s", line);
+		}
+	}
+	log_info("auto-route: %zu routes in table %u and %zu rules at %u-%u send %s%s%s into %s; "
+		 "%s; our own sockets carry fwmark 0x%x; DNS to port 53 of any server %s; "
+		 "%zu proxy server%s kept out; recorded in %s/%s.state",
+		 plan->n - rules, o->table, rules, o->rule_index, o->rule_index + ROUTE_PLAN_SPAN,
+		 plan->fam4 ? "IPv4" : "", plan->fam4 && plan->fam6 ? " and " : "",
+		 plan->fam6 ? "IPv6" : "", pc->tun_name,
+		 !pc->has6 && plan->fam6 ? "IPv6 is blocked (strict-route)"
+		 : !plan->fam6           ? "IPv6 is left alone"
+					 : "the LAN stays direct",
+		 pc->mark, pc->dns_hijack ? "enters the TUN" : "is left alone", ns,
+		 ns == 1 ? "" : "s", o->state_dir[0] ? o->state_dir : AUTOROUTE_STATE_DIR,
+		 pc->tun_name);
+	*out = m;
+	return 0;
+}
+
+void machine_restore(struct machine *m)
+{
+	size_t n;
+
+	if (m == NULL)
+		return;
+	n = autoroute_plan(m->ar)->n;
+	autoroute_stop(m->ar);
+	log_info("auto-route: removed its %zu routes and rules: traffic goes directly again", n);
+	free(m);
+}
+
+static void machine_print(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+int machine_cleanup(const struct options *cfg)
+{
+	const char *dir = cfg->route.state_dir[0] ? cfg->route.state_dir : AUTOROUTE_STATE_DIR;
+	char err[512] = "";
+	int r = autoroute_cleanup(dir, cfg->tun.name && cfg->tun.name[0] ? cfg->tun.name : NULL,
+				  machine_print, NULL, err, sizeof(err));
+
+	if (r < 0) {
+		fprintf(stderr, "tun2socks cleanup: %s\n", err);
+		return 1;
+	}
+	if (r == 0)
+		printf("nothing to clean up in %s\n", dir);
+	return 0;
+}

@@ -1,0 +1,496 @@
+/* autoroute: state file, lock, leftovers and the plan applied in order
+ * (autoroute.h). Files in the state directory, per TUN name:
+ *   <tun>.lock   flock()ed by the live daemon for its whole life: the
+ *                kernel drops the lock when the process dies, however it
+ *                dies, so a free lock means a daemon that is gone;
+ *   <tun>.state  route_state.h's text, written (to a temporary file,
+ *                then renamed) before the first change.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* O_CLOEXEC, dirfd */
+#endif
+
+#include "tun2socks/system/autoroute.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tun2socks/system/autoroute_impl.h"
+#include "tun2socks/system/route_state.h"
+
+struct autoroute {
+	struct autoroute_os *os;
+	struct route_plan plan;
+	size_t applied; /* plan.obj[0..applied) are in the kernel */
+	char state_path[512], lock_path[512];
+	int lock_fd;
+	autoroute_note_fn note;
+	void *note_arg;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void notef(autoroute_note_fn note, void *arg, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void notef(autoroute_note_fn note, void *arg, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (note == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	note(arg, line);
+}
+
+static int paths(const char *dir, const char *tun, char *state, char *lock, size_t cap)
+{
+	int a = snprintf(state, cap, "%s/%s.state", dir, tun);
+	int b = snprintf(lock, cap, "%s/%s.lock", dir, tun);
+
+	return a < 0 || b < 0 || (size_t)a >= cap || (size_t)b >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* Opens and locks <tun>.lock: the fd, -EWOULDBLOCK when a live daemon
+ * holds it, or -errno. */
+static int lock_open(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644), r;
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	size_t cap = 4096, n = 0;
+	char *buf;
+
+	*out = NULL;
+	*len = 0;
+	if (f == NULL)
+		return -errno;
+	buf = malloc(cap);
+	while (buf) {
+		size_t got = fread(buf + n, 1, cap - n, f);
+
+		n += got;
+		if (got == 0)
+			break;
+		if (n == cap) {
+			char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+
+			if (nb == NULL) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (buf == NULL)
+		return -ENOMEM;
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* Writes the state file: a temporary file, synced, renamed over it. */
+static int write_state(const char *path, const struct route_state *st)
+{
+	char tmp[600], *text;
+	size_t len, off = 0;
+	int fd, r;
+
+	r = route_state_format(st, &text, &len);
+	if (r < 0)
+		return r;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+out:
+	free(text);
+	return r;
+}
+
+/* Removes objects [0..n) in reverse; what is already gone is no error. */
+static int undo(struct autoroute_os *os, const struct route_obj *obj, size_t n,
+		autoroute_note_fn note, void *arg, size_t *gone)
+{
+	int failed = 0;
+
+	for (size_t i = n; i-- > 0;) {
+		char kerr[160] = "", line[ROUTE_TEXT_MAX];
+		int r = autoroute_os_change(os, false, &obj[i], kerr, sizeof(kerr));
+
+		if (r == -ENOENT || r == -ESRCH || r == -ENODEV) {
+			if (gone)
+				(*gone)++;
+			continue;
+		}
+		if (r < 0) {
+			route_text_format(&obj[i], line, sizeof(line));
+			notef(note, arg, "cannot remove '%s': %s%s%s", line, strerror(-r),
+			      kerr[0] ? ": " : "", kerr);
+			failed = r;
+		}
+	}
+	return failed;
+}
+
+/* Cleans the state file at path, whose lock the caller holds. */
+static int clean_one(struct autoroute_os *os, const char *state_path, const char *lock_path,
+		     uint64_t netns, autoroute_note_fn note, void *arg)
+{
+	struct route_state st;
+	char *text, err[200];
+	size_t len, gone = 0;
+	int r = read_file(state_path, &text, &len);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		notef(note, arg, "%s: %s", state_path, strerror(-r));
+		return r;
+	}
+	r = route_state_parse(text, len, &st, err, sizeof(err));
+	free(text);
+	if (r < 0) {
+		notef(note, arg, "%s: %s; left alone", state_path, err);
+		return r;
+	}
+	if (st.netns && netns && st.netns != netns) {
+		notef(note, arg, "%s: from another network namespace; left alone", state_path);
+		route_state_free(&st);
+		return -EXDEV;
+	}
+	r = undo(os, st.obj, st.n, note, arg, &gone);
+	if (r == 0) {
+		notef(note, arg,
+		      "removed what tun2socks (pid %lu, %s) left: %zu rules and routes "
+		      "(%zu already gone)",
+		      st.pid, st.tun, st.n - gone, gone);
+		unlink(state_path);
+		unlink(lock_path);
+	}
+	route_state_free(&st);
+	return r;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Every state file of dir (tun's only, if given) whose daemon is gone.
+ * busy (if not NULL) gets the first one whose daemon lives. */
+static int clean_dir(struct autoroute_os *os, const char *dir, const char *tun, const char *mine,
+		     autoroute_note_fn note, void *arg, char *busy, size_t busylen, int *cleaned)
+{
+	uint64_t netns = autoroute_os_netns();
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int ret = 0;
+
+	*cleaned = 0;
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) != NULL) {
+		char name[256], state[512], lock[512];
+		int fd, r;
+
+		if (!ends_with(e->d_name, ".state") || strlen(e->d_name) >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(strlen(e->d_name) - 6), e->d_name);
+		if (tun && strcmp(name, tun) != 0)
+			continue;
+		if (paths(dir, name, state, lock, sizeof(state)) < 0)
+			continue;
+		if (mine && strcmp(name, mine) == 0) {
+			/* Ours: the caller holds its lock already. */
+			r = clean_one(os, state, lock, netns, note, arg);
+			if (r == 0)
+				(*cleaned)++;
+			continue;
+		}
+		fd = lock_open(lock);
+		if (fd == -EWOULDBLOCK) {
+			if (busy && !busy[0])
+				snprintf(busy, busylen, "%s", name);
+			ret = -EBUSY;
+			continue;
+		}
+		if (fd < 0)
+			continue;
+		r = clean_one(os, state, lock, netns, note, arg);
+		if (r == 0)
+			(*cleaned)++;
+		close(fd);
+	}
+	closedir(d);
+	return ret;
+}
+
+/* The pid a state file names, for messages; 0 if unreadable. */
+static unsigned long state_pid(const char *path)
+{
+	struct route_state st;
+	unsigned long pid = 0;
+	char *text;
+	size_t len;
+
+	if (read_file(path, &text, &len) < 0)
+		return 0;
+	if (route_state_parse(text, len, &st, NULL, 0) == 0) {
+		pid = st.pid;
+		route_state_free(&st);
+	}
+	free(text);
+	return pid;
+}
+
+int autoroute_cleanup(const char *dir, const char *tun, autoroute_note_fn note, void *arg,
+		      char *err, size_t errlen)
+{
+	struct autoroute_os *os;
+	char busy[256] = "";
+	int r, cleaned = 0;
+
+	if (dir == NULL)
+		dir = AUTOROUTE_STATE_DIR;
+	r = autoroute_os_open(&os);
+	if (r < 0) {
+		set_err(err, errlen,
+			r == -ENOTSUP ? "auto-route is not supported on this platform"
+				      : "cannot open a routing socket: %s",
+			strerror(-r));
+		return r;
+	}
+	r = clean_dir(os, dir, tun, NULL, note, arg, busy, sizeof(busy), &cleaned);
+	autoroute_os_close(os);
+	if (r == -EBUSY) {
+		char state[512], lock[512];
+
+		paths(dir, busy, state, lock, sizeof(state));
+		set_err(err, errlen,
+			"tun2socks (pid %lu) still runs with TUN %s: stop it (SIGTERM), it "
+			"restores the routing itself",
+			state_pid(state), busy);
+		return r;
+	}
+	if (r < 0) {
+		set_err(err, errlen, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	return cleaned;
+}
+
+int autoroute_route_oif(const struct prefix *dst, uint32_t mark, uint32_t bind_ifindex,
+			uint32_t *oif)
+{
+	struct autoroute_os *os;
+	int r = autoroute_os_open(&os);
+
+	*oif = 0;
+	if (r < 0)
+		return r;
+	r = autoroute_os_route_oif(os, dst, mark, bind_ifindex, oif);
+	autoroute_os_close(os);
+	return r;
+}
+
+const struct route_plan *autoroute_plan(const struct autoroute *ar)
+{
+	return &ar->plan;
+}
+
+void autoroute_stop(struct autoroute *ar)
+{
+	if (ar == NULL)
+		return;
+	if (ar->os && undo(ar->os, ar->plan.obj, ar->applied, ar->note, ar->note_arg, NULL) == 0 &&
+	    ar->state_path[0]) {
+		unlink(ar->state_path);
+		unlink(ar->lock_path);
+	} else if (ar->applied > 0) {
+		notef(ar->note, ar->note_arg, "%s kept: `tun2socks cleanup` retries",
+		      ar->state_path);
+	}
+	if (ar->lock_fd >= 0)
+		close(ar->lock_fd);
+	autoroute_os_close(ar->os);
+	route_plan_free(&ar->plan);
+	free(ar);
+}
+
+int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, char *err,
+		    size_t errlen)
+{
+	const struct route_plan_cfg *pc = &cfg->plan;
+	const char *dir = cfg->state_dir ? cfg->state_dir : AUTOROUTE_STATE_DIR;
+	struct route_state st = { 0 };
+	struct autoroute *ar;
+	char what[ROUTE_TEXT_MAX], kerr[160];
+	int r, cleaned;
+
+	*out = NULL;
+	ar = calloc(1, sizeof(*ar));
+	if (ar == NULL)
+		return -ENOMEM;
+	ar->lock_fd = -1;
+	ar->note = cfg->note;
+	ar->note_arg = cfg->note_arg;
+	r = autoroute_os_open(&ar->os);
+	if (r < 0) {
+		set_err(err, errlen,
+			r == -ENOTSUP ? "auto-route is not supported on this platform"
+				      : "auto-route: cannot open a routing socket: %s",
+			strerror(-r));
+		goto fail;
+	}
+	r = route_plan_build(pc, &ar->plan, err, errlen);
+	if (r < 0)
+		goto fail;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		r = -errno;
+		set_err(err, errlen, "auto-route: cannot create %s: %s", dir, strerror(-r));
+		goto fail;
+	}
+	r = paths(dir, pc->tun_name, ar->state_path, ar->lock_path, sizeof(ar->state_path));
+	if (r < 0) {
+		set_err(err, errlen, "auto-route: state directory name too long");
+		goto fail;
+	}
+	r = lock_open(ar->lock_path);
+	if (r < 0) {
+		if (r == -EWOULDBLOCK) {
+			set_err(err, errlen,
+				"auto-route: tun2socks (pid %lu) already runs with TUN %s (%s): "
+				"stop "
+				"it first, or give this one another --tun",
+				state_pid(ar->state_path), pc->tun_name, ar->state_path);
+			r = -EBUSY;
+		} else {
+			set_err(err, errlen, "auto-route: %s: %s", ar->lock_path, strerror(-r));
+		}
+		ar->state_path[0] = '\0';
+		goto fail;
+	}
+	ar->lock_fd = r;
+	/* What daemons that are gone left behind, ours first. */
+	(void)clean_dir(ar->os, dir, NULL, pc->tun_name, cfg->note, cfg->note_arg, NULL, 0,
+			&cleaned);
+	r = autoroute_os_in_use(ar->os, pc->table, pc->rule_index, pc->rule_index + ROUTE_PLAN_SPAN,
+				what, sizeof(what));
+	if (r == -EEXIST) {
+		set_err(err, errlen,
+			"auto-route: table %u or rule priorities %u-%u are in use ('%s'): is "
+			"another tun2socks, mihomo or sing-box running? Choose others with "
+			"--iproute2-table-index / --iproute2-rule-index, or remove it "
+			"(`tun2socks cleanup` removes what a tun2socks left)",
+			pc->table, pc->rule_index, pc->rule_index + ROUTE_PLAN_SPAN, what);
+		goto fail_unlock;
+	}
+	if (r < 0) {
+		set_err(err, errlen, "auto-route: cannot list rules and routes: %s", strerror(-r));
+		goto fail_unlock;
+	}
+	st.pid = (unsigned long)getpid();
+	st.netns = autoroute_os_netns();
+	snprintf(st.tun, sizeof(st.tun), "%s", pc->tun_name);
+	st.table = pc->table;
+	st.rule_index = pc->rule_index;
+	st.obj = ar->plan.obj;
+	st.n = ar->plan.n;
+	r = write_state(ar->state_path, &st);
+	if (r < 0) {
+		set_err(err, errlen, "auto-route: cannot write %s: %s", ar->state_path,
+			strerror(-r));
+		goto fail_unlock;
+	}
+	for (; ar->applied < ar->plan.n; ar->applied++) {
+		const struct route_obj *o = &ar->plan.obj[ar->applied];
+
+		kerr[0] = '\0';
+		r = autoroute_os_change(ar->os, true, o, kerr, sizeof(kerr));
+		if (r < 0) {
+			route_text_format(o, what, sizeof(what));
+			set_err(err, errlen, "auto-route: adding '%s': %s%s%s%s", what,
+				strerror(-r), kerr[0] ? " (" : "", kerr, kerr[0] ? ")" : "");
+			goto fail_undo;
+		}
+	}
+	*out = ar;
+	return 0;
+
+fail_undo:
+	if (undo(ar->os, ar->plan.obj, ar->applied, ar->note, ar->note_arg, NULL) == 0)
+		unlink(ar->state_path);
+	else
+		ar->lock_path[0] = '\0'; /* the state file stays for cleanup */
+fail_unlock:
+	if (ar->lock_path[0])
+		unlink(ar->lock_path);
+	close(ar->lock_fd);
+fail:
+	autoroute_os_close(ar->os);
+	route_plan_free(&ar->plan);
+	free(ar);
+	return r;
+}

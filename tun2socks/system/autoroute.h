@@ -1,0 +1,68 @@
+/* autoroute: the machine's routing sends traffic into the TUN while the
+ * daemon runs, and is as it was once it stops (docs/design.md §13).
+ *
+ * Start writes a state file listing every rule and route of the plan
+ * (route_plan.h) before adding the first one, and holds a lock file for
+ * as long as the daemon lives; stop removes them in reverse order. A
+ * daemon killed with SIGKILL leaves its state file and an unlocked lock:
+ * the next start, or `tun2socks cleanup`, removes what it lists. Start
+ * refuses a TUN name another live daemon holds, and a table or rule range
+ * that already has routes or rules (another tun2socks, mihomo, sing-box).
+ *
+ * Linux only for now (autoroute_linux.c); elsewhere start and cleanup
+ * return -ENOTSUP. Blocking; runs before the loop starts and after it
+ * stops.
+ */
+#ifndef T2S_AUTOROUTE_H
+#define T2S_AUTOROUTE_H
+
+#include <stddef.h>
+
+#include "tun2socks/system/route_plan.h"
+
+#define AUTOROUTE_STATE_DIR "/run/tun2socks"
+
+struct autoroute;
+
+/* Where progress goes: one human-readable line per call (leftovers
+ * removed, objects that were already gone). */
+typedef void (*autoroute_note_fn)(void *arg, const char *line);
+
+struct autoroute_cfg {
+	const char *state_dir; /* NULL: AUTOROUTE_STATE_DIR */
+	struct route_plan_cfg plan;
+	autoroute_note_fn note; /* may be NULL */
+	void *note_arg;
+};
+
+/* Sets it all up. 0, or -errno with the reason in err: -EBUSY (a live
+ * daemon holds this TUN name), -EEXIST (the table or rule range is in
+ * use), -ENOTSUP (no auto-route on this platform), the kernel's refusal
+ * (everything added so far is removed again), or a state file error. */
+int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, char *err,
+		    size_t errlen);
+
+/* What start added (for the log). */
+const struct route_plan *autoroute_plan(const struct autoroute *ar);
+
+/* Removes everything start added, the state file and the lock. NULL is a
+ * no-op. */
+void autoroute_stop(struct autoroute *ar);
+
+/* `tun2socks cleanup`: for every state file in state_dir (only tun's
+ * when tun is not NULL) of this network namespace whose daemon is gone,
+ * removes what it lists and the file. Returns how many were cleaned, or
+ * -errno with err: -EBUSY when such a daemon still runs (its name and pid
+ * in err; the others are cleaned all the same). */
+int autoroute_cleanup(const char *state_dir, const char *tun, autoroute_note_fn note, void *arg,
+		      char *err, size_t errlen);
+
+/* The interface the kernel routes a packet of ours to dst (a host
+ * prefix) through, sent with fwmark mark and from a socket bound to
+ * bind_ifindex (0: none): 0 with *oif, -ENOTSUP where we cannot ask, or
+ * -errno (-ENETUNREACH: no route). The daemon asks it for its upstream
+ * DNS servers: one routed into its own TUN would be a loop. */
+int autoroute_route_oif(const struct prefix *dst, uint32_t mark, uint32_t bind_ifindex,
+			uint32_t *oif);
+
+#endif
