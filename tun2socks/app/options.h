@@ -43,6 +43,9 @@ struct options {
 	unsigned udp_timeout_s;      /* idle UDP session; DNS-only ones: 10 s */
 	enum log_level log_level;
 	bool check_proxy;            /* probe the proxy at startup */
+	/* -1, or a descriptor the daemon writes one byte to and closes once
+	 * it serves the TUN (run starts CMD then); never on the command line */
+	int ready_fd;
 	struct options_dns {
 		enum dns_mode mode;          /* default fake-ip */
 		const char *servers;         /* --dns-server; NULL: system's */
