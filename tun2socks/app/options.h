@@ -35,6 +35,9 @@ struct options {
 	/* tun2socks match HOST[:PORT] [--udp] [--src IP] [--process P] */
 	const char *match_target, *match_src, *match_process;
 	bool match_udp;
+	/* tun2socks run [options] -- CMD [ARGS...]: CMD's argv, NULL-ended
+	 * (the tail of main's argv) */
+	char *const *run_argv;
 	struct tun_config tun;  /* tun.name points into tun_name */
 	char tun_name[64];
 	struct sock_opts sock;
