@@ -1,6 +1,7 @@
-/* `tun2socks run`: the pure decisions of tun2socks/app/run.c: exit
- * status, option checks, CMD's name servers and resolv.conf, its identity,
- * which signals go on to it, the message when namespaces are refused. */
+/* `tun2socks run`: the command line (where CMD starts), and the pure
+ * decisions of tun2socks/app/run.c: exit status, option checks, CMD's
+ * name servers and resolv.conf, its identity, which signals go on to it,
+ * the message when namespaces are refused. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,8 +10,116 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tun2socks/app/cli.h"
 #include "tun2socks/app/run.h"
 #include "test.h"
+
+/* argv from a NULL-terminated list; argv stays alive for run_argv. */
+static char *argv_buf[32];
+
+static int parsev(struct options *c, char *err, const char *const *args)
+{
+	int argc = 0;
+
+	argv_buf[argc++] = "tun2socks";
+	for (; *args && argc < 31; args++)
+		argv_buf[argc++] = (char *)*args;
+	argv_buf[argc] = NULL;
+	return cli_parse(argc, argv_buf, c, err, 256);
+}
+
+#define T_ERR(err, prefix) T_EQ_INT(strncmp((err), (prefix), strlen(prefix)), 0)
+
+static void test_cli_split(void)
+{
+	struct options c;
+	char err[256];
+
+	/* Options up to "--", CMD after it, its own options included. */
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h:1080", "--log-level",
+					       "warn", "--", "curl", "-s", "--proxy", "x", NULL }),
+		 CLI_RUN_CMD);
+	T_CHECK(c.has_proxy);
+	T_EQ_INT(c.log_level, LOG_WARN);
+	T_EQ_STR(c.run_argv[0], "curl");
+	T_EQ_STR(c.run_argv[1], "-s");
+	T_EQ_STR(c.run_argv[3], "x");
+	T_CHECK(c.run_argv[4] == NULL);
+	/* Without "--", the first word that is no option starts CMD. */
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "-c", "f.yaml", "sh", "-c", "exit 7", NULL }),
+		 CLI_RUN_CMD);
+	T_EQ_STR(c.config_path, "f.yaml");
+	T_EQ_STR(c.run_argv[0], "sh");
+	T_EQ_STR(c.run_argv[2], "exit 7");
+	/* "--" twice: the second is CMD's. */
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--", "--", NULL }),
+		 CLI_RUN_CMD);
+	T_EQ_STR(c.run_argv[0], "--");
+	/* An option's value is never taken for CMD. */
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--mtu", "1500",
+					       "true", NULL }),
+		 CLI_RUN_CMD);
+	T_EQ_INT(c.tun.mtu, 1500);
+	T_EQ_STR(c.run_argv[0], "true");
+	/* The daemon without run: no CMD to find. */
+	T_EQ_INT(parsev(&c, err, (const char *const[]){ "--proxy", "socks5://h", NULL }), CLI_RUN);
+	T_CHECK(c.run_argv == NULL);
+}
+
+static void test_cli_errors(void)
+{
+	struct options c;
+	char err[256];
+
+	T_EQ_INT(parsev(&c, err, (const char *const[]){ "run", "--proxy", "socks5://h", NULL }),
+		 -EINVAL);
+	T_EQ_STR(err, "run needs a command: tun2socks run [options] -- CMD [ARGS...]");
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--", NULL }),
+		 -EINVAL);
+	T_ERR(err, "run needs a command");
+	T_EQ_INT(parsev(&c, err, (const char *const[]){ "run", "--", "true", NULL }), -EINVAL);
+	T_EQ_STR(err, "--proxy or -c FILE is required (see --help)");
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--tun-fd", "3",
+					       "--", "true", NULL }),
+		 -EINVAL);
+	T_ERR(err, "--tun-fd does not go with run");
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--tun-framing",
+					       "raw", "true", NULL }),
+		 -EINVAL);
+	T_ERR(err, "--tun-framing does not go with run");
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--tun-addr", "none",
+					       "--tun-addr6", "none", "true", NULL }),
+		 -EINVAL);
+	T_ERR(err, "run needs --tun-addr or --tun-addr6");
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--mtu", "1000",
+					       "true", NULL }),
+		 -EINVAL);
+	T_ERR(err, "--mtu: IPv6 needs at least 1280");
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--mtu", "1000",
+					       "--tun-addr6", "none", "true", NULL }),
+		 CLI_RUN_CMD);
+	/* match's flags stay match's. */
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--udp", "true",
+					       NULL }),
+		 -EINVAL);
+	T_ERR(err, "--udp only goes with match");
+	T_EQ_INT(parsev(&c, err,
+			(const char *const[]){ "run", "--proxy", "socks5://h", "--bogus", "true",
+					       NULL }),
+		 -EINVAL);
+	T_ERR(err, "unknown option '--bogus'");
+}
 
 static void test_exit_status(void)
 {
@@ -232,6 +341,8 @@ static void test_ns_hint(void)
 
 int main(void)
 {
+	T_RUN(test_cli_split);
+	T_RUN(test_cli_errors);
 	T_RUN(test_exit_status);
 	T_RUN(test_dns_servers);
 	T_RUN(test_resolv_conf);
