@@ -8,6 +8,8 @@
 #                        the SOCKS5 CONNECT carried the name (danted's log)
 #   run_dig_fake         dig inside is answered by the interceptor: an
 #                        address from the fake range, never asked upstream
+#   run_host_resolver_hidden  a host resolver's socket (nscd's) is covered:
+#                        CMD cannot resolve behind the TUN's back
 #   run_exit_status      exit 7 -> 7; killed by SIGTERM -> 143; a missing
 #                        CMD -> 127; an unreachable proxy -> 125, CMD never
 #                        started
@@ -33,7 +35,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="run_curl_by_name run_dig_fake run_exit_status run_sigint run_static run_udp
+NAMES="run_curl_by_name run_dig_fake run_host_resolver_hidden run_exit_status run_sigint run_static run_udp
 run_leftovers run_cmd_killed run_daemon_killed run_supervisor_killed run_host_untouched
 run_concurrent run_unprivileged"
 require_tools dig dnsmasq timeout tcpdump gcc setpriv unshare
@@ -69,8 +71,10 @@ snapshot() {
 		cx cat /etc/resolv.conf
 		stat -L -c '%i %s %Y' /etc/resolv.conf
 		cat /etc/resolv.conf
-		awk '{print $4, $5, $9}' /proc/1/mountinfo
-		awk '{print $4, $5, $9}' /proc/self/mountinfo
+		# (other than the namespaces `ip netns` pins: tests running
+		# beside this one add and remove theirs)
+		awk '$5 !~ "^/run/netns/" {print $4, $5, $9}' /proc/1/mountinfo
+		awk '$5 !~ "^/run/netns/" {print $4, $5, $9}' /proc/self/mountinfo
 	} 2>&1
 }
 BEFORE=$(snapshot)
@@ -119,6 +123,32 @@ if ((rc == 0)) && [[ -n $a ]] && in_range "$a" 198.18.0.0/15 &&
 	pass run_dig_fake
 else
 	fail run_dig_fake "exit $rc, answer '$a', dnsmasq asked: $(grep -c fake-only "$RUN_DIR/dnsmasq.log"), inside: $(tr '\n' ' ' <<<"$out")"
+fi
+
+# A resolver socket of the host (nscd's here; systemd-resolved's varlink
+# socket is handled alike) would answer CMD's lookups outside the TUN: run
+# covers it. Made in a mount namespace of the test's own, over /run.
+out=$(cx unshare -m sh -c '
+	mount -t tmpfs tmpfs /run && mkdir -p /run/nscd || exit 9
+	"$1" -c "import socket,sys,time
+s = socket.socket(socket.AF_UNIX); s.bind(\"/run/nscd/socket\"); s.listen(8)
+open(sys.argv[1], \"w\").close(); time.sleep(60)" "$2" &
+	for i in $(seq 100); do [ -e "$2" ] && break; sleep 0.05; done
+	probe="import socket; s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(\"/run/nscd/socket\"); print(\"reached\")
+except OSError as e:
+    print(\"refused\")"
+	py=$1
+	"$py" -c "$probe"
+	shift 2
+	"$@" -- "$py" -c "$probe"
+	kill %1' sh "$PY" "$RUN_DIR/nscd.ready" timeout -s KILL $((30 * SLOW)) "$BIN" run --proxy "$PROXY" \
+	2>>"$DAEMON_LOG")
+if [[ $(tr '\n' ' ' <<<"$out") == "reached refused " ]]; then
+	pass run_host_resolver_hidden
+else
+	fail run_host_resolver_hidden "outside, then inside: $(tr '\n' ' ' <<<"$out") (want reached refused)"
 fi
 
 # ---- exit status ---------------------------------------------------------------------
