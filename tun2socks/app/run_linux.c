@@ -626,8 +626,11 @@ static int run_prepare(struct run *r, struct netns_config *nc)
 		log_error("run: %s", err);
 		return -EINVAL;
 	}
-	if (run_target_ids(&facts, &ids) < 0)
-		log_warn("run: SUDO_UID/SUDO_GID are not numbers: CMD runs as root");
+	if (run_target_ids(&facts, &ids) < 0) {
+		log_error("run: SUDO_UID/SUDO_GID are not numbers: who should CMD run as? (unset "
+			  "both to run it as root)");
+		return -EINVAL;
+	}
 	memset(nc, 0, sizeof(*nc));
 	nc->tun = r->eff.tun;
 	nc->tun.fd = -1;
@@ -645,8 +648,10 @@ static int run_prepare(struct run *r, struct netns_config *nc)
 }
 
 /* Signals arrive on the signalfd from here on; children put the mask back
- * (r->oldmask). SIGPIPE is only blocked: a closed stderr must not kill the
- * supervisor, and CMD keeps the disposition it was started with. */
+ * (r->oldmask). SIGPIPE and SIGTTOU are only blocked, so that CMD keeps
+ * the dispositions it was started with: a closed stderr must not kill the
+ * supervisor, nor a line to the terminal stop it while CMD (a shell, say)
+ * has the terminal's foreground (stty tostop). */
 static int run_signals(struct run *r)
 {
 	sigset_t set;
@@ -657,6 +662,7 @@ static int run_signals(struct run *r)
 		sigaddset(&set, forwarded[i]);
 	r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	sigaddset(&set, SIGPIPE);
+	sigaddset(&set, SIGTTOU);
 	if (r->sfd < 0 || sigprocmask(SIG_BLOCK, &set, &r->oldmask) < 0) {
 		log_error("run: cannot watch signals: %s", strerror(errno));
 		return -errno;
