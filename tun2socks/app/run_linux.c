@@ -547,7 +547,7 @@ static void run_on_exec(struct run *r)
 		r->exit_code = rep.err == ENOENT ? RUN_EXIT_NOTFOUND : RUN_EXIT_NOEXEC;
 	} else {
 		log_error("run: cannot start CMD: %s %s: %s", rep.step, rep.text,
-			  strerror(rc == -EPIPE ? EPIPE : rep.err));
+			  strerror(rep.err));
 		r->exit_code = RUN_EXIT_FAILED;
 	}
 	if (r->state != RUN_STOP)
@@ -591,7 +591,9 @@ static int run_loop(struct run *r, bool userns)
 			while (read(r->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				run_on_signal(r, &si);
 		}
-		if (i_sock >= 0 && p[i_sock].revents) {
+		/* The signals just read may have moved on (an abort closes
+		 * the socket). */
+		if (i_sock >= 0 && p[i_sock].revents && r->sock >= 0) {
 			if (r->state == RUN_SETUP)
 				run_on_setup(r, userns);
 			else
