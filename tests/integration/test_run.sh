@@ -28,6 +28,9 @@
 #                        danted works meanwhile
 #   run_concurrent       two runs at once with different configs: one
 #                        fetches, the other's rule rejects the same name
+#   run_abort            SIGINT while the daemon is still starting (its
+#                        proxy probe waits on a black hole): run exits 130
+#                        at once, CMD never started, nothing left
 #   run_unprivileged     as an unprivileged user (user namespaces): the
 #                        fetch by name works and CMD has the user's uid;
 #                        skipped with the reason when the kernel refuses
@@ -37,7 +40,7 @@ set -uo pipefail
 t2s_init
 NAMES="run_curl_by_name run_dig_fake run_host_resolver_hidden run_exit_status run_sigint run_static run_udp
 run_leftovers run_cmd_killed run_daemon_killed run_supervisor_killed run_host_untouched
-run_concurrent run_unprivileged"
+run_concurrent run_abort run_unprivileged"
 require_tools dig dnsmasq timeout tcpdump gcc setpriv unshare
 UDP_PORT=7777
 ns_resolv "$NS_S" "$S_IP" # danted resolves names with dnsmasq
@@ -353,6 +356,31 @@ if ((ra == 0 && rb == 0)) && [[ $(grep -c '^200$' "$RUN_DIR/a.out") == 3 ]] &&
 	pass run_concurrent
 else
 	fail run_concurrent "a: $(tr '\n' ' ' <"$RUN_DIR/a.out"), b: $(tr '\n' ' ' <"$RUN_DIR/b.out")"
+fi
+
+# ---- ^C before CMD starts ---------------------------------------------------------------------
+# A proxy behind a black hole (S drops what is not for it): the daemon's
+# startup probe waits, and SIGINT then ends run before CMD ever starts.
+cx ip route add 192.0.2.0/24 via "$S_IP"
+marker=$RUN_DIR/abort-ran
+trun --proxy socks5://192.0.2.1:1080 --connect-timeout 20 -- touch "$marker" &
+pid=$!
+rpid=
+for ((i = 0; i < 100; i++)); do
+	rpid=$(pgrep -f "tun2socks run --log-level .* socks5://192.0.2.1:1080" | head -1)
+	[[ -n $rpid ]] && pgrep -P "$rpid" -x tun2socks >/dev/null && break
+	sleep 0.05
+done
+t0=$(now)
+kill -INT "${rpid:-0}" 2>/dev/null
+wait "$pid"
+rc=$?
+took=$(elapsed "$t0")
+cx ip route del 192.0.2.0/24 via "$S_IP"
+if ((rc == 130)) && [[ ! -e $marker ]] && lt "$took" 3 && [[ -z $(pgrep -f "socks5://192.0.2.1:1080") ]]; then
+	pass run_abort
+else
+	fail run_abort "exit $rc (want 130) after ${took}s, CMD ran: $([[ -e $marker ]] && echo yes || echo no)"
 fi
 
 # ---- unprivileged ---------------------------------------------------------------------------
