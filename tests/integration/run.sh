@@ -5,7 +5,8 @@
 #   bash tests/integration/run.sh auth ipv6       # scripts whose name contains a word
 #   T2S_LEAK_CHECK=1 bash tests/integration/run.sh   # daemon under ASan/valgrind
 #
-# Prints "PASS name" / "FAIL name (reason)" per test, the log of every
+# Prints "PASS name" / "FAIL name (reason)" per test ("SKIP name (reason)"
+# for one this machine cannot run: not counted), the log of every
 # script that failed (daemon, danted, nginx logs included), then a closing
 # line "N passed, M failed". Exits non-zero on any failure.
 #
@@ -100,7 +101,9 @@ for s in "${scripts[@]}"; do
 	rc=$?
 	child=
 	dur=$(($(date +%s) - start))
-	results=$(grep -E '^(PASS|FAIL) ' "$log" | sed -E 's/^(PASS [^ ]+|FAIL [^ ]+ \(.*\)).*/\1/')
+	# SKIP lines (a test the machine cannot run, with the reason) are
+	# shown, not counted.
+	results=$(grep -E '^(PASS|FAIL|SKIP) ' "$log" | sed -E 's/^(PASS [^ ]+|FAIL [^ ]+ \(.*\)).*/\1/')
 	np=$(grep -c '^PASS ' <<<"$results")
 	nf=$(grep -c '^FAIL ' <<<"$results")
 	((VERBOSE)) || [[ -z $results ]] || echo "$results"

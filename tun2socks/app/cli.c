@@ -7,6 +7,7 @@
 #include "resolver/resolver.h"
 #include "tun2socks/system/prefix.h"
 #include "tun2socks/system/route_plan.h"
+#include "tun2socks/app/run.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,12 +22,16 @@ static const char usage[] =
 	"       tun2socks check -c FILE\n"
 	"       tun2socks match -c FILE HOST[:PORT] [--udp] [--src IP] [--process NAME|PATH]\n"
 	"       tun2socks cleanup [--tun NAME] [--state-dir DIR]\n"
+	"       tun2socks run [-c FILE | --proxy URL] [options] -- CMD [ARGS...]\n"
 	"\n"
 	"Sends every TCP connection and UDP flow entering a TUN device where the\n"
 	"rules of the config file say (SOCKS5 or HTTP proxies, DIRECT, REJECT,\n"
 	"redirects); with --proxy alone, everything through that proxy.\n"
 	"check validates a config and its rule files and lists every error; match\n"
 	"prints the rule and upstream a connection would get (PORT defaults to 443);\n"
+	"run starts CMD in a network namespace of its own whose only route is a TUN\n"
+	"the daemon serves (no root needed where user namespaces are allowed): CMD\n"
+	"and nothing else goes through the rules; run exits with CMD's status.\n"
 	"cleanup removes the routes and rules a killed daemon's --auto-route left.\n"
 	"Runs in the foreground; SIGINT/SIGTERM close every flow and remove the TUN\n"
 	"(and what --auto-route added). Without --auto-route it never changes routes:\n"
@@ -289,6 +294,27 @@ static int cli_fake_range(const char *val, struct options_dns *dns)
 	return seen4 || seen6 ? 0 : -EINVAL;
 }
 
+/* `run`: the daemon's requirements, and run's own (run.h). */
+static int cli_run_cmd(struct options *cfg, bool have_proxy, char *err, size_t errlen)
+{
+	if (!have_proxy && cfg->config_path == NULL) {
+		snprintf(err, errlen, "--proxy or -c FILE is required (see --help)");
+		return -EINVAL;
+	}
+	if (cfg->dns.via_proxy && cfg->dns.servers == NULL) {
+		snprintf(err, errlen, "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
+		return -EINVAL;
+	}
+	if (cfg->tun.has_addr6 && cfg->tun.mtu < 1280) {
+		snprintf(err, errlen, "--mtu: IPv6 needs at least 1280 (or use --tun-addr6 none), got '%u'",
+			 cfg->tun.mtu);
+		return -EINVAL;
+	}
+	if (run_check_options(cfg, err, errlen) < 0)
+		return -EINVAL;
+	return CLI_RUN_CMD;
+}
+
 int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errlen)
 {
 	bool have_proxy = false, have_tun = false;
@@ -307,11 +333,20 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 	} else if (argc > 1 && strcmp(argv[1], "cleanup") == 0) {
 		action = CLI_CLEANUP;
 		first = 2;
+	} else if (argc > 1 && strcmp(argv[1], "run") == 0) {
+		action = CLI_RUN_CMD;
+		first = 2;
 	}
 	for (int i = first; i < argc; i++) {
 		const char *val;
 		int opt;
 
+		/* run's options end at "--" or at the first word that is none:
+		 * the rest is CMD's. */
+		if (action == CLI_RUN_CMD && (strcmp(argv[i], "--") == 0 || argv[i][0] != '-')) {
+			cfg->run_argv = argv + i + (argv[i][0] == '-');
+			break;
+		}
 		if (action == CLI_MATCH && argv[i][0] != '-' && cfg->match_target == NULL) {
 			cfg->match_target = argv[i];
 			continue;
@@ -549,6 +584,8 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 	}
 	if (action == CLI_CLEANUP)
 		return action;
+	if (action == CLI_RUN_CMD)
+		return cli_run_cmd(cfg, have_proxy, err, errlen);
 	if (action != CLI_RUN && cfg->config_path == NULL) {
 		snprintf(err, errlen, "%s needs -c FILE (see --help)", action == CLI_CHECK ? "check" : "match");
 		return -EINVAL;

@@ -643,6 +643,18 @@ fail:
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* cfg->ready_fd: one byte once the TUN is served, then closed (`tun2socks
+ * run` starts its command on it; a daemon that failed to start only
+ * closes it, by exiting). */
+static void daemon_notify_ready(int fd)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) != 1)
+		log_warn("cannot say ready on descriptor %d: %s", fd, strerror(errno));
+	close(fd);
+}
+
 /* Before anything else: without the privilege a TUN needs, every later
  * step would fail or mislead (the proxy probe runs first and would blame
  * the proxy). */
@@ -830,6 +842,7 @@ int daemon_run(struct options *cfg)
 	else
 		log_info("tun2socks %s: TUN %s mtu %u, proxy %s %s", T2S_VERSION, tun_name(d->tun),
 			 d->mtu, d->upstream.proto->name, d->upstream.server_str);
+	daemon_notify_ready(cfg->ready_fd);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	ret = 0;
 	/* The machine's routing as it was, before the flows go. */

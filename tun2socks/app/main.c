@@ -1,5 +1,6 @@
 /* tun2socks: parse the command line; run the daemon, or check a config, or
- * explain which rule a connection would match. */
+ * explain which rule a connection would match, or run a command through
+ * the daemon in a namespace of its own. */
 #include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include "tun2socks/app/daemon.h"
 #include "tun2socks/app/generation.h"
 #include "tun2socks/app/machine.h"
+#include "tun2socks/app/run.h"
 #include "lwip/init.h"
 #include "tun2socks/route/router.h"
 #include "tun2socks/route/router_gen.h"
@@ -211,6 +213,8 @@ int main(int argc, char **argv)
 		r = cmd_match(cfg);
 	} else if (r == CLI_CLEANUP) {
 		r = machine_cleanup(cfg);
+	} else if (r == CLI_RUN_CMD) {
+		r = run_main(cfg);
 	} else {
 		r = daemon_run(cfg);
 	}

@@ -40,6 +40,9 @@ struct options {
 	/* tun2socks match HOST[:PORT] [--udp] [--src IP] [--process P] */
 	const char *match_target, *match_src, *match_process;
 	bool match_udp;
+	/* tun2socks run [options] -- CMD [ARGS...]: CMD's argv, NULL-ended
+	 * (the tail of main's argv) */
+	char *const *run_argv;
 	struct tun_config tun;  /* tun.name points into tun_name */
 	char tun_name[64];
 	struct sock_opts sock;
@@ -48,6 +51,9 @@ struct options {
 	unsigned udp_timeout_s;      /* idle UDP session; DNS-only ones: 10 s */
 	enum log_level log_level;
 	bool check_proxy;            /* probe the proxy at startup */
+	/* -1, or a descriptor the daemon writes one byte to and closes once
+	 * it serves the TUN (run starts CMD then); never on the command line */
+	int ready_fd;
 	struct options_dns {
 		enum dns_mode mode;          /* default fake-ip */
 		const char *servers;         /* --dns-server; NULL: system's */

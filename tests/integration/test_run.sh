@@ -1,0 +1,414 @@
+#!/usr/bin/env bash
+# `tun2socks run -- CMD` (issue 16): CMD in a network namespace of its own
+# whose only route is a TUN the daemon serves from outside. run itself is
+# started in C, which reaches danted at $S_IP over the veth and nothing
+# else; CMD reaches the targets only through run's TUN.
+#
+#   run_curl_by_name     curl http://www.example.test/1k inside: right bytes;
+#                        the SOCKS5 CONNECT carried the name (danted's log)
+#   run_dig_fake         dig inside is answered by the interceptor: an
+#                        address from the fake range, never asked upstream
+#   run_host_resolver_hidden  a host resolver's socket (nscd's) is covered:
+#                        CMD cannot resolve behind the TUN's back
+#   run_exit_status      exit 7 -> 7; killed by SIGTERM -> 143; a missing
+#                        CMD -> 127; an unreachable proxy -> 125, CMD never
+#                        started
+#   run_sigint           SIGINT to run reaches CMD (its handler's status)
+#   run_static           a statically linked C client (gcc -static, built
+#                        here) fetches through the TUN: no LD_PRELOAD
+#   run_udp              a UDP echo through danted's UDP ASSOCIATE
+#   run_leftovers        a background child CMD leaves behind is stopped
+#                        when CMD exits; CMD's namespace has no process left
+#   run_cmd_killed       CMD SIGKILLed: run exits 137, nothing left
+#   run_daemon_killed    the daemon SIGKILLed: CMD is stopped, run exits 125
+#   run_supervisor_killed  run itself SIGKILLed: CMD and the daemon go too
+#   run_host_untouched   during and after the runs: C's links, routes (v4,
+#                        v6) and resolv.conf, the host's resolv.conf and
+#                        mounts are as before; a curl from C straight to
+#                        danted works meanwhile
+#   run_concurrent       two runs at once with different configs: one
+#                        fetches, the other's rule rejects the same name
+#   run_abort            SIGINT while the daemon is still starting (its
+#                        proxy probe waits on a black hole): run exits 130
+#                        at once, CMD never started, nothing left
+#   run_unprivileged     as an unprivileged user (user namespaces): the
+#                        fetch by name works and CMD has the user's uid;
+#                        skipped with the reason when the kernel refuses
+# shellcheck disable=SC2016 # CMD's own scripts expand inside run
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+t2s_init
+NAMES="run_curl_by_name run_dig_fake run_host_resolver_hidden run_exit_status run_sigint run_static run_udp
+run_leftovers run_cmd_killed run_daemon_killed run_supervisor_killed run_host_untouched
+run_concurrent run_abort run_unprivileged"
+require_tools dig dnsmasq timeout tcpdump gcc setpriv unshare
+UDP_PORT=7777
+ns_resolv "$NS_S" "$S_IP" # danted resolves names with dnsmasq
+# C's resolver is a local one, as with systemd-resolved: CMD can only
+# resolve through the resolv.conf run gives it (its lo is its own).
+mkdir -p "/etc/netns/$NS_C"
+printf 'nameserver 127.0.0.53\nsearch example.test\noptions timeout:2 attempts:1\n' \
+	>"/etc/netns/$NS_C/resolv.conf"
+setup_servers "$NAMES"
+start_dnsmasq || fail_all "$NAMES" "dnsmasq did not start"
+BIN=$(daemon_bin)
+PROXY=socks5://$S_IP:$SOCKS_PORT
+URL=http://www.example.test/1k
+: >"$DAEMON_LOG"
+
+# trun ARGS... -- CMD...: `tun2socks run` in C (30 s at most), its log in
+# the daemon log. SIGINT/SIGQUIT as from a terminal (a background job of a
+# script starts with them ignored).
+TRUN_WRAP=() # a command to start run under, in C
+trun() {
+	cx "${TRUN_WRAP[@]}" timeout -s KILL $((30 * SLOW)) env --default-signal=INT,QUIT "$BIN" run \
+		--log-level "${T2S_LOG_LEVEL:-info}" "$@" 2>>"$DAEMON_LOG"
+}
+
+# The state of C and of the host that run must leave alone.
+snapshot() {
+	{
+		cx ip -o link show | sed 's/^[0-9]*: //; s/ link\/.*//'
+		cx ip route show
+		cx ip -6 route show
+		cx cat /etc/resolv.conf
+		stat -L -c '%i %s %Y' /etc/resolv.conf
+		cat /etc/resolv.conf
+		# (other than the namespaces `ip netns` pins: tests running
+		# beside this one add and remove theirs)
+		awk '$5 !~ "^/run/netns/" {print $4, $5, $9}' /proc/1/mountinfo
+		awk '$5 !~ "^/run/netns/" {print $4, $5, $9}' /proc/self/mountinfo
+	} 2>&1
+}
+BEFORE=$(snapshot)
+
+# in_range ADDR CIDR
+in_range() { "$PY" -c 'import ipaddress,sys; sys.exit(ipaddress.ip_address(sys.argv[1]) not in ipaddress.ip_network(sys.argv[2]))' "$1" "$2"; }
+
+# netns_procs INODE: pids whose network namespace is INODE
+netns_procs() {
+	local p
+	for p in /proc/[0-9]*; do
+		[[ $(stat -L -c %i "$p/ns/net" 2>/dev/null) == "$1" ]] && echo "${p#/proc/}"
+	done
+}
+
+# ---- by name, DNS ----------------------------------------------------------------
+cx tcpdump -i v0 -n -U --immediate-mode -s 0 -w "$RUN_DIR/uplink.pcap" "port $SOCKS_PORT" \
+	>"$RUN_DIR/tcpdump.log" 2>&1 &
+SRV_PID[tcpdump]=$!
+sleep 0.5
+out=$RUN_DIR/curl.out
+trun --proxy "$PROXY" -- curl -q --noproxy '*' -sS --max-time 20 -o "$out" "$URL"
+rc=$?
+got=$(sha256sum <"$out" 2>/dev/null | cut -d' ' -f1)
+sleep 0.3
+stop_server tcpdump
+# The SOCKS5 CONNECT carried the name (ATYP 3), not an address: it is in
+# the request on the wire, danted looked it up (dnsmasq's log: a query
+# from danted's address), and the daemon's line for the flow names it.
+sent=$(tcpdump -r "$RUN_DIR/uplink.pcap" -n -A "dst port $SOCKS_PORT" 2>/dev/null | grep -c "www.example.test")
+asked=$(grep -c "query\[A\] www.example.test from $S_IP" "$RUN_DIR/dnsmasq.log")
+if ((rc == 0 && sent > 0 && asked > 0)) && [[ $got == "$SHA_1K" ]] &&
+	grep -qE "flow#[0-9]+ closed .* -> www\.example\.test:80 " "$DAEMON_LOG"; then
+	pass run_curl_by_name
+else
+	fail run_curl_by_name "exit $rc, sha ${got:-none}, name in the SOCKS request: $sent, danted's queries: $asked"
+fi
+
+# By resolv.conf, with its search list: "fake-only" is fake-only.example.test.
+out=$(trun --proxy "$PROXY" -- sh -c 'dig +short +search +time=3 +tries=1 fake-only A; cat /etc/resolv.conf')
+rc=$?
+a=$(head -1 <<<"$out")
+if ((rc == 0)) && [[ -n $a ]] && in_range "$a" 198.18.0.0/15 &&
+	grep -qx "nameserver 198.18.0.2" <<<"$out" && grep -qx "search example.test" <<<"$out" &&
+	! grep -q "fake-only" "$RUN_DIR/dnsmasq.log"; then
+	pass run_dig_fake
+else
+	fail run_dig_fake "exit $rc, answer '$a', dnsmasq asked: $(grep -c fake-only "$RUN_DIR/dnsmasq.log"), inside: $(tr '\n' ' ' <<<"$out")"
+fi
+
+# A resolver socket of the host (nscd's here; systemd-resolved's varlink
+# socket is handled alike) would answer CMD's lookups outside the TUN: run
+# covers it. Made in a mount namespace of the test's own, over /run.
+out=$(cx unshare -m sh -c '
+	mount -t tmpfs tmpfs /run && mkdir -p /run/nscd || exit 9
+	"$1" -c "import socket,sys,time
+s = socket.socket(socket.AF_UNIX); s.bind(\"/run/nscd/socket\"); s.listen(8)
+open(sys.argv[1], \"w\").close(); time.sleep(60)" "$2" &
+	for i in $(seq 100); do [ -e "$2" ] && break; sleep 0.05; done
+	probe="import socket; s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(\"/run/nscd/socket\"); print(\"reached\")
+except OSError as e:
+    print(\"refused\")"
+	py=$1
+	"$py" -c "$probe"
+	shift 2
+	"$@" -- "$py" -c "$probe"
+	kill %1' sh "$PY" "$RUN_DIR/nscd.ready" timeout -s KILL $((30 * SLOW)) "$BIN" run --proxy "$PROXY" \
+	2>>"$DAEMON_LOG")
+if [[ $(tr '\n' ' ' <<<"$out") == "reached refused " ]]; then
+	pass run_host_resolver_hidden
+else
+	fail run_host_resolver_hidden "outside, then inside: $(tr '\n' ' ' <<<"$out") (want reached refused)"
+fi
+
+# ---- exit status ---------------------------------------------------------------------
+trun --proxy "$PROXY" -- sh -c 'exit 7'
+r7=$?
+trun --proxy "$PROXY" -- sh -c 'kill -TERM $$'
+r143=$?
+trun --proxy "$PROXY" -- /nonexistent/cmd
+r127=$?
+marker=$RUN_DIR/never-ran
+trun --proxy "socks5://$S_IP:1" -- touch "$marker"
+r125=$?
+if ((r7 == 7 && r143 == 143 && r127 == 127 && r125 == 125)) && [[ ! -e $marker ]]; then
+	pass run_exit_status
+else
+	fail run_exit_status "exit 7 -> $r7, SIGTERM -> $r143, missing -> $r127, bad proxy -> $r125$([[ -e $marker ]] && echo ', CMD ran')"
+fi
+
+# ---- SIGINT ------------------------------------------------------------------------------
+ready=$RUN_DIR/sigint.ready
+trun --proxy "$PROXY" -- "$PY" -c '
+import os, signal, sys, time
+signal.signal(signal.SIGINT, lambda *a: sys.exit(42))
+open(sys.argv[1], "w").write("%d" % os.getppid())
+time.sleep(30)
+sys.exit(1)' "$ready" &
+pid=$!
+for ((i = 0; i < 200; i++)); do [[ -s $ready ]] && break; sleep 0.05; done
+rpid=$(cat "$ready" 2>/dev/null) # CMD's parent: run
+[[ -n $rpid ]] && kill -INT "$rpid"
+wait "$pid"
+rc=$?
+if [[ -n $rpid ]] && ((rc == 42)); then
+	pass run_sigint
+else
+	fail run_sigint "exit $rc (want 42: CMD's SIGINT handler), run pid ${rpid:-?}"
+fi
+
+# ---- a static binary ---------------------------------------------------------------------
+cat >"$RUN_DIR/getc.c" <<'EOF'
+/* GET http://ADDR:PORT/PATH with plain socket calls; prints the body's size. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static char buf[1 << 20];
+int main(int argc, char **argv)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char req[256], *end;
+	size_t total = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (argc != 4 || inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1)
+		return 2;
+	sa.sin_port = htons((unsigned short)atoi(argv[2]));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("connect");
+		return 2;
+	}
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", argv[3]);
+	if (write(fd, req, strlen(req)) < 0)
+		return 3;
+	while (total < sizeof(buf) && (n = read(fd, buf + total, sizeof(buf) - total)) > 0)
+		total += (size_t)n;
+	end = memmem(buf, total, "\r\n\r\n", 4);
+	printf("%ld\n", end ? (long)(total - (size_t)(end + 4 - buf)) : -1L);
+	return 0;
+}
+EOF
+if ! gcc -static -O1 -o "$RUN_DIR/getc" "$RUN_DIR/getc.c" 2>"$RUN_DIR/gcc.log"; then
+	fail run_static "gcc -static failed: $(head -c 200 "$RUN_DIR/gcc.log")" nodump
+elif file "$RUN_DIR/getc" 2>/dev/null | grep -q dynamic; then
+	fail run_static "the client is not static" nodump
+else
+	size=$(trun --proxy "$PROXY" -- "$RUN_DIR/getc" "$T4" "$HTTP_PORT" /1k)
+	rc=$?
+	if ((rc == 0)) && [[ $size == 1024 ]]; then
+		pass run_static
+	else
+		fail run_static "exit $rc, body '$size' (want 1024)"
+	fi
+fi
+
+# ---- UDP --------------------------------------------------------------------------------------
+sx "$PY" "$T2S_ITEST/udp_tool.py" server --bind "$T4" --port "$UDP_PORT" \
+	>"$RUN_DIR/udpecho.log" 2>&1 &
+SRV_PID[udpecho]=$!
+wait_listen "$NS_S" udp "$T4" "$UDP_PORT" 10 "${SRV_PID[udpecho]}"
+out=$(trun --proxy "$PROXY" -- "$PY" "$T2S_ITEST/udp_tool.py" echo --target "$T4" --port "$UDP_PORT" \
+	--count 20 --max-size 1200 --timeout 3 2>&1)
+rc=$?
+if ((rc == 0)) && grep -q "ok=20 " <<<"$out"; then
+	pass run_udp
+else
+	fail run_udp "exit $rc: $(tail -c 200 <<<"$out")"
+fi
+stop_server udpecho
+
+# ---- leftovers and kills -------------------------------------------------------------------
+# leftover: CMD starts a background sleep and exits at once
+info=$RUN_DIR/leftover
+trun --proxy "$PROXY" -- sh -c 'sleep 300 & echo "$! $(stat -L -c %i /proc/self/ns/net)" >"$1"; exit 0' sh "$info"
+rc=$?
+read -r spid ns <"$info" 2>/dev/null
+left=$(netns_procs "${ns:-0}")
+if ((rc == 0)) && [[ -n ${spid:-} ]] && ! kill -0 "$spid" 2>/dev/null && [[ -z $left ]]; then
+	pass run_leftovers
+else
+	fail run_leftovers "exit $rc, sleep ${spid:-?} alive: $(kill -0 "${spid:-0}" 2>/dev/null && echo yes || echo no), left in its namespace: ${left:-none}"
+fi
+
+# start_sleeper NAME: run -- sleep in the background; sets SL_PID (the
+# subshell), SL_RUN (tun2socks run), SL_CMD (sleep), SL_DAEMON, SL_NS.
+start_sleeper() {
+	local f=$RUN_DIR/$1.pid i
+	trun --proxy "$PROXY" -- sh -c 'stat -L -c %i /proc/self/ns/net >"$1.ns"; echo $$ >"$1"; exec sleep 300' sh "$f" &
+	SL_PID=$!
+	for ((i = 0; i < 200; i++)); do [[ -s $f ]] && break; sleep 0.05; done
+	SL_CMD=$(cat "$f" 2>/dev/null)
+	SL_NS=$(cat "$f.ns" 2>/dev/null)
+	SL_RUN=$(ps -o ppid= -p "${SL_CMD:-0}" 2>/dev/null | tr -d ' ')
+	SL_DAEMON=$(pgrep -P "${SL_RUN:-0}" -x tun2socks | head -1)
+}
+
+# gone_after PIDS...: 0 when none of them exists within 5 s
+gone_after() { wait_gone 5 "$@"; }
+
+start_sleeper killcmd
+kill -KILL "$SL_CMD" 2>/dev/null
+wait "$SL_PID"
+rc=$?
+if ((rc == 137)) && gone_after "$SL_RUN" "$SL_DAEMON" && [[ -z $(netns_procs "${SL_NS:-0}") ]]; then
+	pass run_cmd_killed
+else
+	fail run_cmd_killed "exit $rc (want 137), run ${SL_RUN:-?} daemon ${SL_DAEMON:-?}"
+fi
+
+start_sleeper killdaemon
+kill -KILL "$SL_DAEMON" 2>/dev/null
+wait "$SL_PID"
+rc=$?
+if ((rc == 125)) && gone_after "$SL_CMD" "$SL_RUN" && [[ -z $(netns_procs "${SL_NS:-0}") ]]; then
+	pass run_daemon_killed
+else
+	fail run_daemon_killed "exit $rc (want 125), CMD ${SL_CMD:-?} daemon ${SL_DAEMON:-?}"
+fi
+
+start_sleeper killrun
+kill -KILL "$SL_RUN" 2>/dev/null
+wait "$SL_PID"
+if [[ -n $SL_DAEMON && -n $SL_CMD ]] && gone_after "$SL_CMD" "$SL_DAEMON" &&
+	[[ -z $(netns_procs "${SL_NS:-0}") ]]; then
+	pass run_supervisor_killed
+else
+	fail run_supervisor_killed "CMD ${SL_CMD:-?} or daemon ${SL_DAEMON:-?} still there"
+fi
+
+# ---- the host ----------------------------------------------------------------------------
+# run starts from a mount namespace whose mounts are shared (as systemd
+# makes the host's): a mount CMD's child made without cutting propagation
+# first would show up in run's own namespace.
+mounts() { awk '{print $5, $9, $10}' "$1" | sort; }
+TRUN_WRAP=(unshare -m --propagation shared)
+OUTER=$(cx "${TRUN_WRAP[@]}" cat /proc/self/mountinfo | awk '{print $5, $9, $10}' | sort)
+start_sleeper host
+TRUN_WRAP=()
+RUN_MOUNTS=$(mounts "/proc/${SL_RUN:-0}/mountinfo")
+DURING=$(snapshot)
+direct=$(cx env -u no_proxy -u NO_PROXY curl -q -sS --max-time 10 -x "socks5h://$S_IP:$SOCKS_PORT" \
+	-o /dev/null -w '%{http_code}' "$URL" 2>&1)
+kill -TERM "$SL_RUN"
+wait "$SL_PID"
+rc=$?
+sleep 0.2
+AFTER=$(snapshot)
+if [[ $BEFORE == "$DURING" && $BEFORE == "$AFTER" && $OUTER == "$RUN_MOUNTS" && $direct == 200 ]] &&
+	((rc == 143)); then
+	pass run_host_untouched
+else
+	fail run_host_untouched "direct curl $direct, run exit $rc (want 143: SIGTERM passed on to sleep), during: $(diff <(echo "$BEFORE") <(echo "$DURING") | head -5 | tr '\n' ' '), after: $(diff <(echo "$BEFORE") <(echo "$AFTER") | head -5 | tr '\n' ' '), run's mounts: $(diff <(echo "$OUTER") <(echo "$RUN_MOUNTS") | head -5 | tr '\n' ' ')"
+fi
+
+# ---- two at once ----------------------------------------------------------------------------
+printf 'rules:\n  - MATCH,dante\nproxies:\n  - {name: dante, type: socks5, server: %s, port: %s}\n' \
+	"$S_IP" "$SOCKS_PORT" >"$RUN_DIR/a.yaml"
+printf 'rules:\n  - DOMAIN,www.example.test,REJECT\n  - MATCH,DIRECT\n' >"$RUN_DIR/b.yaml"
+loop='for i in 1 2 3; do curl -q --noproxy "*" -sS --max-time 10 -o /dev/null -w "%{http_code}\n" "$1" || echo fail; sleep 0.2; done'
+trun -c "$RUN_DIR/a.yaml" -- sh -c "$loop" sh "$URL" >"$RUN_DIR/a.out" 2>&1 &
+pa=$!
+trun -c "$RUN_DIR/b.yaml" -- sh -c "$loop" sh "$URL" >"$RUN_DIR/b.out" 2>&1 &
+pb=$!
+wait "$pa"
+ra=$?
+wait "$pb"
+rb=$?
+if ((ra == 0 && rb == 0)) && [[ $(grep -c '^200$' "$RUN_DIR/a.out") == 3 ]] &&
+	! grep -q '^200$' "$RUN_DIR/b.out"; then
+	pass run_concurrent
+else
+	fail run_concurrent "a: $(tr '\n' ' ' <"$RUN_DIR/a.out"), b: $(tr '\n' ' ' <"$RUN_DIR/b.out")"
+fi
+
+# ---- ^C before CMD starts ---------------------------------------------------------------------
+# A proxy behind a black hole (S drops what is not for it): the daemon's
+# startup probe waits, and SIGINT then ends run before CMD ever starts.
+cx ip route add 192.0.2.0/24 via "$S_IP"
+marker=$RUN_DIR/abort-ran
+trun --proxy socks5://192.0.2.1:1080 --connect-timeout 20 -- touch "$marker" &
+pid=$!
+rpid=
+for ((i = 0; i < 100; i++)); do
+	rpid=$(pgrep -f "tun2socks run --log-level .* socks5://192.0.2.1:1080" | head -1)
+	[[ -n $rpid ]] && pgrep -P "$rpid" -x tun2socks >/dev/null && break
+	sleep 0.05
+done
+t0=$(now)
+kill -INT "${rpid:-0}" 2>/dev/null
+wait "$pid"
+rc=$?
+took=$(elapsed "$t0")
+cx ip route del 192.0.2.0/24 via "$S_IP"
+if ((rc == 130)) && [[ ! -e $marker ]] && lt "$took" 3 && [[ -z $(pgrep -f "socks5://192.0.2.1:1080") ]]; then
+	pass run_abort
+else
+	fail run_abort "exit $rc (want 130) after ${took}s, CMD ran: $([[ -e $marker ]] && echo yes || echo no)"
+fi
+
+# ---- unprivileged ---------------------------------------------------------------------------
+make_auth_user
+uid=$(id -u "$AUTH_USER")
+gid=$(id -g "$AUTH_USER")
+cp "$BIN" "$RUN_DIR/t2s" && chmod 755 "$RUN_DIR/t2s"
+if ! cx env HOME=/ setpriv --reuid="$uid" --regid="$gid" --init-groups unshare --user --net true 2>"$RUN_DIR/userns.err"; then
+	echo "SKIP run_unprivileged (this kernel refuses unprivileged user namespaces: $(head -c 200 "$RUN_DIR/userns.err" | tr '\n' ' '))"
+else
+	# The usual mode of /dev/net/tun is 0666; where it is not, a 0666
+	# node is bound over it in a mount namespace of this test's own.
+	devfix=":"
+	if [[ $(stat -c %a /dev/net/tun) != 666 ]]; then
+		mkdir -p "$RUN_DIR/dev"
+		devfix="mount -t tmpfs tmpfs $RUN_DIR/dev && mknod -m 666 $RUN_DIR/dev/tun c 10 200 && mount --bind $RUN_DIR/dev/tun /dev/net/tun"
+	fi
+	out=$(cx unshare -m sh -c "mount --make-rprivate / && $devfix && exec setpriv --reuid=$uid --regid=$gid --init-groups env HOME=/ PATH=$PATH timeout -s KILL $((30 * SLOW)) $RUN_DIR/t2s run --proxy $PROXY -- sh -c 'id -u; curl -q --noproxy \"*\" -sS --max-time 20 $URL | sha256sum'" 2>>"$DAEMON_LOG")
+	rc=$?
+	want=$(printf '%s\n%s  -\n' "$uid" "$SHA_1K")
+	if ((rc == 0)) && [[ $out == "$want" ]]; then
+		pass run_unprivileged
+	else
+		fail run_unprivileged "exit $rc, out: $(tr '\n' ' ' <<<"$out")"
+	fi
+fi
+
+if [[ ${T2S_LEAK_CHECK:-0} == 1 ]]; then
+	if leak_report_found; then fail leakcheck_run "sanitizer report in the log"; else pass leakcheck_run; fi
+fi
+t2s_finish
