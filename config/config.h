@@ -61,8 +61,8 @@ struct config_str {
 };
 
 struct config_tun {
-	bool present; /* a tun: section was given */
-	bool enable;  /* default false, as in mihomo */
+	bool present;       /* a tun: section was given */
+	bool enable;        /* default false, as in mihomo */
 	const char *device; /* NULL: not set */
 	unsigned mtu;       /* 0: not set */
 	struct config_cidr *inet4;
@@ -75,7 +75,7 @@ struct config_tun {
 	bool has_dns_hijack; /* dns-hijack: a list; empty turns the hijack off */
 	struct config_str *dns_hijack;
 	size_t n_dns_hijack;
-	unsigned table_index, rule_index; /* iproute2-*-index; 0: not set */
+	unsigned table_index, rule_index;  /* iproute2-*-index; 0: not set */
 	struct config_cidr *route_address; /* either family */
 	size_t n_route_address;
 	struct config_cidr *route_exclude_address;
@@ -92,11 +92,11 @@ struct config_dns {
 	 * "[IPv6]:port", "udp://...", "tcp://..." */
 	struct config_str *nameservers;
 	size_t n_nameservers;
-	bool has_fake_ip_range; /* else mihomo's 198.18.0.1/16 applies */
-	struct config_cidr fake_ip_range;   /* IPv4 */
+	bool has_fake_ip_range;           /* else mihomo's 198.18.0.1/16 applies */
+	struct config_cidr fake_ip_range; /* IPv4 */
 	bool has_fake_ip_range6;
-	struct config_cidr fake_ip_range6;  /* IPv6 */
-	struct config_str *fake_ip_filter;  /* patterns as written */
+	struct config_cidr fake_ip_range6; /* IPv6 */
+	struct config_str *fake_ip_filter; /* patterns as written */
 	size_t n_fake_ip_filter;
 	unsigned fake_ip_ttl; /* seconds; 0: not set (mihomo uses 1) */
 	/* ours, not mihomo's: seconds a fake address stays unused before it
@@ -114,22 +114,22 @@ enum config_proxy_type {
 
 struct config_proxy {
 	const char *name;
-	struct conf_pos pos;   /* of the name's value */
+	struct conf_pos pos; /* of the name's value */
 	enum config_proxy_type type;
 	const char *type_name; /* as written: "socks5", "ss", ... */
 	/* socks5, http (the rest is unset for other types): */
-	const char *server;    /* host name or IP literal, no brackets */
+	const char *server; /* host name or IP literal, no brackets */
 	uint16_t port;
-	const char *username;  /* NULL: no authentication */
-	const char *password;  /* NULL: none (http only) */
+	const char *username; /* NULL: no authentication */
+	const char *password; /* NULL: none (http only) */
 	bool tls;
 	bool skip_cert_verify;
-	const char *sni;       /* "sni" or "servername"; NULL: server */
-	const char *ca;        /* our "ca": CA bundle path (resolved against
+	const char *sni; /* "sni" or "servername"; NULL: server */
+	const char *ca;  /* our "ca": CA bundle path (resolved against
 				* the config's directory); NULL: system */
-	bool udp;              /* socks5: default true; http: always false */
+	bool udp;        /* socks5: default true; http: always false */
 	/* redirect ("to: host:port"): */
-	const char *to_host;   /* no brackets */
+	const char *to_host; /* no brackets */
 	uint16_t to_port;
 };
 
@@ -161,8 +161,8 @@ struct config_group {
 	struct conf_pos pos;
 	enum config_group_type type;
 	struct config_member *members;
-	size_t n_members;  /* >= 1 */
-	size_t selected;   /* the member traffic goes to: "default-selected"
+	size_t n_members; /* >= 1 */
+	size_t selected;  /* the member traffic goes to: "default-selected"
 			    * if it names a member, else the first */
 };
 
@@ -176,7 +176,7 @@ struct config_rule_provider {
 	enum config_rp_type type;
 	enum config_rp_behavior behavior;
 	enum config_rp_format format; /* default yaml */
-	const char *path;    /* file: resolved against the config's dir */
+	const char *path;             /* file: resolved against the config's dir */
 	struct conf_pos path_pos;
 	struct config_str *payload; /* inline: the entries */
 	size_t n_payload;
@@ -230,8 +230,8 @@ int config_load(const char *path, struct config **out, struct conf_err_list *err
 /* Same from memory; name is used in positions and messages, and its
  * directory as the base for relative paths. buf need not be
  * NUL-terminated. */
-int config_load_buf(const char *buf, size_t len, const char *name,
-		    struct config **out, struct conf_err_list *errs);
+int config_load_buf(const char *buf, size_t len, const char *name, struct config **out,
+		    struct conf_err_list *errs);
 
 void config_free(struct config *cfg);
 
@@ -240,7 +240,7 @@ void config_warning_format(const struct config_warning *w, char *buf, size_t len
 
 /* Where traffic for a rule target goes. */
 struct config_target {
-	enum config_target_kind kind; /* never CONFIG_TARGET_GROUP */
+	enum config_target_kind kind;     /* never CONFIG_TARGET_GROUP */
 	const struct config_proxy *proxy; /* for CONFIG_TARGET_PROXY */
 };
 
@@ -251,8 +251,8 @@ struct config_target {
  * inside the loader. On error msg (if msglen > 0) says why, e.g. "proxy
  * 'hk' has unsupported type 'ss'", ready for the caller's conf_err at the
  * rule. */
-int config_resolve_target(const struct config *cfg, const char *name,
-			  struct config_target *out, char *err, size_t errlen);
+int config_resolve_target(const struct config *cfg, const char *name, struct config_target *out,
+			  char *err, size_t errlen);
 
 /* "select", "url-test", ...; "socks5", "http", "redirect", the written
  * type for unsupported ones. Static or config-owned storage. */

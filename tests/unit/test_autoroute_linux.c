@@ -82,10 +82,17 @@ static struct autoroute_cfg cfg_for(const char *tun)
 {
 	struct autoroute_cfg c = {
 		.state_dir = dir,
-		.plan = { .table = 2022, .rule_index = 9000, .tun_name = tun, .tun_ifindex = 1,
-			  .has4 = true, .has6 = true, .tun4 = pfx("198.18.0.0/15"),
-			  .tun6 = pfx("fdfe:dcba:9876::/126"), .dns_hijack = true,
-			  .has_mark = true, .mark = 0x2022 },
+		.plan = { .table = 2022,
+			  .rule_index = 9000,
+			  .tun_name = tun,
+			  .tun_ifindex = 1,
+			  .has4 = true,
+			  .has6 = true,
+			  .tun4 = pfx("198.18.0.0/15"),
+			  .tun6 = pfx("fdfe:dcba:9876::/126"),
+			  .dns_hijack = true,
+			  .has_mark = true,
+			  .mark = 0x2022 },
 	};
 	return c;
 }
@@ -207,8 +214,9 @@ static void test_foreign(void)
 	struct autoroute_cfg c = cfg_for("lo");
 	struct autoroute *ar = NULL;
 	struct rtnl *nl;
-	struct rtnl_rule r = { .family = AF_INET, .action = RTNL_ACT_TABLE, .priority = 9003,
-			       .table = 100 };
+	struct rtnl_rule r = {
+		.family = AF_INET, .action = RTNL_ACT_TABLE, .priority = 9003, .table = 100
+	};
 	char err[512] = "";
 	FILE *f;
 
@@ -220,7 +228,9 @@ static void test_foreign(void)
 	T_CHECK(strstr(err, "rule -4 pref 9003 lookup 100") != NULL);
 	T_EQ_INT(rtnl_rule_change(nl, false, &r, err, sizeof(err)), 0);
 	/* ...and a route in our table */
-	struct rtnl_route rt = { .family = AF_INET6, .type = RTNL_RT_UNREACHABLE, .table = 2022,
+	struct rtnl_route rt = { .family = AF_INET6,
+				 .type = RTNL_RT_UNREACHABLE,
+				 .table = 2022,
 				 .dst = pfx("2001:db8::/32") };
 	T_EQ_INT(rtnl_route_change(nl, true, &rt, err, sizeof(err)), 0);
 	T_EQ_INT(autoroute_start(&c, &ar, err, sizeof(err)), -EEXIST);
@@ -258,18 +268,25 @@ static void test_foreign(void)
 static void test_state_text(void)
 {
 	struct route_obj obj[2] = { { .kind = ROUTE_OBJ_RULE }, { .kind = ROUTE_OBJ_ROUTE } };
-	struct route_state st = { .pid = 42, .netns = 4026531840ull, .table = 2022,
-				  .rule_index = 9000, .obj = obj, .n = 2 }, back;
+	struct route_state st = { .pid = 42,
+				  .netns = 4026531840ull,
+				  .table = 2022,
+				  .rule_index = 9000,
+				  .obj = obj,
+				  .n = 2 },
+			   back;
 	char *text, err[128];
 	size_t len;
 
 	strcpy(st.tun, "tun0");
-	obj[0].rule = (struct rtnl_rule){ .family = AF_INET, .priority = 9010,
-					  .action = RTNL_ACT_NOP };
+	obj[0].rule =
+		(struct rtnl_rule){ .family = AF_INET, .priority = 9010, .action = RTNL_ACT_NOP };
 	prefix_any(&obj[0].rule.src, AF_INET);
 	prefix_any(&obj[0].rule.dst, AF_INET);
-	obj[1].route = (struct rtnl_route){ .family = AF_INET6, .type = RTNL_RT_UNREACHABLE,
-					    .table = 2022, .protocol = RTNL_PROTO_STATIC };
+	obj[1].route = (struct rtnl_route){ .family = AF_INET6,
+					    .type = RTNL_RT_UNREACHABLE,
+					    .table = 2022,
+					    .protocol = RTNL_PROTO_STATIC };
 	prefix_any(&obj[1].route.dst, AF_INET6);
 	T_EQ_INT(route_state_format(&st, &text, &len), 0);
 	T_CHECK(strstr(text, "tun2socks-state 1\npid 42\nnetns 4026531840\ntun tun0\ntable 2022\n"

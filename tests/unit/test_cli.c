@@ -9,8 +9,8 @@
 #include "tun2socks/app/cli.h"
 #include "test.h"
 
-static int parse(struct options *c, char *err, const char *a1, const char *a2,
-		 const char *a3, const char *a4, const char *a5)
+static int parse(struct options *c, char *err, const char *a1, const char *a2, const char *a3,
+		 const char *a4, const char *a5)
 {
 	char *argv[8] = { "tun2socks" };
 	int argc = 1;
@@ -40,7 +40,8 @@ static void test_defaults_and_flags(void)
 	struct options c;
 	char err[256];
 
-	T_EQ_INT(parse(&c, err, "--proxy", "socks5://u:p@10.0.0.1:1081", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://u:p@10.0.0.1:1081", NULL, NULL, NULL),
+		 CLI_RUN);
 	T_EQ_INT(c.tun.mtu, 8500);
 	T_EQ_INT(c.tun.fd, -1);
 	T_EQ_INT(c.tun.prefix4, 15);
@@ -52,7 +53,8 @@ static void test_defaults_and_flags(void)
 	T_CHECK(c.proxy.has_auth);
 	T_EQ_STR(c.proxy.user, "u");
 
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu=1500", "--tun", "t9", "--fwmark=1x"), -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu=1500", "--tun", "t9", "--fwmark=1x"),
+		 -EINVAL);
 	T_CHECK(strstr(err, "--fwmark") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fwmark=0x", NULL, NULL, NULL), -EINVAL);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fwmark=0x100000000", NULL, NULL, NULL),
@@ -61,22 +63,28 @@ static void test_defaults_and_flags(void)
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fwmark=0x2022", NULL, NULL, NULL),
 		 CLI_RUN);
 	T_EQ_INT(c.sock.fwmark, 0x2022);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu=1500", "--tun", "t9", "--fwmark=77"), CLI_RUN);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu=1500", "--tun", "t9", "--fwmark=77"),
+		 CLI_RUN);
 	T_EQ_INT(c.tun.mtu, 1500);
 	T_EQ_STR(c.tun.name, "t9");
 	T_CHECK(c.sock.has_fwmark);
 	T_EQ_INT(c.sock.fwmark, 77);
 
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-fd", "5", "--tun-framing", "utun"), CLI_RUN);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-fd", "5", "--tun-framing", "utun"),
+		 CLI_RUN);
 	T_EQ_INT(c.tun.fd, 5);
 	T_EQ_INT(c.tun.framing, TUN_FRAMING_AF4);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-addr", "10.9.0.1/24", "--tun-addr6", "none"), CLI_RUN);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-addr", "10.9.0.1/24", "--tun-addr6",
+		       "none"),
+		 CLI_RUN);
 	T_EQ_INT(c.tun.addr4[0], 10);
 	T_EQ_INT(c.tun.prefix4, 24);
 	T_CHECK(!c.tun.has_addr6);
 	T_EQ_INT(parse(&c, err, "--help", NULL, NULL, NULL, NULL), CLI_HELP);
 	T_EQ_INT(parse(&c, err, "--version", NULL, NULL, NULL, NULL), CLI_VERSION);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--log-level", "debug", "--idle-timeout", "0"), CLI_RUN);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--log-level", "debug", "--idle-timeout",
+		       "0"),
+		 CLI_RUN);
 	T_EQ_INT(c.log_level, LOG_DEBUG);
 	T_EQ_INT(c.idle_timeout_s, 0);
 }
@@ -92,7 +100,8 @@ static void test_errors(void)
 	/* Columns count from 1, as in config errors: the port's first digit. */
 	T_EQ_STR(err, "--proxy: malformed URL 'socks5://h:99999': column 12: port must be 1-65535");
 	T_EQ_INT(parse(&c, err, "--proxy", "socks5:/h", NULL, NULL, NULL), -EINVAL);
-	T_EQ_STR(err, "--proxy: malformed URL 'socks5:/h': column 8: expected \"//\" after \"socks5:\"");
+	T_EQ_STR(err,
+		 "--proxy: malformed URL 'socks5:/h': column 8: expected \"//\" after \"socks5:\"");
 	T_EQ_INT(parse(&c, err, "--proxy", "ftp://h:1", NULL, NULL, NULL), -EINVAL);
 	/* HTTP CONNECT proxies are upstreams too. */
 	T_EQ_INT(parse(&c, err, "--proxy", "http://h:1", NULL, NULL, NULL), CLI_RUN);
@@ -102,17 +111,22 @@ static void test_errors(void)
 	T_CHECK(strstr(err, "576 to 65535") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu", "1000", NULL, NULL), -EINVAL);
 	T_CHECK(strstr(err, "IPv6 needs at least 1280") != NULL);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-addr", "198.18.0.1", NULL, NULL), -EINVAL);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-addr", "198.18.0.1/33", NULL, NULL), -EINVAL);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-addr6", "fe80::1/129", NULL, NULL), -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-addr", "198.18.0.1", NULL, NULL),
+		 -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-addr", "198.18.0.1/33", NULL, NULL),
+		 -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun-addr6", "fe80::1/129", NULL, NULL),
+		 -EINVAL);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun", "x", "--tun-fd", "3"), -EINVAL);
 	T_CHECK(strstr(err, "exclude") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--bogus", NULL, NULL, NULL), -EINVAL);
 	T_CHECK(strstr(err, "unknown option") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--mtu", NULL, NULL, NULL), -EINVAL);
 	T_CHECK(strstr(err, "missing value") != NULL);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--log-level", "loud", NULL, NULL), -EINVAL);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun", "0123456789abcdefg", NULL, NULL), -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--log-level", "loud", NULL, NULL),
+		 -EINVAL);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--tun", "0123456789abcdefg", NULL, NULL),
+		 -EINVAL);
 }
 
 /* A raw '@' in the password: the message names it and shows the URL to
@@ -145,7 +159,9 @@ static void test_usage_defaults(void)
 	struct options c;
 	char err[256];
 
-	T_CHECK(strstr(u, "Default port: socks5 1080, http 80,\n                         https 443") != NULL);
+	T_CHECK(strstr(u,
+		       "Default port: socks5 1080, http 80,\n                         https 443") !=
+		NULL);
 	T_CHECK(strstr(u, "(PORT defaults to 443)") != NULL);
 	T_CHECK(strstr(u, "%40") != NULL);
 	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
@@ -173,12 +189,25 @@ static void test_auto_route(void)
 	options_finish(&c);
 	T_CHECK(!c.sock.has_fwmark); /* no mark without auto-route */
 
-	const char *const all[] = { "--proxy", "socks5://h", "--auto-route", "--strict-route",
-				    "--dns-hijack", "off", "--iproute2-table-index", "100",
-				    "--iproute2-rule-index=500", "--route-address",
-				    "10.0.0.0/8,2001:db8::1/32", "--route-exclude-address",
-				    "10.1.0.0/16", "--include-uid", "1000,2000-2999",
-				    "--exclude-uid=0", "--state-dir", "/tmp/x", NULL };
+	const char *const all[] = { "--proxy",
+				    "socks5://h",
+				    "--auto-route",
+				    "--strict-route",
+				    "--dns-hijack",
+				    "off",
+				    "--iproute2-table-index",
+				    "100",
+				    "--iproute2-rule-index=500",
+				    "--route-address",
+				    "10.0.0.0/8,2001:db8::1/32",
+				    "--route-exclude-address",
+				    "10.1.0.0/16",
+				    "--include-uid",
+				    "1000,2000-2999",
+				    "--exclude-uid=0",
+				    "--state-dir",
+				    "/tmp/x",
+				    NULL };
 	T_EQ_INT(parsev(&c, err, all), CLI_RUN);
 	T_CHECK(c.route.auto_route && c.route.strict_route);
 	T_EQ_INT(c.route.dns_hijack, 0);
@@ -195,7 +224,9 @@ static void test_auto_route(void)
 	T_EQ_INT(c.sock.fwmark, OPTIONS_AUTO_FWMARK);
 
 	/* a mark given stays */
-	const char *const mark[] = { "--proxy", "socks5://h", "--auto-route", "--fwmark", "7", NULL };
+	const char *const mark[] = {
+		"--proxy", "socks5://h", "--auto-route", "--fwmark", "7", NULL
+	};
 	T_EQ_INT(parsev(&c, err, mark), CLI_RUN);
 	T_CHECK(options_dns_hijack(&c));
 	options_finish(&c);
@@ -263,7 +294,8 @@ static void test_dns_mode(void)
 	T_EQ_INT(c.dns.mode, DNS_MODE_REAL_IP);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns=off", NULL, NULL, NULL), CLI_RUN);
 	T_EQ_INT(c.dns.mode, DNS_MODE_OFF);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns=off", "--dns", "fake-ip", NULL), CLI_RUN);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns=off", "--dns", "fake-ip", NULL),
+		 CLI_RUN);
 	T_EQ_INT(c.dns.mode, DNS_MODE_FAKE_IP);
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns", "fakeip", NULL, NULL), -EINVAL);
@@ -282,16 +314,19 @@ static void test_dns_server(void)
 	char err[256];
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server",
-		       "1.1.1.1, tcp://[2001:db8::1]:5353", NULL, NULL), CLI_RUN);
+		       "1.1.1.1, tcp://[2001:db8::1]:5353", NULL, NULL),
+		 CLI_RUN);
 	T_EQ_STR(c.dns.servers, "1.1.1.1, tcp://[2001:db8::1]:5353");
 	T_CHECK(!c.dns.via_proxy);
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server=9.9.9.9:53",
-		       "--dns-via-proxy", NULL, NULL), CLI_RUN);
+		       "--dns-via-proxy", NULL, NULL),
+		 CLI_RUN);
 	T_EQ_STR(c.dns.servers, "9.9.9.9:53");
 	T_CHECK(c.dns.via_proxy);
 	/* Order does not matter. */
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-via-proxy", "--dns-server",
-		       "9.9.9.9", NULL), CLI_RUN);
+		       "9.9.9.9", NULL),
+		 CLI_RUN);
 	T_CHECK(c.dns.via_proxy);
 
 	/* --dns-via-proxy needs a server the proxy can reach. */
@@ -300,20 +335,25 @@ static void test_dns_server(void)
 	T_EQ_STR(err, "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
 	/* A flag, no value. */
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server=1.1.1.1",
-		       "--dns-via-proxy=yes", NULL, NULL), -EINVAL);
+		       "--dns-via-proxy=yes", NULL, NULL),
+		 -EINVAL);
 	T_ERR(err, "unknown option '--dns-via-proxy=yes'");
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "dns.google", NULL, NULL),
 		 -EINVAL);
-	T_EQ_STR(err, "--dns-server: cannot parse 'dns.google': expected IP, IP:port or [IPv6]:port");
+	T_EQ_STR(err,
+		 "--dns-server: cannot parse 'dns.google': expected IP, IP:port or [IPv6]:port");
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "1.1.1.1:0", NULL, NULL),
 		 -EINVAL);
 	T_EQ_STR(err, "--dns-server: cannot parse '1.1.1.1:0': port must be 1-65535");
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "https://1.1.1.1", NULL,
-		       NULL), -EINVAL);
-	T_EQ_STR(err, "--dns-server: cannot parse 'https://1.1.1.1': only udp:// and tcp:// are supported");
+		       NULL),
+		 -EINVAL);
+	T_EQ_STR(err, "--dns-server: cannot parse 'https://1.1.1.1': only udp:// and tcp:// are "
+		      "supported");
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "1.1.1.1,,8.8.8.8", NULL,
-		       NULL), -EINVAL);
+		       NULL),
+		 -EINVAL);
 	T_EQ_STR(err, "--dns-server: cannot parse '1.1.1.1,,8.8.8.8': empty entry");
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", "", NULL, NULL), -EINVAL);
 	T_ERR(err, "--dns-server: cannot parse ''");
@@ -323,16 +363,28 @@ static void test_fake_ip_range(void)
 {
 	static const uint8_t fd00[16] = { 0xfd, 0 };
 	static const char *const bad[] = {
-		"", ",", "10.0.0.0", "10.0.0.0/33", "10.0.0.0/0", "10.0.0.0/8x", "10.0.0/8",
-		"fd00::/129", "fd00::/0", "10.0.0.0/8,10.1.0.0/16", "fd00::/8,fd01::/16",
-		"10.0.0.0/8,junk", "10.0.0.0/8;fd00::/8", "[fd00::]/64",
+		"",
+		",",
+		"10.0.0.0",
+		"10.0.0.0/33",
+		"10.0.0.0/0",
+		"10.0.0.0/8x",
+		"10.0.0/8",
+		"fd00::/129",
+		"fd00::/0",
+		"10.0.0.0/8,10.1.0.0/16",
+		"fd00::/8,fd01::/16",
+		"10.0.0.0/8,junk",
+		"10.0.0.0/8;fd00::/8",
+		"[fd00::]/64",
 	};
 	struct options c;
 	char err[256], want[256];
 
 	/* One family listed: the other keeps its default. */
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-range", "10.64.0.0/10", NULL,
-		       NULL), CLI_RUN);
+		       NULL),
+		 CLI_RUN);
 	T_CHECK(c.dns.has4);
 	T_EQ_MEM(c.dns.net4, "\x0a\x40\x00\x00", 4);
 	T_EQ_INT(c.dns.prefix4, 10);
@@ -341,7 +393,8 @@ static void test_fake_ip_range(void)
 	T_EQ_INT(c.dns.prefix6, 64);
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-range=fd00::/112", NULL, NULL,
-		       NULL), CLI_RUN);
+		       NULL),
+		 CLI_RUN);
 	T_EQ_MEM(c.dns.net4, "\xc6\x12\x00\x00", 4);
 	T_EQ_INT(c.dns.prefix4, 15);
 	T_EQ_MEM(c.dns.net6, fd00, 16);
@@ -349,7 +402,8 @@ static void test_fake_ip_range(void)
 
 	/* Both, either order. */
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-range",
-		       "fd00::/112,100.64.0.0/29", NULL, NULL), CLI_RUN);
+		       "fd00::/112,100.64.0.0/29", NULL, NULL),
+		 CLI_RUN);
 	T_EQ_MEM(c.dns.net4, "\x64\x40\x00\x00", 4);
 	T_EQ_INT(c.dns.prefix4, 29);
 	T_EQ_MEM(c.dns.net6, fd00, 16);
@@ -357,10 +411,12 @@ static void test_fake_ip_range(void)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-range", bad[i], NULL,
-			       NULL), -EINVAL);
+			       NULL),
+			 -EINVAL);
 		snprintf(want, sizeof(want),
 			 "--fake-ip-range: expected CIDR[,CIDR6] like "
-			 "198.18.0.0/15,fdfe:dcba:9876:1::/64, got '%s'", bad[i]);
+			 "198.18.0.0/15,fdfe:dcba:9876:1::/64, got '%s'",
+			 bad[i]);
 		T_EQ_STR(err, want);
 	}
 }
@@ -403,21 +459,23 @@ static void test_fake_ip_min_age(void)
 
 static void test_fake_ip_filter(void)
 {
-	static const char *const bad[] = { "a..b", "*example.com", "exa mple.com", "++.a.com",
-					   "a.com/x", "a.*b.com", "a@b.com" };
+	static const char *const bad[] = { "a..b",    "*example.com", "exa mple.com", "++.a.com",
+					   "a.com/x", "a.*b.com",     "a@b.com" };
 	struct options c;
 	char err[256], want[512];
 
 	/* Comma-separated, spaces after commas and empty entries skipped. */
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter",
-		       "example.com,  *.example.net,,+.corp.example,", NULL, NULL), CLI_RUN);
+		       "example.com,  *.example.net,,+.corp.example,", NULL, NULL),
+		 CLI_RUN);
 	T_EQ_STR(c.dns.filter[0], "example.com");
 	T_EQ_STR(c.dns.filter[1], "*.example.net");
 	T_EQ_STR(c.dns.filter[2], "+.corp.example");
 	T_CHECK(c.dns.filter[3] == NULL);
 	/* Repeated flags add up. */
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", "a.example,b.example",
-		       "--fake-ip-filter=.sub.example.org", NULL), CLI_RUN);
+		       "--fake-ip-filter=.sub.example.org", NULL),
+		 CLI_RUN);
 	T_EQ_STR(c.dns.filter[0], "a.example");
 	T_EQ_STR(c.dns.filter[1], "b.example");
 	T_EQ_STR(c.dns.filter[2], ".sub.example.org");
@@ -429,15 +487,18 @@ static void test_fake_ip_filter(void)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", bad[i], NULL,
-			       NULL), -EINVAL);
+			       NULL),
+			 -EINVAL);
 		snprintf(want, sizeof(want),
 			 "--fake-ip-filter: expected patterns like example.com, *.example.com, "
-			 ".example.com or +.example.com, got '%s'", bad[i]);
+			 ".example.com or +.example.com, got '%s'",
+			 bad[i]);
 		T_EQ_STR(err, want);
 	}
 	/* The bad one is named, not its neighbours. */
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter",
-		       "good.example, bad..example, other.example", NULL, NULL), -EINVAL);
+		       "good.example, bad..example, other.example", NULL, NULL),
+		 -EINVAL);
 	T_ERR(err, "--fake-ip-filter: expected patterns like");
 	T_CHECK(strstr(err, "got 'bad..example'") != NULL);
 
@@ -462,7 +523,8 @@ static void test_fake_ip_filter(void)
 	/* The cap counts over repeated flags too. */
 	list[used] = '\0';
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", list,
-		       "--fake-ip-filter", "one.more"), -EINVAL);
+		       "--fake-ip-filter", "one.more"),
+		 -EINVAL);
 	T_EQ_STR(err, "--fake-ip-filter: at most 256 patterns, got 'one.more'");
 
 	memset(list, 'a', 4200);
@@ -477,10 +539,20 @@ static void test_fake_ip_filter(void)
 static void test_dns_all_flags(void)
 {
 	static const char *const args[] = {
-		"--proxy", "socks5://10.0.0.1:1080", "--dns", "real-ip", "--dns-server",
-		"tcp://1.1.1.1", "--dns-via-proxy", "--fake-ip-range",
-		"172.16.0.0/12,fd00:1::/64", "--fake-ip-filter", "+.lan.example",
-		"--log-level", "debug", NULL,
+		"--proxy",
+		"socks5://10.0.0.1:1080",
+		"--dns",
+		"real-ip",
+		"--dns-server",
+		"tcp://1.1.1.1",
+		"--dns-via-proxy",
+		"--fake-ip-range",
+		"172.16.0.0/12,fd00:1::/64",
+		"--fake-ip-filter",
+		"+.lan.example",
+		"--log-level",
+		"debug",
+		NULL,
 	};
 	static const uint8_t fd00_1[16] = { 0xfd, 0, 0, 1 };
 	struct options c;
@@ -510,7 +582,8 @@ static void test_fake_ip_filter_repeat_after_spaces(void)
 
 	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter",
 		       "example.com,  *.example.net,,+.corp.example,",
-		       "--fake-ip-filter=.sub.example.org", NULL), CLI_RUN);
+		       "--fake-ip-filter=.sub.example.org", NULL),
+		 CLI_RUN);
 	T_EQ_STR(c.dns.filter[0], "example.com");
 	T_EQ_STR(c.dns.filter[1], "*.example.net");
 	T_EQ_STR(c.dns.filter[2], "+.corp.example");
@@ -526,8 +599,9 @@ static void test_fake_ip_filter_trims(void)
 	struct options c;
 	char err[256];
 
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter", " a.example , b.example ",
-		       NULL, NULL), CLI_RUN);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--fake-ip-filter",
+		       " a.example , b.example ", NULL, NULL),
+		 CLI_RUN);
 	T_EQ_STR(c.dns.filter[0], "a.example");
 	T_EQ_STR(c.dns.filter[1], "b.example");
 	T_CHECK(c.dns.filter[2] == NULL);
@@ -543,13 +617,11 @@ static void test_dns_server_long_list(void)
 	for (int i = 0; i < 100; i++)
 		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s10.0.0.%d",
 					 i ? "," : "", i);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", list, NULL, NULL),
-		 CLI_RUN);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", list, NULL, NULL), CLI_RUN);
 	for (int i = 100; i < 500; i++)
-		used += (size_t)snprintf(list + used, sizeof(list) - used, ",10.0.%d.%d",
-					 i / 250, i % 250);
-	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", list, NULL, NULL),
-		 -EINVAL);
+		used += (size_t)snprintf(list + used, sizeof(list) - used, ",10.0.%d.%d", i / 250,
+					 i % 250);
+	T_EQ_INT(parse(&c, err, "--proxy=socks5://h:1", "--dns-server", list, NULL, NULL), -EINVAL);
 	T_ERR(err, "--dns-server: ");
 }
 

@@ -336,7 +336,8 @@ static void test_example(void)
 	T_EQ_INT(config_resolve_target(cfg, "us-ss", &t, msg, sizeof(msg)), -ENOTSUP);
 	T_EQ_STR(msg, "proxy \"us-ss\" has unsupported type \"ss\"");
 	T_EQ_INT(config_resolve_target(cfg, "Streaming", &t, msg, sizeof(msg)), -ENOTSUP);
-	T_EQ_STR(msg, "proxy \"us-ss\" has unsupported type \"ss\" (selected through proxy group \"Streaming\")");
+	T_EQ_STR(msg, "proxy \"us-ss\" has unsupported type \"ss\" (selected through proxy group "
+		      "\"Streaming\")");
 	T_EQ_INT(config_resolve_target(cfg, "nope", &t, msg, sizeof(msg)), -ENOENT);
 	T_EQ_STR(msg, "unknown proxy or proxy group \"nope\"");
 	T_EQ_INT(config_resolve_target(cfg, "proxy", &t, NULL, 0), -ENOENT); /* exact case */
@@ -420,7 +421,8 @@ static void test_warnings(void)
 		"  - {name: s, type: select, proxies: [a, b], default-selected: b}\n"
 		"  - {name: s2, type: select, proxies: [a], default-selected: zz, use: [p1]}\n"
 		"rule-providers:\n"
-		"  x: {type: inline, behavior: classical, payload: ['DOMAIN,a.com', \"IP-CIDR,1.0.0.0/8\"]}\n";
+		"  x: {type: inline, behavior: classical, payload: ['DOMAIN,a.com', "
+		"\"IP-CIDR,1.0.0.0/8\"]}\n";
 	struct config_target t;
 
 	T_EQ_INT(load(y, &cfg, &err), 0);
@@ -444,7 +446,8 @@ static void test_warnings(void)
 	T_CHECK(find_warning(cfg, "uuid") == NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") != NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"g\": \"strategy\" is not used") != NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"r\" (relay): proxy chains are not implemented; traffic goes to \"b\" only") != NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"r\" (relay): proxy chains are not implemented; "
+				  "traffic goes to \"b\" only") != NULL);
 	T_CHECK(find_warning(cfg, "default-selected \"zz\" is not a member; using \"a\"") != NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"s2\": proxy-providers are not supported") != NULL);
 	if (cfg->n_proxies == 3) {
@@ -530,7 +533,8 @@ static void test_yaml_errors(void)
 	expect_err("tun:\n  device: t0\n\tmtu: 1500\n", 3, 1, "tab used for indentation");
 	expect_err("\xef\xbb\xbftun:\n \t device: t0\n", 2, 2, "tab used for indentation");
 	/* A tab elsewhere is not blamed. */
-	expect_err("a: [1,\t2\nb: c\n", 2, 2, "YAML syntax error: did not find expected ',' or ']'");
+	expect_err("a: [1,\t2\nb: c\n", 2, 2,
+		   "YAML syntax error: did not find expected ',' or ']'");
 }
 
 static void test_type_errors(void)
@@ -538,21 +542,30 @@ static void test_type_errors(void)
 	expect_err("- a\n- b\n", 1, 1, "expected a mapping of keys at the top level, got a list");
 	expect_err("tun: [1]\n", 1, 6, "tun: expected a mapping, got a list");
 	expect_err("tun:\n  mtu: {a: 1}\n", 2, 8, "tun.mtu: expected a value, got a mapping");
-	expect_err("tun:\n  mtu: 70000\n", 2, 8, "tun.mtu: expected an integer from 576 to 65535, got \"70000\"");
+	expect_err("tun:\n  mtu: 70000\n", 2, 8,
+		   "tun.mtu: expected an integer from 576 to 65535, got \"70000\"");
 	expect_err("tun:\n  mtu: 1500x\n", 2, 8, "got \"1500x\"");
-	expect_err("tun: {enable: maybe}\n", 1, 15, "tun.enable: expected true or false, got \"maybe\"");
+	expect_err("tun: {enable: maybe}\n", 1, 15,
+		   "tun.enable: expected true or false, got \"maybe\"");
 	expect_err("tun: {device: 'a/b'}\n", 1, 16, "tun.device: expected an interface name");
-	expect_err("interface-name: abcdefghijklmnop\n", 1, 17, "interface-name: expected an interface name");
-	expect_err("log-level: verbose\n", 1, 12, "log-level: expected silent, error, warning, info or debug, got \"verbose\"");
-	expect_err("routing-mark: -1\n", 1, 15, "routing-mark: expected an integer from 0 to 4294967295");
+	expect_err("interface-name: abcdefghijklmnop\n", 1, 17,
+		   "interface-name: expected an interface name");
+	expect_err("log-level: verbose\n", 1, 12,
+		   "log-level: expected silent, error, warning, info or debug, got \"verbose\"");
+	expect_err("routing-mark: -1\n", 1, 15,
+		   "routing-mark: expected an integer from 0 to 4294967295");
 	expect_err("routing-mark: 4294967296\n", 1, 15, "routing-mark");
 	expect_err("ipv6: [true]\n", 1, 7, "ipv6: expected a value, got a list");
-	expect_err("ipv6: true\nlog-level: info\nipv6: false\n", 3, 1, "config: duplicate key \"ipv6\" (first at line 1)");
-	expect_err("dns:\n  enable: true\n  enable: false\n", 3, 3, "dns: duplicate key \"enable\"");
+	expect_err("ipv6: true\nlog-level: info\nipv6: false\n", 3, 1,
+		   "config: duplicate key \"ipv6\" (first at line 1)");
+	expect_err("dns:\n  enable: true\n  enable: false\n", 3, 3,
+		   "dns: duplicate key \"enable\"");
 	expect_err("proxies: {a: 1}\n", 1, 10, "proxies: expected a list, got a mapping");
 	expect_err("proxies:\n  - 3\n", 2, 5, "proxies[0]: expected a mapping, got a scalar");
 	expect_err("rules: [[a]]\n", 1, 9, "rules: expected a rule line");
-	expect_err("rules:\n  - MATCH,DIRECT\n  -\n", 3, 4, "rules: expected a rule line like DOMAIN-SUFFIX,example.com,DIRECT, got nothing");
+	expect_err(
+		"rules:\n  - MATCH,DIRECT\n  -\n", 3, 4,
+		"rules: expected a rule line like DOMAIN-SUFFIX,example.com,DIRECT, got nothing");
 	expect_err("rules: \"x\"\n", 1, 9, "rules: expected a list, got a scalar");
 	expect_err("rules: [\"a\\0b\"]\n", 1, 10, "rules: NUL character not allowed");
 	expect_err("{[a]: 1}\n", 1, 2, "config: expected a key name, got a list");
@@ -560,16 +573,19 @@ static void test_type_errors(void)
 
 static void test_cidr_dns_errors(void)
 {
-	expect_err("dns:\n  fake-ip-range: 198.18.0.1\n", 2, 18,
-		   "dns.fake-ip-range: expected an IPv4 CIDR like 198.18.0.1/16, got \"198.18.0.1\"");
+	expect_err(
+		"dns:\n  fake-ip-range: 198.18.0.1\n", 2, 18,
+		"dns.fake-ip-range: expected an IPv4 CIDR like 198.18.0.1/16, got \"198.18.0.1\"");
 	expect_err("dns:\n  fake-ip-range: '300.1.1.1/8'\n", 2, 19, "expected an IPv4 CIDR");
 	expect_err("dns:\n  fake-ip-range: 198.18.0.1/33\n", 2, 29,
 		   "dns.fake-ip-range: prefix length 33 is longer than 32 in \"198.18.0.1/33\"");
 	expect_err("dns:\n  fake-ip-range: fd00::/8\n", 2, 18, "expected an IPv4 CIDR");
-	expect_err("dns:\n  fake-ip-range6: 10.0.0.0/8\n", 2, 19, "dns.fake-ip-range6: expected an IPv6 CIDR");
+	expect_err("dns:\n  fake-ip-range6: 10.0.0.0/8\n", 2, 19,
+		   "dns.fake-ip-range6: expected an IPv6 CIDR");
 	expect_err("tun:\n  inet4-address: [10.0.0.1/30, 'fd00::1/64']\n", 2, 33,
 		   "tun.inet4-address: expected an IPv4 CIDR");
-	expect_err("tun:\n  inet6-address: fd00::1/129\n", 2, 26, "prefix length 129 is longer than 128");
+	expect_err("tun:\n  inet6-address: fd00::1/129\n", 2, 26,
+		   "prefix length 129 is longer than 128");
 	expect_err("dns:\n  enhanced-mode: mapping\n", 2, 18,
 		   "dns.enhanced-mode: expected fake-ip, redir-host or normal, got \"mapping\"");
 	/* Encrypted DNS is skipped with a warning; with nothing left, an error. */
@@ -578,8 +594,10 @@ static void test_cidr_dns_errors(void)
 		struct conf_err err;
 		const struct config_warning *w;
 
-		T_EQ_INT(load("dns:\n  nameserver:\n    - 1.1.1.1\n    - https://dns.google/dns-query\n",
-			      &cfg, &err), 0);
+		T_EQ_INT(load("dns:\n  nameserver:\n    - 1.1.1.1\n    - "
+			      "https://dns.google/dns-query\n",
+			      &cfg, &err),
+			 0);
 		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 1);
 		w = cfg ? find_warning(cfg, "DNS over HTTPS/TLS/QUIC is not supported") : NULL;
 		T_CHECK(w != NULL && w->pos.line == 4 && w->pos.col == 7);
@@ -590,17 +608,21 @@ static void test_cidr_dns_errors(void)
 		   "dns.nameserver: no usable server");
 	expect_err("dns:\n  nameserver: [ftp://1.1.1.1]\n", 2, 16,
 		   "only udp:// and tcp:// are supported");
-	expect_err("dns:\n  nameserver: [8.8.8.8:0]\n", 2, 16, "dns.nameserver: \"8.8.8.8:0\": port must be 1-65535");
-	expect_err("dns:\n  nameserver: [dns.google]\n", 2, 16, "expected IP, IP:port or [IPv6]:port");
+	expect_err("dns:\n  nameserver: [8.8.8.8:0]\n", 2, 16,
+		   "dns.nameserver: \"8.8.8.8:0\": port must be 1-65535");
+	expect_err("dns:\n  nameserver: [dns.google]\n", 2, 16,
+		   "expected IP, IP:port or [IPv6]:port");
 	expect_err("dns:\n  nameserver: ['1.1.1.1,8.8.8.8']\n", 2, 17, "one server per list entry");
-	expect_err("dns:\n  nameserver: ['']\n", 2, 17, "dns.nameserver: expected a non-empty value");
+	expect_err("dns:\n  nameserver: ['']\n", 2, 17,
+		   "dns.nameserver: expected a non-empty value");
 	/* The entry is quoted by us, escaped, whatever it contains. */
 	expect_err("dns:\n  nameserver: [\"a': b\\nc\"]\n", 2, 17,
 		   "dns.nameserver: \"a': b\\x0ac\": expected IP, IP:port or [IPv6]:port");
 	expect_err("dns:\n  nameserver: [1111111111111111111111111111111111111111111111111111"
-		   "11111111111111111111111111111111111111111111111111]\n", 2, 16,
-		   "entry too long");
-	expect_err("dns:\n  fake-ip-ttl: 0\n", 2, 16, "dns.fake-ip-ttl: expected an integer from 1 to 86400");
+		   "11111111111111111111111111111111111111111111111111]\n",
+		   2, 16, "entry too long");
+	expect_err("dns:\n  fake-ip-ttl: 0\n", 2, 16,
+		   "dns.fake-ip-ttl: expected an integer from 1 to 86400");
 	expect_err("dns:\n  fake-ip-min-age: 86401\n", 2, 20,
 		   "dns.fake-ip-min-age: expected an integer from 0 to 86400");
 }
@@ -609,9 +631,12 @@ static void test_proxy_errors(void)
 {
 	expect_err("proxies:\n  - {type: socks5}\n", 2, 5, "proxies[0]: missing \"name\"");
 	expect_err("proxies:\n  - {name: a}\n", 2, 12, "proxy \"a\": missing \"type\"");
-	expect_err("proxies:\n  - {name: '', type: http}\n", 2, 13, "proxies[0]: expected a non-empty value");
-	expect_err("proxies:\n  - {name: DIRECT, type: http}\n", 2, 12, "the name \"DIRECT\" is reserved");
-	expect_err("proxies:\n  - {name: a, type: http}\n", 2, 12, "proxy \"a\": http needs \"server\" and \"port\"");
+	expect_err("proxies:\n  - {name: '', type: http}\n", 2, 13,
+		   "proxies[0]: expected a non-empty value");
+	expect_err("proxies:\n  - {name: DIRECT, type: http}\n", 2, 12,
+		   "the name \"DIRECT\" is reserved");
+	expect_err("proxies:\n  - {name: a, type: http}\n", 2, 12,
+		   "proxy \"a\": http needs \"server\" and \"port\"");
 	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 0}\n", 2, 46,
 		   "proxy \"a\": port: expected an integer from 1 to 65535, got \"0\"");
 	expect_err("proxies:\n  - {name: a, type: socks5, server: bad!host, port: 1}\n", 2, 40,
@@ -624,22 +649,27 @@ static void test_proxy_errors(void)
 		   "write an IPv6 address without brackets");
 	expect_err("proxies:\n  - {name: a, type: socks5, server: '1::2::3', port: 1}\n", 2, 38,
 		   "server: invalid IPv6 address \"1::2::3\"");
-	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, username: u}\n", 2, 12,
-		   "socks5 authentication needs a username and a password");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, username: u}\n", 2,
+		   12, "socks5 authentication needs a username and a password");
 	expect_err("proxies:\n  - {name: a, type: http, server: h, port: 1, password: p}\n", 2, 12,
 		   "\"password\" without \"username\"");
 	expect_err("proxies:\n  - {name: a, type: http, server: h, port: 1, tls: 1}\n", 2, 52,
 		   "proxy \"a\": tls: expected true or false, got \"1\"");
-	expect_err("proxies:\n  - {name: a, type: redirect}\n", 2, 12, "redirect needs \"to: host:port\"");
+	expect_err("proxies:\n  - {name: a, type: redirect}\n", 2, 12,
+		   "redirect needs \"to: host:port\"");
 	expect_err("proxies:\n  - {name: a, type: redirect, to: example.com}\n", 2, 35,
 		   "to: expected host:port or [IPv6]:port, got \"example.com\"");
-	expect_err("proxies:\n  - {name: a, type: redirect, to: '[::1]'}\n", 2, 36, "expected host:port");
+	expect_err("proxies:\n  - {name: a, type: redirect, to: '[::1]'}\n", 2, 36,
+		   "expected host:port");
 	expect_err("proxies:\n  - {name: a, type: redirect, to: '::1:53'}\n", 2, 36,
 		   "proxy \"a\": to: IPv6 address must be in brackets");
-	expect_err("proxies:\n  - {name: a, type: redirect, to: 'h:99999'}\n", 2, 38, "port must be 1-65535");
-	expect_err("proxies:\n  - {name: a, type: redirect, to: 'h!:1'}\n", 2, 37, "invalid character '!'");
+	expect_err("proxies:\n  - {name: a, type: redirect, to: 'h:99999'}\n", 2, 38,
+		   "port must be 1-65535");
+	expect_err("proxies:\n  - {name: a, type: redirect, to: 'h!:1'}\n", 2, 37,
+		   "invalid character '!'");
 	/* Duplicates: at the second, across proxies and groups. */
-	expect_err("proxies:\n  - {name: a, type: ss}\n  - {name: b, type: ss}\n  - {name: a, type: ss}\n",
+	expect_err("proxies:\n  - {name: a, type: ss}\n  - {name: b, type: ss}\n  - {name: a, "
+		   "type: ss}\n",
 		   4, 12, "duplicate name \"a\" (first defined at line 2)");
 	expect_err("proxy-groups:\n  - {name: a, type: select, proxies: [DIRECT]}\n"
 		   "proxies:\n  - {name: a, type: ss}\n",
@@ -649,9 +679,11 @@ static void test_proxy_errors(void)
 static void test_group_errors(void)
 {
 	expect_err("proxy-groups:\n  - {name: g, type: select, proxies: [DIRECT, nope]}\n", 2, 47,
-		   "proxy group \"g\": unknown member \"nope\" (expected a proxy, a proxy group, DIRECT, REJECT or REJECT-DROP)");
+		   "proxy group \"g\": unknown member \"nope\" (expected a proxy, a proxy group, "
+		   "DIRECT, REJECT or REJECT-DROP)");
 	expect_err("proxy-groups:\n  - {name: g, type: best}\n", 2, 21,
-		   "proxy group \"g\": type: expected select, url-test, fallback, load-balance or relay, got \"best\"");
+		   "proxy group \"g\": type: expected select, url-test, fallback, load-balance or "
+		   "relay, got \"best\"");
 	expect_err("proxy-groups:\n  - {name: g, type: select}\n", 2, 12,
 		   "proxy group \"g\": no members (expected a \"proxies\" list)");
 	expect_err("proxy-groups:\n  - {name: g, type: select, use: [p]}\n", 2, 12,
@@ -707,7 +739,8 @@ static void test_group_resolution(void)
 	T_EQ_INT(t.kind, CONFIG_TARGET_REJECT_DROP);
 	T_CHECK(t.proxy == NULL);
 	T_EQ_INT(config_resolve_target(cfg, "bad", &t, msg, sizeof(msg)), -ENOTSUP);
-	T_EQ_STR(msg, "proxy \"p2\" has unsupported type \"trojan\" (selected through proxy group \"bad\")");
+	T_EQ_STR(msg, "proxy \"p2\" has unsupported type \"trojan\" (selected through proxy group "
+		      "\"bad\")");
 	T_EQ_INT(config_resolve_target(cfg, "ok", &t, msg, sizeof(msg)), 0);
 	T_CHECK(t.proxy && !strcmp(t.proxy->name, "p1"));
 	T_EQ_STR(msg, "");
@@ -716,18 +749,25 @@ static void test_group_resolution(void)
 
 static void test_rule_provider_errors(void)
 {
-	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n    url: https://e/x.yaml\n", 3, 11,
-		   "rule-providers: \"x\": only type: file is supported; download the list and point path at it");
-	expect_err("rule-providers:\n  x: {type: file, behavior: domain, format: mrs, path: x.mrs}\n", 2, 45,
-		   "format mrs (binary) is not supported");
+	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n    url: "
+		   "https://e/x.yaml\n",
+		   3, 11,
+		   "rule-providers: \"x\": only type: file is supported; download the list and "
+		   "point path at it");
+	expect_err(
+		"rule-providers:\n  x: {type: file, behavior: domain, format: mrs, path: x.mrs}\n",
+		2, 45, "format mrs (binary) is not supported");
 	expect_err("rule-providers:\n  x: {type: file, behavior: domain}\n", 2, 3,
 		   "rule-providers: \"x\": type file needs \"path\"");
-	expect_err("rule-providers:\n  x: {type: file, path: a}\n", 2, 3, "rule-providers: \"x\": missing \"behavior\"");
+	expect_err("rule-providers:\n  x: {type: file, path: a}\n", 2, 3,
+		   "rule-providers: \"x\": missing \"behavior\"");
 	expect_err("rule-providers:\n  x: {behavior: ipcidr, path: a}\n", 2, 3, "missing \"type\"");
 	expect_err("rule-providers:\n  x: {type: file, behavior: geoip, path: a}\n", 2, 29,
 		   "behavior: expected domain, ipcidr or classical, got \"geoip\"");
-	expect_err("rule-providers:\n  x: {type: inline, behavior: domain}\n", 2, 3, "type inline needs \"payload\"");
-	expect_err("rule-providers:\n  x:\n", 2, 5, "rule-providers: \"x\": expected a mapping, got nothing");
+	expect_err("rule-providers:\n  x: {type: inline, behavior: domain}\n", 2, 3,
+		   "type inline needs \"payload\"");
+	expect_err("rule-providers:\n  x:\n", 2, 5,
+		   "rule-providers: \"x\": expected a mapping, got nothing");
 	expect_err("rule-providers:\n  x: {type: file, behavior: domain, path: a}\n  x: {}\n", 3, 3,
 		   "rule-providers: duplicate key \"x\"");
 }
@@ -741,11 +781,14 @@ static void test_unknown_keys(void)
 	static const char ok_yaml[] =
 		"tun:\n  stack: gvisor\n  disable-icmp-forwarding: true\n"
 		"proxies:\n"
-		"  - {name: a, type: socks5, server: h, port: 1, ws-opts: {path: /}, dialer-proxy: b, to: x}\n"
+		"  - {name: a, type: socks5, server: h, port: 1, ws-opts: {path: /}, dialer-proxy: "
+		"b, to: x}\n"
 		"  - {name: b, type: redirect, to: 'h:1', server: h, udp: true}\n"
 		"  - {name: c, type: vmess, server: h, port: 3, zzzzzz: x}\n"
-		"proxy-groups:\n  - {name: g, type: url-test, proxies: [a], tolerance: 50, lazy: true}\n"
-		"rule-providers:\n  x: {type: inline, behavior: domain, payload: [a.com], size-limit: 0}\n";
+		"proxy-groups:\n  - {name: g, type: url-test, proxies: [a], tolerance: 50, lazy: "
+		"true}\n"
+		"rule-providers:\n  x: {type: inline, behavior: domain, payload: [a.com], "
+		"size-limit: 0}\n";
 	struct config *cfg = NULL;
 	struct conf_err err;
 
@@ -756,29 +799,36 @@ static void test_unknown_keys(void)
 		   "proxy \"a\": unknown key \"sever\" (did you mean \"server\"?)");
 	/* '_' and case as mihomo reads them; a key that stays unknown is
 	 * named as written. */
-	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, Pass_Wrd: p}\n",
-		   2, 49, "proxy \"a\": unknown key \"Pass_Wrd\"");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, Pass_Wrd: p}\n", 2,
+		   49, "proxy \"a\": unknown key \"Pass_Wrd\"");
 	/* Suggestions come from mihomo's keys too. */
-	expect_err("proxies:\n  - {name: a, type: http, server: h, port: 1, client-fingerprnt: x}\n",
-		   2, 47, "proxy \"a\": unknown key \"client-fingerprnt\" (did you mean \"client-fingerprint\"?)");
+	expect_err(
+		"proxies:\n  - {name: a, type: http, server: h, port: 1, client-fingerprnt: x}\n",
+		2, 47,
+		"proxy \"a\": unknown key \"client-fingerprnt\" (did you mean "
+		"\"client-fingerprint\"?)");
 	expect_err("proxies:\n  - {name: a, type: redirect, ot: 'h:1'}\n", 2, 31,
 		   "proxy \"a\": unknown key \"ot\" (did you mean \"to\"?)");
-	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, qwertyuiop: 1}\n", 2, 49,
-		   "proxy \"a\": unknown key \"qwertyuiop\"");
+	expect_err("proxies:\n  - {name: a, type: socks5, server: h, port: 1, qwertyuiop: 1}\n", 2,
+		   49, "proxy \"a\": unknown key \"qwertyuiop\"");
 	expect_err("proxy-groups:\n  - {name: g, type: select, proxys: [DIRECT]}\n", 2, 29,
 		   "proxy group \"g\": unknown key \"proxys\" (did you mean \"proxies\"?)");
-	expect_err("proxy-groups:\n  - {name: g, type: url-test, proxies: [DIRECT], intervall: 300}\n",
-		   2, 50, "proxy group \"g\": unknown key \"intervall\" (did you mean \"interval\"?)");
+	expect_err(
+		"proxy-groups:\n  - {name: g, type: url-test, proxies: [DIRECT], intervall: 300}\n",
+		2, 50, "proxy group \"g\": unknown key \"intervall\" (did you mean \"interval\"?)");
 	expect_err("rule-providers:\n  x: {type: file, behaviour: domain, path: a.txt}\n", 2, 19,
 		   "rule-providers: \"x\": unknown key \"behaviour\" (did you mean \"behavior\"?)");
-	expect_err("tun:\n  devcie: t0\n", 2, 3, "tun: unknown key \"devcie\" (did you mean \"device\"?)");
+	expect_err("tun:\n  devcie: t0\n", 2, 3,
+		   "tun: unknown key \"devcie\" (did you mean \"device\"?)");
 	expect_err("tun:\n  auto-rout: true\n", 2, 3,
 		   "tun: unknown key \"auto-rout\" (did you mean \"auto-route\"?)");
 
 	/* mihomo's decoder reads "Skip_Cert_Verify" as skip-cert-verify and
 	 * "PassWord" as password: so do we. */
 	T_EQ_INT(load("proxies:\n  - {name: a, type: socks5, server: h, port: 1, tls: true,"
-		      " Skip_Cert_Verify: true, PassWord: p, UserName: u}\n", &cfg, &err), 0);
+		      " Skip_Cert_Verify: true, PassWord: p, UserName: u}\n",
+		      &cfg, &err),
+		 0);
 	if (cfg) {
 		T_CHECK(cfg->n_proxies == 1 && cfg->proxies[0].skip_cert_verify);
 		T_CHECK(cfg->proxies[0].password && !strcmp(cfg->proxies[0].password, "p"));
@@ -813,25 +863,28 @@ static void test_all_errors(void)
 {
 	static const char y[] =
 		"tun:\n"
-		"  devcie: t0\n"                                                 /* 2 */
+		"  devcie: t0\n" /* 2 */
 		"proxies:\n"
-		"  - {name: a, type: socks5, server: h, port: 1, passwrd: p}\n"  /* 4 */
-		"  - {name: b, type: http, sever: h, port: 1}\n"                 /* 5 */
-		"  - {name: c, type: socks5, server: h, port: 99999, tls: 2}\n"  /* 6, twice */
+		"  - {name: a, type: socks5, server: h, port: 1, passwrd: p}\n" /* 4 */
+		"  - {name: b, type: http, sever: h, port: 1}\n"                /* 5 */
+		"  - {name: c, type: socks5, server: h, port: 99999, tls: 2}\n" /* 6, twice */
 		"proxy-groups:\n"
-		"  - {name: g, type: select, proxies: [a, nope]}\n"              /* 8 */
-		"  - {name: h, type: select, proxies: [b], proxys: [c]}\n"       /* 9 */
+		"  - {name: g, type: select, proxies: [a, nope]}\n"        /* 8 */
+		"  - {name: h, type: select, proxies: [b], proxys: [c]}\n" /* 9 */
 		"rule-providers:\n"
-		"  s: {type: file, behaviour: domain, path: s.txt}\n"            /* 11 */
+		"  s: {type: file, behaviour: domain, path: s.txt}\n" /* 11 */
 		"rules:\n"
-		"  - DOMAIN-SUFIX,example.com,a\n"                               /* 13 */
-		"  - DOMAIN,x.com,missing\n"                                     /* 14 */
-		"  - RULE-SET,t,DIRECT\n"                                        /* 15 */
+		"  - DOMAIN-SUFIX,example.com,a\n" /* 13 */
+		"  - DOMAIN,x.com,missing\n"       /* 14 */
+		"  - RULE-SET,t,DIRECT\n"          /* 15 */
 		"  - RULE-SET,s,h\n"
 		"  - DOMAIN,y.com,c\n"
 		"  - MATCH,g\n"
-		"log-level: loud\n";                                             /* 19 */
-	static const struct { int line, col; const char *msg; } want[] = {
+		"log-level: loud\n"; /* 19 */
+	static const struct {
+		int line, col;
+		const char *msg;
+	} want[] = {
 		{ 2, 3, "tun: unknown key \"devcie\" (did you mean \"device\"?)" },
 		{ 4, 49, "proxy \"a\": unknown key \"passwrd\" (did you mean \"password\"?)" },
 		{ 5, 27, "proxy \"b\": unknown key \"sever\" (did you mean \"server\"?)" },
@@ -839,11 +892,13 @@ static void test_all_errors(void)
 		{ 6, 58, "proxy \"c\": tls: expected true or false, got \"2\"" },
 		{ 8, 42, "proxy group \"g\": unknown member \"nope\"" },
 		{ 9, 43, "proxy group \"h\": unknown key \"proxys\" (did you mean \"proxies\"?)" },
-		{ 11, 19, "rule-providers: \"s\": unknown key \"behaviour\" (did you mean \"behavior\"?)" },
+		{ 11, 19,
+		  "rule-providers: \"s\": unknown key \"behaviour\" (did you mean \"behavior\"?)" },
 		{ 13, 5, "unknown rule type 'DOMAIN-SUFIX' (did you mean \"DOMAIN-SUFFIX\"?)" },
 		{ 14, 18, "unknown proxy or proxy group \"missing\"" },
 		{ 15, 14, "unknown rule-set \"t\"" },
-		{ 19, 12, "log-level: expected silent, error, warning, info or debug, got \"loud\"" },
+		{ 19, 12,
+		  "log-level: expected silent, error, warning, info or debug, got \"loud\"" },
 	};
 	const size_t n = sizeof(want) / sizeof(want[0]);
 	struct config *cfg = (struct config *)1;
@@ -881,27 +936,35 @@ static void test_no_cascades(void)
 	/* The nameless proxy may have been "x": rules naming x say nothing. */
 	T_EQ_INT(load_errs("proxies:\n  - {type: socks5, server: h, port: 1}\n"
 			   "proxy-groups:\n  - {name: g, type: select, proxies: [x]}\n"
-			   "rules:\n  - MATCH,x\n", &cfg, &errs), -EINVAL);
+			   "rules:\n  - MATCH,x\n",
+			   &cfg, &errs),
+		 -EINVAL);
 	T_EQ_INT(errs.total, 1);
 	T_CHECK(strstr(errs.v[0].msg, "proxies[0]: missing \"name\"") != NULL);
 	/* A broken group keeps its name; a rule through it says nothing. */
 	T_EQ_INT(load_errs("proxy-groups:\n  - {name: g, type: select}\n"
 			   "  - {name: h, type: select, proxies: [g]}\n"
-			   "rules:\n  - MATCH,h\n", &cfg, &errs), -EINVAL);
+			   "rules:\n  - MATCH,h\n",
+			   &cfg, &errs),
+		 -EINVAL);
 	T_EQ_INT(errs.total, 1);
 	T_CHECK(strstr(errs.v[0].msg, "proxy group \"g\": no members") != NULL);
 	/* A cycle: reported once, at the group, not again at the rule. */
 	T_EQ_INT(load_errs("proxy-groups:\n  - {name: g, type: select, proxies: [h]}\n"
 			   "  - {name: h, type: select, proxies: [g]}\n"
-			   "rules:\n  - MATCH,h\n", &cfg, &errs), -EINVAL);
+			   "rules:\n  - MATCH,h\n",
+			   &cfg, &errs),
+		 -EINVAL);
 	T_EQ_INT(errs.total, 1);
 	T_CHECK(strstr(errs.v[0].msg, "proxy group cycle") != NULL);
 	/* A broken rule-providers section: RULE-SET names are not checked. */
-	T_EQ_INT(load_errs("rule-providers: [a]\nrules:\n  - RULE-SET,a,DIRECT\n", &cfg, &errs), -EINVAL);
+	T_EQ_INT(load_errs("rule-providers: [a]\nrules:\n  - RULE-SET,a,DIRECT\n", &cfg, &errs),
+		 -EINVAL);
 	T_EQ_INT(errs.total, 1);
 	T_CHECK(strstr(errs.v[0].msg, "rule-providers: expected a mapping") != NULL);
 	/* Duplicate keys: each one, and the rest of the file still read. */
-	T_EQ_INT(load_errs("ipv6: true\nipv6: false\nipv6: true\nlog-level: x\n", &cfg, &errs), -EINVAL);
+	T_EQ_INT(load_errs("ipv6: true\nipv6: false\nipv6: true\nlog-level: x\n", &cfg, &errs),
+		 -EINVAL);
 	T_EQ_INT(errs.total, 3);
 	T_EQ_INT(errs.v[0].line, 2);
 	T_EQ_INT(errs.v[1].line, 3);
@@ -910,7 +973,8 @@ static void test_no_cascades(void)
 	/* A rejected name is not kept: no duplicate reported on top. */
 	T_EQ_INT(load_errs("proxies:\n  - {name: '', type: ss}\n  - {name: '', type: ss}\n"
 			   "  - {name: DIRECT, type: ss}\n  - {name: DIRECT, type: ss}\n",
-			   &cfg, &errs), -EINVAL);
+			   &cfg, &errs),
+		 -EINVAL);
 	T_EQ_INT(errs.total, 4);
 	T_CHECK(strstr(errs.v[3].msg, "the name \"DIRECT\" is reserved") != NULL);
 	/* errs may be NULL: the load still fails. */
@@ -946,16 +1010,15 @@ static void test_aliases(void)
 {
 	struct config *cfg = NULL;
 	struct conf_err err;
-	const char *y =
-		"base: &base {type: select, proxies: [a, DIRECT]}\n"
-		"sock: &sock {type: socks5, port: 1080, udp: false}\n"
-		"proxies:\n"
-		"  - {name: a, server: a.example, <<: *sock}\n"
-		"  - {<<: [*sock], name: b, server: b.example, port: 2}\n"
-		"proxy-groups:\n"
-		"  - {name: g1, <<: *base}\n"
-		"  - {name: g2, <<: *base, type: fallback}\n"
-		"rules: &r [\"MATCH,g1\"]\n";
+	const char *y = "base: &base {type: select, proxies: [a, DIRECT]}\n"
+			"sock: &sock {type: socks5, port: 1080, udp: false}\n"
+			"proxies:\n"
+			"  - {name: a, server: a.example, <<: *sock}\n"
+			"  - {<<: [*sock], name: b, server: b.example, port: 2}\n"
+			"proxy-groups:\n"
+			"  - {name: g1, <<: *base}\n"
+			"  - {name: g2, <<: *base, type: fallback}\n"
+			"rules: &r [\"MATCH,g1\"]\n";
 
 	T_EQ_INT(load(y, &cfg, &err), 0);
 	if (!cfg) {
@@ -1000,7 +1063,8 @@ static void test_alias_budget(void)
 		n += (size_t)snprintf(y + n, cap - n, "%sDIRECT", i ? "," : "");
 	n += (size_t)snprintf(y + n, cap - n, "]\nproxy-groups:\n");
 	for (int i = 0; i < 2000; i++)
-		n += (size_t)snprintf(y + n, cap - n, "  - {name: g%d, type: select, proxies: *m}\n", i);
+		n += (size_t)snprintf(y + n, cap - n,
+				      "  - {name: g%d, type: select, proxies: *m}\n", i);
 	r = load_buf(y, n, &cfg, &err);
 	T_EQ_INT(r, -EINVAL);
 	T_CHECK(strstr(err.msg, "too large once YAML aliases are expanded") != NULL);
@@ -1015,7 +1079,8 @@ static void test_positions(void)
 	struct conf_err err;
 	char line[700];
 
-	expect_err("proxies:\n  - {name: \"\xc3\xa4\xc3\xa4\", type: socks5, server: \"x!\", port: 1}\n",
+	expect_err("proxies:\n  - {name: \"\xc3\xa4\xc3\xa4\", type: socks5, server: \"x!\", port: "
+		   "1}\n",
 		   2, 44, "invalid character '!'");
 	/* A BOM is not a column; and it must not end the top mapping early
 	 * (libyaml does, when told the encoding). */
@@ -1040,8 +1105,9 @@ static void test_positions(void)
 
 	/* Anchors and tags before a scalar are skipped; an alias points at
 	 * the anchored text. */
-	T_EQ_INT(load("rules:\n  - &x 'DOMAIN,x,DIRECT'\n  - !!str MATCH,DIRECT\n  - *x\n",
-		      &cfg, &err), 0);
+	T_EQ_INT(load("rules:\n  - &x 'DOMAIN,x,DIRECT'\n  - !!str MATCH,DIRECT\n  - *x\n", &cfg,
+		      &err),
+		 0);
 	if (cfg && cfg->n_rules == 3) {
 		T_EQ_INT(cfg->rules[0].pos.line, 2);
 		T_EQ_INT(cfg->rules[0].pos.col, 9);
@@ -1053,7 +1119,8 @@ static void test_positions(void)
 
 	T_EQ_INT(load("log-level: loud\n", &cfg, &err), -EINVAL);
 	conf_err_format(&err, line, sizeof(line));
-	T_EQ_STR(line, "t.yaml:1:12: log-level: expected silent, error, warning, info or debug, got \"loud\"");
+	T_EQ_STR(line, "t.yaml:1:12: log-level: expected silent, error, warning, info or debug, "
+		       "got \"loud\"");
 }
 
 /* Only the first document counts, but the rest must parse. */

@@ -39,8 +39,9 @@ static struct config *load(const char *yaml)
  * buffers: a copy must point into its own, so the original can go. */
 static void test_copy_rebases(void)
 {
-	static const char *const args[] = { "--proxy", "socks5://1.2.3.4", "--tun", "tx0",
-					    "--fake-ip-filter", "a.example,b.example", NULL };
+	static const char *const args[] = { "--proxy", "socks5://1.2.3.4", "--tun",
+					    "tx0",     "--fake-ip-filter", "a.example,b.example",
+					    NULL };
 	struct options *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 
 	T_CHECK(a && b);
@@ -124,8 +125,11 @@ out:
 static void test_auto_route_keys(void)
 {
 	static const char *const bare[] = { "--proxy", "socks5://1.2.3.4", NULL };
-	static const char *const flags[] = { "--proxy", "socks5://1.2.3.4", "--iproute2-table-index",
-					     "77", "--route-address", "10.0.0.0/8", NULL };
+	static const char *const flags[] = {
+		"--proxy", "socks5://1.2.3.4", "--iproute2-table-index",
+		"77",      "--route-address",  "10.0.0.0/8",
+		NULL
+	};
 	struct config *c = load("tun:\n  auto-route: true\n  dns-hijack: [any:53]\n"
 				"  iproute2-table-index: 100\n  iproute2-rule-index: 500\n"
 				"  route-address: [0.0.0.0/1, '2001:db8::1/32']\n"
@@ -251,8 +255,8 @@ static void test_generation(void)
 		size_t n = (size_t)snprintf(big, sizeof(big), "dns:\n  nameserver: [");
 
 		for (int i = 0; i < 120; i++)
-			n += (size_t)snprintf(big + n, sizeof(big) - n, "%s10.0.0.%d", i ? ", " : "",
-					      i % 250 + 1);
+			n += (size_t)snprintf(big + n, sizeof(big) - n, "%s10.0.0.%d",
+					      i ? ", " : "", i % 250 + 1);
 		snprintf(big + n, sizeof(big) - n, "]\n");
 		p = write_tmp(big);
 	}
@@ -272,7 +276,8 @@ static void test_generation(void)
 	r = generation_load(&req, &g, &d);
 	T_EQ_INT(r, -ENOENT);
 	generation_report(&g, &d, r, collect, &l);
-	T_CHECK(strstr(l.first, "/nonexistent/t2s.yaml") && strstr(l.first, "No such file or directory"));
+	T_CHECK(strstr(l.first, "/nonexistent/t2s.yaml") &&
+		strstr(l.first, "No such file or directory"));
 	T_EQ_INT(l.errors, 1);
 }
 

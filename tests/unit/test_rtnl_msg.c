@@ -43,23 +43,88 @@ static void test_rule_bytes(void)
 {
 	static const uint8_t want[] = {
 		/* nlmsghdr: len 68, RTM_NEWRULE, REQUEST|ACK|EXCL|CREATE, seq 7, pid 0 */
-		68, 0, 0, 0, 32, 0, 0x05, 0x06, 7, 0, 0, 0, 0, 0, 0, 0,
+		68,
+		0,
+		0,
+		0,
+		32,
+		0,
+		0x05,
+		0x06,
+		7,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
 		/* fib_rule_hdr: AF_INET, dst 0, src 0, tos 0, table 0 (2022 > 255),
 		 * res, res, action TO_TBL, flags 0 */
-		2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
+		2,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		1,
+		0,
+		0,
+		0,
+		0,
 		/* FRA_PRIORITY 9002 */
-		8, 0, 6, 0, 0x2a, 0x23, 0, 0,
+		8,
+		0,
+		6,
+		0,
+		0x2a,
+		0x23,
+		0,
+		0,
 		/* FRA_TABLE 2022 */
-		8, 0, 15, 0, 0xe6, 0x07, 0, 0,
+		8,
+		0,
+		15,
+		0,
+		0xe6,
+		0x07,
+		0,
+		0,
 		/* FRA_IIFNAME "lo\0" */
-		7, 0, 3, 0, 'l', 'o', 0, 0,
+		7,
+		0,
+		3,
+		0,
+		'l',
+		'o',
+		0,
+		0,
 		/* FRA_IP_PROTO 17 */
-		5, 0, 22, 0, 17, 0, 0, 0,
+		5,
+		0,
+		22,
+		0,
+		17,
+		0,
+		0,
+		0,
 		/* FRA_DPORT_RANGE 53-53 */
-		8, 0, 24, 0, 53, 0, 53, 0,
+		8,
+		0,
+		24,
+		0,
+		53,
+		0,
+		53,
+		0,
 	};
-	struct rtnl_rule r = { .family = AF_INET, .action = RTNL_ACT_TABLE, .priority = 9002,
-			       .table = 2022, .ip_proto = 17, .dport = { 53, 53 } };
+	struct rtnl_rule r = { .family = AF_INET,
+			       .action = RTNL_ACT_TABLE,
+			       .priority = 9002,
+			       .table = 2022,
+			       .ip_proto = 17,
+			       .dport = { 53, 53 } };
 	uint8_t buf[256];
 	int n;
 
@@ -80,14 +145,18 @@ static void test_route_bytes(void)
 		/* nlmsghdr: len 52, RTM_NEWROUTE, REQUEST|ACK|EXCL|CREATE, seq 3 */
 		52, 0, 0, 0, 24, 0, 0x05, 0x06, 3, 0, 0, 0, 0, 0, 0, 0,
 		/* rtmsg: AF_INET, dst_len 1, src 0, tos 0, table 0, static, link, unicast */
-		2, 1, 0, 0, 0, 4, 253, 1, 0, 0, 0, 0,
-		8, 0, 15, 0, 0xe6, 0x07, 0, 0, /* RTA_TABLE 2022 */
-		8, 0, 1, 0, 128, 0, 0, 0,      /* RTA_DST 128.0.0.0 */
-		8, 0, 4, 0, 5, 0, 0, 0,        /* RTA_OIF 5 */
+		2, 1, 0, 0, 0, 4, 253, 1, 0, 0, 0, 0, 8, 0, 15, 0, 0xe6, 0x07, 0,
+		0,                        /* RTA_TABLE 2022 */
+		8, 0, 1, 0, 128, 0, 0, 0, /* RTA_DST 128.0.0.0 */
+		8, 0, 4, 0, 5, 0, 0, 0,   /* RTA_OIF 5 */
 	};
-	struct rtnl_route r = { .family = AF_INET, .type = RTNL_RT_UNICAST,
-				.scope = RTNL_SCOPE_LINK, .protocol = RTNL_PROTO_STATIC,
-				.table = 2022, .dst = pfx("128.0.0.0/1"), .oif = 5 };
+	struct rtnl_route r = { .family = AF_INET,
+				.type = RTNL_RT_UNICAST,
+				.scope = RTNL_SCOPE_LINK,
+				.protocol = RTNL_PROTO_STATIC,
+				.table = 2022,
+				.dst = pfx("128.0.0.0/1"),
+				.oif = 5 };
 	uint8_t buf[128];
 	int n = rtnl_route_msg(RTNL_NEWROUTE, RTNL_F_CREATE | RTNL_F_EXCL, 3, &r, buf, sizeof(buf));
 
@@ -96,10 +165,11 @@ static void test_route_bytes(void)
 		T_EQ_MEM(buf, want, sizeof(want));
 	/* where would our packet to 192.0.2.1 go, with mark 0x2022 */
 	static const uint8_t get[] = {
-		44, 0, 0, 0, 26, 0, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, /* RTM_GETROUTE, REQUEST */
-		2, 32, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0,           /* AF_INET, /32, LOOKUP_TABLE */
-		8, 0, 1, 0, 192, 0, 2, 1,                         /* RTA_DST */
-		8, 0, 16, 0, 0x22, 0x20, 0, 0,                    /* RTA_MARK */
+		44, 0,  0,  0, 26,   0,    1, 0, 5, 0,    0, 0,
+		0,  0,  0,  0,                                  /* RTM_GETROUTE, REQUEST */
+		2,  32, 0,  0, 0,    0,    0, 0, 0, 0x10, 0, 0, /* AF_INET, /32, LOOKUP_TABLE */
+		8,  0,  1,  0, 192,  0,    2, 1,                /* RTA_DST */
+		8,  0,  16, 0, 0x22, 0x20, 0, 0,                /* RTA_MARK */
 	};
 	struct prefix host = pfx("192.0.2.1/32");
 	n = rtnl_route_get_msg(5, &host, 0x2022, 0, buf, sizeof(buf));

@@ -150,7 +150,6 @@ int cli_parse_cidr(const char *s, int v6, uint8_t *addr, uint8_t *prefix)
 	return 0;
 }
 
-
 /* "0x..." up to 32 bits (a mark as `ip rule` prints it). */
 static int cli_hex(const char *s, unsigned long *out)
 {
@@ -302,11 +301,13 @@ static int cli_run_cmd(struct options *cfg, bool have_proxy, char *err, size_t e
 		return -EINVAL;
 	}
 	if (cfg->dns.via_proxy && cfg->dns.servers == NULL) {
-		snprintf(err, errlen, "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
+		snprintf(err, errlen,
+			 "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
 		return -EINVAL;
 	}
 	if (cfg->tun.has_addr6 && cfg->tun.mtu < 1280) {
-		snprintf(err, errlen, "--mtu: IPv6 needs at least 1280 (or use --tun-addr6 none), got '%u'",
+		snprintf(err, errlen,
+			 "--mtu: IPv6 needs at least 1280 (or use --tun-addr6 none), got '%u'",
 			 cfg->tun.mtu);
 		return -EINVAL;
 	}
@@ -367,8 +368,10 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			}
 			val = argv[++i];
 		}
-		if ((opt == OPT_UDP || opt == OPT_SRC || opt == OPT_PROCESS) && action != CLI_MATCH) {
-			snprintf(err, errlen, "%s only goes with match (see --help)", options[opt].name);
+		if ((opt == OPT_UDP || opt == OPT_SRC || opt == OPT_PROCESS) &&
+		    action != CLI_MATCH) {
+			snprintf(err, errlen, "%s only goes with match (see --help)",
+				 options[opt].name);
 			return -EINVAL;
 		}
 		if (action == CLI_CLEANUP && opt != OPT_TUN && opt != OPT_STATE_DIR &&
@@ -388,7 +391,8 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			break;
 		case OPT_CONFIG:
 			if (val[0] == '\0')
-				return cli_err(err, errlen, "--config", "expected a file name", val);
+				return cli_err(err, errlen, "--config", "expected a file name",
+					       val);
 			cfg->config_path = val;
 			break;
 		case OPT_UDP:
@@ -398,7 +402,8 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			uint8_t a[16];
 
 			if (inet_pton(AF_INET, val, a) != 1 && inet_pton(AF_INET6, val, a) != 1)
-				return cli_err(err, errlen, "--src", "expected an IPv4 or IPv6 address", val);
+				return cli_err(err, errlen, "--src",
+					       "expected an IPv4 or IPv6 address", val);
 			cfg->match_src = val;
 			break;
 		}
@@ -407,14 +412,17 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			break;
 		case OPT_TUN:
 			if (val[0] == '\0' || strlen(val) >= 16)
-				return cli_err(err, errlen, "--tun", "expected an interface name of 1-15 characters", val);
+				return cli_err(err, errlen, "--tun",
+					       "expected an interface name of 1-15 characters",
+					       val);
 			snprintf(cfg->tun_name, sizeof(cfg->tun_name), "%s", val);
 			cfg->tun.name = cfg->tun_name;
 			have_tun = true;
 			break;
 		case OPT_TUN_FD:
 			if (cli_uint(val, 0, 1u << 30, &v) < 0)
-				return cli_err(err, errlen, "--tun-fd", "expected a file descriptor number", val);
+				return cli_err(err, errlen, "--tun-fd",
+					       "expected a file descriptor number", val);
 			cfg->tun.fd = (int)v;
 			break;
 		case OPT_TUN_FRAMING:
@@ -423,13 +431,15 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			else if (strcmp(val, "utun") == 0)
 				cfg->tun.framing = TUN_FRAMING_AF4;
 			else
-				return cli_err(err, errlen, "--tun-framing", "expected raw or utun", val);
+				return cli_err(err, errlen, "--tun-framing", "expected raw or utun",
+					       val);
 			break;
 		case OPT_TUN_ADDR:
 			if (strcmp(val, "none") == 0) {
 				cfg->tun.has_addr4 = false;
 			} else if (cli_parse_cidr(val, 0, cfg->tun.addr4, &cfg->tun.prefix4) < 0) {
-				return cli_err(err, errlen, "--tun-addr", "expected IPv4 CIDR like 198.18.0.1/15", val);
+				return cli_err(err, errlen, "--tun-addr",
+					       "expected IPv4 CIDR like 198.18.0.1/15", val);
 			} else {
 				cfg->tun.has_addr4 = true;
 			}
@@ -438,40 +448,48 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			if (strcmp(val, "none") == 0) {
 				cfg->tun.has_addr6 = false;
 			} else if (cli_parse_cidr(val, 1, cfg->tun.addr6, &cfg->tun.prefix6) < 0) {
-				return cli_err(err, errlen, "--tun-addr6", "expected IPv6 CIDR like fdfe:dcba:9876::1/126", val);
+				return cli_err(err, errlen, "--tun-addr6",
+					       "expected IPv6 CIDR like fdfe:dcba:9876::1/126",
+					       val);
 			} else {
 				cfg->tun.has_addr6 = true;
 			}
 			break;
 		case OPT_MTU:
 			if (cli_uint(val, 576, 65535, &v) < 0)
-				return cli_err(err, errlen, "--mtu", "expected a number from 576 to 65535", val);
+				return cli_err(err, errlen, "--mtu",
+					       "expected a number from 576 to 65535", val);
 			cfg->tun.mtu = (uint32_t)v;
 			break;
 		case OPT_BIND_IFACE:
 			if (val[0] == '\0' || strlen(val) >= sizeof(cfg->sock.bind_iface))
-				return cli_err(err, errlen, "--bind-interface", "expected an interface name", val);
+				return cli_err(err, errlen, "--bind-interface",
+					       "expected an interface name", val);
 			snprintf(cfg->sock.bind_iface, sizeof(cfg->sock.bind_iface), "%s", val);
 			break;
 		case OPT_FWMARK:
 			if (cli_uint(val, 1, 0xFFFFFFFFul, &v) < 0 && cli_hex(val, &v) < 0)
-				return cli_err(err, errlen, "--fwmark", "expected a number from 1 to 4294967295", val);
+				return cli_err(err, errlen, "--fwmark",
+					       "expected a number from 1 to 4294967295", val);
 			cfg->sock.has_fwmark = true;
 			cfg->sock.fwmark = (uint32_t)v;
 			break;
 		case OPT_CONNECT_TIMEOUT:
 			if (cli_uint(val, 1, 3600, &v) < 0)
-				return cli_err(err, errlen, "--connect-timeout", "expected seconds from 1 to 3600", val);
+				return cli_err(err, errlen, "--connect-timeout",
+					       "expected seconds from 1 to 3600", val);
 			cfg->connect_timeout_s = (unsigned)v;
 			break;
 		case OPT_IDLE_TIMEOUT:
 			if (cli_uint(val, 0, 7 * 86400, &v) < 0)
-				return cli_err(err, errlen, "--idle-timeout", "expected seconds from 0 to 604800", val);
+				return cli_err(err, errlen, "--idle-timeout",
+					       "expected seconds from 0 to 604800", val);
 			cfg->idle_timeout_s = (unsigned)v;
 			break;
 		case OPT_UDP_TIMEOUT:
 			if (cli_uint(val, 1, 86400, &v) < 0)
-				return cli_err(err, errlen, "--udp-timeout", "expected seconds from 1 to 86400", val);
+				return cli_err(err, errlen, "--udp-timeout",
+					       "expected seconds from 1 to 86400", val);
 			cfg->udp_timeout_s = (unsigned)v;
 			break;
 		case OPT_NO_PROXY_CHECK:
@@ -485,7 +503,8 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			else if (strcmp(val, "off") == 0)
 				cfg->dns.mode = DNS_MODE_OFF;
 			else
-				return cli_err(err, errlen, "--dns", "expected fake-ip, real-ip or off", val);
+				return cli_err(err, errlen, "--dns",
+					       "expected fake-ip, real-ip or off", val);
 			break;
 		case OPT_DNS_SERVER: {
 			char csv[4096], why[200] = "";
@@ -493,7 +512,8 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 
 			r = nameservers_parse(val, csv, sizeof(csv), &tcp, why, sizeof(why));
 			if (r == -ENOBUFS || (r < 0 && why[0] == '\0')) {
-				snprintf(err, errlen, "--dns-server: too many servers (about 300 at most)");
+				snprintf(err, errlen,
+					 "--dns-server: too many servers (about 300 at most)");
 				return -EINVAL;
 			}
 			if (r < 0) {
@@ -509,7 +529,9 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 		case OPT_FAKE_IP_RANGE:
 			if (cli_fake_range(val, &cfg->dns) < 0)
 				return cli_err(err, errlen, "--fake-ip-range",
-					       "expected CIDR[,CIDR6] like 198.18.0.0/15,fdfe:dcba:9876:1::/64", val);
+					       "expected CIDR[,CIDR6] like "
+					       "198.18.0.0/15,fdfe:dcba:9876:1::/64",
+					       val);
 			break;
 		case OPT_FAKE_IP_FILTER:
 			r = options_add_fake_filter(val, &cfg->dns, err, errlen);
@@ -530,26 +552,31 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			break;
 		case OPT_DNS_HIJACK:
 			if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
-				return cli_err(err, errlen, "--dns-hijack", "expected on or off", val);
+				return cli_err(err, errlen, "--dns-hijack", "expected on or off",
+					       val);
 			cfg->route.dns_hijack = val[1] == 'n';
 			break;
 		case OPT_TABLE_INDEX:
-			if (cli_uint(val, 1, 0xFFFFFFFFul, &v) < 0 || !route_plan_table_ok((uint32_t)v))
-				return cli_err(err, errlen, "--iproute2-table-index",
-					       "expected a table number other than 253-255 (the kernel's)",
-					       val);
+			if (cli_uint(val, 1, 0xFFFFFFFFul, &v) < 0 ||
+			    !route_plan_table_ok((uint32_t)v))
+				return cli_err(
+					err, errlen, "--iproute2-table-index",
+					"expected a table number other than 253-255 (the kernel's)",
+					val);
 			cfg->route.table = (uint32_t)v;
 			break;
 		case OPT_RULE_INDEX:
 			if (cli_uint(val, 1, 32755, &v) < 0)
-				return cli_err(err, errlen, "--iproute2-rule-index",
-					       "expected a priority from 1 to 32755 (N to N+10 are used)",
-					       val);
+				return cli_err(
+					err, errlen, "--iproute2-rule-index",
+					"expected a priority from 1 to 32755 (N to N+10 are used)",
+					val);
 			cfg->route.rule_index = (uint32_t)v;
 			break;
 		case OPT_ROUTE_ADDRESS:
 		case OPT_ROUTE_EXCLUDE: {
-			char *dst = opt == OPT_ROUTE_ADDRESS ? cfg->route.address : cfg->route.exclude;
+			char *dst =
+				opt == OPT_ROUTE_ADDRESS ? cfg->route.address : cfg->route.exclude;
 
 			if (cli_cidr_list(val) < 0 || strlen(val) >= sizeof(cfg->route.address))
 				return cli_err(err, errlen, options[opt].name,
@@ -566,19 +593,21 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			if (route_plan_parse_uids(val, u, 64) < 0 ||
 			    strlen(val) >= sizeof(cfg->route.include_uid))
 				return cli_err(err, errlen, options[opt].name,
-					       "expected user ids or ranges like 1000,2000-2999", val);
+					       "expected user ids or ranges like 1000,2000-2999",
+					       val);
 			snprintf(dst, sizeof(cfg->route.include_uid), "%s", val);
 			break;
 		}
 		case OPT_STATE_DIR:
 			if (val[0] != '/' || strlen(val) >= sizeof(cfg->route.state_dir))
-				return cli_err(err, errlen, "--state-dir", "expected an absolute path",
-					       val);
+				return cli_err(err, errlen, "--state-dir",
+					       "expected an absolute path", val);
 			snprintf(cfg->route.state_dir, sizeof(cfg->route.state_dir), "%s", val);
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(val, &cfg->log_level) < 0)
-				return cli_err(err, errlen, "--log-level", "expected error, warn, info or debug", val);
+				return cli_err(err, errlen, "--log-level",
+					       "expected error, warn, info or debug", val);
 			break;
 		}
 	}
@@ -587,7 +616,8 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 	if (action == CLI_RUN_CMD)
 		return cli_run_cmd(cfg, have_proxy, err, errlen);
 	if (action != CLI_RUN && cfg->config_path == NULL) {
-		snprintf(err, errlen, "%s needs -c FILE (see --help)", action == CLI_CHECK ? "check" : "match");
+		snprintf(err, errlen, "%s needs -c FILE (see --help)",
+			 action == CLI_CHECK ? "check" : "match");
 		return -EINVAL;
 	}
 	if (action == CLI_MATCH && cfg->match_target == NULL) {
@@ -601,7 +631,8 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 		return -EINVAL;
 	}
 	if (cfg->dns.via_proxy && cfg->dns.servers == NULL) {
-		snprintf(err, errlen, "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
+		snprintf(err, errlen,
+			 "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
 		return -EINVAL;
 	}
 	if (have_tun && cfg->tun.fd >= 0) {
@@ -609,12 +640,14 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 		return -EINVAL;
 	}
 	if (cfg->route.auto_route && cfg->tun.fd >= 0) {
-		snprintf(err, errlen, "--auto-route needs a TUN of our own, not --tun-fd (whoever "
-				      "handed it over routes it)");
+		snprintf(err, errlen,
+			 "--auto-route needs a TUN of our own, not --tun-fd (whoever "
+			 "handed it over routes it)");
 		return -EINVAL;
 	}
 	if (cfg->tun.has_addr6 && cfg->tun.fd < 0 && cfg->tun.mtu < 1280) {
-		snprintf(err, errlen, "--mtu: IPv6 needs at least 1280 (or use --tun-addr6 none), got '%u'",
+		snprintf(err, errlen,
+			 "--mtu: IPv6 needs at least 1280 (or use --tun-addr6 none), got '%u'",
 			 cfg->tun.mtu);
 		return -EINVAL;
 	}

@@ -8,8 +8,15 @@
 #include "tun2socks/app/options.h"
 
 /* CLI_RUN runs the daemon; CLI_RUN_CMD is `tun2socks run ... -- CMD`. */
-enum cli_action { CLI_RUN = 0, CLI_HELP, CLI_VERSION, CLI_CHECK, CLI_MATCH, CLI_CLEANUP,
-		  CLI_RUN_CMD };
+enum cli_action {
+	CLI_RUN = 0,
+	CLI_HELP,
+	CLI_VERSION,
+	CLI_CHECK,
+	CLI_MATCH,
+	CLI_CLEANUP,
+	CLI_RUN_CMD
+};
 
 /* Parses argv. Returns a cli_action, or -EINVAL with a one-line reason in
  * err ("--mtu: expected a number from 576 to 65535, got 'x'"). */

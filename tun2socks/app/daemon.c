@@ -46,32 +46,32 @@ struct daemon {
 	struct router_ctx *router;
 	struct proc_lookup *procs;
 	uv_signal_t sighup;
-	struct sock_opts sock;   /* cfg->sock with the interface resolved */
+	struct sock_opts sock; /* cfg->sock with the interface resolved */
 	uv_loop_t loop;
 	struct tun *tun;
 	struct stack *stack;
 	struct upstream_cfg upstream;
 	struct flow_tcp_ctx flows;
 	struct flow_udp_ctx *udp;
-	struct resolver *resolver;    /* DNS forwarding, unless via the proxy */
-	struct dns_socks *dns_socks;  /* --dns-via-proxy */
-	struct dns_intercept *dns;    /* NULL with --dns off */
-	struct machine *machine;      /* auto-route's routes and rules, or NULL */
+	struct resolver *resolver;   /* DNS forwarding, unless via the proxy */
+	struct dns_socks *dns_socks; /* --dns-via-proxy */
+	struct dns_intercept *dns;   /* NULL with --dns off */
+	struct machine *machine;     /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t trim_timer;
-	uint64_t ended_at_trim;  /* flows ended as of the last check */
-	unsigned dns_at_trim;    /* DNS queries waiting upstream, likewise */
-	int trims_due;           /* heap_release calls still to make */
-	struct pbuf *spare;      /* read_max-sized pbuf for the next TUN read */
+	uint64_t ended_at_trim; /* flows ended as of the last check */
+	unsigned dns_at_trim;   /* DNS queries waiting upstream, likewise */
+	int trims_due;          /* heap_release calls still to make */
+	struct pbuf *spare;     /* read_max-sized pbuf for the next TUN read */
 	uint32_t mtu;
-	size_t read_max;         /* tun_read_max(): MTU, or 64 KiB with TSO */
+	size_t read_max; /* tun_read_max(): MTU, or 64 KiB with TSO */
 	uint64_t tun_read_errors, tun_write_drops;
-	struct fd_budget fds;        /* docs/design.md §12 */
-	uint64_t tcp_refused_fds;    /* connections refused: TCP budget full */
-	uint64_t fds_warned_at;      /* uv_now() of the last such warning */
+	struct fd_budget fds;     /* docs/design.md §12 */
+	uint64_t tcp_refused_fds; /* connections refused: TCP budget full */
+	uint64_t fds_warned_at;   /* uv_now() of the last such warning */
 	int exit_code;
 };
 
@@ -159,7 +159,8 @@ static void daemon_apply_options(struct daemon *d, const struct options *next)
 		}
 		if (sock_opts_resolve(&so) < 0) {
 			log_error("reload: interface-name %s does not exist: keeping %s",
-				  so.bind_iface, d->sock.bind_iface[0] ? d->sock.bind_iface : "none");
+				  so.bind_iface,
+				  d->sock.bind_iface[0] ? d->sock.bind_iface : "none");
 		} else {
 			d->cfg->sock = so;
 			d->sock = so;
@@ -263,8 +264,7 @@ static int daemon_probe_proxy(struct daemon *d)
 			  fd == -EPERM ? " (--bind-interface/--fwmark need root)" : "");
 		return fd;
 	}
-	r = sock_connect(fd, (const struct sockaddr *)&d->upstream.server,
-			 d->upstream.server_len);
+	r = sock_connect(fd, (const struct sockaddr *)&d->upstream.server, d->upstream.server_len);
 	if (r == -EINPROGRESS) {
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
@@ -306,8 +306,12 @@ static int daemon_dns_start(struct daemon *d)
 {
 	const struct options_dns *dc = &d->cfg->dns;
 	struct dns_intercept_config ic = {
-		.mode = dc->mode, .has4 = dc->has4, .has6 = dc->has6,
-		.prefix4 = dc->prefix4, .prefix6 = dc->prefix6, .filter = dc->filter,
+		.mode = dc->mode,
+		.has4 = dc->has4,
+		.has6 = dc->has6,
+		.prefix4 = dc->prefix4,
+		.prefix6 = dc->prefix6,
+		.filter = dc->filter,
 		.fake_min_age = dc->fake_min_age,
 	};
 	struct dns_forwarder fwd;
@@ -342,11 +346,11 @@ static int daemon_dns_start(struct daemon *d)
 	memcpy(ic.net6, dc->net6, 16);
 	/* The TUN's own addresses are never handed out. */
 	if (d->cfg->tun.has_addr4) {
-		ic.exclude4 = (const uint8_t (*)[4])d->cfg->tun.addr4;
+		ic.exclude4 = (const uint8_t(*)[4])d->cfg->tun.addr4;
 		ic.n_exclude4 = 1;
 	}
 	if (d->cfg->tun.has_addr6) {
-		ic.exclude6 = (const uint8_t (*)[16])d->cfg->tun.addr6;
+		ic.exclude6 = (const uint8_t(*)[16])d->cfg->tun.addr6;
 		ic.n_exclude6 = 1;
 	}
 	r = dns_intercept_create(&d->loop, d->stack, &ic, &fwd, &d->dns, err, sizeof(err));
@@ -502,8 +506,8 @@ static void daemon_drain_tun(struct daemon *d, int status)
 	}
 }
 
-static void daemon_stack_udp(void *arg, const ip_addr_t *src, uint16_t sport,
-			     const ip_addr_t *dst, uint16_t dport, struct pbuf *payload)
+static void daemon_stack_udp(void *arg, const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
+			     uint16_t dport, struct pbuf *payload)
 {
 	struct daemon *d = arg;
 
@@ -689,7 +693,8 @@ static int daemon_fd_budget(struct daemon *d)
 	r = fd_budget_split(after, d->cfg->dns.via_proxy, &d->fds);
 	if (r < 0) {
 		log_error("only %llu file descriptors allowed (RLIMIT_NOFILE): at least %d needed; "
-			  "raise the limit (ulimit -n)", after, FD_BUDGET_MIN);
+			  "raise the limit (ulimit -n)",
+			  after, FD_BUDGET_MIN);
 		return r;
 	}
 	if (after > before)
@@ -737,7 +742,8 @@ int daemon_run(struct options *cfg)
 		log_set_level(cfg->log_level);
 	}
 	if (cfg->dns.via_proxy && (!cfg->has_proxy || cfg->proxy.scheme == PROXY_HTTPS)) {
-		log_error("--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
+		log_error(
+			"--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
 		goto out_free;
 	}
 	if (daemon_fd_budget(d) < 0)

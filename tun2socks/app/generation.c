@@ -29,8 +29,7 @@ int generation_load(const struct generation_req *req, struct generation *out,
 					 strerror(-r));
 			goto out;
 		}
-		r = options_apply_config(&out->opts, out->conf, diag->other,
-					 sizeof(diag->other));
+		r = options_apply_config(&out->opts, out->conf, diag->other, sizeof(diag->other));
 		if (r < 0)
 			goto out;
 	}
@@ -47,8 +46,8 @@ out:
 	return r;
 }
 
-void generation_report(const struct generation *g, const struct generation_diag *diag,
-		       int status, generation_emit_fn emit, void *arg)
+void generation_report(const struct generation *g, const struct generation_diag *diag, int status,
+		       generation_emit_fn emit, void *arg)
 {
 	char buf[1024];
 

@@ -21,13 +21,13 @@ struct router_gen;
 struct upstream_cfg;
 
 struct generation {
-	struct config *conf;        /* NULL when there is no config file */
-	struct options opts;        /* the command line with conf applied */
-	struct router_gen *router;  /* one reference */
+	struct config *conf;       /* NULL when there is no config file */
+	struct options opts;       /* the command line with conf applied */
+	struct router_gen *router; /* one reference */
 };
 
 struct generation_req {
-	const struct options *cli;            /* the command line alone */
+	const struct options *cli;             /* the command line alone */
 	const struct upstream_cfg *default_up; /* --proxy, resolved; or NULL */
 	bool no_resolve;                       /* check/match: offline */
 };
@@ -47,8 +47,8 @@ int generation_load(const struct generation_req *req, struct generation *out,
 /* Calls emit once per line to show: the errors of a failed load (status
  * < 0), else the config's warnings, in file order. */
 typedef void (*generation_emit_fn)(void *arg, bool error, const char *line);
-void generation_report(const struct generation *g, const struct generation_diag *diag,
-		       int status, generation_emit_fn emit, void *arg);
+void generation_report(const struct generation *g, const struct generation_diag *diag, int status,
+		       generation_emit_fn emit, void *arg);
 
 void generation_free(struct generation *g);
 

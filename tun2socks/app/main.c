@@ -29,8 +29,8 @@ static void print_version(void)
 	mbedtls_version_get_string(tls);
 	printf("tun2socks %s\n"
 	       "  lwIP %s, c-ares %s, mbedTLS %s, libuv %s, libyaml %s\n",
-	       T2S_VERSION, LWIP_VERSION_STRING, ares_version(NULL), tls,
-	       uv_version_string(), yaml_get_version_string());
+	       T2S_VERSION, LWIP_VERSION_STRING, ares_version(NULL), tls, uv_version_string(),
+	       yaml_get_version_string());
 }
 
 static void print_line(void *arg, bool error, const char *line)

@@ -9,8 +9,7 @@
 #include "config/config.h"
 #include "resolver/domain_match.h"
 
-static int options_err(char *err, size_t errlen, const char *opt, const char *what,
-		       const char *got)
+static int options_err(char *err, size_t errlen, const char *opt, const char *what, const char *got)
 {
 	snprintf(err, errlen, "%s: %s, got '%s'", opt, what, got);
 	return -EINVAL;
@@ -86,8 +85,8 @@ static int options_join_cidrs(const struct config_cidr *c, size_t n, char *buf, 
 	return 0;
 }
 
-static int options_join_uids(const uint32_t *u, size_t n, char *buf, size_t cap,
-			     const char *file, const char *key, char *err, size_t errlen)
+static int options_join_uids(const uint32_t *u, size_t n, char *buf, size_t cap, const char *file,
+			     const char *key, char *err, size_t errlen)
 {
 	size_t off = 0;
 
@@ -126,23 +125,25 @@ static int options_apply_route(struct options *cfg, const struct config *conf, c
 		o->rule_index = t->rule_index;
 	if (t->n_route_address && !options_given(cfg, OPT_ROUTE_ADDRESS))
 		r = options_join_cidrs(t->route_address, t->n_route_address, o->address,
-				       sizeof(o->address), conf->file, "route-address", err, errlen);
+				       sizeof(o->address), conf->file, "route-address", err,
+				       errlen);
 	if (r == 0 && t->n_route_exclude_address && !options_given(cfg, OPT_ROUTE_EXCLUDE))
 		r = options_join_cidrs(t->route_exclude_address, t->n_route_exclude_address,
 				       o->exclude, sizeof(o->exclude), conf->file,
 				       "route-exclude-address", err, errlen);
 	if (r == 0 && t->n_include_uid && !options_given(cfg, OPT_INCLUDE_UID))
 		r = options_join_uids(t->include_uid, t->n_include_uid, o->include_uid,
-				      sizeof(o->include_uid), conf->file, "include-uid", err, errlen);
+				      sizeof(o->include_uid), conf->file, "include-uid", err,
+				      errlen);
 	if (r == 0 && t->n_exclude_uid && !options_given(cfg, OPT_EXCLUDE_UID))
 		r = options_join_uids(t->exclude_uid, t->n_exclude_uid, o->exclude_uid,
-				      sizeof(o->exclude_uid), conf->file, "exclude-uid", err, errlen);
+				      sizeof(o->exclude_uid), conf->file, "exclude-uid", err,
+				      errlen);
 	return r;
 }
 
 /* Splits the comma-separated patterns into dns->filter, checking each. */
-int options_add_fake_filter(const char *val, struct options_dns *dns, char *err,
-			   size_t errlen)
+int options_add_fake_filter(const char *val, struct options_dns *dns, char *err, size_t errlen)
 {
 	struct domain_match *m = NULL;
 	size_t used = dns->filter_used, n = 0;
@@ -152,7 +153,8 @@ int options_add_fake_filter(const char *val, struct options_dns *dns, char *err,
 	while (dns->filter[n])
 		n++;
 	if (used + strlen(val) + 1 > sizeof(dns->filter_buf))
-		return options_err(err, errlen, "--fake-ip-filter", "list too long (4 KiB at most)", "...");
+		return options_err(err, errlen, "--fake-ip-filter", "list too long (4 KiB at most)",
+				   "...");
 	r = domain_match_create(&m);
 	if (r < 0)
 		return r;
@@ -171,13 +173,15 @@ int options_add_fake_filter(const char *val, struct options_dns *dns, char *err,
 		if (*tok == '\0')
 			continue;
 		if (n + 1 >= sizeof(dns->filter) / sizeof(dns->filter[0])) {
-			r = options_err(err, errlen, "--fake-ip-filter", "at most 256 patterns", tok);
+			r = options_err(err, errlen, "--fake-ip-filter", "at most 256 patterns",
+					tok);
 			break;
 		}
 		if (domain_match_add(m, tok) < 0) {
 			r = options_err(err, errlen, "--fake-ip-filter",
-				    "expected patterns like example.com, *.example.com, "
-				    ".example.com or +.example.com", tok);
+					"expected patterns like example.com, *.example.com, "
+					".example.com or +.example.com",
+					tok);
 			break;
 		}
 		dns->filter[n++] = tok;
@@ -192,8 +196,7 @@ bool options_given(const struct options *cfg, enum options_flag opt)
 	return (cfg->given >> opt) & 1;
 }
 
-int options_apply_config(struct options *cfg, const struct config *conf, char *err,
-		     size_t errlen)
+int options_apply_config(struct options *cfg, const struct config *conf, char *err, size_t errlen)
 {
 	const struct config_dns *dns = &conf->dns;
 	int r;
@@ -242,11 +245,13 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 		size_t off = 0;
 
 		for (size_t i = 0; i < dns->n_nameservers; i++) {
-			int n = snprintf(cfg->dns.servers_buf + off, sizeof(cfg->dns.servers_buf) - off,
-					 "%s%s", i ? "," : "", dns->nameservers[i].text);
+			int n = snprintf(cfg->dns.servers_buf + off,
+					 sizeof(cfg->dns.servers_buf) - off, "%s%s", i ? "," : "",
+					 dns->nameservers[i].text);
 
 			if (n < 0 || (size_t)n >= sizeof(cfg->dns.servers_buf) - off) {
-				snprintf(err, errlen, "%s: dns.nameserver: list too long (1 KiB at most)",
+				snprintf(err, errlen,
+					 "%s: dns.nameserver: list too long (1 KiB at most)",
 					 conf->file);
 				return -EINVAL;
 			}
@@ -306,8 +311,8 @@ static void options_note(char *why, size_t whylen, const char *name)
 		snprintf(why + n, whylen - n, "%s%s", n ? ", " : "", name);
 }
 
-unsigned options_reload_diff(const struct options *running, const struct options *next,
-			     char *why, size_t whylen)
+unsigned options_reload_diff(const struct options *running, const struct options *next, char *why,
+			     size_t whylen)
 {
 	const struct options_dns *a = &running->dns, *b = &next->dns;
 	unsigned mask = 0;

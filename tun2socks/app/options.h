@@ -20,13 +20,42 @@ struct config;
 /* One bit each in options.given: set by cli for every flag on the command
  * line, so a config file never overrides what the user typed. */
 enum options_flag {
-	OPT_PROXY, OPT_TUN, OPT_TUN_FD, OPT_TUN_FRAMING, OPT_TUN_ADDR, OPT_TUN_ADDR6,
-	OPT_MTU, OPT_BIND_IFACE, OPT_FWMARK, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
-	OPT_NO_PROXY_CHECK, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_UDP_TIMEOUT,
-	OPT_DNS, OPT_DNS_SERVER, OPT_DNS_VIA_PROXY, OPT_FAKE_IP_RANGE, OPT_FAKE_IP_FILTER,
-	OPT_CONFIG, OPT_UDP, OPT_SRC, OPT_PROCESS, OPT_FAKE_IP_MIN_AGE,
-	OPT_AUTO_ROUTE, OPT_STRICT_ROUTE, OPT_DNS_HIJACK, OPT_TABLE_INDEX, OPT_RULE_INDEX,
-	OPT_ROUTE_ADDRESS, OPT_ROUTE_EXCLUDE, OPT_INCLUDE_UID, OPT_EXCLUDE_UID, OPT_STATE_DIR,
+	OPT_PROXY,
+	OPT_TUN,
+	OPT_TUN_FD,
+	OPT_TUN_FRAMING,
+	OPT_TUN_ADDR,
+	OPT_TUN_ADDR6,
+	OPT_MTU,
+	OPT_BIND_IFACE,
+	OPT_FWMARK,
+	OPT_CONNECT_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_NO_PROXY_CHECK,
+	OPT_LOG_LEVEL,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_UDP_TIMEOUT,
+	OPT_DNS,
+	OPT_DNS_SERVER,
+	OPT_DNS_VIA_PROXY,
+	OPT_FAKE_IP_RANGE,
+	OPT_FAKE_IP_FILTER,
+	OPT_CONFIG,
+	OPT_UDP,
+	OPT_SRC,
+	OPT_PROCESS,
+	OPT_FAKE_IP_MIN_AGE,
+	OPT_AUTO_ROUTE,
+	OPT_STRICT_ROUTE,
+	OPT_DNS_HIJACK,
+	OPT_TABLE_INDEX,
+	OPT_RULE_INDEX,
+	OPT_ROUTE_ADDRESS,
+	OPT_ROUTE_EXCLUDE,
+	OPT_INCLUDE_UID,
+	OPT_EXCLUDE_UID,
+	OPT_STATE_DIR,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -34,53 +63,53 @@ enum options_flag {
 
 struct options {
 	struct proxy_url proxy;
-	bool has_proxy;              /* --proxy given */
-	const char *config_path;     /* -c FILE, or NULL */
-	uint64_t given;              /* bit per command-line option seen */
+	bool has_proxy;          /* --proxy given */
+	const char *config_path; /* -c FILE, or NULL */
+	uint64_t given;          /* bit per command-line option seen */
 	/* tun2socks match HOST[:PORT] [--udp] [--src IP] [--process P] */
 	const char *match_target, *match_src, *match_process;
 	bool match_udp;
 	/* tun2socks run [options] -- CMD [ARGS...]: CMD's argv, NULL-ended
 	 * (the tail of main's argv) */
 	char *const *run_argv;
-	struct tun_config tun;  /* tun.name points into tun_name */
+	struct tun_config tun; /* tun.name points into tun_name */
 	char tun_name[64];
 	struct sock_opts sock;
-	unsigned connect_timeout_s;  /* proxy connect + handshake */
-	unsigned idle_timeout_s;     /* 0: never */
-	unsigned udp_timeout_s;      /* idle UDP session; DNS-only ones: 10 s */
+	unsigned connect_timeout_s; /* proxy connect + handshake */
+	unsigned idle_timeout_s;    /* 0: never */
+	unsigned udp_timeout_s;     /* idle UDP session; DNS-only ones: 10 s */
 	enum log_level log_level;
-	bool check_proxy;            /* probe the proxy at startup */
+	bool check_proxy; /* probe the proxy at startup */
 	/* -1, or a descriptor the daemon writes one byte to and closes once
 	 * it serves the TUN (run starts CMD then); never on the command line */
 	int ready_fd;
 	struct options_dns {
-		enum dns_mode mode;          /* default fake-ip */
-		const char *servers;         /* --dns-server; NULL: system's */
-		bool via_proxy;              /* forward over TCP through SOCKS5 */
-		bool has4, has6;             /* fake pools */
+		enum dns_mode mode;  /* default fake-ip */
+		const char *servers; /* --dns-server; NULL: system's */
+		bool via_proxy;      /* forward over TCP through SOCKS5 */
+		bool has4, has6;     /* fake pools */
 		uint8_t net4[4], prefix4;
 		uint8_t net6[16], prefix6;
-		unsigned fake_min_age;       /* s; 0 = off (docs/design.md §7) */
+		unsigned fake_min_age; /* s; 0 = off (docs/design.md §7) */
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
-		size_t filter_used;          /* bytes of filter_buf taken */
+		size_t filter_used; /* bytes of filter_buf taken */
 		const char *filter[257];
-		char servers_buf[1024];      /* nameservers from the config */
+		char servers_buf[1024]; /* nameservers from the config */
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
 	struct options_route {
 		bool auto_route;
-		bool strict_route;           /* block a family the TUN cannot carry */
-		int dns_hijack;              /* -1: on with auto-route; 0 off; 1 on */
-		uint32_t table;              /* iproute2-table-index, 2022 */
-		uint32_t rule_index;         /* iproute2-rule-index, 9000 */
-		char address[1024];          /* route-address: CIDRs, comma-separated */
-		char exclude[1024];          /* route-exclude-address */
-		char include_uid[256];       /* "1000,2000-2999" */
+		bool strict_route;     /* block a family the TUN cannot carry */
+		int dns_hijack;        /* -1: on with auto-route; 0 off; 1 on */
+		uint32_t table;        /* iproute2-table-index, 2022 */
+		uint32_t rule_index;   /* iproute2-rule-index, 9000 */
+		char address[1024];    /* route-address: CIDRs, comma-separated */
+		char exclude[1024];    /* route-exclude-address */
+		char include_uid[256]; /* "1000,2000-2999" */
 		char exclude_uid[256];
-		char state_dir[256];         /* "": the default, /run/tun2socks */
-		bool auto_mark;              /* sock.fwmark is auto-route's own */
+		char state_dir[256]; /* "": the default, /run/tun2socks */
+		bool auto_mark;      /* sock.fwmark is auto-route's own */
 	} route;
 };
 
@@ -114,8 +143,7 @@ bool options_given(const struct options *cfg, enum options_flag opt);
  * iproute2-table-index, iproute2-rule-index, route-address,
  * route-exclude-address, include-uid, exclude-uid). 0 or -EINVAL with
  * err. */
-int options_apply_config(struct options *cfg, const struct config *conf, char *err,
-			 size_t errlen);
+int options_apply_config(struct options *cfg, const struct config *conf, char *err, size_t errlen);
 
 /* Adds comma-separated fake-ip-filter patterns (the flag's or the
  * config's), checking each. 0 or -EINVAL with err. */
@@ -123,16 +151,16 @@ int options_add_fake_filter(const char *val, struct options_dns *dns, char *err,
 
 /* What a reload may change while running, and what needs a restart. */
 enum options_change {
-	OPTIONS_LOG_LEVEL = 1 << 0,  /* applied at once */
-	OPTIONS_SOCK = 1 << 1,       /* interface-name, routing-mark: new sockets */
-	OPTIONS_RESTART = 1 << 2,    /* TUN or DNS settings: named in why */
+	OPTIONS_LOG_LEVEL = 1 << 0, /* applied at once */
+	OPTIONS_SOCK = 1 << 1,      /* interface-name, routing-mark: new sockets */
+	OPTIONS_RESTART = 1 << 2,   /* TUN or DNS settings: named in why */
 };
 
 /* Compares the running settings with those a reload would give (the same
  * command line, the new config applied). Returns a mask of
  * options_change; with OPTIONS_RESTART, why lists the settings that keep
  * their running value until a restart ("tun.mtu, dns.enhanced-mode"). */
-unsigned options_reload_diff(const struct options *running, const struct options *next,
-			     char *why, size_t whylen);
+unsigned options_reload_diff(const struct options *running, const struct options *next, char *why,
+			     size_t whylen);
 
 #endif

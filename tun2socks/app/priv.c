@@ -12,13 +12,16 @@ int priv_check(const struct priv_facts *f, char *err, size_t errlen)
 		return 0;
 	if (f->tun_fd >= 0) {
 		if (errlen)
-			snprintf(err, errlen, "--tun-fd %d: not an open file descriptor", f->tun_fd);
+			snprintf(err, errlen, "--tun-fd %d: not an open file descriptor",
+				 f->tun_fd);
 		return -EBADF;
 	}
 	if (f->tun_admin != 0)
 		return 0;
 	if (errlen)
-		snprintf(err, errlen, "cannot create the TUN device: %s, or pass an already-open TUN "
-			 "descriptor with --tun-fd N", f->hint);
+		snprintf(err, errlen,
+			 "cannot create the TUN device: %s, or pass an already-open TUN "
+			 "descriptor with --tun-fd N",
+			 f->hint);
 	return -EPERM;
 }

@@ -23,10 +23,10 @@ int priv_tun_admin(void);
 const char *priv_tun_hint(void);
 
 struct priv_facts {
-	int tun_admin;     /* priv_tun_admin() */
-	int tun_fd;        /* --tun-fd N, or -1 */
-	bool tun_fd_open;  /* N is an open descriptor */
-	const char *hint;  /* priv_tun_hint() */
+	int tun_admin;    /* priv_tun_admin() */
+	int tun_fd;       /* --tun-fd N, or -1 */
+	bool tun_fd_open; /* N is an open descriptor */
+	const char *hint; /* priv_tun_hint() */
 };
 
 /* The startup decision. 0 when the daemon may go on: an open --tun-fd was
