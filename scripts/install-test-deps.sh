@@ -45,6 +45,7 @@ declare -A PROVIDES=(
 	[tcpdump]=tcpdump
 	[passwd]=useradd
 	[valgrind]=valgrind
+	[clang-format]=clang-format
 	[dnsmasq-base]=dnsmasq
 	[bind9-dnsutils]=dig
 	[tinyproxy-bin]=tinyproxy
@@ -58,9 +59,10 @@ DEMO_PKGS=(dante-server microsocks nginx-light tinyproxy-bin dnsmasq-base
 # The tests add: stunnel4 (TLS in front of tinyproxy), openssl (test
 # certificates), iperf3/wrk/proxychains4 (throughput, connection rate and
 # the SOCKS-only baseline), tcpdump (T2S_PCAP), passwd (users for dante's
-# username auth), valgrind (leak checks without an ASan build).
+# username auth), valgrind (leak checks without an ASan build),
+# clang-format (the source stage checks the tree's formatting).
 TEST_PKGS=("${DEMO_PKGS[@]}" stunnel4 openssl iperf3 wrk proxychains4 tcpdump
-	passwd valgrind)
+	passwd valgrind clang-format)
 
 [ "$(id -u)" -eq 0 ] || t2s_die "must run as root (installs packages)"
 t2s_have_apt || t2s_die "needs apt (Debian or Ubuntu); install by hand: ${TEST_PKGS[*]}"

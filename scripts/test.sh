@@ -9,6 +9,8 @@
 #   fresh        scripts/fresh-check.sh --demo: a minimal Debian 12 root made
 #                with debootstrap, where the build, the unit tests and the
 #                demo must install everything they need themselves
+#   source       scripts/format.sh --check (clang-format, the repository's
+#                .clang-format) and scripts/check-includes.sh
 #   unit         default build (RelWithDebInfo), ctest: unit tests and the
 #                fuzz targets replaying their seed corpora
 #   asan         the same under AddressSanitizer + UBSan
@@ -69,6 +71,21 @@ if stage_on fresh; then
 	banner "a fresh Debian 12 root: build, unit tests and the demo"
 	bash scripts/fresh-check.sh --demo 2>&1 | tee "$LOGDIR/fresh.log"
 	count_plain "$LOGDIR/fresh.log" fresh
+fi
+
+if stage_on source; then
+	banner "source: formatting and include layering"
+	for check in "scripts/format.sh --check" scripts/check-includes.sh; do
+		# shellcheck disable=SC2086 # the check's own arguments
+		if bash $check > "$LOGDIR/source.log" 2>&1; then
+			echo "PASS $check"
+			passed=$((passed + 1))
+		else
+			echo "FAIL $check"
+			tail -20 "$LOGDIR/source.log"
+			failed=$((failed + 1)); failures+=("source: $check")
+		fi
+	done
 fi
 
 if stage_on unit; then
