@@ -293,8 +293,9 @@ static int cli_fake_range(const char *val, struct options_dns *dns)
 	return seen4 || seen6 ? 0 : -EINVAL;
 }
 
-/* `run`: the daemon's requirements, and run's own (run.h). */
-static int cli_run_cmd(struct options *cfg, bool have_proxy, char *err, size_t errlen)
+/* What the daemon needs of any command line that runs it (the daemon
+ * itself, `run`). */
+static int cli_check_upstream(const struct options *cfg, bool have_proxy, char *err, size_t errlen)
 {
 	if (!have_proxy && cfg->config_path == NULL) {
 		snprintf(err, errlen, "--proxy or -c FILE is required (see --help)");
@@ -305,6 +306,14 @@ static int cli_run_cmd(struct options *cfg, bool have_proxy, char *err, size_t e
 			 "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* `run`: the daemon's requirements, and run's own (run.h). */
+static int cli_run_cmd(struct options *cfg, bool have_proxy, char *err, size_t errlen)
+{
+	if (cli_check_upstream(cfg, have_proxy, err, errlen) < 0)
+		return -EINVAL;
 	if (cfg->tun.has_addr6 && cfg->tun.mtu < 1280) {
 		snprintf(err, errlen,
 			 "--mtu: IPv6 needs at least 1280 (or use --tun-addr6 none), got '%u'",
@@ -626,15 +635,8 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 	}
 	if (action != CLI_RUN)
 		return action;
-	if (!have_proxy && cfg->config_path == NULL) {
-		snprintf(err, errlen, "--proxy or -c FILE is required (see --help)");
+	if (cli_check_upstream(cfg, have_proxy, err, errlen) < 0)
 		return -EINVAL;
-	}
-	if (cfg->dns.via_proxy && cfg->dns.servers == NULL) {
-		snprintf(err, errlen,
-			 "--dns-via-proxy needs --dns-server (the resolver the proxy reaches)");
-		return -EINVAL;
-	}
 	if (have_tun && cfg->tun.fd >= 0) {
 		snprintf(err, errlen, "--tun and --tun-fd exclude each other");
 		return -EINVAL;

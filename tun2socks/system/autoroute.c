@@ -11,6 +11,7 @@
 #endif
 
 #include "tun2socks/system/autoroute.h"
+#include "tun2socks/base/errtext.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,20 +36,6 @@ struct autoroute {
 	autoroute_note_fn note;
 	void *note_arg;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void notef(autoroute_note_fn note, void *arg, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -316,10 +303,10 @@ int autoroute_cleanup(const char *dir, const char *tun, autoroute_note_fn note, 
 		dir = AUTOROUTE_STATE_DIR;
 	r = autoroute_os_open(&os);
 	if (r < 0) {
-		set_err(err, errlen,
-			r == -ENOTSUP ? "auto-route is not supported on this platform"
-				      : "cannot open a routing socket: %s",
-			strerror(-r));
+		errtext_set(err, errlen,
+			    r == -ENOTSUP ? "auto-route is not supported on this platform"
+					  : "cannot open a routing socket: %s",
+			    strerror(-r));
 		return r;
 	}
 	r = clean_dir(os, dir, tun, NULL, note, arg, busy, sizeof(busy), &cleaned);
@@ -328,14 +315,14 @@ int autoroute_cleanup(const char *dir, const char *tun, autoroute_note_fn note, 
 		char state[512], lock[512];
 
 		paths(dir, busy, state, lock, sizeof(state));
-		set_err(err, errlen,
-			"tun2socks (pid %lu) still runs with TUN %s: stop it (SIGTERM), it "
-			"restores the routing itself",
-			state_pid(state), busy);
+		errtext_set(err, errlen,
+			    "tun2socks (pid %lu) still runs with TUN %s: stop it (SIGTERM), it "
+			    "restores the routing itself",
+			    state_pid(state), busy);
 		return r;
 	}
 	if (r < 0) {
-		set_err(err, errlen, "%s: %s", dir, strerror(-r));
+		errtext_set(err, errlen, "%s: %s", dir, strerror(-r));
 		return r;
 	}
 	return cleaned;
@@ -398,10 +385,10 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 	ar->note_arg = cfg->note_arg;
 	r = autoroute_os_open(&ar->os);
 	if (r < 0) {
-		set_err(err, errlen,
-			r == -ENOTSUP ? "auto-route is not supported on this platform"
-				      : "auto-route: cannot open a routing socket: %s",
-			strerror(-r));
+		errtext_set(err, errlen,
+			    r == -ENOTSUP ? "auto-route is not supported on this platform"
+					  : "auto-route: cannot open a routing socket: %s",
+			    strerror(-r));
 		goto fail;
 	}
 	r = route_plan_build(pc, &ar->plan, err, errlen);
@@ -409,25 +396,26 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 		goto fail;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		r = -errno;
-		set_err(err, errlen, "auto-route: cannot create %s: %s", dir, strerror(-r));
+		errtext_set(err, errlen, "auto-route: cannot create %s: %s", dir, strerror(-r));
 		goto fail;
 	}
 	r = paths(dir, pc->tun_name, ar->state_path, ar->lock_path, sizeof(ar->state_path));
 	if (r < 0) {
-		set_err(err, errlen, "auto-route: state directory name too long");
+		errtext_set(err, errlen, "auto-route: state directory name too long");
 		goto fail;
 	}
 	r = lock_open(ar->lock_path);
 	if (r < 0) {
 		if (r == -EWOULDBLOCK) {
-			set_err(err, errlen,
+			errtext_set(
+				err, errlen,
 				"auto-route: tun2socks (pid %lu) already runs with TUN %s (%s): "
 				"stop "
 				"it first, or give this one another --tun",
 				state_pid(ar->state_path), pc->tun_name, ar->state_path);
 			r = -EBUSY;
 		} else {
-			set_err(err, errlen, "auto-route: %s: %s", ar->lock_path, strerror(-r));
+			errtext_set(err, errlen, "auto-route: %s: %s", ar->lock_path, strerror(-r));
 		}
 		ar->state_path[0] = '\0';
 		goto fail;
@@ -439,16 +427,17 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 	r = autoroute_os_in_use(ar->os, pc->table, pc->rule_index, pc->rule_index + ROUTE_PLAN_SPAN,
 				what, sizeof(what));
 	if (r == -EEXIST) {
-		set_err(err, errlen,
-			"auto-route: table %u or rule priorities %u-%u are in use ('%s'): is "
-			"another tun2socks, mihomo or sing-box running? Choose others with "
-			"--iproute2-table-index / --iproute2-rule-index, or remove it "
-			"(`tun2socks cleanup` removes what a tun2socks left)",
-			pc->table, pc->rule_index, pc->rule_index + ROUTE_PLAN_SPAN, what);
+		errtext_set(err, errlen,
+			    "auto-route: table %u or rule priorities %u-%u are in use ('%s'): is "
+			    "another tun2socks, mihomo or sing-box running? Choose others with "
+			    "--iproute2-table-index / --iproute2-rule-index, or remove it "
+			    "(`tun2socks cleanup` removes what a tun2socks left)",
+			    pc->table, pc->rule_index, pc->rule_index + ROUTE_PLAN_SPAN, what);
 		goto fail_unlock;
 	}
 	if (r < 0) {
-		set_err(err, errlen, "auto-route: cannot list rules and routes: %s", strerror(-r));
+		errtext_set(err, errlen, "auto-route: cannot list rules and routes: %s",
+			    strerror(-r));
 		goto fail_unlock;
 	}
 	st.pid = (unsigned long)getpid();
@@ -460,8 +449,8 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 	st.n = ar->plan.n;
 	r = write_state(ar->state_path, &st);
 	if (r < 0) {
-		set_err(err, errlen, "auto-route: cannot write %s: %s", ar->state_path,
-			strerror(-r));
+		errtext_set(err, errlen, "auto-route: cannot write %s: %s", ar->state_path,
+			    strerror(-r));
 		goto fail_unlock;
 	}
 	for (; ar->applied < ar->plan.n; ar->applied++) {
@@ -471,8 +460,8 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 		r = autoroute_os_change(ar->os, true, o, kerr, sizeof(kerr));
 		if (r < 0) {
 			route_text_format(o, what, sizeof(what));
-			set_err(err, errlen, "auto-route: adding '%s': %s%s%s%s", what,
-				strerror(-r), kerr[0] ? " (" : "", kerr, kerr[0] ? ")" : "");
+			errtext_set(err, errlen, "auto-route: adding '%s': %s%s%s%s", what,
+				    strerror(-r), kerr[0] ? " (" : "", kerr, kerr[0] ? ")" : "");
 			goto fail_undo;
 		}
 	}

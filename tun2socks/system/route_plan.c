@@ -1,26 +1,12 @@
 /* route_plan: the rules and routes of auto-route (route_plan.h). */
 #include "tun2socks/system/route_plan.h"
+#include "tun2socks/base/errtext.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 bool route_plan_table_ok(uint32_t t)
 {
@@ -165,9 +151,9 @@ static int plan_routes(const struct route_plan_cfg *c, int fam, struct route_pla
 	}
 	n = prefix_subtract(fam, in, ni, ex, ne, out, ROUTE_PLAN_MAX_ROUTES);
 	if (n == -ENOBUFS) {
-		set_err(err, errlen,
-			"auto-route: route-exclude-address leaves more than %d %s routes",
-			ROUTE_PLAN_MAX_ROUTES, fam_name[fam]);
+		errtext_set(err, errlen,
+			    "auto-route: route-exclude-address leaves more than %d %s routes",
+			    ROUTE_PLAN_MAX_ROUTES, fam_name[fam]);
 		ret = -E2BIG;
 		goto out;
 	}
@@ -290,18 +276,20 @@ int route_plan_build(const struct route_plan_cfg *c, struct route_plan *p, char 
 
 	memset(p, 0, sizeof(*p));
 	if (!route_plan_table_ok(c->table)) {
-		set_err(err, errlen, "iproute2-table-index %u is the kernel's own table", c->table);
+		errtext_set(err, errlen, "iproute2-table-index %u is the kernel's own table",
+			    c->table);
 		return -EINVAL;
 	}
 	if (!route_plan_rule_index_ok(c->rule_index)) {
-		set_err(err, errlen,
+		errtext_set(
+			err, errlen,
 			"iproute2-rule-index %u: the rules take %u to %u, which must lie within "
 			"1-32765 (before the main table's rule)",
 			c->rule_index, c->rule_index, c->rule_index + ROUTE_PLAN_SPAN);
 		return -EINVAL;
 	}
 	if (c->n_include_uid > 64 || c->n_exclude_uid > 64) {
-		set_err(err, errlen, "include-uid/exclude-uid: at most 64 ranges each");
+		errtext_set(err, errlen, "include-uid/exclude-uid: at most 64 ranges each");
 		return -EINVAL;
 	}
 	/* Routes first, into a plan of their own: a family with nothing to
@@ -313,9 +301,9 @@ int route_plan_build(const struct route_plan_cfg *c, struct route_plan *p, char 
 		fam_on[i] = ret > 0;
 	}
 	if (!fam_on[0] && !fam_on[1]) {
-		set_err(err, errlen,
-			"auto-route: nothing to route (the TUN has no address of a "
-			"family route-address names, and strict-route is off)");
+		errtext_set(err, errlen,
+			    "auto-route: nothing to route (the TUN has no address of a "
+			    "family route-address names, and strict-route is off)");
 		ret = -EINVAL;
 		goto fail;
 	}

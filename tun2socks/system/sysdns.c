@@ -1,29 +1,15 @@
 /* sysdns: upstream DNS servers for auto-route, and the self-loop check
  * (sysdns.h). */
 #include "tun2socks/system/sysdns.h"
+#include "tun2socks/base/errtext.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 size_t sysdns_parse_resolv(const char *text, size_t len, struct prefix *out, size_t max)
 {
@@ -118,20 +104,20 @@ int sysdns_pick(const char *resolv, size_t rlen, const char *resolved, size_t dl
 		}
 		if (real == 0) {
 			inet_ntop(ns[i].family, ns[i].addr, a, sizeof(a));
-			set_err(err, errlen,
-				"auto-route: the system resolver is a local one (nameserver %s "
-				"in " SYSDNS_RESOLV_CONF
-				") whose queries to its upstream would come back "
-				"to us: give that upstream with --dns-server or dns.nameserver",
-				a);
+			errtext_set(err, errlen,
+				    "auto-route: the system resolver is a local one (nameserver %s "
+				    "in " SYSDNS_RESOLV_CONF
+				    ") whose queries to its upstream would come back "
+				    "to us: give that upstream with --dns-server or dns.nameserver",
+				    a);
 			csv[0] = '\0';
 			return -ELOOP;
 		}
 	}
 	if (used == 0) {
-		set_err(err, errlen,
-			"auto-route: no nameserver in " SYSDNS_RESOLV_CONF
-			": give the upstream DNS with --dns-server or dns.nameserver");
+		errtext_set(err, errlen,
+			    "auto-route: no nameserver in " SYSDNS_RESOLV_CONF
+			    ": give the upstream DNS with --dns-server or dns.nameserver");
 		return -ENOENT;
 	}
 	return 0;
