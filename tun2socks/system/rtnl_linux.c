@@ -133,33 +133,64 @@ static ssize_t rtnl_recv(struct rtnl *nl)
 	}
 }
 
-/* Sends the request in nl->buf (len bytes, sequence seq) and waits for its
- * ACK. */
-static int rtnl_request(struct rtnl *nl, size_t len, uint32_t seq, char *err, size_t errlen)
-{
-	int r = rtnl_send(nl, nl->buf, len);
+/* A reply handler of rtnl_transact: 1 when the request is answered (its
+ * result in *ret), 0 to read on. */
+typedef int (*rtnl_reply_fn)(void *arg, const struct rtnl_reply *rep, int *ret);
 
-	if (err && errlen)
-		err[0] = '\0';
+/* Sends the n-byte request in nl->buf (sequence seq) and hands every reply
+ * of that sequence to fn until fn says the request is answered; replies to
+ * other sequences are skipped. Returns fn's result or the first I/O or
+ * parse error. */
+static int rtnl_transact(struct rtnl *nl, int n, uint32_t seq, rtnl_reply_fn fn, void *arg)
+{
+	int r, ret = 0;
+
+	if (n < 0)
+		return n;
+	r = rtnl_send(nl, nl->buf, (size_t)n);
 	if (r < 0)
 		return r;
 	for (;;) {
 		struct rtnl_reply rep;
-		ssize_t n = rtnl_recv(nl);
+		ssize_t got = rtnl_recv(nl);
 		size_t off = 0;
 
-		if (n < 0)
-			return (int)n;
-		while ((r = rtnl_parse_next(nl->buf, (size_t)n, &off, &rep)) == 1) {
-			if (rep.seq != seq || rep.kind != RTNL_REPLY_ACK)
-				continue;
-			if (rep.error && err && errlen)
-				snprintf(err, errlen, "%s", rep.ext_msg);
-			return rep.error;
-		}
+		if (got < 0)
+			return (int)got;
+		while ((r = rtnl_parse_next(nl->buf, (size_t)got, &off, &rep)) == 1)
+			if (rep.seq == seq && fn(arg, &rep, &ret))
+				return ret;
 		if (r < 0)
 			return r;
 	}
+}
+
+struct ack {
+	char *err;
+	size_t errlen;
+};
+
+static int ack_reply(void *arg, const struct rtnl_reply *rep, int *ret)
+{
+	const struct ack *a = arg;
+
+	if (rep->kind != RTNL_REPLY_ACK)
+		return 0;
+	if (rep->error && a->err && a->errlen)
+		snprintf(a->err, a->errlen, "%s", rep->ext_msg);
+	*ret = rep->error;
+	return 1;
+}
+
+/* Sends the request in nl->buf (len bytes, sequence seq) and waits for its
+ * ACK; the kernel's own text of a refusal goes to err. */
+static int rtnl_request(struct rtnl *nl, size_t len, uint32_t seq, char *err, size_t errlen)
+{
+	struct ack a = { err, errlen };
+
+	if (err && errlen)
+		err[0] = '\0';
+	return rtnl_transact(nl, (int)len, seq, ack_reply, &a);
 }
 
 int rtnl_rule_change(struct rtnl *nl, bool add, const struct rtnl_rule *rule, char *err,
@@ -193,38 +224,56 @@ int rtnl_route_change(struct rtnl *nl, bool add, const struct rtnl_route *route,
 	return rtnl_request(nl, (size_t)n, seq, err, errlen);
 }
 
+static int route_get_reply(void *arg, const struct rtnl_reply *rep, int *ret)
+{
+	struct rtnl_route *out = arg;
+
+	if (rep->kind == RTNL_REPLY_ROUTE) {
+		*out = rep->route;
+		*ret = 0;
+		return 1;
+	}
+	if (rep->kind == RTNL_REPLY_ACK) {
+		*ret = rep->error ? rep->error : -EPROTO;
+		return 1;
+	}
+	return 0;
+}
+
 int rtnl_route_get(struct rtnl *nl, const struct prefix *dst, uint32_t mark, uint32_t oif,
 		   struct rtnl_route *out)
 {
 	uint32_t seq = ++nl->seq;
-	int n = rtnl_route_get_msg(seq, dst, mark, oif, nl->buf, RTNL_BUF), r;
+	int n = rtnl_route_get_msg(seq, dst, mark, oif, nl->buf, RTNL_BUF);
 
 	memset(out, 0, sizeof(*out));
-	if (n < 0)
-		return n;
-	r = rtnl_send(nl, nl->buf, (size_t)n);
-	if (r < 0)
-		return r;
-	for (;;) {
-		struct rtnl_reply rep;
-		ssize_t got = rtnl_recv(nl);
-		size_t off = 0;
+	return rtnl_transact(nl, n, seq, route_get_reply, out);
+}
 
-		if (got < 0)
-			return (int)got;
-		while ((r = rtnl_parse_next(nl->buf, (size_t)got, &off, &rep)) == 1) {
-			if (rep.seq != seq)
-				continue;
-			if (rep.kind == RTNL_REPLY_ROUTE) {
-				*out = rep.route;
-				return 0;
-			}
-			if (rep.kind == RTNL_REPLY_ACK)
-				return rep.error ? rep.error : -EPROTO;
-		}
-		if (r < 0)
-			return r;
+struct dump {
+	rtnl_rule_fn rule_fn;
+	rtnl_route_fn route_fn;
+	void *arg;
+	int stop; /* what a callback returned to stop the walk */
+};
+
+static int dump_reply(void *arg, const struct rtnl_reply *rep, int *ret)
+{
+	struct dump *d = arg;
+
+	if (rep->kind == RTNL_REPLY_DONE || rep->kind == RTNL_REPLY_ACK) {
+		*ret = d->stop ? d->stop : rep->error;
+		return 1;
 	}
+	/* After a callback stops us, read on to DONE so the next request
+	 * does not meet the rest of this dump. */
+	if (d->stop)
+		return 0;
+	if (rep->kind == RTNL_REPLY_RULE && d->rule_fn)
+		d->stop = d->rule_fn(d->arg, &rep->rule);
+	else if (rep->kind == RTNL_REPLY_ROUTE && d->route_fn)
+		d->stop = d->route_fn(d->arg, &rep->route);
+	return 0;
 }
 
 /* A dump of one kind: fn gets each rule or route until DONE. */
@@ -232,37 +281,10 @@ static int rtnl_dump(struct rtnl *nl, uint16_t type, int family, rtnl_rule_fn ru
 		     rtnl_route_fn route_fn, void *arg)
 {
 	uint32_t seq = ++nl->seq;
-	int n = rtnl_dump_msg(type, (uint8_t)family, seq, nl->buf, RTNL_BUF), r, stop = 0;
+	struct dump d = { rule_fn, route_fn, arg, 0 };
 
-	if (n < 0)
-		return n;
-	r = rtnl_send(nl, nl->buf, (size_t)n);
-	if (r < 0)
-		return r;
-	for (;;) {
-		struct rtnl_reply rep;
-		ssize_t got = rtnl_recv(nl);
-		size_t off = 0;
-
-		if (got < 0)
-			return (int)got;
-		while ((r = rtnl_parse_next(nl->buf, (size_t)got, &off, &rep)) == 1) {
-			if (rep.seq != seq)
-				continue;
-			if (rep.kind == RTNL_REPLY_DONE || rep.kind == RTNL_REPLY_ACK)
-				return stop ? stop : rep.error;
-			/* After fn stops us, read on to DONE so the next
-			 * request does not meet the rest of this dump. */
-			if (stop)
-				continue;
-			if (rep.kind == RTNL_REPLY_RULE && rule_fn)
-				stop = rule_fn(arg, &rep.rule);
-			else if (rep.kind == RTNL_REPLY_ROUTE && route_fn)
-				stop = route_fn(arg, &rep.route);
-		}
-		if (r < 0)
-			return r;
-	}
+	return rtnl_transact(nl, rtnl_dump_msg(type, (uint8_t)family, seq, nl->buf, RTNL_BUF), seq,
+			     dump_reply, &d);
 }
 
 int rtnl_list_rules(struct rtnl *nl, int family, rtnl_rule_fn fn, void *arg)
