@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 
 #include "tun2socks/app/netns.h"
+#include "tun2socks/base/sock.h"
 
 static int pair(int sv[2])
 {
@@ -37,26 +38,7 @@ static int pair(int sv[2])
 /* What the child sends: a report, with fd attached when >= 0. */
 static void send_report(int sock, const struct netns_report *rep, size_t len, int fd)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)rep, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	T_EQ_INT(sendmsg(sock, &msg, 0), (long long)len);
+	T_EQ_INT(sock_send_fd(sock, rep, len, fd), (long long)len);
 }
 
 static void test_recv(void)

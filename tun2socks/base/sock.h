@@ -73,6 +73,11 @@ int sock_io_shutdown(void *ctx);
 /* The stream over *fd with all of the above; fd must outlive it. */
 struct stream sock_stream(int *fd);
 
+/* Sends len bytes of buf as one message on a unix socket, with descriptor
+ * fd attached (SCM_RIGHTS) when fd >= 0; EINTR is retried. Returns the
+ * bytes sent or -errno. */
+ssize_t sock_send_fd(int sock, const void *buf, size_t len, int fd);
+
 /* Closes with an RST instead of a FIN (SO_LINGER 0): how a reset on one
  * side of a relay is passed on to the other. */
 void sock_close_reset(int fd);
