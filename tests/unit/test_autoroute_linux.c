@@ -11,6 +11,7 @@
 #include "tun2socks/system/autoroute.h"
 #include "tun2socks/system/route_state.h"
 #include "tun2socks/system/rtnl.h"
+#include "root_helper.h"
 #include "test.h"
 
 #include <errno.h>
@@ -309,45 +310,17 @@ static void test_state_text(void)
 	T_EQ_STR(err, "line 3: cannot read 'rule -4 pref 1 lookup'");
 }
 
-static int lo_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = -1;
-
-	if (fd < 0)
-		return -1;
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		r = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return r;
-}
-
-static int not_runnable(const char *why)
-{
-	const char *allow = getenv("T2S_ALLOW_SKIP");
-
-	if (allow && strcmp(allow, "1") == 0) {
-		printf("SKIP test_autoroute_linux: %s\n", why);
-		return 77;
-	}
-	fprintf(stderr, "FAIL test_autoroute_linux: %s (needs root; T2S_ALLOW_SKIP=1 skips)\n",
-		why);
-	return 1;
-}
-
 int main(void)
 {
 	T_RUN(test_state_text);
 	if (geteuid() != 0)
-		return not_runnable("not running as root");
-	if (unshare(CLONE_NEWNET) != 0 || lo_up() != 0)
-		return not_runnable("cannot make a network namespace");
+		return root_helper_not_runnable("test_autoroute_linux", "not running as root");
+	if (unshare(CLONE_NEWNET) != 0 || root_helper_lo_up() != 0)
+		return root_helper_not_runnable("test_autoroute_linux",
+						"cannot make a network namespace");
 	snprintf(dir, sizeof(dir), "/tmp/t2s-autoroute.XXXXXX");
 	if (mkdtemp(dir) == NULL)
-		return not_runnable("mkdtemp");
+		return root_helper_not_runnable("test_autoroute_linux", "mkdtemp");
 	T_RUN(test_start_stop);
 	T_RUN(test_leftovers);
 	T_RUN(test_foreign);

@@ -14,6 +14,7 @@
 #include "tun2socks/system/route_plan.h"
 #include "tun2socks/system/route_text.h"
 #include "tun2socks/system/rtnl.h"
+#include "root_helper.h"
 #include "test.h"
 
 #include <errno.h>
@@ -214,49 +215,19 @@ static void test_plan_roundtrip(void)
 	route_plan_free(&p);
 }
 
-/* Device routes need their device up; lo is down in a new namespace. */
-static int lo_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = -1;
-
-	if (fd < 0)
-		return -1;
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		r = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return r;
-}
-
-static int not_runnable(const char *why)
-{
-	const char *allow = getenv("T2S_ALLOW_SKIP");
-
-	if (allow && strcmp(allow, "1") == 0) {
-		printf("SKIP test_rtnl_linux: %s\n", why);
-		return 77;
-	}
-	fprintf(stderr, "FAIL test_rtnl_linux: %s (needs root; set T2S_ALLOW_SKIP=1 to skip)\n",
-		why);
-	return 1;
-}
-
 int main(void)
 {
 	char why[128];
 
 	if (geteuid() != 0)
-		return not_runnable("not running as root");
+		return root_helper_not_runnable("test_rtnl_linux", "not running as root");
 	/* Before anything else: from here on only our own namespace exists. */
 	if (unshare(CLONE_NEWNET) != 0) {
 		snprintf(why, sizeof(why), "unshare(CLONE_NEWNET): %s", strerror(errno));
-		return not_runnable(why);
+		return root_helper_not_runnable("test_rtnl_linux", why);
 	}
-	if (lo_up() != 0)
-		return not_runnable("cannot bring lo up");
+	if (root_helper_lo_up() != 0)
+		return root_helper_not_runnable("test_rtnl_linux", "cannot bring lo up");
 	T_RUN(test_plan_roundtrip);
 	return test_summary();
 }
