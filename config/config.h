@@ -200,6 +200,16 @@ struct config {
 	struct config_tun tun;
 	struct config_dns dns;
 
+	/* Clash's mode (rule, global, direct); the control API changes it. */
+	unsigned mode; /* 0 rule, 1 global, 2 direct */
+	/* The control API (docs/design.md §15); NULL: not set. */
+	const char *external_controller;      /* "127.0.0.1:9090" */
+	const char *external_controller_unix; /* a socket path */
+	const char *secret;
+	struct config_str *cors_origins; /* external-controller-cors.allow-origins */
+	size_t n_cors_origins;
+	bool cors_private_network;
+
 	struct config_proxy *proxies;
 	size_t n_proxies;
 	struct config_group *groups;

@@ -98,6 +98,8 @@ static const char usage[] =
 	"  --exclude-uid LIST     not these users' traffic\n"
 	"  --state-dir DIR        where --auto-route records what it added\n"
 	"                         (default /run/tun2socks)\n"
+	"  --controller ADDR      serve the Clash control API on ADDR (127.0.0.1:9090);\n"
+	"                         overrides the config's external-controller\n"
 	"  --no-proxy-check       start even if the proxy is unreachable now\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --help, --version\n";
@@ -224,6 +226,7 @@ static const struct {
 	[OPT_INCLUDE_UID] = { "--include-uid", true },
 	[OPT_EXCLUDE_UID] = { "--exclude-uid", true },
 	[OPT_STATE_DIR] = { "--state-dir", true },
+	[OPT_CONTROLLER] = { "--controller", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -612,6 +615,12 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 				return cli_err(err, errlen, "--state-dir",
 					       "expected an absolute path", val);
 			snprintf(cfg->route.state_dir, sizeof(cfg->route.state_dir), "%s", val);
+			break;
+		case OPT_CONTROLLER:
+			if (strlen(val) >= sizeof(cfg->controller) || strchr(val, ':') == NULL)
+				return cli_err(err, errlen, "--controller",
+					       "expected HOST:PORT (127.0.0.1:9090)", val);
+			snprintf(cfg->controller, sizeof(cfg->controller), "%s", val);
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(val, &cfg->log_level) < 0)

@@ -35,6 +35,7 @@
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
 #include "tun2socks/app/machine.h"
+#include "tun2socks/app/control.h"
 
 struct daemon {
 	struct options *cfg;          /* the running settings */
@@ -57,6 +58,9 @@ struct daemon {
 	struct dns_socks *dns_socks; /* --dns-via-proxy */
 	struct dns_intercept *dns;   /* NULL with --dns off */
 	struct machine *machine;     /* auto-route's routes and rules, or NULL */
+	struct control *control;     /* the control API, or NULL */
+	struct api_wait *api_wait;   /* an API client waits for the reload */
+	char *api_path;              /* a config path the API reloaded from */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -98,9 +102,13 @@ static int daemon_resolve_proxy(struct daemon *d)
 }
 /* ---- config and rules --------------------------------------------------- */
 
+/* arg: NULL, or a char[300] that keeps the first error line. */
 static void daemon_log_line(void *arg, bool error, const char *line)
 {
-	(void)arg;
+	char *first = arg;
+
+	if (error && first != NULL && first[0] == '\0')
+		snprintf(first, 300, "%s", line);
 	if (error)
 		log_error("%s", line);
 	else
@@ -128,7 +136,7 @@ struct daemon_reload {
 	int status;
 };
 
-static void daemon_reload_start(struct daemon *d);
+static int daemon_reload_start(struct daemon *d);
 
 static void daemon_reload_work(uv_work_t *w)
 {
@@ -181,14 +189,21 @@ static void daemon_reload_done(uv_work_t *w, int status)
 {
 	struct daemon_reload *rl = w->data;
 	struct daemon *d = rl->d;
+	struct api_wait *aw = d->api_wait;
+	char first[300] = "";
 
 	d->reload = NULL;
+	d->api_wait = NULL;
 	if (status < 0 || d->stopping) {
+		if (aw)
+			control_reload_done(aw, -ECANCELED, "shutting down");
 		generation_free(&rl->gen);
 		free(rl);
 		return;
 	}
-	generation_report(&rl->gen, &rl->diag, rl->status, daemon_log_line, NULL);
+	generation_report(&rl->gen, &rl->diag, rl->status, daemon_log_line, first);
+	if (aw)
+		control_reload_done(aw, rl->status, first);
 	if (rl->status < 0) {
 		log_error("reload failed: keeping the running config");
 	} else {
@@ -196,6 +211,7 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		log_info("reloaded: %zu proxies, %zu rules", rl->gen.conf->n_proxies,
 			 router_gen_rule_count(rl->gen.router));
 		router_ctx_swap(d->router, rl->gen.router);
+		router_ctx_set_mode(d->router, (enum router_mode)rl->gen.conf->mode);
 		rl->gen.router = NULL;
 		config_free(d->conf);
 		d->conf = rl->gen.conf;
@@ -205,20 +221,20 @@ static void daemon_reload_done(uv_work_t *w, int status)
 	free(rl);
 	if (d->reload_again) {
 		d->reload_again = false;
-		daemon_reload_start(d);
+		(void)daemon_reload_start(d);
 	}
 }
 
-static void daemon_reload_start(struct daemon *d)
+static int daemon_reload_start(struct daemon *d)
 {
 	struct daemon_reload *rl;
 	int r;
 
-	log_info("SIGHUP: reloading %s", d->cfg->config_path);
+	log_info("%s: reloading %s", d->api_wait ? "api" : "SIGHUP", d->cfg->config_path);
 	rl = calloc(1, sizeof(*rl));
 	if (rl == NULL) {
 		log_error("reload failed: out of memory");
-		return;
+		return -ENOMEM;
 	}
 	rl->d = d;
 	rl->work.data = rl;
@@ -226,9 +242,51 @@ static void daemon_reload_start(struct daemon *d)
 	if (r < 0) {
 		log_error("reload failed: %s", uv_strerror(r));
 		free(rl);
-		return;
+		return r;
 	}
 	d->reload = rl;
+	return 0;
+}
+
+/* PUT /configs: the running file again, or another one beside it (not
+ * anywhere: the daemon reads it as root, and its errors quote it). */
+static int daemon_api_reload(void *arg, const char *path, struct api_wait *w)
+{
+	struct daemon *d = arg;
+	char *dir = NULL, *want = NULL, *slash;
+	int r = 0;
+
+	if (d->reload)
+		return -EBUSY;
+	if (d->cfg->config_path == NULL)
+		return -ENOENT;
+	if (path != NULL) {
+		dir = realpath(d->cfg->config_path, NULL);
+		want = realpath(path, NULL);
+		if (dir == NULL || want == NULL) {
+			r = -ENOENT;
+			goto out;
+		}
+		slash = strrchr(dir, '/');
+		if (slash == NULL || strncmp(want, dir, (size_t)(slash - dir + 1)) != 0 ||
+		    strchr(want + (slash - dir + 1), '/') != NULL) {
+			r = -EACCES;
+			goto out;
+		}
+		free(d->api_path);
+		d->api_path = want;
+		want = NULL;
+		d->cli.config_path = d->api_path;
+		d->cfg->config_path = d->api_path;
+	}
+	d->api_wait = w;
+	r = daemon_reload_start(d);
+	if (r < 0)
+		d->api_wait = NULL;
+out:
+	free(dir);
+	free(want);
+	return r;
 }
 
 /* SIGHUP: a new generation for new flows; live flows keep theirs. The
@@ -248,7 +306,7 @@ static void daemon_on_sighup(uv_signal_t *h, int signum)
 		d->reload_again = true;
 		return;
 	}
-	daemon_reload_start(d);
+	(void)daemon_reload_start(d);
 }
 
 /* One TCP connect to the proxy before the TUN exists, so a typo'd or dead
@@ -746,6 +804,8 @@ int daemon_run(struct options *cfg)
 			"--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
 		goto out_free;
 	}
+	if (control_check(cfg, d->conf) < 0)
+		goto out_free;
 	if (daemon_fd_budget(d) < 0)
 		goto out_free;
 	if (machine_dns(cfg, &d->cli) < 0)
@@ -836,6 +896,25 @@ int daemon_run(struct options *cfg)
 	if (daemon_start_handles(d) < 0)
 		goto out_dns;
 
+	router_ctx_set_mode(d->router,
+			    d->conf ? (enum router_mode)d->conf->mode : ROUTER_MODE_RULE);
+	{
+		const struct control_deps deps = {
+			.loop = &d->loop,
+			.tcp = &d->flows,
+			.udp = d->udp,
+			.router = d->router,
+			.resolver = d->resolver,
+			.conf = &d->conf,
+			.opts = d->cfg,
+			.daemon = d,
+			.reload = daemon_api_reload,
+		};
+
+		if (control_start(&deps, cfg, d->conf, &d->control) < 0)
+			goto out_dns;
+	}
+
 	/* Routes into the TUN last, once everything that serves them runs. */
 	if (machine_setup(cfg, d->tun, router_ctx_current(d->router), &d->machine) < 0)
 		goto out_dns;
@@ -860,6 +939,8 @@ int daemon_run(struct options *cfg)
 	d->stopping = true;
 	if (d->reload)
 		uv_cancel((uv_req_t *)&d->reload->work);
+	control_stop(d->control);
+	d->control = NULL;
 
 	/* Shutdown: reset every flow (RST both ways), then close handles and
 	 * let the loop run their close callbacks. */
@@ -891,6 +972,8 @@ int daemon_run(struct options *cfg)
 out_dns:
 	if (ret != 0) {
 		/* Startup failed after the DNS parts may have begun. */
+		control_stop(d->control);
+		d->control = NULL;
 		daemon_dns_stop(d);
 		flow_udp_ctx_shutdown(d->udp);
 		flow_tcp_ctx_shutdown(&d->flows);
@@ -922,6 +1005,7 @@ out_free:
 	proc_lookup_destroy(d->procs);
 	config_free(d->conf);
 	upstream_cfg_free(&d->upstream);
+	free(d->api_path);
 	free(d);
 	return ret;
 }

@@ -56,6 +56,7 @@ enum options_flag {
 	OPT_INCLUDE_UID,
 	OPT_EXCLUDE_UID,
 	OPT_STATE_DIR,
+	OPT_CONTROLLER,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -111,6 +112,9 @@ struct options {
 		char state_dir[256]; /* "": the default, /run/tun2socks */
 		bool auto_mark;      /* sock.fwmark is auto-route's own */
 	} route;
+	/* --controller ADDR: the control API's address (docs/design.md §15);
+	 * "": the config's external-controller, if any */
+	char controller[128];
 };
 
 /* Fills the defaults documented in --help. */

@@ -4,8 +4,13 @@
 #ifndef T2S_HEAP_H
 #define T2S_HEAP_H
 
+#include <stddef.h>
+
 /* Called once at startup: tunes the allocator for the data path. */
 void heap_init(void);
 void heap_release(void);
+/* Bytes the allocator has handed out and not had back (the control API's
+ * /memory). */
+size_t heap_in_use(void);
 
 #endif

@@ -22,3 +22,10 @@ void heap_release(void)
 {
 	malloc_trim(0);
 }
+
+size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}

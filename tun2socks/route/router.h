@@ -28,6 +28,12 @@ T2S_MUST_CHECK int router_ctx_create(struct router_gen *first, struct resolver *
 /* Routes new flows by next (the context takes the reference). */
 void router_ctx_swap(struct router_ctx *rc, struct router_gen *next);
 size_t router_ctx_rule_count(const struct router_ctx *rc);
+
+/* Clash's modes: rules (the default), everything to one proxy, or
+ * everything DIRECT. For new flows; live ones keep their route. */
+enum router_mode { ROUTER_MODE_RULE, ROUTER_MODE_GLOBAL, ROUTER_MODE_DIRECT };
+void router_ctx_set_mode(struct router_ctx *rc, enum router_mode mode);
+enum router_mode router_ctx_mode(const struct router_ctx *rc);
 /* The generation new flows are routed by (borrowed: valid until the next
  * swap). */
 const struct router_gen *router_ctx_current(const struct router_ctx *rc);

@@ -1,0 +1,253 @@
+/* control: the control API's backend over the running daemon. */
+#include "tun2socks/app/control.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "resolver/resolver.h"
+#include "tun2socks/app/options.h"
+#include "tun2socks/base/heap.h"
+#include "tun2socks/base/log.h"
+#include "tun2socks/flow/flow_tcp.h"
+#include "tun2socks/flow/flow_udp.h"
+#include "tun2socks/route/router.h"
+
+struct control {
+	struct control_deps d;
+	struct api *api;
+};
+
+static void control_flows(void *ctx, flow_info_fn fn, void *arg)
+{
+	struct control *c = ctx;
+
+	flow_tcp_foreach(c->d.tcp, fn, arg);
+	flow_udp_foreach(c->d.udp, fn, arg);
+}
+
+static int control_close(void *ctx, bool udp, uint64_t id)
+{
+	struct control *c = ctx;
+
+	return udp ? flow_udp_close(c->d.udp, id) : flow_tcp_close(c->d.tcp, id);
+}
+
+struct control_sum {
+	uint64_t up, down;
+};
+
+static void control_add(void *arg, const struct flow_info *fi)
+{
+	struct control_sum *s = arg;
+
+	s->up += fi->up;
+	s->down += fi->down;
+}
+
+static void control_totals(void *ctx, uint64_t *up, uint64_t *down)
+{
+	struct control *c = ctx;
+	const struct flow_udp_stats *us = flow_udp_stats(c->d.udp);
+	struct control_sum live = { 0, 0 };
+
+	/* Ended TCP flows are in the stats, live ones only in themselves;
+	 * UDP counts every datagram as it goes. */
+	flow_tcp_foreach(c->d.tcp, control_add, &live);
+	*up = c->d.tcp->stats.bytes_up + live.up + us->bytes_up;
+	*down = c->d.tcp->stats.bytes_down + live.down + us->bytes_down;
+}
+
+static uint64_t control_memory(void *ctx)
+{
+	(void)ctx;
+	return heap_in_use();
+}
+
+static uint64_t control_now(void *ctx)
+{
+	struct control *c = ctx;
+
+	return uv_now(c->d.loop);
+}
+
+static const struct config *control_config(void *ctx)
+{
+	struct control *c = ctx;
+
+	return *c->d.conf;
+}
+
+static enum router_mode control_mode(void *ctx)
+{
+	struct control *c = ctx;
+
+	return router_ctx_mode(c->d.router);
+}
+
+static void control_set_mode(void *ctx, enum router_mode m)
+{
+	struct control *c = ctx;
+	static const char *const names[] = { "rule", "global", "direct" };
+
+	router_ctx_set_mode(c->d.router, m);
+	log_info("api: mode %s for new connections", names[m]);
+}
+
+static void control_set_level(void *ctx, enum log_level l)
+{
+	struct control *c = ctx;
+
+	c->d.opts->log_level = l;
+	log_set_level(l);
+}
+
+static enum log_level control_level(void *ctx)
+{
+	struct control *c = ctx;
+
+	return c->d.opts->log_level;
+}
+
+static int control_reload(void *ctx, const char *path, struct api_wait *w)
+{
+	struct control *c = ctx;
+
+	return c->d.reload(c->d.daemon, path, w);
+}
+
+void control_reload_done(struct api_wait *w, int status, const char *msg)
+{
+	api_done(w, status < 0 ? 400 : 204,
+		 status < 0 ? api_message(msg && *msg ? msg : "reload failed") : NULL);
+}
+
+/* /dns/query: the resolver's lookup (A and AAAA together). */
+struct control_lookup {
+	struct api_wait *w;
+	int qtype;
+	char name[256];
+};
+
+static void control_on_lookup(void *arg, int status, const struct sockaddr_storage *addrs, size_t n)
+{
+	struct control_lookup *l = arg;
+
+	api_done(l->w, 200, api_dns_answer(l->name, l->qtype, status, addrs, n));
+	free(l);
+}
+
+static int control_lookup(void *ctx, const char *name, int qtype, struct api_wait *w)
+{
+	struct control *c = ctx;
+	struct control_lookup *l;
+	int r;
+
+	if (c->d.resolver == NULL)
+		return -ENOTSUP;
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return -ENOMEM;
+	l->w = w;
+	l->qtype = qtype;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	r = resolver_lookup(c->d.resolver, l->name, control_on_lookup, l);
+	if (r < 0)
+		free(l);
+	return r;
+}
+
+/* The API's settings from the options and the config; false: none. */
+static bool control_config_of(const struct options *opts, const struct config *conf,
+			      struct api_config *ac, const char **origins, size_t max)
+{
+	memset(ac, 0, sizeof(*ac));
+	ac->addr = opts->controller[0] ? opts->controller
+					: conf ? conf->external_controller : NULL;
+	if (ac->addr != NULL && ac->addr[0] == '\0')
+		ac->addr = NULL;
+	ac->unix_path = conf ? conf->external_controller_unix : NULL;
+	if (ac->addr == NULL && ac->unix_path == NULL)
+		return false;
+	ac->secret = conf ? conf->secret : NULL;
+	if (conf != NULL) {
+		for (size_t i = 0; i < conf->n_cors_origins && i < max; i++)
+			origins[ac->n_cors_origins++] = conf->cors_origins[i].text;
+		ac->cors_origins = origins;
+		ac->cors_private_network = conf->cors_private_network;
+	}
+	return true;
+}
+
+int control_check(const struct options *opts, const struct config *conf)
+{
+	struct api_config ac;
+	const char *origins[64];
+	char err[256] = "";
+	int r;
+
+	if (!control_config_of(opts, conf, &ac, origins, 64))
+		return 0;
+	r = api_check(&ac, err, sizeof(err));
+	if (r < 0)
+		log_error("%s", err);
+	return r;
+}
+
+int control_start(const struct control_deps *deps, const struct options *opts,
+		  const struct config *conf, struct control **out)
+{
+	struct api_config ac;
+	const char *origins[64];
+	struct control *c;
+	char err[256] = "";
+	int r;
+
+	*out = NULL;
+	if (!control_config_of(opts, conf, &ac, origins, 64))
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->d = *deps;
+	{
+		const struct api_backend be = {
+			.ctx = c,
+			.flows = control_flows,
+			.close = control_close,
+			.totals = control_totals,
+			.memory = control_memory,
+			.now_ms = control_now,
+			.config = control_config,
+			.mode = control_mode,
+			.set_mode = control_set_mode,
+			.set_log_level = control_set_level,
+			.log_level = control_level,
+			.reload = control_reload,
+			.lookup = control_lookup,
+		};
+
+		r = api_start(deps->loop, &ac, &be, &c->api, err, sizeof(err));
+	}
+	if (r < 0) {
+		log_error("%s", err[0] ? err : strerror(-r));
+		free(c);
+		return r;
+	}
+	log_info("api: listening on %s%s%s%s", ac.addr ? ac.addr : "",
+		 ac.addr && ac.unix_path ? " and " : "", ac.unix_path ? ac.unix_path : "",
+		 ac.secret && ac.secret[0] ? " (secret required)" : "");
+	*out = c;
+	return 0;
+}
+
+void control_stop(struct control *c)
+{
+	if (c == NULL)
+		return;
+	api_stop(c->api);
+	free(c);
+}
