@@ -266,10 +266,9 @@ static int api_send_headers(struct api_sess *s, int status, long body_len)
 	char ob[256];
 	const char *origin = api_cors_origin(s->a, s->wsi, ob, sizeof(ob));
 
-	if (lws_add_http_common_headers(s->wsi, (unsigned)status, "application/json",
-					body_len < 0 ? LWS_ILLEGAL_HTTP_CONTENT_LEN
-						     : (lws_filepos_t)body_len,
-					&p, end))
+	if (lws_add_http_common_headers(
+		    s->wsi, (unsigned)status, "application/json",
+		    body_len < 0 ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)body_len, &p, end))
 		return -1;
 	if (origin && (api_add_hdr(s->wsi, "access-control-allow-origin:", origin, &p, end) ||
 		       api_add_hdr(s->wsi, "vary:", "Origin", &p, end)))
@@ -686,7 +685,8 @@ static int api_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		if (!api_authorized(&probe, wsi, true))
 			return api_refuse_upgrade(wsi, "401 Unauthorized", "Unauthorized");
 		if (probe.a->clients >= probe.a->max_clients)
-			return api_refuse_upgrade(wsi, "503 Service Unavailable", "too many clients");
+			return api_refuse_upgrade(wsi, "503 Service Unavailable",
+						  "too many clients");
 		return 0;
 	}
 	case LWS_CALLBACK_ESTABLISHED:
@@ -768,7 +768,8 @@ int api_check(const struct api_config *cfg, char *err, size_t errlen)
 	if (cfg->addr == NULL)
 		return 0;
 	if (api_split_addr(cfg->addr, host, sizeof(host), &port) < 0) {
-		snprintf(err, errlen, "external-controller '%s': expected HOST:PORT (127.0.0.1:9090)",
+		snprintf(err, errlen,
+			 "external-controller '%s': expected HOST:PORT (127.0.0.1:9090)",
 			 cfg->addr);
 		return -EINVAL;
 	}

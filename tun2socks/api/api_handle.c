@@ -114,9 +114,15 @@ static void api_rule_type(const char *kw, size_t len, char *out, size_t cap)
 	static const struct {
 		const char *ours, *theirs;
 	} special[] = {
-		{ "IP-CIDR", "IPCIDR" },      { "IP-CIDR6", "IPCIDR" },  { "SRC-IP-CIDR", "SrcIPCIDR" },
-		{ "GEOIP", "GeoIP" },         { "SRC-GEOIP", "SrcGeoIP" }, { "IP-SUFFIX", "IPSuffix" },
-		{ "IP-ASN", "IPASN" },        { "GEOSITE", "GeoSite" },  { "UID", "Uid" },
+		{ "IP-CIDR", "IPCIDR" },
+		{ "IP-CIDR6", "IPCIDR" },
+		{ "SRC-IP-CIDR", "SrcIPCIDR" },
+		{ "GEOIP", "GeoIP" },
+		{ "SRC-GEOIP", "SrcGeoIP" },
+		{ "IP-SUFFIX", "IPSuffix" },
+		{ "IP-ASN", "IPASN" },
+		{ "GEOSITE", "GeoSite" },
+		{ "UID", "Uid" },
 	};
 	size_t o = 0;
 	bool up = true;
@@ -305,13 +311,12 @@ static void api_conn_add(void *arg, const struct flow_info *fi)
 	e = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s},"
 		      " s:I, s:I, s:s, s:o, s:s, s:s}",
 		      "id", id, "metadata", "network", fi->udp ? "udp" : "tcp", "type", "Tun",
-		      "sourceIP", src, "destinationIP", dst, "sourcePort", sport,
-		      "destinationPort", dport, "host", host, "process",
-		      fi->route ? fi->route->proc : "", "processPath", "", "dnsMode",
-		      fi->domain ? "fake-ip" : "normal", "inboundName", "tun", "specialProxy", "",
-		      "remoteDestination", dst, "upload", (json_int_t)fi->up, "download",
-		      (json_int_t)fi->down, "start", start, "chains", chains, "rule", rule.type,
-		      "rulePayload", rule.payload);
+		      "sourceIP", src, "destinationIP", dst, "sourcePort", sport, "destinationPort",
+		      dport, "host", host, "process", fi->route ? fi->route->proc : "",
+		      "processPath", "", "dnsMode", fi->domain ? "fake-ip" : "normal",
+		      "inboundName", "tun", "specialProxy", "", "remoteDestination", dst, "upload",
+		      (json_int_t)fi->up, "download", (json_int_t)fi->down, "start", start,
+		      "chains", chains, "rule", rule.type, "rulePayload", rule.payload);
 	if (e == NULL || json_array_append_new(c->list, e) < 0)
 		c->err = -ENOMEM;
 }
@@ -354,9 +359,9 @@ char *api_stream_memory(uint64_t inuse)
 
 char *api_stream_log(enum log_level level, const char *msg)
 {
-	return api_dump(json_pack("{s:s, s:s%}", "type", level_names[level], "payload", msg,
-				  strlen(msg)),
-			NULL);
+	return api_dump(
+		json_pack("{s:s, s:s%}", "type", level_names[level], "payload", msg, strlen(msg)),
+		NULL);
 }
 
 static int api_connections(const struct api_backend *be, const struct api_req *req,
@@ -460,8 +465,9 @@ static int api_configs(const struct api_backend *be, const struct api_req *req, 
 
 			if (s == NULL || api_level_parse(s, &l) < 0) {
 				json_decref(j);
-				return api_status(resp, 400,
-						  "log-level must be error, warning, info or debug");
+				return api_status(
+					resp, 400,
+					"log-level must be error, warning, info or debug");
 			}
 			set_l = true;
 		}
@@ -505,11 +511,12 @@ static int api_configs(const struct api_backend *be, const struct api_req *req, 
 		if (r == -EBUSY)
 			return api_status(resp, 409, "a reload is already running");
 		if (r == -EACCES)
-			return api_status(resp, 403,
-					  "path must name a file in the running config's directory");
+			return api_status(
+				resp, 403,
+				"path must name a file in the running config's directory");
 		if (r < 0)
-			return api_status(resp, 400, r == -ENOENT ? "no such config file"
-								  : strerror(-r));
+			return api_status(resp, 400,
+					  r == -ENOENT ? "no such config file" : strerror(-r));
 		resp->wait = true;
 		return 0;
 	}
@@ -535,21 +542,21 @@ static int api_rules(const struct api_backend *be, struct api_resp *resp)
 }
 
 static const char *const group_type_names[] = {
-	[CONFIG_GROUP_SELECT] = "Selector",     [CONFIG_GROUP_URL_TEST] = "URLTest",
-	[CONFIG_GROUP_FALLBACK] = "Fallback",   [CONFIG_GROUP_LOAD_BALANCE] = "LoadBalance",
+	[CONFIG_GROUP_SELECT] = "Selector",   [CONFIG_GROUP_URL_TEST] = "URLTest",
+	[CONFIG_GROUP_FALLBACK] = "Fallback", [CONFIG_GROUP_LOAD_BALANCE] = "LoadBalance",
 	[CONFIG_GROUP_RELAY] = "Relay",
 };
 
 static json_t *api_leaf(const char *name, const char *type, bool udp)
 {
-	return json_pack("{s:s, s:s, s:b, s:b, s:[], s:{}}", "name", name, "type", type, "udp",
-			 udp, "alive", true, "history", "extra");
+	return json_pack("{s:s, s:s, s:b, s:b, s:[], s:{}}", "name", name, "type", type, "udp", udp,
+			 "alive", true, "history", "extra");
 }
 
 static json_t *api_proxy_json(const struct config_proxy *p)
 {
-	const char *t = p->type == CONFIG_PROXY_SOCKS5	? "Socks5"
-			: p->type == CONFIG_PROXY_HTTP	? "Http"
+	const char *t = p->type == CONFIG_PROXY_SOCKS5     ? "Socks5"
+			: p->type == CONFIG_PROXY_HTTP     ? "Http"
 			: p->type == CONFIG_PROXY_REDIRECT ? "Direct"
 							   : "Compatible";
 
@@ -563,8 +570,8 @@ static json_t *api_group_json(const struct config_group *g)
 	for (size_t i = 0; all && i < g->n_members; i++)
 		json_array_append_new(all, json_string(g->members[i].name));
 	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:[], s:{}}", "name", g->name, "type",
-			 group_type_names[g->type], "now", g->members[g->selected].name, "all",
-			 all, "udp", true, "alive", true, "history", "extra");
+			 group_type_names[g->type], "now", g->members[g->selected].name, "all", all,
+			 "udp", true, "alive", true, "history", "extra");
 }
 
 static json_t *api_proxies_doc(const struct config *cfg)
@@ -643,13 +650,16 @@ char *api_dns_answer(const char *name, int qtype, int status, const struct socka
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)&addrs[i])->sin_addr, t,
 				  sizeof(t));
 		else
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&addrs[i])->sin6_addr,
-				  t, sizeof(t));
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&addrs[i])->sin6_addr, t,
+				  sizeof(t));
 		json_array_append_new(ans, json_pack("{s:s, s:i, s:i, s:s}", "name", fq, "type",
 						     fam == AF_INET ? 1 : 28, "TTL", 0, "data", t));
 	}
 	return api_dump(json_pack("{s:i, s:[{s:s, s:i, s:i}], s:b, s:b, s:b, s:b, s:b, s:o}",
-				  "Status", status == 0 ? 0 : status == -ENOENT ? 3 : 2,
+				  "Status",
+				  status == 0         ? 0
+				  : status == -ENOENT ? 3
+						      : 2,
 				  "Question", "Name", fq, "Qtype", qtype, "Qclass", 1, "TC", false,
 				  "RD", true, "RA", true, "AD", false, "CD", false, "Answer", ans),
 			NULL);
@@ -731,7 +741,9 @@ int api_handle(const struct api_backend *be, const struct api_req *req, struct a
 			if (api_query_get(req->query, "interval", v, sizeof(v))) {
 				unsigned long ms = strtoul(v, NULL, 10);
 
-				resp->interval_ms = ms < 100 ? 100 : ms > 60000 ? 60000 : (unsigned)ms;
+				resp->interval_ms = ms < 100     ? 100
+						    : ms > 60000 ? 60000
+								 : (unsigned)ms;
 			}
 			return r;
 		}

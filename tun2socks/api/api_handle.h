@@ -40,8 +40,8 @@ struct api_backend {
 	int (*close)(void *ctx, bool udp, uint64_t id);
 	/* Bytes carried so far, both ways, ended flows included. */
 	void (*totals)(void *ctx, uint64_t *up, uint64_t *down);
-	uint64_t (*memory)(void *ctx); /* bytes in use */
-	uint64_t (*now_ms)(void *ctx); /* the clock flow_info.start_ms uses */
+	uint64_t (*memory)(void *ctx);             /* bytes in use */
+	uint64_t (*now_ms)(void *ctx);             /* the clock flow_info.start_ms uses */
 	const struct config *(*config)(void *ctx); /* NULL: no file */
 	enum router_mode (*mode)(void *ctx);
 	void (*set_mode)(void *ctx, enum router_mode m);
@@ -64,14 +64,14 @@ struct api_req {
 };
 
 struct api_resp {
-	int status;    /* 200, 204, 400, 404, ... */
-	char *body;    /* malloc'd JSON, or NULL (no body) */
+	int status; /* 200, 204, 400, 404, ... */
+	char *body; /* malloc'd JSON, or NULL (no body) */
 	size_t len;
 	enum api_stream stream; /* not NONE: begin this stream (status 200) */
 	enum log_level stream_level;
-	unsigned interval_ms;  /* /connections?interval= */
-	bool wait;             /* the backend answers later (api_done) */
-	const char *ctype;     /* NULL: application/json */
+	unsigned interval_ms; /* /connections?interval= */
+	bool wait;            /* the backend answers later (api_done) */
+	const char *ctype;    /* NULL: application/json */
 };
 
 /* Answers req into resp (cleared first). A wait is started with w (the

@@ -165,8 +165,7 @@ static bool control_config_of(const struct options *opts, const struct config *c
 			      struct api_config *ac, const char **origins, size_t max)
 {
 	memset(ac, 0, sizeof(*ac));
-	ac->addr = opts->controller[0] ? opts->controller
-					: conf ? conf->external_controller : NULL;
+	ac->addr = opts->controller[0] ? opts->controller : conf ? conf->external_controller : NULL;
 	if (ac->addr != NULL && ac->addr[0] == '\0')
 		ac->addr = NULL;
 	ac->unix_path = conf ? conf->external_controller_unix : NULL;
