@@ -416,8 +416,8 @@ static int http_setup(struct http_request *r, const struct http_request_opts *o)
 	return ok ? 0 : -EINVAL;
 }
 
-int http_client_request(struct http_client *c, const struct http_request_opts *o,
-			http_done_fn done, void *arg, struct http_request **out)
+int http_client_request(struct http_client *c, const struct http_request_opts *o, http_done_fn done,
+			void *arg, struct http_request **out)
 {
 	struct http_request *r;
 	int ret;

@@ -50,13 +50,13 @@ struct http_request_opts {
 };
 
 struct http_response {
-	long code;             /* HTTP status of the last response, 0 if none */
-	const char *body;      /* decoded (gzip/deflate/br undone), NUL-terminated */
-	size_t len;            /* bytes of body, without the terminator */
-	const char *url;       /* the last URL after redirects */
-	uint64_t total_us;     /* start to last byte */
-	uint64_t connect_us;   /* start to connected (through the proxy, if any) */
-	const char *error;     /* why status < 0, else "" */
+	long code;           /* HTTP status of the last response, 0 if none */
+	const char *body;    /* decoded (gzip/deflate/br undone), NUL-terminated */
+	size_t len;          /* bytes of body, without the terminator */
+	const char *url;     /* the last URL after redirects */
+	uint64_t total_us;   /* start to last byte */
+	uint64_t connect_us; /* start to connected (through the proxy, if any) */
+	const char *error;   /* why status < 0, else "" */
 };
 
 /* status: 0 when a response came (whatever its code), else -errno:
