@@ -156,14 +156,33 @@ struct config_member {
 	size_t index; /* into proxies or groups for PROXY / GROUP */
 };
 
+/* load-balance "strategy" */
+enum config_lb_strategy {
+	CONFIG_LB_CONSISTENT_HASHING, /* mihomo's default */
+	CONFIG_LB_ROUND_ROBIN,
+	CONFIG_LB_STICKY_SESSIONS, /* routed as consistent-hashing (warned) */
+};
+
+#define CONFIG_GROUP_TEST_URL "https://www.gstatic.com/generate_204"
+
 struct config_group {
 	const char *name;
 	struct conf_pos pos;
 	enum config_group_type type;
 	struct config_member *members;
 	size_t n_members; /* >= 1 */
-	size_t selected;  /* the member traffic goes to: "default-selected"
-			    * if it names a member, else the first */
+	size_t selected;  /* select: the member traffic starts at
+			    * ("default-selected" if it names a member, else
+			    * the first); others: the member before any check */
+	/* Health checks (url-test, fallback, load-balance), mihomo's keys
+	 * and defaults: */
+	const char *url;       /* "url"; default CONFIG_GROUP_TEST_URL */
+	unsigned interval;     /* "interval", seconds; default 300 */
+	unsigned timeout_ms;   /* "timeout"; default 5000 */
+	unsigned tolerance_ms; /* "tolerance" (url-test); default 0 */
+	bool lazy;             /* "lazy": check only a group in use; default true */
+	bool disable_udp;      /* "disable-udp" */
+	enum config_lb_strategy strategy;
 };
 
 enum config_rp_type { CONFIG_RP_FILE, CONFIG_RP_INLINE };

@@ -57,11 +57,18 @@ static int check_rule(struct loader *ld, const struct config_str *line)
 		return loader_add_err(ld, &e);
 	r = check_rule_sets(ld, &spec);
 	if (r == 0) {
+		const struct config_name *ne;
+
 		r = config_resolve_target(ld->cfg, spec.target, &t, msg, sizeof(msg));
 		/* Not said again: a group that failed to load (-EINVAL) or a
 		 * cycle (-ELOOP) was reported where it is written, and a name
 		 * may be missing because its entry failed to load. */
 		if (r == -EINVAL || r == -ELOOP || (r == -ENOENT && ld->names_partial))
+			r = 0;
+		/* A group picks among the members we can use at run time
+		 * (unusable ones are left out, none left routes DIRECT). */
+		else if (r == -ENOTSUP && (ne = config_find_name(ld->cfg->priv_, spec.target)) &&
+			 ne->kind == CONFIG_TARGET_GROUP)
 			r = 0;
 		else if (r < 0)
 			r = loader_fail_at(ld, spec.target_pos, "%s", msg);

@@ -306,11 +306,20 @@ static void test_example(void)
 	T_CHECK(w != NULL);
 	if (w)
 		check_pos(&w->pos, text, "ss\n    server: us");
-	w = find_warning(cfg, "health checks are not implemented; traffic goes to \"jp-https\"");
-	T_CHECK(w != NULL);
-	if (w)
-		check_pos(&w->pos, text, "Auto\n    type: url-test");
-	T_CHECK(find_warning(cfg, "proxy group \"Auto\": \"interval\" is not used") != NULL);
+	/* url-test is health-checked now: its keys are read, no warning */
+	T_CHECK(find_warning(cfg, "health checks") == NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"Auto\": \"interval\" is not used") == NULL);
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		const struct config_group *g = &cfg->groups[i];
+
+		if (strcmp(g->name, "Auto") != 0)
+			continue;
+		T_EQ_INT(g->interval, 300);
+		T_EQ_INT(g->timeout_ms, 5000);
+		T_EQ_INT(g->tolerance_ms, 0);
+		T_CHECK(g->lazy);
+		T_EQ_STR(g->url, "https://www.gstatic.com/generate_204");
+	}
 	T_CHECK(find_warning(cfg, "rule-providers: \"private\": \"interval\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "cipher") == NULL); /* unsupported proxies' keys: silent */
 	for (size_t i = 0; i < cfg->n_warnings; i++) {
@@ -444,8 +453,9 @@ static void test_warnings(void)
 	T_CHECK(find_warning(cfg, "skip-cert-verify is on") == NULL); /* only with tls: true */
 	T_CHECK(find_warning(cfg, "type \"vmess\" is not supported") != NULL);
 	T_CHECK(find_warning(cfg, "uuid") == NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") != NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"g\": \"strategy\" is not used") != NULL);
+	/* load-balance is health-checked and its strategy read */
+	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") == NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"strategy\" is not used") == NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"r\" (relay): proxy chains are not implemented; "
 				  "traffic goes to \"b\" only") != NULL);
 	T_CHECK(find_warning(cfg, "default-selected \"zz\" is not a member; using \"a\"") != NULL);
@@ -486,7 +496,7 @@ static void test_warning_order(void)
 		"  - {name: a, type: socks5, server: h, port: 1, tfo: true}\n"
 		"  - {name: b, type: http, server: h, port: 2, tls: true, skip-cert-verify: true}\n"
 		"proxy-groups:\n"
-		"  - {name: g, type: url-test, proxies: [a], interval: 300}\n"
+		"  - {name: g, type: relay, proxies: [a], icon: x}\n"
 		"allow-lan: true\n";
 	static const int lines[] = { 2, 3, 5, 6, 8, 8, 9 };
 	struct config *cfg = NULL;
@@ -505,9 +515,9 @@ static void test_warning_order(void)
 			 "proxy \"b\": skip-cert-verify is on: the TLS connection to h is NOT "
 			 "authenticated, anyone on the path can read and change it");
 		T_EQ_INT(cfg->warnings[3].pos.col, 58);
-		/* Same line: by column (the group's name, then its "interval"). */
-		T_CHECK(strstr(cfg->warnings[4].msg, "health checks") != NULL);
-		T_CHECK(strstr(cfg->warnings[5].msg, "\"interval\" is not used") != NULL);
+		/* Same line: by column (the group's name, then its "icon"). */
+		T_CHECK(strstr(cfg->warnings[4].msg, "proxy chains") != NULL);
+		T_CHECK(strstr(cfg->warnings[5].msg, "\"icon\" is not used") != NULL);
 		T_CHECK(cfg->warnings[4].pos.col < cfg->warnings[5].pos.col);
 	}
 	config_free(cfg);
@@ -852,8 +862,9 @@ static void test_unknown_keys(void)
 	T_CHECK(find_warning(cfg, "proxy \"b\": \"server\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "proxy \"b\": \"udp\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "zzzzzz") == NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"g\": \"tolerance\" is not used") != NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"g\": \"lazy\" is not used") != NULL);
+	/* health-check keys are read now */
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"tolerance\" is not used") == NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"lazy\" is not used") == NULL);
 	T_CHECK(find_warning(cfg, "rule-providers: \"x\": \"size-limit\" is not used") != NULL);
 	config_free(cfg);
 }

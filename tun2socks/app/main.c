@@ -166,6 +166,8 @@ static int cmd_match(const struct options *cfg)
 	}
 	printf("%s %s:%u\n", cfg->match_udp ? "udp" : "tcp", host, port);
 	printf("  rule:     %s\n", rt.rule);
+	if (rt.group)
+		printf("  group:    %s picks %s\n", rt.group, rt.via);
 	if (rt.action == ROUTE_PROXY)
 		printf("  upstream: %s (%s %s)\n", rt.via, rt.up->proto->name, rt.up->server_str);
 	else if (rt.action == ROUTE_DIRECT && rt.target.atyp == SOCKS5_ATYP_DOMAIN &&
