@@ -72,8 +72,13 @@ static const char *via(struct router_gen *g, const char *name, bool udp, const c
 	static char buf[128];
 	ip_addr_t dst, src;
 	struct route rt;
-	struct route_query q = { .udp = udp, .src = &src, .src_port = 40000, .dst = &dst,
-				 .dst_port = 443, .domain = name, .dst_is_fake = true };
+	struct route_query q = { .udp = udp,
+				 .src = &src,
+				 .src_port = 40000,
+				 .dst = &dst,
+				 .dst_port = 443,
+				 .domain = name,
+				 .dst_is_fake = true };
 
 	ipaddr_aton("198.18.0.1", &src);
 	ipaddr_aton("198.18.0.9", &dst);
@@ -226,7 +231,8 @@ static void test_load_balance(void)
 	}
 	for (int i = 0; i < 3; i++)
 		T_CHECK(counts[i] > 0);
-	T_EQ_STR(via(g, "www.example.lb.test", false, NULL), via(g, "www.example.lb.test", false, NULL));
+	T_EQ_STR(via(g, "www.example.lb.test", false, NULL),
+		 via(g, "www.example.lb.test", false, NULL));
 	{
 		char v1[8], v2[8];
 

@@ -35,6 +35,8 @@
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
 #include "tun2socks/app/machine.h"
+#include "tun2socks/route/health.h"
+#include "tun2socks/upstream/http_client.h"
 
 struct daemon {
 	struct options *cfg;          /* the running settings */
@@ -57,6 +59,8 @@ struct daemon {
 	struct dns_socks *dns_socks; /* --dns-via-proxy */
 	struct dns_intercept *dns;   /* NULL with --dns off */
 	struct machine *machine;     /* auto-route's routes and rules, or NULL */
+	struct http_client *http;    /* HTTP(S) on the loop: health checks */
+	struct health *health;       /* proxy-group health checks, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -196,6 +200,8 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		log_info("reloaded: %zu proxies, %zu rules", rl->gen.conf->n_proxies,
 			 router_gen_rule_count(rl->gen.router));
 		router_ctx_swap(d->router, rl->gen.router);
+		if (d->health)
+			health_set_gen(d->health, rl->gen.router);
 		rl->gen.router = NULL;
 		config_free(d->conf);
 		d->conf = rl->gen.conf;
@@ -581,6 +587,30 @@ static void daemon_on_signal(uv_signal_t *h, int signum)
 	uv_stop(&d->loop);
 }
 
+/* Health checks of the groups (docs/design.md §16); without them groups
+ * still route, by their first member. */
+static void daemon_health_start(struct daemon *d, struct router_gen *g)
+{
+	int r = http_client_create(&d->loop, &d->sock, &d->http);
+
+	if (r == 0)
+		r = health_create(&d->loop, d->http, &d->health);
+	if (r < 0) {
+		log_warn("proxy groups: no health checks: %s", strerror(-r));
+		return;
+	}
+	health_set_gen(d->health, g);
+}
+
+/* Before any uv_walk: they close their own handles. */
+static void daemon_health_stop(struct daemon *d)
+{
+	health_destroy(d->health);
+	d->health = NULL;
+	http_client_destroy(d->http);
+	d->http = NULL;
+}
+
 static void daemon_close_walk(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -786,6 +816,7 @@ int daemon_run(struct options *cfg)
 		r = router_ctx_create(gen, d->resolver, d->procs, &d->router);
 	if (r < 0)
 		goto out_loop;
+	daemon_health_start(d, gen);
 	gen = NULL; /* the router holds it */
 	{
 		struct route_ops ops = router_ctx_ops(d->router);
@@ -866,6 +897,7 @@ int daemon_run(struct options *cfg)
 	flow_tcp_ctx_shutdown(&d->flows);
 	flow_udp_ctx_shutdown(d->udp);
 	daemon_dns_stop(d);
+	daemon_health_stop(d);
 	uv_walk(&d->loop, daemon_close_walk, NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	log_info("stopped: %" PRIu64 " flows (%" PRIu64 " closed, %" PRIu64 " reset, %" PRIu64
@@ -894,6 +926,7 @@ out_dns:
 		daemon_dns_stop(d);
 		flow_udp_ctx_shutdown(d->udp);
 		flow_tcp_ctx_shutdown(&d->flows);
+		daemon_health_stop(d);
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
@@ -905,6 +938,7 @@ out_stack:
 out_flows:
 	flow_tcp_ctx_destroy(&d->flows);
 out_loop:
+	daemon_health_stop(d);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	if (uv_loop_close(&d->loop) == UV_EBUSY) {

@@ -21,6 +21,9 @@
 #include "lwip/init.h"
 #include "tun2socks/route/router.h"
 #include "tun2socks/route/router_gen.h"
+#include "tun2socks/route/group.h"
+#include "tun2socks/route/health.h"
+#include "tun2socks/upstream/http_client.h"
 
 static void print_version(void)
 {
@@ -120,6 +123,63 @@ static int match_split(const char *s, char *host, size_t cap, uint16_t *port)
 	return 0;
 }
 
+static void match_checked(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+/* One round of health checks of g's groups, as the daemon runs them at
+ * start, so that match picks what the daemon would (docs/design.md §16). */
+static void match_check_groups(struct router_gen *g)
+{
+	struct group_table *t = router_gen_groups(g);
+	struct http_client *http = NULL;
+	struct health *h = NULL;
+	struct group_info gi;
+	bool any = false, done = false;
+	uv_loop_t loop;
+
+	for (size_t i = 0; i < group_table_count(t); i++)
+		any |= group_table_info(t, i, &gi) == 0 && gi.interval_s > 0;
+	if (!any || uv_loop_init(&loop) < 0)
+		return;
+	if (http_client_create(&loop, NULL, &http) == 0 && health_create(&loop, http, &h) == 0) {
+		health_set_gen(h, g);
+		if (health_check_now(h, match_checked, &done) == 0)
+			while (!done && uv_run(&loop, UV_RUN_ONCE))
+				;
+	}
+	health_destroy(h);
+	http_client_destroy(http);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+}
+
+/* The group that decided and what its members' checks said. */
+static void match_print_group(struct router_gen *g, const char *name, const char *via)
+{
+	struct group_table *t = router_gen_groups(g);
+	int i = group_table_find(t, name);
+	struct group_info gi;
+	struct group_member_info mi;
+
+	if (i < 0 || group_table_info(t, (size_t)i, &gi) < 0)
+		return;
+	printf("  group:    %s (%s) picks %s\n", name, config_group_type_name(gi.type), via);
+	for (size_t m = 0; m < gi.n_members; m++) {
+		if (group_table_member(t, (size_t)i, m, &mi) < 0)
+			break;
+		if (gi.interval_s == 0)
+			printf("            %s%s\n", mi.name, m == gi.now ? " (selected)" : "");
+		else if (!mi.checked)
+			printf("            %s: not checked\n", mi.name);
+		else if (mi.alive)
+			printf("            %s: %u ms\n", mi.name, mi.delay_ms);
+		else
+			printf("            %s: dead (%s)\n", mi.name, mi.error);
+	}
+}
+
 static int cmd_match(const struct options *cfg)
 {
 	struct generation gen = { 0 };
@@ -160,6 +220,7 @@ static int cmd_match(const struct options *cfg)
 	q.src_port = 40000;
 	q.dst = &dst;
 	q.dst_port = port;
+	match_check_groups(gen.router);
 	if (router_explain(gen.router, &q, pname, ppath, match_resolve, &rt) < 0) {
 		fprintf(stderr, "match: out of memory\n");
 		goto out;
@@ -167,7 +228,7 @@ static int cmd_match(const struct options *cfg)
 	printf("%s %s:%u\n", cfg->match_udp ? "udp" : "tcp", host, port);
 	printf("  rule:     %s\n", rt.rule);
 	if (rt.group)
-		printf("  group:    %s picks %s\n", rt.group, rt.via);
+		match_print_group(gen.router, rt.group, rt.via);
 	if (rt.action == ROUTE_PROXY)
 		printf("  upstream: %s (%s %s)\n", rt.via, rt.up->proto->name, rt.up->server_str);
 	else if (rt.action == ROUTE_DIRECT && rt.target.atyp == SOCKS5_ATYP_DOMAIN &&

@@ -385,7 +385,7 @@ int group_table_pick(struct group_table *t, int target, const struct group_pick 
 {
 	if (t == NULL)
 		return target;
-	return pick_rec(t, target, p, true, 0);
+	return pick_rec(t, target, p, !p->peek, 0);
 }
 
 static bool always_rec(const struct group_table *t, int target,

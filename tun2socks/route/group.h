@@ -52,11 +52,12 @@ int group_table_find(const struct group_table *t, const char *name);
 /* What a flow needs to pick: the load-balance key, the time (for lazy
  * checks) and, for UDP, which leaves can carry it. */
 struct group_pick {
-	const char *domain;   /* or NULL */
-	const uint8_t *addr;  /* the destination address when no domain */
-	size_t addr_len;      /* 4 or 16 */
-	uint64_t now_ms;      /* marks the groups passed through as used */
-	bool udp;             /* a disable-udp group: -EPERM */
+	const char *domain;                   /* or NULL */
+	const uint8_t *addr;                  /* the destination address when no domain */
+	size_t addr_len;                      /* 4 or 16 */
+	uint64_t now_ms;                      /* marks the groups passed through as used */
+	bool udp;                             /* a disable-udp group: -EPERM */
+	bool peek;                            /* move no round-robin cursor (a health check) */
 	bool (*leaf_ok)(void *arg, int leaf); /* NULL: every leaf */
 	void *leaf_arg;
 };
@@ -99,9 +100,9 @@ struct group_info {
 
 struct group_member_info {
 	const char *name;
-	int target;       /* leaf or group target id */
-	bool checked;     /* a check finished */
-	bool alive;       /* true until a check fails */
+	int target;        /* leaf or group target id */
+	bool checked;      /* a check finished */
+	bool alive;        /* true until a check fails */
 	unsigned delay_ms; /* of the last good check */
 	uint64_t checked_ms;
 	const char *error; /* of the last failed check, or "" */
