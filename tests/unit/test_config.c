@@ -320,7 +320,7 @@ static void test_example(void)
 		T_CHECK(g->lazy);
 		T_EQ_STR(g->url, "https://www.gstatic.com/generate_204");
 	}
-	T_CHECK(find_warning(cfg, "rule-providers: \"private\": \"interval\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "rule-providers: \"private\": \"interval\" is not used") == NULL);
 	T_CHECK(find_warning(cfg, "cipher") == NULL); /* unsupported proxies' keys: silent */
 	for (size_t i = 0; i < cfg->n_warnings; i++) {
 		char line[700];
@@ -759,11 +759,10 @@ static void test_group_resolution(void)
 
 static void test_rule_provider_errors(void)
 {
-	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n    url: "
-		   "https://e/x.yaml\n",
-		   3, 11,
-		   "rule-providers: \"x\": only type: file is supported; download the list and "
-		   "point path at it");
+	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n", 2, 3,
+		   "rule-providers: \"x\": type http needs \"url\"");
+	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'ftp://e/x'}\n", 2,
+		   43, "url: expected an http:// or https:// URL");
 	expect_err(
 		"rule-providers:\n  x: {type: file, behavior: domain, format: mrs, path: x.mrs}\n",
 		2, 45, "format mrs (binary) is not supported");
@@ -780,6 +779,45 @@ static void test_rule_provider_errors(void)
 		   "rule-providers: \"x\": expected a mapping, got nothing");
 	expect_err("rule-providers:\n  x: {type: file, behavior: domain, path: a}\n  x: {}\n", 3, 3,
 		   "rule-providers: duplicate key \"x\"");
+}
+
+/* type: http: the download's keys, the default path under the cache
+ * directory, and a note (not an error) while nothing is cached. */
+static void test_rule_provider_http(void)
+{
+	static const char y[] =
+		"proxies:\n  - {name: p, type: socks5, server: h, port: 1}\n"
+		"rule-providers:\n"
+		"  ads: {type: http, behavior: domain, url: 'https://lists.test/ads.yaml',\n"
+		"        interval: 86400, proxy: p, size-limit: 1000}\n"
+		"  mine: {type: http, behavior: domain, format: text, url: 'http://l.test/m',\n"
+		"         path: " T2S_TEST_DATA_DIR "/clash_example.yaml}\n";
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	setenv("T2S_CACHE_DIR", "/nonexistent/t2s-cache", 1);
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	T_EQ_INT(cfg->n_rule_providers, 2);
+	if (cfg->n_rule_providers == 2) {
+		const struct config_rule_provider *a = &cfg->rule_providers[0];
+		const struct config_rule_provider *m = &cfg->rule_providers[1];
+
+		T_EQ_INT(a->type, CONFIG_RP_HTTP);
+		T_EQ_STR(a->remote.url, "https://lists.test/ads.yaml");
+		T_EQ_INT(a->remote.interval, 86400);
+		T_EQ_STR(a->remote.proxy, "p");
+		T_EQ_INT(a->remote.size_limit, 1000);
+		T_CHECK(!a->remote.cached);
+		T_CHECK(strncmp(a->path, "/nonexistent/t2s-cache/rules/ads-", 33) == 0);
+		T_CHECK(m->remote.cached);
+		T_EQ_STR(m->path, T2S_TEST_DATA_DIR "/clash_example.yaml");
+	}
+	T_CHECK(find_warning(cfg, "rule-providers: \"ads\": not downloaded yet") != NULL);
+	T_CHECK(find_warning(cfg, "\"mine\": not downloaded") == NULL);
+	config_free(cfg);
+	unsetenv("T2S_CACHE_DIR");
 }
 
 /* Anchors, aliases and "<<" merges, as Clash configs use them. */
@@ -865,7 +903,7 @@ static void test_unknown_keys(void)
 	/* health-check keys are read now */
 	T_CHECK(find_warning(cfg, "proxy group \"g\": \"tolerance\" is not used") == NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"g\": \"lazy\" is not used") == NULL);
-	T_CHECK(find_warning(cfg, "rule-providers: \"x\": \"size-limit\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "rule-providers: \"x\": \"size-limit\" is not used") == NULL);
 	config_free(cfg);
 }
 
@@ -1230,6 +1268,7 @@ int main(void)
 	T_RUN(test_group_errors);
 	T_RUN(test_group_resolution);
 	T_RUN(test_rule_provider_errors);
+	T_RUN(test_rule_provider_http);
 	T_RUN(test_unknown_keys);
 	T_RUN(test_all_errors);
 	T_RUN(test_no_cascades);

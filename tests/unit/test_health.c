@@ -156,9 +156,10 @@ static void test_bound_and_lazy(void)
 
 	o += (size_t)snprintf(text + o, sizeof(text) - o, "proxies:\n");
 	for (int i = 0; i < 14; i++)
-		o += (size_t)snprintf(text + o, sizeof(text) - o,
-				      "  - {name: p%d, type: socks5, server: 127.0.0.1, port: %d}\n",
-				      i, s_port[2]);
+		o += (size_t)snprintf(
+			text + o, sizeof(text) - o,
+			"  - {name: p%d, type: socks5, server: 127.0.0.1, port: %d}\n", i,
+			s_port[2]);
 	o += (size_t)snprintf(text + o, sizeof(text) - o,
 			      "proxy-groups:\n"
 			      "  - {name: Slow, type: fallback, lazy: false, interval: 3600,\n"

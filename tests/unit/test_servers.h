@@ -16,7 +16,8 @@
 /* A loopback TCP port nobody listens on (at the time of the call). */
 static int ts_free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
 
@@ -44,7 +45,8 @@ static pid_t ts_spawn(char *const argv[], int out_fd)
 /* 0 once something accepts on 127.0.0.1:port (up to 6 s), else -1. */
 static int ts_wait_listening(int port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 
 	sa.sin_port = htons((uint16_t)port);
 	for (int i = 0; i < 300; i++) {

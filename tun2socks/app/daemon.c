@@ -35,6 +35,7 @@
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
 #include "tun2socks/app/machine.h"
+#include "tun2socks/app/providers.h"
 #include "tun2socks/route/health.h"
 #include "tun2socks/upstream/http_client.h"
 
@@ -61,6 +62,7 @@ struct daemon {
 	struct machine *machine;     /* auto-route's routes and rules, or NULL */
 	struct http_client *http;    /* HTTP(S) on the loop: health checks */
 	struct health *health;       /* proxy-group health checks, or NULL */
+	struct providers *providers; /* http rule/proxy providers, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -202,6 +204,9 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		router_ctx_swap(d->router, rl->gen.router);
 		if (d->health)
 			health_set_gen(d->health, rl->gen.router);
+		if (d->providers &&
+		    providers_update(d->providers, rl->gen.conf, rl->gen.router) < 0)
+			log_warn("providers: out of memory: downloads stop");
 		rl->gen.router = NULL;
 		config_free(d->conf);
 		d->conf = rl->gen.conf;
@@ -587,16 +592,36 @@ static void daemon_on_signal(uv_signal_t *h, int signum)
 	uv_stop(&d->loop);
 }
 
-/* Health checks of the groups (docs/design.md §16); without them groups
- * still route, by their first member. */
+/* A provider's copy changed (docs/design.md §17): load it as SIGHUP
+ * would, on a worker thread. */
+static void daemon_providers_changed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->stopping)
+		return;
+	if (d->reload)
+		d->reload_again = true;
+	else
+		daemon_reload_start(d);
+}
+
+/* Health checks of the groups (docs/design.md §16) and provider
+ * downloads (§17); without them groups still route by their first member
+ * and providers by their cached copies. */
 static void daemon_health_start(struct daemon *d, struct router_gen *g)
 {
 	int r = http_client_create(&d->loop, &d->sock, &d->http);
 
 	if (r == 0)
 		r = health_create(&d->loop, d->http, &d->health);
+	if (r == 0)
+		r = providers_create(&d->loop, d->http, daemon_providers_changed, d, &d->providers);
+	if (r == 0)
+		r = providers_update(d->providers, d->conf, g);
 	if (r < 0) {
-		log_warn("proxy groups: no health checks: %s", strerror(-r));
+		log_warn("proxy groups and providers: no health checks or downloads: %s",
+			 strerror(-r));
 		return;
 	}
 	health_set_gen(d->health, g);
@@ -605,6 +630,8 @@ static void daemon_health_start(struct daemon *d, struct router_gen *g)
 /* Before any uv_walk: they close their own handles. */
 static void daemon_health_stop(struct daemon *d)
 {
+	providers_destroy(d->providers);
+	d->providers = NULL;
 	health_destroy(d->health);
 	d->health = NULL;
 	http_client_destroy(d->http);

@@ -22,6 +22,7 @@
 #include "tun2socks/route/router.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/route/group.h"
+#include "tun2socks/app/providers.h"
 #include "tun2socks/route/health.h"
 #include "tun2socks/upstream/http_client.h"
 
@@ -55,11 +56,70 @@ static int load_all(const struct options *cfg, struct generation *g)
 	return r;
 }
 
+struct fetch_wait {
+	bool done;
+	size_t failed;
+};
+
+static void check_fetched(void *arg, size_t failed)
+{
+	struct fetch_wait *w = arg;
+
+	w->done = true;
+	w->failed = failed;
+}
+
+/* check --fetch: downloads every http provider of gen into its cache,
+ * validated as the daemon does (docs/design.md §17). 0, or -EIO when one
+ * failed (each said why). */
+static int check_fetch(struct generation *gen)
+{
+	struct http_client *http = NULL;
+	struct providers *p = NULL;
+	struct fetch_wait w = { 0 };
+	uv_loop_t loop;
+	int r;
+
+	if (gen->conf == NULL)
+		return 0;
+	r = uv_loop_init(&loop);
+	if (r < 0)
+		return r;
+	r = http_client_create(&loop, NULL, &http);
+	if (r == 0)
+		r = providers_create(&loop, http, NULL, NULL, &p);
+	if (r == 0)
+		r = providers_update(p, gen->conf, gen->router);
+	if (r == 0)
+		r = providers_fetch_now(p, check_fetched, &w);
+	while (r == 0 && !w.done && uv_run(&loop, UV_RUN_ONCE))
+		;
+	providers_destroy(p);
+	http_client_destroy(http);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	if (r == 0 && w.failed > 0)
+		r = -EIO;
+	return r;
+}
+
 static int cmd_check(const struct options *cfg)
 {
 	struct generation gen;
 	const struct config *conf;
 	int r = load_all(cfg, &gen);
+
+	/* Download, then load again: the check covers what was fetched. */
+	if (r == 0 && cfg->check_fetch) {
+		r = check_fetch(&gen);
+		generation_free(&gen);
+		if (r < 0) {
+			fprintf(stderr, "%s: some providers could not be downloaded\n",
+				cfg->config_path);
+			return 1;
+		}
+		r = load_all(cfg, &gen);
+	}
 
 	conf = gen.conf;
 	if (r == 0)

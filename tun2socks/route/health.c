@@ -253,13 +253,11 @@ static void health_cancel_all(struct health *h)
 {
 	struct list_node *n, *tmp;
 
-	list_for_each_safe(n, tmp, &h->queued)
-	{
+	list_for_each_safe(n, tmp, &h->queued) {
 		list_remove(n);
 		free(list_entry(n, struct health_check, link));
 	}
-	list_for_each_safe(n, tmp, &h->running)
-	{
+	list_for_each_safe(n, tmp, &h->running) {
 		struct health_check *c = list_entry(n, struct health_check, link);
 
 		http_request_cancel(c->req);

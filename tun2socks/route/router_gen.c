@@ -193,7 +193,12 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 			rp->format == CONFIG_RP_TEXT ? RULESET_TEXT : RULESET_YAML;
 		int r;
 
-		if (rp->type == CONFIG_RP_FILE) {
+		if (rp->type == CONFIG_RP_HTTP && !rp->remote.cached) {
+			/* Not downloaded yet (the loader said so): empty until
+			 * the fetch reloads the config. */
+			r = ruleset_load_buffer(rp->name, beh, RULESET_TEXT, cfg->file, "", 0,
+						&b->sets[b->n_sets], err);
+		} else if (rp->type != CONFIG_RP_INLINE) {
 			r = ruleset_load_file(rp->name, beh, fmt, rp->path, &rp->path_pos,
 					      &b->sets[b->n_sets], err);
 		} else {
@@ -446,4 +451,24 @@ int router_gen_check_via(const struct router_gen *g, int leaf, struct router_che
 	out->ca_file = u->check_ca;
 	out->insecure = u->check_insecure;
 	return 0;
+}
+
+int router_gen_name_via(const struct router_gen *g, const char *name, struct router_check_via *out)
+{
+	struct group_pick pk = { .peek = true };
+	int gi, leaf;
+
+	memset(out, 0, sizeof(*out));
+	if (name == NULL || strcmp(name, "DIRECT") == 0)
+		return router_gen_check_via(g, ROUTER_T_DIRECT, out);
+	if (strcmp(name, "REJECT") == 0)
+		return router_gen_check_via(g, ROUTER_T_REJECT, out);
+	for (size_t i = 0; i < g->n_ups; i++)
+		if (strcmp(g->ups[i].name, name) == 0)
+			return router_gen_check_via(g, ROUTER_T_PROXY0 + (int)i, out);
+	gi = group_table_find(g->groups, name);
+	if (gi < 0)
+		return -ENOENT;
+	leaf = group_table_pick(g->groups, g->group_base + gi, &pk);
+	return router_gen_check_via(g, leaf < 0 ? ROUTER_T_DIRECT : leaf, out);
 }

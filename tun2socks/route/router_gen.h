@@ -57,6 +57,11 @@ struct router_check_via {
 };
 int router_gen_check_via(const struct router_gen *g, int leaf, struct router_check_via *out);
 
+/* The same for a name as a config writes it (a provider's `proxy`):
+ * DIRECT (or NULL), a proxy, or a group through what it picks now.
+ * 0 or -ENOENT. */
+int router_gen_name_via(const struct router_gen *g, const char *name, struct router_check_via *out);
+
 /* The server addresses of its proxies (the config's and the default
  * upstream; redirects are DIRECT), at most max into out, for auto-route to
  * keep out of the TUN. Returns how many. */
