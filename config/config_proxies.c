@@ -135,21 +135,26 @@ static const char *const proxy_mihomo[] = {
 	"xudp",
 };
 
-static const char *const group_ours[] = { "name",
-					  "type",
-					  "proxies",
-					  "default-selected",
-					  "use",
-					  "include-all",
-					  "include-all-proxies",
-					  "include-all-providers" };
+static const char *const group_ours[] = {
+	"name",
+	"type",
+	"proxies",
+	"default-selected",
+	"use",
+	"include-all",
+	"include-all-proxies",
+	"include-all-providers",
+	"url",
+	"interval",
+	"tolerance",
+	"lazy",
+	"timeout",
+	"disable-udp",
+	"strategy",
+};
 static const char *const group_mihomo[] = {
-	"url",          "interval",        "tolerance",
-	"lazy",         "timeout",         "max-failed-times",
-	"disable-udp",  "filter",          "exclude-filter",
-	"exclude-type", "expected-status", "hidden",
-	"icon",         "strategy",        "interface-name",
-	"routing-mark",
+	"max-failed-times", "filter", "exclude-filter", "exclude-type", "expected-status",
+	"hidden",           "icon",   "interface-name", "routing-mark",
 };
 
 static const struct loader_keys proxy_net_keys = LOADER_KEYS(proxy_net_ours, proxy_mihomo);
@@ -600,6 +605,40 @@ static int group_key(struct loader *ld, struct config_group *g, const struct loa
 		*gk->selected_pos = loader_node_pos(ld, e->val);
 		return loader_get_str(ld, e->val, w, gk->selected);
 	}
+	if (!strcmp(k, "url"))
+		return loader_get_nonempty(ld, e->val, w, &g->url);
+	if (!strcmp(k, "interval") || !strcmp(k, "timeout") || !strcmp(k, "tolerance")) {
+		unsigned long long v;
+
+		r = loader_get_uint(ld, e->val, w, 0, 86400000, &v);
+		if (r < 0)
+			return r;
+		if (k[0] == 'i')
+			g->interval = v ? (unsigned)v : g->interval;
+		else if (k[1] == 'i')
+			g->timeout_ms = v ? (unsigned)v : g->timeout_ms;
+		else
+			g->tolerance_ms = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(k, "lazy"))
+		return loader_get_bool(ld, e->val, w, &g->lazy);
+	if (!strcmp(k, "disable-udp"))
+		return loader_get_bool(ld, e->val, w, &g->disable_udp);
+	if (!strcmp(k, "strategy")) {
+		static const char *const st[] = { "consistent-hashing", "round-robin",
+						  "sticky-sessions" };
+		int v = 0;
+
+		r = loader_get_enum(ld, e->val, w, st, 3,
+				    "consistent-hashing, round-robin or sticky-sessions", &v);
+		g->strategy = (enum config_lb_strategy)v;
+		if (r == 0 && g->strategy == CONFIG_LB_STICKY_SESSIONS)
+			r = loader_warn_at(ld, loader_node_pos(ld, e->val),
+					   "%s: sticky-sessions is routed as consistent-hashing",
+					   w);
+		return r;
+	}
 	if (!strcmp(k, "use")) {
 		gk->uses_providers = true;
 		return loader_warn_at(ld, loader_node_pos(ld, e->key),
@@ -641,6 +680,10 @@ static int load_group(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 	if (r < 0)
 		goto out;
 	g->type = (enum config_group_type)type;
+	g->url = CONFIG_GROUP_TEST_URL;
+	g->interval = 300;
+	g->timeout_ms = 5000;
+	g->lazy = true;
 	for (size_t i = 0; r == 0 && i < count; i++)
 		r = loader_recover(ld, group_key(ld, g, &e[i], what, &gk));
 	r = loader_errors_since(ld, before, r);
@@ -809,7 +852,7 @@ out:
 	return r;
 }
 
-/* Strategies we do not implement: where their traffic goes instead. */
+/* Group types we do not implement: where their traffic goes instead. */
 static int warn_strategies(struct loader *ld)
 {
 	char q[80], q2[80];
@@ -820,14 +863,17 @@ static int warn_strategies(struct loader *ld)
 
 		if (g->n_members == 0)
 			continue;
-		if (g->type == CONFIG_GROUP_URL_TEST || g->type == CONFIG_GROUP_FALLBACK ||
-		    g->type == CONFIG_GROUP_LOAD_BALANCE)
+		bool usable = false;
+
+		for (size_t j = 0; j < g->n_members; j++)
+			usable |= g->members[j].kind != CONFIG_TARGET_PROXY ||
+				  ld->cfg->proxies[g->members[j].index].type !=
+					  CONFIG_PROXY_UNSUPPORTED;
+		if (!usable)
 			r = loader_warn_at(ld, g->pos,
-					   "proxy group %s (%s): health checks are not "
-					   "implemented; traffic goes to %s",
-					   config_quote(q, g->name),
-					   config_group_type_name(g->type),
-					   config_quote(q2, g->members[g->selected].name));
+					   "proxy group %s: no member tun2socks can use (all of "
+					   "types it does not speak); it routes DIRECT",
+					   config_quote(q, g->name));
 		else if (g->type == CONFIG_GROUP_RELAY)
 			r = loader_warn_at(ld, g->pos,
 					   "proxy group %s (relay): proxy chains are not "

@@ -30,18 +30,17 @@
 			abort(); \
 	} while (0)
 
-static const char conf_yaml[] =
-	"mode: rule\n"
-	"proxies:\n"
-	"  - { name: a, type: socks5, server: 192.0.2.1, port: 1080 }\n"
-	"  - { name: \"b c\", type: http, server: 192.0.2.2, port: 8080 }\n"
-	"proxy-groups:\n"
-	"  - { name: g, type: select, proxies: [a, \"b c\", DIRECT] }\n"
-	"rules:\n"
-	"  - DOMAIN-SUFFIX,example.test,g\n"
-	"  - AND,((DST-PORT,443),(NETWORK,tcp)),a\n"
-	"  - IP-CIDR,192.0.2.0/24,DIRECT,no-resolve\n"
-	"  - MATCH,REJECT\n";
+static const char conf_yaml[] = "mode: rule\n"
+				"proxies:\n"
+				"  - { name: a, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+				"  - { name: \"b c\", type: http, server: 192.0.2.2, port: 8080 }\n"
+				"proxy-groups:\n"
+				"  - { name: g, type: select, proxies: [a, \"b c\", DIRECT] }\n"
+				"rules:\n"
+				"  - DOMAIN-SUFFIX,example.test,g\n"
+				"  - AND,((DST-PORT,443),(NETWORK,tcp)),a\n"
+				"  - IP-CIDR,192.0.2.0/24,DIRECT,no-resolve\n"
+				"  - MATCH,REJECT\n";
 
 struct harness {
 	struct config *cfg;
@@ -178,7 +177,7 @@ static void check_json(const char *s, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct harness h;
-	static const enum api_method methods[] = { API_GET, API_PUT,	 API_PATCH, API_POST,
+	static const enum api_method methods[] = { API_GET,    API_PUT,     API_PATCH, API_POST,
 						   API_DELETE, API_OPTIONS, API_OTHER };
 	const struct api_backend be = {
 		.ctx = &h,
@@ -201,8 +200,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int waits, r;
 
 	if (h.cfg == NULL) {
-		CHECK(config_load_buf(conf_yaml, sizeof(conf_yaml) - 1, "fuzz.yaml", &h.cfg, NULL) ==
-		      0);
+		CHECK(config_load_buf(conf_yaml, sizeof(conf_yaml) - 1, "fuzz.yaml", &h.cfg,
+				      NULL) == 0);
 		h.level = LOG_INFO;
 	}
 	if (size < 1 || size > 8192)
@@ -229,7 +228,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = api_handle(&be, &req, NULL, &resp);
 	CHECK(r == 0);
 	switch (resp.status) {
-	case 200: case 204: case 400: case 403: case 404: case 405: case 409: case 500:
+	case 200:
+	case 204:
+	case 400:
+	case 403:
+	case 404:
+	case 405:
+	case 409:
+	case 500:
 		break;
 	case 0:
 		CHECK(resp.wait);

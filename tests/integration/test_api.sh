@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Clash control API (docs/design.md §15) against a running daemon in
+# The Clash control API (docs/design.md §20) against a running daemon in
 # the namespaces: every endpoint, its authentication, CORS, the streams
 # over WebSocket (python3-websockets) and chunked HTTP, a client that never
 # reads, and 1000 connections listed and closed.

@@ -7,7 +7,7 @@
  * WebSocket) is a queue of messages filled by the once-a-second timer or
  * the log tap and drained one message per writeable callback; lws sends
  * nothing else meanwhile, so a client that stops reading only grows its
- * queue, and at API_CLIENT_QUEUE_MAX it is dropped (docs/design.md §15).
+ * queue, and at API_CLIENT_QUEUE_MAX it is dropped (docs/design.md §20).
  */
 #define _GNU_SOURCE
 #include <libwebsockets.h>

@@ -1,4 +1,4 @@
-/* api: the Clash control API's server (docs/design.md §15): HTTP and
+/* api: the Clash control API's server (docs/design.md §20): HTTP and
  * WebSocket by libwebsockets on the daemon's libuv loop, authentication
  * (Bearer secret, ?token= for WebSocket), CORS, limits, and the streams
  * (/traffic, /memory, /logs, /connections). Requests are answered by

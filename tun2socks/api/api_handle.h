@@ -1,5 +1,5 @@
 /* api_handle: the Clash control API's requests, answered (docs/design.md
- * §15). Buffer in, buffer out: a parsed request (method, path, query,
+ * §20). Buffer in, buffer out: a parsed request (method, path, query,
  * body) becomes a status and a JSON body, or the start of a stream, or a
  * wait for the daemon (reload, DNS). What the daemon holds (flows, mode,
  * config, reload) comes through struct api_backend; this file opens no

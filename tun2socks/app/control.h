@@ -1,4 +1,4 @@
-/* control: the daemon's side of the control API (docs/design.md §15):
+/* control: the daemon's side of the control API (docs/design.md §20):
  * where it listens (the config's external-controller keys, --controller),
  * and the struct api_backend over the daemon's flows, router, resolver
  * and config. The daemon supplies what only it can do (reload, the log

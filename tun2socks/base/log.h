@@ -17,7 +17,7 @@ void log_write(enum log_level level, const char *fmt, ...) __attribute__((format
 
 /* A second sink, part of the log sink: every line written (without its
  * time and level prefix) also goes to fn, on the thread that logged; fn
- * must not log. The control API's /logs stream (docs/design.md §15).
+ * must not log. The control API's /logs stream (docs/design.md §20).
  * NULL removes it. */
 typedef void (*log_tap_fn)(void *arg, enum log_level level, const char *msg);
 void log_set_tap(log_tap_fn fn, void *arg);

@@ -1,5 +1,5 @@
 /* flow_info: what a live TCP flow or UDP session looks like from outside
- * (the control API's connection list, docs/design.md §15). Filled on
+ * (the control API's connection list, docs/design.md §20). Filled on
  * demand by flow_tcp_foreach / flow_udp_foreach from the flows' own
  * fields, so keeping it costs the data path nothing when nobody asks. */
 #ifndef T2S_FLOW_INFO_H

@@ -11,8 +11,8 @@
 
 /* Target ids given to the rule engine: ROUTER_T_DIRECT, _REJECT, _DROP,
  * _DEFAULT_UP (the --proxy upstream), then ROUTER_T_PROXY0 + i for the
- * config's proxies[i] (groups are resolved to one of those by the
- * config). */
+ * config's proxies[i], then group_base + j for the config's groups[j]
+ * (picked at flow time, route/group.h). */
 enum {
 	ROUTER_T_DIRECT = 0,
 	ROUTER_T_REJECT,
@@ -28,6 +28,10 @@ struct router_up {
 	bool redirect;
 	struct upstream_cfg cfg; /* proxies */
 	struct socks5_addr to;   /* redirect target (port included) */
+	/* A health check through it (router_gen.h router_check_via). */
+	char *check_proxy; /* curl proxy URL, NULL: cannot be checked */
+	char *check_user, *check_pass, *check_ca;
+	bool check_insecure;
 };
 
 struct router_gen {
@@ -42,6 +46,18 @@ struct router_gen {
 	size_t n_ups;
 	bool has_default_up;
 	struct upstream_cfg default_up;
+	/* Proxy groups: what they pick changes at run time (on the loop
+	 * thread only); everything else here is immutable. */
+	struct group_table *groups;
+	int group_base;
 };
+
+/* Whether leaf target id t can carry UDP. */
+static inline bool router_gen_leaf_udp(const struct router_gen *g, int t)
+{
+	if (t >= ROUTER_T_PROXY0 && t < g->group_base)
+		return g->ups[t - ROUTER_T_PROXY0].usable && !g->ups[t - ROUTER_T_PROXY0].no_udp;
+	return t != ROUTER_T_DEFAULT_UP || g->has_default_up;
+}
 
 #endif
