@@ -14,7 +14,12 @@
 #                           target is reached through the proxy), rule restores them
 #   api_reload              PUT /configs {path} loads a file beside the config;
 #                           one elsewhere is refused (403)
-#   api_rules_proxies       /rules, /proxies, /proxies/{name} in mihomo's shapes
+#   api_rules_proxies       /rules, /proxies, /proxies/{name}, /providers/* in
+#                           mihomo's shapes
+#   api_select              PUT /proxies/{group} switches a select group (new flows
+#                           follow), refuses a non-select group and unknown names
+#   api_delay               /proxies/{name}/delay and /group/{name}/delay time a real
+#                           request through the proxy; the result shows in history
 #   api_dns_query           /dns/query answers through the daemon's resolver
 #   api_streams             /traffic, /memory, /logs, /connections over WebSocket;
 #                           /traffic over chunked HTTP
@@ -28,7 +33,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
-api_rules_proxies api_dns_query api_streams api_connections_close api_many_connections
+api_rules_proxies api_select api_delay api_dns_query api_streams api_connections_close api_many_connections
 api_slow_reader"
 # python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
 WSPY=/usr/bin/python3
@@ -48,10 +53,15 @@ external-controller-cors:
   allow-private-network: true
 proxies:
   - { name: dante, type: socks5, server: $S_IP, port: $SOCKS_PORT }
+  - { name: dante2, type: socks5, server: $S_IP, port: $SOCKS_PORT }
 proxy-groups:
-  - { name: grp, type: select, proxies: [dante, DIRECT] }
+  - { name: grp, type: select, proxies: [dante, dante2, DIRECT] }
+  - { name: auto, type: url-test, proxies: [dante, dante2], url: "http://$T4/health", interval: 300 }
+rule-providers:
+  blk: { type: inline, behavior: domain, payload: ['+.blocked.test'] }
 rules:
 $2
+  - RULE-SET,blk,REJECT
   - IP-CIDR6,$T6/128,REJECT
   - IP-CIDR,$T4/32,grp
   - MATCH,DIRECT
@@ -193,7 +203,7 @@ n1=$(api -H "$H" "http://$API/rules" | jq_py 'print(len(d["rules"]))')
 r2=$(code -H "$H" -X PUT -d '{"path":"/etc/passwd"}' "http://$API/configs")
 r3=$(code -H "$H" -X PUT -d "{\"path\":\"$CONF\"}" "http://$API/configs")
 n2=$(api -H "$H" "http://$API/rules" | jq_py 'print(len(d["rules"]))')
-if [[ $r1 == 204 && $n1 == 5 && $r2 == 403 && $r3 == 204 && $n2 == 4 ]]; then
+if [[ $r1 == 204 && $n1 == 6 && $r2 == 403 && $r3 == 204 && $n2 == 5 ]]; then
 	pass api_reload
 else
 	fail api_reload "second=$r1 rules=$n1 passwd=$r2 back=$r3 rules=$n2"
@@ -204,11 +214,41 @@ rules=$(api -H "$H" "http://$API/rules" | jq_py 'print(";".join("%s|%s|%s" % (r[
 px=$(api -H "$H" "http://$API/proxies" | jq_py 'p=d["proxies"]; print(p["dante"]["type"], p["grp"]["type"], p["grp"]["now"], ",".join(p["grp"]["all"]), p["GLOBAL"]["type"], "DIRECT" in p)')
 one=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["name"], d["now"])')
 c404=$(code -H "$H" "http://$API/proxies/none")
-if [[ $rules == "DomainSuffix|example.test|grp;IPCIDR|$T6/128|REJECT;IPCIDR|$T4/32|grp;Match||DIRECT" &&
-	$px == "Socks5 Selector dante dante,DIRECT Selector True" && $one == "grp dante" && $c404 == 404 ]]; then
+prov=$(api -H "$H" "http://$API/providers/rules" | jq_py 'p=d["providers"]["blk"]; print(p["vehicleType"], p["behavior"], p["ruleCount"])')
+pprov=$(api -H "$H" "http://$API/providers/proxies" | jq_py 'print(",".join(x["name"] for x in d["providers"]["default"]["proxies"]))')
+if [[ $rules == "DomainSuffix|example.test|grp;RuleSet|blk|REJECT;IPCIDR|$T6/128|REJECT;IPCIDR|$T4/32|grp;Match||DIRECT" &&
+	$px == "Socks5 Selector dante dante,dante2,DIRECT Selector True" && $one == "grp dante" && $c404 == 404 &&
+	$prov == "Inline Domain 1" && $pprov == "dante,dante2" ]]; then
 	pass api_rules_proxies
 else
-	fail api_rules_proxies "rules=[$rules] proxies=[$px] one=[$one] none=$c404"
+	fail api_rules_proxies "rules=[$rules] proxies=[$px] one=[$one] none=$c404 providers=[$prov] [$pprov]"
+fi
+
+# ---- groups: select, delay ---------------------------------------------------------------------
+s1=$(code -H "$H" -X PUT -d '{"name":"dante2"}' "http://$API/proxies/grp")
+now=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["now"])')
+s2=$(code -H "$H" -X PUT -d '{"name":"nobody"}' "http://$API/proxies/grp")
+s3=$(code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/auto")
+s4=$(code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/nogroup")
+fetch_check "http://$T4/1k" "$SHA_1K"
+viasel=$?
+via2=$(grep -cE "flow#[0-9]+ closed .*-> $T4:80 via dante2 " "$DAEMON_LOG")
+if [[ $s1 == 204 && $now == dante2 && $s2 == 400 && $s3 == 400 && $s4 == 404 ]] && ((viasel == 0 && via2 >= 1)); then
+	pass api_select
+else
+	fail api_select "put=$s1 now=$now bad-member=$s2 not-select=$s3 no-group=$s4 fetch=$viasel flows-via-dante2=$via2"
+fi
+code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/grp" >/dev/null
+d1=$(api -H "$H" "http://$API/proxies/dante/delay?url=http://$T4/health&timeout=5000")
+d1v=$(jq_py 'print(d["delay"] > 0)' <<<"$d1" 2>/dev/null)
+d2=$(code -H "$H" "http://$API/proxies/dante/delay?url=http://192.0.2.1:9/&timeout=2000")
+d3=$(code -H "$H" "http://$API/proxies/dante/delay?timeout=2000")
+gd=$(api -H "$H" "http://$API/group/auto/delay?url=http://$T4/health&timeout=5000" | jq_py 'print(",".join(sorted(k for k, v in d.items() if v > 0)))')
+hist=$(api -H "$H" "http://$API/proxies/dante2" | jq_py 'print(len(d["history"]), d["alive"])')
+if [[ $d1v == True && ( $d2 == 503 || $d2 == 504 ) && $d3 == 400 && $gd == dante,dante2 && $hist == "1 True" ]]; then
+	pass api_delay
+else
+	fail api_delay "proxy=[$d1] unreachable=$d2 no-url=$d3 group=[$gd] history=[$hist]"
 fi
 
 # ---- DNS ----------------------------------------------------------------------------------------

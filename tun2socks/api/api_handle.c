@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "tun2socks/route/group.h"
 #include "tun2socks/base/addr.h"
 #include "tun2socks/upstream/socks5.h"
 
@@ -547,34 +548,86 @@ static const char *const group_type_names[] = {
 	[CONFIG_GROUP_RELAY] = "Relay",
 };
 
-static json_t *api_leaf(const char *name, const char *type, bool udp)
+/* A member's last check as mihomo's history: [{time, delay}] (delay 0:
+ * it failed), [] when never checked. */
+static json_t *api_history(const struct group_member_info *mi)
 {
-	return json_pack("{s:s, s:s, s:b, s:b, s:[], s:{}}", "name", name, "type", type, "udp", udp,
-			 "alive", true, "history", "extra");
+	json_t *h = json_array();
+	char t[40];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (h == NULL || mi == NULL || !mi->checked)
+		return h;
+	gmtime_r(&now, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_array_append_new(
+		h, json_pack("{s:s, s:i}", "time", t, "delay", mi->alive ? (int)mi->delay_ms : 0));
+	return h;
 }
 
-static json_t *api_proxy_json(const struct config_proxy *p)
+/* The newest check of `name` as a member of any group: false if none. */
+static bool api_checked(struct group_table *t, const char *name, struct group_member_info *out)
 {
-	const char *t = p->type == CONFIG_PROXY_SOCKS5     ? "Socks5"
-			: p->type == CONFIG_PROXY_HTTP     ? "Http"
-			: p->type == CONFIG_PROXY_REDIRECT ? "Direct"
-							   : "Compatible";
+	bool found = false;
 
-	return api_leaf(p->name, t, p->udp);
+	for (size_t g = 0; t && g < group_table_count(t); g++) {
+		struct group_info gi;
+
+		if (group_table_info(t, g, &gi) < 0)
+			continue;
+		for (size_t m = 0; m < gi.n_members; m++) {
+			struct group_member_info mi;
+
+			if (group_table_member(t, g, m, &mi) == 0 && mi.checked &&
+			    !strcmp(mi.name, name) && (!found || mi.checked_ms > out->checked_ms)) {
+				*out = mi;
+				found = true;
+			}
+		}
+	}
+	return found;
 }
 
-static json_t *api_group_json(const struct config_group *g)
+static json_t *api_leaf(struct group_table *t, const char *name, const char *type, bool udp)
+{
+	struct group_member_info mi;
+	bool c = api_checked(t, name, &mi);
+
+	return json_pack("{s:s, s:s, s:b, s:b, s:o, s:{}}", "name", name, "type", type, "udp", udp,
+			 "alive", c ? mi.alive : true, "history", api_history(c ? &mi : NULL),
+			 "extra");
+}
+
+static json_t *api_proxy_json(struct group_table *t, const struct config_proxy *p)
+{
+	const char *ty = p->type == CONFIG_PROXY_SOCKS5     ? "Socks5"
+			 : p->type == CONFIG_PROXY_HTTP     ? "Http"
+			 : p->type == CONFIG_PROXY_REDIRECT ? "Direct"
+							    : "Compatible";
+
+	return api_leaf(t, p->name, ty, p->udp);
+}
+
+static json_t *api_group_json(struct group_table *t, const struct config_group *g)
 {
 	json_t *all = json_array();
+	const char *now = g->members[g->selected].name;
+	struct group_info gi;
+	struct group_member_info nowi;
+	int gx = t ? group_table_find(t, g->name) : -ENOENT;
 
 	for (size_t i = 0; all && i < g->n_members; i++)
 		json_array_append_new(all, json_string(g->members[i].name));
-	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:[], s:{}}", "name", g->name, "type",
-			 group_type_names[g->type], "now", g->members[g->selected].name, "all", all,
-			 "udp", true, "alive", true, "history", "extra");
+	if (gx >= 0 && group_table_info(t, (size_t)gx, &gi) == 0 && gi.now < gi.n_members &&
+	    group_table_member(t, (size_t)gx, gi.now, &nowi) == 0)
+		now = nowi.name;
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:o, s:{}}", "name", g->name, "type",
+			 group_type_names[g->type], "now", now, "all", all, "udp", true, "alive",
+			 true, "history", json_array(), "extra");
 }
 
-static json_t *api_proxies_doc(const struct config *cfg)
+static json_t *api_proxies_doc(const struct config *cfg, struct group_table *t)
 {
 	json_t *m = json_object(), *all = json_array();
 
@@ -583,17 +636,17 @@ static json_t *api_proxies_doc(const struct config *cfg)
 		json_decref(all);
 		return NULL;
 	}
-	json_object_set_new(m, "DIRECT", api_leaf("DIRECT", "Direct", true));
-	json_object_set_new(m, "REJECT", api_leaf("REJECT", "Reject", true));
-	json_object_set_new(m, "REJECT-DROP", api_leaf("REJECT-DROP", "RejectDrop", true));
+	json_object_set_new(m, "DIRECT", api_leaf(t, "DIRECT", "Direct", true));
+	json_object_set_new(m, "REJECT", api_leaf(t, "REJECT", "Reject", true));
+	json_object_set_new(m, "REJECT-DROP", api_leaf(t, "REJECT-DROP", "RejectDrop", true));
 	json_array_append_new(all, json_string("DIRECT"));
 	json_array_append_new(all, json_string("REJECT"));
 	for (size_t i = 0; cfg && i < cfg->n_proxies; i++) {
-		json_object_set_new(m, cfg->proxies[i].name, api_proxy_json(&cfg->proxies[i]));
+		json_object_set_new(m, cfg->proxies[i].name, api_proxy_json(t, &cfg->proxies[i]));
 		json_array_append_new(all, json_string(cfg->proxies[i].name));
 	}
 	for (size_t i = 0; cfg && i < cfg->n_groups; i++) {
-		json_object_set_new(m, cfg->groups[i].name, api_group_json(&cfg->groups[i]));
+		json_object_set_new(m, cfg->groups[i].name, api_group_json(t, &cfg->groups[i]));
 		json_array_append_new(all, json_string(cfg->groups[i].name));
 	}
 	/* mihomo's GLOBAL selector, which dashboards expect. */
@@ -605,23 +658,90 @@ static json_t *api_proxies_doc(const struct config *cfg)
 	return m;
 }
 
-static int api_proxies(const struct api_backend *be, const struct api_req *req, const char *rest,
-		       struct api_resp *resp)
+static int api_delay(const struct api_backend *be, const struct api_req *req, const char *name,
+		     bool group, struct api_wait *w, struct api_resp *resp)
 {
-	json_t *doc, *one;
+	char url[1024], tmo[16];
+	unsigned long ms;
+	int r;
 
 	if (req->method != API_GET)
 		return api_status(resp, 405, "method not allowed");
-	doc = api_proxies_doc(be->config(be->ctx));
-	if (doc == NULL)
-		return -ENOMEM;
-	if (*rest == '\0')
-		return api_json(resp, json_pack("{s:o}", "proxies", doc));
-	if (*rest != '/' || strchr(rest + 1, '/') != NULL) {
-		json_decref(doc);
+	if (!api_query_get(req->query, "url", url, sizeof(url)) || url[0] == '\0' ||
+	    (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+		return api_status(resp, 400, "url must be an http:// or https:// URL");
+	if (!api_query_get(req->query, "timeout", tmo, sizeof(tmo)) ||
+	    (ms = strtoul(tmo, NULL, 10)) == 0 || ms > 60000)
+		return api_status(resp, 400, "timeout must be 1..60000 (ms)");
+	if (be->delay == NULL)
+		return api_status(resp, 404, "resource not found");
+	r = be->delay(be->ctx, name, group, url, (unsigned)ms, w);
+	if (r == -ENOENT)
+		return api_status(resp, 404, "resource not found");
+	if (r < 0)
+		return api_status(resp, 503, "An error occurred in the delay test");
+	resp->wait = true;
+	return 0;
+}
+
+static int api_select(const struct api_backend *be, const struct api_req *req, const char *name,
+		      struct api_resp *resp)
+{
+	json_t *j, *v;
+	int r;
+
+	j = api_body(req, resp, &r);
+	if (j == NULL)
+		return r;
+	v = json_object_get(j, "name");
+	if (!json_is_string(v)) {
+		json_decref(j);
+		return api_status(resp, 400, "body must be {\"name\": MEMBER}");
+	}
+	r = be->select ? be->select(be->ctx, name, json_string_value(v)) : -ENOENT;
+	json_decref(j);
+	if (r == -EPERM)
+		return api_status(resp, 400, "Must be a Selector");
+	if (r == -ENOENT && (be->groups == NULL || be->groups(be->ctx) == NULL ||
+			     group_table_find(be->groups(be->ctx), name) < 0))
+		return api_status(resp, 404, "resource not found");
+	if (r < 0)
+		return api_status(resp, 400, "Selector update error: proxy not exist");
+	return api_status(resp, 204, NULL);
+}
+
+static int api_proxies(const struct api_backend *be, const struct api_req *req, const char *rest,
+		       struct api_wait *w, struct api_resp *resp)
+{
+	struct group_table *t = be->groups ? be->groups(be->ctx) : NULL;
+	char name[256];
+	const char *slash;
+	json_t *doc, *one;
+
+	if (*rest == '\0') {
+		if (req->method != API_GET)
+			return api_status(resp, 405, "method not allowed");
+		doc = api_proxies_doc(be->config(be->ctx), t);
+		return doc ? api_json(resp, json_pack("{s:o}", "proxies", doc)) : -ENOMEM;
+	}
+	if (*rest != '/' || rest[1] == '\0')
+		return api_status(resp, 404, "resource not found");
+	slash = strchr(rest + 1, '/');
+	snprintf(name, sizeof(name), "%.*s",
+		 slash ? (int)(slash - rest - 1) : (int)strlen(rest + 1), rest + 1);
+	if (slash != NULL) {
+		if (!strcmp(slash, "/delay"))
+			return api_delay(be, req, name, false, w, resp);
 		return api_status(resp, 404, "resource not found");
 	}
-	one = json_object_get(doc, rest + 1);
+	if (req->method == API_PUT)
+		return api_select(be, req, name, resp);
+	if (req->method != API_GET)
+		return api_status(resp, 405, "method not allowed");
+	doc = api_proxies_doc(be->config(be->ctx), t);
+	if (doc == NULL)
+		return -ENOMEM;
+	one = json_object_get(doc, name);
 	if (one == NULL) {
 		json_decref(doc);
 		return api_status(resp, 404, "resource not found");
@@ -629,6 +749,77 @@ static int api_proxies(const struct api_backend *be, const struct api_req *req, 
 	json_incref(one);
 	json_decref(doc);
 	return api_json(resp, one);
+}
+
+static int api_group(const struct api_backend *be, const struct api_req *req, const char *rest,
+		     struct api_wait *w, struct api_resp *resp)
+{
+	const struct config *cfg = be->config(be->ctx);
+	char name[256];
+	const char *slash;
+	json_t *list;
+
+	if (*rest == '\0' && req->method == API_GET) {
+		struct group_table *t = be->groups ? be->groups(be->ctx) : NULL;
+
+		list = json_array();
+		for (size_t i = 0; cfg && list && i < cfg->n_groups; i++)
+			json_array_append_new(list, api_group_json(t, &cfg->groups[i]));
+		return api_json(resp, json_pack("{s:o}", "proxies", list));
+	}
+	if (*rest != '/' || rest[1] == '\0')
+		return api_status(resp, 404, "resource not found");
+	slash = strchr(rest + 1, '/');
+	if (slash == NULL || strcmp(slash, "/delay") != 0)
+		return api_status(resp, 404, "resource not found");
+	snprintf(name, sizeof(name), "%.*s", (int)(slash - rest - 1), rest + 1);
+	return api_delay(be, req, name, true, w, resp);
+}
+
+/* /providers/proxies: mihomo's "default" provider holds the config's
+ * proxies; /providers/rules: the rule-providers. */
+static int api_providers(const struct api_backend *be, const struct api_req *req, const char *rest,
+			 struct api_resp *resp)
+{
+	static const char *const behaviors[] = { "Domain", "IPCIDR", "Classical" };
+	static const char *const vehicles[] = { "File", "Inline", "HTTP" };
+	const struct config *cfg = be->config(be->ctx);
+	struct group_table *t = be->groups ? be->groups(be->ctx) : NULL;
+	json_t *m;
+
+	if (req->method != API_GET)
+		return api_status(resp, 405, "method not allowed");
+	m = json_object();
+	if (m == NULL)
+		return -ENOMEM;
+	if (!strcmp(rest, "/proxies")) {
+		json_t *list = json_array();
+
+		for (size_t i = 0; cfg && list && i < cfg->n_proxies; i++)
+			json_array_append_new(list, api_proxy_json(t, &cfg->proxies[i]));
+		json_object_set_new(m, "default",
+				    json_pack("{s:s, s:s, s:s, s:o, s:b}", "name", "default",
+					      "type", "Proxy", "vehicleType", "Compatible",
+					      "proxies", list, "testUrl", false));
+	} else if (!strcmp(rest, "/rules")) {
+		for (size_t i = 0; cfg && i < cfg->n_rule_providers; i++) {
+			const struct config_rule_provider *rp = &cfg->rule_providers[i];
+
+			json_object_set_new(
+				m, rp->name,
+				json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", rp->name,
+					  "type", "Rule", "vehicleType", vehicles[rp->type],
+					  "behavior", behaviors[rp->behavior], "format",
+					  rp->format == CONFIG_RP_TEXT ? "text" : "yaml",
+					  "ruleCount",
+					  (json_int_t)(rp->type == CONFIG_RP_INLINE ? rp->n_payload
+										    : 0)));
+		}
+	} else {
+		json_decref(m);
+		return api_status(resp, 404, "resource not found");
+	}
+	return api_json(resp, json_pack("{s:o}", "providers", m));
 }
 
 /* ---- /dns/query ------------------------------------------------------------- */
@@ -750,7 +941,11 @@ int api_handle(const struct api_backend *be, const struct api_req *req, struct a
 		return api_connections(be, req, rest, resp);
 	}
 	if ((rest = api_under(p, "/proxies")) != NULL)
-		return api_proxies(be, req, rest, resp);
+		return api_proxies(be, req, rest, w, resp);
+	if ((rest = api_under(p, "/group")) != NULL)
+		return api_group(be, req, rest, w, resp);
+	if ((rest = api_under(p, "/providers")) != NULL)
+		return api_providers(be, req, rest, resp);
 	if (!strcmp(p, "/traffic"))
 		return api_stream_req(req, API_STREAM_TRAFFIC, resp);
 	if (!strcmp(p, "/logs"))

@@ -20,6 +20,7 @@
 
 struct config;
 struct api_wait;
+struct group_table;
 
 enum api_method { API_GET, API_PUT, API_PATCH, API_POST, API_DELETE, API_OPTIONS, API_OTHER };
 
@@ -52,6 +53,15 @@ struct api_backend {
 	int (*reload)(void *ctx, const char *path, struct api_wait *w);
 	/* Resolves name (A or AAAA after qtype); api_done(w) follows. */
 	int (*lookup)(void *ctx, const char *name, int qtype, struct api_wait *w);
+	/* The groups at run time (route/group.h), or NULL: the config's. */
+	struct group_table *(*groups)(void *ctx);
+	/* Switches select group to member: router_ctx_select's result. */
+	int (*select)(void *ctx, const char *group, const char *member);
+	/* One request to url through proxy or group `name` (group: through
+	 * each member, for /group/{name}/delay); api_done(w) follows.
+	 * 0, -ENOENT (no such name) or -errno. */
+	int (*delay)(void *ctx, const char *name, bool group, const char *url, unsigned timeout_ms,
+		     struct api_wait *w);
 };
 
 struct api_req {

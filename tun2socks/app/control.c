@@ -14,7 +14,10 @@
 #include "tun2socks/base/log.h"
 #include "tun2socks/flow/flow_tcp.h"
 #include "tun2socks/flow/flow_udp.h"
+#include "tun2socks/route/group.h"
 #include "tun2socks/route/router.h"
+#include "tun2socks/route/router_gen.h"
+#include "tun2socks/upstream/http_client.h"
 
 struct control {
 	struct control_deps d;
@@ -181,6 +184,197 @@ static bool control_config_of(const struct options *opts, const struct config *c
 	return true;
 }
 
+static struct group_table *control_groups(void *ctx)
+{
+	struct control *c = ctx;
+
+	return router_ctx_groups(c->d.router);
+}
+
+static int control_select(void *ctx, const char *group, const char *member)
+{
+	struct control *c = ctx;
+	int r = router_ctx_select(c->d.router, group, member);
+
+	if (r == 0)
+		log_info("api: group %s now uses %s for new connections", group, member);
+	return r;
+}
+
+/* Delay tests: one HEAD of the URL through the proxy (or each member of
+ * the group), timed by the HTTP client. The generation is held until the
+ * last answer, so its names and group table stay valid. */
+struct control_delay;
+
+struct control_probe {
+	struct control_delay *dl;
+	const char *member; /* the generation's */
+	size_t gi, mi;
+	int status; /* 0: delay_ms is good */
+	unsigned delay_ms;
+};
+
+struct control_delay {
+	struct control *c;
+	struct api_wait *w;
+	struct router_gen *gen;
+	bool group;
+	long gx; /* the group's index, or -1 */
+	size_t n, pending;
+	struct control_probe probes[];
+};
+
+static void control_delay_finish(struct control_delay *dl)
+{
+	char *body = NULL;
+	int status = 200;
+
+	if (!dl->group) {
+		const struct control_probe *p = &dl->probes[0];
+
+		if (p->status == 0) {
+			char b[64];
+
+			snprintf(b, sizeof(b), "{\"delay\":%u}", p->delay_ms);
+			body = strdup(b);
+		} else {
+			status = p->status == -ETIMEDOUT ? 504 : 503;
+			body = api_message(p->status == -ETIMEDOUT
+						   ? "Timeout"
+						   : "An error occurred in the delay test");
+		}
+	} else {
+		/* mihomo: {member: delay} for those that answered. */
+		size_t cap = 2 + dl->n * 300, o = 0;
+
+		body = malloc(cap);
+		if (body != NULL) {
+			o += (size_t)snprintf(body + o, cap - o, "{");
+			for (size_t i = 0; i < dl->n; i++) {
+				const struct control_probe *p = &dl->probes[i];
+				char *name =
+					api_message(p->member); /* escaped: {"message":"..."} */
+
+				if (p->status != 0 || name == NULL) {
+					free(name);
+					continue;
+				}
+				name[strlen(name) - 1] = '\0';
+				o += (size_t)snprintf(body + o, cap - o, "%s%s:%u",
+						      o > 1 ? "," : "", name + 11, p->delay_ms);
+				free(name);
+			}
+			snprintf(body + o, cap - o, "}");
+		}
+	}
+	api_done(dl->w, status, body);
+	router_gen_unref(dl->gen);
+	free(dl);
+}
+
+static void control_on_probe(void *arg, int status, const struct http_response *resp)
+{
+	struct control_probe *p = arg;
+	struct control_delay *dl = p->dl;
+
+	p->status = status;
+	if (status == 0)
+		p->delay_ms = (unsigned)((resp->total_us + 999) / 1000);
+	if (dl->gx >= 0) {
+		struct group_table *t = router_gen_groups(dl->gen);
+
+		if (t != NULL)
+			group_table_report(t, p->gi, p->mi, status == 0, p->delay_ms,
+					   status == 0 ? ""
+					   : resp      ? resp->error
+						       : strerror(-status),
+					   uv_now(dl->c->d.loop));
+	}
+	if (--dl->pending == 0)
+		control_delay_finish(dl);
+}
+
+static int control_probe_start(struct control_delay *dl, struct control_probe *p, const char *url,
+			       unsigned timeout_ms)
+{
+	struct router_check_via via;
+	struct http_request_opts o = { 0 };
+	int r = router_gen_name_via(dl->gen, p->member, &via);
+
+	if (r < 0)
+		return r;
+	if (via.kind == ROUTER_VIA_REJECT || via.kind == ROUTER_VIA_NONE)
+		return -ENETUNREACH;
+	o.url = url;
+	o.head_only = true;
+	o.timeout_ms = timeout_ms;
+	o.max_redirects = -1;
+	o.proxy = via.kind == ROUTER_VIA_PROXY ? via.proxy : NULL;
+	o.proxy_user = via.user;
+	o.proxy_pass = via.pass;
+	o.proxy_ca_file = via.ca_file;
+	o.proxy_insecure = via.insecure;
+	return http_client_request(*dl->c->d.http, &o, control_on_probe, p, NULL);
+}
+
+static int control_delay(void *ctx, const char *name, bool group, const char *url,
+			 unsigned timeout_ms, struct api_wait *w)
+{
+	struct control *c = ctx;
+	struct router_gen *gen = (struct router_gen *)router_ctx_current(c->d.router);
+	struct group_table *t = router_gen_groups(gen);
+	struct control_delay *dl;
+	struct group_info gi = { 0 };
+	int gx = t ? group_table_find(t, name) : -ENOENT;
+	size_t n = 1;
+	int r = 0;
+
+	if (*c->d.http == NULL)
+		return -ENOTSUP;
+	if (group && (gx < 0 || group_table_info(t, (size_t)gx, &gi) < 0))
+		return -ENOENT;
+	if (group)
+		n = gi.n_members;
+	dl = calloc(1, sizeof(*dl) + n * sizeof(dl->probes[0]));
+	if (dl == NULL)
+		return -ENOMEM;
+	dl->c = c;
+	dl->w = w;
+	dl->gen = router_gen_ref(gen);
+	dl->group = group;
+	dl->gx = group ? gx : -1;
+	dl->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct control_probe *p = &dl->probes[i];
+		struct group_member_info mi;
+
+		p->dl = dl;
+		p->gi = (size_t)gx;
+		p->mi = i;
+		p->member = name;
+		if (group && group_table_member(t, (size_t)gx, i, &mi) == 0)
+			p->member = mi.name;
+	}
+	/* Count first: a request's callback never runs inside
+	 * http_client_request, but a failed start ends its probe here. */
+	dl->pending = n + 1;
+	for (size_t i = 0; i < n; i++) {
+		r = control_probe_start(dl, &dl->probes[i], url, timeout_ms);
+		if (r < 0) {
+			if (!group && r == -ENOENT) {
+				router_gen_unref(dl->gen);
+				free(dl);
+				return -ENOENT;
+			}
+			dl->probes[i].status = r;
+			dl->pending--;
+		}
+	}
+	if (--dl->pending == 0)
+		control_delay_finish(dl);
+	return 0;
+}
+
 int control_check(const struct options *opts, const struct config *conf)
 {
 	struct api_config ac;
@@ -227,6 +421,9 @@ int control_start(const struct control_deps *deps, const struct options *opts,
 			.log_level = control_level,
 			.reload = control_reload,
 			.lookup = control_lookup,
+			.groups = control_groups,
+			.select = control_select,
+			.delay = control_delay,
 		};
 
 		r = api_start(deps->loop, &ac, &be, &c->api, err, sizeof(err));

@@ -17,6 +17,7 @@ struct flow_udp_ctx;
 struct options;
 struct resolver;
 struct router_ctx;
+struct http_client;
 struct control;
 
 struct control_deps {
@@ -25,8 +26,9 @@ struct control_deps {
 	struct flow_udp_ctx *udp;
 	struct router_ctx *router;
 	struct resolver *resolver;
-	struct config *const *conf; /* the daemon's, replaced by reloads */
-	struct options *opts;       /* the running settings (log level) */
+	struct http_client *const *http; /* delay tests; *http may be NULL */
+	struct config *const *conf;      /* the daemon's, replaced by reloads */
+	struct options *opts;            /* the running settings (log level) */
 	void *daemon;
 	/* Reload from path (NULL: the running file); done(w) follows via
 	 * control_reload_done. 0 or -errno. */

@@ -963,6 +963,7 @@ int daemon_run(struct options *cfg)
 			.udp = d->udp,
 			.router = d->router,
 			.resolver = d->resolver,
+			.http = &d->http,
 			.conf = &d->conf,
 			.opts = d->cfg,
 			.daemon = d,
