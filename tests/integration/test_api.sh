@@ -25,6 +25,8 @@
 #                           /traffic over chunked HTTP
 #   api_connections_close   a live download is listed with its metadata and
 #                           DELETE /connections/{id} resets it
+#   api_ctl                 tun2socks ctl end to end: connections (and --watch),
+#                           close, select, delay, rules, reload, a wrong secret
 #   api_many_connections    1000 held connections listed, DELETE /connections
 #                           ends them all
 #   api_slow_reader         a WebSocket client that never reads is dropped and
@@ -33,7 +35,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
-api_rules_proxies api_select api_delay api_dns_query api_streams api_connections_close api_many_connections
+api_rules_proxies api_select api_delay api_dns_query api_streams api_ctl api_connections_close api_many_connections
 api_slow_reader"
 # python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
 WSPY=/usr/bin/python3
@@ -275,6 +277,42 @@ if [[ $tr_ws == 2 && $mem_ws == 1 && $conn_ws == 2 && $log_ws == 1 ]] && ((tr_ht
 	pass api_streams
 else
 	fail api_streams "traffic-ws=$tr_ws memory=$mem_ws connections=$conn_ws logs=$log_ws ($(head -c 200 "$RUN_DIR/logs.ws")) traffic-http=$tr_http"
+fi
+
+# ---- tun2socks ctl ------------------------------------------------------------------------------
+ctl() { cx "$(daemon_bin)" ctl -c "$CONF" "$@"; }
+cx curl -q --noproxy '*' -sS -m 60 --limit-rate 100k -o /dev/null "http://$T4/64m" 2>/dev/null &
+dl=$!
+tbl=""
+for ((i = 0; i < 50; i++)); do
+	tbl=$(ctl connections 2>&1)
+	grep -qE "^tcp-[0-9]+ +tcp .*$T4:80 +dante<grp +IPCIDR" <<<"$tbl" && break
+	sleep 0.2
+done
+cid=$(grep -oE "^tcp-[0-9]+" <<<"$(grep -E "$T4:80 " <<<"$tbl")" | head -n 1)
+watch=$(timeout 3 ip netns exec "$NS_C" "$(daemon_bin)" ctl -c "$CONF" connections --watch 1 2>&1 | grep -c 'ID  *NET  *SOURCE')
+ctl close "$cid" >/dev/null 2>&1
+cl=$?
+wait "$dl"
+dlrc=$?
+ctl close tcp-999999 >/dev/null 2>&1
+cl404=$?
+ctl select grp dante2 >/dev/null 2>&1
+sel=$?
+now=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["now"])')
+ctl select grp dante >/dev/null 2>&1
+dly=$(ctl delay dante --url "http://$T4/health" --timeout 5000 2>&1)
+rl=$(ctl rules 2>&1 | grep -c 'RuleSet')
+ctl reload >/dev/null 2>&1
+rel=$?
+bad=$(cx "$(daemon_bin)" ctl -c "$CONF" --secret wrong rules 2>&1)
+badrc=$?
+if [[ -n $cid && $cl == 0 && $dlrc != 0 && $cl404 == 1 && $sel == 0 && $now == dante2 &&
+	$dly =~ ^dante:\ [0-9]+\ ms$ && $rl == 1 && $rel == 0 && $badrc == 1 && $bad == *"HTTP 401"* ]] &&
+	((watch >= 2)); then
+	pass api_ctl
+else
+	fail api_ctl "table=[$(head -c 300 <<<"$tbl")] id=$cid close=$cl curl=$dlrc unknown=$cl404 select=$sel now=$now delay=[$dly] rules=$rl reload=$rel wrong-secret=$badrc [$bad] watch=$watch"
 fi
 
 # ---- 1000 connections, and a client that never reads ------------------------------------------

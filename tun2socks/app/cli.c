@@ -22,6 +22,7 @@ static const char usage[] =
 	"       tun2socks check -c FILE [--fetch]\n"
 	"       tun2socks match -c FILE HOST[:PORT] [--udp] [--src IP] [--process NAME|PATH]\n"
 	"       tun2socks cleanup [--tun NAME] [--state-dir DIR]\n"
+	"       tun2socks ctl [-c FILE] COMMAND   (the control API: tun2socks ctl --help)\n"
 	"       tun2socks run [-c FILE | --proxy URL] [options] -- CMD [ARGS...]\n"
 	"\n"
 	"Sends every TCP connection and UDP flow entering a TUN device where the\n"
