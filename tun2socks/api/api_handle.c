@@ -38,9 +38,29 @@ static char *api_dump(json_t *j, size_t *len)
 	return s;
 }
 
+/* A JSON string of s, whose bytes come from outside (a DNS name, a log
+ * line): invalid UTF-8, which jansson refuses, becomes '?'. */
+static json_t *api_str(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	char *copy;
+
+	if (j != NULL || s == NULL)
+		return j;
+	copy = strdup(s);
+	if (copy == NULL)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 char *api_message(const char *msg)
 {
-	return api_dump(json_pack("{s:s}", "message", msg), NULL);
+	return api_dump(json_pack("{s:o}", "message", api_str(msg)), NULL);
 }
 
 static int api_status(struct api_resp *resp, int status, const char *msg)
@@ -305,19 +325,20 @@ static void api_conn_add(void *arg, const struct flow_info *fi)
 			snprintf(rule.type, sizeof(rule.type), "Match");
 		/* mihomo lists the chain from the proxy used back to the
 		 * rule's target (a group). */
-		json_array_append_new(chains, json_string(via));
+		json_array_append_new(chains, api_str(via));
 		if (rule.target[0] && strcmp(rule.target, via) != 0)
-			json_array_append_new(chains, json_string(rule.target));
+			json_array_append_new(chains, api_str(rule.target));
 	}
-	e = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s},"
-		      " s:I, s:I, s:s, s:o, s:s, s:s}",
+	e = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s},"
+		      " s:I, s:I, s:s, s:o, s:o, s:o}",
 		      "id", id, "metadata", "network", fi->udp ? "udp" : "tcp", "type", "Tun",
 		      "sourceIP", src, "destinationIP", dst, "sourcePort", sport, "destinationPort",
-		      dport, "host", host, "process", fi->route ? fi->route->proc : "",
-		      "processPath", "", "dnsMode", fi->domain ? "fake-ip" : "normal",
-		      "inboundName", "tun", "specialProxy", "", "remoteDestination", dst, "upload",
-		      (json_int_t)fi->up, "download", (json_int_t)fi->down, "start", start,
-		      "chains", chains, "rule", rule.type, "rulePayload", rule.payload);
+		      dport, "host", api_str(host), "process",
+		      api_str(fi->route ? fi->route->proc : ""), "processPath", "", "dnsMode",
+		      fi->domain ? "fake-ip" : "normal", "inboundName", "tun", "specialProxy", "",
+		      "remoteDestination", dst, "upload", (json_int_t)fi->up, "download",
+		      (json_int_t)fi->down, "start", start, "chains", chains, "rule",
+		      api_str(rule.type), "rulePayload", api_str(rule.payload));
 	if (e == NULL || json_array_append_new(c->list, e) < 0)
 		c->err = -ENOMEM;
 }
@@ -361,8 +382,7 @@ char *api_stream_memory(uint64_t inuse)
 char *api_stream_log(enum log_level level, const char *msg)
 {
 	return api_dump(
-		json_pack("{s:s, s:s%}", "type", level_names[level], "payload", msg, strlen(msg)),
-		NULL);
+		json_pack("{s:s, s:o}", "type", level_names[level], "payload", api_str(msg)), NULL);
 }
 
 static int api_connections(const struct api_backend *be, const struct api_req *req,
@@ -843,17 +863,18 @@ char *api_dns_answer(const char *name, int qtype, int status, const struct socka
 		else
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&addrs[i])->sin6_addr, t,
 				  sizeof(t));
-		json_array_append_new(ans, json_pack("{s:s, s:i, s:i, s:s}", "name", fq, "type",
-						     fam == AF_INET ? 1 : 28, "TTL", 0, "data", t));
+		json_array_append_new(ans,
+				      json_pack("{s:o, s:i, s:i, s:s}", "name", api_str(fq), "type",
+						fam == AF_INET ? 1 : 28, "TTL", 0, "data", t));
 	}
-	return api_dump(json_pack("{s:i, s:[{s:s, s:i, s:i}], s:b, s:b, s:b, s:b, s:b, s:o}",
-				  "Status",
-				  status == 0         ? 0
-				  : status == -ENOENT ? 3
-						      : 2,
-				  "Question", "Name", fq, "Qtype", qtype, "Qclass", 1, "TC", false,
-				  "RD", true, "RA", true, "AD", false, "CD", false, "Answer", ans),
-			NULL);
+	return api_dump(
+		json_pack("{s:i, s:[{s:o, s:i, s:i}], s:b, s:b, s:b, s:b, s:b, s:o}", "Status",
+			  status == 0         ? 0
+			  : status == -ENOENT ? 3
+					      : 2,
+			  "Question", "Name", api_str(fq), "Qtype", qtype, "Qclass", 1, "TC", false,
+			  "RD", true, "RA", true, "AD", false, "CD", false, "Answer", ans),
+		NULL);
 }
 
 static int api_dns(const struct api_backend *be, const struct api_req *req, struct api_wait *w,
@@ -898,12 +919,12 @@ static int api_stream_req(const struct api_req *req, enum api_stream kind, struc
 
 	if (req->method != API_GET)
 		return api_status(resp, 405, "method not allowed");
-	resp->status = 200;
-	resp->stream = kind;
 	resp->stream_level = LOG_INFO;
 	if (kind == API_STREAM_LOGS && api_query_get(req->query, "level", lv, sizeof(lv)) &&
 	    lv[0] != '\0' && api_level_parse(lv, &resp->stream_level) < 0)
 		return api_status(resp, 400, "level must be error, warning, info or debug");
+	resp->status = 200;
+	resp->stream = kind;
 	return 0;
 }
 

@@ -19,8 +19,8 @@
 #include "tun2socks/upstream/http_client.h"
 
 struct ctl {
-	char base[160];   /* http://host:port */
-	char auth[300];   /* "Authorization: Bearer ...", or "" */
+	char base[160]; /* http://host:port */
+	char auth[300]; /* "Authorization: Bearer ...", or "" */
 	uv_loop_t loop;
 	struct http_client *http;
 };
@@ -43,9 +43,8 @@ static void ctl_on_done(void *arg, int status, const struct http_response *resp)
 		r->code = resp->code;
 		r->body = strndup(resp->body ? resp->body : "", resp->len);
 	} else {
-		snprintf(r->error, sizeof(r->error), "%s", resp && resp->error && resp->error[0]
-								   ? resp->error
-								   : strerror(-status));
+		snprintf(r->error, sizeof(r->error), "%s",
+			 resp && resp->error && resp->error[0] ? resp->error : strerror(-status));
 	}
 }
 
@@ -76,8 +75,9 @@ static int ctl_request(struct ctl *c, const char *method, const char *path, cons
 	while (!reply->done)
 		uv_run(&c->loop, UV_RUN_ONCE);
 	if (reply->status < 0) {
-		fprintf(stderr, "tun2socks ctl: %s: %s (is the daemon running with "
-				"external-controller?)\n",
+		fprintf(stderr,
+			"tun2socks ctl: %s: %s (is the daemon running with "
+			"external-controller?)\n",
 			url, reply->error);
 		return reply->status;
 	}
@@ -155,7 +155,8 @@ static int ctl_connections_once(struct ctl *c, bool clear)
 		fputs("\033[H\033[2J", stdout);
 	printf("%-10s %-4s %-22s %-40s %-22s %-10s %10s %10s\n", "ID", "NET", "SOURCE",
 	       "DESTINATION", "CHAIN", "RULE", "UP", "DOWN");
-	json_array_foreach(list, i, x) {
+	json_array_foreach(list, i, x)
+	{
 		json_t *m = json_object_get(x, "metadata");
 		const char *host = json_string_value(json_object_get(m, "host"));
 		char src[64], dst[300], chain[200] = "", up[16], down[16];
@@ -166,14 +167,17 @@ static int ctl_connections_once(struct ctl *c, bool clear)
 			 json_string_value(json_object_get(m, "sourceIP")),
 			 json_string_value(json_object_get(m, "sourcePort")));
 		snprintf(dst, sizeof(dst), "%s:%s",
-			 host && *host ? host : json_string_value(json_object_get(m, "destinationIP")),
+			 host && *host ? host
+				       : json_string_value(json_object_get(m, "destinationIP")),
 			 json_string_value(json_object_get(m, "destinationPort")));
-		json_array_foreach(ch, k, e) {
+		json_array_foreach(ch, k, e)
+		{
 			if (o < sizeof(chain))
 				o += (size_t)snprintf(chain + o, sizeof(chain) - o, "%s%s",
 						      k ? "<" : "", json_string_value(e));
 		}
-		ctl_human((uint64_t)json_integer_value(json_object_get(x, "upload")), up, sizeof(up));
+		ctl_human((uint64_t)json_integer_value(json_object_get(x, "upload")), up,
+			  sizeof(up));
 		ctl_human((uint64_t)json_integer_value(json_object_get(x, "download")), down,
 			  sizeof(down));
 		printf("%-10s %-4s %-22s %-40.40s %-22.22s %-10.10s %10s %10s\n",
@@ -382,8 +386,8 @@ int ctl_main(int argc, char **argv)
 	} else if (!strcmp(argv[0], "rules") && argc == 1) {
 		ret = ctl_rules(c);
 	} else {
-		fprintf(stderr, "tun2socks ctl: unknown command or wrong arguments: %s\n%s", argv[0],
-			ctl_usage);
+		fprintf(stderr, "tun2socks ctl: unknown command or wrong arguments: %s\n%s",
+			argv[0], ctl_usage);
 		ret = 2;
 	}
 	http_client_destroy(c->http);
