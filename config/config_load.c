@@ -460,6 +460,25 @@ static int load_cors(struct loader *ld, yaml_node_t *n)
 	return r;
 }
 
+/* profile: store-selected (the control API keeps group selections across
+ * restarts); the rest is not ours. */
+static int load_profile(struct loader *ld, yaml_node_t *n)
+{
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "profile", &e, &count);
+
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		if (!strcmp(e[i].name, "store-selected"))
+			r = loader_get_bool(ld, e[i].val, "profile.store-selected",
+					    &ld->cfg->store_selected);
+		else
+			r = loader_warn_ignored(ld, &e[i], "profile:");
+	}
+	free(e);
+	return r;
+}
+
 static int root_key(struct loader *ld, const struct loader_kv *e, struct sections *sec)
 {
 	static const char *const levels[] = { "silent", "error", "warning", "info", "debug" };
@@ -512,6 +531,8 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		r = loader_get_str(ld, val, k, &cfg->secret);
 	} else if (!strcmp(k, "external-controller-cors")) {
 		r = load_cors(ld, val);
+	} else if (!strcmp(k, "profile")) {
+		r = load_profile(ld, val);
 	} else if (!strcmp(k, "tun")) {
 		sec->tun = val;
 	} else if (!strcmp(k, "dns")) {

@@ -29,6 +29,8 @@
 #                           close, select, delay, rules, reload, a wrong secret
 #   api_many_connections    1000 held connections listed, DELETE /connections
 #                           ends them all
+#   api_store_selected      profile.store-selected: a select group's member survives
+#                           a restart (the cache directory's selected.json)
 #   api_slow_reader         a WebSocket client that never reads is dropped and
 #                           the API and the tunnel stay responsive meanwhile
 set -uo pipefail
@@ -36,7 +38,7 @@ set -uo pipefail
 t2s_init
 NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
 api_rules_proxies api_select api_delay api_dns_query api_streams api_ctl api_connections_close api_many_connections
-api_slow_reader"
+api_slow_reader api_store_selected"
 # python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
 WSPY=/usr/bin/python3
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || fail_all "$NAMES" "python3-websockets missing"
@@ -46,10 +48,13 @@ H="Authorization: Bearer $SECRET"
 setup_servers "$NAMES"
 
 CONF=$RUN_DIR/config.yaml
+# profile.store-selected writes into the cache directory: ours.
+export T2S_CACHE_DIR=$RUN_DIR/cache
 write_conf() { # extra rule line
 	cat >"$1" <<EOC
 external-controller: $API
 secret: $SECRET
+profile: { store-selected: true }
 external-controller-cors:
   allow-origins: [http://ui.test]
   allow-private-network: true
@@ -365,6 +370,25 @@ if ((n >= 1000 && left == 0 && closed >= 1000)) && [[ $dall == 204 ]]; then
 	pass api_many_connections
 else
 	fail api_many_connections "listed=$n delete=$dall left=$left closed-lines=$closed"
+fi
+
+# ---- store-selected: the selection survives a restart --------------------------------------
+s1=$(code -H "$H" -X PUT -d '{"name":"dante2"}' "http://$API/proxies/grp")
+stored=$(cat "$T2S_CACHE_DIR/selected.json" 2>/dev/null)
+daemon_finish
+now=""
+if daemon_start "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"; then
+	for ((i = 0; i < 100; i++)); do
+		[[ $(code "http://$API/version" 2>/dev/null) == 401 ]] && break
+		sleep 0.05
+	done
+	now=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["now"])')
+fi
+if [[ $s1 == 204 && $stored == *'"grp":"dante2"'* && $now == dante2 ]] &&
+	grep -q "store-selected: group grp uses dante2" "$DAEMON_LOG"; then
+	pass api_store_selected
+else
+	fail api_store_selected "put=$s1 file=[$stored] after restart now=[$now]"
 fi
 
 daemon_finish

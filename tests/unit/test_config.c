@@ -445,7 +445,8 @@ static void test_warnings(void)
 	w = find_warning(cfg, "\"sniffer\"");
 	T_CHECK(w && w->pos.line == 2 && w->pos.col == 1);
 	T_CHECK(find_warning(cfg, "\"geodata-mode\"") != NULL);
-	T_CHECK(find_warning(cfg, "\"profile\"") != NULL);
+	T_CHECK(find_warning(cfg, "\"profile\"") == NULL); /* store-selected is ours */
+	T_CHECK(cfg->store_selected);
 	T_CHECK(find_warning(cfg, "\"mode\"") == NULL); /* global is a mode we have */
 	T_EQ_INT(cfg->mode, 1);
 	w = find_warning(cfg, "proxy \"a\": \"tfo\" is not used");

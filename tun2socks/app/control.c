@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <jansson.h>
 
 #include "config/config.h"
+#include "config/config_remote.h"
 #include "resolver/resolver.h"
 #include "tun2socks/app/options.h"
 #include "tun2socks/base/heap.h"
@@ -22,7 +25,63 @@
 struct control {
 	struct control_deps d;
 	struct api *api;
+	bool store_selected; /* profile.store-selected */
 };
+
+/* profile.store-selected: <cache dir>/selected.json, {"group": "member"}.
+ * Written (temporary file, rename) at each switch: a small file, on a
+ * user's action, not on the data path. */
+static void control_selected_path(char *buf, size_t cap)
+{
+	char dir[400];
+
+	config_cache_dir(dir, sizeof(dir));
+	snprintf(buf, cap, "%s/selected.json", dir);
+}
+
+static void control_store_selected(const struct control *c)
+{
+	struct group_table *t = router_ctx_groups(c->d.router);
+	char path[512], tmp[520], dir[400];
+	json_t *j = json_object();
+
+	for (size_t g = 0; j && t && g < group_table_count(t); g++) {
+		struct group_info gi;
+		struct group_member_info mi;
+
+		if (group_table_info(t, g, &gi) == 0 && gi.type == CONFIG_GROUP_SELECT &&
+		    group_table_member(t, g, gi.now, &mi) == 0)
+			json_object_set_new(j, gi.name, json_string(mi.name));
+	}
+	config_cache_dir(dir, sizeof(dir));
+	(void)mkdir(dir, 0755);
+	control_selected_path(path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (j == NULL || json_dump_file(j, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
+		log_warn("store-selected: cannot write %s: %s", path, strerror(errno));
+	json_decref(j);
+}
+
+/* At startup: the stored selections that still name a select group and
+ * one of its members. */
+static void control_restore_selected(struct router_ctx *router)
+{
+	char path[512];
+	const char *group;
+	json_t *j, *v;
+
+	control_selected_path(path, sizeof(path));
+	j = json_load_file(path, 0, NULL);
+	if (j == NULL)
+		return;
+	json_object_foreach(j, group, v)
+	{
+		if (json_is_string(v) &&
+		    router_ctx_select(router, group, json_string_value(v)) == 0)
+			log_info("store-selected: group %s uses %s", group, json_string_value(v));
+	}
+	json_decref(j);
+}
 
 static void control_flows(void *ctx, flow_info_fn fn, void *arg)
 {
@@ -196,8 +255,11 @@ static int control_select(void *ctx, const char *group, const char *member)
 	struct control *c = ctx;
 	int r = router_ctx_select(c->d.router, group, member);
 
-	if (r == 0)
+	if (r == 0) {
 		log_info("api: group %s now uses %s for new connections", group, member);
+		if (c->store_selected)
+			control_store_selected(c);
+	}
 	return r;
 }
 
@@ -400,12 +462,15 @@ int control_start(const struct control_deps *deps, const struct options *opts,
 	int r;
 
 	*out = NULL;
+	if (conf != NULL && conf->store_selected)
+		control_restore_selected(deps->router);
 	if (!control_config_of(opts, conf, &ac, origins, 64))
 		return 0;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
 	c->d = *deps;
+	c->store_selected = conf != NULL && conf->store_selected;
 	{
 		const struct api_backend be = {
 			.ctx = c,
