@@ -264,7 +264,8 @@ struct config {
 	struct config_str *cors_origins; /* external-controller-cors.allow-origins */
 	size_t n_cors_origins;
 	bool cors_private_network;
-	bool store_selected; /* profile.store-selected */
+	bool store_selected;     /* profile.store-selected */
+	const char *external_ui; /* a directory (resolved), or NULL */
 
 	struct config_proxy *proxies;
 	size_t n_proxies;

@@ -531,6 +531,10 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		r = loader_get_str(ld, val, k, &cfg->secret);
 	} else if (!strcmp(k, "external-controller-cors")) {
 		r = load_cors(ld, val);
+	} else if (!strcmp(k, "external-ui")) {
+		r = loader_get_str(ld, val, k, &cfg->external_ui);
+		if (r == 0 && cfg->external_ui)
+			r = loader_resolve_path(ld, cfg->external_ui, &cfg->external_ui);
 	} else if (!strcmp(k, "profile")) {
 		r = load_profile(ld, val);
 	} else if (!strcmp(k, "tun")) {

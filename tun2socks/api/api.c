@@ -21,8 +21,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "tun2socks/api/ui_assets.h"
 #include "tun2socks/base/list.h"
 #include "tun2socks/base/log.h"
 
@@ -76,6 +80,7 @@ struct api {
 	size_t secret_len;
 	char **cors;
 	size_t n_cors;
+	char *ui_dir; /* realpath of external-ui, or NULL */
 	bool cors_pn;
 	unsigned max_clients, clients;
 	struct list_node streams;
@@ -259,7 +264,8 @@ static void api_enqueue(struct api_sess *s, const char *data, size_t len)
 }
 
 /* Sends the headers of a response; body_len < 0: a chunked stream. */
-static int api_send_headers(struct api_sess *s, int status, long body_len)
+static int api_send_headers_type(struct api_sess *s, int status, long body_len, const char *ctype,
+				 const char *location)
 {
 	unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start,
 					   *end = buf + sizeof(buf) - 1;
@@ -267,7 +273,7 @@ static int api_send_headers(struct api_sess *s, int status, long body_len)
 	const char *origin = api_cors_origin(s->a, s->wsi, ob, sizeof(ob));
 
 	if (lws_add_http_common_headers(
-		    s->wsi, (unsigned)status, "application/json",
+		    s->wsi, (unsigned)status, ctype,
 		    body_len < 0 ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)body_len, &p, end))
 		return -1;
 	if (origin && (api_add_hdr(s->wsi, "access-control-allow-origin:", origin, &p, end) ||
@@ -275,9 +281,16 @@ static int api_send_headers(struct api_sess *s, int status, long body_len)
 		return -1;
 	if (body_len < 0 && api_add_hdr(s->wsi, "transfer-encoding:", "chunked", &p, end))
 		return -1;
+	if (location && api_add_hdr(s->wsi, "location:", location, &p, end))
+		return -1;
 	if (body_len < 0 && api_add_hdr(s->wsi, "cache-control:", "no-cache", &p, end))
 		return -1;
 	return lws_finalize_write_http_header(s->wsi, start, &p, end) ? -1 : 0;
+}
+
+static int api_send_headers(struct api_sess *s, int status, long body_len)
+{
+	return api_send_headers_type(s, status, body_len, "application/json", NULL);
 }
 
 static int api_preflight(struct api_sess *s)
@@ -332,6 +345,148 @@ static int api_reply(struct api_sess *s, int status, char *body)
 	s->resp_pending = true;
 	lws_callback_on_writable(s->wsi);
 	return 0;
+}
+
+/* A file of the dashboard: headers now, bytes (copied, taken) when
+ * writeable. */
+static int api_reply_file(struct api_sess *s, const char *ctype, char *data, size_t len)
+{
+	free(s->resp);
+	s->resp = data;
+	s->resp_len = len;
+	if (api_send_headers_type(s, 200, (long)len, ctype, NULL) < 0)
+		return -1;
+	if (len == 0) {
+		free(s->resp);
+		s->resp = NULL;
+		return lws_http_transaction_completed(s->wsi) ? -1 : 0;
+	}
+	s->resp_pending = true;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+static const char *api_ui_type(const char *name)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".json", "application/json" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+		{ ".ico", "image/x-icon" },
+		{ ".woff2", "font/woff2" },
+	};
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		size_t e = strlen(types[i].ext);
+
+		if (n >= e && !strcmp(name + n - e, types[i].ext))
+			return types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/* A name under /ui/: path characters only, no "." or ".." segment, no
+ * empty segment. */
+static bool api_ui_name_ok(const char *name)
+{
+	const char *seg = name;
+
+	if (*name == '\0' || *name == '/')
+		return false;
+	for (const char *p = name;; p++) {
+		if (*p == '/' || *p == '\0') {
+			size_t l = (size_t)(p - seg);
+
+			if (l == 0 || (l == 1 && seg[0] == '.') ||
+			    (l == 2 && seg[0] == '.' && seg[1] == '.'))
+				return false;
+			if (*p == '\0')
+				return true;
+			seg = p + 1;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("._-~@+", *p)))
+			return false;
+	}
+}
+
+/* external-ui: the file, if its real path stays inside the directory. */
+static int api_ui_read(const struct api *a, const char *name, char **data, size_t *len)
+{
+	char path[PATH_MAX], *real;
+	struct stat st;
+	size_t dl = strlen(a->ui_dir);
+	ssize_t n;
+	int fd, r = 0;
+
+	*data = NULL;
+	*len = 0;
+	if (snprintf(path, sizeof(path), "%s/%s", a->ui_dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	real = realpath(path, NULL);
+	if (real == NULL)
+		return -ENOENT;
+	if (strncmp(real, a->ui_dir, dl) != 0 || real[dl] != '/') {
+		free(real);
+		return -EACCES;
+	}
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(real);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > API_UI_FILE_MAX) {
+		close(fd);
+		return -EACCES;
+	}
+	*data = malloc((size_t)st.st_size + 1);
+	if (*data == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, *data, (size_t)st.st_size);
+	if (n < 0) {
+		r = -errno;
+		free(*data);
+		*data = NULL;
+	} else {
+		*len = (size_t)n;
+	}
+	close(fd);
+	return r;
+}
+
+/* GET /ui/...: the built-in dashboard, or external-ui's files. Open to
+ * all, as in mihomo: the page asks for the secret and sends it itself. */
+static int api_serve_ui(struct api_sess *s, const char *name)
+{
+	const struct ui_asset *f;
+	char *data;
+	size_t len;
+
+	if (*name == '\0')
+		name = "index.html";
+	if (!api_ui_name_ok(name))
+		return api_reply(s, 404, api_message("resource not found"));
+	if (s->a->ui_dir != NULL) {
+		if (api_ui_read(s->a, name, &data, &len) < 0)
+			return api_reply(s, 404, api_message("resource not found"));
+		return api_reply_file(s, api_ui_type(name), data, len);
+	}
+	f = ui_asset_find(name);
+	if (f == NULL)
+		return api_reply(s, 404, api_message("resource not found"));
+	data = malloc(f->len ? f->len : 1);
+	if (data == NULL)
+		return -1;
+	memcpy(data, f->data, f->len);
+	return api_reply_file(s, f->type, data, f->len);
 }
 
 static void api_stream_begin(struct api_sess *s, const struct api_resp *r)
@@ -577,6 +732,13 @@ static int api_http(struct api_sess *s, struct lws *wsi, const char *uri)
 	api_copy_query(wsi, s->query, sizeof(s->query));
 	if (s->method == API_OPTIONS)
 		return api_preflight(s);
+	if (s->method == API_GET && !strcmp(s->path, "/ui")) {
+		if (api_send_headers_type(s, 302, 0, "text/plain", "/ui/") < 0)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	if (s->method == API_GET && !strncmp(s->path, "/ui/", 4))
+		return api_serve_ui(s, s->path + 4);
 	if (!api_authorized(s, wsi, false))
 		return api_reply(s, 401, api_message("Unauthorized"));
 	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
@@ -788,6 +950,7 @@ static void api_free(struct api *a)
 	for (size_t i = 0; i < a->n_cors; i++)
 		free(a->cors[i]);
 	free(a->cors);
+	free(a->ui_dir);
 	free(a->secret);
 	free(a);
 }
@@ -854,6 +1017,14 @@ int api_start(uv_loop_t *loop, const struct api_config *cfg, const struct api_ba
 			if (a->cors[i] == NULL)
 				goto oom;
 			a->n_cors++;
+		}
+	}
+	if (cfg->ui_dir != NULL) {
+		a->ui_dir = realpath(cfg->ui_dir, NULL);
+		if (a->ui_dir == NULL) {
+			snprintf(err, errlen, "external-ui %s: %s", cfg->ui_dir, strerror(errno));
+			r = -errno;
+			goto fail;
 		}
 	}
 	lws_set_log_level(LLL_ERR, api_lws_log);

@@ -20,6 +20,7 @@
 #define API_BODY_MAX (64 * 1024)          /* a request body, bytes */
 #define API_CLIENT_QUEUE_MAX (512 * 1024) /* queued for one client */
 #define API_CLIENTS_MAX 64                /* connections at once */
+#define API_UI_FILE_MAX (4 * 1024 * 1024) /* one external-ui file */
 
 struct api;
 
@@ -33,6 +34,9 @@ struct api_config {
 	size_t n_cors_origins;
 	bool cors_private_network;
 	unsigned max_clients; /* 0: API_CLIENTS_MAX */
+	/* external-ui: a directory served at /ui/ instead of the built-in
+	 * dashboard; NULL: the built-in one. */
+	const char *ui_dir;
 };
 
 /* 0 or -errno (err says why: a non-loopback address without a secret, a

@@ -239,6 +239,7 @@ static bool control_config_of(const struct options *opts, const struct config *c
 			origins[ac->n_cors_origins++] = conf->cors_origins[i].text;
 		ac->cors_origins = origins;
 		ac->cors_private_network = conf->cors_private_network;
+		ac->ui_dir = conf->external_ui;
 	}
 	return true;
 }
