@@ -25,6 +25,8 @@
 #                           /traffic over chunked HTTP
 #   api_connections_close   a live download is listed with its metadata and
 #                           DELETE /connections/{id} resets it
+#   api_dashboard_compat    the requests yacd makes (src/api/*.ts), in its forms,
+#                           answered with the fields it reads
 #   api_ctl                 tun2socks ctl end to end: connections (and --watch),
 #                           close, select, delay, rules, reload, a wrong secret
 #   api_many_connections    1000 held connections listed, DELETE /connections
@@ -37,7 +39,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
-api_rules_proxies api_select api_delay api_dns_query api_streams api_ctl api_connections_close api_many_connections
+api_rules_proxies api_select api_delay api_dns_query api_streams api_dashboard_compat api_ctl api_connections_close api_many_connections
 api_slow_reader api_store_selected"
 # python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
 WSPY=/usr/bin/python3
@@ -282,6 +284,15 @@ if [[ $tr_ws == 2 && $mem_ws == 1 && $conn_ws == 2 && $log_ws == 1 ]] && ((tr_ht
 	pass api_streams
 else
 	fail api_streams "traffic-ws=$tr_ws memory=$mem_ws connections=$conn_ws logs=$log_ws ($(head -c 200 "$RUN_DIR/logs.ws")) traffic-http=$tr_http"
+fi
+
+# ---- what a Clash dashboard (yacd) asks, as it asks it ------------------------------------------
+compat=$(cx "$WSPY" "$T2S_ITEST/api_compat.py" "$API" "$SECRET" grp dante2 "http://$T4/health" 2>&1)
+code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/grp" >/dev/null
+if [[ $compat == *"compat ok"* ]]; then
+	pass api_dashboard_compat
+else
+	fail api_dashboard_compat "$(tr '\n' '|' <<<"$compat" | tail -c 400)"
 fi
 
 # ---- tun2socks ctl ------------------------------------------------------------------------------

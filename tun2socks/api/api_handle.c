@@ -809,6 +809,12 @@ static int api_providers(const struct api_backend *be, const struct api_req *req
 
 	if (req->method != API_GET)
 		return api_status(resp, 405, "method not allowed");
+	time_t now = time(NULL);
+	struct tm tm;
+	char at[40];
+
+	gmtime_r(&now, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	m = json_object();
 	if (m == NULL)
 		return -ENOMEM;
@@ -818,19 +824,19 @@ static int api_providers(const struct api_backend *be, const struct api_req *req
 		for (size_t i = 0; cfg && list && i < cfg->n_proxies; i++)
 			json_array_append_new(list, api_proxy_json(t, &cfg->proxies[i]));
 		json_object_set_new(m, "default",
-				    json_pack("{s:s, s:s, s:s, s:o, s:b}", "name", "default",
+				    json_pack("{s:s, s:s, s:s, s:o, s:s}", "name", "default",
 					      "type", "Proxy", "vehicleType", "Compatible",
-					      "proxies", list, "testUrl", false));
+					      "proxies", list, "updatedAt", at));
 	} else if (!strcmp(rest, "/rules")) {
 		for (size_t i = 0; cfg && i < cfg->n_rule_providers; i++) {
 			const struct config_rule_provider *rp = &cfg->rule_providers[i];
 
 			json_object_set_new(
 				m, rp->name,
-				json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", rp->name,
-					  "type", "Rule", "vehicleType", vehicles[rp->type],
-					  "behavior", behaviors[rp->behavior], "format",
-					  rp->format == CONFIG_RP_TEXT ? "text" : "yaml",
+				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "updatedAt", at,
+					  "name", rp->name, "type", "Rule", "vehicleType",
+					  vehicles[rp->type], "behavior", behaviors[rp->behavior],
+					  "format", rp->format == CONFIG_RP_TEXT ? "text" : "yaml",
 					  "ruleCount",
 					  (json_int_t)(rp->type == CONFIG_RP_INLINE ? rp->n_payload
 										    : 0)));
