@@ -224,13 +224,15 @@ px=$(api -H "$H" "http://$API/proxies" | jq_py 'p=d["proxies"]; print(p["dante"]
 one=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["name"], d["now"])')
 c404=$(code -H "$H" "http://$API/proxies/none")
 prov=$(api -H "$H" "http://$API/providers/rules" | jq_py 'p=d["providers"]["blk"]; print(p["vehicleType"], p["behavior"], p["ruleCount"])')
+ref=$(code -H "$H" -X PUT "http://$API/providers/rules/blk")
+ref404=$(code -H "$H" -X PUT "http://$API/providers/rules/none")
 pprov=$(api -H "$H" "http://$API/providers/proxies" | jq_py 'print(",".join(x["name"] for x in d["providers"]["default"]["proxies"]))')
 if [[ $rules == "DomainSuffix|example.test|grp;RuleSet|blk|REJECT;IPCIDR|$T6/128|REJECT;IPCIDR|$T4/32|grp;Match||DIRECT" &&
 	$px == "Socks5 Selector dante dante,dante2,DIRECT Selector True" && $one == "grp dante" && $c404 == 404 &&
-	$prov == "Inline Domain 1" && $pprov == "dante,dante2" ]]; then
+	$prov == "Inline Domain 1" && $pprov == "dante,dante2" && $ref == 204 && $ref404 == 404 ]]; then
 	pass api_rules_proxies
 else
-	fail api_rules_proxies "rules=[$rules] proxies=[$px] one=[$one] none=$c404 providers=[$prov] [$pprov]"
+	fail api_rules_proxies "rules=[$rules] proxies=[$px] one=[$one] none=$c404 providers=[$prov] [$pprov] refresh=$ref unknown=$ref404"
 fi
 
 # ---- groups: select, delay ---------------------------------------------------------------------

@@ -796,10 +796,26 @@ static int api_group(const struct api_backend *be, const struct api_req *req, co
 	return api_delay(be, req, name, true, w, resp);
 }
 
+/* PUT /providers/{proxies,rules}/{name}: download now. */
+static int api_refresh(const struct api_backend *be, const char *name, struct api_wait *w,
+		       struct api_resp *resp)
+{
+	int r = be->refresh ? be->refresh(be->ctx, name, w) : -ENOENT;
+
+	if (r == -ENOENT)
+		return api_status(resp, 404, "resource not found");
+	if (r == -EBUSY)
+		return api_status(resp, 409, "a download is already running");
+	if (r < 0)
+		return api_status(resp, 503, strerror(-r));
+	resp->wait = true;
+	return 0;
+}
+
 /* /providers/proxies: mihomo's "default" provider holds the config's
  * proxies; /providers/rules: the rule-providers. */
 static int api_providers(const struct api_backend *be, const struct api_req *req, const char *rest,
-			 struct api_resp *resp)
+			 struct api_wait *w, struct api_resp *resp)
 {
 	static const char *const behaviors[] = { "Domain", "IPCIDR", "Classical" };
 	static const char *const vehicles[] = { "File", "Inline", "HTTP" };
@@ -807,6 +823,10 @@ static int api_providers(const struct api_backend *be, const struct api_req *req
 	struct group_table *t = be->groups ? be->groups(be->ctx) : NULL;
 	json_t *m;
 
+	if (req->method == API_PUT && !strncmp(rest, "/rules/", 7) && rest[7] != '\0')
+		return api_refresh(be, rest + 7, w, resp);
+	if (req->method == API_PUT && !strncmp(rest, "/proxies/", 9) && rest[9] != '\0')
+		return api_refresh(be, rest + 9, w, resp);
 	if (req->method != API_GET)
 		return api_status(resp, 405, "method not allowed");
 	time_t now = time(NULL);
@@ -972,7 +992,7 @@ int api_handle(const struct api_backend *be, const struct api_req *req, struct a
 	if ((rest = api_under(p, "/group")) != NULL)
 		return api_group(be, req, rest, w, resp);
 	if ((rest = api_under(p, "/providers")) != NULL)
-		return api_providers(be, req, rest, resp);
+		return api_providers(be, req, rest, w, resp);
 	if (!strcmp(p, "/traffic"))
 		return api_stream_req(req, API_STREAM_TRAFFIC, resp);
 	if (!strcmp(p, "/logs"))

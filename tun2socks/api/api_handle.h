@@ -62,6 +62,9 @@ struct api_backend {
 	 * 0, -ENOENT (no such name) or -errno. */
 	int (*delay)(void *ctx, const char *name, bool group, const char *url, unsigned timeout_ms,
 		     struct api_wait *w);
+	/* Downloads the http providers now (a changed copy reloads);
+	 * api_done(w) follows. 0, -ENOENT (no such provider), -EBUSY. */
+	int (*refresh)(void *ctx, const char *name, struct api_wait *w);
 };
 
 struct api_req {

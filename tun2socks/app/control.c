@@ -13,6 +13,7 @@
 #include "config/config_remote.h"
 #include "resolver/resolver.h"
 #include "tun2socks/app/options.h"
+#include "tun2socks/app/providers.h"
 #include "tun2socks/base/heap.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/flow/flow_tcp.h"
@@ -438,6 +439,29 @@ static int control_delay(void *ctx, const char *name, bool group, const char *ur
 	return 0;
 }
 
+/* PUT /providers/.../{name}: every http provider is fetched (the module
+ * has no per-name download); the name must be one the config has. */
+static void control_on_fetched(void *arg, size_t failed)
+{
+	api_done(arg, failed ? 503 : 204,
+		 failed ? api_message("a provider could not be downloaded") : NULL);
+}
+
+static int control_refresh(void *ctx, const char *name, struct api_wait *w)
+{
+	struct control *c = ctx;
+	const struct config *cfg = *c->d.conf;
+	bool known = false;
+
+	for (size_t i = 0; cfg && i < cfg->n_rule_providers; i++)
+		known |= !strcmp(cfg->rule_providers[i].name, name);
+	for (size_t i = 0; cfg && i < cfg->n_proxy_providers; i++)
+		known |= !strcmp(cfg->proxy_providers[i].name, name);
+	if (!known || *c->d.providers == NULL)
+		return -ENOENT;
+	return providers_fetch_now(*c->d.providers, control_on_fetched, w);
+}
+
 int control_check(const struct options *opts, const struct config *conf)
 {
 	struct api_config ac;
@@ -490,6 +514,7 @@ int control_start(const struct control_deps *deps, const struct options *opts,
 			.groups = control_groups,
 			.select = control_select,
 			.delay = control_delay,
+			.refresh = control_refresh,
 		};
 
 		r = api_start(deps->loop, &ac, &be, &c->api, err, sizeof(err));

@@ -18,6 +18,7 @@ struct options;
 struct resolver;
 struct router_ctx;
 struct http_client;
+struct providers;
 struct control;
 
 struct control_deps {
@@ -26,9 +27,10 @@ struct control_deps {
 	struct flow_udp_ctx *udp;
 	struct router_ctx *router;
 	struct resolver *resolver;
-	struct http_client *const *http; /* delay tests; *http may be NULL */
-	struct config *const *conf;      /* the daemon's, replaced by reloads */
-	struct options *opts;            /* the running settings (log level) */
+	struct http_client *const *http;    /* delay tests; *http may be NULL */
+	struct providers *const *providers; /* refresh; *providers may be NULL */
+	struct config *const *conf;         /* the daemon's, replaced by reloads */
+	struct options *opts;               /* the running settings (log level) */
 	void *daemon;
 	/* Reload from path (NULL: the running file); done(w) follows via
 	 * control_reload_done. 0 or -errno. */

@@ -964,6 +964,7 @@ int daemon_run(struct options *cfg)
 			.router = d->router,
 			.resolver = d->resolver,
 			.http = &d->http,
+			.providers = &d->providers,
 			.conf = &d->conf,
 			.opts = d->cfg,
 			.daemon = d,
