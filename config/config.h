@@ -72,7 +72,8 @@ struct config_tun {
 	/* System-wide mode (mihomo's RawTun keys; each has_ says it was written). */
 	bool has_auto_route, auto_route;
 	bool has_strict_route, strict_route;
-	bool has_dns_hijack; /* dns-hijack: a list; empty turns the hijack off */
+	bool has_auto_detect, auto_detect; /* auto-detect-interface */
+	bool has_dns_hijack;               /* dns-hijack: a list; empty turns the hijack off */
 	struct config_str *dns_hijack;
 	size_t n_dns_hijack;
 	unsigned table_index, rule_index;  /* iproute2-*-index; 0: not set */

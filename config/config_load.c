@@ -39,6 +39,7 @@ static const char *const tun_ours[] = {
 	"inet4-address",
 	"inet6-address",
 	"auto-route",
+	"auto-detect-interface",
 	"strict-route",
 	"dns-hijack",
 	"iproute2-table-index",
@@ -244,6 +245,10 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_
 	if (!strcmp(k, "auto-route")) {
 		t->has_auto_route = true;
 		return loader_get_bool(ld, e->val, "tun.auto-route", &t->auto_route);
+	}
+	if (!strcmp(k, "auto-detect-interface")) {
+		t->has_auto_detect = true;
+		return loader_get_bool(ld, e->val, "tun.auto-detect-interface", &t->auto_detect);
 	}
 	if (!strcmp(k, "strict-route")) {
 		t->has_strict_route = true;

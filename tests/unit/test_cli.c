@@ -261,6 +261,26 @@ static void test_auto_route(void)
 	T_EQ_INT(parse(&c, err, "cleanup", "--proxy", "socks5://h", NULL, NULL), -EINVAL);
 	T_ERR(err, "cleanup takes --tun and --state-dir only, got --proxy");
 	T_CHECK(strstr(cli_usage(), "tun2socks cleanup [--tun NAME] [--state-dir DIR]") != NULL);
+
+	/* status: the same few flags */
+	T_EQ_INT(parse(&c, err, "status", NULL, NULL, NULL, NULL), CLI_STATUS);
+	T_EQ_INT(parse(&c, err, "status", "--tun", "tun8", "--state-dir", "/tmp/z"), CLI_STATUS);
+	T_EQ_STR(c.tun.name, "tun8");
+	T_EQ_STR(c.route.state_dir, "/tmp/z");
+	T_EQ_INT(parse(&c, err, "status", "--auto-route", NULL, NULL, NULL), -EINVAL);
+	T_ERR(err, "status takes --tun and --state-dir only, got --auto-route");
+	T_CHECK(strstr(cli_usage(), "tun2socks status [--tun NAME] [--state-dir DIR]") != NULL);
+
+	/* auto-detect-interface: off by default; not with a fixed interface */
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
+	T_CHECK(!c.route.auto_detect);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--auto-detect-interface", NULL, NULL),
+		 CLI_RUN);
+	T_CHECK(c.route.auto_detect);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--auto-detect-interface",
+		       "--bind-interface=eth0", NULL),
+		 -EINVAL);
+	T_ERR(err, "--auto-detect-interface and --bind-interface exclude each other");
 	T_CHECK(strstr(cli_usage(), "(default 2022)") != NULL);
 	T_CHECK(strstr(cli_usage(), "(default 9000)") != NULL);
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
 #include "tun2socks/app/machine.h"
+#include "tun2socks/system/uplink.h"
 
 struct daemon {
 	struct options *cfg;          /* the running settings */
@@ -57,6 +59,7 @@ struct daemon {
 	struct dns_socks *dns_socks; /* --dns-via-proxy */
 	struct dns_intercept *dns;   /* NULL with --dns off */
 	struct machine *machine;     /* auto-route's routes and rules, or NULL */
+	struct uplink *uplink;       /* following the default route, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -138,6 +141,18 @@ static void daemon_reload_work(uv_work_t *w)
 	rl->status = generation_load(&req, &rl->gen, &rl->diag);
 }
 
+/* New upstream sockets (flows, UDP sessions, c-ares) get so; open ones
+ * keep theirs. */
+static void daemon_set_sock(struct daemon *d, const struct sock_opts *so)
+{
+	d->cfg->sock = *so;
+	d->sock = *so;
+	d->flows.sock = *so;
+	flow_udp_set_sock(d->udp, so);
+	if (d->resolver)
+		resolver_set_sock(d->resolver, so);
+}
+
 /* What the new config changes in the running settings: the log level at
  * once, our sockets' interface and mark for new sockets; TUN and DNS
  * settings keep their values until a restart, and the log says so. */
@@ -157,17 +172,14 @@ static void daemon_apply_options(struct daemon *d, const struct options *next)
 			so.has_fwmark = d->cfg->sock.has_fwmark;
 			so.fwmark = d->cfg->sock.fwmark;
 		}
+		if (d->cfg->route.auto_detect) /* the uplink's, followed */
+			snprintf(so.bind_iface, sizeof(so.bind_iface), "%s", d->sock.bind_iface);
 		if (sock_opts_resolve(&so) < 0) {
 			log_error("reload: interface-name %s does not exist: keeping %s",
 				  so.bind_iface,
 				  d->sock.bind_iface[0] ? d->sock.bind_iface : "none");
 		} else {
-			d->cfg->sock = so;
-			d->sock = so;
-			d->flows.sock = so;
-			flow_udp_set_sock(d->udp, &so);
-			if (d->resolver)
-				resolver_set_sock(d->resolver, &so);
+			daemon_set_sock(d, &so);
 			log_info("reload: new upstream sockets use interface %s, mark %s%u",
 				 so.bind_iface[0] ? so.bind_iface : "(any)",
 				 so.has_fwmark ? "" : "none ", so.has_fwmark ? so.fwmark : 0);
@@ -645,6 +657,108 @@ fail:
 	return r;
 }
 
+/* ---- the uplink ---------------------------------------------------------- */
+
+/* The monitor's news (system/uplink.h): with auto-detect-interface, new
+ * upstream sockets are bound to the new uplink; a DNS server that now
+ * lies behind the TUN is named (its queries come back and are answered
+ * SERVFAIL: docs/design.md §7). */
+static void daemon_on_uplink(void *arg, const struct uplink_event *ev)
+{
+	struct daemon *d = arg;
+	char a[INET6_ADDRSTRLEN];
+
+	if (ev->kind == UPLINK_DNS_LOOP) {
+		inet_ntop(ev->server.family, ev->server.addr, a, sizeof(a));
+		log_error("uplink: DNS server %s is now routed into the TUN: forwarded queries "
+			  "would come back and are answered SERVFAIL; give a server reachable "
+			  "outside the TUN (--dns-server, dns.nameserver)",
+			  a);
+		return;
+	}
+	if (!d->cfg->route.auto_detect) {
+		log_info("uplink: the default route now goes out of %s",
+			 ev->name[0] ? ev->name : "(none)");
+		return;
+	}
+	if (ev->ifindex == 0 || ev->name[0] == '\0') {
+		log_warn("uplink: no default route: upstream sockets stay bound to %s",
+			 d->sock.bind_iface);
+		return;
+	}
+	{
+		struct sock_opts so = d->sock;
+		char was[sizeof(so.bind_iface)];
+
+		snprintf(was, sizeof(was), "%s", d->sock.bind_iface);
+		snprintf(so.bind_iface, sizeof(so.bind_iface), "%s", ev->name);
+		if (sock_opts_resolve(&so) < 0) {
+			log_warn("uplink: %s went away again: keeping %s", ev->name, was);
+			return;
+		}
+		daemon_set_sock(d, &so);
+		log_info("uplink: the default route moved from %s to %s: new upstream sockets "
+			 "use %s",
+			 was, ev->name, ev->name);
+	}
+}
+
+/* auto-detect-interface at startup: our sockets bound to the interface of
+ * the default route as it is now. 0 or -1 (logged). */
+static int daemon_detect_uplink(struct daemon *d)
+{
+	char name[IF_NAMESIZE] = "";
+	uint32_t ifindex;
+	int r = uplink_find(0, &ifindex);
+
+	if (r < 0) {
+		log_error("auto-detect-interface: %s",
+			  r == -ENOTSUP ? "not supported on this platform (use --bind-interface)"
+					: strerror(-r));
+		return -1;
+	}
+	if (ifindex == 0 || if_indextoname(ifindex, name) == NULL) {
+		log_error("auto-detect-interface: no default route to find the uplink by");
+		return -1;
+	}
+	snprintf(d->cfg->sock.bind_iface, sizeof(d->cfg->sock.bind_iface), "%s", name);
+	log_info("auto-detect-interface: upstream sockets are bound to %s (the default "
+		 "route's), followed while running",
+		 name);
+	return 0;
+}
+
+/* Once the TUN is routed: the monitor that follows the uplink, with
+ * auto-detect-interface or auto-route (where it also re-checks the DNS
+ * servers at every change). A failure costs only the following: logged. */
+static void daemon_start_uplink(struct daemon *d)
+{
+	struct prefix dns[16];
+	struct uplink_cfg uc = {
+		.tun_ifindex = if_nametoindex(tun_name(d->tun)),
+		.ifindex = d->sock.iface_index,
+		.mark = d->sock.has_fwmark ? d->sock.fwmark : 0,
+		.bind = d->cfg->route.auto_detect,
+		.dns = dns,
+		.n_dns = machine_dns_servers(d->cfg, dns, 16),
+		.fn = daemon_on_uplink,
+		.arg = d,
+	};
+	int r;
+
+	if (!d->cfg->route.auto_detect && !d->cfg->route.auto_route)
+		return;
+	if (!d->cfg->route.auto_detect) {
+		uint32_t now;
+
+		if (uplink_find(uc.tun_ifindex, &now) == 0)
+			uc.ifindex = now;
+	}
+	r = uplink_start(&d->loop, &uc, &d->uplink);
+	if (r < 0)
+		log_warn("uplink: cannot follow the default route: %s", strerror(-r));
+}
+
 /* ---- run ---------------------------------------------------------------- */
 
 /* cfg->ready_fd: one byte once the TUN is served, then closed (`tun2socks
@@ -750,6 +864,8 @@ int daemon_run(struct options *cfg)
 		goto out_free;
 	if (machine_dns(cfg, &d->cli) < 0)
 		goto out_free;
+	if (cfg->route.auto_detect && daemon_detect_uplink(d) < 0)
+		goto out_free;
 	d->mtu = cfg->tun.mtu;
 	d->sock = cfg->sock;
 	r = sock_opts_resolve(&d->sock);
@@ -839,6 +955,7 @@ int daemon_run(struct options *cfg)
 	/* Routes into the TUN last, once everything that serves them runs. */
 	if (machine_setup(cfg, d->tun, router_ctx_current(d->router), &d->machine) < 0)
 		goto out_dns;
+	daemon_start_uplink(d);
 	if (d->conf)
 		log_info("tun2socks %s: TUN %s mtu %u, config %s: %zu proxies, %zu rules%s%s",
 			 T2S_VERSION, tun_name(d->tun), d->mtu, cfg->config_path,
@@ -852,6 +969,8 @@ int daemon_run(struct options *cfg)
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	ret = 0;
 	/* The machine's routing as it was, before the flows go. */
+	uplink_stop(d->uplink);
+	d->uplink = NULL;
 	machine_restore(d->machine);
 	d->machine = NULL;
 

@@ -46,17 +46,10 @@ int machine_dns(struct options *cfg, struct options *cli)
 	return 0;
 }
 
-/* Asks the kernel where our sockets would reach each upstream DNS server:
- * one routed into our own TUN (its address, the TUN's subnet, a fake
- * address behind a default route into the TUN) would be a loop. 0, or -1
- * (logged). Where we cannot ask, nothing is checked. */
-static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
+size_t machine_dns_servers(const struct options *cfg, struct prefix *out, size_t max)
 {
 	const struct options_dns *dns = &cfg->dns;
-	struct prefix servers[16];
 	char canon[4096];
-	size_t n;
-	uint32_t mark = cfg->sock.has_fwmark ? cfg->sock.fwmark : 0, bind = 0, oif;
 	bool tcp;
 
 	if (dns->mode == DNS_MODE_OFF || dns->via_proxy)
@@ -64,7 +57,7 @@ static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
 	if (dns->servers) {
 		if (nameservers_parse(dns->servers, canon, sizeof(canon), &tcp, NULL, 0) < 0)
 			return 0; /* the resolver says what is wrong */
-		n = sysdns_parse_csv(canon, servers, 16);
+		return sysdns_parse_csv(canon, out, max);
 	} else {
 		/* c-ares reads resolv.conf itself: the same servers */
 		static char text[16384];
@@ -73,8 +66,20 @@ static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
 
 		if (f)
 			fclose(f);
-		n = sysdns_parse_resolv(text, len, servers, 16);
+		return sysdns_parse_resolv(text, len, out, max);
 	}
+}
+
+/* Asks the kernel where our sockets would reach each upstream DNS server:
+ * one routed into our own TUN (its address, the TUN's subnet, a fake
+ * address behind a default route into the TUN) would be a loop. 0, or -1
+ * (logged). Where we cannot ask, nothing is checked. */
+static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
+{
+	struct prefix servers[16];
+	size_t n = machine_dns_servers(cfg, servers, 16);
+	uint32_t mark = cfg->sock.has_fwmark ? cfg->sock.fwmark : 0, bind = 0, oif;
+
 	if (cfg->sock.bind_iface[0])
 		bind = if_nametoindex(cfg->sock.bind_iface);
 	for (size_t i = 0; i < n; i++) {
@@ -262,4 +267,75 @@ int machine_cleanup(const struct options *cfg)
 	if (r == 0)
 		printf("nothing to clean up in %s\n", dir);
 	return 0;
+}
+
+/* ---- status ------------------------------------------------------------------ */
+
+struct machine_status {
+	int worst; /* the exit status so far */
+};
+
+static void machine_status_one(void *arg, const struct autoroute_status *st)
+{
+	struct machine_status *ms = arg;
+	int code;
+
+	if (st->error && st->obj == NULL) {
+		printf("%s: %s: %s\n", st->tun, st->state_path, st->error);
+		code = st->running ? 3 : 2;
+	} else if (!st->running) {
+		printf("%s: tun2socks (pid %lu) is gone; it left %zu of its %zu rules and routes: "
+		       "`tun2socks cleanup` removes them\n",
+		       st->tun, st->pid, st->n_present, st->n);
+		code = 2;
+	} else {
+		bool whole = st->other_netns ||
+			     (st->n_present == st->n && st->tun_up == 1 && st->error == NULL);
+
+		printf("%s: tun2socks (pid %lu%s) runs; ", st->tun, st->pid,
+		       st->pid_alive ? "" : ", in another pid namespace");
+		if (st->other_netns)
+			printf("in another network namespace: not checked\n");
+		else
+			printf("TUN %s %s; %zu of %zu rules and routes in place (table %u, rules "
+			       "%u-%u)%s\n",
+			       st->tun,
+			       st->tun_up == 1   ? "up"
+			       : st->tun_up == 0 ? "DOWN"
+						 : "MISSING",
+			       st->n_present, st->n, st->table, st->rule_index,
+			       st->rule_index + ROUTE_PLAN_SPAN, whole ? "" : ": DAMAGED");
+		code = whole ? 0 : 3;
+	}
+	if (st->error && st->obj)
+		printf("  %s\n", st->error);
+	for (size_t i = 0; st->obj && !st->other_netns && i < st->n; i++) {
+		char line[ROUTE_TEXT_MAX];
+
+		route_text_format(&st->obj[i], line, sizeof(line));
+		printf("  %-8s %s\n", st->present[i] ? "present" : "MISSING", line);
+	}
+	printf("  recorded in %s\n", st->state_path);
+	if (code > ms->worst)
+		ms->worst = code;
+}
+
+int machine_status(const struct options *cfg)
+{
+	const char *dir = cfg->route.state_dir[0] ? cfg->route.state_dir : AUTOROUTE_STATE_DIR;
+	struct machine_status ms = { 0 };
+	int r = autoroute_status(dir, cfg->tun.name && cfg->tun.name[0] ? cfg->tun.name : NULL,
+				 machine_status_one, &ms);
+
+	if (r < 0) {
+		fprintf(stderr, "tun2socks status: %s\n",
+			r == -ENOTSUP ? "auto-route is not supported on this platform"
+				      : strerror(-r));
+		return 4;
+	}
+	if (r == 0) {
+		printf("no auto-route set up (nothing recorded in %s)\n", dir);
+		return 1;
+	}
+	return ms.worst;
 }

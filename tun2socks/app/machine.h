@@ -8,7 +8,10 @@
 #ifndef T2S_MACHINE_H
 #define T2S_MACHINE_H
 
+#include <stddef.h>
+
 #include "tun2socks/app/options.h"
+#include "tun2socks/system/prefix.h"
 
 struct machine;
 struct router_gen;
@@ -19,6 +22,10 @@ struct tun;
  * upstreams) become the upstream, in cfg and in cli (so a reload keeps
  * them). 0, or -1 (logged). */
 int machine_dns(struct options *cfg, struct options *cli);
+
+/* The upstream DNS servers the daemon forwards to with its own sockets
+ * (none with DNS off or via the proxy), as host prefixes; at most max. */
+size_t machine_dns_servers(const struct options *cfg, struct prefix *out, size_t max);
 
 /* Once the TUN is up and the first generation built: an upstream DNS
  * server the kernel routes into the TUN (for our sockets) is refused, in
@@ -34,5 +41,12 @@ void machine_restore(struct machine *m);
 /* `tun2socks cleanup [--tun NAME] [--state-dir DIR]`: removes what
  * daemons killed with SIGKILL left, printing each step. The exit status. */
 int machine_cleanup(const struct options *cfg);
+
+/* `tun2socks status [--tun NAME] [--state-dir DIR]`: what each daemon's
+ * auto-route set up, and whether the daemon, its TUN and every rule and
+ * route are there. The exit status: 0 all in place, 1 nothing set up, 2 a
+ * daemon that is gone left some (cleanup removes them), 3 a running
+ * daemon misses some (or its TUN is down), 4 cannot tell. */
+int machine_status(const struct options *cfg);
 
 #endif

@@ -115,6 +115,8 @@ static int options_apply_route(struct options *cfg, const struct config *conf, c
 		o->auto_route = t->auto_route;
 	if (t->has_strict_route && !options_given(cfg, OPT_STRICT_ROUTE))
 		o->strict_route = t->strict_route;
+	if (t->has_auto_detect && !options_given(cfg, OPT_AUTO_DETECT_IFACE))
+		o->auto_detect = t->auto_detect;
 	/* mihomo lists what to hijack ("any:53"); we answer port 53 to any
 	 * address anyway, so any entry turns the rules on, none off. */
 	if (t->has_dns_hijack && !options_given(cfg, OPT_DNS_HIJACK))
@@ -355,6 +357,8 @@ unsigned options_reload_diff(const struct options *running, const struct options
 	{
 		const struct options_route *ra = &running->route, *rb = &next->route;
 
+		if (ra->auto_detect != rb->auto_detect)
+			options_note(why, whylen, "tun.auto-detect-interface");
 		if (ra->auto_route != rb->auto_route || ra->strict_route != rb->strict_route ||
 		    options_dns_hijack(running) != options_dns_hijack(next) ||
 		    ra->table != rb->table || ra->rule_index != rb->rule_index ||

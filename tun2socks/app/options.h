@@ -56,6 +56,7 @@ enum options_flag {
 	OPT_INCLUDE_UID,
 	OPT_EXCLUDE_UID,
 	OPT_STATE_DIR,
+	OPT_AUTO_DETECT_IFACE,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -110,6 +111,9 @@ struct options {
 		char exclude_uid[256];
 		char state_dir[256]; /* "": the default, /run/tun2socks */
 		bool auto_mark;      /* sock.fwmark is auto-route's own */
+		/* auto-detect-interface: our sockets bound to the default route's
+		 * interface, followed while running (docs/design.md §13) */
+		bool auto_detect;
 	} route;
 };
 
@@ -141,7 +145,8 @@ bool options_given(const struct options *cfg, enum options_flag opt);
  * interface-name, routing-mark, log-level, and the tun keys of the
  * system-wide mode (auto-route, strict-route, dns-hijack,
  * iproute2-table-index, iproute2-rule-index, route-address,
- * route-exclude-address, include-uid, exclude-uid). 0 or -EINVAL with
+ * route-exclude-address, include-uid, exclude-uid, auto-detect-interface).
+ * 0 or -EINVAL with
  * err. */
 int options_apply_config(struct options *cfg, const struct config *conf, char *err, size_t errlen);
 

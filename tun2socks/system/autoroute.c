@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -326,6 +327,108 @@ int autoroute_cleanup(const char *dir, const char *tun, autoroute_note_fn note, 
 		return r;
 	}
 	return cleaned;
+}
+
+/* Whether a daemon holds the lock at path (a shared lock cannot be had
+ * while it holds its exclusive one). Never creates the file. */
+static bool lock_held(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool held = false;
+
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		held = errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+static void status_one(struct autoroute_os *os, const char *state, const char *lock,
+		       const char *name, uint64_t netns, autoroute_status_fn fn, void *arg)
+{
+	struct autoroute_status as = { .state_path = state };
+	struct route_state st = { 0 };
+	bool *present = NULL;
+	char *text = NULL, err[200] = "";
+	size_t len;
+	int r;
+
+	snprintf(as.tun, sizeof(as.tun), "%.15s", name);
+	as.running = lock_held(lock);
+	r = read_file(state, &text, &len);
+	if (r == 0)
+		r = route_state_parse(text, len, &st, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", strerror(-r));
+	free(text);
+	if (r < 0) {
+		as.error = err;
+		fn(arg, &as);
+		return;
+	}
+	as.pid = st.pid;
+	as.pid_alive = st.pid > 0 && (kill((pid_t)st.pid, 0) == 0 || errno == EPERM);
+	as.other_netns = st.netns && netns && st.netns != netns;
+	as.table = st.table;
+	as.rule_index = st.rule_index;
+	as.obj = st.obj;
+	as.n = st.n;
+	as.tun_up = -ENODEV;
+	present = calloc(st.n ? st.n : 1, sizeof(*present));
+	if (present == NULL) {
+		as.error = "out of memory";
+	} else if (!as.other_netns) {
+		as.tun_up = autoroute_os_link_up(st.tun);
+		r = autoroute_os_present(os, st.obj, st.n, present);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "cannot list rules and routes: %s",
+				 strerror(-r));
+			as.error = err;
+		}
+		for (size_t i = 0; i < st.n; i++)
+			as.n_present += present[i];
+	}
+	as.present = present;
+	fn(arg, &as);
+	free(present);
+	route_state_free(&st);
+}
+
+int autoroute_status(const char *dir, const char *tun, autoroute_status_fn fn, void *arg)
+{
+	struct autoroute_os *os;
+	uint64_t netns = autoroute_os_netns();
+	struct dirent *e;
+	DIR *d;
+	int r, n = 0;
+
+	if (dir == NULL)
+		dir = AUTOROUTE_STATE_DIR;
+	r = autoroute_os_open(&os);
+	if (r < 0)
+		return r;
+	d = opendir(dir);
+	if (d == NULL) {
+		r = errno == ENOENT ? 0 : -errno;
+		autoroute_os_close(os);
+		return r;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char name[256], state[512], lock[512];
+
+		if (!ends_with(e->d_name, ".state") || strlen(e->d_name) >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(strlen(e->d_name) - 6), e->d_name);
+		if ((tun && strcmp(name, tun) != 0) ||
+		    paths(dir, name, state, lock, sizeof(state)) < 0)
+			continue;
+		status_one(os, state, lock, name, netns, fn, arg);
+		n++;
+	}
+	closedir(d);
+	autoroute_os_close(os);
+	return n;
 }
 
 int autoroute_route_oif(const struct prefix *dst, uint32_t mark, uint32_t bind_ifindex,
