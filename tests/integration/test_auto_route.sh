@@ -20,7 +20,8 @@
 # SIGKILL + cleanup and SIGKILL + restart leave ip rule/route byte-identical;
 # a second daemon is refused; a user left out by --exclude-uid goes direct;
 # a reload keeps our sockets' mark; a resolver pointing at the TUN is
-# refused; `status` tells running, damaged, left over and nothing apart
+# refused; a proxy given by name is resolved again at SIGHUP and its
+# rule follows its address; `status` tells running, damaged, left over and nothing apart
 # (its exit status); a DNS server routed into the TUN while running is
 # named; with --auto-detect-interface the daemon's sockets follow the
 # default route to a second uplink when the first goes down.
@@ -34,7 +35,7 @@ NAMES="ar_curl_by_name_v4 ar_curl_by_name_v6 ar_curl_by_address ar_dns_lan_resol
  ar_incoming_new ar_no_leak_on_uplink ar_strict_blocks_ipv6 ar_sigterm_restores
  ar_sigkill_cleanup_restores ar_sigkill_restart_restores ar_second_daemon_refused
  ar_exclude_uid ar_reload_keeps_mark ar_resolver_on_tun_refused ar_status ar_dns_loop_recheck
- ar_uplink_follow"
+ ar_uplink_follow ar_reload_reresolves"
 
 PROXY_IP=192.0.2.10
 LAN_DNS4=10.77.0.1
@@ -414,6 +415,41 @@ if ar_start -c "$RUN_DIR/ar.yaml"; then
 	else fail ar_reload_keeps_mark "MX after the reload: '$a'${FETCH_ERR:+; $FETCH_ERR}"; fi
 	daemon_stop || fail ar_reload_keeps_mark "exit $DAEMON_RC"
 else fail ar_reload_keeps_mark "daemon did not come up"; fi
+
+# ---- SIGHUP: a proxy given by name is resolved again, its rule follows -------------------
+printf '192.0.2.11 proxy.test\n' >"/etc/netns/$NS_C/hosts"
+cat >"$RUN_DIR/ar-named.yaml" <<EOC
+tun:
+  auto-route: true
+proxies:
+  - { name: named, type: socks5, server: proxy.test, port: $SOCKS_PORT }
+rules:
+  - DOMAIN-SUFFIX,named.test,named
+  - MATCH,DIRECT
+EOC
+if ar_start -c "$RUN_DIR/ar-named.yaml"; then
+	r11=$(cx ip rule | grep -c 'to 192.0.2.11 iif lo goto 9010')
+	# the name moves (in place: the daemon sees the file through its bind mount)
+	printf '192.0.2.12 proxy.test\n' >"/etc/netns/$NS_C/hosts"
+	n=$(grep -c 'reloaded:' "$DAEMON_LOG")
+	kill -HUP "$DAEMON_PID"
+	for ((i = 0; i < 100; i++)); do
+		(($(grep -c 'reloaded:' "$DAEMON_LOG") > n)) && break
+		sleep 0.05
+	done
+	rules=$(cx ip rule)
+	cx "$(daemon_bin)" status --state-dir "$STATE" >/dev/null 2>&1
+	rs=$?
+	if ((r11 == 1 && rs == 0)) && grep -q 'to 192.0.2.12 iif lo goto 9010' <<<"$rules" &&
+		! grep -q '192.0.2.11' <<<"$rules" &&
+		grep -q 'auto-route: 2 proxy servers kept out now: 1 rule added, 1 removed' "$DAEMON_LOG" &&
+		fetch_check "http://$T4/1k" "$SHA_1K"; then
+		pass ar_reload_reresolves
+	else fail ar_reload_reresolves "rule for .11 before: $r11; status $rs; rules now: $(grep -c 'goto 9010' <<<"$rules")${FETCH_ERR:+; $FETCH_ERR}"; fi
+	daemon_stop || fail ar_reload_reresolves "exit $DAEMON_RC"
+	ar_same || fail ar_reload_reresolves "routing not restored"
+else fail ar_reload_reresolves "daemon did not come up"; fi
+rm -f "/etc/netns/$NS_C/hosts"
 
 # ---- tun2socks status: what is set up, and whether it is all there ---------------------
 st() { cx "$(daemon_bin)" status --state-dir "$STATE" 2>&1; }

@@ -79,8 +79,13 @@ static void wait_quiet(uv_loop_t *loop, struct uplink *u, uint64_t looks)
 
 static struct tun *make_tun(const char *name, uint8_t net)
 {
-	struct tun_config c = { .name = name, .fd = -1, .framing = -1, .mtu = 1500,
-				.has_addr4 = true, .addr4 = { 10, net, 0, 1 }, .prefix4 = 24,
+	struct tun_config c = { .name = name,
+				.fd = -1,
+				.framing = -1,
+				.mtu = 1500,
+				.has_addr4 = true,
+				.addr4 = { 10, net, 0, 1 },
+				.prefix4 = 24,
 				.offload = -1 };
 	struct tun *t = NULL;
 	char err[256];
@@ -94,9 +99,12 @@ static struct tun *make_tun(const char *name, uint8_t net)
 
 static int route(bool add, const char *dst, const char *dev, uint32_t metric)
 {
-	struct rtnl_route r = { .family = AF_INET, .type = RTNL_RT_UNICAST,
-				.scope = RTNL_SCOPE_LINK, .protocol = RTNL_PROTO_STATIC,
-				.table = RTNL_TABLE_MAIN, .metric = metric };
+	struct rtnl_route r = { .family = AF_INET,
+				.type = RTNL_RT_UNICAST,
+				.scope = RTNL_SCOPE_LINK,
+				.protocol = RTNL_PROTO_STATIC,
+				.table = RTNL_TABLE_MAIN,
+				.metric = metric };
 	struct rtnl *nl;
 	char err[128];
 	int rc;

@@ -207,6 +207,10 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		daemon_apply_options(d, &rl->gen.opts);
 		log_info("reloaded: %zu proxies, %zu rules", rl->gen.conf->n_proxies,
 			 router_gen_rule_count(rl->gen.router));
+		/* The proxies' names were resolved again: auto-route keeps
+		 * their addresses now out of the TUN (the kernel answers at
+		 * once: docs/design.md §13). */
+		(void)machine_update(d->machine, d->cfg, rl->gen.router);
 		router_ctx_swap(d->router, rl->gen.router);
 		rl->gen.router = NULL;
 		config_free(d->conf);

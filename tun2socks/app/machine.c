@@ -21,6 +21,8 @@
 
 struct machine {
 	struct autoroute *ar;
+	char tun[IF_NAMESIZE];
+	uint32_t tun_ifindex;
 };
 
 /* ---- DNS -------------------------------------------------------------------- */
@@ -136,17 +138,62 @@ static void machine_host(const struct sockaddr_storage *ss, struct prefix *p)
 
 enum { MACHINE_MAX_PREFIXES = 256, MACHINE_MAX_SERVERS = 256 };
 
+/* What a plan's configuration points into. */
+struct machine_inputs {
+	struct prefix addr[MACHINE_MAX_PREFIXES], excl[MACHINE_MAX_PREFIXES],
+		hosts[MACHINE_MAX_SERVERS];
+	struct sockaddr_storage servers[MACHINE_MAX_SERVERS];
+	struct uid_range inc[64], exc[64];
+};
+
+/* The plan's configuration from the settings and the generation's proxy
+ * servers (all but the TUN's name and index), pointing into in. */
+static void machine_plan_cfg(const struct options *cfg, const struct router_gen *gen,
+			     struct machine_inputs *in, struct route_plan_cfg *pc)
+{
+	const struct options_route *o = &cfg->route;
+	size_t ns;
+	int r;
+
+	pc->table = o->table;
+	pc->rule_index = o->rule_index;
+	pc->has4 = cfg->tun.has_addr4;
+	pc->has6 = cfg->tun.has_addr6;
+	if (pc->has4)
+		prefix_make(&pc->tun4, AF_INET, cfg->tun.addr4, cfg->tun.prefix4);
+	if (pc->has6)
+		prefix_make(&pc->tun6, AF_INET6, cfg->tun.addr6, cfg->tun.prefix6);
+	pc->strict = o->strict_route;
+	pc->dns_hijack = options_dns_hijack(cfg);
+	pc->has_mark = cfg->sock.has_fwmark;
+	pc->mark = cfg->sock.fwmark;
+	pc->route_addr = in->addr;
+	pc->n_route_addr = machine_prefixes(o->address, in->addr, MACHINE_MAX_PREFIXES);
+	pc->n_exclude = machine_prefixes(o->exclude, in->excl, MACHINE_MAX_PREFIXES);
+	/* The proxy servers: connections to them from other programs, and
+	 * ours should a mark ever be missing, must not enter the TUN. */
+	ns = router_gen_servers(gen, in->servers, MACHINE_MAX_SERVERS);
+	for (size_t i = 0; i < ns; i++)
+		machine_host(&in->servers[i], &in->hosts[i]);
+	pc->exclude = in->excl;
+	pc->servers = in->hosts;
+	pc->n_servers = ns;
+	r = o->include_uid[0] ? route_plan_parse_uids(o->include_uid, in->inc, 64) : 0;
+	pc->include_uid = in->inc;
+	pc->n_include_uid = r > 0 ? (size_t)r : 0;
+	r = o->exclude_uid[0] ? route_plan_parse_uids(o->exclude_uid, in->exc, 64) : 0;
+	pc->exclude_uid = in->exc;
+	pc->n_exclude_uid = r > 0 ? (size_t)r : 0;
+}
+
 int machine_setup(const struct options *cfg, const struct tun *tun, const struct router_gen *gen,
 		  struct machine **out)
 {
 	const struct options_route *o = &cfg->route;
-	static struct prefix addr[MACHINE_MAX_PREFIXES], excl[MACHINE_MAX_PREFIXES],
-		hosts[MACHINE_MAX_SERVERS];
-	static struct sockaddr_storage servers[MACHINE_MAX_SERVERS];
-	struct uid_range inc[64], exc[64];
 	struct autoroute_cfg ac = { .state_dir = o->state_dir[0] ? o->state_dir : NULL,
 				    .note = machine_note };
 	struct route_plan_cfg *pc = &ac.plan;
+	struct machine_inputs *in;
 	struct machine *m;
 	const struct route_plan *plan;
 	size_t ns, rules = 0;
@@ -164,46 +211,29 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 		log_error("auto-route: %s has no interface index", pc->tun_name);
 		return -1;
 	}
-	pc->table = o->table;
-	pc->rule_index = o->rule_index;
-	pc->has4 = cfg->tun.has_addr4;
-	pc->has6 = cfg->tun.has_addr6;
-	if (pc->has4)
-		prefix_make(&pc->tun4, AF_INET, cfg->tun.addr4, cfg->tun.prefix4);
-	if (pc->has6)
-		prefix_make(&pc->tun6, AF_INET6, cfg->tun.addr6, cfg->tun.prefix6);
-	pc->strict = o->strict_route;
-	pc->dns_hijack = options_dns_hijack(cfg);
-	pc->has_mark = cfg->sock.has_fwmark;
-	pc->mark = cfg->sock.fwmark;
-	pc->route_addr = addr;
-	pc->n_route_addr = machine_prefixes(o->address, addr, MACHINE_MAX_PREFIXES);
-	pc->n_exclude = machine_prefixes(o->exclude, excl, MACHINE_MAX_PREFIXES);
-	/* The proxy servers: connections to them from other programs, and
-	 * ours should a mark ever be missing, must not enter the TUN. */
-	ns = router_gen_servers(gen, servers, MACHINE_MAX_SERVERS);
-	for (size_t i = 0; i < ns; i++)
-		machine_host(&servers[i], &hosts[i]);
-	pc->exclude = excl;
-	pc->servers = hosts;
-	pc->n_servers = ns;
-	r = o->include_uid[0] ? route_plan_parse_uids(o->include_uid, inc, 64) : 0;
-	pc->include_uid = inc;
-	pc->n_include_uid = r > 0 ? (size_t)r : 0;
-	r = o->exclude_uid[0] ? route_plan_parse_uids(o->exclude_uid, exc, 64) : 0;
-	pc->exclude_uid = exc;
-	pc->n_exclude_uid = r > 0 ? (size_t)r : 0;
+	in = malloc(sizeof(*in));
+	if (in == NULL) {
+		log_error("out of memory");
+		return -1;
+	}
+	machine_plan_cfg(cfg, gen, in, pc);
+	ns = pc->n_servers;
 	if (!pc->has_mark && cfg->sock.bind_iface[0] == '\0' && sock_platform_has_fwmark()) {
 		log_error("auto-route: our own sockets need a mark or an interface");
+		free(in);
 		return -1;
 	}
 
 	m = calloc(1, sizeof(*m));
 	if (m == NULL) {
 		log_error("out of memory");
+		free(in);
 		return -1;
 	}
+	snprintf(m->tun, sizeof(m->tun), "%s", pc->tun_name);
+	m->tun_ifindex = pc->tun_ifindex;
 	r = autoroute_start(&ac, &m->ar, err, sizeof(err));
+	free(in); /* the plan holds what it needs */
 	if (r < 0) {
 		log_error("%s", err);
 		free(m);
@@ -233,6 +263,36 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 		 pc->tun_name);
 	*out = m;
 	return 0;
+}
+
+int machine_update(struct machine *m, const struct options *cfg, const struct router_gen *gen)
+{
+	struct route_plan_cfg pc = { .tun_name = NULL };
+	struct machine_inputs *in;
+	size_t added, removed;
+	char err[1024] = "";
+	int r;
+
+	if (m == NULL)
+		return 0;
+	in = malloc(sizeof(*in));
+	if (in == NULL) {
+		log_error("auto-route: out of memory: the proxy servers' rules are as they were");
+		return -1;
+	}
+	machine_plan_cfg(cfg, gen, in, &pc);
+	pc.tun_name = m->tun;
+	pc.tun_ifindex = m->tun_ifindex;
+	r = autoroute_replan(m->ar, &pc, &added, &removed, err, sizeof(err));
+	if (r < 0)
+		log_error("%s: the proxy servers' rules are as they were", err);
+	else if (added || removed)
+		log_info("auto-route: %zu proxy server%s kept out now: %zu rule%s added, %zu "
+			 "removed",
+			 pc.n_servers, pc.n_servers == 1 ? "" : "s", added, added == 1 ? "" : "s",
+			 removed);
+	free(in);
+	return r < 0 ? -1 : 0;
 }
 
 void machine_restore(struct machine *m)

@@ -35,6 +35,12 @@ size_t machine_dns_servers(const struct options *cfg, struct prefix *out, size_t
 int machine_setup(const struct options *cfg, const struct tun *tun, const struct router_gen *gen,
 		  struct machine **out);
 
+/* After a reload: the proxy servers of gen (their names resolved again)
+ * kept out of the TUN instead of the previous ones; the rest of the plan
+ * as it was (cfg is the running settings). NULL is a no-op. 0, or -1
+ * (logged; the rules stay as they were). */
+int machine_update(struct machine *m, const struct options *cfg, const struct router_gen *gen);
+
 /* Removes what machine_setup added. NULL is a no-op. */
 void machine_restore(struct machine *m);
 

@@ -31,7 +31,8 @@
 struct autoroute {
 	struct autoroute_os *os;
 	struct route_plan plan;
-	size_t applied; /* plan.obj[0..applied) are in the kernel */
+	size_t applied;        /* plan.obj[0..applied) are in the kernel */
+	struct route_state st; /* what the state file says but the objects */
 	char state_path[512], lock_path[512];
 	int lock_fd;
 	autoroute_note_fn note;
@@ -450,6 +451,115 @@ const struct route_plan *autoroute_plan(const struct autoroute *ar)
 	return &ar->plan;
 }
 
+static bool obj_equal(const struct route_obj *a, const struct route_obj *b)
+{
+	char ta[ROUTE_TEXT_MAX], tb[ROUTE_TEXT_MAX];
+
+	if (a->kind != b->kind)
+		return false;
+	route_text_format(a, ta, sizeof(ta));
+	route_text_format(b, tb, sizeof(tb));
+	return strcmp(ta, tb) == 0;
+}
+
+static bool obj_in(const struct route_obj *o, const struct route_obj *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (obj_equal(o, &set[i]))
+			return true;
+	return false;
+}
+
+/* Writes the state file listing obj[0..n). */
+static int write_objs(struct autoroute *ar, const struct route_obj *obj, size_t n)
+{
+	struct route_state st = ar->st;
+
+	st.obj = (struct route_obj *)obj;
+	st.n = n;
+	return write_state(ar->state_path, &st);
+}
+
+int autoroute_replan(struct autoroute *ar, const struct route_plan_cfg *cfg, size_t *added,
+		     size_t *removed, char *err, size_t errlen)
+{
+	struct route_plan next = { 0 };
+	struct route_obj *both = NULL;
+	size_t n_both, n_new = 0, n_gone = 0, done = 0;
+	char what[ROUTE_TEXT_MAX], kerr[160];
+	int r;
+
+	*added = *removed = 0;
+	r = route_plan_build(cfg, &next, err, errlen);
+	if (r < 0)
+		return r;
+	/* The state file lists the old plan and what the new one adds, in
+	 * the order they may be in the kernel. */
+	both = calloc(ar->plan.n + next.n + 1, sizeof(*both));
+	if (both == NULL) {
+		r = -ENOMEM;
+		errtext_set(err, errlen, "auto-route: out of memory");
+		goto out;
+	}
+	memcpy(both, ar->plan.obj, ar->plan.n * sizeof(*both));
+	n_both = ar->plan.n;
+	for (size_t i = 0; i < next.n; i++)
+		if (!obj_in(&next.obj[i], ar->plan.obj, ar->plan.n))
+			both[n_both++] = next.obj[i];
+	n_new = n_both - ar->plan.n;
+	for (size_t i = 0; i < ar->plan.n; i++)
+		n_gone += !obj_in(&ar->plan.obj[i], next.obj, next.n);
+	if (n_new == 0 && n_gone == 0)
+		goto out;
+	r = write_objs(ar, both, n_both);
+	if (r < 0) {
+		errtext_set(err, errlen, "auto-route: cannot write %s: %s", ar->state_path,
+			    strerror(-r));
+		goto out;
+	}
+	for (; done < n_new; done++) {
+		const struct route_obj *o = &both[ar->plan.n + done];
+
+		kerr[0] = '\0';
+		r = autoroute_os_change(ar->os, true, o, kerr, sizeof(kerr));
+		if (r < 0) {
+			route_text_format(o, what, sizeof(what));
+			errtext_set(err, errlen, "auto-route: adding '%s': %s%s%s%s", what,
+				    strerror(-r), kerr[0] ? " (" : "", kerr, kerr[0] ? ")" : "");
+			(void)undo(ar->os, both + ar->plan.n, done, ar->note, ar->note_arg, NULL);
+			(void)write_objs(ar, ar->plan.obj, ar->plan.n);
+			goto out;
+		}
+	}
+	/* Then what the new plan drops, in reverse. */
+	for (size_t i = ar->plan.n; i-- > 0;) {
+		const struct route_obj *o = &ar->plan.obj[i];
+
+		if (obj_in(o, next.obj, next.n))
+			continue;
+		r = autoroute_os_change(ar->os, false, o, kerr, sizeof(kerr));
+		if (r < 0 && r != -ENOENT && r != -ESRCH) {
+			route_text_format(o, what, sizeof(what));
+			notef(ar->note, ar->note_arg, "cannot remove '%s': %s", what, strerror(-r));
+		}
+	}
+	r = write_objs(ar, next.obj, next.n);
+	if (r < 0) /* the file still lists a superset: cleanup stays right */
+		notef(ar->note, ar->note_arg, "cannot rewrite %s: %s", ar->state_path,
+		      strerror(-r));
+	route_plan_free(&ar->plan);
+	ar->plan = next;
+	ar->applied = next.n;
+	memset(&next, 0, sizeof(next));
+	*added = n_new;
+	*removed = n_gone;
+	r = 0;
+out:
+	free(both);
+	route_plan_free(&next);
+	return r;
+}
+
 void autoroute_stop(struct autoroute *ar)
 {
 	if (ar == NULL)
@@ -548,6 +658,7 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 	snprintf(st.tun, sizeof(st.tun), "%s", pc->tun_name);
 	st.table = pc->table;
 	st.rule_index = pc->rule_index;
+	ar->st = st;
 	st.obj = ar->plan.obj;
 	st.n = ar->plan.n;
 	r = write_state(ar->state_path, &st);

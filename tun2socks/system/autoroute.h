@@ -46,6 +46,15 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 /* What start added (for the log). */
 const struct route_plan *autoroute_plan(const struct autoroute *ar);
 
+/* A new plan while running (the proxy servers' addresses after a reload
+ * resolved their names again): what the new plan adds is added first,
+ * then what it drops is removed; the state file lists both while it
+ * happens. *added and *removed count them (0, 0: nothing changed). 0, or
+ * -errno with err: then the running plan is as before. Blocking (the
+ * kernel answers at once). */
+int autoroute_replan(struct autoroute *ar, const struct route_plan_cfg *cfg, size_t *added,
+		     size_t *removed, char *err, size_t errlen);
+
 /* Removes everything start added, the state file and the lock. NULL is a
  * no-op. */
 void autoroute_stop(struct autoroute *ar);

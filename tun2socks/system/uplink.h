@@ -47,10 +47,10 @@ struct uplink_event {
 typedef void (*uplink_fn)(void *arg, const struct uplink_event *ev);
 
 struct uplink_cfg {
-	uint32_t tun_ifindex; /* never the uplink */
-	uint32_t ifindex;     /* the uplink as the caller knows it (0: none) */
-	uint32_t mark;        /* our sockets' fwmark (0: none) */
-	bool bind;            /* our sockets are bound to the uplink */
+	uint32_t tun_ifindex;     /* never the uplink */
+	uint32_t ifindex;         /* the uplink as the caller knows it (0: none) */
+	uint32_t mark;            /* our sockets' fwmark (0: none) */
+	bool bind;                /* our sockets are bound to the uplink */
 	const struct prefix *dns; /* upstream DNS servers to check (copied) */
 	size_t n_dns;
 	unsigned settle_ms; /* quiet time after an event before a look (0: 200) */
