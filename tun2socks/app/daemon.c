@@ -1001,6 +1001,9 @@ int daemon_run(struct options *cfg)
 	if (d->tcp_refused_fds > 0)
 		log_info("%" PRIu64 " TCP connections refused: the file-descriptor budget was full",
 			 d->tcp_refused_fds);
+	if (stack_counters(d->stack)->half_open_dropped > 0)
+		log_info("%" PRIu64 " half-open connections reset: over the cap of %u (oldest first)",
+			 stack_counters(d->stack)->half_open_dropped, STACK_HALF_OPEN_MAX);
 	if (d->dns) {
 		const struct dns_intercept_stats *ds = dns_intercept_stats(d->dns);
 
