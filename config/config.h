@@ -196,7 +196,8 @@ struct config {
 	const char *interface_name; /* NULL: not set */
 	bool has_routing_mark;
 	uint32_t routing_mark;
-	bool ipv6; /* default true, as in mihomo */
+	unsigned max_memory_mb; /* max-memory (ours), MiB; 0: not set */
+	bool ipv6;              /* default true, as in mihomo */
 
 	struct config_tun tun;
 	struct config_dns dns;

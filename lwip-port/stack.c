@@ -137,7 +137,11 @@ static void stack_trim_half_open(struct stack *s)
 
 void stack_set_half_open_max(struct stack *s, uint32_t max)
 {
+	uint32_t before = s->half_open_max;
+
 	s->half_open_max = max ? max : STACK_HALF_OPEN_MAX;
+	if (s->half_open_max < before)
+		stack_trim_half_open(s);
 }
 
 /* p->payload is at the TCP header; hlen bytes of IP header precede it in

@@ -61,8 +61,9 @@ T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void 
  * generation was off carry no data checksum, and would go out with a wrong
  * one were it turned back on. */
 void stack_set_csum_offload(struct stack *s, bool on);
-/* The half-open cap (0: STACK_HALF_OPEN_MAX). The count is taken every
- * max/4 new SYNs, so at most max + max/4 are ever held. */
+/* The half-open cap (0: STACK_HALF_OPEN_MAX); a lower one applies at
+ * once. The count is taken every max/4 new SYNs, so at most max + max/4
+ * are ever held. */
 void stack_set_half_open_max(struct stack *s, uint32_t max);
 
 /* Closes listeners and the netif. Flows must have closed their pcbs first;

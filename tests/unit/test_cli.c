@@ -281,6 +281,14 @@ static void test_auto_route(void)
 		       "--bind-interface=eth0", NULL),
 		 -EINVAL);
 	T_ERR(err, "--auto-detect-interface and --bind-interface exclude each other");
+
+	/* the memory budget */
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.max_memory_mb, 0);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--max-memory", "50", NULL), CLI_RUN);
+	T_EQ_INT(c.max_memory_mb, 50);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--max-memory", "4", NULL), -EINVAL);
+	T_ERR(err, "--max-memory: expected MiB from 8 to 1048576, got '4'");
 	T_CHECK(strstr(cli_usage(), "(default 2022)") != NULL);
 	T_CHECK(strstr(cli_usage(), "(default 9000)") != NULL);
 }

@@ -1195,6 +1195,14 @@ static void test_tun_auto_route(void)
 	T_CHECK(!cfg->tun.has_auto_detect);
 	config_free(cfg);
 	cfg = NULL;
+	T_EQ_INT(load("max-memory: 64\n", &cfg, &err), 0);
+	if (cfg) {
+		T_EQ_INT(cfg->max_memory_mb, 64);
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+		cfg = NULL;
+	}
+	expect_err("max-memory: 2\n", 1, 13, "max-memory");
 	T_EQ_INT(load("tun:\n  auto-detect-interface: true\n", &cfg, &err), 0);
 	if (cfg) {
 		T_CHECK(cfg->tun.has_auto_detect && cfg->tun.auto_detect);

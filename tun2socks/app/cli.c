@@ -104,6 +104,10 @@ static const char usage[] =
 	"  --exclude-uid LIST     not these users' traffic\n"
 	"  --state-dir DIR        where --auto-route records what it added\n"
 	"                         (default /run/tun2socks)\n"
+	"  --max-memory MB        a memory budget (routers, phones): as it fills, the\n"
+	"                         daemon sheds half-open connections and pending DNS,\n"
+	"                         then idle UDP sessions, then refuses new flows\n"
+	"                         (default: none)\n"
 	"  --no-proxy-check       start even if the proxy is unreachable now\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --help, --version\n";
@@ -231,6 +235,7 @@ static const struct {
 	[OPT_EXCLUDE_UID] = { "--exclude-uid", true },
 	[OPT_STATE_DIR] = { "--state-dir", true },
 	[OPT_AUTO_DETECT_IFACE] = { "--auto-detect-interface", false },
+	[OPT_MAX_MEMORY] = { "--max-memory", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -571,6 +576,12 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			break;
 		case OPT_AUTO_DETECT_IFACE:
 			cfg->route.auto_detect = true;
+			break;
+		case OPT_MAX_MEMORY:
+			if (cli_uint(val, 8, 1048576, &v) < 0)
+				return cli_err(err, errlen, "--max-memory",
+					       "expected MiB from 8 to 1048576", val);
+			cfg->max_memory_mb = (unsigned)v;
 			break;
 		case OPT_DNS_HIJACK:
 			if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)

@@ -32,6 +32,7 @@
 #include "tun2socks/route/router.h"
 #include "tun2socks/base/fd_budget.h"
 #include "tun2socks/base/heap.h"
+#include "tun2socks/base/mem_budget.h"
 #include "lwip-port/stack.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
@@ -75,6 +76,10 @@ struct daemon {
 	struct fd_budget fds;     /* docs/design.md §12 */
 	uint64_t tcp_refused_fds; /* connections refused: TCP budget full */
 	uint64_t fds_warned_at;   /* uv_now() of the last such warning */
+	struct mem_budget mem;    /* --max-memory (docs/design.md §12) */
+	size_t mem_base;          /* code and libraries: RSS beside the heap */
+	uv_timer_t mem_timer;
+	uint64_t mem_refused; /* connections refused: memory budget spent */
 	int exit_code;
 };
 
@@ -462,16 +467,25 @@ static bool daemon_tcp_budget_full(struct daemon *d)
 	return true;
 }
 
+static void daemon_mem_share(struct daemon *d);
+
 static int daemon_stack_accept(void *arg, struct tcp_pcb *pcb)
 {
 	struct daemon *d = arg;
+	int r;
 
+	if (d->mem.level == MEM_REFUSE) {
+		d->mem_refused++;
+		return -ENOMEM; /* reset: the memory budget is spent */
+	}
 	/* DNS over TCP is answered in the stack: it holds no descriptor. */
 	if (dns_intercept_wants_tcp(d->dns, pcb->local_port))
 		return dns_intercept_tcp_accept(d->dns, pcb);
 	if (daemon_tcp_budget_full(d))
 		return -EMFILE;
-	return flow_tcp_accept(&d->flows, pcb);
+	r = flow_tcp_accept(&d->flows, pcb);
+	daemon_mem_share(d);
+	return r;
 }
 
 static void daemon_drain_tun(struct daemon *d, int status)
@@ -588,6 +602,74 @@ static void daemon_on_trim(uv_timer_t *h)
 	}
 }
 
+/* With a memory budget, the bytes the flows may have waiting in lwIP for
+ * their clients' ACKs: a quarter of the budget shared by the live flows
+ * (an eighth once shedding), at least a segment's worth each. Updated at
+ * every accept, since a burst of downloads fills lwIP far faster than
+ * the 250 ms check could notice. */
+static void daemon_mem_share(struct daemon *d)
+{
+	size_t share;
+
+	if (d->mem.limit == 0)
+		return;
+	share = d->mem.limit / (d->mem.level >= MEM_SHED_PENDING ? 8 : 4) /
+		(d->flows.live_count + 1);
+	d->flows.inflight_max = share < 4096 ? 4096 : share;
+}
+
+/* The memory budget's check, every 250 ms: what the daemon holds against
+ * --max-memory, and the shedding of the level it is at (mem_budget.h). */
+static void daemon_on_mem(uv_timer_t *h)
+{
+	struct daemon *d = h->data;
+	size_t used = d->mem_base + heap_in_use();
+	enum mem_level before = d->mem.level, now = mem_budget_update(&d->mem, used);
+
+	if (now != before) {
+		if (now > before)
+			log_warn("memory: %zu of %zu MiB in use: %s", used >> 20,
+				 d->mem.limit >> 20, mem_level_name(now));
+		else
+			log_info("memory: %zu of %zu MiB in use: %s", used >> 20,
+				 d->mem.limit >> 20, mem_level_name(now));
+		stack_set_half_open_max(d->stack, now >= MEM_SHED_PENDING ? 64 : 0);
+		dns_intercept_set_shed(d->dns, now == MEM_REFUSE         ? 1
+					       : now >= MEM_SHED_PENDING ? 16
+									 : 0);
+		flow_udp_set_refuse_new(d->udp, now == MEM_REFUSE);
+	}
+	daemon_mem_share(d);
+	if (now >= MEM_SHED_IDLE)
+		flow_udp_shed_idle(d->udp, 1000);
+	if (now >= MEM_SHED_PENDING)
+		heap_release();
+}
+
+/* --max-memory: the budget, and what of the RSS is not heap (code,
+ * libraries, stacks: counted as used from the start). 0, or -1 (logged)
+ * when that alone leaves less than half of it. */
+static int daemon_mem_budget(struct daemon *d)
+{
+	size_t limit = (size_t)d->cfg->max_memory_mb << 20, rss = heap_rss(), heap = heap_in_use();
+
+	mem_budget_init(&d->mem, limit);
+	if (limit == 0)
+		return 0;
+	d->mem_base = rss > heap ? rss - heap : 0;
+	if (d->mem_base > limit / 2) {
+		log_error(
+			"--max-memory %u: the daemon's code and libraries alone take %zu MiB; give "
+			"at least %zu",
+			d->cfg->max_memory_mb, d->mem_base >> 20, (d->mem_base >> 20) * 2 + 1);
+		return -1;
+	}
+	log_info("memory budget: %u MiB (%zu MiB of it code and libraries): shedding from 70%%, "
+		 "new flows refused from 95%%",
+		 d->cfg->max_memory_mb, d->mem_base >> 20);
+	return 0;
+}
+
 static void daemon_on_signal(uv_signal_t *h, int signum)
 {
 	struct daemon *d = h->data;
@@ -636,6 +718,11 @@ static int daemon_start_handles(struct daemon *d)
 		r = uv_timer_init(&d->loop, &d->trim_timer);
 	if (r == 0)
 		r = uv_timer_start(&d->trim_timer, daemon_on_trim, 2000, 2000);
+	if (r == 0)
+		r = uv_timer_init(&d->loop, &d->mem_timer);
+	d->mem_timer.data = d;
+	if (r == 0 && d->mem.limit)
+		r = uv_timer_start(&d->mem_timer, daemon_on_mem, 250, 250);
 	if (r < 0)
 		goto fail;
 	what = "cannot watch for signals";
@@ -864,7 +951,7 @@ int daemon_run(struct options *cfg)
 			"--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
 		goto out_free;
 	}
-	if (daemon_fd_budget(d) < 0)
+	if (daemon_fd_budget(d) < 0 || daemon_mem_budget(d) < 0)
 		goto out_free;
 	if (machine_dns(cfg, &d->cli) < 0)
 		goto out_free;
@@ -1001,8 +1088,15 @@ int daemon_run(struct options *cfg)
 	if (d->tcp_refused_fds > 0)
 		log_info("%" PRIu64 " TCP connections refused: the file-descriptor budget was full",
 			 d->tcp_refused_fds);
+	if (d->mem_refused > 0 || flow_udp_stats(d->udp)->shed > 0 ||
+	    flow_udp_stats(d->udp)->dropped_memory > 0)
+		log_info("memory budget: %" PRIu64 " TCP connections and %" PRIu64
+			 " new UDP sessions refused, %" PRIu64 " idle UDP sessions ended",
+			 d->mem_refused, flow_udp_stats(d->udp)->dropped_memory,
+			 flow_udp_stats(d->udp)->shed);
 	if (stack_counters(d->stack)->half_open_dropped > 0)
-		log_info("%" PRIu64 " half-open connections reset: over the cap of %u (oldest first)",
+		log_info("%" PRIu64
+			 " half-open connections reset: over the cap of %u (oldest first)",
 			 stack_counters(d->stack)->half_open_dropped, STACK_HALF_OPEN_MAX);
 	if (d->dns) {
 		const struct dns_intercept_stats *ds = dns_intercept_stats(d->dns);

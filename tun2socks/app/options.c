@@ -222,6 +222,8 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 	if (conf->interface_name && !options_given(cfg, OPT_BIND_IFACE))
 		snprintf(cfg->sock.bind_iface, sizeof(cfg->sock.bind_iface), "%s",
 			 conf->interface_name);
+	if (conf->max_memory_mb && !options_given(cfg, OPT_MAX_MEMORY))
+		cfg->max_memory_mb = conf->max_memory_mb;
 	if (conf->has_routing_mark && !options_given(cfg, OPT_FWMARK) && conf->routing_mark) {
 		cfg->sock.has_fwmark = true;
 		cfg->sock.fwmark = conf->routing_mark;
@@ -349,6 +351,8 @@ unsigned options_reload_diff(const struct options *running, const struct options
 	if (a->has4 != b->has4 || memcmp(a->net4, b->net4, 4) || a->prefix4 != b->prefix4 ||
 	    a->has6 != b->has6 || memcmp(a->net6, b->net6, 16) || a->prefix6 != b->prefix6)
 		options_note(why, whylen, "dns.fake-ip-range");
+	if (running->max_memory_mb != next->max_memory_mb)
+		options_note(why, whylen, "max-memory");
 	if (a->fake_min_age != b->fake_min_age)
 		options_note(why, whylen, "dns.fake-ip-min-age");
 	if (a->filter_used != b->filter_used ||

@@ -57,6 +57,7 @@ enum options_flag {
 	OPT_EXCLUDE_UID,
 	OPT_STATE_DIR,
 	OPT_AUTO_DETECT_IFACE,
+	OPT_MAX_MEMORY,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -80,7 +81,8 @@ struct options {
 	unsigned idle_timeout_s;    /* 0: never */
 	unsigned udp_timeout_s;     /* idle UDP session; DNS-only ones: 10 s */
 	enum log_level log_level;
-	bool check_proxy; /* probe the proxy at startup */
+	unsigned max_memory_mb; /* --max-memory, MiB; 0: no budget */
+	bool check_proxy;       /* probe the proxy at startup */
 	/* -1, or a descriptor the daemon writes one byte to and closes once
 	 * it serves the TUN (run starts CMD then); never on the command line */
 	int ready_fd;
