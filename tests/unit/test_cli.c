@@ -282,6 +282,22 @@ static void test_auto_route(void)
 		 -EINVAL);
 	T_ERR(err, "--auto-detect-interface and --bind-interface exclude each other");
 
+	/* --allow-host-port: run only */
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--allow-host-port", "80", NULL), -EINVAL);
+	T_ERR(err, "--allow-host-port only goes with run");
+	{
+		const char *const a[] = { "run",        "--proxy",
+					  "socks5://h", "--allow-host-port",
+					  "5432",       "--allow-host-port=6379",
+					  "--",         "true",
+					  NULL };
+
+		T_EQ_INT(parsev(&c, err, a), CLI_RUN_CMD);
+		T_EQ_INT(c.n_host_ports, 2);
+		T_EQ_INT(c.host_ports[0], 5432);
+		T_EQ_INT(c.host_ports[1], 6379);
+	}
+
 	/* the memory budget */
 	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
 	T_EQ_INT(c.max_memory_mb, 0);

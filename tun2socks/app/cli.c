@@ -104,6 +104,8 @@ static const char usage[] =
 	"  --exclude-uid LIST     not these users' traffic\n"
 	"  --state-dir DIR        where --auto-route records what it added\n"
 	"                         (default /run/tun2socks)\n"
+	"  --allow-host-port N    with run: CMD's 127.0.0.1:N reaches the host's\n"
+	"                         127.0.0.1:N (repeatable, 8 at most)\n"
 	"  --max-memory MB        a memory budget (routers, phones): as it fills, the\n"
 	"                         daemon sheds half-open connections and pending DNS,\n"
 	"                         then idle UDP sessions, then refuses new flows\n"
@@ -236,6 +238,7 @@ static const struct {
 	[OPT_STATE_DIR] = { "--state-dir", true },
 	[OPT_AUTO_DETECT_IFACE] = { "--auto-detect-interface", false },
 	[OPT_MAX_MEMORY] = { "--max-memory", true },
+	[OPT_ALLOW_HOST_PORT] = { "--allow-host-port", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -576,6 +579,20 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			break;
 		case OPT_AUTO_DETECT_IFACE:
 			cfg->route.auto_detect = true;
+			break;
+		case OPT_ALLOW_HOST_PORT:
+			if (action != CLI_RUN_CMD) {
+				snprintf(err, errlen, "--allow-host-port only goes with run");
+				return -EINVAL;
+			}
+			if (cli_uint(val, 1, 65535, &v) < 0)
+				return cli_err(err, errlen, "--allow-host-port",
+					       "expected a port from 1 to 65535", val);
+			if (cfg->n_host_ports >= 8) {
+				snprintf(err, errlen, "--allow-host-port: 8 ports at most");
+				return -EINVAL;
+			}
+			cfg->host_ports[cfg->n_host_ports++] = (uint16_t)v;
 			break;
 		case OPT_MAX_MEMORY:
 			if (cli_uint(val, 8, 1048576, &v) < 0)

@@ -38,6 +38,7 @@
 #include "tun2socks/app/priv.h"
 #include "tun2socks/app/machine.h"
 #include "tun2socks/system/uplink.h"
+#include "tun2socks/flow/sock_splice.h"
 
 struct daemon {
 	struct options *cfg;          /* the running settings */
@@ -56,11 +57,12 @@ struct daemon {
 	struct upstream_cfg upstream;
 	struct flow_tcp_ctx flows;
 	struct flow_udp_ctx *udp;
-	struct resolver *resolver;   /* DNS forwarding, unless via the proxy */
-	struct dns_socks *dns_socks; /* --dns-via-proxy */
-	struct dns_intercept *dns;   /* NULL with --dns off */
-	struct machine *machine;     /* auto-route's routes and rules, or NULL */
-	struct uplink *uplink;       /* following the default route, or NULL */
+	struct resolver *resolver;         /* DNS forwarding, unless via the proxy */
+	struct dns_socks *dns_socks;       /* --dns-via-proxy */
+	struct dns_intercept *dns;         /* NULL with --dns off */
+	struct machine *machine;           /* auto-route's routes and rules, or NULL */
+	struct uplink *uplink;             /* following the default route, or NULL */
+	struct sock_splice *host_ports[8]; /* run --allow-host-port */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -850,6 +852,42 @@ static void daemon_start_uplink(struct daemon *d)
 		log_warn("uplink: cannot follow the default route: %s", strerror(-r));
 }
 
+/* ---- run --allow-host-port --------------------------------------------------- */
+
+/* The listeners `tun2socks run` made on 127.0.0.1 inside CMD's namespace,
+ * each joined to the same port on our (the host's) 127.0.0.1. */
+static int daemon_start_host_ports(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->cfg->n_host_ports && i < 8; i++) {
+		struct sockaddr_in to = { .sin_family = AF_INET,
+					  .sin_port = htons(d->cfg->host_ports[i]) };
+		int fd = d->cfg->host_port_fds[i], r;
+
+		if (fd < 0)
+			continue;
+		d->cfg->host_port_fds[i] = -1;
+		to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		r = sock_splice_start(&d->loop, fd, (const struct sockaddr *)&to, sizeof(to),
+				      &d->host_ports[i]);
+		if (r < 0) {
+			log_error("run: --allow-host-port %u: %s", d->cfg->host_ports[i],
+				  uv_strerror(r));
+			return r;
+		}
+		log_info("run: CMD's 127.0.0.1:%u reaches the host's 127.0.0.1:%u",
+			 d->cfg->host_ports[i], d->cfg->host_ports[i]);
+	}
+	return 0;
+}
+
+static void daemon_stop_host_ports(struct daemon *d)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		sock_splice_stop(d->host_ports[i]);
+		d->host_ports[i] = NULL;
+	}
+}
+
 /* ---- run ---------------------------------------------------------------- */
 
 /* cfg->ready_fd: one byte once the TUN is served, then closed (`tun2socks
@@ -970,7 +1008,10 @@ int daemon_run(struct options *cfg)
 	}
 	if (cfg->has_proxy && cfg->check_proxy && daemon_probe_proxy(d) < 0)
 		goto out_free;
-	d->procs = proc_lookup_create(PROC_LOOKUP_CACHE_MS);
+	/* Under `tun2socks run`, CMD's sockets are in its namespace: asked
+	 * through a sock_diag socket made there (docs/design.md §14). */
+	d->procs = proc_lookup_create_fd(PROC_LOOKUP_CACHE_MS, cfg->proc_diag_fd);
+	cfg->proc_diag_fd = -1; /* the lookup owns it, or closed it */
 
 	r = tun_open(&cfg->tun, &d->tun, err, sizeof(err));
 	if (r < 0) {
@@ -1040,7 +1081,7 @@ int daemon_run(struct options *cfg)
 	if (daemon_dns_start(d) < 0)
 		goto out_dns;
 
-	if (daemon_start_handles(d) < 0)
+	if (daemon_start_handles(d) < 0 || daemon_start_host_ports(d) < 0)
 		goto out_dns;
 
 	/* Routes into the TUN last, once everything that serves them runs. */
@@ -1062,6 +1103,7 @@ int daemon_run(struct options *cfg)
 	/* The machine's routing as it was, before the flows go. */
 	uplink_stop(d->uplink);
 	d->uplink = NULL;
+	daemon_stop_host_ports(d);
 	machine_restore(d->machine);
 	d->machine = NULL;
 
@@ -1111,6 +1153,7 @@ int daemon_run(struct options *cfg)
 out_dns:
 	if (ret != 0) {
 		/* Startup failed after the DNS parts may have begun. */
+		daemon_stop_host_ports(d);
 		daemon_dns_stop(d);
 		flow_udp_ctx_shutdown(d->udp);
 		flow_tcp_ctx_shutdown(&d->flows);

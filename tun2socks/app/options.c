@@ -35,6 +35,9 @@ void options_defaults(struct options *cfg)
 	cfg->log_level = LOG_INFO;
 	cfg->check_proxy = true;
 	cfg->ready_fd = -1;
+	cfg->proc_diag_fd = -1;
+	for (unsigned i = 0; i < 8; i++)
+		cfg->host_port_fds[i] = -1;
 	cfg->dns.mode = DNS_MODE_FAKE_IP;
 	cfg->dns.has4 = true;
 	memcpy(cfg->dns.net4, (uint8_t[]){ 198, 18, 0, 0 }, 4);

@@ -58,6 +58,7 @@ enum options_flag {
 	OPT_STATE_DIR,
 	OPT_AUTO_DETECT_IFACE,
 	OPT_MAX_MEMORY,
+	OPT_ALLOW_HOST_PORT,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -86,6 +87,16 @@ struct options {
 	/* -1, or a descriptor the daemon writes one byte to and closes once
 	 * it serves the TUN (run starts CMD then); never on the command line */
 	int ready_fd;
+	/* -1, or a NETLINK_SOCK_DIAG socket made in `tun2socks run`'s
+	 * namespace: PROCESS-NAME rules find CMD's sockets through it;
+	 * never on the command line */
+	int proc_diag_fd;
+	/* run --allow-host-port: host loopback ports CMD may reach on its
+	 * own 127.0.0.1; and the listeners made for them inside CMD's
+	 * namespace, for the daemon (-1: none; never on the command line) */
+	uint16_t host_ports[8];
+	unsigned n_host_ports;
+	int host_port_fds[8];
 	struct options_dns {
 		enum dns_mode mode;  /* default fake-ip */
 		const char *servers; /* --dns-server; NULL: system's */
