@@ -14,6 +14,10 @@
 #                            passes 32 MiB, the daemon sheds and says so,
 #                            and serves a fetch afterwards (without the
 #                            budget the same load takes it past 300 MiB)
+#
+# For looking closer: SOAK_PARTS=slow,syn,dns,udp picks the soak's loads,
+# SOAK_NOMAX=1 runs it without the budget (then limits_memory_soak fails;
+# bench/bench_limits.sh prints both).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
