@@ -139,8 +139,7 @@ static bool same_headers(const struct tun_gso_run *run, const uint8_t *b)
 	 * then urgent pointer and options. */
 	if (memcmp(a + ih, b + ih, 4) || memcmp(a + ih + 8, b + ih + 8, 5) ||
 	    ((a[ih + 13] ^ b[ih + 13]) & (uint8_t)~TCP_LAST_ONLY) ||
-	    memcmp(a + ih + 14, b + ih + 14, 2) ||
-	    memcmp(a + ih + 18, b + ih + 18, n - ih - 18))
+	    memcmp(a + ih + 14, b + ih + 14, 2) || memcmp(a + ih + 18, b + ih + 18, n - ih - 18))
 		return false;
 	return true;
 }
@@ -194,7 +193,7 @@ void tun_gso_finish(const struct tun_gso_run *run, uint8_t hdr[TUN_GSO_HDR_MAX],
 	/* CHECKSUM_PARTIAL: the pseudo-header sum over the whole, not
 	 * complemented; the kernel adjusts it per segment. */
 	put16(hdr + ih + TCP_CSUM_OFF, fold(acc));
-	meta->type = run->segs < 2 ? TUN_GSO_NONE
+	meta->type = run->segs < 2             ? TUN_GSO_NONE
 		     : run->first.version == 4 ? TUN_GSO_TCPV4
 					       : TUN_GSO_TCPV6;
 	meta->hdr_len = run->first.hlen;

@@ -45,13 +45,13 @@ enum tun_gso_type {
 
 /* One segment as tun_gso_parse() read it. */
 struct tun_gso_seg {
-	uint8_t version;   /* 4 or 6 */
-	uint8_t flags;     /* TCP flags byte */
-	uint16_t ip_hlen;  /* where the TCP header starts */
-	uint16_t hlen;     /* IP plus TCP header, options included */
-	uint16_t ip_id;    /* IPv4 identification */
-	uint32_t seq;      /* TCP sequence number */
-	uint32_t payload;  /* TCP payload bytes */
+	uint8_t version;  /* 4 or 6 */
+	uint8_t flags;    /* TCP flags byte */
+	uint16_t ip_hlen; /* where the TCP header starts */
+	uint16_t hlen;    /* IP plus TCP header, options included */
+	uint16_t ip_id;   /* IPv4 identification */
+	uint32_t seq;     /* TCP sequence number */
+	uint32_t payload; /* TCP payload bytes */
 };
 
 /* A run of segments being coalesced. The first segment's headers are
@@ -59,9 +59,9 @@ struct tun_gso_seg {
 struct tun_gso_run {
 	uint8_t hdr[TUN_GSO_HDR_MAX];
 	struct tun_gso_seg first;
-	uint32_t next_seq;  /* where the next segment must start */
-	uint32_t total;     /* IP bytes of the super-packet so far */
-	uint16_t gso_size;  /* the first segment's payload */
+	uint32_t next_seq; /* where the next segment must start */
+	uint32_t total;    /* IP bytes of the super-packet so far */
+	uint16_t gso_size; /* the first segment's payload */
 	uint16_t segs;
 	uint8_t last_flags; /* PSH/FIN of the last segment */
 	bool ended;         /* a short, PSH or FIN segment ended it */
