@@ -173,7 +173,8 @@ static size_t coalesce(size_t n, size_t *runs, size_t max_total)
 	while (i < n) {
 		size_t j = i + 1;
 
-		if (tun_gso_parse(segs[i].b, segs[i].len < TUN_GSO_HDR_MAX ? segs[i].len : TUN_GSO_HDR_MAX,
+		if (tun_gso_parse(segs[i].b,
+				  segs[i].len < TUN_GSO_HDR_MAX ? segs[i].len : TUN_GSO_HDR_MAX,
 				  segs[i].len, &sg) != 0) {
 			runs[k++] = 1;
 			i++;
@@ -267,7 +268,7 @@ static void kernel_split_check(size_t len, const struct tun_gso_meta *m, size_t 
 		memcpy(piece + hl, super + hl + i * m->gso_size, plen);
 		put32(piece + ih + 4, seq0 + (uint32_t)(i * m->gso_size));
 		if (i + 1 < nseg)
-			piece[ih + 13] &= (uint8_t)~(TCP_PSH | TCP_FIN);
+			piece[ih + 13] &= (uint8_t) ~(TCP_PSH | TCP_FIN);
 		/* newcheck = ~csum_fold(csum_add(check, delta)) */
 		acc = get16(piece + ih + 16) + (delta >> 16) + (delta & 0xffff);
 		put16(piece + ih + 16, naive_fold(acc));
@@ -310,22 +311,37 @@ static void test_coalesced(void)
 {
 	for (int v = 4; v <= 6; v += 2) {
 		/* Full segments, PSH on the last (the end of a tcp_write). */
-		roundtrip(&(struct spec){ .v = v, .seq = 1000, .id = 7, .mss = 1460,
-					  .flags = TCP_ACK, .last_flags = TCP_ACK | TCP_PSH },
+		roundtrip(&(struct spec){ .v = v,
+					  .seq = 1000,
+					  .id = 7,
+					  .mss = 1460,
+					  .flags = TCP_ACK,
+					  .last_flags = TCP_ACK | TCP_PSH },
 			  10);
 		/* A shorter last one with FIN; sequence numbers wrapping. */
-		roundtrip(&(struct spec){ .v = v, .seq = 0xfffff000u, .id = 0xfffe, .mss = 1440,
-					  .last_len = 333, .flags = TCP_ACK,
+		roundtrip(&(struct spec){ .v = v,
+					  .seq = 0xfffff000u,
+					  .id = 0xfffe,
+					  .mss = 1440,
+					  .last_len = 333,
+					  .flags = TCP_ACK,
 					  .last_flags = TCP_ACK | TCP_PSH | TCP_FIN },
 			  7);
 		/* Neither PSH nor FIN; equal options (timestamps' size); ECE. */
-		roundtrip(&(struct spec){ .v = v, .seq = 5, .mss = 1448, .optlen = 12,
+		roundtrip(&(struct spec){ .v = v,
+					  .seq = 5,
+					  .mss = 1448,
+					  .optlen = 12,
 					  .flags = TCP_ACK | TCP_ECE,
 					  .last_flags = TCP_ACK | TCP_ECE },
 			  3);
 		/* Two segments are enough. */
-		roundtrip(&(struct spec){ .v = v, .seq = 77, .mss = 1000, .last_len = 1,
-					  .flags = TCP_ACK, .last_flags = TCP_ACK },
+		roundtrip(&(struct spec){ .v = v,
+					  .seq = 77,
+					  .mss = 1000,
+					  .last_len = 1,
+					  .flags = TCP_ACK,
+					  .last_flags = TCP_ACK },
 			  2);
 	}
 }
@@ -336,9 +352,10 @@ static void test_size_cap(void)
 	struct tun_gso_meta m;
 	size_t runs[MAXSEG], len;
 
-	make_run(&(struct spec){ .v = 4, .seq = 1, .mss = 1460, .flags = TCP_ACK,
-				 .last_flags = TCP_ACK },
-		 50);
+	make_run(
+		&(struct spec){
+			.v = 4, .seq = 1, .mss = 1460, .flags = TCP_ACK, .last_flags = TCP_ACK },
+		50);
 	T_EQ_INT(coalesce(50, runs, TUN_GSO_MAX_TOTAL), 2);
 	T_EQ_INT(runs[0], 44);
 	T_EQ_INT(runs[1], 6);
@@ -351,9 +368,10 @@ static void test_size_cap(void)
 	T_EQ_INT(coalesce(50, runs, 40 + 10 * 1460), 5);
 	T_EQ_INT(runs[0], 10);
 	/* IPv6: 40 + 20 + 44 * 1440 */
-	make_run(&(struct spec){ .v = 6, .seq = 1, .mss = 1440, .flags = TCP_ACK,
-				 .last_flags = TCP_ACK },
-		 46);
+	make_run(
+		&(struct spec){
+			.v = 6, .seq = 1, .mss = 1440, .flags = TCP_ACK, .last_flags = TCP_ACK },
+		46);
 	T_EQ_INT(coalesce(46, runs, TUN_GSO_MAX_TOTAL), 2);
 	T_EQ_INT(runs[0], 45);
 }
@@ -364,7 +382,11 @@ static void split_case(int v, void (*fix)(uint8_t *p, size_t ih), size_t want_fi
 	size_t runs[MAXSEG], n;
 	size_t ih = v == 4 ? 20 : 40;
 
-	make_run(&(struct spec){ .v = v, .seq = 100, .id = 1, .mss = 1000, .flags = TCP_ACK,
+	make_run(&(struct spec){ .v = v,
+				 .seq = 100,
+				 .id = 1,
+				 .mss = 1000,
+				 .flags = TCP_ACK,
 				 .last_flags = TCP_ACK },
 		 3);
 	fix(segs[1].b, ih);
@@ -376,20 +398,62 @@ static void split_case(int v, void (*fix)(uint8_t *p, size_t ih), size_t want_fi
 	T_EQ_INT(runs[0], want_first);
 }
 
-static void fix_sport(uint8_t *p, size_t ih) { put16(p + ih, 5202); }
-static void fix_dport(uint8_t *p, size_t ih) { put16(p + ih + 2, 40001); }
-static void fix_seq(uint8_t *p, size_t ih) { put32(p + ih + 4, get32(p + ih + 4) + 1); }
-static void fix_ack(uint8_t *p, size_t ih) { put32(p + ih + 8, 0x11223345); }
-static void fix_wnd(uint8_t *p, size_t ih) { put16(p + ih + 14, 0x7ffe); }
-static void fix_psh(uint8_t *p, size_t ih) { p[ih + 13] |= TCP_PSH; }
-static void fix_fin(uint8_t *p, size_t ih) { p[ih + 13] |= TCP_FIN; }
-static void fix_ece(uint8_t *p, size_t ih) { p[ih + 13] |= TCP_ECE; }
-static void fix_syn(uint8_t *p, size_t ih) { p[ih + 13] |= TCP_SYN; }
-static void fix_rst(uint8_t *p, size_t ih) { p[ih + 13] |= TCP_RST; }
-static void fix_urg(uint8_t *p, size_t ih) { p[ih + 13] |= TCP_URG; }
-static void fix_cwr(uint8_t *p, size_t ih) { p[ih + 13] |= TCP_CWR; }
-static void fix_noack(uint8_t *p, size_t ih) { p[ih + 13] &= (uint8_t)~TCP_ACK; }
-static void fix_urgptr(uint8_t *p, size_t ih) { put16(p + ih + 18, 1); }
+static void fix_sport(uint8_t *p, size_t ih)
+{
+	put16(p + ih, 5202);
+}
+static void fix_dport(uint8_t *p, size_t ih)
+{
+	put16(p + ih + 2, 40001);
+}
+static void fix_seq(uint8_t *p, size_t ih)
+{
+	put32(p + ih + 4, get32(p + ih + 4) + 1);
+}
+static void fix_ack(uint8_t *p, size_t ih)
+{
+	put32(p + ih + 8, 0x11223345);
+}
+static void fix_wnd(uint8_t *p, size_t ih)
+{
+	put16(p + ih + 14, 0x7ffe);
+}
+static void fix_psh(uint8_t *p, size_t ih)
+{
+	p[ih + 13] |= TCP_PSH;
+}
+static void fix_fin(uint8_t *p, size_t ih)
+{
+	p[ih + 13] |= TCP_FIN;
+}
+static void fix_ece(uint8_t *p, size_t ih)
+{
+	p[ih + 13] |= TCP_ECE;
+}
+static void fix_syn(uint8_t *p, size_t ih)
+{
+	p[ih + 13] |= TCP_SYN;
+}
+static void fix_rst(uint8_t *p, size_t ih)
+{
+	p[ih + 13] |= TCP_RST;
+}
+static void fix_urg(uint8_t *p, size_t ih)
+{
+	p[ih + 13] |= TCP_URG;
+}
+static void fix_cwr(uint8_t *p, size_t ih)
+{
+	p[ih + 13] |= TCP_CWR;
+}
+static void fix_noack(uint8_t *p, size_t ih)
+{
+	p[ih + 13] &= (uint8_t)~TCP_ACK;
+}
+static void fix_urgptr(uint8_t *p, size_t ih)
+{
+	put16(p + ih + 18, 1);
+}
 
 static void fix_src(uint8_t *p, size_t ih)
 {
@@ -462,15 +526,22 @@ static void test_not_coalesced(void)
 			split_case(v, fix_flowlabel, 1);
 		}
 		/* Options: same length, different bytes; a different length. */
-		make_run(&(struct spec){ .v = v, .seq = 9, .mss = 1000, .optlen = 8,
-					 .flags = TCP_ACK, .last_flags = TCP_ACK },
+		make_run(&(struct spec){ .v = v,
+					 .seq = 9,
+					 .mss = 1000,
+					 .optlen = 8,
+					 .flags = TCP_ACK,
+					 .last_flags = TCP_ACK },
 			 2);
 		segs[1].b[(v == 4 ? 20 : 40) + 21] ^= 0xff;
 		T_EQ_INT(coalesce(2, runs, TUN_GSO_MAX_TOTAL), 2);
 		make_seg(&segs[1], v, 9 + 1000, 1, 1000, TCP_ACK, 4);
 		T_EQ_INT(coalesce(2, runs, TUN_GSO_MAX_TOTAL), 2);
 		/* A short one ends the run: it joins, the next does not. */
-		make_run(&(struct spec){ .v = v, .seq = 9, .mss = 1000, .flags = TCP_ACK,
+		make_run(&(struct spec){ .v = v,
+					 .seq = 9,
+					 .mss = 1000,
+					 .flags = TCP_ACK,
 					 .last_flags = TCP_ACK },
 			 3);
 		make_seg(&segs[1], v, 9 + 1000, 1, 500, TCP_ACK, 0);
