@@ -2,9 +2,11 @@
 # Where the daemon's CPU goes during a download (upstream -> lwIP -> TUN):
 # perf record of the daemon while iperf3 -R runs through it, on the
 # integration-test topology (tests/integration/lib.sh; needs root and perf).
-# Prints, per MTU: the throughput, the daemon's CPU time per GB, its TUN
-# writes (from its stop line: system calls, GSO super-packets and the
-# segments they carried) and the top symbols of the profile.
+# Prints, per MTU: the throughput, the daemon's CPU time per GB, its
+# system calls per MB moved (perf stat on the syscall tracepoints: reads,
+# writes, epoll waits), its TUN writes (from its stop line: GSO
+# super-packets and the segments they carried) and the top symbols of the
+# profile.
 # Not a test: it always exits 0 unless set-up fails.
 #
 # Usage: bash bench/perf.sh [-d SECONDS] [-m "1500 8500"] [-P STREAMS] [-b BINARY] [-n TOP] [-o FILE]
@@ -54,6 +56,10 @@ wait_listen "$NS_S" tcp "$T4" "$IPERF_PORT" 5 "${SRV_PID[iperf3]}" || die "iperf
 assert_isolated
 
 say() { printf '%s\n' "$*" >&2; }
+SYSCALL_EVENTS=
+for sc in read readv recvfrom recvmsg write writev sendto sendmsg epoll_wait epoll_pwait epoll_pwait2; do
+	SYSCALL_EVENTS+=${SYSCALL_EVENTS:+,}syscalls:sys_enter_$sc
+done
 REPORT=$RUN_DIR/report.txt
 : >"$REPORT"
 
@@ -71,11 +77,14 @@ profile() {
 	t0=$(cpu_ticks "$DAEMON_PID")
 	perf record -q -g -F 999 -o "$data" -p "$DAEMON_PID" -- sleep $((DUR + 1)) >/dev/null 2>&1 &
 	local perf_pid=$!
+	perf stat -x, -o "$data.stat" -e "$SYSCALL_EVENTS" -p "$DAEMON_PID" -- sleep $((DUR + 1)) \
+		>/dev/null 2>&1 &
+	local stat_pid=$!
 	sleep 0.5
 	timeout $((DUR + 30)) ip netns exec "$NS_C" iperf3 -c "$T4" -p "$IPERF_PORT" -t "$DUR" \
 		-P "$STREAMS" -R -J >"$out" 2>&1
 	t1=$(cpu_ticks "$DAEMON_PID")
-	wait "$perf_pid"
+	wait "$perf_pid" "$stat_pid"
 	daemon_stop || say "  daemon exit status $DAEMON_RC"
 	gbits=$("$PY" -c 'import json,sys
 try: print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))
@@ -86,6 +95,14 @@ except Exception: print("err")' "$out")
 		awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v g="$gbits" -v d="$DUR" \
 			'BEGIN{ if (g+0 > 0) printf "daemon CPU: %.2f s in %d s, %.2f CPU-s per GB\n", t/hz, d, (t/hz)/(g*d/8); }'
 		echo "TUN writes: ${line:-(no stop line)}"
+		# perf stat -x: count,,event,...
+		awk -F, -v g="$gbits" -v d="$DUR" '
+			$3 ~ /^syscalls:sys_enter_/ { n = $1 + 0; e = $3; sub(/.*sys_enter_/, "", e)
+				if (e ~ /^(read|readv|recvfrom|recvmsg)$/) r += n
+				else if (e ~ /^(write|writev|sendto|sendmsg)$/) w += n
+				else p += n; if (n > 0) parts = parts sprintf(" %s %d", e, n) }
+			END { mb = g * d / 8 * 1000; if (mb > 0)
+				printf "system calls per MB: %.1f reads, %.1f writes, %.1f epoll waits (in all:%s)\n", r / mb, w / mb, p / mb, parts }' "$data.stat"
 		echo
 		perf report -i "$data" --stdio --no-children --sort symbol --percent-limit 0.5 2>/dev/null |
 			grep -E '^ +[0-9.]+%' | head -n "$TOP"

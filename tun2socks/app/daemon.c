@@ -522,6 +522,9 @@ static void daemon_on_lwip_timer(uv_timer_t *h)
 {
 	struct daemon *d = h->data;
 
+	/* What the last poll phase queued goes first: a retransmission timer
+	 * would find those segments busy and wait another tick. */
+	stack_flush(d->stack);
 	stack_check_timeouts(d->stack);
 	flow_tcp_ctx_flush(&d->flows);
 }

@@ -292,8 +292,9 @@ struct batch_pkt {
 	const struct iovec *iov;
 	int cnt;
 	size_t total;
-	size_t have; /* bytes of hdr filled */
-	uint8_t hdr[TUN_GSO_HDR_MAX];
+	size_t have;                  /* leading bytes at hand (at most TUN_GSO_HDR_MAX) */
+	bool in_iov0;                 /* they are in iov[0] (lwIP's usual one piece) */
+	uint8_t hdr[TUN_GSO_HDR_MAX]; /* else gathered here */
 };
 
 static void batch_pkt_load(struct batch_pkt *p, const struct iovec *iov, int cnt)
@@ -303,18 +304,26 @@ static void batch_pkt_load(struct batch_pkt *p, const struct iovec *iov, int cnt
 	p->iov = iov;
 	p->cnt = cnt;
 	p->total = 0;
+	for (i = 0; i < cnt; i++)
+		p->total += iov[i].iov_len;
+	p->have = p->total < sizeof(p->hdr) ? p->total : sizeof(p->hdr);
+	p->in_iov0 = cnt > 0 && iov[0].iov_len >= p->have;
+	if (p->in_iov0)
+		return;
 	p->have = 0;
-	for (i = 0; i < cnt; i++) {
+	for (i = 0; i < cnt && p->have < sizeof(p->hdr); i++) {
 		size_t k = iov[i].iov_len;
+		size_t c = k < sizeof(p->hdr) - p->have ? k : sizeof(p->hdr) - p->have;
 
-		if (p->have < sizeof(p->hdr) && k) {
-			size_t c = k < sizeof(p->hdr) - p->have ? k : sizeof(p->hdr) - p->have;
-
+		if (c)
 			memcpy(p->hdr + p->have, iov[i].iov_base, c);
-			p->have += c;
-		}
-		p->total += k;
+		p->have += c;
 	}
+}
+
+static const uint8_t *batch_pkt_hdr(const struct batch_pkt *p)
+{
+	return p->in_iov0 ? p->iov[0].iov_base : p->hdr;
 }
 
 /* Appends the pieces of p after its first skip bytes to v (at *n, room
@@ -386,13 +395,14 @@ size_t tun_write_batch(struct tun *t, const struct iovec *iov, const int *iovcnt
 		bool have_next = false;
 		int r;
 
-		if (!t->gso_out || tun_gso_parse(cur.hdr, cur.have, cur.total, &seg) != 0 ||
+		if (!t->gso_out ||
+		    tun_gso_parse(batch_pkt_hdr(&cur), cur.have, cur.total, &seg) != 0 ||
 		    !payload_iov(&cur, seg.hlen, v, &nv, GSO_MAX_IOV)) {
 			if (write_one(t, &cur) < 0)
 				dropped++;
 			goto advance;
 		}
-		tun_gso_start(&run, cur.hdr, &seg);
+		tun_gso_start(&run, batch_pkt_hdr(&cur), &seg);
 		/* Extend the run while the next packet may join it. */
 		while (j < n) {
 			struct tun_gso_seg s2;
@@ -401,9 +411,9 @@ size_t tun_write_batch(struct tun *t, const struct iovec *iov, const int *iovcnt
 			batch_pkt_load(&next, iov + off, iovcnt[j]);
 			off += (size_t)iovcnt[j];
 			have_next = true;
-			if (tun_gso_parse(next.hdr, next.have, next.total, &s2) != 0 ||
+			if (tun_gso_parse(batch_pkt_hdr(&next), next.have, next.total, &s2) != 0 ||
 			    !payload_iov(&next, s2.hlen, v, &nv2, GSO_MAX_IOV) ||
-			    !tun_gso_append(&run, next.hdr, &s2, TUN_GSO_MAX_TOTAL))
+			    !tun_gso_append(&run, batch_pkt_hdr(&next), &s2, TUN_GSO_MAX_TOTAL))
 				break;
 			nv = nv2;
 			have_next = false;
