@@ -426,26 +426,16 @@ static int daemon_resolver_start(struct daemon *d)
 
 /* ---- TUN <-> lwIP ------------------------------------------------------- */
 
-static int daemon_stack_output(void *arg, struct pbuf *p)
+/* One loop turn's packets from lwIP, in order (stack_flush from
+ * daemon_on_prepare): runs of TCP segments become GSO super-packets where
+ * the TUN takes them (docs/design.md §15). A full TUN queue drops like a
+ * full NIC would; TCP retransmits. */
+static void daemon_stack_output_batch(void *arg, const struct iovec *iov, const int *iovcnt,
+				      size_t n)
 {
 	struct daemon *d = arg;
-	struct iovec iov[TUN_WRITEV_MAX_IOV];
-	int n = 0, r;
 
-	for (struct pbuf *q = p; q != NULL && n < TUN_WRITEV_MAX_IOV; q = q->next) {
-		iov[n].iov_base = q->payload;
-		iov[n].iov_len = q->len;
-		n++;
-	}
-	r = tun_writev(d->tun, iov, n);
-	if (r < 0) {
-		/* A full TUN queue drops the packet like a full NIC would;
-		 * TCP retransmits. */
-		d->tun_write_drops++;
-		if (r != -EAGAIN && log_enabled(LOG_DEBUG))
-			log_debug("TUN write failed: %s", strerror(-r));
-	}
-	return r;
+	d->tun_write_drops += tun_write_batch(d->tun, iov, iovcnt, n);
 }
 
 /* A flow beyond the TCP budget would take a descriptor DNS, UDP or the
@@ -564,6 +554,9 @@ static void daemon_on_lwip_timer(uv_timer_t *h)
 {
 	struct daemon *d = h->data;
 
+	/* What the last poll phase queued goes first: a retransmission timer
+	 * would find those segments busy and wait another tick. */
+	stack_flush(d->stack);
 	stack_check_timeouts(d->stack);
 	flow_tcp_ctx_flush(&d->flows);
 }
@@ -574,6 +567,9 @@ static void daemon_on_prepare(uv_prepare_t *h)
 {
 	struct daemon *d = h->data;
 
+	/* What this turn's callbacks and timers had lwIP send leaves now,
+	 * before the loop sleeps. */
+	stack_flush(d->stack);
 	uv_timer_start(&d->lwip_timer, daemon_on_lwip_timer, stack_timeout_ms(d->stack), 0);
 }
 
@@ -1050,7 +1046,7 @@ int daemon_run(struct options *cfg)
 	d->flows.idle_timeout_ms = (uint64_t)cfg->idle_timeout_s * 1000;
 
 	static const struct stack_cbs cbs = {
-		.output = daemon_stack_output,
+		.output_batch = daemon_stack_output_batch,
 		.tcp_accept = daemon_stack_accept,
 		.udp_input = daemon_stack_udp,
 	};
@@ -1127,6 +1123,13 @@ int daemon_run(struct options *cfg)
 		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down,
 		 flow_udp_stats(d->udp)->sessions, flow_udp_stats(d->udp)->dgrams_up,
 		 flow_udp_stats(d->udp)->dgrams_down);
+	{
+		const struct tun_write_stats *ws = tun_write_stats(d->tun);
+
+		log_info("tun: %" PRIu64 " packets out in %" PRIu64 " writes, %" PRIu64
+			 " of them GSO carrying %" PRIu64 " segments; %" PRIu64 " dropped",
+			 ws->packets, ws->writes, ws->gso_writes, ws->gso_segs, ws->dropped);
+	}
 	if (d->tcp_refused_fds > 0)
 		log_info("%" PRIu64 " TCP connections refused: the file-descriptor budget was full",
 			 d->tcp_refused_fds);
