@@ -238,5 +238,24 @@ t2s_system_lib(t2s_dep_yaml yaml-0.1 yaml.h yaml "Debian: libyaml-dev, macOS: br
 t2s_dep_summary("libyaml" "${T2S_SYSTEM_LIB_VERSION} (system)")
 add_library(t2s::yaml ALIAS t2s_dep_yaml)
 
+# --- rule sets: PCRE2, libidn2, zstd (system) ---------------------------------
+# Regex rules (config/rule_regex.c), IDN payloads to punycode
+# (config/rules_parse.c), mihomo's binary rule sets (config/ruleset_mrs.c).
+
+add_library(t2s_dep_pcre2 INTERFACE)
+t2s_system_lib(t2s_dep_pcre2 libpcre2-8 pcre2.h pcre2-8 "Debian: libpcre2-dev, macOS: brew install pcre2")
+t2s_dep_summary("PCRE2" "${T2S_SYSTEM_LIB_VERSION} (system)")
+add_library(t2s::pcre2 ALIAS t2s_dep_pcre2)
+
+add_library(t2s_dep_idn2 INTERFACE)
+t2s_system_lib(t2s_dep_idn2 libidn2 idn2.h idn2 "Debian: libidn2-dev, macOS: brew install libidn2")
+t2s_dep_summary("libidn2" "${T2S_SYSTEM_LIB_VERSION} (system)")
+add_library(t2s::idn2 ALIAS t2s_dep_idn2)
+
+add_library(t2s_dep_zstd INTERFACE)
+t2s_system_lib(t2s_dep_zstd libzstd zstd.h zstd "Debian: libzstd-dev, macOS: brew install zstd")
+t2s_dep_summary("zstd" "${T2S_SYSTEM_LIB_VERSION} (system)")
+add_library(t2s::zstd ALIAS t2s_dep_zstd)
+
 unset(_t2s_dir)
 unset(_t2s_how)

@@ -127,7 +127,7 @@ struct config_proxy {
 	const char *sni; /* "sni" or "servername"; NULL: server */
 	const char *ca;  /* our "ca": CA bundle path (resolved against
 				* the config's directory); NULL: system */
-	bool udp;        /* socks5: default true; http: always false */
+	bool udp;        /* socks5: default false, as mihomo; http: always false */
 	/* redirect ("to: host:port"): */
 	const char *to_host; /* no brackets */
 	uint16_t to_port;

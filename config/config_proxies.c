@@ -437,7 +437,10 @@ static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn
 		return r;
 	if (loader_eq_nocase(p->type_name, "socks5")) {
 		p->type = CONFIG_PROXY_SOCKS5;
-		p->udp = true;
+		/* mihomo's default: "udp" is false unless written (its
+		 * Socks5Option), so a UDP flow skips the rule (§UDP in
+		 * README's rule table). */
+		p->udp = false;
 	} else if (loader_eq_nocase(p->type_name, "http")) {
 		p->type = CONFIG_PROXY_HTTP;
 	} else if (loader_eq_nocase(p->type_name, "redirect")) {

@@ -13,7 +13,7 @@
 
 static const char conf_text[] =
 	"proxies:\n"
-	"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+	"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080, udp: true }\n"
 	"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1081, udp: false }\n"
 	"  - { name: h1, type: http, server: 192.0.2.3, port: 3128 }\n"
 	"  - { name: r1, type: redirect, to: '127.0.0.1:8443' }\n"

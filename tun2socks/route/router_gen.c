@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "tun2socks/upstream/target.h"
 
 struct gen_build {
+	struct router_gen *g;
 	const struct config *cfg;
 	struct ruleset **sets;
 	size_t n_sets;
@@ -131,6 +133,61 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 	return 0;
 }
 
+/* One more warning line; 0 or -ENOMEM. */
+static int gen_warn(struct router_gen *g, const struct conf_pos *pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int gen_warn(struct router_gen *g, const struct conf_pos *pos, const char *fmt, ...)
+{
+	char msg[600], line[1024];
+	char **grown;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (pos && pos->line > 0)
+		snprintf(line, sizeof(line), "%s:%d:%d: warning: %s",
+			 pos->file ? pos->file : "<input>", pos->line, pos->col, msg);
+	else
+		snprintf(line, sizeof(line), "%s: warning: %s",
+			 pos && pos->file ? pos->file : "<input>", msg);
+	grown = realloc(g->warnings, (g->n_warnings + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	g->warnings = grown;
+	g->warnings[g->n_warnings] = strdup(line);
+	if (g->warnings[g->n_warnings] == NULL)
+		return -ENOMEM;
+	g->n_warnings++;
+	return 0;
+}
+
+/* A loaded set's notes (skipped entries, ignored fields) as warnings,
+ * then one line per set that skipped entries, at the provider. */
+static int set_warnings(struct router_gen *g, const struct config_rule_provider *rp,
+			const struct ruleset *rs)
+{
+	size_t n = ruleset_note_count(rs), skipped = ruleset_skipped(rs);
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n && ruleset_note(rs, i); i++) {
+		const struct conf_err *e = ruleset_note(rs, i);
+		struct conf_pos pos = { .file = e->file, .line = e->line, .col = e->col };
+
+		r = gen_warn(g, &pos, "%s", e->msg);
+	}
+	if (r == 0 && n > RULESET_WARN_MAX)
+		r = gen_warn(g, &rp->pos, "rule-set '%s': %zu more notes not shown", rp->name,
+			     n - RULESET_WARN_MAX);
+	if (r == 0 && skipped > 0)
+		r = gen_warn(
+			g, &rp->pos,
+			"rule-set '%s': %zu bad %s skipped, %zu loaded (mihomo skips them too)",
+			rp->name, skipped, skipped == 1 ? "entry" : "entries", ruleset_count(rs));
+	return r;
+}
+
 static int load_sets(struct gen_build *b, struct conf_err *err)
 {
 	const struct config *cfg = b->cfg;
@@ -173,6 +230,9 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 		if (r < 0)
 			return r == -ENOMEM ? r : -EINVAL;
 		b->n_sets++;
+		r = set_warnings(b->g, rp, b->sets[b->n_sets - 1]);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -214,6 +274,7 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 	if (g == NULL)
 		return -ENOMEM;
 	g->refs = 1;
+	b.g = g;
 	if (opts->default_up != NULL) {
 		g->has_default_up = true;
 		g->default_up = *opts->default_up;
@@ -287,7 +348,20 @@ void router_gen_unref(struct router_gen *g)
 	for (size_t i = 0; i < g->n_ups; i++)
 		upstream_cfg_free(&g->ups[i].cfg);
 	free(g->ups);
+	for (size_t i = 0; i < g->n_warnings; i++)
+		free(g->warnings[i]);
+	free(g->warnings);
 	free(g);
+}
+
+size_t router_gen_warning_count(const struct router_gen *g)
+{
+	return g->n_warnings;
+}
+
+const char *router_gen_warning(const struct router_gen *g, size_t i)
+{
+	return i < g->n_warnings ? g->warnings[i] : NULL;
 }
 
 size_t router_gen_rule_count(const struct router_gen *g)

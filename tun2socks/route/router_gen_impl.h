@@ -42,6 +42,10 @@ struct router_gen {
 	size_t n_ups;
 	bool has_default_up;
 	struct upstream_cfg default_up;
+	/* What loading the rule sets skipped or ignored, one line each
+	 * ("file:line:column: warning: ..."), for the caller to show. */
+	char **warnings;
+	size_t n_warnings;
 };
 
 #endif

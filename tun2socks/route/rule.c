@@ -22,10 +22,10 @@
 #include "tun2socks/base/arena.h"
 #include "tun2socks/base/bsearch.h"
 #include "tun2socks/base/label_trie.h"
+#include "config/rule_regex.h"
 #include "config/rules_parse.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -472,7 +472,7 @@ struct pred {
 	struct rule_cidr cidr;
 	union {
 		const char *str;
-		regex_t *re;
+		const struct rule_regex *re;
 		const struct rule_range *ranges;
 		const struct pred *kids;
 		const struct matcher *set;
@@ -523,7 +523,7 @@ struct rule_engine {
 	size_t n_rules;
 	int default_target;
 	struct arena arena; /* all it keeps that is not an index array */
-	regex_t **regs;
+	struct rule_regex **regs;
 	size_t n_regs, cap_regs;
 };
 
@@ -716,36 +716,42 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 		p->u.str = arena_strdup(&e->arena, s->str);
 		p->n = (uint32_t)strlen(s->str);
 		return p->u.str ? 0 : nomem(b, &s->pos);
-	case RULE_DOMAIN_REGEX: {
-		regex_t *re = arena_alloc(&e->arena, sizeof(*re));
-		int r;
+	case RULE_DOMAIN_WILDCARD:
+		p->u.str = arena_strdup(&e->arena, s->str);
+		p->n = (uint32_t)strlen(s->str);
+		return p->u.str ? 0 : nomem(b, &s->pos);
+	case RULE_DOMAIN_REGEX:
+	case RULE_PROCESS_NAME_REGEX:
+	case RULE_PROCESS_PATH_REGEX: {
+		struct rule_regex *re = NULL;
 
-		if (!re)
-			return nomem(b, &s->pos);
 		if (e->n_regs == e->cap_regs) {
 			size_t ncap = e->cap_regs ? e->cap_regs * 2 : 8;
-			regex_t **g = realloc(e->regs, ncap * sizeof(*g));
+			struct rule_regex **g = realloc(e->regs, ncap * sizeof(*g));
 
 			if (!g)
 				return nomem(b, &s->pos);
 			e->regs = g;
 			e->cap_regs = ncap;
 		}
-		r = regcomp(re, s->str, REG_EXTENDED | REG_ICASE | REG_NOSUB);
-		if (r != 0) {
-			/* The parser compiled it once already: only memory. */
+		/* The parser compiled it once already: only memory fails. */
+		if (rule_regex_compile(s->str, strlen(s->str), &re, NULL, 0) != 0)
 			return nomem(b, &s->payload_pos);
-		}
 		e->regs[e->n_regs++] = re;
 		p->u.re = re;
 		return 0;
 	}
+	case RULE_IP_SUFFIX:
+	case RULE_SRC_IP_SUFFIX:
+		return 0;
 	case RULE_IP_CIDR:
 	case RULE_SRC_IP_CIDR:
 	case RULE_NETWORK:
 		return 0;
 	case RULE_DST_PORT:
 	case RULE_SRC_PORT:
+	case RULE_IN_PORT:
+	case RULE_DSCP:
 	case RULE_UID: {
 		struct rule_range *r = arena_alloc(&e->arena, s->n_ranges * sizeof(*r));
 
@@ -919,7 +925,7 @@ void rule_engine_unref(struct rule_engine *e)
 	}
 	free(e->sets);
 	for (size_t i = 0; i < e->n_regs; i++)
-		regfree(e->regs[i]);
+		rule_regex_free(e->regs[i]);
 	free(e->regs);
 	free(e->rules);
 	arena_free(&e->arena);
@@ -966,6 +972,47 @@ static void addr_norm(const struct rule_addr *a, struct rule_addr *out)
 static bool cidr_has(const struct rule_cidr *c, const struct rule_addr *a)
 {
 	return a->family == c->family && key_prefix_eq(c->addr, a->bytes, c->plen);
+}
+
+/* mihomo's IP-SUFFIX: the last plen bits of a equal those of the rule's
+ * address, same family. */
+static bool suffix_has(const struct rule_cidr *c, const struct rule_addr *a)
+{
+	unsigned size = c->family == 4 ? 4 : 16, whole = c->plen / 8, rest = c->plen % 8;
+
+	if (a->family != c->family)
+		return false;
+	if (memcmp(c->addr + size - whole, a->bytes + size - whole, whole) != 0)
+		return false;
+	if (!rest)
+		return true;
+	return ((c->addr[size - whole - 1] ^ a->bytes[size - whole - 1]) & ((1u << rest) - 1)) == 0;
+}
+
+/* DOMAIN-WILDCARD: '*' any run of bytes (empty too), '?' exactly one, the
+ * rest literally, over the whole name. Greedy with one backtrack point,
+ * so linear in practice and O(len(p) * len(s)) at worst. */
+static bool glob_match(const char *p, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s) {
+		if (*p == '?' || (*p && *p != '*' && *p == *s)) {
+			p++;
+			s++;
+		} else if (*p == '*') {
+			star = p++;
+			resume = s;
+		} else if (star) {
+			p = star + 1;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
 }
 
 static bool ranges_have(const struct pred *p, uint32_t v)
@@ -1065,18 +1112,34 @@ static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
 	case RULE_DOMAIN_KEYWORD:
 		return c->has_domain && strstr(c->dom, p->u.str) != NULL;
 	case RULE_DOMAIN_REGEX:
-		return c->has_domain && regexec(p->u.re, c->dom, 0, NULL, 0) == 0;
+		return c->has_domain && rule_regex_match(p->u.re, c->dom, c->dlen);
+	case RULE_DOMAIN_WILDCARD:
+		return c->has_domain && glob_match(p->u.str, c->dom);
 	case RULE_IP_CIDR:
+	case RULE_IP_SUFFIX:
 		if (!c->ip_known)
 			return nr || p->no_resolve ? T_FALSE : T_NEED;
 		for (size_t i = 0; i < c->n_addrs; i++) {
 			addr_norm(&c->addrs[i], &a);
-			if (cidr_has(&p->cidr, &a))
+			if (p->type == RULE_IP_CIDR ? cidr_has(&p->cidr, &a)
+						    : suffix_has(&p->cidr, &a))
 				return T_TRUE;
 		}
 		return T_FALSE;
 	case RULE_SRC_IP_CIDR:
 		return cidr_has(&p->cidr, &c->src);
+	case RULE_SRC_IP_SUFFIX:
+		return suffix_has(&p->cidr, &c->src);
+	case RULE_IN_PORT:
+		return ranges_have(p, q->in_port);
+	case RULE_DSCP:
+		return ranges_have(p, q->dscp);
+	case RULE_PROCESS_NAME_REGEX:
+		proc = proc_get(q);
+		return proc->name && rule_regex_match(p->u.re, proc->name, strlen(proc->name));
+	case RULE_PROCESS_PATH_REGEX:
+		proc = proc_get(q);
+		return proc->path && rule_regex_match(p->u.re, proc->path, strlen(proc->path));
 	case RULE_DST_PORT:
 		return ranges_have(p, q->dst_port);
 	case RULE_SRC_PORT:

@@ -92,6 +92,8 @@ struct rule_query {
 	uint16_t dst_port;
 	struct rule_addr src;
 	uint16_t src_port;
+	uint16_t in_port; /* IN-PORT: the inbound's port; 0 for the TUN */
+	uint8_t dscp;     /* DSCP: from the flow's IP header, 0 if unknown */
 	/* The domain's addresses, after RULE_NEED_RESOLVE. */
 	bool has_resolved;
 	const struct rule_addr *resolved;
