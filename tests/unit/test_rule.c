@@ -14,8 +14,9 @@
 #include "test.h"
 
 #include <arpa/inet.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
-#include <regex.h>
+#include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -704,22 +705,61 @@ static bool ref_nocase(const char *a, const char *b)
 	return *a == *b;
 }
 
+/* PCRE2 called directly, case-insensitive (mihomo's regexp2 IgnoreCase),
+ * without the engine's wrapper. */
 static bool ref_regex(const char *pattern, const char *s)
 {
 	static struct {
 		char *pat;
-		regex_t re;
-	} cache[32];
+		pcre2_code *re;
+	} cache[64];
 	static int n;
+	pcre2_match_data *md;
+	bool m;
+	int i, ec;
+	PCRE2_SIZE off;
 
-	for (int i = 0; i < n; i++)
+	for (i = 0; i < n; i++)
 		if (strcmp(cache[i].pat, pattern) == 0)
-			return regexec(&cache[i].re, s, 0, NULL, 0) == 0;
-	if (n == 32)
-		abort();
-	cache[n].pat = strdup(pattern);
-	regcomp(&cache[n].re, pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB);
-	return regexec(&cache[n++].re, s, 0, NULL, 0) == 0;
+			break;
+	if (i == n) {
+		if (n == 64)
+			abort();
+		cache[n].pat = strdup(pattern);
+		cache[n].re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+					    PCRE2_CASELESS | PCRE2_UTF, &ec, &off, NULL);
+		if (!cache[n].re)
+			abort();
+		n++;
+	}
+	md = pcre2_match_data_create(1, NULL);
+	m = pcre2_match(cache[i].re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) >= 0;
+	pcre2_match_data_free(md);
+	return m;
+}
+
+/* '*' any run, '?' one byte: plain recursion. */
+static bool ref_glob(const char *p, const char *s)
+{
+	if (!*p)
+		return !*s;
+	if (*p == '*')
+		return ref_glob(p + 1, s) || (*s && ref_glob(p, s + 1));
+	return *s && (*p == '?' || *p == *s) && ref_glob(p + 1, s + 1);
+}
+
+/* The last plen bits of a (unmapped) equal c's, bit by bit. */
+static bool ref_suffix(const struct rule_cidr *c, struct rule_addr a)
+{
+	int bits = c->family == 4 ? 32 : 128;
+
+	a = ref_unmap(a);
+	if (a.family != c->family)
+		return false;
+	for (int i = bits - c->plen; i < bits; i++)
+		if (((a.bytes[i / 8] >> (7 - i % 8)) & 1) != ((c->addr[i / 8] >> (7 - i % 8)) & 1))
+			return false;
+	return true;
 }
 
 static void ref_proc(struct ref_state *st)
@@ -768,6 +808,27 @@ static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
 		return RF;
 	case RULE_SRC_IP_CIDR:
 		return ref_in(&s->cidr, q->src);
+	case RULE_IP_SUFFIX:
+		if (!st->ip_known)
+			return nr || s->no_resolve ? RF : RN;
+		for (size_t i = 0; i < st->n_addrs; i++)
+			if (ref_suffix(&s->cidr, st->addrs[i]))
+				return RT;
+		return RF;
+	case RULE_SRC_IP_SUFFIX:
+		return ref_suffix(&s->cidr, q->src);
+	case RULE_DOMAIN_WILDCARD:
+		return st->has_domain && ref_glob(s->str, st->dom);
+	case RULE_IN_PORT:
+		return ref_ranges(s, q->in_port);
+	case RULE_DSCP:
+		return ref_ranges(s, q->dscp);
+	case RULE_PROCESS_NAME_REGEX:
+		ref_proc(st);
+		return q->proc_fn && ps->name && ref_regex(s->str, ps->name);
+	case RULE_PROCESS_PATH_REGEX:
+		ref_proc(st);
+		return q->proc_fn && ps->path && ref_regex(s->str, ps->path);
 	case RULE_DST_PORT:
 		return ref_ranges(s, q->dst_port);
 	case RULE_SRC_PORT:
@@ -994,7 +1055,14 @@ static const char *const ports[] = { "22",     "53",        "80",
 				     "443",    "8000-9000", "80/443",
 				     "0-1023", "8080",      "53/8000-8080/22" };
 static const char *const kws[] = { "a", "b.c", "ab", "net", "bb" };
-static const char *const regexes[] = { "^a", "b\\.com$", "(ab|c)\\.net", "^[a-c]+\\.com$", "b.a" };
+static const char *const regexes[] = { "^a",           "b\\.com$",
+				       "(ab|c)\\.net", "^[a-c]+\\.com$",
+				       "b.a",          "^[a-z0-9-_.]+\\.net$",
+				       "(?-i)^A",      "\\bb\\w*?\\.com" };
+static const char *const globs[] = { "*.com", "a*", "?b.com", "*b*.net", "a.?.com", "*" };
+static const char *const suffixes[] = { "0.0.0.1/8",  "0.0.1.0/16", "0.0.0.0/0",
+					"1.2.3.4/32", "::1/16",     "0.0.0.2/2" };
+static const char *const pregex[] = { "^cu", "SSH$", "^/usr/", "fire.*", "(?-i)^c" };
 static const char *const pnames[] = { "curl", "Curl", "ssh", "firefox" };
 static const char *const ppaths[] = { "/usr/bin/curl", "/USR/bin/curl", "/bin/ssh" };
 static const char *const uids[] = { "0", "1000", "500-1500", "0/1000" };
@@ -1008,7 +1076,7 @@ static int gen_rule(char *out, int depth, enum gmode mode)
 	int len, t;
 
 	for (;;) {
-		t = (int)rnd(17);
+		t = (int)rnd(24);
 		if (t == 13 && mode == G_ENTRY)
 			continue; /* no RULE-SET in sets */
 		if (t >= 14 && t <= 16 && depth >= 2)
@@ -1052,6 +1120,21 @@ static int gen_rule(char *out, int depth, enum gmode mode)
 	case 13:
 		return sprintf(out, "RULE-SET,%s%s", PICK(setnames),
 			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	case 17:
+		return sprintf(out, "DOMAIN-WILDCARD,%s", PICK(globs));
+	case 18:
+		return sprintf(out, "IP-SUFFIX,%s%s", PICK(suffixes),
+			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	case 19:
+		return sprintf(out, "SRC-IP-SUFFIX,%s", PICK(suffixes));
+	case 20:
+		return sprintf(out, "IN-PORT,%s", PICK(ports));
+	case 21:
+		return sprintf(out, "DSCP,%s", rnd(2) ? "0" : "4/10-12");
+	case 22:
+		return sprintf(out, "PROCESS-NAME-REGEX,%s", PICK(pregex));
+	case 23:
+		return sprintf(out, "PROCESS-PATH-REGEX,%s", PICK(pregex));
 	default: {
 		static const char *const ops[] = { "AND", "OR", "NOT" };
 		const char *op = ops[t - 14];
@@ -1183,6 +1266,7 @@ static void test_random(void)
 				len = gen_rule(lines[i], 0, G_LINE);
 			len += sprintf(lines[i] + len, ",%s", targets[rnd(N_TARGETS)]);
 			if (rnd(4) == 0 && (strncmp(lines[i], "IP-CIDR", 7) == 0 ||
+					    strncmp(lines[i], "IP-SUFFIX", 9) == 0 ||
 					    strncmp(lines[i], "RULE-SET", 8) == 0))
 				sprintf(lines[i] + len, ",no-resolve");
 			ptrs[i] = lines[i];
@@ -1234,6 +1318,8 @@ static void test_random(void)
 				q.src = A(s);
 			}
 			q.dst_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : rnd(10000));
+			q.in_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : 0);
+			q.dscp = (uint8_t)rnd(14);
 			q.src_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : rnd(10000));
 			ps.name = pn[rnd(4)];
 			ps.path = pp[rnd(3)];
