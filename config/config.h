@@ -168,7 +168,7 @@ struct config_group {
 
 enum config_rp_type { CONFIG_RP_FILE, CONFIG_RP_INLINE };
 enum config_rp_behavior { CONFIG_RP_DOMAIN, CONFIG_RP_IPCIDR, CONFIG_RP_CLASSICAL };
-enum config_rp_format { CONFIG_RP_YAML, CONFIG_RP_TEXT };
+enum config_rp_format { CONFIG_RP_YAML, CONFIG_RP_TEXT, CONFIG_RP_MRS };
 
 struct config_rule_provider {
 	const char *name;

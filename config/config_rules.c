@@ -112,7 +112,7 @@ int config_rules_load(struct loader *ld, yaml_node_t *n)
 
 /* What a rule provider's keys leave for the checks across them. */
 struct provider_keys {
-	yaml_node_t *path, *payload;
+	yaml_node_t *path, *payload, *format;
 	bool has_type, has_behavior;
 };
 
@@ -147,13 +147,9 @@ static int provider_key(struct loader *ld, struct config_rule_provider *rp,
 	if (!strcmp(k, "format")) {
 		if (loader_is_null(e->val))
 			return 0;
-		r = loader_get_enum(ld, e->val, w, formats, 3, "yaml or text", &v);
-		if (r == 0 && v == 2)
-			r = loader_fail_at(ld, loader_node_pos(ld, e->val),
-					   "%s: format mrs (binary) is not supported; convert the "
-					   "list to yaml or text",
-					   what);
+		r = loader_get_enum(ld, e->val, w, formats, 3, "yaml, text or mrs", &v);
 		rp->format = (enum config_rp_format)v;
+		pk->format = e->val;
 		return r;
 	}
 	if (!strcmp(k, "path")) {
@@ -222,6 +218,13 @@ static int load_rule_provider(struct loader *ld, const struct loader_kv *pe,
 	if (r == 0 && (!pk.has_type || !pk.has_behavior))
 		r = loader_fail_at(ld, rp->pos, "%s: missing \"%s\"", what,
 				   pk.has_type ? "behavior" : "type");
+	/* mihomo writes mrs only for domain and ipcidr sets. */
+	if (r == 0 && rp->format == CONFIG_RP_MRS &&
+	    (rp->behavior == CONFIG_RP_CLASSICAL || rp->type == CONFIG_RP_INLINE))
+		r = loader_fail_at(
+			ld, loader_node_pos(ld, pk.format),
+			"%s: format mrs holds domain or ipcidr sets from a file, not %s", what,
+			rp->type == CONFIG_RP_INLINE ? "inline payloads" : "classical ones");
 	if (r == 0)
 		r = provider_source(ld, rp, &pk, what);
 	free(e);

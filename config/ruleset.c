@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "config/ruleset_mrs.h"
+
 /* A domain pattern: names[off, off + len) with a NUL after it. */
 struct rs_domain {
 	uint32_t off;
@@ -69,6 +71,8 @@ int ruleset_format_from_name(const char *s, enum ruleset_format *out)
 		*out = RULESET_YAML;
 	else if (strcmp(s, "text") == 0)
 		*out = RULESET_TEXT;
+	else if (strcmp(s, "mrs") == 0)
+		*out = RULESET_MRS;
 	else
 		return -EINVAL;
 	return 0;
@@ -559,6 +563,51 @@ out:
 	return r;
 }
 
+/* --- mrs ------------------------------------------------------------------------ */
+
+static int mrs_domain(void *arg, const char *key, size_t len)
+{
+	struct loader *L = arg;
+	struct conf_pos pos = { .file = L->rs->file };
+
+	/* In a DomainSet "+.x" is what the text forms write ".x": names
+	 * under x only (x itself, if listed, is a key of its own). */
+	if (len >= 2 && key[0] == '+' && key[1] == '.') {
+		key++;
+		len--;
+	}
+	return add_entry(L, key, len, pos);
+}
+
+static int mrs_cidr(void *arg, const struct rule_cidr *c)
+{
+	struct loader *L = arg;
+
+	if (grow(L->rs))
+		return -ENOMEM;
+	L->rs->cidrs[L->rs->n++] = *c;
+	return 0;
+}
+
+static int load_mrs(struct loader *L)
+{
+	struct mrs_sink sink = { mrs_domain, mrs_cidr, L };
+	struct conf_pos pos = { .file = L->rs->file };
+	const char *why = "";
+	uint64_t count;
+	int r;
+
+	if (L->rs->behavior == RULESET_CLASSICAL)
+		return conf_err_set(L->err, &pos,
+				    "format mrs holds domain or ipcidr sets, not classical ones");
+	r = ruleset_mrs_decode(L->buf, L->len,
+			       L->rs->behavior == RULESET_DOMAIN ? MRS_DOMAIN : MRS_IPCIDR, &sink,
+			       &count, &why);
+	if (r == -EINVAL)
+		return conf_err_set(L->err, &pos, "bad mrs rule set: %s", why);
+	return r;
+}
+
 /* --- loading ----------------------------------------------------------------- */
 
 int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
@@ -571,7 +620,7 @@ int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
 
 	*out = NULL;
 	if (behavior < RULESET_DOMAIN || behavior > RULESET_CLASSICAL ||
-	    (format != RULESET_YAML && format != RULESET_TEXT)) {
+	    (format != RULESET_YAML && format != RULESET_TEXT && format != RULESET_MRS)) {
 		struct conf_pos pos = { .file = file };
 
 		return conf_err_set(err, &pos, "internal error: bad behaviour or format");
@@ -585,7 +634,9 @@ int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
 	if (!rs->name || !rs->file)
 		goto out;
 	L.rs = rs;
-	r = format == RULESET_YAML ? load_yaml(&L) : load_text(&L);
+	r = format == RULESET_YAML  ? load_yaml(&L)
+	    : format == RULESET_MRS ? load_mrs(&L)
+				    : load_text(&L);
 	if (r)
 		goto out;
 	*out = rs;

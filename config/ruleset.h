@@ -1,8 +1,10 @@
 /* ruleset: rule-provider files (mihomo "rule-providers:" of type file).
  *
  * Formats: YAML (a mapping whose "payload:" key holds a list of strings;
- * other keys are ignored) and text (one entry per line; blank lines and
- * lines starting with '#' skipped; surrounding blanks and a CR dropped).
+ * other keys are ignored), text (one entry per line; blank lines and
+ * lines starting with '#' skipped; surrounding blanks and a CR dropped)
+ * and mrs (mihomo's zstd-compressed binary form of domain and ipcidr sets,
+ * ruleset_mrs.h; its entries have no line: notes name the file only).
  * Behaviours, as mihomo reads them:
  *   domain     "x.com" that name only; "+.x.com" x.com and every name
  *              under it; ".x.com" every name under x.com, not x.com;
@@ -36,7 +38,7 @@
 #include "config/rules_parse.h"
 
 enum ruleset_behavior { RULESET_DOMAIN = 1, RULESET_IPCIDR, RULESET_CLASSICAL };
-enum ruleset_format { RULESET_YAML = 1, RULESET_TEXT };
+enum ruleset_format { RULESET_YAML = 1, RULESET_TEXT, RULESET_MRS };
 
 /* Kinds of a domain pattern (bits). */
 enum { RULESET_MATCH_SELF = 1, RULESET_MATCH_SUB = 2 };
@@ -46,7 +48,7 @@ enum { RULESET_WARN_MAX = 5 };
 
 struct ruleset;
 
-/* "domain" / "ipcidr" / "classical"; "yaml" / "text" (mihomo's names, as
+/* "domain" / "ipcidr" / "classical"; "yaml" / "text" / "mrs" (mihomo's names, as
  * written there: lower case). 0 or -EINVAL (out untouched). */
 int ruleset_behavior_from_name(const char *s, enum ruleset_behavior *out);
 int ruleset_format_from_name(const char *s, enum ruleset_format *out);

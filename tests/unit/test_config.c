@@ -754,9 +754,11 @@ static void test_rule_provider_errors(void)
 		   3, 11,
 		   "rule-providers: \"x\": only type: file is supported; download the list and "
 		   "point path at it");
-	expect_err(
-		"rule-providers:\n  x: {type: file, behavior: domain, format: mrs, path: x.mrs}\n",
-		2, 45, "format mrs (binary) is not supported");
+	expect_err("rule-providers:\n  x: {type: file, behavior: classical, format: mrs, path: "
+		   "x.mrs}\n",
+		   2, 48,
+		   "rule-providers: \"x\": format mrs holds domain or ipcidr sets from a file, not "
+		   "classical ones");
 	expect_err("rule-providers:\n  x: {type: file, behavior: domain}\n", 2, 3,
 		   "rule-providers: \"x\": type file needs \"path\"");
 	expect_err("rule-providers:\n  x: {type: file, path: a}\n", 2, 3,

@@ -106,7 +106,8 @@ static void test_names(void)
 	T_EQ_INT(f, RULESET_YAML);
 	T_EQ_INT(ruleset_format_from_name("text", &f), 0);
 	T_EQ_INT(f, RULESET_TEXT);
-	T_EQ_INT(ruleset_format_from_name("mrs", &f), -EINVAL);
+	T_EQ_INT(ruleset_format_from_name("mrs", &f), 0);
+	T_EQ_INT(f, RULESET_MRS);
 }
 
 static void test_domain(void)

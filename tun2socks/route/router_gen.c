@@ -202,8 +202,9 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 		enum ruleset_behavior beh = rp->behavior == CONFIG_RP_DOMAIN   ? RULESET_DOMAIN
 					    : rp->behavior == CONFIG_RP_IPCIDR ? RULESET_IPCIDR
 									       : RULESET_CLASSICAL;
-		enum ruleset_format fmt =
-			rp->format == CONFIG_RP_TEXT ? RULESET_TEXT : RULESET_YAML;
+		enum ruleset_format fmt = rp->format == CONFIG_RP_TEXT  ? RULESET_TEXT
+					  : rp->format == CONFIG_RP_MRS ? RULESET_MRS
+									: RULESET_YAML;
 		int r;
 
 		if (rp->type == CONFIG_RP_FILE) {
