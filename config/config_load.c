@@ -400,9 +400,11 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 							&d->fake_ip_range6)
 					     : 0;
 	}
-	if (!strcmp(k, "fake-ip-filter"))
-		return loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
-					   &d->n_fake_ip_filter);
+	if (!strcmp(k, "fake-ip-filter")) {
+		r = loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
+					&d->n_fake_ip_filter);
+		return r < 0 ? r : config_rules_fake_filter(ld, d);
+	}
 	if (!strcmp(k, "fake-ip-ttl")) {
 		r = loader_get_uint(ld, e->val, "dns.fake-ip-ttl", 1, 86400, &v);
 		d->fake_ip_ttl = (unsigned)v;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config_impl.h"
 #include "config/rules_parse.h"
@@ -105,6 +106,48 @@ int config_rules_load(struct loader *ld, yaml_node_t *n)
 			cfg->n_rules++;
 		r = loader_recover(ld, r);
 	}
+	return r;
+}
+
+/* --- dns.fake-ip-filter ------------------------------------------------------- */
+
+int config_rules_fake_filter(struct loader *ld, struct config_dns *d)
+{
+	size_t k = 0;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < d->n_fake_ip_filter; i++) {
+		struct config_str *e = &d->fake_ip_filter[i];
+		const char *t = e->text, *why;
+		char name[RULES_DOMAIN_MAX + 1], q[80];
+		size_t skip = 0, n;
+
+		if (!strncasecmp(t, "rule-set:", 9) || !strncasecmp(t, "geosite:", 8)) {
+			d->fake_ip_filter[k++] = *e;
+			continue;
+		}
+		if (t[0] == '+' && t[1] == '.')
+			skip = 2;
+		else if (t[0] == '.')
+			skip = 1;
+		if (rules_domain_norm(t + skip, strlen(t + skip), true, name, &n, &why) < 0) {
+			r = loader_warn_at(ld, e->pos,
+					   "dns.fake-ip-filter: %s can match no name (%s); ignored",
+					   config_quote(q, t), why);
+			continue;
+		}
+		if (strcmp(name, t + skip) != 0) {
+			char *norm = loader_alloc(ld, skip + n + 1);
+
+			if (!norm)
+				return loader_oom(ld);
+			memcpy(norm, t, skip);
+			memcpy(norm + skip, name, n + 1);
+			e->text = norm;
+		}
+		d->fake_ip_filter[k++] = *e;
+	}
+	d->n_fake_ip_filter = k;
 	return r;
 }
 

@@ -19,4 +19,12 @@ int config_rules_load(struct loader *ld, yaml_node_t *n);
  * is kept, so that RULE-SET lines naming it are not reported as well. */
 int config_rules_load_providers(struct loader *ld, yaml_node_t *n);
 
+/* dns.fake-ip-filter, after loading its strings: each pattern in the form
+ * the fake-ip filter takes (IDN labels to punycode); a pattern that can
+ * match no name (mihomo reads '?' and other characters literally, and a
+ * DNS name never holds them) is dropped with a warning, as mihomo loads
+ * it and it never matches. "rule-set:" and "geosite:" entries are kept as
+ * written, for the router. */
+int config_rules_fake_filter(struct loader *ld, struct config_dns *d);
+
 #endif

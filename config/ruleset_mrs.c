@@ -118,9 +118,9 @@ struct frame {
 };
 
 /* Every key of the succinct trie, depth first (mihomo's DomainSet.keys). */
-static int walk_domains(const uint64_t *leaves, size_t n_leaves, const uint64_t *bm,
-			size_t n_bm, const uint8_t *labels, size_t n_labels,
-			const struct mrs_sink *sink, const char **why)
+static int walk_domains(const uint64_t *leaves, size_t n_leaves, const uint64_t *bm, size_t n_bm,
+			const uint8_t *labels, size_t n_labels, const struct mrs_sink *sink,
+			const char **why)
 {
 	size_t bits = n_bm * 64, n_ones = 0, *ones = NULL, sp = 0;
 	struct frame *st = NULL;
@@ -159,7 +159,8 @@ static int walk_domains(const uint64_t *leaves, size_t n_leaves, const uint64_t 
 		/* Label f->bm - node; it leads to node bm - node + 1, whose run
 		 * starts after the bitmap's (child - 1)-th one. */
 		if (f->bm - f->node >= n_labels || f->klen >= KEY_MAX - 1) {
-			*why = f->klen >= KEY_MAX - 1 ? "name too long" : "label index out of range";
+			*why = f->klen >= KEY_MAX - 1 ? "name too long"
+						      : "label index out of range";
 			r = -EINVAL;
 			goto out;
 		}

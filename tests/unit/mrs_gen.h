@@ -103,12 +103,12 @@ static size_t mrs_gen_domains(const char *const *keys, size_t n, uint8_t **out)
 			rev[m++] = rev[i];
 		else
 			free(rev[i]);
-#define PUSHQ(S, E, C)                                                  \
-	do {                                                            \
-		if (nq == capq) {                                       \
-			capq = capq ? capq * 2 : 16;                    \
-			q = realloc(q, capq * sizeof(*q));              \
-		}                                                       \
+#define PUSHQ(S, E, C)                                               \
+	do {                                                         \
+		if (nq == capq) {                                    \
+			capq = capq ? capq * 2 : 16;                 \
+			q = realloc(q, capq * sizeof(*q));           \
+		}                                                    \
 		q[nq].s = (S), q[nq].e = (E), q[nq].col = (C), nq++; \
 	} while (0)
 	PUSHQ(0, m, 0);

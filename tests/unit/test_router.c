@@ -218,6 +218,62 @@ static void test_errors(void)
 }
 
 /* No config: everything to the default upstream; without one, DIRECT. */
+/* dns.fake-ip-filter's rule-set: entries (mihomo's parseDomain), and the
+ * rule-set warnings of a build. */
+static int r_unused;
+
+static void test_fake_filter(void)
+{
+	static const char text[] =
+		"dns: {enable: true, fake-ip-filter: ['rule-set:lan,cls', '+.plain.test']}\n"
+		"rule-providers:\n"
+		"  lan: {type: inline, behavior: domain, payload: ['+.lan', 'bad..x']}\n"
+		"  cls: {type: inline, behavior: classical, payload: ['DOMAIN,nas.home,X', "
+		"'IP-CIDR,10.0.0.0/8']}\n"
+		"  ips: {type: inline, behavior: ipcidr, payload: ['10.0.0.0/8']}\n"
+		"rules:\n  - MATCH,DIRECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	char buf[700];
+
+	T_CHECK(g != NULL);
+	if (g) {
+		T_CHECK(router_gen_fake_filter(g, "printer.lan"));
+		T_CHECK(router_gen_fake_filter(g, "lan"));
+		T_CHECK(router_gen_fake_filter(g, "NAS.home."));
+		T_CHECK(!router_gen_fake_filter(g, "home"));
+		/* the static pattern is the interceptor's, not the router's */
+		T_CHECK(!router_gen_fake_filter(g, "a.plain.test"));
+		T_CHECK(!router_gen_fake_filter(g, "example.com"));
+		T_EQ_INT(router_gen_warning_count(g), 3);
+		T_EQ_STR(router_gen_warning(g, 0),
+			 "r.yaml:3:61: warning: bad domain 'bad..x': empty label; entry skipped");
+		T_EQ_STR(router_gen_warning(g, 1),
+			 "r.yaml:3:3: warning: rule-set 'lan': 1 bad entry skipped, 1 loaded "
+			 "(mihomo skips them too)");
+	}
+	router_gen_unref(g);
+	config_free(cfg);
+	T_CHECK(!router_gen_fake_filter(NULL, "x.lan"));
+
+	/* An unknown set, an ipcidr set: refused where written. */
+	g = build("dns: {fake-ip-filter: ['rule-set:nope']}\nrules: ['MATCH,DIRECT']\n", &cfg, &err,
+		  &r_unused);
+	T_CHECK(g == NULL);
+	conf_err_format(&err, buf, sizeof(buf));
+	T_EQ_STR(buf, "r.yaml:1:25: dns.fake-ip-filter: unknown rule-set 'nope'");
+	config_free(cfg);
+	g = build("dns: {fake-ip-filter: ['rule-set:ips']}\nrule-providers:\n"
+		  "  ips: {type: inline, behavior: ipcidr, payload: ['10.0.0.0/8']}\n",
+		  &cfg, &err, &r_unused);
+	T_CHECK(g == NULL);
+	conf_err_format(&err, buf, sizeof(buf));
+	T_EQ_STR(buf, "r.yaml:1:25: dns.fake-ip-filter: rule-set 'ips' is an ipcidr set; a "
+		      "filter needs domain or classical sets");
+	config_free(cfg);
+}
+
 static void test_no_rules(void)
 {
 	struct upstream_cfg up = { .proto = &upstream_socks5, .server_str = "192.0.2.7:1080" };
@@ -247,5 +303,6 @@ int main(void)
 	T_RUN(test_decisions);
 	T_RUN(test_errors);
 	T_RUN(test_no_rules);
+	T_RUN(test_fake_filter);
 	return test_summary();
 }

@@ -104,8 +104,8 @@ static void test_ranges(void)
 {
 	uint8_t from[4][16], to[4][16], *buf;
 	static const char *const want[] = {
-		"10.0.0.0/24", "1.0.0.1/32", "1.0.0.2/31", "1.0.0.4/31", "1.0.0.6/32",
-		"0.0.0.0/0",   "2001:db8::/32", "::/0",
+		"10.0.0.0/24", "1.0.0.1/32", "1.0.0.2/31",    "1.0.0.4/31",
+		"1.0.0.6/32",  "0.0.0.0/0",  "2001:db8::/32", "::/0",
 	};
 	struct conf_err err;
 	struct ruleset *rs;
@@ -173,8 +173,8 @@ static void test_errors(void)
 	/* A count of labels far beyond the data: refused before allocating. */
 	memset(raw, 0, sizeof(raw));
 	memcpy(raw, "MRS\x01\x00", 5);
-	raw[21] = 1;      /* domain set version */
-	raw[22] = 0x7f;   /* leaves length: huge */
+	raw[21] = 1;    /* domain set version */
+	raw[22] = 0x7f; /* leaves length: huge */
 	n = ZSTD_compress(comp, sizeof(comp), raw, 40, 1);
 	T_CHECK(load_mrs(RULESET_DOMAIN, comp, n, &err) == NULL);
 	conf_err_format(&err, got, sizeof(got));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config.h"
 #include "config/rules_parse.h"
@@ -175,6 +176,15 @@ static int set_warnings(struct router_gen *g, const struct config_rule_provider 
 		const struct conf_err *e = ruleset_note(rs, i);
 		struct conf_pos pos = { .file = e->file, .line = e->line, .col = e->col };
 
+		/* An inline set is loaded as text, one entry a line: line N
+		 * is the payload's entry N in the config. */
+		if (rp->type == CONFIG_RP_INLINE && e->line >= 1 &&
+		    (size_t)e->line <= rp->n_payload) {
+			pos = rp->payload[e->line - 1].pos;
+			if (pos.col > 0 && e->col > 1)
+				pos.col += e->col - 1;
+		}
+
 		r = gen_warn(g, &pos, "%s", e->msg);
 	}
 	if (r == 0 && n > RULESET_WARN_MAX)
@@ -238,6 +248,81 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 	return 0;
 }
 
+/* dns.fake-ip-filter entries "rule-set:a,b" (mihomo's parseDomain: the
+ * names after the colon, comma-separated) as "RULE-SET,a,DIRECT,no-resolve"
+ * lines: a name is filtered when a domain entry of the set holds it. */
+static int build_fake_filter(struct router_gen *g, struct gen_build *b,
+			     const struct rule_build_opts *ro, struct conf_err *err)
+{
+	const struct config *cfg = b->cfg;
+	struct rule_spec *specs = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	for (size_t i = 0; cfg && r == 0 && i < cfg->dns.n_fake_ip_filter; i++) {
+		const struct config_str *e = &cfg->dns.fake_ip_filter[i];
+		const char *names;
+
+		if (strncasecmp(e->text, "rule-set:", 9) != 0)
+			continue;
+		names = e->text + 9;
+		while (r == 0 && *names) {
+			size_t len = strcspn(names, ",");
+			char line[300];
+			const struct ruleset *rs;
+
+			snprintf(line, sizeof(line), "%.*s", (int)(len < 200 ? len : 200), names);
+			rs = gen_set(b, line);
+			if (rs == NULL || ruleset_behavior(rs) == RULESET_IPCIDR) {
+				r = conf_err_set(
+					err, &e->pos,
+					rs ? "dns.fake-ip-filter: rule-set '%s' is an ipcidr "
+					     "set; a filter needs domain or classical sets"
+					   : "dns.fake-ip-filter: unknown rule-set '%s'",
+					line);
+				break;
+			}
+			if (n == cap) {
+				struct rule_spec *grown;
+
+				cap = cap ? cap * 2 : 4;
+				grown = realloc(specs, cap * sizeof(*specs));
+				if (grown == NULL) {
+					r = -ENOMEM;
+					break;
+				}
+				specs = grown;
+			}
+			snprintf(line, sizeof(line), "RULE-SET,%.*s,DIRECT,no-resolve",
+				 (int)(len < 200 ? len : 200), names);
+			r = rules_parse_line(line, strlen(line), &e->pos, &specs[n], err);
+			if (r == 0)
+				n++;
+			names += len;
+			if (*names == ',')
+				names++;
+		}
+	}
+	if (r == 0 && n > 0)
+		r = rule_engine_build(specs, n, ro, &g->fake_filter, err);
+	for (size_t i = 0; i < n; i++)
+		rule_spec_free(&specs[i]);
+	free(specs);
+	return r;
+}
+
+bool router_gen_fake_filter(const struct router_gen *g, const char *name)
+{
+	struct rule_result res;
+	struct rule_query q;
+
+	if (g == NULL || g->fake_filter == NULL)
+		return false;
+	memset(&q, 0, sizeof(q));
+	q.domain = name;
+	return rule_match(g->fake_filter, &q, &res) == RULE_MATCHED;
+}
+
 /* The UDP engine: rules whose target cannot carry UDP left out. */
 static int build_udp(struct router_gen *g, const struct rule_spec *specs, size_t n,
 		     const struct rule_build_opts *ro, struct gen_build *b, struct conf_err *err)
@@ -286,6 +371,19 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 	r = load_sets(&b, err);
 	if (r < 0)
 		goto out;
+	{
+		struct rule_build_opts fo = {
+			.target_fn = gen_target,
+			.target_arg = &b,
+			.set_fn = gen_set,
+			.set_arg = &b,
+			.default_target = ROUTER_T_DIRECT,
+		};
+
+		r = build_fake_filter(g, &b, &fo, err);
+		if (r < 0)
+			goto out;
+	}
 	if (n > 0) {
 		struct rule_build_opts ro = {
 			.target_fn = gen_target,
@@ -346,6 +444,7 @@ void router_gen_unref(struct router_gen *g)
 		return;
 	rule_engine_unref(g->engine);
 	rule_engine_unref(g->udp_engine);
+	rule_engine_unref(g->fake_filter);
 	for (size_t i = 0; i < g->n_ups; i++)
 		upstream_cfg_free(&g->ups[i].cfg);
 	free(g->ups);

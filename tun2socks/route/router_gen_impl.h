@@ -42,6 +42,9 @@ struct router_gen {
 	size_t n_ups;
 	bool has_default_up;
 	struct upstream_cfg default_up;
+	/* dns.fake-ip-filter's "rule-set:" entries as RULE-SET lines (names
+	 * that match get real answers); NULL when there are none. */
+	struct rule_engine *fake_filter;
 	/* What loading the rule sets skipped or ignored, one line each
 	 * ("file:line:column: warning: ..."), for the caller to show. */
 	char **warnings;
