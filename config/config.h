@@ -196,6 +196,10 @@ struct config {
 	bool has_routing_mark;
 	uint32_t routing_mark;
 	bool ipv6; /* default true, as in mihomo */
+	/* Where the geodata files are looked for (mihomo's home directory):
+	 * the config's directory, "" or ending in '/'. */
+	const char *dir;
+	bool geodata_mode; /* GEOIP from GeoIP.dat instead of an mmdb */
 
 	struct config_tun tun;
 	struct config_dns dns;

@@ -467,6 +467,8 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		}
 	} else if (!strcmp(k, "ipv6")) {
 		r = loader_get_bool(ld, val, k, &cfg->ipv6);
+	} else if (!strcmp(k, "geodata-mode")) {
+		r = loader_get_bool(ld, val, k, &cfg->geodata_mode);
 	} else if (!strcmp(k, "mode")) {
 		/* Clash's global/direct modes bypass the rules. */
 		if (val->type == YAML_SCALAR_NODE && !loader_is_null(val) &&

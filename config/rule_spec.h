@@ -36,6 +36,11 @@ enum rule_type {
 	RULE_SRC_IP_SUFFIX,
 	RULE_IN_PORT, /* ranges */
 	RULE_DSCP,    /* ranges, 0..63 */
+	RULE_GEOIP,   /* str: country code, lower case, or "lan" */
+	RULE_SRC_GEOIP,
+	RULE_IP_ASN, /* asn */
+	RULE_SRC_IP_ASN,
+	RULE_GEOSITE, /* str: list name, lower case, optional "@attr" */
 };
 
 enum rule_net { RULE_NET_TCP = 1, RULE_NET_UDP = 2 };
@@ -62,6 +67,7 @@ struct rule_spec {
 	char *str;                 /* domain, keyword, regex source, process
 				    * name or path, rule-set name; else NULL */
 	struct rule_cidr cidr;     /* IP-CIDR, SRC-IP-CIDR, *IP-SUFFIX */
+	uint32_t asn;              /* IP-ASN, SRC-IP-ASN */
 	struct rule_range *ranges; /* ports, UID: in the order written */
 	size_t n_ranges;
 	struct rule_spec *sub; /* AND / OR / NOT operands, in order */

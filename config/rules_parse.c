@@ -57,14 +57,21 @@ static const struct {
 	{ "SRC-IP-SUFFIX", RULE_SRC_IP_SUFFIX },
 	{ "IN-PORT", RULE_IN_PORT },
 	{ "DSCP", RULE_DSCP },
+	{ "GEOIP", RULE_GEOIP },
+	{ "SRC-GEOIP", RULE_SRC_GEOIP },
+	{ "IP-ASN", RULE_IP_ASN },
+	{ "SRC-IP-ASN", RULE_SRC_IP_ASN },
+	{ "GEOSITE", RULE_GEOSITE },
 };
 
 /* Rule types mihomo has and tun2socks does not (mihomo's rules/parser.go):
  * candidates for did-you-mean too, so that "PROCESS-NAME-REGX" is not
  * offered as PROCESS-NAME, yet only our own types are ever suggested. */
 static const char *const mihomo_only_types[] = {
-	"GEOSITE", "GEOIP",   "SRC-GEOIP", "IP-ASN",   "SRC-IP-ASN",
-	"IN-TYPE", "IN-USER", "IN-NAME",   "SUB-RULE",
+	"IN-TYPE",
+	"IN-USER",
+	"IN-NAME",
+	"SUB-RULE",
 };
 
 const char *rules_type_name(enum rule_type type)
@@ -511,6 +518,29 @@ static int parse_payload(const struct rp *p, size_t a, size_t b, struct rule_spe
 	case RULE_IP_SUFFIX:
 	case RULE_SRC_IP_SUFFIX:
 		return parse_suffix(p, a, b, out);
+	case RULE_GEOIP:
+	case RULE_SRC_GEOIP:
+	case RULE_GEOSITE:
+		/* Codes compare without case (mihomo lower-cases them). */
+		out->str = dup_range(p->s, a, b);
+		if (out->str)
+			for (char *c = out->str; *c; c++)
+				*c = lower(*c);
+		break;
+	case RULE_IP_ASN:
+	case RULE_SRC_IP_ASN: {
+		uint64_t v = 0;
+		size_t i = a;
+
+		/* mihomo compares the decimal text; "AS13335" never matches
+		 * there, so it is refused here. */
+		for (; i < b && is_digit(p->s[i]) && v <= UINT32_MAX; i++)
+			v = v * 10 + (uint64_t)(p->s[i] - '0');
+		if (i != b || v > UINT32_MAX)
+			return fail(p, a, "bad AS number '%s': expected a number like 13335", q);
+		out->asn = (uint32_t)v;
+		return 0;
+	}
 	case RULE_DST_PORT:
 	case RULE_SRC_PORT:
 	case RULE_IN_PORT:
@@ -608,23 +638,27 @@ static int parse_tail(const struct rp *p, size_t c, size_t b, enum pmode mode,
 		if (src_seen)
 			continue; /* "src" makes no-resolve moot, as in mihomo */
 		if (out->type != RULE_IP_CIDR && out->type != RULE_IP_SUFFIX &&
+		    out->type != RULE_GEOIP && out->type != RULE_IP_ASN &&
 		    (src || out->type != RULE_RULE_SET))
 			return fail(p, fa,
 				    "%s is not allowed on %s (only on "
-				    "IP-CIDR, IP-CIDR6, IP-SUFFIX%s)",
+				    "IP-CIDR, IP-CIDR6, IP-SUFFIX, GEOIP, IP-ASN%s)",
 				    nr ? "no-resolve" : "src", name, nr ? " and RULE-SET" : "");
 		if (src) {
 			/* mihomo: "src" tests the source address, which
 			 * needs no resolution. */
-			out->type =
-				out->type == RULE_IP_CIDR ? RULE_SRC_IP_CIDR : RULE_SRC_IP_SUFFIX;
+			out->type = out->type == RULE_IP_CIDR  ? RULE_SRC_IP_CIDR
+				    : out->type == RULE_GEOIP  ? RULE_SRC_GEOIP
+				    : out->type == RULE_IP_ASN ? RULE_SRC_IP_ASN
+							       : RULE_SRC_IP_SUFFIX;
 			out->no_resolve = false;
 			src_seen = true;
 			continue;
 		}
 		out->no_resolve = true;
 	}
-	if (out->type == RULE_SRC_IP_CIDR || out->type == RULE_SRC_IP_SUFFIX)
+	if (out->type == RULE_SRC_IP_CIDR || out->type == RULE_SRC_IP_SUFFIX ||
+	    out->type == RULE_SRC_GEOIP || out->type == RULE_SRC_IP_ASN)
 		out->no_resolve = false;
 	return 0;
 }
@@ -747,7 +781,8 @@ static int parse_regex_rule(const struct rp *p, size_t rest, size_t b, enum pmod
 		if (eq_nocase(p->s + ta, tb - ta, "no-resolve"))
 			return fail(p, ta,
 				    "no-resolve is not allowed on %s "
-				    "(only on IP-CIDR, IP-CIDR6, IP-SUFFIX and RULE-SET)",
+				    "(only on IP-CIDR, IP-CIDR6, IP-SUFFIX, GEOIP, IP-ASN and "
+				    "RULE-SET)",
 				    name);
 		out->target = dup_range(p->s, ta, tb);
 		if (!out->target)

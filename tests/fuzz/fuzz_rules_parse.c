@@ -188,7 +188,7 @@ static const struct ruleset *no_set(void *arg, const char *name)
 static void check_engine(const struct rule_spec *s, const char *line, size_t len)
 {
 	static struct ruleset *empty;
-	struct rule_build_opts o = { any_target, NULL, no_set, NULL, 42 };
+	struct rule_build_opts o = { any_target, NULL, no_set, NULL, 42, NULL };
 	struct rule_engine *e;
 	struct rule_result r;
 	struct rule_query q;

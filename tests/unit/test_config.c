@@ -407,7 +407,7 @@ static void test_warnings(void)
 	const char *y =
 		"port: 7890\n"
 		"sniffer: {enable: true, sniff: {TLS: {ports: [443]}}}\n"
-		"geodata-mode: [1, 2]\n"
+		"geo-auto-update: [1, 2]\n"
 		"profile:\n"
 		"  store-selected: true\n"
 		"mode: global\n"
@@ -434,7 +434,7 @@ static void test_warnings(void)
 	T_CHECK(w && w->pos.line == 1 && w->pos.col == 1);
 	w = find_warning(cfg, "\"sniffer\"");
 	T_CHECK(w && w->pos.line == 2 && w->pos.col == 1);
-	T_CHECK(find_warning(cfg, "\"geodata-mode\"") != NULL);
+	T_CHECK(find_warning(cfg, "\"geo-auto-update\"") != NULL);
 	T_CHECK(find_warning(cfg, "\"profile\"") != NULL);
 	w = find_warning(cfg, "mode \"global\" is not supported; rules are always applied");
 	T_CHECK(w && w->pos.line == 6 && w->pos.col == 7);

@@ -9,6 +9,7 @@
  * (T2S_RULE_SEED overrides it).
  */
 #include "tun2socks/route/rule.h"
+#include "tun2socks/route/geo.h"
 #include "config/ruleset.h"
 #include "config/rules_parse.h"
 #include "test.h"
@@ -117,7 +118,7 @@ static int rules_parse_all(struct rules *rl, const char *const *lines)
 
 static struct rule_engine *build(const char *const *lines, struct setreg *sets)
 {
-	struct rule_build_opts o = { target_fn, NULL, set_fn, sets, DEFAULT_TARGET };
+	struct rule_build_opts o = { target_fn, NULL, set_fn, sets, DEFAULT_TARGET, NULL };
 	struct rule_engine *e = NULL;
 	struct conf_err err;
 	struct rules rl;
@@ -552,7 +553,7 @@ static void test_sets(void)
 
 static void test_build_errors(void)
 {
-	struct rule_build_opts o = { target_fn, NULL, set_fn, NULL, 0 };
+	struct rule_build_opts o = { target_fn, NULL, set_fn, NULL, 0, NULL };
 	struct setreg sets = { 0 };
 	struct rule_engine *e = (struct rule_engine *)1;
 	struct conf_err err;
@@ -779,6 +780,108 @@ static bool ref_ranges(const struct rule_spec *s, uint32_t v)
 	return false;
 }
 
+/* --- geodata: what the generated files hold (geo_setup), naively --------- */
+
+static const struct {
+	const char *net, *codes; /* codes: ",cn,us," */
+} ref_country[] = {
+	{ "10.0.0.0/16", ",cn," },   { "10.1.0.0/16", ",us,cn," }, { "192.168.1.0/24", ",jp," },
+	{ "2001:db8::/34", ",jp," }, { "1.2.3.0/30", ",us," },
+};
+static const struct {
+	const char *net;
+	uint32_t asn;
+} ref_asn[] = { { "10.0.0.0/8", 100 }, { "1.2.3.0/24", 200 }, { "2001:db8:1::/48", 300 } };
+static const struct {
+	const char *list, *type, *value, *attr;
+} ref_site[] = {
+	{ "ab", "full", "a.com", NULL }, { "ab", "domain", "b.net", NULL },
+	{ "ab", "plain", "bb", NULL },   { "ab", "regex", "^c\\.", NULL },
+	{ "cd", "domain", "com", "x" },  { "cd", "full", "ab.net", NULL },
+};
+static const char *const ref_lan[] = {
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8",
+	"0.0.0.0/32", "224.0.0.0/4",   "169.254.0.0/16", "fc00::/7",
+	"::1/128",    "::/128",        "ff00::/8",       "fe80::/10",
+};
+
+static struct rule_cidr C(const char *text) {
+	struct rule_cidr c;
+	const char *why;
+
+	if (rules_cidr_parse(text, strlen(text), &c, &why) != 0)
+		abort();
+	return c;
+}
+
+static bool
+ref_geoip(const char *code, struct rule_addr a)
+{
+	char want[40];
+
+	if (strcmp(code, "lan") == 0) {
+		for (size_t i = 0; i < sizeof(ref_lan) / sizeof(ref_lan[0]); i++) {
+			struct rule_cidr c = C(ref_lan[i]);
+
+			if (ref_in(&c, a))
+				return true;
+		}
+		return false;
+	}
+	snprintf(want, sizeof(want), ",%s,", code);
+	for (size_t i = 0; i < sizeof(ref_country) / sizeof(ref_country[0]); i++) {
+		struct rule_cidr c = C(ref_country[i].net);
+
+		if (ref_in(&c, a) && strstr(ref_country[i].codes, want))
+			return true;
+	}
+	return false;
+}
+
+static bool ref_ipasn(uint32_t asn, struct rule_addr a)
+{
+	for (size_t i = 0; i < sizeof(ref_asn) / sizeof(ref_asn[0]); i++) {
+		struct rule_cidr c = C(ref_asn[i].net);
+
+		if (ref_in(&c, a))
+			return ref_asn[i].asn == asn;
+	}
+	return false;
+}
+
+static bool ref_geosite(const char *code, const char *dom)
+{
+	char list[40];
+	const char *at = strchr(code, '@'), *attr = at ? at + 1 : NULL;
+	bool negate = attr && *attr == '!';
+
+	snprintf(list, sizeof(list), "%.*s", at ? (int)(at - code) : (int)strlen(code), code);
+	if (negate)
+		attr++;
+	for (size_t i = 0; i < sizeof(ref_site) / sizeof(ref_site[0]); i++) {
+		const char *v = ref_site[i].value;
+		size_t dl = strlen(dom), vl = strlen(v);
+		bool m;
+
+		if (strcmp(ref_site[i].list, list) != 0)
+			continue;
+		if (attr && (ref_site[i].attr && strcmp(ref_site[i].attr, attr) == 0) == negate)
+			continue;
+		if (!strcmp(ref_site[i].type, "full"))
+			m = strcmp(dom, v) == 0;
+		else if (!strcmp(ref_site[i].type, "domain"))
+			m = strcmp(dom, v) == 0 ||
+			    (dl > vl && dom[dl - vl - 1] == '.' && strcmp(dom + dl - vl, v) == 0);
+		else if (!strcmp(ref_site[i].type, "plain"))
+			m = strstr(dom, v) != NULL;
+		else
+			m = ref_regex(v, dom);
+		if (m)
+			return true;
+	}
+	return false;
+}
+
 static int ref_set(const struct ruleset *rs, struct ref_state *st, bool nr);
 
 static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
@@ -819,6 +922,21 @@ static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
 		return ref_suffix(&s->cidr, q->src);
 	case RULE_DOMAIN_WILDCARD:
 		return st->has_domain && ref_glob(s->str, st->dom);
+	case RULE_GEOIP:
+	case RULE_IP_ASN:
+		if (!st->ip_known)
+			return nr || s->no_resolve ? RF : RN;
+		for (size_t i = 0; i < st->n_addrs; i++)
+			if (s->type == RULE_GEOIP ? ref_geoip(s->str, ref_unmap(st->addrs[i]))
+						  : ref_ipasn(s->asn, ref_unmap(st->addrs[i])))
+				return RT;
+		return RF;
+	case RULE_SRC_GEOIP:
+		return ref_geoip(s->str, ref_unmap(q->src));
+	case RULE_SRC_IP_ASN:
+		return ref_ipasn(s->asn, ref_unmap(q->src));
+	case RULE_GEOSITE:
+		return st->has_domain && ref_geosite(s->str, st->dom);
 	case RULE_IN_PORT:
 		return ref_ranges(s, q->in_port);
 	case RULE_DSCP:
@@ -1062,6 +1180,10 @@ static const char *const regexes[] = { "^a",           "b\\.com$",
 static const char *const globs[] = { "*.com", "a*", "?b.com", "*b*.net", "a.?.com", "*" };
 static const char *const suffixes[] = { "0.0.0.1/8",  "0.0.1.0/16", "0.0.0.0/0",
 					"1.2.3.4/32", "::1/16",     "0.0.0.2/2" };
+static const char *const geocodes[] = { "cn", "US", "jp", "lan", "xx" };
+static const char *const asns[] = { "100", "200", "300", "1" };
+static const char *const sitecodes[] = { "ab", "CD", "cd@x", "cd@!x" };
+static bool g_geo; /* the geodata files were written: GEO rules may be drawn */
 static const char *const pregex[] = { "^cu", "SSH$", "^/usr/", "fire.*", "(?-i)^c" };
 static const char *const pnames[] = { "curl", "Curl", "ssh", "firefox" };
 static const char *const ppaths[] = { "/usr/bin/curl", "/USR/bin/curl", "/bin/ssh" };
@@ -1076,7 +1198,7 @@ static int gen_rule(char *out, int depth, enum gmode mode)
 	int len, t;
 
 	for (;;) {
-		t = (int)rnd(24);
+		t = (int)rnd(g_geo ? 29 : 24);
 		if (t == 13 && mode == G_ENTRY)
 			continue; /* no RULE-SET in sets */
 		if (t >= 14 && t <= 16 && depth >= 2)
@@ -1135,6 +1257,18 @@ static int gen_rule(char *out, int depth, enum gmode mode)
 		return sprintf(out, "PROCESS-NAME-REGEX,%s", PICK(pregex));
 	case 23:
 		return sprintf(out, "PROCESS-PATH-REGEX,%s", PICK(pregex));
+	case 24:
+		return sprintf(out, "GEOIP,%s%s", PICK(geocodes),
+			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	case 25:
+		return sprintf(out, "SRC-GEOIP,%s", PICK(geocodes));
+	case 26:
+		return sprintf(out, "IP-ASN,%s%s", PICK(asns),
+			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	case 27:
+		return sprintf(out, "SRC-IP-ASN,%s", PICK(asns));
+	case 28:
+		return sprintf(out, "GEOSITE,%s", PICK(sitecodes));
 	default: {
 		static const char *const ops[] = { "AND", "OR", "NOT" };
 		const char *op = ops[t - 14];
@@ -1237,6 +1371,59 @@ static void dump_case(uint64_t seed, int iter, char lines[][600], int n, char te
 		ps->path ? ps->path : "-", ps->has_uid, ps->uid, q->proc_fn != NULL);
 }
 
+/* Writes the geodata of the ref_* tables with tests/data/geo_gen.py into
+ * a new directory; returns it ("dir/") or NULL without python3. */
+static char *geo_setup(void)
+{
+	static char dir[64];
+	char cmd[4096];
+	int n;
+
+	snprintf(dir, sizeof(dir), "/tmp/t2s-geo-XXXXXX");
+	if (!mkdtemp(dir))
+		return NULL;
+	n = snprintf(cmd, sizeof(cmd),
+		     "python3 %s/tests/data/geo_gen.py country %s/Country.mmdb meta",
+		     T2S_SOURCE_DIR, dir);
+	for (size_t i = 0; i < sizeof(ref_country) / sizeof(ref_country[0]); i++) {
+		char codes[40];
+
+		snprintf(codes, sizeof(codes), "%s", ref_country[i].codes + 1);
+		codes[strlen(codes) - 1] = '\0';
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s=%s", ref_country[i].net,
+			      codes);
+	}
+	n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
+		      " && python3 %s/tests/data/geo_gen.py asn %s/asn.MMDB", T2S_SOURCE_DIR, dir);
+	for (size_t i = 0; i < sizeof(ref_asn) / sizeof(ref_asn[0]); i++)
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s=%u:org", ref_asn[i].net,
+			      ref_asn[i].asn);
+	n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
+		      " && python3 %s/tests/data/geo_gen.py geosite %s/geosite.dat", T2S_SOURCE_DIR,
+		      dir);
+	for (size_t i = 0; i < sizeof(ref_site) / sizeof(ref_site[0]); i++)
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " '%s=%s:%s%s%s'", ref_site[i].list,
+			      ref_site[i].type, ref_site[i].value, ref_site[i].attr ? "@" : "",
+			      ref_site[i].attr ? ref_site[i].attr : "");
+	if (system(cmd) != 0) {
+		fprintf(stderr, "  cannot write geodata: %s\n", cmd);
+		return NULL;
+	}
+	strcat(dir, "/");
+	return dir;
+}
+
+static void geo_teardown(const char *dir)
+{
+	char cmd[200];
+
+	if (dir) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "  cannot remove %s\n", dir);
+	}
+}
+
 static void test_random(void)
 {
 	const char *env = getenv("T2S_RULE_SEED");
@@ -1244,13 +1431,20 @@ static void test_random(void)
 	int lists = 1500, queries = 60, failures = 0;
 	long cases = 0, need = 0, procs = 0;
 
+	char *gdir = geo_setup();
+	struct geo *geo = NULL;
+
+	T_CHECK(gdir != NULL);
+	if (gdir)
+		T_EQ_INT(geo_create(gdir, false, &geo), 0);
+	g_geo = geo != NULL;
 	rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
 	for (int it = 0; it < lists && failures < 3; it++) {
 		static char lines[40][600];
 		static char texts[3][4096];
 		const char *ptrs[41];
 		struct setreg sets = { 0 };
-		struct rule_build_opts o = { target_fn, NULL, set_fn, &sets, DEFAULT_TARGET };
+		struct rule_build_opts o = { target_fn, NULL, set_fn, &sets, DEFAULT_TARGET, geo };
 		struct rule_engine *e = NULL;
 		struct conf_err err;
 		struct rules rl;
@@ -1267,6 +1461,8 @@ static void test_random(void)
 			len += sprintf(lines[i] + len, ",%s", targets[rnd(N_TARGETS)]);
 			if (rnd(4) == 0 && (strncmp(lines[i], "IP-CIDR", 7) == 0 ||
 					    strncmp(lines[i], "IP-SUFFIX", 9) == 0 ||
+					    strncmp(lines[i], "GEOIP", 5) == 0 ||
+					    strncmp(lines[i], "IP-ASN", 6) == 0 ||
 					    strncmp(lines[i], "RULE-SET", 8) == 0))
 				sprintf(lines[i] + len, ",no-resolve");
 			ptrs[i] = lines[i];
@@ -1375,6 +1571,8 @@ static void test_random(void)
 		setreg_free(&sets);
 	}
 	T_EQ_INT(failures, 0);
+	geo_free(geo);
+	geo_teardown(gdir);
 	printf("random: %ld queries, %ld needed resolution, %ld process lookups (seed %llu)\n",
 	       cases, need, procs, (unsigned long long)seed);
 	/* The generator must reach the interesting paths. */

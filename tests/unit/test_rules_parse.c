@@ -176,6 +176,34 @@ static void test_regex(void)
 	rule_spec_free(&s);
 }
 
+static void test_geo(void)
+{
+	struct rule_spec s;
+
+	if (parse_ok("GEOIP,CN,X,no-resolve", &s) == 0) {
+		T_EQ_INT(s.type, RULE_GEOIP);
+		T_EQ_STR(s.str, "cn");
+		T_CHECK(s.no_resolve);
+	}
+	rule_spec_free(&s);
+	if (parse_ok("GEOIP,lan,X,src", &s) == 0)
+		T_EQ_INT(s.type, RULE_SRC_GEOIP);
+	rule_spec_free(&s);
+	if (parse_ok("SRC-GEOIP,cn,X", &s) == 0)
+		T_EQ_INT(s.type, RULE_SRC_GEOIP);
+	rule_spec_free(&s);
+	if (parse_ok("IP-ASN,13335,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_IP_ASN);
+		T_EQ_INT(s.asn, 13335);
+	}
+	rule_spec_free(&s);
+	if (parse_ok("GEOSITE,Google@CN,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_GEOSITE);
+		T_EQ_STR(s.str, "google@cn");
+	}
+	rule_spec_free(&s);
+}
+
 /* Types added for real lists: DOMAIN-WILDCARD, IP-SUFFIX, IN-PORT, DSCP,
  * the src option; ignored fields of rule-set entries. */
 static void test_new_types(void)
@@ -450,10 +478,14 @@ static const struct err_case errs[] = {
 	{ LINE, "", "rules.yaml:12:1: empty rule" },
 	{ LINE, "   ", "rules.yaml:12:1: empty rule" },
 	{ LINE, ",a.com,X", "rules.yaml:12:1: missing rule type before ','" },
-	{ LINE, "GEOSITE,youtube,Proxy",
-	  "rules.yaml:12:1: unknown rule type 'GEOSITE' (not supported by tun2socks)" },
-	{ LINE, "  GeoIP , CN , DIRECT",
-	  "rules.yaml:12:3: unknown rule type 'GeoIP' (not supported by tun2socks)" },
+	{ LINE, "SUB-RULE,(NETWORK,tcp),sub",
+	  "rules.yaml:12:1: unknown rule type 'SUB-RULE' (not supported by tun2socks)" },
+	{ LINE, "  GeoIP , CN , DIRECT,sorc",
+	  "rules.yaml:12:23: unknown option 'sorc': expected no-resolve or src" },
+	{ LINE, "IP-ASN,AS13335,X",
+	  "rules.yaml:12:8: bad AS number 'AS13335': expected a number like 13335" },
+	{ LINE, "GEOSITE,cn,X,no-resolve",
+	  "rules.yaml:12:14: no-resolve is not allowed on GEOSITE *" },
 	{ LINE, "IN-TYPE,SOCKS5,X",
 	  "rules.yaml:12:1: unknown rule type 'IN-TYPE' (not supported by tun2socks)" },
 	/* misspelt: the closest of our types, never one we do not support */
@@ -485,21 +517,20 @@ static const struct err_case errs[] = {
 	{ LINE, "IP-CIDR,1.2.3.0/24,X,sorc",
 	  "rules.yaml:12:22: unknown option 'sorc': expected no-resolve or src" },
 	{ LINE, "DOMAIN,a.com,X,src",
-	  "rules.yaml:12:16: src is not allowed on DOMAIN (only on IP-CIDR, IP-CIDR6, IP-SUFFIX)" },
+	  "rules.yaml:12:16: src is not allowed on DOMAIN (only on IP-CIDR, IP-CIDR6, IP-SUFFIX, "
+	  "GEOIP, IP-ASN)" },
 	{ LINE, "DSCP,64,X", "rules.yaml:12:6: bad DSCP '64': expected a number 0..63, *" },
 	{ LINE, "IP-SUFFIX,1.2.3.4,X", "rules.yaml:12:11: bad IP suffix '1.2.3.4': *" },
 	{ LINE, "PROCESS-PATH-REGEX,a(,X", "rules.yaml:12:20: bad regex 'a(': *" },
 	{ LINE, "DOMAIN,a.com,X,no-resolve",
 	  "rules.yaml:12:16: no-resolve is not allowed on DOMAIN (only on IP-CIDR, IP-CIDR6, "
-	  "IP-SUFFIX "
-	  "and RULE-SET)" },
+	  "IP-SUFFIX, GEOIP, IP-ASN and RULE-SET)" },
 	{ LINE, "MATCH,X,no-resolve",
 	  "rules.yaml:12:9: no-resolve is not allowed on MATCH (only on IP-CIDR, IP-CIDR6, "
-	  "IP-SUFFIX "
-	  "and RULE-SET)" },
+	  "IP-SUFFIX, GEOIP, IP-ASN and RULE-SET)" },
 	{ LINE, "SRC-IP-CIDR,1.2.3.0/24,X,no-resolve",
 	  "rules.yaml:12:26: no-resolve is not allowed on SRC-IP-CIDR (only on IP-CIDR, IP-CIDR6, "
-	  "IP-SUFFIX and RULE-SET)" },
+	  "IP-SUFFIX, GEOIP, IP-ASN and RULE-SET)" },
 
 	{ LINE, "AND,((DOMAIN,a.com,X),(NETWORK,TCP)),Y",
 	  "rules.yaml:12:20: unexpected 'X': expected no-resolve, src or nothing (rules inside "
@@ -527,8 +558,8 @@ static const struct err_case errs[] = {
 	{ LINE, "AND,((DOMAIN,a)) ",
 	  "rules.yaml:12:17: missing target: expected AND,PAYLOAD,TARGET" },
 	{ LINE, "AND,((DOMAIN,a),( )),X", "rules.yaml:12:17: empty rule inside parentheses" },
-	{ LINE, "AND,((DOMAIN,a),(GEOIP,CN)),X",
-	  "rules.yaml:12:18: unknown rule type 'GEOIP' (not supported by tun2socks)" },
+	{ LINE, "AND,((DOMAIN,a),(IN-USER,CN)),X",
+	  "rules.yaml:12:18: unknown rule type 'IN-USER' (not supported by tun2socks)" },
 	{ LINE, "AND,((DOMAIN,a),(IP-CIDR,1.2.3.4/40)),X",
 	  "rules.yaml:12:26: bad CIDR '1.2.3.4/40': prefix length must be 0..32" },
 	/* DOMAIN-REGEX */
@@ -536,7 +567,7 @@ static const struct err_case errs[] = {
 	  "rules.yaml:12:17: missing target: expected DOMAIN-REGEX,REGEX,TARGET" },
 	{ LINE, "DOMAIN-REGEX,^a$,X,no-resolve",
 	  "rules.yaml:12:20: no-resolve is not allowed on DOMAIN-REGEX (only on IP-CIDR, IP-CIDR6, "
-	  "IP-SUFFIX and RULE-SET)" },
+	  "IP-SUFFIX, GEOIP, IP-ASN and RULE-SET)" },
 	{ LINE, "DOMAIN-REGEX, ,X",
 	  "rules.yaml:12:15: missing payload: expected DOMAIN-REGEX,REGEX,TARGET" },
 	{ LINE, "DOMAIN-REGEX,a(,X", "rules.yaml:12:14: bad regex 'a(': *" },
@@ -724,6 +755,7 @@ int main(void)
 	T_RUN(test_plain_types);
 	T_RUN(test_regex);
 	T_RUN(test_new_types);
+	T_RUN(test_geo);
 	T_RUN(test_cidr);
 	T_RUN(test_ranges);
 	T_RUN(test_logic);

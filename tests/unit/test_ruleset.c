@@ -247,8 +247,8 @@ static void test_errors(void)
 		  "set.txt:3:1: bad CIDR '1.2.3.4': expected address/length", 1);
 	load_skip(RULESET_IPCIDR, RULESET_TEXT, " 10.0.0.0/33",
 		  "set.txt:1:2: bad CIDR '10.0.0.0/33': prefix length must be 0..32", 0);
-	load_skip(RULESET_CLASSICAL, RULESET_TEXT, "DOMAIN,a.com\n  GEOSITE,cn\n",
-		  "set.txt:2:3: unknown rule type 'GEOSITE' (not supported by tun2socks)", 1);
+	load_skip(RULESET_CLASSICAL, RULESET_TEXT, "DOMAIN,a.com\n  IN-TYPE,cn\n",
+		  "set.txt:2:3: unknown rule type 'IN-TYPE' (not supported by tun2socks)", 1);
 	/* A target on a classical entry: kept, the target ignored (mihomo). */
 	{
 		struct ruleset *rs = load(RULESET_CLASSICAL, RULESET_TEXT,

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "config/rules_parse.h"
 #include "config/ruleset.h"
+#include "tun2socks/route/geo.h"
 #include "tun2socks/route/router_gen_impl.h"
 #include "tun2socks/route/rule.h"
 #include "tun2socks/upstream/target.h"
@@ -248,9 +249,10 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 	return 0;
 }
 
-/* dns.fake-ip-filter entries "rule-set:a,b" (mihomo's parseDomain: the
- * names after the colon, comma-separated) as "RULE-SET,a,DIRECT,no-resolve"
- * lines: a name is filtered when a domain entry of the set holds it. */
+/* dns.fake-ip-filter entries "rule-set:a,b" and "geosite:x,y" (mihomo's
+ * parseDomain: the names after the colon, comma-separated) as
+ * "RULE-SET,a,DIRECT,no-resolve" and "GEOSITE,x,DIRECT" lines: a name is
+ * filtered when a domain entry of the set or list holds it. */
 static int build_fake_filter(struct router_gen *g, struct gen_build *b,
 			     const struct rule_build_opts *ro, struct conf_err *err)
 {
@@ -263,17 +265,19 @@ static int build_fake_filter(struct router_gen *g, struct gen_build *b,
 		const struct config_str *e = &cfg->dns.fake_ip_filter[i];
 		const char *names;
 
-		if (strncasecmp(e->text, "rule-set:", 9) != 0)
+		bool site = strncasecmp(e->text, "geosite:", 8) == 0;
+
+		if (strncasecmp(e->text, "rule-set:", 9) != 0 && !site)
 			continue;
-		names = e->text + 9;
+		names = e->text + (site ? 8 : 9);
 		while (r == 0 && *names) {
 			size_t len = strcspn(names, ",");
 			char line[300];
 			const struct ruleset *rs;
 
 			snprintf(line, sizeof(line), "%.*s", (int)(len < 200 ? len : 200), names);
-			rs = gen_set(b, line);
-			if (rs == NULL || ruleset_behavior(rs) == RULESET_IPCIDR) {
+			rs = site ? NULL : gen_set(b, line);
+			if (!site && (rs == NULL || ruleset_behavior(rs) == RULESET_IPCIDR)) {
 				r = conf_err_set(
 					err, &e->pos,
 					rs ? "dns.fake-ip-filter: rule-set '%s' is an ipcidr "
@@ -293,7 +297,8 @@ static int build_fake_filter(struct router_gen *g, struct gen_build *b,
 				}
 				specs = grown;
 			}
-			snprintf(line, sizeof(line), "RULE-SET,%.*s,DIRECT,no-resolve",
+			snprintf(line, sizeof(line),
+				 site ? "GEOSITE,%.*s,DIRECT" : "RULE-SET,%.*s,DIRECT,no-resolve",
 				 (int)(len < 200 ? len : 200), names);
 			r = rules_parse_line(line, strlen(line), &e->pos, &specs[n], err);
 			if (r == 0)
@@ -371,6 +376,10 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 	r = load_sets(&b, err);
 	if (r < 0)
 		goto out;
+	/* Geodata files are opened by the first rule that needs them. */
+	r = geo_create(cfg && cfg->dir ? cfg->dir : "", cfg && cfg->geodata_mode, &g->geo);
+	if (r < 0)
+		goto out;
 	{
 		struct rule_build_opts fo = {
 			.target_fn = gen_target,
@@ -378,6 +387,7 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 			.set_fn = gen_set,
 			.set_arg = &b,
 			.default_target = ROUTER_T_DIRECT,
+			.geo = g->geo,
 		};
 
 		r = build_fake_filter(g, &b, &fo, err);
@@ -391,6 +401,7 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 			.set_fn = gen_set,
 			.set_arg = &b,
 			.default_target = g->has_default_up ? ROUTER_T_DEFAULT_UP : ROUTER_T_DIRECT,
+			.geo = g->geo,
 		};
 
 		specs = calloc(n, sizeof(*specs));
@@ -445,6 +456,7 @@ void router_gen_unref(struct router_gen *g)
 	rule_engine_unref(g->engine);
 	rule_engine_unref(g->udp_engine);
 	rule_engine_unref(g->fake_filter);
+	geo_free(g->geo); /* after the engines that look up in it */
 	for (size_t i = 0; i < g->n_ups; i++)
 		upstream_cfg_free(&g->ups[i].cfg);
 	free(g->ups);

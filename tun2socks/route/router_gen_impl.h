@@ -45,6 +45,7 @@ struct router_gen {
 	/* dns.fake-ip-filter's "rule-set:" entries as RULE-SET lines (names
 	 * that match get real answers); NULL when there are none. */
 	struct rule_engine *fake_filter;
+	struct geo *geo; /* the engines' geodata (route/geo.h) */
 	/* What loading the rule sets skipped or ignored, one line each
 	 * ("file:line:column: warning: ..."), for the caller to show. */
 	char **warnings;

@@ -22,10 +22,12 @@
 #include "tun2socks/base/arena.h"
 #include "tun2socks/base/bsearch.h"
 #include "tun2socks/base/label_trie.h"
+#include "tun2socks/route/geo.h"
 #include "config/rule_regex.h"
 #include "config/rules_parse.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -468,8 +470,9 @@ struct pred {
 	enum rule_type type;
 	bool no_resolve;
 	enum rule_net network;
-	uint32_t n; /* string length, ranges, operands */
+	uint32_t n; /* string length, ranges, operands; IP-ASN: the AS */
 	struct rule_cidr cidr;
+	const struct geo *geo; /* GEOIP by database lookup, IP-ASN */
 	union {
 		const char *str;
 		const struct rule_regex *re;
@@ -661,23 +664,25 @@ static const struct ruleset *find_set(struct builder *b, const struct rule_spec 
 	return rs;
 }
 
-/* The matcher of a rule set used inside AND/OR/NOT, built once per name. */
-static int set_matcher(struct builder *b, const struct rule_spec *s, const struct matcher **out)
+typedef int (*fill_fn)(struct builder *b, struct matcher *m, const struct rule_spec *s,
+		       uint32_t idx, bool nr);
+
+/* A matcher of its own for s (entries at index 0), kept in e->sets under
+ * key and built once per key by fill: a rule set, a geosite list or a
+ * country's prefixes used inside AND/OR/NOT or as a GEOIP test. */
+static int named_matcher(struct builder *b, const char *key, const struct rule_spec *s,
+			 fill_fn fill, const struct matcher **out)
 {
 	struct rule_engine *e = b->e;
-	const struct ruleset *rs;
 	struct set_matcher *grown;
 	struct matcher *m;
 	int err;
 
 	for (size_t i = 0; i < e->n_sets; i++)
-		if (strcmp(e->sets[i].name, s->str) == 0) {
+		if (strcmp(e->sets[i].name, key) == 0) {
 			*out = e->sets[i].m;
 			return 0;
 		}
-	rs = find_set(b, s);
-	if (!rs)
-		return -EINVAL;
 	grown = realloc(e->sets, (e->n_sets + 1) * sizeof(*grown));
 	if (!grown)
 		return nomem(b, &s->pos);
@@ -687,14 +692,188 @@ static int set_matcher(struct builder *b, const struct rule_spec *s, const struc
 		return nomem(b, &s->pos);
 	matcher_init(m);
 	e->sets[e->n_sets].m = m;
-	e->sets[e->n_sets].name = arena_strdup(&e->arena, s->str);
+	e->sets[e->n_sets].name = arena_strdup(&e->arena, key);
 	e->n_sets++;
 	if (!e->sets[e->n_sets - 1].name)
 		return nomem(b, &s->pos);
-	err = add_set(b, m, rs, 0, false, &s->payload_pos);
+	err = fill(b, m, s, 0, false);
 	if (!err && matcher_finish(m))
 		err = nomem(b, &s->pos);
 	*out = m;
+	return err;
+}
+
+static int fill_set(struct builder *b, struct matcher *m, const struct rule_spec *s, uint32_t idx,
+		    bool nr)
+{
+	const struct ruleset *rs = find_set(b, s);
+
+	if (!rs)
+		return -EINVAL;
+	return add_set(b, m, rs, idx, nr, &s->payload_pos);
+}
+
+/* The matcher of a rule set used inside AND/OR/NOT, built once per name. */
+static int set_matcher(struct builder *b, const struct rule_spec *s, const struct matcher **out)
+{
+	return named_matcher(b, s->str, s, fill_set, out);
+}
+
+/* --- geodata ------------------------------------------------------------------------ */
+
+/* The geo data, the database of kind opened (GEO_COUNTRY, GEO_ASN): else
+ * the rule's error. */
+static int need_geo(struct builder *b, const struct rule_spec *s, int kind)
+{
+	char why[600];
+
+	if (!b->opts->geo)
+		return conf_err_set(b->err, &s->pos,
+				    "%s needs geodata, which this build has none of",
+				    rules_type_name(s->type));
+	if (kind < 0)
+		return 0;
+	if (geo_open(b->opts->geo, kind, why, sizeof(why)) == 0)
+		return 0;
+	return conf_err_set(b->err, &s->pos, "%s: %s", rules_type_name(s->type), why);
+}
+
+struct geo_fill {
+	struct builder *b;
+	struct matcher *m;
+	const struct rule_spec *s;
+	uint32_t idx;
+	bool nr, src;
+	size_t added;
+};
+
+static int geo_site_entry(void *arg, int type, const char *value)
+{
+	struct geo_fill *f = arg;
+	char name[RULES_DOMAIN_MAX + 1];
+	struct rule_spec tmp;
+	const char *why;
+	size_t n;
+
+	switch (type) {
+	case GEO_SITE_FULL:
+	case GEO_SITE_DOMAIN:
+		/* A name the rules could not hold matches no DNS name. */
+		if (rules_domain_norm(value, strlen(value), false, name, &n, &why) != 0)
+			return 0;
+		f->added++;
+		return dtrie_add(&f->m->dom, name, n,
+				 type == GEO_SITE_FULL ? RULESET_MATCH_SELF
+						       : RULESET_MATCH_SELF | RULESET_MATCH_SUB,
+				 f->idx)
+			       ? nomem(f->b, &f->s->pos)
+			       : 0;
+	case GEO_SITE_PLAIN:
+	case GEO_SITE_REGEX: {
+		struct rule_regex *re = NULL;
+		char lowered[RULES_DOMAIN_MAX + 1];
+
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.pos = f->s->pos;
+		tmp.payload_pos = f->s->payload_pos;
+		if (type == GEO_SITE_REGEX) {
+			if (rule_regex_compile(value, strlen(value), &re, NULL, 0) != 0)
+				return 0; /* not one PCRE2 reads: it cannot match */
+			rule_regex_free(re);
+			tmp.type = RULE_DOMAIN_REGEX;
+			tmp.str = (char *)value;
+		} else {
+			size_t k = 0;
+
+			for (; value[k] && k < RULES_DOMAIN_MAX; k++)
+				lowered[k] = (value[k] >= 'A' && value[k] <= 'Z')
+						     ? (char)(value[k] - 'A' + 'a')
+						     : value[k];
+			lowered[k] = '\0';
+			tmp.type = RULE_DOMAIN_KEYWORD;
+			tmp.str = lowered;
+		}
+		f->added++;
+		return lin_add(f->b, f->m, &tmp, f->idx, f->nr);
+	}
+	}
+	return 0;
+}
+
+/* GEOSITE,code: the list's entries into m at idx, as a domain set's
+ * (full, domain) or as DOMAIN-KEYWORD / DOMAIN-REGEX rules (plain, regex). */
+static int fill_geosite(struct builder *b, struct matcher *m, const struct rule_spec *s,
+			uint32_t idx, bool nr)
+{
+	struct geo_fill f = { .b = b, .m = m, .s = s, .idx = idx, .nr = nr };
+	char why[600] = "";
+	int err = need_geo(b, s, -1);
+
+	if (err)
+		return err;
+	if (!m->dom.ready && dtrie_init(&m->dom) != 0)
+		return nomem(b, &s->pos);
+	err = geo_site(b->opts->geo, s->str, geo_site_entry, &f, why, sizeof(why));
+	if (err == -ENOMEM)
+		return nomem(b, &s->pos);
+	if (err == -EINVAL && why[0] == '\0')
+		return err; /* the callback's error, already set */
+	if (err)
+		return conf_err_set(b->err, &s->payload_pos, "GEOSITE: %s", why);
+	return 0;
+}
+
+static int geo_cidr_entry(void *arg, int family, const uint8_t *addr, unsigned plen)
+{
+	struct geo_fill *f = arg;
+	struct rule_cidr c = { .family = (uint8_t)family, .plen = (uint8_t)plen };
+
+	memcpy(c.addr, addr, 16);
+	for (unsigned bit = plen; bit < 128; bit++)
+		c.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+	f->added++;
+	return itrie_add(f->src ? &f->m->src[family == 6] : &f->m->dst[family == 6], &c, f->idx)
+		       ? nomem(f->b, &f->s->pos)
+		       : 0;
+}
+
+/* mihomo's "lan" (GEOIP.isLan): private, unspecified, loopback, multicast
+ * and link-local addresses, both families. */
+static const char *const lan_cidrs[] = {
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8",
+	"0.0.0.0/32", "224.0.0.0/4",   "169.254.0.0/16", "fc00::/7",
+	"::1/128",    "::/128",        "ff00::/8",       "fe80::/10",
+};
+
+/* GEOIP,code as prefixes: "lan", or any code in geodata-mode (GeoIP.dat). */
+static int fill_geoip(struct builder *b, struct matcher *m, const struct rule_spec *s, uint32_t idx,
+		      bool nr)
+{
+	struct geo_fill f = { .b = b, .m = m, .s = s, .idx = idx, .nr = nr };
+	char why[600] = "";
+	int err = 0;
+
+	f.src = s->type == RULE_SRC_GEOIP;
+	if (strcmp(s->str, "lan") == 0) {
+		for (size_t i = 0; !err && i < sizeof(lan_cidrs) / sizeof(lan_cidrs[0]); i++) {
+			struct rule_cidr c;
+			const char *w;
+
+			if (rules_cidr_parse(lan_cidrs[i], strlen(lan_cidrs[i]), &c, &w) == 0)
+				err = geo_cidr_entry(&f, c.family, c.addr, c.plen);
+		}
+	} else {
+		err = need_geo(b, s, -1);
+		if (err)
+			return err;
+		err = geo_ip_cidrs(b->opts->geo, s->str, geo_cidr_entry, &f, why, sizeof(why));
+		if (err && err != -ENOMEM && !(err == -EINVAL && why[0] == '\0'))
+			return conf_err_set(b->err, &s->payload_pos, "GEOIP: %s", why);
+		if (err == -ENOMEM)
+			return nomem(b, &s->pos);
+	}
+	if (!err && !f.src)
+		m->ip_resolve_min = min_u32(m->ip_resolve_min, idx);
 	return err;
 }
 
@@ -764,6 +943,37 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 	}
 	case RULE_RULE_SET:
 		return set_matcher(b, s, &p->u.set);
+	case RULE_GEOSITE: {
+		char key[300];
+
+		snprintf(key, sizeof(key), "\001geosite:%s", s->str);
+		return named_matcher(b, key, s, fill_geosite, &p->u.set);
+	}
+	case RULE_GEOIP:
+	case RULE_SRC_GEOIP: {
+		char key[300];
+
+		if (strcmp(s->str, "lan") == 0 ||
+		    (b->opts->geo && geo_geodata_mode(b->opts->geo))) {
+			snprintf(key, sizeof(key), "\001geoip:%s:%s",
+				 s->type == RULE_SRC_GEOIP ? "src" : "dst", s->str);
+			return named_matcher(b, key, s, fill_geoip, &p->u.set);
+		}
+		err = need_geo(b, s, GEO_COUNTRY);
+		if (err)
+			return err;
+		p->geo = b->opts->geo;
+		p->u.str = arena_strdup(&e->arena, s->str);
+		return p->u.str ? 0 : nomem(b, &s->pos);
+	}
+	case RULE_IP_ASN:
+	case RULE_SRC_IP_ASN:
+		err = need_geo(b, s, GEO_ASN);
+		if (err)
+			return err;
+		p->geo = b->opts->geo;
+		p->n = s->asn;
+		return 0;
 	case RULE_AND:
 	case RULE_OR:
 	case RULE_NOT: {
@@ -831,6 +1041,8 @@ static int add_spec(struct builder *b, struct matcher *m, const struct rule_spec
 			return -EINVAL;
 		return add_set(b, m, rs, idx, nr || s->no_resolve, &s->payload_pos);
 	default:
+		/* GEOSITE too: its list is one matcher of its own, shared by
+		 * every rule naming it (named_matcher). */
 		return lin_add(b, m, s, idx, nr);
 	}
 	return err ? nomem(b, &s->pos) : 0;
@@ -1130,6 +1342,47 @@ static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
 		return cidr_has(&p->cidr, &c->src);
 	case RULE_SRC_IP_SUFFIX:
 		return suffix_has(&p->cidr, &c->src);
+	case RULE_GEOSITE:
+		matcher_eval(p->u.set, c, nr, 0, &best, &need);
+		return best != NONE ? T_TRUE : T_FALSE;
+	case RULE_GEOIP:
+		if (!p->geo) { /* by prefixes */
+			matcher_eval(p->u.set, c, nr || p->no_resolve, 0, &best, &need);
+			return best != NONE ? T_TRUE : need != NONE ? T_NEED : T_FALSE;
+		}
+		if (!c->ip_known)
+			return nr || p->no_resolve ? T_FALSE : T_NEED;
+		for (size_t i = 0; i < c->n_addrs; i++) {
+			addr_norm(&c->addrs[i], &a);
+			if (geo_ip_country(p->geo, a.family, a.bytes, p->u.str))
+				return T_TRUE;
+		}
+		return T_FALSE;
+	case RULE_SRC_GEOIP:
+		if (!p->geo) {
+			matcher_eval(p->u.set, c, true, 0, &best, &need);
+			return best != NONE ? T_TRUE : T_FALSE;
+		}
+		return c->src.family &&
+		       geo_ip_country(p->geo, c->src.family, c->src.bytes, p->u.str);
+	case RULE_IP_ASN: {
+		uint32_t asn;
+
+		if (!c->ip_known)
+			return nr || p->no_resolve ? T_FALSE : T_NEED;
+		for (size_t i = 0; i < c->n_addrs; i++) {
+			addr_norm(&c->addrs[i], &a);
+			if (geo_ip_asn(p->geo, a.family, a.bytes, &asn) == 0 && asn == p->n)
+				return T_TRUE;
+		}
+		return T_FALSE;
+	}
+	case RULE_SRC_IP_ASN: {
+		uint32_t asn;
+
+		return c->src.family &&
+		       geo_ip_asn(p->geo, c->src.family, c->src.bytes, &asn) == 0 && asn == p->n;
+	}
 	case RULE_IN_PORT:
 		return ranges_have(p, q->in_port);
 	case RULE_DSCP:

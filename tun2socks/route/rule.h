@@ -125,12 +125,18 @@ typedef int (*rule_target_fn)(void *arg, const char *name);
 /* Rule-set name -> loaded set, or NULL if unknown. */
 typedef const struct ruleset *(*rule_set_fn)(void *arg, const char *name);
 
+struct geo;
+
 struct rule_build_opts {
 	rule_target_fn target_fn;
 	void *target_arg;
 	rule_set_fn set_fn;
 	void *set_arg;
 	int default_target; /* when no rule matches */
+	/* GEOIP, IP-ASN, GEOSITE data (tun2socks/route/geo.h); NULL: such
+	 * rules fail the build (except GEOIP,lan). It must outlive the
+	 * engine. */
+	struct geo *geo;
 };
 
 /* Compiles specs[0, n) (each with a target) in order. Unknown targets and
