@@ -35,7 +35,15 @@ int geo_create(const char *dir, bool geodata_mode, struct geo **out)
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
-	g->dir = strdup(dir ? dir : "");
+	{
+		/* "" or ending in '/', whatever the caller gave. */
+		size_t n = dir ? strlen(dir) : 0;
+
+		g->dir = malloc(n + 2);
+		if (g->dir)
+			snprintf(g->dir, n + 2, "%s%s", n ? dir : "",
+				 n && dir[n - 1] != '/' ? "/" : "");
+	}
 	if (!g->dir) {
 		free(g);
 		return -ENOMEM;
@@ -110,7 +118,7 @@ int geo_open(struct geo *g, int kind, char *why, size_t whylen)
 	if (kind == GEO_COUNTRY) {
 		const char *t = g->db[kind].metadata.database_type;
 
-		g->country_kind = !t			      ? KIND_MAXMIND
+		g->country_kind = !t                          ? KIND_MAXMIND
 				  : !strcmp(t, "sing-geoip")  ? KIND_SING
 				  : !strcmp(t, "Meta-geoip0") ? KIND_META
 							      : KIND_MAXMIND;
@@ -346,8 +354,8 @@ static int map_file(const char *path, const uint8_t **buf, size_t *len)
 }
 
 /* The file name (case ignored) in dir, mapped. */
-static int map_named(const struct geo *g, const char *name, const char *what,
-		     const uint8_t **buf, size_t *len, char *why, size_t whylen)
+static int map_named(const struct geo *g, const char *name, const char *what, const uint8_t **buf,
+		     size_t *len, char *why, size_t whylen)
 {
 	const char *const names[] = { name };
 	char path[4096];
@@ -361,8 +369,7 @@ static int map_named(const struct geo *g, const char *name, const char *what,
 	return r;
 }
 
-int geo_site(struct geo *g, const char *code, geo_site_fn cb, void *arg, char *why,
-	     size_t whylen)
+int geo_site(struct geo *g, const char *code, geo_site_fn cb, void *arg, char *why, size_t whylen)
 {
 	const uint8_t *buf;
 	size_t len;

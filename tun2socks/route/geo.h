@@ -51,8 +51,7 @@ int geo_ip_asn(const struct geo *g, int family, const uint8_t *addr, uint32_t *a
  * -errno, or cb's nonzero return. */
 enum { GEO_SITE_PLAIN = 0, GEO_SITE_REGEX = 1, GEO_SITE_DOMAIN = 2, GEO_SITE_FULL = 3 };
 typedef int (*geo_site_fn)(void *arg, int type, const char *value);
-int geo_site(struct geo *g, const char *code, geo_site_fn cb, void *arg, char *why,
-	     size_t whylen);
+int geo_site(struct geo *g, const char *code, geo_site_fn cb, void *arg, char *why, size_t whylen);
 
 /* GeoIP.dat's prefixes of code (geodata-mode), as cb(family, addr, plen). */
 typedef int (*geo_cidr_fn)(void *arg, int family, const uint8_t *addr, unsigned plen);
