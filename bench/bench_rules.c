@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 	}
 	t1 = now_ns();
 	{
-		struct rule_build_opts o = { target_fn, NULL, set_fn, rs, 2, NULL };
+		struct rule_build_opts o = { target_fn, NULL, set_fn, rs, 2, NULL, NULL };
 
 		if (rule_engine_build(specs, N_RULES, &o, &e, &err)) {
 			conf_err_format(&err, msg, sizeof(msg));

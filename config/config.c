@@ -120,6 +120,10 @@ int config_resolve_target(const struct config *cfg, const char *name, struct con
 		out->kind = CONFIG_TARGET_REJECT_DROP;
 		return 0;
 	}
+	if (!strcmp(name, "PASS")) {
+		out->kind = CONFIG_TARGET_PASS;
+		return 0;
+	}
 	ne = config_find_name(cfg->priv_, name);
 	if (!ne) {
 		if (err && errlen)

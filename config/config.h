@@ -147,6 +147,7 @@ enum config_target_kind {
 	CONFIG_TARGET_REJECT_DROP,
 	CONFIG_TARGET_PROXY,
 	CONFIG_TARGET_GROUP, /* only inside groups; resolve to the others */
+	CONFIG_TARGET_PASS,  /* mihomo's PASS: the rule is skipped, the next one decides */
 };
 
 struct config_member {
@@ -248,7 +249,7 @@ struct config_target {
 	const struct config_proxy *proxy; /* for CONFIG_TARGET_PROXY */
 };
 
-/* Follows name (DIRECT, REJECT, REJECT-DROP, a proxy or a group, exact
+/* Follows name (DIRECT, REJECT, REJECT-DROP, PASS, a proxy or a group, exact
  * case) through groups to where its traffic goes. Returns 0, -ENOENT
  * (no such name) or -ENOTSUP (it ends at a proxy of a type we do not
  * speak); -ELOOP and -EINVAL (a group that failed to load) only happen

@@ -215,7 +215,8 @@ static int check_server(struct loader *ld, yaml_node_t *n, const char *what, con
 
 static bool reserved_name(const char *s)
 {
-	return !strcmp(s, "DIRECT") || !strcmp(s, "REJECT") || !strcmp(s, "REJECT-DROP");
+	return !strcmp(s, "DIRECT") || !strcmp(s, "REJECT") || !strcmp(s, "REJECT-DROP") ||
+	       !strcmp(s, "PASS");
 }
 
 /* "name" of a proxy or group map: required, non-empty, not reserved. */
@@ -721,6 +722,8 @@ static int resolve_members(struct loader *ld, size_t i, const char *selected,
 			m->kind = CONFIG_TARGET_REJECT;
 		} else if (!strcmp(m->name, "REJECT-DROP")) {
 			m->kind = CONFIG_TARGET_REJECT_DROP;
+		} else if (!strcmp(m->name, "PASS")) {
+			m->kind = CONFIG_TARGET_PASS;
 		} else if ((ne = config_find_name(ld->cfg->priv_, m->name))) {
 			m->kind = ne->kind;
 			m->index = ne->index;

@@ -50,7 +50,10 @@ static void lookups(const uint8_t *data, size_t size, int kind)
 {
 	static char dir[64];
 	static const uint8_t addrs[][16] = {
-		{ 1, 2, 3, 4 }, { 10, 0, 0, 1 }, { 0 }, { 255, 255, 255, 255 },
+		{ 1, 2, 3, 4 },
+		{ 10, 0, 0, 1 },
+		{ 0 },
+		{ 255, 255, 255, 255 },
 		{ 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
 	};
 	char path[128], why[600] = "";
@@ -62,7 +65,8 @@ static void lookups(const uint8_t *data, size_t size, int kind)
 		snprintf(dir, sizeof(dir), "/tmp/t2s-fuzz-geo-XXXXXX");
 		CHECK(mkdtemp(dir) != NULL);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, kind == GEO_COUNTRY ? "Country.mmdb" : "ASN.mmdb");
+	snprintf(path, sizeof(path), "%s/%s", dir,
+		 kind == GEO_COUNTRY ? "Country.mmdb" : "ASN.mmdb");
 	f = fopen(path, "wb");
 	CHECK(f != NULL);
 	CHECK(fwrite(data, 1, size, f) == size);

@@ -220,7 +220,7 @@ static bool needs_geo(const struct rule_spec *s)
 static void check_engine(const struct rule_spec *s, const char *line, size_t len)
 {
 	static struct ruleset *empty;
-	struct rule_build_opts o = { any_target, NULL, no_set, NULL, 42, NULL };
+	struct rule_build_opts o = { any_target, NULL, no_set, NULL, 42, NULL, NULL };
 	struct rule_engine *e;
 	struct rule_result r;
 	struct rule_query q;

@@ -274,6 +274,44 @@ static void test_fake_filter(void)
 	config_free(cfg);
 }
 
+/* PASS (a rule, a group's member): the next rule decides; and for UDP a
+ * socks5 proxy without "udp: true" (mihomo's default) is passed the same
+ * way. */
+static void test_pass(void)
+{
+	static const char text[] = "proxies:\n"
+				   "  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+				   "proxy-groups:\n"
+				   "  - { name: G, type: select, proxies: [PASS, s1] }\n"
+				   "rules:\n"
+				   "  - DOMAIN-SUFFIX,pass.test,PASS\n"
+				   "  - DOMAIN-SUFFIX,group.test,G\n"
+				   "  - DOMAIN-SUFFIX,test,s1\n"
+				   "  - MATCH,REJECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	struct route rt;
+
+	T_CHECK(g != NULL);
+	if (g) {
+		decide(g, "a.pass.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s1");
+		T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,test,s1");
+		router_gen_unref(rt.hold);
+		decide(g, "a.group.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s1");
+		router_gen_unref(rt.hold);
+		/* UDP: s1 has no "udp: true": its rule is passed too. */
+		decide(g, "a.pass.test", NULL, 53, true, NULL, &rt);
+		T_EQ_STR(rt.via, "REJECT");
+		T_EQ_STR(rt.rule, "MATCH,REJECT");
+		router_gen_unref(rt.hold);
+	}
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
 static void test_no_rules(void)
 {
 	struct upstream_cfg up = { .proto = &upstream_socks5, .server_str = "192.0.2.7:1080" };
@@ -304,5 +342,6 @@ int main(void)
 	T_RUN(test_errors);
 	T_RUN(test_no_rules);
 	T_RUN(test_fake_filter);
+	T_RUN(test_pass);
 	return test_summary();
 }

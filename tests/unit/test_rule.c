@@ -25,8 +25,17 @@
 
 /* --- fixtures ------------------------------------------------------------ */
 
-static const char *const targets[] = { "DIRECT", "REJECT", "P0", "P1", "P2", "P3" };
+static const char *const targets[] = { "DIRECT", "REJECT", "P0", "P1", "P2", "P3", "PASS" };
 enum { N_TARGETS = sizeof(targets) / sizeof(targets[0]), DEFAULT_TARGET = 99 };
+
+enum { PASS_TARGET = 6 };
+
+/* mihomo's PASS: such a rule never wins. */
+static bool pass_fn(void *arg, int target)
+{
+	(void)arg;
+	return target == PASS_TARGET;
+}
 
 static int target_fn(void *arg, const char *name)
 {
@@ -118,7 +127,7 @@ static int rules_parse_all(struct rules *rl, const char *const *lines)
 
 static struct rule_engine *build(const char *const *lines, struct setreg *sets)
 {
-	struct rule_build_opts o = { target_fn, NULL, set_fn, sets, DEFAULT_TARGET, NULL };
+	struct rule_build_opts o = { target_fn, NULL, set_fn, sets, DEFAULT_TARGET, NULL, NULL };
 	struct rule_engine *e = NULL;
 	struct conf_err err;
 	struct rules rl;
@@ -553,7 +562,7 @@ static void test_sets(void)
 
 static void test_build_errors(void)
 {
-	struct rule_build_opts o = { target_fn, NULL, set_fn, NULL, 0, NULL };
+	struct rule_build_opts o = { target_fn, NULL, set_fn, NULL, 0, NULL, NULL };
 	struct setreg sets = { 0 };
 	struct rule_engine *e = (struct rule_engine *)1;
 	struct conf_err err;
@@ -1102,7 +1111,7 @@ static int ref_match(const struct rules *rl, const struct setreg *sets, const st
 			memcpy(st.addrs, q->resolved, q->n_resolved * sizeof(*st.addrs));
 			r = ref_spec(&rl->specs[i], &st, false);
 		}
-		if (r == RT) {
+		if (r == RT && target_fn(NULL, rl->specs[i].target) != PASS_TARGET) {
 			*idx = (uint32_t)i;
 			verdict = RULE_MATCHED;
 			break;
@@ -1444,7 +1453,8 @@ static void test_random(void)
 		static char texts[3][4096];
 		const char *ptrs[41];
 		struct setreg sets = { 0 };
-		struct rule_build_opts o = { target_fn, NULL, set_fn, &sets, DEFAULT_TARGET, geo };
+		struct rule_build_opts o = { target_fn,      NULL, set_fn, &sets,
+					     DEFAULT_TARGET, geo,  pass_fn };
 		struct rule_engine *e = NULL;
 		struct conf_err err;
 		struct rules rl;

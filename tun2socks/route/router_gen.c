@@ -41,6 +41,8 @@ static int gen_target(void *arg, const char *name)
 		return ROUTER_T_REJECT;
 	case CONFIG_TARGET_REJECT_DROP:
 		return ROUTER_T_DROP;
+	case CONFIG_TARGET_PASS:
+		return ROUTER_T_PASS;
 	case CONFIG_TARGET_PROXY:
 		return ROUTER_T_PROXY0 + (int)(t.proxy - b->cfg->proxies);
 	default:
@@ -328,27 +330,40 @@ bool router_gen_fake_filter(const struct router_gen *g, const char *name)
 	return rule_match(g->fake_filter, &q, &res) == RULE_MATCHED;
 }
 
-/* The UDP engine: rules whose target cannot carry UDP left out. */
+/* PASS: the rule is skipped, as mihomo skips it. */
+static bool gen_pass(void *arg, int target)
+{
+	(void)arg;
+	return target == ROUTER_T_PASS;
+}
+
+/* For UDP, a proxy that cannot carry it is a pass too: mihomo goes on
+ * with the next rule (tunnel.match: "UDP is not supported"). */
+static bool gen_pass_udp(void *arg, int target)
+{
+	const struct gen_build *b = arg;
+
+	return target == ROUTER_T_PASS ||
+	       (target >= ROUTER_T_PROXY0 && b->g->ups[target - ROUTER_T_PROXY0].no_udp);
+}
+
+/* The UDP engine, when some rule names an upstream that cannot carry
+ * UDP: the same rules, those passed. */
 static int build_udp(struct router_gen *g, const struct rule_spec *specs, size_t n,
 		     const struct rule_build_opts *ro, struct gen_build *b, struct conf_err *err)
 {
-	struct rule_spec *keep;
-	size_t k = 0;
-	int r;
+	struct rule_build_opts uo = *ro;
+	bool any = false;
 
-	keep = malloc(n * sizeof(*keep));
-	if (keep == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !any; i++) {
 		int t = gen_target(b, specs[i].target);
 
-		if (t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp)
-			continue;
-		keep[k++] = specs[i]; /* shallow: the engine copies what it keeps */
+		any = t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp;
 	}
-	r = k == n ? 0 : rule_engine_build(keep, k, ro, &g->udp_engine, err);
-	free(keep);
-	return r;
+	if (!any)
+		return 0;
+	uo.pass_fn = gen_pass_udp;
+	return rule_engine_build(specs, n, &uo, &g->udp_engine, err);
 }
 
 int router_gen_build(const struct config *cfg, const struct router_gen_opts *opts,
@@ -402,6 +417,7 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 			.set_arg = &b,
 			.default_target = g->has_default_up ? ROUTER_T_DEFAULT_UP : ROUTER_T_DIRECT,
 			.geo = g->geo,
+			.pass_fn = gen_pass,
 		};
 
 		specs = calloc(n, sizeof(*specs));

@@ -18,6 +18,7 @@ enum {
 	ROUTER_T_REJECT,
 	ROUTER_T_DROP,
 	ROUTER_T_DEFAULT_UP,
+	ROUTER_T_PASS, /* never a verdict: the engine skips such rules */
 	ROUTER_T_PROXY0,
 };
 

@@ -485,6 +485,7 @@ struct pred {
 struct lin {
 	uint32_t idx;
 	bool no_resolve; /* from the RULE-SET line the entry came from */
+	bool pass;       /* a rule whose target is a pass: never the winner */
 	const struct pred *p;
 };
 
@@ -991,7 +992,7 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 		return 0;
 	}
 	case RULE_MATCH:
-		break;
+		return 0; /* only as a PASS rule: the parser keeps it out of operands */
 	}
 	return conf_err_set(b->err, &s->pos, "%s is not allowed here", rules_type_name(s->type));
 }
@@ -1104,7 +1105,13 @@ int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule
 			r = nomem(&b, &s->pos);
 			goto out;
 		}
-		r = add_spec(&b, &e->main, s, (uint32_t)i, false);
+		if (opts->pass_fn && opts->pass_fn(opts->target_arg, er->target)) {
+			r = lin_add(&b, &e->main, s, (uint32_t)i, false);
+			if (r == 0)
+				e->main.lin[e->main.n_lin - 1].pass = true;
+		} else {
+			r = add_spec(&b, &e->main, s, (uint32_t)i, false);
+		}
 		if (r)
 			goto out;
 	}
@@ -1475,6 +1482,13 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint3
 		if (l->idx >= best || l->idx > need)
 			break;
 		r = pred_eval(l->p, c, nr || l->no_resolve);
+		if (l->pass) {
+			/* mihomo resolves on reaching a rule that needs the
+			 * addresses, whatever its target. */
+			if (r == T_NEED)
+				need = l->idx;
+			continue;
+		}
 		if (r == T_TRUE)
 			best = l->idx;
 		else if (r == T_NEED)

@@ -137,6 +137,11 @@ struct rule_build_opts {
 	 * rules fail the build (except GEOIP,lan). It must outlive the
 	 * engine. */
 	struct geo *geo;
+	/* Whether a target (of target_fn) is a pass: a rule naming it never
+	 * wins, the next rule decides (mihomo's PASS; and for UDP, proxies
+	 * that cannot carry UDP), though reaching it may still need the
+	 * addresses (the resolution point). NULL: none is. */
+	bool (*pass_fn)(void *target_arg, int target);
 };
 
 /* Compiles specs[0, n) (each with a target) in order. Unknown targets and
