@@ -183,6 +183,13 @@ struct config_rule_provider {
 	size_t n_payload;
 };
 
+struct config_sub_rules {
+	const char *name;
+	struct conf_pos pos;      /* of the name */
+	struct config_str *rules; /* lines, in order, not parsed */
+	size_t n_rules;
+};
+
 struct config_warning {
 	struct conf_pos pos;
 	const char *msg;
@@ -213,6 +220,9 @@ struct config {
 	size_t n_rules;
 	struct config_rule_provider *rule_providers;
 	size_t n_rule_providers;
+	/* sub-rules: named rule lists that SUB-RULE lines hand a flow to. */
+	struct config_sub_rules *sub_rules;
+	size_t n_sub_rules;
 
 	/* Ignored keys, unsupported proxy types, groups whose strategy is
 	 * not implemented, ...: for the caller to log. */

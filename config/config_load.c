@@ -437,7 +437,7 @@ static int load_dns(struct loader *ld, yaml_node_t *n)
 
 /* The sections of the top-level mapping, loaded after its plain keys. */
 struct sections {
-	yaml_node_t *tun, *dns, *proxies, *groups, *rules, *providers;
+	yaml_node_t *tun, *dns, *proxies, *groups, *rules, *providers, *sub_rules;
 };
 
 static int root_key(struct loader *ld, const struct loader_kv *e, struct sections *sec)
@@ -488,6 +488,8 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		sec->rules = val;
 	} else if (!strcmp(k, "rule-providers")) {
 		sec->providers = val;
+	} else if (!strcmp(k, "sub-rules")) {
+		sec->sub_rules = val;
 	} else {
 		r = loader_warn_ignored(ld, e, "");
 	}
@@ -522,6 +524,8 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 		r = loader_recover(ld, config_proxies_load_groups(ld, sec.groups));
 	if (r == 0 && sec.providers)
 		r = loader_recover(ld, config_rules_load_providers(ld, sec.providers));
+	if (r == 0 && sec.sub_rules)
+		r = loader_recover(ld, config_rules_load_sub(ld, sec.sub_rules));
 	if (r == 0 && sec.rules)
 		r = loader_recover(ld, config_rules_load(ld, sec.rules));
 	return r;

@@ -41,6 +41,14 @@ static int check_rule_sets(struct loader *ld, const struct rule_spec *s)
 	return r;
 }
 
+static bool has_sub_rules(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_sub_rules; i++)
+		if (!strcmp(cfg->sub_rules[i].name, name))
+			return true;
+	return false;
+}
+
 /* A rule line as the router will read it (syntax, rule-set names, target),
  * so that a bad line is reported with the file's other errors and the load
  * goes on; the router parses the lines again to build the rule engine. */
@@ -49,7 +57,7 @@ static int check_rule(struct loader *ld, const struct config_str *line)
 	struct config_target t;
 	struct rule_spec spec;
 	struct conf_err e;
-	char msg[300];
+	char msg[300], q[80];
 	int r = rules_parse_line(line->text, strlen(line->text), &line->pos, &spec, &e);
 
 	if (r == -ENOMEM)
@@ -57,7 +65,12 @@ static int check_rule(struct loader *ld, const struct config_str *line)
 	if (r < 0)
 		return loader_add_err(ld, &e);
 	r = check_rule_sets(ld, &spec);
-	if (r == 0) {
+	if (r == 0 && spec.type == RULE_SUB_RULE) {
+		/* Its "target" names a sub-rules list. */
+		if (!has_sub_rules(ld->cfg, spec.target))
+			r = loader_fail_at(ld, spec.target_pos, "unknown sub-rules %s",
+					   config_quote(q, spec.target));
+	} else if (r == 0) {
 		r = config_resolve_target(ld->cfg, spec.target, &t, msg, sizeof(msg));
 		/* Not said again: a group that failed to load (-EINVAL) or a
 		 * cycle (-ELOOP) was reported where it is written, and a name
@@ -106,6 +119,63 @@ int config_rules_load(struct loader *ld, yaml_node_t *n)
 			cfg->n_rules++;
 		r = loader_recover(ld, r);
 	}
+	return r;
+}
+
+/* --- sub-rules ------------------------------------------------------------ */
+
+int config_rules_load_sub(struct loader *ld, yaml_node_t *n)
+{
+	struct config *cfg = ld->cfg;
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "sub-rules", &e, &count);
+
+	if (r < 0 || count == 0)
+		goto out;
+	cfg->sub_rules = loader_alloc(ld, count * sizeof(*cfg->sub_rules));
+	if (!cfg->sub_rules) {
+		r = loader_oom(ld);
+		goto out;
+	}
+	/* Names first: lines may hand flows to a list written after them. */
+	for (size_t i = 0; i < count; i++) {
+		struct config_sub_rules *sr = &cfg->sub_rules[i];
+
+		sr->name = loader_strndup(ld, e[i].name, strlen(e[i].name));
+		if (!sr->name) {
+			r = loader_oom(ld);
+			goto out;
+		}
+		sr->pos = loader_node_pos(ld, e[i].key);
+		cfg->n_sub_rules++;
+	}
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		struct config_sub_rules *sr = &cfg->sub_rules[i];
+		yaml_node_item_t *items;
+		size_t n_items;
+		char w[200], q[80];
+
+		snprintf(w, sizeof(w), "sub-rules: %s", config_quote(q, sr->name));
+		r = loader_get_list(ld, e[i].val, w, false, &items, &n_items);
+		if (r < 0 || n_items == 0) {
+			r = loader_recover(ld, r);
+			continue;
+		}
+		sr->rules = loader_alloc(ld, n_items * sizeof(*sr->rules));
+		if (!sr->rules) {
+			r = loader_oom(ld);
+			goto out;
+		}
+		for (size_t k = 0; r == 0 && k < n_items; k++) {
+			r = load_rule_line(ld, loader_node(ld, items[k]), &sr->rules[sr->n_rules]);
+			if (r == 0)
+				sr->n_rules++;
+			r = loader_recover(ld, r);
+		}
+	}
+out:
+	free(e);
 	return r;
 }
 

@@ -15,6 +15,11 @@
  * providers, whose names the lines use. */
 int config_rules_load(struct loader *ld, yaml_node_t *n);
 
+/* sub-rules: n is its value, a mapping of names to lists of rule lines
+ * (mihomo's); SUB-RULE,(CONDITION),NAME hands a flow to list NAME. Runs
+ * after the rule providers, before the rules. */
+int config_rules_load_sub(struct loader *ld, yaml_node_t *n);
+
 /* rule-providers: n is its value (a mapping of names). A broken provider
  * is kept, so that RULE-SET lines naming it are not reported as well. */
 int config_rules_load_providers(struct loader *ld, yaml_node_t *n);

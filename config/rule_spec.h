@@ -40,7 +40,8 @@ enum rule_type {
 	RULE_SRC_GEOIP,
 	RULE_IP_ASN, /* asn */
 	RULE_SRC_IP_ASN,
-	RULE_GEOSITE, /* str: list name, lower case, optional "@attr" */
+	RULE_GEOSITE,  /* str: list name, lower case, optional "@attr" */
+	RULE_SUB_RULE, /* sub[0]: the condition; target: a sub-rules name */
 };
 
 enum rule_net { RULE_NET_TCP = 1, RULE_NET_UDP = 2 };

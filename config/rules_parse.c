@@ -62,6 +62,7 @@ static const struct {
 	{ "IP-ASN", RULE_IP_ASN },
 	{ "SRC-IP-ASN", RULE_SRC_IP_ASN },
 	{ "GEOSITE", RULE_GEOSITE },
+	{ "SUB-RULE", RULE_SUB_RULE },
 };
 
 /* Rule types mihomo has and tun2socks does not (mihomo's rules/parser.go):
@@ -71,7 +72,6 @@ static const char *const mihomo_only_types[] = {
 	"IN-TYPE",
 	"IN-USER",
 	"IN-NAME",
-	"SUB-RULE",
 };
 
 const char *rules_type_name(enum rule_type type)
@@ -753,6 +753,46 @@ static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mod
 	return parse_tail(p, i, b, mode, out);
 }
 
+/* SUB-RULE: s[rest, b) is "(CONDITION),NAME": one rule in parentheses
+ * (mihomo wraps the payload in another pair and reads one operand), then
+ * the sub-rules list as the target. Only on rules: lines and in sub-rules
+ * lists (mihomo refuses it in rule sets and operands). */
+static int parse_sub_rule(const struct rp *p, size_t rest, size_t b, enum pmode mode, int depth,
+			  struct rule_spec *out)
+{
+	size_t o = rest, close, i;
+	int err;
+
+	if (mode != MODE_LINE)
+		return fail(p, rest, "SUB-RULE is not allowed %s",
+			    mode == MODE_ENTRY ? "in a rule set" : "inside AND/OR/NOT");
+	while (o < b && is_blank(p->s[o]))
+		o++;
+	out->payload_pos = pos_at(p, o);
+	if (o >= b || p->s[o] != '(')
+		return fail(p, o, "expected '(' after SUB-RULE: write SUB-RULE,(RULE),NAME");
+	close = match_paren(p->s, o, b);
+	if (close >= b)
+		return fail(p, o, "unbalanced '(': no matching ')'");
+	out->sub = calloc(1, sizeof(*out->sub));
+	if (!out->sub)
+		return fail_nomem(p, o);
+	out->n_sub = 1;
+	err = parse_rule(p, o + 1, close, MODE_SUB, depth + 1, &out->sub[0]);
+	if (err)
+		return err;
+	i = close + 1;
+	while (i < b && is_blank(p->s[i]))
+		i++;
+	if (i < b && p->s[i] != ',') {
+		char q[400];
+
+		conf_err_quote(q, sizeof(q), p->s + i, b - i);
+		return fail(p, i, "unexpected '%s' after ')': expected ','", q);
+	}
+	return parse_tail(p, i, b, mode, out);
+}
+
 /* DOMAIN-REGEX, PROCESS-NAME-REGEX, PROCESS-PATH-REGEX: the pattern may
  * hold commas, so on a rules: line the target is the last field (as
  * mihomo reads it) and no option follows. */
@@ -844,6 +884,8 @@ static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode, i
 	rest = t_end + 1;
 	if (out->type == RULE_AND || out->type == RULE_OR || out->type == RULE_NOT)
 		return parse_logic(p, rest, b, mode, depth, out);
+	if (out->type == RULE_SUB_RULE)
+		return parse_sub_rule(p, rest, b, mode, depth, out);
 	if (out->type == RULE_DOMAIN_REGEX || out->type == RULE_PROCESS_NAME_REGEX ||
 	    out->type == RULE_PROCESS_PATH_REGEX)
 		return parse_regex_rule(p, rest, b, mode, out);

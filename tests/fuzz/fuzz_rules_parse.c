@@ -41,7 +41,7 @@ static void check_error(const struct conf_err *err, size_t len)
 static void check_spec(const struct rule_spec *s, bool top, int depth)
 {
 	CHECK(depth <= RULES_MAX_DEPTH);
-	CHECK(s->type >= RULE_DOMAIN && s->type <= RULE_GEOSITE);
+	CHECK(s->type >= RULE_DOMAIN && s->type <= RULE_SUB_RULE);
 	CHECK(top == (s->text != NULL));
 	switch (s->type) {
 	case RULE_DOMAIN:
@@ -85,6 +85,10 @@ static void check_spec(const struct rule_spec *s, bool top, int depth)
 	case RULE_NETWORK:
 		CHECK(s->network == RULE_NET_TCP || s->network == RULE_NET_UDP);
 		break;
+	case RULE_SUB_RULE:
+		CHECK(top && s->n_sub == 1 && s->target);
+		check_spec(&s->sub[0], false, depth + 1);
+		break;
 	case RULE_AND:
 	case RULE_OR:
 	case RULE_NOT:
@@ -104,7 +108,7 @@ static void check_spec(const struct rule_spec *s, bool top, int depth)
 	    s->type != RULE_DST_PORT && s->type != RULE_SRC_PORT && s->type != RULE_UID &&
 	    s->type != RULE_NETWORK && s->type != RULE_IP_SUFFIX && s->type != RULE_SRC_IP_SUFFIX &&
 	    s->type != RULE_IN_PORT && s->type != RULE_DSCP && s->type != RULE_IP_ASN &&
-	    s->type != RULE_SRC_IP_ASN)
+	    s->type != RULE_SRC_IP_ASN && s->type != RULE_SUB_RULE)
 		CHECK(s->str && s->str[0] != '\0');
 	if (s->no_resolve)
 		CHECK(s->type == RULE_IP_CIDR || s->type == RULE_RULE_SET ||
@@ -153,6 +157,13 @@ static size_t print_spec(char *out, size_t cap, const struct rule_spec *s)
 			if (n < cap)
 				n += (size_t)snprintf(out + n, cap - n, ")");
 		}
+		if (n < cap)
+			n += (size_t)snprintf(out + n, cap - n, ")");
+		break;
+	case RULE_SUB_RULE:
+		n += (size_t)snprintf(out + n, cap - n, ",(");
+		if (n < cap)
+			n += print_spec(out + n, cap - n, &s->sub[0]);
 		if (n < cap)
 			n += (size_t)snprintf(out + n, cap - n, ")");
 		break;
@@ -208,6 +219,7 @@ static const struct ruleset *no_set(void *arg, const char *name)
 static bool needs_geo(const struct rule_spec *s)
 {
 	if (s->type == RULE_IP_ASN || s->type == RULE_SRC_IP_ASN || s->type == RULE_GEOSITE ||
+	    s->type == RULE_SUB_RULE ||
 	    ((s->type == RULE_GEOIP || s->type == RULE_SRC_GEOIP) && strcmp(s->str, "lan") != 0))
 		return true;
 	for (size_t i = 0; i < s->n_sub; i++)
@@ -220,7 +232,9 @@ static bool needs_geo(const struct rule_spec *s)
 static void check_engine(const struct rule_spec *s, const char *line, size_t len)
 {
 	static struct ruleset *empty;
-	struct rule_build_opts o = { any_target, NULL, no_set, NULL, 42, NULL, NULL };
+	struct rule_build_opts o = { .target_fn = any_target,
+				     .set_fn = no_set,
+				     .default_target = 42 };
 	struct rule_engine *e;
 	struct rule_result r;
 	struct rule_query q;

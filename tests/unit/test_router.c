@@ -312,6 +312,72 @@ static void test_pass(void)
 	config_free(cfg);
 }
 
+/* sub-rules and SUB-RULE (mihomo's): the list's first rule that holds
+ * decides; PASS or a proxy without UDP there passes the whole line. */
+static void test_sub_rules(void)
+{
+	static const char text[] =
+		"proxies:\n"
+		"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080, udp: true }\n"
+		"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1080 }\n"
+		"sub-rules:\n"
+		"  web:\n"
+		"    - DST-PORT,443,s1\n"
+		"    - DOMAIN-SUFFIX,pass.test,PASS\n"
+		"    - SUB-RULE,(DST-PORT,8080),alt\n"
+		"  alt:\n"
+		"    - MATCH,s2\n"
+		"rules:\n"
+		"  - SUB-RULE,(DOMAIN-SUFFIX,test),web\n"
+		"  - DOMAIN-SUFFIX,pass.test,s2\n"
+		"  - MATCH,REJECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	struct route rt;
+	char buf[700];
+
+	T_CHECK(g != NULL);
+	if (g) {
+		decide(g, "a.web.test", NULL, 443, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s1");
+		T_EQ_STR(rt.rule, "SUB-RULE,(DOMAIN-SUFFIX,test),web");
+		router_gen_unref(rt.hold);
+		decide(g, "a.web.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "REJECT");
+		router_gen_unref(rt.hold);
+		decide(g, "a.pass.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s2");
+		T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,pass.test,s2");
+		router_gen_unref(rt.hold);
+		/* nested: web -> alt -> s2 */
+		decide(g, "a.web.test", NULL, 8080, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s2");
+		router_gen_unref(rt.hold);
+		/* UDP: s2 carries none: the line is passed, the next decides */
+		decide(g, "a.web.test", NULL, 8080, true, NULL, &rt);
+		T_EQ_STR(rt.via, "REJECT");
+		router_gen_unref(rt.hold);
+	}
+	router_gen_unref(g);
+	config_free(cfg);
+
+	g = build("sub-rules: {a: ['MATCH,DIRECT']}\nrules: ['SUB-RULE,(NETWORK,TCP),nope']\n",
+		  &cfg, &err, &r_unused);
+	T_CHECK(g == NULL);
+	conf_err_format(&err, buf, sizeof(buf));
+	T_EQ_STR(buf, "r.yaml:2:33: unknown sub-rules \"nope\"");
+	config_free(cfg);
+	/* a list that leads back to itself */
+	g = build("sub-rules: {a: ['SUB-RULE,(NETWORK,TCP),a']}\nrules: "
+		  "['SUB-RULE,(NETWORK,TCP),a']\n",
+		  &cfg, &err, &r_unused);
+	T_CHECK(g == NULL);
+	conf_err_format(&err, buf, sizeof(buf));
+	T_CHECK(strstr(buf, "sub-rules nested deeper than 8") != NULL);
+	config_free(cfg);
+}
+
 static void test_no_rules(void)
 {
 	struct upstream_cfg up = { .proto = &upstream_socks5, .server_str = "192.0.2.7:1080" };
@@ -343,5 +409,6 @@ int main(void)
 	T_RUN(test_no_rules);
 	T_RUN(test_fake_filter);
 	T_RUN(test_pass);
+	T_RUN(test_sub_rules);
 	return test_summary();
 }

@@ -97,6 +97,22 @@ struct rules {
 	size_t n;
 };
 
+/* The sub-rules lists "s1" and "s2" of the random test (s1 may hand flows
+ * to s2, s2 to none: no cycle) and their text for the dumps. */
+static struct rules g_sub[2];
+static char g_sub_text[2][8][600];
+static int g_sub_n[2];
+
+static int sub_fn(void *arg, const char *name, const struct rule_spec **specs, size_t *n)
+{
+	(void)arg;
+	if (strcmp(name, "s1") != 0 && strcmp(name, "s2") != 0)
+		return -ENOENT;
+	*specs = g_sub[name[1] - '1'].specs;
+	*n = g_sub[name[1] - '1'].n;
+	return 0;
+}
+
 static void rules_free(struct rules *rl)
 {
 	for (size_t i = 0; i < rl->n; i++)
@@ -127,7 +143,10 @@ static int rules_parse_all(struct rules *rl, const char *const *lines)
 
 static struct rule_engine *build(const char *const *lines, struct setreg *sets)
 {
-	struct rule_build_opts o = { target_fn, NULL, set_fn, sets, DEFAULT_TARGET, NULL, NULL };
+	struct rule_build_opts o = { .target_fn = target_fn,
+				     .set_fn = set_fn,
+				     .set_arg = sets,
+				     .default_target = DEFAULT_TARGET };
 	struct rule_engine *e = NULL;
 	struct conf_err err;
 	struct rules rl;
@@ -562,7 +581,7 @@ static void test_sets(void)
 
 static void test_build_errors(void)
 {
-	struct rule_build_opts o = { target_fn, NULL, set_fn, NULL, 0, NULL, NULL };
+	struct rule_build_opts o = { .target_fn = target_fn, .set_fn = set_fn };
 	struct setreg sets = { 0 };
 	struct rule_engine *e = (struct rule_engine *)1;
 	struct conf_err err;
@@ -892,6 +911,28 @@ static bool ref_geosite(const char *code, const char *dom)
 }
 
 static int ref_set(const struct ruleset *rs, struct ref_state *st, bool nr);
+static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr);
+
+/* mihomo's matchSubRules: the first rule of the list that holds; a
+ * SUB-RULE there answers with its own list. No PASS check at this level. */
+static int ref_sub(const char *name, struct ref_state *st, bool nr, int *target)
+{
+	const struct rules *l = &g_sub[name[1] - '1'];
+
+	for (size_t i = 0; i < l->n; i++) {
+		int r = ref_spec(&l->specs[i], st, nr);
+
+		if (r == RN)
+			return RN;
+		if (r != RT)
+			continue;
+		if (l->specs[i].type == RULE_SUB_RULE)
+			return ref_sub(l->specs[i].target, st, nr, target);
+		*target = target_fn(NULL, l->specs[i].target);
+		return RT;
+	}
+	return RF;
+}
 
 static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
 {
@@ -946,6 +987,12 @@ static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
 		return ref_ipasn(s->asn, ref_unmap(q->src));
 	case RULE_GEOSITE:
 		return st->has_domain && ref_geosite(s->str, st->dom);
+	case RULE_SUB_RULE: {
+		int t;
+
+		r = ref_spec(&s->sub[0], st, nr);
+		return r == RT ? ref_sub(s->target, st, nr, &t) : r;
+	}
 	case RULE_IN_PORT:
 		return ref_ranges(s, q->in_port);
 	case RULE_DSCP:
@@ -1054,7 +1101,7 @@ static int ref_set(const struct ruleset *rs, struct ref_state *st, bool nr)
 /* Walks the rules in order; at the first rule needing addresses, either
  * reports it (no addresses in q) or resolves there and goes on. */
 static int ref_match(const struct rules *rl, const struct setreg *sets, const struct rule_query *q,
-		     const struct proc_src *ps, uint32_t *idx, int *calls)
+		     const struct proc_src *ps, uint32_t *idx, int *calls, int *target)
 {
 	struct ref_state st;
 	size_t len = q->domain ? strlen(q->domain) : 0;
@@ -1111,7 +1158,14 @@ static int ref_match(const struct rules *rl, const struct setreg *sets, const st
 			memcpy(st.addrs, q->resolved, q->n_resolved * sizeof(*st.addrs));
 			r = ref_spec(&rl->specs[i], &st, false);
 		}
-		if (r == RT && target_fn(NULL, rl->specs[i].target) != PASS_TARGET) {
+		if (r != RT)
+			continue;
+		*target = rl->specs[i].type == RULE_SUB_RULE ? -1
+							     : target_fn(NULL, rl->specs[i].target);
+		if (rl->specs[i].type == RULE_SUB_RULE)
+			ref_sub(rl->specs[i].target, &st, false, target);
+		/* PASS, from the line or from its sub-rules list: next rule. */
+		if (*target != PASS_TARGET) {
 			*idx = (uint32_t)i;
 			verdict = RULE_MATCHED;
 			break;
@@ -1364,6 +1418,11 @@ static void dump_case(uint64_t seed, int iter, char lines[][600], int n, char te
 	for (int i = 0; i < n; i++)
 		fprintf(stderr, "  %d: %s\n", i, lines[i]);
 	fprintf(stderr, "set dom:\n%sset ip:\n%sset cls:\n%s", texts[0], texts[1], texts[2]);
+	for (int k = 0; k < 2; k++) {
+		fprintf(stderr, "sub-rules s%d:\n", k + 1);
+		for (int i = 0; i < g_sub_n[k]; i++)
+			fprintf(stderr, "  %s\n", g_sub_text[k][i]);
+	}
 	fprintf(stderr, "query: net %d domain %s dport %u sport %u", q->network,
 		q->domain ? q->domain : "(none)", q->dst_port, q->src_port);
 	if (q->dst.family)
@@ -1453,20 +1512,55 @@ static void test_random(void)
 		static char texts[3][4096];
 		const char *ptrs[41];
 		struct setreg sets = { 0 };
-		struct rule_build_opts o = { target_fn,      NULL, set_fn, &sets,
-					     DEFAULT_TARGET, geo,  pass_fn };
+		struct rule_build_opts o = { .target_fn = target_fn,
+					     .set_fn = set_fn,
+					     .set_arg = &sets,
+					     .default_target = DEFAULT_TARGET,
+					     .geo = geo,
+					     .pass_fn = pass_fn,
+					     .sub_fn = sub_fn };
 		struct rule_engine *e = NULL;
 		struct conf_err err;
 		struct rules rl;
 		int n = 1 + (int)rnd(30);
 
 		gen_sets(&sets, texts);
+		/* sub-rules: s2 first (s1 may name it) */
+		for (int k = 1; k >= 0; k--) {
+			const char *sp[9];
+
+			g_sub_n[k] = (int)rnd(7);
+			for (int i = 0; i < g_sub_n[k]; i++) {
+				int len;
+
+				if (k == 0 && rnd(4) == 0) {
+					len = sprintf(g_sub_text[k][i], "SUB-RULE,(");
+					len += gen_rule(g_sub_text[k][i] + len, 1, G_SUB);
+					sprintf(g_sub_text[k][i] + len, "),s2");
+				} else {
+					len = gen_rule(g_sub_text[k][i], 0, G_LINE);
+					sprintf(g_sub_text[k][i] + len, ",%s",
+						targets[rnd(N_TARGETS)]);
+				}
+				sp[i] = g_sub_text[k][i];
+			}
+			sp[g_sub_n[k]] = NULL;
+			rules_free(&g_sub[k]);
+			if (rules_parse_all(&g_sub[k], sp) != 0)
+				T_CHECK(0);
+		}
 		for (int i = 0; i < n; i++) {
 			int len;
 
 			if (rnd(40) == 0)
 				len = sprintf(lines[i], "MATCH");
-			else
+			else if (rnd(8) == 0) {
+				len = sprintf(lines[i], "SUB-RULE,(");
+				len += gen_rule(lines[i] + len, 1, G_SUB);
+				len += sprintf(lines[i] + len, "),s%d", 1 + (int)rnd(2));
+				ptrs[i] = lines[i];
+				continue;
+			} else
 				len = gen_rule(lines[i], 0, G_LINE);
 			len += sprintf(lines[i] + len, ",%s", targets[rnd(N_TARGETS)]);
 			if (rnd(4) == 0 && (strncmp(lines[i], "IP-CIDR", 7) == 0 ||
@@ -1504,7 +1598,7 @@ static void test_random(void)
 			struct rule_result r;
 			char dom[300];
 			uint32_t ridx;
-			int v, rv, rcalls;
+			int v, rv, rcalls, rtarget = -1;
 
 			memset(&q, 0, sizeof(q));
 			q.network = rnd(2) ? RULE_NET_TCP : RULE_NET_UDP;
@@ -1539,11 +1633,10 @@ static void test_random(void)
 				gen_addr(&res[i]);
 
 			v = rule_match(e, &q, &r);
-			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls);
+			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls, &rtarget);
 			cases++;
 			if (v != rv || (v != RULE_DEFAULT && r.rule != ridx) ||
-			    (v == RULE_MATCHED &&
-			     r.target != target_fn(NULL, rl.specs[ridx].target)) ||
+			    (v == RULE_MATCHED && r.target != rtarget) ||
 			    (v == RULE_DEFAULT && r.target != DEFAULT_TARGET) ||
 			    (v != RULE_NEED_RESOLVE && ps.calls != rcalls)) {
 				dump_case(seed, it, lines, n, texts, &q, &ps);
@@ -1563,10 +1656,11 @@ static void test_random(void)
 			q.resolved = res;
 			q.n_resolved = rnd(4);
 			v = rule_match(e, &q, &r);
-			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls);
+			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls, &rtarget);
 			procs += ps.calls;
 			if (v != rv || (v != RULE_DEFAULT && r.rule != ridx) ||
-			    v == RULE_NEED_RESOLVE || ps.calls != rcalls) {
+			    v == RULE_NEED_RESOLVE || ps.calls != rcalls ||
+			    (v == RULE_MATCHED && r.target != rtarget)) {
 				dump_case(seed, it, lines, n, texts, &q, &ps);
 				fprintf(stderr,
 					"after resolution: engine %d rule %u calls %d; "

@@ -197,6 +197,13 @@ static void test_geo(void)
 		T_EQ_INT(s.asn, 13335);
 	}
 	rule_spec_free(&s);
+	if (parse_ok("SUB-RULE,(AND,((NETWORK,TCP),(DST-PORT,443))),web", &s) == 0) {
+		T_EQ_INT(s.type, RULE_SUB_RULE);
+		T_EQ_INT(s.n_sub, 1);
+		T_EQ_INT(s.sub[0].type, RULE_AND);
+		T_EQ_STR(s.target, "web");
+	}
+	rule_spec_free(&s);
 	if (parse_ok("GEOSITE,Google@CN,X", &s) == 0) {
 		T_EQ_INT(s.type, RULE_GEOSITE);
 		T_EQ_STR(s.str, "google@cn");
@@ -478,8 +485,11 @@ static const struct err_case errs[] = {
 	{ LINE, "", "rules.yaml:12:1: empty rule" },
 	{ LINE, "   ", "rules.yaml:12:1: empty rule" },
 	{ LINE, ",a.com,X", "rules.yaml:12:1: missing rule type before ','" },
-	{ LINE, "SUB-RULE,(NETWORK,tcp),sub",
-	  "rules.yaml:12:1: unknown rule type 'SUB-RULE' (not supported by tun2socks)" },
+	{ ENTRY, "SUB-RULE,(NETWORK,tcp)",
+	  "rules.yaml:12:10: SUB-RULE is not allowed in a rule set" },
+	{ LINE, "SUB-RULE,NETWORK,tcp,x",
+	  "rules.yaml:12:10: expected '(' after SUB-RULE: write SUB-RULE,(RULE),NAME" },
+	{ LINE, "SUB-RULE,(NETWORK,tcp)", "rules.yaml:12:23: missing target: *" },
 	{ LINE, "  GeoIP , CN , DIRECT,sorc",
 	  "rules.yaml:12:23: unknown option 'sorc': expected no-resolve or src" },
 	{ LINE, "IP-ASN,AS13335,X",

@@ -18,11 +18,20 @@
 #include "tun2socks/route/rule.h"
 #include "tun2socks/upstream/target.h"
 
+/* A sub-rules list, parsed. */
+struct gen_sub {
+	const char *name;
+	struct rule_spec *specs;
+	size_t n; /* parsed (freed) */
+};
+
 struct gen_build {
 	struct router_gen *g;
 	const struct config *cfg;
 	struct ruleset **sets;
 	size_t n_sets;
+	struct gen_sub *subs;
+	size_t n_subs;
 };
 
 static int gen_target(void *arg, const char *name)
@@ -58,6 +67,71 @@ static const struct ruleset *gen_set(void *arg, const char *name)
 		if (strcmp(ruleset_name(b->sets[i]), name) == 0)
 			return b->sets[i];
 	return NULL;
+}
+
+static int gen_sub_rules(void *arg, const char *name, const struct rule_spec **specs, size_t *n)
+{
+	const struct gen_build *b = arg;
+
+	for (size_t i = 0; i < b->n_subs; i++)
+		if (strcmp(b->subs[i].name, name) == 0) {
+			*specs = b->subs[i].specs;
+			*n = b->subs[i].n;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* Lines [0, n) into specs (n of them, zeroed), their targets checked
+ * against the config; *parsed: how many to free. */
+static int parse_lines(const struct config *cfg, const struct config_str *lines, size_t n,
+		       struct rule_spec *specs, size_t *parsed, struct conf_err *err)
+{
+	int r = 0;
+
+	for (*parsed = 0; r == 0 && *parsed < n; (*parsed)++) {
+		const struct config_str *line = &lines[*parsed];
+		struct rule_spec *s = &specs[*parsed];
+		char msg[300];
+		struct config_target t;
+
+		r = rules_parse_line(line->text, strlen(line->text), &line->pos, s, err);
+		if (r < 0)
+			break;
+		/* The config knows why a target is unusable; a SUB-RULE's
+		 * names a list (rule.c says when it is unknown). */
+		if (s->type != RULE_SUB_RULE &&
+		    config_resolve_target(cfg, s->target, &t, msg, sizeof(msg)) < 0) {
+			r = conf_err_set(err, &s->target_pos, "%s", msg);
+			(*parsed)++;
+			break;
+		}
+	}
+	return r;
+}
+
+/* Every sub-rules list, parsed, for gen_sub_rules. */
+static int parse_subs(struct gen_build *b, struct conf_err *err)
+{
+	const struct config *cfg = b->cfg;
+	int r = 0;
+
+	if (cfg == NULL || cfg->n_sub_rules == 0)
+		return 0;
+	b->subs = calloc(cfg->n_sub_rules, sizeof(*b->subs));
+	if (b->subs == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; r == 0 && i < cfg->n_sub_rules; i++) {
+		const struct config_sub_rules *sr = &cfg->sub_rules[i];
+		struct gen_sub *gs = &b->subs[b->n_subs++];
+
+		gs->name = sr->name;
+		gs->specs = calloc(sr->n_rules ? sr->n_rules : 1, sizeof(*gs->specs));
+		if (gs->specs == NULL)
+			return -ENOMEM;
+		r = parse_lines(cfg, sr->rules, sr->n_rules, gs->specs, &gs->n, err);
+	}
+	return r;
 }
 
 /* A literal address, else a name. */
@@ -360,6 +434,13 @@ static int build_udp(struct router_gen *g, const struct rule_spec *specs, size_t
 
 		any = t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp;
 	}
+	/* A sub-rules list may end at one too. */
+	for (size_t i = 0; i < b->n_subs && !any; i++)
+		for (size_t k = 0; k < b->subs[i].n && !any; k++) {
+			int t = gen_target(b, b->subs[i].specs[k].target);
+
+			any = t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp;
+		}
 	if (!any)
 		return 0;
 	uo.pass_fn = gen_pass_udp;
@@ -418,27 +499,13 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 			.default_target = g->has_default_up ? ROUTER_T_DEFAULT_UP : ROUTER_T_DIRECT,
 			.geo = g->geo,
 			.pass_fn = gen_pass,
+			.sub_fn = gen_sub_rules,
 		};
 
 		specs = calloc(n, sizeof(*specs));
-		r = specs ? 0 : -ENOMEM;
-		for (; r == 0 && parsed < n; parsed++) {
-			const struct config_str *line = &cfg->rules[parsed];
-			char msg[300];
-			struct config_target t;
-
-			r = rules_parse_line(line->text, strlen(line->text), &line->pos,
-					     &specs[parsed], err);
-			if (r < 0)
-				break;
-			/* The config knows why a target is unusable. */
-			if (config_resolve_target(cfg, specs[parsed].target, &t, msg, sizeof(msg)) <
-			    0) {
-				r = conf_err_set(err, &specs[parsed].target_pos, "%s", msg);
-				parsed++;
-				break;
-			}
-		}
+		r = specs ? parse_subs(&b, err) : -ENOMEM;
+		if (r == 0)
+			r = parse_lines(cfg, cfg->rules, n, specs, &parsed, err);
 		if (r == 0)
 			r = rule_engine_build(specs, n, &ro, &g->engine, err);
 		if (r == 0)
@@ -451,6 +518,12 @@ out:
 	for (size_t i = 0; i < b.n_sets; i++)
 		ruleset_free(b.sets[i]);
 	free(b.sets);
+	for (size_t i = 0; i < b.n_subs; i++) {
+		for (size_t k = 0; k < b.subs[i].n; k++)
+			rule_spec_free(&b.subs[i].specs[k]);
+		free(b.subs[i].specs);
+	}
+	free(b.subs);
 	if (r < 0) {
 		router_gen_unref(g);
 		return r;

@@ -467,6 +467,7 @@ static void ports_free(struct ports *p)
 struct matcher;
 
 struct pred {
+	const struct rule_engine *sub; /* SUB-RULE: kids[0] is the condition */
 	enum rule_type type;
 	bool no_resolve;
 	enum rule_net network;
@@ -483,6 +484,7 @@ struct pred {
 };
 
 struct lin {
+	bool sub_top; /* a SUB-RULE line of an engine with a pass_fn */
 	uint32_t idx;
 	bool no_resolve; /* from the RULE-SET line the entry came from */
 	bool pass;       /* a rule whose target is a pass: never the winner */
@@ -515,7 +517,8 @@ struct set_matcher {
 struct erule {
 	const char *text;
 	struct conf_pos pos;
-	int target;
+	int target;                    /* -1 for a SUB-RULE line */
+	const struct rule_engine *sub; /* SUB-RULE: its list's engine */
 };
 
 struct rule_engine {
@@ -529,6 +532,16 @@ struct rule_engine {
 	struct arena arena; /* all it keeps that is not an index array */
 	struct rule_regex **regs;
 	size_t n_regs, cap_regs;
+	/* The targets a winning SUB-RULE line must not end at (opts.pass_fn;
+	 * NULL in a sub-rules list's own engine: mihomo applies PASS and
+	 * UDP support to what the whole match returns). */
+	bool (*pass_fn)(void *target_arg, int target);
+	void *pass_arg;
+	/* Engines of the sub-rules lists this one's SUB-RULE lines name, one
+	 * reference each, built once per name. */
+	struct rule_engine **subs;
+	const char **sub_names;
+	size_t n_subs;
 };
 
 static void matcher_init(struct matcher *m)
@@ -574,7 +587,13 @@ struct builder {
 	struct rule_engine *e;
 	const struct rule_build_opts *opts;
 	struct conf_err *err;
+	int depth; /* of sub-rules lists: a cycle ends at SUB_MAX_DEPTH */
 };
+
+enum { SUB_MAX_DEPTH = 8 };
+
+static int engine_build(const struct rule_spec *specs, size_t n, const struct rule_build_opts *opts,
+			int depth, struct rule_engine **out, struct conf_err *err);
 
 static int nomem(struct builder *b, const struct conf_pos *pos)
 {
@@ -878,6 +897,48 @@ static int fill_geoip(struct builder *b, struct matcher *m, const struct rule_sp
 	return err;
 }
 
+/* The engine of sub-rules list s->target, built once per name with this
+ * engine's options, but no pass_fn (rule.h). */
+static int sub_engine(struct builder *b, const struct rule_spec *s, const struct rule_engine **out)
+{
+	struct rule_engine *e = b->e, *se = NULL, **grown;
+	struct rule_build_opts so = *b->opts;
+	const struct rule_spec *specs;
+	const char **names;
+	size_t n;
+	int r;
+
+	for (size_t i = 0; i < e->n_subs; i++)
+		if (strcmp(e->sub_names[i], s->target) == 0) {
+			*out = e->subs[i];
+			return 0;
+		}
+	if (!b->opts->sub_fn || b->opts->sub_fn(b->opts->set_arg, s->target, &specs, &n) != 0)
+		return conf_err_set(b->err, &s->target_pos, "unknown sub-rules '%s'", s->target);
+	if (b->depth + 1 >= SUB_MAX_DEPTH)
+		return conf_err_set(
+			b->err, &s->target_pos,
+			"sub-rules nested deeper than %d (does '%s' lead back to itself?)",
+			SUB_MAX_DEPTH, s->target);
+	so.pass_fn = NULL;
+	r = engine_build(specs, n, &so, b->depth + 1, &se, b->err);
+	if (r)
+		return r;
+	grown = realloc(e->subs, (e->n_subs + 1) * sizeof(*grown));
+	if (grown)
+		e->subs = grown;
+	names = realloc(e->sub_names, (e->n_subs + 1) * sizeof(*names));
+	if (names)
+		e->sub_names = names;
+	if (!grown || !names || !(names[e->n_subs] = arena_strdup(&e->arena, s->target))) {
+		rule_engine_unref(se);
+		return nomem(b, &s->pos);
+	}
+	e->subs[e->n_subs++] = se;
+	*out = se;
+	return 0;
+}
+
 static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *s)
 {
 	struct rule_engine *e = b->e;
@@ -991,6 +1052,16 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 		}
 		return 0;
 	}
+	case RULE_SUB_RULE: {
+		struct pred *kids = arena_alloc(&e->arena, sizeof(*kids));
+
+		if (!kids)
+			return nomem(b, &s->pos);
+		p->u.kids = kids;
+		p->n = 1;
+		err = pred_fill(b, kids, &s->sub[0]);
+		return err ? err : sub_engine(b, s, &p->sub);
+	}
 	case RULE_MATCH:
 		return 0; /* only as a PASS rule: the parser keeps it out of operands */
 	}
@@ -1063,7 +1134,13 @@ static const char *intern_file(struct rule_engine *e, const char *file, const ch
 int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule_build_opts *opts,
 		      struct rule_engine **out, struct conf_err *err)
 {
-	struct builder b = { .opts = opts, .err = err };
+	return engine_build(specs, n, opts, 0, out, err);
+}
+
+static int engine_build(const struct rule_spec *specs, size_t n, const struct rule_build_opts *opts,
+			int depth, struct rule_engine **out, struct conf_err *err)
+{
+	struct builder b = { .opts = opts, .err = err, .depth = depth };
 	struct rule_engine *e;
 	const char *last_file = NULL;
 	struct conf_pos none = { 0 };
@@ -1078,6 +1155,8 @@ int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule
 	b.e = e;
 	e->refs = 1;
 	e->default_target = opts->default_target;
+	e->pass_fn = opts->pass_fn;
+	e->pass_arg = opts->target_arg;
 	matcher_init(&e->main);
 	e->rules = calloc(n ? n : 1, sizeof(*e->rules));
 	if (!e->rules) {
@@ -1093,7 +1172,9 @@ int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule
 			r = conf_err_set(err, &s->pos, "rule has no target");
 			goto out;
 		}
-		er->target = opts->target_fn ? opts->target_fn(opts->target_arg, s->target) : -1;
+		er->target = s->type == RULE_SUB_RULE ? 0
+			     : opts->target_fn        ? opts->target_fn(opts->target_arg, s->target)
+						      : -1;
 		if (er->target < 0) {
 			r = conf_err_set(err, &s->target_pos, "unknown target '%s'", s->target);
 			goto out;
@@ -1105,7 +1186,15 @@ int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule
 			r = nomem(&b, &s->pos);
 			goto out;
 		}
-		if (opts->pass_fn && opts->pass_fn(opts->target_arg, er->target)) {
+		if (s->type == RULE_SUB_RULE) {
+			/* Its target is the list's verdict: evaluated in order. */
+			er->target = -1;
+			r = lin_add(&b, &e->main, s, (uint32_t)i, false);
+			if (r == 0) {
+				e->main.lin[e->main.n_lin - 1].sub_top = opts->pass_fn != NULL;
+				er->sub = e->main.lin[e->main.n_lin - 1].p->sub;
+			}
+		} else if (opts->pass_fn && opts->pass_fn(opts->target_arg, er->target)) {
 			r = lin_add(&b, &e->main, s, (uint32_t)i, false);
 			if (r == 0)
 				e->main.lin[e->main.n_lin - 1].pass = true;
@@ -1145,6 +1234,10 @@ void rule_engine_unref(struct rule_engine *e)
 	free(e->sets);
 	for (size_t i = 0; i < e->n_regs; i++)
 		rule_regex_free(e->regs[i]);
+	for (size_t i = 0; i < e->n_subs; i++)
+		rule_engine_unref(e->subs[i]);
+	free(e->subs);
+	free(e->sub_names);
 	free(e->regs);
 	free(e->rules);
 	arena_free(&e->arena);
@@ -1163,6 +1256,7 @@ enum tri { T_FALSE, T_TRUE, T_NEED };
 /* Per-query state: the prepared domain and what is known of the
  * destination address. */
 struct qctx {
+	const struct rule_engine *top; /* the engine rule_match was given */
 	struct rule_query *q;
 	bool has_domain;
 	char dom[RULES_DOMAIN_MAX + 1];
@@ -1310,6 +1404,24 @@ static void prepare_domain(struct qctx *c, const char *d)
 static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint32_t lb,
 			 uint32_t *best_out, uint32_t *need_out);
 
+/* A sub-rules list's verdict (mihomo's matchSubRules): its first rule that
+ * holds gives the target, a SUB-RULE line there the target of its own
+ * list. T_NEED when the addresses are needed first. */
+static int sub_eval(const struct rule_engine *se, struct qctx *c, bool nr, int *target)
+{
+	uint32_t best, need;
+
+	matcher_eval(&se->main, c, nr, 0, &best, &need);
+	if (need != NONE && need < best)
+		return T_NEED;
+	if (best == NONE)
+		return T_FALSE;
+	if (se->rules[best].sub)
+		return sub_eval(se->rules[best].sub, c, nr, target);
+	*target = se->rules[best].target;
+	return T_TRUE;
+}
+
 /* One predicate, left to right with short-circuit; nr: no-resolve from an
  * enclosing RULE-SET line. */
 static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
@@ -1431,6 +1543,12 @@ static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
 	case RULE_NOT:
 		r = pred_eval(&p->u.kids[0], c, nr);
 		return r == T_NEED ? T_NEED : r == T_TRUE ? T_FALSE : T_TRUE;
+	case RULE_SUB_RULE: {
+		int t;
+
+		r = pred_eval(&p->u.kids[0], c, nr);
+		return r == T_TRUE ? (enum tri)sub_eval(p->sub, c, nr, &t) : r;
+	}
 	case RULE_MATCH:
 		return T_TRUE;
 	}
@@ -1489,6 +1607,15 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint3
 				need = l->idx;
 			continue;
 		}
+		if (r == T_TRUE && l->sub_top) {
+			int t = -1;
+
+			/* mihomo checks PASS (and UDP support) on what the list
+			 * returned; such a line is passed as a whole. */
+			(void)sub_eval(l->p->sub, c, nr || l->no_resolve, &t);
+			if (c->top->pass_fn && c->top->pass_fn(c->top->pass_arg, t))
+				continue;
+		}
 		if (r == T_TRUE)
 			best = l->idx;
 		else if (r == T_NEED)
@@ -1498,7 +1625,8 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint3
 	*need_out = need;
 }
 
-static int result(const struct rule_engine *e, uint32_t idx, int verdict, struct rule_result *out)
+static int result(const struct rule_engine *e, uint32_t idx, int verdict, struct rule_result *out,
+		  struct qctx *c)
 {
 	memset(out, 0, sizeof(*out));
 	if (idx == NONE) {
@@ -1508,6 +1636,8 @@ static int result(const struct rule_engine *e, uint32_t idx, int verdict, struct
 	}
 	out->rule = idx;
 	out->target = verdict == RULE_MATCHED ? e->rules[idx].target : -1;
+	if (verdict == RULE_MATCHED && e->rules[idx].sub)
+		(void)sub_eval(e->rules[idx].sub, c, false, &out->target);
 	out->text = e->rules[idx].text;
 	out->pos = e->rules[idx].pos;
 	return verdict;
@@ -1518,6 +1648,7 @@ int rule_match(const struct rule_engine *e, struct rule_query *q, struct rule_re
 	struct qctx c;
 	uint32_t best, need;
 
+	c.top = e;
 	c.q = q;
 	prepare_domain(&c, q->domain);
 	addr_norm(&q->src, &c.src);
@@ -1535,14 +1666,14 @@ int rule_match(const struct rule_engine *e, struct rule_query *q, struct rule_re
 	}
 	matcher_eval(&e->main, &c, false, 0, &best, &need);
 	if (best <= need)
-		return result(e, best, RULE_MATCHED, out);
+		return result(e, best, RULE_MATCHED, out, &c);
 	if (!q->has_resolved)
-		return result(e, need, RULE_NEED_RESOLVE, out);
+		return result(e, need, RULE_NEED_RESOLVE, out, &c);
 	/* Rules before need saw no address and failed; from need on, every
 	 * rule sees the resolved list. */
 	c.ip_known = true;
 	c.addrs = q->resolved;
 	c.n_addrs = q->resolved ? q->n_resolved : 0;
 	matcher_eval(&e->main, &c, false, need, &best, &need);
-	return result(e, best, RULE_MATCHED, out);
+	return result(e, best, RULE_MATCHED, out, &c);
 }

@@ -142,6 +142,10 @@ struct rule_build_opts {
 	 * that cannot carry UDP), though reaching it may still need the
 	 * addresses (the resolution point). NULL: none is. */
 	bool (*pass_fn)(void *target_arg, int target);
+	/* The rules of sub-rules list name (SUB-RULE lines), parsed with
+	 * targets, into *specs (borrowed for the build); 0 or -ENOENT. NULL:
+	 * no list exists. */
+	int (*sub_fn)(void *set_arg, const char *name, const struct rule_spec **specs, size_t *n);
 };
 
 /* Compiles specs[0, n) (each with a target) in order. Unknown targets and
