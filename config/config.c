@@ -160,6 +160,12 @@ int config_resolve_target(const struct config *cfg, const char *name, struct con
 	if (kind != CONFIG_TARGET_PROXY)
 		return 0;
 	out->proxy = &cfg->proxies[index];
+	if (out->proxy->type == CONFIG_PROXY_DIRECT) {
+		/* mihomo's type: direct is DIRECT under another name. */
+		out->kind = CONFIG_TARGET_DIRECT;
+		out->proxy = NULL;
+		return 0;
+	}
 	if (out->proxy->type != CONFIG_PROXY_UNSUPPORTED)
 		return 0;
 	if (err && errlen && via)
@@ -200,6 +206,8 @@ const char *config_proxy_type_name(const struct config_proxy *p)
 		return "http";
 	case CONFIG_PROXY_REDIRECT:
 		return "redirect";
+	case CONFIG_PROXY_DIRECT:
+		return "direct";
 	case CONFIG_PROXY_UNSUPPORTED:
 		break;
 	}

@@ -274,16 +274,19 @@ static void test_fake_filter(void)
 	config_free(cfg);
 }
 
-/* PASS (a rule, a group's member): the next rule decides; and for UDP a
+/* PASS (a rule, a group's member): the next rule decides; a proxy of
+ * type direct is DIRECT; and for UDP a
  * socks5 proxy without "udp: true" (mihomo's default) is passed the same
  * way. */
 static void test_pass(void)
 {
 	static const char text[] = "proxies:\n"
 				   "  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+				   "  - { name: dir, type: direct, udp: true }\n"
 				   "proxy-groups:\n"
 				   "  - { name: G, type: select, proxies: [PASS, s1] }\n"
 				   "rules:\n"
+				   "  - DOMAIN,direct.test,dir\n"
 				   "  - DOMAIN-SUFFIX,pass.test,PASS\n"
 				   "  - DOMAIN-SUFFIX,group.test,G\n"
 				   "  - DOMAIN-SUFFIX,test,s1\n"
@@ -298,6 +301,11 @@ static void test_pass(void)
 		decide(g, "a.pass.test", NULL, 80, false, NULL, &rt);
 		T_EQ_STR(rt.via, "s1");
 		T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,test,s1");
+		router_gen_unref(rt.hold);
+		/* a proxy of type direct is DIRECT (mihomo's) */
+		decide(g, "direct.test", NULL, 80, true, NULL, &rt);
+		T_EQ_INT(rt.action, ROUTE_DIRECT);
+		T_EQ_STR(rt.via, "DIRECT");
 		router_gen_unref(rt.hold);
 		decide(g, "a.group.test", NULL, 80, false, NULL, &rt);
 		T_EQ_STR(rt.via, "s1");
