@@ -10,7 +10,10 @@
  *  - Domain rules test the flow's domain (lower-cased, one trailing dot
  *    dropped; a malformed name, e.g. with an empty label or over 253
  *    bytes, counts as no domain). DOMAIN-SUFFIX,x matches x and names
- *    ending in ".x"; DOMAIN-KEYWORD a substring; DOMAIN-REGEX a regexec.
+ *    ending in ".x"; DOMAIN-KEYWORD a substring; DOMAIN-REGEX a PCRE2
+ *    search (config/rule_regex.h); DOMAIN-WILDCARD a glob over the name;
+ *    GEOSITE a list of GeoSite.dat (route/geo.h) as a domain set.
+ *  - PASS targets and SUB-RULE lines: docs/design.md §15.
  *  - IP rules (IP-CIDR*, ipcidr sets, IP entries of classical sets) test
  *    the destination address. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d)
  *    are tested as IPv4, in queries only. A flow with neither address nor
