@@ -17,6 +17,7 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 bin=${1:?usage: check_corpus.sh BIN [CORPUS_DIR]}
+[[ $bin == */* ]] && bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 dir=${2:-${T2S_CLASH_CORPUS:-}}
 if [[ -z $dir ]]; then
 	for d in "$here" "$root/../shared/corpus/clash"; do
