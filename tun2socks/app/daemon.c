@@ -324,6 +324,15 @@ static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf,
 	snprintf(buf, cap, "%s/%u", t, prefix);
 }
 
+/* dns.fake-ip-filter's rule-set entries, by the generation new flows are
+ * routed by. */
+static bool daemon_fake_filter(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+
+	return router_gen_fake_filter(router_ctx_current(d->router), name);
+}
+
 /* The forwarder (c-ares, or TCP through the proxy) and the interceptor. */
 static int daemon_dns_start(struct daemon *d)
 {
@@ -335,6 +344,8 @@ static int daemon_dns_start(struct daemon *d)
 		.prefix4 = dc->prefix4,
 		.prefix6 = dc->prefix6,
 		.filter = dc->filter,
+		.filter_fn = daemon_fake_filter,
+		.filter_arg = d,
 		.fake_min_age = dc->fake_min_age,
 	};
 	struct dns_forwarder fwd;
