@@ -183,6 +183,16 @@ struct config_group {
 	bool lazy;             /* "lazy": check only a group in use; default true */
 	bool disable_udp;      /* "disable-udp" */
 	enum config_lb_strategy strategy;
+	/* Members besides "proxies" (appended, in this order, no
+	 * duplicates): the config's own proxies (include-all,
+	 * include-all-proxies), the proxies of the providers in "use" (all
+	 * of them with include-all, include-all-providers); both through
+	 * "filter" and "exclude-filter" (config/name_filter.h). */
+	struct config_str *use;
+	size_t n_use;
+	bool include_all, include_all_proxies, include_all_providers;
+	const char *filter, *exclude_filter;
+	struct conf_pos filter_pos;
 };
 
 enum config_rp_type { CONFIG_RP_FILE, CONFIG_RP_INLINE, CONFIG_RP_HTTP };

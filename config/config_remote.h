@@ -22,7 +22,8 @@ int config_remote_key(struct loader *ld, const struct loader_kv *e, const char *
  * the default <cache dir>/<kind>/<name>-<hash of url>.yaml; rm->cached
  * set. kind: "rules", "proxies". */
 int config_remote_finish(struct loader *ld, struct config_remote *rm, const char *kind,
-			 const char *name, struct conf_pos pos, const char *what, const char **path);
+			 const char *name, struct conf_pos pos, const char *what,
+			 const char **path);
 
 /* The cache directory: $T2S_CACHE_DIR, else /var/cache/tun2socks for
  * root, else $XDG_CACHE_HOME/tun2socks or ~/.cache/tun2socks. */

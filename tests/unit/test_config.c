@@ -431,7 +431,9 @@ static void test_warnings(void)
 		"  - {name: s2, type: select, proxies: [a], default-selected: zz, use: [p1]}\n"
 		"rule-providers:\n"
 		"  x: {type: inline, behavior: classical, payload: ['DOMAIN,a.com', "
-		"\"IP-CIDR,1.0.0.0/8\"]}\n";
+		"\"IP-CIDR,1.0.0.0/8\"]}\n"
+		"proxy-providers:\n"
+		"  p1: {type: file, path: /nonexistent/p1.yaml}\n";
 	struct config_target t;
 
 	T_EQ_INT(load(y, &cfg, &err), 0);
@@ -459,7 +461,8 @@ static void test_warnings(void)
 	T_CHECK(find_warning(cfg, "proxy group \"r\" (relay): proxy chains are not implemented; "
 				  "traffic goes to \"b\" only") != NULL);
 	T_CHECK(find_warning(cfg, "default-selected \"zz\" is not a member; using \"a\"") != NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"s2\": proxy-providers are not supported") != NULL);
+	/* s2 uses an empty provider: its own member stays */
+	T_CHECK(find_warning(cfg, "proxy-providers: \"p1\":") != NULL);
 	if (cfg->n_proxies == 3) {
 		T_CHECK(!cfg->proxies[0].udp);
 		T_CHECK(!cfg->proxies[1].udp);
@@ -695,9 +698,14 @@ static void test_group_errors(void)
 		   "proxy group \"g\": type: expected select, url-test, fallback, load-balance or "
 		   "relay, got \"best\"");
 	expect_err("proxy-groups:\n  - {name: g, type: select}\n", 2, 12,
-		   "proxy group \"g\": no members (expected a \"proxies\" list)");
-	expect_err("proxy-groups:\n  - {name: g, type: select, use: [p]}\n", 2, 12,
-		   "no members (expected a \"proxies\" list; proxy-providers are not supported)");
+		   "proxy group \"g\": no members (expected a \"proxies\" list, \"use\" or "
+		   "\"include-all\")");
+	expect_err("proxy-groups:\n  - {name: g, type: select, use: [p]}\n", 2, 35,
+		   "proxy group \"g\": unknown proxy provider \"p\"");
+	expect_err("proxy-groups:\n  - {name: g, type: select, include-all: true, filter: '(x'}\n",
+		   2, 57,
+		   "proxy group \"g\": filter: regex \"(x\" at offset 2: missing closing "
+		   "parenthesis");
 	/* Cycles: at the member that closes one. */
 	expect_err("proxy-groups:\n  - {name: g, type: select, proxies: [g]}\n", 2, 39,
 		   "proxy group cycle: \"g\" -> \"g\"");

@@ -141,8 +141,8 @@ static int prov_validate(struct prov *v)
 		size_t n = cfg ? cfg->n_proxies : 0;
 
 		if (r < 0 && errs.n > 0)
-			snprintf(v->why, sizeof(v->why), "%d:%d: %s", errs.v[0].line,
-				 errs.v[0].col, errs.v[0].msg);
+			snprintf(v->why, sizeof(v->why), "%d:%d: %s", errs.v[0].line, errs.v[0].col,
+				 errs.v[0].msg);
 		else if (r < 0)
 			snprintf(v->why, sizeof(v->why), "%s", strerror(-r));
 		config_free(cfg);
@@ -175,7 +175,8 @@ static int same_as_cached(const struct prov *v)
 		return 0;
 	if (fstat(fd, &st) == 0 && (size_t)st.st_size == v->len &&
 	    (old = malloc(v->len ? v->len : 1)) != NULL) {
-		same = read(fd, old, v->len) == (ssize_t)v->len && memcmp(old, v->body, v->len) == 0;
+		same = read(fd, old, v->len) == (ssize_t)v->len &&
+		       memcmp(old, v->body, v->len) == 0;
 		free(old);
 	}
 	close(fd);
@@ -391,8 +392,7 @@ static struct prov *prov_find(struct providers *p, bool is_proxies, const char *
 {
 	struct list_node *n, *tmp;
 
-	list_for_each_safe(n, tmp, &p->list)
-	{
+	list_for_each_safe(n, tmp, &p->list) {
 		struct prov *v = list_entry(n, struct prov, link);
 
 		if (v->is_proxies == is_proxies && !strcmp(v->name, name) && !strcmp(v->url, url) &&
@@ -516,7 +516,8 @@ int providers_update(struct providers *p, const struct config *cfg, struct route
 			r = prov_add(p, &keep, true, pp->name, &pp->remote, pp->path, 0, 0);
 	}
 	/* What the config no longer names goes. */
-	list_for_each_safe(n, tmp, &p->list) prov_drop(list_entry(n, struct prov, link));
+	list_for_each_safe(n, tmp, &p->list)
+		prov_drop(list_entry(n, struct prov, link));
 	/* keep becomes the list */
 	if (!list_empty(&keep)) {
 		p->list.next = keep.next;
@@ -537,8 +538,7 @@ int providers_fetch_now(struct providers *p, void (*done)(void *arg, size_t fail
 	p->now_failed = 0;
 	p->now_done = done;
 	p->now_arg = arg;
-	list_for_each_safe(n, tmp, &p->list)
-	{
+	list_for_each_safe(n, tmp, &p->list) {
 		struct prov *v = list_entry(n, struct prov, link);
 
 		if (v->forced)
@@ -559,7 +559,8 @@ void providers_destroy(struct providers *p)
 
 	if (p == NULL)
 		return;
-	list_for_each_safe(n, tmp, &p->list) prov_drop(list_entry(n, struct prov, link));
+	list_for_each_safe(n, tmp, &p->list)
+		prov_drop(list_entry(n, struct prov, link));
 	router_gen_unref(p->gen);
 	free(p);
 }
