@@ -200,6 +200,8 @@ const char *config_proxy_type_name(const struct config_proxy *p)
 		return "http";
 	case CONFIG_PROXY_REDIRECT:
 		return "redirect";
+	case CONFIG_PROXY_DIRECT:
+		return "direct";
 	case CONFIG_PROXY_UNSUPPORTED:
 		break;
 	}

@@ -109,6 +109,7 @@ enum config_proxy_type {
 	CONFIG_PROXY_SOCKS5,
 	CONFIG_PROXY_HTTP,
 	CONFIG_PROXY_REDIRECT,    /* ours: DIRECT to a fixed host:port */
+	CONFIG_PROXY_DIRECT,      /* mihomo's type: direct: DIRECT under a name */
 	CONFIG_PROXY_UNSUPPORTED, /* a Clash type we cannot speak */
 };
 

@@ -10,20 +10,21 @@
 #include "config/config_remote.h"
 #include "config/name_filter.h"
 
-static const char *const pp_ours[] = { "type",   "path",           "filter",
+static const char *const pp_ours[] = { "type",           "path",     "filter",
 				       "exclude-filter", "override", CONFIG_REMOTE_KEYS };
 static const char *const pp_mihomo[] = { "health-check", "exclude-type", "header", "payload" };
 static const struct loader_keys pp_keys = LOADER_KEYS(pp_ours, pp_mihomo);
 
 static const char *const ov_ours[] = { "udp", "skip-cert-verify", "additional-prefix",
 				       "additional-suffix" };
-static const char *const ov_mihomo[] = { "up",           "down",           "dialer-proxy",
-					 "interface-name", "routing-mark", "ip-version",
-					 "tfo",          "mptcp",          "proxy-name" };
+static const char *const ov_mihomo[] = {
+	"up",         "down", "dialer-proxy", "interface-name", "routing-mark",
+	"ip-version", "tfo",  "mptcp",        "proxy-name"
+};
 static const struct loader_keys ov_keys = LOADER_KEYS(ov_ours, ov_mihomo);
 
 const struct config_proxy_provider *config_pprovider_find(const struct config *cfg,
-							   const char *name)
+							  const char *name)
 {
 	for (size_t i = 0; i < cfg->n_proxy_providers; i++)
 		if (!strcmp(cfg->proxy_providers[i].name, name))
@@ -91,7 +92,8 @@ static int fill(struct loader *ld, struct config_proxy_provider *pp, const char 
 	pp->first = cfg->n_proxies;
 	if (pp->filter && name_filter_compile(pp->filter, &inc, err, sizeof(err)) < 0)
 		return loader_fail_at(ld, pp->pos, "%s: filter: %s", what, err);
-	if (pp->exclude_filter && name_filter_compile(pp->exclude_filter, &exc, err, sizeof(err)) < 0) {
+	if (pp->exclude_filter &&
+	    name_filter_compile(pp->exclude_filter, &exc, err, sizeof(err)) < 0) {
 		name_filter_free(inc);
 		return loader_fail_at(ld, pp->pos, "%s: exclude-filter: %s", what, err);
 	}
@@ -169,8 +171,7 @@ out:
 	return r;
 }
 
-static int load_one(struct loader *ld, const struct loader_kv *pe,
-		    struct config_proxy_provider *pp)
+static int load_one(struct loader *ld, const struct loader_kv *pe, struct config_proxy_provider *pp)
 {
 	static const char *const types[] = { "file", "http", "inline" };
 	struct loader_kv *e = NULL;
@@ -185,8 +186,8 @@ static int load_one(struct loader *ld, const struct loader_kv *pe,
 	pp->pos = loader_node_pos(ld, pe->key);
 	snprintf(what, sizeof(what), "proxy-providers: %s", config_quote(q, pp->name));
 	if (pe->val->type != YAML_MAPPING_NODE)
-		return loader_fail_at(ld, loader_node_pos(ld, pe->val),
-				      "%s: expected a mapping", what);
+		return loader_fail_at(ld, loader_node_pos(ld, pe->val), "%s: expected a mapping",
+				      what);
 	r = loader_map_entries(ld, pe->val, what, &e, &count);
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		const char *k = e[i].name;

@@ -17,6 +17,6 @@ int config_pproviders_load(struct loader *ld, yaml_node_t *n);
 
 /* The provider called name, or NULL. */
 const struct config_proxy_provider *config_pprovider_find(const struct config *cfg,
-							   const char *name);
+							  const char *name);
 
 #endif

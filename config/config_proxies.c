@@ -451,6 +451,12 @@ static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn
 		p->type = CONFIG_PROXY_HTTP;
 	} else if (loader_eq_nocase(p->type_name, "redirect")) {
 		p->type = CONFIG_PROXY_REDIRECT;
+	} else if (loader_eq_nocase(p->type_name, "direct")) {
+		/* DIRECT under a name; its keys (udp, interface-name...) are
+		 * not read. */
+		p->type = CONFIG_PROXY_DIRECT;
+		p->udp = true;
+		return 1;
 	} else {
 		p->type = CONFIG_PROXY_UNSUPPORTED;
 		r = loader_warn_at(ld, loader_node_pos(ld, tn),

@@ -42,14 +42,15 @@ static void members(const struct config_group *g, char *out, size_t len)
 
 static void test_providers(void)
 {
-	static const char sub[] = "proxies:\n"
-				  "  - {name: hk1, type: socks5, server: 192.0.2.1, port: 1080}\n"
-				  "  - {name: hk2, type: http, server: 192.0.2.2, port: 3128}\n"
-				  "  - {name: us1, type: socks5, server: 192.0.2.3, port: 1080}\n"
-				  "  - {name: jp1, type: socks5, server: 192.0.2.4, port: 1080}\n"
-				  "  - {name: ss1, type: ss, server: 192.0.2.9, port: 8388, cipher: x, "
-				  "password: y}\n"
-				  "  - {name: vm1, type: vmess, server: 192.0.2.9, port: 443, uuid: x}\n";
+	static const char sub[] =
+		"proxies:\n"
+		"  - {name: hk1, type: socks5, server: 192.0.2.1, port: 1080}\n"
+		"  - {name: hk2, type: http, server: 192.0.2.2, port: 3128}\n"
+		"  - {name: us1, type: socks5, server: 192.0.2.3, port: 1080}\n"
+		"  - {name: jp1, type: socks5, server: 192.0.2.4, port: 1080}\n"
+		"  - {name: ss1, type: ss, server: 192.0.2.9, port: 8388, cipher: x, "
+		"password: y}\n"
+		"  - {name: vm1, type: vmess, server: 192.0.2.9, port: 443, uuid: x}\n";
 	char text[2048], m[300];
 	struct conf_err_list errs;
 	struct config *cfg = NULL;
@@ -123,8 +124,11 @@ static void test_providers(void)
 	if (g) {
 		ip_addr_t dst, src;
 		struct route rt;
-		struct route_query q = { .src = &src, .src_port = 40000, .dst = &dst,
-					 .dst_port = 443, .dst_is_fake = true };
+		struct route_query q = { .src = &src,
+					 .src_port = 40000,
+					 .dst = &dst,
+					 .dst_port = 443,
+					 .dst_is_fake = true };
 
 		ipaddr_aton("198.18.0.1", &src);
 		ipaddr_aton("198.18.0.9", &dst);

@@ -178,7 +178,9 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 		const struct router_up *u = &g->ups[t - ROUTER_T_PROXY0];
 
 		out->via = u->name;
-		if (u->redirect) {
+		if (u->direct) {
+			out->action = ROUTE_DIRECT;
+		} else if (u->redirect) {
 			out->action = ROUTE_DIRECT;
 			out->target = u->to;
 		} else {

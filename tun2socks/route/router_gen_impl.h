@@ -26,6 +26,7 @@ struct router_up {
 	bool usable; /* socks5/http/redirect */
 	bool no_udp; /* http, or socks5 with udp: false */
 	bool redirect;
+	bool direct;             /* type: direct */
 	struct upstream_cfg cfg; /* proxies */
 	struct socks5_addr to;   /* redirect target (port included) */
 	/* A health check through it (router_gen.h router_check_via). */
