@@ -107,10 +107,20 @@ static int cmd_check(const struct options *cfg)
 {
 	struct generation gen;
 	const struct config *conf;
-	int r = load_all(cfg, &gen);
+	int r;
 
-	/* Download, then load again: the check covers what was fetched. */
-	if (r == 0 && cfg->check_fetch) {
+	/* --fetch: load quietly (its notes are about to be out of date),
+	 * download, then check what was fetched. */
+	if (cfg->check_fetch) {
+		struct generation_req req = { .cli = cfg, .no_resolve = true };
+		struct generation_diag diag;
+
+		r = generation_load(&req, &gen, &diag);
+		if (r < 0) {
+			generation_report(&gen, &diag, r, print_line, NULL);
+			generation_free(&gen);
+			return 1;
+		}
 		r = check_fetch(&gen);
 		generation_free(&gen);
 		if (r < 0) {
@@ -118,6 +128,8 @@ static int cmd_check(const struct options *cfg)
 				cfg->config_path);
 			return 1;
 		}
+		r = load_all(cfg, &gen);
+	} else {
 		r = load_all(cfg, &gen);
 	}
 
