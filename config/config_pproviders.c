@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config/config_impl.h"
 #include "config/config_remote.h"
@@ -85,6 +86,7 @@ static int fill(struct loader *ld, struct config_proxy_provider *pp, const char 
 	struct name_filter *inc = NULL, *exc = NULL;
 	struct conf_err_list errs;
 	struct config_proxy *all;
+	struct stat st;
 	char err[300], types[120] = "";
 	size_t unsupported = 0, filtered = 0, k = 0;
 	int r;
@@ -99,6 +101,12 @@ static int fill(struct loader *ld, struct config_proxy_provider *pp, const char 
 	}
 	if (pp->http && !pp->remote.cached) {
 		r = 0; /* config_remote_finish() said so */
+		goto out;
+	}
+	/* A regular file only: never wait on a FIFO or a device. */
+	if (stat(pp->path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = loader_warn_at(ld, pp->pos, "%s: %s: %s; the provider is empty", what, pp->path,
+				   stat(pp->path, &st) < 0 ? strerror(errno) : "not a regular file");
 		goto out;
 	}
 	r = config_load_provider_file(pp->path, &sub, &errs);
