@@ -1,5 +1,5 @@
 # Third-party dependencies, exposed as t2s::cares, t2s::mbedtls (mbedtls +
-# mbedx509 + mbedcrypto), t2s::uv, t2s::yaml, t2s::curl and t2s::pcre2; for lwIP it sets
+# mbedx509 + mbedcrypto), t2s::uv, t2s::yaml, t2s::curl, t2s::pcre2 and t2s::psl; for lwIP it sets
 # T2S_LWIP_DIR (the lwIP 2.2.1 source tree) for lwip-port/CMakeLists.txt,
 # which builds t2s::lwip with the project's options.
 #
@@ -10,7 +10,7 @@
 #                 libcares >= 1.28 < 2), FetchContent (git).
 #   mbedTLS       T2S_MBEDTLS_SOURCE_DIR, the deps file, system (pkg-config
 #                 mbedtls >= 3.6 < 3.7), FetchContent (git).
-#   libuv, libyaml, libcurl, PCRE2  system (pkg-config, else find_library).
+#   libuv, libyaml, libcurl, PCRE2, libpsl  system (pkg-config, else find_library).
 # The deps file (T2S_DEPS_FILE) is written by scripts/deps.sh; on Debian it
 # points at pinned upstream tarballs unpacked from Debian source packages.
 # Sources are added with EXCLUDE_FROM_ALL: only what we link gets built.
@@ -253,6 +253,13 @@ t2s_system_lib(t2s_dep_pcre2 libpcre2-8 pcre2.h pcre2-8
                "Debian: libpcre2-dev, macOS: brew install pcre2")
 t2s_dep_summary("PCRE2" "${T2S_SYSTEM_LIB_VERSION} (system)")
 add_library(t2s::pcre2 ALIAS t2s_dep_pcre2)
+
+# libpsl: the public-suffix list, for load-balance groups' consistent
+# hashing on a name's registrable domain (tun2socks/route/group.c).
+add_library(t2s_dep_psl INTERFACE)
+t2s_system_lib(t2s_dep_psl libpsl libpsl.h psl "Debian: libpsl-dev, macOS: brew install libpsl")
+t2s_dep_summary("libpsl" "${T2S_SYSTEM_LIB_VERSION} (system)")
+add_library(t2s::psl ALIAS t2s_dep_psl)
 
 unset(_t2s_dir)
 unset(_t2s_how)

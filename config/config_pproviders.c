@@ -106,7 +106,8 @@ static int fill(struct loader *ld, struct config_proxy_provider *pp, const char 
 	/* A regular file only: never wait on a FIFO or a device. */
 	if (stat(pp->path, &st) < 0 || !S_ISREG(st.st_mode)) {
 		r = loader_warn_at(ld, pp->pos, "%s: %s: %s; the provider is empty", what, pp->path,
-				   stat(pp->path, &st) < 0 ? strerror(errno) : "not a regular file");
+				   stat(pp->path, &st) < 0 ? strerror(errno)
+							   : "not a regular file");
 		goto out;
 	}
 	r = config_load_provider_file(pp->path, &sub, &errs);

@@ -14,7 +14,8 @@
  * fastest alive member, kept until another is faster by more than
  * `tolerance`; fallback -> the first alive member; load-balance ->
  * consistent-hashing (a jump hash of the destination's registrable
- * domain, or its address, over the members, skipping dead ones) or
+ * domain by the public-suffix list, or its address, over the members,
+ * skipping dead ones) or
  * round-robin over the alive members. A member is alive until a check
  * fails; with none alive every type picks its first member.
  */
