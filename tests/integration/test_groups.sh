@@ -146,10 +146,6 @@ fi
 T2S_LOG_LEVEL=debug start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$CONF" --fwmark 1
 
 # providers: fetched at start through dante, applied by a reload
-blocked() {
-	cx curl -q --noproxy '*' -sS -m 5 -o /dev/null "http://$1/whoami" 2>/dev/null
-	(($? == 7 || $? == 56 || $? == 52))
-}
 rejected() { ! cx curl -q --noproxy '*' -sS -m 5 -o /dev/null "http://$1/whoami" 2>/dev/null; }
 if until_ok 15 rejected x.blocked.example.test &&
 	grep -q "rule-provider blocked: downloading http://$S_IP:$PROV_PORT/blocked.txt via dante" "$DAEMON_LOG" &&
