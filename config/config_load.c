@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config/config_pproviders.h"
+#include "config/config_remote.h"
 #include "config/config_proxies.h"
 #include "config/config_rules.h"
 #include "config/loader.h"
@@ -524,6 +525,8 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 		r = loader_recover(ld, config_proxies_load_groups(ld, sec.groups));
 	if (r == 0 && sec.providers)
 		r = loader_recover(ld, config_rules_load_providers(ld, sec.providers));
+	if (r == 0)
+		r = loader_recover(ld, config_remote_check_proxies(ld));
 	if (r == 0 && sec.rules)
 		r = loader_recover(ld, config_rules_load(ld, sec.rules));
 	return r;

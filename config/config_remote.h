@@ -25,6 +25,10 @@ int config_remote_finish(struct loader *ld, struct config_remote *rm, const char
 			 const char *name, struct conf_pos pos, const char *what,
 			 const char **path);
 
+/* After every section: each http provider's `proxy` names a proxy, a
+ * group, DIRECT or REJECT (an error at the value otherwise). */
+int config_remote_check_proxies(struct loader *ld);
+
 /* The cache directory: $T2S_CACHE_DIR, else /var/cache/tun2socks for
  * root, else $XDG_CACHE_HOME/tun2socks or ~/.cache/tun2socks. */
 void config_cache_dir(char *buf, size_t len);

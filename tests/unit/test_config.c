@@ -769,6 +769,9 @@ static void test_rule_provider_errors(void)
 {
 	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n", 2, 3,
 		   "rule-providers: \"x\": type http needs \"url\"");
+	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'http://e/x', proxy: "
+		   "nope}\n",
+		   2, 63, "rule-providers: \"x\": proxy: unknown proxy or proxy group \"nope\"");
 	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'ftp://e/x'}\n", 2,
 		   43, "url: expected an http:// or https:// URL");
 	expect_err(
