@@ -511,6 +511,8 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 		if (r == 0)
 			r = build_udp(g, specs, n, &ro, &b, err);
 	}
+	/* The engines hold what they need of the .dat files. */
+	geo_release_lists(g->geo);
 out:
 	for (size_t i = 0; i < parsed; i++)
 		rule_spec_free(&specs[i]);
