@@ -268,10 +268,8 @@ static int set_warnings(struct router_gen *g, const struct config_rule_provider 
 		r = gen_warn(g, &rp->pos, "rule-set '%s': %zu more notes not shown", rp->name,
 			     n - RULESET_WARN_MAX);
 	if (r == 0 && skipped > 0)
-		r = gen_warn(
-			g, &rp->pos,
-			"rule-set '%s': %zu bad %s skipped, %zu loaded (mihomo skips them too)",
-			rp->name, skipped, skipped == 1 ? "entry" : "entries", ruleset_count(rs));
+		r = gen_warn(g, &rp->pos, "rule-set '%s': %zu bad %s skipped, %zu loaded", rp->name,
+			     skipped, skipped == 1 ? "entry" : "entries", ruleset_count(rs));
 	return r;
 }
 
