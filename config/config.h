@@ -72,7 +72,8 @@ struct config_tun {
 	/* System-wide mode (mihomo's RawTun keys; each has_ says it was written). */
 	bool has_auto_route, auto_route;
 	bool has_strict_route, strict_route;
-	bool has_dns_hijack; /* dns-hijack: a list; empty turns the hijack off */
+	bool has_auto_detect, auto_detect; /* auto-detect-interface */
+	bool has_dns_hijack;               /* dns-hijack: a list; empty turns the hijack off */
 	struct config_str *dns_hijack;
 	size_t n_dns_hijack;
 	unsigned table_index, rule_index;  /* iproute2-*-index; 0: not set */
@@ -204,7 +205,8 @@ struct config {
 	const char *interface_name; /* NULL: not set */
 	bool has_routing_mark;
 	uint32_t routing_mark;
-	bool ipv6; /* default true, as in mihomo */
+	unsigned max_memory_mb; /* max-memory (ours), MiB; 0: not set */
+	bool ipv6;              /* default true, as in mihomo */
 	/* Where the geodata files are looked for (mihomo's home directory):
 	 * the config's directory, "" or ending in '/'. */
 	const char *dir;

@@ -39,6 +39,7 @@ static const char *const tun_ours[] = {
 	"inet4-address",
 	"inet6-address",
 	"auto-route",
+	"auto-detect-interface",
 	"strict-route",
 	"dns-hijack",
 	"iproute2-table-index",
@@ -244,6 +245,10 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_
 	if (!strcmp(k, "auto-route")) {
 		t->has_auto_route = true;
 		return loader_get_bool(ld, e->val, "tun.auto-route", &t->auto_route);
+	}
+	if (!strcmp(k, "auto-detect-interface")) {
+		t->has_auto_detect = true;
+		return loader_get_bool(ld, e->val, "tun.auto-detect-interface", &t->auto_detect);
 	}
 	if (!strcmp(k, "strict-route")) {
 		t->has_strict_route = true;
@@ -465,6 +470,10 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 			r = loader_get_uint(ld, val, k, 0, 0xffffffffULL, &v);
 			cfg->routing_mark = (uint32_t)v;
 		}
+	} else if (!strcmp(k, "max-memory")) {
+		/* ours: the memory budget in MiB (docs/design.md §12) */
+		r = loader_get_uint(ld, val, k, 8, 1048576, &v);
+		cfg->max_memory_mb = (unsigned)v;
 	} else if (!strcmp(k, "ipv6")) {
 		r = loader_get_bool(ld, val, k, &cfg->ipv6);
 	} else if (!strcmp(k, "geodata-mode")) {

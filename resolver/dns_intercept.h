@@ -162,5 +162,9 @@ struct dns_intercept_stats {
 const struct dns_intercept_stats *dns_intercept_stats(const struct dns_intercept *di);
 /* Forwarded queries waiting for the upstream now. */
 unsigned dns_intercept_pending(const struct dns_intercept *di);
+/* The memory budget (docs/design.md §12): at most max queries wait for
+ * the upstream from now on, the excess answered SERVFAIL (0: only the
+ * configured caps). di may be NULL. */
+void dns_intercept_set_shed(struct dns_intercept *di, unsigned max);
 
 #endif

@@ -1194,7 +1194,23 @@ static void test_tun_auto_route(void)
 	T_EQ_INT(cfg->tun.n_exclude_uid, 1);
 	T_EQ_INT(cfg->tun.exclude_uid[0], 0);
 	T_EQ_INT(cfg->n_warnings, 0);
+	T_CHECK(!cfg->tun.has_auto_detect);
 	config_free(cfg);
+	cfg = NULL;
+	T_EQ_INT(load("max-memory: 64\n", &cfg, &err), 0);
+	if (cfg) {
+		T_EQ_INT(cfg->max_memory_mb, 64);
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+		cfg = NULL;
+	}
+	expect_err("max-memory: 2\n", 1, 13, "max-memory");
+	T_EQ_INT(load("tun:\n  auto-detect-interface: true\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(cfg->tun.has_auto_detect && cfg->tun.auto_detect);
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+	}
 
 	expect_err("tun:\n  auto-route: maybe\n", 2, 15, "tun.auto-route: expected true or false");
 	expect_err("tun:\n  iproute2-rule-index: 32756\n", 2, 24, "tun.iproute2-rule-index");

@@ -1,5 +1,5 @@
 /* geo: the geodata behind GEOIP, SRC-GEOIP, IP-ASN and GEOSITE rules, for
- * one router generation (docs/design.md §15).
+ * one router generation (docs/design.md §16).
  *
  * Files, found in dir (the config's directory, mihomo's home directory)
  * under mihomo's names, the case of the name ignored:

@@ -13,7 +13,7 @@
  *    ending in ".x"; DOMAIN-KEYWORD a substring; DOMAIN-REGEX a PCRE2
  *    search (config/rule_regex.h); DOMAIN-WILDCARD a glob over the name;
  *    GEOSITE a list of GeoSite.dat (route/geo.h) as a domain set.
- *  - PASS targets and SUB-RULE lines: docs/design.md §15.
+ *  - PASS targets and SUB-RULE lines: docs/design.md §16.
  *  - IP rules (IP-CIDR*, ipcidr sets, IP entries of classical sets) test
  *    the destination address. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d)
  *    are tested as IPv4, in queries only. A flow with neither address nor
