@@ -1284,6 +1284,45 @@ static void test_tun_auto_route(void)
 		   "tun: unknown key \"strict-rout\" (did you mean \"strict-route\"?)");
 }
 
+/* dns.fake-ip-filter as mihomo reads it: IDN patterns to punycode, a
+ * pattern no DNS name can match dropped with a warning, rule-set: and
+ * geosite: entries kept for the router; sub-rules loaded by name. */
+static void test_fake_filter_and_sub_rules(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	const char *y = "dns:\n"
+			"  fake-ip-filter:\n"
+			"    - '+.b\xc3\xbc"
+			"cher.de'\n"
+			"    - '+.?.example'\n"
+			"    - 'rule-set:lan,cn'\n"
+			"    - 'geosite:private'\n"
+			"    - '*.lan'\n"
+			"sub-rules:\n"
+			"  web: ['DST-PORT,443,DIRECT', 'MATCH,REJECT']\n"
+			"rules:\n"
+			"  - SUB-RULE,(NETWORK,TCP),web\n";
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	T_EQ_INT(cfg->dns.n_fake_ip_filter, 4);
+	T_EQ_STR(cfg->dns.fake_ip_filter[0].text, "+.xn--bcher-kva.de");
+	T_EQ_STR(cfg->dns.fake_ip_filter[1].text, "rule-set:lan,cn");
+	T_EQ_STR(cfg->dns.fake_ip_filter[2].text, "geosite:private");
+	T_EQ_STR(cfg->dns.fake_ip_filter[3].text, "*.lan");
+	T_CHECK(find_warning(cfg, "\"+.?.example\" can match no name") != NULL);
+	T_EQ_INT(cfg->n_sub_rules, 1);
+	T_EQ_STR(cfg->sub_rules[0].name, "web");
+	T_EQ_INT(cfg->sub_rules[0].n_rules, 2);
+	config_free(cfg);
+
+	expect_err("sub-rules: {web: ['DST-PORT,443,nope']}\n", 1, 33,
+		   "unknown proxy or proxy group \"nope\"");
+	expect_err("rules: ['SUB-RULE,(NETWORK,TCP),web']\n", 1, 33, "unknown sub-rules \"web\"");
+}
+
 int main(void)
 {
 	T_RUN(test_example);
@@ -1308,5 +1347,6 @@ int main(void)
 	T_RUN(test_documents);
 	T_RUN(test_load_file);
 	T_RUN(test_tun_auto_route);
+	T_RUN(test_fake_filter_and_sub_rules);
 	return test_summary();
 }

@@ -321,10 +321,8 @@ static int set_warnings(struct router_gen *g, const struct config_rule_provider 
 		r = gen_warn(g, &rp->pos, "rule-set '%s': %zu more notes not shown", rp->name,
 			     n - RULESET_WARN_MAX);
 	if (r == 0 && skipped > 0)
-		r = gen_warn(
-			g, &rp->pos,
-			"rule-set '%s': %zu bad %s skipped, %zu loaded (mihomo skips them too)",
-			rp->name, skipped, skipped == 1 ? "entry" : "entries", ruleset_count(rs));
+		r = gen_warn(g, &rp->pos, "rule-set '%s': %zu bad %s skipped, %zu loaded", rp->name,
+			     skipped, skipped == 1 ? "entry" : "entries", ruleset_count(rs));
 	return r;
 }
 
@@ -606,6 +604,8 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 		if (r == 0)
 			r = build_udp(g, specs, n, &ro, &b, err);
 	}
+	/* The engines hold what they need of the .dat files. */
+	geo_release_lists(g->geo);
 out:
 	for (size_t i = 0; i < parsed; i++)
 		rule_spec_free(&specs[i]);
