@@ -94,3 +94,33 @@ int config_remote_finish(struct loader *ld, struct config_remote *rm, const char
 				      what, *path);
 	return 0;
 }
+
+static int check_one(struct loader *ld, const struct config_remote *rm, const char *kind,
+		     const char *name)
+{
+	char q[80], q2[80];
+
+	if (rm->proxy == NULL || !strcmp(rm->proxy, "DIRECT") || !strcmp(rm->proxy, "REJECT") ||
+	    config_find_name(ld->cfg->priv_, rm->proxy) || ld->names_partial)
+		return 0;
+	return loader_fail_at(ld, rm->proxy_pos, "%s: %s: proxy: unknown proxy or proxy group %s",
+			      kind, config_quote(q, name), config_quote(q2, rm->proxy));
+}
+
+int config_remote_check_proxies(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < cfg->n_rule_providers; i++)
+		if (cfg->rule_providers[i].type == CONFIG_RP_HTTP)
+			r = loader_recover(ld, check_one(ld, &cfg->rule_providers[i].remote,
+							 "rule-providers",
+							 cfg->rule_providers[i].name));
+	for (size_t i = 0; r == 0 && i < cfg->n_proxy_providers; i++)
+		if (cfg->proxy_providers[i].http)
+			r = loader_recover(ld, check_one(ld, &cfg->proxy_providers[i].remote,
+							 "proxy-providers",
+							 cfg->proxy_providers[i].name));
+	return r;
+}

@@ -1,5 +1,5 @@
 /* config_remote: the keys of a provider that downloads (type: http) and
- * where its copy lives (docs/design.md §17). Shared by rule-providers and
+ * where its copy lives (docs/design.md §19). Shared by rule-providers and
  * proxy-providers. Pure apart from one stat() of the cached copy.
  */
 #ifndef T2S_CONFIG_REMOTE_H
@@ -24,6 +24,10 @@ int config_remote_key(struct loader *ld, const struct loader_kv *e, const char *
 int config_remote_finish(struct loader *ld, struct config_remote *rm, const char *kind,
 			 const char *name, struct conf_pos pos, const char *what,
 			 const char **path);
+
+/* After every section: each http provider's `proxy` names a proxy, a
+ * group, DIRECT or REJECT (an error at the value otherwise). */
+int config_remote_check_proxies(struct loader *ld);
 
 /* The cache directory: $T2S_CACHE_DIR, else /var/cache/tun2socks for
  * root, else $XDG_CACHE_HOME/tun2socks or ~/.cache/tun2socks. */

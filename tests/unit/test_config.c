@@ -417,7 +417,7 @@ static void test_warnings(void)
 	const char *y =
 		"port: 7890\n"
 		"sniffer: {enable: true, sniff: {TLS: {ports: [443]}}}\n"
-		"geodata-mode: [1, 2]\n"
+		"geo-auto-update: [1, 2]\n"
 		"profile:\n"
 		"  store-selected: true\n"
 		"mode: global\n"
@@ -432,7 +432,9 @@ static void test_warnings(void)
 		"  - {name: s2, type: select, proxies: [a], default-selected: zz, use: [p1]}\n"
 		"rule-providers:\n"
 		"  x: {type: inline, behavior: classical, payload: ['DOMAIN,a.com', "
-		"\"IP-CIDR,1.0.0.0/8\"]}\n";
+		"\"IP-CIDR,1.0.0.0/8\"]}\n"
+		"proxy-providers:\n"
+		"  p1: {type: file, path: /nonexistent/p1.yaml}\n";
 	struct config_target t;
 
 	T_EQ_INT(load(y, &cfg, &err), 0);
@@ -444,7 +446,7 @@ static void test_warnings(void)
 	T_CHECK(w && w->pos.line == 1 && w->pos.col == 1);
 	w = find_warning(cfg, "\"sniffer\"");
 	T_CHECK(w && w->pos.line == 2 && w->pos.col == 1);
-	T_CHECK(find_warning(cfg, "\"geodata-mode\"") != NULL);
+	T_CHECK(find_warning(cfg, "\"geo-auto-update\"") != NULL);
 	T_CHECK(find_warning(cfg, "\"profile\"") == NULL); /* store-selected is ours */
 	T_CHECK(cfg->store_selected);
 	T_CHECK(find_warning(cfg, "\"mode\"") == NULL); /* global is a mode we have */
@@ -461,7 +463,8 @@ static void test_warnings(void)
 	T_CHECK(find_warning(cfg, "proxy group \"r\" (relay): proxy chains are not implemented; "
 				  "traffic goes to \"b\" only") != NULL);
 	T_CHECK(find_warning(cfg, "default-selected \"zz\" is not a member; using \"a\"") != NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"s2\": proxy-providers are not supported") != NULL);
+	/* s2 uses an empty provider: its own member stays */
+	T_CHECK(find_warning(cfg, "proxy-providers: \"p1\":") != NULL);
 	if (cfg->n_proxies == 3) {
 		T_CHECK(!cfg->proxies[0].udp);
 		T_CHECK(!cfg->proxies[1].udp);
@@ -697,9 +700,14 @@ static void test_group_errors(void)
 		   "proxy group \"g\": type: expected select, url-test, fallback, load-balance or "
 		   "relay, got \"best\"");
 	expect_err("proxy-groups:\n  - {name: g, type: select}\n", 2, 12,
-		   "proxy group \"g\": no members (expected a \"proxies\" list)");
-	expect_err("proxy-groups:\n  - {name: g, type: select, use: [p]}\n", 2, 12,
-		   "no members (expected a \"proxies\" list; proxy-providers are not supported)");
+		   "proxy group \"g\": no members (expected a \"proxies\" list, \"use\" or "
+		   "\"include-all\")");
+	expect_err("proxy-groups:\n  - {name: g, type: select, use: [p]}\n", 2, 35,
+		   "proxy group \"g\": unknown proxy provider \"p\"");
+	expect_err("proxy-groups:\n  - {name: g, type: select, include-all: true, filter: '(x'}\n",
+		   2, 57,
+		   "proxy group \"g\": filter: regex \"(x\" at offset 2: missing closing "
+		   "parenthesis");
 	/* Cycles: at the member that closes one. */
 	expect_err("proxy-groups:\n  - {name: g, type: select, proxies: [g]}\n", 2, 39,
 		   "proxy group cycle: \"g\" -> \"g\"");
@@ -763,11 +771,16 @@ static void test_rule_provider_errors(void)
 {
 	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n", 2, 3,
 		   "rule-providers: \"x\": type http needs \"url\"");
+	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'http://e/x', proxy: "
+		   "nope}\n",
+		   2, 63, "rule-providers: \"x\": proxy: unknown proxy or proxy group \"nope\"");
 	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'ftp://e/x'}\n", 2,
 		   43, "url: expected an http:// or https:// URL");
-	expect_err(
-		"rule-providers:\n  x: {type: file, behavior: domain, format: mrs, path: x.mrs}\n",
-		2, 45, "format mrs (binary) is not supported");
+	expect_err("rule-providers:\n  x: {type: file, behavior: classical, format: mrs, path: "
+		   "x.mrs}\n",
+		   2, 48,
+		   "rule-providers: \"x\": format mrs holds domain or ipcidr sets from a file, not "
+		   "classical ones");
 	expect_err("rule-providers:\n  x: {type: file, behavior: domain}\n", 2, 3,
 		   "rule-providers: \"x\": type file needs \"path\"");
 	expect_err("rule-providers:\n  x: {type: file, path: a}\n", 2, 3,
@@ -1243,7 +1256,23 @@ static void test_tun_auto_route(void)
 	T_EQ_INT(cfg->tun.n_exclude_uid, 1);
 	T_EQ_INT(cfg->tun.exclude_uid[0], 0);
 	T_EQ_INT(cfg->n_warnings, 0);
+	T_CHECK(!cfg->tun.has_auto_detect);
 	config_free(cfg);
+	cfg = NULL;
+	T_EQ_INT(load("max-memory: 64\n", &cfg, &err), 0);
+	if (cfg) {
+		T_EQ_INT(cfg->max_memory_mb, 64);
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+		cfg = NULL;
+	}
+	expect_err("max-memory: 2\n", 1, 13, "max-memory");
+	T_EQ_INT(load("tun:\n  auto-detect-interface: true\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(cfg->tun.has_auto_detect && cfg->tun.auto_detect);
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+	}
 
 	expect_err("tun:\n  auto-route: maybe\n", 2, 15, "tun.auto-route: expected true or false");
 	expect_err("tun:\n  iproute2-rule-index: 32756\n", 2, 24, "tun.iproute2-rule-index");
@@ -1255,6 +1284,45 @@ static void test_tun_auto_route(void)
 	expect_err("tun:\n  include-uid: [x]\n", 2, 17, "tun.include-uid");
 	expect_err("tun:\n  strict-rout: true\n", 2, 3,
 		   "tun: unknown key \"strict-rout\" (did you mean \"strict-route\"?)");
+}
+
+/* dns.fake-ip-filter as mihomo reads it: IDN patterns to punycode, a
+ * pattern no DNS name can match dropped with a warning, rule-set: and
+ * geosite: entries kept for the router; sub-rules loaded by name. */
+static void test_fake_filter_and_sub_rules(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	const char *y = "dns:\n"
+			"  fake-ip-filter:\n"
+			"    - '+.b\xc3\xbc"
+			"cher.de'\n"
+			"    - '+.?.example'\n"
+			"    - 'rule-set:lan,cn'\n"
+			"    - 'geosite:private'\n"
+			"    - '*.lan'\n"
+			"sub-rules:\n"
+			"  web: ['DST-PORT,443,DIRECT', 'MATCH,REJECT']\n"
+			"rules:\n"
+			"  - SUB-RULE,(NETWORK,TCP),web\n";
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	T_EQ_INT(cfg->dns.n_fake_ip_filter, 4);
+	T_EQ_STR(cfg->dns.fake_ip_filter[0].text, "+.xn--bcher-kva.de");
+	T_EQ_STR(cfg->dns.fake_ip_filter[1].text, "rule-set:lan,cn");
+	T_EQ_STR(cfg->dns.fake_ip_filter[2].text, "geosite:private");
+	T_EQ_STR(cfg->dns.fake_ip_filter[3].text, "*.lan");
+	T_CHECK(find_warning(cfg, "\"+.?.example\" can match no name") != NULL);
+	T_EQ_INT(cfg->n_sub_rules, 1);
+	T_EQ_STR(cfg->sub_rules[0].name, "web");
+	T_EQ_INT(cfg->sub_rules[0].n_rules, 2);
+	config_free(cfg);
+
+	expect_err("sub-rules: {web: ['DST-PORT,443,nope']}\n", 1, 33,
+		   "unknown proxy or proxy group \"nope\"");
+	expect_err("rules: ['SUB-RULE,(NETWORK,TCP),web']\n", 1, 33, "unknown sub-rules \"web\"");
 }
 
 int main(void)
@@ -1281,5 +1349,6 @@ int main(void)
 	T_RUN(test_documents);
 	T_RUN(test_load_file);
 	T_RUN(test_tun_auto_route);
+	T_RUN(test_fake_filter_and_sub_rules);
 	return test_summary();
 }

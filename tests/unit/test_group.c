@@ -15,11 +15,12 @@
 
 static const char conf_text[] =
 	"proxies:\n"
-	"  - { name: a, type: socks5, server: 192.0.2.1, port: 1080 }\n"
-	"  - { name: b, type: socks5, server: 192.0.2.2, port: 1080 }\n"
-	"  - { name: c, type: socks5, server: 192.0.2.3, port: 1080 }\n"
+	"  - { name: a, type: socks5, server: 192.0.2.1, port: 1080, udp: true }\n"
+	"  - { name: b, type: socks5, server: 192.0.2.2, port: 1080, udp: true }\n"
+	"  - { name: c, type: socks5, server: 192.0.2.3, port: 1080, udp: true }\n"
 	"  - { name: h, type: http, server: 192.0.2.4, port: 3128 }\n"
 	"  - { name: ss1, type: ss, server: 192.0.2.9, port: 8388, cipher: x, password: y }\n"
+	"  - { name: dir, type: direct, udp: true }\n"
 	"proxy-groups:\n"
 	"  - { name: Sel, type: select, proxies: [a, b, DIRECT] }\n"
 	"  - { name: Auto, type: url-test, proxies: [a, b, c], tolerance: 50 }\n"
@@ -31,6 +32,7 @@ static const char conf_text[] =
 	"  - { name: Outer, type: select, proxies: [Auto, c] }\n"
 	"  - { name: HttpFirst, type: select, proxies: [h, a] }\n"
 	"  - { name: NoUdp, type: select, proxies: [a], disable-udp: true }\n"
+	"  - { name: Dir, type: select, proxies: [dir, a] }\n"
 	"rules:\n"
 	"  - DOMAIN-SUFFIX,sel.test,Sel\n"
 	"  - DOMAIN-SUFFIX,auto.test,Auto\n"
@@ -43,6 +45,8 @@ static const char conf_text[] =
 	"  - DOMAIN-SUFFIX,outer.test,Outer\n"
 	"  - DOMAIN-SUFFIX,httpfirst.test,HttpFirst\n"
 	"  - DOMAIN-SUFFIX,noudp.test,NoUdp\n"
+	"  - DOMAIN-SUFFIX,dir.test,dir\n"
+	"  - DOMAIN-SUFFIX,dirgroup.test,Dir\n"
 	"  - MATCH,c\n";
 
 static struct router_gen *build(struct config **cfg_out)
@@ -285,6 +289,26 @@ static void test_members_and_udp(void)
 	T_EQ_STR(via(g, "x.noudp.test", true, NULL), "c");
 	T_EQ_STR(via(g, "x.noudp.test", false, NULL), "a");
 	T_EQ_STR(via(g, "x.sel.test", true, NULL), "a");
+	/* type: direct, as a rule's target and a group's member */
+	T_EQ_STR(via(g, "x.dir.test", false, NULL), "dir");
+	T_EQ_STR(via(g, "x.dirgroup.test", true, NULL), "dir");
+	{
+		ip_addr_t dst, src;
+		struct route rt;
+		struct route_query q = { .src = &src,
+					 .src_port = 1,
+					 .dst = &dst,
+					 .dst_port = 80,
+					 .domain = "x.dir.test",
+					 .dst_is_fake = true };
+
+		ipaddr_aton("198.18.0.1", &src);
+		ipaddr_aton("198.18.0.9", &dst);
+		T_EQ_INT(router_explain(g, &q, NULL, NULL, NULL, &rt), 0);
+		T_EQ_INT(rt.action, ROUTE_DIRECT);
+		T_EQ_STR(rt.target.u.domain, "x.dir.test");
+		router_gen_unref(rt.hold);
+	}
 out:
 	router_gen_unref(g);
 	config_free(cfg);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 /* A loopback TCP port nobody listens on (at the time of the call). */
-static int ts_free_port(void)
+__attribute__((unused)) static int ts_free_port(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -86,7 +86,7 @@ static pid_t ts_start_http(int *port)
 
 /* microsocks on 127.0.0.1:port (its output to log_fd, or /dev/null when
  * < 0). The pid, or -1. */
-static pid_t ts_start_socks(int port, int log_fd)
+__attribute__((unused)) static pid_t ts_start_socks(int port, int log_fd)
 {
 	char port_s[16], *ms[] = { "microsocks", "-i", "127.0.0.1", "-p", port_s, NULL };
 	int fd = log_fd >= 0 ? log_fd : open("/dev/null", O_WRONLY);

@@ -71,7 +71,7 @@ static void check_fetched(void *arg, size_t failed)
 }
 
 /* check --fetch: downloads every http provider of gen into its cache,
- * validated as the daemon does (docs/design.md §17). 0, or -EIO when one
+ * validated as the daemon does (docs/design.md §19). 0, or -EIO when one
  * failed (each said why). */
 static int check_fetch(struct generation *gen)
 {
@@ -108,10 +108,20 @@ static int cmd_check(const struct options *cfg)
 {
 	struct generation gen;
 	const struct config *conf;
-	int r = load_all(cfg, &gen);
+	int r;
 
-	/* Download, then load again: the check covers what was fetched. */
-	if (r == 0 && cfg->check_fetch) {
+	/* --fetch: load quietly (its notes are about to be out of date),
+	 * download, then check what was fetched. */
+	if (cfg->check_fetch) {
+		struct generation_req req = { .cli = cfg, .no_resolve = true };
+		struct generation_diag diag;
+
+		r = generation_load(&req, &gen, &diag);
+		if (r < 0) {
+			generation_report(&gen, &diag, r, print_line, NULL);
+			generation_free(&gen);
+			return 1;
+		}
 		r = check_fetch(&gen);
 		generation_free(&gen);
 		if (r < 0) {
@@ -119,6 +129,8 @@ static int cmd_check(const struct options *cfg)
 				cfg->config_path);
 			return 1;
 		}
+		r = load_all(cfg, &gen);
+	} else {
 		r = load_all(cfg, &gen);
 	}
 
@@ -190,7 +202,7 @@ static void match_checked(void *arg)
 }
 
 /* One round of health checks of g's groups, as the daemon runs them at
- * start, so that match picks what the daemon would (docs/design.md §16). */
+ * start, so that match picks what the daemon would (docs/design.md §18). */
 static void match_check_groups(struct router_gen *g)
 {
 	struct group_table *t = router_gen_groups(g);
@@ -342,6 +354,8 @@ int main(int argc, char **argv)
 		r = cmd_match(cfg);
 	} else if (r == CLI_CLEANUP) {
 		r = machine_cleanup(cfg);
+	} else if (r == CLI_STATUS) {
+		r = machine_status(cfg);
 	} else if (r == CLI_RUN_CMD) {
 		r = run_main(cfg);
 	} else {

@@ -20,3 +20,8 @@ size_t heap_in_use(void)
 	malloc_zone_statistics(NULL, &st);
 	return st.size_in_use;
 }
+
+size_t heap_rss(void)
+{
+	return 0;
+}

@@ -1,7 +1,9 @@
-/* group: see group.h and docs/design.md §16. */
+/* group: see group.h and docs/design.md §18. */
 #include "tun2socks/route/group.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <libpsl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,40 +240,28 @@ static int first_ok(struct group_table *t, const struct group *g, const struct g
 	return -ENOENT;
 }
 
-/* The part of a name that identifies its owner: the last two labels, or
- * three when the second-level label is a short registry label (co.uk,
- * com.cn). An approximation of mihomo's public-suffix eTLD+1 that keeps a
- * site's names on one member. */
-static void lb_key(const struct group_pick *p, const void **key, size_t *len)
+/* The part of a name that identifies its owner: its registrable domain
+ * by the public-suffix list (libpsl's built-in copy), as mihomo keys on
+ * eTLD+1, so a site's names stay on one member; the address when there is
+ * no name. buf holds the lower-cased name. */
+static void lb_key(const struct group_pick *p, char *buf, size_t cap, const void **key, size_t *len)
 {
-	const char *d = p->domain, *end, *dot1 = NULL, *dot2 = NULL, *dot3 = NULL;
+	const char *reg;
+	size_t n = 0;
 
-	if (d == NULL || d[0] == '\0') {
+	if (p->domain == NULL || p->domain[0] == '\0') {
 		*key = p->addr;
 		*len = p->addr ? p->addr_len : 0;
 		return;
 	}
-	end = d + strlen(d);
-	if (end > d && end[-1] == '.')
-		end--;
-	for (const char *c = end; c-- > d;) {
-		if (*c != '.')
-			continue;
-		if (!dot1)
-			dot1 = c;
-		else if (!dot2)
-			dot2 = c;
-		else {
-			dot3 = c;
-			break;
-		}
-	}
-	*key = d;
-	if (dot2 && (size_t)(dot1 - dot2 - 1) <= 3 && (size_t)(end - dot1 - 1) == 2)
-		*key = dot3 ? dot3 + 1 : d;
-	else if (dot2)
-		*key = dot2 + 1;
-	*len = (size_t)(end - (const char *)*key);
+	for (const char *c = p->domain; *c && n < cap - 1; c++)
+		buf[n++] = (char)tolower((unsigned char)*c);
+	if (n > 0 && buf[n - 1] == '.')
+		n--;
+	buf[n] = '\0';
+	reg = psl_registrable_domain(psl_builtin(), buf);
+	*key = reg ? reg : buf;
+	*len = strlen(*key);
 }
 
 /* Lamping and Veach's jump consistent hash: key -> [0, buckets). */
@@ -300,11 +290,12 @@ static int lb_choose(struct group_table *t, struct group *g, const struct group_
 			}
 		}
 	} else {
+		char name[256];
 		const void *key;
 		size_t len;
 		uint64_t h;
 
-		lb_key(p, &key, &len);
+		lb_key(p, name, sizeof(name), &key, &len);
 		h = hash_fnv1a(key, len, HASH_FNV1A_BASIS);
 		h = h << 32 | hash_fnv1a(key, len, HASH_FNV1A_BASIS ^ 0x5bd1e995u);
 		for (int i = 0; i < GROUP_LB_RETRIES; i++, h++) {

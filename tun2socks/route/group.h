@@ -1,4 +1,4 @@
-/* group: proxy groups at run time (docs/design.md §16).
+/* group: proxy groups at run time (docs/design.md §18).
  *
  * A struct group_table belongs to one router generation and holds each
  * config group's members as target ids (the router's leaf ids below
@@ -14,7 +14,8 @@
  * fastest alive member, kept until another is faster by more than
  * `tolerance`; fallback -> the first alive member; load-balance ->
  * consistent-hashing (a jump hash of the destination's registrable
- * domain, or its address, over the members, skipping dead ones) or
+ * domain by the public-suffix list, or its address, over the members,
+ * skipping dead ones) or
  * round-robin over the alive members. A member is alive until a check
  * fails; with none alive every type picks its first member.
  */

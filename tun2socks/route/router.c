@@ -115,7 +115,7 @@ static void router_proc(void *arg, const struct rule_query *q, struct rule_proc 
 	}
 }
 
-/* The leaf group target t stands for now (docs/design.md §16); -ENOENT
+/* The leaf group target t stands for now (docs/design.md §18); -ENOENT
  * for a group with no member we can use (mihomo's COMPATIBLE: DIRECT),
  * -EPERM for UDP through a disable-udp group. */
 static int router_pick(struct router_req *req, int t)
@@ -179,7 +179,9 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 		const struct router_up *u = &g->ups[t - ROUTER_T_PROXY0];
 
 		out->via = u->name;
-		if (u->redirect) {
+		if (u->direct) {
+			out->action = ROUTE_DIRECT;
+		} else if (u->redirect) {
 			out->action = ROUTE_DIRECT;
 			out->target = u->to;
 		} else {
