@@ -6,7 +6,7 @@
 #
 #   api_refuses_public      --controller 0.0.0.0:PORT without a secret: no start
 #   api_auth                401 without or with a wrong secret (HTTP and
-#                           WebSocket), 200 with it
+#                           WebSocket), 200 with it; the unix socket asks none
 #   api_cors                preflight answered for an allowed origin, not for others
 #   api_version             /version, / and 404 for an unknown path
 #   api_configs             GET; PATCH mode and log-level take effect
@@ -55,6 +55,7 @@ export T2S_CACHE_DIR=$RUN_DIR/cache
 write_conf() { # extra rule line
 	cat >"$1" <<EOC
 external-controller: $API
+external-controller-unix: $RUN_DIR/api.sock
 secret: $SECRET
 profile: { store-selected: true }
 external-controller-cors:
@@ -107,12 +108,14 @@ ws() { cx "$WSPY" "$T2S_ITEST/api_tool.py" ws "$@"; }
 c1=$(code "http://$API/version")
 c2=$(code -H "Authorization: Bearer nope" "http://$API/version")
 c3=$(code -H "$H" "http://$API/version")
+# The unix socket asks no secret (its file mode guards it), as mihomo's.
+u1=$(cx curl -q -sS -m 10 -o /dev/null -w '%{http_code}' --unix-socket "$RUN_DIR/api.sock" http://localhost/version)
 w1=$(ws "ws://$API/traffic?token=wrong" --n 1 --timeout 5)
 w2=$(ws "ws://$API/traffic?token=$SECRET" --n 1 --timeout 5)
-if [[ $c1 == 401 && $c2 == 401 && $c3 == 200 && $w1 == "refused 401" && $w2 == *'"up"'* ]]; then
+if [[ $c1 == 401 && $c2 == 401 && $c3 == 200 && $w1 == "refused 401" && $w2 == *'"up"'* && $u1 == 200 ]]; then
 	pass api_auth
 else
-	fail api_auth "none=$c1 wrong=$c2 right=$c3 ws-wrong=[$w1] ws-right=[${w2:0:80}]"
+	fail api_auth "none=$c1 wrong=$c2 right=$c3 ws-wrong=[$w1] ws-right=[${w2:0:80}] unix=$u1"
 fi
 
 # ---- CORS ----------------------------------------------------------------------------

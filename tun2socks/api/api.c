@@ -62,6 +62,12 @@ struct api_sess {
 	size_t resp_len;
 	bool resp_pending; /* body still to write */
 	struct api_wait *wait;
+	/* An answer api_done gave while api_handle still ran (the backend
+	 * answered at once): sent once api_dispatch is done with s, since
+	 * sending may end the transaction and free s. */
+	bool in_dispatch, early;
+	int early_status;
+	char *early_body;
 	/* a stream */
 	enum api_stream stream;
 	enum log_level level;
@@ -211,6 +217,8 @@ static void api_sess_free(struct api_sess *s)
 	s->body = NULL;
 	free(s->resp);
 	s->resp = NULL;
+	free(s->early_body);
+	s->early_body = NULL;
 	if (s->wait) {
 		s->wait->s = NULL;
 		s->wait = NULL;
@@ -519,15 +527,27 @@ static int api_dispatch(struct api_sess *s)
 	if (w == NULL)
 		return -1;
 	/* The backend may answer before api_handle returns (a name in
-	 * /etc/hosts): api_done then frees w and clears s->wait. */
+	 * /etc/hosts): api_done then frees w, clears s->wait and leaves the
+	 * answer in s->early. */
 	w->s = s;
 	s->wait = w;
+	s->in_dispatch = true;
 	r = api_handle(&s->a->be, &req, w, &resp);
+	s->in_dispatch = false;
 	free(s->body);
 	s->body = NULL;
 	s->body_len = 0;
-	if (resp.wait && r == 0)
+	if (resp.wait && r == 0) {
+		if (s->early) {
+			char *body = s->early_body;
+
+			/* api_reply may end the transaction: s is gone. */
+			s->early = false;
+			s->early_body = NULL;
+			return api_reply(s, s->early_status, body);
+		}
 		return 0; /* w is the backend's until api_done */
+	}
 	s->wait = NULL;
 	free(w);
 	if (r < 0)
@@ -560,8 +580,18 @@ void api_done(struct api_wait *w, int status, char *body)
 	}
 	s->wait = NULL;
 	free(w);
-	if (api_reply(s, status, body) < 0)
-		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (s->in_dispatch) {
+		s->early = true;
+		s->early_status = status;
+		s->early_body = body;
+		return;
+	}
+	{
+		struct lws *wsi = s->wsi; /* s may go with the transaction */
+
+		if (api_reply(s, status, body) < 0)
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
 }
 
 /* Writes the next queued message (a chunk over HTTP, a text frame over
