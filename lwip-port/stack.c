@@ -52,6 +52,8 @@ struct stack {
 	 * stack_destroy(): closing one while accepted pcbs use its port
 	 * would buy nothing (a listen pcb is ~40 bytes). */
 	uint8_t listening[65536 / 8];
+	uint32_t half_open_max;   /* SYN_RCVD pcbs kept */
+	uint32_t syns_since_trim; /* new SYNs since the last count */
 	/* Referenced until stack_flush() handed them over. */
 	struct pbuf *outq[OUTQ_PKTS];
 	int outq_cnt[OUTQ_PKTS];
@@ -125,6 +127,35 @@ static void stack_reopen_time_wait(const struct tcp_hdr *th)
 	}
 }
 
+/* Counts the SYN_RCVD pcbs and resets the oldest beyond the cap. New pcbs
+ * are registered at the head of tcp_active_pcbs and keep their place, so
+ * walking from the head meets the youngest first. Aborting a SYN_RCVD pcb
+ * calls nothing of ours: its error callback is unset until it is
+ * accepted. */
+static void stack_trim_half_open(struct stack *s)
+{
+	uint32_t seen = 0;
+	struct tcp_pcb *pcb = tcp_active_pcbs, *next;
+
+	s->syns_since_trim = 0;
+	for (; pcb != NULL; pcb = next) {
+		next = pcb->next;
+		if (pcb->state != SYN_RCVD || ++seen <= s->half_open_max)
+			continue;
+		s->counters.half_open_dropped++;
+		tcp_abort(pcb); /* RST to the client; unlinks and frees pcb */
+	}
+}
+
+void stack_set_half_open_max(struct stack *s, uint32_t max)
+{
+	uint32_t before = s->half_open_max;
+
+	s->half_open_max = max ? max : STACK_HALF_OPEN_MAX;
+	if (s->half_open_max < before)
+		stack_trim_half_open(s);
+}
+
 /* p->payload is at the TCP header; hlen bytes of IP header precede it in
  * the first pbuf. Hands p to tcp_input (which takes ownership) with lwIP's
  * current-packet globals describing it, exactly as ip4/6_input would. */
@@ -155,6 +186,9 @@ static void stack_tcp_deliver(struct stack *s, struct pbuf *p, u16_t hlen)
 	ip_data.current_ip_header_tot_len = 0;
 	ip_addr_set_zero(&ip_data.current_iphdr_src);
 	ip_addr_set_zero(&ip_data.current_iphdr_dest);
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+	    ++s->syns_since_trim >= s->half_open_max / 4 + 1)
+		stack_trim_half_open(s);
 }
 
 static void stack_drop(struct pbuf *p, uint64_t *counter)
@@ -551,6 +585,7 @@ int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg, struct st
 		return -ENOMEM;
 	s->cbs = *cbs;
 	s->arg = arg;
+	s->half_open_max = STACK_HALF_OPEN_MAX;
 	if (!lwip_ready) {
 		lwip_init();
 		lwip_ready = true;

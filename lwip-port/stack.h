@@ -52,8 +52,14 @@ struct stack_counters {
 	uint64_t dropped_malformed;   /* bad version, header or length */
 	uint64_t dropped_unsupported; /* non-TCP to a foreign address, IPv6 ext/frag */
 	uint64_t listeners;           /* per-port listen pcbs created */
+	uint64_t half_open_dropped;   /* SYN_RCVD pcbs reset over the cap */
 	uint64_t flushes;             /* output_batch calls */
 };
+
+/* Connections whose SYN was answered but whose handshake is not done
+ * (SYN_RCVD) are capped, so that a SYN flood into the TUN holds bounded
+ * memory: past the cap the oldest are reset (docs/design.md §12). */
+#define STACK_HALF_OPEN_MAX 2048u
 
 /* mtu: the TUN's MTU (576..65535); TCP's MSS derives from it. */
 T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg,
@@ -65,6 +71,11 @@ T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void 
  * generation was off carry no data checksum, and would go out with a wrong
  * one were it turned back on. */
 void stack_set_csum_offload(struct stack *s, bool on);
+/* The half-open cap (0: STACK_HALF_OPEN_MAX); a lower one applies at
+ * once. The count is taken every max/4 new SYNs, so at most max + max/4
+ * are ever held. */
+void stack_set_half_open_max(struct stack *s, uint32_t max);
+
 /* Closes listeners and the netif. Flows must have closed their pcbs first;
  * pcbs still in TIME_WAIT or closing are purged. */
 void stack_destroy(struct stack *s);

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_rexmit_rto, SYN_RCVD */
 #include "lwip/tcp.h"
-#include "lwip/priv/tcp_priv.h" /* tcp_rexmit_rto */
 #include "lwip-port/stack.h"
 #include "lwip_helper.h"
 #include "test.h"
@@ -411,6 +411,58 @@ static void test_malformed(void)
 	T_EQ_INT(u.heap_used, 0);
 }
 
+/* A SYN flood: half-open connections are capped, the oldest reset first;
+ * the newest still completes its handshake; nothing is leaked. */
+static void test_half_open_cap(void)
+{
+	struct stack *s;
+	uint8_t pkt[256];
+	struct seg g;
+	struct ep d = ep4("203.0.113.9", 443);
+	uint32_t last_seq = 0, held = 0;
+	struct stack_usage u;
+
+	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
+	stack_set_half_open_max(s, 8);
+	memset(&app, 0, sizeof(app));
+	for (int i = 0; i < 100; i++) {
+		struct ep c = ep4("198.18.0.1", (uint16_t)(20000 + i));
+
+		cap_n = 0;
+		feed(s, pkt, craft(pkt, &c, &d, 7000, 0, F_SYN, NULL, 0));
+		T_EQ_INT(parse(0, 0, &g), 0);
+		last_seq = g.seq;
+	}
+	for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next)
+		held += pcb->state == SYN_RCVD;
+	/* counted every max/4 + 1 SYNs: never more than max + max/4 + 1 */
+	T_CHECK(held >= 8 && held <= 8 + 8 / 4 + 1);
+	T_EQ_INT(stack_counters(s)->half_open_dropped, 100 - held);
+	/* the newest completes its handshake */
+	{
+		struct ep c = ep4("198.18.0.1", 20099), first = ep4("198.18.0.1", 20000);
+
+		feed(s, pkt, craft(pkt, &c, &d, 7001, last_seq + 1, F_ACK, NULL, 0));
+		T_EQ_INT(app.accepted, 1);
+		/* the oldest is gone: its ACK is answered with RST */
+		cap_n = 0;
+		feed(s, pkt, craft(pkt, &first, &d, 7001, 1, F_ACK, NULL, 0));
+		T_EQ_INT(parse(0, 0, &g), 0);
+		T_CHECK(g.flags & F_RST);
+		T_EQ_INT(app.accepted, 1);
+	}
+	if (app.pcb) {
+		tcp_arg(app.pcb, NULL);
+		tcp_recv(app.pcb, NULL);
+		tcp_err(app.pcb, NULL);
+		tcp_abort(app.pcb);
+	}
+	stack_destroy(s);
+	stack_usage(&u);
+	T_EQ_INT(u.pool_used, 0);
+	T_EQ_INT(u.heap_used, 0);
+}
+
 /* ---- batched output (stack_cbs.output_batch) ------------------------------ */
 static int batches, batch_last_n;
 
@@ -541,5 +593,6 @@ int main(void)
 	T_RUN(test_malformed);
 	T_RUN(test_time_wait_reuse);
 	T_RUN(test_udp);
+	T_RUN(test_half_open_cap);
 	return test_summary();
 }
