@@ -128,6 +128,19 @@ static void test_switching(void)
 	else
 		T_EQ_STR(picks(g, "Fall"), "s1");
 
+	/* One group alone, on demand (the API's group delay test). */
+	{
+		bool done = false;
+		uint64_t before = member(g, "Fall", 1).checked_ms;
+
+		T_EQ_INT(health_check_group(h, "Sel", on_done, &done), -ENOENT);
+		T_EQ_INT(health_check_group(h, "Fall", on_done, &done), 0);
+		while (!done)
+			uv_run(&loop, UV_RUN_ONCE);
+		T_CHECK(member(g, "Fall", 1).checked_ms >= before);
+		T_CHECK(member(g, "Fall", 0).checked && !member(g, "Fall", 0).alive);
+	}
+
 	/* A generation switch in the middle of a round cancels it. */
 	{
 		bool done = false;

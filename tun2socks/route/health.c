@@ -351,6 +351,30 @@ int health_check_now(struct health *h, void (*done)(void *arg), void *arg)
 	return 0;
 }
 
+int health_check_group(struct health *h, const char *name, void (*done)(void *arg), void *arg)
+{
+	int gi = h->gen ? group_table_find(router_gen_groups(h->gen), name) : -ENOENT;
+	struct health_group *hg = NULL;
+
+	for (size_t i = 0; gi >= 0 && i < h->n_groups; i++)
+		if (h->groups[i]->gi == (size_t)gi)
+			hg = h->groups[i];
+	if (hg == NULL)
+		return -ENOENT;
+	if (h->now_done)
+		return -EBUSY;
+	h->now_left = 2; /* the round, and this call until it queued it */
+	h->now_done = done;
+	h->now_arg = arg;
+	hg->now = true;
+	if (!health_round(h, hg) && hg->now) {
+		hg->now = false;
+		h->now_left--;
+	}
+	health_now_step(h);
+	return 0;
+}
+
 void health_destroy(struct health *h)
 {
 	if (h == NULL)
