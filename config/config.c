@@ -124,6 +124,10 @@ int config_resolve_target(const struct config *cfg, const char *name, struct con
 		out->kind = CONFIG_TARGET_REJECT_DROP;
 		return 0;
 	}
+	if (!strcmp(name, "PASS")) {
+		out->kind = CONFIG_TARGET_PASS;
+		return 0;
+	}
 	ne = config_find_name(cfg->priv_, name);
 	if (!ne) {
 		if (err && errlen)
@@ -160,6 +164,12 @@ int config_resolve_target(const struct config *cfg, const char *name, struct con
 	if (kind != CONFIG_TARGET_PROXY)
 		return 0;
 	out->proxy = &cfg->proxies[index];
+	if (out->proxy->type == CONFIG_PROXY_DIRECT) {
+		/* mihomo's type: direct is DIRECT under another name. */
+		out->kind = CONFIG_TARGET_DIRECT;
+		out->proxy = NULL;
+		return 0;
+	}
 	if (out->proxy->type != CONFIG_PROXY_UNSUPPORTED)
 		return 0;
 	if (err && errlen && via)

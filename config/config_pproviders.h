@@ -1,4 +1,4 @@
-/* config_pproviders: the proxy-providers section (docs/design.md §17):
+/* config_pproviders: the proxy-providers section (docs/design.md §19):
  * Clash `proxies:` lists in files of their own, local (type file) or
  * downloaded (type http, into the cache; read here as cached). Each
  * provider's proxies that tun2socks can speak, passing its filter and

@@ -1,5 +1,5 @@
 /* config_remote: the keys of a provider that downloads (type: http) and
- * where its copy lives (docs/design.md §17). Shared by rule-providers and
+ * where its copy lives (docs/design.md §19). Shared by rule-providers and
  * proxy-providers. Pure apart from one stat() of the cached copy.
  */
 #ifndef T2S_CONFIG_REMOTE_H

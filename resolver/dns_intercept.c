@@ -108,6 +108,8 @@ struct dns_intercept {
 	enum dns_mode mode;
 	struct fakeip *fake;         /* fake-ip mode only */
 	struct domain_match *filter; /* fake-ip mode only */
+	bool (*filter_fn)(void *arg, const char *name);
+	void *filter_arg;
 	struct addrmap *amap;
 	struct dns_forwarder fwd;
 	uint32_t fake_ttl;
@@ -117,6 +119,7 @@ struct dns_intercept {
 	bool shut;
 	uint64_t next_tcp_id;
 	unsigned pending, max_pending, max_pending_client;
+	unsigned shed_max; /* the memory budget's cap on pending; 0: none */
 	struct dns_client_slot *clients[DNS_CLIENT_BUCKETS];
 	uint8_t key[16]; /* of the client table's hash */
 	bool loop_warned;
@@ -222,12 +225,17 @@ static bool dns_may_forward(struct dns_intercept *di, const struct dns_client *c
 	uint64_t now = uv_now(di->loop);
 	char who[64];
 
-	if (di->pending < di->max_pending && (s == NULL || s->pending < di->max_pending_client))
+	if (di->pending < di->max_pending && (s == NULL || s->pending < di->max_pending_client) &&
+	    (di->shed_max == 0 || di->pending < di->shed_max))
 		return true;
 	di->stats.capped++;
 	if (di->cap_warned_at == 0 || now - di->cap_warned_at >= DNS_WARN_EVERY_MS) {
 		di->cap_warned_at = now;
-		if (di->pending >= di->max_pending)
+		if (di->shed_max && di->pending >= di->shed_max)
+			log_warn("dns: %u forwarded queries wait for the upstream and the memory "
+				 "budget is short: answering SERVFAIL to more",
+				 di->pending);
+		else if (di->pending >= di->max_pending)
 			log_warn("dns: %u forwarded queries already wait for the upstream: "
 				 "answering SERVFAIL to more (is the DNS server slow or "
 				 "unreachable?)",
@@ -341,7 +349,8 @@ static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q, 
 	switch (q->qtype) {
 	case ARES_REC_TYPE_A:
 	case ARES_REC_TYPE_AAAA:
-		if (domain_match_test(di->filter, q->name))
+		if (domain_match_test(di->filter, q->name) ||
+		    (di->filter_fn && di->filter_fn(di->filter_arg, q->name)))
 			return -EAGAIN; /* real answers for filtered names */
 		if (q->qtype == ARES_REC_TYPE_A)
 			r = fakeip_lookup4(di->fake, q->name, a);
@@ -911,6 +920,8 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 				 r == -EINVAL ? "no usable address in the range" : strerror(-r));
 			goto fail;
 		}
+		di->filter_fn = cfg->filter_fn;
+		di->filter_arg = cfg->filter_arg;
 		r = domain_match_create(&di->filter);
 		for (size_t i = 0; r == 0 && domain_match_fakeip_defaults[i]; i++)
 			r = domain_match_add(di->filter, domain_match_fakeip_defaults[i]);
@@ -979,4 +990,10 @@ const struct dns_intercept_stats *dns_intercept_stats(const struct dns_intercept
 unsigned dns_intercept_pending(const struct dns_intercept *di)
 {
 	return di != NULL ? di->pending : 0;
+}
+
+void dns_intercept_set_shed(struct dns_intercept *di, unsigned max)
+{
+	if (di != NULL)
+		di->shed_max = max;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proxy groups with health checks and providers downloaded over HTTP, end to
-# end (docs/design.md §16, §17). Three microsocks members each connect out
+# end (docs/design.md §18, §19). Three microsocks members each connect out
 # from their own address (10.99.0.1..3), so nginx's /whoami tells which
 # member carried a request. Providers are served by a Python HTTP server in
 # S ($S_IP:$PROV_PORT) and fetched through dante (`proxy: dante`).

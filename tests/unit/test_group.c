@@ -15,9 +15,9 @@
 
 static const char conf_text[] =
 	"proxies:\n"
-	"  - { name: a, type: socks5, server: 192.0.2.1, port: 1080 }\n"
-	"  - { name: b, type: socks5, server: 192.0.2.2, port: 1080 }\n"
-	"  - { name: c, type: socks5, server: 192.0.2.3, port: 1080 }\n"
+	"  - { name: a, type: socks5, server: 192.0.2.1, port: 1080, udp: true }\n"
+	"  - { name: b, type: socks5, server: 192.0.2.2, port: 1080, udp: true }\n"
+	"  - { name: c, type: socks5, server: 192.0.2.3, port: 1080, udp: true }\n"
 	"  - { name: h, type: http, server: 192.0.2.4, port: 3128 }\n"
 	"  - { name: ss1, type: ss, server: 192.0.2.9, port: 8388, cipher: x, password: y }\n"
 	"  - { name: dir, type: direct, udp: true }\n"

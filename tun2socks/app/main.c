@@ -70,7 +70,7 @@ static void check_fetched(void *arg, size_t failed)
 }
 
 /* check --fetch: downloads every http provider of gen into its cache,
- * validated as the daemon does (docs/design.md §17). 0, or -EIO when one
+ * validated as the daemon does (docs/design.md §19). 0, or -EIO when one
  * failed (each said why). */
 static int check_fetch(struct generation *gen)
 {
@@ -201,7 +201,7 @@ static void match_checked(void *arg)
 }
 
 /* One round of health checks of g's groups, as the daemon runs them at
- * start, so that match picks what the daemon would (docs/design.md §16). */
+ * start, so that match picks what the daemon would (docs/design.md §18). */
 static void match_check_groups(struct router_gen *g)
 {
 	struct group_table *t = router_gen_groups(g);
@@ -348,6 +348,8 @@ int main(int argc, char **argv)
 		r = cmd_match(cfg);
 	} else if (r == CLI_CLEANUP) {
 		r = machine_cleanup(cfg);
+	} else if (r == CLI_STATUS) {
+		r = machine_status(cfg);
 	} else if (r == CLI_RUN_CMD) {
 		r = run_main(cfg);
 	} else {

@@ -56,6 +56,9 @@ enum options_flag {
 	OPT_INCLUDE_UID,
 	OPT_EXCLUDE_UID,
 	OPT_STATE_DIR,
+	OPT_AUTO_DETECT_IFACE,
+	OPT_MAX_MEMORY,
+	OPT_ALLOW_HOST_PORT,
 	OPT_FETCH,
 };
 
@@ -81,10 +84,21 @@ struct options {
 	unsigned idle_timeout_s;    /* 0: never */
 	unsigned udp_timeout_s;     /* idle UDP session; DNS-only ones: 10 s */
 	enum log_level log_level;
-	bool check_proxy; /* probe the proxy at startup */
+	unsigned max_memory_mb; /* --max-memory, MiB; 0: no budget */
+	bool check_proxy;       /* probe the proxy at startup */
 	/* -1, or a descriptor the daemon writes one byte to and closes once
 	 * it serves the TUN (run starts CMD then); never on the command line */
 	int ready_fd;
+	/* -1, or a NETLINK_SOCK_DIAG socket made in `tun2socks run`'s
+	 * namespace: PROCESS-NAME rules find CMD's sockets through it;
+	 * never on the command line */
+	int proc_diag_fd;
+	/* run --allow-host-port: host loopback ports CMD may reach on its
+	 * own 127.0.0.1; and the listeners made for them inside CMD's
+	 * namespace, for the daemon (-1: none; never on the command line) */
+	uint16_t host_ports[8];
+	unsigned n_host_ports;
+	int host_port_fds[8];
 	struct options_dns {
 		enum dns_mode mode;  /* default fake-ip */
 		const char *servers; /* --dns-server; NULL: system's */
@@ -112,6 +126,9 @@ struct options {
 		char exclude_uid[256];
 		char state_dir[256]; /* "": the default, /run/tun2socks */
 		bool auto_mark;      /* sock.fwmark is auto-route's own */
+		/* auto-detect-interface: our sockets bound to the default route's
+		 * interface, followed while running (docs/design.md §13) */
+		bool auto_detect;
 	} route;
 };
 
@@ -143,7 +160,8 @@ bool options_given(const struct options *cfg, enum options_flag opt);
  * interface-name, routing-mark, log-level, and the tun keys of the
  * system-wide mode (auto-route, strict-route, dns-hijack,
  * iproute2-table-index, iproute2-rule-index, route-address,
- * route-exclude-address, include-uid, exclude-uid). 0 or -EINVAL with
+ * route-exclude-address, include-uid, exclude-uid, auto-detect-interface).
+ * 0 or -EINVAL with
  * err. */
 int options_apply_config(struct options *cfg, const struct config *conf, char *err, size_t errlen);
 

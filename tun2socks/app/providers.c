@@ -1,4 +1,4 @@
-/* providers: see providers.h and docs/design.md §17.
+/* providers: see providers.h and docs/design.md §19.
  *
  * Lifetimes: a struct prov lives on the list while the config names it;
  * dropped (a reload without it, destroy) it is marked gone, its download

@@ -1,5 +1,5 @@
 /* providers: downloads of rule-providers and proxy-providers of type http
- * (docs/design.md §17).
+ * (docs/design.md §19).
  *
  * Each provider is fetched at start unless its cached copy (its `path`)
  * is younger than `interval`, then every `interval` (0: only when there

@@ -201,6 +201,7 @@ int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb)
 	f->id = ++ctx->next_id;
 	f->refs = 1;
 	relay_init(&f->rl, pcb, ctx->buf, ctx->buf_cap);
+	f->rl.inflight_max = &ctx->inflight_max;
 	f->t_start = f->t_last = uv_now(ctx->loop);
 	ip_addr_copy(f->src_ip, pcb->remote_ip);
 	ip_addr_copy(f->dst_ip, pcb->local_ip);

@@ -58,6 +58,9 @@ struct flow_tcp_ctx {
 	uint64_t next_id;
 	unsigned live_count;
 	struct flow_stats stats;
+	/* Bytes a flow may have waiting for the client's ACK; 0: lwIP's
+	 * TCP_SND_BUF. The memory budget lowers it (docs/design.md §12). */
+	size_t inflight_max;
 };
 
 T2S_MUST_CHECK int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop,

@@ -1,4 +1,4 @@
-/* group: see group.h and docs/design.md §16. */
+/* group: see group.h and docs/design.md §18. */
 #include "tun2socks/route/group.h"
 
 #include <ctype.h>

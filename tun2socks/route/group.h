@@ -1,4 +1,4 @@
-/* group: proxy groups at run time (docs/design.md §16).
+/* group: proxy groups at run time (docs/design.md §18).
  *
  * A struct group_table belongs to one router generation and holds each
  * config group's members as target ids (the router's leaf ids below

@@ -1,4 +1,4 @@
-/* health: see health.h and docs/design.md §16.
+/* health: see health.h and docs/design.md §18.
  *
  * Lifetimes: a struct health_group (one timer) exists per checked group of
  * the current generation; switching generations closes the timers (each

@@ -1,4 +1,4 @@
-/* health: health checks of proxy groups on the loop (docs/design.md §16).
+/* health: health checks of proxy groups on the loop (docs/design.md §18).
  *
  * Every url-test, fallback and load-balance group of the current router
  * generation is checked at start and every `interval` (skipped while the

@@ -114,7 +114,7 @@ static void router_proc(void *arg, const struct rule_query *q, struct rule_proc 
 	}
 }
 
-/* The leaf group target t stands for now (docs/design.md §16); -ENOENT
+/* The leaf group target t stands for now (docs/design.md §18); -ENOENT
  * for a group with no member we can use (mihomo's COMPATIBLE: DIRECT),
  * -EPERM for UDP through a disable-udp group. */
 static int router_pick(struct router_req *req, int t)
