@@ -126,7 +126,13 @@ static void health_on_http(void *arg, int status, const struct http_response *re
 	list_remove(&c->link);
 	h->n_running--;
 	c->req = NULL;
-	if (status == 0)
+	if (status == 0 &&
+	    !group_table_status_ok(router_gen_groups(h->gen), c->hg->gi, resp->code)) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "HTTP status %ld is not expected", resp->code);
+		health_report(c, false, 0, why);
+	} else if (status == 0)
 		health_report(c, true, ms ? (unsigned)ms : 1, NULL);
 	else
 		health_report(c, false, 0, resp->error);
