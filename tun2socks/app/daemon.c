@@ -39,6 +39,9 @@
 #include "tun2socks/app/machine.h"
 #include "tun2socks/system/uplink.h"
 #include "tun2socks/flow/sock_splice.h"
+#include "tun2socks/app/providers.h"
+#include "tun2socks/route/health.h"
+#include "tun2socks/upstream/http_client.h"
 
 struct daemon {
 	struct options *cfg;          /* the running settings */
@@ -63,6 +66,9 @@ struct daemon {
 	struct machine *machine;           /* auto-route's routes and rules, or NULL */
 	struct uplink *uplink;             /* following the default route, or NULL */
 	struct sock_splice *host_ports[8]; /* run --allow-host-port */
+	struct http_client *http;          /* HTTP(S) on the loop: health checks */
+	struct health *health;             /* proxy-group health checks, or NULL */
+	struct providers *providers;       /* http rule/proxy providers, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -219,6 +225,11 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		 * once: docs/design.md §13). */
 		(void)machine_update(d->machine, d->cfg, rl->gen.router);
 		router_ctx_swap(d->router, rl->gen.router);
+		if (d->health)
+			health_set_gen(d->health, rl->gen.router);
+		if (d->providers &&
+		    providers_update(d->providers, rl->gen.conf, rl->gen.router) < 0)
+			log_warn("providers: out of memory: downloads stop");
 		rl->gen.router = NULL;
 		config_free(d->conf);
 		d->conf = rl->gen.conf;
@@ -688,6 +699,52 @@ static void daemon_on_signal(uv_signal_t *h, int signum)
 	uv_stop(&d->loop);
 }
 
+/* A provider's copy changed (docs/design.md §19): load it as SIGHUP
+ * would, on a worker thread. */
+static void daemon_providers_changed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->stopping)
+		return;
+	if (d->reload)
+		d->reload_again = true;
+	else
+		daemon_reload_start(d);
+}
+
+/* Health checks of the groups (docs/design.md §18) and provider
+ * downloads (§19); without them groups still route by their first member
+ * and providers by their cached copies. */
+static void daemon_health_start(struct daemon *d, struct router_gen *g)
+{
+	int r = http_client_create(&d->loop, &d->sock, &d->http);
+
+	if (r == 0)
+		r = health_create(&d->loop, d->http, &d->health);
+	if (r == 0)
+		r = providers_create(&d->loop, d->http, daemon_providers_changed, d, &d->providers);
+	if (r == 0)
+		r = providers_update(d->providers, d->conf, g);
+	if (r < 0) {
+		log_warn("proxy groups and providers: no health checks or downloads: %s",
+			 strerror(-r));
+		return;
+	}
+	health_set_gen(d->health, g);
+}
+
+/* Before any uv_walk: they close their own handles. */
+static void daemon_health_stop(struct daemon *d)
+{
+	providers_destroy(d->providers);
+	d->providers = NULL;
+	health_destroy(d->health);
+	d->health = NULL;
+	http_client_destroy(d->http);
+	d->http = NULL;
+}
+
 static void daemon_close_walk(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -1041,6 +1098,7 @@ int daemon_run(struct options *cfg)
 		r = router_ctx_create(gen, d->resolver, d->procs, &d->router);
 	if (r < 0)
 		goto out_loop;
+	daemon_health_start(d, gen);
 	gen = NULL; /* the router holds it */
 	{
 		struct route_ops ops = router_ctx_ops(d->router);
@@ -1125,6 +1183,7 @@ int daemon_run(struct options *cfg)
 	flow_tcp_ctx_shutdown(&d->flows);
 	flow_udp_ctx_shutdown(d->udp);
 	daemon_dns_stop(d);
+	daemon_health_stop(d);
 	uv_walk(&d->loop, daemon_close_walk, NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	log_info("stopped: %" PRIu64 " flows (%" PRIu64 " closed, %" PRIu64 " reset, %" PRIu64
@@ -1171,6 +1230,7 @@ out_dns:
 		daemon_dns_stop(d);
 		flow_udp_ctx_shutdown(d->udp);
 		flow_tcp_ctx_shutdown(&d->flows);
+		daemon_health_stop(d);
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
@@ -1182,6 +1242,7 @@ out_stack:
 out_flows:
 	flow_tcp_ctx_destroy(&d->flows);
 out_loop:
+	daemon_health_stop(d);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	if (uv_loop_close(&d->loop) == UV_EBUSY) {
