@@ -185,6 +185,10 @@ struct config_group {
 	unsigned tolerance_ms; /* "tolerance" (url-test); default 0 */
 	bool lazy;             /* "lazy": check only a group in use; default true */
 	bool disable_udp;      /* "disable-udp" */
+	/* "expected-status": a check is alive only with one of these HTTP
+	 * statuses ("204", "200/302", "200-299"); none: any answer */
+	uint16_t expected_lo[8], expected_hi[8];
+	size_t n_expected;
 	enum config_lb_strategy strategy;
 	/* Members besides "proxies" (appended, in this order, no
 	 * duplicates): the config's own proxies (include-all,

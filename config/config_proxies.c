@@ -155,9 +155,10 @@ static const char *const group_ours[] = {
 	"timeout",
 	"disable-udp",
 	"strategy",
+	"expected-status",
 };
 static const char *const group_mihomo[] = {
-	"max-failed-times", "filter", "exclude-filter", "exclude-type", "expected-status",
+	"max-failed-times", "filter", "exclude-filter", "exclude-type",
 	"hidden",           "icon",   "interface-name", "routing-mark",
 };
 
@@ -605,6 +606,34 @@ static int group_members(struct loader *ld, struct config_group *g, yaml_node_t 
 	return 0;
 }
 
+/* mihomo's expected-status: "*", or statuses and ranges joined by "/". */
+static int group_expected(struct loader *ld, struct config_group *g, yaml_node_t *n,
+			  const char *what)
+{
+	const char *s;
+	int r = loader_get_scalar(ld, n, what, &s);
+
+	if (r < 0 || !strcmp(s, "*"))
+		return r;
+	while (*s) {
+		char *end;
+		unsigned long lo = strtoul(s, &end, 10), hi = lo;
+
+		if (end != s && *end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (end == s || (*end && *end != '/') || lo < 100 || hi > 599 || lo > hi ||
+		    g->n_expected == sizeof(g->expected_lo) / sizeof(g->expected_lo[0]))
+			return loader_fail_at(ld, loader_node_pos(ld, n),
+					      "%s: expected HTTP statuses like 204, 200/302 or "
+					      "200-299 (at most 8), or *",
+					      what);
+		g->expected_lo[g->n_expected] = (uint16_t)lo;
+		g->expected_hi[g->n_expected++] = (uint16_t)hi;
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 static int group_key(struct loader *ld, struct config_group *g, const struct loader_kv *e,
 		     const char *what, struct group_keys *gk)
 {
@@ -672,6 +701,8 @@ static int group_key(struct loader *ld, struct config_group *g, const struct loa
 		gk->uses_providers |= b;
 		return r;
 	}
+	if (!strcmp(k, "expected-status"))
+		return group_expected(ld, g, e->val, w);
 	if (!strcmp(k, "filter") || !strcmp(k, "exclude-filter")) {
 		g->filter_pos = loader_node_pos(ld, e->val);
 		return loader_get_str(ld, e->val, w, k[0] == 'f' ? &g->filter : &g->exclude_filter);

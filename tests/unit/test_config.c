@@ -769,6 +769,10 @@ static void test_group_resolution(void)
 
 static void test_rule_provider_errors(void)
 {
+	expect_err(
+		"proxy-groups:\n  - {name: g, type: url-test, proxies: [DIRECT], expected-status: "
+		"'200-'}\n",
+		2, 68, "expected HTTP statuses like 204, 200/302 or 200-299");
 	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n", 2, 3,
 		   "rule-providers: \"x\": type http needs \"url\"");
 	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'http://e/x', proxy: "

@@ -95,9 +95,15 @@ static void test_switching(void)
 		 "  - {name: Fall, type: fallback, proxies: [dead, s1, s2],\n"
 		 "     url: 'http://127.0.0.1:%d/plain', timeout: 3000}\n"
 		 "  - {name: Sel, type: select, proxies: [dead, s0]}\n"
+		 "  - {name: Want204, type: fallback, proxies: [s0, s1], expected-status: 204,\n"
+		 "     url: 'http://127.0.0.1:%d/plain', timeout: 3000}\n"
+		 "  - {name: Any2xx, type: fallback, proxies: [s0], expected-status: "
+		 "'200-299/404',\n"
+		 "     url: 'http://127.0.0.1:%d/plain', timeout: 3000}\n"
 		 "rules:\n"
 		 "  - MATCH,Auto\n",
-		 dead_port, s_port[0], s_port[1], s_port[2], http_port, http_port);
+		 dead_port, s_port[0], s_port[1], s_port[2], http_port, http_port, http_port,
+		 http_port);
 	g = build(text, &cfg);
 	if (g == NULL)
 		goto out;
@@ -112,6 +118,10 @@ static void test_switching(void)
 	best = picks(g, "Auto");
 	T_CHECK(strcmp(best, "s0") == 0 || strcmp(best, "s1") == 0);
 	T_EQ_STR(picks(g, "Fall"), "s1");
+	/* expected-status: /plain answers 200 */
+	T_CHECK(member(g, "Want204", 0).checked && !member(g, "Want204", 0).alive);
+	T_CHECK(strstr(member(g, "Want204", 0).error, "HTTP status 200 is not expected") != NULL);
+	T_CHECK(member(g, "Any2xx", 0).alive);
 	/* select is never checked */
 	T_CHECK(!member(g, "Sel", 0).checked);
 	T_EQ_STR(picks(g, "Sel"), "dead");
@@ -127,6 +137,19 @@ static void test_switching(void)
 		T_EQ_STR(picks(g, "Fall"), "s2");
 	else
 		T_EQ_STR(picks(g, "Fall"), "s1");
+
+	/* One group alone, on demand (the API's group delay test). */
+	{
+		bool done = false;
+		uint64_t before = member(g, "Fall", 1).checked_ms;
+
+		T_EQ_INT(health_check_group(h, "Sel", on_done, &done), -ENOENT);
+		T_EQ_INT(health_check_group(h, "Fall", on_done, &done), 0);
+		while (!done)
+			uv_run(&loop, UV_RUN_ONCE);
+		T_CHECK(member(g, "Fall", 1).checked_ms >= before);
+		T_CHECK(member(g, "Fall", 0).checked && !member(g, "Fall", 0).alive);
+	}
 
 	/* A generation switch in the middle of a round cancels it. */
 	{

@@ -36,6 +36,8 @@ struct group {
 	char *url;
 	unsigned interval_s, timeout_ms, tolerance_ms;
 	bool lazy, disable_udp;
+	uint16_t expected_lo[8], expected_hi[8];
+	size_t n_expected;
 	uint64_t used_ms;
 };
 
@@ -86,6 +88,9 @@ int group_table_build(const struct config *cfg, int base, group_target_fn target
 		g->tolerance_ms = cg->tolerance_ms;
 		g->lazy = cg->lazy;
 		g->disable_udp = cg->disable_udp;
+		g->n_expected = cg->n_expected;
+		memcpy(g->expected_lo, cg->expected_lo, sizeof(g->expected_lo));
+		memcpy(g->expected_hi, cg->expected_hi, sizeof(g->expected_hi));
 		if (cg->n_members > 0) {
 			g->m = calloc(cg->n_members, sizeof(*g->m));
 			if (g->m == NULL)
@@ -500,4 +505,19 @@ int group_table_member(const struct group_table *t, size_t g, size_t m,
 	out->checked_ms = mb->checked_ms;
 	out->error = mb->error;
 	return 0;
+}
+
+bool group_table_status_ok(const struct group_table *t, size_t g, long code)
+{
+	const struct group *gr;
+
+	if (t == NULL || g >= t->n)
+		return true;
+	gr = &t->g[g];
+	if (gr->n_expected == 0)
+		return true;
+	for (size_t i = 0; i < gr->n_expected; i++)
+		if (code >= gr->expected_lo[i] && code <= gr->expected_hi[i])
+			return true;
+	return false;
 }

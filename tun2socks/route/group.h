@@ -85,6 +85,10 @@ int group_table_select(struct group_table *t, const char *group, const char *mem
 void group_table_report(struct group_table *t, size_t g, size_t m, bool alive, unsigned delay_ms,
 			const char *error, uint64_t now_ms);
 
+/* Whether a check's HTTP status counts as alive for group g
+ * ("expected-status"; without one, any). */
+bool group_table_status_ok(const struct group_table *t, size_t g, long code);
+
 struct group_info {
 	const char *name;
 	enum config_group_type type;

@@ -126,7 +126,13 @@ static void health_on_http(void *arg, int status, const struct http_response *re
 	list_remove(&c->link);
 	h->n_running--;
 	c->req = NULL;
-	if (status == 0)
+	if (status == 0 &&
+	    !group_table_status_ok(router_gen_groups(h->gen), c->hg->gi, resp->code)) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "HTTP status %ld is not expected", resp->code);
+		health_report(c, false, 0, why);
+	} else if (status == 0)
 		health_report(c, true, ms ? (unsigned)ms : 1, NULL);
 	else
 		health_report(c, false, 0, resp->error);
@@ -346,6 +352,30 @@ int health_check_now(struct health *h, void (*done)(void *arg), void *arg)
 			hg->now = false;
 			h->now_left--;
 		}
+	}
+	health_now_step(h);
+	return 0;
+}
+
+int health_check_group(struct health *h, const char *name, void (*done)(void *arg), void *arg)
+{
+	int gi = h->gen ? group_table_find(router_gen_groups(h->gen), name) : -ENOENT;
+	struct health_group *hg = NULL;
+
+	for (size_t i = 0; gi >= 0 && i < h->n_groups; i++)
+		if (h->groups[i]->gi == (size_t)gi)
+			hg = h->groups[i];
+	if (hg == NULL)
+		return -ENOENT;
+	if (h->now_done)
+		return -EBUSY;
+	h->now_left = 2; /* the round, and this call until it queued it */
+	h->now_done = done;
+	h->now_arg = arg;
+	hg->now = true;
+	if (!health_round(h, hg) && hg->now) {
+		hg->now = false;
+		h->now_left--;
 	}
 	health_now_step(h);
 	return 0;

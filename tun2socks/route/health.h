@@ -34,6 +34,10 @@ void health_set_gen(struct health *h, struct router_gen *g);
  * of them finished (at once when there is none). `tun2socks match` and
  * tests. 0 or -errno. */
 int health_check_now(struct health *h, void (*done)(void *arg), void *arg);
+/* One round of the checked group called name now (the control API's
+ * group delay test); done(arg) when it ended. 0, -ENOENT (no such
+ * checked group), -EBUSY (a health_check_now() is waiting). */
+int health_check_group(struct health *h, const char *name, void (*done)(void *arg), void *arg);
 /* Cancels everything; memory goes once the loop ran the timers closed. */
 void health_destroy(struct health *h);
 

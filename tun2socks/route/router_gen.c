@@ -484,6 +484,9 @@ static int gen_member(void *arg, const struct config_member *m)
 			       : -1;
 	case CONFIG_TARGET_GROUP:
 		return g->group_base + (int)m->index;
+	case CONFIG_TARGET_PASS:
+		/* left out, as before: a group does not pass its rule on */
+		return -1;
 	}
 	return -1;
 }
