@@ -14,9 +14,9 @@
 struct splice_side {
 	uv_tcp_t h;
 	struct splice_pair *pair;
-	bool eof;      /* it sent EOF */
-	bool shut;     /* we shut its write side down */
-	bool stalled;  /* reading paused: the other side's queue is full */
+	bool eof;        /* it sent EOF */
+	bool shut;       /* we shut its write side down */
+	bool stalled;    /* reading paused: the other side's queue is full */
 	uint64_t *bytes; /* the counter of what it sends */
 };
 
@@ -145,7 +145,8 @@ static void side_on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 
 			to->shut = true;
 			p->shut_req[i].data = to;
-			if (uv_shutdown(&p->shut_req[i], (uv_stream_t *)&to->h, side_on_shutdown) < 0)
+			if (uv_shutdown(&p->shut_req[i], (uv_stream_t *)&to->h, side_on_shutdown) <
+			    0)
 				pair_close(p);
 		}
 		return;

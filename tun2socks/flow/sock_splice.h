@@ -21,7 +21,7 @@
 struct sock_splice;
 
 struct sock_splice_stats {
-	uint64_t accepted, failed; /* failed: the connect to the target */
+	uint64_t accepted, failed;    /* failed: the connect to the target */
 	uint64_t bytes_in, bytes_out; /* accepted side -> target, and back */
 };
 
