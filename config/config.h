@@ -110,6 +110,7 @@ enum config_proxy_type {
 	CONFIG_PROXY_SOCKS5,
 	CONFIG_PROXY_HTTP,
 	CONFIG_PROXY_REDIRECT,    /* ours: DIRECT to a fixed host:port */
+	CONFIG_PROXY_DIRECT,      /* mihomo's type: direct: a name for DIRECT */
 	CONFIG_PROXY_UNSUPPORTED, /* a Clash type we cannot speak */
 };
 
@@ -128,7 +129,7 @@ struct config_proxy {
 	const char *sni; /* "sni" or "servername"; NULL: server */
 	const char *ca;  /* our "ca": CA bundle path (resolved against
 				* the config's directory); NULL: system */
-	bool udp;        /* socks5: default true; http: always false */
+	bool udp;        /* socks5: default false, as mihomo; http: always false */
 	/* redirect ("to: host:port"): */
 	const char *to_host; /* no brackets */
 	uint16_t to_port;
@@ -148,6 +149,7 @@ enum config_target_kind {
 	CONFIG_TARGET_REJECT_DROP,
 	CONFIG_TARGET_PROXY,
 	CONFIG_TARGET_GROUP, /* only inside groups; resolve to the others */
+	CONFIG_TARGET_PASS,  /* mihomo's PASS: the rule is skipped, the next one decides */
 };
 
 struct config_member {
@@ -157,19 +159,62 @@ struct config_member {
 	size_t index; /* into proxies or groups for PROXY / GROUP */
 };
 
+/* load-balance "strategy" */
+enum config_lb_strategy {
+	CONFIG_LB_CONSISTENT_HASHING, /* mihomo's default */
+	CONFIG_LB_ROUND_ROBIN,
+	CONFIG_LB_STICKY_SESSIONS, /* routed as consistent-hashing (warned) */
+};
+
+#define CONFIG_GROUP_TEST_URL "https://www.gstatic.com/generate_204"
+
 struct config_group {
 	const char *name;
 	struct conf_pos pos;
 	enum config_group_type type;
 	struct config_member *members;
 	size_t n_members; /* >= 1 */
-	size_t selected;  /* the member traffic goes to: "default-selected"
-			    * if it names a member, else the first */
+	size_t selected;  /* select: the member traffic starts at
+			    * ("default-selected" if it names a member, else
+			    * the first); others: the member before any check */
+	/* Health checks (url-test, fallback, load-balance), mihomo's keys
+	 * and defaults: */
+	const char *url;       /* "url"; default CONFIG_GROUP_TEST_URL */
+	unsigned interval;     /* "interval", seconds; default 300 */
+	unsigned timeout_ms;   /* "timeout"; default 5000 */
+	unsigned tolerance_ms; /* "tolerance" (url-test); default 0 */
+	bool lazy;             /* "lazy": check only a group in use; default true */
+	bool disable_udp;      /* "disable-udp" */
+	/* "expected-status": a check is alive only with one of these HTTP
+	 * statuses ("204", "200/302", "200-299"); none: any answer */
+	uint16_t expected_lo[8], expected_hi[8];
+	size_t n_expected;
+	enum config_lb_strategy strategy;
+	/* Members besides "proxies" (appended, in this order, no
+	 * duplicates): the config's own proxies (include-all,
+	 * include-all-proxies), the proxies of the providers in "use" (all
+	 * of them with include-all, include-all-providers); both through
+	 * "filter" and "exclude-filter" (config/name_filter.h). */
+	struct config_str *use;
+	size_t n_use;
+	bool include_all, include_all_proxies, include_all_providers;
+	const char *filter, *exclude_filter;
+	struct conf_pos filter_pos;
 };
 
-enum config_rp_type { CONFIG_RP_FILE, CONFIG_RP_INLINE };
+enum config_rp_type { CONFIG_RP_FILE, CONFIG_RP_INLINE, CONFIG_RP_HTTP };
+
+/* Where a provider of type http downloads from (config/config_remote.h). */
+struct config_remote {
+	const char *url;   /* http:// or https:// */
+	unsigned interval; /* "interval", seconds; 0: only at start */
+	const char *proxy; /* "proxy": a proxy or group; NULL: DIRECT */
+	struct conf_pos proxy_pos;
+	uint64_t size_limit; /* "size-limit", bytes; 0: 16 MiB */
+	bool cached;         /* path existed when the config was loaded */
+};
 enum config_rp_behavior { CONFIG_RP_DOMAIN, CONFIG_RP_IPCIDR, CONFIG_RP_CLASSICAL };
-enum config_rp_format { CONFIG_RP_YAML, CONFIG_RP_TEXT };
+enum config_rp_format { CONFIG_RP_YAML, CONFIG_RP_TEXT, CONFIG_RP_MRS };
 
 struct config_rule_provider {
 	const char *name;
@@ -177,10 +222,43 @@ struct config_rule_provider {
 	enum config_rp_type type;
 	enum config_rp_behavior behavior;
 	enum config_rp_format format; /* default yaml */
-	const char *path;             /* file: resolved against the config's dir */
+	const char *path;             /* file: resolved against the config's dir;
+				       * http: also, default under the cache
+				       * dir (config_remote_default_path) */
 	struct conf_pos path_pos;
-	struct config_str *payload; /* inline: the entries */
+	struct config_remote remote; /* http */
+	struct config_str *payload;  /* inline: the entries */
 	size_t n_payload;
+};
+
+struct config_sub_rules {
+	const char *name;
+	struct conf_pos pos;      /* of the name */
+	struct config_str *rules; /* lines, in order, not parsed */
+	size_t n_rules;
+};
+
+/* "override" of a proxy provider: applied to each of its proxies. */
+struct config_override {
+	bool has_udp, udp;
+	bool has_skip_cert_verify, skip_cert_verify;
+	const char *additional_prefix, *additional_suffix; /* to the names */
+};
+
+/* proxy-providers: a Clash `proxies:` list from a file or a download
+ * (config/config_pproviders.h). Its proxies are appended to
+ * config.proxies after the config's own (n_own_proxies); rules cannot
+ * name them, groups take them with `use` and `include-all`. */
+struct config_proxy_provider {
+	const char *name;
+	struct conf_pos pos;
+	bool http;        /* type http, else file */
+	const char *path; /* resolved; http: default under the cache dir */
+	struct config_remote remote;
+	const char *filter, *exclude_filter; /* regexes on names; NULL: none */
+	struct config_override override;
+	size_t first, n;  /* its proxies: proxies[first, first + n) */
+	size_t n_skipped; /* left out: types we do not speak, filtered */
 };
 
 struct config_warning {
@@ -198,18 +276,28 @@ struct config {
 	uint32_t routing_mark;
 	unsigned max_memory_mb; /* max-memory (ours), MiB; 0: not set */
 	bool ipv6;              /* default true, as in mihomo */
+	/* Where the geodata files are looked for (mihomo's home directory):
+	 * the config's directory, "" or ending in '/'. */
+	const char *dir;
+	bool geodata_mode; /* GEOIP from GeoIP.dat instead of an mmdb */
 
 	struct config_tun tun;
 	struct config_dns dns;
 
 	struct config_proxy *proxies;
 	size_t n_proxies;
+	size_t n_own_proxies; /* the config's; the providers' follow */
+	struct config_proxy_provider *proxy_providers;
+	size_t n_proxy_providers;
 	struct config_group *groups;
 	size_t n_groups;
 	struct config_str *rules; /* rule lines, in order, not parsed */
 	size_t n_rules;
 	struct config_rule_provider *rule_providers;
 	size_t n_rule_providers;
+	/* sub-rules: named rule lists that SUB-RULE lines hand a flow to. */
+	struct config_sub_rules *sub_rules;
+	size_t n_sub_rules;
 
 	/* Ignored keys, unsupported proxy types, groups whose strategy is
 	 * not implemented, ...: for the caller to log. */
@@ -246,7 +334,7 @@ struct config_target {
 	const struct config_proxy *proxy; /* for CONFIG_TARGET_PROXY */
 };
 
-/* Follows name (DIRECT, REJECT, REJECT-DROP, a proxy or a group, exact
+/* Follows name (DIRECT, REJECT, REJECT-DROP, PASS, a proxy or a group, exact
  * case) through groups to where its traffic goes. Returns 0, -ENOENT
  * (no such name) or -ENOTSUP (it ends at a proxy of a type we do not
  * speak); -ELOOP and -EINVAL (a group that failed to load) only happen

@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config/config_pproviders.h"
+#include "config/config_remote.h"
 #include "config/config_proxies.h"
 #include "config/config_rules.h"
 #include "config/loader.h"
@@ -405,9 +407,11 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 							&d->fake_ip_range6)
 					     : 0;
 	}
-	if (!strcmp(k, "fake-ip-filter"))
-		return loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
-					   &d->n_fake_ip_filter);
+	if (!strcmp(k, "fake-ip-filter")) {
+		r = loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
+					&d->n_fake_ip_filter);
+		return r < 0 ? r : config_rules_fake_filter(ld, d);
+	}
 	if (!strcmp(k, "fake-ip-ttl")) {
 		r = loader_get_uint(ld, e->val, "dns.fake-ip-ttl", 1, 86400, &v);
 		d->fake_ip_ttl = (unsigned)v;
@@ -440,7 +444,7 @@ static int load_dns(struct loader *ld, yaml_node_t *n)
 
 /* The sections of the top-level mapping, loaded after its plain keys. */
 struct sections {
-	yaml_node_t *tun, *dns, *proxies, *groups, *rules, *providers;
+	yaml_node_t *tun, *dns, *proxies, *groups, *rules, *providers, *sub_rules, *pproviders;
 };
 
 static int root_key(struct loader *ld, const struct loader_kv *e, struct sections *sec)
@@ -474,6 +478,8 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		cfg->max_memory_mb = (unsigned)v;
 	} else if (!strcmp(k, "ipv6")) {
 		r = loader_get_bool(ld, val, k, &cfg->ipv6);
+	} else if (!strcmp(k, "geodata-mode")) {
+		r = loader_get_bool(ld, val, k, &cfg->geodata_mode);
 	} else if (!strcmp(k, "mode")) {
 		/* Clash's global/direct modes bypass the rules. */
 		if (val->type == YAML_SCALAR_NODE && !loader_is_null(val) &&
@@ -493,6 +499,10 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		sec->rules = val;
 	} else if (!strcmp(k, "rule-providers")) {
 		sec->providers = val;
+	} else if (!strcmp(k, "sub-rules")) {
+		sec->sub_rules = val;
+	} else if (!strcmp(k, "proxy-providers") && ld->depth == 0) {
+		sec->pproviders = val;
 	} else {
 		r = loader_warn_ignored(ld, e, "");
 	}
@@ -523,10 +533,17 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 		r = loader_recover(ld, load_dns(ld, sec.dns));
 	if (r == 0 && sec.proxies)
 		r = loader_recover(ld, config_proxies_load(ld, sec.proxies));
+	ld->cfg->n_own_proxies = ld->cfg->n_proxies;
+	if (r == 0 && sec.pproviders)
+		r = loader_recover(ld, config_pproviders_load(ld, sec.pproviders));
 	if (r == 0)
 		r = loader_recover(ld, config_proxies_load_groups(ld, sec.groups));
 	if (r == 0 && sec.providers)
 		r = loader_recover(ld, config_rules_load_providers(ld, sec.providers));
+	if (r == 0 && sec.sub_rules)
+		r = loader_recover(ld, config_rules_load_sub(ld, sec.sub_rules));
+	if (r == 0)
+		r = loader_recover(ld, config_remote_check_proxies(ld));
 	if (r == 0 && sec.rules)
 		r = loader_recover(ld, config_rules_load(ld, sec.rules));
 	return r;
@@ -550,8 +567,8 @@ static void file_err(struct conf_err_list *errs, const char *path, const char *f
 		conf_err_list_add(errs, &e);
 }
 
-int config_load_buf(const char *buf, size_t len, const char *name, struct config **out,
-		    struct conf_err_list *errs)
+static int load_buf_depth(const char *buf, size_t len, const char *name, struct config **out,
+			  struct conf_err_list *errs, int depth)
 {
 	struct config *cfg;
 	struct loader ld;
@@ -573,6 +590,7 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	cfg->ipv6 = true;
 	cfg->dns.mode = CONFIG_DNS_REAL_IP;
 	r = loader_init(&ld, cfg, name, buf, len, errs);
+	ld.depth = depth;
 	if (r == 0)
 		r = loader_parse(&ld, &root);
 	if (r == 0)
@@ -587,7 +605,14 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	return 0;
 }
 
-int config_load(const char *path, struct config **out, struct conf_err_list *errs)
+int config_load_buf(const char *buf, size_t len, const char *name, struct config **out,
+		    struct conf_err_list *errs)
+{
+	return load_buf_depth(buf, len, name, out, errs, 0);
+}
+
+static int load_file_depth(const char *path, struct config **out, struct conf_err_list *errs,
+			   int depth)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -636,9 +661,19 @@ int config_load(const char *path, struct config **out, struct conf_err_list *err
 			break;
 		len += (size_t)n;
 	}
-	r = config_load_buf(buf, len, path, out, errs);
+	r = load_buf_depth(buf, len, path, out, errs, depth);
 out:
 	free(buf);
 	close(fd);
 	return r;
+}
+
+int config_load(const char *path, struct config **out, struct conf_err_list *errs)
+{
+	return load_file_depth(path, out, errs, 0);
+}
+
+int config_load_provider_file(const char *path, struct config **out, struct conf_err_list *errs)
+{
+	return load_file_depth(path, out, errs, 1);
 }

@@ -108,6 +108,8 @@ struct dns_intercept {
 	enum dns_mode mode;
 	struct fakeip *fake;         /* fake-ip mode only */
 	struct domain_match *filter; /* fake-ip mode only */
+	bool (*filter_fn)(void *arg, const char *name);
+	void *filter_arg;
 	struct addrmap *amap;
 	struct dns_forwarder fwd;
 	uint32_t fake_ttl;
@@ -347,7 +349,8 @@ static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q, 
 	switch (q->qtype) {
 	case ARES_REC_TYPE_A:
 	case ARES_REC_TYPE_AAAA:
-		if (domain_match_test(di->filter, q->name))
+		if (domain_match_test(di->filter, q->name) ||
+		    (di->filter_fn && di->filter_fn(di->filter_arg, q->name)))
 			return -EAGAIN; /* real answers for filtered names */
 		if (q->qtype == ARES_REC_TYPE_A)
 			r = fakeip_lookup4(di->fake, q->name, a);
@@ -917,6 +920,8 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 				 r == -EINVAL ? "no usable address in the range" : strerror(-r));
 			goto fail;
 		}
+		di->filter_fn = cfg->filter_fn;
+		di->filter_arg = cfg->filter_arg;
 		r = domain_match_create(&di->filter);
 		for (size_t i = 0; r == 0 && domain_match_fakeip_defaults[i]; i++)
 			r = domain_match_add(di->filter, domain_match_fakeip_defaults[i]);

@@ -90,6 +90,10 @@ struct dns_intercept_config {
 	/* Extra fake-ip filter patterns (domain_match.h syntax), added to
 	 * domain_match_fakeip_defaults; NULL-terminated, may be NULL. */
 	const char *const *filter;
+	/* More of the filter, asked after the patterns: true sends name to
+	 * real DNS (the config's "rule-set:" entries). May be NULL. */
+	bool (*filter_fn)(void *arg, const char *name);
+	void *filter_arg;
 	/* real-ip address -> name entries kept at most (0 = 65536). */
 	uint32_t realip_max;
 	/* Forwarded queries waiting for the upstream at most, in total

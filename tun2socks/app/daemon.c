@@ -39,6 +39,9 @@
 #include "tun2socks/app/machine.h"
 #include "tun2socks/system/uplink.h"
 #include "tun2socks/flow/sock_splice.h"
+#include "tun2socks/app/providers.h"
+#include "tun2socks/route/health.h"
+#include "tun2socks/upstream/http_client.h"
 
 struct daemon {
 	struct options *cfg;          /* the running settings */
@@ -63,6 +66,9 @@ struct daemon {
 	struct machine *machine;           /* auto-route's routes and rules, or NULL */
 	struct uplink *uplink;             /* following the default route, or NULL */
 	struct sock_splice *host_ports[8]; /* run --allow-host-port */
+	struct http_client *http;          /* HTTP(S) on the loop: health checks */
+	struct health *health;             /* proxy-group health checks, or NULL */
+	struct providers *providers;       /* http rule/proxy providers, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -219,6 +225,11 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		 * once: docs/design.md §13). */
 		(void)machine_update(d->machine, d->cfg, rl->gen.router);
 		router_ctx_swap(d->router, rl->gen.router);
+		if (d->health)
+			health_set_gen(d->health, rl->gen.router);
+		if (d->providers &&
+		    providers_update(d->providers, rl->gen.conf, rl->gen.router) < 0)
+			log_warn("providers: out of memory: downloads stop");
 		rl->gen.router = NULL;
 		config_free(d->conf);
 		d->conf = rl->gen.conf;
@@ -324,6 +335,15 @@ static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf,
 	snprintf(buf, cap, "%s/%u", t, prefix);
 }
 
+/* dns.fake-ip-filter's rule-set entries, by the generation new flows are
+ * routed by. */
+static bool daemon_fake_filter(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+
+	return router_gen_fake_filter(router_ctx_current(d->router), name);
+}
+
 /* The forwarder (c-ares, or TCP through the proxy) and the interceptor. */
 static int daemon_dns_start(struct daemon *d)
 {
@@ -335,6 +355,8 @@ static int daemon_dns_start(struct daemon *d)
 		.prefix4 = dc->prefix4,
 		.prefix6 = dc->prefix6,
 		.filter = dc->filter,
+		.filter_fn = daemon_fake_filter,
+		.filter_arg = d,
 		.fake_min_age = dc->fake_min_age,
 	};
 	struct dns_forwarder fwd;
@@ -426,26 +448,16 @@ static int daemon_resolver_start(struct daemon *d)
 
 /* ---- TUN <-> lwIP ------------------------------------------------------- */
 
-static int daemon_stack_output(void *arg, struct pbuf *p)
+/* One loop turn's packets from lwIP, in order (stack_flush from
+ * daemon_on_prepare): runs of TCP segments become GSO super-packets where
+ * the TUN takes them (docs/design.md §15). A full TUN queue drops like a
+ * full NIC would; TCP retransmits. */
+static void daemon_stack_output_batch(void *arg, const struct iovec *iov, const int *iovcnt,
+				      size_t n)
 {
 	struct daemon *d = arg;
-	struct iovec iov[TUN_WRITEV_MAX_IOV];
-	int n = 0, r;
 
-	for (struct pbuf *q = p; q != NULL && n < TUN_WRITEV_MAX_IOV; q = q->next) {
-		iov[n].iov_base = q->payload;
-		iov[n].iov_len = q->len;
-		n++;
-	}
-	r = tun_writev(d->tun, iov, n);
-	if (r < 0) {
-		/* A full TUN queue drops the packet like a full NIC would;
-		 * TCP retransmits. */
-		d->tun_write_drops++;
-		if (r != -EAGAIN && log_enabled(LOG_DEBUG))
-			log_debug("TUN write failed: %s", strerror(-r));
-	}
-	return r;
+	d->tun_write_drops += tun_write_batch(d->tun, iov, iovcnt, n);
 }
 
 /* A flow beyond the TCP budget would take a descriptor DNS, UDP or the
@@ -564,6 +576,9 @@ static void daemon_on_lwip_timer(uv_timer_t *h)
 {
 	struct daemon *d = h->data;
 
+	/* What the last poll phase queued goes first: a retransmission timer
+	 * would find those segments busy and wait another tick. */
+	stack_flush(d->stack);
 	stack_check_timeouts(d->stack);
 	flow_tcp_ctx_flush(&d->flows);
 }
@@ -574,6 +589,9 @@ static void daemon_on_prepare(uv_prepare_t *h)
 {
 	struct daemon *d = h->data;
 
+	/* What this turn's callbacks and timers had lwIP send leaves now,
+	 * before the loop sleeps. */
+	stack_flush(d->stack);
 	uv_timer_start(&d->lwip_timer, daemon_on_lwip_timer, stack_timeout_ms(d->stack), 0);
 }
 
@@ -679,6 +697,52 @@ static void daemon_on_signal(uv_signal_t *h, int signum)
 	log_info("%s received, closing %u flows", signum == SIGINT ? "SIGINT" : "SIGTERM",
 		 d->flows.live_count);
 	uv_stop(&d->loop);
+}
+
+/* A provider's copy changed (docs/design.md §19): load it as SIGHUP
+ * would, on a worker thread. */
+static void daemon_providers_changed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->stopping)
+		return;
+	if (d->reload)
+		d->reload_again = true;
+	else
+		daemon_reload_start(d);
+}
+
+/* Health checks of the groups (docs/design.md §18) and provider
+ * downloads (§19); without them groups still route by their first member
+ * and providers by their cached copies. */
+static void daemon_health_start(struct daemon *d, struct router_gen *g)
+{
+	int r = http_client_create(&d->loop, &d->sock, &d->http);
+
+	if (r == 0)
+		r = health_create(&d->loop, d->http, &d->health);
+	if (r == 0)
+		r = providers_create(&d->loop, d->http, daemon_providers_changed, d, &d->providers);
+	if (r == 0)
+		r = providers_update(d->providers, d->conf, g);
+	if (r < 0) {
+		log_warn("proxy groups and providers: no health checks or downloads: %s",
+			 strerror(-r));
+		return;
+	}
+	health_set_gen(d->health, g);
+}
+
+/* Before any uv_walk: they close their own handles. */
+static void daemon_health_stop(struct daemon *d)
+{
+	providers_destroy(d->providers);
+	d->providers = NULL;
+	health_destroy(d->health);
+	d->health = NULL;
+	http_client_destroy(d->http);
+	d->http = NULL;
 }
 
 static void daemon_close_walk(uv_handle_t *h, void *arg)
@@ -1034,6 +1098,7 @@ int daemon_run(struct options *cfg)
 		r = router_ctx_create(gen, d->resolver, d->procs, &d->router);
 	if (r < 0)
 		goto out_loop;
+	daemon_health_start(d, gen);
 	gen = NULL; /* the router holds it */
 	{
 		struct route_ops ops = router_ctx_ops(d->router);
@@ -1050,7 +1115,7 @@ int daemon_run(struct options *cfg)
 	d->flows.idle_timeout_ms = (uint64_t)cfg->idle_timeout_s * 1000;
 
 	static const struct stack_cbs cbs = {
-		.output = daemon_stack_output,
+		.output_batch = daemon_stack_output_batch,
 		.tcp_accept = daemon_stack_accept,
 		.udp_input = daemon_stack_udp,
 	};
@@ -1118,6 +1183,7 @@ int daemon_run(struct options *cfg)
 	flow_tcp_ctx_shutdown(&d->flows);
 	flow_udp_ctx_shutdown(d->udp);
 	daemon_dns_stop(d);
+	daemon_health_stop(d);
 	uv_walk(&d->loop, daemon_close_walk, NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	log_info("stopped: %" PRIu64 " flows (%" PRIu64 " closed, %" PRIu64 " reset, %" PRIu64
@@ -1127,6 +1193,13 @@ int daemon_run(struct options *cfg)
 		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down,
 		 flow_udp_stats(d->udp)->sessions, flow_udp_stats(d->udp)->dgrams_up,
 		 flow_udp_stats(d->udp)->dgrams_down);
+	{
+		const struct tun_write_stats *ws = tun_write_stats(d->tun);
+
+		log_info("tun: %" PRIu64 " packets out in %" PRIu64 " writes, %" PRIu64
+			 " of them GSO carrying %" PRIu64 " segments; %" PRIu64 " dropped",
+			 ws->packets, ws->writes, ws->gso_writes, ws->gso_segs, ws->dropped);
+	}
 	if (d->tcp_refused_fds > 0)
 		log_info("%" PRIu64 " TCP connections refused: the file-descriptor budget was full",
 			 d->tcp_refused_fds);
@@ -1157,6 +1230,7 @@ out_dns:
 		daemon_dns_stop(d);
 		flow_udp_ctx_shutdown(d->udp);
 		flow_tcp_ctx_shutdown(&d->flows);
+		daemon_health_stop(d);
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
@@ -1168,6 +1242,7 @@ out_stack:
 out_flows:
 	flow_tcp_ctx_destroy(&d->flows);
 out_loop:
+	daemon_health_stop(d);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	if (uv_loop_close(&d->loop) == UV_EBUSY) {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config.h"
 #include "resolver/domain_match.h"
@@ -283,7 +284,13 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 	if (dns->has_fake_ip_min_age && !options_given(cfg, OPT_FAKE_IP_MIN_AGE))
 		cfg->dns.fake_min_age = dns->fake_ip_min_age;
 	for (size_t i = 0; i < dns->n_fake_ip_filter; i++) {
-		r = options_add_fake_filter(dns->fake_ip_filter[i].text, &cfg->dns, err, errlen);
+		const char *t = dns->fake_ip_filter[i].text;
+
+		/* Rule sets and geosite lists are the router generation's
+		 * (router_gen_fake_filter), asked by the interceptor. */
+		if (!strncasecmp(t, "rule-set:", 9) || !strncasecmp(t, "geosite:", 8))
+			continue;
+		r = options_add_fake_filter(t, &cfg->dns, err, errlen);
 		if (r < 0)
 			return r;
 	}

@@ -59,6 +59,7 @@ enum options_flag {
 	OPT_AUTO_DETECT_IFACE,
 	OPT_MAX_MEMORY,
 	OPT_ALLOW_HOST_PORT,
+	OPT_FETCH,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -72,6 +73,7 @@ struct options {
 	/* tun2socks match HOST[:PORT] [--udp] [--src IP] [--process P] */
 	const char *match_target, *match_src, *match_process;
 	bool match_udp;
+	bool check_fetch; /* tun2socks check --fetch: download http providers */
 	/* tun2socks run [options] -- CMD [ARGS...]: CMD's argv, NULL-ended
 	 * (the tail of main's argv) */
 	char *const *run_argv;
