@@ -9,6 +9,9 @@
 #   memory budget     peak RSS of the soak of tests/integration/test_limits.sh
 #                     (300 stalled downloads, SYN, UDP-port and DNS floods),
 #                     with --max-memory 32 and without
+#   TUN queue         5 000 connects started at once: time until all are
+#                     connected, with the TUN's queue of 8192 and with the
+#                     kernel's default of 500 (set back with ip link)
 #   in-flight share   one 64 MiB download, and 50 concurrent 4 MiB ones:
 #                     wall time with --max-memory 32 and without (what the
 #                     share of the budget costs a fast client)
@@ -62,6 +65,15 @@ daemon_stop
 reset=$(sed -n 's/.* \([0-9]*\) half-open connections reset.*/\1/p' "$DAEMON_LOG" | tail -1)
 row "60 000 SYNs, half-open cap 2048" "RSS +$(((r1 - r0) / 1024)) MiB, ${reset:-0} reset; 1 KiB fetch during it: $((t1 - t0)) ms" \
 	"RSS +12 MiB without the cap (measured once with the cap compiled out)"
+
+# ---- the TUN's queue: a burst of connects ---------------------------------------
+daemon_start "socks5://$S_IP:$SOCKS_PORT" || die "daemon"
+b_big=$(cx "$PY" "$T2S_ITEST/soak_tool.py" burst "$T4" 80 5000 2>&1)
+sleep 2
+ip -n "$NS_C" link set "$TUN" txqueuelen 500
+b_small=$(cx "$PY" "$T2S_ITEST/soak_tool.py" burst "$T4" 80 5000 2>&1)
+daemon_stop
+row "5 000 connects at once" "queue 8192: $b_big" "queue 500: $b_small"
 
 # ---- memory budget: the soak --------------------------------------------------
 soak() { # peak RSS in kB of the soak, the daemon started with "$@"

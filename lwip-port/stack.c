@@ -129,18 +129,23 @@ static void stack_reopen_time_wait(const struct tcp_hdr *th)
 
 /* Counts the SYN_RCVD pcbs and resets the oldest beyond the cap. New pcbs
  * are registered at the head of tcp_active_pcbs and keep their place, so
- * walking from the head meets the youngest first. Aborting a SYN_RCVD pcb
- * calls nothing of ours: its error callback is unset until it is
- * accepted. */
+ * walking from the head meets the youngest first. Beyond the cap, a pcb
+ * whose SYN-ACK was never retransmitted (nrtx 0: younger than one RTO)
+ * is a burst of real clients whose ACKs wait in the TUN queue, not a
+ * flood: it is spared up to STACK_HALF_OPEN_HARD times the cap. Aborting
+ * a SYN_RCVD pcb calls nothing of ours: its error callback is unset until
+ * it is accepted. */
 static void stack_trim_half_open(struct stack *s)
 {
-	uint32_t seen = 0;
+	uint32_t seen = 0, hard = s->half_open_max * STACK_HALF_OPEN_HARD;
 	struct tcp_pcb *pcb = tcp_active_pcbs, *next;
 
 	s->syns_since_trim = 0;
 	for (; pcb != NULL; pcb = next) {
 		next = pcb->next;
 		if (pcb->state != SYN_RCVD || ++seen <= s->half_open_max)
+			continue;
+		if (seen <= hard && pcb->nrtx == 0)
 			continue;
 		s->counters.half_open_dropped++;
 		tcp_abort(pcb); /* RST to the client; unlinks and frees pcb */

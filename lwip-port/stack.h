@@ -61,6 +61,9 @@ struct stack_counters {
  * (SYN_RCVD) are capped, so that a SYN flood into the TUN holds bounded
  * memory: past the cap the oldest are reset (docs/design.md §12). */
 #define STACK_HALF_OPEN_MAX 2048u
+/* Young ones (no SYN-ACK retransmitted yet: a burst) are kept up to this
+ * many times the cap. */
+#define STACK_HALF_OPEN_HARD 4u
 
 /* mtu: the TUN's MTU (576..65535); TCP's MSS derives from it. */
 T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg,
@@ -73,8 +76,8 @@ T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void 
  * one were it turned back on. */
 void stack_set_csum_offload(struct stack *s, bool on);
 /* The half-open cap (0: STACK_HALF_OPEN_MAX); a lower one applies at
- * once. The count is taken every max/4 new SYNs, so at most max + max/4
- * are ever held. */
+ * once. The count is taken every max/4 new SYNs: at most max + max/4 that
+ * waited an RTO are held, and STACK_HALF_OPEN_HARD * max + max/4 in all. */
 void stack_set_half_open_max(struct stack *s, uint32_t max);
 
 /* Closes listeners and the netif. Flows must have closed their pcbs first;

@@ -249,7 +249,8 @@ def cmd_tcpflood(a):
     answered = 0
     buf = b""
     c.setblocking(True)
-    c.settimeout(5)
+    # a loaded machine may pause the daemon for seconds between answers
+    c.settimeout(15)
     try:
         while True:
             d = c.recv(65536)

@@ -7,7 +7,12 @@
   udpports HOST PORT N     one datagram from each of N source ports
   rss PID SECONDS OUT      samples PID's VmRSS every 0.1 s into OUT
                            ("seconds kB" lines) for SECONDS
+  burst HOST PORT N        N non-blocking connects started at once; prints
+                           connected=K all=SECONDS slowest=SECONDS (the
+                           time until every one, and the longest one, took)
 """
+import resource
+import select
 import socket
 import sys
 import time
@@ -59,12 +64,42 @@ def rss(pid, seconds, out):
             time.sleep(0.1)
 
 
+def burst(host, port, n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 256)), hard))
+    ep = select.epoll()
+    socks, started = {}, {}
+    t0 = time.monotonic()
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect((host, port))
+        except BlockingIOError:
+            pass
+        socks[s.fileno()] = s
+        started[s.fileno()] = time.monotonic()
+        ep.register(s.fileno(), select.EPOLLOUT)
+    done, slowest = 0, 0.0
+    while done < n and time.monotonic() - t0 < 30:
+        for fd, _ in ep.poll(0.5):
+            ep.unregister(fd)
+            if socks[fd].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                done += 1
+                slowest = max(slowest, time.monotonic() - started[fd])
+    print("connected=%d all=%.2f slowest=%.2f" % (done, time.monotonic() - t0, slowest))
+    for s in socks.values():
+        s.close()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "slowget":
         slowget(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "udpports":
         udpports(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif cmd == "burst":
+        burst(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "rss":
         rss(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4])
     else:

@@ -684,7 +684,7 @@ static void daemon_on_trim(uv_timer_t *h)
  * their clients' ACKs: a quarter of the budget shared by the live flows
  * (an eighth once shedding), at least a segment's worth each. Updated at
  * every accept, since a burst of downloads fills lwIP far faster than
- * the 250 ms check could notice. */
+ * the 100 ms check could notice. */
 static void daemon_mem_share(struct daemon *d)
 {
 	size_t share;
@@ -696,7 +696,7 @@ static void daemon_mem_share(struct daemon *d)
 	d->flows.inflight_max = share < 4096 ? 4096 : share;
 }
 
-/* The memory budget's check, every 250 ms: what the daemon holds against
+/* The memory budget's check, every 100 ms: what the daemon holds against
  * --max-memory, and the shedding of the level it is at (mem_budget.h). */
 static void daemon_on_mem(uv_timer_t *h)
 {
@@ -846,7 +846,7 @@ static int daemon_start_handles(struct daemon *d)
 		r = uv_timer_init(&d->loop, &d->mem_timer);
 	d->mem_timer.data = d;
 	if (r == 0 && d->mem.limit)
-		r = uv_timer_start(&d->mem_timer, daemon_on_mem, 250, 250);
+		r = uv_timer_start(&d->mem_timer, daemon_on_mem, 100, 100);
 	if (r < 0)
 		goto fail;
 	what = "cannot watch for signals";

@@ -25,6 +25,9 @@ enum tun_framing {
 #define TUN_MTU_MAX 65535u
 /* The kernel disables IPv6 on a link whose MTU is below this. */
 #define TUN_MTU_MIN_IPV6 1280u
+/* The queue length (txqueuelen) of a TUN we create: packets the kernel
+ * holds for us while the loop is busy (docs/design.md §12, "Bursts"). */
+#define TUN_TXQLEN 8192u
 /* Most iovec entries tun_writev() accepts (one more is used for framing). */
 #define TUN_WRITEV_MAX_IOV 64
 

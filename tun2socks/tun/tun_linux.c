@@ -226,12 +226,18 @@ static int link_set_mtu(int nlfd, uint32_t seq, int ifindex, const char *name, u
 	char what[64];
 	int rc;
 
+	uint32_t qlen = TUN_TXQLEN;
+
 	memset(&req, 0, sizeof(req));
 	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
 	rc = nl_attr_put(&req, IFLA_MTU, &mtu, sizeof(mtu));
+	/* The queue towards us: a burst of connects (5 000 SYNs) overflowed
+	 * the default 500 and waited for SYN retransmits, seconds each. */
+	if (!rc)
+		rc = nl_attr_put(&req, IFLA_TXQLEN, &qlen, sizeof(qlen));
 	if (rc)
 		return rc;
-	snprintf(what, sizeof(what), "set MTU %u on %s", mtu, name);
+	snprintf(what, sizeof(what), "set MTU %u and queue length %u on %s", mtu, qlen, name);
 	return link_request(nlfd, seq, &req, ifindex, what, err, errlen);
 }
 
