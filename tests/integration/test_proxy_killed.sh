@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Scenario 6: the SOCKS server is SIGKILLed (with all its children) in the
 # middle of a download: the client's connection must end (reset or closed
-# short of Content-Length) within 1 s. Then danted is restarted and new flows
+# short of Content-Length) within 3 s (the resets come at once; the bound
+# leaves room for a loaded 2-core machine). Then danted is restarted and new flows
 # work again through the same daemon.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="proxy_killed_midtransfer proxy_restart_recovers"
-LIMIT=${T2S_RESET_LIMIT:-1.0}
+LIMIT=${T2S_RESET_LIMIT:-$((3 * SLOW))}
 setup_servers "$NAMES" none
 start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT"
 
