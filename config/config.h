@@ -105,6 +105,34 @@ struct config_dns {
 	unsigned fake_ip_min_age;
 };
 
+/* sniffer: one protocol's ports (inclusive ranges). */
+struct config_port_range {
+	uint16_t lo, hi;
+};
+
+enum config_sniff_kind { CONFIG_SNIFF_TLS, CONFIG_SNIFF_HTTP, CONFIG_SNIFF_QUIC, CONFIG_SNIFF_N };
+
+struct config_sniff_proto {
+	bool on; /* listed under sniffer.sniff */
+	struct config_port_range *ports;
+	size_t n_ports;
+	bool override_destination; /* its own, else the section's */
+};
+
+/* sniffer: (mihomo's keys; docs/design.md §15) */
+struct config_sniffer {
+	bool present;
+	bool enable;               /* default false */
+	bool force_dns_mapping;    /* default true: sniff flows named by real-ip */
+	bool parse_pure_ip;        /* default true: sniff flows without a name */
+	bool override_destination; /* default true */
+	struct config_sniff_proto proto[CONFIG_SNIFF_N];
+	struct config_str *force_domain; /* patterns as written */
+	size_t n_force_domain;
+	struct config_str *skip_domain;
+	size_t n_skip_domain;
+};
+
 enum config_proxy_type {
 	CONFIG_PROXY_SOCKS5,
 	CONFIG_PROXY_HTTP,
@@ -199,6 +227,7 @@ struct config {
 
 	struct config_tun tun;
 	struct config_dns dns;
+	struct config_sniffer sniffer;
 
 	struct config_proxy *proxies;
 	size_t n_proxies;

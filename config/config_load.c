@@ -22,6 +22,7 @@
 
 #include "config/config_proxies.h"
 #include "config/config_rules.h"
+#include "config/config_sniffer.h"
 #include "config/loader.h"
 
 enum {
@@ -435,7 +436,7 @@ static int load_dns(struct loader *ld, yaml_node_t *n)
 
 /* The sections of the top-level mapping, loaded after its plain keys. */
 struct sections {
-	yaml_node_t *tun, *dns, *proxies, *groups, *rules, *providers;
+	yaml_node_t *tun, *dns, *sniffer, *proxies, *groups, *rules, *providers;
 };
 
 static int root_key(struct loader *ld, const struct loader_kv *e, struct sections *sec)
@@ -476,6 +477,8 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		sec->tun = val;
 	} else if (!strcmp(k, "dns")) {
 		sec->dns = val;
+	} else if (!strcmp(k, "sniffer")) {
+		sec->sniffer = val;
 	} else if (!strcmp(k, "proxies")) {
 		sec->proxies = val;
 	} else if (!strcmp(k, "proxy-groups")) {
@@ -512,6 +515,8 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 		r = loader_recover(ld, load_tun(ld, sec.tun));
 	if (r == 0 && sec.dns)
 		r = loader_recover(ld, load_dns(ld, sec.dns));
+	if (r == 0 && sec.sniffer)
+		r = loader_recover(ld, config_sniffer_load(ld, sec.sniffer));
 	if (r == 0 && sec.proxies)
 		r = loader_recover(ld, config_proxies_load(ld, sec.proxies));
 	if (r == 0)
@@ -563,6 +568,7 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	cfg->log_level = CONFIG_LOG_INFO;
 	cfg->ipv6 = true;
 	cfg->dns.mode = CONFIG_DNS_REAL_IP;
+	config_sniffer_defaults(&cfg->sniffer);
 	r = loader_init(&ld, cfg, name, buf, len, errs);
 	if (r == 0)
 		r = loader_parse(&ld, &root);

@@ -20,12 +20,10 @@ struct quic_keys {
 };
 
 /* RFC 9001 §5.2 and RFC 9369 §3.3.1. */
-static const uint8_t salt_v1[20] = { 0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34,
-				     0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8,
-				     0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a };
-static const uint8_t salt_v2[20] = { 0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6,
-				     0xdb, 0x81, 0x93, 0x81, 0xbe, 0x6e, 0x26,
-				     0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9 };
+static const uint8_t salt_v1[20] = { 0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
+				     0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a };
+static const uint8_t salt_v2[20] = { 0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93,
+				     0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9 };
 
 void sniff_quic_init(struct sniff_quic *q)
 {
@@ -73,8 +71,7 @@ static int expand_label(const uint8_t secret[32], const char *label, uint8_t *ou
 		       : -EINVAL;
 }
 
-static int derive_keys(uint32_t version, const uint8_t *dcid, size_t dcid_len,
-		       struct quic_keys *k)
+static int derive_keys(uint32_t version, const uint8_t *dcid, size_t dcid_len, struct quic_keys *k)
 {
 	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
 	bool v2 = version == QUIC_V2;
@@ -167,8 +164,7 @@ static int frames(struct sniff_quic *q, const uint8_t *p, size_t n)
 						return -EINVAL;
 			break;
 		case 0x06: /* CRYPTO: offset, length, data */
-			if (varint(p, n, &off, &a) < 0 || varint(p, n, &off, &b) < 0 ||
-			    b > n - off)
+			if (varint(p, n, &off, &a) < 0 || varint(p, n, &off, &b) < 0 || b > n - off)
 				return -EINVAL;
 			if (crypto_put(q, a, p + off, b) < 0)
 				return -EINVAL;

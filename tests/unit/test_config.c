@@ -432,8 +432,9 @@ static void test_warnings(void)
 	}
 	w = find_warning(cfg, "\"port\" is not used by tun2socks; ignored");
 	T_CHECK(w && w->pos.line == 1 && w->pos.col == 1);
-	w = find_warning(cfg, "\"sniffer\"");
-	T_CHECK(w && w->pos.line == 2 && w->pos.col == 1);
+	/* sniffer: is ours now */
+	T_CHECK(find_warning(cfg, "\"sniffer\"") == NULL);
+	T_CHECK(cfg->sniffer.enable && cfg->sniffer.proto[CONFIG_SNIFF_TLS].on);
 	T_CHECK(find_warning(cfg, "\"geodata-mode\"") != NULL);
 	T_CHECK(find_warning(cfg, "\"profile\"") != NULL);
 	w = find_warning(cfg, "mode \"global\" is not supported; rules are always applied");
@@ -1206,11 +1207,64 @@ static void test_tun_auto_route(void)
 		   "tun: unknown key \"strict-rout\" (did you mean \"strict-route\"?)");
 }
 
+/* sniffer: mihomo's keys, defaults and per-protocol override. */
+static void test_sniffer(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	const struct config_sniffer *sn;
+	const char *y = "sniffer:\n"
+			"  enable: true\n"
+			"  sniff:\n"
+			"    HTTP: {ports: [80, 8080-8880], override-destination: false}\n"
+			"    tls: {}\n"
+			"    QUIC:\n"
+			"  override-destination: true\n"
+			"  force-domain: [+.force.test]\n"
+			"  skip-domain: [Mijia Cloud, +.skip.test]\n"
+			"  skip-src-address: [10.0.0.0/8]\n";
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	sn = &cfg->sniffer;
+	T_CHECK(sn->present && sn->enable && sn->parse_pure_ip && sn->force_dns_mapping);
+	T_CHECK(sn->proto[CONFIG_SNIFF_HTTP].on &&
+		!sn->proto[CONFIG_SNIFF_HTTP].override_destination);
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_HTTP].n_ports, 2);
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_HTTP].ports[1].lo, 8080);
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_HTTP].ports[1].hi, 8880);
+	/* no ports: the protocol's own; the section's override */
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_TLS].n_ports, 1);
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_TLS].ports[0].lo, 443);
+	T_CHECK(sn->proto[CONFIG_SNIFF_TLS].override_destination);
+	T_CHECK(sn->proto[CONFIG_SNIFF_QUIC].on);
+	T_EQ_INT(sn->n_force_domain, 1);
+	T_EQ_INT(sn->n_skip_domain, 2);
+	T_CHECK(find_warning(cfg, "\"skip-src-address\"") != NULL);
+	config_free(cfg);
+
+	T_CHECK(load("sniffer:\n  sniff:\n    SSH: {}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "unknown protocol") != NULL && err.line == 3 && err.col == 5);
+	T_CHECK(load("sniffer:\n  sniff:\n    TLS: {ports: [0-5]}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "expected a port or a range") != NULL);
+	T_CHECK(load("sniffer:\n  sniff:\n    TLS: {port: [443]}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "unknown key") != NULL);
+	/* absent: off, mihomo's defaults */
+	T_EQ_INT(load("dns: {enable: true}\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(!cfg->sniffer.present && !cfg->sniffer.enable &&
+			cfg->sniffer.override_destination);
+		config_free(cfg);
+	}
+}
+
 int main(void)
 {
 	T_RUN(test_example);
 	T_RUN(test_defaults);
 	T_RUN(test_warnings);
+	T_RUN(test_sniffer);
 	T_RUN(test_warning_order);
 	T_RUN(test_yaml_errors);
 	T_RUN(test_type_errors);

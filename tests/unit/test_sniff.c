@@ -165,8 +165,9 @@ static void test_tls_refused(void)
 
 static void test_http(void)
 {
-	const char *req = "GET /index.html HTTP/1.1\r\nUser-Agent: t\r\nhOsT:  Web.Example.Test:8080 "
-			  "\r\nAccept: */*\r\n\r\n";
+	const char *req =
+		"GET /index.html HTTP/1.1\r\nUser-Agent: t\r\nhOsT:  Web.Example.Test:8080 "
+		"\r\nAccept: */*\r\n\r\n";
 	char name[SNIFF_NAME_MAX];
 	size_t len = strlen(req), host_end = strstr(req, "\r\nAccept") - req;
 

@@ -28,6 +28,7 @@
 #include "tun2socks/flow/flow_udp.h"
 #include "tun2socks/route/proc_lookup.h"
 #include "resolver/resolver.h"
+#include "resolver/sniffer.h"
 #include "tun2socks/route/router.h"
 #include "tun2socks/base/fd_budget.h"
 #include "tun2socks/base/heap.h"
@@ -56,6 +57,7 @@ struct daemon {
 	struct resolver *resolver;   /* DNS forwarding, unless via the proxy */
 	struct dns_socks *dns_socks; /* --dns-via-proxy */
 	struct dns_intercept *dns;   /* NULL with --dns off */
+	struct sniffer *sniffer;     /* config's sniffer:, or NULL */
 	struct machine *machine;     /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
@@ -764,6 +766,14 @@ int daemon_run(struct options *cfg)
 	if (cfg->has_proxy && cfg->check_proxy && daemon_probe_proxy(d) < 0)
 		goto out_free;
 	d->procs = proc_lookup_create(PROC_LOOKUP_CACHE_MS);
+	/* sniffer: applies from the start; a reload keeps it (§15). */
+	r = sniffer_create(d->conf ? &d->conf->sniffer : NULL, &d->sniffer, err, sizeof(err));
+	if (r < 0) {
+		log_error("sniffer: %s", err[0] ? err : strerror(-r));
+		goto out_free;
+	}
+	if (d->sniffer)
+		log_info("sniffer: on");
 
 	r = tun_open(&cfg->tun, &d->tun, err, sizeof(err));
 	if (r < 0) {
@@ -797,6 +807,7 @@ int daemon_run(struct options *cfg)
 		goto out_loop;
 	}
 	d->flows.resolver = d->resolver;
+	d->flows.sniffer = d->sniffer;
 	d->flows.sock = d->sock;
 	d->flows.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
 	d->flows.idle_timeout_ms = (uint64_t)cfg->idle_timeout_s * 1000;
@@ -828,6 +839,7 @@ int daemon_run(struct options *cfg)
 			goto out_stack;
 		}
 		flow_udp_set_resolver(d->udp, d->resolver);
+		flow_udp_set_sniffer(d->udp, d->sniffer);
 	}
 
 	if (daemon_dns_start(d) < 0)
@@ -920,6 +932,7 @@ out_tun:
 out_free:
 	router_gen_unref(gen);
 	proc_lookup_destroy(d->procs);
+	sniffer_destroy(d->sniffer);
 	config_free(d->conf);
 	upstream_cfg_free(&d->upstream);
 	free(d);

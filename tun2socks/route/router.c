@@ -41,6 +41,7 @@ struct router_req {
 	char domain[256];
 	ip_addr_t dst;
 	uint16_t dst_port;
+	bool keep_dst; /* route_query.keep_dst */
 	struct rule_addr resolved[RESOLVER_LOOKUP_MAX];
 	struct proc_info proc;
 	const char *proc_name, *proc_path; /* router_explain */
@@ -125,7 +126,7 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 		out->rule = res->text;
 	else
 		out->rule = g->engine ? "no rule matched" : "MATCH (no rules)";
-	if (req->domain[0])
+	if (req->domain[0] && !req->keep_dst)
 		socks5_addr_from_domain(&out->target, req->domain, req->dst_port);
 	else
 		target_from_ip(&req->dst, req->dst_port, &out->target);
@@ -231,6 +232,7 @@ static struct router_req *router_req_new(struct router_gen *g, const struct rout
 	req->out = out;
 	ip_addr_copy(req->dst, *q->dst);
 	req->dst_port = q->dst_port;
+	req->keep_dst = q->keep_dst;
 	if (q->domain)
 		snprintf(req->domain, sizeof(req->domain), "%s", q->domain);
 	req->q.network = q->udp ? RULE_NET_UDP : RULE_NET_TCP;
