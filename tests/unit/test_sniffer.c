@@ -18,16 +18,17 @@ static struct config *load(const char *y)
 
 static void test_wants(void)
 {
-	struct config *cfg = load("sniffer:\n"
-				  "  enable: true\n"
-				  "  parse-pure-ip: true\n"
-				  "  force-dns-mapping: false\n"
-				  "  sniff:\n"
-				  "    TLS: {ports: [443, 8443]}\n"
-				  "    HTTP: {ports: [80, 8080-8090], override-destination: false}\n"
-				  "    QUIC: {}\n"
-				  "  force-domain: [+.force.test]\n"
-				  "  skip-domain: [+.skip.test, Mijia Cloud]\n");
+	struct config *cfg =
+		load("sniffer:\n"
+		     "  enable: true\n"
+		     "  parse-pure-ip: true\n"
+		     "  force-dns-mapping: false\n"
+		     "  sniff:\n"
+		     "    TLS: {ports: [443, 8443]}\n"
+		     "    HTTP: {ports: [80, 8080-8090], override-destination: false}\n"
+		     "    QUIC: {}\n"
+		     "  force-domain: [+.force.test]\n"
+		     "  skip-domain: [+.skip.test, Mijia Cloud]\n");
 	struct sniffer *s = NULL;
 	char err[256] = "";
 
