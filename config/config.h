@@ -228,6 +228,7 @@ struct config {
 	struct config_tun tun;
 	struct config_dns dns;
 	struct config_sniffer sniffer;
+	bool store_fake_ip; /* profile.store-fake-ip (docs/design.md §16) */
 
 	struct config_proxy *proxies;
 	size_t n_proxies;

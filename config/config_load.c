@@ -432,6 +432,28 @@ static int load_dns(struct loader *ld, yaml_node_t *n)
 	return r;
 }
 
+/* --- profile --------------------------------------------------------------- */
+
+/* profile: store-fake-ip is ours; store-selected (groups always route to
+ * their selected member here) is ignored with a warning. */
+static int load_profile(struct loader *ld, yaml_node_t *n)
+{
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "profile", &e, &count);
+
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		if (!strcmp(e[i].name, "store-fake-ip"))
+			r = loader_get_bool(ld, e[i].val, "profile.store-fake-ip",
+					    &ld->cfg->store_fake_ip);
+		else
+			r = loader_warn_ignored(ld, &e[i], "profile:");
+		r = loader_recover(ld, r);
+	}
+	free(e);
+	return r;
+}
+
 /* --- the top level --------------------------------------------------------- */
 
 /* The sections of the top-level mapping, loaded after its plain keys. */
@@ -477,6 +499,8 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		sec->tun = val;
 	} else if (!strcmp(k, "dns")) {
 		sec->dns = val;
+	} else if (!strcmp(k, "profile")) {
+		r = load_profile(ld, val);
 	} else if (!strcmp(k, "sniffer")) {
 		sec->sniffer = val;
 	} else if (!strcmp(k, "proxies")) {

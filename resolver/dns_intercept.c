@@ -980,3 +980,24 @@ unsigned dns_intercept_pending(const struct dns_intercept *di)
 {
 	return di != NULL ? di->pending : 0;
 }
+
+int dns_intercept_fake_save(const struct dns_intercept *di, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if (di == NULL || di->fake == NULL)
+		return -ENOENT;
+	return fakeip_save(di->fake, out, len);
+}
+
+int dns_intercept_fake_restore(struct dns_intercept *di, const char *buf, size_t len)
+{
+	if (di == NULL || di->fake == NULL)
+		return -ENOENT;
+	return fakeip_restore(di->fake, buf, len);
+}
+
+uint64_t dns_intercept_fake_changes(const struct dns_intercept *di)
+{
+	return di != NULL && di->fake != NULL ? fakeip_changes(di->fake) : 0;
+}

@@ -105,6 +105,13 @@ T2S_MUST_CHECK int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 					const struct dns_forwarder *fwd, struct dns_intercept **out,
 					char *err, size_t errlen);
 void dns_intercept_shutdown(struct dns_intercept *di);
+
+/* The fake pool's text for store-fake-ip (fakeip_save/fakeip_restore/
+ * fakeip_changes; docs/design.md §16). -ENOENT without a fake pool. */
+T2S_MUST_CHECK int dns_intercept_fake_save(const struct dns_intercept *di, char **out, size_t *len);
+T2S_MUST_CHECK int dns_intercept_fake_restore(struct dns_intercept *di, const char *buf,
+					      size_t len);
+uint64_t dns_intercept_fake_changes(const struct dns_intercept *di);
 void dns_intercept_destroy(struct dns_intercept *di);
 
 enum dns_mode dns_intercept_mode(const struct dns_intercept *di);

@@ -436,7 +436,7 @@ static void test_warnings(void)
 	T_CHECK(find_warning(cfg, "\"sniffer\"") == NULL);
 	T_CHECK(cfg->sniffer.enable && cfg->sniffer.proto[CONFIG_SNIFF_TLS].on);
 	T_CHECK(find_warning(cfg, "\"geodata-mode\"") != NULL);
-	T_CHECK(find_warning(cfg, "\"profile\"") != NULL);
+	T_CHECK(find_warning(cfg, "\"store-selected\"") != NULL); /* profile: is ours */
 	w = find_warning(cfg, "mode \"global\" is not supported; rules are always applied");
 	T_CHECK(w && w->pos.line == 6 && w->pos.col == 7);
 	w = find_warning(cfg, "proxy \"a\": \"tfo\" is not used");

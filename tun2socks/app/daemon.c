@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -29,6 +30,8 @@
 #include "tun2socks/route/proc_lookup.h"
 #include "resolver/resolver.h"
 #include "resolver/sniffer.h"
+#include "tun2socks/app/fake_store.h"
+#include "tun2socks/system/autoroute.h"
 #include "tun2socks/route/router.h"
 #include "tun2socks/base/fd_budget.h"
 #include "tun2socks/base/heap.h"
@@ -54,11 +57,12 @@ struct daemon {
 	struct upstream_cfg upstream;
 	struct flow_tcp_ctx flows;
 	struct flow_udp_ctx *udp;
-	struct resolver *resolver;   /* DNS forwarding, unless via the proxy */
-	struct dns_socks *dns_socks; /* --dns-via-proxy */
-	struct dns_intercept *dns;   /* NULL with --dns off */
-	struct sniffer *sniffer;     /* config's sniffer:, or NULL */
-	struct machine *machine;     /* auto-route's routes and rules, or NULL */
+	struct resolver *resolver;     /* DNS forwarding, unless via the proxy */
+	struct dns_socks *dns_socks;   /* --dns-via-proxy */
+	struct dns_intercept *dns;     /* NULL with --dns off */
+	struct sniffer *sniffer;       /* config's sniffer:, or NULL */
+	struct fake_store *fake_store; /* store-fake-ip, or NULL */
+	struct machine *machine;       /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -362,6 +366,21 @@ static int daemon_dns_start(struct daemon *d)
 	}
 	d->flows.dns = d->dns;
 	flow_udp_set_dns(d->udp, d->dns);
+	if (dc->store_fake && dc->mode == DNS_MODE_FAKE_IP) {
+		const char *dir =
+			d->cfg->route.state_dir[0] ? d->cfg->route.state_dir : AUTOROUTE_STATE_DIR;
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s.fakeip", dir,
+			 d->cfg->tun.name && d->cfg->tun.name[0] ? d->cfg->tun.name : "tun");
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			log_warn("store-fake-ip: cannot make %s: %s", dir, strerror(errno));
+		r = fake_store_start(&d->loop, d->dns, path, &d->fake_store);
+		if (r < 0) {
+			log_error("store-fake-ip: %s", strerror(-r));
+			return r;
+		}
+	}
 	if (dc->has4)
 		daemon_fmt_cidr(AF_INET, dc->net4, dc->prefix4, r4, sizeof(r4));
 	if (dc->has6)
@@ -384,6 +403,8 @@ static void daemon_dns_stop(struct daemon *d)
 {
 	/* TCP clients first, then the forwarder, whose cancelled queries
 	 * still call into the interceptor. */
+	fake_store_stop(d->fake_store); /* the pool as it is now */
+	d->fake_store = NULL;
 	dns_intercept_shutdown(d->dns);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);

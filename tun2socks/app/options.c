@@ -235,6 +235,8 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 		};
 		cfg->log_level = map[conf->log_level];
 	}
+	if (conf->store_fake_ip)
+		cfg->dns.store_fake = true;
 	if (!dns->present)
 		return 0;
 	if (!options_given(cfg, OPT_DNS))
@@ -349,6 +351,8 @@ unsigned options_reload_diff(const struct options *running, const struct options
 		options_note(why, whylen, "dns.fake-ip-range");
 	if (a->fake_min_age != b->fake_min_age)
 		options_note(why, whylen, "dns.fake-ip-min-age");
+	if (a->store_fake != b->store_fake)
+		options_note(why, whylen, "profile.store-fake-ip");
 	if (a->filter_used != b->filter_used ||
 	    memcmp(a->filter_buf, b->filter_buf, a->filter_used) != 0)
 		options_note(why, whylen, "dns.fake-ip-filter");

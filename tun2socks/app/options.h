@@ -56,6 +56,7 @@ enum options_flag {
 	OPT_INCLUDE_UID,
 	OPT_EXCLUDE_UID,
 	OPT_STATE_DIR,
+	OPT_STORE_FAKE_IP,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -91,6 +92,7 @@ struct options {
 		uint8_t net4[4], prefix4;
 		uint8_t net6[16], prefix6;
 		unsigned fake_min_age; /* s; 0 = off (docs/design.md §7) */
+		bool store_fake;       /* keep the pool across restarts (§16) */
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
 		size_t filter_used; /* bytes of filter_buf taken */
