@@ -98,7 +98,8 @@ struct config_dns {
 	struct config_cidr fake_ip_range6; /* IPv6 */
 	struct config_str *fake_ip_filter; /* patterns as written */
 	size_t n_fake_ip_filter;
-	unsigned fake_ip_ttl; /* seconds; 0: not set (mihomo uses 1) */
+	bool fake_ip_filter_whitelist; /* fake-ip-filter-mode: whitelist */
+	unsigned fake_ip_ttl;          /* seconds; 0: not set (mihomo uses 1) */
 	/* ours, not mihomo's: seconds a fake address stays unused before it
 	 * goes to another name (0 = off) */
 	bool has_fake_ip_min_age;

@@ -404,6 +404,14 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 	if (!strcmp(k, "fake-ip-filter"))
 		return loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
 					   &d->n_fake_ip_filter);
+	if (!strcmp(k, "fake-ip-filter-mode")) {
+		static const char *const fmodes[] = { "blacklist", "whitelist" };
+
+		r = loader_get_enum(ld, e->val, "dns.fake-ip-filter-mode", fmodes, 2,
+				    "blacklist or whitelist", &mode);
+		d->fake_ip_filter_whitelist = mode == 1;
+		return r;
+	}
 	if (!strcmp(k, "fake-ip-ttl")) {
 		r = loader_get_uint(ld, e->val, "dns.fake-ip-ttl", 1, 86400, &v);
 		d->fake_ip_ttl = (unsigned)v;

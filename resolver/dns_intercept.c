@@ -108,6 +108,7 @@ struct dns_intercept {
 	enum dns_mode mode;
 	struct fakeip *fake;         /* fake-ip mode only */
 	struct domain_match *filter; /* fake-ip mode only */
+	bool filter_whitelist;       /* filter lists the fake names */
 	struct addrmap *amap;
 	struct dns_forwarder fwd;
 	uint32_t fake_ttl;
@@ -341,8 +342,9 @@ static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q, 
 	switch (q->qtype) {
 	case ARES_REC_TYPE_A:
 	case ARES_REC_TYPE_AAAA:
-		if (domain_match_test(di->filter, q->name))
-			return -EAGAIN; /* real answers for filtered names */
+		/* Real answers for filtered names (whitelist: for the others). */
+		if (domain_match_test(di->filter, q->name) != di->filter_whitelist)
+			return -EAGAIN;
 		if (q->qtype == ARES_REC_TYPE_A)
 			r = fakeip_lookup4(di->fake, q->name, a);
 		else
@@ -912,7 +914,9 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 			goto fail;
 		}
 		r = domain_match_create(&di->filter);
-		for (size_t i = 0; r == 0 && domain_match_fakeip_defaults[i]; i++)
+		di->filter_whitelist = cfg->filter_whitelist;
+		for (size_t i = 0;
+		     r == 0 && !cfg->filter_whitelist && domain_match_fakeip_defaults[i]; i++)
 			r = domain_match_add(di->filter, domain_match_fakeip_defaults[i]);
 		for (size_t i = 0; r == 0 && cfg->filter && cfg->filter[i]; i++) {
 			r = domain_match_add(di->filter, cfg->filter[i]);

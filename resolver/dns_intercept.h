@@ -90,6 +90,9 @@ struct dns_intercept_config {
 	/* Extra fake-ip filter patterns (domain_match.h syntax), added to
 	 * domain_match_fakeip_defaults; NULL-terminated, may be NULL. */
 	const char *const *filter;
+	/* fake-ip-filter-mode whitelist: only names on the filter (without
+	 * the defaults) get fake answers, every other one a real answer. */
+	bool filter_whitelist;
 	/* real-ip address -> name entries kept at most (0 = 65536). */
 	uint32_t realip_max;
 	/* Forwarded queries waiting for the upstream at most, in total

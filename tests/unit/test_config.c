@@ -1259,12 +1259,28 @@ static void test_sniffer(void)
 	}
 }
 
+/* dns keys beyond the basics: fake-ip-filter-mode, hosts... */
+static void test_dns_keys(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	T_EQ_INT(load("dns: {enable: true, fake-ip-filter-mode: whitelist}\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(cfg->dns.fake_ip_filter_whitelist);
+		config_free(cfg);
+	}
+	T_CHECK(load("dns: {fake-ip-filter-mode: greylist}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "blacklist or whitelist") != NULL);
+}
+
 int main(void)
 {
 	T_RUN(test_example);
 	T_RUN(test_defaults);
 	T_RUN(test_warnings);
 	T_RUN(test_sniffer);
+	T_RUN(test_dns_keys);
 	T_RUN(test_warning_order);
 	T_RUN(test_yaml_errors);
 	T_RUN(test_type_errors);

@@ -778,6 +778,39 @@ static void test_filter(void)
 	env_done(&e);
 }
 
+/* fake-ip-filter-mode: whitelist: only the listed names get fake answers,
+ * and the built-in list does not apply. */
+static void test_filter_whitelist(void)
+{
+	static const char *const user[] = { "+.fake.example", NULL };
+	struct dns_intercept_config cfg = fake_cfg();
+	struct env e;
+	ares_dns_record_t *rec;
+	uint8_t a[16];
+	int n;
+
+	cfg.filter = user;
+	cfg.filter_whitelist = true;
+	if (!env_init(&e, &cfg, NULL))
+		return;
+	n = ask(&e, 1, "www.fake.example", T_A);
+	rec = CHECK_ANSWER(out, n, 1, "www.fake.example", T_A, ARES_RCODE_NOERROR, 1);
+	if (rec != NULL) {
+		T_EQ_INT(answer_addr(rec, 0, a, NULL), 4);
+		T_CHECK(in_default4(a));
+		ares_dns_record_destroy(rec);
+	}
+	T_EQ_INT(e.fwd.sends, 0);
+	T_EQ_INT(ask(&e, 2, "other.example", T_A), -EINPROGRESS);
+	T_EQ_INT(e.fwd.sends, 1);
+	/* not listed: a real answer (the built-in list plays no part) */
+	T_EQ_INT(ask(&e, 3, "x.fake.example.lan", T_A), -EINPROGRESS);
+	T_EQ_INT(e.fwd.sends, 2);
+	while (e.fwd.n > 0)
+		fwd_complete(&e.fwd, 0, -ETIMEDOUT, NULL);
+	env_done(&e);
+}
+
 static void test_create_errors(void)
 {
 	static const char *const bad[] = { "good.example", "bad..pattern", NULL };
@@ -1713,6 +1746,7 @@ int main(void)
 	T_RUN(test_no_pool_nodata);
 	T_RUN(test_ptr);
 	T_RUN(test_filter);
+	T_RUN(test_filter_whitelist);
 	T_RUN(test_create_errors);
 	T_RUN(test_forward_mx_txt);
 	T_RUN(test_forward_errors);

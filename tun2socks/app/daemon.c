@@ -318,6 +318,7 @@ static int daemon_dns_start(struct daemon *d)
 		.prefix4 = dc->prefix4,
 		.prefix6 = dc->prefix6,
 		.filter = dc->filter,
+		.filter_whitelist = dc->filter_whitelist,
 		.fake_min_age = dc->fake_min_age,
 	};
 	struct dns_forwarder fwd;

@@ -24,10 +24,10 @@ struct fake_store {
 	char *path;
 	uv_timer_t timer;
 	uv_work_t work;
-	bool busy;      /* a write on a worker */
-	bool stopping;  /* fake_store_stop ran */
-	bool closed;    /* the timer's close callback ran */
-	char *text;     /* what the worker writes */
+	bool busy;     /* a write on a worker */
+	bool stopping; /* fake_store_stop ran */
+	bool closed;   /* the timer's close callback ran */
+	char *text;    /* what the worker writes */
 	size_t len;
 	int write_err;  /* the worker's result */
 	uint64_t saved; /* dns_intercept_fake_changes() at the last save */

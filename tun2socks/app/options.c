@@ -275,6 +275,7 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 			cfg->dns.has6 = true;
 		}
 	}
+	cfg->dns.filter_whitelist = dns->fake_ip_filter_whitelist;
 	if (dns->has_fake_ip_min_age && !options_given(cfg, OPT_FAKE_IP_MIN_AGE))
 		cfg->dns.fake_min_age = dns->fake_ip_min_age;
 	for (size_t i = 0; i < dns->n_fake_ip_filter; i++) {
@@ -351,6 +352,8 @@ unsigned options_reload_diff(const struct options *running, const struct options
 		options_note(why, whylen, "dns.fake-ip-range");
 	if (a->fake_min_age != b->fake_min_age)
 		options_note(why, whylen, "dns.fake-ip-min-age");
+	if (a->filter_whitelist != b->filter_whitelist)
+		options_note(why, whylen, "dns.fake-ip-filter-mode");
 	if (a->store_fake != b->store_fake)
 		options_note(why, whylen, "profile.store-fake-ip");
 	if (a->filter_used != b->filter_used ||
