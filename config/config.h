@@ -99,6 +99,8 @@ struct config_dns {
 	struct config_str *fake_ip_filter; /* patterns as written */
 	size_t n_fake_ip_filter;
 	bool fake_ip_filter_whitelist; /* fake-ip-filter-mode: whitelist */
+	bool use_hosts;                /* answer from hosts: (default true) */
+	bool use_system_hosts;         /* ... and /etc/hosts (default true) */
 	unsigned fake_ip_ttl;          /* seconds; 0: not set (mihomo uses 1) */
 	/* ours, not mihomo's: seconds a fake address stays unused before it
 	 * goes to another name (0 = off) */
@@ -132,6 +134,14 @@ struct config_sniffer {
 	size_t n_force_domain;
 	struct config_str *skip_domain;
 	size_t n_skip_domain;
+};
+
+/* hosts: a name or pattern and its addresses (IP literals, checked). */
+struct config_host {
+	const char *name;
+	struct conf_pos pos;
+	struct config_str *addrs;
+	size_t n_addrs;
 };
 
 enum config_proxy_type {
@@ -229,7 +239,9 @@ struct config {
 	struct config_tun tun;
 	struct config_dns dns;
 	struct config_sniffer sniffer;
-	bool store_fake_ip; /* profile.store-fake-ip (docs/design.md §16) */
+	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §16) */
+	struct config_host *hosts; /* hosts: (docs/design.md §17) */
+	size_t n_hosts;
 
 	struct config_proxy *proxies;
 	size_t n_proxies;

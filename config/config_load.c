@@ -404,6 +404,10 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 	if (!strcmp(k, "fake-ip-filter"))
 		return loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
 					   &d->n_fake_ip_filter);
+	if (!strcmp(k, "use-hosts"))
+		return loader_get_bool(ld, e->val, "dns.use-hosts", &d->use_hosts);
+	if (!strcmp(k, "use-system-hosts"))
+		return loader_get_bool(ld, e->val, "dns.use-system-hosts", &d->use_system_hosts);
 	if (!strcmp(k, "fake-ip-filter-mode")) {
 		static const char *const fmodes[] = { "blacklist", "whitelist" };
 
@@ -436,6 +440,69 @@ static int load_dns(struct loader *ld, yaml_node_t *n)
 	d->present = true;
 	for (size_t i = 0; r == 0 && i < count; i++)
 		r = loader_recover(ld, dns_key(ld, d, &e[i]));
+	free(e);
+	return r;
+}
+
+/* --- hosts ----------------------------------------------------------------- */
+
+/* One hosts: entry: NAME: IP or NAME: [IP, ...]. mihomo also takes a
+ * domain as the value (an alias): warned about and skipped. */
+static int host_entry(struct loader *ld, const struct loader_kv *e, struct config_host *h)
+{
+	yaml_node_item_t *items;
+	size_t count, kept = 0;
+	char q[80];
+	int r = loader_get_list(ld, e->val, "hosts", true, &items, &count);
+
+	if (r < 0)
+		return r;
+	h->name = loader_strndup(ld, e->name, strlen(e->name));
+	h->pos = loader_node_pos(ld, e->key);
+	h->addrs = loader_alloc(ld, (count + 1) * sizeof(*h->addrs));
+	if (h->name == NULL || h->addrs == NULL)
+		return loader_oom(ld);
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		yaml_node_t *it = loader_list_item(ld, e->val, items, i);
+		uint8_t b[16];
+		const char *t;
+
+		r = loader_get_scalar(ld, it, "hosts", &t);
+		if (r < 0)
+			break;
+		if (inet_pton(AF_INET, t, b) == 1 || inet_pton(AF_INET6, t, b) == 1) {
+			h->addrs[kept].text = loader_strndup(ld, t, strlen(t));
+			h->addrs[kept++].pos = loader_node_pos(ld, it);
+			if (h->addrs[kept - 1].text == NULL)
+				return loader_oom(ld);
+		} else {
+			r = loader_warn_at(ld, loader_node_pos(ld, it),
+					   "hosts: %s: only addresses are supported, not a name "
+					   "(alias); ignored",
+					   config_quote(q, t));
+		}
+	}
+	h->n_addrs = kept;
+	return r;
+}
+
+static int load_hosts(struct loader *ld, yaml_node_t *n)
+{
+	struct config *cfg = ld->cfg;
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "hosts", &e, &count);
+
+	if (r == 0 && count > 0) {
+		cfg->hosts = loader_alloc(ld, count * sizeof(*cfg->hosts));
+		if (cfg->hosts == NULL)
+			r = loader_oom(ld);
+	}
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		r = loader_recover(ld, host_entry(ld, &e[i], &cfg->hosts[cfg->n_hosts]));
+		if (cfg->hosts[cfg->n_hosts].n_addrs > 0)
+			cfg->n_hosts++;
+	}
 	free(e);
 	return r;
 }
@@ -507,6 +574,8 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		sec->tun = val;
 	} else if (!strcmp(k, "dns")) {
 		sec->dns = val;
+	} else if (!strcmp(k, "hosts")) {
+		r = load_hosts(ld, val);
 	} else if (!strcmp(k, "profile")) {
 		r = load_profile(ld, val);
 	} else if (!strcmp(k, "sniffer")) {
@@ -600,6 +669,8 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	cfg->log_level = CONFIG_LOG_INFO;
 	cfg->ipv6 = true;
 	cfg->dns.mode = CONFIG_DNS_REAL_IP;
+	cfg->dns.use_hosts = true;
+	cfg->dns.use_system_hosts = true;
 	config_sniffer_defaults(&cfg->sniffer);
 	r = loader_init(&ld, cfg, name, buf, len, errs);
 	if (r == 0)

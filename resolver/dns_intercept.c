@@ -23,6 +23,7 @@
 #include "lwip/tcp.h"
 
 #include "resolver/dns_intercept.h"
+#include "resolver/dns_hosts.h"
 
 #include <arpa/inet.h>
 #include <ares.h>
@@ -52,6 +53,7 @@ enum {
 	DNS_TCP_POLL = 4,                  /* lwIP poll interval, 500 ms units */
 	DNS_REALIP_KEEP_MS = 600000,       /* address -> name kept at least this */
 	DNS_DEFAULT_TTL = 1,
+	DNS_HOSTS_TTL = 10, /* answers from hosts: (mihomo's) */
 	/* Forwarded queries waiting at once: at 50 ms per answer that is
 	 * 20 000 queries/s in total, 5 000/s from one client, far above any
 	 * LAN; a silent upstream holds each for its timeout (2 tries x 2 s),
@@ -109,6 +111,7 @@ struct dns_intercept {
 	struct fakeip *fake;         /* fake-ip mode only */
 	struct domain_match *filter; /* fake-ip mode only */
 	bool filter_whitelist;       /* filter lists the fake names */
+	const struct dns_hosts *hosts;
 	struct addrmap *amap;
 	struct dns_forwarder fwd;
 	uint32_t fake_ttl;
@@ -331,6 +334,27 @@ static void dns_pool_busy(struct dns_intercept *di, const struct dns_query *q, i
 			 q->name, range);
 }
 
+/* An answer from the hosts table (both modes), or -ENOENT. Its addresses
+ * are remembered as real-ip answers are, so flows to them carry the name. */
+static int dns_answer_hosts(struct dns_intercept *di, const struct dns_query *q, size_t max_msg,
+			    uint8_t *out, size_t outcap)
+{
+	uint8_t packed[DNS_HOSTS_MAX * 16];
+	struct dns_hosts_addrs a;
+	size_t n, alen;
+
+	if ((q->qtype != ARES_REC_TYPE_A && q->qtype != ARES_REC_TYPE_AAAA) ||
+	    dns_hosts_find(di->hosts, q->name, &a) < 0)
+		return -ENOENT;
+	alen = q->qtype == ARES_REC_TYPE_A ? 4 : 16;
+	n = alen == 4 ? a.n4 : a.n6;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(packed + i * alen, alen == 4 ? a.a4[i] : a.a6[i], alen);
+		dns_learn_addr(di, q->name, packed + i * alen, alen, DNS_HOSTS_TTL);
+	}
+	return dns_msg_build_addr(q, packed, n, DNS_HOSTS_TTL, out, outcap, max_msg);
+}
+
 /* A fake-ip answer, or -EAGAIN when q must be forwarded. */
 static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q, size_t max_msg,
 			   uint8_t *out, size_t outcap)
@@ -453,6 +477,11 @@ int dns_intercept_query_from(struct dns_intercept *di, const struct dns_client *
 	 * would send its flow into the TUN again. */
 	if (dns_is_looped(di, cl, &q))
 		return dns_servfail(di, &q, out, outcap);
+	if (di->hosts != NULL && q.qclass == ARES_CLASS_IN) {
+		r = dns_answer_hosts(di, &q, max_msg, out, outcap);
+		if (r != -ENOENT)
+			return r > 0 ? r : dns_servfail(di, &q, out, outcap);
+	}
 	if (di->mode == DNS_MODE_FAKE_IP && q.qclass == ARES_CLASS_IN) {
 		r = dns_answer_fake(di, &q, max_msg, out, outcap);
 		if (r != -EAGAIN)
@@ -863,6 +892,7 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 	di->stack = stack;
 	list_init(&di->tcp_live);
 	di->mode = cfg->mode;
+	di->hosts = cfg->hosts;
 	di->fwd = *fwd;
 	di->fake_ttl = cfg->fake_ttl ? cfg->fake_ttl : DNS_DEFAULT_TTL;
 	di->max_pending = cfg->max_pending ? cfg->max_pending : DNS_PENDING_MAX;

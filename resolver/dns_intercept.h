@@ -93,6 +93,9 @@ struct dns_intercept_config {
 	/* fake-ip-filter-mode whitelist: only names on the filter (without
 	 * the defaults) get fake answers, every other one a real answer. */
 	bool filter_whitelist;
+	/* hosts: A/AAAA for its names are answered from it before anything
+	 * else (docs/design.md §17); NULL: none. Must outlive di. */
+	const struct dns_hosts *hosts;
 	/* real-ip address -> name entries kept at most (0 = 65536). */
 	uint32_t realip_max;
 	/* Forwarded queries waiting for the upstream at most, in total

@@ -30,6 +30,7 @@
 #include "tun2socks/route/proc_lookup.h"
 #include "resolver/resolver.h"
 #include "resolver/sniffer.h"
+#include "resolver/dns_hosts.h"
 #include "tun2socks/app/fake_store.h"
 #include "tun2socks/system/autoroute.h"
 #include "tun2socks/route/router.h"
@@ -62,6 +63,7 @@ struct daemon {
 	struct dns_intercept *dns;     /* NULL with --dns off */
 	struct sniffer *sniffer;       /* config's sniffer:, or NULL */
 	struct fake_store *fake_store; /* store-fake-ip, or NULL */
+	struct dns_hosts *hosts;       /* hosts: and /etc/hosts, or NULL */
 	struct machine *machine;       /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
@@ -319,6 +321,7 @@ static int daemon_dns_start(struct daemon *d)
 		.prefix6 = dc->prefix6,
 		.filter = dc->filter,
 		.filter_whitelist = dc->filter_whitelist,
+		.hosts = d->hosts,
 		.fake_min_age = dc->fake_min_age,
 	};
 	struct dns_forwarder fwd;
@@ -410,6 +413,51 @@ static void daemon_dns_stop(struct daemon *d)
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	dns_socks_shutdown(d->dns_socks);
+}
+
+/* The hosts table (docs/design.md §17): the config's hosts: with
+ * dns.use-hosts, /etc/hosts with dns.use-system-hosts (both default on);
+ * none without a config file. Read once at start. */
+static int daemon_hosts(struct daemon *d)
+{
+	const struct config *c = d->conf;
+	char q[300];
+	int r;
+
+	if (c == NULL || (!(c->dns.use_hosts && c->n_hosts > 0) && !c->dns.use_system_hosts))
+		return 0;
+	r = dns_hosts_create(&d->hosts);
+	for (size_t i = 0; r == 0 && c->dns.use_hosts && i < c->n_hosts; i++)
+		for (size_t j = 0; r == 0 && j < c->hosts[i].n_addrs; j++) {
+			r = dns_hosts_add(d->hosts, c->hosts[i].name, c->hosts[i].addrs[j].text);
+			if (r == -EINVAL || r == -ENOSPC) {
+				snprintf(q, sizeof(q), "%s:%d:%d", c->hosts[i].pos.file,
+					 c->hosts[i].pos.line, c->hosts[i].pos.col);
+				log_error("%s: hosts: %s: %s", q, c->hosts[i].name,
+					  r == -EINVAL ? "not a name or domain pattern"
+						       : "too many addresses (8 a family)");
+			}
+		}
+	if (r == 0 && c->dns.use_system_hosts) {
+		FILE *f = fopen("/etc/hosts", "re");
+
+		char *buf = malloc(1 << 20);
+
+		if (f != NULL && buf != NULL) {
+			size_t n = fread(buf, 1, 1 << 20, f), skipped = 0;
+
+			r = dns_hosts_parse_etc(d->hosts, buf, n, &skipped);
+		}
+		if (f != NULL)
+			fclose(f);
+		free(buf);
+	}
+	if (r < 0)
+		return r;
+	if (d->resolver)
+		resolver_set_hosts(d->resolver, d->hosts);
+	log_info("hosts: %zu names answered locally", dns_hosts_count(d->hosts));
+	return 0;
 }
 
 /* c-ares for forwarded DNS, DIRECT connections to names and IP rules on
@@ -815,6 +863,8 @@ int daemon_run(struct options *cfg)
 	}
 	r = daemon_resolver_start(d);
 	if (r == 0)
+		r = daemon_hosts(d);
+	if (r == 0)
 		r = router_ctx_create(gen, d->resolver, d->procs, &d->router);
 	if (r < 0)
 		goto out_loop;
@@ -955,6 +1005,7 @@ out_free:
 	router_gen_unref(gen);
 	proc_lookup_destroy(d->procs);
 	sniffer_destroy(d->sniffer);
+	dns_hosts_destroy(d->hosts);
 	config_free(d->conf);
 	upstream_cfg_free(&d->upstream);
 	free(d);
