@@ -100,8 +100,24 @@ struct config_dns {
 	size_t n_fake_ip_filter;
 	bool fake_ip_filter_whitelist; /* fake-ip-filter-mode: whitelist */
 	bool use_hosts;                /* answer from hosts: (default true) */
-	bool use_system_hosts;         /* ... and /etc/hosts (default true) */
-	unsigned fake_ip_ttl;          /* seconds; 0: not set (mihomo uses 1) */
+	/* nameserver-policy: a key (patterns, comma-separated) and its
+	 * servers (plain ones; encrypted ones are dropped with a warning) */
+	struct config_ns_policy {
+		struct config_str key;
+		struct config_str *servers;
+		size_t n_servers;
+	} * ns_policy;
+	size_t n_ns_policy;
+	struct config_str *fallback; /* fallback: servers */
+	size_t n_fallback;
+	struct config_cidr *fallback_ipcidr; /* fallback-filter.ipcidr */
+	size_t n_fallback_ipcidr;
+	struct config_str *fallback_domain; /* fallback-filter.domain */
+	size_t n_fallback_domain;
+	struct config_str *default_nameserver; /* checked; see README */
+	size_t n_default_nameserver;
+	bool use_system_hosts; /* ... and /etc/hosts (default true) */
+	unsigned fake_ip_ttl;  /* seconds; 0: not set (mihomo uses 1) */
 	/* ours, not mihomo's: seconds a fake address stays unused before it
 	 * goes to another name (0 = off) */
 	bool has_fake_ip_min_age;

@@ -306,7 +306,14 @@ static bool is_encrypted_dns(const char *t)
 }
 
 /* One nameserver entry, checked by the parser the resolver uses too. */
+static int check_server(struct loader *ld, const struct config_str *s, const char *what);
+
 static int check_nameserver(struct loader *ld, const struct config_str *s)
+{
+	return check_server(ld, s, "dns.nameserver");
+}
+
+static int check_server(struct loader *ld, const struct config_str *s, const char *what)
 {
 	static const char *const reasons[] = {
 		"only udp:// and tcp:// are supported",
@@ -319,13 +326,12 @@ static int check_nameserver(struct loader *ld, const struct config_str *s)
 	int r;
 
 	if (strchr(s->text, ','))
-		return loader_fail_at(ld, s->pos,
-				      "dns.nameserver: one server per list entry, got %s",
+		return loader_fail_at(ld, s->pos, "%s: one server per list entry, got %s", what,
 				      config_quote(q, s->text));
 	/* The parser's message quotes the entry: keep it short enough for
 	 * e, and say so ourselves otherwise. */
 	if (strlen(s->text) > 100)
-		return loader_fail_at(ld, s->pos, "dns.nameserver: %s: entry too long",
+		return loader_fail_at(ld, s->pos, "%s: %s: entry too long", what,
 				      config_quote(q, s->text));
 	r = nameservers_parse(s->text, csv, sizeof(csv), &tcp, e, sizeof(e));
 	if (r == 0)
@@ -339,7 +345,118 @@ static int check_nameserver(struct loader *ld, const struct config_str *s)
 		if (el >= rl && !strcmp(e + el - rl, reasons[i]))
 			why = reasons[i];
 	}
-	return loader_fail_at(ld, s->pos, "dns.nameserver: %s: %s", config_quote(q, s->text), why);
+	return loader_fail_at(ld, s->pos, "%s: %s: %s", what, config_quote(q, s->text), why);
+}
+
+/* A list of servers under another key than nameserver (fallback,
+ * default-nameserver, a nameserver-policy value: a string or a list):
+ * each checked, encrypted ones dropped with a warning. */
+static int dns_server_list(struct loader *ld, yaml_node_t *n, const char *what,
+			   struct config_str **out, size_t *count)
+{
+	yaml_node_item_t *items;
+	size_t c, kept = 0;
+	char q[80];
+	int r = loader_get_list(ld, n, what, true, &items, &c);
+
+	*out = NULL;
+	*count = 0;
+	if (r < 0 || c == 0)
+		return r;
+	*out = loader_alloc(ld, c * sizeof(**out));
+	if (*out == NULL)
+		return loader_oom(ld);
+	for (size_t i = 0; r == 0 && i < c; i++) {
+		yaml_node_t *it = loader_list_item(ld, n, items, i);
+		struct config_str s = { .pos = loader_node_pos(ld, it) };
+
+		r = loader_get_nonempty(ld, it, what, &s.text);
+		if (r < 0)
+			break;
+		if (is_encrypted_dns(s.text)) {
+			r = loader_warn_at(ld, s.pos,
+					   "%s: %s: DNS over HTTPS/TLS/QUIC is not supported; "
+					   "entry skipped",
+					   what, config_quote(q, s.text));
+			continue;
+		}
+		r = loader_recover(ld, check_server(ld, &s, what));
+		(*out)[kept++] = s;
+	}
+	*count = kept;
+	return r;
+}
+
+/* nameserver-policy: KEY: SERVER or KEY: [SERVERS]; keys are domain
+ * patterns (comma-separated for several); geosite: and rule-set: keys
+ * need data we do not load: warned about and skipped. */
+static int dns_policy(struct loader *ld, struct config_dns *d, yaml_node_t *n)
+{
+	struct loader_kv *e = NULL;
+	size_t count;
+	char q[80];
+	int r = loader_map_entries(ld, n, "dns.nameserver-policy", &e, &count);
+
+	if (r == 0 && count > 0) {
+		d->ns_policy = loader_alloc(ld, count * sizeof(*d->ns_policy));
+		if (d->ns_policy == NULL)
+			r = loader_oom(ld);
+	}
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		struct config_ns_policy *p = &d->ns_policy[d->n_ns_policy];
+
+		if (strncasecmp(e[i].name, "geosite:", 8) == 0 ||
+		    strncasecmp(e[i].name, "rule-set:", 9) == 0 || strchr(e[i].name, ':')) {
+			r = loader_warn_at(
+				ld, loader_node_pos(ld, e[i].key),
+				"dns.nameserver-policy: %s: geosite: and rule-set: keys are "
+				"not supported; entry skipped",
+				config_quote(q, e[i].name));
+			continue;
+		}
+		p->key.text = loader_strndup(ld, e[i].name, strlen(e[i].name));
+		p->key.pos = loader_node_pos(ld, e[i].key);
+		if (p->key.text == NULL) {
+			r = loader_oom(ld);
+			break;
+		}
+		r = loader_recover(ld, dns_server_list(ld, e[i].val, "dns.nameserver-policy",
+						       &p->servers, &p->n_servers));
+		if (p->n_servers > 0)
+			d->n_ns_policy++;
+	}
+	free(e);
+	return r;
+}
+
+/* fallback-filter: ipcidr and domain; geoip (no GeoIP data here) and
+ * geosite are warned about when set. */
+static int dns_fallback_filter(struct loader *ld, struct config_dns *d, yaml_node_t *n)
+{
+	struct loader_kv *e = NULL;
+	size_t count;
+	bool geoip = false;
+	int r = loader_map_entries(ld, n, "dns.fallback-filter", &e, &count);
+
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		if (!strcmp(e[i].name, "ipcidr"))
+			r = get_cidr_list(ld, e[i].val, 0, "dns.fallback-filter.ipcidr",
+					  &d->fallback_ipcidr, &d->n_fallback_ipcidr);
+		else if (!strcmp(e[i].name, "domain"))
+			r = loader_get_str_list(ld, e[i].val, "dns.fallback-filter.domain",
+						&d->fallback_domain, &d->n_fallback_domain);
+		else if (!strcmp(e[i].name, "geoip"))
+			r = loader_get_bool(ld, e[i].val, "dns.fallback-filter.geoip", &geoip);
+		else
+			r = loader_warn_ignored(ld, &e[i], "dns.fallback-filter:");
+		if (r == 0 && geoip && !strcmp(e[i].name, "geoip"))
+			r = loader_warn_at(ld, loader_node_pos(ld, e[i].val),
+					   "dns.fallback-filter.geoip: no GeoIP data here: only "
+					   "ipcidr and domain choose the fallback");
+		r = loader_recover(ld, r);
+	}
+	free(e);
+	return r;
 }
 
 /* dns.nameserver: every entry checked; encrypted ones dropped with a
@@ -404,6 +521,15 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 	if (!strcmp(k, "fake-ip-filter"))
 		return loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
 					   &d->n_fake_ip_filter);
+	if (!strcmp(k, "nameserver-policy"))
+		return dns_policy(ld, d, e->val);
+	if (!strcmp(k, "fallback"))
+		return dns_server_list(ld, e->val, "dns.fallback", &d->fallback, &d->n_fallback);
+	if (!strcmp(k, "fallback-filter"))
+		return dns_fallback_filter(ld, d, e->val);
+	if (!strcmp(k, "default-nameserver"))
+		return dns_server_list(ld, e->val, "dns.default-nameserver", &d->default_nameserver,
+				       &d->n_default_nameserver);
 	if (!strcmp(k, "use-hosts"))
 		return loader_get_bool(ld, e->val, "dns.use-hosts", &d->use_hosts);
 	if (!strcmp(k, "use-system-hosts"))

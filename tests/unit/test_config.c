@@ -1294,6 +1294,30 @@ static void test_dns_keys(void)
 		T_CHECK(cfg->dns.use_hosts && cfg->dns.use_system_hosts);
 		config_free(cfg);
 	}
+	T_EQ_INT(load("dns:\n"
+		      "  nameserver-policy:\n"
+		      "    'a.test,+.b.test': [10.0.0.1, 'tcp://10.0.0.2:5353']\n"
+		      "    'geosite:cn': 10.0.0.3\n"
+		      "    'c.test': 'https://doh.example/dns-query'\n"
+		      "  fallback: [10.0.0.9]\n"
+		      "  fallback-filter: {geoip: true, ipcidr: [240.0.0.0/4], domain: [+.x]}\n"
+		      "  default-nameserver: [10.0.0.8]\n",
+		      &cfg, &err),
+		 0);
+	if (cfg) {
+		T_EQ_INT(cfg->dns.n_ns_policy, 1);
+		T_EQ_STR(cfg->dns.ns_policy[0].key.text, "a.test,+.b.test");
+		T_EQ_INT(cfg->dns.ns_policy[0].n_servers, 2);
+		T_EQ_INT(cfg->dns.n_fallback, 1);
+		T_EQ_INT(cfg->dns.n_fallback_ipcidr, 1);
+		T_EQ_INT(cfg->dns.n_fallback_domain, 1);
+		T_EQ_INT(cfg->dns.n_default_nameserver, 1);
+		T_CHECK(find_warning(cfg, "geosite: and rule-set: keys are not supported") != NULL);
+		T_CHECK(find_warning(cfg, "no GeoIP data here") != NULL);
+		config_free(cfg);
+	}
+	T_CHECK(load("dns: {nameserver-policy: {a.test: 'udp://x y'}}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "dns.nameserver-policy") != NULL);
 }
 
 int main(void)

@@ -31,6 +31,7 @@
 #include "resolver/resolver.h"
 #include "resolver/sniffer.h"
 #include "resolver/dns_hosts.h"
+#include "resolver/dns_policy.h"
 #include "tun2socks/app/fake_store.h"
 #include "tun2socks/system/autoroute.h"
 #include "tun2socks/route/router.h"
@@ -64,6 +65,7 @@ struct daemon {
 	struct sniffer *sniffer;       /* config's sniffer:, or NULL */
 	struct fake_store *fake_store; /* store-fake-ip, or NULL */
 	struct dns_hosts *hosts;       /* hosts: and /etc/hosts, or NULL */
+	struct dns_policy *policy;     /* nameserver-policy, fallback, or NULL */
 	struct machine *machine;       /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
@@ -301,6 +303,92 @@ static bool daemon_resolver_is_own(void *ctx, const struct sockaddr *src, uint16
 	return resolver_is_own_query(ctx, src, id, name, qtype);
 }
 
+/* "a,b,c" of a config list into buf; false when it does not fit. */
+static bool daemon_join(const struct config_str *l, size_t n, char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(buf + off, cap - off, "%s%s", i ? "," : "", l[i].text);
+
+		if (k < 0 || (size_t)k >= cap - off)
+			return false;
+		off += (size_t)k;
+	}
+	return true;
+}
+
+/* nameserver-policy and fallback from the config (docs/design.md §17):
+ * a forwarder in front of the main resolver, or none. */
+static int daemon_policy_start(struct daemon *d)
+{
+	const struct config_dns *cd = d->conf ? &d->conf->dns : NULL;
+	struct dns_policy_entry *ents = NULL;
+	struct dns_policy_cidr *cidrs = NULL;
+	const char **doms = NULL;
+	char(*bufs)[1024] = NULL, fb[1024], err[256] = "";
+	struct dns_policy_config pc = { .main = d->resolver, .sock = d->sock };
+	int r = -ENOMEM;
+
+	if (cd == NULL || (cd->n_ns_policy == 0 && cd->n_fallback == 0))
+		return 0;
+	ents = calloc(cd->n_ns_policy + 1, sizeof(*ents));
+	bufs = calloc(cd->n_ns_policy + 1, sizeof(*bufs));
+	cidrs = calloc(cd->n_fallback_ipcidr + 1, sizeof(*cidrs));
+	doms = calloc(cd->n_fallback_domain + 1, sizeof(*doms));
+	if (!ents || !bufs || !cidrs || !doms)
+		goto out;
+	r = -EINVAL;
+	for (size_t i = 0; i < cd->n_ns_policy; i++) {
+		if (!daemon_join(cd->ns_policy[i].servers, cd->ns_policy[i].n_servers, bufs[i],
+				 sizeof(bufs[i]))) {
+			snprintf(err, sizeof(err), "dns.nameserver-policy: too many servers");
+			goto out;
+		}
+		ents[i].patterns = cd->ns_policy[i].key.text;
+		ents[i].servers = bufs[i];
+	}
+	pc.entries = ents;
+	pc.n_entries = cd->n_ns_policy;
+	if (cd->n_fallback > 0) {
+		if (!daemon_join(cd->fallback, cd->n_fallback, fb, sizeof(fb))) {
+			snprintf(err, sizeof(err), "dns.fallback: too many servers");
+			goto out;
+		}
+		pc.fallback = fb;
+		for (size_t i = 0; i < cd->n_fallback_ipcidr; i++) {
+			cidrs[i].family = cd->fallback_ipcidr[i].family;
+			memcpy(cidrs[i].addr, cd->fallback_ipcidr[i].addr, 16);
+			cidrs[i].prefix = cd->fallback_ipcidr[i].prefix;
+		}
+		pc.fallback_cidrs = cidrs;
+		pc.n_fallback_cidrs = cd->n_fallback_ipcidr;
+		for (size_t i = 0; i < cd->n_fallback_domain; i++)
+			doms[i] = cd->fallback_domain[i].text;
+		pc.fallback_domains = doms;
+		pc.n_fallback_domains = cd->n_fallback_domain;
+	}
+	r = dns_policy_create(&d->loop, &pc, &d->policy, err, sizeof(err));
+	if (r == 0)
+		log_info("dns: %zu nameserver-policy entries%s", cd->n_ns_policy,
+			 pc.fallback ? ", a fallback" : "");
+out:
+	if (r < 0)
+		log_error("dns: %s", err[0] ? err : strerror(-r));
+	free(ents);
+	free(bufs);
+	free(cidrs);
+	free(doms);
+	return r;
+}
+
+static int daemon_policy_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
+			      void *arg)
+{
+	return dns_policy_send(ctx, query, cb, arg);
+}
+
 static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf, size_t cap)
 {
 	char t[INET6_ADDRSTRLEN];
@@ -346,12 +434,18 @@ static int daemon_dns_start(struct daemon *d)
 		}
 		fwd = (struct dns_forwarder){ .send = dns_socks_send, .ctx = d->dns_socks };
 	} else {
+		r = daemon_policy_start(d);
+		if (r < 0)
+			return r;
 		fwd = (struct dns_forwarder){ .send = daemon_resolver_send, .ctx = d->resolver };
+		if (d->policy)
+			fwd = (struct dns_forwarder){ .send = daemon_policy_send,
+						      .ctx = d->policy };
 	}
 	/* c-ares also resolves DIRECT names, whichever forwarder answers
 	 * clients: its queries coming back mean a loop either way. */
-	fwd.is_own = daemon_resolver_is_own;
-	fwd.own_ctx = d->resolver;
+	fwd.is_own = d->policy ? dns_policy_is_own : daemon_resolver_is_own;
+	fwd.own_ctx = d->policy ? (void *)d->policy : (void *)d->resolver;
 	memcpy(ic.net4, dc->net4, 4);
 	memcpy(ic.net6, dc->net6, 16);
 	/* The TUN's own addresses are never handed out. */
@@ -410,6 +504,7 @@ static void daemon_dns_stop(struct daemon *d)
 	fake_store_stop(d->fake_store); /* the pool as it is now */
 	d->fake_store = NULL;
 	dns_intercept_shutdown(d->dns);
+	dns_policy_shutdown(d->policy);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	dns_socks_shutdown(d->dns_socks);
@@ -996,6 +1091,7 @@ out_loop:
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d->loop);
 	}
+	dns_policy_destroy(d->policy);
 	if (d->resolver)
 		resolver_destroy(d->resolver);
 	router_ctx_destroy(d->router);
