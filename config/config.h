@@ -114,6 +114,10 @@ struct config_dns {
 	size_t n_fallback_ipcidr;
 	struct config_str *fallback_domain; /* fallback-filter.domain */
 	size_t n_fallback_domain;
+	/* nameserver entries "tls://HOST[:PORT]" (DNS over TLS) as written */
+	struct config_str *dot;
+	size_t n_dot;
+	const char *ca;                        /* ours: CA bundle for DoT servers; NULL: system */
 	struct config_str *default_nameserver; /* checked; see README */
 	size_t n_default_nameserver;
 	bool use_system_hosts; /* ... and /etc/hosts (default true) */

@@ -459,21 +459,63 @@ static int dns_fallback_filter(struct loader *ld, struct config_dns *d, yaml_nod
 	return r;
 }
 
-/* dns.nameserver: every entry checked; encrypted ones dropped with a
- * warning. */
+/* "tls://HOST[:PORT]": a host name or IP literal ([v6] with a port),
+ * the port 1-65535; no path. */
+static int check_dot(struct loader *ld, const struct config_str *s)
+{
+	const char *h = s->text + 6, *end = h + strlen(h), *colon;
+	char q[80];
+
+	if (*h == '[') {
+		const char *rb = strchr(h, ']');
+
+		colon = rb && rb[1] == ':' ? rb + 1 : NULL;
+		if (rb == NULL || (rb[1] != '\0' && rb[1] != ':'))
+			goto bad;
+	} else {
+		colon = strchr(h, ':');
+	}
+	if ((colon ? colon : end) == h || strpbrk(h, "/?#@ ") != NULL)
+		goto bad;
+	if (colon != NULL) {
+		char *e;
+		unsigned long p = strtoul(colon + 1, &e, 10);
+
+		if (*e != '\0' || p < 1 || p > 65535 || colon[1] == '\0')
+			goto bad;
+	}
+	return 0;
+bad:
+	return loader_fail_at(ld, s->pos,
+			      "dns.nameserver: %s: expected tls://HOST or tls://HOST:PORT",
+			      config_quote(q, s->text));
+}
+
+/* dns.nameserver: every entry checked; tls:// ones go to the DoT list,
+ * other encrypted ones are dropped with a warning. */
 static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 {
 	size_t kept = 0;
 	char q[80];
 	int r = loader_get_str_list(ld, n, "dns.nameserver", &d->nameservers, &d->n_nameservers);
 
+	if (r == 0 && d->n_nameservers > 0) {
+		d->dot = loader_alloc(ld, d->n_nameservers * sizeof(*d->dot));
+		if (d->dot == NULL)
+			return loader_oom(ld);
+	}
 	for (size_t j = 0; r == 0 && j < d->n_nameservers; j++) {
+		if (!strncasecmp(d->nameservers[j].text, "tls://", 6)) {
+			r = loader_recover(ld, check_dot(ld, &d->nameservers[j]));
+			d->dot[d->n_dot++] = d->nameservers[j];
+			continue;
+		}
 		/* Encrypted DNS, common in Clash configs: skipped with a
 		 * warning so the rest of the file works. */
 		if (is_encrypted_dns(d->nameservers[j].text)) {
 			r = loader_warn_at(
 				ld, d->nameservers[j].pos,
-				"dns.nameserver: %s: DNS over HTTPS/TLS/QUIC is not supported; "
+				"dns.nameserver: %s: DNS over HTTPS/QUIC is not supported; "
 				"entry skipped",
 				config_quote(q, d->nameservers[j].text));
 			continue;
@@ -481,10 +523,10 @@ static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t 
 		r = loader_recover(ld, check_nameserver(ld, &d->nameservers[j]));
 		d->nameservers[kept++] = d->nameservers[j];
 	}
-	if (r == 0 && kept == 0 && d->n_nameservers > 0)
+	if (r == 0 && kept == 0 && d->n_dot == 0 && d->n_nameservers > 0)
 		r = loader_fail_at(
 			ld, loader_node_pos(ld, n),
-			"dns.nameserver: no usable server (plain udp:// or tcp:// needed)");
+			"dns.nameserver: no usable server (udp://, tcp:// or tls:// needed)");
 	d->n_nameservers = kept;
 	return r;
 }
@@ -530,6 +572,12 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 	if (!strcmp(k, "default-nameserver"))
 		return dns_server_list(ld, e->val, "dns.default-nameserver", &d->default_nameserver,
 				       &d->n_default_nameserver);
+	if (!strcmp(k, "ca")) {
+		r = loader_get_str(ld, e->val, "dns.ca", &d->ca);
+		if (r == 0 && d->ca)
+			r = loader_resolve_path(ld, d->ca, &d->ca);
+		return r;
+	}
 	if (!strcmp(k, "use-hosts"))
 		return loader_get_bool(ld, e->val, "dns.use-hosts", &d->use_hosts);
 	if (!strcmp(k, "use-system-hosts"))

@@ -44,8 +44,8 @@ static int make_resolver(uv_loop_t *loop, const char *servers, const struct sock
 	return resolver_create(loop, &rc, out, err, errlen);
 }
 
-int dns_policy_create(uv_loop_t *loop, const struct dns_policy_config *cfg,
-		      struct dns_policy **out, char *err, size_t errlen)
+int dns_policy_create(uv_loop_t *loop, const struct dns_policy_config *cfg, struct dns_policy **out,
+		      char *err, size_t errlen)
 {
 	struct dns_policy *p;
 	int r = 0;
@@ -85,7 +85,8 @@ int dns_policy_create(uv_loop_t *loop, const struct dns_policy_config *cfg,
 		for (size_t i = 0; r == 0 && i < cfg->n_fallback_domains; i++) {
 			r = domain_match_add(p->fallback_domains, cfg->fallback_domains[i]);
 			if (r == -EINVAL)
-				snprintf(err, errlen, "dns.fallback-filter.domain: bad pattern '%s'",
+				snprintf(err, errlen,
+					 "dns.fallback-filter.domain: bad pattern '%s'",
 					 cfg->fallback_domains[i]);
 		}
 	}
@@ -113,8 +114,7 @@ static bool cidr_has(const struct dns_policy_cidr *c, const uint8_t *a, size_t a
 	return rem == 0 || ((a[full] ^ c->addr[full]) & (uint8_t)(0xff << (8 - rem))) == 0;
 }
 
-static void note_addr(void *arg, const char *qname, const uint8_t *addr, size_t alen,
-		      uint32_t ttl)
+static void note_addr(void *arg, const char *qname, const uint8_t *addr, size_t alen, uint32_t ttl)
 {
 	struct policy_req *req = arg;
 

@@ -600,13 +600,28 @@ static void test_cidr_dns_errors(void)
 			      &cfg, &err),
 			 0);
 		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 1);
-		w = cfg ? find_warning(cfg, "DNS over HTTPS/TLS/QUIC is not supported") : NULL;
+		w = cfg ? find_warning(cfg, "DNS over HTTPS/QUIC is not supported") : NULL;
 		T_CHECK(w != NULL && w->pos.line == 4 && w->pos.col == 7);
 		T_EQ_STR(cfg->dns.nameservers[0].text, "1.1.1.1");
 		config_free(cfg);
 	}
-	expect_err("dns:\n  nameserver: [tls://1.1.1.1]\n", 2, 15,
+	expect_err("dns:\n  nameserver: ['https://1.1.1.1/dns-query']\n", 2, 15,
 		   "dns.nameserver: no usable server");
+	/* DNS over TLS: kept apart from the plain servers */
+	{
+		struct config *cfg = NULL;
+		struct conf_err err;
+
+		T_EQ_INT(load("dns:\n  nameserver: [tls://dns.example, 'tls://[2001:db8::1]:8853',"
+			      " tls://192.0.2.1:853]\n  ca: ca.pem\n",
+			      &cfg, &err),
+			 0);
+		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 0 && cfg->dns.n_dot == 3);
+		T_CHECK(cfg != NULL && cfg->dns.ca != NULL && strstr(cfg->dns.ca, "ca.pem"));
+		config_free(cfg);
+	}
+	expect_err("dns:\n  nameserver: ['tls://x:0']\n", 2, 17, "expected tls://HOST or");
+	expect_err("dns:\n  nameserver: ['tls://x/path']\n", 2, 17, "expected tls://HOST or");
 	expect_err("dns:\n  nameserver: [ftp://1.1.1.1]\n", 2, 16,
 		   "only udp:// and tcp:// are supported");
 	expect_err("dns:\n  nameserver: [8.8.8.8:0]\n", 2, 16,

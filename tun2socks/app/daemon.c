@@ -32,6 +32,8 @@
 #include "resolver/sniffer.h"
 #include "resolver/dns_hosts.h"
 #include "resolver/dns_policy.h"
+#include "tun2socks/upstream/tls.h"
+#include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/fake_store.h"
 #include "tun2socks/system/autoroute.h"
 #include "tun2socks/route/router.h"
@@ -66,6 +68,7 @@ struct daemon {
 	struct fake_store *fake_store; /* store-fake-ip, or NULL */
 	struct dns_hosts *hosts;       /* hosts: and /etc/hosts, or NULL */
 	struct dns_policy *policy;     /* nameserver-policy, fallback, or NULL */
+	struct upstream_cfg dot_up;    /* DNS over TLS: the server (§18) */
 	struct machine *machine;       /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
@@ -84,6 +87,10 @@ struct daemon {
 	uint64_t fds_warned_at;   /* uv_now() of the last such warning */
 	int exit_code;
 };
+
+/* A DNS-over-TLS query: connect, handshake, answer (2 tries x 2 s, as
+ * c-ares waits for a plain server). */
+#define DAEMON_DOT_TIMEOUT_MS 4000
 
 /* ---- upstream setup ------------------------------------------------------- */
 
@@ -383,6 +390,57 @@ out:
 	return r;
 }
 
+/* DNS over TLS (docs/design.md §18): the first tls:// server, reached
+ * directly (our sockets' mark and interface) with TLS and no proxy
+ * handshake, one connection per query (dns_socks). */
+static int daemon_dot_start(struct daemon *d)
+{
+	const struct options_dns *dc = &d->cfg->dns;
+	char host[300], err[512] = "";
+	const char *h = dc->dot, *end = strchr(h, ','), *colon;
+	struct upstream_spec spec = {
+		.proto = &upstream_plain, .port = 853, .tls = true, .resolve = true
+	};
+	size_t n = end ? (size_t)(end - h) : strlen(h);
+	struct sockaddr_storage server;
+	int r;
+
+	if (n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (host[0] == '[') { /* [v6] or [v6]:port */
+		char *rb = strchr(host, ']');
+
+		if (rb == NULL)
+			return -EINVAL;
+		*rb = '\0';
+		if (rb[1] == ':')
+			spec.port = (uint16_t)strtoul(rb + 2, NULL, 10);
+		memmove(host, host + 1, strlen(host + 1) + 1);
+	} else if ((colon = strchr(host, ':')) != NULL) {
+		spec.port = (uint16_t)strtoul(colon + 1, NULL, 10);
+		host[colon - host] = '\0';
+	}
+	spec.host = host;
+	spec.ca_file = dc->dot_ca[0] ? dc->dot_ca : NULL;
+	r = upstream_cfg_init(&d->dot_up, &spec, err, sizeof(err));
+	if (r < 0) {
+		log_error("dns: tls://%s: %s", dc->dot, err);
+		return r;
+	}
+	server = d->dot_up.server;
+	r = dns_socks_create(&d->loop, &d->dot_up, &d->sock, &server, DAEMON_DOT_TIMEOUT_MS,
+			     &d->dns_socks);
+	if (r < 0)
+		log_error("dns: cannot set up DNS over TLS: %s", strerror(-r));
+	else
+		log_info("dns: DNS over TLS to %s (%s)%s", d->dot_up.server_str,
+			 tls_cfg_ca_path(d->dot_up.tls_ctx),
+			 end ? "; the other tls:// servers are not used" : "");
+	return r;
+}
+
 static int daemon_policy_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
 			      void *arg)
 {
@@ -432,6 +490,14 @@ static int daemon_dns_start(struct daemon *d)
 			log_error("cannot set up DNS via the proxy: %s", strerror(-r));
 			return r;
 		}
+		fwd = (struct dns_forwarder){ .send = dns_socks_send, .ctx = d->dns_socks };
+	} else if (dc->dot[0]) {
+		/* One socket per query in flight, as via the proxy. */
+		ic.max_pending = d->fds.dns;
+		ic.max_pending_client = d->fds.dns / 4 > 0 ? d->fds.dns / 4 : 1;
+		r = daemon_dot_start(d);
+		if (r < 0)
+			return r;
 		fwd = (struct dns_forwarder){ .send = dns_socks_send, .ctx = d->dns_socks };
 	} else {
 		r = daemon_policy_start(d);
@@ -483,14 +549,19 @@ static int daemon_dns_start(struct daemon *d)
 		daemon_fmt_cidr(AF_INET, dc->net4, dc->prefix4, r4, sizeof(r4));
 	if (dc->has6)
 		daemon_fmt_cidr(AF_INET6, dc->net6, dc->prefix6, r6, sizeof(r6));
-	if (dc->mode == DNS_MODE_FAKE_IP)
-		log_info("dns: fake-ip %s %s, forwarding to %s%s", r4, r6,
-			 dc->servers ? dc->servers : "the system's resolvers",
-			 dc->via_proxy ? " over TCP through the proxy" : "");
-	else
-		log_info("dns: real-ip, forwarding to %s%s",
-			 dc->servers ? dc->servers : "the system's resolvers",
-			 dc->via_proxy ? " over TCP through the proxy" : "");
+	{
+		const char *to = !dc->via_proxy && dc->dot[0] ? dc->dot
+				 : dc->servers                ? dc->servers
+							      : "the system's resolvers";
+		const char *how = dc->via_proxy ? " over TCP through the proxy"
+				  : dc->dot[0]  ? " over TLS"
+						: "";
+
+		if (dc->mode == DNS_MODE_FAKE_IP)
+			log_info("dns: fake-ip %s %s, forwarding to %s%s", r4, r6, to, how);
+		else
+			log_info("dns: real-ip, forwarding to %s%s", to, how);
+	}
 	if (!dc->via_proxy && !d->sock.bind_iface[0] && !d->sock.has_fwmark)
 		log_debug("dns: upstream queries follow the routing table: make sure the DNS "
 			  "servers are not routed into the TUN (or use --bind-interface/--fwmark)");
@@ -857,7 +928,7 @@ static int daemon_fd_budget(struct daemon *d)
 		log_error("cannot read RLIMIT_NOFILE: %s", strerror(-r));
 		return r;
 	}
-	r = fd_budget_split(after, d->cfg->dns.via_proxy, &d->fds);
+	r = fd_budget_split(after, d->cfg->dns.via_proxy || d->cfg->dns.dot[0], &d->fds);
 	if (r < 0) {
 		log_error("only %llu file descriptors allowed (RLIMIT_NOFILE): at least %d needed; "
 			  "raise the limit (ulimit -n)",
@@ -1104,6 +1175,7 @@ out_free:
 	dns_hosts_destroy(d->hosts);
 	config_free(d->conf);
 	upstream_cfg_free(&d->upstream);
+	upstream_cfg_free(&d->dot_up);
 	free(d);
 	return ret;
 }

@@ -261,6 +261,42 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 		}
 		cfg->dns.servers = cfg->dns.servers_buf;
 	}
+	/* DNS over TLS servers; with no plain server, c-ares (DIRECT names,
+	 * IP rules) asks default-nameserver, else the system's. */
+	if (!options_given(cfg, OPT_DNS_SERVER)) {
+		size_t off = 0;
+
+		cfg->dns.dot[0] = '\0';
+		for (size_t i = 0; i < dns->n_dot; i++) {
+			int n = snprintf(cfg->dns.dot + off, sizeof(cfg->dns.dot) - off, "%s%s",
+					 i ? "," : "", dns->dot[i].text + 6);
+
+			if (n < 0 || (size_t)n >= sizeof(cfg->dns.dot) - off) {
+				snprintf(err, errlen, "%s: dns.nameserver: too many tls:// servers",
+					 conf->file);
+				return -EINVAL;
+			}
+			off += (size_t)n;
+		}
+		snprintf(cfg->dns.dot_ca, sizeof(cfg->dns.dot_ca), "%s", dns->ca ? dns->ca : "");
+		if (dns->n_nameservers == 0 && dns->n_default_nameserver > 0) {
+			off = 0;
+			for (size_t i = 0; i < dns->n_default_nameserver; i++) {
+				int n = snprintf(cfg->dns.servers_buf + off,
+						 sizeof(cfg->dns.servers_buf) - off, "%s%s",
+						 i ? "," : "", dns->default_nameserver[i].text);
+
+				if (n < 0 || (size_t)n >= sizeof(cfg->dns.servers_buf) - off) {
+					snprintf(err, errlen,
+						 "%s: dns.default-nameserver: list too long",
+						 conf->file);
+					return -EINVAL;
+				}
+				off += (size_t)n;
+			}
+			cfg->dns.servers = cfg->dns.servers_buf;
+		}
+	}
 	if (!options_given(cfg, OPT_FAKE_IP_RANGE)) {
 		if (dns->has_fake_ip_range) {
 			/* mihomo writes the range with its first address
@@ -352,6 +388,8 @@ unsigned options_reload_diff(const struct options *running, const struct options
 		options_note(why, whylen, "dns.fake-ip-range");
 	if (a->fake_min_age != b->fake_min_age)
 		options_note(why, whylen, "dns.fake-ip-min-age");
+	if (strcmp(a->dot, b->dot) != 0 || strcmp(a->dot_ca, b->dot_ca) != 0)
+		options_note(why, whylen, "dns.nameserver (tls://)");
 	if (a->filter_whitelist != b->filter_whitelist)
 		options_note(why, whylen, "dns.fake-ip-filter-mode");
 	if (a->store_fake != b->store_fake)

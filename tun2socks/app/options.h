@@ -99,6 +99,10 @@ struct options {
 		size_t filter_used; /* bytes of filter_buf taken */
 		const char *filter[257];
 		char servers_buf[1024]; /* nameservers from the config */
+		/* DNS over TLS (§18): "HOST[:PORT],..." from tls:// entries,
+		 * "" for none; the CA bundle for them, "" for the system's */
+		char dot[512];
+		char dot_ca[1024];
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
 	struct options_route {
