@@ -1,5 +1,5 @@
 # Third-party dependencies, exposed as t2s::cares, t2s::mbedtls (mbedtls +
-# mbedx509 + mbedcrypto), t2s::uv and t2s::yaml; for lwIP it sets
+# mbedx509 + mbedcrypto), t2s::uv, t2s::yaml and t2s::curl; for lwIP it sets
 # T2S_LWIP_DIR (the lwIP 2.2.1 source tree) for lwip-port/CMakeLists.txt,
 # which builds t2s::lwip with the project's options.
 #
@@ -10,7 +10,7 @@
 #                 libcares >= 1.28 < 2), FetchContent (git).
 #   mbedTLS       T2S_MBEDTLS_SOURCE_DIR, the deps file, system (pkg-config
 #                 mbedtls >= 3.6 < 3.7), FetchContent (git).
-#   libuv, libyaml  system (pkg-config, else find_library).
+#   libuv, libyaml, libcurl  system (pkg-config, else find_library).
 # The deps file (T2S_DEPS_FILE) is written by scripts/deps.sh; on Debian it
 # points at pinned upstream tarballs unpacked from Debian source packages.
 # Sources are added with EXCLUDE_FROM_ALL: only what we link gets built.
@@ -237,6 +237,14 @@ add_library(t2s_dep_yaml INTERFACE)
 t2s_system_lib(t2s_dep_yaml yaml-0.1 yaml.h yaml "Debian: libyaml-dev, macOS: brew install libyaml")
 t2s_dep_summary("libyaml" "${T2S_SYSTEM_LIB_VERSION} (system)")
 add_library(t2s::yaml ALIAS t2s_dep_yaml)
+
+# libcurl: HTTP(S) downloads and health checks on the loop
+# (tun2socks/upstream/http_client.c, docs/design.md §15).
+add_library(t2s_dep_curl INTERFACE)
+t2s_system_lib(t2s_dep_curl libcurl curl/curl.h curl
+               "Debian: libcurl4-openssl-dev, macOS: brew install curl")
+t2s_dep_summary("libcurl" "${T2S_SYSTEM_LIB_VERSION} (system)")
+add_library(t2s::curl ALIAS t2s_dep_curl)
 
 unset(_t2s_dir)
 unset(_t2s_how)

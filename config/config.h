@@ -142,7 +142,7 @@ struct config_sniff_proto {
 	bool override_destination; /* its own, else the section's */
 };
 
-/* sniffer: (mihomo's keys; docs/design.md §15) */
+/* sniffer: (mihomo's keys; docs/design.md §17) */
 struct config_sniffer {
 	bool present;
 	bool enable;               /* default false */
@@ -259,8 +259,8 @@ struct config {
 	struct config_tun tun;
 	struct config_dns dns;
 	struct config_sniffer sniffer;
-	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §16) */
-	struct config_host *hosts; /* hosts: (docs/design.md §17) */
+	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §18) */
+	struct config_host *hosts; /* hosts: (docs/design.md §19) */
 	size_t n_hosts;
 
 	struct config_proxy *proxies;

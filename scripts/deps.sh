@@ -67,7 +67,7 @@ install_tools() {
 		# gcc, make and libc headers without the rest of build-essential
 		# (no g++: the project is C only).
 		t2s_apt_install gcc libc6-dev make cmake ninja-build pkg-config \
-			libuv1-dev libyaml-dev xz-utils bzip2 tar
+			libuv1-dev libyaml-dev libcurl4-openssl-dev xz-utils bzip2 tar
 		if [ "$want_fuzz" = 1 ]; then
 			t2s_apt_install clang
 			local major
@@ -80,7 +80,7 @@ install_tools() {
 		fi
 	elif [ "$(uname -s)" = Darwin ] && command -v brew >/dev/null 2>&1; then
 		local f missing=()
-		for f in cmake ninja pkg-config libuv libyaml; do
+		for f in cmake ninja pkg-config libuv libyaml curl; do
 			brew list --versions "$f" >/dev/null 2>&1 || missing+=("$f")
 		done
 		if [ "${#missing[@]}" -gt 0 ]; then

@@ -68,7 +68,7 @@ struct daemon {
 	struct fake_store *fake_store; /* store-fake-ip, or NULL */
 	struct dns_hosts *hosts;       /* hosts: and /etc/hosts, or NULL */
 	struct dns_policy *policy;     /* nameserver-policy, fallback, or NULL */
-	struct upstream_cfg dot_up;    /* DNS over TLS: the server (§18) */
+	struct upstream_cfg dot_up;    /* DNS over TLS: the server (§20) */
 	struct machine *machine;       /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
@@ -326,7 +326,7 @@ static bool daemon_join(const struct config_str *l, size_t n, char *buf, size_t 
 	return true;
 }
 
-/* nameserver-policy and fallback from the config (docs/design.md §17):
+/* nameserver-policy and fallback from the config (docs/design.md §19):
  * a forwarder in front of the main resolver, or none. */
 static int daemon_policy_start(struct daemon *d)
 {
@@ -390,7 +390,7 @@ out:
 	return r;
 }
 
-/* DNS over TLS (docs/design.md §18): the first tls:// server, reached
+/* DNS over TLS (docs/design.md §20): the first tls:// server, reached
  * directly (our sockets' mark and interface) with TLS and no proxy
  * handshake, one connection per query (dns_socks). */
 static int daemon_dot_start(struct daemon *d)
@@ -581,7 +581,7 @@ static void daemon_dns_stop(struct daemon *d)
 	dns_socks_shutdown(d->dns_socks);
 }
 
-/* The hosts table (docs/design.md §17): the config's hosts: with
+/* The hosts table (docs/design.md §19): the config's hosts: with
  * dns.use-hosts, /etc/hosts with dns.use-system-hosts (both default on);
  * none without a config file. Read once at start. */
 static int daemon_hosts(struct daemon *d)
@@ -1002,7 +1002,7 @@ int daemon_run(struct options *cfg)
 	if (cfg->has_proxy && cfg->check_proxy && daemon_probe_proxy(d) < 0)
 		goto out_free;
 	d->procs = proc_lookup_create(PROC_LOOKUP_CACHE_MS);
-	/* sniffer: applies from the start; a reload keeps it (§15). */
+	/* sniffer: applies from the start; a reload keeps it (§17). */
 	r = sniffer_create(d->conf ? &d->conf->sniffer : NULL, &d->sniffer, err, sizeof(err));
 	if (r < 0) {
 		log_error("sniffer: %s", err[0] ? err : strerror(-r));

@@ -92,14 +92,14 @@ struct options {
 		uint8_t net4[4], prefix4;
 		uint8_t net6[16], prefix6;
 		unsigned fake_min_age; /* s; 0 = off (docs/design.md §7) */
-		bool store_fake;       /* keep the pool across restarts (§16) */
+		bool store_fake;       /* keep the pool across restarts (§18) */
 		bool filter_whitelist; /* fake-ip-filter-mode: whitelist */
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
 		size_t filter_used; /* bytes of filter_buf taken */
 		const char *filter[257];
 		char servers_buf[1024]; /* nameservers from the config */
-		/* DNS over TLS (§18): "HOST[:PORT],..." from tls:// entries,
+		/* DNS over TLS (§20): "HOST[:PORT],..." from tls:// entries,
 		 * "" for none; the CA bundle for them, "" for the system's */
 		char dot[512];
 		char dot_ca[1024];
