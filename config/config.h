@@ -117,6 +117,9 @@ struct config_dns {
 	/* nameserver entries "tls://HOST[:PORT]" (DNS over TLS) as written */
 	struct config_str *dot;
 	size_t n_dot;
+	/* nameserver entries "https://HOST[:PORT]/PATH" (DNS over HTTPS) */
+	struct config_str *doh;
+	size_t n_doh;
 	const char *ca;                        /* ours: CA bundle for DoT servers; NULL: system */
 	struct config_str *default_nameserver; /* checked; see README */
 	size_t n_default_nameserver;

@@ -501,7 +501,8 @@ static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t 
 
 	if (r == 0 && d->n_nameservers > 0) {
 		d->dot = loader_alloc(ld, d->n_nameservers * sizeof(*d->dot));
-		if (d->dot == NULL)
+		d->doh = loader_alloc(ld, d->n_nameservers * sizeof(*d->doh));
+		if (d->dot == NULL || d->doh == NULL)
 			return loader_oom(ld);
 	}
 	for (size_t j = 0; r == 0 && j < d->n_nameservers; j++) {
@@ -510,23 +511,35 @@ static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t 
 			d->dot[d->n_dot++] = d->nameservers[j];
 			continue;
 		}
+		if (!strncasecmp(d->nameservers[j].text, "https://", 8)) {
+			const char *h = d->nameservers[j].text + 8;
+
+			if (*h == '\0' || *h == '/' || strpbrk(h, " \t") != NULL)
+				r = loader_recover(
+					ld,
+					loader_fail_at(ld, d->nameservers[j].pos,
+						       "dns.nameserver: %s: expected "
+						       "https://HOST[:PORT]/PATH",
+						       config_quote(q, d->nameservers[j].text)));
+			d->doh[d->n_doh++] = d->nameservers[j];
+			continue;
+		}
 		/* Encrypted DNS, common in Clash configs: skipped with a
 		 * warning so the rest of the file works. */
 		if (is_encrypted_dns(d->nameservers[j].text)) {
-			r = loader_warn_at(
-				ld, d->nameservers[j].pos,
-				"dns.nameserver: %s: DNS over HTTPS/QUIC is not supported; "
-				"entry skipped",
-				config_quote(q, d->nameservers[j].text));
+			r = loader_warn_at(ld, d->nameservers[j].pos,
+					   "dns.nameserver: %s: DNS over QUIC is not supported; "
+					   "entry skipped",
+					   config_quote(q, d->nameservers[j].text));
 			continue;
 		}
 		r = loader_recover(ld, check_nameserver(ld, &d->nameservers[j]));
 		d->nameservers[kept++] = d->nameservers[j];
 	}
-	if (r == 0 && kept == 0 && d->n_dot == 0 && d->n_nameservers > 0)
-		r = loader_fail_at(
-			ld, loader_node_pos(ld, n),
-			"dns.nameserver: no usable server (udp://, tcp:// or tls:// needed)");
+	if (r == 0 && kept == 0 && d->n_dot == 0 && d->n_doh == 0 && d->n_nameservers > 0)
+		r = loader_fail_at(ld, loader_node_pos(ld, n),
+				   "dns.nameserver: no usable server (udp://, tcp://, tls:// or "
+				   "https:// needed)");
 	d->n_nameservers = kept;
 	return r;
 }

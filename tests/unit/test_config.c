@@ -596,17 +596,18 @@ static void test_cidr_dns_errors(void)
 		const struct config_warning *w;
 
 		T_EQ_INT(load("dns:\n  nameserver:\n    - 1.1.1.1\n    - "
-			      "https://dns.google/dns-query\n",
+			      "quic://dns.adguard.com\n",
 			      &cfg, &err),
 			 0);
 		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 1);
-		w = cfg ? find_warning(cfg, "DNS over HTTPS/QUIC is not supported") : NULL;
+		w = cfg ? find_warning(cfg, "DNS over QUIC is not supported") : NULL;
 		T_CHECK(w != NULL && w->pos.line == 4 && w->pos.col == 7);
 		T_EQ_STR(cfg->dns.nameservers[0].text, "1.1.1.1");
 		config_free(cfg);
 	}
-	expect_err("dns:\n  nameserver: ['https://1.1.1.1/dns-query']\n", 2, 15,
+	expect_err("dns:\n  nameserver: ['quic://1.1.1.1']\n", 2, 15,
 		   "dns.nameserver: no usable server");
+	expect_err("dns:\n  nameserver: ['https:///x']\n", 2, 17, "expected https://HOST");
 	/* DNS over TLS: kept apart from the plain servers */
 	{
 		struct config *cfg = NULL;
@@ -617,6 +618,12 @@ static void test_cidr_dns_errors(void)
 			      &cfg, &err),
 			 0);
 		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 0 && cfg->dns.n_dot == 3);
+		config_free(cfg);
+		T_EQ_INT(load("dns:\n  nameserver: ['https://dns.example/dns-query#h3=true']\n"
+			      "  ca: ca.pem\n",
+			      &cfg, &err),
+			 0);
+		T_CHECK(cfg != NULL && cfg->dns.n_doh == 1 && cfg->dns.n_nameservers == 0);
 		T_CHECK(cfg != NULL && cfg->dns.ca != NULL && strstr(cfg->dns.ca, "ca.pem"));
 		config_free(cfg);
 	}

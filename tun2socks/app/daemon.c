@@ -32,6 +32,7 @@
 #include "resolver/sniffer.h"
 #include "resolver/dns_hosts.h"
 #include "resolver/dns_policy.h"
+#include "resolver/dns_doh.h"
 #include "tun2socks/upstream/tls.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/fake_store.h"
@@ -69,6 +70,7 @@ struct daemon {
 	struct dns_hosts *hosts;       /* hosts: and /etc/hosts, or NULL */
 	struct dns_policy *policy;     /* nameserver-policy, fallback, or NULL */
 	struct upstream_cfg dot_up;    /* DNS over TLS: the server (§20) */
+	struct dns_doh *doh;           /* DNS over HTTPS, or NULL (§20) */
 	struct machine *machine;       /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
@@ -499,6 +501,15 @@ static int daemon_dns_start(struct daemon *d)
 		if (r < 0)
 			return r;
 		fwd = (struct dns_forwarder){ .send = dns_socks_send, .ctx = d->dns_socks };
+	} else if (dc->doh[0]) {
+		r = dns_doh_create(&d->loop, &d->sock, dc->doh, dc->dot_ca[0] ? dc->dot_ca : NULL,
+				   DAEMON_DOT_TIMEOUT_MS, &d->doh);
+		if (r < 0) {
+			log_error("dns: cannot set up DNS over HTTPS to %s: %s", dc->doh,
+				  strerror(-r));
+			return r;
+		}
+		fwd = (struct dns_forwarder){ .send = dns_doh_send, .ctx = d->doh };
 	} else {
 		r = daemon_policy_start(d);
 		if (r < 0)
@@ -550,11 +561,13 @@ static int daemon_dns_start(struct daemon *d)
 	if (dc->has6)
 		daemon_fmt_cidr(AF_INET6, dc->net6, dc->prefix6, r6, sizeof(r6));
 	{
-		const char *to = !dc->via_proxy && dc->dot[0] ? dc->dot
-				 : dc->servers                ? dc->servers
-							      : "the system's resolvers";
+		const char *to = !dc->via_proxy && dc->dot[0]   ? dc->dot
+				 : !dc->via_proxy && dc->doh[0] ? dc->doh
+				 : dc->servers                  ? dc->servers
+								: "the system's resolvers";
 		const char *how = dc->via_proxy ? " over TCP through the proxy"
 				  : dc->dot[0]  ? " over TLS"
+				  : dc->doh[0]  ? " over HTTPS"
 						: "";
 
 		if (dc->mode == DNS_MODE_FAKE_IP)
@@ -576,6 +589,7 @@ static void daemon_dns_stop(struct daemon *d)
 	d->fake_store = NULL;
 	dns_intercept_shutdown(d->dns);
 	dns_policy_shutdown(d->policy);
+	dns_doh_shutdown(d->doh);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	dns_socks_shutdown(d->dns_socks);
@@ -1163,6 +1177,7 @@ out_loop:
 		uv_loop_close(&d->loop);
 	}
 	dns_policy_destroy(d->policy);
+	dns_doh_destroy(d->doh);
 	if (d->resolver)
 		resolver_destroy(d->resolver);
 	router_ctx_destroy(d->router);

@@ -279,7 +279,14 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 			off += (size_t)n;
 		}
 		snprintf(cfg->dns.dot_ca, sizeof(cfg->dns.dot_ca), "%s", dns->ca ? dns->ca : "");
-		if (dns->n_nameservers == 0 && dns->n_default_nameserver > 0) {
+		cfg->dns.doh[0] = '\0';
+		if (dns->n_doh > 0 && snprintf(cfg->dns.doh, sizeof(cfg->dns.doh), "%s",
+					       dns->doh[0].text) >= (int)sizeof(cfg->dns.doh)) {
+			snprintf(err, errlen, "%s: dns.nameserver: https:// URL too long",
+				 conf->file);
+			return -EINVAL;
+		}
+		if (dns->n_nameservers == 0 && dns->n_default_nameserver > 0) { /* encrypted only */
 			off = 0;
 			for (size_t i = 0; i < dns->n_default_nameserver; i++) {
 				int n = snprintf(cfg->dns.servers_buf + off,
@@ -388,8 +395,9 @@ unsigned options_reload_diff(const struct options *running, const struct options
 		options_note(why, whylen, "dns.fake-ip-range");
 	if (a->fake_min_age != b->fake_min_age)
 		options_note(why, whylen, "dns.fake-ip-min-age");
-	if (strcmp(a->dot, b->dot) != 0 || strcmp(a->dot_ca, b->dot_ca) != 0)
-		options_note(why, whylen, "dns.nameserver (tls://)");
+	if (strcmp(a->dot, b->dot) != 0 || strcmp(a->dot_ca, b->dot_ca) != 0 ||
+	    strcmp(a->doh, b->doh) != 0)
+		options_note(why, whylen, "dns.nameserver (tls://, https://)");
 	if (a->filter_whitelist != b->filter_whitelist)
 		options_note(why, whylen, "dns.fake-ip-filter-mode");
 	if (a->store_fake != b->store_fake)

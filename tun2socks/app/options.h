@@ -103,6 +103,7 @@ struct options {
 		 * "" for none; the CA bundle for them, "" for the system's */
 		char dot[512];
 		char dot_ca[1024];
+		char doh[512]; /* the first https:// entry (§20), "" for none */
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
 	struct options_route {
