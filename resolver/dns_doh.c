@@ -82,8 +82,8 @@ static void doh_done(void *arg, int status, const struct http_response *resp)
 		doh_warn(q->d, why);
 		status = -EIO;
 	} else if (status < 0 && status != -ECANCELED) {
-		doh_warn(q->d, resp && resp->error && resp->error[0] ? resp->error
-								     : strerror(-status));
+		doh_warn(q->d,
+			 resp && resp->error && resp->error[0] ? resp->error : strerror(-status));
 	}
 	if (status == 0 &&
 	    ares_dns_parse((const unsigned char *)resp->body, resp->len, 0, &rec) != ARES_SUCCESS) {
