@@ -351,7 +351,10 @@ static int check_server(struct loader *ld, const struct config_str *s, const cha
 /* A list of servers under another key than nameserver (fallback,
  * default-nameserver, a nameserver-policy value: a string or a list):
  * each checked, encrypted ones dropped with a warning. */
-static int dns_server_list(struct loader *ld, yaml_node_t *n, const char *what,
+static int check_dot(struct loader *ld, const struct config_str *s);
+
+/* (with encrypted: tls:// and https:// entries are kept, checked) */
+static int dns_server_list(struct loader *ld, yaml_node_t *n, const char *what, bool encrypted,
 			   struct config_str **out, size_t *count)
 {
 	yaml_node_item_t *items;
@@ -373,11 +376,21 @@ static int dns_server_list(struct loader *ld, yaml_node_t *n, const char *what,
 		r = loader_get_nonempty(ld, it, what, &s.text);
 		if (r < 0)
 			break;
+		if (encrypted && !strncasecmp(s.text, "tls://", 6)) {
+			r = loader_recover(ld, check_dot(ld, &s));
+			(*out)[kept++] = s;
+			continue;
+		}
+		if (encrypted && !strncasecmp(s.text, "https://", 8) && s.text[8] != '\0' &&
+		    s.text[8] != '/') {
+			(*out)[kept++] = s;
+			continue;
+		}
 		if (is_encrypted_dns(s.text)) {
-			r = loader_warn_at(ld, s.pos,
-					   "%s: %s: DNS over HTTPS/TLS/QUIC is not supported; "
-					   "entry skipped",
-					   what, config_quote(q, s.text));
+			r = loader_warn_at(ld, s.pos, "%s: %s: %s; entry skipped", what,
+					   config_quote(q, s.text),
+					   encrypted ? "DNS over QUIC is not supported"
+						     : "only plain servers are supported here");
 			continue;
 		}
 		r = loader_recover(ld, check_server(ld, &s, what));
@@ -420,7 +433,7 @@ static int dns_policy(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 			r = loader_oom(ld);
 			break;
 		}
-		r = loader_recover(ld, dns_server_list(ld, e[i].val, "dns.nameserver-policy",
+		r = loader_recover(ld, dns_server_list(ld, e[i].val, "dns.nameserver-policy", true,
 						       &p->servers, &p->n_servers));
 		if (p->n_servers > 0)
 			d->n_ns_policy++;
@@ -579,12 +592,13 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 	if (!strcmp(k, "nameserver-policy"))
 		return dns_policy(ld, d, e->val);
 	if (!strcmp(k, "fallback"))
-		return dns_server_list(ld, e->val, "dns.fallback", &d->fallback, &d->n_fallback);
+		return dns_server_list(ld, e->val, "dns.fallback", false, &d->fallback,
+				       &d->n_fallback);
 	if (!strcmp(k, "fallback-filter"))
 		return dns_fallback_filter(ld, d, e->val);
 	if (!strcmp(k, "default-nameserver"))
-		return dns_server_list(ld, e->val, "dns.default-nameserver", &d->default_nameserver,
-				       &d->n_default_nameserver);
+		return dns_server_list(ld, e->val, "dns.default-nameserver", false,
+				       &d->default_nameserver, &d->n_default_nameserver);
 	if (!strcmp(k, "ca")) {
 		r = loader_get_str(ld, e->val, "dns.ca", &d->ca);
 		if (r == 0 && d->ca)

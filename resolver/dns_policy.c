@@ -6,19 +6,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "resolver/dns_doh.h"
+#include "resolver/dns_dot.h"
 #include "resolver/dns_msg.h"
 #include "resolver/domain_match.h"
 #include "tun2socks/base/log.h"
 
 struct policy_entry {
 	struct domain_match *m;
-	struct resolver *r;
-	char *servers; /* for logs */
+	struct resolver *r;  /* plain servers, or */
+	struct dns_dot *dot; /* DNS over TLS, or */
+	struct dns_doh *doh; /* DNS over HTTPS */
+	char *servers;       /* for logs */
 };
 
 struct dns_policy {
-	struct resolver *main;
+	struct sock_opts sock; /* the encrypted entries' sockets use it */
+	int (*main_send)(void *ctx, const struct ares_dns_record *query, resolver_cb cb, void *arg);
+	void *main_ctx;
+	struct resolver *own; /* or NULL */
 	struct policy_entry *entries;
 	size_t n_entries;
 	struct resolver *fallback; /* or NULL */
@@ -54,7 +62,10 @@ int dns_policy_create(uv_loop_t *loop, const struct dns_policy_config *cfg, stru
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
-	p->main = cfg->main;
+	p->main_send = cfg->main_send;
+	p->main_ctx = cfg->main_ctx;
+	p->own = cfg->own;
+	p->sock = cfg->sock;
 	p->entries = calloc(cfg->n_entries + 1, sizeof(*p->entries));
 	p->cidrs = calloc(cfg->n_fallback_cidrs + 1, sizeof(*p->cidrs));
 	if (p->entries == NULL || p->cidrs == NULL)
@@ -74,9 +85,18 @@ int dns_policy_create(uv_loop_t *loop, const struct dns_policy_config *cfg, stru
 				snprintf(err, errlen, "dns.nameserver-policy: bad pattern '%s'", t);
 		}
 		free(pats);
-		if (r == 0)
+		if (r == 0 && !strncasecmp(e->servers, "tls://", 6))
+			r = dns_dot_create(loop, &p->sock, e->servers + 6, cfg->ca_file,
+					   cfg->timeout_ms, &e->dot, err, errlen);
+		else if (r == 0 && !strncasecmp(e->servers, "https://", 8))
+			r = dns_doh_create(loop, &p->sock, e->servers, cfg->ca_file,
+					   cfg->timeout_ms, &e->doh);
+		else if (r == 0)
 			r = make_resolver(loop, cfg->entries[i].servers, &cfg->sock, &e->r, err,
 					  errlen);
+		if (r < 0 && err[0] == '\0')
+			snprintf(err, errlen, "dns.nameserver-policy: %s: %s", e->servers,
+				 strerror(-r));
 	}
 	if (r == 0 && cfg->fallback != NULL)
 		r = make_resolver(loop, cfg->fallback, &cfg->sock, &p->fallback, err, errlen);
@@ -161,14 +181,22 @@ int dns_policy_send(void *policy, const struct ares_dns_record *query, resolver_
 
 	if (ares_dns_record_query_get(query, 0, &name, NULL, NULL) != ARES_SUCCESS)
 		name = NULL;
-	for (size_t i = 0; name && i < p->n_entries; i++)
-		if (domain_match_test(p->entries[i].m, name))
-			return resolver_send(p->entries[i].r, query, cb, arg);
+	for (size_t i = 0; name && i < p->n_entries; i++) {
+		struct policy_entry *e = &p->entries[i];
+
+		if (!domain_match_test(e->m, name))
+			continue;
+		if (e->dot)
+			return dns_dot_send(e->dot, query, cb, arg);
+		if (e->doh)
+			return dns_doh_send(e->doh, query, cb, arg);
+		return resolver_send(e->r, query, cb, arg);
+	}
 	if (p->fallback && name && p->fallback_domains &&
 	    domain_match_test(p->fallback_domains, name))
 		return resolver_send(p->fallback, query, cb, arg);
 	if (p->fallback == NULL || p->n_cidrs == 0)
-		return resolver_send(p->main, query, cb, arg);
+		return p->main_send(p->main_ctx, query, cb, arg);
 	req = calloc(1, sizeof(*req));
 	if (req != NULL)
 		req->query = ares_dns_record_duplicate(query);
@@ -179,7 +207,7 @@ int dns_policy_send(void *policy, const struct ares_dns_record *query, resolver_
 	req->p = p;
 	req->cb = cb;
 	req->arg = arg;
-	r = resolver_send(p->main, query, on_main, req);
+	r = p->main_send(p->main_ctx, query, on_main, req);
 	if (r < 0) {
 		ares_dns_record_destroy(req->query);
 		free(req);
@@ -192,7 +220,7 @@ bool dns_policy_is_own(void *policy, const struct sockaddr *src, uint16_t id, co
 {
 	struct dns_policy *p = policy;
 
-	if (resolver_is_own_query(p->main, src, id, name, qtype))
+	if (p->own && resolver_is_own_query(p->own, src, id, name, qtype))
 		return true;
 	if (p->fallback && resolver_is_own_query(p->fallback, src, id, name, qtype))
 		return true;
@@ -206,9 +234,12 @@ void dns_policy_shutdown(struct dns_policy *p)
 {
 	if (p == NULL)
 		return;
-	for (size_t i = 0; i < p->n_entries; i++)
+	for (size_t i = 0; i < p->n_entries; i++) {
 		if (p->entries[i].r)
 			resolver_shutdown(p->entries[i].r);
+		dns_dot_shutdown(p->entries[i].dot);
+		dns_doh_shutdown(p->entries[i].doh);
+	}
 	if (p->fallback)
 		resolver_shutdown(p->fallback);
 }
@@ -220,6 +251,8 @@ void dns_policy_destroy(struct dns_policy *p)
 	for (size_t i = 0; i < p->n_entries; i++) {
 		if (p->entries[i].r)
 			resolver_destroy(p->entries[i].r);
+		dns_dot_destroy(p->entries[i].dot);
+		dns_doh_destroy(p->entries[i].doh);
 		if (p->entries[i].m)
 			domain_match_destroy(p->entries[i].m);
 		free(p->entries[i].servers);

@@ -8,7 +8,8 @@
  *      asked again of the fallback servers, whose answer counts.
  *
  * Each entry and the fallback get a resolver of their own (a c-ares
- * channel, the daemon's socket options); the main one is the caller's.
+ * channel, the daemon's socket options), or a DNS-over-TLS or -HTTPS
+ * forwarder (dns_dot, dns_doh); the main one is the caller's.
  * dns_policy_send has resolver_send's contract and is a dns_forwarder.
  */
 #ifndef T2S_DNS_POLICY_H
@@ -28,7 +29,9 @@ struct sockaddr;
 
 struct dns_policy_entry {
 	const char *patterns; /* domain_match patterns, comma-separated */
-	const char *servers;  /* resolver_config.servers syntax */
+	/* resolver_config.servers syntax, or one "tls://HOST[:PORT]" (DNS
+	 * over TLS) or "https://..." (DNS over HTTPS) server */
+	const char *servers;
 };
 
 struct dns_policy_cidr {
@@ -38,7 +41,10 @@ struct dns_policy_cidr {
 };
 
 struct dns_policy_config {
-	struct resolver *main; /* not owned */
+	/* the main servers: a forwarder (resolver_send semantics), not owned */
+	int (*main_send)(void *ctx, const struct ares_dns_record *query, resolver_cb cb, void *arg);
+	void *main_ctx;
+	struct resolver *own; /* the c-ares resolver for is_own, or NULL */
 	const struct dns_policy_entry *entries;
 	size_t n_entries;
 	const char *fallback; /* servers, or NULL */
@@ -47,6 +53,8 @@ struct dns_policy_config {
 	const struct dns_policy_cidr *fallback_cidrs;
 	size_t n_fallback_cidrs;
 	struct sock_opts sock;
+	const char *ca_file; /* encrypted entries' CAs; NULL: the system's */
+	unsigned timeout_ms; /* encrypted entries, per query */
 };
 
 /* 0, -EINVAL (a bad pattern or server list, said in err), -ENOMEM. */
@@ -56,8 +64,7 @@ T2S_MUST_CHECK int dns_policy_create(uv_loop_t *loop, const struct dns_policy_co
 T2S_MUST_CHECK int dns_policy_send(void *policy, const struct ares_dns_record *query,
 				   resolver_cb cb, void *arg);
 
-/* resolver_is_own_query over every resolver of the policy, the main one
- * included. */
+/* resolver_is_own_query over every resolver of the policy and own. */
 bool dns_policy_is_own(void *policy, const struct sockaddr *src, uint16_t id, const char *name,
 		       uint16_t qtype);
 

@@ -15,7 +15,7 @@
 #                        fallback's answer is used
 #   dns_fallback_domain  fallback-filter.domain names go to the fallback
 #   dns_keys_check       tun2socks check warns about a geosite: policy key
-#                        and an encrypted policy server, and still loads
+#                        and a quic:// policy server, and still loads
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
@@ -64,7 +64,7 @@ dns:
   nameserver-policy:
     '+.policy.example.test': '$S_IP:5353'
     'geosite:cn': [$S_IP]
-    'other.example.test': 'tls://$S_IP'
+    'other.example.test': 'quic://$S_IP'
   fallback: ['$S_IP:5353']
   fallback-filter:
     geoip: false
@@ -77,7 +77,7 @@ EOF
 BIN=$(daemon_bin)
 out=$("$BIN" check -c "$CONF" 2>&1)
 if [[ $out == *"geosite: and rule-set: keys are not supported"* &&
-	$out == *"DNS over HTTPS/TLS/QUIC is not supported"* && $out == *OK* ]]; then
+	$out == *"DNS over QUIC is not supported"* && $out == *OK* ]]; then
 	pass dns_keys_check
 else
 	fail dns_keys_check "check said: $(tr '\n' ' ' <<<"$out")"

@@ -106,7 +106,7 @@ if [[ $a == "$T4" && $b == "$T4" ]] && grep -q "^443 POST HTTP/2.0 200" "$n/acce
 else
 	fail doh_h2 "answers '$a' '$b' (want $T4); nginx saw: $(tr '\n' ' ' <"$n/access.log")"
 fi
-daemon_stop || log "daemon stop: exit $DAEMON_RC"
+daemon_finish
 
 start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/h1.yaml"
 a=$(ask www.example.test A)
@@ -115,7 +115,7 @@ if [[ $a == "$T4" ]] && grep -q "^8443 POST HTTP/1.1 200" "$n/access.log"; then
 else
 	fail doh_http1 "answer '$a' (want $T4); nginx saw: $(tr '\n' ' ' <"$n/access.log")"
 fi
-daemon_stop || log "daemon stop: exit $DAEMON_RC"
+daemon_finish
 
 start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/wrongca.yaml"
 s=$(status www.example.test A)
@@ -124,7 +124,7 @@ if [[ $s == SERVFAIL ]] && grep -qi "certificate\|SSL" "$DAEMON_LOG"; then
 else
 	fail doh_wrong_ca "status '$s' (want SERVFAIL and a certificate error in the log)"
 fi
-daemon_stop || log "daemon stop: exit $DAEMON_RC"
+daemon_finish
 
 start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/hang.yaml"
 t0=$(now)

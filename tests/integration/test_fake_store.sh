@@ -89,7 +89,7 @@ for ((i = 0; i < 100; i++)); do
 	grep -q '^first' "$RUN_DIR/held.out" && break
 	sleep 0.1
 done
-daemon_stop || log "daemon stop: exit $DAEMON_RC"
+daemon_finish
 f=$(ls "$STATE"/*.fakeip 2>/dev/null | head -1)
 if [[ -n $f && $(stat -c %a "$f") == 600 ]] && head -1 "$f" | grep -q '^t2s-fakeip 1$'; then
 	pass fake_store_file
@@ -117,7 +117,7 @@ if [[ $first == "$T4" || $first == "$T6" ]] && [[ $again == "$first" ]] &&
 else
 	fail fake_store_reconnect "held client: $(tr '\n' ' ' <"$RUN_DIR/held.out")"
 fi
-daemon_stop || log "daemon stop: exit $DAEMON_RC"
+daemon_finish
 
 # another range: the file does not apply
 start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$CONF" --state-dir "$STATE" \
@@ -128,7 +128,7 @@ if [[ $a == 198.19.1* || $a == 198.19.2* ]] && grep -q "saved for another fake-i
 else
 	fail fake_store_other_range "n1 is '$a' (want an address of 198.19.128.0/17)"
 fi
-daemon_stop || log "daemon stop: exit $DAEMON_RC"
+daemon_finish
 
 # without the key: the address kept from before means nothing now
 cat >"$RUN_DIR/nostore.yaml" <<EOF

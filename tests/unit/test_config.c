@@ -1327,9 +1327,10 @@ static void test_dns_keys(void)
 		      &cfg, &err),
 		 0);
 	if (cfg) {
-		T_EQ_INT(cfg->dns.n_ns_policy, 1);
+		T_EQ_INT(cfg->dns.n_ns_policy, 2); /* https:// values are kept */
 		T_EQ_STR(cfg->dns.ns_policy[0].key.text, "a.test,+.b.test");
 		T_EQ_INT(cfg->dns.ns_policy[0].n_servers, 2);
+		T_EQ_STR(cfg->dns.ns_policy[1].servers[0].text, "https://doh.example/dns-query");
 		T_EQ_INT(cfg->dns.n_fallback, 1);
 		T_EQ_INT(cfg->dns.n_fallback_ipcidr, 1);
 		T_EQ_INT(cfg->dns.n_fallback_domain, 1);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -33,7 +34,7 @@
 #include "resolver/dns_hosts.h"
 #include "resolver/dns_policy.h"
 #include "resolver/dns_doh.h"
-#include "tun2socks/upstream/tls.h"
+#include "resolver/dns_dot.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/fake_store.h"
 #include "tun2socks/system/autoroute.h"
@@ -69,7 +70,7 @@ struct daemon {
 	struct fake_store *fake_store; /* store-fake-ip, or NULL */
 	struct dns_hosts *hosts;       /* hosts: and /etc/hosts, or NULL */
 	struct dns_policy *policy;     /* nameserver-policy, fallback, or NULL */
-	struct upstream_cfg dot_up;    /* DNS over TLS: the server (§20) */
+	struct dns_dot *dot;           /* DNS over TLS, or NULL (§20) */
 	struct dns_doh *doh;           /* DNS over HTTPS, or NULL (§20) */
 	struct machine *machine;       /* auto-route's routes and rules, or NULL */
 	uv_poll_t tun_poll;
@@ -330,14 +331,20 @@ static bool daemon_join(const struct config_str *l, size_t n, char *buf, size_t 
 
 /* nameserver-policy and fallback from the config (docs/design.md §19):
  * a forwarder in front of the main resolver, or none. */
-static int daemon_policy_start(struct daemon *d)
+static int daemon_policy_start(struct daemon *d, const struct dns_forwarder *main)
 {
 	const struct config_dns *cd = d->conf ? &d->conf->dns : NULL;
 	struct dns_policy_entry *ents = NULL;
 	struct dns_policy_cidr *cidrs = NULL;
 	const char **doms = NULL;
 	char(*bufs)[1024] = NULL, fb[1024], err[256] = "";
-	struct dns_policy_config pc = { .main = d->resolver, .sock = d->sock };
+	struct dns_policy_config pc = { .main_send = main->send,
+					.main_ctx = main->ctx,
+					.own = d->resolver,
+					.sock = d->sock,
+					.ca_file =
+						d->cfg->dns.dot_ca[0] ? d->cfg->dns.dot_ca : NULL,
+					.timeout_ms = DAEMON_DOT_TIMEOUT_MS };
 	int r = -ENOMEM;
 
 	if (cd == NULL || (cd->n_ns_policy == 0 && cd->n_fallback == 0))
@@ -350,6 +357,21 @@ static int daemon_policy_start(struct daemon *d)
 		goto out;
 	r = -EINVAL;
 	for (size_t i = 0; i < cd->n_ns_policy; i++) {
+		const struct config_ns_policy *np = &cd->ns_policy[i];
+		size_t enc = np->n_servers;
+
+		/* An encrypted server answers alone (the first one); plain
+		 * ones share a c-ares channel. */
+		for (size_t j = 0; j < np->n_servers && enc == np->n_servers; j++)
+			if (!strncasecmp(np->servers[j].text, "tls://", 6) ||
+			    !strncasecmp(np->servers[j].text, "https://", 8))
+				enc = j;
+		if (enc < np->n_servers) {
+			snprintf(bufs[i], sizeof(bufs[i]), "%s", np->servers[enc].text);
+			ents[i].patterns = np->key.text;
+			ents[i].servers = bufs[i];
+			continue;
+		}
 		if (!daemon_join(cd->ns_policy[i].servers, cd->ns_policy[i].n_servers, bufs[i],
 				 sizeof(bufs[i]))) {
 			snprintf(err, sizeof(err), "dns.nameserver-policy: too many servers");
@@ -392,54 +414,25 @@ out:
 	return r;
 }
 
-/* DNS over TLS (docs/design.md §20): the first tls:// server, reached
- * directly (our sockets' mark and interface) with TLS and no proxy
- * handshake, one connection per query (dns_socks). */
+/* DNS over TLS (docs/design.md §20): the first tls:// server. */
 static int daemon_dot_start(struct daemon *d)
 {
 	const struct options_dns *dc = &d->cfg->dns;
-	char host[300], err[512] = "";
-	const char *h = dc->dot, *end = strchr(h, ','), *colon;
-	struct upstream_spec spec = {
-		.proto = &upstream_plain, .port = 853, .tls = true, .resolve = true
-	};
-	size_t n = end ? (size_t)(end - h) : strlen(h);
-	struct sockaddr_storage server;
+	char first[512], err[512] = "";
+	char *comma;
 	int r;
 
-	if (n >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	if (host[0] == '[') { /* [v6] or [v6]:port */
-		char *rb = strchr(host, ']');
-
-		if (rb == NULL)
-			return -EINVAL;
-		*rb = '\0';
-		if (rb[1] == ':')
-			spec.port = (uint16_t)strtoul(rb + 2, NULL, 10);
-		memmove(host, host + 1, strlen(host + 1) + 1);
-	} else if ((colon = strchr(host, ':')) != NULL) {
-		spec.port = (uint16_t)strtoul(colon + 1, NULL, 10);
-		host[colon - host] = '\0';
-	}
-	spec.host = host;
-	spec.ca_file = dc->dot_ca[0] ? dc->dot_ca : NULL;
-	r = upstream_cfg_init(&d->dot_up, &spec, err, sizeof(err));
-	if (r < 0) {
-		log_error("dns: tls://%s: %s", dc->dot, err);
-		return r;
-	}
-	server = d->dot_up.server;
-	r = dns_socks_create(&d->loop, &d->dot_up, &d->sock, &server, DAEMON_DOT_TIMEOUT_MS,
-			     &d->dns_socks);
+	snprintf(first, sizeof(first), "%s", dc->dot);
+	comma = strchr(first, ',');
+	if (comma != NULL)
+		*comma = '\0';
+	r = dns_dot_create(&d->loop, &d->sock, first, dc->dot_ca[0] ? dc->dot_ca : NULL,
+			   DAEMON_DOT_TIMEOUT_MS, &d->dot, err, sizeof(err));
 	if (r < 0)
-		log_error("dns: cannot set up DNS over TLS: %s", strerror(-r));
+		log_error("dns: tls://%s: %s", first, err[0] ? err : strerror(-r));
 	else
-		log_info("dns: DNS over TLS to %s (%s)%s", d->dot_up.server_str,
-			 tls_cfg_ca_path(d->dot_up.tls_ctx),
-			 end ? "; the other tls:// servers are not used" : "");
+		log_info("dns: DNS over TLS to %s%s", dns_dot_describe(d->dot),
+			 comma ? "; the other tls:// servers are not used" : "");
 	return r;
 }
 
@@ -500,7 +493,7 @@ static int daemon_dns_start(struct daemon *d)
 		r = daemon_dot_start(d);
 		if (r < 0)
 			return r;
-		fwd = (struct dns_forwarder){ .send = dns_socks_send, .ctx = d->dns_socks };
+		fwd = (struct dns_forwarder){ .send = dns_dot_send, .ctx = d->dot };
 	} else if (dc->doh[0]) {
 		r = dns_doh_create(&d->loop, &d->sock, dc->doh, dc->dot_ca[0] ? dc->dot_ca : NULL,
 				   DAEMON_DOT_TIMEOUT_MS, &d->doh);
@@ -511,10 +504,13 @@ static int daemon_dns_start(struct daemon *d)
 		}
 		fwd = (struct dns_forwarder){ .send = dns_doh_send, .ctx = d->doh };
 	} else {
-		r = daemon_policy_start(d);
+		fwd = (struct dns_forwarder){ .send = daemon_resolver_send, .ctx = d->resolver };
+	}
+	if (!dc->via_proxy) {
+		/* nameserver-policy and fallback in front of the main servers */
+		r = daemon_policy_start(d, &fwd);
 		if (r < 0)
 			return r;
-		fwd = (struct dns_forwarder){ .send = daemon_resolver_send, .ctx = d->resolver };
 		if (d->policy)
 			fwd = (struct dns_forwarder){ .send = daemon_policy_send,
 						      .ctx = d->policy };
@@ -590,6 +586,7 @@ static void daemon_dns_stop(struct daemon *d)
 	dns_intercept_shutdown(d->dns);
 	dns_policy_shutdown(d->policy);
 	dns_doh_shutdown(d->doh);
+	dns_dot_shutdown(d->dot);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	dns_socks_shutdown(d->dns_socks);
@@ -1178,6 +1175,7 @@ out_loop:
 	}
 	dns_policy_destroy(d->policy);
 	dns_doh_destroy(d->doh);
+	dns_dot_destroy(d->dot);
 	if (d->resolver)
 		resolver_destroy(d->resolver);
 	router_ctx_destroy(d->router);
@@ -1190,7 +1188,6 @@ out_free:
 	dns_hosts_destroy(d->hosts);
 	config_free(d->conf);
 	upstream_cfg_free(&d->upstream);
-	upstream_cfg_free(&d->dot_up);
 	free(d);
 	return ret;
 }
