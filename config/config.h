@@ -157,6 +157,8 @@ struct config_sniffer {
 	size_t n_force_domain;
 	struct config_str *skip_domain;
 	size_t n_skip_domain;
+	struct config_cidr *skip_src, *skip_dst; /* skip-src/dst-address */
+	size_t n_skip_src, n_skip_dst;
 };
 
 /* hosts: a name or pattern and its addresses (IP literals, checked). */

@@ -142,7 +142,7 @@ bad:
 }
 
 /* A list of CIDRs (a single string allowed, as mihomo does). */
-static int get_cidr_list(struct loader *ld, yaml_node_t *n, int family, const char *what,
+int config_get_cidr_list(struct loader *ld, yaml_node_t *n, int family, const char *what,
 			 struct config_cidr **out, size_t *count)
 {
 	yaml_node_item_t *items;
@@ -237,11 +237,11 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_
 		return r;
 	}
 	if (!strcmp(k, "inet4-address"))
-		return get_cidr_list(ld, e->val, AF_INET, "tun.inet4-address", &t->inet4,
-				     &t->n_inet4);
+		return config_get_cidr_list(ld, e->val, AF_INET, "tun.inet4-address", &t->inet4,
+					    &t->n_inet4);
 	if (!strcmp(k, "inet6-address"))
-		return get_cidr_list(ld, e->val, AF_INET6, "tun.inet6-address", &t->inet6,
-				     &t->n_inet6);
+		return config_get_cidr_list(ld, e->val, AF_INET6, "tun.inet6-address", &t->inet6,
+					    &t->n_inet6);
 	if (!strcmp(k, "auto-route")) {
 		t->has_auto_route = true;
 		return loader_get_bool(ld, e->val, "tun.auto-route", &t->auto_route);
@@ -265,11 +265,11 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_
 		return r;
 	}
 	if (!strcmp(k, "route-address"))
-		return get_cidr_list(ld, e->val, 0, "tun.route-address", &t->route_address,
-				     &t->n_route_address);
+		return config_get_cidr_list(ld, e->val, 0, "tun.route-address", &t->route_address,
+					    &t->n_route_address);
 	if (!strcmp(k, "route-exclude-address"))
-		return get_cidr_list(ld, e->val, 0, "tun.route-exclude-address",
-				     &t->route_exclude_address, &t->n_route_exclude_address);
+		return config_get_cidr_list(ld, e->val, 0, "tun.route-exclude-address",
+					    &t->route_exclude_address, &t->n_route_exclude_address);
 	if (!strcmp(k, "include-uid"))
 		return get_uid_list(ld, e->val, "tun.include-uid", &t->include_uid,
 				    &t->n_include_uid);
@@ -453,8 +453,8 @@ static int dns_fallback_filter(struct loader *ld, struct config_dns *d, yaml_nod
 
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		if (!strcmp(e[i].name, "ipcidr"))
-			r = get_cidr_list(ld, e[i].val, 0, "dns.fallback-filter.ipcidr",
-					  &d->fallback_ipcidr, &d->n_fallback_ipcidr);
+			r = config_get_cidr_list(ld, e[i].val, 0, "dns.fallback-filter.ipcidr",
+						 &d->fallback_ipcidr, &d->n_fallback_ipcidr);
 		else if (!strcmp(e[i].name, "domain"))
 			r = loader_get_str_list(ld, e[i].val, "dns.fallback-filter.domain",
 						&d->fallback_domain, &d->n_fallback_domain);

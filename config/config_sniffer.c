@@ -11,6 +11,8 @@
  *       QUIC: { ports: [443] }                       # default 443
  *     force-domain: [+.example.com]  # also sniff flows with these names
  *     skip-domain: [Mijia Cloud]     # sniffed names not to use
+ *     skip-src-address: [10.0.0.0/8] # flows from / to these: not sniffed
+ *     skip-dst-address: [192.0.2.0/24]
  *
  * Domain patterns are checked when the daemon builds its sniffer (the
  * pattern syntax lives with the matcher in resolver/).
@@ -169,7 +171,13 @@ static int sniffer_key(struct loader *ld, const struct loader_kv *e, bool *has_o
 		free(pe);
 		return r;
 	}
-	/* skip-src-address, skip-dst-address, the old sniffing/port-whitelist */
+	if (!strcmp(k, "skip-src-address"))
+		return config_get_cidr_list(ld, e->val, 0, "sniffer.skip-src-address", &s->skip_src,
+					    &s->n_skip_src);
+	if (!strcmp(k, "skip-dst-address"))
+		return config_get_cidr_list(ld, e->val, 0, "sniffer.skip-dst-address", &s->skip_dst,
+					    &s->n_skip_dst);
+	/* the old sniffing and port-whitelist */
 	return loader_warn_ignored(ld, e, "sniffer:");
 }
 

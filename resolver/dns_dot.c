@@ -21,8 +21,9 @@ int dns_dot_create(uv_loop_t *loop, const struct sock_opts *sock, const char *se
 		   const char *ca_file, unsigned timeout_ms, struct dns_dot **out, char *err,
 		   size_t errlen)
 {
-	struct upstream_spec spec = { .proto = &upstream_plain, .port = 853, .tls = true,
-				      .resolve = true };
+	struct upstream_spec spec = {
+		.proto = &upstream_plain, .port = 853, .tls = true, .resolve = true
+	};
 	char host[300], *colon;
 	struct sockaddr_storage ss;
 	struct dns_dot *d;

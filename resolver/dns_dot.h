@@ -21,9 +21,9 @@ struct sock_opts;
  * port 853 by default); a host name is resolved now (blocking: at start).
  * ca_file NULL for the system's CAs. sock must outlive the forwarder.
  * 0, or -errno with the reason in err. */
-T2S_MUST_CHECK int dns_dot_create(uv_loop_t *loop, const struct sock_opts *sock,
-				  const char *server, const char *ca_file, unsigned timeout_ms,
-				  struct dns_dot **out, char *err, size_t errlen);
+T2S_MUST_CHECK int dns_dot_create(uv_loop_t *loop, const struct sock_opts *sock, const char *server,
+				  const char *ca_file, unsigned timeout_ms, struct dns_dot **out,
+				  char *err, size_t errlen);
 T2S_MUST_CHECK int dns_dot_send(void *dot, const struct ares_dns_record *query, resolver_cb cb,
 				void *arg);
 /* "ADDR:PORT (CA bundle)" for logs. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "config/config.h"
 #include "resolver/domain_match.h"
@@ -14,6 +15,8 @@ struct sniffer {
 	struct config_sniff_proto proto[CONFIG_SNIFF_N];
 	struct config_port_range *ports[CONFIG_SNIFF_N]; /* copies */
 	struct domain_match *force, *skip;               /* NULL: empty */
+	struct config_cidr *skip_src, *skip_dst;         /* copies */
+	size_t n_skip_src, n_skip_dst;
 };
 
 static const unsigned proto_bit[CONFIG_SNIFF_N] = { SNIFFER_TLS, SNIFFER_HTTP, SNIFFER_QUIC };
@@ -67,6 +70,18 @@ int sniffer_create(const struct config_sniffer *c, struct sniffer **out, char *e
 			for (size_t j = 0; j < c->proto[i].n_ports; j++)
 				s->ports[i][j] = c->proto[i].ports[j];
 	}
+	if (r == 0 && c->n_skip_src + c->n_skip_dst > 0) {
+		s->skip_src = calloc(c->n_skip_src + 1, sizeof(*s->skip_src));
+		s->skip_dst = calloc(c->n_skip_dst + 1, sizeof(*s->skip_dst));
+		if (s->skip_src == NULL || s->skip_dst == NULL) {
+			r = -ENOMEM;
+		} else {
+			memcpy(s->skip_src, c->skip_src, c->n_skip_src * sizeof(*s->skip_src));
+			memcpy(s->skip_dst, c->skip_dst, c->n_skip_dst * sizeof(*s->skip_dst));
+			s->n_skip_src = c->n_skip_src;
+			s->n_skip_dst = c->n_skip_dst;
+		}
+	}
 	if (r == 0)
 		r = patterns(c->force_domain, c->n_force_domain, "force-domain", &s->force, err,
 			     errlen);
@@ -91,6 +106,8 @@ void sniffer_destroy(struct sniffer *s)
 		domain_match_destroy(s->force);
 	if (s->skip)
 		domain_match_destroy(s->skip);
+	free(s->skip_src);
+	free(s->skip_dst);
 	free(s);
 }
 
@@ -117,6 +134,26 @@ unsigned sniffer_wants(const struct sniffer *s, bool udp, uint16_t port, const c
 				mask |= proto_bit[i];
 	}
 	return mask;
+}
+
+static bool cidr_has(const struct config_cidr *c, const uint8_t *a, size_t alen)
+{
+	unsigned full = c->prefix / 8, rem = c->prefix % 8;
+
+	if ((c->family == AF_INET ? 4u : 16u) != alen || memcmp(a, c->addr, full) != 0)
+		return false;
+	return rem == 0 || ((a[full] ^ c->addr[full]) & (uint8_t)(0xff << (8 - rem))) == 0;
+}
+
+bool sniffer_skips(const struct sniffer *s, const uint8_t *src, const uint8_t *dst, size_t alen)
+{
+	for (size_t i = 0; s != NULL && i < s->n_skip_src; i++)
+		if (cidr_has(&s->skip_src[i], src, alen))
+			return true;
+	for (size_t i = 0; s != NULL && i < s->n_skip_dst; i++)
+		if (cidr_has(&s->skip_dst[i], dst, alen))
+			return true;
+	return false;
 }
 
 bool sniffer_accepts(const struct sniffer *s, const char *name)

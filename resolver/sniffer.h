@@ -38,6 +38,10 @@ void sniffer_destroy(struct sniffer *s);
 unsigned sniffer_wants(const struct sniffer *s, bool udp, uint16_t port, const char *domain,
 		       bool fake);
 
+/* Whether a flow from src to dst (addresses of alen bytes, 4 or 16) is
+ * never sniffed: src in skip-src-address or dst in skip-dst-address. */
+bool sniffer_skips(const struct sniffer *s, const uint8_t *src, const uint8_t *dst, size_t alen);
+
 /* Whether a sniffed name is used: not one of skip-domain. */
 bool sniffer_accepts(const struct sniffer *s, const char *name);
 

@@ -1263,7 +1263,8 @@ static void test_sniffer(void)
 	T_CHECK(sn->proto[CONFIG_SNIFF_QUIC].on);
 	T_EQ_INT(sn->n_force_domain, 1);
 	T_EQ_INT(sn->n_skip_domain, 2);
-	T_CHECK(find_warning(cfg, "\"skip-src-address\"") != NULL);
+	T_EQ_INT(sn->n_skip_src, 1);
+	T_EQ_INT(sn->skip_src[0].prefix, 8);
 	config_free(cfg);
 
 	T_CHECK(load("sniffer:\n  sniff:\n    SSH: {}\n", &cfg, &err) < 0);

@@ -28,7 +28,9 @@ static void test_wants(void)
 		     "    HTTP: {ports: [80, 8080-8090], override-destination: false}\n"
 		     "    QUIC: {}\n"
 		     "  force-domain: [+.force.test]\n"
-		     "  skip-domain: [+.skip.test, Mijia Cloud]\n");
+		     "  skip-domain: [+.skip.test, Mijia Cloud]\n"
+		     "  skip-src-address: [10.9.0.0/16]\n"
+		     "  skip-dst-address: [192.0.2.0/24, '2001:db8::/32']\n");
 	struct sniffer *s = NULL;
 	char err[256] = "";
 
@@ -49,6 +51,15 @@ static void test_wants(void)
 	/* a real-ip name with force-dns-mapping off */
 	T_EQ_INT(sniffer_wants(s, false, 443, "a.example", false), 0);
 	T_CHECK(sniffer_accepts(s, "a.example"));
+	/* skip-src-address, skip-dst-address */
+	T_CHECK(sniffer_skips(s, (const uint8_t *)"\x0a\x09\x01\x01",
+			      (const uint8_t *)"\xcb\x00\x71\x01", 4));
+	T_CHECK(sniffer_skips(s, (const uint8_t *)"\x0a\x08\x01\x01",
+			      (const uint8_t *)"\xc0\x00\x02\x07", 4));
+	T_CHECK(!sniffer_skips(s, (const uint8_t *)"\x0a\x08\x01\x01",
+			       (const uint8_t *)"\xc0\x00\x03\x07", 4));
+	T_CHECK(sniffer_skips(s, (const uint8_t *)"\xfd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1",
+			      (const uint8_t *)"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\1", 16));
 	T_CHECK(!sniffer_accepts(s, "cdn.skip.test"));
 	T_CHECK(sniffer_overrides(s, SNIFFER_TLS));
 	T_CHECK(!sniffer_overrides(s, SNIFFER_HTTP));

@@ -276,6 +276,14 @@ int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb)
 	}
 	f->fake = fake;
 	f->sniff_want = sniffer_wants(ctx->sniffer, false, f->dst_port, f->domain, fake);
+	if (f->sniff_want != 0 && IP_IS_V4(&f->dst_ip) &&
+	    sniffer_skips(ctx->sniffer, (const uint8_t *)&ip_2_ip4(&f->src_ip)->addr,
+			  (const uint8_t *)&ip_2_ip4(&f->dst_ip)->addr, 4))
+		f->sniff_want = 0;
+	else if (f->sniff_want != 0 && !IP_IS_V4(&f->dst_ip) &&
+		 sniffer_skips(ctx->sniffer, (const uint8_t *)ip_2_ip6(&f->src_ip)->addr,
+			       (const uint8_t *)ip_2_ip6(&f->dst_ip)->addr, 16))
+		f->sniff_want = 0;
 	if (f->sniff_want != 0) {
 		/* Routed once the first bytes name the host (flow_on_recv)
 		 * or the wait ends (flow_on_lwip_poll, every 500 ms now). */

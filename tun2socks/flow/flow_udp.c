@@ -1022,7 +1022,17 @@ static bool session_sniff_start(struct udp_session *s, const ip_addr_t *dst, uin
 {
 	const char *name = t->atyp == SOCKS5_ATYP_DOMAIN ? t->u.domain : NULL;
 
+	const ip_addr_t *src = &s->client;
+	bool v4 = IP_IS_V4(dst);
+
 	if (!(sniffer_wants(s->u->sniffer, true, dport, name, fake) & SNIFFER_QUIC))
+		return false;
+	if (sniffer_skips(s->u->sniffer,
+			  v4 ? (const uint8_t *)&ip_2_ip4(src)->addr
+			     : (const uint8_t *)ip_2_ip6(src)->addr,
+			  v4 ? (const uint8_t *)&ip_2_ip4(dst)->addr
+			     : (const uint8_t *)ip_2_ip6(dst)->addr,
+			  v4 ? 4 : 16))
 		return false;
 	s->quic = malloc(sizeof(*s->quic));
 	if (s->quic == NULL)
