@@ -110,7 +110,7 @@ int dns_policy_create(uv_loop_t *loop, const struct dns_policy_config *cfg, stru
 					 cfg->fallback_domains[i]);
 		}
 	}
-	if (r == 0) {
+	if (r == 0 && cfg->n_fallback_cidrs > 0) {
 		memcpy(p->cidrs, cfg->fallback_cidrs, cfg->n_fallback_cidrs * sizeof(*p->cidrs));
 		p->n_cidrs = cfg->n_fallback_cidrs;
 	}

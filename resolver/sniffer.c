@@ -76,8 +76,12 @@ int sniffer_create(const struct config_sniffer *c, struct sniffer **out, char *e
 		if (s->skip_src == NULL || s->skip_dst == NULL) {
 			r = -ENOMEM;
 		} else {
-			memcpy(s->skip_src, c->skip_src, c->n_skip_src * sizeof(*s->skip_src));
-			memcpy(s->skip_dst, c->skip_dst, c->n_skip_dst * sizeof(*s->skip_dst));
+			if (c->n_skip_src > 0)
+				memcpy(s->skip_src, c->skip_src,
+				       c->n_skip_src * sizeof(*s->skip_src));
+			if (c->n_skip_dst > 0)
+				memcpy(s->skip_dst, c->skip_dst,
+				       c->n_skip_dst * sizeof(*s->skip_dst));
 			s->n_skip_src = c->n_skip_src;
 			s->n_skip_dst = c->n_skip_dst;
 		}
