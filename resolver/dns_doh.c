@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "tun2socks/base/log.h"
 #include "tun2socks/upstream/http_client.h"
@@ -16,6 +20,7 @@ struct dns_doh {
 	struct http_client *http; /* NULL after shutdown */
 	char *url;
 	char *ca_file; /* or NULL */
+	char *resolve; /* "HOST:PORT:ADDRS" pinned at start, or NULL */
 	unsigned timeout_ms;
 	uint64_t warned_at; /* uv_now() of the last failure warning, 0: none */
 };
@@ -25,6 +30,62 @@ struct doh_req {
 	resolver_cb cb;
 	void *arg;
 };
+
+/* The server's name resolved once, now (at start, before auto-route
+ * sends the machine's DNS into the TUN), and pinned for curl: a lookup
+ * per connection would ask the system's resolver, which may be us (a
+ * loop; mihomo resolves it through default-nameserver). An IP literal
+ * needs nothing. 0, -EHOSTUNREACH, -ENOMEM. */
+static int doh_pin(struct dns_doh *d)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	char host[300], port[8] = "443", buf[1024];
+	const char *h = d->url + 8, *end = h + strcspn(h, "/?#");
+	const char *colon = memchr(h, ':', (size_t)(end - h));
+	size_t off;
+	uint8_t tmp[16];
+	int r;
+
+	if (*h == '[')
+		return 0; /* an IPv6 literal */
+	if (colon != NULL) {
+		snprintf(port, sizeof(port), "%.*s", (int)(end - colon - 1), colon + 1);
+		end = colon;
+	}
+	if ((size_t)(end - h) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, (size_t)(end - h));
+	host[end - h] = '\0';
+	if (inet_pton(AF_INET, host, tmp) == 1)
+		return 0;
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r != 0) {
+		log_error("dns: %s: cannot resolve %s: %s", d->url, host, gai_strerror(r));
+		return -EHOSTUNREACH;
+	}
+	off = (size_t)snprintf(buf, sizeof(buf), "%s:%s:", host, port);
+	for (ai = res; ai != NULL && off < sizeof(buf) - 64; ai = ai->ai_next) {
+		char a[INET6_ADDRSTRLEN];
+		const void *p =
+			ai->ai_family == AF_INET
+				? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+				: (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    inet_ntop(ai->ai_family, p, a, sizeof(a)) == NULL || strstr(buf, a) != NULL)
+			continue;
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s%s%s",
+					buf[off - 1] == ':' ? "" : ",",
+					ai->ai_family == AF_INET6 ? "[" : "", a,
+					ai->ai_family == AF_INET6 ? "]" : "");
+	}
+	freeaddrinfo(res);
+	d->resolve = strdup(buf);
+	if (d->resolve == NULL)
+		return -ENOMEM;
+	log_info("dns: %s: %s pinned to %s", d->url, host, buf + strlen(host) + strlen(port) + 2);
+	return 0;
+}
 
 int dns_doh_create(uv_loop_t *loop, const struct sock_opts *so, const char *url,
 		   const char *ca_file, unsigned timeout_ms, struct dns_doh **out)
@@ -50,6 +111,11 @@ int dns_doh_create(uv_loop_t *loop, const struct sock_opts *so, const char *url,
 	hash = strchr(d->url, '#');
 	if (hash != NULL)
 		*hash = '\0';
+	r = doh_pin(d);
+	if (r < 0) {
+		dns_doh_destroy(d);
+		return r;
+	}
 	r = http_client_create(loop, so, &d->http);
 	if (r < 0) {
 		dns_doh_destroy(d);
@@ -134,7 +200,8 @@ int dns_doh_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
 							     .timeout_ms = d->timeout_ms,
 							     .max_size = 65535,
 							     .max_redirects = -1,
-							     .ca_file = d->ca_file },
+							     .ca_file = d->ca_file,
+							     .resolve = d->resolve },
 				doh_done, q, NULL);
 	ares_free_string(wire);
 	if (r < 0)
@@ -157,5 +224,6 @@ void dns_doh_destroy(struct dns_doh *d)
 	dns_doh_shutdown(d);
 	free(d->url);
 	free(d->ca_file);
+	free(d->resolve);
 	free(d);
 }

@@ -14,10 +14,13 @@
 #                    error in the log
 #   doh_timeout      a back end that never answers: SERVFAIL within the
 #                    deadline (4 s)
+#   doh_name_pinned  a server named by host name is resolved at start and
+#                    pinned: later connections look nothing up (the system's
+#                    resolver is the daemon itself in the namespace)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="doh_check doh_h2 doh_http1 doh_wrong_ca doh_timeout"
+NAMES="doh_check doh_h2 doh_http1 doh_wrong_ca doh_timeout doh_name_pinned"
 require_tools dnsmasq dig nginx openssl
 ANY=192.0.2.53
 
@@ -134,6 +137,22 @@ if [[ $s == SERVFAIL ]] && lt "$dt" 8; then
 	pass doh_timeout
 else
 	fail doh_timeout "status '$s' after ${dt}s (want SERVFAIL within the 4 s deadline)"
+fi
+daemon_finish
+
+# A server named by host name: resolved once at start (proxy.test from the
+# namespace's hosts file, the name in the test certificate), then pinned:
+# once the hosts file no longer knows it, a lookup would go to the
+# resolver in resolv.conf, which is the daemon itself (a loop).
+printf '%s proxy.test\n' "$S_IP" >"/etc/netns/$NS_C/hosts"
+conf "$RUN_DIR/name.yaml" "https://proxy.test/dns-query" "$PKI/ca.pem"
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/name.yaml"
+: >"/etc/netns/$NS_C/hosts"
+a=$(ask www.example.test A)
+if [[ $a == "$T4" ]] && grep -q "proxy.test pinned to $S_IP" "$DAEMON_LOG"; then
+	pass doh_name_pinned
+else
+	fail doh_name_pinned "answer '$a' (want $T4 through https://proxy.test, pinned at start)"
 fi
 daemon_finish
 t2s_finish
