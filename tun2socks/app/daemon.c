@@ -1045,6 +1045,7 @@ int daemon_run(struct options *cfg)
 		r = router_ctx_create(gen, d->resolver, d->procs, &d->router);
 	if (r < 0)
 		goto out_loop;
+	router_ctx_set_hosts(d->router, d->hosts);
 	gen = NULL; /* the router holds it */
 	{
 		struct route_ops ops = router_ctx_ops(d->router);

@@ -17,6 +17,7 @@
 
 #include "tun2socks/base/addr.h"
 #include "tun2socks/upstream/target.h"
+#include "resolver/dns_hosts.h"
 #include "config/config.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/route/proc_lookup.h"
@@ -30,6 +31,7 @@ struct router_ctx {
 	struct router_gen *cur;
 	struct resolver *resolver;
 	struct proc_lookup *procs;
+	const struct dns_hosts *hosts; /* or NULL */
 };
 
 /* ---- decide --------------------------------------------------------------------- */
@@ -247,6 +249,37 @@ static struct router_req *router_req_new(struct router_gen *g, const struct rout
 	return req;
 }
 
+void router_ctx_set_hosts(struct router_ctx *rc, const struct dns_hosts *hosts)
+{
+	rc->hosts = hosts;
+}
+
+/* A name in hosts: its addresses are the flow's (the first as the
+ * destination when the client's is a fake one) before any rule runs. */
+static void router_fill_hosts(const struct router_ctx *rc, struct router_req *req, bool fake)
+{
+	struct dns_hosts_addrs a;
+	size_t n = 0;
+
+	if (rc->hosts == NULL || !req->domain[0] || dns_hosts_find(rc->hosts, req->domain, &a) < 0)
+		return;
+	for (unsigned i = 0; i < a.n4 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
+		req->resolved[n].family = 4;
+		memcpy(req->resolved[n].bytes, a.a4[i], 4);
+	}
+	for (unsigned i = 0; i < a.n6 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
+		req->resolved[n].family = 6;
+		memcpy(req->resolved[n].bytes, a.a6[i], 16);
+	}
+	if (n == 0)
+		return;
+	req->q.has_resolved = true;
+	req->q.resolved = req->resolved;
+	req->q.n_resolved = n;
+	if (fake)
+		req->q.dst = req->resolved[0];
+}
+
 static int router_decide(void *ctx, const struct route_query *q, struct route *out,
 			 route_done_fn done, void *arg)
 {
@@ -256,6 +289,7 @@ static int router_decide(void *ctx, const struct route_query *q, struct route *o
 
 	if (req == NULL)
 		return -ENOMEM;
+	router_fill_hosts(rc, req, q->dst_is_fake);
 	req->rc = rc;
 	req->done = done;
 	req->arg = arg;

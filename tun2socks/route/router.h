@@ -33,6 +33,11 @@ size_t router_ctx_rule_count(const struct router_ctx *rc);
 const struct router_gen *router_ctx_current(const struct router_ctx *rc);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
+/* hosts: (docs/design.md §19): a flow whose name is in the table gets its
+ * addresses before the rules, as mihomo fills them (IP rules, no-resolve
+ * ones too, see them; nothing is resolved). NULL: none. Must outlive rc. */
+struct dns_hosts;
+void router_ctx_set_hosts(struct router_ctx *rc, const struct dns_hosts *hosts);
 void router_ctx_destroy(struct router_ctx *rc);
 
 /* `tun2socks match`: decides q with g alone, synchronously. Addresses for
