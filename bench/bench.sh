@@ -22,13 +22,16 @@
 # Prints a markdown table. Not a test: it always exits 0 unless set-up fails.
 #
 # Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle,udp,dns,http,rules]
-#                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-o FILE]
+#                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-b BINARY] [-o FILE]
 #   -d  seconds per iperf3/wrk run (default 5)
 #   -m  TUN MTUs to measure (default "1500 8500")
 #   -t  which measurements (default iperf,wrk,idle,udp,dns,http,rules)
 #   -n  idle flows (default 2000)
 #   -c  wrk connections (default 64)
 #   -B  skip the baselines (tun2socks only)
+#   -b  also measure this daemon binary (e.g. a build of an earlier commit)
+#       at each MTU, right before the current one: a "before" column and
+#       its own ratio to the same SOCKS-only baseline
 #   -o  also write the table to FILE
 # Default run: about 4 minutes. Quick look: -d 2 -m 1500 -t iperf,wrk
 set -uo pipefail
@@ -45,8 +48,9 @@ UDP_RATE=500M
 IDLE_N=2000
 WRK_C=64
 BASELINES=1
+BEFORE_BIN=
 OUTFILE=
-while getopts d:m:t:n:c:Bo:h opt; do
+while getopts d:m:t:n:c:Bb:o:h opt; do
 	case $opt in
 	d) DUR=$OPTARG ;;
 	m) MTUS=$OPTARG ;;
@@ -55,12 +59,14 @@ while getopts d:m:t:n:c:Bo:h opt; do
 	c) WRK_C=$OPTARG ;;
 	B) BASELINES=0 ;;
 	o) OUTFILE=$OPTARG ;;
-	*) sed -n '2,36p' "$0"; exit 2 ;;
+	b) BEFORE_BIN=$OPTARG ;;
+	*) sed -n '2,/^set -uo/{/^set -uo/!p}' "$0"; exit 2 ;;
 	esac
 done
 want() { [[ ,$WHAT, == *,$1,* ]]; }
 ((DUR >= 1 && DUR <= 60)) || die "-d must be 1..60"
 ((IDLE_N >= 1 && IDLE_N <= 20000)) || die "-n must be 1..20000"
+[[ -z $BEFORE_BIN || -x $BEFORE_BIN ]] || die "-b $BEFORE_BIN: not an executable"
 
 t2s_init
 require_tools iperf3 wrk proxychains4 danted nginx dnsmasq tinyproxy stunnel4 openssl
@@ -298,28 +304,38 @@ assert_isolated
 
 have_daemon=0
 require_daemon && have_daemon=1
-for mtu in $MTUS; do
-	((have_daemon)) || break
-	say "== tun2socks, MTU $mtu"
+# t2s_run CONFIG MTU: one daemon (T2S_BIN, if set) through every figure.
+t2s_run() {
+	local cfg=$1 mtu=$2
 	if ! T2S_LOG_LEVEL=${T2S_LOG_LEVEL:-warn} daemon_start "socks5://$S_IP:$SOCKS_PORT" --mtu "$mtu" \
 		--dns-server "$S_IP"; then
 		say "  daemon did not start; log:"
 		tail -n 20 "$DAEMON_LOG" >&2
-		continue
+		return
 	fi
 	# idle first, on a fresh daemon: after iperf/wrk, malloc would reuse
 	# memory those left behind and hide the per-flow cost
-	want idle && idle_run "t2s$mtu"
-	want iperf && iperf_run "t2s$mtu"
-	want wrk && wrk_run "t2s$mtu"
-	want udp && udp_run "t2s$mtu"
+	want idle && idle_run "$cfg"
+	want iperf && iperf_run "$cfg"
+	want wrk && wrk_run "$cfg"
+	want udp && udp_run "$cfg"
 	# any address: the daemon answers port 53 itself (fake-ip)
-	want dns && dns_run "t2s$mtu" 192.0.2.53
+	want dns && dns_run "$cfg" 192.0.2.53
 	if ! daemon_alive; then
 		say "  daemon died during the run; log tail:"
 		tail -n 5 "$DAEMON_LOG" >&2
 	fi
 	daemon_stop || say "  daemon exit status $DAEMON_RC"
+}
+
+for mtu in $MTUS; do
+	((have_daemon)) || break
+	if [[ -n $BEFORE_BIN ]]; then
+		say "== before: $BEFORE_BIN, MTU $mtu"
+		T2S_BIN=$BEFORE_BIN t2s_run "pre$mtu" "$mtu"
+	fi
+	say "== tun2socks, MTU $mtu"
+	t2s_run "t2s$mtu" "$mtu"
 done
 ((have_daemon)) && want http && http_run
 want rules && rules_run
@@ -337,15 +353,28 @@ table() {
 	echo
 	echo "tun2socks benchmark, $(date -u +%F\ %H:%MZ), $(nproc) cores, ${DUR}s per run; $(uname -r)"
 	echo
-	echo "| metric | tun2socks | SOCKS-only | no tunnel | ratio tun2socks/SOCKS-only |"
-	echo "|---|---:|---:|---:|---:|"
+	rat() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0==a && b+0==b && b>0) printf "%.2f", a/b; else print "n/a" }'; }
+	if [[ -n $BEFORE_BIN ]]; then
+		echo "before: $BEFORE_BIN"
+		echo
+		echo "| metric | tun2socks | before | SOCKS-only | no tunnel | ratio tun2socks/SOCKS-only | ratio before/SOCKS-only |"
+		echo "|---|---:|---:|---:|---:|---:|---:|"
+	else
+		echo "| metric | tun2socks | SOCKS-only | no tunnel | ratio tun2socks/SOCKS-only |"
+		echo "|---|---:|---:|---:|---:|"
+	fi
 	for mtu in $MTUS; do
 		for m in "${metrics[@]}"; do
 			t=${R["$m|t2s$mtu"]:-n/a}
 			s=${R["$m|socks"]:-n/a}
 			d=${R["$m|direct"]:-n/a}
-			ratio=$(awk -v a="$t" -v b="$s" 'BEGIN{ if (a+0==a && b+0==b && b>0) printf "%.2f", a/b; else print "n/a" }')
-			echo "| $m, MTU $mtu | $t | $s | $d | $ratio |"
+			ratio=$(rat "$t" "$s")
+			if [[ -n $BEFORE_BIN ]]; then
+				local b=${R["$m|pre$mtu"]:-n/a}
+				echo "| $m, MTU $mtu | $t | $b | $s | $d | $ratio | $(rat "$b" "$s") |"
+			else
+				echo "| $m, MTU $mtu | $t | $s | $d | $ratio |"
+			fi
 		done
 	done
 	((have_daemon)) || echo "(no daemon binary at $(daemon_bin): tun2socks not measured)"

@@ -224,7 +224,9 @@ int main(int argc, char **argv)
 	}
 	t1 = now_ns();
 	{
-		struct rule_build_opts o = { target_fn, NULL, set_fn, rs, 2 };
+		struct rule_build_opts o = {
+			.target_fn = target_fn, .set_fn = set_fn, .set_arg = rs, .default_target = 2
+		};
 
 		if (rule_engine_build(specs, N_RULES, &o, &e, &err)) {
 			conf_err_format(&err, msg, sizeof(msg));

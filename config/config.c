@@ -120,6 +120,10 @@ int config_resolve_target(const struct config *cfg, const char *name, struct con
 		out->kind = CONFIG_TARGET_REJECT_DROP;
 		return 0;
 	}
+	if (!strcmp(name, "PASS")) {
+		out->kind = CONFIG_TARGET_PASS;
+		return 0;
+	}
 	ne = config_find_name(cfg->priv_, name);
 	if (!ne) {
 		if (err && errlen)
@@ -156,6 +160,12 @@ int config_resolve_target(const struct config *cfg, const char *name, struct con
 	if (kind != CONFIG_TARGET_PROXY)
 		return 0;
 	out->proxy = &cfg->proxies[index];
+	if (out->proxy->type == CONFIG_PROXY_DIRECT) {
+		/* mihomo's type: direct is DIRECT under another name. */
+		out->kind = CONFIG_TARGET_DIRECT;
+		out->proxy = NULL;
+		return 0;
+	}
 	if (out->proxy->type != CONFIG_PROXY_UNSUPPORTED)
 		return 0;
 	if (err && errlen && via)
@@ -196,6 +206,8 @@ const char *config_proxy_type_name(const struct config_proxy *p)
 		return "http";
 	case CONFIG_PROXY_REDIRECT:
 		return "redirect";
+	case CONFIG_PROXY_DIRECT:
+		return "direct";
 	case CONFIG_PROXY_UNSUPPORTED:
 		break;
 	}

@@ -72,7 +72,8 @@ struct config_tun {
 	/* System-wide mode (mihomo's RawTun keys; each has_ says it was written). */
 	bool has_auto_route, auto_route;
 	bool has_strict_route, strict_route;
-	bool has_dns_hijack; /* dns-hijack: a list; empty turns the hijack off */
+	bool has_auto_detect, auto_detect; /* auto-detect-interface */
+	bool has_dns_hijack;               /* dns-hijack: a list; empty turns the hijack off */
 	struct config_str *dns_hijack;
 	size_t n_dns_hijack;
 	unsigned table_index, rule_index;  /* iproute2-*-index; 0: not set */
@@ -145,7 +146,7 @@ struct config_sniff_proto {
 	bool override_destination; /* its own, else the section's */
 };
 
-/* sniffer: (mihomo's keys; docs/design.md §17) */
+/* sniffer: (mihomo's keys; docs/design.md §18) */
 struct config_sniffer {
 	bool present;
 	bool enable;               /* default false */
@@ -173,6 +174,7 @@ enum config_proxy_type {
 	CONFIG_PROXY_SOCKS5,
 	CONFIG_PROXY_HTTP,
 	CONFIG_PROXY_REDIRECT,    /* ours: DIRECT to a fixed host:port */
+	CONFIG_PROXY_DIRECT,      /* mihomo's type: direct: a name for DIRECT */
 	CONFIG_PROXY_UNSUPPORTED, /* a Clash type we cannot speak */
 };
 
@@ -191,7 +193,7 @@ struct config_proxy {
 	const char *sni; /* "sni" or "servername"; NULL: server */
 	const char *ca;  /* our "ca": CA bundle path (resolved against
 				* the config's directory); NULL: system */
-	bool udp;        /* socks5: default true; http: always false */
+	bool udp;        /* socks5: default false, as mihomo; http: always false */
 	/* redirect ("to: host:port"): */
 	const char *to_host; /* no brackets */
 	uint16_t to_port;
@@ -211,6 +213,7 @@ enum config_target_kind {
 	CONFIG_TARGET_REJECT_DROP,
 	CONFIG_TARGET_PROXY,
 	CONFIG_TARGET_GROUP, /* only inside groups; resolve to the others */
+	CONFIG_TARGET_PASS,  /* mihomo's PASS: the rule is skipped, the next one decides */
 };
 
 struct config_member {
@@ -232,7 +235,7 @@ struct config_group {
 
 enum config_rp_type { CONFIG_RP_FILE, CONFIG_RP_INLINE };
 enum config_rp_behavior { CONFIG_RP_DOMAIN, CONFIG_RP_IPCIDR, CONFIG_RP_CLASSICAL };
-enum config_rp_format { CONFIG_RP_YAML, CONFIG_RP_TEXT };
+enum config_rp_format { CONFIG_RP_YAML, CONFIG_RP_TEXT, CONFIG_RP_MRS };
 
 struct config_rule_provider {
 	const char *name;
@@ -244,6 +247,13 @@ struct config_rule_provider {
 	struct conf_pos path_pos;
 	struct config_str *payload; /* inline: the entries */
 	size_t n_payload;
+};
+
+struct config_sub_rules {
+	const char *name;
+	struct conf_pos pos;      /* of the name */
+	struct config_str *rules; /* lines, in order, not parsed */
+	size_t n_rules;
 };
 
 struct config_warning {
@@ -259,13 +269,18 @@ struct config {
 	const char *interface_name; /* NULL: not set */
 	bool has_routing_mark;
 	uint32_t routing_mark;
-	bool ipv6; /* default true, as in mihomo */
+	unsigned max_memory_mb; /* max-memory (ours), MiB; 0: not set */
+	bool ipv6;              /* default true, as in mihomo */
+	/* Where the geodata files are looked for (mihomo's home directory):
+	 * the config's directory, "" or ending in '/'. */
+	const char *dir;
+	bool geodata_mode; /* GEOIP from GeoIP.dat instead of an mmdb */
 
 	struct config_tun tun;
 	struct config_dns dns;
 	struct config_sniffer sniffer;
-	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §18) */
-	struct config_host *hosts; /* hosts: (docs/design.md §19) */
+	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §19) */
+	struct config_host *hosts; /* hosts: (docs/design.md §20) */
 	size_t n_hosts;
 
 	struct config_proxy *proxies;
@@ -276,6 +291,9 @@ struct config {
 	size_t n_rules;
 	struct config_rule_provider *rule_providers;
 	size_t n_rule_providers;
+	/* sub-rules: named rule lists that SUB-RULE lines hand a flow to. */
+	struct config_sub_rules *sub_rules;
+	size_t n_sub_rules;
 
 	/* Ignored keys, unsupported proxy types, groups whose strategy is
 	 * not implemented, ...: for the caller to log. */
@@ -312,7 +330,7 @@ struct config_target {
 	const struct config_proxy *proxy; /* for CONFIG_TARGET_PROXY */
 };
 
-/* Follows name (DIRECT, REJECT, REJECT-DROP, a proxy or a group, exact
+/* Follows name (DIRECT, REJECT, REJECT-DROP, PASS, a proxy or a group, exact
  * case) through groups to where its traffic goes. Returns 0, -ENOENT
  * (no such name) or -ENOTSUP (it ends at a proxy of a type we do not
  * speak); -ELOOP and -EINVAL (a group that failed to load) only happen

@@ -40,6 +40,7 @@ static const char *const tun_ours[] = {
 	"inet4-address",
 	"inet6-address",
 	"auto-route",
+	"auto-detect-interface",
 	"strict-route",
 	"dns-hijack",
 	"iproute2-table-index",
@@ -245,6 +246,10 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_
 	if (!strcmp(k, "auto-route")) {
 		t->has_auto_route = true;
 		return loader_get_bool(ld, e->val, "tun.auto-route", &t->auto_route);
+	}
+	if (!strcmp(k, "auto-detect-interface")) {
+		t->has_auto_detect = true;
+		return loader_get_bool(ld, e->val, "tun.auto-detect-interface", &t->auto_detect);
 	}
 	if (!strcmp(k, "strict-route")) {
 		t->has_strict_route = true;
@@ -586,9 +591,11 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 							&d->fake_ip_range6)
 					     : 0;
 	}
-	if (!strcmp(k, "fake-ip-filter"))
-		return loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
-					   &d->n_fake_ip_filter);
+	if (!strcmp(k, "fake-ip-filter")) {
+		r = loader_get_str_list(ld, e->val, "dns.fake-ip-filter", &d->fake_ip_filter,
+					&d->n_fake_ip_filter);
+		return r < 0 ? r : config_rules_fake_filter(ld, d);
+	}
 	if (!strcmp(k, "nameserver-policy"))
 		return dns_policy(ld, d, e->val);
 	if (!strcmp(k, "fallback"))
@@ -734,7 +741,7 @@ static int load_profile(struct loader *ld, yaml_node_t *n)
 
 /* The sections of the top-level mapping, loaded after its plain keys. */
 struct sections {
-	yaml_node_t *tun, *dns, *sniffer, *proxies, *groups, *rules, *providers;
+	yaml_node_t *tun, *dns, *sniffer, *proxies, *groups, *rules, *providers, *sub_rules;
 };
 
 static int root_key(struct loader *ld, const struct loader_kv *e, struct sections *sec)
@@ -762,8 +769,14 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 			r = loader_get_uint(ld, val, k, 0, 0xffffffffULL, &v);
 			cfg->routing_mark = (uint32_t)v;
 		}
+	} else if (!strcmp(k, "max-memory")) {
+		/* ours: the memory budget in MiB (docs/design.md §12) */
+		r = loader_get_uint(ld, val, k, 8, 1048576, &v);
+		cfg->max_memory_mb = (unsigned)v;
 	} else if (!strcmp(k, "ipv6")) {
 		r = loader_get_bool(ld, val, k, &cfg->ipv6);
+	} else if (!strcmp(k, "geodata-mode")) {
+		r = loader_get_bool(ld, val, k, &cfg->geodata_mode);
 	} else if (!strcmp(k, "mode")) {
 		/* Clash's global/direct modes bypass the rules. */
 		if (val->type == YAML_SCALAR_NODE && !loader_is_null(val) &&
@@ -789,6 +802,8 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		sec->rules = val;
 	} else if (!strcmp(k, "rule-providers")) {
 		sec->providers = val;
+	} else if (!strcmp(k, "sub-rules")) {
+		sec->sub_rules = val;
 	} else {
 		r = loader_warn_ignored(ld, e, "");
 	}
@@ -825,6 +840,8 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 		r = loader_recover(ld, config_proxies_load_groups(ld, sec.groups));
 	if (r == 0 && sec.providers)
 		r = loader_recover(ld, config_rules_load_providers(ld, sec.providers));
+	if (r == 0 && sec.sub_rules)
+		r = loader_recover(ld, config_rules_load_sub(ld, sec.sub_rules));
 	if (r == 0 && sec.rules)
 		r = loader_recover(ld, config_rules_load(ld, sec.rules));
 	return r;

@@ -215,7 +215,8 @@ static int check_server(struct loader *ld, yaml_node_t *n, const char *what, con
 
 static bool reserved_name(const char *s)
 {
-	return !strcmp(s, "DIRECT") || !strcmp(s, "REJECT") || !strcmp(s, "REJECT-DROP");
+	return !strcmp(s, "DIRECT") || !strcmp(s, "REJECT") || !strcmp(s, "REJECT-DROP") ||
+	       !strcmp(s, "PASS");
 }
 
 /* "name" of a proxy or group map: required, non-empty, not reserved. */
@@ -260,7 +261,7 @@ struct proxy_keys {
 static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
 		     const char *what, struct proxy_keys *pk)
 {
-	bool net = p->type != CONFIG_PROXY_REDIRECT;
+	bool net = p->type != CONFIG_PROXY_REDIRECT && p->type != CONFIG_PROXY_DIRECT;
 	const char *k = e->name, *ca = NULL;
 	unsigned long long v = 0;
 	char w[256];
@@ -270,7 +271,7 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loa
 	snprintf(w, sizeof(w), "%s: %s", what, k);
 	if (!strcmp(k, "name") || !strcmp(k, "type"))
 		return 0;
-	if (!net && !strcmp(k, "to")) {
+	if (p->type == CONFIG_PROXY_REDIRECT && !strcmp(k, "to")) {
 		pk->to = e->val;
 		return loader_get_nonempty(ld, e->val, w, &p->to_host);
 	}
@@ -342,7 +343,9 @@ static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const stru
 			   size_t count, const char *what, struct proxy_keys *pk)
 {
 	const struct loader_keys *ks =
-		p->type == CONFIG_PROXY_REDIRECT ? &proxy_redirect_keys : &proxy_net_keys;
+		p->type == CONFIG_PROXY_REDIRECT || p->type == CONFIG_PROXY_DIRECT
+			? &proxy_redirect_keys
+			: &proxy_net_keys;
 	size_t before = ld->n_errors;
 	char canon[64];
 	int r = 0;
@@ -437,17 +440,23 @@ static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn
 		return r;
 	if (loader_eq_nocase(p->type_name, "socks5")) {
 		p->type = CONFIG_PROXY_SOCKS5;
-		p->udp = true;
+		/* mihomo's default: "udp" is false unless written (its
+		 * Socks5Option), so a UDP flow skips the rule (§UDP in
+		 * README's rule table). */
+		p->udp = false;
 	} else if (loader_eq_nocase(p->type_name, "http")) {
 		p->type = CONFIG_PROXY_HTTP;
 	} else if (loader_eq_nocase(p->type_name, "redirect")) {
 		p->type = CONFIG_PROXY_REDIRECT;
+	} else if (loader_eq_nocase(p->type_name, "direct")) {
+		p->type = CONFIG_PROXY_DIRECT;
 	} else {
 		p->type = CONFIG_PROXY_UNSUPPORTED;
-		r = loader_warn_at(ld, loader_node_pos(ld, tn),
-				   "%s: type %s is not supported (only socks5, http and redirect); "
-				   "rules using it will fail",
-				   what, config_quote(q, p->type_name));
+		r = loader_warn_at(
+			ld, loader_node_pos(ld, tn),
+			"%s: type %s is not supported (only socks5, http, direct and redirect); "
+			"rules using it will fail",
+			what, config_quote(q, p->type_name));
 		return r < 0 ? r : 1;
 	}
 	return 0;
@@ -510,6 +519,8 @@ static int load_proxy(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 		r = check_redirect(ld, p, pk.to, what);
 		goto out;
 	}
+	if (p->type == CONFIG_PROXY_DIRECT)
+		goto out; /* its keys (interface-name, ...) were warned about */
 	r = check_net_proxy(ld, p, pk.server, what);
 	/* Here rather than when the router builds, so that it comes in file
 	 * order with the other warnings. */
@@ -718,6 +729,8 @@ static int resolve_members(struct loader *ld, size_t i, const char *selected,
 			m->kind = CONFIG_TARGET_REJECT;
 		} else if (!strcmp(m->name, "REJECT-DROP")) {
 			m->kind = CONFIG_TARGET_REJECT_DROP;
+		} else if (!strcmp(m->name, "PASS")) {
+			m->kind = CONFIG_TARGET_PASS;
 		} else if ((ne = config_find_name(ld->cfg->priv_, m->name))) {
 			m->kind = ne->kind;
 			m->index = ne->index;

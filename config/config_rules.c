@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config_impl.h"
 #include "config/rules_parse.h"
@@ -40,6 +41,14 @@ static int check_rule_sets(struct loader *ld, const struct rule_spec *s)
 	return r;
 }
 
+static bool has_sub_rules(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_sub_rules; i++)
+		if (!strcmp(cfg->sub_rules[i].name, name))
+			return true;
+	return false;
+}
+
 /* A rule line as the router will read it (syntax, rule-set names, target),
  * so that a bad line is reported with the file's other errors and the load
  * goes on; the router parses the lines again to build the rule engine. */
@@ -48,7 +57,7 @@ static int check_rule(struct loader *ld, const struct config_str *line)
 	struct config_target t;
 	struct rule_spec spec;
 	struct conf_err e;
-	char msg[300];
+	char msg[300], q[80];
 	int r = rules_parse_line(line->text, strlen(line->text), &line->pos, &spec, &e);
 
 	if (r == -ENOMEM)
@@ -56,7 +65,12 @@ static int check_rule(struct loader *ld, const struct config_str *line)
 	if (r < 0)
 		return loader_add_err(ld, &e);
 	r = check_rule_sets(ld, &spec);
-	if (r == 0) {
+	if (r == 0 && spec.type == RULE_SUB_RULE) {
+		/* Its "target" names a sub-rules list. */
+		if (!has_sub_rules(ld->cfg, spec.target))
+			r = loader_fail_at(ld, spec.target_pos, "unknown sub-rules %s",
+					   config_quote(q, spec.target));
+	} else if (r == 0) {
 		r = config_resolve_target(ld->cfg, spec.target, &t, msg, sizeof(msg));
 		/* Not said again: a group that failed to load (-EINVAL) or a
 		 * cycle (-ELOOP) was reported where it is written, and a name
@@ -108,11 +122,110 @@ int config_rules_load(struct loader *ld, yaml_node_t *n)
 	return r;
 }
 
+/* --- sub-rules ------------------------------------------------------------ */
+
+int config_rules_load_sub(struct loader *ld, yaml_node_t *n)
+{
+	struct config *cfg = ld->cfg;
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "sub-rules", &e, &count);
+
+	if (r < 0 || count == 0)
+		goto out;
+	cfg->sub_rules = loader_alloc(ld, count * sizeof(*cfg->sub_rules));
+	if (!cfg->sub_rules) {
+		r = loader_oom(ld);
+		goto out;
+	}
+	/* Names first: lines may hand flows to a list written after them. */
+	for (size_t i = 0; i < count; i++) {
+		struct config_sub_rules *sr = &cfg->sub_rules[i];
+
+		sr->name = loader_strndup(ld, e[i].name, strlen(e[i].name));
+		if (!sr->name) {
+			r = loader_oom(ld);
+			goto out;
+		}
+		sr->pos = loader_node_pos(ld, e[i].key);
+		cfg->n_sub_rules++;
+	}
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		struct config_sub_rules *sr = &cfg->sub_rules[i];
+		yaml_node_item_t *items;
+		size_t n_items;
+		char w[200], q[80];
+
+		snprintf(w, sizeof(w), "sub-rules: %s", config_quote(q, sr->name));
+		r = loader_get_list(ld, e[i].val, w, false, &items, &n_items);
+		if (r < 0 || n_items == 0) {
+			r = loader_recover(ld, r);
+			continue;
+		}
+		sr->rules = loader_alloc(ld, n_items * sizeof(*sr->rules));
+		if (!sr->rules) {
+			r = loader_oom(ld);
+			goto out;
+		}
+		for (size_t k = 0; r == 0 && k < n_items; k++) {
+			r = load_rule_line(ld, loader_node(ld, items[k]), &sr->rules[sr->n_rules]);
+			if (r == 0)
+				sr->n_rules++;
+			r = loader_recover(ld, r);
+		}
+	}
+out:
+	free(e);
+	return r;
+}
+
+/* --- dns.fake-ip-filter ------------------------------------------------------- */
+
+int config_rules_fake_filter(struct loader *ld, struct config_dns *d)
+{
+	size_t k = 0;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < d->n_fake_ip_filter; i++) {
+		struct config_str *e = &d->fake_ip_filter[i];
+		const char *t = e->text, *why;
+		char name[RULES_DOMAIN_MAX + 1], q[80];
+		size_t skip = 0, n;
+
+		if (!strncasecmp(t, "rule-set:", 9) || !strncasecmp(t, "geosite:", 8)) {
+			d->fake_ip_filter[k++] = *e;
+			continue;
+		}
+		if (t[0] == '+' && t[1] == '.')
+			skip = 2;
+		else if (t[0] == '.')
+			skip = 1;
+		if (rules_domain_norm(t + skip, strlen(t + skip), true, name, &n, &why) < 0) {
+			r = loader_warn_at(ld, e->pos,
+					   "dns.fake-ip-filter: %s can match no name (%s); ignored",
+					   config_quote(q, t), why);
+			continue;
+		}
+		if (strcmp(name, t + skip) != 0) {
+			char *norm = loader_alloc(ld, skip + n + 1);
+
+			if (!norm)
+				return loader_oom(ld);
+			memcpy(norm, t, skip);
+			memcpy(norm + skip, name, n + 1);
+			e->text = norm;
+		}
+		d->fake_ip_filter[k++] = *e;
+	}
+	d->n_fake_ip_filter = k;
+	return r;
+}
+
 /* --- rule providers -------------------------------------------------------- */
 
 /* What a rule provider's keys leave for the checks across them. */
 struct provider_keys {
-	yaml_node_t *path, *payload;
+	yaml_node_t *path, *payload, *format;
 	bool has_type, has_behavior;
 };
 
@@ -147,13 +260,9 @@ static int provider_key(struct loader *ld, struct config_rule_provider *rp,
 	if (!strcmp(k, "format")) {
 		if (loader_is_null(e->val))
 			return 0;
-		r = loader_get_enum(ld, e->val, w, formats, 3, "yaml or text", &v);
-		if (r == 0 && v == 2)
-			r = loader_fail_at(ld, loader_node_pos(ld, e->val),
-					   "%s: format mrs (binary) is not supported; convert the "
-					   "list to yaml or text",
-					   what);
+		r = loader_get_enum(ld, e->val, w, formats, 3, "yaml, text or mrs", &v);
 		rp->format = (enum config_rp_format)v;
+		pk->format = e->val;
 		return r;
 	}
 	if (!strcmp(k, "path")) {
@@ -222,6 +331,13 @@ static int load_rule_provider(struct loader *ld, const struct loader_kv *pe,
 	if (r == 0 && (!pk.has_type || !pk.has_behavior))
 		r = loader_fail_at(ld, rp->pos, "%s: missing \"%s\"", what,
 				   pk.has_type ? "behavior" : "type");
+	/* mihomo writes mrs only for domain and ipcidr sets. */
+	if (r == 0 && rp->format == CONFIG_RP_MRS &&
+	    (rp->behavior == CONFIG_RP_CLASSICAL || rp->type == CONFIG_RP_INLINE))
+		r = loader_fail_at(
+			ld, loader_node_pos(ld, pk.format),
+			"%s: format mrs holds domain or ipcidr sets from a file, not %s", what,
+			rp->type == CONFIG_RP_INLINE ? "inline payloads" : "classical ones");
 	if (r == 0)
 		r = provider_source(ld, rp, &pk, what);
 	free(e);

@@ -814,6 +814,7 @@ static int set_base_dir(struct loader *ld, const char *name)
 	size_t n = slash ? (size_t)(slash - name) + 1 : 0;
 
 	ld->base_dir = loader_strndup(ld, name, n);
+	ld->cfg->dir = ld->base_dir;
 	return ld->base_dir ? 0 : loader_oom(ld);
 }
 

@@ -29,6 +29,19 @@ enum rule_type {
 	RULE_OR,
 	RULE_NOT,
 	RULE_MATCH,
+	RULE_DOMAIN_WILDCARD, /* '*' any run of bytes, '?' one byte */
+	RULE_PROCESS_NAME_REGEX,
+	RULE_PROCESS_PATH_REGEX,
+	RULE_IP_SUFFIX, /* cidr: the address's last plen bits, unmasked */
+	RULE_SRC_IP_SUFFIX,
+	RULE_IN_PORT, /* ranges */
+	RULE_DSCP,    /* ranges, 0..63 */
+	RULE_GEOIP,   /* str: country code, lower case, or "lan" */
+	RULE_SRC_GEOIP,
+	RULE_IP_ASN, /* asn */
+	RULE_SRC_IP_ASN,
+	RULE_GEOSITE,  /* str: list name, lower case, optional "@attr" */
+	RULE_SUB_RULE, /* sub[0]: the condition; target: a sub-rules name */
 };
 
 enum rule_net { RULE_NET_TCP = 1, RULE_NET_UDP = 2 };
@@ -54,12 +67,17 @@ struct rule_spec {
 	enum rule_net network;     /* RULE_NETWORK */
 	char *str;                 /* domain, keyword, regex source, process
 				    * name or path, rule-set name; else NULL */
-	struct rule_cidr cidr;     /* IP-CIDR, SRC-IP-CIDR */
+	struct rule_cidr cidr;     /* IP-CIDR, SRC-IP-CIDR, *IP-SUFFIX */
+	uint32_t asn;              /* IP-ASN, SRC-IP-ASN */
 	struct rule_range *ranges; /* ports, UID: in the order written */
 	size_t n_ranges;
 	struct rule_spec *sub; /* AND / OR / NOT operands, in order */
 	size_t n_sub;
-	char *target;        /* NULL unless parsed with a target */
+	char *target; /* NULL unless parsed with a target */
+	/* A rule-set entry with fields we ignore (a target, as mihomo
+	 * ignores it): the first starts at byte ignored_off of the text. */
+	bool ignored;
+	size_t ignored_off;
 	char *text;          /* the whole rule, trimmed; NULL in operands */
 	struct conf_pos pos; /* of the type name */
 	struct conf_pos payload_pos;

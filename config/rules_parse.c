@@ -3,12 +3,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <regex.h>
+#include <idn2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/rule_regex.h"
 #include "config/suggest.h"
 
 /* Where the operands of a rule come from decides what it may hold. */
@@ -49,28 +50,28 @@ static const struct {
 	{ "OR", RULE_OR },
 	{ "NOT", RULE_NOT },
 	{ "MATCH", RULE_MATCH },
+	{ "DOMAIN-WILDCARD", RULE_DOMAIN_WILDCARD },
+	{ "PROCESS-NAME-REGEX", RULE_PROCESS_NAME_REGEX },
+	{ "PROCESS-PATH-REGEX", RULE_PROCESS_PATH_REGEX },
+	{ "IP-SUFFIX", RULE_IP_SUFFIX },
+	{ "SRC-IP-SUFFIX", RULE_SRC_IP_SUFFIX },
+	{ "IN-PORT", RULE_IN_PORT },
+	{ "DSCP", RULE_DSCP },
+	{ "GEOIP", RULE_GEOIP },
+	{ "SRC-GEOIP", RULE_SRC_GEOIP },
+	{ "IP-ASN", RULE_IP_ASN },
+	{ "SRC-IP-ASN", RULE_SRC_IP_ASN },
+	{ "GEOSITE", RULE_GEOSITE },
+	{ "SUB-RULE", RULE_SUB_RULE },
 };
 
 /* Rule types mihomo has and tun2socks does not (mihomo's rules/parser.go):
  * candidates for did-you-mean too, so that "PROCESS-NAME-REGX" is not
  * offered as PROCESS-NAME, yet only our own types are ever suggested. */
 static const char *const mihomo_only_types[] = {
-	"GEOSITE",
-	"GEOIP",
-	"SRC-GEOIP",
-	"IP-ASN",
-	"SRC-IP-ASN",
-	"IP-SUFFIX",
-	"SRC-IP-SUFFIX",
-	"IN-PORT",
 	"IN-TYPE",
 	"IN-USER",
 	"IN-NAME",
-	"DSCP",
-	"PROCESS-NAME-REGEX",
-	"PROCESS-PATH-REGEX",
-	"SUB-RULE",
-	"DOMAIN-WILDCARD",
 };
 
 const char *rules_type_name(enum rule_type type)
@@ -189,6 +190,56 @@ static char *dup_range(const char *s, size_t a, size_t b)
 
 /* --- shared payload parsers ----------------------------------------------- */
 
+/* s[0, len) with each label that holds bytes >= 0x80 as its punycode
+ * A-label ("中国" -> "xn--fiqs8s"), as mihomo's idna.ToASCII makes them,
+ * into out (cap bytes, NUL-terminated). 0 or -EINVAL with *why. */
+static int idn_to_ascii(const char *s, size_t len, char *out, size_t cap, const char **why)
+{
+	size_t o = 0, start = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		char label[256];
+		size_t ll;
+		bool wide = false;
+		char *a = NULL;
+		int r;
+
+		if (i < len && s[i] != '.')
+			continue;
+		ll = i - start;
+		for (size_t j = start; j < i; j++)
+			wide |= (unsigned char)s[j] >= 0x80;
+		if (ll >= sizeof(label)) {
+			*why = "label longer than 63 bytes";
+			return -EINVAL;
+		}
+		memcpy(label, s + start, ll);
+		label[ll] = '\0';
+		if (wide) {
+			r = idn2_to_ascii_8z(label, &a, IDN2_NONTRANSITIONAL);
+			if (r != IDN2_OK) {
+				*why = r == IDN2_MALLOC ? "out of memory"
+							: "not a valid internationalized name";
+				return -EINVAL;
+			}
+			ll = strlen(a);
+		}
+		if (o + ll + 2 > cap) {
+			idn2_free(a);
+			*why = "longer than 253 bytes";
+			return -EINVAL;
+		}
+		memcpy(out + o, a ? a : label, ll);
+		idn2_free(a);
+		o += ll;
+		if (i < len)
+			out[o++] = '.';
+		start = i + 1;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out, size_t *out_len,
 		      const char **why)
 {
@@ -196,6 +247,19 @@ int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out, size_
 
 	*out_len = 0;
 	out[0] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] >= 0x80) {
+			char ascii[1024];
+
+			if (len >= sizeof(ascii) / 2) {
+				*why = "longer than 253 bytes";
+				return -EINVAL;
+			}
+			if (idn_to_ascii(s, len, ascii, sizeof(ascii), why))
+				return -EINVAL;
+			return rules_domain_norm(ascii, strlen(ascii), wildcard, out, out_len, why);
+		}
+	}
 	if (len > 0 && s[len - 1] == '.')
 		len--;
 	if (len == 0) {
@@ -211,7 +275,7 @@ int rules_domain_norm(const char *s, size_t len, bool wildcard, char *out, size_
 
 		if (c != '.') {
 			bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-				  is_digit((char)c) || c == '-' || c == '_' || c >= 0x80 ||
+				  is_digit((char)c) || c == '-' || c == '_' ||
 				  (wildcard && c == '*');
 
 			if (!ok) {
@@ -294,6 +358,14 @@ int rules_cidr_parse(const char *s, size_t len, struct rule_cidr *out, const cha
 
 /* --- payloads -------------------------------------------------------------- */
 
+static bool has_wide(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	return false;
+}
+
 /* "443", "8000-9000", "80/443/8000-8080" (blanks around parts allowed)
  * into spec->ranges; values 0..max. */
 static int parse_ranges(const struct rp *p, size_t a, size_t b, uint32_t max, const char *what,
@@ -358,105 +430,44 @@ static int parse_ranges(const struct rp *p, size_t a, size_t b, uint32_t max, co
 	return 0;
 }
 
-/* A conservative size of what regcomp builds for s: glibc copies the
- * operand of bounded repetitions ("(a{100}){100}" is 10 000 copies) and
- * of '+' (x+ is xx*, so "a{50}++++" doubles four times), so a short
- * pattern can take seconds and gigabytes. Counts atoms, multiplying
- * through groups. */
-static bool regex_too_big(const char *s)
-{
-	enum { LIMIT = 20000, DEPTH = 64 };
-	uint64_t total[DEPTH], last = 0;
-	int d = 0;
-
-	total[0] = 0;
-	for (size_t i = 0; s[i]; i++) {
-		char c = s[i];
-
-		if (c == '(') {
-			if (++d >= DEPTH)
-				return true;
-			total[d] = 0;
-			last = 0;
-		} else if (c == ')' && d > 0) {
-			last = total[d--] + 1;
-			total[d] += last;
-		} else if (c == '{') {
-			uint64_t m = 0, n = 0, *cur = &m;
-
-			for (i++; s[i] && s[i] != '}'; i++) {
-				if (is_digit(s[i]))
-					*cur = *cur * 10 + (uint64_t)(s[i] - '0');
-				else if (s[i] == ',')
-					cur = &n;
-				if (m > LIMIT || n > LIMIT)
-					return true;
-			}
-			if (!s[i])
-				break;
-			if (n < m)
-				n = m;
-			total[d] += last * n;
-			last *= n + 1;
-		} else if (c == '+') {
-			/* regcomp reads x+ as xx*: the tree doubles. */
-			total[d] += last;
-			last *= 2;
-		} else if (c == '[') {
-			/* A bracket expression is one atom; ']' first is literal. */
-			size_t j = i + 1;
-
-			if (s[j] == '^')
-				j++;
-			if (s[j] == ']')
-				j++;
-			while (s[j] && s[j] != ']') {
-				if (s[j] == '[' &&
-				    (s[j + 1] == ':' || s[j + 1] == '.' || s[j + 1] == '=')) {
-					const char *e = strchr(s + j + 2, s[j + 1]);
-
-					j = e && e[1] == ']' ? (size_t)(e - s) + 2 : j + 1;
-				} else {
-					j++;
-				}
-			}
-			i = s[j] ? j : j - 1;
-			last = 1;
-			total[d]++;
-		} else {
-			if (c == '\\' && s[i + 1])
-				i++;
-			last = 1;
-			total[d]++;
-		}
-		if (total[d] > LIMIT || last > LIMIT)
-			return true;
-	}
-	return false;
-}
-
 static int parse_regex(const struct rp *p, size_t a, size_t b, struct rule_spec *out)
 {
-	char q[400], why[160];
-	regex_t re;
+	struct rule_regex *re = NULL;
+	char q[400], why[200];
 	int r;
 
 	out->str = dup_range(p->s, a, b);
 	if (!out->str)
 		return fail_nomem(p, a);
 	conf_err_quote(q, sizeof(q), p->s + a, b - a);
-	if (memchr(p->s + a, '\0', b - a))
-		return fail(p, a, "bad regex '%s': holds a NUL byte", q);
-	if (regex_too_big(out->str))
-		return fail(p, a, "bad regex '%s': repetition counts too large", q);
-	r = regcomp(&re, out->str, REG_EXTENDED | REG_ICASE | REG_NOSUB);
-	if (r != 0) {
-		regerror(r, &re, why, sizeof(why));
-		if (r == REG_ESPACE)
-			return fail_nomem(p, a);
+	r = rule_regex_compile(out->str, b - a, &re, why, sizeof(why));
+	if (r == -ENOMEM)
+		return fail_nomem(p, a);
+	if (r < 0)
 		return fail(p, a, "bad regex '%s': %s", q, why);
-	}
-	regfree(&re);
+	rule_regex_free(re);
+	return 0;
+}
+
+/* "address/length" of IP-SUFFIX: the address's last length bits, kept
+ * as written (not masked as a CIDR's would be). */
+static int parse_suffix(const struct rp *p, size_t a, size_t b, struct rule_spec *out)
+{
+	char q[400], text[48];
+	const char *why, *slash;
+	struct rule_cidr c;
+	size_t alen;
+
+	conf_err_quote(q, sizeof(q), p->s + a, b - a);
+	if (rules_cidr_parse(p->s + a, b - a, &c, &why))
+		return fail(p, a, "bad IP suffix '%s': %s", q, why);
+	slash = memchr(p->s + a, '/', b - a);
+	alen = (size_t)(slash - (p->s + a));
+	memcpy(text, p->s + a, alen);
+	text[alen] = '\0';
+	if (inet_pton(c.family == 6 ? AF_INET6 : AF_INET, text, c.addr) != 1)
+		return fail(p, a, "bad IP suffix '%s'", q);
+	out->cidr = c;
 	return 0;
 }
 
@@ -476,7 +487,19 @@ static int parse_payload(const struct rp *p, size_t a, size_t b, struct rule_spe
 		out->str = dup_range(name, 0, n);
 		break;
 	case RULE_DOMAIN_KEYWORD:
-		out->str = dup_range(p->s, a, b);
+		/* mihomo turns a keyword into punycode as it does names. */
+		if (has_wide(p->s + a, b - a)) {
+			char ascii[1024];
+
+			if (b - a >= sizeof(ascii) / 2 ||
+			    idn_to_ascii(p->s + a, b - a, ascii, sizeof(ascii), &why))
+				return fail(p, a,
+					    "bad keyword '%s': not a valid internationalized name",
+					    q);
+			out->str = dup_range(ascii, 0, strlen(ascii));
+		} else {
+			out->str = dup_range(p->s, a, b);
+		}
 		if (out->str)
 			for (char *c = out->str; *c; c++)
 				*c = lower(*c);
@@ -486,9 +509,44 @@ static int parse_payload(const struct rp *p, size_t a, size_t b, struct rule_spe
 		if (rules_cidr_parse(p->s + a, b - a, &out->cidr, &why))
 			return fail(p, a, "bad CIDR '%s': %s", q, why);
 		return 0;
+	case RULE_DOMAIN_WILDCARD:
+		out->str = dup_range(p->s, a, b);
+		if (out->str)
+			for (char *c = out->str; *c; c++)
+				*c = lower(*c);
+		break;
+	case RULE_IP_SUFFIX:
+	case RULE_SRC_IP_SUFFIX:
+		return parse_suffix(p, a, b, out);
+	case RULE_GEOIP:
+	case RULE_SRC_GEOIP:
+	case RULE_GEOSITE:
+		/* Codes compare without case (mihomo lower-cases them). */
+		out->str = dup_range(p->s, a, b);
+		if (out->str)
+			for (char *c = out->str; *c; c++)
+				*c = lower(*c);
+		break;
+	case RULE_IP_ASN:
+	case RULE_SRC_IP_ASN: {
+		uint64_t v = 0;
+		size_t i = a;
+
+		/* mihomo compares the decimal text; "AS13335" never matches
+		 * there, so it is refused here. */
+		for (; i < b && is_digit(p->s[i]) && v <= UINT32_MAX; i++)
+			v = v * 10 + (uint64_t)(p->s[i] - '0');
+		if (i != b || v > UINT32_MAX)
+			return fail(p, a, "bad AS number '%s': expected a number like 13335", q);
+		out->asn = (uint32_t)v;
+		return 0;
+	}
 	case RULE_DST_PORT:
 	case RULE_SRC_PORT:
+	case RULE_IN_PORT:
 		return parse_ranges(p, a, b, 65535, "port", out);
+	case RULE_DSCP:
+		return parse_ranges(p, a, b, 63, "DSCP", out);
 	case RULE_UID:
 		return parse_ranges(p, a, b, UINT32_MAX, "UID", out);
 	case RULE_NETWORK:
@@ -544,30 +602,64 @@ static int parse_tail(const struct rp *p, size_t c, size_t b, enum pmode mode,
 			return fail_nomem(p, ta);
 		out->target_pos = pos_at(p, ta);
 	}
+	bool src_seen = false;
+
 	while (c < b) {
 		size_t fa = c + 1, fb;
+		bool nr, src;
 
 		c = find(p->s, fa, b, ',');
 		fb = c;
 		trim(p->s, &fa, &fb);
-		if (fa == fb)
+		if (fa == fb && mode != MODE_ENTRY)
 			return fail(p, fa, "empty field after ','");
 		conf_err_quote(q, sizeof(q), p->s + fa, fb - fa);
-		if (!eq_nocase(p->s + fa, fb - fa, "no-resolve")) {
+		nr = eq_nocase(p->s + fa, fb - fa, "no-resolve");
+		src = eq_nocase(p->s + fa, fb - fa, "src");
+		if (!nr && !src) {
+			if (mode == MODE_ENTRY) {
+				/* mihomo reads a rule-set entry's fields after the
+				 * payload as options and ignores the others (a
+				 * target, as in "DOMAIN,x.com,DIRECT"). */
+				if (!out->ignored) {
+					out->ignored = true;
+					out->ignored_off = fa;
+				}
+				continue;
+			}
 			if (mode == MODE_LINE)
-				return fail(p, fa, "unknown option '%s': expected no-resolve", q);
+				return fail(p, fa,
+					    "unknown option '%s': expected no-resolve or src", q);
 			return fail(p, fa,
-				    "unexpected '%s': expected no-resolve or nothing "
+				    "unexpected '%s': expected no-resolve, src or nothing "
 				    "(%s take no target)",
 				    q, mode_where(mode));
 		}
-		if (out->type != RULE_IP_CIDR && out->type != RULE_RULE_SET)
+		if (src_seen)
+			continue; /* "src" makes no-resolve moot, as in mihomo */
+		if (out->type != RULE_IP_CIDR && out->type != RULE_IP_SUFFIX &&
+		    out->type != RULE_GEOIP && out->type != RULE_IP_ASN &&
+		    (src || out->type != RULE_RULE_SET))
 			return fail(p, fa,
-				    "no-resolve is not allowed on %s (only on "
-				    "IP-CIDR, IP-CIDR6 and RULE-SET)",
-				    name);
+				    "%s is not allowed on %s (only on "
+				    "IP-CIDR, IP-CIDR6, IP-SUFFIX, GEOIP, IP-ASN%s)",
+				    nr ? "no-resolve" : "src", name, nr ? " and RULE-SET" : "");
+		if (src) {
+			/* mihomo: "src" tests the source address, which
+			 * needs no resolution. */
+			out->type = out->type == RULE_IP_CIDR  ? RULE_SRC_IP_CIDR
+				    : out->type == RULE_GEOIP  ? RULE_SRC_GEOIP
+				    : out->type == RULE_IP_ASN ? RULE_SRC_IP_ASN
+							       : RULE_SRC_IP_SUFFIX;
+			out->no_resolve = false;
+			src_seen = true;
+			continue;
+		}
 		out->no_resolve = true;
 	}
+	if (out->type == RULE_SRC_IP_CIDR || out->type == RULE_SRC_IP_SUFFIX ||
+	    out->type == RULE_SRC_GEOIP || out->type == RULE_SRC_IP_ASN)
+		out->no_resolve = false;
 	return 0;
 }
 
@@ -661,11 +753,53 @@ static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mod
 	return parse_tail(p, i, b, mode, out);
 }
 
-/* DOMAIN-REGEX: the pattern may hold commas, so on a rules: line the
- * target is the last field (as mihomo reads it) and no option follows. */
+/* SUB-RULE: s[rest, b) is "(CONDITION),NAME": one rule in parentheses
+ * (mihomo wraps the payload in another pair and reads one operand), then
+ * the sub-rules list as the target. Only on rules: lines and in sub-rules
+ * lists (mihomo refuses it in rule sets and operands). */
+static int parse_sub_rule(const struct rp *p, size_t rest, size_t b, enum pmode mode, int depth,
+			  struct rule_spec *out)
+{
+	size_t o = rest, close, i;
+	int err;
+
+	if (mode != MODE_LINE)
+		return fail(p, rest, "SUB-RULE is not allowed %s",
+			    mode == MODE_ENTRY ? "in a rule set" : "inside AND/OR/NOT");
+	while (o < b && is_blank(p->s[o]))
+		o++;
+	out->payload_pos = pos_at(p, o);
+	if (o >= b || p->s[o] != '(')
+		return fail(p, o, "expected '(' after SUB-RULE: write SUB-RULE,(RULE),NAME");
+	close = match_paren(p->s, o, b);
+	if (close >= b)
+		return fail(p, o, "unbalanced '(': no matching ')'");
+	out->sub = calloc(1, sizeof(*out->sub));
+	if (!out->sub)
+		return fail_nomem(p, o);
+	out->n_sub = 1;
+	err = parse_rule(p, o + 1, close, MODE_SUB, depth + 1, &out->sub[0]);
+	if (err)
+		return err;
+	i = close + 1;
+	while (i < b && is_blank(p->s[i]))
+		i++;
+	if (i < b && p->s[i] != ',') {
+		char q[400];
+
+		conf_err_quote(q, sizeof(q), p->s + i, b - i);
+		return fail(p, i, "unexpected '%s' after ')': expected ','", q);
+	}
+	return parse_tail(p, i, b, mode, out);
+}
+
+/* DOMAIN-REGEX, PROCESS-NAME-REGEX, PROCESS-PATH-REGEX: the pattern may
+ * hold commas, so on a rules: line the target is the last field (as
+ * mihomo reads it) and no option follows. */
 static int parse_regex_rule(const struct rp *p, size_t rest, size_t b, enum pmode mode,
 			    struct rule_spec *out)
 {
+	const char *name = rules_type_name(out->type);
 	size_t pa = rest, pb = b, ta, tb;
 
 	if (mode == MODE_LINE) {
@@ -677,7 +811,7 @@ static int parse_regex_rule(const struct rp *p, size_t rest, size_t b, enum pmod
 				break;
 			}
 		if (!lc)
-			return fail(p, b, "missing target: expected DOMAIN-REGEX,REGEX,TARGET");
+			return fail(p, b, "missing target: expected %s,REGEX,TARGET", name);
 		pb = (size_t)(lc - p->s);
 		ta = pb + 1;
 		tb = b;
@@ -686,8 +820,10 @@ static int parse_regex_rule(const struct rp *p, size_t rest, size_t b, enum pmod
 			return fail(p, ta, "empty target after payload");
 		if (eq_nocase(p->s + ta, tb - ta, "no-resolve"))
 			return fail(p, ta,
-				    "no-resolve is not allowed on DOMAIN-REGEX "
-				    "(only on IP-CIDR, IP-CIDR6 and RULE-SET)");
+				    "no-resolve is not allowed on %s "
+				    "(only on IP-CIDR, IP-CIDR6, IP-SUFFIX, GEOIP, IP-ASN and "
+				    "RULE-SET)",
+				    name);
 		out->target = dup_range(p->s, ta, tb);
 		if (!out->target)
 			return fail_nomem(p, ta);
@@ -696,7 +832,7 @@ static int parse_regex_rule(const struct rp *p, size_t rest, size_t b, enum pmod
 	trim(p->s, &pa, &pb);
 	out->payload_pos = pos_at(p, pa);
 	if (pa == pb)
-		return fail(p, pa, "missing payload: expected DOMAIN-REGEX,REGEX%s",
+		return fail(p, pa, "missing payload: expected %s,REGEX%s", name,
 			    mode == MODE_LINE ? ",TARGET" : "");
 	return parse_regex(p, pa, pb, out);
 }
@@ -748,7 +884,10 @@ static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode, i
 	rest = t_end + 1;
 	if (out->type == RULE_AND || out->type == RULE_OR || out->type == RULE_NOT)
 		return parse_logic(p, rest, b, mode, depth, out);
-	if (out->type == RULE_DOMAIN_REGEX)
+	if (out->type == RULE_SUB_RULE)
+		return parse_sub_rule(p, rest, b, mode, depth, out);
+	if (out->type == RULE_DOMAIN_REGEX || out->type == RULE_PROCESS_NAME_REGEX ||
+	    out->type == RULE_PROCESS_PATH_REGEX)
 		return parse_regex_rule(p, rest, b, mode, out);
 
 	c = find(p->s, rest, b, ',');

@@ -1,31 +1,44 @@
 /* rules_parse: one Clash (mihomo) rule line into a plain struct.
  *
  * Line forms (type names case-insensitive, blanks around fields ignored):
- *   TYPE,PAYLOAD,TARGET[,no-resolve]        DOMAIN, IP-CIDR, DST-PORT, ...
+ *   TYPE,PAYLOAD,TARGET[,no-resolve|src]    DOMAIN, IP-CIDR, DST-PORT, ...
  *   MATCH,TARGET
  *   AND,((SUB),(SUB)...),TARGET             also OR; NOT takes exactly one
- *   DOMAIN-REGEX,REGEX,TARGET               the regex may hold commas: the
- *                                           target is the last field
+ *   DOMAIN-REGEX,REGEX,TARGET               also PROCESS-NAME-REGEX and
+ *                                           PROCESS-PATH-REGEX: the regex
+ *                                           may hold commas, the target is
+ *                                           the last field
  * A SUB is "TYPE,PAYLOAD[,no-resolve]" (no target), itself possibly AND /
  * OR / NOT with nested parentheses (at most RULES_MAX_DEPTH levels). Rule
- * set entries (classical behaviour) use the same form as a SUB.
+ * set entries (classical behaviour) use the same form as a SUB, except
+ * that fields after the payload other than no-resolve and src are ignored
+ * (spec.ignored), as mihomo ignores them.
  *
  * Payloads:
  *   DOMAIN, DOMAIN-SUFFIX   a name: lower-cased, one trailing '.' dropped;
- *                           labels of [A-Za-z0-9_-] or bytes >= 0x80 (IDN
- *                           is taken as written, punycode is the user's
- *                           job), 1..63 bytes each, 253 in all
- *   DOMAIN-KEYWORD          any text, lower-cased
- *   DOMAIN-REGEX            POSIX ERE, case-insensitive (regcomp with
- *                           REG_EXTENDED | REG_ICASE | REG_NOSUB)
+ *                           labels of [A-Za-z0-9_-], 1..63 bytes each, 253
+ *                           in all; a label with bytes >= 0x80 becomes its
+ *                           punycode A-label (libidn2, as mihomo does)
+ *   DOMAIN-KEYWORD          any text, lower-cased, punycode as above
+ *   DOMAIN-WILDCARD         a pattern, lower-cased: '*' any run, '?' one
+ *                           byte, over the whole name
+ *   DOMAIN-REGEX,           PCRE2, case-insensitive (rule_regex.h): the
+ *   PROCESS-NAME-REGEX,     syntax mihomo's regexp2 and Go's RE2 share
+ *   PROCESS-PATH-REGEX
  *   IP-CIDR, IP-CIDR6,      "address/length", IPv4 or IPv6 under either
  *   SRC-IP-CIDR             name (as mihomo); host bits are masked off
- *   DST-PORT, SRC-PORT      "443", "8000-9000", "80/443/8000-8080"
+ *   IP-SUFFIX,              "address/length": the last length bits of the
+ *   SRC-IP-SUFFIX           address, kept as written
+ *   DST-PORT, SRC-PORT,     "443", "8000-9000", "80/443/8000-8080"
+ *   IN-PORT
+ *   DSCP                    the same list syntax, 0..63
  *   UID                     the same list syntax, 0..4294967295
  *   NETWORK                 TCP or UDP
  *   PROCESS-NAME, -PATH     any text, kept as written
  *   RULE-SET                a rule-provider name
- * "no-resolve" is accepted on IP-CIDR, IP-CIDR6 and RULE-SET only.
+ * "no-resolve" is accepted on IP-CIDR, IP-CIDR6, IP-SUFFIX and RULE-SET;
+ * "src" on IP-CIDR and IP-SUFFIX (it makes them SRC-IP-CIDR and
+ * SRC-IP-SUFFIX, as mihomo reads it).
  * MATCH is refused inside AND/OR/NOT and in rule sets; RULE-SET is refused
  * in rule sets (mihomo's limits).
  *

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "config/ruleset_mrs.h"
+
 /* A domain pattern: names[off, off + len) with a NUL after it. */
 struct rs_domain {
 	uint32_t off;
@@ -31,6 +33,10 @@ struct ruleset {
 	struct rule_spec *rules;
 	char *names;
 	size_t names_len, names_cap;
+	/* Bad entries are skipped, as mihomo does (ruleset.h): how many, and
+	 * the first RULESET_WARN_MAX notes (skips and ignored fields). */
+	size_t n_skipped, n_notes;
+	struct conf_err notes[RULESET_WARN_MAX];
 };
 
 /* Load context: the set being filled and where errors go. */
@@ -39,6 +45,7 @@ struct loader {
 	const char *buf;
 	size_t len;
 	struct conf_err *err;
+	struct conf_err entry_err; /* why the entry being added is bad */
 	/* YAML: the line that holds byte offset line_start, for turning
 	 * libyaml's character columns into byte columns. */
 	size_t cur_line;
@@ -64,6 +71,8 @@ int ruleset_format_from_name(const char *s, enum ruleset_format *out)
 		*out = RULESET_YAML;
 	else if (strcmp(s, "text") == 0)
 		*out = RULESET_TEXT;
+	else if (strcmp(s, "mrs") == 0)
+		*out = RULESET_MRS;
 	else
 		return -EINVAL;
 	return 0;
@@ -99,6 +108,29 @@ const struct rule_cidr *ruleset_cidr(const struct ruleset *rs, size_t i)
 const struct rule_spec *ruleset_rule(const struct ruleset *rs, size_t i)
 {
 	return &rs->rules[i];
+}
+
+size_t ruleset_skipped(const struct ruleset *rs)
+{
+	return rs->n_skipped;
+}
+
+size_t ruleset_note_count(const struct ruleset *rs)
+{
+	return rs->n_notes;
+}
+
+const struct conf_err *ruleset_note(const struct ruleset *rs, size_t i)
+{
+	return i < RULESET_WARN_MAX && i < rs->n_notes ? &rs->notes[i] : NULL;
+}
+
+/* Keeps e as note (past RULESET_WARN_MAX only counted). */
+static void note_add(struct ruleset *rs, const struct conf_err *e)
+{
+	if (rs->n_notes < RULESET_WARN_MAX)
+		rs->notes[rs->n_notes] = *e;
+	rs->n_notes++;
 }
 
 void ruleset_free(struct ruleset *rs)
@@ -174,7 +206,7 @@ static int add_domain(struct loader *L, const char *s, size_t len, const struct 
 		char *p;
 
 		if (ncap > UINT32_MAX)
-			return conf_err_set(L->err, pos, "rule set too large");
+			return conf_err_set(&L->entry_err, pos, "rule set too large");
 		p = realloc(rs->names, ncap);
 		if (!p)
 			return -ENOMEM;
@@ -183,7 +215,7 @@ static int add_domain(struct loader *L, const char *s, size_t len, const struct 
 	}
 	if (rules_domain_norm(s + skip, len - skip, true, rs->names + rs->names_len, &n, &why)) {
 		conf_err_quote(q, sizeof(q), s, len);
-		return conf_err_set(L->err, pos, "bad domain '%s': %s", q, why);
+		return conf_err_set(&L->entry_err, pos, "bad domain '%s': %s", q, why);
 	}
 	if (grow(rs))
 		return -ENOMEM;
@@ -195,8 +227,9 @@ static int add_domain(struct loader *L, const char *s, size_t len, const struct 
 	return 0;
 }
 
-/* One entry, s[0, len) as written at pos; blanks around it are dropped. */
-static int add_entry(struct loader *L, const char *s, size_t len, struct conf_pos pos)
+/* One entry, s[0, len) as written at pos; blanks around it are dropped.
+ * 0, -ENOMEM, or -EINVAL with L->entry_err saying why it is bad. */
+static int parse_entry(struct loader *L, const char *s, size_t len, struct conf_pos pos)
 {
 	struct ruleset *rs = L->rs;
 	const char *why;
@@ -212,7 +245,11 @@ static int add_entry(struct loader *L, const char *s, size_t len, struct conf_po
 	while (len > 0 && is_blank(s[len - 1]))
 		len--;
 	if (len == 0)
-		return conf_err_set(L->err, &pos, "empty entry");
+		return conf_err_set(&L->entry_err, &pos, "empty entry");
+	if (memchr(s, '\0', len)) {
+		pos.col += (int)((const char *)memchr(s, '\0', len) - s);
+		return conf_err_set(&L->entry_err, &pos, "unexpected NUL byte");
+	}
 	switch (rs->behavior) {
 	case RULESET_DOMAIN:
 		return add_domain(L, s, len, &pos);
@@ -221,7 +258,7 @@ static int add_entry(struct loader *L, const char *s, size_t len, struct conf_po
 			return -ENOMEM;
 		if (rules_cidr_parse(s, len, &rs->cidrs[rs->n], &why)) {
 			conf_err_quote(q, sizeof(q), s, len);
-			return conf_err_set(L->err, &pos, "bad CIDR '%s': %s", q, why);
+			return conf_err_set(&L->entry_err, &pos, "bad CIDR '%s': %s", q, why);
 		}
 		rs->n++;
 		return 0;
@@ -229,11 +266,40 @@ static int add_entry(struct loader *L, const char *s, size_t len, struct conf_po
 		if (grow(rs))
 			return -ENOMEM;
 		pos.file = rs->file;
-		r = rules_parse_entry(s, len, &pos, &rs->rules[rs->n], L->err);
+		r = rules_parse_entry(s, len, &pos, &rs->rules[rs->n], &L->entry_err);
+		if (r == 0 && rs->rules[rs->n].ignored) {
+			struct conf_err note;
+
+			conf_err_quote(q, sizeof(q), s + rs->rules[rs->n].ignored_off,
+				       len - rs->rules[rs->n].ignored_off);
+			pos.col += (int)rs->rules[rs->n].ignored_off;
+			conf_err_set(
+				&note, &pos,
+				"'%s' ignored (rule-set entries take no target), as mihomo does",
+				q);
+			note_add(rs, &note);
+		}
 		if (r == 0)
 			rs->n++;
 		return r;
 	}
+}
+
+/* parse_entry, a bad entry skipped with a note, as mihomo skips it: one
+ * typo must not take a list's other thousands of entries with it. Only
+ * running out of memory stops the load. */
+static int add_entry(struct loader *L, const char *s, size_t len, struct conf_pos pos)
+{
+	char msg[sizeof(L->entry_err.msg)];
+	int r = parse_entry(L, s, len, pos);
+
+	if (r != -EINVAL)
+		return r;
+	L->rs->n_skipped++;
+	snprintf(msg, sizeof(msg), "%s", L->entry_err.msg);
+	snprintf(L->entry_err.msg, sizeof(L->entry_err.msg), "%.480s; entry skipped", msg);
+	note_add(L->rs, &L->entry_err);
+	return 0;
 }
 
 /* --- text -------------------------------------------------------------------- */
@@ -256,12 +322,6 @@ static int load_text(struct loader *L)
 		while (s < e && is_blank(*s))
 			s++;
 		if (s < e && *s != '#') {
-			if (memchr(s, '\0', (size_t)(e - s))) {
-				pos.col =
-					(int)((const char *)memchr(s, '\0', (size_t)(e - s)) - b) +
-					1;
-				return conf_err_set(L->err, &pos, "unexpected NUL byte");
-			}
 			pos.col = (int)(s - b) + 1;
 			r = add_entry(L, s, (size_t)(e - s), pos);
 			if (r)
@@ -420,11 +480,7 @@ static int load_payload(struct loader *L, yaml_parser_t *parser, yaml_event_t *e
 		if (ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
 		    ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
 			pos.col++;
-		if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length))
-			r = conf_err_set(L->err, &pos, "unexpected NUL byte");
-		else
-			r = add_entry(L, (const char *)ev->data.scalar.value,
-				      ev->data.scalar.length, pos);
+		r = add_entry(L, (const char *)ev->data.scalar.value, ev->data.scalar.length, pos);
 		yaml_event_delete(ev);
 		if (r)
 			return r;
@@ -507,6 +563,51 @@ out:
 	return r;
 }
 
+/* --- mrs ------------------------------------------------------------------------ */
+
+static int mrs_domain(void *arg, const char *key, size_t len)
+{
+	struct loader *L = arg;
+	struct conf_pos pos = { .file = L->rs->file };
+
+	/* In a DomainSet "+.x" is what the text forms write ".x": names
+	 * under x only (x itself, if listed, is a key of its own). */
+	if (len >= 2 && key[0] == '+' && key[1] == '.') {
+		key++;
+		len--;
+	}
+	return add_entry(L, key, len, pos);
+}
+
+static int mrs_cidr(void *arg, const struct rule_cidr *c)
+{
+	struct loader *L = arg;
+
+	if (grow(L->rs))
+		return -ENOMEM;
+	L->rs->cidrs[L->rs->n++] = *c;
+	return 0;
+}
+
+static int load_mrs(struct loader *L)
+{
+	struct mrs_sink sink = { mrs_domain, mrs_cidr, L };
+	struct conf_pos pos = { .file = L->rs->file };
+	const char *why = "";
+	uint64_t count;
+	int r;
+
+	if (L->rs->behavior == RULESET_CLASSICAL)
+		return conf_err_set(L->err, &pos,
+				    "format mrs holds domain or ipcidr sets, not classical ones");
+	r = ruleset_mrs_decode(L->buf, L->len,
+			       L->rs->behavior == RULESET_DOMAIN ? MRS_DOMAIN : MRS_IPCIDR, &sink,
+			       &count, &why);
+	if (r == -EINVAL)
+		return conf_err_set(L->err, &pos, "bad mrs rule set: %s", why);
+	return r;
+}
+
 /* --- loading ----------------------------------------------------------------- */
 
 int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
@@ -519,7 +620,7 @@ int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
 
 	*out = NULL;
 	if (behavior < RULESET_DOMAIN || behavior > RULESET_CLASSICAL ||
-	    (format != RULESET_YAML && format != RULESET_TEXT)) {
+	    (format != RULESET_YAML && format != RULESET_TEXT && format != RULESET_MRS)) {
 		struct conf_pos pos = { .file = file };
 
 		return conf_err_set(err, &pos, "internal error: bad behaviour or format");
@@ -533,7 +634,9 @@ int ruleset_load_buffer(const char *name, enum ruleset_behavior behavior,
 	if (!rs->name || !rs->file)
 		goto out;
 	L.rs = rs;
-	r = format == RULESET_YAML ? load_yaml(&L) : load_text(&L);
+	r = format == RULESET_YAML  ? load_yaml(&L)
+	    : format == RULESET_MRS ? load_mrs(&L)
+				    : load_text(&L);
 	if (r)
 		goto out;
 	*out = rs;

@@ -36,6 +36,13 @@
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 
+/* The output queue of stack_cbs.output_batch: packets, and pieces of
+ * their pbuf chains, per batch. A batch is handed over early when full. */
+#define OUTQ_PKTS 256
+#define OUTQ_IOV 512
+/* Pieces per packet at most; lwIP's are one or two (header and data). */
+#define OUTQ_PKT_IOV 64
+
 struct stack {
 	struct netif netif;
 	struct stack_cbs cbs;
@@ -45,6 +52,13 @@ struct stack {
 	 * stack_destroy(): closing one while accepted pcbs use its port
 	 * would buy nothing (a listen pcb is ~40 bytes). */
 	uint8_t listening[65536 / 8];
+	uint32_t half_open_max;   /* SYN_RCVD pcbs kept */
+	uint32_t syns_since_trim; /* new SYNs since the last count */
+	/* Referenced until stack_flush() handed them over. */
+	struct pbuf *outq[OUTQ_PKTS];
+	int outq_cnt[OUTQ_PKTS];
+	struct iovec outq_iov[OUTQ_IOV];
+	size_t outq_n, outq_niov;
 };
 
 /* lwIP's state is process-global, so is whether it was initialised. */
@@ -113,6 +127,35 @@ static void stack_reopen_time_wait(const struct tcp_hdr *th)
 	}
 }
 
+/* Counts the SYN_RCVD pcbs and resets the oldest beyond the cap. New pcbs
+ * are registered at the head of tcp_active_pcbs and keep their place, so
+ * walking from the head meets the youngest first. Aborting a SYN_RCVD pcb
+ * calls nothing of ours: its error callback is unset until it is
+ * accepted. */
+static void stack_trim_half_open(struct stack *s)
+{
+	uint32_t seen = 0;
+	struct tcp_pcb *pcb = tcp_active_pcbs, *next;
+
+	s->syns_since_trim = 0;
+	for (; pcb != NULL; pcb = next) {
+		next = pcb->next;
+		if (pcb->state != SYN_RCVD || ++seen <= s->half_open_max)
+			continue;
+		s->counters.half_open_dropped++;
+		tcp_abort(pcb); /* RST to the client; unlinks and frees pcb */
+	}
+}
+
+void stack_set_half_open_max(struct stack *s, uint32_t max)
+{
+	uint32_t before = s->half_open_max;
+
+	s->half_open_max = max ? max : STACK_HALF_OPEN_MAX;
+	if (s->half_open_max < before)
+		stack_trim_half_open(s);
+}
+
 /* p->payload is at the TCP header; hlen bytes of IP header precede it in
  * the first pbuf. Hands p to tcp_input (which takes ownership) with lwIP's
  * current-packet globals describing it, exactly as ip4/6_input would. */
@@ -143,6 +186,9 @@ static void stack_tcp_deliver(struct stack *s, struct pbuf *p, u16_t hlen)
 	ip_data.current_ip_header_tot_len = 0;
 	ip_addr_set_zero(&ip_data.current_iphdr_src);
 	ip_addr_set_zero(&ip_data.current_iphdr_dest);
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+	    ++s->syns_since_trim >= s->half_open_max / 4 + 1)
+		stack_trim_half_open(s);
 }
 
 static void stack_drop(struct pbuf *p, uint64_t *counter)
@@ -430,23 +476,62 @@ struct netif *stack_hook_route(void)
 	return netif_list;
 }
 
-static err_t stack_output4(struct netif *netif, struct pbuf *p, const ip4_addr_t *dst)
+void stack_flush(struct stack *s)
 {
-	struct stack *s = netif->state;
+	size_t i, n = s->outq_n;
 
-	(void)dst;
+	if (n == 0)
+		return;
+	s->counters.flushes++;
+	s->cbs.output_batch(s->arg, s->outq_iov, s->outq_cnt, n);
+	s->outq_n = s->outq_niov = 0;
+	/* Our references: each chain goes now unless lwIP still holds it
+	 * (an unacknowledged segment). */
+	for (i = 0; i < n; i++)
+		pbuf_free(s->outq[i]);
+}
+
+/* Queues p for stack_flush() with a reference of its own, noting its
+ * pieces as they are now: while referenced, lwIP leaves the pbuf alone. */
+static err_t stack_enqueue(struct stack *s, struct pbuf *p)
+{
+	int cnt = 0;
+
+	for (struct pbuf *q = p; q != NULL; q = q->next)
+		cnt++;
+	if (cnt > OUTQ_PKT_IOV)
+		return ERR_IF; /* never from lwIP's TCP (one or two pieces) */
+	if (s->outq_n == OUTQ_PKTS || s->outq_niov + (size_t)cnt > OUTQ_IOV)
+		stack_flush(s);
+	for (struct pbuf *q = p; q != NULL; q = q->next) {
+		s->outq_iov[s->outq_niov].iov_base = q->payload;
+		s->outq_iov[s->outq_niov++].iov_len = q->len;
+	}
+	pbuf_ref(p);
+	s->outq[s->outq_n] = p;
+	s->outq_cnt[s->outq_n++] = cnt;
+	return ERR_OK;
+}
+
+static err_t stack_output(struct stack *s, struct pbuf *p)
+{
 	s->counters.packets_out++;
+	if (s->cbs.output_batch != NULL)
+		return stack_enqueue(s, p);
 	/* p stays lwIP's: output writes it to the TUN before returning. */
 	return s->cbs.output(s->arg, p) == 0 ? ERR_OK : ERR_IF;
 }
 
+static err_t stack_output4(struct netif *netif, struct pbuf *p, const ip4_addr_t *dst)
+{
+	(void)dst;
+	return stack_output(netif->state, p);
+}
+
 static err_t stack_output6(struct netif *netif, struct pbuf *p, const ip6_addr_t *dst)
 {
-	struct stack *s = netif->state;
-
 	(void)dst;
-	s->counters.packets_out++;
-	return s->cbs.output(s->arg, p) == 0 ? ERR_OK : ERR_IF;
+	return stack_output(netif->state, p);
 }
 
 static err_t stack_netif_init(struct netif *netif)
@@ -490,8 +575,8 @@ int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg, struct st
 	struct stack *s;
 
 	*out = NULL;
-	if (mtu < 576 || mtu > 65535 || cbs == NULL || cbs->output == NULL ||
-	    cbs->tcp_accept == NULL)
+	if (mtu < 576 || mtu > 65535 || cbs == NULL ||
+	    (cbs->output == NULL && cbs->output_batch == NULL) || cbs->tcp_accept == NULL)
 		return -EINVAL;
 	if (netif_list != NULL)
 		return -EBUSY; /* one stack per process: lwIP state is global */
@@ -500,6 +585,7 @@ int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg, struct st
 		return -ENOMEM;
 	s->cbs = *cbs;
 	s->arg = arg;
+	s->half_open_max = STACK_HALF_OPEN_MAX;
 	if (!lwip_ready) {
 		lwip_init();
 		lwip_ready = true;
@@ -535,6 +621,8 @@ void stack_destroy(struct stack *s)
 	}
 	while (tcp_tw_pcbs != NULL)
 		tcp_abort(tcp_tw_pcbs);
+	/* The resets just sent, and whatever the last turn left. */
+	stack_flush(s);
 	netif_set_down(&s->netif);
 	netif_remove(&s->netif);
 	free(s);

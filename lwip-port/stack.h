@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "lwip/ip_addr.h"
 #include "tun2socks/base/must_check.h"
@@ -35,6 +36,14 @@ struct stack_cbs {
 	 * NULL, UDP to foreign addresses is dropped. */
 	void (*udp_input)(void *arg, const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
 			  uint16_t dport, struct pbuf *payload);
+	/* Optional; replaces output. Packets lwIP sends are queued, held by
+	 * a pbuf reference instead of copied (lwIP does not touch or resend a
+	 * segment while someone else holds it: tcp_output_segment_busy), and
+	 * handed over in the order sent by stack_flush(), or earlier when the
+	 * queue is full: packet k is the iovcnt[k] entries of iov after those
+	 * of the packets before it. The pieces are valid during the call
+	 * only. docs/design.md §15. */
+	void (*output_batch)(void *arg, const struct iovec *iov, const int *iovcnt, size_t n);
 };
 
 struct stack_counters {
@@ -43,7 +52,14 @@ struct stack_counters {
 	uint64_t dropped_malformed;   /* bad version, header or length */
 	uint64_t dropped_unsupported; /* non-TCP to a foreign address, IPv6 ext/frag */
 	uint64_t listeners;           /* per-port listen pcbs created */
+	uint64_t half_open_dropped;   /* SYN_RCVD pcbs reset over the cap */
+	uint64_t flushes;             /* output_batch calls */
 };
+
+/* Connections whose SYN was answered but whose handshake is not done
+ * (SYN_RCVD) are capped, so that a SYN flood into the TUN holds bounded
+ * memory: past the cap the oldest are reset (docs/design.md §12). */
+#define STACK_HALF_OPEN_MAX 2048u
 
 /* mtu: the TUN's MTU (576..65535); TCP's MSS derives from it. */
 T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void *arg,
@@ -55,9 +71,19 @@ T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void 
  * generation was off carry no data checksum, and would go out with a wrong
  * one were it turned back on. */
 void stack_set_csum_offload(struct stack *s, bool on);
+/* The half-open cap (0: STACK_HALF_OPEN_MAX); a lower one applies at
+ * once. The count is taken every max/4 new SYNs, so at most max + max/4
+ * are ever held. */
+void stack_set_half_open_max(struct stack *s, uint32_t max);
+
 /* Closes listeners and the netif. Flows must have closed their pcbs first;
  * pcbs still in TIME_WAIT or closing are purged. */
 void stack_destroy(struct stack *s);
+
+/* Hands what output_batch queued to it and lets go of the packets. A
+ * no-op without output_batch or with nothing queued. The loop calls it once
+ * per turn, before it sleeps, so what one turn sent leaves together. */
+void stack_flush(struct stack *s);
 
 /* A pbuf able to hold one packet of up to len bytes, for reading the TUN
  * straight into it (no copy). NULL when out of memory. */

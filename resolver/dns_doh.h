@@ -1,4 +1,4 @@
-/* dns_doh: a DNS forwarder over HTTPS (RFC 8484; docs/design.md §20).
+/* dns_doh: a DNS forwarder over HTTPS (RFC 8484; docs/design.md §21).
  *
  * Each query is POSTed as application/dns-message to the server's URL
  * through http_client (libcurl on the loop: HTTP/2 by ALPN where the

@@ -112,6 +112,8 @@ struct dns_intercept {
 	struct domain_match *filter; /* fake-ip mode only */
 	bool filter_whitelist;       /* filter lists the fake names */
 	const struct dns_hosts *hosts;
+	bool (*filter_fn)(void *arg, const char *name);
+	void *filter_arg;
 	struct addrmap *amap;
 	struct dns_forwarder fwd;
 	uint32_t fake_ttl;
@@ -121,6 +123,7 @@ struct dns_intercept {
 	bool shut;
 	uint64_t next_tcp_id;
 	unsigned pending, max_pending, max_pending_client;
+	unsigned shed_max; /* the memory budget's cap on pending; 0: none */
 	struct dns_client_slot *clients[DNS_CLIENT_BUCKETS];
 	uint8_t key[16]; /* of the client table's hash */
 	bool loop_warned;
@@ -226,12 +229,17 @@ static bool dns_may_forward(struct dns_intercept *di, const struct dns_client *c
 	uint64_t now = uv_now(di->loop);
 	char who[64];
 
-	if (di->pending < di->max_pending && (s == NULL || s->pending < di->max_pending_client))
+	if (di->pending < di->max_pending && (s == NULL || s->pending < di->max_pending_client) &&
+	    (di->shed_max == 0 || di->pending < di->shed_max))
 		return true;
 	di->stats.capped++;
 	if (di->cap_warned_at == 0 || now - di->cap_warned_at >= DNS_WARN_EVERY_MS) {
 		di->cap_warned_at = now;
-		if (di->pending >= di->max_pending)
+		if (di->shed_max && di->pending >= di->shed_max)
+			log_warn("dns: %u forwarded queries wait for the upstream and the memory "
+				 "budget is short: answering SERVFAIL to more",
+				 di->pending);
+		else if (di->pending >= di->max_pending)
 			log_warn("dns: %u forwarded queries already wait for the upstream: "
 				 "answering SERVFAIL to more (is the DNS server slow or "
 				 "unreachable?)",
@@ -367,7 +375,9 @@ static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q, 
 	case ARES_REC_TYPE_A:
 	case ARES_REC_TYPE_AAAA:
 		/* Real answers for filtered names (whitelist: for the others). */
-		if (domain_match_test(di->filter, q->name) != di->filter_whitelist)
+		if ((domain_match_test(di->filter, q->name) ||
+		     (di->filter_fn && di->filter_fn(di->filter_arg, q->name))) !=
+		    di->filter_whitelist)
 			return -EAGAIN;
 		if (q->qtype == ARES_REC_TYPE_A)
 			r = fakeip_lookup4(di->fake, q->name, a);
@@ -943,6 +953,8 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 				 r == -EINVAL ? "no usable address in the range" : strerror(-r));
 			goto fail;
 		}
+		di->filter_fn = cfg->filter_fn;
+		di->filter_arg = cfg->filter_arg;
 		r = domain_match_create(&di->filter);
 		di->filter_whitelist = cfg->filter_whitelist;
 		for (size_t i = 0;
@@ -1034,4 +1046,10 @@ int dns_intercept_fake_restore(struct dns_intercept *di, const char *buf, size_t
 uint64_t dns_intercept_fake_changes(const struct dns_intercept *di)
 {
 	return di != NULL && di->fake != NULL ? fakeip_changes(di->fake) : 0;
+}
+
+void dns_intercept_set_shed(struct dns_intercept *di, unsigned max)
+{
+	if (di != NULL)
+		di->shed_max = max;
 }

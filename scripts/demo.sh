@@ -6,8 +6,11 @@
 # runs tun2socks with a Clash-style config in the client one, and shows the
 # rules at work: names answered with fake addresses, each name sent to the
 # upstream its rule names (two SOCKS proxies, an HTTP proxy, DIRECT, a
-# developer redirect, REJECT), and what the daemon logged. Everything is
-# torn down at the end, also on Ctrl-C or failure.
+# developer redirect, REJECT), and what the daemon logged; then the same
+# config system-wide with --auto-route (rules and a table of its own, DNS to
+# any server answered, `tun2socks status`, the routing restored byte for
+# byte at exit). Everything is torn down at the end, also on Ctrl-C or
+# failure.
 #
 #   bash scripts/demo.sh [--no-build] [--no-deps] [--keep]    (as root)
 #   (--keep: keep the sandbox's logs and configs; the end says where)
@@ -295,6 +298,52 @@ step "Stopping tun2socks (SIGTERM)"
 if daemon_stop; then ok "exit status 0"; else bad "exit status ${DAEMON_RC}"; fails=$((fails + 1)); fi
 if ip -n "$NS_C" link show "$TUN" >/dev/null 2>&1; then bad "tun0 still exists"; fails=$((fails + 1))
 else ok "tun0 is gone"; fi
+
+step "System-wide: tun2socks --auto-route (no route set up by hand)"
+# The client gets an ordinary default route, as a laptop has; auto-route
+# then sends its traffic into the TUN with a table and rules of its own,
+# and takes them away at exit.
+ip -n "$NS_C" route replace default via "$S_IP" dev v0
+ar_snap() { cx sh -c 'ip rule; ip -6 rule; ip route show table all; ip -6 route show table all'; }
+ar_snap >"$RUN_DIR/routing-before.txt"
+SAW=$(cx curl -q --noproxy '*' -sS --max-time 5 "http://$T4/peer" 2>&1 | awk '{ print $1 }')
+info "before: the client reaches $T4 directly (nginx saw $SAW); $(grep -c . "$RUN_DIR/routing-before.txt") lines of ip rule/route"
+info "${D}\$ tun2socks -c config.yaml --auto-route --state-dir DIR${N}"
+AR_STATE=$RUN_DIR/state
+: >"$RUN_DIR/daemon-ar.log"
+ip netns exec "$NS_C" "$BIN" -c "$CONF" --proxy "socks5://$S_IP:$SOCKS_PORT" --tun "$TUN" \
+	--auto-route --state-dir "$AR_STATE" >>"$RUN_DIR/daemon-ar.log" 2>&1 &
+AR_PID=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q 'info  tun2socks .*: TUN' "$RUN_DIR/daemon-ar.log" && break
+	kill -0 "$AR_PID" 2>/dev/null || break
+	sleep 0.05
+done
+if l=$(grep -m1 'auto-route: [0-9]* routes' "$RUN_DIR/daemon-ar.log"); then
+	ok "up: ${l#*auto-route: }" | fold -s -w "$W" | sed '2,$s/^/     /'
+	cx ip rule | grep -E '^90(0[0-9]|10):' | sed "s/^/   ${D}│${N} /"
+	via www.example.test "dante (MATCH, system-wide)" "$(one_of "${DANTE_OUT[@]}")"
+	via printer.lan.example.test "DIRECT (around the TUN)" "$(one_of "$C_IP")"
+	a=$(cx dig +short +time=2 +tries=1 @198.51.100.53 www.example.test A 2>&1)
+	if [[ $a =~ ^198\.1[89]\. ]]; then ok "dig @198.51.100.53 (any server, port 53) -> $a: answered by the daemon"
+	else miss "dig @198.51.100.53 gave '$a', not a fake address"; fi
+	info "${D}\$ tun2socks status --state-dir DIR${N}  (exit 0: all in place)"
+	st=$(cx "$BIN" status --state-dir "$AR_STATE" 2>&1)
+	rc=$?
+	head -1 <<<"$st" | fold -s -w $((W - 7)) | sed "s/^/   ${D}│${N} /"
+	((rc == 0)) || miss "status exited $rc"
+else
+	miss "auto-route did not come up: $(tail -2 "$RUN_DIR/daemon-ar.log")"
+fi
+kill -TERM "$AR_PID" 2>/dev/null
+wait "$AR_PID"
+rc=$?
+ar_snap >"$RUN_DIR/routing-after.txt"
+if ((rc == 0)) && cmp -s "$RUN_DIR/routing-before.txt" "$RUN_DIR/routing-after.txt"; then
+	ok "SIGTERM: exit 0; ip rule and every routing table byte-identical to before"
+else
+	miss "after SIGTERM (exit $rc) the routing differs: $(diff "$RUN_DIR/routing-before.txt" "$RUN_DIR/routing-after.txt" | head -3 | tr '\n' ' ')"
+fi
 
 step "Tearing down the sandbox"
 exec 2>&3

@@ -60,10 +60,11 @@ DEMO_PKGS=(dante-server microsocks nginx-light tinyproxy-bin dnsmasq-base
 # certificates), iperf3/wrk/proxychains4 (throughput, connection rate and
 # the SOCKS-only baseline), tcpdump (T2S_PCAP), passwd (users for dante's
 # username auth), valgrind (leak checks without an ASan build),
-# clang-format (the source stage checks the tree's formatting),
+# clang-format (the source stage checks the tree's formatting), stress-ng
+# (the stress stage: the timing-sensitive tests on a loaded machine),
 # python3-cryptography (QUIC Initial packets for the sniffing tests).
 TEST_PKGS=("${DEMO_PKGS[@]}" stunnel4 openssl iperf3 wrk proxychains4 tcpdump
-	passwd valgrind clang-format python3-cryptography)
+	passwd valgrind clang-format stress-ng python3-cryptography)
 
 [ "$(id -u)" -eq 0 ] || t2s_die "must run as root (installs packages)"
 t2s_have_apt || t2s_die "needs apt (Debian or Ubuntu); install by hand: ${TEST_PKGS[*]}"

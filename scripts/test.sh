@@ -17,6 +17,9 @@
 #   fuzz         clang libFuzzer build; every fuzz target runs for
 #                T2S_FUZZ_SECONDS (default 45) from its seed corpus
 #   integration  real servers in network namespaces (tests/integration)
+#   stress       the scripts with rates, floods and timing in them again,
+#                with stress-ng --cpu 2 beside them (a busy 2-core CI
+#                machine); bounded by their own timeouts
 #   leak         the integration tests again with the ASan daemon; any
 #                LeakSanitizer report fails them
 # Installs whatever is missing (build tools, clang, test servers) first.
@@ -134,6 +137,13 @@ if stage_on integration; then
 	banner "integration tests (network namespaces, real servers)"
 	bash tests/integration/run.sh -n 2>&1 | tee "$LOGDIR/integration.log"
 	count_plain "$LOGDIR/integration.log" integration
+fi
+
+if stage_on stress; then
+	banner "integration tests under load (stress-ng --cpu 2)"
+	T2S_STRESS=2 bash tests/integration/run.sh -n udp download concurrent dns_loop limits \
+		fd_budget 2>&1 | tee "$LOGDIR/stress.log"
+	count_plain "$LOGDIR/stress.log" stress
 fi
 
 if stage_on leak; then

@@ -41,7 +41,7 @@ static void check_error(const struct conf_err *err, size_t len)
 static void check_spec(const struct rule_spec *s, bool top, int depth)
 {
 	CHECK(depth <= RULES_MAX_DEPTH);
-	CHECK(s->type >= RULE_DOMAIN && s->type <= RULE_MATCH);
+	CHECK(s->type >= RULE_DOMAIN && s->type <= RULE_SUB_RULE);
 	CHECK(top == (s->text != NULL));
 	switch (s->type) {
 	case RULE_DOMAIN:
@@ -65,18 +65,29 @@ static void check_spec(const struct rule_spec *s, bool top, int depth)
 			CHECK(!(s->cidr.addr[b / 8] & (0x80u >> (b % 8))));
 		break;
 	}
+	case RULE_IP_SUFFIX:
+	case RULE_SRC_IP_SUFFIX:
+		CHECK(s->cidr.family == 4 || s->cidr.family == 6);
+		CHECK(s->cidr.plen <= (s->cidr.family == 4 ? 32 : 128));
+		break;
 	case RULE_DST_PORT:
 	case RULE_SRC_PORT:
+	case RULE_IN_PORT:
+	case RULE_DSCP:
 	case RULE_UID:
 		CHECK(s->n_ranges >= 1);
 		for (size_t i = 0; i < s->n_ranges; i++) {
 			CHECK(s->ranges[i].lo <= s->ranges[i].hi);
 			if (s->type != RULE_UID)
-				CHECK(s->ranges[i].hi <= 65535);
+				CHECK(s->ranges[i].hi <= (s->type == RULE_DSCP ? 63u : 65535u));
 		}
 		break;
 	case RULE_NETWORK:
 		CHECK(s->network == RULE_NET_TCP || s->network == RULE_NET_UDP);
+		break;
+	case RULE_SUB_RULE:
+		CHECK(top && s->n_sub == 1 && s->target);
+		check_spec(&s->sub[0], false, depth + 1);
 		break;
 	case RULE_AND:
 	case RULE_OR:
@@ -95,10 +106,13 @@ static void check_spec(const struct rule_spec *s, bool top, int depth)
 	if (s->type != RULE_MATCH && s->type != RULE_AND && s->type != RULE_OR &&
 	    s->type != RULE_NOT && s->type != RULE_IP_CIDR && s->type != RULE_SRC_IP_CIDR &&
 	    s->type != RULE_DST_PORT && s->type != RULE_SRC_PORT && s->type != RULE_UID &&
-	    s->type != RULE_NETWORK)
+	    s->type != RULE_NETWORK && s->type != RULE_IP_SUFFIX && s->type != RULE_SRC_IP_SUFFIX &&
+	    s->type != RULE_IN_PORT && s->type != RULE_DSCP && s->type != RULE_IP_ASN &&
+	    s->type != RULE_SRC_IP_ASN && s->type != RULE_SUB_RULE)
 		CHECK(s->str && s->str[0] != '\0');
 	if (s->no_resolve)
-		CHECK(s->type == RULE_IP_CIDR || s->type == RULE_RULE_SET);
+		CHECK(s->type == RULE_IP_CIDR || s->type == RULE_RULE_SET ||
+		      s->type == RULE_IP_SUFFIX || s->type == RULE_GEOIP || s->type == RULE_IP_ASN);
 }
 
 /* Prints s as a rule (operands without target); returns the length. */
@@ -110,11 +124,19 @@ static size_t print_spec(char *out, size_t cap, const struct rule_spec *s)
 	switch (s->type) {
 	case RULE_IP_CIDR:
 	case RULE_SRC_IP_CIDR:
+	case RULE_IP_SUFFIX:
+	case RULE_SRC_IP_SUFFIX:
 		inet_ntop(s->cidr.family == 4 ? AF_INET : AF_INET6, s->cidr.addr, a, sizeof(a));
 		n += (size_t)snprintf(out + n, cap - n, ",%s/%u", a, s->cidr.plen);
 		break;
+	case RULE_IP_ASN:
+	case RULE_SRC_IP_ASN:
+		n += (size_t)snprintf(out + n, cap - n, ",%u", s->asn);
+		break;
 	case RULE_DST_PORT:
 	case RULE_SRC_PORT:
+	case RULE_IN_PORT:
+	case RULE_DSCP:
 	case RULE_UID:
 		for (size_t i = 0; i < s->n_ranges && n < cap; i++)
 			n += (size_t)snprintf(out + n, cap - n, "%c%u-%u", i ? '/' : ',',
@@ -135,6 +157,13 @@ static size_t print_spec(char *out, size_t cap, const struct rule_spec *s)
 			if (n < cap)
 				n += (size_t)snprintf(out + n, cap - n, ")");
 		}
+		if (n < cap)
+			n += (size_t)snprintf(out + n, cap - n, ")");
+		break;
+	case RULE_SUB_RULE:
+		n += (size_t)snprintf(out + n, cap - n, ",(");
+		if (n < cap)
+			n += print_spec(out + n, cap - n, &s->sub[0]);
 		if (n < cap)
 			n += (size_t)snprintf(out + n, cap - n, ")");
 		break;
@@ -164,6 +193,7 @@ static void check_same(const struct rule_spec *a, const struct rule_spec *b)
 	CHECK(str_eq(a->str, b->str));
 	CHECK(str_eq(a->target, b->target));
 	CHECK(memcmp(&a->cidr, &b->cidr, sizeof(a->cidr)) == 0);
+	CHECK(a->asn == b->asn);
 	CHECK(a->n_ranges == b->n_ranges);
 	for (size_t i = 0; i < a->n_ranges; i++)
 		CHECK(a->ranges[i].lo == b->ranges[i].lo && a->ranges[i].hi == b->ranges[i].hi);
@@ -184,11 +214,27 @@ static const struct ruleset *no_set(void *arg, const char *name)
 	return arg;
 }
 
+/* Whether s (or an operand) needs geodata files, which this target has
+ * none of: its build must fail. */
+static bool needs_geo(const struct rule_spec *s)
+{
+	if (s->type == RULE_IP_ASN || s->type == RULE_SRC_IP_ASN || s->type == RULE_GEOSITE ||
+	    s->type == RULE_SUB_RULE ||
+	    ((s->type == RULE_GEOIP || s->type == RULE_SRC_GEOIP) && strcmp(s->str, "lan") != 0))
+		return true;
+	for (size_t i = 0; i < s->n_sub; i++)
+		if (needs_geo(&s->sub[i]))
+			return true;
+	return false;
+}
+
 /* One engine from the rule, one query named after the input. */
 static void check_engine(const struct rule_spec *s, const char *line, size_t len)
 {
 	static struct ruleset *empty;
-	struct rule_build_opts o = { any_target, NULL, no_set, NULL, 42 };
+	struct rule_build_opts o = { .target_fn = any_target,
+				     .set_fn = no_set,
+				     .default_target = 42 };
 	struct rule_engine *e;
 	struct rule_result r;
 	struct rule_query q;
@@ -200,6 +246,10 @@ static void check_engine(const struct rule_spec *s, const char *line, size_t len
 		CHECK(ruleset_load_buffer("e", RULESET_CLASSICAL, RULESET_TEXT, "e", "", 0, &empty,
 					  &err) == 0);
 	o.set_arg = empty;
+	if (needs_geo(s)) {
+		CHECK(rule_engine_build(s, 1, &o, &e, &err) == -EINVAL && e == NULL);
+		return;
+	}
 	CHECK(rule_engine_build(s, 1, &o, &e, &err) == 0);
 	memset(&q, 0, sizeof(q));
 	snprintf(dom, sizeof(dom), "%.*s", (int)(len < 40 ? len : 40), line);

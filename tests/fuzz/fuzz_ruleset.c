@@ -55,7 +55,9 @@ static void check_error(const struct conf_err *err, const uint8_t *buf, size_t l
 static struct rule_engine *engine_for(const struct ruleset *rs)
 {
 	static const char line[] = "RULE-SET,s,X";
-	struct rule_build_opts o = { one_target, NULL, the_set, (void *)rs, 0 };
+	struct rule_build_opts o = { .target_fn = one_target,
+				     .set_fn = the_set,
+				     .set_arg = (void *)rs };
 	struct rule_engine *e;
 	struct rule_spec spec;
 	struct conf_err err;

@@ -16,6 +16,8 @@
 # Environment: see tests/integration/lib.sh (T2S_BIN, T2S_KEEP, ...);
 #   T2S_TEST_TIMEOUT  seconds one script may run (default 300, x4 under
 #                     T2S_LEAK_CHECK)
+#   T2S_STRESS=N      run the scripts with `stress-ng --cpu N` busy beside
+#                     them (a loaded CI machine); it is stopped when they end
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -82,11 +84,28 @@ failed=0
 child=
 on_signal() {
 	[[ -n $child ]] && kill -TERM "$child" 2>/dev/null && wait "$child" 2>/dev/null
+	stop_stress
 	echo "interrupted"
 	echo "$passed passed, $((failed + 1)) failed"
 	exit 130
 }
 trap on_signal INT TERM
+
+# Adversarial load beside the tests: every core kept busy, time-bounded
+# by the run itself (and by stress-ng's own timeout, should we be killed).
+stress=
+if [[ -n ${T2S_STRESS:-} ]]; then
+	if ! command -v stress-ng >/dev/null; then
+		echo "FAIL stress (T2S_STRESS set but stress-ng is not installed)"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	stress-ng --cpu "$T2S_STRESS" --timeout $((limit * ${#scripts[@]} + 60))s \
+		>"$LOGDIR/stress-ng.log" 2>&1 &
+	stress=$!
+	echo "# stress-ng --cpu $T2S_STRESS (pid $stress) runs beside the tests"
+fi
+stop_stress() { [[ -n $stress ]] && kill -TERM "$stress" 2>/dev/null && wait "$stress" 2>/dev/null; }
 
 for s in "${scripts[@]}"; do
 	name=$(basename "$s" .sh)
@@ -121,6 +140,7 @@ for s in "${scripts[@]}"; do
 		grep -vE '^(PASS|FAIL) ' "$log" | tail -n 250 | sed 's/^/    | /'
 	fi
 done
+stop_stress
 
 if ((failed == 0)); then rm -rf "$LOGDIR"; else echo "# logs: $LOGDIR"; fi
 echo "$passed passed, $failed failed"

@@ -20,7 +20,11 @@
 # SIGKILL + cleanup and SIGKILL + restart leave ip rule/route byte-identical;
 # a second daemon is refused; a user left out by --exclude-uid goes direct;
 # a reload keeps our sockets' mark; a resolver pointing at the TUN is
-# refused.
+# refused; a proxy given by name is resolved again at SIGHUP and its
+# rule follows its address; `status` tells running, damaged, left over and nothing apart
+# (its exit status); a DNS server routed into the TUN while running is
+# named; with --auto-detect-interface the daemon's sockets follow the
+# default route to a second uplink when the first goes down.
 set -uo pipefail
 shopt -s extglob
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +34,8 @@ NAMES="ar_curl_by_name_v4 ar_curl_by_name_v6 ar_curl_by_address ar_dns_lan_resol
  ar_dns_other_servers ar_dns_tcp ar_dns_ipv6 ar_dns_forwarded_no_loop ar_incoming_before_start
  ar_incoming_new ar_no_leak_on_uplink ar_strict_blocks_ipv6 ar_sigterm_restores
  ar_sigkill_cleanup_restores ar_sigkill_restart_restores ar_second_daemon_refused
- ar_exclude_uid ar_reload_keeps_mark ar_resolver_on_tun_refused"
+ ar_exclude_uid ar_reload_keeps_mark ar_resolver_on_tun_refused ar_status ar_dns_loop_recheck
+ ar_uplink_follow ar_reload_reresolves"
 
 PROXY_IP=192.0.2.10
 LAN_DNS4=10.77.0.1
@@ -411,6 +416,88 @@ if ar_start -c "$RUN_DIR/ar.yaml"; then
 	daemon_stop || fail ar_reload_keeps_mark "exit $DAEMON_RC"
 else fail ar_reload_keeps_mark "daemon did not come up"; fi
 
+# ---- SIGHUP: a proxy given by name is resolved again, its rule follows -------------------
+printf '192.0.2.11 proxy.test\n' >"/etc/netns/$NS_C/hosts"
+cat >"$RUN_DIR/ar-named.yaml" <<EOC
+tun:
+  auto-route: true
+proxies:
+  - { name: named, type: socks5, server: proxy.test, port: $SOCKS_PORT }
+rules:
+  - DOMAIN-SUFFIX,named.test,named
+  - MATCH,DIRECT
+EOC
+if ar_start -c "$RUN_DIR/ar-named.yaml"; then
+	r11=$(cx ip rule | grep -c 'to 192.0.2.11 iif lo goto 9010')
+	# the name moves (in place: the daemon sees the file through its bind mount)
+	printf '192.0.2.12 proxy.test\n' >"/etc/netns/$NS_C/hosts"
+	n=$(grep -c 'reloaded:' "$DAEMON_LOG")
+	kill -HUP "$DAEMON_PID"
+	for ((i = 0; i < 100; i++)); do
+		(($(grep -c 'reloaded:' "$DAEMON_LOG") > n)) && break
+		sleep 0.05
+	done
+	rules=$(cx ip rule)
+	cx "$(daemon_bin)" status --state-dir "$STATE" >/dev/null 2>&1
+	rs=$?
+	if ((r11 == 1 && rs == 0)) && grep -q 'to 192.0.2.12 iif lo goto 9010' <<<"$rules" &&
+		! grep -q '192.0.2.11' <<<"$rules" &&
+		grep -q 'auto-route: 2 proxy servers kept out now: 1 rule added, 1 removed' "$DAEMON_LOG" &&
+		fetch_check "http://$T4/1k" "$SHA_1K"; then
+		pass ar_reload_reresolves
+	else fail ar_reload_reresolves "rule for .11 before: $r11; status $rs; rules now: $(grep -c 'goto 9010' <<<"$rules")${FETCH_ERR:+; $FETCH_ERR}"; fi
+	daemon_stop || fail ar_reload_reresolves "exit $DAEMON_RC"
+	ar_same || fail ar_reload_reresolves "routing not restored"
+else fail ar_reload_reresolves "daemon did not come up"; fi
+rm -f "/etc/netns/$NS_C/hosts"
+
+# ---- tun2socks status: what is set up, and whether it is all there ---------------------
+st() { cx "$(daemon_bin)" status --state-dir "$STATE" 2>&1; }
+if ar_start; then
+	s0=$(st)
+	r0=$?
+	cx ip rule del pref 9004 # the LAN exception, removed behind the daemon's back
+	s3=$(st)
+	r3=$?
+	daemon_stop
+	s1=$(st)
+	r1=$?
+	if ar_start; then
+		ar_kill9
+		s2=$(st)
+		r2=$?
+		cx "$(daemon_bin)" cleanup --state-dir "$STATE" >/dev/null 2>&1
+	fi
+	s4=$(st)
+	r4=$?
+	log "status: $r0 / $r3 / $r1 / ${r2:-?} / $r4"
+	if ((r0 == 0 && r3 == 3 && r1 == 1 && ${r2:-9} == 2 && r4 == 1)) &&
+		grep -q '^tun0: tun2socks (pid [0-9]*) runs; TUN tun0 up; \([0-9]*\) of \1 rules' <<<"$s0" &&
+		grep -q 'present  rule -4 pref 9004 ' <<<"$s0" &&
+		grep -q 'MISSING  rule -4 pref 9004 ' <<<"$s3" && grep -q 'DAMAGED' <<<"$s3" &&
+		grep -q 'is gone; it left [1-9][0-9]* of its' <<<"$s2" &&
+		grep -q '^no auto-route set up' <<<"$s4" && ar_same; then
+		pass ar_status
+	else fail ar_status "exits $r0 $r3 $r1 ${r2:-?} $r4: $(head -1 <<<"$s0") / $(head -1 <<<"$s3") / $(head -1 <<<"${s2:-}")"; fi
+else fail ar_status "daemon did not come up"; fi
+
+# ---- a DNS server routed into the TUN while running: named -----------------------------
+# (the monitor re-checks at every routing change; the interceptor answers
+# what comes back SERVFAIL, docs/design.md §7)
+if ar_start; then
+	cx ip route add "$LAN_DNS4/32" dev tun0
+	for ((i = 0; i < 100; i++)); do
+		grep -q "uplink: DNS server $LAN_DNS4 is now routed into the TUN" "$DAEMON_LOG" && break
+		sleep 0.05
+	done
+	cx ip route del "$LAN_DNS4/32" dev tun0
+	if grep -q "uplink: DNS server $LAN_DNS4 is now routed into the TUN" "$DAEMON_LOG" &&
+		fetch_check "http://$T4/1k" "$SHA_1K"; then
+		pass ar_dns_loop_recheck
+	else fail ar_dns_loop_recheck "no warning in the log${FETCH_ERR:+; $FETCH_ERR}"; fi
+	daemon_stop || fail ar_dns_loop_recheck "exit $DAEMON_RC"
+else fail ar_dns_loop_recheck "daemon did not come up"; fi
+
 # ---- a resolver inside the TUN: refused, not a loop -----------------------------------
 # The system resolver set to the TUN's address before the start; and,
 # without auto-route, --dns-server naming it (issue 11's loop).
@@ -425,5 +512,33 @@ if ((rc == 1 && rc2 == 1)) && grep -q 'DNS server 198.18.0.2 is routed into the 
 	grep -q 'would forward DNS to itself' <<<"$out2" && ar_same; then
 	pass ar_resolver_on_tun_refused
 else fail ar_resolver_on_tun_refused "exit $rc, $rc2: $(tail -1 <<<"$out") / $(tail -1 <<<"$out2")"; fi
+
+# ---- auto-detect-interface: the uplink moves, new flows follow (last: it
+# changes the host's links) ------------------------------------------------------------
+if ar_start --auto-detect-interface; then
+	ok=1 why=
+	grep -q 'auto-detect-interface: upstream sockets are bound to up0' "$DAEMON_LOG" ||
+		{ ok=0 why="not bound to up0 at the start"; }
+	fetch_check "http://$T4/1k" "$SHA_1K" || { ok=0 why="no fetch before the switch"; }
+	# a second uplink (Ethernet plugged in), then the first one gone (Wi-Fi off)
+	ip -n "$NS_C" link add up1 type veth peer name lan1 netns "$NS_G"
+	ip -n "$NS_C" addr add 10.78.0.2/24 dev up1
+	ip -n "$NS_G" addr add 10.78.0.1/24 dev lan1
+	ip -n "$NS_G" link set lan1 up
+	ip -n "$NS_C" link set up1 up
+	ip -n "$NS_C" route add default via 10.78.0.1 dev up1 metric 50
+	ip -n "$NS_C" link set up0 down
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'uplink: the default route moved from up0 to up1' "$DAEMON_LOG" && break
+		sleep 0.05
+	done
+	grep -q 'uplink: the default route moved from up0 to up1' "$DAEMON_LOG" ||
+		{ ok=0 why="the move to up1 not seen"; }
+	if ((ok)) && fetch_check "http://$T4/1k" "$SHA_1K" &&
+		[[ $(ccurl --max-time 5 "http://$T4/whoami") == "$T4" ]]; then
+		pass ar_uplink_follow
+	else fail ar_uplink_follow "${why:-no fetch after the switch}${FETCH_ERR:+; $FETCH_ERR}"; fi
+	daemon_stop || fail ar_uplink_follow "exit $DAEMON_RC"
+else fail ar_uplink_follow "daemon did not come up"; fi
 
 t2s_finish

@@ -93,6 +93,7 @@ proxies:
     type: socks5
     server: $S_IP
     port: $SOCKS_PORT
+    udp: true
   - name: micro
     type: socks5
     server: $S_IP

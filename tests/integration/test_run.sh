@@ -28,6 +28,11 @@
 #                        danted works meanwhile
 #   run_concurrent       two runs at once with different configs: one
 #                        fetches, the other's rule rejects the same name
+#   run_process_name     PROCESS-NAME rules see CMD's processes (the daemon
+#                        asks a sock_diag socket made in CMD's namespace):
+#                        curl is rejected by its rule, python3 fetches
+#   run_allow_host_port  --allow-host-port N: CMD's 127.0.0.1:N reaches an
+#                        echo service on C's 127.0.0.1:N; without it, refused
 #   run_abort            SIGINT while the daemon is still starting (its
 #                        proxy probe waits on a black hole): run exits 130
 #                        at once, CMD never started, nothing left
@@ -40,7 +45,7 @@ set -uo pipefail
 t2s_init
 NAMES="run_curl_by_name run_dig_fake run_host_resolver_hidden run_exit_status run_sigint run_static run_udp
 run_leftovers run_cmd_killed run_daemon_killed run_supervisor_killed run_host_untouched
-run_concurrent run_abort run_unprivileged"
+run_concurrent run_process_name run_allow_host_port run_abort run_unprivileged"
 require_tools dig dnsmasq timeout tcpdump gcc setpriv unshare
 UDP_PORT=7777
 ns_resolv "$NS_S" "$S_IP" # danted resolves names with dnsmasq
@@ -339,6 +344,42 @@ if [[ $BEFORE == "$DURING" && $BEFORE == "$AFTER" && $OUTER == "$RUN_MOUNTS" && 
 	pass run_host_untouched
 else
 	fail run_host_untouched "direct curl $direct, run exit $rc (want 143: SIGTERM passed on to sleep), during: $(diff <(echo "$BEFORE") <(echo "$DURING") | head -5 | tr '\n' ' '), after: $(diff <(echo "$BEFORE") <(echo "$AFTER") | head -5 | tr '\n' ' '), run's mounts: $(diff <(echo "$OUTER") <(echo "$RUN_MOUNTS") | head -5 | tr '\n' ' ')"
+fi
+
+# ---- PROCESS-NAME inside ---------------------------------------------------------------------
+printf 'rules:\n  - PROCESS-NAME,curl,REJECT\n  - MATCH,dante\nproxies:\n  - {name: dante, type: socks5, server: %s, port: %s}\n' \
+	"$S_IP" "$SOCKS_PORT" >"$RUN_DIR/p.yaml"
+pyget='import sys, urllib.request
+print(urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=10).status)'
+out=$(trun -c "$RUN_DIR/p.yaml" -- sh -c 'curl -q --noproxy "*" -sS --max-time 10 -o /dev/null -w "curl %{http_code}\n" "$1" 2>/dev/null || echo "curl failed"; echo "python $(python3 -c "$2" "$1" 2>&1 | tail -1)"' sh "$URL" "$pyget")
+rc=$?
+if ((rc == 0)) && grep -q '^curl failed$' <<<"$out" && grep -q '^python 200$' <<<"$out" &&
+	grep -q 'via REJECT \[PROCESS-NAME,curl,REJECT\]' "$DAEMON_LOG"; then
+	pass run_process_name
+else
+	fail run_process_name "exit $rc: $(tr '\n' ' ' <<<"$out")"
+fi
+
+# ---- a host loopback port, forwarded -----------------------------------------------------------
+cx "$PY" "$T2S_ITEST/echo_tool.py" serve --bind 127.0.0.1 --port 9876 >/dev/null 2>&1 &
+SRV_PID[lo_echo]=$!
+wait_listen "$NS_C" tcp 127.0.0.1 9876 5
+hello='import socket
+try:
+    s = socket.create_connection(("127.0.0.1", 9876), timeout=5)
+    s.sendall(b"hello\n")
+    print(s.makefile().readline().strip())
+except OSError as e:
+    print("error", e.errno)'
+with=$(trun --proxy "$PROXY" --allow-host-port 9876 -- python3 -c "$hello")
+rc1=$?
+without=$(trun --proxy "$PROXY" -- python3 -c "$hello")
+rc2=$?
+if ((rc1 == 0 && rc2 == 0)) && [[ $with == "hello" && $without == "error 111" ]] &&
+	grep -q "CMD's 127.0.0.1:9876 reaches the host's 127.0.0.1:9876" "$DAEMON_LOG"; then
+	pass run_allow_host_port
+else
+	fail run_allow_host_port "with: '$with' (exit $rc1), without: '$without' (exit $rc2)"
 fi
 
 # ---- two at once ----------------------------------------------------------------------------

@@ -153,6 +153,71 @@ static void test_start_stop(void)
 	T_CHECK(!exists("lo.state") && !exists("lo.lock"));
 }
 
+static bool state_has(const char *tun, const char *line)
+{
+	char path[128], text[64 * 1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s.state", dir, tun);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	return strstr(text, line) != NULL;
+}
+
+/* A reload resolved a proxy's name to another address: its rule moves,
+ * the state file follows, the rest stays; stop removes the new one. */
+static void test_replan(void)
+{
+	static struct snap before, during;
+	struct prefix one[2] = { pfx("192.0.2.10"), pfx("2001:db8::10") };
+	struct prefix two[1] = { pfx("192.0.2.11") };
+	struct autoroute_cfg c = cfg_for("lo");
+	struct autoroute *ar = NULL;
+	size_t added = 9, removed = 9, n0;
+	char err[512] = "";
+
+	snapshot(&before);
+	c.plan.servers = one;
+	c.plan.n_servers = 2;
+	T_EQ_INT(autoroute_start(&c, &ar, err, sizeof(err)), 0);
+	if (ar == NULL) {
+		fprintf(stderr, "start: %s\n", err);
+		return;
+	}
+	n0 = autoroute_plan(ar)->n;
+	snapshot(&during);
+	T_CHECK(strstr(during.text, "rule -4 pref 9003 to 192.0.2.10/32 iif lo goto 9010\n"));
+	/* the same servers: nothing to do */
+	T_EQ_INT(autoroute_replan(ar, &c.plan, &added, &removed, err, sizeof(err)), 0);
+	T_EQ_INT(added, 0);
+	T_EQ_INT(removed, 0);
+	/* another IPv4 address, no IPv6 server any more */
+	c.plan.servers = two;
+	c.plan.n_servers = 1;
+	T_EQ_INT(autoroute_replan(ar, &c.plan, &added, &removed, err, sizeof(err)), 0);
+	T_EQ_INT(added, 1);
+	T_EQ_INT(removed, 2);
+	T_EQ_INT(autoroute_plan(ar)->n, n0 - 1);
+	snapshot(&during);
+	T_CHECK(strstr(during.text, "rule -4 pref 9003 to 192.0.2.11/32 iif lo goto 9010\n"));
+	T_CHECK(!strstr(during.text, "192.0.2.10/32"));
+	T_CHECK(!strstr(during.text, "2001:db8::10/128"));
+	T_CHECK(state_has("lo", "rule -4 pref 9003 to 192.0.2.11/32 iif lo goto 9010\n"));
+	T_CHECK(!state_has("lo", "192.0.2.10/32"));
+	/* a plan that cannot be built: refused, nothing changed */
+	c.plan.table = 254;
+	T_CHECK(autoroute_replan(ar, &c.plan, &added, &removed, err, sizeof(err)) < 0);
+	T_EQ_INT(autoroute_plan(ar)->n, n0 - 1);
+	autoroute_stop(ar);
+	snapshot(&during);
+	T_EQ_STR(during.text, before.text);
+}
+
 /* A child that starts and dies without stopping (as after SIGKILL). */
 static void crashed_daemon(const char *tun)
 {
@@ -322,6 +387,7 @@ int main(void)
 	if (mkdtemp(dir) == NULL)
 		return root_helper_not_runnable("test_autoroute_linux", "mkdtemp");
 	T_RUN(test_start_stop);
+	T_RUN(test_replan);
 	T_RUN(test_leftovers);
 	T_RUN(test_foreign);
 	rmdir(dir);

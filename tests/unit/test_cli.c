@@ -261,6 +261,50 @@ static void test_auto_route(void)
 	T_EQ_INT(parse(&c, err, "cleanup", "--proxy", "socks5://h", NULL, NULL), -EINVAL);
 	T_ERR(err, "cleanup takes --tun and --state-dir only, got --proxy");
 	T_CHECK(strstr(cli_usage(), "tun2socks cleanup [--tun NAME] [--state-dir DIR]") != NULL);
+
+	/* status: the same few flags */
+	T_EQ_INT(parse(&c, err, "status", NULL, NULL, NULL, NULL), CLI_STATUS);
+	T_EQ_INT(parse(&c, err, "status", "--tun", "tun8", "--state-dir", "/tmp/z"), CLI_STATUS);
+	T_EQ_STR(c.tun.name, "tun8");
+	T_EQ_STR(c.route.state_dir, "/tmp/z");
+	T_EQ_INT(parse(&c, err, "status", "--auto-route", NULL, NULL, NULL), -EINVAL);
+	T_ERR(err, "status takes --tun and --state-dir only, got --auto-route");
+	T_CHECK(strstr(cli_usage(), "tun2socks status [--tun NAME] [--state-dir DIR]") != NULL);
+
+	/* auto-detect-interface: off by default; not with a fixed interface */
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
+	T_CHECK(!c.route.auto_detect);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--auto-detect-interface", NULL, NULL),
+		 CLI_RUN);
+	T_CHECK(c.route.auto_detect);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--auto-detect-interface",
+		       "--bind-interface=eth0", NULL),
+		 -EINVAL);
+	T_ERR(err, "--auto-detect-interface and --bind-interface exclude each other");
+
+	/* --allow-host-port: run only */
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--allow-host-port", "80", NULL), -EINVAL);
+	T_ERR(err, "--allow-host-port only goes with run");
+	{
+		const char *const a[] = { "run",        "--proxy",
+					  "socks5://h", "--allow-host-port",
+					  "5432",       "--allow-host-port=6379",
+					  "--",         "true",
+					  NULL };
+
+		T_EQ_INT(parsev(&c, err, a), CLI_RUN_CMD);
+		T_EQ_INT(c.n_host_ports, 2);
+		T_EQ_INT(c.host_ports[0], 5432);
+		T_EQ_INT(c.host_ports[1], 6379);
+	}
+
+	/* the memory budget */
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.max_memory_mb, 0);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--max-memory", "50", NULL), CLI_RUN);
+	T_EQ_INT(c.max_memory_mb, 50);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--max-memory", "4", NULL), -EINVAL);
+	T_ERR(err, "--max-memory: expected MiB from 8 to 1048576, got '4'");
 	T_CHECK(strstr(cli_usage(), "(default 2022)") != NULL);
 	T_CHECK(strstr(cli_usage(), "(default 9000)") != NULL);
 }

@@ -407,7 +407,7 @@ static void test_warnings(void)
 	const char *y =
 		"port: 7890\n"
 		"sniffer: {enable: true, sniff: {TLS: {ports: [443]}}}\n"
-		"geodata-mode: [1, 2]\n"
+		"geo-auto-update: [1, 2]\n"
 		"profile:\n"
 		"  store-selected: true\n"
 		"mode: global\n"
@@ -435,7 +435,7 @@ static void test_warnings(void)
 	/* sniffer: is ours now */
 	T_CHECK(find_warning(cfg, "\"sniffer\"") == NULL);
 	T_CHECK(cfg->sniffer.enable && cfg->sniffer.proto[CONFIG_SNIFF_TLS].on);
-	T_CHECK(find_warning(cfg, "\"geodata-mode\"") != NULL);
+	T_CHECK(find_warning(cfg, "\"geo-auto-update\"") != NULL);
 	T_CHECK(find_warning(cfg, "\"store-selected\"") != NULL); /* profile: is ours */
 	w = find_warning(cfg, "mode \"global\" is not supported; rules are always applied");
 	T_CHECK(w && w->pos.line == 6 && w->pos.col == 7);
@@ -777,9 +777,11 @@ static void test_rule_provider_errors(void)
 		   3, 11,
 		   "rule-providers: \"x\": only type: file is supported; download the list and "
 		   "point path at it");
-	expect_err(
-		"rule-providers:\n  x: {type: file, behavior: domain, format: mrs, path: x.mrs}\n",
-		2, 45, "format mrs (binary) is not supported");
+	expect_err("rule-providers:\n  x: {type: file, behavior: classical, format: mrs, path: "
+		   "x.mrs}\n",
+		   2, 48,
+		   "rule-providers: \"x\": format mrs holds domain or ipcidr sets from a file, not "
+		   "classical ones");
 	expect_err("rule-providers:\n  x: {type: file, behavior: domain}\n", 2, 3,
 		   "rule-providers: \"x\": type file needs \"path\"");
 	expect_err("rule-providers:\n  x: {type: file, path: a}\n", 2, 3,
@@ -1215,7 +1217,23 @@ static void test_tun_auto_route(void)
 	T_EQ_INT(cfg->tun.n_exclude_uid, 1);
 	T_EQ_INT(cfg->tun.exclude_uid[0], 0);
 	T_EQ_INT(cfg->n_warnings, 0);
+	T_CHECK(!cfg->tun.has_auto_detect);
 	config_free(cfg);
+	cfg = NULL;
+	T_EQ_INT(load("max-memory: 64\n", &cfg, &err), 0);
+	if (cfg) {
+		T_EQ_INT(cfg->max_memory_mb, 64);
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+		cfg = NULL;
+	}
+	expect_err("max-memory: 2\n", 1, 13, "max-memory");
+	T_EQ_INT(load("tun:\n  auto-detect-interface: true\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(cfg->tun.has_auto_detect && cfg->tun.auto_detect);
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+	}
 
 	expect_err("tun:\n  auto-route: maybe\n", 2, 15, "tun.auto-route: expected true or false");
 	expect_err("tun:\n  iproute2-rule-index: 32756\n", 2, 24, "tun.iproute2-rule-index");

@@ -17,6 +17,8 @@
 
 #ifdef __linux__
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #ifndef TUNGETDEVNETNS
 #define TUNGETDEVNETNS _IO('T', 227)
@@ -136,6 +138,29 @@ static void run_child(char *const *argv, int *exec_rc, struct netns_report *rep,
 			T_CHECK(ns.st_ino != self.st_ino);
 			close(nsfd);
 		}
+	}
+	/* Then a sock_diag socket of CMD's namespace, for PROCESS-NAME. */
+	{
+		int diag = netns_recv_diag(sv[0]), dom = 0, proto = 0;
+		socklen_t len = sizeof(int);
+		struct stat ns, self;
+		int nsfd;
+
+		T_CHECK(diag >= 0);
+		T_EQ_INT(getsockopt(diag, SOL_SOCKET, SO_DOMAIN, &dom, &len), 0);
+		len = sizeof(int);
+		T_EQ_INT(getsockopt(diag, SOL_SOCKET, SO_PROTOCOL, &proto, &len), 0);
+		T_EQ_INT(dom, AF_NETLINK);
+		T_EQ_INT(proto, NETLINK_SOCK_DIAG);
+		nsfd = ioctl(diag, SIOCGSKNS);
+		if (nsfd >= 0) { /* Linux >= 4.9: made in the new namespace */
+			T_EQ_INT(fstat(nsfd, &ns), 0);
+			T_EQ_INT(stat("/proc/self/ns/net", &self), 0);
+			T_CHECK(ns.st_ino != self.st_ino);
+			close(nsfd);
+		}
+		if (diag >= 0)
+			close(diag);
 	}
 	T_EQ_INT(netns_go(sv[0]), 0);
 	*exec_rc = netns_recv_exec(sv[0], rep);

@@ -137,6 +137,7 @@ static void test_auto_route_keys(void)
 				"  include-uid: [1000, 1001]\n  exclude-uid: [0]\n");
 	struct config *c2 = load("tun:\n  auto-route: true\n  dns-hijack: []\n");
 	struct config *c3 = load("routing-mark: 9\ntun:\n  auto-route: true\n");
+	struct config *c4 = load("tun:\n  auto-detect-interface: true\n");
 	struct options o, next;
 	char err[256], why[256];
 
@@ -164,6 +165,19 @@ static void test_auto_route_keys(void)
 	T_EQ_INT(parse(&o, bare), CLI_RUN);
 	T_EQ_INT(options_apply_config(&o, c2, err, sizeof(err)), 0);
 	T_CHECK(o.route.auto_route && !options_dns_hijack(&o));
+	/* auto-detect-interface from the file; a reload that turns it off
+	 * waits for a restart */
+	T_CHECK(c4 != NULL);
+	if (c4) {
+		T_EQ_INT(parse(&o, bare), CLI_RUN);
+		T_CHECK(!o.route.auto_detect);
+		T_EQ_INT(options_apply_config(&o, c4, err, sizeof(err)), 0);
+		T_CHECK(o.route.auto_detect);
+		T_EQ_INT(parse(&next, bare), CLI_RUN);
+		T_CHECK((options_reload_diff(&o, &next, why, sizeof(why)) & OPTIONS_RESTART) != 0);
+		T_CHECK(strstr(why, "tun.auto-detect-interface") != NULL);
+		config_free(c4);
+	}
 
 	/* a reload: the same file, nothing changes; another mark is noted,
 	 * never applied (auto-route's rules name the running one) */

@@ -309,6 +309,58 @@ static void test_down_backpressure(void)
 	teardown(s, &c, &base);
 }
 
+/* The memory budget's cap on bytes waiting in lwIP for the client's ACK
+ * (relay.inflight_max): never more than the cap in flight, the rest left
+ * in the upstream socket; the transfer still completes byte-exact, and
+ * raising the cap back to 0 (none) lets lwIP fill again. */
+static void test_down_inflight_cap(void)
+{
+	enum { TOTAL = 512 * 1024, CAP = 6000 };
+	static size_t cap = CAP;
+	struct lh_client c;
+	struct stack_usage base;
+	struct stack *s = setup(&c, TOTAL, &base);
+	uint64_t written = 0;
+	size_t worst = 0;
+
+	if (s == NULL)
+		return;
+	o.rl.inflight_max = &cap;
+	for (int round = 0; round < 100000 && c.rx_total < TOTAL; round++) {
+		while (written < TOTAL) {
+			uint8_t tmp[4096];
+			size_t n = TOTAL - written < sizeof(tmp) ? TOTAL - written : sizeof(tmp);
+			ssize_t w;
+
+			for (size_t i = 0; i < n; i++)
+				tmp[i] = pattern(written + i);
+			w = write(o.peer_fd, tmp, n);
+			if (w <= 0)
+				break;
+			written += (uint64_t)w;
+		}
+		struct pollfd rp = { .fd = o.up_fd, .events = POLLIN };
+
+		if ((relay_wants(&o.rl) & STREAM_WANT_READ) && poll(&rp, 1, 0) == 1)
+			T_EQ_INT(relay_down_pump(&o.rl), 0);
+		if (cap && o.rl.pcb && TCP_SND_BUF - o.rl.pcb->snd_buf > worst)
+			worst = TCP_SND_BUF - o.rl.pcb->snd_buf;
+		/* over half way: the cap lifted */
+		if (c.rx_total > TOTAL / 2)
+			cap = 0;
+		lh_ack(s, &c);
+	}
+	T_CHECK(worst > 0 && worst <= CAP);
+	T_EQ_INT(c.rx_total, TOTAL);
+	bool exact = c.rx_len == TOTAL;
+	for (size_t i = 0; exact && i < TOTAL; i++)
+		exact = c.rx[i] == pattern(i);
+	T_CHECK(exact);
+	T_EQ_INT(o.pump_err, 0);
+	o_close(true);
+	teardown(s, &c, &base);
+}
+
 /* The client's FIN reaches the upstream once its bytes did, while the
  * upstream still sends; then the upstream's EOF becomes our FIN after its
  * last bytes, and the relay is done. */
@@ -464,6 +516,7 @@ int main(void)
 {
 	T_RUN(test_up_backpressure);
 	T_RUN(test_down_backpressure);
+	T_RUN(test_down_inflight_cap);
 	T_RUN(test_half_close);
 	T_RUN(test_upstream_reset);
 	T_RUN(test_pending_without_readiness);

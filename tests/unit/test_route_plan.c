@@ -227,13 +227,16 @@ static void test_exclusions(void)
 static void test_servers(void)
 {
 	struct route_plan_cfg c = base_cfg();
-	struct prefix sv[] = { pfx("192.0.2.10/32"), pfx("2001:db8::1/128"), pfx("192.0.2.11/32") };
+	/* proxies sharing a host (other ports) come once: the kernel would
+	 * refuse the second rule as a duplicate */
+	struct prefix sv[] = { pfx("192.0.2.10/32"), pfx("2001:db8::1/128"), pfx("192.0.2.11/32"),
+			       pfx("192.0.2.10/32"), pfx("2001:db8::1/128") };
 	struct route_plan p;
 	static char text[8192];
 	size_t off = 0;
 
 	c.servers = sv;
-	c.n_servers = 3;
+	c.n_servers = 5;
 	T_EQ_INT(route_plan_build(&c, &p, NULL, 0), 0);
 	T_EQ_INT(count_routes(&p, AF_INET), 31);
 	T_EQ_INT(count_routes(&p, AF_INET6), 1);

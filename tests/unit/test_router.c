@@ -14,7 +14,7 @@
 
 static const char conf_text[] =
 	"proxies:\n"
-	"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+	"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080, udp: true }\n"
 	"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1081, udp: false }\n"
 	"  - { name: h1, type: http, server: 192.0.2.3, port: 3128 }\n"
 	"  - { name: r1, type: redirect, to: '127.0.0.1:8443' }\n"
@@ -219,6 +219,174 @@ static void test_errors(void)
 }
 
 /* No config: everything to the default upstream; without one, DIRECT. */
+/* dns.fake-ip-filter's rule-set: entries (mihomo's parseDomain), and the
+ * rule-set warnings of a build. */
+static int r_unused;
+
+static void test_fake_filter(void)
+{
+	static const char text[] =
+		"dns: {enable: true, fake-ip-filter: ['rule-set:lan,cls', '+.plain.test']}\n"
+		"rule-providers:\n"
+		"  lan: {type: inline, behavior: domain, payload: ['+.lan', 'bad..x']}\n"
+		"  cls: {type: inline, behavior: classical, payload: ['DOMAIN,nas.home,X', "
+		"'IP-CIDR,10.0.0.0/8']}\n"
+		"  ips: {type: inline, behavior: ipcidr, payload: ['10.0.0.0/8']}\n"
+		"rules:\n  - MATCH,DIRECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	char buf[700];
+
+	T_CHECK(g != NULL);
+	if (g) {
+		T_CHECK(router_gen_fake_filter(g, "printer.lan"));
+		T_CHECK(router_gen_fake_filter(g, "lan"));
+		T_CHECK(router_gen_fake_filter(g, "NAS.home."));
+		T_CHECK(!router_gen_fake_filter(g, "home"));
+		/* the static pattern is the interceptor's, not the router's */
+		T_CHECK(!router_gen_fake_filter(g, "a.plain.test"));
+		T_CHECK(!router_gen_fake_filter(g, "example.com"));
+		T_EQ_INT(router_gen_warning_count(g), 3);
+		T_EQ_STR(router_gen_warning(g, 0),
+			 "r.yaml:3:61: warning: bad domain 'bad..x': empty label; entry skipped");
+		T_EQ_STR(router_gen_warning(g, 1),
+			 "r.yaml:3:3: warning: rule-set 'lan': 1 bad entry skipped, 1 loaded "
+			 "(mihomo skips them too)");
+	}
+	router_gen_unref(g);
+	config_free(cfg);
+	T_CHECK(!router_gen_fake_filter(NULL, "x.lan"));
+
+	/* An unknown set, an ipcidr set: refused where written. */
+	g = build("dns: {fake-ip-filter: ['rule-set:nope']}\nrules: ['MATCH,DIRECT']\n", &cfg, &err,
+		  &r_unused);
+	T_CHECK(g == NULL);
+	conf_err_format(&err, buf, sizeof(buf));
+	T_EQ_STR(buf, "r.yaml:1:25: dns.fake-ip-filter: unknown rule-set 'nope'");
+	config_free(cfg);
+	g = build("dns: {fake-ip-filter: ['rule-set:ips']}\nrule-providers:\n"
+		  "  ips: {type: inline, behavior: ipcidr, payload: ['10.0.0.0/8']}\n",
+		  &cfg, &err, &r_unused);
+	T_CHECK(g == NULL);
+	conf_err_format(&err, buf, sizeof(buf));
+	T_EQ_STR(buf, "r.yaml:1:25: dns.fake-ip-filter: rule-set 'ips' is an ipcidr set; a "
+		      "filter needs domain or classical sets");
+	config_free(cfg);
+}
+
+/* PASS (a rule, a group's member): the next rule decides; a proxy of
+ * type direct is DIRECT; and for UDP a
+ * socks5 proxy without "udp: true" (mihomo's default) is passed the same
+ * way. */
+static void test_pass(void)
+{
+	static const char text[] = "proxies:\n"
+				   "  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+				   "  - { name: dir, type: direct, udp: true }\n"
+				   "proxy-groups:\n"
+				   "  - { name: G, type: select, proxies: [PASS, s1] }\n"
+				   "rules:\n"
+				   "  - DOMAIN,direct.test,dir\n"
+				   "  - DOMAIN-SUFFIX,pass.test,PASS\n"
+				   "  - DOMAIN-SUFFIX,group.test,G\n"
+				   "  - DOMAIN-SUFFIX,test,s1\n"
+				   "  - MATCH,REJECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	struct route rt;
+
+	T_CHECK(g != NULL);
+	if (g) {
+		decide(g, "a.pass.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s1");
+		T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,test,s1");
+		router_gen_unref(rt.hold);
+		/* a proxy of type direct is DIRECT (mihomo's) */
+		decide(g, "direct.test", NULL, 80, true, NULL, &rt);
+		T_EQ_INT(rt.action, ROUTE_DIRECT);
+		T_EQ_STR(rt.via, "DIRECT");
+		router_gen_unref(rt.hold);
+		decide(g, "a.group.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s1");
+		router_gen_unref(rt.hold);
+		/* UDP: s1 has no "udp: true": its rule is passed too. */
+		decide(g, "a.pass.test", NULL, 53, true, NULL, &rt);
+		T_EQ_STR(rt.via, "REJECT");
+		T_EQ_STR(rt.rule, "MATCH,REJECT");
+		router_gen_unref(rt.hold);
+	}
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
+/* sub-rules and SUB-RULE (mihomo's): the list's first rule that holds
+ * decides; PASS or a proxy without UDP there passes the whole line. */
+static void test_sub_rules(void)
+{
+	static const char text[] =
+		"proxies:\n"
+		"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080, udp: true }\n"
+		"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1080 }\n"
+		"sub-rules:\n"
+		"  web:\n"
+		"    - DST-PORT,443,s1\n"
+		"    - DOMAIN-SUFFIX,pass.test,PASS\n"
+		"    - SUB-RULE,(DST-PORT,8080),alt\n"
+		"  alt:\n"
+		"    - MATCH,s2\n"
+		"rules:\n"
+		"  - SUB-RULE,(DOMAIN-SUFFIX,test),web\n"
+		"  - DOMAIN-SUFFIX,pass.test,s2\n"
+		"  - MATCH,REJECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	struct route rt;
+	char buf[700];
+
+	T_CHECK(g != NULL);
+	if (g) {
+		decide(g, "a.web.test", NULL, 443, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s1");
+		T_EQ_STR(rt.rule, "SUB-RULE,(DOMAIN-SUFFIX,test),web");
+		router_gen_unref(rt.hold);
+		decide(g, "a.web.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "REJECT");
+		router_gen_unref(rt.hold);
+		decide(g, "a.pass.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s2");
+		T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,pass.test,s2");
+		router_gen_unref(rt.hold);
+		/* nested: web -> alt -> s2 */
+		decide(g, "a.web.test", NULL, 8080, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s2");
+		router_gen_unref(rt.hold);
+		/* UDP: s2 carries none: the line is passed, the next decides */
+		decide(g, "a.web.test", NULL, 8080, true, NULL, &rt);
+		T_EQ_STR(rt.via, "REJECT");
+		router_gen_unref(rt.hold);
+	}
+	router_gen_unref(g);
+	config_free(cfg);
+
+	g = build("sub-rules: {a: ['MATCH,DIRECT']}\nrules: ['SUB-RULE,(NETWORK,TCP),nope']\n",
+		  &cfg, &err, &r_unused);
+	T_CHECK(g == NULL);
+	conf_err_format(&err, buf, sizeof(buf));
+	T_EQ_STR(buf, "r.yaml:2:33: unknown sub-rules \"nope\"");
+	config_free(cfg);
+	/* a list that leads back to itself */
+	g = build("sub-rules: {a: ['SUB-RULE,(NETWORK,TCP),a']}\nrules: "
+		  "['SUB-RULE,(NETWORK,TCP),a']\n",
+		  &cfg, &err, &r_unused);
+	T_CHECK(g == NULL);
+	conf_err_format(&err, buf, sizeof(buf));
+	T_CHECK(strstr(buf, "sub-rules nested deeper than 8") != NULL);
+	config_free(cfg);
+}
+
 static void test_no_rules(void)
 {
 	struct upstream_cfg up = { .proto = &upstream_socks5, .server_str = "192.0.2.7:1080" };
@@ -312,6 +480,9 @@ int main(void)
 	T_RUN(test_decisions);
 	T_RUN(test_errors);
 	T_RUN(test_no_rules);
+	T_RUN(test_fake_filter);
+	T_RUN(test_pass);
+	T_RUN(test_sub_rules);
 	T_RUN(test_hosts_and_keep_dst);
 	return test_summary();
 }

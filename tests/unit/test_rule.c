@@ -9,13 +9,15 @@
  * (T2S_RULE_SEED overrides it).
  */
 #include "tun2socks/route/rule.h"
+#include "tun2socks/route/geo.h"
 #include "config/ruleset.h"
 #include "config/rules_parse.h"
 #include "test.h"
 
 #include <arpa/inet.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
-#include <regex.h>
+#include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +25,17 @@
 
 /* --- fixtures ------------------------------------------------------------ */
 
-static const char *const targets[] = { "DIRECT", "REJECT", "P0", "P1", "P2", "P3" };
+static const char *const targets[] = { "DIRECT", "REJECT", "P0", "P1", "P2", "P3", "PASS" };
 enum { N_TARGETS = sizeof(targets) / sizeof(targets[0]), DEFAULT_TARGET = 99 };
+
+enum { PASS_TARGET = 6 };
+
+/* mihomo's PASS: such a rule never wins. */
+static bool pass_fn(void *arg, int target)
+{
+	(void)arg;
+	return target == PASS_TARGET;
+}
 
 static int target_fn(void *arg, const char *name)
 {
@@ -86,6 +97,22 @@ struct rules {
 	size_t n;
 };
 
+/* The sub-rules lists "s1" and "s2" of the random test (s1 may hand flows
+ * to s2, s2 to none: no cycle) and their text for the dumps. */
+static struct rules g_sub[2];
+static char g_sub_text[2][8][600];
+static int g_sub_n[2];
+
+static int sub_fn(void *arg, const char *name, const struct rule_spec **specs, size_t *n)
+{
+	(void)arg;
+	if (strcmp(name, "s1") != 0 && strcmp(name, "s2") != 0)
+		return -ENOENT;
+	*specs = g_sub[name[1] - '1'].specs;
+	*n = g_sub[name[1] - '1'].n;
+	return 0;
+}
+
 static void rules_free(struct rules *rl)
 {
 	for (size_t i = 0; i < rl->n; i++)
@@ -116,7 +143,10 @@ static int rules_parse_all(struct rules *rl, const char *const *lines)
 
 static struct rule_engine *build(const char *const *lines, struct setreg *sets)
 {
-	struct rule_build_opts o = { target_fn, NULL, set_fn, sets, DEFAULT_TARGET };
+	struct rule_build_opts o = { .target_fn = target_fn,
+				     .set_fn = set_fn,
+				     .set_arg = sets,
+				     .default_target = DEFAULT_TARGET };
 	struct rule_engine *e = NULL;
 	struct conf_err err;
 	struct rules rl;
@@ -551,7 +581,7 @@ static void test_sets(void)
 
 static void test_build_errors(void)
 {
-	struct rule_build_opts o = { target_fn, NULL, set_fn, NULL, 0 };
+	struct rule_build_opts o = { .target_fn = target_fn, .set_fn = set_fn };
 	struct setreg sets = { 0 };
 	struct rule_engine *e = (struct rule_engine *)1;
 	struct conf_err err;
@@ -704,22 +734,61 @@ static bool ref_nocase(const char *a, const char *b)
 	return *a == *b;
 }
 
+/* PCRE2 called directly, case-insensitive (mihomo's regexp2 IgnoreCase),
+ * without the engine's wrapper. */
 static bool ref_regex(const char *pattern, const char *s)
 {
 	static struct {
 		char *pat;
-		regex_t re;
-	} cache[32];
+		pcre2_code *re;
+	} cache[64];
 	static int n;
+	pcre2_match_data *md;
+	bool m;
+	int i, ec;
+	PCRE2_SIZE off;
 
-	for (int i = 0; i < n; i++)
+	for (i = 0; i < n; i++)
 		if (strcmp(cache[i].pat, pattern) == 0)
-			return regexec(&cache[i].re, s, 0, NULL, 0) == 0;
-	if (n == 32)
-		abort();
-	cache[n].pat = strdup(pattern);
-	regcomp(&cache[n].re, pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB);
-	return regexec(&cache[n++].re, s, 0, NULL, 0) == 0;
+			break;
+	if (i == n) {
+		if (n == 64)
+			abort();
+		cache[n].pat = strdup(pattern);
+		cache[n].re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+					    PCRE2_CASELESS | PCRE2_UTF, &ec, &off, NULL);
+		if (!cache[n].re)
+			abort();
+		n++;
+	}
+	md = pcre2_match_data_create(1, NULL);
+	m = pcre2_match(cache[i].re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) >= 0;
+	pcre2_match_data_free(md);
+	return m;
+}
+
+/* '*' any run, '?' one byte: plain recursion. */
+static bool ref_glob(const char *p, const char *s)
+{
+	if (!*p)
+		return !*s;
+	if (*p == '*')
+		return ref_glob(p + 1, s) || (*s && ref_glob(p, s + 1));
+	return *s && (*p == '?' || *p == *s) && ref_glob(p + 1, s + 1);
+}
+
+/* The last plen bits of a (unmapped) equal c's, bit by bit. */
+static bool ref_suffix(const struct rule_cidr *c, struct rule_addr a)
+{
+	int bits = c->family == 4 ? 32 : 128;
+
+	a = ref_unmap(a);
+	if (a.family != c->family)
+		return false;
+	for (int i = bits - c->plen; i < bits; i++)
+		if (((a.bytes[i / 8] >> (7 - i % 8)) & 1) != ((c->addr[i / 8] >> (7 - i % 8)) & 1))
+			return false;
+	return true;
 }
 
 static void ref_proc(struct ref_state *st)
@@ -739,7 +808,131 @@ static bool ref_ranges(const struct rule_spec *s, uint32_t v)
 	return false;
 }
 
+/* --- geodata: what the generated files hold (geo_setup), naively --------- */
+
+static const struct {
+	const char *net, *codes; /* codes: ",cn,us," */
+} ref_country[] = {
+	{ "10.0.0.0/16", ",cn," },   { "10.1.0.0/16", ",us,cn," }, { "192.168.1.0/24", ",jp," },
+	{ "2001:db8::/34", ",jp," }, { "1.2.3.0/30", ",us," },
+};
+static const struct {
+	const char *net;
+	uint32_t asn;
+} ref_asn[] = { { "10.0.0.0/8", 100 }, { "1.2.3.0/24", 200 }, { "2001:db8:1::/48", 300 } };
+static const struct {
+	const char *list, *type, *value, *attr;
+} ref_site[] = {
+	{ "ab", "full", "a.com", NULL }, { "ab", "domain", "b.net", NULL },
+	{ "ab", "plain", "bb", NULL },   { "ab", "regex", "^c\\.", NULL },
+	{ "cd", "domain", "com", "x" },  { "cd", "full", "ab.net", NULL },
+};
+static const char *const ref_lan[] = {
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8",
+	"0.0.0.0/32", "224.0.0.0/4",   "169.254.0.0/16", "fc00::/7",
+	"::1/128",    "::/128",        "ff00::/8",       "fe80::/10",
+};
+
+static struct rule_cidr C(const char *text) {
+	struct rule_cidr c;
+	const char *why;
+
+	if (rules_cidr_parse(text, strlen(text), &c, &why) != 0)
+		abort();
+	return c;
+}
+
+static bool
+ref_geoip(const char *code, struct rule_addr a)
+{
+	char want[40];
+
+	if (strcmp(code, "lan") == 0) {
+		for (size_t i = 0; i < sizeof(ref_lan) / sizeof(ref_lan[0]); i++) {
+			struct rule_cidr c = C(ref_lan[i]);
+
+			if (ref_in(&c, a))
+				return true;
+		}
+		return false;
+	}
+	snprintf(want, sizeof(want), ",%s,", code);
+	for (size_t i = 0; i < sizeof(ref_country) / sizeof(ref_country[0]); i++) {
+		struct rule_cidr c = C(ref_country[i].net);
+
+		if (ref_in(&c, a) && strstr(ref_country[i].codes, want))
+			return true;
+	}
+	return false;
+}
+
+static bool ref_ipasn(uint32_t asn, struct rule_addr a)
+{
+	for (size_t i = 0; i < sizeof(ref_asn) / sizeof(ref_asn[0]); i++) {
+		struct rule_cidr c = C(ref_asn[i].net);
+
+		if (ref_in(&c, a))
+			return ref_asn[i].asn == asn;
+	}
+	return false;
+}
+
+static bool ref_geosite(const char *code, const char *dom)
+{
+	char list[40];
+	const char *at = strchr(code, '@'), *attr = at ? at + 1 : NULL;
+	bool negate = attr && *attr == '!';
+
+	snprintf(list, sizeof(list), "%.*s", at ? (int)(at - code) : (int)strlen(code), code);
+	if (negate)
+		attr++;
+	for (size_t i = 0; i < sizeof(ref_site) / sizeof(ref_site[0]); i++) {
+		const char *v = ref_site[i].value;
+		size_t dl = strlen(dom), vl = strlen(v);
+		bool m;
+
+		if (strcmp(ref_site[i].list, list) != 0)
+			continue;
+		if (attr && (ref_site[i].attr && strcmp(ref_site[i].attr, attr) == 0) == negate)
+			continue;
+		if (!strcmp(ref_site[i].type, "full"))
+			m = strcmp(dom, v) == 0;
+		else if (!strcmp(ref_site[i].type, "domain"))
+			m = strcmp(dom, v) == 0 ||
+			    (dl > vl && dom[dl - vl - 1] == '.' && strcmp(dom + dl - vl, v) == 0);
+		else if (!strcmp(ref_site[i].type, "plain"))
+			m = strstr(dom, v) != NULL;
+		else
+			m = ref_regex(v, dom);
+		if (m)
+			return true;
+	}
+	return false;
+}
+
 static int ref_set(const struct ruleset *rs, struct ref_state *st, bool nr);
+static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr);
+
+/* mihomo's matchSubRules: the first rule of the list that holds; a
+ * SUB-RULE there answers with its own list. No PASS check at this level. */
+static int ref_sub(const char *name, struct ref_state *st, bool nr, int *target)
+{
+	const struct rules *l = &g_sub[name[1] - '1'];
+
+	for (size_t i = 0; i < l->n; i++) {
+		int r = ref_spec(&l->specs[i], st, nr);
+
+		if (r == RN)
+			return RN;
+		if (r != RT)
+			continue;
+		if (l->specs[i].type == RULE_SUB_RULE)
+			return ref_sub(l->specs[i].target, st, nr, target);
+		*target = target_fn(NULL, l->specs[i].target);
+		return RT;
+	}
+	return RF;
+}
 
 static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
 {
@@ -768,6 +961,48 @@ static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
 		return RF;
 	case RULE_SRC_IP_CIDR:
 		return ref_in(&s->cidr, q->src);
+	case RULE_IP_SUFFIX:
+		if (!st->ip_known)
+			return nr || s->no_resolve ? RF : RN;
+		for (size_t i = 0; i < st->n_addrs; i++)
+			if (ref_suffix(&s->cidr, st->addrs[i]))
+				return RT;
+		return RF;
+	case RULE_SRC_IP_SUFFIX:
+		return ref_suffix(&s->cidr, q->src);
+	case RULE_DOMAIN_WILDCARD:
+		return st->has_domain && ref_glob(s->str, st->dom);
+	case RULE_GEOIP:
+	case RULE_IP_ASN:
+		if (!st->ip_known)
+			return nr || s->no_resolve ? RF : RN;
+		for (size_t i = 0; i < st->n_addrs; i++)
+			if (s->type == RULE_GEOIP ? ref_geoip(s->str, ref_unmap(st->addrs[i]))
+						  : ref_ipasn(s->asn, ref_unmap(st->addrs[i])))
+				return RT;
+		return RF;
+	case RULE_SRC_GEOIP:
+		return ref_geoip(s->str, ref_unmap(q->src));
+	case RULE_SRC_IP_ASN:
+		return ref_ipasn(s->asn, ref_unmap(q->src));
+	case RULE_GEOSITE:
+		return st->has_domain && ref_geosite(s->str, st->dom);
+	case RULE_SUB_RULE: {
+		int t;
+
+		r = ref_spec(&s->sub[0], st, nr);
+		return r == RT ? ref_sub(s->target, st, nr, &t) : r;
+	}
+	case RULE_IN_PORT:
+		return ref_ranges(s, q->in_port);
+	case RULE_DSCP:
+		return ref_ranges(s, q->dscp);
+	case RULE_PROCESS_NAME_REGEX:
+		ref_proc(st);
+		return q->proc_fn && ps->name && ref_regex(s->str, ps->name);
+	case RULE_PROCESS_PATH_REGEX:
+		ref_proc(st);
+		return q->proc_fn && ps->path && ref_regex(s->str, ps->path);
 	case RULE_DST_PORT:
 		return ref_ranges(s, q->dst_port);
 	case RULE_SRC_PORT:
@@ -866,7 +1101,7 @@ static int ref_set(const struct ruleset *rs, struct ref_state *st, bool nr)
 /* Walks the rules in order; at the first rule needing addresses, either
  * reports it (no addresses in q) or resolves there and goes on. */
 static int ref_match(const struct rules *rl, const struct setreg *sets, const struct rule_query *q,
-		     const struct proc_src *ps, uint32_t *idx, int *calls)
+		     const struct proc_src *ps, uint32_t *idx, int *calls, int *target)
 {
 	struct ref_state st;
 	size_t len = q->domain ? strlen(q->domain) : 0;
@@ -923,7 +1158,14 @@ static int ref_match(const struct rules *rl, const struct setreg *sets, const st
 			memcpy(st.addrs, q->resolved, q->n_resolved * sizeof(*st.addrs));
 			r = ref_spec(&rl->specs[i], &st, false);
 		}
-		if (r == RT) {
+		if (r != RT)
+			continue;
+		*target = rl->specs[i].type == RULE_SUB_RULE ? -1
+							     : target_fn(NULL, rl->specs[i].target);
+		if (rl->specs[i].type == RULE_SUB_RULE)
+			ref_sub(rl->specs[i].target, &st, false, target);
+		/* PASS, from the line or from its sub-rules list: next rule. */
+		if (*target != PASS_TARGET) {
 			*idx = (uint32_t)i;
 			verdict = RULE_MATCHED;
 			break;
@@ -994,7 +1236,18 @@ static const char *const ports[] = { "22",     "53",        "80",
 				     "443",    "8000-9000", "80/443",
 				     "0-1023", "8080",      "53/8000-8080/22" };
 static const char *const kws[] = { "a", "b.c", "ab", "net", "bb" };
-static const char *const regexes[] = { "^a", "b\\.com$", "(ab|c)\\.net", "^[a-c]+\\.com$", "b.a" };
+static const char *const regexes[] = { "^a",           "b\\.com$",
+				       "(ab|c)\\.net", "^[a-c]+\\.com$",
+				       "b.a",          "^[a-z0-9-_.]+\\.net$",
+				       "(?-i)^A",      "\\bb\\w*?\\.com" };
+static const char *const globs[] = { "*.com", "a*", "?b.com", "*b*.net", "a.?.com", "*" };
+static const char *const suffixes[] = { "0.0.0.1/8",  "0.0.1.0/16", "0.0.0.0/0",
+					"1.2.3.4/32", "::1/16",     "0.0.0.2/2" };
+static const char *const geocodes[] = { "cn", "US", "jp", "lan", "xx" };
+static const char *const asns[] = { "100", "200", "300", "1" };
+static const char *const sitecodes[] = { "ab", "CD", "cd@x", "cd@!x" };
+static bool g_geo; /* the geodata files were written: GEO rules may be drawn */
+static const char *const pregex[] = { "^cu", "SSH$", "^/usr/", "fire.*", "(?-i)^c" };
 static const char *const pnames[] = { "curl", "Curl", "ssh", "firefox" };
 static const char *const ppaths[] = { "/usr/bin/curl", "/USR/bin/curl", "/bin/ssh" };
 static const char *const uids[] = { "0", "1000", "500-1500", "0/1000" };
@@ -1008,7 +1261,7 @@ static int gen_rule(char *out, int depth, enum gmode mode)
 	int len, t;
 
 	for (;;) {
-		t = (int)rnd(17);
+		t = (int)rnd(g_geo ? 29 : 24);
 		if (t == 13 && mode == G_ENTRY)
 			continue; /* no RULE-SET in sets */
 		if (t >= 14 && t <= 16 && depth >= 2)
@@ -1052,6 +1305,33 @@ static int gen_rule(char *out, int depth, enum gmode mode)
 	case 13:
 		return sprintf(out, "RULE-SET,%s%s", PICK(setnames),
 			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	case 17:
+		return sprintf(out, "DOMAIN-WILDCARD,%s", PICK(globs));
+	case 18:
+		return sprintf(out, "IP-SUFFIX,%s%s", PICK(suffixes),
+			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	case 19:
+		return sprintf(out, "SRC-IP-SUFFIX,%s", PICK(suffixes));
+	case 20:
+		return sprintf(out, "IN-PORT,%s", PICK(ports));
+	case 21:
+		return sprintf(out, "DSCP,%s", rnd(2) ? "0" : "4/10-12");
+	case 22:
+		return sprintf(out, "PROCESS-NAME-REGEX,%s", PICK(pregex));
+	case 23:
+		return sprintf(out, "PROCESS-PATH-REGEX,%s", PICK(pregex));
+	case 24:
+		return sprintf(out, "GEOIP,%s%s", PICK(geocodes),
+			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	case 25:
+		return sprintf(out, "SRC-GEOIP,%s", PICK(geocodes));
+	case 26:
+		return sprintf(out, "IP-ASN,%s%s", PICK(asns),
+			       mode != G_LINE && rnd(3) == 0 ? ",no-resolve" : "");
+	case 27:
+		return sprintf(out, "SRC-IP-ASN,%s", PICK(asns));
+	case 28:
+		return sprintf(out, "GEOSITE,%s", PICK(sitecodes));
 	default: {
 		static const char *const ops[] = { "AND", "OR", "NOT" };
 		const char *op = ops[t - 14];
@@ -1138,6 +1418,11 @@ static void dump_case(uint64_t seed, int iter, char lines[][600], int n, char te
 	for (int i = 0; i < n; i++)
 		fprintf(stderr, "  %d: %s\n", i, lines[i]);
 	fprintf(stderr, "set dom:\n%sset ip:\n%sset cls:\n%s", texts[0], texts[1], texts[2]);
+	for (int k = 0; k < 2; k++) {
+		fprintf(stderr, "sub-rules s%d:\n", k + 1);
+		for (int i = 0; i < g_sub_n[k]; i++)
+			fprintf(stderr, "  %s\n", g_sub_text[k][i]);
+	}
 	fprintf(stderr, "query: net %d domain %s dport %u sport %u", q->network,
 		q->domain ? q->domain : "(none)", q->dst_port, q->src_port);
 	if (q->dst.family)
@@ -1154,6 +1439,59 @@ static void dump_case(uint64_t seed, int iter, char lines[][600], int n, char te
 		ps->path ? ps->path : "-", ps->has_uid, ps->uid, q->proc_fn != NULL);
 }
 
+/* Writes the geodata of the ref_* tables with tests/data/geo_gen.py into
+ * a new directory; returns it ("dir/") or NULL without python3. */
+static char *geo_setup(void)
+{
+	static char dir[64];
+	char cmd[4096];
+	int n;
+
+	snprintf(dir, sizeof(dir), "/tmp/t2s-geo-XXXXXX");
+	if (!mkdtemp(dir))
+		return NULL;
+	n = snprintf(cmd, sizeof(cmd),
+		     "python3 %s/tests/data/geo_gen.py country %s/Country.mmdb meta",
+		     T2S_SOURCE_DIR, dir);
+	for (size_t i = 0; i < sizeof(ref_country) / sizeof(ref_country[0]); i++) {
+		char codes[40];
+
+		snprintf(codes, sizeof(codes), "%s", ref_country[i].codes + 1);
+		codes[strlen(codes) - 1] = '\0';
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s=%s", ref_country[i].net,
+			      codes);
+	}
+	n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
+		      " && python3 %s/tests/data/geo_gen.py asn %s/asn.MMDB", T2S_SOURCE_DIR, dir);
+	for (size_t i = 0; i < sizeof(ref_asn) / sizeof(ref_asn[0]); i++)
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s=%u:org", ref_asn[i].net,
+			      ref_asn[i].asn);
+	n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
+		      " && python3 %s/tests/data/geo_gen.py geosite %s/geosite.dat", T2S_SOURCE_DIR,
+		      dir);
+	for (size_t i = 0; i < sizeof(ref_site) / sizeof(ref_site[0]); i++)
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " '%s=%s:%s%s%s'", ref_site[i].list,
+			      ref_site[i].type, ref_site[i].value, ref_site[i].attr ? "@" : "",
+			      ref_site[i].attr ? ref_site[i].attr : "");
+	if (system(cmd) != 0) {
+		fprintf(stderr, "  cannot write geodata: %s\n", cmd);
+		return NULL;
+	}
+	strcat(dir, "/");
+	return dir;
+}
+
+static void geo_teardown(const char *dir)
+{
+	char cmd[200];
+
+	if (dir) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "  cannot remove %s\n", dir);
+	}
+}
+
 static void test_random(void)
 {
 	const char *env = getenv("T2S_RULE_SEED");
@@ -1161,28 +1499,74 @@ static void test_random(void)
 	int lists = 1500, queries = 60, failures = 0;
 	long cases = 0, need = 0, procs = 0;
 
+	char *gdir = geo_setup();
+	struct geo *geo = NULL;
+
+	T_CHECK(gdir != NULL);
+	if (gdir)
+		T_EQ_INT(geo_create(gdir, false, &geo), 0);
+	g_geo = geo != NULL;
 	rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
 	for (int it = 0; it < lists && failures < 3; it++) {
 		static char lines[40][600];
 		static char texts[3][4096];
 		const char *ptrs[41];
 		struct setreg sets = { 0 };
-		struct rule_build_opts o = { target_fn, NULL, set_fn, &sets, DEFAULT_TARGET };
+		struct rule_build_opts o = { .target_fn = target_fn,
+					     .set_fn = set_fn,
+					     .set_arg = &sets,
+					     .default_target = DEFAULT_TARGET,
+					     .geo = geo,
+					     .pass_fn = pass_fn,
+					     .sub_fn = sub_fn };
 		struct rule_engine *e = NULL;
 		struct conf_err err;
 		struct rules rl;
 		int n = 1 + (int)rnd(30);
 
 		gen_sets(&sets, texts);
+		/* sub-rules: s2 first (s1 may name it) */
+		for (int k = 1; k >= 0; k--) {
+			const char *sp[9];
+
+			g_sub_n[k] = (int)rnd(7);
+			for (int i = 0; i < g_sub_n[k]; i++) {
+				int len;
+
+				if (k == 0 && rnd(4) == 0) {
+					len = sprintf(g_sub_text[k][i], "SUB-RULE,(");
+					len += gen_rule(g_sub_text[k][i] + len, 1, G_SUB);
+					sprintf(g_sub_text[k][i] + len, "),s2");
+				} else {
+					len = gen_rule(g_sub_text[k][i], 0, G_LINE);
+					sprintf(g_sub_text[k][i] + len, ",%s",
+						targets[rnd(N_TARGETS)]);
+				}
+				sp[i] = g_sub_text[k][i];
+			}
+			sp[g_sub_n[k]] = NULL;
+			rules_free(&g_sub[k]);
+			if (rules_parse_all(&g_sub[k], sp) != 0)
+				T_CHECK(0);
+		}
 		for (int i = 0; i < n; i++) {
 			int len;
 
 			if (rnd(40) == 0)
 				len = sprintf(lines[i], "MATCH");
-			else
+			else if (rnd(8) == 0) {
+				len = sprintf(lines[i], "SUB-RULE,(");
+				len += gen_rule(lines[i] + len, 1, G_SUB);
+				len += sprintf(lines[i] + len, "),s%d", 1 + (int)rnd(2));
+				ptrs[i] = lines[i];
+				continue;
+			} else
 				len = gen_rule(lines[i], 0, G_LINE);
 			len += sprintf(lines[i] + len, ",%s", targets[rnd(N_TARGETS)]);
 			if (rnd(4) == 0 && (strncmp(lines[i], "IP-CIDR", 7) == 0 ||
+					    strncmp(lines[i], "IP-SUFFIX", 9) == 0 ||
+					    strncmp(lines[i], "GEOIP", 5) == 0 ||
+					    strncmp(lines[i], "IP-ASN", 6) == 0 ||
 					    strncmp(lines[i], "RULE-SET", 8) == 0))
 				sprintf(lines[i] + len, ",no-resolve");
 			ptrs[i] = lines[i];
@@ -1214,7 +1598,7 @@ static void test_random(void)
 			struct rule_result r;
 			char dom[300];
 			uint32_t ridx;
-			int v, rv, rcalls;
+			int v, rv, rcalls, rtarget = -1;
 
 			memset(&q, 0, sizeof(q));
 			q.network = rnd(2) ? RULE_NET_TCP : RULE_NET_UDP;
@@ -1234,6 +1618,8 @@ static void test_random(void)
 				q.src = A(s);
 			}
 			q.dst_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : rnd(10000));
+			q.in_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : 0);
+			q.dscp = (uint8_t)rnd(14);
 			q.src_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : rnd(10000));
 			ps.name = pn[rnd(4)];
 			ps.path = pp[rnd(3)];
@@ -1247,11 +1633,10 @@ static void test_random(void)
 				gen_addr(&res[i]);
 
 			v = rule_match(e, &q, &r);
-			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls);
+			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls, &rtarget);
 			cases++;
 			if (v != rv || (v != RULE_DEFAULT && r.rule != ridx) ||
-			    (v == RULE_MATCHED &&
-			     r.target != target_fn(NULL, rl.specs[ridx].target)) ||
+			    (v == RULE_MATCHED && r.target != rtarget) ||
 			    (v == RULE_DEFAULT && r.target != DEFAULT_TARGET) ||
 			    (v != RULE_NEED_RESOLVE && ps.calls != rcalls)) {
 				dump_case(seed, it, lines, n, texts, &q, &ps);
@@ -1271,10 +1656,11 @@ static void test_random(void)
 			q.resolved = res;
 			q.n_resolved = rnd(4);
 			v = rule_match(e, &q, &r);
-			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls);
+			rv = ref_match(&rl, &sets, &q, &ps, &ridx, &rcalls, &rtarget);
 			procs += ps.calls;
 			if (v != rv || (v != RULE_DEFAULT && r.rule != ridx) ||
-			    v == RULE_NEED_RESOLVE || ps.calls != rcalls) {
+			    v == RULE_NEED_RESOLVE || ps.calls != rcalls ||
+			    (v == RULE_MATCHED && r.target != rtarget)) {
 				dump_case(seed, it, lines, n, texts, &q, &ps);
 				fprintf(stderr,
 					"after resolution: engine %d rule %u calls %d; "
@@ -1289,6 +1675,8 @@ static void test_random(void)
 		setreg_free(&sets);
 	}
 	T_EQ_INT(failures, 0);
+	geo_free(geo);
+	geo_teardown(gdir);
 	printf("random: %ld queries, %ld needed resolution, %ld process lookups (seed %llu)\n",
 	       cases, need, procs, (unsigned long long)seed);
 	/* The generator must reach the interesting paths. */

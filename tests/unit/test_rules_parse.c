@@ -76,12 +76,17 @@ static void test_plain_types(void)
 	if (parse_ok("DOMAIN,xn--bcher-kva.example,X", &s) == 0)
 		T_EQ_STR(s.str, "xn--bcher-kva.example");
 	rule_spec_free(&s);
-	/* IDN as written (never matches a DNS name, but is not an error). */
-	if (parse_ok("DOMAIN,b\xc3\xbc"
+	/* IDN to punycode, as mihomo's idna.ToASCII (libidn2). */
+	if (parse_ok("DOMAIN,B\xc3\xbc"
 		     "cher.example,X",
 		     &s) == 0)
-		T_EQ_STR(s.str, "b\xc3\xbc"
-				"cher.example");
+		T_EQ_STR(s.str, "xn--bcher-kva.example");
+	rule_spec_free(&s);
+	if (parse_ok("DOMAIN-SUFFIX,\xe4\xb8\xad\xe5\x9b\xbd,X", &s) == 0)
+		T_EQ_STR(s.str, "xn--fiqs8s");
+	rule_spec_free(&s);
+	if (parse_ok("DOMAIN-KEYWORD,\xe4\xb8\xad\xe5\x9b\xbd,X", &s) == 0)
+		T_EQ_STR(s.str, "xn--fiqs8s");
 	rule_spec_free(&s);
 	if (parse_ok("DOMAIN,_dmarc.EXAMPLE-1.org,X", &s) == 0)
 		T_EQ_STR(s.str, "_dmarc.example-1.org");
@@ -151,6 +156,115 @@ static void test_regex(void)
 	rule_spec_free(&s);
 	if (entry_ok("DOMAIN-REGEX,^a,b$", &s) == 0)
 		T_EQ_STR(s.str, "^a,b$");
+	rule_spec_free(&s);
+	/* What POSIX ERE refused and real lists hold: a '-' after a range,
+	 * \d, (?i), lazy quantifiers, lookahead (mihomo's regexp2). */
+	if (parse_ok("DOMAIN-REGEX,^[a-z0-9-_.]+\\.m-team\\.cc$,X", &s) == 0)
+		T_EQ_INT(s.type, RULE_DOMAIN_REGEX);
+	rule_spec_free(&s);
+	if (parse_ok("DOMAIN-REGEX,(?i)^ad\\d+?\\.(?!safe)\\w+\\.com$,X", &s) == 0)
+		T_EQ_INT(s.type, RULE_DOMAIN_REGEX);
+	rule_spec_free(&s);
+	if (parse_ok("PROCESS-NAME-REGEX,^(chrome|firefox),x$,P", &s) == 0) {
+		T_EQ_INT(s.type, RULE_PROCESS_NAME_REGEX);
+		T_EQ_STR(s.str, "^(chrome|firefox),x$");
+		T_EQ_STR(s.target, "P");
+	}
+	rule_spec_free(&s);
+	if (entry_ok("PROCESS-PATH-REGEX,^/usr/bin/.*", &s) == 0)
+		T_EQ_INT(s.type, RULE_PROCESS_PATH_REGEX);
+	rule_spec_free(&s);
+}
+
+static void test_geo(void)
+{
+	struct rule_spec s;
+
+	if (parse_ok("GEOIP,CN,X,no-resolve", &s) == 0) {
+		T_EQ_INT(s.type, RULE_GEOIP);
+		T_EQ_STR(s.str, "cn");
+		T_CHECK(s.no_resolve);
+	}
+	rule_spec_free(&s);
+	if (parse_ok("GEOIP,lan,X,src", &s) == 0)
+		T_EQ_INT(s.type, RULE_SRC_GEOIP);
+	rule_spec_free(&s);
+	if (parse_ok("SRC-GEOIP,cn,X", &s) == 0)
+		T_EQ_INT(s.type, RULE_SRC_GEOIP);
+	rule_spec_free(&s);
+	if (parse_ok("IP-ASN,13335,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_IP_ASN);
+		T_EQ_INT(s.asn, 13335);
+	}
+	rule_spec_free(&s);
+	if (parse_ok("SUB-RULE,(AND,((NETWORK,TCP),(DST-PORT,443))),web", &s) == 0) {
+		T_EQ_INT(s.type, RULE_SUB_RULE);
+		T_EQ_INT(s.n_sub, 1);
+		T_EQ_INT(s.sub[0].type, RULE_AND);
+		T_EQ_STR(s.target, "web");
+	}
+	rule_spec_free(&s);
+	if (parse_ok("GEOSITE,Google@CN,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_GEOSITE);
+		T_EQ_STR(s.str, "google@cn");
+	}
+	rule_spec_free(&s);
+}
+
+/* Types added for real lists: DOMAIN-WILDCARD, IP-SUFFIX, IN-PORT, DSCP,
+ * the src option; ignored fields of rule-set entries. */
+static void test_new_types(void)
+{
+	struct rule_spec s;
+
+	if (parse_ok("DOMAIN-WILDCARD,*.Ex?mple.com,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_DOMAIN_WILDCARD);
+		T_EQ_STR(s.str, "*.ex?mple.com");
+	}
+	rule_spec_free(&s);
+	if (parse_ok("IP-SUFFIX,0.0.0.7/8,X,no-resolve", &s) == 0) {
+		T_EQ_INT(s.type, RULE_IP_SUFFIX);
+		T_EQ_INT(s.cidr.family, 4);
+		T_EQ_INT(s.cidr.plen, 8);
+		T_EQ_INT(s.cidr.addr[3], 7); /* not masked */
+		T_CHECK(s.no_resolve);
+	}
+	rule_spec_free(&s);
+	if (parse_ok("SRC-IP-SUFFIX,::1:2/32,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_SRC_IP_SUFFIX);
+		T_EQ_INT(s.cidr.family, 6);
+		T_EQ_INT(s.cidr.addr[13], 1);
+	}
+	rule_spec_free(&s);
+	if (parse_ok("IP-CIDR,10.0.0.0/8,X,src", &s) == 0) {
+		T_EQ_INT(s.type, RULE_SRC_IP_CIDR);
+		T_CHECK(!s.no_resolve);
+	}
+	rule_spec_free(&s);
+	if (parse_ok("IP-SUFFIX,0.0.0.1/8,X,src,no-resolve", &s) == 0)
+		T_EQ_INT(s.type, RULE_SRC_IP_SUFFIX);
+	rule_spec_free(&s);
+	if (parse_ok("IN-PORT,7890/7891-7893,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_IN_PORT);
+		T_EQ_INT(s.n_ranges, 2);
+	}
+	rule_spec_free(&s);
+	if (parse_ok("DSCP,4/46-48,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_DSCP);
+		T_EQ_INT(s.ranges[1].hi, 48);
+	}
+	rule_spec_free(&s);
+	/* A classical entry with a target: kept, the target ignored. */
+	if (entry_ok("DOMAIN-SUFFIX,x.com,DIRECT", &s) == 0) {
+		T_CHECK(s.ignored);
+		T_EQ_INT(s.ignored_off, 20);
+		T_CHECK(s.target == NULL);
+	}
+	rule_spec_free(&s);
+	if (entry_ok("IP-CIDR,1.2.3.0/24,Proxy,no-resolve", &s) == 0) {
+		T_CHECK(s.ignored);
+		T_CHECK(s.no_resolve);
+	}
 	rule_spec_free(&s);
 }
 
@@ -371,12 +485,19 @@ static const struct err_case errs[] = {
 	{ LINE, "", "rules.yaml:12:1: empty rule" },
 	{ LINE, "   ", "rules.yaml:12:1: empty rule" },
 	{ LINE, ",a.com,X", "rules.yaml:12:1: missing rule type before ','" },
-	{ LINE, "GEOSITE,youtube,Proxy",
-	  "rules.yaml:12:1: unknown rule type 'GEOSITE' (not supported by tun2socks)" },
-	{ LINE, "  GeoIP , CN , DIRECT",
-	  "rules.yaml:12:3: unknown rule type 'GeoIP' (not supported by tun2socks)" },
-	{ LINE, "DOMAIN-WILDCARD,*.a.com,X",
-	  "rules.yaml:12:1: unknown rule type 'DOMAIN-WILDCARD' (not supported by tun2socks)" },
+	{ ENTRY, "SUB-RULE,(NETWORK,tcp)",
+	  "rules.yaml:12:10: SUB-RULE is not allowed in a rule set" },
+	{ LINE, "SUB-RULE,NETWORK,tcp,x",
+	  "rules.yaml:12:10: expected '(' after SUB-RULE: write SUB-RULE,(RULE),NAME" },
+	{ LINE, "SUB-RULE,(NETWORK,tcp)", "rules.yaml:12:23: missing target: *" },
+	{ LINE, "  GeoIP , CN , DIRECT,sorc",
+	  "rules.yaml:12:23: unknown option 'sorc': expected no-resolve or src" },
+	{ LINE, "IP-ASN,AS13335,X",
+	  "rules.yaml:12:8: bad AS number 'AS13335': expected a number like 13335" },
+	{ LINE, "GEOSITE,cn,X,no-resolve",
+	  "rules.yaml:12:14: no-resolve is not allowed on GEOSITE *" },
+	{ LINE, "IN-TYPE,SOCKS5,X",
+	  "rules.yaml:12:1: unknown rule type 'IN-TYPE' (not supported by tun2socks)" },
 	/* misspelt: the closest of our types, never one we do not support */
 	{ LINE, "DOMAIN-SUFIX,example.com,DIRECT",
 	  "rules.yaml:12:1: unknown rule type 'DOMAIN-SUFIX' (did you mean \"DOMAIN-SUFFIX\"?)" },
@@ -387,7 +508,10 @@ static const struct err_case errs[] = {
 	{ LINE, "AND,((DST-PROT,443)),X",
 	  "rules.yaml:12:7: unknown rule type 'DST-PROT' (did you mean \"DST-PORT\"?)" },
 	{ LINE, "PROCESS-NAME-REGX,a,X",
-	  "rules.yaml:12:1: unknown rule type 'PROCESS-NAME-REGX' (not supported by tun2socks)" },
+	  "rules.yaml:12:1: unknown rule type 'PROCESS-NAME-REGX' (did you mean "
+	  "\"PROCESS-NAME-REGEX\"?)" },
+	{ LINE, "IN-NAME,a,X",
+	  "rules.yaml:12:1: unknown rule type 'IN-NAME' (not supported by tun2socks)" },
 	{ LINE, "FOOBAR,a,X",
 	  "rules.yaml:12:1: unknown rule type 'FOOBAR' (not supported by tun2socks)" },
 	{ LINE, "DOMAIN", "rules.yaml:12:7: missing payload: expected DOMAIN,PAYLOAD,TARGET" },
@@ -400,22 +524,26 @@ static const struct err_case errs[] = {
 	{ LINE, "IP-CIDR,1.2.3.0/24,no-resolve",
 	  "rules.yaml:12:20: missing target before 'no-resolve'" },
 	{ LINE, "DOMAIN,a.com,X,", "rules.yaml:12:16: empty field after ','" },
-	{ LINE, "IP-CIDR,1.2.3.0/24,X,src",
-	  "rules.yaml:12:22: unknown option 'src': expected no-resolve" },
+	{ LINE, "IP-CIDR,1.2.3.0/24,X,sorc",
+	  "rules.yaml:12:22: unknown option 'sorc': expected no-resolve or src" },
+	{ LINE, "DOMAIN,a.com,X,src",
+	  "rules.yaml:12:16: src is not allowed on DOMAIN (only on IP-CIDR, IP-CIDR6, IP-SUFFIX, "
+	  "GEOIP, IP-ASN)" },
+	{ LINE, "DSCP,64,X", "rules.yaml:12:6: bad DSCP '64': expected a number 0..63, *" },
+	{ LINE, "IP-SUFFIX,1.2.3.4,X", "rules.yaml:12:11: bad IP suffix '1.2.3.4': *" },
+	{ LINE, "PROCESS-PATH-REGEX,a(,X", "rules.yaml:12:20: bad regex 'a(': *" },
 	{ LINE, "DOMAIN,a.com,X,no-resolve",
-	  "rules.yaml:12:16: no-resolve is not allowed on DOMAIN (only on IP-CIDR, IP-CIDR6 and "
-	  "RULE-SET)" },
+	  "rules.yaml:12:16: no-resolve is not allowed on DOMAIN (only on IP-CIDR, IP-CIDR6, "
+	  "IP-SUFFIX, GEOIP, IP-ASN and RULE-SET)" },
 	{ LINE, "MATCH,X,no-resolve",
-	  "rules.yaml:12:9: no-resolve is not allowed on MATCH (only on IP-CIDR, IP-CIDR6 and "
-	  "RULE-SET)" },
+	  "rules.yaml:12:9: no-resolve is not allowed on MATCH (only on IP-CIDR, IP-CIDR6, "
+	  "IP-SUFFIX, GEOIP, IP-ASN and RULE-SET)" },
 	{ LINE, "SRC-IP-CIDR,1.2.3.0/24,X,no-resolve",
-	  "rules.yaml:12:26: no-resolve is not allowed on SRC-IP-CIDR (only on IP-CIDR, IP-CIDR6 "
-	  "and RULE-SET)" },
-	{ ENTRY, "DOMAIN,a.com,Proxy",
-	  "rules.yaml:12:14: unexpected 'Proxy': expected no-resolve or nothing (rule-set entries "
-	  "take no target)" },
+	  "rules.yaml:12:26: no-resolve is not allowed on SRC-IP-CIDR (only on IP-CIDR, IP-CIDR6, "
+	  "IP-SUFFIX, GEOIP, IP-ASN and RULE-SET)" },
+
 	{ LINE, "AND,((DOMAIN,a.com,X),(NETWORK,TCP)),Y",
-	  "rules.yaml:12:20: unexpected 'X': expected no-resolve or nothing (rules inside "
+	  "rules.yaml:12:20: unexpected 'X': expected no-resolve, src or nothing (rules inside "
 	  "AND/OR/NOT take no target)" },
 	{ ENTRY, "MATCH", "rules.yaml:12:1: MATCH is not allowed in a rule set" },
 	{ ENTRY, "RULE-SET,x", "rules.yaml:12:1: RULE-SET is not allowed in a rule set" },
@@ -440,21 +568,21 @@ static const struct err_case errs[] = {
 	{ LINE, "AND,((DOMAIN,a)) ",
 	  "rules.yaml:12:17: missing target: expected AND,PAYLOAD,TARGET" },
 	{ LINE, "AND,((DOMAIN,a),( )),X", "rules.yaml:12:17: empty rule inside parentheses" },
-	{ LINE, "AND,((DOMAIN,a),(GEOIP,CN)),X",
-	  "rules.yaml:12:18: unknown rule type 'GEOIP' (not supported by tun2socks)" },
+	{ LINE, "AND,((DOMAIN,a),(IN-USER,CN)),X",
+	  "rules.yaml:12:18: unknown rule type 'IN-USER' (not supported by tun2socks)" },
 	{ LINE, "AND,((DOMAIN,a),(IP-CIDR,1.2.3.4/40)),X",
 	  "rules.yaml:12:26: bad CIDR '1.2.3.4/40': prefix length must be 0..32" },
 	/* DOMAIN-REGEX */
 	{ LINE, "DOMAIN-REGEX,^a$",
 	  "rules.yaml:12:17: missing target: expected DOMAIN-REGEX,REGEX,TARGET" },
 	{ LINE, "DOMAIN-REGEX,^a$,X,no-resolve",
-	  "rules.yaml:12:20: no-resolve is not allowed on DOMAIN-REGEX (only on IP-CIDR, IP-CIDR6 "
-	  "and RULE-SET)" },
+	  "rules.yaml:12:20: no-resolve is not allowed on DOMAIN-REGEX (only on IP-CIDR, IP-CIDR6, "
+	  "IP-SUFFIX, GEOIP, IP-ASN and RULE-SET)" },
 	{ LINE, "DOMAIN-REGEX, ,X",
 	  "rules.yaml:12:15: missing payload: expected DOMAIN-REGEX,REGEX,TARGET" },
 	{ LINE, "DOMAIN-REGEX,a(,X", "rules.yaml:12:14: bad regex 'a(': *" },
 	{ LINE, "DOMAIN-REGEX,((a{100}){100}){100},X",
-	  "rules.yaml:12:14: bad regex '((a{100}){100}){100}': repetition counts too large" },
+	  "rules.yaml:12:14: bad regex '((a{100}){100}){100}': regular expression is too large *" },
 	/* domains */
 	{ LINE, "DOMAIN,a..b,X", "rules.yaml:12:8: bad domain 'a..b': empty label" },
 	{ LINE, "DOMAIN-SUFFIX,.google.com,X",
@@ -636,6 +764,8 @@ int main(void)
 {
 	T_RUN(test_plain_types);
 	T_RUN(test_regex);
+	T_RUN(test_new_types);
+	T_RUN(test_geo);
 	T_RUN(test_cidr);
 	T_RUN(test_ranges);
 	T_RUN(test_logic);

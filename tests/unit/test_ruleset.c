@@ -50,6 +50,31 @@ static void load_err(enum ruleset_behavior b, enum ruleset_format f, const char 
 	}
 }
 
+/* Loads text expecting one bad entry skipped with the note want (as
+ * formatted, without "; entry skipped"), and kept entries loaded. */
+static void load_skip(enum ruleset_behavior b, enum ruleset_format f, const char *text,
+		      const char *want, size_t kept)
+{
+	struct ruleset *rs = NULL;
+	struct conf_err err;
+	char got[700], full[700];
+	int r = ruleset_load_buffer("s", b, f, f == RULESET_YAML ? "set.yaml" : "set.txt", text,
+				    strlen(text), &rs, &err);
+
+	T_EQ_INT(r, 0);
+	if (r != 0)
+		return;
+	T_EQ_INT(ruleset_skipped(rs), 1);
+	T_EQ_INT(ruleset_count(rs), kept);
+	T_EQ_INT(ruleset_note_count(rs), 1);
+	if (ruleset_note(rs, 0)) {
+		conf_err_format(ruleset_note(rs, 0), got, sizeof(got));
+		snprintf(full, sizeof(full), "%s; entry skipped", want);
+		T_EQ_STR(got, full);
+	}
+	ruleset_free(rs);
+}
+
 static void check_domain(const struct ruleset *rs, size_t i, const char *name, unsigned kind)
 {
 	size_t len;
@@ -81,7 +106,8 @@ static void test_names(void)
 	T_EQ_INT(f, RULESET_YAML);
 	T_EQ_INT(ruleset_format_from_name("text", &f), 0);
 	T_EQ_INT(f, RULESET_TEXT);
-	T_EQ_INT(ruleset_format_from_name("mrs", &f), -EINVAL);
+	T_EQ_INT(ruleset_format_from_name("mrs", &f), 0);
+	T_EQ_INT(f, RULESET_MRS);
 }
 
 static void test_domain(void)
@@ -207,27 +233,67 @@ static void test_classical(void)
 static void test_errors(void)
 {
 	/* text */
-	load_err(RULESET_DOMAIN, RULESET_TEXT, "a.com\n  bad..x\n",
-		 "set.txt:2:3: bad domain 'bad..x': empty label");
-	load_err(RULESET_DOMAIN, RULESET_TEXT, "a.com\r\nb.com # comment\r\n",
-		 "set.txt:2:1: bad domain 'b.com # comment': unexpected character "
-		 "(a name holds letters, digits, '-', '_' and dots)");
-	load_err(RULESET_DOMAIN, RULESET_TEXT, "+.\n", "set.txt:1:1: bad domain '+.': empty name");
-	load_err(RULESET_DOMAIN, RULESET_TEXT, "x\na*.com\n",
-		 "set.txt:2:1: bad domain 'a*.com': '*' must be a whole label");
-	load_err(RULESET_IPCIDR, RULESET_TEXT, "1.2.3.0/24\n\n1.2.3.4\n",
-		 "set.txt:3:1: bad CIDR '1.2.3.4': expected address/length");
-	load_err(RULESET_IPCIDR, RULESET_TEXT, " 10.0.0.0/33",
-		 "set.txt:1:2: bad CIDR '10.0.0.0/33': prefix length must be 0..32");
-	load_err(RULESET_CLASSICAL, RULESET_TEXT, "DOMAIN,a.com\n  GEOSITE,cn\n",
-		 "set.txt:2:3: unknown rule type 'GEOSITE' (not supported by tun2socks)");
-	load_err(RULESET_CLASSICAL, RULESET_TEXT, "DOMAIN,a.com,Proxy\n",
-		 "set.txt:1:14: unexpected 'Proxy': expected no-resolve or nothing "
-		 "(rule-set entries take no target)");
-	load_err(RULESET_CLASSICAL, RULESET_TEXT, "RULE-SET,x\n",
-		 "set.txt:1:1: RULE-SET is not allowed in a rule set");
-	load_err(RULESET_CLASSICAL, RULESET_TEXT, "MATCH\n",
-		 "set.txt:1:1: MATCH is not allowed in a rule set");
+	load_skip(RULESET_DOMAIN, RULESET_TEXT, "a.com\n  bad..x\n",
+		  "set.txt:2:3: bad domain 'bad..x': empty label", 1);
+	load_skip(RULESET_DOMAIN, RULESET_TEXT, "a.com\r\nb.com # comment\r\n",
+		  "set.txt:2:1: bad domain 'b.com # comment': unexpected character "
+		  "(a name holds letters, digits, '-', '_' and dots)",
+		  1);
+	load_skip(RULESET_DOMAIN, RULESET_TEXT, "+.\n", "set.txt:1:1: bad domain '+.': empty name",
+		  0);
+	load_skip(RULESET_DOMAIN, RULESET_TEXT, "x\na*.com\n",
+		  "set.txt:2:1: bad domain 'a*.com': '*' must be a whole label", 1);
+	load_skip(RULESET_IPCIDR, RULESET_TEXT, "1.2.3.0/24\n\n1.2.3.4\n",
+		  "set.txt:3:1: bad CIDR '1.2.3.4': expected address/length", 1);
+	load_skip(RULESET_IPCIDR, RULESET_TEXT, " 10.0.0.0/33",
+		  "set.txt:1:2: bad CIDR '10.0.0.0/33': prefix length must be 0..32", 0);
+	load_skip(RULESET_CLASSICAL, RULESET_TEXT, "DOMAIN,a.com\n  IN-TYPE,cn\n",
+		  "set.txt:2:3: unknown rule type 'IN-TYPE' (not supported by tun2socks)", 1);
+	/* A target on a classical entry: kept, the target ignored (mihomo). */
+	{
+		struct ruleset *rs = load(RULESET_CLASSICAL, RULESET_TEXT,
+					  "DOMAIN,a.com,Proxy\n*m-team*\nIP-CIDR,1.0.0.0/8,X\n");
+		char got[700];
+
+		if (rs) {
+			T_EQ_INT(ruleset_count(rs), 2);
+			T_EQ_INT(ruleset_skipped(rs), 1);
+			T_EQ_INT(ruleset_note_count(rs), 3);
+			conf_err_format(ruleset_note(rs, 0), got, sizeof(got));
+			T_EQ_STR(got, "set.txt:1:14: 'Proxy' ignored (rule-set entries take no "
+				      "target), as mihomo does");
+			conf_err_format(ruleset_note(rs, 1), got, sizeof(got));
+			T_EQ_STR(got, "set.txt:2:1: unknown rule type '*m-team*' (not supported "
+				      "by tun2socks); entry skipped");
+		}
+		ruleset_free(rs);
+	}
+	/* The cases of issue 12: one bad entry never drops the list. */
+	load_skip(RULESET_DOMAIN, RULESET_TEXT, "a.com\n*m-team*\n+.b.com\n",
+		  "set.txt:2:1: bad domain '*m-team*': '*' must be a whole label", 2);
+	load_skip(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - '.'\n  - '.x.com'\n",
+		  "set.yaml:2:6: bad domain '.': empty name", 1);
+	load_skip(RULESET_CLASSICAL, RULESET_TEXT,
+		  "DOMAIN-REGEX,[a-z0-9-_.]+\\.x$\nDOMAIN-REGEX,a(\n",
+		  "set.txt:2:14: bad regex 'a(': missing closing parenthesis at offset 2", 1);
+	/* Many bad entries: all counted, the first RULESET_WARN_MAX kept. */
+	{
+		struct ruleset *rs = load(RULESET_DOMAIN, RULESET_TEXT,
+					  "a..b\nc..d\ne..f\ng..h\ni..j\nk..l\nok.com\nm..n\n");
+
+		if (rs) {
+			T_EQ_INT(ruleset_count(rs), 1);
+			T_EQ_INT(ruleset_skipped(rs), 7);
+			T_EQ_INT(ruleset_note_count(rs), 7);
+			T_CHECK(ruleset_note(rs, RULESET_WARN_MAX - 1) != NULL);
+			T_CHECK(ruleset_note(rs, RULESET_WARN_MAX) == NULL);
+		}
+		ruleset_free(rs);
+	}
+	load_skip(RULESET_CLASSICAL, RULESET_TEXT, "RULE-SET,x\n",
+		  "set.txt:1:1: RULE-SET is not allowed in a rule set", 0);
+	load_skip(RULESET_CLASSICAL, RULESET_TEXT, "MATCH\n",
+		  "set.txt:1:1: MATCH is not allowed in a rule set", 0);
 	{
 		static const char nul[] = "a.com\nb\0c\n";
 		struct ruleset *rs;
@@ -236,22 +302,27 @@ static void test_errors(void)
 
 		T_EQ_INT(ruleset_load_buffer("s", RULESET_DOMAIN, RULESET_TEXT, "set.txt", nul,
 					     sizeof(nul) - 1, &rs, &err),
-			 -EINVAL);
-		conf_err_format(&err, got, sizeof(got));
-		T_EQ_STR(got, "set.txt:2:2: unexpected NUL byte");
+			 0);
+		if (rs) {
+			T_EQ_INT(ruleset_count(rs), 1);
+			conf_err_format(ruleset_note(rs, 0), got, sizeof(got));
+			T_EQ_STR(got, "set.txt:2:2: unexpected NUL byte; entry skipped");
+		}
+		ruleset_free(rs);
 	}
 
 	/* YAML: positions inside the file, quotes skipped */
-	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - 'a..b'\n",
-		 "set.yaml:2:6: bad domain 'a..b': empty label");
-	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - ok.com\n  - a..b\n",
-		 "set.yaml:3:5: bad domain 'a..b': empty label");
-	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - ''\n", "set.yaml:2:6: empty entry");
+	load_skip(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - 'a..b'\n",
+		  "set.yaml:2:6: bad domain 'a..b': empty label", 0);
+	load_skip(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - ok.com\n  - a..b\n",
+		  "set.yaml:3:5: bad domain 'a..b': empty label", 1);
+	load_skip(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - ''\n", "set.yaml:2:6: empty entry",
+		  0);
 	/* Columns count bytes: two bytes of 'ä' before the bad entry. */
-	load_err(RULESET_DOMAIN, RULESET_YAML, "payload: [ '\xc3\xa4.com', 'a..b' ]\n",
-		 "set.yaml:1:23: bad domain 'a..b': empty label");
-	load_err(RULESET_CLASSICAL, RULESET_YAML, "payload:\n  - 'IP-CIDR,1.2.3.0/33'\n",
-		 "set.yaml:2:14: bad CIDR '1.2.3.0/33': prefix length must be 0..32");
+	load_skip(RULESET_DOMAIN, RULESET_YAML, "payload: [ '\xc3\xa4.com', 'a..b' ]\n",
+		  "set.yaml:1:23: bad domain 'a..b': empty label", 1);
+	load_skip(RULESET_CLASSICAL, RULESET_YAML, "payload:\n  - 'IP-CIDR,1.2.3.0/33'\n",
+		  "set.yaml:2:14: bad CIDR '1.2.3.0/33': prefix length must be 0..32", 0);
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload: 5\n",
 		 "set.yaml:1:10: 'payload' must be a list of strings");
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - [a]\n",
@@ -269,8 +340,8 @@ static void test_errors(void)
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - a.com\n - b\n", "set.yaml:3:*");
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - \xff\n", "set.yaml:2:5: bad YAML: *");
 	/* libyaml's line breaks: CR alone counts. */
-	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\r  - ok.com\r\n  - a..b\r",
-		 "set.yaml:3:5: bad domain 'a..b': empty label");
+	load_skip(RULESET_DOMAIN, RULESET_YAML, "payload:\r  - ok.com\r\n  - a..b\r",
+		  "set.yaml:3:5: bad domain 'a..b': empty label", 1);
 	/* A tab in the indentation is named, at the tab. */
 	load_err(RULESET_DOMAIN, RULESET_YAML, "payload:\n  - a.com\n\t- b.com\n",
 		 "set.yaml:3:1: bad YAML: tab used for indentation (YAML allows only spaces)");
@@ -309,11 +380,14 @@ static void test_file(void)
 	f = fdopen(fd, "w");
 	fputs("+.example.com\nbad..x\n", f);
 	fclose(f);
-	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT, path, &at, &rs, &err),
-		 -EINVAL);
-	conf_err_format(&err, got, sizeof(got));
-	T_CHECK(strncmp(got, path, strlen(path)) == 0);
-	T_EQ_STR(got + strlen(path), ":2:1: bad domain 'bad..x': empty label");
+	T_EQ_INT(ruleset_load_file("ads", RULESET_DOMAIN, RULESET_TEXT, path, &at, &rs, &err), 0);
+	if (rs) {
+		conf_err_format(ruleset_note(rs, 0), got, sizeof(got));
+		T_CHECK(strncmp(got, path, strlen(path)) == 0);
+		T_EQ_STR(got + strlen(path),
+			 ":2:1: bad domain 'bad..x': empty label; entry skipped");
+	}
+	ruleset_free(rs);
 
 	f = fopen(path, "w");
 	fputs("+.example.com\n", f);

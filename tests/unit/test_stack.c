@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_rexmit_rto, SYN_RCVD */
 #include "lwip/tcp.h"
 #include "lwip-port/stack.h"
 #include "lwip_helper.h"
@@ -410,12 +411,188 @@ static void test_malformed(void)
 	T_EQ_INT(u.heap_used, 0);
 }
 
+/* A SYN flood: half-open connections are capped, the oldest reset first;
+ * the newest still completes its handshake; nothing is leaked. */
+static void test_half_open_cap(void)
+{
+	struct stack *s;
+	uint8_t pkt[256];
+	struct seg g;
+	struct ep d = ep4("203.0.113.9", 443);
+	uint32_t last_seq = 0, held = 0;
+	struct stack_usage u;
+
+	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
+	stack_set_half_open_max(s, 8);
+	memset(&app, 0, sizeof(app));
+	for (int i = 0; i < 100; i++) {
+		struct ep c = ep4("198.18.0.1", (uint16_t)(20000 + i));
+
+		cap_n = 0;
+		feed(s, pkt, craft(pkt, &c, &d, 7000, 0, F_SYN, NULL, 0));
+		T_EQ_INT(parse(0, 0, &g), 0);
+		last_seq = g.seq;
+	}
+	for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next)
+		held += pcb->state == SYN_RCVD;
+	/* counted every max/4 + 1 SYNs: never more than max + max/4 + 1 */
+	T_CHECK(held >= 8 && held <= 8 + 8 / 4 + 1);
+	T_EQ_INT(stack_counters(s)->half_open_dropped, 100 - held);
+	/* the newest completes its handshake */
+	{
+		struct ep c = ep4("198.18.0.1", 20099), first = ep4("198.18.0.1", 20000);
+
+		feed(s, pkt, craft(pkt, &c, &d, 7001, last_seq + 1, F_ACK, NULL, 0));
+		T_EQ_INT(app.accepted, 1);
+		/* the oldest is gone: its ACK is answered with RST */
+		cap_n = 0;
+		feed(s, pkt, craft(pkt, &first, &d, 7001, 1, F_ACK, NULL, 0));
+		T_EQ_INT(parse(0, 0, &g), 0);
+		T_CHECK(g.flags & F_RST);
+		T_EQ_INT(app.accepted, 1);
+	}
+	if (app.pcb) {
+		tcp_arg(app.pcb, NULL);
+		tcp_recv(app.pcb, NULL);
+		tcp_err(app.pcb, NULL);
+		tcp_abort(app.pcb);
+	}
+	stack_destroy(s);
+	stack_usage(&u);
+	T_EQ_INT(u.pool_used, 0);
+	T_EQ_INT(u.heap_used, 0);
+}
+
+/* ---- batched output (stack_cbs.output_batch) ------------------------------ */
+static int batches, batch_last_n;
+
+/* Copies each packet of the batch into the capture, like lh_output. */
+static void lh_batch(void *arg, const struct iovec *iov, const int *iovcnt, size_t n)
+{
+	(void)arg;
+	batches++;
+	batch_last_n = (int)n;
+	for (size_t k = 0; k < n; k++) {
+		uint8_t buf[2048];
+		size_t len = 0;
+
+		for (int i = 0; i < iovcnt[k]; i++, iov++) {
+			if (len + iov->iov_len <= sizeof(buf))
+				memcpy(buf + len, iov->iov_base, iov->iov_len);
+			len += iov->iov_len;
+		}
+		if (len > sizeof(buf))
+			continue;
+		if (cap_n < CAP_MAX) {
+			memcpy(cap_pkt[cap_n], buf, len);
+			cap_len[cap_n++] = len;
+		}
+	}
+}
+
+/* Packets wait, referenced, until stack_flush(), and go in one batch in
+ * the order sent; a queued segment is not resent under the queue's feet
+ * (lwIP sees it busy), but is once the flush let go; nothing leaks. */
+static void test_batch_output(void)
+{
+	static const struct stack_cbs bcbs = { .output_batch = lh_batch, .tcp_accept = app_accept };
+	struct ep c = ep4("198.18.0.1", 43000), d = ep6("2001:db8::7", 443);
+	struct stack_usage before, after;
+	static uint8_t data[3 * 536];
+	uint8_t pkt[2048];
+	struct stack *s;
+	struct seg g;
+	uint32_t cseq = 7000, sseq;
+
+	c = ep6("fdfe:dcba:9876::1", 43000);
+	T_EQ_INT(stack_create(1500, &bcbs, NULL, &s), 0);
+	memset(&app, 0, sizeof(app));
+	cap_n = 0;
+	batches = 0;
+	feed(s, pkt, craft(pkt, &c, &d, cseq, 0, F_SYN, NULL, 0));
+	T_EQ_INT(cap_n, 0); /* the SYN-ACK waits for the flush */
+	stack_flush(s);
+	T_EQ_INT(batches, 1);
+	T_EQ_INT(cap_n, 1);
+	T_EQ_INT(parse(0, 1, &g), 0);
+	T_EQ_INT(g.flags & (F_SYN | F_ACK), F_SYN | F_ACK);
+	sseq = g.seq + 1;
+	cseq++;
+	feed(s, pkt, craft(pkt, &c, &d, cseq, sseq, F_ACK, NULL, 0));
+	T_CHECK(app.pcb != NULL);
+	if (app.pcb == NULL)
+		goto out;
+	stack_flush(s);
+	stack_usage(&before);
+
+	/* Three full segments (MSS 536: the SYN had no MSS option). */
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13);
+	cap_n = 0;
+	batches = 0;
+	T_EQ_INT(tcp_write(app.pcb, data, sizeof(data), TCP_WRITE_FLAG_COPY), ERR_OK);
+	T_EQ_INT(tcp_output(app.pcb), ERR_OK);
+	T_EQ_INT(cap_n, 0);
+	/* Sent, and held twice: by lwIP until acknowledged, by the queue
+	 * until flushed. */
+	T_CHECK(app.pcb->unsent == NULL);
+	T_CHECK(app.pcb->unacked != NULL && app.pcb->unacked->p->ref == 2);
+	/* An RTO now would resend segments the queue still holds: lwIP
+	 * declines (tcp_output_segment_busy). */
+	tcp_rexmit_rto(app.pcb);
+	stack_flush(s);
+	T_EQ_INT(batches, 1);
+	T_EQ_INT(batch_last_n, 3);
+	T_EQ_INT(cap_n, 3);
+	T_CHECK(app.pcb->unacked != NULL && app.pcb->unacked->p->ref == 1);
+	for (int i = 0; i < 3 && i < cap_n; i++) {
+		T_EQ_INT(parse(i, 1, &g), 0);
+		T_EQ_INT(g.seq, sseq + (uint32_t)i * 536);
+		T_EQ_INT(g.dlen, 536);
+		T_EQ_MEM(g.data, data + i * 536, 536);
+	}
+	/* Flushed: lwIP holds the segments alone and may resend them. */
+	cap_n = 0;
+	tcp_rexmit_rto(app.pcb);
+	stack_flush(s);
+	T_CHECK(cap_n >= 1);
+	T_EQ_INT(parse(0, 1, &g), 0);
+	T_EQ_INT(g.seq, sseq);
+	/* All acknowledged: every pbuf is back. */
+	sseq += sizeof(data);
+	feed(s, pkt, craft(pkt, &c, &d, cseq, sseq, F_ACK, NULL, 0));
+	stack_flush(s);
+	stack_usage(&after);
+	T_EQ_INT(after.pbufs, before.pbufs);
+	T_EQ_INT(after.heap_used, before.heap_used);
+	/* Closing: the FIN goes out with the flush. */
+	cap_n = 0;
+	tcp_arg(app.pcb, NULL);
+	tcp_recv(app.pcb, NULL);
+	tcp_err(app.pcb, NULL);
+	T_EQ_INT(tcp_close(app.pcb), ERR_OK);
+	app.pcb = NULL;
+	T_EQ_INT(cap_n, 0);
+	stack_flush(s);
+	T_EQ_INT(cap_n, 1);
+	T_EQ_INT(parse(0, 1, &g), 0);
+	T_CHECK(g.flags & F_FIN);
+out:
+	/* stack_destroy sends the resets and lets go of what is queued. */
+	stack_destroy(s);
+	stack_usage(&after);
+	T_EQ_INT(after.pool_used, 0);
+	T_EQ_INT(after.heap_used, 0);
+}
+
 int main(void)
 {
+	T_RUN(test_batch_output);
 	T_RUN(test_conversations_and_leaks);
 	T_RUN(test_rst_and_unknown);
 	T_RUN(test_malformed);
 	T_RUN(test_time_wait_reuse);
 	T_RUN(test_udp);
+	T_RUN(test_half_open_cap);
 	return test_summary();
 }

@@ -22,6 +22,7 @@ static const char usage[] =
 	"       tun2socks check -c FILE\n"
 	"       tun2socks match -c FILE HOST[:PORT] [--udp] [--src IP] [--process NAME|PATH]\n"
 	"       tun2socks cleanup [--tun NAME] [--state-dir DIR]\n"
+	"       tun2socks status [--tun NAME] [--state-dir DIR]\n"
 	"       tun2socks run [-c FILE | --proxy URL] [options] -- CMD [ARGS...]\n"
 	"\n"
 	"Sends every TCP connection and UDP flow entering a TUN device where the\n"
@@ -32,7 +33,10 @@ static const char usage[] =
 	"run starts CMD in a network namespace of its own whose only route is a TUN\n"
 	"the daemon serves (no root needed where user namespaces are allowed): CMD\n"
 	"and nothing else goes through the rules; run exits with CMD's status.\n"
-	"cleanup removes the routes and rules a killed daemon's --auto-route left.\n"
+	"cleanup removes the routes and rules a killed daemon's --auto-route left;\n"
+	"status shows what --auto-route set up and whether it is all still there\n"
+	"(exit 0: a daemon runs and all is in place; 1: nothing set up; 2: a killed\n"
+	"daemon's leftovers, run cleanup; 3: a daemon runs but something is missing).\n"
 	"Runs in the foreground; SIGINT/SIGTERM close every flow and remove the TUN\n"
 	"(and what --auto-route added). Without --auto-route it never changes routes:\n"
 	"point the default route (or prefixes) at the TUN yourself.\n"
@@ -88,6 +92,8 @@ static const char usage[] =
 	"                         --fwmark (default 0x2022) and go around; the LAN, the\n"
 	"                         proxy servers and replies to incoming connections\n"
 	"                         stay direct; removed again at exit\n"
+	"  --auto-detect-interface  bind our own sockets to the interface of the default\n"
+	"                         route, and follow it when it moves (Linux)\n"
 	"  --strict-route         with --auto-route: a family the TUN has no address for\n"
 	"                         (--tun-addr6 none) is blocked instead of going direct\n"
 	"  --dns-hijack on|off    with --auto-route: DNS to port 53 of any server, UDP and\n"
@@ -100,6 +106,12 @@ static const char usage[] =
 	"  --exclude-uid LIST     not these users' traffic\n"
 	"  --state-dir DIR        where --auto-route records what it added\n"
 	"                         (default /run/tun2socks)\n"
+	"  --allow-host-port N    with run: CMD's 127.0.0.1:N reaches the host's\n"
+	"                         127.0.0.1:N (repeatable, 8 at most)\n"
+	"  --max-memory MB        a memory budget (routers, phones): as it fills, the\n"
+	"                         daemon sheds half-open connections and pending DNS,\n"
+	"                         then idle UDP sessions, then refuses new flows\n"
+	"                         (default: none)\n"
 	"  --no-proxy-check       start even if the proxy is unreachable now\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --help, --version\n";
@@ -226,6 +238,9 @@ static const struct {
 	[OPT_INCLUDE_UID] = { "--include-uid", true },
 	[OPT_EXCLUDE_UID] = { "--exclude-uid", true },
 	[OPT_STATE_DIR] = { "--state-dir", true },
+	[OPT_AUTO_DETECT_IFACE] = { "--auto-detect-interface", false },
+	[OPT_MAX_MEMORY] = { "--max-memory", true },
+	[OPT_ALLOW_HOST_PORT] = { "--allow-host-port", true },
 	[OPT_STORE_FAKE_IP] = { "--store-fake-ip", false },
 };
 
@@ -346,6 +361,9 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 	} else if (argc > 1 && strcmp(argv[1], "cleanup") == 0) {
 		action = CLI_CLEANUP;
 		first = 2;
+	} else if (argc > 1 && strcmp(argv[1], "status") == 0) {
+		action = CLI_STATUS;
+		first = 2;
 	} else if (argc > 1 && strcmp(argv[1], "run") == 0) {
 		action = CLI_RUN_CMD;
 		first = 2;
@@ -386,10 +404,10 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 				 options[opt].name);
 			return -EINVAL;
 		}
-		if (action == CLI_CLEANUP && opt != OPT_TUN && opt != OPT_STATE_DIR &&
-		    opt != OPT_LOG_LEVEL) {
-			snprintf(err, errlen, "cleanup takes --tun and --state-dir only, got %s",
-				 options[opt].name);
+		if ((action == CLI_CLEANUP || action == CLI_STATUS) && opt != OPT_TUN &&
+		    opt != OPT_STATE_DIR && opt != OPT_LOG_LEVEL) {
+			snprintf(err, errlen, "%s takes --tun and --state-dir only, got %s",
+				 action == CLI_CLEANUP ? "cleanup" : "status", options[opt].name);
 			return -EINVAL;
 		}
 		cfg->given |= 1ull << opt;
@@ -562,6 +580,29 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 		case OPT_STRICT_ROUTE:
 			cfg->route.strict_route = true;
 			break;
+		case OPT_AUTO_DETECT_IFACE:
+			cfg->route.auto_detect = true;
+			break;
+		case OPT_ALLOW_HOST_PORT:
+			if (action != CLI_RUN_CMD) {
+				snprintf(err, errlen, "--allow-host-port only goes with run");
+				return -EINVAL;
+			}
+			if (cli_uint(val, 1, 65535, &v) < 0)
+				return cli_err(err, errlen, "--allow-host-port",
+					       "expected a port from 1 to 65535", val);
+			if (cfg->n_host_ports >= 8) {
+				snprintf(err, errlen, "--allow-host-port: 8 ports at most");
+				return -EINVAL;
+			}
+			cfg->host_ports[cfg->n_host_ports++] = (uint16_t)v;
+			break;
+		case OPT_MAX_MEMORY:
+			if (cli_uint(val, 8, 1048576, &v) < 0)
+				return cli_err(err, errlen, "--max-memory",
+					       "expected MiB from 8 to 1048576", val);
+			cfg->max_memory_mb = (unsigned)v;
+			break;
 		case OPT_DNS_HIJACK:
 			if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
 				return cli_err(err, errlen, "--dns-hijack", "expected on or off",
@@ -626,7 +667,7 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			break;
 		}
 	}
-	if (action == CLI_CLEANUP)
+	if (action == CLI_CLEANUP || action == CLI_STATUS)
 		return action;
 	if (action == CLI_RUN_CMD)
 		return cli_run_cmd(cfg, have_proxy, err, errlen);
@@ -645,6 +686,11 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 		return -EINVAL;
 	if (have_tun && cfg->tun.fd >= 0) {
 		snprintf(err, errlen, "--tun and --tun-fd exclude each other");
+		return -EINVAL;
+	}
+	if (cfg->route.auto_detect && cfg->sock.bind_iface[0]) {
+		snprintf(err, errlen,
+			 "--auto-detect-interface and --bind-interface exclude each other");
 		return -EINVAL;
 	}
 	if (cfg->route.auto_route && cfg->tun.fd >= 0) {

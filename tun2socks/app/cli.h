@@ -15,7 +15,8 @@ enum cli_action {
 	CLI_CHECK,
 	CLI_MATCH,
 	CLI_CLEANUP,
-	CLI_RUN_CMD
+	CLI_RUN_CMD,
+	CLI_STATUS
 };
 
 /* Parses argv. Returns a cli_action, or -EINVAL with a one-line reason in

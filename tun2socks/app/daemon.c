@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,10 +42,13 @@
 #include "tun2socks/route/router.h"
 #include "tun2socks/base/fd_budget.h"
 #include "tun2socks/base/heap.h"
+#include "tun2socks/base/mem_budget.h"
 #include "lwip-port/stack.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
 #include "tun2socks/app/machine.h"
+#include "tun2socks/system/uplink.h"
+#include "tun2socks/flow/sock_splice.h"
 
 struct daemon {
 	struct options *cfg;          /* the running settings */
@@ -63,16 +67,18 @@ struct daemon {
 	struct upstream_cfg upstream;
 	struct flow_tcp_ctx flows;
 	struct flow_udp_ctx *udp;
-	struct resolver *resolver;     /* DNS forwarding, unless via the proxy */
-	struct dns_socks *dns_socks;   /* --dns-via-proxy */
-	struct dns_intercept *dns;     /* NULL with --dns off */
-	struct sniffer *sniffer;       /* config's sniffer:, or NULL */
-	struct fake_store *fake_store; /* store-fake-ip, or NULL */
-	struct dns_hosts *hosts;       /* hosts: and /etc/hosts, or NULL */
-	struct dns_policy *policy;     /* nameserver-policy, fallback, or NULL */
-	struct dns_dot *dot;           /* DNS over TLS, or NULL (§20) */
-	struct dns_doh *doh;           /* DNS over HTTPS, or NULL (§20) */
-	struct machine *machine;       /* auto-route's routes and rules, or NULL */
+	struct resolver *resolver;         /* DNS forwarding, unless via the proxy */
+	struct dns_socks *dns_socks;       /* --dns-via-proxy */
+	struct dns_intercept *dns;         /* NULL with --dns off */
+	struct sniffer *sniffer;           /* config's sniffer:, or NULL */
+	struct fake_store *fake_store;     /* store-fake-ip, or NULL */
+	struct dns_hosts *hosts;           /* hosts: and /etc/hosts, or NULL */
+	struct dns_policy *policy;         /* nameserver-policy, fallback, or NULL */
+	struct dns_dot *dot;               /* DNS over TLS, or NULL (§21) */
+	struct dns_doh *doh;               /* DNS over HTTPS, or NULL (§21) */
+	struct machine *machine;           /* auto-route's routes and rules, or NULL */
+	struct uplink *uplink;             /* following the default route, or NULL */
+	struct sock_splice *host_ports[8]; /* run --allow-host-port */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -88,6 +94,10 @@ struct daemon {
 	struct fd_budget fds;     /* docs/design.md §12 */
 	uint64_t tcp_refused_fds; /* connections refused: TCP budget full */
 	uint64_t fds_warned_at;   /* uv_now() of the last such warning */
+	struct mem_budget mem;    /* --max-memory (docs/design.md §12) */
+	size_t mem_base;          /* code and libraries: RSS beside the heap */
+	uv_timer_t mem_timer;
+	uint64_t mem_refused; /* connections refused: memory budget spent */
 	int exit_code;
 };
 
@@ -158,6 +168,18 @@ static void daemon_reload_work(uv_work_t *w)
 	rl->status = generation_load(&req, &rl->gen, &rl->diag);
 }
 
+/* New upstream sockets (flows, UDP sessions, c-ares) get so; open ones
+ * keep theirs. */
+static void daemon_set_sock(struct daemon *d, const struct sock_opts *so)
+{
+	d->cfg->sock = *so;
+	d->sock = *so;
+	d->flows.sock = *so;
+	flow_udp_set_sock(d->udp, so);
+	if (d->resolver)
+		resolver_set_sock(d->resolver, so);
+}
+
 /* What the new config changes in the running settings: the log level at
  * once, our sockets' interface and mark for new sockets; TUN and DNS
  * settings keep their values until a restart, and the log says so. */
@@ -177,17 +199,14 @@ static void daemon_apply_options(struct daemon *d, const struct options *next)
 			so.has_fwmark = d->cfg->sock.has_fwmark;
 			so.fwmark = d->cfg->sock.fwmark;
 		}
+		if (d->cfg->route.auto_detect) /* the uplink's, followed */
+			snprintf(so.bind_iface, sizeof(so.bind_iface), "%s", d->sock.bind_iface);
 		if (sock_opts_resolve(&so) < 0) {
 			log_error("reload: interface-name %s does not exist: keeping %s",
 				  so.bind_iface,
 				  d->sock.bind_iface[0] ? d->sock.bind_iface : "none");
 		} else {
-			d->cfg->sock = so;
-			d->sock = so;
-			d->flows.sock = so;
-			flow_udp_set_sock(d->udp, &so);
-			if (d->resolver)
-				resolver_set_sock(d->resolver, &so);
+			daemon_set_sock(d, &so);
 			log_info("reload: new upstream sockets use interface %s, mark %s%u",
 				 so.bind_iface[0] ? so.bind_iface : "(any)",
 				 so.has_fwmark ? "" : "none ", so.has_fwmark ? so.fwmark : 0);
@@ -215,6 +234,10 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		daemon_apply_options(d, &rl->gen.opts);
 		log_info("reloaded: %zu proxies, %zu rules", rl->gen.conf->n_proxies,
 			 router_gen_rule_count(rl->gen.router));
+		/* The proxies' names were resolved again: auto-route keeps
+		 * their addresses now out of the TUN (the kernel answers at
+		 * once: docs/design.md §13). */
+		(void)machine_update(d->machine, d->cfg, rl->gen.router);
 		router_ctx_swap(d->router, rl->gen.router);
 		rl->gen.router = NULL;
 		config_free(d->conf);
@@ -329,7 +352,7 @@ static bool daemon_join(const struct config_str *l, size_t n, char *buf, size_t 
 	return true;
 }
 
-/* nameserver-policy and fallback from the config (docs/design.md §19):
+/* nameserver-policy and fallback from the config (docs/design.md §20):
  * a forwarder in front of the main resolver, or none. */
 static int daemon_policy_start(struct daemon *d, const struct dns_forwarder *main)
 {
@@ -414,7 +437,7 @@ out:
 	return r;
 }
 
-/* DNS over TLS (docs/design.md §20): the first tls:// server. */
+/* DNS over TLS (docs/design.md §21): the first tls:// server. */
 static int daemon_dot_start(struct daemon *d)
 {
 	const struct options_dns *dc = &d->cfg->dns;
@@ -450,6 +473,15 @@ static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf,
 	snprintf(buf, cap, "%s/%u", t, prefix);
 }
 
+/* dns.fake-ip-filter's rule-set entries, by the generation new flows are
+ * routed by. */
+static bool daemon_fake_filter(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+
+	return router_gen_fake_filter(router_ctx_current(d->router), name);
+}
+
 /* The forwarder (c-ares, or TCP through the proxy) and the interceptor. */
 static int daemon_dns_start(struct daemon *d)
 {
@@ -463,6 +495,8 @@ static int daemon_dns_start(struct daemon *d)
 		.filter = dc->filter,
 		.filter_whitelist = dc->filter_whitelist,
 		.hosts = d->hosts,
+		.filter_fn = daemon_fake_filter,
+		.filter_arg = d,
 		.fake_min_age = dc->fake_min_age,
 	};
 	struct dns_forwarder fwd;
@@ -592,7 +626,7 @@ static void daemon_dns_stop(struct daemon *d)
 	dns_socks_shutdown(d->dns_socks);
 }
 
-/* The hosts table (docs/design.md §19): the config's hosts: with
+/* The hosts table (docs/design.md §20): the config's hosts: with
  * dns.use-hosts, /etc/hosts with dns.use-system-hosts (both default on);
  * none without a config file. Read once at start. */
 static int daemon_hosts(struct daemon *d)
@@ -652,26 +686,16 @@ static int daemon_resolver_start(struct daemon *d)
 
 /* ---- TUN <-> lwIP ------------------------------------------------------- */
 
-static int daemon_stack_output(void *arg, struct pbuf *p)
+/* One loop turn's packets from lwIP, in order (stack_flush from
+ * daemon_on_prepare): runs of TCP segments become GSO super-packets where
+ * the TUN takes them (docs/design.md §15). A full TUN queue drops like a
+ * full NIC would; TCP retransmits. */
+static void daemon_stack_output_batch(void *arg, const struct iovec *iov, const int *iovcnt,
+				      size_t n)
 {
 	struct daemon *d = arg;
-	struct iovec iov[TUN_WRITEV_MAX_IOV];
-	int n = 0, r;
 
-	for (struct pbuf *q = p; q != NULL && n < TUN_WRITEV_MAX_IOV; q = q->next) {
-		iov[n].iov_base = q->payload;
-		iov[n].iov_len = q->len;
-		n++;
-	}
-	r = tun_writev(d->tun, iov, n);
-	if (r < 0) {
-		/* A full TUN queue drops the packet like a full NIC would;
-		 * TCP retransmits. */
-		d->tun_write_drops++;
-		if (r != -EAGAIN && log_enabled(LOG_DEBUG))
-			log_debug("TUN write failed: %s", strerror(-r));
-	}
-	return r;
+	d->tun_write_drops += tun_write_batch(d->tun, iov, iovcnt, n);
 }
 
 /* A flow beyond the TCP budget would take a descriptor DNS, UDP or the
@@ -695,16 +719,25 @@ static bool daemon_tcp_budget_full(struct daemon *d)
 	return true;
 }
 
+static void daemon_mem_share(struct daemon *d);
+
 static int daemon_stack_accept(void *arg, struct tcp_pcb *pcb)
 {
 	struct daemon *d = arg;
+	int r;
 
+	if (d->mem.level == MEM_REFUSE) {
+		d->mem_refused++;
+		return -ENOMEM; /* reset: the memory budget is spent */
+	}
 	/* DNS over TCP is answered in the stack: it holds no descriptor. */
 	if (dns_intercept_wants_tcp(d->dns, pcb->local_port))
 		return dns_intercept_tcp_accept(d->dns, pcb);
 	if (daemon_tcp_budget_full(d))
 		return -EMFILE;
-	return flow_tcp_accept(&d->flows, pcb);
+	r = flow_tcp_accept(&d->flows, pcb);
+	daemon_mem_share(d);
+	return r;
 }
 
 static void daemon_drain_tun(struct daemon *d, int status)
@@ -781,6 +814,9 @@ static void daemon_on_lwip_timer(uv_timer_t *h)
 {
 	struct daemon *d = h->data;
 
+	/* What the last poll phase queued goes first: a retransmission timer
+	 * would find those segments busy and wait another tick. */
+	stack_flush(d->stack);
 	stack_check_timeouts(d->stack);
 	flow_tcp_ctx_flush(&d->flows);
 }
@@ -791,6 +827,9 @@ static void daemon_on_prepare(uv_prepare_t *h)
 {
 	struct daemon *d = h->data;
 
+	/* What this turn's callbacks and timers had lwIP send leaves now,
+	 * before the loop sleeps. */
+	stack_flush(d->stack);
 	uv_timer_start(&d->lwip_timer, daemon_on_lwip_timer, stack_timeout_ms(d->stack), 0);
 }
 
@@ -819,6 +858,74 @@ static void daemon_on_trim(uv_timer_t *h)
 		d->trims_due--;
 		heap_release();
 	}
+}
+
+/* With a memory budget, the bytes the flows may have waiting in lwIP for
+ * their clients' ACKs: a quarter of the budget shared by the live flows
+ * (an eighth once shedding), at least a segment's worth each. Updated at
+ * every accept, since a burst of downloads fills lwIP far faster than
+ * the 250 ms check could notice. */
+static void daemon_mem_share(struct daemon *d)
+{
+	size_t share;
+
+	if (d->mem.limit == 0)
+		return;
+	share = d->mem.limit / (d->mem.level >= MEM_SHED_PENDING ? 8 : 4) /
+		(d->flows.live_count + 1);
+	d->flows.inflight_max = share < 4096 ? 4096 : share;
+}
+
+/* The memory budget's check, every 250 ms: what the daemon holds against
+ * --max-memory, and the shedding of the level it is at (mem_budget.h). */
+static void daemon_on_mem(uv_timer_t *h)
+{
+	struct daemon *d = h->data;
+	size_t used = d->mem_base + heap_in_use();
+	enum mem_level before = d->mem.level, now = mem_budget_update(&d->mem, used);
+
+	if (now != before) {
+		if (now > before)
+			log_warn("memory: %zu of %zu MiB in use: %s", used >> 20,
+				 d->mem.limit >> 20, mem_level_name(now));
+		else
+			log_info("memory: %zu of %zu MiB in use: %s", used >> 20,
+				 d->mem.limit >> 20, mem_level_name(now));
+		stack_set_half_open_max(d->stack, now >= MEM_SHED_PENDING ? 64 : 0);
+		dns_intercept_set_shed(d->dns, now == MEM_REFUSE         ? 1
+					       : now >= MEM_SHED_PENDING ? 16
+									 : 0);
+		flow_udp_set_refuse_new(d->udp, now == MEM_REFUSE);
+	}
+	daemon_mem_share(d);
+	if (now >= MEM_SHED_IDLE)
+		flow_udp_shed_idle(d->udp, 1000);
+	if (now >= MEM_SHED_PENDING)
+		heap_release();
+}
+
+/* --max-memory: the budget, and what of the RSS is not heap (code,
+ * libraries, stacks: counted as used from the start). 0, or -1 (logged)
+ * when that alone leaves less than half of it. */
+static int daemon_mem_budget(struct daemon *d)
+{
+	size_t limit = (size_t)d->cfg->max_memory_mb << 20, rss = heap_rss(), heap = heap_in_use();
+
+	mem_budget_init(&d->mem, limit);
+	if (limit == 0)
+		return 0;
+	d->mem_base = rss > heap ? rss - heap : 0;
+	if (d->mem_base > limit / 2) {
+		log_error(
+			"--max-memory %u: the daemon's code and libraries alone take %zu MiB; give "
+			"at least %zu",
+			d->cfg->max_memory_mb, d->mem_base >> 20, (d->mem_base >> 20) * 2 + 1);
+		return -1;
+	}
+	log_info("memory budget: %u MiB (%zu MiB of it code and libraries): shedding from 70%%, "
+		 "new flows refused from 95%%",
+		 d->cfg->max_memory_mb, d->mem_base >> 20);
+	return 0;
 }
 
 static void daemon_on_signal(uv_signal_t *h, int signum)
@@ -869,6 +976,11 @@ static int daemon_start_handles(struct daemon *d)
 		r = uv_timer_init(&d->loop, &d->trim_timer);
 	if (r == 0)
 		r = uv_timer_start(&d->trim_timer, daemon_on_trim, 2000, 2000);
+	if (r == 0)
+		r = uv_timer_init(&d->loop, &d->mem_timer);
+	d->mem_timer.data = d;
+	if (r == 0 && d->mem.limit)
+		r = uv_timer_start(&d->mem_timer, daemon_on_mem, 250, 250);
 	if (r < 0)
 		goto fail;
 	what = "cannot watch for signals";
@@ -892,6 +1004,144 @@ static int daemon_start_handles(struct daemon *d)
 fail:
 	log_error("%s: %s", what, uv_strerror(r));
 	return r;
+}
+
+/* ---- the uplink ---------------------------------------------------------- */
+
+/* The monitor's news (system/uplink.h): with auto-detect-interface, new
+ * upstream sockets are bound to the new uplink; a DNS server that now
+ * lies behind the TUN is named (its queries come back and are answered
+ * SERVFAIL: docs/design.md §7). */
+static void daemon_on_uplink(void *arg, const struct uplink_event *ev)
+{
+	struct daemon *d = arg;
+	char a[INET6_ADDRSTRLEN];
+
+	if (ev->kind == UPLINK_DNS_LOOP) {
+		inet_ntop(ev->server.family, ev->server.addr, a, sizeof(a));
+		log_error("uplink: DNS server %s is now routed into the TUN: forwarded queries "
+			  "would come back and are answered SERVFAIL; give a server reachable "
+			  "outside the TUN (--dns-server, dns.nameserver)",
+			  a);
+		return;
+	}
+	if (!d->cfg->route.auto_detect) {
+		log_info("uplink: the default route now goes out of %s",
+			 ev->name[0] ? ev->name : "(none)");
+		return;
+	}
+	if (ev->ifindex == 0 || ev->name[0] == '\0') {
+		log_warn("uplink: no default route: upstream sockets stay bound to %s",
+			 d->sock.bind_iface);
+		return;
+	}
+	{
+		struct sock_opts so = d->sock;
+		char was[sizeof(so.bind_iface)];
+
+		snprintf(was, sizeof(was), "%s", d->sock.bind_iface);
+		snprintf(so.bind_iface, sizeof(so.bind_iface), "%s", ev->name);
+		if (sock_opts_resolve(&so) < 0) {
+			log_warn("uplink: %s went away again: keeping %s", ev->name, was);
+			return;
+		}
+		daemon_set_sock(d, &so);
+		log_info("uplink: the default route moved from %s to %s: new upstream sockets "
+			 "use %s",
+			 was, ev->name, ev->name);
+	}
+}
+
+/* auto-detect-interface at startup: our sockets bound to the interface of
+ * the default route as it is now. 0 or -1 (logged). */
+static int daemon_detect_uplink(struct daemon *d)
+{
+	char name[IF_NAMESIZE] = "";
+	uint32_t ifindex;
+	int r = uplink_find(0, &ifindex);
+
+	if (r < 0) {
+		log_error("auto-detect-interface: %s",
+			  r == -ENOTSUP ? "not supported on this platform (use --bind-interface)"
+					: strerror(-r));
+		return -1;
+	}
+	if (ifindex == 0 || if_indextoname(ifindex, name) == NULL) {
+		log_error("auto-detect-interface: no default route to find the uplink by");
+		return -1;
+	}
+	snprintf(d->cfg->sock.bind_iface, sizeof(d->cfg->sock.bind_iface), "%s", name);
+	log_info("auto-detect-interface: upstream sockets are bound to %s (the default "
+		 "route's), followed while running",
+		 name);
+	return 0;
+}
+
+/* Once the TUN is routed: the monitor that follows the uplink, with
+ * auto-detect-interface or auto-route (where it also re-checks the DNS
+ * servers at every change). A failure costs only the following: logged. */
+static void daemon_start_uplink(struct daemon *d)
+{
+	struct prefix dns[16];
+	struct uplink_cfg uc = {
+		.tun_ifindex = if_nametoindex(tun_name(d->tun)),
+		.ifindex = d->sock.iface_index,
+		.mark = d->sock.has_fwmark ? d->sock.fwmark : 0,
+		.bind = d->cfg->route.auto_detect,
+		.dns = dns,
+		.n_dns = machine_dns_servers(d->cfg, dns, 16),
+		.fn = daemon_on_uplink,
+		.arg = d,
+	};
+	int r;
+
+	if (!d->cfg->route.auto_detect && !d->cfg->route.auto_route)
+		return;
+	if (!d->cfg->route.auto_detect) {
+		uint32_t now;
+
+		if (uplink_find(uc.tun_ifindex, &now) == 0)
+			uc.ifindex = now;
+	}
+	r = uplink_start(&d->loop, &uc, &d->uplink);
+	if (r < 0)
+		log_warn("uplink: cannot follow the default route: %s", strerror(-r));
+}
+
+/* ---- run --allow-host-port --------------------------------------------------- */
+
+/* The listeners `tun2socks run` made on 127.0.0.1 inside CMD's namespace,
+ * each joined to the same port on our (the host's) 127.0.0.1. */
+static int daemon_start_host_ports(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->cfg->n_host_ports && i < 8; i++) {
+		struct sockaddr_in to = { .sin_family = AF_INET,
+					  .sin_port = htons(d->cfg->host_ports[i]) };
+		int fd = d->cfg->host_port_fds[i], r;
+
+		if (fd < 0)
+			continue;
+		d->cfg->host_port_fds[i] = -1;
+		to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		r = sock_splice_start(&d->loop, fd, (const struct sockaddr *)&to, sizeof(to),
+				      &d->host_ports[i]);
+		if (r < 0) {
+			log_error("run: --allow-host-port %u: %s", d->cfg->host_ports[i],
+				  uv_strerror(r));
+			return r;
+		}
+		log_info("run: CMD's 127.0.0.1:%u reaches the host's 127.0.0.1:%u",
+			 d->cfg->host_ports[i], d->cfg->host_ports[i]);
+	}
+	return 0;
+}
+
+static void daemon_stop_host_ports(struct daemon *d)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		sock_splice_stop(d->host_ports[i]);
+		d->host_ports[i] = NULL;
+	}
 }
 
 /* ---- run ---------------------------------------------------------------- */
@@ -995,9 +1245,11 @@ int daemon_run(struct options *cfg)
 			"--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
 		goto out_free;
 	}
-	if (daemon_fd_budget(d) < 0)
+	if (daemon_fd_budget(d) < 0 || daemon_mem_budget(d) < 0)
 		goto out_free;
 	if (machine_dns(cfg, &d->cli) < 0)
+		goto out_free;
+	if (cfg->route.auto_detect && daemon_detect_uplink(d) < 0)
 		goto out_free;
 	d->mtu = cfg->tun.mtu;
 	d->sock = cfg->sock;
@@ -1012,8 +1264,11 @@ int daemon_run(struct options *cfg)
 	}
 	if (cfg->has_proxy && cfg->check_proxy && daemon_probe_proxy(d) < 0)
 		goto out_free;
-	d->procs = proc_lookup_create(PROC_LOOKUP_CACHE_MS);
-	/* sniffer: applies from the start; a reload keeps it (§17). */
+	/* Under `tun2socks run`, CMD's sockets are in its namespace: asked
+	 * through a sock_diag socket made there (docs/design.md §14). */
+	d->procs = proc_lookup_create_fd(PROC_LOOKUP_CACHE_MS, cfg->proc_diag_fd);
+	cfg->proc_diag_fd = -1; /* the lookup owns it, or closed it */
+	/* sniffer: applies from the start; a reload keeps it (§18). */
 	r = sniffer_create(d->conf ? &d->conf->sniffer : NULL, &d->sniffer, err, sizeof(err));
 	if (r < 0) {
 		log_error("sniffer: %s", err[0] ? err : strerror(-r));
@@ -1063,7 +1318,7 @@ int daemon_run(struct options *cfg)
 	d->flows.idle_timeout_ms = (uint64_t)cfg->idle_timeout_s * 1000;
 
 	static const struct stack_cbs cbs = {
-		.output = daemon_stack_output,
+		.output_batch = daemon_stack_output_batch,
 		.tcp_accept = daemon_stack_accept,
 		.udp_input = daemon_stack_udp,
 	};
@@ -1095,12 +1350,13 @@ int daemon_run(struct options *cfg)
 	if (daemon_dns_start(d) < 0)
 		goto out_dns;
 
-	if (daemon_start_handles(d) < 0)
+	if (daemon_start_handles(d) < 0 || daemon_start_host_ports(d) < 0)
 		goto out_dns;
 
 	/* Routes into the TUN last, once everything that serves them runs. */
 	if (machine_setup(cfg, d->tun, router_ctx_current(d->router), &d->machine) < 0)
 		goto out_dns;
+	daemon_start_uplink(d);
 	if (d->conf)
 		log_info("tun2socks %s: TUN %s mtu %u, config %s: %zu proxies, %zu rules%s%s",
 			 T2S_VERSION, tun_name(d->tun), d->mtu, cfg->config_path,
@@ -1114,6 +1370,9 @@ int daemon_run(struct options *cfg)
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	ret = 0;
 	/* The machine's routing as it was, before the flows go. */
+	uplink_stop(d->uplink);
+	d->uplink = NULL;
+	daemon_stop_host_ports(d);
 	machine_restore(d->machine);
 	d->machine = NULL;
 
@@ -1137,9 +1396,26 @@ int daemon_run(struct options *cfg)
 		 d->flows.stats.failed, d->flows.stats.bytes_up, d->flows.stats.bytes_down,
 		 flow_udp_stats(d->udp)->sessions, flow_udp_stats(d->udp)->dgrams_up,
 		 flow_udp_stats(d->udp)->dgrams_down);
+	{
+		const struct tun_write_stats *ws = tun_write_stats(d->tun);
+
+		log_info("tun: %" PRIu64 " packets out in %" PRIu64 " writes, %" PRIu64
+			 " of them GSO carrying %" PRIu64 " segments; %" PRIu64 " dropped",
+			 ws->packets, ws->writes, ws->gso_writes, ws->gso_segs, ws->dropped);
+	}
 	if (d->tcp_refused_fds > 0)
 		log_info("%" PRIu64 " TCP connections refused: the file-descriptor budget was full",
 			 d->tcp_refused_fds);
+	if (d->mem_refused > 0 || flow_udp_stats(d->udp)->shed > 0 ||
+	    flow_udp_stats(d->udp)->dropped_memory > 0)
+		log_info("memory budget: %" PRIu64 " TCP connections and %" PRIu64
+			 " new UDP sessions refused, %" PRIu64 " idle UDP sessions ended",
+			 d->mem_refused, flow_udp_stats(d->udp)->dropped_memory,
+			 flow_udp_stats(d->udp)->shed);
+	if (stack_counters(d->stack)->half_open_dropped > 0)
+		log_info("%" PRIu64
+			 " half-open connections reset: over the cap of %u (oldest first)",
+			 stack_counters(d->stack)->half_open_dropped, STACK_HALF_OPEN_MAX);
 	if (d->dns) {
 		const struct dns_intercept_stats *ds = dns_intercept_stats(d->dns);
 
@@ -1153,6 +1429,7 @@ int daemon_run(struct options *cfg)
 out_dns:
 	if (ret != 0) {
 		/* Startup failed after the DNS parts may have begun. */
+		daemon_stop_host_ports(d);
 		daemon_dns_stop(d);
 		flow_udp_ctx_shutdown(d->udp);
 		flow_tcp_ctx_shutdown(&d->flows);

@@ -64,6 +64,8 @@ void generation_report(const struct generation *g, const struct generation_diag 
 		config_warning_format(&g->conf->warnings[i], buf, sizeof(buf));
 		emit(arg, false, buf);
 	}
+	for (size_t i = 0; g->router && i < router_gen_warning_count(g->router); i++)
+		emit(arg, false, router_gen_warning(g->router, i));
 }
 
 void generation_free(struct generation *g)

@@ -21,6 +21,8 @@
 
 struct machine {
 	struct autoroute *ar;
+	char tun[IF_NAMESIZE];
+	uint32_t tun_ifindex;
 };
 
 /* ---- DNS -------------------------------------------------------------------- */
@@ -46,17 +48,10 @@ int machine_dns(struct options *cfg, struct options *cli)
 	return 0;
 }
 
-/* Asks the kernel where our sockets would reach each upstream DNS server:
- * one routed into our own TUN (its address, the TUN's subnet, a fake
- * address behind a default route into the TUN) would be a loop. 0, or -1
- * (logged). Where we cannot ask, nothing is checked. */
-static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
+size_t machine_dns_servers(const struct options *cfg, struct prefix *out, size_t max)
 {
 	const struct options_dns *dns = &cfg->dns;
-	struct prefix servers[16];
 	char canon[4096];
-	size_t n;
-	uint32_t mark = cfg->sock.has_fwmark ? cfg->sock.fwmark : 0, bind = 0, oif;
 	bool tcp;
 
 	if (dns->mode == DNS_MODE_OFF || dns->via_proxy)
@@ -64,7 +59,7 @@ static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
 	if (dns->servers) {
 		if (nameservers_parse(dns->servers, canon, sizeof(canon), &tcp, NULL, 0) < 0)
 			return 0; /* the resolver says what is wrong */
-		n = sysdns_parse_csv(canon, servers, 16);
+		return sysdns_parse_csv(canon, out, max);
 	} else {
 		/* c-ares reads resolv.conf itself: the same servers */
 		static char text[16384];
@@ -73,8 +68,20 @@ static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
 
 		if (f)
 			fclose(f);
-		n = sysdns_parse_resolv(text, len, servers, 16);
+		return sysdns_parse_resolv(text, len, out, max);
 	}
+}
+
+/* Asks the kernel where our sockets would reach each upstream DNS server:
+ * one routed into our own TUN (its address, the TUN's subnet, a fake
+ * address behind a default route into the TUN) would be a loop. 0, or -1
+ * (logged). Where we cannot ask, nothing is checked. */
+static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
+{
+	struct prefix servers[16];
+	size_t n = machine_dns_servers(cfg, servers, 16);
+	uint32_t mark = cfg->sock.has_fwmark ? cfg->sock.fwmark : 0, bind = 0, oif;
+
 	if (cfg->sock.bind_iface[0])
 		bind = if_nametoindex(cfg->sock.bind_iface);
 	for (size_t i = 0; i < n; i++) {
@@ -131,17 +138,62 @@ static void machine_host(const struct sockaddr_storage *ss, struct prefix *p)
 
 enum { MACHINE_MAX_PREFIXES = 256, MACHINE_MAX_SERVERS = 256 };
 
+/* What a plan's configuration points into. */
+struct machine_inputs {
+	struct prefix addr[MACHINE_MAX_PREFIXES], excl[MACHINE_MAX_PREFIXES],
+		hosts[MACHINE_MAX_SERVERS];
+	struct sockaddr_storage servers[MACHINE_MAX_SERVERS];
+	struct uid_range inc[64], exc[64];
+};
+
+/* The plan's configuration from the settings and the generation's proxy
+ * servers (all but the TUN's name and index), pointing into in. */
+static void machine_plan_cfg(const struct options *cfg, const struct router_gen *gen,
+			     struct machine_inputs *in, struct route_plan_cfg *pc)
+{
+	const struct options_route *o = &cfg->route;
+	size_t ns;
+	int r;
+
+	pc->table = o->table;
+	pc->rule_index = o->rule_index;
+	pc->has4 = cfg->tun.has_addr4;
+	pc->has6 = cfg->tun.has_addr6;
+	if (pc->has4)
+		prefix_make(&pc->tun4, AF_INET, cfg->tun.addr4, cfg->tun.prefix4);
+	if (pc->has6)
+		prefix_make(&pc->tun6, AF_INET6, cfg->tun.addr6, cfg->tun.prefix6);
+	pc->strict = o->strict_route;
+	pc->dns_hijack = options_dns_hijack(cfg);
+	pc->has_mark = cfg->sock.has_fwmark;
+	pc->mark = cfg->sock.fwmark;
+	pc->route_addr = in->addr;
+	pc->n_route_addr = machine_prefixes(o->address, in->addr, MACHINE_MAX_PREFIXES);
+	pc->n_exclude = machine_prefixes(o->exclude, in->excl, MACHINE_MAX_PREFIXES);
+	/* The proxy servers: connections to them from other programs, and
+	 * ours should a mark ever be missing, must not enter the TUN. */
+	ns = router_gen_servers(gen, in->servers, MACHINE_MAX_SERVERS);
+	for (size_t i = 0; i < ns; i++)
+		machine_host(&in->servers[i], &in->hosts[i]);
+	pc->exclude = in->excl;
+	pc->servers = in->hosts;
+	pc->n_servers = ns;
+	r = o->include_uid[0] ? route_plan_parse_uids(o->include_uid, in->inc, 64) : 0;
+	pc->include_uid = in->inc;
+	pc->n_include_uid = r > 0 ? (size_t)r : 0;
+	r = o->exclude_uid[0] ? route_plan_parse_uids(o->exclude_uid, in->exc, 64) : 0;
+	pc->exclude_uid = in->exc;
+	pc->n_exclude_uid = r > 0 ? (size_t)r : 0;
+}
+
 int machine_setup(const struct options *cfg, const struct tun *tun, const struct router_gen *gen,
 		  struct machine **out)
 {
 	const struct options_route *o = &cfg->route;
-	static struct prefix addr[MACHINE_MAX_PREFIXES], excl[MACHINE_MAX_PREFIXES],
-		hosts[MACHINE_MAX_SERVERS];
-	static struct sockaddr_storage servers[MACHINE_MAX_SERVERS];
-	struct uid_range inc[64], exc[64];
 	struct autoroute_cfg ac = { .state_dir = o->state_dir[0] ? o->state_dir : NULL,
 				    .note = machine_note };
 	struct route_plan_cfg *pc = &ac.plan;
+	struct machine_inputs *in;
 	struct machine *m;
 	const struct route_plan *plan;
 	size_t ns, rules = 0;
@@ -159,46 +211,29 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 		log_error("auto-route: %s has no interface index", pc->tun_name);
 		return -1;
 	}
-	pc->table = o->table;
-	pc->rule_index = o->rule_index;
-	pc->has4 = cfg->tun.has_addr4;
-	pc->has6 = cfg->tun.has_addr6;
-	if (pc->has4)
-		prefix_make(&pc->tun4, AF_INET, cfg->tun.addr4, cfg->tun.prefix4);
-	if (pc->has6)
-		prefix_make(&pc->tun6, AF_INET6, cfg->tun.addr6, cfg->tun.prefix6);
-	pc->strict = o->strict_route;
-	pc->dns_hijack = options_dns_hijack(cfg);
-	pc->has_mark = cfg->sock.has_fwmark;
-	pc->mark = cfg->sock.fwmark;
-	pc->route_addr = addr;
-	pc->n_route_addr = machine_prefixes(o->address, addr, MACHINE_MAX_PREFIXES);
-	pc->n_exclude = machine_prefixes(o->exclude, excl, MACHINE_MAX_PREFIXES);
-	/* The proxy servers: connections to them from other programs, and
-	 * ours should a mark ever be missing, must not enter the TUN. */
-	ns = router_gen_servers(gen, servers, MACHINE_MAX_SERVERS);
-	for (size_t i = 0; i < ns; i++)
-		machine_host(&servers[i], &hosts[i]);
-	pc->exclude = excl;
-	pc->servers = hosts;
-	pc->n_servers = ns;
-	r = o->include_uid[0] ? route_plan_parse_uids(o->include_uid, inc, 64) : 0;
-	pc->include_uid = inc;
-	pc->n_include_uid = r > 0 ? (size_t)r : 0;
-	r = o->exclude_uid[0] ? route_plan_parse_uids(o->exclude_uid, exc, 64) : 0;
-	pc->exclude_uid = exc;
-	pc->n_exclude_uid = r > 0 ? (size_t)r : 0;
+	in = malloc(sizeof(*in));
+	if (in == NULL) {
+		log_error("out of memory");
+		return -1;
+	}
+	machine_plan_cfg(cfg, gen, in, pc);
+	ns = pc->n_servers;
 	if (!pc->has_mark && cfg->sock.bind_iface[0] == '\0' && sock_platform_has_fwmark()) {
 		log_error("auto-route: our own sockets need a mark or an interface");
+		free(in);
 		return -1;
 	}
 
 	m = calloc(1, sizeof(*m));
 	if (m == NULL) {
 		log_error("out of memory");
+		free(in);
 		return -1;
 	}
+	snprintf(m->tun, sizeof(m->tun), "%s", pc->tun_name);
+	m->tun_ifindex = pc->tun_ifindex;
 	r = autoroute_start(&ac, &m->ar, err, sizeof(err));
+	free(in); /* the plan holds what it needs */
 	if (r < 0) {
 		log_error("%s", err);
 		free(m);
@@ -228,6 +263,36 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 		 pc->tun_name);
 	*out = m;
 	return 0;
+}
+
+int machine_update(struct machine *m, const struct options *cfg, const struct router_gen *gen)
+{
+	struct route_plan_cfg pc = { .tun_name = NULL };
+	struct machine_inputs *in;
+	size_t added, removed;
+	char err[1024] = "";
+	int r;
+
+	if (m == NULL)
+		return 0;
+	in = malloc(sizeof(*in));
+	if (in == NULL) {
+		log_error("auto-route: out of memory: the proxy servers' rules are as they were");
+		return -1;
+	}
+	machine_plan_cfg(cfg, gen, in, &pc);
+	pc.tun_name = m->tun;
+	pc.tun_ifindex = m->tun_ifindex;
+	r = autoroute_replan(m->ar, &pc, &added, &removed, err, sizeof(err));
+	if (r < 0)
+		log_error("%s: the proxy servers' rules are as they were", err);
+	else if (added || removed)
+		log_info("auto-route: %zu proxy server%s kept out now: %zu rule%s added, %zu "
+			 "removed",
+			 pc.n_servers, pc.n_servers == 1 ? "" : "s", added, added == 1 ? "" : "s",
+			 removed);
+	free(in);
+	return r < 0 ? -1 : 0;
 }
 
 void machine_restore(struct machine *m)
@@ -262,4 +327,75 @@ int machine_cleanup(const struct options *cfg)
 	if (r == 0)
 		printf("nothing to clean up in %s\n", dir);
 	return 0;
+}
+
+/* ---- status ------------------------------------------------------------------ */
+
+struct machine_status {
+	int worst; /* the exit status so far */
+};
+
+static void machine_status_one(void *arg, const struct autoroute_status *st)
+{
+	struct machine_status *ms = arg;
+	int code;
+
+	if (st->error && st->obj == NULL) {
+		printf("%s: %s: %s\n", st->tun, st->state_path, st->error);
+		code = st->running ? 3 : 2;
+	} else if (!st->running) {
+		printf("%s: tun2socks (pid %lu) is gone; it left %zu of its %zu rules and routes: "
+		       "`tun2socks cleanup` removes them\n",
+		       st->tun, st->pid, st->n_present, st->n);
+		code = 2;
+	} else {
+		bool whole = st->other_netns ||
+			     (st->n_present == st->n && st->tun_up == 1 && st->error == NULL);
+
+		printf("%s: tun2socks (pid %lu%s) runs; ", st->tun, st->pid,
+		       st->pid_alive ? "" : ", in another pid namespace");
+		if (st->other_netns)
+			printf("in another network namespace: not checked\n");
+		else
+			printf("TUN %s %s; %zu of %zu rules and routes in place (table %u, rules "
+			       "%u-%u)%s\n",
+			       st->tun,
+			       st->tun_up == 1   ? "up"
+			       : st->tun_up == 0 ? "DOWN"
+						 : "MISSING",
+			       st->n_present, st->n, st->table, st->rule_index,
+			       st->rule_index + ROUTE_PLAN_SPAN, whole ? "" : ": DAMAGED");
+		code = whole ? 0 : 3;
+	}
+	if (st->error && st->obj)
+		printf("  %s\n", st->error);
+	for (size_t i = 0; st->obj && !st->other_netns && i < st->n; i++) {
+		char line[ROUTE_TEXT_MAX];
+
+		route_text_format(&st->obj[i], line, sizeof(line));
+		printf("  %-8s %s\n", st->present[i] ? "present" : "MISSING", line);
+	}
+	printf("  recorded in %s\n", st->state_path);
+	if (code > ms->worst)
+		ms->worst = code;
+}
+
+int machine_status(const struct options *cfg)
+{
+	const char *dir = cfg->route.state_dir[0] ? cfg->route.state_dir : AUTOROUTE_STATE_DIR;
+	struct machine_status ms = { 0 };
+	int r = autoroute_status(dir, cfg->tun.name && cfg->tun.name[0] ? cfg->tun.name : NULL,
+				 machine_status_one, &ms);
+
+	if (r < 0) {
+		fprintf(stderr, "tun2socks status: %s\n",
+			r == -ENOTSUP ? "auto-route is not supported on this platform"
+				      : strerror(-r));
+		return 4;
+	}
+	if (r == 0) {
+		printf("no auto-route set up (nothing recorded in %s)\n", dir);
+		return 1;
+	}
+	return ms.worst;
 }

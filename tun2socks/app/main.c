@@ -213,6 +213,8 @@ int main(int argc, char **argv)
 		r = cmd_match(cfg);
 	} else if (r == CLI_CLEANUP) {
 		r = machine_cleanup(cfg);
+	} else if (r == CLI_STATUS) {
+		r = machine_status(cfg);
 	} else if (r == CLI_RUN_CMD) {
 		r = run_main(cfg);
 	} else {

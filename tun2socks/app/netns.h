@@ -19,6 +19,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "tun2socks/base/must_check.h"
@@ -30,10 +31,12 @@ struct netns_config {
 	bool drop;             /* as root: setgid/setuid to gid/uid before exec */
 	uid_t uid;
 	gid_t gid;
-	const char *resolv; /* CMD's resolv.conf text, or NULL: the host's */
-	char *const *argv;  /* CMD */
-	sigset_t sigmask;   /* CMD's signal mask */
-	pid_t parent;       /* the supervisor: CMD dies with it */
+	const char *resolv;         /* CMD's resolv.conf text, or NULL: the host's */
+	char *const *argv;          /* CMD */
+	sigset_t sigmask;           /* CMD's signal mask */
+	pid_t parent;               /* the supervisor: CMD dies with it */
+	const uint16_t *host_ports; /* --allow-host-port: listeners to make */
+	unsigned n_host_ports;
 };
 
 /* The child's word on a failed step. */
@@ -50,6 +53,16 @@ _Noreturn void netns_child(const struct netns_config *cfg, int sock);
 /* The child's setup report: 0 with the TUN in *tun_fd (close-on-exec),
  * -errno with rep filled, or -EPIPE when the child ended without a word. */
 T2S_MUST_CHECK int netns_recv_tun(int sock, int *tun_fd, struct netns_report *rep);
+
+/* Right after the TUN: a NETLINK_SOCK_DIAG socket made in CMD's
+ * namespace (close-on-exec), through which the daemon finds CMD's
+ * sockets for PROCESS-NAME rules; -1 when the child could not make one.
+ * Never fails: a missing socket only costs those rules. */
+int netns_recv_diag(int sock);
+
+/* After it, one per --allow-host-port, in order: a TCP socket listening
+ * on 127.0.0.1:N inside CMD's namespace (close-on-exec), or -1. */
+int netns_recv_listener(int sock);
 
 /* Lets the child execute CMD. 0 or -errno. */
 T2S_MUST_CHECK int netns_go(int sock);

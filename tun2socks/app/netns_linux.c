@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <net/route.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -131,6 +133,41 @@ int netns_recv_tun(int sock, int *tun_fd, struct netns_report *rep)
 	}
 	*tun_fd = fd;
 	return 0;
+}
+
+int netns_recv_diag(int sock)
+{
+	struct netns_report rep;
+	int fd;
+
+	if (netns_recv(sock, &rep, &fd) < 0)
+		return -1;
+	return fd;
+}
+
+int netns_recv_listener(int sock)
+{
+	return netns_recv_diag(sock);
+}
+
+/* --allow-host-port: a listener on 127.0.0.1:port inside, for the daemon
+ * outside to accept on (docs/design.md §14). The fd or -errno. */
+static int netns_listener(uint16_t port, struct netns_report *rep)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return netns_fail(rep, errno, "socket", "%s", "for --allow-host-port");
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+
+		close(fd);
+		return netns_fail(rep, e, "listen", "127.0.0.1:%u (--allow-host-port)", port);
+	}
+	return fd;
 }
 
 int netns_go(int sock)
@@ -455,7 +492,8 @@ void netns_child(const struct netns_config *cfg, int sock)
 {
 	struct netns_report rep;
 	struct tun *tun = NULL;
-	int r;
+	int r, diag, lfd[8];
+	unsigned nl = 0;
 
 	memset(&rep, 0, sizeof(rep));
 	/* Until CMD runs nobody but the supervisor waits for us. */
@@ -468,12 +506,30 @@ void netns_child(const struct netns_config *cfg, int sock)
 		r = netns_tun(cfg, &tun, &rep);
 	if (r == 0 && cfg->resolv)
 		r = netns_resolv(cfg->resolv, &rep);
+	for (; r == 0 && nl < cfg->n_host_ports && nl < 8; nl++) {
+		lfd[nl] = netns_listener(cfg->host_ports[nl], &rep);
+		if (lfd[nl] < 0)
+			r = lfd[nl];
+	}
 	if (r < 0)
 		goto fail; /* a TUN made already goes with us */
 	/* The TUN is close-on-exec: once CMD runs, the daemon holds the only
 	 * descriptor, and the device disappears with it. */
-	if (netns_send(sock, &rep, tun_fd(tun)) < 0 || netns_wait_go(sock) < 0)
+	if (netns_send(sock, &rep, tun_fd(tun)) < 0)
 		_exit(1); /* the supervisor is gone */
+	/* A sock_diag socket answers for the namespace it was made in. */
+	diag = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (netns_send(sock, &rep, diag) < 0)
+		_exit(1);
+	for (unsigned i = 0; i < nl; i++) {
+		if (netns_send(sock, &rep, lfd[i]) < 0)
+			_exit(1);
+		close(lfd[i]); /* the daemon holds it now */
+	}
+	if (netns_wait_go(sock) < 0)
+		_exit(1);
+	if (diag >= 0)
+		close(diag);
 	r = netns_become(cfg, &rep);
 	if (r == 0) {
 		execvp(cfg->argv[0], cfg->argv);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config.h"
 #include "resolver/domain_match.h"
@@ -35,6 +36,9 @@ void options_defaults(struct options *cfg)
 	cfg->log_level = LOG_INFO;
 	cfg->check_proxy = true;
 	cfg->ready_fd = -1;
+	cfg->proc_diag_fd = -1;
+	for (unsigned i = 0; i < 8; i++)
+		cfg->host_port_fds[i] = -1;
 	cfg->dns.mode = DNS_MODE_FAKE_IP;
 	cfg->dns.has4 = true;
 	memcpy(cfg->dns.net4, (uint8_t[]){ 198, 18, 0, 0 }, 4);
@@ -115,6 +119,8 @@ static int options_apply_route(struct options *cfg, const struct config *conf, c
 		o->auto_route = t->auto_route;
 	if (t->has_strict_route && !options_given(cfg, OPT_STRICT_ROUTE))
 		o->strict_route = t->strict_route;
+	if (t->has_auto_detect && !options_given(cfg, OPT_AUTO_DETECT_IFACE))
+		o->auto_detect = t->auto_detect;
 	/* mihomo lists what to hijack ("any:53"); we answer port 53 to any
 	 * address anyway, so any entry turns the rules on, none off. */
 	if (t->has_dns_hijack && !options_given(cfg, OPT_DNS_HIJACK))
@@ -220,6 +226,8 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 	if (conf->interface_name && !options_given(cfg, OPT_BIND_IFACE))
 		snprintf(cfg->sock.bind_iface, sizeof(cfg->sock.bind_iface), "%s",
 			 conf->interface_name);
+	if (conf->max_memory_mb && !options_given(cfg, OPT_MAX_MEMORY))
+		cfg->max_memory_mb = conf->max_memory_mb;
 	if (conf->has_routing_mark && !options_given(cfg, OPT_FWMARK) && conf->routing_mark) {
 		cfg->sock.has_fwmark = true;
 		cfg->sock.fwmark = conf->routing_mark;
@@ -322,7 +330,13 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 	if (dns->has_fake_ip_min_age && !options_given(cfg, OPT_FAKE_IP_MIN_AGE))
 		cfg->dns.fake_min_age = dns->fake_ip_min_age;
 	for (size_t i = 0; i < dns->n_fake_ip_filter; i++) {
-		r = options_add_fake_filter(dns->fake_ip_filter[i].text, &cfg->dns, err, errlen);
+		const char *t = dns->fake_ip_filter[i].text;
+
+		/* Rule sets and geosite lists are the router generation's
+		 * (router_gen_fake_filter), asked by the interceptor. */
+		if (!strncasecmp(t, "rule-set:", 9) || !strncasecmp(t, "geosite:", 8))
+			continue;
+		r = options_add_fake_filter(t, &cfg->dns, err, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -393,6 +407,8 @@ unsigned options_reload_diff(const struct options *running, const struct options
 	if (a->has4 != b->has4 || memcmp(a->net4, b->net4, 4) || a->prefix4 != b->prefix4 ||
 	    a->has6 != b->has6 || memcmp(a->net6, b->net6, 16) || a->prefix6 != b->prefix6)
 		options_note(why, whylen, "dns.fake-ip-range");
+	if (running->max_memory_mb != next->max_memory_mb)
+		options_note(why, whylen, "max-memory");
 	if (a->fake_min_age != b->fake_min_age)
 		options_note(why, whylen, "dns.fake-ip-min-age");
 	if (strcmp(a->dot, b->dot) != 0 || strcmp(a->dot_ca, b->dot_ca) != 0 ||
@@ -408,6 +424,8 @@ unsigned options_reload_diff(const struct options *running, const struct options
 	{
 		const struct options_route *ra = &running->route, *rb = &next->route;
 
+		if (ra->auto_detect != rb->auto_detect)
+			options_note(why, whylen, "tun.auto-detect-interface");
 		if (ra->auto_route != rb->auto_route || ra->strict_route != rb->strict_route ||
 		    options_dns_hijack(running) != options_dns_hijack(next) ||
 		    ra->table != rb->table || ra->rule_index != rb->rule_index ||

@@ -56,6 +56,9 @@ enum options_flag {
 	OPT_INCLUDE_UID,
 	OPT_EXCLUDE_UID,
 	OPT_STATE_DIR,
+	OPT_AUTO_DETECT_IFACE,
+	OPT_MAX_MEMORY,
+	OPT_ALLOW_HOST_PORT,
 	OPT_STORE_FAKE_IP,
 };
 
@@ -80,10 +83,21 @@ struct options {
 	unsigned idle_timeout_s;    /* 0: never */
 	unsigned udp_timeout_s;     /* idle UDP session; DNS-only ones: 10 s */
 	enum log_level log_level;
-	bool check_proxy; /* probe the proxy at startup */
+	unsigned max_memory_mb; /* --max-memory, MiB; 0: no budget */
+	bool check_proxy;       /* probe the proxy at startup */
 	/* -1, or a descriptor the daemon writes one byte to and closes once
 	 * it serves the TUN (run starts CMD then); never on the command line */
 	int ready_fd;
+	/* -1, or a NETLINK_SOCK_DIAG socket made in `tun2socks run`'s
+	 * namespace: PROCESS-NAME rules find CMD's sockets through it;
+	 * never on the command line */
+	int proc_diag_fd;
+	/* run --allow-host-port: host loopback ports CMD may reach on its
+	 * own 127.0.0.1; and the listeners made for them inside CMD's
+	 * namespace, for the daemon (-1: none; never on the command line) */
+	uint16_t host_ports[8];
+	unsigned n_host_ports;
+	int host_port_fds[8];
 	struct options_dns {
 		enum dns_mode mode;  /* default fake-ip */
 		const char *servers; /* --dns-server; NULL: system's */
@@ -92,18 +106,18 @@ struct options {
 		uint8_t net4[4], prefix4;
 		uint8_t net6[16], prefix6;
 		unsigned fake_min_age; /* s; 0 = off (docs/design.md §7) */
-		bool store_fake;       /* keep the pool across restarts (§18) */
+		bool store_fake;       /* keep the pool across restarts (§19) */
 		bool filter_whitelist; /* fake-ip-filter-mode: whitelist */
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
 		size_t filter_used; /* bytes of filter_buf taken */
 		const char *filter[257];
 		char servers_buf[1024]; /* nameservers from the config */
-		/* DNS over TLS (§20): "HOST[:PORT],..." from tls:// entries,
+		/* DNS over TLS (§21): "HOST[:PORT],..." from tls:// entries,
 		 * "" for none; the CA bundle for them, "" for the system's */
 		char dot[512];
 		char dot_ca[1024];
-		char doh[512]; /* the first https:// entry (§20), "" for none */
+		char doh[512]; /* the first https:// entry (§21), "" for none */
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
 	struct options_route {
@@ -118,6 +132,9 @@ struct options {
 		char exclude_uid[256];
 		char state_dir[256]; /* "": the default, /run/tun2socks */
 		bool auto_mark;      /* sock.fwmark is auto-route's own */
+		/* auto-detect-interface: our sockets bound to the default route's
+		 * interface, followed while running (docs/design.md §13) */
+		bool auto_detect;
 	} route;
 };
 
@@ -149,7 +166,8 @@ bool options_given(const struct options *cfg, enum options_flag opt);
  * interface-name, routing-mark, log-level, and the tun keys of the
  * system-wide mode (auto-route, strict-route, dns-hijack,
  * iproute2-table-index, iproute2-rule-index, route-address,
- * route-exclude-address, include-uid, exclude-uid). 0 or -EINVAL with
+ * route-exclude-address, include-uid, exclude-uid, auto-detect-interface).
+ * 0 or -EINVAL with
  * err. */
 int options_apply_config(struct options *cfg, const struct config *conf, char *err, size_t errlen);
 

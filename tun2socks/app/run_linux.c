@@ -66,9 +66,12 @@ struct run {
 	pid_t self;
 	pid_t cmd, daemon; /* 0 before the fork and once reaped */
 	int cmd_wstatus;
-	int sock;         /* the handshake with CMD's child, or -1 */
-	int ready;        /* the daemon's ready pipe, read end, or -1 */
-	int tun;          /* the TUN between the children, or -1 */
+	int sock;   /* the handshake with CMD's child, or -1 */
+	int ready;  /* the daemon's ready pipe, read end, or -1 */
+	int tun;    /* the TUN between the children, or -1 */
+	int diag;   /* sock_diag in CMD's namespace, for the daemon, or -1 */
+	int lfd[8]; /* --allow-host-port listeners inside, for the daemon */
+	unsigned n_lfd;
 	int sfd;          /* signalfd */
 	sigset_t oldmask; /* as we were started: CMD's and the daemon's */
 	bool have_ns;     /* CMD's network namespace, once it exists */
@@ -280,6 +283,9 @@ static _Noreturn void run_daemon_child(struct run *r, int ready_w)
 	cfg->tun.prefix6 = r->eff.tun.prefix6;
 	cfg->given |= 1ull << OPT_MTU | 1ull << OPT_TUN_ADDR | 1ull << OPT_TUN_ADDR6;
 	cfg->ready_fd = ready_w;
+	cfg->proc_diag_fd = r->diag;
+	for (unsigned i = 0; i < r->n_lfd; i++)
+		cfg->host_port_fds[i] = r->lfd[i];
 	rc = daemon_run(cfg);
 	free(cfg);
 	exit(rc);
@@ -310,6 +316,9 @@ static int run_fork_daemon(struct run *r)
 	/* The daemon holds the TUN now; ours would keep the device alive
 	 * after it. */
 	run_close(&r->tun);
+	run_close(&r->diag);
+	for (unsigned i = 0; i < r->n_lfd; i++)
+		run_close(&r->lfd[i]);
 	return 0;
 }
 
@@ -495,6 +504,12 @@ static void run_on_setup(struct run *r, bool userns)
 	} else if (rc < 0) {
 		run_report_setup(&rep, userns);
 	} else {
+		r->diag = netns_recv_diag(r->sock);
+		if (r->diag < 0)
+			log_warn("run: no sock_diag socket in CMD's namespace: PROCESS-NAME rules "
+				 "will not see CMD");
+		for (r->n_lfd = 0; r->n_lfd < r->eff.n_host_ports && r->n_lfd < 8; r->n_lfd++)
+			r->lfd[r->n_lfd] = netns_recv_listener(r->sock);
 		run_note_ns(r);
 		if (run_fork_daemon(r) == 0) {
 			run_set_state(r, RUN_START);
@@ -646,6 +661,8 @@ static int run_prepare(struct run *r, struct netns_config *nc)
 	nc->argv = r->cli->run_argv;
 	nc->sigmask = r->oldmask;
 	nc->parent = r->self;
+	nc->host_ports = r->eff.host_ports;
+	nc->n_host_ports = r->eff.n_host_ports;
 	return 0;
 }
 
@@ -685,7 +702,7 @@ int run_main(const struct options *cli)
 	}
 	r->cli = cli;
 	r->self = getpid();
-	r->sock = r->ready = r->tun = r->sfd = -1;
+	r->sock = r->ready = r->tun = r->diag = r->sfd = -1;
 	r->exit_code = -1;
 	if (run_signals(r) < 0)
 		goto out;
@@ -707,6 +724,9 @@ out_mask:
 	run_close(&r->sock);
 	run_close(&r->ready);
 	run_close(&r->tun);
+	run_close(&r->diag);
+	for (unsigned i = 0; i < r->n_lfd; i++)
+		run_close(&r->lfd[i]);
 	if (sigprocmask(SIG_SETMASK, &r->oldmask, NULL) < 0)
 		log_debug("run: sigprocmask: %s", strerror(errno));
 out:

@@ -12,3 +12,16 @@ void heap_release(void)
 {
 	malloc_zone_pressure_relief(NULL, 0);
 }
+
+size_t heap_in_use(void)
+{
+	malloc_statistics_t st;
+
+	malloc_zone_statistics(NULL, &st);
+	return st.size_in_use;
+}
+
+size_t heap_rss(void)
+{
+	return 0;
+}

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #endif
 #include <malloc.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "tun2socks/base/heap.h"
 
@@ -21,4 +23,26 @@ void heap_init(void)
 void heap_release(void)
 {
 	malloc_trim(0);
+}
+
+size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	/* chunks in use in the arenas, and those mmap()ed on their own */
+	return mi.uordblks + mi.hblkhd;
+}
+
+size_t heap_rss(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return page > 0 ? (size_t)resident * (size_t)page : 0;
 }

@@ -7,7 +7,7 @@
  *   sniff    when the sniffer wants this flow: its first bytes are read
  *            (queued, unacknowledged, as always before the tunnel opens)
  *            until a TLS ClientHello or HTTP request names the host, or
- *            sniff_wait_ms passes (docs/design.md §17).
+ *            sniff_wait_ms passes (docs/design.md §18).
  *   route    the router decides (it may resolve the name for IP rules):
  *            PROXY, DIRECT, REJECT (reset the client) or REJECT-DROP
  *            (hold the connection in DROP, discarding what the client
@@ -244,6 +244,7 @@ int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb)
 	f->id = ++ctx->next_id;
 	f->refs = 1;
 	relay_init(&f->rl, pcb, ctx->buf, ctx->buf_cap);
+	f->rl.inflight_max = &ctx->inflight_max;
 	f->t_start = f->t_last = uv_now(ctx->loop);
 	ip_addr_copy(f->src_ip, pcb->remote_ip);
 	ip_addr_copy(f->dst_ip, pcb->local_ip);

@@ -44,7 +44,7 @@ struct flow_tcp_ctx {
 	struct dns_intercept *dns;     /* names for fake/remembered addresses */
 	struct resolver *resolver;     /* DIRECT to a name */
 	const struct sniffer *sniffer; /* names from first bytes, or NULL */
-	uint64_t sniff_wait_ms;        /* for those bytes (docs/design.md §17) */
+	uint64_t sniff_wait_ms;        /* for those bytes (docs/design.md §18) */
 	uint64_t connect_timeout_ms;
 	uint64_t idle_timeout_ms; /* 0: never */
 	/* Scratch for the relays' upstream reads (relay.h). One loop thread,
@@ -61,6 +61,9 @@ struct flow_tcp_ctx {
 	uint64_t next_id;
 	unsigned live_count;
 	struct flow_stats stats;
+	/* Bytes a flow may have waiting for the client's ACK; 0: lwIP's
+	 * TCP_SND_BUF. The memory budget lowers it (docs/design.md §12). */
+	size_t inflight_max;
 };
 
 T2S_MUST_CHECK int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop,

@@ -49,7 +49,7 @@
  * through session_set_state(), which logs "udp#3 CONNECTING -> READY". Order
  * matters: the states before READY are still setting up. */
 enum session_state {
-	SESSION_SNIFFING, /* QUIC: the first flight's Initials (§17) */
+	SESSION_SNIFFING, /* QUIC: the first flight's Initials (§18) */
 	SESSION_ROUTING,
 	SESSION_RESOLVING,
 	SESSION_CONNECTING,
@@ -146,6 +146,7 @@ struct flow_udp_ctx {
 	uint64_t next_id;
 	uint64_t refused_until; /* loop ms; 0 = proxy not known to refuse */
 	bool warned_refused;
+	bool refuse_new; /* the memory budget is spent */
 	uv_timer_t sweep;
 	struct reaper reaper;          /* frees released sessions */
 	uint8_t *buf;                  /* one datagram, header included */
@@ -1137,6 +1138,26 @@ void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r)
 	u->resolver = r;
 }
 
+unsigned flow_udp_shed_idle(struct flow_udp_ctx *u, uint64_t idle_ms)
+{
+	uint64_t now = uv_now(u->loop);
+	unsigned n = 0;
+	struct udp_session *s;
+
+	/* u->lru runs from the least recently used: stop at the first busy one */
+	while ((s = session_oldest(u)) != NULL && now - s->t_last >= idle_ms) {
+		u->stats.shed++;
+		session_end(s, "ended (memory budget)", NULL);
+		n++;
+	}
+	return n;
+}
+
+void flow_udp_set_refuse_new(struct flow_udp_ctx *u, bool on)
+{
+	u->refuse_new = on;
+}
+
 void flow_udp_set_sock(struct flow_udp_ctx *u, const struct sock_opts *sock)
 {
 	u->sock = *sock;
@@ -1150,6 +1171,11 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 	bool created = false, queue_first = false;
 
 	if (s == NULL) {
+		if (u->refuse_new) {
+			u->stats.dropped_memory++;
+			pbuf_free(payload);
+			return;
+		}
 		s = session_create(u, src, sport);
 		created = true;
 		if (s == NULL) {

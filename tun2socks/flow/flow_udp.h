@@ -49,6 +49,8 @@ struct flow_udp_stats {
 	uint64_t dropped_rejected; /* REJECT / REJECT-DROP rules */
 	uint64_t dropped_other;    /* malformed reply, unroutable, send error */
 	uint64_t evicted;
+	uint64_t shed;           /* idle sessions ended by the memory budget */
+	uint64_t dropped_memory; /* new sessions refused by the memory budget */
 };
 
 void flow_udp_config_defaults(struct flow_udp_config *cfg);
@@ -74,12 +76,19 @@ void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns);
 /* For DIRECT datagrams to names. */
 struct resolver;
 void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r);
-/* QUIC sniffing for new sessions (docs/design.md §17); NULL: none. */
+/* QUIC sniffing for new sessions (docs/design.md §18); NULL: none. */
 struct sniffer;
 void flow_udp_set_sniffer(struct flow_udp_ctx *u, const struct sniffer *sn);
 /* Socket options for sockets opened from now on (a reload changed
  * interface-name or routing-mark); open ones keep theirs. */
 void flow_udp_set_sock(struct flow_udp_ctx *u, const struct sock_opts *sock);
+
+/* The memory budget (docs/design.md §12): ends the sessions idle for at
+ * least idle_ms, least recently used first; returns how many. */
+unsigned flow_udp_shed_idle(struct flow_udp_ctx *u, uint64_t idle_ms);
+/* While on, a datagram that would start a new session is dropped
+ * (counted in dropped_memory); live sessions go on. */
+void flow_udp_set_refuse_new(struct flow_udp_ctx *u, bool on);
 
 const struct flow_udp_stats *flow_udp_stats(const struct flow_udp_ctx *u);
 unsigned flow_udp_sessions(const struct flow_udp_ctx *u);

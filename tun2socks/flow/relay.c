@@ -223,6 +223,14 @@ static size_t down_room(const struct relay *r)
 		return 0;
 	if (tcp_sndqueuelen(r->pcb) + QUEUELEN_MARGIN >= TCP_SND_QUEUELEN)
 		return 0;
+	if (r->inflight_max && *r->inflight_max) {
+		/* snd_buf itself: tcp_sndbuf() stops at 65535 */
+		size_t inflight = r->pcb->snd_buf < TCP_SND_BUF ? TCP_SND_BUF - r->pcb->snd_buf : 0;
+
+		if (inflight >= *r->inflight_max)
+			return 0; /* the client's ACK pumps again (tcp_sent) */
+		return LWIP_MIN(tcp_sndbuf(r->pcb), *r->inflight_max - inflight);
+	}
 	return tcp_sndbuf(r->pcb);
 }
 

@@ -56,6 +56,10 @@ struct relay {
 	bool client_shut;    /* our FIN to the client is queued in lwIP */
 	uint64_t bytes_up;   /* client -> upstream, accepted by the upstream */
 	uint64_t bytes_down; /* upstream -> client, read from the upstream */
+	/* The memory budget (docs/design.md §12): while *inflight_max is not
+	 * 0, at most that many bytes wait in lwIP for the client's ACK;
+	 * the rest stays in the upstream socket. NULL: no cap. */
+	const size_t *inflight_max;
 };
 
 void relay_init(struct relay *r, struct tcp_pcb *pcb, uint8_t *buf, size_t buf_cap);

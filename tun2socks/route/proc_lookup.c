@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,12 +81,20 @@ static int make_key(int proto, const struct sockaddr *src, struct proc_key *k)
 
 struct proc_lookup *proc_lookup_create(unsigned cache_ms)
 {
+	return proc_lookup_create_fd(cache_ms, -1);
+}
+
+struct proc_lookup *proc_lookup_create_fd(unsigned cache_ms, int diag_fd)
+{
 	struct proc_lookup *pl = calloc(1, sizeof(*pl));
 	int r;
 
-	if (!pl)
+	if (!pl) {
+		if (diag_fd >= 0)
+			close(diag_fd);
 		return NULL;
-	r = proc_platform_create(&pl->plat);
+	}
+	r = proc_platform_create(&pl->plat, diag_fd);
 	if (r < 0) {
 		free(pl);
 		errno = -r;

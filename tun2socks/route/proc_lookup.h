@@ -41,6 +41,10 @@ struct proc_info {
 /* cache_ms: how long a result is reused (0: never). NULL on failure with
  * errno set (e.g. no NETLINK_SOCK_DIAG in a sandbox). */
 struct proc_lookup *proc_lookup_create(unsigned cache_ms);
+/* The same asking diag_fd about sockets (taken over; Linux: a
+ * NETLINK_SOCK_DIAG socket made in another network namespace, whose
+ * sockets it then finds), or its own when diag_fd is -1. */
+struct proc_lookup *proc_lookup_create_fd(unsigned cache_ms, int diag_fd);
 
 void proc_lookup_destroy(struct proc_lookup *pl);
 

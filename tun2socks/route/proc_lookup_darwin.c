@@ -21,6 +21,7 @@
 #include <libproc.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/sysctl.h>
 #include <sys/types.h>
@@ -93,8 +94,10 @@ struct proc_platform {
 	int unused;
 };
 
-int proc_platform_create(struct proc_platform **out)
+int proc_platform_create(struct proc_platform **out, int diag_fd)
 {
+	if (diag_fd >= 0)
+		close(diag_fd); /* no sock_diag here */
 	*out = calloc(1, sizeof(**out));
 	return *out ? 0 : -ENOMEM;
 }

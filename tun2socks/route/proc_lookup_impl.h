@@ -23,8 +23,10 @@ struct proc_key {
 /* The platform's state (sockets, its own caches). */
 struct proc_platform;
 
-/* Returns 0 with *out set, or -errno. */
-T2S_MUST_CHECK int proc_platform_create(struct proc_platform **out);
+/* Returns 0 with *out set, or -errno. diag_fd: where the platform asks
+ * about sockets, taken over (a NETLINK_SOCK_DIAG socket of another
+ * network namespace, Linux), or -1 for its own. */
+T2S_MUST_CHECK int proc_platform_create(struct proc_platform **out, int diag_fd);
 
 void proc_platform_destroy(struct proc_platform *p);
 

@@ -64,15 +64,22 @@ struct match {
 	unsigned long ino;
 };
 
-int proc_platform_create(struct proc_platform **out)
+int proc_platform_create(struct proc_platform **out, int diag_fd)
 {
 	struct proc_platform *p;
 
 	*out = NULL;
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p) {
+		if (diag_fd >= 0)
+			close(diag_fd);
 		return -ENOMEM;
-	p->nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	}
+	/* A sock_diag socket answers for the network namespace it was made
+	 * in: one made in `tun2socks run`'s namespace sees CMD's sockets
+	 * (docs/design.md §14). */
+	p->nl = diag_fd >= 0 ? diag_fd
+			     : socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (p->nl < 0) {
 		int r = -errno;
 

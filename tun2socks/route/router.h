@@ -33,7 +33,7 @@ size_t router_ctx_rule_count(const struct router_ctx *rc);
 const struct router_gen *router_ctx_current(const struct router_ctx *rc);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
-/* hosts: (docs/design.md §19): a flow whose name is in the table gets its
+/* hosts: (docs/design.md §20): a flow whose name is in the table gets its
  * addresses before the rules, as mihomo fills them (IP rules, no-resolve
  * ones too, see them; nothing is resolved). NULL: none. Must outlive rc. */
 struct dns_hosts;

@@ -4,21 +4,34 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config.h"
 #include "config/rules_parse.h"
 #include "config/ruleset.h"
+#include "tun2socks/route/geo.h"
 #include "tun2socks/route/router_gen_impl.h"
 #include "tun2socks/route/rule.h"
 #include "tun2socks/upstream/target.h"
 
+/* A sub-rules list, parsed. */
+struct gen_sub {
+	const char *name;
+	struct rule_spec *specs;
+	size_t n; /* parsed (freed) */
+};
+
 struct gen_build {
+	struct router_gen *g;
 	const struct config *cfg;
 	struct ruleset **sets;
 	size_t n_sets;
+	struct gen_sub *subs;
+	size_t n_subs;
 };
 
 static int gen_target(void *arg, const char *name)
@@ -37,6 +50,8 @@ static int gen_target(void *arg, const char *name)
 		return ROUTER_T_REJECT;
 	case CONFIG_TARGET_REJECT_DROP:
 		return ROUTER_T_DROP;
+	case CONFIG_TARGET_PASS:
+		return ROUTER_T_PASS;
 	case CONFIG_TARGET_PROXY:
 		return ROUTER_T_PROXY0 + (int)(t.proxy - b->cfg->proxies);
 	default:
@@ -52,6 +67,71 @@ static const struct ruleset *gen_set(void *arg, const char *name)
 		if (strcmp(ruleset_name(b->sets[i]), name) == 0)
 			return b->sets[i];
 	return NULL;
+}
+
+static int gen_sub_rules(void *arg, const char *name, const struct rule_spec **specs, size_t *n)
+{
+	const struct gen_build *b = arg;
+
+	for (size_t i = 0; i < b->n_subs; i++)
+		if (strcmp(b->subs[i].name, name) == 0) {
+			*specs = b->subs[i].specs;
+			*n = b->subs[i].n;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* Lines [0, n) into specs (n of them, zeroed), their targets checked
+ * against the config; *parsed: how many to free. */
+static int parse_lines(const struct config *cfg, const struct config_str *lines, size_t n,
+		       struct rule_spec *specs, size_t *parsed, struct conf_err *err)
+{
+	int r = 0;
+
+	for (*parsed = 0; r == 0 && *parsed < n; (*parsed)++) {
+		const struct config_str *line = &lines[*parsed];
+		struct rule_spec *s = &specs[*parsed];
+		char msg[300];
+		struct config_target t;
+
+		r = rules_parse_line(line->text, strlen(line->text), &line->pos, s, err);
+		if (r < 0)
+			break;
+		/* The config knows why a target is unusable; a SUB-RULE's
+		 * names a list (rule.c says when it is unknown). */
+		if (s->type != RULE_SUB_RULE &&
+		    config_resolve_target(cfg, s->target, &t, msg, sizeof(msg)) < 0) {
+			r = conf_err_set(err, &s->target_pos, "%s", msg);
+			(*parsed)++;
+			break;
+		}
+	}
+	return r;
+}
+
+/* Every sub-rules list, parsed, for gen_sub_rules. */
+static int parse_subs(struct gen_build *b, struct conf_err *err)
+{
+	const struct config *cfg = b->cfg;
+	int r = 0;
+
+	if (cfg == NULL || cfg->n_sub_rules == 0)
+		return 0;
+	b->subs = calloc(cfg->n_sub_rules, sizeof(*b->subs));
+	if (b->subs == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; r == 0 && i < cfg->n_sub_rules; i++) {
+		const struct config_sub_rules *sr = &cfg->sub_rules[i];
+		struct gen_sub *gs = &b->subs[b->n_subs++];
+
+		gs->name = sr->name;
+		gs->specs = calloc(sr->n_rules ? sr->n_rules : 1, sizeof(*gs->specs));
+		if (gs->specs == NULL)
+			return -ENOMEM;
+		r = parse_lines(cfg, sr->rules, sr->n_rules, gs->specs, &gs->n, err);
+	}
+	return r;
 }
 
 /* A literal address, else a name. */
@@ -131,6 +211,70 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 	return 0;
 }
 
+/* One more warning line; 0 or -ENOMEM. */
+static int gen_warn(struct router_gen *g, const struct conf_pos *pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int gen_warn(struct router_gen *g, const struct conf_pos *pos, const char *fmt, ...)
+{
+	char msg[600], line[1024];
+	char **grown;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (pos && pos->line > 0)
+		snprintf(line, sizeof(line), "%s:%d:%d: warning: %s",
+			 pos->file ? pos->file : "<input>", pos->line, pos->col, msg);
+	else
+		snprintf(line, sizeof(line), "%s: warning: %s",
+			 pos && pos->file ? pos->file : "<input>", msg);
+	grown = realloc(g->warnings, (g->n_warnings + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	g->warnings = grown;
+	g->warnings[g->n_warnings] = strdup(line);
+	if (g->warnings[g->n_warnings] == NULL)
+		return -ENOMEM;
+	g->n_warnings++;
+	return 0;
+}
+
+/* A loaded set's notes (skipped entries, ignored fields) as warnings,
+ * then one line per set that skipped entries, at the provider. */
+static int set_warnings(struct router_gen *g, const struct config_rule_provider *rp,
+			const struct ruleset *rs)
+{
+	size_t n = ruleset_note_count(rs), skipped = ruleset_skipped(rs);
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n && ruleset_note(rs, i); i++) {
+		const struct conf_err *e = ruleset_note(rs, i);
+		struct conf_pos pos = { .file = e->file, .line = e->line, .col = e->col };
+
+		/* An inline set is loaded as text, one entry a line: line N
+		 * is the payload's entry N in the config. */
+		if (rp->type == CONFIG_RP_INLINE && e->line >= 1 &&
+		    (size_t)e->line <= rp->n_payload) {
+			pos = rp->payload[e->line - 1].pos;
+			if (pos.col > 0 && e->col > 1)
+				pos.col += e->col - 1;
+		}
+
+		r = gen_warn(g, &pos, "%s", e->msg);
+	}
+	if (r == 0 && n > RULESET_WARN_MAX)
+		r = gen_warn(g, &rp->pos, "rule-set '%s': %zu more notes not shown", rp->name,
+			     n - RULESET_WARN_MAX);
+	if (r == 0 && skipped > 0)
+		r = gen_warn(
+			g, &rp->pos,
+			"rule-set '%s': %zu bad %s skipped, %zu loaded (mihomo skips them too)",
+			rp->name, skipped, skipped == 1 ? "entry" : "entries", ruleset_count(rs));
+	return r;
+}
+
 static int load_sets(struct gen_build *b, struct conf_err *err)
 {
 	const struct config *cfg = b->cfg;
@@ -145,8 +289,9 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 		enum ruleset_behavior beh = rp->behavior == CONFIG_RP_DOMAIN   ? RULESET_DOMAIN
 					    : rp->behavior == CONFIG_RP_IPCIDR ? RULESET_IPCIDR
 									       : RULESET_CLASSICAL;
-		enum ruleset_format fmt =
-			rp->format == CONFIG_RP_TEXT ? RULESET_TEXT : RULESET_YAML;
+		enum ruleset_format fmt = rp->format == CONFIG_RP_TEXT  ? RULESET_TEXT
+					  : rp->format == CONFIG_RP_MRS ? RULESET_MRS
+									: RULESET_YAML;
 		int r;
 
 		if (rp->type == CONFIG_RP_FILE) {
@@ -173,31 +318,133 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 		if (r < 0)
 			return r == -ENOMEM ? r : -EINVAL;
 		b->n_sets++;
+		r = set_warnings(b->g, rp, b->sets[b->n_sets - 1]);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
 
-/* The UDP engine: rules whose target cannot carry UDP left out. */
+/* dns.fake-ip-filter entries "rule-set:a,b" and "geosite:x,y" (mihomo's
+ * parseDomain: the names after the colon, comma-separated) as
+ * "RULE-SET,a,DIRECT,no-resolve" and "GEOSITE,x,DIRECT" lines: a name is
+ * filtered when a domain entry of the set or list holds it. */
+static int build_fake_filter(struct router_gen *g, struct gen_build *b,
+			     const struct rule_build_opts *ro, struct conf_err *err)
+{
+	const struct config *cfg = b->cfg;
+	struct rule_spec *specs = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	for (size_t i = 0; cfg && r == 0 && i < cfg->dns.n_fake_ip_filter; i++) {
+		const struct config_str *e = &cfg->dns.fake_ip_filter[i];
+		const char *names;
+
+		bool site = strncasecmp(e->text, "geosite:", 8) == 0;
+
+		if (strncasecmp(e->text, "rule-set:", 9) != 0 && !site)
+			continue;
+		names = e->text + (site ? 8 : 9);
+		while (r == 0 && *names) {
+			size_t len = strcspn(names, ",");
+			char line[300];
+			const struct ruleset *rs;
+
+			snprintf(line, sizeof(line), "%.*s", (int)(len < 200 ? len : 200), names);
+			rs = site ? NULL : gen_set(b, line);
+			if (!site && (rs == NULL || ruleset_behavior(rs) == RULESET_IPCIDR)) {
+				r = conf_err_set(
+					err, &e->pos,
+					rs ? "dns.fake-ip-filter: rule-set '%s' is an ipcidr "
+					     "set; a filter needs domain or classical sets"
+					   : "dns.fake-ip-filter: unknown rule-set '%s'",
+					line);
+				break;
+			}
+			if (n == cap) {
+				struct rule_spec *grown;
+
+				cap = cap ? cap * 2 : 4;
+				grown = realloc(specs, cap * sizeof(*specs));
+				if (grown == NULL) {
+					r = -ENOMEM;
+					break;
+				}
+				specs = grown;
+			}
+			snprintf(line, sizeof(line),
+				 site ? "GEOSITE,%.*s,DIRECT" : "RULE-SET,%.*s,DIRECT,no-resolve",
+				 (int)(len < 200 ? len : 200), names);
+			r = rules_parse_line(line, strlen(line), &e->pos, &specs[n], err);
+			if (r == 0)
+				n++;
+			names += len;
+			if (*names == ',')
+				names++;
+		}
+	}
+	if (r == 0 && n > 0)
+		r = rule_engine_build(specs, n, ro, &g->fake_filter, err);
+	for (size_t i = 0; i < n; i++)
+		rule_spec_free(&specs[i]);
+	free(specs);
+	return r;
+}
+
+bool router_gen_fake_filter(const struct router_gen *g, const char *name)
+{
+	struct rule_result res;
+	struct rule_query q;
+
+	if (g == NULL || g->fake_filter == NULL)
+		return false;
+	memset(&q, 0, sizeof(q));
+	q.domain = name;
+	return rule_match(g->fake_filter, &q, &res) == RULE_MATCHED;
+}
+
+/* PASS: the rule is skipped, as mihomo skips it. */
+static bool gen_pass(void *arg, int target)
+{
+	(void)arg;
+	return target == ROUTER_T_PASS;
+}
+
+/* For UDP, a proxy that cannot carry it is a pass too: mihomo goes on
+ * with the next rule (tunnel.match: "UDP is not supported"). */
+static bool gen_pass_udp(void *arg, int target)
+{
+	const struct gen_build *b = arg;
+
+	return target == ROUTER_T_PASS ||
+	       (target >= ROUTER_T_PROXY0 && b->g->ups[target - ROUTER_T_PROXY0].no_udp);
+}
+
+/* The UDP engine, when some rule names an upstream that cannot carry
+ * UDP: the same rules, those passed. */
 static int build_udp(struct router_gen *g, const struct rule_spec *specs, size_t n,
 		     const struct rule_build_opts *ro, struct gen_build *b, struct conf_err *err)
 {
-	struct rule_spec *keep;
-	size_t k = 0;
-	int r;
+	struct rule_build_opts uo = *ro;
+	bool any = false;
 
-	keep = malloc(n * sizeof(*keep));
-	if (keep == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !any; i++) {
 		int t = gen_target(b, specs[i].target);
 
-		if (t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp)
-			continue;
-		keep[k++] = specs[i]; /* shallow: the engine copies what it keeps */
+		any = t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp;
 	}
-	r = k == n ? 0 : rule_engine_build(keep, k, ro, &g->udp_engine, err);
-	free(keep);
-	return r;
+	/* A sub-rules list may end at one too. */
+	for (size_t i = 0; i < b->n_subs && !any; i++)
+		for (size_t k = 0; k < b->subs[i].n && !any; k++) {
+			int t = gen_target(b, b->subs[i].specs[k].target);
+
+			any = t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp;
+		}
+	if (!any)
+		return 0;
+	uo.pass_fn = gen_pass_udp;
+	return rule_engine_build(specs, n, &uo, &g->udp_engine, err);
 }
 
 int router_gen_build(const struct config *cfg, const struct router_gen_opts *opts,
@@ -214,6 +461,7 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 	if (g == NULL)
 		return -ENOMEM;
 	g->refs = 1;
+	b.g = g;
 	if (opts->default_up != NULL) {
 		g->has_default_up = true;
 		g->default_up = *opts->default_up;
@@ -224,6 +472,24 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 	r = load_sets(&b, err);
 	if (r < 0)
 		goto out;
+	/* Geodata files are opened by the first rule that needs them. */
+	r = geo_create(cfg && cfg->dir ? cfg->dir : "", cfg && cfg->geodata_mode, &g->geo);
+	if (r < 0)
+		goto out;
+	{
+		struct rule_build_opts fo = {
+			.target_fn = gen_target,
+			.target_arg = &b,
+			.set_fn = gen_set,
+			.set_arg = &b,
+			.default_target = ROUTER_T_DIRECT,
+			.geo = g->geo,
+		};
+
+		r = build_fake_filter(g, &b, &fo, err);
+		if (r < 0)
+			goto out;
+	}
 	if (n > 0) {
 		struct rule_build_opts ro = {
 			.target_fn = gen_target,
@@ -231,27 +497,15 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 			.set_fn = gen_set,
 			.set_arg = &b,
 			.default_target = g->has_default_up ? ROUTER_T_DEFAULT_UP : ROUTER_T_DIRECT,
+			.geo = g->geo,
+			.pass_fn = gen_pass,
+			.sub_fn = gen_sub_rules,
 		};
 
 		specs = calloc(n, sizeof(*specs));
-		r = specs ? 0 : -ENOMEM;
-		for (; r == 0 && parsed < n; parsed++) {
-			const struct config_str *line = &cfg->rules[parsed];
-			char msg[300];
-			struct config_target t;
-
-			r = rules_parse_line(line->text, strlen(line->text), &line->pos,
-					     &specs[parsed], err);
-			if (r < 0)
-				break;
-			/* The config knows why a target is unusable. */
-			if (config_resolve_target(cfg, specs[parsed].target, &t, msg, sizeof(msg)) <
-			    0) {
-				r = conf_err_set(err, &specs[parsed].target_pos, "%s", msg);
-				parsed++;
-				break;
-			}
-		}
+		r = specs ? parse_subs(&b, err) : -ENOMEM;
+		if (r == 0)
+			r = parse_lines(cfg, cfg->rules, n, specs, &parsed, err);
 		if (r == 0)
 			r = rule_engine_build(specs, n, &ro, &g->engine, err);
 		if (r == 0)
@@ -264,6 +518,12 @@ out:
 	for (size_t i = 0; i < b.n_sets; i++)
 		ruleset_free(b.sets[i]);
 	free(b.sets);
+	for (size_t i = 0; i < b.n_subs; i++) {
+		for (size_t k = 0; k < b.subs[i].n; k++)
+			rule_spec_free(&b.subs[i].specs[k]);
+		free(b.subs[i].specs);
+	}
+	free(b.subs);
 	if (r < 0) {
 		router_gen_unref(g);
 		return r;
@@ -284,10 +544,25 @@ void router_gen_unref(struct router_gen *g)
 		return;
 	rule_engine_unref(g->engine);
 	rule_engine_unref(g->udp_engine);
+	rule_engine_unref(g->fake_filter);
+	geo_free(g->geo); /* after the engines that look up in it */
 	for (size_t i = 0; i < g->n_ups; i++)
 		upstream_cfg_free(&g->ups[i].cfg);
 	free(g->ups);
+	for (size_t i = 0; i < g->n_warnings; i++)
+		free(g->warnings[i]);
+	free(g->warnings);
 	free(g);
+}
+
+size_t router_gen_warning_count(const struct router_gen *g)
+{
+	return g->n_warnings;
+}
+
+const char *router_gen_warning(const struct router_gen *g, size_t i)
+{
+	return i < g->n_warnings ? g->warnings[i] : NULL;
 }
 
 size_t router_gen_rule_count(const struct router_gen *g)

@@ -40,6 +40,17 @@ struct router_gen *router_gen_ref(struct router_gen *g);
 void router_gen_unref(struct router_gen *g);
 size_t router_gen_rule_count(const struct router_gen *g);
 
+/* Whether dns.fake-ip-filter's "rule-set:" entries hold name (it then
+ * gets real DNS answers, as in mihomo). The static patterns are the
+ * interceptor's own (options). g may be NULL: false. */
+bool router_gen_fake_filter(const struct router_gen *g, const char *name);
+
+/* Warnings of the build, one line each: bad rule-set entries skipped (with
+ * file:line:column and why, the first few of each set, then a count per
+ * set), fields ignored. Owned by g. */
+size_t router_gen_warning_count(const struct router_gen *g);
+const char *router_gen_warning(const struct router_gen *g, size_t i);
+
 /* The server addresses of its proxies (the config's and the default
  * upstream; redirects are DIRECT), at most max into out, for auto-route to
  * keep out of the TUN. Returns how many. */

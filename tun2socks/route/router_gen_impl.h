@@ -18,6 +18,7 @@ enum {
 	ROUTER_T_REJECT,
 	ROUTER_T_DROP,
 	ROUTER_T_DEFAULT_UP,
+	ROUTER_T_PASS, /* never a verdict: the engine skips such rules */
 	ROUTER_T_PROXY0,
 };
 
@@ -42,6 +43,14 @@ struct router_gen {
 	size_t n_ups;
 	bool has_default_up;
 	struct upstream_cfg default_up;
+	/* dns.fake-ip-filter's "rule-set:" entries as RULE-SET lines (names
+	 * that match get real answers); NULL when there are none. */
+	struct rule_engine *fake_filter;
+	struct geo *geo; /* the engines' geodata (route/geo.h) */
+	/* What loading the rule sets skipped or ignored, one line each
+	 * ("file:line:column: warning: ..."), for the caller to show. */
+	char **warnings;
+	size_t n_warnings;
 };
 
 #endif

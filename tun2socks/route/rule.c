@@ -22,10 +22,12 @@
 #include "tun2socks/base/arena.h"
 #include "tun2socks/base/bsearch.h"
 #include "tun2socks/base/label_trie.h"
+#include "tun2socks/route/geo.h"
+#include "config/rule_regex.h"
 #include "config/rules_parse.h"
 
 #include <errno.h>
-#include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -465,14 +467,16 @@ static void ports_free(struct ports *p)
 struct matcher;
 
 struct pred {
+	const struct rule_engine *sub; /* SUB-RULE: kids[0] is the condition */
 	enum rule_type type;
 	bool no_resolve;
 	enum rule_net network;
-	uint32_t n; /* string length, ranges, operands */
+	uint32_t n; /* string length, ranges, operands; IP-ASN: the AS */
 	struct rule_cidr cidr;
+	const struct geo *geo; /* GEOIP by database lookup, IP-ASN */
 	union {
 		const char *str;
-		regex_t *re;
+		const struct rule_regex *re;
 		const struct rule_range *ranges;
 		const struct pred *kids;
 		const struct matcher *set;
@@ -480,8 +484,10 @@ struct pred {
 };
 
 struct lin {
+	bool sub_top; /* a SUB-RULE line of an engine with a pass_fn */
 	uint32_t idx;
 	bool no_resolve; /* from the RULE-SET line the entry came from */
+	bool pass;       /* a rule whose target is a pass: never the winner */
 	const struct pred *p;
 };
 
@@ -511,7 +517,8 @@ struct set_matcher {
 struct erule {
 	const char *text;
 	struct conf_pos pos;
-	int target;
+	int target;                    /* -1 for a SUB-RULE line */
+	const struct rule_engine *sub; /* SUB-RULE: its list's engine */
 };
 
 struct rule_engine {
@@ -523,8 +530,18 @@ struct rule_engine {
 	size_t n_rules;
 	int default_target;
 	struct arena arena; /* all it keeps that is not an index array */
-	regex_t **regs;
+	struct rule_regex **regs;
 	size_t n_regs, cap_regs;
+	/* The targets a winning SUB-RULE line must not end at (opts.pass_fn;
+	 * NULL in a sub-rules list's own engine: mihomo applies PASS and
+	 * UDP support to what the whole match returns). */
+	bool (*pass_fn)(void *target_arg, int target);
+	void *pass_arg;
+	/* Engines of the sub-rules lists this one's SUB-RULE lines name, one
+	 * reference each, built once per name. */
+	struct rule_engine **subs;
+	const char **sub_names;
+	size_t n_subs;
 };
 
 static void matcher_init(struct matcher *m)
@@ -570,7 +587,13 @@ struct builder {
 	struct rule_engine *e;
 	const struct rule_build_opts *opts;
 	struct conf_err *err;
+	int depth; /* of sub-rules lists: a cycle ends at SUB_MAX_DEPTH */
 };
+
+enum { SUB_MAX_DEPTH = 8 };
+
+static int engine_build(const struct rule_spec *specs, size_t n, const struct rule_build_opts *opts,
+			int depth, struct rule_engine **out, struct conf_err *err);
 
 static int nomem(struct builder *b, const struct conf_pos *pos)
 {
@@ -661,23 +684,25 @@ static const struct ruleset *find_set(struct builder *b, const struct rule_spec 
 	return rs;
 }
 
-/* The matcher of a rule set used inside AND/OR/NOT, built once per name. */
-static int set_matcher(struct builder *b, const struct rule_spec *s, const struct matcher **out)
+typedef int (*fill_fn)(struct builder *b, struct matcher *m, const struct rule_spec *s,
+		       uint32_t idx, bool nr);
+
+/* A matcher of its own for s (entries at index 0), kept in e->sets under
+ * key and built once per key by fill: a rule set, a geosite list or a
+ * country's prefixes used inside AND/OR/NOT or as a GEOIP test. */
+static int named_matcher(struct builder *b, const char *key, const struct rule_spec *s,
+			 fill_fn fill, const struct matcher **out)
 {
 	struct rule_engine *e = b->e;
-	const struct ruleset *rs;
 	struct set_matcher *grown;
 	struct matcher *m;
 	int err;
 
 	for (size_t i = 0; i < e->n_sets; i++)
-		if (strcmp(e->sets[i].name, s->str) == 0) {
+		if (strcmp(e->sets[i].name, key) == 0) {
 			*out = e->sets[i].m;
 			return 0;
 		}
-	rs = find_set(b, s);
-	if (!rs)
-		return -EINVAL;
 	grown = realloc(e->sets, (e->n_sets + 1) * sizeof(*grown));
 	if (!grown)
 		return nomem(b, &s->pos);
@@ -687,15 +712,231 @@ static int set_matcher(struct builder *b, const struct rule_spec *s, const struc
 		return nomem(b, &s->pos);
 	matcher_init(m);
 	e->sets[e->n_sets].m = m;
-	e->sets[e->n_sets].name = arena_strdup(&e->arena, s->str);
+	e->sets[e->n_sets].name = arena_strdup(&e->arena, key);
 	e->n_sets++;
 	if (!e->sets[e->n_sets - 1].name)
 		return nomem(b, &s->pos);
-	err = add_set(b, m, rs, 0, false, &s->payload_pos);
+	err = fill(b, m, s, 0, false);
 	if (!err && matcher_finish(m))
 		err = nomem(b, &s->pos);
 	*out = m;
 	return err;
+}
+
+static int fill_set(struct builder *b, struct matcher *m, const struct rule_spec *s, uint32_t idx,
+		    bool nr)
+{
+	const struct ruleset *rs = find_set(b, s);
+
+	if (!rs)
+		return -EINVAL;
+	return add_set(b, m, rs, idx, nr, &s->payload_pos);
+}
+
+/* The matcher of a rule set used inside AND/OR/NOT, built once per name. */
+static int set_matcher(struct builder *b, const struct rule_spec *s, const struct matcher **out)
+{
+	return named_matcher(b, s->str, s, fill_set, out);
+}
+
+/* --- geodata ------------------------------------------------------------------------ */
+
+/* The geo data, the database of kind opened (GEO_COUNTRY, GEO_ASN): else
+ * the rule's error. */
+static int need_geo(struct builder *b, const struct rule_spec *s, int kind)
+{
+	char why[600];
+
+	if (!b->opts->geo)
+		return conf_err_set(b->err, &s->pos,
+				    "%s needs geodata, which this build has none of",
+				    rules_type_name(s->type));
+	if (kind < 0)
+		return 0;
+	if (geo_open(b->opts->geo, kind, why, sizeof(why)) == 0)
+		return 0;
+	return conf_err_set(b->err, &s->pos, "%s: %s", rules_type_name(s->type), why);
+}
+
+struct geo_fill {
+	struct builder *b;
+	struct matcher *m;
+	const struct rule_spec *s;
+	uint32_t idx;
+	bool nr, src;
+	size_t added;
+};
+
+static int geo_site_entry(void *arg, int type, const char *value)
+{
+	struct geo_fill *f = arg;
+	char name[RULES_DOMAIN_MAX + 1];
+	struct rule_spec tmp;
+	const char *why;
+	size_t n;
+
+	switch (type) {
+	case GEO_SITE_FULL:
+	case GEO_SITE_DOMAIN:
+		/* A name the rules could not hold matches no DNS name. */
+		if (rules_domain_norm(value, strlen(value), false, name, &n, &why) != 0)
+			return 0;
+		f->added++;
+		return dtrie_add(&f->m->dom, name, n,
+				 type == GEO_SITE_FULL ? RULESET_MATCH_SELF
+						       : RULESET_MATCH_SELF | RULESET_MATCH_SUB,
+				 f->idx)
+			       ? nomem(f->b, &f->s->pos)
+			       : 0;
+	case GEO_SITE_PLAIN:
+	case GEO_SITE_REGEX: {
+		struct rule_regex *re = NULL;
+		char lowered[RULES_DOMAIN_MAX + 1];
+
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.pos = f->s->pos;
+		tmp.payload_pos = f->s->payload_pos;
+		if (type == GEO_SITE_REGEX) {
+			if (rule_regex_compile(value, strlen(value), &re, NULL, 0) != 0)
+				return 0; /* not one PCRE2 reads: it cannot match */
+			rule_regex_free(re);
+			tmp.type = RULE_DOMAIN_REGEX;
+			tmp.str = (char *)value;
+		} else {
+			size_t k = 0;
+
+			for (; value[k] && k < RULES_DOMAIN_MAX; k++)
+				lowered[k] = (value[k] >= 'A' && value[k] <= 'Z')
+						     ? (char)(value[k] - 'A' + 'a')
+						     : value[k];
+			lowered[k] = '\0';
+			tmp.type = RULE_DOMAIN_KEYWORD;
+			tmp.str = lowered;
+		}
+		f->added++;
+		return lin_add(f->b, f->m, &tmp, f->idx, f->nr);
+	}
+	}
+	return 0;
+}
+
+/* GEOSITE,code: the list's entries into m at idx, as a domain set's
+ * (full, domain) or as DOMAIN-KEYWORD / DOMAIN-REGEX rules (plain, regex). */
+static int fill_geosite(struct builder *b, struct matcher *m, const struct rule_spec *s,
+			uint32_t idx, bool nr)
+{
+	struct geo_fill f = { .b = b, .m = m, .s = s, .idx = idx, .nr = nr };
+	char why[600] = "";
+	int err = need_geo(b, s, -1);
+
+	if (err)
+		return err;
+	if (!m->dom.ready && dtrie_init(&m->dom) != 0)
+		return nomem(b, &s->pos);
+	err = geo_site(b->opts->geo, s->str, geo_site_entry, &f, why, sizeof(why));
+	if (err == -ENOMEM)
+		return nomem(b, &s->pos);
+	if (err == -EINVAL && why[0] == '\0')
+		return err; /* the callback's error, already set */
+	if (err)
+		return conf_err_set(b->err, &s->payload_pos, "GEOSITE: %s", why);
+	return 0;
+}
+
+static int geo_cidr_entry(void *arg, int family, const uint8_t *addr, unsigned plen)
+{
+	struct geo_fill *f = arg;
+	struct rule_cidr c = { .family = (uint8_t)family, .plen = (uint8_t)plen };
+
+	memcpy(c.addr, addr, 16);
+	for (unsigned bit = plen; bit < 128; bit++)
+		c.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+	f->added++;
+	return itrie_add(f->src ? &f->m->src[family == 6] : &f->m->dst[family == 6], &c, f->idx)
+		       ? nomem(f->b, &f->s->pos)
+		       : 0;
+}
+
+/* mihomo's "lan" (GEOIP.isLan): private, unspecified, loopback, multicast
+ * and link-local addresses, both families. */
+static const char *const lan_cidrs[] = {
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8",
+	"0.0.0.0/32", "224.0.0.0/4",   "169.254.0.0/16", "fc00::/7",
+	"::1/128",    "::/128",        "ff00::/8",       "fe80::/10",
+};
+
+/* GEOIP,code as prefixes: "lan", or any code in geodata-mode (GeoIP.dat). */
+static int fill_geoip(struct builder *b, struct matcher *m, const struct rule_spec *s, uint32_t idx,
+		      bool nr)
+{
+	struct geo_fill f = { .b = b, .m = m, .s = s, .idx = idx, .nr = nr };
+	char why[600] = "";
+	int err = 0;
+
+	f.src = s->type == RULE_SRC_GEOIP;
+	if (strcmp(s->str, "lan") == 0) {
+		for (size_t i = 0; !err && i < sizeof(lan_cidrs) / sizeof(lan_cidrs[0]); i++) {
+			struct rule_cidr c;
+			const char *w;
+
+			if (rules_cidr_parse(lan_cidrs[i], strlen(lan_cidrs[i]), &c, &w) == 0)
+				err = geo_cidr_entry(&f, c.family, c.addr, c.plen);
+		}
+	} else {
+		err = need_geo(b, s, -1);
+		if (err)
+			return err;
+		err = geo_ip_cidrs(b->opts->geo, s->str, geo_cidr_entry, &f, why, sizeof(why));
+		if (err && err != -ENOMEM && !(err == -EINVAL && why[0] == '\0'))
+			return conf_err_set(b->err, &s->payload_pos, "GEOIP: %s", why);
+		if (err == -ENOMEM)
+			return nomem(b, &s->pos);
+	}
+	if (!err && !f.src)
+		m->ip_resolve_min = min_u32(m->ip_resolve_min, idx);
+	return err;
+}
+
+/* The engine of sub-rules list s->target, built once per name with this
+ * engine's options, but no pass_fn (rule.h). */
+static int sub_engine(struct builder *b, const struct rule_spec *s, const struct rule_engine **out)
+{
+	struct rule_engine *e = b->e, *se = NULL, **grown;
+	struct rule_build_opts so = *b->opts;
+	const struct rule_spec *specs;
+	const char **names;
+	size_t n;
+	int r;
+
+	for (size_t i = 0; i < e->n_subs; i++)
+		if (strcmp(e->sub_names[i], s->target) == 0) {
+			*out = e->subs[i];
+			return 0;
+		}
+	if (!b->opts->sub_fn || b->opts->sub_fn(b->opts->set_arg, s->target, &specs, &n) != 0)
+		return conf_err_set(b->err, &s->target_pos, "unknown sub-rules '%s'", s->target);
+	if (b->depth + 1 >= SUB_MAX_DEPTH)
+		return conf_err_set(
+			b->err, &s->target_pos,
+			"sub-rules nested deeper than %d (does '%s' lead back to itself?)",
+			SUB_MAX_DEPTH, s->target);
+	so.pass_fn = NULL;
+	r = engine_build(specs, n, &so, b->depth + 1, &se, b->err);
+	if (r)
+		return r;
+	grown = realloc(e->subs, (e->n_subs + 1) * sizeof(*grown));
+	if (grown)
+		e->subs = grown;
+	names = realloc(e->sub_names, (e->n_subs + 1) * sizeof(*names));
+	if (names)
+		e->sub_names = names;
+	if (!grown || !names || !(names[e->n_subs] = arena_strdup(&e->arena, s->target))) {
+		rule_engine_unref(se);
+		return nomem(b, &s->pos);
+	}
+	e->subs[e->n_subs++] = se;
+	*out = se;
+	return 0;
 }
 
 static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *s)
@@ -716,36 +957,42 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 		p->u.str = arena_strdup(&e->arena, s->str);
 		p->n = (uint32_t)strlen(s->str);
 		return p->u.str ? 0 : nomem(b, &s->pos);
-	case RULE_DOMAIN_REGEX: {
-		regex_t *re = arena_alloc(&e->arena, sizeof(*re));
-		int r;
+	case RULE_DOMAIN_WILDCARD:
+		p->u.str = arena_strdup(&e->arena, s->str);
+		p->n = (uint32_t)strlen(s->str);
+		return p->u.str ? 0 : nomem(b, &s->pos);
+	case RULE_DOMAIN_REGEX:
+	case RULE_PROCESS_NAME_REGEX:
+	case RULE_PROCESS_PATH_REGEX: {
+		struct rule_regex *re = NULL;
 
-		if (!re)
-			return nomem(b, &s->pos);
 		if (e->n_regs == e->cap_regs) {
 			size_t ncap = e->cap_regs ? e->cap_regs * 2 : 8;
-			regex_t **g = realloc(e->regs, ncap * sizeof(*g));
+			struct rule_regex **g = realloc(e->regs, ncap * sizeof(*g));
 
 			if (!g)
 				return nomem(b, &s->pos);
 			e->regs = g;
 			e->cap_regs = ncap;
 		}
-		r = regcomp(re, s->str, REG_EXTENDED | REG_ICASE | REG_NOSUB);
-		if (r != 0) {
-			/* The parser compiled it once already: only memory. */
+		/* The parser compiled it once already: only memory fails. */
+		if (rule_regex_compile(s->str, strlen(s->str), &re, NULL, 0) != 0)
 			return nomem(b, &s->payload_pos);
-		}
 		e->regs[e->n_regs++] = re;
 		p->u.re = re;
 		return 0;
 	}
+	case RULE_IP_SUFFIX:
+	case RULE_SRC_IP_SUFFIX:
+		return 0;
 	case RULE_IP_CIDR:
 	case RULE_SRC_IP_CIDR:
 	case RULE_NETWORK:
 		return 0;
 	case RULE_DST_PORT:
 	case RULE_SRC_PORT:
+	case RULE_IN_PORT:
+	case RULE_DSCP:
 	case RULE_UID: {
 		struct rule_range *r = arena_alloc(&e->arena, s->n_ranges * sizeof(*r));
 
@@ -758,6 +1005,37 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 	}
 	case RULE_RULE_SET:
 		return set_matcher(b, s, &p->u.set);
+	case RULE_GEOSITE: {
+		char key[300];
+
+		snprintf(key, sizeof(key), "\001geosite:%s", s->str);
+		return named_matcher(b, key, s, fill_geosite, &p->u.set);
+	}
+	case RULE_GEOIP:
+	case RULE_SRC_GEOIP: {
+		char key[300];
+
+		if (strcmp(s->str, "lan") == 0 ||
+		    (b->opts->geo && geo_geodata_mode(b->opts->geo))) {
+			snprintf(key, sizeof(key), "\001geoip:%s:%s",
+				 s->type == RULE_SRC_GEOIP ? "src" : "dst", s->str);
+			return named_matcher(b, key, s, fill_geoip, &p->u.set);
+		}
+		err = need_geo(b, s, GEO_COUNTRY);
+		if (err)
+			return err;
+		p->geo = b->opts->geo;
+		p->u.str = arena_strdup(&e->arena, s->str);
+		return p->u.str ? 0 : nomem(b, &s->pos);
+	}
+	case RULE_IP_ASN:
+	case RULE_SRC_IP_ASN:
+		err = need_geo(b, s, GEO_ASN);
+		if (err)
+			return err;
+		p->geo = b->opts->geo;
+		p->n = s->asn;
+		return 0;
 	case RULE_AND:
 	case RULE_OR:
 	case RULE_NOT: {
@@ -774,8 +1052,18 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 		}
 		return 0;
 	}
+	case RULE_SUB_RULE: {
+		struct pred *kids = arena_alloc(&e->arena, sizeof(*kids));
+
+		if (!kids)
+			return nomem(b, &s->pos);
+		p->u.kids = kids;
+		p->n = 1;
+		err = pred_fill(b, kids, &s->sub[0]);
+		return err ? err : sub_engine(b, s, &p->sub);
+	}
 	case RULE_MATCH:
-		break;
+		return 0; /* only as a PASS rule: the parser keeps it out of operands */
 	}
 	return conf_err_set(b->err, &s->pos, "%s is not allowed here", rules_type_name(s->type));
 }
@@ -825,6 +1113,8 @@ static int add_spec(struct builder *b, struct matcher *m, const struct rule_spec
 			return -EINVAL;
 		return add_set(b, m, rs, idx, nr || s->no_resolve, &s->payload_pos);
 	default:
+		/* GEOSITE too: its list is one matcher of its own, shared by
+		 * every rule naming it (named_matcher). */
 		return lin_add(b, m, s, idx, nr);
 	}
 	return err ? nomem(b, &s->pos) : 0;
@@ -844,7 +1134,13 @@ static const char *intern_file(struct rule_engine *e, const char *file, const ch
 int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule_build_opts *opts,
 		      struct rule_engine **out, struct conf_err *err)
 {
-	struct builder b = { .opts = opts, .err = err };
+	return engine_build(specs, n, opts, 0, out, err);
+}
+
+static int engine_build(const struct rule_spec *specs, size_t n, const struct rule_build_opts *opts,
+			int depth, struct rule_engine **out, struct conf_err *err)
+{
+	struct builder b = { .opts = opts, .err = err, .depth = depth };
 	struct rule_engine *e;
 	const char *last_file = NULL;
 	struct conf_pos none = { 0 };
@@ -859,6 +1155,8 @@ int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule
 	b.e = e;
 	e->refs = 1;
 	e->default_target = opts->default_target;
+	e->pass_fn = opts->pass_fn;
+	e->pass_arg = opts->target_arg;
 	matcher_init(&e->main);
 	e->rules = calloc(n ? n : 1, sizeof(*e->rules));
 	if (!e->rules) {
@@ -874,7 +1172,9 @@ int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule
 			r = conf_err_set(err, &s->pos, "rule has no target");
 			goto out;
 		}
-		er->target = opts->target_fn ? opts->target_fn(opts->target_arg, s->target) : -1;
+		er->target = s->type == RULE_SUB_RULE ? 0
+			     : opts->target_fn        ? opts->target_fn(opts->target_arg, s->target)
+						      : -1;
 		if (er->target < 0) {
 			r = conf_err_set(err, &s->target_pos, "unknown target '%s'", s->target);
 			goto out;
@@ -886,7 +1186,21 @@ int rule_engine_build(const struct rule_spec *specs, size_t n, const struct rule
 			r = nomem(&b, &s->pos);
 			goto out;
 		}
-		r = add_spec(&b, &e->main, s, (uint32_t)i, false);
+		if (s->type == RULE_SUB_RULE) {
+			/* Its target is the list's verdict: evaluated in order. */
+			er->target = -1;
+			r = lin_add(&b, &e->main, s, (uint32_t)i, false);
+			if (r == 0) {
+				e->main.lin[e->main.n_lin - 1].sub_top = opts->pass_fn != NULL;
+				er->sub = e->main.lin[e->main.n_lin - 1].p->sub;
+			}
+		} else if (opts->pass_fn && opts->pass_fn(opts->target_arg, er->target)) {
+			r = lin_add(&b, &e->main, s, (uint32_t)i, false);
+			if (r == 0)
+				e->main.lin[e->main.n_lin - 1].pass = true;
+		} else {
+			r = add_spec(&b, &e->main, s, (uint32_t)i, false);
+		}
 		if (r)
 			goto out;
 	}
@@ -919,7 +1233,11 @@ void rule_engine_unref(struct rule_engine *e)
 	}
 	free(e->sets);
 	for (size_t i = 0; i < e->n_regs; i++)
-		regfree(e->regs[i]);
+		rule_regex_free(e->regs[i]);
+	for (size_t i = 0; i < e->n_subs; i++)
+		rule_engine_unref(e->subs[i]);
+	free(e->subs);
+	free(e->sub_names);
 	free(e->regs);
 	free(e->rules);
 	arena_free(&e->arena);
@@ -938,6 +1256,7 @@ enum tri { T_FALSE, T_TRUE, T_NEED };
 /* Per-query state: the prepared domain and what is known of the
  * destination address. */
 struct qctx {
+	const struct rule_engine *top; /* the engine rule_match was given */
 	struct rule_query *q;
 	bool has_domain;
 	char dom[RULES_DOMAIN_MAX + 1];
@@ -966,6 +1285,47 @@ static void addr_norm(const struct rule_addr *a, struct rule_addr *out)
 static bool cidr_has(const struct rule_cidr *c, const struct rule_addr *a)
 {
 	return a->family == c->family && key_prefix_eq(c->addr, a->bytes, c->plen);
+}
+
+/* mihomo's IP-SUFFIX: the last plen bits of a equal those of the rule's
+ * address, same family. */
+static bool suffix_has(const struct rule_cidr *c, const struct rule_addr *a)
+{
+	unsigned size = c->family == 4 ? 4 : 16, whole = c->plen / 8, rest = c->plen % 8;
+
+	if (a->family != c->family)
+		return false;
+	if (memcmp(c->addr + size - whole, a->bytes + size - whole, whole) != 0)
+		return false;
+	if (!rest)
+		return true;
+	return ((c->addr[size - whole - 1] ^ a->bytes[size - whole - 1]) & ((1u << rest) - 1)) == 0;
+}
+
+/* DOMAIN-WILDCARD: '*' any run of bytes (empty too), '?' exactly one, the
+ * rest literally, over the whole name. Greedy with one backtrack point,
+ * so linear in practice and O(len(p) * len(s)) at worst. */
+static bool glob_match(const char *p, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s) {
+		if (*p == '?' || (*p && *p != '*' && *p == *s)) {
+			p++;
+			s++;
+		} else if (*p == '*') {
+			star = p++;
+			resume = s;
+		} else if (star) {
+			p = star + 1;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
 }
 
 static bool ranges_have(const struct pred *p, uint32_t v)
@@ -1044,6 +1404,24 @@ static void prepare_domain(struct qctx *c, const char *d)
 static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint32_t lb,
 			 uint32_t *best_out, uint32_t *need_out);
 
+/* A sub-rules list's verdict (mihomo's matchSubRules): its first rule that
+ * holds gives the target, a SUB-RULE line there the target of its own
+ * list. T_NEED when the addresses are needed first. */
+static int sub_eval(const struct rule_engine *se, struct qctx *c, bool nr, int *target)
+{
+	uint32_t best, need;
+
+	matcher_eval(&se->main, c, nr, 0, &best, &need);
+	if (need != NONE && need < best)
+		return T_NEED;
+	if (best == NONE)
+		return T_FALSE;
+	if (se->rules[best].sub)
+		return sub_eval(se->rules[best].sub, c, nr, target);
+	*target = se->rules[best].target;
+	return T_TRUE;
+}
+
 /* One predicate, left to right with short-circuit; nr: no-resolve from an
  * enclosing RULE-SET line. */
 static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
@@ -1065,18 +1443,75 @@ static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
 	case RULE_DOMAIN_KEYWORD:
 		return c->has_domain && strstr(c->dom, p->u.str) != NULL;
 	case RULE_DOMAIN_REGEX:
-		return c->has_domain && regexec(p->u.re, c->dom, 0, NULL, 0) == 0;
+		return c->has_domain && rule_regex_match(p->u.re, c->dom, c->dlen);
+	case RULE_DOMAIN_WILDCARD:
+		return c->has_domain && glob_match(p->u.str, c->dom);
 	case RULE_IP_CIDR:
+	case RULE_IP_SUFFIX:
 		if (!c->ip_known)
 			return nr || p->no_resolve ? T_FALSE : T_NEED;
 		for (size_t i = 0; i < c->n_addrs; i++) {
 			addr_norm(&c->addrs[i], &a);
-			if (cidr_has(&p->cidr, &a))
+			if (p->type == RULE_IP_CIDR ? cidr_has(&p->cidr, &a)
+						    : suffix_has(&p->cidr, &a))
 				return T_TRUE;
 		}
 		return T_FALSE;
 	case RULE_SRC_IP_CIDR:
 		return cidr_has(&p->cidr, &c->src);
+	case RULE_SRC_IP_SUFFIX:
+		return suffix_has(&p->cidr, &c->src);
+	case RULE_GEOSITE:
+		matcher_eval(p->u.set, c, nr, 0, &best, &need);
+		return best != NONE ? T_TRUE : T_FALSE;
+	case RULE_GEOIP:
+		if (!p->geo) { /* by prefixes */
+			matcher_eval(p->u.set, c, nr || p->no_resolve, 0, &best, &need);
+			return best != NONE ? T_TRUE : need != NONE ? T_NEED : T_FALSE;
+		}
+		if (!c->ip_known)
+			return nr || p->no_resolve ? T_FALSE : T_NEED;
+		for (size_t i = 0; i < c->n_addrs; i++) {
+			addr_norm(&c->addrs[i], &a);
+			if (geo_ip_country(p->geo, a.family, a.bytes, p->u.str))
+				return T_TRUE;
+		}
+		return T_FALSE;
+	case RULE_SRC_GEOIP:
+		if (!p->geo) {
+			matcher_eval(p->u.set, c, true, 0, &best, &need);
+			return best != NONE ? T_TRUE : T_FALSE;
+		}
+		return c->src.family &&
+		       geo_ip_country(p->geo, c->src.family, c->src.bytes, p->u.str);
+	case RULE_IP_ASN: {
+		uint32_t asn;
+
+		if (!c->ip_known)
+			return nr || p->no_resolve ? T_FALSE : T_NEED;
+		for (size_t i = 0; i < c->n_addrs; i++) {
+			addr_norm(&c->addrs[i], &a);
+			if (geo_ip_asn(p->geo, a.family, a.bytes, &asn) == 0 && asn == p->n)
+				return T_TRUE;
+		}
+		return T_FALSE;
+	}
+	case RULE_SRC_IP_ASN: {
+		uint32_t asn;
+
+		return c->src.family &&
+		       geo_ip_asn(p->geo, c->src.family, c->src.bytes, &asn) == 0 && asn == p->n;
+	}
+	case RULE_IN_PORT:
+		return ranges_have(p, q->in_port);
+	case RULE_DSCP:
+		return ranges_have(p, q->dscp);
+	case RULE_PROCESS_NAME_REGEX:
+		proc = proc_get(q);
+		return proc->name && rule_regex_match(p->u.re, proc->name, strlen(proc->name));
+	case RULE_PROCESS_PATH_REGEX:
+		proc = proc_get(q);
+		return proc->path && rule_regex_match(p->u.re, proc->path, strlen(proc->path));
 	case RULE_DST_PORT:
 		return ranges_have(p, q->dst_port);
 	case RULE_SRC_PORT:
@@ -1108,6 +1543,12 @@ static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
 	case RULE_NOT:
 		r = pred_eval(&p->u.kids[0], c, nr);
 		return r == T_NEED ? T_NEED : r == T_TRUE ? T_FALSE : T_TRUE;
+	case RULE_SUB_RULE: {
+		int t;
+
+		r = pred_eval(&p->u.kids[0], c, nr);
+		return r == T_TRUE ? (enum tri)sub_eval(p->sub, c, nr, &t) : r;
+	}
 	case RULE_MATCH:
 		return T_TRUE;
 	}
@@ -1159,6 +1600,22 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint3
 		if (l->idx >= best || l->idx > need)
 			break;
 		r = pred_eval(l->p, c, nr || l->no_resolve);
+		if (l->pass) {
+			/* mihomo resolves on reaching a rule that needs the
+			 * addresses, whatever its target. */
+			if (r == T_NEED)
+				need = l->idx;
+			continue;
+		}
+		if (r == T_TRUE && l->sub_top) {
+			int t = -1;
+
+			/* mihomo checks PASS (and UDP support) on what the list
+			 * returned; such a line is passed as a whole. */
+			(void)sub_eval(l->p->sub, c, nr || l->no_resolve, &t);
+			if (c->top->pass_fn && c->top->pass_fn(c->top->pass_arg, t))
+				continue;
+		}
 		if (r == T_TRUE)
 			best = l->idx;
 		else if (r == T_NEED)
@@ -1168,7 +1625,8 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint3
 	*need_out = need;
 }
 
-static int result(const struct rule_engine *e, uint32_t idx, int verdict, struct rule_result *out)
+static int result(const struct rule_engine *e, uint32_t idx, int verdict, struct rule_result *out,
+		  struct qctx *c)
 {
 	memset(out, 0, sizeof(*out));
 	if (idx == NONE) {
@@ -1178,6 +1636,8 @@ static int result(const struct rule_engine *e, uint32_t idx, int verdict, struct
 	}
 	out->rule = idx;
 	out->target = verdict == RULE_MATCHED ? e->rules[idx].target : -1;
+	if (verdict == RULE_MATCHED && e->rules[idx].sub)
+		(void)sub_eval(e->rules[idx].sub, c, false, &out->target);
 	out->text = e->rules[idx].text;
 	out->pos = e->rules[idx].pos;
 	return verdict;
@@ -1188,6 +1648,7 @@ int rule_match(const struct rule_engine *e, struct rule_query *q, struct rule_re
 	struct qctx c;
 	uint32_t best, need;
 
+	c.top = e;
 	c.q = q;
 	prepare_domain(&c, q->domain);
 	addr_norm(&q->src, &c.src);
@@ -1205,14 +1666,14 @@ int rule_match(const struct rule_engine *e, struct rule_query *q, struct rule_re
 	}
 	matcher_eval(&e->main, &c, false, 0, &best, &need);
 	if (best <= need)
-		return result(e, best, RULE_MATCHED, out);
+		return result(e, best, RULE_MATCHED, out, &c);
 	if (!q->has_resolved)
-		return result(e, need, RULE_NEED_RESOLVE, out);
+		return result(e, need, RULE_NEED_RESOLVE, out, &c);
 	/* Rules before need saw no address and failed; from need on, every
 	 * rule sees the resolved list. */
 	c.ip_known = true;
 	c.addrs = q->resolved;
 	c.n_addrs = q->resolved ? q->n_resolved : 0;
 	matcher_eval(&e->main, &c, false, need, &best, &need);
-	return result(e, best, RULE_MATCHED, out);
+	return result(e, best, RULE_MATCHED, out, &c);
 }

@@ -10,7 +10,10 @@
  *  - Domain rules test the flow's domain (lower-cased, one trailing dot
  *    dropped; a malformed name, e.g. with an empty label or over 253
  *    bytes, counts as no domain). DOMAIN-SUFFIX,x matches x and names
- *    ending in ".x"; DOMAIN-KEYWORD a substring; DOMAIN-REGEX a regexec.
+ *    ending in ".x"; DOMAIN-KEYWORD a substring; DOMAIN-REGEX a PCRE2
+ *    search (config/rule_regex.h); DOMAIN-WILDCARD a glob over the name;
+ *    GEOSITE a list of GeoSite.dat (route/geo.h) as a domain set.
+ *  - PASS targets and SUB-RULE lines: docs/design.md §16.
  *  - IP rules (IP-CIDR*, ipcidr sets, IP entries of classical sets) test
  *    the destination address. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d)
  *    are tested as IPv4, in queries only. A flow with neither address nor
@@ -92,6 +95,8 @@ struct rule_query {
 	uint16_t dst_port;
 	struct rule_addr src;
 	uint16_t src_port;
+	uint16_t in_port; /* IN-PORT: the inbound's port; 0 for the TUN */
+	uint8_t dscp;     /* DSCP: from the flow's IP header, 0 if unknown */
 	/* The domain's addresses, after RULE_NEED_RESOLVE. */
 	bool has_resolved;
 	const struct rule_addr *resolved;
@@ -123,12 +128,27 @@ typedef int (*rule_target_fn)(void *arg, const char *name);
 /* Rule-set name -> loaded set, or NULL if unknown. */
 typedef const struct ruleset *(*rule_set_fn)(void *arg, const char *name);
 
+struct geo;
+
 struct rule_build_opts {
 	rule_target_fn target_fn;
 	void *target_arg;
 	rule_set_fn set_fn;
 	void *set_arg;
 	int default_target; /* when no rule matches */
+	/* GEOIP, IP-ASN, GEOSITE data (tun2socks/route/geo.h); NULL: such
+	 * rules fail the build (except GEOIP,lan). It must outlive the
+	 * engine. */
+	struct geo *geo;
+	/* Whether a target (of target_fn) is a pass: a rule naming it never
+	 * wins, the next rule decides (mihomo's PASS; and for UDP, proxies
+	 * that cannot carry UDP), though reaching it may still need the
+	 * addresses (the resolution point). NULL: none is. */
+	bool (*pass_fn)(void *target_arg, int target);
+	/* The rules of sub-rules list name (SUB-RULE lines), parsed with
+	 * targets, into *specs (borrowed for the build); 0 or -ENOENT. NULL:
+	 * no list exists. */
+	int (*sub_fn)(void *set_arg, const char *name, const struct rule_spec **specs, size_t *n);
 };
 
 /* Compiles specs[0, n) (each with a target) in order. Unknown targets and

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,7 +31,8 @@
 struct autoroute {
 	struct autoroute_os *os;
 	struct route_plan plan;
-	size_t applied; /* plan.obj[0..applied) are in the kernel */
+	size_t applied;        /* plan.obj[0..applied) are in the kernel */
+	struct route_state st; /* what the state file says but the objects */
 	char state_path[512], lock_path[512];
 	int lock_fd;
 	autoroute_note_fn note;
@@ -328,6 +330,108 @@ int autoroute_cleanup(const char *dir, const char *tun, autoroute_note_fn note, 
 	return cleaned;
 }
 
+/* Whether a daemon holds the lock at path (a shared lock cannot be had
+ * while it holds its exclusive one). Never creates the file. */
+static bool lock_held(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool held = false;
+
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		held = errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+static void status_one(struct autoroute_os *os, const char *state, const char *lock,
+		       const char *name, uint64_t netns, autoroute_status_fn fn, void *arg)
+{
+	struct autoroute_status as = { .state_path = state };
+	struct route_state st = { 0 };
+	bool *present = NULL;
+	char *text = NULL, err[200] = "";
+	size_t len;
+	int r;
+
+	snprintf(as.tun, sizeof(as.tun), "%.15s", name);
+	as.running = lock_held(lock);
+	r = read_file(state, &text, &len);
+	if (r == 0)
+		r = route_state_parse(text, len, &st, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", strerror(-r));
+	free(text);
+	if (r < 0) {
+		as.error = err;
+		fn(arg, &as);
+		return;
+	}
+	as.pid = st.pid;
+	as.pid_alive = st.pid > 0 && (kill((pid_t)st.pid, 0) == 0 || errno == EPERM);
+	as.other_netns = st.netns && netns && st.netns != netns;
+	as.table = st.table;
+	as.rule_index = st.rule_index;
+	as.obj = st.obj;
+	as.n = st.n;
+	as.tun_up = -ENODEV;
+	present = calloc(st.n ? st.n : 1, sizeof(*present));
+	if (present == NULL) {
+		as.error = "out of memory";
+	} else if (!as.other_netns) {
+		as.tun_up = autoroute_os_link_up(st.tun);
+		r = autoroute_os_present(os, st.obj, st.n, present);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "cannot list rules and routes: %s",
+				 strerror(-r));
+			as.error = err;
+		}
+		for (size_t i = 0; i < st.n; i++)
+			as.n_present += present[i];
+	}
+	as.present = present;
+	fn(arg, &as);
+	free(present);
+	route_state_free(&st);
+}
+
+int autoroute_status(const char *dir, const char *tun, autoroute_status_fn fn, void *arg)
+{
+	struct autoroute_os *os;
+	uint64_t netns = autoroute_os_netns();
+	struct dirent *e;
+	DIR *d;
+	int r, n = 0;
+
+	if (dir == NULL)
+		dir = AUTOROUTE_STATE_DIR;
+	r = autoroute_os_open(&os);
+	if (r < 0)
+		return r;
+	d = opendir(dir);
+	if (d == NULL) {
+		r = errno == ENOENT ? 0 : -errno;
+		autoroute_os_close(os);
+		return r;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char name[256], state[512], lock[512];
+
+		if (!ends_with(e->d_name, ".state") || strlen(e->d_name) >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(strlen(e->d_name) - 6), e->d_name);
+		if ((tun && strcmp(name, tun) != 0) ||
+		    paths(dir, name, state, lock, sizeof(state)) < 0)
+			continue;
+		status_one(os, state, lock, name, netns, fn, arg);
+		n++;
+	}
+	closedir(d);
+	autoroute_os_close(os);
+	return n;
+}
+
 int autoroute_route_oif(const struct prefix *dst, uint32_t mark, uint32_t bind_ifindex,
 			uint32_t *oif)
 {
@@ -345,6 +449,115 @@ int autoroute_route_oif(const struct prefix *dst, uint32_t mark, uint32_t bind_i
 const struct route_plan *autoroute_plan(const struct autoroute *ar)
 {
 	return &ar->plan;
+}
+
+static bool obj_equal(const struct route_obj *a, const struct route_obj *b)
+{
+	char ta[ROUTE_TEXT_MAX], tb[ROUTE_TEXT_MAX];
+
+	if (a->kind != b->kind)
+		return false;
+	route_text_format(a, ta, sizeof(ta));
+	route_text_format(b, tb, sizeof(tb));
+	return strcmp(ta, tb) == 0;
+}
+
+static bool obj_in(const struct route_obj *o, const struct route_obj *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (obj_equal(o, &set[i]))
+			return true;
+	return false;
+}
+
+/* Writes the state file listing obj[0..n). */
+static int write_objs(struct autoroute *ar, const struct route_obj *obj, size_t n)
+{
+	struct route_state st = ar->st;
+
+	st.obj = (struct route_obj *)obj;
+	st.n = n;
+	return write_state(ar->state_path, &st);
+}
+
+int autoroute_replan(struct autoroute *ar, const struct route_plan_cfg *cfg, size_t *added,
+		     size_t *removed, char *err, size_t errlen)
+{
+	struct route_plan next = { 0 };
+	struct route_obj *both = NULL;
+	size_t n_both, n_new = 0, n_gone = 0, done = 0;
+	char what[ROUTE_TEXT_MAX], kerr[160];
+	int r;
+
+	*added = *removed = 0;
+	r = route_plan_build(cfg, &next, err, errlen);
+	if (r < 0)
+		return r;
+	/* The state file lists the old plan and what the new one adds, in
+	 * the order they may be in the kernel. */
+	both = calloc(ar->plan.n + next.n + 1, sizeof(*both));
+	if (both == NULL) {
+		r = -ENOMEM;
+		errtext_set(err, errlen, "auto-route: out of memory");
+		goto out;
+	}
+	memcpy(both, ar->plan.obj, ar->plan.n * sizeof(*both));
+	n_both = ar->plan.n;
+	for (size_t i = 0; i < next.n; i++)
+		if (!obj_in(&next.obj[i], ar->plan.obj, ar->plan.n))
+			both[n_both++] = next.obj[i];
+	n_new = n_both - ar->plan.n;
+	for (size_t i = 0; i < ar->plan.n; i++)
+		n_gone += !obj_in(&ar->plan.obj[i], next.obj, next.n);
+	if (n_new == 0 && n_gone == 0)
+		goto out;
+	r = write_objs(ar, both, n_both);
+	if (r < 0) {
+		errtext_set(err, errlen, "auto-route: cannot write %s: %s", ar->state_path,
+			    strerror(-r));
+		goto out;
+	}
+	for (; done < n_new; done++) {
+		const struct route_obj *o = &both[ar->plan.n + done];
+
+		kerr[0] = '\0';
+		r = autoroute_os_change(ar->os, true, o, kerr, sizeof(kerr));
+		if (r < 0) {
+			route_text_format(o, what, sizeof(what));
+			errtext_set(err, errlen, "auto-route: adding '%s': %s%s%s%s", what,
+				    strerror(-r), kerr[0] ? " (" : "", kerr, kerr[0] ? ")" : "");
+			(void)undo(ar->os, both + ar->plan.n, done, ar->note, ar->note_arg, NULL);
+			(void)write_objs(ar, ar->plan.obj, ar->plan.n);
+			goto out;
+		}
+	}
+	/* Then what the new plan drops, in reverse. */
+	for (size_t i = ar->plan.n; i-- > 0;) {
+		const struct route_obj *o = &ar->plan.obj[i];
+
+		if (obj_in(o, next.obj, next.n))
+			continue;
+		r = autoroute_os_change(ar->os, false, o, kerr, sizeof(kerr));
+		if (r < 0 && r != -ENOENT && r != -ESRCH) {
+			route_text_format(o, what, sizeof(what));
+			notef(ar->note, ar->note_arg, "cannot remove '%s': %s", what, strerror(-r));
+		}
+	}
+	r = write_objs(ar, next.obj, next.n);
+	if (r < 0) /* the file still lists a superset: cleanup stays right */
+		notef(ar->note, ar->note_arg, "cannot rewrite %s: %s", ar->state_path,
+		      strerror(-r));
+	route_plan_free(&ar->plan);
+	ar->plan = next;
+	ar->applied = next.n;
+	memset(&next, 0, sizeof(next));
+	*added = n_new;
+	*removed = n_gone;
+	r = 0;
+out:
+	free(both);
+	route_plan_free(&next);
+	return r;
 }
 
 void autoroute_stop(struct autoroute *ar)
@@ -445,6 +658,7 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 	snprintf(st.tun, sizeof(st.tun), "%s", pc->tun_name);
 	st.table = pc->table;
 	st.rule_index = pc->rule_index;
+	ar->st = st;
 	st.obj = ar->plan.obj;
 	st.n = ar->plan.n;
 	r = write_state(ar->state_path, &st);

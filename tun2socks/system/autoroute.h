@@ -16,6 +16,7 @@
 #ifndef T2S_AUTOROUTE_H
 #define T2S_AUTOROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tun2socks/system/route_plan.h"
@@ -45,6 +46,15 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 /* What start added (for the log). */
 const struct route_plan *autoroute_plan(const struct autoroute *ar);
 
+/* A new plan while running (the proxy servers' addresses after a reload
+ * resolved their names again): what the new plan adds is added first,
+ * then what it drops is removed; the state file lists both while it
+ * happens. *added and *removed count them (0, 0: nothing changed). 0, or
+ * -errno with err: then the running plan is as before. Blocking (the
+ * kernel answers at once). */
+int autoroute_replan(struct autoroute *ar, const struct route_plan_cfg *cfg, size_t *added,
+		     size_t *removed, char *err, size_t errlen);
+
 /* Removes everything start added, the state file and the lock. NULL is a
  * no-op. */
 void autoroute_stop(struct autoroute *ar);
@@ -56,6 +66,28 @@ void autoroute_stop(struct autoroute *ar);
  * in err; the others are cleaned all the same). */
 int autoroute_cleanup(const char *state_dir, const char *tun, autoroute_note_fn note, void *arg,
 		      char *err, size_t errlen);
+
+/* `tun2socks status`: one state file of state_dir, what it lists and how
+ * much of it the kernel still has. */
+struct autoroute_status {
+	const char *state_path;
+	char tun[16];
+	unsigned long pid;
+	bool running;     /* its lock is held: the daemon lives */
+	bool pid_alive;   /* a process with its pid exists */
+	bool other_netns; /* recorded in another network namespace: not checked */
+	int tun_up;       /* 1 up, 0 down, -ENODEV gone, or -errno */
+	uint32_t table, rule_index;
+	const struct route_obj *obj; /* what it added, in order */
+	const bool *present;         /* present[i]: obj[i] is in the kernel */
+	size_t n, n_present;
+	const char *error; /* the file could not be read or parsed: why; else NULL */
+};
+typedef void (*autoroute_status_fn)(void *arg, const struct autoroute_status *st);
+
+/* Calls fn for every state file of state_dir (only tun's, if given).
+ * Returns how many, or -errno (the directory or the routing socket). */
+int autoroute_status(const char *state_dir, const char *tun, autoroute_status_fn fn, void *arg);
 
 /* The interface the kernel routes a packet of ours to dst (a host
  * prefix) through, sent with fwmark mark and from a socket bound to

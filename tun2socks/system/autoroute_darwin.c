@@ -49,6 +49,22 @@ int autoroute_os_route_oif(struct autoroute_os *os, const struct prefix *dst, ui
 	return -ENOTSUP;
 }
 
+int autoroute_os_present(struct autoroute_os *os, const struct route_obj *obj, size_t n,
+			 bool *present)
+{
+	(void)os;
+	(void)obj;
+	(void)n;
+	(void)present;
+	return -ENOTSUP;
+}
+
+int autoroute_os_link_up(const char *name)
+{
+	(void)name;
+	return -ENOTSUP;
+}
+
 uint64_t autoroute_os_netns(void)
 {
 	return 0;

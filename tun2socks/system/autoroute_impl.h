@@ -31,6 +31,16 @@ int autoroute_os_in_use(struct autoroute_os *os, uint32_t table, uint32_t lo, ui
 int autoroute_os_route_oif(struct autoroute_os *os, const struct prefix *dst, uint32_t mark,
 			   uint32_t bind_ifindex, uint32_t *oif);
 
+/* Which of obj[0..n) the kernel has now (present[i]): rules as the same
+ * line in route_text's words, routes by family, table, type, destination
+ * and device. 0 or -errno. */
+int autoroute_os_present(struct autoroute_os *os, const struct route_obj *obj, size_t n,
+			 bool *present);
+
+/* Whether interface name exists and is up: 1 up, 0 down, -ENODEV, or
+ * -errno. */
+int autoroute_os_link_up(const char *name);
+
 /* The network namespace we run in (an inode number), 0 if unknown. */
 uint64_t autoroute_os_netns(void);
 

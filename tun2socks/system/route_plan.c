@@ -211,7 +211,15 @@ static int plan_rules(const struct route_plan_cfg *c, int fam, struct route_plan
 	/* After the DNS rules: port 53 of a proxy server's address is
 	 * answered by us too. */
 	for (size_t i = 0; i < c->n_servers; i++) {
+		bool seen = false;
+
 		if (c->servers[i].family != fam)
+			continue;
+		/* Proxies on one host (other ports, other protocols): one
+		 * rule, or the kernel refuses the second as a duplicate. */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = prefix_equal(&c->servers[j], &c->servers[i]);
+		if (seen)
 			continue;
 		r = rule(p, fam, P + 3, RTNL_ACT_GOTO);
 		if (r == NULL)

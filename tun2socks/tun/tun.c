@@ -5,6 +5,7 @@
  * tun_darwin.c. */
 #include "tun2socks/tun/tun_impl.h"
 
+#include "tun2socks/base/log.h"
 #include "tun2socks/tun/tun_frame.h"
 
 #include <errno.h>
@@ -268,6 +269,210 @@ int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt)
 	if ((size_t)n != total)
 		return -EIO;
 	return 0;
+}
+
+bool tun_gso(const struct tun *t)
+{
+	return t->gso_out;
+}
+
+const struct tun_write_stats *tun_write_stats(const struct tun *t)
+{
+	return &t->wstats;
+}
+
+/* Most iovec entries of one super-packet: the platform header, the
+ * patched headers and the segments' payloads (64 KiB in segments of at
+ * least 536 bytes is under 128; pbuf chains longer than one piece per
+ * segment end the run earlier). */
+#define GSO_MAX_IOV 256
+
+/* One packet of a batch: its pieces, length and leading bytes. */
+struct batch_pkt {
+	const struct iovec *iov;
+	int cnt;
+	size_t total;
+	size_t have;                  /* leading bytes at hand (at most TUN_GSO_HDR_MAX) */
+	bool in_iov0;                 /* they are in iov[0] (lwIP's usual one piece) */
+	uint8_t hdr[TUN_GSO_HDR_MAX]; /* else gathered here */
+};
+
+static void batch_pkt_load(struct batch_pkt *p, const struct iovec *iov, int cnt)
+{
+	int i;
+
+	p->iov = iov;
+	p->cnt = cnt;
+	p->total = 0;
+	for (i = 0; i < cnt; i++)
+		p->total += iov[i].iov_len;
+	p->have = p->total < sizeof(p->hdr) ? p->total : sizeof(p->hdr);
+	p->in_iov0 = cnt > 0 && iov[0].iov_len >= p->have;
+	if (p->in_iov0)
+		return;
+	p->have = 0;
+	for (i = 0; i < cnt && p->have < sizeof(p->hdr); i++) {
+		size_t k = iov[i].iov_len;
+		size_t c = k < sizeof(p->hdr) - p->have ? k : sizeof(p->hdr) - p->have;
+
+		if (c)
+			memcpy(p->hdr + p->have, iov[i].iov_base, c);
+		p->have += c;
+	}
+}
+
+static const uint8_t *batch_pkt_hdr(const struct batch_pkt *p)
+{
+	return p->in_iov0 ? p->iov[0].iov_base : p->hdr;
+}
+
+/* Appends the pieces of p after its first skip bytes to v (at *n, room
+ * for cap). false when they do not fit. */
+static bool payload_iov(const struct batch_pkt *p, size_t skip, struct iovec *v, int *n, int cap)
+{
+	int i, k = *n;
+
+	for (i = 0; i < p->cnt; i++) {
+		if (skip >= p->iov[i].iov_len) {
+			skip -= p->iov[i].iov_len;
+			continue;
+		}
+		if (k == cap)
+			return false;
+		v[k].iov_base = (uint8_t *)p->iov[i].iov_base + skip;
+		v[k++].iov_len = p->iov[i].iov_len - skip;
+		skip = 0;
+	}
+	*n = k;
+	return true;
+}
+
+static int write_one(struct tun *t, const struct batch_pkt *p)
+{
+	int r = tun_writev(t, p->iov, p->cnt);
+
+	t->wstats.writes++;
+	if (r < 0) {
+		t->wstats.dropped++;
+		if (r != -EAGAIN && log_enabled(LOG_DEBUG))
+			log_debug("tun %s: write failed: %s", t->name, strerror(-r));
+	}
+	return r;
+}
+
+/* One writev of v[0..n) (v[0] the platform header): 0 or -errno. */
+static int write_gso(struct tun *t, const struct iovec *v, int n, size_t total)
+{
+	ssize_t w;
+
+	do {
+		w = writev(t->fd, v, n);
+	} while (w < 0 && errno == EINTR);
+	t->wstats.writes++;
+	if (w < 0)
+		return (errno == EWOULDBLOCK || errno == ENOBUFS) ? -EAGAIN : -errno;
+	return (size_t)w == total ? 0 : -EIO;
+}
+
+size_t tun_write_batch(struct tun *t, const struct iovec *iov, const int *iovcnt, size_t n)
+{
+	struct batch_pkt cur, next;
+	struct tun_gso_run run;
+	struct tun_gso_seg seg;
+	size_t i = 0, dropped = 0, off = 0;
+
+	t->wstats.packets += n;
+	if (n == 0)
+		return 0;
+	batch_pkt_load(&cur, iov, iovcnt[0]);
+	off = (size_t)iovcnt[0];
+	while (i < n) {
+		struct iovec v[GSO_MAX_IOV];
+		uint8_t hdr[TUN_HDR_MAX], sh[TUN_GSO_HDR_MAX];
+		struct tun_gso_meta meta;
+		size_t j = i + 1, first_off = off - (size_t)cur.cnt;
+		int nv = 2;
+		bool have_next = false;
+		int r;
+
+		if (!t->gso_out ||
+		    tun_gso_parse(batch_pkt_hdr(&cur), cur.have, cur.total, &seg) != 0 ||
+		    !payload_iov(&cur, seg.hlen, v, &nv, GSO_MAX_IOV)) {
+			if (write_one(t, &cur) < 0)
+				dropped++;
+			goto advance;
+		}
+		tun_gso_start(&run, batch_pkt_hdr(&cur), &seg);
+		/* Extend the run while the next packet may join it. */
+		while (j < n) {
+			struct tun_gso_seg s2;
+			int nv2 = nv;
+
+			batch_pkt_load(&next, iov + off, iovcnt[j]);
+			off += (size_t)iovcnt[j];
+			have_next = true;
+			if (tun_gso_parse(batch_pkt_hdr(&next), next.have, next.total, &s2) != 0 ||
+			    !payload_iov(&next, s2.hlen, v, &nv2, GSO_MAX_IOV) ||
+			    !tun_gso_append(&run, batch_pkt_hdr(&next), &s2, TUN_GSO_MAX_TOTAL))
+				break;
+			nv = nv2;
+			have_next = false;
+			j++;
+		}
+		if (run.segs < 2) {
+			if (write_one(t, &cur) < 0)
+				dropped++;
+		} else {
+			tun_gso_finish(&run, sh, &meta);
+			tun_platform_gso_hdr(t, &meta, hdr);
+			v[0].iov_base = hdr;
+			v[0].iov_len = t->hdr_len;
+			v[1].iov_base = sh;
+			v[1].iov_len = meta.hdr_len;
+			r = write_gso(t, v, nv, t->hdr_len + (size_t)run.total);
+			if (r == 0) {
+				t->wstats.gso_writes++;
+				t->wstats.gso_segs += run.segs;
+			} else if (r == -EAGAIN) {
+				t->wstats.dropped += run.segs;
+				dropped += run.segs;
+			} else {
+				/* The kernel cannot take super-packets after all:
+				 * every packet goes alone from now on. */
+				size_t k, o = first_off;
+
+				log_warn("tun %s: GSO write refused (%s): writing segments "
+					 "one by one",
+					 t->name, strerror(-r));
+				t->gso_out = false;
+				for (k = i; k < j; k++) {
+					struct batch_pkt one;
+
+					batch_pkt_load(&one, iov + o, iovcnt[k]);
+					o += (size_t)iovcnt[k];
+					if (write_one(t, &one) < 0)
+						dropped++;
+				}
+			}
+		}
+		i = j;
+		if (i < n) {
+			if (have_next) {
+				cur = next;
+			} else {
+				batch_pkt_load(&cur, iov + off, iovcnt[i]);
+				off += (size_t)iovcnt[i];
+			}
+		}
+		continue;
+	advance:
+		i++;
+		if (i < n) {
+			batch_pkt_load(&cur, iov + off, iovcnt[i]);
+			off += (size_t)iovcnt[i];
+		}
+	}
+	return dropped;
 }
 
 void tun_close(struct tun *t)

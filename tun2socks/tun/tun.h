@@ -101,6 +101,32 @@ ssize_t tun_read(struct tun *t, void *buf, size_t cap);
  * entries, or another -errno. */
 int tun_writev(struct tun *t, const struct iovec *iov, int iovcnt);
 
+/* What tun_write_batch() did since the device was opened. */
+struct tun_write_stats {
+	uint64_t packets;    /* packets handed over */
+	uint64_t writes;     /* write system calls */
+	uint64_t gso_writes; /* of those, GSO super-packets */
+	uint64_t gso_segs;   /* packets those super-packets carried */
+	uint64_t dropped;    /* packets not written (full queue, errors) */
+};
+
+/* Whether tun_write_batch() coalesces TCP segments into GSO super-packets
+ * (Linux with IFF_VNET_HDR and checksum offload; docs/design.md §15). */
+bool tun_gso(const struct tun *t);
+
+/* Writes n packets in order; packet k is the iovcnt[k] entries of iov
+ * after those of the packets before it (each at most TUN_WRITEV_MAX_IOV).
+ * With tun_gso(), runs of consecutive segments of one TCP flow that
+ * tun_gso.h allows to travel together go out as one super-packet, which
+ * the kernel splits back into exactly those segments; everything else is
+ * written one packet at a time as by tun_writev(). A super-packet the
+ * kernel refuses turns coalescing off for good (logged) and its segments
+ * are written singly. Returns how many packets could not be written
+ * (dropped, like a full NIC queue would: TCP retransmits). */
+size_t tun_write_batch(struct tun *t, const struct iovec *iov, const int *iovcnt, size_t n);
+
+const struct tun_write_stats *tun_write_stats(const struct tun *t);
+
 /* Closes the fd (a handed-over one too: tun_open took it over) and frees t.
  * A device we created disappears with the fd (Linux non-persistent TUN,
  * macOS utun), with its addresses and routes, leaving the machine's

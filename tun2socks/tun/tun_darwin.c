@@ -308,3 +308,11 @@ int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov, int iovcn
 	memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
 	return iovcnt + 1;
 }
+
+/* utun has no offload header: tun_write_batch() never coalesces here. */
+void tun_platform_gso_hdr(const struct tun *t, const struct tun_gso_meta *m,
+			  uint8_t hdr[TUN_HDR_MAX])
+{
+	(void)m;
+	memset(hdr, 0, t->hdr_len);
+}

@@ -7,6 +7,7 @@
 #define T2S_TUN_IMPL_H
 
 #include "tun2socks/tun/tun.h"
+#include "tun2socks/tun/tun_gso.h"
 
 #include <net/if.h>
 #include "tun2socks/base/must_check.h"
@@ -33,6 +34,9 @@ struct tun {
 	/* Reads may be segmentation-offload super-packets of up to
 	 * TUN_MTU_MAX bytes rather than MTU-sized packets. */
 	bool gso;
+	/* Writes may be GSO super-packets (tun_platform_gso_hdr()). */
+	bool gso_out;
+	struct tun_write_stats wstats;
 };
 
 /* snprintf into err unless err is NULL or errlen 0. */
@@ -76,5 +80,11 @@ ssize_t tun_platform_hdr_in(const struct tun *t, const uint8_t *hdr, uint8_t *pk
 int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov, int iovcnt, size_t total,
 			 uint8_t hdr[TUN_HDR_MAX], uint8_t scratch[TUN_HDR_SCRATCH],
 			 struct iovec *v);
+
+/* Only called while t->gso_out: fills hdr's t->hdr_len bytes with the
+ * platform header announcing a super-packet described by m (m->type not
+ * TUN_GSO_NONE) whose checksum field holds the pseudo-header sum. */
+void tun_platform_gso_hdr(const struct tun *t, const struct tun_gso_meta *m,
+			  uint8_t hdr[TUN_HDR_MAX]);
 
 #endif

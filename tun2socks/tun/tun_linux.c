@@ -8,7 +8,9 @@
  * burst instead of one read per MTU-sized segment; in the other direction
  * VIRTIO_NET_HDR_F_NEEDS_CSUM lets the receiving kernel treat the checksum
  * as done (local delivery) or finish it (forwarding), so neither lwIP nor
- * the kernel sums the payload. The header's fields are in host byte order
+ * the kernel sums the payload, and runs of TCP segments go out as one GSO
+ * super-packet (tun_write_batch, tun_gso.h) that the kernel delivers whole
+ * or splits when forwarding. The header's fields are in host byte order
  * (the legacy virtio convention, which a TUN keeps unless TUNSETVNETLE/BE
  * was used). */
 #ifndef _GNU_SOURCE
@@ -345,6 +347,11 @@ static void vnet_setup(struct tun *t)
 		if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) {
 			t->csum_offload = true;
 			t->gso = (tries[i] & TUN_F_TSO4) != 0;
+			/* What we write is not bound by these flags (they
+			 * say what the kernel may hand us): a kernel that
+			 * completes our checksums splits our super-packets
+			 * too (virtio_net_hdr_to_skb). */
+			t->gso_out = true;
 			return;
 		}
 	}
@@ -459,10 +466,11 @@ int tun_platform_create(struct tun *t, const struct tun_config *cfg, char *err, 
 			goto out;
 		addr6_wait_local(nlfd, &seq, t->name, cfg->addr6);
 	}
-	log_debug("tun %s: created, ifindex %d, mtu %u, offload %s", t->name, ifindex, cfg->mtu,
+	log_debug("tun %s: created, ifindex %d, mtu %u, offload %s%s", t->name, ifindex, cfg->mtu,
 		  t->gso            ? "csum+tso"
 		  : t->csum_offload ? "csum"
-				    : "off");
+				    : "off",
+		  t->gso_out ? ", gso writes" : "");
 out:
 	if (nlfd >= 0)
 		close(nlfd);
@@ -499,7 +507,7 @@ static int vnet_adopt(struct tun *t, const struct tun_config *cfg, char *err, si
 		unsigned int f = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 
 		if (ioctl(cfg->fd, TUNSETOFFLOAD, (unsigned long)f) == 0)
-			t->csum_offload = true;
+			t->csum_offload = t->gso_out = true;
 		else
 			log_info("--tun-fd %d: TUNSETOFFLOAD refused (%s): no "
 				 "offload",
@@ -654,4 +662,21 @@ int tun_platform_hdr_out(const struct tun *t, const struct iovec *iov, int iovcn
 	memset(hdr, 0, t->hdr_len);
 	memcpy(hdr, &vh, sizeof(vh));
 	return cnt;
+}
+
+void tun_platform_gso_hdr(const struct tun *t, const struct tun_gso_meta *m,
+			  uint8_t hdr[TUN_HDR_MAX])
+{
+	struct virtio_net_hdr vh;
+
+	memset(&vh, 0, sizeof(vh));
+	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh.gso_type =
+		m->type == TUN_GSO_TCPV6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	vh.hdr_len = m->hdr_len;
+	vh.gso_size = m->gso_size;
+	vh.csum_start = m->csum_start;
+	vh.csum_offset = m->csum_offset;
+	memset(hdr, 0, t->hdr_len);
+	memcpy(hdr, &vh, sizeof(vh));
 }

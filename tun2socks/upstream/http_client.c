@@ -1,4 +1,4 @@
-/* http_client: see http_client.h and docs/design.md §15.
+/* http_client: see http_client.h and docs/design.md §17.
  *
  * curl's multi-socket API tells us which sockets to watch (socket callback)
  * and when to call it back (timer callback); we answer each readiness and

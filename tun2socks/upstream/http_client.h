@@ -1,5 +1,5 @@
 /* http_client: HTTP(S) requests on the daemon's one loop, through libcurl's
- * multi-socket API (docs/design.md §15).
+ * multi-socket API (docs/design.md §17).
  *
  * One struct http_client per loop holds a curl multi handle, a uv timer for
  * curl's deadline and one uv_poll per socket curl asks us to watch. Requests

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# GSO on the way out (docs/design.md §15): at MTU 1500 the daemon writes
+# runs of one flow's TCP segments into the TUN as one virtio-net GSO
+# super-packet, which the kernel delivers whole (or splits when forwarding).
+# Observable from outside the daemon: a capture on the TUN (tcpdump,
+# packets the kernel received from us) sees TCP packets longer than the
+# MTU. lwIP sizes its segments to the MTU, so only a super-packet can be
+# longer. The daemon's stop line counts the same writes.
+#
+#   gso_v4_64m           64 MiB over IPv4 at MTU 1500, sha256 intact, frames
+#                        above the MTU on the TUN, GSO writes counted
+#   gso_v6_64m           the same over IPv6
+#   gso_fallback_tun_fd  --tun-fd of a TUN opened without IFF_VNET_HDR: the
+#                        same IPv4 and IPv6 downloads intact, written one
+#                        packet at a time (no frame above the MTU, no GSO
+#                        write counted)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+t2s_init
+NAMES="gso_v4_64m gso_v6_64m gso_fallback_tun_fd"
+require_tools tcpdump
+setup_servers "$NAMES" none
+MTU=1500
+REAL_BIN=$(daemon_bin)
+
+# cap_start: tcpdump on the TUN, packets the kernel received from us:
+# those above the MTU, and the small ones (handshake, FIN) that show the
+# capture saw the flow at all.
+cap_start() {
+	CAP_OUT=$RUN_DIR/cap.$RANDOM
+	cx timeout 150 tcpdump -i "$TUN" -Q in -nn -q -l "greater $((MTU + 1)) or less 100" \
+		>"$CAP_OUT" 2>"$CAP_OUT.err" &
+	CAP_PID=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'listening on' "$CAP_OUT.err" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	log "tcpdump did not start: $(head -c 300 "$CAP_OUT.err")"
+	return 1
+}
+
+# cap_stop: stops tcpdump; CAP_BIG = TCP packets above the MTU it saw
+# ("-q" prints the TCP payload: 40 or 60 header bytes on top, lwIP sends no
+# options), CAP_SMALL = the others.
+cap_stop() {
+	sleep 0.3
+	# TERM: a background job of a script starts with SIGINT ignored.
+	pkill -TERM -P "$CAP_PID" tcpdump 2>/dev/null
+	kill -TERM "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	read -r CAP_BIG CAP_SMALL < <(awk -v mtu="$MTU" '
+		/ tcp [0-9]+$/ { n = $NF + ($2 == "IP6" ? 60 : 40); if (n > mtu) big++; else small++ }
+		END { print big + 0, small + 0 }' "$CAP_OUT")
+	log "capture: $CAP_BIG TCP packets above MTU $MTU, $CAP_SMALL within; e.g. $(grep -m1 -E 'tcp [0-9]{4,}' "$CAP_OUT")"
+}
+
+# gso_counts: "writes gso_writes gso_segs" from the daemon's last stop line.
+gso_counts() {
+	grep -E 'info +tun: [0-9]+ packets out' "$DAEMON_LOG" | tail -n 1 |
+		sed -E 's/.* in ([0-9]+) writes, ([0-9]+) of them GSO carrying ([0-9]+) segments.*/\1 \2 \3/'
+}
+
+# download NAME URL CURL-ARGS...: 64 MiB, sha256 checked, under a capture.
+# Sets DL_OK (1/0) and DL_WHY.
+download() {
+	local url=$1
+	shift
+	DL_OK=0
+	DL_WHY=
+	cap_start || { DL_WHY="no capture"; return; }
+	if fetch_check "$url" "$SHA_64M" "$@"; then
+		DL_OK=1
+	else
+		DL_WHY="$FETCH_ERR$(alive_note)"
+	fi
+	cap_stop
+}
+
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" --mtu "$MTU"
+download "http://$T4/64m"
+v4_ok=$DL_OK v4_why=$DL_WHY v4_big=$CAP_BIG
+download "http://[$T6]/64m" -g
+v6_ok=$DL_OK v6_why=$DL_WHY v6_big=$CAP_BIG
+daemon_finish
+read -r writes gso segs <<<"$(gso_counts)"
+log "daemon: ${writes:-?} writes, ${gso:-?} GSO carrying ${segs:-?} segments"
+for v in v4 v6; do
+	ok=${v}_ok why=${v}_why big=${v}_big
+	if ((!${!ok})); then
+		fail "gso_${v}_64m" "${!why}"
+	elif ((${!big} < 1)); then
+		fail "gso_${v}_64m" "data intact but no packet above MTU $MTU reached the TUN"
+	elif ((${gso:-0} < 1 || ${segs:-0} < 2 * ${gso:-0})); then
+		fail "gso_${v}_64m" "daemon counted ${gso:-?} GSO writes carrying ${segs:-?} segments"
+	else
+		pass "gso_${v}_64m"
+	fi
+done
+
+# The fallback: the daemon gets a TUN opened without IFF_VNET_HDR (the
+# wrapper opens and configures it as tun0, then execs the daemon on it).
+T2S_REAL_BIN=$REAL_BIN T2S_BIN=$T2S_ITEST/tun_fd_exec.py \
+	daemon_start "socks5://$S_IP:$SOCKS_PORT" --mtu "$MTU" ||
+	fail_all gso_fallback_tun_fd "daemon on --tun-fd did not come up (exit ${DAEMON_RC:-?})"
+download "http://$T4/64m"
+f4_ok=$DL_OK f4_why=$DL_WHY f4_big=$CAP_BIG f4_small=$CAP_SMALL
+download "http://[$T6]/64m" -g
+f6_ok=$DL_OK f6_why=$DL_WHY f6_big=$CAP_BIG f6_small=$CAP_SMALL
+daemon_finish
+read -r writes gso segs <<<"$(gso_counts)"
+log "daemon on --tun-fd: ${writes:-?} writes, ${gso:-?} GSO"
+if ((!f4_ok || !f6_ok)); then
+	fail gso_fallback_tun_fd "v4: ${f4_why:-ok}; v6: ${f6_why:-ok}"
+elif ((f4_small < 1 || f6_small < 1)); then
+	fail gso_fallback_tun_fd "the capture on the TUN saw no packet of the flows"
+elif ((f4_big + f6_big > 0)); then
+	fail gso_fallback_tun_fd "$((f4_big + f6_big)) packets above MTU $MTU without IFF_VNET_HDR"
+elif [[ ${gso:-x} != 0 ]] || ((${writes:-0} < 1000)); then
+	fail gso_fallback_tun_fd "stop line: ${writes:-?} writes, ${gso:-?} GSO (want 0 GSO)"
+elif ! grep -q "tun_fd_exec: .* opened without IFF_VNET_HDR" "$DAEMON_LOG"; then
+	fail gso_fallback_tun_fd "the daemon did not run on --tun-fd"
+else
+	pass gso_fallback_tun_fd
+fi
+t2s_finish
