@@ -1,5 +1,5 @@
 # Third-party dependencies, exposed as t2s::cares, t2s::mbedtls (mbedtls +
-# mbedx509 + mbedcrypto), t2s::uv, t2s::yaml and t2s::curl; for lwIP it sets
+# mbedx509 + mbedcrypto), t2s::uv, t2s::yaml, t2s::curl, t2s::pcre2, t2s::idn2, t2s::zstd, t2s::maxminddb, t2s::protobuf_c and t2s::psl; for lwIP it sets
 # T2S_LWIP_DIR (the lwIP 2.2.1 source tree) for lwip-port/CMakeLists.txt,
 # which builds t2s::lwip with the project's options.
 #
@@ -10,7 +10,7 @@
 #                 libcares >= 1.28 < 2), FetchContent (git).
 #   mbedTLS       T2S_MBEDTLS_SOURCE_DIR, the deps file, system (pkg-config
 #                 mbedtls >= 3.6 < 3.7), FetchContent (git).
-#   libuv, libyaml, libcurl  system (pkg-config, else find_library).
+#   libuv, libyaml, libcurl, PCRE2, libpsl  system (pkg-config, else find_library).
 # The deps file (T2S_DEPS_FILE) is written by scripts/deps.sh; on Debian it
 # points at pinned upstream tarballs unpacked from Debian source packages.
 # Sources are added with EXCLUDE_FROM_ALL: only what we link gets built.
@@ -238,16 +238,8 @@ t2s_system_lib(t2s_dep_yaml yaml-0.1 yaml.h yaml "Debian: libyaml-dev, macOS: br
 t2s_dep_summary("libyaml" "${T2S_SYSTEM_LIB_VERSION} (system)")
 add_library(t2s::yaml ALIAS t2s_dep_yaml)
 
-# libcurl: HTTP(S) downloads and health checks on the loop
-# (tun2socks/upstream/http_client.c, docs/design.md §17).
-add_library(t2s_dep_curl INTERFACE)
-t2s_system_lib(t2s_dep_curl libcurl curl/curl.h curl
-               "Debian: libcurl4-openssl-dev, macOS: brew install curl")
-t2s_dep_summary("libcurl" "${T2S_SYSTEM_LIB_VERSION} (system)")
-add_library(t2s::curl ALIAS t2s_dep_curl)
-
 # --- rule sets: PCRE2, libidn2, zstd (system) ---------------------------------
-# Regex rules (config/rule_regex.c), IDN payloads to punycode
+# Regex rules (config/rule_regex.c) and proxy-group filters (config/name_filter.c), IDN payloads to punycode
 # (config/rules_parse.c), mihomo's binary rule sets (config/ruleset_mrs.c).
 
 add_library(t2s_dep_pcre2 INTERFACE)
@@ -280,6 +272,21 @@ find_program(T2S_PROTOC_C protoc-c)
 if(NOT T2S_PROTOC_C)
   message(FATAL_ERROR "protoc-c not found (Debian: protobuf-c-compiler, macOS: brew install protobuf-c); scripts/deps.sh installs it")
 endif()
+
+# libcurl: HTTP(S) downloads and health checks on the loop
+# (tun2socks/upstream/http_client.c, docs/design.md §17).
+add_library(t2s_dep_curl INTERFACE)
+t2s_system_lib(t2s_dep_curl libcurl curl/curl.h curl
+               "Debian: libcurl4-openssl-dev, macOS: brew install curl")
+t2s_dep_summary("libcurl" "${T2S_SYSTEM_LIB_VERSION} (system)")
+add_library(t2s::curl ALIAS t2s_dep_curl)
+
+# libpsl: the public-suffix list, for load-balance groups' consistent
+# hashing on a name's registrable domain (tun2socks/route/group.c).
+add_library(t2s_dep_psl INTERFACE)
+t2s_system_lib(t2s_dep_psl libpsl libpsl.h psl "Debian: libpsl-dev, macOS: brew install libpsl")
+t2s_dep_summary("libpsl" "${T2S_SYSTEM_LIB_VERSION} (system)")
+add_library(t2s::psl ALIAS t2s_dep_psl)
 
 unset(_t2s_dir)
 unset(_t2s_how)

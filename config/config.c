@@ -56,6 +56,10 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->warnings);
+	for (size_t i = 0; cfg->priv_ && i < cfg->priv_->n_subs; i++)
+		config_free(cfg->priv_->subs[i]);
+	if (cfg->priv_)
+		free(cfg->priv_->subs);
 	if (cfg->priv_)
 		arena_free(&cfg->priv_->arena);
 	free(cfg->priv_);

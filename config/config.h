@@ -146,7 +146,7 @@ struct config_sniff_proto {
 	bool override_destination; /* its own, else the section's */
 };
 
-/* sniffer: (mihomo's keys; docs/design.md §18) */
+/* sniffer: (mihomo's keys; docs/design.md §20) */
 struct config_sniffer {
 	bool present;
 	bool enable;               /* default false */
@@ -223,17 +223,60 @@ struct config_member {
 	size_t index; /* into proxies or groups for PROXY / GROUP */
 };
 
+/* load-balance "strategy" */
+enum config_lb_strategy {
+	CONFIG_LB_CONSISTENT_HASHING, /* mihomo's default */
+	CONFIG_LB_ROUND_ROBIN,
+	CONFIG_LB_STICKY_SESSIONS, /* routed as consistent-hashing (warned) */
+};
+
+#define CONFIG_GROUP_TEST_URL "https://www.gstatic.com/generate_204"
+
 struct config_group {
 	const char *name;
 	struct conf_pos pos;
 	enum config_group_type type;
 	struct config_member *members;
 	size_t n_members; /* >= 1 */
-	size_t selected;  /* the member traffic goes to: "default-selected"
-			    * if it names a member, else the first */
+	size_t selected;  /* select: the member traffic starts at
+			    * ("default-selected" if it names a member, else
+			    * the first); others: the member before any check */
+	/* Health checks (url-test, fallback, load-balance), mihomo's keys
+	 * and defaults: */
+	const char *url;       /* "url"; default CONFIG_GROUP_TEST_URL */
+	unsigned interval;     /* "interval", seconds; default 300 */
+	unsigned timeout_ms;   /* "timeout"; default 5000 */
+	unsigned tolerance_ms; /* "tolerance" (url-test); default 0 */
+	bool lazy;             /* "lazy": check only a group in use; default true */
+	bool disable_udp;      /* "disable-udp" */
+	/* "expected-status": a check is alive only with one of these HTTP
+	 * statuses ("204", "200/302", "200-299"); none: any answer */
+	uint16_t expected_lo[8], expected_hi[8];
+	size_t n_expected;
+	enum config_lb_strategy strategy;
+	/* Members besides "proxies" (appended, in this order, no
+	 * duplicates): the config's own proxies (include-all,
+	 * include-all-proxies), the proxies of the providers in "use" (all
+	 * of them with include-all, include-all-providers); both through
+	 * "filter" and "exclude-filter" (config/name_filter.h). */
+	struct config_str *use;
+	size_t n_use;
+	bool include_all, include_all_proxies, include_all_providers;
+	const char *filter, *exclude_filter;
+	struct conf_pos filter_pos;
 };
 
-enum config_rp_type { CONFIG_RP_FILE, CONFIG_RP_INLINE };
+enum config_rp_type { CONFIG_RP_FILE, CONFIG_RP_INLINE, CONFIG_RP_HTTP };
+
+/* Where a provider of type http downloads from (config/config_remote.h). */
+struct config_remote {
+	const char *url;   /* http:// or https:// */
+	unsigned interval; /* "interval", seconds; 0: only at start */
+	const char *proxy; /* "proxy": a proxy or group; NULL: DIRECT */
+	struct conf_pos proxy_pos;
+	uint64_t size_limit; /* "size-limit", bytes; 0: 16 MiB */
+	bool cached;         /* path existed when the config was loaded */
+};
 enum config_rp_behavior { CONFIG_RP_DOMAIN, CONFIG_RP_IPCIDR, CONFIG_RP_CLASSICAL };
 enum config_rp_format { CONFIG_RP_YAML, CONFIG_RP_TEXT, CONFIG_RP_MRS };
 
@@ -243,9 +286,12 @@ struct config_rule_provider {
 	enum config_rp_type type;
 	enum config_rp_behavior behavior;
 	enum config_rp_format format; /* default yaml */
-	const char *path;             /* file: resolved against the config's dir */
+	const char *path;             /* file: resolved against the config's dir;
+				       * http: also, default under the cache
+				       * dir (config_remote_default_path) */
 	struct conf_pos path_pos;
-	struct config_str *payload; /* inline: the entries */
+	struct config_remote remote; /* http */
+	struct config_str *payload;  /* inline: the entries */
 	size_t n_payload;
 };
 
@@ -254,6 +300,29 @@ struct config_sub_rules {
 	struct conf_pos pos;      /* of the name */
 	struct config_str *rules; /* lines, in order, not parsed */
 	size_t n_rules;
+};
+
+/* "override" of a proxy provider: applied to each of its proxies. */
+struct config_override {
+	bool has_udp, udp;
+	bool has_skip_cert_verify, skip_cert_verify;
+	const char *additional_prefix, *additional_suffix; /* to the names */
+};
+
+/* proxy-providers: a Clash `proxies:` list from a file or a download
+ * (config/config_pproviders.h). Its proxies are appended to
+ * config.proxies after the config's own (n_own_proxies); rules cannot
+ * name them, groups take them with `use` and `include-all`. */
+struct config_proxy_provider {
+	const char *name;
+	struct conf_pos pos;
+	bool http;        /* type http, else file */
+	const char *path; /* resolved; http: default under the cache dir */
+	struct config_remote remote;
+	const char *filter, *exclude_filter; /* regexes on names; NULL: none */
+	struct config_override override;
+	size_t first, n;  /* its proxies: proxies[first, first + n) */
+	size_t n_skipped; /* left out: types we do not speak, filtered */
 };
 
 struct config_warning {
@@ -279,12 +348,15 @@ struct config {
 	struct config_tun tun;
 	struct config_dns dns;
 	struct config_sniffer sniffer;
-	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §19) */
-	struct config_host *hosts; /* hosts: (docs/design.md §20) */
+	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §21) */
+	struct config_host *hosts; /* hosts: (docs/design.md §22) */
 	size_t n_hosts;
 
 	struct config_proxy *proxies;
 	size_t n_proxies;
+	size_t n_own_proxies; /* the config's; the providers' follow */
+	struct config_proxy_provider *proxy_providers;
+	size_t n_proxy_providers;
 	struct config_group *groups;
 	size_t n_groups;
 	struct config_str *rules; /* rule lines, in order, not parsed */

@@ -23,7 +23,14 @@ struct config_private {
 	struct arena arena;        /* every string and array of the config */
 	struct config_name *names; /* in the arena */
 	size_t n_names;
+	/* proxy-providers' files, loaded as configs of their own: their
+	 * proxies' strings live there (config_pproviders.c) */
+	struct config **subs;
+	size_t n_subs;
 };
+
+/* A proxy-provider's file: config_load() without providers of its own. */
+int config_load_provider_file(const char *path, struct config **out, struct conf_err_list *errs);
 
 /* The proxy or group called name (exact case), or NULL. */
 const struct config_name *config_find_name(const struct config_private *priv, const char *name);

@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config/config_pproviders.h"
+#include "config/config_remote.h"
 #include "config/config_proxies.h"
 #include "config/config_rules.h"
 #include "config/config_sniffer.h"
@@ -741,7 +743,8 @@ static int load_profile(struct loader *ld, yaml_node_t *n)
 
 /* The sections of the top-level mapping, loaded after its plain keys. */
 struct sections {
-	yaml_node_t *tun, *dns, *sniffer, *proxies, *groups, *rules, *providers, *sub_rules;
+	yaml_node_t *tun, *dns, *sniffer, *proxies, *groups, *rules, *providers, *sub_rules,
+		*pproviders;
 };
 
 static int root_key(struct loader *ld, const struct loader_kv *e, struct sections *sec)
@@ -804,6 +807,8 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		sec->providers = val;
 	} else if (!strcmp(k, "sub-rules")) {
 		sec->sub_rules = val;
+	} else if (!strcmp(k, "proxy-providers") && ld->depth == 0) {
+		sec->pproviders = val;
 	} else {
 		r = loader_warn_ignored(ld, e, "");
 	}
@@ -836,12 +841,17 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 		r = loader_recover(ld, config_sniffer_load(ld, sec.sniffer));
 	if (r == 0 && sec.proxies)
 		r = loader_recover(ld, config_proxies_load(ld, sec.proxies));
+	ld->cfg->n_own_proxies = ld->cfg->n_proxies;
+	if (r == 0 && sec.pproviders)
+		r = loader_recover(ld, config_pproviders_load(ld, sec.pproviders));
 	if (r == 0)
 		r = loader_recover(ld, config_proxies_load_groups(ld, sec.groups));
 	if (r == 0 && sec.providers)
 		r = loader_recover(ld, config_rules_load_providers(ld, sec.providers));
 	if (r == 0 && sec.sub_rules)
 		r = loader_recover(ld, config_rules_load_sub(ld, sec.sub_rules));
+	if (r == 0)
+		r = loader_recover(ld, config_remote_check_proxies(ld));
 	if (r == 0 && sec.rules)
 		r = loader_recover(ld, config_rules_load(ld, sec.rules));
 	return r;
@@ -865,8 +875,8 @@ static void file_err(struct conf_err_list *errs, const char *path, const char *f
 		conf_err_list_add(errs, &e);
 }
 
-int config_load_buf(const char *buf, size_t len, const char *name, struct config **out,
-		    struct conf_err_list *errs)
+static int load_buf_depth(const char *buf, size_t len, const char *name, struct config **out,
+			  struct conf_err_list *errs, int depth)
 {
 	struct config *cfg;
 	struct loader ld;
@@ -891,6 +901,7 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	cfg->dns.use_system_hosts = true;
 	config_sniffer_defaults(&cfg->sniffer);
 	r = loader_init(&ld, cfg, name, buf, len, errs);
+	ld.depth = depth;
 	if (r == 0)
 		r = loader_parse(&ld, &root);
 	if (r == 0)
@@ -905,7 +916,14 @@ int config_load_buf(const char *buf, size_t len, const char *name, struct config
 	return 0;
 }
 
-int config_load(const char *path, struct config **out, struct conf_err_list *errs)
+int config_load_buf(const char *buf, size_t len, const char *name, struct config **out,
+		    struct conf_err_list *errs)
+{
+	return load_buf_depth(buf, len, name, out, errs, 0);
+}
+
+static int load_file_depth(const char *path, struct config **out, struct conf_err_list *errs,
+			   int depth)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -954,9 +972,19 @@ int config_load(const char *path, struct config **out, struct conf_err_list *err
 			break;
 		len += (size_t)n;
 	}
-	r = config_load_buf(buf, len, path, out, errs);
+	r = load_buf_depth(buf, len, path, out, errs, depth);
 out:
 	free(buf);
 	close(fd);
 	return r;
+}
+
+int config_load(const char *path, struct config **out, struct conf_err_list *errs)
+{
+	return load_file_depth(path, out, errs, 0);
+}
+
+int config_load_provider_file(const char *path, struct config **out, struct conf_err_list *errs)
+{
+	return load_file_depth(path, out, errs, 1);
 }

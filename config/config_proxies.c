@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "config/config_impl.h"
+#include "config/config_pproviders.h"
+#include "config/name_filter.h"
 #include "config/proxy_url.h"
 
 /* Keys of proxies and groups: ours, and mihomo's that we ignore (loader.h). */
@@ -135,21 +137,29 @@ static const char *const proxy_mihomo[] = {
 	"xudp",
 };
 
-static const char *const group_ours[] = { "name",
-					  "type",
-					  "proxies",
-					  "default-selected",
-					  "use",
-					  "include-all",
-					  "include-all-proxies",
-					  "include-all-providers" };
+static const char *const group_ours[] = {
+	"filter",
+	"exclude-filter",
+	"name",
+	"type",
+	"proxies",
+	"default-selected",
+	"use",
+	"include-all",
+	"include-all-proxies",
+	"include-all-providers",
+	"url",
+	"interval",
+	"tolerance",
+	"lazy",
+	"timeout",
+	"disable-udp",
+	"strategy",
+	"expected-status",
+};
 static const char *const group_mihomo[] = {
-	"url",          "interval",        "tolerance",
-	"lazy",         "timeout",         "max-failed-times",
-	"disable-udp",  "filter",          "exclude-filter",
-	"exclude-type", "expected-status", "hidden",
-	"icon",         "strategy",        "interface-name",
-	"routing-mark",
+	"max-failed-times", "filter", "exclude-filter", "exclude-type",
+	"hidden",           "icon",   "interface-name", "routing-mark",
 };
 
 static const struct loader_keys proxy_net_keys = LOADER_KEYS(proxy_net_ours, proxy_mihomo);
@@ -449,7 +459,9 @@ static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn
 	} else if (loader_eq_nocase(p->type_name, "redirect")) {
 		p->type = CONFIG_PROXY_REDIRECT;
 	} else if (loader_eq_nocase(p->type_name, "direct")) {
+		/* DIRECT under a name (its keys are warned about) */
 		p->type = CONFIG_PROXY_DIRECT;
+		p->udp = true;
 	} else {
 		p->type = CONFIG_PROXY_UNSUPPORTED;
 		r = loader_warn_at(
@@ -594,11 +606,39 @@ static int group_members(struct loader *ld, struct config_group *g, yaml_node_t 
 	return 0;
 }
 
+/* mihomo's expected-status: "*", or statuses and ranges joined by "/". */
+static int group_expected(struct loader *ld, struct config_group *g, yaml_node_t *n,
+			  const char *what)
+{
+	const char *s;
+	int r = loader_get_scalar(ld, n, what, &s);
+
+	if (r < 0 || !strcmp(s, "*"))
+		return r;
+	while (*s) {
+		char *end;
+		unsigned long lo = strtoul(s, &end, 10), hi = lo;
+
+		if (end != s && *end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (end == s || (*end && *end != '/') || lo < 100 || hi > 599 || lo > hi ||
+		    g->n_expected == sizeof(g->expected_lo) / sizeof(g->expected_lo[0]))
+			return loader_fail_at(ld, loader_node_pos(ld, n),
+					      "%s: expected HTTP statuses like 204, 200/302 or "
+					      "200-299 (at most 8), or *",
+					      what);
+		g->expected_lo[g->n_expected] = (uint16_t)lo;
+		g->expected_hi[g->n_expected++] = (uint16_t)hi;
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 static int group_key(struct loader *ld, struct config_group *g, const struct loader_kv *e,
 		     const char *what, struct group_keys *gk)
 {
 	const char *k = e->name;
-	char w[200], q[80];
+	char w[200];
 	bool b;
 	int r;
 
@@ -611,21 +651,61 @@ static int group_key(struct loader *ld, struct config_group *g, const struct loa
 		*gk->selected_pos = loader_node_pos(ld, e->val);
 		return loader_get_str(ld, e->val, w, gk->selected);
 	}
+	if (!strcmp(k, "url"))
+		return loader_get_nonempty(ld, e->val, w, &g->url);
+	if (!strcmp(k, "interval") || !strcmp(k, "timeout") || !strcmp(k, "tolerance")) {
+		unsigned long long v;
+
+		r = loader_get_uint(ld, e->val, w, 0, 86400000, &v);
+		if (r < 0)
+			return r;
+		if (k[0] == 'i')
+			g->interval = v ? (unsigned)v : g->interval;
+		else if (k[1] == 'i')
+			g->timeout_ms = v ? (unsigned)v : g->timeout_ms;
+		else
+			g->tolerance_ms = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(k, "lazy"))
+		return loader_get_bool(ld, e->val, w, &g->lazy);
+	if (!strcmp(k, "disable-udp"))
+		return loader_get_bool(ld, e->val, w, &g->disable_udp);
+	if (!strcmp(k, "strategy")) {
+		static const char *const st[] = { "consistent-hashing", "round-robin",
+						  "sticky-sessions" };
+		int v = 0;
+
+		r = loader_get_enum(ld, e->val, w, st, 3,
+				    "consistent-hashing, round-robin or sticky-sessions", &v);
+		g->strategy = (enum config_lb_strategy)v;
+		if (r == 0 && g->strategy == CONFIG_LB_STICKY_SESSIONS)
+			r = loader_warn_at(ld, loader_node_pos(ld, e->val),
+					   "%s: sticky-sessions is routed as consistent-hashing",
+					   w);
+		return r;
+	}
 	if (!strcmp(k, "use")) {
 		gk->uses_providers = true;
-		return loader_warn_at(ld, loader_node_pos(ld, e->key),
-				      "%s: proxy-providers are not supported; \"use\" ignored",
-				      what);
+		return loader_get_str_list(ld, e->val, w, &g->use, &g->n_use);
 	}
 	if (!strcmp(k, "include-all") || !strcmp(k, "include-all-proxies") ||
 	    !strcmp(k, "include-all-providers")) {
 		r = loader_get_bool(ld, e->val, w, &b);
-		if (r == 0 && b)
-			r = loader_warn_at(
-				ld, loader_node_pos(ld, e->key),
-				"%s: %s is not supported; list the members under \"proxies\"", what,
-				config_quote(q, k));
+		if (!strcmp(k, "include-all"))
+			g->include_all = b;
+		else if (!strcmp(k, "include-all-proxies"))
+			g->include_all_proxies = b;
+		else
+			g->include_all_providers = b;
+		gk->uses_providers |= b;
 		return r;
+	}
+	if (!strcmp(k, "expected-status"))
+		return group_expected(ld, g, e->val, w);
+	if (!strcmp(k, "filter") || !strcmp(k, "exclude-filter")) {
+		g->filter_pos = loader_node_pos(ld, e->val);
+		return loader_get_str(ld, e->val, w, k[0] == 'f' ? &g->filter : &g->exclude_filter);
 	}
 	return loader_other_key(ld, e, what, &group_keys);
 }
@@ -652,13 +732,18 @@ static int load_group(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 	if (r < 0)
 		goto out;
 	g->type = (enum config_group_type)type;
+	g->url = CONFIG_GROUP_TEST_URL;
+	g->interval = 300;
+	g->timeout_ms = 5000;
+	g->lazy = true;
 	for (size_t i = 0; r == 0 && i < count; i++)
 		r = loader_recover(ld, group_key(ld, g, &e[i], what, &gk));
 	r = loader_errors_since(ld, before, r);
-	if (r == 0 && g->n_members == 0)
-		r = loader_fail_at(ld, g->pos, "%s: no members (expected a \"proxies\" list%s)",
-				   what,
-				   gk.uses_providers ? "; proxy-providers are not supported" : "");
+	if (r == 0 && g->n_members == 0 && !gk.uses_providers)
+		r = loader_fail_at(ld, g->pos,
+				   "%s: no members (expected a \"proxies\" list, \"use\" or "
+				   "\"include-all\")",
+				   what);
 out:
 	free(e);
 	return r;
@@ -681,7 +766,8 @@ static int index_names(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	struct config_private *priv = cfg->priv_;
-	size_t n = cfg->n_proxies + cfg->n_groups, k = 0;
+	/* Providers' proxies are not names: groups take them by "use". */
+	size_t n = cfg->n_own_proxies + cfg->n_groups, k = 0;
 	char q[80];
 	int r = 0;
 
@@ -690,7 +776,7 @@ static int index_names(struct loader *ld)
 	priv->names = loader_alloc(ld, n * sizeof(*priv->names));
 	if (!priv->names)
 		return loader_oom(ld);
-	for (size_t i = 0; i < cfg->n_proxies; i++)
+	for (size_t i = 0; i < cfg->n_own_proxies; i++)
 		priv->names[k++] = (struct config_name){ cfg->proxies[i].name, CONFIG_TARGET_PROXY,
 							 i, &cfg->proxies[i].pos };
 	for (size_t i = 0; i < cfg->n_groups; i++)
@@ -707,6 +793,83 @@ static int index_names(struct loader *ld)
 						  config_quote(q, priv->names[i].name),
 						  priv->names[i - 1].pos->line));
 	}
+	return r;
+}
+
+/* Appends proxy i of the config unless the group has it or a filter
+ * says no. */
+static int add_member(struct loader *ld, struct config_group *g, size_t i,
+		      const struct name_filter *inc, const struct name_filter *exc, size_t *cap)
+{
+	const struct config_proxy *p = &ld->cfg->proxies[i];
+
+	if ((inc && !name_filter_match(inc, p->name)) || (exc && name_filter_match(exc, p->name)))
+		return 0;
+	for (size_t j = 0; j < g->n_members; j++)
+		if (g->members[j].kind == CONFIG_TARGET_PROXY && g->members[j].index == i)
+			return 0;
+	if (g->n_members == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct config_member *m = loader_alloc(ld, nc * sizeof(*m));
+
+		if (m == NULL)
+			return loader_oom(ld);
+		if (g->n_members)
+			memcpy(m, g->members, g->n_members * sizeof(*m));
+		g->members = m;
+		*cap = nc;
+	}
+	g->members[g->n_members++] = (struct config_member){
+		.name = p->name, .pos = g->pos, .kind = CONFIG_TARGET_PROXY, .index = i
+	};
+	return 0;
+}
+
+/* use, include-all*, filter, exclude-filter (config.h). */
+static int fill_members(struct loader *ld, struct config_group *g)
+{
+	const struct config *cfg = ld->cfg;
+	struct name_filter *inc = NULL, *exc = NULL;
+	size_t cap = g->n_members;
+	char err[300], q[80];
+	int r = 0;
+
+	if (!g->include_all && !g->include_all_proxies && !g->include_all_providers &&
+	    g->n_use == 0)
+		return 0;
+	if (g->filter && name_filter_compile(g->filter, &inc, err, sizeof(err)) < 0)
+		return loader_fail_at(ld, g->filter_pos, "proxy group %s: filter: %s",
+				      config_quote(q, g->name), err);
+	if (g->exclude_filter &&
+	    name_filter_compile(g->exclude_filter, &exc, err, sizeof(err)) < 0) {
+		name_filter_free(inc);
+		return loader_fail_at(ld, g->filter_pos, "proxy group %s: exclude-filter: %s",
+				      config_quote(q, g->name), err);
+	}
+	if (g->include_all || g->include_all_proxies)
+		for (size_t i = 0; r == 0 && i < cfg->n_own_proxies; i++)
+			if (cfg->proxies[i].type != CONFIG_PROXY_UNSUPPORTED)
+				r = add_member(ld, g, i, inc, exc, &cap);
+	if (g->include_all || g->include_all_providers) {
+		for (size_t k = 0; r == 0 && k < cfg->n_proxy_providers; k++)
+			for (size_t i = 0; r == 0 && i < cfg->proxy_providers[k].n; i++)
+				r = add_member(ld, g, cfg->proxy_providers[k].first + i, inc, exc,
+					       &cap);
+	}
+	for (size_t u = 0; r == 0 && u < g->n_use; u++) {
+		const struct config_proxy_provider *pp = config_pprovider_find(cfg, g->use[u].text);
+
+		if (pp == NULL) {
+			r = loader_fail_at(
+				ld, g->use[u].pos, "proxy group %s: unknown proxy provider %s",
+				config_quote(q, g->name), config_quote(err, g->use[u].text));
+			break;
+		}
+		for (size_t i = 0; r == 0 && i < pp->n; i++)
+			r = add_member(ld, g, pp->first + i, inc, exc, &cap);
+	}
+	name_filter_free(inc);
+	name_filter_free(exc);
 	return r;
 }
 
@@ -743,6 +906,8 @@ static int resolve_members(struct loader *ld, size_t i, const char *selected,
 					    config_quote(q, g->name), config_quote(q2, m->name)));
 		}
 	}
+	if (r == 0)
+		r = fill_members(ld, g);
 	g->selected = 0;
 	/* A group kept for its name after an error may have no members. */
 	if (r < 0 || !selected || g->n_members == 0)
@@ -822,7 +987,7 @@ out:
 	return r;
 }
 
-/* Strategies we do not implement: where their traffic goes instead. */
+/* Group types we do not implement: where their traffic goes instead. */
 static int warn_strategies(struct loader *ld)
 {
 	char q[80], q2[80];
@@ -831,16 +996,27 @@ static int warn_strategies(struct loader *ld)
 	for (size_t i = 0; r == 0 && i < ld->cfg->n_groups; i++) {
 		const struct config_group *g = &ld->cfg->groups[i];
 
-		if (g->n_members == 0)
+		if (g->n_members == 0) {
+			/* Only fillers, nothing passed: mihomo's COMPATIBLE. */
+			if (g->n_use || g->include_all || g->include_all_proxies ||
+			    g->include_all_providers)
+				r = loader_warn_at(ld, g->pos,
+						   "proxy group %s: no members (its providers and "
+						   "filters left none); it routes DIRECT",
+						   config_quote(q, g->name));
 			continue;
-		if (g->type == CONFIG_GROUP_URL_TEST || g->type == CONFIG_GROUP_FALLBACK ||
-		    g->type == CONFIG_GROUP_LOAD_BALANCE)
+		}
+		bool usable = false;
+
+		for (size_t j = 0; j < g->n_members; j++)
+			usable |= g->members[j].kind != CONFIG_TARGET_PROXY ||
+				  ld->cfg->proxies[g->members[j].index].type !=
+					  CONFIG_PROXY_UNSUPPORTED;
+		if (!usable)
 			r = loader_warn_at(ld, g->pos,
-					   "proxy group %s (%s): health checks are not "
-					   "implemented; traffic goes to %s",
-					   config_quote(q, g->name),
-					   config_group_type_name(g->type),
-					   config_quote(q2, g->members[g->selected].name));
+					   "proxy group %s: no member tun2socks can use (all of "
+					   "types it does not speak); it routes DIRECT",
+					   config_quote(q, g->name));
 		else if (g->type == CONFIG_GROUP_RELAY)
 			r = loader_warn_at(ld, g->pos,
 					   "proxy group %s (relay): proxy chains are not "

@@ -8,11 +8,13 @@
 #include <strings.h>
 
 #include "config/config_impl.h"
+#include "config/config_remote.h"
 #include "config/rules_parse.h"
 
 /* Keys of a rule provider: ours, and mihomo's that we ignore (loader.h). */
-static const char *const provider_ours[] = { "type", "behavior", "format", "path", "payload" };
-static const char *const provider_mihomo[] = { "url", "proxy", "interval", "size-limit", "header" };
+static const char *const provider_ours[] = { "type", "behavior", "format",
+					     "path", "payload",  CONFIG_REMOTE_KEYS };
+static const char *const provider_mihomo[] = { "header" };
 
 static const struct loader_keys provider_keys = LOADER_KEYS(provider_ours, provider_mihomo);
 
@@ -71,11 +73,18 @@ static int check_rule(struct loader *ld, const struct config_str *line)
 			r = loader_fail_at(ld, spec.target_pos, "unknown sub-rules %s",
 					   config_quote(q, spec.target));
 	} else if (r == 0) {
+		const struct config_name *ne;
+
 		r = config_resolve_target(ld->cfg, spec.target, &t, msg, sizeof(msg));
 		/* Not said again: a group that failed to load (-EINVAL) or a
 		 * cycle (-ELOOP) was reported where it is written, and a name
 		 * may be missing because its entry failed to load. */
 		if (r == -EINVAL || r == -ELOOP || (r == -ENOENT && ld->names_partial))
+			r = 0;
+		/* A group picks among the members we can use at run time
+		 * (unusable ones are left out, none left routes DIRECT). */
+		else if (r == -ENOTSUP && (ne = config_find_name(ld->cfg->priv_, spec.target)) &&
+			 ne->kind == CONFIG_TARGET_GROUP)
 			r = 0;
 		else if (r < 0)
 			r = loader_fail_at(ld, spec.target_pos, "%s", msg);
@@ -243,12 +252,7 @@ static int provider_key(struct loader *ld, struct config_rule_provider *rp,
 	if (!strcmp(k, "type")) {
 		pk->has_type = true;
 		r = loader_get_enum(ld, e->val, w, types, 3, "file, http or inline", &v);
-		if (r == 0 && v == 2)
-			r = loader_fail_at(ld, loader_node_pos(ld, e->val),
-					   "%s: only type: file is supported; download the list "
-					   "and point path at it",
-					   what);
-		rp->type = (enum config_rp_type)v;
+		rp->type = v == 0 ? CONFIG_RP_FILE : v == 1 ? CONFIG_RP_INLINE : CONFIG_RP_HTTP;
 		return r;
 	}
 	if (!strcmp(k, "behavior")) {
@@ -273,6 +277,9 @@ static int provider_key(struct loader *ld, struct config_rule_provider *rp,
 		pk->payload = e->val;
 		return 0;
 	}
+	r = config_remote_key(ld, e, what, &rp->remote);
+	if (r <= 0)
+		return r;
 	return loader_other_key(ld, e, what, &provider_keys);
 }
 
@@ -284,6 +291,21 @@ static int provider_source(struct loader *ld, struct config_rule_provider *rp,
 	char w[200];
 	int r;
 
+	if (rp->type == CONFIG_RP_HTTP) {
+		r = 0;
+		rp->path_pos = rp->pos;
+		if (pk->path) {
+			snprintf(w, sizeof(w), "%s: path", what);
+			r = loader_get_nonempty(ld, pk->path, w, &path);
+			if (r == 0)
+				r = loader_resolve_path(ld, path, &rp->path);
+			rp->path_pos = loader_node_pos(ld, pk->path);
+		}
+		if (r == 0)
+			r = config_remote_finish(ld, &rp->remote, "rules", rp->name, rp->pos, what,
+						 &rp->path);
+		return r;
+	}
 	if (rp->type == CONFIG_RP_FILE) {
 		if (!pk->path)
 			return loader_fail_at(ld, rp->pos, "%s: type file needs \"path\"", what);

@@ -1,5 +1,5 @@
 /* config_sniffer: the sniffer section (mihomo's keys): which protocols are
- * sniffed on which ports, and for which flows (docs/design.md §18).
+ * sniffed on which ports, and for which flows (docs/design.md §20).
  */
 #ifndef T2S_CONFIG_SNIFFER_H
 #define T2S_CONFIG_SNIFFER_H

@@ -31,6 +31,7 @@ struct loader {
 	 * that is not found may be one of its, so "unknown" is not said. */
 	bool names_partial;
 	bool providers_partial; /* the same for rule-providers */
+	int depth;              /* 1: a proxy-provider's file (no providers of its own) */
 	const char *buf;
 	size_t len;
 	size_t bom;          /* 3 if buf starts with a UTF-8 BOM, else 0 */

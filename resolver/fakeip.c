@@ -638,7 +638,7 @@ size_t fakeip_count(const struct fakeip *f)
 	return (size_t)f->p4.count + f->p6.count;
 }
 
-/* --- persistence (docs/design.md §19) ------------------------------------ */
+/* --- persistence (docs/design.md §21) ------------------------------------ */
 
 /* A growing text buffer. */
 struct sbuf {

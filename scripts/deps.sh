@@ -67,9 +67,9 @@ install_tools() {
 		# gcc, make and libc headers without the rest of build-essential
 		# (no g++: the project is C only).
 		t2s_apt_install gcc libc6-dev make cmake ninja-build pkg-config \
-			libuv1-dev libyaml-dev libcurl4-openssl-dev xz-utils bzip2 tar \
+			libuv1-dev libyaml-dev xz-utils bzip2 tar \
 			libpcre2-dev libidn2-dev libzstd-dev libmaxminddb-dev \
-			libprotobuf-c-dev protobuf-c-compiler
+			libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libpsl-dev
 		if [ "$want_fuzz" = 1 ]; then
 			t2s_apt_install clang
 			local major
@@ -82,7 +82,7 @@ install_tools() {
 		fi
 	elif [ "$(uname -s)" = Darwin ] && command -v brew >/dev/null 2>&1; then
 		local f missing=()
-		for f in cmake ninja pkg-config libuv libyaml curl pcre2 libidn2 zstd libmaxminddb protobuf-c; do
+		for f in cmake ninja pkg-config libuv libyaml pcre2 libidn2 zstd libmaxminddb protobuf-c curl libpsl; do
 			brew list --versions "$f" >/dev/null 2>&1 || missing+=("$f")
 		done
 		if [ "${#missing[@]}" -gt 0 ]; then

@@ -404,7 +404,7 @@ printf 'tun:\n  auto-route: true\n' >"$RUN_DIR/ar.yaml"
 if ar_start -c "$RUN_DIR/ar.yaml"; then
 	printf 'routing-mark: 7\ntun:\n  auto-route: true\n' >"$RUN_DIR/ar.yaml"
 	kill -HUP "$DAEMON_PID"
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		grep -q 'reloaded:' "$DAEMON_LOG" && break
 		sleep 0.05
 	done
@@ -431,10 +431,11 @@ if ar_start -c "$RUN_DIR/ar-named.yaml"; then
 	r11=$(cx ip rule | grep -c 'to 192.0.2.11 iif lo goto 9010')
 	# the name moves (in place: the daemon sees the file through its bind mount)
 	printf '192.0.2.12 proxy.test\n' >"/etc/netns/$NS_C/hosts"
-	n=$(grep -c 'reloaded:' "$DAEMON_LOG")
+	n=$(grep -c 'proxy servers kept out now' "$DAEMON_LOG")
 	kill -HUP "$DAEMON_PID"
-	for ((i = 0; i < 100; i++)); do
-		(($(grep -c 'reloaded:' "$DAEMON_LOG") > n)) && break
+	# (the rules move after "reloaded:", once the names are resolved)
+	for ((i = 0; i < 600; i++)); do
+		(($(grep -c 'proxy servers kept out now' "$DAEMON_LOG") > n)) && break
 		sleep 0.05
 	done
 	rules=$(cx ip rule)

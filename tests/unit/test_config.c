@@ -306,12 +306,21 @@ static void test_example(void)
 	T_CHECK(w != NULL);
 	if (w)
 		check_pos(&w->pos, text, "ss\n    server: us");
-	w = find_warning(cfg, "health checks are not implemented; traffic goes to \"jp-https\"");
-	T_CHECK(w != NULL);
-	if (w)
-		check_pos(&w->pos, text, "Auto\n    type: url-test");
-	T_CHECK(find_warning(cfg, "proxy group \"Auto\": \"interval\" is not used") != NULL);
-	T_CHECK(find_warning(cfg, "rule-providers: \"private\": \"interval\" is not used") != NULL);
+	/* url-test is health-checked now: its keys are read, no warning */
+	T_CHECK(find_warning(cfg, "health checks") == NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"Auto\": \"interval\" is not used") == NULL);
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		const struct config_group *g = &cfg->groups[i];
+
+		if (strcmp(g->name, "Auto") != 0)
+			continue;
+		T_EQ_INT(g->interval, 300);
+		T_EQ_INT(g->timeout_ms, 5000);
+		T_EQ_INT(g->tolerance_ms, 0);
+		T_CHECK(g->lazy);
+		T_EQ_STR(g->url, "https://www.gstatic.com/generate_204");
+	}
+	T_CHECK(find_warning(cfg, "rule-providers: \"private\": \"interval\" is not used") == NULL);
 	T_CHECK(find_warning(cfg, "cipher") == NULL); /* unsupported proxies' keys: silent */
 	for (size_t i = 0; i < cfg->n_warnings; i++) {
 		char line[700];
@@ -422,7 +431,9 @@ static void test_warnings(void)
 		"  - {name: s2, type: select, proxies: [a], default-selected: zz, use: [p1]}\n"
 		"rule-providers:\n"
 		"  x: {type: inline, behavior: classical, payload: ['DOMAIN,a.com', "
-		"\"IP-CIDR,1.0.0.0/8\"]}\n";
+		"\"IP-CIDR,1.0.0.0/8\"]}\n"
+		"proxy-providers:\n"
+		"  p1: {type: file, path: /nonexistent/p1.yaml}\n";
 	struct config_target t;
 
 	T_EQ_INT(load(y, &cfg, &err), 0);
@@ -445,12 +456,14 @@ static void test_warnings(void)
 	T_CHECK(find_warning(cfg, "skip-cert-verify is on") == NULL); /* only with tls: true */
 	T_CHECK(find_warning(cfg, "type \"vmess\" is not supported") != NULL);
 	T_CHECK(find_warning(cfg, "uuid") == NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") != NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"g\": \"strategy\" is not used") != NULL);
+	/* load-balance is health-checked and its strategy read */
+	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") == NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"strategy\" is not used") == NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"r\" (relay): proxy chains are not implemented; "
 				  "traffic goes to \"b\" only") != NULL);
 	T_CHECK(find_warning(cfg, "default-selected \"zz\" is not a member; using \"a\"") != NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"s2\": proxy-providers are not supported") != NULL);
+	/* s2 uses an empty provider: its own member stays */
+	T_CHECK(find_warning(cfg, "proxy-providers: \"p1\":") != NULL);
 	if (cfg->n_proxies == 3) {
 		T_CHECK(!cfg->proxies[0].udp);
 		T_CHECK(!cfg->proxies[1].udp);
@@ -487,7 +500,7 @@ static void test_warning_order(void)
 		"  - {name: a, type: socks5, server: h, port: 1, tfo: true}\n"
 		"  - {name: b, type: http, server: h, port: 2, tls: true, skip-cert-verify: true}\n"
 		"proxy-groups:\n"
-		"  - {name: g, type: url-test, proxies: [a], interval: 300}\n"
+		"  - {name: g, type: relay, proxies: [a], icon: x}\n"
 		"allow-lan: true\n";
 	static const int lines[] = { 2, 3, 5, 6, 8, 8, 9 };
 	struct config *cfg = NULL;
@@ -506,9 +519,9 @@ static void test_warning_order(void)
 			 "proxy \"b\": skip-cert-verify is on: the TLS connection to h is NOT "
 			 "authenticated, anyone on the path can read and change it");
 		T_EQ_INT(cfg->warnings[3].pos.col, 58);
-		/* Same line: by column (the group's name, then its "interval"). */
-		T_CHECK(strstr(cfg->warnings[4].msg, "health checks") != NULL);
-		T_CHECK(strstr(cfg->warnings[5].msg, "\"interval\" is not used") != NULL);
+		/* Same line: by column (the group's name, then its "icon"). */
+		T_CHECK(strstr(cfg->warnings[4].msg, "proxy chains") != NULL);
+		T_CHECK(strstr(cfg->warnings[5].msg, "\"icon\" is not used") != NULL);
 		T_CHECK(cfg->warnings[4].pos.col < cfg->warnings[5].pos.col);
 	}
 	config_free(cfg);
@@ -708,9 +721,14 @@ static void test_group_errors(void)
 		   "proxy group \"g\": type: expected select, url-test, fallback, load-balance or "
 		   "relay, got \"best\"");
 	expect_err("proxy-groups:\n  - {name: g, type: select}\n", 2, 12,
-		   "proxy group \"g\": no members (expected a \"proxies\" list)");
-	expect_err("proxy-groups:\n  - {name: g, type: select, use: [p]}\n", 2, 12,
-		   "no members (expected a \"proxies\" list; proxy-providers are not supported)");
+		   "proxy group \"g\": no members (expected a \"proxies\" list, \"use\" or "
+		   "\"include-all\")");
+	expect_err("proxy-groups:\n  - {name: g, type: select, use: [p]}\n", 2, 35,
+		   "proxy group \"g\": unknown proxy provider \"p\"");
+	expect_err("proxy-groups:\n  - {name: g, type: select, include-all: true, filter: '(x'}\n",
+		   2, 57,
+		   "proxy group \"g\": filter: regex \"(x\" at offset 2: missing closing "
+		   "parenthesis");
 	/* Cycles: at the member that closes one. */
 	expect_err("proxy-groups:\n  - {name: g, type: select, proxies: [g]}\n", 2, 39,
 		   "proxy group cycle: \"g\" -> \"g\"");
@@ -772,11 +790,17 @@ static void test_group_resolution(void)
 
 static void test_rule_provider_errors(void)
 {
-	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n    url: "
-		   "https://e/x.yaml\n",
-		   3, 11,
-		   "rule-providers: \"x\": only type: file is supported; download the list and "
-		   "point path at it");
+	expect_err(
+		"proxy-groups:\n  - {name: g, type: url-test, proxies: [DIRECT], expected-status: "
+		"'200-'}\n",
+		2, 68, "expected HTTP statuses like 204, 200/302 or 200-299");
+	expect_err("rule-providers:\n  x:\n    type: http\n    behavior: domain\n", 2, 3,
+		   "rule-providers: \"x\": type http needs \"url\"");
+	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'http://e/x', proxy: "
+		   "nope}\n",
+		   2, 63, "rule-providers: \"x\": proxy: unknown proxy or proxy group \"nope\"");
+	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'ftp://e/x'}\n", 2,
+		   43, "url: expected an http:// or https:// URL");
 	expect_err("rule-providers:\n  x: {type: file, behavior: classical, format: mrs, path: "
 		   "x.mrs}\n",
 		   2, 48,
@@ -795,6 +819,45 @@ static void test_rule_provider_errors(void)
 		   "rule-providers: \"x\": expected a mapping, got nothing");
 	expect_err("rule-providers:\n  x: {type: file, behavior: domain, path: a}\n  x: {}\n", 3, 3,
 		   "rule-providers: duplicate key \"x\"");
+}
+
+/* type: http: the download's keys, the default path under the cache
+ * directory, and a note (not an error) while nothing is cached. */
+static void test_rule_provider_http(void)
+{
+	static const char y[] =
+		"proxies:\n  - {name: p, type: socks5, server: h, port: 1}\n"
+		"rule-providers:\n"
+		"  ads: {type: http, behavior: domain, url: 'https://lists.test/ads.yaml',\n"
+		"        interval: 86400, proxy: p, size-limit: 1000}\n"
+		"  mine: {type: http, behavior: domain, format: text, url: 'http://l.test/m',\n"
+		"         path: " T2S_TEST_DATA_DIR "/clash_example.yaml}\n";
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	setenv("T2S_CACHE_DIR", "/nonexistent/t2s-cache", 1);
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	T_EQ_INT(cfg->n_rule_providers, 2);
+	if (cfg->n_rule_providers == 2) {
+		const struct config_rule_provider *a = &cfg->rule_providers[0];
+		const struct config_rule_provider *m = &cfg->rule_providers[1];
+
+		T_EQ_INT(a->type, CONFIG_RP_HTTP);
+		T_EQ_STR(a->remote.url, "https://lists.test/ads.yaml");
+		T_EQ_INT(a->remote.interval, 86400);
+		T_EQ_STR(a->remote.proxy, "p");
+		T_EQ_INT(a->remote.size_limit, 1000);
+		T_CHECK(!a->remote.cached);
+		T_CHECK(strncmp(a->path, "/nonexistent/t2s-cache/rules/ads-", 33) == 0);
+		T_CHECK(m->remote.cached);
+		T_EQ_STR(m->path, T2S_TEST_DATA_DIR "/clash_example.yaml");
+	}
+	T_CHECK(find_warning(cfg, "rule-providers: \"ads\": not downloaded yet") != NULL);
+	T_CHECK(find_warning(cfg, "\"mine\": not downloaded") == NULL);
+	config_free(cfg);
+	unsetenv("T2S_CACHE_DIR");
 }
 
 /* Anchors, aliases and "<<" merges, as Clash configs use them. */
@@ -877,9 +940,10 @@ static void test_unknown_keys(void)
 	T_CHECK(find_warning(cfg, "proxy \"b\": \"server\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "proxy \"b\": \"udp\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "zzzzzz") == NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"g\": \"tolerance\" is not used") != NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"g\": \"lazy\" is not used") != NULL);
-	T_CHECK(find_warning(cfg, "rule-providers: \"x\": \"size-limit\" is not used") != NULL);
+	/* health-check keys are read now */
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"tolerance\" is not used") == NULL);
+	T_CHECK(find_warning(cfg, "proxy group \"g\": \"lazy\" is not used") == NULL);
+	T_CHECK(find_warning(cfg, "rule-providers: \"x\": \"size-limit\" is not used") == NULL);
 	config_free(cfg);
 }
 
@@ -1362,6 +1426,46 @@ static void test_dns_keys(void)
 	T_CHECK(strstr(err.msg, "dns.nameserver-policy") != NULL);
 }
 
+/* dns.fake-ip-filter as mihomo reads it: IDN patterns to punycode, a
+ * pattern no DNS name can match dropped with a warning, rule-set: and
+ * geosite: entries kept for the router; sub-rules loaded by name. */
+static void test_fake_filter_and_sub_rules(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	const char *y = "dns:\n"
+			"  fake-ip-filter:\n"
+			"    - '+.b\xc3\xbc"
+			"cher.de'\n"
+			"    - '+.?.example'\n"
+			"    - 'rule-set:lan,cn'\n"
+			"    - 'geosite:private'\n"
+			"    - '*.lan'\n"
+			"sub-rules:\n"
+			"  web: ['DST-PORT,443,DIRECT', 'MATCH,REJECT']\n"
+			"rules:\n"
+			"  - SUB-RULE,(NETWORK,TCP),web\n";
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	T_EQ_INT(cfg->dns.n_fake_ip_filter, 4);
+	T_EQ_STR(cfg->dns.fake_ip_filter[0].text, "+.xn--bcher-kva.de");
+	T_EQ_STR(cfg->dns.fake_ip_filter[1].text, "rule-set:lan,cn");
+	T_EQ_STR(cfg->dns.fake_ip_filter[2].text, "geosite:private");
+	T_EQ_STR(cfg->dns.fake_ip_filter[3].text, "*.lan");
+	T_CHECK(find_warning(cfg, "\"+.?.example\" can match no name") != NULL);
+	T_EQ_INT(cfg->n_sub_rules, 1);
+	T_EQ_STR(cfg->sub_rules[0].name, "web");
+	T_EQ_INT(cfg->sub_rules[0].n_rules, 2);
+	config_free(cfg);
+
+	expect_err("sub-rules: {web: ['DST-PORT,443,nope']}\n", 1, 33,
+		   "unknown proxy or proxy group \"nope\"");
+	expect_err("rules: ['SUB-RULE,(NETWORK,TCP),web']\n", 1, 33, "unknown sub-rules \"web\"");
+}
+}
+
 int main(void)
 {
 	T_RUN(test_example);
@@ -1377,6 +1481,7 @@ int main(void)
 	T_RUN(test_group_errors);
 	T_RUN(test_group_resolution);
 	T_RUN(test_rule_provider_errors);
+	T_RUN(test_rule_provider_http);
 	T_RUN(test_unknown_keys);
 	T_RUN(test_all_errors);
 	T_RUN(test_no_cascades);
@@ -1387,5 +1492,6 @@ int main(void)
 	T_RUN(test_documents);
 	T_RUN(test_load_file);
 	T_RUN(test_tun_auto_route);
+	T_RUN(test_fake_filter_and_sub_rules);
 	return test_summary();
 }

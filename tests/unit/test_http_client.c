@@ -17,6 +17,7 @@
 
 #include "tun2socks/upstream/http_client.h"
 #include "test.h"
+#include "test_servers.h"
 
 static uv_loop_t loop;
 static struct http_client *client;
@@ -170,21 +171,6 @@ static void test_post(void)
 	T_EQ_STR(r.body, "{\"a\":1}");
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static void test_errors(void)
 {
 	struct http_request_opts o = { 0 };
@@ -192,7 +178,7 @@ static void test_errors(void)
 	char u[128];
 
 	o.url = u;
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d/", free_port());
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/", ts_free_port());
 	T_EQ_INT(fetch(&o, &r), -ECONNREFUSED);
 	o.url = "ftp://127.0.0.1/";
 	T_EQ_INT(http_client_request(client, &o, on_done, &r, NULL), -EINVAL);
@@ -228,7 +214,7 @@ static void test_proxies(void)
 	T_CHECK(strstr(logbuf, "localhost") != NULL);
 
 	/* A proxy that is not there: the request fails, never goes direct. */
-	snprintf(proxy, sizeof(proxy), "socks5h://127.0.0.1:%d", free_port());
+	snprintf(proxy, sizeof(proxy), "socks5h://127.0.0.1:%d", ts_free_port());
 	T_CHECK(fetch(&o, &r) < 0);
 }
 
@@ -298,83 +284,23 @@ static void test_destroy_pending(void)
 	T_EQ_INT(r.status, -ECANCELED);
 }
 
-static pid_t spawn(char *const argv[], int out_fd)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		dup2(out_fd, 1);
-		dup2(out_fd, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int wait_listening(int port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-
-	sa.sin_port = htons((uint16_t)port);
-	for (int i = 0; i < 300; i++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-
-		close(fd);
-		if (r == 0)
-			return 0;
-		usleep(20000);
-	}
-	return -1;
-}
-
 static int start_servers(void)
 {
-	char *py[] = { "python3", T2S_TEST_DATA_DIR "/http_test_server.py", NULL };
-	char port_s[16], *ms[] = { "microsocks", "-i", "127.0.0.1", "-p", port_s, NULL };
-	char line[32] = "";
-	int p[2], logfd;
-	FILE *f;
+	int logfd = mkstemp(socks_log);
 
-	if (pipe(p) < 0)
+	server_pid = ts_start_http(&http_port);
+	if (server_pid < 0 || logfd < 0)
 		return -1;
-	server_pid = spawn(py, p[1]);
-	close(p[1]);
-	f = fdopen(p[0], "r");
-	if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
-		fprintf(stderr, "http_test_server.py gave no port\n");
-		return -1;
-	}
-	http_port = atoi(line);
-	/* Keep the pipe open: the server's later output is never read but
-	 * it must not get SIGPIPE. */
-
-	logfd = mkstemp(socks_log);
-	if (logfd < 0)
-		return -1;
-	socks_port = free_port();
-	snprintf(port_s, sizeof(port_s), "%d", socks_port);
-	socks_pid = spawn(ms, logfd);
+	socks_port = ts_free_port();
+	socks_pid = ts_start_socks(socks_port, logfd);
 	close(logfd);
-	if (wait_listening(http_port) < 0 || wait_listening(socks_port) < 0) {
-		fprintf(stderr, "servers did not start (python3 and microsocks needed: "
-				"scripts/install-test-deps.sh)\n");
-		return -1;
-	}
-	return 0;
+	return socks_pid < 0 ? -1 : 0;
 }
 
 static void stop_servers(void)
 {
-	if (server_pid > 0)
-		kill(server_pid, SIGTERM);
-	if (socks_pid > 0)
-		kill(socks_pid, SIGTERM);
-	if (server_pid > 0)
-		waitpid(server_pid, NULL, 0);
-	if (socks_pid > 0)
-		waitpid(socks_pid, NULL, 0);
+	ts_stop(server_pid);
+	ts_stop(socks_pid);
 	unlink(socks_log);
 }
 

@@ -19,7 +19,7 @@
 static const char usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
 	"       tun2socks -c FILE [--proxy URL] [options]\n"
-	"       tun2socks check -c FILE\n"
+	"       tun2socks check -c FILE [--fetch]\n"
 	"       tun2socks match -c FILE HOST[:PORT] [--udp] [--src IP] [--process NAME|PATH]\n"
 	"       tun2socks cleanup [--tun NAME] [--state-dir DIR]\n"
 	"       tun2socks status [--tun NAME] [--state-dir DIR]\n"
@@ -28,7 +28,8 @@ static const char usage[] =
 	"Sends every TCP connection and UDP flow entering a TUN device where the\n"
 	"rules of the config file say (SOCKS5 or HTTP proxies, DIRECT, REJECT,\n"
 	"redirects); with --proxy alone, everything through that proxy.\n"
-	"check validates a config and its rule files and lists every error; match\n"
+	"check validates a config and its rule files and lists every error (--fetch:\n"
+	"downloads its http rule and proxy providers first, into their cache); match\n"
 	"prints the rule and upstream a connection would get (PORT defaults to 443);\n"
 	"run starts CMD in a network namespace of its own whose only route is a TUN\n"
 	"the daemon serves (no root needed where user namespaces are allowed): CMD\n"
@@ -241,6 +242,7 @@ static const struct {
 	[OPT_AUTO_DETECT_IFACE] = { "--auto-detect-interface", false },
 	[OPT_MAX_MEMORY] = { "--max-memory", true },
 	[OPT_ALLOW_HOST_PORT] = { "--allow-host-port", true },
+	[OPT_FETCH] = { "--fetch", false },
 	[OPT_STORE_FAKE_IP] = { "--store-fake-ip", false },
 };
 
@@ -404,6 +406,10 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 				 options[opt].name);
 			return -EINVAL;
 		}
+		if (opt == OPT_FETCH && action != CLI_CHECK) {
+			snprintf(err, errlen, "--fetch only goes with check (see --help)");
+			return -EINVAL;
+		}
 		if ((action == CLI_CLEANUP || action == CLI_STATUS) && opt != OPT_TUN &&
 		    opt != OPT_STATE_DIR && opt != OPT_LOG_LEVEL) {
 			snprintf(err, errlen, "%s takes --tun and --state-dir only, got %s",
@@ -427,6 +433,9 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			break;
 		case OPT_UDP:
 			cfg->match_udp = true;
+			break;
+		case OPT_FETCH:
+			cfg->check_fetch = true;
 			break;
 		case OPT_SRC: {
 			uint8_t a[16];

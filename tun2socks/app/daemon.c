@@ -49,6 +49,9 @@
 #include "tun2socks/app/machine.h"
 #include "tun2socks/system/uplink.h"
 #include "tun2socks/flow/sock_splice.h"
+#include "tun2socks/app/providers.h"
+#include "tun2socks/route/health.h"
+#include "tun2socks/upstream/http_client.h"
 
 struct daemon {
 	struct options *cfg;          /* the running settings */
@@ -74,11 +77,14 @@ struct daemon {
 	struct fake_store *fake_store;     /* store-fake-ip, or NULL */
 	struct dns_hosts *hosts;           /* hosts: and /etc/hosts, or NULL */
 	struct dns_policy *policy;         /* nameserver-policy, fallback, or NULL */
-	struct dns_dot *dot;               /* DNS over TLS, or NULL (§21) */
-	struct dns_doh *doh;               /* DNS over HTTPS, or NULL (§21) */
+	struct dns_dot *dot;               /* DNS over TLS, or NULL (§23) */
+	struct dns_doh *doh;               /* DNS over HTTPS, or NULL (§23) */
 	struct machine *machine;           /* auto-route's routes and rules, or NULL */
 	struct uplink *uplink;             /* following the default route, or NULL */
 	struct sock_splice *host_ports[8]; /* run --allow-host-port */
+	struct http_client *http;          /* HTTP(S) on the loop: health checks */
+	struct health *health;             /* proxy-group health checks, or NULL */
+	struct providers *providers;       /* http rule/proxy providers, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
 	uv_prepare_t lwip_prepare;
@@ -239,6 +245,11 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		 * once: docs/design.md §13). */
 		(void)machine_update(d->machine, d->cfg, rl->gen.router);
 		router_ctx_swap(d->router, rl->gen.router);
+		if (d->health)
+			health_set_gen(d->health, rl->gen.router);
+		if (d->providers &&
+		    providers_update(d->providers, rl->gen.conf, rl->gen.router) < 0)
+			log_warn("providers: out of memory: downloads stop");
 		rl->gen.router = NULL;
 		config_free(d->conf);
 		d->conf = rl->gen.conf;
@@ -352,7 +363,7 @@ static bool daemon_join(const struct config_str *l, size_t n, char *buf, size_t 
 	return true;
 }
 
-/* nameserver-policy and fallback from the config (docs/design.md §20):
+/* nameserver-policy and fallback from the config (docs/design.md §22):
  * a forwarder in front of the main resolver, or none. */
 static int daemon_policy_start(struct daemon *d, const struct dns_forwarder *main)
 {
@@ -437,7 +448,7 @@ out:
 	return r;
 }
 
-/* DNS over TLS (docs/design.md §21): the first tls:// server. */
+/* DNS over TLS (docs/design.md §23): the first tls:// server. */
 static int daemon_dot_start(struct daemon *d)
 {
 	const struct options_dns *dc = &d->cfg->dns;
@@ -626,7 +637,7 @@ static void daemon_dns_stop(struct daemon *d)
 	dns_socks_shutdown(d->dns_socks);
 }
 
-/* The hosts table (docs/design.md §20): the config's hosts: with
+/* The hosts table (docs/design.md §22): the config's hosts: with
  * dns.use-hosts, /etc/hosts with dns.use-system-hosts (both default on);
  * none without a config file. Read once at start. */
 static int daemon_hosts(struct daemon *d)
@@ -935,6 +946,52 @@ static void daemon_on_signal(uv_signal_t *h, int signum)
 	log_info("%s received, closing %u flows", signum == SIGINT ? "SIGINT" : "SIGTERM",
 		 d->flows.live_count);
 	uv_stop(&d->loop);
+}
+
+/* A provider's copy changed (docs/design.md §19): load it as SIGHUP
+ * would, on a worker thread. */
+static void daemon_providers_changed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->stopping)
+		return;
+	if (d->reload)
+		d->reload_again = true;
+	else
+		daemon_reload_start(d);
+}
+
+/* Health checks of the groups (docs/design.md §18) and provider
+ * downloads (§19); without them groups still route by their first member
+ * and providers by their cached copies. */
+static void daemon_health_start(struct daemon *d, struct router_gen *g)
+{
+	int r = http_client_create(&d->loop, &d->sock, &d->http);
+
+	if (r == 0)
+		r = health_create(&d->loop, d->http, &d->health);
+	if (r == 0)
+		r = providers_create(&d->loop, d->http, daemon_providers_changed, d, &d->providers);
+	if (r == 0)
+		r = providers_update(d->providers, d->conf, g);
+	if (r < 0) {
+		log_warn("proxy groups and providers: no health checks or downloads: %s",
+			 strerror(-r));
+		return;
+	}
+	health_set_gen(d->health, g);
+}
+
+/* Before any uv_walk: they close their own handles. */
+static void daemon_health_stop(struct daemon *d)
+{
+	providers_destroy(d->providers);
+	d->providers = NULL;
+	health_destroy(d->health);
+	d->health = NULL;
+	http_client_destroy(d->http);
+	d->http = NULL;
 }
 
 static void daemon_close_walk(uv_handle_t *h, void *arg)
@@ -1268,7 +1325,7 @@ int daemon_run(struct options *cfg)
 	 * through a sock_diag socket made there (docs/design.md §14). */
 	d->procs = proc_lookup_create_fd(PROC_LOOKUP_CACHE_MS, cfg->proc_diag_fd);
 	cfg->proc_diag_fd = -1; /* the lookup owns it, or closed it */
-	/* sniffer: applies from the start; a reload keeps it (§18). */
+	/* sniffer: applies from the start; a reload keeps it (§20). */
 	r = sniffer_create(d->conf ? &d->conf->sniffer : NULL, &d->sniffer, err, sizeof(err));
 	if (r < 0) {
 		log_error("sniffer: %s", err[0] ? err : strerror(-r));
@@ -1301,6 +1358,7 @@ int daemon_run(struct options *cfg)
 	if (r < 0)
 		goto out_loop;
 	router_ctx_set_hosts(d->router, d->hosts);
+	daemon_health_start(d, gen);
 	gen = NULL; /* the router holds it */
 	{
 		struct route_ops ops = router_ctx_ops(d->router);
@@ -1387,6 +1445,7 @@ int daemon_run(struct options *cfg)
 	flow_tcp_ctx_shutdown(&d->flows);
 	flow_udp_ctx_shutdown(d->udp);
 	daemon_dns_stop(d);
+	daemon_health_stop(d);
 	uv_walk(&d->loop, daemon_close_walk, NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	log_info("stopped: %" PRIu64 " flows (%" PRIu64 " closed, %" PRIu64 " reset, %" PRIu64
@@ -1433,6 +1492,7 @@ out_dns:
 		daemon_dns_stop(d);
 		flow_udp_ctx_shutdown(d->udp);
 		flow_tcp_ctx_shutdown(&d->flows);
+		daemon_health_stop(d);
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
@@ -1444,6 +1504,7 @@ out_stack:
 out_flows:
 	flow_tcp_ctx_destroy(&d->flows);
 out_loop:
+	daemon_health_stop(d);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	if (uv_loop_close(&d->loop) == UV_EBUSY) {

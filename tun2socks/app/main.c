@@ -21,6 +21,10 @@
 #include "lwip/init.h"
 #include "tun2socks/route/router.h"
 #include "tun2socks/route/router_gen.h"
+#include "tun2socks/route/group.h"
+#include "tun2socks/app/providers.h"
+#include "tun2socks/route/health.h"
+#include "tun2socks/upstream/http_client.h"
 
 static void print_version(void)
 {
@@ -52,11 +56,82 @@ static int load_all(const struct options *cfg, struct generation *g)
 	return r;
 }
 
+struct fetch_wait {
+	bool done;
+	size_t failed;
+};
+
+static void check_fetched(void *arg, size_t failed)
+{
+	struct fetch_wait *w = arg;
+
+	w->done = true;
+	w->failed = failed;
+}
+
+/* check --fetch: downloads every http provider of gen into its cache,
+ * validated as the daemon does (docs/design.md §19). 0, or -EIO when one
+ * failed (each said why). */
+static int check_fetch(struct generation *gen)
+{
+	struct http_client *http = NULL;
+	struct providers *p = NULL;
+	struct fetch_wait w = { 0 };
+	uv_loop_t loop;
+	int r;
+
+	if (gen->conf == NULL)
+		return 0;
+	r = uv_loop_init(&loop);
+	if (r < 0)
+		return r;
+	r = http_client_create(&loop, NULL, &http);
+	if (r == 0)
+		r = providers_create(&loop, http, NULL, NULL, &p);
+	if (r == 0)
+		r = providers_update(p, gen->conf, gen->router);
+	if (r == 0)
+		r = providers_fetch_now(p, check_fetched, &w);
+	while (r == 0 && !w.done && uv_run(&loop, UV_RUN_ONCE))
+		;
+	providers_destroy(p);
+	http_client_destroy(http);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	if (r == 0 && w.failed > 0)
+		r = -EIO;
+	return r;
+}
+
 static int cmd_check(const struct options *cfg)
 {
 	struct generation gen;
 	const struct config *conf;
-	int r = load_all(cfg, &gen);
+	int r;
+
+	/* --fetch: load quietly (its notes are about to be out of date),
+	 * download, then check what was fetched. */
+	if (cfg->check_fetch) {
+		struct generation_req req = { .cli = cfg, .no_resolve = true };
+		struct generation_diag diag;
+
+		r = generation_load(&req, &gen, &diag);
+		if (r < 0) {
+			generation_report(&gen, &diag, r, print_line, NULL);
+			generation_free(&gen);
+			return 1;
+		}
+		r = check_fetch(&gen);
+		generation_free(&gen);
+		if (r < 0) {
+			fprintf(stderr, "%s: some providers could not be downloaded\n",
+				cfg->config_path);
+			return 1;
+		}
+		r = load_all(cfg, &gen);
+	} else {
+		r = load_all(cfg, &gen);
+	}
 
 	conf = gen.conf;
 	if (r == 0)
@@ -120,6 +195,63 @@ static int match_split(const char *s, char *host, size_t cap, uint16_t *port)
 	return 0;
 }
 
+static void match_checked(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+/* One round of health checks of g's groups, as the daemon runs them at
+ * start, so that match picks what the daemon would (docs/design.md §18). */
+static void match_check_groups(struct router_gen *g)
+{
+	struct group_table *t = router_gen_groups(g);
+	struct http_client *http = NULL;
+	struct health *h = NULL;
+	struct group_info gi;
+	bool any = false, done = false;
+	uv_loop_t loop;
+
+	for (size_t i = 0; i < group_table_count(t); i++)
+		any |= group_table_info(t, i, &gi) == 0 && gi.interval_s > 0;
+	if (!any || uv_loop_init(&loop) < 0)
+		return;
+	if (http_client_create(&loop, NULL, &http) == 0 && health_create(&loop, http, &h) == 0) {
+		health_set_gen(h, g);
+		if (health_check_now(h, match_checked, &done) == 0)
+			while (!done && uv_run(&loop, UV_RUN_ONCE))
+				;
+	}
+	health_destroy(h);
+	http_client_destroy(http);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+}
+
+/* The group that decided and what its members' checks said. */
+static void match_print_group(struct router_gen *g, const char *name, const char *via)
+{
+	struct group_table *t = router_gen_groups(g);
+	int i = group_table_find(t, name);
+	struct group_info gi;
+	struct group_member_info mi;
+
+	if (i < 0 || group_table_info(t, (size_t)i, &gi) < 0)
+		return;
+	printf("  group:    %s (%s) picks %s\n", name, config_group_type_name(gi.type), via);
+	for (size_t m = 0; m < gi.n_members; m++) {
+		if (group_table_member(t, (size_t)i, m, &mi) < 0)
+			break;
+		if (gi.interval_s == 0)
+			printf("            %s%s\n", mi.name, m == gi.now ? " (selected)" : "");
+		else if (!mi.checked)
+			printf("            %s: not checked\n", mi.name);
+		else if (mi.alive)
+			printf("            %s: %u ms\n", mi.name, mi.delay_ms);
+		else
+			printf("            %s: dead (%s)\n", mi.name, mi.error);
+	}
+}
+
 static int cmd_match(const struct options *cfg)
 {
 	struct generation gen = { 0 };
@@ -160,12 +292,15 @@ static int cmd_match(const struct options *cfg)
 	q.src_port = 40000;
 	q.dst = &dst;
 	q.dst_port = port;
+	match_check_groups(gen.router);
 	if (router_explain(gen.router, &q, pname, ppath, match_resolve, &rt) < 0) {
 		fprintf(stderr, "match: out of memory\n");
 		goto out;
 	}
 	printf("%s %s:%u\n", cfg->match_udp ? "udp" : "tcp", host, port);
 	printf("  rule:     %s\n", rt.rule);
+	if (rt.group)
+		match_print_group(gen.router, rt.group, rt.via);
 	if (rt.action == ROUTE_PROXY)
 		printf("  upstream: %s (%s %s)\n", rt.via, rt.up->proto->name, rt.up->server_str);
 	else if (rt.action == ROUTE_DIRECT && rt.target.atyp == SOCKS5_ATYP_DOMAIN &&

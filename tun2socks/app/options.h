@@ -59,6 +59,7 @@ enum options_flag {
 	OPT_AUTO_DETECT_IFACE,
 	OPT_MAX_MEMORY,
 	OPT_ALLOW_HOST_PORT,
+	OPT_FETCH,
 	OPT_STORE_FAKE_IP,
 };
 
@@ -73,6 +74,7 @@ struct options {
 	/* tun2socks match HOST[:PORT] [--udp] [--src IP] [--process P] */
 	const char *match_target, *match_src, *match_process;
 	bool match_udp;
+	bool check_fetch; /* tun2socks check --fetch: download http providers */
 	/* tun2socks run [options] -- CMD [ARGS...]: CMD's argv, NULL-ended
 	 * (the tail of main's argv) */
 	char *const *run_argv;
@@ -106,18 +108,18 @@ struct options {
 		uint8_t net4[4], prefix4;
 		uint8_t net6[16], prefix6;
 		unsigned fake_min_age; /* s; 0 = off (docs/design.md §7) */
-		bool store_fake;       /* keep the pool across restarts (§19) */
+		bool store_fake;       /* keep the pool across restarts (§21) */
 		bool filter_whitelist; /* fake-ip-filter-mode: whitelist */
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
 		size_t filter_used; /* bytes of filter_buf taken */
 		const char *filter[257];
 		char servers_buf[1024]; /* nameservers from the config */
-		/* DNS over TLS (§21): "HOST[:PORT],..." from tls:// entries,
+		/* DNS over TLS (§23): "HOST[:PORT],..." from tls:// entries,
 		 * "" for none; the CA bundle for them, "" for the system's */
 		char dot[512];
 		char dot_ca[1024];
-		char doh[512]; /* the first https:// entry (§21), "" for none */
+		char doh[512]; /* the first https:// entry (§23), "" for none */
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
 	struct options_route {

@@ -7,7 +7,7 @@
  *   sniff    when the sniffer wants this flow: its first bytes are read
  *            (queued, unacknowledged, as always before the tunnel opens)
  *            until a TLS ClientHello or HTTP request names the host, or
- *            sniff_wait_ms passes (docs/design.md §18).
+ *            sniff_wait_ms passes (docs/design.md §20).
  *   route    the router decides (it may resolve the name for IP rules):
  *            PROXY, DIRECT, REJECT (reset the client) or REJECT-DROP
  *            (hold the connection in DROP, discarding what the client

@@ -44,7 +44,7 @@ struct flow_tcp_ctx {
 	struct dns_intercept *dns;     /* names for fake/remembered addresses */
 	struct resolver *resolver;     /* DIRECT to a name */
 	const struct sniffer *sniffer; /* names from first bytes, or NULL */
-	uint64_t sniff_wait_ms;        /* for those bytes (docs/design.md §18) */
+	uint64_t sniff_wait_ms;        /* for those bytes (docs/design.md §20) */
 	uint64_t connect_timeout_ms;
 	uint64_t idle_timeout_ms; /* 0: never */
 	/* Scratch for the relays' upstream reads (relay.h). One loop thread,

@@ -49,7 +49,7 @@
  * through session_set_state(), which logs "udp#3 CONNECTING -> READY". Order
  * matters: the states before READY are still setting up. */
 enum session_state {
-	SESSION_SNIFFING, /* QUIC: the first flight's Initials (§18) */
+	SESSION_SNIFFING, /* QUIC: the first flight's Initials (§20) */
 	SESSION_ROUTING,
 	SESSION_RESOLVING,
 	SESSION_CONNECTING,

@@ -76,7 +76,7 @@ void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns);
 /* For DIRECT datagrams to names. */
 struct resolver;
 void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r);
-/* QUIC sniffing for new sessions (docs/design.md §18); NULL: none. */
+/* QUIC sniffing for new sessions (docs/design.md §20); NULL: none. */
 struct sniffer;
 void flow_udp_set_sniffer(struct flow_udp_ctx *u, const struct sniffer *sn);
 /* Socket options for sockets opened from now on (a reload changed

@@ -25,6 +25,10 @@ struct geo {
 	MMDB_s db[2]; /* GEO_COUNTRY, GEO_ASN */
 	bool open[2];
 	int country_kind;
+	/* GeoSite.dat / GeoIP.dat, unpacked by the first rule that names a
+	 * list and kept until geo_release_lists: a config names dozens. */
+	T2s__Geodata__GeoSiteList *sites;
+	T2s__Geodata__GeoIPList *ips;
 };
 
 int geo_create(const char *dir, bool geodata_mode, struct geo **out)
@@ -53,10 +57,23 @@ int geo_create(const char *dir, bool geodata_mode, struct geo **out)
 	return 0;
 }
 
+void geo_release_lists(struct geo *g)
+{
+	if (!g)
+		return;
+	if (g->sites)
+		t2s__geodata__geo_site_list__free_unpacked(g->sites, NULL);
+	if (g->ips)
+		t2s__geodata__geo_iplist__free_unpacked(g->ips, NULL);
+	g->sites = NULL;
+	g->ips = NULL;
+}
+
 void geo_free(struct geo *g)
 {
 	if (!g)
 		return;
+	geo_release_lists(g);
 	for (int i = 0; i < 2; i++)
 		if (g->open[i])
 			MMDB_close(&g->db[i]);
@@ -247,19 +264,15 @@ static bool has_attr(const T2s__Geodata__Domain *d, const char *attr)
 	return false;
 }
 
-int geo_site_parse(const uint8_t *buf, size_t len, const char *code, geo_site_fn cb, void *arg,
-		   char *why, size_t whylen)
+/* The entries of list code in l (see geo_site). */
+static int site_walk(const T2s__Geodata__GeoSiteList *l, const char *code, geo_site_fn cb,
+		     void *arg, char *why, size_t whylen)
 {
-	T2s__Geodata__GeoSiteList *l = t2s__geodata__geo_site_list__unpack(NULL, len, buf);
 	char name[128];
 	const char *attr;
 	bool negate, found = false;
 	int r = 0;
 
-	if (!l) {
-		snprintf(why, whylen, "not a GeoSite list (protobuf did not parse)");
-		return -EINVAL;
-	}
 	split_code(code, name, sizeof(name), &attr, &negate);
 	for (size_t i = 0; r == 0 && i < l->n_entry; i++) {
 		const T2s__Geodata__GeoSite *s = l->entry[i];
@@ -277,7 +290,6 @@ int geo_site_parse(const uint8_t *buf, size_t len, const char *code, geo_site_fn
 			r = cb(arg, (int)d->type, d->value);
 		}
 	}
-	t2s__geodata__geo_site_list__free_unpacked(l, NULL);
 	if (r == 0 && !found) {
 		snprintf(why, whylen, "no list '%s' in the GeoSite data", name);
 		return -ENOENT;
@@ -285,17 +297,27 @@ int geo_site_parse(const uint8_t *buf, size_t len, const char *code, geo_site_fn
 	return r;
 }
 
-int geo_ip_parse(const uint8_t *buf, size_t len, const char *code, geo_cidr_fn cb, void *arg,
-		 char *why, size_t whylen)
+int geo_site_parse(const uint8_t *buf, size_t len, const char *code, geo_site_fn cb, void *arg,
+		   char *why, size_t whylen)
 {
-	T2s__Geodata__GeoIPList *l = t2s__geodata__geo_iplist__unpack(NULL, len, buf);
+	T2s__Geodata__GeoSiteList *l = t2s__geodata__geo_site_list__unpack(NULL, len, buf);
+	int r;
+
+	if (!l) {
+		snprintf(why, whylen, "not a GeoSite list (protobuf did not parse)");
+		return -EINVAL;
+	}
+	r = site_walk(l, code, cb, arg, why, whylen);
+	t2s__geodata__geo_site_list__free_unpacked(l, NULL);
+	return r;
+}
+
+static int ip_walk(const T2s__Geodata__GeoIPList *l, const char *code, geo_cidr_fn cb, void *arg,
+		   char *why, size_t whylen)
+{
 	bool found = false;
 	int r = 0;
 
-	if (!l) {
-		snprintf(why, whylen, "not a GeoIP list (protobuf did not parse)");
-		return -EINVAL;
-	}
 	for (size_t i = 0; r == 0 && i < l->n_entry; i++) {
 		const T2s__Geodata__GeoIP *e = l->entry[i];
 
@@ -317,11 +339,25 @@ int geo_ip_parse(const uint8_t *buf, size_t len, const char *code, geo_cidr_fn c
 			}
 		}
 	}
-	t2s__geodata__geo_iplist__free_unpacked(l, NULL);
 	if (r == 0 && !found) {
 		snprintf(why, whylen, "no list '%s' in the GeoIP data", code);
 		return -ENOENT;
 	}
+	return r;
+}
+
+int geo_ip_parse(const uint8_t *buf, size_t len, const char *code, geo_cidr_fn cb, void *arg,
+		 char *why, size_t whylen)
+{
+	T2s__Geodata__GeoIPList *l = t2s__geodata__geo_iplist__unpack(NULL, len, buf);
+	int r;
+
+	if (!l) {
+		snprintf(why, whylen, "not a GeoIP list (protobuf did not parse)");
+		return -EINVAL;
+	}
+	r = ip_walk(l, code, cb, arg, why, whylen);
+	t2s__geodata__geo_iplist__free_unpacked(l, NULL);
 	return r;
 }
 
@@ -373,13 +409,21 @@ int geo_site(struct geo *g, const char *code, geo_site_fn cb, void *arg, char *w
 {
 	const uint8_t *buf;
 	size_t len;
-	int r = map_named(g, "GeoSite.dat", "GEOSITE", &buf, &len, why, whylen);
+	int r;
 
-	if (r < 0)
-		return r;
-	r = geo_site_parse(buf, len, code, cb, arg, why, whylen);
-	munmap((void *)buf, len);
-	return r;
+	if (!g->sites) {
+		r = map_named(g, "GeoSite.dat", "GEOSITE", &buf, &len, why, whylen);
+		if (r < 0)
+			return r;
+		g->sites = t2s__geodata__geo_site_list__unpack(NULL, len, buf);
+		munmap((void *)buf, len);
+		if (!g->sites) {
+			snprintf(why, whylen,
+				 "GeoSite.dat is not a GeoSite list (protobuf did not parse)");
+			return -EINVAL;
+		}
+	}
+	return site_walk(g->sites, code, cb, arg, why, whylen);
 }
 
 int geo_ip_cidrs(struct geo *g, const char *code, geo_cidr_fn cb, void *arg, char *why,
@@ -387,11 +431,19 @@ int geo_ip_cidrs(struct geo *g, const char *code, geo_cidr_fn cb, void *arg, cha
 {
 	const uint8_t *buf;
 	size_t len;
-	int r = map_named(g, "GeoIP.dat", "GEOIP", &buf, &len, why, whylen);
+	int r;
 
-	if (r < 0)
-		return r;
-	r = geo_ip_parse(buf, len, code, cb, arg, why, whylen);
-	munmap((void *)buf, len);
-	return r;
+	if (!g->ips) {
+		r = map_named(g, "GeoIP.dat", "GEOIP", &buf, &len, why, whylen);
+		if (r < 0)
+			return r;
+		g->ips = t2s__geodata__geo_iplist__unpack(NULL, len, buf);
+		munmap((void *)buf, len);
+		if (!g->ips) {
+			snprintf(why, whylen,
+				 "GeoIP.dat is not a GeoIP list (protobuf did not parse)");
+			return -EINVAL;
+		}
+	}
+	return ip_walk(g->ips, code, cb, arg, why, whylen);
 }

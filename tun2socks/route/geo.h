@@ -8,7 +8,8 @@
  *   IP-ASN   ASN.mmdb (GeoLite2-ASN or DB-IP's compatible database)
  *   GEOSITE  GeoSite.dat (v2ray's GeoSiteList protobuf, through protobuf-c)
  * Each is opened the first time a rule needs it and kept (mmdb) for the
- * lookups, or read once (the .dat files) while the rules are built; a
+ * lookups, or unpacked once (the .dat files) while the rules are built and
+ * dropped after (geo_release_lists); a
  * missing or broken file is an error of the rule that needed it. Country
  * databases come in mihomo's three kinds, told apart by their metadata:
  * GeoLite2-Country ({country: {iso_code}}), sing-geoip (a code) and
@@ -57,6 +58,11 @@ int geo_site(struct geo *g, const char *code, geo_site_fn cb, void *arg, char *w
 typedef int (*geo_cidr_fn)(void *arg, int family, const uint8_t *addr, unsigned plen);
 int geo_ip_cidrs(struct geo *g, const char *code, geo_cidr_fn cb, void *arg, char *why,
 		 size_t whylen);
+
+/* geo_site and geo_ip_cidrs unpack their file once and keep it for the
+ * next rule; this drops it (the rules have copied what they need). The
+ * databases stay open. */
+void geo_release_lists(struct geo *g);
 
 /* The same from a buffer: buf[0, len) is a whole GeoSite.dat (GeoIP.dat).
  * Pure, for the fuzz targets and tests. */

@@ -30,7 +30,7 @@ struct route_query {
 	const char *domain; /* the name dst stands for, or NULL */
 	bool dst_is_fake;   /* dst means nothing without domain */
 	/* domain is for the rules only, the target stays dst: a sniffed name
-	 * without override-destination (docs/design.md §18) */
+	 * without override-destination (docs/design.md §20) */
 	bool keep_dst;
 };
 
@@ -39,10 +39,11 @@ struct route {
 	const struct upstream_cfg *up; /* ROUTE_PROXY; lives while `hold` does */
 	struct socks5_addr target;     /* where to (a redirect rewrote it) */
 	/* For logs; both live while `hold` does (engine- or router-owned). */
-	const char *rule; /* the deciding rule as written */
-	const char *via;  /* "proxyA", "DIRECT", "REJECT"... */
-	char proc[32];    /* owning process if a rule looked, or "" */
-	void *hold;       /* router generation reference */
+	const char *rule;  /* the deciding rule as written */
+	const char *via;   /* "proxyA", "DIRECT", "REJECT"... */
+	const char *group; /* the rule's target when a proxy group picked via */
+	char proc[32];     /* owning process if a rule looked, or "" */
+	void *hold;        /* router generation reference */
 };
 
 /* Decides q into *out. Returns 0 when decided, -EINPROGRESS when done(arg,

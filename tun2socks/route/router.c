@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "tun2socks/base/addr.h"
 #include "tun2socks/upstream/target.h"
 #include "resolver/dns_hosts.h"
 #include "config/config.h"
 #include "tun2socks/base/log.h"
+#include "tun2socks/route/group.h"
 #include "tun2socks/route/proc_lookup.h"
 #include "resolver/resolver.h"
 #include "tun2socks/route/router_gen_impl.h"
@@ -115,14 +117,39 @@ static void router_proc(void *arg, const struct rule_query *q, struct rule_proc 
 	}
 }
 
-/* Turns the engine's verdict into the route. */
-static void router_fill(struct router_req *req, const struct rule_result *res, int verdict)
+/* The leaf group target t stands for now (docs/design.md §18); -ENOENT
+ * for a group with no member we can use (mihomo's COMPATIBLE: DIRECT),
+ * -EPERM for UDP through a disable-udp group. */
+static int router_pick(struct router_req *req, int t)
+{
+	struct router_gen *g = req->g;
+	struct group_pick pk = {
+		.domain = req->domain[0] ? req->domain : NULL,
+		.now_ms = uv_hrtime() / 1000000,
+		.udp = req->q.network == RULE_NET_UDP,
+	};
+
+	if (IP_IS_V4(&req->dst)) {
+		pk.addr = (const uint8_t *)&ip_2_ip4(&req->dst)->addr;
+		pk.addr_len = 4;
+	} else {
+		pk.addr = (const uint8_t *)ip_2_ip6(&req->dst)->addr;
+		pk.addr_len = 16;
+	}
+	return group_table_pick(g->groups, t, &pk);
+}
+
+/* Turns the engine's verdict into the route; leaf: what a group target
+ * picked (router_run), group: its name or NULL. */
+static void router_fill(struct router_req *req, const struct rule_result *res, int verdict,
+			int leaf, const char *group)
 {
 	struct router_gen *g = req->g;
 	struct route *out = req->out;
-	int t = res->target;
+	int t = leaf;
 
 	memset(out, 0, sizeof(*out));
+	out->group = group;
 	/* res->text is the engine's, kept alive by the reference in hold. */
 	if (verdict == RULE_MATCHED)
 		out->rule = res->text;
@@ -154,7 +181,9 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 		const struct router_up *u = &g->ups[t - ROUTER_T_PROXY0];
 
 		out->via = u->name;
-		if (u->redirect) {
+		if (u->direct) {
+			out->action = ROUTE_DIRECT;
+		} else if (u->redirect) {
 			out->action = ROUTE_DIRECT;
 			out->target = u->to;
 		} else {
@@ -168,30 +197,54 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 	out->hold = router_gen_ref(g);
 }
 
+/* Target t as a leaf: a group picks one (its name in *group; none we
+ * can use: DIRECT, as mihomo's COMPATIBLE). 1 when the flow is UDP and
+ * the leaf cannot carry it (or a disable-udp group is on the way). */
+static int router_leaf(struct router_req *req, int t, int *leaf, const char **group)
+{
+	struct router_gen *g = req->g;
+	int r;
+
+	*group = NULL;
+	*leaf = t;
+	if (t >= g->group_base) {
+		*group = group_table_target_name(g->groups, t);
+		r = router_pick(req, t);
+		if (r == -EPERM)
+			return 1;
+		*leaf = r < 0 ? ROUTER_T_DIRECT : r;
+	}
+	return req->q.network == RULE_NET_UDP && !router_gen_leaf_udp(g, *leaf);
+}
+
 /* Runs the rules; 1 when the domain must be resolved first. */
 static int router_run(struct router_req *req)
 {
 	struct rule_result res;
-	int v;
+	const char *group;
+	int v, leaf;
 
 	if (req->g->engine == NULL) {
 		memset(&res, 0, sizeof(res));
 		res.target = req->g->has_default_up ? ROUTER_T_DEFAULT_UP : ROUTER_T_DIRECT;
-		router_fill(req, &res, RULE_DEFAULT);
+		router_fill(req, &res, RULE_DEFAULT, res.target, NULL);
 		return 0;
 	}
 	v = rule_match(req->g->engine, &req->q, &res);
 	if (v == RULE_NEED_RESOLVE)
 		return 1;
-	if (req->q.network == RULE_NET_UDP && req->g->udp_engine != NULL &&
-	    res.target >= ROUTER_T_PROXY0 && req->g->ups[res.target - ROUTER_T_PROXY0].no_udp) {
-		log_debug("router: UDP: %s names %s, which cannot carry UDP: next rule", res.text,
-			  req->g->ups[res.target - ROUTER_T_PROXY0].name);
+	/* UDP to a target that cannot carry it: the next rule, as in Clash.
+	 * The UDP engine leaves out every rule whose target may not (a
+	 * proxy that never can, a group that may pick one). */
+	if (router_leaf(req, res.target, &leaf, &group) != 0 && req->g->udp_engine != NULL) {
+		log_debug("router: UDP: %s goes to %s, which cannot carry UDP: next rule", res.text,
+			  group ? group : req->g->ups[leaf - ROUTER_T_PROXY0].name);
 		v = rule_match(req->g->udp_engine, &req->q, &res);
 		if (v == RULE_NEED_RESOLVE)
 			return 1;
+		router_leaf(req, res.target, &leaf, &group);
 	}
-	router_fill(req, &res, v);
+	router_fill(req, &res, v, leaf, group);
 	return 0;
 }
 
@@ -339,6 +392,8 @@ int router_ctx_create(struct router_gen *first, struct resolver *resolver,
 
 void router_ctx_swap(struct router_ctx *rc, struct router_gen *next)
 {
+	/* Switched select groups and the last checks survive a reload. */
+	group_table_inherit(next->groups, rc->cur->groups);
 	router_gen_unref(rc->cur);
 	rc->cur = next;
 }
@@ -351,6 +406,20 @@ size_t router_ctx_rule_count(const struct router_ctx *rc)
 const struct router_gen *router_ctx_current(const struct router_ctx *rc)
 {
 	return rc->cur;
+}
+
+struct group_table *router_ctx_groups(struct router_ctx *rc)
+{
+	return router_gen_groups(rc->cur);
+}
+
+int router_ctx_select(struct router_ctx *rc, const char *group, const char *member)
+{
+	int r = group_table_select(router_gen_groups(rc->cur), group, member);
+
+	if (r == 0)
+		log_info("group %s: selected %s", group, member);
+	return r;
 }
 
 struct route_ops router_ctx_ops(struct router_ctx *rc)

@@ -22,6 +22,7 @@
 struct resolver;
 struct proc_lookup;
 struct router_ctx;
+struct group_table;
 
 T2S_MUST_CHECK int router_ctx_create(struct router_gen *first, struct resolver *resolver,
 				     struct proc_lookup *procs, struct router_ctx **out);
@@ -31,9 +32,17 @@ size_t router_ctx_rule_count(const struct router_ctx *rc);
 /* The generation new flows are routed by (borrowed: valid until the next
  * swap). */
 const struct router_gen *router_ctx_current(const struct router_ctx *rc);
+/* The current generation's proxy groups (route/group.h): list them with
+ * group_table_info()/group_table_member(). Valid until the next swap; a
+ * swap carries selections and check results over by name. */
+struct group_table *router_ctx_groups(struct router_ctx *rc);
+/* Switches select group `group` to `member` for new flows (PUT
+ * /proxies/{name}). 0, -ENOENT (no such group or member), -EPERM (not a
+ * select group). */
+int router_ctx_select(struct router_ctx *rc, const char *group, const char *member);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
-/* hosts: (docs/design.md §20): a flow whose name is in the table gets its
+/* hosts: (docs/design.md §22): a flow whose name is in the table gets its
  * addresses before the rules, as mihomo fills them (IP rules, no-resolve
  * ones too, see them; nothing is resolved). NULL: none. Must outlive rc. */
 struct dns_hosts;

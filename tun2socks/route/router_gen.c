@@ -14,6 +14,7 @@
 #include "config/rules_parse.h"
 #include "config/ruleset.h"
 #include "tun2socks/route/geo.h"
+#include "tun2socks/route/group.h"
 #include "tun2socks/route/router_gen_impl.h"
 #include "tun2socks/route/rule.h"
 #include "tun2socks/upstream/target.h"
@@ -26,21 +27,41 @@ struct gen_sub {
 };
 
 struct gen_build {
-	struct router_gen *g;
 	const struct config *cfg;
+	struct router_gen *g;
 	struct ruleset **sets;
 	size_t n_sets;
 	struct gen_sub *subs;
 	size_t n_subs;
 };
 
+/* The config group called name, or -1. */
+static int gen_group(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg && i < cfg->n_groups; i++)
+		if (strcmp(cfg->groups[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
 static int gen_target(void *arg, const char *name)
 {
 	const struct gen_build *b = arg;
 	struct config_target t;
+	int gi;
 
 	if (b->cfg == NULL)
 		return -1;
+	/* Groups stay groups: they pick a member per flow (group.h). */
+	gi = gen_group(b->cfg, name);
+	if (gi >= 0)
+		return b->g->group_base + gi;
+	/* A proxy of type direct keeps its name (logs, match), though
+	 * config_resolve_target() calls it DIRECT. */
+	for (size_t i = 0; i < b->cfg->n_own_proxies; i++)
+		if (b->cfg->proxies[i].type == CONFIG_PROXY_DIRECT &&
+		    strcmp(b->cfg->proxies[i].name, name) == 0)
+			return ROUTER_T_PROXY0 + (int)i;
 	if (config_resolve_target(b->cfg, name, &t, NULL, 0) < 0)
 		return -1;
 	switch (t.kind) {
@@ -99,8 +120,9 @@ static int parse_lines(const struct config *cfg, const struct config_str *lines,
 		if (r < 0)
 			break;
 		/* The config knows why a target is unusable; a SUB-RULE's
-		 * names a list (rule.c says when it is unknown). */
-		if (s->type != RULE_SUB_RULE &&
+		 * names a list (rule.c says when it is unknown); a group
+		 * picks among the members we can use (group.h). */
+		if (s->type != RULE_SUB_RULE && gen_group(cfg, s->target) < 0 &&
 		    config_resolve_target(cfg, s->target, &t, msg, sizeof(msg)) < 0) {
 			r = conf_err_set(err, &s->target_pos, "%s", msg);
 			(*parsed)++;
@@ -150,6 +172,32 @@ static int host_addr(struct socks5_addr *out, const char *host, uint16_t port)
 	return socks5_addr_from_domain(out, host, port);
 }
 
+/* The curl proxy URL a health check through p uses (http_client.h).
+ * curl has no SOCKS5 over TLS: such a proxy is not checked. */
+static int check_via(struct router_up *u, const struct config_proxy *p)
+{
+	const char *scheme;
+	char url[300];
+	bool v6 = strchr(p->server, ':') != NULL;
+
+	if (p->type == CONFIG_PROXY_SOCKS5 && p->tls)
+		return 0;
+	scheme = p->type == CONFIG_PROXY_SOCKS5 ? "socks5h" : p->tls ? "https" : "http";
+	snprintf(url, sizeof(url), "%s://%s%s%s:%u", scheme, v6 ? "[" : "", p->server,
+		 v6 ? "]" : "", p->port);
+	u->check_proxy = strdup(url);
+	if (u->check_proxy == NULL)
+		return -ENOMEM;
+	if (p->username && (u->check_user = strdup(p->username)) == NULL)
+		return -ENOMEM;
+	if (p->password && (u->check_pass = strdup(p->password)) == NULL)
+		return -ENOMEM;
+	if (p->ca && (u->check_ca = strdup(p->ca)) == NULL)
+		return -ENOMEM;
+	u->check_insecure = p->skip_cert_verify;
+	return 0;
+}
+
 static int build_ups(struct router_gen *g, const struct config *cfg,
 		     const struct router_gen_opts *opts, struct conf_err *err)
 {
@@ -165,6 +213,9 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 
 		snprintf(u->name, sizeof(u->name), "%s", p->name);
 		switch (p->type) {
+		case CONFIG_PROXY_DIRECT:
+			u->usable = u->direct = true;
+			continue;
 		case CONFIG_PROXY_REDIRECT:
 			u->usable = u->redirect = true;
 			if (host_addr(&u->to, p->to_host, p->to_port) < 0)
@@ -207,6 +258,8 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 			if (upstream_cfg_init(&u->cfg, &spec, why, sizeof(why)) < 0)
 				return conf_err_set(err, &p->pos, "proxy '%s': %s", p->name, why);
 		}
+		if (check_via(u, p) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -268,10 +321,8 @@ static int set_warnings(struct router_gen *g, const struct config_rule_provider 
 		r = gen_warn(g, &rp->pos, "rule-set '%s': %zu more notes not shown", rp->name,
 			     n - RULESET_WARN_MAX);
 	if (r == 0 && skipped > 0)
-		r = gen_warn(
-			g, &rp->pos,
-			"rule-set '%s': %zu bad %s skipped, %zu loaded (mihomo skips them too)",
-			rp->name, skipped, skipped == 1 ? "entry" : "entries", ruleset_count(rs));
+		r = gen_warn(g, &rp->pos, "rule-set '%s': %zu bad %s skipped, %zu loaded", rp->name,
+			     skipped, skipped == 1 ? "entry" : "entries", ruleset_count(rs));
 	return r;
 }
 
@@ -294,7 +345,12 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 									: RULESET_YAML;
 		int r;
 
-		if (rp->type == CONFIG_RP_FILE) {
+		if (rp->type == CONFIG_RP_HTTP && !rp->remote.cached) {
+			/* Not downloaded yet (the loader said so): empty until
+			 * the fetch reloads the config. */
+			r = ruleset_load_buffer(rp->name, beh, RULESET_TEXT, cfg->file, "", 0,
+						&b->sets[b->n_sets], err);
+		} else if (rp->type != CONFIG_RP_INLINE) {
 			r = ruleset_load_file(rp->name, beh, fmt, rp->path, &rp->path_pos,
 					      &b->sets[b->n_sets], err);
 		} else {
@@ -404,6 +460,37 @@ bool router_gen_fake_filter(const struct router_gen *g, const char *name)
 	return rule_match(g->fake_filter, &q, &res) == RULE_MATCHED;
 }
 
+/* A leaf that can carry UDP. */
+static bool gen_udp_ok(void *arg, int leaf)
+{
+	return router_gen_leaf_udp(arg, leaf);
+}
+
+/* A group member -> target id; proxies we cannot speak are left out. */
+static int gen_member(void *arg, const struct config_member *m)
+{
+	const struct router_gen *g = arg;
+
+	switch (m->kind) {
+	case CONFIG_TARGET_DIRECT:
+		return ROUTER_T_DIRECT;
+	case CONFIG_TARGET_REJECT:
+		return ROUTER_T_REJECT;
+	case CONFIG_TARGET_REJECT_DROP:
+		return ROUTER_T_DROP;
+	case CONFIG_TARGET_PROXY:
+		return m->index < g->n_ups && g->ups[m->index].usable
+			       ? ROUTER_T_PROXY0 + (int)m->index
+			       : -1;
+	case CONFIG_TARGET_GROUP:
+		return g->group_base + (int)m->index;
+	case CONFIG_TARGET_PASS:
+		/* left out, as before: a group does not pass its rule on */
+		return -1;
+	}
+	return -1;
+}
+
 /* PASS: the rule is skipped, as mihomo skips it. */
 static bool gen_pass(void *arg, int target)
 {
@@ -416,9 +503,14 @@ static bool gen_pass(void *arg, int target)
 static bool gen_pass_udp(void *arg, int target)
 {
 	const struct gen_build *b = arg;
+	const struct router_gen *g = b->g;
 
-	return target == ROUTER_T_PASS ||
-	       (target >= ROUTER_T_PROXY0 && b->g->ups[target - ROUTER_T_PROXY0].no_udp);
+	if (target == ROUTER_T_PASS)
+		return true;
+	/* A group passes unless whatever it may pick carries UDP. */
+	if (target >= g->group_base)
+		return !group_table_always(g->groups, target, gen_udp_ok, b->g);
+	return target >= ROUTER_T_PROXY0 && g->ups[target - ROUTER_T_PROXY0].no_udp;
 }
 
 /* The UDP engine, when some rule names an upstream that cannot carry
@@ -432,14 +524,14 @@ static int build_udp(struct router_gen *g, const struct rule_spec *specs, size_t
 	for (size_t i = 0; i < n && !any; i++) {
 		int t = gen_target(b, specs[i].target);
 
-		any = t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp;
+		any = gen_pass_udp(b, t) && t != ROUTER_T_PASS;
 	}
 	/* A sub-rules list may end at one too. */
 	for (size_t i = 0; i < b->n_subs && !any; i++)
 		for (size_t k = 0; k < b->subs[i].n && !any; k++) {
 			int t = gen_target(b, b->subs[i].specs[k].target);
 
-			any = t >= ROUTER_T_PROXY0 && g->ups[t - ROUTER_T_PROXY0].no_udp;
+			any = gen_pass_udp(b, t) && t != ROUTER_T_PASS;
 		}
 	if (!any)
 		return 0;
@@ -461,12 +553,16 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 	if (g == NULL)
 		return -ENOMEM;
 	g->refs = 1;
-	b.g = g;
 	if (opts->default_up != NULL) {
 		g->has_default_up = true;
 		g->default_up = *opts->default_up;
 	}
+	b.g = g;
 	r = build_ups(g, cfg, opts, err);
+	if (r < 0)
+		goto out;
+	g->group_base = ROUTER_T_PROXY0 + (int)g->n_ups;
+	r = group_table_build(cfg, g->group_base, gen_member, g, &g->groups);
 	if (r < 0)
 		goto out;
 	r = load_sets(&b, err);
@@ -511,6 +607,8 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 		if (r == 0)
 			r = build_udp(g, specs, n, &ro, &b, err);
 	}
+	/* The engines hold what they need of the .dat files. */
+	geo_release_lists(g->geo);
 out:
 	for (size_t i = 0; i < parsed; i++)
 		rule_spec_free(&specs[i]);
@@ -546,12 +644,18 @@ void router_gen_unref(struct router_gen *g)
 	rule_engine_unref(g->udp_engine);
 	rule_engine_unref(g->fake_filter);
 	geo_free(g->geo); /* after the engines that look up in it */
-	for (size_t i = 0; i < g->n_ups; i++)
+	for (size_t i = 0; i < g->n_ups; i++) {
 		upstream_cfg_free(&g->ups[i].cfg);
+		free(g->ups[i].check_proxy);
+		free(g->ups[i].check_user);
+		free(g->ups[i].check_pass);
+		free(g->ups[i].check_ca);
+	}
 	free(g->ups);
 	for (size_t i = 0; i < g->n_warnings; i++)
 		free(g->warnings[i]);
 	free(g->warnings);
+	group_table_free(g->groups);
 	free(g);
 }
 
@@ -583,4 +687,72 @@ size_t router_gen_servers(const struct router_gen *g, struct sockaddr_storage *o
 			out[n++] = u->cfg.server;
 	}
 	return n;
+}
+
+struct group_table *router_gen_groups(const struct router_gen *g)
+{
+	return g->groups;
+}
+
+int router_gen_check_via(const struct router_gen *g, int leaf, struct router_check_via *out)
+{
+	const struct router_up *u;
+
+	memset(out, 0, sizeof(*out));
+	switch (leaf) {
+	case ROUTER_T_DIRECT:
+		out->kind = ROUTER_VIA_DIRECT;
+		out->name = "DIRECT";
+		return 0;
+	case ROUTER_T_REJECT:
+	case ROUTER_T_DROP:
+		out->kind = ROUTER_VIA_REJECT;
+		out->name = leaf == ROUTER_T_REJECT ? "REJECT" : "REJECT-DROP";
+		return 0;
+	case ROUTER_T_DEFAULT_UP:
+		out->kind = ROUTER_VIA_NONE;
+		out->name = "proxy";
+		return 0;
+	default:
+		break;
+	}
+	if (leaf < ROUTER_T_PROXY0 || leaf >= g->group_base)
+		return -ENOENT;
+	u = &g->ups[leaf - ROUTER_T_PROXY0];
+	out->name = u->name;
+	if (u->redirect || u->direct) {
+		out->kind = ROUTER_VIA_DIRECT;
+		return 0;
+	}
+	if (u->check_proxy == NULL) {
+		out->kind = ROUTER_VIA_NONE;
+		return 0;
+	}
+	out->kind = ROUTER_VIA_PROXY;
+	out->proxy = u->check_proxy;
+	out->user = u->check_user;
+	out->pass = u->check_pass;
+	out->ca_file = u->check_ca;
+	out->insecure = u->check_insecure;
+	return 0;
+}
+
+int router_gen_name_via(const struct router_gen *g, const char *name, struct router_check_via *out)
+{
+	struct group_pick pk = { .peek = true };
+	int gi, leaf;
+
+	memset(out, 0, sizeof(*out));
+	if (name == NULL || strcmp(name, "DIRECT") == 0)
+		return router_gen_check_via(g, ROUTER_T_DIRECT, out);
+	if (strcmp(name, "REJECT") == 0)
+		return router_gen_check_via(g, ROUTER_T_REJECT, out);
+	for (size_t i = 0; i < g->n_ups; i++)
+		if (strcmp(g->ups[i].name, name) == 0)
+			return router_gen_check_via(g, ROUTER_T_PROXY0 + (int)i, out);
+	gi = group_table_find(g->groups, name);
+	if (gi < 0)
+		return -ENOENT;
+	leaf = group_table_pick(g->groups, g->group_base + gi, &pk);
+	return router_gen_check_via(g, leaf < 0 ? ROUTER_T_DIRECT : leaf, out);
 }

@@ -51,6 +51,28 @@ bool router_gen_fake_filter(const struct router_gen *g, const char *name);
 size_t router_gen_warning_count(const struct router_gen *g);
 const char *router_gen_warning(const struct router_gen *g, size_t i);
 
+/* Its proxy groups at run time (route/group.h), or NULL. Loop thread. */
+struct group_table *router_gen_groups(const struct router_gen *g);
+
+/* How a health check reaches the world through leaf target `leaf` (a
+ * group member as group_table_member() names it, after picking):
+ * direct (DIRECT, redirect), through a curl proxy URL, or not at all
+ * (REJECT; a proxy curl cannot speak: socks5 over TLS). Strings live with
+ * the generation. */
+enum router_via_kind { ROUTER_VIA_DIRECT, ROUTER_VIA_PROXY, ROUTER_VIA_REJECT, ROUTER_VIA_NONE };
+struct router_check_via {
+	enum router_via_kind kind;
+	const char *name; /* the leaf's name */
+	const char *proxy, *user, *pass, *ca_file;
+	bool insecure;
+};
+int router_gen_check_via(const struct router_gen *g, int leaf, struct router_check_via *out);
+
+/* The same for a name as a config writes it (a provider's `proxy`):
+ * DIRECT (or NULL), a proxy, or a group through what it picks now.
+ * 0 or -ENOENT. */
+int router_gen_name_via(const struct router_gen *g, const char *name, struct router_check_via *out);
+
 /* The server addresses of its proxies (the config's and the default
  * upstream; redirects are DIRECT), at most max into out, for auto-route to
  * keep out of the TUN. Returns how many. */

@@ -11,8 +11,8 @@
 
 /* Target ids given to the rule engine: ROUTER_T_DIRECT, _REJECT, _DROP,
  * _DEFAULT_UP (the --proxy upstream), then ROUTER_T_PROXY0 + i for the
- * config's proxies[i] (groups are resolved to one of those by the
- * config). */
+ * config's proxies[i], then group_base + j for the config's groups[j]
+ * (picked at flow time, route/group.h). */
 enum {
 	ROUTER_T_DIRECT = 0,
 	ROUTER_T_REJECT,
@@ -27,8 +27,13 @@ struct router_up {
 	bool usable; /* socks5/http/redirect */
 	bool no_udp; /* http, or socks5 with udp: false */
 	bool redirect;
+	bool direct;             /* type: direct */
 	struct upstream_cfg cfg; /* proxies */
 	struct socks5_addr to;   /* redirect target (port included) */
+	/* A health check through it (router_gen.h router_check_via). */
+	char *check_proxy; /* curl proxy URL, NULL: cannot be checked */
+	char *check_user, *check_pass, *check_ca;
+	bool check_insecure;
 };
 
 struct router_gen {
@@ -51,6 +56,18 @@ struct router_gen {
 	 * ("file:line:column: warning: ..."), for the caller to show. */
 	char **warnings;
 	size_t n_warnings;
+	/* Proxy groups: what they pick changes at run time (on the loop
+	 * thread only); everything else here is immutable. */
+	struct group_table *groups;
+	int group_base;
 };
+
+/* Whether leaf target id t can carry UDP. */
+static inline bool router_gen_leaf_udp(const struct router_gen *g, int t)
+{
+	if (t >= ROUTER_T_PROXY0 && t < g->group_base)
+		return g->ups[t - ROUTER_T_PROXY0].usable && !g->ups[t - ROUTER_T_PROXY0].no_udp;
+	return t != ROUTER_T_DEFAULT_UP || g->has_default_up;
+}
 
 #endif

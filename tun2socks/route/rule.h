@@ -96,7 +96,7 @@ struct rule_query {
 	struct rule_addr src;
 	uint16_t src_port;
 	uint16_t in_port; /* IN-PORT: the inbound's port; 0 for the TUN */
-	uint8_t dscp;     /* DSCP: from the flow's IP header, 0 if unknown */
+	uint8_t dscp;     /* DSCP: 0 for the TUN, as mihomo (tproxy UDP only) */
 	/* The domain's addresses, after RULE_NEED_RESOLVE. */
 	bool has_resolved;
 	const struct rule_addr *resolved;

@@ -383,6 +383,16 @@ static int http_setup(struct http_request *r, const struct http_request_opts *o)
 		SET(CURLOPT_PROXY, o->proxy);
 		/* Never the environment's no_proxy list: the proxy is ours. */
 		SET(CURLOPT_NOPROXY, "");
+		if (o->proxy_user)
+			SET(CURLOPT_PROXYUSERNAME, o->proxy_user);
+		if (o->proxy_pass)
+			SET(CURLOPT_PROXYPASSWORD, o->proxy_pass);
+		if (o->proxy_ca_file)
+			SET(CURLOPT_PROXY_CAINFO, o->proxy_ca_file);
+		if (o->proxy_insecure) {
+			SET(CURLOPT_PROXY_SSL_VERIFYPEER, 0L);
+			SET(CURLOPT_PROXY_SSL_VERIFYHOST, 0L);
+		}
 	} else {
 		/* Direct means direct, whatever http_proxy says. */
 		SET(CURLOPT_PROXY, "");

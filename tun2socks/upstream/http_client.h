@@ -44,9 +44,13 @@ struct http_request_opts {
 	size_t max_size;             /* decoded body bytes; 0: HTTP_CLIENT_MAX_SIZE */
 	int max_redirects;           /* 0: HTTP_CLIENT_MAX_REDIRECTS; < 0: none */
 	const char *proxy;           /* curl proxy URL, NULL: direct */
-	const char *ca_file;         /* NULL: the system's CAs */
-	bool insecure;               /* skip certificate verification */
-	bool head_only;              /* HEAD-like: no body is read (a health check) */
+	const char *proxy_user;      /* proxy credentials, or NULL */
+	const char *proxy_pass;
+	const char *proxy_ca_file; /* https:// proxy: NULL: the system's CAs */
+	bool proxy_insecure;       /* https:// proxy: skip verification */
+	const char *ca_file;       /* NULL: the system's CAs */
+	bool insecure;             /* skip certificate verification */
+	bool head_only;            /* HEAD-like: no body is read (a health check) */
 	/* "HOST:PORT:ADDR[,ADDR...]" (IPv6 in brackets): connect there
 	 * without a lookup (curl's CURLOPT_RESOLVE), or NULL */
 	const char *resolve;

@@ -12,7 +12,8 @@
 # CORPUS_DIR holds lists/ and configs/; default: $T2S_CLASH_CORPUS, else
 # the first of tests/data/clash/ (the files in the tree) and
 # ../shared/corpus/clash beside the repository that has lists/.
-# Prints one line per file and "N passed, M failed"; exit 1 on a failure.
+# Prints one line per file and "N passed, M failed"; exit 1 on a failure,
+# 77 (skipped) when no corpus is found.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -25,9 +26,11 @@ if [[ -z $dir ]]; then
 	done
 fi
 if [[ -z $dir || ! -d $dir/lists || ! -d $dir/configs ]]; then
-	echo "no corpus: put lists/ and configs/ (README.md) in tests/data/clash/ or ../shared/corpus/clash, or set T2S_CLASH_CORPUS"
-	echo "0 passed, 1 failed"
-	exit 1
+	# The files are fetched data that stays out of this repository
+	# (README.md here): without them the test is skipped, loudly (ctest's
+	# SKIP_RETURN_CODE), rather than failed on a machine that lacks them.
+	echo "SKIP: no corpus: put lists/ and configs/ (README.md) in tests/data/clash/ or ../shared/corpus/clash, or set T2S_CLASH_CORPUS"
+	exit 77
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -11,6 +11,9 @@ Prints its port on the first line of stdout, then serves until killed:
   /slow         sleeps 10 s before answering
   /status/N     status N, body "status"
   /echo         POST: the request body back, with the method in X-Method
+  /rules        a text domain rule list; /rules.gz the same gzip-encoded
+  /proxies      a Clash proxies list (socks5 and ss)
+  /garbage      YAML that does not parse
 Requests with an absolute URL (as an HTTP proxy sees them) get
 "proxied <URL>": the server doubles as a forward proxy that proves the
 client went through it.
@@ -69,6 +72,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if p == "/slow":
             time.sleep(10)
             return self.send(200, b"late")
+        if p == "/rules":
+            return self.send(200, b"+.ads.test\n")
+        if p == "/proxies":
+            return self.send(200, b"proxies:\n"
+                             b"  - {name: a, type: socks5, server: 192.0.2.1, port: 1}\n"
+                             b"  - {name: s, type: ss, server: 192.0.2.1, port: 2}\n")
+        if p == "/garbage":
+            return self.send(200, b"payload: [\n")
         if p.startswith("/status/"):
             return self.send(int(p[8:]), b"status")
         return self.send(404, b"not found")

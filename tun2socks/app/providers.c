@@ -1,0 +1,566 @@
+/* providers: see providers.h and docs/design.md §19.
+ *
+ * Lifetimes: a struct prov lives on the list while the config names it;
+ * dropped (a reload without it, destroy) it is marked gone, its download
+ * cancelled and its timer closed, and freed once the timer's close
+ * callback ran and no worker holds it.
+ */
+#include "tun2socks/app/providers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "config/ruleset.h"
+#include "tun2socks/base/list.h"
+#include "tun2socks/base/log.h"
+#include "tun2socks/route/router_gen.h"
+#include "tun2socks/upstream/http_client.h"
+
+struct prov {
+	struct list_node link;
+	struct providers *p;
+	bool is_proxies; /* proxy-provider, else rule-provider */
+	char *name, *url, *path, *proxy;
+	enum ruleset_behavior behavior;
+	enum ruleset_format format;
+	unsigned interval;
+	uint64_t size_limit;
+	uv_timer_t timer;
+	bool timer_open, gone, working, first, forced;
+	struct http_request *req;
+	uv_work_t work;
+	/* the download, for the worker */
+	char *body;
+	size_t len;
+	int status; /* worker: 0 written, 1 unchanged, -errno */
+	char why[600];
+};
+
+struct providers {
+	uv_loop_t *loop;
+	struct http_client *http;
+	providers_changed_fn changed;
+	void *arg;
+	struct router_gen *gen;
+	struct list_node list;
+	/* providers_fetch_now() */
+	size_t now_left, now_failed;
+	void (*now_done)(void *arg, size_t failed);
+	void *now_arg;
+};
+
+static const char *prov_kind(const struct prov *v)
+{
+	return v->is_proxies ? "proxy-provider" : "rule-provider";
+}
+
+static void prov_free(struct prov *v)
+{
+	free(v->name);
+	free(v->url);
+	free(v->path);
+	free(v->proxy);
+	free(v->body);
+	free(v);
+}
+
+static void prov_timer_closed(uv_handle_t *h)
+{
+	struct prov *v = h->data;
+
+	v->timer_open = false;
+	if (!v->working)
+		prov_free(v);
+}
+
+static void prov_drop(struct prov *v)
+{
+	list_remove(&v->link);
+	v->gone = true;
+	http_request_cancel(v->req);
+	v->req = NULL;
+	if (v->timer_open)
+		uv_close((uv_handle_t *)&v->timer, prov_timer_closed);
+	else if (!v->working)
+		prov_free(v);
+}
+
+static void prov_now_step(struct providers *p, bool failed)
+{
+	void (*done)(void *, size_t) = p->now_done;
+
+	if (p->now_left == 0)
+		return;
+	p->now_failed += failed;
+	if (--p->now_left > 0 || done == NULL)
+		return;
+	p->now_done = NULL;
+	done(p->now_arg, p->now_failed);
+}
+
+/* ---- worker: validate, compare, write ------------------------------------------------ */
+
+static int mkdirs(const char *path)
+{
+	char dir[1024], *s;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	s = strrchr(dir, '/');
+	if (s == NULL || s == dir)
+		return 0;
+	*s = '\0';
+	for (char *c = dir + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int prov_validate(struct prov *v)
+{
+	struct conf_err err;
+
+	memset(&err, 0, sizeof(err));
+	if (v->is_proxies) {
+		struct conf_err_list errs;
+		struct config *cfg = NULL;
+		int r = config_load_buf(v->body, v->len, v->path, &cfg, &errs);
+		size_t n = cfg ? cfg->n_proxies : 0;
+
+		if (r < 0 && errs.n > 0)
+			snprintf(v->why, sizeof(v->why), "%d:%d: %s", errs.v[0].line, errs.v[0].col,
+				 errs.v[0].msg);
+		else if (r < 0)
+			snprintf(v->why, sizeof(v->why), "%s", strerror(-r));
+		config_free(cfg);
+		if (r == 0 && n == 0) {
+			snprintf(v->why, sizeof(v->why), "no proxies in it");
+			return -EINVAL;
+		}
+		return r;
+	} else {
+		struct ruleset *rs = NULL;
+		int r = ruleset_load_buffer(v->name, v->behavior, v->format, v->path, v->body,
+					    v->len, &rs, &err);
+
+		if (r < 0)
+			snprintf(v->why, sizeof(v->why), "%d:%d: %s", err.line, err.col, err.msg);
+		ruleset_free(rs);
+		return r;
+	}
+}
+
+/* 1 when path holds exactly body. */
+static int same_as_cached(const struct prov *v)
+{
+	struct stat st;
+	char *old;
+	int fd, same = 0;
+
+	fd = open(v->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size == v->len &&
+	    (old = malloc(v->len ? v->len : 1)) != NULL) {
+		same = read(fd, old, v->len) == (ssize_t)v->len &&
+		       memcmp(old, v->body, v->len) == 0;
+		free(old);
+	}
+	close(fd);
+	return same;
+}
+
+/* Written beside, synced, renamed over: a reader sees the old copy or
+ * the new one, never half. */
+static int write_atomic(struct prov *v)
+{
+	char tmp[1100];
+	size_t off = 0;
+	int fd, r = mkdirs(v->path);
+
+	if (r < 0)
+		return r;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", v->path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (off < v->len) {
+		ssize_t n = write(fd, v->body + off, v->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, v->path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+static void prov_work(uv_work_t *w)
+{
+	struct prov *v = w->data;
+	int r = prov_validate(v);
+
+	if (r < 0) {
+		v->status = r;
+		return;
+	}
+	if (same_as_cached(v)) {
+		v->status = 1;
+		return;
+	}
+	r = write_atomic(v);
+	if (r < 0)
+		snprintf(v->why, sizeof(v->why), "cannot write %s: %s", v->path, strerror(-r));
+	v->status = r;
+}
+
+static void prov_schedule(struct prov *v, uint64_t ms);
+
+static void prov_work_done(uv_work_t *w, int status)
+{
+	struct prov *v = w->data;
+	struct providers *p = v->p;
+
+	v->working = false;
+	free(v->body);
+	v->body = NULL;
+	if (v->gone) {
+		if (!v->timer_open)
+			prov_free(v);
+		return;
+	}
+	if (status < 0)
+		v->status = status;
+	if (v->status == 0)
+		log_info("%s %s: updated from %s (%zu bytes)", prov_kind(v), v->name, v->url,
+			 v->len);
+	else if (v->status == 1)
+		log_debug("%s %s: unchanged", prov_kind(v), v->name);
+	else
+		log_warn("%s %s: download from %s refused: %s; keeping the copy we have",
+			 prov_kind(v), v->name, v->url, v->why);
+	if (v->forced) {
+		v->forced = false;
+		prov_now_step(p, v->status < 0);
+	}
+	if (v->interval)
+		prov_schedule(v, v->interval * 1000ull);
+	if (v->status == 0 && p->changed)
+		p->changed(p->arg);
+}
+
+/* ---- download -------------------------------------------------------------------------- */
+
+static void prov_failed(struct prov *v, const char *why)
+{
+	struct stat st;
+
+	if (stat(v->path, &st) == 0) {
+		char when[64];
+		struct tm tm;
+
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&st.st_mtime, &tm));
+		if (v->first)
+			log_warn("%s %s: cannot download %s (%s): using the cached copy from %s",
+				 prov_kind(v), v->name, v->url, why, when);
+		else
+			log_warn("%s %s: refresh from %s failed (%s): keeping the copy from %s",
+				 prov_kind(v), v->name, v->url, why, when);
+	} else {
+		log_warn("%s %s: cannot download %s (%s): empty until a download works",
+			 prov_kind(v), v->name, v->url, why);
+	}
+	v->first = false;
+	if (v->forced) {
+		v->forced = false;
+		prov_now_step(v->p, true);
+	}
+	/* No copy: try again sooner than a long interval. */
+	if (v->interval || stat(v->path, &st) < 0)
+		prov_schedule(v, v->interval && v->interval < 60 ? v->interval * 1000ull : 60000);
+}
+
+static void prov_on_http(void *arg, int status, const struct http_response *resp)
+{
+	struct prov *v = arg;
+	char why[300];
+	int r;
+
+	v->req = NULL;
+	if (status < 0) {
+		prov_failed(v, resp->error);
+		return;
+	}
+	if (resp->code < 200 || resp->code > 299) {
+		snprintf(why, sizeof(why), "HTTP status %ld", resp->code);
+		prov_failed(v, why);
+		return;
+	}
+	v->first = false;
+	v->body = malloc(resp->len ? resp->len : 1);
+	if (v->body == NULL) {
+		prov_failed(v, "out of memory");
+		return;
+	}
+	memcpy(v->body, resp->body, resp->len);
+	v->len = resp->len;
+	v->why[0] = '\0';
+	v->work.data = v;
+	r = uv_queue_work(v->p->loop, &v->work, prov_work, prov_work_done);
+	if (r < 0) {
+		free(v->body);
+		v->body = NULL;
+		prov_failed(v, uv_strerror(r));
+		return;
+	}
+	v->working = true;
+}
+
+static void prov_fetch(struct prov *v)
+{
+	struct providers *p = v->p;
+	struct router_check_via via;
+	struct http_request_opts o = { 0 };
+	int r;
+
+	if (v->req || v->working)
+		return; /* one at a time */
+	r = p->gen ? router_gen_name_via(p->gen, v->proxy, &via) : -ENOENT;
+	if (r < 0 || via.kind == ROUTER_VIA_REJECT || via.kind == ROUTER_VIA_NONE) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "proxy %s cannot be used for downloads",
+			 v->proxy ? v->proxy : "DIRECT");
+		prov_failed(v, why);
+		return;
+	}
+	o.url = v->url;
+	o.max_size = v->size_limit;
+	o.timeout_ms = 60000;
+	o.connect_timeout_ms = 15000;
+	o.proxy = via.proxy;
+	o.proxy_user = via.user;
+	o.proxy_pass = via.pass;
+	o.proxy_ca_file = via.ca_file;
+	o.proxy_insecure = via.insecure;
+	log_debug("%s %s: downloading %s via %s", prov_kind(v), v->name, v->url,
+		  v->proxy ? v->proxy : "DIRECT");
+	r = http_client_request(p->http, &o, prov_on_http, v, &v->req);
+	if (r < 0)
+		prov_failed(v, strerror(-r));
+}
+
+static void prov_on_timer(uv_timer_t *t)
+{
+	prov_fetch(t->data);
+}
+
+static void prov_schedule(struct prov *v, uint64_t ms)
+{
+	if (v->timer_open && !v->gone)
+		uv_timer_start(&v->timer, prov_on_timer, ms, 0);
+}
+
+/* ---- the list ---------------------------------------------------------------------------- */
+
+static struct prov *prov_find(struct providers *p, bool is_proxies, const char *name,
+			      const char *url, const char *path)
+{
+	struct list_node *n, *tmp;
+
+	list_for_each_safe(n, tmp, &p->list) {
+		struct prov *v = list_entry(n, struct prov, link);
+
+		if (v->is_proxies == is_proxies && !strcmp(v->name, name) && !strcmp(v->url, url) &&
+		    !strcmp(v->path, path))
+			return v;
+	}
+	return NULL;
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	*oom |= s && !d;
+	return d;
+}
+
+/* A provider new to the list: fetched now unless its copy is fresh. */
+static int prov_add(struct providers *p, struct list_node *keep, bool is_proxies, const char *name,
+		    const struct config_remote *rm, const char *path, enum ruleset_behavior beh,
+		    enum ruleset_format fmt)
+{
+	struct prov *v = prov_find(p, is_proxies, name, rm->url, path);
+	struct stat st;
+	bool oom = false;
+	uint64_t age_ms = 0, due = 0;
+
+	if (v) {
+		/* Same source: keep its schedule, take the new settings. */
+		list_remove(&v->link);
+		list_insert_before(keep, &v->link);
+		free(v->proxy);
+		v->proxy = dup_or_null(rm->proxy, &oom);
+		v->size_limit = rm->size_limit;
+		v->interval = rm->interval;
+		return oom ? -ENOMEM : 0;
+	}
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	v->p = p;
+	v->is_proxies = is_proxies;
+	v->name = dup_or_null(name, &oom);
+	v->url = dup_or_null(rm->url, &oom);
+	v->path = dup_or_null(path, &oom);
+	v->proxy = dup_or_null(rm->proxy, &oom);
+	v->behavior = beh;
+	v->format = fmt;
+	v->interval = rm->interval;
+	v->size_limit = rm->size_limit;
+	v->first = true;
+	if (oom || uv_timer_init(p->loop, &v->timer) < 0) {
+		prov_free(v);
+		return -ENOMEM;
+	}
+	v->timer.data = v;
+	v->timer_open = true;
+	list_insert_before(keep, &v->link);
+	if (stat(path, &st) == 0) {
+		time_t now = time(NULL);
+
+		age_ms = now > st.st_mtime ? (uint64_t)(now - st.st_mtime) * 1000 : 0;
+		if (v->interval == 0) {
+			log_debug("%s %s: cached copy, no interval: not downloaded", prov_kind(v),
+				  name);
+			return 0;
+		}
+		if (age_ms < v->interval * 1000ull)
+			due = v->interval * 1000ull - age_ms;
+	}
+	prov_schedule(v, due);
+	return 0;
+}
+
+int providers_create(uv_loop_t *loop, struct http_client *http, providers_changed_fn changed,
+		     void *arg, struct providers **out)
+{
+	struct providers *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (p == NULL)
+		return -ENOMEM;
+	p->loop = loop;
+	p->http = http;
+	p->changed = changed;
+	p->arg = arg;
+	list_init(&p->list);
+	*out = p;
+	return 0;
+}
+
+static enum ruleset_behavior rp_behavior(const struct config_rule_provider *rp)
+{
+	return rp->behavior == CONFIG_RP_DOMAIN   ? RULESET_DOMAIN
+	       : rp->behavior == CONFIG_RP_IPCIDR ? RULESET_IPCIDR
+						  : RULESET_CLASSICAL;
+}
+
+int providers_update(struct providers *p, const struct config *cfg, struct router_gen *g)
+{
+	struct list_node keep, *n, *tmp;
+	int r = 0;
+
+	if (g)
+		router_gen_ref(g);
+	router_gen_unref(p->gen);
+	p->gen = g;
+	list_init(&keep);
+	for (size_t i = 0; cfg && r == 0 && i < cfg->n_rule_providers; i++) {
+		const struct config_rule_provider *rp = &cfg->rule_providers[i];
+
+		if (rp->type == CONFIG_RP_HTTP)
+			r = prov_add(p, &keep, false, rp->name, &rp->remote, rp->path,
+				     rp_behavior(rp),
+				     rp->format == CONFIG_RP_TEXT ? RULESET_TEXT : RULESET_YAML);
+	}
+	for (size_t i = 0; cfg && r == 0 && i < cfg->n_proxy_providers; i++) {
+		const struct config_proxy_provider *pp = &cfg->proxy_providers[i];
+
+		if (pp->http)
+			r = prov_add(p, &keep, true, pp->name, &pp->remote, pp->path, 0, 0);
+	}
+	/* What the config no longer names goes. */
+	list_for_each_safe(n, tmp, &p->list)
+		prov_drop(list_entry(n, struct prov, link));
+	/* keep becomes the list */
+	if (!list_empty(&keep)) {
+		p->list.next = keep.next;
+		p->list.prev = keep.prev;
+		p->list.next->prev = &p->list;
+		p->list.prev->next = &p->list;
+	}
+	return r;
+}
+
+int providers_fetch_now(struct providers *p, void (*done)(void *arg, size_t failed), void *arg)
+{
+	struct list_node *n, *tmp;
+
+	if (p->now_done)
+		return -EBUSY;
+	p->now_left = 1;
+	p->now_failed = 0;
+	p->now_done = done;
+	p->now_arg = arg;
+	list_for_each_safe(n, tmp, &p->list) {
+		struct prov *v = list_entry(n, struct prov, link);
+
+		if (v->forced)
+			continue;
+		v->forced = true;
+		p->now_left++;
+		uv_timer_stop(&v->timer);
+		if (v->req == NULL && !v->working)
+			prov_fetch(v);
+	}
+	prov_now_step(p, false);
+	return 0;
+}
+
+void providers_destroy(struct providers *p)
+{
+	struct list_node *n, *tmp;
+
+	if (p == NULL)
+		return;
+	list_for_each_safe(n, tmp, &p->list)
+		prov_drop(list_entry(n, struct prov, link));
+	router_gen_unref(p->gen);
+	free(p);
+}
