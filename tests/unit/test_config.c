@@ -1464,7 +1464,6 @@ static void test_fake_filter_and_sub_rules(void)
 		   "unknown proxy or proxy group \"nope\"");
 	expect_err("rules: ['SUB-RULE,(NETWORK,TCP),web']\n", 1, 33, "unknown sub-rules \"web\"");
 }
-}
 
 int main(void)
 {
