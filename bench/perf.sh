@@ -69,7 +69,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
 # profile LABEL MTU: one daemon (T2S_BIN if set), one download under perf.
 profile() {
 	local label=$1 mtu=$2 data=$RUN_DIR/perf.$1.$2.data out=$RUN_DIR/iperf.$1.$2.json
-	local t0 t1 gbits line
+	local t0 t1 gbits line from
+	from=$(($(wc -l <"$DAEMON_LOG") + 1))
 	if ! T2S_LOG_LEVEL=info daemon_start "socks5://$S_IP:$SOCKS_PORT" --mtu "$mtu" --dns off; then
 		say "  daemon did not start"
 		return
@@ -89,7 +90,9 @@ profile() {
 	gbits=$("$PY" -c 'import json,sys
 try: print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))
 except Exception: print("err")' "$out")
-	line=$(grep -E 'info +tun: [0-9]+ packets out' "$DAEMON_LOG" | tail -n 1 | sed -E 's/.*info +//')
+	# this daemon's stop line only (an earlier binary may print none)
+	line=$(tail -n +"$from" "$DAEMON_LOG" | grep -E 'info +tun: [0-9]+ packets out' | tail -n 1 |
+		sed -E 's/.*info +//')
 	{
 		echo "== $label ($(daemon_bin)), MTU $mtu, $STREAMS stream(s) down: $gbits Gbit/s"
 		awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v g="$gbits" -v d="$DUR" \

@@ -3,7 +3,8 @@
  * Owns lwIP's global state (one stack per process: lwIP keeps its pcb lists
  * in globals), the single netif and the per-port listeners that let lwIP
  * terminate TCP connections to any destination address and port. Packets
- * come in with stack_input(); packets out go to cbs->output. Runs only on the
+ * come in with stack_input(); packets out go to cbs->output, or are queued
+ * for cbs->output_batch until stack_flush(). Runs only on the
  * event-loop thread.
  */
 #ifndef T2S_STACK_H

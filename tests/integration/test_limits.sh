@@ -11,7 +11,8 @@
 #                            ports and a flood of TXT queries to a silent
 #                            upstream, all at once for about 10 s: RSS
 #                            (sampled every 0.1 s, kept in rss.txt) never
-#                            passes 32 MiB, the daemon sheds and says so,
+#                            passes 36 MiB (the heap budget plus an eighth
+#                            for code and stacks), the daemon sheds and says so,
 #                            and serves a fetch afterwards (without the
 #                            budget the same load takes it past 300 MiB)
 #
@@ -76,7 +77,9 @@ if daemon_start "socks5://$S_IP:$SOCKS_PORT" "${BUDGET[@]}" --dns-server "$S_IP:
 	peak=$(sort -n -k2 "$RUN_DIR/rss.txt" | tail -1 | awk '{print $2}')
 	log "soak: $(cat "$RUN_DIR/slowget.out"); peak RSS ${peak:-?} kB of $((MAX_MB * 1024)); $(grep -c . "$RUN_DIR/rss.txt") samples"
 	log "$(grep -E 'memory|half-open|dns: [0-9]* queries' "$DAEMON_LOG" | tail -6)"
-	if [[ -n $peak ]] && ((peak < MAX_MB * 1024 && fetched == 0 && DAEMON_RC == 0)) &&
+	# The budget counts the heap, checked every 250 ms; the binary, its
+	# libraries and stacks come on top: RSS may pass it by an eighth.
+	if [[ -n $peak ]] && ((peak < MAX_MB * 1024 * 9 / 8 && fetched == 0 && DAEMON_RC == 0)) &&
 		[[ $(sed -n 's/opened=//p' "$RUN_DIR/slowget.out") -ge 100 ]]; then
 		pass limits_memory_soak
 	else

@@ -427,6 +427,100 @@ static void test_offload_tcp_syn(void)
 	close(ls);
 }
 
+/* Eight consecutive segments of one flow written as a batch go to the
+ * kernel as one GSO super-packet (the write counters say so) that its TCP
+ * takes whole: a listening socket reads the bytes in order, and the kernel
+ * acknowledges all of them. */
+static void test_gso_write(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	static uint8_t segs[8][1100], data[8 * 1000], got[8 * 1000];
+	const struct tun_write_stats *ws;
+	uint8_t pkt[128], buf[2048];
+	struct iovec iov[8];
+	int cnt[8];
+	uint64_t gso0, segs0;
+	uint32_t sseq;
+	uint16_t lport;
+	size_t n, have = 0;
+	ssize_t r;
+	int ls, cs = -1, i;
+	bool acked = false;
+
+	if (!dev)
+		return;
+	T_CHECK(tun_gso(dev));
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memcpy(&sa.sin_addr, addr4, 4);
+	T_EQ_INT(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	T_EQ_INT(listen(ls, 4), 0);
+	T_EQ_INT(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
+	lport = ntohs(sa.sin_port);
+	n = tcp_build(pkt, AF_INET, peer4, addr4, 40002, lport, 5000, 0, TCP_SYN, NULL, 0, NULL, 0);
+	iov[0] = (struct iovec){ pkt, n };
+	T_EQ_INT(tun_writev(dev, iov, 1), 0);
+	r = read_tcp_from(dev, buf, sizeof(buf), addr4, lport);
+	T_CHECK(r >= 40 && (buf[33] & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK));
+	if (r < 40)
+		goto out;
+	sseq = get32(buf + 24) + 1;
+	n = tcp_build(pkt, AF_INET, peer4, addr4, 40002, lport, 5001, sseq, TCP_ACK, NULL, 0, NULL,
+		      0);
+	iov[0] = (struct iovec){ pkt, n };
+	T_EQ_INT(tun_writev(dev, iov, 1), 0);
+	T_CHECK(wait_readable(ls));
+	cs = accept(ls, NULL, NULL);
+	T_CHECK(cs >= 0);
+	if (cs < 0)
+		goto out;
+	for (i = 0; i < (int)sizeof(data); i++)
+		data[i] = (uint8_t)(i * 11 + 5);
+	/* As lwIP sends them: consecutive IPv4 IDs, PSH on the last, the
+	 * checksum field left to the offload. */
+	for (i = 0; i < 8; i++) {
+		n = tcp_build(segs[i], AF_INET, peer4, addr4, 40002, lport,
+			      5001 + 1000u * (unsigned)i, sseq,
+			      (uint8_t)(TCP_ACK | (i == 7 ? 0x08 : 0)), NULL, 0, data + 1000 * i,
+			      1000);
+		put16(segs[i] + 4, (uint16_t)(300 + i));
+		put16(segs[i] + 10, 0);
+		put16(segs[i] + 10, fold(sum16(0, segs[i], 20)));
+		iov[i] = (struct iovec){ segs[i], n };
+		cnt[i] = 1;
+	}
+	ws = tun_write_stats(dev);
+	gso0 = ws->gso_writes;
+	segs0 = ws->gso_segs;
+	T_EQ_INT(tun_write_batch(dev, iov, cnt, 8), 0);
+	T_EQ_INT(ws->gso_writes - gso0, 1);
+	T_EQ_INT(ws->gso_segs - segs0, 8);
+	while (have < sizeof(got) && wait_readable(cs)) {
+		r = read(cs, got + have, sizeof(got) - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+	}
+	T_EQ_INT(have, sizeof(got));
+	T_EQ_MEM(got, data, sizeof(got));
+	for (i = 0; i < 20 && !acked; i++) {
+		r = read_tcp_from(dev, buf, sizeof(buf), addr4, lport);
+		if (r < 40)
+			break;
+		acked = (buf[33] & TCP_ACK) && get32(buf + 28) == 5001 + 8000;
+	}
+	T_CHECK(acked);
+out:
+	/* Leave nothing retransmitting into later tests. */
+	if (cs >= 0) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(cs, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(cs);
+	}
+	close(ls);
+}
+
 /* A kernel TCP stream's burst arrives as one super-packet larger than the
  * MTU, with IP lengths that match what tun_read() returned. */
 static void test_offload_gso_read(void)
@@ -1244,6 +1338,7 @@ int main(void)
 	T_RUN(test_offload_negotiated);
 	T_RUN(test_offload_tcp_syn);
 	T_RUN(test_offload_gso_read);
+	T_RUN(test_gso_write);
 	T_RUN(test_offload_forwarded_csum);
 	T_RUN(test_writev_errors);
 	T_RUN(test_close_removes);
