@@ -238,6 +238,20 @@ t2s_system_lib(t2s_dep_yaml yaml-0.1 yaml.h yaml "Debian: libyaml-dev, macOS: br
 t2s_dep_summary("libyaml" "${T2S_SYSTEM_LIB_VERSION} (system)")
 add_library(t2s::yaml ALIAS t2s_dep_yaml)
 
+# The control API (tun2socks/api/, docs/design.md §20): libwebsockets
+# (HTTP and WebSocket server on our libuv loop) and jansson (JSON).
+add_library(t2s_dep_lws INTERFACE)
+t2s_system_lib(t2s_dep_lws libwebsockets libwebsockets.h websockets
+               "Debian: libwebsockets-dev, macOS: brew install libwebsockets")
+t2s_dep_summary("libwebsockets" "${T2S_SYSTEM_LIB_VERSION} (system)")
+add_library(t2s::lws ALIAS t2s_dep_lws)
+
+add_library(t2s_dep_jansson INTERFACE)
+t2s_system_lib(t2s_dep_jansson jansson jansson.h jansson
+               "Debian: libjansson-dev, macOS: brew install jansson")
+t2s_dep_summary("jansson" "${T2S_SYSTEM_LIB_VERSION} (system)")
+add_library(t2s::jansson ALIAS t2s_dep_jansson)
+
 # --- rule sets: PCRE2, libidn2, zstd (system) ---------------------------------
 # Regex rules (config/rule_regex.c) and proxy-group filters (config/name_filter.c), IDN payloads to punycode
 # (config/rules_parse.c), mihomo's binary rule sets (config/ruleset_mrs.c).

@@ -146,7 +146,7 @@ struct config_sniff_proto {
 	bool override_destination; /* its own, else the section's */
 };
 
-/* sniffer: (mihomo's keys; docs/design.md §20) */
+/* sniffer: (mihomo's keys; docs/design.md §21) */
 struct config_sniffer {
 	bool present;
 	bool enable;               /* default false */
@@ -348,9 +348,21 @@ struct config {
 	struct config_tun tun;
 	struct config_dns dns;
 	struct config_sniffer sniffer;
-	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §21) */
-	struct config_host *hosts; /* hosts: (docs/design.md §22) */
+	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §22) */
+	struct config_host *hosts; /* hosts: (docs/design.md §23) */
 	size_t n_hosts;
+
+	/* Clash's mode (rule, global, direct); the control API changes it. */
+	unsigned mode; /* 0 rule, 1 global, 2 direct */
+	/* The control API (docs/design.md §15); NULL: not set. */
+	const char *external_controller;      /* "127.0.0.1:9090" */
+	const char *external_controller_unix; /* a socket path */
+	const char *secret;
+	struct config_str *cors_origins; /* external-controller-cors.allow-origins */
+	size_t n_cors_origins;
+	bool cors_private_network;
+	bool store_selected;     /* profile.store-selected */
+	const char *external_ui; /* a directory (resolved), or NULL */
 
 	struct config_proxy *proxies;
 	size_t n_proxies;

@@ -719,8 +719,9 @@ static int load_hosts(struct loader *ld, yaml_node_t *n)
 
 /* --- profile --------------------------------------------------------------- */
 
-/* profile: store-fake-ip is ours; store-selected (groups always route to
- * their selected member here) is ignored with a warning. */
+/* profile: store-fake-ip (the fake pool across restarts) and
+ * store-selected (the control API keeps group selections across
+ * restarts); the rest is not ours. */
 static int load_profile(struct loader *ld, yaml_node_t *n)
 {
 	struct loader_kv *e = NULL;
@@ -731,6 +732,9 @@ static int load_profile(struct loader *ld, yaml_node_t *n)
 		if (!strcmp(e[i].name, "store-fake-ip"))
 			r = loader_get_bool(ld, e[i].val, "profile.store-fake-ip",
 					    &ld->cfg->store_fake_ip);
+		else if (!strcmp(e[i].name, "store-selected"))
+			r = loader_get_bool(ld, e[i].val, "profile.store-selected",
+					    &ld->cfg->store_selected);
 		else
 			r = loader_warn_ignored(ld, &e[i], "profile:");
 		r = loader_recover(ld, r);
@@ -746,6 +750,28 @@ struct sections {
 	yaml_node_t *tun, *dns, *sniffer, *proxies, *groups, *rules, *providers, *sub_rules,
 		*pproviders;
 };
+
+/* external-controller-cors: {allow-origins: [...], allow-private-network: bool} */
+static int load_cors(struct loader *ld, yaml_node_t *n)
+{
+	struct config *cfg = ld->cfg;
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "external-controller-cors", &e, &count);
+
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		if (!strcmp(e[i].name, "allow-origins"))
+			r = loader_get_str_list(ld, e[i].val, "allow-origins", &cfg->cors_origins,
+						&cfg->n_cors_origins);
+		else if (!strcmp(e[i].name, "allow-private-network"))
+			r = loader_get_bool(ld, e[i].val, "allow-private-network",
+					    &cfg->cors_private_network);
+		else
+			r = loader_warn_ignored(ld, &e[i], "external-controller-cors:");
+	}
+	free(e);
+	return r;
+}
 
 static int root_key(struct loader *ld, const struct loader_kv *e, struct sections *sec)
 {
@@ -781,20 +807,42 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 	} else if (!strcmp(k, "geodata-mode")) {
 		r = loader_get_bool(ld, val, k, &cfg->geodata_mode);
 	} else if (!strcmp(k, "mode")) {
-		/* Clash's global/direct modes bypass the rules. */
-		if (val->type == YAML_SCALAR_NODE && !loader_is_null(val) &&
-		    !loader_eq_nocase((const char *)val->data.scalar.value, "rule"))
-			r = loader_warn_at(ld, loader_node_pos(ld, val),
-					   "mode %s is not supported; rules are always applied",
+		static const char *const modes[] = { "rule", "global", "direct" };
+		const char *m = NULL;
+
+		/* mihomo takes any case ("Rule"). */
+		r = loader_get_str(ld, val, k, &m);
+		for (unsigned i = 0; r == 0 && m != NULL && i < 3; i++)
+			if (loader_eq_nocase(m, modes[i]))
+				cfg->mode = i + 1;
+		if (r == 0 && m != NULL && cfg->mode == 0)
+			r = loader_fail_at(ld, loader_node_pos(ld, val),
+					   "mode %s: expected rule, global or direct",
 					   loader_quote_node(q, val));
+		cfg->mode = cfg->mode ? cfg->mode - 1 : 0;
+	} else if (!strcmp(k, "external-controller")) {
+		r = loader_get_str(ld, val, k, &cfg->external_controller);
+	} else if (!strcmp(k, "external-controller-unix")) {
+		r = loader_get_str(ld, val, k, &cfg->external_controller_unix);
+		if (r == 0 && cfg->external_controller_unix)
+			r = loader_resolve_path(ld, cfg->external_controller_unix,
+						&cfg->external_controller_unix);
+	} else if (!strcmp(k, "secret")) {
+		r = loader_get_str(ld, val, k, &cfg->secret);
+	} else if (!strcmp(k, "external-controller-cors")) {
+		r = load_cors(ld, val);
+	} else if (!strcmp(k, "external-ui")) {
+		r = loader_get_str(ld, val, k, &cfg->external_ui);
+		if (r == 0 && cfg->external_ui)
+			r = loader_resolve_path(ld, cfg->external_ui, &cfg->external_ui);
+	} else if (!strcmp(k, "profile")) {
+		r = load_profile(ld, val);
 	} else if (!strcmp(k, "tun")) {
 		sec->tun = val;
 	} else if (!strcmp(k, "dns")) {
 		sec->dns = val;
 	} else if (!strcmp(k, "hosts")) {
 		r = load_hosts(ld, val);
-	} else if (!strcmp(k, "profile")) {
-		r = load_profile(ld, val);
 	} else if (!strcmp(k, "sniffer")) {
 		sec->sniffer = val;
 	} else if (!strcmp(k, "proxies")) {

@@ -1,5 +1,5 @@
 /* config_sniffer: the sniffer section (mihomo's keys): which protocols are
- * sniffed on which ports, and for which flows (docs/design.md §20).
+ * sniffed on which ports, and for which flows (docs/design.md §21).
  */
 #ifndef T2S_CONFIG_SNIFFER_H
 #define T2S_CONFIG_SNIFFER_H

@@ -1,6 +1,6 @@
 /* dns_hosts: names answered from a table before any upstream (the
  * config's hosts: with use-hosts, and /etc/hosts with use-system-hosts),
- * as mihomo does (docs/design.md §22).
+ * as mihomo does (docs/design.md §23).
  *
  * Keys are names or domain_match patterns ("*.x", "+.x", ".x"); an exact
  * name wins over a pattern, patterns are tried in the order added. Each

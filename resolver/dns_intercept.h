@@ -94,7 +94,7 @@ struct dns_intercept_config {
 	 * the defaults) get fake answers, every other one a real answer. */
 	bool filter_whitelist;
 	/* hosts: A/AAAA for its names are answered from it before anything
-	 * else (docs/design.md §22); NULL: none. Must outlive di. */
+	 * else (docs/design.md §23); NULL: none. Must outlive di. */
 	const struct dns_hosts *hosts;
 	/* More of the filter, asked after the patterns: true sends name to
 	 * real DNS (the config's "rule-set:" entries). May be NULL. */
@@ -117,7 +117,7 @@ T2S_MUST_CHECK int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 void dns_intercept_shutdown(struct dns_intercept *di);
 
 /* The fake pool's text for store-fake-ip (fakeip_save/fakeip_restore/
- * fakeip_changes; docs/design.md §21). -ENOENT without a fake pool. */
+ * fakeip_changes; docs/design.md §22). -ENOENT without a fake pool. */
 T2S_MUST_CHECK int dns_intercept_fake_save(const struct dns_intercept *di, char **out, size_t *len);
 T2S_MUST_CHECK int dns_intercept_fake_restore(struct dns_intercept *di, const char *buf,
 					      size_t len);

@@ -1,5 +1,5 @@
 /* dns_policy: which upstream answers a forwarded query (docs/design.md
- * §22), as mihomo's nameserver-policy and fallback choose:
+ * §23), as mihomo's nameserver-policy and fallback choose:
  *
  *   1. the first nameserver-policy entry whose patterns match the name;
  *   2. a name matching fallback-filter.domain: the fallback servers;

@@ -638,7 +638,7 @@ size_t fakeip_count(const struct fakeip *f)
 	return (size_t)f->p4.count + f->p6.count;
 }
 
-/* --- persistence (docs/design.md §21) ------------------------------------ */
+/* --- persistence (docs/design.md §22) ------------------------------------ */
 
 /* A growing text buffer. */
 struct sbuf {

@@ -120,7 +120,7 @@ int fakeip_unpin6(struct fakeip *f, const uint8_t a[16]);
 /* Current mappings, both families. */
 size_t fakeip_count(const struct fakeip *f);
 
-/* Persistence (store-fake-ip; docs/design.md §21). fakeip_save writes
+/* Persistence (store-fake-ip; docs/design.md §22). fakeip_save writes
  * every mapping as text into *out (malloc'd, NUL-terminated, *len bytes
  * without the NUL), the range, cap and exclusions first, mappings least
  * recently used first. fakeip_restore loads such a text into an empty

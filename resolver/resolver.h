@@ -60,7 +60,7 @@ void resolver_shutdown(struct resolver *r);
 void resolver_set_sock(struct resolver *r, const struct sock_opts *sock);
 
 /* A hosts table resolver_lookup() answers from first (hosts:, docs/design.md
- * §22); NULL: none. It must outlive the resolver's lookups. */
+ * §23); NULL: none. It must outlive the resolver's lookups. */
 struct dns_hosts;
 void resolver_set_hosts(struct resolver *r, const struct dns_hosts *hosts);
 

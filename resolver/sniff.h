@@ -1,5 +1,5 @@
 /* sniff: the name a connection's first bytes carry, for routing flows
- * to a bare address by name (docs/design.md §20).
+ * to a bare address by name (docs/design.md §21).
  *
  * Pure codecs, buffer in, name out: no I/O, no allocation, no clock.
  * Each returns 0 with the name in out (NUL-terminated, a well-formed host

@@ -1,5 +1,5 @@
 /* sniff_quic: the server name in a QUIC client's first flight
- * (docs/design.md §20).
+ * (docs/design.md §21).
  *
  * A client's Initial packets are encrypted with keys anyone can derive
  * from the packet's destination connection ID (RFC 9001 §5.2): we derive

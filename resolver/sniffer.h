@@ -1,5 +1,5 @@
 /* sniffer: which flows are sniffed, and what a sniffed name is used for,
- * with mihomo's semantics (component/sniffer; docs/design.md §20).
+ * with mihomo's semantics (component/sniffer; docs/design.md §21).
  *
  * Built once from the config's sniffer section at start. Pure: the codecs
  * (sniff.h, sniff_quic.h) do the reading; this says when to call them.

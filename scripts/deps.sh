@@ -69,7 +69,8 @@ install_tools() {
 		t2s_apt_install gcc libc6-dev make cmake ninja-build pkg-config \
 			libuv1-dev libyaml-dev xz-utils bzip2 tar \
 			libpcre2-dev libidn2-dev libzstd-dev libmaxminddb-dev \
-			libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libpsl-dev
+			libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libpsl-dev \
+			libwebsockets-dev libjansson-dev
 		if [ "$want_fuzz" = 1 ]; then
 			t2s_apt_install clang
 			local major
@@ -82,7 +83,7 @@ install_tools() {
 		fi
 	elif [ "$(uname -s)" = Darwin ] && command -v brew >/dev/null 2>&1; then
 		local f missing=()
-		for f in cmake ninja pkg-config libuv libyaml pcre2 libidn2 zstd libmaxminddb protobuf-c curl libpsl; do
+		for f in cmake ninja pkg-config libuv libyaml pcre2 libidn2 zstd libmaxminddb protobuf-c curl libpsl libwebsockets jansson; do
 			brew list --versions "$f" >/dev/null 2>&1 || missing+=("$f")
 		done
 		if [ "${#missing[@]}" -gt 0 ]; then

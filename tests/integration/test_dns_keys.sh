@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DNS keys as mihomo users write them (docs/design.md §22): hosts:,
+# DNS keys as mihomo users write them (docs/design.md §23): hosts:,
 # nameserver-policy, fallback + fallback-filter. Two dnsmasq servers in S:
 # the main one ($S_IP:53: *.example.test -> $T4, poison.example.test ->
 # 192.0.2.66) and another ($S_IP:5353: *.example.test -> 203.0.113.99).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DNS over HTTPS upstreams (nameserver: [https://...], docs/design.md §23):
+# DNS over HTTPS upstreams (nameserver: [https://...], docs/design.md §24):
 # nginx with the test CA's certificate on $S_IP:443 (HTTP/2 and HTTP/1.1
 # by ALPN) and $S_IP:8443 (HTTP/1.1 only), proxying /dns-query to
 # doh_server.py, which asks dnsmasq (*.example.test -> $T4). The daemon

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DNS over TLS upstreams (nameserver: [tls://...], docs/design.md §23):
+# DNS over TLS upstreams (nameserver: [tls://...], docs/design.md §24):
 # stunnel4 on $S_IP:853 with the test CA's certificate (its SAN holds
 # $S_IP) in front of dnsmasq's TCP port ($S_IP:53, *.example.test -> $T4).
 # The daemon runs in real-ip mode so dig shows the real answer.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # store-fake-ip (profile.store-fake-ip, --store-fake-ip): the fake pool
-# survives a restart of the daemon (docs/design.md §21).
+# survives a restart of the daemon (docs/design.md §22).
 #
 # dnsmasq answers *.example.test with $T4; nginx's /whoami answers through
 # danted. The client looks names up through the daemon (fake-ip), keeps

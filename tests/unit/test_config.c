@@ -295,7 +295,8 @@ static void test_example(void)
 	if (w)
 		check_pos(&w->pos, text, "mixed-port");
 	T_CHECK(find_warning(cfg, "\"allow-lan\" is not used") != NULL);
-	T_CHECK(find_warning(cfg, "\"external-controller\" is not used") != NULL);
+	T_CHECK(find_warning(cfg, "\"external-controller\" is not used") == NULL);
+	T_CHECK(cfg->external_controller != NULL);
 	T_CHECK(find_warning(cfg, "tun: \"stack\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "tun: \"dns-hijack\" is not used") == NULL);
 	T_CHECK(cfg->tun.has_auto_route && cfg->tun.auto_route);
@@ -447,9 +448,10 @@ static void test_warnings(void)
 	T_CHECK(find_warning(cfg, "\"sniffer\"") == NULL);
 	T_CHECK(cfg->sniffer.enable && cfg->sniffer.proto[CONFIG_SNIFF_TLS].on);
 	T_CHECK(find_warning(cfg, "\"geo-auto-update\"") != NULL);
-	T_CHECK(find_warning(cfg, "\"store-selected\"") != NULL); /* profile: is ours */
-	w = find_warning(cfg, "mode \"global\" is not supported; rules are always applied");
-	T_CHECK(w && w->pos.line == 6 && w->pos.col == 7);
+	T_CHECK(find_warning(cfg, "\"profile\"") == NULL); /* store-selected is ours */
+	T_CHECK(cfg->store_selected);
+	T_CHECK(find_warning(cfg, "\"mode\"") == NULL); /* global is a mode we have */
+	T_EQ_INT(cfg->mode, 1);
 	w = find_warning(cfg, "proxy \"a\": \"tfo\" is not used");
 	T_CHECK(w && w->pos.line == 8);
 	T_CHECK(find_warning(cfg, "proxy \"b\": HTTP proxies carry no UDP") != NULL);

@@ -465,7 +465,7 @@ static void test_bulk_down_slow_client(void)
 	T_EQ_INT(e.fc.stats.bytes_down, TOTAL);
 }
 
-/* ---- sniffing (docs/design.md §20) ------------------------------------------ */
+/* ---- sniffing (docs/design.md §21) ------------------------------------------ */
 
 static size_t put16(uint8_t *p, unsigned v)
 {

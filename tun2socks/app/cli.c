@@ -22,6 +22,7 @@ static const char usage[] =
 	"       tun2socks check -c FILE [--fetch]\n"
 	"       tun2socks match -c FILE HOST[:PORT] [--udp] [--src IP] [--process NAME|PATH]\n"
 	"       tun2socks cleanup [--tun NAME] [--state-dir DIR]\n"
+	"       tun2socks ctl [-c FILE] COMMAND   (the control API: tun2socks ctl --help)\n"
 	"       tun2socks status [--tun NAME] [--state-dir DIR]\n"
 	"       tun2socks run [-c FILE | --proxy URL] [options] -- CMD [ARGS...]\n"
 	"\n"
@@ -107,6 +108,8 @@ static const char usage[] =
 	"  --exclude-uid LIST     not these users' traffic\n"
 	"  --state-dir DIR        where --auto-route records what it added\n"
 	"                         (default /run/tun2socks)\n"
+	"  --controller ADDR      serve the Clash control API on ADDR (127.0.0.1:9090);\n"
+	"                         overrides the config's external-controller\n"
 	"  --allow-host-port N    with run: CMD's 127.0.0.1:N reaches the host's\n"
 	"                         127.0.0.1:N (repeatable, 8 at most)\n"
 	"  --max-memory MB        a memory budget (routers, phones): as it fills, the\n"
@@ -239,6 +242,7 @@ static const struct {
 	[OPT_INCLUDE_UID] = { "--include-uid", true },
 	[OPT_EXCLUDE_UID] = { "--exclude-uid", true },
 	[OPT_STATE_DIR] = { "--state-dir", true },
+	[OPT_CONTROLLER] = { "--controller", true },
 	[OPT_AUTO_DETECT_IFACE] = { "--auto-detect-interface", false },
 	[OPT_MAX_MEMORY] = { "--max-memory", true },
 	[OPT_ALLOW_HOST_PORT] = { "--allow-host-port", true },
@@ -668,6 +672,12 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 				return cli_err(err, errlen, "--state-dir",
 					       "expected an absolute path", val);
 			snprintf(cfg->route.state_dir, sizeof(cfg->route.state_dir), "%s", val);
+			break;
+		case OPT_CONTROLLER:
+			if (strlen(val) >= sizeof(cfg->controller) || strchr(val, ':') == NULL)
+				return cli_err(err, errlen, "--controller",
+					       "expected HOST:PORT (127.0.0.1:9090)", val);
+			snprintf(cfg->controller, sizeof(cfg->controller), "%s", val);
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(val, &cfg->log_level) < 0)

@@ -47,6 +47,7 @@
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
 #include "tun2socks/app/machine.h"
+#include "tun2socks/app/control.h"
 #include "tun2socks/system/uplink.h"
 #include "tun2socks/flow/sock_splice.h"
 #include "tun2socks/app/providers.h"
@@ -77,9 +78,12 @@ struct daemon {
 	struct fake_store *fake_store;     /* store-fake-ip, or NULL */
 	struct dns_hosts *hosts;           /* hosts: and /etc/hosts, or NULL */
 	struct dns_policy *policy;         /* nameserver-policy, fallback, or NULL */
-	struct dns_dot *dot;               /* DNS over TLS, or NULL (§23) */
-	struct dns_doh *doh;               /* DNS over HTTPS, or NULL (§23) */
+	struct dns_dot *dot;               /* DNS over TLS, or NULL (§24) */
+	struct dns_doh *doh;               /* DNS over HTTPS, or NULL (§24) */
 	struct machine *machine;           /* auto-route's routes and rules, or NULL */
+	struct control *control;           /* the control API, or NULL */
+	struct api_wait *api_wait;         /* an API client waits for the reload */
+	char *api_path;                    /* a config path the API reloaded from */
 	struct uplink *uplink;             /* following the default route, or NULL */
 	struct sock_splice *host_ports[8]; /* run --allow-host-port */
 	struct http_client *http;          /* HTTP(S) on the loop: health checks */
@@ -134,9 +138,13 @@ static int daemon_resolve_proxy(struct daemon *d)
 }
 /* ---- config and rules --------------------------------------------------- */
 
+/* arg: NULL, or a char[300] that keeps the first error line. */
 static void daemon_log_line(void *arg, bool error, const char *line)
 {
-	(void)arg;
+	char *first = arg;
+
+	if (error && first != NULL && first[0] == '\0')
+		snprintf(first, 300, "%s", line);
 	if (error)
 		log_error("%s", line);
 	else
@@ -164,7 +172,7 @@ struct daemon_reload {
 	int status;
 };
 
-static void daemon_reload_start(struct daemon *d);
+static int daemon_reload_start(struct daemon *d);
 
 static void daemon_reload_work(uv_work_t *w)
 {
@@ -226,14 +234,21 @@ static void daemon_reload_done(uv_work_t *w, int status)
 {
 	struct daemon_reload *rl = w->data;
 	struct daemon *d = rl->d;
+	struct api_wait *aw = d->api_wait;
+	char first[300] = "";
 
 	d->reload = NULL;
+	d->api_wait = NULL;
 	if (status < 0 || d->stopping) {
+		if (aw)
+			control_reload_done(aw, -ECANCELED, "shutting down");
 		generation_free(&rl->gen);
 		free(rl);
 		return;
 	}
-	generation_report(&rl->gen, &rl->diag, rl->status, daemon_log_line, NULL);
+	generation_report(&rl->gen, &rl->diag, rl->status, daemon_log_line, first);
+	if (aw)
+		control_reload_done(aw, rl->status, first);
 	if (rl->status < 0) {
 		log_error("reload failed: keeping the running config");
 	} else {
@@ -245,6 +260,7 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		 * once: docs/design.md §13). */
 		(void)machine_update(d->machine, d->cfg, rl->gen.router);
 		router_ctx_swap(d->router, rl->gen.router);
+		router_ctx_set_mode(d->router, (enum router_mode)rl->gen.conf->mode);
 		if (d->health)
 			health_set_gen(d->health, rl->gen.router);
 		if (d->providers &&
@@ -259,20 +275,20 @@ static void daemon_reload_done(uv_work_t *w, int status)
 	free(rl);
 	if (d->reload_again) {
 		d->reload_again = false;
-		daemon_reload_start(d);
+		(void)daemon_reload_start(d);
 	}
 }
 
-static void daemon_reload_start(struct daemon *d)
+static int daemon_reload_start(struct daemon *d)
 {
 	struct daemon_reload *rl;
 	int r;
 
-	log_info("SIGHUP: reloading %s", d->cfg->config_path);
+	log_info("%s: reloading %s", d->api_wait ? "api" : "SIGHUP", d->cfg->config_path);
 	rl = calloc(1, sizeof(*rl));
 	if (rl == NULL) {
 		log_error("reload failed: out of memory");
-		return;
+		return -ENOMEM;
 	}
 	rl->d = d;
 	rl->work.data = rl;
@@ -280,9 +296,51 @@ static void daemon_reload_start(struct daemon *d)
 	if (r < 0) {
 		log_error("reload failed: %s", uv_strerror(r));
 		free(rl);
-		return;
+		return r;
 	}
 	d->reload = rl;
+	return 0;
+}
+
+/* PUT /configs: the running file again, or another one beside it (not
+ * anywhere: the daemon reads it as root, and its errors quote it). */
+static int daemon_api_reload(void *arg, const char *path, struct api_wait *w)
+{
+	struct daemon *d = arg;
+	char *dir = NULL, *want = NULL, *slash;
+	int r = 0;
+
+	if (d->reload)
+		return -EBUSY;
+	if (d->cfg->config_path == NULL)
+		return -ENOENT;
+	if (path != NULL) {
+		dir = realpath(d->cfg->config_path, NULL);
+		want = realpath(path, NULL);
+		if (dir == NULL || want == NULL) {
+			r = -ENOENT;
+			goto out;
+		}
+		slash = strrchr(dir, '/');
+		if (slash == NULL || strncmp(want, dir, (size_t)(slash - dir + 1)) != 0 ||
+		    strchr(want + (slash - dir + 1), '/') != NULL) {
+			r = -EACCES;
+			goto out;
+		}
+		free(d->api_path);
+		d->api_path = want;
+		want = NULL;
+		d->cli.config_path = d->api_path;
+		d->cfg->config_path = d->api_path;
+	}
+	d->api_wait = w;
+	r = daemon_reload_start(d);
+	if (r < 0)
+		d->api_wait = NULL;
+out:
+	free(dir);
+	free(want);
+	return r;
 }
 
 /* SIGHUP: a new generation for new flows; live flows keep theirs. The
@@ -302,7 +360,7 @@ static void daemon_on_sighup(uv_signal_t *h, int signum)
 		d->reload_again = true;
 		return;
 	}
-	daemon_reload_start(d);
+	(void)daemon_reload_start(d);
 }
 
 /* One TCP connect to the proxy before the TUN exists, so a typo'd or dead
@@ -363,7 +421,7 @@ static bool daemon_join(const struct config_str *l, size_t n, char *buf, size_t 
 	return true;
 }
 
-/* nameserver-policy and fallback from the config (docs/design.md §22):
+/* nameserver-policy and fallback from the config (docs/design.md §23):
  * a forwarder in front of the main resolver, or none. */
 static int daemon_policy_start(struct daemon *d, const struct dns_forwarder *main)
 {
@@ -448,7 +506,7 @@ out:
 	return r;
 }
 
-/* DNS over TLS (docs/design.md §23): the first tls:// server. */
+/* DNS over TLS (docs/design.md §24): the first tls:// server. */
 static int daemon_dot_start(struct daemon *d)
 {
 	const struct options_dns *dc = &d->cfg->dns;
@@ -637,7 +695,7 @@ static void daemon_dns_stop(struct daemon *d)
 	dns_socks_shutdown(d->dns_socks);
 }
 
-/* The hosts table (docs/design.md §22): the config's hosts: with
+/* The hosts table (docs/design.md §23): the config's hosts: with
  * dns.use-hosts, /etc/hosts with dns.use-system-hosts (both default on);
  * none without a config file. Read once at start. */
 static int daemon_hosts(struct daemon *d)
@@ -959,7 +1017,7 @@ static void daemon_providers_changed(void *arg)
 	if (d->reload)
 		d->reload_again = true;
 	else
-		daemon_reload_start(d);
+		(void)daemon_reload_start(d);
 }
 
 /* Health checks of the groups (docs/design.md §18) and provider
@@ -1302,6 +1360,8 @@ int daemon_run(struct options *cfg)
 			"--dns-via-proxy needs a socks5:// or http:// --proxy to send DNS through");
 		goto out_free;
 	}
+	if (control_check(cfg, d->conf) < 0)
+		goto out_free;
 	if (daemon_fd_budget(d) < 0 || daemon_mem_budget(d) < 0)
 		goto out_free;
 	if (machine_dns(cfg, &d->cli) < 0)
@@ -1325,7 +1385,7 @@ int daemon_run(struct options *cfg)
 	 * through a sock_diag socket made there (docs/design.md §14). */
 	d->procs = proc_lookup_create_fd(PROC_LOOKUP_CACHE_MS, cfg->proc_diag_fd);
 	cfg->proc_diag_fd = -1; /* the lookup owns it, or closed it */
-	/* sniffer: applies from the start; a reload keeps it (§20). */
+	/* sniffer: applies from the start; a reload keeps it (§21). */
 	r = sniffer_create(d->conf ? &d->conf->sniffer : NULL, &d->sniffer, err, sizeof(err));
 	if (r < 0) {
 		log_error("sniffer: %s", err[0] ? err : strerror(-r));
@@ -1411,6 +1471,27 @@ int daemon_run(struct options *cfg)
 	if (daemon_start_handles(d) < 0 || daemon_start_host_ports(d) < 0)
 		goto out_dns;
 
+	router_ctx_set_mode(d->router,
+			    d->conf ? (enum router_mode)d->conf->mode : ROUTER_MODE_RULE);
+	{
+		const struct control_deps deps = {
+			.loop = &d->loop,
+			.tcp = &d->flows,
+			.udp = d->udp,
+			.router = d->router,
+			.resolver = d->resolver,
+			.http = &d->http,
+			.providers = &d->providers,
+			.conf = &d->conf,
+			.opts = d->cfg,
+			.daemon = d,
+			.reload = daemon_api_reload,
+		};
+
+		if (control_start(&deps, cfg, d->conf, &d->control) < 0)
+			goto out_dns;
+	}
+
 	/* Routes into the TUN last, once everything that serves them runs. */
 	if (machine_setup(cfg, d->tun, router_ctx_current(d->router), &d->machine) < 0)
 		goto out_dns;
@@ -1439,6 +1520,8 @@ int daemon_run(struct options *cfg)
 	d->stopping = true;
 	if (d->reload)
 		uv_cancel((uv_req_t *)&d->reload->work);
+	control_stop(d->control);
+	d->control = NULL;
 
 	/* Shutdown: reset every flow (RST both ways), then close handles and
 	 * let the loop run their close callbacks. */
@@ -1488,6 +1571,8 @@ int daemon_run(struct options *cfg)
 out_dns:
 	if (ret != 0) {
 		/* Startup failed after the DNS parts may have begun. */
+		control_stop(d->control);
+		d->control = NULL;
 		daemon_stop_host_ports(d);
 		daemon_dns_stop(d);
 		flow_udp_ctx_shutdown(d->udp);
@@ -1527,6 +1612,7 @@ out_free:
 	dns_hosts_destroy(d->hosts);
 	config_free(d->conf);
 	upstream_cfg_free(&d->upstream);
+	free(d->api_path);
 	free(d);
 	return ret;
 }

@@ -1,5 +1,5 @@
 /* fake_store: store-fake-ip, the fake pool kept across restarts
- * (docs/design.md §21).
+ * (docs/design.md §22).
  *
  * At start the pool is restored from the file if it was saved with the
  * same range (else it starts empty, with a note why). While running, the

@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "tun2socks/app/cli.h"
+#include "tun2socks/app/ctl.h"
 #include "config/config.h"
 #include "tun2socks/app/daemon.h"
 #include "tun2socks/app/generation.h"
@@ -332,6 +333,11 @@ int main(int argc, char **argv)
 
 	if (cfg == NULL)
 		return 1;
+	/* `tun2socks ctl ...` speaks to a running daemon: its own options. */
+	if (argc > 1 && !strcmp(argv[1], "ctl")) {
+		free(cfg);
+		return ctl_main(argc - 1, argv + 1);
+	}
 	r = cli_parse(argc, argv, cfg, err, sizeof(err));
 	if (r == -EINVAL) {
 		fprintf(stderr, "tun2socks: %s\n", err);

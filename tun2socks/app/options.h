@@ -56,6 +56,7 @@ enum options_flag {
 	OPT_INCLUDE_UID,
 	OPT_EXCLUDE_UID,
 	OPT_STATE_DIR,
+	OPT_CONTROLLER,
 	OPT_AUTO_DETECT_IFACE,
 	OPT_MAX_MEMORY,
 	OPT_ALLOW_HOST_PORT,
@@ -108,18 +109,18 @@ struct options {
 		uint8_t net4[4], prefix4;
 		uint8_t net6[16], prefix6;
 		unsigned fake_min_age; /* s; 0 = off (docs/design.md §7) */
-		bool store_fake;       /* keep the pool across restarts (§21) */
+		bool store_fake;       /* keep the pool across restarts (§22) */
 		bool filter_whitelist; /* fake-ip-filter-mode: whitelist */
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
 		size_t filter_used; /* bytes of filter_buf taken */
 		const char *filter[257];
 		char servers_buf[1024]; /* nameservers from the config */
-		/* DNS over TLS (§23): "HOST[:PORT],..." from tls:// entries,
+		/* DNS over TLS (§24): "HOST[:PORT],..." from tls:// entries,
 		 * "" for none; the CA bundle for them, "" for the system's */
 		char dot[512];
 		char dot_ca[1024];
-		char doh[512]; /* the first https:// entry (§23), "" for none */
+		char doh[512]; /* the first https:// entry (§24), "" for none */
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
 	struct options_route {
@@ -138,6 +139,9 @@ struct options {
 		 * interface, followed while running (docs/design.md §13) */
 		bool auto_detect;
 	} route;
+	/* --controller ADDR: the control API's address (docs/design.md §15);
+	 * "": the config's external-controller, if any */
+	char controller[128];
 };
 
 /* Fills the defaults documented in --help. */

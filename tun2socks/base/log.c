@@ -10,6 +10,8 @@
 #include <time.h>
 
 enum log_level log_level_current = LOG_INFO;
+static log_tap_fn log_tap;
+static void *log_tap_arg;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -29,6 +31,12 @@ void log_set_level(enum log_level level)
 	log_level_current = level;
 }
 
+void log_set_tap(log_tap_fn fn, void *arg)
+{
+	log_tap = fn;
+	log_tap_arg = arg;
+}
+
 void log_write(enum log_level level, const char *fmt, ...)
 {
 	char line[1024];
@@ -46,4 +54,6 @@ void log_write(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 	/* One write per line so lines from a dying process are not interleaved. */
 	fprintf(stderr, "%s\n", line);
+	if (log_tap != NULL)
+		log_tap(log_tap_arg, level, line + n);
 }

@@ -15,6 +15,13 @@ T2S_MUST_CHECK int log_level_parse(const char *s, enum log_level *out);
 void log_set_level(enum log_level level);
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A second sink, part of the log sink: every line written (without its
+ * time and level prefix) also goes to fn, on the thread that logged; fn
+ * must not log. The control API's /logs stream (docs/design.md §20).
+ * NULL removes it. */
+typedef void (*log_tap_fn)(void *arg, enum log_level level, const char *msg);
+void log_set_tap(log_tap_fn fn, void *arg);
+
 #define log_enabled(l) ((l) <= log_level_current)
 #define LOG_AT_(l, ...)                            \
 	do {                                       \

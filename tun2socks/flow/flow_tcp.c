@@ -7,7 +7,7 @@
  *   sniff    when the sniffer wants this flow: its first bytes are read
  *            (queued, unacknowledged, as always before the tunnel opens)
  *            until a TLS ClientHello or HTTP request names the host, or
- *            sniff_wait_ms passes (docs/design.md §20).
+ *            sniff_wait_ms passes (docs/design.md §21).
  *   route    the router decides (it may resolve the name for IP rules):
  *            PROXY, DIRECT, REJECT (reset the client) or REJECT-DROP
  *            (hold the connection in DROP, discarding what the client
@@ -1012,4 +1012,46 @@ void flow_tcp_ctx_destroy(struct flow_tcp_ctx *ctx)
 	reaper_flush(&ctx->reaper);
 	free(ctx->buf);
 	ctx->buf = NULL;
+}
+
+/* ---- the control API's view (flow_info.h) ------------------------------ */
+
+void flow_tcp_foreach(struct flow_tcp_ctx *ctx, flow_info_fn fn, void *arg)
+{
+	for (struct list_node *n = ctx->live.next; n != &ctx->live; n = n->next) {
+		const struct flow_tcp *f = list_entry(n, struct flow_tcp, link);
+		struct flow_info fi = {
+			.id = f->id,
+			.src = &f->src_ip,
+			.src_port = f->src_port,
+			.dst = &f->dst_ip,
+			.dst_port = f->dst_port,
+			.domain = f->domain,
+			.route = f->routed ? &f->route : NULL,
+			.up = f->rl.bytes_up,
+			.down = f->rl.bytes_down,
+			.start_ms = f->t_start,
+		};
+
+		fn(arg, &fi);
+	}
+}
+
+int flow_tcp_close(struct flow_tcp_ctx *ctx, uint64_t id)
+{
+	struct list_node *n = ctx->live.next;
+	int r = -ENOENT;
+
+	while (n != &ctx->live) {
+		struct flow_tcp *f = list_entry(n, struct flow_tcp, link);
+
+		n = n->next; /* flow_abort takes f off the list */
+		if (id != 0 && f->id != id)
+			continue;
+		flow_abort(f, "closed through the control API", NULL);
+		r = 0;
+		if (id != 0)
+			break;
+	}
+	return id == 0 ? 0 : r;
 }

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "tun2socks/base/list.h"
+#include "tun2socks/flow/flow_info.h"
 #include "tun2socks/base/reaper.h"
 #include "tun2socks/route/route.h"
 #include "tun2socks/base/sock.h"
@@ -44,7 +45,7 @@ struct flow_tcp_ctx {
 	struct dns_intercept *dns;     /* names for fake/remembered addresses */
 	struct resolver *resolver;     /* DIRECT to a name */
 	const struct sniffer *sniffer; /* names from first bytes, or NULL */
-	uint64_t sniff_wait_ms;        /* for those bytes (docs/design.md §20) */
+	uint64_t sniff_wait_ms;        /* for those bytes (docs/design.md §21) */
 	uint64_t connect_timeout_ms;
 	uint64_t idle_timeout_ms; /* 0: never */
 	/* Scratch for the relays' upstream reads (relay.h). One loop thread,
@@ -81,5 +82,11 @@ void flow_tcp_ctx_flush(struct flow_tcp_ctx *ctx);
 /* Takes ownership of a pcb the stack just accepted: opens the upstream.
  * Returns 0 or -errno (the caller then resets the pcb). */
 int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb);
+
+/* Calls fn for every live flow, newest first (fn must not end flows). */
+void flow_tcp_foreach(struct flow_tcp_ctx *ctx, flow_info_fn fn, void *arg);
+/* Resets flow#id (both sides), or every live flow with id 0. 0, or
+ * -ENOENT when no such flow lives. Not from inside an lwIP callback. */
+int flow_tcp_close(struct flow_tcp_ctx *ctx, uint64_t id);
 
 #endif

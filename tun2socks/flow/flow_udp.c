@@ -49,7 +49,7 @@
  * through session_set_state(), which logs "udp#3 CONNECTING -> READY". Order
  * matters: the states before READY are still setting up. */
 enum session_state {
-	SESSION_SNIFFING, /* QUIC: the first flight's Initials (§20) */
+	SESSION_SNIFFING, /* QUIC: the first flight's Initials (§21) */
 	SESSION_ROUTING,
 	SESSION_RESOLVING,
 	SESSION_CONNECTING,
@@ -1342,4 +1342,46 @@ const struct flow_udp_stats *flow_udp_stats(const struct flow_udp_ctx *u)
 unsigned flow_udp_sessions(const struct flow_udp_ctx *u)
 {
 	return u->count;
+}
+
+/* ---- the control API's view (flow_info.h) ------------------------------ */
+
+void flow_udp_foreach(struct flow_udp_ctx *u, flow_info_fn fn, void *arg)
+{
+	for (struct list_node *n = u->lru.next; n != &u->lru; n = n->next) {
+		const struct udp_session *s = list_entry(n, struct udp_session, lru);
+		struct flow_info fi = {
+			.id = s->id,
+			.udp = true,
+			.src = &s->client,
+			.src_port = s->cport,
+			.dst = s->n_named > 0 ? &s->named[0].addr : NULL,
+			.dst_port = s->n_named > 0 ? s->named[0].port : 0,
+			.domain = s->n_named > 0 ? s->named[0].name : NULL,
+			.route = s->routed ? &s->route : NULL,
+			.up = s->up_b,
+			.down = s->down_b,
+			.start_ms = s->t_start,
+		};
+
+		fn(arg, &fi);
+	}
+}
+
+int flow_udp_close(struct flow_udp_ctx *u, uint64_t id)
+{
+	struct list_node *n, *tmp;
+	int r = -ENOENT;
+
+	list_for_each_safe(n, tmp, &u->lru) {
+		struct udp_session *s = list_entry(n, struct udp_session, lru);
+
+		if (id != 0 && s->id != id)
+			continue;
+		session_end(s, "closed through the control API", NULL);
+		r = 0;
+		if (id != 0)
+			break;
+	}
+	return id == 0 ? 0 : r;
 }

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "lwip/ip_addr.h"
+#include "tun2socks/flow/flow_info.h"
 #include "tun2socks/route/route.h"
 #include "tun2socks/base/sock.h"
 #include "tun2socks/upstream/upstream.h"
@@ -76,7 +77,7 @@ void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns);
 /* For DIRECT datagrams to names. */
 struct resolver;
 void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r);
-/* QUIC sniffing for new sessions (docs/design.md §20); NULL: none. */
+/* QUIC sniffing for new sessions (docs/design.md §21); NULL: none. */
 struct sniffer;
 void flow_udp_set_sniffer(struct flow_udp_ctx *u, const struct sniffer *sn);
 /* Socket options for sockets opened from now on (a reload changed
@@ -92,5 +93,10 @@ void flow_udp_set_refuse_new(struct flow_udp_ctx *u, bool on);
 
 const struct flow_udp_stats *flow_udp_stats(const struct flow_udp_ctx *u);
 unsigned flow_udp_sessions(const struct flow_udp_ctx *u);
+
+/* Calls fn for every live session (fn must not end sessions). */
+void flow_udp_foreach(struct flow_udp_ctx *u, flow_info_fn fn, void *arg);
+/* Ends udp#id, or every session with id 0. 0 or -ENOENT. */
+int flow_udp_close(struct flow_udp_ctx *u, uint64_t id);
 
 #endif

@@ -30,7 +30,7 @@ struct route_query {
 	const char *domain; /* the name dst stands for, or NULL */
 	bool dst_is_fake;   /* dst means nothing without domain */
 	/* domain is for the rules only, the target stays dst: a sniffed name
-	 * without override-destination (docs/design.md §20) */
+	 * without override-destination (docs/design.md §21) */
 	bool keep_dst;
 };
 

@@ -33,6 +33,7 @@ struct router_ctx {
 	struct router_gen *cur;
 	struct resolver *resolver;
 	struct proc_lookup *procs;
+	enum router_mode mode;
 	const struct dns_hosts *hosts; /* or NULL */
 };
 
@@ -333,6 +334,18 @@ static void router_fill_hosts(const struct router_ctx *rc, struct router_req *re
 		req->q.dst = req->resolved[0];
 }
 
+/* Mode global's one target: the --proxy upstream, else the config's
+ * first proxy that can carry traffic, else DIRECT. */
+static int router_global_target(const struct router_gen *g)
+{
+	if (g->has_default_up)
+		return ROUTER_T_DEFAULT_UP;
+	for (size_t i = 0; i < g->n_ups; i++)
+		if (g->ups[i].usable)
+			return ROUTER_T_PROXY0 + (int)i;
+	return ROUTER_T_DIRECT;
+}
+
 static int router_decide(void *ctx, const struct route_query *q, struct route *out,
 			 route_done_fn done, void *arg)
 {
@@ -343,6 +356,17 @@ static int router_decide(void *ctx, const struct route_query *q, struct route *o
 	if (req == NULL)
 		return -ENOMEM;
 	router_fill_hosts(rc, req, q->dst_is_fake);
+	if (rc->mode != ROUTER_MODE_RULE) {
+		/* Clash's global and direct modes: no rule is consulted. */
+		struct rule_result res = { 0 };
+
+		res.target = rc->mode == ROUTER_MODE_DIRECT ? ROUTER_T_DIRECT
+							    : router_global_target(rc->cur);
+		router_fill(req, &res, RULE_DEFAULT, res.target, NULL);
+		out->rule = rc->mode == ROUTER_MODE_DIRECT ? "mode direct" : "mode global";
+		router_req_free(req);
+		return 0;
+	}
 	req->rc = rc;
 	req->done = done;
 	req->arg = arg;
@@ -396,6 +420,16 @@ void router_ctx_swap(struct router_ctx *rc, struct router_gen *next)
 	group_table_inherit(next->groups, rc->cur->groups);
 	router_gen_unref(rc->cur);
 	rc->cur = next;
+}
+
+void router_ctx_set_mode(struct router_ctx *rc, enum router_mode mode)
+{
+	rc->mode = mode;
+}
+
+enum router_mode router_ctx_mode(const struct router_ctx *rc)
+{
+	return rc->mode;
 }
 
 size_t router_ctx_rule_count(const struct router_ctx *rc)

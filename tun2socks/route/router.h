@@ -29,6 +29,12 @@ T2S_MUST_CHECK int router_ctx_create(struct router_gen *first, struct resolver *
 /* Routes new flows by next (the context takes the reference). */
 void router_ctx_swap(struct router_ctx *rc, struct router_gen *next);
 size_t router_ctx_rule_count(const struct router_ctx *rc);
+
+/* Clash's modes: rules (the default), everything to one proxy, or
+ * everything DIRECT. For new flows; live ones keep their route. */
+enum router_mode { ROUTER_MODE_RULE, ROUTER_MODE_GLOBAL, ROUTER_MODE_DIRECT };
+void router_ctx_set_mode(struct router_ctx *rc, enum router_mode mode);
+enum router_mode router_ctx_mode(const struct router_ctx *rc);
 /* The generation new flows are routed by (borrowed: valid until the next
  * swap). */
 const struct router_gen *router_ctx_current(const struct router_ctx *rc);
@@ -42,7 +48,7 @@ struct group_table *router_ctx_groups(struct router_ctx *rc);
 int router_ctx_select(struct router_ctx *rc, const char *group, const char *member);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
-/* hosts: (docs/design.md §22): a flow whose name is in the table gets its
+/* hosts: (docs/design.md §23): a flow whose name is in the table gets its
  * addresses before the rules, as mihomo fills them (IP rules, no-resolve
  * ones too, see them; nothing is resolved). NULL: none. Must outlive rc. */
 struct dns_hosts;

@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# The Clash control API (docs/design.md §20) against a running daemon in
+# the namespaces: every endpoint, its authentication, CORS, the streams
+# over WebSocket (python3-websockets) and chunked HTTP, a client that never
+# reads, and 1000 connections listed and closed.
+#
+#   api_refuses_public      --controller 0.0.0.0:PORT without a secret: no start
+#   api_auth                401 without or with a wrong secret (HTTP and
+#                           WebSocket), 200 with it; the unix socket asks none
+#   api_cors                preflight answered for an allowed origin, not for others
+#   api_version             /version, / and 404 for an unknown path
+#   api_configs             GET; PATCH mode and log-level take effect
+#   api_mode                PATCH mode global bypasses the rules (a rejected
+#                           target is reached through the proxy), rule restores them
+#   api_reload              PUT /configs {path} loads a file beside the config;
+#                           one elsewhere is refused (403)
+#   api_rules_proxies       /rules, /proxies, /proxies/{name}, /providers/* in
+#                           mihomo's shapes
+#   api_select              PUT /proxies/{group} switches a select group (new flows
+#                           follow), refuses a non-select group and unknown names
+#   api_delay               /proxies/{name}/delay and /group/{name}/delay time a real
+#                           request through the proxy; the result shows in history
+#   api_dns_query           /dns/query answers through the daemon's resolver
+#   api_streams             /traffic, /memory, /logs, /connections over WebSocket;
+#                           /traffic over chunked HTTP
+#   api_connections_close   a live download is listed with its metadata and
+#                           DELETE /connections/{id} resets it
+#   api_dashboard_compat    the requests yacd makes (src/api/*.ts), in its forms,
+#                           answered with the fields it reads
+#   api_ctl                 tun2socks ctl end to end: connections (and --watch),
+#                           close, select, delay, rules, reload, a wrong secret
+#   api_many_connections    1000 held connections listed, DELETE /connections
+#                           ends them all
+#   api_store_selected      profile.store-selected: a select group's member survives
+#                           a restart (the cache directory's selected.json)
+#   api_slow_reader         a WebSocket client that never reads is dropped and
+#                           the API and the tunnel stay responsive meanwhile
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+t2s_init
+NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
+api_rules_proxies api_select api_delay api_dns_query api_streams api_dashboard_compat api_ctl api_connections_close api_many_connections
+api_slow_reader api_store_selected"
+# python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
+WSPY=/usr/bin/python3
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || fail_all "$NAMES" "python3-websockets missing"
+API=127.0.0.1:9090
+SECRET=s3cret-$T2S_ID
+H="Authorization: Bearer $SECRET"
+setup_servers "$NAMES"
+
+CONF=$RUN_DIR/config.yaml
+# profile.store-selected writes into the cache directory: ours.
+export T2S_CACHE_DIR=$RUN_DIR/cache
+write_conf() { # extra rule line
+	cat >"$1" <<EOC
+external-controller: $API
+external-controller-unix: $RUN_DIR/api.sock
+secret: $SECRET
+profile: { store-selected: true }
+external-controller-cors:
+  allow-origins: [http://ui.test]
+  allow-private-network: true
+proxies:
+  - { name: dante, type: socks5, server: $S_IP, port: $SOCKS_PORT }
+  - { name: dante2, type: socks5, server: $S_IP, port: $SOCKS_PORT }
+proxy-groups:
+  - { name: grp, type: select, proxies: [dante, dante2, DIRECT] }
+  - { name: auto, type: url-test, proxies: [dante, dante2], url: "http://$T4/health", interval: 300 }
+rule-providers:
+  blk: { type: inline, behavior: domain, payload: ['+.blocked.test'] }
+rules:
+$2
+  - RULE-SET,blk,REJECT
+  - IP-CIDR6,$T6/128,REJECT
+  - IP-CIDR,$T4/32,grp
+  - MATCH,DIRECT
+EOC
+}
+write_conf "$CONF" "  - DOMAIN-SUFFIX,example.test,grp"
+write_conf "$RUN_DIR/second.yaml" "  - DOMAIN-SUFFIX,example.test,grp
+  - DOMAIN,extra.example.test,DIRECT"
+
+# ---- refused before anything starts -------------------------------------------------
+out=$(timeout 20 ip netns exec "$NS_C" "$(daemon_bin)" --proxy "socks5://$S_IP:$SOCKS_PORT" \
+	--tun tunx --controller 0.0.0.0:9091 2>&1)
+rc=$?
+if ((rc != 0)) && grep -q "reachable beyond this machine: set a secret" <<<"$out"; then
+	pass api_refuses_public
+else
+	fail api_refuses_public "exit $rc: $(tail -n 2 <<<"$out")"
+fi
+
+NAMES=${NAMES#api_refuses_public }
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"
+
+api() { cx curl -q --noproxy '*' -sS -m 10 "$@"; }
+code() { api -o /dev/null -w '%{http_code}' "$@"; }
+for ((i = 0; i < 100; i++)); do
+	[[ $(code "http://$API/version" 2>/dev/null) == 401 ]] && break
+	sleep 0.05
+done
+((i < 100)) || fail_all "$NAMES" "the API does not answer on $API"
+jq_py() { "$PY" -c "import json,sys; d=json.load(sys.stdin); $1"; }
+ws() { cx "$WSPY" "$T2S_ITEST/api_tool.py" ws "$@"; }
+
+# ---- auth ----------------------------------------------------------------------------
+c1=$(code "http://$API/version")
+c2=$(code -H "Authorization: Bearer nope" "http://$API/version")
+c3=$(code -H "$H" "http://$API/version")
+# The unix socket asks no secret (its file mode guards it), as mihomo's.
+u1=$(cx curl -q -sS -m 10 -o /dev/null -w '%{http_code}' --unix-socket "$RUN_DIR/api.sock" http://localhost/version)
+w1=$(ws "ws://$API/traffic?token=wrong" --n 1 --timeout 5)
+w2=$(ws "ws://$API/traffic?token=$SECRET" --n 1 --timeout 5)
+if [[ $c1 == 401 && $c2 == 401 && $c3 == 200 && $w1 == "refused 401" && $w2 == *'"up"'* && $u1 == 200 ]]; then
+	pass api_auth
+else
+	fail api_auth "none=$c1 wrong=$c2 right=$c3 ws-wrong=[$w1] ws-right=[${w2:0:80}] unix=$u1"
+fi
+
+# ---- CORS ----------------------------------------------------------------------------
+pf=$(api -i -X OPTIONS -H 'Origin: http://ui.test' -H 'Access-Control-Request-Method: PATCH' \
+	-H 'Access-Control-Request-Private-Network: true' "http://$API/configs" | tr -d '\r')
+other=$(api -i -X OPTIONS -H 'Origin: http://evil.test' "http://$API/configs" | tr -d '\r')
+get=$(api -i -H "$H" -H 'Origin: http://ui.test' "http://$API/version" | tr -d '\r')
+if grep -q '^HTTP/1.1 204' <<<"$pf" && grep -qi '^access-control-allow-origin: http://ui.test$' <<<"$pf" &&
+	grep -qi '^access-control-allow-methods:.*PATCH' <<<"$pf" &&
+	grep -qi '^access-control-allow-headers:.*Authorization' <<<"$pf" &&
+	grep -qi '^access-control-allow-private-network: true' <<<"$pf" &&
+	! grep -qi '^access-control-allow-origin' <<<"$other" &&
+	grep -qi '^access-control-allow-origin: http://ui.test$' <<<"$get"; then
+	pass api_cors
+else
+	fail api_cors "preflight: $(tr '\n' '|' <<<"$pf") other: $(tr '\n' '|' <<<"$other")"
+fi
+
+# ---- version -------------------------------------------------------------------------------
+v=$(api -H "$H" "http://$API/version")
+root=$(api -H "$H" "http://$API/")
+c404=$(code -H "$H" "http://$API/nothing/here")
+if [[ $v == *'"version":"tun2socks '* && $root == *hello* && $c404 == 404 ]]; then
+	pass api_version
+else
+	fail api_version "version=$v root=$root unknown=$c404"
+fi
+
+# ---- configs ---------------------------------------------------------------------------------
+g1=$(api -H "$H" "http://$API/configs" | jq_py 'print(d["mode"], d["log-level"])')
+p1=$(code -H "$H" -X PATCH -d '{"log-level":"debug"}' "http://$API/configs")
+g2=$(api -H "$H" "http://$API/configs" | jq_py 'print(d["log-level"])')
+fetch_check "http://$T4/1k" "$SHA_1K" # its states are logged at debug
+p2=$(code -H "$H" -X PATCH -d '{"mode":"sideways"}' "http://$API/configs")
+p3=$(code -H "$H" -X PATCH -d '{not json' "http://$API/configs")
+p4=$(code -H "$H" -X PATCH -d '{"log-level":"info"}' "http://$API/configs")
+dbg=$(grep -c ' debug ' "$DAEMON_LOG")
+if [[ $g1 == "rule info" && $p1 == 204 && $g2 == debug && $p2 == 400 && $p3 == 400 && $p4 == 204 ]] &&
+	((dbg > 0)); then
+	pass api_configs
+else
+	fail api_configs "get=[$g1] patch-debug=$p1 then=[$g2] bad-mode=$p2 bad-json=$p3 back=$p4 debug-lines=$dbg"
+fi
+
+# ---- connections: one live download, listed and closed ----------------------------------
+out=$RUN_DIR/dl.out
+cx curl -q --noproxy '*' -sS -m 60 --limit-rate 200k -o "$out" "http://$T4/64m" 2>"$RUN_DIR/dl.err" &
+dl=$!
+conn=""
+for ((i = 0; i < 50; i++)); do
+	conn=$(api -H "$H" "http://$API/connections" | jq_py '
+c=[x for x in d["connections"] if x["metadata"]["destinationPort"]=="80"]
+if c and c[0]["download"]>0:
+    x=c[0]; m=x["metadata"]
+    print(x["id"], m["network"], m["destinationIP"], x["rule"], x["rulePayload"], ",".join(x["chains"]), "start" in x, d["downloadTotal"]>0)')
+	[[ -n $conn ]] && break
+	sleep 0.2
+done
+read -r cid cnet cdst crule cpay cchain cstart ctot <<<"$conn"
+nf=$(code -H "$H" -X DELETE "http://$API/connections/tcp-999999")
+dc=$(code -H "$H" -X DELETE "http://$API/connections/$cid")
+t0=$(now)
+wait "$dl"
+dlrc=$?
+gone=$(api -H "$H" "http://$API/connections" | jq_py "print(sum(1 for x in d['connections'] if x['id']=='$cid'))")
+if [[ $cnet == tcp && $cdst == "$T4" && $crule == IPCIDR && $cpay == "$T4/32" && $cchain == dante,grp &&
+	$cstart == True && $ctot == True && $dc == 204 && $nf == 404 && $dlrc != 0 && $gone == 0 ]] && lt "$(elapsed "$t0")" 10; then
+	pass api_connections_close
+else
+	fail api_connections_close "entry=[$conn] delete=$dc unknown=$nf curl=$dlrc still-listed=$gone"
+fi
+
+# ---- modes ----------------------------------------------------------------------------------
+# The rules reject the IPv6 target; mode global sends everything to the
+# default proxy (dante) instead, and mode rule rejects it again.
+fetch_check "http://[$T6]/1k" "$SHA_1K"
+before=$?
+p1=$(code -H "$H" -X PATCH -d '{"mode":"global"}' "http://$API/configs")
+fetch_check "http://[$T6]/1k" "$SHA_1K"
+during=$?
+m1=$(api -H "$H" "http://$API/configs" | jq_py 'print(d["mode"])')
+p2=$(code -H "$H" -X PATCH -d '{"mode":"direct"}' "http://$API/configs")
+m2=$(api -H "$H" "http://$API/configs" | jq_py 'print(d["mode"])')
+p3=$(code -H "$H" -X PATCH -d '{"mode":"rule"}' "http://$API/configs")
+fetch_check "http://[$T6]/1k" "$SHA_1K"
+after=$?
+if ((before != 0 && during == 0 && after != 0)) && [[ $p1 == 204 && $m1 == global && $p2 == 204 &&
+	$m2 == direct && $p3 == 204 ]] && grep -qE 'flow#[0-9]+ .*\[mode global\]' "$DAEMON_LOG"; then
+	pass api_mode
+else
+	fail api_mode "rule=$before global=$during($p1 $m1) direct=$p2 $m2 rule-again=$after($p3)"
+fi
+
+# ---- reload ----------------------------------------------------------------------------------
+r1=$(code -H "$H" -X PUT -d "{\"path\":\"$RUN_DIR/second.yaml\"}" "http://$API/configs")
+n1=$(api -H "$H" "http://$API/rules" | jq_py 'print(len(d["rules"]))')
+r2=$(code -H "$H" -X PUT -d '{"path":"/etc/passwd"}' "http://$API/configs")
+r3=$(code -H "$H" -X PUT -d "{\"path\":\"$CONF\"}" "http://$API/configs")
+n2=$(api -H "$H" "http://$API/rules" | jq_py 'print(len(d["rules"]))')
+if [[ $r1 == 204 && $n1 == 6 && $r2 == 403 && $r3 == 204 && $n2 == 5 ]]; then
+	pass api_reload
+else
+	fail api_reload "second=$r1 rules=$n1 passwd=$r2 back=$r3 rules=$n2"
+fi
+
+# ---- rules, proxies ---------------------------------------------------------------------------
+rules=$(api -H "$H" "http://$API/rules" | jq_py 'print(";".join("%s|%s|%s" % (r["type"], r["payload"], r["proxy"]) for r in d["rules"]))')
+px=$(api -H "$H" "http://$API/proxies" | jq_py 'p=d["proxies"]; print(p["dante"]["type"], p["grp"]["type"], p["grp"]["now"], ",".join(p["grp"]["all"]), p["GLOBAL"]["type"], "DIRECT" in p)')
+one=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["name"], d["now"])')
+c404=$(code -H "$H" "http://$API/proxies/none")
+prov=$(api -H "$H" "http://$API/providers/rules" | jq_py 'p=d["providers"]["blk"]; print(p["vehicleType"], p["behavior"], p["ruleCount"])')
+ref=$(code -H "$H" -X PUT "http://$API/providers/rules/blk")
+ref404=$(code -H "$H" -X PUT "http://$API/providers/rules/none")
+pprov=$(api -H "$H" "http://$API/providers/proxies" | jq_py 'print(",".join(x["name"] for x in d["providers"]["default"]["proxies"]))')
+if [[ $rules == "DomainSuffix|example.test|grp;RuleSet|blk|REJECT;IPCIDR|$T6/128|REJECT;IPCIDR|$T4/32|grp;Match||DIRECT" &&
+	$px == "Socks5 Selector dante dante,dante2,DIRECT Selector True" && $one == "grp dante" && $c404 == 404 &&
+	$prov == "Inline Domain 1" && $pprov == "dante,dante2" && $ref == 204 && $ref404 == 404 ]]; then
+	pass api_rules_proxies
+else
+	fail api_rules_proxies "rules=[$rules] proxies=[$px] one=[$one] none=$c404 providers=[$prov] [$pprov] refresh=$ref unknown=$ref404"
+fi
+
+# ---- groups: select, delay ---------------------------------------------------------------------
+s1=$(code -H "$H" -X PUT -d '{"name":"dante2"}' "http://$API/proxies/grp")
+now=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["now"])')
+s2=$(code -H "$H" -X PUT -d '{"name":"nobody"}' "http://$API/proxies/grp")
+s3=$(code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/auto")
+s4=$(code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/nogroup")
+fetch_check "http://$T4/1k" "$SHA_1K"
+viasel=$?
+via2=$(grep -cE "flow#[0-9]+ closed .*-> $T4:80 via dante2 " "$DAEMON_LOG")
+if [[ $s1 == 204 && $now == dante2 && $s2 == 400 && $s3 == 400 && $s4 == 404 ]] && ((viasel == 0 && via2 >= 1)); then
+	pass api_select
+else
+	fail api_select "put=$s1 now=$now bad-member=$s2 not-select=$s3 no-group=$s4 fetch=$viasel flows-via-dante2=$via2"
+fi
+code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/grp" >/dev/null
+d1=$(api -H "$H" "http://$API/proxies/dante/delay?url=http://$T4/health&timeout=5000")
+d1v=$(jq_py 'print(d["delay"] > 0)' <<<"$d1" 2>/dev/null)
+d2=$(code -H "$H" "http://$API/proxies/dante/delay?url=http://192.0.2.1:9/&timeout=2000")
+d3=$(code -H "$H" "http://$API/proxies/dante/delay?timeout=2000")
+gd=$(api -H "$H" "http://$API/group/auto/delay?url=http://$T4/health&timeout=5000" | jq_py 'print(",".join(sorted(k for k, v in d.items() if v > 0)))')
+hist=$(api -H "$H" "http://$API/proxies/dante2" | jq_py 'print(len(d["history"]), d["alive"])')
+if [[ $d1v == True && ( $d2 == 503 || $d2 == 504 ) && $d3 == 400 && $gd == dante,dante2 && $hist == "1 True" ]]; then
+	pass api_delay
+else
+	fail api_delay "proxy=[$d1] unreachable=$d2 no-url=$d3 group=[$gd] history=[$hist]"
+fi
+
+# ---- DNS ----------------------------------------------------------------------------------------
+dq=$(api -H "$H" "http://$API/dns/query?name=localhost&type=A" | jq_py 'print(d["Status"], d["Answer"][0]["data"], d["Question"][0]["Name"])')
+bad=$(code -H "$H" "http://$API/dns/query")
+if [[ $dq == "0 127.0.0.1 localhost." && $bad == 400 ]]; then
+	pass api_dns_query
+else
+	fail api_dns_query "answer=[$dq] no-name=$bad"
+fi
+
+# ---- streams ----------------------------------------------------------------------------------
+tr_ws=$(ws "ws://$API/traffic?token=$SECRET" --n 2 --timeout 5 | grep -c '"up":')
+mem_ws=$(ws "ws://$API/memory?token=$SECRET" --n 1 --timeout 5 | grep -c '"inuse":')
+conn_ws=$(ws "ws://$API/connections?token=$SECRET&interval=200" --n 2 --timeout 5 | grep -c '"connections":')
+ws "ws://$API/logs?token=$SECRET&level=info" --n 1 --timeout 10 >"$RUN_DIR/logs.ws" &
+lw=$!
+sleep 1
+code -H "$H" -X PATCH -d '{"mode":"rule"}' "http://$API/configs" >/dev/null
+wait "$lw"
+log_ws=$(grep -c '"type":"info","payload":"api: mode rule' "$RUN_DIR/logs.ws")
+tr_http=$(api -N -H "$H" -m 3 "http://$API/traffic" 2>/dev/null | grep -c '"up":')
+if [[ $tr_ws == 2 && $mem_ws == 1 && $conn_ws == 2 && $log_ws == 1 ]] && ((tr_http >= 2)); then
+	pass api_streams
+else
+	fail api_streams "traffic-ws=$tr_ws memory=$mem_ws connections=$conn_ws logs=$log_ws ($(head -c 200 "$RUN_DIR/logs.ws")) traffic-http=$tr_http"
+fi
+
+# ---- what a Clash dashboard (yacd) asks, as it asks it ------------------------------------------
+compat=$(cx "$WSPY" "$T2S_ITEST/api_compat.py" "$API" "$SECRET" grp dante2 "http://$T4/health" 2>&1)
+code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/grp" >/dev/null
+if [[ $compat == *"compat ok"* ]]; then
+	pass api_dashboard_compat
+else
+	fail api_dashboard_compat "$(tr '\n' '|' <<<"$compat" | tail -c 400)"
+fi
+
+# ---- tun2socks ctl ------------------------------------------------------------------------------
+ctl() { cx "$(daemon_bin)" ctl -c "$CONF" "$@"; }
+cx curl -q --noproxy '*' -sS -m 60 --limit-rate 100k -o /dev/null "http://$T4/64m" 2>/dev/null &
+dl=$!
+tbl=""
+for ((i = 0; i < 50; i++)); do
+	tbl=$(ctl connections 2>&1)
+	grep -qE "^tcp-[0-9]+ +tcp .*$T4:80 +dante<grp +IPCIDR" <<<"$tbl" && break
+	sleep 0.2
+done
+cid=$(grep -oE "^tcp-[0-9]+" <<<"$(grep -E "$T4:80 " <<<"$tbl")" | head -n 1)
+watch=$(timeout 3 ip netns exec "$NS_C" "$(daemon_bin)" ctl -c "$CONF" connections --watch 1 2>&1 | grep -c 'ID  *NET  *SOURCE')
+ctl close "$cid" >/dev/null 2>&1
+cl=$?
+wait "$dl"
+dlrc=$?
+ctl close tcp-999999 >/dev/null 2>&1
+cl404=$?
+ctl select grp dante2 >/dev/null 2>&1
+sel=$?
+now=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["now"])')
+ctl select grp dante >/dev/null 2>&1
+dly=$(ctl delay dante --url "http://$T4/health" --timeout 5000 2>&1)
+rl=$(ctl rules 2>&1 | grep -c 'RuleSet')
+ctl reload >/dev/null 2>&1
+rel=$?
+bad=$(cx "$(daemon_bin)" ctl -c "$CONF" --secret wrong rules 2>&1)
+badrc=$?
+if [[ -n $cid && $cl == 0 && $dlrc != 0 && $cl404 == 1 && $sel == 0 && $now == dante2 &&
+	$dly =~ ^dante:\ [0-9]+\ ms$ && $rl == 1 && $rel == 0 && $badrc == 1 && $bad == *"HTTP 401"* ]] &&
+	((watch >= 2)); then
+	pass api_ctl
+else
+	fail api_ctl "table=[$(head -c 300 <<<"$tbl")] id=$cid close=$cl curl=$dlrc unknown=$cl404 select=$sel now=$now delay=[$dly] rules=$rl reload=$rel wrong-secret=$badrc [$bad] watch=$watch"
+fi
+
+# ---- 1000 connections, and a client that never reads ------------------------------------------
+coproc IDLE { ip netns exec "$NS_C" "$PY" "$T2S_ITEST/tclient.py" idle --host "$T4" --port "$HOLD_PORT" --n 1000 --hold 90 2>&1; }
+idle_pid=$IDLE_PID
+read -r -t 60 line <&"${IDLE[0]}"
+log "idle client: ${line:-nothing}"
+n=0
+for ((i = 0; i < 50; i++)); do
+	n=$(api -H "$H" "http://$API/connections" | jq_py 'print(sum(1 for x in d["connections"] if x["metadata"]["destinationPort"]=="'$HOLD_PORT'"))')
+	((n >= 1000)) && break
+	sleep 0.2
+done
+# The slow reader: /connections every 100 ms (about 400 KB each with 1000
+# flows), never read.
+cx "$WSPY" "$T2S_ITEST/api_tool.py" noread 127.0.0.1 9090 "/connections?token=$SECRET&interval=100" \
+	--secs 12 >"$RUN_DIR/noread.out" 2>&1 &
+nr=$!
+sleep 2
+slow=0 worst=0
+for ((i = 0; i < 5; i++)); do
+	t0=$(now)
+	c=$(code -H "$H" "http://$API/version")
+	e=$(elapsed "$t0")
+	lt "$worst" "$e" && worst=$e
+	[[ $c == 200 ]] || slow=$((slow + 1))
+	sleep 1
+done
+fetch_check "http://$T4/1k" "$SHA_1K"
+fetched=$?
+wait "$nr"
+nrout=$(cat "$RUN_DIR/noread.out")
+if [[ $nrout == *closed* ]] && ((slow == 0 && fetched == 0)) && lt "$worst" 3; then
+	pass api_slow_reader
+else
+	fail api_slow_reader "reader: [$nrout] failed-gets=$slow worst=${worst}s fetch=$fetched"
+fi
+dall=$(code -H "$H" -X DELETE "http://$API/connections")
+left=-1
+for ((i = 0; i < 50; i++)); do
+	left=$(api -H "$H" "http://$API/connections" | jq_py 'print(sum(1 for x in d["connections"] if x["metadata"]["destinationPort"]=="'$HOLD_PORT'"))')
+	((left == 0)) && break
+	sleep 0.2
+done
+closed=$(grep -c 'closed through the control API' "$DAEMON_LOG")
+echo >&"${IDLE[1]}" 2>/dev/null
+kill "$idle_pid" 2>/dev/null
+wait "$idle_pid" 2>/dev/null
+if ((n >= 1000 && left == 0 && closed >= 1000)) && [[ $dall == 204 ]]; then
+	pass api_many_connections
+else
+	fail api_many_connections "listed=$n delete=$dall left=$left closed-lines=$closed"
+fi
+
+# ---- store-selected: the selection survives a restart --------------------------------------
+s1=$(code -H "$H" -X PUT -d '{"name":"dante2"}' "http://$API/proxies/grp")
+stored=$(cat "$T2S_CACHE_DIR/selected.json" 2>/dev/null)
+daemon_finish
+now=""
+if daemon_start "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"; then
+	for ((i = 0; i < 100; i++)); do
+		[[ $(code "http://$API/version" 2>/dev/null) == 401 ]] && break
+		sleep 0.05
+	done
+	now=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["now"])')
+fi
+if [[ $s1 == 204 && $stored == *'"grp":"dante2"'* && $now == dante2 ]] &&
+	grep -q "store-selected: group grp uses dante2" "$DAEMON_LOG"; then
+	pass api_store_selected
+else
+	fail api_store_selected "put=$s1 file=[$stored] after restart now=[$now]"
+fi
+
+daemon_finish
+t2s_finish

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The built-in dashboard (/ui, docs/design.md §20) in headless Chromium
+# against a running daemon in the namespaces, and external-ui's files.
+#
+#   ui_close_connection   closing a connection in the page resets it in the daemon
+#   ui_select_member      choosing a group member in the page switches the group
+#   ui_files              /ui redirects to /ui/, the embedded files are served
+#                         without the secret, unknown ones are 404
+#   ui_external_no_escape external-ui serves its directory and nothing outside
+#                         it (../, encoded ../, a symlink out)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+t2s_init
+NAMES="ui_close_connection ui_select_member ui_files ui_external_no_escape"
+for t in /usr/bin/chromium /usr/bin/chromedriver; do
+	[[ -x $t ]] || fail_all "$NAMES" "$t missing (chromium, chromium-driver)"
+done
+/usr/bin/python3 -c 'import selenium' 2>/dev/null || fail_all "$NAMES" "python3-selenium missing"
+API=127.0.0.1:9090
+SECRET=ui-$T2S_ID
+H="Authorization: Bearer $SECRET"
+setup_servers "$NAMES"
+mkdir -p "$RUN_DIR/ext/sub"
+echo "external page" >"$RUN_DIR/ext/index.html"
+echo "nested" >"$RUN_DIR/ext/sub/a.txt"
+echo "secret stuff" >"$RUN_DIR/outside.txt"
+ln -s "$RUN_DIR/outside.txt" "$RUN_DIR/ext/link.txt"
+CONF=$RUN_DIR/config.yaml
+write_conf() { # extra top-level line
+	cat >"$CONF" <<EOC
+external-controller: $API
+secret: $SECRET
+$1
+proxies:
+  - { name: dante, type: socks5, server: $S_IP, port: $SOCKS_PORT }
+  - { name: dante2, type: socks5, server: $S_IP, port: $SOCKS_PORT }
+proxy-groups:
+  - { name: grp, type: select, proxies: [dante, dante2] }
+rules:
+  - IP-CIDR,$T4/32,grp
+  - MATCH,DIRECT
+EOC
+}
+api() { cx curl -q --noproxy '*' -sS -m 10 "$@"; }
+code() { api -o /dev/null -w '%{http_code}' "$@"; }
+wait_api() {
+	for ((i = 0; i < 100; i++)); do
+		[[ $(code "http://$API/version" 2>/dev/null) == 401 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+write_conf ""
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"
+wait_api || fail_all "$NAMES" "the API does not answer"
+
+# ---- files -----------------------------------------------------------------------------------
+redir=$(api -o /dev/null -w '%{http_code} %{redirect_url}' "http://$API/ui")
+idx=$(api "http://$API/ui/")
+js=$(api -i "http://$API/ui/app.js" | tr -d '\r' | grep -ci '^content-type: text/javascript')
+none=$(code "http://$API/ui/nothing.js")
+if [[ $redir == "302 http://$API/ui/" && $idx == *"<title>tun2socks</title>"* && $js == 1 && $none == 404 ]]; then
+	pass ui_files
+else
+	fail ui_files "redirect=[$redir] index=[${idx:0:60}] js-type=$js unknown=$none"
+fi
+
+# ---- the page in Chromium ------------------------------------------------------------------------
+cx curl -q --noproxy '*' -sS -m 90 --limit-rate 100k -o /dev/null "http://$T4/64m" 2>/dev/null &
+dl=$!
+out=$(cx timeout 120 /usr/bin/python3 "$T2S_ITEST/ui_tool.py" "http://$API/ui/?secret=$SECRET" \
+	"$T4:80" grp dante2 "$RUN_DIR" 2>"$RUN_DIR/ui_tool.err")
+rc=$?
+log "ui_tool: rc=$rc $out"
+cid=$(sed -n 's/^closed //p' <<<"$out")
+t0=$(now)
+wait "$dl"
+dlrc=$?
+listed=$(api -H "$H" "http://$API/connections" | "$PY" -c "import json,sys; print(sum(1 for c in json.load(sys.stdin)['connections'] if c['id']=='$cid'))")
+if [[ -n $cid && $dlrc != 0 && $listed == 0 ]] && grep -q "closed through the control API" "$DAEMON_LOG"; then
+	pass ui_close_connection
+else
+	fail ui_close_connection "tool rc=$rc out=[$out] err=[$(tail -n 3 "$RUN_DIR/ui_tool.err")] curl=$dlrc listed=$listed"
+fi
+now=$(api -H "$H" "http://$API/proxies/grp" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["now"])')
+if [[ $out == *selected* && $now == dante2 ]]; then
+	pass ui_select_member
+else
+	fail ui_select_member "tool=[$out] now=$now"
+fi
+[[ -n ${T2S_UI_SHOTS:-} && -f $RUN_DIR/connections.png ]] && cp "$RUN_DIR"/connections.png "$RUN_DIR"/groups.png "$T2S_UI_SHOTS/"
+daemon_finish
+
+# ---- external-ui --------------------------------------------------------------------------------
+write_conf "external-ui: $RUN_DIR/ext"
+start_or_fail "ui_external_no_escape" "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"
+wait_api || fail_all "ui_external_no_escape" "the API does not answer"
+e1=$(api "http://$API/ui/")
+e2=$(api "http://$API/ui/sub/a.txt")
+e3=$(api --path-as-is "http://$API/ui/../outside.txt")
+e4=$(api --path-as-is "http://$API/ui/%2e%2e/outside.txt")
+e5=$(api --path-as-is "http://$API/ui/sub/%2e%2e/%2e%2e/outside.txt")
+e6=$(api "http://$API/ui/link.txt")
+if [[ $e1 == "external page" && $e2 == nested && $e3 != *secret* && $e4 != *secret* && $e5 != *secret* &&
+	$e6 != *secret* ]]; then
+	pass ui_external_no_escape
+else
+	fail ui_external_no_escape "index=[$e1] nested=[$e2] dotdot=[${e3:0:40}] enc=[${e4:0:40}] deep=[${e5:0:40}] symlink=[${e6:0:40}]"
+fi
+daemon_finish
+t2s_finish
