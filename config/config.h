@@ -99,11 +99,75 @@ struct config_dns {
 	struct config_cidr fake_ip_range6; /* IPv6 */
 	struct config_str *fake_ip_filter; /* patterns as written */
 	size_t n_fake_ip_filter;
-	unsigned fake_ip_ttl; /* seconds; 0: not set (mihomo uses 1) */
+	bool fake_ip_filter_whitelist; /* fake-ip-filter-mode: whitelist */
+	bool use_hosts;                /* answer from hosts: (default true) */
+	/* nameserver-policy: a key (patterns, comma-separated) and its
+	 * servers (plain ones; encrypted ones are dropped with a warning) */
+	struct config_ns_policy {
+		struct config_str key;
+		struct config_str *servers;
+		size_t n_servers;
+	} * ns_policy;
+	size_t n_ns_policy;
+	struct config_str *fallback; /* fallback: servers */
+	size_t n_fallback;
+	struct config_cidr *fallback_ipcidr; /* fallback-filter.ipcidr */
+	size_t n_fallback_ipcidr;
+	struct config_str *fallback_domain; /* fallback-filter.domain */
+	size_t n_fallback_domain;
+	/* nameserver entries "tls://HOST[:PORT]" (DNS over TLS) as written */
+	struct config_str *dot;
+	size_t n_dot;
+	/* nameserver entries "https://HOST[:PORT]/PATH" (DNS over HTTPS) */
+	struct config_str *doh;
+	size_t n_doh;
+	const char *ca;                        /* ours: CA bundle for DoT servers; NULL: system */
+	struct config_str *default_nameserver; /* checked; see README */
+	size_t n_default_nameserver;
+	bool use_system_hosts; /* ... and /etc/hosts (default true) */
+	unsigned fake_ip_ttl;  /* seconds; 0: not set (mihomo uses 1) */
 	/* ours, not mihomo's: seconds a fake address stays unused before it
 	 * goes to another name (0 = off) */
 	bool has_fake_ip_min_age;
 	unsigned fake_ip_min_age;
+};
+
+/* sniffer: one protocol's ports (inclusive ranges). */
+struct config_port_range {
+	uint16_t lo, hi;
+};
+
+enum config_sniff_kind { CONFIG_SNIFF_TLS, CONFIG_SNIFF_HTTP, CONFIG_SNIFF_QUIC, CONFIG_SNIFF_N };
+
+struct config_sniff_proto {
+	bool on; /* listed under sniffer.sniff */
+	struct config_port_range *ports;
+	size_t n_ports;
+	bool override_destination; /* its own, else the section's */
+};
+
+/* sniffer: (mihomo's keys; docs/design.md §21) */
+struct config_sniffer {
+	bool present;
+	bool enable;               /* default false */
+	bool force_dns_mapping;    /* default true: sniff flows named by real-ip */
+	bool parse_pure_ip;        /* default true: sniff flows without a name */
+	bool override_destination; /* default true */
+	struct config_sniff_proto proto[CONFIG_SNIFF_N];
+	struct config_str *force_domain; /* patterns as written */
+	size_t n_force_domain;
+	struct config_str *skip_domain;
+	size_t n_skip_domain;
+	struct config_cidr *skip_src, *skip_dst; /* skip-src/dst-address */
+	size_t n_skip_src, n_skip_dst;
+};
+
+/* hosts: a name or pattern and its addresses (IP literals, checked). */
+struct config_host {
+	const char *name;
+	struct conf_pos pos;
+	struct config_str *addrs;
+	size_t n_addrs;
 };
 
 enum config_proxy_type {
@@ -283,6 +347,10 @@ struct config {
 
 	struct config_tun tun;
 	struct config_dns dns;
+	struct config_sniffer sniffer;
+	bool store_fake_ip;        /* profile.store-fake-ip (docs/design.md §22) */
+	struct config_host *hosts; /* hosts: (docs/design.md §23) */
+	size_t n_hosts;
 
 	/* Clash's mode (rule, global, direct); the control API changes it. */
 	unsigned mode; /* 0 rule, 1 global, 2 direct */

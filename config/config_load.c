@@ -24,6 +24,7 @@
 #include "config/config_remote.h"
 #include "config/config_proxies.h"
 #include "config/config_rules.h"
+#include "config/config_sniffer.h"
 #include "config/loader.h"
 
 enum {
@@ -144,7 +145,7 @@ bad:
 }
 
 /* A list of CIDRs (a single string allowed, as mihomo does). */
-static int get_cidr_list(struct loader *ld, yaml_node_t *n, int family, const char *what,
+int config_get_cidr_list(struct loader *ld, yaml_node_t *n, int family, const char *what,
 			 struct config_cidr **out, size_t *count)
 {
 	yaml_node_item_t *items;
@@ -239,11 +240,11 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_
 		return r;
 	}
 	if (!strcmp(k, "inet4-address"))
-		return get_cidr_list(ld, e->val, AF_INET, "tun.inet4-address", &t->inet4,
-				     &t->n_inet4);
+		return config_get_cidr_list(ld, e->val, AF_INET, "tun.inet4-address", &t->inet4,
+					    &t->n_inet4);
 	if (!strcmp(k, "inet6-address"))
-		return get_cidr_list(ld, e->val, AF_INET6, "tun.inet6-address", &t->inet6,
-				     &t->n_inet6);
+		return config_get_cidr_list(ld, e->val, AF_INET6, "tun.inet6-address", &t->inet6,
+					    &t->n_inet6);
 	if (!strcmp(k, "auto-route")) {
 		t->has_auto_route = true;
 		return loader_get_bool(ld, e->val, "tun.auto-route", &t->auto_route);
@@ -271,11 +272,11 @@ static int tun_key(struct loader *ld, struct config_tun *t, const struct loader_
 		return r;
 	}
 	if (!strcmp(k, "route-address"))
-		return get_cidr_list(ld, e->val, 0, "tun.route-address", &t->route_address,
-				     &t->n_route_address);
+		return config_get_cidr_list(ld, e->val, 0, "tun.route-address", &t->route_address,
+					    &t->n_route_address);
 	if (!strcmp(k, "route-exclude-address"))
-		return get_cidr_list(ld, e->val, 0, "tun.route-exclude-address",
-				     &t->route_exclude_address, &t->n_route_exclude_address);
+		return config_get_cidr_list(ld, e->val, 0, "tun.route-exclude-address",
+					    &t->route_exclude_address, &t->n_route_exclude_address);
 	if (!strcmp(k, "include-uid"))
 		return get_uid_list(ld, e->val, "tun.include-uid", &t->include_uid,
 				    &t->n_include_uid);
@@ -312,7 +313,14 @@ static bool is_encrypted_dns(const char *t)
 }
 
 /* One nameserver entry, checked by the parser the resolver uses too. */
+static int check_server(struct loader *ld, const struct config_str *s, const char *what);
+
 static int check_nameserver(struct loader *ld, const struct config_str *s)
+{
+	return check_server(ld, s, "dns.nameserver");
+}
+
+static int check_server(struct loader *ld, const struct config_str *s, const char *what)
 {
 	static const char *const reasons[] = {
 		"only udp:// and tcp:// are supported",
@@ -325,13 +333,12 @@ static int check_nameserver(struct loader *ld, const struct config_str *s)
 	int r;
 
 	if (strchr(s->text, ','))
-		return loader_fail_at(ld, s->pos,
-				      "dns.nameserver: one server per list entry, got %s",
+		return loader_fail_at(ld, s->pos, "%s: one server per list entry, got %s", what,
 				      config_quote(q, s->text));
 	/* The parser's message quotes the entry: keep it short enough for
 	 * e, and say so ourselves otherwise. */
 	if (strlen(s->text) > 100)
-		return loader_fail_at(ld, s->pos, "dns.nameserver: %s: entry too long",
+		return loader_fail_at(ld, s->pos, "%s: %s: entry too long", what,
 				      config_quote(q, s->text));
 	r = nameservers_parse(s->text, csv, sizeof(csv), &tcp, e, sizeof(e));
 	if (r == 0)
@@ -345,35 +352,214 @@ static int check_nameserver(struct loader *ld, const struct config_str *s)
 		if (el >= rl && !strcmp(e + el - rl, reasons[i]))
 			why = reasons[i];
 	}
-	return loader_fail_at(ld, s->pos, "dns.nameserver: %s: %s", config_quote(q, s->text), why);
+	return loader_fail_at(ld, s->pos, "%s: %s: %s", what, config_quote(q, s->text), why);
 }
 
-/* dns.nameserver: every entry checked; encrypted ones dropped with a
- * warning. */
+/* A list of servers under another key than nameserver (fallback,
+ * default-nameserver, a nameserver-policy value: a string or a list):
+ * each checked, encrypted ones dropped with a warning. */
+static int check_dot(struct loader *ld, const struct config_str *s);
+
+/* (with encrypted: tls:// and https:// entries are kept, checked) */
+static int dns_server_list(struct loader *ld, yaml_node_t *n, const char *what, bool encrypted,
+			   struct config_str **out, size_t *count)
+{
+	yaml_node_item_t *items;
+	size_t c, kept = 0;
+	char q[80];
+	int r = loader_get_list(ld, n, what, true, &items, &c);
+
+	*out = NULL;
+	*count = 0;
+	if (r < 0 || c == 0)
+		return r;
+	*out = loader_alloc(ld, c * sizeof(**out));
+	if (*out == NULL)
+		return loader_oom(ld);
+	for (size_t i = 0; r == 0 && i < c; i++) {
+		yaml_node_t *it = loader_list_item(ld, n, items, i);
+		struct config_str s = { .pos = loader_node_pos(ld, it) };
+
+		r = loader_get_nonempty(ld, it, what, &s.text);
+		if (r < 0)
+			break;
+		if (encrypted && !strncasecmp(s.text, "tls://", 6)) {
+			r = loader_recover(ld, check_dot(ld, &s));
+			(*out)[kept++] = s;
+			continue;
+		}
+		if (encrypted && !strncasecmp(s.text, "https://", 8) && s.text[8] != '\0' &&
+		    s.text[8] != '/') {
+			(*out)[kept++] = s;
+			continue;
+		}
+		if (is_encrypted_dns(s.text)) {
+			r = loader_warn_at(ld, s.pos, "%s: %s: %s; entry skipped", what,
+					   config_quote(q, s.text),
+					   encrypted ? "DNS over QUIC is not supported"
+						     : "only plain servers are supported here");
+			continue;
+		}
+		r = loader_recover(ld, check_server(ld, &s, what));
+		(*out)[kept++] = s;
+	}
+	*count = kept;
+	return r;
+}
+
+/* nameserver-policy: KEY: SERVER or KEY: [SERVERS]; keys are domain
+ * patterns (comma-separated for several); geosite: and rule-set: keys
+ * need data we do not load: warned about and skipped. */
+static int dns_policy(struct loader *ld, struct config_dns *d, yaml_node_t *n)
+{
+	struct loader_kv *e = NULL;
+	size_t count;
+	char q[80];
+	int r = loader_map_entries(ld, n, "dns.nameserver-policy", &e, &count);
+
+	if (r == 0 && count > 0) {
+		d->ns_policy = loader_alloc(ld, count * sizeof(*d->ns_policy));
+		if (d->ns_policy == NULL)
+			r = loader_oom(ld);
+	}
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		struct config_ns_policy *p = &d->ns_policy[d->n_ns_policy];
+
+		if (strncasecmp(e[i].name, "geosite:", 8) == 0 ||
+		    strncasecmp(e[i].name, "rule-set:", 9) == 0 || strchr(e[i].name, ':')) {
+			r = loader_warn_at(
+				ld, loader_node_pos(ld, e[i].key),
+				"dns.nameserver-policy: %s: geosite: and rule-set: keys are "
+				"not supported; entry skipped",
+				config_quote(q, e[i].name));
+			continue;
+		}
+		p->key.text = loader_strndup(ld, e[i].name, strlen(e[i].name));
+		p->key.pos = loader_node_pos(ld, e[i].key);
+		if (p->key.text == NULL) {
+			r = loader_oom(ld);
+			break;
+		}
+		r = loader_recover(ld, dns_server_list(ld, e[i].val, "dns.nameserver-policy", true,
+						       &p->servers, &p->n_servers));
+		if (p->n_servers > 0)
+			d->n_ns_policy++;
+	}
+	free(e);
+	return r;
+}
+
+/* fallback-filter: ipcidr and domain; geoip (no GeoIP data here) and
+ * geosite are warned about when set. */
+static int dns_fallback_filter(struct loader *ld, struct config_dns *d, yaml_node_t *n)
+{
+	struct loader_kv *e = NULL;
+	size_t count;
+	bool geoip = false;
+	int r = loader_map_entries(ld, n, "dns.fallback-filter", &e, &count);
+
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		if (!strcmp(e[i].name, "ipcidr"))
+			r = config_get_cidr_list(ld, e[i].val, 0, "dns.fallback-filter.ipcidr",
+						 &d->fallback_ipcidr, &d->n_fallback_ipcidr);
+		else if (!strcmp(e[i].name, "domain"))
+			r = loader_get_str_list(ld, e[i].val, "dns.fallback-filter.domain",
+						&d->fallback_domain, &d->n_fallback_domain);
+		else if (!strcmp(e[i].name, "geoip"))
+			r = loader_get_bool(ld, e[i].val, "dns.fallback-filter.geoip", &geoip);
+		else
+			r = loader_warn_ignored(ld, &e[i], "dns.fallback-filter:");
+		if (r == 0 && geoip && !strcmp(e[i].name, "geoip"))
+			r = loader_warn_at(ld, loader_node_pos(ld, e[i].val),
+					   "dns.fallback-filter.geoip: no GeoIP data here: only "
+					   "ipcidr and domain choose the fallback");
+		r = loader_recover(ld, r);
+	}
+	free(e);
+	return r;
+}
+
+/* "tls://HOST[:PORT]": a host name or IP literal ([v6] with a port),
+ * the port 1-65535; no path. */
+static int check_dot(struct loader *ld, const struct config_str *s)
+{
+	const char *h = s->text + 6, *end = h + strlen(h), *colon;
+	char q[80];
+
+	if (*h == '[') {
+		const char *rb = strchr(h, ']');
+
+		colon = rb && rb[1] == ':' ? rb + 1 : NULL;
+		if (rb == NULL || (rb[1] != '\0' && rb[1] != ':'))
+			goto bad;
+	} else {
+		colon = strchr(h, ':');
+	}
+	if ((colon ? colon : end) == h || strpbrk(h, "/?#@ ") != NULL)
+		goto bad;
+	if (colon != NULL) {
+		char *e;
+		unsigned long p = strtoul(colon + 1, &e, 10);
+
+		if (*e != '\0' || p < 1 || p > 65535 || colon[1] == '\0')
+			goto bad;
+	}
+	return 0;
+bad:
+	return loader_fail_at(ld, s->pos,
+			      "dns.nameserver: %s: expected tls://HOST or tls://HOST:PORT",
+			      config_quote(q, s->text));
+}
+
+/* dns.nameserver: every entry checked; tls:// ones go to the DoT list,
+ * other encrypted ones are dropped with a warning. */
 static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 {
 	size_t kept = 0;
 	char q[80];
 	int r = loader_get_str_list(ld, n, "dns.nameserver", &d->nameservers, &d->n_nameservers);
 
+	if (r == 0 && d->n_nameservers > 0) {
+		d->dot = loader_alloc(ld, d->n_nameservers * sizeof(*d->dot));
+		d->doh = loader_alloc(ld, d->n_nameservers * sizeof(*d->doh));
+		if (d->dot == NULL || d->doh == NULL)
+			return loader_oom(ld);
+	}
 	for (size_t j = 0; r == 0 && j < d->n_nameservers; j++) {
+		if (!strncasecmp(d->nameservers[j].text, "tls://", 6)) {
+			r = loader_recover(ld, check_dot(ld, &d->nameservers[j]));
+			d->dot[d->n_dot++] = d->nameservers[j];
+			continue;
+		}
+		if (!strncasecmp(d->nameservers[j].text, "https://", 8)) {
+			const char *h = d->nameservers[j].text + 8;
+
+			if (*h == '\0' || *h == '/' || strpbrk(h, " \t") != NULL)
+				r = loader_recover(
+					ld,
+					loader_fail_at(ld, d->nameservers[j].pos,
+						       "dns.nameserver: %s: expected "
+						       "https://HOST[:PORT]/PATH",
+						       config_quote(q, d->nameservers[j].text)));
+			d->doh[d->n_doh++] = d->nameservers[j];
+			continue;
+		}
 		/* Encrypted DNS, common in Clash configs: skipped with a
 		 * warning so the rest of the file works. */
 		if (is_encrypted_dns(d->nameservers[j].text)) {
-			r = loader_warn_at(
-				ld, d->nameservers[j].pos,
-				"dns.nameserver: %s: DNS over HTTPS/TLS/QUIC is not supported; "
-				"entry skipped",
-				config_quote(q, d->nameservers[j].text));
+			r = loader_warn_at(ld, d->nameservers[j].pos,
+					   "dns.nameserver: %s: DNS over QUIC is not supported; "
+					   "entry skipped",
+					   config_quote(q, d->nameservers[j].text));
 			continue;
 		}
 		r = loader_recover(ld, check_nameserver(ld, &d->nameservers[j]));
 		d->nameservers[kept++] = d->nameservers[j];
 	}
-	if (r == 0 && kept == 0 && d->n_nameservers > 0)
-		r = loader_fail_at(
-			ld, loader_node_pos(ld, n),
-			"dns.nameserver: no usable server (plain udp:// or tcp:// needed)");
+	if (r == 0 && kept == 0 && d->n_dot == 0 && d->n_doh == 0 && d->n_nameservers > 0)
+		r = loader_fail_at(ld, loader_node_pos(ld, n),
+				   "dns.nameserver: no usable server (udp://, tcp://, tls:// or "
+				   "https:// needed)");
 	d->n_nameservers = kept;
 	return r;
 }
@@ -412,6 +598,34 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 					&d->n_fake_ip_filter);
 		return r < 0 ? r : config_rules_fake_filter(ld, d);
 	}
+	if (!strcmp(k, "nameserver-policy"))
+		return dns_policy(ld, d, e->val);
+	if (!strcmp(k, "fallback"))
+		return dns_server_list(ld, e->val, "dns.fallback", false, &d->fallback,
+				       &d->n_fallback);
+	if (!strcmp(k, "fallback-filter"))
+		return dns_fallback_filter(ld, d, e->val);
+	if (!strcmp(k, "default-nameserver"))
+		return dns_server_list(ld, e->val, "dns.default-nameserver", false,
+				       &d->default_nameserver, &d->n_default_nameserver);
+	if (!strcmp(k, "ca")) {
+		r = loader_get_str(ld, e->val, "dns.ca", &d->ca);
+		if (r == 0 && d->ca)
+			r = loader_resolve_path(ld, d->ca, &d->ca);
+		return r;
+	}
+	if (!strcmp(k, "use-hosts"))
+		return loader_get_bool(ld, e->val, "dns.use-hosts", &d->use_hosts);
+	if (!strcmp(k, "use-system-hosts"))
+		return loader_get_bool(ld, e->val, "dns.use-system-hosts", &d->use_system_hosts);
+	if (!strcmp(k, "fake-ip-filter-mode")) {
+		static const char *const fmodes[] = { "blacklist", "whitelist" };
+
+		r = loader_get_enum(ld, e->val, "dns.fake-ip-filter-mode", fmodes, 2,
+				    "blacklist or whitelist", &mode);
+		d->fake_ip_filter_whitelist = mode == 1;
+		return r;
+	}
 	if (!strcmp(k, "fake-ip-ttl")) {
 		r = loader_get_uint(ld, e->val, "dns.fake-ip-ttl", 1, 86400, &v);
 		d->fake_ip_ttl = (unsigned)v;
@@ -440,11 +654,101 @@ static int load_dns(struct loader *ld, yaml_node_t *n)
 	return r;
 }
 
+/* --- hosts ----------------------------------------------------------------- */
+
+/* One hosts: entry: NAME: IP or NAME: [IP, ...]. mihomo also takes a
+ * domain as the value (an alias): warned about and skipped. */
+static int host_entry(struct loader *ld, const struct loader_kv *e, struct config_host *h)
+{
+	yaml_node_item_t *items;
+	size_t count, kept = 0;
+	char q[80];
+	int r = loader_get_list(ld, e->val, "hosts", true, &items, &count);
+
+	if (r < 0)
+		return r;
+	h->name = loader_strndup(ld, e->name, strlen(e->name));
+	h->pos = loader_node_pos(ld, e->key);
+	h->addrs = loader_alloc(ld, (count + 1) * sizeof(*h->addrs));
+	if (h->name == NULL || h->addrs == NULL)
+		return loader_oom(ld);
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		yaml_node_t *it = loader_list_item(ld, e->val, items, i);
+		uint8_t b[16];
+		const char *t;
+
+		r = loader_get_scalar(ld, it, "hosts", &t);
+		if (r < 0)
+			break;
+		if (inet_pton(AF_INET, t, b) == 1 || inet_pton(AF_INET6, t, b) == 1) {
+			h->addrs[kept].text = loader_strndup(ld, t, strlen(t));
+			h->addrs[kept++].pos = loader_node_pos(ld, it);
+			if (h->addrs[kept - 1].text == NULL)
+				return loader_oom(ld);
+		} else {
+			r = loader_warn_at(ld, loader_node_pos(ld, it),
+					   "hosts: %s: only addresses are supported, not a name "
+					   "(alias); ignored",
+					   config_quote(q, t));
+		}
+	}
+	h->n_addrs = kept;
+	return r;
+}
+
+static int load_hosts(struct loader *ld, yaml_node_t *n)
+{
+	struct config *cfg = ld->cfg;
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "hosts", &e, &count);
+
+	if (r == 0 && count > 0) {
+		cfg->hosts = loader_alloc(ld, count * sizeof(*cfg->hosts));
+		if (cfg->hosts == NULL)
+			r = loader_oom(ld);
+	}
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		r = loader_recover(ld, host_entry(ld, &e[i], &cfg->hosts[cfg->n_hosts]));
+		if (cfg->hosts[cfg->n_hosts].n_addrs > 0)
+			cfg->n_hosts++;
+	}
+	free(e);
+	return r;
+}
+
+/* --- profile --------------------------------------------------------------- */
+
+/* profile: store-fake-ip (the fake pool across restarts) and
+ * store-selected (the control API keeps group selections across
+ * restarts); the rest is not ours. */
+static int load_profile(struct loader *ld, yaml_node_t *n)
+{
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "profile", &e, &count);
+
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		if (!strcmp(e[i].name, "store-fake-ip"))
+			r = loader_get_bool(ld, e[i].val, "profile.store-fake-ip",
+					    &ld->cfg->store_fake_ip);
+		else if (!strcmp(e[i].name, "store-selected"))
+			r = loader_get_bool(ld, e[i].val, "profile.store-selected",
+					    &ld->cfg->store_selected);
+		else
+			r = loader_warn_ignored(ld, &e[i], "profile:");
+		r = loader_recover(ld, r);
+	}
+	free(e);
+	return r;
+}
+
 /* --- the top level --------------------------------------------------------- */
 
 /* The sections of the top-level mapping, loaded after its plain keys. */
 struct sections {
-	yaml_node_t *tun, *dns, *proxies, *groups, *rules, *providers, *sub_rules, *pproviders;
+	yaml_node_t *tun, *dns, *sniffer, *proxies, *groups, *rules, *providers, *sub_rules,
+		*pproviders;
 };
 
 /* external-controller-cors: {allow-origins: [...], allow-private-network: bool} */
@@ -464,25 +768,6 @@ static int load_cors(struct loader *ld, yaml_node_t *n)
 					    &cfg->cors_private_network);
 		else
 			r = loader_warn_ignored(ld, &e[i], "external-controller-cors:");
-	}
-	free(e);
-	return r;
-}
-
-/* profile: store-selected (the control API keeps group selections across
- * restarts); the rest is not ours. */
-static int load_profile(struct loader *ld, yaml_node_t *n)
-{
-	struct loader_kv *e = NULL;
-	size_t count;
-	int r = loader_map_entries(ld, n, "profile", &e, &count);
-
-	for (size_t i = 0; r == 0 && i < count; i++) {
-		if (!strcmp(e[i].name, "store-selected"))
-			r = loader_get_bool(ld, e[i].val, "profile.store-selected",
-					    &ld->cfg->store_selected);
-		else
-			r = loader_warn_ignored(ld, &e[i], "profile:");
 	}
 	free(e);
 	return r;
@@ -556,6 +841,10 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		sec->tun = val;
 	} else if (!strcmp(k, "dns")) {
 		sec->dns = val;
+	} else if (!strcmp(k, "hosts")) {
+		r = load_hosts(ld, val);
+	} else if (!strcmp(k, "sniffer")) {
+		sec->sniffer = val;
 	} else if (!strcmp(k, "proxies")) {
 		sec->proxies = val;
 	} else if (!strcmp(k, "proxy-groups")) {
@@ -596,6 +885,8 @@ static int load_root(struct loader *ld, yaml_node_t *root)
 		r = loader_recover(ld, load_tun(ld, sec.tun));
 	if (r == 0 && sec.dns)
 		r = loader_recover(ld, load_dns(ld, sec.dns));
+	if (r == 0 && sec.sniffer)
+		r = loader_recover(ld, config_sniffer_load(ld, sec.sniffer));
 	if (r == 0 && sec.proxies)
 		r = loader_recover(ld, config_proxies_load(ld, sec.proxies));
 	ld->cfg->n_own_proxies = ld->cfg->n_proxies;
@@ -654,6 +945,9 @@ static int load_buf_depth(const char *buf, size_t len, const char *name, struct 
 	cfg->log_level = CONFIG_LOG_INFO;
 	cfg->ipv6 = true;
 	cfg->dns.mode = CONFIG_DNS_REAL_IP;
+	cfg->dns.use_hosts = true;
+	cfg->dns.use_system_hosts = true;
+	config_sniffer_defaults(&cfg->sniffer);
 	r = loader_init(&ld, cfg, name, buf, len, errs);
 	ld.depth = depth;
 	if (r == 0)

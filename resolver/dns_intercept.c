@@ -23,6 +23,7 @@
 #include "lwip/tcp.h"
 
 #include "resolver/dns_intercept.h"
+#include "resolver/dns_hosts.h"
 
 #include <arpa/inet.h>
 #include <ares.h>
@@ -52,6 +53,7 @@ enum {
 	DNS_TCP_POLL = 4,                  /* lwIP poll interval, 500 ms units */
 	DNS_REALIP_KEEP_MS = 600000,       /* address -> name kept at least this */
 	DNS_DEFAULT_TTL = 1,
+	DNS_HOSTS_TTL = 10, /* answers from hosts: (mihomo's) */
 	/* Forwarded queries waiting at once: at 50 ms per answer that is
 	 * 20 000 queries/s in total, 5 000/s from one client, far above any
 	 * LAN; a silent upstream holds each for its timeout (2 tries x 2 s),
@@ -108,6 +110,8 @@ struct dns_intercept {
 	enum dns_mode mode;
 	struct fakeip *fake;         /* fake-ip mode only */
 	struct domain_match *filter; /* fake-ip mode only */
+	bool filter_whitelist;       /* filter lists the fake names */
+	const struct dns_hosts *hosts;
 	bool (*filter_fn)(void *arg, const char *name);
 	void *filter_arg;
 	struct addrmap *amap;
@@ -338,6 +342,27 @@ static void dns_pool_busy(struct dns_intercept *di, const struct dns_query *q, i
 			 q->name, range);
 }
 
+/* An answer from the hosts table (both modes), or -ENOENT. Its addresses
+ * are remembered as real-ip answers are, so flows to them carry the name. */
+static int dns_answer_hosts(struct dns_intercept *di, const struct dns_query *q, size_t max_msg,
+			    uint8_t *out, size_t outcap)
+{
+	uint8_t packed[DNS_HOSTS_MAX * 16];
+	struct dns_hosts_addrs a;
+	size_t n, alen;
+
+	if ((q->qtype != ARES_REC_TYPE_A && q->qtype != ARES_REC_TYPE_AAAA) ||
+	    dns_hosts_find(di->hosts, q->name, &a) < 0)
+		return -ENOENT;
+	alen = q->qtype == ARES_REC_TYPE_A ? 4 : 16;
+	n = alen == 4 ? a.n4 : a.n6;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(packed + i * alen, alen == 4 ? a.a4[i] : a.a6[i], alen);
+		dns_learn_addr(di, q->name, packed + i * alen, alen, DNS_HOSTS_TTL);
+	}
+	return dns_msg_build_addr(q, packed, n, DNS_HOSTS_TTL, out, outcap, max_msg);
+}
+
 /* A fake-ip answer, or -EAGAIN when q must be forwarded. */
 static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q, size_t max_msg,
 			   uint8_t *out, size_t outcap)
@@ -349,9 +374,11 @@ static int dns_answer_fake(struct dns_intercept *di, const struct dns_query *q, 
 	switch (q->qtype) {
 	case ARES_REC_TYPE_A:
 	case ARES_REC_TYPE_AAAA:
-		if (domain_match_test(di->filter, q->name) ||
-		    (di->filter_fn && di->filter_fn(di->filter_arg, q->name)))
-			return -EAGAIN; /* real answers for filtered names */
+		/* Real answers for filtered names (whitelist: for the others). */
+		if ((domain_match_test(di->filter, q->name) ||
+		     (di->filter_fn && di->filter_fn(di->filter_arg, q->name))) !=
+		    di->filter_whitelist)
+			return -EAGAIN;
 		if (q->qtype == ARES_REC_TYPE_A)
 			r = fakeip_lookup4(di->fake, q->name, a);
 		else
@@ -460,6 +487,11 @@ int dns_intercept_query_from(struct dns_intercept *di, const struct dns_client *
 	 * would send its flow into the TUN again. */
 	if (dns_is_looped(di, cl, &q))
 		return dns_servfail(di, &q, out, outcap);
+	if (di->hosts != NULL && q.qclass == ARES_CLASS_IN) {
+		r = dns_answer_hosts(di, &q, max_msg, out, outcap);
+		if (r != -ENOENT)
+			return r > 0 ? r : dns_servfail(di, &q, out, outcap);
+	}
 	if (di->mode == DNS_MODE_FAKE_IP && q.qclass == ARES_CLASS_IN) {
 		r = dns_answer_fake(di, &q, max_msg, out, outcap);
 		if (r != -EAGAIN)
@@ -870,6 +902,7 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 	di->stack = stack;
 	list_init(&di->tcp_live);
 	di->mode = cfg->mode;
+	di->hosts = cfg->hosts;
 	di->fwd = *fwd;
 	di->fake_ttl = cfg->fake_ttl ? cfg->fake_ttl : DNS_DEFAULT_TTL;
 	di->max_pending = cfg->max_pending ? cfg->max_pending : DNS_PENDING_MAX;
@@ -923,7 +956,9 @@ int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 		di->filter_fn = cfg->filter_fn;
 		di->filter_arg = cfg->filter_arg;
 		r = domain_match_create(&di->filter);
-		for (size_t i = 0; r == 0 && domain_match_fakeip_defaults[i]; i++)
+		di->filter_whitelist = cfg->filter_whitelist;
+		for (size_t i = 0;
+		     r == 0 && !cfg->filter_whitelist && domain_match_fakeip_defaults[i]; i++)
 			r = domain_match_add(di->filter, domain_match_fakeip_defaults[i]);
 		for (size_t i = 0; r == 0 && cfg->filter && cfg->filter[i]; i++) {
 			r = domain_match_add(di->filter, cfg->filter[i]);
@@ -990,6 +1025,27 @@ const struct dns_intercept_stats *dns_intercept_stats(const struct dns_intercept
 unsigned dns_intercept_pending(const struct dns_intercept *di)
 {
 	return di != NULL ? di->pending : 0;
+}
+
+int dns_intercept_fake_save(const struct dns_intercept *di, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if (di == NULL || di->fake == NULL)
+		return -ENOENT;
+	return fakeip_save(di->fake, out, len);
+}
+
+int dns_intercept_fake_restore(struct dns_intercept *di, const char *buf, size_t len)
+{
+	if (di == NULL || di->fake == NULL)
+		return -ENOENT;
+	return fakeip_restore(di->fake, buf, len);
+}
+
+uint64_t dns_intercept_fake_changes(const struct dns_intercept *di)
+{
+	return di != NULL && di->fake != NULL ? fakeip_changes(di->fake) : 0;
 }
 
 void dns_intercept_set_shed(struct dns_intercept *di, unsigned max)

@@ -90,6 +90,12 @@ struct dns_intercept_config {
 	/* Extra fake-ip filter patterns (domain_match.h syntax), added to
 	 * domain_match_fakeip_defaults; NULL-terminated, may be NULL. */
 	const char *const *filter;
+	/* fake-ip-filter-mode whitelist: only names on the filter (without
+	 * the defaults) get fake answers, every other one a real answer. */
+	bool filter_whitelist;
+	/* hosts: A/AAAA for its names are answered from it before anything
+	 * else (docs/design.md §23); NULL: none. Must outlive di. */
+	const struct dns_hosts *hosts;
 	/* More of the filter, asked after the patterns: true sends name to
 	 * real DNS (the config's "rule-set:" entries). May be NULL. */
 	bool (*filter_fn)(void *arg, const char *name);
@@ -109,6 +115,13 @@ T2S_MUST_CHECK int dns_intercept_create(uv_loop_t *loop, struct stack *stack,
 					const struct dns_forwarder *fwd, struct dns_intercept **out,
 					char *err, size_t errlen);
 void dns_intercept_shutdown(struct dns_intercept *di);
+
+/* The fake pool's text for store-fake-ip (fakeip_save/fakeip_restore/
+ * fakeip_changes; docs/design.md §22). -ENOENT without a fake pool. */
+T2S_MUST_CHECK int dns_intercept_fake_save(const struct dns_intercept *di, char **out, size_t *len);
+T2S_MUST_CHECK int dns_intercept_fake_restore(struct dns_intercept *di, const char *buf,
+					      size_t len);
+uint64_t dns_intercept_fake_changes(const struct dns_intercept *di);
 void dns_intercept_destroy(struct dns_intercept *di);
 
 enum dns_mode dns_intercept_mode(const struct dns_intercept *di);

@@ -40,6 +40,7 @@ static const char *const ds_state_name[] = {
 };
 
 struct dns_socks_req {
+	struct dns_socks *ds;
 	struct list_node link; /* on ds->live while not DONE */
 	enum dns_socks_state state;
 	uint64_t n; /* "dns#n" in logs */
@@ -65,7 +66,22 @@ struct dns_socks {
 	struct list_node live; /* requests not DONE, newest first */
 	uint64_t next_n;
 	bool shut;
+	uint64_t warned_at; /* uv_now() of the last failure warning, 0: none */
 };
+
+/* A failed connection (TLS refused, proxy refused...) is said as a
+ * warning at most once a minute; every one at debug level. */
+static void dns_socks_warn(struct dns_socks *ds, uint64_t n, const char *why)
+{
+	uint64_t now = uv_now(ds->loop);
+
+	log_debug("dns#%" PRIu64 " to %s: %s", n, ds->proxy->server_str, why);
+	if (ds->warned_at != 0 && now - ds->warned_at < 60000)
+		return;
+	ds->warned_at = now ? now : 1;
+	log_warn("dns: upstream %s: %s (answering SERVFAIL; said at most once a minute)",
+		 ds->proxy->server_str, why);
+}
 
 /* The one place the state changes. */
 static void dns_socks_set_state(struct dns_socks_req *q, enum dns_socks_state next)
@@ -184,7 +200,7 @@ static void dns_socks_on_poll(uv_poll_t *h, int status, int events)
 	if (q->state == DS_CONNECTING) {
 		r = upstream_conn_step(q->up, status, why, sizeof(why));
 		if (r < 0) {
-			log_debug("dns#%" PRIu64 " via proxy: %s", q->n, why);
+			dns_socks_warn(q->ds, q->n, why);
 			dns_socks_finish(q, r, NULL);
 			return;
 		}
@@ -233,6 +249,7 @@ int dns_socks_send(void *ctx, const struct ares_dns_record *query, resolver_cb c
 	dns_msg_tcp_prefix(wire_len, q->out);
 	memcpy(q->out + 2, wire, wire_len);
 	q->out_len = wire_len + 2;
+	q->ds = ds;
 	q->id = id;
 	q->cb = cb;
 	q->arg = arg;
@@ -244,7 +261,7 @@ int dns_socks_send(void *ctx, const struct ares_dns_record *query, resolver_cb c
 			.name = name, .sock = ds->sock, .up = ds->proxy, .target = &ds->target },
 		&q->up, why, sizeof(why));
 	if (r < 0) {
-		log_debug("dns#%" PRIu64 " via proxy: %s", q->n, why);
+		dns_socks_warn(ds, q->n, why);
 		goto fail;
 	}
 	r = uv_poll_init_socket(ds->loop, &q->poll, upstream_conn_fd(q->up));

@@ -74,6 +74,7 @@ struct fakeip {
 	uint64_t min_age_ms; /* 0 without a clock */
 	uint64_t (*now_ms)(void *clock_arg);
 	void *clock_arg;
+	uint64_t changes; /* mappings made (fakeip_changes) */
 };
 
 /* --- names ------------------------------------------------------------- */
@@ -368,6 +369,7 @@ static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *doma
 	name_link(p, e);
 	lru_push_newest(f, p, e);
 	buckets_maybe_grow(p);
+	f->changes++;
 	addr_of(p, off, out);
 	return 0;
 }
@@ -634,4 +636,319 @@ int fakeip_unpin6(struct fakeip *f, const uint8_t a[16])
 size_t fakeip_count(const struct fakeip *f)
 {
 	return (size_t)f->p4.count + f->p6.count;
+}
+
+/* --- persistence (docs/design.md §22) ------------------------------------ */
+
+/* A growing text buffer. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->cap - b->len < n + 1) {
+		size_t nc = b->cap ? b->cap : 4096;
+		char *np;
+
+		while (nc - b->len < n + 1)
+			nc *= 2;
+		np = realloc(b->p, nc);
+		if (!np) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_u64(struct sbuf *b, uint64_t v, char sep)
+{
+	char t[24];
+	size_t n = sizeof(t);
+
+	t[--n] = sep;
+	do {
+		t[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sb_put(b, t + n, sizeof(t) - n);
+}
+
+static void sb_entry(struct sbuf *b, const struct fakeip_entry *e)
+{
+	sb_u64(b, e->off, ' ');
+	sb_put(b, e->name, e->name_len);
+	sb_put(b, "\n", 1);
+}
+
+/* "pool ALEN PREFIX NETHEX CAP CURSOR NEXCL EXCL..." then the entries,
+ * least recently used first, pinned ones (in use) last. */
+static void pool_save(const struct fakeip_pool *p, struct sbuf *b)
+{
+	static const char hex[] = "0123456789abcdef";
+	char net[33];
+	struct list_node *n;
+
+	if (!p->alen)
+		return;
+	for (size_t i = 0; i < p->alen; i++) {
+		net[2 * i] = hex[p->net[i] >> 4];
+		net[2 * i + 1] = hex[p->net[i] & 15];
+	}
+	sb_put(b, "pool ", 5);
+	sb_u64(b, p->alen, ' ');
+	sb_u64(b, p->prefix, ' ');
+	sb_put(b, net, 2 * (size_t)p->alen);
+	sb_put(b, " ", 1);
+	sb_u64(b, p->cap, ' ');
+	sb_u64(b, p->cursor, ' ');
+	sb_u64(b, p->n_excl, p->n_excl ? ' ' : '\n');
+	for (size_t i = 0; i < p->n_excl; i++)
+		sb_u64(b, p->excl[i], i + 1 < p->n_excl ? ' ' : '\n');
+	for (n = p->lru.next; n != &p->lru; n = n->next)
+		sb_entry(b, list_entry(n, struct fakeip_entry, lru));
+	for (uint64_t off = 0; off < p->cursor; off++)
+		if (p->slots[off] && p->slots[off]->pins > 0)
+			sb_entry(b, p->slots[off]);
+}
+
+int fakeip_save(const struct fakeip *f, char **out, size_t *len)
+{
+	struct sbuf b = { 0 };
+
+	*out = NULL;
+	*len = 0;
+	sb_put(&b, "t2s-fakeip 1\n", 13);
+	pool_save(&f->p4, &b);
+	pool_save(&f->p6, &b);
+	sb_put(&b, "end\n", 4);
+	if (b.err) {
+		free(b.p);
+		return b.err;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+uint64_t fakeip_changes(const struct fakeip *f)
+{
+	return f->changes;
+}
+
+/* Back to empty (the state after pool_init). */
+static void pool_clear(struct fakeip_pool *p)
+{
+	for (uint64_t off = 0; off < p->cursor; off++) {
+		free(p->slots[off]);
+		p->slots[off] = NULL;
+	}
+	memset(p->buckets, 0, p->n_buckets * sizeof(*p->buckets));
+	list_init(&p->lru);
+	p->cursor = 0;
+	p->excl_next = 0;
+	p->count = 0;
+}
+
+/* The next line of buf (without its newline) into line; false at the end
+ * or for a line too long. */
+static bool next_line(const char *buf, size_t len, size_t *pos, char *line, size_t cap, bool *bad)
+{
+	size_t n = 0;
+
+	if (*pos >= len)
+		return false;
+	while (*pos < len && buf[*pos] != '\n') {
+		if (n + 1 >= cap || buf[*pos] == '\0') {
+			*bad = true;
+			return false;
+		}
+		line[n++] = buf[(*pos)++];
+	}
+	if (*pos >= len) { /* no newline: a torn write */
+		*bad = true;
+		return false;
+	}
+	(*pos)++;
+	line[n] = '\0';
+	return true;
+}
+
+/* A decimal number at *s, then one separator (space or end). */
+static bool parse_u64(const char **s, uint64_t *v)
+{
+	const char *p = *s;
+	uint64_t x = 0;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (x > (UINT64_MAX - 9) / 10)
+			return false;
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == ' ')
+		p++;
+	else if (*p != '\0')
+		return false;
+	*s = p;
+	*v = x;
+	return true;
+}
+
+/* Whether a "pool" line describes p as configured now. */
+static bool pool_matches(const struct fakeip_pool *p, const char *s)
+{
+	uint64_t alen, prefix, cap, cursor, n_excl, x;
+	uint8_t net[16];
+
+	if (!parse_u64(&s, &alen) || alen != p->alen || !parse_u64(&s, &prefix) ||
+	    prefix != p->prefix)
+		return false;
+	for (size_t i = 0; i < p->alen; i++) {
+		unsigned v = 0;
+
+		for (int k = 0; k < 2; k++) {
+			char c = *s++;
+
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v = v * 16 + (unsigned)(c - 'a' + 10);
+			else
+				return false;
+		}
+		net[i] = (uint8_t)v;
+	}
+	if (*s++ != ' ' || memcmp(net, p->net, p->alen) != 0)
+		return false;
+	if (!parse_u64(&s, &cap) || cap != p->cap || !parse_u64(&s, &cursor) ||
+	    cursor > p->max_slots || !parse_u64(&s, &n_excl) || n_excl != p->n_excl)
+		return false;
+	for (size_t i = 0; i < p->n_excl; i++)
+		if (!parse_u64(&s, &x) || x != p->excl[i])
+			return false;
+	return *s == '\0';
+}
+
+/* One "OFFSET NAME" line into p (restoring: every check of I1-I3 made
+ * here, the cursor already set). */
+static int pool_restore_entry(struct fakeip *f, struct fakeip_pool *p, const char *s)
+{
+	struct fakeip_entry *e;
+	char name[NAME_MAX_LEN + 1];
+	uint64_t off;
+	size_t len, xi = 0;
+	uint32_t hash;
+
+	if (!parse_u64(&s, &off) || off >= p->cursor || p->slots[off] != NULL)
+		return -EINVAL;
+	while (xi < p->n_excl && p->excl[xi] < off)
+		xi++;
+	if (xi < p->n_excl && p->excl[xi] == off)
+		return -EINVAL;
+	if (name_normalize(s, name, &len) < 0 || strcmp(name, s) != 0)
+		return -EINVAL;
+	hash = name_hash(f, name, len);
+	if (name_find(p, name, len, hash) != NULL || p->count >= p->cap)
+		return -EINVAL;
+	e = malloc(sizeof(*e) + len + 1);
+	if (!e)
+		return -ENOMEM;
+	e->off = off;
+	e->hash = hash;
+	e->pins = 0;
+	e->name_len = (uint8_t)len;
+	memcpy(e->name, name, len + 1);
+	p->slots[off] = e;
+	p->count++;
+	name_link(p, e);
+	lru_push_newest(f, p, e); /* in file order: oldest first */
+	buckets_maybe_grow(p);
+	return 0;
+}
+
+/* After a pool's entries: every offset below the cursor not excluded must
+ * be mapped (I1); the exclusion cursor follows. */
+static int pool_restore_done(struct fakeip_pool *p)
+{
+	size_t x = 0;
+
+	for (uint64_t off = 0; off < p->cursor; off++) {
+		while (x < p->n_excl && p->excl[x] < off)
+			x++;
+		if ((x < p->n_excl && p->excl[x] == off) != (p->slots[off] == NULL))
+			return -EINVAL;
+	}
+	while (x < p->n_excl && p->excl[x] < p->cursor)
+		x++;
+	p->excl_next = x;
+	return 0;
+}
+
+int fakeip_restore(struct fakeip *f, const char *buf, size_t len)
+{
+	char line[NAME_MAX_LEN + 64 + 16 * 2 + 24 * 8];
+	struct fakeip_pool *cur = NULL;
+	size_t pos = 0;
+	bool bad = false, ended = false, seen4 = false, seen6 = false;
+	int r = 0;
+
+	if (fakeip_count(f) != 0)
+		return -EBUSY;
+	if (!next_line(buf, len, &pos, line, sizeof(line), &bad) || strcmp(line, "t2s-fakeip 1"))
+		return -EINVAL;
+	while (r == 0 && !ended && next_line(buf, len, &pos, line, sizeof(line), &bad)) {
+		if (!strncmp(line, "pool ", 5)) {
+			if (cur != NULL)
+				r = pool_restore_done(cur);
+			cur = line[5] == '4' ? &f->p4 : &f->p6;
+			if (r == 0 && ((cur == &f->p4 && seen4) || (cur == &f->p6 && seen6)))
+				r = -EINVAL;
+			seen4 |= cur == &f->p4;
+			seen6 |= cur == &f->p6;
+			if (r == 0 && !pool_matches(cur, line + 5))
+				r = -ESTALE;
+			if (r == 0) {
+				const char *s = line + 5;
+				uint64_t v;
+
+				/* alen, prefix, net, cap, then the cursor */
+				parse_u64(&s, &v);
+				parse_u64(&s, &v);
+				s += 2 * (size_t)cur->alen + 1;
+				parse_u64(&s, &v);
+				parse_u64(&s, &v);
+				r = slots_reserve(cur, v);
+				if (r == 0)
+					cur->cursor = v;
+			}
+		} else if (!strcmp(line, "end")) {
+			ended = true;
+		} else if (cur != NULL) {
+			r = pool_restore_entry(f, cur, line);
+		} else {
+			r = -EINVAL;
+		}
+	}
+	if (r == 0 && cur != NULL)
+		r = pool_restore_done(cur);
+	if (r == 0 && (!ended || bad || seen4 != (f->p4.alen != 0) || seen6 != (f->p6.alen != 0)))
+		r = bad || !ended ? -EINVAL : -ESTALE;
+	if (r < 0) {
+		if (f->p4.alen)
+			pool_clear(&f->p4);
+		if (f->p6.alen)
+			pool_clear(&f->p6);
+	}
+	return r;
 }

@@ -120,4 +120,19 @@ int fakeip_unpin6(struct fakeip *f, const uint8_t a[16]);
 /* Current mappings, both families. */
 size_t fakeip_count(const struct fakeip *f);
 
+/* Persistence (store-fake-ip; docs/design.md §22). fakeip_save writes
+ * every mapping as text into *out (malloc'd, NUL-terminated, *len bytes
+ * without the NUL), the range, cap and exclusions first, mappings least
+ * recently used first. fakeip_restore loads such a text into an empty
+ * pool made with the same range, cap and exclusions: 0; -ESTALE when
+ * the pool is configured otherwise (the text describes another range);
+ * -EINVAL for a malformed or inconsistent text (a torn write included);
+ * -EBUSY when the pool is not empty; -ENOMEM. On any error the pool is
+ * left empty. Restored mappings count as used now and are not pinned.
+ * fakeip_changes counts the mappings made so far (a save is due when it
+ * moved). */
+T2S_MUST_CHECK int fakeip_save(const struct fakeip *f, char **out, size_t *len);
+T2S_MUST_CHECK int fakeip_restore(struct fakeip *f, const char *buf, size_t len);
+uint64_t fakeip_changes(const struct fakeip *f);
+
 #endif

@@ -59,6 +59,11 @@ void resolver_shutdown(struct resolver *r);
  * interface-name or routing-mark). */
 void resolver_set_sock(struct resolver *r, const struct sock_opts *sock);
 
+/* A hosts table resolver_lookup() answers from first (hosts:, docs/design.md
+ * §23); NULL: none. It must outlive the resolver's lookups. */
+struct dns_hosts;
+void resolver_set_hosts(struct resolver *r, const struct dns_hosts *hosts);
+
 /* Shuts down if needed; the memory goes when the handle closes finish. */
 void resolver_destroy(struct resolver *r);
 

@@ -65,10 +65,11 @@ DEMO_PKGS=(dante-server microsocks nginx-light tinyproxy-bin dnsmasq-base
 # clang-format (the source stage checks the tree's formatting), stress-ng
 # (the stress stage: the timing-sensitive tests on a loaded machine);
 # python3-websockets (the control API's streams, test_api.sh), chromium,
-# chromium-driver and python3-selenium (the dashboard, test_ui.sh).
+# chromium-driver and python3-selenium (the dashboard, test_ui.sh);
+# python3-cryptography (QUIC Initial packets for the sniffing tests).
 TEST_PKGS=("${DEMO_PKGS[@]}" stunnel4 openssl iperf3 wrk proxychains4 tcpdump
 	passwd valgrind clang-format stress-ng python3-websockets chromium
-	chromium-driver python3-selenium)
+	chromium-driver python3-selenium python3-cryptography)
 
 [ "$(id -u)" -eq 0 ] || t2s_die "must run as root (installs packages)"
 t2s_have_apt || t2s_die "needs apt (Debian or Ubuntu); install by hand: ${TEST_PKGS[*]}"

@@ -444,8 +444,9 @@ static void test_warnings(void)
 	}
 	w = find_warning(cfg, "\"port\" is not used by tun2socks; ignored");
 	T_CHECK(w && w->pos.line == 1 && w->pos.col == 1);
-	w = find_warning(cfg, "\"sniffer\"");
-	T_CHECK(w && w->pos.line == 2 && w->pos.col == 1);
+	/* sniffer: is ours now */
+	T_CHECK(find_warning(cfg, "\"sniffer\"") == NULL);
+	T_CHECK(cfg->sniffer.enable && cfg->sniffer.proto[CONFIG_SNIFF_TLS].on);
 	T_CHECK(find_warning(cfg, "\"geo-auto-update\"") != NULL);
 	T_CHECK(find_warning(cfg, "\"profile\"") == NULL); /* store-selected is ours */
 	T_CHECK(cfg->store_selected);
@@ -610,17 +611,39 @@ static void test_cidr_dns_errors(void)
 		const struct config_warning *w;
 
 		T_EQ_INT(load("dns:\n  nameserver:\n    - 1.1.1.1\n    - "
-			      "https://dns.google/dns-query\n",
+			      "quic://dns.adguard.com\n",
 			      &cfg, &err),
 			 0);
 		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 1);
-		w = cfg ? find_warning(cfg, "DNS over HTTPS/TLS/QUIC is not supported") : NULL;
+		w = cfg ? find_warning(cfg, "DNS over QUIC is not supported") : NULL;
 		T_CHECK(w != NULL && w->pos.line == 4 && w->pos.col == 7);
 		T_EQ_STR(cfg->dns.nameservers[0].text, "1.1.1.1");
 		config_free(cfg);
 	}
-	expect_err("dns:\n  nameserver: [tls://1.1.1.1]\n", 2, 15,
+	expect_err("dns:\n  nameserver: ['quic://1.1.1.1']\n", 2, 15,
 		   "dns.nameserver: no usable server");
+	expect_err("dns:\n  nameserver: ['https:///x']\n", 2, 17, "expected https://HOST");
+	/* DNS over TLS: kept apart from the plain servers */
+	{
+		struct config *cfg = NULL;
+		struct conf_err err;
+
+		T_EQ_INT(load("dns:\n  nameserver: [tls://dns.example, 'tls://[2001:db8::1]:8853',"
+			      " tls://192.0.2.1:853]\n  ca: ca.pem\n",
+			      &cfg, &err),
+			 0);
+		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 0 && cfg->dns.n_dot == 3);
+		config_free(cfg);
+		T_EQ_INT(load("dns:\n  nameserver: ['https://dns.example/dns-query#h3=true']\n"
+			      "  ca: ca.pem\n",
+			      &cfg, &err),
+			 0);
+		T_CHECK(cfg != NULL && cfg->dns.n_doh == 1 && cfg->dns.n_nameservers == 0);
+		T_CHECK(cfg != NULL && cfg->dns.ca != NULL && strstr(cfg->dns.ca, "ca.pem"));
+		config_free(cfg);
+	}
+	expect_err("dns:\n  nameserver: ['tls://x:0']\n", 2, 17, "expected tls://HOST or");
+	expect_err("dns:\n  nameserver: ['tls://x/path']\n", 2, 17, "expected tls://HOST or");
 	expect_err("dns:\n  nameserver: [ftp://1.1.1.1]\n", 2, 16,
 		   "only udp:// and tcp:// are supported");
 	expect_err("dns:\n  nameserver: [8.8.8.8:0]\n", 2, 16,
@@ -1290,6 +1313,121 @@ static void test_tun_auto_route(void)
 		   "tun: unknown key \"strict-rout\" (did you mean \"strict-route\"?)");
 }
 
+/* sniffer: mihomo's keys, defaults and per-protocol override. */
+static void test_sniffer(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+	const struct config_sniffer *sn;
+	const char *y = "sniffer:\n"
+			"  enable: true\n"
+			"  sniff:\n"
+			"    HTTP: {ports: [80, 8080-8880], override-destination: false}\n"
+			"    tls: {}\n"
+			"    QUIC:\n"
+			"  override-destination: true\n"
+			"  force-domain: [+.force.test]\n"
+			"  skip-domain: [Mijia Cloud, +.skip.test]\n"
+			"  skip-src-address: [10.0.0.0/8]\n";
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	sn = &cfg->sniffer;
+	T_CHECK(sn->present && sn->enable && sn->parse_pure_ip && sn->force_dns_mapping);
+	T_CHECK(sn->proto[CONFIG_SNIFF_HTTP].on &&
+		!sn->proto[CONFIG_SNIFF_HTTP].override_destination);
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_HTTP].n_ports, 2);
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_HTTP].ports[1].lo, 8080);
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_HTTP].ports[1].hi, 8880);
+	/* no ports: the protocol's own; the section's override */
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_TLS].n_ports, 1);
+	T_EQ_INT(sn->proto[CONFIG_SNIFF_TLS].ports[0].lo, 443);
+	T_CHECK(sn->proto[CONFIG_SNIFF_TLS].override_destination);
+	T_CHECK(sn->proto[CONFIG_SNIFF_QUIC].on);
+	T_EQ_INT(sn->n_force_domain, 1);
+	T_EQ_INT(sn->n_skip_domain, 2);
+	T_EQ_INT(sn->n_skip_src, 1);
+	T_EQ_INT(sn->skip_src[0].prefix, 8);
+	config_free(cfg);
+
+	T_CHECK(load("sniffer:\n  sniff:\n    SSH: {}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "unknown protocol") != NULL && err.line == 3 && err.col == 5);
+	T_CHECK(load("sniffer:\n  sniff:\n    TLS: {ports: [0-5]}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "expected a port or a range") != NULL);
+	T_CHECK(load("sniffer:\n  sniff:\n    TLS: {port: [443]}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "unknown key") != NULL);
+	/* absent: off, mihomo's defaults */
+	T_EQ_INT(load("dns: {enable: true}\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(!cfg->sniffer.present && !cfg->sniffer.enable &&
+			cfg->sniffer.override_destination);
+		config_free(cfg);
+	}
+}
+
+/* dns keys beyond the basics: fake-ip-filter-mode, hosts... */
+static void test_dns_keys(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	T_EQ_INT(load("dns: {enable: true, fake-ip-filter-mode: whitelist}\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(cfg->dns.fake_ip_filter_whitelist);
+		config_free(cfg);
+	}
+	T_CHECK(load("dns: {fake-ip-filter-mode: greylist}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "blacklist or whitelist") != NULL);
+
+	T_EQ_INT(load("hosts:\n"
+		      "  router.lan: 192.168.1.1\n"
+		      "  '+.corp.test': [10.0.0.1, 'fd00::1']\n"
+		      "  alias.test: other.test\n"
+		      "dns: {use-hosts: false, use-system-hosts: false}\n",
+		      &cfg, &err),
+		 0);
+	if (cfg) {
+		T_EQ_INT(cfg->n_hosts, 2);
+		T_EQ_STR(cfg->hosts[1].name, "+.corp.test");
+		T_EQ_INT(cfg->hosts[1].n_addrs, 2);
+		T_EQ_STR(cfg->hosts[1].addrs[1].text, "fd00::1");
+		T_CHECK(!cfg->dns.use_hosts && !cfg->dns.use_system_hosts);
+		T_CHECK(find_warning(cfg, "only addresses are supported") != NULL);
+		config_free(cfg);
+	}
+	T_EQ_INT(load("dns: {enable: true}\n", &cfg, &err), 0);
+	if (cfg) {
+		T_CHECK(cfg->dns.use_hosts && cfg->dns.use_system_hosts);
+		config_free(cfg);
+	}
+	T_EQ_INT(load("dns:\n"
+		      "  nameserver-policy:\n"
+		      "    'a.test,+.b.test': [10.0.0.1, 'tcp://10.0.0.2:5353']\n"
+		      "    'geosite:cn': 10.0.0.3\n"
+		      "    'c.test': 'https://doh.example/dns-query'\n"
+		      "  fallback: [10.0.0.9]\n"
+		      "  fallback-filter: {geoip: true, ipcidr: [240.0.0.0/4], domain: [+.x]}\n"
+		      "  default-nameserver: [10.0.0.8]\n",
+		      &cfg, &err),
+		 0);
+	if (cfg) {
+		T_EQ_INT(cfg->dns.n_ns_policy, 2); /* https:// values are kept */
+		T_EQ_STR(cfg->dns.ns_policy[0].key.text, "a.test,+.b.test");
+		T_EQ_INT(cfg->dns.ns_policy[0].n_servers, 2);
+		T_EQ_STR(cfg->dns.ns_policy[1].servers[0].text, "https://doh.example/dns-query");
+		T_EQ_INT(cfg->dns.n_fallback, 1);
+		T_EQ_INT(cfg->dns.n_fallback_ipcidr, 1);
+		T_EQ_INT(cfg->dns.n_fallback_domain, 1);
+		T_EQ_INT(cfg->dns.n_default_nameserver, 1);
+		T_CHECK(find_warning(cfg, "geosite: and rule-set: keys are not supported") != NULL);
+		T_CHECK(find_warning(cfg, "no GeoIP data here") != NULL);
+		config_free(cfg);
+	}
+	T_CHECK(load("dns: {nameserver-policy: {a.test: 'udp://x y'}}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "dns.nameserver-policy") != NULL);
+}
+
 /* dns.fake-ip-filter as mihomo reads it: IDN patterns to punycode, a
  * pattern no DNS name can match dropped with a warning, rule-set: and
  * geosite: entries kept for the router; sub-rules loaded by name. */
@@ -1334,6 +1472,8 @@ int main(void)
 	T_RUN(test_example);
 	T_RUN(test_defaults);
 	T_RUN(test_warnings);
+	T_RUN(test_sniffer);
+	T_RUN(test_dns_keys);
 	T_RUN(test_warning_order);
 	T_RUN(test_yaml_errors);
 	T_RUN(test_type_errors);

@@ -15,6 +15,7 @@
 #include "lwip/pbuf.h"
 
 #include "resolver/dns_intercept.h"
+#include "resolver/dns_hosts.h"
 #include "resolver/dns_msg.h"
 #include "lwip-port/stack.h"
 #include "lwip_helper.h"
@@ -776,6 +777,89 @@ static void test_filter(void)
 	T_EQ_STR(name, "printer.lan");
 	T_CHECK(!pinned);
 	env_done(&e);
+}
+
+/* fake-ip-filter-mode: whitelist: only the listed names get fake answers,
+ * and the built-in list does not apply. */
+static void test_filter_whitelist(void)
+{
+	static const char *const user[] = { "+.fake.example", NULL };
+	struct dns_intercept_config cfg = fake_cfg();
+	struct env e;
+	ares_dns_record_t *rec;
+	uint8_t a[16];
+	int n;
+
+	cfg.filter = user;
+	cfg.filter_whitelist = true;
+	if (!env_init(&e, &cfg, NULL))
+		return;
+	n = ask(&e, 1, "www.fake.example", T_A);
+	rec = CHECK_ANSWER(out, n, 1, "www.fake.example", T_A, ARES_RCODE_NOERROR, 1);
+	if (rec != NULL) {
+		T_EQ_INT(answer_addr(rec, 0, a, NULL), 4);
+		T_CHECK(in_default4(a));
+		ares_dns_record_destroy(rec);
+	}
+	T_EQ_INT(e.fwd.sends, 0);
+	T_EQ_INT(ask(&e, 2, "other.example", T_A), -EINPROGRESS);
+	T_EQ_INT(e.fwd.sends, 1);
+	/* not listed: a real answer (the built-in list plays no part) */
+	T_EQ_INT(ask(&e, 3, "x.fake.example.lan", T_A), -EINPROGRESS);
+	T_EQ_INT(e.fwd.sends, 2);
+	while (e.fwd.n > 0)
+		fwd_complete(&e.fwd, 0, -ETIMEDOUT, NULL);
+	env_done(&e);
+}
+
+/* hosts: answered before the fake pool and the upstream, in both modes;
+ * the addresses are remembered so flows to them carry the name. */
+static void test_hosts(void)
+{
+	struct dns_intercept_config cfg = fake_cfg();
+	struct dns_hosts *h = NULL;
+	struct env e;
+	ares_dns_record_t *rec;
+	uint8_t a[16];
+	char name[256];
+	bool pinned;
+	unsigned ttl = 0;
+	int n;
+
+	T_EQ_INT(dns_hosts_create(&h), 0);
+	T_EQ_INT(dns_hosts_add(h, "router.home", "192.168.7.1"), 0);
+	T_EQ_INT(dns_hosts_add(h, "router.home", "192.168.7.2"), 0);
+	T_EQ_INT(dns_hosts_add(h, "+.v6only.test", "2001:db8::5"), 0);
+	cfg.hosts = h;
+	for (int mode = 0; mode < 2; mode++) {
+		cfg.mode = mode == 0 ? DNS_MODE_FAKE_IP : DNS_MODE_REAL_IP;
+		if (!env_init(&e, &cfg, NULL))
+			break;
+		n = ask(&e, 1, "Router.Home", T_A);
+		rec = CHECK_ANSWER(out, n, 1, "Router.Home", T_A, ARES_RCODE_NOERROR, 2);
+		if (rec != NULL) {
+			T_EQ_INT(answer_addr(rec, 0, a, &ttl), 4);
+			T_EQ_MEM(a, "\xc0\xa8\x07\x01", 4);
+			T_EQ_INT(ttl, 10);
+			ares_dns_record_destroy(rec);
+		}
+		/* no IPv6 address in the table: NODATA, not the pool */
+		n = ask(&e, 2, "router.home", T_AAAA);
+		rec = CHECK_ANSWER(out, n, 2, "router.home", T_AAAA, ARES_RCODE_NOERROR, 0);
+		if (rec != NULL)
+			ares_dns_record_destroy(rec);
+		n = ask(&e, 3, "a.v6only.test", T_AAAA);
+		rec = CHECK_ANSWER(out, n, 3, "a.v6only.test", T_AAAA, ARES_RCODE_NOERROR, 1);
+		if (rec != NULL)
+			ares_dns_record_destroy(rec);
+		T_EQ_INT(e.fwd.sends, 0);
+		ip_addr_t real = ip_str("192.168.7.2");
+		T_EQ_INT(flow_name(&e, &real, name, &pinned), 0);
+		T_EQ_STR(name, "router.home");
+		T_CHECK(!pinned);
+		env_done(&e);
+	}
+	dns_hosts_destroy(h);
 }
 
 static void test_create_errors(void)
@@ -1713,6 +1797,8 @@ int main(void)
 	T_RUN(test_no_pool_nodata);
 	T_RUN(test_ptr);
 	T_RUN(test_filter);
+	T_RUN(test_filter_whitelist);
+	T_RUN(test_hosts);
 	T_RUN(test_create_errors);
 	T_RUN(test_forward_mx_txt);
 	T_RUN(test_forward_errors);

@@ -917,8 +917,110 @@ static void test_stress_v6_min_age(void)
 	stress(&fam6, 120, stress_excl, sizeof(stress_excl) / sizeof(stress_excl[0]), 30, 500);
 }
 
+/* store-fake-ip: a saved pool comes back with every mapping at the same
+ * address, in the same LRU order, and goes on allocating after them. */
+static struct fakeip *make_store_pool(uint8_t prefix4, bool v6)
+{
+	static const uint8_t tun4[1][4] = { { 198, 18, 0, 1 } };
+	struct fakeip_config cfg = { 0 };
+	struct fakeip *f = NULL;
+
+	cfg.has4 = true;
+	memcpy(cfg.net4, (uint8_t[]){ 198, 18, 0, 0 }, 4);
+	cfg.prefix4 = prefix4;
+	cfg.exclude4 = tun4;
+	cfg.n_exclude4 = 1;
+	cfg.max_entries = 200;
+	cfg.has6 = v6;
+	cfg.net6[0] = 0xfc;
+	cfg.prefix6 = 112;
+	if (fakeip_create(&cfg, &f) != 0)
+		abort();
+	return f;
+}
+
+static void test_store(void)
+{
+	struct fakeip *f = make_store_pool(24, true), *g;
+	uint8_t a[4], b[4], a6[16], b6[16];
+	char name[64], *text = NULL, *text2 = NULL;
+	size_t len = 0, len2 = 0;
+
+	/* more names than the cap: reuse has happened, LRU order matters */
+	for (int i = 0; i < 260; i++) {
+		snprintf(name, sizeof(name), "n%d.example", i);
+		T_EQ_INT(fakeip_lookup4(f, name, a), 0);
+	}
+	T_EQ_INT(fakeip_lookup6(f, "six.example", a6), 0);
+	T_EQ_INT(fakeip_lookup4(f, "n100.example", a), 0); /* now the newest */
+	T_EQ_INT(fakeip_pin4(f, a), 0);                    /* a live flow */
+	T_CHECK(fakeip_changes(f) == 261);
+	T_EQ_INT(fakeip_save(f, &text, &len), 0);
+	T_CHECK(text != NULL && len == strlen(text));
+
+	g = make_store_pool(24, true);
+	T_EQ_INT(fakeip_restore(g, text, len), 0);
+	T_EQ_INT(fakeip_count(g), fakeip_count(f));
+	for (int i = 60; i < 260; i++) {
+		snprintf(name, sizeof(name), "n%d.example", i);
+		T_EQ_INT(fakeip_find4(f, name, a), 0);
+		T_EQ_INT(fakeip_find4(g, name, b), 0);
+		T_EQ_MEM(a, b, 4);
+	}
+	T_EQ_INT(fakeip_find6(g, "six.example", b6), 0);
+	T_EQ_MEM(a6, b6, 16);
+	T_EQ_STR(fakeip_peek4(g, a), "n259.example");
+	/* the same text again: the order survived */
+	T_EQ_INT(fakeip_save(g, &text2, &len2), 0);
+	T_EQ_INT(len2, len);
+	/* the next new name takes the same victim in both */
+	T_EQ_INT(fakeip_lookup4(f, "new.example", a), 0);
+	T_EQ_INT(fakeip_lookup4(g, "new.example", b), 0);
+	T_EQ_MEM(a, b, 4);
+	/* not into a pool in use */
+	T_EQ_INT(fakeip_restore(g, text, len), -EBUSY);
+	fakeip_destroy(g);
+	free(text2);
+
+	/* another range: refused, the pool stays empty and usable */
+	g = make_store_pool(23, true);
+	T_EQ_INT(fakeip_restore(g, text, len), -ESTALE);
+	T_EQ_INT(fakeip_count(g), 0);
+	T_EQ_INT(fakeip_lookup4(g, "x.example", b), 0);
+	fakeip_destroy(g);
+	g = make_store_pool(24, false); /* no IPv6 pool now */
+	T_EQ_INT(fakeip_restore(g, text, len), -ESTALE);
+	T_EQ_INT(fakeip_count(g), 0);
+	fakeip_destroy(g);
+
+	/* a torn write: refused whole */
+	g = make_store_pool(24, true);
+	T_EQ_INT(fakeip_restore(g, text, len / 2), -EINVAL);
+	T_EQ_INT(fakeip_count(g), 0);
+	T_EQ_INT(fakeip_restore(g, text, len - 1), -EINVAL);
+	T_EQ_INT(fakeip_count(g), 0);
+	/* a duplicated offset, a hole below the cursor */
+	{
+		char *dup = strdup(text), *l1, *l2;
+
+		l1 = strchr(strstr(dup, "pool 4"), '\n') + 1; /* first entry */
+		l2 = strchr(l1, '\n') + 1;
+		memcpy(l2, l1, (size_t)(strchr(l1, ' ') - l1)); /* same width offsets? */
+		T_CHECK(fakeip_restore(g, dup, len) < 0);
+		T_EQ_INT(fakeip_count(g), 0);
+		free(dup);
+	}
+	T_EQ_INT(fakeip_restore(g, "t2s-fakeip 1\nend\n", 17), -ESTALE);
+	T_EQ_INT(fakeip_restore(g, "junk", 4), -EINVAL);
+	T_EQ_INT(fakeip_restore(g, text, len), 0);
+	fakeip_destroy(g);
+	fakeip_destroy(f);
+	free(text);
+}
+
 int main(void)
 {
+	T_RUN(test_store);
 	T_RUN(test_same_and_distinct);
 	T_RUN(test_invalid_names);
 	T_RUN(test_exclusions);

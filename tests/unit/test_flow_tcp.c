@@ -38,6 +38,8 @@
 #include "lwip-port/stack.h"
 #include "tun2socks/flow/flow_tcp.h"
 #include "tun2socks/upstream/upstream.h"
+#include "config/config.h"
+#include "resolver/sniffer.h"
 #include "lwip_helper.h"
 #include "test.h"
 
@@ -52,7 +54,11 @@ struct env {
 	struct sockaddr_in laddr;
 	struct upstream_cfg proxy; /* SOCKS5 at laddr */
 	struct route route;        /* what the router stub decides */
-	int peer;                  /* the accepted upstream side, or -1 */
+	/* what the router stub was asked */
+	int decided;
+	char seen_domain[256];
+	bool seen_keep_dst, seen_fake;
+	int peer; /* the accepted upstream side, or -1 */
 	struct lh_client c;
 };
 
@@ -62,9 +68,12 @@ static int stub_decide(void *ctx, const struct route_query *q, struct route *out
 		       route_done_fn done, void *arg)
 {
 	(void)ctx;
-	(void)q;
 	(void)done;
 	(void)arg;
+	e.decided++;
+	snprintf(e.seen_domain, sizeof(e.seen_domain), "%s", q->domain ? q->domain : "");
+	e.seen_keep_dst = q->keep_dst;
+	e.seen_fake = q->dst_is_fake;
 	*out = e.route;
 	return 0;
 }
@@ -456,6 +465,147 @@ static void test_bulk_down_slow_client(void)
 	T_EQ_INT(e.fc.stats.bytes_down, TOTAL);
 }
 
+/* ---- sniffing (docs/design.md §21) ------------------------------------------ */
+
+static size_t put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+	return 2;
+}
+
+/* A TLS record holding a ClientHello for sni, padded by pad bytes. */
+static size_t hello_record(uint8_t *r, const char *sni, size_t pad)
+{
+	uint8_t *m = r + 5;
+	size_t n = 4, sl = strlen(sni), ext_at;
+
+	n += put16(m + n, 0x0303);
+	memset(m + n, 7, 32);
+	n += 32;
+	m[n++] = 0;
+	n += put16(m + n, 2);
+	n += put16(m + n, 0x1301);
+	m[n++] = 1;
+	m[n++] = 0;
+	ext_at = n;
+	n += 2;
+	n += put16(m + n, 0);
+	n += put16(m + n, (unsigned)sl + 5);
+	n += put16(m + n, (unsigned)sl + 3);
+	m[n++] = 0;
+	n += put16(m + n, (unsigned)sl);
+	memcpy(m + n, sni, sl);
+	n += sl;
+	n += put16(m + n, 21);
+	n += put16(m + n, (unsigned)pad);
+	memset(m + n, 0, pad);
+	n += pad;
+	put16(m + ext_at, (unsigned)(n - ext_at - 2));
+	m[0] = 1;
+	m[1] = 0;
+	put16(m + 2, (unsigned)(n - 4));
+	r[0] = 0x16;
+	r[1] = 3;
+	r[2] = 1;
+	put16(r + 3, (unsigned)n);
+	return n + 5;
+}
+
+static struct sniffer *make_sniffer(const char *yaml, struct config **cfg)
+{
+	struct sniffer *sn = NULL;
+	char err[256];
+
+	*cfg = NULL;
+	T_EQ_INT(config_load_buf(yaml, strlen(yaml), "t.yaml", cfg, NULL), 0);
+	if (*cfg == NULL)
+		return NULL;
+	T_EQ_INT(sniffer_create(&(*cfg)->sniffer, &sn, err, sizeof(err)), 0);
+	return sn;
+}
+
+/* A ClientHello padded past 1500 bytes, in three segments with loop
+ * turns between them: the flow waits (nothing reaches the router or the
+ * upstream), then routes by its name, and every byte goes upstream in
+ * order. TLS has override-destination false: the name is for the rules. */
+static void test_sniff_split_hello(void)
+{
+	static uint8_t rec[4096], got[4096];
+	struct config *cfg;
+	struct sniffer *sn = make_sniffer("sniffer:\n  enable: true\n  sniff:\n"
+					  "    TLS: {ports: [443], override-destination: false}\n",
+					  &cfg);
+	size_t n = hello_record(rec, "Split.Example.Test", 1700);
+
+	if (!env_init(false, 4096))
+		return;
+	e.fc.sniffer = sn;
+	T_CHECK(n > 1500);
+	T_CHECK(lh_connect(e.st, &e.c));
+	client_send(rec, 100);
+	for (int i = 0; i < 20; i++)
+		turn();
+	T_EQ_INT(e.decided, 0);
+	client_send(rec + 100, 1000);
+	turn();
+	T_EQ_INT(e.decided, 0);
+	client_send(rec + 1100, n - 1100);
+	RUN_UNTIL(e.decided == 1);
+	T_EQ_STR(e.seen_domain, "Split.Example.Test");
+	T_CHECK(e.seen_keep_dst && !e.seen_fake);
+	RUN_UNTIL(peer_accept());
+	peer_read(got, n);
+	T_EQ_MEM(got, rec, n);
+	lh_rst(e.st, &e.c);
+	env_done();
+	sniffer_destroy(sn);
+	config_free(cfg);
+}
+
+/* A client that says nothing: routed by address once the wait ends, and
+ * what it sends afterwards goes through. An HTTP Host with
+ * override-destination: the name replaces the address. */
+static void test_sniff_wait_and_http(void)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: web.example.test:8080\r\n\r\n";
+	char buf[64];
+	struct config *cfg;
+	struct sniffer *sn = make_sniffer("sniffer:\n  enable: true\n  sniff:\n"
+					  "    TLS: {ports: [443]}\n    HTTP: {ports: [443]}\n",
+					  &cfg);
+
+	if (!env_init(false, 4096))
+		return;
+	e.fc.sniffer = sn;
+	e.fc.sniff_wait_ms = 300;
+	T_CHECK(lh_connect(e.st, &e.c));
+	RUN_UNTIL(e.decided == 1);
+	T_EQ_STR(e.seen_domain, "");
+	RUN_UNTIL(peer_accept());
+	client_send("late", 4);
+	peer_read(buf, 4);
+	T_EQ_MEM(buf, "late", 4);
+	lh_rst(e.st, &e.c);
+	env_done();
+
+	if (!env_init(false, 4096))
+		return;
+	e.fc.sniffer = sn;
+	T_CHECK(lh_connect(e.st, &e.c));
+	client_send(req, strlen(req));
+	RUN_UNTIL(e.decided == 1);
+	T_EQ_STR(e.seen_domain, "web.example.test");
+	T_CHECK(!e.seen_keep_dst && e.seen_fake);
+	RUN_UNTIL(peer_accept());
+	peer_read(buf, strlen(req));
+	T_EQ_MEM(buf, req, strlen(req));
+	lh_rst(e.st, &e.c);
+	env_done();
+	sniffer_destroy(sn);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	T_RUN(test_direct_relay_and_close);
@@ -466,5 +616,7 @@ int main(void)
 	T_RUN(test_upstream_reset);
 	T_RUN(test_connect_deadline);
 	T_RUN(test_bulk_down_slow_client);
+	T_RUN(test_sniff_split_hello);
+	T_RUN(test_sniff_wait_and_http);
 	return test_summary();
 }

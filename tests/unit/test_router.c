@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "tun2socks/route/router.h"
+#include "resolver/dns_hosts.h"
 #include "test.h"
 
 static const char conf_text[] =
@@ -410,6 +411,70 @@ static void test_no_rules(void)
 	router_gen_unref(g);
 }
 
+/* Through the route_ops flows use: a hosts: name gets its address before
+ * the rules (a no-resolve IP rule matches it, nothing is resolved), and a
+ * sniffed name for the rules only keeps the address as the target. */
+static void test_hosts_and_keep_dst(void)
+{
+	static const char text[] = "proxies:\n"
+				   "  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+				   "rules:\n"
+				   "  - DOMAIN,sniffed.test,s1\n"
+				   "  - IP-CIDR,10.0.0.0/8,DIRECT,no-resolve\n"
+				   "  - MATCH,REJECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g;
+	struct router_ctx *rc = NULL;
+	struct dns_hosts *h = NULL;
+	struct route_ops ops;
+	struct route rt;
+	ip_addr_t dst, src;
+	struct route_query q = { .src = &src, .src_port = 40000, .dst = &dst, .dst_port = 443 };
+	char t[300];
+	int r;
+
+	g = build(text, &cfg, &err, &r);
+	T_EQ_INT(r, 0);
+	if (g == NULL)
+		return;
+	T_EQ_INT(router_ctx_create(g, NULL, NULL, &rc), 0);
+	T_EQ_INT(dns_hosts_create(&h), 0);
+	T_EQ_INT(dns_hosts_add(h, "hosted.test", "10.5.5.5"), 0);
+	ops = router_ctx_ops(rc);
+	ipaddr_aton("198.18.0.1", &src);
+	ipaddr_aton("198.18.0.9", &dst);
+	q.domain = "hosted.test";
+	q.dst_is_fake = true;
+	/* without the table: no address, the IP rule cannot match */
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	T_EQ_INT(rt.action, ROUTE_REJECT);
+	ops.release(ops.ctx, rt.hold);
+	router_ctx_set_hosts(rc, h);
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	T_EQ_INT(rt.action, ROUTE_DIRECT);
+	ops.release(ops.ctx, rt.hold);
+
+	/* a sniffed name, rules only: DOMAIN matches, the target is dst */
+	ipaddr_aton("203.0.113.7", &dst);
+	q.domain = "sniffed.test";
+	q.dst_is_fake = false;
+	q.keep_dst = true;
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	T_EQ_INT(rt.action, ROUTE_PROXY);
+	socks5_addr_str(&rt.target, t, sizeof(t));
+	T_EQ_STR(t, "203.0.113.7:443");
+	ops.release(ops.ctx, rt.hold);
+	q.keep_dst = false; /* override-destination: the name is the target */
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	socks5_addr_str(&rt.target, t, sizeof(t));
+	T_EQ_STR(t, "sniffed.test:443");
+	ops.release(ops.ctx, rt.hold);
+	router_ctx_destroy(rc);
+	dns_hosts_destroy(h);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	T_RUN(test_decisions);
@@ -418,5 +483,6 @@ int main(void)
 	T_RUN(test_fake_filter);
 	T_RUN(test_pass);
 	T_RUN(test_sub_rules);
+	T_RUN(test_hosts_and_keep_dst);
 	return test_summary();
 }

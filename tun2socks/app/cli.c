@@ -86,6 +86,8 @@ static const char usage[] =
 	"  --fake-ip-min-age S    a fake address goes to another name only after it\n"
 	"                         was unused S seconds; until then new names get\n"
 	"                         SERVFAIL (default 60; 0 = reuse at once, as mihomo)\n"
+	"  --store-fake-ip        keep the fake pool across restarts, in\n"
+	"                         <state dir>/<tun>.fakeip\n"
 	"  --auto-route           route the machine's traffic into the TUN (Linux): IPv4\n"
 	"                         and IPv6 through table --iproute2-table-index and\n"
 	"                         rules from --iproute2-rule-index; our own sockets carry\n"
@@ -245,6 +247,7 @@ static const struct {
 	[OPT_MAX_MEMORY] = { "--max-memory", true },
 	[OPT_ALLOW_HOST_PORT] = { "--allow-host-port", true },
 	[OPT_FETCH] = { "--fetch", false },
+	[OPT_STORE_FAKE_IP] = { "--store-fake-ip", false },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -661,6 +664,9 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 			snprintf(dst, sizeof(cfg->route.include_uid), "%s", val);
 			break;
 		}
+		case OPT_STORE_FAKE_IP:
+			cfg->dns.store_fake = true;
+			break;
 		case OPT_STATE_DIR:
 			if (val[0] != '/' || strlen(val) >= sizeof(cfg->route.state_dir))
 				return cli_err(err, errlen, "--state-dir",

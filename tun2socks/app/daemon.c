@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <net/if.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -29,6 +31,14 @@
 #include "tun2socks/flow/flow_udp.h"
 #include "tun2socks/route/proc_lookup.h"
 #include "resolver/resolver.h"
+#include "resolver/sniffer.h"
+#include "resolver/dns_hosts.h"
+#include "resolver/dns_policy.h"
+#include "resolver/dns_doh.h"
+#include "resolver/dns_dot.h"
+#include "tun2socks/upstream/upstream.h"
+#include "tun2socks/app/fake_store.h"
+#include "tun2socks/system/autoroute.h"
 #include "tun2socks/route/router.h"
 #include "tun2socks/base/fd_budget.h"
 #include "tun2socks/base/heap.h"
@@ -64,6 +74,12 @@ struct daemon {
 	struct resolver *resolver;         /* DNS forwarding, unless via the proxy */
 	struct dns_socks *dns_socks;       /* --dns-via-proxy */
 	struct dns_intercept *dns;         /* NULL with --dns off */
+	struct sniffer *sniffer;           /* config's sniffer:, or NULL */
+	struct fake_store *fake_store;     /* store-fake-ip, or NULL */
+	struct dns_hosts *hosts;           /* hosts: and /etc/hosts, or NULL */
+	struct dns_policy *policy;         /* nameserver-policy, fallback, or NULL */
+	struct dns_dot *dot;               /* DNS over TLS, or NULL (§24) */
+	struct dns_doh *doh;               /* DNS over HTTPS, or NULL (§24) */
 	struct machine *machine;           /* auto-route's routes and rules, or NULL */
 	struct control *control;           /* the control API, or NULL */
 	struct api_wait *api_wait;         /* an API client waits for the reload */
@@ -94,6 +110,10 @@ struct daemon {
 	uint64_t mem_refused; /* connections refused: memory budget spent */
 	int exit_code;
 };
+
+/* A DNS-over-TLS query: connect, handshake, answer (2 tries x 2 s, as
+ * c-ares waits for a plain server). */
+#define DAEMON_DOT_TIMEOUT_MS 4000
 
 /* ---- upstream setup ------------------------------------------------------- */
 
@@ -385,6 +405,135 @@ static bool daemon_resolver_is_own(void *ctx, const struct sockaddr *src, uint16
 	return resolver_is_own_query(ctx, src, id, name, qtype);
 }
 
+/* "a,b,c" of a config list into buf; false when it does not fit. */
+static bool daemon_join(const struct config_str *l, size_t n, char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(buf + off, cap - off, "%s%s", i ? "," : "", l[i].text);
+
+		if (k < 0 || (size_t)k >= cap - off)
+			return false;
+		off += (size_t)k;
+	}
+	return true;
+}
+
+/* nameserver-policy and fallback from the config (docs/design.md §23):
+ * a forwarder in front of the main resolver, or none. */
+static int daemon_policy_start(struct daemon *d, const struct dns_forwarder *main)
+{
+	const struct config_dns *cd = d->conf ? &d->conf->dns : NULL;
+	struct dns_policy_entry *ents = NULL;
+	struct dns_policy_cidr *cidrs = NULL;
+	const char **doms = NULL;
+	char(*bufs)[1024] = NULL, fb[1024], err[256] = "";
+	struct dns_policy_config pc = { .main_send = main->send,
+					.main_ctx = main->ctx,
+					.own = d->resolver,
+					.sock = d->sock,
+					.ca_file =
+						d->cfg->dns.dot_ca[0] ? d->cfg->dns.dot_ca : NULL,
+					.timeout_ms = DAEMON_DOT_TIMEOUT_MS };
+	int r = -ENOMEM;
+
+	if (cd == NULL || (cd->n_ns_policy == 0 && cd->n_fallback == 0))
+		return 0;
+	ents = calloc(cd->n_ns_policy + 1, sizeof(*ents));
+	bufs = calloc(cd->n_ns_policy + 1, sizeof(*bufs));
+	cidrs = calloc(cd->n_fallback_ipcidr + 1, sizeof(*cidrs));
+	doms = calloc(cd->n_fallback_domain + 1, sizeof(*doms));
+	if (!ents || !bufs || !cidrs || !doms)
+		goto out;
+	r = -EINVAL;
+	for (size_t i = 0; i < cd->n_ns_policy; i++) {
+		const struct config_ns_policy *np = &cd->ns_policy[i];
+		size_t enc = np->n_servers;
+
+		/* An encrypted server answers alone (the first one); plain
+		 * ones share a c-ares channel. */
+		for (size_t j = 0; j < np->n_servers && enc == np->n_servers; j++)
+			if (!strncasecmp(np->servers[j].text, "tls://", 6) ||
+			    !strncasecmp(np->servers[j].text, "https://", 8))
+				enc = j;
+		if (enc < np->n_servers) {
+			snprintf(bufs[i], sizeof(bufs[i]), "%s", np->servers[enc].text);
+			ents[i].patterns = np->key.text;
+			ents[i].servers = bufs[i];
+			continue;
+		}
+		if (!daemon_join(cd->ns_policy[i].servers, cd->ns_policy[i].n_servers, bufs[i],
+				 sizeof(bufs[i]))) {
+			snprintf(err, sizeof(err), "dns.nameserver-policy: too many servers");
+			goto out;
+		}
+		ents[i].patterns = cd->ns_policy[i].key.text;
+		ents[i].servers = bufs[i];
+	}
+	pc.entries = ents;
+	pc.n_entries = cd->n_ns_policy;
+	if (cd->n_fallback > 0) {
+		if (!daemon_join(cd->fallback, cd->n_fallback, fb, sizeof(fb))) {
+			snprintf(err, sizeof(err), "dns.fallback: too many servers");
+			goto out;
+		}
+		pc.fallback = fb;
+		for (size_t i = 0; i < cd->n_fallback_ipcidr; i++) {
+			cidrs[i].family = cd->fallback_ipcidr[i].family;
+			memcpy(cidrs[i].addr, cd->fallback_ipcidr[i].addr, 16);
+			cidrs[i].prefix = cd->fallback_ipcidr[i].prefix;
+		}
+		pc.fallback_cidrs = cidrs;
+		pc.n_fallback_cidrs = cd->n_fallback_ipcidr;
+		for (size_t i = 0; i < cd->n_fallback_domain; i++)
+			doms[i] = cd->fallback_domain[i].text;
+		pc.fallback_domains = doms;
+		pc.n_fallback_domains = cd->n_fallback_domain;
+	}
+	r = dns_policy_create(&d->loop, &pc, &d->policy, err, sizeof(err));
+	if (r == 0)
+		log_info("dns: %zu nameserver-policy entries%s", cd->n_ns_policy,
+			 pc.fallback ? ", a fallback" : "");
+out:
+	if (r < 0)
+		log_error("dns: %s", err[0] ? err : strerror(-r));
+	free(ents);
+	free(bufs);
+	free(cidrs);
+	free(doms);
+	return r;
+}
+
+/* DNS over TLS (docs/design.md §24): the first tls:// server. */
+static int daemon_dot_start(struct daemon *d)
+{
+	const struct options_dns *dc = &d->cfg->dns;
+	char first[512], err[512] = "";
+	char *comma;
+	int r;
+
+	snprintf(first, sizeof(first), "%s", dc->dot);
+	comma = strchr(first, ',');
+	if (comma != NULL)
+		*comma = '\0';
+	r = dns_dot_create(&d->loop, &d->sock, first, dc->dot_ca[0] ? dc->dot_ca : NULL,
+			   DAEMON_DOT_TIMEOUT_MS, &d->dot, err, sizeof(err));
+	if (r < 0)
+		log_error("dns: tls://%s: %s", first, err[0] ? err : strerror(-r));
+	else
+		log_info("dns: DNS over TLS to %s%s", dns_dot_describe(d->dot),
+			 comma ? "; the other tls:// servers are not used" : "");
+	return r;
+}
+
+static int daemon_policy_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
+			      void *arg)
+{
+	return dns_policy_send(ctx, query, cb, arg);
+}
+
 static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf, size_t cap)
 {
 	char t[INET6_ADDRSTRLEN];
@@ -413,6 +562,8 @@ static int daemon_dns_start(struct daemon *d)
 		.prefix4 = dc->prefix4,
 		.prefix6 = dc->prefix6,
 		.filter = dc->filter,
+		.filter_whitelist = dc->filter_whitelist,
+		.hosts = d->hosts,
 		.filter_fn = daemon_fake_filter,
 		.filter_arg = d,
 		.fake_min_age = dc->fake_min_age,
@@ -438,13 +589,39 @@ static int daemon_dns_start(struct daemon *d)
 			return r;
 		}
 		fwd = (struct dns_forwarder){ .send = dns_socks_send, .ctx = d->dns_socks };
+	} else if (dc->dot[0]) {
+		/* One socket per query in flight, as via the proxy. */
+		ic.max_pending = d->fds.dns;
+		ic.max_pending_client = d->fds.dns / 4 > 0 ? d->fds.dns / 4 : 1;
+		r = daemon_dot_start(d);
+		if (r < 0)
+			return r;
+		fwd = (struct dns_forwarder){ .send = dns_dot_send, .ctx = d->dot };
+	} else if (dc->doh[0]) {
+		r = dns_doh_create(&d->loop, &d->sock, dc->doh, dc->dot_ca[0] ? dc->dot_ca : NULL,
+				   DAEMON_DOT_TIMEOUT_MS, &d->doh);
+		if (r < 0) {
+			log_error("dns: cannot set up DNS over HTTPS to %s: %s", dc->doh,
+				  strerror(-r));
+			return r;
+		}
+		fwd = (struct dns_forwarder){ .send = dns_doh_send, .ctx = d->doh };
 	} else {
 		fwd = (struct dns_forwarder){ .send = daemon_resolver_send, .ctx = d->resolver };
 	}
+	if (!dc->via_proxy) {
+		/* nameserver-policy and fallback in front of the main servers */
+		r = daemon_policy_start(d, &fwd);
+		if (r < 0)
+			return r;
+		if (d->policy)
+			fwd = (struct dns_forwarder){ .send = daemon_policy_send,
+						      .ctx = d->policy };
+	}
 	/* c-ares also resolves DIRECT names, whichever forwarder answers
 	 * clients: its queries coming back mean a loop either way. */
-	fwd.is_own = daemon_resolver_is_own;
-	fwd.own_ctx = d->resolver;
+	fwd.is_own = d->policy ? dns_policy_is_own : daemon_resolver_is_own;
+	fwd.own_ctx = d->policy ? (void *)d->policy : (void *)d->resolver;
 	memcpy(ic.net4, dc->net4, 4);
 	memcpy(ic.net6, dc->net6, 16);
 	/* The TUN's own addresses are never handed out. */
@@ -463,18 +640,40 @@ static int daemon_dns_start(struct daemon *d)
 	}
 	d->flows.dns = d->dns;
 	flow_udp_set_dns(d->udp, d->dns);
+	if (dc->store_fake && dc->mode == DNS_MODE_FAKE_IP) {
+		const char *dir =
+			d->cfg->route.state_dir[0] ? d->cfg->route.state_dir : AUTOROUTE_STATE_DIR;
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s.fakeip", dir,
+			 d->cfg->tun.name && d->cfg->tun.name[0] ? d->cfg->tun.name : "tun");
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			log_warn("store-fake-ip: cannot make %s: %s", dir, strerror(errno));
+		r = fake_store_start(&d->loop, d->dns, path, &d->fake_store);
+		if (r < 0) {
+			log_error("store-fake-ip: %s", strerror(-r));
+			return r;
+		}
+	}
 	if (dc->has4)
 		daemon_fmt_cidr(AF_INET, dc->net4, dc->prefix4, r4, sizeof(r4));
 	if (dc->has6)
 		daemon_fmt_cidr(AF_INET6, dc->net6, dc->prefix6, r6, sizeof(r6));
-	if (dc->mode == DNS_MODE_FAKE_IP)
-		log_info("dns: fake-ip %s %s, forwarding to %s%s", r4, r6,
-			 dc->servers ? dc->servers : "the system's resolvers",
-			 dc->via_proxy ? " over TCP through the proxy" : "");
-	else
-		log_info("dns: real-ip, forwarding to %s%s",
-			 dc->servers ? dc->servers : "the system's resolvers",
-			 dc->via_proxy ? " over TCP through the proxy" : "");
+	{
+		const char *to = !dc->via_proxy && dc->dot[0]   ? dc->dot
+				 : !dc->via_proxy && dc->doh[0] ? dc->doh
+				 : dc->servers                  ? dc->servers
+								: "the system's resolvers";
+		const char *how = dc->via_proxy ? " over TCP through the proxy"
+				  : dc->dot[0]  ? " over TLS"
+				  : dc->doh[0]  ? " over HTTPS"
+						: "";
+
+		if (dc->mode == DNS_MODE_FAKE_IP)
+			log_info("dns: fake-ip %s %s, forwarding to %s%s", r4, r6, to, how);
+		else
+			log_info("dns: real-ip, forwarding to %s%s", to, how);
+	}
 	if (!dc->via_proxy && !d->sock.bind_iface[0] && !d->sock.has_fwmark)
 		log_debug("dns: upstream queries follow the routing table: make sure the DNS "
 			  "servers are not routed into the TUN (or use --bind-interface/--fwmark)");
@@ -485,10 +684,60 @@ static void daemon_dns_stop(struct daemon *d)
 {
 	/* TCP clients first, then the forwarder, whose cancelled queries
 	 * still call into the interceptor. */
+	fake_store_stop(d->fake_store); /* the pool as it is now */
+	d->fake_store = NULL;
 	dns_intercept_shutdown(d->dns);
+	dns_policy_shutdown(d->policy);
+	dns_doh_shutdown(d->doh);
+	dns_dot_shutdown(d->dot);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
 	dns_socks_shutdown(d->dns_socks);
+}
+
+/* The hosts table (docs/design.md §23): the config's hosts: with
+ * dns.use-hosts, /etc/hosts with dns.use-system-hosts (both default on);
+ * none without a config file. Read once at start. */
+static int daemon_hosts(struct daemon *d)
+{
+	const struct config *c = d->conf;
+	char q[300];
+	int r;
+
+	if (c == NULL || (!(c->dns.use_hosts && c->n_hosts > 0) && !c->dns.use_system_hosts))
+		return 0;
+	r = dns_hosts_create(&d->hosts);
+	for (size_t i = 0; r == 0 && c->dns.use_hosts && i < c->n_hosts; i++)
+		for (size_t j = 0; r == 0 && j < c->hosts[i].n_addrs; j++) {
+			r = dns_hosts_add(d->hosts, c->hosts[i].name, c->hosts[i].addrs[j].text);
+			if (r == -EINVAL || r == -ENOSPC) {
+				snprintf(q, sizeof(q), "%s:%d:%d", c->hosts[i].pos.file,
+					 c->hosts[i].pos.line, c->hosts[i].pos.col);
+				log_error("%s: hosts: %s: %s", q, c->hosts[i].name,
+					  r == -EINVAL ? "not a name or domain pattern"
+						       : "too many addresses (8 a family)");
+			}
+		}
+	if (r == 0 && c->dns.use_system_hosts) {
+		FILE *f = fopen("/etc/hosts", "re");
+
+		char *buf = malloc(1 << 20);
+
+		if (f != NULL && buf != NULL) {
+			size_t n = fread(buf, 1, 1 << 20, f), skipped = 0;
+
+			r = dns_hosts_parse_etc(d->hosts, buf, n, &skipped);
+		}
+		if (f != NULL)
+			fclose(f);
+		free(buf);
+	}
+	if (r < 0)
+		return r;
+	if (d->resolver)
+		resolver_set_hosts(d->resolver, d->hosts);
+	log_info("hosts: %zu names answered locally", dns_hosts_count(d->hosts));
+	return 0;
 }
 
 /* c-ares for forwarded DNS, DIRECT connections to names and IP rules on
@@ -1055,7 +1304,7 @@ static int daemon_fd_budget(struct daemon *d)
 		log_error("cannot read RLIMIT_NOFILE: %s", strerror(-r));
 		return r;
 	}
-	r = fd_budget_split(after, d->cfg->dns.via_proxy, &d->fds);
+	r = fd_budget_split(after, d->cfg->dns.via_proxy || d->cfg->dns.dot[0], &d->fds);
 	if (r < 0) {
 		log_error("only %llu file descriptors allowed (RLIMIT_NOFILE): at least %d needed; "
 			  "raise the limit (ulimit -n)",
@@ -1136,6 +1385,14 @@ int daemon_run(struct options *cfg)
 	 * through a sock_diag socket made there (docs/design.md §14). */
 	d->procs = proc_lookup_create_fd(PROC_LOOKUP_CACHE_MS, cfg->proc_diag_fd);
 	cfg->proc_diag_fd = -1; /* the lookup owns it, or closed it */
+	/* sniffer: applies from the start; a reload keeps it (§21). */
+	r = sniffer_create(d->conf ? &d->conf->sniffer : NULL, &d->sniffer, err, sizeof(err));
+	if (r < 0) {
+		log_error("sniffer: %s", err[0] ? err : strerror(-r));
+		goto out_free;
+	}
+	if (d->sniffer)
+		log_info("sniffer: on");
 
 	r = tun_open(&cfg->tun, &d->tun, err, sizeof(err));
 	if (r < 0) {
@@ -1155,9 +1412,12 @@ int daemon_run(struct options *cfg)
 	}
 	r = daemon_resolver_start(d);
 	if (r == 0)
+		r = daemon_hosts(d);
+	if (r == 0)
 		r = router_ctx_create(gen, d->resolver, d->procs, &d->router);
 	if (r < 0)
 		goto out_loop;
+	router_ctx_set_hosts(d->router, d->hosts);
 	daemon_health_start(d, gen);
 	gen = NULL; /* the router holds it */
 	{
@@ -1170,6 +1430,7 @@ int daemon_run(struct options *cfg)
 		goto out_loop;
 	}
 	d->flows.resolver = d->resolver;
+	d->flows.sniffer = d->sniffer;
 	d->flows.sock = d->sock;
 	d->flows.connect_timeout_ms = (uint64_t)cfg->connect_timeout_s * 1000;
 	d->flows.idle_timeout_ms = (uint64_t)cfg->idle_timeout_s * 1000;
@@ -1201,6 +1462,7 @@ int daemon_run(struct options *cfg)
 			goto out_stack;
 		}
 		flow_udp_set_resolver(d->udp, d->resolver);
+		flow_udp_set_sniffer(d->udp, d->sniffer);
 	}
 
 	if (daemon_dns_start(d) < 0)
@@ -1335,6 +1597,9 @@ out_loop:
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d->loop);
 	}
+	dns_policy_destroy(d->policy);
+	dns_doh_destroy(d->doh);
+	dns_dot_destroy(d->dot);
 	if (d->resolver)
 		resolver_destroy(d->resolver);
 	router_ctx_destroy(d->router);
@@ -1343,6 +1608,8 @@ out_tun:
 out_free:
 	router_gen_unref(gen);
 	proc_lookup_destroy(d->procs);
+	sniffer_destroy(d->sniffer);
+	dns_hosts_destroy(d->hosts);
 	config_free(d->conf);
 	upstream_cfg_free(&d->upstream);
 	free(d->api_path);

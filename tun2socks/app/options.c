@@ -243,6 +243,8 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 		};
 		cfg->log_level = map[conf->log_level];
 	}
+	if (conf->store_fake_ip)
+		cfg->dns.store_fake = true;
 	if (!dns->present)
 		return 0;
 	if (!options_given(cfg, OPT_DNS))
@@ -267,6 +269,49 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 		}
 		cfg->dns.servers = cfg->dns.servers_buf;
 	}
+	/* DNS over TLS servers; with no plain server, c-ares (DIRECT names,
+	 * IP rules) asks default-nameserver, else the system's. */
+	if (!options_given(cfg, OPT_DNS_SERVER)) {
+		size_t off = 0;
+
+		cfg->dns.dot[0] = '\0';
+		for (size_t i = 0; i < dns->n_dot; i++) {
+			int n = snprintf(cfg->dns.dot + off, sizeof(cfg->dns.dot) - off, "%s%s",
+					 i ? "," : "", dns->dot[i].text + 6);
+
+			if (n < 0 || (size_t)n >= sizeof(cfg->dns.dot) - off) {
+				snprintf(err, errlen, "%s: dns.nameserver: too many tls:// servers",
+					 conf->file);
+				return -EINVAL;
+			}
+			off += (size_t)n;
+		}
+		snprintf(cfg->dns.dot_ca, sizeof(cfg->dns.dot_ca), "%s", dns->ca ? dns->ca : "");
+		cfg->dns.doh[0] = '\0';
+		if (dns->n_doh > 0 && snprintf(cfg->dns.doh, sizeof(cfg->dns.doh), "%s",
+					       dns->doh[0].text) >= (int)sizeof(cfg->dns.doh)) {
+			snprintf(err, errlen, "%s: dns.nameserver: https:// URL too long",
+				 conf->file);
+			return -EINVAL;
+		}
+		if (dns->n_nameservers == 0 && dns->n_default_nameserver > 0) { /* encrypted only */
+			off = 0;
+			for (size_t i = 0; i < dns->n_default_nameserver; i++) {
+				int n = snprintf(cfg->dns.servers_buf + off,
+						 sizeof(cfg->dns.servers_buf) - off, "%s%s",
+						 i ? "," : "", dns->default_nameserver[i].text);
+
+				if (n < 0 || (size_t)n >= sizeof(cfg->dns.servers_buf) - off) {
+					snprintf(err, errlen,
+						 "%s: dns.default-nameserver: list too long",
+						 conf->file);
+					return -EINVAL;
+				}
+				off += (size_t)n;
+			}
+			cfg->dns.servers = cfg->dns.servers_buf;
+		}
+	}
 	if (!options_given(cfg, OPT_FAKE_IP_RANGE)) {
 		if (dns->has_fake_ip_range) {
 			/* mihomo writes the range with its first address
@@ -281,6 +326,7 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 			cfg->dns.has6 = true;
 		}
 	}
+	cfg->dns.filter_whitelist = dns->fake_ip_filter_whitelist;
 	if (dns->has_fake_ip_min_age && !options_given(cfg, OPT_FAKE_IP_MIN_AGE))
 		cfg->dns.fake_min_age = dns->fake_ip_min_age;
 	for (size_t i = 0; i < dns->n_fake_ip_filter; i++) {
@@ -365,6 +411,13 @@ unsigned options_reload_diff(const struct options *running, const struct options
 		options_note(why, whylen, "max-memory");
 	if (a->fake_min_age != b->fake_min_age)
 		options_note(why, whylen, "dns.fake-ip-min-age");
+	if (strcmp(a->dot, b->dot) != 0 || strcmp(a->dot_ca, b->dot_ca) != 0 ||
+	    strcmp(a->doh, b->doh) != 0)
+		options_note(why, whylen, "dns.nameserver (tls://, https://)");
+	if (a->filter_whitelist != b->filter_whitelist)
+		options_note(why, whylen, "dns.fake-ip-filter-mode");
+	if (a->store_fake != b->store_fake)
+		options_note(why, whylen, "profile.store-fake-ip");
 	if (a->filter_used != b->filter_used ||
 	    memcmp(a->filter_buf, b->filter_buf, a->filter_used) != 0)
 		options_note(why, whylen, "dns.fake-ip-filter");

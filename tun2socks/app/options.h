@@ -61,6 +61,7 @@ enum options_flag {
 	OPT_MAX_MEMORY,
 	OPT_ALLOW_HOST_PORT,
 	OPT_FETCH,
+	OPT_STORE_FAKE_IP,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -108,11 +109,18 @@ struct options {
 		uint8_t net4[4], prefix4;
 		uint8_t net6[16], prefix6;
 		unsigned fake_min_age; /* s; 0 = off (docs/design.md §7) */
+		bool store_fake;       /* keep the pool across restarts (§22) */
+		bool filter_whitelist; /* fake-ip-filter-mode: whitelist */
 		/* --fake-ip-filter, split in place into filter[] (NULL-ended) */
 		char filter_buf[4096];
 		size_t filter_used; /* bytes of filter_buf taken */
 		const char *filter[257];
 		char servers_buf[1024]; /* nameservers from the config */
+		/* DNS over TLS (§24): "HOST[:PORT],..." from tls:// entries,
+		 * "" for none; the CA bundle for them, "" for the system's */
+		char dot[512];
+		char dot_ca[1024];
+		char doh[512]; /* the first https:// entry (§24), "" for none */
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
 	struct options_route {

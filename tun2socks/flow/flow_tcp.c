@@ -4,6 +4,10 @@
  *
  *   accept   flow_tcp_accept(): the stack hands over a pcb; the name the
  *            destination stands for (DNS interception) is looked up.
+ *   sniff    when the sniffer wants this flow: its first bytes are read
+ *            (queued, unacknowledged, as always before the tunnel opens)
+ *            until a TLS ClientHello or HTTP request names the host, or
+ *            sniff_wait_ms passes (docs/design.md §21).
  *   route    the router decides (it may resolve the name for IP rules):
  *            PROXY, DIRECT, REJECT (reset the client) or REJECT-DROP
  *            (hold the connection in DROP, discarding what the client
@@ -21,7 +25,7 @@
  *            the upstream socket with an RST (SO_LINGER 0); an upstream
  *            error aborts the pcb (RST). The memory goes later (flow.h).
  *
- * States: ROUTING -> RESOLVING (DIRECT: the name's addresses) ->
+ * States: [SNIFFING ->] ROUTING -> RESOLVING (DIRECT: the name's addresses) ->
  * CONNECTING -> RELAY -> DEAD, or DROP; every change goes through
  * flow_set_state(), which logs "flow#12 CONNECTING -> RELAY".
  */
@@ -42,6 +46,8 @@
 #include "tun2socks/upstream/target.h"
 #include "resolver/dns_intercept.h"
 #include "resolver/resolver.h"
+#include "resolver/sniff.h"
+#include "resolver/sniffer.h"
 #include "tun2socks/upstream/upstream_conn.h"
 #include "tun2socks/flow/flow_tcp.h"
 #include "tun2socks/flow/relay.h"
@@ -50,6 +56,7 @@
 /* Order matters: every state before FS_RELAY counts as "not yet open"
  * (a failure there is counted as failed, not reset). */
 enum flow_state {
+	FS_SNIFFING,
 	FS_ROUTING,
 	FS_RESOLVING,
 	FS_CONNECTING,
@@ -59,14 +66,19 @@ enum flow_state {
 };
 
 static const char *const flow_state_name[] = {
-	[FS_ROUTING] = "ROUTING", [FS_RESOLVING] = "RESOLVING", [FS_CONNECTING] = "CONNECTING",
-	[FS_RELAY] = "RELAY",     [FS_DROP] = "DROP",           [FS_DEAD] = "DEAD",
+	[FS_SNIFFING] = "SNIFFING",   [FS_ROUTING] = "ROUTING",
+	[FS_RESOLVING] = "RESOLVING", [FS_CONNECTING] = "CONNECTING",
+	[FS_RELAY] = "RELAY",         [FS_DROP] = "DROP",
+	[FS_DEAD] = "DEAD",
 };
 
 /* How long a REJECT-DROP connection is held before it is forgotten
  * without a word (the client has timed out by then, as it would behind a
  * firewall that drops). */
 #define DROP_HOLD_MS 30000
+/* The client bytes a sniffing flow looks at, at most: a ClientHello up to
+ * SNIFF_TLS_MAX in records of its own. */
+#define SNIFF_BUF_MAX (SNIFF_TLS_MAX + 64 * 5)
 
 struct flow_tcp {
 	struct flow_tcp_ctx *ctx;
@@ -96,7 +108,15 @@ struct flow_tcp {
 	uint16_t src_port, dst_port;
 	char *domain; /* the name dst_ip stands for, or NULL */
 	bool pinned;  /* owes dns_intercept_flow_done(dst_ip) */
-	bool routed;  /* route is valid and route.hold owed back */
+	bool fake;    /* domain is the fake pool's */
+	/* SNIFFING: the protocols still possible, the client's first bytes. */
+	unsigned sniff_want;
+	uint8_t *sniff_buf;
+	size_t sniff_len;
+	bool sniffed;     /* domain came from the first bytes */
+	bool keep_dst;    /* ... for the rules only (no override) */
+	bool pcb_aborted; /* flow_abort() called tcp_abort() */
+	bool routed;      /* route is valid and route.hold owed back */
 	struct route route;
 	/* DIRECT: the addresses to try, only while connecting (an idle
 	 * flow holds none). */
@@ -187,10 +207,33 @@ static int flow_name(struct flow_tcp *f, bool *fake)
 	return f->domain ? 0 : -ENOMEM;
 }
 
+/* Asks the router. Inside flow_tcp_accept (in_accept) the pcb stays
+ * lwIP's to reset; elsewhere a failure aborts it (pcb_aborted). */
+static void flow_route(struct flow_tcp *f)
+{
+	struct flow_tcp_ctx *ctx = f->ctx;
+	struct route_query q = { 0 };
+	int r;
+
+	q.src = &f->src_ip;
+	q.src_port = f->src_port;
+	q.dst = &f->dst_ip;
+	q.dst_port = f->dst_port;
+	q.domain = f->domain;
+	q.dst_is_fake = f->fake;
+	q.keep_dst = f->keep_dst;
+	if (f->state != FS_ROUTING)
+		flow_set_state(f, FS_ROUTING);
+	f->refs++; /* held by the decision until flow_on_routed */
+	r = ctx->route.decide(ctx->route.ctx, &q, &f->route, flow_on_routed, f);
+	if (r == -EINPROGRESS)
+		return;
+	flow_on_routed(f, r);
+}
+
 int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb)
 {
 	struct flow_tcp *f;
-	struct route_query q = { 0 };
 	bool fake = false;
 	int r;
 
@@ -232,23 +275,109 @@ int flow_tcp_accept(struct flow_tcp_ctx *ctx, struct tcp_pcb *pcb)
 			   NULL);
 		return r;
 	}
-	q.src = &f->src_ip;
-	q.src_port = f->src_port;
-	q.dst = &f->dst_ip;
-	q.dst_port = f->dst_port;
-	q.domain = f->domain;
-	q.dst_is_fake = fake;
-	f->state = FS_ROUTING; /* the first state: nothing to log yet */
-	f->refs++;             /* held by the decision until flow_on_routed */
-	r = ctx->route.decide(ctx->route.ctx, &q, &f->route, flow_on_routed, f);
-	if (r == -EINPROGRESS)
+	f->fake = fake;
+	f->sniff_want = sniffer_wants(ctx->sniffer, false, f->dst_port, f->domain, fake);
+	if (f->sniff_want != 0 && IP_IS_V4(&f->dst_ip) &&
+	    sniffer_skips(ctx->sniffer, (const uint8_t *)&ip_2_ip4(&f->src_ip)->addr,
+			  (const uint8_t *)&ip_2_ip4(&f->dst_ip)->addr, 4))
+		f->sniff_want = 0;
+	else if (f->sniff_want != 0 && !IP_IS_V4(&f->dst_ip) &&
+		 sniffer_skips(ctx->sniffer, (const uint8_t *)ip_2_ip6(&f->src_ip)->addr,
+			       (const uint8_t *)ip_2_ip6(&f->dst_ip)->addr, 16))
+		f->sniff_want = 0;
+	if (f->sniff_want != 0) {
+		/* Routed once the first bytes name the host (flow_on_recv)
+		 * or the wait ends (flow_on_lwip_poll, every 500 ms now). */
+		f->state = FS_SNIFFING;
+		tcp_poll(pcb, flow_on_lwip_poll, 1);
 		return 0;
+	}
+	f->state = FS_ROUTING; /* the first state: nothing to log yet */
 	/* Decided at once: act on it, but the pcb stays lwIP's to reset or
 	 * drop until we return (f outlives this call: the reaper frees). */
 	f->in_accept = true;
-	flow_on_routed(f, r);
+	flow_route(f);
 	f->in_accept = false;
 	return f->accept_ret;
+}
+
+/* ---- sniff ---------------------------------------------------------------- */
+
+/* Ends SNIFFING with name (NULL: none found) and routes. */
+static void flow_sniff_done(struct flow_tcp *f, const char *name, unsigned proto)
+{
+	const struct sniffer *sn = f->ctx->sniffer;
+
+	free(f->sniff_buf);
+	f->sniff_buf = NULL;
+	f->sniff_len = 0;
+	f->sniff_want = 0;
+	if (f->rl.pcb != NULL)
+		tcp_poll(f->rl.pcb, flow_on_lwip_poll, 2);
+	if (name != NULL && !sniffer_accepts(sn, name)) {
+		log_debug("flow#%" PRIu64 " sniffed %s: in skip-domain", f->id, name);
+		name = NULL;
+	}
+	if (name != NULL) {
+		char *d = strdup(name);
+
+		if (d == NULL) {
+			flow_abort(f, "out of memory", NULL);
+			return;
+		}
+		log_debug("flow#%" PRIu64 " sniffed %s (%s)%s", f->id, name,
+			  proto == SNIFFER_TLS ? "TLS" : "HTTP",
+			  sniffer_overrides(sn, proto) ? "" : ", for the rules only");
+		/* A pinned fake address stays pinned: the client still uses it. */
+		free(f->domain);
+		f->domain = d;
+		f->sniffed = true;
+		f->keep_dst = !sniffer_overrides(sn, proto);
+		/* With the name as the target, the address no longer counts
+		 * (mihomo clears DstIP): IP rules resolve the name. */
+		f->fake = !f->keep_dst;
+	}
+	flow_route(f);
+}
+
+/* New client bytes in p (NULL: FIN) while SNIFFING: tries the protocols
+ * still possible; routes once one names the host or none can. */
+static void flow_sniff_feed(struct flow_tcp *f, const struct pbuf *p)
+{
+	static const struct {
+		unsigned bit;
+		int (*fn)(const uint8_t *, size_t, char *, size_t);
+	} codecs[] = { { SNIFFER_TLS, sniff_tls }, { SNIFFER_HTTP, sniff_http } };
+	char name[SNIFF_NAME_MAX];
+
+	if (p == NULL) {
+		flow_sniff_done(f, NULL, 0);
+		return;
+	}
+	if (f->sniff_buf == NULL) {
+		f->sniff_buf = malloc(SNIFF_BUF_MAX);
+		if (f->sniff_buf == NULL) {
+			flow_sniff_done(f, NULL, 0);
+			return;
+		}
+	}
+	f->sniff_len += pbuf_copy_partial(p, f->sniff_buf + f->sniff_len,
+					  (u16_t)(SNIFF_BUF_MAX - f->sniff_len), 0);
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
+		int r;
+
+		if (!(f->sniff_want & codecs[i].bit))
+			continue;
+		r = codecs[i].fn(f->sniff_buf, f->sniff_len, name, sizeof(name));
+		if (r == 0) {
+			flow_sniff_done(f, name, codecs[i].bit);
+			return;
+		}
+		if (r < 0 || f->sniff_len == SNIFF_BUF_MAX)
+			f->sniff_want &= ~codecs[i].bit;
+	}
+	if (f->sniff_want == 0)
+		flow_sniff_done(f, NULL, 0);
 }
 
 /* ---- route ---------------------------------------------------------------- */
@@ -569,6 +698,11 @@ static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t 
 	}
 	if (p != NULL)
 		f->t_last = uv_now(f->ctx->loop);
+	if (f->state == FS_SNIFFING) {
+		/* p is the relay's now, and stays queued: the copy is read. */
+		flow_sniff_feed(f, p);
+		return f->pcb_aborted ? ERR_ABRT : ERR_OK;
+	}
 	if (f->state != FS_RELAY)
 		return ERR_OK; /* flushed once the tunnel is open */
 	/* Deferred to flow_tcp_ctx_flush() at the end of this TUN drain. */
@@ -658,6 +792,14 @@ static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
 		flow_end(f, true);
 		return ERR_ABRT;
 	}
+	if (f->state == FS_SNIFFING) {
+		if (now - f->t_start >= f->ctx->sniff_wait_ms) {
+			log_debug("flow#%" PRIu64 " nothing to sniff in %" PRIu64 " ms", f->id,
+				  now - f->t_start);
+			flow_sniff_done(f, NULL, 0);
+		}
+		return f->pcb_aborted ? ERR_ABRT : ERR_OK;
+	}
 	if (f->state < FS_RELAY && now - f->t_start >= f->ctx->connect_timeout_ms)
 		return flow_abort(f, flow_timeout_why(f), NULL);
 	if (f->state == FS_RELAY && f->ctx->idle_timeout_ms > 0 &&
@@ -699,6 +841,7 @@ static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail)
 			f->accept_ret = -ECONNRESET;
 		else
 			tcp_abort(f->rl.pcb); /* RST to the client; frees the pcb */
+		f->pcb_aborted = !f->in_accept;
 		ret = ERR_ABRT;
 	}
 	flow_end(f, true);
@@ -819,6 +962,7 @@ static void flow_free(struct flow_tcp *f)
 	relay_free(&f->rl);
 	free(f->domain);
 	free(f->direct);
+	free(f->sniff_buf);
 	free(f);
 }
 
@@ -839,6 +983,7 @@ int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop, const struct ro
 	ctx->route = *route;
 	ctx->connect_timeout_ms = 10000;
 	ctx->idle_timeout_ms = 7440000;
+	ctx->sniff_wait_ms = 1000;
 	ctx->buf_cap = TCP_SND_BUF;
 	ctx->buf = malloc(ctx->buf_cap);
 	if (ctx->buf == NULL)

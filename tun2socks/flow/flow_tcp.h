@@ -25,6 +25,7 @@ struct tcp_pcb;
 struct flow_tcp;
 struct dns_intercept;
 struct resolver;
+struct sniffer;
 
 struct flow_stats {
 	uint64_t accepted;
@@ -41,8 +42,10 @@ struct flow_tcp_ctx {
 	uv_loop_t *loop;
 	struct route_ops route; /* decides each flow's upstream */
 	struct sock_opts sock;
-	struct dns_intercept *dns; /* names for fake/remembered addresses */
-	struct resolver *resolver; /* DIRECT to a name */
+	struct dns_intercept *dns;     /* names for fake/remembered addresses */
+	struct resolver *resolver;     /* DIRECT to a name */
+	const struct sniffer *sniffer; /* names from first bytes, or NULL */
+	uint64_t sniff_wait_ms;        /* for those bytes (docs/design.md §21) */
 	uint64_t connect_timeout_ms;
 	uint64_t idle_timeout_ms; /* 0: never */
 	/* Scratch for the relays' upstream reads (relay.h). One loop thread,

@@ -29,6 +29,8 @@
 #include "tun2socks/upstream/target.h"
 #include "resolver/dns_intercept.h"
 #include "resolver/resolver.h"
+#include "resolver/sniff_quic.h"
+#include "resolver/sniffer.h"
 #include "tun2socks/flow/flow_udp.h"
 #include "tun2socks/base/hash.h"
 #include "tun2socks/base/list.h"
@@ -47,6 +49,7 @@
  * through session_set_state(), which logs "udp#3 CONNECTING -> READY". Order
  * matters: the states before READY are still setting up. */
 enum session_state {
+	SESSION_SNIFFING, /* QUIC: the first flight's Initials (§21) */
 	SESSION_ROUTING,
 	SESSION_RESOLVING,
 	SESSION_CONNECTING,
@@ -56,9 +59,10 @@ enum session_state {
 };
 
 static const char *const session_state_name[] = {
-	[SESSION_ROUTING] = "ROUTING",       [SESSION_RESOLVING] = "RESOLVING",
-	[SESSION_CONNECTING] = "CONNECTING", [SESSION_READY] = "READY",
-	[SESSION_BLOCKED] = "BLOCKED",       [SESSION_DEAD] = "DEAD",
+	[SESSION_SNIFFING] = "SNIFFING",   [SESSION_ROUTING] = "ROUTING",
+	[SESSION_RESOLVING] = "RESOLVING", [SESSION_CONNECTING] = "CONNECTING",
+	[SESSION_READY] = "READY",         [SESSION_BLOCKED] = "BLOCKED",
+	[SESSION_DEAD] = "DEAD",
 };
 
 #define BUCKETS 1024
@@ -117,6 +121,14 @@ struct udp_session {
 	unsigned n_named;
 	bool routed; /* route valid, route.hold owed back */
 	struct route route;
+	/* SNIFFING: the QUIC reader, and the first datagram's destination;
+	 * then the name it found for the rules (keep_dst: for them only). */
+	struct sniff_quic *quic;
+	ip_addr_t sniff_dst;
+	uint16_t sniff_port;
+	bool sniff_fake;
+	char *sniffed;
+	bool keep_dst;
 	uint64_t t_start, t_last;
 	uint64_t up_b, down_b, up_n, down_n;
 };
@@ -136,9 +148,10 @@ struct flow_udp_ctx {
 	bool warned_refused;
 	bool refuse_new; /* the memory budget is spent */
 	uv_timer_t sweep;
-	struct reaper reaper;      /* frees released sessions */
-	uint8_t *buf;              /* one datagram, header included */
-	struct dns_intercept *dns; /* names of fake/remembered addresses */
+	struct reaper reaper;          /* frees released sessions */
+	uint8_t *buf;                  /* one datagram, header included */
+	struct dns_intercept *dns;     /* names of fake/remembered addresses */
+	const struct sniffer *sniffer; /* or NULL */
 	struct flow_udp_stats stats;
 };
 
@@ -227,6 +240,8 @@ static void session_reap(struct reaper_node *n)
 	for (unsigned i = 0; i < s->n_pend; i++)
 		pbuf_free(s->pend[i].p);
 	free(s->pend);
+	free(s->quic);
+	free(s->sniffed);
 	free(s);
 }
 
@@ -939,6 +954,12 @@ static void session_route(struct udp_session *s, const ip_addr_t *dst, uint16_t 
 	};
 	int r;
 
+	if (s->sniffed != NULL) {
+		q.domain = s->sniffed;
+		q.keep_dst = s->keep_dst;
+		q.dst_is_fake = !s->keep_dst;
+	}
+
 	s->refs++; /* held by the decision */
 	r = u->route.decide(u->route.ctx, &q, &s->route, session_on_routed, s);
 	if (r != -EINPROGRESS)
@@ -991,6 +1012,120 @@ static int session_target(struct udp_session *s, const ip_addr_t *dst, uint16_t 
 	memmove(&s->named[1], &s->named[0], i * sizeof(s->named[0]));
 	s->named[0] = cur;
 	return socks5_addr_from_domain(t, cur.name, dport);
+}
+
+/* ---- sniff (QUIC) --------------------------------------------------------- */
+
+/* Whether the session's first datagram (to dst:dport, target t) opens
+ * SNIFFING: the sniffer wants QUIC on that port for it. */
+static bool session_sniff_start(struct udp_session *s, const ip_addr_t *dst, uint16_t dport,
+				const struct socks5_addr *t, bool fake)
+{
+	const char *name = t->atyp == SOCKS5_ATYP_DOMAIN ? t->u.domain : NULL;
+
+	const ip_addr_t *src = &s->client;
+	bool v4 = IP_IS_V4(dst);
+
+	if (!(sniffer_wants(s->u->sniffer, true, dport, name, fake) & SNIFFER_QUIC))
+		return false;
+	if (sniffer_skips(s->u->sniffer,
+			  v4 ? (const uint8_t *)&ip_2_ip4(src)->addr
+			     : (const uint8_t *)ip_2_ip6(src)->addr,
+			  v4 ? (const uint8_t *)&ip_2_ip4(dst)->addr
+			     : (const uint8_t *)ip_2_ip6(dst)->addr,
+			  v4 ? 4 : 16))
+		return false;
+	s->quic = malloc(sizeof(*s->quic));
+	if (s->quic == NULL)
+		return false;
+	sniff_quic_init(s->quic);
+	ip_addr_copy(s->sniff_dst, *dst);
+	s->sniff_port = dport;
+	s->sniff_fake = fake;
+	session_set_state(s, SESSION_SNIFFING);
+	return true;
+}
+
+/* Ends SNIFFING with name (NULL: none) and routes. With
+ * override-destination the name becomes the target of every datagram to
+ * the sniffed address and port, queued ones included. */
+static void session_sniff_done(struct udp_session *s, const char *name)
+{
+	const struct sniffer *sn = s->u->sniffer;
+
+	free(s->quic);
+	s->quic = NULL;
+	if (name != NULL && !sniffer_accepts(sn, name)) {
+		log_debug("udp#%" PRIu64 " sniffed %s: in skip-domain", s->id, name);
+		name = NULL;
+	}
+	if (name != NULL)
+		s->sniffed = strdup(name);
+	if (s->sniffed != NULL) {
+		s->keep_dst = !sniffer_overrides(sn, SNIFFER_QUIC);
+		log_debug("udp#%" PRIu64 " sniffed %s (QUIC)%s", s->id, name,
+			  s->keep_dst ? ", for the rules only" : "");
+	}
+	if (s->sniffed != NULL && !s->keep_dst &&
+	    (s->n_named == 0 || s->named[0].port != s->sniff_port ||
+	     !ip_addr_eq(&s->named[0].addr, &s->sniff_dst))) {
+		/* The name as the target: a named entry (first, as
+		 * session_target keeps the latest there), and the queue. */
+		struct session_named nm = { .port = s->sniff_port };
+
+		nm.name = strdup(s->sniffed);
+		ip_addr_copy(nm.addr, s->sniff_dst);
+		if (nm.name != NULL && s->n_named < SESSION_NAMED_MAX) {
+			memmove(&s->named[1], &s->named[0], s->n_named * sizeof(s->named[0]));
+			s->named[0] = nm;
+			s->n_named++;
+		} else {
+			free(nm.name);
+		}
+	} else if (s->sniffed != NULL && !s->keep_dst) {
+		char *d = strdup(s->sniffed); /* replaces a real-ip name */
+
+		if (d != NULL) {
+			free(s->named[0].name);
+			s->named[0].name = d;
+		}
+	}
+	if (s->sniffed != NULL && !s->keep_dst && s->n_named > 0 &&
+	    strcmp(s->named[0].name, s->sniffed) == 0)
+		for (unsigned i = 0; i < s->n_pend; i++)
+			if (s->pend[i].port == s->sniff_port &&
+			    ip_addr_eq(&s->pend[i].ip, &s->sniff_dst))
+				socks5_addr_from_domain(&s->pend[i].dst, s->named[0].name,
+							s->sniff_port);
+	session_set_state(s, SESSION_ROUTING);
+	session_route(s, &s->sniff_dst, s->sniff_port, s->sniff_fake);
+}
+
+/* A datagram (queued already) while SNIFFING. */
+static void session_sniff_feed(struct udp_session *s, const ip_addr_t *dst, uint16_t dport,
+			       struct pbuf *p)
+{
+	uint8_t *buf = s->u->buf;
+	char name[SNIFF_NAME_MAX];
+	u16_t n;
+	int r;
+
+	if (dport != s->sniff_port || !ip_addr_eq(dst, &s->sniff_dst))
+		return;
+	if (p->tot_len > SNIFF_QUIC_PKT_MAX) {
+		session_sniff_done(s, NULL);
+		return;
+	}
+	n = pbuf_copy_partial(p, buf, p->tot_len, 0);
+	r = sniff_quic(s->quic, buf, n, name, sizeof(name));
+	if (r == SNIFF_NEED_MORE && s->n_pend < s->u->cfg.max_pending)
+		return;
+	session_sniff_done(s, r == 0 ? name : NULL);
+}
+
+void flow_udp_set_sniffer(struct flow_udp_ctx *u, const struct sniffer *sn)
+{
+	u->sniffer = sn;
 }
 
 void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns)
@@ -1091,8 +1226,16 @@ void flow_udp_input(struct flow_udp_ctx *u, const ip_addr_t *src, uint16_t sport
 	s->pend[s->n_pend].port = dport;
 	s->pend[s->n_pend].p = payload;
 	s->n_pend++;
-	if (queue_first)
-		session_route(s, dst, dport, t.atyp == SOCKS5_ATYP_DOMAIN && s->named[0].pinned);
+	if (queue_first) {
+		bool fake = t.atyp == SOCKS5_ATYP_DOMAIN && s->named[0].pinned;
+
+		if (session_sniff_start(s, dst, dport, &t, fake))
+			session_sniff_feed(s, dst, dport, payload);
+		else
+			session_route(s, dst, dport, fake);
+	} else if (s->state == SESSION_SNIFFING) {
+		session_sniff_feed(s, dst, dport, payload);
+	}
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -1107,6 +1250,13 @@ static void session_on_sweep(uv_timer_t *h)
 	list_for_each_safe(n, tmp, &u->lru) {
 		struct udp_session *s = list_entry(n, struct udp_session, lru);
 
+		if (s->state == SESSION_SNIFFING) {
+			/* A first flight comes at once; a lost part is resent
+			 * after the client's timeout: route without a name. */
+			if (now - s->t_start >= 1000)
+				session_sniff_done(s, NULL);
+			continue;
+		}
 		if (s->state < SESSION_READY) {
 			if (now - s->t_start >= u->cfg.connect_timeout_ms)
 				session_end(s,

@@ -77,6 +77,9 @@ void flow_udp_set_dns(struct flow_udp_ctx *u, struct dns_intercept *dns);
 /* For DIRECT datagrams to names. */
 struct resolver;
 void flow_udp_set_resolver(struct flow_udp_ctx *u, struct resolver *r);
+/* QUIC sniffing for new sessions (docs/design.md §21); NULL: none. */
+struct sniffer;
+void flow_udp_set_sniffer(struct flow_udp_ctx *u, const struct sniffer *sn);
 /* Socket options for sockets opened from now on (a reload changed
  * interface-name or routing-mark); open ones keep theirs. */
 void flow_udp_set_sock(struct flow_udp_ctx *u, const struct sock_opts *sock);

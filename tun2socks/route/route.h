@@ -29,6 +29,9 @@ struct route_query {
 	uint16_t dst_port;
 	const char *domain; /* the name dst stands for, or NULL */
 	bool dst_is_fake;   /* dst means nothing without domain */
+	/* domain is for the rules only, the target stays dst: a sniffed name
+	 * without override-destination (docs/design.md §21) */
+	bool keep_dst;
 };
 
 struct route {

@@ -18,6 +18,7 @@
 
 #include "tun2socks/base/addr.h"
 #include "tun2socks/upstream/target.h"
+#include "resolver/dns_hosts.h"
 #include "config/config.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/route/group.h"
@@ -33,6 +34,7 @@ struct router_ctx {
 	struct resolver *resolver;
 	struct proc_lookup *procs;
 	enum router_mode mode;
+	const struct dns_hosts *hosts; /* or NULL */
 };
 
 /* ---- decide --------------------------------------------------------------------- */
@@ -44,6 +46,7 @@ struct router_req {
 	char domain[256];
 	ip_addr_t dst;
 	uint16_t dst_port;
+	bool keep_dst; /* route_query.keep_dst */
 	struct rule_addr resolved[RESOLVER_LOOKUP_MAX];
 	struct proc_info proc;
 	const char *proc_name, *proc_path; /* router_explain */
@@ -153,7 +156,7 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 		out->rule = res->text;
 	else
 		out->rule = g->engine ? "no rule matched" : "MATCH (no rules)";
-	if (req->domain[0])
+	if (req->domain[0] && !req->keep_dst)
 		socks5_addr_from_domain(&out->target, req->domain, req->dst_port);
 	else
 		target_from_ip(&req->dst, req->dst_port, &out->target);
@@ -285,6 +288,7 @@ static struct router_req *router_req_new(struct router_gen *g, const struct rout
 	req->out = out;
 	ip_addr_copy(req->dst, *q->dst);
 	req->dst_port = q->dst_port;
+	req->keep_dst = q->keep_dst;
 	if (q->domain)
 		snprintf(req->domain, sizeof(req->domain), "%s", q->domain);
 	req->q.network = q->udp ? RULE_NET_UDP : RULE_NET_TCP;
@@ -297,6 +301,37 @@ static struct router_req *router_req_new(struct router_gen *g, const struct rout
 	req->q.proc_fn = router_proc;
 	req->q.proc_arg = req;
 	return req;
+}
+
+void router_ctx_set_hosts(struct router_ctx *rc, const struct dns_hosts *hosts)
+{
+	rc->hosts = hosts;
+}
+
+/* A name in hosts: its addresses are the flow's (the first as the
+ * destination when the client's is a fake one) before any rule runs. */
+static void router_fill_hosts(const struct router_ctx *rc, struct router_req *req, bool fake)
+{
+	struct dns_hosts_addrs a;
+	size_t n = 0;
+
+	if (rc->hosts == NULL || !req->domain[0] || dns_hosts_find(rc->hosts, req->domain, &a) < 0)
+		return;
+	for (unsigned i = 0; i < a.n4 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
+		req->resolved[n].family = 4;
+		memcpy(req->resolved[n].bytes, a.a4[i], 4);
+	}
+	for (unsigned i = 0; i < a.n6 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
+		req->resolved[n].family = 6;
+		memcpy(req->resolved[n].bytes, a.a6[i], 16);
+	}
+	if (n == 0)
+		return;
+	req->q.has_resolved = true;
+	req->q.resolved = req->resolved;
+	req->q.n_resolved = n;
+	if (fake)
+		req->q.dst = req->resolved[0];
 }
 
 /* Mode global's one target: the --proxy upstream, else the config's
@@ -320,6 +355,7 @@ static int router_decide(void *ctx, const struct route_query *q, struct route *o
 
 	if (req == NULL)
 		return -ENOMEM;
+	router_fill_hosts(rc, req, q->dst_is_fake);
 	if (rc->mode != ROUTER_MODE_RULE) {
 		/* Clash's global and direct modes: no rule is consulted. */
 		struct rule_result res = { 0 };

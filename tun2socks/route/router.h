@@ -48,6 +48,11 @@ struct group_table *router_ctx_groups(struct router_ctx *rc);
 int router_ctx_select(struct router_ctx *rc, const char *group, const char *member);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
+/* hosts: (docs/design.md §23): a flow whose name is in the table gets its
+ * addresses before the rules, as mihomo fills them (IP rules, no-resolve
+ * ones too, see them; nothing is resolved). NULL: none. Must outlive rc. */
+struct dns_hosts;
+void router_ctx_set_hosts(struct router_ctx *rc, const struct dns_hosts *hosts);
 void router_ctx_destroy(struct router_ctx *rc);
 
 /* `tun2socks match`: decides q with g alone, synchronously. Addresses for

@@ -41,6 +41,7 @@ struct http_request {
 	struct list_node link;
 	CURL *easy;
 	struct curl_slist *headers;
+	struct curl_slist *resolve; /* opts.resolve, or NULL */
 	char *body_copy;
 	char *buf; /* response body */
 	size_t len, cap, max_size;
@@ -69,6 +70,7 @@ static void http_request_free(struct http_request *r)
 		curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->headers);
+	curl_slist_free_all(r->resolve);
 	free(r->body_copy);
 	free(r->buf);
 	free(r);
@@ -422,6 +424,12 @@ static int http_setup(struct http_request *r, const struct http_request_opts *o)
 	}
 	if (r->headers)
 		SET(CURLOPT_HTTPHEADER, r->headers);
+	if (o->resolve) {
+		r->resolve = curl_slist_append(NULL, o->resolve);
+		if (r->resolve == NULL)
+			return -ENOMEM;
+		SET(CURLOPT_RESOLVE, r->resolve);
+	}
 #undef SET
 	return ok ? 0 : -EINVAL;
 }

@@ -51,6 +51,9 @@ struct http_request_opts {
 	const char *ca_file;       /* NULL: the system's CAs */
 	bool insecure;             /* skip certificate verification */
 	bool head_only;            /* HEAD-like: no body is read (a health check) */
+	/* "HOST:PORT:ADDR[,ADDR...]" (IPv6 in brackets): connect there
+	 * without a lookup (curl's CURLOPT_RESOLVE), or NULL */
+	const char *resolve;
 };
 
 struct http_response {

@@ -90,6 +90,9 @@ struct upstream_proto {
 };
 
 extern const struct upstream_proto upstream_socks5;
+/* No handshake: the (TLS) stream itself is the tunnel, for services
+ * reached over TLS without a proxy (DNS over TLS, docs/design.md §24). */
+extern const struct upstream_proto upstream_plain;
 /* The same handshake asking for UDP ASSOCIATE; after STREAM_DONE,
  * bound() gives the relay address (BND.ADDR/PORT). */
 extern const struct upstream_proto upstream_socks5_udp;

@@ -1,0 +1,267 @@
+/* dns_policy: nameserver-policy and fallback (dns_policy.h). */
+#include "resolver/dns_policy.h"
+
+#include <ares.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "resolver/dns_doh.h"
+#include "resolver/dns_dot.h"
+#include "resolver/dns_msg.h"
+#include "resolver/domain_match.h"
+#include "tun2socks/base/log.h"
+
+struct policy_entry {
+	struct domain_match *m;
+	struct resolver *r;  /* plain servers, or */
+	struct dns_dot *dot; /* DNS over TLS, or */
+	struct dns_doh *doh; /* DNS over HTTPS */
+	char *servers;       /* for logs */
+};
+
+struct dns_policy {
+	struct sock_opts sock; /* the encrypted entries' sockets use it */
+	int (*main_send)(void *ctx, const struct ares_dns_record *query, resolver_cb cb, void *arg);
+	void *main_ctx;
+	struct resolver *own; /* or NULL */
+	struct policy_entry *entries;
+	size_t n_entries;
+	struct resolver *fallback; /* or NULL */
+	struct domain_match *fallback_domains;
+	struct dns_policy_cidr *cidrs;
+	size_t n_cidrs;
+};
+
+/* A query asked of the main servers that may go on to the fallback. */
+struct policy_req {
+	struct dns_policy *p;
+	ares_dns_record_t *query; /* a copy, for the second ask */
+	resolver_cb cb;
+	void *arg;
+	bool poisoned;
+};
+
+static int make_resolver(uv_loop_t *loop, const char *servers, const struct sock_opts *sock,
+			 struct resolver **out, char *err, size_t errlen)
+{
+	struct resolver_config rc = { .servers = servers, .sock = *sock };
+
+	return resolver_create(loop, &rc, out, err, errlen);
+}
+
+int dns_policy_create(uv_loop_t *loop, const struct dns_policy_config *cfg, struct dns_policy **out,
+		      char *err, size_t errlen)
+{
+	struct dns_policy *p;
+	int r = 0;
+
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	p->main_send = cfg->main_send;
+	p->main_ctx = cfg->main_ctx;
+	p->own = cfg->own;
+	p->sock = cfg->sock;
+	p->entries = calloc(cfg->n_entries + 1, sizeof(*p->entries));
+	p->cidrs = calloc(cfg->n_fallback_cidrs + 1, sizeof(*p->cidrs));
+	if (p->entries == NULL || p->cidrs == NULL)
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < cfg->n_entries; i++) {
+		struct policy_entry *e = &p->entries[p->n_entries++];
+		char *pats = strdup(cfg->entries[i].patterns), *save = NULL, *t;
+
+		e->servers = strdup(cfg->entries[i].servers);
+		r = pats && e->servers ? domain_match_create(&e->m) : -ENOMEM;
+		for (t = r == 0 ? strtok_r(pats, ",", &save) : NULL; r == 0 && t;
+		     t = strtok_r(NULL, ",", &save)) {
+			while (*t == ' ')
+				t++;
+			r = domain_match_add(e->m, t);
+			if (r == -EINVAL)
+				snprintf(err, errlen, "dns.nameserver-policy: bad pattern '%s'", t);
+		}
+		free(pats);
+		if (r == 0 && !strncasecmp(e->servers, "tls://", 6))
+			r = dns_dot_create(loop, &p->sock, e->servers + 6, cfg->ca_file,
+					   cfg->timeout_ms, &e->dot, err, errlen);
+		else if (r == 0 && !strncasecmp(e->servers, "https://", 8))
+			r = dns_doh_create(loop, &p->sock, e->servers, cfg->ca_file,
+					   cfg->timeout_ms, &e->doh);
+		else if (r == 0)
+			r = make_resolver(loop, cfg->entries[i].servers, &cfg->sock, &e->r, err,
+					  errlen);
+		if (r < 0 && err[0] == '\0')
+			snprintf(err, errlen, "dns.nameserver-policy: %s: %s", e->servers,
+				 strerror(-r));
+	}
+	if (r == 0 && cfg->fallback != NULL)
+		r = make_resolver(loop, cfg->fallback, &cfg->sock, &p->fallback, err, errlen);
+	if (r == 0 && cfg->n_fallback_domains > 0) {
+		r = domain_match_create(&p->fallback_domains);
+		for (size_t i = 0; r == 0 && i < cfg->n_fallback_domains; i++) {
+			r = domain_match_add(p->fallback_domains, cfg->fallback_domains[i]);
+			if (r == -EINVAL)
+				snprintf(err, errlen,
+					 "dns.fallback-filter.domain: bad pattern '%s'",
+					 cfg->fallback_domains[i]);
+		}
+	}
+	if (r == 0 && cfg->n_fallback_cidrs > 0) {
+		memcpy(p->cidrs, cfg->fallback_cidrs, cfg->n_fallback_cidrs * sizeof(*p->cidrs));
+		p->n_cidrs = cfg->n_fallback_cidrs;
+	}
+	if (r < 0) {
+		dns_policy_shutdown(p);
+		dns_policy_destroy(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+static bool cidr_has(const struct dns_policy_cidr *c, const uint8_t *a, size_t alen)
+{
+	unsigned full = c->prefix / 8, rem = c->prefix % 8;
+
+	if ((c->family == AF_INET ? 4u : 16u) != alen)
+		return false;
+	if (memcmp(a, c->addr, full) != 0)
+		return false;
+	return rem == 0 || ((a[full] ^ c->addr[full]) & (uint8_t)(0xff << (8 - rem))) == 0;
+}
+
+static void note_addr(void *arg, const char *qname, const uint8_t *addr, size_t alen, uint32_t ttl)
+{
+	struct policy_req *req = arg;
+
+	(void)qname;
+	(void)ttl;
+	for (size_t i = 0; i < req->p->n_cidrs; i++)
+		if (cidr_has(&req->p->cidrs[i], addr, alen))
+			req->poisoned = true;
+}
+
+static void on_fallback(void *arg, int status, const struct ares_dns_record *reply)
+{
+	struct policy_req *req = arg;
+
+	req->cb(req->arg, status, reply);
+	ares_dns_record_destroy(req->query);
+	free(req);
+}
+
+static void on_main(void *arg, int status, const struct ares_dns_record *reply)
+{
+	struct policy_req *req = arg;
+	int r;
+
+	if (status == 0 && reply != NULL)
+		dns_msg_record_addrs(reply, note_addr, req);
+	if (req->poisoned) {
+		log_debug("dns: an answer in fallback-filter.ipcidr: asking the fallback");
+		r = resolver_send(req->p->fallback, req->query, on_fallback, req);
+		if (r == 0)
+			return;
+	}
+	req->cb(req->arg, status, reply);
+	ares_dns_record_destroy(req->query);
+	free(req);
+}
+
+int dns_policy_send(void *policy, const struct ares_dns_record *query, resolver_cb cb, void *arg)
+{
+	struct dns_policy *p = policy;
+	struct policy_req *req;
+	const char *name = NULL;
+	int r;
+
+	if (ares_dns_record_query_get(query, 0, &name, NULL, NULL) != ARES_SUCCESS)
+		name = NULL;
+	for (size_t i = 0; name && i < p->n_entries; i++) {
+		struct policy_entry *e = &p->entries[i];
+
+		if (!domain_match_test(e->m, name))
+			continue;
+		if (e->dot)
+			return dns_dot_send(e->dot, query, cb, arg);
+		if (e->doh)
+			return dns_doh_send(e->doh, query, cb, arg);
+		return resolver_send(e->r, query, cb, arg);
+	}
+	if (p->fallback && name && p->fallback_domains &&
+	    domain_match_test(p->fallback_domains, name))
+		return resolver_send(p->fallback, query, cb, arg);
+	if (p->fallback == NULL || p->n_cidrs == 0)
+		return p->main_send(p->main_ctx, query, cb, arg);
+	req = calloc(1, sizeof(*req));
+	if (req != NULL)
+		req->query = ares_dns_record_duplicate(query);
+	if (req == NULL || req->query == NULL) {
+		free(req);
+		return -ENOMEM;
+	}
+	req->p = p;
+	req->cb = cb;
+	req->arg = arg;
+	r = p->main_send(p->main_ctx, query, on_main, req);
+	if (r < 0) {
+		ares_dns_record_destroy(req->query);
+		free(req);
+	}
+	return r;
+}
+
+bool dns_policy_is_own(void *policy, const struct sockaddr *src, uint16_t id, const char *name,
+		       uint16_t qtype)
+{
+	struct dns_policy *p = policy;
+
+	if (p->own && resolver_is_own_query(p->own, src, id, name, qtype))
+		return true;
+	if (p->fallback && resolver_is_own_query(p->fallback, src, id, name, qtype))
+		return true;
+	for (size_t i = 0; i < p->n_entries; i++)
+		if (p->entries[i].r && resolver_is_own_query(p->entries[i].r, src, id, name, qtype))
+			return true;
+	return false;
+}
+
+void dns_policy_shutdown(struct dns_policy *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n_entries; i++) {
+		if (p->entries[i].r)
+			resolver_shutdown(p->entries[i].r);
+		dns_dot_shutdown(p->entries[i].dot);
+		dns_doh_shutdown(p->entries[i].doh);
+	}
+	if (p->fallback)
+		resolver_shutdown(p->fallback);
+}
+
+void dns_policy_destroy(struct dns_policy *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n_entries; i++) {
+		if (p->entries[i].r)
+			resolver_destroy(p->entries[i].r);
+		dns_dot_destroy(p->entries[i].dot);
+		dns_doh_destroy(p->entries[i].doh);
+		if (p->entries[i].m)
+			domain_match_destroy(p->entries[i].m);
+		free(p->entries[i].servers);
+	}
+	if (p->fallback)
+		resolver_destroy(p->fallback);
+	if (p->fallback_domains)
+		domain_match_destroy(p->fallback_domains);
+	free(p->entries);
+	free(p->cidrs);
+	free(p);
+}

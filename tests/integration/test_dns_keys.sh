@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# DNS keys as mihomo users write them (docs/design.md §23): hosts:,
+# nameserver-policy, fallback + fallback-filter. Two dnsmasq servers in S:
+# the main one ($S_IP:53: *.example.test -> $T4, poison.example.test ->
+# 192.0.2.66) and another ($S_IP:5353: *.example.test -> 203.0.113.99).
+# The daemon runs in real-ip mode, so dig shows which server answered.
+#
+#   dns_hosts_answer     hosts: names (exact and +. pattern, A and AAAA) are
+#                        answered by the daemon; no server is asked
+#   dns_hosts_direct     a DIRECT rule for a hosts: name connects to the
+#                        hosts address (curl reaches nginx, whoami = $C_IP)
+#   dns_policy           nameserver-policy: +.policy.example.test asks the
+#                        other server; other names the main one
+#   dns_fallback_ipcidr  the main answer is in fallback-filter.ipcidr: the
+#                        fallback's answer is used
+#   dns_fallback_domain  fallback-filter.domain names go to the fallback
+#   dns_keys_check       tun2socks check warns about a geosite: policy key
+#                        and a quic:// policy server, and still loads
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+t2s_init
+NAMES="dns_hosts_answer dns_hosts_direct dns_policy dns_fallback_ipcidr dns_fallback_domain
+dns_keys_check"
+require_tools dnsmasq dig
+ANY=192.0.2.53
+ALT=203.0.113.99
+
+ns_resolv "$NS_C" "$ANY"
+setup_servers "$NAMES"
+dnsmasq_at() { # dnsmasq_at NAME PORT EXTRA-LINES
+	cat >"$RUN_DIR/$1.conf" <<EOF
+no-resolv
+no-hosts
+user=root
+listen-address=$S_IP
+port=$2
+bind-interfaces
+$3
+log-queries
+log-facility=$RUN_DIR/$1.log
+EOF
+	: >"$RUN_DIR/$1.log"
+	sx dnsmasq -k -C "$RUN_DIR/$1.conf" --pid-file="$RUN_DIR/$1.pid" >"$RUN_DIR/$1.stdout" 2>&1 &
+	SRV_PID[$1]=$!
+	wait_listen "$NS_S" udp "$S_IP" "$2" 10 "${SRV_PID[$1]}"
+}
+dnsmasq_at main 53 "address=/example.test/$T4
+address=/poison.example.test/192.0.2.66" || fail_all "$NAMES" "main dnsmasq did not start"
+dnsmasq_at alt 5353 "address=/example.test/$ALT" || fail_all "$NAMES" "second dnsmasq did not start"
+ip -n "$NS_C" route add default via "$S_IP" dev v0 table 100
+ip -n "$NS_C" rule add fwmark 1 table 100
+
+CONF=$RUN_DIR/config.yaml
+cat >"$CONF" <<EOF
+hosts:
+  hosted.example.test: 10.20.30.40
+  '+.wild.hosts.test': [10.20.30.41, 'fd00::41']
+  web.hosts.test: $T4
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: [$S_IP]
+  nameserver-policy:
+    '+.policy.example.test': '$S_IP:5353'
+    'geosite:cn': [$S_IP]
+    'other.example.test': 'quic://$S_IP'
+  fallback: ['$S_IP:5353']
+  fallback-filter:
+    geoip: false
+    ipcidr: [192.0.2.0/24]
+    domain: ['+.fb.example.test']
+rules:
+  - DOMAIN-SUFFIX,hosts.test,DIRECT
+  - MATCH,DIRECT
+EOF
+BIN=$(daemon_bin)
+out=$("$BIN" check -c "$CONF" 2>&1)
+if [[ $out == *"geosite: and rule-set: keys are not supported"* &&
+	$out == *"DNS over QUIC is not supported"* && $out == *OK* ]]; then
+	pass dns_keys_check
+else
+	fail dns_keys_check "check said: $(tr '\n' ' ' <<<"$out")"
+fi
+
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$CONF" --fwmark 1
+q() { cx dig +short +time=3 "@$ANY" "$@" 2>&1 | tr '\n' ' ' | sed 's/ $//'; }
+
+a=$(q hosted.example.test A)
+b=$(q x.wild.hosts.test A)
+c=$(q wild.hosts.test AAAA)
+if [[ $a == 10.20.30.40 && $b == 10.20.30.41 && $c == fd00::41 ]] &&
+	! grep -q "hosts.test\|hosted" "$RUN_DIR/main.log" "$RUN_DIR/alt.log"; then
+	pass dns_hosts_answer
+else
+	fail dns_hosts_answer "hosted '$a', x.wild '$b', wild AAAA '$c' (want 10.20.30.40, 10.20.30.41, fd00::41, no upstream query)"
+fi
+
+w=$(ccurl -m 10 http://web.hosts.test/whoami 2>&1)
+if [[ $w == "$C_IP" ]]; then
+	pass dns_hosts_direct
+else
+	fail dns_hosts_direct "whoami '$w' (want $C_IP: DIRECT to the hosts address)"
+fi
+
+p=$(q www.policy.example.test A)
+m=$(q www.example.test A)
+if [[ $p == "$ALT" && $m == "$T4" ]]; then
+	pass dns_policy
+else
+	fail dns_policy "policy name '$p' (want $ALT), other name '$m' (want $T4)"
+fi
+
+f=$(q poison.example.test A)
+if [[ $f == "$ALT" ]] && grep -q "poison.example.test" "$RUN_DIR/main.log"; then
+	pass dns_fallback_ipcidr
+else
+	fail dns_fallback_ipcidr "poison.example.test '$f' (want $ALT from the fallback)"
+fi
+
+d=$(q x.fb.example.test A)
+if [[ $d == "$ALT" ]] && ! grep -q "x.fb.example.test" "$RUN_DIR/main.log"; then
+	pass dns_fallback_domain
+else
+	fail dns_fallback_domain "x.fb.example.test '$d' (want $ALT, main not asked)"
+fi
+daemon_finish
+t2s_finish
