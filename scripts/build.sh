@@ -119,9 +119,11 @@ cmake --build "$bdir" --parallel "$jobs" 2>&1 | t2s_progress "$kind" building ||
 [ "$rc" -eq 0 ] || t2s_fail "build failed"
 
 if [ "$run_tests" = 1 ]; then
-	# The TLS unit test makes its certificates with the openssl tool.
+	# What unit tests run: the openssl tool (the TLS test's certificates),
+	# python3 (the geodata writer, the HTTP test server) and microsocks
+	# (real SOCKS5 members for the HTTP client and health checks).
 	if t2s_have_apt && [ "${T2S_NO_INSTALL:-0}" != 1 ]; then
-		t2s_apt_install openssl
+		t2s_apt_install openssl python3 microsocks
 	fi
 	t2s_log "running the unit tests (ctest)"
 	(cd "$bdir" && ctest --output-on-failure --parallel "$jobs")
