@@ -21,8 +21,7 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* Big-endian 16-bit words; len is even for every caller here. */
-static uint32_t sum_words(uint32_t acc, const uint8_t *p, size_t len)
+uint32_t tun_csum_add(uint32_t acc, const uint8_t *p, size_t len)
 {
 	size_t i;
 
@@ -31,7 +30,7 @@ static uint32_t sum_words(uint32_t acc, const uint8_t *p, size_t len)
 	return acc;
 }
 
-static uint16_t fold(uint32_t acc)
+uint16_t tun_csum_fold(uint32_t acc)
 {
 	while (acc >> 16)
 		acc = (acc & 0xffff) + (acc >> 16);
@@ -84,7 +83,7 @@ int tun_csum_partial(const uint8_t *pkt, size_t have, size_t total, struct tun_c
 		rc = l4_check(pkt[9], hlen, have, total, out);
 		if (rc)
 			return rc;
-		acc = sum_words(0, pkt + 12, 8) + pkt[9] + (uint32_t)(total - hlen);
+		acc = tun_csum_add(0, pkt + 12, 8) + pkt[9] + (uint32_t)(total - hlen);
 		break;
 	case 6:
 		if (have < 40)
@@ -97,7 +96,7 @@ int tun_csum_partial(const uint8_t *pkt, size_t have, size_t total, struct tun_c
 		rc = l4_check(pkt[6], hlen, have, total, out);
 		if (rc)
 			return rc;
-		acc = sum_words(0, pkt + 8, 32) + pkt[6] + (uint32_t)(total - hlen);
+		acc = tun_csum_add(0, pkt + 8, 32) + pkt[6] + (uint32_t)(total - hlen);
 		break;
 	default:
 		return -EINVAL;
@@ -111,7 +110,7 @@ int tun_csum_partial(const uint8_t *pkt, size_t have, size_t total, struct tun_c
 		if (doff > TCP_MIN_HLEN && hlen + doff <= total)
 			out->hdr_len = (uint16_t)(hlen + doff);
 	}
-	put16(out->pseudo, fold(acc));
+	put16(out->pseudo, tun_csum_fold(acc));
 	return 0;
 }
 
@@ -130,7 +129,7 @@ int tun_csum_fix_len(uint8_t *pkt, size_t len)
 			return 0;
 		put16(pkt + 2, (uint16_t)len);
 		put16(pkt + 10, 0);
-		put16(pkt + 10, (uint16_t)~fold(sum_words(0, pkt, hlen)));
+		put16(pkt + 10, (uint16_t)~tun_csum_fold(tun_csum_add(0, pkt, hlen)));
 		return 0;
 	case 6:
 		if (len < 40 || len - 40 > 0xffff)

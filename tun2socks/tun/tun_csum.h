@@ -42,4 +42,10 @@ int tun_csum_partial(const uint8_t *pkt, size_t have, size_t total, struct tun_c
  * IPv4/IPv6, is too short for its header, or is too long for the field. */
 int tun_csum_fix_len(uint8_t *pkt, size_t len);
 
+/* The Internet checksum's pieces: acc plus the big-endian 16-bit words of
+ * p[0, len) (len even; an odd last byte is not counted), and the sum folded
+ * to 16 bits (not complemented). */
+uint32_t tun_csum_add(uint32_t acc, const uint8_t *p, size_t len);
+uint16_t tun_csum_fold(uint32_t acc);
+
 #endif

@@ -1,6 +1,7 @@
 /* The outgoing GSO coalescer (tun_gso.h): pure functions over packet
  * headers, no I/O. */
 #include "tun2socks/tun/tun_gso.h"
+#include "tun2socks/tun/tun_csum.h"
 
 #include <errno.h>
 #include <string.h>
@@ -32,22 +33,6 @@ static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
-}
-
-static uint32_t sum_words(uint32_t acc, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		acc += get16(p + i);
-	return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
 }
 
 int tun_gso_parse(const uint8_t *pkt, size_t have, size_t total, struct tun_gso_seg *out)
@@ -181,18 +166,18 @@ void tun_gso_finish(const struct tun_gso_run *run, uint8_t hdr[TUN_GSO_HDR_MAX],
 	if (run->first.version == 4) {
 		put16(hdr + 2, (uint16_t)run->total);
 		put16(hdr + 10, 0);
-		put16(hdr + 10, (uint16_t)~fold(sum_words(0, hdr, ih)));
-		acc = sum_words(0, hdr + 12, 8) + PROTO_TCP + l4;
+		put16(hdr + 10, (uint16_t)~tun_csum_fold(tun_csum_add(0, hdr, ih)));
+		acc = tun_csum_add(0, hdr + 12, 8) + PROTO_TCP + l4;
 	} else {
 		put16(hdr + 4, (uint16_t)l4);
-		acc = sum_words(0, hdr + 8, 32) + PROTO_TCP + l4;
+		acc = tun_csum_add(0, hdr + 8, 32) + PROTO_TCP + l4;
 	}
 	/* The last segment's PSH/FIN: the kernel keeps them on the last piece
 	 * only. */
 	hdr[ih + 13] = (uint8_t)((hdr[ih + 13] & (uint8_t)~TCP_LAST_ONLY) | run->last_flags);
 	/* CHECKSUM_PARTIAL: the pseudo-header sum over the whole, not
 	 * complemented; the kernel adjusts it per segment. */
-	put16(hdr + ih + TCP_CSUM_OFF, fold(acc));
+	put16(hdr + ih + TCP_CSUM_OFF, tun_csum_fold(acc));
 	meta->type = run->segs < 2             ? TUN_GSO_NONE
 		     : run->first.version == 4 ? TUN_GSO_TCPV4
 					       : TUN_GSO_TCPV6;
