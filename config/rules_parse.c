@@ -681,6 +681,24 @@ static size_t match_paren(const char *s, size_t o, size_t b)
 static int parse_rule(const struct rp *p, size_t a, size_t b, enum pmode mode, int depth,
 		      struct rule_spec *out);
 
+/* What follows a rule's closing parenthesis at s[close]: blanks, then
+ * nothing or ',' and the target (and options) for parse_tail. */
+static int parse_after_paren(const struct rp *p, size_t close, size_t b, enum pmode mode,
+			     struct rule_spec *out)
+{
+	size_t i = close + 1;
+
+	while (i < b && is_blank(p->s[i]))
+		i++;
+	if (i < b && p->s[i] != ',') {
+		char q[400];
+
+		conf_err_quote(q, sizeof(q), p->s + i, b - i);
+		return fail(p, i, "unexpected '%s' after ')': expected ','", q);
+	}
+	return parse_tail(p, i, b, mode, out);
+}
+
 /* AND / OR / NOT: s[rest, b) is "((SUB),(SUB)...)[,TARGET][,options]". */
 static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mode, int depth,
 		       struct rule_spec *out)
@@ -741,16 +759,7 @@ static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mod
 	}
 	if (out->type == RULE_NOT && out->n_sub != 1)
 		return fail(p, o, "NOT takes exactly one rule, found %zu", out->n_sub);
-	i = close + 1;
-	while (i < b && is_blank(p->s[i]))
-		i++;
-	if (i < b && p->s[i] != ',') {
-		char q[400];
-
-		conf_err_quote(q, sizeof(q), p->s + i, b - i);
-		return fail(p, i, "unexpected '%s' after ')': expected ','", q);
-	}
-	return parse_tail(p, i, b, mode, out);
+	return parse_after_paren(p, close, b, mode, out);
 }
 
 /* SUB-RULE: s[rest, b) is "(CONDITION),NAME": one rule in parentheses
@@ -760,7 +769,7 @@ static int parse_logic(const struct rp *p, size_t rest, size_t b, enum pmode mod
 static int parse_sub_rule(const struct rp *p, size_t rest, size_t b, enum pmode mode, int depth,
 			  struct rule_spec *out)
 {
-	size_t o = rest, close, i;
+	size_t o = rest, close;
 	int err;
 
 	if (mode != MODE_LINE)
@@ -781,16 +790,7 @@ static int parse_sub_rule(const struct rp *p, size_t rest, size_t b, enum pmode 
 	err = parse_rule(p, o + 1, close, MODE_SUB, depth + 1, &out->sub[0]);
 	if (err)
 		return err;
-	i = close + 1;
-	while (i < b && is_blank(p->s[i]))
-		i++;
-	if (i < b && p->s[i] != ',') {
-		char q[400];
-
-		conf_err_quote(q, sizeof(q), p->s + i, b - i);
-		return fail(p, i, "unexpected '%s' after ')': expected ','", q);
-	}
-	return parse_tail(p, i, b, mode, out);
+	return parse_after_paren(p, close, b, mode, out);
 }
 
 /* DOMAIN-REGEX, PROCESS-NAME-REGEX, PROCESS-PATH-REGEX: the pattern may
