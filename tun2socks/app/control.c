@@ -15,6 +15,7 @@
 #include "tun2socks/app/options.h"
 #include "tun2socks/app/providers.h"
 #include "tun2socks/base/heap.h"
+#include "tun2socks/base/file_atomic.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/flow/flow_tcp.h"
 #include "tun2socks/flow/flow_udp.h"
@@ -43,8 +44,9 @@ static void control_selected_path(char *buf, size_t cap)
 static void control_store_selected(const struct control *c)
 {
 	struct group_table *t = router_ctx_groups(c->d.router);
-	char path[512], tmp[520], dir[400];
+	char path[512], dir[400], *text;
 	json_t *j = json_object();
+	int r;
 
 	for (size_t g = 0; j && t && g < group_table_count(t); g++) {
 		struct group_info gi;
@@ -57,9 +59,11 @@ static void control_store_selected(const struct control *c)
 	config_cache_dir(dir, sizeof(dir));
 	(void)mkdir(dir, 0755);
 	control_selected_path(path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (j == NULL || json_dump_file(j, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
-		log_warn("store-selected: cannot write %s: %s", path, strerror(errno));
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	r = text ? file_atomic_write(path, text, strlen(text), 0644) : -ENOMEM;
+	if (r < 0)
+		log_warn("store-selected: cannot write %s: %s", path, strerror(-r));
+	free(text);
 	json_decref(j);
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "resolver/dns_intercept.h"
+#include "tun2socks/base/file_atomic.h"
 #include "tun2socks/base/log.h"
 
 /* A file larger than this is not a pool we saved (2 x 65 536 mappings of
@@ -32,41 +33,6 @@ struct fake_store {
 	int write_err;  /* the worker's result */
 	uint64_t saved; /* dns_intercept_fake_changes() at the last save */
 };
-
-/* Writes text to path atomically: path.tmp, fsync, rename. 0 or -errno.
- * Blocking: on a worker, or at stop. */
-static int store_write(const char *path, const char *text, size_t len)
-{
-	char tmp[4096];
-	size_t off = 0;
-	int fd, r = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
 
 static int store_read(const char *path, char **out, size_t *len)
 {
@@ -125,7 +91,7 @@ static void store_final(struct fake_store *s)
 	int r = dns_intercept_fake_save(s->di, &text, &len);
 
 	if (r == 0)
-		r = store_write(s->path, text, len);
+		r = file_atomic_write(s->path, text, len, 0600);
 	if (r < 0)
 		log_warn("store-fake-ip: cannot save %s: %s", s->path, strerror(-r));
 	else
@@ -146,7 +112,7 @@ static void store_work(uv_work_t *w)
 {
 	struct fake_store *s = w->data;
 
-	s->write_err = store_write(s->path, s->text, s->len);
+	s->write_err = file_atomic_write(s->path, s->text, s->len, 0600);
 }
 
 static void store_after_work(uv_work_t *w, int status)

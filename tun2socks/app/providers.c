@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "config/ruleset.h"
 #include "tun2socks/base/list.h"
+#include "tun2socks/base/file_atomic.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/upstream/http_client.h"
@@ -187,36 +188,9 @@ static int same_as_cached(const struct prov *v)
  * the new one, never half. */
 static int write_atomic(struct prov *v)
 {
-	char tmp[1100];
-	size_t off = 0;
-	int fd, r = mkdirs(v->path);
+	int r = mkdirs(v->path);
 
-	if (r < 0)
-		return r;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", v->path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	while (off < v->len) {
-		ssize_t n = write(fd, v->body + off, v->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, v->path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	return r < 0 ? r : file_atomic_write(v->path, v->body, v->len, 0644);
 }
 
 static void prov_work(uv_work_t *w)

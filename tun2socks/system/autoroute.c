@@ -12,6 +12,7 @@
 
 #include "tun2socks/system/autoroute.h"
 #include "tun2socks/base/errtext.h"
+#include "tun2socks/base/file_atomic.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -119,39 +120,13 @@ static int read_file(const char *path, char **out, size_t *len)
 /* Writes the state file: a temporary file, synced, renamed over it. */
 static int write_state(const char *path, const struct route_state *st)
 {
-	char tmp[600], *text;
-	size_t len, off = 0;
-	int fd, r;
+	char *text;
+	size_t len;
+	int r = route_state_format(st, &text, &len);
 
-	r = route_state_format(st, &text, &len);
 	if (r < 0)
 		return r;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-out:
+	r = file_atomic_write(path, text, len, 0644);
 	free(text);
 	return r;
 }
