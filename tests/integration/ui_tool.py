@@ -53,7 +53,13 @@ def main():
         tr = wait("a connection to " + host, row)
         cid = tr.get_attribute("data-id")
         d.save_screenshot(shots + "/connections.png")
-        tr.find_element(By.CSS_SELECTOR, "button.close").click()
+        # The table is drawn again every second: find the row by its id
+        # and click in one step, again if it was replaced in between.
+        def close():
+            d.find_element(By.CSS_SELECTOR,
+                           '#conns tbody tr[data-id="%s"] button.close' % cid).click()
+            return True
+        wait("close clicked", close)
         wait("row gone", lambda: not any(
             t.get_attribute("data-id") == cid for t in d.find_elements(By.CSS_SELECTOR, "#conns tbody tr")))
         print("closed " + cid, flush=True)
