@@ -14,6 +14,9 @@
 #                           target is reached through the proxy), rule restores them
 #   api_reload              PUT /configs {path} loads a file beside the config;
 #                           one elsewhere is refused (403)
+#   api_rule_hits           after a reload (a new generation, counts from 0) two
+#                           fetches decided by one rule: its "hits" in GET /rules
+#                           and the HITS column of ctl rules are 2, the others 0
 #   api_rules_proxies       /rules, /proxies, /proxies/{name}, /providers/* in
 #                           mihomo's shapes
 #   api_select              PUT /proxies/{group} switches a select group (new flows
@@ -39,7 +42,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
-api_rules_proxies api_select api_delay api_dns_query api_streams api_dashboard_compat api_ctl api_connections_close api_many_connections
+api_rule_hits api_rules_proxies api_select api_delay api_dns_query api_streams api_dashboard_compat api_ctl api_connections_close api_many_connections
 api_slow_reader api_store_selected"
 # python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
 WSPY=/usr/bin/python3
@@ -221,6 +224,21 @@ if [[ $r1 == 204 && $n1 == 6 && $r2 == 403 && $r3 == 204 && $n2 == 5 ]]; then
 	pass api_reload
 else
 	fail api_reload "second=$r1 rules=$n1 passwd=$r2 back=$r3 rules=$n2"
+fi
+
+# ---- rule hit counts ------------------------------------------------------------------------
+# The reload just above built a new generation: every count starts at 0.
+h0=$(api -H "$H" "http://$API/rules" | jq_py 'print(",".join(str(r["hits"]) for r in d["rules"]))')
+fetch_check "http://$T4/1k" "$SHA_1K"
+f1=$?
+fetch_check "http://$T4/1k" "$SHA_1K"
+f2=$?
+h1=$(api -H "$H" "http://$API/rules" | jq_py 'print(",".join(str(r["hits"]) for r in d["rules"]))')
+hctl=$(cx "$(daemon_bin)" ctl -c "$CONF" rules 2>&1 | awk '$2 == "IPCIDR" && $3 == "'"$T4"'/32" {print $NF}')
+if [[ $h0 == 0,0,0,0,0 && $f1 == 0 && $f2 == 0 && $h1 == 0,0,0,2,0 && $hctl == 2 ]]; then
+	pass api_rule_hits
+else
+	fail api_rule_hits "before=[$h0] fetches=$f1,$f2 after=[$h1] ctl=[$hctl]"
 fi
 
 # ---- rules, proxies ---------------------------------------------------------------------------

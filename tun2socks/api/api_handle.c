@@ -553,11 +553,14 @@ static int api_rules(const struct api_backend *be, struct api_resp *resp)
 
 	for (size_t i = 0; cfg && list && i < cfg->n_rules; i++) {
 		struct api_rule r;
+		uint64_t hits = be->rule_hits ? be->rule_hits(be->ctx, i) : 0;
 
 		api_rule_split(cfg->rules[i].text, &r);
-		json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:i}", "index",
+		/* hits: ours (docs/design.md §20); dashboards ignore it */
+		json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:i, s:I}", "index",
 						      (json_int_t)i, "type", r.type, "payload",
-						      r.payload, "proxy", r.target, "size", -1));
+						      r.payload, "proxy", r.target, "size", -1,
+						      "hits", (json_int_t)hits));
 	}
 	return api_json(resp, json_pack("{s:o}", "rules", list));
 }
