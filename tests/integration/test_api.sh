@@ -17,6 +17,9 @@
 #   api_rule_hits           after a reload (a new generation, counts from 0) two
 #                           fetches decided by one rule: its "hits" in GET /rules
 #                           and the HITS column of ctl rules are 2, the others 0
+#   api_process_path        under a PROCESS-NAME,curl rule a live download's
+#                           metadata has process curl and processPath curl's
+#                           executable (/proc/PID/exe)
 #   api_rules_proxies       /rules, /proxies, /proxies/{name}, /providers/* in
 #                           mihomo's shapes
 #   api_select              PUT /proxies/{group} switches a select group (new flows
@@ -42,7 +45,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
-api_rule_hits api_rules_proxies api_select api_delay api_dns_query api_streams api_dashboard_compat api_ctl api_connections_close api_many_connections
+api_rule_hits api_process_path api_rules_proxies api_select api_delay api_dns_query api_streams api_dashboard_compat api_ctl api_connections_close api_many_connections
 api_slow_reader api_store_selected"
 # python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
 WSPY=/usr/bin/python3
@@ -256,6 +259,33 @@ if [[ $rules == "DomainSuffix|example.test|grp;RuleSet|blk|REJECT;IPCIDR|$T6/128
 	pass api_rules_proxies
 else
 	fail api_rules_proxies "rules=[$rules] proxies=[$px] one=[$one] none=$c404 providers=[$prov] [$pprov] refresh=$ref unknown=$ref404"
+fi
+
+# ---- processPath -------------------------------------------------------------------------------
+# A rule that asks for the process: the lookup's name and executable show
+# in the connection's metadata. Then back to the first config.
+write_conf "$RUN_DIR/proc.yaml" "  - DOMAIN-SUFFIX,example.test,grp
+  - AND,((PROCESS-NAME,curl),(IP-CIDR,$T4/32)),grp"
+want=$(readlink -f "$(type -P curl)")
+pr=$(code -H "$H" -X PUT -d "{\"path\":\"$RUN_DIR/proc.yaml\"}" "http://$API/configs")
+cx curl -q --noproxy '*' -sS -m 60 --limit-rate 100k -o /dev/null "http://$T4/64m" 2>/dev/null &
+dl=$!
+pm=""
+for ((i = 0; i < 50; i++)); do
+	pm=$(api -H "$H" "http://$API/connections" | jq_py '
+c=[x for x in d["connections"] if x["metadata"]["destinationPort"]=="80" and x["download"]>0]
+if c:
+    m=c[0]["metadata"]; print(c[0]["rule"], m["process"], m["processPath"])')
+	[[ -n $pm ]] && break
+	sleep 0.2
+done
+kill "$dl" 2>/dev/null
+wait "$dl" 2>/dev/null
+pb=$(code -H "$H" -X PUT -d "{\"path\":\"$CONF\"}" "http://$API/configs")
+if [[ $pr == 204 && $pm == "And curl $want" && $pb == 204 ]]; then
+	pass api_process_path
+else
+	fail api_process_path "reload=$pr entry=[$pm] want=[And curl $want] back=$pb"
 fi
 
 # ---- groups: select, delay ---------------------------------------------------------------------

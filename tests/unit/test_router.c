@@ -140,6 +140,7 @@ static void test_decisions(void)
 	decide(g, "dropme.test", NULL, 80, false, NULL, &rt);
 	T_EQ_INT(rt.action, ROUTE_DROP);
 	T_EQ_STR(rt.via, "REJECT-DROP");
+	T_EQ_STR(rt.proc_path, ""); /* no process rule reached */
 	router_gen_unref(rt.hold);
 
 	/* The process is asked only because a PROCESS rule was reached. */
@@ -147,6 +148,31 @@ static void test_decisions(void)
 	T_EQ_STR(rt.via, "s2");
 	T_EQ_STR(rt.proc, "curl");
 	router_gen_unref(rt.hold);
+	/* and its executable goes with it (the API's processPath); one
+	 * that does not fit the route is left out, not cut */
+	{
+		ip_addr_t dst, src;
+		struct route_query q = { .src = &src,
+					 .src_port = 40000,
+					 .dst = &dst,
+					 .dst_port = 80,
+					 .domain = "other.test",
+					 .dst_is_fake = true };
+		char longp[300];
+
+		ipaddr_aton("198.18.0.1", &src);
+		ipaddr_aton("198.18.0.9", &dst);
+		T_EQ_INT(router_explain(g, &q, "curl", "/usr/bin/curl", NULL, &rt), 0);
+		T_EQ_STR(rt.proc_path, "/usr/bin/curl");
+		router_gen_unref(rt.hold);
+		memset(longp, 'a', sizeof(longp) - 1);
+		longp[0] = '/';
+		longp[sizeof(longp) - 1] = '\0';
+		T_EQ_INT(router_explain(g, &q, "curl", longp, NULL, &rt), 0);
+		T_EQ_STR(rt.proc, "curl");
+		T_EQ_STR(rt.proc_path, "");
+		router_gen_unref(rt.hold);
+	}
 
 	/* udp: false: the s2 rule is skipped for UDP only. */
 	decide(g, "a.udp.test", NULL, 53, false, NULL, &rt);

@@ -329,12 +329,13 @@ static void api_conn_add(void *arg, const struct flow_info *fi)
 		if (rule.target[0] && strcmp(rule.target, via) != 0)
 			json_array_append_new(chains, api_str(rule.target));
 	}
-	e = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s},"
+	e = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s},"
 		      " s:I, s:I, s:s, s:o, s:o, s:o}",
 		      "id", id, "metadata", "network", fi->udp ? "udp" : "tcp", "type", "Tun",
 		      "sourceIP", src, "destinationIP", dst, "sourcePort", sport, "destinationPort",
 		      dport, "host", api_str(host), "process",
-		      api_str(fi->route ? fi->route->proc : ""), "processPath", "", "dnsMode",
+		      api_str(fi->route ? fi->route->proc : ""), "processPath",
+		      api_str(fi->route ? fi->route->proc_path : ""), "dnsMode",
 		      fi->domain ? "fake-ip" : "normal", "inboundName", "tun", "specialProxy", "",
 		      "remoteDestination", dst, "upload", (json_int_t)fi->up, "download",
 		      (json_int_t)fi->down, "start", start, "chains", chains, "rule",

@@ -198,6 +198,9 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 	}
 	if (req->q.proc_done && req->q.proc.name)
 		snprintf(out->proc, sizeof(out->proc), "%s", req->q.proc.name);
+	if (req->q.proc_done && req->q.proc.path &&
+	    strlen(req->q.proc.path) < sizeof(out->proc_path))
+		memcpy(out->proc_path, req->q.proc.path, strlen(req->q.proc.path) + 1);
 	out->hold = router_gen_ref(g);
 }
 
