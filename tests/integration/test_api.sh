@@ -9,7 +9,8 @@
 #                           WebSocket), 200 with it; the unix socket asks none
 #   api_cors                preflight answered for an allowed origin, not for others
 #   api_version             /version, / and 404 for an unknown path
-#   api_configs             GET; PATCH mode and log-level take effect
+#   api_configs             GET; PATCH mode and log-level take effect; another
+#                           key is refused (400 naming it) and nothing changes
 #   api_mode                PATCH mode global bypasses the rules (a rejected
 #                           target is reached through the proxy), rule restores them
 #   api_reload              PUT /configs {path} loads a file beside the config;
@@ -158,12 +159,18 @@ fetch_check "http://$T4/1k" "$SHA_1K" # its states are logged at debug
 p2=$(code -H "$H" -X PATCH -d '{"mode":"sideways"}' "http://$API/configs")
 p3=$(code -H "$H" -X PATCH -d '{not json' "http://$API/configs")
 p4=$(code -H "$H" -X PATCH -d '{"log-level":"info"}' "http://$API/configs")
+# mihomo's other keys mean nothing here: 400 naming the key, and the mode
+# given beside it is not applied either.
+p5=$(api -H "$H" -w ' %{http_code}' -X PATCH -d '{"allow-lan":true}' "http://$API/configs")
+p6=$(api -H "$H" -w ' %{http_code}' -X PATCH -d '{"mode":"direct","mixed-port":7890}' "http://$API/configs")
+m6=$(api -H "$H" "http://$API/configs" | jq_py 'print(d["mode"])')
 dbg=$(grep -c ' debug ' "$DAEMON_LOG")
-if [[ $g1 == "rule info" && $p1 == 204 && $g2 == debug && $p2 == 400 && $p3 == 400 && $p4 == 204 ]] &&
-	((dbg > 0)); then
+if [[ $g1 == "rule info" && $p1 == 204 && $g2 == debug && $p2 == 400 && $p3 == 400 && $p4 == 204 &&
+	$p5 == *'"allow-lan cannot be changed'*' 400' && $p6 == *'"mixed-port cannot be changed'*' 400' &&
+	$m6 == rule ]] && ((dbg > 0)); then
 	pass api_configs
 else
-	fail api_configs "get=[$g1] patch-debug=$p1 then=[$g2] bad-mode=$p2 bad-json=$p3 back=$p4 debug-lines=$dbg"
+	fail api_configs "get=[$g1] patch-debug=$p1 then=[$g2] bad-mode=$p2 bad-json=$p3 back=$p4 debug-lines=$dbg allow-lan=[$p5] mode+port=[$p6] mode=$m6"
 fi
 
 # ---- connections: one live download, listed and closed ----------------------------------

@@ -463,9 +463,26 @@ static int api_configs(const struct api_backend *be, const struct api_req *req, 
 		enum log_level l = be->log_level(be->ctx);
 		bool set_m = false, set_l = false;
 
+		const char *key;
+
 		j = api_body(req, resp, &r);
 		if (j == NULL)
 			return r;
+		/* Nothing else can change here (docs/design.md §20): refuse the
+		 * whole request, naming the key, rather than ignore it. */
+		json_object_foreach(j, key, v)
+		{
+			if (strcmp(key, "mode") != 0 && strcmp(key, "log-level") != 0) {
+				char msg[200];
+
+				snprintf(msg, sizeof(msg),
+					 "%.64s cannot be changed: PATCH /configs takes mode and "
+					 "log-level only",
+					 key);
+				json_decref(j);
+				return api_status(resp, 400, msg);
+			}
+		}
 		v = json_object_get(j, "mode");
 		if (v != NULL) {
 			const char *s = json_string_value(v);
