@@ -149,7 +149,7 @@ $("#groups").addEventListener("click", (e) => {
 function renderRules() {
   return api("/rules").then((d) => {
     $("#rule-table tbody").innerHTML = d.rules.map((r, i) =>
-      `<tr><td>${i}</td><td>${esc(r.type)}</td><td>${esc(r.payload)}</td><td>${esc(r.proxy)}</td></tr>`).join("");
+      `<tr><td>${i}</td><td>${esc(r.type)}</td><td>${esc(r.payload)}</td><td>${esc(r.proxy)}</td><td class="num">${r.hits ?? ""}</td></tr>`).join("");
   });
 }
 function startLogs() {

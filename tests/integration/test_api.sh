@@ -9,11 +9,18 @@
 #                           WebSocket), 200 with it; the unix socket asks none
 #   api_cors                preflight answered for an allowed origin, not for others
 #   api_version             /version, / and 404 for an unknown path
-#   api_configs             GET; PATCH mode and log-level take effect
+#   api_configs             GET; PATCH mode and log-level take effect; another
+#                           key is refused (400 naming it) and nothing changes
 #   api_mode                PATCH mode global bypasses the rules (a rejected
 #                           target is reached through the proxy), rule restores them
 #   api_reload              PUT /configs {path} loads a file beside the config;
 #                           one elsewhere is refused (403)
+#   api_rule_hits           after a reload (a new generation, counts from 0) two
+#                           fetches decided by one rule: its "hits" in GET /rules
+#                           and the HITS column of ctl rules are 2, the others 0
+#   api_process_path        under a PROCESS-NAME,curl rule a live download's
+#                           metadata has process curl and processPath curl's
+#                           executable (/proc/PID/exe)
 #   api_rules_proxies       /rules, /proxies, /proxies/{name}, /providers/* in
 #                           mihomo's shapes
 #   api_select              PUT /proxies/{group} switches a select group (new flows
@@ -39,7 +46,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
-api_rules_proxies api_select api_delay api_dns_query api_streams api_dashboard_compat api_ctl api_connections_close api_many_connections
+api_rule_hits api_process_path api_rules_proxies api_select api_delay api_dns_query api_streams api_dashboard_compat api_ctl api_connections_close api_many_connections
 api_slow_reader api_store_selected"
 # python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
 WSPY=/usr/bin/python3
@@ -152,12 +159,18 @@ fetch_check "http://$T4/1k" "$SHA_1K" # its states are logged at debug
 p2=$(code -H "$H" -X PATCH -d '{"mode":"sideways"}' "http://$API/configs")
 p3=$(code -H "$H" -X PATCH -d '{not json' "http://$API/configs")
 p4=$(code -H "$H" -X PATCH -d '{"log-level":"info"}' "http://$API/configs")
+# mihomo's other keys mean nothing here: 400 naming the key, and the mode
+# given beside it is not applied either.
+p5=$(api -H "$H" -w ' %{http_code}' -X PATCH -d '{"allow-lan":true}' "http://$API/configs")
+p6=$(api -H "$H" -w ' %{http_code}' -X PATCH -d '{"mode":"direct","mixed-port":7890}' "http://$API/configs")
+m6=$(api -H "$H" "http://$API/configs" | jq_py 'print(d["mode"])')
 dbg=$(grep -c ' debug ' "$DAEMON_LOG")
-if [[ $g1 == "rule info" && $p1 == 204 && $g2 == debug && $p2 == 400 && $p3 == 400 && $p4 == 204 ]] &&
-	((dbg > 0)); then
+if [[ $g1 == "rule info" && $p1 == 204 && $g2 == debug && $p2 == 400 && $p3 == 400 && $p4 == 204 &&
+	$p5 == *'"allow-lan cannot be changed'*' 400' && $p6 == *'"mixed-port cannot be changed'*' 400' &&
+	$m6 == rule ]] && ((dbg > 0)); then
 	pass api_configs
 else
-	fail api_configs "get=[$g1] patch-debug=$p1 then=[$g2] bad-mode=$p2 bad-json=$p3 back=$p4 debug-lines=$dbg"
+	fail api_configs "get=[$g1] patch-debug=$p1 then=[$g2] bad-mode=$p2 bad-json=$p3 back=$p4 debug-lines=$dbg allow-lan=[$p5] mode+port=[$p6] mode=$m6"
 fi
 
 # ---- connections: one live download, listed and closed ----------------------------------
@@ -223,6 +236,21 @@ else
 	fail api_reload "second=$r1 rules=$n1 passwd=$r2 back=$r3 rules=$n2"
 fi
 
+# ---- rule hit counts ------------------------------------------------------------------------
+# The reload just above built a new generation: every count starts at 0.
+h0=$(api -H "$H" "http://$API/rules" | jq_py 'print(",".join(str(r["hits"]) for r in d["rules"]))')
+fetch_check "http://$T4/1k" "$SHA_1K"
+f1=$?
+fetch_check "http://$T4/1k" "$SHA_1K"
+f2=$?
+h1=$(api -H "$H" "http://$API/rules" | jq_py 'print(",".join(str(r["hits"]) for r in d["rules"]))')
+hctl=$(cx "$(daemon_bin)" ctl -c "$CONF" rules 2>&1 | awk '$2 == "IPCIDR" && $3 == "'"$T4"'/32" {print $NF}')
+if [[ $h0 == 0,0,0,0,0 && $f1 == 0 && $f2 == 0 && $h1 == 0,0,0,2,0 && $hctl == 2 ]]; then
+	pass api_rule_hits
+else
+	fail api_rule_hits "before=[$h0] fetches=$f1,$f2 after=[$h1] ctl=[$hctl]"
+fi
+
 # ---- rules, proxies ---------------------------------------------------------------------------
 rules=$(api -H "$H" "http://$API/rules" | jq_py 'print(";".join("%s|%s|%s" % (r["type"], r["payload"], r["proxy"]) for r in d["rules"]))')
 px=$(api -H "$H" "http://$API/proxies" | jq_py 'p=d["proxies"]; print(p["dante"]["type"], p["grp"]["type"], p["grp"]["now"], ",".join(p["grp"]["all"]), p["GLOBAL"]["type"], "DIRECT" in p)')
@@ -238,6 +266,33 @@ if [[ $rules == "DomainSuffix|example.test|grp;RuleSet|blk|REJECT;IPCIDR|$T6/128
 	pass api_rules_proxies
 else
 	fail api_rules_proxies "rules=[$rules] proxies=[$px] one=[$one] none=$c404 providers=[$prov] [$pprov] refresh=$ref unknown=$ref404"
+fi
+
+# ---- processPath -------------------------------------------------------------------------------
+# A rule that asks for the process: the lookup's name and executable show
+# in the connection's metadata. Then back to the first config.
+write_conf "$RUN_DIR/proc.yaml" "  - DOMAIN-SUFFIX,example.test,grp
+  - AND,((PROCESS-NAME,curl),(IP-CIDR,$T4/32)),grp"
+want=$(readlink -f "$(type -P curl)")
+pr=$(code -H "$H" -X PUT -d "{\"path\":\"$RUN_DIR/proc.yaml\"}" "http://$API/configs")
+cx curl -q --noproxy '*' -sS -m 60 --limit-rate 100k -o /dev/null "http://$T4/64m" 2>/dev/null &
+dl=$!
+pm=""
+for ((i = 0; i < 50; i++)); do
+	pm=$(api -H "$H" "http://$API/connections" | jq_py '
+c=[x for x in d["connections"] if x["metadata"]["destinationPort"]=="80" and x["download"]>0]
+if c:
+    m=c[0]["metadata"]; print(c[0]["rule"], m["process"], m["processPath"])')
+	[[ -n $pm ]] && break
+	sleep 0.2
+done
+kill "$dl" 2>/dev/null
+wait "$dl" 2>/dev/null
+pb=$(code -H "$H" -X PUT -d "{\"path\":\"$CONF\"}" "http://$API/configs")
+if [[ $pr == 204 && $pm == "And curl $want" && $pb == 204 ]]; then
+	pass api_process_path
+else
+	fail api_process_path "reload=$pr entry=[$pm] want=[And curl $want] back=$pb"
 fi
 
 # ---- groups: select, delay ---------------------------------------------------------------------

@@ -4,6 +4,8 @@
 #
 #   ui_close_connection   closing a connection in the page resets it in the daemon
 #   ui_select_member      choosing a group member in the page switches the group
+#   ui_rule_hits          the Rules view shows the first rule's hit count: 1, the
+#                         one download it decided
 #   ui_files              /ui redirects to /ui/, the embedded files are served
 #                         without the secret, unknown ones are 404
 #   ui_external_no_escape external-ui serves its directory and nothing outside
@@ -11,7 +13,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="ui_close_connection ui_select_member ui_files ui_external_no_escape"
+NAMES="ui_close_connection ui_select_member ui_rule_hits ui_files ui_external_no_escape"
 for t in /usr/bin/chromium /usr/bin/chromedriver; do
 	[[ -x $t ]] || fail_all "$NAMES" "$t missing (chromium, chromium-driver)"
 done
@@ -88,6 +90,11 @@ if [[ $out == *selected* && $now == dante2 ]]; then
 	pass ui_select_member
 else
 	fail ui_select_member "tool=[$out] now=$now"
+fi
+if [[ $(sed -n "s/^hits //p" <<<"$out") == 1 ]]; then
+	pass ui_rule_hits
+else
+	fail ui_rule_hits "tool=[$out]"
 fi
 [[ -n ${T2S_UI_SHOTS:-} && -f $RUN_DIR/connections.png ]] && cp "$RUN_DIR"/connections.png "$RUN_DIR"/groups.png "$T2S_UI_SHOTS/"
 daemon_finish

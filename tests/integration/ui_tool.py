@@ -6,7 +6,8 @@ ui_tool.py URL HOST_PORT GROUP MEMBER SHOT_DIR
     Loads URL (the dashboard, ?secret= in it), waits for a connection row
     whose host is HOST_PORT and clicks its close button, waits for the row
     to go; opens Groups and clicks MEMBER of GROUP, waits until it is
-    marked as the group's choice. Prints "closed ID" and "selected", saves
+    marked as the group's choice; opens Rules and reads the first rule's
+    hit count. Prints "closed ID", "selected" and "hits N", saves
     connections.png and groups.png into SHOT_DIR. Exits non-zero (with the
     reason) on the first step that does not happen within 20 s.
 """
@@ -75,6 +76,10 @@ def main():
         wait("member chosen", lambda: "now" in d.find_element(By.CSS_SELECTOR, sel).get_attribute("class"))
         print("selected", flush=True)
         d.save_screenshot(shots + "/groups.png")
+        d.find_element(By.CSS_SELECTOR, 'nav button[data-tab="rules"]').click()
+        hits = wait("rule hits shown", lambda: d.find_element(
+            By.CSS_SELECTOR, "#rule-table tbody tr td:last-child").text)
+        print("hits " + hits, flush=True)
     finally:
         d.quit()
     return 0

@@ -140,6 +140,7 @@ static void test_decisions(void)
 	decide(g, "dropme.test", NULL, 80, false, NULL, &rt);
 	T_EQ_INT(rt.action, ROUTE_DROP);
 	T_EQ_STR(rt.via, "REJECT-DROP");
+	T_EQ_STR(rt.proc_path, ""); /* no process rule reached */
 	router_gen_unref(rt.hold);
 
 	/* The process is asked only because a PROCESS rule was reached. */
@@ -147,6 +148,31 @@ static void test_decisions(void)
 	T_EQ_STR(rt.via, "s2");
 	T_EQ_STR(rt.proc, "curl");
 	router_gen_unref(rt.hold);
+	/* and its executable goes with it (the API's processPath); one
+	 * that does not fit the route is left out, not cut */
+	{
+		ip_addr_t dst, src;
+		struct route_query q = { .src = &src,
+					 .src_port = 40000,
+					 .dst = &dst,
+					 .dst_port = 80,
+					 .domain = "other.test",
+					 .dst_is_fake = true };
+		char longp[300];
+
+		ipaddr_aton("198.18.0.1", &src);
+		ipaddr_aton("198.18.0.9", &dst);
+		T_EQ_INT(router_explain(g, &q, "curl", "/usr/bin/curl", NULL, &rt), 0);
+		T_EQ_STR(rt.proc_path, "/usr/bin/curl");
+		router_gen_unref(rt.hold);
+		memset(longp, 'a', sizeof(longp) - 1);
+		longp[0] = '/';
+		longp[sizeof(longp) - 1] = '\0';
+		T_EQ_INT(router_explain(g, &q, "curl", longp, NULL, &rt), 0);
+		T_EQ_STR(rt.proc, "curl");
+		T_EQ_STR(rt.proc_path, "");
+		router_gen_unref(rt.hold);
+	}
 
 	/* udp: false: the s2 rule is skipped for UDP only. */
 	decide(g, "a.udp.test", NULL, 53, false, NULL, &rt);
@@ -475,6 +501,76 @@ static void test_hosts_and_keep_dst(void)
 	config_free(cfg);
 }
 
+/* Hit counts: each live decision counts its rule in the generation that
+ * made it; explain (tun2socks match) and the default count nothing. */
+static void test_rule_hits(void)
+{
+	static const char text[] = "proxies:\n"
+				   "  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+				   "rules:\n"
+				   "  - DOMAIN,hit.test,s1\n"
+				   "  - DOMAIN-SUFFIX,other.test,DIRECT\n"
+				   "  - DST-PORT,22,REJECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g;
+	struct router_ctx *rc = NULL;
+	struct route_ops ops;
+	struct route rt;
+	ip_addr_t dst, src;
+	struct route_query q = { .src = &src, .src_port = 40000, .dst = &dst, .dst_port = 443 };
+	int r;
+
+	g = build(text, &cfg, &err, &r);
+	T_EQ_INT(r, 0);
+	if (g == NULL)
+		return;
+	T_EQ_INT(router_ctx_create(router_gen_ref(g), NULL, NULL, &rc), 0);
+	ops = router_ctx_ops(rc);
+	ipaddr_aton("198.18.0.1", &src);
+	ipaddr_aton("203.0.113.7", &dst);
+	q.domain = "hit.test";
+	for (int i = 0; i < 2; i++) {
+		T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+		T_EQ_INT(rt.action, ROUTE_PROXY);
+		ops.release(ops.ctx, rt.hold);
+	}
+	q.domain = "a.other.test";
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	ops.release(ops.ctx, rt.hold);
+	q.domain = "nothing.test"; /* no rule: the default counts nowhere */
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	ops.release(ops.ctx, rt.hold);
+	/* explain does not count */
+	q.domain = "hit.test";
+	T_EQ_INT(router_explain(g, &q, NULL, NULL, NULL, &rt), 0);
+	router_gen_unref(rt.hold);
+	T_EQ_INT((int)router_gen_rule_hits(router_ctx_current(rc), 0), 2);
+	T_EQ_INT((int)router_gen_rule_hits(g, 1), 1);
+	T_EQ_INT((int)router_gen_rule_hits(g, 2), 0);
+	T_EQ_INT((int)router_gen_rule_hits(g, 3), 0); /* out of range */
+	T_EQ_INT((int)router_gen_rule_hits(NULL, 0), 0);
+	/* a new generation starts from zero */
+	{
+		struct config *cfg2;
+		struct router_gen *g2 = build(text, &cfg2, &err, &r);
+
+		T_EQ_INT(r, 0);
+		if (g2 != NULL) {
+			router_ctx_swap(rc, g2);
+			T_EQ_INT((int)router_gen_rule_hits(router_ctx_current(rc), 0), 0);
+			T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+			ops.release(ops.ctx, rt.hold);
+			T_EQ_INT((int)router_gen_rule_hits(router_ctx_current(rc), 0), 1);
+			T_EQ_INT((int)router_gen_rule_hits(g, 0), 2);
+		}
+		config_free(cfg2);
+	}
+	router_ctx_destroy(rc);
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	T_RUN(test_decisions);
@@ -484,5 +580,6 @@ int main(void)
 	T_RUN(test_pass);
 	T_RUN(test_sub_rules);
 	T_RUN(test_hosts_and_keep_dst);
+	T_RUN(test_rule_hits);
 	return test_summary();
 }

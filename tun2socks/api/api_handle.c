@@ -329,12 +329,13 @@ static void api_conn_add(void *arg, const struct flow_info *fi)
 		if (rule.target[0] && strcmp(rule.target, via) != 0)
 			json_array_append_new(chains, api_str(rule.target));
 	}
-	e = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s},"
+	e = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s},"
 		      " s:I, s:I, s:s, s:o, s:o, s:o}",
 		      "id", id, "metadata", "network", fi->udp ? "udp" : "tcp", "type", "Tun",
 		      "sourceIP", src, "destinationIP", dst, "sourcePort", sport, "destinationPort",
 		      dport, "host", api_str(host), "process",
-		      api_str(fi->route ? fi->route->proc : ""), "processPath", "", "dnsMode",
+		      api_str(fi->route ? fi->route->proc : ""), "processPath",
+		      api_str(fi->route ? fi->route->proc_path : ""), "dnsMode",
 		      fi->domain ? "fake-ip" : "normal", "inboundName", "tun", "specialProxy", "",
 		      "remoteDestination", dst, "upload", (json_int_t)fi->up, "download",
 		      (json_int_t)fi->down, "start", start, "chains", chains, "rule",
@@ -462,9 +463,26 @@ static int api_configs(const struct api_backend *be, const struct api_req *req, 
 		enum log_level l = be->log_level(be->ctx);
 		bool set_m = false, set_l = false;
 
+		const char *key;
+
 		j = api_body(req, resp, &r);
 		if (j == NULL)
 			return r;
+		/* Nothing else can change here (docs/design.md §20): refuse the
+		 * whole request, naming the key, rather than ignore it. */
+		json_object_foreach(j, key, v)
+		{
+			if (strcmp(key, "mode") != 0 && strcmp(key, "log-level") != 0) {
+				char msg[200];
+
+				snprintf(msg, sizeof(msg),
+					 "%.64s cannot be changed: PATCH /configs takes mode and "
+					 "log-level only",
+					 key);
+				json_decref(j);
+				return api_status(resp, 400, msg);
+			}
+		}
 		v = json_object_get(j, "mode");
 		if (v != NULL) {
 			const char *s = json_string_value(v);
@@ -553,11 +571,14 @@ static int api_rules(const struct api_backend *be, struct api_resp *resp)
 
 	for (size_t i = 0; cfg && list && i < cfg->n_rules; i++) {
 		struct api_rule r;
+		uint64_t hits = be->rule_hits ? be->rule_hits(be->ctx, i) : 0;
 
 		api_rule_split(cfg->rules[i].text, &r);
-		json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:i}", "index",
+		/* hits: ours (docs/design.md §20); dashboards ignore it */
+		json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:i, s:I}", "index",
 						      (json_int_t)i, "type", r.type, "payload",
-						      r.payload, "proxy", r.target, "size", -1));
+						      r.payload, "proxy", r.target, "size", -1,
+						      "hits", (json_int_t)hits));
 	}
 	return api_json(resp, json_pack("{s:o}", "rules", list));
 }

@@ -44,6 +44,9 @@ struct api_backend {
 	uint64_t (*memory)(void *ctx);             /* bytes in use */
 	uint64_t (*now_ms)(void *ctx);             /* the clock flow_info.start_ms uses */
 	const struct config *(*config)(void *ctx); /* NULL: no file */
+	/* Flows rule i of config() decided in the running generation
+	 * (router_gen_rule_hits); NULL: 0. */
+	uint64_t (*rule_hits)(void *ctx, size_t i);
 	enum router_mode (*mode)(void *ctx);
 	void (*set_mode)(void *ctx, enum router_mode m);
 	void (*set_log_level)(void *ctx, enum log_level l);

@@ -148,6 +148,13 @@ static const struct config *control_config(void *ctx)
 	return *c->d.conf;
 }
 
+static uint64_t control_rule_hits(void *ctx, size_t i)
+{
+	struct control *c = ctx;
+
+	return router_gen_rule_hits(router_ctx_current(c->d.router), i);
+}
+
 static enum router_mode control_mode(void *ctx)
 {
 	struct control *c = ctx;
@@ -509,6 +516,7 @@ int control_start(const struct control_deps *deps, const struct options *opts,
 			.memory = control_memory,
 			.now_ms = control_now,
 			.config = control_config,
+			.rule_hits = control_rule_hits,
 			.mode = control_mode,
 			.set_mode = control_set_mode,
 			.set_log_level = control_set_level,

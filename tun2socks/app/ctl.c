@@ -206,11 +206,13 @@ static int ctl_rules(struct ctl *c)
 
 	if (d == NULL)
 		return 1;
-	printf("%-5s %-14s %-40s %s\n", "#", "TYPE", "PAYLOAD", "TARGET");
+	printf("%-5s %-14s %-40s %-20s %s\n", "#", "TYPE", "PAYLOAD", "TARGET", "HITS");
 	json_array_foreach(json_object_get(d, "rules"), i, x)
-		printf("%-5zu %-14s %-40s %s\n", i, json_string_value(json_object_get(x, "type")),
+		printf("%-5zu %-14s %-40s %-20s %" JSON_INTEGER_FORMAT "\n", i,
+		       json_string_value(json_object_get(x, "type")),
 		       json_string_value(json_object_get(x, "payload")),
-		       json_string_value(json_object_get(x, "proxy")));
+		       json_string_value(json_object_get(x, "proxy")),
+		       json_integer_value(json_object_get(x, "hits")));
 	json_decref(d);
 	return 0;
 }

@@ -43,7 +43,10 @@ struct route {
 	const char *via;   /* "proxyA", "DIRECT", "REJECT"... */
 	const char *group; /* the rule's target when a proxy group picked via */
 	char proc[32];     /* owning process if a rule looked, or "" */
-	void *hold;        /* router generation reference */
+	/* its executable, when a rule looked and the lookup read it (Linux:
+	 * /proc/PID/exe), or "" (also for a path that does not fit) */
+	char proc_path[256];
+	void *hold; /* router generation reference */
 };
 
 /* Decides q into *out. Returns 0 when decided, -EINPROGRESS when done(arg,

@@ -152,9 +152,12 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 	memset(out, 0, sizeof(*out));
 	out->group = group;
 	/* res->text is the engine's, kept alive by the reference in hold. */
-	if (verdict == RULE_MATCHED)
+	if (verdict == RULE_MATCHED) {
 		out->rule = res->text;
-	else
+		/* a live decision (not router_explain): count the rule */
+		if (req->rc != NULL && res->rule < g->n_hits)
+			g->hits[res->rule]++;
+	} else
 		out->rule = g->engine ? "no rule matched" : "MATCH (no rules)";
 	if (req->domain[0] && !req->keep_dst)
 		socks5_addr_from_domain(&out->target, req->domain, req->dst_port);
@@ -195,6 +198,9 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 	}
 	if (req->q.proc_done && req->q.proc.name)
 		snprintf(out->proc, sizeof(out->proc), "%s", req->q.proc.name);
+	if (req->q.proc_done && req->q.proc.path &&
+	    strlen(req->q.proc.path) < sizeof(out->proc_path))
+		memcpy(out->proc_path, req->q.proc.path, strlen(req->q.proc.path) + 1);
 	out->hold = router_gen_ref(g);
 }
 

@@ -606,6 +606,12 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 			r = rule_engine_build(specs, n, &ro, &g->engine, err);
 		if (r == 0)
 			r = build_udp(g, specs, n, &ro, &b, err);
+		if (r == 0) {
+			g->hits = calloc(n, sizeof(*g->hits));
+			g->n_hits = n;
+			if (g->hits == NULL)
+				r = -ENOMEM;
+		}
 	}
 	/* The engines hold what they need of the .dat files. */
 	geo_release_lists(g->geo);
@@ -640,6 +646,7 @@ void router_gen_unref(struct router_gen *g)
 {
 	if (g == NULL || --g->refs > 0)
 		return;
+	free(g->hits);
 	rule_engine_unref(g->engine);
 	rule_engine_unref(g->udp_engine);
 	rule_engine_unref(g->fake_filter);
@@ -672,6 +679,11 @@ const char *router_gen_warning(const struct router_gen *g, size_t i)
 size_t router_gen_rule_count(const struct router_gen *g)
 {
 	return g->engine ? rule_engine_count(g->engine) : 0;
+}
+
+uint64_t router_gen_rule_hits(const struct router_gen *g, size_t i)
+{
+	return g != NULL && i < g->n_hits ? g->hits[i] : 0;
 }
 
 size_t router_gen_servers(const struct router_gen *g, struct sockaddr_storage *out, size_t max)

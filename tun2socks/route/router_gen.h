@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/conf_err.h"
 #include "tun2socks/base/must_check.h"
@@ -39,6 +40,10 @@ T2S_MUST_CHECK int router_gen_build(const struct config *cfg, const struct route
 struct router_gen *router_gen_ref(struct router_gen *g);
 void router_gen_unref(struct router_gen *g);
 size_t router_gen_rule_count(const struct router_gen *g);
+/* How many flows rule i (config order) decided since g was built: routed
+ * by the live router (router.h) in rule mode, explain not counted. 0 for
+ * an index out of range or g NULL. Loop thread. */
+uint64_t router_gen_rule_hits(const struct router_gen *g, size_t i);
 
 /* Whether dns.fake-ip-filter's "rule-set:" entries hold name (it then
  * gets real DNS answers, as in mihomo). The static patterns are the

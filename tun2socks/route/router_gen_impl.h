@@ -60,6 +60,10 @@ struct router_gen {
 	 * thread only); everything else here is immutable. */
 	struct group_table *groups;
 	int group_base;
+	/* Flows each rule (engine index = config order) decided, counted
+	 * by the live router on the loop thread (docs/design.md §20). */
+	uint64_t *hits;
+	size_t n_hits;
 };
 
 /* Whether leaf target id t can carry UDP. */
