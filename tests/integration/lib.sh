@@ -607,7 +607,9 @@ daemon_start() {
 		--log-level "${T2S_LOG_LEVEL:-info}" "$@")
 	DAEMON_WRAP=none
 	if [[ ${T2S_LEAK_CHECK:-0} == 1 ]]; then
-		if [[ $bin == */build-asan/* ]] || nm -D "$bin" 2>/dev/null | grep -q __asan_init; then
+		# (a wrapper that execs the daemon names it in T2S_REAL_BIN)
+		local real=${T2S_REAL_BIN:-$bin}
+		if [[ $real == */build-asan/* ]] || nm -D "$real" 2>/dev/null | grep -q __asan_init; then
 			DAEMON_WRAP=asan
 			cmd=(env "ASAN_OPTIONS=detect_leaks=1:exitcode=97:abort_on_error=0"
 				"LSAN_OPTIONS=exitcode=97" "${cmd[@]}")
