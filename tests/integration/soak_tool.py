@@ -4,6 +4,10 @@
   slowget HOST N SECONDS   N connections that each ask for /64m and read
                            nothing for SECONDS (the data piles up towards
                            the client), then close; prints opened=N
+  getall HOST N SECONDS    the same, with all N connects started at once
+                           (non-blocking; the GET goes out as each one
+                           connects, those not connected within 30 s are
+                           dropped); prints opened=K once they settled
   udpports HOST PORT N     one datagram from each of N source ports
   rss PID SECONDS OUT      samples PID's VmRSS every 0.1 s into OUT
                            ("seconds kB" lines) for SECONDS
@@ -19,6 +23,8 @@ import time
 
 
 def slowget(host, n, seconds):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 256)), hard))
     socks = []
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -32,6 +38,43 @@ def slowget(host, n, seconds):
     print("opened=%d" % len(socks), flush=True)
     time.sleep(seconds)
     for s in socks:
+        s.close()
+
+
+def getall(host, n, seconds):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 256)), hard))
+    ep = select.epoll()
+    socks, opened = {}, []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect((host, 80))
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            continue
+        socks[s.fileno()] = s
+        ep.register(s.fileno(), select.EPOLLOUT)
+    t0 = time.monotonic()
+    while socks and time.monotonic() - t0 < 30:
+        for fd, _ in ep.poll(0.5):
+            ep.unregister(fd)
+            s = socks.pop(fd)
+            try:
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    raise OSError
+                s.send(b"GET /64m HTTP/1.1\r\nHost: x\r\n\r\n")
+                opened.append(s)
+            except OSError:
+                s.close()
+    for s in socks.values():
+        s.close()
+    print("opened=%d" % len(opened), flush=True)
+    time.sleep(seconds)
+    for s in opened:
         s.close()
 
 
@@ -96,6 +139,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "slowget":
         slowget(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif cmd == "getall":
+        getall(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "udpports":
         udpports(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "burst":

@@ -20,6 +20,15 @@
 #                            not yet returned), the daemon sheds and says so,
 #                            and serves a fetch afterwards (without the
 #                            budget the same load takes it past 300 MiB)
+#   limits_memory_soak_50m   --max-memory 50 (the iOS network-extension
+#                            cap): 5 000 downloads started at once whose
+#                            clients read nothing, with the same SYN, UDP-port
+#                            and DNS floods, for about 20 s: RSS never passes
+#                            50 MiB plus an eighth, the daemon exits 0 and
+#                            serves a fetch afterwards. The RSS samples are
+#                            drawn into rss-50m.svg in the run directory
+#                            (tests/integration/rss_plot.py; a copy of one
+#                            run is docs/limits-soak-rss.svg)
 #
 # For looking closer: SOAK_PARTS=slow,syn,dns,udp picks the soak's loads,
 # SOAK_NOMAX=1 runs it without the budget (then limits_memory_soak fails;
@@ -27,7 +36,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="limits_syn_flood_capped limits_connect_burst limits_memory_soak"
+NAMES="limits_syn_flood_capped limits_connect_burst limits_memory_soak limits_memory_soak_50m"
 setup_servers "$NAMES"
 # RSS and time are checked only without ASan/valgrind (T2S_LEAK_CHECK):
 # ASan's quarantine keeps freed memory on purpose, and the checked daemon
@@ -111,5 +120,44 @@ if daemon_start "socks5://$S_IP:$SOCKS_PORT" "${BUDGET[@]}" --dns-server "$S_IP:
 	fi
 else
 	fail limits_memory_soak "daemon did not start"
+fi
+# ---- 50 MB, 5 000 concurrent downloads and the floods --------------------------------------
+MAX_MB=50
+plain || MAX_MB=82 # ASan's shadow memory and quarantine on top
+BUDGET=(--max-memory "$MAX_MB")
+[[ -n ${SOAK_NOMAX:-} ]] && BUDGET=()
+DOWNLOADS=${SOAK_DOWNLOADS:-5000}
+if daemon_start "socks5://$S_IP:$SOCKS_PORT" "${BUDGET[@]}" --dns-server "$S_IP:5353"; then
+	cx "$PY" "$T2S_ITEST/soak_tool.py" rss "$DAEMON_PID" 40 "$RUN_DIR/rss-50m.txt" &
+	SAMPLER=$!
+	P=${SOAK_PARTS:-slow,syn,dns,udp}
+	SLOW= FLOOD= DNSF=
+	[[ $P == *slow* ]] && { cx "$PY" "$T2S_ITEST/soak_tool.py" getall "$T4" "$DOWNLOADS" 15 >"$RUN_DIR/getall.out" 2>&1 & SLOW=$!; }
+	[[ $P == *syn* ]] && { cx "$PY" "$T2S_ITEST/syn_flood.py" "$T4" 30000 >/dev/null 2>&1 & FLOOD=$!; }
+	[[ $P == *dns* ]] && { cx "$PY" "$T2S_ITEST/dns_tool.py" flood --server 198.18.0.2 --qtype TXT --seconds 10 \
+		--drain 0 >"$RUN_DIR/dnsflood-50m.out" 2>&1 & DNSF=$!; }
+	[[ $P == *udp* ]] && cx "$PY" "$T2S_ITEST/soak_tool.py" udpports "$T4" 7777 2000 >/dev/null 2>&1
+	wait $SLOW $FLOOD $DNSF
+	sleep 1
+	fetch_check "http://$T4/1k" "$SHA_1K"
+	fetched=$?
+	wait "$SAMPLER"
+	daemon_stop
+	opened=$(sed -n 's/^opened=//p' "$RUN_DIR/getall.out")
+	peak=$(sort -n -k2 "$RUN_DIR/rss-50m.txt" | tail -1 | awk '{print $2}')
+	"$PY" "$T2S_ITEST/rss_plot.py" "$RUN_DIR/rss-50m.txt" "$RUN_DIR/rss-50m.svg" "$MAX_MB" \
+		"tun2socks RSS, --max-memory $MAX_MB: ${opened:-?} of $DOWNLOADS downloads held, SYN/UDP/DNS floods" ||
+		log "no plot"
+	log "soak 50m: opened=${opened:-?} of $DOWNLOADS; peak RSS ${peak:-?} kB of $((MAX_MB * 1024)); $(grep -c . "$RUN_DIR/rss-50m.txt") samples; plot $RUN_DIR/rss-50m.svg"
+	log "$(grep -E 'memory|half-open|dns: [0-9]* queries' "$DAEMON_LOG" | tail -6)"
+	if [[ -n $peak ]] && ((fetched == 0 && DAEMON_RC == 0)) &&
+		{ ! plain || ((peak < MAX_MB * 1024 * 9 / 8)); } &&
+		[[ ${opened:-0} -ge 1000 ]]; then
+		pass limits_memory_soak_50m
+	else
+		fail limits_memory_soak_50m "peak RSS ${peak:-?} kB (budget $((MAX_MB * 1024))), opened ${opened:-?}, fetch $fetched, exit $DAEMON_RC${FETCH_ERR:+; $FETCH_ERR}"
+	fi
+else
+	fail limits_memory_soak_50m "daemon did not start"
 fi
 t2s_finish
