@@ -72,6 +72,7 @@ struct daemon {
 	struct flow_tcp_ctx flows;
 	struct flow_udp_ctx *udp;
 	struct resolver *resolver;         /* DNS forwarding, unless via the proxy */
+	struct resolver *boot;             /* default-nameserver: DoT/DoH names (§24) */
 	struct dns_socks *dns_socks;       /* --dns-via-proxy */
 	struct dns_intercept *dns;         /* NULL with --dns off */
 	struct sniffer *sniffer;           /* config's sniffer:, or NULL */
@@ -436,7 +437,8 @@ static int daemon_policy_start(struct daemon *d, const struct dns_forwarder *mai
 					.sock = d->sock,
 					.ca_file =
 						d->cfg->dns.dot_ca[0] ? d->cfg->dns.dot_ca : NULL,
-					.timeout_ms = DAEMON_DOT_TIMEOUT_MS };
+					.timeout_ms = DAEMON_DOT_TIMEOUT_MS,
+					.boot = d->boot };
 	int r = -ENOMEM;
 
 	if (cd == NULL || (cd->n_ns_policy == 0 && cd->n_fallback == 0))
@@ -519,7 +521,7 @@ static int daemon_dot_start(struct daemon *d)
 	if (comma != NULL)
 		*comma = '\0';
 	r = dns_dot_create(&d->loop, &d->sock, first, dc->dot_ca[0] ? dc->dot_ca : NULL,
-			   DAEMON_DOT_TIMEOUT_MS, &d->dot, err, sizeof(err));
+			   DAEMON_DOT_TIMEOUT_MS, d->boot, &d->dot, err, sizeof(err));
 	if (r < 0)
 		log_error("dns: tls://%s: %s", first, err[0] ? err : strerror(-r));
 	else
@@ -599,7 +601,7 @@ static int daemon_dns_start(struct daemon *d)
 		fwd = (struct dns_forwarder){ .send = dns_dot_send, .ctx = d->dot };
 	} else if (dc->doh[0]) {
 		r = dns_doh_create(&d->loop, &d->sock, dc->doh, dc->dot_ca[0] ? dc->dot_ca : NULL,
-				   DAEMON_DOT_TIMEOUT_MS, &d->doh);
+				   DAEMON_DOT_TIMEOUT_MS, d->boot, &d->doh);
 		if (r < 0) {
 			log_error("dns: cannot set up DNS over HTTPS to %s: %s", dc->doh,
 				  strerror(-r));
@@ -692,6 +694,8 @@ static void daemon_dns_stop(struct daemon *d)
 	dns_dot_shutdown(d->dot);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
+	if (d->boot)
+		resolver_shutdown(d->boot);
 	dns_socks_shutdown(d->dns_socks);
 }
 
@@ -750,6 +754,13 @@ static int daemon_resolver_start(struct daemon *d)
 
 	if (r < 0)
 		log_error("cannot set up the resolver: %s", err[0] ? err : strerror(-r));
+	/* default-nameserver answers the DoT/DoH servers' own names (§24) */
+	if (r == 0 && d->cfg->dns.default_ns[0]) {
+		rc.servers = d->cfg->dns.default_ns;
+		r = resolver_create(&d->loop, &rc, &d->boot, err, sizeof(err));
+		if (r < 0)
+			log_error("dns.default-nameserver: %s", err[0] ? err : strerror(-r));
+	}
 	return r;
 }
 
@@ -1590,8 +1601,12 @@ out_flows:
 	flow_tcp_ctx_destroy(&d->flows);
 out_loop:
 	daemon_health_stop(d);
+	dns_doh_shutdown(d->doh);
+	dns_dot_shutdown(d->dot);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
+	if (d->boot)
+		resolver_shutdown(d->boot);
 	if (uv_loop_close(&d->loop) == UV_EBUSY) {
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -1602,6 +1617,8 @@ out_loop:
 	dns_dot_destroy(d->dot);
 	if (d->resolver)
 		resolver_destroy(d->resolver);
+	if (d->boot)
+		resolver_destroy(d->boot);
 	router_ctx_destroy(d->router);
 out_tun:
 	tun_close(d->tun);
