@@ -43,8 +43,7 @@ int name_sync_lookup(const char *servers, const char *host, uint16_t port,
 		     struct sockaddr_storage *out, socklen_t *len, char *err, size_t errlen)
 {
 	struct ares_options opts = { .evsys = ARES_EVSYS_DEFAULT };
-	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC,
-					     .ai_socktype = SOCK_STREAM };
+	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct name_sync_res res = { .status = ARES_ENOTFOUND };
 	ares_channel_t *chan = NULL;
 	char csv[1024], portstr[8];
