@@ -22,10 +22,14 @@
 #                      (a second dnsmasq) knows: looked up there on the
 #                      loop (the system's resolver is the daemon itself),
 #                      then queries go over TLS to it
+#   dot_failover       two tls:// servers, the first never answering: the
+#                      query is asked of the second after the first's 4 s
+#                      deadline and answered; the next query goes straight
+#                      to the second (stunnel counts it, answered in < 3 s)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="dot_check dot_resolve dot_wrong_ca dot_timeout dot_policy dot_main_policy dot_default_ns"
+NAMES="dot_check dot_resolve dot_wrong_ca dot_timeout dot_policy dot_main_policy dot_default_ns dot_failover"
 require_tools dnsmasq dig stunnel4 openssl
 ANY=192.0.2.53
 DOT_PORT=853
@@ -158,4 +162,19 @@ EOF
 else
 	fail dot_default_ns "the default-nameserver dnsmasq did not start"
 fi
+
+conf "$RUN_DIR/failover.yaml" "tls://$T4:$HOLD_PORT', 'tls://$S_IP:$DOT_PORT" "$PKI/ca.pem"
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/failover.yaml" --fwmark 1
+c0=$(conns)
+a=$(cx dig +short +time=12 +tries=1 "@$ANY" www.example.test A 2>&1)
+t0=$(now)
+b=$(cx dig +short +time=12 +tries=1 "@$ANY" two.example.test A 2>&1)
+dt=$(elapsed "$t0")
+c1=$(conns)
+if [[ $a == "$T4" && $b == "$T4" ]] && ((c1 >= c0 + 2)) && lt "$dt" 3; then
+	pass dot_failover
+else
+	fail dot_failover "answers '$a' '$b' (want $T4 both), second after ${dt}s (want < 3), stunnel $c0 -> $c1"
+fi
+daemon_finish
 t2s_finish
