@@ -124,6 +124,8 @@ struct config_dns {
 	const char *ca;                        /* ours: CA bundle for DoT servers; NULL: system */
 	struct config_str *default_nameserver; /* checked; see README */
 	size_t n_default_nameserver;
+	struct config_str *proxy_server_nameserver; /* proxies' names; checked */
+	size_t n_proxy_server_nameserver;
 	bool use_system_hosts; /* ... and /etc/hosts (default true) */
 	unsigned fake_ip_ttl;  /* seconds; 0: not set (mihomo uses 1) */
 	/* ours, not mihomo's: seconds a fake address stays unused before it

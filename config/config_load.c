@@ -608,6 +608,9 @@ static int dns_key(struct loader *ld, struct config_dns *d, const struct loader_
 	if (!strcmp(k, "default-nameserver"))
 		return dns_server_list(ld, e->val, "dns.default-nameserver", false,
 				       &d->default_nameserver, &d->n_default_nameserver);
+	if (!strcmp(k, "proxy-server-nameserver"))
+		return dns_server_list(ld, e->val, "dns.proxy-server-nameserver", false,
+				       &d->proxy_server_nameserver, &d->n_proxy_server_nameserver);
 	if (!strcmp(k, "ca")) {
 		r = loader_get_str(ld, e->val, "dns.ca", &d->ca);
 		if (r == 0 && d->ca)

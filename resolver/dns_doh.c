@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "resolver/dns_boot.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/upstream/http_client.h"
 
@@ -22,8 +23,59 @@ struct dns_doh {
 	char *ca_file; /* or NULL */
 	char *resolve; /* "HOST:PORT:ADDRS" pinned at start, or NULL */
 	unsigned timeout_ms;
-	uint64_t warned_at; /* uv_now() of the last failure warning, 0: none */
+	uint64_t warned_at;    /* uv_now() of the last failure warning, 0: none */
+	struct dns_boot *boot; /* the name's lookup through default-nameserver */
+	int boot_err;          /* it failed: sends fail with this */
+	char host[300], port[8];
 };
+
+/* Pins host:port to the addresses for curl (CURLOPT_RESOLVE). */
+static int doh_pin_addrs(struct dns_doh *d, const struct sockaddr_storage *addrs, size_t n)
+{
+	char buf[1024];
+	size_t off = (size_t)snprintf(buf, sizeof(buf), "%s:%s:", d->host, d->port);
+
+	for (size_t i = 0; i < n && off < sizeof(buf) - 64; i++) {
+		char a[INET6_ADDRSTRLEN];
+		int af = addrs[i].ss_family;
+		const void *p =
+			af == AF_INET
+				? (const void *)&((const struct sockaddr_in *)&addrs[i])->sin_addr
+				: (const void *)&((const struct sockaddr_in6 *)&addrs[i])
+					  ->sin6_addr;
+
+		if ((af != AF_INET && af != AF_INET6) || inet_ntop(af, p, a, sizeof(a)) == NULL ||
+		    strstr(buf, a) != NULL)
+			continue;
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s%s%s",
+					buf[off - 1] == ':' ? "" : ",", af == AF_INET6 ? "[" : "",
+					a, af == AF_INET6 ? "]" : "");
+	}
+	if (buf[off - 1] == ':')
+		return -ENOENT;
+	free(d->resolve);
+	d->resolve = strdup(buf);
+	if (d->resolve == NULL)
+		return -ENOMEM;
+	log_info("dns: %s: %s pinned to %s", d->url, d->host,
+		 buf + strlen(d->host) + strlen(d->port) + 2);
+	return 0;
+}
+
+/* default-nameserver answered for the server's name (§24). */
+static void doh_booted(void *arg, int status, const struct sockaddr_storage *addrs, size_t n)
+{
+	struct dns_doh *d = arg;
+	int r = status == 0 ? doh_pin_addrs(d, addrs, n) : status;
+
+	d->boot = NULL;
+	if (r < 0) {
+		d->boot_err = -EHOSTUNREACH;
+		if (r != -ECANCELED)
+			log_error("dns: %s: cannot resolve %s through default-nameserver: %s",
+				  d->url, d->host, strerror(-r));
+	}
+}
 
 struct doh_req {
 	struct dns_doh *d;
@@ -34,61 +86,51 @@ struct doh_req {
 /* The server's name resolved once, now (at start, before auto-route
  * sends the machine's DNS into the TUN), and pinned for curl: a lookup
  * per connection would ask the system's resolver, which may be us (a
- * loop; mihomo resolves it through default-nameserver). An IP literal
- * needs nothing. 0, -EHOSTUNREACH, -ENOMEM. */
-static int doh_pin(struct dns_doh *d)
+ * loop). With boot (default-nameserver, as mihomo) it is looked up there
+ * on the loop instead, and sends fail until it answered (§24). An IP
+ * literal needs nothing. 0, -EHOSTUNREACH, -ENOMEM. */
+static int doh_pin(struct dns_doh *d, struct resolver *boot)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	char host[300], port[8] = "443", buf[1024];
+	struct sockaddr_storage addrs[16];
 	const char *h = d->url + 8, *end = h + strcspn(h, "/?#");
 	const char *colon = memchr(h, ':', (size_t)(end - h));
-	size_t off;
+	size_t n = 0;
 	uint8_t tmp[16];
 	int r;
 
+	snprintf(d->port, sizeof(d->port), "443");
 	if (*h == '[')
 		return 0; /* an IPv6 literal */
 	if (colon != NULL) {
-		snprintf(port, sizeof(port), "%.*s", (int)(end - colon - 1), colon + 1);
+		snprintf(d->port, sizeof(d->port), "%.*s", (int)(end - colon - 1), colon + 1);
 		end = colon;
 	}
-	if ((size_t)(end - h) >= sizeof(host))
+	if ((size_t)(end - h) >= sizeof(d->host))
 		return -EINVAL;
-	memcpy(host, h, (size_t)(end - h));
-	host[end - h] = '\0';
-	if (inet_pton(AF_INET, host, tmp) == 1)
+	memcpy(d->host, h, (size_t)(end - h));
+	d->host[end - h] = '\0';
+	if (inet_pton(AF_INET, d->host, tmp) == 1)
 		return 0;
-	r = getaddrinfo(host, port, &hints, &res);
+	if (boot != NULL)
+		return dns_boot_start(boot, d->host, doh_booted, d, &d->boot);
+	r = getaddrinfo(d->host, d->port, &hints, &res);
 	if (r != 0) {
-		log_error("dns: %s: cannot resolve %s: %s", d->url, host, gai_strerror(r));
+		log_error("dns: %s: cannot resolve %s: %s", d->url, d->host, gai_strerror(r));
 		return -EHOSTUNREACH;
 	}
-	off = (size_t)snprintf(buf, sizeof(buf), "%s:%s:", host, port);
-	for (ai = res; ai != NULL && off < sizeof(buf) - 64; ai = ai->ai_next) {
-		char a[INET6_ADDRSTRLEN];
-		const void *p =
-			ai->ai_family == AF_INET
-				? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
-				: (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-
-		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-		    inet_ntop(ai->ai_family, p, a, sizeof(a)) == NULL || strstr(buf, a) != NULL)
-			continue;
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s%s%s",
-					buf[off - 1] == ':' ? "" : ",",
-					ai->ai_family == AF_INET6 ? "[" : "", a,
-					ai->ai_family == AF_INET6 ? "]" : "");
+	for (ai = res; ai != NULL && n < sizeof(addrs) / sizeof(addrs[0]); ai = ai->ai_next) {
+		if (ai->ai_addrlen <= sizeof(addrs[0]))
+			memcpy(&addrs[n++], ai->ai_addr, ai->ai_addrlen);
 	}
 	freeaddrinfo(res);
-	d->resolve = strdup(buf);
-	if (d->resolve == NULL)
-		return -ENOMEM;
-	log_info("dns: %s: %s pinned to %s", d->url, host, buf + strlen(host) + strlen(port) + 2);
-	return 0;
+	r = doh_pin_addrs(d, addrs, n);
+	return r == -ENOENT ? -EHOSTUNREACH : r;
 }
 
 int dns_doh_create(uv_loop_t *loop, const struct sock_opts *so, const char *url,
-		   const char *ca_file, unsigned timeout_ms, struct dns_doh **out)
+		   const char *ca_file, unsigned timeout_ms, struct resolver *boot,
+		   struct dns_doh **out)
 {
 	struct dns_doh *d;
 	char *hash;
@@ -111,7 +153,7 @@ int dns_doh_create(uv_loop_t *loop, const struct sock_opts *so, const char *url,
 	hash = strchr(d->url, '#');
 	if (hash != NULL)
 		*hash = '\0';
-	r = doh_pin(d);
+	r = doh_pin(d, boot);
 	if (r < 0) {
 		dns_doh_destroy(d);
 		return r;
@@ -174,6 +216,8 @@ int dns_doh_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
 
 	if (d->http == NULL)
 		return -ESHUTDOWN;
+	if (d->boot != NULL || d->boot_err != 0) /* default-nameserver not answered (§24) */
+		return d->boot_err ? d->boot_err : -ENOTCONN;
 	/* RFC 8484 4.1: ID 0, so answers can be cached by HTTP. */
 	copy = ares_dns_record_duplicate(query);
 	if (copy == NULL || !ares_dns_record_set_id(copy, 0) ||
@@ -211,7 +255,11 @@ int dns_doh_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
 
 void dns_doh_shutdown(struct dns_doh *d)
 {
-	if (d == NULL || d->http == NULL)
+	if (d == NULL)
+		return;
+	dns_boot_cancel(d->boot);
+	d->boot = NULL;
+	if (d->http == NULL)
 		return;
 	http_client_destroy(d->http); /* callbacks run with -ECANCELED */
 	d->http = NULL;

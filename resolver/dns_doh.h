@@ -20,10 +20,13 @@ struct dns_doh;
 struct sock_opts;
 
 /* url: https://HOST[:PORT]/PATH (a #fragment, mihomo's options, is
- * dropped); ca_file NULL for the system's; timeout_ms per query. 0,
+ * dropped); ca_file NULL for the system's; timeout_ms per query; boot:
+ * default-nameserver's resolver for the server's name (looked up on the
+ * loop, sends failing until it answered), NULL: the system's, now. 0,
  * -EINVAL (not an https:// URL), -ENOMEM. */
 T2S_MUST_CHECK int dns_doh_create(uv_loop_t *loop, const struct sock_opts *so, const char *url,
-				  const char *ca_file, unsigned timeout_ms, struct dns_doh **out);
+				  const char *ca_file, unsigned timeout_ms, struct resolver *boot,
+				  struct dns_doh **out);
 T2S_MUST_CHECK int dns_doh_send(void *doh, const struct ares_dns_record *query, resolver_cb cb,
 				void *arg);
 /* Completes every query with -ECANCELED, closes the client's handles. */

@@ -18,12 +18,15 @@ struct dns_dot;
 struct sock_opts;
 
 /* server: "HOST", "HOST:PORT", "[IPv6]:PORT" (tls:// already dropped;
- * port 853 by default); a host name is resolved now (blocking: at start).
- * ca_file NULL for the system's CAs. sock must outlive the forwarder.
+ * port 853 by default); a host name is resolved now (blocking: at start)
+ * or, with boot (default-nameserver's resolver; the forwarder may be
+ * destroyed before it), looked up through boot on the loop, sends
+ * failing (SERVFAIL) until it answered. ca_file NULL for the system's
+ * CAs. sock must outlive the forwarder.
  * 0, or -errno with the reason in err. */
 T2S_MUST_CHECK int dns_dot_create(uv_loop_t *loop, const struct sock_opts *sock, const char *server,
-				  const char *ca_file, unsigned timeout_ms, struct dns_dot **out,
-				  char *err, size_t errlen);
+				  const char *ca_file, unsigned timeout_ms, struct resolver *boot,
+				  struct dns_dot **out, char *err, size_t errlen);
 T2S_MUST_CHECK int dns_dot_send(void *dot, const struct ares_dns_record *query, resolver_cb cb,
 				void *arg);
 /* "ADDR:PORT (CA bundle)" for logs. */

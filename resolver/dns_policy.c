@@ -87,10 +87,10 @@ int dns_policy_create(uv_loop_t *loop, const struct dns_policy_config *cfg, stru
 		free(pats);
 		if (r == 0 && !strncasecmp(e->servers, "tls://", 6))
 			r = dns_dot_create(loop, &p->sock, e->servers + 6, cfg->ca_file,
-					   cfg->timeout_ms, &e->dot, err, errlen);
+					   cfg->timeout_ms, cfg->boot, &e->dot, err, errlen);
 		else if (r == 0 && !strncasecmp(e->servers, "https://", 8))
 			r = dns_doh_create(loop, &p->sock, e->servers, cfg->ca_file,
-					   cfg->timeout_ms, &e->doh);
+					   cfg->timeout_ms, cfg->boot, &e->doh);
 		else if (r == 0)
 			r = make_resolver(loop, cfg->entries[i].servers, &cfg->sock, &e->r, err,
 					  errlen);

@@ -53,8 +53,9 @@ struct dns_policy_config {
 	const struct dns_policy_cidr *fallback_cidrs;
 	size_t n_fallback_cidrs;
 	struct sock_opts sock;
-	const char *ca_file; /* encrypted entries' CAs; NULL: the system's */
-	unsigned timeout_ms; /* encrypted entries, per query */
+	const char *ca_file;   /* encrypted entries' CAs; NULL: the system's */
+	unsigned timeout_ms;   /* encrypted entries, per query */
+	struct resolver *boot; /* encrypted entries' names (default-nameserver), or NULL */
 };
 
 /* 0, -EINVAL (a bad pattern or server list, said in err), -ENOMEM. */

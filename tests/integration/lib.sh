@@ -566,6 +566,27 @@ EOF
 	wait_listen "$NS_S" tcp "$S_IP" "$1" 10 "${SRV_PID[stunnel]}"
 }
 
+# start_name_dns PORT NAME ADDR: a second dnsmasq on $S_IP:PORT that knows
+# only NAME -> ADDR (a default-nameserver or proxy-server-nameserver that
+# alone knows a server's name); its log in $RUN_DIR/dnsmasq-PORT.log.
+start_name_dns() {
+	sx dnsmasq -k --no-resolv --no-hosts --user=root --listen-address="$S_IP" --bind-interfaces \
+		--port="$1" --host-record="$2,$3" --log-queries --log-facility="$RUN_DIR/dnsmasq-$1.log" \
+		--pid-file="$RUN_DIR/dnsmasq-$1.pid" >"$RUN_DIR/dnsmasq-$1.stdout" 2>&1 &
+	SRV_PID[dnsmasq_$1]=$!
+	wait_listen "$NS_S" udp "$S_IP" "$1" 10 "${SRV_PID[dnsmasq_$1]}"
+}
+
+# wait_log FILE TEXT [SECONDS]: until FILE holds TEXT (default 10 s).
+wait_log() {
+	local i
+	for ((i = 0; i < ${3:-10} * 10; i++)); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # ---- the daemon under test ------------------------------------------------------------
 daemon_bin() {
 	local b=${T2S_BIN:-$T2S_ROOT/build/tun2socks}

@@ -16,11 +16,14 @@
 #   dns_fallback_domain  fallback-filter.domain names go to the fallback
 #   dns_keys_check       tun2socks check warns about a geosite: policy key
 #                        and a quic:// policy server, and still loads
+#   dns_proxy_server_ns  a SOCKS5 proxy named socks.names.test, a name only
+#                        proxy-server-nameserver (a third dnsmasq) knows:
+#                        the daemon starts and curl goes through the proxy
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="dns_hosts_answer dns_hosts_direct dns_policy dns_fallback_ipcidr dns_fallback_domain
-dns_keys_check"
+dns_keys_check dns_proxy_server_ns"
 require_tools dnsmasq dig
 ANY=192.0.2.53
 ALT=203.0.113.99
@@ -125,4 +128,33 @@ else
 	fail dns_fallback_domain "x.fb.example.test '$d' (want $ALT, main not asked)"
 fi
 daemon_finish
+
+# The proxy's name is known only to proxy-server-nameserver (C's hosts
+# file is empty, its resolv.conf the daemon itself)
+: >"/etc/netns/$NS_C/hosts"
+if start_name_dns 5454 socks.names.test "$S_IP"; then
+	cat >"$RUN_DIR/psn.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: [$S_IP]
+  proxy-server-nameserver: ['$S_IP:5454']
+proxies:
+  - { name: named, type: socks5, server: socks.names.test, port: $SOCKS_PORT }
+rules:
+  - MATCH,named
+EOF
+	start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/psn.yaml" --fwmark 1
+	w=$(ccurl -m 10 "http://$T4/whoami" 2>&1)
+	if [[ -n $w && $w != "$C_IP" && $w != *curl* ]] &&
+		grep -q "query.*socks.names.test" "$RUN_DIR/dnsmasq-5454.log"; then
+		pass dns_proxy_server_ns
+	else
+		fail dns_proxy_server_ns "whoami '$w' (want the proxy's address, not $C_IP)"
+	fi
+	daemon_finish
+else
+	fail dns_proxy_server_ns "the proxy-server-nameserver dnsmasq did not start"
+fi
 t2s_finish

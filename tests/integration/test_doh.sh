@@ -17,10 +17,13 @@
 #   doh_name_pinned  a server named by host name is resolved at start and
 #                    pinned: later connections look nothing up (the system's
 #                    resolver is the daemon itself in the namespace)
+#   doh_default_ns   https://proxy.test/dns-query, a name only
+#                    default-nameserver (a second dnsmasq) knows: looked
+#                    up there on the loop, pinned, then queries go to it
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="doh_check doh_h2 doh_http1 doh_wrong_ca doh_timeout doh_name_pinned"
+NAMES="doh_check doh_h2 doh_http1 doh_wrong_ca doh_timeout doh_name_pinned doh_default_ns"
 require_tools dnsmasq dig nginx openssl
 ANY=192.0.2.53
 
@@ -155,4 +158,29 @@ else
 	fail doh_name_pinned "answer '$a' (want $T4 through https://proxy.test, pinned at start)"
 fi
 daemon_finish
+
+# The same name known only to default-nameserver (C's hosts file is empty)
+: >"/etc/netns/$NS_C/hosts"
+if start_name_dns 5353 proxy.test "$S_IP"; then
+	cat >"$RUN_DIR/defns.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: ['https://proxy.test/dns-query']
+  default-nameserver: ['$S_IP:5353']
+  ca: $PKI/ca.pem
+EOF
+	start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/defns.yaml"
+	wait_log "$DAEMON_LOG" "proxy.test pinned to $S_IP"
+	a=$(ask www.example.test A)
+	if [[ $a == "$T4" ]] && grep -q "query.*proxy.test" "$RUN_DIR/dnsmasq-5353.log"; then
+		pass doh_default_ns
+	else
+		fail doh_default_ns "answer '$a' (want $T4 through https://proxy.test resolved by default-nameserver)"
+	fi
+	daemon_finish
+else
+	fail doh_default_ns "the default-nameserver dnsmasq did not start"
+fi
 t2s_finish

@@ -18,10 +18,18 @@
 #                      counts its connections)
 #   dot_main_policy    tls:// main servers with a plain policy entry: the
 #                      entry's names go to the plain server
+#   dot_default_ns     tls://proxy.test:853, a name only default-nameserver
+#                      (a second dnsmasq) knows: looked up there on the
+#                      loop (the system's resolver is the daemon itself),
+#                      then queries go over TLS to it
+#   dot_failover       two tls:// servers, the first never answering: the
+#                      query is asked of the second after the first's 4 s
+#                      deadline and answered; the next query goes straight
+#                      to the second (stunnel counts it, answered in < 3 s)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="dot_check dot_resolve dot_wrong_ca dot_timeout dot_policy dot_main_policy"
+NAMES="dot_check dot_resolve dot_wrong_ca dot_timeout dot_policy dot_main_policy dot_default_ns dot_failover"
 require_tools dnsmasq dig stunnel4 openssl
 ANY=192.0.2.53
 DOT_PORT=853
@@ -125,4 +133,48 @@ dns:
     '+.plain.example.test': $S_IP
 EOF
 two_ways dot_main_policy "$RUN_DIR/mainpolicy.yaml" x.plain.example.test other.example.test
+
+# proxy.test is the name in the test certificate; only the dnsmasq on
+# port 5353 knows it (C's hosts file is empty, its resolv.conf the daemon)
+: >"/etc/netns/$NS_C/hosts"
+if start_name_dns 5353 proxy.test "$S_IP"; then
+	cat >"$RUN_DIR/defns.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: ['tls://proxy.test:$DOT_PORT']
+  default-nameserver: ['$S_IP:5353']
+  ca: $PKI/ca.pem
+EOF
+	start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/defns.yaml" --fwmark 1
+	c0=$(conns)
+	wait_log "$DAEMON_LOG" "its name through default-nameserver"
+	a=$(cx dig +short +time=8 +tries=1 "@$ANY" www.example.test A 2>&1)
+	if [[ $a == "$T4" ]] && (($(conns) > c0)) &&
+		grep -q "query.*proxy.test" "$RUN_DIR/dnsmasq-5353.log" &&
+		grep -q "DNS over TLS to proxy.test:$DOT_PORT.*its name through default-nameserver" "$DAEMON_LOG"; then
+		pass dot_default_ns
+	else
+		fail dot_default_ns "answer '$a' (want $T4 over TLS to proxy.test, resolved by default-nameserver)"
+	fi
+	daemon_finish
+else
+	fail dot_default_ns "the default-nameserver dnsmasq did not start"
+fi
+
+conf "$RUN_DIR/failover.yaml" "tls://$T4:$HOLD_PORT', 'tls://$S_IP:$DOT_PORT" "$PKI/ca.pem"
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/failover.yaml" --fwmark 1
+c0=$(conns)
+a=$(cx dig +short +time=12 +tries=1 "@$ANY" www.example.test A 2>&1)
+t0=$(now)
+b=$(cx dig +short +time=12 +tries=1 "@$ANY" two.example.test A 2>&1)
+dt=$(elapsed "$t0")
+c1=$(conns)
+if [[ $a == "$T4" && $b == "$T4" ]] && ((c1 >= c0 + 2)) && lt "$dt" 3; then
+	pass dot_failover
+else
+	fail dot_failover "answers '$a' '$b' (want $T4 both), second after ${dt}s (want < 3), stunnel $c0 -> $c1"
+fi
+daemon_finish
 t2s_finish

@@ -1408,7 +1408,8 @@ static void test_dns_keys(void)
 		      "    'c.test': 'https://doh.example/dns-query'\n"
 		      "  fallback: [10.0.0.9]\n"
 		      "  fallback-filter: {geoip: true, ipcidr: [240.0.0.0/4], domain: [+.x]}\n"
-		      "  default-nameserver: [10.0.0.8]\n",
+		      "  default-nameserver: [10.0.0.8]\n"
+		      "  proxy-server-nameserver: [10.0.0.7, 'tcp://10.0.0.6:53']\n",
 		      &cfg, &err),
 		 0);
 	if (cfg) {
@@ -1420,12 +1421,16 @@ static void test_dns_keys(void)
 		T_EQ_INT(cfg->dns.n_fallback_ipcidr, 1);
 		T_EQ_INT(cfg->dns.n_fallback_domain, 1);
 		T_EQ_INT(cfg->dns.n_default_nameserver, 1);
+		T_EQ_INT(cfg->dns.n_proxy_server_nameserver, 2);
+		T_EQ_STR(cfg->dns.proxy_server_nameserver[1].text, "tcp://10.0.0.6:53");
 		T_CHECK(find_warning(cfg, "geosite: and rule-set: keys are not supported") != NULL);
 		T_CHECK(find_warning(cfg, "no GeoIP data here") != NULL);
 		config_free(cfg);
 	}
 	T_CHECK(load("dns: {nameserver-policy: {a.test: 'udp://x y'}}\n", &cfg, &err) < 0);
 	T_CHECK(strstr(err.msg, "dns.nameserver-policy") != NULL);
+	T_CHECK(load("dns: {proxy-server-nameserver: ['udp://x y']}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "dns.proxy-server-nameserver") != NULL);
 }
 
 /* dns.fake-ip-filter as mihomo reads it: IDN patterns to punycode, a

@@ -36,6 +36,7 @@
 #include "resolver/dns_policy.h"
 #include "resolver/dns_doh.h"
 #include "resolver/dns_dot.h"
+#include "resolver/dns_failover.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/fake_store.h"
 #include "tun2socks/system/autoroute.h"
@@ -71,14 +72,17 @@ struct daemon {
 	struct upstream_cfg upstream;
 	struct flow_tcp_ctx flows;
 	struct flow_udp_ctx *udp;
-	struct resolver *resolver;         /* DNS forwarding, unless via the proxy */
-	struct dns_socks *dns_socks;       /* --dns-via-proxy */
-	struct dns_intercept *dns;         /* NULL with --dns off */
-	struct sniffer *sniffer;           /* config's sniffer:, or NULL */
-	struct fake_store *fake_store;     /* store-fake-ip, or NULL */
-	struct dns_hosts *hosts;           /* hosts: and /etc/hosts, or NULL */
-	struct dns_policy *policy;         /* nameserver-policy, fallback, or NULL */
-	struct dns_dot *dot;               /* DNS over TLS, or NULL (§24) */
+	struct resolver *resolver;             /* DNS forwarding, unless via the proxy */
+	struct resolver *boot;                 /* default-nameserver: DoT/DoH names (§24) */
+	struct dns_socks *dns_socks;           /* --dns-via-proxy */
+	struct dns_intercept *dns;             /* NULL with --dns off */
+	struct sniffer *sniffer;               /* config's sniffer:, or NULL */
+	struct fake_store *fake_store;         /* store-fake-ip, or NULL */
+	struct dns_hosts *hosts;               /* hosts: and /etc/hosts, or NULL */
+	struct dns_policy *policy;             /* nameserver-policy, fallback, or NULL */
+	struct dns_dot *dot[DNS_FAILOVER_MAX]; /* DNS over TLS (§24) */
+	size_t n_dot;
+	struct dns_failover *failover;     /* over dot[] when n_dot > 1 */
 	struct dns_doh *doh;               /* DNS over HTTPS, or NULL (§24) */
 	struct machine *machine;           /* auto-route's routes and rules, or NULL */
 	struct control *control;           /* the control API, or NULL */
@@ -436,7 +440,8 @@ static int daemon_policy_start(struct daemon *d, const struct dns_forwarder *mai
 					.sock = d->sock,
 					.ca_file =
 						d->cfg->dns.dot_ca[0] ? d->cfg->dns.dot_ca : NULL,
-					.timeout_ms = DAEMON_DOT_TIMEOUT_MS };
+					.timeout_ms = DAEMON_DOT_TIMEOUT_MS,
+					.boot = d->boot };
 	int r = -ENOMEM;
 
 	if (cd == NULL || (cd->n_ns_policy == 0 && cd->n_fallback == 0))
@@ -506,25 +511,44 @@ out:
 	return r;
 }
 
-/* DNS over TLS (docs/design.md §24): the first tls:// server. */
-static int daemon_dot_start(struct daemon *d)
+/* DNS over TLS (docs/design.md §24): every tls:// server of the list, in
+ * turn through a dns_failover when there are several. */
+static int daemon_dot_start(struct daemon *d, struct dns_forwarder *fwd)
 {
 	const struct options_dns *dc = &d->cfg->dns;
-	char first[512], err[512] = "";
-	char *comma;
-	int r;
+	dns_failover_send_fn sends[DNS_FAILOVER_MAX];
+	void *ctxs[DNS_FAILOVER_MAX];
+	char list[512], err[512] = "";
+	char *save = NULL, *t;
+	int r = 0;
 
-	snprintf(first, sizeof(first), "%s", dc->dot);
-	comma = strchr(first, ',');
-	if (comma != NULL)
-		*comma = '\0';
-	r = dns_dot_create(&d->loop, &d->sock, first, dc->dot_ca[0] ? dc->dot_ca : NULL,
-			   DAEMON_DOT_TIMEOUT_MS, &d->dot, err, sizeof(err));
-	if (r < 0)
-		log_error("dns: tls://%s: %s", first, err[0] ? err : strerror(-r));
-	else
-		log_info("dns: DNS over TLS to %s%s", dns_dot_describe(d->dot),
-			 comma ? "; the other tls:// servers are not used" : "");
+	snprintf(list, sizeof(list), "%s", dc->dot);
+	for (t = strtok_r(list, ",", &save); t != NULL && r == 0; t = strtok_r(NULL, ",", &save)) {
+		if (d->n_dot == DNS_FAILOVER_MAX) {
+			log_warn("dns: more than %d tls:// servers: tls://%s and later not used",
+				 DNS_FAILOVER_MAX, t);
+			break;
+		}
+		r = dns_dot_create(&d->loop, &d->sock, t, dc->dot_ca[0] ? dc->dot_ca : NULL,
+				   DAEMON_DOT_TIMEOUT_MS, d->boot, &d->dot[d->n_dot], err,
+				   sizeof(err));
+		if (r < 0) {
+			log_error("dns: tls://%s: %s", t, err[0] ? err : strerror(-r));
+			break;
+		}
+		log_info("dns: DNS over TLS to %s", dns_dot_describe(d->dot[d->n_dot]));
+		sends[d->n_dot] = dns_dot_send;
+		ctxs[d->n_dot] = d->dot[d->n_dot];
+		d->n_dot++;
+	}
+	if (r == 0 && d->n_dot == 1)
+		*fwd = (struct dns_forwarder){ .send = dns_dot_send, .ctx = d->dot[0] };
+	if (r == 0 && d->n_dot > 1) {
+		r = dns_failover_create(sends, ctxs, d->n_dot, &d->failover);
+		if (r == 0)
+			*fwd = (struct dns_forwarder){ .send = dns_failover_send,
+						       .ctx = d->failover };
+	}
 	return r;
 }
 
@@ -593,13 +617,12 @@ static int daemon_dns_start(struct daemon *d)
 		/* One socket per query in flight, as via the proxy. */
 		ic.max_pending = d->fds.dns;
 		ic.max_pending_client = d->fds.dns / 4 > 0 ? d->fds.dns / 4 : 1;
-		r = daemon_dot_start(d);
+		r = daemon_dot_start(d, &fwd);
 		if (r < 0)
 			return r;
-		fwd = (struct dns_forwarder){ .send = dns_dot_send, .ctx = d->dot };
 	} else if (dc->doh[0]) {
 		r = dns_doh_create(&d->loop, &d->sock, dc->doh, dc->dot_ca[0] ? dc->dot_ca : NULL,
-				   DAEMON_DOT_TIMEOUT_MS, &d->doh);
+				   DAEMON_DOT_TIMEOUT_MS, d->boot, &d->doh);
 		if (r < 0) {
 			log_error("dns: cannot set up DNS over HTTPS to %s: %s", dc->doh,
 				  strerror(-r));
@@ -689,9 +712,12 @@ static void daemon_dns_stop(struct daemon *d)
 	dns_intercept_shutdown(d->dns);
 	dns_policy_shutdown(d->policy);
 	dns_doh_shutdown(d->doh);
-	dns_dot_shutdown(d->dot);
+	for (size_t i = 0; i < d->n_dot; i++)
+		dns_dot_shutdown(d->dot[i]);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
+	if (d->boot)
+		resolver_shutdown(d->boot);
 	dns_socks_shutdown(d->dns_socks);
 }
 
@@ -750,6 +776,13 @@ static int daemon_resolver_start(struct daemon *d)
 
 	if (r < 0)
 		log_error("cannot set up the resolver: %s", err[0] ? err : strerror(-r));
+	/* default-nameserver answers the DoT/DoH servers' own names (§24) */
+	if (r == 0 && d->cfg->dns.default_ns[0]) {
+		rc.servers = d->cfg->dns.default_ns;
+		r = resolver_create(&d->loop, &rc, &d->boot, err, sizeof(err));
+		if (r < 0)
+			log_error("dns.default-nameserver: %s", err[0] ? err : strerror(-r));
+	}
 	return r;
 }
 
@@ -1590,8 +1623,13 @@ out_flows:
 	flow_tcp_ctx_destroy(&d->flows);
 out_loop:
 	daemon_health_stop(d);
+	dns_doh_shutdown(d->doh);
+	for (size_t i = 0; i < d->n_dot; i++)
+		dns_dot_shutdown(d->dot[i]);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
+	if (d->boot)
+		resolver_shutdown(d->boot);
 	if (uv_loop_close(&d->loop) == UV_EBUSY) {
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -1599,9 +1637,13 @@ out_loop:
 	}
 	dns_policy_destroy(d->policy);
 	dns_doh_destroy(d->doh);
-	dns_dot_destroy(d->dot);
+	dns_failover_destroy(d->failover);
+	for (size_t i = 0; i < d->n_dot; i++)
+		dns_dot_destroy(d->dot[i]);
 	if (d->resolver)
 		resolver_destroy(d->resolver);
+	if (d->boot)
+		resolver_destroy(d->boot);
 	router_ctx_destroy(d->router);
 out_tun:
 	tun_close(d->tun);

@@ -294,6 +294,21 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 				 conf->file);
 			return -EINVAL;
 		}
+		/* the encrypted servers' own names go to default-nameserver (§24) */
+		cfg->dns.default_ns[0] = '\0';
+		off = 0;
+		for (size_t i = 0; i < dns->n_default_nameserver; i++) {
+			int n = snprintf(cfg->dns.default_ns + off,
+					 sizeof(cfg->dns.default_ns) - off, "%s%s", i ? "," : "",
+					 dns->default_nameserver[i].text);
+
+			if (n < 0 || (size_t)n >= sizeof(cfg->dns.default_ns) - off) {
+				snprintf(err, errlen, "%s: dns.default-nameserver: list too long",
+					 conf->file);
+				return -EINVAL;
+			}
+			off += (size_t)n;
+		}
 		if (dns->n_nameservers == 0 && dns->n_default_nameserver > 0) { /* encrypted only */
 			off = 0;
 			for (size_t i = 0; i < dns->n_default_nameserver; i++) {

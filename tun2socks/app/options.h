@@ -120,7 +120,8 @@ struct options {
 		 * "" for none; the CA bundle for them, "" for the system's */
 		char dot[512];
 		char dot_ca[1024];
-		char doh[512]; /* the first https:// entry (§24), "" for none */
+		char doh[512];        /* the first https:// entry (§24), "" for none */
+		char default_ns[512]; /* dns.default-nameserver, "" for none (§24) */
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
 	struct options_route {

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "config/rules_parse.h"
 #include "config/ruleset.h"
+#include "resolver/name_sync.h"
 #include "tun2socks/route/geo.h"
 #include "tun2socks/route/group.h"
 #include "tun2socks/route/router_gen_impl.h"
@@ -198,15 +199,56 @@ static int check_via(struct router_up *u, const struct config_proxy *p)
 	return 0;
 }
 
+/* dns.proxy-server-nameserver joined with commas into buf ("" for none). */
+static void proxy_ns(const struct config *cfg, char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < cfg->dns.n_proxy_server_nameserver && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? "," : "",
+					cfg->dns.proxy_server_nameserver[i].text);
+}
+
+static bool ip_literal(const char *host)
+{
+	uint8_t tmp[16];
+
+	return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
+}
+
+/* A proxy named by host name through proxy-server-nameserver (blocking:
+ * generation loads run at start and on a worker thread, docs/design.md
+ * §23). An IP literal needs nothing. */
+static int proxy_resolve(struct router_up *u, const struct config_proxy *p, const char *servers,
+			 char *why, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int r;
+
+	if (ip_literal(p->server))
+		return 0; /* upstream_cfg_init took it */
+	r = name_sync_lookup(servers, p->server, p->port, &ss, &len, why, cap);
+	if (r == 0) {
+		u->cfg.server = ss;
+		u->cfg.server_len = len;
+	}
+	return r;
+}
+
 static int build_ups(struct router_gen *g, const struct config *cfg,
 		     const struct router_gen_opts *opts, struct conf_err *err)
 {
+	char psn[1024];
+
 	g->n_ups = cfg ? cfg->n_proxies : 0;
 	if (g->n_ups == 0)
 		return 0;
 	g->ups = calloc(g->n_ups, sizeof(*g->ups));
 	if (g->ups == NULL)
 		return -ENOMEM;
+	proxy_ns(cfg, psn, sizeof(psn));
 	for (size_t i = 0; i < g->n_ups; i++) {
 		const struct config_proxy *p = &cfg->proxies[i];
 		struct router_up *u = &g->ups[i];
@@ -251,11 +293,14 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 				.skip_cert_verify = p->skip_cert_verify,
 				.sni = p->sni,
 				.ca_file = p->ca,
-				.resolve = !opts->no_resolve,
+				.resolve = !opts->no_resolve &&
+					   (psn[0] == '\0' || ip_literal(p->server)),
 			};
 			char why[300] = "";
 
-			if (upstream_cfg_init(&u->cfg, &spec, why, sizeof(why)) < 0)
+			if (upstream_cfg_init(&u->cfg, &spec, why, sizeof(why)) < 0 ||
+			    (!opts->no_resolve && psn[0] &&
+			     proxy_resolve(u, p, psn, why, sizeof(why)) < 0))
 				return conf_err_set(err, &p->pos, "proxy '%s': %s", p->name, why);
 		}
 		if (check_via(u, p) < 0)
