@@ -306,6 +306,21 @@ static int slots_reserve(struct fakeip_pool *p, uint64_t need)
 	return 0;
 }
 
+/* A new unpinned, unlinked entry for name[0, len) at offset off, or NULL. */
+static struct fakeip_entry *entry_new(uint64_t off, uint32_t hash, const char *name, size_t len)
+{
+	struct fakeip_entry *e = malloc(sizeof(*e) + len + 1);
+
+	if (!e)
+		return NULL;
+	e->off = off;
+	e->hash = hash;
+	e->pins = 0;
+	e->name_len = (uint8_t)len;
+	memcpy(e->name, name, len + 1);
+	return e;
+}
+
 static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *domain, uint8_t *out,
 		       size_t alen)
 {
@@ -347,14 +362,9 @@ static int pool_lookup(struct fakeip *f, struct fakeip_pool *p, const char *doma
 	}
 
 	/* Allocate before touching anything: on -ENOMEM nothing changed. */
-	e = malloc(sizeof(*e) + len + 1);
+	e = entry_new(off, hash, name, len);
 	if (!e)
 		return -ENOMEM;
-	e->off = off;
-	e->hash = hash;
-	e->pins = 0;
-	e->name_len = (uint8_t)len;
-	memcpy(e->name, name, len + 1);
 
 	if (victim) {
 		name_unlink(p, victim);
@@ -861,14 +871,9 @@ static int pool_restore_entry(struct fakeip *f, struct fakeip_pool *p, const cha
 	hash = name_hash(f, name, len);
 	if (name_find(p, name, len, hash) != NULL || p->count >= p->cap)
 		return -EINVAL;
-	e = malloc(sizeof(*e) + len + 1);
+	e = entry_new(off, hash, name, len);
 	if (!e)
 		return -ENOMEM;
-	e->off = off;
-	e->hash = hash;
-	e->pins = 0;
-	e->name_len = (uint8_t)len;
-	memcpy(e->name, name, len + 1);
 	p->slots[off] = e;
 	p->count++;
 	name_link(p, e);
