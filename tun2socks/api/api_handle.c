@@ -335,10 +335,10 @@ static void api_conn_add(void *arg, const struct flow_info *fi)
 		      "sourceIP", src, "destinationIP", dst, "sourcePort", sport, "destinationPort",
 		      dport, "host", api_str(host), "process",
 		      api_str(fi->route ? fi->route->proc : ""), "processPath",
-		      api_str(fi->route ? fi->route->proc_path : ""), "dnsMode",
-		      fi->domain ? "fake-ip" : "normal", "inboundName", "tun", "specialProxy", "",
-		      "remoteDestination", dst, "upload", (json_int_t)fi->up, "download",
-		      (json_int_t)fi->down, "start", start, "chains", chains, "rule",
+		      api_str(fi->route && fi->route->proc_path ? fi->route->proc_path : ""),
+		      "dnsMode", fi->domain ? "fake-ip" : "normal", "inboundName", "tun",
+		      "specialProxy", "", "remoteDestination", dst, "upload", (json_int_t)fi->up,
+		      "download", (json_int_t)fi->down, "start", start, "chains", chains, "rule",
 		      api_str(rule.type), "rulePayload", api_str(rule.payload));
 	if (e == NULL || json_array_append_new(c->list, e) < 0)
 		c->err = -ENOMEM;

@@ -44,8 +44,9 @@ struct route {
 	const char *group; /* the rule's target when a proxy group picked via */
 	char proc[32];     /* owning process if a rule looked, or "" */
 	/* its executable, when a rule looked and the lookup read it (Linux:
-	 * /proc/PID/exe), or "" (also for a path that does not fit) */
-	char proc_path[256];
+	 * /proc/PID/exe), or NULL; interned by the router (one copy per
+	 * executable, kept while the router lives), so a flow pays a pointer */
+	const char *proc_path;
 	void *hold; /* router generation reference */
 };
 

@@ -35,7 +35,35 @@ struct router_ctx {
 	struct proc_lookup *procs;
 	enum router_mode mode;
 	const struct dns_hosts *hosts; /* or NULL */
+	/* Executable paths flows were given (route.proc_path): a few distinct
+	 * programs, each kept once for the router's life. */
+	char **paths;
+	size_t n_paths;
 };
+
+#define ROUTER_PATHS_MAX 1024
+
+/* s interned in rc: the same pointer for the same path, or NULL when the
+ * table is full or memory is short (the path is then not shown). */
+static const char *router_intern_path(struct router_ctx *rc, const char *s)
+{
+	char **grown, *dup;
+
+	for (size_t i = 0; i < rc->n_paths; i++)
+		if (strcmp(rc->paths[i], s) == 0)
+			return rc->paths[i];
+	if (rc->n_paths == ROUTER_PATHS_MAX)
+		return NULL;
+	grown = realloc(rc->paths, (rc->n_paths + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	rc->paths = grown;
+	dup = strdup(s);
+	if (dup == NULL)
+		return NULL;
+	rc->paths[rc->n_paths++] = dup;
+	return dup;
+}
 
 /* ---- decide --------------------------------------------------------------------- */
 
@@ -198,9 +226,11 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 	}
 	if (req->q.proc_done && req->q.proc.name)
 		snprintf(out->proc, sizeof(out->proc), "%s", req->q.proc.name);
-	if (req->q.proc_done && req->q.proc.path &&
-	    strlen(req->q.proc.path) < sizeof(out->proc_path))
-		memcpy(out->proc_path, req->q.proc.path, strlen(req->q.proc.path) + 1);
+	/* (router_explain has no router: the caller's string, which outlives
+	 * its use of out) */
+	if (req->q.proc_done && req->q.proc.path)
+		out->proc_path =
+			req->rc ? router_intern_path(req->rc, req->q.proc.path) : req->q.proc.path;
 	out->hold = router_gen_ref(g);
 }
 
@@ -472,6 +502,9 @@ void router_ctx_destroy(struct router_ctx *rc)
 	if (rc == NULL)
 		return;
 	router_gen_unref(rc->cur);
+	for (size_t i = 0; i < rc->n_paths; i++)
+		free(rc->paths[i]);
+	free(rc->paths);
 	free(rc);
 }
 
