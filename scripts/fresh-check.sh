@@ -130,6 +130,9 @@ t2s_logged "debootstrap" debootstrap --variant=minbase --cache-dir="$cache" \
 # additions (Debian's minbase ships a couple of its own; keep those).
 [ -s "$root/etc/apt/sources.list" ] || t2s_die "debootstrap wrote no apt sources"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# debootstrap writes no /etc/hosts; Debian's installer (and every image)
+# does, so a fresh machine resolves localhost: give the root the same.
+[ -e "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n' >"$root/etc/hosts"
 
 # The root is a mount point of its own (a bind onto itself, not shared back
 # to the host), as / is on a real machine: `ip netns exec` remounts / as a
