@@ -20,7 +20,9 @@ client went through it.
 """
 import gzip
 import http.server
+import socket
 import socketserver
+import threading
 import sys
 import time
 
@@ -95,9 +97,21 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
 def main():
     srv = Server(("127.0.0.1", 0), Handler)
-    print(srv.server_address[1], flush=True)
+    port = srv.server_address[1]
+    # "localhost" is ::1 first on an installed Debian (its /etc/hosts):
+    # answer there too, on the same port, where the machine has IPv6.
+    try:
+        srv6 = Server6(("::1", port), Handler)
+        threading.Thread(target=srv6.serve_forever, daemon=True).start()
+    except OSError:
+        pass
+    print(port, flush=True)
     srv.serve_forever()
 
 
