@@ -77,6 +77,24 @@ if [[ -n $rss0 && -n $rss1 ]] && ((${dropped:-0} > 10000 && during == 0 && after
 else
 	fail limits_syn_flood_capped "RSS $rss0 -> $rss1 kB, ${dropped:-0} reset, fetch during $during after $after, exit $DAEMON_RC${FETCH_ERR:+; $FETCH_ERR}"
 fi
+# soak_load OUT DNS_SECONDS DNS_OUT TOOL_ARGS...: the soak's loads at once,
+# as SOAK_PARTS picks them: soak_tool.py TOOL_ARGS (its output in OUT), a
+# SYN flood, TXT queries to the silent upstream for DNS_SECONDS (output in
+# DNS_OUT), UDP from 2 000 ports; then a fetch, its status in $fetched.
+soak_load() {
+	local out=$1 dns_secs=$2 dns_out=$3 p=${SOAK_PARTS:-slow,syn,dns,udp} pids=()
+	shift 3
+	[[ $p == *slow* ]] && { cx "$PY" "$T2S_ITEST/soak_tool.py" "$@" >"$out" 2>&1 & pids+=($!); }
+	[[ $p == *syn* ]] && { cx "$PY" "$T2S_ITEST/syn_flood.py" "$T4" 30000 >/dev/null 2>&1 & pids+=($!); }
+	[[ $p == *dns* ]] && { cx "$PY" "$T2S_ITEST/dns_tool.py" flood --server 198.18.0.2 --qtype TXT \
+		--seconds "$dns_secs" --drain 0 >"$dns_out" 2>&1 & pids+=($!); }
+	[[ $p == *udp* ]] && cx "$PY" "$T2S_ITEST/soak_tool.py" udpports "$T4" 7777 2000 >/dev/null 2>&1
+	wait "${pids[@]}"
+	sleep 1
+	fetch_check "http://$T4/1k" "$SHA_1K"
+	fetched=$?
+}
+
 # ---- the memory budget under everything at once ----------------------------------------
 # a silent DNS upstream: it reads and never answers
 sx "$PY" -c "
@@ -93,17 +111,7 @@ BUDGET=(--max-memory "$MAX_MB")
 if daemon_start "socks5://$S_IP:$SOCKS_PORT" "${BUDGET[@]}" --dns-server "$S_IP:5353"; then
 	cx "$PY" "$T2S_ITEST/soak_tool.py" rss "$DAEMON_PID" 16 "$RUN_DIR/rss.txt" &
 	SAMPLER=$!
-	P=${SOAK_PARTS:-slow,syn,dns,udp}
-	SLOW= FLOOD= DNSF=
-	[[ $P == *slow* ]] && { cx "$PY" "$T2S_ITEST/soak_tool.py" slowget "$T4" 300 10 >"$RUN_DIR/slowget.out" 2>&1 & SLOW=$!; }
-	[[ $P == *syn* ]] && { cx "$PY" "$T2S_ITEST/syn_flood.py" "$T4" 30000 >/dev/null 2>&1 & FLOOD=$!; }
-	[[ $P == *dns* ]] && { cx "$PY" "$T2S_ITEST/dns_tool.py" flood --server 198.18.0.2 --qtype TXT --seconds 8 \
-		--drain 0 >"$RUN_DIR/dnsflood.out" 2>&1 & DNSF=$!; }
-	[[ $P == *udp* ]] && cx "$PY" "$T2S_ITEST/soak_tool.py" udpports "$T4" 7777 2000 >/dev/null 2>&1
-	wait $SLOW $FLOOD $DNSF
-	sleep 1
-	fetch_check "http://$T4/1k" "$SHA_1K"
-	fetched=$?
+	soak_load "$RUN_DIR/slowget.out" 8 "$RUN_DIR/dnsflood.out" slowget "$T4" 300 10
 	wait "$SAMPLER"
 	daemon_stop
 	peak=$(sort -n -k2 "$RUN_DIR/rss.txt" | tail -1 | awk '{print $2}')
@@ -130,17 +138,7 @@ DOWNLOADS=${SOAK_DOWNLOADS:-5000}
 if daemon_start "socks5://$S_IP:$SOCKS_PORT" "${BUDGET[@]}" --dns-server "$S_IP:5353"; then
 	cx "$PY" "$T2S_ITEST/soak_tool.py" rss "$DAEMON_PID" 40 "$RUN_DIR/rss-50m.txt" &
 	SAMPLER=$!
-	P=${SOAK_PARTS:-slow,syn,dns,udp}
-	SLOW= FLOOD= DNSF=
-	[[ $P == *slow* ]] && { cx "$PY" "$T2S_ITEST/soak_tool.py" getall "$T4" "$DOWNLOADS" 15 >"$RUN_DIR/getall.out" 2>&1 & SLOW=$!; }
-	[[ $P == *syn* ]] && { cx "$PY" "$T2S_ITEST/syn_flood.py" "$T4" 30000 >/dev/null 2>&1 & FLOOD=$!; }
-	[[ $P == *dns* ]] && { cx "$PY" "$T2S_ITEST/dns_tool.py" flood --server 198.18.0.2 --qtype TXT --seconds 10 \
-		--drain 0 >"$RUN_DIR/dnsflood-50m.out" 2>&1 & DNSF=$!; }
-	[[ $P == *udp* ]] && cx "$PY" "$T2S_ITEST/soak_tool.py" udpports "$T4" 7777 2000 >/dev/null 2>&1
-	wait $SLOW $FLOOD $DNSF
-	sleep 1
-	fetch_check "http://$T4/1k" "$SHA_1K"
-	fetched=$?
+	soak_load "$RUN_DIR/getall.out" 10 "$RUN_DIR/dnsflood-50m.out" getall "$T4" "$DOWNLOADS" 15
 	wait "$SAMPLER"
 	daemon_stop
 	opened=$(sed -n 's/^opened=//p' "$RUN_DIR/getall.out")
