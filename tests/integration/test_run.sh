@@ -135,26 +135,27 @@ fi
 
 # A resolver socket of the host (nscd's here; systemd-resolved's varlink
 # socket is handled alike) would answer CMD's lookups outside the TUN: run
-# covers it. Made in a mount namespace of the test's own, over /run.
-out=$(cx unshare -m sh -c '
-	mount -t tmpfs tmpfs /run && mkdir -p /run/nscd || exit 9
-	"$1" -c "import socket,sys,time
-s = socket.socket(socket.AF_UNIX); s.bind(\"/run/nscd/socket\"); s.listen(8)
-open(sys.argv[1], \"w\").close(); time.sleep(120)" "$2" 2>"$2.err" &
-	# (python started through a version shim can take seconds on a busy
-	# machine: wait for the listener, and say so when it never came)
-	for i in $(seq 600); do [ -e "$2" ] && break; sleep 0.05; done
-	[ -e "$2" ] || { echo "listener-not-ready: $(cat "$2.err")"; kill %1; exit 0; }
-	probe="import socket; s = socket.socket(socket.AF_UNIX)
+# covers it. Made in a mount namespace of the test's own, over /run. One
+# python process holds the listener and makes both probes, so the listener
+# lives exactly as long as the probes (a background listener once vanished
+# before the first probe on a loaded CI machine).
+out=$(cx unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/nscd || exit 9
+	exec "$@"' sh "$PY" -c '
+import socket, subprocess, sys
+probe = """import socket
+s = socket.socket(socket.AF_UNIX)
 try:
-    s.connect(\"/run/nscd/socket\"); print(\"reached\")
+    s.connect("/run/nscd/socket"); print("reached")
 except OSError as e:
-    print(\"refused\", e.strerror)"
-	py=$1
-	"$py" -c "$probe"
-	shift 2
-	"$@" -- "$py" -c "$probe"
-	kill %1' sh "$PY" "$RUN_DIR/nscd.ready" timeout -s KILL $((30 * SLOW)) "$BIN" run --proxy "$PROXY" \
+    print("refused", e.strerror)"""
+listener = socket.socket(socket.AF_UNIX)
+listener.bind("/run/nscd/socket")
+listener.listen(8)
+exec(probe)
+sys.stdout.flush()
+r = subprocess.run(sys.argv[1:] + ["--", sys.executable, "-c", probe])
+if r.returncode:
+    print("run-exit", r.returncode)' timeout -s KILL $((30 * SLOW)) "$BIN" run --proxy "$PROXY" \
 	2>>"$DAEMON_LOG")
 if [[ $(sed -n 1p <<<"$out") == reached && $(sed -n 2p <<<"$out") == refused* ]]; then
 	pass run_host_resolver_hidden
