@@ -16,6 +16,7 @@
 #include "tun2socks/base/sock.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/system/autoroute.h"
+#include "tun2socks/system/resolved.h"
 #include "tun2socks/system/sysdns.h"
 #include "tun2socks/tun/tun.h"
 
@@ -23,6 +24,7 @@ struct machine {
 	struct autoroute *ar;
 	char tun[IF_NAMESIZE];
 	uint32_t tun_ifindex;
+	bool resolved; /* systemd-resolved sends names to the TUN */
 };
 
 /* ---- DNS -------------------------------------------------------------------- */
@@ -96,6 +98,91 @@ static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- the system resolver ------------------------------------------------------ */
+
+/* With systemd-resolved as the system resolver, its queries go to the
+ * TUN's neighbour address (where a program told by `tun2socks run` asks
+ * too), for every name ("~."), and its cache is flushed; without it
+ * nothing is changed: the port-53 rules bring every query into the TUN.
+ * Recorded in the state file before resolved is asked, so cleanup reverts
+ * it after SIGKILL (docs/design.md §13). 0, or -1 (logged). */
+static int machine_resolver_start(struct machine *m, const struct options *cfg)
+{
+	char why[256] = "", err[512] = "", list[2 * INET6_ADDRSTRLEN + 2] = "";
+	struct prefix dns[2];
+	size_t n = 0;
+	int r;
+
+	if (cfg->dns.mode == DNS_MODE_OFF)
+		return 0;
+	r = resolved_present(why, sizeof(why));
+	if (r <= 0) {
+		log_info("DNS: no systemd-resolved (%s): the system resolver is left as it is; "
+			 "its queries enter the TUN by port 53",
+			 why);
+		return 0;
+	}
+	/* the TUN's neighbour addresses (prefix_neighbour) */
+	if (cfg->tun.has_addr4) {
+		uint8_t a[4];
+
+		memcpy(a, cfg->tun.addr4, 4);
+		prefix_neighbour(a, 4, cfg->tun.prefix4);
+		prefix_make(&dns[n++], AF_INET, a, 32);
+	}
+	if (cfg->tun.has_addr6) {
+		uint8_t a[16];
+
+		memcpy(a, cfg->tun.addr6, 16);
+		prefix_neighbour(a, 16, cfg->tun.prefix6);
+		prefix_make(&dns[n++], AF_INET6, a, 128);
+	}
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char a[INET6_ADDRSTRLEN];
+
+		inet_ntop(dns[i].family, dns[i].addr, a, sizeof(a));
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? " " : "", a);
+	}
+	r = autoroute_set_resolved_link(m->ar, m->tun_ifindex);
+	if (r < 0) {
+		log_error("DNS: cannot record systemd-resolved's settings in the state file: %s",
+			  strerror(-r));
+		return -1;
+	}
+	m->resolved = true;
+	r = resolved_link_set(m->tun_ifindex, dns, n, err, sizeof(err));
+	if (r < 0) {
+		log_error("DNS: %s", err);
+		return -1;
+	}
+	if (resolved_flush(err, sizeof(err)) < 0)
+		log_warn("DNS: %s: answers cached before the start may still be served", err);
+	log_info("DNS: systemd-resolved sends every name (~.) to %s on %s; its cache flushed", list,
+		 m->tun);
+	return 0;
+}
+
+/* Takes back what machine_resolver_start set. */
+static void machine_resolver_stop(struct machine *m)
+{
+	char err[512] = "";
+	int r;
+
+	if (!m->resolved)
+		return;
+	r = resolved_link_revert(m->tun_ifindex, err, sizeof(err));
+	if (r < 0)
+		log_warn("DNS: %s", err);
+	if (resolved_flush(err, sizeof(err)) < 0)
+		log_warn("DNS: %s", err);
+	else if (r == 0)
+		log_info("DNS: systemd-resolved's settings for %s reverted; its cache flushed",
+			 m->tun);
+	m->resolved = false;
 }
 
 /* ---- auto-route ----------------------------------------------------------- */
@@ -261,6 +348,10 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 		 pc->mark, pc->dns_hijack ? "enters the TUN" : "is left alone", ns,
 		 ns == 1 ? "" : "s", o->state_dir[0] ? o->state_dir : AUTOROUTE_STATE_DIR,
 		 pc->tun_name);
+	if (machine_resolver_start(m, cfg) < 0) {
+		machine_restore(m);
+		return -1;
+	}
 	*out = m;
 	return 0;
 }
@@ -301,6 +392,7 @@ void machine_restore(struct machine *m)
 
 	if (m == NULL)
 		return;
+	machine_resolver_stop(m);
 	n = autoroute_plan(m->ar)->n;
 	autoroute_stop(m->ar);
 	log_info("auto-route: removed its %zu routes and rules: traffic goes directly again", n);
@@ -375,6 +467,9 @@ static void machine_status_one(void *arg, const struct autoroute_status *st)
 		route_text_format(&st->obj[i], line, sizeof(line));
 		printf("  %-8s %s\n", st->present[i] ? "present" : "MISSING", line);
 	}
+	if (st->resolved_link)
+		printf("  systemd-resolved: every name (~.) sent to the TUN (link %u)\n",
+		       st->resolved_link);
 	printf("  recorded in %s\n", st->state_path);
 	if (code > ms->worst)
 		ms->worst = code;

@@ -1,5 +1,6 @@
 /* run: the portable half, see run.h. Pure: no I/O. */
 #include "tun2socks/app/run.h"
+#include "tun2socks/system/prefix.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,25 +46,6 @@ int run_check_options(const struct options *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* The address next to a: the next one, or the previous one when the next
- * would be all ones in the last byte or in a short host part (a broadcast
- * address), or wrap. */
-static void run_neighbour(uint8_t *a, size_t len, uint8_t prefix)
-{
-	size_t i = len - 1;
-	size_t host_bits = len * 8 - prefix;
-	uint8_t last = a[i];
-
-	/* Only the last byte moves: a /31 or /32 (/127, /128) has no
-	 * neighbour inside, and any other address is routed into the TUN as
-	 * well (the default route), so staying near is only for the reader. */
-	if (last >= 0xfe || (host_bits > 1 && host_bits < 8 &&
-			     ((last + 1u) & ((1u << host_bits) - 1)) == (1u << host_bits) - 1))
-		a[i] = (uint8_t)(last - 1);
-	else
-		a[i] = (uint8_t)(last + 1);
-}
-
 size_t run_dns_servers(const struct tun_config *tun, char out[][64], size_t max)
 {
 	size_t n = 0;
@@ -72,14 +54,14 @@ size_t run_dns_servers(const struct tun_config *tun, char out[][64], size_t max)
 		uint8_t a[4];
 
 		memcpy(a, tun->addr4, 4);
-		run_neighbour(a, 4, tun->prefix4);
+		prefix_neighbour(a, 4, tun->prefix4);
 		inet_ntop(AF_INET, a, out[n++], 64);
 	}
 	if (tun->has_addr6 && n < max) {
 		uint8_t a[16];
 
 		memcpy(a, tun->addr6, 16);
-		run_neighbour(a, 16, tun->prefix6);
+		prefix_neighbour(a, 16, tun->prefix6);
 		inet_ntop(AF_INET6, a, out[n++], 64);
 	}
 	return n;

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "tun2socks/system/autoroute_impl.h"
+#include "tun2socks/system/resolved.h"
 #include "tun2socks/system/route_state.h"
 
 struct autoroute {
@@ -156,6 +158,25 @@ static int undo(struct autoroute_os *os, const struct route_obj *obj, size_t n,
 	return failed;
 }
 
+/* What a gone daemon left in systemd-resolved: the TUN's DNS settings, if
+ * the link is still there under its name (a persistent TUN; resolved
+ * forgets a link that goes), and answers it cached from us. */
+static void clean_resolved(const struct route_state *st, autoroute_note_fn note, void *arg)
+{
+	char name[IF_NAMESIZE], err[256];
+
+	if (if_indextoname(st->resolved_link, name) && strcmp(name, st->tun) == 0) {
+		if (resolved_link_revert(st->resolved_link, err, sizeof(err)) < 0)
+			notef(note, arg, "%s", err);
+		else
+			notef(note, arg, "systemd-resolved: %s's DNS settings reverted", st->tun);
+	}
+	if (resolved_flush(err, sizeof(err)) < 0)
+		notef(note, arg, "%s", err);
+	else
+		notef(note, arg, "systemd-resolved: cache flushed");
+}
+
 /* Cleans the state file at path, whose lock the caller holds. */
 static int clean_one(struct autoroute_os *os, const char *state_path, const char *lock_path,
 		     uint64_t netns, autoroute_note_fn note, void *arg)
@@ -182,6 +203,8 @@ static int clean_one(struct autoroute_os *os, const char *state_path, const char
 		route_state_free(&st);
 		return -EXDEV;
 	}
+	if (st.resolved_link)
+		clean_resolved(&st, note, arg);
 	r = undo(os, st.obj, st.n, note, arg, &gone);
 	if (r == 0) {
 		notef(note, arg,
@@ -348,6 +371,7 @@ static void status_one(struct autoroute_os *os, const char *state, const char *l
 	as.other_netns = st.netns && netns && st.netns != netns;
 	as.table = st.table;
 	as.rule_index = st.rule_index;
+	as.resolved_link = st.resolved_link;
 	as.obj = st.obj;
 	as.n = st.n;
 	as.tun_up = -ENODEV;
@@ -533,6 +557,12 @@ out:
 	free(both);
 	route_plan_free(&next);
 	return r;
+}
+
+int autoroute_set_resolved_link(struct autoroute *ar, uint32_t ifindex)
+{
+	ar->st.resolved_link = ifindex;
+	return write_objs(ar, ar->plan.obj, ar->applied);
 }
 
 void autoroute_stop(struct autoroute *ar)

@@ -11,6 +11,7 @@
  *   tun tun0
  *   table 2022
  *   rule-index 9000
+ *   resolved-link 7          (systemd-resolved sends names to the TUN)
  *   rule -4 pref 9010 nop
  *   route -4 table 2022 0.0.0.0/1 dev tun0
  *   ...
@@ -31,6 +32,9 @@ struct route_state {
 	uint64_t netns; /* inode of the daemon's network namespace; 0: unknown */
 	char tun[16];
 	uint32_t table, rule_index;
+	/* the interface index whose DNS systemd-resolved was given
+	 * (resolved.h); 0: none (no line) */
+	uint32_t resolved_link;
 	struct route_obj *obj;
 	size_t n;
 };
