@@ -32,13 +32,18 @@
 #   rs_sigterm_reverts        after SIGTERM, tun0 has no DNS or domain, the
 #                             daemon exits 0
 #   rs_cache_flushed_on_stop  ... and resolved flushed its cache again
-#   rs_sigkill_cleanup_reverts after SIGKILL tun0 keeps the DNS settings;
-#                             `tun2socks cleanup` reverts them and flushes
+#   rs_sigkill_restart_recovers after SIGKILL tun0 keeps the DNS settings;
+#                             a new start removes them before it reads the
+#                             system's servers (so it does not take its own
+#                             TUN address for one), and sets them again
+#   rs_sigkill_cleanup_reverts after SIGKILL, `tun2socks cleanup` reverts
+#                             them and flushes
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="rs_link_dns rs_cache_flushed_on_start rs_stub_query_intercepted rs_status_line
- rs_sigterm_reverts rs_cache_flushed_on_stop rs_sigkill_cleanup_reverts"
+ rs_sigterm_reverts rs_cache_flushed_on_stop rs_sigkill_restart_recovers
+ rs_sigkill_cleanup_reverts"
 require_tools dig dbus-daemon busctl nsenter unshare danted dnsmasq
 
 RSD=$T2S_ROOT/build/test-deps/systemd-resolved/root
@@ -52,8 +57,10 @@ RSD_UID=64991 # systemd-resolve's uid inside the holder's /etc/passwd
 require_daemon || fail_all "$NAMES" "daemon binary $(daemon_bin) missing"
 
 # hx CMD...: in C's network namespace and the holder's mount namespace
-# (nsenter execs CMD: $! of `hx ... &` is CMD itself).
+# (ip netns exec and nsenter exec: `HX CMD &`, not `hx CMD &` (a subshell),
+# makes $! CMD itself).
 hx() { ip netns exec "$NS_C" nsenter --mount="/proc/$HOLDER/ns/mnt" -- "$@"; }
+HX=()
 # resolved's own tools, from the unpacked package
 rctl() { hx env LD_LIBRARY_PATH="$RSD_LIB" "$RSD/usr/bin/resolvectl" "$@" 2>&1; }
 
@@ -67,6 +74,12 @@ flushes() { grep -c 'Flushed all caches' "$RUN_DIR/resolved.log" 2>/dev/null; }
 # stub_a NAME: the A answer resolved's stub gives (first line)
 stub_a() { cx dig +time=3 +tries=1 +short @127.0.0.53 "$1" A 2>/dev/null | head -1; }
 is_fake() { [[ $1 == 198.18.* || $1 == 198.19.* ]]; }
+
+# rs_on_bus: org.freedesktop.resolve1 has an owner on C's bus
+rs_on_bus() {
+	hx busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+		NameHasOwner s org.freedesktop.resolve1 2>&1 | grep -q '^b true'
+}
 
 # ---- C's machine: the holder, the bus, resolved --------------------------------------
 rs_machine() {
@@ -111,6 +124,7 @@ EOF
 		exec sleep 100000' holder "$RUN_DIR" >"$RUN_DIR/holder.log" 2>&1 &
 	HOLDER=$!
 	SRV_PID[holder]=$HOLDER
+	HX=(ip netns exec "$NS_C" nsenter --mount="/proc/$HOLDER/ns/mnt" --)
 	local i
 	for ((i = 0; i < 100; i++)); do
 		[[ -e $RUN_DIR/holder.ready ]] && break
@@ -118,31 +132,32 @@ EOF
 		sleep 0.05
 	done
 	[[ -e $RUN_DIR/holder.ready ]] || { dump_file holder "$RUN_DIR/holder.log"; return 1; }
-	hx dbus-daemon --config-file="$RUN_DIR/bus.conf" --nofork --nopidfile \
+	"${HX[@]}" dbus-daemon --config-file="$RUN_DIR/bus.conf" --nofork --nopidfile \
 		>"$RUN_DIR/dbus.log" 2>&1 &
 	SRV_PID[dbus]=$!
 	for ((i = 0; i < 100; i++)); do
 		hx busctl list >/dev/null 2>&1 && break
 		sleep 0.05
 	done
-	hx env LD_LIBRARY_PATH="$RSD_LIB" SYSTEMD_LOG_LEVEL=debug "$RSD/lib/systemd/systemd-resolved" \
+	"${HX[@]}" env LD_LIBRARY_PATH="$RSD_LIB" SYSTEMD_LOG_LEVEL=debug \
+		"$RSD/lib/systemd/systemd-resolved" \
 		>"$RUN_DIR/resolved.log" 2>&1 &
 	SRV_PID[resolved]=$!
-	for ((i = 0; i < 200; i++)); do
-		hx test -s /run/systemd/resolve/stub-resolv.conf &&
-			hx busctl status org.freedesktop.resolve1 >/dev/null 2>&1 && break
+	for ((i = 0; i < 300; i++)); do
+		hx test -s /run/systemd/resolve/stub-resolv.conf && rs_on_bus && break
 		kill -0 "${SRV_PID[resolved]}" 2>/dev/null || break
-		sleep 0.05
+		sleep 0.1
 	done
-	if ! hx busctl status org.freedesktop.resolve1 >/dev/null 2>&1; then
+	if ! rs_on_bus; then
+		log "org.freedesktop.resolve1 is not on C's bus"
 		dump_file resolved "$RUN_DIR/resolved.log"
 		return 1
 	fi
 	# /etc/resolv.conf is now resolved's stub file, as its package links it
 	hx mount --bind /run/systemd/resolve/stub-resolv.conf /etc/resolv.conf ||
-		return 1
+		{ log "cannot bind resolved's stub file onto /etc/resolv.conf"; return 1; }
 	# v0's DNS server, as a network manager gives it to resolved
-	rctl dns v0 "$S_IP" >/dev/null || return 1
+	rctl dns v0 "$S_IP" >&2 || { log "resolvectl dns v0 failed"; return 1; }
 	log "systemd-resolved pid ${SRV_PID[resolved]} on C's private bus (holder $HOLDER)"
 }
 
@@ -183,7 +198,7 @@ rs_start() {
 	from=$(wc -l <"$DAEMON_LOG")
 	log "daemon #$DAEMON_RUNS: ${cmd[*]}"
 	DAEMON_RC=
-	hx "${cmd[@]}" >>"$DAEMON_LOG" 2>&1 &
+	"${HX[@]}" "${cmd[@]}" >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
 	for ((i = 0; i < 200 * SLOW; i++)); do
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
@@ -243,21 +258,40 @@ check rs_status_line $? "status: $st"
 real=$(stub_a real.example.test)
 log "real.example.test -> $real through the TUN; cache $(cache_size)"
 flush_before=$(flushes)
+during=$(rctl dns "$TUN")
 daemon_stop
 rc=$DAEMON_RC
 dns=$(rctl dns "$TUN")
 dom=$(rctl domain "$TUN")
-[[ $rc -eq 0 && $dns != *198.18.0.2* && $dom != *"~."* ]]
-check rs_sigterm_reverts $? "exit $rc; after SIGTERM: dns '$dns', domain '$dom'"
+[[ $rc -eq 0 && $during == *198.18.0.2* && $dns != *198.18.0.2* && $dom != *"~."* ]]
+check rs_sigterm_reverts $? "exit $rc; before SIGTERM dns '$during'; after: dns '$dns', domain '$dom'"
 size2=$(cache_size)
 [[ $(flushes) -gt $flush_before && ${size2:-1} -eq 0 ]]
 check rs_cache_flushed_on_stop $? "flushes $flush_before -> $(flushes); cache entries ${size2:-?}"
 
-# ---- daemon #2: SIGKILL, then cleanup --------------------------------------------------
-if rs_start; then
+# ---- daemons #2 and #3: SIGKILL, a new start; SIGKILL, cleanup -------------------------------
+# rs_kill9: SIGKILL, as a crash would
+rs_kill9() {
 	kill -KILL "$DAEMON_PID" 2>/dev/null
 	wait "$DAEMON_PID" 2>/dev/null
 	DAEMON_PID=
+}
+if rs_start; then
+	rs_kill9
+	left=$(rctl dns "$TUN")
+	if rs_start; then
+		dns=$(rctl dns "$TUN")
+		grep -q 'DNS is forwarded to 198.19.9.2 (the system' <(tail -n 30 "$DAEMON_LOG")
+		fwd=$?
+		[[ $left == *198.18.0.2* && $dns == *198.18.0.2* && $fwd -eq 0 ]]
+		check rs_sigkill_restart_recovers $? "left '$left'; after the new start: dns '$dns'; upstream: $(grep 'DNS is forwarded' "$DAEMON_LOG" | tail -1)"
+	else
+		fail rs_sigkill_restart_recovers "the start after SIGKILL failed (exit ${DAEMON_RC:-?}); left '$left'"
+		rs_start
+	fi
+fi
+if [[ -n $DAEMON_PID ]]; then
+	rs_kill9
 	left=$(rctl dns "$TUN")
 	flush_before=$(flushes)
 	out=$(hx "$(daemon_bin)" cleanup --state-dir "$STATE" 2>&1)
@@ -268,7 +302,7 @@ if rs_start; then
 		$(flushes) -gt $flush_before && ! -e $STATE/$TUN.state ]]
 	check rs_sigkill_cleanup_reverts $? "left '$left'; after cleanup: dns '$dns', domain '$dom', flushes $flush_before -> $(flushes); cleanup: $out"
 else
-	fail rs_sigkill_cleanup_reverts "daemon #2 did not come up (exit ${DAEMON_RC:-?})"
+	fail rs_sigkill_cleanup_reverts "no daemon to kill (exit ${DAEMON_RC:-?})"
 fi
 
 ip -n "$NS_C" tuntap del dev "$TUN" mode tun 2>/dev/null

@@ -29,6 +29,12 @@ struct machine {
 
 /* ---- DNS -------------------------------------------------------------------- */
 
+static void machine_note(void *arg, const char *line)
+{
+	(void)arg;
+	log_info("auto-route: %s", line);
+}
+
 int machine_dns(struct options *cfg, struct options *cli)
 {
 	struct options_dns *dns = &cfg->dns;
@@ -36,6 +42,13 @@ int machine_dns(struct options *cfg, struct options *cli)
 
 	if (dns->mode == DNS_MODE_OFF || !cfg->route.auto_route || dns->servers != NULL)
 		return 0;
+	/* What a daemon killed with SIGKILL left, removed now rather than at
+	 * autoroute_start: systemd-resolved may still list its TUN's DNS
+	 * address among its servers (a persistent TUN), which we would take
+	 * for the system's (a live daemon's state is left alone, and the
+	 * start refuses its TUN name). */
+	(void)autoroute_cleanup(cfg->route.state_dir[0] ? cfg->route.state_dir : NULL, NULL,
+				machine_note, NULL, err, sizeof(err));
 	if (sysdns_pick_system(csv, sizeof(csv), err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -159,6 +172,10 @@ static int machine_resolver_start(struct machine *m, const struct options *cfg)
 		log_error("DNS: %s", err);
 		return -1;
 	}
+	if (resolved_link_wait(m->tun_ifindex, 3000, err, sizeof(err)) < 0)
+		log_warn("DNS: %s: until it has, it asks its other servers (port 53 still enters "
+			 "the TUN)",
+			 err);
 	if (resolved_flush(err, sizeof(err)) < 0)
 		log_warn("DNS: %s: answers cached before the start may still be served", err);
 	log_info("DNS: systemd-resolved sends every name (~.) to %s on %s; its cache flushed", list,
@@ -186,12 +203,6 @@ static void machine_resolver_stop(struct machine *m)
 }
 
 /* ---- auto-route ----------------------------------------------------------- */
-
-static void machine_note(void *arg, const char *line)
-{
-	(void)arg;
-	log_info("auto-route: %s", line);
-}
 
 /* A comma-separated CIDR list (checked by cli or config) into out. */
 static size_t machine_prefixes(const char *list, struct prefix *out, size_t max)

@@ -36,6 +36,13 @@ int resolved_present(char *why, size_t whylen);
 int resolved_link_set(uint32_t ifindex, const struct prefix *dns, size_t n, char *err,
 		      size_t errlen);
 
+/* Until resolved has a DNS scope on the link (its ScopesMask), that is,
+ * until it sends queries there: it weighs a link when the link changes or
+ * is set, and the TUN's address may reach it after our settings, so the
+ * default-route setting is given again every 100 ms meanwhile. 0,
+ * -ETIMEDOUT after timeout_ms, or -errno; err says which. */
+int resolved_link_wait(uint32_t ifindex, unsigned timeout_ms, char *err, size_t errlen);
+
 /* RevertLink: the link as resolved had it before. A link resolved does
  * not know (gone with its TUN) is no error. 0 or -errno with err. */
 int resolved_link_revert(uint32_t ifindex, char *err, size_t errlen);

@@ -20,6 +20,14 @@ int resolved_link_set(uint32_t ifindex, const struct prefix *dns, size_t n, char
 	return -ENOTSUP;
 }
 
+int resolved_link_wait(uint32_t ifindex, unsigned timeout_ms, char *err, size_t errlen)
+{
+	(void)ifindex;
+	(void)timeout_ms;
+	errtext_set(err, errlen, "no systemd-resolved on this platform");
+	return -ENOTSUP;
+}
+
 int resolved_link_revert(uint32_t ifindex, char *err, size_t errlen)
 {
 	(void)ifindex;

@@ -199,6 +199,58 @@ int resolved_link_set(uint32_t ifindex, const struct prefix *dns, size_t n, char
 	return r < 0 ? r : 0;
 }
 
+/* Whether resolved has a DNS scope on the link (its ScopesMask has
+ * SD_RESOLVED_DNS, bit 0): it then sends queries there. 1, 0 or -errno. */
+static int has_dns_scope(sd_bus *bus, int32_t ifindex, sd_bus_error *e)
+{
+	sd_bus_message *reply = NULL;
+	const char *path;
+	uint64_t mask = 0;
+	int r = sd_bus_call_method(bus, RESOLVE1, RESOLVE1_PATH, RESOLVE1_MANAGER, "GetLink", e,
+				   &reply, "i", ifindex);
+
+	if (r >= 0)
+		r = sd_bus_message_read(reply, "o", &path);
+	if (r >= 0)
+		r = sd_bus_get_property_trivial(bus, RESOLVE1, path,
+						"org.freedesktop.resolve1.Link", "ScopesMask", e,
+						't', &mask);
+	sd_bus_message_unref(reply);
+	return r < 0 ? r : (mask & 1) != 0;
+}
+
+int resolved_link_wait(uint32_t ifindex, unsigned timeout_ms, char *err, size_t errlen)
+{
+	struct link_args a = { .ifindex = (int32_t)ifindex, .flag = 1 };
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	sd_bus *bus = NULL;
+	int r = bus_open(&bus, err, errlen);
+
+	if (r < 0)
+		return r;
+	for (unsigned waited = 0;; waited += 100) {
+		r = has_dns_scope(bus, a.ifindex, &e);
+		if (r != 0 || waited >= timeout_ms)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+		/* resolved weighs a link's scopes when it changes or is set,
+		 * not when an address arrives: set it again */
+		r = call(bus, "SetLinkDefaultRoute", fill_bool, &a, &e);
+		if (r < 0)
+			break;
+	}
+	if (r < 0)
+		bus_err(err, errlen, "the TUN's link", &e, r);
+	else if (r == 0)
+		errtext_set(err, errlen,
+			    "systemd-resolved: no DNS scope on the TUN's link after %u ms (is it "
+			    "up, with an address?)",
+			    timeout_ms);
+	sd_bus_error_free(&e);
+	sd_bus_flush_close_unref(bus);
+	return r < 0 ? r : r == 0 ? -ETIMEDOUT : 0;
+}
+
 int resolved_link_revert(uint32_t ifindex, char *err, size_t errlen)
 {
 	struct link_args a = { .ifindex = (int32_t)ifindex };
