@@ -47,7 +47,8 @@ NAMES="rs_link_dns rs_cache_flushed_on_start rs_stub_query_intercepted rs_status
 require_tools dig dbus-daemon busctl nsenter unshare danted dnsmasq
 
 RSD=$T2S_ROOT/build/test-deps/systemd-resolved/root
-RSD_LIB=$RSD/usr/lib/x86_64-linux-gnu/systemd
+# the libsystemd-shared it was built with, unpacked beside it
+RSD_LIB=$(find "$RSD/usr/lib" -name 'libsystemd-shared-*.so' -printf '%h\n' 2>/dev/null | head -1)
 STATE=$RUN_DIR/state
 HOLDER=
 RSD_UID=64991 # systemd-resolve's uid inside the holder's /etc/passwd
@@ -187,10 +188,17 @@ rs_start() {
 	cmd=("$(daemon_bin)" --proxy "socks5://$S_IP:$SOCKS_PORT" --tun "$TUN"
 		--tun-addr "$TUN_ADDR" --tun-addr6 "$TUN_ADDR6" --auto-route --state-dir "$STATE"
 		--log-level "${T2S_LOG_LEVEL:-info}" "$@")
-	if [[ ${T2S_LEAK_CHECK:-0} == 1 ]] && nm -D "${cmd[0]}" 2>/dev/null | grep -q __asan_init; then
-		DAEMON_WRAP=asan
-		cmd=(env "ASAN_OPTIONS=detect_leaks=1:exitcode=97:abort_on_error=0"
-			"LSAN_OPTIONS=exitcode=97" "${cmd[@]}")
+	if [[ ${T2S_LEAK_CHECK:-0} == 1 ]]; then
+		if nm -D "${cmd[0]}" 2>/dev/null | grep -q __asan_init; then
+			DAEMON_WRAP=asan
+			cmd=(env "ASAN_OPTIONS=detect_leaks=1:exitcode=97:abort_on_error=0"
+				"LSAN_OPTIONS=exitcode=97" "${cmd[@]}")
+		else
+			DAEMON_WRAP=valgrind
+			cmd=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect
+				--errors-for-leak-kinds=definite,indirect --error-exitcode=97
+				--log-file="$RUN_DIR/valgrind.%p.log" "${cmd[@]}")
+		fi
 	fi
 	env --default-signal=INT true 2>/dev/null && cmd=(env --default-signal=INT,QUIT "${cmd[@]}")
 	DAEMON_RUNS=$((DAEMON_RUNS + 1))
