@@ -38,12 +38,21 @@
 #                             TUN address for one), and sets them again
 #   rs_sigkill_cleanup_reverts after SIGKILL, `tun2socks cleanup` reverts
 #                             them and flushes
+# Then without systemd-resolved (C's resolv.conf names the LAN resolver):
+#   rs_plain_resolv_pointed   while running, resolv.conf names the TUN's
+#                             addresses (its search and options lines kept),
+#                             so with --dns-hijack off getent gets a fake
+#                             address; `status` says so
+#   rs_plain_resolv_restored  after SIGTERM it is byte-identical to before
+#   rs_plain_resolv_sigkill_cleanup after SIGKILL it still names the TUN;
+#                             `tun2socks cleanup` puts it back byte for byte
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="rs_link_dns rs_cache_flushed_on_start rs_stub_query_intercepted rs_status_line
  rs_sigterm_reverts rs_cache_flushed_on_stop rs_sigkill_restart_recovers
- rs_sigkill_cleanup_reverts"
+ rs_sigkill_cleanup_reverts rs_plain_resolv_pointed rs_plain_resolv_restored
+ rs_plain_resolv_sigkill_cleanup"
 require_tools dig dbus-daemon busctl nsenter unshare danted dnsmasq
 
 RSD=$T2S_ROOT/build/test-deps/systemd-resolved/root
@@ -61,7 +70,7 @@ require_daemon || fail_all "$NAMES" "daemon binary $(daemon_bin) missing"
 # (ip netns exec and nsenter exec: `HX CMD &`, not `hx CMD &` (a subshell),
 # makes $! CMD itself).
 hx() { ip netns exec "$NS_C" nsenter --mount="/proc/$HOLDER/ns/mnt" -- "$@"; }
-HX=()
+HX=() IN_C=()
 # resolved's own tools, from the unpacked package
 rctl() { hx env LD_LIBRARY_PATH="$RSD_LIB" "$RSD/usr/bin/resolvectl" "$@" 2>&1; }
 
@@ -74,6 +83,12 @@ cache_size() {
 flushes() { grep -c 'Flushed all caches' "$RUN_DIR/resolved.log" 2>/dev/null; }
 # stub_a NAME: the A answer resolved's stub gives (first line)
 stub_a() { cx dig +time=3 +tries=1 +short @127.0.0.53 "$1" A 2>/dev/null | head -1; }
+# rs_kill9: SIGKILL, as a crash would
+rs_kill9() {
+	kill -KILL "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
 is_fake() { [[ $1 == 198.18.* || $1 == 198.19.* ]]; }
 
 # rs_on_bus: org.freedesktop.resolve1 has an owner on C's bus
@@ -126,6 +141,7 @@ EOF
 	HOLDER=$!
 	SRV_PID[holder]=$HOLDER
 	HX=(ip netns exec "$NS_C" nsenter --mount="/proc/$HOLDER/ns/mnt" --)
+	IN_C=("${HX[@]}")
 	local i
 	for ((i = 0; i < 100; i++)); do
 		[[ -e $RUN_DIR/holder.ready ]] && break
@@ -180,8 +196,8 @@ EOF
 	wait_listen "$NS_S" udp "$S_IP" 53 10 "${SRV_PID[dnsmasq]}"
 }
 
-# rs_start [args]: the daemon in C (holder's mounts) with --auto-route;
-# waits until it serves.
+# rs_start [args]: the daemon in C (by IN_C: in the holder's mounts, or
+# C's own) with --auto-route; waits until it serves.
 rs_start() {
 	local i from cmd
 	DAEMON_WRAP=none
@@ -206,7 +222,7 @@ rs_start() {
 	from=$(wc -l <"$DAEMON_LOG")
 	log "daemon #$DAEMON_RUNS: ${cmd[*]}"
 	DAEMON_RC=
-	"${HX[@]}" "${cmd[@]}" >>"$DAEMON_LOG" 2>&1 &
+	"${IN_C[@]}" "${cmd[@]}" >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
 	for ((i = 0; i < 200 * SLOW; i++)); do
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
@@ -278,12 +294,6 @@ size2=$(cache_size)
 check rs_cache_flushed_on_stop $? "flushes $flush_before -> $(flushes); cache entries ${size2:-?}"
 
 # ---- daemons #2 and #3: SIGKILL, a new start; SIGKILL, cleanup -------------------------------
-# rs_kill9: SIGKILL, as a crash would
-rs_kill9() {
-	kill -KILL "$DAEMON_PID" 2>/dev/null
-	wait "$DAEMON_PID" 2>/dev/null
-	DAEMON_PID=
-}
 if rs_start; then
 	rs_kill9
 	left=$(rctl dns "$TUN")
@@ -311,6 +321,42 @@ if [[ -n $DAEMON_PID ]]; then
 	check rs_sigkill_cleanup_reverts $? "left '$left'; after cleanup: dns '$dns', domain '$dom', flushes $flush_before -> $(flushes); cleanup: $out"
 else
 	fail rs_sigkill_cleanup_reverts "no daemon to kill (exit ${DAEMON_RC:-?})"
+fi
+
+# ---- without systemd-resolved: /etc/resolv.conf ----------------------------------------
+# C's own mounts (no holder): ip netns exec binds /etc/netns/C/resolv.conf
+# over /etc/resolv.conf, a LAN resolver's file as DHCP would write it.
+IN_C=(ip netns exec "$NS_C")
+mkdir -p "/etc/netns/$NS_C"
+printf '# from DHCP\nnameserver %s\nsearch lan\noptions timeout:2 attempts:2\n' "$S_IP" \
+	>"/etc/netns/$NS_C/resolv.conf"
+cp "/etc/netns/$NS_C/resolv.conf" "$RUN_DIR/resolv.orig"
+RC=/etc/netns/$NS_C/resolv.conf
+if rs_start --dns-hijack off; then
+	a=$(cx getent ahostsv4 plain.example.test 2>/dev/null | awk 'NR == 1 {print $1}')
+	st=$(cx "$(daemon_bin)" status --state-dir "$STATE" 2>&1)
+	log "resolv.conf while running: $(tr '\n' '|' <"$RC"); plain.example.test -> $a"
+	[[ $(head -1 "$RC") == "# tun2socks auto-route:"* ]] && grep -qx 'nameserver 198.18.0.2' "$RC" &&
+		grep -qx 'nameserver fdfe:dcba:9876::2' "$RC" && grep -qx 'search lan' "$RC" &&
+		! grep -q "$S_IP" "$RC" && is_fake "$a" && [[ $st == *"/etc/resolv.conf names the TUN"* ]]
+	check rs_plain_resolv_pointed $? "resolv.conf '$(tr '\n' '|' <"$RC")'; getent: '$a'; status: $st"
+	daemon_stop
+	rc=$DAEMON_RC
+	cmp -s "$RC" "$RUN_DIR/resolv.orig" && [[ $rc -eq 0 && ! -e $STATE/$TUN.resolv.conf ]]
+	check rs_plain_resolv_restored $? "exit $rc; after SIGTERM: '$(tr '\n' '|' <"$RC")'"
+else
+	fail rs_plain_resolv_pointed "daemon did not come up (exit ${DAEMON_RC:-?})"
+	fail rs_plain_resolv_restored "daemon did not come up" nodump
+fi
+if rs_start; then
+	rs_kill9
+	left=$(head -1 "$RC")
+	out=$(cx "$(daemon_bin)" cleanup --state-dir "$STATE" 2>&1)
+	[[ $left == "# tun2socks auto-route:"* ]] && cmp -s "$RC" "$RUN_DIR/resolv.orig" &&
+		[[ ! -e $STATE/$TUN.resolv.conf ]]
+	check rs_plain_resolv_sigkill_cleanup $? "left '$left'; after cleanup: '$(tr '\n' '|' <"$RC")'; cleanup: $out"
+else
+	fail rs_plain_resolv_sigkill_cleanup "daemon did not come up (exit ${DAEMON_RC:-?})"
 fi
 
 ip -n "$NS_C" tuntap del dev "$TUN" mode tun 2>/dev/null

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "config/nameservers.h"
 #include "resolver/resolver.h"
@@ -16,6 +17,7 @@
 #include "tun2socks/base/sock.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/system/autoroute.h"
+#include "tun2socks/system/resolvconf.h"
 #include "tun2socks/system/resolved.h"
 #include "tun2socks/system/sysdns.h"
 #include "tun2socks/tun/tun.h"
@@ -24,7 +26,8 @@ struct machine {
 	struct autoroute *ar;
 	char tun[IF_NAMESIZE];
 	uint32_t tun_ifindex;
-	bool resolved; /* systemd-resolved sends names to the TUN */
+	bool resolved;    /* systemd-resolved sends names to the TUN */
+	bool resolv_conf; /* /etc/resolv.conf names the TUN */
 };
 
 /* ---- DNS -------------------------------------------------------------------- */
@@ -115,28 +118,65 @@ static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
 
 /* ---- the system resolver ------------------------------------------------------ */
 
-/* With systemd-resolved as the system resolver, its queries go to the
- * TUN's neighbour address (where a program told by `tun2socks run` asks
- * too), for every name ("~."), and its cache is flushed; without it
- * nothing is changed: the port-53 rules bring every query into the TUN.
- * Recorded in the state file before resolved is asked, so cleanup reverts
- * it after SIGKILL (docs/design.md §13). 0, or -1 (logged). */
+/* Without systemd-resolved: /etc/resolv.conf names the TUN's neighbour
+ * addresses (its search, domain and options lines kept), saved first and
+ * recorded in the state file. 0, or -1 (logged). */
+static int machine_resolv_conf_start(struct machine *m, char addr[][INET6_ADDRSTRLEN], size_t n,
+				     const char *list)
+{
+	static char host[16384], text[20000];
+	const char *servers[2] = { addr[0], n > 1 ? addr[1] : NULL };
+	char head[128], err[1024] = "";
+	FILE *f = fopen(SYSDNS_RESOLV_CONF, "re");
+	size_t len = 0;
+	int r;
+
+	if (f == NULL) {
+		log_info("DNS: no " SYSDNS_RESOLV_CONF " (%s): none written; queries to port 53 "
+			 "enter the TUN",
+			 strerror(errno));
+		return 0;
+	}
+	len = fread(host, 1, sizeof(host) - 1, f);
+	fclose(f);
+	host[len] = '\0';
+	snprintf(head, sizeof(head), RESOLVCONF_MARK " tun2socks (pid %ld) answers DNS in %s\n",
+		 (long)getpid(), m->tun);
+	r = resolvconf_text(head, host, servers, n, text, sizeof(text));
+	if (r == 0)
+		r = autoroute_set_resolv_conf(m->ar, true);
+	if (r < 0) {
+		log_error("DNS: cannot prepare " SYSDNS_RESOLV_CONF ": %s", strerror(-r));
+		return -1;
+	}
+	m->resolv_conf = true;
+	r = resolvconf_point(SYSDNS_RESOLV_CONF, autoroute_resolv_backup(m->ar), text, strlen(text),
+			     err, sizeof(err));
+	if (r < 0) {
+		log_error("DNS: %s", err);
+		return -1;
+	}
+	log_info("DNS: " SYSDNS_RESOLV_CONF " names %s (its former text in %s until the stop)",
+		 list, autoroute_resolv_backup(m->ar));
+	return 0;
+}
+
+/* The system resolver asks the TUN's neighbour addresses (where a
+ * program told by `tun2socks run` asks too): with systemd-resolved as the
+ * system resolver, for every name ("~.") and with its cache flushed;
+ * without it, through /etc/resolv.conf. Recorded in the state file before
+ * anything changes, so cleanup reverts it after SIGKILL (docs/design.md
+ * §13). 0, or -1 (logged). */
 static int machine_resolver_start(struct machine *m, const struct options *cfg)
 {
 	char why[256] = "", err[512] = "", list[2 * INET6_ADDRSTRLEN + 2] = "";
+	char addr[2][INET6_ADDRSTRLEN];
 	struct prefix dns[2];
 	size_t n = 0;
 	int r;
 
 	if (cfg->dns.mode == DNS_MODE_OFF)
 		return 0;
-	r = resolved_present(why, sizeof(why));
-	if (r <= 0) {
-		log_info("DNS: no systemd-resolved (%s): the system resolver is left as it is; "
-			 "its queries enter the TUN by port 53",
-			 why);
-		return 0;
-	}
 	/* the TUN's neighbour addresses (prefix_neighbour) */
 	if (cfg->tun.has_addr4) {
 		uint8_t a[4];
@@ -155,10 +195,14 @@ static int machine_resolver_start(struct machine *m, const struct options *cfg)
 	if (n == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		char a[INET6_ADDRSTRLEN];
-
-		inet_ntop(dns[i].family, dns[i].addr, a, sizeof(a));
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? " " : "", a);
+		inet_ntop(dns[i].family, dns[i].addr, addr[i], sizeof(addr[i]));
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? " " : "",
+			 addr[i]);
+	}
+	r = resolved_present(why, sizeof(why));
+	if (r <= 0) {
+		log_debug("DNS: no systemd-resolved: %s", why);
+		return machine_resolv_conf_start(m, addr, n, list);
 	}
 	r = autoroute_set_resolved_link(m->ar, m->tun_ifindex);
 	if (r < 0) {
@@ -189,6 +233,15 @@ static void machine_resolver_stop(struct machine *m)
 	char err[512] = "";
 	int r;
 
+	if (m->resolv_conf) {
+		r = resolvconf_restore(SYSDNS_RESOLV_CONF, autoroute_resolv_backup(m->ar), err,
+				       sizeof(err));
+		if (r != 0)
+			log_warn("DNS: %s", err);
+		else
+			log_info("DNS: " SYSDNS_RESOLV_CONF " put back as it was");
+		m->resolv_conf = false;
+	}
 	if (!m->resolved)
 		return;
 	r = resolved_link_revert(m->tun_ifindex, err, sizeof(err));
@@ -481,6 +534,9 @@ static void machine_status_one(void *arg, const struct autoroute_status *st)
 	if (st->resolved_link)
 		printf("  systemd-resolved: every name (~.) sent to the TUN (link %u)\n",
 		       st->resolved_link);
+	if (st->resolv_conf)
+		printf("  " SYSDNS_RESOLV_CONF " names the TUN (what it held is kept beside the "
+		       "state file)\n");
 	printf("  recorded in %s\n", st->state_path);
 	if (code > ms->worst)
 		ms->worst = code;

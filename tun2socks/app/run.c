@@ -1,6 +1,7 @@
 /* run: the portable half, see run.h. Pure: no I/O. */
 #include "tun2socks/app/run.h"
 #include "tun2socks/system/prefix.h"
+#include "tun2socks/system/resolvconf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,63 +68,11 @@ size_t run_dns_servers(const struct tun_config *tun, char out[][64], size_t max)
 	return n;
 }
 
-/* Appends text to out[*used..cap); -ENOBUFS when it does not fit. */
-static int run_put(char *out, size_t cap, size_t *used, const char *text, size_t len)
-{
-	if (*used + len + 1 > cap)
-		return -ENOBUFS;
-	memcpy(out + *used, text, len);
-	*used += len;
-	out[*used] = '\0';
-	return 0;
-}
-
-/* A host line worth keeping: search, domain, options (the resolver's
- * behaviour, not where it sends queries). */
-static bool run_keep_line(const char *line, size_t len)
-{
-	static const char *const keys[] = { "search", "domain", "options" };
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		size_t k = strlen(keys[i]);
-
-		if (len > k && strncmp(line, keys[i], k) == 0 &&
-		    (line[k] == ' ' || line[k] == '\t'))
-			return true;
-	}
-	return false;
-}
-
 int run_resolv_conf(const char *host, const char *const *servers, size_t n, char *out, size_t cap)
 {
-	static const char head[] = "# tun2socks run: queries go into the TUN, where the daemon "
-				   "answers them\n";
-	size_t used = 0;
-	int r;
-
-	if (cap == 0)
-		return -ENOBUFS;
-	out[0] = '\0';
-	r = run_put(out, cap, &used, head, sizeof(head) - 1);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		r = run_put(out, cap, &used, "nameserver ", 11);
-		if (r == 0)
-			r = run_put(out, cap, &used, servers[i], strlen(servers[i]));
-		if (r == 0)
-			r = run_put(out, cap, &used, "\n", 1);
-	}
-	for (const char *p = host; r == 0 && p && *p;) {
-		const char *end = strchr(p, '\n');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (run_keep_line(p, len)) {
-			r = run_put(out, cap, &used, p, len);
-			if (r == 0)
-				r = run_put(out, cap, &used, "\n", 1);
-		}
-		p += len + (end != NULL);
-	}
-	return r;
+	return resolvconf_text("# tun2socks run: queries go into the TUN, where the daemon "
+			       "answers them\n",
+			       host, servers, n, out, cap);
 }
 
 /* A decimal id (uid_t, gid_t); -EINVAL for anything else. */

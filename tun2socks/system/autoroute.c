@@ -28,7 +28,9 @@
 #include <unistd.h>
 
 #include "tun2socks/system/autoroute_impl.h"
+#include "tun2socks/system/resolvconf.h"
 #include "tun2socks/system/resolved.h"
+#include "tun2socks/system/sysdns.h"
 #include "tun2socks/system/route_state.h"
 
 struct autoroute {
@@ -36,7 +38,7 @@ struct autoroute {
 	struct route_plan plan;
 	size_t applied;        /* plan.obj[0..applied) are in the kernel */
 	struct route_state st; /* what the state file says but the objects */
-	char state_path[512], lock_path[512];
+	char state_path[512], lock_path[512], resolv_backup[520];
 	int lock_fd;
 	autoroute_note_fn note;
 	void *note_arg;
@@ -177,6 +179,31 @@ static void clean_resolved(const struct route_state *st, autoroute_note_fn note,
 		notef(note, arg, "systemd-resolved: cache flushed");
 }
 
+/* <dir>/<tun>.resolv.conf beside <dir>/<tun>.state: what /etc/resolv.conf
+ * held before. */
+static void backup_path(const char *state_path, char *out, size_t cap)
+{
+	size_t n = strlen(state_path);
+
+	if (n > 6 && strcmp(state_path + n - 6, ".state") == 0)
+		n -= 6;
+	snprintf(out, cap, "%.*s.resolv.conf", (int)n, state_path);
+}
+
+/* /etc/resolv.conf as it was before a gone daemon pointed it at its TUN. */
+static void clean_resolv_conf(const char *state_path, autoroute_note_fn note, void *arg)
+{
+	char backup[520], err[600] = "";
+	int r;
+
+	backup_path(state_path, backup, sizeof(backup));
+	r = resolvconf_restore(SYSDNS_RESOLV_CONF, backup, err, sizeof(err));
+	if (r != 0)
+		notef(note, arg, "%s", err);
+	else
+		notef(note, arg, SYSDNS_RESOLV_CONF " put back as it was");
+}
+
 /* Cleans the state file at path, whose lock the caller holds. */
 static int clean_one(struct autoroute_os *os, const char *state_path, const char *lock_path,
 		     uint64_t netns, autoroute_note_fn note, void *arg)
@@ -205,6 +232,8 @@ static int clean_one(struct autoroute_os *os, const char *state_path, const char
 	}
 	if (st.resolved_link)
 		clean_resolved(&st, note, arg);
+	if (st.resolv_conf)
+		clean_resolv_conf(state_path, note, arg);
 	r = undo(os, st.obj, st.n, note, arg, &gone);
 	if (r == 0) {
 		notef(note, arg,
@@ -372,6 +401,7 @@ static void status_one(struct autoroute_os *os, const char *state, const char *l
 	as.table = st.table;
 	as.rule_index = st.rule_index;
 	as.resolved_link = st.resolved_link;
+	as.resolv_conf = st.resolv_conf;
 	as.obj = st.obj;
 	as.n = st.n;
 	as.tun_up = -ENODEV;
@@ -565,6 +595,17 @@ int autoroute_set_resolved_link(struct autoroute *ar, uint32_t ifindex)
 	return write_objs(ar, ar->plan.obj, ar->applied);
 }
 
+int autoroute_set_resolv_conf(struct autoroute *ar, bool on)
+{
+	ar->st.resolv_conf = on;
+	return write_objs(ar, ar->plan.obj, ar->applied);
+}
+
+const char *autoroute_resolv_backup(const struct autoroute *ar)
+{
+	return ar->resolv_backup;
+}
+
 void autoroute_stop(struct autoroute *ar)
 {
 	if (ar == NULL)
@@ -639,6 +680,7 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 		goto fail;
 	}
 	ar->lock_fd = r;
+	backup_path(ar->state_path, ar->resolv_backup, sizeof(ar->resolv_backup));
 	/* What daemons that are gone left behind, ours first. */
 	(void)clean_dir(ar->os, dir, NULL, pc->tun_name, cfg->note, cfg->note_arg, NULL, 0,
 			&cleaned);

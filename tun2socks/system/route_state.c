@@ -33,6 +33,8 @@ int route_state_format(const struct route_state *s, char **out, size_t *len)
 	if (s->resolved_link)
 		off += (size_t)snprintf(buf + off, cap - off, "resolved-link %" PRIu32 "\n",
 					s->resolved_link);
+	if (s->resolv_conf)
+		off += (size_t)snprintf(buf + off, cap - off, "resolv-conf\n");
 	for (size_t i = 0; i < s->n; i++) {
 		route_text_format(&s->obj[i], buf + off, cap - off);
 		off += strlen(buf + off);
@@ -135,6 +137,8 @@ int route_state_parse(const char *text, size_t len, struct route_state *out, cha
 		} else if (key_num(line, "rule-index", 0xffffffffu, &v)) {
 			out->rule_index = (uint32_t)v;
 			have[4] = true;
+		} else if (strcmp(line, "resolv-conf") == 0) {
+			out->resolv_conf = true;
 		} else if (key_num(line, "resolved-link", 0x7fffffffu, &v) && v > 0) {
 			out->resolved_link = (uint32_t)v;
 		} else if (strncmp(line, "rule ", 5) == 0 || strncmp(line, "route ", 6) == 0) {
