@@ -340,10 +340,12 @@ if rs_start --dns-hijack off; then
 		grep -qx 'nameserver fdfe:dcba:9876::2' "$RC" && grep -qx 'search lan' "$RC" &&
 		! grep -q "$S_IP" "$RC" && is_fake "$a" && [[ $st == *"/etc/resolv.conf names the TUN"* ]]
 	check rs_plain_resolv_pointed $? "resolv.conf '$(tr '\n' '|' <"$RC")'; getent: '$a'; status: $st"
+	during=$(head -1 "$RC")
 	daemon_stop
 	rc=$DAEMON_RC
-	cmp -s "$RC" "$RUN_DIR/resolv.orig" && [[ $rc -eq 0 && ! -e $STATE/$TUN.resolv.conf ]]
-	check rs_plain_resolv_restored $? "exit $rc; after SIGTERM: '$(tr '\n' '|' <"$RC")'"
+	cmp -s "$RC" "$RUN_DIR/resolv.orig" &&
+		[[ $rc -eq 0 && $during == "# tun2socks auto-route:"* && ! -e $STATE/$TUN.resolv.conf ]]
+	check rs_plain_resolv_restored $? "exit $rc; before SIGTERM '$during'; after: '$(tr '\n' '|' <"$RC")'"
 else
 	fail rs_plain_resolv_pointed "daemon did not come up (exit ${DAEMON_RC:-?})"
 	fail rs_plain_resolv_restored "daemon did not come up" nodump

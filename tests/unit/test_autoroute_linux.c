@@ -368,10 +368,13 @@ static void test_state_text(void)
 	free(text);
 	/* systemd-resolved's link, for cleanup to revert */
 	st.resolved_link = 7;
+	st.resolv_conf = true;
 	T_EQ_INT(route_state_format(&st, &text, &len), 0);
-	T_CHECK(strstr(text, "rule-index 9000\nresolved-link 7\nrule -4 pref 9010 nop\n") != NULL);
+	T_CHECK(strstr(text, "rule-index 9000\nresolved-link 7\nresolv-conf\nrule -4 pref 9010 "
+			     "nop\n") != NULL);
 	T_EQ_INT(route_state_parse(text, len, &back, err, sizeof(err)), 0);
 	T_EQ_INT(back.resolved_link, 7);
+	T_CHECK(back.resolv_conf);
 	T_EQ_INT(back.n, 2);
 	route_state_free(&back);
 	free(text);

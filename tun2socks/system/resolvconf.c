@@ -151,8 +151,8 @@ static int overwrite(const char *path, const char *data, size_t len)
 	return r;
 }
 
-int resolvconf_point(const char *path, const char *backup, const char *text, size_t len,
-		     char *err, size_t errlen)
+int resolvconf_point(const char *path, const char *backup, const char *text, size_t len, char *err,
+		     size_t errlen)
 {
 	char *orig = NULL;
 	size_t olen;
