@@ -131,6 +131,7 @@ rs_machine() {
 </busconfig>
 EOF
 	# ip netns exec and unshare exec: $! is the holder itself
+	# shellcheck disable=SC2016 # $1 is the inner shell's
 	ip netns exec "$NS_C" unshare -m --propagation private sh -c '
 		mount -t tmpfs tmpfs /run/systemd && mount -t tmpfs tmpfs /run/dbus &&
 		mkdir -p /run/systemd/resolve && chown '"$RSD_UID:$RSD_UID"' /run/systemd/resolve &&
