@@ -121,9 +121,8 @@ static void test_strict_and_narrow(void)
 {
 	struct route_plan_cfg c = base_cfg();
 	struct route_split_gw g = base_gw();
-	struct prefix addr[] = { pfx("10.0.0.0/8"), pfx("::/0") },
-		      excl[] = { pfx("10.128.0.0/9") }, servers[] = { pfx("10.1.2.3/32"),
-								       pfx("8000::1/128") };
+	struct prefix addr[] = { pfx("10.0.0.0/8"), pfx("::/0") }, excl[] = { pfx("10.128.0.0/9") },
+		      servers[] = { pfx("10.1.2.3/32"), pfx("8000::1/128") };
 	struct route_plan p;
 	char text[8192], err[256];
 

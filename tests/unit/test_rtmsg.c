@@ -71,7 +71,9 @@ static void test_add_split4(void)
 {
 	uint8_t w[256];
 	size_t o = hdr(w, 144, 1, 0, 0x801, 0x7, 11);
-	struct rtmsg_req r = { .type = RTMSG_ADD, .seq = 11, .dst = pfx("0.0.0.0/1"), .ifindex = 7 };
+	struct rtmsg_req r = {
+		.type = RTMSG_ADD, .seq = 11, .dst = pfx("0.0.0.0/1"), .ifindex = 7
+	};
 
 	o = put(w, o, sin_zero4, 16);
 	o = put(w, o, sdl7, 20);
@@ -85,7 +87,9 @@ static void test_add_split4_high(void)
 {
 	uint8_t w[256], dst[16] = { 16, 2, 0, 0, 128 };
 	size_t o = hdr(w, 144, 1, 0, 0x801, 0x7, 12);
-	struct rtmsg_req r = { .type = RTMSG_ADD, .seq = 12, .dst = pfx("128.0.0.0/1"), .ifindex = 7 };
+	struct rtmsg_req r = {
+		.type = RTMSG_ADD, .seq = 12, .dst = pfx("128.0.0.0/1"), .ifindex = 7
+	};
 
 	o = put(w, o, dst, 16);
 	o = put(w, o, sdl7, 20);
@@ -197,7 +201,9 @@ static void test_get(void)
 	o = hdr(w, 140, 4, 4, 0x1000005, 0x11, 20);
 	o = put(w, o, dst6, 28);
 	o = put(w, o, sdl0, 20);
-	r = (struct rtmsg_req){ .type = RTMSG_GET, .seq = 20, .dst = pfx("2001:db8::1"), .scope = 4 };
+	r = (struct rtmsg_req){
+		.type = RTMSG_GET, .seq = 20, .dst = pfx("2001:db8::1"), .scope = 4
+	};
 	check_build(&r, w, o);
 }
 
@@ -227,8 +233,8 @@ static void test_build_errors(void)
 static size_t reply_default4(uint8_t *w)
 {
 	static const uint8_t gw[16] = { 16, 2, 0, 0, 192, 168, 1, 1 },
-			     ifp[20] = { 20, 18, 4, 0, 6, 3, 6, 0, 'e', 'n', '0', 0xa4, 0x83,
-					 0xe7, 1, 2, 3 },
+			     ifp[20] = { 20,  18,  4,    0,    6,    3, 6, 0, 'e',
+					 'n', '0', 0xa4, 0x83, 0xe7, 1, 2, 3 },
 			     ifa[16] = { 16, 2, 0, 0, 192, 168, 1, 23 }, empty[4] = { 0 };
 	size_t o = hdr(w, 164, 4, 4, 0x843, 0x37, 7);
 

@@ -16,11 +16,13 @@
 #include "tun2socks/base/sock.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/system/autoroute.h"
+#include "tun2socks/system/dnsconf.h"
 #include "tun2socks/system/sysdns.h"
 #include "tun2socks/tun/tun.h"
 
 struct machine {
 	struct autoroute *ar;
+	struct dnsconf *dns; /* macOS: the system resolver pointed at the TUN */
 	char tun[IF_NAMESIZE];
 	uint32_t tun_ifindex;
 };
@@ -186,6 +188,54 @@ static void machine_plan_cfg(const struct options *cfg, const struct router_gen 
 	pc->n_exclude_uid = r > 0 ? (size_t)r : 0;
 }
 
+/* The address the system resolver is pointed at: the one after the
+ * TUN's own (198.18.0.2 for 198.18.0.1/15), inside the TUN's routes,
+ * where the interceptor answers port 53. 0, or -1 when the TUN's prefix
+ * has no room. */
+static int machine_tun_dns(const struct options *cfg, char *buf, size_t cap)
+{
+	uint8_t a[16];
+	int fam = cfg->tun.has_addr4 ? AF_INET : AF_INET6;
+	unsigned len = fam == AF_INET ? 4 : 16,
+		 plen = fam == AF_INET ? cfg->tun.prefix4 : cfg->tun.prefix6;
+	struct prefix net, next;
+
+	if (!cfg->tun.has_addr4 && !cfg->tun.has_addr6)
+		return -1;
+	memcpy(a, fam == AF_INET ? cfg->tun.addr4 : cfg->tun.addr6, len);
+	prefix_make(&net, fam, a, plen);
+	for (int i = (int)len - 1; i >= 0 && ++a[i] == 0; i--)
+		;
+	prefix_make(&next, fam, a, prefix_max_len(fam));
+	if (!prefix_contains(&net, &next))
+		return -1;
+	return inet_ntop(fam, a, buf, (socklen_t)cap) ? 0 : -1;
+}
+
+/* With dns-hijack where the routes alone cannot catch every query (macOS:
+ * a LAN resolver stays direct), the system resolver pointed at the TUN.
+ * 0, or -1 (logged). */
+static int machine_resolver(const struct options *cfg, struct machine *m)
+{
+	char addr[INET6_ADDRSTRLEN], err[512] = "";
+	const char *servers[1] = { addr };
+	int r;
+
+	if (!dnsconf_supported() || !options_dns_hijack(cfg) || cfg->dns.mode == DNS_MODE_OFF)
+		return 0; /* Linux: the port-53 rules catch every query */
+	if (machine_tun_dns(cfg, addr, sizeof(addr)) < 0) {
+		log_warn("auto-route: the TUN's prefix has no address for the system resolver");
+		return 0;
+	}
+	r = dnsconf_start(m->tun, servers, 1, &m->dns, err, sizeof(err));
+	if (r < 0) {
+		log_error("auto-route: %s", err);
+		return -1;
+	}
+	log_info("auto-route: the system resolver asks %s (inside %s) while we run", addr, m->tun);
+	return 0;
+}
+
 int machine_setup(const struct options *cfg, const struct tun *tun, const struct router_gen *gen,
 		  struct machine **out)
 {
@@ -218,8 +268,11 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 	}
 	machine_plan_cfg(cfg, gen, in, pc);
 	ns = pc->n_servers;
-	if (!pc->has_mark && cfg->sock.bind_iface[0] == '\0' && sock_platform_has_fwmark()) {
-		log_error("auto-route: our own sockets need a mark or an interface");
+	if (cfg->sock.bind_iface[0] == '\0' && !(pc->has_mark && sock_platform_has_fwmark())) {
+		log_error("auto-route: our own sockets need %s",
+			  sock_platform_has_fwmark()
+				  ? "a mark or an interface"
+				  : "an interface (--bind-interface or --auto-detect-interface)");
 		free(in);
 		return -1;
 	}
@@ -239,6 +292,11 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 		free(m);
 		return -1;
 	}
+	if (machine_resolver(cfg, m) < 0) {
+		autoroute_stop(m->ar);
+		free(m);
+		return -1;
+	}
 	plan = autoroute_plan(m->ar);
 	for (size_t i = 0; i < plan->n; i++) {
 		char line[ROUTE_TEXT_MAX];
@@ -248,6 +306,17 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 			route_text_format(&plan->obj[i], line, sizeof(line));
 			log_debug("auto-route: added %s", line);
 		}
+	}
+	if (rules == 0) { /* macOS: routes of the main table (route_split.h) */
+		log_info("auto-route: %zu routes send %s%s%s into %s beside the default route; "
+			 "%zu proxy server%s kept out; our own sockets are bound to %s; "
+			 "recorded in %s/%s.state",
+			 plan->n, plan->fam4 ? "IPv4" : "", plan->fam4 && plan->fam6 ? " and " : "",
+			 plan->fam6 ? "IPv6" : "", pc->tun_name, ns, ns == 1 ? "" : "s",
+			 cfg->sock.bind_iface[0] ? cfg->sock.bind_iface : "the uplink",
+			 o->state_dir[0] ? o->state_dir : AUTOROUTE_STATE_DIR, pc->tun_name);
+		*out = m;
+		return 0;
 	}
 	log_info("auto-route: %zu routes in table %u and %zu rules at %u-%u send %s%s%s into %s; "
 		 "%s; our own sockets carry fwmark 0x%x; DNS to port 53 of any server %s; "
@@ -301,6 +370,10 @@ void machine_restore(struct machine *m)
 
 	if (m == NULL)
 		return;
+	if (m->dns) {
+		dnsconf_stop(m->dns);
+		log_info("auto-route: the system resolver is as it was");
+	}
 	n = autoroute_plan(m->ar)->n;
 	autoroute_stop(m->ar);
 	log_info("auto-route: removed its %zu routes and rules: traffic goes directly again", n);

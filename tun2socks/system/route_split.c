@@ -97,7 +97,8 @@ static int split_routes(const struct route_plan_cfg *c, int fam, bool servers_ou
 	}
 	n = prefix_subtract(fam, in, ni, ex, ne, out, ROUTE_PLAN_MAX_ROUTES - 1);
 	if (n == -ENOBUFS) {
-		errtext_set(err, errlen, "auto-route: route-exclude-address leaves more than %d %s routes",
+		errtext_set(err, errlen,
+			    "auto-route: route-exclude-address leaves more than %d %s routes",
 			    ROUTE_PLAN_MAX_ROUTES, fam == AF_INET ? "IPv4" : "IPv6");
 		ret = -E2BIG;
 		goto out;

@@ -31,7 +31,7 @@
 /* The default routes as they were before we added ours. */
 struct route_split_gw {
 	bool has4, has6;
-	struct prefix gw4, gw6; /* host prefixes (IPv6 link-local: scope embedded) */
+	struct prefix gw4, gw6;  /* host prefixes (IPv6 link-local: scope embedded) */
 	char dev4[16], dev6[16]; /* their interfaces */
 };
 

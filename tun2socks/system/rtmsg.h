@@ -120,17 +120,17 @@ int rtmsg_build(const struct rtmsg_req *r, void *buf, size_t cap);
 /* A message read from the routing socket. */
 struct rtmsg_info {
 	uint8_t type, version;
-	bool known;         /* version 5 and a type of the three layouts */
-	uint16_t index;     /* rtm_index / ifm_index / ifam_index */
-	int32_t flags;      /* rtm_flags / ifm_flags / ifam_flags */
-	int32_t addrs;      /* which sockaddrs were present */
-	int32_t pid, seq;   /* route messages */
-	int32_t err;        /* route messages: rtm_errno (positive), 0 */
-	bool has_dst;       /* dst: RTA_DST with RTA_NETMASK's length (a
+	bool known;       /* version 5 and a type of the three layouts */
+	uint16_t index;   /* rtm_index / ifm_index / ifam_index */
+	int32_t flags;    /* rtm_flags / ifm_flags / ifam_flags */
+	int32_t addrs;    /* which sockaddrs were present */
+	int32_t pid, seq; /* route messages */
+	int32_t err;      /* route messages: rtm_errno (positive), 0 */
+	bool has_dst;     /* dst: RTA_DST with RTA_NETMASK's length (a
 			     * route without netmask: a host prefix) */
-	bool mask_odd;      /* the netmask was not contiguous: dst.len max */
+	bool mask_odd;    /* the netmask was not contiguous: dst.len max */
 	struct prefix dst;
-	bool has_gw;        /* gw: an IP gateway (host prefix) */
+	bool has_gw; /* gw: an IP gateway (host prefix) */
 	struct prefix gw;
 	uint16_t gw_ifindex; /* a link-level gateway: its interface */
 	char ifname[17];     /* RTA_IFP's name ("" if absent) */
