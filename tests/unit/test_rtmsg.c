@@ -317,6 +317,25 @@ static void test_parse_v6_and_trimmed(void)
 	T_EQ_INT(rtmsg_parse(w, o2, &off, &m), 0);
 }
 
+/* A link-local gateway whose scope comes in sin6_scope_id (4) rather than
+ * embedded: read into the embedded form. */
+static void test_parse_scope_id(void)
+{
+	static const uint8_t gw[28] = { 28, 30, 0, 0, 0, 0, 0, 0, 0xfe, 0x80, [23] = 1, [24] = 4 };
+	uint8_t w[256];
+	size_t o = hdr(w, 148, 4, 4, 0x803, 0x3, 9), off = 0;
+	struct rtmsg_info m;
+	char s[PREFIX_STRLEN];
+
+	o = put(w, o, sin6_zero, 28);
+	o = put(w, o, gw, 28);
+	T_EQ_INT(rtmsg_parse(w, o, &off, &m), 1);
+	prefix_format(&m.gw, s, sizeof(s));
+	T_EQ_STR(s, "fe80:4::1/128");
+	prefix_format(&m.dst, s, sizeof(s));
+	T_EQ_STR(s, "::/128"); /* no netmask: a host route */
+}
+
 /* Interface messages: RTM_IFINFO (if_msghdr, 112 bytes) and RTM_NEWADDR
  * (ifa_msghdr, 20, then its addresses); a message of another version. */
 static void test_parse_monitor(void)
@@ -451,6 +470,7 @@ int main(void)
 	T_RUN(test_build_errors);
 	T_RUN(test_parse_get_reply);
 	T_RUN(test_parse_v6_and_trimmed);
+	T_RUN(test_parse_scope_id);
 	T_RUN(test_parse_monitor);
 	T_RUN(test_round_trip);
 	T_RUN(test_parse_malformed);

@@ -181,6 +181,19 @@ static int sa_addr(const uint8_t *sa, size_t salen, int dfam, uint8_t addr[16])
 	}
 	if (salen > at)
 		memcpy(addr, sa + at, salen - at < n ? salen - at : n);
+	/* A link-local address with its scope in sin6_scope_id rather than
+	 * embedded: embedded, the one form we keep and send (route(8) does
+	 * the same before it writes). */
+	if (dfam == RTMSG_AF_INET6 && salen >= RTMSG_SIN6_LEN && addr[0] == 0xfe &&
+	    (addr[1] & 0xc0) == 0x80 && addr[2] == 0 && addr[3] == 0) {
+		uint32_t scope;
+
+		memcpy(&scope, sa + 24, 4);
+		if (scope <= 0xffff) {
+			addr[2] = (uint8_t)(scope >> 8);
+			addr[3] = (uint8_t)scope;
+		}
+	}
 	return dfam == RTMSG_AF_INET ? AF_INET : AF_INET6;
 }
 

@@ -21,7 +21,8 @@
  * sizeof(long) as on the other BSDs, also on 64-bit), an empty one
  * (sa_len 0) taking 4. Link-local IPv6 addresses carry their scope (the
  * interface index) in bytes 2-3 inside the kernel (KAME): kept as they
- * are, so an address read from a reply can be sent back.
+ * are, so an address read from a reply can be sent back (one whose scope
+ * comes in sin6_scope_id instead is read into that form).
  */
 #ifndef T2S_RTMSG_H
 #define T2S_RTMSG_H

@@ -30,21 +30,20 @@ _Static_assert(offsetof(struct rt_msghdr, rtm_flags) == 8 &&
 _Static_assert(offsetof(struct if_msghdr, ifm_index) == 12 &&
 		       offsetof(struct ifa_msghdr, ifam_index) == 12,
 	       "interface message offsets");
-_Static_assert(RTM_VERSION == RTMSG_VERSION && RTM_ADD == RTMSG_ADD &&
-		       RTM_DELETE == RTMSG_DELETE && RTM_CHANGE == RTMSG_CHANGE &&
-		       RTM_GET == RTMSG_GET && RTM_NEWADDR == RTMSG_NEWADDR &&
-		       RTM_DELADDR == RTMSG_DELADDR && RTM_IFINFO == RTMSG_IFINFO,
+_Static_assert(RTM_VERSION == RTMSG_VERSION && RTM_ADD == RTMSG_ADD && RTM_DELETE == RTMSG_DELETE &&
+		       RTM_CHANGE == RTMSG_CHANGE && RTM_GET == RTMSG_GET &&
+		       RTM_NEWADDR == RTMSG_NEWADDR && RTM_DELADDR == RTMSG_DELADDR &&
+		       RTM_IFINFO == RTMSG_IFINFO,
 	       "message types");
-_Static_assert(RTF_UP == RTMSG_F_UP && RTF_GATEWAY == RTMSG_F_GATEWAY &&
-		       RTF_HOST == RTMSG_F_HOST && RTF_REJECT == RTMSG_F_REJECT &&
-		       RTF_STATIC == RTMSG_F_STATIC && RTF_IFSCOPE == RTMSG_F_IFSCOPE,
+_Static_assert(RTF_UP == RTMSG_F_UP && RTF_GATEWAY == RTMSG_F_GATEWAY && RTF_HOST == RTMSG_F_HOST &&
+		       RTF_REJECT == RTMSG_F_REJECT && RTF_STATIC == RTMSG_F_STATIC &&
+		       RTF_IFSCOPE == RTMSG_F_IFSCOPE,
 	       "route flags");
 _Static_assert(RTA_DST == RTMSG_A_DST && RTA_GATEWAY == RTMSG_A_GATEWAY &&
 		       RTA_NETMASK == RTMSG_A_NETMASK && RTA_IFP == RTMSG_A_IFP &&
 		       RTA_IFA == RTMSG_A_IFA && RTAX_MAX == RTMSG_AX_MAX,
 	       "address bits");
-_Static_assert(AF_INET == RTMSG_AF_INET && AF_INET6 == RTMSG_AF_INET6 &&
-		       AF_LINK == RTMSG_AF_LINK,
+_Static_assert(AF_INET == RTMSG_AF_INET && AF_INET6 == RTMSG_AF_INET6 && AF_LINK == RTMSG_AF_LINK,
 	       "address families");
 _Static_assert(sizeof(struct sockaddr_in) == RTMSG_SIN_LEN &&
 		       sizeof(struct sockaddr_in6) == RTMSG_SIN6_LEN &&
