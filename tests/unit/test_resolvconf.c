@@ -20,7 +20,7 @@ static void test_text(void)
 
 	T_EQ_INT(resolvconf_text(RESOLVCONF_MARK " x\n", host, servers, 2, out, sizeof(out)), 0);
 	T_EQ_STR(out, RESOLVCONF_MARK " x\nnameserver 198.18.0.2\nnameserver fdfe:dcba:9876::2\n"
-		      "search lan corp\noptions timeout:2\ndomain lan\n");
+				      "search lan corp\noptions timeout:2\ndomain lan\n");
 	T_EQ_INT(resolvconf_text("h\n", NULL, servers, 1, out, sizeof(out)), 0);
 	T_EQ_STR(out, "h\nnameserver 198.18.0.2\n");
 	T_EQ_INT(resolvconf_text("h\n", host, servers, 2, out, 20), -ENOBUFS);

@@ -17,6 +17,7 @@
 #include "tun2socks/base/sock.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/system/autoroute.h"
+#include "tun2socks/system/dnsconf.h"
 #include "tun2socks/system/resolvconf.h"
 #include "tun2socks/system/resolved.h"
 #include "tun2socks/system/sysdns.h"
@@ -24,6 +25,7 @@
 
 struct machine {
 	struct autoroute *ar;
+	struct dnsconf *dns; /* macOS: the system resolver pointed at the TUN */
 	char tun[IF_NAMESIZE];
 	uint32_t tun_ifindex;
 	bool resolved;    /* systemd-resolved sends names to the TUN */
@@ -161,6 +163,24 @@ static int machine_resolv_conf_start(struct machine *m, char addr[][INET6_ADDRST
 	return 0;
 }
 
+/* macOS: a LAN resolver stays direct (the routes are more specific than
+ * the /1 halves), so the system resolver is pointed at the TUN through
+ * configd (dnsconf.h). 0, or -1 (logged). */
+static int machine_dnsconf_start(struct machine *m, char addr[][INET6_ADDRSTRLEN], size_t n,
+				 const char *list)
+{
+	const char *servers[2] = { addr[0], n > 1 ? addr[1] : NULL };
+	char err[512] = "";
+	int r = dnsconf_start(m->tun, servers, n, &m->dns, err, sizeof(err));
+
+	if (r < 0) {
+		log_error("auto-route: %s", err);
+		return -1;
+	}
+	log_info("auto-route: the system resolver asks %s (inside %s) while we run", list, m->tun);
+	return 0;
+}
+
 /* The system resolver asks the TUN's neighbour addresses (where a
  * program told by `tun2socks run` asks too): with systemd-resolved as the
  * system resolver, for every name ("~.") and with its cache flushed;
@@ -199,6 +219,8 @@ static int machine_resolver_start(struct machine *m, const struct options *cfg)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? " " : "",
 			 addr[i]);
 	}
+	if (dnsconf_supported())
+		return options_dns_hijack(cfg) ? machine_dnsconf_start(m, addr, n, list) : 0;
 	r = resolved_present(why, sizeof(why));
 	if (r <= 0) {
 		log_debug("DNS: no systemd-resolved: %s", why);
@@ -233,6 +255,11 @@ static void machine_resolver_stop(struct machine *m)
 	char err[512] = "";
 	int r;
 
+	if (m->dns) {
+		dnsconf_stop(m->dns);
+		m->dns = NULL;
+		log_info("auto-route: the system resolver is as it was");
+	}
 	if (m->resolv_conf) {
 		r = resolvconf_restore(SYSDNS_RESOLV_CONF, autoroute_resolv_backup(m->ar), err,
 				       sizeof(err));
@@ -369,8 +396,11 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 	}
 	machine_plan_cfg(cfg, gen, in, pc);
 	ns = pc->n_servers;
-	if (!pc->has_mark && cfg->sock.bind_iface[0] == '\0' && sock_platform_has_fwmark()) {
-		log_error("auto-route: our own sockets need a mark or an interface");
+	if (cfg->sock.bind_iface[0] == '\0' && !(pc->has_mark && sock_platform_has_fwmark())) {
+		log_error("auto-route: our own sockets need %s",
+			  sock_platform_has_fwmark()
+				  ? "a mark or an interface"
+				  : "an interface (--bind-interface or --auto-detect-interface)");
 		free(in);
 		return -1;
 	}
@@ -399,6 +429,17 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 			route_text_format(&plan->obj[i], line, sizeof(line));
 			log_debug("auto-route: added %s", line);
 		}
+	}
+	if (rules == 0) { /* macOS: routes of the main table (route_split.h) */
+		log_info("auto-route: %zu routes send %s%s%s into %s beside the default route; "
+			 "%zu proxy server%s kept out; our own sockets are bound to %s; "
+			 "recorded in %s/%s.state",
+			 plan->n, plan->fam4 ? "IPv4" : "", plan->fam4 && plan->fam6 ? " and " : "",
+			 plan->fam6 ? "IPv6" : "", pc->tun_name, ns, ns == 1 ? "" : "s",
+			 cfg->sock.bind_iface[0] ? cfg->sock.bind_iface : "the uplink",
+			 o->state_dir[0] ? o->state_dir : AUTOROUTE_STATE_DIR, pc->tun_name);
+		*out = m;
+		return 0;
 	}
 	log_info("auto-route: %zu routes in table %u and %zu rules at %u-%u send %s%s%s into %s; "
 		 "%s; our own sockets carry fwmark 0x%x; DNS to port 53 of any server %s; "

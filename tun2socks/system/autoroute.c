@@ -461,6 +461,11 @@ int autoroute_status(const char *dir, const char *tun, autoroute_status_fn fn, v
 	return n;
 }
 
+const char *autoroute_state_dir(void)
+{
+	return autoroute_os_state_dir();
+}
+
 int autoroute_route_oif(const struct prefix *dst, uint32_t mark, uint32_t bind_ifindex,
 			uint32_t *oif)
 {
@@ -519,7 +524,7 @@ int autoroute_replan(struct autoroute *ar, const struct route_plan_cfg *cfg, siz
 	int r;
 
 	*added = *removed = 0;
-	r = route_plan_build(cfg, &next, err, errlen);
+	r = autoroute_os_plan(ar->os, cfg, &next, err, errlen);
 	if (r < 0)
 		return r;
 	/* The state file lists the old plan and what the new one adds, in
@@ -650,7 +655,7 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 			    strerror(-r));
 		goto fail;
 	}
-	r = route_plan_build(pc, &ar->plan, err, errlen);
+	r = autoroute_os_plan(ar->os, pc, &ar->plan, err, errlen);
 	if (r < 0)
 		goto fail;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {

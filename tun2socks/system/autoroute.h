@@ -9,9 +9,11 @@
  * refuses a TUN name another live daemon holds, and a table or rule range
  * that already has routes or rules (another tun2socks, mihomo, sing-box).
  *
- * Linux only for now (autoroute_linux.c); elsewhere start and cleanup
- * return -ENOTSUP. Blocking; runs before the loop starts and after it
- * stops.
+ * Linux: policy rules and a table of ours (route_plan.h, over
+ * RTNETLINK); macOS: routes of the main table around the original default
+ * gateway (route_split.h, over a PF_ROUTE socket; uncompiled so far).
+ * Elsewhere start and cleanup return -ENOTSUP. Blocking; runs before the
+ * loop starts and after it stops.
  */
 #ifndef T2S_AUTOROUTE_H
 #define T2S_AUTOROUTE_H
@@ -21,7 +23,10 @@
 
 #include "tun2socks/system/route_plan.h"
 
-#define AUTOROUTE_STATE_DIR "/run/tun2socks"
+/* The default state directory: /run/tun2socks on Linux,
+ * /var/run/tun2socks on macOS (its / is read-only). */
+const char *autoroute_state_dir(void);
+#define AUTOROUTE_STATE_DIR autoroute_state_dir()
 
 struct autoroute;
 
