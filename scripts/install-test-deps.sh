@@ -41,6 +41,7 @@ declare -A PROVIDES=(
 	[psmisc]=killall
 	[openssl]=openssl
 	[python3]=python3
+	[golang-go]=go
 	[coreutils]=sha256sum
 	[tcpdump]=tcpdump
 	[passwd]=useradd
@@ -66,10 +67,11 @@ DEMO_PKGS=(dante-server microsocks nginx-light tinyproxy-bin dnsmasq-base
 # (the stress stage: the timing-sensitive tests on a loaded machine);
 # python3-websockets (the control API's streams, test_api.sh), chromium,
 # chromium-driver and python3-selenium (the dashboard, test_ui.sh);
-# python3-cryptography (QUIC Initial packets for the sniffing tests).
+# python3-cryptography (QUIC Initial packets for the sniffing tests);
+# golang-go (a static Go client proxied by `tun2socks run`, test_run.sh).
 TEST_PKGS=("${DEMO_PKGS[@]}" stunnel4 openssl iperf3 wrk proxychains4 tcpdump
 	passwd valgrind clang-format stress-ng python3-websockets chromium
-	chromium-driver python3-selenium python3-cryptography)
+	chromium-driver python3-selenium python3-cryptography golang-go)
 
 [ "$(id -u)" -eq 0 ] || t2s_die "must run as root (installs packages)"
 t2s_have_apt || t2s_die "needs apt (Debian or Ubuntu); install by hand: ${TEST_PKGS[*]}"

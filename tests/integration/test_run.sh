@@ -16,6 +16,8 @@
 #   run_sigint           SIGINT to run reaches CMD (its handler's status)
 #   run_static           a statically linked C client (gcc -static, built
 #                        here) fetches through the TUN: no LD_PRELOAD
+#   run_go               a static Go client (CGO_ENABLED=0: Go's own
+#                        resolver and syscalls) fetches by name
 #   run_udp              a UDP echo through danted's UDP ASSOCIATE
 #   run_leftovers        a background child CMD leaves behind is stopped
 #                        when CMD exits; CMD's namespace has no process left
@@ -55,7 +57,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="run_curl_by_name run_dig_fake run_host_resolver_hidden run_exit_status run_sigint run_static run_udp
+NAMES="run_curl_by_name run_dig_fake run_host_resolver_hidden run_exit_status run_sigint run_static run_go run_udp
 run_leftovers run_cmd_killed run_daemon_killed run_supervisor_killed run_host_untouched
 run_concurrent run_process_name run_allow_host_port run_control_api run_control_api_own
 run_controller_busy run_abort run_unprivileged"
@@ -263,6 +265,49 @@ else
 		pass run_static
 	else
 		fail run_static "exit $rc, body '$size' (want 1024)"
+	fi
+fi
+
+# ---- a Go program ---------------------------------------------------------------------------
+# Go's own resolver (CGO_ENABLED=0: static, no libc) reads CMD's
+# resolv.conf and asks the TUN; its sockets are plain syscalls.
+mkdir -p "$RUN_DIR/goget"
+cat >"$RUN_DIR/goget/main.go" <<'EOF'
+// GET URL without any proxy from the environment; prints status and size.
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+)
+
+func main() {
+	c := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	r, err := c.Get(os.Args[1])
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	b, _ := io.ReadAll(r.Body)
+	fmt.Println(r.StatusCode, len(b))
+}
+EOF
+if ! command -v go >/dev/null; then
+	fail run_go "no Go toolchain (scripts/install-test-deps.sh installs golang-go)" nodump
+elif ! (cd "$RUN_DIR/goget" && env HOME="$RUN_DIR" GOCACHE="${T2S_GOCACHE:-/tmp/t2s-gocache}" GOPROXY=off \
+	CGO_ENABLED=0 timeout $((300 * SLOW)) go build -o "$RUN_DIR/goget/goget" main.go) >"$RUN_DIR/go.log" 2>&1; then
+	fail run_go "go build failed: $(head -c 300 "$RUN_DIR/go.log")" nodump
+elif file "$RUN_DIR/goget/goget" 2>/dev/null | grep -q dynamic; then
+	fail run_go "the Go client is not static" nodump
+else
+	out=$(trun --proxy "$PROXY" -- "$RUN_DIR/goget/goget" "$URL")
+	rc=$?
+	if ((rc == 0)) && [[ $out == "200 1024" ]]; then
+		pass run_go
+	else
+		fail run_go "exit $rc, out '$out' (want 200 1024)"
 	fi
 fi
 
