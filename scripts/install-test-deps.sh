@@ -41,6 +41,7 @@ declare -A PROVIDES=(
 	[psmisc]=killall
 	[openssl]=openssl
 	[python3]=python3
+	[golang-go]=go
 	[coreutils]=sha256sum
 	[tcpdump]=tcpdump
 	[passwd]=useradd
@@ -71,10 +72,11 @@ DEMO_PKGS=(dante-server microsocks nginx-light tinyproxy-bin dnsmasq-base
 # python3-cryptography (QUIC Initial packets for the sniffing tests);
 # dbus-daemon and systemd (busctl, and the libraries systemd-resolved
 # links) for test_resolved.sh, which runs systemd-resolved extracted
-# under build/ (fetch_resolved below), never installed.
+# under build/ (fetch_resolved below), never installed; golang-go (a
+# static Go client proxied by `tun2socks run`, test_run.sh).
 TEST_PKGS=("${DEMO_PKGS[@]}" stunnel4 openssl iperf3 wrk proxychains4 tcpdump
 	passwd valgrind clang-format stress-ng python3-websockets chromium
-	chromium-driver python3-selenium python3-cryptography dbus-daemon systemd)
+	chromium-driver python3-selenium python3-cryptography dbus-daemon systemd golang-go)
 
 [ "$(id -u)" -eq 0 ] || t2s_die "must run as root (installs packages)"
 t2s_have_apt || t2s_die "needs apt (Debian or Ubuntu); install by hand: ${TEST_PKGS[*]}"

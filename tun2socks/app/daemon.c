@@ -1599,8 +1599,6 @@ int daemon_run(struct options *cfg)
 			 " over the pending caps)",
 			 ds->queries, ds->forwarded, ds->servfail, ds->looped, ds->capped);
 	}
-	if (d->spare)
-		pbuf_free(d->spare);
 out_dns:
 	if (ret != 0) {
 		/* Startup failed after the DNS parts may have begun. */
@@ -1614,6 +1612,12 @@ out_dns:
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
+	/* The TUN is read from once its handle starts, even on a startup
+	 * that fails later (the control API runs the loop while it gives up
+	 * a busy address): the spare buffer then exists there too. */
+	if (d->spare)
+		pbuf_free(d->spare);
+	d->spare = NULL;
 	dns_intercept_destroy(d->dns);
 	dns_socks_destroy(d->dns_socks);
 	flow_udp_ctx_destroy(d->udp);

@@ -62,6 +62,7 @@ enum options_flag {
 	OPT_ALLOW_HOST_PORT,
 	OPT_FETCH,
 	OPT_STORE_FAKE_IP,
+	OPT_SECRET,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -143,6 +144,8 @@ struct options {
 	/* --controller ADDR: the control API's address (docs/design.md §15);
 	 * "": the config's external-controller, if any */
 	char controller[128];
+	/* --secret S: the control API's secret; "": the config's secret */
+	char secret[128];
 };
 
 /* Fills the defaults documented in --help. */
