@@ -29,8 +29,10 @@ struct sockaddr;
 
 struct dns_policy_entry {
 	const char *patterns; /* domain_match patterns, comma-separated */
-	/* resolver_config.servers syntax, or one "tls://HOST[:PORT]" (DNS
-	 * over TLS) or "https://..." (DNS over HTTPS) server */
+	/* comma-separated: resolver_config.servers entries (sharing one
+	 * c-ares channel), "tls://HOST[:PORT]" (DNS over TLS) and
+	 * "https://..." (DNS over HTTPS) servers; several of these are asked
+	 * at once, the first good answer taken (dns_failover batch) */
 	const char *servers;
 };
 

@@ -68,6 +68,7 @@ struct resolver {
 	bool shut;
 	bool destroyed;
 	const struct dns_hosts *hosts; /* answered first, or NULL */
+	bool tcp;                      /* ARES_FLAG_USEVC */
 };
 
 /* One resolver_send() in flight: c-ares gets this as its callback arg. */
@@ -312,7 +313,8 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg, struct r
 	memset(&opts, 0, sizeof(opts));
 	optmask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
 		  ARES_OPT_QUERY_CACHE;
-	opts.flags = (cfg->use_tcp || tcp) ? ARES_FLAG_USEVC : 0;
+	r->tcp = cfg->use_tcp || tcp;
+	opts.flags = r->tcp ? ARES_FLAG_USEVC : 0;
 	opts.timeout = (int)(cfg->timeout_ms ? cfg->timeout_ms : RESOLVER_TIMEOUT_MS);
 	opts.tries = (int)(cfg->tries ? cfg->tries : RESOLVER_TRIES);
 	opts.sock_state_cb = on_sock_state;
@@ -456,6 +458,33 @@ out:
 void resolver_set_sock(struct resolver *r, const struct sock_opts *sock)
 {
 	r->sock = *sock;
+}
+
+int resolver_set_servers(struct resolver *r, const char *servers, char *err, size_t errlen)
+{
+	char *csv = malloc(RESOLVER_CSV_MAX);
+	bool tcp = false;
+	int ret, st;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (csv == NULL)
+		return -ENOMEM;
+	ret = r->chan == NULL
+		      ? -ESHUTDOWN
+		      : nameservers_parse(servers, csv, RESOLVER_CSV_MAX, &tcp, err, errlen);
+	if (ret == 0 && tcp != r->tcp) {
+		set_err(err, errlen, "%s: udp/tcp transport change%s", servers, "");
+		ret = -EOPNOTSUPP;
+	}
+	/* c-ares moves queries waiting on a server that goes to the others. */
+	st = ret == 0 ? ares_set_servers_csv(r->chan, csv) : ARES_SUCCESS;
+	if (st != ARES_SUCCESS) {
+		set_err(err, errlen, "cannot set '%s': %s", servers, ares_strerror(st));
+		ret = st == ARES_ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	free(csv);
+	return ret;
 }
 
 static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr *b)

@@ -20,10 +20,17 @@
 #   doh_default_ns   https://proxy.test/dns-query, a name only
 #                    default-nameserver (a second dnsmasq) knows: looked
 #                    up there on the loop, pinned, then queries go to it
+#   doh_list         two https:// nameservers, the first never answering:
+#                    both asked at once, the second's answer comes well
+#                    before the first's 4 s deadline
+#   doh_policy_list  a nameserver-policy entry with a list of https://
+#                    servers (the first never answering): answered by the
+#                    second at once; other names go to the main server
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="doh_check doh_h2 doh_http1 doh_wrong_ca doh_timeout doh_name_pinned doh_default_ns"
+NAMES="doh_check doh_h2 doh_http1 doh_wrong_ca doh_timeout doh_name_pinned doh_default_ns
+doh_list doh_policy_list"
 require_tools dnsmasq dig nginx openssl
 ANY=192.0.2.53
 
@@ -183,4 +190,46 @@ EOF
 else
 	fail doh_default_ns "the default-nameserver dnsmasq did not start"
 fi
+
+# A list of https:// servers asked at once (mihomo's batchExchange)
+cat >"$RUN_DIR/list.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: ['https://$S_IP/hang', 'https://$S_IP:8443/dns-query']
+  ca: $PKI/ca.pem
+EOF
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/list.yaml"
+t0=$(now)
+a=$(ask www.example.test A)
+dt=$(elapsed "$t0")
+if [[ $a == "$T4" ]] && lt "$dt" 3; then
+	pass doh_list
+else
+	fail doh_list "answer '$a' after ${dt}s (want $T4 from the second server, within 3 s)"
+fi
+daemon_finish
+
+cat >"$RUN_DIR/plist.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: ['https://$S_IP/hang']
+  nameserver-policy:
+    '+.pol.example.test': ['https://$S_IP/hang', 'https://$S_IP:8443/dns-query']
+  ca: $PKI/ca.pem
+EOF
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/plist.yaml"
+t0=$(now)
+a=$(ask www.pol.example.test A)
+dt=$(elapsed "$t0")
+s=$(status other.example.test A)
+if [[ $a == "$T4" && $s == SERVFAIL ]] && lt "$dt" 3; then
+	pass doh_policy_list
+else
+	fail doh_policy_list "policy name '$a' after ${dt}s (want $T4 within 3 s), other name '$s' (want SERVFAIL from the hanging main server)"
+fi
+daemon_finish
 t2s_finish
