@@ -425,12 +425,21 @@ static int dns_policy(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		struct config_ns_policy *p = &d->ns_policy[d->n_ns_policy];
 
-		if (strncasecmp(e[i].name, "geosite:", 8) == 0 ||
-		    strncasecmp(e[i].name, "rule-set:", 9) == 0 || strchr(e[i].name, ':')) {
+		bool named = strncasecmp(e[i].name, "geosite:", 8) == 0 ||
+			     strncasecmp(e[i].name, "rule-set:", 9) == 0;
+
+		if (!named && strchr(e[i].name, ':')) {
 			r = loader_warn_at(
 				ld, loader_node_pos(ld, e[i].key),
-				"dns.nameserver-policy: %s: geosite: and rule-set: keys are "
-				"not supported; entry skipped",
+				"dns.nameserver-policy: %s: only domain patterns, "
+				"geosite: and rule-set: keys are supported; entry skipped",
+				config_quote(q, e[i].name));
+			continue;
+		}
+		if (named && strchr(e[i].name, ':')[1] == '\0') {
+			r = loader_warn_at(
+				ld, loader_node_pos(ld, e[i].key),
+				"dns.nameserver-policy: %s: no list named; entry skipped",
 				config_quote(q, e[i].name));
 			continue;
 		}
@@ -449,8 +458,7 @@ static int dns_policy(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 	return r;
 }
 
-/* fallback-filter: ipcidr and domain; geoip (no GeoIP data here) and
- * geosite are warned about when set. */
+/* fallback-filter: ipcidr, domain, geoip + geoip-code, geosite. */
 static int dns_fallback_filter(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 {
 	struct loader_kv *e = NULL;
@@ -467,12 +475,20 @@ static int dns_fallback_filter(struct loader *ld, struct config_dns *d, yaml_nod
 						&d->fallback_domain, &d->n_fallback_domain);
 		else if (!strcmp(e[i].name, "geoip"))
 			r = loader_get_bool(ld, e[i].val, "dns.fallback-filter.geoip", &geoip);
+		else if (!strcmp(e[i].name, "geoip-code")) {
+			d->fallback_geoip_code.pos = loader_node_pos(ld, e[i].val);
+			r = loader_get_nonempty(ld, e[i].val, "dns.fallback-filter.geoip-code",
+						&d->fallback_geoip_code.text);
+		} else if (!strcmp(e[i].name, "geosite"))
+			r = loader_get_str_list(ld, e[i].val, "dns.fallback-filter.geosite",
+						&d->fallback_geosite, &d->n_fallback_geosite);
 		else
 			r = loader_warn_ignored(ld, &e[i], "dns.fallback-filter:");
-		if (r == 0 && geoip && !strcmp(e[i].name, "geoip"))
-			r = loader_warn_at(ld, loader_node_pos(ld, e[i].val),
-					   "dns.fallback-filter.geoip: no GeoIP data here: only "
-					   "ipcidr and domain choose the fallback");
+		if (r == 0 && !strcmp(e[i].name, "geoip")) {
+			d->fallback_geoip = geoip;
+			if (!d->fallback_geoip_code.text)
+				d->fallback_geoip_code.pos = loader_node_pos(ld, e[i].val);
+		}
 		r = loader_recover(ld, r);
 	}
 	free(e);

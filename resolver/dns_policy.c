@@ -2,6 +2,7 @@
 #include "resolver/dns_policy.h"
 
 #include <ares.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct dns_policy {
 	struct domain_match *fallback_domains;
 	struct dns_policy_cidr *cidrs;
 	size_t n_cidrs;
+	struct dns_policy_lists lists;
 };
 
 /* A query asked of the main servers that may go on to the fallback. */
@@ -143,16 +145,20 @@ int dns_policy_create(uv_loop_t *loop, const struct dns_policy_config *cfg, stru
 	p->main_ctx = cfg->main_ctx;
 	p->own = cfg->own;
 	p->sock = cfg->sock;
+	p->lists = cfg->lists;
 	p->entries = calloc(cfg->n_entries + 1, sizeof(*p->entries));
 	p->cidrs = calloc(cfg->n_fallback_cidrs + 1, sizeof(*p->cidrs));
 	if (p->entries == NULL || p->cidrs == NULL)
 		r = -ENOMEM;
 	for (size_t i = 0; r == 0 && i < cfg->n_entries; i++) {
 		struct policy_entry *e = &p->entries[p->n_entries++];
-		char *pats = strdup(cfg->entries[i].patterns), *save = NULL, *t;
+		const char *src = cfg->entries[i].patterns ? cfg->entries[i].patterns : "";
+		char *pats = strdup(src), *save = NULL, *t;
 
 		e->servers = strdup(cfg->entries[i].servers);
-		r = pats && e->servers ? domain_match_create(&e->m) : -ENOMEM;
+		r = pats && e->servers ? 0 : -ENOMEM;
+		if (r == 0 && cfg->entries[i].patterns != NULL)
+			r = domain_match_create(&e->m);
 		for (t = r == 0 ? strtok_r(pats, ",", &save) : NULL; r == 0 && t;
 		     t = strtok_r(NULL, ",", &save)) {
 			while (*t == ' ')
@@ -213,6 +219,9 @@ static void note_addr(void *arg, const char *qname, const uint8_t *addr, size_t 
 	for (size_t i = 0; i < req->p->n_cidrs; i++)
 		if (cidr_has(&req->p->cidrs[i], addr, alen))
 			req->poisoned = true;
+	if (req->p->lists.fallback_ip &&
+	    req->p->lists.fallback_ip(req->p->lists.arg, alen == 4 ? AF_INET : AF_INET6, addr))
+		req->poisoned = true;
 }
 
 static void on_fallback(void *arg, int status, const struct ares_dns_record *reply)
@@ -254,14 +263,16 @@ int dns_policy_send(void *policy, const struct ares_dns_record *query, resolver_
 	for (size_t i = 0; name && i < p->n_entries; i++) {
 		struct policy_entry *e = &p->entries[i];
 
-		if (!domain_match_test(e->m, name))
+		if (e->m ? !domain_match_test(e->m, name)
+			 : !(p->lists.entry && p->lists.entry(p->lists.arg, i, name)))
 			continue;
 		return e->send(e->ctx, query, cb, arg);
 	}
-	if (p->fallback && name && p->fallback_domains &&
-	    domain_match_test(p->fallback_domains, name))
+	if (p->fallback && name &&
+	    ((p->fallback_domains && domain_match_test(p->fallback_domains, name)) ||
+	     (p->lists.fallback_name && p->lists.fallback_name(p->lists.arg, name))))
 		return resolver_send(p->fallback, query, cb, arg);
-	if (p->fallback == NULL || p->n_cidrs == 0)
+	if (p->fallback == NULL || (p->n_cidrs == 0 && !p->lists.has_fallback_ip))
 		return p->main_send(p->main_ctx, query, cb, arg);
 	req = calloc(1, sizeof(*req));
 	if (req != NULL)

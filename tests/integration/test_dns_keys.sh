@@ -14,8 +14,9 @@
 #   dns_fallback_ipcidr  the main answer is in fallback-filter.ipcidr: the
 #                        fallback's answer is used
 #   dns_fallback_domain  fallback-filter.domain names go to the fallback
-#   dns_keys_check       tun2socks check warns about a geosite: policy key
-#                        and a quic:// policy server, and still loads
+#   dns_keys_check       tun2socks check warns about a geoip: policy key
+#                        (only patterns, geosite: and rule-set: keys) and
+#                        a quic:// policy server, and still loads
 #   dns_proxy_server_ns  a SOCKS5 proxy named socks.names.test, a name only
 #                        proxy-server-nameserver (a third dnsmasq) knows:
 #                        the daemon starts and curl goes through the proxy
@@ -66,7 +67,7 @@ dns:
   nameserver: [$S_IP]
   nameserver-policy:
     '+.policy.example.test': '$S_IP:5353'
-    'geosite:cn': [$S_IP]
+    'geoip:cn': [$S_IP]
     'other.example.test': 'quic://$S_IP'
   fallback: ['$S_IP:5353']
   fallback-filter:
@@ -79,7 +80,7 @@ rules:
 EOF
 BIN=$(daemon_bin)
 out=$("$BIN" check -c "$CONF" 2>&1)
-if [[ $out == *"geosite: and rule-set: keys are not supported"* &&
+if [[ $out == *"only domain patterns, geosite: and rule-set: keys are supported"* &&
 	$out == *"DNS over QUIC is not supported"* && $out == *OK* ]]; then
 	pass dns_keys_check
 else

@@ -443,7 +443,8 @@ static struct dns_upstream_config daemon_upstream_config(struct daemon *d, const
 					     .conf = conf ? &conf->dns : NULL,
 					     .main = d->resolver,
 					     .sock = d->sock,
-					     .timeout_ms = DAEMON_DOT_TIMEOUT_MS };
+					     .timeout_ms = DAEMON_DOT_TIMEOUT_MS,
+					     .gen = router_ctx_current(d->router) };
 }
 
 static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf, size_t cap)

@@ -14,6 +14,7 @@
 #include "resolver/dns_policy.h"
 #include "resolver/resolver.h"
 #include "tun2socks/base/log.h"
+#include "tun2socks/route/router_gen.h"
 
 enum up_state {
 	UP_LIVE,    /* the current set */
@@ -32,6 +33,7 @@ struct up_set {
 	size_t n_dot, n_doh;
 	struct dns_failover *group; /* over dot[] and doh[] when several */
 	struct dns_policy *policy;  /* or NULL */
+	struct router_gen *gen;     /* its lists' engines (a reference), or NULL */
 	dns_failover_send_fn send;  /* the set's entry */
 	void *ctx;
 	unsigned inflight; /* queries sent through it still to call back */
@@ -81,6 +83,27 @@ static bool join(const struct config_str *l, size_t n, char *buf, size_t cap)
 	return true;
 }
 
+static bool lists_entry(void *arg, size_t i, const char *name)
+{
+	return router_gen_dns_policy(arg, i, name);
+}
+
+static bool lists_fallback_name(void *arg, const char *name)
+{
+	return router_gen_fallback_name(arg, name);
+}
+
+static bool lists_fallback_ip(void *arg, int family, const uint8_t *addr)
+{
+	return router_gen_fallback_ip(arg, family, addr);
+}
+
+/* A key that names geosite lists or rule-sets: the generation's engine. */
+static bool key_named(const char *k)
+{
+	return !strncasecmp(k, "geosite:", 8) || !strncasecmp(k, "rule-set:", 9);
+}
+
 /* nameserver-policy and fallback (docs/design.md §23) in front of the
  * set's main forwarder, or none. */
 static int set_policy(struct up_set *s, const struct dns_upstream_config *cfg)
@@ -96,7 +119,12 @@ static int set_policy(struct up_set *s, const struct dns_upstream_config *cfg)
 					.sock = s->sock,
 					.ca_file = cfg->dns->dot_ca[0] ? cfg->dns->dot_ca : NULL,
 					.timeout_ms = cfg->timeout_ms,
-					.boot = s->boot };
+					.boot = s->boot,
+					.lists = { .entry = lists_entry,
+						   .fallback_name = lists_fallback_name,
+						   .fallback_ip = lists_fallback_ip,
+						   .has_fallback_ip = cd && cd->fallback_geoip,
+						   .arg = s->gen } };
 	int r = -ENOMEM;
 
 	if (cd == NULL || (cd->n_ns_policy == 0 && cd->n_fallback == 0))
@@ -115,7 +143,8 @@ static int set_policy(struct up_set *s, const struct dns_upstream_config *cfg)
 			snprintf(err, sizeof(err), "dns.nameserver-policy: too many servers");
 			goto out;
 		}
-		ents[i].patterns = cd->ns_policy[i].key.text;
+		ents[i].patterns =
+			key_named(cd->ns_policy[i].key.text) ? NULL : cd->ns_policy[i].key.text;
 		ents[i].servers = bufs[i];
 	}
 	pc.entries = ents;
@@ -248,6 +277,8 @@ static void set_destroy_parts(struct up_set *s)
 	if (s->boot)
 		resolver_destroy(s->boot);
 	s->boot = NULL;
+	router_gen_unref(s->gen);
+	s->gen = NULL;
 }
 
 static void set_free(uv_handle_t *h)
@@ -268,6 +299,8 @@ static int set_build(struct dns_upstream *u, const struct dns_upstream_config *c
 		return -ENOMEM;
 	s->u = u;
 	s->sock = cfg->sock;
+	/* held for the set's life: a reload swaps the router's first */
+	s->gen = cfg->gen ? router_gen_ref((struct router_gen *)cfg->gen) : NULL;
 	r = uv_timer_init(u->loop, &s->timer);
 	if (r < 0) {
 		free(s);

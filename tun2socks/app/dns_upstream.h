@@ -24,13 +24,17 @@
 
 struct dns_upstream;
 struct resolver;
+struct router_gen;
 
 struct dns_upstream_config {
 	const struct options_dns *dns; /* dot, doh, dot_ca, default_ns */
 	const struct config_dns *conf; /* nameserver-policy, fallback; NULL: none */
-	struct resolver *main;	       /* the plain nameservers (c-ares), not owned */
-	struct sock_opts sock;	       /* the encrypted servers' sockets */
-	unsigned timeout_ms;	       /* encrypted servers, per query */
+	struct resolver *main;         /* the plain nameservers (c-ares), not owned */
+	struct sock_opts sock;         /* the encrypted servers' sockets */
+	unsigned timeout_ms;           /* encrypted servers, per query */
+	/* the generation whose engines answer geosite:/rule-set: keys and
+	 * fallback-filter geoip/geosite (a reference is taken), or NULL */
+	const struct router_gen *gen;
 };
 
 /* 0, or -errno with the reason logged. */
@@ -38,7 +42,8 @@ T2S_MUST_CHECK int dns_upstream_create(uv_loop_t *loop, const struct dns_upstrea
 				       struct dns_upstream **out);
 /* A new set from cfg for queries from now on: 0; or -errno (logged) with
  * the running set kept. */
-T2S_MUST_CHECK int dns_upstream_reload(struct dns_upstream *u, const struct dns_upstream_config *cfg);
+T2S_MUST_CHECK int dns_upstream_reload(struct dns_upstream *u,
+				       const struct dns_upstream_config *cfg);
 /* The forwarder for dns_intercept_create (valid until destroy). */
 struct dns_forwarder dns_upstream_forwarder(struct dns_upstream *u);
 /* Retired sets still held (tests and logs). */

@@ -50,6 +50,16 @@ uint64_t router_gen_rule_hits(const struct router_gen *g, size_t i);
  * interceptor's own (options). g may be NULL: false. */
 bool router_gen_fake_filter(const struct router_gen *g, const char *name);
 
+/* The DNS keys that name geosite lists or rule-sets (docs/design.md §23),
+ * by config index: whether nameserver-policy entry's "geosite:"/
+ * "rule-set:" key holds name (false for a pattern key); whether
+ * fallback-filter.geosite holds name; whether an answer's address is one
+ * fallback-filter.geoip sends to the fallback (not of geoip-code, not
+ * private, as mihomo). g may be NULL: false. */
+bool router_gen_dns_policy(const struct router_gen *g, size_t entry, const char *name);
+bool router_gen_fallback_name(const struct router_gen *g, const char *name);
+bool router_gen_fallback_ip(const struct router_gen *g, int family, const uint8_t *addr);
+
 /* Warnings of the build, one line each: bad rule-set entries skipped (with
  * file:line:column and why, the first few of each set, then a count per
  * set), fields ignored. Owned by g. */
