@@ -178,6 +178,7 @@ struct config_host {
 	struct conf_pos pos;
 	struct config_str *addrs;
 	size_t n_addrs;
+	const char *alias; /* the value is a name (mihomo's alias), or NULL */
 };
 
 enum config_proxy_type {

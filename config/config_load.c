@@ -704,11 +704,17 @@ static int host_entry(struct loader *ld, const struct loader_kv *e, struct confi
 			h->addrs[kept++].pos = loader_node_pos(ld, it);
 			if (h->addrs[kept - 1].text == NULL)
 				return loader_oom(ld);
+		} else if (count == 1 && e->val->type == YAML_SCALAR_NODE) {
+			/* one name: an alias (docs/design.md §23) */
+			h->alias = loader_strndup(ld, t, strlen(t));
+			if (h->alias == NULL)
+				return loader_oom(ld);
 		} else {
-			r = loader_warn_at(ld, loader_node_pos(ld, it),
-					   "hosts: %s: only addresses are supported, not a name "
-					   "(alias); ignored",
-					   config_quote(q, t));
+			r = loader_warn_at(
+				ld, loader_node_pos(ld, it),
+				"hosts: %s: a name (an alias) is the whole value, not an "
+				"entry of a list; ignored",
+				config_quote(q, t));
 		}
 	}
 	h->n_addrs = kept;
@@ -729,7 +735,7 @@ static int load_hosts(struct loader *ld, yaml_node_t *n)
 	}
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		r = loader_recover(ld, host_entry(ld, &e[i], &cfg->hosts[cfg->n_hosts]));
-		if (cfg->hosts[cfg->n_hosts].n_addrs > 0)
+		if (cfg->hosts[cfg->n_hosts].n_addrs > 0 || cfg->hosts[cfg->n_hosts].alias)
 			cfg->n_hosts++;
 	}
 	free(e);

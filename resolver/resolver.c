@@ -643,27 +643,30 @@ void resolver_set_hosts(struct resolver *r, const struct dns_hosts *hosts)
 
 /* A name in the hosts table: its addresses, IPv6 first as RFC 6724 would
  * for a machine with both (IPv4 first when the table has only those). */
-static bool lookup_hosts(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg)
+/* An alias whose chain leaves the table: false with the name it ends at in
+ * a->alias, looked up instead (mihomo's resolver does the same). */
+static bool lookup_hosts(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg,
+			 struct dns_hosts_addrs *a)
 {
 	struct sockaddr_storage ss[RESOLVER_LOOKUP_MAX];
-	struct dns_hosts_addrs a;
 	size_t n = 0;
 
-	if (r->hosts == NULL || dns_hosts_find(r->hosts, name, &a) < 0)
+	a->alias[0] = '\0';
+	if (r->hosts == NULL || dns_hosts_find(r->hosts, name, a) < 0 || a->alias[0])
 		return false;
-	for (unsigned i = 0; i < a.n6 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
+	for (unsigned i = 0; i < a->n6 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss[n];
 
 		memset(s6, 0, sizeof(*s6));
 		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, a.a6[i], 16);
+		memcpy(&s6->sin6_addr, a->a6[i], 16);
 	}
-	for (unsigned i = 0; i < a.n4 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
+	for (unsigned i = 0; i < a->n4 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss[n];
 
 		memset(s4, 0, sizeof(*s4));
 		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, a.a4[i], 4);
+		memcpy(&s4->sin_addr, a->a4[i], 4);
 	}
 	cb(arg, n > 0 ? 0 : -ENOENT, n > 0 ? ss : NULL, n);
 	return true;
@@ -673,11 +676,14 @@ int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, v
 {
 	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct resolver_lookup_req *req;
+	struct dns_hosts_addrs a;
 
 	if (r->shut)
 		return -ESHUTDOWN;
-	if (lookup_hosts(r, name, cb, arg))
+	if (lookup_hosts(r, name, cb, arg, &a))
 		return 0;
+	if (a.alias[0])
+		name = a.alias;
 	if (r->pending >= r->max_pending)
 		return -EAGAIN;
 	req = calloc(1, sizeof(*req));

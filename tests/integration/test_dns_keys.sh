@@ -7,6 +7,9 @@
 #
 #   dns_hosts_answer     hosts: names (exact and +. pattern, A and AAAA) are
 #                        answered by the daemon; no server is asked
+#   dns_hosts_alias      hosts: a name as the value (mihomo's alias): the
+#                        chain through the table answers its addresses;
+#                        one leaving the table answers no address
 #   dns_hosts_direct     a DIRECT rule for a hosts: name connects to the
 #                        hosts address (curl reaches nginx, whoami = $C_IP)
 #   dns_policy           nameserver-policy: +.policy.example.test asks the
@@ -23,7 +26,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="dns_hosts_answer dns_hosts_direct dns_policy dns_fallback_ipcidr dns_fallback_domain
+NAMES="dns_hosts_answer dns_hosts_alias dns_hosts_direct dns_policy dns_fallback_ipcidr dns_fallback_domain
 dns_keys_check dns_proxy_server_ns"
 require_tools dnsmasq dig
 ANY=192.0.2.53
@@ -60,6 +63,9 @@ hosts:
   hosted.example.test: 10.20.30.40
   '+.wild.hosts.test': [10.20.30.41, 'fd00::41']
   web.hosts.test: $T4
+  alias.hosts.test: link.hosts.test
+  link.hosts.test: hosted.example.test
+  out.hosts.test: www.example.test
 dns:
   enable: true
   enhanced-mode: redir-host
@@ -98,6 +104,16 @@ if [[ $a == 10.20.30.40 && $b == 10.20.30.41 && $c == fd00::41 ]] &&
 	pass dns_hosts_answer
 else
 	fail dns_hosts_answer "hosted '$a', x.wild '$b', wild AAAA '$c' (want 10.20.30.40, 10.20.30.41, fd00::41, no upstream query)"
+fi
+
+al=$(q alias.hosts.test A)
+ol=$(q out.hosts.test A)
+ost=$(cx dig +time=3 "@$ANY" out.hosts.test A 2>&1 | sed -n 's/.*status: \([A-Z]*\).*/\1/p')
+if [[ $al == 10.20.30.40 && -z $ol && $ost == NOERROR ]] &&
+	! grep -q "alias.hosts.test\|out.hosts.test" "$RUN_DIR/main.log"; then
+	pass dns_hosts_alias
+else
+	fail dns_hosts_alias "alias.hosts.test '$al' (want 10.20.30.40), out.hosts.test '$ol' status '$ost' (want no address, NOERROR), no upstream query"
 fi
 
 w=$(ccurl -m 10 http://web.hosts.test/whoami 2>&1)

@@ -1384,16 +1384,20 @@ static void test_dns_keys(void)
 		      "  router.lan: 192.168.1.1\n"
 		      "  '+.corp.test': [10.0.0.1, 'fd00::1']\n"
 		      "  alias.test: other.test\n"
+		      "  mixed.test: [10.0.0.2, other.test]\n"
 		      "dns: {use-hosts: false, use-system-hosts: false}\n",
 		      &cfg, &err),
 		 0);
 	if (cfg) {
-		T_EQ_INT(cfg->n_hosts, 2);
+		T_EQ_INT(cfg->n_hosts, 4);
 		T_EQ_STR(cfg->hosts[1].name, "+.corp.test");
 		T_EQ_INT(cfg->hosts[1].n_addrs, 2);
 		T_EQ_STR(cfg->hosts[1].addrs[1].text, "fd00::1");
+		T_EQ_STR(cfg->hosts[2].alias, "other.test"); /* an alias */
+		T_EQ_INT(cfg->hosts[2].n_addrs, 0);
+		T_EQ_INT(cfg->hosts[3].n_addrs, 1);
 		T_CHECK(!cfg->dns.use_hosts && !cfg->dns.use_system_hosts);
-		T_CHECK(find_warning(cfg, "only addresses are supported") != NULL);
+		T_CHECK(find_warning(cfg, "not an entry of a list") != NULL);
 		config_free(cfg);
 	}
 	T_EQ_INT(load("dns: {enable: true}\n", &cfg, &err), 0);

@@ -605,7 +605,22 @@ static int daemon_hosts_build(const struct config *c, struct dns_hosts **out)
 		return 0;
 	r = dns_hosts_create(out);
 	for (size_t i = 0; r == 0 && c->dns.use_hosts && i < c->n_hosts; i++)
-		for (size_t j = 0; r == 0 && j < c->hosts[i].n_addrs; j++) {
+		for (size_t j = 0; r == 0 && j <= c->hosts[i].n_addrs; j++) {
+			if (j == c->hosts[i].n_addrs) {
+				/* an alias (docs/design.md §23) */
+				r = c->hosts[i].alias ? dns_hosts_add_alias(*out, c->hosts[i].name,
+									    c->hosts[i].alias)
+						      : 0;
+				if (r == -EEXIST || r == -EINVAL) {
+					log_warn("%s:%d:%d: hosts: %s: %s", c->hosts[i].pos.file,
+						 c->hosts[i].pos.line, c->hosts[i].pos.col,
+						 c->hosts[i].name,
+						 r == -EEXIST ? "given twice: the first kept"
+							      : "not a name: ignored");
+					r = 0;
+				}
+				break;
+			}
 			r = dns_hosts_add(*out, c->hosts[i].name, c->hosts[i].addrs[j].text);
 			if (r == -EINVAL || r == -ENOSPC) {
 				snprintf(q, sizeof(q), "%s:%d:%d", c->hosts[i].pos.file,
