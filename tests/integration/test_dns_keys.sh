@@ -22,7 +22,10 @@
 #                        a quic:// policy server, and still loads
 #   dns_proxy_server_ns  a SOCKS5 proxy named socks.names.test, a name only
 #                        proxy-server-nameserver (a third dnsmasq) knows:
-#                        the daemon starts and curl goes through the proxy
+#                        the daemon starts and curl goes through the proxy;
+#                        that server's address ($PSN) is routed only by the
+#                        routing mark's table, so its lookup needs the mark
+#                        our other sockets get
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
@@ -149,14 +152,24 @@ daemon_finish
 # The proxy's name is known only to proxy-server-nameserver (C's hosts
 # file is empty, its resolv.conf the daemon itself)
 : >"/etc/netns/$NS_C/hosts"
-if start_name_dns 5454 socks.names.test "$S_IP"; then
+PSN=198.51.100.54
+ip -n "$NS_S" addr add "$PSN/32" dev lo
+# answers from $PSN come back unmarked: no reverse-path check on them
+cx sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.v0.rp_filter=0
+sx dnsmasq -k --no-resolv --no-hosts --user=root --listen-address="$PSN" --bind-interfaces \
+	--port=5454 --host-record="socks.names.test,$S_IP" --log-queries \
+	--log-facility="$RUN_DIR/dnsmasq-5454.log" --pid-file="$RUN_DIR/dnsmasq-5454.pid" \
+	>"$RUN_DIR/dnsmasq-5454.stdout" 2>&1 &
+SRV_PID[dnsmasq_5454]=$!
+if wait_listen "$NS_S" udp "$PSN" 5454 10 "${SRV_PID[dnsmasq_5454]}" &&
+	! cx dig +time=1 +tries=1 "@$PSN" -p 5454 socks.names.test A >/dev/null 2>&1; then
 	cat >"$RUN_DIR/psn.yaml" <<EOF
 dns:
   enable: true
   enhanced-mode: redir-host
   use-system-hosts: false
   nameserver: [$S_IP]
-  proxy-server-nameserver: ['$S_IP:5454']
+  proxy-server-nameserver: ['$PSN:5454']
 proxies:
   - { name: named, type: socks5, server: socks.names.test, port: $SOCKS_PORT }
 rules:
@@ -172,6 +185,6 @@ EOF
 	fi
 	daemon_finish
 else
-	fail dns_proxy_server_ns "the proxy-server-nameserver dnsmasq did not start"
+	fail dns_proxy_server_ns "the proxy-server-nameserver dnsmasq did not start, or C reaches $PSN without the mark"
 fi
 t2s_finish

@@ -221,7 +221,7 @@ static bool ip_literal(const char *host)
  * generation loads run at start and on a worker thread, docs/design.md
  * §23). An IP literal needs nothing. */
 static int proxy_resolve(struct router_up *u, const struct config_proxy *p, const char *servers,
-			 char *why, size_t cap)
+			 const struct sock_opts *sock, char *why, size_t cap)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -229,7 +229,7 @@ static int proxy_resolve(struct router_up *u, const struct config_proxy *p, cons
 
 	if (ip_literal(p->server))
 		return 0; /* upstream_cfg_init took it */
-	r = name_sync_lookup(servers, p->server, p->port, &ss, &len, why, cap);
+	r = name_sync_lookup(servers, p->server, p->port, sock, &ss, &len, why, cap);
 	if (r == 0) {
 		u->cfg.server = ss;
 		u->cfg.server_len = len;
@@ -300,7 +300,7 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 
 			if (upstream_cfg_init(&u->cfg, &spec, why, sizeof(why)) < 0 ||
 			    (!opts->no_resolve && psn[0] &&
-			     proxy_resolve(u, p, psn, why, sizeof(why)) < 0))
+			     proxy_resolve(u, p, psn, opts->sock, why, sizeof(why)) < 0))
 				return conf_err_set(err, &p->pos, "proxy '%s': %s", p->name, why);
 		}
 		if (check_via(u, p) < 0)

@@ -29,6 +29,9 @@ struct router_gen_opts {
 	/* Do not resolve proxy host names (tun2socks check works offline);
 	 * such a generation must not route flows. */
 	bool no_resolve;
+	/* proxy-server-nameserver lookups' sockets get these (the routing
+	 * mark auto-route gives our sockets), or NULL */
+	const struct sock_opts *sock;
 };
 
 /* A generation from a loaded config (cfg may be NULL: no rules, every flow
