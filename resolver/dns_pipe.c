@@ -46,7 +46,7 @@ struct pipe_q {
 	uint16_t id;
 	bool done;
 	uint64_t sent_on; /* the connection (gen) it was written on, 0: none */
-	bool resent;	  /* a connection it waited on ended once already */
+	bool resent;      /* a connection it waited on ended once already */
 	resolver_cb cb;
 	void *arg;
 	uint8_t *wire; /* prefix + query */
@@ -311,11 +311,10 @@ static int pipe_open(struct dns_pipe *p)
 	c->p = p;
 	c->gen = ++p->opened;
 	snprintf(name, sizeof(name), "dot#%" PRIu64, c->gen);
-	r = upstream_conn_open(&(struct upstream_conn_spec){ .name = name,
-							      .sock = p->sock,
-							      .up = p->upc,
-							      .target = &p->target },
-			       &c->up, why, sizeof(why));
+	r = upstream_conn_open(
+		&(struct upstream_conn_spec){
+			.name = name, .sock = p->sock, .up = p->upc, .target = &p->target },
+		&c->up, why, sizeof(why));
 	if (r < 0) {
 		pipe_warn(p, why);
 		free(c);

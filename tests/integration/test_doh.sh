@@ -23,6 +23,9 @@
 #   doh_list         two https:// nameservers, the first never answering:
 #                    both asked at once, the second's answer comes well
 #                    before the first's 4 s deadline
+#   doh_reload_name  a reload (SIGHUP) to https://proxy.test with no
+#                    default-nameserver: the name is looked up by c-ares on
+#                    the loop, pinned, and queries go to it
 #   doh_policy_list  a nameserver-policy entry with a list of https://
 #                    servers (the first never answering): answered by the
 #                    second at once; other names go to the main server
@@ -30,7 +33,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="doh_check doh_h2 doh_http1 doh_wrong_ca doh_timeout doh_name_pinned doh_default_ns
-doh_list doh_policy_list"
+doh_list doh_policy_list doh_reload_name"
 require_tools dnsmasq dig nginx openssl
 ANY=192.0.2.53
 
@@ -231,5 +234,32 @@ if [[ $a == "$T4" && $s == SERVFAIL ]] && lt "$dt" 3; then
 else
 	fail doh_policy_list "policy name '$a' after ${dt}s (want $T4 within 3 s), other name '$s' (want SERVFAIL from the hanging main server)"
 fi
+daemon_finish
+
+# A reload to a server named by host name, without default-nameserver: the
+# plain nameservers' c-ares looks it up on the loop (proxy.test from C's
+# hosts file), never the system's blocking resolver on the loop thread.
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/h2.yaml"
+printf '%s proxy.test\n' "$S_IP" >"/etc/netns/$NS_C/hosts"
+cat >"$RUN_DIR/reload.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: ['https://proxy.test/dns-query', '$S_IP']
+  ca: $PKI/ca.pem
+EOF
+cp "$RUN_DIR/reload.yaml" "$RUN_DIR/h2.yaml"
+kill -HUP "$DAEMON_PID"
+wait_log "$DAEMON_LOG" "reload: DNS servers rebuilt" 10
+wait_log "$DAEMON_LOG" "proxy.test pinned to $S_IP" 10
+a=$(ask www.example.test A)
+if [[ $a == "$T4" ]] && grep -q "reload: DNS servers rebuilt" "$DAEMON_LOG" &&
+	grep -q "https://proxy.test/dns-query: proxy.test pinned to $S_IP" "$DAEMON_LOG"; then
+	pass doh_reload_name
+else
+	fail doh_reload_name "answer '$a' after a reload to https://proxy.test (want $T4, the name looked up on the loop)"
+fi
+: >"/etc/netns/$NS_C/hosts"
 daemon_finish
 t2s_finish

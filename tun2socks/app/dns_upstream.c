@@ -28,6 +28,7 @@ struct up_set {
 	enum up_state state;
 	struct sock_opts sock; /* the encrypted forwarders point at it */
 	struct resolver *boot; /* default-nameserver, or NULL */
+	bool boot_owned;       /* else the caller's c-ares (a reload) */
 	struct dns_dot *dot[DNS_FAILOVER_MAX];
 	struct dns_doh *doh[DNS_FAILOVER_MAX];
 	size_t n_dot, n_doh;
@@ -258,7 +259,7 @@ static void set_shutdown(struct up_set *s)
 		dns_doh_shutdown(s->doh[i]);
 	for (size_t i = 0; i < s->n_dot; i++)
 		dns_dot_shutdown(s->dot[i]);
-	if (s->boot)
+	if (s->boot && s->boot_owned)
 		resolver_shutdown(s->boot);
 }
 
@@ -274,7 +275,7 @@ static void set_destroy_parts(struct up_set *s)
 	s->n_doh = s->n_dot = 0;
 	dns_failover_destroy(s->group);
 	s->group = NULL;
-	if (s->boot)
+	if (s->boot && s->boot_owned)
 		resolver_destroy(s->boot);
 	s->boot = NULL;
 	router_gen_unref(s->gen);
@@ -288,7 +289,10 @@ static void set_free(uv_handle_t *h)
 
 static void set_tick(uv_timer_t *t);
 
-static int set_build(struct dns_upstream *u, const struct dns_upstream_config *cfg,
+/* reload: built while the loop runs, so an encrypted server's host name
+ * is never looked up by the system's blocking resolver: without
+ * default-nameserver the caller's c-ares looks it up, on the loop. */
+static int set_build(struct dns_upstream *u, const struct dns_upstream_config *cfg, bool reload,
 		     struct up_set **out)
 {
 	struct up_set *s = calloc(1, sizeof(*s));
@@ -315,6 +319,9 @@ static int set_build(struct dns_upstream *u, const struct dns_upstream_config *c
 		r = resolver_create(u->loop, &rc, &s->boot, err, sizeof(err));
 		if (r < 0)
 			log_error("dns.default-nameserver: %s", err[0] ? err : strerror(-r));
+		s->boot_owned = true;
+	} else if (reload) {
+		s->boot = cfg->main;
 	}
 	if (r == 0)
 		r = set_encrypted(s, cfg);
@@ -432,7 +439,7 @@ int dns_upstream_create(uv_loop_t *loop, const struct dns_upstream_config *cfg,
 	u->loop = loop;
 	u->main = cfg->main;
 	u->timeout_ms = cfg->timeout_ms;
-	r = set_build(u, cfg, &u->cur);
+	r = set_build(u, cfg, false, &u->cur);
 	if (r < 0) {
 		free(u);
 		return r;
@@ -444,7 +451,7 @@ int dns_upstream_create(uv_loop_t *loop, const struct dns_upstream_config *cfg,
 int dns_upstream_reload(struct dns_upstream *u, const struct dns_upstream_config *cfg)
 {
 	struct up_set *s, *old = u->cur;
-	int r = set_build(u, cfg, &s);
+	int r = set_build(u, cfg, true, &s);
 
 	if (r < 0) {
 		log_error("reload: the new DNS settings did not build: keeping the running ones");
