@@ -121,7 +121,7 @@ struct options {
 		 * "" for none; the CA bundle for them, "" for the system's */
 		char dot[512];
 		char dot_ca[1024];
-		char doh[512];        /* the first https:// entry (§24), "" for none */
+		char doh[512];        /* https:// entries (§24), space-separated, "" for none */
 		char default_ns[512]; /* dns.default-nameserver, "" for none (§24) */
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
@@ -190,6 +190,7 @@ enum options_change {
 	OPTIONS_LOG_LEVEL = 1 << 0, /* applied at once */
 	OPTIONS_SOCK = 1 << 1,      /* interface-name, routing-mark: new sockets */
 	OPTIONS_RESTART = 1 << 2,   /* TUN or DNS settings: named in why */
+	OPTIONS_DNS = 1 << 3,       /* nameserver, default-nameserver: new queries */
 };
 
 /* Compares the running settings with those a reload would give (the same
