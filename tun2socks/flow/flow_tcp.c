@@ -633,11 +633,19 @@ static void flow_start_relay(struct flow_tcp *f)
 	flow_update_poll(f);
 }
 
+/* While relaying: what the relay wants, and a hang-up while it does not
+ * read, so that an upstream reset (or gone) under a client that reads
+ * nothing ends the flow at once instead of holding its socket. */
 static void flow_update_poll(struct flow_tcp *f)
 {
+	int events;
+
 	if (f->state != FS_RELAY)
 		return;
-	flow_set_poll(f, sock_poll_events(relay_wants(&f->rl)));
+	events = sock_poll_events(relay_wants(&f->rl));
+	if (relay_watch_hup(&f->rl))
+		events |= UV_DISCONNECT;
+	flow_set_poll(f, events);
 }
 
 static void flow_on_poll_event(uv_poll_t *h, int status, int events)
@@ -656,6 +664,10 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 			   strerror(-sock_poll_error(upstream_conn_fd(f->up), status)));
 		return;
 	}
+	/* A reset comes as status < 0 above; a bare hang-up is the
+	 * upstream's FIN, the bytes before it waiting in the socket. */
+	if (events & UV_DISCONNECT)
+		relay_upstream_hup(&f->rl);
 	if (events & UV_WRITABLE) {
 		r = relay_up_flush(&f->rl);
 		if (r < 0) {
