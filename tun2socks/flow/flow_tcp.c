@@ -42,6 +42,8 @@
 #include "lwip/tcp.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_abandon: a drop without RST */
 
+#include "lwip-port/stack.h"
+
 #include "tun2socks/base/addr.h"
 #include "tun2socks/upstream/target.h"
 #include "resolver/dns_intercept.h"
@@ -852,7 +854,9 @@ static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail)
 			 * sends the RST when it returns. */
 			f->accept_ret = -ECONNRESET;
 		else
-			tcp_abort(f->rl.pcb); /* RST to the client; frees the pcb */
+			/* RST to the client (one it takes whatever it
+			 * received); frees the pcb */
+			stack_tcp_reset(f->rl.pcb);
 		f->pcb_aborted = !f->in_accept;
 		ret = ERR_ABRT;
 	}
