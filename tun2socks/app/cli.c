@@ -107,7 +107,7 @@ static const char usage[] =
 	"  --include-uid LIST     only these users' traffic: 1000,2000-2999\n"
 	"  --exclude-uid LIST     not these users' traffic\n"
 	"  --state-dir DIR        where --auto-route records what it added\n"
-	"                         (default /run/tun2socks)\n"
+	"                         (default /run/tun2socks; macOS /var/run/tun2socks)\n"
 	"  --controller ADDR      serve the Clash control API on ADDR (127.0.0.1:9090);\n"
 	"                         overrides the config's external-controller\n"
 	"  --allow-host-port N    with run: CMD's 127.0.0.1:N reaches the host's\n"

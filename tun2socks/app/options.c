@@ -55,13 +55,16 @@ void options_defaults(struct options *cfg)
 
 void options_finish(struct options *cfg)
 {
-	/* Where there are no marks (macOS), auto-route itself says it is not
-	 * supported. */
 	if (cfg->route.auto_route && !cfg->sock.has_fwmark && sock_platform_has_fwmark()) {
 		cfg->sock.has_fwmark = true;
 		cfg->sock.fwmark = OPTIONS_AUTO_FWMARK;
 		cfg->route.auto_mark = true;
 	}
+	/* Where there are no marks (macOS), our own sockets are bound to
+	 * the uplink instead (IP_BOUND_IF): found and followed, unless
+	 * --bind-interface names it. */
+	if (cfg->route.auto_route && !sock_platform_has_fwmark() && !cfg->sock.bind_iface[0])
+		cfg->route.auto_detect = true;
 }
 
 bool options_dns_hijack(const struct options *cfg)

@@ -136,7 +136,7 @@ struct options {
 		char exclude[1024];    /* route-exclude-address */
 		char include_uid[256]; /* "1000,2000-2999" */
 		char exclude_uid[256];
-		char state_dir[256]; /* "": the default, /run/tun2socks */
+		char state_dir[256]; /* "": the default, AUTOROUTE_STATE_DIR */
 		bool auto_mark;      /* sock.fwmark is auto-route's own */
 		/* auto-detect-interface: our sockets bound to the default route's
 		 * interface, followed while running (docs/design.md §13) */
