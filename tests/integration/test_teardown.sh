@@ -114,9 +114,9 @@ log "$orphans orphans reset: daemon holds $fds3 descriptors, $est upstreams esta
 alive=0
 daemon_alive && alive=1
 unhold
-# 10 000 resets at once overflow the TUN's queue (8192): the flows of
-# those dropped end when lwIP's next zero-window probe meets the clients'
-# kernel, up to a minute apart by then
+# 10 000 resets at once may overflow the TUN's queue (8192), and the
+# daemon may be busy (above): the flows of resets dropped end when lwIP's
+# next zero-window probe meets the clients' kernel, up to a minute apart
 fds4=$(fds_settle $((base + 10)) $((90 * SLOW)))
 log "clients gone: daemon holds $fds4 descriptors"
 start_dante none || fail_all "$NAMES" "danted did not restart"
