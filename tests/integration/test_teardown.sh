@@ -19,8 +19,9 @@
 #                          plus the upstreams that ended with a FIN or are
 #                          still established: none for a reset one (noticed
 #                          although its flow is not reading: docs/design.md
-#                          §12), and once the clients are gone, its own only. It lives on, and
-#                          once danted is back serves a new fetch
+#                          §12), and once the clients are gone, its own
+#                          only. It lives on, and once danted is back
+#                          serves a new fetch
 #   teardown_sigterm       the same load again on the same daemon, then
 #                          SIGTERM with every flow still open: it exits 0,
 #                          and under T2S_LEAK_CHECK=1 with no ASan error or
