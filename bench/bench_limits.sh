@@ -6,9 +6,17 @@
 #
 #   half-open cap     RSS growth over 60 000 spoofed SYNs (never answered),
 #                     and the time of a 1 KiB fetch during the flood
-#   memory budget     peak RSS of the soak of tests/integration/test_limits.sh
-#                     (300 stalled downloads, SYN, UDP-port and DNS floods),
-#                     with --max-memory 32 and without
+#   memory budget     peak RSS of the soaks of tests/integration/test_limits.sh
+#                     (300 stalled downloads, SYN, UDP-port and DNS floods,
+#                     with --max-memory 32 and without; 5 000 stalled
+#                     downloads started at once and the same floods, with
+#                     --max-memory 50 and without)
+#   teardown          TEARDOWN_FLOWS (10 000) downloads whose clients read
+#                     nothing, all reset at once by their clients (killed):
+#                     time until the daemon holds only its own descriptors
+#                     again, and its RSS then beside its RSS before; and
+#                     SIGTERM with as many open: time to exit, beside
+#                     SIGTERM with none open
 #   TUN queue         5 000 connects started at once: time until all are
 #                     connected, with the TUN's queue of 8192 and with the
 #                     kernel's default of 500 (set back with ip link)
@@ -75,28 +83,95 @@ b_small=$(cx "$PY" "$T2S_ITEST/soak_tool.py" burst "$T4" 80 5000 2>&1)
 daemon_stop
 row "5 000 connects at once" "queue 8192: $b_big" "queue 500: $b_small"
 
-# ---- memory budget: the soak --------------------------------------------------
-soak() { # peak RSS in kB of the soak, the daemon started with "$@"
-	local sampler slow flood dnsf
+# ---- memory budget: the soaks ---------------------------------------------------
+# soak SECONDS DNS_SECONDS TOOL_ARGS -- DAEMON_ARGS: peak RSS in kB of the
+# soak (soak_tool.py TOOL_ARGS beside the SYN, DNS and UDP-port floods,
+# RSS sampled for SECONDS), the daemon started with DAEMON_ARGS, and the
+# downloads the tool opened: "KB OPENED"
+soak() {
+	local secs=$1 dns_secs=$2 sampler slow flood dnsf tool=()
+	shift 2
+	while (($#)) && [[ $1 != -- ]]; do tool+=("$1"); shift; done
+	shift
 	daemon_start "socks5://$S_IP:$SOCKS_PORT" --dns-server "$S_IP:5353" "$@" || die "daemon"
-	cx "$PY" "$T2S_ITEST/soak_tool.py" rss "$DAEMON_PID" 14 "$RUN_DIR/rss.txt" &
+	cx "$PY" "$T2S_ITEST/soak_tool.py" rss "$DAEMON_PID" "$secs" "$RUN_DIR/rss.txt" &
 	sampler=$!
-	cx "$PY" "$T2S_ITEST/soak_tool.py" slowget "$T4" 300 10 >/dev/null 2>&1 &
+	cx "$PY" "$T2S_ITEST/soak_tool.py" "${tool[@]}" >"$RUN_DIR/soak.out" 2>&1 &
 	slow=$!
 	cx "$PY" "$T2S_ITEST/syn_flood.py" "$T4" 30000 >/dev/null 2>&1 &
 	flood=$!
-	cx "$PY" "$T2S_ITEST/dns_tool.py" flood --server 198.18.0.2 --qtype TXT --seconds 8 \
+	cx "$PY" "$T2S_ITEST/dns_tool.py" flood --server 198.18.0.2 --qtype TXT --seconds "$dns_secs" \
 		--drain 0 >/dev/null 2>&1 &
 	dnsf=$!
 	cx "$PY" "$T2S_ITEST/soak_tool.py" udpports "$T4" 7777 2000 >/dev/null 2>&1
 	wait "$slow" "$flood" "$dnsf" "$sampler"
 	daemon_stop
-	sort -n -k2 "$RUN_DIR/rss.txt" | tail -1 | awk '{print $2}'
+	echo "$(sort -n -k2 "$RUN_DIR/rss.txt" | tail -1 | awk '{print $2}') $(sed -n 's/^opened=//p' "$RUN_DIR/soak.out")"
 }
-with=$(soak --max-memory 32)
-without=$(soak)
-row "soak: 300 stalled downloads + SYN, UDP, DNS floods" "peak RSS $((with / 1024)) MiB with --max-memory 32" \
-	"$((without / 1024)) MiB without"
+read -r with o_with <<<"$(soak 14 8 slowget "$T4" 300 10 -- --max-memory 32)"
+read -r without o_without <<<"$(soak 14 8 slowget "$T4" 300 10 --)"
+row "soak: 300 stalled downloads + SYN, UDP, DNS floods" \
+	"peak RSS $((with / 1024)) MiB with --max-memory 32 (${o_with:-?} opened)" \
+	"$((without / 1024)) MiB without (${o_without:-?} opened)"
+read -r with o_with <<<"$(soak 40 10 getall "$T4" 5000 15 -- --max-memory 50)"
+read -r without o_without <<<"$(soak 40 10 getall "$T4" 5000 15 --)"
+row "soak: 5 000 stalled downloads + SYN, UDP, DNS floods" \
+	"peak RSS $((with / 1024)) MiB with --max-memory 50 (${o_with:-?} opened)" \
+	"$((without / 1024)) MiB without (${o_without:-?} opened)"
+
+# ---- teardown: many flows reset at once --------------------------------------------
+N=${TEARDOWN_FLOWS:-10000}
+fds() { find "/proc/$DAEMON_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+HOLD=
+hold() { # N clients ask for /64m and read nothing; sets HOLD (their pid) and opened
+	local i
+	: >"$RUN_DIR/hold.out"
+	ip netns exec "$NS_C" "$PY" "$T2S_ITEST/soak_tool.py" getall "$T4" "$N" 600 >"$RUN_DIR/hold.out" 2>&1 &
+	HOLD=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q '^opened=' "$RUN_DIR/hold.out" && break
+		sleep 0.1
+	done
+	sleep 1
+	opened=$(sed -n 's/^opened=//p' "$RUN_DIR/hold.out")
+}
+daemon_start "socks5://$S_IP:$SOCKS_PORT" || die "daemon"
+base=$(fds)
+r_idle=$(rss_kb)
+hold
+opened1=$opened
+r0=$(rss_kb)
+held=$(($(fds) - base))
+t0=$(ms)
+kill "$HOLD"
+wait "$HOLD" 2>/dev/null
+# 90%: the resets that reached lwIP; all: also those the TUN's queue
+# (8192) dropped in the burst, whose flows end when lwIP's next
+# zero-window probe meets the client's kernel (up to a minute apart)
+t_90=
+while (($(fds) > base + 10 && $(ms) - t0 < 180000)); do
+	[[ -z $t_90 ]] && (($(fds) - base <= held / 10)) && t_90=$(($(ms) - t0))
+	sleep 0.05
+done
+t_free=$(($(ms) - t0))
+[[ -n $t_90 ]] || t_90=$t_free
+sleep 3 # the 2 s trim returns the memory
+r1=$(rss_kb)
+hold
+opened2=$opened
+t0=$(ms)
+daemon_stop 60
+t_term=$(($(ms) - t0))
+kill "$HOLD" 2>/dev/null
+wait "$HOLD" 2>/dev/null
+daemon_start "socks5://$S_IP:$SOCKS_PORT" || die "daemon"
+t0=$(ms)
+daemon_stop
+t_idle=$(($(ms) - t0))
+row "teardown: ${opened1:-?} stalled downloads reset at once by their clients" \
+	"descriptors 90% released in $t_90 ms, all in $t_free ms; RSS $((r0 / 1024)) MiB while held, $((r1 / 1024)) MiB 3 s after" \
+	"RSS $((r_idle / 1024)) MiB before the downloads"
+row "SIGTERM with ${opened2:-?} stalled downloads open" "exit after $t_term ms" "$t_idle ms with none open"
 
 # ---- what the in-flight share costs a fast client ------------------------------
 fetch_ms() { # wall ms of N concurrent fetches of PATH

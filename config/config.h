@@ -350,6 +350,7 @@ struct config {
 	bool has_routing_mark;
 	uint32_t routing_mark;
 	unsigned max_memory_mb; /* max-memory (ours), MiB; 0: not set */
+	unsigned max_half_open; /* max-half-open (ours); 0: not set */
 	bool ipv6;              /* default true, as in mihomo */
 	/* Where the geodata files are looked for (mihomo's home directory):
 	 * the config's directory, "" or ending in '/'. */

@@ -827,6 +827,10 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		/* ours: the memory budget in MiB (docs/design.md §12) */
 		r = loader_get_uint(ld, val, k, 8, 1048576, &v);
 		cfg->max_memory_mb = (unsigned)v;
+	} else if (!strcmp(k, "max-half-open")) {
+		/* ours: the half-open connection cap (docs/design.md §12) */
+		r = loader_get_uint(ld, val, k, 16, 65536, &v);
+		cfg->max_half_open = (unsigned)v;
 	} else if (!strcmp(k, "ipv6")) {
 		r = loader_get_bool(ld, val, k, &cfg->ipv6);
 	} else if (!strcmp(k, "geodata-mode")) {

@@ -152,6 +152,41 @@ static void stack_trim_half_open(struct stack *s)
 	}
 }
 
+/* A receiver following RFC 5961 (Linux does) takes an RST only at exactly
+ * its rcv_nxt, and answers one elsewhere in its window with a challenge
+ * ACK. tcp_abort's RST is at snd_nxt, which is the client's rcv_nxt only
+ * if it got every segment sent: under load a client's kernel drops some
+ * (socket backlog full), and lwIP retransmits them later. While the daemon
+ * runs, the challenge ACK finds no pcb and lwIP answers it with an RST at
+ * the ACK's number, which is taken; at shutdown nobody answers, and the
+ * client hung. Its rcv_nxt is the start of one of the segments sent and
+ * not acknowledged, or snd_nxt (segments are dropped whole: the GSO
+ * writes are cut at lwIP's segment boundaries, docs/design.md §15). Sent
+ * in ascending order: those below its rcv_nxt are out of its window
+ * (dropped, or a rate-limited challenge ACK), the one at it is taken,
+ * the later ones meet a closed socket. (After a retransmission timeout
+ * lwIP moves the unacknowledged segments back to unsent and snd_nxt to
+ * the first: a client that got them but whose ACK was lost is missed.) */
+void stack_tcp_reset(struct tcp_pcb *pcb)
+{
+	unsigned sent = 1; /* tcp_abort's */
+
+	if (pcb->state != SYN_RCVD && pcb->state != CLOSED && pcb->state != LISTEN &&
+	    pcb->state != TIME_WAIT) {
+		for (struct tcp_seg *seg = pcb->unacked; seg != NULL && sent < STACK_RST_MAX;
+		     seg = seg->next) {
+			u32_t seq = lwip_ntohl(seg->tcphdr->seqno);
+
+			if (seq == pcb->snd_nxt)
+				break; /* tcp_abort's own */
+			tcp_rst(pcb, seq, pcb->rcv_nxt, &pcb->local_ip, &pcb->remote_ip,
+				pcb->local_port, pcb->remote_port);
+			sent++;
+		}
+	}
+	tcp_abort(pcb);
+}
+
 void stack_set_half_open_max(struct stack *s, uint32_t max)
 {
 	uint32_t before = s->half_open_max;

@@ -80,6 +80,14 @@ void stack_set_csum_offload(struct stack *s, bool on);
  * waited an RTO are held, and STACK_HALF_OPEN_HARD * max + max/4 in all. */
 void stack_set_half_open_max(struct stack *s, uint32_t max);
 
+/* Resets an accepted connection (as tcp_abort, which it ends with) so that
+ * the client takes the reset whatever it received: before tcp_abort's RST
+ * at snd_nxt, one at the start of each segment sent and not acknowledged
+ * (oldest first, STACK_RST_MAX in all). The caller returns ERR_ABRT from
+ * a callback of pcb, as after tcp_abort. docs/design.md §12. */
+void stack_tcp_reset(struct tcp_pcb *pcb);
+#define STACK_RST_MAX 32u
+
 /* Closes listeners and the netif. Flows must have closed their pcbs first;
  * pcbs still in TIME_WAIT or closing are purged. */
 void stack_destroy(struct stack *s);

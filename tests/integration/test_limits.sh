@@ -6,6 +6,12 @@
 #                            half-open connections (the oldest reset first,
 #                            counted at exit), its RSS grows by less than 8 MB
 #                            (12 MB without the cap), and a fetch during the flood works
+#   limits_half_open_knob    --max-half-open 100: 5 000 spoofed SYNs leave
+#                            at most 4 x 100 + 100/4 half-open (young ones are
+#                            spared up to four times the cap), so at least
+#                            4 000 are reset, and the exit line names the
+#                            cap of 100 (at the default 2048, no more than
+#                            5 000 - 2 048 are ever reset)
 #   limits_connect_burst     5 000 connects started at once all complete
 #                            within 5 s (the TUN's queue holds the burst;
 #                            with the kernel's default of 500 the dropped
@@ -36,7 +42,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="limits_syn_flood_capped limits_connect_burst limits_memory_soak limits_memory_soak_50m"
+NAMES="limits_syn_flood_capped limits_half_open_knob limits_connect_burst limits_memory_soak limits_memory_soak_50m"
 setup_servers "$NAMES"
 # RSS and time are checked only without ASan/valgrind (T2S_LEAK_CHECK):
 # ASan's quarantine keeps freed memory on purpose, and the checked daemon
@@ -76,6 +82,24 @@ if [[ -n $rss0 && -n $rss1 ]] && ((${dropped:-0} > 10000 && during == 0 && after
 	pass limits_syn_flood_capped
 else
 	fail limits_syn_flood_capped "RSS $rss0 -> $rss1 kB, ${dropped:-0} reset, fetch during $during after $after, exit $DAEMON_RC${FETCH_ERR:+; $FETCH_ERR}"
+fi
+# ---- the half-open cap set on the command line -------------------------------------------
+if daemon_start "socks5://$S_IP:$SOCKS_PORT" --max-half-open 100; then
+	sent=$(cx "$PY" "$T2S_ITEST/syn_flood.py" "$T4" 5000 2>&1 | sed -n 's/^sent=//p')
+	fetch_check "http://$T4/1k" "$SHA_1K"
+	after=$?
+	daemon_stop
+	line=$(grep 'half-open connections reset: over the cap' "$DAEMON_LOG" | tail -1)
+	dropped=$(sed -n 's/.* \([0-9]*\) half-open connections reset.*/\1/p' <<<"$line")
+	log "knob: sent ${sent:-?} SYNs, $line"
+	if ((${sent:-0} >= 4900 && ${dropped:-0} >= 4000 && after == 0 && DAEMON_RC == 0)) &&
+		[[ $line == *"over the cap of 100 "* ]]; then
+		pass limits_half_open_knob
+	else
+		fail limits_half_open_knob "sent ${sent:-?}, reset ${dropped:-0} (want >= 4000), fetch $after, exit $DAEMON_RC: ${line:-no line}"
+	fi
+else
+	fail limits_half_open_knob "daemon did not start"
 fi
 # soak_load OUT DNS_SECONDS DNS_OUT TOOL_ARGS...: the soak's loads at once,
 # as SOAK_PARTS picks them: soak_tool.py TOOL_ARGS (its output in OUT), a

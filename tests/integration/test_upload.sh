@@ -17,7 +17,12 @@ if ((rc == 0)) && [[ $reply == "$want" ]]; then
 	log "64 MiB up in ${el}s"
 	pass upload_64m
 else
-	fail upload_64m "curl exit $rc after ${el}s, sink replied '${reply:0:160}', want '$want'$(alive_note)"
+	# where it stopped: the daemon's line for the flow (bytes it moved
+	# up; written when curl gave up and reset it) and the kernel's view
+	sleep 1
+	flow=$(grep -E "flow#[0-9]+ .*:$SINK_PORT" "$DAEMON_LOG" | tail -1)
+	log "sockets in C: $(cx ss -tni 2>/dev/null | head -20)"
+	fail upload_64m "curl exit $rc after ${el}s, sink replied '${reply:0:160}', want '$want'; daemon: ${flow:-no line for the flow}$(alive_note)"
 fi
 
 daemon_finish

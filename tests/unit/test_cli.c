@@ -320,6 +320,14 @@ static void test_auto_route(void)
 	T_EQ_INT(c.max_memory_mb, 50);
 	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--max-memory", "4", NULL), -EINVAL);
 	T_ERR(err, "--max-memory: expected MiB from 8 to 1048576, got '4'");
+	/* the half-open cap */
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_INT(c.max_half_open, 0);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--max-half-open", "100", NULL), CLI_RUN);
+	T_EQ_INT(c.max_half_open, 100);
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--max-half-open", "8", NULL), -EINVAL);
+	T_ERR(err, "--max-half-open: expected a count from 16 to 65536, got '8'");
+	T_CHECK(strstr(cli_usage(), "(default 2048)") != NULL);
 	T_CHECK(strstr(cli_usage(), "(default 2022)") != NULL);
 	T_CHECK(strstr(cli_usage(), "(default 9000)") != NULL);
 }

@@ -1294,6 +1294,14 @@ static void test_tun_auto_route(void)
 		cfg = NULL;
 	}
 	expect_err("max-memory: 2\n", 1, 13, "max-memory");
+	T_EQ_INT(load("max-half-open: 256\n", &cfg, &err), 0);
+	if (cfg) {
+		T_EQ_INT(cfg->max_half_open, 256);
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+		cfg = NULL;
+	}
+	expect_err("max-half-open: 70000\n", 1, 16, "max-half-open");
 	T_EQ_INT(load("tun:\n  auto-detect-interface: true\n", &cfg, &err), 0);
 	if (cfg) {
 		T_CHECK(cfg->tun.has_auto_detect && cfg->tun.auto_detect);

@@ -139,6 +139,33 @@ out:
 	config_free(c3);
 }
 
+/* max-half-open: the config's where the command line is silent, and a
+ * change is named as waiting for a restart (as max-memory is). */
+static void test_half_open_key(void)
+{
+	static const char *const bare[] = { "--proxy", "socks5://1.2.3.4", NULL };
+	static const char *const flag[] = { "--proxy", "socks5://1.2.3.4", "--max-half-open", "32",
+					    NULL };
+	struct config *c = load("max-half-open: 128\n");
+	struct options run, next;
+	char err[256], why[256];
+
+	T_CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	T_EQ_INT(parse(&run, bare), CLI_RUN);
+	T_EQ_INT((int)run.max_half_open, 0);
+	T_EQ_INT(parse(&next, bare), CLI_RUN);
+	T_EQ_INT(options_apply_config(&next, c, err, sizeof(err)), 0);
+	T_EQ_INT((int)next.max_half_open, 128);
+	T_EQ_INT((int)options_reload_diff(&run, &next, why, sizeof(why)), OPTIONS_RESTART);
+	T_EQ_STR(why, "max-half-open");
+	T_EQ_INT(parse(&next, flag), CLI_RUN);
+	T_EQ_INT(options_apply_config(&next, c, err, sizeof(err)), 0);
+	T_EQ_INT((int)next.max_half_open, 32);
+	config_free(c);
+}
+
 /* The tun keys of the system-wide mode: applied where the command line is
  * silent; with auto-route our sockets get a mark, which a reload keeps. */
 static void test_auto_route_keys(void)
@@ -319,6 +346,7 @@ int main(void)
 	T_RUN(test_copy_rebases);
 	T_RUN(test_apply_config);
 	T_RUN(test_reload_diff);
+	T_RUN(test_half_open_key);
 	T_RUN(test_auto_route_keys);
 	T_RUN(test_generation);
 	return test_summary();

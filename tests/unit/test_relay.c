@@ -275,6 +275,7 @@ static void test_down_backpressure(void)
 		struct pollfd rp = { .fd = o.up_fd, .events = POLLIN };
 
 		if ((relay_wants(&o.rl) & STREAM_WANT_READ) && poll(&rp, 1, 0) == 1) {
+			T_CHECK(!relay_watch_hup(&o.rl)); /* reading finds it */
 			T_EQ_INT(relay_down_pump(&o.rl), 0);
 			continue;
 		}
@@ -291,6 +292,12 @@ static void test_down_backpressure(void)
 				tcp_sndqueuelen(o.rl.pcb) + 64 >= TCP_SND_QUEUELEN);
 			/* Never more in flight than the client's window. */
 			T_CHECK(c.rx_total <= 65535);
+			/* Paused: the owner watches for a hang-up instead;
+			 * once one is noted (a FIN) it stops, and the bytes
+			 * before it still come as the client acks. */
+			T_CHECK(relay_watch_hup(&o.rl));
+			relay_upstream_hup(&o.rl);
+			T_CHECK(!relay_watch_hup(&o.rl));
 			saw_full = true;
 		}
 		/* The client acks what it has: tcp_sent pumps again. */

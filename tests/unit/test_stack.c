@@ -601,6 +601,65 @@ out:
 	T_EQ_INT(after.heap_used, 0);
 }
 
+/* stack_tcp_reset: an RST at the start of every segment sent and not
+ * acknowledged, oldest first, then tcp_abort's at snd_nxt, so a client
+ * that lost some of them still has one at exactly its rcv_nxt; with
+ * everything acknowledged, the one RST only. Nothing leaked. */
+static void test_reset_every_unacked(void)
+{
+	struct stack *s;
+	uint8_t pkt[256], data[500]; /* under the MSS: 536 without the option */
+	struct seg g;
+	struct ep c = ep4("198.18.0.1", 40000), d = ep4("203.0.113.9", 80);
+	struct stack_usage before, after;
+	uint32_t cseq = 5000, sseq;
+	int want_n;
+
+	memset(data, 'x', sizeof(data));
+	stack_usage(&before);
+	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
+	for (int round = 0; round < 2; round++) {
+		memset(&app, 0, sizeof(app));
+		cap_n = 0;
+		feed(s, pkt, craft(pkt, &c, &d, cseq, 0, F_SYN, NULL, 0));
+		T_EQ_INT(parse(0, 0, &g), 0);
+		sseq = g.seq + 1;
+		cseq++;
+		feed(s, pkt, craft(pkt, &c, &d, cseq, sseq, F_ACK, NULL, 0));
+		T_CHECK(app.pcb != NULL);
+		if (app.pcb == NULL)
+			break;
+		/* three segments of 500 bytes, sent at once */
+		tcp_nagle_disable(app.pcb);
+		for (int i = 0; i < 3; i++) {
+			T_EQ_INT(tcp_write(app.pcb, data, sizeof(data), TCP_WRITE_FLAG_COPY),
+				 ERR_OK);
+			T_EQ_INT(tcp_output(app.pcb), ERR_OK);
+		}
+		if (round == 1) /* the client acknowledged everything */
+			feed(s, pkt, craft(pkt, &c, &d, cseq, sseq + 1500, F_ACK, NULL, 0));
+		cap_n = 0;
+		stack_tcp_reset(app.pcb);
+		T_CHECK(app.err);
+		want_n = round == 0 ? 4 : 1;
+		T_EQ_INT(cap_n, want_n);
+		for (int i = 0; i < cap_n && i < 4; i++) {
+			uint32_t want = round == 0 ? sseq + 500u * (uint32_t)i : sseq + 1500;
+
+			memset(&g, 0, sizeof(g));
+			T_EQ_INT(parse(i, 0, &g), 0);
+			T_EQ_INT(g.flags & (F_RST | F_ACK), F_RST | F_ACK);
+			T_EQ_INT(g.seq, want);
+			T_EQ_INT(g.ack, cseq);
+		}
+		c.port++;
+	}
+	stack_destroy(s);
+	stack_usage(&after);
+	T_EQ_INT(after.pool_used, before.pool_used);
+	T_EQ_INT(after.heap_used, before.heap_used);
+}
+
 int main(void)
 {
 	T_RUN(test_batch_output);
@@ -610,5 +669,6 @@ int main(void)
 	T_RUN(test_time_wait_reuse);
 	T_RUN(test_udp);
 	T_RUN(test_half_open_cap);
+	T_RUN(test_reset_every_unacked);
 	return test_summary();
 }

@@ -118,6 +118,8 @@ static const char usage[] =
 	"                         daemon sheds half-open connections and pending DNS,\n"
 	"                         then idle UDP sessions, then refuses new flows\n"
 	"                         (default: none)\n"
+	"  --max-half-open N      connections whose handshake is not done (a SYN\n"
+	"                         flood) kept before the oldest are reset (default 2048)\n"
 	"  --no-proxy-check       start even if the proxy is unreachable now\n"
 	"  --log-level LEVEL      error|warn|info|debug (default info)\n"
 	"  --help, --version\n";
@@ -251,6 +253,7 @@ static const struct {
 	[OPT_FETCH] = { "--fetch", false },
 	[OPT_STORE_FAKE_IP] = { "--store-fake-ip", false },
 	[OPT_SECRET] = { "--secret", true },
+	[OPT_MAX_HALF_OPEN] = { "--max-half-open", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -618,6 +621,12 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 				return cli_err(err, errlen, "--max-memory",
 					       "expected MiB from 8 to 1048576", val);
 			cfg->max_memory_mb = (unsigned)v;
+			break;
+		case OPT_MAX_HALF_OPEN:
+			if (cli_uint(val, 16, 65536, &v) < 0)
+				return cli_err(err, errlen, "--max-half-open",
+					       "expected a count from 16 to 65536", val);
+			cfg->max_half_open = (unsigned)v;
 			break;
 		case OPT_DNS_HIJACK:
 			if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)

@@ -894,6 +894,15 @@ static void daemon_mem_share(struct daemon *d)
 	d->flows.inflight_max = share < 4096 ? 4096 : share;
 }
 
+/* The half-open cap at memory level `level`: --max-half-open (0: the
+ * stack's default), lowered to 64 from the shedding of pending state. */
+static uint32_t daemon_half_open_max(const struct daemon *d, enum mem_level level)
+{
+	uint32_t max = d->cfg->max_half_open ? d->cfg->max_half_open : STACK_HALF_OPEN_MAX;
+
+	return level >= MEM_SHED_PENDING && max > 64 ? 64 : max;
+}
+
 /* The memory budget's check, every 100 ms: what the daemon holds against
  * --max-memory, and the shedding of the level it is at (mem_budget.h). */
 static void daemon_on_mem(uv_timer_t *h)
@@ -909,7 +918,7 @@ static void daemon_on_mem(uv_timer_t *h)
 		else
 			log_info("memory: %zu of %zu MiB in use: %s", used >> 20,
 				 d->mem.limit >> 20, mem_level_name(now));
-		stack_set_half_open_max(d->stack, now >= MEM_SHED_PENDING ? 64 : 0);
+		stack_set_half_open_max(d->stack, daemon_half_open_max(d, now));
 		dns_intercept_set_shed(d->dns, now == MEM_REFUSE         ? 1
 					       : now >= MEM_SHED_PENDING ? 16
 									 : 0);
@@ -1396,6 +1405,7 @@ int daemon_run(struct options *cfg)
 	}
 	if (tun_csum_offload(d->tun))
 		stack_set_csum_offload(d->stack, true);
+	stack_set_half_open_max(d->stack, cfg->max_half_open);
 	{
 		struct flow_udp_config ucfg;
 
@@ -1506,7 +1516,8 @@ int daemon_run(struct options *cfg)
 	if (stack_counters(d->stack)->half_open_dropped > 0)
 		log_info("%" PRIu64
 			 " half-open connections reset: over the cap of %u (oldest first)",
-			 stack_counters(d->stack)->half_open_dropped, STACK_HALF_OPEN_MAX);
+			 stack_counters(d->stack)->half_open_dropped,
+			 daemon_half_open_max(d, MEM_OK));
 	if (d->dns) {
 		const struct dns_intercept_stats *ds = dns_intercept_stats(d->dns);
 

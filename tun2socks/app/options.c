@@ -231,6 +231,8 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 			 conf->interface_name);
 	if (conf->max_memory_mb && !options_given(cfg, OPT_MAX_MEMORY))
 		cfg->max_memory_mb = conf->max_memory_mb;
+	if (conf->max_half_open && !options_given(cfg, OPT_MAX_HALF_OPEN))
+		cfg->max_half_open = conf->max_half_open;
 	if (conf->has_routing_mark && !options_given(cfg, OPT_FWMARK) && conf->routing_mark) {
 		cfg->sock.has_fwmark = true;
 		cfg->sock.fwmark = conf->routing_mark;
@@ -442,6 +444,8 @@ unsigned options_reload_diff(const struct options *running, const struct options
 		options_note(why, whylen, "dns.fake-ip-range");
 	if (running->max_memory_mb != next->max_memory_mb)
 		options_note(why, whylen, "max-memory");
+	if (running->max_half_open != next->max_half_open)
+		options_note(why, whylen, "max-half-open");
 	if (a->fake_min_age != b->fake_min_age)
 		options_note(why, whylen, "dns.fake-ip-min-age");
 	if (a->filter_whitelist != b->filter_whitelist)

@@ -63,6 +63,7 @@ enum options_flag {
 	OPT_FETCH,
 	OPT_STORE_FAKE_IP,
 	OPT_SECRET,
+	OPT_MAX_HALF_OPEN,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -88,6 +89,7 @@ struct options {
 	unsigned udp_timeout_s;     /* idle UDP session; DNS-only ones: 10 s */
 	enum log_level log_level;
 	unsigned max_memory_mb; /* --max-memory, MiB; 0: no budget */
+	unsigned max_half_open; /* --max-half-open; 0: STACK_HALF_OPEN_MAX */
 	bool check_proxy;       /* probe the proxy at startup */
 	/* -1, or a descriptor the daemon writes one byte to and closes once
 	 * it serves the TUN (run starts CMD then); never on the command line */

@@ -42,6 +42,8 @@
 #include "lwip/tcp.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_abandon: a drop without RST */
 
+#include "lwip-port/stack.h"
+
 #include "tun2socks/base/addr.h"
 #include "tun2socks/upstream/target.h"
 #include "resolver/dns_intercept.h"
@@ -633,11 +635,19 @@ static void flow_start_relay(struct flow_tcp *f)
 	flow_update_poll(f);
 }
 
+/* While relaying: what the relay wants, and a hang-up while it does not
+ * read, so that an upstream reset (or gone) under a client that reads
+ * nothing ends the flow at once instead of holding its socket. */
 static void flow_update_poll(struct flow_tcp *f)
 {
+	int events;
+
 	if (f->state != FS_RELAY)
 		return;
-	flow_set_poll(f, sock_poll_events(relay_wants(&f->rl)));
+	events = sock_poll_events(relay_wants(&f->rl));
+	if (relay_watch_hup(&f->rl))
+		events |= UV_DISCONNECT;
+	flow_set_poll(f, events);
 }
 
 static void flow_on_poll_event(uv_poll_t *h, int status, int events)
@@ -656,6 +666,10 @@ static void flow_on_poll_event(uv_poll_t *h, int status, int events)
 			   strerror(-sock_poll_error(upstream_conn_fd(f->up), status)));
 		return;
 	}
+	/* A reset comes as status < 0 above; a bare hang-up is the
+	 * upstream's FIN, the bytes before it waiting in the socket. */
+	if (events & UV_DISCONNECT)
+		relay_upstream_hup(&f->rl);
 	if (events & UV_WRITABLE) {
 		r = relay_up_flush(&f->rl);
 		if (r < 0) {
@@ -840,7 +854,9 @@ static err_t flow_abort(struct flow_tcp *f, const char *why, const char *detail)
 			 * sends the RST when it returns. */
 			f->accept_ret = -ECONNRESET;
 		else
-			tcp_abort(f->rl.pcb); /* RST to the client; frees the pcb */
+			/* RST to the client (one it takes whatever it
+			 * received); frees the pcb */
+			stack_tcp_reset(f->rl.pcb);
 		f->pcb_aborted = !f->in_accept;
 		ret = ERR_ABRT;
 	}

@@ -293,6 +293,16 @@ int relay_wants(const struct relay *r)
 	return w | stream_wants(&r->up);
 }
 
+bool relay_watch_hup(const struct relay *r)
+{
+	return r->started && !r->up_eof && !r->up_hup && down_room(r) == 0;
+}
+
+void relay_upstream_hup(struct relay *r)
+{
+	r->up_hup = true;
+}
+
 bool relay_done(const struct relay *r)
 {
 	return r->client_eof && r->up_eof && r->q_len == 0 && r->up_shut && r->client_shut &&

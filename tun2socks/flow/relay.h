@@ -52,6 +52,7 @@ struct relay {
 	uint32_t pend_len, pend_off;
 	bool client_eof;     /* the client sent FIN */
 	bool up_eof;         /* the upstream sent EOF */
+	bool up_hup;         /* its FIN seen while not reading (relay_upstream_hup) */
 	bool up_shut;        /* we ended our direction upstream */
 	bool client_shut;    /* our FIN to the client is queued in lwIP */
 	uint64_t bytes_up;   /* client -> upstream, accepted by the upstream */
@@ -90,6 +91,19 @@ int relay_down_pump(struct relay *r);
  * STREAM_WANT_WRITE (client bytes are queued), plus what the stream's
  * lower layers wait on (stream_wants). 0 before relay_start(). */
 int relay_wants(const struct relay *r);
+
+/* Whether the owner should watch the upstream socket for a hang-up
+ * (UV_DISCONNECT; an error is always reported with it): while reading is
+ * paused for a client that does not read, an upstream that resets or dies
+ * would otherwise go unnoticed, its socket held until the idle timeout.
+ * True while started, not reading (relay_wants has no STREAM_WANT_READ),
+ * and neither EOF nor a hang-up was seen (docs/design.md §12). */
+bool relay_watch_hup(const struct relay *r);
+
+/* The owner saw the hang-up without an error: the upstream's FIN, the
+ * bytes before it all in the socket's buffer, read once the client makes
+ * room. Stops relay_watch_hup (the hang-up stays reported while it lasts). */
+void relay_upstream_hup(struct relay *r);
 
 /* Both directions finished and everything handed over: the owner closes. */
 bool relay_done(const struct relay *r);
