@@ -264,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		check_json(s, strlen(s));
 		free(s);
-		s = api_stream_log((enum log_level)(data[0] % 4), path);
+		s = api_stream_log((enum log_level)(data[0] % 4), path, data[0] & 0x40);
 		check_json(s, strlen(s));
 		free(s);
 		memcpy(&v, data, size < sizeof(v) ? size : sizeof(v));
