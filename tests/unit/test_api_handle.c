@@ -75,7 +75,7 @@ static int f_select(void *ctx, const char *group, const char *member)
 {
 	struct fake *f = ctx;
 
-	if (strcmp(group, "GLOBAL") != 0 && strcmp(group, "g") != 0)
+	if ((strcmp(group, "GLOBAL") != 0 && strcmp(group, "g") != 0) || !strcmp(member, "zz"))
 		return -ENOENT;
 	snprintf(f->sel_group, sizeof(f->sel_group), "%s", group);
 	snprintf(f->selected, sizeof(f->selected), "%s", member);
@@ -206,6 +206,8 @@ static void test_global(void)
 	T_EQ_STR(json_string_value(json_array_get(json_object_get(gl, "all"), 4)), "g");
 	json_decref(j);
 
+	ask(API_PUT, "/proxies/GLOBAL", NULL, "{\"name\":\"zz\"}", &resp);
+	T_EQ_INT(resp.status, 400); /* a selector without that member */
 	ask(API_PUT, "/proxies/GLOBAL", NULL, "{\"name\":\"b\"}", &resp);
 	T_EQ_INT(resp.status, 204);
 	T_EQ_STR(fk.sel_group, "GLOBAL");
@@ -261,8 +263,10 @@ static void test_providers(void)
 
 	j = ask(API_GET, "/providers/rules", NULL, NULL, &resp);
 	p = json_object_get(j, "providers");
-	T_EQ_INT((int)json_integer_value(json_object_get(json_object_get(p, "inl"), "ruleCount")), 2);
-	T_EQ_INT((int)json_integer_value(json_object_get(json_object_get(p, "web"), "ruleCount")), 7);
+	T_EQ_INT((int)json_integer_value(json_object_get(json_object_get(p, "inl"), "ruleCount")),
+		 2);
+	T_EQ_INT((int)json_integer_value(json_object_get(json_object_get(p, "web"), "ruleCount")),
+		 7);
 	json_decref(j);
 	j = ask(API_GET, "/providers/rules/web", NULL, NULL, &resp);
 	T_EQ_STR(str(j, "updatedAt"), "1970-01-02T00:00:00Z");

@@ -769,8 +769,11 @@ static int api_select(const struct api_backend *be, const struct api_req *req, c
 	json_decref(j);
 	if (r == -EPERM)
 		return api_status(resp, 400, "Must be a Selector");
-	if (r == -ENOENT && (be->groups == NULL || be->groups(be->ctx) == NULL ||
-			     group_table_find(be->groups(be->ctx), name) < 0))
+	/* no such group: 404; a group (the built-in GLOBAL too) without
+	 * that member: 400, as mihomo */
+	if (r == -ENOENT && !(be->global && !strcmp(name, "GLOBAL") && be->global(be->ctx)) &&
+	    (be->groups == NULL || be->groups(be->ctx) == NULL ||
+	     group_table_find(be->groups(be->ctx), name) < 0))
 		return api_status(resp, 404, "resource not found");
 	if (r < 0)
 		return api_status(resp, 400, "Selector update error: proxy not exist");
