@@ -29,7 +29,7 @@
 #                           request through the proxy; the result shows in history
 #   api_dns_query           /dns/query answers through the daemon's resolver
 #   api_streams             /traffic, /memory, /logs, /connections over WebSocket;
-#                           /traffic over chunked HTTP
+#                           /traffic and /connections?interval= over chunked HTTP
 #   api_logs_structured     /logs?format=structured gives mihomo's structured
 #                           lines (time, level, message, fields) over WebSocket
 #                           and chunked HTTP
@@ -356,10 +356,11 @@ code -H "$H" -X PATCH -d '{"mode":"rule"}' "http://$API/configs" >/dev/null
 wait "$lw"
 log_ws=$(grep -c '"type":"info","payload":"api: mode rule' "$RUN_DIR/logs.ws")
 tr_http=$(api -N -H "$H" -m 3 "http://$API/traffic" 2>/dev/null | grep -c '"up":')
-if [[ $tr_ws == 2 && $mem_ws == 1 && $conn_ws == 2 && $log_ws == 1 ]] && ((tr_http >= 2)); then
+conn_http=$(api -N -H "$H" -m 3 "http://$API/connections?interval=300" 2>/dev/null | grep -c '"connections":')
+if [[ $tr_ws == 2 && $mem_ws == 1 && $conn_ws == 2 && $log_ws == 1 ]] && ((tr_http >= 2 && conn_http >= 2)); then
 	pass api_streams
 else
-	fail api_streams "traffic-ws=$tr_ws memory=$mem_ws connections=$conn_ws logs=$log_ws ($(head -c 200 "$RUN_DIR/logs.ws")) traffic-http=$tr_http"
+	fail api_streams "traffic-ws=$tr_ws memory=$mem_ws connections=$conn_ws logs=$log_ws ($(head -c 200 "$RUN_DIR/logs.ws")) traffic-http=$tr_http connections-http=$conn_http"
 fi
 
 # ---- structured logs --------------------------------------------------------------------------

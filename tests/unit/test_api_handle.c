@@ -35,11 +35,26 @@ struct fake {
 	int waits;
 };
 
+/* One flow mode global sent through group g's member a. */
 static void f_flows(void *ctx, flow_info_fn fn, void *arg)
 {
+	static ip_addr_t src, dst;
+	static struct route rt;
+	struct flow_info fi = { 0 };
+
 	(void)ctx;
-	(void)fn;
-	(void)arg;
+	IP_ADDR4(&src, 198, 18, 0, 1);
+	IP_ADDR4(&dst, 198, 18, 0, 9);
+	rt.action = ROUTE_PROXY;
+	rt.rule = "mode global";
+	rt.via = "a";
+	rt.group = "g";
+	fi.id = 1;
+	fi.src = &src;
+	fi.dst = &dst;
+	fi.dst_port = 443;
+	fi.route = &rt;
+	fn(arg, &fi);
 }
 
 static void f_totals(void *ctx, uint64_t *up, uint64_t *down)
@@ -227,6 +242,17 @@ static void test_global(void)
 	json_decref(j);
 	ask(API_GET, "/group/a", NULL, NULL, &resp);
 	T_EQ_INT(resp.status, 404);
+	/* a connection mode global routed: the chain ends at GLOBAL */
+	j = ask(API_GET, "/connections", NULL, NULL, &resp);
+	gl = json_object_get(json_array_get(json_object_get(j, "connections"), 0), "chains");
+	T_EQ_INT((int)json_array_size(gl), 3);
+	T_EQ_STR(json_string_value(json_array_get(gl, 1)), "g");
+	T_EQ_STR(json_string_value(json_array_get(gl, 2)), "GLOBAL");
+	json_decref(j);
+	T_EQ_INT(resp.stream, API_STREAM_NONE);
+	ask(API_GET, "/connections", "interval=500", NULL, &resp);
+	T_EQ_INT(resp.stream, API_STREAM_CONNECTIONS);
+	T_EQ_INT((int)resp.interval_ms, 500);
 }
 
 static void test_providers(void)

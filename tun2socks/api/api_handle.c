@@ -328,6 +328,13 @@ static void api_conn_add(void *arg, const struct flow_info *fi)
 		json_array_append_new(chains, api_str(via));
 		if (rule.target[0] && strcmp(rule.target, via) != 0)
 			json_array_append_new(chains, api_str(rule.target));
+		/* mode global: through the group GLOBAL chose, then GLOBAL */
+		if (fi->route->rule && !strcmp(fi->route->rule, "mode global")) {
+			if (fi->route->group && strcmp(fi->route->group, via) != 0)
+				json_array_append_new(chains, api_str(fi->route->group));
+			if (!fi->route->group || strcmp(fi->route->group, "GLOBAL") != 0)
+				json_array_append_new(chains, json_string("GLOBAL"));
+		}
 	}
 	e = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s},"
 		      " s:I, s:I, s:s, s:o, s:o, s:o}",
@@ -1209,7 +1216,10 @@ int api_handle(const struct api_backend *be, const struct api_req *req, struct a
 		return req->method == API_GET ? api_rules(be, resp)
 					      : api_status(resp, 405, "method not allowed");
 	if ((rest = api_under(p, "/connections")) != NULL) {
-		if (*rest == '\0' && req->method == API_GET && req->websocket) {
+		/* A stream over WebSocket, or over chunked HTTP when an
+		 * interval is asked for; a plain GET is mihomo's snapshot. */
+		if (*rest == '\0' && req->method == API_GET &&
+		    (req->websocket || api_query_get(req->query, "interval", NULL, 0))) {
 			char v[16];
 			int r = api_stream_req(req, API_STREAM_CONNECTIONS, resp);
 

@@ -92,7 +92,8 @@ struct api_req {
 	const char *query; /* "a=1&b=2" (decoded), or "" */
 	const char *body;  /* not terminated; may be NULL */
 	size_t body_len;
-	bool websocket; /* a WebSocket upgrade: /connections streams */
+	bool websocket; /* a WebSocket upgrade: /connections streams (over
+			 * HTTP only with ?interval=) */
 };
 
 struct api_resp {

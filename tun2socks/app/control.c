@@ -556,6 +556,9 @@ static int control_delay(void *ctx, const char *name, bool group, const char *ur
 
 	if (*c->d.http == NULL)
 		return -ENOTSUP;
+	/* /proxies/GLOBAL/delay: through what it uses now */
+	if (!group && gx < 0 && !strcmp(name, ROUTER_GLOBAL))
+		name = router_ctx_global(c->d.router, NULL);
 	if (global) {
 		/* The built-in GLOBAL's members but REJECT (never answers). */
 		size_t n = 1 + (cfg ? cfg->n_proxies + cfg->n_groups : 0), k = 0;
