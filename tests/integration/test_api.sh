@@ -44,6 +44,10 @@
 #                           close, select, delay, rules, reload, a wrong secret
 #   api_many_connections    1000 held connections listed, DELETE /connections
 #                           ends them all
+#   api_store_off_loop      store-selected's write runs on a worker: with its
+#                           temporary file a FIFO (the open waits for a reader)
+#                           the switch is answered and the API and tunnel serve
+#                           meanwhile; the text arrives once a reader comes
 #   api_store_selected      profile.store-selected: a select group's member and
 #                           GLOBAL's survive a restart (the cache directory's
 #                           selected.json)
@@ -61,7 +65,7 @@ t2s_init
 NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
 api_rule_hits api_process_path api_rules_proxies api_select api_delay api_dns_query api_streams
 api_logs_structured api_global api_dashboard_compat api_ctl api_connections_close api_many_connections
-api_slow_reader api_store_selected api_provider_refresh api_provider_healthcheck"
+api_slow_reader api_store_off_loop api_store_selected api_provider_refresh api_provider_healthcheck"
 # python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
 WSPY=/usr/bin/python3
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || fail_all "$NAMES" "python3-websockets missing"
@@ -521,9 +525,37 @@ else
 	fail api_many_connections "listed=$n delete=$dall left=$left closed-lines=$closed"
 fi
 
+# ---- store-selected off the loop ------------------------------------------------------------
+# file_atomic_write's temporary file made a FIFO: opening it for writing
+# waits for a reader. On the loop that would stop everything.
+fifo="$T2S_CACHE_DIR/selected.json.tmp.$DAEMON_PID"
+mkdir -p "$T2S_CACHE_DIR"
+mkfifo "$fifo"
+so1=$(code -H "$H" -m 5 -X PUT -d '{"name":"dante2"}' "http://$API/proxies/grp")
+so2=$(code -H "$H" -m 5 "http://$API/version")
+fetch_check "http://$T4/1k" "$SHA_1K"
+sof=$?
+stext=$(timeout 10 cat "$fifo") # a reader: the write goes on
+for ((i = 0; i < 50; i++)); do
+	[[ -e $fifo ]] || break # renamed over selected.json
+	sleep 0.1
+done
+rm -f "$T2S_CACHE_DIR/selected.json" # the FIFO, renamed; rewritten below
+if [[ $so1 == 204 && $so2 == 200 && $sof == 0 && $stext == *'"grp":"dante2"'* ]]; then
+	pass api_store_off_loop
+else
+	fail api_store_off_loop "put=$so1 version=$so2 fetch=$sof written=[$stext]"
+fi
+
 # ---- store-selected: the selection survives a restart --------------------------------------
 s1=$(code -H "$H" -X PUT -d '{"name":"dante2"}' "http://$API/proxies/grp")
-stored=$(cat "$T2S_CACHE_DIR/selected.json" 2>/dev/null)
+# written on a worker after the answer: wait for it
+stored=""
+for ((i = 0; i < 50; i++)); do
+	stored=$(cat "$T2S_CACHE_DIR/selected.json" 2>/dev/null)
+	[[ $stored == *'"grp":"dante2"'* ]] && break
+	sleep 0.1
+done
 daemon_finish
 now=""
 if daemon_start "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"; then
