@@ -183,11 +183,11 @@ static void test_logs(void)
 	char *s;
 	json_t *j;
 
-	ask(API_GET, "/logs", "level=warning&format=structured", NULL, &resp);
+	json_decref(ask(API_GET, "/logs", "level=warning&format=structured", NULL, &resp));
 	T_EQ_INT(resp.stream, API_STREAM_LOGS);
 	T_CHECK(resp.structured);
 	T_EQ_INT(resp.stream_level, LOG_WARN);
-	ask(API_GET, "/logs", "level=info", NULL, &resp);
+	json_decref(ask(API_GET, "/logs", "level=info", NULL, &resp));
 	T_CHECK(!resp.structured);
 
 	s = api_stream_log(LOG_WARN, "hello", true);
@@ -221,9 +221,9 @@ static void test_global(void)
 	T_EQ_STR(json_string_value(json_array_get(json_object_get(gl, "all"), 4)), "g");
 	json_decref(j);
 
-	ask(API_PUT, "/proxies/GLOBAL", NULL, "{\"name\":\"zz\"}", &resp);
+	json_decref(ask(API_PUT, "/proxies/GLOBAL", NULL, "{\"name\":\"zz\"}", &resp));
 	T_EQ_INT(resp.status, 400); /* a selector without that member */
-	ask(API_PUT, "/proxies/GLOBAL", NULL, "{\"name\":\"b\"}", &resp);
+	json_decref(ask(API_PUT, "/proxies/GLOBAL", NULL, "{\"name\":\"b\"}", &resp));
 	T_EQ_INT(resp.status, 204);
 	T_EQ_STR(fk.sel_group, "GLOBAL");
 	j = ask(API_GET, "/proxies/GLOBAL", NULL, NULL, &resp);
@@ -240,7 +240,7 @@ static void test_global(void)
 	j = ask(API_GET, "/group/GLOBAL", NULL, NULL, &resp);
 	T_EQ_STR(str(j, "now"), "b");
 	json_decref(j);
-	ask(API_GET, "/group/a", NULL, NULL, &resp);
+	json_decref(ask(API_GET, "/group/a", NULL, NULL, &resp));
 	T_EQ_INT(resp.status, 404);
 	/* a connection mode global routed: the chain ends at GLOBAL */
 	j = ask(API_GET, "/connections", NULL, NULL, &resp);
@@ -250,7 +250,7 @@ static void test_global(void)
 	T_EQ_STR(json_string_value(json_array_get(gl, 2)), "GLOBAL");
 	json_decref(j);
 	T_EQ_INT(resp.stream, API_STREAM_NONE);
-	ask(API_GET, "/connections", "interval=500", NULL, &resp);
+	json_decref(ask(API_GET, "/connections", "interval=500", NULL, &resp));
 	T_EQ_INT(resp.stream, API_STREAM_CONNECTIONS);
 	T_EQ_INT((int)resp.interval_ms, 500);
 }
@@ -277,13 +277,13 @@ static void test_providers(void)
 	j = ask(API_GET, "/providers/proxies/default/a", NULL, NULL, &resp);
 	T_EQ_STR(str(j, "type"), "Socks5");
 	json_decref(j);
-	ask(API_GET, "/providers/proxies/none", NULL, NULL, &resp);
+	json_decref(ask(API_GET, "/providers/proxies/none", NULL, NULL, &resp));
 	T_EQ_INT(resp.status, 404);
 	/* a file provider: read at each load, nothing to download */
-	ask(API_PUT, "/providers/proxies/pf", NULL, NULL, &resp);
+	json_decref(ask(API_PUT, "/providers/proxies/pf", NULL, NULL, &resp));
 	T_EQ_INT(resp.status, 204);
 	T_EQ_INT(fk.waits, waits);
-	ask(API_GET, "/providers/proxies/pf/healthcheck", NULL, NULL, &resp);
+	json_decref(ask(API_GET, "/providers/proxies/pf/healthcheck", NULL, NULL, &resp));
 	T_CHECK(resp.wait);
 	T_EQ_STR(fk.checked, "pf");
 
@@ -302,14 +302,14 @@ static void test_providers(void)
 	j = ask(API_GET, "/providers/rules/inl", NULL, NULL, &resp);
 	T_EQ_INT((int)json_array_size(json_object_get(j, "payload")), 2);
 	json_decref(j);
-	ask(API_PUT, "/providers/rules/web", NULL, NULL, &resp);
+	json_decref(ask(API_PUT, "/providers/rules/web", NULL, NULL, &resp));
 	T_CHECK(resp.wait);
 	T_EQ_STR(fk.refreshed, "web");
 	T_CHECK(!fk.refreshed_proxies);
 	/* a rule-provider's name under /proxies is not one */
-	ask(API_PUT, "/providers/proxies/web", NULL, NULL, &resp);
+	json_decref(ask(API_PUT, "/providers/proxies/web", NULL, NULL, &resp));
 	T_EQ_INT(resp.status, 404);
-	ask(API_PUT, "/providers/rules/none", NULL, NULL, &resp);
+	json_decref(ask(API_PUT, "/providers/rules/none", NULL, NULL, &resp));
 	T_EQ_INT(resp.status, 404);
 }
 
