@@ -287,6 +287,7 @@ struct config_remote {
 	struct conf_pos proxy_pos;
 	uint64_t size_limit; /* "size-limit", bytes; 0: 16 MiB */
 	bool cached;         /* path existed when the config was loaded */
+	int64_t mtime;       /* its modification time then (unix seconds) */
 };
 enum config_rp_behavior { CONFIG_RP_DOMAIN, CONFIG_RP_IPCIDR, CONFIG_RP_CLASSICAL };
 enum config_rp_format { CONFIG_RP_YAML, CONFIG_RP_TEXT, CONFIG_RP_MRS };

@@ -87,6 +87,7 @@ int config_remote_finish(struct loader *ld, struct config_remote *rm, const char
 			return loader_oom(ld);
 	}
 	rm->cached = stat(*path, &st) == 0 && S_ISREG(st.st_mode);
+	rm->mtime = rm->cached ? (int64_t)st.st_mtime : 0;
 	if (!rm->cached)
 		return loader_warn_at(ld, pos,
 				      "%s: not downloaded yet (%s): empty until the daemon "

@@ -31,6 +31,9 @@
 	} while (0)
 
 static const char conf_yaml[] = "mode: rule\n"
+				"rule-providers:\n"
+				"  web: { type: http, behavior: domain, url: 'http://r.test/x' }\n"
+				"  inl: { type: inline, behavior: domain, payload: [a.test] }\n"
 				"proxies:\n"
 				"  - { name: a, type: socks5, server: 192.0.2.1, port: 1080 }\n"
 				"  - { name: \"b c\", type: http, server: 192.0.2.2, port: 8080 }\n"
@@ -163,6 +166,43 @@ static int h_lookup(void *ctx, const char *name, int qtype, struct api_wait *w)
 	return 0;
 }
 
+static int h_refresh(void *ctx, bool proxies, const char *name, struct api_wait *w)
+{
+	(void)proxies;
+	(void)w;
+	CHECK(name != NULL && name[0] != '\0');
+	((struct harness *)ctx)->waits++;
+	return 0;
+}
+
+static int h_healthcheck(void *ctx, const char *name, struct api_wait *w)
+{
+	(void)w;
+	CHECK(name != NULL);
+	((struct harness *)ctx)->waits++;
+	return 0;
+}
+
+static int64_t h_updated(void *ctx, bool proxies, const char *name)
+{
+	(void)ctx;
+	(void)proxies;
+	(void)name;
+	return 1700000000;
+}
+
+static size_t h_count(void *ctx, size_t i)
+{
+	(void)ctx;
+	return i;
+}
+
+static const char *h_global(void *ctx)
+{
+	(void)ctx;
+	return "a";
+}
+
 static void check_json(const char *s, size_t len)
 {
 	json_t *j;
@@ -193,6 +233,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.log_level = h_level,
 		.reload = h_reload,
 		.lookup = h_lookup,
+		.refresh = h_refresh,
+		.healthcheck = h_healthcheck,
+		.updated_at = h_updated,
+		.rule_set_count = h_count,
+		.global = h_global,
 	};
 	char *buf, *path, *query, *body, *end;
 	struct api_req req = { 0 };
@@ -251,7 +296,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(req.method == API_GET && resp.status == 200 && resp.body == NULL);
 	if (resp.wait)
 		CHECK(h.waits == waits + 1 && resp.body == NULL &&
-		      (!strcmp(req.path, "/configs") || !strcmp(req.path, "/dns/query")));
+		      (!strcmp(req.path, "/configs") || !strcmp(req.path, "/dns/query") ||
+		       !strncmp(req.path, "/providers/", 11)));
 	else
 		CHECK(h.waits == waits);
 	api_resp_free(&resp);
@@ -264,7 +310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		check_json(s, strlen(s));
 		free(s);
-		s = api_stream_log((enum log_level)(data[0] % 4), path);
+		s = api_stream_log((enum log_level)(data[0] % 4), path, data[0] & 0x40);
 		check_json(s, strlen(s));
 		free(s);
 		memcpy(&v, data, size < sizeof(v) ? size : sizeof(v));

@@ -29,7 +29,13 @@
 #                           request through the proxy; the result shows in history
 #   api_dns_query           /dns/query answers through the daemon's resolver
 #   api_streams             /traffic, /memory, /logs, /connections over WebSocket;
-#                           /traffic over chunked HTTP
+#                           /traffic and /connections?interval= over chunked HTTP
+#   api_logs_structured     /logs?format=structured gives mihomo's structured
+#                           lines (time, level, message, fields) over WebSocket
+#                           and chunked HTTP
+#   api_global              the GLOBAL selector: PUT /proxies/GLOBAL picks what
+#                           mode global uses (a proxy, REJECT, a group), refuses
+#                           unknown names, and stays with rule mode untouched
 #   api_connections_close   a live download is listed with its metadata and
 #                           DELETE /connections/{id} resets it
 #   api_dashboard_compat    the requests yacd makes (src/api/*.ts), in its forms,
@@ -38,16 +44,28 @@
 #                           close, select, delay, rules, reload, a wrong secret
 #   api_many_connections    1000 held connections listed, DELETE /connections
 #                           ends them all
-#   api_store_selected      profile.store-selected: a select group's member survives
-#                           a restart (the cache directory's selected.json)
+#   api_store_off_loop      store-selected's write runs on a worker: with its
+#                           temporary file a FIFO (the open waits for a reader)
+#                           the switch is answered and the API and tunnel serve
+#                           meanwhile; the text arrives once a reader comes
+#   api_store_selected      profile.store-selected: a select group's member and
+#                           GLOBAL's survive a restart (the cache directory's
+#                           selected.json)
+#   api_provider_refresh    PUT /providers/rules/{name} downloads that http
+#                           provider alone (the other keeps its copy and count),
+#                           GET /providers/rules/{name} shows it, a rule-provider
+#                           is not one under /providers/proxies
+#   api_provider_healthcheck /providers/proxies/{name} and its healthcheck: each
+#                           of its proxies timed, the result in their history
 #   api_slow_reader         a WebSocket client that never reads is dropped and
 #                           the API and the tunnel stay responsive meanwhile
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="api_refuses_public api_auth api_cors api_version api_configs api_mode api_reload
-api_rule_hits api_process_path api_rules_proxies api_select api_delay api_dns_query api_streams api_dashboard_compat api_ctl api_connections_close api_many_connections
-api_slow_reader api_store_selected"
+api_rule_hits api_process_path api_rules_proxies api_select api_delay api_dns_query api_streams
+api_logs_structured api_global api_dashboard_compat api_ctl api_connections_close api_many_connections
+api_slow_reader api_store_off_loop api_store_selected api_provider_refresh api_provider_healthcheck"
 # python3-websockets is Debian's: its interpreter, whatever python3 is first on PATH.
 WSPY=/usr/bin/python3
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || fail_all "$NAMES" "python3-websockets missing"
@@ -342,10 +360,72 @@ code -H "$H" -X PATCH -d '{"mode":"rule"}' "http://$API/configs" >/dev/null
 wait "$lw"
 log_ws=$(grep -c '"type":"info","payload":"api: mode rule' "$RUN_DIR/logs.ws")
 tr_http=$(api -N -H "$H" -m 3 "http://$API/traffic" 2>/dev/null | grep -c '"up":')
-if [[ $tr_ws == 2 && $mem_ws == 1 && $conn_ws == 2 && $log_ws == 1 ]] && ((tr_http >= 2)); then
+conn_http=$(api -N -H "$H" -m 3 "http://$API/connections?interval=300" 2>/dev/null | grep -c '"connections":')
+if [[ $tr_ws == 2 && $mem_ws == 1 && $conn_ws == 2 && $log_ws == 1 ]] && ((tr_http >= 2 && conn_http >= 2)); then
 	pass api_streams
 else
-	fail api_streams "traffic-ws=$tr_ws memory=$mem_ws connections=$conn_ws logs=$log_ws ($(head -c 200 "$RUN_DIR/logs.ws")) traffic-http=$tr_http"
+	fail api_streams "traffic-ws=$tr_ws memory=$mem_ws connections=$conn_ws logs=$log_ws ($(head -c 200 "$RUN_DIR/logs.ws")) traffic-http=$tr_http connections-http=$conn_http"
+fi
+
+# ---- structured logs --------------------------------------------------------------------------
+ws "ws://$API/logs?token=$SECRET&level=info&format=structured" --n 1 --timeout 10 >"$RUN_DIR/slogs.ws" &
+lw=$!
+api -N -H "$H" -m 4 "http://$API/logs?level=info&format=structured" >"$RUN_DIR/slogs.http" 2>/dev/null &
+lh=$!
+sleep 1
+code -H "$H" -X PATCH -d '{"mode":"rule"}' "http://$API/configs" >/dev/null
+wait "$lw"
+wait "$lh"
+# one line: the four fields, the level, the message, a time of day
+slog_check='
+import json, re, sys
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line: continue
+    d = json.loads(line)
+    if d["message"].startswith("api: mode rule"):
+        ok = sorted(d) == ["fields", "level", "message", "time"] and d["level"] == "info" and d["fields"] == [] and re.fullmatch(r"\d\d:\d\d:\d\d", d["time"])
+        print("ok" if ok else "bad %s" % line); break
+else:
+    print("none")'
+sl_ws=$("$PY" -c "$slog_check" "$RUN_DIR/slogs.ws" 2>&1)
+sl_http=$("$PY" -c "$slog_check" "$RUN_DIR/slogs.http" 2>&1)
+if [[ $sl_ws == ok && $sl_http == ok ]]; then
+	pass api_logs_structured
+else
+	fail api_logs_structured "ws=[$sl_ws] ($(head -c 200 "$RUN_DIR/slogs.ws")) http=[$sl_http] ($(head -c 200 "$RUN_DIR/slogs.http"))"
+fi
+
+# ---- GLOBAL -----------------------------------------------------------------------------------
+# The rules reject the IPv6 target; in mode global it goes where GLOBAL
+# points: dante2, then REJECT, then the group grp (its member dante).
+g0=$(api -H "$H" "http://$API/proxies/GLOBAL" | jq_py 'print(d["now"], ",".join(d["all"]))')
+code -H "$H" -X PATCH -d '{"mode":"global"}' "http://$API/configs" >/dev/null
+gs1=$(code -H "$H" -X PUT -d '{"name":"dante2"}' "http://$API/proxies/GLOBAL")
+gn1=$(api -H "$H" "http://$API/proxies/GLOBAL" | jq_py 'print(d["now"])')
+fetch_check "http://[$T6]/1k" "$SHA_1K"
+gf1=$?
+gv1=$(grep -cE "flow#[0-9]+ closed .*-> \[$T6\]:80 via dante2 " "$DAEMON_LOG")
+gs2=$(code -H "$H" -X PUT -d '{"name":"REJECT"}' "http://$API/proxies/GLOBAL")
+fetch_check "http://[$T6]/1k" "$SHA_1K"
+gf2=$?
+gs3=$(code -H "$H" -X PUT -d '{"name":"grp"}' "http://$API/proxies/GLOBAL")
+fetch_check "http://[$T6]/1k" "$SHA_1K"
+gf3=$?
+gs4=$(code -H "$H" -X PUT -d '{"name":"nobody"}' "http://$API/proxies/GLOBAL")
+gl=$(api -H "$H" "http://$API/group" | jq_py 'print(",".join(g["name"] for g in d["proxies"]))')
+code -H "$H" -X PATCH -d '{"mode":"rule"}' "http://$API/configs" >/dev/null
+fetch_check "http://[$T6]/1k" "$SHA_1K"
+gf4=$?
+# left on dante2 for api_store_selected
+code -H "$H" -X PUT -d '{"name":"dante2"}' "http://$API/proxies/GLOBAL" >/dev/null
+# (--proxy given: its upstream, "proxy", until a member is chosen)
+if [[ $g0 == "proxy DIRECT,REJECT,dante,dante2,grp,auto" && $gs1 == 204 && $gn1 == dante2 && $gf1 == 0 &&
+	$gs2 == 204 && $gf2 != 0 && $gs3 == 204 && $gf3 == 0 && $gs4 == 400 && $gf4 != 0 &&
+	$gl == grp,auto,GLOBAL ]] && ((gv1 >= 1)); then
+	pass api_global
+else
+	fail api_global "before=[$g0] dante2=$gs1 now=$gn1 fetch=$gf1 via-dante2=$gv1 reject=$gs2 fetch=$gf2 grp=$gs3 fetch=$gf3 unknown=$gs4 groups=[$gl] rule-mode=$gf4"
 fi
 
 # ---- what a Clash dashboard (yacd) asks, as it asks it ------------------------------------------
@@ -445,9 +525,37 @@ else
 	fail api_many_connections "listed=$n delete=$dall left=$left closed-lines=$closed"
 fi
 
+# ---- store-selected off the loop ------------------------------------------------------------
+# file_atomic_write's temporary file made a FIFO: opening it for writing
+# waits for a reader. On the loop that would stop everything.
+fifo="$T2S_CACHE_DIR/selected.json.tmp.$DAEMON_PID"
+mkdir -p "$T2S_CACHE_DIR"
+mkfifo "$fifo"
+so1=$(code -H "$H" -m 5 -X PUT -d '{"name":"dante2"}' "http://$API/proxies/grp")
+so2=$(code -H "$H" -m 5 "http://$API/version")
+fetch_check "http://$T4/1k" "$SHA_1K"
+sof=$?
+stext=$(timeout 10 cat "$fifo") # a reader: the write goes on
+for ((i = 0; i < 50; i++)); do
+	[[ -e $fifo ]] || break # renamed over selected.json
+	sleep 0.1
+done
+rm -f "$T2S_CACHE_DIR/selected.json" # the FIFO, renamed; rewritten below
+if [[ $so1 == 204 && $so2 == 200 && $sof == 0 && $stext == *'"grp":"dante2"'* ]]; then
+	pass api_store_off_loop
+else
+	fail api_store_off_loop "put=$so1 version=$so2 fetch=$sof written=[$stext]"
+fi
+
 # ---- store-selected: the selection survives a restart --------------------------------------
 s1=$(code -H "$H" -X PUT -d '{"name":"dante2"}' "http://$API/proxies/grp")
-stored=$(cat "$T2S_CACHE_DIR/selected.json" 2>/dev/null)
+# written on a worker after the answer: wait for it
+stored=""
+for ((i = 0; i < 50; i++)); do
+	stored=$(cat "$T2S_CACHE_DIR/selected.json" 2>/dev/null)
+	[[ $stored == *'"grp":"dante2"'* ]] && break
+	sleep 0.1
+done
 daemon_finish
 now=""
 if daemon_start "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"; then
@@ -457,11 +565,78 @@ if daemon_start "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"; then
 	done
 	now=$(api -H "$H" "http://$API/proxies/grp" | jq_py 'print(d["now"])')
 fi
-if [[ $s1 == 204 && $stored == *'"grp":"dante2"'* && $now == dante2 ]] &&
-	grep -q "store-selected: group grp uses dante2" "$DAEMON_LOG"; then
+gnow=$(api -H "$H" "http://$API/proxies/GLOBAL" | jq_py 'print(d["now"])')
+if [[ $s1 == 204 && $stored == *'"grp":"dante2"'* && $stored == *'"GLOBAL":"dante2"'* && $now == dante2 &&
+	$gnow == dante2 ]] && grep -q "store-selected: group grp uses dante2" "$DAEMON_LOG"; then
 	pass api_store_selected
 else
-	fail api_store_selected "put=$s1 file=[$stored] after restart now=[$now]"
+	fail api_store_selected "put=$s1 file=[$stored] after restart now=[$now] GLOBAL=[$gnow]"
+fi
+
+# ---- providers by name ---------------------------------------------------------------------------
+# Two http rule-providers from nginx (through dante, downloaded at the
+# reload since nothing is cached), a file proxy-provider used by a group.
+printf '+.one.test\n' >"$RUN_DIR/www/rp1.txt"
+printf '+.two.test\n' >"$RUN_DIR/www/rp2.txt"
+printf 'proxies:\n  - { name: pdante, type: socks5, server: %s, port: %s }\n' "$S_IP" "$SOCKS_PORT" >"$RUN_DIR/pp.yaml"
+cat >"$RUN_DIR/prov.yaml" <<EOC
+external-controller: $API
+secret: $SECRET
+proxies:
+  - { name: dante, type: socks5, server: $S_IP, port: $SOCKS_PORT }
+proxy-providers:
+  pp: { type: file, path: $RUN_DIR/pp.yaml }
+proxy-groups:
+  - { name: pgrp, type: select, use: [pp], url: "http://$T4/health", timeout: 5000 }
+rule-providers:
+  rp1: { type: http, behavior: domain, format: text, proxy: dante, url: "http://$T4/rp1.txt" }
+  rp2: { type: http, behavior: domain, format: text, proxy: dante, url: "http://$T4/rp2.txt" }
+rules:
+  - RULE-SET,rp1,REJECT
+  - RULE-SET,rp2,REJECT
+  - MATCH,DIRECT
+EOC
+counts() { api -H "$H" "http://$API/providers/rules" | jq_py 'p=d["providers"]; print(p["rp1"]["ruleCount"], p["rp2"]["ruleCount"])' 2>/dev/null; }
+pl=$(code -H "$H" -X PUT -d "{\"path\":\"$RUN_DIR/prov.yaml\"}" "http://$API/configs")
+c0=""
+for ((i = 0; i < 100; i++)); do
+	c0=$(counts)
+	[[ $c0 == "1 1" ]] && break
+	sleep 0.2
+done
+at2=$(api -H "$H" "http://$API/providers/rules/rp2" | jq_py 'print(d["updatedAt"], d["vehicleType"])')
+sleep 1.1 # updatedAt has seconds
+printf '+.one.test\n+.uno.test\n' >"$RUN_DIR/www/rp1.txt"
+printf '+.two.test\n+.dos.test\n+.tres.test\n' >"$RUN_DIR/www/rp2.txt"
+pr1=$(code -H "$H" -X PUT "http://$API/providers/rules/rp1")
+c1=""
+for ((i = 0; i < 50; i++)); do
+	c1=$(counts)
+	[[ $c1 == "2 1" ]] && break
+	sleep 0.2
+done
+at2b=$(api -H "$H" "http://$API/providers/rules/rp2" | jq_py 'print(d["updatedAt"], d["vehicleType"])')
+one=$(api -H "$H" "http://$API/providers/rules/rp1" | jq_py 'print(d["name"], d["type"], d["behavior"], d["format"], d["ruleCount"])')
+wrong=$(code -H "$H" -X PUT "http://$API/providers/proxies/rp1")
+none=$(code -H "$H" "http://$API/providers/rules/none")
+if [[ $pl == 204 && $c0 == "1 1" && $pr1 == 204 && $c1 == "2 1" && $at2 == "$at2b" && $at2 == *" HTTP" &&
+	$one == "rp1 Rule Domain TextRule 2" && $wrong == 404 && $none == 404 ]]; then
+	pass api_provider_refresh
+else
+	fail api_provider_refresh "reload=$pl start=[$c0] put=$pr1 after=[$c1] rp2 at=[$at2] then [$at2b] one=[$one] wrong-kind=$wrong unknown=$none"
+fi
+
+pp=$(api -H "$H" "http://$API/providers/proxies/pp" | jq_py 'print(d["name"], d["vehicleType"], ",".join(x["name"] for x in d["proxies"]), d["testUrl"])')
+h0=$(api -H "$H" "http://$API/proxies/pdante" | jq_py 'print(len(d["history"]))')
+hc=$(code -H "$H" "http://$API/providers/proxies/pp/healthcheck")
+h1=$(api -H "$H" "http://$API/proxies/pdante" | jq_py 'print(len(d["history"]), d["history"][0]["delay"] > 0 if d["history"] else "")')
+hcn=$(code -H "$H" "http://$API/providers/proxies/none/healthcheck")
+pd=$(api -H "$H" "http://$API/providers/proxies/pp/pdante/healthcheck?url=http://$T4/health&timeout=5000" | jq_py 'print(d["delay"] > 0)')
+if [[ $pp == "pp File pdante http://$T4/health" && $h0 == 0 && $hc == 204 && $h1 == "1 True" && $hcn == 404 &&
+	$pd == True ]]; then
+	pass api_provider_healthcheck
+else
+	fail api_provider_healthcheck "provider=[$pp] history before=$h0 check=$hc after=[$h1] unknown=$hcn proxy=[$pd]"
 fi
 
 daemon_finish

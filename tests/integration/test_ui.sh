@@ -10,10 +10,14 @@
 #                         without the secret, unknown ones are 404
 #   ui_external_no_escape external-ui serves its directory and nothing outside
 #                         it (../, encoded ../, a symlink out)
+#   ui_external_off_loop  external-ui's files are read on a worker: a FIFO there
+#                         (its open waits for a writer) holds its request only;
+#                         the API and the tunnel answer meanwhile, and the
+#                         request gets 404 once a writer came
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="ui_close_connection ui_select_member ui_rule_hits ui_files ui_external_no_escape"
+NAMES="ui_close_connection ui_select_member ui_rule_hits ui_files ui_external_no_escape ui_external_off_loop"
 for t in /usr/bin/chromium /usr/bin/chromedriver; do
 	[[ -x $t ]] || fail_all "$NAMES" "$t missing (chromium, chromium-driver)"
 done
@@ -27,6 +31,7 @@ echo "external page" >"$RUN_DIR/ext/index.html"
 echo "nested" >"$RUN_DIR/ext/sub/a.txt"
 echo "secret stuff" >"$RUN_DIR/outside.txt"
 ln -s "$RUN_DIR/outside.txt" "$RUN_DIR/ext/link.txt"
+mkfifo "$RUN_DIR/ext/pipe.txt"
 CONF=$RUN_DIR/config.yaml
 write_conf() { # extra top-level line
 	cat >"$CONF" <<EOC
@@ -101,8 +106,8 @@ daemon_finish
 
 # ---- external-ui --------------------------------------------------------------------------------
 write_conf "external-ui: $RUN_DIR/ext"
-start_or_fail "ui_external_no_escape" "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"
-wait_api || fail_all "ui_external_no_escape" "the API does not answer"
+start_or_fail "ui_external_no_escape ui_external_off_loop" "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"
+wait_api || fail_all "ui_external_no_escape ui_external_off_loop" "the API does not answer"
 e1=$(api "http://$API/ui/")
 e2=$(api "http://$API/ui/sub/a.txt")
 e3=$(api --path-as-is "http://$API/ui/../outside.txt")
@@ -114,6 +119,24 @@ if [[ $e1 == "external page" && $e2 == nested && $e3 != *secret* && $e4 != *secr
 	pass ui_external_no_escape
 else
 	fail ui_external_no_escape "index=[$e1] nested=[$e2] dotdot=[${e3:0:40}] enc=[${e4:0:40}] deep=[${e5:0:40}] symlink=[${e6:0:40}]"
+fi
+# The FIFO's open blocks until a writer comes: on the loop it would stop
+# everything, on a worker only this request waits.
+code -m 20 "http://$API/ui/pipe.txt" >"$RUN_DIR/pipe.code" 2>/dev/null &
+pc=$!
+sleep 1
+pv=$(code -H "$H" -m 5 "http://$API/version")
+fetch_check "http://$T4/1k" "$SHA_1K"
+pf=$?
+pending=no
+kill -0 "$pc" 2>/dev/null && pending=yes
+timeout 5 sh -c ": >'$RUN_DIR/ext/pipe.txt'" # a writer: the open returns
+wait "$pc"
+pcode=$(cat "$RUN_DIR/pipe.code")
+if [[ $pv == 200 && $pf == 0 && $pending == yes && $pcode == 404 ]]; then
+	pass ui_external_off_loop
+else
+	fail ui_external_off_loop "version=$pv fetch=$pf fifo-request-pending=$pending then=$pcode"
 fi
 daemon_finish
 t2s_finish

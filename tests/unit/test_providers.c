@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <uv.h>
 
@@ -150,6 +151,89 @@ static void test_fetch(void)
 	config_free(cfg);
 }
 
+/* One provider refreshed alone: the other is not downloaded; a name of
+ * the wrong kind or unknown is -ENOENT; two waiters on one download both
+ * hear of it. */
+static void test_fetch_one(void)
+{
+	char text[2048];
+	struct conf_err_list errs;
+	struct config *cfg = NULL;
+	struct router_gen *g = NULL;
+	struct router_gen_opts o = { .no_resolve = true };
+	struct conf_err err;
+	struct http_client *http = NULL;
+	struct providers *p = NULL;
+	struct wait w1 = { 0 }, w2 = { 0 };
+	uv_loop_t loop;
+	int64_t at = -1;
+	const char *s;
+	char path[300];
+	struct utimbuf old = { .actime = 1000, .modtime = 1000 };
+	int r;
+
+	/* Copies there already, no interval: nothing downloads unless asked. */
+	put("one.txt", "old.test\n");
+	put("two.txt", "old.test\n");
+	put("pp.yaml", "proxies:\n  - {name: old, type: socks5, server: 192.0.2.9, port: 1}\n");
+	snprintf(path, sizeof(path), "%s/one.txt", dir);
+	T_EQ_INT(utime(path, &old), 0);
+	snprintf(text, sizeof(text),
+		 "rule-providers:\n"
+		 "  one: {type: http, behavior: domain, format: text, path: %s/one.txt,\n"
+		 "        url: 'http://127.0.0.1:%d/rules'}\n"
+		 "  two: {type: http, behavior: domain, format: text, path: %s/two.txt,\n"
+		 "        url: 'http://127.0.0.1:%d/rules'}\n"
+		 "proxy-providers:\n"
+		 "  pp: {type: http, path: %s/pp.yaml, url: 'http://127.0.0.1:%d/proxies'}\n"
+		 "rules:\n"
+		 "  - RULE-SET,one,REJECT\n"
+		 "  - RULE-SET,two,REJECT\n",
+		 dir, http_port, dir, http_port, dir, http_port);
+	r = config_load_buf(text, strlen(text), "one.yaml", &cfg, &errs);
+	T_EQ_INT(r, 0);
+	if (r < 0)
+		return;
+	r = router_gen_build(cfg, &o, &g, &err);
+	T_EQ_INT(r, 0);
+	if (r < 0) {
+		config_free(cfg);
+		return;
+	}
+	uv_loop_init(&loop);
+	T_EQ_INT(http_client_create(&loop, NULL, &http), 0);
+	T_EQ_INT(providers_create(&loop, http, NULL, NULL, &p), 0);
+	T_EQ_INT(providers_update(p, cfg, g), 0);
+	T_EQ_INT(providers_fetch(p, false, "nope", on_done, &w1), -ENOENT);
+	T_EQ_INT(providers_fetch(p, true, "one", on_done, &w1), -ENOENT);
+	/* the copy's age, as the loader saw it */
+	T_EQ_INT(providers_updated_at(p, false, "one", &at), 0);
+	T_EQ_INT(at, 1000);
+	T_EQ_INT(providers_fetch(p, false, "one", on_done, &w1), 0);
+	T_EQ_INT(providers_fetch(p, false, "one", on_done, &w2), 0);
+	while (!w1.done || !w2.done)
+		uv_run(&loop, UV_RUN_ONCE);
+	T_EQ_INT(w1.failed, 0);
+	T_EQ_INT(w2.failed, 0);
+	s = slurp("one.txt");
+	T_CHECK(s && !strcmp(s, "+.ads.test\n"));
+	s = slurp("two.txt"); /* not asked for: not downloaded */
+	T_CHECK(s && !strcmp(s, "old.test\n"));
+	s = slurp("pp.yaml");
+	T_CHECK(s && strstr(s, "name: old"));
+	T_EQ_INT(providers_updated_at(p, false, "one", &at), 0);
+	T_CHECK(at > 1000);
+	T_EQ_INT(providers_updated_at(p, true, "one", &at), -ENOENT);
+
+	T_EQ_INT(providers_update(p, NULL, g), 0);
+	providers_destroy(p);
+	http_client_destroy(http);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	T_EQ_INT(uv_loop_close(&loop), 0);
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	pid_t srv;
@@ -162,6 +246,7 @@ int main(void)
 		test_failed_++;
 	} else {
 		T_RUN(test_fetch);
+		T_RUN(test_fetch_one);
 	}
 	ts_stop(srv);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

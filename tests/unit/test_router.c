@@ -571,6 +571,128 @@ static void test_rule_hits(void)
 	config_free(cfg);
 }
 
+/* Mode global routes by the built-in GLOBAL selector: the first proxy
+ * by default, then what PUT /proxies/GLOBAL selected (a proxy, DIRECT, a
+ * group picking its member), kept across a reload by name and dropped
+ * back to the default when the name is gone; a config group called
+ * GLOBAL takes its place. Rule set sizes for /providers/rules. */
+static void test_global(void)
+{
+	static const char text[] =
+		"proxies:\n"
+		"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+		"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1080 }\n"
+		"proxy-groups:\n"
+		"  - { name: G, type: select, proxies: [s2, s1] }\n"
+		"rule-providers:\n"
+		"  inl: { type: inline, behavior: domain, payload: [a.test, b.test] }\n"
+		"rules:\n"
+		"  - RULE-SET,inl,REJECT\n"
+		"  - MATCH,DIRECT\n";
+	static const char text2[] =
+		"proxies:\n"
+		"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+		"rules:\n"
+		"  - MATCH,DIRECT\n";
+	static const char text3[] =
+		"proxies:\n"
+		"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080 }\n"
+		"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1080 }\n"
+		"proxy-groups:\n"
+		"  - { name: GLOBAL, type: select, proxies: [s2, s1] }\n"
+		"rules:\n"
+		"  - MATCH,DIRECT\n";
+	struct config *cfg, *cfg2 = NULL, *cfg3 = NULL;
+	struct conf_err err;
+	struct router_gen *g, *g2, *g3;
+	struct router_ctx *rc = NULL;
+	struct route_ops ops;
+	struct route rt;
+	ip_addr_t dst, src;
+	struct route_query q = { .src = &src, .src_port = 40000, .dst = &dst, .dst_port = 443 };
+	bool chosen = true;
+	int r;
+
+	g = build(text, &cfg, &err, &r);
+	T_EQ_INT(r, 0);
+	if (g == NULL)
+		return;
+	T_EQ_INT((int)router_gen_set_count(g, 0), 2);
+	T_EQ_INT((int)router_gen_set_count(g, 1), 0);
+	T_EQ_INT(router_ctx_create(router_gen_ref(g), NULL, NULL, &rc), 0);
+	ops = router_ctx_ops(rc);
+	ipaddr_aton("198.18.0.1", &src);
+	ipaddr_aton("203.0.113.7", &dst);
+	q.domain = "a.test";
+	router_ctx_set_mode(rc, ROUTER_MODE_GLOBAL);
+	T_EQ_STR(router_ctx_global(rc, &chosen), "s1");
+	T_CHECK(!chosen);
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	T_EQ_STR(rt.via, "s1");
+	T_EQ_STR(rt.rule, "mode global");
+	ops.release(ops.ctx, rt.hold);
+
+	T_EQ_INT(router_ctx_select(rc, "GLOBAL", "nobody"), -ENOENT);
+	T_EQ_INT(router_ctx_select(rc, "GLOBAL", "REJECT-DROP"), -ENOENT);
+	T_EQ_INT(router_ctx_select(rc, "GLOBAL", "s2"), 0);
+	T_EQ_STR(router_ctx_global(rc, &chosen), "s2");
+	T_CHECK(chosen);
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	T_EQ_STR(rt.via, "s2");
+	T_EQ_INT(rt.action, ROUTE_PROXY);
+	ops.release(ops.ctx, rt.hold);
+	T_EQ_INT(router_ctx_select(rc, "GLOBAL", "DIRECT"), 0);
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	T_EQ_INT(rt.action, ROUTE_DIRECT);
+	ops.release(ops.ctx, rt.hold);
+	/* a group: what it picks, the group named */
+	T_EQ_INT(router_ctx_select(rc, "GLOBAL", "G"), 0);
+	T_EQ_INT(router_ctx_select(rc, "G", "s1"), 0);
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	T_EQ_STR(rt.via, "s1");
+	T_EQ_STR(rt.group, "G");
+	ops.release(ops.ctx, rt.hold);
+	/* rule mode does not look at it */
+	router_ctx_set_mode(rc, ROUTER_MODE_RULE);
+	T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+	T_EQ_INT(rt.action, ROUTE_REJECT);
+	ops.release(ops.ctx, rt.hold);
+	router_ctx_set_mode(rc, ROUTER_MODE_GLOBAL);
+
+	/* kept by name across a reload; a name gone falls back */
+	T_EQ_INT(router_ctx_select(rc, "GLOBAL", "s2"), 0);
+	g2 = build(text2, &cfg2, &err, &r);
+	T_EQ_INT(r, 0);
+	if (g2 != NULL) {
+		router_ctx_swap(rc, g2);
+		T_EQ_STR(router_ctx_global(rc, &chosen), "s1");
+		T_CHECK(!chosen);
+		T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+		T_EQ_STR(rt.via, "s1");
+		ops.release(ops.ctx, rt.hold);
+	}
+	/* the config's own GLOBAL group answers instead */
+	g3 = build(text3, &cfg3, &err, &r);
+	T_EQ_INT(r, 0);
+	if (g3 != NULL) {
+		router_ctx_swap(rc, g3);
+		T_CHECK(router_ctx_global(rc, NULL) == NULL);
+		T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+		T_EQ_STR(rt.via, "s2");
+		T_EQ_STR(rt.group, "GLOBAL");
+		ops.release(ops.ctx, rt.hold);
+		T_EQ_INT(router_ctx_select(rc, "GLOBAL", "s1"), 0);
+		T_EQ_INT(ops.decide(ops.ctx, &q, &rt, NULL, NULL), 0);
+		T_EQ_STR(rt.via, "s1");
+		ops.release(ops.ctx, rt.hold);
+	}
+	router_ctx_destroy(rc);
+	router_gen_unref(g);
+	config_free(cfg);
+	config_free(cfg2);
+	config_free(cfg3);
+}
+
 int main(void)
 {
 	T_RUN(test_decisions);
@@ -581,5 +703,6 @@ int main(void)
 	T_RUN(test_sub_rules);
 	T_RUN(test_hosts_and_keep_dst);
 	T_RUN(test_rule_hits);
+	T_RUN(test_global);
 	return test_summary();
 }

@@ -73,6 +73,7 @@ struct api_sess {
 	/* a stream */
 	enum api_stream stream;
 	enum log_level level;
+	bool structured; /* /logs?format=structured */
 	unsigned interval_ms;
 	uint64_t due_ms;
 	struct api_msg *head, *tail;
@@ -428,23 +429,24 @@ static bool api_ui_name_ok(const char *name)
 	}
 }
 
-/* external-ui: the file, if its real path stays inside the directory. */
-static int api_ui_read(const struct api *a, const char *name, char **data, size_t *len)
+/* external-ui: the file, if its real path stays inside the directory.
+ * Blocks (realpath, open, read): runs on a worker (api_ui_job). */
+static int api_ui_read(const char *ui_dir, const char *name, char **data, size_t *len)
 {
 	char path[PATH_MAX], *real;
 	struct stat st;
-	size_t dl = strlen(a->ui_dir);
+	size_t dl = strlen(ui_dir);
 	ssize_t n;
 	int fd, r = 0;
 
 	*data = NULL;
 	*len = 0;
-	if (snprintf(path, sizeof(path), "%s/%s", a->ui_dir, name) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s", ui_dir, name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	real = realpath(path, NULL);
 	if (real == NULL)
 		return -ENOENT;
-	if (strncmp(real, a->ui_dir, dl) != 0 || real[dl] != '/') {
+	if (strncmp(real, ui_dir, dl) != 0 || real[dl] != '/') {
 		free(real);
 		return -EACCES;
 	}
@@ -473,23 +475,92 @@ static int api_ui_read(const struct api *a, const char *name, char **data, size_
 	return r;
 }
 
+/* An external-ui file read on a worker, so the loop never waits for a
+ * disk (docs/design.md §20). It owns copies of what it reads: the API may
+ * stop meanwhile; w tells whether the client is still there. */
+struct api_ui_job {
+	uv_work_t work;
+	struct api_wait *w;
+	char *ui_dir, *name;
+	char *data;
+	size_t len;
+	int r;
+};
+
+static void api_ui_work(uv_work_t *work)
+{
+	struct api_ui_job *j = work->data;
+
+	j->r = api_ui_read(j->ui_dir, j->name, &j->data, &j->len);
+}
+
+static void api_ui_job_free(struct api_ui_job *j)
+{
+	free(j->ui_dir);
+	free(j->name);
+	free(j->data);
+	free(j->w);
+	free(j);
+}
+
+static void api_ui_after(uv_work_t *work, int status)
+{
+	struct api_ui_job *j = work->data;
+	struct api_sess *s = j->w->s;
+	struct lws *wsi;
+	char *data = j->data;
+	int r;
+
+	if (s == NULL) {
+		api_ui_job_free(j);
+		return;
+	}
+	s->wait = NULL;
+	wsi = s->wsi;
+	if (status < 0 || j->r < 0) {
+		r = api_reply(s, 404, api_message("resource not found"));
+	} else {
+		j->data = NULL; /* the session's now */
+		r = api_reply_file(s, api_ui_type(j->name), data, j->len);
+	}
+	if (r < 0)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	api_ui_job_free(j);
+}
+
+static int api_ui_start(struct api_sess *s, const char *name)
+{
+	struct api_ui_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || (j->w = calloc(1, sizeof(*j->w))) == NULL ||
+	    (j->ui_dir = strdup(s->a->ui_dir)) == NULL || (j->name = strdup(name)) == NULL) {
+		if (j != NULL)
+			api_ui_job_free(j);
+		return api_reply(s, 500, api_message("out of memory"));
+	}
+	j->work.data = j;
+	if (uv_queue_work(s->a->loop, &j->work, api_ui_work, api_ui_after) < 0) {
+		api_ui_job_free(j);
+		return api_reply(s, 500, api_message("cannot read the file"));
+	}
+	j->w->s = s;
+	s->wait = j->w;
+	return 0; /* answered by api_ui_after */
+}
+
 /* GET /ui/...: the built-in dashboard, or external-ui's files. Open to
  * all, as in mihomo: the page asks for the secret and sends it itself. */
 static int api_serve_ui(struct api_sess *s, const char *name)
 {
 	const struct ui_asset *f;
 	char *data;
-	size_t len;
 
 	if (*name == '\0')
 		name = "index.html";
 	if (!api_ui_name_ok(name))
 		return api_reply(s, 404, api_message("resource not found"));
-	if (s->a->ui_dir != NULL) {
-		if (api_ui_read(s->a, name, &data, &len) < 0)
-			return api_reply(s, 404, api_message("resource not found"));
-		return api_reply_file(s, api_ui_type(name), data, len);
-	}
+	if (s->a->ui_dir != NULL)
+		return api_ui_start(s, name);
 	f = ui_asset_find(name);
 	if (f == NULL)
 		return api_reply(s, 404, api_message("resource not found"));
@@ -506,6 +577,7 @@ static void api_stream_begin(struct api_sess *s, const struct api_resp *r)
 
 	s->stream = r->stream;
 	s->level = r->stream_level;
+	s->structured = r->structured;
 	s->interval_ms = r->interval_ms ? r->interval_ms : 1000;
 	s->due_ms = 0;
 	list_insert_after(&a->streams, &s->link);
@@ -687,22 +759,24 @@ static void api_log_tap(void *arg, enum log_level level, const char *msg)
 {
 	struct api *a = arg;
 	struct list_node *n, *tmp;
-	char *line = NULL;
+	char *line[2] = { NULL, NULL }; /* classic, structured */
 
 	if (a->in_tap || !pthread_equal(pthread_self(), a->thread))
 		return;
 	a->in_tap = true;
 	list_for_each_safe(n, tmp, &a->streams) {
 		struct api_sess *s = list_entry(n, struct api_sess, link);
+		char **l = &line[s->structured];
 
 		if (s->stream != API_STREAM_LOGS || level > s->level)
 			continue;
-		if (line == NULL)
-			line = api_stream_log(level, msg);
-		if (line)
-			api_enqueue(s, line, strlen(line));
+		if (*l == NULL)
+			*l = api_stream_log(level, msg, s->structured);
+		if (*l)
+			api_enqueue(s, *l, strlen(*l));
 	}
-	free(line);
+	free(line[0]);
+	free(line[1]);
 	a->in_tap = false;
 }
 

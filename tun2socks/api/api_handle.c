@@ -328,6 +328,13 @@ static void api_conn_add(void *arg, const struct flow_info *fi)
 		json_array_append_new(chains, api_str(via));
 		if (rule.target[0] && strcmp(rule.target, via) != 0)
 			json_array_append_new(chains, api_str(rule.target));
+		/* mode global: through the group GLOBAL chose, then GLOBAL */
+		if (fi->route->rule && !strcmp(fi->route->rule, "mode global")) {
+			if (fi->route->group && strcmp(fi->route->group, via) != 0)
+				json_array_append_new(chains, api_str(fi->route->group));
+			if (!fi->route->group || strcmp(fi->route->group, "GLOBAL") != 0)
+				json_array_append_new(chains, json_string("GLOBAL"));
+		}
 	}
 	e = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s},"
 		      " s:I, s:I, s:s, s:o, s:o, s:o}",
@@ -380,10 +387,25 @@ char *api_stream_memory(uint64_t inuse)
 	return api_dump(json_pack("{s:I, s:i}", "inuse", (json_int_t)inuse, "oslimit", 0), NULL);
 }
 
-char *api_stream_log(enum log_level level, const char *msg)
+char *api_stream_log(enum log_level level, const char *msg, bool structured)
 {
-	return api_dump(
-		json_pack("{s:s, s:o}", "type", level_names[level], "payload", api_str(msg)), NULL);
+	char t[16];
+	time_t now;
+	struct tm tm;
+
+	if (!structured)
+		return api_dump(json_pack("{s:s, s:o}", "type", level_names[level], "payload",
+					  api_str(msg)),
+				NULL);
+	/* mihomo's LogStructured: the time of day, "warn" for warning, no
+	 * fields of ours to add. */
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(t, sizeof(t), "%H:%M:%S", &tm);
+	return api_dump(json_pack("{s:s, s:s, s:o, s:[]}", "time", t, "level",
+				  level == LOG_WARN ? "warn" : level_names[level], "message",
+				  api_str(msg), "fields"),
+			NULL);
 }
 
 static int api_connections(const struct api_backend *be, const struct api_req *req,
@@ -668,34 +690,45 @@ static json_t *api_group_json(struct group_table *t, const struct config_group *
 			 true, "history", json_array(), "extra");
 }
 
-static json_t *api_proxies_doc(const struct config *cfg, struct group_table *t)
+/* The built-in GLOBAL selector (mihomo's, which dashboards expect and
+ * mode global routes by): DIRECT, REJECT, every proxy and group; NULL
+ * when the config has a group called GLOBAL. */
+static json_t *api_global_json(const struct api_backend *be, const struct config *cfg)
 {
-	json_t *m = json_object(), *all = json_array();
+	const char *now = be->global              ? be->global(be->ctx)
+			  : cfg && cfg->n_proxies ? cfg->proxies[0].name
+						  : "DIRECT";
+	json_t *all;
 
-	if (m == NULL || all == NULL) {
-		json_decref(m);
-		json_decref(all);
+	if (now == NULL)
 		return NULL;
-	}
+	all = json_pack("[s, s]", "DIRECT", "REJECT");
+	for (size_t i = 0; cfg && all && i < cfg->n_proxies; i++)
+		json_array_append_new(all, json_string(cfg->proxies[i].name));
+	for (size_t i = 0; cfg && all && i < cfg->n_groups; i++)
+		json_array_append_new(all, json_string(cfg->groups[i].name));
+	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:b, s:[], s:{}}", "name", "GLOBAL", "type",
+			 "Selector", "now", api_str(now), "all", all, "udp", true, "alive", true,
+			 "history", "extra");
+}
+
+static json_t *api_proxies_doc(const struct api_backend *be, const struct config *cfg,
+			       struct group_table *t)
+{
+	json_t *m = json_object(), *g;
+
+	if (m == NULL)
+		return NULL;
 	json_object_set_new(m, "DIRECT", api_leaf(t, "DIRECT", "Direct", true));
 	json_object_set_new(m, "REJECT", api_leaf(t, "REJECT", "Reject", true));
 	json_object_set_new(m, "REJECT-DROP", api_leaf(t, "REJECT-DROP", "RejectDrop", true));
-	json_array_append_new(all, json_string("DIRECT"));
-	json_array_append_new(all, json_string("REJECT"));
-	for (size_t i = 0; cfg && i < cfg->n_proxies; i++) {
+	for (size_t i = 0; cfg && i < cfg->n_proxies; i++)
 		json_object_set_new(m, cfg->proxies[i].name, api_proxy_json(t, &cfg->proxies[i]));
-		json_array_append_new(all, json_string(cfg->proxies[i].name));
-	}
-	for (size_t i = 0; cfg && i < cfg->n_groups; i++) {
+	for (size_t i = 0; cfg && i < cfg->n_groups; i++)
 		json_object_set_new(m, cfg->groups[i].name, api_group_json(t, &cfg->groups[i]));
-		json_array_append_new(all, json_string(cfg->groups[i].name));
-	}
-	/* mihomo's GLOBAL selector, which dashboards expect. */
-	json_object_set_new(m, "GLOBAL",
-			    json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:[], s:{}}", "name",
-				      "GLOBAL", "type", "Selector", "now",
-				      cfg && cfg->n_proxies ? cfg->proxies[0].name : "DIRECT",
-				      "all", all, "udp", true, "alive", true, "history", "extra"));
+	g = api_global_json(be, cfg);
+	if (g != NULL)
+		json_object_set_new(m, "GLOBAL", g);
 	return m;
 }
 
@@ -743,8 +776,11 @@ static int api_select(const struct api_backend *be, const struct api_req *req, c
 	json_decref(j);
 	if (r == -EPERM)
 		return api_status(resp, 400, "Must be a Selector");
-	if (r == -ENOENT && (be->groups == NULL || be->groups(be->ctx) == NULL ||
-			     group_table_find(be->groups(be->ctx), name) < 0))
+	/* no such group: 404; a group (the built-in GLOBAL too) without
+	 * that member: 400, as mihomo */
+	if (r == -ENOENT && !(be->global && !strcmp(name, "GLOBAL") && be->global(be->ctx)) &&
+	    (be->groups == NULL || be->groups(be->ctx) == NULL ||
+	     group_table_find(be->groups(be->ctx), name) < 0))
 		return api_status(resp, 404, "resource not found");
 	if (r < 0)
 		return api_status(resp, 400, "Selector update error: proxy not exist");
@@ -762,7 +798,7 @@ static int api_proxies(const struct api_backend *be, const struct api_req *req, 
 	if (*rest == '\0') {
 		if (req->method != API_GET)
 			return api_status(resp, 405, "method not allowed");
-		doc = api_proxies_doc(be->config(be->ctx), t);
+		doc = api_proxies_doc(be, be->config(be->ctx), t);
 		return doc ? api_json(resp, json_pack("{s:o}", "proxies", doc)) : -ENOMEM;
 	}
 	if (*rest != '/' || rest[1] == '\0')
@@ -779,7 +815,7 @@ static int api_proxies(const struct api_backend *be, const struct api_req *req, 
 		return api_select(be, req, name, resp);
 	if (req->method != API_GET)
 		return api_status(resp, 405, "method not allowed");
-	doc = api_proxies_doc(be->config(be->ctx), t);
+	doc = api_proxies_doc(be, be->config(be->ctx), t);
 	if (doc == NULL)
 		return -ENOMEM;
 	one = json_object_get(doc, name);
@@ -800,93 +836,277 @@ static int api_group(const struct api_backend *be, const struct api_req *req, co
 	const char *slash;
 	json_t *list;
 
-	if (*rest == '\0' && req->method == API_GET) {
-		struct group_table *t = be->groups ? be->groups(be->ctx) : NULL;
+	struct group_table *t = be->groups ? be->groups(be->ctx) : NULL;
+	json_t *g;
 
+	if (*rest == '\0' && req->method == API_GET) {
+		/* mihomo: every group, GLOBAL too */
 		list = json_array();
 		for (size_t i = 0; cfg && list && i < cfg->n_groups; i++)
 			json_array_append_new(list, api_group_json(t, &cfg->groups[i]));
+		g = api_global_json(be, cfg);
+		if (list && g)
+			json_array_append_new(list, g);
 		return api_json(resp, json_pack("{s:o}", "proxies", list));
 	}
 	if (*rest != '/' || rest[1] == '\0')
 		return api_status(resp, 404, "resource not found");
 	slash = strchr(rest + 1, '/');
-	if (slash == NULL || strcmp(slash, "/delay") != 0)
+	if (slash == NULL) {
+		/* GET /group/{name}: the group, as /proxies/{name} shows it */
+		if (req->method != API_GET)
+			return api_status(resp, 405, "method not allowed");
+		for (size_t i = 0; cfg && i < cfg->n_groups; i++)
+			if (!strcmp(cfg->groups[i].name, rest + 1))
+				return api_json(resp, api_group_json(t, &cfg->groups[i]));
+		if (!strcmp(rest + 1, "GLOBAL") && (g = api_global_json(be, cfg)) != NULL)
+			return api_json(resp, g);
+		return api_status(resp, 404, "resource not found");
+	}
+	if (strcmp(slash, "/delay") != 0)
 		return api_status(resp, 404, "resource not found");
 	snprintf(name, sizeof(name), "%.*s", (int)(slash - rest - 1), rest + 1);
 	return api_delay(be, req, name, true, w, resp);
 }
 
-/* PUT /providers/{proxies,rules}/{name}: download now. */
-static int api_refresh(const struct api_backend *be, const char *name, struct api_wait *w,
-		       struct api_resp *resp)
-{
-	int r = be->refresh ? be->refresh(be->ctx, name, w) : -ENOENT;
+static const char *api_under(const char *path, const char *prefix);
 
+/* RFC 3339 in UTC, as Go's time marshals; 0: Go's zero time. */
+static void api_time_str(int64_t secs, char *buf, size_t cap)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (secs == 0) {
+		snprintf(buf, cap, "0001-01-01T00:00:00Z");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const char *api_provider_check(const struct config *cfg, const struct config_proxy_provider *pp,
+			       unsigned *timeout_ms)
+{
+	size_t lo = pp ? pp->first : 0, hi = pp ? pp->first + pp->n : cfg->n_own_proxies;
+
+	*timeout_ms = 5000;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct config_group *cg = &cfg->groups[g];
+
+		for (size_t m = 0; m < cg->n_members; m++) {
+			const struct config_member *mb = &cg->members[m];
+
+			if (mb->kind == CONFIG_TARGET_PROXY && mb->index >= lo && mb->index < hi &&
+			    cg->url != NULL) {
+				*timeout_ms = cg->timeout_ms ? cg->timeout_ms : 5000;
+				return cg->url;
+			}
+		}
+	}
+	return CONFIG_GROUP_TEST_URL;
+}
+
+/* mihomo's proxy provider: "default" (pp NULL) holds the config's own
+ * proxies (its compatible provider), the others their downloads or
+ * files. */
+static json_t *api_pprovider_json(const struct api_backend *be, const struct config *cfg,
+				  struct group_table *t, const struct config_proxy_provider *pp)
+{
+	size_t lo = pp ? pp->first : 0, hi = pp ? pp->first + pp->n : cfg->n_own_proxies;
+	const char *name = pp ? pp->name : "default";
+	json_t *list = json_array();
+	unsigned tmo;
+	char at[40];
+	int64_t secs = (int64_t)time(NULL);
+
+	for (size_t i = lo; list && i < hi && i < cfg->n_proxies; i++)
+		json_array_append_new(list, api_proxy_json(t, &cfg->proxies[i]));
+	/* http: when the copy was last found current; the others are read
+	 * at each (re)load: the running one is current. */
+	if (pp && pp->http)
+		secs = be->updated_at ? be->updated_at(be->ctx, true, name) : 0;
+	api_time_str(secs, at, sizeof(at));
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s}", "name", name, "type", "Proxy",
+			 "vehicleType",
+			 !pp        ? "Compatible"
+			 : pp->http ? "HTTP"
+				    : "File",
+			 "proxies", list, "testUrl", api_provider_check(cfg, pp, &tmo),
+			 "expectedStatus", "*", "updatedAt", at);
+}
+
+static json_t *api_rprovider_json(const struct api_backend *be, const struct config *cfg, size_t i)
+{
+	static const char *const behaviors[] = { "Domain", "IPCIDR", "Classical" };
+	static const char *const vehicles[] = { "File", "Inline", "HTTP" };
+	static const char *const formats[] = { "YamlRule", "TextRule", "MrsRule" };
+	const struct config_rule_provider *rp = &cfg->rule_providers[i];
+	size_t count = be->rule_set_count             ? be->rule_set_count(be->ctx, i)
+		       : rp->type == CONFIG_RP_INLINE ? rp->n_payload
+						      : 0;
+	int64_t secs = (int64_t)time(NULL);
+	char at[40];
+	json_t *j;
+
+	if (rp->type == CONFIG_RP_HTTP)
+		secs = be->updated_at ? be->updated_at(be->ctx, false, rp->name) : 0;
+	api_time_str(secs, at, sizeof(at));
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "updatedAt", at, "name", rp->name,
+		      "type", "Rule", "vehicleType", vehicles[rp->type], "behavior",
+		      behaviors[rp->behavior], "format", formats[rp->format], "ruleCount",
+		      (json_int_t)count);
+	if (j != NULL && rp->type == CONFIG_RP_INLINE) {
+		json_t *pl = json_array();
+
+		for (size_t k = 0; pl && k < rp->n_payload; k++)
+			json_array_append_new(pl, api_str(rp->payload[k].text));
+		json_object_set_new(j, "payload", pl ? pl : json_null());
+	}
+	return j;
+}
+
+/* PUT /providers/{proxies,rules}/{name}: an http provider downloads now
+ * (the answer waits for it); the others are read at each (re)load and
+ * have nothing to fetch: 204 at once, as mihomo's compatible provider. */
+static int api_refresh(const struct api_backend *be, bool proxies, const char *name, bool http,
+		       struct api_wait *w, struct api_resp *resp)
+{
+	int r;
+
+	if (!http)
+		return api_status(resp, 204, NULL);
+	r = be->refresh ? be->refresh(be->ctx, proxies, name, w) : -ENOENT;
 	if (r == -ENOENT)
 		return api_status(resp, 404, "resource not found");
-	if (r == -EBUSY)
-		return api_status(resp, 409, "a download is already running");
 	if (r < 0)
 		return api_status(resp, 503, strerror(-r));
 	resp->wait = true;
 	return 0;
 }
 
-/* /providers/proxies: mihomo's "default" provider holds the config's
- * proxies; /providers/rules: the rule-providers. */
+/* /providers/proxies[/{name}[/healthcheck | /{proxy}[/healthcheck]]] */
+static int api_pproviders(const struct api_backend *be, const struct api_req *req, const char *rest,
+			  struct api_wait *w, struct api_resp *resp)
+{
+	const struct config *cfg = be->config(be->ctx);
+	struct group_table *t = be->groups ? be->groups(be->ctx) : NULL;
+	const struct config_proxy_provider *pp = NULL;
+	char name[256];
+	const char *slash;
+	json_t *m;
+	bool known;
+
+	if (*rest == '\0') {
+		if (req->method != API_GET)
+			return api_status(resp, 405, "method not allowed");
+		m = json_object();
+		if (m == NULL)
+			return -ENOMEM;
+		if (cfg != NULL) {
+			json_object_set_new(m, "default", api_pprovider_json(be, cfg, t, NULL));
+			for (size_t i = 0; i < cfg->n_proxy_providers; i++)
+				json_object_set_new(
+					m, cfg->proxy_providers[i].name,
+					api_pprovider_json(be, cfg, t, &cfg->proxy_providers[i]));
+		}
+		return api_json(resp, json_pack("{s:o}", "providers", m));
+	}
+	if (*rest != '/' || rest[1] == '\0')
+		return api_status(resp, 404, "resource not found");
+	slash = strchr(rest + 1, '/');
+	snprintf(name, sizeof(name), "%.*s",
+		 slash ? (int)(slash - rest - 1) : (int)strlen(rest + 1), rest + 1);
+	for (size_t i = 0; cfg && i < cfg->n_proxy_providers; i++)
+		if (!strcmp(cfg->proxy_providers[i].name, name))
+			pp = &cfg->proxy_providers[i];
+	known = cfg != NULL && (pp != NULL || !strcmp(name, "default"));
+	if (!known)
+		return api_status(resp, 404, "resource not found");
+	if (slash == NULL && req->method == API_GET)
+		return api_json(resp, api_pprovider_json(be, cfg, t, pp));
+	if (slash == NULL && req->method == API_PUT)
+		return api_refresh(be, true, name, pp && pp->http, w, resp);
+	if (slash == NULL)
+		return api_status(resp, 405, "method not allowed");
+	if (req->method != API_GET)
+		return api_status(resp, 405, "method not allowed");
+	if (!strcmp(slash, "/healthcheck")) {
+		int r = be->healthcheck ? be->healthcheck(be->ctx, name, w) : -ENOENT;
+
+		if (r == -ENOENT)
+			return api_status(resp, 404, "resource not found");
+		if (r < 0)
+			return api_status(resp, 503, strerror(-r));
+		resp->wait = true;
+		return 0;
+	}
+	{
+		/* /{proxy} and /{proxy}/healthcheck: one of its proxies */
+		size_t lo = pp ? pp->first : 0, hi = pp ? pp->first + pp->n : cfg->n_own_proxies;
+		const char *px = slash + 1, *tail = strchr(px, '/');
+		char pname[256];
+
+		snprintf(pname, sizeof(pname), "%.*s", tail ? (int)(tail - px) : (int)strlen(px),
+			 px);
+		for (size_t i = lo; i < hi && i < cfg->n_proxies; i++) {
+			if (strcmp(cfg->proxies[i].name, pname) != 0)
+				continue;
+			if (tail == NULL)
+				return api_json(resp, api_proxy_json(t, &cfg->proxies[i]));
+			if (!strcmp(tail, "/healthcheck"))
+				return api_delay(be, req, pname, false, w, resp);
+			break;
+		}
+	}
+	return api_status(resp, 404, "resource not found");
+}
+
+/* /providers/rules[/{name}] */
+static int api_rproviders(const struct api_backend *be, const struct api_req *req, const char *rest,
+			  struct api_wait *w, struct api_resp *resp)
+{
+	const struct config *cfg = be->config(be->ctx);
+	json_t *m;
+
+	if (*rest == '\0') {
+		if (req->method != API_GET)
+			return api_status(resp, 405, "method not allowed");
+		m = json_object();
+		if (m == NULL)
+			return -ENOMEM;
+		for (size_t i = 0; cfg && i < cfg->n_rule_providers; i++)
+			json_object_set_new(m, cfg->rule_providers[i].name,
+					    api_rprovider_json(be, cfg, i));
+		return api_json(resp, json_pack("{s:o}", "providers", m));
+	}
+	if (*rest != '/' || rest[1] == '\0')
+		return api_status(resp, 404, "resource not found");
+	for (size_t i = 0; cfg && i < cfg->n_rule_providers; i++) {
+		const struct config_rule_provider *rp = &cfg->rule_providers[i];
+
+		if (strcmp(rp->name, rest + 1) != 0)
+			continue;
+		if (req->method == API_GET)
+			return api_json(resp, api_rprovider_json(be, cfg, i));
+		if (req->method == API_PUT)
+			return api_refresh(be, false, rp->name, rp->type == CONFIG_RP_HTTP, w,
+					   resp);
+		return api_status(resp, 405, "method not allowed");
+	}
+	return api_status(resp, 404, "resource not found");
+}
+
 static int api_providers(const struct api_backend *be, const struct api_req *req, const char *rest,
 			 struct api_wait *w, struct api_resp *resp)
 {
-	static const char *const behaviors[] = { "Domain", "IPCIDR", "Classical" };
-	static const char *const vehicles[] = { "File", "Inline", "HTTP" };
-	const struct config *cfg = be->config(be->ctx);
-	struct group_table *t = be->groups ? be->groups(be->ctx) : NULL;
-	json_t *m;
+	const char *sub;
 
-	if (req->method == API_PUT && !strncmp(rest, "/rules/", 7) && rest[7] != '\0')
-		return api_refresh(be, rest + 7, w, resp);
-	if (req->method == API_PUT && !strncmp(rest, "/proxies/", 9) && rest[9] != '\0')
-		return api_refresh(be, rest + 9, w, resp);
-	if (req->method != API_GET)
-		return api_status(resp, 405, "method not allowed");
-	time_t now = time(NULL);
-	struct tm tm;
-	char at[40];
-
-	gmtime_r(&now, &tm);
-	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	m = json_object();
-	if (m == NULL)
-		return -ENOMEM;
-	if (!strcmp(rest, "/proxies")) {
-		json_t *list = json_array();
-
-		for (size_t i = 0; cfg && list && i < cfg->n_proxies; i++)
-			json_array_append_new(list, api_proxy_json(t, &cfg->proxies[i]));
-		json_object_set_new(m, "default",
-				    json_pack("{s:s, s:s, s:s, s:o, s:s}", "name", "default",
-					      "type", "Proxy", "vehicleType", "Compatible",
-					      "proxies", list, "updatedAt", at));
-	} else if (!strcmp(rest, "/rules")) {
-		for (size_t i = 0; cfg && i < cfg->n_rule_providers; i++) {
-			const struct config_rule_provider *rp = &cfg->rule_providers[i];
-
-			json_object_set_new(
-				m, rp->name,
-				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "updatedAt", at,
-					  "name", rp->name, "type", "Rule", "vehicleType",
-					  vehicles[rp->type], "behavior", behaviors[rp->behavior],
-					  "format", rp->format == CONFIG_RP_TEXT ? "text" : "yaml",
-					  "ruleCount",
-					  (json_int_t)(rp->type == CONFIG_RP_INLINE ? rp->n_payload
-										    : 0)));
-		}
-	} else {
-		json_decref(m);
-		return api_status(resp, 404, "resource not found");
-	}
-	return api_json(resp, json_pack("{s:o}", "providers", m));
+	if ((sub = api_under(rest, "/proxies")) != NULL)
+		return api_pproviders(be, req, sub, w, resp);
+	if ((sub = api_under(rest, "/rules")) != NULL)
+		return api_rproviders(be, req, sub, w, resp);
+	return api_status(resp, 404, "resource not found");
 }
 
 /* ---- /dns/query ------------------------------------------------------------- */
@@ -970,6 +1190,10 @@ static int api_stream_req(const struct api_req *req, enum api_stream kind, struc
 	if (kind == API_STREAM_LOGS && api_query_get(req->query, "level", lv, sizeof(lv)) &&
 	    lv[0] != '\0' && api_level_parse(lv, &resp->stream_level) < 0)
 		return api_status(resp, 400, "level must be error, warning, info or debug");
+	/* mihomo: format=structured, anything else the classic shape */
+	resp->structured = kind == API_STREAM_LOGS &&
+			   api_query_get(req->query, "format", lv, sizeof(lv)) &&
+			   !strcmp(lv, "structured");
 	resp->status = 200;
 	resp->stream = kind;
 	return 0;
@@ -992,7 +1216,10 @@ int api_handle(const struct api_backend *be, const struct api_req *req, struct a
 		return req->method == API_GET ? api_rules(be, resp)
 					      : api_status(resp, 405, "method not allowed");
 	if ((rest = api_under(p, "/connections")) != NULL) {
-		if (*rest == '\0' && req->method == API_GET && req->websocket) {
+		/* A stream over WebSocket, or over chunked HTTP when an
+		 * interval is asked for; a plain GET is mihomo's snapshot. */
+		if (*rest == '\0' && req->method == API_GET &&
+		    (req->websocket || api_query_get(req->query, "interval", NULL, 0))) {
 			char v[16];
 			int r = api_stream_req(req, API_STREAM_CONNECTIONS, resp);
 

@@ -30,7 +30,9 @@ enum api_stream {
 	API_STREAM_TRAFFIC,     /* {"up":B/s,"down":B/s} */
 	API_STREAM_MEMORY,      /* {"inuse":B,"oslimit":0} */
 	API_STREAM_CONNECTIONS, /* the GET /connections document */
-	API_STREAM_LOGS,        /* {"type":"info","payload":"..."} per line */
+	API_STREAM_LOGS,        /* {"type":"info","payload":"..."} per line, or
+				 * with format=structured {"time","level",
+				 * "message","fields"} */
 };
 
 /* The daemon, as the API sees it. Every callback runs on the loop thread. */
@@ -65,9 +67,23 @@ struct api_backend {
 	 * 0, -ENOENT (no such name) or -errno. */
 	int (*delay)(void *ctx, const char *name, bool group, const char *url, unsigned timeout_ms,
 		     struct api_wait *w);
-	/* Downloads the http providers now (a changed copy reloads);
-	 * api_done(w) follows. 0, -ENOENT (no such provider), -EBUSY. */
-	int (*refresh)(void *ctx, const char *name, struct api_wait *w);
+	/* Downloads the http proxy-provider (proxies) or rule-provider
+	 * called name now (a changed copy reloads); api_done(w) follows.
+	 * 0, -ENOENT (no such provider). */
+	int (*refresh)(void *ctx, bool proxies, const char *name, struct api_wait *w);
+	/* A delay test of each proxy of proxy-provider name (its groups'
+	 * url and timeout, results reported to them); api_done(w) with 204
+	 * follows. 0, -ENOENT. */
+	int (*healthcheck)(void *ctx, const char *name, struct api_wait *w);
+	/* When that http provider's copy was last found current (unix
+	 * seconds), 0 when unknown. NULL: unknown. */
+	int64_t (*updated_at)(void *ctx, bool proxies, const char *name);
+	/* Entries rule-provider i of config() holds now. NULL: unknown. */
+	size_t (*rule_set_count)(void *ctx, size_t i);
+	/* The member the built-in GLOBAL selector uses now, or NULL when the
+	 * config has a group called GLOBAL (router_ctx_global). NULL
+	 * callback: the first proxy. */
+	const char *(*global)(void *ctx);
 };
 
 struct api_req {
@@ -76,7 +92,8 @@ struct api_req {
 	const char *query; /* "a=1&b=2" (decoded), or "" */
 	const char *body;  /* not terminated; may be NULL */
 	size_t body_len;
-	bool websocket; /* a WebSocket upgrade: /connections streams */
+	bool websocket; /* a WebSocket upgrade: /connections streams (over
+			 * HTTP only with ?interval=) */
 };
 
 struct api_resp {
@@ -85,6 +102,7 @@ struct api_resp {
 	size_t len;
 	enum api_stream stream; /* not NONE: begin this stream (status 200) */
 	enum log_level stream_level;
+	bool structured;      /* /logs?format=structured */
 	unsigned interval_ms; /* /connections?interval= */
 	bool wait;            /* the backend answers later (api_done) */
 	const char *ctype;    /* NULL: application/json */
@@ -101,7 +119,15 @@ void api_resp_free(struct api_resp *resp);
 char *api_stream_traffic(uint64_t up, uint64_t down);
 char *api_stream_memory(uint64_t inuse);
 char *api_stream_connections(const struct api_backend *be);
-char *api_stream_log(enum log_level level, const char *msg);
+/* structured: mihomo's format=structured shape, its time now (local,
+ * "15:04:05"). */
+char *api_stream_log(enum log_level level, const char *msg, bool structured);
+
+/* A proxy-provider's check: the url and timeout of the first group that
+ * holds one of its proxies, else mihomo's default url and 5 s. */
+struct config_proxy_provider;
+const char *api_provider_check(const struct config *cfg, const struct config_proxy_provider *pp,
+			       unsigned *timeout_ms);
 
 /* {"message": msg} */
 char *api_message(const char *msg);

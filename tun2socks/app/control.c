@@ -24,15 +24,93 @@
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/upstream/http_client.h"
 
+struct control_store;
+
 struct control {
 	struct control_deps d;
 	struct api *api;
-	bool store_selected; /* profile.store-selected */
+	bool store_selected;           /* profile.store-selected */
+	struct control_store *storing; /* a write on the worker, or NULL */
+	char *store_next;              /* the text to write after it */
 };
 
 /* profile.store-selected: <cache dir>/selected.json, {"group": "member"}.
- * Written (temporary file, rename) at each switch: a small file, on a
- * user's action, not on the data path. */
+ * Written (temporary file, rename) at each switch, on a worker: the loop
+ * never waits for the disk (docs/design.md §20). One write at a time;
+ * switches meanwhile leave their newest text for the next. The write
+ * owns copies of everything, and outlives control_stop if it must. */
+struct control_store {
+	uv_work_t work;
+	struct control *c; /* NULL once control stopped */
+	char dir[400], path[512];
+	char *text;
+	int r;
+};
+
+static void control_store_work(uv_work_t *w)
+{
+	struct control_store *st = w->data;
+
+	(void)mkdir(st->dir, 0755);
+	st->r = file_atomic_write(st->path, st->text, strlen(st->text), 0644);
+}
+
+static void control_store_start(struct control *c, char *text);
+
+static void control_store_after(uv_work_t *w, int status)
+{
+	struct control_store *st = w->data;
+	struct control *c = st->c;
+
+	if (status < 0)
+		st->r = status;
+	if (st->r < 0)
+		log_warn("store-selected: cannot write %s: %s", st->path, strerror(-st->r));
+	free(st->text);
+	free(st);
+	if (c == NULL)
+		return;
+	c->storing = NULL;
+	if (c->store_next != NULL) {
+		char *next = c->store_next;
+
+		c->store_next = NULL;
+		control_store_start(c, next);
+	}
+}
+
+/* Takes text. */
+static void control_store_start(struct control *c, char *text)
+{
+	struct control_store *st;
+	int r;
+
+	if (c->storing != NULL) {
+		free(c->store_next);
+		c->store_next = text;
+		return;
+	}
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		free(text);
+		log_warn("store-selected: out of memory");
+		return;
+	}
+	st->c = c;
+	st->text = text;
+	st->work.data = st;
+	config_cache_dir(st->dir, sizeof(st->dir));
+	snprintf(st->path, sizeof(st->path), "%s/selected.json", st->dir);
+	r = uv_queue_work(c->d.loop, &st->work, control_store_work, control_store_after);
+	if (r < 0) {
+		log_warn("store-selected: %s", uv_strerror(r));
+		free(text);
+		free(st);
+		return;
+	}
+	c->storing = st;
+}
+
 static void control_selected_path(char *buf, size_t cap)
 {
 	char dir[400];
@@ -41,12 +119,13 @@ static void control_selected_path(char *buf, size_t cap)
 	snprintf(buf, cap, "%s/selected.json", dir);
 }
 
-static void control_store_selected(const struct control *c)
+static void control_store_selected(struct control *c)
 {
 	struct group_table *t = router_ctx_groups(c->d.router);
-	char path[512], dir[400], *text;
+	bool chosen;
+	const char *global = router_ctx_global(c->d.router, &chosen);
+	char *text;
 	json_t *j = json_object();
-	int r;
 
 	for (size_t g = 0; j && t && g < group_table_count(t); g++) {
 		struct group_info gi;
@@ -56,15 +135,16 @@ static void control_store_selected(const struct control *c)
 		    group_table_member(t, g, gi.now, &mi) == 0)
 			json_object_set_new(j, gi.name, json_string(mi.name));
 	}
-	config_cache_dir(dir, sizeof(dir));
-	(void)mkdir(dir, 0755);
-	control_selected_path(path, sizeof(path));
+	/* The built-in GLOBAL too, as mihomo stores every selector. */
+	if (j && global != NULL && chosen)
+		json_object_set_new(j, ROUTER_GLOBAL, json_string(global));
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	r = text ? file_atomic_write(path, text, strlen(text), 0644) : -ENOMEM;
-	if (r < 0)
-		log_warn("store-selected: cannot write %s: %s", path, strerror(-r));
-	free(text);
 	json_decref(j);
+	if (text == NULL) {
+		log_warn("store-selected: out of memory");
+		return;
+	}
+	control_store_start(c, text);
 }
 
 /* At startup: the stored selections that still name a select group and
@@ -195,8 +275,14 @@ static int control_reload(void *ctx, const char *path, struct api_wait *w)
 
 void control_reload_done(struct api_wait *w, int status, const char *msg)
 {
-	api_done(w, status < 0 ? 400 : 204,
-		 status < 0 ? api_message(msg && *msg ? msg : "reload failed") : NULL);
+	if (status == -EACCES && (msg == NULL || !*msg))
+		api_done(w, 403,
+			 api_message("path must name a file in the running config's directory"));
+	else if (status == -ENOENT && (msg == NULL || !*msg))
+		api_done(w, 400, api_message("no such config file"));
+	else
+		api_done(w, status < 0 ? 400 : 204,
+			 status < 0 ? api_message(msg && *msg ? msg : "reload failed") : NULL);
 }
 
 /* /dns/query: the resolver's lookup (A and AAAA together). */
@@ -277,34 +363,49 @@ static int control_select(void *ctx, const char *group, const char *member)
 }
 
 /* Delay tests: one HEAD of the URL through the proxy (or each member of
- * the group), timed by the HTTP client. The generation is held until the
- * last answer, so its names and group table stay valid. */
+ * the group, or each proxy of a provider), timed by the HTTP client. The
+ * generation is held until the last answer, so its group table stays
+ * valid; the names are copies (a reload may replace the config). */
 struct control_delay;
 
 struct control_probe {
 	struct control_delay *dl;
-	const char *member; /* the generation's */
+	char *member;
 	size_t gi, mi;
 	int status; /* 0: delay_ms is good */
 	unsigned delay_ms;
+};
+
+enum control_delay_kind {
+	CONTROL_DELAY_ONE,      /* {"delay": ms} */
+	CONTROL_DELAY_GROUP,    /* {member: ms} */
+	CONTROL_DELAY_PROVIDER, /* 204; results to every group holding them */
 };
 
 struct control_delay {
 	struct control *c;
 	struct api_wait *w;
 	struct router_gen *gen;
-	bool group;
-	long gx; /* the group's index, or -1 */
+	enum control_delay_kind kind;
+	long gx; /* a group's index, its results reported there; or -1 */
 	size_t n, pending;
 	struct control_probe probes[];
 };
+
+static void control_delay_free(struct control_delay *dl)
+{
+	for (size_t i = 0; i < dl->n; i++)
+		free(dl->probes[i].member);
+	router_gen_unref(dl->gen);
+	free(dl);
+}
 
 static void control_delay_finish(struct control_delay *dl)
 {
 	char *body = NULL;
 	int status = 200;
 
-	if (!dl->group) {
+	if (dl->kind == CONTROL_DELAY_ONE) {
 		const struct control_probe *p = &dl->probes[0];
 
 		if (p->status == 0) {
@@ -318,53 +419,59 @@ static void control_delay_finish(struct control_delay *dl)
 						   ? "Timeout"
 						   : "An error occurred in the delay test");
 		}
-	} else {
+	} else if (dl->kind == CONTROL_DELAY_GROUP) {
 		/* mihomo: {member: delay} for those that answered. */
-		size_t cap = 2 + dl->n * 300, o = 0;
+		json_t *j = json_object();
 
-		body = malloc(cap);
-		if (body != NULL) {
-			o += (size_t)snprintf(body + o, cap - o, "{");
-			for (size_t i = 0; i < dl->n; i++) {
-				const struct control_probe *p = &dl->probes[i];
-				char *name =
-					api_message(p->member); /* escaped: {"message":"..."} */
+		for (size_t i = 0; j && i < dl->n; i++) {
+			const struct control_probe *p = &dl->probes[i];
 
-				if (p->status != 0 || name == NULL) {
-					free(name);
-					continue;
-				}
-				name[strlen(name) - 1] = '\0';
-				o += (size_t)snprintf(body + o, cap - o, "%s%s:%u",
-						      o > 1 ? "," : "", name + 11, p->delay_ms);
-				free(name);
-			}
-			snprintf(body + o, cap - o, "}");
+			if (p->status == 0)
+				json_object_set_new(j, p->member, json_integer(p->delay_ms));
 		}
+		body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+	} else {
+		status = 204; /* mihomo's provider healthcheck: no body */
 	}
 	api_done(dl->w, status, body);
-	router_gen_unref(dl->gen);
-	free(dl);
+	control_delay_free(dl);
+}
+
+/* A provider's proxy: its result goes to every group entry of that name
+ * (where /proxies shows a proxy's history from). */
+static void control_report_all(struct group_table *t, const struct control_probe *p, bool alive,
+			       const char *err, uint64_t now)
+{
+	for (size_t g = 0; t && g < group_table_count(t); g++) {
+		struct group_info gi;
+
+		if (group_table_info(t, g, &gi) < 0)
+			continue;
+		for (size_t m = 0; m < gi.n_members; m++) {
+			struct group_member_info mi;
+
+			if (group_table_member(t, g, m, &mi) == 0 && !strcmp(mi.name, p->member))
+				group_table_report(t, g, m, alive, p->delay_ms, err, now);
+		}
+	}
 }
 
 static void control_on_probe(void *arg, int status, const struct http_response *resp)
 {
 	struct control_probe *p = arg;
 	struct control_delay *dl = p->dl;
+	struct group_table *t = router_gen_groups(dl->gen);
+	const char *err = status == 0 ? "" : resp ? resp->error : strerror(-status);
 
 	p->status = status;
 	if (status == 0)
 		p->delay_ms = (unsigned)((resp->total_us + 999) / 1000);
-	if (dl->gx >= 0) {
-		struct group_table *t = router_gen_groups(dl->gen);
-
-		if (t != NULL)
-			group_table_report(t, p->gi, p->mi, status == 0, p->delay_ms,
-					   status == 0 ? ""
-					   : resp      ? resp->error
-						       : strerror(-status),
-					   uv_now(dl->c->d.loop));
-	}
+	if (dl->gx >= 0 && t != NULL)
+		group_table_report(t, p->gi, p->mi, status == 0, p->delay_ms, err,
+				   uv_now(dl->c->d.loop));
+	else if (dl->kind == CONTROL_DELAY_PROVIDER)
+		control_report_all(t, p, status == 0, err, uv_now(dl->c->d.loop));
 	if (--dl->pending == 0)
 		control_delay_finish(dl);
 }
@@ -392,53 +499,21 @@ static int control_probe_start(struct control_delay *dl, struct control_probe *p
 	return http_client_request(*dl->c->d.http, &o, control_on_probe, p, NULL);
 }
 
-static int control_delay(void *ctx, const char *name, bool group, const char *url,
-			 unsigned timeout_ms, struct api_wait *w)
+/* Starts dl's probes (members filled); api_done follows. 0, or -ENOENT
+ * for a single proxy that does not exist (dl freed). */
+static int control_delay_run(struct control_delay *dl, const char *url, unsigned timeout_ms)
 {
-	struct control *c = ctx;
-	struct router_gen *gen = (struct router_gen *)router_ctx_current(c->d.router);
-	struct group_table *t = router_gen_groups(gen);
-	struct control_delay *dl;
-	struct group_info gi = { 0 };
-	int gx = t ? group_table_find(t, name) : -ENOENT;
-	size_t n = 1;
-	int r = 0;
-
-	if (*c->d.http == NULL)
-		return -ENOTSUP;
-	if (group && (gx < 0 || group_table_info(t, (size_t)gx, &gi) < 0))
-		return -ENOENT;
-	if (group)
-		n = gi.n_members;
-	dl = calloc(1, sizeof(*dl) + n * sizeof(dl->probes[0]));
-	if (dl == NULL)
-		return -ENOMEM;
-	dl->c = c;
-	dl->w = w;
-	dl->gen = router_gen_ref(gen);
-	dl->group = group;
-	dl->gx = group ? gx : -1;
-	dl->n = n;
-	for (size_t i = 0; i < n; i++) {
-		struct control_probe *p = &dl->probes[i];
-		struct group_member_info mi;
-
-		p->dl = dl;
-		p->gi = (size_t)gx;
-		p->mi = i;
-		p->member = name;
-		if (group && group_table_member(t, (size_t)gx, i, &mi) == 0)
-			p->member = mi.name;
-	}
 	/* Count first: a request's callback never runs inside
 	 * http_client_request, but a failed start ends its probe here. */
-	dl->pending = n + 1;
-	for (size_t i = 0; i < n; i++) {
-		r = control_probe_start(dl, &dl->probes[i], url, timeout_ms);
+	dl->pending = dl->n + 1;
+	for (size_t i = 0; i < dl->n; i++) {
+		int r = dl->probes[i].member == NULL
+				? -ENOMEM
+				: control_probe_start(dl, &dl->probes[i], url, timeout_ms);
+
 		if (r < 0) {
-			if (!group && r == -ENOENT) {
-				router_gen_unref(dl->gen);
-				free(dl);
+			if (dl->kind == CONTROL_DELAY_ONE && r == -ENOENT) {
+				control_delay_free(dl);
 				return -ENOENT;
 			}
 			dl->probes[i].status = r;
@@ -450,27 +525,141 @@ static int control_delay(void *ctx, const char *name, bool group, const char *ur
 	return 0;
 }
 
-/* PUT /providers/.../{name}: every http provider is fetched (the module
- * has no per-name download); the name must be one the config has. */
-static void control_on_fetched(void *arg, size_t failed)
+static struct control_delay *control_delay_new(struct control *c, struct api_wait *w, size_t n,
+					       enum control_delay_kind kind)
 {
-	api_done(arg, failed ? 503 : 204,
-		 failed ? api_message("a provider could not be downloaded") : NULL);
+	struct control_delay *dl = calloc(1, sizeof(*dl) + n * sizeof(dl->probes[0]));
+
+	if (dl == NULL)
+		return NULL;
+	dl->c = c;
+	dl->w = w;
+	dl->gen = router_gen_ref((struct router_gen *)router_ctx_current(c->d.router));
+	dl->kind = kind;
+	dl->gx = -1;
+	dl->n = n;
+	for (size_t i = 0; i < n; i++)
+		dl->probes[i].dl = dl;
+	return dl;
 }
 
-static int control_refresh(void *ctx, const char *name, struct api_wait *w)
+static int control_delay(void *ctx, const char *name, bool group, const char *url,
+			 unsigned timeout_ms, struct api_wait *w)
 {
 	struct control *c = ctx;
 	const struct config *cfg = *c->d.conf;
-	bool known = false;
+	struct group_table *t = router_ctx_groups(c->d.router);
+	struct control_delay *dl;
+	struct group_info gi = { 0 };
+	int gx = t ? group_table_find(t, name) : -ENOENT;
+	bool global = group && gx < 0 && !strcmp(name, ROUTER_GLOBAL);
 
-	for (size_t i = 0; cfg && i < cfg->n_rule_providers; i++)
-		known |= !strcmp(cfg->rule_providers[i].name, name);
-	for (size_t i = 0; cfg && i < cfg->n_proxy_providers; i++)
-		known |= !strcmp(cfg->proxy_providers[i].name, name);
-	if (!known || *c->d.providers == NULL)
+	if (*c->d.http == NULL)
+		return -ENOTSUP;
+	/* /proxies/GLOBAL/delay: through what it uses now */
+	if (!group && gx < 0 && !strcmp(name, ROUTER_GLOBAL))
+		name = router_ctx_global(c->d.router, NULL);
+	if (global) {
+		/* The built-in GLOBAL's members but REJECT (never answers). */
+		size_t n = 1 + (cfg ? cfg->n_proxies + cfg->n_groups : 0), k = 0;
+
+		dl = control_delay_new(c, w, n, CONTROL_DELAY_GROUP);
+		if (dl == NULL)
+			return -ENOMEM;
+		dl->probes[k++].member = strdup("DIRECT");
+		for (size_t i = 0; cfg && i < cfg->n_proxies; i++)
+			dl->probes[k++].member = strdup(cfg->proxies[i].name);
+		for (size_t i = 0; cfg && i < cfg->n_groups; i++)
+			dl->probes[k++].member = strdup(cfg->groups[i].name);
+		return control_delay_run(dl, url, timeout_ms);
+	}
+	if (group && (gx < 0 || group_table_info(t, (size_t)gx, &gi) < 0))
 		return -ENOENT;
-	return providers_fetch_now(*c->d.providers, control_on_fetched, w);
+	dl = control_delay_new(c, w, group ? gi.n_members : 1,
+			       group ? CONTROL_DELAY_GROUP : CONTROL_DELAY_ONE);
+	if (dl == NULL)
+		return -ENOMEM;
+	dl->gx = group ? gx : -1;
+	for (size_t i = 0; i < dl->n; i++) {
+		struct control_probe *p = &dl->probes[i];
+		struct group_member_info mi;
+
+		p->gi = (size_t)gx;
+		p->mi = i;
+		p->member = strdup(group && group_table_member(t, (size_t)gx, i, &mi) == 0 ? mi.name
+											   : name);
+	}
+	return control_delay_run(dl, url, timeout_ms);
+}
+
+/* GET /providers/proxies/{name}/healthcheck: each of its proxies with
+ * the url and timeout of a group holding them (api_provider_check). */
+static int control_healthcheck(void *ctx, const char *name, struct api_wait *w)
+{
+	struct control *c = ctx;
+	const struct config *cfg = *c->d.conf;
+	const struct config_proxy_provider *pp = NULL;
+	struct control_delay *dl;
+	size_t lo, hi;
+	unsigned tmo;
+	const char *url;
+
+	if (cfg == NULL || *c->d.http == NULL)
+		return -ENOENT;
+	for (size_t i = 0; i < cfg->n_proxy_providers; i++)
+		if (!strcmp(cfg->proxy_providers[i].name, name))
+			pp = &cfg->proxy_providers[i];
+	if (pp == NULL && strcmp(name, "default") != 0)
+		return -ENOENT;
+	lo = pp ? pp->first : 0;
+	hi = pp ? pp->first + pp->n : cfg->n_own_proxies;
+	url = api_provider_check(cfg, pp, &tmo);
+	dl = control_delay_new(c, w, hi - lo, CONTROL_DELAY_PROVIDER);
+	if (dl == NULL)
+		return -ENOMEM;
+	for (size_t i = lo; i < hi; i++)
+		dl->probes[i - lo].member = strdup(cfg->proxies[i].name);
+	return control_delay_run(dl, url, tmo);
+}
+
+/* PUT /providers/{proxies,rules}/{name}: that http provider alone. */
+static void control_on_fetched(void *arg, size_t failed)
+{
+	api_done(arg, failed ? 503 : 204,
+		 failed ? api_message("the provider could not be downloaded") : NULL);
+}
+
+static int control_refresh(void *ctx, bool proxies, const char *name, struct api_wait *w)
+{
+	struct control *c = ctx;
+
+	if (*c->d.providers == NULL)
+		return -ENOENT;
+	return providers_fetch(*c->d.providers, proxies, name, control_on_fetched, w);
+}
+
+static int64_t control_updated_at(void *ctx, bool proxies, const char *name)
+{
+	struct control *c = ctx;
+	int64_t at = 0;
+
+	if (*c->d.providers != NULL)
+		(void)providers_updated_at(*c->d.providers, proxies, name, &at);
+	return at;
+}
+
+static size_t control_set_count(void *ctx, size_t i)
+{
+	struct control *c = ctx;
+
+	return router_gen_set_count(router_ctx_current(c->d.router), i);
+}
+
+static const char *control_global(void *ctx)
+{
+	struct control *c = ctx;
+
+	return router_ctx_global(c->d.router, NULL);
 }
 
 int control_check(const struct options *opts, const struct config *conf)
@@ -527,6 +716,10 @@ int control_start(const struct control_deps *deps, const struct options *opts,
 			.select = control_select,
 			.delay = control_delay,
 			.refresh = control_refresh,
+			.healthcheck = control_healthcheck,
+			.updated_at = control_updated_at,
+			.rule_set_count = control_set_count,
+			.global = control_global,
 		};
 
 		r = api_start(deps->loop, &ac, &be, &c->api, err, sizeof(err));
@@ -548,5 +741,9 @@ void control_stop(struct control *c)
 	if (c == NULL)
 		return;
 	api_stop(c->api);
+	/* A write in flight finishes on its own (the loop runs on). */
+	if (c->storing != NULL)
+		c->storing->c = NULL;
+	free(c->store_next);
 	free(c);
 }

@@ -166,16 +166,60 @@ struct daemon_reload {
 	struct generation gen;
 	struct generation_diag diag;
 	int status;
+	/* PUT /configs {path}: checked on the worker against the running
+	 * file's directory (realpath reads the disk), then loaded. */
+	char *path, *cur;   /* asked for; the running file (copies) */
+	char *real;         /* path's realpath once accepted */
+	bool refused;       /* path was not accepted: nothing loaded */
+	struct options cli; /* d->cli with real as the file */
 };
 
 static int daemon_reload_start(struct daemon *d);
+
+/* PUT /configs' path: a file in the running config's directory (not
+ * anywhere: the daemon reads it as root, and its errors quote it). On
+ * the worker. 0, -ENOENT or -EACCES. */
+static int daemon_reload_path(struct daemon_reload *rl)
+{
+	char *dir = realpath(rl->cur, NULL), *slash;
+	int r = 0;
+
+	rl->real = realpath(rl->path, NULL);
+	if (dir == NULL || rl->real == NULL) {
+		r = -ENOENT;
+	} else {
+		slash = strrchr(dir, '/');
+		if (slash == NULL || strncmp(rl->real, dir, (size_t)(slash - dir + 1)) != 0 ||
+		    strchr(rl->real + (slash - dir + 1), '/') != NULL)
+			r = -EACCES;
+	}
+	free(dir);
+	return r;
+}
 
 static void daemon_reload_work(uv_work_t *w)
 {
 	struct daemon_reload *rl = w->data;
 	struct generation_req req = daemon_gen_req(rl->d);
 
+	if (rl->path != NULL) {
+		rl->status = daemon_reload_path(rl);
+		rl->refused = rl->status < 0;
+		if (rl->refused)
+			return;
+		rl->cli.config_path = rl->real;
+		req.cli = &rl->cli;
+	}
 	rl->status = generation_load(&req, &rl->gen, &rl->diag);
+}
+
+static void daemon_reload_free(struct daemon_reload *rl)
+{
+	generation_free(&rl->gen);
+	free(rl->path);
+	free(rl->cur);
+	free(rl->real);
+	free(rl);
 }
 
 /* New upstream sockets (flows, UDP sessions, c-ares) get so; open ones
@@ -277,9 +321,23 @@ static void daemon_reload_done(uv_work_t *w, int status)
 	if (status < 0 || d->stopping) {
 		if (aw)
 			control_reload_done(aw, -ECANCELED, "shutting down");
-		generation_free(&rl->gen);
-		free(rl);
+		daemon_reload_free(rl);
 		return;
+	}
+	if (rl->refused) {
+		/* refused before loading: the running file stays */
+		if (aw)
+			control_reload_done(aw, rl->status, NULL);
+		daemon_reload_free(rl);
+		goto again;
+	}
+	if (rl->path != NULL) {
+		/* From now on SIGHUP reloads this file. */
+		free(d->api_path);
+		d->api_path = rl->real;
+		rl->real = NULL;
+		d->cli.config_path = d->api_path;
+		d->cfg->config_path = d->api_path;
 	}
 	generation_report(&rl->gen, &rl->diag, rl->status, daemon_log_line, first);
 	if (aw)
@@ -307,20 +365,22 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		rl->gen.conf = NULL;
 		daemon_dns_reload(d);
 	}
-	generation_free(&rl->gen);
-	free(rl);
+	daemon_reload_free(rl);
+again:
 	if (d->reload_again) {
 		d->reload_again = false;
 		(void)daemon_reload_start(d);
 	}
 }
 
-static int daemon_reload_start(struct daemon *d)
+/* path: PUT /configs' file (checked on the worker), or NULL. */
+static int daemon_reload_start_path(struct daemon *d, const char *path)
 {
 	struct daemon_reload *rl;
 	int r;
 
-	log_info("%s: reloading %s", d->api_wait ? "api" : "SIGHUP", d->cfg->config_path);
+	log_info("%s: reloading %s", d->api_wait ? "api" : "SIGHUP",
+		 path ? path : d->cfg->config_path);
 	rl = calloc(1, sizeof(*rl));
 	if (rl == NULL) {
 		log_error("reload failed: out of memory");
@@ -328,54 +388,46 @@ static int daemon_reload_start(struct daemon *d)
 	}
 	rl->d = d;
 	rl->work.data = rl;
+	if (path != NULL) {
+		rl->cli = d->cli;
+		rl->path = strdup(path);
+		rl->cur = strdup(d->cfg->config_path);
+		if (rl->path == NULL || rl->cur == NULL) {
+			daemon_reload_free(rl);
+			log_error("reload failed: out of memory");
+			return -ENOMEM;
+		}
+	}
 	r = uv_queue_work(&d->loop, &rl->work, daemon_reload_work, daemon_reload_done);
 	if (r < 0) {
 		log_error("reload failed: %s", uv_strerror(r));
-		free(rl);
+		daemon_reload_free(rl);
 		return r;
 	}
 	d->reload = rl;
 	return 0;
 }
 
-/* PUT /configs: the running file again, or another one beside it (not
- * anywhere: the daemon reads it as root, and its errors quote it). */
+static int daemon_reload_start(struct daemon *d)
+{
+	return daemon_reload_start_path(d, NULL);
+}
+
+/* PUT /configs: the running file again, or another one beside it
+ * (daemon_reload_path, on the worker with the load). */
 static int daemon_api_reload(void *arg, const char *path, struct api_wait *w)
 {
 	struct daemon *d = arg;
-	char *dir = NULL, *want = NULL, *slash;
-	int r = 0;
+	int r;
 
 	if (d->reload)
 		return -EBUSY;
 	if (d->cfg->config_path == NULL)
 		return -ENOENT;
-	if (path != NULL) {
-		dir = realpath(d->cfg->config_path, NULL);
-		want = realpath(path, NULL);
-		if (dir == NULL || want == NULL) {
-			r = -ENOENT;
-			goto out;
-		}
-		slash = strrchr(dir, '/');
-		if (slash == NULL || strncmp(want, dir, (size_t)(slash - dir + 1)) != 0 ||
-		    strchr(want + (slash - dir + 1), '/') != NULL) {
-			r = -EACCES;
-			goto out;
-		}
-		free(d->api_path);
-		d->api_path = want;
-		want = NULL;
-		d->cli.config_path = d->api_path;
-		d->cfg->config_path = d->api_path;
-	}
 	d->api_wait = w;
-	r = daemon_reload_start(d);
+	r = daemon_reload_start_path(d, path);
 	if (r < 0)
 		d->api_wait = NULL;
-out:
-	free(dir);
-	free(want);
 	return r;
 }
 

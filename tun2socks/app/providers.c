@@ -4,6 +4,10 @@
  * dropped (a reload without it, destroy) it is marked gone, its download
  * cancelled and its timer closed, and freed once the timer's close
  * callback ran and no worker holds it.
+ *
+ * The loop touches no disk here: whether a copy exists and how old it is
+ * come from the config loader (config_remote.cached/mtime, read on the
+ * reload's worker) and from our own writes, which run on a worker.
  */
 #include "tun2socks/app/providers.h"
 
@@ -35,6 +39,8 @@ struct prov {
 	uint64_t size_limit;
 	uv_timer_t timer;
 	bool timer_open, gone, working, first, forced;
+	bool has_copy;      /* its path holds a copy */
+	int64_t updated_at; /* providers_updated_at(); 0: no copy */
 	struct http_request *req;
 	uv_work_t work;
 	/* the download, for the worker */
@@ -51,10 +57,16 @@ struct providers {
 	void *arg;
 	struct router_gen *gen;
 	struct list_node list;
-	/* providers_fetch_now() */
-	size_t now_left, now_failed;
-	void (*now_done)(void *arg, size_t failed);
-	void *now_arg;
+	struct list_node waiters; /* struct prov_waiter */
+};
+
+/* A providers_fetch{,_now}() caller: the forced downloads it waits for. */
+struct prov_waiter {
+	struct list_node link;
+	struct prov **provs; /* NULL once that one ended */
+	size_t n, left, failed;
+	void (*done)(void *arg, size_t failed);
+	void *arg;
 };
 
 static const char *prov_kind(const struct prov *v)
@@ -81,10 +93,13 @@ static void prov_timer_closed(uv_handle_t *h)
 		prov_free(v);
 }
 
+static void prov_forced_end(struct prov *v, bool failed);
+
 static void prov_drop(struct prov *v)
 {
 	list_remove(&v->link);
 	v->gone = true;
+	prov_forced_end(v, true);
 	http_request_cancel(v->req);
 	v->req = NULL;
 	if (v->timer_open)
@@ -93,17 +108,40 @@ static void prov_drop(struct prov *v)
 		prov_free(v);
 }
 
-static void prov_now_step(struct providers *p, bool failed)
+static void prov_waiter_finish(struct prov_waiter *w)
 {
-	void (*done)(void *, size_t) = p->now_done;
+	list_remove(&w->link);
+	w->done(w->arg, w->failed);
+	free(w->provs);
+	free(w);
+}
 
-	if (p->now_left == 0)
+/* v's forced download ended: the waiters for it that waited for nothing
+ * else are answered (after the walk: an answer may start new fetches). */
+static void prov_forced_end(struct prov *v, bool failed)
+{
+	struct list_node ready, *n, *tmp;
+
+	if (!v->forced)
 		return;
-	p->now_failed += failed;
-	if (--p->now_left > 0 || done == NULL)
-		return;
-	p->now_done = NULL;
-	done(p->now_arg, p->now_failed);
+	v->forced = false;
+	list_init(&ready);
+	list_for_each_safe(n, tmp, &v->p->waiters) {
+		struct prov_waiter *w = list_entry(n, struct prov_waiter, link);
+
+		for (size_t i = 0; i < w->n; i++) {
+			if (w->provs[i] != v)
+				continue;
+			w->provs[i] = NULL;
+			w->failed += failed;
+			if (--w->left == 0) {
+				list_remove(&w->link);
+				list_insert_before(&ready, &w->link);
+			}
+		}
+	}
+	while (!list_empty(&ready))
+		prov_waiter_finish(list_entry(ready.next, struct prov_waiter, link));
 }
 
 /* ---- worker: validate, compare, write ------------------------------------------------ */
@@ -229,6 +267,10 @@ static void prov_work_done(uv_work_t *w, int status)
 	}
 	if (status < 0)
 		v->status = status;
+	if (v->status >= 0) {
+		v->has_copy = true;
+		v->updated_at = (int64_t)time(NULL);
+	}
 	if (v->status == 0)
 		log_info("%s %s: updated from %s (%zu bytes)", prov_kind(v), v->name, v->url,
 			 v->len);
@@ -237,10 +279,7 @@ static void prov_work_done(uv_work_t *w, int status)
 	else
 		log_warn("%s %s: download from %s refused: %s; keeping the copy we have",
 			 prov_kind(v), v->name, v->url, v->why);
-	if (v->forced) {
-		v->forced = false;
-		prov_now_step(p, v->status < 0);
-	}
+	prov_forced_end(v, v->status < 0);
 	if (v->interval)
 		prov_schedule(v, v->interval * 1000ull);
 	if (v->status == 0 && p->changed)
@@ -251,13 +290,12 @@ static void prov_work_done(uv_work_t *w, int status)
 
 static void prov_failed(struct prov *v, const char *why)
 {
-	struct stat st;
-
-	if (stat(v->path, &st) == 0) {
+	if (v->has_copy) {
 		char when[64];
 		struct tm tm;
+		time_t at = (time_t)v->updated_at;
 
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&st.st_mtime, &tm));
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
 		if (v->first)
 			log_warn("%s %s: cannot download %s (%s): using the cached copy from %s",
 				 prov_kind(v), v->name, v->url, why, when);
@@ -269,13 +307,10 @@ static void prov_failed(struct prov *v, const char *why)
 			 prov_kind(v), v->name, v->url, why);
 	}
 	v->first = false;
-	if (v->forced) {
-		v->forced = false;
-		prov_now_step(v->p, true);
-	}
 	/* No copy: try again sooner than a long interval. */
-	if (v->interval || stat(v->path, &st) < 0)
+	if (v->interval || !v->has_copy)
 		prov_schedule(v, v->interval && v->interval < 60 ? v->interval * 1000ull : 60000);
+	prov_forced_end(v, true);
 }
 
 static void prov_on_http(void *arg, int status, const struct http_response *resp)
@@ -390,7 +425,6 @@ static int prov_add(struct providers *p, struct list_node *keep, bool is_proxies
 		    enum ruleset_format fmt)
 {
 	struct prov *v = prov_find(p, is_proxies, name, rm->url, path);
-	struct stat st;
 	bool oom = false;
 	uint64_t age_ms = 0, due = 0;
 
@@ -425,10 +459,13 @@ static int prov_add(struct providers *p, struct list_node *keep, bool is_proxies
 	v->timer.data = v;
 	v->timer_open = true;
 	list_insert_before(keep, &v->link);
-	if (stat(path, &st) == 0) {
-		time_t now = time(NULL);
+	/* The loader looked at the copy (on the reload's worker). */
+	if (rm->cached) {
+		int64_t now = (int64_t)time(NULL);
 
-		age_ms = now > st.st_mtime ? (uint64_t)(now - st.st_mtime) * 1000 : 0;
+		v->has_copy = true;
+		v->updated_at = rm->mtime;
+		age_ms = now > rm->mtime ? (uint64_t)(now - rm->mtime) * 1000 : 0;
 		if (v->interval == 0) {
 			log_debug("%s %s: cached copy, no interval: not downloaded", prov_kind(v),
 				  name);
@@ -454,6 +491,7 @@ int providers_create(uv_loop_t *loop, struct http_client *http, providers_change
 	p->changed = changed;
 	p->arg = arg;
 	list_init(&p->list);
+	list_init(&p->waiters);
 	*out = p;
 	return 0;
 }
@@ -502,29 +540,80 @@ int providers_update(struct providers *p, const struct config *cfg, struct route
 	return r;
 }
 
-int providers_fetch_now(struct providers *p, void (*done)(void *arg, size_t failed), void *arg)
+/* Forces the downloads of every provider (name NULL) or of the one
+ * called name, and waits for them. */
+static int prov_wait_for(struct providers *p, bool proxies, const char *name,
+			 void (*done)(void *arg, size_t failed), void *arg)
 {
 	struct list_node *n, *tmp;
+	struct prov_waiter *w;
+	size_t count = 0;
 
-	if (p->now_done)
-		return -EBUSY;
-	p->now_left = 1;
-	p->now_failed = 0;
-	p->now_done = done;
-	p->now_arg = arg;
 	list_for_each_safe(n, tmp, &p->list) {
 		struct prov *v = list_entry(n, struct prov, link);
 
-		if (v->forced)
-			continue;
+		count += name == NULL || (v->is_proxies == proxies && !strcmp(v->name, name));
+	}
+	if (name != NULL && count == 0)
+		return -ENOENT;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->provs = calloc(count ? count : 1, sizeof(*w->provs))) == NULL) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->done = done;
+	w->arg = arg;
+	list_for_each_safe(n, tmp, &p->list) {
+		struct prov *v = list_entry(n, struct prov, link);
+
+		if (name == NULL || (v->is_proxies == proxies && !strcmp(v->name, name)))
+			w->provs[w->n++] = v;
+	}
+	/* One more than waited for until every download started: one that
+	 * fails to start ends at once, and must not finish w meanwhile. */
+	w->left = w->n + 1;
+	list_insert_before(&p->waiters, &w->link);
+	for (size_t i = 0; i < w->n; i++) {
+		struct prov *v = w->provs[i];
+
+		if (v == NULL || v->forced)
+			continue; /* ended already, or will end for us too */
 		v->forced = true;
-		p->now_left++;
 		uv_timer_stop(&v->timer);
 		if (v->req == NULL && !v->working)
 			prov_fetch(v);
 	}
-	prov_now_step(p, false);
+	if (--w->left == 0)
+		prov_waiter_finish(w);
 	return 0;
+}
+
+int providers_fetch_now(struct providers *p, void (*done)(void *arg, size_t failed), void *arg)
+{
+	return prov_wait_for(p, false, NULL, done, arg);
+}
+
+int providers_fetch(struct providers *p, bool proxies, const char *name,
+		    void (*done)(void *arg, size_t failed), void *arg)
+{
+	return prov_wait_for(p, proxies, name, done, arg);
+}
+
+int providers_updated_at(const struct providers *p, bool proxies, const char *name,
+			 int64_t *unix_secs)
+{
+	const struct list_node *n;
+
+	*unix_secs = 0;
+	for (n = p->list.next; n != &p->list; n = n->next) {
+		const struct prov *v = list_entry(n, struct prov, link);
+
+		if (v->is_proxies == proxies && !strcmp(v->name, name)) {
+			*unix_secs = v->has_copy ? v->updated_at : 0;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 void providers_destroy(struct providers *p)

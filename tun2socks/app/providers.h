@@ -16,7 +16,9 @@
 #ifndef T2S_PROVIDERS_H
 #define T2S_PROVIDERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "tun2socks/base/must_check.h"
@@ -38,8 +40,22 @@ T2S_MUST_CHECK int providers_create(uv_loop_t *loop, struct http_client *http,
  * keeps its schedule; new ones are looked at now. 0 or -ENOMEM. */
 int providers_update(struct providers *p, const struct config *cfg, struct router_gen *g);
 /* Downloads every provider now, whatever its age (`check --fetch`);
- * done(arg, failed) once all are written or failed. 0 or -EBUSY. */
+ * done(arg, failed) once all are written or failed (at once when there
+ * is none). 0 or -ENOMEM. */
 int providers_fetch_now(struct providers *p, void (*done)(void *arg, size_t failed), void *arg);
+/* The same for one provider (PUT /providers/{rules,proxies}/{name}): the
+ * http rule-provider (proxies false) or proxy-provider called name.
+ * Others' schedules are untouched; a download of it already running is
+ * waited for rather than doubled. done may run before this returns (a
+ * download that cannot start). 0, -ENOENT (no such http provider) or
+ * -ENOMEM. */
+int providers_fetch(struct providers *p, bool proxies, const char *name,
+		    void (*done)(void *arg, size_t failed), void *arg);
+/* When the http provider's copy was last found current: a download
+ * written or found unchanged, or at start the copy's age; 0 when it has
+ * none. -ENOENT: no such http provider. */
+int providers_updated_at(const struct providers *p, bool proxies, const char *name,
+			 int64_t *unix_secs);
 /* Cancels everything; memory goes once the loop ran the handles closed
  * and any worker finished. */
 void providers_destroy(struct providers *p);

@@ -34,6 +34,9 @@ struct router_ctx {
 	struct resolver *resolver;
 	struct proc_lookup *procs;
 	enum router_mode mode;
+	/* The built-in GLOBAL selector's member ("": the default, see
+	 * router_global_target), kept by name across reloads. */
+	char global[128];
 	const struct dns_hosts *hosts; /* or NULL */
 	/* Executable paths flows were given (route.proc_path): a few distinct
 	 * programs, each kept once for the router's life. */
@@ -370,9 +373,9 @@ static void router_fill_hosts(const struct router_ctx *rc, struct router_req *re
 		req->q.dst = req->resolved[0];
 }
 
-/* Mode global's one target: the --proxy upstream, else the config's
+/* Mode global's default target: the --proxy upstream, else the config's
  * first proxy that can carry traffic, else DIRECT. */
-static int router_global_target(const struct router_gen *g)
+static int router_global_default(const struct router_gen *g)
 {
 	if (g->has_default_up)
 		return ROUTER_T_DEFAULT_UP;
@@ -380,6 +383,23 @@ static int router_global_target(const struct router_gen *g)
 		if (g->ups[i].usable)
 			return ROUTER_T_PROXY0 + (int)i;
 	return ROUTER_T_DIRECT;
+}
+
+/* Mode global's target (docs/design.md §20): a config group called
+ * GLOBAL, as mihomo uses one; else the built-in GLOBAL selector's
+ * member; else (nothing selected, or a name a reload removed) the
+ * default. A group target still picks per flow. */
+static int router_global_target(const struct router_ctx *rc)
+{
+	const struct router_gen *g = rc->cur;
+	int gi = group_table_find(g->groups, ROUTER_GLOBAL);
+	int t;
+
+	if (gi >= 0)
+		return g->group_base + gi;
+	if (rc->global[0] && (t = router_gen_target_of(g, rc->global)) >= 0)
+		return t;
+	return router_global_default(g);
 }
 
 static int router_decide(void *ctx, const struct route_query *q, struct route *out,
@@ -395,10 +415,14 @@ static int router_decide(void *ctx, const struct route_query *q, struct route *o
 	if (rc->mode != ROUTER_MODE_RULE) {
 		/* Clash's global and direct modes: no rule is consulted. */
 		struct rule_result res = { 0 };
+		const char *group = NULL;
+		int leaf;
 
-		res.target = rc->mode == ROUTER_MODE_DIRECT ? ROUTER_T_DIRECT
-							    : router_global_target(rc->cur);
-		router_fill(req, &res, RULE_DEFAULT, res.target, NULL);
+		res.target =
+			rc->mode == ROUTER_MODE_DIRECT ? ROUTER_T_DIRECT : router_global_target(rc);
+		req->rc = rc;
+		(void)router_leaf(req, res.target, &leaf, &group);
+		router_fill(req, &res, RULE_DEFAULT, leaf, group);
 		out->rule = rc->mode == ROUTER_MODE_DIRECT ? "mode direct" : "mode global";
 		router_req_free(req);
 		return 0;
@@ -468,6 +492,27 @@ enum router_mode router_ctx_mode(const struct router_ctx *rc)
 	return rc->mode;
 }
 
+const char *router_ctx_global(const struct router_ctx *rc, bool *selected)
+{
+	const struct router_gen *g = rc->cur;
+	struct router_check_via via;
+	int t;
+
+	if (selected != NULL)
+		*selected = false;
+	if (group_table_find(g->groups, ROUTER_GLOBAL) >= 0)
+		return NULL;
+	t = router_global_target(rc);
+	if (rc->global[0] && router_gen_target_of(g, rc->global) == t) {
+		if (selected != NULL)
+			*selected = true;
+		return rc->global;
+	}
+	if (t >= g->group_base)
+		return group_table_target_name(g->groups, t);
+	return router_gen_check_via(g, t, &via) == 0 ? via.name : "DIRECT";
+}
+
 size_t router_ctx_rule_count(const struct router_ctx *rc)
 {
 	return router_gen_rule_count(rc->cur);
@@ -483,9 +528,25 @@ struct group_table *router_ctx_groups(struct router_ctx *rc)
 	return router_gen_groups(rc->cur);
 }
 
+/* Members of the built-in GLOBAL: mihomo's list, DIRECT, REJECT, every
+ * proxy and every group. */
+static bool router_global_member(const struct router_gen *g, const char *name)
+{
+	return strcmp(name, "REJECT-DROP") != 0 && router_gen_target_of(g, name) >= 0;
+}
+
 int router_ctx_select(struct router_ctx *rc, const char *group, const char *member)
 {
-	int r = group_table_select(router_gen_groups(rc->cur), group, member);
+	int r;
+
+	if (!strcmp(group, ROUTER_GLOBAL) && group_table_find(rc->cur->groups, group) < 0) {
+		if (!router_global_member(rc->cur, member) || strlen(member) >= sizeof(rc->global))
+			return -ENOENT;
+		snprintf(rc->global, sizeof(rc->global), "%s", member);
+		log_info("group GLOBAL: selected %s (mode global)", member);
+		return 0;
+	}
+	r = group_table_select(router_gen_groups(rc->cur), group, member);
 
 	if (r == 0)
 		log_info("group %s: selected %s", group, member);

@@ -44,8 +44,16 @@ const struct router_gen *router_ctx_current(const struct router_ctx *rc);
 struct group_table *router_ctx_groups(struct router_ctx *rc);
 /* Switches select group `group` to `member` for new flows (PUT
  * /proxies/{name}). 0, -ENOENT (no such group or member), -EPERM (not a
- * select group). */
+ * select group). ROUTER_GLOBAL, when the config has no group of that
+ * name, is the built-in selector mode global routes by (DIRECT, REJECT,
+ * a proxy or a group; kept by name across reloads). */
 int router_ctx_select(struct router_ctx *rc, const char *group, const char *member);
+#define ROUTER_GLOBAL "GLOBAL"
+/* The member the built-in GLOBAL uses now (its selection, or the default:
+ * --proxy, shown as "proxy", else the first proxy, else DIRECT); NULL when
+ * the config has a group called GLOBAL (it answers for itself).
+ * *selected (may be NULL): it is a selection, not the default. */
+const char *router_ctx_global(const struct router_ctx *rc, bool *selected);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
 /* hosts: (docs/design.md §23): a flow whose name is in the table gets its

@@ -378,8 +378,10 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 	if (cfg == NULL || cfg->n_rule_providers == 0)
 		return 0;
 	b->sets = calloc(cfg->n_rule_providers, sizeof(*b->sets));
-	if (b->sets == NULL)
+	b->g->set_counts = calloc(cfg->n_rule_providers, sizeof(*b->g->set_counts));
+	if (b->sets == NULL || b->g->set_counts == NULL)
 		return -ENOMEM;
+	b->g->n_set_counts = cfg->n_rule_providers;
 	for (size_t i = 0; i < cfg->n_rule_providers; i++) {
 		const struct config_rule_provider *rp = &cfg->rule_providers[i];
 		enum ruleset_behavior beh = rp->behavior == CONFIG_RP_DOMAIN   ? RULESET_DOMAIN
@@ -419,6 +421,7 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 		if (r < 0)
 			return r == -ENOMEM ? r : -EINVAL;
 		b->n_sets++;
+		b->g->set_counts[i] = ruleset_count(b->sets[b->n_sets - 1]);
 		r = set_warnings(b->g, rp, b->sets[b->n_sets - 1]);
 		if (r < 0)
 			return r;
@@ -822,6 +825,7 @@ void router_gen_unref(struct router_gen *g)
 	if (g == NULL || --g->refs > 0)
 		return;
 	free(g->hits);
+	free(g->set_counts);
 	rule_engine_unref(g->engine);
 	rule_engine_unref(g->udp_engine);
 	rule_engine_unref(g->fake_filter);
@@ -864,6 +868,28 @@ size_t router_gen_rule_count(const struct router_gen *g)
 uint64_t router_gen_rule_hits(const struct router_gen *g, size_t i)
 {
 	return g != NULL && i < g->n_hits ? g->hits[i] : 0;
+}
+
+size_t router_gen_set_count(const struct router_gen *g, size_t i)
+{
+	return g != NULL && i < g->n_set_counts ? g->set_counts[i] : 0;
+}
+
+int router_gen_target_of(const struct router_gen *g, const char *name)
+{
+	int gi;
+
+	if (!strcmp(name, "DIRECT"))
+		return ROUTER_T_DIRECT;
+	if (!strcmp(name, "REJECT"))
+		return ROUTER_T_REJECT;
+	if (!strcmp(name, "REJECT-DROP"))
+		return ROUTER_T_DROP;
+	for (size_t i = 0; i < g->n_ups; i++)
+		if (!strcmp(g->ups[i].name, name))
+			return ROUTER_T_PROXY0 + (int)i;
+	gi = group_table_find(g->groups, name);
+	return gi < 0 ? -ENOENT : g->group_base + gi;
 }
 
 size_t router_gen_servers(const struct router_gen *g, struct sockaddr_storage *out, size_t max)

@@ -47,6 +47,9 @@ size_t router_gen_rule_count(const struct router_gen *g);
  * by the live router (router.h) in rule mode, explain not counted. 0 for
  * an index out of range or g NULL. Loop thread. */
 uint64_t router_gen_rule_hits(const struct router_gen *g, size_t i);
+/* Entries rule-provider i (config order) holds in g: what the rules
+ * match against now (an http one not downloaded yet: 0). 0 out of range. */
+size_t router_gen_set_count(const struct router_gen *g, size_t i);
 
 /* Whether dns.fake-ip-filter's "rule-set:" entries hold name (it then
  * gets real DNS answers, as in mihomo). The static patterns are the

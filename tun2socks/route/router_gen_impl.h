@@ -70,7 +70,15 @@ struct router_gen {
 	 * by the live router on the loop thread (docs/design.md §20). */
 	uint64_t *hits;
 	size_t n_hits;
+	/* Entries of each rule-provider (config order), for the API. */
+	size_t *set_counts;
+	size_t n_set_counts;
 };
+
+/* The target id name stands for as a whole (a group stays a group, as
+ * rules name it): DIRECT, REJECT, REJECT-DROP, a proxy, a group; -ENOENT
+ * for another name. Mode global's selection (router.c). */
+int router_gen_target_of(const struct router_gen *g, const char *name);
 
 /* Whether leaf target id t can carry UDP. */
 static inline bool router_gen_leaf_udp(const struct router_gen *g, int t)
