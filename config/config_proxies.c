@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "config/config_impl.h"
-#include "config/config_pproviders.h"
 #include "config/name_filter.h"
 #include "config/proxy_url.h"
 
@@ -156,10 +155,11 @@ static const char *const group_ours[] = {
 	"disable-udp",
 	"strategy",
 	"expected-status",
+	"max-failed-times",
 };
 static const char *const group_mihomo[] = {
-	"max-failed-times", "filter", "exclude-filter", "exclude-type",
-	"hidden",           "icon",   "interface-name", "routing-mark",
+	"filter", "exclude-filter", "exclude-type", "hidden",
+	"icon",   "interface-name", "routing-mark",
 };
 
 static const struct loader_keys proxy_net_keys = LOADER_KEYS(proxy_net_ours, proxy_mihomo);
@@ -606,32 +606,11 @@ static int group_members(struct loader *ld, struct config_group *g, yaml_node_t 
 	return 0;
 }
 
-/* mihomo's expected-status: "*", or statuses and ranges joined by "/". */
 static int group_expected(struct loader *ld, struct config_group *g, yaml_node_t *n,
 			  const char *what)
 {
-	const char *s;
-	int r = loader_get_scalar(ld, n, what, &s);
-
-	if (r < 0 || !strcmp(s, "*"))
-		return r;
-	while (*s) {
-		char *end;
-		unsigned long lo = strtoul(s, &end, 10), hi = lo;
-
-		if (end != s && *end == '-')
-			hi = strtoul(end + 1, &end, 10);
-		if (end == s || (*end && *end != '/') || lo < 100 || hi > 599 || lo > hi ||
-		    g->n_expected == sizeof(g->expected_lo) / sizeof(g->expected_lo[0]))
-			return loader_fail_at(ld, loader_node_pos(ld, n),
-					      "%s: expected HTTP statuses like 204, 200/302 or "
-					      "200-299 (at most 8), or *",
-					      what);
-		g->expected_lo[g->n_expected] = (uint16_t)lo;
-		g->expected_hi[g->n_expected++] = (uint16_t)hi;
-		s = *end ? end + 1 : end;
-	}
-	return 0;
+	g->expected_set = true;
+	return loader_get_statuses(ld, n, what, g->expected_lo, g->expected_hi, &g->n_expected);
 }
 
 static int group_key(struct loader *ld, struct config_group *g, const struct loader_kv *e,
@@ -651,24 +630,38 @@ static int group_key(struct loader *ld, struct config_group *g, const struct loa
 		*gk->selected_pos = loader_node_pos(ld, e->val);
 		return loader_get_str(ld, e->val, w, gk->selected);
 	}
-	if (!strcmp(k, "url"))
+	if (!strcmp(k, "url")) {
+		g->url_set = true;
 		return loader_get_nonempty(ld, e->val, w, &g->url);
+	}
 	if (!strcmp(k, "interval") || !strcmp(k, "timeout") || !strcmp(k, "tolerance")) {
 		unsigned long long v;
 
 		r = loader_get_uint(ld, e->val, w, 0, 86400000, &v);
 		if (r < 0)
 			return r;
-		if (k[0] == 'i')
+		if (k[0] == 'i') {
 			g->interval = v ? (unsigned)v : g->interval;
-		else if (k[1] == 'i')
+			g->interval_set = v != 0;
+		} else if (k[1] == 'i') {
 			g->timeout_ms = v ? (unsigned)v : g->timeout_ms;
-		else
+			g->timeout_set = v != 0;
+		} else {
 			g->tolerance_ms = (unsigned)v;
+		}
 		return 0;
 	}
-	if (!strcmp(k, "lazy"))
+	if (!strcmp(k, "max-failed-times")) {
+		unsigned long long v = 0;
+
+		r = loader_get_uint(ld, e->val, w, 0, 1000000, &v);
+		g->max_failed_times = (unsigned)v;
+		return r;
+	}
+	if (!strcmp(k, "lazy")) {
+		g->lazy_set = true;
 		return loader_get_bool(ld, e->val, w, &g->lazy);
+	}
 	if (!strcmp(k, "disable-udp"))
 		return loader_get_bool(ld, e->val, w, &g->disable_udp);
 	if (!strcmp(k, "strategy")) {
@@ -825,6 +818,36 @@ static int add_member(struct loader *ld, struct config_group *g, size_t i,
 	return 0;
 }
 
+static const struct config_proxy_provider *pprovider_find(const struct config *cfg,
+							  const char *name)
+{
+	for (size_t i = 0; i < cfg->n_proxy_providers; i++)
+		if (!strcmp(cfg->proxy_providers[i].name, name))
+			return &cfg->proxy_providers[i];
+	return NULL;
+}
+
+/* A group without a url of its own takes the first used provider's
+ * health-check url, and with enable the settings it did not set
+ * (mihomo's outboundgroup parser). */
+static void group_take_hc(struct config_group *g, const struct config_provider_hc *hc)
+{
+	g->url = hc->url;
+	if (!hc->enable)
+		return;
+	if (!g->interval_set)
+		g->interval = hc->interval ? hc->interval : 300;
+	if (!g->timeout_set && hc->timeout_ms)
+		g->timeout_ms = hc->timeout_ms;
+	if (!g->lazy_set)
+		g->lazy = hc->lazy;
+	if (!g->expected_set) {
+		memcpy(g->expected_lo, hc->expected_lo, sizeof(g->expected_lo));
+		memcpy(g->expected_hi, hc->expected_hi, sizeof(g->expected_hi));
+		g->n_expected = hc->n_expected;
+	}
+}
+
 /* use, include-all*, filter, exclude-filter (config.h). */
 static int fill_members(struct loader *ld, struct config_group *g)
 {
@@ -832,6 +855,7 @@ static int fill_members(struct loader *ld, struct config_group *g)
 	struct name_filter *inc = NULL, *exc = NULL;
 	size_t cap = g->n_members;
 	char err[300], q[80];
+	bool hc_taken = false;
 	int r = 0;
 
 	if (!g->include_all && !g->include_all_proxies && !g->include_all_providers &&
@@ -857,7 +881,7 @@ static int fill_members(struct loader *ld, struct config_group *g)
 					       &cap);
 	}
 	for (size_t u = 0; r == 0 && u < g->n_use; u++) {
-		const struct config_proxy_provider *pp = config_pprovider_find(cfg, g->use[u].text);
+		const struct config_proxy_provider *pp = pprovider_find(cfg, g->use[u].text);
 
 		if (pp == NULL) {
 			r = loader_fail_at(
@@ -867,6 +891,10 @@ static int fill_members(struct loader *ld, struct config_group *g)
 		}
 		for (size_t i = 0; r == 0 && i < pp->n; i++)
 			r = add_member(ld, g, pp->first + i, inc, exc, &cap);
+		if (r == 0 && !hc_taken && pp->hc.url && !g->url_set) {
+			group_take_hc(g, &pp->hc);
+			hc_taken = true;
+		}
 	}
 	name_filter_free(inc);
 	name_filter_free(exc);

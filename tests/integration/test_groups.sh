@@ -13,6 +13,10 @@
 #   groups_urltest_switch   url-test: its member's microsocks is killed, the
 #                           next round moves the group to the other member
 #   groups_fallback         fallback: a dead first member is passed over
+#   groups_max_failed       fallback checked once an hour: its member's
+#                           microsocks is killed, the refused connection
+#                           triggers a check at once (max-failed-times) and
+#                           the group moves to its second member
 #   providers_rule_fetch    an http rule-provider fetched at start through
 #                           dante applies (REJECT) once the reload ran
 #   providers_proxy_fetch   an http proxy-provider fills a group (use:
@@ -27,13 +31,14 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="groups_check_note groups_check_fetch groups_lb_spread groups_lb_hash
-groups_urltest_switch groups_fallback providers_rule_fetch providers_proxy_fetch
+groups_urltest_switch groups_fallback groups_max_failed providers_rule_fetch providers_proxy_fetch
 providers_refresh providers_refresh_fail providers_cache_start"
 require_tools dnsmasq microsocks timeout
 PROV_PORT=8088
 M_PORT=(1091 1092 1093)
 M_ADDR=(10.99.0.1 10.99.0.2 10.99.0.3)
 DEAD_PORT=1099
+MFT_PORT=1094 # a fourth microsocks, from m1's address, killed by groups_max_failed
 
 ns_resolv "$NS_S" "$S_IP"
 ns_resolv "$NS_C" 192.0.2.53
@@ -54,6 +59,10 @@ for i in 0 1 2; do
 	wait_listen "$NS_S" tcp "$S_IP" "${M_PORT[$i]}" 5 "${SRV_PID[ms$i]}" ||
 		fail_all "$NAMES" "microsocks $i did not start"
 done
+sx microsocks -i "$S_IP" -p "$MFT_PORT" -b "${M_ADDR[0]}" >"$RUN_DIR/ms_mft.log" 2>&1 &
+SRV_PID[ms_mft]=$!
+wait_listen "$NS_S" tcp "$S_IP" "$MFT_PORT" 5 "${SRV_PID[ms_mft]}" ||
+	fail_all "$NAMES" "microsocks (max-failed-times) did not start"
 PROV=$RUN_DIR/prov
 mkdir -p "$PROV"
 printf '+.blocked.example.test\n' >"$PROV/blocked.txt"
@@ -88,6 +97,7 @@ proxies:
   - {name: m2, type: socks5, server: $S_IP, port: ${M_PORT[1]}}
   - {name: m3, type: socks5, server: $S_IP, port: ${M_PORT[2]}}
   - {name: gone, type: socks5, server: $S_IP, port: $DEAD_PORT}
+  - {name: m4, type: socks5, server: $S_IP, port: $MFT_PORT}
 proxy-providers:
   subs: {type: http, url: 'http://$S_IP:$PROV_PORT/subs.yaml', interval: 2, proxy: dante}
 rule-providers:
@@ -99,6 +109,8 @@ proxy-groups:
   - {name: Auto, type: url-test, proxies: [m1, m2], $HC}
   - {name: Fall, type: fallback, proxies: [gone, m3], $HC}
   - {name: Sub, type: select, use: [subs], filter: '^sub-'}
+  - {name: Mft, type: fallback, proxies: [m4, m2], url: 'http://$T4/health', interval: 3600,
+     timeout: 2000, lazy: false, max-failed-times: 2}
 rules:
   - RULE-SET,blocked,REJECT
   - DOMAIN-SUFFIX,lb.example.test,LB
@@ -106,6 +118,7 @@ rules:
   - DOMAIN-SUFFIX,auto.example.test,Auto
   - DOMAIN-SUFFIX,fall.example.test,Fall
   - DOMAIN-SUFFIX,sub.example.test,Sub
+  - DOMAIN-SUFFIX,mft.example.test,Mft
   - MATCH,dante
 EOF
 BIN=$(daemon_bin)
@@ -194,6 +207,24 @@ if until_ok 10 fall_m3; then
 	pass groups_fallback
 else
 	fail groups_fallback "x.fall.example.test via '$(whoami x.fall.example.test)' (want m3)"
+fi
+
+# max-failed-times: checked only at start (interval 3600), Mft uses m4; with
+# m4 gone the refused connection has the group checked at once, and it moves
+# to m2 (without it, every request would fail for an hour)
+if [[ $(whoami x.mft.example.test) == "${M_ADDR[0]}" ]]; then
+	kill_tree KILL "${SRV_PID[ms_mft]}"
+	wait "${SRV_PID[ms_mft]}" 2>/dev/null
+	unset "SRV_PID[ms_mft]"
+	mft_m2() { [[ $(whoami x.mft.example.test) == "${M_ADDR[1]}" ]]; }
+	if until_ok 15 mft_m2 &&
+		grep -q "group Mft: connections failed (refused), checking it now" "$DAEMON_LOG"; then
+		pass groups_max_failed
+	else
+		fail groups_max_failed "x.mft.example.test via '$(whoami x.mft.example.test)' (want m2)$(alive_note)"
+	fi
+else
+	fail groups_max_failed "x.mft.example.test via '$(whoami x.mft.example.test)' before (want m4)"
 fi
 
 # url-test: kill the member it uses; the next round moves it

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "tun2socks/route/group.h"
 #include "tun2socks/route/router.h"
 #include "resolver/dns_hosts.h"
 #include "test.h"
@@ -334,9 +335,20 @@ static void test_pass(void)
 		T_EQ_INT(rt.action, ROUTE_DIRECT);
 		T_EQ_STR(rt.via, "dir");
 		router_gen_unref(rt.hold);
+		/* G is on PASS (its first member): its rule is skipped, as
+		 * mihomo's tunnel skips a group that unwraps to PASS */
 		decide(g, "a.group.test", NULL, 80, false, NULL, &rt);
 		T_EQ_STR(rt.via, "s1");
+		T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,test,s1");
 		router_gen_unref(rt.hold);
+		/* switched to s1, G decides */
+		T_EQ_INT(group_table_select(router_gen_groups(g), "G", "s1"), 0);
+		decide(g, "a.group.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s1");
+		T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,group.test,G");
+		T_EQ_STR(rt.group, "G");
+		router_gen_unref(rt.hold);
+		T_EQ_INT(group_table_select(router_gen_groups(g), "G", "PASS"), 0);
 		/* UDP: s1 has no "udp: true": its rule is passed too. */
 		decide(g, "a.pass.test", NULL, 53, true, NULL, &rt);
 		T_EQ_STR(rt.via, "REJECT");

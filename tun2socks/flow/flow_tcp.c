@@ -126,6 +126,7 @@ struct flow_tcp {
 
 static void flow_on_routed(void *arg, int status);
 static void flow_go(struct flow_tcp *f);
+static void flow_report(struct flow_tcp *f, int status);
 static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage *addrs, size_t n);
 static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char *why,
 		     size_t whylen);
@@ -448,8 +449,11 @@ static void flow_go(struct flow_tcp *f)
 		flow_connect(f);
 		return;
 	case ROUTE_PROXY:
-		if (flow_open(f, NULL, why, sizeof(why)) < 0)
+		r = flow_open(f, NULL, why, sizeof(why));
+		if (r < 0) {
+			flow_report(f, r);
 			flow_abort(f, why, NULL);
+		}
 		return;
 	}
 }
@@ -560,6 +564,15 @@ static void flow_set_poll(struct flow_tcp *f, int events)
 		uv_poll_start(&f->poll, events, flow_on_poll_event);
 }
 
+/* Tells the router how the proxy upstream opened (max-failed-times). */
+static void flow_report(struct flow_tcp *f, int status)
+{
+	const struct route_ops *ops = &f->ctx->route;
+
+	if (f->route.action == ROUTE_PROXY && ops->report)
+		ops->report(ops->ctx, &f->route, status);
+}
+
 /* A readiness event while connecting: the upstream connection advances
  * (connect, TLS, proxy handshake) until its tunnel is open. */
 static void flow_upstream_step(struct flow_tcp *f, int status)
@@ -568,6 +581,7 @@ static void flow_upstream_step(struct flow_tcp *f, int status)
 	int r = upstream_conn_step(f->up, status, why, sizeof(why));
 
 	if (r == STREAM_DONE) {
+		flow_report(f, 0);
 		flow_start_relay(f);
 		return;
 	}
@@ -580,6 +594,7 @@ static void flow_upstream_step(struct flow_tcp *f, int status)
 		return;
 	}
 	if (r < 0) {
+		flow_report(f, r);
 		flow_abort(f, why, NULL);
 		return;
 	}

@@ -39,6 +39,10 @@ struct group {
 	uint16_t expected_lo[8], expected_hi[8];
 	size_t n_expected;
 	uint64_t used_ms;
+	/* max-failed-times: connections through the group that failed since
+	 * failed_ms, within timeout_ms (group_table_dial) */
+	unsigned max_failed, failed;
+	uint64_t failed_ms;
 };
 
 struct group_table {
@@ -85,6 +89,7 @@ int group_table_build(const struct config *cfg, int base, group_target_fn target
 					? 0
 					: cg->interval;
 		g->timeout_ms = cg->timeout_ms;
+		g->max_failed = cg->max_failed_times ? cg->max_failed_times : 5;
 		g->tolerance_ms = cg->tolerance_ms;
 		g->lazy = cg->lazy;
 		g->disable_udp = cg->disable_udp;
@@ -520,4 +525,38 @@ bool group_table_status_ok(const struct group_table *t, size_t g, long code)
 		if (code >= gr->expected_lo[i] && code <= gr->expected_hi[i])
 			return true;
 	return false;
+}
+
+bool group_table_dial(struct group_table *t, size_t gi, int status, uint64_t now_ms)
+{
+	struct group *g;
+
+	if (gi >= t->n)
+		return false;
+	g = &t->g[gi];
+	if (g->interval_s == 0)
+		return false; /* select, relay: mihomo counts none */
+	if (status == 0) {
+		g->failed = 0;
+		return false;
+	}
+	if (status == -ECONNREFUSED) {
+		g->failed = 0;
+		return true;
+	}
+	/* mihomo's onDialFailed: the first failure opens a window of
+	 * `timeout`; a failure after it closes the window and counts
+	 * nothing (the next one opens a new one). */
+	if (++g->failed == 1) {
+		g->failed_ms = now_ms;
+		return false;
+	}
+	if (now_ms - g->failed_ms > g->timeout_ms) {
+		g->failed = 0;
+		return false;
+	}
+	if (g->failed < g->max_failed)
+		return false;
+	g->failed = 0;
+	return true;
 }

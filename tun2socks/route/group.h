@@ -85,6 +85,14 @@ int group_table_select(struct group_table *t, const char *group, const char *mem
 void group_table_report(struct group_table *t, size_t g, size_t m, bool alive, unsigned delay_ms,
 			const char *error, uint64_t now_ms);
 
+/* A connection through group g (the rule's target; a url-test, fallback
+ * or load-balance group) to a proxy it picked: status 0 when it opened,
+ * else -errno. Returns true when g should be checked now, as mihomo's
+ * max-failed-times does (docs/design.md §18): at once on -ECONNREFUSED;
+ * else when `max-failed-times` (default 5) failures came within `timeout`
+ * of the first. A success clears the count. */
+bool group_table_dial(struct group_table *t, size_t g, int status, uint64_t now_ms);
+
 /* Whether a check's HTTP status counts as alive for group g
  * ("expected-status"; without one, any). */
 bool group_table_status_ok(const struct group_table *t, size_t g, long code);

@@ -62,6 +62,10 @@ struct route_ops {
 		      void *arg);
 	void (*release)(void *ctx, void *hold);
 	void *ctx;
+	/* Optional (NULL: not told): how opening r's ROUTE_PROXY upstream
+	 * ended, 0 or -errno; health checks of r->group count failures
+	 * (max-failed-times, docs/design.md §18). */
+	void (*report)(void *ctx, const struct route *r, int status);
 };
 
 #endif

@@ -39,6 +39,8 @@ struct router_ctx {
 	 * programs, each kept once for the router's life. */
 	char **paths;
 	size_t n_paths;
+	router_check_fn check; /* max-failed-times reached; or NULL */
+	void *check_arg;
 };
 
 #define ROUTER_PATHS_MAX 1024
@@ -168,6 +170,30 @@ static int router_pick(struct router_req *req, int t)
 	return group_table_pick(g->groups, t, &pk);
 }
 
+/* The rule engine's question for a rule naming a group that may pick
+ * PASS: does it now? (a peek: no round-robin cursor moves) */
+static bool router_pass_now(void *arg, int target)
+{
+	struct router_req *req = arg;
+	struct router_gen *g = req->g;
+	struct group_pick pk = {
+		.domain = req->domain[0] ? req->domain : NULL,
+		.now_ms = uv_hrtime() / 1000000,
+		.peek = true,
+	};
+
+	if (target < g->group_base)
+		return false;
+	if (IP_IS_V4(&req->dst)) {
+		pk.addr = (const uint8_t *)&ip_2_ip4(&req->dst)->addr;
+		pk.addr_len = 4;
+	} else {
+		pk.addr = (const uint8_t *)ip_2_ip6(&req->dst)->addr;
+		pk.addr_len = 16;
+	}
+	return group_table_pick(g->groups, target, &pk) == ROUTER_T_PASS;
+}
+
 /* Turns the engine's verdict into the route; leaf: what a group target
  * picked (router_run), group: its name or NULL. */
 static void router_fill(struct router_req *req, const struct rule_result *res, int verdict,
@@ -249,7 +275,9 @@ static int router_leaf(struct router_req *req, int t, int *leaf, const char **gr
 		r = router_pick(req, t);
 		if (r == -EPERM)
 			return 1;
-		*leaf = r < 0 ? ROUTER_T_DIRECT : r;
+		/* PASS was skipped by the engine (router_pass_now): seen here
+		 * only if the pick moved in between; DIRECT, as no rule. */
+		*leaf = r < 0 || r == ROUTER_T_PASS ? ROUTER_T_DIRECT : r;
 	}
 	return req->q.network == RULE_NET_UDP && !router_gen_leaf_udp(g, *leaf);
 }
@@ -336,6 +364,8 @@ static struct router_req *router_req_new(struct router_gen *g, const struct rout
 	req->q.src_port = q->src_port;
 	req->q.proc_fn = router_proc;
 	req->q.proc_arg = req;
+	req->q.pass_now = router_pass_now;
+	req->q.pass_arg = req;
 	return req;
 }
 
@@ -435,6 +465,35 @@ static void router_release(void *ctx, void *hold)
 	router_gen_unref(hold);
 }
 
+/* A flow's upstream through a group opened (0) or failed: counted by the
+ * group of the generation that routed it (group_table_dial); the check
+ * hook runs when the group should be checked now. */
+static void router_report(void *ctx, const struct route *r, int status)
+{
+	struct router_ctx *rc = ctx;
+	struct group_table *t;
+	int gi;
+
+	if (r->group == NULL || r->hold == NULL || r->action != ROUTE_PROXY)
+		return;
+	t = router_gen_groups(r->hold);
+	gi = t ? group_table_find(t, r->group) : -ENOENT;
+	if (gi < 0)
+		return;
+	if (!group_table_dial(t, (size_t)gi, status, uv_hrtime() / 1000000))
+		return;
+	log_warn("group %s: connections failed (%s), checking it now", r->group,
+		 status == -ECONNREFUSED ? "refused" : "max-failed-times reached");
+	if (rc->check)
+		rc->check(rc->check_arg, r->group);
+}
+
+void router_ctx_set_check(struct router_ctx *rc, router_check_fn fn, void *arg)
+{
+	rc->check = fn;
+	rc->check_arg = arg;
+}
+
 int router_ctx_create(struct router_gen *first, struct resolver *resolver,
 		      struct proc_lookup *procs, struct router_ctx **out)
 {
@@ -494,7 +553,7 @@ int router_ctx_select(struct router_ctx *rc, const char *group, const char *memb
 
 struct route_ops router_ctx_ops(struct router_ctx *rc)
 {
-	return (struct route_ops){ router_decide, router_release, rc };
+	return (struct route_ops){ router_decide, router_release, rc, router_report };
 }
 
 void router_ctx_destroy(struct router_ctx *rc)

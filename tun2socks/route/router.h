@@ -46,6 +46,10 @@ struct group_table *router_ctx_groups(struct router_ctx *rc);
  * /proxies/{name}). 0, -ENOENT (no such group or member), -EPERM (not a
  * select group). */
 int router_ctx_select(struct router_ctx *rc, const char *group, const char *member);
+/* Called when flows through group `name` failed max-failed-times (or
+ * were refused): the daemon checks the group now (health.h). */
+typedef void (*router_check_fn)(void *arg, const char *name);
+void router_ctx_set_check(struct router_ctx *rc, router_check_fn fn, void *arg);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
 /* hosts: (docs/design.md §23): a flow whose name is in the table gets its

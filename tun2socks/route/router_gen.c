@@ -530,10 +530,28 @@ static int gen_member(void *arg, const struct config_member *m)
 	case CONFIG_TARGET_GROUP:
 		return g->group_base + (int)m->index;
 	case CONFIG_TARGET_PASS:
-		/* left out, as before: a group does not pass its rule on */
-		return -1;
+		/* picked, the rule naming the group is skipped (mihomo's
+		 * tunnel.match unwraps groups down to PASS) */
+		return ROUTER_T_PASS;
 	}
 	return -1;
+}
+
+static bool gen_not_pass(void *arg, int leaf)
+{
+	(void)arg;
+	return leaf != ROUTER_T_PASS;
+}
+
+/* A group that may pick PASS (a member, or a nested group's): the rule
+ * engine asks at match time (router.c router_pass_now). */
+static bool gen_maybe_pass(void *arg, int target)
+{
+	const struct gen_build *b = arg;
+	const struct router_gen *g = b->g;
+
+	return target >= g->group_base &&
+	       !group_table_always(g->groups, target, gen_not_pass, NULL);
 }
 
 /* PASS: the rule is skipped, as mihomo skips it. */
@@ -640,6 +658,7 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 			.default_target = g->has_default_up ? ROUTER_T_DEFAULT_UP : ROUTER_T_DIRECT,
 			.geo = g->geo,
 			.pass_fn = gen_pass,
+			.maybe_pass_fn = gen_maybe_pass,
 			.sub_fn = gen_sub_rules,
 		};
 
@@ -763,8 +782,11 @@ int router_gen_check_via(const struct router_gen *g, int leaf, struct router_che
 		return 0;
 	case ROUTER_T_REJECT:
 	case ROUTER_T_DROP:
+	case ROUTER_T_PASS: /* mihomo's PASS is a REJECT that never connects */
 		out->kind = ROUTER_VIA_REJECT;
-		out->name = leaf == ROUTER_T_REJECT ? "REJECT" : "REJECT-DROP";
+		out->name = leaf == ROUTER_T_REJECT ? "REJECT"
+			    : leaf == ROUTER_T_DROP ? "REJECT-DROP"
+						    : "PASS";
 		return 0;
 	case ROUTER_T_DEFAULT_UP:
 		out->kind = ROUTER_VIA_NONE;
