@@ -1018,7 +1018,7 @@ out:
 /* Group types we do not implement: where their traffic goes instead. */
 static int warn_strategies(struct loader *ld)
 {
-	char q[80], q2[80];
+	char q[80];
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < ld->cfg->n_groups; i++) {
@@ -1034,23 +1034,27 @@ static int warn_strategies(struct loader *ld)
 						   config_quote(q, g->name));
 			continue;
 		}
-		bool usable = false;
+		bool usable = false, all_usable = true;
 
-		for (size_t j = 0; j < g->n_members; j++)
-			usable |= g->members[j].kind != CONFIG_TARGET_PROXY ||
+		for (size_t j = 0; j < g->n_members; j++) {
+			bool ok = g->members[j].kind != CONFIG_TARGET_PROXY ||
 				  ld->cfg->proxies[g->members[j].index].type !=
 					  CONFIG_PROXY_UNSUPPORTED;
+
+			usable |= ok;
+			all_usable &= ok;
+		}
 		if (!usable)
 			r = loader_warn_at(ld, g->pos,
 					   "proxy group %s: no member tun2socks can use (all of "
 					   "types it does not speak); it routes DIRECT",
 					   config_quote(q, g->name));
-		else if (g->type == CONFIG_GROUP_RELAY)
-			r = loader_warn_at(ld, g->pos,
-					   "proxy group %s (relay): proxy chains are not "
-					   "implemented; traffic goes to %s only",
-					   config_quote(q, g->name),
-					   config_quote(q2, g->members[g->selected].name));
+		else if (g->type == CONFIG_GROUP_RELAY && !all_usable)
+			r = loader_warn_at(
+				ld, g->pos,
+				"proxy group %s (relay): a member of a type tun2socks "
+				"does not speak breaks the chain; its flows are rejected",
+				config_quote(q, g->name));
 	}
 	return r;
 }

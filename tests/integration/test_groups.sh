@@ -10,6 +10,12 @@
 #   groups_lb_spread        load-balance round-robin spreads over the members
 #   groups_lb_hash          consistent-hashing: one site keeps one member,
 #                           several sites use more than one
+#   groups_relay_socks      relay [m1, hidden]: a chain; hidden listens on S's
+#                           loopback (the client cannot reach it), nginx
+#                           sees hidden's address
+#   groups_relay_http       relay [DIRECT, m1, tinyproxy]: DIRECT left out as
+#                           mihomo does, tinyproxy's client is m1's address,
+#                           nginx sees tinyproxy's
 #   groups_urltest_switch   url-test: its member's microsocks is killed, the
 #                           next round moves the group to the other member
 #   groups_fallback         fallback: a dead first member is passed over
@@ -31,9 +37,9 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="groups_check_note groups_check_fetch groups_lb_spread groups_lb_hash
-groups_urltest_switch groups_fallback groups_max_failed providers_rule_fetch providers_proxy_fetch
+groups_urltest_switch groups_fallback groups_max_failed groups_relay_socks groups_relay_http providers_rule_fetch providers_proxy_fetch
 providers_refresh providers_refresh_fail providers_cache_start"
-require_tools dnsmasq microsocks timeout
+require_tools dnsmasq microsocks tinyproxy timeout
 PROV_PORT=8088
 M_PORT=(1091 1092 1093)
 M_ADDR=(10.99.0.1 10.99.0.2 10.99.0.3)
@@ -63,6 +69,19 @@ sx microsocks -i "$S_IP" -p "$MFT_PORT" -b "${M_ADDR[0]}" >"$RUN_DIR/ms_mft.log"
 SRV_PID[ms_mft]=$!
 wait_listen "$NS_S" tcp "$S_IP" "$MFT_PORT" 5 "${SRV_PID[ms_mft]}" ||
 	fail_all "$NAMES" "microsocks (max-failed-times) did not start"
+# relay hops: a microsocks on S's loopback only, and tinyproxy, each
+# connecting out from an address of its own
+HIDDEN_PORT=1096
+TP_PORT=8889
+HIDDEN_ADDR=10.99.0.5
+TP_ADDR=10.99.0.6
+ip -n "$NS_S" addr add "$HIDDEN_ADDR/32" dev lo
+ip -n "$NS_S" addr add "$TP_ADDR/32" dev lo
+sx microsocks -i 127.0.0.1 -p "$HIDDEN_PORT" -b "$HIDDEN_ADDR" >"$RUN_DIR/ms_hidden.log" 2>&1 &
+SRV_PID[ms_hidden]=$!
+wait_listen "$NS_S" tcp 127.0.0.1 "$HIDDEN_PORT" 5 "${SRV_PID[ms_hidden]}" ||
+	fail_all "$NAMES" "microsocks (hidden) did not start"
+TP_BIND=$TP_ADDR start_tinyproxy tp "$TP_PORT" || fail_all "$NAMES" "tinyproxy did not start"
 PROV=$RUN_DIR/prov
 mkdir -p "$PROV"
 printf '+.blocked.example.test\n' >"$PROV/blocked.txt"
@@ -98,6 +117,8 @@ proxies:
   - {name: m3, type: socks5, server: $S_IP, port: ${M_PORT[2]}}
   - {name: gone, type: socks5, server: $S_IP, port: $DEAD_PORT}
   - {name: m4, type: socks5, server: $S_IP, port: $MFT_PORT}
+  - {name: hidden, type: socks5, server: 127.0.0.1, port: $HIDDEN_PORT}
+  - {name: tp, type: http, server: $S_IP, port: $TP_PORT}
 proxy-providers:
   subs: {type: http, url: 'http://$S_IP:$PROV_PORT/subs.yaml', interval: 2, proxy: dante}
 rule-providers:
@@ -109,6 +130,8 @@ proxy-groups:
   - {name: Auto, type: url-test, proxies: [m1, m2], $HC}
   - {name: Fall, type: fallback, proxies: [gone, m3], $HC}
   - {name: Sub, type: select, use: [subs], filter: '^sub-'}
+  - {name: RelayS, type: relay, proxies: [m1, hidden]}
+  - {name: RelayH, type: relay, proxies: [DIRECT, m1, tp]}
   - {name: Mft, type: fallback, proxies: [m4, m2], url: 'http://$T4/health', interval: 3600,
      timeout: 2000, lazy: false, max-failed-times: 2}
 rules:
@@ -119,6 +142,8 @@ rules:
   - DOMAIN-SUFFIX,fall.example.test,Fall
   - DOMAIN-SUFFIX,sub.example.test,Sub
   - DOMAIN-SUFFIX,mft.example.test,Mft
+  - DOMAIN-SUFFIX,relays.example.test,RelayS
+  - DOMAIN-SUFFIX,relayh.example.test,RelayH
   - MATCH,dante
 EOF
 BIN=$(daemon_bin)
@@ -225,6 +250,23 @@ if [[ $(whoami x.mft.example.test) == "${M_ADDR[0]}" ]]; then
 	fi
 else
 	fail groups_max_failed "x.mft.example.test via '$(whoami x.mft.example.test)' before (want m4)"
+fi
+
+# relay: the chain's last hop is what nginx sees (the first member alone,
+# as before chains, would show m1's address)
+w=$(whoami x.relays.example.test)
+if [[ $w == "$HIDDEN_ADDR" ]] && grep -q "hop 2/2" "$DAEMON_LOG"; then
+	pass groups_relay_socks
+else
+	fail groups_relay_socks "x.relays.example.test via '$w' (want hidden, $HIDDEN_ADDR)$(alive_note)"
+fi
+w=$(whoami x.relayh.example.test)
+# tinyproxy's client is m1 (its address), asked for the name
+if [[ $w == "$TP_ADDR" ]] && grep -q "Connect (file descriptor [0-9]*): ${M_ADDR[0]}" "$RUN_DIR/tp/log" &&
+	grep -q "CONNECT x.relayh.example.test:80" "$RUN_DIR/tp/log"; then
+	pass groups_relay_http
+else
+	fail groups_relay_http "x.relayh.example.test via '$w' (want tinyproxy, $TP_ADDR)$(alive_note)"
 fi
 
 # url-test: kill the member it uses; the next round moves it

@@ -461,8 +461,8 @@ static void test_warnings(void)
 	/* load-balance is health-checked and its strategy read */
 	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") == NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"g\": \"strategy\" is not used") == NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"r\" (relay): proxy chains are not implemented; "
-				  "traffic goes to \"b\" only") != NULL);
+	/* relay: a chain of b then a now, nothing to warn about */
+	T_CHECK(find_warning(cfg, "(relay)") == NULL);
 	T_CHECK(find_warning(cfg, "default-selected \"zz\" is not a member; using \"a\"") != NULL);
 	/* s2 uses an empty provider: its own member stays */
 	T_CHECK(find_warning(cfg, "proxy-providers: \"p1\":") != NULL);
@@ -502,7 +502,8 @@ static void test_warning_order(void)
 		"  - {name: a, type: socks5, server: h, port: 1, tfo: true}\n"
 		"  - {name: b, type: http, server: h, port: 2, tls: true, skip-cert-verify: true}\n"
 		"proxy-groups:\n"
-		"  - {name: g, type: relay, proxies: [a], icon: x}\n"
+		"  - {name: g, type: load-balance, strategy: sticky-sessions, proxies: [a], icon: "
+		"x}\n"
 		"allow-lan: true\n";
 	static const int lines[] = { 2, 3, 5, 6, 8, 8, 9 };
 	struct config *cfg = NULL;
@@ -521,8 +522,8 @@ static void test_warning_order(void)
 			 "proxy \"b\": skip-cert-verify is on: the TLS connection to h is NOT "
 			 "authenticated, anyone on the path can read and change it");
 		T_EQ_INT(cfg->warnings[3].pos.col, 58);
-		/* Same line: by column (the group's name, then its "icon"). */
-		T_CHECK(strstr(cfg->warnings[4].msg, "proxy chains") != NULL);
+		/* Same line: by column (the group's strategy, then its "icon"). */
+		T_CHECK(strstr(cfg->warnings[4].msg, "sticky-sessions is routed") != NULL);
 		T_CHECK(strstr(cfg->warnings[5].msg, "\"icon\" is not used") != NULL);
 		T_CHECK(cfg->warnings[4].pos.col < cfg->warnings[5].pos.col);
 	}

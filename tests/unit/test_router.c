@@ -359,6 +359,64 @@ static void test_pass(void)
 	config_free(cfg);
 }
 
+/* relay (mihomo's): members in order, groups resolved to what they pick,
+ * DIRECT left out; the last is the route's proxy and the others its
+ * chain; one left: that proxy alone; a chain carries no UDP (the next rule
+ * decides); a member we cannot speak breaks the chain: REJECT. */
+static void test_relay(void)
+{
+	static const char text[] =
+		"proxies:\n"
+		"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080, udp: true }\n"
+		"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1080, udp: true }\n"
+		"  - { name: h, type: http, server: 192.0.2.3, port: 3128 }\n"
+		"  - { name: ss1, type: ss, server: 192.0.2.9, port: 8388, cipher: x, password: y "
+		"}\n"
+		"proxy-groups:\n"
+		"  - { name: Sel, type: select, proxies: [s2, s1] }\n"
+		"  - { name: R, type: relay, proxies: [s1, DIRECT, Sel, h] }\n"
+		"  - { name: One, type: relay, proxies: [DIRECT, s1] }\n"
+		"  - { name: Bad, type: relay, proxies: [s1, ss1] }\n"
+		"rules:\n"
+		"  - DOMAIN-SUFFIX,r.test,R\n"
+		"  - DOMAIN-SUFFIX,one.test,One\n"
+		"  - DOMAIN-SUFFIX,bad.test,Bad\n"
+		"  - MATCH,s2\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	struct route rt;
+
+	T_CHECK(g != NULL);
+	if (g == NULL)
+		goto out;
+	decide(g, "a.r.test", NULL, 443, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_PROXY);
+	T_EQ_STR(rt.via, "h");
+	T_EQ_STR(rt.group, "R");
+	T_EQ_INT(rt.n_chain, 2);
+	if (rt.n_chain == 2) {
+		T_EQ_STR(rt.chain[0]->server_str, "192.0.2.1:1080");
+		T_EQ_STR(rt.chain[1]->server_str, "192.0.2.2:1080"); /* Sel picks s2 */
+	}
+	router_gen_unref(rt.hold);
+	decide(g, "a.r.test", NULL, 443, true, NULL, &rt);
+	T_EQ_STR(rt.via, "s2");
+	T_EQ_STR(rt.rule, "MATCH,s2");
+	T_EQ_INT(rt.n_chain, 0);
+	router_gen_unref(rt.hold);
+	decide(g, "a.one.test", NULL, 443, true, NULL, &rt);
+	T_EQ_STR(rt.via, "s1");
+	T_EQ_INT(rt.n_chain, 0);
+	router_gen_unref(rt.hold);
+	decide(g, "a.bad.test", NULL, 443, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_REJECT);
+	router_gen_unref(rt.hold);
+out:
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
 /* sub-rules and SUB-RULE (mihomo's): the list's first rule that holds
  * decides; PASS or a proxy without UDP there passes the whole line. */
 static void test_sub_rules(void)
@@ -590,6 +648,7 @@ int main(void)
 	T_RUN(test_no_rules);
 	T_RUN(test_fake_filter);
 	T_RUN(test_pass);
+	T_RUN(test_relay);
 	T_RUN(test_sub_rules);
 	T_RUN(test_hosts_and_keep_dst);
 	T_RUN(test_rule_hits);

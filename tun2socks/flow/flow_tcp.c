@@ -524,6 +524,8 @@ static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char
 		.name = name,
 		.sock = &ctx->sock,
 		.up = rt->action == ROUTE_PROXY ? rt->up : NULL,
+		.chain = rt->chain,
+		.n_chain = rt->action == ROUTE_PROXY ? rt->n_chain : 0,
 		.target = &rt->target,
 		.addr = (const struct sockaddr *)sa,
 		.addr_len = sa == NULL                 ? 0

@@ -43,6 +43,7 @@ struct group {
 	 * failed_ms, within timeout_ms (group_table_dial) */
 	unsigned max_failed, failed;
 	uint64_t failed_ms;
+	bool chain_broken; /* relay: a member we cannot speak was left out */
 };
 
 struct group_table {
@@ -105,8 +106,10 @@ int group_table_build(const struct config *cfg, int base, group_target_fn target
 			int tg = target(arg, &cg->members[j]);
 			struct group_member *m = &g->m[g->n];
 
-			if (tg < 0)
+			if (tg < 0) {
+				g->chain_broken = true;
 				continue;
+			}
 			if (j == cg->selected)
 				g->selected = g->fast = g->n;
 			m->name = dup_str(cg->members[j].name);
@@ -363,7 +366,7 @@ static int pick_rec(struct group_table *t, int target, const struct group_pick *
 	if ((size_t)(target - t->base) >= t->n)
 		return -ENOENT;
 	g = &t->g[target - t->base];
-	if (p->udp && g->disable_udp)
+	if (p->udp && (g->disable_udp || (g->type == CONFIG_GROUP_RELAY && g->n > 1)))
 		return -EPERM;
 	if (touch && p->now_ms)
 		g->used_ms = p->now_ms;
@@ -399,8 +402,8 @@ static bool always_rec(const struct group_table *t, int target,
 	if ((size_t)(target - t->base) >= t->n || depth > t->n)
 		return false;
 	g = &t->g[target - t->base];
-	if (g->disable_udp)
-		return false;
+	if (g->disable_udp || (g->type == CONFIG_GROUP_RELAY && g->n > 1))
+		return false; /* a chain carries no UDP (docs/design.md §18) */
 	/* An empty group routes DIRECT. */
 	if (g->n == 0)
 		return true;
@@ -416,6 +419,35 @@ bool group_table_always(const struct group_table *t, int target,
 	if (t == NULL)
 		return leaf_ok(arg, target);
 	return always_rec(t, target, leaf_ok, arg, 0);
+}
+
+int group_table_chain(struct group_table *t, int target, const struct group_pick *p, int *leaves,
+		      size_t cap)
+{
+	struct group *g;
+	size_t n = 0;
+
+	if (t == NULL || target < t->base || (size_t)(target - t->base) >= t->n)
+		return -ENOENT;
+	g = &t->g[target - t->base];
+	if (g->type != CONFIG_GROUP_RELAY)
+		return -ENOENT;
+	if (g->chain_broken)
+		return -ENOTSUP;
+	if (!p->peek && p->now_ms)
+		g->used_ms = p->now_ms;
+	for (size_t j = 0; j < g->n; j++) {
+		int leaf = pick_rec(t, g->m[j].target, p, !p->peek, 1);
+
+		if (leaf == -ENOENT)
+			continue; /* an empty group: mihomo's COMPATIBLE, left out */
+		if (leaf < 0)
+			return leaf;
+		if (n == cap)
+			return -E2BIG;
+		leaves[n++] = leaf;
+	}
+	return (int)n;
 }
 
 const char *group_table_target_name(const struct group_table *t, int target)

@@ -73,6 +73,13 @@ int group_table_pick(struct group_table *t, int target, const struct group_pick 
  * pick a leaf that cannot carry UDP are left out of the UDP rules. */
 bool group_table_always(const struct group_table *t, int target,
 			bool (*leaf_ok)(void *arg, int leaf), void *arg);
+/* A relay group's chain (mihomo's relay): each member, groups resolved
+ * to the leaf they pick now, in order, into leaves[0..cap). Returns how
+ * many; -ENOENT (target is not a relay group), -ENOTSUP (a member was of
+ * a type we cannot speak: the chain cannot be built), -E2BIG (more than
+ * cap). The caller leaves out DIRECT members, as mihomo does. */
+int group_table_chain(struct group_table *t, int target, const struct group_pick *p, int *leaves,
+		      size_t cap);
 /* The group's name when target is a group, else NULL. */
 const char *group_table_target_name(const struct group_table *t, int target);
 

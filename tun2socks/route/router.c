@@ -85,6 +85,9 @@ struct router_req {
 	void *arg;
 	bool in_call; /* inside decide(): complete synchronously */
 	bool finished;
+	/* a relay group's hops before the leaf (router_relay) */
+	const struct upstream_cfg *chain[ROUTE_CHAIN_MAX];
+	uint8_t n_chain;
 };
 
 static void router_rule_addr(struct rule_addr *out, const ip_addr_t *a)
@@ -194,6 +197,71 @@ static bool router_pass_now(void *arg, int target)
 	return group_table_pick(g->groups, target, &pk) == ROUTER_T_PASS;
 }
 
+/* A relay group (docs/design.md §18): its members' leaves in order,
+ * DIRECT ones left out as mihomo does; none: DIRECT, one: that leaf,
+ * more: a chain whose last hop is *leaf and the others req->chain.
+ * Returns 0 when t is no relay group, 1 when decided, 2 when the flow is
+ * UDP and a chain cannot carry it. */
+static int router_relay(struct router_req *req, int t, int *leaf)
+{
+	struct router_gen *g = req->g;
+	int leaves[ROUTE_CHAIN_MAX + 2], hops[ROUTE_CHAIN_MAX + 2], n, m = 0;
+	struct group_pick pk = {
+		.domain = req->domain[0] ? req->domain : NULL,
+		.now_ms = uv_hrtime() / 1000000,
+	};
+
+	if (IP_IS_V4(&req->dst)) {
+		pk.addr = (const uint8_t *)&ip_2_ip4(&req->dst)->addr;
+		pk.addr_len = 4;
+	} else {
+		pk.addr = (const uint8_t *)ip_2_ip6(&req->dst)->addr;
+		pk.addr_len = 16;
+	}
+	n = group_table_chain(g->groups, t, &pk, leaves, ROUTE_CHAIN_MAX + 2);
+	if (n == -ENOENT)
+		return 0;
+	req->n_chain = 0;
+	if (n < 0) {
+		log_debug("router: relay %s: %s: rejected", group_table_target_name(g->groups, t),
+			  n == -ENOTSUP ? "a member of a type tun2socks does not speak"
+					: "longer than 5 hops");
+		*leaf = ROUTER_T_REJECT;
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		int l = leaves[i];
+		const struct router_up *u = l >= ROUTER_T_PROXY0 && l < g->group_base
+						    ? &g->ups[l - ROUTER_T_PROXY0]
+						    : NULL;
+
+		if (l == ROUTER_T_DIRECT || (u && u->direct))
+			continue;
+		/* REJECT, PASS (mihomo's is a REJECT) or a redirect: no
+		 * tunnel can go through it */
+		if (l == ROUTER_T_REJECT || l == ROUTER_T_DROP || l == ROUTER_T_PASS ||
+		    (u && u->redirect)) {
+			*leaf = l == ROUTER_T_DROP ? ROUTER_T_DROP : ROUTER_T_REJECT;
+			return 1;
+		}
+		hops[m++] = l;
+	}
+	if (m == 0) {
+		*leaf = ROUTER_T_DIRECT;
+		return 1;
+	}
+	*leaf = hops[m - 1];
+	if (m == 1)
+		return 1;
+	if (req->q.network == RULE_NET_UDP)
+		return 2;
+	for (int i = 0; i < m - 1; i++)
+		req->chain[req->n_chain++] = hops[i] == ROUTER_T_DEFAULT_UP
+						     ? &g->default_up
+						     : &g->ups[hops[i] - ROUTER_T_PROXY0].cfg;
+	return 1;
+}
+
 /* Turns the engine's verdict into the route; leaf: what a group target
  * picked (router_run), group: its name or NULL. */
 static void router_fill(struct router_req *req, const struct rule_result *res, int verdict,
@@ -250,6 +318,10 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 		}
 	}
 	}
+	if (out->action == ROUTE_PROXY && req->n_chain > 0) {
+		memcpy(out->chain, req->chain, req->n_chain * sizeof(out->chain[0]));
+		out->n_chain = req->n_chain;
+	}
 	if (req->q.proc_done && req->q.proc.name)
 		snprintf(out->proc, sizeof(out->proc), "%s", req->q.proc.name);
 	/* (router_explain has no router: the caller's string, which outlives
@@ -270,8 +342,14 @@ static int router_leaf(struct router_req *req, int t, int *leaf, const char **gr
 
 	*group = NULL;
 	*leaf = t;
+	req->n_chain = 0;
 	if (t >= g->group_base) {
 		*group = group_table_target_name(g->groups, t);
+		r = router_relay(req, t, leaf);
+		if (r == 2)
+			return 1;
+		if (r == 1)
+			return req->q.network == RULE_NET_UDP && !router_gen_leaf_udp(g, *leaf);
 		r = router_pick(req, t);
 		if (r == -EPERM)
 			return 1;
