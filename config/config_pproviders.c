@@ -27,10 +27,9 @@ static const struct loader_keys ov_keys = LOADER_KEYS(ov_ours, ov_mihomo);
 
 static const char *const hc_ours[] = { "enable",  "url",  "interval",
 				       "timeout", "lazy", "expected-status" };
-static const struct loader_keys hc_keys = {
-	.ours = hc_ours,
-	.n_ours = sizeof(hc_ours) / sizeof(hc_ours[0]),
-};
+/* group keys real configs put here too; mihomo's decoder ignores them */
+static const char *const hc_mihomo[] = { "max-failed-times", "tolerance" };
+static const struct loader_keys hc_keys = LOADER_KEYS(hc_ours, hc_mihomo);
 
 static int load_override(struct loader *ld, yaml_node_t *n, const char *what,
 			 struct config_override *ov)

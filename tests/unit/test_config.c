@@ -802,8 +802,19 @@ static void test_rule_provider_errors(void)
 	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'http://e/x', proxy: "
 		   "nope}\n",
 		   2, 63, "rule-providers: \"x\": proxy: unknown proxy or proxy group \"nope\"");
-	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'ftp://e/x'}\n", 2,
-		   43, "url: expected an http:// or https:// URL");
+	/* not a URL (a placeholder): mihomo loads it, the download fails */
+	{
+		static const char y[] =
+			"rule-providers:\n  x: {type: http, behavior: domain, url: 'ftp://e/x'}\n";
+		struct config *cfg = NULL;
+		struct conf_err err;
+		const struct config_warning *w;
+
+		T_EQ_INT(load(y, &cfg, &err), 0);
+		w = cfg ? find_warning(cfg, "url: not an http:// or https:// URL") : NULL;
+		T_CHECK(w && w->pos.line == 2 && w->pos.col == 43);
+		config_free(cfg);
+	}
 	expect_err("rule-providers:\n  x: {type: file, behavior: classical, format: mrs, path: "
 		   "x.mrs}\n",
 		   2, 48,
