@@ -623,6 +623,37 @@ static void test_cidr_dns_errors(void)
 	}
 	expect_err("dns:\n  nameserver: ['quic://1.1.1.1']\n", 2, 15,
 		   "dns.nameserver: no usable server");
+	/* mihomo's "#PROXY" and "#params" suffixes: dropped, warned; its
+	 * "system" server: skipped, the system's servers being the default */
+	{
+		struct config *cfg = NULL;
+		struct conf_err err;
+		const struct config_warning *w;
+
+		T_EQ_INT(load("dns:\n  nameserver:\n    - 'https://1.1.1.1/dns-query#Proxy A'\n"
+			      "    - 'tls://8.8.8.8#ecs=1.1.1.1/24&h3=true'\n    - system\n"
+			      "  nameserver-policy: {'+.lan': [system, '10.0.0.1#DIRECT']}\n",
+			      &cfg, &err),
+			 0);
+		if (cfg) {
+			T_EQ_INT(cfg->dns.n_doh, 1);
+			T_EQ_INT(cfg->dns.n_dot, 1);
+			T_EQ_INT(cfg->dns.n_nameservers, 0);
+			T_EQ_STR(cfg->dns.doh[0].text, "https://1.1.1.1/dns-query");
+			T_EQ_STR(cfg->dns.dot[0].text, "tls://8.8.8.8");
+			w = find_warning(cfg, "asked directly, not through the proxy after '#'");
+			T_CHECK(w != NULL && w->pos.line == 3);
+			T_CHECK(find_warning(cfg, "parameters after '#' are ignored") != NULL);
+			T_CHECK(find_warning(cfg, "\"system\": the system's servers") != NULL);
+			T_CHECK(find_warning(cfg, "the system's resolver is not a server here") !=
+				NULL);
+		}
+		config_free(cfg);
+		cfg = NULL;
+		T_EQ_INT(load("dns:\n  nameserver: [system]\n", &cfg, &err), 0);
+		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 0);
+		config_free(cfg);
+	}
 	expect_err("dns:\n  nameserver: ['https:///x']\n", 2, 17, "expected https://HOST");
 	/* DNS over TLS: kept apart from the plain servers */
 	{
