@@ -19,10 +19,11 @@
 #   groups_urltest_switch   url-test: its member's microsocks is killed, the
 #                           next round moves the group to the other member
 #   groups_fallback         fallback: a dead first member is passed over
-#   groups_max_failed       fallback checked once an hour: its member's
-#                           microsocks is killed, the refused connection
-#                           triggers a check at once (max-failed-times) and
-#                           the group moves to its second member
+#   groups_max_failed       fallback checked once an hour, behind a select
+#                           group: its member's microsocks is killed, the
+#                           refused connection triggers a check of the
+#                           fallback at once (max-failed-times) and it moves
+#                           to its second member
 #   providers_rule_fetch    an http rule-provider fetched at start through
 #                           dante applies (REJECT) once the reload ran
 #   providers_proxy_fetch   an http proxy-provider fills a group (use:
@@ -132,6 +133,7 @@ proxy-groups:
   - {name: Sub, type: select, use: [subs], filter: '^sub-'}
   - {name: RelayS, type: relay, proxies: [m1, hidden]}
   - {name: RelayH, type: relay, proxies: [DIRECT, m1, tp]}
+  - {name: MftSel, type: select, proxies: [Mft, m3]}
   - {name: Mft, type: fallback, proxies: [m4, m2], url: 'http://$T4/health', interval: 3600,
      timeout: 2000, lazy: false, max-failed-times: 2}
 rules:
@@ -141,7 +143,7 @@ rules:
   - DOMAIN-SUFFIX,auto.example.test,Auto
   - DOMAIN-SUFFIX,fall.example.test,Fall
   - DOMAIN-SUFFIX,sub.example.test,Sub
-  - DOMAIN-SUFFIX,mft.example.test,Mft
+  - DOMAIN-SUFFIX,mft.example.test,MftSel
   - DOMAIN-SUFFIX,relays.example.test,RelayS
   - DOMAIN-SUFFIX,relayh.example.test,RelayH
   - MATCH,dante

@@ -245,6 +245,22 @@ static void test_max_failed(void)
 	T_CHECK(!group_table_dial(t, sel, -ECONNREFUSED, 100));
 	for (int i = 0; i < 10; i++)
 		T_CHECK(!group_table_dial(t, sel, -ETIMEDOUT, 100));
+	/* the groups a flow went through, each counted by the router:
+	 * Outer (select) picks Auto (url-test), which picks a proxy */
+	{
+		struct group_member_info mi;
+		struct group_pick pk = { .peek = true, .domain = "x.outer.test" };
+		size_t path[4], n;
+		int outer = gi(t, "Outer"), base;
+
+		T_EQ_INT(group_table_member(t, (size_t)outer, 0, &mi), 0);
+		base = mi.target - gi(t, "Auto");
+		n = group_table_path(t, base + outer, &pk, path, 4);
+		T_EQ_INT(n, 2);
+		T_EQ_INT(path[0], outer);
+		T_EQ_INT(path[1], gi(t, "Auto"));
+		T_EQ_INT(group_table_path(t, mi.target, &pk, path, 4), 1);
+	}
 out:
 	router_gen_unref(g);
 	config_free(cfg);

@@ -421,6 +421,28 @@ bool group_table_always(const struct group_table *t, int target,
 	return always_rec(t, target, leaf_ok, arg, 0);
 }
 
+size_t group_table_path(struct group_table *t, int target, const struct group_pick *p,
+			size_t *groups, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t depth = 0; t && target >= t->base && (size_t)(target - t->base) < t->n &&
+			       depth <= t->n && n < cap;
+	     depth++) {
+		struct group *g = &t->g[target - t->base];
+		size_t rr = g->rr; /* a peek: the cursor stays */
+		int j;
+
+		groups[n++] = (size_t)(target - t->base);
+		j = group_choose(t, g, p, depth);
+		g->rr = rr;
+		if (j < 0)
+			break;
+		target = g->m[j].target;
+	}
+	return n;
+}
+
 int group_table_chain(struct group_table *t, int target, const struct group_pick *p, int *leaves,
 		      size_t cap)
 {

@@ -73,6 +73,11 @@ int group_table_pick(struct group_table *t, int target, const struct group_pick 
  * pick a leaf that cannot carry UDP are left out of the UDP rules. */
 bool group_table_always(const struct group_table *t, int target,
 			bool (*leaf_ok)(void *arg, int leaf), void *arg);
+/* The groups from target down to the leaf they pick now, target first,
+ * as indexes into groups[0..cap) (a peek: nothing moves). Returns how
+ * many (0 when target is a leaf). */
+size_t group_table_path(struct group_table *t, int target, const struct group_pick *p,
+			size_t *groups, size_t cap);
 /* A relay group's chain (mihomo's relay): each member, groups resolved
  * to the leaf they pick now, in order, into leaves[0..cap). Returns how
  * many; -ENOENT (target is not a relay group), -ENOTSUP (a member was of

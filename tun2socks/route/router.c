@@ -550,20 +550,37 @@ static void router_report(void *ctx, const struct route *r, int status)
 {
 	struct router_ctx *rc = ctx;
 	struct group_table *t;
-	int gi;
+	struct group_pick pk = { .peek = true };
+	struct group_info gi;
+	size_t path[8], n;
+	int top;
 
 	if (r->group == NULL || r->hold == NULL || r->action != ROUTE_PROXY)
 		return;
 	t = router_gen_groups(r->hold);
-	gi = t ? group_table_find(t, r->group) : -ENOENT;
-	if (gi < 0)
+	top = t ? group_table_find(t, r->group) : -ENOENT;
+	if (top < 0)
 		return;
-	if (!group_table_dial(t, (size_t)gi, status, uv_hrtime() / 1000000))
-		return;
-	log_warn("group %s: connections failed (%s), checking it now", r->group,
-		 status == -ECONNREFUSED ? "refused" : "max-failed-times reached");
-	if (rc->check)
-		rc->check(rc->check_arg, r->group);
+	/* Every group the flow went through counts, as each one's dial ran
+	 * in mihomo (a select naming a url-test: the url-test counts); the
+	 * picks are found again from the route's target. */
+	if (r->target.atyp == SOCKS5_ATYP_DOMAIN) {
+		pk.domain = r->target.u.domain;
+	} else {
+		pk.addr = r->target.u.v4;
+		pk.addr_len = r->target.atyp == SOCKS5_ATYP_IPV4 ? 4 : 16;
+	}
+	n = group_table_path(t, ((const struct router_gen *)r->hold)->group_base + top, &pk, path,
+			     sizeof(path) / sizeof(path[0]));
+	for (size_t i = 0; i < n; i++) {
+		if (!group_table_dial(t, path[i], status, uv_hrtime() / 1000000) ||
+		    group_table_info(t, path[i], &gi) < 0)
+			continue;
+		log_warn("group %s: connections failed (%s), checking it now", gi.name,
+			 status == -ECONNREFUSED ? "refused" : "max-failed-times reached");
+		if (rc->check)
+			rc->check(rc->check_arg, gi.name);
+	}
 }
 
 void router_ctx_set_check(struct router_ctx *rc, router_check_fn fn, void *arg)
