@@ -377,10 +377,12 @@ static void test_relay(void)
 		"  - { name: R, type: relay, proxies: [s1, DIRECT, Sel, h] }\n"
 		"  - { name: One, type: relay, proxies: [DIRECT, s1] }\n"
 		"  - { name: Bad, type: relay, proxies: [s1, ss1] }\n"
+		"  - { name: Outer, type: select, proxies: [R, s1] }\n"
 		"rules:\n"
 		"  - DOMAIN-SUFFIX,r.test,R\n"
 		"  - DOMAIN-SUFFIX,one.test,One\n"
 		"  - DOMAIN-SUFFIX,bad.test,Bad\n"
+		"  - DOMAIN-SUFFIX,outer.test,Outer\n"
 		"  - MATCH,s2\n";
 	struct config *cfg;
 	struct conf_err err;
@@ -411,6 +413,12 @@ static void test_relay(void)
 	router_gen_unref(rt.hold);
 	decide(g, "a.bad.test", NULL, 443, false, NULL, &rt);
 	T_EQ_INT(rt.action, ROUTE_REJECT);
+	router_gen_unref(rt.hold);
+	/* a relay picked by another group keeps its chain */
+	decide(g, "a.outer.test", NULL, 443, false, NULL, &rt);
+	T_EQ_STR(rt.via, "h");
+	T_EQ_STR(rt.group, "Outer");
+	T_EQ_INT(rt.n_chain, 2);
 	router_gen_unref(rt.hold);
 out:
 	router_gen_unref(g);

@@ -262,6 +262,29 @@ static int router_relay(struct router_req *req, int t, int *leaf)
 	return 1;
 }
 
+/* The first relay group on the way from group t to its pick, routed as
+ * router_relay does; 0 when there is none. */
+static int router_nested_relay(struct router_req *req, int t, int *leaf)
+{
+	struct router_gen *g = req->g;
+	struct group_pick pk = { .domain = req->domain[0] ? req->domain : NULL, .peek = true };
+	struct group_info gi;
+	size_t path[8], n;
+
+	if (IP_IS_V4(&req->dst)) {
+		pk.addr = (const uint8_t *)&ip_2_ip4(&req->dst)->addr;
+		pk.addr_len = 4;
+	} else {
+		pk.addr = (const uint8_t *)ip_2_ip6(&req->dst)->addr;
+		pk.addr_len = 16;
+	}
+	n = group_table_path(g->groups, t, &pk, path, sizeof(path) / sizeof(path[0]));
+	for (size_t i = 1; i < n; i++)
+		if (group_table_info(g->groups, path[i], &gi) == 0 && gi.type == CONFIG_GROUP_RELAY)
+			return router_relay(req, g->group_base + (int)path[i], leaf);
+	return 0;
+}
+
 /* Turns the engine's verdict into the route; leaf: what a group target
  * picked (router_run), group: its name or NULL. */
 static void router_fill(struct router_req *req, const struct rule_result *res, int verdict,
@@ -356,6 +379,11 @@ static int router_leaf(struct router_req *req, int t, int *leaf, const char **gr
 		/* PASS was skipped by the engine (router_pass_now): seen here
 		 * only if the pick moved in between; DIRECT, as no rule. */
 		*leaf = r < 0 || r == ROUTER_T_PASS ? ROUTER_T_DIRECT : r;
+		/* A relay picked by a group (select [Chain, ...]): the flow
+		 * takes its chain, not only its first member. */
+		r = r >= 0 ? router_nested_relay(req, t, leaf) : 0;
+		if (r == 2)
+			return 1;
 	}
 	return req->q.network == RULE_NET_UDP && !router_gen_leaf_udp(g, *leaf);
 }
