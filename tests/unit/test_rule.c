@@ -1529,6 +1529,86 @@ static void geo_teardown(const char *dir)
 	}
 }
 
+/* A target that may be a pass at match time (a group with a PASS member):
+ * its rules stay in order and ask the query's pass_now when they hold; a
+ * domain rule after them still wins when the pass is on. And the inbound
+ * rules for the TUN (no in_* set) and for another inbound. */
+static bool maybe_p1(void *arg, int target)
+{
+	(void)arg;
+	return target == 3; /* P1 */
+}
+
+static bool pass_now_on(void *arg, int target)
+{
+	return *(bool *)arg && target == 3;
+}
+
+static void test_dyn_pass_and_inbound(void)
+{
+	static const char *const lines[] = {
+		"DOMAIN-SUFFIX,x.com,P1",
+		"DOMAIN-KEYWORD,x,P1",
+		"DOMAIN-SUFFIX,com,P2",
+		"IN-TYPE,socks/HTTP,P3",
+		"IN-NAME,DEFAULT-TUN,REJECT",
+		"MATCH,DIRECT",
+		NULL,
+	};
+	static const char *const l2[] = { "IN-USER,alice,P0", "IN-TYPE,TUN,P2", NULL };
+	struct rule_build_opts o = { .target_fn = target_fn,
+				     .default_target = DEFAULT_TARGET,
+				     .maybe_pass_fn = maybe_p1 };
+	struct rule_engine *e = NULL;
+	struct conf_err err;
+	struct rules rl;
+	struct rule_query q;
+	struct rule_result r;
+	bool on = false;
+
+	if (rules_parse_all(&rl, lines))
+		return;
+	T_EQ_INT(rule_engine_build(rl.specs, rl.n, &o, &e, &err), 0);
+	rules_free(&rl);
+	if (!e)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.network = RULE_NET_TCP;
+	q.domain = "a.x.com";
+	q.pass_now = pass_now_on;
+	q.pass_arg = &on;
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 0);
+	on = true; /* both P1 rules pass: the next that holds */
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 2);
+	T_EQ_INT(r.target, 4);
+	/* the TUN: not SOCKS/HTTP, named DEFAULT-TUN */
+	q.domain = "example.org";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 4);
+	q.in_type = "SOCKS5";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 3);
+	q.in_type = "TUN";
+	q.in_name = "tun-in";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 5);
+	rule_engine_unref(e);
+
+	e = build(l2, NULL);
+	if (!e)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.network = RULE_NET_UDP;
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 1); /* no user on the TUN */
+	q.in_user = "alice";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 0);
+	rule_engine_unref(e);
+}
+
 static void test_random(void)
 {
 	const char *env = getenv("T2S_RULE_SEED");
@@ -1731,6 +1811,7 @@ int main(void)
 	T_RUN(test_process);
 	T_RUN(test_sets);
 	T_RUN(test_build_errors);
+	T_RUN(test_dyn_pass_and_inbound);
 	T_RUN(test_random);
 	return test_summary();
 }
