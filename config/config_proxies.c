@@ -875,10 +875,17 @@ static int fill_members(struct loader *ld, struct config_group *g)
 			if (cfg->proxies[i].type != CONFIG_PROXY_UNSUPPORTED)
 				r = add_member(ld, g, i, inc, exc, &cap);
 	if (g->include_all || g->include_all_providers) {
-		for (size_t k = 0; r == 0 && k < cfg->n_proxy_providers; k++)
-			for (size_t i = 0; r == 0 && i < cfg->proxy_providers[k].n; i++)
-				r = add_member(ld, g, cfg->proxy_providers[k].first + i, inc, exc,
-					       &cap);
+		/* mihomo: "use" becomes every provider */
+		for (size_t k = 0; r == 0 && k < cfg->n_proxy_providers; k++) {
+			const struct config_proxy_provider *pp = &cfg->proxy_providers[k];
+
+			for (size_t i = 0; r == 0 && i < pp->n; i++)
+				r = add_member(ld, g, pp->first + i, inc, exc, &cap);
+			if (r == 0 && !hc_taken && pp->hc.url && !g->url_set) {
+				group_take_hc(g, &pp->hc);
+				hc_taken = true;
+			}
+		}
 	}
 	for (size_t u = 0; r == 0 && u < g->n_use; u++) {
 		const struct config_proxy_provider *pp = pprovider_find(cfg, g->use[u].text);

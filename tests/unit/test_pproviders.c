@@ -193,7 +193,8 @@ static void test_inline_and_hc(void)
 		"  - {name: A, type: url-test, use: [inl]}\n"
 		"  - {name: B, type: fallback, use: [inl], interval: 30, lazy: true}\n"
 		"  - {name: C, type: url-test, use: [inl], url: 'http://own.test/'}\n"
-		"  - {name: D, type: fallback, use: [off, inl]}\n";
+		"  - {name: D, type: fallback, use: [off, inl]}\n"
+		"  - {name: E, type: url-test, include-all: true}\n";
 	static const char bad[] = "proxy-providers:\n"
 				  "  inl:\n"
 				  "    type: inline\n"
@@ -234,6 +235,9 @@ static void test_inline_and_hc(void)
 	T_CHECK(g->lazy);
 	members(g, m, sizeof(m));
 	T_EQ_STR(m, "o1,in-a");
+	g = group(cfg, "E"); /* include-all uses every provider: inl's check first */
+	T_EQ_STR(g->url, "http://hc.test/x");
+	T_EQ_INT(g->interval, 120);
 	config_free(cfg);
 
 	cfg = NULL;
