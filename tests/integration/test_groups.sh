@@ -16,6 +16,9 @@
 #   groups_relay_http       relay [DIRECT, m1, tinyproxy]: DIRECT left out as
 #                           mihomo does, tinyproxy's client is m1's address,
 #                           nginx sees tinyproxy's
+#   groups_relay_tls        relay [m1, tp over TLS]: TLS to the second hop
+#                           (stunnel in front of tinyproxy) runs inside the
+#                           first hop's tunnel
 #   groups_urltest_switch   url-test: its member's microsocks is killed, the
 #                           next round moves the group to the other member
 #   groups_fallback         fallback: a dead first member is passed over
@@ -38,9 +41,9 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="groups_check_note groups_check_fetch groups_lb_spread groups_lb_hash
-groups_urltest_switch groups_fallback groups_max_failed groups_relay_socks groups_relay_http providers_rule_fetch providers_proxy_fetch
+groups_urltest_switch groups_fallback groups_max_failed groups_relay_socks groups_relay_http groups_relay_tls providers_rule_fetch providers_proxy_fetch
 providers_refresh providers_refresh_fail providers_cache_start"
-require_tools dnsmasq microsocks tinyproxy timeout
+require_tools dnsmasq microsocks tinyproxy stunnel4 openssl timeout
 PROV_PORT=8088
 M_PORT=(1091 1092 1093)
 M_ADDR=(10.99.0.1 10.99.0.2 10.99.0.3)
@@ -83,6 +86,9 @@ SRV_PID[ms_hidden]=$!
 wait_listen "$NS_S" tcp 127.0.0.1 "$HIDDEN_PORT" 5 "${SRV_PID[ms_hidden]}" ||
 	fail_all "$NAMES" "microsocks (hidden) did not start"
 TP_BIND=$TP_ADDR start_tinyproxy tp "$TP_PORT" || fail_all "$NAMES" "tinyproxy did not start"
+TLS_PORT=8890 # stunnel: TLS in front of tinyproxy, the TLS hop of a relay
+make_test_ca || fail_all "$NAMES" "openssl could not make the test CA"
+start_stunnel "$TLS_PORT" "$TP_PORT" || fail_all "$NAMES" "stunnel4 did not start"
 PROV=$RUN_DIR/prov
 mkdir -p "$PROV"
 printf '+.blocked.example.test\n' >"$PROV/blocked.txt"
@@ -120,6 +126,7 @@ proxies:
   - {name: m4, type: socks5, server: $S_IP, port: $MFT_PORT}
   - {name: hidden, type: socks5, server: 127.0.0.1, port: $HIDDEN_PORT}
   - {name: tp, type: http, server: $S_IP, port: $TP_PORT}
+  - {name: tps, type: http, server: $S_IP, port: $TLS_PORT, tls: true, sni: proxy.test, ca: $PKI/ca.pem}
 proxy-providers:
   subs: {type: http, url: 'http://$S_IP:$PROV_PORT/subs.yaml', interval: 2, proxy: dante}
 rule-providers:
@@ -133,6 +140,7 @@ proxy-groups:
   - {name: Sub, type: select, use: [subs], filter: '^sub-'}
   - {name: RelayS, type: relay, proxies: [m1, hidden]}
   - {name: RelayH, type: relay, proxies: [DIRECT, m1, tp]}
+  - {name: RelayT, type: relay, proxies: [m1, tps]}
   - {name: MftSel, type: select, proxies: [Mft, m3]}
   - {name: Mft, type: fallback, proxies: [m4, m2], url: 'http://$T4/health', interval: 3600,
      timeout: 2000, lazy: false, max-failed-times: 2}
@@ -146,6 +154,7 @@ rules:
   - DOMAIN-SUFFIX,mft.example.test,MftSel
   - DOMAIN-SUFFIX,relays.example.test,RelayS
   - DOMAIN-SUFFIX,relayh.example.test,RelayH
+  - DOMAIN-SUFFIX,relayt.example.test,RelayT
   - MATCH,dante
 EOF
 BIN=$(daemon_bin)
@@ -269,6 +278,16 @@ if [[ $w == "$TP_ADDR" ]] && grep -q "Connect (file descriptor [0-9]*): ${M_ADDR
 	pass groups_relay_http
 else
 	fail groups_relay_http "x.relayh.example.test via '$w' (want tinyproxy, $TP_ADDR)$(alive_note)"
+fi
+
+# TLS to the second hop inside the first hop's tunnel: stunnel's client is
+# m1's address
+w=$(whoami x.relayt.example.test)
+if [[ $w == "$TP_ADDR" ]] && grep -q "CONNECT x.relayt.example.test:80" "$RUN_DIR/tp/log" &&
+	grep -q "TLS.*hop 2/2\|hop 2/2.*TLS" "$DAEMON_LOG"; then
+	pass groups_relay_tls
+else
+	fail groups_relay_tls "x.relayt.example.test via '$w' (want tinyproxy behind stunnel, $TP_ADDR)$(alive_note)"
 fi
 
 # url-test: kill the member it uses; the next round moves it
