@@ -36,6 +36,20 @@ struct conn_layer {
 	size_t len, off;
 };
 
+/* A proxy chain's state, only for a conn with more than one hop (a
+ * direct or single-proxy conn carries none of it): the hops (the last is
+ * the target's proxy), the one being opened, and what each finished hop
+ * left: its TLS and the layer over its tunnel (freed at close, outermost
+ * first). */
+struct conn_chain {
+	const struct upstream_cfg *hops[CONN_HOPS_MAX];
+	size_t n, hop;
+	const struct upstream_proto *last_proto;
+	struct tls_conn *tls[CONN_HOPS_MAX];
+	struct conn_layer *layer[CONN_HOPS_MAX];
+	struct socks5_addr target;
+};
+
 struct upstream_conn {
 	enum upstream_conn_state state;
 	enum upstream_conn_state failed_in; /* valid once FAILED */
@@ -47,15 +61,7 @@ struct upstream_conn {
 	void *hs;                           /* connector state, until OPEN */
 	struct tls_conn *tls;               /* TLS to the current hop, or NULL */
 	struct stream io;                   /* the socket, or TLS over it */
-	/* A chain: hops[0..n_hops) (the last is the target's proxy), the one
-	 * being opened, and what each finished hop left: its TLS and the
-	 * layer over its tunnel (both freed at close, outermost first). */
-	const struct upstream_cfg *hops[CONN_HOPS_MAX];
-	size_t n_hops, hop;
-	const struct upstream_proto *last_proto;
-	struct tls_conn *hop_tls[CONN_HOPS_MAX];
-	struct conn_layer *hop_layer[CONN_HOPS_MAX];
-	struct socks5_addr target;
+	struct conn_chain *chain;           /* NULL: DIRECT or one proxy */
 	/* Tunnel bytes that arrived with the proxy's reply, read before io:
 	 * left[left_off..left_len). Freed once read. */
 	uint8_t *left;
@@ -102,19 +108,20 @@ static int conn_fail(struct upstream_conn *c, int err, char *why, size_t whylen,
 	return err;
 }
 
-/* The connector state of hop c->hop, toward the next hop's server or,
- * for the last, the target. 0 or -ENOMEM. */
+/* The connector state of the chain's current hop, toward the next hop's
+ * server or, for the last, the target. 0 or -ENOMEM. */
 static int conn_hop_init(struct upstream_conn *c)
 {
+	struct conn_chain *ch = c->chain;
 	struct socks5_addr next;
 	void *hs = realloc(c->hs, c->proto->state_size);
 
 	if (hs == NULL)
 		return -ENOMEM;
 	c->hs = hs;
-	if (c->hop + 1 < c->n_hops)
-		addr_socktarget_from_ip(&c->hops[c->hop + 1]->server, &next);
-	c->proto->init(c->hs, c->up, c->hop + 1 < c->n_hops ? &next : &c->target);
+	if (ch->hop + 1 < ch->n)
+		addr_socktarget_from_ip(&ch->hops[ch->hop + 1]->server, &next);
+	c->proto->init(c->hs, c->up, ch->hop + 1 < ch->n ? &next : &ch->target);
 	return 0;
 }
 
@@ -170,6 +177,7 @@ static int layer_shutdown(void *ctx)
  * and the next hop starts (TLS first when it asks). */
 static int conn_next_hop(struct upstream_conn *c, char *err, size_t errlen)
 {
+	struct conn_chain *ch = c->chain;
 	const uint8_t *extra = NULL;
 	size_t n = c->proto->leftover(c->hs, &extra);
 	struct conn_layer *l = calloc(1, sizeof(*l));
@@ -183,8 +191,8 @@ static int conn_next_hop(struct upstream_conn *c, char *err, size_t errlen)
 		memcpy(l->left, extra, n);
 	l->len = n;
 	l->below = c->io;
-	c->hop_layer[c->hop] = l;
-	c->hop_tls[c->hop] = c->tls;
+	ch->layer[ch->hop] = l;
+	ch->tls[ch->hop] = c->tls;
 	c->tls = NULL;
 	c->io = (struct stream){
 		.read = layer_read,
@@ -195,12 +203,12 @@ static int conn_next_hop(struct upstream_conn *c, char *err, size_t errlen)
 		.pending = layer_pending,
 		.shutdown = layer_shutdown,
 	};
-	c->hop++;
-	c->up = c->hops[c->hop];
-	c->proto = c->hop + 1 < c->n_hops ? c->up->proto : c->last_proto;
+	ch->hop++;
+	c->up = ch->hops[ch->hop];
+	c->proto = ch->hop + 1 < ch->n ? c->up->proto : ch->last_proto;
 	if (conn_hop_init(c) < 0)
 		return conn_fail(c, -ENOMEM, err, errlen, "out of memory");
-	snprintf(v, sizeof(v), "hop %zu/%zu", c->hop + 1, c->n_hops);
+	snprintf(v, sizeof(v), "hop %zu/%zu", ch->hop + 1, ch->n);
 	if (c->up->tls) {
 		c->tls = tls_conn_create(c->up->tls_ctx, &c->io);
 		if (c->tls == NULL)
@@ -239,27 +247,45 @@ int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn 
 		snprintf(err, errlen, "proxy chain longer than %d hops", CONN_HOPS_MAX);
 		goto fail;
 	}
-	if (s->up != NULL) {
+	c->up = s->up;
+	c->proto = s->up == NULL ? NULL : s->proto ? s->proto : s->up->proto;
+	if (s->up != NULL && s->n_chain > 0) {
+		struct conn_chain *ch = calloc(1, sizeof(*ch));
+
+		if (ch == NULL) {
+			r = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		c->chain = ch;
 		for (size_t i = 0; i < s->n_chain; i++)
-			c->hops[c->n_hops++] = s->chain[i];
-		c->hops[c->n_hops++] = s->up;
+			ch->hops[ch->n++] = s->chain[i];
+		ch->hops[ch->n++] = s->up;
+		if (s->target)
+			ch->target = *s->target;
+		ch->last_proto = c->proto;
+		c->up = ch->hops[0];
+		c->proto = c->up->proto;
 	}
-	if (s->target)
-		c->target = *s->target;
-	c->up = c->n_hops ? c->hops[0] : NULL;
-	c->last_proto = s->up == NULL ? NULL : s->proto ? s->proto : s->up->proto;
-	c->proto = c->n_hops > 1 ? c->up->proto : c->last_proto;
 	c->state = UPSTREAM_CONN_CONNECTING;
 	if (sa == NULL && c->up != NULL) {
 		sa = (const struct sockaddr *)&c->up->server;
 		len = c->up->server_len;
 	}
-	if (c->proto != NULL) {
+	if (c->proto != NULL && c->chain != NULL) {
 		r = conn_hop_init(c);
 		if (r < 0) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
+	} else if (c->proto != NULL) {
+		c->hs = malloc(c->proto->state_size);
+		if (c->hs == NULL) {
+			r = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		c->proto->init(c->hs, c->up, s->target);
 	}
 	r = sock_open(sa->sa_family, SOCK_STREAM, s->sock);
 	if (r < 0) {
@@ -350,15 +376,15 @@ int upstream_conn_step(struct upstream_conn *c, int status, char *err, size_t er
 			break;
 		case UPSTREAM_CONN_PROXY:
 			r = c->proto->step(c->hs, &c->io);
-			if (r < 0 && c->n_hops > 1)
+			if (r < 0 && c->chain != NULL)
 				return conn_fail(c, r, err, errlen, "proxy %s (hop %zu/%zu): %s",
-						 c->up->server_str, c->hop + 1, c->n_hops,
+						 c->up->server_str, c->chain->hop + 1, c->chain->n,
 						 c->proto->error(c->hs));
 			if (r < 0)
 				return conn_fail(c, r, err, errlen, "%s", c->proto->error(c->hs));
 			if (r != STREAM_DONE)
 				return r;
-			if (c->hop + 1 < c->n_hops) {
+			if (c->chain != NULL && c->chain->hop + 1 < c->chain->n) {
 				r = conn_next_hop(c, err, errlen);
 				if (r < 0)
 					return r;
@@ -485,12 +511,13 @@ void upstream_conn_close(struct upstream_conn *c, bool reset)
 	/* TLS first: its stream refers to c->fd. No close_notify here: a
 	 * clean end already sent it with shutdown, a reset sends none. */
 	tls_conn_free(c->tls);
-	for (size_t i = c->n_hops; i-- > 0;) {
-		tls_conn_free(c->hop_tls[i]);
-		if (c->hop_layer[i] != NULL)
-			free(c->hop_layer[i]->left);
-		free(c->hop_layer[i]);
+	for (size_t i = c->chain ? c->chain->n : 0; i-- > 0;) {
+		tls_conn_free(c->chain->tls[i]);
+		if (c->chain->layer[i] != NULL)
+			free(c->chain->layer[i]->left);
+		free(c->chain->layer[i]);
 	}
+	free(c->chain);
 	if (c->fd >= 0) {
 		if (reset)
 			sock_close_reset(c->fd);
