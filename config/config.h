@@ -177,6 +177,7 @@ enum config_proxy_type {
 	CONFIG_PROXY_HTTP,
 	CONFIG_PROXY_REDIRECT,    /* ours: DIRECT to a fixed host:port */
 	CONFIG_PROXY_DIRECT,      /* mihomo's type: direct: a name for DIRECT */
+	CONFIG_PROXY_DNS,         /* mihomo's type: dns (README "Every config key") */
 	CONFIG_PROXY_UNSUPPORTED, /* a Clash type we cannot speak */
 };
 

@@ -271,7 +271,8 @@ struct proxy_keys {
 static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
 		     const char *what, struct proxy_keys *pk)
 {
-	bool net = p->type != CONFIG_PROXY_REDIRECT && p->type != CONFIG_PROXY_DIRECT;
+	bool net = p->type != CONFIG_PROXY_REDIRECT && p->type != CONFIG_PROXY_DIRECT &&
+		   p->type != CONFIG_PROXY_DNS;
 	const char *k = e->name, *ca = NULL;
 	unsigned long long v = 0;
 	char w[256];
@@ -352,10 +353,11 @@ static const char *proxy_key_canon(const char *k, const struct loader_keys *ks, 
 static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
 			   size_t count, const char *what, struct proxy_keys *pk)
 {
-	const struct loader_keys *ks =
-		p->type == CONFIG_PROXY_REDIRECT || p->type == CONFIG_PROXY_DIRECT
-			? &proxy_redirect_keys
-			: &proxy_net_keys;
+	const struct loader_keys *ks = p->type == CONFIG_PROXY_REDIRECT ||
+						       p->type == CONFIG_PROXY_DIRECT ||
+						       p->type == CONFIG_PROXY_DNS
+					       ? &proxy_redirect_keys
+					       : &proxy_net_keys;
 	size_t before = ld->n_errors;
 	char canon[64];
 	int r = 0;
@@ -462,13 +464,19 @@ static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn
 		/* DIRECT under a name (its keys are warned about) */
 		p->type = CONFIG_PROXY_DIRECT;
 		p->udp = true;
+	} else if (loader_eq_nocase(p->type_name, "dns")) {
+		/* mihomo's outbound that answers DNS itself: DNS in the TUN
+		 * is answered before the rules here; other flows sent to it
+		 * are rejected (README "Every config key") */
+		p->type = CONFIG_PROXY_DNS;
+		p->udp = true;
 	} else {
 		p->type = CONFIG_PROXY_UNSUPPORTED;
-		r = loader_warn_at(
-			ld, loader_node_pos(ld, tn),
-			"%s: type %s is not supported (only socks5, http, direct and redirect); "
-			"rules using it will fail",
-			what, config_quote(q, p->type_name));
+		r = loader_warn_at(ld, loader_node_pos(ld, tn),
+				   "%s: type %s is not supported (only socks5, http, direct, dns "
+				   "and redirect); "
+				   "rules using it will fail",
+				   what, config_quote(q, p->type_name));
 		return r < 0 ? r : 1;
 	}
 	return 0;
@@ -531,7 +539,7 @@ static int load_proxy(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 		r = check_redirect(ld, p, pk.to, what);
 		goto out;
 	}
-	if (p->type == CONFIG_PROXY_DIRECT)
+	if (p->type == CONFIG_PROXY_DIRECT || p->type == CONFIG_PROXY_DNS)
 		goto out; /* its keys (interface-name, ...) were warned about */
 	r = check_net_proxy(ld, p, pk.server, what);
 	/* Here rather than when the router builds, so that it comes in file

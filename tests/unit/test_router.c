@@ -425,6 +425,43 @@ out:
 	config_free(cfg);
 }
 
+/* mihomo's type: dns outbound: DNS in the TUN is answered before the
+ * rules, so what a rule sends there is no DNS to answer: rejected, under
+ * its name, TCP and UDP alike, also through a group. */
+static void test_dns_proxy(void)
+{
+	static const char text[] = "proxies:\n"
+				   "  - { name: dns-out, type: dns }\n"
+				   "proxy-groups:\n"
+				   "  - { name: G, type: select, proxies: [dns-out, DIRECT] }\n"
+				   "rules:\n"
+				   "  - DST-PORT,53,dns-out\n"
+				   "  - DOMAIN-SUFFIX,g.test,G\n"
+				   "  - MATCH,DIRECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	struct route rt;
+
+	T_CHECK(g != NULL);
+	if (g == NULL)
+		goto out;
+	decide(g, "a.test", NULL, 53, true, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_REJECT);
+	T_EQ_STR(rt.via, "dns-out");
+	router_gen_unref(rt.hold);
+	decide(g, "a.g.test", NULL, 443, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_REJECT);
+	T_EQ_STR(rt.group, "G");
+	router_gen_unref(rt.hold);
+	decide(g, "a.test", NULL, 443, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_DIRECT);
+	router_gen_unref(rt.hold);
+out:
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
 /* sub-rules and SUB-RULE (mihomo's): the list's first rule that holds
  * decides; PASS or a proxy without UDP there passes the whole line. */
 static void test_sub_rules(void)
@@ -657,6 +694,7 @@ int main(void)
 	T_RUN(test_fake_filter);
 	T_RUN(test_pass);
 	T_RUN(test_relay);
+	T_RUN(test_dns_proxy);
 	T_RUN(test_sub_rules);
 	T_RUN(test_hosts_and_keep_dst);
 	T_RUN(test_rule_hits);

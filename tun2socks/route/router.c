@@ -240,7 +240,7 @@ static int router_relay(struct router_req *req, int t, int *leaf)
 		/* REJECT, PASS (mihomo's is a REJECT) or a redirect: no
 		 * tunnel can go through it */
 		if (l == ROUTER_T_REJECT || l == ROUTER_T_DROP || l == ROUTER_T_PASS ||
-		    (u && u->redirect)) {
+		    (u && (u->redirect || u->dns))) {
 			*leaf = l == ROUTER_T_DROP ? ROUTER_T_DROP : ROUTER_T_REJECT;
 			return 1;
 		}
@@ -330,7 +330,11 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 		const struct router_up *u = &g->ups[t - ROUTER_T_PROXY0];
 
 		out->via = u->name;
-		if (u->direct) {
+		if (u->dns) {
+			/* DNS in the TUN never gets here (answered before the
+			 * rules); anything else is no DNS to answer */
+			out->action = ROUTE_REJECT;
+		} else if (u->direct) {
 			out->action = ROUTE_DIRECT;
 		} else if (u->redirect) {
 			out->action = ROUTE_DIRECT;

@@ -258,6 +258,9 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 		case CONFIG_PROXY_DIRECT:
 			u->usable = u->direct = true;
 			continue;
+		case CONFIG_PROXY_DNS:
+			u->usable = u->dns = true;
+			continue;
 		case CONFIG_PROXY_REDIRECT:
 			u->usable = u->redirect = true;
 			if (host_addr(&u->to, p->to_host, p->to_port) < 0)
@@ -799,6 +802,10 @@ int router_gen_check_via(const struct router_gen *g, int leaf, struct router_che
 		return -ENOENT;
 	u = &g->ups[leaf - ROUTER_T_PROXY0];
 	out->name = u->name;
+	if (u->dns) {
+		out->kind = ROUTER_VIA_REJECT;
+		return 0;
+	}
 	if (u->redirect || u->direct) {
 		out->kind = ROUTER_VIA_DIRECT;
 		return 0;
