@@ -846,6 +846,16 @@ static void test_rule_provider_errors(void)
 		T_CHECK(w && w->pos.line == 2 && w->pos.col == 43);
 		config_free(cfg);
 	}
+	{
+		static const char y[] =
+			"proxy-providers:\n  x: {type: http, url: '', path: x.yaml}\n";
+		struct config *cfg = NULL;
+		struct conf_err err;
+
+		T_EQ_INT(load(y, &cfg, &err), 0);
+		T_CHECK(cfg && find_warning(cfg, "url: not an http:// or https:// URL") != NULL);
+		config_free(cfg);
+	}
 	expect_err("rule-providers:\n  x: {type: file, behavior: classical, format: mrs, path: "
 		   "x.mrs}\n",
 		   2, 48,
