@@ -197,6 +197,11 @@ struct config_proxy {
 	const char *ca;  /* our "ca": CA bundle path (resolved against
 				* the config's directory); NULL: system */
 	bool udp;        /* socks5: default false, as mihomo; http: always false */
+	/* "dialer-proxy": a proxy or group that carries the connection to
+	 * this proxy's server (a chain, docs/design.md §18); NULL: none.
+	 * Checked when the router is built. */
+	const char *dialer_proxy;
+	struct conf_pos dialer_pos;
 	/* redirect ("to: host:port"): */
 	const char *to_host; /* no brackets */
 	uint16_t to_port;
@@ -316,6 +321,8 @@ struct config_override {
 	bool has_udp, udp;
 	bool has_skip_cert_verify, skip_cert_verify;
 	const char *additional_prefix, *additional_suffix; /* to the names */
+	const char *dialer_proxy;                          /* "dialer-proxy" for every proxy */
+	struct conf_pos dialer_pos;
 };
 
 /* proxy-providers: a Clash `proxies:` list from a file or a download

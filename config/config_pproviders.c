@@ -18,11 +18,9 @@ static const char *const pp_mihomo[] = { "exclude-type", "header" };
 static const struct loader_keys pp_keys = LOADER_KEYS(pp_ours, pp_mihomo);
 
 static const char *const ov_ours[] = { "udp", "skip-cert-verify", "additional-prefix",
-				       "additional-suffix" };
-static const char *const ov_mihomo[] = {
-	"up",         "down", "dialer-proxy", "interface-name", "routing-mark",
-	"ip-version", "tfo",  "mptcp",        "proxy-name"
-};
+				       "additional-suffix", "dialer-proxy" };
+static const char *const ov_mihomo[] = { "up",         "down", "interface-name", "routing-mark",
+					 "ip-version", "tfo",  "mptcp",          "proxy-name" };
 static const struct loader_keys ov_keys = LOADER_KEYS(ov_ours, ov_mihomo);
 
 static const char *const hc_ours[] = { "enable",  "url",  "interval",
@@ -53,6 +51,9 @@ static int load_override(struct loader *ld, yaml_node_t *n, const char *what,
 			r = loader_get_str(ld, e[i].val, w, &ov->additional_prefix);
 		} else if (!strcmp(k, "additional-suffix")) {
 			r = loader_get_str(ld, e[i].val, w, &ov->additional_suffix);
+		} else if (!strcmp(k, "dialer-proxy")) {
+			ov->dialer_pos = loader_node_pos(ld, e[i].val);
+			r = loader_get_str(ld, e[i].val, w, &ov->dialer_proxy);
 		} else {
 			r = loader_other_key(ld, &e[i], what, &ov_keys);
 		}
@@ -219,6 +220,10 @@ have:
 			p.udp = ov->udp;
 		if (ov->has_skip_cert_verify)
 			p.skip_cert_verify = ov->skip_cert_verify;
+		if (ov->dialer_proxy) {
+			p.dialer_proxy = ov->dialer_proxy;
+			p.dialer_pos = ov->dialer_pos;
+		}
 		if (ov->additional_prefix || ov->additional_suffix) {
 			const char *a = ov->additional_prefix ? ov->additional_prefix : "";
 			const char *b = ov->additional_suffix ? ov->additional_suffix : "";

@@ -14,8 +14,9 @@
 /* Keys of proxies and groups: ours, and mihomo's that we ignore (loader.h). */
 /* socks5 and http; redirect takes name, type and to. */
 static const char *const proxy_net_ours[] = {
-	"name", "type",       "server", "port", "username", "password", "tls", "skip-cert-verify",
-	"sni",  "servername", "ca",     "udp"
+	"name",     "type", "server",           "port", "username",
+	"password", "tls",  "skip-cert-verify", "sni",  "servername",
+	"ca",       "udp",  "dialer-proxy"
 };
 static const char *const proxy_redirect_ours[] = { "name", "type", "to" };
 /* Every outbound type's keys (a socks5 entry may carry a vmess key: mihomo
@@ -316,6 +317,10 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loa
 		if (r == 0 && ca && *ca)
 			r = loader_resolve_path(ld, ca, &p->ca);
 		return r;
+	}
+	if (!strcmp(k, "dialer-proxy")) {
+		p->dialer_pos = loader_node_pos(ld, e->val);
+		return loader_get_str(ld, e->val, w, &p->dialer_proxy);
 	}
 	if (!strcmp(k, "udp")) {
 		r = loader_get_bool(ld, e->val, w, &udp);
@@ -1089,6 +1094,30 @@ static int resolve_groups(struct loader *ld, const char **selected,
 	return r;
 }
 
+/* dialer-proxy names a proxy or group of the config; mihomo looks it up
+ * when it dials, so an unknown one fails only that proxy's connections:
+ * a warning here, and the router rejects them (docs/design.md §18). */
+static int check_dialers(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	struct config_target t;
+	char q[80], q2[80];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < cfg->n_proxies; i++) {
+		const struct config_proxy *p = &cfg->proxies[i];
+
+		if (p->dialer_proxy == NULL || ld->names_partial ||
+		    config_resolve_target(cfg, p->dialer_proxy, &t, NULL, 0) != -ENOENT)
+			continue;
+		r = loader_warn_at(ld, p->dialer_pos,
+				   "proxy %s: dialer-proxy: unknown proxy or proxy group %s; its "
+				   "connections are rejected (mihomo's fail when it dials)",
+				   config_quote(q, p->name), config_quote(q2, p->dialer_proxy));
+	}
+	return r;
+}
+
 int config_proxies_load_groups(struct loader *ld, yaml_node_t *n)
 {
 	struct config *cfg = ld->cfg;
@@ -1130,6 +1159,8 @@ int config_proxies_load_groups(struct loader *ld, yaml_node_t *n)
 		r = index_names(ld);
 	if (r == 0)
 		r = resolve_groups(ld, selected, selected_pos);
+	if (r == 0)
+		r = check_dialers(ld);
 	free(selected);
 	free(selected_pos);
 	return r;

@@ -19,6 +19,8 @@
 #   groups_relay_tls        relay [m1, tp over TLS]: TLS to the second hop
 #                           (stunnel in front of tinyproxy) runs inside the
 #                           first hop's tunnel
+#   groups_dialer_proxy     a proxy on S's loopback with dialer-proxy: m1
+#                           (mihomo's proxydialer): reached through m1
 #   groups_urltest_switch   url-test: its member's microsocks is killed, the
 #                           next round moves the group to the other member
 #   groups_fallback         fallback: a dead first member is passed over
@@ -41,7 +43,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="groups_check_note groups_check_fetch groups_lb_spread groups_lb_hash
-groups_urltest_switch groups_fallback groups_max_failed groups_relay_socks groups_relay_http groups_relay_tls providers_rule_fetch providers_proxy_fetch
+groups_urltest_switch groups_fallback groups_max_failed groups_relay_socks groups_relay_http groups_relay_tls groups_dialer_proxy providers_rule_fetch providers_proxy_fetch
 providers_refresh providers_refresh_fail providers_cache_start"
 require_tools dnsmasq microsocks tinyproxy stunnel4 openssl timeout
 PROV_PORT=8088
@@ -125,6 +127,7 @@ proxies:
   - {name: gone, type: socks5, server: $S_IP, port: $DEAD_PORT}
   - {name: m4, type: socks5, server: $S_IP, port: $MFT_PORT}
   - {name: hidden, type: socks5, server: 127.0.0.1, port: $HIDDEN_PORT}
+  - {name: hidden-via, type: socks5, server: 127.0.0.1, port: $HIDDEN_PORT, dialer-proxy: m1}
   - {name: tp, type: http, server: $S_IP, port: $TP_PORT}
   - {name: tps, type: http, server: $S_IP, port: $TLS_PORT, tls: true, sni: proxy.test, ca: $PKI/ca.pem}
 proxy-providers:
@@ -155,6 +158,7 @@ rules:
   - DOMAIN-SUFFIX,relays.example.test,RelayS
   - DOMAIN-SUFFIX,relayh.example.test,RelayH
   - DOMAIN-SUFFIX,relayt.example.test,RelayT
+  - DOMAIN-SUFFIX,dialer.example.test,hidden-via
   - MATCH,dante
 EOF
 BIN=$(daemon_bin)
@@ -288,6 +292,14 @@ if [[ $w == "$TP_ADDR" ]] && grep -q "CONNECT x.relayt.example.test:80" "$RUN_DI
 	pass groups_relay_tls
 else
 	fail groups_relay_tls "x.relayt.example.test via '$w' (want tinyproxy behind stunnel, $TP_ADDR)$(alive_note)"
+fi
+
+# dialer-proxy: hidden (S's loopback) is reached through m1
+w=$(whoami x.dialer.example.test)
+if [[ $w == "$HIDDEN_ADDR" ]]; then
+	pass groups_dialer_proxy
+else
+	fail groups_dialer_proxy "x.dialer.example.test via '$w' (want hidden, $HIDDEN_ADDR)$(alive_note)"
 fi
 
 # url-test: kill the member it uses; the next round moves it

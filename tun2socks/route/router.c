@@ -85,8 +85,10 @@ struct router_req {
 	void *arg;
 	bool in_call; /* inside decide(): complete synchronously */
 	bool finished;
-	/* a relay group's hops before the leaf (router_relay) */
+	/* a relay group's hops before the leaf (router_relay), and
+	 * dialer-proxy ones (router_dialers): the configs and leaf ids */
 	const struct upstream_cfg *chain[ROUTE_CHAIN_MAX];
+	int chain_leaf[ROUTE_CHAIN_MAX];
 	uint8_t n_chain;
 };
 
@@ -255,11 +257,60 @@ static int router_relay(struct router_req *req, int t, int *leaf)
 		return 1;
 	if (req->q.network == RULE_NET_UDP)
 		return 2;
-	for (int i = 0; i < m - 1; i++)
+	for (int i = 0; i < m - 1; i++) {
+		req->chain_leaf[req->n_chain] = hops[i];
 		req->chain[req->n_chain++] = hops[i] == ROUTER_T_DEFAULT_UP
 						     ? &g->default_up
 						     : &g->ups[hops[i] - ROUTER_T_PROXY0].cfg;
+	}
 	return 1;
+}
+
+/* dialer-proxy (mihomo's proxydialer): while the first hop (the leaf
+ * itself without a chain) names one, the proxy or group it names (a
+ * group by its pick) carries the connection to it: prepended to the
+ * chain. DIRECT ends it; REJECT and the like reject the flow. Returns 2
+ * when the flow is UDP and a chain came of it, else 0. */
+static int router_dialers(struct router_req *req, int *leaf)
+{
+	struct router_gen *g = req->g;
+
+	for (int guard = 0; guard <= ROUTE_CHAIN_MAX; guard++) {
+		int first = req->n_chain ? req->chain_leaf[0] : *leaf, d;
+		const struct router_up *u, *du;
+
+		if (first < ROUTER_T_PROXY0 || first >= g->group_base)
+			break;
+		u = &g->ups[first - ROUTER_T_PROXY0];
+		if (u->dialer < 0)
+			break;
+		d = u->dialer;
+		if (d >= g->group_base) {
+			d = router_pick(req, d);
+			d = d < 0 ? ROUTER_T_DIRECT : d;
+		}
+		du = d >= ROUTER_T_PROXY0 && d < g->group_base ? &g->ups[d - ROUTER_T_PROXY0]
+							       : NULL;
+		if (d == ROUTER_T_DIRECT || (du && du->direct))
+			break;
+		if ((d != ROUTER_T_DEFAULT_UP && du == NULL) || (du && (du->redirect || du->dns)) ||
+		    req->n_chain == ROUTE_CHAIN_MAX || guard == ROUTE_CHAIN_MAX) {
+			log_debug("router: %s: dialer-proxy %s: rejected", u->name,
+				  du                         ? du->name
+				  : d == ROUTER_T_DEFAULT_UP ? "proxy"
+							     : "REJECT");
+			*leaf = d == ROUTER_T_DROP ? ROUTER_T_DROP : ROUTER_T_REJECT;
+			req->n_chain = 0;
+			return 0;
+		}
+		memmove(req->chain + 1, req->chain, req->n_chain * sizeof(req->chain[0]));
+		memmove(req->chain_leaf + 1, req->chain_leaf,
+			req->n_chain * sizeof(req->chain_leaf[0]));
+		req->chain[0] = du ? &du->cfg : &g->default_up;
+		req->chain_leaf[0] = d;
+		req->n_chain++;
+	}
+	return req->n_chain > 0 && req->q.network == RULE_NET_UDP ? 2 : 0;
 }
 
 /* The first relay group on the way from group t to its pick, routed as
@@ -375,20 +426,23 @@ static int router_leaf(struct router_req *req, int t, int *leaf, const char **gr
 		r = router_relay(req, t, leaf);
 		if (r == 2)
 			return 1;
-		if (r == 1)
-			return req->q.network == RULE_NET_UDP && !router_gen_leaf_udp(g, *leaf);
-		r = router_pick(req, t);
-		if (r == -EPERM)
-			return 1;
-		/* PASS was skipped by the engine (router_pass_now): seen here
-		 * only if the pick moved in between; DIRECT, as no rule. */
-		*leaf = r < 0 || r == ROUTER_T_PASS ? ROUTER_T_DIRECT : r;
-		/* A relay picked by a group (select [Chain, ...]): the flow
-		 * takes its chain, not only its first member. */
-		r = r >= 0 ? router_nested_relay(req, t, leaf) : 0;
-		if (r == 2)
-			return 1;
+		if (r == 0) {
+			r = router_pick(req, t);
+			if (r == -EPERM)
+				return 1;
+			/* PASS was skipped by the engine (router_pass_now):
+			 * seen here only if the pick moved in between; DIRECT,
+			 * as no rule. */
+			*leaf = r < 0 || r == ROUTER_T_PASS ? ROUTER_T_DIRECT : r;
+			/* A relay picked by a group (select [Chain, ...]): the
+			 * flow takes its chain, not only its first member. */
+			r = r >= 0 ? router_nested_relay(req, t, leaf) : 0;
+			if (r == 2)
+				return 1;
+		}
 	}
+	if (router_dialers(req, leaf) == 2)
+		return 1;
 	return req->q.network == RULE_NET_UDP && !router_gen_leaf_udp(g, *leaf);
 }
 

@@ -557,6 +557,41 @@ static bool gen_maybe_pass(void *arg, int target)
 	       !group_table_always(g->groups, target, gen_not_pass, NULL);
 }
 
+/* dialer-proxy (mihomo's proxydialer): each proxy's target id for the
+ * proxy or group that carries the connection to it (router.c prepends
+ * it to the flow's chain; an unknown name, warned about at load, is
+ * REJECT). Such a proxy carries no UDP (a chain does
+ * not) and is not health-checked on its own (curl cannot go through the
+ * dialer). */
+static int gen_dialers(struct gen_build *b, struct conf_err *err)
+{
+	struct router_gen *g = b->g;
+
+	for (size_t i = 0; i < g->n_ups; i++) {
+		const struct config_proxy *p = &b->cfg->proxies[i];
+		struct router_up *u = &g->ups[i];
+		int t;
+
+		u->dialer = -1;
+		if (p->dialer_proxy == NULL || !u->usable || u->direct || u->redirect || u->dns)
+			continue;
+		t = gen_target(b, p->dialer_proxy);
+		if (t < 0)
+			t = ROUTER_T_REJECT; /* warned at load: its flows fail */
+		if (t == ROUTER_T_PROXY0 + (int)i)
+			return conf_err_set(err, &p->dialer_pos,
+					    "proxy '%s': dialer-proxy names the proxy itself",
+					    p->name);
+		if (t == ROUTER_T_DIRECT)
+			continue;
+		u->dialer = t;
+		u->no_udp = true;
+		free(u->check_proxy);
+		u->check_proxy = NULL;
+	}
+	return 0;
+}
+
 /* PASS: the rule is skipped, as mihomo skips it. */
 static bool gen_pass(void *arg, int target)
 {
@@ -629,6 +664,9 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 		goto out;
 	g->group_base = ROUTER_T_PROXY0 + (int)g->n_ups;
 	r = group_table_build(cfg, g->group_base, gen_member, g, &g->groups);
+	if (r < 0)
+		goto out;
+	r = gen_dialers(&b, err);
 	if (r < 0)
 		goto out;
 	r = load_sets(&b, err);
