@@ -302,5 +302,16 @@ t2s_system_lib(t2s_dep_psl libpsl libpsl.h psl "Debian: libpsl-dev, macOS: brew 
 t2s_dep_summary("libpsl" "${T2S_SYSTEM_LIB_VERSION} (system)")
 add_library(t2s::psl ALIAS t2s_dep_psl)
 
+# --- libsystemd's sd-bus (system, Linux) ---------------------------------------
+# systemd-resolved pointed at the TUN over D-Bus (tun2socks/system/
+# resolved_linux.c, docs/design.md §13). Elsewhere t2s::systemd is empty.
+add_library(t2s_dep_systemd INTERFACE)
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  t2s_system_lib(t2s_dep_systemd libsystemd systemd/sd-bus.h systemd
+                 "Debian: libsystemd-dev")
+  t2s_dep_summary("libsystemd" "${T2S_SYSTEM_LIB_VERSION} (system)")
+endif()
+add_library(t2s::systemd ALIAS t2s_dep_systemd)
+
 unset(_t2s_dir)
 unset(_t2s_how)

@@ -101,8 +101,9 @@ struct config_dns {
 	size_t n_fake_ip_filter;
 	bool fake_ip_filter_whitelist; /* fake-ip-filter-mode: whitelist */
 	bool use_hosts;                /* answer from hosts: (default true) */
-	/* nameserver-policy: a key (patterns, comma-separated) and its
-	 * servers (plain ones; encrypted ones are dropped with a warning) */
+	/* nameserver-policy: a key (patterns, comma-separated, or
+	 * "geosite:a,b" / "rule-set:a,b", matched by the generation) and its
+	 * servers (plain, tls://, https://; quic:// dropped with a warning) */
 	struct config_ns_policy {
 		struct config_str key;
 		struct config_str *servers;
@@ -115,6 +116,13 @@ struct config_dns {
 	size_t n_fallback_ipcidr;
 	struct config_str *fallback_domain; /* fallback-filter.domain */
 	size_t n_fallback_domain;
+	/* fallback-filter.geoip (an address not of geoip-code, default
+	 * "cn", and not private: asked of the fallback) and .geosite (lists
+	 * whose names go to the fallback); docs/design.md §23 */
+	bool fallback_geoip;
+	struct config_str fallback_geoip_code;
+	struct config_str *fallback_geosite;
+	size_t n_fallback_geosite;
 	/* nameserver entries "tls://HOST[:PORT]" (DNS over TLS) as written */
 	struct config_str *dot;
 	size_t n_dot;
@@ -170,6 +178,7 @@ struct config_host {
 	struct conf_pos pos;
 	struct config_str *addrs;
 	size_t n_addrs;
+	const char *alias; /* the value is a name (mihomo's alias), or NULL */
 };
 
 enum config_proxy_type {

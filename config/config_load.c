@@ -466,12 +466,21 @@ static int dns_policy(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		struct config_ns_policy *p = &d->ns_policy[d->n_ns_policy];
 
-		if (strncasecmp(e[i].name, "geosite:", 8) == 0 ||
-		    strncasecmp(e[i].name, "rule-set:", 9) == 0 || strchr(e[i].name, ':')) {
+		bool named = strncasecmp(e[i].name, "geosite:", 8) == 0 ||
+			     strncasecmp(e[i].name, "rule-set:", 9) == 0;
+
+		if (!named && strchr(e[i].name, ':')) {
 			r = loader_warn_at(
 				ld, loader_node_pos(ld, e[i].key),
-				"dns.nameserver-policy: %s: geosite: and rule-set: keys are "
-				"not supported; entry skipped",
+				"dns.nameserver-policy: %s: only domain patterns, "
+				"geosite: and rule-set: keys are supported; entry skipped",
+				config_quote(q, e[i].name));
+			continue;
+		}
+		if (named && strchr(e[i].name, ':')[1] == '\0') {
+			r = loader_warn_at(
+				ld, loader_node_pos(ld, e[i].key),
+				"dns.nameserver-policy: %s: no list named; entry skipped",
 				config_quote(q, e[i].name));
 			continue;
 		}
@@ -490,8 +499,7 @@ static int dns_policy(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 	return r;
 }
 
-/* fallback-filter: ipcidr and domain; geoip (no GeoIP data here) and
- * geosite are warned about when set. */
+/* fallback-filter: ipcidr, domain, geoip + geoip-code, geosite. */
 static int dns_fallback_filter(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 {
 	struct loader_kv *e = NULL;
@@ -508,12 +516,20 @@ static int dns_fallback_filter(struct loader *ld, struct config_dns *d, yaml_nod
 						&d->fallback_domain, &d->n_fallback_domain);
 		else if (!strcmp(e[i].name, "geoip"))
 			r = loader_get_bool(ld, e[i].val, "dns.fallback-filter.geoip", &geoip);
+		else if (!strcmp(e[i].name, "geoip-code")) {
+			d->fallback_geoip_code.pos = loader_node_pos(ld, e[i].val);
+			r = loader_get_nonempty(ld, e[i].val, "dns.fallback-filter.geoip-code",
+						&d->fallback_geoip_code.text);
+		} else if (!strcmp(e[i].name, "geosite"))
+			r = loader_get_str_list(ld, e[i].val, "dns.fallback-filter.geosite",
+						&d->fallback_geosite, &d->n_fallback_geosite);
 		else
 			r = loader_warn_ignored(ld, &e[i], "dns.fallback-filter:");
-		if (r == 0 && geoip && !strcmp(e[i].name, "geoip"))
-			r = loader_warn_at(ld, loader_node_pos(ld, e[i].val),
-					   "dns.fallback-filter.geoip: no GeoIP data here: only "
-					   "ipcidr and domain choose the fallback");
+		if (r == 0 && !strcmp(e[i].name, "geoip")) {
+			d->fallback_geoip = geoip;
+			if (!d->fallback_geoip_code.text)
+				d->fallback_geoip_code.pos = loader_node_pos(ld, e[i].val);
+		}
 		r = loader_recover(ld, r);
 	}
 	free(e);
@@ -741,11 +757,17 @@ static int host_entry(struct loader *ld, const struct loader_kv *e, struct confi
 			h->addrs[kept++].pos = loader_node_pos(ld, it);
 			if (h->addrs[kept - 1].text == NULL)
 				return loader_oom(ld);
+		} else if (count == 1 && e->val->type == YAML_SCALAR_NODE) {
+			/* one name: an alias (docs/design.md §23) */
+			h->alias = loader_strndup(ld, t, strlen(t));
+			if (h->alias == NULL)
+				return loader_oom(ld);
 		} else {
-			r = loader_warn_at(ld, loader_node_pos(ld, it),
-					   "hosts: %s: only addresses are supported, not a name "
-					   "(alias); ignored",
-					   config_quote(q, t));
+			r = loader_warn_at(
+				ld, loader_node_pos(ld, it),
+				"hosts: %s: a name (an alias) is the whole value, not an "
+				"entry of a list; ignored",
+				config_quote(q, t));
 		}
 	}
 	h->n_addrs = kept;
@@ -766,7 +788,7 @@ static int load_hosts(struct loader *ld, yaml_node_t *n)
 	}
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		r = loader_recover(ld, host_entry(ld, &e[i], &cfg->hosts[cfg->n_hosts]));
-		if (cfg->hosts[cfg->n_hosts].n_addrs > 0)
+		if (cfg->hosts[cfg->n_hosts].n_addrs > 0 || cfg->hosts[cfg->n_hosts].alias)
 			cfg->n_hosts++;
 	}
 	free(e);

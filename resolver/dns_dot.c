@@ -1,5 +1,6 @@
 /* dns_dot: DNS over TLS (dns_dot.h): an upstream_cfg for the server with
- * TLS and the upstream_plain connector, and dns_socks over it. */
+ * TLS and the upstream_plain connector, and dns_pipe over it (one kept
+ * connection, queries pipelined). */
 #include "resolver/dns_dot.h"
 
 #include <errno.h>
@@ -11,14 +12,14 @@
 #include <netinet/in.h>
 
 #include "resolver/dns_boot.h"
-#include "resolver/dns_socks.h"
+#include "resolver/dns_pipe.h"
 #include "tun2socks/base/log.h"
 #include "tun2socks/upstream/tls.h"
 #include "tun2socks/upstream/upstream.h"
 
 struct dns_dot {
 	struct upstream_cfg up;
-	struct dns_socks *ds; /* NULL until the server's address is known */
+	struct dns_pipe *ds; /* NULL until the server's address is known */
 	uv_loop_t *loop;
 	const struct sock_opts *sock;
 	unsigned timeout_ms;
@@ -31,7 +32,7 @@ struct dns_dot {
 static int dot_connect(struct dns_dot *d)
 {
 	struct sockaddr_storage ss = d->up.server;
-	int r = dns_socks_create(d->loop, &d->up, d->sock, &ss, d->timeout_ms, &d->ds);
+	int r = dns_pipe_create(d->loop, &d->up, d->sock, &ss, d->timeout_ms, &d->ds);
 
 	snprintf(d->desc, sizeof(d->desc), "%s (%s)", d->up.server_str,
 		 tls_cfg_ca_path(d->up.tls_ctx));
@@ -144,7 +145,7 @@ int dns_dot_send(void *dot, const struct ares_dns_record *query, resolver_cb cb,
 	/* Before default-nameserver answered: SERVFAIL (§24). */
 	if (d->ds == NULL)
 		return d->boot_err ? d->boot_err : -ENOTCONN;
-	return dns_socks_send(d->ds, query, cb, arg);
+	return dns_pipe_send(d->ds, query, cb, arg);
 }
 
 const char *dns_dot_describe(const struct dns_dot *d)
@@ -160,7 +161,7 @@ void dns_dot_shutdown(struct dns_dot *d)
 	d->boot = NULL;
 	if (d->boot_err == 0)
 		d->boot_err = -ESHUTDOWN;
-	dns_socks_shutdown(d->ds);
+	dns_pipe_shutdown(d->ds);
 }
 
 void dns_dot_destroy(struct dns_dot *d)
@@ -168,7 +169,7 @@ void dns_dot_destroy(struct dns_dot *d)
 	if (d == NULL)
 		return;
 	dns_boot_cancel(d->boot);
-	dns_socks_destroy(d->ds);
+	dns_pipe_destroy(d->ds);
 	upstream_cfg_free(&d->up);
 	free(d);
 }

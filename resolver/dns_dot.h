@@ -1,6 +1,7 @@
 /* dns_dot: a DNS forwarder over TLS (RFC 7858; docs/design.md §21): the
  * server reached directly with TLS (its certificate and name checked) and
- * no proxy handshake, one connection per query through dns_socks. It
+ * no proxy handshake, one kept connection with queries pipelined by ID
+ * (dns_pipe). It
  * implements struct dns_forwarder (dns_dot_send has resolver_send()'s
  * contract).
  */

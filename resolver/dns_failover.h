@@ -1,8 +1,17 @@
-/* dns_failover: several encrypted DNS servers of one list used in turn
- * (docs/design.md §24): a query goes to the server that answered last;
- * when it fails (timeout, refused certificate, closed connection) it is
- * asked of the next one, until each was tried once. It implements struct
- * dns_forwarder (dns_failover_send has resolver_send()'s contract).
+/* dns_failover: several DNS servers of one list (docs/design.md §24).
+ *
+ * In turn (dns_failover_create): a query goes to the server that answered
+ * last; when it fails (timeout, refused certificate, closed connection)
+ * it is asked of the next one, until each was tried once.
+ *
+ * At once (dns_failover_create_batch, mihomo's batchExchange): a query is
+ * asked of every server together; the first answer that is neither an
+ * error nor SERVFAIL/REFUSED is the answer, later ones are dropped; when
+ * every server failed, the last SERVFAIL/REFUSED reply, else the last
+ * error.
+ *
+ * It implements struct dns_forwarder (dns_failover_send has
+ * resolver_send()'s contract).
  */
 #ifndef T2S_DNS_FAILOVER_H
 #define T2S_DNS_FAILOVER_H
@@ -24,6 +33,9 @@ struct dns_failover;
  * 0, -EINVAL, -ENOMEM. */
 T2S_MUST_CHECK int dns_failover_create(const dns_failover_send_fn *send, void *const *ctx, size_t n,
 				       struct dns_failover **out);
+/* The same servers asked at once (above). */
+T2S_MUST_CHECK int dns_failover_create_batch(const dns_failover_send_fn *send, void *const *ctx,
+					     size_t n, struct dns_failover **out);
 T2S_MUST_CHECK int dns_failover_send(void *fo, const struct ares_dns_record *query, resolver_cb cb,
 				     void *arg);
 void dns_failover_destroy(struct dns_failover *fo);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ struct hosts_entry {
 	struct domain_match *pattern; /* NULL: an exact name */
 	bool from_etc;                /* made by dns_hosts_parse_etc */
 	struct dns_hosts_addrs addrs;
+	char *alias; /* lower case, or NULL: addrs */
 	char name[]; /* lower case, no trailing dot */
 };
 
@@ -45,6 +47,7 @@ static void entry_free(struct hosts_entry *e)
 {
 	if (e->pattern)
 		domain_match_destroy(e->pattern);
+	free(e->alias);
 	free(e);
 }
 
@@ -200,7 +203,7 @@ int dns_hosts_add(struct dns_hosts *h, const char *name, const char *addr)
 
 	if (r < 0)
 		return r;
-	r = entry_put(e, addr);
+	r = e->alias ? -EEXIST : entry_put(e, addr);
 	if (made) {
 		if (r == 0)
 			entry_link(h, e);
@@ -208,6 +211,31 @@ int dns_hosts_add(struct dns_hosts *h, const char *name, const char *addr)
 			entry_free(e);
 	}
 	return r;
+}
+
+int dns_hosts_add_alias(struct dns_hosts *h, const char *name, const char *target)
+{
+	char t[NAME_MAX_LEN + 1];
+	struct hosts_entry *e;
+	size_t len;
+	bool made;
+	int r = norm(target, t, &len);
+
+	if (r == 0 && (strpbrk(t, "*+") != NULL || t[0] == '.'))
+		r = -EINVAL;
+	if (r == 0)
+		r = entry_get(h, name, &e, &made);
+	if (r < 0)
+		return r;
+	if (!made) /* addresses or an alias already */
+		return -EEXIST;
+	e->alias = strdup(t);
+	if (e->alias == NULL) {
+		entry_free(e);
+		return -ENOMEM;
+	}
+	entry_link(h, e);
+	return 0;
 }
 
 int dns_hosts_parse_etc(struct dns_hosts *h, const char *text, size_t len, size_t *skipped)
@@ -254,7 +282,7 @@ int dns_hosts_parse_etc(struct dns_hosts *h, const char *text, size_t len, size_
 				continue;
 			}
 			/* A name from the config keeps its own addresses. */
-			if (!made && e->addrs.n4 + e->addrs.n6 > 0 && !e->from_etc)
+			if (!made && (e->alias || (e->addrs.n4 + e->addrs.n6 > 0 && !e->from_etc)))
 				continue;
 			r = entry_put(e, tok[0]);
 			if (made && r == 0) {
@@ -274,6 +302,17 @@ int dns_hosts_parse_etc(struct dns_hosts *h, const char *text, size_t len, size_
 	return 0;
 }
 
+/* An exact name first, then the patterns in order. */
+static const struct hosts_entry *entry_find(const struct dns_hosts *h, const char *n, size_t len)
+{
+	const struct hosts_entry *e = exact_find(h, n, len, hash_fnv1a(n, len, HASH_FNV1A_BASIS));
+
+	for (const struct hosts_entry *p = h->patterns; e == NULL && p; p = p->next)
+		if (domain_match_test(p->pattern, n))
+			e = p;
+	return e;
+}
+
 int dns_hosts_find(const struct dns_hosts *h, const char *name, struct dns_hosts_addrs *out)
 {
 	char n[NAME_MAX_LEN + 1];
@@ -283,12 +322,19 @@ int dns_hosts_find(const struct dns_hosts *h, const char *name, struct dns_hosts
 	memset(out, 0, sizeof(*out));
 	if (h == NULL || norm(name, n, &len) < 0 || strpbrk(n, "*+") != NULL)
 		return -ENOENT;
-	e = exact_find(h, n, len, hash_fnv1a(n, len, HASH_FNV1A_BASIS));
-	for (const struct hosts_entry *p = h->patterns; e == NULL && p; p = p->next)
-		if (domain_match_test(p->pattern, n))
-			e = p;
+	e = entry_find(h, n, len);
 	if (e == NULL)
 		return -ENOENT;
+	for (int hop = 0; e->alias != NULL; hop++) {
+		const struct hosts_entry *next =
+			hop < DNS_HOSTS_MAX ? entry_find(h, e->alias, strlen(e->alias)) : NULL;
+
+		if (next == NULL) {
+			snprintf(out->alias, sizeof(out->alias), "%s", e->alias);
+			return 0;
+		}
+		e = next;
+	}
 	*out = e->addrs;
 	return 0;
 }

@@ -19,11 +19,13 @@
 
 struct dns_hosts;
 
-/* One answer: n4 IPv4 and n6 IPv6 addresses. */
+/* One answer: n4 IPv4 and n6 IPv6 addresses; or, for a name whose alias
+ * chain leaves the table, none and the name it ends at in alias. */
 struct dns_hosts_addrs {
 	uint8_t n4, n6;
 	uint8_t a4[DNS_HOSTS_MAX][4];
 	uint8_t a6[DNS_HOSTS_MAX][16];
+	char alias[254]; /* "" unless the chain ended outside the table */
 };
 
 T2S_MUST_CHECK int dns_hosts_create(struct dns_hosts **out);
@@ -33,6 +35,12 @@ void dns_hosts_destroy(struct dns_hosts *h);
  * name, pattern or address); -ENOSPC (DNS_HOSTS_MAX already); -ENOMEM. */
 T2S_MUST_CHECK int dns_hosts_add(struct dns_hosts *h, const char *name, const char *addr);
 
+/* name (or pattern) is an alias of target, a name (mihomo's hosts: value
+ * that is a domain): lookups of name answer what target has in the table.
+ * 0; -EINVAL (a malformed name or target); -EEXIST (name has addresses
+ * or an alias already); -ENOMEM. */
+T2S_MUST_CHECK int dns_hosts_add_alias(struct dns_hosts *h, const char *name, const char *target);
+
 /* The lines of an /etc/hosts file ("ADDR NAME [ALIASES...]", '#'
  * comments): every well-formed pair added, a malformed line skipped
  * (counted in *skipped, may be NULL). 0 or -ENOMEM. Existing names keep
@@ -41,7 +49,10 @@ T2S_MUST_CHECK int dns_hosts_parse_etc(struct dns_hosts *h, const char *text, si
 				       size_t *skipped);
 
 /* The addresses of name (any case, one trailing dot ignored): 0 with *out
- * filled (one family may be empty), or -ENOENT. */
+ * filled (one family may be empty), or -ENOENT. An alias is followed
+ * through the table (at most DNS_HOSTS_MAX hops, as mihomo follows its
+ * chain): the addresses of the name it ends at, or none with out->alias
+ * that name when the table does not have it (a loop ends the same way). */
 int dns_hosts_find(const struct dns_hosts *h, const char *name, struct dns_hosts_addrs *out);
 
 /* Names and patterns in the table. */

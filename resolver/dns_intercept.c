@@ -1053,3 +1053,8 @@ void dns_intercept_set_shed(struct dns_intercept *di, unsigned max)
 	if (di != NULL)
 		di->shed_max = max;
 }
+
+void dns_intercept_set_hosts(struct dns_intercept *di, const struct dns_hosts *hosts)
+{
+	di->hosts = hosts;
+}

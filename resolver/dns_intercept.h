@@ -47,6 +47,7 @@ struct sockaddr;
 struct tcp_pcb;
 struct stack;
 struct dns_intercept;
+struct dns_hosts;
 
 enum dns_mode { DNS_MODE_OFF = 0, DNS_MODE_FAKE_IP, DNS_MODE_REAL_IP };
 
@@ -179,5 +180,9 @@ unsigned dns_intercept_pending(const struct dns_intercept *di);
  * the upstream from now on, the excess answered SERVFAIL (0: only the
  * configured caps). di may be NULL. */
 void dns_intercept_set_shed(struct dns_intercept *di, unsigned max);
+
+/* Another hosts table (a reload, docs/design.md §24), or NULL: used by
+ * queries from now on; it must outlive di or the next call. */
+void dns_intercept_set_hosts(struct dns_intercept *di, const struct dns_hosts *hosts);
 
 #endif

@@ -28,9 +28,13 @@ struct dns_policy;
 struct sockaddr;
 
 struct dns_policy_entry {
-	const char *patterns; /* domain_match patterns, comma-separated */
-	/* resolver_config.servers syntax, or one "tls://HOST[:PORT]" (DNS
-	 * over TLS) or "https://..." (DNS over HTTPS) server */
+	/* domain_match patterns, comma-separated; NULL: the entry's names
+	 * are those dns_policy_lists.entry says (geosite:, rule-set:) */
+	const char *patterns;
+	/* comma-separated: resolver_config.servers entries (sharing one
+	 * c-ares channel), "tls://HOST[:PORT]" (DNS over TLS) and
+	 * "https://..." (DNS over HTTPS) servers; several of these are asked
+	 * at once, the first good answer taken (dns_failover batch) */
 	const char *servers;
 };
 
@@ -38,6 +42,20 @@ struct dns_policy_cidr {
 	int family; /* AF_INET or AF_INET6 */
 	uint8_t addr[16];
 	unsigned prefix;
+};
+
+/* The keys that name geosite lists and rule-sets, answered by the rule
+ * engine's side (the app's current generation); any may be NULL. */
+struct dns_policy_lists {
+	/* entry i (an entry with patterns NULL) holds name */
+	bool (*entry)(void *arg, size_t i, const char *name);
+	/* fallback-filter.geosite holds name: the fallback answers it */
+	bool (*fallback_name)(void *arg, const char *name);
+	/* fallback-filter.geoip: an answer's address (family AF_INET or
+	 * AF_INET6) that sends the query to the fallback */
+	bool (*fallback_ip)(void *arg, int family, const uint8_t *addr);
+	bool has_fallback_ip; /* fallback_ip is configured */
+	void *arg;
 };
 
 struct dns_policy_config {
@@ -56,6 +74,7 @@ struct dns_policy_config {
 	const char *ca_file;   /* encrypted entries' CAs; NULL: the system's */
 	unsigned timeout_ms;   /* encrypted entries, per query */
 	struct resolver *boot; /* encrypted entries' names (default-nameserver), or NULL */
+	struct dns_policy_lists lists;
 };
 
 /* 0, -EINVAL (a bad pattern or server list, said in err), -ENOMEM. */

@@ -1,5 +1,5 @@
 /* name_sync: one host name looked up through given DNS servers, blocking
- * (c-ares with its own event thread), for work off the event loop: proxy
+ * (c-ares polled on the calling thread), for work off the event loop: proxy
  * servers' names through dns.proxy-server-nameserver when a generation is
  * loaded (docs/design.md §23). Never call it on the loop thread. */
 #ifndef T2S_NAME_SYNC_H
@@ -11,12 +11,17 @@
 
 #include "tun2socks/base/must_check.h"
 
+struct sock_opts;
+
 /* servers: nameservers_parse() syntax ("IP[:port]", "udp://", "tcp://",
  * comma-separated). The first address (RFC 6724 order) with port into
- * *out and *len. 0, or -EINVAL (servers), -ENOENT (no address),
- * -ETIMEDOUT, -EIO, -ENOMEM, with the reason in err. */
+ * *out and *len. sock: applied to the lookup's sockets (the routing mark
+ * and interface our other sockets get, so a server routed into the TUN
+ * by auto-route is still reached directly), or NULL. 0, or -EINVAL
+ * (servers), -ENOENT (no address), -ETIMEDOUT, -EIO, -ENOMEM, with the
+ * reason in err. */
 T2S_MUST_CHECK int name_sync_lookup(const char *servers, const char *host, uint16_t port,
-				    struct sockaddr_storage *out, socklen_t *len, char *err,
-				    size_t errlen);
+				    const struct sock_opts *sock, struct sockaddr_storage *out,
+				    socklen_t *len, char *err, size_t errlen);
 
 #endif

@@ -68,6 +68,7 @@ struct resolver {
 	bool shut;
 	bool destroyed;
 	const struct dns_hosts *hosts; /* answered first, or NULL */
+	bool tcp;                      /* ARES_FLAG_USEVC */
 };
 
 /* One resolver_send() in flight: c-ares gets this as its callback arg. */
@@ -312,7 +313,8 @@ int resolver_create(uv_loop_t *loop, const struct resolver_config *cfg, struct r
 	memset(&opts, 0, sizeof(opts));
 	optmask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
 		  ARES_OPT_QUERY_CACHE;
-	opts.flags = (cfg->use_tcp || tcp) ? ARES_FLAG_USEVC : 0;
+	r->tcp = cfg->use_tcp || tcp;
+	opts.flags = r->tcp ? ARES_FLAG_USEVC : 0;
 	opts.timeout = (int)(cfg->timeout_ms ? cfg->timeout_ms : RESOLVER_TIMEOUT_MS);
 	opts.tries = (int)(cfg->tries ? cfg->tries : RESOLVER_TRIES);
 	opts.sock_state_cb = on_sock_state;
@@ -456,6 +458,33 @@ out:
 void resolver_set_sock(struct resolver *r, const struct sock_opts *sock)
 {
 	r->sock = *sock;
+}
+
+int resolver_set_servers(struct resolver *r, const char *servers, char *err, size_t errlen)
+{
+	char *csv = malloc(RESOLVER_CSV_MAX);
+	bool tcp = false;
+	int ret, st;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (csv == NULL)
+		return -ENOMEM;
+	ret = r->chan == NULL
+		      ? -ESHUTDOWN
+		      : nameservers_parse(servers, csv, RESOLVER_CSV_MAX, &tcp, err, errlen);
+	if (ret == 0 && tcp != r->tcp) {
+		set_err(err, errlen, "%s: udp/tcp transport change%s", servers, "");
+		ret = -EOPNOTSUPP;
+	}
+	/* c-ares moves queries waiting on a server that goes to the others. */
+	st = ret == 0 ? ares_set_servers_csv(r->chan, csv) : ARES_SUCCESS;
+	if (st != ARES_SUCCESS) {
+		set_err(err, errlen, "cannot set '%s': %s", servers, ares_strerror(st));
+		ret = st == ARES_ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	free(csv);
+	return ret;
 }
 
 static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr *b)
@@ -614,27 +643,30 @@ void resolver_set_hosts(struct resolver *r, const struct dns_hosts *hosts)
 
 /* A name in the hosts table: its addresses, IPv6 first as RFC 6724 would
  * for a machine with both (IPv4 first when the table has only those). */
-static bool lookup_hosts(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg)
+/* An alias whose chain leaves the table: false with the name it ends at in
+ * a->alias, looked up instead (mihomo's resolver does the same). */
+static bool lookup_hosts(struct resolver *r, const char *name, resolver_addr_cb cb, void *arg,
+			 struct dns_hosts_addrs *a)
 {
 	struct sockaddr_storage ss[RESOLVER_LOOKUP_MAX];
-	struct dns_hosts_addrs a;
 	size_t n = 0;
 
-	if (r->hosts == NULL || dns_hosts_find(r->hosts, name, &a) < 0)
+	a->alias[0] = '\0';
+	if (r->hosts == NULL || dns_hosts_find(r->hosts, name, a) < 0 || a->alias[0])
 		return false;
-	for (unsigned i = 0; i < a.n6 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
+	for (unsigned i = 0; i < a->n6 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss[n];
 
 		memset(s6, 0, sizeof(*s6));
 		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, a.a6[i], 16);
+		memcpy(&s6->sin6_addr, a->a6[i], 16);
 	}
-	for (unsigned i = 0; i < a.n4 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
+	for (unsigned i = 0; i < a->n4 && n < RESOLVER_LOOKUP_MAX; i++, n++) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss[n];
 
 		memset(s4, 0, sizeof(*s4));
 		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, a.a4[i], 4);
+		memcpy(&s4->sin_addr, a->a4[i], 4);
 	}
 	cb(arg, n > 0 ? 0 : -ENOENT, n > 0 ? ss : NULL, n);
 	return true;
@@ -644,11 +676,14 @@ int resolver_lookup(struct resolver *r, const char *name, resolver_addr_cb cb, v
 {
 	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct resolver_lookup_req *req;
+	struct dns_hosts_addrs a;
 
 	if (r->shut)
 		return -ESHUTDOWN;
-	if (lookup_hosts(r, name, cb, arg))
+	if (lookup_hosts(r, name, cb, arg, &a))
 		return 0;
+	if (a.alias[0])
+		name = a.alias;
 	if (r->pending >= r->max_pending)
 		return -EAGAIN;
 	req = calloc(1, sizeof(*req));

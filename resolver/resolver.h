@@ -59,6 +59,14 @@ void resolver_shutdown(struct resolver *r);
  * interface-name or routing-mark). */
 void resolver_set_sock(struct resolver *r, const struct sock_opts *sock);
 
+/* Other upstream servers (resolver_config.servers syntax, not NULL) for
+ * queries from now on; queries waiting keep going (c-ares moves those of
+ * a removed server to the new ones). 0, -EINVAL (unparsable, said in
+ * err), -EOPNOTSUPP (udp:// <-> tcp://: the channel's transport stays),
+ * -ESHUTDOWN, -ENOMEM. */
+T2S_MUST_CHECK int resolver_set_servers(struct resolver *r, const char *servers, char *err,
+					size_t errlen);
+
 /* A hosts table resolver_lookup() answers from first (hosts:, docs/design.md
  * §23); NULL: none. It must outlive the resolver's lookups. */
 struct dns_hosts;

@@ -9,7 +9,8 @@
 # developer redirect, REJECT), and what the daemon logged; then the same
 # config system-wide with --auto-route (rules and a table of its own, DNS to
 # any server answered, `tun2socks status`, the routing restored byte for
-# byte at exit). Everything is torn down at the end, also on Ctrl-C or
+# byte at exit), and one command alone through the rules with `tun2socks
+# run` while the rest of the sandbox is untouched. Everything is torn down at the end, also on Ctrl-C or
 # failure.
 #
 #   bash scripts/demo.sh [--no-build] [--no-deps] [--keep]    (as root)
@@ -343,6 +344,40 @@ if ((rc == 0)) && cmp -s "$RUN_DIR/routing-before.txt" "$RUN_DIR/routing-after.t
 	ok "SIGTERM: exit 0; ip rule and every routing table byte-identical to before"
 else
 	miss "after SIGTERM (exit $rc) the routing differs: $(diff "$RUN_DIR/routing-before.txt" "$RUN_DIR/routing-after.txt" | head -3 | tr '\n' ' ')"
+fi
+
+step "One program through the rules: tun2socks run -- CMD (Linux)"
+# CMD alone goes through the config's rules, in a network namespace of its
+# own whose only route is run's TUN; the client namespace keeps its
+# routes, rules and resolv.conf, and its own traffic goes on directly.
+run_snap() { cx sh -c 'ip -br link; ip rule; ip -6 rule; ip route show table all; ip -6 route show table all; cat /etc/resolv.conf'; }
+run_snap >"$RUN_DIR/client-before-run.txt"
+info "${D}\$ tun2socks run -c config.yaml -- sh -c 'curl http://api.example.test:443/peer; ip -br route; grep nameserver /etc/resolv.conf'${N}"
+# shellcheck disable=SC2016 # CMD's own script expands inside run
+out=$(cx "$BIN" run -c "$CONF" -- sh -c 'echo "peer $(curl -q --noproxy "*" -sS --max-time 10 http://api.example.test:443/peer 2>&1)"
+	ip -br route; grep nameserver /etc/resolv.conf' 2>"$RUN_DIR/run.log")
+rc=$?
+during=$(cx curl -q --noproxy '*' -sS --max-time 5 "http://$T4/peer" 2>&1 | awk '{ print $1 }')
+run_snap >"$RUN_DIR/client-after-run.txt"
+sed "s/^/   ${D}│${N} /" <<<"$out"
+p=$(sed -n 's/^peer //p' <<<"$out")
+if ((rc == 0)) && [[ $p =~ ^$(re "$C_IP")\ [0-9]+\ 80$ ]]; then
+	ok "CMD's curl: api.example.test:443 -> redirect api-local -> nginx on $T4:80 (exit status $rc)"
+	if l=$(grep -E 'flow#[0-9]+ (closed|reset) .*api\.example\.test:443' "$RUN_DIR/run.log" | head -1); then
+		l=${l#* info  }
+		v=${l#* via }
+		quote run.log "${l%% *} ... -> api.example.test:443 ... via ${v%% up *}"
+	else miss "run's log has no line for api.example.test:443"; fi
+else
+	miss "run exited $rc, CMD's curl: '${p:0:$((W - 40))}'"
+fi
+if grep -q 'default dev tun0' <<<"$out" && grep -q '^nameserver 198\.18\.0\.2' <<<"$out"; then
+	ok "inside: one default route, into run's TUN; resolv.conf names the TUN (fake-ip DNS)"
+else miss "inside, the route or resolv.conf is not run's"; fi
+if cmp -s "$RUN_DIR/client-before-run.txt" "$RUN_DIR/client-after-run.txt" && [[ $during == "$C_IP" ]]; then
+	ok "outside untouched: links, rules, routes and resolv.conf as before; the client's own curl went straight to $T4"
+else
+	miss "the client namespace changed or lost its way out: $(diff "$RUN_DIR/client-before-run.txt" "$RUN_DIR/client-after-run.txt" | head -3 | tr '\n' ' ') (direct curl: $during)"
 fi
 
 step "Tearing down the sandbox"

@@ -71,6 +71,8 @@ install_tools() {
 			libpcre2-dev libidn2-dev libzstd-dev libmaxminddb-dev \
 			libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libpsl-dev \
 			libwebsockets-dev libjansson-dev
+		# sd-bus: systemd-resolved pointed at the TUN (Linux only)
+		t2s_apt_install libsystemd-dev
 		if [ "$want_fuzz" = 1 ]; then
 			t2s_apt_install clang
 			local major

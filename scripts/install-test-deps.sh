@@ -41,6 +41,7 @@ declare -A PROVIDES=(
 	[psmisc]=killall
 	[openssl]=openssl
 	[python3]=python3
+	[golang-go]=go
 	[coreutils]=sha256sum
 	[tcpdump]=tcpdump
 	[passwd]=useradd
@@ -52,6 +53,8 @@ declare -A PROVIDES=(
 	[stunnel4]=stunnel4
 	[chromium]=chromium
 	[chromium-driver]=chromedriver
+	[dbus-daemon]=dbus-daemon
+	[systemd]=busctl
 )
 # The demo: the servers it starts and the tools it drives them with.
 # tinyproxy-bin is tinyproxy without its init script and logrotate (which
@@ -66,10 +69,14 @@ DEMO_PKGS=(dante-server microsocks nginx-light tinyproxy-bin dnsmasq-base
 # (the stress stage: the timing-sensitive tests on a loaded machine);
 # python3-websockets (the control API's streams, test_api.sh), chromium,
 # chromium-driver and python3-selenium (the dashboard, test_ui.sh);
-# python3-cryptography (QUIC Initial packets for the sniffing tests).
+# python3-cryptography (QUIC Initial packets for the sniffing tests);
+# dbus-daemon and systemd (busctl, and the libraries systemd-resolved
+# links) for test_resolved.sh, which runs systemd-resolved extracted
+# under build/ (fetch_resolved below), never installed; golang-go (a
+# static Go client proxied by `tun2socks run`, test_run.sh).
 TEST_PKGS=("${DEMO_PKGS[@]}" stunnel4 openssl iperf3 wrk proxychains4 tcpdump
 	passwd valgrind clang-format stress-ng python3-websockets chromium
-	chromium-driver python3-selenium python3-cryptography)
+	chromium-driver python3-selenium python3-cryptography dbus-daemon systemd golang-go)
 
 [ "$(id -u)" -eq 0 ] || t2s_die "must run as root (installs packages)"
 t2s_have_apt || t2s_die "needs apt (Debian or Ubuntu); install by hand: ${TEST_PKGS[*]}"
@@ -78,6 +85,30 @@ t2s_log_open "$T2S_ROOT/build/logs/install.log"
 if [ "$profile" = demo ]; then pkgs=("${DEMO_PKGS[@]}"); else pkgs=("${TEST_PKGS[@]}"); fi
 # shellcheck disable=SC2206
 pkgs+=(${T2S_DEPS_EXTRA:-})
+
+# systemd-resolved for test_resolved.sh: its package and the
+# libsystemd-shared it was built with, unpacked (dpkg-deb -x) under
+# build/test-deps/systemd-resolved and never installed: installing it would
+# make it this machine's resolver. The test runs it in a mount namespace of
+# its own with a private system bus.
+resolved_dir=$T2S_ROOT/build/test-deps/systemd-resolved
+fetch_resolved() {
+	local debs=$resolved_dir/debs d
+	[ -x "$resolved_dir/root/lib/systemd/systemd-resolved" ] && return 0
+	t2s_log "systemd-resolved: unpacking it under $resolved_dir (not installed)"
+	rm -rf "$debs" "$resolved_dir/root"
+	mkdir -p "$debs" "$resolved_dir/root"
+	if ! (cd "$debs" && apt-get -q -o APT::Sandbox::User=root download \
+		systemd-resolved libsystemd-shared) >>"$T2S_LOG" 2>&1; then
+		t2s_logged "apt-get update" apt-get -q update
+		(cd "$debs" && apt-get -q -o APT::Sandbox::User=root download \
+			systemd-resolved libsystemd-shared) >>"$T2S_LOG" 2>&1 ||
+			t2s_die "cannot download systemd-resolved (see $T2S_LOG)"
+	fi
+	for d in "$debs"/*.deb; do
+		dpkg-deb -x "$d" "$resolved_dir/root" || t2s_die "cannot unpack $d"
+	done
+}
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -88,6 +119,7 @@ for p in "${pkgs[@]}"; do
 done
 if [ "${#missing[@]}" -eq 0 ]; then
 	t2s_log "$profile servers and tools: all present"
-	exit 0
+else
+	T2S_APT_NO_SERVICES=1 t2s_apt_install "${missing[@]}"
 fi
-T2S_APT_NO_SERVICES=1 t2s_apt_install "${missing[@]}"
+if [ "$profile" = test ]; then fetch_resolved; fi

@@ -36,7 +36,17 @@ failed=0
 failures=()
 
 stage_on() { [[ $SKIP != *" $1 "* ]]; }
-banner() { printf '\n==== %s ====\n' "$*"; }
+# Each banner closes the stage before it: its time goes into the summary
+# (CI must stay under an hour; this says where the hour goes).
+stage_times=()
+stage_name=
+stage_start=$SECONDS
+banner() {
+	[[ -n $stage_name ]] && stage_times+=("$stage_name: $((SECONDS - stage_start)) s")
+	stage_name=$*
+	stage_start=$SECONDS
+	printf '\n==== %s ====\n' "$*"
+}
 
 # Adds a stage's "N passed, M failed" (or ctest's summary) to the totals.
 count_ctest() { # LOG NAME
@@ -154,6 +164,8 @@ if stage_on leak; then
 fi
 
 banner "summary"
+printf '%s\n' "${stage_times[@]}"
+echo "total: $SECONDS s"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -81,6 +81,7 @@ limit=${T2S_TEST_TIMEOUT:-300}
 LOGDIR=$(mktemp -d /tmp/t2s-itest-logs.XXXXXX)
 passed=0
 failed=0
+durations=()
 child=
 on_signal() {
 	[[ -n $child ]] && kill -TERM "$child" 2>/dev/null && wait "$child" 2>/dev/null
@@ -120,6 +121,7 @@ for s in "${scripts[@]}"; do
 	rc=$?
 	child=
 	dur=$(($(date +%s) - start))
+	durations+=("$name ${dur}s")
 	# SKIP lines (a test the machine cannot run, with the reason) are
 	# shown, not counted.
 	results=$(grep -E '^(PASS|FAIL|SKIP) ' "$log" | sed -E 's/^(PASS [^ ]+|FAIL [^ ]+ \(.*\)).*/\1/')
@@ -141,6 +143,7 @@ for s in "${scripts[@]}"; do
 	fi
 done
 stop_stress
+echo "# time per script: ${durations[*]}"
 
 if ((failed == 0)); then rm -rf "$LOGDIR"; else echo "# logs: $LOGDIR"; fi
 echo "$passed passed, $failed failed"

@@ -7,6 +7,9 @@
 #
 #   dns_hosts_answer     hosts: names (exact and +. pattern, A and AAAA) are
 #                        answered by the daemon; no server is asked
+#   dns_hosts_alias      hosts: a name as the value (mihomo's alias): the
+#                        chain through the table answers its addresses;
+#                        one leaving the table answers no address
 #   dns_hosts_direct     a DIRECT rule for a hosts: name connects to the
 #                        hosts address (curl reaches nginx, whoami = $C_IP)
 #   dns_policy           nameserver-policy: +.policy.example.test asks the
@@ -14,15 +17,19 @@
 #   dns_fallback_ipcidr  the main answer is in fallback-filter.ipcidr: the
 #                        fallback's answer is used
 #   dns_fallback_domain  fallback-filter.domain names go to the fallback
-#   dns_keys_check       tun2socks check warns about a geosite: policy key
-#                        and a quic:// policy server, and still loads
+#   dns_keys_check       tun2socks check warns about a geoip: policy key
+#                        (only patterns, geosite: and rule-set: keys) and
+#                        a quic:// policy server, and still loads
 #   dns_proxy_server_ns  a SOCKS5 proxy named socks.names.test, a name only
 #                        proxy-server-nameserver (a third dnsmasq) knows:
-#                        the daemon starts and curl goes through the proxy
+#                        the daemon starts and curl goes through the proxy;
+#                        that server's address ($PSN) is routed only by the
+#                        routing mark's table, so its lookup needs the mark
+#                        our other sockets get
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="dns_hosts_answer dns_hosts_direct dns_policy dns_fallback_ipcidr dns_fallback_domain
+NAMES="dns_hosts_answer dns_hosts_alias dns_hosts_direct dns_policy dns_fallback_ipcidr dns_fallback_domain
 dns_keys_check dns_proxy_server_ns"
 require_tools dnsmasq dig
 ANY=192.0.2.53
@@ -59,6 +66,9 @@ hosts:
   hosted.example.test: 10.20.30.40
   '+.wild.hosts.test': [10.20.30.41, 'fd00::41']
   web.hosts.test: $T4
+  alias.hosts.test: link.hosts.test
+  link.hosts.test: hosted.example.test
+  out.hosts.test: www.example.test
 dns:
   enable: true
   enhanced-mode: redir-host
@@ -66,7 +76,7 @@ dns:
   nameserver: [$S_IP]
   nameserver-policy:
     '+.policy.example.test': '$S_IP:5353'
-    'geosite:cn': [$S_IP]
+    'geoip:cn': [$S_IP]
     'other.example.test': 'quic://$S_IP'
   fallback: ['$S_IP:5353']
   fallback-filter:
@@ -79,7 +89,7 @@ rules:
 EOF
 BIN=$(daemon_bin)
 out=$("$BIN" check -c "$CONF" 2>&1)
-if [[ $out == *"geosite: and rule-set: keys are not supported"* &&
+if [[ $out == *"only domain patterns, geosite: and rule-set: keys are supported"* &&
 	$out == *"DNS over QUIC is not supported"* && $out == *OK* ]]; then
 	pass dns_keys_check
 else
@@ -97,6 +107,16 @@ if [[ $a == 10.20.30.40 && $b == 10.20.30.41 && $c == fd00::41 ]] &&
 	pass dns_hosts_answer
 else
 	fail dns_hosts_answer "hosted '$a', x.wild '$b', wild AAAA '$c' (want 10.20.30.40, 10.20.30.41, fd00::41, no upstream query)"
+fi
+
+al=$(q alias.hosts.test A)
+ol=$(q out.hosts.test A)
+ost=$(cx dig +time=3 "@$ANY" out.hosts.test A 2>&1 | sed -n 's/.*status: \([A-Z]*\).*/\1/p')
+if [[ $al == 10.20.30.40 && -z $ol && $ost == NOERROR ]] &&
+	! grep -q "alias.hosts.test\|out.hosts.test" "$RUN_DIR/main.log"; then
+	pass dns_hosts_alias
+else
+	fail dns_hosts_alias "alias.hosts.test '$al' (want 10.20.30.40), out.hosts.test '$ol' status '$ost' (want no address, NOERROR), no upstream query"
 fi
 
 w=$(ccurl -m 10 http://web.hosts.test/whoami 2>&1)
@@ -132,14 +152,24 @@ daemon_finish
 # The proxy's name is known only to proxy-server-nameserver (C's hosts
 # file is empty, its resolv.conf the daemon itself)
 : >"/etc/netns/$NS_C/hosts"
-if start_name_dns 5454 socks.names.test "$S_IP"; then
+PSN=198.51.100.54
+ip -n "$NS_S" addr add "$PSN/32" dev lo
+# answers from $PSN come back unmarked: no reverse-path check on them
+cx sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.v0.rp_filter=0
+sx dnsmasq -k --no-resolv --no-hosts --user=root --listen-address="$PSN" --bind-interfaces \
+	--port=5454 --host-record="socks.names.test,$S_IP" --log-queries \
+	--log-facility="$RUN_DIR/dnsmasq-5454.log" --pid-file="$RUN_DIR/dnsmasq-5454.pid" \
+	>"$RUN_DIR/dnsmasq-5454.stdout" 2>&1 &
+SRV_PID[dnsmasq_5454]=$!
+if wait_listen "$NS_S" udp "$PSN" 5454 10 "${SRV_PID[dnsmasq_5454]}" &&
+	! cx dig +time=1 +tries=1 "@$PSN" -p 5454 socks.names.test A >/dev/null 2>&1; then
 	cat >"$RUN_DIR/psn.yaml" <<EOF
 dns:
   enable: true
   enhanced-mode: redir-host
   use-system-hosts: false
   nameserver: [$S_IP]
-  proxy-server-nameserver: ['$S_IP:5454']
+  proxy-server-nameserver: ['$PSN:5454']
 proxies:
   - { name: named, type: socks5, server: socks.names.test, port: $SOCKS_PORT }
 rules:
@@ -155,6 +185,6 @@ EOF
 	fi
 	daemon_finish
 else
-	fail dns_proxy_server_ns "the proxy-server-nameserver dnsmasq did not start"
+	fail dns_proxy_server_ns "the proxy-server-nameserver dnsmasq did not start, or C reaches $PSN without the mark"
 fi
 t2s_finish

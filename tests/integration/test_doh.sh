@@ -20,10 +20,20 @@
 #   doh_default_ns   https://proxy.test/dns-query, a name only
 #                    default-nameserver (a second dnsmasq) knows: looked
 #                    up there on the loop, pinned, then queries go to it
+#   doh_list         two https:// nameservers, the first never answering:
+#                    both asked at once, the second's answer comes well
+#                    before the first's 4 s deadline
+#   doh_reload_name  a reload (SIGHUP) to https://proxy.test with no
+#                    default-nameserver: the name is looked up by c-ares on
+#                    the loop, pinned, and queries go to it
+#   doh_policy_list  a nameserver-policy entry with a list of https://
+#                    servers (the first never answering): answered by the
+#                    second at once; other names go to the main server
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="doh_check doh_h2 doh_http1 doh_wrong_ca doh_timeout doh_name_pinned doh_default_ns"
+NAMES="doh_check doh_h2 doh_http1 doh_wrong_ca doh_timeout doh_name_pinned doh_default_ns
+doh_list doh_policy_list doh_reload_name"
 require_tools dnsmasq dig nginx openssl
 ANY=192.0.2.53
 
@@ -183,4 +193,73 @@ EOF
 else
 	fail doh_default_ns "the default-nameserver dnsmasq did not start"
 fi
+
+# A list of https:// servers asked at once (mihomo's batchExchange)
+cat >"$RUN_DIR/list.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: ['https://$S_IP/hang', 'https://$S_IP:8443/dns-query']
+  ca: $PKI/ca.pem
+EOF
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/list.yaml"
+t0=$(now)
+a=$(ask www.example.test A)
+dt=$(elapsed "$t0")
+if [[ $a == "$T4" ]] && lt "$dt" 3; then
+	pass doh_list
+else
+	fail doh_list "answer '$a' after ${dt}s (want $T4 from the second server, within 3 s)"
+fi
+daemon_finish
+
+cat >"$RUN_DIR/plist.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: ['https://$S_IP/hang']
+  nameserver-policy:
+    '+.pol.example.test': ['https://$S_IP/hang', 'https://$S_IP:8443/dns-query']
+  ca: $PKI/ca.pem
+EOF
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/plist.yaml"
+t0=$(now)
+a=$(ask www.pol.example.test A)
+dt=$(elapsed "$t0")
+s=$(status other.example.test A)
+if [[ $a == "$T4" && $s == SERVFAIL ]] && lt "$dt" 3; then
+	pass doh_policy_list
+else
+	fail doh_policy_list "policy name '$a' after ${dt}s (want $T4 within 3 s), other name '$s' (want SERVFAIL from the hanging main server)"
+fi
+daemon_finish
+
+# A reload to a server named by host name, without default-nameserver: the
+# plain nameservers' c-ares looks it up on the loop (proxy.test from C's
+# hosts file), never the system's blocking resolver on the loop thread.
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$RUN_DIR/h2.yaml"
+printf '%s proxy.test\n' "$S_IP" >"/etc/netns/$NS_C/hosts"
+cat >"$RUN_DIR/reload.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: ['https://proxy.test/dns-query', '$S_IP']
+  ca: $PKI/ca.pem
+EOF
+cp "$RUN_DIR/reload.yaml" "$RUN_DIR/h2.yaml"
+kill -HUP "$DAEMON_PID"
+wait_log "$DAEMON_LOG" "reload: DNS servers rebuilt" 10
+wait_log "$DAEMON_LOG" "proxy.test pinned to $S_IP" 10
+a=$(ask www.example.test A)
+if [[ $a == "$T4" ]] && grep -q "reload: DNS servers rebuilt" "$DAEMON_LOG" &&
+	grep -q "https://proxy.test/dns-query: proxy.test pinned to $S_IP" "$DAEMON_LOG"; then
+	pass doh_reload_name
+else
+	fail doh_reload_name "answer '$a' after a reload to https://proxy.test (want $T4, the name looked up on the loop)"
+fi
+: >"/etc/netns/$NS_C/hosts"
+daemon_finish
 t2s_finish

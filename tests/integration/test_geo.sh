@@ -19,10 +19,19 @@
 #                      -> microsocks
 #   geo_fakeip_filter  dns.fake-ip-filter geosite:other: a name on that
 #                      list gets the real address, another a fake one
+#   geo_dns_policy_site    nameserver-policy 'geosite:other': its names
+#                          asked of the second server
+#   geo_dns_policy_ruleset nameserver-policy 'rule-set:set' likewise
+#   geo_dns_fallback_site  fallback-filter.geosite: its names go to the
+#                          fallback
+#   geo_dns_fallback_geoip fallback-filter.geoip: a main answer not of
+#                          geoip-code is asked again of the fallback; one
+#                          of that country is kept
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="geo_check geo_site geo_site_attr geo_ip geo_asn geo_fakeip_filter"
+NAMES="geo_check geo_site geo_site_attr geo_ip geo_asn geo_fakeip_filter geo_dns_policy_site
+geo_dns_policy_ruleset geo_dns_fallback_site geo_dns_fallback_geoip"
 require_tools dnsmasq microsocks timeout
 MS_PORT=1090
 ANY=192.0.2.53
@@ -118,4 +127,70 @@ else
 	fail geo_fakeip_filter "www.other.example.test -> '$real' (want $T4), plain.example.test -> '$fake' (want a fake 198.18.x)"
 fi
 daemon_finish
+
+# DNS keys that name lists (docs/design.md §23): a second dnsmasq on
+# $S_IP:5353 answers *.example.test with $ALT; the main one says $T4 (in
+# ZZ). Real-ip mode, so dig shows which server answered.
+ALT=203.0.113.99
+cat >"$RUN_DIR/alt.conf" <<EOF
+no-resolv
+no-hosts
+user=root
+listen-address=$S_IP
+port=5353
+bind-interfaces
+address=/example.test/$ALT
+EOF
+sx dnsmasq -k -C "$RUN_DIR/alt.conf" --pid-file="$RUN_DIR/alt.pid" >"$RUN_DIR/alt.stdout" 2>&1 &
+SRV_PID[alt]=$!
+wait_listen "$NS_S" udp "$S_IP" 5353 10 "${SRV_PID[alt]}" || log "second dnsmasq did not start"
+cat >"$D/dns.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: [$S_IP]
+  nameserver-policy:
+    'geosite:other': '$S_IP:5353'
+    'rule-set:set': ['$S_IP:5353']
+  fallback: ['$S_IP:5353']
+  fallback-filter:
+    geoip: true
+    geoip-code: yy
+    geosite: [testsite]
+rule-providers:
+  set: {type: file, behavior: domain, format: text, path: set.txt}
+rules:
+  - MATCH,DIRECT
+EOF
+cat >"$D/dns-zz.yaml" <<EOF
+dns:
+  enable: true
+  enhanced-mode: redir-host
+  use-system-hosts: false
+  nameserver: [$S_IP]
+  fallback: ['$S_IP:5353']
+  fallback-filter: {geoip: true, geoip-code: ZZ}
+EOF
+dq() { cx dig +short +time=4 +tries=1 "@$ANY" "$1" A 2>&1 | tr '\n' ' ' | sed 's/ $//'; }
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$D/dns.yaml"
+a=$(dq www.other.example.test)
+[[ $a == "$ALT" ]] && pass geo_dns_policy_site ||
+	fail geo_dns_policy_site "www.other.example.test '$a' (want $ALT: nameserver-policy geosite:other)"
+a=$(dq www.set.example.test)
+[[ $a == "$ALT" ]] && pass geo_dns_policy_ruleset ||
+	fail geo_dns_policy_ruleset "www.set.example.test '$a' (want $ALT: nameserver-policy rule-set:set)"
+a=$(dq www.site.example.test)
+[[ $a == "$ALT" ]] && pass geo_dns_fallback_site ||
+	fail geo_dns_fallback_site "www.site.example.test '$a' (want $ALT: fallback-filter.geosite testsite)"
+a=$(dq plain.example.test)
+daemon_finish
+start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$D/dns-zz.yaml"
+b=$(dq plain.example.test)
+daemon_finish
+if [[ $a == "$ALT" && $b == "$T4" ]]; then
+	pass geo_dns_fallback_geoip
+else
+	fail geo_dns_fallback_geoip "plain.example.test '$a' with geoip-code yy (want $ALT: $T4 is in ZZ), '$b' with ZZ (want $T4)"
+fi
 t2s_finish

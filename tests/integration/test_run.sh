@@ -16,6 +16,8 @@
 #   run_sigint           SIGINT to run reaches CMD (its handler's status)
 #   run_static           a statically linked C client (gcc -static, built
 #                        here) fetches through the TUN: no LD_PRELOAD
+#   run_go               a static Go client (CGO_ENABLED=0: Go's own
+#                        resolver and syscalls) fetches by name
 #   run_udp              a UDP echo through danted's UDP ASSOCIATE
 #   run_leftovers        a background child CMD leaves behind is stopped
 #                        when CMD exits; CMD's namespace has no process left
@@ -33,6 +35,18 @@
 #                        curl is rejected by its rule, python3 fetches
 #   run_allow_host_port  --allow-host-port N: CMD's 127.0.0.1:N reaches an
 #                        echo service on C's 127.0.0.1:N; without it, refused
+#   run_control_api      the Clash API of a run (its config's
+#                        external-controller): /connections and `ctl
+#                        connections` list CMD's download with host, rule
+#                        and chain, and nothing else (not C's own
+#                        connection, not the other run's)
+#   run_control_api_own  a second run at once, same external-controller in
+#                        its config, given --controller 127.0.0.1:0 and
+#                        --secret: its own port, its own secret (A's: 401),
+#                        only its own CMD's connection
+#   run_controller_busy  a third run on A's address, or on A's
+#                        external-controller-unix: exit 125 naming it, CMD
+#                        never started, A's API (TCP and unix) unaffected
 #   run_abort            SIGINT while the daemon is still starting (its
 #                        proxy probe waits on a black hole): run exits 130
 #                        at once, CMD never started, nothing left
@@ -43,9 +57,10 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="run_curl_by_name run_dig_fake run_host_resolver_hidden run_exit_status run_sigint run_static run_udp
+NAMES="run_curl_by_name run_dig_fake run_host_resolver_hidden run_exit_status run_sigint run_static run_go run_udp
 run_leftovers run_cmd_killed run_daemon_killed run_supervisor_killed run_host_untouched
-run_concurrent run_process_name run_allow_host_port run_abort run_unprivileged"
+run_concurrent run_process_name run_allow_host_port run_control_api run_control_api_own
+run_controller_busy run_abort run_unprivileged"
 require_tools dig dnsmasq timeout tcpdump gcc setpriv unshare
 UDP_PORT=7777
 ns_resolv "$NS_S" "$S_IP" # danted resolves names with dnsmasq
@@ -67,7 +82,7 @@ URL=http://www.example.test/1k
 TRUN_WRAP=() # a command to start run under, in C
 trun() {
 	cx "${TRUN_WRAP[@]}" timeout -s KILL $((30 * SLOW)) env --default-signal=INT,QUIT "$BIN" run \
-		--log-level "${T2S_LOG_LEVEL:-info}" "$@" 2>>"$DAEMON_LOG"
+		--log-level "${T2S_LOG_LEVEL:-info}" "$@" 2>>"${TRUN_ERR:-$DAEMON_LOG}"
 }
 
 # The state of C and of the host that run must leave alone.
@@ -102,7 +117,10 @@ netns_procs() {
 cx tcpdump -i v0 -n -U --immediate-mode -s 0 -w "$RUN_DIR/uplink.pcap" "port $SOCKS_PORT" \
 	>"$RUN_DIR/tcpdump.log" 2>&1 &
 SRV_PID[tcpdump]=$!
-sleep 0.5
+# Capturing once it says so (a fixed half second was not always enough on
+# a loaded machine: the CONNECT went by before the capture began).
+wait_log "$RUN_DIR/tcpdump.log" "listening on" $((10 * SLOW)) ||
+	log "tcpdump did not say it listens: $(head -c 200 "$RUN_DIR/tcpdump.log")"
 out=$RUN_DIR/curl.out
 trun --proxy "$PROXY" -- curl -q --noproxy '*' -sS --max-time 20 -o "$out" "$URL"
 rc=$?
@@ -111,11 +129,13 @@ sleep 0.3
 stop_server tcpdump
 # The SOCKS5 CONNECT carried the name (ATYP 3), not an address: it is in
 # the request on the wire, danted looked it up (dnsmasq's log: a query
-# from danted's address), and the daemon's line for the flow names it.
+# from danted's address), and the daemon's line for the flow names it:
+# "closed", or "reset" when CMD's exit stopped the daemon before the proxy
+# had answered curl's FIN (the flow ends with the daemon either way).
 sent=$(tcpdump -r "$RUN_DIR/uplink.pcap" -n -A "dst port $SOCKS_PORT" 2>/dev/null | grep -c "www.example.test")
 asked=$(grep -c "query\[A\] www.example.test from $S_IP" "$RUN_DIR/dnsmasq.log")
 if ((rc == 0 && sent > 0 && asked > 0)) && [[ $got == "$SHA_1K" ]] &&
-	grep -qE "flow#[0-9]+ closed .* -> www\.example\.test:80 " "$DAEMON_LOG"; then
+	grep -qE "flow#[0-9]+ (closed|reset) .* -> www\.example\.test:80 " "$DAEMON_LOG"; then
 	pass run_curl_by_name
 else
 	fail run_curl_by_name "exit $rc, sha ${got:-none}, name in the SOCKS request: $sent, danted's queries: $asked"
@@ -245,6 +265,49 @@ else
 		pass run_static
 	else
 		fail run_static "exit $rc, body '$size' (want 1024)"
+	fi
+fi
+
+# ---- a Go program ---------------------------------------------------------------------------
+# Go's own resolver (CGO_ENABLED=0: static, no libc) reads CMD's
+# resolv.conf and asks the TUN; its sockets are plain syscalls.
+mkdir -p "$RUN_DIR/goget"
+cat >"$RUN_DIR/goget/main.go" <<'EOF'
+// GET URL without any proxy from the environment; prints status and size.
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+)
+
+func main() {
+	c := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	r, err := c.Get(os.Args[1])
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	b, _ := io.ReadAll(r.Body)
+	fmt.Println(r.StatusCode, len(b))
+}
+EOF
+if ! command -v go >/dev/null; then
+	fail run_go "no Go toolchain (scripts/install-test-deps.sh installs golang-go)" nodump
+elif ! (cd "$RUN_DIR/goget" && env HOME="$RUN_DIR" GOCACHE="${T2S_GOCACHE:-/tmp/t2s-gocache}" GOPROXY=off \
+	CGO_ENABLED=0 timeout $((300 * SLOW)) go build -o "$RUN_DIR/goget/goget" main.go) >"$RUN_DIR/go.log" 2>&1; then
+	fail run_go "go build failed: $(head -c 300 "$RUN_DIR/go.log")" nodump
+elif file "$RUN_DIR/goget/goget" 2>/dev/null | grep -q dynamic; then
+	fail run_go "the Go client is not static" nodump
+else
+	out=$(trun --proxy "$PROXY" -- "$RUN_DIR/goget/goget" "$URL")
+	rc=$?
+	if ((rc == 0)) && [[ $out == "200 1024" ]]; then
+		pass run_go
+	else
+		fail run_go "exit $rc, out '$out' (want 200 1024)"
 	fi
 fi
 
@@ -402,6 +465,115 @@ if ((ra == 0 && rb == 0)) && [[ $(grep -c '^200$' "$RUN_DIR/a.out") == 3 ]] &&
 else
 	fail run_concurrent "a: $(tr '\n' ' ' <"$RUN_DIR/a.out"), b: $(tr '\n' ' ' <"$RUN_DIR/b.out")"
 fi
+
+# ---- the control API of a run -------------------------------------------------------------
+# Two runs at once, each with its own API: A on its config's
+# external-controller (and unix socket), B with the same external-
+# controller in its config but --controller 127.0.0.1:0 (any free port)
+# and its own --secret. CMD holds a keep-alive connection after its
+# download until told to finish; C holds one of its own to danted. Each
+# API lists its own CMD's connection, with host, rule and chain, and
+# nothing else; a third run whose API address (or unix socket) is taken
+# fails before CMD starts, naming the address, and the first API stays.
+api_conf() { # api_conf FILE SECRET RULE...
+	local f=$1 sec=$2 r
+	shift 2
+	{
+		echo "external-controller: 127.0.0.1:19091"
+		echo "secret: $sec"
+		echo "rules:"
+		for r in "$@"; do echo "  - $r"; done
+		printf 'proxies:\n  - {name: dante, type: socks5, server: %s, port: %s}\n' "$S_IP" "$SOCKS_PORT"
+	} >"$f"
+}
+api_conf "$RUN_DIR/api-a.yaml" asecret DOMAIN,www.example.test,dante MATCH,DIRECT
+echo "external-controller-unix: $RUN_DIR/api-a.sock" >>"$RUN_DIR/api-a.yaml"
+api_conf "$RUN_DIR/api-b.yaml" asecret DOMAIN-SUFFIX,example.test,dante MATCH,DIRECT
+hold='import http.client, os, sys, time
+c = http.client.HTTPConnection(sys.argv[1], 80, timeout=10)
+c.request("GET", "/1k")
+r = c.getresponse()
+n = len(r.read())
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write("%d %d\n" % (r.status, n))
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+for _ in range(500):
+    if os.path.exists(sys.argv[3]):
+        break
+    time.sleep(0.05)'
+# apiq ADDR SECRET: one line per connection the API at ADDR lists:
+# network host:port rule payload chains download
+apiq() {
+	cx curl -q --noproxy '*' -sS --max-time 5 -H "Authorization: Bearer $2" "http://$1/connections" |
+		"$PY" -c 'import json, sys
+for c in json.load(sys.stdin)["connections"]:
+    m = c["metadata"]
+    print(m["network"], "%s:%s" % (m["host"] or m["destinationIP"], m["destinationPort"]), c["rule"],
+          c["rulePayload"], ",".join(c["chains"]), c["download"])'
+}
+rm -f "$RUN_DIR"/api-*.got "$RUN_DIR"/api-*.done
+TRUN_ERR=$RUN_DIR/api-a.log trun -c "$RUN_DIR/api-a.yaml" -- "$PY" -c "$hold" www.example.test \
+	"$RUN_DIR/api-a.got" "$RUN_DIR/api-a.done" &
+pa=$!
+TRUN_ERR=$RUN_DIR/api-b.log trun -c "$RUN_DIR/api-b.yaml" --controller 127.0.0.1:0 --secret bsecret -- \
+	"$PY" -c "$hold" other.example.test "$RUN_DIR/api-b.got" "$RUN_DIR/api-b.done" &
+pb=$!
+# C's own connection to danted, held meanwhile: no run's API may list it.
+cx "$PY" -c 'import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+time.sleep(30)' "$S_IP" "$SOCKS_PORT" &
+SRV_PID[api_hostconn]=$!
+for ((i = 0; i < 200 * SLOW; i++)); do
+	[[ -s $RUN_DIR/api-a.got && -s $RUN_DIR/api-b.got ]] && break
+	sleep 0.1
+done
+bport=$(grep -oE "api: listening on 127\.0\.0\.1:[0-9]+" "$RUN_DIR/api-b.log" | head -1 | sed 's/.*://')
+la=$(apiq 127.0.0.1:19091 asecret 2>&1)
+lb=$(apiq "127.0.0.1:${bport:-0}" bsecret 2>&1)
+ta=$(cx "$BIN" ctl -c "$RUN_DIR/api-a.yaml" connections 2>&1)
+wrong=$(cx curl -q --noproxy '*' -sS --max-time 5 -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer asecret" "http://127.0.0.1:${bport:-0}/connections" 2>&1)
+# A third run on A's address, then on A's unix socket (its own port): both
+# refused before CMD, A's API untouched.
+TRUN_ERR=$RUN_DIR/api-x.log trun -c "$RUN_DIR/api-b.yaml" -- touch "$RUN_DIR/api-x1.ran"
+rx1=$?
+TRUN_ERR=$RUN_DIR/api-x.log trun -c "$RUN_DIR/api-a.yaml" --controller 127.0.0.1:0 -- touch "$RUN_DIR/api-x2.ran"
+rx2=$?
+la2=$(apiq 127.0.0.1:19091 asecret 2>&1)
+ua=$(cx curl -q -sS --max-time 5 --unix-socket "$RUN_DIR/api-a.sock" -o /dev/null -w '%{http_code}' \
+	http://localhost/version 2>&1)
+touch "$RUN_DIR/api-a.done" "$RUN_DIR/api-b.done"
+wait "$pa"
+ra=$?
+wait "$pb"
+rb=$?
+stop_server api_hostconn
+log "run A's API: $(tr '\n' '|' <<<"$la"); B's (port ${bport:-?}): $(tr '\n' '|' <<<"$lb")"
+if ((ra == 0)) && [[ $(cat "$RUN_DIR/api-a.got" 2>/dev/null) == "200 1024" &&
+	$(grep -c . <<<"$la") == 1 ]] &&
+	grep -qE "^tcp www\.example\.test:80 Domain www\.example\.test dante 1[0-9]{3}$" <<<"$la" &&
+	grep -qE "^tcp-[0-9]+ +tcp .* www\.example\.test:80 +dante +Domain " <<<"$ta" &&
+	grep -q "^1 connections" <<<"$ta"; then
+	pass run_control_api
+else
+	fail run_control_api "exit $ra, got $(cat "$RUN_DIR/api-a.got" 2>/dev/null), API: $(tr '\n' '|' <<<"$la"), ctl: $(tr '\n' '|' <<<"$ta" | head -c 400)"
+fi
+if ((rb == 0)) && [[ -n $bport && $bport != 0 && $bport != 19091 && $wrong == 401 &&
+	$(cat "$RUN_DIR/api-b.got" 2>/dev/null) == "200 1024" && $(grep -c . <<<"$lb") == 1 ]] &&
+	grep -qE "^tcp other\.example\.test:80 DomainSuffix example\.test dante 1[0-9]{3}$" <<<"$lb"; then
+	pass run_control_api_own
+else
+	fail run_control_api_own "exit $rb, port '${bport:-}', wrong secret: $wrong, got $(cat "$RUN_DIR/api-b.got" 2>/dev/null), API: $(tr '\n' '|' <<<"$lb")"
+fi
+if ((rx1 == 125 && rx2 == 125)) && [[ ! -e $RUN_DIR/api-x1.ran && ! -e $RUN_DIR/api-x2.ran ]] &&
+	grep -q "external-controller 127.0.0.1:19091 is in use by another process" "$RUN_DIR/api-x.log" &&
+	grep -q "external-controller-unix $RUN_DIR/api-a.sock is in use by another process" "$RUN_DIR/api-x.log" &&
+	[[ $la2 == "$la" && $ua == 200 ]]; then
+	pass run_controller_busy
+else
+	fail run_controller_busy "exits $rx1 $rx2 (want 125 125), CMD ran: $(ls "$RUN_DIR"/api-x*.ran 2>/dev/null | tr '\n' ' '), A's API after: $(tr '\n' '|' <<<"$la2"), unix: $ua, log: $(grep -i "controller" "$RUN_DIR/api-x.log" | tail -3 | tr '\n' '|')"
+fi
+cat "$RUN_DIR"/api-[abx].log >>"$DAEMON_LOG"
 
 # ---- ^C before CMD starts ---------------------------------------------------------------------
 # A proxy behind a black hole (S drops what is not for it): the daemon's

@@ -363,8 +363,25 @@ static void test_state_text(void)
 	T_EQ_INT(back.pid, 42);
 	T_EQ_STR(back.tun, "tun0");
 	T_EQ_MEM(&back.obj[0].rule, &obj[0].rule, sizeof(obj[0].rule));
+	T_EQ_INT(back.resolved_link, 0);
 	route_state_free(&back);
 	free(text);
+	/* systemd-resolved's link, for cleanup to revert */
+	st.resolved_link = 7;
+	st.resolv_conf = true;
+	T_EQ_INT(route_state_format(&st, &text, &len), 0);
+	T_CHECK(strstr(text, "rule-index 9000\nresolved-link 7\nresolv-conf\nrule -4 pref 9010 "
+			     "nop\n") != NULL);
+	T_EQ_INT(route_state_parse(text, len, &back, err, sizeof(err)), 0);
+	T_EQ_INT(back.resolved_link, 7);
+	T_CHECK(back.resolv_conf);
+	T_EQ_INT(back.n, 2);
+	route_state_free(&back);
+	free(text);
+	const char *zero = "tun2socks-state 1\npid 1\nnetns 2\ntun t\ntable 3\nrule-index 4\n"
+			   "resolved-link 0\n";
+	T_EQ_INT(route_state_parse(zero, strlen(zero), &back, err, sizeof(err)), -EINVAL);
+	T_EQ_STR(err, "line 7: unknown line 'resolved-link 0'");
 	T_EQ_INT(route_state_parse("hello\n", 6, &back, err, sizeof(err)), -EINVAL);
 	T_EQ_STR(err, "line 1: not a tun2socks state file");
 	const char *no_tun = "tun2socks-state 1\npid 1\nnetns 2\ntable 3\nrule-index 4\n";

@@ -297,6 +297,21 @@ static void test_auto_route(void)
 		T_EQ_INT(c.host_ports[0], 5432);
 		T_EQ_INT(c.host_ports[1], 6379);
 	}
+	/* --controller and --secret: with run too; port 0 passes (any free
+	 * one); an empty secret is refused without echoing anything */
+	{
+		const char *const a[] = { "run",         "--proxy",  "socks5://h", "--controller",
+					  "127.0.0.1:0", "--secret", "s3",         "--",
+					  "true",        NULL };
+
+		T_EQ_INT(parsev(&c, err, a), CLI_RUN_CMD);
+		T_EQ_STR(c.controller, "127.0.0.1:0");
+		T_EQ_STR(c.secret, "s3");
+	}
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", "--secret", "", NULL), -EINVAL);
+	T_ERR(err, "--secret: expected 1 to 127 characters");
+	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);
+	T_EQ_STR(c.secret, "");
 
 	/* the memory budget */
 	T_EQ_INT(parse(&c, err, "--proxy", "socks5://h", NULL, NULL, NULL), CLI_RUN);

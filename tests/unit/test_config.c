@@ -1438,16 +1438,20 @@ static void test_dns_keys(void)
 		      "  router.lan: 192.168.1.1\n"
 		      "  '+.corp.test': [10.0.0.1, 'fd00::1']\n"
 		      "  alias.test: other.test\n"
+		      "  mixed.test: [10.0.0.2, other.test]\n"
 		      "dns: {use-hosts: false, use-system-hosts: false}\n",
 		      &cfg, &err),
 		 0);
 	if (cfg) {
-		T_EQ_INT(cfg->n_hosts, 2);
+		T_EQ_INT(cfg->n_hosts, 4);
 		T_EQ_STR(cfg->hosts[1].name, "+.corp.test");
 		T_EQ_INT(cfg->hosts[1].n_addrs, 2);
 		T_EQ_STR(cfg->hosts[1].addrs[1].text, "fd00::1");
+		T_EQ_STR(cfg->hosts[2].alias, "other.test"); /* an alias */
+		T_EQ_INT(cfg->hosts[2].n_addrs, 0);
+		T_EQ_INT(cfg->hosts[3].n_addrs, 1);
 		T_CHECK(!cfg->dns.use_hosts && !cfg->dns.use_system_hosts);
-		T_CHECK(find_warning(cfg, "only addresses are supported") != NULL);
+		T_CHECK(find_warning(cfg, "not an entry of a list") != NULL);
 		config_free(cfg);
 	}
 	T_EQ_INT(load("dns: {enable: true}\n", &cfg, &err), 0);
@@ -1459,26 +1463,31 @@ static void test_dns_keys(void)
 		      "  nameserver-policy:\n"
 		      "    'a.test,+.b.test': [10.0.0.1, 'tcp://10.0.0.2:5353']\n"
 		      "    'geosite:cn': 10.0.0.3\n"
+		      "    'geoip:cn': 10.0.0.4\n"
 		      "    'c.test': 'https://doh.example/dns-query'\n"
 		      "  fallback: [10.0.0.9]\n"
-		      "  fallback-filter: {geoip: true, ipcidr: [240.0.0.0/4], domain: [+.x]}\n"
+		      "  fallback-filter: {geoip: true, ipcidr: [240.0.0.0/4], domain: [+.x],\n"
+		      "                    geoip-code: JP, geosite: [gfw, x]}\n"
 		      "  default-nameserver: [10.0.0.8]\n"
 		      "  proxy-server-nameserver: [10.0.0.7, 'tcp://10.0.0.6:53']\n",
 		      &cfg, &err),
 		 0);
 	if (cfg) {
-		T_EQ_INT(cfg->dns.n_ns_policy, 2); /* https:// values are kept */
+		T_EQ_INT(cfg->dns.n_ns_policy, 3); /* https:// values are kept */
 		T_EQ_STR(cfg->dns.ns_policy[0].key.text, "a.test,+.b.test");
 		T_EQ_INT(cfg->dns.ns_policy[0].n_servers, 2);
-		T_EQ_STR(cfg->dns.ns_policy[1].servers[0].text, "https://doh.example/dns-query");
+		T_EQ_STR(cfg->dns.ns_policy[1].key.text, "geosite:cn"); /* for the generation */
+		T_EQ_STR(cfg->dns.ns_policy[2].servers[0].text, "https://doh.example/dns-query");
+		T_CHECK(cfg->dns.fallback_geoip);
+		T_EQ_STR(cfg->dns.fallback_geoip_code.text, "JP");
+		T_EQ_INT(cfg->dns.n_fallback_geosite, 2);
 		T_EQ_INT(cfg->dns.n_fallback, 1);
 		T_EQ_INT(cfg->dns.n_fallback_ipcidr, 1);
 		T_EQ_INT(cfg->dns.n_fallback_domain, 1);
 		T_EQ_INT(cfg->dns.n_default_nameserver, 1);
 		T_EQ_INT(cfg->dns.n_proxy_server_nameserver, 2);
 		T_EQ_STR(cfg->dns.proxy_server_nameserver[1].text, "tcp://10.0.0.6:53");
-		T_CHECK(find_warning(cfg, "geosite: and rule-set: keys are not supported") != NULL);
-		T_CHECK(find_warning(cfg, "no GeoIP data here") != NULL);
+		T_CHECK(find_warning(cfg, "geoip:cn") != NULL); /* not a policy key */
 		config_free(cfg);
 	}
 	T_CHECK(load("dns: {nameserver-policy: {a.test: 'udp://x y'}}\n", &cfg, &err) < 0);

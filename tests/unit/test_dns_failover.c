@@ -112,8 +112,73 @@ static void test_failover(void)
 	ares_dns_record_destroy(q);
 }
 
+/* At once: every server asked; a SERVFAIL reply and an error do not
+ * count, the first good answer does, later ones are dropped; all failing
+ * gives the SERVFAIL reply. */
+static void test_batch(void)
+{
+	struct fake f[3] = { { .result = 0 }, { .result = -ETIMEDOUT }, { .result = 0 } };
+	dns_failover_send_fn sends[3] = { fake_send, fake_send, fake_send };
+	void *ctxs[3] = { &f[0], &f[1], &f[2] };
+	struct dns_failover *fo = NULL;
+	ares_dns_record_t *q = NULL, *bad = NULL;
+	struct outcome o = { 0 };
+
+	T_EQ_INT(ares_dns_record_create(&q, 1, ARES_FLAG_RD, ARES_OPCODE_QUERY, ARES_RCODE_NOERROR),
+		 ARES_SUCCESS);
+	T_EQ_INT(ares_dns_record_query_add(q, "a.test", ARES_REC_TYPE_A, ARES_CLASS_IN),
+		 ARES_SUCCESS);
+	T_EQ_INT(ares_dns_record_create(&bad, 1, ARES_FLAG_QR, ARES_OPCODE_QUERY,
+					ARES_RCODE_SERVFAIL),
+		 ARES_SUCCESS);
+	T_EQ_INT(ares_dns_record_query_add(bad, "a.test", ARES_REC_TYPE_A, ARES_CLASS_IN),
+		 ARES_SUCCESS);
+	T_EQ_INT(dns_failover_create_batch(sends, ctxs, 3, &fo), 0);
+	if (fo == NULL || q == NULL || bad == NULL)
+		return;
+	T_EQ_INT(dns_failover_send(fo, q, on_done, &o), 0);
+	T_EQ_INT(f[0].got + f[1].got + f[2].got, 3); /* all at once */
+	fake_finish(&f[0], bad);                     /* SERVFAIL: not the answer */
+	fake_finish(&f[1], NULL);                    /* timeout */
+	T_EQ_INT(o.calls, 0);
+	fake_finish(&f[2], q); /* the good one */
+	T_EQ_INT(o.calls, 1);
+	T_EQ_INT(o.status, 0);
+	/* the first good answer wins; the late one is dropped */
+	T_EQ_INT(dns_failover_send(fo, q, on_done, &o), 0);
+	fake_finish(&f[2], q);
+	T_EQ_INT(o.calls, 2);
+	fake_finish(&f[0], q);
+	fake_finish(&f[1], NULL);
+	T_EQ_INT(o.calls, 2);
+	/* every one failing: the SERVFAIL reply, once */
+	f[2].result = -EIO;
+	T_EQ_INT(dns_failover_send(fo, q, on_done, &o), 0);
+	fake_finish(&f[0], bad);
+	fake_finish(&f[1], NULL);
+	fake_finish(&f[2], NULL);
+	T_EQ_INT(o.calls, 3);
+	T_EQ_INT(o.status, 0);
+	/* only errors: the last error */
+	f[0].result = -ETIMEDOUT;
+	T_EQ_INT(dns_failover_send(fo, q, on_done, &o), 0);
+	fake_finish(&f[0], NULL);
+	fake_finish(&f[1], NULL);
+	fake_finish(&f[2], NULL);
+	T_EQ_INT(o.calls, 4);
+	T_EQ_INT(o.status, -EIO);
+	/* all refusing at once: send fails, no callback */
+	f[0].refuse = f[1].refuse = f[2].refuse = -ENOTCONN;
+	T_EQ_INT(dns_failover_send(fo, q, on_done, &o), -ENOTCONN);
+	T_EQ_INT(o.calls, 4);
+	dns_failover_destroy(fo);
+	ares_dns_record_destroy(q);
+	ares_dns_record_destroy(bad);
+}
+
 int main(void)
 {
 	T_RUN(test_failover);
+	T_RUN(test_batch);
 	return test_summary();
 }

@@ -84,9 +84,45 @@ static void test_etc(void)
 	dns_hosts_destroy(h);
 }
 
+/* Aliases (mihomo's hosts: value that is a name): followed through the
+ * table; a chain leaving it names where it ends; loops end. */
+static void test_alias(void)
+{
+	struct dns_hosts *h = NULL;
+	struct dns_hosts_addrs a;
+
+	T_EQ_INT(dns_hosts_create(&h), 0);
+	if (!h)
+		return;
+	T_EQ_INT(dns_hosts_add(h, "real.test", "10.1.1.1"), 0);
+	T_EQ_INT(dns_hosts_add_alias(h, "one.test", "two.test"), 0);
+	T_EQ_INT(dns_hosts_add_alias(h, "two.test", "REAL.test."), 0);
+	T_EQ_INT(dns_hosts_add_alias(h, "+.wild.test", "real.test"), 0);
+	T_EQ_INT(dns_hosts_add_alias(h, "out.test", "elsewhere.example"), 0);
+	T_EQ_INT(dns_hosts_add_alias(h, "loop1.test", "loop2.test"), 0);
+	T_EQ_INT(dns_hosts_add_alias(h, "loop2.test", "loop1.test"), 0);
+	T_EQ_INT(dns_hosts_add_alias(h, "real.test", "x.test"), -EEXIST);
+	T_EQ_INT(dns_hosts_add(h, "one.test", "10.2.2.2"), -EEXIST);
+	T_EQ_INT(dns_hosts_add_alias(h, "bad.test", "*.x"), -EINVAL);
+	T_EQ_INT(dns_hosts_find(h, "one.test", &a), 0);
+	T_EQ_INT(a.n4, 1);
+	T_EQ_MEM(a.a4[0], "\x0a\x01\x01\x01", 4);
+	T_EQ_STR(a.alias, "");
+	T_EQ_INT(dns_hosts_find(h, "a.wild.test", &a), 0);
+	T_EQ_INT(a.n4, 1);
+	T_EQ_INT(dns_hosts_find(h, "out.test", &a), 0);
+	T_EQ_INT(a.n4 + a.n6, 0);
+	T_EQ_STR(a.alias, "elsewhere.example");
+	T_EQ_INT(dns_hosts_find(h, "loop1.test", &a), 0);
+	T_EQ_INT(a.n4 + a.n6, 0);
+	T_CHECK(a.alias[0] != '\0');
+	dns_hosts_destroy(h);
+}
+
 int main(void)
 {
 	T_RUN(test_add_find);
 	T_RUN(test_etc);
+	T_RUN(test_alias);
 	return test_summary();
 }

@@ -114,6 +114,25 @@ static void test_reload_diff(void)
 	T_CHECK(m & OPTIONS_SOCK);
 	T_CHECK(m & OPTIONS_RESTART);
 	T_EQ_STR(why, "tun.mtu, dns.enable/enhanced-mode");
+
+	/* nameservers (plain and encrypted) apply at the reload */
+	{
+		struct config *c4 = load("log-level: info\ndns:\n  enable: true\n  enhanced-mode: "
+					 "fake-ip\n  nameserver: [192.0.2.1, "
+					 "'tls://192.0.2.2', 'https://192.0.2.3/dns-query', "
+					 "'https://192.0.2.4/q']\n");
+
+		T_CHECK(c4 != NULL);
+		if (c4 != NULL) {
+			T_EQ_INT(parse(&next, args), CLI_RUN);
+			T_EQ_INT(options_apply_config(&next, c4, err, sizeof(err)), 0);
+			T_EQ_STR(next.dns.doh, "https://192.0.2.3/dns-query https://192.0.2.4/q");
+			T_EQ_INT((int)options_reload_diff(&run, &next, why, sizeof(why)),
+				 OPTIONS_DNS);
+			T_EQ_STR(why, "");
+			config_free(c4);
+		}
+	}
 out:
 	config_free(c1);
 	config_free(c2);

@@ -81,8 +81,33 @@ static void test_parse_csv(void)
 	T_EQ_INT(sysdns_parse_csv("", p, 4), 0);
 }
 
+/* Which resolv.conf is systemd-resolved's: the stub file and the upstream
+ * list it writes (their comment), a copy of the stub without comments. */
+static void test_resolved_managed(void)
+{
+	const char *stub = "# This is /run/systemd/resolve/stub-resolv.conf managed by "
+			   "man:systemd-resolved(8).\n# Do not edit.\n\nnameserver 127.0.0.53\n"
+			   "options edns0 trust-ad\nsearch .\n";
+	const char *uplink = "# This is /run/systemd/resolve/resolv.conf managed by "
+			     "man:systemd-resolved(8).\nnameserver 10.77.0.1\n";
+	const char *bare = "nameserver 127.0.0.53\noptions edns0\n";
+	const char *lan = "nameserver 10.77.0.1\n";
+	const char *mixed = "nameserver 127.0.0.53\nnameserver 10.77.0.1\n";
+	const char *dnsmasq = "nameserver 127.0.0.1\n";
+
+	T_CHECK(sysdns_resolved_managed(stub, strlen(stub)));
+	T_CHECK(sysdns_resolved_managed(uplink, strlen(uplink)));
+	T_CHECK(sysdns_resolved_managed(bare, strlen(bare)));
+	T_CHECK(!sysdns_resolved_managed(lan, strlen(lan)));
+	T_CHECK(!sysdns_resolved_managed(mixed, strlen(mixed)));
+	T_CHECK(!sysdns_resolved_managed(dnsmasq, strlen(dnsmasq)));
+	T_CHECK(!sysdns_resolved_managed("", 0));
+	T_CHECK(!sysdns_resolved_managed(stub, 20)); /* the mark cut off */
+}
+
 int main(void)
 {
+	T_RUN(test_resolved_managed);
 	T_RUN(test_parse);
 	T_RUN(test_pick);
 	T_RUN(test_parse_csv);

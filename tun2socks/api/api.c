@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -95,6 +97,7 @@ struct api {
 	uint64_t last_up, last_down;
 	pthread_t thread;
 	bool in_tap;
+	char listen[160]; /* the TCP address listened on ("" for none) */
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -936,8 +939,9 @@ static int api_split_addr(const char *addr, char *host, size_t cap, int *port)
 
 	if (colon == NULL)
 		return -EINVAL;
+	/* Port 0: any free port, which api_listen_addr() tells. */
 	p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || p <= 0 || p > 65535)
+	if (colon[1] == '\0' || *end != '\0' || p < 0 || p > 65535)
 		return -EINVAL;
 	hl = (size_t)(colon - addr);
 	if (hl >= cap)
@@ -983,6 +987,69 @@ static void api_free(struct api *a)
 	free(a->ui_dir);
 	free(a->secret);
 	free(a);
+}
+
+/* Why lws could not listen on host:port, for the one error line: the
+ * listener is tried once more by hand for its errno (lws says only
+ * "failed"). A host that is no numeric address says nothing more. */
+static void api_why_not_listening(const char *addr, const char *host, int port, char *err,
+				  size_t errlen)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai = NULL;
+	char sport[8];
+	int fd, one = 1, e = 0;
+
+	snprintf(sport, sizeof(sport), "%d", port);
+	if (getaddrinfo(host[0] ? host : NULL, sport, &hints, &ai) == 0 && ai != NULL) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+				e = errno;
+			close(fd);
+		}
+	}
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	if (e == EADDRINUSE)
+		snprintf(err, errlen,
+			 "external-controller %s is in use by another process (another "
+			 "tun2socks daemon or run with this config?): give this one its own "
+			 "address (--controller HOST:PORT; port 0: any free port)",
+			 addr);
+	else if (e != 0)
+		snprintf(err, errlen, "external-controller %s: cannot listen: %s", addr,
+			 strerror(e));
+	else
+		snprintf(err, errlen, "external-controller %s: cannot listen", addr);
+}
+
+/* A unix socket someone answers on is not ours to take over (unlinking
+ * it would leave its server deaf); a stale one (nobody answers) is. */
+static bool api_unix_in_use(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool in_use = false;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false; /* lws refuses it with its own error */
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return false;
+	/* Non-blocking: a full backlog (EAGAIN) is someone listening too. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN)
+		in_use = true;
+	close(fd);
+	return in_use;
+}
+
+const char *api_listen_addr(const struct api *a)
+{
+	return a ? a->listen : "";
 }
 
 /* Runs the loop until lws has closed its handles (a->lws cleared) and
@@ -1080,19 +1147,37 @@ int api_start(uv_loop_t *loop, const struct api_config *cfg, const struct api_ba
 		info.port = port;
 		info.iface = host[0] ? host : NULL;
 		info.vhost_name = "tcp";
+		/* An address lws cannot bind now fails here, rather than
+		 * being retried in the background (as lws does for one not
+		 * usable yet): the daemon never runs without its API. */
+		info.options |= LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
 		a->tcp_vh = lws_create_vhost(a->lws, &info);
 		if (a->tcp_vh == NULL) {
-			snprintf(err, errlen, "external-controller %s: cannot listen (in use?)",
-				 cfg->addr);
+			api_why_not_listening(cfg->addr, host, port, err, errlen);
 			r = -EADDRINUSE;
 			goto fail_ctx;
 		}
+		if (strchr(host, ':') != NULL)
+			snprintf(a->listen, sizeof(a->listen), "[%s]:%d", host,
+				 lws_get_vhost_listen_port(a->tcp_vh));
+		else
+			snprintf(a->listen, sizeof(a->listen), "%s:%d", host,
+				 lws_get_vhost_listen_port(a->tcp_vh));
 	}
 	if (cfg->unix_path != NULL) {
 		info.port = 0;
 		info.iface = cfg->unix_path;
 		info.vhost_name = "unix";
 		info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+		if (api_unix_in_use(cfg->unix_path)) {
+			snprintf(err, errlen,
+				 "external-controller-unix %s is in use by another process "
+				 "(another tun2socks daemon or run with this config?): give this "
+				 "one its own path",
+				 cfg->unix_path);
+			r = -EADDRINUSE;
+			goto fail_ctx;
+		}
 		unlink(cfg->unix_path);
 		a->unix_vh = lws_create_vhost(a->lws, &info);
 		if (a->unix_vh == NULL) {

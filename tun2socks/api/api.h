@@ -40,7 +40,8 @@ struct api_config {
 };
 
 /* 0 or -errno (err says why: a non-loopback address without a secret, a
- * bad address, a busy port). */
+ * bad address, a port or unix socket another process listens on: never
+ * taken over). Port 0: any free one (api_listen_addr). */
 T2S_MUST_CHECK int api_start(uv_loop_t *loop, const struct api_config *cfg,
 			     const struct api_backend *be, struct api **out, char *err,
 			     size_t errlen);
@@ -56,6 +57,10 @@ void api_stop(struct api *a);
 /* The backend's answer to a waiting request: status and a malloc'd body
  * (taken; may be NULL). The client may have gone: then it is dropped. */
 void api_done(struct api_wait *w, int status, char *body);
+
+/* The TCP address listened on, with the port the kernel chose for port 0
+ * ("127.0.0.1:41234"); "" when there is none (NULL a: ""). */
+const char *api_listen_addr(const struct api *a);
 
 /* "host:port" is on loopback (127/8, ::1, localhost). */
 bool api_addr_is_loopback(const char *addr);

@@ -107,9 +107,11 @@ static const char usage[] =
 	"  --include-uid LIST     only these users' traffic: 1000,2000-2999\n"
 	"  --exclude-uid LIST     not these users' traffic\n"
 	"  --state-dir DIR        where --auto-route records what it added\n"
-	"                         (default /run/tun2socks)\n"
+	"                         (default /run/tun2socks; macOS /var/run/tun2socks)\n"
 	"  --controller ADDR      serve the Clash control API on ADDR (127.0.0.1:9090);\n"
-	"                         overrides the config's external-controller\n"
+	"                         overrides the config's external-controller; port 0:\n"
+	"                         any free port (the log says which)\n"
+	"  --secret S             the control API's secret (overrides the config's)\n"
 	"  --allow-host-port N    with run: CMD's 127.0.0.1:N reaches the host's\n"
 	"                         127.0.0.1:N (repeatable, 8 at most)\n"
 	"  --max-memory MB        a memory budget (routers, phones): as it fills, the\n"
@@ -248,6 +250,7 @@ static const struct {
 	[OPT_ALLOW_HOST_PORT] = { "--allow-host-port", true },
 	[OPT_FETCH] = { "--fetch", false },
 	[OPT_STORE_FAKE_IP] = { "--store-fake-ip", false },
+	[OPT_SECRET] = { "--secret", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -678,6 +681,14 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 				return cli_err(err, errlen, "--controller",
 					       "expected HOST:PORT (127.0.0.1:9090)", val);
 			snprintf(cfg->controller, sizeof(cfg->controller), "%s", val);
+			break;
+		case OPT_SECRET:
+			if (val[0] == '\0' || strlen(val) >= sizeof(cfg->secret)) {
+				/* (not echoed: it is a secret) */
+				snprintf(err, errlen, "--secret: expected 1 to 127 characters");
+				return -EINVAL;
+			}
+			snprintf(cfg->secret, sizeof(cfg->secret), "%s", val);
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(val, &cfg->log_level) < 0)

@@ -245,7 +245,7 @@ static bool control_config_of(const struct options *opts, const struct config *c
 	ac->unix_path = conf ? conf->external_controller_unix : NULL;
 	if (ac->addr == NULL && ac->unix_path == NULL)
 		return false;
-	ac->secret = conf ? conf->secret : NULL;
+	ac->secret = opts->secret[0] ? opts->secret : conf ? conf->secret : NULL;
 	if (conf != NULL) {
 		for (size_t i = 0; i < conf->n_cors_origins && i < max; i++)
 			origins[ac->n_cors_origins++] = conf->cors_origins[i].text;
@@ -536,7 +536,7 @@ int control_start(const struct control_deps *deps, const struct options *opts,
 		free(c);
 		return r;
 	}
-	log_info("api: listening on %s%s%s%s", ac.addr ? ac.addr : "",
+	log_info("api: listening on %s%s%s%s", ac.addr ? api_listen_addr(c->api) : "",
 		 ac.addr && ac.unix_path ? " and " : "", ac.unix_path ? ac.unix_path : "",
 		 ac.secret && ac.secret[0] ? " (secret required)" : "");
 	*out = c;

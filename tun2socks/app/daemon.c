@@ -33,10 +33,7 @@
 #include "resolver/resolver.h"
 #include "resolver/sniffer.h"
 #include "resolver/dns_hosts.h"
-#include "resolver/dns_policy.h"
-#include "resolver/dns_doh.h"
-#include "resolver/dns_dot.h"
-#include "resolver/dns_failover.h"
+#include "tun2socks/app/dns_upstream.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/fake_store.h"
 #include "tun2socks/system/autoroute.h"
@@ -72,18 +69,13 @@ struct daemon {
 	struct upstream_cfg upstream;
 	struct flow_tcp_ctx flows;
 	struct flow_udp_ctx *udp;
-	struct resolver *resolver;             /* DNS forwarding, unless via the proxy */
-	struct resolver *boot;                 /* default-nameserver: DoT/DoH names (§24) */
-	struct dns_socks *dns_socks;           /* --dns-via-proxy */
-	struct dns_intercept *dns;             /* NULL with --dns off */
-	struct sniffer *sniffer;               /* config's sniffer:, or NULL */
-	struct fake_store *fake_store;         /* store-fake-ip, or NULL */
-	struct dns_hosts *hosts;               /* hosts: and /etc/hosts, or NULL */
-	struct dns_policy *policy;             /* nameserver-policy, fallback, or NULL */
-	struct dns_dot *dot[DNS_FAILOVER_MAX]; /* DNS over TLS (§24) */
-	size_t n_dot;
-	struct dns_failover *failover;     /* over dot[] when n_dot > 1 */
-	struct dns_doh *doh;               /* DNS over HTTPS, or NULL (§24) */
+	struct resolver *resolver;         /* DNS forwarding, unless via the proxy */
+	struct dns_socks *dns_socks;       /* --dns-via-proxy */
+	struct dns_intercept *dns;         /* NULL with --dns off */
+	struct sniffer *sniffer;           /* config's sniffer:, or NULL */
+	struct fake_store *fake_store;     /* store-fake-ip, or NULL */
+	struct dns_hosts *hosts;           /* hosts: and /etc/hosts, or NULL */
+	struct dns_upstream *up;           /* forwarded DNS's servers, rebuilt at a reload (§24) */
 	struct machine *machine;           /* auto-route's routes and rules, or NULL */
 	struct control *control;           /* the control API, or NULL */
 	struct api_wait *api_wait;         /* an API client waits for the reload */
@@ -198,9 +190,46 @@ static void daemon_set_sock(struct daemon *d, const struct sock_opts *so)
 		resolver_set_sock(d->resolver, so);
 }
 
+static void daemon_dns_reload(struct daemon *d);
+
+/* The nameservers of the new config (docs/design.md §24): the plain ones
+ * into the running c-ares channel, the encrypted ones and
+ * default-nameserver for daemon_dns_reload's new set. */
+static void daemon_apply_dns(struct daemon *d, const struct options *next)
+{
+	struct options_dns *a = &d->cfg->dns;
+	const struct options_dns *b = &next->dns;
+	char err[256] = "";
+	bool ns = (a->servers == NULL) != (b->servers == NULL) ||
+		  (a->servers && strcmp(a->servers, b->servers) != 0);
+
+	memcpy(a->dot, b->dot, sizeof(a->dot));
+	memcpy(a->dot_ca, b->dot_ca, sizeof(a->dot_ca));
+	memcpy(a->doh, b->doh, sizeof(a->doh));
+	memcpy(a->default_ns, b->default_ns, sizeof(a->default_ns));
+	if (!ns)
+		return;
+	if (b->servers == NULL) {
+		log_warn("reload: dns.nameserver now empty: the system's servers are used from "
+			 "the next start");
+		return;
+	}
+	if (d->resolver && resolver_set_servers(d->resolver, b->servers, err, sizeof(err)) < 0) {
+		log_error("reload: dns.nameserver: %s: keeping %s until a restart", err,
+			  a->servers ? a->servers : "the system's");
+		return;
+	}
+	if (b->servers == b->servers_buf) {
+		memcpy(a->servers_buf, b->servers_buf, sizeof(a->servers_buf));
+		a->servers = a->servers_buf;
+	}
+	log_info("reload: plain nameservers now %s", a->servers);
+}
+
 /* What the new config changes in the running settings: the log level at
- * once, our sockets' interface and mark for new sockets; TUN and DNS
- * settings keep their values until a restart, and the log says so. */
+ * once, our sockets' interface and mark for new sockets, the nameservers
+ * for new queries; TUN and other DNS settings keep their values until a
+ * restart, and the log says so. */
 static void daemon_apply_options(struct daemon *d, const struct options *next)
 {
 	char why[256];
@@ -230,6 +259,8 @@ static void daemon_apply_options(struct daemon *d, const struct options *next)
 				 so.has_fwmark ? "" : "none ", so.has_fwmark ? so.fwmark : 0);
 		}
 	}
+	if (mask & OPTIONS_DNS)
+		daemon_apply_dns(d, next);
 	if (mask & OPTIONS_RESTART)
 		log_warn("reload: %s changed: they take effect at the next start", why);
 }
@@ -274,6 +305,7 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		config_free(d->conf);
 		d->conf = rl->gen.conf;
 		rl->gen.conf = NULL;
+		daemon_dns_reload(d);
 	}
 	generation_free(&rl->gen);
 	free(rl);
@@ -397,165 +429,22 @@ static int daemon_probe_proxy(struct daemon *d)
 
 /* ---- DNS ---------------------------------------------------------------- */
 
-static int daemon_resolver_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
-				void *arg)
-{
-	return resolver_send(ctx, query, cb, arg);
-}
-
 static bool daemon_resolver_is_own(void *ctx, const struct sockaddr *src, uint16_t id,
 				   const char *name, uint16_t qtype)
 {
 	return resolver_is_own_query(ctx, src, id, name, qtype);
 }
 
-/* "a,b,c" of a config list into buf; false when it does not fit. */
-static bool daemon_join(const struct config_str *l, size_t n, char *buf, size_t cap)
+/* The upstream side's settings (docs/design.md §24). */
+static struct dns_upstream_config daemon_upstream_config(struct daemon *d, const struct options *o,
+							 const struct config *conf)
 {
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		int k = snprintf(buf + off, cap - off, "%s%s", i ? "," : "", l[i].text);
-
-		if (k < 0 || (size_t)k >= cap - off)
-			return false;
-		off += (size_t)k;
-	}
-	return true;
-}
-
-/* nameserver-policy and fallback from the config (docs/design.md §23):
- * a forwarder in front of the main resolver, or none. */
-static int daemon_policy_start(struct daemon *d, const struct dns_forwarder *main)
-{
-	const struct config_dns *cd = d->conf ? &d->conf->dns : NULL;
-	struct dns_policy_entry *ents = NULL;
-	struct dns_policy_cidr *cidrs = NULL;
-	const char **doms = NULL;
-	char(*bufs)[1024] = NULL, fb[1024], err[256] = "";
-	struct dns_policy_config pc = { .main_send = main->send,
-					.main_ctx = main->ctx,
-					.own = d->resolver,
-					.sock = d->sock,
-					.ca_file =
-						d->cfg->dns.dot_ca[0] ? d->cfg->dns.dot_ca : NULL,
-					.timeout_ms = DAEMON_DOT_TIMEOUT_MS,
-					.boot = d->boot };
-	int r = -ENOMEM;
-
-	if (cd == NULL || (cd->n_ns_policy == 0 && cd->n_fallback == 0))
-		return 0;
-	ents = calloc(cd->n_ns_policy + 1, sizeof(*ents));
-	bufs = calloc(cd->n_ns_policy + 1, sizeof(*bufs));
-	cidrs = calloc(cd->n_fallback_ipcidr + 1, sizeof(*cidrs));
-	doms = calloc(cd->n_fallback_domain + 1, sizeof(*doms));
-	if (!ents || !bufs || !cidrs || !doms)
-		goto out;
-	r = -EINVAL;
-	for (size_t i = 0; i < cd->n_ns_policy; i++) {
-		const struct config_ns_policy *np = &cd->ns_policy[i];
-		size_t enc = np->n_servers;
-
-		/* An encrypted server answers alone (the first one); plain
-		 * ones share a c-ares channel. */
-		for (size_t j = 0; j < np->n_servers && enc == np->n_servers; j++)
-			if (!strncasecmp(np->servers[j].text, "tls://", 6) ||
-			    !strncasecmp(np->servers[j].text, "https://", 8))
-				enc = j;
-		if (enc < np->n_servers) {
-			snprintf(bufs[i], sizeof(bufs[i]), "%s", np->servers[enc].text);
-			ents[i].patterns = np->key.text;
-			ents[i].servers = bufs[i];
-			continue;
-		}
-		if (!daemon_join(cd->ns_policy[i].servers, cd->ns_policy[i].n_servers, bufs[i],
-				 sizeof(bufs[i]))) {
-			snprintf(err, sizeof(err), "dns.nameserver-policy: too many servers");
-			goto out;
-		}
-		ents[i].patterns = cd->ns_policy[i].key.text;
-		ents[i].servers = bufs[i];
-	}
-	pc.entries = ents;
-	pc.n_entries = cd->n_ns_policy;
-	if (cd->n_fallback > 0) {
-		if (!daemon_join(cd->fallback, cd->n_fallback, fb, sizeof(fb))) {
-			snprintf(err, sizeof(err), "dns.fallback: too many servers");
-			goto out;
-		}
-		pc.fallback = fb;
-		for (size_t i = 0; i < cd->n_fallback_ipcidr; i++) {
-			cidrs[i].family = cd->fallback_ipcidr[i].family;
-			memcpy(cidrs[i].addr, cd->fallback_ipcidr[i].addr, 16);
-			cidrs[i].prefix = cd->fallback_ipcidr[i].prefix;
-		}
-		pc.fallback_cidrs = cidrs;
-		pc.n_fallback_cidrs = cd->n_fallback_ipcidr;
-		for (size_t i = 0; i < cd->n_fallback_domain; i++)
-			doms[i] = cd->fallback_domain[i].text;
-		pc.fallback_domains = doms;
-		pc.n_fallback_domains = cd->n_fallback_domain;
-	}
-	r = dns_policy_create(&d->loop, &pc, &d->policy, err, sizeof(err));
-	if (r == 0)
-		log_info("dns: %zu nameserver-policy entries%s", cd->n_ns_policy,
-			 pc.fallback ? ", a fallback" : "");
-out:
-	if (r < 0)
-		log_error("dns: %s", err[0] ? err : strerror(-r));
-	free(ents);
-	free(bufs);
-	free(cidrs);
-	free(doms);
-	return r;
-}
-
-/* DNS over TLS (docs/design.md §24): every tls:// server of the list, in
- * turn through a dns_failover when there are several. */
-static int daemon_dot_start(struct daemon *d, struct dns_forwarder *fwd)
-{
-	const struct options_dns *dc = &d->cfg->dns;
-	dns_failover_send_fn sends[DNS_FAILOVER_MAX];
-	void *ctxs[DNS_FAILOVER_MAX];
-	char list[512], err[512] = "";
-	char *save = NULL, *t;
-	int r = 0;
-
-	snprintf(list, sizeof(list), "%s", dc->dot);
-	for (t = strtok_r(list, ",", &save); t != NULL && r == 0; t = strtok_r(NULL, ",", &save)) {
-		if (d->n_dot == DNS_FAILOVER_MAX) {
-			log_warn("dns: more than %d tls:// servers: tls://%s and later not used",
-				 DNS_FAILOVER_MAX, t);
-			break;
-		}
-		r = dns_dot_create(&d->loop, &d->sock, t, dc->dot_ca[0] ? dc->dot_ca : NULL,
-				   DAEMON_DOT_TIMEOUT_MS, d->boot, &d->dot[d->n_dot], err,
-				   sizeof(err));
-		if (r < 0) {
-			log_error("dns: tls://%s: %s", t, err[0] ? err : strerror(-r));
-			break;
-		}
-		log_info("dns: DNS over TLS to %s", dns_dot_describe(d->dot[d->n_dot]));
-		sends[d->n_dot] = dns_dot_send;
-		ctxs[d->n_dot] = d->dot[d->n_dot];
-		d->n_dot++;
-	}
-	if (r == 0 && d->n_dot == 1)
-		*fwd = (struct dns_forwarder){ .send = dns_dot_send, .ctx = d->dot[0] };
-	if (r == 0 && d->n_dot > 1) {
-		r = dns_failover_create(sends, ctxs, d->n_dot, &d->failover);
-		if (r == 0)
-			*fwd = (struct dns_forwarder){ .send = dns_failover_send,
-						       .ctx = d->failover };
-	}
-	return r;
-}
-
-static int daemon_policy_send(void *ctx, const struct ares_dns_record *query, resolver_cb cb,
-			      void *arg)
-{
-	return dns_policy_send(ctx, query, cb, arg);
+	return (struct dns_upstream_config){ .dns = &o->dns,
+					     .conf = conf ? &conf->dns : NULL,
+					     .main = d->resolver,
+					     .sock = d->sock,
+					     .timeout_ms = DAEMON_DOT_TIMEOUT_MS,
+					     .gen = router_ctx_current(d->router) };
 }
 
 static void daemon_fmt_cidr(int af, const uint8_t *a, uint8_t prefix, char *buf, size_t cap)
@@ -613,38 +502,25 @@ static int daemon_dns_start(struct daemon *d)
 			return r;
 		}
 		fwd = (struct dns_forwarder){ .send = dns_socks_send, .ctx = d->dns_socks };
-	} else if (dc->dot[0]) {
-		/* One socket per query in flight, as via the proxy. */
-		ic.max_pending = d->fds.dns;
-		ic.max_pending_client = d->fds.dns / 4 > 0 ? d->fds.dns / 4 : 1;
-		r = daemon_dot_start(d, &fwd);
-		if (r < 0)
-			return r;
-	} else if (dc->doh[0]) {
-		r = dns_doh_create(&d->loop, &d->sock, dc->doh, dc->dot_ca[0] ? dc->dot_ca : NULL,
-				   DAEMON_DOT_TIMEOUT_MS, d->boot, &d->doh);
-		if (r < 0) {
-			log_error("dns: cannot set up DNS over HTTPS to %s: %s", dc->doh,
-				  strerror(-r));
-			return r;
-		}
-		fwd = (struct dns_forwarder){ .send = dns_doh_send, .ctx = d->doh };
+		/* c-ares also resolves DIRECT names: its queries coming back
+		 * mean a loop. */
+		fwd.is_own = daemon_resolver_is_own;
+		fwd.own_ctx = d->resolver;
 	} else {
-		fwd = (struct dns_forwarder){ .send = daemon_resolver_send, .ctx = d->resolver };
-	}
-	if (!dc->via_proxy) {
-		/* nameserver-policy and fallback in front of the main servers */
-		r = daemon_policy_start(d, &fwd);
+		struct dns_upstream_config uc = daemon_upstream_config(d, d->cfg, d->conf);
+
+		if (dc->dot[0] || dc->doh[0]) {
+			/* One socket per query in flight, as via the proxy. */
+			ic.max_pending = d->fds.dns;
+			ic.max_pending_client = d->fds.dns / 4 > 0 ? d->fds.dns / 4 : 1;
+		}
+		/* encrypted servers, nameserver-policy, fallback: swapped at a
+		 * reload behind one forwarder */
+		r = dns_upstream_create(&d->loop, &uc, &d->up);
 		if (r < 0)
 			return r;
-		if (d->policy)
-			fwd = (struct dns_forwarder){ .send = daemon_policy_send,
-						      .ctx = d->policy };
+		fwd = dns_upstream_forwarder(d->up);
 	}
-	/* c-ares also resolves DIRECT names, whichever forwarder answers
-	 * clients: its queries coming back mean a loop either way. */
-	fwd.is_own = d->policy ? dns_policy_is_own : daemon_resolver_is_own;
-	fwd.own_ctx = d->policy ? (void *)d->policy : (void *)d->resolver;
 	memcpy(ic.net4, dc->net4, 4);
 	memcpy(ic.net6, dc->net6, 16);
 	/* The TUN's own addresses are never handed out. */
@@ -710,32 +586,42 @@ static void daemon_dns_stop(struct daemon *d)
 	fake_store_stop(d->fake_store); /* the pool as it is now */
 	d->fake_store = NULL;
 	dns_intercept_shutdown(d->dns);
-	dns_policy_shutdown(d->policy);
-	dns_doh_shutdown(d->doh);
-	for (size_t i = 0; i < d->n_dot; i++)
-		dns_dot_shutdown(d->dot[i]);
+	dns_upstream_shutdown(d->up);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
-	if (d->boot)
-		resolver_shutdown(d->boot);
 	dns_socks_shutdown(d->dns_socks);
 }
 
 /* The hosts table (docs/design.md §23): the config's hosts: with
  * dns.use-hosts, /etc/hosts with dns.use-system-hosts (both default on);
- * none without a config file. Read once at start. */
-static int daemon_hosts(struct daemon *d)
+ * none without a config file. Read at start and at each reload (§24). */
+static int daemon_hosts_build(const struct config *c, struct dns_hosts **out)
 {
-	const struct config *c = d->conf;
 	char q[300];
 	int r;
 
+	*out = NULL;
 	if (c == NULL || (!(c->dns.use_hosts && c->n_hosts > 0) && !c->dns.use_system_hosts))
 		return 0;
-	r = dns_hosts_create(&d->hosts);
+	r = dns_hosts_create(out);
 	for (size_t i = 0; r == 0 && c->dns.use_hosts && i < c->n_hosts; i++)
-		for (size_t j = 0; r == 0 && j < c->hosts[i].n_addrs; j++) {
-			r = dns_hosts_add(d->hosts, c->hosts[i].name, c->hosts[i].addrs[j].text);
+		for (size_t j = 0; r == 0 && j <= c->hosts[i].n_addrs; j++) {
+			if (j == c->hosts[i].n_addrs) {
+				/* an alias (docs/design.md §23) */
+				r = c->hosts[i].alias ? dns_hosts_add_alias(*out, c->hosts[i].name,
+									    c->hosts[i].alias)
+						      : 0;
+				if (r == -EEXIST || r == -EINVAL) {
+					log_warn("%s:%d:%d: hosts: %s: %s", c->hosts[i].pos.file,
+						 c->hosts[i].pos.line, c->hosts[i].pos.col,
+						 c->hosts[i].name,
+						 r == -EEXIST ? "given twice: the first kept"
+							      : "not a name: ignored");
+					r = 0;
+				}
+				break;
+			}
+			r = dns_hosts_add(*out, c->hosts[i].name, c->hosts[i].addrs[j].text);
 			if (r == -EINVAL || r == -ENOSPC) {
 				snprintf(q, sizeof(q), "%s:%d:%d", c->hosts[i].pos.file,
 					 c->hosts[i].pos.line, c->hosts[i].pos.col);
@@ -752,18 +638,55 @@ static int daemon_hosts(struct daemon *d)
 		if (f != NULL && buf != NULL) {
 			size_t n = fread(buf, 1, 1 << 20, f), skipped = 0;
 
-			r = dns_hosts_parse_etc(d->hosts, buf, n, &skipped);
+			r = dns_hosts_parse_etc(*out, buf, n, &skipped);
 		}
 		if (f != NULL)
 			fclose(f);
 		free(buf);
 	}
-	if (r < 0)
+	if (r < 0) {
+		dns_hosts_destroy(*out);
+		*out = NULL;
 		return r;
-	if (d->resolver)
-		resolver_set_hosts(d->resolver, d->hosts);
-	log_info("hosts: %zu names answered locally", dns_hosts_count(d->hosts));
+	}
+	log_info("hosts: %zu names answered locally", dns_hosts_count(*out));
 	return 0;
+}
+
+static int daemon_hosts(struct daemon *d)
+{
+	int r = daemon_hosts_build(d->conf, &d->hosts);
+
+	if (r == 0 && d->resolver && d->hosts)
+		resolver_set_hosts(d->resolver, d->hosts);
+	return r;
+}
+
+/* A reload (docs/design.md §24): the hosts table read again and the DNS
+ * servers' side rebuilt from the new settings; queries in flight finish
+ * on the old one, the fake pool stays. */
+static void daemon_dns_reload(struct daemon *d)
+{
+	struct dns_hosts *h = NULL, *old = d->hosts;
+
+	if (daemon_hosts_build(d->conf, &h) < 0) {
+		log_error("reload: hosts: out of memory: keeping the running table");
+	} else {
+		d->hosts = h;
+		if (d->resolver)
+			resolver_set_hosts(d->resolver, h);
+		router_ctx_set_hosts(d->router, h);
+		if (d->dns)
+			dns_intercept_set_hosts(d->dns, h);
+		dns_hosts_destroy(old);
+	}
+	if (d->up != NULL) {
+		struct dns_upstream_config uc = daemon_upstream_config(d, d->cfg, d->conf);
+
+		if (dns_upstream_reload(d->up, &uc) == 0)
+			log_info("reload: DNS servers rebuilt (queries in flight finish on the "
+				 "old ones)");
+	}
 }
 
 /* c-ares for forwarded DNS, DIRECT connections to names and IP rules on
@@ -776,13 +699,6 @@ static int daemon_resolver_start(struct daemon *d)
 
 	if (r < 0)
 		log_error("cannot set up the resolver: %s", err[0] ? err : strerror(-r));
-	/* default-nameserver answers the DoT/DoH servers' own names (§24) */
-	if (r == 0 && d->cfg->dns.default_ns[0]) {
-		rc.servers = d->cfg->dns.default_ns;
-		r = resolver_create(&d->loop, &rc, &d->boot, err, sizeof(err));
-		if (r < 0)
-			log_error("dns.default-nameserver: %s", err[0] ? err : strerror(-r));
-	}
 	return r;
 }
 
@@ -1609,8 +1525,6 @@ int daemon_run(struct options *cfg)
 			 " over the pending caps)",
 			 ds->queries, ds->forwarded, ds->servfail, ds->looped, ds->capped);
 	}
-	if (d->spare)
-		pbuf_free(d->spare);
 out_dns:
 	if (ret != 0) {
 		/* Startup failed after the DNS parts may have begun. */
@@ -1624,6 +1538,12 @@ out_dns:
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
+	/* The TUN is read from once its handle starts, even on a startup
+	 * that fails later (the control API runs the loop while it gives up
+	 * a busy address): the spare buffer then exists there too. */
+	if (d->spare)
+		pbuf_free(d->spare);
+	d->spare = NULL;
 	dns_intercept_destroy(d->dns);
 	dns_socks_destroy(d->dns_socks);
 	flow_udp_ctx_destroy(d->udp);
@@ -1633,27 +1553,17 @@ out_flows:
 	flow_tcp_ctx_destroy(&d->flows);
 out_loop:
 	daemon_health_stop(d);
-	dns_doh_shutdown(d->doh);
-	for (size_t i = 0; i < d->n_dot; i++)
-		dns_dot_shutdown(d->dot[i]);
+	dns_upstream_shutdown(d->up);
 	if (d->resolver)
 		resolver_shutdown(d->resolver);
-	if (d->boot)
-		resolver_shutdown(d->boot);
 	if (uv_loop_close(&d->loop) == UV_EBUSY) {
 		uv_walk(&d->loop, daemon_close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d->loop);
 	}
-	dns_policy_destroy(d->policy);
-	dns_doh_destroy(d->doh);
-	dns_failover_destroy(d->failover);
-	for (size_t i = 0; i < d->n_dot; i++)
-		dns_dot_destroy(d->dot[i]);
+	dns_upstream_destroy(d->up);
 	if (d->resolver)
 		resolver_destroy(d->resolver);
-	if (d->boot)
-		resolver_destroy(d->boot);
 	router_ctx_destroy(d->router);
 out_tun:
 	tun_close(d->tun);

@@ -34,6 +34,7 @@ int generation_load(const struct generation_req *req, struct generation *out,
 			goto out;
 	}
 	options_finish(&out->opts);
+	ro.sock = &out->opts.sock;
 	r = router_gen_build(out->conf, &ro, &out->router, &e);
 	if (r == -EINVAL)
 		conf_err_list_add(&diag->errs, &e);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "config/nameservers.h"
 #include "resolver/resolver.h"
@@ -16,16 +17,28 @@
 #include "tun2socks/base/sock.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/system/autoroute.h"
+#include "tun2socks/system/dnsconf.h"
+#include "tun2socks/system/resolvconf.h"
+#include "tun2socks/system/resolved.h"
 #include "tun2socks/system/sysdns.h"
 #include "tun2socks/tun/tun.h"
 
 struct machine {
 	struct autoroute *ar;
+	struct dnsconf *dns; /* macOS: the system resolver pointed at the TUN */
 	char tun[IF_NAMESIZE];
 	uint32_t tun_ifindex;
+	bool resolved;    /* systemd-resolved sends names to the TUN */
+	bool resolv_conf; /* /etc/resolv.conf names the TUN */
 };
 
 /* ---- DNS -------------------------------------------------------------------- */
+
+static void machine_note(void *arg, const char *line)
+{
+	(void)arg;
+	log_info("auto-route: %s", line);
+}
 
 int machine_dns(struct options *cfg, struct options *cli)
 {
@@ -34,6 +47,13 @@ int machine_dns(struct options *cfg, struct options *cli)
 
 	if (dns->mode == DNS_MODE_OFF || !cfg->route.auto_route || dns->servers != NULL)
 		return 0;
+	/* What a daemon killed with SIGKILL left, removed now rather than at
+	 * autoroute_start: systemd-resolved may still list its TUN's DNS
+	 * address among its servers (a persistent TUN), which we would take
+	 * for the system's (a live daemon's state is left alone, and the
+	 * start refuses its TUN name). */
+	(void)autoroute_cleanup(cfg->route.state_dir[0] ? cfg->route.state_dir : NULL, NULL,
+				machine_note, NULL, err, sizeof(err));
 	if (sysdns_pick_system(csv, sizeof(csv), err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -98,13 +118,171 @@ static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
 	return 0;
 }
 
-/* ---- auto-route ----------------------------------------------------------- */
+/* ---- the system resolver ------------------------------------------------------ */
 
-static void machine_note(void *arg, const char *line)
+/* Without systemd-resolved: /etc/resolv.conf names the TUN's neighbour
+ * addresses (its search, domain and options lines kept), saved first and
+ * recorded in the state file. 0, or -1 (logged). */
+static int machine_resolv_conf_start(struct machine *m, char addr[][INET6_ADDRSTRLEN], size_t n,
+				     const char *list)
 {
-	(void)arg;
-	log_info("auto-route: %s", line);
+	static char host[16384], text[20000];
+	const char *servers[2] = { addr[0], n > 1 ? addr[1] : NULL };
+	char head[128], err[1024] = "";
+	FILE *f = fopen(SYSDNS_RESOLV_CONF, "re");
+	size_t len = 0;
+	int r;
+
+	if (f == NULL) {
+		log_info("DNS: no " SYSDNS_RESOLV_CONF " (%s): none written; queries to port 53 "
+			 "enter the TUN",
+			 strerror(errno));
+		return 0;
+	}
+	len = fread(host, 1, sizeof(host) - 1, f);
+	fclose(f);
+	host[len] = '\0';
+	snprintf(head, sizeof(head), RESOLVCONF_MARK " tun2socks (pid %ld) answers DNS in %s\n",
+		 (long)getpid(), m->tun);
+	r = resolvconf_text(head, host, servers, n, text, sizeof(text));
+	if (r == 0)
+		r = autoroute_set_resolv_conf(m->ar, true);
+	if (r < 0) {
+		log_error("DNS: cannot prepare " SYSDNS_RESOLV_CONF ": %s", strerror(-r));
+		return -1;
+	}
+	m->resolv_conf = true;
+	r = resolvconf_point(SYSDNS_RESOLV_CONF, autoroute_resolv_backup(m->ar), text, strlen(text),
+			     err, sizeof(err));
+	if (r < 0) {
+		log_error("DNS: %s", err);
+		return -1;
+	}
+	log_info("DNS: " SYSDNS_RESOLV_CONF " names %s (its former text in %s until the stop)",
+		 list, autoroute_resolv_backup(m->ar));
+	return 0;
 }
+
+/* macOS: a LAN resolver stays direct (the routes are more specific than
+ * the /1 halves), so the system resolver is pointed at the TUN through
+ * configd (dnsconf.h). 0, or -1 (logged). */
+static int machine_dnsconf_start(struct machine *m, char addr[][INET6_ADDRSTRLEN], size_t n,
+				 const char *list)
+{
+	const char *servers[2] = { addr[0], n > 1 ? addr[1] : NULL };
+	char err[512] = "";
+	int r = dnsconf_start(m->tun, servers, n, &m->dns, err, sizeof(err));
+
+	if (r < 0) {
+		log_error("auto-route: %s", err);
+		return -1;
+	}
+	log_info("auto-route: the system resolver asks %s (inside %s) while we run", list, m->tun);
+	return 0;
+}
+
+/* The system resolver asks the TUN's neighbour addresses (where a
+ * program told by `tun2socks run` asks too): with systemd-resolved as the
+ * system resolver, for every name ("~.") and with its cache flushed;
+ * without it, through /etc/resolv.conf. Recorded in the state file before
+ * anything changes, so cleanup reverts it after SIGKILL (docs/design.md
+ * §13). 0, or -1 (logged). */
+static int machine_resolver_start(struct machine *m, const struct options *cfg)
+{
+	char why[256] = "", err[512] = "", list[2 * INET6_ADDRSTRLEN + 2] = "";
+	char addr[2][INET6_ADDRSTRLEN];
+	struct prefix dns[2];
+	size_t n = 0;
+	int r;
+
+	if (cfg->dns.mode == DNS_MODE_OFF)
+		return 0;
+	/* the TUN's neighbour addresses (prefix_neighbour) */
+	if (cfg->tun.has_addr4) {
+		uint8_t a[4];
+
+		memcpy(a, cfg->tun.addr4, 4);
+		prefix_neighbour(a, 4, cfg->tun.prefix4);
+		prefix_make(&dns[n++], AF_INET, a, 32);
+	}
+	if (cfg->tun.has_addr6) {
+		uint8_t a[16];
+
+		memcpy(a, cfg->tun.addr6, 16);
+		prefix_neighbour(a, 16, cfg->tun.prefix6);
+		prefix_make(&dns[n++], AF_INET6, a, 128);
+	}
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		inet_ntop(dns[i].family, dns[i].addr, addr[i], sizeof(addr[i]));
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? " " : "",
+			 addr[i]);
+	}
+	if (dnsconf_supported())
+		return options_dns_hijack(cfg) ? machine_dnsconf_start(m, addr, n, list) : 0;
+	r = resolved_present(why, sizeof(why));
+	if (r <= 0) {
+		log_debug("DNS: no systemd-resolved: %s", why);
+		return machine_resolv_conf_start(m, addr, n, list);
+	}
+	r = autoroute_set_resolved_link(m->ar, m->tun_ifindex);
+	if (r < 0) {
+		log_error("DNS: cannot record systemd-resolved's settings in the state file: %s",
+			  strerror(-r));
+		return -1;
+	}
+	m->resolved = true;
+	r = resolved_link_set(m->tun_ifindex, dns, n, err, sizeof(err));
+	if (r < 0) {
+		log_error("DNS: %s", err);
+		return -1;
+	}
+	if (resolved_link_wait(m->tun_ifindex, 3000, err, sizeof(err)) < 0)
+		log_warn("DNS: %s: until it has, it asks its other servers (port 53 still enters "
+			 "the TUN)",
+			 err);
+	if (resolved_flush(err, sizeof(err)) < 0)
+		log_warn("DNS: %s: answers cached before the start may still be served", err);
+	log_info("DNS: systemd-resolved sends every name (~.) to %s on %s; its cache flushed", list,
+		 m->tun);
+	return 0;
+}
+
+/* Takes back what machine_resolver_start set. */
+static void machine_resolver_stop(struct machine *m)
+{
+	char err[512] = "";
+	int r;
+
+	if (m->dns) {
+		dnsconf_stop(m->dns);
+		m->dns = NULL;
+		log_info("auto-route: the system resolver is as it was");
+	}
+	if (m->resolv_conf) {
+		r = resolvconf_restore(SYSDNS_RESOLV_CONF, autoroute_resolv_backup(m->ar), err,
+				       sizeof(err));
+		if (r != 0)
+			log_warn("DNS: %s", err);
+		else
+			log_info("DNS: " SYSDNS_RESOLV_CONF " put back as it was");
+		m->resolv_conf = false;
+	}
+	if (!m->resolved)
+		return;
+	r = resolved_link_revert(m->tun_ifindex, err, sizeof(err));
+	if (r < 0)
+		log_warn("DNS: %s", err);
+	if (resolved_flush(err, sizeof(err)) < 0)
+		log_warn("DNS: %s", err);
+	else if (r == 0)
+		log_info("DNS: systemd-resolved's settings for %s reverted; its cache flushed",
+			 m->tun);
+	m->resolved = false;
+}
+
+/* ---- auto-route ----------------------------------------------------------- */
 
 /* A comma-separated CIDR list (checked by cli or config) into out. */
 static size_t machine_prefixes(const char *list, struct prefix *out, size_t max)
@@ -218,8 +396,11 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 	}
 	machine_plan_cfg(cfg, gen, in, pc);
 	ns = pc->n_servers;
-	if (!pc->has_mark && cfg->sock.bind_iface[0] == '\0' && sock_platform_has_fwmark()) {
-		log_error("auto-route: our own sockets need a mark or an interface");
+	if (cfg->sock.bind_iface[0] == '\0' && !(pc->has_mark && sock_platform_has_fwmark())) {
+		log_error("auto-route: our own sockets need %s",
+			  sock_platform_has_fwmark()
+				  ? "a mark or an interface"
+				  : "an interface (--bind-interface or --auto-detect-interface)");
 		free(in);
 		return -1;
 	}
@@ -249,6 +430,17 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 			log_debug("auto-route: added %s", line);
 		}
 	}
+	if (rules == 0) { /* macOS: routes of the main table (route_split.h) */
+		log_info("auto-route: %zu routes send %s%s%s into %s beside the default route; "
+			 "%zu proxy server%s kept out; our own sockets are bound to %s; "
+			 "recorded in %s/%s.state",
+			 plan->n, plan->fam4 ? "IPv4" : "", plan->fam4 && plan->fam6 ? " and " : "",
+			 plan->fam6 ? "IPv6" : "", pc->tun_name, ns, ns == 1 ? "" : "s",
+			 cfg->sock.bind_iface[0] ? cfg->sock.bind_iface : "the uplink",
+			 o->state_dir[0] ? o->state_dir : AUTOROUTE_STATE_DIR, pc->tun_name);
+		*out = m;
+		return 0;
+	}
 	log_info("auto-route: %zu routes in table %u and %zu rules at %u-%u send %s%s%s into %s; "
 		 "%s; our own sockets carry fwmark 0x%x; DNS to port 53 of any server %s; "
 		 "%zu proxy server%s kept out; recorded in %s/%s.state",
@@ -261,6 +453,10 @@ int machine_setup(const struct options *cfg, const struct tun *tun, const struct
 		 pc->mark, pc->dns_hijack ? "enters the TUN" : "is left alone", ns,
 		 ns == 1 ? "" : "s", o->state_dir[0] ? o->state_dir : AUTOROUTE_STATE_DIR,
 		 pc->tun_name);
+	if (machine_resolver_start(m, cfg) < 0) {
+		machine_restore(m);
+		return -1;
+	}
 	*out = m;
 	return 0;
 }
@@ -301,6 +497,7 @@ void machine_restore(struct machine *m)
 
 	if (m == NULL)
 		return;
+	machine_resolver_stop(m);
 	n = autoroute_plan(m->ar)->n;
 	autoroute_stop(m->ar);
 	log_info("auto-route: removed its %zu routes and rules: traffic goes directly again", n);
@@ -375,6 +572,12 @@ static void machine_status_one(void *arg, const struct autoroute_status *st)
 		route_text_format(&st->obj[i], line, sizeof(line));
 		printf("  %-8s %s\n", st->present[i] ? "present" : "MISSING", line);
 	}
+	if (st->resolved_link)
+		printf("  systemd-resolved: every name (~.) sent to the TUN (link %u)\n",
+		       st->resolved_link);
+	if (st->resolv_conf)
+		printf("  " SYSDNS_RESOLV_CONF " names the TUN (what it held is kept beside the "
+		       "state file)\n");
 	printf("  recorded in %s\n", st->state_path);
 	if (code > ms->worst)
 		ms->worst = code;

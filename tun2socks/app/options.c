@@ -55,13 +55,16 @@ void options_defaults(struct options *cfg)
 
 void options_finish(struct options *cfg)
 {
-	/* Where there are no marks (macOS), auto-route itself says it is not
-	 * supported. */
 	if (cfg->route.auto_route && !cfg->sock.has_fwmark && sock_platform_has_fwmark()) {
 		cfg->sock.has_fwmark = true;
 		cfg->sock.fwmark = OPTIONS_AUTO_FWMARK;
 		cfg->route.auto_mark = true;
 	}
+	/* Where there are no marks (macOS), our own sockets are bound to
+	 * the uplink instead (IP_BOUND_IF): found and followed, unless
+	 * --bind-interface names it. */
+	if (cfg->route.auto_route && !sock_platform_has_fwmark() && !cfg->sock.bind_iface[0])
+		cfg->route.auto_detect = true;
 }
 
 bool options_dns_hijack(const struct options *cfg)
@@ -288,11 +291,18 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 		}
 		snprintf(cfg->dns.dot_ca, sizeof(cfg->dns.dot_ca), "%s", dns->ca ? dns->ca : "");
 		cfg->dns.doh[0] = '\0';
-		if (dns->n_doh > 0 && snprintf(cfg->dns.doh, sizeof(cfg->dns.doh), "%s",
-					       dns->doh[0].text) >= (int)sizeof(cfg->dns.doh)) {
-			snprintf(err, errlen, "%s: dns.nameserver: https:// URL too long",
-				 conf->file);
-			return -EINVAL;
+		off = 0;
+		for (size_t i = 0; i < dns->n_doh; i++) {
+			int n = snprintf(cfg->dns.doh + off, sizeof(cfg->dns.doh) - off, "%s%s",
+					 i ? " " : "", dns->doh[i].text);
+
+			if (n < 0 || (size_t)n >= sizeof(cfg->dns.doh) - off) {
+				snprintf(err, errlen,
+					 "%s: dns.nameserver: too many https:// servers",
+					 conf->file);
+				return -EINVAL;
+			}
+			off += (size_t)n;
 		}
 		/* the encrypted servers' own names go to default-nameserver (§24) */
 		cfg->dns.default_ns[0] = '\0';
@@ -416,9 +426,17 @@ unsigned options_reload_diff(const struct options *running, const struct options
 		options_note(why, whylen, "tun.inet6-address");
 	if (a->mode != b->mode)
 		options_note(why, whylen, "dns.enable/enhanced-mode");
+	/* Nameservers apply at a reload (docs/design.md §24), except the
+	 * one DNS via the proxy talks to. */
 	if ((a->servers == NULL) != (b->servers == NULL) ||
-	    (a->servers && strcmp(a->servers, b->servers) != 0))
-		options_note(why, whylen, "dns.nameserver");
+	    (a->servers && strcmp(a->servers, b->servers) != 0) || strcmp(a->dot, b->dot) != 0 ||
+	    strcmp(a->dot_ca, b->dot_ca) != 0 || strcmp(a->doh, b->doh) != 0 ||
+	    strcmp(a->default_ns, b->default_ns) != 0) {
+		if (a->via_proxy)
+			options_note(why, whylen, "dns.nameserver (DNS via the proxy)");
+		else
+			mask |= OPTIONS_DNS;
+	}
 	if (a->has4 != b->has4 || memcmp(a->net4, b->net4, 4) || a->prefix4 != b->prefix4 ||
 	    a->has6 != b->has6 || memcmp(a->net6, b->net6, 16) || a->prefix6 != b->prefix6)
 		options_note(why, whylen, "dns.fake-ip-range");
@@ -426,9 +444,6 @@ unsigned options_reload_diff(const struct options *running, const struct options
 		options_note(why, whylen, "max-memory");
 	if (a->fake_min_age != b->fake_min_age)
 		options_note(why, whylen, "dns.fake-ip-min-age");
-	if (strcmp(a->dot, b->dot) != 0 || strcmp(a->dot_ca, b->dot_ca) != 0 ||
-	    strcmp(a->doh, b->doh) != 0)
-		options_note(why, whylen, "dns.nameserver (tls://, https://)");
 	if (a->filter_whitelist != b->filter_whitelist)
 		options_note(why, whylen, "dns.fake-ip-filter-mode");
 	if (a->store_fake != b->store_fake)

@@ -62,6 +62,7 @@ enum options_flag {
 	OPT_ALLOW_HOST_PORT,
 	OPT_FETCH,
 	OPT_STORE_FAKE_IP,
+	OPT_SECRET,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -120,7 +121,7 @@ struct options {
 		 * "" for none; the CA bundle for them, "" for the system's */
 		char dot[512];
 		char dot_ca[1024];
-		char doh[512];        /* the first https:// entry (§24), "" for none */
+		char doh[512];        /* https:// entries (§24), space-separated, "" for none */
 		char default_ns[512]; /* dns.default-nameserver, "" for none (§24) */
 	} dns;
 	/* System-wide mode: routes and rules into the TUN (docs/design.md §13). */
@@ -134,7 +135,7 @@ struct options {
 		char exclude[1024];    /* route-exclude-address */
 		char include_uid[256]; /* "1000,2000-2999" */
 		char exclude_uid[256];
-		char state_dir[256]; /* "": the default, /run/tun2socks */
+		char state_dir[256]; /* "": the default, AUTOROUTE_STATE_DIR */
 		bool auto_mark;      /* sock.fwmark is auto-route's own */
 		/* auto-detect-interface: our sockets bound to the default route's
 		 * interface, followed while running (docs/design.md §13) */
@@ -143,6 +144,8 @@ struct options {
 	/* --controller ADDR: the control API's address (docs/design.md §15);
 	 * "": the config's external-controller, if any */
 	char controller[128];
+	/* --secret S: the control API's secret; "": the config's secret */
+	char secret[128];
 };
 
 /* Fills the defaults documented in --help. */
@@ -187,6 +190,7 @@ enum options_change {
 	OPTIONS_LOG_LEVEL = 1 << 0, /* applied at once */
 	OPTIONS_SOCK = 1 << 1,      /* interface-name, routing-mark: new sockets */
 	OPTIONS_RESTART = 1 << 2,   /* TUN or DNS settings: named in why */
+	OPTIONS_DNS = 1 << 3,       /* nameserver, default-nameserver: new queries */
 };
 
 /* Compares the running settings with those a reload would give (the same

@@ -1,5 +1,7 @@
 /* run: the portable half, see run.h. Pure: no I/O. */
 #include "tun2socks/app/run.h"
+#include "tun2socks/system/prefix.h"
+#include "tun2socks/system/resolvconf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,25 +47,6 @@ int run_check_options(const struct options *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* The address next to a: the next one, or the previous one when the next
- * would be all ones in the last byte or in a short host part (a broadcast
- * address), or wrap. */
-static void run_neighbour(uint8_t *a, size_t len, uint8_t prefix)
-{
-	size_t i = len - 1;
-	size_t host_bits = len * 8 - prefix;
-	uint8_t last = a[i];
-
-	/* Only the last byte moves: a /31 or /32 (/127, /128) has no
-	 * neighbour inside, and any other address is routed into the TUN as
-	 * well (the default route), so staying near is only for the reader. */
-	if (last >= 0xfe || (host_bits > 1 && host_bits < 8 &&
-			     ((last + 1u) & ((1u << host_bits) - 1)) == (1u << host_bits) - 1))
-		a[i] = (uint8_t)(last - 1);
-	else
-		a[i] = (uint8_t)(last + 1);
-}
-
 size_t run_dns_servers(const struct tun_config *tun, char out[][64], size_t max)
 {
 	size_t n = 0;
@@ -72,76 +55,24 @@ size_t run_dns_servers(const struct tun_config *tun, char out[][64], size_t max)
 		uint8_t a[4];
 
 		memcpy(a, tun->addr4, 4);
-		run_neighbour(a, 4, tun->prefix4);
+		prefix_neighbour(a, 4, tun->prefix4);
 		inet_ntop(AF_INET, a, out[n++], 64);
 	}
 	if (tun->has_addr6 && n < max) {
 		uint8_t a[16];
 
 		memcpy(a, tun->addr6, 16);
-		run_neighbour(a, 16, tun->prefix6);
+		prefix_neighbour(a, 16, tun->prefix6);
 		inet_ntop(AF_INET6, a, out[n++], 64);
 	}
 	return n;
 }
 
-/* Appends text to out[*used..cap); -ENOBUFS when it does not fit. */
-static int run_put(char *out, size_t cap, size_t *used, const char *text, size_t len)
-{
-	if (*used + len + 1 > cap)
-		return -ENOBUFS;
-	memcpy(out + *used, text, len);
-	*used += len;
-	out[*used] = '\0';
-	return 0;
-}
-
-/* A host line worth keeping: search, domain, options (the resolver's
- * behaviour, not where it sends queries). */
-static bool run_keep_line(const char *line, size_t len)
-{
-	static const char *const keys[] = { "search", "domain", "options" };
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		size_t k = strlen(keys[i]);
-
-		if (len > k && strncmp(line, keys[i], k) == 0 &&
-		    (line[k] == ' ' || line[k] == '\t'))
-			return true;
-	}
-	return false;
-}
-
 int run_resolv_conf(const char *host, const char *const *servers, size_t n, char *out, size_t cap)
 {
-	static const char head[] = "# tun2socks run: queries go into the TUN, where the daemon "
-				   "answers them\n";
-	size_t used = 0;
-	int r;
-
-	if (cap == 0)
-		return -ENOBUFS;
-	out[0] = '\0';
-	r = run_put(out, cap, &used, head, sizeof(head) - 1);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		r = run_put(out, cap, &used, "nameserver ", 11);
-		if (r == 0)
-			r = run_put(out, cap, &used, servers[i], strlen(servers[i]));
-		if (r == 0)
-			r = run_put(out, cap, &used, "\n", 1);
-	}
-	for (const char *p = host; r == 0 && p && *p;) {
-		const char *end = strchr(p, '\n');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (run_keep_line(p, len)) {
-			r = run_put(out, cap, &used, p, len);
-			if (r == 0)
-				r = run_put(out, cap, &used, "\n", 1);
-		}
-		p += len + (end != NULL);
-	}
-	return r;
+	return resolvconf_text("# tun2socks run: queries go into the TUN, where the daemon "
+			       "answers them\n",
+			       host, servers, n, out, cap);
 }
 
 /* A decimal id (uid_t, gid_t); -EINVAL for anything else. */

@@ -1,6 +1,5 @@
-/* run: not on macOS yet. A network namespace has no macOS counterpart; a
- * utun owned by a helper and per-process routing (NECP) would be the way
- * there. */
+/* run: Linux only, by design (docs/design.md §14): a network namespace
+ * has no macOS counterpart. */
 #include "tun2socks/app/run.h"
 
 #include "tun2socks/base/log.h"
@@ -8,6 +7,8 @@
 int run_main(const struct options *cfg)
 {
 	(void)cfg;
-	log_error("run: not supported on macOS yet (Linux only: it needs network namespaces)");
+	log_error("run: Linux only: it puts CMD in a network namespace of its own, which macOS "
+		  "does not have (on macOS, the daemon with --auto-route and PROCESS-NAME rules "
+		  "singles out a program)");
 	return RUN_EXIT_FAILED;
 }

@@ -221,7 +221,7 @@ static bool ip_literal(const char *host)
  * generation loads run at start and on a worker thread, docs/design.md
  * §23). An IP literal needs nothing. */
 static int proxy_resolve(struct router_up *u, const struct config_proxy *p, const char *servers,
-			 char *why, size_t cap)
+			 const struct sock_opts *sock, char *why, size_t cap)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -229,7 +229,7 @@ static int proxy_resolve(struct router_up *u, const struct config_proxy *p, cons
 
 	if (ip_literal(p->server))
 		return 0; /* upstream_cfg_init took it */
-	r = name_sync_lookup(servers, p->server, p->port, &ss, &len, why, cap);
+	r = name_sync_lookup(servers, p->server, p->port, sock, &ss, &len, why, cap);
 	if (r == 0) {
 		u->cfg.server = ss;
 		u->cfg.server_len = len;
@@ -303,7 +303,7 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 
 			if (upstream_cfg_init(&u->cfg, &spec, why, sizeof(why)) < 0 ||
 			    (!opts->no_resolve && psn[0] &&
-			     proxy_resolve(u, p, psn, why, sizeof(why)) < 0))
+			     proxy_resolve(u, p, psn, opts->sock, why, sizeof(why)) < 0))
 				return conf_err_set(err, &p->pos, "proxy '%s': %s", p->name, why);
 		}
 		if (check_via(u, p) < 0)
@@ -429,10 +429,76 @@ static int load_sets(struct gen_build *b, struct conf_err *err)
 	return 0;
 }
 
-/* dns.fake-ip-filter entries "rule-set:a,b" and "geosite:x,y" (mihomo's
- * parseDomain: the names after the colon, comma-separated) as
- * "RULE-SET,a,DIRECT,no-resolve" and "GEOSITE,x,DIRECT" lines: a name is
- * filtered when a domain entry of the set or list holds it. */
+/* "rule-set:a,b" and "geosite:x,y" (mihomo's parseDomain: the names after
+ * the colon, comma-separated) as "RULE-SET,a,DIRECT,no-resolve" and
+ * "GEOSITE,x,DIRECT" lines appended to *specs: a name matches when a
+ * domain entry of the set or list holds it. what names the key in
+ * errors. Other texts add nothing. */
+static int name_specs(struct gen_build *b, const struct config_str *e, const char *what,
+		      struct rule_spec **specs, size_t *n, size_t *cap, struct conf_err *err)
+{
+	bool site = strncasecmp(e->text, "geosite:", 8) == 0;
+	const char *names;
+	int r = 0;
+
+	if (strncasecmp(e->text, "rule-set:", 9) != 0 && !site)
+		return 0;
+	names = e->text + (site ? 8 : 9);
+	while (r == 0 && *names) {
+		size_t len = strcspn(names, ",");
+		char line[300];
+		const struct ruleset *rs;
+
+		snprintf(line, sizeof(line), "%.*s", (int)(len < 200 ? len : 200), names);
+		rs = site ? NULL : gen_set(b, line);
+		if (!site && (rs == NULL || ruleset_behavior(rs) == RULESET_IPCIDR)) {
+			r = conf_err_set(err, &e->pos,
+					 rs ? "%s: rule-set '%s' is an ipcidr set; a filter needs "
+					      "domain or classical sets"
+					    : "%s: unknown rule-set '%s'",
+					 what, line);
+			break;
+		}
+		if (*n == *cap) {
+			struct rule_spec *grown;
+
+			*cap = *cap ? *cap * 2 : 4;
+			grown = realloc(*specs, *cap * sizeof(**specs));
+			if (grown == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			*specs = grown;
+		}
+		snprintf(line, sizeof(line),
+			 site ? "GEOSITE,%.*s,DIRECT" : "RULE-SET,%.*s,DIRECT,no-resolve",
+			 (int)(len < 200 ? len : 200), names);
+		r = rules_parse_line(line, strlen(line), &e->pos, &(*specs)[*n], err);
+		if (r == 0)
+			(*n)++;
+		names += len;
+		if (*names == ',')
+			names++;
+	}
+	return r;
+}
+
+/* An engine of the specs (none, or err NULL after a failure: *out stays
+ * NULL); the specs freed. */
+static int name_engine(struct rule_spec *specs, size_t n, const struct rule_build_opts *ro,
+		       struct rule_engine **out, struct conf_err *err)
+{
+	int r = 0;
+
+	if (n > 0 && err != NULL)
+		r = rule_engine_build(specs, n, ro, out, err);
+	for (size_t i = 0; i < n; i++)
+		rule_spec_free(&specs[i]);
+	free(specs);
+	return r;
+}
+
+/* dns.fake-ip-filter's rule-set: and geosite: entries. */
 static int build_fake_filter(struct router_gen *g, struct gen_build *b,
 			     const struct rule_build_opts *ro, struct conf_err *err)
 {
@@ -441,59 +507,121 @@ static int build_fake_filter(struct router_gen *g, struct gen_build *b,
 	size_t n = 0, cap = 0;
 	int r = 0;
 
-	for (size_t i = 0; cfg && r == 0 && i < cfg->dns.n_fake_ip_filter; i++) {
-		const struct config_str *e = &cfg->dns.fake_ip_filter[i];
-		const char *names;
-
-		bool site = strncasecmp(e->text, "geosite:", 8) == 0;
-
-		if (strncasecmp(e->text, "rule-set:", 9) != 0 && !site)
-			continue;
-		names = e->text + (site ? 8 : 9);
-		while (r == 0 && *names) {
-			size_t len = strcspn(names, ",");
-			char line[300];
-			const struct ruleset *rs;
-
-			snprintf(line, sizeof(line), "%.*s", (int)(len < 200 ? len : 200), names);
-			rs = site ? NULL : gen_set(b, line);
-			if (!site && (rs == NULL || ruleset_behavior(rs) == RULESET_IPCIDR)) {
-				r = conf_err_set(
-					err, &e->pos,
-					rs ? "dns.fake-ip-filter: rule-set '%s' is an ipcidr "
-					     "set; a filter needs domain or classical sets"
-					   : "dns.fake-ip-filter: unknown rule-set '%s'",
-					line);
-				break;
-			}
-			if (n == cap) {
-				struct rule_spec *grown;
-
-				cap = cap ? cap * 2 : 4;
-				grown = realloc(specs, cap * sizeof(*specs));
-				if (grown == NULL) {
-					r = -ENOMEM;
-					break;
-				}
-				specs = grown;
-			}
-			snprintf(line, sizeof(line),
-				 site ? "GEOSITE,%.*s,DIRECT" : "RULE-SET,%.*s,DIRECT,no-resolve",
-				 (int)(len < 200 ? len : 200), names);
-			r = rules_parse_line(line, strlen(line), &e->pos, &specs[n], err);
-			if (r == 0)
-				n++;
-			names += len;
-			if (*names == ',')
-				names++;
-		}
+	for (size_t i = 0; cfg && r == 0 && i < cfg->dns.n_fake_ip_filter; i++)
+		r = name_specs(b, &cfg->dns.fake_ip_filter[i], "dns.fake-ip-filter", &specs, &n,
+			       &cap, err);
+	if (r < 0) {
+		(void)name_engine(specs, n, ro, &g->fake_filter, NULL);
+		return r;
 	}
-	if (r == 0 && n > 0)
-		r = rule_engine_build(specs, n, ro, &g->fake_filter, err);
-	for (size_t i = 0; i < n; i++)
-		rule_spec_free(&specs[i]);
-	free(specs);
+	return name_engine(specs, n, ro, &g->fake_filter, err);
+}
+
+/* The DNS keys that name lists (docs/design.md §23): nameserver-policy's
+ * geosite:/rule-set: keys, one engine per entry (NULL for pattern keys);
+ * fallback-filter.geosite; fallback-filter.geoip as one GEOIP line. */
+static int build_dns_engines(struct router_gen *g, struct gen_build *b,
+			     const struct rule_build_opts *ro, struct conf_err *err)
+{
+	const struct config_dns *d = b->cfg ? &b->cfg->dns : NULL;
+	struct rule_spec *specs = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	if (d == NULL)
+		return 0;
+	if (d->n_ns_policy > 0) {
+		g->dns_policy = calloc(d->n_ns_policy, sizeof(*g->dns_policy));
+		if (g->dns_policy == NULL)
+			return -ENOMEM;
+		g->n_dns_policy = d->n_ns_policy;
+	}
+	for (size_t i = 0; r == 0 && i < d->n_ns_policy; i++) {
+		specs = NULL;
+		n = cap = 0;
+		r = name_specs(b, &d->ns_policy[i].key, "dns.nameserver-policy", &specs, &n, &cap,
+			       err);
+		if (r < 0)
+			(void)name_engine(specs, n, ro, &g->dns_policy[i], NULL);
+		else
+			r = name_engine(specs, n, ro, &g->dns_policy[i], err);
+	}
+	specs = NULL;
+	n = cap = 0;
+	for (size_t i = 0; r == 0 && i < d->n_fallback_geosite; i++) {
+		struct config_str e = d->fallback_geosite[i];
+		char text[300];
+
+		snprintf(text, sizeof(text), "geosite:%s", e.text);
+		e.text = text;
+		r = name_specs(b, &e, "dns.fallback-filter.geosite", &specs, &n, &cap, err);
+	}
+	if (r < 0) {
+		(void)name_engine(specs, n, ro, &g->fb_site, NULL);
+		return r;
+	}
+	r = name_engine(specs, n, ro, &g->fb_site, err);
+	if (r == 0 && d->fallback_geoip && d->n_fallback > 0) {
+		const char *code = d->fallback_geoip_code.text ? d->fallback_geoip_code.text : "cn";
+		char line[100];
+
+		specs = calloc(1, sizeof(*specs));
+		if (specs == NULL)
+			return -ENOMEM;
+		snprintf(line, sizeof(line), "GEOIP,%.40s,DIRECT,no-resolve", code);
+		r = rules_parse_line(line, strlen(line), &d->fallback_geoip_code.pos, specs, err);
+		if (r < 0)
+			free(specs);
+		else
+			r = name_engine(specs, 1, ro, &g->fb_geoip, err);
+	}
 	return r;
+}
+
+bool router_gen_dns_policy(const struct router_gen *g, size_t entry, const char *name)
+{
+	struct rule_result res;
+	struct rule_query q;
+
+	if (g == NULL || entry >= g->n_dns_policy || g->dns_policy[entry] == NULL)
+		return false;
+	memset(&q, 0, sizeof(q));
+	q.domain = name;
+	return rule_match(g->dns_policy[entry], &q, &res) == RULE_MATCHED;
+}
+
+bool router_gen_fallback_name(const struct router_gen *g, const char *name)
+{
+	struct rule_result res;
+	struct rule_query q;
+
+	if (g == NULL || g->fb_site == NULL)
+		return false;
+	memset(&q, 0, sizeof(q));
+	q.domain = name;
+	return rule_match(g->fb_site, &q, &res) == RULE_MATCHED;
+}
+
+/* Go's netip.Addr.IsPrivate: RFC 1918 and fc00::/7. */
+static bool addr_private(int family, const uint8_t *a)
+{
+	if (family == AF_INET)
+		return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		       (a[0] == 192 && a[1] == 168);
+	return (a[0] & 0xfe) == 0xfc;
+}
+
+bool router_gen_fallback_ip(const struct router_gen *g, int family, const uint8_t *addr)
+{
+	struct rule_result res;
+	struct rule_query q;
+
+	if (g == NULL || g->fb_geoip == NULL || addr_private(family, addr))
+		return false;
+	memset(&q, 0, sizeof(q));
+	q.dst.family = family == AF_INET ? 4 : 6; /* rule_addr's numbering */
+	memcpy(q.dst.bytes, addr, family == AF_INET ? 4 : 16);
+	return rule_match(g->fb_geoip, &q, &res) != RULE_MATCHED;
 }
 
 bool router_gen_fake_filter(const struct router_gen *g, const char *name)
@@ -687,6 +815,8 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 		};
 
 		r = build_fake_filter(g, &b, &fo, err);
+		if (r == 0)
+			r = build_dns_engines(g, &b, &fo, err);
 		if (r < 0)
 			goto out;
 	}
@@ -755,6 +885,11 @@ void router_gen_unref(struct router_gen *g)
 	rule_engine_unref(g->engine);
 	rule_engine_unref(g->udp_engine);
 	rule_engine_unref(g->fake_filter);
+	for (size_t i = 0; i < g->n_dns_policy; i++)
+		rule_engine_unref(g->dns_policy[i]);
+	free(g->dns_policy);
+	rule_engine_unref(g->fb_site);
+	rule_engine_unref(g->fb_geoip);
 	geo_free(g->geo); /* after the engines that look up in it */
 	for (size_t i = 0; i < g->n_ups; i++) {
 		upstream_cfg_free(&g->ups[i].cfg);

@@ -29,6 +29,9 @@ struct router_gen_opts {
 	/* Do not resolve proxy host names (tun2socks check works offline);
 	 * such a generation must not route flows. */
 	bool no_resolve;
+	/* proxy-server-nameserver lookups' sockets get these (the routing
+	 * mark auto-route gives our sockets), or NULL */
+	const struct sock_opts *sock;
 };
 
 /* A generation from a loaded config (cfg may be NULL: no rules, every flow
@@ -49,6 +52,16 @@ uint64_t router_gen_rule_hits(const struct router_gen *g, size_t i);
  * gets real DNS answers, as in mihomo). The static patterns are the
  * interceptor's own (options). g may be NULL: false. */
 bool router_gen_fake_filter(const struct router_gen *g, const char *name);
+
+/* The DNS keys that name geosite lists or rule-sets (docs/design.md §23),
+ * by config index: whether nameserver-policy entry's "geosite:"/
+ * "rule-set:" key holds name (false for a pattern key); whether
+ * fallback-filter.geosite holds name; whether an answer's address is one
+ * fallback-filter.geoip sends to the fallback (not of geoip-code, not
+ * private, as mihomo). g may be NULL: false. */
+bool router_gen_dns_policy(const struct router_gen *g, size_t entry, const char *name);
+bool router_gen_fallback_name(const struct router_gen *g, const char *name);
+bool router_gen_fallback_ip(const struct router_gen *g, int family, const uint8_t *addr);
 
 /* Warnings of the build, one line each: bad rule-set entries skipped (with
  * file:line:column and why, the first few of each set, then a count per

@@ -53,6 +53,12 @@ struct router_gen {
 	/* dns.fake-ip-filter's "rule-set:" entries as RULE-SET lines (names
 	 * that match get real answers); NULL when there are none. */
 	struct rule_engine *fake_filter;
+	/* nameserver-policy's geosite:/rule-set: keys (one engine per entry,
+	 * NULL for a pattern key), fallback-filter.geosite and .geoip
+	 * (docs/design.md §23); NULL when not configured */
+	struct rule_engine **dns_policy;
+	size_t n_dns_policy;
+	struct rule_engine *fb_site, *fb_geoip;
 	struct geo *geo; /* the engines' geodata (route/geo.h) */
 	/* What loading the rule sets skipped or ignored, one line each
 	 * ("file:line:column: warning: ..."), for the caller to show. */

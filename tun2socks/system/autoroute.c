@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,9 @@
 #include <unistd.h>
 
 #include "tun2socks/system/autoroute_impl.h"
+#include "tun2socks/system/resolvconf.h"
+#include "tun2socks/system/resolved.h"
+#include "tun2socks/system/sysdns.h"
 #include "tun2socks/system/route_state.h"
 
 struct autoroute {
@@ -34,7 +38,7 @@ struct autoroute {
 	struct route_plan plan;
 	size_t applied;        /* plan.obj[0..applied) are in the kernel */
 	struct route_state st; /* what the state file says but the objects */
-	char state_path[512], lock_path[512];
+	char state_path[512], lock_path[512], resolv_backup[520];
 	int lock_fd;
 	autoroute_note_fn note;
 	void *note_arg;
@@ -156,6 +160,50 @@ static int undo(struct autoroute_os *os, const struct route_obj *obj, size_t n,
 	return failed;
 }
 
+/* What a gone daemon left in systemd-resolved: the TUN's DNS settings, if
+ * the link is still there under its name (a persistent TUN; resolved
+ * forgets a link that goes), and answers it cached from us. */
+static void clean_resolved(const struct route_state *st, autoroute_note_fn note, void *arg)
+{
+	char name[IF_NAMESIZE], err[256];
+
+	if (if_indextoname(st->resolved_link, name) && strcmp(name, st->tun) == 0) {
+		if (resolved_link_revert(st->resolved_link, err, sizeof(err)) < 0)
+			notef(note, arg, "%s", err);
+		else
+			notef(note, arg, "systemd-resolved: %s's DNS settings reverted", st->tun);
+	}
+	if (resolved_flush(err, sizeof(err)) < 0)
+		notef(note, arg, "%s", err);
+	else
+		notef(note, arg, "systemd-resolved: cache flushed");
+}
+
+/* <dir>/<tun>.resolv.conf beside <dir>/<tun>.state: what /etc/resolv.conf
+ * held before. */
+static void backup_path(const char *state_path, char *out, size_t cap)
+{
+	size_t n = strlen(state_path);
+
+	if (n > 6 && strcmp(state_path + n - 6, ".state") == 0)
+		n -= 6;
+	snprintf(out, cap, "%.*s.resolv.conf", (int)n, state_path);
+}
+
+/* /etc/resolv.conf as it was before a gone daemon pointed it at its TUN. */
+static void clean_resolv_conf(const char *state_path, autoroute_note_fn note, void *arg)
+{
+	char backup[520], err[600] = "";
+	int r;
+
+	backup_path(state_path, backup, sizeof(backup));
+	r = resolvconf_restore(SYSDNS_RESOLV_CONF, backup, err, sizeof(err));
+	if (r != 0)
+		notef(note, arg, "%s", err);
+	else
+		notef(note, arg, SYSDNS_RESOLV_CONF " put back as it was");
+}
+
 /* Cleans the state file at path, whose lock the caller holds. */
 static int clean_one(struct autoroute_os *os, const char *state_path, const char *lock_path,
 		     uint64_t netns, autoroute_note_fn note, void *arg)
@@ -182,6 +230,10 @@ static int clean_one(struct autoroute_os *os, const char *state_path, const char
 		route_state_free(&st);
 		return -EXDEV;
 	}
+	if (st.resolved_link)
+		clean_resolved(&st, note, arg);
+	if (st.resolv_conf)
+		clean_resolv_conf(state_path, note, arg);
 	r = undo(os, st.obj, st.n, note, arg, &gone);
 	if (r == 0) {
 		notef(note, arg,
@@ -348,6 +400,8 @@ static void status_one(struct autoroute_os *os, const char *state, const char *l
 	as.other_netns = st.netns && netns && st.netns != netns;
 	as.table = st.table;
 	as.rule_index = st.rule_index;
+	as.resolved_link = st.resolved_link;
+	as.resolv_conf = st.resolv_conf;
 	as.obj = st.obj;
 	as.n = st.n;
 	as.tun_up = -ENODEV;
@@ -405,6 +459,11 @@ int autoroute_status(const char *dir, const char *tun, autoroute_status_fn fn, v
 	closedir(d);
 	autoroute_os_close(os);
 	return n;
+}
+
+const char *autoroute_state_dir(void)
+{
+	return autoroute_os_state_dir();
 }
 
 int autoroute_route_oif(const struct prefix *dst, uint32_t mark, uint32_t bind_ifindex,
@@ -465,7 +524,7 @@ int autoroute_replan(struct autoroute *ar, const struct route_plan_cfg *cfg, siz
 	int r;
 
 	*added = *removed = 0;
-	r = route_plan_build(cfg, &next, err, errlen);
+	r = autoroute_os_plan(ar->os, cfg, &next, err, errlen);
 	if (r < 0)
 		return r;
 	/* The state file lists the old plan and what the new one adds, in
@@ -535,6 +594,23 @@ out:
 	return r;
 }
 
+int autoroute_set_resolved_link(struct autoroute *ar, uint32_t ifindex)
+{
+	ar->st.resolved_link = ifindex;
+	return write_objs(ar, ar->plan.obj, ar->applied);
+}
+
+int autoroute_set_resolv_conf(struct autoroute *ar, bool on)
+{
+	ar->st.resolv_conf = on;
+	return write_objs(ar, ar->plan.obj, ar->applied);
+}
+
+const char *autoroute_resolv_backup(const struct autoroute *ar)
+{
+	return ar->resolv_backup;
+}
+
 void autoroute_stop(struct autoroute *ar)
 {
 	if (ar == NULL)
@@ -579,7 +655,7 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 			    strerror(-r));
 		goto fail;
 	}
-	r = route_plan_build(pc, &ar->plan, err, errlen);
+	r = autoroute_os_plan(ar->os, pc, &ar->plan, err, errlen);
 	if (r < 0)
 		goto fail;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -609,6 +685,7 @@ int autoroute_start(const struct autoroute_cfg *cfg, struct autoroute **out, cha
 		goto fail;
 	}
 	ar->lock_fd = r;
+	backup_path(ar->state_path, ar->resolv_backup, sizeof(ar->resolv_backup));
 	/* What daemons that are gone left behind, ours first. */
 	(void)clean_dir(ar->os, dir, NULL, pc->tun_name, cfg->note, cfg->note_arg, NULL, 0,
 			&cleaned);

@@ -9,9 +9,11 @@
  * refuses a TUN name another live daemon holds, and a table or rule range
  * that already has routes or rules (another tun2socks, mihomo, sing-box).
  *
- * Linux only for now (autoroute_linux.c); elsewhere start and cleanup
- * return -ENOTSUP. Blocking; runs before the loop starts and after it
- * stops.
+ * Linux: policy rules and a table of ours (route_plan.h, over
+ * RTNETLINK); macOS: routes of the main table around the original default
+ * gateway (route_split.h, over a PF_ROUTE socket; uncompiled so far).
+ * Elsewhere start and cleanup return -ENOTSUP. Blocking; runs before the
+ * loop starts and after it stops.
  */
 #ifndef T2S_AUTOROUTE_H
 #define T2S_AUTOROUTE_H
@@ -21,7 +23,10 @@
 
 #include "tun2socks/system/route_plan.h"
 
-#define AUTOROUTE_STATE_DIR "/run/tun2socks"
+/* The default state directory: /run/tun2socks on Linux,
+ * /var/run/tun2socks on macOS (its / is read-only). */
+const char *autoroute_state_dir(void);
+#define AUTOROUTE_STATE_DIR autoroute_state_dir()
 
 struct autoroute;
 
@@ -55,6 +60,17 @@ const struct route_plan *autoroute_plan(const struct autoroute *ar);
 int autoroute_replan(struct autoroute *ar, const struct route_plan_cfg *cfg, size_t *added,
 		     size_t *removed, char *err, size_t errlen);
 
+/* Records in the state file that systemd-resolved was (about to be) given
+ * the DNS of link ifindex (the TUN; 0: no longer), so that cleanup reverts
+ * it (resolved.h) after SIGKILL. 0 or -errno. */
+int autoroute_set_resolved_link(struct autoroute *ar, uint32_t ifindex);
+
+/* Records in the state file that /etc/resolv.conf was (about to be)
+ * pointed at the TUN (resolvconf.h; false: no longer), so that cleanup
+ * puts it back from the backup, whose path this returns. 0 or -errno. */
+int autoroute_set_resolv_conf(struct autoroute *ar, bool on);
+const char *autoroute_resolv_backup(const struct autoroute *ar);
+
 /* Removes everything start added, the state file and the lock. NULL is a
  * no-op. */
 void autoroute_stop(struct autoroute *ar);
@@ -78,6 +94,8 @@ struct autoroute_status {
 	bool other_netns; /* recorded in another network namespace: not checked */
 	int tun_up;       /* 1 up, 0 down, -ENODEV gone, or -errno */
 	uint32_t table, rule_index;
+	uint32_t resolved_link;      /* systemd-resolved's DNS on it; 0: none */
+	bool resolv_conf;            /* /etc/resolv.conf pointed at the TUN */
 	const struct route_obj *obj; /* what it added, in order */
 	const bool *present;         /* present[i]: obj[i] is in the kernel */
 	size_t n, n_present;

@@ -1,6 +1,8 @@
-/* autoroute's platform part: the kernel's routing tables and rules, and
- * the identity of our network namespace. One of autoroute_linux.c or
- * autoroute_darwin.c provides it. */
+/* autoroute's platform part: the plan, the kernel's routing tables and
+ * rules, and the identity of our network namespace. One of
+ * autoroute_linux.c (policy rules and a table of ours, route_plan.h) or
+ * autoroute_darwin.c (routes of the main table, route_split.h) provides
+ * it. */
 #ifndef T2S_AUTOROUTE_IMPL_H
 #define T2S_AUTOROUTE_IMPL_H
 
@@ -8,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tun2socks/system/route_plan.h"
 #include "tun2socks/system/route_text.h"
 
 struct autoroute_os;
@@ -15,6 +18,15 @@ struct autoroute_os;
 /* 0, -ENOTSUP where there is no auto-route, or -errno. */
 int autoroute_os_open(struct autoroute_os **out);
 void autoroute_os_close(struct autoroute_os *os);
+
+/* The plan for cfg, into out (cleared first): route_plan_build on Linux;
+ * on macOS route_split_build around the default gateways the kernel has
+ * now. 0, or -errno with err. */
+int autoroute_os_plan(struct autoroute_os *os, const struct route_plan_cfg *cfg,
+		      struct route_plan *out, char *err, size_t errlen);
+
+/* Where state files go unless told (AUTOROUTE_STATE_DIR). */
+const char *autoroute_os_state_dir(void);
 
 /* Adds or removes one object. 0 or -errno with the kernel's words in err
  * (removing what is not there: -ENOENT or -ESRCH). */

@@ -43,6 +43,18 @@ void autoroute_os_close(struct autoroute_os *os)
 	free(os);
 }
 
+int autoroute_os_plan(struct autoroute_os *os, const struct route_plan_cfg *cfg,
+		      struct route_plan *out, char *err, size_t errlen)
+{
+	(void)os;
+	return route_plan_build(cfg, out, err, errlen);
+}
+
+const char *autoroute_os_state_dir(void)
+{
+	return "/run/tun2socks";
+}
+
 int autoroute_os_change(struct autoroute_os *os, bool add, const struct route_obj *o, char *err,
 			size_t errlen)
 {

@@ -199,3 +199,19 @@ out:
 	free(exs);
 	return ret;
 }
+
+void prefix_neighbour(uint8_t *a, size_t len, unsigned prefix)
+{
+	size_t i = len - 1;
+	size_t host_bits = len * 8 > prefix ? len * 8 - prefix : 0;
+	uint8_t last = a[i];
+
+	/* A /31 or /32 (/127, /128) has no neighbour inside, and any other
+	 * address is routed into the TUN as well (the default route), so
+	 * staying near is only for the reader. */
+	if (last >= 0xfe || (host_bits > 1 && host_bits < 8 &&
+			     ((last + 1u) & ((1u << host_bits) - 1)) == (1u << host_bits) - 1))
+		a[i] = (uint8_t)(last - 1);
+	else
+		a[i] = (uint8_t)(last + 1);
+}

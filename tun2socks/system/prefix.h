@@ -32,6 +32,13 @@ void prefix_any(struct prefix *p, int family);
 
 unsigned prefix_max_len(int family);
 
+/* The address next to addr (len 4 or 16 bytes) on a subnet of prefix
+ * bits, in place: the next one, or the previous one when the next would
+ * be all ones in the last byte or in a short host part (a broadcast
+ * address), or wrap. Only the last byte moves. The daemon's DNS address
+ * beside the TUN's own (198.18.0.2 for 198.18.0.1/15). */
+void prefix_neighbour(uint8_t *addr, size_t len, unsigned prefix);
+
 /* Whether inner (same family) lies within outer. */
 bool prefix_contains(const struct prefix *outer, const struct prefix *inner);
 bool prefix_overlaps(const struct prefix *a, const struct prefix *b);

@@ -30,6 +30,11 @@ int route_state_format(const struct route_state *s, char **out, size_t *len)
 		     "\nrule-index %" PRIu32 "\n",
 		     header, s->pid, s->netns, s->tun, s->table, s->rule_index);
 	off = (size_t)n;
+	if (s->resolved_link)
+		off += (size_t)snprintf(buf + off, cap - off, "resolved-link %" PRIu32 "\n",
+					s->resolved_link);
+	if (s->resolv_conf)
+		off += (size_t)snprintf(buf + off, cap - off, "resolv-conf\n");
 	for (size_t i = 0; i < s->n; i++) {
 		route_text_format(&s->obj[i], buf + off, cap - off);
 		off += strlen(buf + off);
@@ -132,6 +137,10 @@ int route_state_parse(const char *text, size_t len, struct route_state *out, cha
 		} else if (key_num(line, "rule-index", 0xffffffffu, &v)) {
 			out->rule_index = (uint32_t)v;
 			have[4] = true;
+		} else if (strcmp(line, "resolv-conf") == 0) {
+			out->resolv_conf = true;
+		} else if (key_num(line, "resolved-link", 0x7fffffffu, &v) && v > 0) {
+			out->resolved_link = (uint32_t)v;
 		} else if (strncmp(line, "rule ", 5) == 0 || strncmp(line, "route ", 6) == 0) {
 			if (out->n == cap) {
 				size_t ncap = cap ? cap * 2 : 64;

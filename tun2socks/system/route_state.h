@@ -11,6 +11,9 @@
  *   tun tun0
  *   table 2022
  *   rule-index 9000
+ *   resolved-link 7          (systemd-resolved sends names to the TUN)
+ *   resolv-conf              (/etc/resolv.conf names the TUN; <tun>.resolv.conf
+ *                             beside the state file holds what it held)
  *   rule -4 pref 9010 nop
  *   route -4 table 2022 0.0.0.0/1 dev tun0
  *   ...
@@ -21,6 +24,7 @@
 #ifndef T2S_ROUTE_STATE_H
 #define T2S_ROUTE_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +35,11 @@ struct route_state {
 	uint64_t netns; /* inode of the daemon's network namespace; 0: unknown */
 	char tun[16];
 	uint32_t table, rule_index;
+	/* the interface index whose DNS systemd-resolved was given
+	 * (resolved.h); 0: none (no line) */
+	uint32_t resolved_link;
+	/* /etc/resolv.conf was (about to be) rewritten (resolvconf.h) */
+	bool resolv_conf;
 	struct route_obj *obj;
 	size_t n;
 };

@@ -131,6 +131,16 @@ static void format_route(struct out *o, const struct route_obj *obj)
 			add(o, " %s", route_types[i].name);
 	prefix_format(&r->dst, t, sizeof(t));
 	add(o, " %s", t);
+	if (obj->via.family) {
+		/* the address alone: the prefix's text up to its '/' */
+		char *slash;
+
+		prefix_format(&obj->via, t, sizeof(t));
+		slash = strchr(t, '/');
+		if (slash)
+			*slash = '\0';
+		add(o, " via %s", t);
+	}
 	if (obj->dev[0])
 		add(o, " dev %s", obj->dev);
 	if (r->metric)
@@ -365,6 +375,10 @@ static int parse_route(char **w, int n, struct route_obj *o)
 				return -EINVAL;
 		} else if (strcmp(w[i], "metric") == 0) {
 			if (parse_u32(w[i + 1], &r->metric) < 0)
+				return -EINVAL;
+		} else if (strcmp(w[i], "via") == 0 && r->type == RTNL_RT_UNICAST) {
+			if (strchr(w[i + 1], '/') || prefix_parse(w[i + 1], false, &o->via) < 0 ||
+			    o->via.family != r->family)
 				return -EINVAL;
 		} else {
 			return -EINVAL;

@@ -4,6 +4,7 @@
  *   rule -4 pref 9003 lookup main suppress_prefixlength 0
  *   route -4 table 2022 0.0.0.0/1 dev tun0
  *   route -6 table 2022 unreachable ::/0
+ *   route -4 table main 203.0.113.5/32 via 192.168.1.1 dev en0   (macOS)
  * The state file holds these lines (route_state.h), and the log shows
  * them, so a user can read them and undo them by hand with `ip`. Pure. */
 #ifndef T2S_ROUTE_TEXT_H
@@ -22,6 +23,9 @@ struct route_obj {
 	struct rtnl_rule rule;
 	struct rtnl_route route;
 	char dev[16]; /* route: the oif's name, "" for none */
+	/* route: through this router (a host prefix; family 0: none). The
+	 * macOS plan's host routes for the proxy servers (route_split.h). */
+	struct prefix via;
 };
 
 enum { ROUTE_TEXT_MAX = 256 };

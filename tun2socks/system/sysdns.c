@@ -176,3 +176,20 @@ size_t sysdns_parse_csv(const char *csv, struct prefix *out, size_t max)
 	}
 	return n;
 }
+
+bool sysdns_resolved_managed(const char *text, size_t len)
+{
+	static const char mark[] = "managed by man:systemd-resolved(8)";
+	struct prefix ns[SYSDNS_MAX];
+	size_t n, k = sizeof(mark) - 1;
+
+	for (size_t i = 0; i + k <= len; i++)
+		if (memcmp(text + i, mark, k) == 0)
+			return true;
+	n = sysdns_parse_resolv(text, len, ns, SYSDNS_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (ns[i].family != AF_INET || ns[i].addr[0] != 127 || ns[i].addr[1] != 0 ||
+		    ns[i].addr[2] != 0 || (ns[i].addr[3] != 53 && ns[i].addr[3] != 54))
+			return false;
+	return n > 0;
+}

@@ -13,6 +13,7 @@
 #ifndef T2S_SYSDNS_H
 #define T2S_SYSDNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tun2socks/system/prefix.h"
@@ -38,6 +39,12 @@ int sysdns_pick(const char *resolv, size_t rlen, const char *resolved, size_t dl
 /* The same from the files themselves (SYSDNS_RESOLV_CONF and
  * SYSDNS_RESOLVED_CONF). */
 int sysdns_pick_system(char *csv, size_t cap, char *err, size_t errlen);
+
+/* Whether a resolv.conf text is systemd-resolved's (its stub file or its
+ * list of upstreams): the "managed by man:systemd-resolved(8)" line it
+ * writes, or only its stub addresses (127.0.0.53, 127.0.0.54) as
+ * nameservers, as a copy without comments would have. */
+bool sysdns_resolved_managed(const char *text, size_t len);
 
 /* The addresses of a resolver's canonical list ("1.2.3.4:53,[fd00::1]:53",
  * as nameservers_parse() writes it), as host prefixes; at most max.
