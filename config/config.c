@@ -212,6 +212,8 @@ const char *config_proxy_type_name(const struct config_proxy *p)
 		return "redirect";
 	case CONFIG_PROXY_DIRECT:
 		return "direct";
+	case CONFIG_PROXY_DNS:
+		return "dns";
 	case CONFIG_PROXY_UNSUPPORTED:
 		break;
 	}

@@ -186,6 +186,7 @@ enum config_proxy_type {
 	CONFIG_PROXY_HTTP,
 	CONFIG_PROXY_REDIRECT,    /* ours: DIRECT to a fixed host:port */
 	CONFIG_PROXY_DIRECT,      /* mihomo's type: direct: a name for DIRECT */
+	CONFIG_PROXY_DNS,         /* mihomo's type: dns (README "Every config key") */
 	CONFIG_PROXY_UNSUPPORTED, /* a Clash type we cannot speak */
 };
 
@@ -205,6 +206,11 @@ struct config_proxy {
 	const char *ca;  /* our "ca": CA bundle path (resolved against
 				* the config's directory); NULL: system */
 	bool udp;        /* socks5: default false, as mihomo; http: always false */
+	/* "dialer-proxy": a proxy or group that carries the connection to
+	 * this proxy's server (a chain, docs/design.md §18); NULL: none.
+	 * Checked when the router is built. */
+	const char *dialer_proxy;
+	struct conf_pos dialer_pos;
 	/* redirect ("to: host:port"): */
 	const char *to_host; /* no brackets */
 	uint16_t to_port;
@@ -260,10 +266,16 @@ struct config_group {
 	unsigned tolerance_ms; /* "tolerance" (url-test); default 0 */
 	bool lazy;             /* "lazy": check only a group in use; default true */
 	bool disable_udp;      /* "disable-udp" */
+	/* "max-failed-times": failed connections (within `timeout` of the
+	 * first) that trigger a check at once; 0: mihomo's default, 5 */
+	unsigned max_failed_times;
 	/* "expected-status": a check is alive only with one of these HTTP
 	 * statuses ("204", "200/302", "200-299"); none: any answer */
 	uint16_t expected_lo[8], expected_hi[8];
 	size_t n_expected;
+	/* which of the check keys the group itself set (the others may come
+	 * from a provider's health-check) */
+	bool url_set, interval_set, timeout_set, lazy_set, expected_set;
 	enum config_lb_strategy strategy;
 	/* Members besides "proxies" (appended, in this order, no
 	 * duplicates): the config's own proxies (include-all,
@@ -319,16 +331,34 @@ struct config_override {
 	bool has_udp, udp;
 	bool has_skip_cert_verify, skip_cert_verify;
 	const char *additional_prefix, *additional_suffix; /* to the names */
+	const char *dialer_proxy;                          /* "dialer-proxy" for every proxy */
+	struct conf_pos dialer_pos;
 };
 
 /* proxy-providers: a Clash `proxies:` list from a file or a download
  * (config/config_pproviders.h). Its proxies are appended to
  * config.proxies after the config's own (n_own_proxies); rules cannot
  * name them, groups take them with `use` and `include-all`. */
+/* A proxy provider's "health-check" (mihomo's keys, docs/design.md §19):
+ * a url-test, fallback or load-balance group that `use`s the provider
+ * and sets no "url" takes its url and, with enable, its interval,
+ * timeout, lazy and expected-status (those the group did not set). */
+struct config_provider_hc {
+	bool enable;
+	const char *url;     /* NULL: none */
+	unsigned interval;   /* seconds; 0 with enable: 300 */
+	unsigned timeout_ms; /* 0: the group's (5000) */
+	bool lazy;           /* default true */
+	uint16_t expected_lo[8], expected_hi[8];
+	size_t n_expected;
+};
+
 struct config_proxy_provider {
 	const char *name;
 	struct conf_pos pos;
-	bool http;        /* type http, else file */
+	bool http;    /* type http, else file */
+	bool inline_; /* type inline: the proxies of "payload" */
+	struct config_provider_hc hc;
 	const char *path; /* resolved; http: default under the cache dir */
 	struct config_remote remote;
 	const char *filter, *exclude_filter; /* regexes on names; NULL: none */

@@ -312,6 +312,37 @@ static bool is_encrypted_dns(const char *t)
 	return false;
 }
 
+/* mihomo's "system" server (the system's resolver): nothing to ask
+ * here, the system's servers are the default when no nameserver is
+ * left. */
+static bool is_system_dns(const char *t)
+{
+	return !strcasecmp(t, "system") || !strncasecmp(t, "system://", 9);
+}
+
+/* A mihomo nameserver may end in "#PROXY" (ask through that proxy or
+ * group) or "#key=value&..." (ecs, h3, skip-cert-verify...): neither is
+ * done here. The entry loses it, with a warning saying so. */
+static int dns_strip_fragment(struct loader *ld, struct config_str *s, const char *what)
+{
+	const char *hash = strchr(s->text, '#');
+	char q[80];
+	char *t;
+
+	if (hash == NULL)
+		return 0;
+	t = loader_strndup(ld, s->text, (size_t)(hash - s->text));
+	if (t == NULL)
+		return loader_oom(ld);
+	config_quote(q, s->text);
+	s->text = t;
+	return loader_warn_at(ld, s->pos,
+			      strchr(hash, '=') ? "%s: %s: parameters after '#' are ignored"
+						: "%s: %s: asked directly, not through the proxy "
+						  "after '#'",
+			      what, q);
+}
+
 /* One nameserver entry, checked by the parser the resolver uses too. */
 static int check_server(struct loader *ld, const struct config_str *s, const char *what);
 
@@ -383,6 +414,16 @@ static int dns_server_list(struct loader *ld, yaml_node_t *n, const char *what, 
 		r = loader_get_nonempty(ld, it, what, &s.text);
 		if (r < 0)
 			break;
+		r = dns_strip_fragment(ld, &s, what);
+		if (r < 0)
+			break;
+		if (is_system_dns(s.text)) {
+			r = loader_warn_at(ld, s.pos,
+					   "%s: %s: the system's resolver is not a server here; "
+					   "entry skipped",
+					   what, config_quote(q, s.text));
+			continue;
+		}
 		if (encrypted && !strncasecmp(s.text, "tls://", 6)) {
 			r = loader_recover(ld, check_dot(ld, &s));
 			(*out)[kept++] = s;
@@ -531,7 +572,7 @@ bad:
  * other encrypted ones are dropped with a warning. */
 static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t *n)
 {
-	size_t kept = 0;
+	size_t kept = 0, system = 0;
 	char q[80];
 	int r = loader_get_str_list(ld, n, "dns.nameserver", &d->nameservers, &d->n_nameservers);
 
@@ -542,6 +583,18 @@ static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t 
 			return loader_oom(ld);
 	}
 	for (size_t j = 0; r == 0 && j < d->n_nameservers; j++) {
+		r = dns_strip_fragment(ld, &d->nameservers[j], "dns.nameserver");
+		if (r < 0)
+			break;
+		/* "system": the default the section falls back to */
+		if (is_system_dns(d->nameservers[j].text)) {
+			system++;
+			r = loader_warn_at(ld, d->nameservers[j].pos,
+					   "dns.nameserver: %s: the system's servers are asked "
+					   "only when no other nameserver is given; entry skipped",
+					   config_quote(q, d->nameservers[j].text));
+			continue;
+		}
 		if (!strncasecmp(d->nameservers[j].text, "tls://", 6)) {
 			r = loader_recover(ld, check_dot(ld, &d->nameservers[j]));
 			d->dot[d->n_dot++] = d->nameservers[j];
@@ -572,7 +625,7 @@ static int dns_nameservers(struct loader *ld, struct config_dns *d, yaml_node_t 
 		r = loader_recover(ld, check_nameserver(ld, &d->nameservers[j]));
 		d->nameservers[kept++] = d->nameservers[j];
 	}
-	if (r == 0 && kept == 0 && d->n_dot == 0 && d->n_doh == 0 && d->n_nameservers > 0)
+	if (r == 0 && kept == 0 && d->n_dot == 0 && d->n_doh == 0 && d->n_nameservers > system)
 		r = loader_fail_at(ld, loader_node_pos(ld, n),
 				   "dns.nameserver: no usable server (udp://, tcp://, tls:// or "
 				   "https:// needed)");

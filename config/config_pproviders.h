@@ -15,8 +15,4 @@
 /* After config_proxies_load(), before the groups. */
 int config_pproviders_load(struct loader *ld, yaml_node_t *n);
 
-/* The provider called name, or NULL. */
-const struct config_proxy_provider *config_pprovider_find(const struct config *cfg,
-							  const char *name);
-
 #endif

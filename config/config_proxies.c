@@ -8,15 +8,15 @@
 #include <string.h>
 
 #include "config/config_impl.h"
-#include "config/config_pproviders.h"
 #include "config/name_filter.h"
 #include "config/proxy_url.h"
 
 /* Keys of proxies and groups: ours, and mihomo's that we ignore (loader.h). */
 /* socks5 and http; redirect takes name, type and to. */
 static const char *const proxy_net_ours[] = {
-	"name", "type",       "server", "port", "username", "password", "tls", "skip-cert-verify",
-	"sni",  "servername", "ca",     "udp"
+	"name",     "type", "server",           "port", "username",
+	"password", "tls",  "skip-cert-verify", "sni",  "servername",
+	"ca",       "udp",  "dialer-proxy"
 };
 static const char *const proxy_redirect_ours[] = { "name", "type", "to" };
 /* Every outbound type's keys (a socks5 entry may carry a vmess key: mihomo
@@ -156,10 +156,11 @@ static const char *const group_ours[] = {
 	"disable-udp",
 	"strategy",
 	"expected-status",
+	"max-failed-times",
 };
 static const char *const group_mihomo[] = {
-	"max-failed-times", "filter", "exclude-filter", "exclude-type",
-	"hidden",           "icon",   "interface-name", "routing-mark",
+	"filter", "exclude-filter", "exclude-type", "hidden",
+	"icon",   "interface-name", "routing-mark",
 };
 
 static const struct loader_keys proxy_net_keys = LOADER_KEYS(proxy_net_ours, proxy_mihomo);
@@ -271,7 +272,8 @@ struct proxy_keys {
 static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
 		     const char *what, struct proxy_keys *pk)
 {
-	bool net = p->type != CONFIG_PROXY_REDIRECT && p->type != CONFIG_PROXY_DIRECT;
+	bool net = p->type != CONFIG_PROXY_REDIRECT && p->type != CONFIG_PROXY_DIRECT &&
+		   p->type != CONFIG_PROXY_DNS;
 	const char *k = e->name, *ca = NULL;
 	unsigned long long v = 0;
 	char w[256];
@@ -316,6 +318,10 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loa
 			r = loader_resolve_path(ld, ca, &p->ca);
 		return r;
 	}
+	if (!strcmp(k, "dialer-proxy")) {
+		p->dialer_pos = loader_node_pos(ld, e->val);
+		return loader_get_str(ld, e->val, w, &p->dialer_proxy);
+	}
 	if (!strcmp(k, "udp")) {
 		r = loader_get_bool(ld, e->val, w, &udp);
 		if (r == 0 && p->type == CONFIG_PROXY_SOCKS5)
@@ -352,10 +358,11 @@ static const char *proxy_key_canon(const char *k, const struct loader_keys *ks, 
 static int load_proxy_keys(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
 			   size_t count, const char *what, struct proxy_keys *pk)
 {
-	const struct loader_keys *ks =
-		p->type == CONFIG_PROXY_REDIRECT || p->type == CONFIG_PROXY_DIRECT
-			? &proxy_redirect_keys
-			: &proxy_net_keys;
+	const struct loader_keys *ks = p->type == CONFIG_PROXY_REDIRECT ||
+						       p->type == CONFIG_PROXY_DIRECT ||
+						       p->type == CONFIG_PROXY_DNS
+					       ? &proxy_redirect_keys
+					       : &proxy_net_keys;
 	size_t before = ld->n_errors;
 	char canon[64];
 	int r = 0;
@@ -462,13 +469,19 @@ static int proxy_type(struct loader *ld, struct config_proxy *p, yaml_node_t *tn
 		/* DIRECT under a name (its keys are warned about) */
 		p->type = CONFIG_PROXY_DIRECT;
 		p->udp = true;
+	} else if (loader_eq_nocase(p->type_name, "dns")) {
+		/* mihomo's outbound that answers DNS itself: DNS in the TUN
+		 * is answered before the rules here; other flows sent to it
+		 * are rejected (README "Every config key") */
+		p->type = CONFIG_PROXY_DNS;
+		p->udp = true;
 	} else {
 		p->type = CONFIG_PROXY_UNSUPPORTED;
-		r = loader_warn_at(
-			ld, loader_node_pos(ld, tn),
-			"%s: type %s is not supported (only socks5, http, direct and redirect); "
-			"rules using it will fail",
-			what, config_quote(q, p->type_name));
+		r = loader_warn_at(ld, loader_node_pos(ld, tn),
+				   "%s: type %s is not supported (only socks5, http, direct, dns "
+				   "and redirect); "
+				   "rules using it will fail",
+				   what, config_quote(q, p->type_name));
 		return r < 0 ? r : 1;
 	}
 	return 0;
@@ -531,7 +544,7 @@ static int load_proxy(struct loader *ld, yaml_node_t *item, size_t idx, struct c
 		r = check_redirect(ld, p, pk.to, what);
 		goto out;
 	}
-	if (p->type == CONFIG_PROXY_DIRECT)
+	if (p->type == CONFIG_PROXY_DIRECT || p->type == CONFIG_PROXY_DNS)
 		goto out; /* its keys (interface-name, ...) were warned about */
 	r = check_net_proxy(ld, p, pk.server, what);
 	/* Here rather than when the router builds, so that it comes in file
@@ -606,32 +619,11 @@ static int group_members(struct loader *ld, struct config_group *g, yaml_node_t 
 	return 0;
 }
 
-/* mihomo's expected-status: "*", or statuses and ranges joined by "/". */
 static int group_expected(struct loader *ld, struct config_group *g, yaml_node_t *n,
 			  const char *what)
 {
-	const char *s;
-	int r = loader_get_scalar(ld, n, what, &s);
-
-	if (r < 0 || !strcmp(s, "*"))
-		return r;
-	while (*s) {
-		char *end;
-		unsigned long lo = strtoul(s, &end, 10), hi = lo;
-
-		if (end != s && *end == '-')
-			hi = strtoul(end + 1, &end, 10);
-		if (end == s || (*end && *end != '/') || lo < 100 || hi > 599 || lo > hi ||
-		    g->n_expected == sizeof(g->expected_lo) / sizeof(g->expected_lo[0]))
-			return loader_fail_at(ld, loader_node_pos(ld, n),
-					      "%s: expected HTTP statuses like 204, 200/302 or "
-					      "200-299 (at most 8), or *",
-					      what);
-		g->expected_lo[g->n_expected] = (uint16_t)lo;
-		g->expected_hi[g->n_expected++] = (uint16_t)hi;
-		s = *end ? end + 1 : end;
-	}
-	return 0;
+	g->expected_set = true;
+	return loader_get_statuses(ld, n, what, g->expected_lo, g->expected_hi, &g->n_expected);
 }
 
 static int group_key(struct loader *ld, struct config_group *g, const struct loader_kv *e,
@@ -651,24 +643,38 @@ static int group_key(struct loader *ld, struct config_group *g, const struct loa
 		*gk->selected_pos = loader_node_pos(ld, e->val);
 		return loader_get_str(ld, e->val, w, gk->selected);
 	}
-	if (!strcmp(k, "url"))
+	if (!strcmp(k, "url")) {
+		g->url_set = true;
 		return loader_get_nonempty(ld, e->val, w, &g->url);
+	}
 	if (!strcmp(k, "interval") || !strcmp(k, "timeout") || !strcmp(k, "tolerance")) {
 		unsigned long long v;
 
 		r = loader_get_uint(ld, e->val, w, 0, 86400000, &v);
 		if (r < 0)
 			return r;
-		if (k[0] == 'i')
+		if (k[0] == 'i') {
 			g->interval = v ? (unsigned)v : g->interval;
-		else if (k[1] == 'i')
+			g->interval_set = v != 0;
+		} else if (k[1] == 'i') {
 			g->timeout_ms = v ? (unsigned)v : g->timeout_ms;
-		else
+			g->timeout_set = v != 0;
+		} else {
 			g->tolerance_ms = (unsigned)v;
+		}
 		return 0;
 	}
-	if (!strcmp(k, "lazy"))
+	if (!strcmp(k, "max-failed-times")) {
+		unsigned long long v = 0;
+
+		r = loader_get_uint(ld, e->val, w, 0, 1000000, &v);
+		g->max_failed_times = (unsigned)v;
+		return r;
+	}
+	if (!strcmp(k, "lazy")) {
+		g->lazy_set = true;
 		return loader_get_bool(ld, e->val, w, &g->lazy);
+	}
 	if (!strcmp(k, "disable-udp"))
 		return loader_get_bool(ld, e->val, w, &g->disable_udp);
 	if (!strcmp(k, "strategy")) {
@@ -825,6 +831,36 @@ static int add_member(struct loader *ld, struct config_group *g, size_t i,
 	return 0;
 }
 
+static const struct config_proxy_provider *pprovider_find(const struct config *cfg,
+							  const char *name)
+{
+	for (size_t i = 0; i < cfg->n_proxy_providers; i++)
+		if (!strcmp(cfg->proxy_providers[i].name, name))
+			return &cfg->proxy_providers[i];
+	return NULL;
+}
+
+/* A group without a url of its own takes the first used provider's
+ * health-check url, and with enable the settings it did not set
+ * (mihomo's outboundgroup parser). */
+static void group_take_hc(struct config_group *g, const struct config_provider_hc *hc)
+{
+	g->url = hc->url;
+	if (!hc->enable)
+		return;
+	if (!g->interval_set)
+		g->interval = hc->interval ? hc->interval : 300;
+	if (!g->timeout_set && hc->timeout_ms)
+		g->timeout_ms = hc->timeout_ms;
+	if (!g->lazy_set)
+		g->lazy = hc->lazy;
+	if (!g->expected_set) {
+		memcpy(g->expected_lo, hc->expected_lo, sizeof(g->expected_lo));
+		memcpy(g->expected_hi, hc->expected_hi, sizeof(g->expected_hi));
+		g->n_expected = hc->n_expected;
+	}
+}
+
 /* use, include-all*, filter, exclude-filter (config.h). */
 static int fill_members(struct loader *ld, struct config_group *g)
 {
@@ -832,6 +868,7 @@ static int fill_members(struct loader *ld, struct config_group *g)
 	struct name_filter *inc = NULL, *exc = NULL;
 	size_t cap = g->n_members;
 	char err[300], q[80];
+	bool hc_taken = false;
 	int r = 0;
 
 	if (!g->include_all && !g->include_all_proxies && !g->include_all_providers &&
@@ -851,13 +888,20 @@ static int fill_members(struct loader *ld, struct config_group *g)
 			if (cfg->proxies[i].type != CONFIG_PROXY_UNSUPPORTED)
 				r = add_member(ld, g, i, inc, exc, &cap);
 	if (g->include_all || g->include_all_providers) {
-		for (size_t k = 0; r == 0 && k < cfg->n_proxy_providers; k++)
-			for (size_t i = 0; r == 0 && i < cfg->proxy_providers[k].n; i++)
-				r = add_member(ld, g, cfg->proxy_providers[k].first + i, inc, exc,
-					       &cap);
+		/* mihomo: "use" becomes every provider */
+		for (size_t k = 0; r == 0 && k < cfg->n_proxy_providers; k++) {
+			const struct config_proxy_provider *pp = &cfg->proxy_providers[k];
+
+			for (size_t i = 0; r == 0 && i < pp->n; i++)
+				r = add_member(ld, g, pp->first + i, inc, exc, &cap);
+			if (r == 0 && !hc_taken && pp->hc.url && !g->url_set) {
+				group_take_hc(g, &pp->hc);
+				hc_taken = true;
+			}
+		}
 	}
 	for (size_t u = 0; r == 0 && u < g->n_use; u++) {
-		const struct config_proxy_provider *pp = config_pprovider_find(cfg, g->use[u].text);
+		const struct config_proxy_provider *pp = pprovider_find(cfg, g->use[u].text);
 
 		if (pp == NULL) {
 			r = loader_fail_at(
@@ -867,6 +911,10 @@ static int fill_members(struct loader *ld, struct config_group *g)
 		}
 		for (size_t i = 0; r == 0 && i < pp->n; i++)
 			r = add_member(ld, g, pp->first + i, inc, exc, &cap);
+		if (r == 0 && !hc_taken && pp->hc.url && !g->url_set) {
+			group_take_hc(g, &pp->hc);
+			hc_taken = true;
+		}
 	}
 	name_filter_free(inc);
 	name_filter_free(exc);
@@ -990,7 +1038,7 @@ out:
 /* Group types we do not implement: where their traffic goes instead. */
 static int warn_strategies(struct loader *ld)
 {
-	char q[80], q2[80];
+	char q[80];
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < ld->cfg->n_groups; i++) {
@@ -1006,23 +1054,27 @@ static int warn_strategies(struct loader *ld)
 						   config_quote(q, g->name));
 			continue;
 		}
-		bool usable = false;
+		bool usable = false, all_usable = true;
 
-		for (size_t j = 0; j < g->n_members; j++)
-			usable |= g->members[j].kind != CONFIG_TARGET_PROXY ||
+		for (size_t j = 0; j < g->n_members; j++) {
+			bool ok = g->members[j].kind != CONFIG_TARGET_PROXY ||
 				  ld->cfg->proxies[g->members[j].index].type !=
 					  CONFIG_PROXY_UNSUPPORTED;
+
+			usable |= ok;
+			all_usable &= ok;
+		}
 		if (!usable)
 			r = loader_warn_at(ld, g->pos,
 					   "proxy group %s: no member tun2socks can use (all of "
 					   "types it does not speak); it routes DIRECT",
 					   config_quote(q, g->name));
-		else if (g->type == CONFIG_GROUP_RELAY)
-			r = loader_warn_at(ld, g->pos,
-					   "proxy group %s (relay): proxy chains are not "
-					   "implemented; traffic goes to %s only",
-					   config_quote(q, g->name),
-					   config_quote(q2, g->members[g->selected].name));
+		else if (g->type == CONFIG_GROUP_RELAY && !all_usable)
+			r = loader_warn_at(
+				ld, g->pos,
+				"proxy group %s (relay): a member of a type tun2socks "
+				"does not speak breaks the chain; its flows are rejected",
+				config_quote(q, g->name));
 	}
 	return r;
 }
@@ -1039,6 +1091,30 @@ static int resolve_groups(struct loader *ld, const char **selected,
 		r = check_cycles(ld);
 	if (r == 0)
 		r = warn_strategies(ld);
+	return r;
+}
+
+/* dialer-proxy names a proxy or group of the config; mihomo looks it up
+ * when it dials, so an unknown one fails only that proxy's connections:
+ * a warning here, and the router rejects them (docs/design.md §18). */
+static int check_dialers(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	struct config_target t;
+	char q[80], q2[80];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < cfg->n_proxies; i++) {
+		const struct config_proxy *p = &cfg->proxies[i];
+
+		if (p->dialer_proxy == NULL || ld->names_partial ||
+		    config_resolve_target(cfg, p->dialer_proxy, &t, NULL, 0) != -ENOENT)
+			continue;
+		r = loader_warn_at(ld, p->dialer_pos,
+				   "proxy %s: dialer-proxy: unknown proxy or proxy group %s; its "
+				   "connections are rejected (mihomo's fail when it dials)",
+				   config_quote(q, p->name), config_quote(q2, p->dialer_proxy));
+	}
 	return r;
 }
 
@@ -1083,6 +1159,8 @@ int config_proxies_load_groups(struct loader *ld, yaml_node_t *n)
 		r = index_names(ld);
 	if (r == 0)
 		r = resolve_groups(ld, selected, selected_pos);
+	if (r == 0)
+		r = check_dialers(ld);
 	free(selected);
 	free(selected_pos);
 	return r;

@@ -21,11 +21,17 @@ int config_remote_key(struct loader *ld, const struct loader_kv *e, const char *
 
 	snprintf(w, sizeof(w), "%s: %s", what, k);
 	if (!strcmp(k, "url")) {
-		r = loader_get_nonempty(ld, e->val, w, &rm->url);
-		if (r == 0 && strncmp(rm->url, "http://", 7) != 0 &&
+		r = loader_get_str(ld, e->val, w, &rm->url);
+		/* mihomo takes any text here, "" included, and fails when it
+		 * downloads: real configs carry placeholders ("your
+		 * subscription URL", "") for the user to replace. The provider
+		 * then stays empty. */
+		if (r == 0 && rm->url != NULL && strncmp(rm->url, "http://", 7) != 0 &&
 		    strncmp(rm->url, "https://", 8) != 0)
-			r = loader_fail_at(ld, loader_node_pos(ld, e->val),
-					   "%s: expected an http:// or https:// URL", w);
+			r = loader_warn_at(ld, loader_node_pos(ld, e->val),
+					   "%s: not an http:// or https:// URL: every download "
+					   "will fail (mihomo's too) and the provider stays empty",
+					   w);
 		return r;
 	}
 	if (!strcmp(k, "interval")) {

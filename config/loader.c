@@ -883,3 +883,30 @@ int loader_done(struct loader *ld, int r)
 	free(ld->line_starts);
 	return r;
 }
+
+int loader_get_statuses(struct loader *ld, yaml_node_t *n, const char *what, uint16_t lo_out[8],
+			uint16_t hi_out[8], size_t *n_out)
+{
+	const char *s;
+	int r = loader_get_scalar(ld, n, what, &s);
+
+	if (r < 0 || !strcmp(s, "*"))
+		return r;
+	while (*s) {
+		char *end;
+		unsigned long lo = strtoul(s, &end, 10), hi = lo;
+
+		if (end != s && *end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (end == s || (*end && *end != '/') || lo < 100 || hi > 599 || lo > hi ||
+		    *n_out == 8)
+			return loader_fail_at(ld, loader_node_pos(ld, n),
+					      "%s: expected HTTP statuses like 204, 200/302 or "
+					      "200-299 (at most 8), or *",
+					      what);
+		lo_out[*n_out] = (uint16_t)lo;
+		hi_out[(*n_out)++] = (uint16_t)hi;
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}

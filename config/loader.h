@@ -166,7 +166,11 @@ int loader_get_nonempty(struct loader *ld, yaml_node_t *n, const char *what, con
 /* A YAML 1.1 boolean, as go-yaml reads one into a bool. */
 int loader_get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out);
 
-/* Decimal or 0x hex, within [min, max]. */
+/* mihomo's expected-status at n: "*" (none kept), or statuses and ranges
+ * joined by "/", at most 8, appended to lo/hi at *count. 0 or an error. */
+int loader_get_statuses(struct loader *ld, yaml_node_t *n, const char *what, uint16_t lo[8],
+			uint16_t hi[8], size_t *count);
+
 int loader_get_uint(struct loader *ld, yaml_node_t *n, const char *what, unsigned long long min,
 		    unsigned long long max, unsigned long long *out);
 

@@ -42,6 +42,9 @@ enum rule_type {
 	RULE_SRC_IP_ASN,
 	RULE_GEOSITE,  /* str: list name, lower case, optional "@attr" */
 	RULE_SUB_RULE, /* sub[0]: the condition; target: a sub-rules name */
+	RULE_IN_TYPE,  /* str: inbound types, '/'-separated, upper case */
+	RULE_IN_USER,  /* str: inbound user names, '/'-separated */
+	RULE_IN_NAME,  /* str: inbound names, '/'-separated */
 };
 
 enum rule_net { RULE_NET_TCP = 1, RULE_NET_UDP = 2 };

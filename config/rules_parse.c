@@ -63,15 +63,9 @@ static const struct {
 	{ "SRC-IP-ASN", RULE_SRC_IP_ASN },
 	{ "GEOSITE", RULE_GEOSITE },
 	{ "SUB-RULE", RULE_SUB_RULE },
-};
-
-/* Rule types mihomo has and tun2socks does not (mihomo's rules/parser.go):
- * candidates for did-you-mean too, so that "PROCESS-NAME-REGX" is not
- * offered as PROCESS-NAME, yet only our own types are ever suggested. */
-static const char *const mihomo_only_types[] = {
-	"IN-TYPE",
-	"IN-USER",
-	"IN-NAME",
+	{ "IN-TYPE", RULE_IN_TYPE },
+	{ "IN-USER", RULE_IN_USER },
+	{ "IN-NAME", RULE_IN_NAME },
 };
 
 const char *rules_type_name(enum rule_type type)
@@ -152,7 +146,6 @@ static int fail(const struct rp *p, size_t off, const char *fmt, ...)
 static int fail_unknown_type(const struct rp *p, size_t a, size_t b)
 {
 	const size_t n = sizeof(rule_types) / sizeof(rule_types[0]);
-	const size_t n_mihomo = sizeof(mihomo_only_types) / sizeof(mihomo_only_types[0]);
 	struct suggest sg;
 	const char *best;
 	char q[400];
@@ -161,11 +154,7 @@ static int fail_unknown_type(const struct rp *p, size_t a, size_t b)
 	suggest_init(&sg, p->s + a, b - a);
 	for (size_t i = 0; i < n; i++)
 		suggest_add(&sg, rule_types[i].name);
-	suggest_add_list(&sg, mihomo_only_types, n_mihomo);
 	best = suggest_best(&sg);
-	for (size_t i = 0; best && i < n_mihomo; i++)
-		if (best == mihomo_only_types[i])
-			best = NULL;
 	if (best)
 		return fail(p, a, "unknown rule type '%s' (did you mean \"%s\"?)", q, best);
 	return fail(p, a, "unknown rule type '%s' (not supported by tun2socks)", q);
@@ -471,6 +460,68 @@ static int parse_suffix(const struct rp *p, size_t a, size_t b, struct rule_spec
 	return 0;
 }
 
+/* Inbound types mihomo's IN-TYPE knows (constant/metadata.go ParseType);
+ * "SOCKS" stands for SOCKS4 and SOCKS5. */
+static const char *const in_types[] = {
+	"HTTP",   "HTTPS",  "SOCKS4", "SOCKS5", "SHADOWSOCKS", "VMESS",     "VLESS",  "REDIR",
+	"TPROXY", "TROJAN", "TUNNEL", "TUN",    "TUIC",        "HYSTERIA2", "ANYTLS", "INNER",
+};
+
+/* The '/'-separated names of IN-TYPE, IN-USER and IN-NAME into out->str,
+ * each trimmed, joined by '/' (IN-TYPE: upper-cased, SOCKS expanded and
+ * checked against in_types). An empty name is an error, as in mihomo. */
+static int parse_in_list(const struct rp *p, size_t a, size_t b, struct rule_spec *out)
+{
+	bool is_type = out->type == RULE_IN_TYPE;
+	size_t cap = 2 * (b - a) + 16, n = 0;
+	char *buf = malloc(cap), q[400];
+
+	if (!buf)
+		return fail_nomem(p, a);
+	for (size_t c = a; c <= b;) {
+		size_t ea = c, eb = find(p->s, c, b, '/');
+
+		c = eb + 1;
+		trim(p->s, &ea, &eb);
+		if (ea == eb) {
+			free(buf);
+			return fail(p, ea, "empty name in '%s' (names are separated by '/')",
+				    rules_type_name(out->type));
+		}
+		if (n)
+			buf[n++] = '/';
+		if (!is_type) {
+			memcpy(buf + n, p->s + ea, eb - ea);
+			n += eb - ea;
+			continue;
+		}
+		if (eq_nocase(p->s + ea, eb - ea, "SOCKS")) {
+			memcpy(buf + n, "SOCKS4/SOCKS5", 13);
+			n += 13;
+			continue;
+		}
+		size_t i = 0;
+
+		for (; i < sizeof(in_types) / sizeof(in_types[0]); i++)
+			if (eq_nocase(p->s + ea, eb - ea, in_types[i]))
+				break;
+		if (i == sizeof(in_types) / sizeof(in_types[0])) {
+			free(buf);
+			conf_err_quote(q, sizeof(q), p->s + ea, eb - ea);
+			return fail(p, ea,
+				    "unknown inbound type '%s': expected TUN, HTTP, HTTPS, SOCKS, "
+				    "SOCKS4, SOCKS5, REDIR, TPROXY, TUNNEL, INNER or another of "
+				    "mihomo's inbound types",
+				    q);
+		}
+		memcpy(buf + n, in_types[i], strlen(in_types[i]));
+		n += strlen(in_types[i]);
+	}
+	buf[n] = '\0';
+	out->str = buf;
+	return 0;
+}
+
 /* The payload s[a, b) (trimmed, not empty) of a plain rule. */
 static int parse_payload(const struct rp *p, size_t a, size_t b, struct rule_spec *out)
 {
@@ -547,6 +598,10 @@ static int parse_payload(const struct rp *p, size_t a, size_t b, struct rule_spe
 		return parse_ranges(p, a, b, 65535, "port", out);
 	case RULE_DSCP:
 		return parse_ranges(p, a, b, 63, "DSCP", out);
+	case RULE_IN_TYPE:
+	case RULE_IN_USER:
+	case RULE_IN_NAME:
+		return parse_in_list(p, a, b, out);
 	case RULE_UID:
 		return parse_ranges(p, a, b, UINT32_MAX, "UID", out);
 	case RULE_NETWORK:

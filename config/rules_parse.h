@@ -36,6 +36,10 @@
  *   NETWORK                 TCP or UDP
  *   PROCESS-NAME, -PATH     any text, kept as written
  *   RULE-SET                a rule-provider name
+ *   IN-TYPE, IN-USER,       names separated by '/', each trimmed, none
+ *   IN-NAME                 empty; IN-TYPE's are mihomo's inbound types
+ *                           (TUN, HTTP, SOCKS = SOCKS4/SOCKS5...),
+ *                           upper-cased (docs/design.md §16)
  * "no-resolve" is accepted on IP-CIDR, IP-CIDR6, IP-SUFFIX and RULE-SET;
  * "src" on IP-CIDR and IP-SUFFIX (it makes them SRC-IP-CIDR and
  * SRC-IP-SUFFIX, as mihomo reads it).

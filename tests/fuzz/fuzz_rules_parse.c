@@ -85,6 +85,17 @@ static void check_spec(const struct rule_spec *s, bool top, int depth)
 	case RULE_NETWORK:
 		CHECK(s->network == RULE_NET_TCP || s->network == RULE_NET_UDP);
 		break;
+	case RULE_IN_TYPE:
+	case RULE_IN_USER:
+	case RULE_IN_NAME: {
+		/* '/'-separated names, none empty, none with blanks around */
+		size_t n = strlen(s->str);
+
+		CHECK(n > 0 && s->str[0] != '/' && s->str[n - 1] != '/');
+		CHECK(strstr(s->str, "//") == NULL && strstr(s->str, " /") == NULL &&
+		      strstr(s->str, "/ ") == NULL);
+		break;
+	}
 	case RULE_SUB_RULE:
 		CHECK(top && s->n_sub == 1 && s->target);
 		check_spec(&s->sub[0], false, depth + 1);

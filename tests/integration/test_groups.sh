@@ -10,9 +10,25 @@
 #   groups_lb_spread        load-balance round-robin spreads over the members
 #   groups_lb_hash          consistent-hashing: one site keeps one member,
 #                           several sites use more than one
+#   groups_relay_socks      relay [m1, hidden]: a chain; hidden listens on S's
+#                           loopback (the client cannot reach it), nginx
+#                           sees hidden's address
+#   groups_relay_http       relay [DIRECT, m1, tinyproxy]: DIRECT left out as
+#                           mihomo does, tinyproxy's client is m1's address,
+#                           nginx sees tinyproxy's
+#   groups_relay_tls        relay [m1, tp over TLS]: TLS to the second hop
+#                           (stunnel in front of tinyproxy) runs inside the
+#                           first hop's tunnel
+#   groups_dialer_proxy     a proxy on S's loopback with dialer-proxy: m1
+#                           (mihomo's proxydialer): reached through m1
 #   groups_urltest_switch   url-test: its member's microsocks is killed, the
 #                           next round moves the group to the other member
 #   groups_fallback         fallback: a dead first member is passed over
+#   groups_max_failed       fallback checked once an hour, behind a select
+#                           group: its member's microsocks is killed, the
+#                           refused connection triggers a check of the
+#                           fallback at once (max-failed-times) and it moves
+#                           to its second member
 #   providers_rule_fetch    an http rule-provider fetched at start through
 #                           dante applies (REJECT) once the reload ran
 #   providers_proxy_fetch   an http proxy-provider fills a group (use:
@@ -27,13 +43,14 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="groups_check_note groups_check_fetch groups_lb_spread groups_lb_hash
-groups_urltest_switch groups_fallback providers_rule_fetch providers_proxy_fetch
+groups_urltest_switch groups_fallback groups_max_failed groups_relay_socks groups_relay_http groups_relay_tls groups_dialer_proxy providers_rule_fetch providers_proxy_fetch
 providers_refresh providers_refresh_fail providers_cache_start"
-require_tools dnsmasq microsocks timeout
+require_tools dnsmasq microsocks tinyproxy stunnel4 openssl timeout
 PROV_PORT=8088
 M_PORT=(1091 1092 1093)
 M_ADDR=(10.99.0.1 10.99.0.2 10.99.0.3)
 DEAD_PORT=1099
+MFT_PORT=1094 # a fourth microsocks, from m1's address, killed by groups_max_failed
 
 ns_resolv "$NS_S" "$S_IP"
 ns_resolv "$NS_C" 192.0.2.53
@@ -54,6 +71,26 @@ for i in 0 1 2; do
 	wait_listen "$NS_S" tcp "$S_IP" "${M_PORT[$i]}" 5 "${SRV_PID[ms$i]}" ||
 		fail_all "$NAMES" "microsocks $i did not start"
 done
+sx microsocks -i "$S_IP" -p "$MFT_PORT" -b "${M_ADDR[0]}" >"$RUN_DIR/ms_mft.log" 2>&1 &
+SRV_PID[ms_mft]=$!
+wait_listen "$NS_S" tcp "$S_IP" "$MFT_PORT" 5 "${SRV_PID[ms_mft]}" ||
+	fail_all "$NAMES" "microsocks (max-failed-times) did not start"
+# relay hops: a microsocks on S's loopback only, and tinyproxy, each
+# connecting out from an address of its own
+HIDDEN_PORT=1096
+TP_PORT=8889
+HIDDEN_ADDR=10.99.0.5
+TP_ADDR=10.99.0.6
+ip -n "$NS_S" addr add "$HIDDEN_ADDR/32" dev lo
+ip -n "$NS_S" addr add "$TP_ADDR/32" dev lo
+sx microsocks -i 127.0.0.1 -p "$HIDDEN_PORT" -b "$HIDDEN_ADDR" >"$RUN_DIR/ms_hidden.log" 2>&1 &
+SRV_PID[ms_hidden]=$!
+wait_listen "$NS_S" tcp 127.0.0.1 "$HIDDEN_PORT" 5 "${SRV_PID[ms_hidden]}" ||
+	fail_all "$NAMES" "microsocks (hidden) did not start"
+TP_BIND=$TP_ADDR start_tinyproxy tp "$TP_PORT" || fail_all "$NAMES" "tinyproxy did not start"
+TLS_PORT=8890 # stunnel: TLS in front of tinyproxy, the TLS hop of a relay
+make_test_ca || fail_all "$NAMES" "openssl could not make the test CA"
+start_stunnel "$TLS_PORT" "$TP_PORT" || fail_all "$NAMES" "stunnel4 did not start"
 PROV=$RUN_DIR/prov
 mkdir -p "$PROV"
 printf '+.blocked.example.test\n' >"$PROV/blocked.txt"
@@ -88,6 +125,11 @@ proxies:
   - {name: m2, type: socks5, server: $S_IP, port: ${M_PORT[1]}}
   - {name: m3, type: socks5, server: $S_IP, port: ${M_PORT[2]}}
   - {name: gone, type: socks5, server: $S_IP, port: $DEAD_PORT}
+  - {name: m4, type: socks5, server: $S_IP, port: $MFT_PORT}
+  - {name: hidden, type: socks5, server: 127.0.0.1, port: $HIDDEN_PORT}
+  - {name: hidden-via, type: socks5, server: 127.0.0.1, port: $HIDDEN_PORT, dialer-proxy: m1}
+  - {name: tp, type: http, server: $S_IP, port: $TP_PORT}
+  - {name: tps, type: http, server: $S_IP, port: $TLS_PORT, tls: true, sni: proxy.test, ca: $PKI/ca.pem}
 proxy-providers:
   subs: {type: http, url: 'http://$S_IP:$PROV_PORT/subs.yaml', interval: 2, proxy: dante}
 rule-providers:
@@ -99,6 +141,12 @@ proxy-groups:
   - {name: Auto, type: url-test, proxies: [m1, m2], $HC}
   - {name: Fall, type: fallback, proxies: [gone, m3], $HC}
   - {name: Sub, type: select, use: [subs], filter: '^sub-'}
+  - {name: RelayS, type: relay, proxies: [m1, hidden]}
+  - {name: RelayH, type: relay, proxies: [DIRECT, m1, tp]}
+  - {name: RelayT, type: relay, proxies: [m1, tps]}
+  - {name: MftSel, type: select, proxies: [Mft, m3]}
+  - {name: Mft, type: fallback, proxies: [m4, m2], url: 'http://$T4/health', interval: 3600,
+     timeout: 2000, lazy: false, max-failed-times: 2}
 rules:
   - RULE-SET,blocked,REJECT
   - DOMAIN-SUFFIX,lb.example.test,LB
@@ -106,6 +154,11 @@ rules:
   - DOMAIN-SUFFIX,auto.example.test,Auto
   - DOMAIN-SUFFIX,fall.example.test,Fall
   - DOMAIN-SUFFIX,sub.example.test,Sub
+  - DOMAIN-SUFFIX,mft.example.test,MftSel
+  - DOMAIN-SUFFIX,relays.example.test,RelayS
+  - DOMAIN-SUFFIX,relayh.example.test,RelayH
+  - DOMAIN-SUFFIX,relayt.example.test,RelayT
+  - DOMAIN-SUFFIX,dialer.example.test,hidden-via
   - MATCH,dante
 EOF
 BIN=$(daemon_bin)
@@ -194,6 +247,59 @@ if until_ok 10 fall_m3; then
 	pass groups_fallback
 else
 	fail groups_fallback "x.fall.example.test via '$(whoami x.fall.example.test)' (want m3)"
+fi
+
+# max-failed-times: checked only at start (interval 3600), Mft uses m4; with
+# m4 gone the refused connection has the group checked at once, and it moves
+# to m2 (without it, every request would fail for an hour)
+if [[ $(whoami x.mft.example.test) == "${M_ADDR[0]}" ]]; then
+	kill_tree KILL "${SRV_PID[ms_mft]}"
+	wait "${SRV_PID[ms_mft]}" 2>/dev/null
+	unset "SRV_PID[ms_mft]"
+	mft_m2() { [[ $(whoami x.mft.example.test) == "${M_ADDR[1]}" ]]; }
+	if until_ok 15 mft_m2 &&
+		grep -q "group Mft: connections failed (refused), checking it now" "$DAEMON_LOG"; then
+		pass groups_max_failed
+	else
+		fail groups_max_failed "x.mft.example.test via '$(whoami x.mft.example.test)' (want m2)$(alive_note)"
+	fi
+else
+	fail groups_max_failed "x.mft.example.test via '$(whoami x.mft.example.test)' before (want m4)"
+fi
+
+# relay: the chain's last hop is what nginx sees (the first member alone,
+# as before chains, would show m1's address)
+w=$(whoami x.relays.example.test)
+if [[ $w == "$HIDDEN_ADDR" ]] && grep -q "hop 2/2" "$DAEMON_LOG"; then
+	pass groups_relay_socks
+else
+	fail groups_relay_socks "x.relays.example.test via '$w' (want hidden, $HIDDEN_ADDR)$(alive_note)"
+fi
+w=$(whoami x.relayh.example.test)
+# tinyproxy's client is m1 (its address), asked for the name
+if [[ $w == "$TP_ADDR" ]] && grep -q "Connect (file descriptor [0-9]*): ${M_ADDR[0]}" "$RUN_DIR/tp/log" &&
+	grep -q "CONNECT x.relayh.example.test:80" "$RUN_DIR/tp/log"; then
+	pass groups_relay_http
+else
+	fail groups_relay_http "x.relayh.example.test via '$w' (want tinyproxy, $TP_ADDR)$(alive_note)"
+fi
+
+# TLS to the second hop inside the first hop's tunnel: stunnel's client is
+# m1's address
+w=$(whoami x.relayt.example.test)
+if [[ $w == "$TP_ADDR" ]] && grep -q "CONNECT x.relayt.example.test:80" "$RUN_DIR/tp/log" &&
+	grep -q "TLS.*hop 2/2\|hop 2/2.*TLS" "$DAEMON_LOG"; then
+	pass groups_relay_tls
+else
+	fail groups_relay_tls "x.relayt.example.test via '$w' (want tinyproxy behind stunnel, $TP_ADDR)$(alive_note)"
+fi
+
+# dialer-proxy: hidden (S's loopback) is reached through m1
+w=$(whoami x.dialer.example.test)
+if [[ $w == "$HIDDEN_ADDR" ]]; then
+	pass groups_dialer_proxy
+else
+	fail groups_dialer_proxy "x.dialer.example.test via '$w' (want hidden, $HIDDEN_ADDR)$(alive_note)"
 fi
 
 # url-test: kill the member it uses; the next round moves it

@@ -461,8 +461,8 @@ static void test_warnings(void)
 	/* load-balance is health-checked and its strategy read */
 	T_CHECK(find_warning(cfg, "proxy group \"g\" (load-balance): health checks") == NULL);
 	T_CHECK(find_warning(cfg, "proxy group \"g\": \"strategy\" is not used") == NULL);
-	T_CHECK(find_warning(cfg, "proxy group \"r\" (relay): proxy chains are not implemented; "
-				  "traffic goes to \"b\" only") != NULL);
+	/* relay: a chain of b then a now, nothing to warn about */
+	T_CHECK(find_warning(cfg, "(relay)") == NULL);
 	T_CHECK(find_warning(cfg, "default-selected \"zz\" is not a member; using \"a\"") != NULL);
 	/* s2 uses an empty provider: its own member stays */
 	T_CHECK(find_warning(cfg, "proxy-providers: \"p1\":") != NULL);
@@ -502,7 +502,8 @@ static void test_warning_order(void)
 		"  - {name: a, type: socks5, server: h, port: 1, tfo: true}\n"
 		"  - {name: b, type: http, server: h, port: 2, tls: true, skip-cert-verify: true}\n"
 		"proxy-groups:\n"
-		"  - {name: g, type: relay, proxies: [a], icon: x}\n"
+		"  - {name: g, type: load-balance, strategy: sticky-sessions, proxies: [a], icon: "
+		"x}\n"
 		"allow-lan: true\n";
 	static const int lines[] = { 2, 3, 5, 6, 8, 8, 9 };
 	struct config *cfg = NULL;
@@ -521,8 +522,8 @@ static void test_warning_order(void)
 			 "proxy \"b\": skip-cert-verify is on: the TLS connection to h is NOT "
 			 "authenticated, anyone on the path can read and change it");
 		T_EQ_INT(cfg->warnings[3].pos.col, 58);
-		/* Same line: by column (the group's name, then its "icon"). */
-		T_CHECK(strstr(cfg->warnings[4].msg, "proxy chains") != NULL);
+		/* Same line: by column (the group's strategy, then its "icon"). */
+		T_CHECK(strstr(cfg->warnings[4].msg, "sticky-sessions is routed") != NULL);
 		T_CHECK(strstr(cfg->warnings[5].msg, "\"icon\" is not used") != NULL);
 		T_CHECK(cfg->warnings[4].pos.col < cfg->warnings[5].pos.col);
 	}
@@ -622,6 +623,37 @@ static void test_cidr_dns_errors(void)
 	}
 	expect_err("dns:\n  nameserver: ['quic://1.1.1.1']\n", 2, 15,
 		   "dns.nameserver: no usable server");
+	/* mihomo's "#PROXY" and "#params" suffixes: dropped, warned; its
+	 * "system" server: skipped, the system's servers being the default */
+	{
+		struct config *cfg = NULL;
+		struct conf_err err;
+		const struct config_warning *w;
+
+		T_EQ_INT(load("dns:\n  nameserver:\n    - 'https://1.1.1.1/dns-query#Proxy A'\n"
+			      "    - 'tls://8.8.8.8#ecs=1.1.1.1/24&h3=true'\n    - system\n"
+			      "  nameserver-policy: {'+.lan': [system, '10.0.0.1#DIRECT']}\n",
+			      &cfg, &err),
+			 0);
+		if (cfg) {
+			T_EQ_INT(cfg->dns.n_doh, 1);
+			T_EQ_INT(cfg->dns.n_dot, 1);
+			T_EQ_INT(cfg->dns.n_nameservers, 0);
+			T_EQ_STR(cfg->dns.doh[0].text, "https://1.1.1.1/dns-query");
+			T_EQ_STR(cfg->dns.dot[0].text, "tls://8.8.8.8");
+			w = find_warning(cfg, "asked directly, not through the proxy after '#'");
+			T_CHECK(w != NULL && w->pos.line == 3);
+			T_CHECK(find_warning(cfg, "parameters after '#' are ignored") != NULL);
+			T_CHECK(find_warning(cfg, "\"system\": the system's servers") != NULL);
+			T_CHECK(find_warning(cfg, "the system's resolver is not a server here") !=
+				NULL);
+		}
+		config_free(cfg);
+		cfg = NULL;
+		T_EQ_INT(load("dns:\n  nameserver: [system]\n", &cfg, &err), 0);
+		T_CHECK(cfg != NULL && cfg->dns.n_nameservers == 0);
+		config_free(cfg);
+	}
 	expect_err("dns:\n  nameserver: ['https:///x']\n", 2, 17, "expected https://HOST");
 	/* DNS over TLS: kept apart from the plain servers */
 	{
@@ -801,8 +833,29 @@ static void test_rule_provider_errors(void)
 	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'http://e/x', proxy: "
 		   "nope}\n",
 		   2, 63, "rule-providers: \"x\": proxy: unknown proxy or proxy group \"nope\"");
-	expect_err("rule-providers:\n  x: {type: http, behavior: domain, url: 'ftp://e/x'}\n", 2,
-		   43, "url: expected an http:// or https:// URL");
+	/* not a URL (a placeholder): mihomo loads it, the download fails */
+	{
+		static const char y[] =
+			"rule-providers:\n  x: {type: http, behavior: domain, url: 'ftp://e/x'}\n";
+		struct config *cfg = NULL;
+		struct conf_err err;
+		const struct config_warning *w;
+
+		T_EQ_INT(load(y, &cfg, &err), 0);
+		w = cfg ? find_warning(cfg, "url: not an http:// or https:// URL") : NULL;
+		T_CHECK(w && w->pos.line == 2 && w->pos.col == 43);
+		config_free(cfg);
+	}
+	{
+		static const char y[] =
+			"proxy-providers:\n  x: {type: http, url: '', path: x.yaml}\n";
+		struct config *cfg = NULL;
+		struct conf_err err;
+
+		T_EQ_INT(load(y, &cfg, &err), 0);
+		T_CHECK(cfg && find_warning(cfg, "url: not an http:// or https:// URL") != NULL);
+		config_free(cfg);
+	}
 	expect_err("rule-providers:\n  x: {type: file, behavior: classical, format: mrs, path: "
 		   "x.mrs}\n",
 		   2, 48,
@@ -937,7 +990,8 @@ static void test_unknown_keys(void)
 	T_CHECK(find_warning(cfg, "tun: \"stack\" is not used by tun2socks; ignored") != NULL);
 	T_CHECK(find_warning(cfg, "tun: \"disable-icmp-forwarding\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "proxy \"a\": \"ws-opts\" is not used") != NULL);
-	T_CHECK(find_warning(cfg, "proxy \"a\": \"dialer-proxy\" is not used") != NULL);
+	/* dialer-proxy is read now (a chain): no warning */
+	T_CHECK(find_warning(cfg, "proxy \"a\": \"dialer-proxy\" is not used") == NULL);
 	T_CHECK(find_warning(cfg, "proxy \"a\": \"to\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "proxy \"b\": \"server\" is not used") != NULL);
 	T_CHECK(find_warning(cfg, "proxy \"b\": \"udp\" is not used") != NULL);

@@ -99,7 +99,7 @@ static void nonblock(int fd)
 /* route: PROXY through e.proxy when proxy, else DIRECT to the listener. */
 static bool env_init(bool proxy, size_t rx_cap)
 {
-	struct route_ops ops = { stub_decide, stub_release, NULL };
+	struct route_ops ops = { stub_decide, stub_release, NULL, NULL };
 	socklen_t len = sizeof(e.laddr);
 	struct ep me = ep4("198.18.0.1", 40000), to = ep4("203.0.113.5", 443);
 

@@ -33,6 +33,7 @@ static const char conf_text[] =
 	"  - { name: HttpFirst, type: select, proxies: [h, a] }\n"
 	"  - { name: NoUdp, type: select, proxies: [a], disable-udp: true }\n"
 	"  - { name: Dir, type: select, proxies: [dir, a] }\n"
+	"  - { name: Mft, type: fallback, proxies: [a, b], max-failed-times: 3, timeout: 1000 }\n"
 	"rules:\n"
 	"  - DOMAIN-SUFFIX,sel.test,Sel\n"
 	"  - DOMAIN-SUFFIX,auto.test,Auto\n"
@@ -208,6 +209,63 @@ out:
 	config_free(cfg);
 }
 
+/* max-failed-times as mihomo's onDialFailed: refused checks at once;
+ * otherwise N failures within `timeout` of the first (default 5 in 5 s);
+ * a failure past the window resets the count; a success clears it;
+ * select groups never count. */
+static void test_max_failed(void)
+{
+	struct config *cfg;
+	struct router_gen *g = build(&cfg);
+	struct group_table *t;
+	size_t mft, fall, sel;
+
+	if (g == NULL)
+		goto out;
+	t = router_gen_groups(g);
+	mft = (size_t)gi(t, "Mft");
+	fall = (size_t)gi(t, "Fall");
+	sel = (size_t)gi(t, "Sel");
+	T_CHECK(group_table_dial(t, mft, -ECONNREFUSED, 100));
+	T_CHECK(!group_table_dial(t, mft, -ETIMEDOUT, 100));
+	T_CHECK(!group_table_dial(t, mft, -ETIMEDOUT, 600));
+	T_CHECK(group_table_dial(t, mft, -ETIMEDOUT, 1100));  /* 3 within 1000 ms */
+	T_CHECK(!group_table_dial(t, mft, -ETIMEDOUT, 2000)); /* counting anew */
+	T_CHECK(!group_table_dial(t, mft, -ETIMEDOUT, 2500));
+	T_CHECK(!group_table_dial(t, mft, 0, 2600)); /* a success clears */
+	T_CHECK(!group_table_dial(t, mft, -ETIMEDOUT, 2700));
+	T_CHECK(!group_table_dial(t, mft, -ETIMEDOUT, 2800));
+	T_CHECK(!group_table_dial(t, mft, -ETIMEDOUT, 3701)); /* window over: reset */
+	T_CHECK(!group_table_dial(t, mft, -ETIMEDOUT, 3800));
+	T_CHECK(!group_table_dial(t, mft, -ETIMEDOUT, 3900));
+	T_CHECK(group_table_dial(t, mft, -ETIMEDOUT, 4000));
+	for (int i = 0; i < 4; i++) /* the default: 5 */
+		T_CHECK(!group_table_dial(t, fall, -EHOSTUNREACH, 10000 + (uint64_t)i));
+	T_CHECK(group_table_dial(t, fall, -EHOSTUNREACH, 10010));
+	T_CHECK(!group_table_dial(t, sel, -ECONNREFUSED, 100));
+	for (int i = 0; i < 10; i++)
+		T_CHECK(!group_table_dial(t, sel, -ETIMEDOUT, 100));
+	/* the groups a flow went through, each counted by the router:
+	 * Outer (select) picks Auto (url-test), which picks a proxy */
+	{
+		struct group_member_info mi;
+		struct group_pick pk = { .peek = true, .domain = "x.outer.test" };
+		size_t path[4], n;
+		int outer = gi(t, "Outer"), base;
+
+		T_EQ_INT(group_table_member(t, (size_t)outer, 0, &mi), 0);
+		base = mi.target - gi(t, "Auto");
+		n = group_table_path(t, base + outer, &pk, path, 4);
+		T_EQ_INT(n, 2);
+		T_EQ_INT(path[0], outer);
+		T_EQ_INT(path[1], gi(t, "Auto"));
+		T_EQ_INT(group_table_path(t, mi.target, &pk, path, 4), 1);
+	}
+out:
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
 static void test_load_balance(void)
 {
 	struct config *cfg;
@@ -343,6 +401,7 @@ int main(void)
 	T_RUN(test_select);
 	T_RUN(test_url_test);
 	T_RUN(test_fallback);
+	T_RUN(test_max_failed);
 	T_RUN(test_load_balance);
 	T_RUN(test_members_and_udp);
 	T_RUN(test_inherit);

@@ -166,12 +166,99 @@ static void test_broken_provider(void)
 	config_free(cfg);
 }
 
+/* type inline: the proxies of "payload", read like the config's own
+ * (errors at their line here), filtered, unspeakable ones left out; and
+ * health-check: a group that sets no url takes the first used provider's,
+ * with enable its interval/timeout/lazy/expected-status where the group
+ * set none (mihomo's outboundgroup parser). */
+static void test_inline_and_hc(void)
+{
+	static const char text[] =
+		"proxy-providers:\n"
+		"  inl:\n"
+		"    type: inline\n"
+		"    filter: '^in'\n"
+		"    health-check: {enable: true, url: 'http://hc.test/x', interval: 120, "
+		"timeout: 900, lazy: false, expected-status: 204}\n"
+		"    payload:\n"
+		"      - {name: in-a, type: socks5, server: 192.0.2.1, port: 1080}\n"
+		"      - {name: in-ss, type: ss, server: 192.0.2.2, port: 8388, cipher: x, "
+		"password: y}\n"
+		"      - {name: out-b, type: socks5, server: 192.0.2.3, port: 1080}\n"
+		"  off:\n"
+		"    type: inline\n"
+		"    health-check: {url: 'http://off.test/'}\n"
+		"    payload: [{name: o1, type: http, server: 192.0.2.4, port: 3128}]\n"
+		"proxy-groups:\n"
+		"  - {name: A, type: url-test, use: [inl]}\n"
+		"  - {name: B, type: fallback, use: [inl], interval: 30, lazy: true}\n"
+		"  - {name: C, type: url-test, use: [inl], url: 'http://own.test/'}\n"
+		"  - {name: D, type: fallback, use: [off, inl]}\n"
+		"  - {name: E, type: url-test, include-all: true}\n";
+	static const char bad[] = "proxy-providers:\n"
+				  "  inl:\n"
+				  "    type: inline\n"
+				  "    payload:\n"
+				  "      - {name: p1, type: socks5, server: 192.0.2.1}\n"
+				  "  none: {type: inline}\n";
+	struct conf_err_list errs;
+	struct config *cfg = NULL;
+	const struct config_group *g;
+	char m[300];
+
+	T_EQ_INT(config_load_buf(text, strlen(text), "i.yaml", &cfg, &errs), 0);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "  %d:%d: %s\n", errs.v[i].line, errs.v[i].col, errs.v[i].msg);
+	if (cfg == NULL)
+		return;
+	members(group(cfg, "A"), m, sizeof(m));
+	T_EQ_STR(m, "in-a");
+	T_CHECK(warned(cfg, "1 proxy of types tun2socks does not speak left out (ss)"));
+	g = group(cfg, "A");
+	T_EQ_STR(g->url, "http://hc.test/x");
+	T_EQ_INT(g->interval, 120);
+	T_EQ_INT(g->timeout_ms, 900);
+	T_CHECK(!g->lazy);
+	T_EQ_INT(g->n_expected, 1);
+	g = group(cfg, "B"); /* its own interval and lazy stay */
+	T_EQ_STR(g->url, "http://hc.test/x");
+	T_EQ_INT(g->interval, 30);
+	T_CHECK(g->lazy);
+	T_EQ_INT(g->timeout_ms, 900);
+	g = group(cfg, "C"); /* a url of its own: nothing taken */
+	T_EQ_STR(g->url, "http://own.test/");
+	T_EQ_INT(g->interval, 300);
+	T_EQ_INT(g->timeout_ms, 5000);
+	g = group(cfg, "D"); /* off's url (first), its check not enabled */
+	T_EQ_STR(g->url, "http://off.test/");
+	T_EQ_INT(g->interval, 300);
+	T_CHECK(g->lazy);
+	members(g, m, sizeof(m));
+	T_EQ_STR(m, "o1,in-a");
+	g = group(cfg, "E"); /* include-all uses every provider: inl's check first */
+	T_EQ_STR(g->url, "http://hc.test/x");
+	T_EQ_INT(g->interval, 120);
+	config_free(cfg);
+
+	cfg = NULL;
+	T_CHECK(config_load_buf(bad, strlen(bad), "i.yaml", &cfg, &errs) < 0);
+	T_EQ_INT(errs.n, 2);
+	if (errs.n == 2) {
+		T_EQ_INT(errs.v[0].line, 5); /* the payload entry's own line */
+		T_CHECK(strstr(errs.v[0].msg, "port") != NULL);
+		T_EQ_INT(errs.v[1].line, 6);
+		T_CHECK(strstr(errs.v[1].msg, "type inline needs \"payload\"") != NULL);
+	}
+	config_free(cfg);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	T_RUN(test_providers);
 	T_RUN(test_broken_provider);
+	T_RUN(test_inline_and_hc);
 	unlink(path);
 	rmdir(dir);
 	return test_summary();

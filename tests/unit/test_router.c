@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "tun2socks/route/group.h"
 #include "tun2socks/route/router.h"
 #include "resolver/dns_hosts.h"
 #include "test.h"
@@ -334,15 +335,205 @@ static void test_pass(void)
 		T_EQ_INT(rt.action, ROUTE_DIRECT);
 		T_EQ_STR(rt.via, "dir");
 		router_gen_unref(rt.hold);
+		/* G is on PASS (its first member): its rule is skipped, as
+		 * mihomo's tunnel skips a group that unwraps to PASS */
 		decide(g, "a.group.test", NULL, 80, false, NULL, &rt);
 		T_EQ_STR(rt.via, "s1");
+		T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,test,s1");
 		router_gen_unref(rt.hold);
+		/* switched to s1, G decides */
+		T_EQ_INT(group_table_select(router_gen_groups(g), "G", "s1"), 0);
+		decide(g, "a.group.test", NULL, 80, false, NULL, &rt);
+		T_EQ_STR(rt.via, "s1");
+		T_EQ_STR(rt.rule, "DOMAIN-SUFFIX,group.test,G");
+		T_EQ_STR(rt.group, "G");
+		router_gen_unref(rt.hold);
+		T_EQ_INT(group_table_select(router_gen_groups(g), "G", "PASS"), 0);
 		/* UDP: s1 has no "udp: true": its rule is passed too. */
 		decide(g, "a.pass.test", NULL, 53, true, NULL, &rt);
 		T_EQ_STR(rt.via, "REJECT");
 		T_EQ_STR(rt.rule, "MATCH,REJECT");
 		router_gen_unref(rt.hold);
 	}
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
+/* relay (mihomo's): members in order, groups resolved to what they pick,
+ * DIRECT left out; the last is the route's proxy and the others its
+ * chain; one left: that proxy alone; a chain carries no UDP (the next rule
+ * decides); a member we cannot speak breaks the chain: REJECT. */
+static void test_relay(void)
+{
+	static const char text[] =
+		"proxies:\n"
+		"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080, udp: true }\n"
+		"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1080, udp: true }\n"
+		"  - { name: h, type: http, server: 192.0.2.3, port: 3128 }\n"
+		"  - { name: ss1, type: ss, server: 192.0.2.9, port: 8388, cipher: x, password: y "
+		"}\n"
+		"proxy-groups:\n"
+		"  - { name: Sel, type: select, proxies: [s2, s1] }\n"
+		"  - { name: R, type: relay, proxies: [s1, DIRECT, Sel, h] }\n"
+		"  - { name: One, type: relay, proxies: [DIRECT, s1] }\n"
+		"  - { name: Bad, type: relay, proxies: [s1, ss1] }\n"
+		"  - { name: Outer, type: select, proxies: [R, s1] }\n"
+		"rules:\n"
+		"  - DOMAIN-SUFFIX,r.test,R\n"
+		"  - DOMAIN-SUFFIX,one.test,One\n"
+		"  - DOMAIN-SUFFIX,bad.test,Bad\n"
+		"  - DOMAIN-SUFFIX,outer.test,Outer\n"
+		"  - MATCH,s2\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	struct route rt;
+
+	T_CHECK(g != NULL);
+	if (g == NULL)
+		goto out;
+	decide(g, "a.r.test", NULL, 443, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_PROXY);
+	T_EQ_STR(rt.via, "h");
+	T_EQ_STR(rt.group, "R");
+	T_EQ_INT(rt.n_chain, 2);
+	if (rt.n_chain == 2) {
+		T_EQ_STR(rt.chain[0]->server_str, "192.0.2.1:1080");
+		T_EQ_STR(rt.chain[1]->server_str, "192.0.2.2:1080"); /* Sel picks s2 */
+	}
+	router_gen_unref(rt.hold);
+	decide(g, "a.r.test", NULL, 443, true, NULL, &rt);
+	T_EQ_STR(rt.via, "s2");
+	T_EQ_STR(rt.rule, "MATCH,s2");
+	T_EQ_INT(rt.n_chain, 0);
+	router_gen_unref(rt.hold);
+	decide(g, "a.one.test", NULL, 443, true, NULL, &rt);
+	T_EQ_STR(rt.via, "s1");
+	T_EQ_INT(rt.n_chain, 0);
+	router_gen_unref(rt.hold);
+	decide(g, "a.bad.test", NULL, 443, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_REJECT);
+	router_gen_unref(rt.hold);
+	/* a relay picked by another group keeps its chain */
+	decide(g, "a.outer.test", NULL, 443, false, NULL, &rt);
+	T_EQ_STR(rt.via, "h");
+	T_EQ_STR(rt.group, "Outer");
+	T_EQ_INT(rt.n_chain, 2);
+	router_gen_unref(rt.hold);
+out:
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
+/* dialer-proxy (mihomo's proxydialer): the proxy or group it names
+ * carries the connection to the proxy: a chain, built from the first hop
+ * back (a dialer's own dialer first); no UDP through it; an unknown name
+ * is a warning and rejects the proxy's flows. */
+static void test_dialer_proxy(void)
+{
+	static const char text[] =
+		"proxies:\n"
+		"  - { name: s1, type: socks5, server: 192.0.2.1, port: 1080, udp: true }\n"
+		"  - { name: s2, type: socks5, server: 192.0.2.2, port: 1080, udp: true }\n"
+		"  - { name: d1, type: socks5, server: 192.0.2.5, port: 1080, udp: true, "
+		"dialer-proxy: s1 }\n"
+		"  - { name: d2, type: http, server: 192.0.2.6, port: 3128, dialer-proxy: Sel }\n"
+		"  - { name: dd, type: socks5, server: 192.0.2.7, port: 1080, dialer-proxy: d1 }\n"
+		"proxy-groups:\n"
+		"  - { name: Sel, type: select, proxies: [s2, s1] }\n"
+		"rules:\n"
+		"  - DOMAIN-SUFFIX,d1.test,d1\n"
+		"  - DOMAIN-SUFFIX,d2.test,d2\n"
+		"  - DOMAIN-SUFFIX,dd.test,dd\n"
+		"  - MATCH,s2\n";
+	static const char bad[] = "proxies:\n"
+				  "  - { name: d1, type: socks5, server: 192.0.2.5, port: 1080, "
+				  "dialer-proxy: nope }\n"
+				  "rules:\n"
+				  "  - MATCH,d1\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	struct route rt;
+
+	T_CHECK(g != NULL);
+	if (g == NULL)
+		goto out;
+	decide(g, "a.d1.test", NULL, 443, false, NULL, &rt);
+	T_EQ_STR(rt.via, "d1");
+	T_EQ_INT(rt.n_chain, 1);
+	if (rt.n_chain == 1)
+		T_EQ_STR(rt.chain[0]->server_str, "192.0.2.1:1080");
+	router_gen_unref(rt.hold);
+	decide(g, "a.d1.test", NULL, 443, true, NULL, &rt); /* UDP: the next rule */
+	T_EQ_STR(rt.via, "s2");
+	T_EQ_INT(rt.n_chain, 0);
+	router_gen_unref(rt.hold);
+	decide(g, "a.d2.test", NULL, 443, false, NULL, &rt);
+	T_EQ_STR(rt.via, "d2");
+	T_EQ_INT(rt.n_chain, 1);
+	if (rt.n_chain == 1)
+		T_EQ_STR(rt.chain[0]->server_str, "192.0.2.2:1080"); /* Sel's pick */
+	router_gen_unref(rt.hold);
+	decide(g, "a.dd.test", NULL, 443, false, NULL, &rt);
+	T_EQ_STR(rt.via, "dd");
+	T_EQ_INT(rt.n_chain, 2);
+	if (rt.n_chain == 2) {
+		T_EQ_STR(rt.chain[0]->server_str, "192.0.2.1:1080");
+		T_EQ_STR(rt.chain[1]->server_str, "192.0.2.5:1080");
+	}
+	router_gen_unref(rt.hold);
+out:
+	router_gen_unref(g);
+	config_free(cfg);
+	/* unknown: a warning at load (mihomo fails it when it dials), and
+	 * the proxy's flows are rejected */
+	g = build(bad, &cfg, &err, &r_unused);
+	T_CHECK(g != NULL);
+	T_CHECK(cfg && cfg->n_warnings == 1 &&
+		strstr(cfg->warnings[0].msg, "dialer-proxy: unknown proxy or proxy group") != NULL);
+	if (g) {
+		decide(g, "x.test", NULL, 443, false, NULL, &rt);
+		T_EQ_INT(rt.action, ROUTE_REJECT);
+		router_gen_unref(rt.hold);
+	}
+	router_gen_unref(g);
+	config_free(cfg);
+}
+
+/* mihomo's type: dns outbound: DNS in the TUN is answered before the
+ * rules, so what a rule sends there is no DNS to answer: rejected, under
+ * its name, TCP and UDP alike, also through a group. */
+static void test_dns_proxy(void)
+{
+	static const char text[] = "proxies:\n"
+				   "  - { name: dns-out, type: dns }\n"
+				   "proxy-groups:\n"
+				   "  - { name: G, type: select, proxies: [dns-out, DIRECT] }\n"
+				   "rules:\n"
+				   "  - DST-PORT,53,dns-out\n"
+				   "  - DOMAIN-SUFFIX,g.test,G\n"
+				   "  - MATCH,DIRECT\n";
+	struct config *cfg;
+	struct conf_err err;
+	struct router_gen *g = build(text, &cfg, &err, &r_unused);
+	struct route rt;
+
+	T_CHECK(g != NULL);
+	if (g == NULL)
+		goto out;
+	decide(g, "a.test", NULL, 53, true, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_REJECT);
+	T_EQ_STR(rt.via, "dns-out");
+	router_gen_unref(rt.hold);
+	decide(g, "a.g.test", NULL, 443, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_REJECT);
+	T_EQ_STR(rt.group, "G");
+	router_gen_unref(rt.hold);
+	decide(g, "a.test", NULL, 443, false, NULL, &rt);
+	T_EQ_INT(rt.action, ROUTE_DIRECT);
+	router_gen_unref(rt.hold);
+out:
 	router_gen_unref(g);
 	config_free(cfg);
 }
@@ -700,6 +891,9 @@ int main(void)
 	T_RUN(test_no_rules);
 	T_RUN(test_fake_filter);
 	T_RUN(test_pass);
+	T_RUN(test_relay);
+	T_RUN(test_dns_proxy);
+	T_RUN(test_dialer_proxy);
 	T_RUN(test_sub_rules);
 	T_RUN(test_hosts_and_keep_dst);
 	T_RUN(test_rule_hits);

@@ -800,6 +800,21 @@ static void ref_proc(struct ref_state *st)
 	st->proc_done = true;
 }
 
+/* IN-TYPE / IN-USER / IN-NAME as mihomo: v (NULL: the TUN's default)
+ * equals one of the '/'-separated names, by strtok on a copy. */
+static bool ref_in_list(const char *list, const char *v)
+{
+	char copy[256], *save = NULL;
+
+	if (v == NULL)
+		return false;
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save))
+		if (strcmp(t, v) == 0)
+			return true;
+	return false;
+}
+
 static bool ref_ranges(const struct rule_spec *s, uint32_t v)
 {
 	for (size_t i = 0; i < s->n_ranges; i++)
@@ -997,6 +1012,12 @@ static int ref_spec(const struct rule_spec *s, struct ref_state *st, bool nr)
 		return ref_ranges(s, q->in_port);
 	case RULE_DSCP:
 		return ref_ranges(s, q->dscp);
+	case RULE_IN_TYPE:
+		return ref_in_list(s->str, q->in_type ? q->in_type : "TUN");
+	case RULE_IN_USER:
+		return ref_in_list(s->str, q->in_user);
+	case RULE_IN_NAME:
+		return ref_in_list(s->str, q->in_name ? q->in_name : "DEFAULT-TUN");
 	case RULE_PROCESS_NAME_REGEX:
 		ref_proc(st);
 		return q->proc_fn && ps->name && ref_regex(s->str, ps->name);
@@ -1232,6 +1253,14 @@ static void gen_v6(char *out, bool prefix)
 		sprintf(out + strlen(out), "/%u", plen);
 }
 
+/* IN-TYPE payloads as parsed (upper-cased, SOCKS expanded), and what an
+ * inbound other than the TUN would carry. */
+static const char *const intypes[] = { "TUN", "Tun/redir", "socks", "HTTP/HTTPS", "tproxy/TUN" };
+static const char *const inusers[] = { "alice", "bob/alice", "DEFAULT-TUN" };
+static const char *const innames[] = { "DEFAULT-TUN", "socks-in/DEFAULT-TUN", "socks-in", "tun" };
+static const char *const q_intypes[] = { "SOCKS5", "TUN", "HTTP", "REDIR" };
+static const char *const q_inusers[] = { "alice", "bob", "" };
+static const char *const q_innames[] = { "socks-in", "DEFAULT-TUN", "tun" };
 static const char *const ports[] = { "22",     "53",        "80",
 				     "443",    "8000-9000", "80/443",
 				     "0-1023", "8080",      "53/8000-8080/22" };
@@ -1261,7 +1290,9 @@ static int gen_rule(char *out, int depth, enum gmode mode)
 	int len, t;
 
 	for (;;) {
-		t = (int)rnd(g_geo ? 29 : 24);
+		t = (int)rnd(g_geo ? 32 : 27);
+		if (!g_geo && t >= 24)
+			t += 5; /* past the GEO types */
 		if (t == 13 && mode == G_ENTRY)
 			continue; /* no RULE-SET in sets */
 		if (t >= 14 && t <= 16 && depth >= 2)
@@ -1332,6 +1363,12 @@ static int gen_rule(char *out, int depth, enum gmode mode)
 		return sprintf(out, "SRC-IP-ASN,%s", PICK(asns));
 	case 28:
 		return sprintf(out, "GEOSITE,%s", PICK(sitecodes));
+	case 29:
+		return sprintf(out, "IN-TYPE,%s", PICK(intypes));
+	case 30:
+		return sprintf(out, "IN-USER,%s", PICK(inusers));
+	case 31:
+		return sprintf(out, "IN-NAME,%s", PICK(innames));
 	default: {
 		static const char *const ops[] = { "AND", "OR", "NOT" };
 		const char *op = ops[t - 14];
@@ -1492,6 +1529,86 @@ static void geo_teardown(const char *dir)
 	}
 }
 
+/* A target that may be a pass at match time (a group with a PASS member):
+ * its rules stay in order and ask the query's pass_now when they hold; a
+ * domain rule after them still wins when the pass is on. And the inbound
+ * rules for the TUN (no in_* set) and for another inbound. */
+static bool maybe_p1(void *arg, int target)
+{
+	(void)arg;
+	return target == 3; /* P1 */
+}
+
+static bool pass_now_on(void *arg, int target)
+{
+	return *(bool *)arg && target == 3;
+}
+
+static void test_dyn_pass_and_inbound(void)
+{
+	static const char *const lines[] = {
+		"DOMAIN-SUFFIX,x.com,P1",
+		"DOMAIN-KEYWORD,x,P1",
+		"DOMAIN-SUFFIX,com,P2",
+		"IN-TYPE,socks/HTTP,P3",
+		"IN-NAME,DEFAULT-TUN,REJECT",
+		"MATCH,DIRECT",
+		NULL,
+	};
+	static const char *const l2[] = { "IN-USER,alice,P0", "IN-TYPE,TUN,P2", NULL };
+	struct rule_build_opts o = { .target_fn = target_fn,
+				     .default_target = DEFAULT_TARGET,
+				     .maybe_pass_fn = maybe_p1 };
+	struct rule_engine *e = NULL;
+	struct conf_err err;
+	struct rules rl;
+	struct rule_query q;
+	struct rule_result r;
+	bool on = false;
+
+	if (rules_parse_all(&rl, lines))
+		return;
+	T_EQ_INT(rule_engine_build(rl.specs, rl.n, &o, &e, &err), 0);
+	rules_free(&rl);
+	if (!e)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.network = RULE_NET_TCP;
+	q.domain = "a.x.com";
+	q.pass_now = pass_now_on;
+	q.pass_arg = &on;
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 0);
+	on = true; /* both P1 rules pass: the next that holds */
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 2);
+	T_EQ_INT(r.target, 4);
+	/* the TUN: not SOCKS/HTTP, named DEFAULT-TUN */
+	q.domain = "example.org";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 4);
+	q.in_type = "SOCKS5";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 3);
+	q.in_type = "TUN";
+	q.in_name = "tun-in";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 5);
+	rule_engine_unref(e);
+
+	e = build(l2, NULL);
+	if (!e)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.network = RULE_NET_UDP;
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 1); /* no user on the TUN */
+	q.in_user = "alice";
+	T_EQ_INT(rule_match(e, &q, &r), RULE_MATCHED);
+	T_EQ_INT(r.rule, 0);
+	rule_engine_unref(e);
+}
+
 static void test_random(void)
 {
 	const char *env = getenv("T2S_RULE_SEED");
@@ -1620,6 +1737,9 @@ static void test_random(void)
 			q.dst_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : rnd(10000));
 			q.in_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : 0);
 			q.dscp = (uint8_t)rnd(14);
+			q.in_type = rnd(2) ? NULL : PICK(q_intypes);
+			q.in_user = rnd(2) ? NULL : PICK(q_inusers);
+			q.in_name = rnd(2) ? NULL : PICK(q_innames);
 			q.src_port = (uint16_t)(rnd(2) ? (uint32_t)atoi(PICK(ports)) : rnd(10000));
 			ps.name = pn[rnd(4)];
 			ps.path = pp[rnd(3)];
@@ -1691,6 +1811,7 @@ int main(void)
 	T_RUN(test_process);
 	T_RUN(test_sets);
 	T_RUN(test_build_errors);
+	T_RUN(test_dyn_pass_and_inbound);
 	T_RUN(test_random);
 	return test_summary();
 }

@@ -249,6 +249,21 @@ static void test_new_types(void)
 		T_EQ_INT(s.n_ranges, 2);
 	}
 	rule_spec_free(&s);
+	/* IN-TYPE: names upper-cased, SOCKS expanded (mihomo's parseInTypes);
+	 * IN-USER and IN-NAME kept as written, blanks trimmed. */
+	if (parse_ok("IN-TYPE, tun / Socks/http ,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_IN_TYPE);
+		T_EQ_STR(s.str, "TUN/SOCKS4/SOCKS5/HTTP");
+	}
+	rule_spec_free(&s);
+	if (parse_ok("IN-USER,Alice / bob,X", &s) == 0) {
+		T_EQ_INT(s.type, RULE_IN_USER);
+		T_EQ_STR(s.str, "Alice/bob");
+	}
+	rule_spec_free(&s);
+	if (parse_ok("NOT,((IN-NAME,DEFAULT-TUN)),X", &s) == 0)
+		T_EQ_STR(s.sub[0].str, "DEFAULT-TUN");
+	rule_spec_free(&s);
 	if (parse_ok("DSCP,4/46-48,X", &s) == 0) {
 		T_EQ_INT(s.type, RULE_DSCP);
 		T_EQ_INT(s.ranges[1].hi, 48);
@@ -496,8 +511,7 @@ static const struct err_case errs[] = {
 	  "rules.yaml:12:8: bad AS number 'AS13335': expected a number like 13335" },
 	{ LINE, "GEOSITE,cn,X,no-resolve",
 	  "rules.yaml:12:14: no-resolve is not allowed on GEOSITE *" },
-	{ LINE, "IN-TYPE,SOCKS5,X",
-	  "rules.yaml:12:1: unknown rule type 'IN-TYPE' (not supported by tun2socks)" },
+	{ LINE, "IN-TYPE,SOCKS6,X", "rules.yaml:12:9: unknown inbound type 'SOCKS6': expected *" },
 	/* misspelt: the closest of our types, never one we do not support */
 	{ LINE, "DOMAIN-SUFIX,example.com,DIRECT",
 	  "rules.yaml:12:1: unknown rule type 'DOMAIN-SUFIX' (did you mean \"DOMAIN-SUFFIX\"?)" },
@@ -510,8 +524,8 @@ static const struct err_case errs[] = {
 	{ LINE, "PROCESS-NAME-REGX,a,X",
 	  "rules.yaml:12:1: unknown rule type 'PROCESS-NAME-REGX' (did you mean "
 	  "\"PROCESS-NAME-REGEX\"?)" },
-	{ LINE, "IN-NAME,a,X",
-	  "rules.yaml:12:1: unknown rule type 'IN-NAME' (not supported by tun2socks)" },
+	{ LINE, "IN-NAME,a//b,X",
+	  "rules.yaml:12:11: empty name in 'IN-NAME' (names are separated by '/')" },
 	{ LINE, "FOOBAR,a,X",
 	  "rules.yaml:12:1: unknown rule type 'FOOBAR' (not supported by tun2socks)" },
 	{ LINE, "DOMAIN", "rules.yaml:12:7: missing payload: expected DOMAIN,PAYLOAD,TARGET" },
@@ -568,8 +582,8 @@ static const struct err_case errs[] = {
 	{ LINE, "AND,((DOMAIN,a)) ",
 	  "rules.yaml:12:17: missing target: expected AND,PAYLOAD,TARGET" },
 	{ LINE, "AND,((DOMAIN,a),( )),X", "rules.yaml:12:17: empty rule inside parentheses" },
-	{ LINE, "AND,((DOMAIN,a),(IN-USER,CN)),X",
-	  "rules.yaml:12:18: unknown rule type 'IN-USER' (not supported by tun2socks)" },
+	{ LINE, "AND,((DOMAIN,a),(IN-USR,CN)),X",
+	  "rules.yaml:12:18: unknown rule type 'IN-USR' (did you mean \"IN-USER\"?)" },
 	{ LINE, "AND,((DOMAIN,a),(IP-CIDR,1.2.3.4/40)),X",
 	  "rules.yaml:12:26: bad CIDR '1.2.3.4/40': prefix length must be 0..32" },
 	/* DOMAIN-REGEX */

@@ -248,7 +248,10 @@ static void test_errors(void)
 	load_skip(RULESET_IPCIDR, RULESET_TEXT, " 10.0.0.0/33",
 		  "set.txt:1:2: bad CIDR '10.0.0.0/33': prefix length must be 0..32", 0);
 	load_skip(RULESET_CLASSICAL, RULESET_TEXT, "DOMAIN,a.com\n  IN-TYPE,cn\n",
-		  "set.txt:2:3: unknown rule type 'IN-TYPE' (not supported by tun2socks)", 1);
+		  "set.txt:2:11: unknown inbound type 'cn': expected TUN, HTTP, HTTPS, "
+		  "SOCKS, SOCKS4, SOCKS5, REDIR, TPROXY, TUNNEL, INNER or another of mihomo's "
+		  "inbound types",
+		  1);
 	/* A target on a classical entry: kept, the target ignored (mihomo). */
 	{
 		struct ruleset *rs = load(RULESET_CLASSICAL, RULESET_TEXT,

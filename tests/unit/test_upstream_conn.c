@@ -17,7 +17,9 @@
  * relay address; DIRECT straight to OPEN; a refused reply, a garbage
  * reply, the proxy hanging up mid-handshake, a refused connect (proxy and
  * DIRECT texts), a silent proxy (the caller's timeout), a reset close
- * seen by the peer; failures sticky; the io refusing before OPEN.
+ * seen by the peer; failures sticky; the io refusing before OPEN; a
+ * two-hop chain (SOCKS5 then HTTP CONNECT over it, the second hop's
+ * answer arriving with the first's reply) and a refusal naming its hop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -308,6 +310,88 @@ static void test_http_open(void)
 	T_EQ_INT(stream_pending(&io), 11);
 	T_EQ_INT(io.read(io.ctx, buf, sizeof(buf)), 11);
 	T_EQ_MEM(buf, "SSH-2.0-x\r\n", 11);
+	upstream_conn_close(d.c, false);
+	close(pfd);
+	close(lfd);
+}
+
+/* A chain (relay group): SOCKS5 to the first hop, which is asked for the
+ * second hop's server; the second hop's HTTP CONNECT then runs over that
+ * tunnel, to the target. The first hop's reply comes with the second's
+ * whole answer in one segment: those bytes are read first (the layer). The
+ * peer plays both hops on the one socket, as the first hop would relay. */
+static void test_chain(void)
+{
+	struct sockaddr_in sa, far = { .sin_family = AF_INET, .sin_port = htons(3128) };
+	int lfd = listen_lo(&sa), pfd;
+	struct upstream_cfg hop1 = proxy_cfg(&upstream_socks5, &sa);
+	struct upstream_cfg hop2 = proxy_cfg(&upstream_http, &far);
+	const struct upstream_cfg *chain[] = { &hop1 };
+	struct socks5_addr t = target();
+	struct upstream_conn_spec sp = {
+		.name = "test#2",
+		.sock = &no_opts,
+		.up = &hop2,
+		.chain = chain,
+		.n_chain = 1,
+		.target = &t,
+	};
+	/* CONNECT 192.0.2.9:3128, hop 2's server */
+	static const uint8_t req1[] = { 5, 1, 0, 1, 192, 0, 2, 9, 0x0c, 0x38 };
+	static const char answers[] = "\x05\x00\x00\x01\x0a\x00\x00\x01\x1f\x90"
+				      "HTTP/1.1 200 Connection established\r\n\r\nBANNER";
+	struct drive d;
+	struct stream io;
+	char hdr[1024], buf[64];
+
+	far.sin_addr.s_addr = htonl(0xc0000209);
+	hop2 = proxy_cfg(&upstream_http, &far);
+	memset(&d, 0, sizeof(d));
+	T_EQ_INT(upstream_conn_open(&sp, &d.c, d.why, sizeof(d.why)), 0);
+	if (d.c == NULL)
+		return;
+	d.want = STREAM_WANT_WRITE;
+	pfd = accept_peer(lfd); /* the socket goes to hop 1 */
+	T_EQ_INT(step_once(&d, 5000), STREAM_WANT_READ);
+	peer_expect(pfd, greeting, sizeof(greeting));
+	peer_send(pfd, method_none, sizeof(method_none));
+	T_EQ_INT(step_once(&d, 5000), STREAM_WANT_READ);
+	peer_expect(pfd, req1, sizeof(req1));
+	peer_send(pfd, answers, sizeof(answers) - 1);
+	/* hop 1 done, hop 2 sends CONNECT and finds its answer waiting */
+	T_EQ_INT(step_once(&d, 5000), STREAM_DONE);
+	T_EQ_INT(upstream_conn_state(d.c), UPSTREAM_CONN_OPEN);
+	peer_read_header(pfd, hdr, sizeof(hdr));
+	T_CHECK(strncmp(hdr, "CONNECT 192.0.2.7:443 HTTP/1.1\r\n", 32) == 0);
+	io = upstream_conn_io(d.c);
+	T_EQ_INT(stream_pending(&io), 6);
+	T_EQ_INT(io.read(io.ctx, buf, sizeof(buf)), 6);
+	T_EQ_MEM(buf, "BANNER", 6);
+	T_EQ_INT(io.write(io.ctx, "hi", 2), 2);
+	peer_expect(pfd, "hi", 2);
+	peer_send(pfd, "yo", 2);
+	T_EQ_INT(io_read_wait(&io, upstream_conn_fd(d.c), buf, sizeof(buf)), 2);
+	T_EQ_MEM(buf, "yo", 2);
+	upstream_conn_close(d.c, false);
+	close(pfd);
+	close(lfd);
+
+	/* hop 1 refuses the hop-2 server: the reason names the hop */
+	lfd = listen_lo(&sa);
+	hop1 = proxy_cfg(&upstream_socks5, &sa);
+	T_EQ_INT(upstream_conn_open(&sp, &d.c, d.why, sizeof(d.why)), 0);
+	if (d.c == NULL)
+		return;
+	d.want = STREAM_WANT_WRITE;
+	pfd = accept_peer(lfd);
+	T_EQ_INT(step_once(&d, 5000), STREAM_WANT_READ);
+	peer_expect(pfd, greeting, sizeof(greeting));
+	peer_send(pfd, method_none, sizeof(method_none));
+	T_EQ_INT(step_once(&d, 5000), STREAM_WANT_READ);
+	peer_expect(pfd, req1, sizeof(req1));
+	peer_send(pfd, "\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00", 10);
+	T_CHECK(step_once(&d, 5000) < 0);
+	T_CHECK(strstr(d.why, "(hop 1/2)") != NULL);
 	upstream_conn_close(d.c, false);
 	close(pfd);
 	close(lfd);
@@ -782,6 +866,7 @@ int main(void)
 		log_set_level(LOG_DEBUG);
 	T_RUN(test_socks5_open_and_relay);
 	T_RUN(test_http_open);
+	T_RUN(test_chain);
 	T_RUN(test_udp_associate_bound);
 	T_RUN(test_direct);
 	T_RUN(test_failures);

@@ -667,6 +667,7 @@ static json_t *api_proxy_json(struct group_table *t, const struct config_proxy *
 	const char *ty = p->type == CONFIG_PROXY_SOCKS5     ? "Socks5"
 			 : p->type == CONFIG_PROXY_HTTP     ? "Http"
 			 : p->type == CONFIG_PROXY_REDIRECT ? "Direct"
+			 : p->type == CONFIG_PROXY_DNS      ? "Dns"
 							    : "Compatible";
 
 	return api_leaf(t, p->name, ty, p->udp);

@@ -1051,6 +1051,15 @@ static void daemon_health_start(struct daemon *d, struct router_gen *g)
 	health_set_gen(d->health, g);
 }
 
+/* The router saw group `name` fail max-failed-times: check it now. */
+static void daemon_group_failing(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+
+	if (d->health)
+		(void)health_check_soon(d->health, name);
+}
+
 /* Before any uv_walk: they close their own handles. */
 static void daemon_health_stop(struct daemon *d)
 {
@@ -1428,6 +1437,7 @@ int daemon_run(struct options *cfg)
 	if (r < 0)
 		goto out_loop;
 	router_ctx_set_hosts(d->router, d->hosts);
+	router_ctx_set_check(d->router, daemon_group_failing, d);
 	daemon_health_start(d, gen);
 	gen = NULL; /* the router holds it */
 	{

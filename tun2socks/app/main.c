@@ -238,11 +238,17 @@ static void match_print_group(struct router_gen *g, const char *name, const char
 
 	if (i < 0 || group_table_info(t, (size_t)i, &gi) < 0)
 		return;
-	printf("  group:    %s (%s) picks %s\n", name, config_group_type_name(gi.type), via);
+	if (gi.type == CONFIG_GROUP_RELAY)
+		printf("  group:    %s (relay) chains its members, the last to the target\n", name);
+	else
+		printf("  group:    %s (%s) picks %s\n", name, config_group_type_name(gi.type),
+		       via);
 	for (size_t m = 0; m < gi.n_members; m++) {
 		if (group_table_member(t, (size_t)i, m, &mi) < 0)
 			break;
-		if (gi.interval_s == 0)
+		if (gi.type == CONFIG_GROUP_RELAY)
+			printf("            %zu. %s\n", m + 1, mi.name); /* the chain's order */
+		else if (gi.interval_s == 0)
 			printf("            %s%s\n", mi.name, m == gi.now ? " (selected)" : "");
 		else if (!mi.checked)
 			printf("            %s: not checked\n", mi.name);
@@ -302,6 +308,10 @@ static int cmd_match(const struct options *cfg)
 	printf("  rule:     %s\n", rt.rule);
 	if (rt.group)
 		match_print_group(gen.router, rt.group, rt.via);
+	/* a relay's chain: each hop before the last, first first */
+	for (size_t i = 0; rt.action == ROUTE_PROXY && i < rt.n_chain; i++)
+		printf("  hop %zu:    %s %s\n", i + 1, rt.chain[i]->proto->name,
+		       rt.chain[i]->server_str);
 	if (rt.action == ROUTE_PROXY)
 		printf("  upstream: %s (%s %s)\n", rt.via, rt.up->proto->name, rt.up->server_str);
 	else if (rt.action == ROUTE_DIRECT && rt.target.atyp == SOCKS5_ATYP_DOMAIN &&

@@ -128,6 +128,7 @@ struct flow_tcp {
 
 static void flow_on_routed(void *arg, int status);
 static void flow_go(struct flow_tcp *f);
+static void flow_report(struct flow_tcp *f, int status);
 static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage *addrs, size_t n);
 static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char *why,
 		     size_t whylen);
@@ -450,8 +451,11 @@ static void flow_go(struct flow_tcp *f)
 		flow_connect(f);
 		return;
 	case ROUTE_PROXY:
-		if (flow_open(f, NULL, why, sizeof(why)) < 0)
+		r = flow_open(f, NULL, why, sizeof(why));
+		if (r < 0) {
+			flow_report(f, r);
 			flow_abort(f, why, NULL);
+		}
 		return;
 	}
 }
@@ -522,6 +526,8 @@ static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char
 		.name = name,
 		.sock = &ctx->sock,
 		.up = rt->action == ROUTE_PROXY ? rt->up : NULL,
+		.chain = rt->chain,
+		.n_chain = rt->action == ROUTE_PROXY ? rt->n_chain : 0,
 		.target = &rt->target,
 		.addr = (const struct sockaddr *)sa,
 		.addr_len = sa == NULL                 ? 0
@@ -562,6 +568,15 @@ static void flow_set_poll(struct flow_tcp *f, int events)
 		uv_poll_start(&f->poll, events, flow_on_poll_event);
 }
 
+/* Tells the router how the proxy upstream opened (max-failed-times). */
+static void flow_report(struct flow_tcp *f, int status)
+{
+	const struct route_ops *ops = &f->ctx->route;
+
+	if (f->route.action == ROUTE_PROXY && ops->report)
+		ops->report(ops->ctx, &f->route, status);
+}
+
 /* A readiness event while connecting: the upstream connection advances
  * (connect, TLS, proxy handshake) until its tunnel is open. */
 static void flow_upstream_step(struct flow_tcp *f, int status)
@@ -570,6 +585,7 @@ static void flow_upstream_step(struct flow_tcp *f, int status)
 	int r = upstream_conn_step(f->up, status, why, sizeof(why));
 
 	if (r == STREAM_DONE) {
+		flow_report(f, 0);
 		flow_start_relay(f);
 		return;
 	}
@@ -582,6 +598,7 @@ static void flow_upstream_step(struct flow_tcp *f, int status)
 		return;
 	}
 	if (r < 0) {
+		flow_report(f, r);
 		flow_abort(f, why, NULL);
 		return;
 	}

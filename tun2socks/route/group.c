@@ -39,6 +39,11 @@ struct group {
 	uint16_t expected_lo[8], expected_hi[8];
 	size_t n_expected;
 	uint64_t used_ms;
+	/* max-failed-times: connections through the group that failed since
+	 * failed_ms, within timeout_ms (group_table_dial) */
+	unsigned max_failed, failed;
+	uint64_t failed_ms;
+	bool chain_broken; /* relay: a member we cannot speak was left out */
 };
 
 struct group_table {
@@ -85,6 +90,7 @@ int group_table_build(const struct config *cfg, int base, group_target_fn target
 					? 0
 					: cg->interval;
 		g->timeout_ms = cg->timeout_ms;
+		g->max_failed = cg->max_failed_times ? cg->max_failed_times : 5;
 		g->tolerance_ms = cg->tolerance_ms;
 		g->lazy = cg->lazy;
 		g->disable_udp = cg->disable_udp;
@@ -100,8 +106,10 @@ int group_table_build(const struct config *cfg, int base, group_target_fn target
 			int tg = target(arg, &cg->members[j]);
 			struct group_member *m = &g->m[g->n];
 
-			if (tg < 0)
+			if (tg < 0) {
+				g->chain_broken = true;
 				continue;
+			}
 			if (j == cg->selected)
 				g->selected = g->fast = g->n;
 			m->name = dup_str(cg->members[j].name);
@@ -358,7 +366,7 @@ static int pick_rec(struct group_table *t, int target, const struct group_pick *
 	if ((size_t)(target - t->base) >= t->n)
 		return -ENOENT;
 	g = &t->g[target - t->base];
-	if (p->udp && g->disable_udp)
+	if (p->udp && (g->disable_udp || (g->type == CONFIG_GROUP_RELAY && g->n > 1)))
 		return -EPERM;
 	if (touch && p->now_ms)
 		g->used_ms = p->now_ms;
@@ -394,8 +402,8 @@ static bool always_rec(const struct group_table *t, int target,
 	if ((size_t)(target - t->base) >= t->n || depth > t->n)
 		return false;
 	g = &t->g[target - t->base];
-	if (g->disable_udp)
-		return false;
+	if (g->disable_udp || (g->type == CONFIG_GROUP_RELAY && g->n > 1))
+		return false; /* a chain carries no UDP (docs/design.md §18) */
 	/* An empty group routes DIRECT. */
 	if (g->n == 0)
 		return true;
@@ -411,6 +419,57 @@ bool group_table_always(const struct group_table *t, int target,
 	if (t == NULL)
 		return leaf_ok(arg, target);
 	return always_rec(t, target, leaf_ok, arg, 0);
+}
+
+size_t group_table_path(struct group_table *t, int target, const struct group_pick *p,
+			size_t *groups, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t depth = 0; t && target >= t->base && (size_t)(target - t->base) < t->n &&
+			       depth <= t->n && n < cap;
+	     depth++) {
+		struct group *g = &t->g[target - t->base];
+		size_t rr = g->rr; /* a peek: the cursor stays */
+		int j;
+
+		groups[n++] = (size_t)(target - t->base);
+		j = group_choose(t, g, p, depth);
+		g->rr = rr;
+		if (j < 0)
+			break;
+		target = g->m[j].target;
+	}
+	return n;
+}
+
+int group_table_chain(struct group_table *t, int target, const struct group_pick *p, int *leaves,
+		      size_t cap)
+{
+	struct group *g;
+	size_t n = 0;
+
+	if (t == NULL || target < t->base || (size_t)(target - t->base) >= t->n)
+		return -ENOENT;
+	g = &t->g[target - t->base];
+	if (g->type != CONFIG_GROUP_RELAY)
+		return -ENOENT;
+	if (g->chain_broken)
+		return -ENOTSUP;
+	if (!p->peek && p->now_ms)
+		g->used_ms = p->now_ms;
+	for (size_t j = 0; j < g->n; j++) {
+		int leaf = pick_rec(t, g->m[j].target, p, !p->peek, 1);
+
+		if (leaf == -ENOENT)
+			continue; /* an empty group: mihomo's COMPATIBLE, left out */
+		if (leaf < 0)
+			return leaf;
+		if (n == cap)
+			return -E2BIG;
+		leaves[n++] = leaf;
+	}
+	return (int)n;
 }
 
 const char *group_table_target_name(const struct group_table *t, int target)
@@ -520,4 +579,38 @@ bool group_table_status_ok(const struct group_table *t, size_t g, long code)
 		if (code >= gr->expected_lo[i] && code <= gr->expected_hi[i])
 			return true;
 	return false;
+}
+
+bool group_table_dial(struct group_table *t, size_t gi, int status, uint64_t now_ms)
+{
+	struct group *g;
+
+	if (gi >= t->n)
+		return false;
+	g = &t->g[gi];
+	if (g->interval_s == 0)
+		return false; /* select, relay: mihomo counts none */
+	if (status == 0) {
+		g->failed = 0;
+		return false;
+	}
+	if (status == -ECONNREFUSED) {
+		g->failed = 0;
+		return true;
+	}
+	/* mihomo's onDialFailed: the first failure opens a window of
+	 * `timeout`; a failure after it closes the window and counts
+	 * nothing (the next one opens a new one). */
+	if (++g->failed == 1) {
+		g->failed_ms = now_ms;
+		return false;
+	}
+	if (now_ms - g->failed_ms > g->timeout_ms) {
+		g->failed = 0;
+		return false;
+	}
+	if (g->failed < g->max_failed)
+		return false;
+	g->failed = 0;
+	return true;
 }

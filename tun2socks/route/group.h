@@ -73,6 +73,18 @@ int group_table_pick(struct group_table *t, int target, const struct group_pick 
  * pick a leaf that cannot carry UDP are left out of the UDP rules. */
 bool group_table_always(const struct group_table *t, int target,
 			bool (*leaf_ok)(void *arg, int leaf), void *arg);
+/* The groups from target down to the leaf they pick now, target first,
+ * as indexes into groups[0..cap) (a peek: nothing moves). Returns how
+ * many (0 when target is a leaf). */
+size_t group_table_path(struct group_table *t, int target, const struct group_pick *p,
+			size_t *groups, size_t cap);
+/* A relay group's chain (mihomo's relay): each member, groups resolved
+ * to the leaf they pick now, in order, into leaves[0..cap). Returns how
+ * many; -ENOENT (target is not a relay group), -ENOTSUP (a member was of
+ * a type we cannot speak: the chain cannot be built), -E2BIG (more than
+ * cap). The caller leaves out DIRECT members, as mihomo does. */
+int group_table_chain(struct group_table *t, int target, const struct group_pick *p, int *leaves,
+		      size_t cap);
 /* The group's name when target is a group, else NULL. */
 const char *group_table_target_name(const struct group_table *t, int target);
 
@@ -84,6 +96,14 @@ int group_table_select(struct group_table *t, const char *group, const char *mem
  * false; error says why). Recomputes the group's pick. */
 void group_table_report(struct group_table *t, size_t g, size_t m, bool alive, unsigned delay_ms,
 			const char *error, uint64_t now_ms);
+
+/* A connection through group g (the rule's target; a url-test, fallback
+ * or load-balance group) to a proxy it picked: status 0 when it opened,
+ * else -errno. Returns true when g should be checked now, as mihomo's
+ * max-failed-times does (docs/design.md §18): at once on -ECONNREFUSED;
+ * else when `max-failed-times` (default 5) failures came within `timeout`
+ * of the first. A success clears the count. */
+bool group_table_dial(struct group_table *t, size_t g, int status, uint64_t now_ms);
 
 /* Whether a check's HTTP status counts as alive for group g
  * ("expected-status"; without one, any). */

@@ -357,6 +357,18 @@ int health_check_now(struct health *h, void (*done)(void *arg), void *arg)
 	return 0;
 }
 
+int health_check_soon(struct health *h, const char *name)
+{
+	int gi = h->gen ? group_table_find(router_gen_groups(h->gen), name) : -ENOENT;
+
+	for (size_t i = 0; gi >= 0 && i < h->n_groups; i++)
+		if (h->groups[i]->gi == (size_t)gi) {
+			health_round(h, h->groups[i]);
+			return 0;
+		}
+	return -ENOENT;
+}
+
 int health_check_group(struct health *h, const char *name, void (*done)(void *arg), void *arg)
 {
 	int gi = h->gen ? group_table_find(router_gen_groups(h->gen), name) : -ENOENT;

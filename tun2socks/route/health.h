@@ -38,6 +38,9 @@ int health_check_now(struct health *h, void (*done)(void *arg), void *arg);
  * group delay test); done(arg) when it ended. 0, -ENOENT (no such
  * checked group), -EBUSY (a health_check_now() is waiting). */
 int health_check_group(struct health *h, const char *name, void (*done)(void *arg), void *arg);
+/* A round of the checked group called name now, unless one is running
+ * (max-failed-times: the router saw its connections fail). 0 or -ENOENT. */
+int health_check_soon(struct health *h, const char *name);
 /* Cancels everything; memory goes once the loop ran the timers closed. */
 void health_destroy(struct health *h);
 

@@ -34,10 +34,16 @@ struct route_query {
 	bool keep_dst;
 };
 
+enum { ROUTE_CHAIN_MAX = 4 }; /* UPSTREAM_CONN_CHAIN_MAX */
+
 struct route {
 	enum route_action action;
 	const struct upstream_cfg *up; /* ROUTE_PROXY; lives while `hold` does */
-	struct socks5_addr target;     /* where to (a redirect rewrote it) */
+	/* A relay group's hops before up, first first (docs/design.md §18);
+	 * they live while `hold` does. */
+	const struct upstream_cfg *chain[ROUTE_CHAIN_MAX];
+	uint8_t n_chain;
+	struct socks5_addr target; /* where to (a redirect rewrote it) */
 	/* For logs; both live while `hold` does (engine- or router-owned). */
 	const char *rule;  /* the deciding rule as written */
 	const char *via;   /* "proxyA", "DIRECT", "REJECT"... */
@@ -62,6 +68,10 @@ struct route_ops {
 		      void *arg);
 	void (*release)(void *ctx, void *hold);
 	void *ctx;
+	/* Optional (NULL: not told): how opening r's ROUTE_PROXY upstream
+	 * ended, 0 or -errno; health checks of r->group count failures
+	 * (max-failed-times, docs/design.md §18). */
+	void (*report)(void *ctx, const struct route *r, int status);
 };
 
 #endif

@@ -42,6 +42,8 @@ struct router_ctx {
 	 * programs, each kept once for the router's life. */
 	char **paths;
 	size_t n_paths;
+	router_check_fn check; /* max-failed-times reached; or NULL */
+	void *check_arg;
 };
 
 #define ROUTER_PATHS_MAX 1024
@@ -86,6 +88,11 @@ struct router_req {
 	void *arg;
 	bool in_call; /* inside decide(): complete synchronously */
 	bool finished;
+	/* a relay group's hops before the leaf (router_relay), and
+	 * dialer-proxy ones (router_dialers): the configs and leaf ids */
+	const struct upstream_cfg *chain[ROUTE_CHAIN_MAX];
+	int chain_leaf[ROUTE_CHAIN_MAX];
+	uint8_t n_chain;
 };
 
 static void router_rule_addr(struct rule_addr *out, const ip_addr_t *a)
@@ -171,6 +178,167 @@ static int router_pick(struct router_req *req, int t)
 	return group_table_pick(g->groups, t, &pk);
 }
 
+/* The rule engine's question for a rule naming a group that may pick
+ * PASS: does it now? (a peek: no round-robin cursor moves) */
+static bool router_pass_now(void *arg, int target)
+{
+	struct router_req *req = arg;
+	struct router_gen *g = req->g;
+	struct group_pick pk = {
+		.domain = req->domain[0] ? req->domain : NULL,
+		.now_ms = uv_hrtime() / 1000000,
+		.peek = true,
+	};
+
+	if (target < g->group_base)
+		return false;
+	if (IP_IS_V4(&req->dst)) {
+		pk.addr = (const uint8_t *)&ip_2_ip4(&req->dst)->addr;
+		pk.addr_len = 4;
+	} else {
+		pk.addr = (const uint8_t *)ip_2_ip6(&req->dst)->addr;
+		pk.addr_len = 16;
+	}
+	return group_table_pick(g->groups, target, &pk) == ROUTER_T_PASS;
+}
+
+/* A relay group (docs/design.md §18): its members' leaves in order,
+ * DIRECT ones left out as mihomo does; none: DIRECT, one: that leaf,
+ * more: a chain whose last hop is *leaf and the others req->chain.
+ * Returns 0 when t is no relay group, 1 when decided, 2 when the flow is
+ * UDP and a chain cannot carry it. */
+static int router_relay(struct router_req *req, int t, int *leaf)
+{
+	struct router_gen *g = req->g;
+	int leaves[ROUTE_CHAIN_MAX + 2], hops[ROUTE_CHAIN_MAX + 2], n, m = 0;
+	struct group_pick pk = {
+		.domain = req->domain[0] ? req->domain : NULL,
+		.now_ms = uv_hrtime() / 1000000,
+	};
+
+	if (IP_IS_V4(&req->dst)) {
+		pk.addr = (const uint8_t *)&ip_2_ip4(&req->dst)->addr;
+		pk.addr_len = 4;
+	} else {
+		pk.addr = (const uint8_t *)ip_2_ip6(&req->dst)->addr;
+		pk.addr_len = 16;
+	}
+	n = group_table_chain(g->groups, t, &pk, leaves, ROUTE_CHAIN_MAX + 2);
+	if (n == -ENOENT)
+		return 0;
+	req->n_chain = 0;
+	if (n < 0) {
+		log_debug("router: relay %s: %s: rejected", group_table_target_name(g->groups, t),
+			  n == -ENOTSUP ? "a member of a type tun2socks does not speak"
+					: "longer than 5 hops");
+		*leaf = ROUTER_T_REJECT;
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		int l = leaves[i];
+		const struct router_up *u = l >= ROUTER_T_PROXY0 && l < g->group_base
+						    ? &g->ups[l - ROUTER_T_PROXY0]
+						    : NULL;
+
+		if (l == ROUTER_T_DIRECT || (u && u->direct))
+			continue;
+		/* REJECT, PASS (mihomo's is a REJECT) or a redirect: no
+		 * tunnel can go through it */
+		if (l == ROUTER_T_REJECT || l == ROUTER_T_DROP || l == ROUTER_T_PASS ||
+		    (u && (u->redirect || u->dns))) {
+			*leaf = l == ROUTER_T_DROP ? ROUTER_T_DROP : ROUTER_T_REJECT;
+			return 1;
+		}
+		hops[m++] = l;
+	}
+	if (m == 0) {
+		*leaf = ROUTER_T_DIRECT;
+		return 1;
+	}
+	*leaf = hops[m - 1];
+	if (m == 1)
+		return 1;
+	if (req->q.network == RULE_NET_UDP)
+		return 2;
+	for (int i = 0; i < m - 1; i++) {
+		req->chain_leaf[req->n_chain] = hops[i];
+		req->chain[req->n_chain++] = hops[i] == ROUTER_T_DEFAULT_UP
+						     ? &g->default_up
+						     : &g->ups[hops[i] - ROUTER_T_PROXY0].cfg;
+	}
+	return 1;
+}
+
+/* dialer-proxy (mihomo's proxydialer): while the first hop (the leaf
+ * itself without a chain) names one, the proxy or group it names (a
+ * group by its pick) carries the connection to it: prepended to the
+ * chain. DIRECT ends it; REJECT and the like reject the flow. Returns 2
+ * when the flow is UDP and a chain came of it, else 0. */
+static int router_dialers(struct router_req *req, int *leaf)
+{
+	struct router_gen *g = req->g;
+
+	for (int guard = 0; guard <= ROUTE_CHAIN_MAX; guard++) {
+		int first = req->n_chain ? req->chain_leaf[0] : *leaf, d;
+		const struct router_up *u, *du;
+
+		if (first < ROUTER_T_PROXY0 || first >= g->group_base)
+			break;
+		u = &g->ups[first - ROUTER_T_PROXY0];
+		if (u->dialer < 0)
+			break;
+		d = u->dialer;
+		if (d >= g->group_base) {
+			d = router_pick(req, d);
+			d = d < 0 ? ROUTER_T_DIRECT : d;
+		}
+		du = d >= ROUTER_T_PROXY0 && d < g->group_base ? &g->ups[d - ROUTER_T_PROXY0]
+							       : NULL;
+		if (d == ROUTER_T_DIRECT || (du && du->direct))
+			break;
+		if ((d != ROUTER_T_DEFAULT_UP && du == NULL) || (du && (du->redirect || du->dns)) ||
+		    req->n_chain == ROUTE_CHAIN_MAX || guard == ROUTE_CHAIN_MAX) {
+			log_debug("router: %s: dialer-proxy %s: rejected", u->name,
+				  du                         ? du->name
+				  : d == ROUTER_T_DEFAULT_UP ? "proxy"
+							     : "REJECT");
+			*leaf = d == ROUTER_T_DROP ? ROUTER_T_DROP : ROUTER_T_REJECT;
+			req->n_chain = 0;
+			return 0;
+		}
+		memmove(req->chain + 1, req->chain, req->n_chain * sizeof(req->chain[0]));
+		memmove(req->chain_leaf + 1, req->chain_leaf,
+			req->n_chain * sizeof(req->chain_leaf[0]));
+		req->chain[0] = du ? &du->cfg : &g->default_up;
+		req->chain_leaf[0] = d;
+		req->n_chain++;
+	}
+	return req->n_chain > 0 && req->q.network == RULE_NET_UDP ? 2 : 0;
+}
+
+/* The first relay group on the way from group t to its pick, routed as
+ * router_relay does; 0 when there is none. */
+static int router_nested_relay(struct router_req *req, int t, int *leaf)
+{
+	struct router_gen *g = req->g;
+	struct group_pick pk = { .domain = req->domain[0] ? req->domain : NULL, .peek = true };
+	struct group_info gi;
+	size_t path[8], n;
+
+	if (IP_IS_V4(&req->dst)) {
+		pk.addr = (const uint8_t *)&ip_2_ip4(&req->dst)->addr;
+		pk.addr_len = 4;
+	} else {
+		pk.addr = (const uint8_t *)ip_2_ip6(&req->dst)->addr;
+		pk.addr_len = 16;
+	}
+	n = group_table_path(g->groups, t, &pk, path, sizeof(path) / sizeof(path[0]));
+	for (size_t i = 1; i < n; i++)
+		if (group_table_info(g->groups, path[i], &gi) == 0 && gi.type == CONFIG_GROUP_RELAY)
+			return router_relay(req, g->group_base + (int)path[i], leaf);
+	return 0;
+}
+
 /* Turns the engine's verdict into the route; leaf: what a group target
  * picked (router_run), group: its name or NULL. */
 static void router_fill(struct router_req *req, const struct rule_result *res, int verdict,
@@ -216,7 +384,11 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 		const struct router_up *u = &g->ups[t - ROUTER_T_PROXY0];
 
 		out->via = u->name;
-		if (u->direct) {
+		if (u->dns) {
+			/* DNS in the TUN never gets here (answered before the
+			 * rules); anything else is no DNS to answer */
+			out->action = ROUTE_REJECT;
+		} else if (u->direct) {
 			out->action = ROUTE_DIRECT;
 		} else if (u->redirect) {
 			out->action = ROUTE_DIRECT;
@@ -226,6 +398,10 @@ static void router_fill(struct router_req *req, const struct rule_result *res, i
 			out->up = &u->cfg;
 		}
 	}
+	}
+	if (out->action == ROUTE_PROXY && req->n_chain > 0) {
+		memcpy(out->chain, req->chain, req->n_chain * sizeof(out->chain[0]));
+		out->n_chain = req->n_chain;
 	}
 	if (req->q.proc_done && req->q.proc.name)
 		snprintf(out->proc, sizeof(out->proc), "%s", req->q.proc.name);
@@ -247,13 +423,29 @@ static int router_leaf(struct router_req *req, int t, int *leaf, const char **gr
 
 	*group = NULL;
 	*leaf = t;
+	req->n_chain = 0;
 	if (t >= g->group_base) {
 		*group = group_table_target_name(g->groups, t);
-		r = router_pick(req, t);
-		if (r == -EPERM)
+		r = router_relay(req, t, leaf);
+		if (r == 2)
 			return 1;
-		*leaf = r < 0 ? ROUTER_T_DIRECT : r;
+		if (r == 0) {
+			r = router_pick(req, t);
+			if (r == -EPERM)
+				return 1;
+			/* PASS was skipped by the engine (router_pass_now):
+			 * seen here only if the pick moved in between; DIRECT,
+			 * as no rule. */
+			*leaf = r < 0 || r == ROUTER_T_PASS ? ROUTER_T_DIRECT : r;
+			/* A relay picked by a group (select [Chain, ...]): the
+			 * flow takes its chain, not only its first member. */
+			r = r >= 0 ? router_nested_relay(req, t, leaf) : 0;
+			if (r == 2)
+				return 1;
+		}
 	}
+	if (router_dialers(req, leaf) == 2)
+		return 1;
 	return req->q.network == RULE_NET_UDP && !router_gen_leaf_udp(g, *leaf);
 }
 
@@ -339,6 +531,8 @@ static struct router_req *router_req_new(struct router_gen *g, const struct rout
 	req->q.src_port = q->src_port;
 	req->q.proc_fn = router_proc;
 	req->q.proc_arg = req;
+	req->q.pass_now = router_pass_now;
+	req->q.pass_arg = req;
 	return req;
 }
 
@@ -459,6 +653,52 @@ static void router_release(void *ctx, void *hold)
 	router_gen_unref(hold);
 }
 
+/* A flow's upstream through a group opened (0) or failed: counted by the
+ * group of the generation that routed it (group_table_dial); the check
+ * hook runs when the group should be checked now. */
+static void router_report(void *ctx, const struct route *r, int status)
+{
+	struct router_ctx *rc = ctx;
+	struct group_table *t;
+	struct group_pick pk = { .peek = true };
+	struct group_info gi;
+	size_t path[8], n;
+	int top;
+
+	if (r->group == NULL || r->hold == NULL || r->action != ROUTE_PROXY)
+		return;
+	t = router_gen_groups(r->hold);
+	top = t ? group_table_find(t, r->group) : -ENOENT;
+	if (top < 0)
+		return;
+	/* Every group the flow went through counts, as each one's dial ran
+	 * in mihomo (a select naming a url-test: the url-test counts); the
+	 * picks are found again from the route's target. */
+	if (r->target.atyp == SOCKS5_ATYP_DOMAIN) {
+		pk.domain = r->target.u.domain;
+	} else {
+		pk.addr = r->target.u.v4;
+		pk.addr_len = r->target.atyp == SOCKS5_ATYP_IPV4 ? 4 : 16;
+	}
+	n = group_table_path(t, ((const struct router_gen *)r->hold)->group_base + top, &pk, path,
+			     sizeof(path) / sizeof(path[0]));
+	for (size_t i = 0; i < n; i++) {
+		if (!group_table_dial(t, path[i], status, uv_hrtime() / 1000000) ||
+		    group_table_info(t, path[i], &gi) < 0)
+			continue;
+		log_warn("group %s: connections failed (%s), checking it now", gi.name,
+			 status == -ECONNREFUSED ? "refused" : "max-failed-times reached");
+		if (rc->check)
+			rc->check(rc->check_arg, gi.name);
+	}
+}
+
+void router_ctx_set_check(struct router_ctx *rc, router_check_fn fn, void *arg)
+{
+	rc->check = fn;
+	rc->check_arg = arg;
+}
+
 int router_ctx_create(struct router_gen *first, struct resolver *resolver,
 		      struct proc_lookup *procs, struct router_ctx **out)
 {
@@ -555,7 +795,7 @@ int router_ctx_select(struct router_ctx *rc, const char *group, const char *memb
 
 struct route_ops router_ctx_ops(struct router_ctx *rc)
 {
-	return (struct route_ops){ router_decide, router_release, rc };
+	return (struct route_ops){ router_decide, router_release, rc, router_report };
 }
 
 void router_ctx_destroy(struct router_ctx *rc)

@@ -54,6 +54,10 @@ int router_ctx_select(struct router_ctx *rc, const char *group, const char *memb
  * the config has a group called GLOBAL (it answers for itself).
  * *selected (may be NULL): it is a selection, not the default. */
 const char *router_ctx_global(const struct router_ctx *rc, bool *selected);
+/* Called when flows through group `name` failed max-failed-times (or
+ * were refused): the daemon checks the group now (health.h). */
+typedef void (*router_check_fn)(void *arg, const char *name);
+void router_ctx_set_check(struct router_ctx *rc, router_check_fn fn, void *arg);
 /* The interface flows use. */
 struct route_ops router_ctx_ops(struct router_ctx *rc);
 /* hosts: (docs/design.md §23): a flow whose name is in the table gets its

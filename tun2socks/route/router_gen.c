@@ -258,6 +258,9 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 		case CONFIG_PROXY_DIRECT:
 			u->usable = u->direct = true;
 			continue;
+		case CONFIG_PROXY_DNS:
+			u->usable = u->dns = true;
+			continue;
 		case CONFIG_PROXY_REDIRECT:
 			u->usable = u->redirect = true;
 			if (host_addr(&u->to, p->to_host, p->to_port) < 0)
@@ -661,10 +664,63 @@ static int gen_member(void *arg, const struct config_member *m)
 	case CONFIG_TARGET_GROUP:
 		return g->group_base + (int)m->index;
 	case CONFIG_TARGET_PASS:
-		/* left out, as before: a group does not pass its rule on */
-		return -1;
+		/* picked, the rule naming the group is skipped (mihomo's
+		 * tunnel.match unwraps groups down to PASS) */
+		return ROUTER_T_PASS;
 	}
 	return -1;
+}
+
+static bool gen_not_pass(void *arg, int leaf)
+{
+	(void)arg;
+	return leaf != ROUTER_T_PASS;
+}
+
+/* A group that may pick PASS (a member, or a nested group's): the rule
+ * engine asks at match time (router.c router_pass_now). */
+static bool gen_maybe_pass(void *arg, int target)
+{
+	const struct gen_build *b = arg;
+	const struct router_gen *g = b->g;
+
+	return target >= g->group_base &&
+	       !group_table_always(g->groups, target, gen_not_pass, NULL);
+}
+
+/* dialer-proxy (mihomo's proxydialer): each proxy's target id for the
+ * proxy or group that carries the connection to it (router.c prepends
+ * it to the flow's chain; an unknown name, warned about at load, is
+ * REJECT). Such a proxy carries no UDP (a chain does
+ * not) and is not health-checked on its own (curl cannot go through the
+ * dialer). */
+static int gen_dialers(struct gen_build *b, struct conf_err *err)
+{
+	struct router_gen *g = b->g;
+
+	for (size_t i = 0; i < g->n_ups; i++) {
+		const struct config_proxy *p = &b->cfg->proxies[i];
+		struct router_up *u = &g->ups[i];
+		int t;
+
+		u->dialer = -1;
+		if (p->dialer_proxy == NULL || !u->usable || u->direct || u->redirect || u->dns)
+			continue;
+		t = gen_target(b, p->dialer_proxy);
+		if (t < 0)
+			t = ROUTER_T_REJECT; /* warned at load: its flows fail */
+		if (t == ROUTER_T_PROXY0 + (int)i)
+			return conf_err_set(err, &p->dialer_pos,
+					    "proxy '%s': dialer-proxy names the proxy itself",
+					    p->name);
+		if (t == ROUTER_T_DIRECT)
+			continue;
+		u->dialer = t;
+		u->no_udp = true;
+		free(u->check_proxy);
+		u->check_proxy = NULL;
+	}
+	return 0;
 }
 
 /* PASS: the rule is skipped, as mihomo skips it. */
@@ -741,6 +797,9 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 	r = group_table_build(cfg, g->group_base, gen_member, g, &g->groups);
 	if (r < 0)
 		goto out;
+	r = gen_dialers(&b, err);
+	if (r < 0)
+		goto out;
 	r = load_sets(&b, err);
 	if (r < 0)
 		goto out;
@@ -773,6 +832,7 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 			.default_target = g->has_default_up ? ROUTER_T_DEFAULT_UP : ROUTER_T_DIRECT,
 			.geo = g->geo,
 			.pass_fn = gen_pass,
+			.maybe_pass_fn = gen_maybe_pass,
 			.sub_fn = gen_sub_rules,
 		};
 
@@ -924,8 +984,11 @@ int router_gen_check_via(const struct router_gen *g, int leaf, struct router_che
 		return 0;
 	case ROUTER_T_REJECT:
 	case ROUTER_T_DROP:
+	case ROUTER_T_PASS: /* mihomo's PASS is a REJECT that never connects */
 		out->kind = ROUTER_VIA_REJECT;
-		out->name = leaf == ROUTER_T_REJECT ? "REJECT" : "REJECT-DROP";
+		out->name = leaf == ROUTER_T_REJECT ? "REJECT"
+			    : leaf == ROUTER_T_DROP ? "REJECT-DROP"
+						    : "PASS";
 		return 0;
 	case ROUTER_T_DEFAULT_UP:
 		out->kind = ROUTER_VIA_NONE;
@@ -938,6 +1001,10 @@ int router_gen_check_via(const struct router_gen *g, int leaf, struct router_che
 		return -ENOENT;
 	u = &g->ups[leaf - ROUTER_T_PROXY0];
 	out->name = u->name;
+	if (u->dns) {
+		out->kind = ROUTER_VIA_REJECT;
+		return 0;
+	}
 	if (u->redirect || u->direct) {
 		out->kind = ROUTER_VIA_DIRECT;
 		return 0;

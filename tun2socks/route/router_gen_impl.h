@@ -28,6 +28,8 @@ struct router_up {
 	bool no_udp; /* http, or socks5 with udp: false */
 	bool redirect;
 	bool direct;             /* type: direct */
+	bool dns;                /* type: dns: its flows are rejected */
+	int dialer;              /* dialer-proxy's target id, or -1 */
 	struct upstream_cfg cfg; /* proxies */
 	struct socks5_addr to;   /* redirect target (port included) */
 	/* A health check through it (router_gen.h router_check_via). */

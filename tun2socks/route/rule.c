@@ -488,6 +488,7 @@ struct lin {
 	uint32_t idx;
 	bool no_resolve; /* from the RULE-SET line the entry came from */
 	bool pass;       /* a rule whose target is a pass: never the winner */
+	bool dyn_pass;   /* its target may be a pass: q->pass_now() decides */
 	const struct pred *p;
 };
 
@@ -921,6 +922,7 @@ static int sub_engine(struct builder *b, const struct rule_spec *s, const struct
 			"sub-rules nested deeper than %d (does '%s' lead back to itself?)",
 			SUB_MAX_DEPTH, s->target);
 	so.pass_fn = NULL;
+	so.maybe_pass_fn = NULL;
 	r = engine_build(specs, n, &so, b->depth + 1, &se, b->err);
 	if (r)
 		return r;
@@ -958,6 +960,9 @@ static int pred_fill(struct builder *b, struct pred *p, const struct rule_spec *
 		p->n = (uint32_t)strlen(s->str);
 		return p->u.str ? 0 : nomem(b, &s->pos);
 	case RULE_DOMAIN_WILDCARD:
+	case RULE_IN_TYPE:
+	case RULE_IN_USER:
+	case RULE_IN_NAME:
 		p->u.str = arena_strdup(&e->arena, s->str);
 		p->n = (uint32_t)strlen(s->str);
 		return p->u.str ? 0 : nomem(b, &s->pos);
@@ -1198,6 +1203,12 @@ static int engine_build(const struct rule_spec *specs, size_t n, const struct ru
 			r = lin_add(&b, &e->main, s, (uint32_t)i, false);
 			if (r == 0)
 				e->main.lin[e->main.n_lin - 1].pass = true;
+		} else if (opts->maybe_pass_fn &&
+			   opts->maybe_pass_fn(opts->target_arg, er->target)) {
+			/* Linear: a trie would hide the rules after it. */
+			r = lin_add(&b, &e->main, s, (uint32_t)i, false);
+			if (r == 0)
+				e->main.lin[e->main.n_lin - 1].dyn_pass = true;
 		} else {
 			r = add_spec(&b, &e->main, s, (uint32_t)i, false);
 		}
@@ -1326,6 +1337,27 @@ static bool glob_match(const char *p, const char *s)
 	while (*p == '*')
 		p++;
 	return *p == '\0';
+}
+
+/* Whether v (NULL: nothing, as an inbound without a user) is one of the
+ * '/'-separated names of list, compared exactly as mihomo does. */
+static bool in_list_has(const char *list, const char *v)
+{
+	size_t n;
+
+	if (v == NULL)
+		return false;
+	n = strlen(v);
+	for (const char *c = list;;) {
+		const char *e = strchr(c, '/');
+		size_t len = e ? (size_t)(e - c) : strlen(c);
+
+		if (len == n && memcmp(c, v, n) == 0)
+			return true;
+		if (!e)
+			return false;
+		c = e + 1;
+	}
 }
 
 static bool ranges_have(const struct pred *p, uint32_t v)
@@ -1506,6 +1538,12 @@ static enum tri pred_eval(const struct pred *p, struct qctx *c, bool nr)
 		return ranges_have(p, q->in_port);
 	case RULE_DSCP:
 		return ranges_have(p, q->dscp);
+	case RULE_IN_TYPE:
+		return in_list_has(p->u.str, q->in_type ? q->in_type : RULE_IN_TYPE_TUN);
+	case RULE_IN_USER:
+		return in_list_has(p->u.str, q->in_user);
+	case RULE_IN_NAME:
+		return in_list_has(p->u.str, q->in_name ? q->in_name : RULE_IN_NAME_TUN);
 	case RULE_PROCESS_NAME_REGEX:
 		proc = proc_get(q);
 		return proc->name && rule_regex_match(p->u.re, proc->name, strlen(proc->name));
@@ -1615,7 +1653,13 @@ static void matcher_eval(const struct matcher *m, struct qctx *c, bool nr, uint3
 			(void)sub_eval(l->p->sub, c, nr || l->no_resolve, &t);
 			if (c->top->pass_fn && c->top->pass_fn(c->top->pass_arg, t))
 				continue;
+			if (q->pass_now && q->pass_now(q->pass_arg, t))
+				continue;
 		}
+		/* dyn_pass lines are the top engine's own: idx is its rule. */
+		if (r == T_TRUE && l->dyn_pass && q->pass_now &&
+		    q->pass_now(q->pass_arg, c->top->rules[l->idx].target))
+			continue;
 		if (r == T_TRUE)
 			best = l->idx;
 		else if (r == T_NEED)

@@ -88,6 +88,9 @@ typedef void (*rule_proc_fn)(void *arg, const struct rule_query *q, struct rule_
 /* Zero it, fill what is known, and keep it for the re-run after
  * RULE_NEED_RESOLVE: the process cache (proc_done, proc) travels with it,
  * so the lookup happens at most once per query. */
+#define RULE_IN_TYPE_TUN "TUN"
+#define RULE_IN_NAME_TUN "DEFAULT-TUN"
+
 struct rule_query {
 	enum rule_net network;
 	const char *domain;   /* NULL: none */
@@ -97,10 +100,21 @@ struct rule_query {
 	uint16_t src_port;
 	uint16_t in_port; /* IN-PORT: the inbound's port; 0 for the TUN */
 	uint8_t dscp;     /* DSCP: 0 for the TUN, as mihomo (tproxy UDP only) */
+	/* IN-TYPE, IN-USER, IN-NAME (docs/design.md §16): the inbound's type,
+	 * user and name. NULL: the TUN, which is mihomo's "TUN" inbound named
+	 * "DEFAULT-TUN" (the top-level tun: section) and has no user. */
+	const char *in_type;
+	const char *in_user;
+	const char *in_name;
 	/* The domain's addresses, after RULE_NEED_RESOLVE. */
 	bool has_resolved;
 	const struct rule_addr *resolved;
 	size_t n_resolved;
+	/* For targets the build's maybe_pass_fn named: whether target is a
+	 * pass now (the group picks PASS); the rule is then skipped. NULL:
+	 * never. */
+	bool (*pass_now)(void *arg, int target);
+	void *pass_arg;
 	/* Process lookup; proc_fn NULL: always unknown. */
 	rule_proc_fn proc_fn;
 	void *proc_arg;
@@ -145,6 +159,10 @@ struct rule_build_opts {
 	 * that cannot carry UDP), though reaching it may still need the
 	 * addresses (the resolution point). NULL: none is. */
 	bool (*pass_fn)(void *target_arg, int target);
+	/* Whether a target may be a pass at match time (a proxy group with a
+	 * PASS member, docs/design.md §18): rules naming it ask the query's
+	 * pass_now() when they hold. NULL: none may. */
+	bool (*maybe_pass_fn)(void *target_arg, int target);
 	/* The rules of sub-rules list name (SUB-RULE lines), parsed with
 	 * targets, into *specs (borrowed for the build); 0 or -ENOENT. NULL:
 	 * no list exists. */

@@ -595,7 +595,10 @@ int tls_conn_wants(const struct tls_conn *c)
 
 size_t tls_conn_pending(const struct tls_conn *c)
 {
-	return c->state == TLS_OPEN ? mbedtls_ssl_get_bytes_avail(&c->ssl) : 0;
+	/* Bytes the lower stream holds (TLS over a proxy chain's TLS hop)
+	 * are readable without the socket too. */
+	return (c->state == TLS_OPEN ? mbedtls_ssl_get_bytes_avail(&c->ssl) : 0) +
+	       stream_pending(&c->lower);
 }
 
 const char *tls_conn_version(const struct tls_conn *c)

@@ -23,7 +23,32 @@
 #include <unistd.h>
 
 #include "tun2socks/base/log.h"
+#include "tun2socks/upstream/target.h"
 #include "tun2socks/upstream/tls.h"
+
+#define CONN_HOPS_MAX (UPSTREAM_CONN_CHAIN_MAX + 1)
+
+/* Above an intermediate hop's tunnel: the bytes that came with its
+ * reply, read before the stream below (the next hop's first bytes). */
+struct conn_layer {
+	struct stream below;
+	uint8_t *left;
+	size_t len, off;
+};
+
+/* A proxy chain's state, only for a conn with more than one hop (a
+ * direct or single-proxy conn carries none of it): the hops (the last is
+ * the target's proxy), the one being opened, and what each finished hop
+ * left: its TLS and the layer over its tunnel (freed at close, outermost
+ * first). */
+struct conn_chain {
+	const struct upstream_cfg *hops[CONN_HOPS_MAX];
+	size_t n, hop;
+	const struct upstream_proto *last_proto;
+	struct tls_conn *tls[CONN_HOPS_MAX];
+	struct conn_layer *layer[CONN_HOPS_MAX];
+	struct socks5_addr target;
+};
 
 struct upstream_conn {
 	enum upstream_conn_state state;
@@ -34,8 +59,9 @@ struct upstream_conn {
 	const struct upstream_cfg *up;      /* NULL: DIRECT */
 	const struct upstream_proto *proto; /* NULL: DIRECT */
 	void *hs;                           /* connector state, until OPEN */
-	struct tls_conn *tls;               /* TLS to the proxy, or NULL */
+	struct tls_conn *tls;               /* TLS to the current hop, or NULL */
 	struct stream io;                   /* the socket, or TLS over it */
+	struct conn_chain *chain;           /* NULL: DIRECT or one proxy */
 	/* Tunnel bytes that arrived with the proxy's reply, read before io:
 	 * left[left_off..left_len). Freed once read. */
 	uint8_t *left;
@@ -82,6 +108,118 @@ static int conn_fail(struct upstream_conn *c, int err, char *why, size_t whylen,
 	return err;
 }
 
+/* The connector state of the chain's current hop, toward the next hop's
+ * server or, for the last, the target. 0 or -ENOMEM. */
+static int conn_hop_init(struct upstream_conn *c)
+{
+	struct conn_chain *ch = c->chain;
+	struct socks5_addr next;
+	void *hs = realloc(c->hs, c->proto->state_size);
+
+	if (hs == NULL)
+		return -ENOMEM;
+	c->hs = hs;
+	if (ch->hop + 1 < ch->n)
+		addr_socktarget_from_ip(&ch->hops[ch->hop + 1]->server, &next);
+	c->proto->init(c->hs, c->up, ch->hop + 1 < ch->n ? &next : &ch->target);
+	return 0;
+}
+
+static ssize_t layer_read(void *ctx, void *buf, size_t len)
+{
+	struct conn_layer *l = ctx;
+	size_t n;
+
+	if (l->off == l->len)
+		return l->below.read(l->below.ctx, buf, len);
+	n = l->len - l->off < len ? l->len - l->off : len;
+	memcpy(buf, l->left + l->off, n);
+	l->off += n;
+	return (ssize_t)n;
+}
+
+static ssize_t layer_write(void *ctx, const void *buf, size_t len)
+{
+	struct conn_layer *l = ctx;
+
+	return l->below.write(l->below.ctx, buf, len);
+}
+
+static ssize_t layer_writev(void *ctx, const struct iovec *iov, int cnt)
+{
+	struct conn_layer *l = ctx;
+
+	return stream_writev(&l->below, iov, cnt);
+}
+
+static int layer_wants(void *ctx)
+{
+	struct conn_layer *l = ctx;
+
+	return stream_wants(&l->below);
+}
+
+static size_t layer_pending(void *ctx)
+{
+	struct conn_layer *l = ctx;
+
+	return (l->len - l->off) + stream_pending(&l->below);
+}
+
+static int layer_shutdown(void *ctx)
+{
+	struct conn_layer *l = ctx;
+
+	return stream_shutdown(&l->below);
+}
+
+/* Hop c->hop's tunnel is open: its leftover goes into a layer over c->io,
+ * and the next hop starts (TLS first when it asks). */
+static int conn_next_hop(struct upstream_conn *c, char *err, size_t errlen)
+{
+	struct conn_chain *ch = c->chain;
+	const uint8_t *extra = NULL;
+	size_t n = c->proto->leftover(c->hs, &extra);
+	struct conn_layer *l = calloc(1, sizeof(*l));
+	char v[64];
+
+	if (l == NULL || (n > 0 && (l->left = malloc(n)) == NULL)) {
+		free(l);
+		return conn_fail(c, -ENOMEM, err, errlen, "out of memory");
+	}
+	if (n > 0)
+		memcpy(l->left, extra, n);
+	l->len = n;
+	l->below = c->io;
+	ch->layer[ch->hop] = l;
+	ch->tls[ch->hop] = c->tls;
+	c->tls = NULL;
+	c->io = (struct stream){
+		.read = layer_read,
+		.write = layer_write,
+		.ctx = l,
+		.writev = layer_writev,
+		.wants = layer_wants,
+		.pending = layer_pending,
+		.shutdown = layer_shutdown,
+	};
+	ch->hop++;
+	c->up = ch->hops[ch->hop];
+	c->proto = ch->hop + 1 < ch->n ? c->up->proto : ch->last_proto;
+	if (conn_hop_init(c) < 0)
+		return conn_fail(c, -ENOMEM, err, errlen, "out of memory");
+	snprintf(v, sizeof(v), "hop %zu/%zu", ch->hop + 1, ch->n);
+	if (c->up->tls) {
+		c->tls = tls_conn_create(c->up->tls_ctx, &c->io);
+		if (c->tls == NULL)
+			return conn_fail(c, -ENOMEM, err, errlen, "out of memory");
+		conn_set_state(c, UPSTREAM_CONN_TLS, v);
+	} else {
+		conn_set_state(c, UPSTREAM_CONN_PROXY, v);
+	}
+	return 0;
+}
+
 int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn **out, char *err,
 		       size_t errlen)
 {
@@ -104,14 +242,43 @@ int upstream_conn_open(const struct upstream_conn_spec *s, struct upstream_conn 
 	}
 	c->fd = -1;
 	snprintf(c->name, sizeof(c->name), "%s", s->name);
+	if (s->up != NULL && s->n_chain > UPSTREAM_CONN_CHAIN_MAX) {
+		r = -EINVAL;
+		snprintf(err, errlen, "proxy chain longer than %d hops", CONN_HOPS_MAX);
+		goto fail;
+	}
 	c->up = s->up;
 	c->proto = s->up == NULL ? NULL : s->proto ? s->proto : s->up->proto;
-	c->state = UPSTREAM_CONN_CONNECTING;
-	if (sa == NULL && s->up != NULL) {
-		sa = (const struct sockaddr *)&s->up->server;
-		len = s->up->server_len;
+	if (s->up != NULL && s->n_chain > 0) {
+		struct conn_chain *ch = calloc(1, sizeof(*ch));
+
+		if (ch == NULL) {
+			r = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		c->chain = ch;
+		for (size_t i = 0; i < s->n_chain; i++)
+			ch->hops[ch->n++] = s->chain[i];
+		ch->hops[ch->n++] = s->up;
+		if (s->target)
+			ch->target = *s->target;
+		ch->last_proto = c->proto;
+		c->up = ch->hops[0];
+		c->proto = c->up->proto;
 	}
-	if (c->proto != NULL) {
+	c->state = UPSTREAM_CONN_CONNECTING;
+	if (sa == NULL && c->up != NULL) {
+		sa = (const struct sockaddr *)&c->up->server;
+		len = c->up->server_len;
+	}
+	if (c->proto != NULL && c->chain != NULL) {
+		r = conn_hop_init(c);
+		if (r < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	} else if (c->proto != NULL) {
 		c->hs = malloc(c->proto->state_size);
 		if (c->hs == NULL) {
 			r = -ENOMEM;
@@ -209,10 +376,20 @@ int upstream_conn_step(struct upstream_conn *c, int status, char *err, size_t er
 			break;
 		case UPSTREAM_CONN_PROXY:
 			r = c->proto->step(c->hs, &c->io);
+			if (r < 0 && c->chain != NULL)
+				return conn_fail(c, r, err, errlen, "proxy %s (hop %zu/%zu): %s",
+						 c->up->server_str, c->chain->hop + 1, c->chain->n,
+						 c->proto->error(c->hs));
 			if (r < 0)
 				return conn_fail(c, r, err, errlen, "%s", c->proto->error(c->hs));
 			if (r != STREAM_DONE)
 				return r;
+			if (c->chain != NULL && c->chain->hop + 1 < c->chain->n) {
+				r = conn_next_hop(c, err, errlen);
+				if (r < 0)
+					return r;
+				break;
+			}
 			return conn_opened(c, err, errlen);
 		case UPSTREAM_CONN_OPEN:
 			return STREAM_DONE;
@@ -334,6 +511,13 @@ void upstream_conn_close(struct upstream_conn *c, bool reset)
 	/* TLS first: its stream refers to c->fd. No close_notify here: a
 	 * clean end already sent it with shutdown, a reset sends none. */
 	tls_conn_free(c->tls);
+	for (size_t i = c->chain ? c->chain->n : 0; i-- > 0;) {
+		tls_conn_free(c->chain->tls[i]);
+		if (c->chain->layer[i] != NULL)
+			free(c->chain->layer[i]->left);
+		free(c->chain->layer[i]);
+	}
+	free(c->chain);
 	if (c->fd >= 0) {
 		if (reset)
 			sock_close_reset(c->fd);

@@ -12,6 +12,12 @@
  *   CONNECTING -----------------> OPEN     DIRECT (no proxy)
  *   any of the first three -> FAILED       sticky
  *
+ * A proxy chain (a relay group, docs/design.md §18): the socket connects
+ * to the first hop; each hop's TLS and connector run over the stream of
+ * the hops before it and open a tunnel to the next hop's server, and the
+ * last one to the target. TLS and PROXY repeat once per hop ("hop 2/3"
+ * in the log line of the change).
+ *
  * Who polls: the caller. A conn owns its socket but never touches the
  * event loop (so it is tested with poll(2) alone). The caller watches
  * upstream_conn_fd() with a uv_poll handle of its own, whose lifetime
@@ -46,6 +52,9 @@
 
 struct upstream_conn;
 
+/* Hops a chain may put before the last proxy. */
+#define UPSTREAM_CONN_CHAIN_MAX 4
+
 enum upstream_conn_state {
 	UPSTREAM_CONN_CONNECTING, /* TCP connect in flight */
 	UPSTREAM_CONN_TLS,        /* TLS handshake with the proxy */
@@ -59,6 +68,10 @@ struct upstream_conn_spec {
 	const struct sock_opts *sock; /* loop avoidance for the socket */
 	/* The proxy, or NULL for DIRECT. Must outlive the conn. */
 	const struct upstream_cfg *up;
+	/* Hops before up (a proxy chain), first hop first; n_chain 0: none.
+	 * Each must outlive the conn. */
+	const struct upstream_cfg *const *chain;
+	size_t n_chain; /* at most UPSTREAM_CONN_CHAIN_MAX */
 	/* The connector to step; NULL: up->proto. (UDP sessions pass
 	 * upstream_socks5_udp.) */
 	const struct upstream_proto *proto;
