@@ -110,6 +110,26 @@ fetch_resolved() {
 	done
 }
 
+# nscd for test_resolved.sh's cache-flush cases, the same way: unpacked
+# under build/test-deps/nscd, never installed (it would cache this
+# machine's lookups), run in a mount namespace of the test's own.
+nscd_dir=$T2S_ROOT/build/test-deps/nscd
+fetch_nscd() {
+	local debs=$nscd_dir/debs d
+	[ -x "$nscd_dir/root/usr/sbin/nscd" ] && return 0
+	t2s_log "nscd: unpacking it under $nscd_dir (not installed)"
+	rm -rf "$debs" "$nscd_dir/root"
+	mkdir -p "$debs" "$nscd_dir/root"
+	if ! (cd "$debs" && apt-get -q -o APT::Sandbox::User=root download nscd) >>"$T2S_LOG" 2>&1; then
+		t2s_logged "apt-get update" apt-get -q update
+		(cd "$debs" && apt-get -q -o APT::Sandbox::User=root download nscd) >>"$T2S_LOG" 2>&1 ||
+			t2s_die "cannot download nscd (see $T2S_LOG)"
+	fi
+	for d in "$debs"/*.deb; do
+		dpkg-deb -x "$d" "$nscd_dir/root" || t2s_die "cannot unpack $d"
+	done
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
 	t2s_deb_installed "$p" && continue
@@ -122,4 +142,4 @@ if [ "${#missing[@]}" -eq 0 ]; then
 else
 	T2S_APT_NO_SERVICES=1 t2s_apt_install "${missing[@]}"
 fi
-if [ "$profile" = test ]; then fetch_resolved; fi
+if [ "$profile" = test ]; then fetch_resolved; fetch_nscd; fi

@@ -46,13 +46,22 @@
 #   rs_plain_resolv_restored  after SIGTERM it is byte-identical to before
 #   rs_plain_resolv_sigkill_cleanup after SIGKILL it still names the TUN;
 #                             `tun2socks cleanup` puts it back byte for byte
+# And with nscd caching hosts beside that resolv.conf (unpacked under
+# build/test-deps/nscd like resolved, run in a mount namespace whose /run
+# is private):
+#   rs_nscd_flushed_on_start  nscd held the LAN's answer; right after the
+#                             start it holds none, and a lookup through it
+#                             gets a fake address
+#   rs_nscd_flushed_on_stop   after SIGTERM it holds none again: the name
+#                             looked up while we ran resolves to its real
+#                             address, not the fake one nscd had cached
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="rs_link_dns rs_cache_flushed_on_start rs_stub_query_intercepted rs_status_line
  rs_sigterm_reverts rs_cache_flushed_on_stop rs_sigkill_restart_recovers
  rs_sigkill_cleanup_reverts rs_plain_resolv_pointed rs_plain_resolv_restored
- rs_plain_resolv_sigkill_cleanup"
+ rs_plain_resolv_sigkill_cleanup rs_nscd_flushed_on_start rs_nscd_flushed_on_stop"
 require_tools dig dbus-daemon busctl nsenter unshare danted dnsmasq
 
 RSD=$T2S_ROOT/build/test-deps/systemd-resolved/root
@@ -360,6 +369,71 @@ if rs_start; then
 	check rs_plain_resolv_sigkill_cleanup $? "left '$left'; after cleanup: '$(tr '\n' '|' <"$RC")'; cleanup: $out"
 else
 	fail rs_plain_resolv_sigkill_cleanup "daemon did not come up (exit ${DAEMON_RC:-?})"
+fi
+
+# ---- nscd beside the plain resolv.conf ------------------------------------------------
+NSCD=$T2S_ROOT/build/test-deps/nscd/root/usr/sbin/nscd
+# nscd_cached: the hosts entries nscd holds now
+nscd_cached() {
+	"${IN_C[@]}" "$NSCD" -f "$RUN_DIR/nscd.conf" -g 2>/dev/null |
+		awk '/^hosts cache:/ {h = 1} h && /current number of cached values/ {print $1; exit}'
+}
+nscd_a() { "${IN_C[@]}" getent ahostsv4 "$1" 2>/dev/null | awk 'NR == 1 {print $1}'; }
+# nscd_up: nscd running in a mount namespace whose /run is private (its
+# socket is /var/run/nscd/socket); IN_C then runs there.
+nscd_up() {
+	local i
+	[[ -x $NSCD ]] || { NSCD_WHY="no nscd under $NSCD: run scripts/install-test-deps.sh"; return 1; }
+	printf '\tenable-cache %s no\n' passwd group services netgroup >"$RUN_DIR/nscd.conf"
+	printf '\tenable-cache hosts yes\n\tpositive-time-to-live hosts 3600\n' >>"$RUN_DIR/nscd.conf"
+	printf '\tnegative-time-to-live hosts 5\n\tcheck-files hosts no\n' >>"$RUN_DIR/nscd.conf"
+	printf '\tpersistent hosts no\n\tshared hosts no\n' >>"$RUN_DIR/nscd.conf"
+	# shellcheck disable=SC2016 # $1 is the inner shell's
+	ip netns exec "$NS_C" unshare -m --propagation private sh -c '
+		mount -t tmpfs tmpfs /run && mkdir -p /run/nscd && touch "$1/nholder.ready" &&
+		exec sleep 100000' nholder "$RUN_DIR" >"$RUN_DIR/nholder.log" 2>&1 &
+	SRV_PID[nholder]=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -e $RUN_DIR/nholder.ready ]] && break
+		sleep 0.05
+	done
+	IN_C=(ip netns exec "$NS_C" nsenter --mount="/proc/${SRV_PID[nholder]}/ns/mnt" --)
+	"${IN_C[@]}" "$NSCD" -F -f "$RUN_DIR/nscd.conf" >"$RUN_DIR/nscd.log" 2>&1 &
+	SRV_PID[nscd]=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -n $(nscd_cached) ]] && return 0
+		sleep 0.1
+	done
+	NSCD_WHY="nscd did not answer: $(tr '\n' ' ' <"$RUN_DIR/nscd.log")"
+	return 1
+}
+NSCD_WHY=
+if ! nscd_up; then
+	fail rs_nscd_flushed_on_start "$NSCD_WHY"
+	fail rs_nscd_flushed_on_stop "$NSCD_WHY" nodump
+else
+	before=$(nscd_a cached.example.test)
+	n0=$(nscd_cached)
+	log "nscd: cached.example.test -> $before; $n0 cached"
+	if [[ $before != "$T4" || ${n0:-0} -lt 1 ]]; then
+		fail rs_nscd_flushed_on_start "nscd did not answer and cache from the LAN resolver ($before, ${n0:-?})"
+		fail rs_nscd_flushed_on_stop "no nscd cache to flush" nodump
+	elif rs_start --dns-hijack off; then
+		n1=$(nscd_cached)
+		during=$(nscd_a during.example.test)
+		grep -q "nscd's hosts cache flushed at the start" "$DAEMON_LOG" && [[ ${n1:-1} -eq 0 ]] &&
+			is_fake "$during"
+		check rs_nscd_flushed_on_start $? "cached after the start: ${n1:-?} (before: $n0); during.example.test -> '$during'"
+		daemon_stop
+		n2=$(nscd_cached)
+		after=$(nscd_a during.example.test)
+		grep -q "nscd's hosts cache flushed at the stop" "$DAEMON_LOG" &&
+			[[ ${n2:-1} -eq 0 && $after == "$T4" ]]
+		check rs_nscd_flushed_on_stop $? "cached after the stop: ${n2:-?}; during.example.test -> '$after' (want $T4, not the fake '$during')"
+	else
+		fail rs_nscd_flushed_on_start "daemon did not come up (exit ${DAEMON_RC:-?})"
+		fail rs_nscd_flushed_on_stop "daemon did not come up" nodump
+	fi
 fi
 
 ip -n "$NS_C" tuntap del dev "$TUN" mode tun 2>/dev/null

@@ -17,6 +17,7 @@
 #include "tun2socks/base/sock.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/system/autoroute.h"
+#include "tun2socks/system/dnscache.h"
 #include "tun2socks/system/dnsconf.h"
 #include "tun2socks/system/resolvconf.h"
 #include "tun2socks/system/resolved.h"
@@ -120,6 +121,21 @@ static int machine_check_dns(const struct options *cfg, uint32_t tun_ifindex)
 
 /* ---- the system resolver ------------------------------------------------------ */
 
+/* The host's DNS cache beside a plain resolver (nscd; mDNSResponder on
+ * macOS) emptied at the start and at the stop (dnscache.h). A failure is
+ * a warning: interception does not depend on it. */
+static void machine_flush_cache(const char *when)
+{
+	char what[64], err[256];
+	int r = dnscache_flush(what, sizeof(what), err, sizeof(err));
+
+	if (r > 0)
+		log_info("DNS: %s flushed %s", what, when);
+	else if (r < 0)
+		log_warn("DNS: %s: answers cached %s may still be served", err,
+			 strcmp(when, "at the start") == 0 ? "before the start" : "while we ran");
+}
+
 /* Without systemd-resolved: /etc/resolv.conf names the TUN's neighbour
  * addresses (its search, domain and options lines kept), saved first and
  * recorded in the state file. 0, or -1 (logged). */
@@ -160,6 +176,7 @@ static int machine_resolv_conf_start(struct machine *m, char addr[][INET6_ADDRST
 	}
 	log_info("DNS: " SYSDNS_RESOLV_CONF " names %s (its former text in %s until the stop)",
 		 list, autoroute_resolv_backup(m->ar));
+	machine_flush_cache("at the start");
 	return 0;
 }
 
@@ -178,6 +195,7 @@ static int machine_dnsconf_start(struct machine *m, char addr[][INET6_ADDRSTRLEN
 		return -1;
 	}
 	log_info("auto-route: the system resolver asks %s (inside %s) while we run", list, m->tun);
+	machine_flush_cache("at the start");
 	return 0;
 }
 
@@ -259,6 +277,7 @@ static void machine_resolver_stop(struct machine *m)
 		dnsconf_stop(m->dns);
 		m->dns = NULL;
 		log_info("auto-route: the system resolver is as it was");
+		machine_flush_cache("at the stop");
 	}
 	if (m->resolv_conf) {
 		r = resolvconf_restore(SYSDNS_RESOLV_CONF, autoroute_resolv_backup(m->ar), err,
@@ -268,6 +287,7 @@ static void machine_resolver_stop(struct machine *m)
 		else
 			log_info("DNS: " SYSDNS_RESOLV_CONF " put back as it was");
 		m->resolv_conf = false;
+		machine_flush_cache("at the stop");
 	}
 	if (!m->resolved)
 		return;

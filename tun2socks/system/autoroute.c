@@ -11,6 +11,7 @@
 #endif
 
 #include "tun2socks/system/autoroute.h"
+#include "tun2socks/system/dnscache.h"
 #include "tun2socks/base/errtext.h"
 #include "tun2socks/base/file_atomic.h"
 
@@ -193,7 +194,7 @@ static void backup_path(const char *state_path, char *out, size_t cap)
 /* /etc/resolv.conf as it was before a gone daemon pointed it at its TUN. */
 static void clean_resolv_conf(const char *state_path, autoroute_note_fn note, void *arg)
 {
-	char backup[520], err[600] = "";
+	char backup[520], err[600] = "", what[64];
 	int r;
 
 	backup_path(state_path, backup, sizeof(backup));
@@ -202,6 +203,10 @@ static void clean_resolv_conf(const char *state_path, autoroute_note_fn note, vo
 		notef(note, arg, "%s", err);
 	else
 		notef(note, arg, SYSDNS_RESOLV_CONF " put back as it was");
+	if (dnscache_flush(what, sizeof(what), err, sizeof(err)) > 0)
+		notef(note, arg, "%s flushed", what);
+	else if (err[0])
+		notef(note, arg, "%s", err);
 }
 
 /* Cleans the state file at path, whose lock the caller holds. */
