@@ -18,13 +18,17 @@
 #                       refused (not written), the daemon does not start
 #   geox_old_copy       an old copy and a broken URL with geo-auto-update:
 #                       the daemon starts with the copy, which is kept
+#   geox_reload         a SIGHUP to a config that now has a GEOIP rule:
+#                       the file is fetched on the reload's worker and
+#                       routing follows
 #   geox_auto_update    geo-auto-update with a copy older than
 #                       geo-update-interval: replaced by the served file
 #                       at start, the rules reloaded, routing follows
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="geox_check geox_fetch_start geox_fetch_404 geox_fetch_broken geox_old_copy geox_auto_update"
+NAMES="geox_check geox_fetch_start geox_fetch_404 geox_fetch_broken geox_old_copy geox_reload
+geox_auto_update"
 setup_servers "$NAMES"
 ip -n "$NS_C" route add default via "$S_IP" dev v0 table 100
 ip -n "$NS_C" rule add fwmark 1 table 100
@@ -122,6 +126,29 @@ if start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$D/config.yaml" --fwm
 		pass geox_old_copy
 	else
 		fail geox_old_copy "refusal logged: $((i < 100)); whoami '$w' (want dante $T4)$(alive_note)"
+	fi
+	daemon_finish
+fi
+
+# --- a reload that needs a file: fetched, then the new rules run
+D=$RUN_DIR/reload
+conf "$D" zz.mmdb
+cp "$D/config.yaml" "$D/geo.yaml"
+printf 'routing-mark: 1\nrules:\n  - MATCH,DIRECT\n' >"$D/config.yaml"
+if start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$D/config.yaml" --fwmark 1; then
+	w0=$(whoami)
+	cp "$D/geo.yaml" "$D/config.yaml"
+	kill -HUP "$DAEMON_PID"
+	w=
+	for ((i = 0; i < 60; i++)); do
+		w=$(whoami)
+		[[ $w == "$T4" ]] && break
+		sleep 0.5
+	done
+	if [[ $w0 == "$C_IP" && $w == "$T4" ]] && cmp -s "$D/geoip.metadb" "$W/zz.mmdb"; then
+		pass geox_reload
+	else
+		fail geox_reload "whoami before '$w0' (want DIRECT $C_IP), after SIGHUP '$w' (want dante $T4)$(alive_note)"
 	fi
 	daemon_finish
 fi
