@@ -117,15 +117,15 @@ geo-update-interval: 1"
 cp "$W/zz.mmdb" "$D/Country.mmdb"
 touch -d '-2 hours' "$D/Country.mmdb"
 if start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$D/config.yaml" --fwmark 1; then
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		grep -q "geodata Country.mmdb: download from $URL/junk.mmdb refused" "$DAEMON_LOG" && break
 		sleep 0.1
 	done
 	w=$(whoami)
-	if ((i < 100)) && [[ $w == "$T4" ]] && cmp -s "$D/Country.mmdb" "$W/zz.mmdb"; then
+	if ((i < 300)) && [[ $w == "$T4" ]] && cmp -s "$D/Country.mmdb" "$W/zz.mmdb"; then
 		pass geox_old_copy
 	else
-		fail geox_old_copy "refusal logged: $((i < 100)); whoami '$w' (want dante $T4)$(alive_note)"
+		fail geox_old_copy "refusal logged: $((i < 300)); whoami '$w' (want dante $T4)$(alive_note)"
 	fi
 	daemon_finish
 fi
