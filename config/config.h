@@ -387,6 +387,15 @@ struct config {
 	 * the config's directory, "" or ending in '/'. */
 	const char *dir;
 	bool geodata_mode; /* GEOIP from GeoIP.dat instead of an mmdb */
+	/* geox-url (mihomo's defaults when unset), geo-auto-update and
+	 * geo-update-interval (hours, default 24): where a missing geodata
+	 * file is downloaded from and how often it is refreshed
+	 * (docs/design.md §16). */
+	struct {
+		const char *geoip, *mmdb, *asn, *geosite;
+		bool auto_update;
+		unsigned interval_h;
+	} geox;
 
 	struct config_tun tun;
 	struct config_dns dns;

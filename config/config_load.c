@@ -797,6 +797,41 @@ static int load_hosts(struct loader *ld, yaml_node_t *n)
 
 /* --- profile --------------------------------------------------------------- */
 
+/* geox-url: where missing geodata files are downloaded from (geoip,
+ * mmdb, asn, geosite: http:// or https:// URLs). */
+static int load_geox_url(struct loader *ld, yaml_node_t *n)
+{
+	struct loader_kv *e = NULL;
+	size_t count;
+	int r = loader_map_entries(ld, n, "geox-url", &e, &count);
+
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		const char **dst = !strcmp(e[i].name, "geoip")     ? &ld->cfg->geox.geoip
+				   : !strcmp(e[i].name, "mmdb")    ? &ld->cfg->geox.mmdb
+				   : !strcmp(e[i].name, "asn")     ? &ld->cfg->geox.asn
+				   : !strcmp(e[i].name, "geosite") ? &ld->cfg->geox.geosite
+								   : NULL;
+		const char *u = NULL;
+		char what[40];
+
+		snprintf(what, sizeof(what), "geox-url.%s", e[i].name);
+		if (dst == NULL) {
+			r = loader_warn_ignored(ld, &e[i], "geox-url:");
+		} else {
+			r = loader_get_nonempty(ld, e[i].val, what, &u);
+			if (r == 0 && strncasecmp(u, "http://", 7) != 0 &&
+			    strncasecmp(u, "https://", 8) != 0)
+				r = loader_fail_at(ld, loader_node_pos(ld, e[i].val),
+						   "%s: expected an http:// or https:// URL", what);
+			if (r == 0)
+				*dst = u;
+		}
+		r = loader_recover(ld, r);
+	}
+	free(e);
+	return r;
+}
+
 /* profile: store-fake-ip (the fake pool across restarts) and
  * store-selected (the control API keeps group selections across
  * restarts); the rest is not ours. */
@@ -888,6 +923,14 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		r = loader_get_bool(ld, val, k, &cfg->ipv6);
 	} else if (!strcmp(k, "geodata-mode")) {
 		r = loader_get_bool(ld, val, k, &cfg->geodata_mode);
+	} else if (!strcmp(k, "geox-url")) {
+		r = load_geox_url(ld, val);
+	} else if (!strcmp(k, "geo-auto-update")) {
+		r = loader_get_bool(ld, val, k, &cfg->geox.auto_update);
+	} else if (!strcmp(k, "geo-update-interval")) {
+		/* hours, as mihomo */
+		r = loader_get_uint(ld, val, k, 1, 24 * 365, &v);
+		cfg->geox.interval_h = (unsigned)v;
 	} else if (!strcmp(k, "mode")) {
 		static const char *const modes[] = { "rule", "global", "direct" };
 		const char *m = NULL;
@@ -1026,6 +1069,16 @@ static int load_buf_depth(const char *buf, size_t len, const char *name, struct 
 	}
 	cfg->log_level = CONFIG_LOG_INFO;
 	cfg->ipv6 = true;
+	/* mihomo's geox-url defaults (config/config.go) */
+	cfg->geox.geoip = "https://github.com/MetaCubeX/meta-rules-dat/releases/download/latest/"
+			  "geoip.dat";
+	cfg->geox.mmdb = "https://github.com/MetaCubeX/meta-rules-dat/releases/download/latest/"
+			 "geoip.metadb";
+	cfg->geox.asn = "https://github.com/MetaCubeX/meta-rules-dat/releases/download/latest/"
+			"GeoLite2-ASN.mmdb";
+	cfg->geox.geosite = "https://github.com/MetaCubeX/meta-rules-dat/releases/download/latest/"
+			    "geosite.dat";
+	cfg->geox.interval_h = 24;
 	cfg->dns.mode = CONFIG_DNS_REAL_IP;
 	cfg->dns.use_hosts = true;
 	cfg->dns.use_system_hosts = true;

@@ -9,7 +9,8 @@
 #
 #   geo_check          tun2socks check: OK, the bad rule-set entry and the
 #                      '?' filter pattern warned about; without
-#                      Country.mmdb, check fails naming the file
+#                      Country.mmdb, check fails naming the file it
+#                      would download (geoip.metadb) and from where
 #   geo_site           GEOSITE,testsite (a domain entry) -> microsocks
 #   geo_site_attr      GEOSITE,testsite@ads (a full entry with that
 #                      attribute) -> REJECT
@@ -97,7 +98,8 @@ mv "$D/Country.mmdb.off" "$D/Country.mmdb"
 if ((rc == 0 && bad_rc != 0)) && [[ $out == *"OK: 2 proxies"* ]] &&
 	grep -q "set.txt:2:1: warning: .*entry skipped" <<<"$out" &&
 	grep -q "can match no name" <<<"$out" &&
-	grep -q "config.yaml:[0-9]*:[0-9]*: GEOIP: cannot open the GEOIP database .*Country.mmdb" <<<"$bad"; then
+	grep -q "config.yaml:[0-9]*:[0-9]*: GEOIP: cannot open the GEOIP database .*geoip.metadb" <<<"$bad" &&
+	grep -q "geodata missing: geoip.metadb from https://" <<<"$bad"; then
 	pass geo_check
 else
 	fail geo_check "check rc $rc: $out; without Country.mmdb rc $bad_rc: $bad"

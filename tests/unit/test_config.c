@@ -408,6 +408,53 @@ static void test_defaults(void)
 	}
 }
 
+/* geox-url, geo-auto-update, geo-update-interval: mihomo's defaults, set
+ * values, and a URL that is not http(s) refused at its position. */
+static void test_geox(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err;
+
+	T_EQ_INT(load("mode: rule\n", &cfg, &err), 0);
+	if (cfg) {
+		T_EQ_STR(cfg->geox.mmdb, "https://github.com/MetaCubeX/meta-rules-dat/releases/"
+					 "download/latest/geoip.metadb");
+		T_EQ_STR(cfg->geox.asn, "https://github.com/MetaCubeX/meta-rules-dat/releases/"
+					"download/latest/GeoLite2-ASN.mmdb");
+		T_CHECK(strstr(cfg->geox.geoip, "/geoip.dat") != NULL);
+		T_CHECK(strstr(cfg->geox.geosite, "/geosite.dat") != NULL);
+		T_CHECK(!cfg->geox.auto_update);
+		T_EQ_INT(cfg->geox.interval_h, 24);
+		config_free(cfg);
+	}
+	cfg = NULL;
+	T_EQ_INT(load("geox-url:\n"
+		      "  mmdb: http://h/c.mmdb\n"
+		      "  geosite: https://h/s.dat\n"
+		      "  other: x\n"
+		      "geo-auto-update: true\n"
+		      "geo-update-interval: 6\n",
+		      &cfg, &err),
+		 0);
+	if (cfg) {
+		T_EQ_STR(cfg->geox.mmdb, "http://h/c.mmdb");
+		T_EQ_STR(cfg->geox.geosite, "https://h/s.dat");
+		T_CHECK(strstr(cfg->geox.asn, "GeoLite2-ASN.mmdb") != NULL);
+		T_CHECK(cfg->geox.auto_update);
+		T_EQ_INT(cfg->geox.interval_h, 6);
+		T_CHECK(find_warning(cfg, "\"other\"") != NULL);
+		config_free(cfg);
+	}
+	cfg = NULL;
+	T_CHECK(load("geox-url: {asn: ftp://h/a}\n", &cfg, &err) < 0);
+	T_CHECK(strstr(err.msg, "geox-url.asn: expected an http:// or https:// URL") != NULL);
+	T_EQ_INT(err.line, 1);
+	config_free(cfg);
+	cfg = NULL;
+	T_CHECK(load("geo-update-interval: 0\n", &cfg, &err) < 0);
+	config_free(cfg);
+}
+
 /* Unknown keys anywhere are warnings, never errors, even of odd types. */
 static void test_warnings(void)
 {
@@ -417,7 +464,7 @@ static void test_warnings(void)
 	const char *y =
 		"port: 7890\n"
 		"sniffer: {enable: true, sniff: {TLS: {ports: [443]}}}\n"
-		"geo-auto-update: [1, 2]\n"
+		"geosite-matcher: [1, 2]\n"
 		"profile:\n"
 		"  store-selected: true\n"
 		"mode: global\n"
@@ -447,7 +494,7 @@ static void test_warnings(void)
 	/* sniffer: is ours now */
 	T_CHECK(find_warning(cfg, "\"sniffer\"") == NULL);
 	T_CHECK(cfg->sniffer.enable && cfg->sniffer.proto[CONFIG_SNIFF_TLS].on);
-	T_CHECK(find_warning(cfg, "\"geo-auto-update\"") != NULL);
+	T_CHECK(find_warning(cfg, "\"geosite-matcher\"") != NULL);
 	T_CHECK(find_warning(cfg, "\"profile\"") == NULL); /* store-selected is ours */
 	T_CHECK(cfg->store_selected);
 	T_CHECK(find_warning(cfg, "\"mode\"") == NULL); /* global is a mode we have */
@@ -1548,6 +1595,7 @@ int main(void)
 	T_RUN(test_example);
 	T_RUN(test_defaults);
 	T_RUN(test_warnings);
+	T_RUN(test_geox);
 	T_RUN(test_sniffer);
 	T_RUN(test_dns_keys);
 	T_RUN(test_warning_order);

@@ -89,10 +89,11 @@ static void test_country_kinds(void)
 	T_CHECK(in(g, "11.0.0.1", "hk") && !in(g, "11.0.0.1", "cn"));
 	geo_free(g);
 	clean();
-	/* No database: the error names the file mihomo would read. */
+	/* No database: the error names the file mihomo would download
+	 * (geoip.metadb). */
 	T_EQ_INT(geo_create(dir, false, &g), 0);
 	T_CHECK(geo_open(g, GEO_COUNTRY, why, sizeof(why)) < 0);
-	T_CHECK(strstr(why, "cannot open the GEOIP database") && strstr(why, "Country.mmdb"));
+	T_CHECK(strstr(why, "cannot open the GEOIP database") && strstr(why, "geoip.metadb"));
 	geo_free(g);
 	/* A damaged one. */
 	{
@@ -108,6 +109,64 @@ static void test_country_kinds(void)
 	T_CHECK(geo_open(g, GEO_COUNTRY, why, sizeof(why)) < 0);
 	T_CHECK(strstr(why, "Country.mmdb") != NULL);
 	geo_free(g);
+	clean();
+}
+
+/* Downloads (docs/design.md §16): which files are missing, where one
+ * goes, whether a download parses. */
+static void test_download_support(void)
+{
+	struct geo *g = NULL;
+	char why[600] = "", path[300], want[300], d[80];
+	FILE *f;
+
+	snprintf(d, sizeof(d), "%s/", dir); /* geo_file_path wants the '/' */
+
+	/* lenient: the missing files are noted, nothing fails */
+	T_EQ_INT(geo_create(dir, false, &g), 0);
+	geo_set_lenient(g, true);
+	T_EQ_INT(geo_open(g, GEO_COUNTRY, why, sizeof(why)), 0);
+	T_EQ_INT(geo_open(g, GEO_ASN, why, sizeof(why)), 0);
+	T_EQ_INT(geo_site(g, "cn", NULL, NULL, why, sizeof(why)), 0);
+	T_EQ_INT(geo_missing(g), (1u << GEO_F_MMDB) | (1u << GEO_F_ASN) | (1u << GEO_F_GEOSITE));
+	T_EQ_INT(geo_used(g), 0);
+	geo_free(g);
+	/* where a download of each goes */
+	T_EQ_INT(geo_file_path(d, GEO_F_MMDB, path, sizeof(path)), -ENOENT);
+	snprintf(want, sizeof(want), "%sgeoip.metadb", d);
+	T_EQ_STR(path, want);
+	T_EQ_STR(geo_file_name(GEO_F_ASN), "ASN.mmdb");
+	T_EQ_STR(geo_file_name(GEO_F_GEOIP), "GeoIP.dat");
+	T_EQ_STR(geo_file_name(GEO_F_GEOSITE), "GeoSite.dat");
+	/* an existing one, any case, is used in place */
+	if (!gen("country country.MMDB maxmind 10.0.0.0/8=us"))
+		return;
+	T_EQ_INT(geo_file_path(d, GEO_F_MMDB, path, sizeof(path)), 0);
+	snprintf(want, sizeof(want), "%scountry.MMDB", d);
+	T_EQ_STR(path, want);
+	T_EQ_INT(geo_file_check(GEO_F_MMDB, path, why, sizeof(why)), 0);
+	T_EQ_INT(geo_create(dir, false, &g), 0);
+	T_EQ_INT(geo_open(g, GEO_COUNTRY, why, sizeof(why)), 0);
+	T_EQ_INT(geo_used(g), 1u << GEO_F_MMDB);
+	T_EQ_STR(geo_path(g, GEO_F_MMDB), want);
+	T_CHECK(geo_mtime(g, GEO_F_MMDB) > 0);
+	geo_free(g);
+	/* a download that does not parse is refused */
+	if (!gen("geosite GeoSite.dat CN=domain:cn"))
+		return;
+	snprintf(path, sizeof(path), "%sGeoSite.dat", d);
+	T_EQ_INT(geo_file_check(GEO_F_GEOSITE, path, why, sizeof(why)), 0);
+	T_CHECK(geo_file_check(GEO_F_MMDB, path, why, sizeof(why)) < 0);
+	T_CHECK(strstr(why, "not a MaxMind database") != NULL);
+	snprintf(path, sizeof(path), "%sjunk", d);
+	f = fopen(path, "w");
+	T_CHECK(f != NULL);
+	if (f) {
+		fputs("\xff\xff\xff not protobuf", f);
+		fclose(f);
+	}
+	T_CHECK(geo_file_check(GEO_F_GEOSITE, path, why, sizeof(why)) < 0);
+	T_CHECK(geo_file_check(GEO_F_GEOIP, path, why, sizeof(why)) < 0);
 	clean();
 }
 
@@ -229,6 +288,7 @@ int main(void)
 	}
 	T_RUN(test_country_kinds);
 	T_RUN(test_asn);
+	T_RUN(test_download_support);
 	T_RUN(test_site);
 	T_RUN(test_geoip_dat);
 	rmdir(dir);

@@ -152,6 +152,8 @@ static struct generation_req daemon_gen_req(const struct daemon *d)
 	return (struct generation_req){
 		.cli = &d->cli,
 		.default_up = d->cfg->has_proxy ? &d->upstream : NULL,
+		/* geodata the rules need is downloaded when missing (§16) */
+		.fetch_geo = true,
 	};
 }
 

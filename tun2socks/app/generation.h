@@ -30,6 +30,11 @@ struct generation_req {
 	const struct options *cli;             /* the command line alone */
 	const struct upstream_cfg *default_up; /* --proxy, resolved; or NULL */
 	bool no_resolve;                       /* check/match: offline */
+	/* A geodata file the rules need and the config's directory lacks is
+	 * downloaded from geox-url (DIRECT, our sockets' mark and interface
+	 * from the options) before the rules are built, as mihomo does at
+	 * start (docs/design.md §16); without, it is an error saying so. */
+	bool fetch_geo;
 };
 
 /* Why a load failed: the file's errors in file order, or one error

@@ -113,7 +113,8 @@ static int cmd_check(const struct options *cfg)
 	/* --fetch: load quietly (its notes are about to be out of date),
 	 * download, then check what was fetched. */
 	if (cfg->check_fetch) {
-		struct generation_req req = { .cli = cfg, .no_resolve = true };
+		/* missing geodata files are downloaded here too */
+		struct generation_req req = { .cli = cfg, .no_resolve = true, .fetch_geo = true };
 		struct generation_diag diag;
 
 		r = generation_load(&req, &gen, &diag);

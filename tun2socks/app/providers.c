@@ -25,6 +25,7 @@
 #include "tun2socks/base/list.h"
 #include "tun2socks/base/file_atomic.h"
 #include "tun2socks/base/log.h"
+#include "tun2socks/route/geo.h"
 #include "tun2socks/route/router_gen.h"
 #include "tun2socks/upstream/http_client.h"
 
@@ -32,6 +33,7 @@ struct prov {
 	struct list_node link;
 	struct providers *p;
 	bool is_proxies; /* proxy-provider, else rule-provider */
+	int geo;         /* a geodata file (GEO_F_*, route/geo.h), or -1 */
 	char *name, *url, *path, *proxy;
 	enum ruleset_behavior behavior;
 	enum ruleset_format format;
@@ -71,7 +73,7 @@ struct prov_waiter {
 
 static const char *prov_kind(const struct prov *v)
 {
-	return v->is_proxies ? "proxy-provider" : "rule-provider";
+	return v->geo >= 0 ? "geodata" : v->is_proxies ? "proxy-provider" : "rule-provider";
 }
 
 static void prov_free(struct prov *v)
@@ -231,10 +233,45 @@ static int write_atomic(struct prov *v)
 	return r < 0 ? r : file_atomic_write(v->path, v->body, v->len, 0644);
 }
 
+/* A geodata file: written beside, parsed there (libmaxminddb opens only
+ * files), then renamed over the copy the rules read. */
+static int geo_write_checked(struct prov *v)
+{
+	char tmp[1100];
+	int r = mkdirs(v->path);
+
+	if (r < 0) {
+		snprintf(v->why, sizeof(v->why), "cannot write %s: %s", v->path, strerror(-r));
+		return r;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.download", v->path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	r = file_atomic_write(tmp, v->body, v->len, 0644);
+	if (r < 0) {
+		snprintf(v->why, sizeof(v->why), "cannot write %.400s: %s", tmp, strerror(-r));
+		return r;
+	}
+	r = geo_file_check(v->geo, tmp, v->why, sizeof(v->why));
+	if (r == 0 && rename(tmp, v->path) < 0) {
+		r = -errno;
+		snprintf(v->why, sizeof(v->why), "cannot rename %.250s over %.250s: %s", tmp,
+			 v->path, strerror(-r));
+	}
+	if (r < 0)
+		(void)unlink(tmp);
+	return r;
+}
+
 static void prov_work(uv_work_t *w)
 {
 	struct prov *v = w->data;
-	int r = prov_validate(v);
+	int r;
+
+	if (v->geo >= 0) {
+		v->status = same_as_cached(v) ? 1 : geo_write_checked(v);
+		return;
+	}
+	r = prov_validate(v);
 
 	if (r < 0) {
 		v->status = r;
@@ -302,6 +339,8 @@ static void prov_failed(struct prov *v, const char *why)
 		else
 			log_warn("%s %s: refresh from %s failed (%s): keeping the copy from %s",
 				 prov_kind(v), v->name, v->url, why, when);
+	} else if (v->geo >= 0) {
+		log_warn("%s %s: cannot download %s (%s)", prov_kind(v), v->name, v->url, why);
 	} else {
 		log_warn("%s %s: cannot download %s (%s): empty until a download works",
 			 prov_kind(v), v->name, v->url, why);
@@ -358,7 +397,11 @@ static void prov_fetch(struct prov *v)
 
 	if (v->req || v->working)
 		return; /* one at a time */
-	r = p->gen ? router_gen_name_via(p->gen, v->proxy, &via) : -ENOENT;
+	memset(&via, 0, sizeof(via));
+	if (v->proxy == NULL && p->gen == NULL)
+		r = 0; /* DIRECT: a geodata file needed before any generation */
+	else
+		r = p->gen ? router_gen_name_via(p->gen, v->proxy, &via) : -ENOENT;
 	if (r < 0 || via.kind == ROUTER_VIA_REJECT || via.kind == ROUTER_VIA_NONE) {
 		char why[200];
 
@@ -404,8 +447,8 @@ static struct prov *prov_find(struct providers *p, bool is_proxies, const char *
 	list_for_each_safe(n, tmp, &p->list) {
 		struct prov *v = list_entry(n, struct prov, link);
 
-		if (v->is_proxies == is_proxies && !strcmp(v->name, name) && !strcmp(v->url, url) &&
-		    !strcmp(v->path, path))
+		if (v->geo < 0 && v->is_proxies == is_proxies && !strcmp(v->name, name) &&
+		    !strcmp(v->url, url) && !strcmp(v->path, path))
 			return v;
 	}
 	return NULL;
@@ -442,6 +485,7 @@ static int prov_add(struct providers *p, struct list_node *keep, bool is_proxies
 	if (v == NULL)
 		return -ENOMEM;
 	v->p = p;
+	v->geo = -1;
 	v->is_proxies = is_proxies;
 	v->name = dup_or_null(name, &oom);
 	v->url = dup_or_null(rm->url, &oom);
@@ -476,6 +520,100 @@ static int prov_add(struct providers *p, struct list_node *keep, bool is_proxies
 	}
 	prov_schedule(v, due);
 	return 0;
+}
+
+/* Geodata file f, from url to path: like a provider, by file and URL. */
+static int prov_add_geo(struct providers *p, struct list_node *keep, int f, const char *url,
+			const char *path, unsigned interval, bool has_copy, int64_t mtime)
+{
+	struct list_node *n, *tmp;
+	struct prov *v;
+	bool oom = false;
+	uint64_t due = 0;
+
+	list_for_each_safe(n, tmp, &p->list) {
+		v = list_entry(n, struct prov, link);
+		if (v->geo == f && !strcmp(v->url, url) && !strcmp(v->path, path)) {
+			list_remove(&v->link);
+			list_insert_before(keep, &v->link);
+			v->interval = interval;
+			return 0;
+		}
+	}
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	v->p = p;
+	v->geo = f;
+	/* named as its file is (Country.mmdb, geoip.metadb...) */
+	v->name = dup_or_null(strrchr(path, '/') ? strrchr(path, '/') + 1 : path, &oom);
+	v->url = dup_or_null(url, &oom);
+	v->path = dup_or_null(path, &oom);
+	v->interval = interval;
+	v->size_limit = 256ull << 20; /* a full geosite.dat is tens of MiB */
+	v->first = true;
+	if (oom || uv_timer_init(p->loop, &v->timer) < 0) {
+		prov_free(v);
+		return -ENOMEM;
+	}
+	v->timer.data = v;
+	v->timer_open = true;
+	list_insert_before(keep, &v->link);
+	if (has_copy) {
+		int64_t now = (int64_t)time(NULL);
+		uint64_t age_ms = now > mtime ? (uint64_t)(now - mtime) * 1000 : 0;
+
+		v->has_copy = true;
+		v->updated_at = mtime;
+		if (interval == 0)
+			return 0;
+		if (age_ms < interval * 1000ull)
+			due = interval * 1000ull - age_ms;
+	}
+	prov_schedule(v, due);
+	return 0;
+}
+
+int providers_add_geo(struct providers *p, int file, const char *url, const char *path)
+{
+	return prov_add_geo(p, &p->list, file, url, path, 0, false, 0);
+}
+
+/* cfg's geo-auto-update: the files g's rules read, refreshed every
+ * geo-update-interval hours. */
+static int geo_follow(struct providers *p, struct list_node *keep, const struct config *cfg,
+		      const struct router_gen *g)
+{
+	const struct geo *geo = router_gen_geo(g);
+	unsigned used = geo_used(geo);
+	int r = 0;
+
+	if (!cfg->geox.auto_update)
+		return 0;
+	for (int f = 0; r == 0 && f < GEO_F_COUNT; f++) {
+		char path[1024];
+
+		if (!(used & (1u << f)) || !geo_path(geo, f)[0])
+			continue;
+		snprintf(path, sizeof(path), "%s", geo_path(geo, f));
+		r = prov_add_geo(p, keep, f, providers_geo_url(cfg, f), path,
+				 cfg->geox.interval_h * 3600u, true, geo_mtime(geo, f));
+	}
+	return r;
+}
+
+const char *providers_geo_url(const struct config *cfg, int file)
+{
+	switch (file) {
+	case GEO_F_MMDB:
+		return cfg->geox.mmdb;
+	case GEO_F_ASN:
+		return cfg->geox.asn;
+	case GEO_F_GEOIP:
+		return cfg->geox.geoip;
+	default:
+		return cfg->geox.geosite;
+	}
 }
 
 int providers_create(uv_loop_t *loop, struct http_client *http, providers_changed_fn changed,
@@ -527,6 +665,8 @@ int providers_update(struct providers *p, const struct config *cfg, struct route
 		if (pp->http)
 			r = prov_add(p, &keep, true, pp->name, &pp->remote, pp->path, 0, 0);
 	}
+	if (cfg && g && r == 0)
+		r = geo_follow(p, &keep, cfg, g);
 	/* What the config no longer names goes. */
 	list_for_each_safe(n, tmp, &p->list)
 		prov_drop(list_entry(n, struct prov, link));

@@ -39,6 +39,16 @@ T2S_MUST_CHECK int providers_create(uv_loop_t *loop, struct http_client *http,
  * their `proxy`. A provider with the same name, URL and path as before
  * keeps its schedule; new ones are looked at now. 0 or -ENOMEM. */
 int providers_update(struct providers *p, const struct config *cfg, struct router_gen *g);
+/* Geodata files (docs/design.md §16) ride the same machinery: with
+ * geo-auto-update, providers_update follows the files the generation's
+ * rules read (every geo-update-interval hours, DIRECT), and the download
+ * is written beside, parsed (route/geo.h geo_file_check) and renamed over
+ * the copy. providers_add_geo adds one missing file to fetch once (for
+ * providers_fetch_now; a later providers_update drops it). */
+int providers_add_geo(struct providers *p, int file, const char *url, const char *path);
+/* cfg's geox-url for file GEO_F_*. */
+const char *providers_geo_url(const struct config *cfg, int file);
+
 /* Downloads every provider now, whatever its age (`check --fetch`);
  * done(arg, failed) once all are written or failed (at once when there
  * is none). 0 or -ENOMEM. */

@@ -29,7 +29,45 @@ struct geo {
 	 * list and kept until geo_release_lists: a config names dozens. */
 	T2s__Geodata__GeoSiteList *sites;
 	T2s__Geodata__GeoIPList *ips;
+	bool lenient;     /* a missing file is noted, not an error */
+	unsigned missing; /* 1 << GEO_F_*: needed and not there */
+	unsigned used;    /* 1 << GEO_F_*: needed and read */
+	int64_t mtime[GEO_F_COUNT];
+	char *path[GEO_F_COUNT]; /* where each used file was found */
 };
+
+static const char *const names_country[] = { "Country.mmdb", "geoip.db", "geoip.metadb" };
+static const char *const names_asn[] = { "ASN.mmdb" };
+static const char *const names_geoip[] = { "GeoIP.dat" };
+static const char *const names_geosite[] = { "GeoSite.dat" };
+
+static const char *const *file_names(int f, size_t *n)
+{
+	switch (f) {
+	case GEO_F_MMDB:
+		*n = 3;
+		return names_country;
+	case GEO_F_ASN:
+		*n = 1;
+		return names_asn;
+	case GEO_F_GEOIP:
+		*n = 1;
+		return names_geoip;
+	default:
+		*n = 1;
+		return names_geosite;
+	}
+}
+
+const char *geo_file_name(int f)
+{
+	/* mihomo names a downloaded mmdb geoip.metadb (its default geox-url
+	 * mmdb is a Meta-geoip0 database). */
+	size_t n;
+	const char *const *names = file_names(f, &n);
+
+	return names[n - 1];
+}
 
 int geo_create(const char *dir, bool geodata_mode, struct geo **out)
 {
@@ -77,6 +115,8 @@ void geo_free(struct geo *g)
 	for (int i = 0; i < 2; i++)
 		if (g->open[i])
 			MMDB_close(&g->db[i]);
+	for (int i = 0; i < GEO_F_COUNT; i++)
+		free(g->path[i]);
 	free(g->dir);
 	free(g);
 }
@@ -87,41 +127,94 @@ bool geo_geodata_mode(const struct geo *g)
 }
 
 /* dir + the first file in dir named one of names (case ignored, as mihomo
- * looks them up), else dir + names[0]. */
-static void find_file(const struct geo *g, const char *const *names, size_t n, char *out,
-		      size_t cap)
+ * looks them up): 0; else dir + names[n - 1] (what a download is called)
+ * and -ENOENT. */
+static int find_in(const char *dir, const char *const *names, size_t n, char *out, size_t cap)
 {
-	DIR *d = opendir(g->dir[0] ? g->dir : ".");
+	DIR *d = opendir(dir[0] ? dir : ".");
 	struct dirent *e;
 
-	snprintf(out, cap, "%s%s", g->dir, names[0]);
+	snprintf(out, cap, "%s%s", dir, names[n - 1]);
 	if (!d)
-		return;
+		return -ENOENT;
 	for (size_t i = 0; i < n; i++) {
 		rewinddir(d);
 		while ((e = readdir(d)) != NULL)
 			if (strcasecmp(e->d_name, names[i]) == 0) {
-				snprintf(out, cap, "%s%s", g->dir, e->d_name);
+				snprintf(out, cap, "%s%s", dir, e->d_name);
 				closedir(d);
-				return;
+				return 0;
 			}
 	}
 	closedir(d);
+	return -ENOENT;
+}
+
+int geo_file_path(const char *dir, int f, char *out, size_t cap)
+{
+	size_t n;
+	const char *const *names = file_names(f, &n);
+
+	return find_in(dir ? dir : "", names, n, out, cap);
+}
+
+static int find_file(struct geo *g, int f, char *out, size_t cap)
+{
+	struct stat st;
+	int r = geo_file_path(g->dir, f, out, cap);
+
+	if (r == 0) {
+		g->used |= 1u << f;
+		if (!g->path[f])
+			g->path[f] = strdup(out);
+		if (stat(out, &st) == 0)
+			g->mtime[f] = (int64_t)st.st_mtime;
+	}
+	return r;
+}
+
+void geo_set_lenient(struct geo *g, bool lenient)
+{
+	g->lenient = lenient;
+}
+
+unsigned geo_missing(const struct geo *g)
+{
+	return g ? g->missing : 0;
+}
+
+unsigned geo_used(const struct geo *g)
+{
+	return g ? g->used : 0;
+}
+
+int64_t geo_mtime(const struct geo *g, int f)
+{
+	return g && f >= 0 && f < GEO_F_COUNT ? g->mtime[f] : 0;
+}
+
+const char *geo_dir(const struct geo *g)
+{
+	return g->dir;
+}
+
+const char *geo_path(const struct geo *g, int f)
+{
+	return g && f >= 0 && f < GEO_F_COUNT && g->path[f] ? g->path[f] : "";
 }
 
 int geo_open(struct geo *g, int kind, char *why, size_t whylen)
 {
-	static const char *const country[] = { "Country.mmdb", "geoip.db", "geoip.metadb" };
-	static const char *const asn[] = { "ASN.mmdb" };
+	int f = kind == GEO_COUNTRY ? GEO_F_MMDB : GEO_F_ASN;
 	char path[4096];
 	int s;
 
 	if (g->open[kind])
 		return 0;
-	if (kind == GEO_COUNTRY)
-		find_file(g, country, 3, path, sizeof(path));
-	else
-		find_file(g, asn, 1, path, sizeof(path));
+	if (find_file(g, f, path, sizeof(path)) < 0 && g->lenient) {
+		g->missing |= 1u << f;
+		return 0;
+	}
 	s = MMDB_open(path, MMDB_MODE_MMAP, &g->db[kind]);
 	if (s != MMDB_SUCCESS) {
 		int err = s == MMDB_IO_ERROR ? errno : 0;
@@ -389,15 +482,20 @@ static int map_file(const char *path, const uint8_t **buf, size_t *len)
 	return r;
 }
 
-/* The file name (case ignored) in dir, mapped. */
-static int map_named(const struct geo *g, const char *name, const char *what, const uint8_t **buf,
-		     size_t *len, char *why, size_t whylen)
+/* File f (its name's case ignored) in dir, mapped. Lenient and missing:
+ * 0 with *buf NULL. */
+static int map_named(struct geo *g, int f, const char *what, const uint8_t **buf, size_t *len,
+		     char *why, size_t whylen)
 {
-	const char *const names[] = { name };
 	char path[4096];
 	int r;
 
-	find_file(g, names, 1, path, sizeof(path));
+	*buf = NULL;
+	*len = 0;
+	if (find_file(g, f, path, sizeof(path)) < 0 && g->lenient) {
+		g->missing |= 1u << f;
+		return 0;
+	}
 	r = map_file(path, buf, len);
 	if (r < 0)
 		snprintf(why, whylen, "cannot read the %s data '%s': %s", what, path,
@@ -412,8 +510,8 @@ int geo_site(struct geo *g, const char *code, geo_site_fn cb, void *arg, char *w
 	int r;
 
 	if (!g->sites) {
-		r = map_named(g, "GeoSite.dat", "GEOSITE", &buf, &len, why, whylen);
-		if (r < 0)
+		r = map_named(g, GEO_F_GEOSITE, "GEOSITE", &buf, &len, why, whylen);
+		if (r < 0 || buf == NULL)
 			return r;
 		g->sites = t2s__geodata__geo_site_list__unpack(NULL, len, buf);
 		munmap((void *)buf, len);
@@ -434,8 +532,8 @@ int geo_ip_cidrs(struct geo *g, const char *code, geo_cidr_fn cb, void *arg, cha
 	int r;
 
 	if (!g->ips) {
-		r = map_named(g, "GeoIP.dat", "GEOIP", &buf, &len, why, whylen);
-		if (r < 0)
+		r = map_named(g, GEO_F_GEOIP, "GEOIP", &buf, &len, why, whylen);
+		if (r < 0 || buf == NULL)
 			return r;
 		g->ips = t2s__geodata__geo_iplist__unpack(NULL, len, buf);
 		munmap((void *)buf, len);
@@ -446,4 +544,46 @@ int geo_ip_cidrs(struct geo *g, const char *code, geo_cidr_fn cb, void *arg, cha
 		}
 	}
 	return ip_walk(g->ips, code, cb, arg, why, whylen);
+}
+
+int geo_file_check(int f, const char *path, char *why, size_t whylen)
+{
+	const uint8_t *buf;
+	size_t len;
+	int r;
+
+	if (f == GEO_F_MMDB || f == GEO_F_ASN) {
+		MMDB_s db;
+		int s = MMDB_open(path, MMDB_MODE_MMAP, &db);
+
+		if (s != MMDB_SUCCESS) {
+			snprintf(why, whylen, "not a MaxMind database: %s", MMDB_strerror(s));
+			return -EINVAL;
+		}
+		MMDB_close(&db);
+		return 0;
+	}
+	r = map_file(path, &buf, &len);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot read it: %s", r == -EINVAL ? "empty" : strerror(-r));
+		return r;
+	}
+	if (f == GEO_F_GEOIP) {
+		T2s__Geodata__GeoIPList *l = t2s__geodata__geo_iplist__unpack(NULL, len, buf);
+
+		r = l ? 0 : -EINVAL;
+		if (l)
+			t2s__geodata__geo_iplist__free_unpacked(l, NULL);
+	} else {
+		T2s__Geodata__GeoSiteList *l = t2s__geodata__geo_site_list__unpack(NULL, len, buf);
+
+		r = l ? 0 : -EINVAL;
+		if (l)
+			t2s__geodata__geo_site_list__free_unpacked(l, NULL);
+	}
+	munmap((void *)buf, len);
+	if (r < 0)
+		snprintf(why, whylen, "not a %s list (protobuf did not parse)",
+			 f == GEO_F_GEOIP ? "GeoIP" : "GeoSite");
+	return r;
 }

@@ -34,6 +34,28 @@ void geo_free(struct geo *g);
 
 bool geo_geodata_mode(const struct geo *g);
 
+/* The files (docs/design.md §16, "Downloads"): GEO_F_* indexes, and the
+ * 1 << GEO_F_* bits of geo_missing / geo_used. */
+enum { GEO_F_MMDB, GEO_F_ASN, GEO_F_GEOIP, GEO_F_GEOSITE, GEO_F_COUNT };
+/* The name a download of f is written under (geoip.metadb, ASN.mmdb,
+ * GeoIP.dat, GeoSite.dat). */
+const char *geo_file_name(int f);
+/* dir ("" or ending in '/') + the file f found there (name's case
+ * ignored): 0; else dir + geo_file_name(f) and -ENOENT. */
+int geo_file_path(const char *dir, int f, char *out, size_t cap);
+/* Whether path holds a file of kind f that parses. 0, or -errno with why. */
+int geo_file_check(int f, const char *path, char *why, size_t whylen);
+/* Lenient: a missing file is noted (geo_missing) and its rules get no
+ * data, instead of failing them; for finding every missing file at once. */
+void geo_set_lenient(struct geo *g, bool lenient);
+unsigned geo_missing(const struct geo *g);
+/* The files the rules read, and each one's modification time then. */
+unsigned geo_used(const struct geo *g);
+int64_t geo_mtime(const struct geo *g, int f);
+const char *geo_dir(const struct geo *g);
+/* Where used file f was found ("" when not used). */
+const char *geo_path(const struct geo *g, int f);
+
 /* Opens the country (kind 0) or ASN (kind 1) database now. 0, or -errno
  * with why saying which file and what is wrong. */
 enum { GEO_COUNTRY = 0, GEO_ASN = 1 };

@@ -807,6 +807,7 @@ int router_gen_build(const struct config *cfg, const struct router_gen_opts *opt
 	r = geo_create(cfg && cfg->dir ? cfg->dir : "", cfg && cfg->geodata_mode, &g->geo);
 	if (r < 0)
 		goto out;
+	geo_set_lenient(g->geo, opts->geo_lenient);
 	{
 		struct rule_build_opts fo = {
 			.target_fn = gen_target,
@@ -918,6 +919,11 @@ size_t router_gen_warning_count(const struct router_gen *g)
 const char *router_gen_warning(const struct router_gen *g, size_t i)
 {
 	return i < g->n_warnings ? g->warnings[i] : NULL;
+}
+
+const struct geo *router_gen_geo(const struct router_gen *g)
+{
+	return g ? g->geo : NULL;
 }
 
 size_t router_gen_rule_count(const struct router_gen *g)

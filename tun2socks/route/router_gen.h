@@ -20,6 +20,7 @@
 #include "tun2socks/upstream/upstream.h"
 
 struct config;
+struct geo;
 struct router_gen;
 
 struct router_gen_opts {
@@ -32,6 +33,9 @@ struct router_gen_opts {
 	/* proxy-server-nameserver lookups' sockets get these (the routing
 	 * mark auto-route gives our sockets), or NULL */
 	const struct sock_opts *sock;
+	/* Geodata files that are missing are noted rather than failing their
+	 * rules (route/geo.h geo_set_lenient): to learn which to download. */
+	bool geo_lenient;
 };
 
 /* A generation from a loaded config (cfg may be NULL: no rules, every flow
@@ -43,6 +47,8 @@ T2S_MUST_CHECK int router_gen_build(const struct config *cfg, const struct route
 struct router_gen *router_gen_ref(struct router_gen *g);
 void router_gen_unref(struct router_gen *g);
 size_t router_gen_rule_count(const struct router_gen *g);
+/* Its geodata (route/geo.h: which files were read, which missing). */
+const struct geo *router_gen_geo(const struct router_gen *g);
 /* How many flows rule i (config order) decided since g was built: routed
  * by the live router (router.h) in rule mode, explain not counted. 0 for
  * an index out of range or g NULL. Loop thread. */
