@@ -87,7 +87,7 @@ static int dnscache_nscd_once(char *err, size_t errlen)
 	if (got != (ssize_t)sizeof(result) || result != 0) {
 		r = got < 0 ? -errno : -EPROTO;
 		snprintf(err, errlen, "nscd: no confirmation of the invalidation (%s)",
-			 got < 0 ? strerror(errno)
+			 got < 0                          ? strerror(errno)
 			 : got == (ssize_t)sizeof(result) ? "refused: not root?"
 							  : "short answer");
 		goto out;
