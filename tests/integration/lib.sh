@@ -650,9 +650,14 @@ daemon_start() {
 	DAEMON_RUNS=$((DAEMON_RUNS + 1))
 	log "daemon ($DAEMON_WRAP) #$DAEMON_RUNS: ${cmd[*]}"
 	DAEMON_RC=
+	local from
+	from=$(wc -l <"$DAEMON_LOG" 2>/dev/null || echo 0)
 	(daemon_nofile; exec ip netns exec "$NS_C" "${cmd[@]}") >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
-	# The TUN must appear and come up (the daemon configures it).
+	# The TUN must appear and come up, and the daemon must have finished
+	# its start (its "TUN" line): a TUN handed over by --tun-fd is up
+	# before the daemon runs, and the default route below must not come
+	# before the daemon's check of where its DNS upstream is routed.
 	for ((i = 0; i < t * 20; i++)); do
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
 			wait "$DAEMON_PID"
@@ -661,7 +666,8 @@ daemon_start() {
 			DAEMON_PID=
 			return 1
 		fi
-		ip -n "$NS_C" link show "$TUN" 2>/dev/null | grep -q '[<,]UP[,>]' && break
+		ip -n "$NS_C" link show "$TUN" 2>/dev/null | grep -q '[<,]UP[,>]' &&
+			tail -n +"$((from + 1))" "$DAEMON_LOG" | grep -q ' tun2socks .*: TUN ' && break
 		sleep 0.05
 	done
 	if ! ip -n "$NS_C" link show "$TUN" >/dev/null 2>&1; then
