@@ -619,6 +619,13 @@ daemon_nofile() {
 # daemon_start PROXY_URL [extra args...]: start tun2socks in C, wait for the
 # TUN, route C's default (v4 and v6) into it. Returns non-zero if the daemon
 # died or the TUN did not appear.
+# is_asan_bin BIN: BIN is an AddressSanitizer build (build-asan, or one
+# that imports __asan_init). grep -c, not -q: under pipefail grep -q ends
+# nm with SIGPIPE and the pipeline fails even on a match.
+is_asan_bin() {
+	[[ $1 == */build-asan/* ]] || (($(nm -D "$1" 2>/dev/null | grep -c __asan_init) > 0))
+}
+
 daemon_start() {
 	local proxy=$1 bin i t=5 cmd
 	shift
@@ -630,7 +637,7 @@ daemon_start() {
 	if [[ ${T2S_LEAK_CHECK:-0} == 1 ]]; then
 		# (a wrapper that execs the daemon names it in T2S_REAL_BIN)
 		local real=${T2S_REAL_BIN:-$bin}
-		if [[ $real == */build-asan/* ]] || nm -D "$real" 2>/dev/null | grep -q __asan_init; then
+		if is_asan_bin "$real"; then
 			DAEMON_WRAP=asan
 			cmd=(env "ASAN_OPTIONS=detect_leaks=1:exitcode=97:abort_on_error=0"
 				"LSAN_OPTIONS=exitcode=97" "${cmd[@]}")

@@ -178,8 +178,7 @@ ar_start() {
 	cmd=("$bin" --proxy "socks5://$PROXY_IP:$SOCKS_PORT" --auto-route --state-dir "$STATE"
 		--log-level "${T2S_LOG_LEVEL:-info}" "$@")
 	DAEMON_WRAP=none
-	if [[ ${T2S_LEAK_CHECK:-0} == 1 ]] && { [[ $bin == */build-asan/* ]] ||
-		nm -D "$bin" 2>/dev/null | grep -q __asan_init; }; then
+	if [[ ${T2S_LEAK_CHECK:-0} == 1 ]] && is_asan_bin "$bin"; then
 		DAEMON_WRAP=asan
 		cmd=(env "ASAN_OPTIONS=detect_leaks=1:exitcode=97:abort_on_error=0"
 			"LSAN_OPTIONS=exitcode=97" "${cmd[@]}")

@@ -215,7 +215,7 @@ rs_start() {
 		--tun-addr "$TUN_ADDR" --tun-addr6 "$TUN_ADDR6" --auto-route --state-dir "$STATE"
 		--log-level "${T2S_LOG_LEVEL:-info}" "$@")
 	if [[ ${T2S_LEAK_CHECK:-0} == 1 ]]; then
-		if nm -D "${cmd[0]}" 2>/dev/null | grep -q __asan_init; then
+		if is_asan_bin "${cmd[0]}"; then
 			DAEMON_WRAP=asan
 			cmd=(env "ASAN_OPTIONS=detect_leaks=1:exitcode=97:abort_on_error=0"
 				"LSAN_OPTIONS=exitcode=97" "${cmd[@]}")
