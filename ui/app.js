@@ -115,10 +115,23 @@ $("#conns tbody").addEventListener("click", (e) => {
 $("#close-all").addEventListener("click", () =>
   api("/connections", { method: "DELETE" }).then(() => status("closed all")).catch((e) => status(e.message, true)));
 
-// ---- groups ----
+// ---- mode: rule, global (through GLOBAL's choice), direct ----
+let mode = "rule";
+function loadMode() {
+  return api("/configs").then((c) => { mode = c.mode; $("#mode").value = mode; });
+}
+$("#mode").addEventListener("change", () => {
+  const m = $("#mode").value;
+  api("/configs", { method: "PATCH", body: JSON.stringify({ mode: m }) })
+    .then(() => { mode = m; status("mode " + m); return renderGroups(); })
+    .catch((e) => { $("#mode").value = mode; status(e.message, true); });
+});
+
+// ---- groups (GLOBAL only in global mode, where it decides) ----
 function renderGroups() {
   return api("/proxies").then((d) => {
-    const p = d.proxies, names = Object.keys(p).filter((n) => p[n].all && n !== "GLOBAL");
+    const p = d.proxies,
+      names = Object.keys(p).filter((n) => p[n].all && (n !== "GLOBAL" || mode === "global"));
     $("#groups").innerHTML = names.map((n) => {
       const g = p[n];
       const members = g.all.map((m) => {
@@ -182,7 +195,7 @@ function start() {
       renderConns();
     });
     startLogs();
-    renderGroups().catch(() => {});
+    loadMode().then(renderGroups).catch(() => {});
   }).catch((e) => status(e.message, true));
 }
 start();

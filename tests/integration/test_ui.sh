@@ -6,6 +6,9 @@
 #   ui_select_member      choosing a group member in the page switches the group
 #   ui_rule_hits          the Rules view shows the first rule's hit count: 1, the
 #                         one download it decided
+#   ui_mode_global        the header's mode switch puts the daemon in global
+#                         mode; GLOBAL then shows in Groups, and choosing its
+#                         member there is what global mode uses
 #   ui_files              /ui redirects to /ui/, the embedded files are served
 #                         without the secret, unknown ones are 404
 #   ui_external_no_escape external-ui serves its directory and nothing outside
@@ -17,7 +20,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="ui_close_connection ui_select_member ui_rule_hits ui_files ui_external_no_escape ui_external_off_loop"
+NAMES="ui_close_connection ui_select_member ui_rule_hits ui_mode_global ui_files ui_external_no_escape ui_external_off_loop"
 for t in /usr/bin/chromium /usr/bin/chromedriver; do
 	[[ -x $t ]] || fail_all "$NAMES" "$t missing (chromium, chromium-driver)"
 done
@@ -100,6 +103,13 @@ if [[ $(sed -n "s/^hits //p" <<<"$out") == 1 ]]; then
 	pass ui_rule_hits
 else
 	fail ui_rule_hits "tool=[$out]"
+fi
+gmode=$(api -H "$H" "http://$API/configs" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["mode"])')
+gnow=$(api -H "$H" "http://$API/proxies/GLOBAL" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["now"])')
+if [[ $out == *"global dante2"* && $gmode == global && $gnow == dante2 ]]; then
+	pass ui_mode_global
+else
+	fail ui_mode_global "tool=[$out] err=[$(tail -n 3 "$RUN_DIR/ui_tool.err")] mode=$gmode GLOBAL.now=$gnow"
 fi
 [[ -n ${T2S_UI_SHOTS:-} && -f $RUN_DIR/connections.png ]] && cp "$RUN_DIR"/connections.png "$RUN_DIR"/groups.png "$T2S_UI_SHOTS/"
 daemon_finish

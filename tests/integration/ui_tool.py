@@ -17,6 +17,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 
 def wait(what, fn, secs=20):
@@ -80,6 +81,18 @@ def main():
         hits = wait("rule hits shown", lambda: d.find_element(
             By.CSS_SELECTOR, "#rule-table tbody tr td:last-child").text)
         print("hits " + hits, flush=True)
+        # Global mode from the header, then GLOBAL's member in Groups.
+        Select(d.find_element(By.ID, "mode")).select_by_visible_text("global")
+        wait("mode set", lambda: d.find_element(By.ID, "status").text == "mode global")
+        d.find_element(By.CSS_SELECTOR, 'nav button[data-tab="groups"]').click()
+        gsel = 'button.member[data-group="GLOBAL"][data-member="%s"]' % member
+        def gclick():
+            d.find_element(By.CSS_SELECTOR, gsel).click()
+            return True
+        time.sleep(0.5)
+        wait("GLOBAL member clicked", gclick)
+        wait("GLOBAL member chosen", lambda: "now" in d.find_element(By.CSS_SELECTOR, gsel).get_attribute("class"))
+        print("global " + member, flush=True)
     finally:
         d.quit()
     return 0
