@@ -24,7 +24,7 @@ void route_plan_free(struct route_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static struct route_obj *push(struct route_plan *p)
+struct route_obj *route_plan_push(struct route_plan *p)
 {
 	struct route_obj *o;
 
@@ -42,11 +42,19 @@ static struct route_obj *push(struct route_plan *p)
 	return o;
 }
 
+bool route_plan_server_first(const struct route_plan_cfg *c, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (prefix_equal(&c->servers[j], &c->servers[i]))
+			return false;
+	return true;
+}
+
 /* A rule of family fam at priority prio, from local sockets ("iif lo")
  * except for the nop target. */
 static struct rtnl_rule *rule(struct route_plan *p, int fam, uint32_t prio, uint8_t action)
 {
-	struct route_obj *o = push(p);
+	struct route_obj *o = route_plan_push(p);
 
 	if (o == NULL)
 		return NULL;
@@ -162,7 +170,7 @@ static int plan_routes(const struct route_plan_cfg *c, int fam, struct route_pla
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		struct route_obj *o = push(p);
+		struct route_obj *o = route_plan_push(p);
 
 		if (o == NULL) {
 			ret = -ENOMEM;
@@ -211,15 +219,9 @@ static int plan_rules(const struct route_plan_cfg *c, int fam, struct route_plan
 	/* After the DNS rules: port 53 of a proxy server's address is
 	 * answered by us too. */
 	for (size_t i = 0; i < c->n_servers; i++) {
-		bool seen = false;
-
-		if (c->servers[i].family != fam)
-			continue;
 		/* Proxies on one host (other ports, other protocols): one
 		 * rule, or the kernel refuses the second as a duplicate. */
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = prefix_equal(&c->servers[j], &c->servers[i]);
-		if (seen)
+		if (c->servers[i].family != fam || !route_plan_server_first(c, i))
 			continue;
 		r = rule(p, fam, P + 3, RTNL_ACT_GOTO);
 		if (r == NULL)
@@ -346,7 +348,7 @@ int route_plan_build(const struct route_plan_cfg *c, struct route_plan *p, char 
 		}
 	}
 	for (size_t i = 0; i < routes.n; i++) {
-		struct route_obj *o = push(p);
+		struct route_obj *o = route_plan_push(p);
 
 		if (o == NULL)
 			goto oom;

@@ -73,6 +73,13 @@ int route_plan_build(const struct route_plan_cfg *cfg, struct route_plan *out, c
 		     size_t errlen);
 void route_plan_free(struct route_plan *p);
 
+/* A new zeroed object at the end of p (grown by doubling), or NULL. For
+ * the plan builders of each platform (route_split.h). */
+struct route_obj *route_plan_push(struct route_plan *p);
+/* Whether proxy server i is the first of its address in c (proxies on one
+ * host, other ports: one rule or route for them all). */
+bool route_plan_server_first(const struct route_plan_cfg *c, size_t i);
+
 /* Whether table t / priority p may be ours: not 0 and not the kernel's own
  * (local 255, main 254, default 253; priorities 0 and 32766 up). */
 bool route_plan_table_ok(uint32_t t);

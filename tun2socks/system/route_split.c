@@ -8,37 +8,19 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* A route of the main table, unicast, static. */
 static struct route_obj *push(struct route_plan *p)
 {
-	struct route_obj *o;
+	struct route_obj *o = route_plan_push(p);
 
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		struct route_obj *n = realloc(p->obj, cap * sizeof(*n));
-
-		if (n == NULL)
-			return NULL;
-		p->obj = n;
-		p->cap = cap;
-	}
-	o = &p->obj[p->n++];
-	memset(o, 0, sizeof(*o));
+	if (o == NULL)
+		return NULL;
 	o->kind = ROUTE_OBJ_ROUTE;
 	o->route.table = RTNL_TABLE_MAIN;
 	o->route.protocol = RTNL_PROTO_STATIC;
 	o->route.scope = RTNL_SCOPE_UNIVERSE;
 	o->route.type = RTNL_RT_UNICAST;
 	return o;
-}
-
-/* Whether server i of fam is the first of its address (proxies on one
- * host, other ports: one route). */
-static bool first_of(const struct route_plan_cfg *c, size_t i)
-{
-	for (size_t j = 0; j < i; j++)
-		if (prefix_equal(&c->servers[j], &c->servers[i]))
-			return false;
-	return true;
 }
 
 /* The host routes of fam's proxy servers through gw. */
@@ -48,7 +30,7 @@ static int split_hosts(const struct route_plan_cfg *c, int fam, const struct pre
 	for (size_t i = 0; i < c->n_servers; i++) {
 		struct route_obj *o;
 
-		if (c->servers[i].family != fam || !first_of(c, i))
+		if (c->servers[i].family != fam || !route_plan_server_first(c, i))
 			continue;
 		o = push(p);
 		if (o == NULL)
