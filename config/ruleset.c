@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "config/ruleset_mrs.h"
+#include "tun2socks/base/file_read.h"
 
 /* A domain pattern: names[off, off + len) with a NUL after it. */
 struct rs_domain {
@@ -651,66 +652,6 @@ out:
 	return r;
 }
 
-/* The whole file in one malloc'd buffer. 0 or -errno. */
-static int read_file(const char *path, char **out, size_t *len)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t cap, n = 0;
-	int fd, r = 0;
-
-	*out = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0) {
-		r = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-		goto out;
-	}
-	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-	buf = malloc(cap);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t got;
-
-		if (n == cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	*out = buf;
-	*len = n;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
 int ruleset_load_file(const char *name, enum ruleset_behavior behavior, enum ruleset_format format,
 		      const char *path, const struct conf_pos *pos, struct ruleset **out,
 		      struct conf_err *err)
@@ -720,7 +661,7 @@ int ruleset_load_file(const char *name, enum ruleset_behavior behavior, enum rul
 	int r;
 
 	*out = NULL;
-	r = read_file(path, &buf, &len);
+	r = file_read_all(path, 0, &buf, &len);
 	if (r) {
 		conf_err_set(err, pos, "cannot read rule-set '%s' from '%s': %s", name, path,
 			     strerror(-r));

@@ -14,6 +14,7 @@
 #include "tun2socks/system/dnscache.h"
 #include "tun2socks/base/errtext.h"
 #include "tun2socks/base/file_atomic.h"
+#include "tun2socks/base/file_read.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +34,9 @@
 #include "tun2socks/system/resolved.h"
 #include "tun2socks/system/sysdns.h"
 #include "tun2socks/system/route_state.h"
+
+/* A state file is a few lines per route: anything larger is not ours. */
+enum { AUTOROUTE_STATE_MAX = 64u << 20 };
 
 struct autoroute {
 	struct autoroute_os *os;
@@ -83,43 +87,6 @@ static int lock_open(const char *path)
 		return r;
 	}
 	return fd;
-}
-
-static int read_file(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	size_t cap = 4096, n = 0;
-	char *buf;
-
-	*out = NULL;
-	*len = 0;
-	if (f == NULL)
-		return -errno;
-	buf = malloc(cap);
-	while (buf) {
-		size_t got = fread(buf + n, 1, cap - n, f);
-
-		n += got;
-		if (got == 0)
-			break;
-		if (n == cap) {
-			char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-
-			if (nb == NULL) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (buf == NULL)
-		return -ENOMEM;
-	*out = buf;
-	*len = n;
-	return 0;
 }
 
 /* Writes the state file: a temporary file, synced, renamed over it. */
@@ -216,7 +183,7 @@ static int clean_one(struct autoroute_os *os, const char *state_path, const char
 	struct route_state st;
 	char *text, err[200];
 	size_t len, gone = 0;
-	int r = read_file(state_path, &text, &len);
+	int r = file_read_all(state_path, AUTOROUTE_STATE_MAX, &text, &len);
 
 	if (r == -ENOENT)
 		return 0;
@@ -316,7 +283,7 @@ static unsigned long state_pid(const char *path)
 	char *text;
 	size_t len;
 
-	if (read_file(path, &text, &len) < 0)
+	if (file_read_all(path, AUTOROUTE_STATE_MAX, &text, &len) < 0)
 		return 0;
 	if (route_state_parse(text, len, &st, NULL, 0) == 0) {
 		pid = st.pid;
@@ -389,7 +356,7 @@ static void status_one(struct autoroute_os *os, const char *state, const char *l
 
 	snprintf(as.tun, sizeof(as.tun), "%.15s", name);
 	as.running = lock_held(lock);
-	r = read_file(state, &text, &len);
+	r = file_read_all(state, AUTOROUTE_STATE_MAX, &text, &len);
 	if (r == 0)
 		r = route_state_parse(text, len, &st, err, sizeof(err));
 	else

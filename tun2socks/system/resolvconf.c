@@ -7,6 +7,7 @@
 #include "tun2socks/system/resolvconf.h"
 #include "tun2socks/base/errtext.h"
 #include "tun2socks/base/file_atomic.h"
+#include "tun2socks/base/file_read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,56 +75,6 @@ int resolvconf_text(const char *head, const char *host, const char *const *serve
 
 enum { RESOLVCONF_MAX = 1 << 20 };
 
-/* The whole file into a malloc'ed buffer. 0 or -errno. */
-static int slurp(const char *path, char **out, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t cap = 4096, n = 0;
-	char *buf = NULL;
-	int r = 0;
-
-	*out = NULL;
-	*len = 0;
-	if (fd < 0)
-		return -errno;
-	buf = malloc(cap);
-	if (buf == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t got;
-
-		if (n == cap) {
-			char *nb = cap < RESOLVCONF_MAX ? realloc(buf, cap * 2) : NULL;
-
-			if (nb == NULL) {
-				r = cap < RESOLVCONF_MAX ? -ENOMEM : -EFBIG;
-				goto out;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	*out = buf;
-	*len = n;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
 /* Writes data over path in place: truncated, written, synced. */
 static int overwrite(const char *path, const char *data, size_t len)
 {
@@ -156,7 +107,7 @@ int resolvconf_point(const char *path, const char *backup, const char *text, siz
 {
 	char *orig = NULL;
 	size_t olen;
-	int r = slurp(path, &orig, &olen);
+	int r = file_read_all(path, RESOLVCONF_MAX, &orig, &olen);
 
 	if (r < 0) {
 		errtext_set(err, errlen, "cannot read %s: %s", path, strerror(-r));
@@ -183,7 +134,7 @@ int resolvconf_restore(const char *path, const char *backup, char *err, size_t e
 {
 	char *orig = NULL, *now = NULL;
 	size_t olen, nlen, k = strlen(RESOLVCONF_MARK);
-	int r = slurp(backup, &orig, &olen);
+	int r = file_read_all(backup, RESOLVCONF_MAX, &orig, &olen);
 
 	if (r == -ENOENT)
 		return 0;
@@ -191,7 +142,7 @@ int resolvconf_restore(const char *path, const char *backup, char *err, size_t e
 		errtext_set(err, errlen, "cannot read %s: %s", backup, strerror(-r));
 		return r;
 	}
-	r = slurp(path, &now, &nlen);
+	r = file_read_all(path, RESOLVCONF_MAX, &now, &nlen);
 	if (r < 0 && r != -ENOENT) {
 		errtext_set(err, errlen, "cannot read %s: %s", path, strerror(-r));
 		goto out;
