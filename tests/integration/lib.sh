@@ -246,6 +246,21 @@ t2s_finish() {
 }
 
 # ---- topology -----------------------------------------------------------------
+# wait_link_local NS DEV: until DEV has a settled IPv6 link-local address
+# and its local route (at most 5 s; a kernel without IPv6 has none).
+wait_link_local() {
+	local ns=$1 dev=$2 i
+	[[ -e /proc/sys/net/ipv6 ]] || return 0
+	for ((i = 0; i < 100; i++)); do
+		if [[ -n $(ip -n "$ns" -6 addr show dev "$dev" scope link -tentative 2>/dev/null) ]] &&
+			ip -n "$ns" -6 route show table local dev "$dev" 2>/dev/null | grep -q '^local fe80'; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	log "WARN: no settled link-local address on $dev in $ns after 5 s"
+}
+
 topo_up() {
 	ip netns add "$NS_C" || die "netns add $NS_C"
 	ip netns add "$NS_S" || die "netns add $NS_S"
@@ -254,8 +269,16 @@ topo_up() {
 	ip -n "$NS_C" link add v0 type veth peer name v1 netns "$NS_S" || die "veth"
 	ip -n "$NS_C" addr add "$C_IP/30" dev v0
 	ip -n "$NS_S" addr add "$S_IP/30" dev v1
+	# No DAD on the veth pair, and wait for both link-local addresses: the
+	# kernel adds them (and their routes) asynchronously after carrier, and
+	# a snapshot of the routing taken before they exist differs from one
+	# taken after (the demo's auto-route check compares two).
+	cx sysctl -qw net.ipv6.conf.v0.accept_dad=0 2>/dev/null
+	sx sysctl -qw net.ipv6.conf.v1.accept_dad=0 2>/dev/null
 	ip -n "$NS_C" link set v0 up
 	ip -n "$NS_S" link set v1 up
+	wait_link_local "$NS_C" v0
+	wait_link_local "$NS_S" v1
 	# targets live on S's loopback (no dummy driver needed)
 	ip -n "$NS_S" addr add "$T4/32" dev lo || die "target address"
 	ip -n "$NS_S" addr add "$T6/128" dev lo nodad || die "target address v6"
