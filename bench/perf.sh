@@ -9,7 +9,7 @@
 # profile.
 # Not a test: it always exits 0 unless set-up fails.
 #
-# Usage: bash bench/perf.sh [-d SECONDS] [-m "1500 8500"] [-P STREAMS] [-b BINARY] [-n TOP] [-o FILE]
+# Usage: bash bench/perf.sh [-d SECONDS] [-m "1500 8500"] [-P STREAMS] [-b BINARY] [-n TOP] [-o FILE] [-k DIR]
 #   -d  seconds of iperf3 per MTU (default 5)
 #   -m  TUN MTUs (default "1500 8500")
 #   -P  iperf3 streams (default 1)
@@ -17,6 +17,7 @@
 #       commit), right before the current one
 #   -n  symbols shown per profile (default 25)
 #   -o  also write the report to FILE
+#   -k  keep the perf.data files in DIR (for perf annotate)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck disable=SC2034 # read by lib.sh
@@ -30,7 +31,8 @@ STREAMS=1
 BEFORE_BIN=
 TOP=25
 OUTFILE=
-while getopts d:m:P:b:n:o:h opt; do
+KEEP=
+while getopts d:m:P:b:n:o:k:h opt; do
 	case $opt in
 	d) DUR=$OPTARG ;;
 	m) MTUS=$OPTARG ;;
@@ -38,6 +40,7 @@ while getopts d:m:P:b:n:o:h opt; do
 	b) BEFORE_BIN=$OPTARG ;;
 	n) TOP=$OPTARG ;;
 	o) OUTFILE=$OPTARG ;;
+	k) KEEP=$OPTARG ;;
 	*) sed -n '2,/^set -uo/{/^set -uo/!p}' "$0"; exit 2 ;;
 	esac
 done
@@ -111,6 +114,9 @@ except Exception: print("err")' "$out")
 			grep -E '^ +[0-9.]+%' | head -n "$TOP"
 		echo
 	} | tee -a "$REPORT" >&2
+	if [[ -n $KEEP ]]; then
+		mkdir -p "$KEEP" && cp "$data" "$KEEP/"
+	fi
 }
 
 for mtu in $MTUS; do

@@ -11,6 +11,7 @@
  * version is pinned.
  */
 #include "lwip-port/stack.h"
+#include "lwip-port/stack_mem.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -52,6 +53,7 @@ struct stack {
 	 * stack_destroy(): closing one while accepted pcbs use its port
 	 * would buy nothing (a listen pcb is ~40 bytes). */
 	uint8_t listening[65536 / 8];
+	bool tso;                 /* segments of many MSS (stack_set_tso) */
 	uint32_t half_open_max;   /* SYN_RCVD pcbs kept */
 	uint32_t syns_since_trim; /* new SYNs since the last count */
 	/* Referenced until stack_flush() handed them over. */
@@ -64,6 +66,24 @@ struct stack {
 /* lwIP's state is process-global, so is whether it was initialised. */
 static bool lwip_ready;
 
+/* With TSO, a connection whose MSS is all the MTU allows gets segments of
+ * as many MSS as fit STACK_TSO_MAX bytes: the TUN's GSO write cuts them
+ * back to that MSS (tun_gso.h), so the client sees what it asked for,
+ * while lwIP keeps, walks and frees 44 times fewer segments at MTU 1500
+ * (tcp_output walks the whole unacked list on every ACK). A client that
+ * asked for less keeps its MSS. lwIP sets the initial cwnd from the MSS
+ * right after the accept callback (two of these segments). */
+static void stack_tso_mss(const struct stack *s, struct tcp_pcb *pcb)
+{
+	uint32_t wire = s->netif.mtu - (IP_IS_V6(&pcb->local_ip) ? 60u : 40u), k;
+
+	if (!s->tso || pcb->mss != wire)
+		return;
+	k = STACK_TSO_MAX / wire;
+	if (k >= 2)
+		pcb->mss = (u16_t)(k * wire);
+}
+
 static err_t stack_on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	struct stack *s = arg;
@@ -71,6 +91,7 @@ static err_t stack_on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 	if (err != ERR_OK || pcb == NULL)
 		return ERR_VAL;
+	stack_tso_mss(s, pcb);
 	r = s->cbs.tcp_accept(s->arg, pcb);
 	if (r < 0) {
 		tcp_abort(pcb);
@@ -185,6 +206,11 @@ void stack_tcp_reset(struct tcp_pcb *pcb)
 		}
 	}
 	tcp_abort(pcb);
+}
+
+void stack_set_tso(struct stack *s, bool on)
+{
+	s->tso = on;
 }
 
 void stack_set_half_open_max(struct stack *s, uint32_t max)
@@ -666,6 +692,7 @@ void stack_destroy(struct stack *s)
 	netif_set_down(&s->netif);
 	netif_remove(&s->netif);
 	free(s);
+	stack_mem_drain();
 }
 
 struct pbuf *stack_pbuf_alloc(size_t len)

@@ -75,6 +75,13 @@ T2S_MUST_CHECK int stack_create(uint32_t mtu, const struct stack_cbs *cbs, void 
  * generation was off carry no data checksum, and would go out with a wrong
  * one were it turned back on. */
 void stack_set_csum_offload(struct stack *s, bool on);
+/* on: the TUN takes GSO writes and cuts longer TCP segments into MSS-sized
+ * ones (tun_gso()), so lwIP may send segments of up to STACK_TSO_MAX
+ * bytes, many MSS each, as a stack does to a NIC with TSO. Applies to
+ * connections accepted from then on; leave it off when the TUN cannot cut
+ * (their segments would not fit the MTU). */
+void stack_set_tso(struct stack *s, bool on);
+#define STACK_TSO_MAX (65535u - 120u) /* an IP packet, less the longest headers */
 /* The half-open cap (0: STACK_HALF_OPEN_MAX); a lower one applies at
  * once. The count is taken every max/4 new SYNs: at most max + max/4 that
  * waited an RTO are held, and STACK_HALF_OPEN_HARD * max + max/4 in all. */

@@ -180,7 +180,7 @@ static size_t coalesce(size_t n, size_t *runs, size_t max_total)
 			i++;
 			continue;
 		}
-		tun_gso_start(&run, segs[i].b, &sg);
+		tun_gso_start(&run, segs[i].b, &sg, 0);
 		while (j < n) {
 			struct tun_gso_seg s2;
 			size_t have = segs[j].len < TUN_GSO_HDR_MAX ? segs[j].len : TUN_GSO_HDR_MAX;
@@ -215,7 +215,7 @@ static size_t build_super(size_t first, size_t cnt, struct tun_gso_meta *meta)
 	size_t off;
 
 	T_EQ_INT(tun_gso_parse(segs[first].b, have_of(&segs[first]), segs[first].len, &sg), 0);
-	tun_gso_start(&run, segs[first].b, &sg);
+	tun_gso_start(&run, segs[first].b, &sg, 0);
 	for (size_t i = first + 1; i < first + cnt; i++) {
 		struct tun_gso_seg s2;
 
@@ -613,7 +613,7 @@ static void test_single(void)
 
 	make_seg(&segs[0], 6, 1, 0, 100, TCP_ACK | TCP_FIN, 0);
 	T_EQ_INT(tun_gso_parse(segs[0].b, TUN_GSO_HDR_MAX, segs[0].len, &sg), 0);
-	tun_gso_start(&run, segs[0].b, &sg);
+	tun_gso_start(&run, segs[0].b, &sg, 0);
 	T_CHECK(run.ended); /* FIN: nothing may follow */
 	make_seg(&segs[1], 6, 101, 0, 100, TCP_ACK, 0);
 	T_EQ_INT(tun_gso_parse(segs[1].b, TUN_GSO_HDR_MAX, segs[1].len, &sg), 0);
@@ -626,6 +626,106 @@ static void test_single(void)
 	T_EQ_INT(hdr[40 + 13], TCP_ACK | TCP_FIN);
 }
 
+static uint8_t big[2][70000];
+
+/* segs[from..to) as lwIP's one segment of many MSS into big[w]: the first
+ * one's headers (lengths fixed up, IPv4 ID id), the last one's flags, every
+ * payload. Checksums are left as they are: the cut recomputes them. */
+static size_t make_big(int w, size_t from, size_t to, uint16_t id)
+{
+	size_t hl = segs[from].b[0] >> 4 == 4 ? 40 : 60, ih = hl - 20, len = hl;
+	uint8_t *p = big[w];
+
+	memcpy(p, segs[from].b, hl);
+	for (size_t i = from; i < to; i++) {
+		memcpy(p + len, segs[i].b + hl, segs[i].len - hl);
+		len += segs[i].len - hl;
+	}
+	p[ih + 13] = segs[to - 1].b[ih + 13];
+	if (p[0] >> 4 == 4) {
+		put16(p + 2, (uint16_t)len);
+		put16(p + 4, id);
+	} else {
+		put16(p + 4, (uint16_t)(len - 40));
+	}
+	return len;
+}
+
+/* lwIP's segments of many MSS (stack_set_tso): cut by the kernel into
+ * exactly the wire-sized segments a stack with that MSS would have sent,
+ * alone or several in one run, and cut the same way in software. */
+static void test_cut(void)
+{
+	for (int v = 4; v <= 6; v += 2) {
+		struct spec sp = { .v = v,
+				   .seq = 0xffff0000u,
+				   .id = 40,
+				   .mss = 1460,
+				   .last_len = 1000,
+				   .flags = TCP_ACK,
+				   .last_flags = TCP_ACK | TCP_PSH };
+		struct tun_gso_run run;
+		struct tun_gso_seg sg, s2;
+		struct tun_gso_meta m;
+		uint8_t hdr[TUN_GSO_HDR_MAX];
+		size_t hl = v == 4 ? 40 : 60, len, len2, off;
+
+		make_run(&sp, 44);
+		/* One segment of 43 MSS and 1000 bytes. */
+		len = make_big(0, 0, 44, 40);
+		T_EQ_INT(tun_gso_parse(big[0], TUN_GSO_HDR_MAX, len, &sg), 0);
+		tun_gso_start(&run, big[0], &sg, 1460);
+		T_CHECK(run.cut && run.ended);
+		tun_gso_finish(&run, hdr, &m);
+		T_EQ_INT(m.type, v == 4 ? TUN_GSO_TCPV4 : TUN_GSO_TCPV6);
+		T_EQ_INT(m.gso_size, 1460);
+		T_EQ_INT(m.segs, 44);
+		memcpy(super, hdr, hl);
+		memcpy(super + hl, big[0] + hl, len - hl);
+		kernel_split_check(len, &m, 0);
+		/* The software cut: piece k is segs[k], checksums and all. */
+		off = 0;
+		for (uint16_t k = 0; k < 44; k++) {
+			uint8_t piece[2000];
+			uint32_t plen = (uint32_t)(segs[k].len - hl);
+
+			memcpy(piece + hl, big[0] + hl + off, plen);
+			tun_gso_cut(big[0], &sg, (uint32_t)off, plen, k, piece);
+			T_EQ_MEM(piece, segs[k].b, segs[k].len);
+			off += plen;
+		}
+		/* Two segments of 20 and of 23 MSS + 1000 in one run (lwIP's
+		 * IPv4 IDs one apart); the kernel's pieces are the same. */
+		len = make_big(0, 0, 20, 40);
+		len2 = make_big(1, 20, 44, 41);
+		T_EQ_INT(tun_gso_parse(big[0], TUN_GSO_HDR_MAX, len, &sg), 0);
+		tun_gso_start(&run, big[0], &sg, 1460);
+		T_CHECK(run.cut && !run.ended);
+		T_EQ_INT(tun_gso_parse(big[1], TUN_GSO_HDR_MAX, len2, &s2), 0);
+		T_CHECK(tun_gso_append(&run, big[1], &s2, TUN_GSO_MAX_TOTAL));
+		T_CHECK(run.ended);
+		tun_gso_finish(&run, hdr, &m);
+		T_EQ_INT(m.segs, 44);
+		T_EQ_INT(run.segs, 2);
+		memcpy(super, hdr, hl);
+		memcpy(super + hl, big[0] + hl, len - hl);
+		memcpy(super + len, big[1] + hl, len2 - hl);
+		kernel_split_check(len + len2 - hl, &m, 0);
+		/* A first segment that is not a whole number of pieces ends
+		 * the run. */
+		len = make_big(0, 0, 44, 40);
+		big[0][hl - 20 + 13] = TCP_ACK; /* no PSH: only the length ends it */
+		T_EQ_INT(tun_gso_parse(big[0], TUN_GSO_HDR_MAX, len, &sg), 0);
+		tun_gso_start(&run, big[0], &sg, 1460);
+		T_CHECK(run.ended);
+		/* Up to the wire's size, nothing changes: gso_size is the
+		 * first segment's, as without a limit. */
+		T_EQ_INT(tun_gso_parse(segs[0].b, TUN_GSO_HDR_MAX, segs[0].len, &sg), 0);
+		tun_gso_start(&run, segs[0].b, &sg, 1460);
+		T_CHECK(!run.cut && !run.ended && run.gso_size == 1460);
+	}
+}
+
 int main(void)
 {
 	T_RUN(test_coalesced);
@@ -633,5 +733,6 @@ int main(void)
 	T_RUN(test_not_coalesced);
 	T_RUN(test_parse);
 	T_RUN(test_single);
+	T_RUN(test_cut);
 	return test_summary();
 }

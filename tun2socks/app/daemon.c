@@ -42,6 +42,7 @@
 #include "tun2socks/base/heap.h"
 #include "tun2socks/base/mem_budget.h"
 #include "lwip-port/stack.h"
+#include "lwip-port/stack_mem.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
 #include "tun2socks/app/machine.h"
@@ -926,6 +927,10 @@ static void daemon_on_trim(uv_timer_t *h)
 	if (dns < d->dns_at_trim)
 		d->trims_due = 2;
 	d->dns_at_trim = dns;
+	/* lwIP's cached blocks that stayed unused for a tick go back to
+	 * malloc, and then malloc's free pages to the OS. */
+	if (stack_mem_decay() > 0)
+		d->trims_due = 2;
 	if (d->trims_due > 0) {
 		d->trims_due--;
 		heap_release();
@@ -981,8 +986,10 @@ static void daemon_on_mem(uv_timer_t *h)
 	daemon_mem_share(d);
 	if (now >= MEM_SHED_IDLE)
 		flow_udp_shed_idle(d->udp, 1000);
-	if (now >= MEM_SHED_PENDING)
+	if (now >= MEM_SHED_PENDING) {
+		stack_mem_drain();
 		heap_release();
+	}
 }
 
 /* --max-memory: the budget, and what of the RSS is not heap (code,
@@ -1469,6 +1476,7 @@ int daemon_run(struct options *cfg)
 	}
 	if (tun_csum_offload(d->tun))
 		stack_set_csum_offload(d->stack, true);
+	stack_set_tso(d->stack, tun_gso(d->tun));
 	stack_set_half_open_max(d->stack, cfg->max_half_open);
 	{
 		struct flow_udp_config ucfg;

@@ -360,6 +360,57 @@ static int write_one(struct tun *t, const struct batch_pkt *p)
 	return r;
 }
 
+/* Copies len bytes of p from its byte skip on into dst. */
+static void batch_pkt_copy(const struct batch_pkt *p, size_t skip, uint8_t *dst, size_t len)
+{
+	for (int i = 0; i < p->cnt && len > 0; i++) {
+		size_t k = p->iov[i].iov_len, c;
+
+		if (skip >= k) {
+			skip -= k;
+			continue;
+		}
+		c = k - skip < len ? k - skip : len;
+		memcpy(dst, (const uint8_t *)p->iov[i].iov_base + skip, c);
+		dst += c;
+		len -= c;
+		skip = 0;
+	}
+}
+
+/* Writes p, cutting it into MTU-sized packets first when it is a TCP
+ * segment longer than the MTU: lwIP sends those (stack_set_tso) while the
+ * TUN takes GSO writes, and some may still be queued, or be resent, after
+ * the TUN refused one. Returns the packets that did not go. */
+static size_t write_cut(struct tun *t, const struct batch_pkt *p)
+{
+	struct tun_gso_seg seg;
+	uint32_t wire;
+	size_t lost = 0;
+
+	if (p->total <= t->mtu || tun_gso_parse(batch_pkt_hdr(p), p->have, p->total, &seg) != 0 ||
+	    seg.hlen >= t->mtu)
+		return write_one(t, p) < 0;
+	if (t->cut_buf == NULL && (t->cut_buf = malloc(t->mtu)) == NULL) {
+		t->wstats.dropped++;
+		return 1;
+	}
+	wire = t->mtu - seg.hlen;
+	for (uint32_t off = 0, k = 0; off < seg.payload; off += wire, k++) {
+		uint32_t len = seg.payload - off < wire ? seg.payload - off : wire;
+		struct iovec v = { .iov_base = t->cut_buf, .iov_len = seg.hlen + (size_t)len };
+
+		batch_pkt_copy(p, seg.hlen + (size_t)off, t->cut_buf + seg.hlen, len);
+		tun_gso_cut(batch_pkt_hdr(p), &seg, off, len, (uint16_t)k, t->cut_buf);
+		t->wstats.writes++;
+		if (tun_writev(t, &v, 1) < 0) {
+			t->wstats.dropped++;
+			lost++;
+		}
+	}
+	return lost;
+}
+
 /* One writev of v[0..n) (v[0] the platform header): 0 or -errno. */
 static int write_gso(struct tun *t, const struct iovec *v, int n, size_t total)
 {
@@ -395,14 +446,18 @@ size_t tun_write_batch(struct tun *t, const struct iovec *iov, const int *iovcnt
 		bool have_next = false;
 		int r;
 
-		if (!t->gso_out ||
-		    tun_gso_parse(batch_pkt_hdr(&cur), cur.have, cur.total, &seg) != 0 ||
+		if (!t->gso_out) {
+			dropped += write_cut(t, &cur);
+			goto advance;
+		}
+		if (tun_gso_parse(batch_pkt_hdr(&cur), cur.have, cur.total, &seg) != 0 ||
 		    !payload_iov(&cur, seg.hlen, v, &nv, GSO_MAX_IOV)) {
 			if (write_one(t, &cur) < 0)
 				dropped++;
 			goto advance;
 		}
-		tun_gso_start(&run, batch_pkt_hdr(&cur), &seg);
+		tun_gso_start(&run, batch_pkt_hdr(&cur), &seg,
+			      t->mtu > seg.hlen ? t->mtu - seg.hlen : 0);
 		/* Extend the run while the next packet may join it. */
 		while (j < n) {
 			struct tun_gso_seg s2;
@@ -419,11 +474,11 @@ size_t tun_write_batch(struct tun *t, const struct iovec *iov, const int *iovcnt
 			have_next = false;
 			j++;
 		}
-		if (run.segs < 2) {
+		tun_gso_finish(&run, sh, &meta);
+		if (meta.type == TUN_GSO_NONE) {
 			if (write_one(t, &cur) < 0)
 				dropped++;
 		} else {
-			tun_gso_finish(&run, sh, &meta);
 			tun_platform_gso_hdr(t, &meta, hdr);
 			v[0].iov_base = hdr;
 			v[0].iov_len = t->hdr_len;
@@ -432,7 +487,7 @@ size_t tun_write_batch(struct tun *t, const struct iovec *iov, const int *iovcnt
 			r = write_gso(t, v, nv, t->hdr_len + (size_t)run.total);
 			if (r == 0) {
 				t->wstats.gso_writes++;
-				t->wstats.gso_segs += run.segs;
+				t->wstats.gso_segs += meta.segs;
 			} else if (r == -EAGAIN) {
 				t->wstats.dropped += run.segs;
 				dropped += run.segs;
@@ -450,8 +505,7 @@ size_t tun_write_batch(struct tun *t, const struct iovec *iov, const int *iovcnt
 
 					batch_pkt_load(&one, iov + o, iovcnt[k]);
 					o += (size_t)iovcnt[k];
-					if (write_one(t, &one) < 0)
-						dropped++;
+					dropped += write_cut(t, &one);
 				}
 			}
 		}
@@ -481,5 +535,6 @@ void tun_close(struct tun *t)
 		return;
 	if (t->fd >= 0)
 		close(t->fd);
+	free(t->cut_buf);
 	free(t);
 }

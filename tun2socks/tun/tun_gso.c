@@ -35,6 +35,12 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
 int tun_gso_parse(const uint8_t *pkt, size_t have, size_t total, struct tun_gso_seg *out)
 {
 	size_t ip_hlen, tcp_hlen;
@@ -90,18 +96,21 @@ int tun_gso_parse(const uint8_t *pkt, size_t have, size_t total, struct tun_gso_
 	return 0;
 }
 
-void tun_gso_start(struct tun_gso_run *run, const uint8_t *pkt, const struct tun_gso_seg *seg)
+void tun_gso_start(struct tun_gso_run *run, const uint8_t *pkt, const struct tun_gso_seg *seg,
+		   uint32_t wire_max)
 {
 	memset(run, 0, sizeof(*run));
 	memcpy(run->hdr, pkt, seg->hlen);
 	run->first = *seg;
 	run->next_seq = seg->seq + seg->payload;
 	run->total = (uint32_t)seg->hlen + seg->payload;
-	/* A payload beyond 16 bits cannot be: total is at most 65535. */
-	run->gso_size = (uint16_t)seg->payload;
+	/* A payload beyond 16 bits cannot be: total is at most 65535. A
+	 * segment longer than the wire takes is cut (tun_gso.h). */
+	run->cut = wire_max > 0 && seg->payload > wire_max;
+	run->gso_size = (uint16_t)(run->cut ? wire_max : seg->payload);
 	run->segs = 1;
 	run->last_flags = seg->flags & TCP_LAST_ONLY;
-	run->ended = run->last_flags != 0;
+	run->ended = run->last_flags != 0 || seg->payload % run->gso_size != 0;
 }
 
 /* Whether b's headers equal the run's first but for the fields that differ
@@ -137,11 +146,17 @@ bool tun_gso_append(struct tun_gso_run *run, const uint8_t *pkt, const struct tu
 	if (run->ended || seg->version != run->first.version || seg->hlen != run->first.hlen ||
 	    seg->ip_hlen != run->first.ip_hlen)
 		return false;
-	if (seg->seq != run->next_seq || seg->payload > run->gso_size ||
+	/* Uncut, only segments up to the first's size join, so that the
+	 * kernel's split gives back exactly the segments lwIP sent; cut, any
+	 * length does (the pieces are what the wire takes, wherever lwIP's
+	 * segments began). */
+	if (seg->seq != run->next_seq || (!run->cut && seg->payload > run->gso_size) ||
 	    (size_t)run->total + seg->payload > max_total)
 		return false;
 	/* The kernel numbers the IPv4 segments it cuts from the first one's
-	 * ID up: only then is the split exactly what lwIP sent. */
+	 * ID up: only then is the split exactly what lwIP sent. (Cut, the
+	 * pieces' IDs run ahead of lwIP's: with nothing fragmented on the
+	 * way to the client, RFC 6864 asks no more.) */
 	if (seg->version == 4 && seg->ip_id != (uint16_t)(run->first.ip_id + run->segs))
 		return false;
 	if (!same_headers(run, pkt))
@@ -150,7 +165,7 @@ bool tun_gso_append(struct tun_gso_run *run, const uint8_t *pkt, const struct tu
 	run->total += seg->payload;
 	run->segs++;
 	run->last_flags = seg->flags & TCP_LAST_ONLY;
-	run->ended = run->last_flags != 0 || seg->payload < run->gso_size;
+	run->ended = run->last_flags != 0 || seg->payload % run->gso_size != 0;
 	return true;
 }
 
@@ -159,7 +174,7 @@ void tun_gso_finish(const struct tun_gso_run *run, uint8_t hdr[TUN_GSO_HDR_MAX],
 {
 	size_t ih = run->first.ip_hlen;
 	uint32_t l4 = run->total - (uint32_t)ih;
-	uint32_t acc;
+	uint32_t acc, pieces;
 
 	memset(meta, 0, sizeof(*meta));
 	memcpy(hdr, run->hdr, run->first.hlen);
@@ -178,12 +193,45 @@ void tun_gso_finish(const struct tun_gso_run *run, uint8_t hdr[TUN_GSO_HDR_MAX],
 	/* CHECKSUM_PARTIAL: the pseudo-header sum over the whole, not
 	 * complemented; the kernel adjusts it per segment. */
 	put16(hdr + ih + TCP_CSUM_OFF, tun_csum_fold(acc));
-	meta->type = run->segs < 2             ? TUN_GSO_NONE
+	pieces = (run->total - run->first.hlen + run->gso_size - 1) / run->gso_size;
+	meta->type = pieces < 2                ? TUN_GSO_NONE
 		     : run->first.version == 4 ? TUN_GSO_TCPV4
 					       : TUN_GSO_TCPV6;
 	meta->hdr_len = run->first.hlen;
-	meta->gso_size = run->segs < 2 ? 0 : run->gso_size;
+	meta->gso_size = pieces < 2 ? 0 : run->gso_size;
 	meta->csum_start = (uint16_t)ih;
 	meta->csum_offset = TCP_CSUM_OFF;
-	meta->segs = run->segs;
+	meta->segs = (uint16_t)pieces;
+}
+
+void tun_gso_cut(const uint8_t *pkt, const struct tun_gso_seg *seg, uint32_t off, uint32_t len,
+		 uint16_t k, uint8_t *out)
+{
+	size_t ih = seg->ip_hlen, hl = seg->hlen;
+	uint32_t l4 = (uint32_t)(hl - ih) + len, acc;
+	bool last = off + len >= seg->payload;
+
+	memmove(out, pkt, hl);
+	if (seg->version == 4) {
+		put16(out + 2, (uint16_t)(hl + len));
+		put16(out + 4, (uint16_t)(seg->ip_id + k));
+		put16(out + 10, 0);
+		put16(out + 10, (uint16_t)~tun_csum_fold(tun_csum_add(0, out, ih)));
+		acc = tun_csum_add(0, out + 12, 8);
+	} else {
+		put16(out + 4, (uint16_t)l4);
+		acc = tun_csum_add(0, out + 8, 32);
+	}
+	put32(out + ih + 4, seg->seq + off);
+	if (!last)
+		out[ih + 13] &= (uint8_t)~TCP_LAST_ONLY;
+	put16(out + ih + TCP_CSUM_OFF, 0);
+	acc += PROTO_TCP + l4;
+	acc = tun_csum_add(acc, out + ih, hl - ih);
+	/* At most 32 768 words of payload: the 32-bit sum cannot carry out
+	 * once folded first. */
+	acc = tun_csum_add(tun_csum_fold(acc), out + hl, len);
+	if (len & 1)
+		acc += (uint32_t)out[hl + len - 1] << 8;
+	put16(out + ih + TCP_CSUM_OFF, (uint16_t)~tun_csum_fold(acc));
 }

@@ -13,6 +13,12 @@
  *   - contiguous sequence numbers;
  *   - every segment as long as the first (gso_size), except a shorter
  *     last one, which ends the run;
+ *   - unless the first is longer than the wire takes (wire_max: the MTU
+ *     less its headers): lwIP sends segments of many MSS when the TUN
+ *     takes GSO writes (stack_set_tso), as a stack hands a NIC with TSO
+ *     64 KiB segments. Then gso_size is wire_max, segments of any length
+ *     join, and one whose length is not a multiple of it ends the run;
+ *     the kernel cuts wire-sized pieces wherever lwIP's segments began;
  *   - the same flags, except PSH or FIN, which only the last may carry
  *     (the kernel clears them on every segment but the last);
  *   - at most max_total bytes of IP packet in all.
@@ -59,10 +65,11 @@ struct tun_gso_seg {
 struct tun_gso_run {
 	uint8_t hdr[TUN_GSO_HDR_MAX];
 	struct tun_gso_seg first;
-	uint32_t next_seq; /* where the next segment must start */
-	uint32_t total;    /* IP bytes of the super-packet so far */
-	uint16_t gso_size; /* the first segment's payload */
-	uint16_t segs;
+	uint32_t next_seq;  /* where the next segment must start */
+	uint32_t total;     /* IP bytes of the super-packet so far */
+	uint16_t gso_size;  /* the first segment's payload, or wire_max */
+	uint16_t segs;      /* lwIP's segments in the run */
+	bool cut;           /* the first was longer than wire_max */
 	uint8_t last_flags; /* PSH/FIN of the last segment */
 	bool ended;         /* a short, PSH or FIN segment ended it */
 };
@@ -75,7 +82,7 @@ struct tun_gso_meta {
 	uint16_t gso_size;    /* payload per segment */
 	uint16_t csum_start;  /* the TCP header's offset */
 	uint16_t csum_offset; /* the checksum field within it: 16 */
-	uint16_t segs;
+	uint16_t segs;        /* the pieces the kernel cuts */
 };
 
 /* Looks at the first have bytes of an IP packet total bytes long. Returns 0
@@ -86,8 +93,11 @@ struct tun_gso_meta {
 int tun_gso_parse(const uint8_t *pkt, size_t have, size_t total, struct tun_gso_seg *out);
 
 /* Starts a run with a segment tun_gso_parse() accepted; pkt holds at least
- * its seg->hlen header bytes. */
-void tun_gso_start(struct tun_gso_run *run, const uint8_t *pkt, const struct tun_gso_seg *seg);
+ * its seg->hlen header bytes. wire_max: the most payload one packet of
+ * these headers may carry on the wire (the MTU less seg->hlen), 0 for no
+ * limit. */
+void tun_gso_start(struct tun_gso_run *run, const uint8_t *pkt, const struct tun_gso_seg *seg,
+		   uint32_t wire_max);
 
 /* Appends the next segment (accepted by tun_gso_parse(), pkt holding its
  * headers) if the rules allow: returns true and counts it into run, or
@@ -102,5 +112,15 @@ bool tun_gso_append(struct tun_gso_run *run, const uint8_t *pkt, const struct tu
  * checksum field. */
 void tun_gso_finish(const struct tun_gso_run *run, uint8_t hdr[TUN_GSO_HDR_MAX],
 		    struct tun_gso_meta *meta);
+
+/* The software cut, for a TUN that refuses GSO writes: piece k, the bytes
+ * [off, off + len) of the payload of seg (tun_gso_parse() of pkt, the
+ * original headers), as the kernel would have cut it: IPv4 total length,
+ * ID + k and header checksum, IPv6 payload length, sequence number, PSH
+ * and FIN on the last piece only, and a complete TCP checksum. out holds
+ * seg->hlen + len bytes, the payload at out + seg->hlen put there by the
+ * caller; the headers are written in front of it (pkt may be out). */
+void tun_gso_cut(const uint8_t *pkt, const struct tun_gso_seg *seg, uint32_t off, uint32_t len,
+		 uint16_t k, uint8_t *out);
 
 #endif

@@ -36,6 +36,9 @@ struct tun {
 	bool gso;
 	/* Writes may be GSO super-packets (tun_platform_gso_hdr()). */
 	bool gso_out;
+	/* One MTU of room for the software cut (tun_gso_cut), made when a
+	 * TUN that took GSO writes refuses one with longer segments queued. */
+	uint8_t *cut_buf;
 	struct tun_write_stats wstats;
 };
 
