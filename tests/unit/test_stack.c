@@ -660,6 +660,114 @@ static void test_reset_every_unacked(void)
 	T_EQ_INT(after.heap_used, before.heap_used);
 }
 
+/* ---- TSO (stack_set_tso) ---------------------------------------------- */
+
+static size_t tso_longest, tso_bytes;
+
+static int tso_output(void *arg, struct pbuf *p)
+{
+	(void)arg;
+	if (p->tot_len > tso_longest)
+		tso_longest = p->tot_len;
+	tso_bytes += p->tot_len;
+	return 0;
+}
+
+static const struct stack_cbs tso_cbs = { .output = tso_output, .tcp_accept = app_accept };
+
+/* A SYN carrying an MSS option. */
+static size_t syn_with_mss(uint8_t *out, const struct ep *src, const struct ep *dst, uint32_t seq,
+			   uint16_t mss)
+{
+	const uint8_t opt[4] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss };
+	size_t ih = src->v6 ? 40 : 20, len = craft(out, src, dst, seq, 0, F_SYN, opt, 4);
+	uint8_t *t = out + ih;
+	uint32_t acc = src->v6 ? sum16(out + 8, 32, 0) : sum16(out + 12, 8, 0);
+	uint16_t c;
+
+	/* The four bytes become the header's option: same bytes, same
+	 * length, only the data offset and so the checksum change. */
+	t[12] = 6 << 4;
+	t[16] = t[17] = 0;
+	c = fold(sum16(t, 24, acc + 6 + 24));
+	t[16] = (uint8_t)(c >> 8);
+	t[17] = (uint8_t)c;
+	return len;
+}
+
+/* One connection whose SYN asks for mss; 60 000 bytes written at once.
+ * Returns lwIP's MSS for it, the longest packet in *longest. */
+static unsigned tso_round(bool tso, const struct ep *c, const struct ep *d, uint16_t mss,
+			  size_t *longest)
+{
+	static uint8_t data[60000];
+	struct stack *s;
+	uint8_t pkt[256];
+	unsigned got = 0;
+
+	memset(&app, 0, sizeof(app));
+	tso_longest = tso_bytes = 0;
+	cap_n = 0;
+	T_EQ_INT(stack_create(1500, &tso_cbs, NULL, &s), 0);
+	stack_set_tso(s, tso);
+	/* The SYN-ACK went to tso_output, not to the capture: lwIP's ISN
+	 * comes from the SYN_RCVD pcb. */
+	feed(s, pkt, syn_with_mss(pkt, c, d, 7000, mss));
+	T_CHECK(tso_bytes > 0);
+	{
+		struct tcp_pcb *pcb;
+
+		/* lwIP keeps the SYN_RCVD pcb on its active list */
+		for (pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next)
+			if (pcb->state == SYN_RCVD)
+				break;
+		T_CHECK(pcb != NULL);
+		if (pcb == NULL)
+			goto out;
+		feed(s, pkt, craft(pkt, c, d, 7001, pcb->snd_nxt, F_ACK, NULL, 0));
+	}
+	T_CHECK(app.pcb != NULL);
+	if (app.pcb == NULL)
+		goto out;
+	got = app.pcb->mss;
+	tso_longest = 0;
+	memset(data, 'y', sizeof(data));
+	tcp_nagle_disable(app.pcb);
+	T_EQ_INT(tcp_write(app.pcb, data, sizeof(data), TCP_WRITE_FLAG_COPY), ERR_OK);
+	T_EQ_INT(tcp_output(app.pcb), ERR_OK);
+out:
+	*longest = tso_longest;
+	stack_destroy(s);
+	return got;
+}
+
+/* With TSO on, a client that asked for the MTU's MSS gets lwIP segments of
+ * many of them (the TUN's GSO write cuts them back); one that asked for
+ * less, or any client with TSO off, gets segments within its MSS. */
+static void test_tso(void)
+{
+	struct ep c4 = ep4("198.18.0.1", 40100), d4 = ep4("203.0.113.9", 80);
+	struct ep c6 = ep6("fd00::1", 40100), d6 = ep6("2001:db8::9", 80);
+	struct stack_usage before, after;
+	size_t longest;
+
+	stack_usage(&before);
+	T_EQ_INT(tso_round(true, &c4, &d4, 1460, &longest), 44 * 1460);
+	/* the client's window (65535, unscaled) halves the segment */
+	T_EQ_INT(longest, 40 + 65535 / 2);
+	T_EQ_INT(tso_round(true, &c6, &d6, 1440, &longest), 45 * 1440);
+	T_EQ_INT(longest, 60 + 65535 / 2);
+	T_EQ_INT(tso_round(true, &c4, &d4, 1200, &longest), 1200);
+	T_EQ_INT(longest, 40 + 1200);
+	T_EQ_INT(tso_round(false, &c4, &d4, 1460, &longest), 1460);
+	T_EQ_INT(longest, 1500);
+	T_EQ_INT(tso_round(false, &c6, &d6, 1440, &longest), 1440);
+	T_EQ_INT(longest, 1500);
+	stack_usage(&after);
+	T_EQ_INT(after.pool_used, before.pool_used);
+	T_EQ_INT(after.heap_used, before.heap_used);
+}
+
 int main(void)
 {
 	T_RUN(test_batch_output);
@@ -670,5 +778,6 @@ int main(void)
 	T_RUN(test_udp);
 	T_RUN(test_half_open_cap);
 	T_RUN(test_reset_every_unacked);
+	T_RUN(test_tso);
 	return test_summary();
 }

@@ -12,8 +12,8 @@
  * (ASan checks the bounds in that build), 16-aligned, and freed whole. */
 static void test_sizes(void)
 {
-	static const size_t big[] = {1460, 1500, 8440, 9000, 65535, 65536 + 200,
-				     131072 - 16, 131072, 131072 + 1, 300000};
+	static const size_t big[] = { 1460,        1500,        8440,   9000,       65535,
+				      65536 + 200, 131072 - 16, 131072, 131072 + 1, 300000 };
 
 	for (size_t n = 0; n <= 4200; n++) {
 		unsigned char *p = stack_mem_alloc(n);
