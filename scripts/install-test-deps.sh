@@ -44,6 +44,7 @@ declare -A PROVIDES=(
 	[golang-go]=go
 	[coreutils]=sha256sum
 	[tcpdump]=tcpdump
+	[ethtool]=ethtool
 	[passwd]=useradd
 	[valgrind]=valgrind
 	[clang-format]=clang-format
@@ -63,7 +64,8 @@ DEMO_PKGS=(dante-server microsocks nginx-light tinyproxy-bin dnsmasq-base
 	curl bind9-dnsutils iproute2 procps psmisc coreutils python3)
 # The tests add: stunnel4 (TLS in front of tinyproxy), openssl (test
 # certificates), iperf3/wrk/proxychains4 (throughput, connection rate and
-# the SOCKS-only baseline), tcpdump (T2S_PCAP), passwd (users for dante's
+# the SOCKS-only baseline), tcpdump (T2S_PCAP, captures in test_gso.sh),
+# ethtool (a router's link without segmentation offload, test_gso.sh), passwd (users for dante's
 # username auth), valgrind (leak checks without an ASan build),
 # clang-format (the source stage checks the tree's formatting), stress-ng
 # (the stress stage: the timing-sensitive tests on a loaded machine);
@@ -75,7 +77,7 @@ DEMO_PKGS=(dante-server microsocks nginx-light tinyproxy-bin dnsmasq-base
 # under build/ (fetch_resolved below), never installed; golang-go (a
 # static Go client proxied by `tun2socks run`, test_run.sh).
 TEST_PKGS=("${DEMO_PKGS[@]}" stunnel4 openssl iperf3 wrk proxychains4 tcpdump
-	passwd valgrind clang-format stress-ng python3-websockets chromium
+	ethtool passwd valgrind clang-format stress-ng python3-websockets chromium
 	chromium-driver python3-selenium python3-cryptography dbus-daemon systemd golang-go)
 
 [ "$(id -u)" -eq 0 ] || t2s_die "must run as root (installs packages)"

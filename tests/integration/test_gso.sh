@@ -14,11 +14,29 @@
 #                        same IPv4 and IPv6 downloads intact, written one
 #                        packet at a time (no frame above the MTU, no GSO
 #                        write counted)
+#   gso_forwarded_64m    C as a router: a host G behind it (veth, MTU 1500,
+#                        no offload on C's side) downloads over IPv4 and
+#                        IPv6 through the TUN; lwIP's segments of many MSS
+#                        (TSO, §15) leave C cut to the wire: no packet
+#                        above 1500 bytes reaches G, sha256 intact
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="gso_v4_64m gso_v6_64m gso_fallback_tun_fd"
-require_tools tcpdump
+NAMES="gso_v4_64m gso_v6_64m gso_fallback_tun_fd gso_forwarded_64m"
+NS_G=t2si-g-$T2S_ID
+gso_cleanup() {
+	local p
+	t2s_cleanup
+	if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$NS_G"; then
+		for p in $(ip netns pids "$NS_G" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		ip netns del "$NS_G" 2>/dev/null
+	fi
+}
+trap gso_cleanup EXIT
+trap 'T2S_CLEANED=0; gso_cleanup; exit 130' INT
+trap 'T2S_CLEANED=0; gso_cleanup; exit 143' TERM
+gx() { ip netns exec "$NS_G" "$@"; }
+require_tools tcpdump ethtool
 setup_servers "$NAMES" none
 MTU=1500
 REAL_BIN=$(daemon_bin)
@@ -122,5 +140,82 @@ elif ! grep -q "tun_fd_exec: .* opened without IFF_VNET_HDR" "$DAEMON_LOG"; then
 	fail gso_fallback_tun_fd "the daemon did not run on --tun-fd"
 else
 	pass gso_fallback_tun_fd
+fi
+
+# The router case: G's packets are forwarded by C into the TUN, and the
+# daemon's answers out of it to G. G's MSS (1460) is the TUN's wire MSS, so
+# lwIP sends segments of 44 x 1460; the GSO write gives the kernel
+# gso_size 1460, and C, which must forward them over a link without
+# segmentation offload (ethtool -K: no TSO, no GSO), cuts them in software.
+# (gso_max_segs would not do: a GSO packet from a TUN counts no segments
+# until it is cut, so the kernel's check of that limit never fires.)
+fwd_up() {
+	ip netns add "$NS_G" || return 1
+	ip -n "$NS_G" link set lo up
+	ip -n "$NS_C" link add l0 type veth peer name l1 netns "$NS_G" || return 1
+	cx ethtool -K l0 tso off gso off >/dev/null 2>&1 || return 1
+	ip -n "$NS_C" addr add 10.99.0.1/30 dev l0
+	ip -n "$NS_C" addr add fd99::1/64 dev l0 nodad
+	ip -n "$NS_G" addr add 10.99.0.2/30 dev l1
+	ip -n "$NS_G" addr add fd99::2/64 dev l1 nodad
+	ip -n "$NS_C" link set l0 up
+	ip -n "$NS_G" link set l1 up
+	ip -n "$NS_G" route add default via 10.99.0.1
+	ip -n "$NS_G" -6 route add default via fd99::1
+	cx sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+
+# fwd_fetch URL [CURL-ARGS]: 64 MiB from G under a capture of what C sends
+# on the link (after the cut; G's side could show GRO's merges); FWD_OK 1/0 and FWD_WHY, FWD_BIG = TCP packets above 1500
+# bytes, FWD_FULL = those of exactly 1500 (the wire's full segments).
+fwd_fetch() {
+	local url=$1 out=$RUN_DIR/fwd.$RANDOM cap=$RUN_DIR/fwdcap.$RANDOM pid i got
+	shift
+	FWD_OK=0 FWD_WHY= FWD_BIG=0 FWD_FULL=0
+	cx timeout 150 tcpdump -i l0 -Q out -nn -q -l tcp >"$cap" 2>"$cap.err" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'listening on' "$cap.err" 2>/dev/null && break
+		sleep 0.05
+	done
+	if gx curl -q --noproxy '*' -sS --connect-timeout 10 --max-time 60 -o "$out" "$@" "$url" 2>"$out.err"; then
+		got=$(sha256sum <"$out" | cut -d' ' -f1)
+		if [[ $got == "$SHA_64M" ]]; then FWD_OK=1; else FWD_WHY="sha256 mismatch ($(stat -c %s "$out") bytes)"; fi
+	else
+		FWD_WHY="curl: $(head -c 200 "$out.err")$(alive_note)"
+	fi
+	rm -f "$out" "$out.err"
+	sleep 0.3
+	pkill -TERM -P "$pid" tcpdump 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	read -r FWD_BIG FWD_FULL < <(awk '
+		/ tcp [0-9]+$/ { n = $NF + ($2 == "IP6" ? 60 : 40); if (n > 1500) big++; if (n == 1500) full++ }
+		END { print big + 0, full + 0 }' "$cap")
+	log "forwarded capture: $FWD_BIG TCP packets above 1500 bytes, $FWD_FULL of 1500"
+}
+
+if ! fwd_up; then
+	fail gso_forwarded_64m "could not build the router topology"
+else
+	start_or_fail gso_forwarded_64m "socks5://$S_IP:$SOCKS_PORT" --mtu "$MTU"
+	fwd_fetch "http://$T4/64m"
+	w4_ok=$FWD_OK w4_why=$FWD_WHY w4_big=$FWD_BIG w4_full=$FWD_FULL
+	fwd_fetch "http://[$T6]/64m" -g
+	w6_ok=$FWD_OK w6_why=$FWD_WHY w6_big=$FWD_BIG w6_full=$FWD_FULL
+	daemon_finish
+	read -r writes gso segs <<<"$(gso_counts)"
+	log "daemon (router case): ${writes:-?} writes, ${gso:-?} GSO carrying ${segs:-?} segments"
+	if ((!w4_ok || !w6_ok)); then
+		fail gso_forwarded_64m "v4: ${w4_why:-ok}; v6: ${w6_why:-ok}"
+	elif ((w4_big + w6_big > 0)); then
+		fail gso_forwarded_64m "G received $w4_big (v4) and $w6_big (v6) packets above MTU 1500"
+	elif ((w4_full < 1000 || w6_full < 1000)); then
+		fail gso_forwarded_64m "G saw only $w4_full (v4) and $w6_full (v6) full-sized segments"
+	elif ((${gso:-0} < 1)); then
+		fail gso_forwarded_64m "no GSO write counted (${writes:-?} writes)"
+	else
+		pass gso_forwarded_64m
+	fi
 fi
 t2s_finish
