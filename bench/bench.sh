@@ -22,7 +22,7 @@
 # Prints a markdown table. Not a test: it always exits 0 unless set-up fails.
 #
 # Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle,udp,dns,http,rules]
-#                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-b BINARY] [-o FILE]
+#                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-b BINARY] [-p HEV_BINARY] [-o FILE]
 #   -d  seconds per iperf3/wrk run (default 5)
 #   -m  TUN MTUs to measure (default "1500 8500")
 #   -t  which measurements (default iperf,wrk,idle,udp,dns,http,rules)
@@ -32,6 +32,10 @@
 #   -b  also measure this daemon binary (e.g. a build of an earlier commit)
 #       at each MTU, right before the current one: a "before" column and
 #       its own ratio to the same SOCKS-only baseline
+#   -p  also measure hev-socks5-tunnel (this binary; not in Debian: build it
+#       from its source yourself) at each MTU on the same TUN name, routes
+#       and danted: iperf, wrk and idle figures in a "hev" column, and the
+#       ratio of tun2socks to it
 #   -o  also write the table to FILE
 # Default run: about 4 minutes. Quick look: -d 2 -m 1500 -t iperf,wrk
 set -uo pipefail
@@ -49,8 +53,9 @@ IDLE_N=2000
 WRK_C=64
 BASELINES=1
 BEFORE_BIN=
+PEER_BIN=
 OUTFILE=
-while getopts d:m:t:n:c:Bb:o:h opt; do
+while getopts d:m:t:n:c:Bb:p:o:h opt; do
 	case $opt in
 	d) DUR=$OPTARG ;;
 	m) MTUS=$OPTARG ;;
@@ -60,6 +65,7 @@ while getopts d:m:t:n:c:Bb:o:h opt; do
 	B) BASELINES=0 ;;
 	o) OUTFILE=$OPTARG ;;
 	b) BEFORE_BIN=$OPTARG ;;
+	p) PEER_BIN=$OPTARG ;;
 	*) sed -n '2,/^set -uo/{/^set -uo/!p}' "$0"; exit 2 ;;
 	esac
 done
@@ -67,6 +73,7 @@ want() { [[ ,$WHAT, == *,$1,* ]]; }
 ((DUR >= 1 && DUR <= 60)) || die "-d must be 1..60"
 ((IDLE_N >= 1 && IDLE_N <= 20000)) || die "-n must be 1..20000"
 [[ -z $BEFORE_BIN || -x $BEFORE_BIN ]] || die "-b $BEFORE_BIN: not an executable"
+[[ -z $PEER_BIN || -x $PEER_BIN ]] || die "-p $PEER_BIN: not an executable"
 
 t2s_init
 require_tools iperf3 wrk proxychains4 danted nginx dnsmasq tinyproxy stunnel4 openssl
@@ -328,7 +335,58 @@ t2s_run() {
 	daemon_stop || say "  daemon exit status $DAEMON_RC"
 }
 
+# peer_run CONFIG MTU: hev-socks5-tunnel in C on the same TUN name, with
+# the same default routes into it and the same danted; the figures it
+# shares with us (UDP and DNS work differently there: not measured).
+peer_run() {
+	local cfg=$1 mtu=$2 conf=$RUN_DIR/hev.$2.yml log=$RUN_DIR/hev.$2.log i
+	cat >"$conf" <<EOF
+tunnel:
+  name: $TUN
+  mtu: $mtu
+  multi-queue: false
+  ipv4: ${TUN_ADDR%/*}
+  ipv6: '${TUN_ADDR6%/*}'
+socks5:
+  port: $SOCKS_PORT
+  address: $S_IP
+  udp: 'udp'
+misc:
+  log-level: warn
+  limit-nofile: 65535
+EOF
+	ip netns exec "$NS_C" "$PEER_BIN" "$conf" >"$log" 2>&1 &
+	DAEMON_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		ip -n "$NS_C" link show "$TUN" >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	ip -n "$NS_C" link set "$TUN" up 2>/dev/null
+	if ! ip -n "$NS_C" route replace default dev "$TUN" ||
+		! ip -n "$NS_C" -6 route replace default dev "$TUN"; then
+		say "  hev-socks5-tunnel did not come up; log:"
+		tail -n 20 "$log" >&2
+		kill -KILL "$DAEMON_PID" 2>/dev/null
+		wait "$DAEMON_PID" 2>/dev/null
+		DAEMON_PID=
+		return
+	fi
+	sleep 0.5
+	want idle && idle_run "$cfg"
+	want iperf && iperf_run "$cfg"
+	want wrk && wrk_run "$cfg"
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait_gone 5 "$DAEMON_PID" || kill -KILL "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+	ip -n "$NS_C" link del "$TUN" 2>/dev/null
+}
+
 for mtu in $MTUS; do
+	if [[ -n $PEER_BIN ]]; then
+		say "== hev-socks5-tunnel: $PEER_BIN, MTU $mtu"
+		peer_run "hev$mtu" "$mtu"
+	fi
 	((have_daemon)) || break
 	if [[ -n $BEFORE_BIN ]]; then
 		say "== before: $BEFORE_BIN, MTU $mtu"
@@ -354,27 +412,30 @@ table() {
 	echo "tun2socks benchmark, $(date -u +%F\ %H:%MZ), $(nproc) cores, ${DUR}s per run; $(uname -r)"
 	echo
 	rat() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0==a && b+0==b && b>0) printf "%.2f", a/b; else print "n/a" }'; }
-	if [[ -n $BEFORE_BIN ]]; then
-		echo "before: $BEFORE_BIN"
-		echo
-		echo "| metric | tun2socks | before | SOCKS-only | no tunnel | ratio tun2socks/SOCKS-only | ratio before/SOCKS-only |"
-		echo "|---|---:|---:|---:|---:|---:|---:|"
-	else
-		echo "| metric | tun2socks | SOCKS-only | no tunnel | ratio tun2socks/SOCKS-only |"
-		echo "|---|---:|---:|---:|---:|"
-	fi
+	[[ -n $BEFORE_BIN ]] && echo "before: $BEFORE_BIN" && echo
+	[[ -n $PEER_BIN ]] && echo "hev: $PEER_BIN" && echo
+	local head="| metric | tun2socks" rule="|---|---:" row
+	[[ -n $BEFORE_BIN ]] && head+=" | before" && rule+="|---:"
+	[[ -n $PEER_BIN ]] && head+=" | hev" && rule+="|---:"
+	head+=" | SOCKS-only | no tunnel | ratio tun2socks/SOCKS-only"
+	rule+="|---:|---:|---:"
+	[[ -n $BEFORE_BIN ]] && head+=" | ratio before/SOCKS-only" && rule+="|---:"
+	[[ -n $PEER_BIN ]] && head+=" | ratio hev/SOCKS-only | ratio tun2socks/hev" && rule+="|---:|---:"
+	echo "$head |"
+	echo "$rule|"
 	for mtu in $MTUS; do
 		for m in "${metrics[@]}"; do
 			t=${R["$m|t2s$mtu"]:-n/a}
 			s=${R["$m|socks"]:-n/a}
 			d=${R["$m|direct"]:-n/a}
-			ratio=$(rat "$t" "$s")
-			if [[ -n $BEFORE_BIN ]]; then
-				local b=${R["$m|pre$mtu"]:-n/a}
-				echo "| $m, MTU $mtu | $t | $b | $s | $d | $ratio | $(rat "$b" "$s") |"
-			else
-				echo "| $m, MTU $mtu | $t | $s | $d | $ratio |"
-			fi
+			local b=${R["$m|pre$mtu"]:-n/a} h=${R["$m|hev$mtu"]:-n/a}
+			row="| $m, MTU $mtu | $t"
+			[[ -n $BEFORE_BIN ]] && row+=" | $b"
+			[[ -n $PEER_BIN ]] && row+=" | $h"
+			row+=" | $s | $d | $(rat "$t" "$s")"
+			[[ -n $BEFORE_BIN ]] && row+=" | $(rat "$b" "$s")"
+			[[ -n $PEER_BIN ]] && row+=" | $(rat "$h" "$s") | $(rat "$t" "$h")"
+			echo "$row |"
 		done
 	done
 	((have_daemon)) || echo "(no daemon binary at $(daemon_bin): tun2socks not measured)"
