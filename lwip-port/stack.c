@@ -11,7 +11,6 @@
  * version is pinned.
  */
 #include "lwip-port/stack.h"
-#include "lwip-port/stack_mem.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -692,7 +691,6 @@ void stack_destroy(struct stack *s)
 	netif_set_down(&s->netif);
 	netif_remove(&s->netif);
 	free(s);
-	stack_mem_drain();
 }
 
 struct pbuf *stack_pbuf_alloc(size_t len)

@@ -20,22 +20,12 @@
 /* ---- memory ------------------------------------------------------------
  * Heap and pools are malloc-backed: the number of flows is not known at
  * compile time and a fixed pool would either waste RSS while idle or cap
- * concurrency. The heap goes through stack_mem: size-class free lists in
- * front of malloc, bounded and decaying, because segments are allocated
- * and freed at line rate (stack_mem.h). Pool statistics stay on so tests
- * can detect leaks per pool.
+ * concurrency. Pool statistics stay on so tests can detect leaks per pool.
  */
-#include <stddef.h>
-void *stack_mem_alloc(size_t size);
-void stack_mem_free(void *p);
-void *stack_mem_calloc(size_t n, size_t size);
-#define MEM_CUSTOM_ALLOCATOR 1
-#define MEM_CUSTOM_MALLOC stack_mem_alloc
-#define MEM_CUSTOM_FREE stack_mem_free
-#define MEM_CUSTOM_CALLOC stack_mem_calloc
+#define MEM_LIBC_MALLOC 1
 #define MEMP_MEM_MALLOC 1
 #define MEM_ALIGNMENT 8
-/* With a custom allocator, MEM_SIZE only picks mem_size_t: above 64000 it is
+/* With MEM_LIBC_MALLOC, MEM_SIZE only picks mem_size_t: above 64000 it is
  * 32-bit, which a 64 KiB packet (MTU 65535) needs. */
 #define MEM_SIZE (1024 * 1024)
 #define MEMP_NUM_SYS_TIMEOUT 16

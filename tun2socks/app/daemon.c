@@ -42,7 +42,6 @@
 #include "tun2socks/base/heap.h"
 #include "tun2socks/base/mem_budget.h"
 #include "lwip-port/stack.h"
-#include "lwip-port/stack_mem.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
 #include "tun2socks/app/machine.h"
@@ -927,10 +926,6 @@ static void daemon_on_trim(uv_timer_t *h)
 	if (dns < d->dns_at_trim)
 		d->trims_due = 2;
 	d->dns_at_trim = dns;
-	/* lwIP's cached blocks that stayed unused for a tick go back to
-	 * malloc, and then malloc's free pages to the OS. */
-	if (stack_mem_decay() > 0)
-		d->trims_due = 2;
 	if (d->trims_due > 0) {
 		d->trims_due--;
 		heap_release();
@@ -986,10 +981,8 @@ static void daemon_on_mem(uv_timer_t *h)
 	daemon_mem_share(d);
 	if (now >= MEM_SHED_IDLE)
 		flow_udp_shed_idle(d->udp, 1000);
-	if (now >= MEM_SHED_PENDING) {
-		stack_mem_drain();
+	if (now >= MEM_SHED_PENDING)
 		heap_release();
-	}
 }
 
 /* --max-memory: the budget, and what of the RSS is not heap (code,
