@@ -22,7 +22,7 @@
 # Prints a markdown table. Not a test: it always exits 0 unless set-up fails.
 #
 # Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle,udp,dns,http,rules]
-#                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-b BINARY] [-p HEV_BINARY] [-o FILE]
+#                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-b BINARY] [-p HEV_BINARY] [-S dante|microsocks] [-o FILE]
 #   -d  seconds per iperf3/wrk run (default 5)
 #   -m  TUN MTUs to measure (default "1500 8500")
 #   -t  which measurements (default iperf,wrk,idle,udp,dns,http,rules)
@@ -36,6 +36,8 @@
 #       from its source yourself) at each MTU on the same TUN name, routes
 #       and danted: iperf, wrk and idle figures in a "hev" column, and the
 #       ratio of tun2socks to it
+#   -S  the SOCKS server every SOCKS figure goes through, baselines included
+#       (default dante: dante-server; microsocks: a thread per connection)
 #   -o  also write the table to FILE
 # Default run: about 4 minutes. Quick look: -d 2 -m 1500 -t iperf,wrk
 set -uo pipefail
@@ -54,8 +56,9 @@ WRK_C=64
 BASELINES=1
 BEFORE_BIN=
 PEER_BIN=
+SOCKS_SERVER=dante
 OUTFILE=
-while getopts d:m:t:n:c:Bb:p:o:h opt; do
+while getopts d:m:t:n:c:Bb:p:S:o:h opt; do
 	case $opt in
 	d) DUR=$OPTARG ;;
 	m) MTUS=$OPTARG ;;
@@ -66,6 +69,7 @@ while getopts d:m:t:n:c:Bb:p:o:h opt; do
 	o) OUTFILE=$OPTARG ;;
 	b) BEFORE_BIN=$OPTARG ;;
 	p) PEER_BIN=$OPTARG ;;
+	S) SOCKS_SERVER=$OPTARG ;;
 	*) sed -n '2,/^set -uo/{/^set -uo/!p}' "$0"; exit 2 ;;
 	esac
 done
@@ -74,6 +78,7 @@ want() { [[ ,$WHAT, == *,$1,* ]]; }
 ((IDLE_N >= 1 && IDLE_N <= 20000)) || die "-n must be 1..20000"
 [[ -z $BEFORE_BIN || -x $BEFORE_BIN ]] || die "-b $BEFORE_BIN: not an executable"
 [[ -z $PEER_BIN || -x $PEER_BIN ]] || die "-p $PEER_BIN: not an executable"
+[[ $SOCKS_SERVER == dante || $SOCKS_SERVER == microsocks ]] || die "-S: dante or microsocks"
 
 t2s_init
 require_tools iperf3 wrk proxychains4 danted nginx dnsmasq tinyproxy stunnel4 openssl
@@ -87,6 +92,13 @@ make_data 1
 start_nginx || die "nginx"
 start_sink || die "sink"
 start_dante none || die "danted"
+if [[ $SOCKS_SERVER == microsocks ]]; then
+	require_tools microsocks
+	# from S_IP: microsocks then connects over IPv4 only, which is all
+	# the figures use
+	start_microsocks 1090 || die "microsocks"
+	SOCKS_PORT=1090
+fi
 start_dnsmasq || die "dnsmasq"
 if want http; then
 	make_test_ca || die "test CA"
@@ -409,7 +421,7 @@ table() {
 	want udp && metrics+=("UDP iperf3 -u $UDP_RATE offered, received (Mbit/s)" "UDP loss at $UDP_RATE (%)")
 	want dns && metrics+=("DNS A round trip p50 (us)" "DNS A round trip p99 (us)")
 	echo
-	echo "tun2socks benchmark, $(date -u +%F\ %H:%MZ), $(nproc) cores, ${DUR}s per run; $(uname -r)"
+	echo "tun2socks benchmark, $(date -u +%F\ %H:%MZ), $(nproc) cores, ${DUR}s per run; $(uname -r); SOCKS server: $SOCKS_SERVER"
 	echo
 	rat() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0==a && b+0==b && b>0) printf "%.2f", a/b; else print "n/a" }'; }
 	[[ -n $BEFORE_BIN ]] && echo "before: $BEFORE_BIN" && echo
@@ -450,7 +462,7 @@ table() {
 			ratio=$(awk -v a="$a" -v b="$b" -v c="${R["1 stream up by upstream (Gbit/s)|socks"]:-x}" \
 				-v d="${R["1 stream down by upstream (Gbit/s)|socks"]:-x}" \
 				'BEGIN{ if (a+0==a && c+0==c && c>0 && b+0==b && d+0==d && d>0) printf "%.2f / %.2f", a/c, b/d; else print "n/a" }')
-			echo "| $([[ $u == socks ]] && echo "SOCKS5 (dante)" || { [[ $u == http ]] && echo "HTTP CONNECT (tinyproxy)" || echo "TLS (stunnel4 -> tinyproxy)"; }) | $a | $b | $ratio | ${R["curl down|$u"]:-n/a} |"
+			echo "| $([[ $u == socks ]] && echo "SOCKS5 ($SOCKS_SERVER)" || { [[ $u == http ]] && echo "HTTP CONNECT (tinyproxy)" || echo "TLS (stunnel4 -> tinyproxy)"; }) | $a | $b | $ratio | ${R["curl down|$u"]:-n/a} |"
 		done
 	fi
 	if want rules && [[ -n ${RULES_OUT:-} ]]; then

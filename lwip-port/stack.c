@@ -132,17 +132,26 @@ static int stack_listen_port(struct stack *s, u16_t port)
  * lwIP answers it with the old connection's ACK instead, so a client that
  * reuses its port right after the server closed first (the kernel, as
  * passive closer, is free to) would hang until TIME_WAIT expires. Drop the
- * TIME_WAIT pcb so the SYN reaches the listener. */
-static void stack_reopen_time_wait(const struct tcp_hdr *th)
+ * TIME_WAIT pcb so the SYN reaches the listener. The same walk frees the
+ * pcbs past STACK_TIME_WAIT_MAX: lwIP adds them at the head, so those are
+ * the oldest, and the list stays that short for every later walk (lwIP's
+ * own in tcp_input included). tcp_abort() frees a TIME_WAIT pcb without
+ * sending anything. */
+static void stack_syn_time_wait(struct stack *s, const struct tcp_hdr *th)
 {
 	u16_t sport = lwip_ntohs(th->src), dport = lwip_ntohs(th->dest);
+	struct tcp_pcb *pcb, *next;
+	unsigned kept = 0;
 
-	for (struct tcp_pcb *pcb = tcp_tw_pcbs; pcb != NULL; pcb = pcb->next) {
+	for (pcb = tcp_tw_pcbs; pcb != NULL; pcb = next) {
+		next = pcb->next;
 		if (pcb->remote_port == sport && pcb->local_port == dport &&
 		    ip_addr_eq(&pcb->remote_ip, ip_current_src_addr()) &&
 		    ip_addr_eq(&pcb->local_ip, ip_current_dest_addr())) {
-			tcp_abort(pcb); /* frees it without sending anything */
-			return;
+			tcp_abort(pcb);
+		} else if (++kept > STACK_TIME_WAIT_MAX) {
+			tcp_abort(pcb);
+			s->counters.time_wait_freed++;
 		}
 	}
 }
@@ -237,7 +246,7 @@ static void stack_tcp_deliver(struct stack *s, struct pbuf *p, u16_t hlen)
 			return;
 		}
 		if (tcp_tw_pcbs != NULL)
-			stack_reopen_time_wait(th);
+			stack_syn_time_wait(s, th);
 	}
 	ip_data.current_netif = &s->netif;
 	ip_data.current_input_netif = &s->netif;

@@ -55,7 +55,17 @@ struct stack_counters {
 	uint64_t listeners;           /* per-port listen pcbs created */
 	uint64_t half_open_dropped;   /* SYN_RCVD pcbs reset over the cap */
 	uint64_t flushes;             /* output_batch calls */
+	uint64_t time_wait_freed;     /* TIME_WAIT pcbs freed over the cap */
 };
+
+/* Connections in TIME_WAIT kept at most (the newest); older ones are
+ * freed early, as Linux does past tcp_max_tw_buckets. lwIP looks a segment
+ * up by walking its lists, and under connection churn (a server closing
+ * first, thousands a second) a 2 s TIME_WAIT held thousands of pcbs that
+ * every SYN walked twice: a third of the daemon's CPU. Over a TUN nothing
+ * needs TIME_WAIT's protection (no old duplicates; a retransmitted FIN
+ * that finds no pcb gets a reset, which ends the peer's LAST_ACK alike). */
+#define STACK_TIME_WAIT_MAX 64u
 
 /* Connections whose SYN was answered but whose handshake is not done
  * (SYN_RCVD) are capped, so that a SYN flood into the TUN holds bounded

@@ -1583,6 +1583,9 @@ int daemon_run(struct options *cfg)
 			 " half-open connections reset: over the cap of %u (oldest first)",
 			 stack_counters(d->stack)->half_open_dropped,
 			 daemon_half_open_max(d, MEM_OK));
+	if (stack_counters(d->stack)->time_wait_freed > 0)
+		log_info("%" PRIu64 " connections freed early from TIME_WAIT: over the cap of %u",
+			 stack_counters(d->stack)->time_wait_freed, STACK_TIME_WAIT_MAX);
 	if (d->dns) {
 		const struct dns_intercept_stats *ds = dns_intercept_stats(d->dns);
 
