@@ -5,7 +5,12 @@
 #                            the SYN-ACK: the daemon holds at most its cap of
 #                            half-open connections (the oldest reset first,
 #                            counted at exit), its RSS grows by less than 8 MB
-#                            (12 MB without the cap), and a fetch during the flood works
+#                            (12 MB without the cap), and a fetch during the
+#                            flood works, allowed to retry: its handshake can
+#                            complete behind tens of thousands of flood SYNs
+#                            queued in the TUN, and a half-open connection
+#                            that old is one of those reset (no SYN cookies;
+#                            docs/design.md §12)
 #   limits_half_open_knob    --max-half-open 100: 5 000 spoofed SYNs leave
 #                            at most 4 x 100 + 100/4 half-open (young ones are
 #                            spared up to four times the cap), so at least
@@ -55,7 +60,7 @@ rss0=$(rss_kb)
 cx "$PY" "$T2S_ITEST/syn_flood.py" "$T4" 60000 >"$RUN_DIR/flood.out" 2>&1 &
 FLOOD=$!
 sleep 0.5
-fetch_check "http://$T4/1k" "$SHA_1K"
+fetch_check "http://$T4/1k" "$SHA_1K" --retry 3 --retry-all-errors --retry-delay 0
 during=$?
 wait "$FLOOD"
 rss1=$(rss_kb)
