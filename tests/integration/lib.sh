@@ -789,13 +789,15 @@ assert_isolated() {
 	fi
 }
 
-# fetch_check URL SHA [curl args...]: download in C and compare sha256.
-# Sets FETCH_ERR on failure.
+# fetch_check URL SHA [curl args...]: download in C (or with FETCH_RUN,
+# e.g. another namespace's runner) and compare sha256. Sets FETCH_ERR on
+# failure.
 fetch_check() {
 	local url=$1 want=$2 out rc got
 	shift 2
 	out=$RUN_DIR/fetch.$RANDOM
-	ccurl --connect-timeout 10 --max-time "${FETCH_TIMEOUT:-60}" -o "$out" "$@" "$url" 2>"$out.err"
+	${FETCH_RUN:-cx} curl -q --noproxy '*' -sS --connect-timeout 10 --max-time "${FETCH_TIMEOUT:-60}" \
+		-o "$out" "$@" "$url" 2>"$out.err"
 	rc=$?
 	if ((rc != 0)); then
 		FETCH_ERR="curl exit $rc: $(head -c 200 "$out.err")"

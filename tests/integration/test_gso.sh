@@ -41,13 +41,14 @@ setup_servers "$NAMES" none
 MTU=1500
 REAL_BIN=$(daemon_bin)
 
-# cap_start: tcpdump on the TUN, packets the kernel received from us:
-# those above the MTU, and the small ones (handshake, FIN) that show the
-# capture saw the flow at all.
+# cap_start: tcpdump in C. By default on the TUN, packets the kernel
+# received from us: those above the MTU, and the small ones (handshake,
+# FIN) that show the capture saw the flow at all. CAP_DEV, CAP_DIR and
+# CAP_FILTER in the call's environment capture elsewhere.
 cap_start() {
 	CAP_OUT=$RUN_DIR/cap.$RANDOM
-	cx timeout 150 tcpdump -i "$TUN" -Q in -nn -q -l "greater $((MTU + 1)) or less 100" \
-		>"$CAP_OUT" 2>"$CAP_OUT.err" &
+	cx timeout 150 tcpdump -i "${CAP_DEV:-$TUN}" -Q "${CAP_DIR:-in}" -nn -q -l \
+		"${CAP_FILTER:-greater $((MTU + 1)) or less 100}" >"$CAP_OUT" 2>"$CAP_OUT.err" &
 	CAP_PID=$!
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -60,17 +61,17 @@ cap_start() {
 
 # cap_stop: stops tcpdump; CAP_BIG = TCP packets above the MTU it saw
 # ("-q" prints the TCP payload: 40 or 60 header bytes on top, lwIP sends no
-# options), CAP_SMALL = the others.
+# options), CAP_SMALL = the others, CAP_FULL = those of exactly the MTU.
 cap_stop() {
 	sleep 0.3
 	# TERM: a background job of a script starts with SIGINT ignored.
 	pkill -TERM -P "$CAP_PID" tcpdump 2>/dev/null
 	kill -TERM "$CAP_PID" 2>/dev/null
 	wait "$CAP_PID" 2>/dev/null
-	read -r CAP_BIG CAP_SMALL < <(awk -v mtu="$MTU" '
-		/ tcp [0-9]+$/ { n = $NF + ($2 == "IP6" ? 60 : 40); if (n > mtu) big++; else small++ }
-		END { print big + 0, small + 0 }' "$CAP_OUT")
-	log "capture: $CAP_BIG TCP packets above MTU $MTU, $CAP_SMALL within; e.g. $(grep -m1 -E 'tcp [0-9]{4,}' "$CAP_OUT")"
+	read -r CAP_BIG CAP_SMALL CAP_FULL < <(awk -v mtu="$MTU" '
+		/ tcp [0-9]+$/ { n = $NF + ($2 == "IP6" ? 60 : 40); if (n > mtu) big++; else small++; if (n == mtu) full++ }
+		END { print big + 0, small + 0, full + 0 }' "$CAP_OUT")
+	log "capture on ${CAP_DEV:-$TUN}: $CAP_BIG TCP packets above MTU $MTU, $CAP_SMALL within ($CAP_FULL of exactly $MTU); e.g. $(grep -m1 -E 'tcp [0-9]{4,}' "$CAP_OUT")"
 }
 
 # gso_counts: "writes gso_writes gso_segs" from the daemon's last stop line.
@@ -79,8 +80,9 @@ gso_counts() {
 		sed -E 's/.* in ([0-9]+) writes, ([0-9]+) of them GSO carrying ([0-9]+) segments.*/\1 \2 \3/'
 }
 
-# download NAME URL CURL-ARGS...: 64 MiB, sha256 checked, under a capture.
-# Sets DL_OK (1/0) and DL_WHY.
+# download URL CURL-ARGS...: 64 MiB, sha256 checked, under a capture
+# (cap_start's variables apply; FETCH_RUN=gx fetches from G). Sets DL_OK
+# (1/0) and DL_WHY.
 download() {
 	local url=$1
 	shift
@@ -165,53 +167,25 @@ fwd_up() {
 	cx sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 }
 
-# fwd_fetch URL [CURL-ARGS]: 64 MiB from G under a capture of what C sends
-# on the link (after the cut; G's side could show GRO's merges); FWD_OK 1/0 and FWD_WHY, FWD_BIG = TCP packets above 1500
-# bytes, FWD_FULL = those of exactly 1500 (the wire's full segments).
-fwd_fetch() {
-	local url=$1 out=$RUN_DIR/fwd.$RANDOM cap=$RUN_DIR/fwdcap.$RANDOM pid i got
-	shift
-	FWD_OK=0 FWD_WHY= FWD_BIG=0 FWD_FULL=0
-	cx timeout 150 tcpdump -i l0 -Q out -nn -q -l tcp >"$cap" 2>"$cap.err" &
-	pid=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'listening on' "$cap.err" 2>/dev/null && break
-		sleep 0.05
-	done
-	if gx curl -q --noproxy '*' -sS --connect-timeout 10 --max-time 60 -o "$out" "$@" "$url" 2>"$out.err"; then
-		got=$(sha256sum <"$out" | cut -d' ' -f1)
-		if [[ $got == "$SHA_64M" ]]; then FWD_OK=1; else FWD_WHY="sha256 mismatch ($(stat -c %s "$out") bytes)"; fi
-	else
-		FWD_WHY="curl: $(head -c 200 "$out.err")$(alive_note)"
-	fi
-	rm -f "$out" "$out.err"
-	sleep 0.3
-	pkill -TERM -P "$pid" tcpdump 2>/dev/null
-	kill -TERM "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	read -r FWD_BIG FWD_FULL < <(awk '
-		/ tcp [0-9]+$/ { n = $NF + ($2 == "IP6" ? 60 : 40); if (n > 1500) big++; if (n == 1500) full++ }
-		END { print big + 0, full + 0 }' "$cap")
-	log "forwarded capture: $FWD_BIG TCP packets above 1500 bytes, $FWD_FULL of 1500"
-}
-
 if ! fwd_up; then
 	fail gso_forwarded_64m "could not build the router topology"
 else
 	start_or_fail gso_forwarded_64m "socks5://$S_IP:$SOCKS_PORT" --mtu "$MTU"
-	fwd_fetch "http://$T4/64m"
-	w4_ok=$FWD_OK w4_why=$FWD_WHY w4_big=$FWD_BIG w4_full=$FWD_FULL
-	fwd_fetch "http://[$T6]/64m" -g
-	w6_ok=$FWD_OK w6_why=$FWD_WHY w6_big=$FWD_BIG w6_full=$FWD_FULL
+	# What C sends on the link, after the cut (G's side could show GRO's
+	# merges); the link's MTU is the TUN's.
+	CAP_DEV=l0 CAP_DIR=out CAP_FILTER=tcp FETCH_RUN=gx download "http://$T4/64m"
+	w4_ok=$DL_OK w4_why=$DL_WHY w4_big=$CAP_BIG w4_full=$CAP_FULL
+	CAP_DEV=l0 CAP_DIR=out CAP_FILTER=tcp FETCH_RUN=gx download "http://[$T6]/64m" -g
+	w6_ok=$DL_OK w6_why=$DL_WHY w6_big=$CAP_BIG w6_full=$CAP_FULL
 	daemon_finish
 	read -r writes gso segs <<<"$(gso_counts)"
 	log "daemon (router case): ${writes:-?} writes, ${gso:-?} GSO carrying ${segs:-?} segments"
 	if ((!w4_ok || !w6_ok)); then
 		fail gso_forwarded_64m "v4: ${w4_why:-ok}; v6: ${w6_why:-ok}"
 	elif ((w4_big + w6_big > 0)); then
-		fail gso_forwarded_64m "G received $w4_big (v4) and $w6_big (v6) packets above MTU 1500"
+		fail gso_forwarded_64m "C sent G $w4_big (v4) and $w6_big (v6) packets above MTU $MTU"
 	elif ((w4_full < 1000 || w6_full < 1000)); then
-		fail gso_forwarded_64m "G saw only $w4_full (v4) and $w6_full (v6) full-sized segments"
+		fail gso_forwarded_64m "C sent G only $w4_full (v4) and $w6_full (v6) full-sized segments"
 	elif ((${gso:-0} < 1)); then
 		fail gso_forwarded_64m "no GSO write counted (${writes:-?} writes)"
 	else

@@ -318,51 +318,9 @@ static void test_rst_and_unknown(void)
 	T_EQ_INT(u.heap_used, 0);
 }
 
-/* The server side closes first, so lwIP ends in TIME_WAIT; the client's
- * kernel may reuse the port at once. The new SYN must open a new
- * connection (SYN-ACK), not get the old connection's ACK. */
-static void test_time_wait_reuse(void)
-{
-	struct stack *s;
-	uint8_t pkt[256];
-	struct seg g;
-	struct ep c = ep4("198.18.0.1", 42000), d = ep4("203.0.113.9", 80);
-	uint32_t sseq;
-
-	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
-	memset(&app, 0, sizeof(app));
-	cap_n = 0;
-	feed(s, pkt, craft(pkt, &c, &d, 100, 0, F_SYN, NULL, 0));
-	T_EQ_INT(parse(0, 0, &g), 0);
-	sseq = g.seq + 1;
-	feed(s, pkt, craft(pkt, &c, &d, 101, sseq, F_ACK, NULL, 0));
-	T_CHECK(app.pcb != NULL);
-	if (app.pcb == NULL)
-		return;
-	/* Server closes first: FIN to the client. */
-	cap_n = 0;
-	tcp_arg(app.pcb, NULL);
-	tcp_recv(app.pcb, NULL);
-	tcp_err(app.pcb, NULL);
-	T_EQ_INT(tcp_close(app.pcb), ERR_OK);
-	T_CHECK(cap_n >= 1);
-	T_EQ_INT(parse(cap_n - 1, 0, &g), 0);
-	T_CHECK(g.flags & F_FIN);
-	/* Client ACKs and sends its FIN: lwIP enters TIME_WAIT. */
-	feed(s, pkt, craft(pkt, &c, &d, 101, sseq + 1, F_ACK | F_FIN, NULL, 0));
-	/* Reuse the port straight away. */
-	cap_n = 0;
-	feed(s, pkt, craft(pkt, &c, &d, 90000, 0, F_SYN, NULL, 0));
-	T_EQ_INT(cap_n, 1);
-	T_EQ_INT(parse(0, 0, &g), 0);
-	T_EQ_INT(g.flags & (F_SYN | F_ACK), F_SYN | F_ACK);
-	T_EQ_INT(g.ack, 90001);
-	stack_destroy(s);
-}
-
-/* One connection from client port cport, closed by the server first and
- * then by the client: lwIP holds it in TIME_WAIT. Returns 0 when it got
- * there. */
+/* One connection from client port cport, closed by the server first (a
+ * FIN to the client) and then by the client: lwIP holds it in TIME_WAIT.
+ * Returns 0 when it got there. */
 static int enter_time_wait(struct stack *s, uint16_t cport)
 {
 	uint8_t pkt[256];
@@ -379,13 +337,29 @@ static int enter_time_wait(struct stack *s, uint16_t cport)
 	feed(s, pkt, craft(pkt, &c, &d, 101, sseq, F_ACK, NULL, 0));
 	if (app.pcb == NULL)
 		return -1;
+	cap_n = 0;
 	tcp_arg(app.pcb, NULL);
 	tcp_recv(app.pcb, NULL);
 	tcp_err(app.pcb, NULL);
-	if (tcp_close(app.pcb) != ERR_OK)
+	if (tcp_close(app.pcb) != ERR_OK || cap_n < 1 || parse(cap_n - 1, 0, &g) != 0 ||
+	    !(g.flags & F_FIN))
 		return -1;
 	feed(s, pkt, craft(pkt, &c, &d, 101, sseq + 1, F_ACK | F_FIN, NULL, 0));
 	return 0;
+}
+
+/* A new SYN (ISN 90000) from client port cport opens a new connection:
+ * one SYN-ACK acknowledging it, not the old connection's ACK. */
+static bool syn_opens_new(struct stack *s, uint16_t cport)
+{
+	uint8_t pkt[256];
+	struct seg g;
+	struct ep c = ep4("198.18.0.1", cport), d = ep4("203.0.113.9", 80);
+
+	cap_n = 0;
+	feed(s, pkt, craft(pkt, &c, &d, 90000, 0, F_SYN, NULL, 0));
+	return cap_n == 1 && parse(0, 0, &g) == 0 &&
+	       (g.flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK) && g.ack == 90001;
 }
 
 static unsigned time_wait_count(void)
@@ -397,16 +371,27 @@ static unsigned time_wait_count(void)
 	return n;
 }
 
+/* The server side closes first, so lwIP ends in TIME_WAIT; the client's
+ * kernel may reuse the port at once. The new SYN must open a new
+ * connection (SYN-ACK), not get the old connection's ACK. */
+static void test_time_wait_reuse(void)
+{
+	struct stack *s;
+
+	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
+	T_EQ_INT(enter_time_wait(s, 42000), 0);
+	T_EQ_INT(time_wait_count(), 1);
+	T_CHECK(syn_opens_new(s, 42000));
+	stack_destroy(s);
+}
+
 /* Under churn TIME_WAIT is capped: a new SYN frees the oldest pcbs past
  * STACK_TIME_WAIT_MAX, keeps the newest, and a port whose pcb was freed
  * or kept opens a new connection all the same. */
 static void test_time_wait_cap(void)
 {
 	struct stack *s;
-	uint8_t pkt[256];
-	struct seg g;
 	const unsigned extra = 10, total = STACK_TIME_WAIT_MAX + 10;
-	struct ep d = ep4("203.0.113.9", 80);
 
 	T_EQ_INT(stack_create(1500, &cbs, NULL, &s), 0);
 	for (unsigned i = 0; i < total; i++)
@@ -416,27 +401,15 @@ static void test_time_wait_cap(void)
 	T_EQ_INT(time_wait_count(), STACK_TIME_WAIT_MAX + 1);
 	T_EQ_INT(stack_counters(s)->time_wait_freed, extra - 1);
 	/* A new client port: the oldest `extra` go, the newest stay. */
-	struct ep c = ep4("198.18.0.1", 50000);
-	cap_n = 0;
-	feed(s, pkt, craft(pkt, &c, &d, 7000, 0, F_SYN, NULL, 0));
-	T_EQ_INT(parse(0, 0, &g), 0);
-	T_EQ_INT(g.flags & (F_SYN | F_ACK), F_SYN | F_ACK);
+	T_CHECK(syn_opens_new(s, 50000));
 	T_EQ_INT(time_wait_count(), STACK_TIME_WAIT_MAX);
 	T_EQ_INT(stack_counters(s)->time_wait_freed, extra);
 	for (const struct tcp_pcb *pcb = tcp_tw_pcbs; pcb != NULL; pcb = pcb->next)
 		T_CHECK(pcb->remote_port >= 30000 + extra);
 	/* Reusing the oldest port (freed) and the newest (kept, reopened):
 	 * both get a SYN-ACK for the new connection. */
-	uint16_t ports[2] = { 30000, (uint16_t)(30000 + total - 1) };
-	for (unsigned i = 0; i < 2; i++) {
-		struct ep r = ep4("198.18.0.1", ports[i]);
-		cap_n = 0;
-		feed(s, pkt, craft(pkt, &r, &d, 90000, 0, F_SYN, NULL, 0));
-		T_EQ_INT(cap_n, 1);
-		T_EQ_INT(parse(0, 0, &g), 0);
-		T_EQ_INT(g.flags & (F_SYN | F_ACK), F_SYN | F_ACK);
-		T_EQ_INT(g.ack, 90001);
-	}
+	T_CHECK(syn_opens_new(s, 30000));
+	T_CHECK(syn_opens_new(s, (uint16_t)(30000 + total - 1)));
 	T_EQ_INT(time_wait_count(), STACK_TIME_WAIT_MAX - 1);
 	stack_destroy(s);
 	struct stack_usage u;
