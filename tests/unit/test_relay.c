@@ -13,6 +13,7 @@
  * lwIP's send buffer full and the client not acking, the upstream is not
  * read even with bytes waiting, and reading resumes from tcp_sent), 3 MiB
  * byte-exact; half-close each way while the other direction still flows;
+ * the upstream's last bytes and its FIN leaving in one segment;
  * an upstream reset surfacing as an error; stream bytes pending without
  * readiness (a TLS-like layer) read without a socket event; lwIP's pools
  * and heap back to the baseline.
@@ -412,6 +413,36 @@ static void test_half_close(void)
 	teardown(s, &c, &base);
 }
 
+/* An upstream whose last bytes and FIN are both waiting (an HTTP server
+ * that answered and closed): one pump sends them in one segment, data
+ * and FIN. Were the FIN left for the next wakeup, a client that closes
+ * as soon as it has the response would close first and keep the
+ * TIME_WAIT (design §15). */
+static void test_fin_with_last_bytes(void)
+{
+	struct lh_client c;
+	struct stack_usage base;
+	struct stack *s = setup(&c, 4096, &base);
+	const uint8_t *tcp;
+
+	if (s == NULL)
+		return;
+	T_EQ_INT(write(o.peer_fd, "last", 4), 4);
+	shutdown(o.peer_fd, SHUT_WR);
+	cap_n = 0;
+	T_EQ_INT(relay_down_pump(&o.rl), 0);
+	T_EQ_INT(c.rx_len, 4);
+	T_EQ_MEM(c.rx, "last", 4);
+	T_CHECK(o.rl.up_eof);
+	T_CHECK(o.rl.client_shut);
+	T_CHECK(c.fin);
+	T_EQ_INT(cap_n, 1);
+	tcp = cap_pkt[0] + (cap_pkt[0][0] & 0x0f) * 4;
+	T_EQ_INT(tcp[13] & F_FIN, F_FIN);
+	o_close(true);
+	teardown(s, &c, &base);
+}
+
 /* An upstream that dies with an RST: the pump reports the error (the
  * owner then resets the client); a write after it fails too. */
 static void test_upstream_reset(void)
@@ -525,6 +556,7 @@ int main(void)
 	T_RUN(test_down_backpressure);
 	T_RUN(test_down_inflight_cap);
 	T_RUN(test_half_close);
+	T_RUN(test_fin_with_last_bytes);
 	T_RUN(test_upstream_reset);
 	T_RUN(test_pending_without_readiness);
 	return test_summary();

@@ -265,8 +265,12 @@ int relay_down_pump(struct relay *r)
 		ret = down_write(r, r->buf, (size_t)n);
 		if (ret < 0)
 			return ret;
-		if ((size_t)n < room && stream_pending(&r->up) == 0)
-			break; /* drained for now */
+		/* A short read means the socket is drained, but read once
+		 * more anyway: an upstream that has sent its last bytes
+		 * usually has its FIN in by now, and a FIN that leaves with
+		 * the data lets the client close second (no TIME_WAIT on
+		 * its side, see design §15). Costs one -EAGAIN read per
+		 * drained wakeup; the next read ends the loop either way. */
 	}
 	if (r->up_eof && r->pend == NULL && !r->client_shut) {
 		/* tcp_shutdown queues our FIN after the data; ERR_MEM means
