@@ -9,7 +9,8 @@
 #   tun2socks   the daemon in C, default route into its TUN, at each MTU
 #
 # Figures: iperf3 throughput (1 and 4 streams, upload and download -R),
-# wrk request rate with a new connection per request, the daemon's RSS
+# wrk request rate with a new connection per request (with the tunnel's
+# CPU per connection and the TIME_WAIT sockets left in the client), the daemon's RSS
 # with IDLE_N idle flows open (per flow) and after they close (vs start),
 # UDP (iperf3 -u at UDP_RATE, 1200-byte datagrams: received rate and loss;
 # the SOCKS-only column has no UDP client, proxychains is TCP only) and DNS
@@ -143,18 +144,58 @@ EOF
 	done
 }
 
-# wrk_run CONFIG PREFIX...: requests/s with a new connection per request.
+# cpu_ticks PID: the process's user + system time in clock ticks.
+cpu_ticks() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	awk '{print $12 + $13}' <<<"$st"
+}
+
+# tw_count NS: TCP sockets in TIME_WAIT in namespace NS.
+tw_count() {
+	ip netns exec "$1" ss -tanH state time-wait | wc -l
+}
+
+# wrk_run CONFIG PREFIX...: requests/s with a new connection per request,
+# and the TIME_WAIT sockets the run left in the client's namespace. The
+# client keeps one when it closes first, which it does whenever the
+# tunnel's FIN comes after the client has read the response; ~28,000 of
+# them fill the client's ephemeral ports for a minute and collapse every
+# later run in the namespace, so each run starts after the previous
+# ones' have drained.
 wrk_run() {
 	local cfg=$1 out key="wrk 1 KiB, Connection: close, $WRK_C conns (req/s)" v
+	local twkey="client TIME_WAIT after the wrk run (sockets)" i
+	local cpukey="tunnel CPU per connection in the wrk run (us)"
 	shift
 	out=$RUN_DIR/wrk.$cfg.txt
+	for ((i = 0; i < 70; i++)); do
+		(($(tw_count "$NS_C") < 1000)) && break
+		sleep 1
+	done
+	((i > 0)) && say "  $cfg: waited ${i} s for the client's TIME_WAIT to drain"
+	# The tunnel's own CPU per connection: the one figure of the row
+	# that the rest of the machine (client, SOCKS server, target, all
+	# on the same cores) does not share.
+	local t0=
+	[[ -n ${DAEMON_PID:-} ]] && t0=$(cpu_ticks "$DAEMON_PID")
 	timeout $((DUR + 30)) ip netns exec "$NS_C" "$@" wrk -t2 -c"$WRK_C" -d"${DUR}s" \
 		-H 'Connection: close' "http://$T4/1k" >"$out" 2>&1
 	v=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$out")
 	local errs
 	errs=$(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | tr '\n' ';')
 	R["$key|$cfg"]=${v:-err}
-	say "  $cfg: $key = ${v:-err} ${errs}"
+	R["$twkey|$cfg"]=$(tw_count "$NS_C")
+	if [[ -n $t0 ]]; then
+		local t1 n
+		t1=$(cpu_ticks "$DAEMON_PID")
+		n=$(awk '/requests in/{print $1}' "$out")
+		R["$cpukey|$cfg"]=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN{ if (n > 0 && b >= a) printf "%.0f", (b - a) * 1e6 / hz / n; else print "err" }')
+		say "  $cfg: daemon CPU per connection ${R["$cpukey|$cfg"]} us"
+	fi
+	say "  $cfg: $key = ${v:-err} ${errs}(client TIME_WAIT ${R["$twkey|$cfg"]})"
 	sleep 1
 }
 
@@ -416,7 +457,8 @@ table() {
 	want iperf && for p in "1 stream" "4 streams"; do for r in up down; do
 		metrics+=("iperf3 $r, $p (Gbit/s)")
 	done; done
-	want wrk && metrics+=("wrk 1 KiB, Connection: close, $WRK_C conns (req/s)")
+	want wrk && metrics+=("wrk 1 KiB, Connection: close, $WRK_C conns (req/s)"
+		"tunnel CPU per connection in the wrk run (us)" "client TIME_WAIT after the wrk run (sockets)")
 	want idle && metrics+=("RSS per idle flow, $IDLE_N flows (KiB)" "RSS 5 s after they close, minus start (KiB)")
 	want udp && metrics+=("UDP iperf3 -u $UDP_RATE offered, received (Mbit/s)" "UDP loss at $UDP_RATE (%)")
 	want dns && metrics+=("DNS A round trip p50 (us)" "DNS A round trip p99 (us)")
