@@ -171,7 +171,7 @@ wrk_run() {
 	shift
 	out=$RUN_DIR/wrk.$cfg.txt
 	for ((i = 0; i < 70; i++)); do
-		(($(tw_count "$NS_C") < 1000)) && break
+		(($(tw_count "$NS_C") < 5000)) && break
 		sleep 1
 	done
 	((i > 0)) && say "  $cfg: waited ${i} s for the client's TIME_WAIT to drain"
