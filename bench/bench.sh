@@ -144,14 +144,6 @@ EOF
 	done
 }
 
-# cpu_ticks PID: the process's user + system time in clock ticks.
-cpu_ticks() {
-	local st
-	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	st=${st##*) }
-	awk '{print $12 + $13}' <<<"$st"
-}
-
 # tw_count NS: TCP sockets in TIME_WAIT in namespace NS.
 tw_count() {
 	ip netns exec "$1" ss -tanH state time-wait | wc -l

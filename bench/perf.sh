@@ -66,9 +66,6 @@ done
 REPORT=$RUN_DIR/report.txt
 : >"$REPORT"
 
-# cpu_ticks PID: utime + stime of the process, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
-
 # profile LABEL MTU: one daemon (T2S_BIN if set), one download under perf.
 profile() {
 	local label=$1 mtu=$2 data=$RUN_DIR/perf.$1.$2.data out=$RUN_DIR/iperf.$1.$2.json

@@ -126,6 +126,16 @@ require_tools() {
 	((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (run scripts/install-test-deps.sh)"
 }
 
+# cpu_ticks PID: the process's user + system time in clock ticks (fields
+# 14 and 15 of /proc/PID/stat, counted after the command name, which may
+# hold spaces).
+cpu_ticks() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	awk '{print $12 + $13}' <<<"$st"
+}
+
 # ---- cleanup ------------------------------------------------------------------
 # pid_tree PID: PID and all its descendants (children first is not needed:
 # we SIGKILL the lot).
