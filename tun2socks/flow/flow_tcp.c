@@ -92,17 +92,15 @@ struct flow_tcp {
 	/* The client side: the pcb (rl.pcb, NULL once detached or freed by
 	 * lwIP), the queue of its bytes and the pump toward it. */
 	struct relay rl;
-	/* The upstream connection, NULL once closed. The flow owns the poll
-	 * handle that watches its socket (upstream_conn.h: the caller polls). */
+	/* The upstream connection, NULL once closed. The flow owns the watch
+	 * on its socket (upstream_conn.h: the caller polls). */
 	struct upstream_conn *up;
-	bool poll_open;
-	bool dirty; /* on ctx->dirty (holds a reference) */
+	bool watch_open;
+	bool watch_closing; /* closed, not yet free for the next socket */
+	bool dirty;         /* on ctx->dirty (holds a reference) */
 	struct flow_tcp *dirty_next;
-	bool reset_upstream;           /* close `closing` with an RST */
-	struct upstream_conn *closing; /* its poll handle is being closed */
-	bool retry_direct;             /* once that close is done: next DIRECT address */
-	int poll_events;               /* events requested from libuv now */
-	uv_poll_t poll;
+	bool retry_direct; /* once the closed watch is free: next DIRECT address */
+	struct poller_watch watch;
 	bool in_accept; /* inside flow_tcp_accept: never abort pcb here */
 	int accept_ret; /* what flow_tcp_accept returns to the stack */
 	uint64_t t_start, t_last;
@@ -132,11 +130,11 @@ static void flow_report(struct flow_tcp *f, int status);
 static void flow_on_lookup(void *arg, int status, const struct sockaddr_storage *addrs, size_t n);
 static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char *why,
 		     size_t whylen);
-static void flow_set_poll(struct flow_tcp *f, int events);
+static int flow_set_poll(struct flow_tcp *f, int events);
 static void flow_connect(struct flow_tcp *f);
 static void flow_start_relay(struct flow_tcp *f);
 static void flow_update_poll(struct flow_tcp *f);
-static void flow_on_poll_event(uv_poll_t *h, int status, int events);
+static void flow_on_poll_event(struct poller_watch *w, int status, int events);
 static err_t flow_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
 static err_t flow_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
 static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb);
@@ -147,7 +145,7 @@ static void flow_log_end(struct flow_tcp *f, const char *verb, const char *why, 
 static void flow_detach_pcb(struct flow_tcp *f);
 static void flow_end(struct flow_tcp *f, bool reset);
 static void flow_close_upstream(struct flow_tcp *f, bool reset);
-static void flow_on_handle_closed(uv_handle_t *h);
+static void flow_on_watch_closed(struct poller_watch *w);
 static void flow_release(struct flow_tcp *f);
 
 /* ---- naming --------------------------------------------------------- */
@@ -502,8 +500,14 @@ static void flow_connect(struct flow_tcp *f)
 	char why[300];
 
 	while (f->next_direct < f->n_direct) {
-		int r = flow_open(f, &f->direct[f->next_direct++], why, sizeof(why));
+		int r;
 
+		if (f->watch_closing) {
+			/* flow_on_watch_closed comes back here. */
+			f->retry_direct = true;
+			return;
+		}
+		r = flow_open(f, &f->direct[f->next_direct++], why, sizeof(why));
 		if (r == 0)
 			return;
 		if (f->next_direct == f->n_direct) {
@@ -514,8 +518,8 @@ static void flow_connect(struct flow_tcp *f)
 }
 
 /* Opens the upstream connection (to the proxy, or to the DIRECT address
- * sa) and the poll handle that drives it; completion comes as
- * writability. 0 or -errno with the reason in why. */
+ * sa) and the watch that drives it; completion comes as writability. 0 or
+ * -errno with the reason in why. */
 static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char *why,
 		     size_t whylen)
 {
@@ -540,32 +544,38 @@ static int flow_open(struct flow_tcp *f, const struct sockaddr_storage *sa, char
 	r = upstream_conn_open(&spec, &f->up, why, whylen);
 	if (r < 0)
 		return r;
-	r = uv_poll_init_socket(ctx->loop, &f->poll, upstream_conn_fd(f->up));
+	r = poller_watch_open(ctx->poller, &f->watch, upstream_conn_fd(f->up), flow_on_poll_event);
+	if (r == 0) {
+		f->watch.data = f;
+		f->watch_open = true;
+		f->refs++; /* held by the watch until its close callback */
+		r = poller_watch_set(&f->watch, UV_WRITABLE);
+	}
 	if (r < 0) {
-		snprintf(why, whylen, "cannot open upstream socket: %s", uv_strerror(r));
-		upstream_conn_close(f->up, false); /* no handle watches it */
+		snprintf(why, whylen, "cannot watch upstream socket: %s", strerror(-r));
+		if (f->watch_open)
+			flow_close_upstream(f, false);
+		else
+			upstream_conn_close(f->up, false);
 		f->up = NULL;
 		return r;
 	}
-	f->poll.data = f;
-	f->poll_open = true;
-	f->poll_events = 0;
-	f->refs++; /* held by the poll handle until its close callback */
 	if (f->state != FS_CONNECTING)
 		flow_set_state(f, FS_CONNECTING);
-	flow_set_poll(f, UV_WRITABLE);
 	return 0;
 }
 
-static void flow_set_poll(struct flow_tcp *f, int events)
+/* 0, or -errno after aborting the flow (the kernel's epoll set is full). */
+static int flow_set_poll(struct flow_tcp *f, int events)
 {
-	if (!f->poll_open || events == f->poll_events)
-		return;
-	f->poll_events = events;
-	if (events == 0)
-		uv_poll_stop(&f->poll);
-	else
-		uv_poll_start(&f->poll, events, flow_on_poll_event);
+	int r;
+
+	if (!f->watch_open)
+		return 0;
+	r = poller_watch_set(&f->watch, events);
+	if (r < 0)
+		flow_abort(f, "cannot watch upstream socket", strerror(-r));
+	return r;
 }
 
 /* Tells the router how the proxy upstream opened (max-failed-times). */
@@ -590,8 +600,8 @@ static void flow_upstream_step(struct flow_tcp *f, int status)
 		return;
 	}
 	if (r < 0 && f->route.action == ROUTE_DIRECT && f->next_direct < f->n_direct) {
-		/* The next address of the name, once the poll handle is
-		 * closed (flow_on_handle_closed). */
+		/* The next address of the name, once the watch is free
+		 * (flow_on_watch_closed). */
 		log_debug("flow#%" PRIu64 " %s; next address", f->id, why);
 		f->retry_direct = true;
 		flow_close_upstream(f, false);
@@ -602,7 +612,7 @@ static void flow_upstream_step(struct flow_tcp *f, int status)
 		flow_abort(f, why, NULL);
 		return;
 	}
-	flow_set_poll(f, sock_poll_events(r));
+	(void)flow_set_poll(f, sock_poll_events(r)); /* aborts on failure */
 }
 
 /* ---- relay ---------------------------------------------------------------- */
@@ -664,12 +674,12 @@ static void flow_update_poll(struct flow_tcp *f)
 	events = sock_poll_events(relay_wants(&f->rl));
 	if (relay_watch_hup(&f->rl))
 		events |= UV_DISCONNECT;
-	flow_set_poll(f, events);
+	(void)flow_set_poll(f, events); /* aborts on failure */
 }
 
-static void flow_on_poll_event(uv_poll_t *h, int status, int events)
+static void flow_on_poll_event(struct poller_watch *w, int status, int events)
 {
-	struct flow_tcp *f = h->data;
+	struct flow_tcp *f = w->data;
 	int r;
 
 	if (f->state == FS_DEAD)
@@ -947,31 +957,26 @@ static void flow_detach_pcb(struct flow_tcp *f)
 	tcp_poll(f->rl.pcb, NULL, 0);
 }
 
-/* Closes the upstream connection (RST if reset): after libuv closed the
- * poll handle watching it (flow_on_handle_closed), else at once. */
+/* Closes the upstream connection (RST if reset) at once: a closed watch
+ * delivers nothing more (poller.h), and its memory is free again in
+ * flow_on_watch_closed. */
 static void flow_close_upstream(struct flow_tcp *f, bool reset)
 {
-	if (f->poll_open) {
-		f->closing = f->up;
-		f->reset_upstream = reset;
-		uv_poll_stop(&f->poll);
-		uv_close((uv_handle_t *)&f->poll, flow_on_handle_closed);
-		f->poll_open = false;
-	} else {
-		upstream_conn_close(f->up, reset);
+	if (f->watch_open) {
+		poller_watch_close(&f->watch, flow_on_watch_closed);
+		f->watch_open = false;
+		f->watch_closing = true;
 	}
+	upstream_conn_close(f->up, reset);
 	f->up = NULL;
 }
 
-static void flow_on_handle_closed(uv_handle_t *h)
+static void flow_on_watch_closed(struct poller_watch *w)
 {
-	struct flow_tcp *f = h->data;
+	struct flow_tcp *f = w->data;
 
-	/* The socket is closed only now that libuv forgot it, so its number
-	 * cannot be reused under a handle libuv still tracks. */
-	upstream_conn_close(f->closing, f->reset_upstream);
-	f->closing = NULL;
-	/* A failed DIRECT attempt: the handle is free for the next address
+	f->watch_closing = false;
+	/* A failed DIRECT attempt: the watch is free for the next address
 	 * only now. */
 	if (f->retry_direct) {
 		f->retry_direct = false;
@@ -1021,13 +1026,20 @@ int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop, const struct ro
 	ctx->buf = malloc(ctx->buf_cap);
 	if (ctx->buf == NULL)
 		return -ENOMEM;
+	r = poller_new(loop, &ctx->poller);
+	if (r < 0)
+		goto fail;
 	r = reaper_init(&ctx->reaper, loop, flow_reap);
 	if (r < 0) {
-		free(ctx->buf);
-		ctx->buf = NULL;
-		return r;
+		poller_close(ctx->poller); /* the caller runs the loop to close it */
+		ctx->poller = NULL;
+		goto fail;
 	}
 	return 0;
+fail:
+	free(ctx->buf);
+	ctx->buf = NULL;
+	return r;
 }
 
 void flow_tcp_ctx_shutdown(struct flow_tcp_ctx *ctx)
@@ -1037,11 +1049,17 @@ void flow_tcp_ctx_shutdown(struct flow_tcp_ctx *ctx)
 	while (!list_empty(&ctx->live))
 		flow_abort(list_entry(ctx->live.next, struct flow_tcp, link), "shutting down",
 			   NULL);
+	poller_close(ctx->poller);
+	ctx->poller = NULL;
 	reaper_close(&ctx->reaper);
 }
 
 void flow_tcp_ctx_destroy(struct flow_tcp_ctx *ctx)
 {
+	/* A startup that failed before shutdown: the loop still runs on to
+	 * close the poller's handles (daemon.c). */
+	poller_close(ctx->poller);
+	ctx->poller = NULL;
 	reaper_flush(&ctx->reaper);
 	free(ctx->buf);
 	ctx->buf = NULL;

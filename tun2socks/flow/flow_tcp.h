@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "tun2socks/base/list.h"
+#include "tun2socks/base/poller.h"
 #include "tun2socks/flow/flow_info.h"
 #include "tun2socks/base/reaper.h"
 #include "tun2socks/route/route.h"
@@ -58,7 +59,8 @@ struct flow_tcp_ctx {
 	 * flow_tcp_ctx_flush() writes each one's queue upstream once, so a burst
 	 * of segments costs one writev instead of one per segment. */
 	struct flow_tcp *dirty;
-	struct reaper reaper; /* frees released flows */
+	struct reaper reaper;  /* frees released flows */
+	struct poller *poller; /* watches the upstream sockets */
 	uint64_t next_id;
 	unsigned live_count;
 	struct flow_stats stats;
