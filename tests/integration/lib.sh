@@ -691,7 +691,7 @@ daemon_start() {
 	log "daemon ($DAEMON_WRAP) #$DAEMON_RUNS: ${cmd[*]}"
 	DAEMON_RC=
 	local from
-	from=$(wc -l <"$DAEMON_LOG" 2>/dev/null || echo 0)
+	from=$(wc -l 2>/dev/null <"$DAEMON_LOG" || echo 0)
 	(daemon_nofile; exec ip netns exec "$NS_C" "${cmd[@]}") >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
 	# The TUN must appear and come up, and the daemon must have finished

@@ -166,7 +166,7 @@ static void test_disconnect(void)
  * stopped though the socket stays in error. */
 static void test_error(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
 	struct pw a;
 	int l, fd;
@@ -255,7 +255,7 @@ static void test_close_in_batch(void)
  * next address of a DIRECT name does), and poller_close runs the
  * callbacks still waiting. */
 static struct pw reuse;
-static int reuse_sv[2] = {-1, -1};
+static int reuse_sv[2] = { -1, -1 };
 
 static void on_closed_reopen(struct poller_watch *w)
 {

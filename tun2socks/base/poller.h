@@ -43,7 +43,7 @@ struct poller_watch {
 	poller_close_cb *close_cb;
 	struct poller_watch *next_closed;
 	int fd;
-	int events; /* asked for now */
+	int events;  /* asked for now */
 	bool in_set; /* Linux: registered in the poller's epoll set */
 	uv_poll_t h; /* elsewhere: the libuv handle that watches fd */
 };

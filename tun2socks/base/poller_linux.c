@@ -20,6 +20,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "tun2socks/base/log.h"
+
 #define POLLER_BATCH 64
 
 struct poller {
@@ -164,7 +166,7 @@ static uint32_t poller_epoll_events(int events)
 /* Out of the set (see the invariants). */
 static void poller_stop(struct poller_watch *w)
 {
-	struct epoll_event ev = {0};
+	struct epoll_event ev = { 0 };
 
 	/* Fails only for a socket that left the set already (ENOENT) or is
 	 * closed (EBADF): either way it is out. */
@@ -177,7 +179,7 @@ static void poller_stop(struct poller_watch *w)
 int poller_watch_set(struct poller_watch *w, int events)
 {
 	struct poller *p = w->p;
-	struct epoll_event ev = {.events = poller_epoll_events(events), .data.fd = w->fd};
+	struct epoll_event ev = { .events = poller_epoll_events(events), .data.fd = w->fd };
 	int op = w->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
 	events &= UV_READABLE | UV_WRITABLE | UV_DISCONNECT;
@@ -286,8 +288,12 @@ static void poller_on_ready(uv_poll_t *h, int status, int events)
 	int n;
 
 	(void)events;
-	if (status < 0)
-		return; /* not for an epoll fd; level-triggered, it would come again */
+	if (status < 0) {
+		/* libuv stopped the handle: no upstream socket would be served
+		 * again. An epoll fd has no error to report; say so if it did. */
+		log_error("poller: the epoll set failed: %s", uv_strerror(status));
+		return;
+	}
 	n = epoll_wait(p->epfd, batch, POLLER_BATCH, 0);
 	if (n <= 0)
 		return; /* EINTR: the set is still readable */
