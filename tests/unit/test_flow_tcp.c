@@ -18,7 +18,7 @@
  * reset, counted failed); a client reset reaching the upstream as an RST;
  * an upstream reset reaching the client as an RST; the connect deadline
  * in the proxy handshake; 2 MiB down to a client that acks one window at
- * a time, byte-exact.
+ * a time, byte-exact; DIRECT to a name whose first address refuses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +39,8 @@
 #include "tun2socks/flow/flow_tcp.h"
 #include "tun2socks/upstream/upstream.h"
 #include "config/config.h"
+#include "resolver/dns_hosts.h"
+#include "resolver/resolver.h"
 #include "resolver/sniffer.h"
 #include "lwip_helper.h"
 #include "test.h"
@@ -281,6 +283,45 @@ static void test_direct_relay_and_close(void)
 	T_EQ_INT(e.fc.stats.reset + e.fc.stats.failed, 0);
 	T_EQ_INT(e.fc.stats.bytes_up, 5);
 	T_EQ_INT(e.fc.stats.bytes_down, 8);
+}
+
+/* DIRECT to a name with two addresses, the first refused: the flow
+ * closes that socket's watch and, once the watch is free again
+ * (flow_on_watch_closed), connects to the next address. */
+static void test_direct_next_address(void)
+{
+	struct resolver_config rc = { .servers = "127.0.0.1:1" };
+	struct resolver *res = NULL;
+	struct dns_hosts *h = NULL;
+	char buf[16];
+
+	if (!env_init(false, 4096))
+		return;
+	T_EQ_INT(dns_hosts_create(&h), 0);
+	T_EQ_INT(dns_hosts_add(h, "two.test", "127.0.0.2"), 0); /* nobody listens there */
+	T_EQ_INT(dns_hosts_add(h, "two.test", "127.0.0.1"), 0);
+	T_EQ_INT(resolver_create(&e.loop, &rc, &res, NULL, 0), 0);
+	resolver_set_hosts(res, h);
+	e.fc.resolver = res;
+	socks5_addr_from_domain(&e.route.target, "two.test", ntohs(e.laddr.sin_port));
+	T_CHECK(lh_connect(e.st, &e.c));
+	RUN_UNTIL(peer_accept());
+	client_send("hi", 2);
+	peer_read(buf, 2);
+	T_EQ_MEM(buf, "hi", 2);
+	lh_fin(e.st, &e.c);
+	flow_tcp_ctx_flush(&e.fc);
+	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
+	shutdown(e.peer, SHUT_WR);
+	RUN_UNTIL(e.c.fin);
+	lh_ack(e.st, &e.c);
+	T_CHECK(!e.c.rst);
+	resolver_shutdown(res);
+	env_done();
+	resolver_destroy(res);
+	dns_hosts_destroy(h);
+	T_EQ_INT(e.fc.stats.closed, 1);
+	T_EQ_INT(e.fc.stats.failed + e.fc.stats.reset, 0);
 }
 
 /* The upstream ends first this time; the client's FIN comes later. */
@@ -610,6 +651,7 @@ int main(void)
 {
 	T_RUN(test_direct_relay_and_close);
 	T_RUN(test_direct_upstream_closes_first);
+	T_RUN(test_direct_next_address);
 	T_RUN(test_proxy_early_data);
 	T_RUN(test_proxy_refused);
 	T_RUN(test_client_reset);
