@@ -796,7 +796,8 @@ static err_t flow_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 		return ERR_OK;
 	}
 	flow_update_poll(f);
-	return ERR_OK;
+	/* A watch the kernel refused aborts the flow, pcb included. */
+	return f->pcb_aborted ? ERR_ABRT : ERR_OK;
 }
 
 /* What a flow that is not open yet was waiting for. */
