@@ -23,7 +23,8 @@
 # Prints a markdown table. Not a test: it always exits 0 unless set-up fails.
 #
 # Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle,udp,dns,http,rules]
-#                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-b BINARY] [-p HEV_BINARY] [-S dante|microsocks] [-o FILE]
+#                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-b BINARY] [-p HEV_BINARY] [-r]
+#                            [-S dante|microsocks] [-o FILE]
 #   -d  seconds per iperf3/wrk run (default 5)
 #   -m  TUN MTUs to measure (default "1500 8500")
 #   -t  which measurements (default iperf,wrk,idle,udp,dns,http,rules)
@@ -37,6 +38,10 @@
 #       from its source yourself) at each MTU on the same TUN name, routes
 #       and danted: iperf, wrk and idle figures in a "hev" column, and the
 #       ratio of tun2socks to it
+#   -r  at each MTU run the tunnels in reverse order (tun2socks, before,
+#       hev instead of hev, before, tun2socks): a run's slot moves its
+#       figures (README, Benchmarks), so compare builds or peers over a
+#       run in each order
 #   -S  the SOCKS server every SOCKS figure goes through, baselines included
 #       (default dante: dante-server; microsocks: a thread per connection)
 #   -o  also write the table to FILE
@@ -59,7 +64,8 @@ BEFORE_BIN=
 PEER_BIN=
 SOCKS_SERVER=dante
 OUTFILE=
-while getopts d:m:t:n:c:Bb:p:S:o:h opt; do
+REVERSE=0
+while getopts d:m:t:n:c:Bb:p:rS:o:h opt; do
 	case $opt in
 	d) DUR=$OPTARG ;;
 	m) MTUS=$OPTARG ;;
@@ -70,6 +76,7 @@ while getopts d:m:t:n:c:Bb:p:S:o:h opt; do
 	o) OUTFILE=$OPTARG ;;
 	b) BEFORE_BIN=$OPTARG ;;
 	p) PEER_BIN=$OPTARG ;;
+	r) REVERSE=1 ;;
 	S) SOCKS_SERVER=$OPTARG ;;
 	*) sed -n '2,/^set -uo/{/^set -uo/!p}' "$0"; exit 2 ;;
 	esac
@@ -427,18 +434,34 @@ EOF
 	ip -n "$NS_C" link del "$TUN" 2>/dev/null
 }
 
-for mtu in $MTUS; do
-	if [[ -n $PEER_BIN ]]; then
+# tunnel_run WHICH MTU: hev, before or tun2socks (each only if asked for).
+tunnel_run() {
+	local mtu=$2
+	case $1 in
+	hev)
+		[[ -n $PEER_BIN ]] || return 0
 		say "== hev-socks5-tunnel: $PEER_BIN, MTU $mtu"
 		peer_run "hev$mtu" "$mtu"
-	fi
-	((have_daemon)) || break
-	if [[ -n $BEFORE_BIN ]]; then
+		;;
+	pre)
+		[[ -n $BEFORE_BIN ]] && ((have_daemon)) || return 0
 		say "== before: $BEFORE_BIN, MTU $mtu"
 		T2S_BIN=$BEFORE_BIN t2s_run "pre$mtu" "$mtu"
-	fi
-	say "== tun2socks, MTU $mtu"
-	t2s_run "t2s$mtu" "$mtu"
+		;;
+	t2s)
+		((have_daemon)) || return 0
+		say "== tun2socks, MTU $mtu"
+		t2s_run "t2s$mtu" "$mtu"
+		;;
+	esac
+}
+
+ORDER="hev pre t2s"
+((REVERSE)) && ORDER="t2s pre hev"
+for mtu in $MTUS; do
+	for which in $ORDER; do
+		tunnel_run "$which" "$mtu"
+	done
 done
 ((have_daemon)) && want http && http_run
 want rules && rules_run
