@@ -246,6 +246,20 @@ static void env_done(void)
 	T_EQ_INT(uv_loop_close(&e.loop), 0);
 }
 
+/* A clean close that the client starts: its FIN reaches the upstream as
+ * EOF, the upstream's FIN reaches the client, which acks it. */
+static void close_client_first(void)
+{
+	char buf[16];
+
+	lh_fin(e.st, &e.c);
+	flow_tcp_ctx_flush(&e.fc);
+	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
+	shutdown(e.peer, SHUT_WR);
+	RUN_UNTIL(e.c.fin);
+	lh_ack(e.st, &e.c);
+}
+
 /* ---- tests -------------------------------------------------------------------- */
 
 static void test_direct_relay_and_close(void)
@@ -309,12 +323,7 @@ static void test_direct_next_address(void)
 	client_send("hi", 2);
 	peer_read(buf, 2);
 	T_EQ_MEM(buf, "hi", 2);
-	lh_fin(e.st, &e.c);
-	flow_tcp_ctx_flush(&e.fc);
-	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
-	shutdown(e.peer, SHUT_WR);
-	RUN_UNTIL(e.c.fin);
-	lh_ack(e.st, &e.c);
+	close_client_first();
 	T_CHECK(!e.c.rst);
 	resolver_shutdown(res);
 	env_done();
@@ -384,12 +393,7 @@ static void test_proxy_early_data(void)
 	T_EQ_MEM(buf, "GET / HTTP/1.0\r\n\r\n", 18);
 	peer_write("HTTP/1.0 200 OK\r\n\r\n", 19);
 	RUN_UNTIL(e.c.rx_len == 19);
-	lh_fin(e.st, &e.c);
-	flow_tcp_ctx_flush(&e.fc);
-	RUN_UNTIL(peer_read_once(buf, sizeof(buf)) == 0);
-	shutdown(e.peer, SHUT_WR);
-	RUN_UNTIL(e.c.fin);
-	lh_ack(e.st, &e.c);
+	close_client_first();
 	env_done();
 	T_EQ_INT(e.fc.stats.closed, 1);
 }

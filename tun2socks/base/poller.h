@@ -24,7 +24,6 @@
 #ifndef T2S_POLLER_H
 #define T2S_POLLER_H
 
-#include <stdbool.h>
 #include <uv.h>
 
 #include "tun2socks/base/must_check.h"
@@ -35,7 +34,8 @@ struct poller_watch;
 typedef void poller_cb(struct poller_watch *w, int status, int events);
 typedef void poller_close_cb(struct poller_watch *w);
 
-/* Embedded by its owner. Every field but data is the poller's. */
+/* Embedded by its owner. Every field but data is the poller's; opening
+ * clears them all, data too: set it after poller_watch_open(). */
 struct poller_watch {
 	void *data; /* the owner's */
 	struct poller *p;
@@ -43,8 +43,7 @@ struct poller_watch {
 	poller_close_cb *close_cb;
 	struct poller_watch *next_closed;
 	int fd;
-	int events;  /* asked for now */
-	bool in_set; /* Linux: registered in the poller's epoll set */
+	int events;  /* asked for now; Linux: in the epoll set iff not 0 */
 	uv_poll_t h; /* elsewhere: the libuv handle that watches fd */
 };
 

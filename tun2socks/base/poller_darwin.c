@@ -47,13 +47,7 @@ int poller_watch_open(struct poller *p, struct poller_watch *w, int fd, poller_c
 {
 	int r;
 
-	w->p = p;
-	w->cb = cb;
-	w->close_cb = NULL;
-	w->next_closed = NULL;
-	w->fd = fd;
-	w->events = 0;
-	w->in_set = false;
+	*w = (struct poller_watch){ .p = p, .cb = cb, .fd = fd };
 	if (fd < 0 || cb == NULL)
 		return -EINVAL;
 	r = uv_poll_init_socket(p->loop, &w->h, fd);

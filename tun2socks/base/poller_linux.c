@@ -15,6 +15,7 @@
 #include "tun2socks/base/poller.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -132,13 +133,7 @@ int poller_watch_open(struct poller *p, struct poller_watch *w, int fd, poller_c
 {
 	int r;
 
-	w->p = p;
-	w->cb = cb;
-	w->close_cb = NULL;
-	w->next_closed = NULL;
-	w->fd = fd;
-	w->events = 0;
-	w->in_set = false;
+	*w = (struct poller_watch){ .p = p, .cb = cb, .fd = fd };
 	if (fd < 0 || cb == NULL || p->closing)
 		return -EINVAL;
 	r = poller_grow(p, fd);
@@ -170,9 +165,8 @@ static void poller_stop(struct poller_watch *w)
 
 	/* Fails only for a socket that left the set already (ENOENT) or is
 	 * closed (EBADF): either way it is out. */
-	if (w->in_set)
+	if (w->events != 0)
 		(void)epoll_ctl(w->p->epfd, EPOLL_CTL_DEL, w->fd, &ev);
-	w->in_set = false;
 	w->events = 0;
 }
 
@@ -180,7 +174,7 @@ int poller_watch_set(struct poller_watch *w, int events)
 {
 	struct poller *p = w->p;
 	struct epoll_event ev = { .events = poller_epoll_events(events), .data.fd = w->fd };
-	int op = w->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	int op = w->events != 0 ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
 	events &= UV_READABLE | UV_WRITABLE | UV_DISCONNECT;
 	if (events == w->events)
@@ -199,7 +193,6 @@ int poller_watch_set(struct poller_watch *w, int events)
 		if (epoll_ctl(p->epfd, op, w->fd, &ev) < 0)
 			return -errno;
 	}
-	w->in_set = true;
 	w->events = events;
 	return 0;
 }
@@ -217,7 +210,6 @@ void poller_watch_close(struct poller_watch *w, poller_close_cb *cb)
 				p->batch[i].data.fd = -1;
 	}
 	w->events = 0;
-	w->in_set = false;
 	w->close_cb = cb;
 	w->next_closed = p->closed;
 	p->closed = w;
