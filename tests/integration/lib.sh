@@ -610,11 +610,15 @@ start_name_dns() {
 	wait_listen "$NS_S" udp "$S_IP" "$1" 10 "${SRV_PID[dnsmasq_$1]}"
 }
 
-# wait_log FILE TEXT [SECONDS]: until FILE holds TEXT (default 10 s).
+# wait_log [-E] FILE TEXT [SECONDS]: until FILE holds TEXT (default 10 s);
+# -E: TEXT is an extended regular expression. A flow's line is written at
+# its close, which can come after the client has exited: wait, never a
+# fixed sleep.
 wait_log() {
-	local i
+	local i how=-F
+	[[ $1 == -E ]] && { how=-E; shift; }
 	for ((i = 0; i < ${3:-10} * 10; i++)); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		grep -q "$how" -- "$2" "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	return 1

@@ -236,7 +236,7 @@ p3=$(code -H "$H" -X PATCH -d '{"mode":"rule"}' "http://$API/configs")
 fetch_check "http://[$T6]/1k" "$SHA_1K"
 after=$?
 if ((before != 0 && during == 0 && after != 0)) && [[ $p1 == 204 && $m1 == global && $p2 == 204 &&
-	$m2 == direct && $p3 == 204 ]] && grep -qE 'flow#[0-9]+ .*\[mode global\]' "$DAEMON_LOG"; then
+	$m2 == direct && $p3 == 204 ]] && wait_log -E "$DAEMON_LOG" 'flow#[0-9]+ .*\[mode global\]' 5; then
 	pass api_mode
 else
 	fail api_mode "rule=$before global=$during($p1 $m1) direct=$p2 $m2 rule-again=$after($p3)"
@@ -321,6 +321,7 @@ s3=$(code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/auto")
 s4=$(code -H "$H" -X PUT -d '{"name":"dante"}' "http://$API/proxies/nogroup")
 fetch_check "http://$T4/1k" "$SHA_1K"
 viasel=$?
+wait_log -E "$DAEMON_LOG" "flow#[0-9]+ closed .*-> $T4:80 via dante2 " 5
 via2=$(grep -cE "flow#[0-9]+ closed .*-> $T4:80 via dante2 " "$DAEMON_LOG")
 if [[ $s1 == 204 && $now == dante2 && $s2 == 400 && $s3 == 400 && $s4 == 404 ]] && ((viasel == 0 && via2 >= 1)); then
 	pass api_select
@@ -405,6 +406,7 @@ gs1=$(code -H "$H" -X PUT -d '{"name":"dante2"}' "http://$API/proxies/GLOBAL")
 gn1=$(api -H "$H" "http://$API/proxies/GLOBAL" | jq_py 'print(d["now"])')
 fetch_check "http://[$T6]/1k" "$SHA_1K"
 gf1=$?
+wait_log -E "$DAEMON_LOG" "flow#[0-9]+ closed .*-> \[$T6\]:80 via dante2 " 5
 gv1=$(grep -cE "flow#[0-9]+ closed .*-> \[$T6\]:80 via dante2 " "$DAEMON_LOG")
 gs2=$(code -H "$H" -X PUT -d '{"name":"REJECT"}' "http://$API/proxies/GLOBAL")
 fetch_check "http://[$T6]/1k" "$SHA_1K"

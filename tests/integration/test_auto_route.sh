@@ -264,12 +264,14 @@ log "$(grep 'auto-route:' "$DAEMON_LOG" | tail -3)"
 
 # By name: the interceptor answers a fake address, the daemon hands the
 # name to the proxy, the proxy resolves it and connects (from T4 or T6).
+# The flow's line is logged at its close, which may come after curl exits
+# (the ASan daemon is slower): wait for it.
 for fam in 4 6; do
 	got=$(ccurl "-$fam" --max-time 5 -w ' %{remote_ip}' "http://example.test/whoami")
 	used=${got#* }
 	[[ $used == *:* ]] && used="[$used]"
 	if [[ $got == @($T4|$T6)\ * ]] && { is_fake4 "${got#* }" || is_fake6 "${got#* }"; } &&
-		grep -qF "example.test:80 ($used:80) via proxy socks5" "$DAEMON_LOG"; then
+		wait_log "$DAEMON_LOG" "example.test:80 ($used:80) via proxy socks5" 5; then
 		pass "ar_curl_by_name_v$fam"
 	else fail "ar_curl_by_name_v$fam" "nginx saw / curl used: '$got'$(alive_note)"; fi
 done

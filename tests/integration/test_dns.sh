@@ -125,9 +125,8 @@ else
 fi
 
 got=$(cx curl -q --noproxy '*' -sS -m "$FETCH_TIMEOUT" "http://www.example.test/1k" 2>&1 | sha256sum | cut -d' ' -f1)
-sleep 0.5
 if [[ $got == "$SHA_1K" ]] && grep -Eq "query\[(A|AAAA)\] www.example.test from $S_IP" "$RUN_DIR/dnsmasq.log" &&
-	grep -Eq "flow#[0-9]+ closed .* -> www.example.test:80 \(" "$DAEMON_LOG"; then
+	wait_log -E "$DAEMON_LOG" "flow#[0-9]+ closed .* -> www.example.test:80 \(" 5; then
 	curl_ok=1
 else
 	curl_ok=0
@@ -196,9 +195,8 @@ daemon_finish
 start_or_fail "dns_realip" "socks5://$S_IP:$SOCKS_PORT" --dns real-ip --dns-server "$S_IP"
 ra=$(cx_dig +short real1.example.test A 2>&1)
 got=$(cx curl -q --noproxy '*' -sS -m "$FETCH_TIMEOUT" "http://real1.example.test/1k" 2>&1 | sha256sum | cut -d' ' -f1)
-sleep 0.5
 if [[ $ra == "$T4" && $got == "$SHA_1K" ]] && grep -Eq "query\[(A|AAAA)\] real1.example.test from $S_IP" "$RUN_DIR/dnsmasq.log" &&
-	grep -Eq "flow#[0-9]+ closed .* -> real1.example.test:80 \(" "$DAEMON_LOG"; then
+	wait_log -E "$DAEMON_LOG" "flow#[0-9]+ closed .* -> real1.example.test:80 \(" 5; then
 	pass dns_realip
 else
 	fail dns_realip "A '$ra' (want $T4), sha ok=$([[ $got == "$SHA_1K" ]] && echo 1 || echo 0), danted asked dnsmasq: $(grep -c "real1.example.test from $S_IP" "$RUN_DIR/dnsmasq.log")"

@@ -249,9 +249,8 @@ else
 fi
 
 w=$(whoami d77777.big.example.test)
-sleep 0.5
 if [[ $w == "$S_IP" ]] &&
-	grep -Eq "flow#[0-9]+ closed .* -> b.micro.example.test:80 \(.*\) via micro socks5 $S_IP:$MS_PORT \[DOMAIN-SUFFIX,micro.example.test,micro\]" "$DAEMON_LOG" &&
+	wait_log -E "$DAEMON_LOG" "flow#[0-9]+ closed .* -> b.micro.example.test:80 \(.*\) via micro socks5 $S_IP:$MS_PORT \[DOMAIN-SUFFIX,micro.example.test,micro\]" 5 &&
 	grep -Eq "flow#[0-9]+ failed .* -> x.ads.example.test:80 .* via REJECT \[RULE-SET,ads,REJECT\]" "$DAEMON_LOG"; then
 	pass rules_big_ruleset
 	pass rules_flow_log
