@@ -17,6 +17,7 @@
 struct fake_stream {
 	const uint8_t *rx;
 	size_t rx_len, rx_off, chunk;
+	int reads; /* read() calls so far */
 	uint8_t tx[4096];
 	size_t tx_len;
 	int write_err;
@@ -29,6 +30,7 @@ static inline ssize_t fake_stream_read(void *ctx, void *buf, size_t len)
 	struct fake_stream *f = ctx;
 	size_t n = f->rx_len - f->rx_off;
 
+	f->reads++;
 	if (n == 0)
 		return f->rx == NULL ? -EAGAIN : 0;
 	if (f->chunk && n > f->chunk)

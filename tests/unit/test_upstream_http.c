@@ -80,6 +80,25 @@ static void test_success_leftover(void)
 	T_EQ_INT(upstream_http.step(st, &io), STREAM_DONE);
 }
 
+/* After the CONNECT request the machine polls rather than reads: the
+ * response needs the proxy to reach the target first, so a read right
+ * after the send is an EAGAIN per connection. */
+static void test_request_then_poll(void)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\n\r\n";
+	struct socks5_addr t;
+	struct fake_stream f = { .rx = (const uint8_t *)reply, .rx_len = sizeof(reply) - 1 };
+	struct stream io = fake_stream_io(&f);
+
+	socks5_addr_from_domain(&t, "example.test", 443);
+	upstream_http.init(st, &cfg_noauth, &t);
+	T_EQ_INT(upstream_http.step(st, &io), STREAM_WANT_READ);
+	T_EQ_INT(f.reads, 0);
+	T_CHECK(f.tx_len > 0);
+	T_EQ_INT(upstream_http.step(st, &io), STREAM_DONE);
+	T_EQ_INT(f.reads, 1);
+}
+
 static void test_success_plain(void)
 {
 	struct socks5_addr t;
@@ -241,6 +260,7 @@ int main(void)
 	strcpy(cfg_auth.user, "user");
 	strcpy(cfg_auth.pass, "secret");
 	T_RUN(test_success_leftover);
+	T_RUN(test_request_then_poll);
 	T_RUN(test_success_plain);
 	T_RUN(test_refusals);
 	T_RUN(test_failures);

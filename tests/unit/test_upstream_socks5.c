@@ -56,6 +56,37 @@ static void test_noauth_connect_ipv4(void)
 	}
 }
 
+/* After the CONNECT request the machine polls rather than reads: the reply
+ * needs the proxy to reach the target first, so a read there is an EAGAIN
+ * per connection. The method reply right after the greeting is read at
+ * once; a reply already held above the socket is parsed without polling. */
+static void test_request_then_poll(void)
+{
+	uint8_t st[4096];
+	struct socks5_addr t;
+	uint8_t script[16] = { 5, 0 };
+	struct stream io;
+
+	memcpy(script + 2, ok_v4_reply, sizeof(ok_v4_reply));
+	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 203, 0, 113, 80 }, 80);
+	struct fake_stream f = { .rx = script, .rx_len = 2 + sizeof(ok_v4_reply), .chunk = 2 };
+	io = fake_stream_io(&f);
+	upstream_socks5.init(st, &cfg_noauth, &t);
+	T_EQ_INT(upstream_socks5.step(st, &io), STREAM_WANT_READ);
+	T_EQ_INT(f.reads, 1);       /* the method reply only */
+	T_EQ_INT(f.tx_len, 3 + 10); /* greeting and request sent */
+	f.chunk = 0;
+	T_EQ_INT(upstream_socks5.step(st, &io), STREAM_DONE);
+	T_EQ_INT(f.reads, 2);
+
+	/* Both replies in one read: the second is parsed at once. */
+	struct fake_stream g = { .rx = script, .rx_len = 2 + sizeof(ok_v4_reply) };
+	io = fake_stream_io(&g);
+	upstream_socks5.init(st, &cfg_noauth, &t);
+	T_EQ_INT(upstream_socks5.step(st, &io), STREAM_DONE);
+	T_EQ_INT(g.reads, 1);
+}
+
 static void test_auth_and_leftover(void)
 {
 	uint8_t st[4096];
@@ -196,6 +227,7 @@ int main(void)
 	strcpy(cfg_auth.user, "user");
 	strcpy(cfg_auth.pass, "secret");
 	T_RUN(test_noauth_connect_ipv4);
+	T_RUN(test_request_then_poll);
 	T_RUN(test_auth_and_leftover);
 	T_RUN(test_failures);
 	T_RUN(test_udp_associate);

@@ -181,6 +181,13 @@ static int http_step(void *state, const struct stream *io)
 			if (r != 0)
 				return r;
 			http_set_state(h, HTTP_READ_RESPONSE);
+			/* The response waits for the proxy to reach the
+			 * target: reading now would be EAGAIN, a system call
+			 * per connection for nothing. Poll instead, unless
+			 * bytes are already held above the socket (decrypted
+			 * TLS: no event would announce those). */
+			if (h->in_len == 0 && stream_pending(io) == 0)
+				return STREAM_WANT_READ;
 			break;
 		case HTTP_READ_RESPONSE:
 			r = http_response_parse(h->in, h->in_len, &resp);

@@ -259,9 +259,20 @@ static int hs_step(void *state, const struct stream *io)
 			r = hs_flush(s, io);
 			if (r != 0)
 				return r;
-			hs_set_state(s, s->state == S5_SEND_GREETING ? S5_READ_METHOD
-					: s->state == S5_SEND_AUTH   ? S5_READ_AUTH
-								     : S5_READ_REPLY);
+			if (s->state == S5_SEND_REQUEST) {
+				hs_set_state(s, S5_READ_REPLY);
+				/* The reply waits for the proxy to reach the
+				 * target: reading now would be EAGAIN, a system
+				 * call per connection for nothing. Poll instead,
+				 * unless bytes are already held above the socket
+				 * (no event would announce those). */
+				if (s->in_len == 0 && stream_pending(io) == 0)
+					return STREAM_WANT_READ;
+				break;
+			}
+			/* The method and auth replies are immediate: read on. */
+			hs_set_state(s,
+				     s->state == S5_SEND_GREETING ? S5_READ_METHOD : S5_READ_AUTH);
 			break;
 		case S5_READ_METHOD:
 		case S5_READ_AUTH:
