@@ -24,7 +24,7 @@
 #
 # Usage: bash bench/bench.sh [-d SECONDS] [-m "1500 8500"] [-t iperf,wrk,idle,udp,dns,http,rules]
 #                            [-n IDLE_N] [-c WRK_CONNS] [-B] [-b BINARY] [-p HEV_BINARY] [-r]
-#                            [-S dante|microsocks] [-o FILE]
+#                            [-S dante|microsocks] [-P] [-o FILE]
 #   -d  seconds per iperf3/wrk run (default 5)
 #   -m  TUN MTUs to measure (default "1500 8500")
 #   -t  which measurements (default iperf,wrk,idle,udp,dns,http,rules)
@@ -38,6 +38,8 @@
 #       from its source yourself) at each MTU on the same TUN name, routes
 #       and danted: iperf, wrk and idle figures in a "hev" column, and the
 #       ratio of tun2socks to it
+#   -P  tun2socks (not -b's build) with "pipelining: true" on its SOCKS5
+#       proxy: greeting and request in one write (dante only)
 #   -r  at each MTU run the tunnels in reverse order (tun2socks, before,
 #       hev instead of hev, before, tun2socks): a run's slot moves its
 #       figures (README, Benchmarks), so compare builds or peers over a
@@ -65,7 +67,8 @@ PEER_BIN=
 SOCKS_SERVER=dante
 OUTFILE=
 REVERSE=0
-while getopts d:m:t:n:c:Bb:p:rS:o:h opt; do
+PIPELINING=0
+while getopts d:m:t:n:c:Bb:p:rS:Po:h opt; do
 	case $opt in
 	d) DUR=$OPTARG ;;
 	m) MTUS=$OPTARG ;;
@@ -77,6 +80,7 @@ while getopts d:m:t:n:c:Bb:p:rS:o:h opt; do
 	b) BEFORE_BIN=$OPTARG ;;
 	p) PEER_BIN=$OPTARG ;;
 	r) REVERSE=1 ;;
+	P) PIPELINING=1 ;;
 	S) SOCKS_SERVER=$OPTARG ;;
 	*) sed -n '2,/^set -uo/{/^set -uo/!p}' "$0"; exit 2 ;;
 	esac
@@ -87,6 +91,7 @@ want() { [[ ,$WHAT, == *,$1,* ]]; }
 [[ -z $BEFORE_BIN || -x $BEFORE_BIN ]] || die "-b $BEFORE_BIN: not an executable"
 [[ -z $PEER_BIN || -x $PEER_BIN ]] || die "-p $PEER_BIN: not an executable"
 [[ $SOCKS_SERVER == dante || $SOCKS_SERVER == microsocks ]] || die "-S: dante or microsocks"
+[[ $PIPELINING == 0 || $SOCKS_SERVER == dante ]] || die "-P: microsocks drops pipelined bytes"
 
 t2s_init
 require_tools iperf3 wrk proxychains4 danted nginx dnsmasq tinyproxy stunnel4 openssl
@@ -365,9 +370,14 @@ have_daemon=0
 require_daemon && have_daemon=1
 # t2s_run CONFIG MTU: one daemon (T2S_BIN, if set) through every figure.
 t2s_run() {
-	local cfg=$1 mtu=$2
+	local cfg=$1 mtu=$2 conf=()
+	if ((PIPELINING)) && [[ $cfg == t2s* ]]; then
+		printf 'proxies:\n  - { name: up, type: socks5, server: %s, port: %s, udp: true, pipelining: true }\nrules:\n  - MATCH,up\n' \
+			"$S_IP" "$SOCKS_PORT" >"$RUN_DIR/pipelining.yaml"
+		conf=(-c "$RUN_DIR/pipelining.yaml")
+	fi
 	if ! T2S_LOG_LEVEL=${T2S_LOG_LEVEL:-warn} daemon_start "socks5://$S_IP:$SOCKS_PORT" --mtu "$mtu" \
-		--dns-server "$S_IP"; then
+		--dns-server "$S_IP" "${conf[@]}"; then
 		say "  daemon did not start; log:"
 		tail -n 20 "$DAEMON_LOG" >&2
 		return

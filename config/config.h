@@ -206,6 +206,8 @@ struct config_proxy {
 	const char *ca;  /* our "ca": CA bundle path (resolved against
 				* the config's directory); NULL: system */
 	bool udp;        /* socks5: default false, as mihomo; http: always false */
+	bool pipelining; /* socks5: greeting, auth and request in one write
+			  * (ours; default false); http: always false */
 	/* "dialer-proxy": a proxy or group that carries the connection to
 	 * this proxy's server (a chain, docs/design.md §18); NULL: none.
 	 * Checked when the router is built. */

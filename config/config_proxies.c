@@ -14,9 +14,9 @@
 /* Keys of proxies and groups: ours, and mihomo's that we ignore (loader.h). */
 /* socks5 and http; redirect takes name, type and to. */
 static const char *const proxy_net_ours[] = {
-	"name",     "type", "server",           "port", "username",
-	"password", "tls",  "skip-cert-verify", "sni",  "servername",
-	"ca",       "udp",  "dialer-proxy"
+	"name",     "type", "server",           "port",      "username",
+	"password", "tls",  "skip-cert-verify", "sni",       "servername",
+	"ca",       "udp",  "dialer-proxy",     "pipelining"
 };
 static const char *const proxy_redirect_ours[] = { "name", "type", "to" };
 /* Every outbound type's keys (a socks5 entry may carry a vmess key: mihomo
@@ -277,7 +277,7 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loa
 	const char *k = e->name, *ca = NULL;
 	unsigned long long v = 0;
 	char w[256];
-	bool udp;
+	bool udp, pipe;
 	int r;
 
 	snprintf(w, sizeof(w), "%s: %s", what, k);
@@ -321,6 +321,16 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loa
 	if (!strcmp(k, "dialer-proxy")) {
 		p->dialer_pos = loader_node_pos(ld, e->val);
 		return loader_get_str(ld, e->val, w, &p->dialer_proxy);
+	}
+	if (!strcmp(k, "pipelining")) {
+		r = loader_get_bool(ld, e->val, w, &pipe);
+		if (r == 0 && p->type == CONFIG_PROXY_SOCKS5)
+			p->pipelining = pipe;
+		else if (r == 0 && pipe)
+			r = loader_warn_at(
+				ld, loader_node_pos(ld, e->key),
+				"%s: HTTP CONNECT is one message; \"pipelining\" ignored", what);
+		return r;
 	}
 	if (!strcmp(k, "udp")) {
 		r = loader_get_bool(ld, e->val, w, &udp);

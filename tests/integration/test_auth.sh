@@ -2,12 +2,25 @@
 # Scenario 3: username/password auth (RFC 1929) against danted with
 # `socksmethod: username`. Right password: the download works and danted logs
 # the user. Wrong password, or none at all: curl fails, and fast.
+#   auth_pipelined        "pipelining: true": greeting, auth and CONNECT
+#                         leave in one segment (the uplink capture's first
+#                         payload to the proxy is all three) and the
+#                         download works, danted logging the user
+#   auth_pipelined_wrong  the same with a wrong password: fails fast
+#   pipelined_noauth      a second danted without auth: greeting and
+#                         CONNECT in one segment, the download works
+#   pipelined_microsocks  microsocks drops what follows the greeting: the
+#                         flow is reset at --connect-timeout, and the log
+#                         says pipelining may be the cause
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="auth_right_password auth_wrong_password auth_missing_credentials"
+NAMES="auth_right_password auth_wrong_password auth_missing_credentials auth_pipelined
+ auth_pipelined_wrong pipelined_noauth pipelined_microsocks"
+require_tools tcpdump microsocks
 setup_servers "$NAMES" username
 FAST=2
+NOAUTH_PORT=1081
 
 # right password
 start_or_fail "$NAMES" "socks5://$AUTH_USER:$AUTH_PASS@$S_IP:$SOCKS_PORT"
@@ -46,4 +59,91 @@ daemon_finish
 start_or_fail "auth_missing_credentials" "socks5://$S_IP:$SOCKS_PORT"
 expect_fast_failure auth_missing_credentials
 daemon_finish
+
+# ---- pipelining ----------------------------------------------------------------
+# pipe_conf PORT [USER PASS]: a config sending everything to one SOCKS5
+# proxy with "pipelining: true".
+pipe_conf() {
+	local f=$RUN_DIR/pipe.$1.yaml
+	{
+		echo "proxies:"
+		echo "  - name: up"
+		echo "    type: socks5"
+		echo "    server: $S_IP"
+		echo "    port: $1"
+		echo "    pipelining: true"
+		[[ -n ${2:-} ]] && echo "    username: $2" && echo "    password: $3"
+		echo "rules:"
+		echo "  - MATCH,up"
+	} >"$f"
+	echo "$f"
+}
+
+# first_payload PCAP PORT: length of the first segment with data that went
+# to the proxy's PORT (one connection per capture).
+first_payload() {
+	tcpdump -r "$1" -n "tcp dst port $2 and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0)" 2>/dev/null |
+		sed -nE '1s/.* length ([0-9]+).*/\1/p'
+}
+
+# pipelined_case NAME PORT WANT_LEN [USER PASS]: one download through a
+# pipelining daemon, the uplink captured.
+pipelined_case() {
+	local name=$1 port=$2 want=$3 pcap=$RUN_DIR/$1.pcap first cap
+	start_or_fail "$name" "socks5://$S_IP:$port" -c "$(pipe_conf "$port" "${@:4}")"
+	# not through sx: $! must be tcpdump itself, so that the TERM below
+	# reaches it and it writes out what it holds before the file is read
+	ip netns exec "$NS_S" tcpdump -i v1 -n -s 200 --immediate-mode -w "$pcap" "tcp port $port" \
+		>"$RUN_DIR/$name.tcpdump.log" 2>&1 &
+	cap=$!
+	wait_log "$RUN_DIR/$name.tcpdump.log" "listening on" 5
+	FETCH_ERR=
+	fetch_check "http://$T4/1k" "$SHA_1K"
+	local rc=$?
+	kill "$cap" 2>/dev/null
+	wait "$cap" 2>/dev/null
+	first=$(first_payload "$pcap" "$port")
+	if ((rc == 0)) && [[ $first == "$want" ]] &&
+		{ [[ -z ${4:-} ]] || grep -q "username%$4@" "$RUN_DIR/danted.log"; }; then
+		pass "$name"
+	else
+		fail "$name" "fetch: ${FETCH_ERR:-ok}; first segment to the proxy: ${first:-none} bytes, want $want$(alive_note)"
+	fi
+	daemon_finish
+}
+
+# greeting with one method (3) + RFC 1929 (3 + user + password) + CONNECT to
+# an IPv4 address (10), in one segment
+pipelined_case auth_pipelined "$SOCKS_PORT" $((3 + 3 + ${#AUTH_USER} + ${#AUTH_PASS} + 10)) \
+	"$AUTH_USER" "$AUTH_PASS"
+
+start_or_fail auth_pipelined_wrong "socks5://$S_IP:$SOCKS_PORT" \
+	-c "$(pipe_conf "$SOCKS_PORT" "$AUTH_USER" "wrong-$AUTH_PASS")"
+expect_fast_failure auth_pipelined_wrong
+daemon_finish
+
+if start_dante none "$NOAUTH_PORT" danted2; then
+	pipelined_case pipelined_noauth "$NOAUTH_PORT" 13
+else
+	fail pipelined_noauth "a second danted did not start"
+fi
+
+MS_PORT=1090
+if start_microsocks "$MS_PORT"; then
+	start_or_fail pipelined_microsocks "socks5://$S_IP:$MS_PORT" -c "$(pipe_conf "$MS_PORT")" \
+		--connect-timeout 2
+	t0=$(now)
+	err=$(ccurl --max-time 20 -o /dev/null "http://$T4/1k" 2>&1)
+	rc=$?
+	el=$(elapsed "$t0")
+	if ((rc != 0)) && lt "$el" 10 && daemon_alive &&
+		wait_log "$DAEMON_LOG" "timed out in the proxy handshake (pipelining: true" 5; then
+		pass pipelined_microsocks
+	else
+		fail pipelined_microsocks "curl exit $rc after ${el}s ($err); daemon log: $(grep -m1 'flow#' "$DAEMON_LOG")$(alive_note)"
+	fi
+	daemon_finish
+else
+	fail pipelined_microsocks "microsocks did not start"
+fi
 t2s_finish

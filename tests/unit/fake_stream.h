@@ -17,7 +17,7 @@
 struct fake_stream {
 	const uint8_t *rx;
 	size_t rx_len, rx_off, chunk;
-	int reads; /* read() calls so far */
+	int reads, writes; /* read() and write() calls so far */
 	uint8_t tx[4096];
 	size_t tx_len;
 	int write_err;
@@ -46,6 +46,7 @@ static inline ssize_t fake_stream_write(void *ctx, const void *buf, size_t len)
 {
 	struct fake_stream *f = ctx;
 
+	f->writes++;
 	if (f->write_err)
 		return f->write_err;
 	if (f->stall_writes > 0) {

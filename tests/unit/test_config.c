@@ -577,6 +577,37 @@ static void test_warning_order(void)
 	config_free(cfg);
 }
 
+/* "pipelining" (ours): on a SOCKS5 proxy it is kept, on an HTTP one it is
+ * warned about and dropped, absent it is off; a non-boolean is an error at
+ * its value. */
+static void test_pipelining(void)
+{
+	struct config *cfg = NULL;
+	struct conf_err err = { 0 };
+	const struct config_warning *w;
+	static const char y[] =
+		"proxies:\n"
+		"  - {name: a, type: socks5, server: 192.0.2.1, port: 1080, pipelining: true}\n"
+		"  - {name: b, type: http, server: 192.0.2.1, port: 8080, pipelining: true}\n"
+		"  - {name: c, type: socks5, server: 192.0.2.1, port: 1080}\n";
+
+	T_EQ_INT(load(y, &cfg, &err), 0);
+	if (!cfg)
+		return;
+	T_EQ_INT(cfg->n_proxies, 3);
+	if (cfg->n_proxies == 3) {
+		T_CHECK(cfg->proxies[0].pipelining);
+		T_CHECK(!cfg->proxies[1].pipelining);
+		T_CHECK(!cfg->proxies[2].pipelining);
+	}
+	w = find_warning(cfg, "proxy \"b\": HTTP CONNECT is one message; \"pipelining\" ignored");
+	T_CHECK(w && w->pos.line == 3);
+	T_CHECK(find_warning(cfg, "proxy \"a\"") == NULL);
+	config_free(cfg);
+	expect_err("proxies:\n  - {name: a, type: socks5, server: 192.0.2.1, pipelining: 2}\n", 2,
+		   60, "proxy \"a\": pipelining: expected true or false, got \"2\"");
+}
+
 static void test_yaml_errors(void)
 {
 	/* libyaml's own errors at its mark, 1-based. */
@@ -1599,6 +1630,7 @@ int main(void)
 	T_RUN(test_sniffer);
 	T_RUN(test_dns_keys);
 	T_RUN(test_warning_order);
+	T_RUN(test_pipelining);
 	T_RUN(test_yaml_errors);
 	T_RUN(test_type_errors);
 	T_RUN(test_cidr_dns_errors);

@@ -55,6 +55,12 @@ static void test_greeting_build(void)
 	T_EQ_INT(socks5_greeting_build(buf, 3, false), 3);
 	T_EQ_INT(socks5_greeting_build(buf, 2, false), -ENOBUFS);
 	T_EQ_INT(socks5_greeting_build(NULL, 0, false), -ENOBUFS);
+	/* one method only (pipelining) */
+	T_EQ_INT(socks5_greeting_one_build(buf, sizeof(buf), SOCKS5_METHOD_USERPASS), 3);
+	T_EQ_MEM(buf, ((const uint8_t[]){ 5, 1, 2 }), 3);
+	T_EQ_INT(socks5_greeting_one_build(buf, 3, SOCKS5_METHOD_NONE), 3);
+	T_EQ_MEM(buf, ((const uint8_t[]){ 5, 1, 0 }), 3);
+	T_EQ_INT(socks5_greeting_one_build(buf, 2, SOCKS5_METHOD_NONE), -ENOBUFS);
 	T_CHECK(SOCKS5_GREETING_MAX >= 4);
 }
 

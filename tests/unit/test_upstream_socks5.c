@@ -10,7 +10,7 @@
 #include "test.h"
 #include "tun2socks/upstream/upstream.h"
 
-static struct upstream_cfg cfg_noauth, cfg_auth;
+static struct upstream_cfg cfg_noauth, cfg_auth, cfg_pipe, cfg_pipe_auth;
 
 /* Runs the machine to completion (or error); reads return EAGAIN until
  * the scripted proxy bytes are "released" all at once per step. */
@@ -85,6 +85,71 @@ static void test_request_then_poll(void)
 	upstream_socks5.init(st, &cfg_noauth, &t);
 	T_EQ_INT(upstream_socks5.step(st, &io), STREAM_DONE);
 	T_EQ_INT(g.reads, 1);
+}
+
+/* "pipelining: true": greeting (one method), auth and request in one write,
+ * then the replies read in turn; a server choosing a method other than the
+ * one offered fails (it would read our auth as a request). */
+static void test_pipelined(void)
+{
+	uint8_t st[4096];
+	struct socks5_addr t;
+	uint8_t script[64];
+	size_t n = 0;
+	struct stream io;
+
+	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 203, 0, 113, 80 }, 80);
+	/* no auth: everything arrives byte by byte, one write went out */
+	script[n++] = 5;
+	script[n++] = 0;
+	memcpy(script + n, ok_v4_reply, sizeof(ok_v4_reply));
+	n += sizeof(ok_v4_reply);
+	struct fake_stream f = { .rx = script, .rx_len = n, .chunk = 1 };
+	T_EQ_INT(run(&cfg_pipe, &t, &f, st), STREAM_DONE);
+	const uint8_t want[] = { 5, 1, 0, 5, 1, 0, 1, 203, 0, 113, 80, 0, 80 };
+	T_EQ_INT(f.tx_len, sizeof(want));
+	T_EQ_MEM(f.tx, want, sizeof(want));
+	T_EQ_INT(f.writes, 1);
+
+	/* auth: only USERPASS offered; the first step sends all three and
+	 * reads the method reply at once */
+	n = 0;
+	script[n++] = 5;
+	script[n++] = 2;
+	script[n++] = 1;
+	script[n++] = 0;
+	memcpy(script + n, ok_v4_reply, sizeof(ok_v4_reply));
+	n += sizeof(ok_v4_reply);
+	struct fake_stream g = { .rx = script, .rx_len = n, .chunk = 2 };
+	io = fake_stream_io(&g);
+	upstream_socks5.init(st, &cfg_pipe_auth, &t);
+	int r = STREAM_WANT_READ;
+	for (int i = 0; i < 100 && r == STREAM_WANT_READ; i++)
+		r = upstream_socks5.step(st, &io);
+	T_EQ_INT(r, STREAM_DONE);
+	const uint8_t want_auth[] = { 5,   1,   2,   1, 4, 'u', 's', 'e', 'r', 6,   's', 'e', 'c',
+				      'r', 'e', 't', 5, 1, 0,   1,   203, 0,   113, 80,  0,   80 };
+	T_EQ_INT(g.tx_len, sizeof(want_auth));
+	T_EQ_MEM(g.tx, want_auth, sizeof(want_auth));
+	T_EQ_INT(g.writes, 1);
+
+	/* written in pieces: still all of it, in order, before any read */
+	struct fake_stream h = { .rx = script, .rx_len = n, .stall_writes = 2, .write_max = 5 };
+	T_EQ_INT(run(&cfg_pipe_auth, &t, &h, st), STREAM_DONE);
+	T_EQ_INT(h.tx_len, sizeof(want_auth));
+	T_EQ_MEM(h.tx, want_auth, sizeof(want_auth));
+
+	/* the server picks no-auth though only USERPASS was offered */
+	static const uint8_t none[] = { 5, 0, 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90 };
+	struct fake_stream k = { .rx = none, .rx_len = sizeof(none) };
+	T_EQ_INT(run(&cfg_pipe_auth, &t, &k, st), -EPROTO);
+	T_CHECK(strstr(upstream_socks5.error(st), "not offered") != NULL);
+
+	/* wrong password: the auth reply fails it, the CONNECT reply is not read */
+	static const uint8_t denied[] = { 5, 2, 1, 1, 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90 };
+	struct fake_stream d = { .rx = denied, .rx_len = sizeof(denied), .chunk = 1 };
+	T_EQ_INT(run(&cfg_pipe_auth, &t, &d, st), -EACCES);
+	T_EQ_STR(upstream_socks5.error(st), "proxy rejected the username/password");
 }
 
 static void test_auth_and_leftover(void)
@@ -226,8 +291,13 @@ int main(void)
 	cfg_auth.has_auth = 1;
 	strcpy(cfg_auth.user, "user");
 	strcpy(cfg_auth.pass, "secret");
+	cfg_pipe = cfg_noauth;
+	cfg_pipe.pipelining = true;
+	cfg_pipe_auth = cfg_auth;
+	cfg_pipe_auth.pipelining = true;
 	T_RUN(test_noauth_connect_ipv4);
 	T_RUN(test_request_then_poll);
+	T_RUN(test_pipelined);
 	T_RUN(test_auth_and_leftover);
 	T_RUN(test_failures);
 	T_RUN(test_udp_associate);

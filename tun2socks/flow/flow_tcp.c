@@ -811,6 +811,11 @@ static const char *flow_timeout_why(const struct flow_tcp *f)
 	case UPSTREAM_CONN_TLS:
 		return "timed out in the TLS handshake";
 	case UPSTREAM_CONN_PROXY:
+		/* A server that drops the bytes after the greeting (microsocks)
+		 * never answers a pipelined CONNECT: say what to turn off. */
+		if (f->routed && f->route.action == ROUTE_PROXY && f->route.up->pipelining)
+			return "timed out in the proxy handshake (pipelining: true; does the "
+			       "proxy read pipelined messages?)";
 		return "timed out in the proxy handshake";
 	default:
 		return "timed out connecting";

@@ -296,6 +296,7 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 				.skip_cert_verify = p->skip_cert_verify,
 				.sni = p->sni,
 				.ca_file = p->ca,
+				.pipelining = p->pipelining,
 				.resolve = !opts->no_resolve &&
 					   (psn[0] == '\0' || ip_literal(p->server)),
 			};

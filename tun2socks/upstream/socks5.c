@@ -129,6 +129,16 @@ int socks5_greeting_build(uint8_t *buf, size_t cap, bool offer_userpass)
 	return (int)n;
 }
 
+int socks5_greeting_one_build(uint8_t *buf, size_t cap, uint8_t method)
+{
+	if (cap < 3)
+		return -ENOBUFS;
+	buf[0] = SOCKS5_VER;
+	buf[1] = 1;
+	buf[2] = method;
+	return 3;
+}
+
 int socks5_method_parse(const uint8_t *buf, size_t len, bool offered_userpass, uint8_t *method_out)
 {
 	*method_out = 0;

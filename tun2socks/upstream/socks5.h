@@ -81,6 +81,11 @@ struct socks5_reply {
  */
 int socks5_greeting_build(uint8_t *buf, size_t cap, bool offer_userpass);
 
+/* A greeting offering exactly `method` (NONE or USERPASS), for a pipelined
+ * handshake whose later messages, sent with it, presume the server's
+ * choice. Returns 3 or -ENOBUFS. */
+int socks5_greeting_one_build(uint8_t *buf, size_t cap, uint8_t method);
+
 /* Parses the server's METHOD selection (VER=5, METHOD). offered_userpass
  * must equal what was passed to socks5_greeting_build(). Returns 2, 0 (need
  * more), -EPROTO (wrong version), -ENOTSUP (0xFF: no acceptable method, or

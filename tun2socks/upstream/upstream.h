@@ -42,6 +42,11 @@ struct upstream_cfg {
 				* the user wrote it (an IP literal: no SNI,
 				* the IP is checked against the certificate) */
 	char ca_file[1024];    /* PEM bundle; "" for the system's */
+	/* SOCKS5: send greeting, auth and request in one write without
+	 * waiting for each reply (the proxy's "pipelining: true"). Saves one
+	 * round trip (two with auth) per connection; the server must read
+	 * each message exactly (dante does, microsocks drops the rest). */
+	bool pipelining;
 	/* Built once from the four fields above by tls_cfg_create() when the
 	 * config is loaded, shared by every connection to this upstream, and
 	 * freed (tls_cfg_free) with the config. NULL when tls is false. */
@@ -58,6 +63,7 @@ struct upstream_spec {
 	bool skip_cert_verify;   /* the caller warns about it */
 	const char *sni;         /* NULL: host */
 	const char *ca_file;     /* NULL: the system's CAs */
+	bool pipelining;         /* SOCKS5 only: see upstream_cfg */
 	bool resolve;            /* look host up now (getaddrinfo, blocking) */
 };
 

@@ -1,9 +1,12 @@
 /* upstream_socks5: the SOCKS5 CONNECT and UDP ASSOCIATE handshakes
  * (RFC 1928, RFC 1929 username/password) as a state machine over stream:
  * SEND_GREETING -> READ_METHOD [-> SEND_AUTH -> READ_AUTH] -> SEND_REQUEST
- * -> READ_REPLY -> DONE, or FAILED from any state (sticky). Every change
- * goes through hs_set_state(), which logs it. Encoding and parsing live in
- * socks5 (pure); this file only sequences them. */
+ * -> READ_REPLY -> DONE, or FAILED from any state (sticky). Pipelined
+ * (the proxy's "pipelining: true"): greeting, auth and request leave in one
+ * write from SEND_GREETING, and the machine goes READ_METHOD [-> READ_AUTH]
+ * -> READ_REPLY, one round trip instead of two or three (docs/design.md
+ * §15). Every change goes through hs_set_state(), which logs it. Encoding
+ * and parsing live in socks5 (pure); this file only sequences them. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,8 +47,12 @@ struct socks5_hs {
 	struct socks5_addr target;
 	/* Invariant: out[out_off..out_len) is the unsent rest of the current
 	 * message; in[0..in_len) the received, not yet parsed bytes. */
-	uint8_t out[SOCKS5_AUTH_MAX];
+	uint8_t out[3 + SOCKS5_AUTH_MAX + SOCKS5_REQUEST_MAX];
 	uint16_t out_len, out_off;
+	/* Greeting, auth and request were sent together: the one method
+	 * offered (NONE or USERPASS) is the only acceptable choice, and the
+	 * replies are read in turn with nothing more to send. */
+	bool pipelined;
 	uint8_t in[SOCKS5_REQUEST_MAX + 64];
 	uint16_t in_len, in_used;
 	char err[96];
@@ -87,6 +94,36 @@ static int hs_load(struct socks5_hs *s, int len, enum socks5_hs_state next)
 	return 0;
 }
 
+/* Greeting (one method), auth when configured, and the request, back to
+ * back in out. */
+static void hs_init_pipelined(struct socks5_hs *s)
+{
+	const struct upstream_cfg *cfg = s->cfg;
+	size_t n;
+	int r;
+
+	s->pipelined = true;
+	r = socks5_greeting_one_build(s->out, sizeof(s->out),
+				      cfg->has_auth ? SOCKS5_METHOD_USERPASS : SOCKS5_METHOD_NONE);
+	if (r < 0)
+		goto fail;
+	n = (size_t)r;
+	if (cfg->has_auth) {
+		r = socks5_auth_build(s->out + n, sizeof(s->out) - n, cfg->user, cfg->pass);
+		if (r < 0)
+			goto fail;
+		n += (size_t)r;
+	}
+	r = socks5_request_build(s->out + n, sizeof(s->out) - n, s->cmd, &s->target);
+	if (r < 0)
+		goto fail;
+	s->out_len = (uint16_t)(n + (size_t)r);
+	return;
+fail:
+	/* init() cannot fail: the first step() reports it. */
+	hs_fail(s, r, "%s", "cannot encode request (name or credentials too long)");
+}
+
 static void hs_init_cmd(struct socks5_hs *s, const struct upstream_cfg *cfg,
 			const struct socks5_addr *target, uint8_t cmd)
 {
@@ -97,6 +134,10 @@ static void hs_init_cmd(struct socks5_hs *s, const struct upstream_cfg *cfg,
 	s->cfg = cfg;
 	s->target = *target;
 	s->state = S5_SEND_GREETING;
+	if (cfg->pipelining) {
+		hs_init_pipelined(s);
+		return;
+	}
 	n = socks5_greeting_build(s->out, sizeof(s->out), cfg->has_auth);
 	if (n < 0) {
 		/* init() cannot fail: the first step() reports it. */
@@ -212,6 +253,17 @@ static int hs_handle(struct socks5_hs *s, int used, uint8_t method,
 		if (used < 0)
 			return hs_fail(s, used, "%s", "malformed method selection from proxy");
 		hs_consume(s, used);
+		if (s->pipelined) {
+			/* What we sent after the greeting presumed this
+			 * choice; a server picking no-auth when we offered
+			 * only username/password would read our auth as a
+			 * request. */
+			if ((method == SOCKS5_METHOD_USERPASS) != s->cfg->has_auth)
+				return hs_fail(s, -EPROTO, "%s",
+					       "proxy chose a method not offered (pipelining)");
+			hs_set_state(s, s->cfg->has_auth ? S5_READ_AUTH : S5_READ_REPLY);
+			return 0;
+		}
 		if (method == SOCKS5_METHOD_USERPASS)
 			return hs_load(s,
 				       socks5_auth_build(s->out, sizeof(s->out), s->cfg->user,
@@ -224,6 +276,10 @@ static int hs_handle(struct socks5_hs *s, int used, uint8_t method,
 		if (used < 0)
 			return hs_fail(s, used, "%s", "malformed authentication reply from proxy");
 		hs_consume(s, used);
+		if (s->pipelined) { /* the request went with the greeting */
+			hs_set_state(s, S5_READ_REPLY);
+			return 0;
+		}
 		return hs_load_request(s);
 	default: /* S5_READ_REPLY */
 		if (used < 0)
