@@ -282,6 +282,20 @@ static void test_udp_associate(void)
 		r = upstream_socks5_udp.step(st, &io);
 	T_CHECK(r < 0);
 	T_CHECK(strstr(upstream_socks5_udp.error(st), "UDP ASSOCIATE") != NULL);
+
+	/* pipelined: greeting and UDP ASSOCIATE in one write, same binding */
+	struct fake_stream h = { .rx = script, .rx_len = sizeof(script), .chunk = 1 };
+	io.ctx = &h;
+	upstream_socks5_udp.init(st, &cfg_pipe, &any);
+	r = 0;
+	for (int i = 0; i < 100 && r != STREAM_DONE && r >= 0; i++)
+		r = upstream_socks5_udp.step(st, &io);
+	T_EQ_INT(r, STREAM_DONE);
+	T_EQ_INT(h.tx_len, sizeof(want));
+	T_EQ_MEM(h.tx, want, sizeof(want));
+	T_EQ_INT(h.writes, 1);
+	T_EQ_INT(upstream_socks5_udp.bound(st, &bnd), 0);
+	T_EQ_INT(bnd.port, 0x9c41);
 }
 
 int main(void)
