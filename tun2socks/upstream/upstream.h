@@ -32,6 +32,11 @@ struct upstream_cfg {
 	int has_auth;
 	char user[256];
 	char pass[256];
+	/* SOCKS5: send greeting, auth and request in one write without
+	 * waiting for each reply (the proxy's "pipelining: true"). Saves one
+	 * round trip (two with auth) per connection; the server must read
+	 * each message exactly (dante does, microsocks drops the rest). */
+	bool pipelining;
 	/* TLS to the proxy itself (https:// proxies, socks5 with tls: true).
 	 * The connector does not change: upstream_conn opens a tls_conn over
 	 * the socket, drives tls_conn_handshake() and then steps the
@@ -42,11 +47,6 @@ struct upstream_cfg {
 				* the user wrote it (an IP literal: no SNI,
 				* the IP is checked against the certificate) */
 	char ca_file[1024];    /* PEM bundle; "" for the system's */
-	/* SOCKS5: send greeting, auth and request in one write without
-	 * waiting for each reply (the proxy's "pipelining: true"). Saves one
-	 * round trip (two with auth) per connection; the server must read
-	 * each message exactly (dante does, microsocks drops the rest). */
-	bool pipelining;
 	/* Built once from the four fields above by tls_cfg_create() when the
 	 * config is loaded, shared by every connection to this upstream, and
 	 * freed (tls_cfg_free) with the config. NULL when tls is false. */
