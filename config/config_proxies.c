@@ -268,6 +268,23 @@ struct proxy_keys {
 	struct conf_pos skip_cert_verify; /* of the key */
 };
 
+/* A boolean key only a SOCKS5 proxy uses: kept there; on an HTTP proxy a
+ * true is warned about (why it does not apply) and dropped, leaving *out
+ * false. */
+static int socks5_bool(struct loader *ld, const struct config_proxy *p, const struct loader_kv *e,
+		       const char *w, const char *what, const char *why, bool *out)
+{
+	bool v;
+	int r = loader_get_bool(ld, e->val, w, &v);
+
+	if (r == 0 && p->type == CONFIG_PROXY_SOCKS5)
+		*out = v;
+	else if (r == 0 && v)
+		r = loader_warn_at(ld, loader_node_pos(ld, e->key), "%s: %s; \"%s\" ignored", what,
+				   why, e->name);
+	return r;
+}
+
 /* One key of a socks5/http/redirect proxy. */
 static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
 		     const char *what, struct proxy_keys *pk)
@@ -277,7 +294,6 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loa
 	const char *k = e->name, *ca = NULL;
 	unsigned long long v = 0;
 	char w[256];
-	bool udp, pipe;
 	int r;
 
 	snprintf(w, sizeof(w), "%s: %s", what, k);
@@ -322,25 +338,11 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loa
 		p->dialer_pos = loader_node_pos(ld, e->val);
 		return loader_get_str(ld, e->val, w, &p->dialer_proxy);
 	}
-	if (!strcmp(k, "pipelining")) {
-		r = loader_get_bool(ld, e->val, w, &pipe);
-		if (r == 0 && p->type == CONFIG_PROXY_SOCKS5)
-			p->pipelining = pipe;
-		else if (r == 0 && pipe)
-			r = loader_warn_at(
-				ld, loader_node_pos(ld, e->key),
-				"%s: HTTP CONNECT is one message; \"pipelining\" ignored", what);
-		return r;
-	}
-	if (!strcmp(k, "udp")) {
-		r = loader_get_bool(ld, e->val, w, &udp);
-		if (r == 0 && p->type == CONFIG_PROXY_SOCKS5)
-			p->udp = udp;
-		else if (r == 0 && udp)
-			r = loader_warn_at(ld, loader_node_pos(ld, e->key),
-					   "%s: HTTP proxies carry no UDP; \"udp\" ignored", what);
-		return r;
-	}
+	if (!strcmp(k, "pipelining"))
+		return socks5_bool(ld, p, e, w, what, "HTTP CONNECT is one message",
+				   &p->pipelining);
+	if (!strcmp(k, "udp"))
+		return socks5_bool(ld, p, e, w, what, "HTTP proxies carry no UDP", &p->udp);
 	return loader_other_key(ld, e, what, &proxy_net_keys);
 }
 

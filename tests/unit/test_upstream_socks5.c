@@ -12,21 +12,28 @@
 
 static struct upstream_cfg cfg_noauth, cfg_auth, cfg_pipe, cfg_pipe_auth;
 
-/* Runs the machine to completion (or error); reads return EAGAIN until
- * the scripted proxy bytes are "released" all at once per step. */
-static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake_stream *f,
-	       void *state)
+/* Runs proto's machine to completion (or error); reads return EAGAIN
+ * until the scripted proxy bytes are "released" all at once per step. */
+static int run_proto(const struct upstream_proto *proto, const struct upstream_cfg *cfg,
+		     const struct socks5_addr *t, struct fake_stream *f, void *state)
 {
 	struct stream io = { .read = fake_stream_read, .write = fake_stream_write, .ctx = f };
 	int r = 0;
 
-	upstream_socks5.init(state, cfg, t);
+	proto->init(state, cfg, t);
 	for (int i = 0; i < 10000; i++) {
-		r = upstream_socks5.step(state, &io);
+		r = proto->step(state, &io);
 		if (r == STREAM_DONE || r < 0)
 			return r;
 	}
 	return r;
+}
+
+/* The same for CONNECT. */
+static int run(const struct upstream_cfg *cfg, const struct socks5_addr *t, struct fake_stream *f,
+	       void *state)
+{
+	return run_proto(&upstream_socks5, cfg, t, f, state);
 }
 
 static const uint8_t ok_v4_reply[] = { 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90 };
@@ -96,7 +103,6 @@ static void test_pipelined(void)
 	struct socks5_addr t;
 	uint8_t script[64];
 	size_t n = 0;
-	struct stream io;
 
 	socks5_addr_from_ipv4(&t, (const uint8_t[]){ 203, 0, 113, 80 }, 80);
 	/* no auth: everything arrives byte by byte, one write went out */
@@ -121,12 +127,7 @@ static void test_pipelined(void)
 	memcpy(script + n, ok_v4_reply, sizeof(ok_v4_reply));
 	n += sizeof(ok_v4_reply);
 	struct fake_stream g = { .rx = script, .rx_len = n, .chunk = 2 };
-	io = fake_stream_io(&g);
-	upstream_socks5.init(st, &cfg_pipe_auth, &t);
-	int r = STREAM_WANT_READ;
-	for (int i = 0; i < 100 && r == STREAM_WANT_READ; i++)
-		r = upstream_socks5.step(st, &io);
-	T_EQ_INT(r, STREAM_DONE);
+	T_EQ_INT(run(&cfg_pipe_auth, &t, &g, st), STREAM_DONE);
 	const uint8_t want_auth[] = { 5,   1,   2,   1, 4, 'u', 's', 'e', 'r', 6,   's', 'e', 'c',
 				      'r', 'e', 't', 5, 1, 0,   1,   203, 0,   113, 80,  0,   80 };
 	T_EQ_INT(g.tx_len, sizeof(want_auth));
@@ -275,22 +276,12 @@ static void test_udp_associate(void)
 
 	const uint8_t refused[] = { 5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0 };
 	struct fake_stream g = { .rx = refused, .rx_len = sizeof(refused) };
-	io.ctx = &g;
-	upstream_socks5_udp.init(st, &cfg_noauth, &any);
-	r = 0;
-	for (int i = 0; i < 100 && r != STREAM_DONE && r >= 0; i++)
-		r = upstream_socks5_udp.step(st, &io);
-	T_CHECK(r < 0);
+	T_CHECK(run_proto(&upstream_socks5_udp, &cfg_noauth, &any, &g, st) < 0);
 	T_CHECK(strstr(upstream_socks5_udp.error(st), "UDP ASSOCIATE") != NULL);
 
 	/* pipelined: greeting and UDP ASSOCIATE in one write, same binding */
 	struct fake_stream h = { .rx = script, .rx_len = sizeof(script), .chunk = 1 };
-	io.ctx = &h;
-	upstream_socks5_udp.init(st, &cfg_pipe, &any);
-	r = 0;
-	for (int i = 0; i < 100 && r != STREAM_DONE && r >= 0; i++)
-		r = upstream_socks5_udp.step(st, &io);
-	T_EQ_INT(r, STREAM_DONE);
+	T_EQ_INT(run_proto(&upstream_socks5_udp, &cfg_pipe, &any, &h, st), STREAM_DONE);
 	T_EQ_INT(h.tx_len, sizeof(want));
 	T_EQ_MEM(h.tx, want, sizeof(want));
 	T_EQ_INT(h.writes, 1);
