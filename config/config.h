@@ -190,6 +190,13 @@ enum config_proxy_type {
 	CONFIG_PROXY_UNSUPPORTED, /* a Clash type we cannot speak */
 };
 
+/* A SOCKS5 proxy's "pipelining": true, false, or auto (the zero value). */
+enum config_pipelining {
+	CONFIG_PIPELINING_AUTO = 0,
+	CONFIG_PIPELINING_OFF,
+	CONFIG_PIPELINING_ON,
+};
+
 struct config_proxy {
 	const char *name;
 	struct conf_pos pos; /* of the name's value */
@@ -206,8 +213,10 @@ struct config_proxy {
 	const char *ca;  /* our "ca": CA bundle path (resolved against
 				* the config's directory); NULL: system */
 	bool udp;        /* socks5: default false, as mihomo; http: always false */
-	bool pipelining; /* socks5: greeting, auth and request in one write
-			  * (ours; default false); http: always false */
+	/* socks5 (ours): greeting, auth and request in one write; auto (the
+	 * default) has the daemon probe the server first (docs/design.md
+	 * §15). http: always auto, which means nothing there. */
+	enum config_pipelining pipelining;
 	/* "dialer-proxy": a proxy or group that carries the connection to
 	 * this proxy's server (a chain, docs/design.md §18); NULL: none.
 	 * Checked when the router is built. */

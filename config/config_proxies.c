@@ -285,6 +285,24 @@ static int socks5_bool(struct loader *ld, const struct config_proxy *p, const st
 	return r;
 }
 
+/* "pipelining": true, false or auto on a SOCKS5 proxy; on an HTTP one
+ * (one message anyway) true is warned about, like socks5_bool's keys. */
+static int pipelining_key(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
+			  const char *w, const char *what)
+{
+	int v = 0, r = loader_get_bool_or(ld, e->val, w, "auto", &v);
+
+	if (r == 0 && p->type == CONFIG_PROXY_SOCKS5)
+		p->pipelining = v < 0 ? CONFIG_PIPELINING_AUTO
+				: v   ? CONFIG_PIPELINING_ON
+				      : CONFIG_PIPELINING_OFF;
+	else if (r == 0 && v > 0)
+		r = loader_warn_at(ld, loader_node_pos(ld, e->key),
+				   "%s: HTTP CONNECT is one message; \"%s\" ignored", what,
+				   e->name);
+	return r;
+}
+
 /* One key of a socks5/http/redirect proxy. */
 static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loader_kv *e,
 		     const char *what, struct proxy_keys *pk)
@@ -339,8 +357,7 @@ static int proxy_key(struct loader *ld, struct config_proxy *p, const struct loa
 		return loader_get_str(ld, e->val, w, &p->dialer_proxy);
 	}
 	if (!strcmp(k, "pipelining"))
-		return socks5_bool(ld, p, e, w, what, "HTTP CONNECT is one message",
-				   &p->pipelining);
+		return pipelining_key(ld, p, e, w, what);
 	if (!strcmp(k, "udp"))
 		return socks5_bool(ld, p, e, w, what, "HTTP proxies carry no UDP", &p->udp);
 	return loader_other_key(ld, e, what, &proxy_net_keys);

@@ -388,31 +388,61 @@ int loader_get_nonempty(struct loader *ld, yaml_node_t *n, const char *what, con
 	return r;
 }
 
-int loader_get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out)
+/* A YAML 1.1 boolean word, as go-yaml reads one into a bool: 1, 0, or -1
+ * for another word. */
+static int loader_bool_word(const char *v)
 {
-	/* YAML 1.1 booleans, as go-yaml reads them into a bool. */
 	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes",
 					   "YES",  "on",   "On",   "ON" };
 	static const char *const no[] = { "false", "False", "FALSE", "no", "No",
 					  "NO",    "off",   "Off",   "OFF" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcmp(v, yes[i]))
+			return 1;
+		if (!strcmp(v, no[i]))
+			return 0;
+	}
+	return -1;
+}
+
+int loader_get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out)
+{
 	char q[80];
 	const char *v;
 	int r = loader_get_scalar(ld, n, what, &v);
 
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (!strcmp(v, yes[i])) {
-			*out = true;
-			return 0;
-		}
-		if (!strcmp(v, no[i])) {
-			*out = false;
-			return 0;
-		}
+	r = loader_bool_word(v);
+	if (r >= 0) {
+		*out = r == 1;
+		return 0;
 	}
 	return loader_fail_at(ld, loader_node_pos(ld, n), "%s: expected true or false, got %s",
 			      what, loader_quote_node(q, n));
+}
+
+int loader_get_bool_or(struct loader *ld, yaml_node_t *n, const char *what, const char *word,
+		       int *out)
+{
+	char q[80];
+	const char *v;
+	int r = loader_get_scalar(ld, n, what, &v);
+
+	if (r < 0)
+		return r;
+	if (!strcmp(v, word)) {
+		*out = -1;
+		return 0;
+	}
+	r = loader_bool_word(v);
+	if (r >= 0) {
+		*out = r;
+		return 0;
+	}
+	return loader_fail_at(ld, loader_node_pos(ld, n), "%s: expected true, false or %s, got %s",
+			      what, word, loader_quote_node(q, n));
 }
 
 int loader_get_uint(struct loader *ld, yaml_node_t *n, const char *what, unsigned long long min,

@@ -165,6 +165,9 @@ int loader_get_nonempty(struct loader *ld, yaml_node_t *n, const char *what, con
 
 /* A YAML 1.1 boolean, as go-yaml reads one into a bool. */
 int loader_get_bool(struct loader *ld, yaml_node_t *n, const char *what, bool *out);
+/* The same or the word `word` (e.g. "auto"): *out 1, 0, or -1 for word. */
+int loader_get_bool_or(struct loader *ld, yaml_node_t *n, const char *what, const char *word,
+		       int *out);
 
 /* mihomo's expected-status at n: "*" (none kept), or statuses and ranges
  * joined by "/", at most 8, appended to lo/hi at *count. 0 or an error. */

@@ -577,9 +577,9 @@ static void test_warning_order(void)
 	config_free(cfg);
 }
 
-/* "pipelining" (ours): on a SOCKS5 proxy it is kept, on an HTTP one it is
- * warned about and dropped, absent it is off; a non-boolean is an error at
- * its value. */
+/* "pipelining" (ours): true, false or auto on a SOCKS5 proxy, auto when
+ * absent; on an HTTP one true is warned about and dropped; another value
+ * is an error at its value. */
 static void test_pipelining(void)
 {
 	struct config *cfg = NULL;
@@ -589,23 +589,29 @@ static void test_pipelining(void)
 		"proxies:\n"
 		"  - {name: a, type: socks5, server: 192.0.2.1, port: 1080, pipelining: true}\n"
 		"  - {name: b, type: http, server: 192.0.2.1, port: 8080, pipelining: true}\n"
-		"  - {name: c, type: socks5, server: 192.0.2.1, port: 1080}\n";
+		"  - {name: c, type: socks5, server: 192.0.2.1, port: 1080}\n"
+		"  - {name: d, type: socks5, server: 192.0.2.1, port: 1080, pipelining: off}\n"
+		"  - {name: e, type: socks5, server: 192.0.2.1, port: 1080, pipelining: auto}\n"
+		"  - {name: f, type: http, server: 192.0.2.1, port: 8080, pipelining: auto}\n";
 
 	T_EQ_INT(load(y, &cfg, &err), 0);
 	if (!cfg)
 		return;
-	T_EQ_INT(cfg->n_proxies, 3);
-	if (cfg->n_proxies == 3) {
-		T_CHECK(cfg->proxies[0].pipelining);
-		T_CHECK(!cfg->proxies[1].pipelining);
-		T_CHECK(!cfg->proxies[2].pipelining);
+	T_EQ_INT(cfg->n_proxies, 6);
+	if (cfg->n_proxies == 6) {
+		T_EQ_INT(cfg->proxies[0].pipelining, CONFIG_PIPELINING_ON);
+		T_EQ_INT(cfg->proxies[1].pipelining, CONFIG_PIPELINING_AUTO);
+		T_EQ_INT(cfg->proxies[2].pipelining, CONFIG_PIPELINING_AUTO);
+		T_EQ_INT(cfg->proxies[3].pipelining, CONFIG_PIPELINING_OFF);
+		T_EQ_INT(cfg->proxies[4].pipelining, CONFIG_PIPELINING_AUTO);
 	}
 	w = find_warning(cfg, "proxy \"b\": HTTP CONNECT is one message; \"pipelining\" ignored");
 	T_CHECK(w && w->pos.line == 3);
 	T_CHECK(find_warning(cfg, "proxy \"a\"") == NULL);
+	T_CHECK(find_warning(cfg, "proxy \"f\"") == NULL);
 	config_free(cfg);
 	expect_err("proxies:\n  - {name: a, type: socks5, server: 192.0.2.1, pipelining: 2}\n", 2,
-		   60, "proxy \"a\": pipelining: expected true or false, got \"2\"");
+		   60, "proxy \"a\": pipelining: expected true, false or auto, got \"2\"");
 }
 
 static void test_yaml_errors(void)

@@ -62,7 +62,7 @@ static int ts_wait_listening(int port)
 }
 
 /* The Python test server; its port in *port. The pid, or -1. */
-static pid_t ts_start_http(int *port)
+__attribute__((unused)) static pid_t ts_start_http(int *port)
 {
 	char *py[] = { "python3", T2S_TEST_DATA_DIR "/http_test_server.py", NULL };
 	char line[32] = "";

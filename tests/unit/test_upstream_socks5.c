@@ -153,6 +153,45 @@ static void test_pipelined(void)
 	T_EQ_STR(upstream_socks5.error(st), "proxy rejected the username/password");
 }
 
+/* The pipelining probe (route/pipelining.h): pipelined whatever the
+ * config says, and any reply to its CONNECT ends it as done, a refusal
+ * included; a server that answers the greeting and then hangs up (what a
+ * reader of single messages does with the rest) fails it. */
+static void test_probe(void)
+{
+	uint8_t st[4096];
+	struct socks5_addr nowhere = { .atyp = SOCKS5_ATYP_IPV4 };
+	static const uint8_t refused[] = { 5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t want[] = { 5, 1, 0, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0 };
+
+	struct fake_stream f = { .rx = refused, .rx_len = sizeof(refused), .chunk = 1 };
+	T_EQ_INT(run_proto(&upstream_socks5_probe, &cfg_noauth, &nowhere, &f, st), STREAM_DONE);
+	T_EQ_INT(f.tx_len, sizeof(want));
+	T_EQ_MEM(f.tx, want, sizeof(want));
+	T_EQ_INT(f.writes, 1);
+
+	/* the same reply fails a flow's CONNECT */
+	struct fake_stream g = { .rx = refused, .rx_len = sizeof(refused) };
+	T_EQ_INT(run(&cfg_noauth, &nowhere, &g, st), -ECONNREFUSED);
+
+	/* with auth: greeting (USERPASS only), auth and CONNECT in one write */
+	static const uint8_t auth_ok[] = { 5, 2, 1, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0 };
+	struct fake_stream h = { .rx = auth_ok, .rx_len = sizeof(auth_ok), .chunk = 3 };
+	T_EQ_INT(run_proto(&upstream_socks5_probe, &cfg_auth, &nowhere, &h, st), STREAM_DONE);
+	T_EQ_INT(h.writes, 1);
+	T_EQ_INT(h.tx_len, 3 + 1 + 1 + 4 + 1 + 6 + 10);
+
+	/* the method reply, then the server hangs up */
+	static const uint8_t greeting_only[] = { 5, 0 };
+	struct fake_stream k = { .rx = greeting_only, .rx_len = sizeof(greeting_only) };
+	T_EQ_INT(run_proto(&upstream_socks5_probe, &cfg_noauth, &nowhere, &k, st), -ECONNRESET);
+
+	/* a malformed reply is no answer */
+	static const uint8_t junk[] = { 5, 0, 4, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+	struct fake_stream j = { .rx = junk, .rx_len = sizeof(junk) };
+	T_CHECK(run_proto(&upstream_socks5_probe, &cfg_noauth, &nowhere, &j, st) < 0);
+}
+
 static void test_auth_and_leftover(void)
 {
 	uint8_t st[4096];
@@ -303,6 +342,7 @@ int main(void)
 	T_RUN(test_noauth_connect_ipv4);
 	T_RUN(test_request_then_poll);
 	T_RUN(test_pipelined);
+	T_RUN(test_probe);
 	T_RUN(test_auth_and_leftover);
 	T_RUN(test_failures);
 	T_RUN(test_udp_associate);

@@ -63,6 +63,10 @@ static const char usage[] =
 	"                         (Linux SO_BINDTODEVICE, macOS IP_BOUND_IF)\n"
 	"  --fwmark N             mark our own upstream sockets (Linux SO_MARK; decimal\n"
 	"                         or 0x hex)\n"
+	"  --pipelining MODE      auto, true or false: --proxy's SOCKS5 greeting, auth and\n"
+	"                         CONNECT in one write, a round trip less per connection.\n"
+	"                         auto (default) probes the proxy once and pipelines only\n"
+	"                         if it answers (config proxies: their \"pipelining\" key)\n"
 	"  --connect-timeout S    proxy connect + handshake timeout (default 10)\n"
 	"  --idle-timeout S       close TCP flows idle this long, 0 = never (default 7440)\n"
 	"  --udp-timeout S        close UDP sessions idle this long (default 60;\n"
@@ -255,6 +259,7 @@ static const struct {
 	[OPT_STORE_FAKE_IP] = { "--store-fake-ip", false },
 	[OPT_SECRET] = { "--secret", true },
 	[OPT_MAX_HALF_OPEN] = { "--max-half-open", true },
+	[OPT_PIPELINING] = { "--pipelining", true },
 };
 
 static int cli_find(const char *arg, const char **value)
@@ -622,6 +627,17 @@ int cli_parse(int argc, char **argv, struct options *cfg, char *err, size_t errl
 				return cli_err(err, errlen, "--max-memory",
 					       "expected MiB from 8 to 1048576", val);
 			cfg->max_memory_mb = (unsigned)v;
+			break;
+		case OPT_PIPELINING:
+			if (strcmp(val, "auto") == 0)
+				cfg->proxy_pipelining = UPSTREAM_PIPELINING_AUTO;
+			else if (strcmp(val, "true") == 0)
+				cfg->proxy_pipelining = UPSTREAM_PIPELINING_ON;
+			else if (strcmp(val, "false") == 0)
+				cfg->proxy_pipelining = UPSTREAM_PIPELINING_OFF;
+			else
+				return cli_err(err, errlen, "--pipelining",
+					       "expected auto, true or false", val);
 			break;
 		case OPT_MAX_HALF_OPEN:
 			if (cli_uint(val, 16, 65536, &v) < 0)

@@ -50,6 +50,7 @@
 #include "tun2socks/flow/sock_splice.h"
 #include "tun2socks/app/providers.h"
 #include "tun2socks/route/health.h"
+#include "tun2socks/route/pipelining.h"
 #include "tun2socks/upstream/http_client.h"
 
 struct daemon {
@@ -84,6 +85,7 @@ struct daemon {
 	struct sock_splice *host_ports[8]; /* run --allow-host-port */
 	struct http_client *http;          /* HTTP(S) on the loop: health checks */
 	struct health *health;             /* proxy-group health checks, or NULL */
+	struct pipelining *pipelining;     /* "pipelining: auto" probes, or NULL */
 	struct providers *providers;       /* http rule/proxy providers, or NULL */
 	uv_poll_t tun_poll;
 	uv_timer_t lwip_timer;
@@ -123,6 +125,7 @@ static int daemon_resolve_proxy(struct daemon *d)
 		.user = u->has_auth ? u->user : NULL,
 		.pass = u->pass,
 		.tls = u->scheme == PROXY_HTTPS,
+		.pipelining = d->cfg->proxy_pipelining,
 		.resolve = true,
 	};
 	char why[300] = "";
@@ -358,6 +361,8 @@ static void daemon_reload_done(uv_work_t *w, int status)
 		router_ctx_set_mode(d->router, (enum router_mode)rl->gen.conf->mode);
 		if (d->health)
 			health_set_gen(d->health, rl->gen.router);
+		if (d->pipelining)
+			(void)pipelining_set_gen(d->pipelining, rl->gen.router);
 		if (d->providers &&
 		    providers_update(d->providers, rl->gen.conf, rl->gen.router) < 0)
 			log_warn("providers: out of memory: downloads stop");
@@ -1037,7 +1042,17 @@ static void daemon_providers_changed(void *arg)
  * and providers by their cached copies. */
 static void daemon_health_start(struct daemon *d, struct router_gen *g)
 {
-	int r = http_client_create(&d->loop, &d->sock, &d->http);
+	struct pipelining_opts po = { .sock = &d->sock,
+				      .timeout_ms = (uint64_t)d->cfg->connect_timeout_s * 1000 };
+	int r = pipelining_create(&d->loop, &po, &d->pipelining);
+
+	/* SOCKS5 proxies with pipelining auto (docs/design.md §15); without
+	 * the probes they keep plain handshakes. */
+	if (r == 0)
+		r = pipelining_set_gen(d->pipelining, g);
+	if (r < 0)
+		log_warn("pipelining: auto: no probes (%s): plain handshakes", strerror(-r));
+	r = http_client_create(&d->loop, &d->sock, &d->http);
 
 	if (r == 0)
 		r = health_create(&d->loop, d->http, &d->health);
@@ -1065,6 +1080,8 @@ static void daemon_group_failing(void *arg, const char *name)
 /* Before any uv_walk: they close their own handles. */
 static void daemon_health_stop(struct daemon *d)
 {
+	pipelining_destroy(d->pipelining);
+	d->pipelining = NULL;
 	providers_destroy(d->providers);
 	d->providers = NULL;
 	health_destroy(d->health);

@@ -14,6 +14,7 @@
 #include "tun2socks/base/log.h"
 #include "tun2socks/base/sock.h"
 #include "tun2socks/tun/tun.h"
+#include "tun2socks/upstream/upstream.h"
 
 struct config;
 
@@ -64,6 +65,7 @@ enum options_flag {
 	OPT_STORE_FAKE_IP,
 	OPT_SECRET,
 	OPT_MAX_HALF_OPEN,
+	OPT_PIPELINING,
 };
 
 /* Our own sockets' fwmark when auto-route is on and none was given. */
@@ -71,7 +73,9 @@ enum options_flag {
 
 struct options {
 	struct proxy_url proxy;
-	bool has_proxy;          /* --proxy given */
+	bool has_proxy; /* --proxy given */
+	/* --pipelining: --proxy's SOCKS5 pipelining (docs/design.md §15) */
+	enum upstream_pipelining proxy_pipelining;
 	const char *config_path; /* -c FILE, or NULL */
 	uint64_t given;          /* bit per command-line option seen */
 	/* tun2socks match HOST[:PORT] [--udp] [--src IP] [--process P] */

@@ -296,7 +296,11 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 				.skip_cert_verify = p->skip_cert_verify,
 				.sni = p->sni,
 				.ca_file = p->ca,
-				.pipelining = p->pipelining,
+				.pipelining = p->pipelining == CONFIG_PIPELINING_ON
+						      ? UPSTREAM_PIPELINING_ON
+					      : p->pipelining == CONFIG_PIPELINING_OFF
+						      ? UPSTREAM_PIPELINING_OFF
+						      : UPSTREAM_PIPELINING_AUTO,
 				.resolve = !opts->no_resolve &&
 					   (psn[0] == '\0' || ip_literal(p->server)),
 			};
@@ -311,6 +315,24 @@ static int build_ups(struct router_gen *g, const struct config *cfg,
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+struct upstream_cfg *router_gen_auto_pipelining(struct router_gen *g, size_t i, const char **name)
+{
+	*name = NULL;
+	for (size_t j = 0; j < g->n_ups; j++) {
+		struct router_up *u = &g->ups[j];
+
+		if (!u->cfg.pipelining_auto || u->dialer >= 0 || i-- > 0)
+			continue;
+		*name = u->name;
+		return &u->cfg;
+	}
+	if (g->has_default_up && g->default_up.pipelining_auto && i == 0) {
+		*name = "--proxy";
+		return &g->default_up;
+	}
+	return NULL;
 }
 
 /* One more warning line; 0 or -ENOMEM. */

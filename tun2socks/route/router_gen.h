@@ -1,7 +1,8 @@
 /* router_gen: one generation of the router, built from a loaded config:
  * the upstreams with their resolved addresses, the rule sets, the compiled
  * rule engine (and its UDP variant) and the target table. Immutable once
- * built and refcounted: the live router (router.h) routes new flows by the
+ * built (but for what proxy groups pick and what pipelining probes find,
+ * both on the loop thread) and refcounted: the live router (router.h) routes new flows by the
  * current one, and each flow keeps the one it was routed by.
  *
  * Building does blocking work (rule-set files, getaddrinfo for proxy
@@ -80,6 +81,14 @@ const char *router_gen_warning(const struct router_gen *g, size_t i);
 
 /* Its proxy groups at run time (route/group.h), or NULL. Loop thread. */
 struct group_table *router_gen_groups(const struct router_gen *g);
+
+/* "pipelining: auto" (docs/design.md §15): the i-th upstream of g whose
+ * SOCKS5 pipelining the probe decides (route/pipelining.h), the config's
+ * proxies first, then --proxy's; NULL past the end. A proxy reached
+ * through a dialer-proxy is not among them (a probe connects directly).
+ * *name for logs. The probe writes `pipelining`, the one field of
+ * a built generation's upstream that changes (loop thread). */
+struct upstream_cfg *router_gen_auto_pipelining(struct router_gen *g, size_t i, const char **name);
 
 /* How a health check reaches the world through leaf target `leaf` (a
  * group member as group_table_member() names it, after picking):

@@ -17,7 +17,9 @@ int upstream_cfg_init(struct upstream_cfg *u, const struct upstream_spec *s, cha
 	/* "host:port" for logs, brackets around IPv6 literals. */
 	snprintf(u->server_str, sizeof(u->server_str), strchr(s->host, ':') ? "[%s]:%u" : "%s:%u",
 		 s->host, s->port);
-	u->pipelining = s->pipelining;
+	u->pipelining = s->pipelining == UPSTREAM_PIPELINING_ON;
+	u->pipelining_auto =
+		s->pipelining == UPSTREAM_PIPELINING_AUTO && s->proto == &upstream_socks5;
 	if (s->user != NULL) {
 		u->has_auth = true;
 		snprintf(u->user, sizeof(u->user), "%s", s->user);

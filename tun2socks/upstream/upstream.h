@@ -37,6 +37,11 @@ struct upstream_cfg {
 	 * round trip (two with auth) per connection; the server must read
 	 * each message exactly (dante does, microsocks drops the rest). */
 	bool pipelining;
+	/* "pipelining: auto": `pipelining` starts false and the probe
+	 * (route/pipelining.h) sets it once the server answered a pipelined
+	 * request; the one field of a loaded upstream that changes (loop
+	 * thread: connectors read it when a handshake starts). */
+	bool pipelining_auto;
 	/* TLS to the proxy itself (https:// proxies, socks5 with tls: true).
 	 * The connector does not change: upstream_conn opens a tls_conn over
 	 * the socket, drives tls_conn_handshake() and then steps the
@@ -53,18 +58,26 @@ struct upstream_cfg {
 	struct tls_cfg *tls_ctx;
 };
 
+/* A SOCKS5 proxy's pipelining as configured: auto (probed, the default),
+ * off or on. */
+enum upstream_pipelining {
+	UPSTREAM_PIPELINING_AUTO = 0,
+	UPSTREAM_PIPELINING_OFF,
+	UPSTREAM_PIPELINING_ON,
+};
+
 /* What a configured upstream is made from (--proxy URL or config entry). */
 struct upstream_spec {
 	const struct upstream_proto *proto;
 	const char *host; /* name or IP literal, without brackets */
 	uint16_t port;
-	const char *user, *pass; /* user NULL: no credentials */
-	bool tls;                /* TLS to the proxy */
-	bool skip_cert_verify;   /* the caller warns about it */
-	const char *sni;         /* NULL: host */
-	const char *ca_file;     /* NULL: the system's CAs */
-	bool pipelining;         /* SOCKS5 only: see upstream_cfg */
-	bool resolve;            /* look host up now (getaddrinfo, blocking) */
+	const char *user, *pass;             /* user NULL: no credentials */
+	bool tls;                            /* TLS to the proxy */
+	bool skip_cert_verify;               /* the caller warns about it */
+	const char *sni;                     /* NULL: host */
+	const char *ca_file;                 /* NULL: the system's CAs */
+	enum upstream_pipelining pipelining; /* SOCKS5 only: see upstream_cfg */
+	bool resolve;                        /* look host up now (getaddrinfo, blocking) */
 };
 
 /* Fills u (cleared first) from s, building its TLS context. 0, or -EINVAL
@@ -102,6 +115,11 @@ extern const struct upstream_proto upstream_plain;
 /* The same handshake asking for UDP ASSOCIATE; after STREAM_DONE,
  * bound() gives the relay address (BND.ADDR/PORT). */
 extern const struct upstream_proto upstream_socks5_udp;
+/* The pipelining probe (route/pipelining.h): greeting, auth and CONNECT
+ * in one write whatever cfg->pipelining says, and any well-formed reply
+ * to the CONNECT ends it with STREAM_DONE, a refusal included: the proxy
+ * read the pipelined request. */
+extern const struct upstream_proto upstream_socks5_probe;
 /* HTTP CONNECT (RFC 9110 9.3.6), Basic auth from has_auth/user/pass. Tunnel
  * bytes that arrived with the 2xx reply come from leftover(). */
 extern const struct upstream_proto upstream_http;

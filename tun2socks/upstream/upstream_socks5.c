@@ -53,6 +53,9 @@ struct socks5_hs {
 	 * offered (NONE or USERPASS) is the only acceptable choice, and the
 	 * replies are read in turn with nothing more to send. */
 	bool pipelined;
+	/* upstream_socks5_probe: any well-formed reply ends it (DONE), a
+	 * refusal included. */
+	bool probe;
 	uint8_t in[SOCKS5_REQUEST_MAX + 64];
 	uint16_t in_len, in_used;
 	char err[96];
@@ -125,7 +128,7 @@ fail:
 }
 
 static void hs_init_cmd(struct socks5_hs *s, const struct upstream_cfg *cfg,
-			const struct socks5_addr *target, uint8_t cmd)
+			const struct socks5_addr *target, uint8_t cmd, bool probe)
 {
 	int n;
 
@@ -133,8 +136,9 @@ static void hs_init_cmd(struct socks5_hs *s, const struct upstream_cfg *cfg,
 	s->cmd = cmd;
 	s->cfg = cfg;
 	s->target = *target;
+	s->probe = probe;
 	s->state = S5_SEND_GREETING;
-	if (cfg->pipelining) {
+	if (cfg->pipelining || probe) {
 		hs_init_pipelined(s);
 		return;
 	}
@@ -149,7 +153,14 @@ static void hs_init_cmd(struct socks5_hs *s, const struct upstream_cfg *cfg,
 
 static void hs_init(void *state, const struct upstream_cfg *cfg, const struct socks5_addr *target)
 {
-	hs_init_cmd(state, cfg, target, SOCKS5_CMD_CONNECT);
+	hs_init_cmd(state, cfg, target, SOCKS5_CMD_CONNECT, false);
+}
+
+/* The pipelining probe (upstream.h upstream_socks5_probe). */
+static void hs_init_probe(void *state, const struct upstream_cfg *cfg,
+			  const struct socks5_addr *target)
+{
+	hs_init_cmd(state, cfg, target, SOCKS5_CMD_CONNECT, true);
 }
 
 /* UDP ASSOCIATE (RFC 1928 section 7). target is where the client will send
@@ -157,7 +168,7 @@ static void hs_init(void *state, const struct upstream_cfg *cfg, const struct so
 static void hs_init_udp(void *state, const struct upstream_cfg *cfg,
 			const struct socks5_addr *target)
 {
-	hs_init_cmd(state, cfg, target, SOCKS5_CMD_UDP_ASSOCIATE);
+	hs_init_cmd(state, cfg, target, SOCKS5_CMD_UDP_ASSOCIATE, false);
 }
 
 static int hs_bound(const void *state, struct socks5_addr *out)
@@ -284,7 +295,7 @@ static int hs_handle(struct socks5_hs *s, int used, uint8_t method,
 	default: /* S5_READ_REPLY */
 		if (used < 0)
 			return hs_fail(s, used, "%s", "malformed reply from proxy");
-		if (reply->rep != SOCKS5_REP_SUCCEEDED) {
+		if (reply->rep != SOCKS5_REP_SUCCEEDED && !s->probe) {
 			snprintf(what, sizeof(what), "0x%02x: %s", reply->rep,
 				 socks5_rep_str(reply->rep));
 			return hs_fail(s, socks5_rep_to_errno(reply->rep),
@@ -384,4 +395,13 @@ const struct upstream_proto upstream_socks5_udp = {
 	.leftover = hs_leftover,
 	.error = hs_error,
 	.bound = hs_bound,
+};
+
+const struct upstream_proto upstream_socks5_probe = {
+	.name = "socks5",
+	.state_size = sizeof(struct socks5_hs),
+	.init = hs_init_probe,
+	.step = hs_step,
+	.leftover = hs_leftover,
+	.error = hs_error,
 };
