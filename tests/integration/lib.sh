@@ -624,6 +624,24 @@ wait_log() {
 	return 1
 }
 
+# daemon_log: what the current (or last) daemon wrote, from its start (the
+# script's daemons share DAEMON_LOG).
+DAEMON_LOG_FROM=0
+daemon_log() {
+	tail -n +"$((DAEMON_LOG_FROM + 1))" "$DAEMON_LOG" 2>/dev/null
+}
+
+# wait_daemon_log TEXT [S]: until the current daemon's log holds TEXT (a
+# fixed string; at most S seconds, default 10). 0 when it does.
+wait_daemon_log() {
+	local i
+	for ((i = 0; i < ${2:-10} * 10; i++)); do
+		daemon_log | grep -qF -- "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # ---- the daemon under test ------------------------------------------------------------
 daemon_bin() {
 	local b=${T2S_BIN:-$T2S_ROOT/build/tun2socks}
@@ -696,6 +714,7 @@ daemon_start() {
 	DAEMON_RC=
 	local from
 	from=$(wc -l 2>/dev/null <"$DAEMON_LOG" || echo 0)
+	DAEMON_LOG_FROM=$from
 	(daemon_nofile; exec ip netns exec "$NS_C" "${cmd[@]}") >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
 	# The TUN must appear and come up, and the daemon must have finished

@@ -9,6 +9,14 @@
 #   auth_pipelined_wrong  the same with a wrong password: fails fast
 #   pipelined_noauth      a second danted without auth: greeting and
 #                         CONNECT in one segment, the download works
+#   auto_auth             the key left out (auto): the probe, with auth, is
+#                         answered; then flows pipeline as with true
+#   auto_noauth           "pipelining: auto" without auth: the same
+#   pipelining_false      "false": no probe, the plain greeting goes first
+#   auto_proxy_url        --proxy alone is auto too: probed, flows pipelined
+#   proxy_url_false       --pipelining false: no probe, plain handshakes
+#   auto_microsocks       auto on microsocks: the probe gets no reply, plain
+#                         handshakes, the download works
 #   pipelined_microsocks  microsocks (1.0.3) drops what follows the greeting:
 #                         the flow is reset at --connect-timeout, and the log
 #                         says pipelining may be the cause (a microsocks that
@@ -17,7 +25,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
 NAMES="auth_right_password auth_wrong_password auth_missing_credentials auth_pipelined
- auth_pipelined_wrong pipelined_noauth pipelined_microsocks"
+ auto_auth auth_pipelined_wrong pipelined_noauth auto_noauth pipelining_false auto_proxy_url
+ proxy_url_false auto_microsocks pipelined_microsocks"
 require_tools tcpdump microsocks
 setup_servers "$NAMES" username
 FAST=2
@@ -62,18 +71,18 @@ expect_fast_failure auth_missing_credentials
 daemon_finish
 
 # ---- pipelining ----------------------------------------------------------------
-# pipe_conf PORT [USER PASS]: a config sending everything to one SOCKS5
-# proxy with "pipelining: true".
+# pipe_conf PORT MODE [USER PASS]: a config sending everything to one SOCKS5
+# proxy with "pipelining: MODE" (none: the key left out).
 pipe_conf() {
-	local f=$RUN_DIR/pipe.$1.yaml
+	local f=$RUN_DIR/pipe.$1.$2.yaml
 	{
 		echo "proxies:"
 		echo "  - name: up"
 		echo "    type: socks5"
 		echo "    server: $S_IP"
 		echo "    port: $1"
-		echo "    pipelining: true"
-		[[ -n ${2:-} ]] && echo "    username: $2" && echo "    password: $3"
+		[[ $2 != none ]] && echo "    pipelining: $2"
+		[[ -n ${3:-} ]] && echo "    username: $3" && echo "    password: $4"
 		echo "rules:"
 		echo "  - MATCH,up"
 	} >"$f"
@@ -87,11 +96,22 @@ first_payload() {
 		sed -nE '1s/.* length ([0-9]+).*/\1/p'
 }
 
-# pipelined_case NAME PORT WANT_LEN [USER PASS]: one download through a
-# pipelining daemon, the uplink captured.
+# pipelined_case NAME PORT WANT_LEN MODE PROBED [USER PASS]: one download
+# through a daemon with "pipelining: MODE", the uplink captured; PROBED: the
+# log line of the probe's verdict to wait for first ("": none; "-": the
+# log must show no probe at all).
 pipelined_case() {
-	local name=$1 port=$2 want=$3 pcap=$RUN_DIR/$1.pcap first cap
-	start_or_fail "$name" "socks5://$S_IP:$port" -c "$(pipe_conf "$port" "${@:4}")"
+	local name=$1 port=$2 want=$3 mode=$4 probed=$5 pcap=$RUN_DIR/$1.pcap first cap
+	shift 5
+	# (--proxy is never used here: --pipelining false keeps it out)
+	start_or_fail "$name" "socks5://$S_IP:$port" -c "$(pipe_conf "$port" "$mode" "$@")" \
+		--connect-timeout 2 --pipelining false
+	if [[ -n $probed && $probed != - ]] &&
+		! wait_daemon_log "proxy up ($S_IP:$port): $probed" 8; then
+		fail "$name" "no \"$probed\" in the daemon log: $(daemon_log | grep -m1 'pipelin')"
+		daemon_finish
+		return
+	fi
 	# not through sx: $! must be tcpdump itself, so that the TERM below
 	# reaches it and it writes out what it holds before the file is read
 	ip netns exec "$NS_S" tcpdump -i v1 -n -s 200 --immediate-mode -w "$pcap" "tcp port $port" \
@@ -104,8 +124,10 @@ pipelined_case() {
 	kill "$cap" 2>/dev/null
 	wait "$cap" 2>/dev/null
 	first=$(first_payload "$pcap" "$port")
-	if ((rc == 0)) && [[ $first == "$want" ]] &&
-		{ [[ -z ${4:-} ]] || grep -q "username%$4@" "$RUN_DIR/danted.log"; }; then
+	if [[ $probed == - ]] && daemon_log | grep -q "pipelin"; then
+		fail "$name" "probed: $(daemon_log | grep -m1 pipelin)"
+	elif ((rc == 0)) && [[ $first == "$want" ]] &&
+		{ [[ -z ${1:-} ]] || grep -q "username%$1@" "$RUN_DIR/danted.log"; }; then
 		pass "$name"
 	else
 		fail "$name" "fetch: ${FETCH_ERR:-ok}; first segment to the proxy: ${first:-none} bytes, want $want$(alive_note)"
@@ -115,23 +137,53 @@ pipelined_case() {
 
 # greeting with one method (3) + RFC 1929 (3 + user + password) + CONNECT to
 # an IPv4 address (10), in one segment
-pipelined_case auth_pipelined "$SOCKS_PORT" $((3 + 3 + ${#AUTH_USER} + ${#AUTH_PASS} + 10)) \
-	"$AUTH_USER" "$AUTH_PASS"
-
+AUTH_LEN=$((3 + 3 + ${#AUTH_USER} + ${#AUTH_PASS} + 10))
+ON="answers pipelined requests: pipelining on (auto)"
+OFF="no answer to a pipelined request"
+pipelined_case auth_pipelined "$SOCKS_PORT" "$AUTH_LEN" true "" "$AUTH_USER" "$AUTH_PASS"
+# auto (the key left out): the probe with auth is answered, then flows pipeline
+pipelined_case auto_auth "$SOCKS_PORT" "$AUTH_LEN" none "$ON" "$AUTH_USER" "$AUTH_PASS"
 start_or_fail auth_pipelined_wrong "socks5://$S_IP:$SOCKS_PORT" \
-	-c "$(pipe_conf "$SOCKS_PORT" "$AUTH_USER" "wrong-$AUTH_PASS")"
+	-c "$(pipe_conf "$SOCKS_PORT" true "$AUTH_USER" "wrong-$AUTH_PASS")"
 expect_fast_failure auth_pipelined_wrong
 daemon_finish
 
 if start_dante none "$NOAUTH_PORT" danted2; then
-	pipelined_case pipelined_noauth "$NOAUTH_PORT" 13
+	pipelined_case pipelined_noauth "$NOAUTH_PORT" 13 true ""
+	pipelined_case auto_noauth "$NOAUTH_PORT" 13 auto "$ON"
+	# false: no probe, the plain greeting (3 bytes) first
+	pipelined_case pipelining_false "$NOAUTH_PORT" 3 false -
+	# --proxy alone is auto too; --pipelining false turns it off
+	start_or_fail auto_proxy_url "socks5://$S_IP:$NOAUTH_PORT" --log-level debug
+	if wait_daemon_log "proxy --proxy ($S_IP:$NOAUTH_PORT): $ON" 8 &&
+		fetch_check "http://$T4/1k" "$SHA_1K" &&
+		daemon_log | grep -q "socks5 CONNECT $T4:80 .*READ_METHOD -> READ_REPLY"; then
+		pass auto_proxy_url
+	else
+		fail auto_proxy_url "${FETCH_ERR:-no pipelined flow}: $(daemon_log | grep -m1 pipelin)"
+	fi
+	daemon_finish
+	start_or_fail proxy_url_false "socks5://$S_IP:$NOAUTH_PORT" --pipelining false \
+		--log-level debug
+	if fetch_check "http://$T4/1k" "$SHA_1K" && ! daemon_log | grep -q "pipelin" &&
+		daemon_log | grep -q "socks5 CONNECT $T4:80 .*READ_METHOD -> SEND_REQUEST"; then
+		pass proxy_url_false
+	else
+		fail proxy_url_false "${FETCH_ERR:-probed or pipelined}: $(daemon_log | grep -m1 pipelin)"
+	fi
+	daemon_finish
 else
-	fail pipelined_noauth "a second danted did not start"
+	for n in pipelined_noauth auto_noauth pipelining_false auto_proxy_url proxy_url_false; do
+		fail "$n" "a second danted did not start"
+	done
 fi
 
 MS_PORT=1090
 if start_microsocks "$MS_PORT"; then
-	start_or_fail pipelined_microsocks "socks5://$S_IP:$MS_PORT" -c "$(pipe_conf "$MS_PORT")" \
+	# auto: microsocks does not answer the probe's CONNECT, so plain
+	# handshakes (the 3-byte greeting first) and the download works
+	pipelined_case auto_microsocks "$MS_PORT" 3 auto "$OFF"
+	start_or_fail pipelined_microsocks "socks5://$S_IP:$MS_PORT" -c "$(pipe_conf "$MS_PORT" true)" \
 		--connect-timeout 2
 	t0=$(now)
 	err=$(ccurl --max-time 20 -o /dev/null "http://$T4/1k" 2>&1)
