@@ -1037,9 +1037,10 @@ static void daemon_providers_changed(void *arg)
 		(void)daemon_reload_start(d);
 }
 
-/* Health checks of the groups (docs/design.md §18) and provider
- * downloads (§19); without them groups still route by their first member
- * and providers by their cached copies. */
+/* Health checks of the groups (docs/design.md §18), provider downloads
+ * (§19) and pipelining probes (§15); without them groups still route by
+ * their first member, providers by their cached copies and SOCKS5 proxies
+ * with plain handshakes. */
 static void daemon_health_start(struct daemon *d, struct router_gen *g)
 {
 	struct pipelining_opts po = { .sock = &d->sock,

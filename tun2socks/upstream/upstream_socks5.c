@@ -5,7 +5,9 @@
  * (the proxy's "pipelining: true"): greeting, auth and request leave in one
  * write from SEND_GREETING, and the machine goes READ_METHOD [-> READ_AUTH]
  * -> READ_REPLY, one round trip instead of two or three (docs/design.md
- * §15). Every change goes through hs_set_state(), which logs it. Encoding
+ * §15). The pipelining probe (upstream_socks5_probe) is the pipelined
+ * CONNECT taking any reply as done. Every change goes through
+ * hs_set_state(), which logs it. Encoding
  * and parsing live in socks5 (pure); this file only sequences them. */
 #include <errno.h>
 #include <stdbool.h>
