@@ -39,7 +39,9 @@
 #       and danted: iperf, wrk and idle figures in a "hev" column, and the
 #       ratio of tun2socks to it
 #   -P  tun2socks (not -b's build) with "pipelining: true" on its SOCKS5
-#       proxy: greeting and request in one write (dante only)
+#       proxy: greeting and request in one write (dante only). Without it
+#       the default "auto" pipelines too once its probe got dante's reply
+#       (at start, well before the first measurement); -P skips the probe
 #   -r  at each MTU run the tunnels in reverse order (tun2socks, before,
 #       hev instead of hev, before, tun2socks): a run's slot moves its
 #       figures (README, Benchmarks), so compare builds or peers over a
