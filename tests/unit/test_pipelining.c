@@ -207,9 +207,18 @@ static bool cfg_on(void *arg)
 	return ((struct upstream_cfg *)arg)->pipelining;
 }
 
-static bool srv_has(void *arg)
+/* The first round of probes is in; after a switch, the second, and the
+ * first one's connections closed. */
+static bool srv_first(void *arg)
 {
-	return ((struct srv *)arg)->accepted > 0;
+	return ((struct srv *)arg)->accepted >= PIPELINING_MAX_CONCURRENT;
+}
+
+static bool srv_second(void *arg)
+{
+	struct srv *s = arg;
+
+	return s->accepted >= 2 * PIPELINING_MAX_CONCURRENT && s->open <= PIPELINING_MAX_CONCURRENT;
 }
 
 /* Closes what is left and checks nothing stays open. */
@@ -272,7 +281,7 @@ static void test_off_microsocks(void)
 	struct config *cfg = NULL;
 	int port = ts_free_port();
 	pid_t ms = ts_start_socks(port, -1);
-	struct pipelining *p = prober(600, 0);
+	struct pipelining *p = prober(1500, 0);
 
 	T_CHECK(ms > 0);
 	snprintf(text, sizeof(text),
@@ -286,7 +295,7 @@ static void test_off_microsocks(void)
 	if (u == NULL)
 		goto out;
 	T_EQ_INT(pipelining_set_gen(p, g), 0);
-	T_CHECK(run_until(decided, p, 5000));
+	T_CHECK(run_until(decided, p, 8000));
 	T_CHECK(!u->pipelining);
 out:
 	pipelining_destroy(p);
@@ -381,19 +390,17 @@ static void test_bound_and_cancel(void)
 		goto out;
 	T_EQ_INT(pipelining_set_gen(p, g), 0);
 	T_EQ_INT(pipelining_undecided(p), 12);
-	run_until(srv_has, &s, 3000);
+	T_CHECK(run_until(srv_first, &s, 5000));
 	for (int i = 0; i < 20; i++)
 		uv_run(&loop, UV_RUN_NOWAIT);
 	T_EQ_INT(s.max_open, PIPELINING_MAX_CONCURRENT);
+	T_EQ_INT(s.accepted, PIPELINING_MAX_CONCURRENT);
 	/* switch: the old probes go, the new generation's start */
 	T_EQ_INT(pipelining_set_gen(p, g2), 0);
 	T_EQ_INT(pipelining_undecided(p), 12);
 	router_gen_unref(g); /* the cancelled probes still hold it */
 	g = NULL;
-	for (int i = 0; i < 50; i++)
-		uv_run(&loop, UV_RUN_NOWAIT);
-	T_CHECK(s.accepted >= 2 * PIPELINING_MAX_CONCURRENT);
-	T_CHECK(s.open <= PIPELINING_MAX_CONCURRENT);
+	T_CHECK(run_until(srv_second, &s, 5000));
 out:
 	pipelining_destroy(p); /* probes running */
 	router_gen_unref(g);
