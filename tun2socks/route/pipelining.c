@@ -301,9 +301,10 @@ int pipelining_set_gen(struct pipelining *p, struct router_gen *g)
 	     i++) {
 		struct pipe_probe *pr = calloc(1, sizeof(*pr));
 
-		if (pr == NULL) {
+		if (pr == NULL || uv_timer_init(p->loop, &pr->timer) < 0) {
 			log_warn("proxy %s: no pipelining probe (out of memory): plain handshakes",
 				 name);
+			free(pr);
 			r = -ENOMEM;
 			continue;
 		}
@@ -314,7 +315,6 @@ int pipelining_set_gen(struct pipelining *p, struct router_gen *g)
 		snprintf(pr->conn_name, sizeof(pr->conn_name), "pipelining probe of %s", name);
 		pr->wait_ms = p->o.retry_ms;
 		pr->state = PROBE_QUEUED;
-		uv_timer_init(p->loop, &pr->timer);
 		pr->timer.data = pr;
 		pr->handles = 1;
 		list_insert_before(&p->probes, &pr->link);
