@@ -196,6 +196,11 @@ static void stack_trim_half_open(struct stack *s)
  * the later ones meet a closed socket. (After a retransmission timeout
  * lwIP moves the unacknowledged segments back to unsent and snd_nxt to
  * the first: a client that got them but whose ACK was lost is missed.) */
+int stack_tcp_probe(struct tcp_pcb *pcb)
+{
+	return tcp_keepalive(pcb) == ERR_OK ? 0 : -ENOMEM;
+}
+
 void stack_tcp_reset(struct tcp_pcb *pcb)
 {
 	unsigned sent = 1; /* tcp_abort's */

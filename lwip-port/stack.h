@@ -105,6 +105,13 @@ void stack_set_half_open_max(struct stack *s, uint32_t max);
 void stack_tcp_reset(struct tcp_pcb *pcb);
 #define STACK_RST_MAX 32u
 
+/* Sends pcb's peer a keepalive probe: an ACK one below snd_nxt with no
+ * data, which a live peer answers with an ACK and a host without the
+ * socket with a RST. For the state lwIP runs no timer in, FIN_WAIT_2
+ * (docs/design.md §12, "A client gone from a half-closed flow"). 0 or
+ * -ENOMEM. */
+int stack_tcp_probe(struct tcp_pcb *pcb);
+
 /* Closes listeners and the netif. Flows must have closed their pcbs first;
  * pcbs still in TIME_WAIT or closing are purged. */
 void stack_destroy(struct stack *s);

@@ -18,7 +18,8 @@
  * reset, counted failed); a client reset reaching the upstream as an RST;
  * an upstream reset reaching the client as an RST; the connect deadline
  * in the proxy handshake; 2 MiB down to a client that acks one window at
- * a time, byte-exact; DIRECT to a name whose first address refuses.
+ * a time, byte-exact; DIRECT to a name whose first address refuses; the
+ * probe of a half-closed flow's silent client.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -430,6 +431,52 @@ static void test_client_reset(void)
 	T_EQ_INT(e.fc.stats.reset, 1);
 }
 
+/* A keepalive probe among the packets captured since cap_n was reset: an
+ * ACK one below what the client expects next, no data. */
+static bool probe_seen(void)
+{
+	struct seg g;
+
+	for (int i = 0; i < cap_n; i++)
+		if (parse(i, 0, &g) == 0 && g.flags == F_ACK && g.dlen == 0 && g.seq == e.c.ack - 1)
+			return true;
+	return false;
+}
+
+/* The upstream closed, its FIN acknowledged, the client silent: lwIP
+ * (FIN_WAIT_2) keeps no timer, so a client whose RST was lost would hold
+ * the flow until the idle timeout. The flow probes the client; a live one
+ * acks and is probed again, a RST (what a client's kernel without the
+ * socket answers) ends it. An established idle flow is not probed. */
+static void test_half_closed_probe(void)
+{
+	if (!env_init(false, 0))
+		return;
+	e.fc.half_closed_probe_ms = 1; /* any poll of the flow is past it */
+	T_CHECK(lh_connect(e.st, &e.c));
+	RUN_UNTIL(peer_accept());
+	cap_n = 0;
+	for (int i = 0; i < 1500; i++) { /* the flow's poll runs every second */
+		turn();
+		usleep(1000);
+	}
+	T_CHECK(!probe_seen());
+	peer_write("done", 4);
+	shutdown(e.peer, SHUT_WR);
+	RUN_UNTIL(e.c.fin);
+	lh_ack(e.st, &e.c);
+	cap_n = 0;
+	RUN_UNTIL(probe_seen());
+	lh_ack(e.st, &e.c); /* alive */
+	cap_n = 0;
+	RUN_UNTIL(probe_seen());
+	T_EQ_INT(e.fc.live_count, 1);
+	lh_rst(e.st, &e.c);
+	RUN_UNTIL(e.fc.live_count == 0);
+	env_done();
+	T_EQ_INT(e.fc.stats.reset, 1);
+}
+
 /* An upstream RST aborts the client's connection (RST). */
 static void test_upstream_reset(void)
 {
@@ -660,6 +707,7 @@ int main(void)
 	T_RUN(test_proxy_refused);
 	T_RUN(test_client_reset);
 	T_RUN(test_upstream_reset);
+	T_RUN(test_half_closed_probe);
 	T_RUN(test_connect_deadline);
 	T_RUN(test_bulk_down_slow_client);
 	T_RUN(test_sniff_split_hello);

@@ -104,6 +104,7 @@ struct flow_tcp {
 	bool in_accept; /* inside flow_tcp_accept: never abort pcb here */
 	int accept_ret; /* what flow_tcp_accept returns to the stack */
 	uint64_t t_start, t_last;
+	uint64_t t_probe; /* the last probe of a half-closed flow's client */
 	ip_addr_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
 	char *domain; /* the name dst_ip stands for, or NULL */
@@ -852,6 +853,16 @@ static err_t flow_on_lwip_poll(void *arg, struct tcp_pcb *pcb)
 	if (f->state == FS_RELAY && f->ctx->idle_timeout_ms > 0 &&
 	    now - f->t_last >= f->ctx->idle_timeout_ms)
 		return flow_abort(f, "idle timeout", NULL);
+	if (f->state == FS_RELAY && pcb->state == FIN_WAIT_2 && f->ctx->half_closed_probe_ms > 0 &&
+	    now - LWIP_MAX(f->t_last, f->t_probe) >= f->ctx->half_closed_probe_ms) {
+		/* Nothing is left to send and lwIP keeps no timer here: a
+		 * client whose RST was lost (a full TUN queue) would hold
+		 * the flow until the idle timeout. Its kernel answers the
+		 * probe with another RST; a live client with an ACK. */
+		f->t_probe = now;
+		if (stack_tcp_probe(pcb) < 0)
+			log_debug("flow#%" PRIu64 " half-closed: no memory for a probe", f->id);
+	}
 	return ERR_OK;
 }
 
@@ -1027,6 +1038,7 @@ int flow_tcp_ctx_init(struct flow_tcp_ctx *ctx, uv_loop_t *loop, const struct ro
 	ctx->route = *route;
 	ctx->connect_timeout_ms = 10000;
 	ctx->idle_timeout_ms = 7440000;
+	ctx->half_closed_probe_ms = 15000;
 	ctx->sniff_wait_ms = 1000;
 	ctx->buf_cap = TCP_SND_BUF;
 	ctx->buf = malloc(ctx->buf_cap);

@@ -49,6 +49,10 @@ struct flow_tcp_ctx {
 	uint64_t sniff_wait_ms;        /* for those bytes (docs/design.md §21) */
 	uint64_t connect_timeout_ms;
 	uint64_t idle_timeout_ms; /* 0: never */
+	/* A half-closed flow (our FIN acknowledged, the client silent) probes
+	 * its client after this long without traffic, and again as long
+	 * (docs/design.md §12); 0: never. */
+	uint64_t half_closed_probe_ms;
 	/* Scratch for the relays' upstream reads (relay.h). One loop thread,
 	 * so one buffer serves every flow: bytes never stay in it across
 	 * callbacks. */
