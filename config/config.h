@@ -393,7 +393,11 @@ struct config {
 	uint32_t routing_mark;
 	unsigned max_memory_mb; /* max-memory (ours), MiB; 0: not set */
 	unsigned max_half_open; /* max-half-open (ours); 0: not set */
-	bool ipv6;              /* default true, as in mihomo */
+	/* keep-alive-idle, keep-alive-interval (s; 0: not set, as mihomo)
+	 * and disable-keep-alive: TCP keepalive on upstream sockets */
+	unsigned keepalive_idle_s, keepalive_intvl_s;
+	bool disable_keepalive;
+	bool ipv6; /* default true, as in mihomo */
 	/* Where the geodata files are looked for (mihomo's home directory):
 	 * the config's directory, "" or ending in '/'. */
 	const char *dir;

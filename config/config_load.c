@@ -919,6 +919,15 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		/* ours: the half-open connection cap (docs/design.md §12) */
 		r = loader_get_uint(ld, val, k, 16, 65536, &v);
 		cfg->max_half_open = (unsigned)v;
+	} else if (!strcmp(k, "keep-alive-idle")) {
+		/* seconds, as mihomo; the kernels take at most 32767 */
+		r = loader_get_uint(ld, val, k, 0, 32767, &v);
+		cfg->keepalive_idle_s = (unsigned)v;
+	} else if (!strcmp(k, "keep-alive-interval")) {
+		r = loader_get_uint(ld, val, k, 0, 32767, &v);
+		cfg->keepalive_intvl_s = (unsigned)v;
+	} else if (!strcmp(k, "disable-keep-alive")) {
+		r = loader_get_bool(ld, val, k, &cfg->disable_keepalive);
 	} else if (!strcmp(k, "ipv6")) {
 		r = loader_get_bool(ld, val, k, &cfg->ipv6);
 	} else if (!strcmp(k, "geodata-mode")) {

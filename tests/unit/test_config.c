@@ -1440,6 +1440,29 @@ static void test_tun_auto_route(void)
 		cfg = NULL;
 	}
 	expect_err("max-half-open: 70000\n", 1, 16, "max-half-open");
+	/* mihomo's keepalive keys: seconds (0 = the default), and off */
+	T_EQ_INT(load("keep-alive-idle: 30\nkeep-alive-interval: 5\ndisable-keep-alive: true\n",
+		      &cfg, &err),
+		 0);
+	if (cfg) {
+		T_EQ_INT(cfg->keepalive_idle_s, 30);
+		T_EQ_INT(cfg->keepalive_intvl_s, 5);
+		T_CHECK(cfg->disable_keepalive);
+		T_EQ_INT(cfg->n_warnings, 0);
+		config_free(cfg);
+		cfg = NULL;
+	}
+	T_EQ_INT(load("ipv6: true\n", &cfg, &err), 0);
+	if (cfg) {
+		T_EQ_INT(cfg->keepalive_idle_s, 0);
+		T_EQ_INT(cfg->keepalive_intvl_s, 0);
+		T_CHECK(!cfg->disable_keepalive);
+		config_free(cfg);
+		cfg = NULL;
+	}
+	expect_err("keep-alive-idle: 40000\n", 1, 18, "keep-alive-idle");
+	expect_err("keep-alive-interval: -1\n", 1, 22, "keep-alive-interval");
+	expect_err("disable-keep-alive: sometimes\n", 1, 21, "disable-keep-alive");
 	T_EQ_INT(load("tun:\n  auto-detect-interface: true\n", &cfg, &err), 0);
 	if (cfg) {
 		T_CHECK(cfg->tun.has_auto_detect && cfg->tun.auto_detect);

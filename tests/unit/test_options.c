@@ -166,6 +166,41 @@ static void test_half_open_key(void)
 	config_free(c);
 }
 
+/* keep-alive-idle, keep-alive-interval, disable-keep-alive: into the
+ * sockets' options (none of them by default: sock_open()'s defaults), and
+ * a change is one for new sockets, with no restart. */
+static void test_keepalive_keys(void)
+{
+	static const char *const bare[] = { "--proxy", "socks5://1.2.3.4", NULL };
+	struct config *c = load("keep-alive-idle: 30\nkeep-alive-interval: 5\n");
+	struct config *off = load("disable-keep-alive: true\n");
+	struct options run, next;
+	char err[256], why[256];
+
+	T_CHECK(c != NULL && off != NULL);
+	if (c == NULL || off == NULL)
+		goto out;
+	T_EQ_INT(parse(&run, bare), CLI_RUN);
+	T_CHECK(!run.sock.keepalive_off);
+	T_EQ_INT((int)run.sock.keepalive_idle_s, 0);
+	T_EQ_INT((int)run.sock.keepalive_intvl_s, 0);
+	T_EQ_INT(parse(&next, bare), CLI_RUN);
+	T_EQ_INT(options_apply_config(&next, c, err, sizeof(err)), 0);
+	T_EQ_INT((int)next.sock.keepalive_idle_s, 30);
+	T_EQ_INT((int)next.sock.keepalive_intvl_s, 5);
+	T_CHECK(!next.sock.keepalive_off);
+	T_EQ_INT((int)options_reload_diff(&run, &next, why, sizeof(why)), OPTIONS_SOCK);
+	T_EQ_STR(why, "");
+	T_EQ_INT(parse(&next, bare), CLI_RUN);
+	T_EQ_INT(options_apply_config(&next, off, err, sizeof(err)), 0);
+	T_CHECK(next.sock.keepalive_off);
+	T_EQ_INT((int)options_reload_diff(&run, &next, why, sizeof(why)), OPTIONS_SOCK);
+	T_EQ_INT((int)options_reload_diff(&next, &next, why, sizeof(why)), 0);
+out:
+	config_free(c);
+	config_free(off);
+}
+
 /* The tun keys of the system-wide mode: applied where the command line is
  * silent; with auto-route our sockets get a mark, which a reload keeps. */
 static void test_auto_route_keys(void)
@@ -347,6 +382,7 @@ int main(void)
 	T_RUN(test_apply_config);
 	T_RUN(test_reload_diff);
 	T_RUN(test_half_open_key);
+	T_RUN(test_keepalive_keys);
 	T_RUN(test_auto_route_keys);
 	T_RUN(test_generation);
 	return test_summary();

@@ -41,6 +41,7 @@
 #include "tun2socks/base/fd_budget.h"
 #include "tun2socks/base/heap.h"
 #include "tun2socks/base/mem_budget.h"
+#include "tun2socks/base/sock.h"
 #include "lwip-port/stack.h"
 #include "tun2socks/upstream/upstream.h"
 #include "tun2socks/app/priv.h"
@@ -227,6 +228,17 @@ static void daemon_reload_free(struct daemon_reload *rl)
 	free(rl);
 }
 
+/* "off" or "idle 15 s, every 15 s": TCP keepalive as sock_open() sets it. */
+static const char *daemon_keepalive_text(const struct sock_opts *so, char *buf, size_t cap)
+{
+	if (so->keepalive_off)
+		return "off";
+	snprintf(buf, cap, "idle %u s, every %u s",
+		 so->keepalive_idle_s ? so->keepalive_idle_s : SOCK_KEEPALIVE_DEFAULT_S,
+		 so->keepalive_intvl_s ? so->keepalive_intvl_s : SOCK_KEEPALIVE_DEFAULT_S);
+	return buf;
+}
+
 /* New upstream sockets (flows, UDP sessions, c-ares) get so; open ones
  * keep theirs. */
 static void daemon_set_sock(struct daemon *d, const struct sock_opts *so)
@@ -302,10 +314,14 @@ static void daemon_apply_options(struct daemon *d, const struct options *next)
 				  so.bind_iface,
 				  d->sock.bind_iface[0] ? d->sock.bind_iface : "none");
 		} else {
+			char ka[48];
+
 			daemon_set_sock(d, &so);
-			log_info("reload: new upstream sockets use interface %s, mark %s%u",
+			log_info("reload: new upstream sockets use interface %s, mark %s%u, "
+				 "keepalive %s",
 				 so.bind_iface[0] ? so.bind_iface : "(any)",
-				 so.has_fwmark ? "" : "none ", so.has_fwmark ? so.fwmark : 0);
+				 so.has_fwmark ? "" : "none ", so.has_fwmark ? so.fwmark : 0,
+				 daemon_keepalive_text(&so, ka, sizeof(ka)));
 		}
 	}
 	if (mask & OPTIONS_DNS)

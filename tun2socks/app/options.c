@@ -237,6 +237,10 @@ int options_apply_config(struct options *cfg, const struct config *conf, char *e
 		cfg->sock.has_fwmark = true;
 		cfg->sock.fwmark = conf->routing_mark;
 	}
+	/* config only, as in mihomo: no flag */
+	cfg->sock.keepalive_off = conf->disable_keepalive;
+	cfg->sock.keepalive_idle_s = conf->keepalive_idle_s;
+	cfg->sock.keepalive_intvl_s = conf->keepalive_intvl_s;
 	r = options_apply_route(cfg, conf, err, errlen);
 	if (r < 0)
 		return r;
@@ -412,7 +416,10 @@ unsigned options_reload_diff(const struct options *running, const struct options
 	if (strcmp(running->sock.bind_iface, next->sock.bind_iface) != 0 ||
 	    (!running->route.auto_route &&
 	     (running->sock.has_fwmark != next->sock.has_fwmark ||
-	      (next->sock.has_fwmark && running->sock.fwmark != next->sock.fwmark))))
+	      (next->sock.has_fwmark && running->sock.fwmark != next->sock.fwmark))) ||
+	    running->sock.keepalive_off != next->sock.keepalive_off ||
+	    running->sock.keepalive_idle_s != next->sock.keepalive_idle_s ||
+	    running->sock.keepalive_intvl_s != next->sock.keepalive_intvl_s)
 		mask |= OPTIONS_SOCK;
 	if (strcmp(running->tun_name, next->tun_name) != 0)
 		options_note(why, whylen, "tun.device");

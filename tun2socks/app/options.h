@@ -179,7 +179,8 @@ bool options_given(const struct options *cfg, enum options_flag opt);
 /* Fills what the command line did not set from the config file: TUN
  * (device, mtu, first inet4/inet6 address), DNS (enable, enhanced-mode,
  * nameserver, fake-ip-range/6, fake-ip-filter added to the flag's),
- * interface-name, routing-mark, log-level, and the tun keys of the
+ * interface-name, routing-mark, keep-alive-idle, keep-alive-interval,
+ * disable-keep-alive, log-level, and the tun keys of the
  * system-wide mode (auto-route, strict-route, dns-hijack,
  * iproute2-table-index, iproute2-rule-index, route-address,
  * route-exclude-address, include-uid, exclude-uid, auto-detect-interface).
@@ -194,7 +195,7 @@ int options_add_fake_filter(const char *val, struct options_dns *dns, char *err,
 /* What a reload may change while running, and what needs a restart. */
 enum options_change {
 	OPTIONS_LOG_LEVEL = 1 << 0, /* applied at once */
-	OPTIONS_SOCK = 1 << 1,      /* interface-name, routing-mark: new sockets */
+	OPTIONS_SOCK = 1 << 1,      /* interface-name, routing-mark, keep-alive-*: new sockets */
 	OPTIONS_RESTART = 1 << 2,   /* TUN or DNS settings: named in why */
 	OPTIONS_DNS = 1 << 3,       /* nameserver, default-nameserver: new queries */
 };

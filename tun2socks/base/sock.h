@@ -3,7 +3,9 @@
  * Every socket we open toward an upstream (proxy, DNS, DIRECT) goes through
  * here so the loop-avoidance options are applied before connect(): Linux
  * SO_BINDTODEVICE (--bind-interface) and SO_MARK (--fwmark); macOS
- * IP_BOUND_IF / IPV6_BOUND_IF (--bind-interface).
+ * IP_BOUND_IF / IPV6_BOUND_IF (--bind-interface). TCP sockets also get
+ * keepalive (mihomo's keep-alive-idle / -interval): an upstream that is
+ * gone without a word is found (docs/design.md §12).
  * Also the socket as the bottom layer of a connection (sock_stream) and
  * the glue between libuv's poll events and stream readiness.
  */
@@ -23,21 +25,33 @@ struct sock_opts {
 	unsigned iface_index; /* resolved by sock_opts_resolve() */
 	bool has_fwmark;
 	uint32_t fwmark;
+	/* TCP keepalive: on unless keepalive_off; seconds before the first
+	 * probe and between probes, 0 meaning SOCK_KEEPALIVE_DEFAULT_S (as
+	 * mihomo's 0); SOCK_KEEPALIVE_PROBES unanswered probes end it. */
+	bool keepalive_off;
+	unsigned keepalive_idle_s, keepalive_intvl_s;
 };
+
+#define SOCK_KEEPALIVE_DEFAULT_S 15u /* mihomo's, and Go's dialer's */
+#define SOCK_KEEPALIVE_PROBES 9u
+#define SOCK_KEEPALIVE_MAX_S 32767u /* the kernels' limit for both */
 
 /* Checks the options are usable on this platform and resolves the
  * interface index. Returns 0, -ENODEV (no such interface) or -ENOTSUP
  * (fwmark where the platform has none). */
 T2S_MUST_CHECK int sock_opts_resolve(struct sock_opts *o);
 
-/* Platform parts: whether SO_MARK-style marking exists here, and a
- * non-blocking, close-on-exec socket (0 or -errno). */
+/* Platform parts: whether SO_MARK-style marking exists here, a
+ * non-blocking, close-on-exec socket (0 or -errno), and the keepalive
+ * idle time, whose option has a different name on each (0 or -errno). */
 bool sock_platform_has_fwmark(void);
 int sock_platform_socket(int family, int type);
+int sock_platform_keepidle(int fd, unsigned idle_s);
 
 /* A non-blocking, close-on-exec socket of the given family and type
- * (SOCK_STREAM: TCP_NODELAY set) with the options applied. Returns the fd
- * or -errno (-EPERM when an option needs privileges we lack). */
+ * (SOCK_STREAM: TCP_NODELAY and keepalive set) with the options applied.
+ * Returns the fd or -errno (-EPERM when an option needs privileges we
+ * lack). */
 T2S_MUST_CHECK int sock_open(int family, int type, const struct sock_opts *o);
 
 /* Applies the loop-avoidance options (interface, mark) to a socket that

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,4 +50,12 @@ int sock_apply(int fd, int family, const struct sock_opts *o)
 		return -errno;
 	}
 	return 0;
+}
+
+/* The idle time before the first keepalive probe: macOS names it TCP_KEEPALIVE. */
+int sock_platform_keepidle(int fd, unsigned idle_s)
+{
+	int idle = (int)idle_s;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_KEEPALIVE, &idle, sizeof(idle)) < 0 ? -errno : 0;
 }

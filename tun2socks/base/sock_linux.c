@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -35,4 +37,12 @@ int sock_apply(int fd, int family, const struct sock_opts *o)
 	if (o->has_fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &o->fwmark, sizeof(o->fwmark)) < 0)
 		return -errno;
 	return 0;
+}
+
+/* The idle time before the first keepalive probe: Linux names it TCP_KEEPIDLE. */
+int sock_platform_keepidle(int fd, unsigned idle_s)
+{
+	int idle = (int)idle_s;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ? -errno : 0;
 }
