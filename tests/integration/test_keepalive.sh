@@ -9,12 +9,17 @@
 #   keepalive_finds_gone_upstream  with keep-alive-idle: 2 and
 #                                  keep-alive-interval: 1, the daemon's
 #                                  socket to danted carries a keepalive
-#                                  timer; danted's end of one idle flow is
+#                                  timer once the flow is a second old
+#                                  (short flows skip the system calls);
+#                                  danted's end of one idle flow is
 #                                  killed (ss -K) behind a blackhole route,
 #                                  so its RST never arrives. The next probe
 #                                  meets danted's kernel, which answers RST:
 #                                  the client's connection is reset within
 #                                  seconds and the daemon's socket is gone
+#   keepalive_udp_control          a UDP session's control connection to
+#                                  danted (idle for the session's life) has
+#                                  its keepalive timer from the start
 #   keepalive_off_after_reload     disable-keep-alive: true by SIGHUP: a new
 #                                  flow's upstream socket has no keepalive,
 #                                  and the same silent kill leaves it (and
@@ -22,7 +27,8 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t2s_init
-NAMES="keepalive_finds_gone_upstream keepalive_off_after_reload"
+NAMES="keepalive_finds_gone_upstream keepalive_udp_control keepalive_off_after_reload"
+UDP_PORT=7777
 setup_servers "$NAMES"
 CONF=$RUN_DIR/config.yaml
 write_conf() { # extra top-level line
@@ -31,7 +37,7 @@ keep-alive-idle: 2
 keep-alive-interval: 1
 $1
 proxies:
-  - { name: dante, type: socks5, server: $S_IP, port: $SOCKS_PORT }
+  - { name: dante, type: socks5, server: $S_IP, port: $SOCKS_PORT, udp: true }
 rules:
   - MATCH,dante
 EOC
@@ -39,8 +45,13 @@ EOC
 write_conf ""
 start_or_fail "$NAMES" "socks5://$S_IP:$SOCKS_PORT" -c "$CONF"
 
-# the daemon's established sockets to danted, with their timers (-o)
-upstreams() { cx ss -Htno state established dst "$S_IP:$SOCKS_PORT"; }
+# the daemon's established sockets to danted, with their timers (-o), but
+# the one at local address SKIP (the UDP session's, once there is one)
+SKIP=
+upstreams() {
+	cx ss -Htno state established dst "$S_IP:$SOCKS_PORT" |
+		if [[ -n $SKIP ]]; then grep -vF " $SKIP "; else cat; fi
+}
 
 IDLE_PID=
 IDLE_OUT=
@@ -61,13 +72,25 @@ idle_flow() {
 	return 1
 }
 
-# silent_kill: danted's kernel drops its end of every connection from the
-# daemon with an RST that a blackhole route keeps from leaving; prints
-# how many
+# keepalive_timer S: waits until the daemon's socket to danted shows a
+# keepalive timer (at most S seconds); prints its line of ss
+keepalive_timer() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		upstreams | grep -q 'timer:(keepalive' && break
+		sleep 0.1
+	done
+	upstreams
+}
+
+# silent_kill: danted's kernel drops its end of the flow's connection
+# (the one upstreams lists) with an RST that a blackhole route keeps from
+# leaving; prints how many it dropped
 silent_kill() {
-	local n
+	local n port
+	port=$(upstreams | awk 'NR == 1 { sub(/.*:/, "", $3); print $3 }')
 	sx ip route add blackhole "$C_IP/32"
-	n=$(sx ss -HK -tn state established "( sport = :$SOCKS_PORT )" | wc -l)
+	n=$(sx ss -HK -tn state established "( sport = :$SOCKS_PORT and dport = :${port:-0} )" | wc -l)
 	sx ip route del blackhole "$C_IP/32"
 	echo "$n"
 }
@@ -90,7 +113,7 @@ wait_idle_end() {
 if ! idle_flow 1; then
 	fail keepalive_finds_gone_upstream "the idle flow's upstream never appeared: $(cat "$IDLE_OUT")$(alive_note)"
 else
-	timers=$(upstreams)
+	timers=$(keepalive_timer $((5 * SLOW)))
 	log "upstream: $timers"
 	killed=$(silent_kill)
 	took=$(wait_idle_end $((20 * SLOW)))
@@ -111,7 +134,37 @@ else
 	fi
 fi
 
-# ---- 2: off, by a reload ----------------------------------------------------------------
+# ---- 2: a UDP session's control connection ---------------------------------------------
+# (no TCP flow is left: a socket to danted now is the session's)
+sx "$PY" "$T2S_ITEST/udp_tool.py" server --bind "$T4" --port "$UDP_PORT" \
+	>"$RUN_DIR/udp_server.out" 2>&1 &
+SRV_PID[udp_echo]=$!
+if ! wait_listen "$NS_S" udp "$T4" "$UDP_PORT" 10 "${SRV_PID[udp_echo]}"; then
+	fail keepalive_udp_control "the UDP echo server did not start"
+else
+	ip netns exec "$NS_C" "$PY" "$T2S_ITEST/udp_tool.py" echo --target "$T4" --port "$UDP_PORT" \
+		--count 30 --max-size 100 --gap 0.1 >"$RUN_DIR/udp.out" 2>&1 &
+	UDP_PID=$!
+	ctl=
+	for ((i = 0; i < 20 * SLOW; i++)); do
+		ctl=$(upstreams)
+		[[ -n $ctl ]] && break
+		sleep 0.1
+	done
+	wait "$UDP_PID"
+	rc=$?
+	log "UDP echo: exit $rc, $(tail -n 1 "$RUN_DIR/udp.out"); control connection: $ctl"
+	if ((rc != 0)); then
+		fail keepalive_udp_control "UDP echo through the session failed: $(tail -n 3 "$RUN_DIR/udp.out")$(alive_note)"
+	elif [[ $ctl != *"timer:(keepalive"* ]]; then
+		fail keepalive_udp_control "no keepalive timer on the session's control connection: ${ctl:-(none seen)}"
+	else
+		pass keepalive_udp_control
+	fi
+	SKIP=$(awk '{ print $3 }' <<<"$ctl")
+fi
+
+# ---- 3: off, by a reload ----------------------------------------------------------------
 write_conf "disable-keep-alive: true"
 kill -HUP "$DAEMON_PID"
 if ! wait_daemon_log "keepalive off" $((10 * SLOW)); then
@@ -119,7 +172,8 @@ if ! wait_daemon_log "keepalive off" $((10 * SLOW)); then
 elif ! idle_flow 2; then
 	fail keepalive_off_after_reload "the idle flow's upstream never appeared: $(cat "$IDLE_OUT")$(alive_note)"
 else
-	timers=$(upstreams)
+	# twice the age at which a flow's socket gets its keepalive
+	timers=$(keepalive_timer 2)
 	killed=$(silent_kill)
 	# three rounds of the probes the first part was ended by
 	took=$(wait_idle_end $((6 * SLOW)))

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -477,6 +479,78 @@ static void test_half_closed_probe(void)
 	T_EQ_INT(e.fc.stats.reset, 1);
 }
 
+/* The flow's own socket to the peer: the descriptor whose local address
+ * is the peer's remote one. -1 if none. */
+static int flow_upstream_fd(void)
+{
+	struct sockaddr_in want, got;
+	socklen_t len = sizeof(want);
+
+	if (getpeername(e.peer, (struct sockaddr *)&want, &len) < 0)
+		return -1;
+	for (int fd = 3; fd < 1024; fd++) {
+		len = sizeof(got);
+		if (fd != e.peer && getsockname(fd, (struct sockaddr *)&got, &len) == 0 &&
+		    len == sizeof(got) && got.sin_family == AF_INET &&
+		    got.sin_port == want.sin_port && got.sin_addr.s_addr == want.sin_addr.s_addr)
+			return fd;
+	}
+	return -1;
+}
+
+static int int_opt(int fd, int level, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, level, name, &v, &len) == 0 ? v : -1;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The upstream socket gets keepalive with the context's times once the
+ * flow has lived a second (short flows skip the system calls), not
+ * before; with keepalive_off never. */
+static void test_upstream_keepalive(void)
+{
+	for (int off = 0; off <= 1; off++) {
+		uint64_t t0 = mono_ms();
+		int fd;
+
+		if (!env_init(false, 0))
+			return;
+		e.fc.sock.keepalive_idle_s = 3;
+		e.fc.sock.keepalive_off = off;
+		T_CHECK(lh_connect(e.st, &e.c));
+		RUN_UNTIL(peer_accept());
+		client_send("x", 1); /* the flow is relaying once this arrives */
+		RUN_UNTIL(peer_read_once((char[1]){ 0 }, 1) == 1);
+		fd = flow_upstream_fd();
+		T_CHECK(fd >= 0);
+		/* (a machine too busy to get here within 0.9 s says nothing) */
+		if (mono_ms() - t0 < 900)
+			T_EQ_INT(int_opt(fd, SOL_SOCKET, SO_KEEPALIVE), 0);
+		for (int i = 0; i < 2500; i++) { /* the flow's poll runs every second */
+			turn();
+			usleep(1000);
+		}
+		T_EQ_INT(int_opt(fd, SOL_SOCKET, SO_KEEPALIVE), !off);
+		if (!off) {
+			T_EQ_INT(int_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE), 3);
+			T_EQ_INT(int_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL), 15);
+		}
+		T_EQ_INT(e.fc.live_count, 1);
+		lh_rst(e.st, &e.c);
+		env_done();
+	}
+}
+
 /* An upstream RST aborts the client's connection (RST). */
 static void test_upstream_reset(void)
 {
@@ -708,6 +782,7 @@ int main(void)
 	T_RUN(test_client_reset);
 	T_RUN(test_upstream_reset);
 	T_RUN(test_half_closed_probe);
+	T_RUN(test_upstream_keepalive);
 	T_RUN(test_connect_deadline);
 	T_RUN(test_bulk_down_slow_client);
 	T_RUN(test_sniff_split_hello);

@@ -32,13 +32,15 @@ static unsigned sock_keepalive_s(unsigned s)
 	return s != 0 ? s : SOCK_KEEPALIVE_DEFAULT_S;
 }
 
-/* Keepalive on with o's times (NULL: the defaults); TCP_KEEPINTVL and
- * TCP_KEEPCNT are named alike on Linux and macOS (10.8 on). */
-static int sock_keepalive(int fd, const struct sock_opts *o)
+/* TCP_KEEPINTVL and TCP_KEEPCNT are named alike on Linux and macOS (10.8
+ * on); the idle time is not. */
+int sock_keepalive(int fd, const struct sock_opts *o)
 {
 	int one = 1, intvl = (int)sock_keepalive_s(o ? o->keepalive_intvl_s : 0),
 	    cnt = SOCK_KEEPALIVE_PROBES;
 
+	if (o != NULL && o->keepalive_off)
+		return 0;
 	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
@@ -57,14 +59,6 @@ int sock_open(int family, int type, const struct sock_opts *o)
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
 		ret = -errno;
 		goto fail;
-	}
-	/* Without it an upstream whose host went away silently (or reset
-	 * while we sent nothing: a zero window, an idle flow) holds its
-	 * socket and flow until the idle timeout. */
-	if (type == SOCK_STREAM && (o == NULL || !o->keepalive_off)) {
-		ret = sock_keepalive(fd, o);
-		if (ret < 0)
-			goto fail;
 	}
 	ret = sock_apply(fd, family, o);
 	if (ret < 0)

@@ -3,9 +3,9 @@
  * Every socket we open toward an upstream (proxy, DNS, DIRECT) goes through
  * here so the loop-avoidance options are applied before connect(): Linux
  * SO_BINDTODEVICE (--bind-interface) and SO_MARK (--fwmark); macOS
- * IP_BOUND_IF / IPV6_BOUND_IF (--bind-interface). TCP sockets also get
- * keepalive (mihomo's keep-alive-idle / -interval): an upstream that is
- * gone without a word is found (docs/design.md §12).
+ * IP_BOUND_IF / IPV6_BOUND_IF (--bind-interface). TCP keepalive (mihomo's
+ * keep-alive-idle / -interval) finds an upstream gone without a word
+ * (docs/design.md §12).
  * Also the socket as the bottom layer of a connection (sock_stream) and
  * the glue between libuv's poll events and stream readiness.
  */
@@ -49,10 +49,15 @@ int sock_platform_socket(int family, int type);
 int sock_platform_keepidle(int fd, unsigned idle_s);
 
 /* A non-blocking, close-on-exec socket of the given family and type
- * (SOCK_STREAM: TCP_NODELAY and keepalive set) with the options applied.
- * Returns the fd or -errno (-EPERM when an option needs privileges we
- * lack). */
+ * (SOCK_STREAM: TCP_NODELAY set) with the options applied. Returns the fd
+ * or -errno (-EPERM when an option needs privileges we lack). */
 T2S_MUST_CHECK int sock_open(int family, int type, const struct sock_opts *o);
+
+/* Turns on TCP keepalive with o's times (NULL: the defaults); nothing
+ * when o->keepalive_off. Four system calls, so a flow asks only once it
+ * has lived a second (flow_tcp.c); long-lived sockets at their open.
+ * Returns 0 or -errno (-EINVAL: a time over SOCK_KEEPALIVE_MAX_S). */
+T2S_MUST_CHECK int sock_keepalive(int fd, const struct sock_opts *o);
 
 /* Applies the loop-avoidance options (interface, mark) to a socket that
  * someone else created, such as c-ares; sock_open() does it for ours.

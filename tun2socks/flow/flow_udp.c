@@ -847,6 +847,14 @@ static int session_start_proxy(struct udp_session *s)
 		session_end(s, why, NULL);
 		return r;
 	}
+	/* The control connection idles for the session's life: its
+	 * proxy gone without a word would hold the session until its
+	 * timeout. */
+	r = sock_keepalive(upstream_conn_fd(s->ctl), &u->sock);
+	if (r < 0) {
+		session_end(s, "cannot set keepalive on the proxy connection", strerror(-r));
+		return r;
+	}
 	r = uv_poll_init_socket(u->loop, &s->ctl_poll, upstream_conn_fd(s->ctl));
 	if (r < 0) {
 		session_end(s, "cannot open a connection to the proxy", uv_strerror(r));

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tun2socks/base/list.h"
 #include "tun2socks/base/log.h"
@@ -234,7 +235,8 @@ static int http_on_timer_set(CURLM *multi, long timeout_ms, void *userp)
 	return uv_timer_start(&c->timer, http_on_timer, (uint64_t)timeout_ms, 0) == 0 ? 0 : -1;
 }
 
-/* Our sockets carry the loop-avoidance options (docs/design.md §8). */
+/* Our sockets carry the loop-avoidance options (docs/design.md §8) and
+ * keepalive (§12). */
 static curl_socket_t http_open_socket(void *clientp, curlsocktype purpose,
 				      struct curl_sockaddr *addr)
 {
@@ -246,6 +248,17 @@ static curl_socket_t http_open_socket(void *clientp, curlsocktype purpose,
 	if (fd < 0) {
 		log_debug("http: socket: %s", strerror(-fd));
 		return CURL_SOCKET_BAD;
+	}
+	/* curl keeps connections for reuse (DoH above all): a dead one is
+	 * found by its probes, not by the next query's timeout. */
+	if (addr->socktype == SOCK_STREAM) {
+		int r = sock_keepalive(fd, c->has_sock_opts ? &c->so : NULL);
+
+		if (r < 0) {
+			log_debug("http: keepalive: %s", strerror(-r));
+			close(fd);
+			return CURL_SOCKET_BAD;
+		}
 	}
 	return fd;
 }
