@@ -26,6 +26,7 @@
 #include "config/config_rules.h"
 #include "config/config_sniffer.h"
 #include "config/loader.h"
+#include "tun2socks/base/sock.h"
 
 enum {
 	CONFIG_FILE_MAX = 64 << 20, /* bytes read by config_load() */
@@ -920,11 +921,11 @@ static int root_key(struct loader *ld, const struct loader_kv *e, struct section
 		r = loader_get_uint(ld, val, k, 16, 65536, &v);
 		cfg->max_half_open = (unsigned)v;
 	} else if (!strcmp(k, "keep-alive-idle")) {
-		/* seconds, as mihomo; the kernels take at most 32767 */
-		r = loader_get_uint(ld, val, k, 0, 32767, &v);
+		/* seconds, as mihomo, up to what the kernels take */
+		r = loader_get_uint(ld, val, k, 0, SOCK_KEEPALIVE_MAX_S, &v);
 		cfg->keepalive_idle_s = (unsigned)v;
 	} else if (!strcmp(k, "keep-alive-interval")) {
-		r = loader_get_uint(ld, val, k, 0, 32767, &v);
+		r = loader_get_uint(ld, val, k, 0, SOCK_KEEPALIVE_MAX_S, &v);
 		cfg->keepalive_intvl_s = (unsigned)v;
 	} else if (!strcmp(k, "disable-keep-alive")) {
 		r = loader_get_bool(ld, val, k, &cfg->disable_keepalive);

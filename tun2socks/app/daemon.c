@@ -228,14 +228,14 @@ static void daemon_reload_free(struct daemon_reload *rl)
 	free(rl);
 }
 
-/* "off" or "idle 15 s, every 15 s": TCP keepalive as sock_open() sets it. */
+/* "off" or "idle 15 s, every 15 s": TCP keepalive as sock_keepalive()
+ * sets it. */
 static const char *daemon_keepalive_text(const struct sock_opts *so, char *buf, size_t cap)
 {
 	if (so->keepalive_off)
 		return "off";
-	snprintf(buf, cap, "idle %u s, every %u s",
-		 so->keepalive_idle_s ? so->keepalive_idle_s : SOCK_KEEPALIVE_DEFAULT_S,
-		 so->keepalive_intvl_s ? so->keepalive_intvl_s : SOCK_KEEPALIVE_DEFAULT_S);
+	snprintf(buf, cap, "idle %u s, every %u s", sock_keepalive_s(so->keepalive_idle_s),
+		 sock_keepalive_s(so->keepalive_intvl_s));
 	return buf;
 }
 

@@ -26,8 +26,7 @@ int sock_opts_resolve(struct sock_opts *o)
 	return 0;
 }
 
-/* A keepalive setting, 0 standing for the default. */
-static unsigned sock_keepalive_s(unsigned s)
+unsigned sock_keepalive_s(unsigned s)
 {
 	return s != 0 ? s : SOCK_KEEPALIVE_DEFAULT_S;
 }

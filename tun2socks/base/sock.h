@@ -25,9 +25,10 @@ struct sock_opts {
 	unsigned iface_index; /* resolved by sock_opts_resolve() */
 	bool has_fwmark;
 	uint32_t fwmark;
-	/* TCP keepalive: on unless keepalive_off; seconds before the first
-	 * probe and between probes, 0 meaning SOCK_KEEPALIVE_DEFAULT_S (as
-	 * mihomo's 0); SOCK_KEEPALIVE_PROBES unanswered probes end it. */
+	/* TCP keepalive, as sock_keepalive() sets it: on unless
+	 * keepalive_off; seconds before the first probe and between probes,
+	 * 0 meaning SOCK_KEEPALIVE_DEFAULT_S (as mihomo's 0);
+	 * SOCK_KEEPALIVE_PROBES unanswered probes end it. */
 	bool keepalive_off;
 	unsigned keepalive_idle_s, keepalive_intvl_s;
 };
@@ -35,6 +36,10 @@ struct sock_opts {
 #define SOCK_KEEPALIVE_DEFAULT_S 15u /* mihomo's, and Go's dialer's */
 #define SOCK_KEEPALIVE_PROBES 9u
 #define SOCK_KEEPALIVE_MAX_S 32767u /* the kernels' limit for both */
+
+/* A keepalive time of sock_opts as sock_keepalive() uses it: 0 stands
+ * for SOCK_KEEPALIVE_DEFAULT_S. */
+unsigned sock_keepalive_s(unsigned s);
 
 /* Checks the options are usable on this platform and resolves the
  * interface index. Returns 0, -ENODEV (no such interface) or -ENOTSUP
