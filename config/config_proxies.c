@@ -727,6 +727,8 @@ static int group_key(struct loader *ld, struct config_group *g, const struct loa
 	if (!strcmp(k, "include-all") || !strcmp(k, "include-all-proxies") ||
 	    !strcmp(k, "include-all-providers")) {
 		r = loader_get_bool(ld, e->val, w, &b);
+		if (r < 0) /* b is unset: the error is recorded, nothing applied */
+			return r;
 		if (!strcmp(k, "include-all"))
 			g->include_all = b;
 		else if (!strcmp(k, "include-all-proxies"))

@@ -847,6 +847,11 @@ static void test_group_errors(void)
 		   2, 57,
 		   "proxy group \"g\": filter: regex \"(x\" at offset 2: missing closing "
 		   "parenthesis");
+	/* A key with no value (a flow mapping's bare "include-all"): an error
+	 * at it, and nothing of it applied (fuzz_config found the unset bool
+	 * read: corpus/config/group_include_all_null). */
+	expect_err("proxy-groups:\n  - {name: g, type: select, proxies: [DIRECT], include-all}\n",
+		   2, 59, "proxy group \"g\": include-all: expected true or false, got \"\"");
 	/* Cycles: at the member that closes one. */
 	expect_err("proxy-groups:\n  - {name: g, type: select, proxies: [g]}\n", 2, 39,
 		   "proxy group cycle: \"g\" -> \"g\"");
