@@ -117,6 +117,14 @@ sx() { ip netns exec "$NS_S" "$@"; }   # run in the server namespace
 # curl in C with no config file and no proxy from the environment
 ccurl() { cx curl -q --noproxy '*' -sS "$@"; }
 
+# curl_was_reset RC: curl's exit code says the peer refused or reset the
+# connection: 7 (RST to the SYN), 52 (closed before any reply), 56 (reset
+# while reading) or 55 (reset while sending; also when the RST lands between
+# the handshake and curl's getpeername(), which then fails with ENOTCONN).
+# The tunnel finishes the handshake before the rule is known, so a REJECT
+# reaches curl at any of these points, depending on scheduling.
+curl_was_reset() { (($1 == 7 || $1 == 52 || $1 == 55 || $1 == 56)); }
+
 # ---- requirements -----------------------------------------------------------
 require_root() { [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces)"; }
 

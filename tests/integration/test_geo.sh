@@ -112,7 +112,7 @@ w=$(whoami www.site.example.test)
 [[ $w == "$S_IP" ]] && pass geo_site || fail geo_site "whoami '$w' (want micro $S_IP)"
 out=$(cx curl -q --noproxy '*' -sS -m 5 "http://ads.site.example.test/whoami" 2>&1)
 rc=$?
-if ((rc == 7 || rc == 56 || rc == 52)); then
+if curl_was_reset "$rc"; then
 	pass geo_site_attr
 else
 	fail geo_site_attr "curl rc $rc: $out (want a reset: REJECT)"

@@ -196,7 +196,7 @@ t0=$(now)
 out=$(cx curl -q --noproxy '*' -sS -m 10 "http://x.ads.example.test/whoami" 2>&1)
 rc=$?
 dt=$(elapsed "$t0")
-if ((rc == 7 || rc == 56 || rc == 52)) && lt "$dt" 2; then
+if curl_was_reset "$rc" && lt "$dt" 2; then
 	pass rules_reject
 else
 	fail rules_reject "curl rc $rc after ${dt}s: $out (want a reset at once)"
