@@ -7,7 +7,8 @@
 #
 #   (default)  build/       RelWithDebInfo (-O2 -g)       -> build/tun2socks
 #   --asan     build-asan/  + ASan/UBSan (-DT2S_SANITIZE=ON)
-#   --fuzz     build-fuzz/  CC=clang, libFuzzer targets (-DT2S_FUZZ=ON)
+#   --fuzz     build-fuzz/  CC=clang, libFuzzer targets (-DT2S_FUZZ=ON);
+#                           only the fuzz targets unless --test
 #   --release  Release build type (-O3 -DNDEBUG) in the chosen directory
 #   --test     run ctest afterwards
 #   --clean    delete the chosen build directory first (keeps build/deps)
@@ -115,7 +116,11 @@ kind="make"
 [ -f "$bdir/build.ninja" ] && kind=ninja
 t2s_log_note "building $bdir with $jobs jobs"
 rc=0
-cmake --build "$bdir" --parallel "$jobs" 2>&1 | t2s_progress "$kind" building || rc=$?
+# A fuzz build that runs no ctest needs only the fuzz targets.
+targets=()
+[ "$variant" = fuzz ] && [ "$run_tests" = 0 ] && targets=(--target fuzzers)
+cmake --build "$bdir" --parallel "$jobs" ${targets[@]+"${targets[@]}"} 2>&1 |
+	t2s_progress "$kind" building || rc=$?
 [ "$rc" -eq 0 ] || t2s_fail "build failed"
 
 if [ "$run_tests" = 1 ]; then

@@ -15,7 +15,8 @@
 #                fuzz targets replaying their seed corpora
 #   asan         the same under AddressSanitizer + UBSan
 #   fuzz         clang libFuzzer build; every fuzz target runs for
-#                T2S_FUZZ_SECONDS (default 45) from its seed corpus
+#                T2S_FUZZ_SECONDS (default 45) from its seed corpus, one
+#                target per core at a time
 #   integration  real servers in network namespaces (tests/integration),
 #                the whole suite with stress-ng --cpu 2 busy beside it (a
 #                busy 2-core CI machine); T2S_SKIP=stress runs it unloaded
@@ -112,26 +113,53 @@ if stage_on asan; then
 	count_ctest "$LOGDIR/asan.log" asan
 fi
 
+# fuzz_one BIN: one fuzz target from its seed corpus for FUZZ_SECONDS; its
+# verdict goes to build-fuzz/verdicts/NAME (the targets run side by side).
+fuzz_one() {
+	local bin=$1 name short work d runs
+	local seeds=()
+	name=$(basename "$bin"); short=${name#fuzz_}
+	work=build-fuzz/corpus-run/$short
+	mkdir -p "$work" build-fuzz/artifacts
+	for d in "tests/fuzz/corpus/$short" "tests/fuzz/corpus/$name"; do
+		[ -d "$d" ] && seeds+=("$d")
+	done
+	if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix="build-fuzz/artifacts/$short-" \
+		-print_final_stats=1 "$work" "${seeds[@]}" > "$LOGDIR/$name.log" 2>&1; then
+		runs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$LOGDIR/$name.log" | grep -o '[0-9]*$')
+		echo "PASS $name ($runs runs)" > "build-fuzz/verdicts/$name"
+	else
+		echo "FAIL $name (see $LOGDIR/$name.log)" > "build-fuzz/verdicts/$name"
+	fi
+}
+
 if stage_on fuzz; then
-	banner "fuzzing, ${FUZZ_SECONDS}s per target"
+	# One target per core at a time: each still gets FUZZ_SECONDS of a
+	# whole core, and the stage takes half the time on a 2-core machine.
+	fuzz_jobs=$(nproc 2>/dev/null || echo 1)
+	banner "fuzzing, ${FUZZ_SECONDS}s per target, $fuzz_jobs at a time"
 	if bash scripts/build.sh --fuzz > "$LOGDIR/fuzz-build.log" 2>&1; then
+		rm -rf build-fuzz/verdicts && mkdir -p build-fuzz/verdicts
+		running=0
 		for bin in build-fuzz/tests/fuzz_*; do
 			[ -x "$bin" ] || continue
-			name=$(basename "$bin"); short=${name#fuzz_}
-			work=build-fuzz/corpus-run/$short
-			mkdir -p "$work"
-			seeds=()
-			for d in "tests/fuzz/corpus/$short" "tests/fuzz/corpus/$name"; do
-				[ -d "$d" ] && seeds+=("$d")
-			done
-			mkdir -p build-fuzz/artifacts
-			if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-				-artifact_prefix="build-fuzz/artifacts/$short-" \
-				-print_final_stats=1 "$work" "${seeds[@]}" > "$LOGDIR/$name.log" 2>&1; then
-				echo "PASS $name ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$LOGDIR/$name.log" | grep -o '[0-9]*$') runs)"
+			if [ "$running" -ge "$fuzz_jobs" ]; then
+				wait -n
+				running=$((running - 1))
+			fi
+			fuzz_one "$bin" &
+			running=$((running + 1))
+		done
+		wait
+		for bin in build-fuzz/tests/fuzz_*; do
+			[ -x "$bin" ] || continue
+			name=$(basename "$bin")
+			verdict=$(cat "build-fuzz/verdicts/$name" 2>/dev/null || echo "FAIL $name (no verdict)")
+			echo "$verdict"
+			if [[ $verdict == PASS* ]]; then
 				passed=$((passed + 1))
 			else
-				echo "FAIL $name (see $LOGDIR/$name.log)"
 				tail -30 "$LOGDIR/$name.log"
 				failed=$((failed + 1)); failures+=("fuzz: $name")
 			fi

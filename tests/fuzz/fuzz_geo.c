@@ -57,9 +57,18 @@ static void check_why(int r, const char *why)
 			CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
 }
 
+/* The scratch directory the MaxMind readers open their file in; removed
+ * at exit (each input's file is unlinked after it). */
+static char scratch[64];
+
+static void scratch_remove(void)
+{
+	(void)rmdir(scratch);
+}
+
 static void lookups(const uint8_t *data, size_t size, int kind)
 {
-	static char dir[64];
+	char *dir = scratch;
 	static const uint8_t addrs[][16] = {
 		{ 1, 2, 3, 4 },
 		{ 10, 0, 0, 1 },
@@ -73,8 +82,9 @@ static void lookups(const uint8_t *data, size_t size, int kind)
 	int r;
 
 	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/t2s-fuzz-geo-XXXXXX");
-		CHECK(mkdtemp(dir) != NULL);
+		snprintf(scratch, sizeof(scratch), "/tmp/t2s-fuzz-geo-XXXXXX");
+		CHECK(mkdtemp(scratch) != NULL);
+		CHECK(atexit(scratch_remove) == 0);
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir,
 		 kind == GEO_COUNTRY ? "Country.mmdb" : "ASN.mmdb");

@@ -75,6 +75,7 @@ die() { log "FATAL: $*"; exit 2; }
 pass() {
 	T2S_PASSES=$((T2S_PASSES + 1))
 	echo "PASS $1"
+	log "PASS $1" # the script's log says when each test ended
 }
 
 # fail NAME REASON [nodump]: records the failure and dumps the logs that

@@ -18,6 +18,8 @@
 #                     T2S_LEAK_CHECK)
 #   T2S_STRESS=N      run the scripts with `stress-ng --cpu N` busy beside
 #                     them (a loaded CI machine); it is stopped when they end
+#   T2S_KEEP_LOGS=1   keep every script's log (with a timestamp per test),
+#                     not only those of failed scripts
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +32,7 @@ while getopts vln opt; do
 	v) VERBOSE=1 ;;
 	l) LIST=1 ;;
 	n) BUILD=0 ;;
-	*) sed -n '2,19p' "$0"; exit 2 ;;
+	*) sed -n '2,21p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -145,6 +147,10 @@ done
 stop_stress
 echo "# time per script: ${durations[*]}"
 
-if ((failed == 0)); then rm -rf "$LOGDIR"; else echo "# logs: $LOGDIR"; fi
+if ((failed == 0)) && [[ -z ${T2S_KEEP_LOGS:-} ]]; then
+	rm -rf "$LOGDIR"
+else
+	echo "# logs: $LOGDIR"
+fi
 echo "$passed passed, $failed failed"
 ((failed == 0))
