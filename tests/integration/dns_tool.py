@@ -147,7 +147,6 @@ def cmd_garbage(a):
     rnd = random.Random(a.seed)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((a.server, 53))
-    s.settimeout(0.3)
     msgs = []
     for i in range(a.count):
         kind = i % 5
@@ -167,17 +166,24 @@ def cmd_garbage(a):
             m = bytes(m)
         msgs.append(m)
     replies = formerr = other = 0
+    # All of them at once, then whatever comes back until a second of
+    # silence: most get no answer (responses and unparseable messages are
+    # dropped), and a wait per message made this 200 timeouts long.
     for m in msgs:
         s.send(m if m else b"\x00")
+    s.settimeout(1.0)
+    while True:
         try:
             r = s.recv(4096)
-            replies += 1
-            if len(r) >= 4 and r[3] & 0xF == 1:
-                formerr += 1
-            else:
-                other += 1
-        except (socket.timeout, ConnectionRefusedError):
-            pass
+        except socket.timeout:
+            break
+        except ConnectionRefusedError:
+            continue
+        replies += 1
+        if len(r) >= 4 and r[3] & 0xF == 1:
+            formerr += 1
+        else:
+            other += 1
     # TCP: a zero-length frame, then garbage
     try:
         t = socket.create_connection((a.server, 53), timeout=3)

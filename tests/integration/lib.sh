@@ -176,6 +176,36 @@ wait_gone() {
 	return 1
 }
 
+# curl_reset_wait PID DST PORT SECS: the client's download (curl PID, in C)
+# from DST:PORT is reset within SECS: curl ended with 56, or its socket is
+# gone while curl still runs. A reset removes the socket at once, even
+# while curl still reads what it had buffered (at a --limit-rate that
+# takes many seconds); a FIN would leave it in CLOSE-WAIT until curl
+# closes it. curl is gone when this returns.
+curl_reset_wait() {
+	local pid=$1 dst=$2 port=$3 t=$4 i rc socks
+	for ((i = 0; i < t * 20; i++)); do
+		# (an ss that fails lists nothing: that is no proof of a reset)
+		socks=$(cx ss -Htn state established state close-wait dst "$dst" dport = ":$port") ||
+			{ log "curl_reset_wait: ss failed"; break; }
+		if [[ -z $socks ]]; then
+			if kill -0 "$pid" 2>/dev/null; then
+				kill "$pid" 2>/dev/null
+				wait "$pid" 2>/dev/null
+				return 0
+			fi
+			wait "$pid"
+			rc=$?
+			((rc == 56))
+			return
+		fi
+		sleep 0.05
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 1
+}
+
 # Remove leftovers of earlier runs that died without cleaning up: namespaces
 # and users named with our prefix whose owning shell no longer exists.
 cleanup_stale() {

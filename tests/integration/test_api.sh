@@ -208,14 +208,13 @@ done
 read -r cid cnet cdst crule cpay cchain cstart ctot <<<"$conn"
 nf=$(code -H "$H" -X DELETE "http://$API/connections/tcp-999999")
 dc=$(code -H "$H" -X DELETE "http://$API/connections/$cid")
-# curl 56 (a reset) rather than a time bound: the client still reads what
-# its socket buffered at 200 kB/s before it sees the reset; left alone the
-# download would end by -m 60 (28).
-wait "$dl"
-dlrc=$?
+# A reset, seen as the client's socket gone while curl still reads what it
+# buffered (at 200 kB/s that can take until -m 60).
+dlrc=reset
+curl_reset_wait "$dl" "$T4" 80 10 || dlrc=none
 gone=$(api -H "$H" "http://$API/connections" | jq_py "print(sum(1 for x in d['connections'] if x['id']=='$cid'))")
 if [[ $cnet == tcp && $cdst == "$T4" && $crule == IPCIDR && $cpay == "$T4/32" && $cchain == dante,grp &&
-	$cstart == True && $ctot == True && $dc == 204 && $nf == 404 && $dlrc == 56 && $gone == 0 ]]; then
+	$cstart == True && $ctot == True && $dc == 204 && $nf == 404 && $dlrc == reset && $gone == 0 ]]; then
 	pass api_connections_close
 else
 	fail api_connections_close "entry=[$conn] delete=$dc unknown=$nf curl=$dlrc still-listed=$gone"
@@ -453,8 +452,8 @@ cid=$(grep -oE "^tcp-[0-9]+" <<<"$(grep -E "$T4:80 " <<<"$tbl")" | head -n 1)
 watch=$(timeout 3 ip netns exec "$NS_C" "$(daemon_bin)" ctl -c "$CONF" connections --watch 1 2>&1 | grep -c 'ID  *NET  *SOURCE')
 ctl close "$cid" >/dev/null 2>&1
 cl=$?
-wait "$dl"
-dlrc=$?
+dlrc=reset
+curl_reset_wait "$dl" "$T4" 80 10 || dlrc=none
 ctl close tcp-999999 >/dev/null 2>&1
 cl404=$?
 ctl select grp dante2 >/dev/null 2>&1
@@ -467,7 +466,7 @@ ctl reload >/dev/null 2>&1
 rel=$?
 bad=$(cx "$(daemon_bin)" ctl -c "$CONF" --secret wrong rules 2>&1)
 badrc=$?
-if [[ -n $cid && $cl == 0 && $dlrc != 0 && $cl404 == 1 && $sel == 0 && $now == dante2 &&
+if [[ -n $cid && $cl == 0 && $dlrc == reset && $cl404 == 1 && $sel == 0 && $now == dante2 &&
 	$dly =~ ^dante:\ [0-9]+\ ms$ && $rl == 1 && $rel == 0 && $badrc == 1 && $bad == *"HTTP 401"* ]] &&
 	((watch >= 2)); then
 	pass api_ctl

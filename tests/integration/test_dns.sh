@@ -207,7 +207,7 @@ daemon_finish
 # (the minimum age off: the cycle reuses every address at once; see
 # test_fake_pool.sh for the guard)
 start_or_fail "dns_pool_cycle" "socks5://$S_IP:$SOCKS_PORT" --dns-server "$S_IP" \
-	--fake-ip-range 198.18.0.0/24 --fake-ip-min-age 0 --log-level warn
+	--fake-ip-range 198.18.0.0/24 --fake-ip-min-age 0
 pa=$(cx_dig +short pinned.example.test A 2>&1)
 # a download that lasts through the cycle: 64 MiB at 4 MiB/s
 cx curl -4 -q --noproxy '*' -sS -m 120 --limit-rate 4M -o "$RUN_DIR/pinned.out" \
