@@ -772,6 +772,8 @@ daemon_start() {
 			tail -n +"$((from + 1))" "$DAEMON_LOG" | grep -q ' tun2socks .*: TUN ' && break
 		sleep 0.05
 	done
+	# (a daemon below info level never logs that line: the wait is lost)
+	((i < t * 20)) || log "WARN: no \"TUN\" line from the daemon within ${t}s"
 	if ! ip -n "$NS_C" link show "$TUN" >/dev/null 2>&1; then
 		log "$TUN did not appear in $NS_C within ${t}s"
 		return 1
