@@ -141,9 +141,12 @@ if stage_on fuzz; then
 	banner "fuzzing, ${FUZZ_SECONDS}s per target, $fuzz_jobs at a time"
 	if bash scripts/build.sh --fuzz > "$LOGDIR/fuzz-build.log" 2>&1; then
 		rm -rf build-fuzz/verdicts && mkdir -p build-fuzz/verdicts
-		running=0
+		bins=()
 		for bin in build-fuzz/tests/fuzz_*; do
-			[ -x "$bin" ] || continue
+			[ -x "$bin" ] && bins+=("$bin")
+		done
+		running=0
+		for bin in "${bins[@]}"; do
 			if [ "$running" -ge "$fuzz_jobs" ]; then
 				wait -n
 				running=$((running - 1))
@@ -152,8 +155,7 @@ if stage_on fuzz; then
 			running=$((running + 1))
 		done
 		wait
-		for bin in build-fuzz/tests/fuzz_*; do
-			[ -x "$bin" ] || continue
+		for bin in "${bins[@]}"; do
 			name=$(basename "$bin")
 			verdict=$(cat "build-fuzz/verdicts/$name" 2>/dev/null || echo "FAIL $name (no verdict)")
 			echo "$verdict"

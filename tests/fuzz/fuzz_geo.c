@@ -68,7 +68,6 @@ static void scratch_remove(void)
 
 static void lookups(const uint8_t *data, size_t size, int kind)
 {
-	char *dir = scratch;
 	static const uint8_t addrs[][16] = {
 		{ 1, 2, 3, 4 },
 		{ 10, 0, 0, 1 },
@@ -81,18 +80,18 @@ static void lookups(const uint8_t *data, size_t size, int kind)
 	FILE *f;
 	int r;
 
-	if (!dir[0]) {
+	if (!scratch[0]) {
 		snprintf(scratch, sizeof(scratch), "/tmp/t2s-fuzz-geo-XXXXXX");
 		CHECK(mkdtemp(scratch) != NULL);
 		CHECK(atexit(scratch_remove) == 0);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir,
+	snprintf(path, sizeof(path), "%s/%s", scratch,
 		 kind == GEO_COUNTRY ? "Country.mmdb" : "ASN.mmdb");
 	f = fopen(path, "wb");
 	CHECK(f != NULL);
 	CHECK(fwrite(data, 1, size, f) == size);
 	CHECK(fclose(f) == 0);
-	CHECK(geo_create(dir, false, &g) == 0);
+	CHECK(geo_create(scratch, false, &g) == 0);
 	r = geo_open(g, kind, why, sizeof(why));
 	check_why(r, why);
 	for (size_t i = 0; r == 0 && i < sizeof(addrs) / sizeof(addrs[0]); i++) {
